@@ -1,0 +1,84 @@
+/**
+ * Configuration from the environment: one table defines each variable, its
+ * default, its description and its parser, so `--help` and validation cannot
+ * drift apart.
+ */
+import { resolve } from 'node:path'
+import { ConfigError } from './errors.js'
+import { parseMultiaddrList } from './node/multiaddrs.js'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** Fully parsed service configuration. */
+export interface Config {
+  dataDir: string
+  httpHost: string
+  httpPort: number
+  listen: Multiaddr[]
+  announce: Multiaddr[]
+  adminToken?: string
+  pinConcurrency: number
+  stallTimeoutMs: number
+  gcIntervalMs: number
+  fetchConcurrency: number
+  maxBodyBytes: number
+  logLevel: string
+}
+
+interface Setting<K extends keyof Config> {
+  env: string
+  key: K
+  default: string
+  description: string
+  parse(value: string): Config[K]
+}
+
+function integer (min: number, max: number) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value.trim())) throw new Error(`expected a whole number, got "${value}"`)
+    const n = Number(value)
+    if (n < min || n > max) throw new Error(`must be between ${min} and ${max}, got ${n}`)
+    return n
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+// Each entry is typed by the key it fills; the array keeps --help in this order.
+const SETTINGS: Array<Setting<keyof Config>> = [
+  { env: 'PINERY_DATA_DIR', key: 'dataDir', default: './data', description: 'blocks in <dir>/blocks, records, tokens and the libp2p key in <dir>/datastore', parse: (v) => resolve(v) },
+  { env: 'PINERY_HTTP_HOST', key: 'httpHost', default: '127.0.0.1', description: 'address the HTTP API listens on (0.0.0.0 for every interface)', parse: (v) => v.trim() },
+  { env: 'PINERY_HTTP_PORT', key: 'httpPort', default: '7070', description: 'port of the HTTP API (0 picks a free one)', parse: integer(0, 65535) },
+  { env: 'PINERY_LISTEN', key: 'listen', default: '/ip4/0.0.0.0/tcp/4101', description: 'comma-separated libp2p TCP listen multiaddrs', parse: (v) => parseMultiaddrList(v, { requireTcp: true }) },
+  { env: 'PINERY_ANNOUNCE', key: 'announce', default: '', description: 'comma-separated multiaddrs handed out as delegates (default: the listen addresses, wildcards expanded, each ending /p2p/<peerId>)', parse: (v) => parseMultiaddrList(v, { requireTcp: false }) },
+  { env: 'PINERY_ADMIN_TOKEN', key: 'adminToken', default: '', description: 'bootstrap token of the admin user; if unset on first start one is generated, printed once and written to <dir>/admin-token', parse: (v) => v === '' ? undefined : v },
+  { env: 'PINERY_PIN_CONCURRENCY', key: 'pinConcurrency', default: '4', description: 'pins fetched at once', parse: integer(1, 1024) },
+  { env: 'PINERY_STALL_TIMEOUT_MS', key: 'stallTimeoutMs', default: '120000', description: 'a pin that makes no progress for this long becomes failed', parse: integer(100, 86_400_000) },
+  { env: 'PINERY_GC_INTERVAL_MS', key: 'gcIntervalMs', default: '30000', description: 'how often unreferenced blocks are garbage-collected', parse: integer(100, 86_400_000) },
+  { env: 'PINERY_FETCH_CONCURRENCY', key: 'fetchConcurrency', default: '128', description: 'blocks of one DAG requested at once while fetching', parse: integer(1, 4096) },
+  { env: 'PINERY_MAX_BODY_BYTES', key: 'maxBodyBytes', default: '1048576', description: 'largest accepted JSON request body (bigger gets 413)', parse: integer(1024, 64 * 1024 * 1024) },
+  { env: 'PINERY_LOG_LEVEL', key: 'logLevel', default: 'info', description: `log level: ${LOG_LEVELS.join(', ')}`, parse: (v) => { if (!LOG_LEVELS.includes(v)) throw new Error(`expected one of ${LOG_LEVELS.join(', ')}`); return v } }
+]
+
+/**
+ * Reads the configuration from `env`, applying defaults. Throws a
+ * `ConfigError` with a one-line message naming the variable on a bad value.
+ */
+export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
+  const out: Partial<Record<keyof Config, unknown>> = {}
+  for (const s of SETTINGS) {
+    const raw = env[s.env] ?? s.default
+    try {
+      out[s.key] = s.parse(raw)
+    } catch (err) {
+      throw new ConfigError(`${s.env}=${JSON.stringify(raw)}: ${(err as Error).message}`)
+    }
+  }
+  return out as Config
+}
+
+/** The `--help` text: every variable with its default and meaning. */
+export function configHelp (): string {
+  const width = Math.max(...SETTINGS.map(s => s.env.length))
+  const lines = SETTINGS.map(s => `  ${s.env.padEnd(width)}  ${s.description}${s.default === '' ? '' : ` (default: ${s.default})`}`)
+  return ['Usage: node dist/server.js', '', 'Pinery is configured through the environment:', ...lines, ''].join('\n')
+}

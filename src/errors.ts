@@ -1,0 +1,52 @@
+/**
+ * Typed errors shared by every layer. Each carries a stable `name` (also as a
+ * static, so callers match by name rather than by `instanceof` across module
+ * copies) and the HTTP error handler maps those names to status + reason.
+ */
+
+/** Input failed validation; `details` says which field and why. */
+export class InvalidRequestError extends Error {
+  static override name = 'InvalidRequestError'
+  override name = InvalidRequestError.name
+}
+
+/** No, malformed, unknown or revoked credentials. */
+export class UnauthorizedError extends Error {
+  static override name = 'UnauthorizedError'
+  override name = UnauthorizedError.name
+}
+
+/** The resource does not exist, or belongs to someone else. */
+export class NotFoundError extends Error {
+  static override name = 'NotFoundError'
+  override name = NotFoundError.name
+}
+
+/** A request body exceeded the configured size limit. */
+export class PayloadTooLargeError extends Error {
+  static override name = 'PayloadTooLargeError'
+  override name = PayloadTooLargeError.name
+}
+
+/** A configuration value cannot be used; the message is one line for operators. */
+export class ConfigError extends Error {
+  static override name = 'ConfigError'
+  override name = ConfigError.name
+}
+
+/** The data dir is held by another process (LevelDB allows one). */
+export class DataDirLockedError extends Error {
+  static override name = 'DataDirLockedError'
+  override name = DataDirLockedError.name
+}
+
+/** A pin made no progress for longer than the stall timeout. */
+export class StallError extends Error {
+  static override name = 'StallError'
+  override name = StallError.name
+}
+
+/** Returns true when `err` is an Error whose name is `name`. */
+export function isErrorNamed (err: unknown, name: string): err is Error {
+  return err instanceof Error && err.name === name
+}

@@ -1,0 +1,54 @@
+/**
+ * The one HTTP error handler: typed errors (matched by name) and body-parser
+ * errors become the spec's Failure body; anything else is logged and
+ * answered as a 500 that leaks nothing.
+ */
+import { InvalidRequestError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from '../errors.js'
+import type { Logger } from '../logger.js'
+import type { ErrorRequestHandler, Response } from 'express'
+
+/** Sends `{"error":{"reason","details"}}` with `status`. */
+export function sendFailure (res: Response, status: number, reason: string, details: string): void {
+  res.status(status).json({ error: { reason, details } })
+}
+
+const BY_NAME: Record<string, { status: number, reason: string }> = {
+  [InvalidRequestError.name]: { status: 400, reason: 'BAD_REQUEST' },
+  [UnauthorizedError.name]: { status: 401, reason: 'UNAUTHORIZED' },
+  [NotFoundError.name]: { status: 404, reason: 'NOT_FOUND' },
+  [PayloadTooLargeError.name]: { status: 413, reason: 'PAYLOAD_TOO_LARGE' }
+}
+
+// body-parser marks its errors with a `type`.
+const BODY_PARSER: Record<string, { status: number, reason: string, details: string }> = {
+  'entity.parse.failed': { status: 400, reason: 'BAD_REQUEST', details: 'the body is not valid JSON' },
+  'entity.too.large': { status: 413, reason: 'PAYLOAD_TOO_LARGE', details: 'the body is larger than the service accepts' },
+  'encoding.unsupported': { status: 415, reason: 'UNSUPPORTED_MEDIA_TYPE', details: 'unsupported content encoding' },
+  'charset.unsupported': { status: 415, reason: 'UNSUPPORTED_MEDIA_TYPE', details: 'unsupported charset; send UTF-8 JSON' },
+  'request.aborted': { status: 400, reason: 'BAD_REQUEST', details: 'the request was aborted' },
+  'request.size.invalid': { status: 400, reason: 'BAD_REQUEST', details: 'the body is shorter or longer than its Content-Length' }
+}
+
+/** Builds the error-handling middleware (mount it last). */
+export function errorHandler (logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    const e = err as Error & { type?: string, status?: number }
+    const known = e instanceof Error ? BY_NAME[e.name] : undefined
+    if (known != null) {
+      if (known.status === 401) res.setHeader('WWW-Authenticate', 'Bearer')
+      sendFailure(res, known.status, known.reason, e.message)
+      return
+    }
+    const parser = e?.type != null ? BODY_PARSER[e.type] : undefined
+    if (parser != null) {
+      sendFailure(res, parser.status, parser.reason, parser.details)
+      return
+    }
+    if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+      sendFailure(res, e.status, 'BAD_REQUEST', 'the request could not be read')
+      return
+    }
+    logger.error({ err, method: req.method, path: req.path }, 'unhandled error')
+    sendFailure(res, 500, 'INTERNAL_SERVER_ERROR', 'an unexpected error occurred; it has been logged')
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The Pinning Service API routes: /pins and /pins/{requestid}.
+ */
+import { Router, json, type RequestHandler } from 'express'
+import { InvalidRequestError } from '../errors.js'
+import { principalOf } from './auth.js'
+import { toPinStatus } from './pin-status.js'
+import { parsePinBody, parsePinQuery } from './schemas.js'
+import { sendFailure } from './errors.js'
+import type { PinRecord, PinService } from '../pins/index.js'
+
+/** What the routes need. */
+export interface PinRoutesComponents {
+  pins: PinService
+  delegates(): string[]
+}
+
+/** Settings of the routes. */
+export interface PinRoutesInit {
+  maxBodyBytes: number
+}
+
+// Accept application/json and any +json type; everything else is refused with 415.
+const isJson = (type: string | undefined): boolean => type != null && /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(type)
+
+/** Builds the router. */
+export function pinRoutes (init: PinRoutesInit, components: PinRoutesComponents): Router {
+  const { pins } = components
+  const router = Router()
+  const status = (r: PinRecord): ReturnType<typeof toPinStatus> => toPinStatus(r, components.delegates(), pins.statusDetails(r))
+
+  const jsonBody: RequestHandler[] = [
+    (req, res, next) => {
+      if (!isJson(req.headers['content-type'])) {
+        sendFailure(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with Content-Type: application/json')
+        return
+      }
+      next()
+    },
+    json({ limit: init.maxBodyBytes, strict: false, type: () => true })
+  ]
+
+  const requestid = (value: string | string[] | undefined): string => {
+    if (typeof value !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(value)) throw new InvalidRequestError('requestid is malformed')
+    return value
+  }
+
+  router.route('/pins')
+    .get(async (req, res) => {
+      const query = parsePinQuery(req.query as Record<string, unknown>)
+      const page = await pins.list(principalOf(res).user, query)
+      res.json({ count: page.count, results: page.results.map(status) })
+    })
+    .post(...jsonBody, async (req, res) => {
+      const request = parsePinBody(req.body)
+      const record = await pins.add(principalOf(res).user, request)
+      res.status(202).json(status(record))
+    })
+    .all(methodNotAllowed('GET, POST'))
+
+  router.route('/pins/:requestid')
+    .get(async (req, res) => {
+      const record = await pins.get(principalOf(res).user, requestid(req.params.requestid))
+      res.json(status(record))
+    })
+    .post(...jsonBody, async (req, res) => {
+      const id = requestid(req.params.requestid)
+      const request = parsePinBody(req.body)
+      const record = await pins.replace(principalOf(res).user, id, request)
+      res.status(202).json(status(record))
+    })
+    .delete(async (req, res) => {
+      await pins.remove(principalOf(res).user, requestid(req.params.requestid))
+      res.status(202).end()
+    })
+    .all(methodNotAllowed('GET, POST, DELETE'))
+
+  return router
+}
+
+function methodNotAllowed (allow: string): RequestHandler {
+  return (req, res) => {
+    res.setHeader('Allow', allow)
+    sendFailure(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; use ${allow}`)
+  }
+}

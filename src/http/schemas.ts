@@ -1,0 +1,97 @@
+/**
+ * Request validation at the edge: bodies and query strings become domain
+ * types (PinRequest, PinQuery) or an InvalidRequestError naming the field.
+ */
+import { z } from 'zod'
+import { InvalidRequestError } from '../errors.js'
+import { parseCid } from '../pins/cid.js'
+import { PIN_STATES, type PinQuery, type PinRequest } from '../pins/index.js'
+import { parseMultiaddr, trailingPeerId } from '../node/multiaddrs.js'
+import { parseTimestamp } from './timestamps.js'
+
+const MAX_NAME = 255
+const MAX_ORIGINS = 20
+const MAX_META = 1000
+const MAX_CIDS = 10
+
+const cidString = z.string().superRefine((v, ctx) => {
+  try { parseCid(v) } catch (err) { ctx.addIssue({ code: 'custom', message: (err as Error).message }) }
+})
+
+const nameString = z.string().refine(v => [...v].length <= MAX_NAME, `must be at most ${MAX_NAME} characters`)
+
+const origin = z.string().superRefine((v, ctx) => {
+  try {
+    if (trailingPeerId(parseMultiaddr(v)) == null) ctx.addIssue({ code: 'custom', message: `"${v}" must end with /p2p/<peerId>` })
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message })
+  }
+})
+
+const metaObject = z.record(z.string(), z.string({ error: 'meta values must be strings' }))
+  .refine(m => Object.keys(m).length <= MAX_META, `must have at most ${MAX_META} entries`)
+
+const pinBody = z.object({
+  cid: cidString,
+  name: nameString.nullish(),
+  origins: z.array(origin).max(MAX_ORIGINS, `must have at most ${MAX_ORIGINS} entries`)
+    .refine(a => new Set(a).size === a.length, 'must not repeat an address').nullish(),
+  meta: metaObject.nullish()
+})
+
+function describe (error: z.ZodError): string {
+  return error.issues.map(i => {
+    const where = i.path.length > 0 ? i.path.join('.') : 'body'
+    const message = i.code === 'invalid_type' && /received undefined/.test(i.message) ? 'is required' : i.message
+    return `${where}: ${message}`
+  }).join('; ')
+}
+
+/** Validates a Pin body (POST /pins, POST /pins/{requestid}); unknown fields are ignored. */
+export function parsePinBody (body: unknown): PinRequest {
+  if (body == null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new InvalidRequestError('the body must be a JSON object like {"cid": "..."}')
+  }
+  const parsed = pinBody.safeParse(body)
+  if (!parsed.success) throw new InvalidRequestError(describe(parsed.error))
+  const { cid, name, origins, meta } = parsed.data
+  return { cid, ...(name != null ? { name } : {}), ...(origins != null ? { origins } : {}), ...(meta != null ? { meta } : {}) }
+}
+
+function list (v: string): string[] {
+  return v.split(',').map(s => s.trim())
+}
+
+const query = z.object({
+  cid: z.string().transform(list)
+    .pipe(z.array(cidString).min(1).max(MAX_CIDS, `must list at most ${MAX_CIDS} CIDs`)).optional(),
+  name: nameString.optional(),
+  match: z.enum(['exact', 'iexact', 'partial', 'ipartial']).default('exact'),
+  status: z.string().transform(list).pipe(z.array(z.enum(PIN_STATES)).min(1)).optional(),
+  before: z.string().transform((v, ctx) => parseTimestamp(v, 'before', ctx)).optional(),
+  after: z.string().transform((v, ctx) => parseTimestamp(v, 'after', ctx)).optional(),
+  limit: z.string().regex(/^\d+$/, 'must be a whole number').transform(Number)
+    .pipe(z.number().min(1).max(1000, 'must be at most 1000')).default(10),
+  meta: z.string().transform((v, ctx) => {
+    try { return JSON.parse(v) as unknown } catch { ctx.addIssue({ code: 'custom', message: 'must be a URL-escaped JSON object' }); return z.NEVER }
+  }).pipe(metaObject).optional()
+})
+
+/** Validates the query of GET /pins. Repeated parameters are joined like a comma list. */
+export function parsePinQuery (raw: Record<string, unknown>): PinQuery {
+  const flat: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(raw)) flat[k] = Array.isArray(v) ? v.join(',') : v
+  const parsed = query.safeParse(flat)
+  if (!parsed.success) throw new InvalidRequestError(describe(parsed.error))
+  const q = parsed.data
+  return {
+    match: q.match,
+    limit: q.limit,
+    statuses: q.status ?? ['pinned'],
+    ...(q.cid != null ? { cids: [...new Set(q.cid)] } : {}),
+    ...(q.name != null ? { name: q.name } : {}),
+    ...(q.before != null ? { before: q.before.ceil } : {}),
+    ...(q.after != null ? { after: q.after.floor } : {}),
+    ...(q.meta != null ? { meta: q.meta } : {})
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The service process: reads the configuration, starts Pinery, reports where
+ * it listens, and stops it on SIGINT/SIGTERM. Bad configuration ends the
+ * process with one line on stderr and a non-zero exit.
+ */
+import { configHelp, loadConfig } from './config.js'
+import { createLogger } from './logger.js'
+import { createPinery } from './pinery.js'
+
+function fail (message: string): never {
+  process.stderr.write(`pinery: ${message}\n`)
+  process.exit(1)
+}
+
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  process.stdout.write(configHelp())
+  process.exit(0)
+}
+
+let config
+try {
+  config = loadConfig()
+} catch (err) {
+  fail((err as Error).message)
+}
+
+const logger = createLogger({ level: config.logLevel })
+let pinery
+try {
+  pinery = await createPinery(config, { logger })
+} catch (err) {
+  const e = err as Error
+  if (e.name === 'ConfigError' || e.name === 'DataDirLockedError') fail(e.message)
+  const code = (e as NodeJS.ErrnoException).code
+  if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL' || /multiaddr|listen/i.test(e.message)) fail(`cannot start the libp2p node: ${e.message}`)
+  logger.fatal({ err }, 'startup failed')
+  process.exit(1)
+}
+
+if (pinery.generatedAdminToken != null) {
+  // Shown once, on stderr and never through the logger: logs must not hold secrets.
+  process.stderr.write(`\nGenerated the admin token (also written to ${config.dataDir}/admin-token, mode 0600):\n\n  ${pinery.generatedAdminToken}\n\n`)
+}
+logger.info({ url: pinery.url, peerId: pinery.node.peerId, delegates: pinery.node.delegates() }, `Pinery is ready: API at ${pinery.url}, peer ID ${pinery.node.peerId}`)
+
+let stopping = false
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(1)
+    stopping = true
+    logger.info({ signal }, 'stopping')
+    pinery.stop().then(() => process.exit(0), (err: unknown) => {
+      logger.error({ err }, 'error while stopping')
+      process.exit(1)
+    })
+  })
+}

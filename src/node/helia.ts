@@ -1,0 +1,95 @@
+/**
+ * Assembles Helia with exactly the parts Pinery uses: libp2p over TCP with
+ * Noise and Yamux, identify, and bitswap as the only block broker. Helia's
+ * default HTTP gateways and delegated routers are left out on purpose: a
+ * pinning service must fetch from the peers it is told about, not from
+ * third-party gateways.
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { withBitswap } from '@helia/bitswap'
+import { withLibp2pLight } from '@helia/libp2p'
+import { identify } from '@libp2p/identify'
+import { tcp } from '@libp2p/tcp'
+import * as dagCbor from '@ipld/dag-cbor'
+import * as dagJson from '@ipld/dag-json'
+import { createHeliaLight } from 'helia'
+import * as json from 'multiformats/codecs/json'
+import { sha512 } from 'multiformats/hashes/sha2'
+import { trailingPeerId } from './multiaddrs.js'
+import type { PineryNode, PineryNodeComponents, PineryNodeInit } from './index.js'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** Delegates are capped by the spec at 20. */
+const MAX_DELEGATES = 20
+
+/**
+ * Tuned bitswap settings. A zero wantlist debounce sends wants as soon as the
+ * fetcher asks (the 10 ms default halves sequential fetch speed); the
+ * fetcher keeps many wants outstanding itself, so batching comes from there.
+ */
+export const BITSWAP_OPTIONS = {
+  sendWantlistDebounce: 0,
+  maxInboundStreams: 256,
+  maxOutboundStreams: 256
+}
+
+/** Connection limits generous enough for many loopback peers dialing at once. */
+export const CONNECTION_MANAGER_OPTIONS = {
+  inboundConnectionThreshold: 1000,
+  maxIncomingPendingConnections: 100,
+  maxConnections: 1000
+}
+
+/** Creates and starts the node. */
+export async function createPineryNode (init: PineryNodeInit, components: PineryNodeComponents): Promise<PineryNode> {
+  const log = components.logger.child({ component: 'node' })
+  const helia = withBitswap(withLibp2pLight(createHeliaLight({
+    blockstore: components.blockstore,
+    datastore: components.datastore,
+    blockBrokers: [],
+    routers: [],
+    codecs: [dagCbor, dagJson, json],
+    hashers: [sha512]
+  }), {
+    addresses: {
+      listen: init.listen.map(String),
+      announce: init.announce.map(String)
+    },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify() },
+    connectionManager: CONNECTION_MANAGER_OPTIONS
+  }), BITSWAP_OPTIONS)
+
+  await helia.start()
+  const libp2p = helia.libp2p
+  const peerId = libp2p.peerId.toString()
+
+  return {
+    helia,
+    libp2p,
+    peerId,
+    delegates () {
+      const addrs = libp2p.getMultiaddrs().map(ma => withPeerId(ma, peerId))
+      return [...new Set(addrs)].slice(0, MAX_DELEGATES)
+    },
+    async dialAll (addrs, options) {
+      await Promise.all(addrs.map(async (ma) => {
+        try {
+          await libp2p.dial(ma, { signal: options.signal })
+        } catch (err) {
+          log.debug({ addr: ma.toString(), err: (err as Error).message }, 'origin dial failed')
+        }
+      }))
+    },
+    async stop () {
+      await helia.stop()
+    }
+  }
+}
+
+function withPeerId (ma: Multiaddr, peerId: string): string {
+  return trailingPeerId(ma) == null ? `${ma.toString()}/p2p/${peerId}` : ma.toString()
+}

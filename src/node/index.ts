@@ -1,0 +1,37 @@
+/**
+ * The embedded IPFS node: a Helia instance with libp2p over TCP and bitswap,
+ * plus the addresses Pinery hands out as delegates.
+ */
+import type { Helia } from '@helia/interface'
+import type { Libp2p } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Blockstore } from 'interface-blockstore'
+import type { Datastore } from 'interface-datastore'
+
+/** What the rest of Pinery needs of the node. */
+export interface PineryNode {
+  helia: Helia
+  libp2p: Libp2p
+  /** The node's peer ID as a string. */
+  peerId: string
+  /** Multiaddrs handed out as `delegates`, each ending `/p2p/<peerId>` (1–20). */
+  delegates(): string[]
+  /** Dials every multiaddr in parallel; failures are logged, never thrown. */
+  dialAll(addrs: Multiaddr[], options: { signal: AbortSignal }): Promise<void>
+  stop(): Promise<void>
+}
+
+/** Settings of the node. */
+export interface PineryNodeInit {
+  listen: Multiaddr[]
+  announce: Multiaddr[]
+}
+
+/** What the node is built on. */
+export interface PineryNodeComponents {
+  blockstore: Blockstore
+  datastore: Datastore
+  logger: import('../logger.js').Logger
+}
+
+export { createPineryNode } from './helia.js'

@@ -1,0 +1,132 @@
+/**
+ * The composition root: the only place that constructs Pinery's parts and
+ * wires them together. `createPinery` opens the data dir, starts the node,
+ * the worker pool, the garbage collector and the HTTP server.
+ */
+import { once } from 'node:events'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { IdentityBlockstore } from 'blockstore-core/identity'
+import toBuffer from 'it-to-buffer'
+import { createTokenStore } from './auth/index.js'
+import { ConfigError } from './errors.js'
+import { createHttpApp } from './http/app.js'
+import { createPineryNode } from './node/index.js'
+import { openStores } from './node/storage.js'
+import { createBlockGuard } from './pins/block-guard.js'
+import { createContentPins } from './pins/content.js'
+import { createDagPins } from './pins/dag-pins.js'
+import { createGarbageCollector, type GarbageCollector } from './pins/gc.js'
+import { createPinLifecycle } from './pins/lifecycle.js'
+import { createRecordStore } from './pins/record-store.js'
+import { createPinService } from './pins/service.js'
+import { createPinWorker } from './pins/worker.js'
+import type { Config } from './config.js'
+import type { Logger } from './logger.js'
+import type { DagWalkComponents } from './pins/dag-walk.js'
+import type { PineryNode } from './node/index.js'
+import type { AddressInfo } from 'node:net'
+
+/** A running service. */
+export interface Pinery {
+  /** Base URL of the HTTP API. */
+  url: string
+  node: PineryNode
+  gc: GarbageCollector
+  /** The admin token generated on first start, if one was (shown once). */
+  generatedAdminToken?: string
+  /** Stops everything; pending pins stay pending for the next start. */
+  stop(): Promise<void>
+}
+
+/** What the root is given rather than builds. */
+export interface PineryComponents {
+  logger: Logger
+}
+
+/** Builds and starts the whole service from a configuration. */
+export async function createPinery (config: Config, components: PineryComponents): Promise<Pinery> {
+  const { logger } = components
+  const stores = await openStores(config.dataDir)
+  const cleanup: Array<() => Promise<void>> = [async () => { await stores.close() }]
+  const stopAll = async (): Promise<void> => {
+    for (const step of cleanup.reverse()) {
+      try { await step() } catch (err) { logger.warn({ err }, 'error while stopping') }
+    }
+  }
+  try {
+    const { datastore } = stores
+    const node = await createPineryNode({ listen: config.listen, announce: config.announce }, {
+      blockstore: new IdentityBlockstore(stores.blockstore),
+      datastore,
+      logger
+    })
+    cleanup.push(async () => { await node.stop() })
+    const { helia } = node
+
+    const records = await createRecordStore({ db: datastore.db })
+    const guard = createBlockGuard()
+    const gc = createGarbageCollector({ intervalMs: config.gcIntervalMs }, {
+      blockstore: stores.blockstore,
+      deleteBlock: async (cid, options) => { await helia.blockstore.delete(cid, options) },
+      pins: helia.pins,
+      guard,
+      logger
+    })
+    const getCodec = helia.getCodec as DagWalkComponents['getCodec']
+    const content = createContentPins({
+      dagPins: createDagPins({ datastore }),
+      records,
+      local: { getCodec, getBlock: async (cid, options) => await toBuffer(helia.blockstore.get(cid, { ...options, offline: true })) },
+      logger,
+      onUnpinned: () => { gc.markDirty() }
+    })
+    const lifecycle = createPinLifecycle({ records, content })
+    const worker = createPinWorker({
+      concurrency: config.pinConcurrency,
+      stallTimeoutMs: config.stallTimeoutMs,
+      fetchConcurrency: config.fetchConcurrency
+    }, {
+      lifecycle,
+      records,
+      content,
+      node,
+      blocks: { getCodec, getBlock: async (cid, options) => await toBuffer(helia.blockstore.get(cid, options)) },
+      guard,
+      logger,
+      onFailed: () => { gc.markDirty() }
+    })
+    const pins = createPinService({ records, lifecycle, worker })
+    const tokens = createTokenStore({ datastore })
+    const { generated } = await tokens.bootstrapAdmin(config.adminToken)
+    if (generated != null) await writeFile(join(config.dataDir, 'admin-token'), `${generated}\n`, { mode: 0o600 })
+
+    const app = createHttpApp({ maxBodyBytes: config.maxBodyBytes }, { pins, tokens, delegates: () => node.delegates(), logger })
+    const server = app.listen(config.httpPort, config.httpHost)
+    await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => {
+      throw new ConfigError(`cannot listen on ${config.httpHost}:${config.httpPort}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    })])
+    cleanup.push(async () => {
+      const closed = new Promise<void>(resolve => server.close(() => { resolve() }))
+      server.closeIdleConnections()
+      await closed
+    })
+    // Workers stop before the HTTP server closes (cleanup runs in reverse).
+    cleanup.push(async () => { await gc.stop(); await worker.stop() })
+
+    await worker.start()
+    gc.start()
+    const address = server.address() as AddressInfo
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+    return {
+      url: `http://${host}:${address.port}`,
+      node,
+      gc,
+      ...(generated != null ? { generatedAdminToken: generated } : {}),
+      stop: stopAll
+    }
+  } catch (err) {
+    await stopAll()
+    throw err
+  }
+}

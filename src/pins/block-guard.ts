@@ -1,0 +1,53 @@
+/**
+ * Keeps garbage collection away from blocks that a fetch is working with but
+ * has not pinned yet. Fetches protect each block before touching it; the
+ * collector skips protected blocks and announces each deletion, so a fetch
+ * that protects a block mid-deletion waits and then sees it gone.
+ */
+import { base32 } from 'multiformats/bases/base32'
+import type { CID } from 'multiformats/cid'
+
+/** Shared between fetches and the garbage collector. */
+export interface BlockGuard {
+  /** Protects a block; resolves once no deletion of it is in flight. */
+  protect(cid: CID): Promise<void>
+  unprotect(cid: CID): void
+  isProtected(cid: CID): boolean
+  /** Runs `fn` (a deletion) unless the block is protected; returns whether it ran. */
+  deleteUnlessProtected(cid: CID, fn: () => Promise<void>): Promise<boolean>
+}
+
+/** The guard's key: blocks are identified by multihash, whatever the CID's codec or version. */
+export function blockKey (cid: CID): string {
+  return base32.encode(cid.multihash.bytes)
+}
+
+/** Creates an empty guard. */
+export function createBlockGuard (): BlockGuard {
+  const protectedCounts = new Map<string, number>()
+  const deleting = new Map<string, Promise<void>>()
+  return {
+    async protect (cid) {
+      const key = blockKey(cid)
+      protectedCounts.set(key, (protectedCounts.get(key) ?? 0) + 1)
+      await deleting.get(key)
+    },
+    unprotect (cid) {
+      const key = blockKey(cid)
+      const n = (protectedCounts.get(key) ?? 0) - 1
+      if (n <= 0) protectedCounts.delete(key)
+      else protectedCounts.set(key, n)
+    },
+    isProtected (cid) {
+      return protectedCounts.has(blockKey(cid))
+    },
+    async deleteUnlessProtected (cid, fn) {
+      const key = blockKey(cid)
+      if (protectedCounts.has(key) || deleting.has(key)) return false
+      const done = fn().finally(() => deleting.delete(key))
+      deleting.set(key, done.catch(() => {}))
+      await done
+      return true
+    }
+  }
+}

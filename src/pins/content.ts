@@ -1,0 +1,72 @@
+/**
+ * DAG pins, reference-counted by pin requests. A CID stays pinned while at
+ * least one live request references it (its own CID, or one it holds during
+ * a replace); per-CID locking keeps "pin" and "unpin when unreferenced" from
+ * interleaving.
+ */
+import { CID } from 'multiformats/cid'
+import { createKeyedMutex } from './keyed-mutex.js'
+import { walkDag, type DagWalkComponents } from './dag-walk.js'
+import type { DagPins } from './dag-pins.js'
+import type { RecordStore } from './record-store.js'
+import type { Logger } from '../logger.js'
+
+/** Pins and releases content on behalf of requests. */
+export interface ContentPins {
+  /** Makes sure `cidKey`, whose distinct blocks are `blocks` (all local), is pinned. */
+  pin(cidKey: string, blocks: CID[]): Promise<void>
+  /** Unpins each CID that no live request references any more. */
+  release(cidKeys: Iterable<string>): Promise<void>
+}
+
+/** What content pinning needs. */
+export interface ContentPinsComponents {
+  dagPins: DagPins
+  records: Pick<RecordStore, 'isReferenced'>
+  /** Reads local blocks, to list a DAG's blocks when unpinning it. */
+  local: DagWalkComponents
+  logger: Logger
+  /** Told when blocks may have become garbage. */
+  onUnpinned(): void
+}
+
+/** The canonical key of a CID: CIDv1 in base32, so Qm… and bafy… of one DAG agree. */
+export function canonicalCidKey (cid: CID): string {
+  return cid.toV1().toString()
+}
+
+/** Creates the reference-counted pinning layer. */
+export function createContentPins (components: ContentPinsComponents): ContentPins {
+  const { dagPins, records } = components
+  const log = components.logger.child({ component: 'content' })
+  const lock = createKeyedMutex()
+
+  return {
+    async pin (cidKey, blocks) {
+      await lock.run(cidKey, async () => {
+        const cid = CID.parse(cidKey)
+        if (await dagPins.hasPin(cid)) return
+        await dagPins.add(cid, blocks)
+      })
+    },
+
+    async release (cidKeys) {
+      for (const cidKey of new Set(cidKeys)) {
+        await lock.run(cidKey, async () => {
+          if (await records.isReferenced(cidKey)) return
+          const cid = CID.parse(cidKey)
+          if (!await dagPins.hasPin(cid)) return
+          try {
+            const { blocks } = await walkDag(cid, components.local, { concurrency: 32, skipRawLeaves: true })
+            await dagPins.rm(cid, blocks)
+            log.debug({ cid: cidKey }, 'unpinned')
+            components.onUnpinned()
+          } catch (err) {
+            // A pinned DAG should be complete; if it is not, keep the pin rather than guess.
+            log.error({ cid: cidKey, err }, 'cannot list the blocks of a pinned DAG; it stays pinned')
+          }
+        })
+      }
+    }
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Background garbage collection: deletes blocks that no pin references and
+ * no fetch is working with. It only runs when something may have become
+ * garbage (an unpin, a failed fetch, a fresh start), at most once per
+ * interval, so an idle service does not rescan its blockstore.
+ */
+import type { BlockGuard } from './block-guard.js'
+import type { Logger } from '../logger.js'
+import type { Pins } from '@helia/interface'
+import type { Blockstore } from 'interface-blockstore'
+
+/** The collector. */
+export interface GarbageCollector {
+  /** Schedules a collection at the next interval. */
+  markDirty(): void
+  /** Collects now; resolves with the number of blocks deleted. */
+  collect(options?: { signal?: AbortSignal }): Promise<number>
+  start(): void
+  stop(): Promise<void>
+}
+
+/** Settings of the collector. */
+export interface GarbageCollectorInit {
+  intervalMs: number
+}
+
+/** What the collector reads and deletes. */
+export interface GarbageCollectorComponents {
+  /** Lists stored blocks. */
+  blockstore: Pick<Blockstore, 'getAll'>
+  /** Deletes a block; refuses (throws) when the block is pinned. */
+  deleteBlock: Blockstore['delete']
+  pins: Pick<Pins, 'isPinned'>
+  guard: BlockGuard
+  logger: Logger
+}
+
+/** Creates a stopped collector (dirty, so the first interval sweeps leftovers). */
+export function createGarbageCollector (init: GarbageCollectorInit, components: GarbageCollectorComponents): GarbageCollector {
+  const { guard, pins } = components
+  const log = components.logger.child({ component: 'gc' })
+  let dirty = true
+  let timer: NodeJS.Timeout | undefined
+  let current: Promise<number> | undefined
+  const controller = new AbortController()
+
+  async function sweep (signal?: AbortSignal): Promise<number> {
+    let deleted = 0
+    for await (const { cid } of components.blockstore.getAll({ signal })) {
+      if (guard.isProtected(cid) || await pins.isPinned(cid)) continue
+      try {
+        if (await guard.deleteUnlessProtected(cid, async () => { await components.deleteBlock(cid) })) deleted++
+      } catch (err) {
+        if ((err as Error).name !== 'BlockPinnedError') throw err
+      }
+    }
+    return deleted
+  }
+
+  const gc: GarbageCollector = {
+    markDirty () { dirty = true },
+
+    async collect (options = {}) {
+      while (current != null) await current.catch(() => {})
+      dirty = false
+      current = sweep(options.signal)
+      try {
+        const deleted = await current
+        if (deleted > 0) log.info({ deleted }, 'garbage collected')
+        return deleted
+      } finally {
+        current = undefined
+      }
+    },
+
+    start () {
+      const tick = (): void => {
+        const run = dirty ? gc.collect({ signal: controller.signal }) : Promise.resolve(0)
+        run.catch(err => {
+          if (!controller.signal.aborted) log.error({ err }, 'garbage collection failed')
+        }).finally(() => {
+          if (!controller.signal.aborted) timer = setTimeout(tick, init.intervalMs)
+        })
+      }
+      timer = setTimeout(tick, init.intervalMs)
+    },
+
+    async stop () {
+      controller.abort()
+      clearTimeout(timer)
+      await current?.catch(() => {})
+    }
+  }
+  return gc
+}

@@ -1,0 +1,76 @@
+/**
+ * Pin requests: their durable records, the lifecycle that moves them between
+ * states, the worker pool that fetches and pins their DAGs, and the service
+ * the HTTP layer talks to.
+ */
+
+/** The four states of the spec, in lifecycle order. */
+export const PIN_STATES = ['queued', 'pinning', 'pinned', 'failed'] as const
+
+/** The state of a pin request. */
+export type PinState = typeof PIN_STATES[number]
+
+/** What a client asked for, echoed back as `pin` in every PinStatus. */
+export interface PinRequest {
+  cid: string
+  name?: string
+  origins?: string[]
+  meta?: Record<string, string>
+}
+
+/** One pin request as stored. */
+export interface PinRecord {
+  requestid: string
+  owner: string
+  /** Milliseconds since the epoch; unique and strictly increasing service-wide. */
+  created: number
+  status: PinState
+  pin: PinRequest
+  /** The CID in canonical form (CIDv1, base32): what blocks and pins are keyed by. */
+  cidKey: string
+  /** Bytes of all distinct blocks of the DAG, once pinned. */
+  dagSize?: number
+  /** Why the request failed, once failed. */
+  failure?: string
+  /** CIDs kept pinned on behalf of this request until it settles (replace). */
+  holds?: string[]
+}
+
+/** Live progress of a request being fetched. */
+export interface PinProgress {
+  blocks: number
+  bytes: number
+}
+
+/** Name matching strategies of the spec. */
+export type TextMatch = 'exact' | 'iexact' | 'partial' | 'ipartial'
+
+/** A validated `GET /pins` query. */
+export interface PinQuery {
+  cids?: string[]
+  name?: string
+  match: TextMatch
+  statuses: PinState[]
+  /** Exclusive bounds in ms since the epoch. */
+  before?: number
+  after?: number
+  limit: number
+  meta?: Record<string, string>
+}
+
+/** A page of results and the total number matching the filters. */
+export interface PinPage {
+  count: number
+  results: PinRecord[]
+}
+
+/** The domain API the HTTP layer uses; every call is scoped to one owner. */
+export interface PinService {
+  add(owner: string, request: PinRequest, options?: { signal?: AbortSignal }): Promise<PinRecord>
+  get(owner: string, requestid: string): Promise<PinRecord>
+  list(owner: string, query: PinQuery): Promise<PinPage>
+  replace(owner: string, requestid: string, request: PinRequest): Promise<PinRecord>
+  remove(owner: string, requestid: string): Promise<void>
+  /** Human-readable progress for a queued or pinning request, if any. */
+  statusDetails(record: PinRecord): string | undefined
+}

@@ -1,0 +1,101 @@
+/**
+ * The one place that creates, changes and removes pin records. Every change
+ * is serialised per request, persisted atomically with its indexes, and
+ * releases the CIDs the request no longer references.
+ */
+import { createKeyedMutex } from './keyed-mutex.js'
+import type { PinRecord, PinState } from './index.js'
+import type { ContentPins } from './content.js'
+import type { RecordStore } from './record-store.js'
+
+/** Moves records through queued → pinning → pinned | failed. */
+export interface PinLifecycle {
+  /** Persists a new record (the request's intent) before anyone is told of it. */
+  create(record: PinRecord): Promise<void>
+  /**
+   * Removes the record `requestid` and persists `build(old)` in one atomic
+   * write; returns the new record, or undefined when the old one is gone.
+   */
+  replace(requestid: string, build: (old: PinRecord) => PinRecord): Promise<PinRecord | undefined>
+  /** Removes a record; returns it, or undefined when it was already gone. */
+  remove(requestid: string): Promise<PinRecord | undefined>
+  /**
+   * Moves a record to `to` when the transition is allowed; returns the new
+   * record, or undefined when the record is gone or the move is not allowed.
+   */
+  transition(requestid: string, to: PinState, patch?: { dagSize?: number, failure?: string }): Promise<PinRecord | undefined>
+}
+
+/** What the lifecycle needs. */
+export interface PinLifecycleComponents {
+  records: RecordStore
+  content: Pick<ContentPins, 'release'>
+}
+
+const ALLOWED: Record<PinState, PinState[]> = {
+  queued: ['pinning', 'pinned', 'failed'],
+  pinning: ['pinned', 'failed'],
+  pinned: [],
+  failed: []
+}
+
+function references (r: PinRecord): Set<string> {
+  const refs = new Set(r.holds ?? [])
+  if (r.status !== 'failed') refs.add(r.cidKey)
+  return refs
+}
+
+function released (before: PinRecord, after?: PinRecord): string[] {
+  const kept = after == null ? new Set<string>() : references(after)
+  return [...references(before)].filter(c => !kept.has(c))
+}
+
+/** Creates the lifecycle over a record store. */
+export function createPinLifecycle (components: PinLifecycleComponents): PinLifecycle {
+  const { records, content } = components
+  const lock = createKeyedMutex()
+
+  return {
+    async create (record) {
+      await lock.run(record.requestid, async () => { await records.write(record) })
+    },
+
+    async replace (requestid, build) {
+      const result = await lock.run(requestid, async () => {
+        const old = await records.get(requestid)
+        if (old == null) return undefined
+        const next = build(old)
+        await lock.run(next.requestid, async () => { await records.write(next, undefined, old) })
+        return { old, next }
+      })
+      if (result == null) return undefined
+      await content.release(released(result.old, result.next))
+      return result.next
+    },
+
+    async remove (requestid) {
+      const gone = await lock.run(requestid, async () => {
+        const record = await records.get(requestid)
+        if (record != null) await records.remove(record)
+        return record
+      })
+      if (gone != null) await content.release(released(gone))
+      return gone
+    },
+
+    async transition (requestid, to, patch = {}) {
+      const result = await lock.run(requestid, async () => {
+        const current = await records.get(requestid)
+        if (current == null || !ALLOWED[current.status].includes(to)) return undefined
+        const next: PinRecord = { ...current, status: to, ...patch }
+        // A settled request no longer needs to hold the CID it replaced.
+        if (to === 'pinned' || to === 'failed') delete next.holds
+        await records.write(next, current)
+        return { current, next }
+      })
+      if (result == null) return undefined
+      await content.release(released(result.current, result.next))
+      return result.next
+    }
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Durable pin records in LevelDB. Every write is one atomic batch that keeps
+ * the record and all of its index entries consistent:
+ *
+ *   /pinery/own/<owner>/<created>       → the record (JSON); per-user, ordered by created
+ *   /pinery/req/<requestid>             → the record's own key
+ *   /pinery/ref/<cidKey>/<requestid>    → a live request wants <cidKey> kept pinned
+ *   /pinery/pending/<created>/<id>      → queued or pinning, in arrival order
+ *   /pinery/clock                       → the last `created` handed out
+ */
+import type { PinRecord } from './index.js'
+import type { Level } from 'level'
+
+const PREFIX = '/pinery/'
+const CLOCK_KEY = `${PREFIX}clock`
+// 15 digits cover ms timestamps for the next 30,000 years and sort lexically.
+const pad = (ms: number): string => ms.toString().padStart(15, '0')
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+const EMPTY = new Uint8Array(0)
+
+/** Options of a range scan over one owner's records, newest first. */
+export interface ScanRange {
+  /** Exclusive upper bound (ms). */
+  before?: number
+  /** Exclusive lower bound (ms). */
+  after?: number
+}
+
+/** Durable storage of pin records and their indexes. */
+export interface RecordStore {
+  /** A `created` value later than every one handed out before, across restarts. */
+  nextCreated(): number
+  get(requestid: string): Promise<PinRecord | undefined>
+  /** Writes `next` and removes `removed` (if given) in one atomic batch. */
+  write(next: PinRecord, previous?: PinRecord, removed?: PinRecord): Promise<void>
+  remove(record: PinRecord): Promise<void>
+  /** True when some live request still wants `cidKey` kept. */
+  isReferenced(cidKey: string): Promise<boolean>
+  /** Queued and pinning records, oldest first. */
+  pending(): AsyncGenerator<PinRecord>
+  /** One owner's records, newest first. */
+  scan(owner: string, range: ScanRange): AsyncGenerator<PinRecord>
+}
+
+/** What the store needs: the LevelDB handle under the datastore. */
+export interface RecordStoreComponents {
+  db: Level<string, Uint8Array>
+}
+
+function ownKey (r: PinRecord): string {
+  return `${PREFIX}own/${r.owner}/${pad(r.created)}`
+}
+
+/** Every key a record occupies, mapped to its value. */
+function entries (r: PinRecord): Map<string, Uint8Array> {
+  const own = ownKey(r)
+  const map = new Map<string, Uint8Array>([
+    [own, encoder.encode(JSON.stringify(r))],
+    [`${PREFIX}req/${r.requestid}`, encoder.encode(own)]
+  ])
+  const refs = new Set(r.holds ?? [])
+  if (r.status !== 'failed') refs.add(r.cidKey)
+  for (const cidKey of refs) map.set(`${PREFIX}ref/${cidKey}/${r.requestid}`, EMPTY)
+  if (r.status === 'queued' || r.status === 'pinning') {
+    map.set(`${PREFIX}pending/${pad(r.created)}/${r.requestid}`, EMPTY)
+  }
+  return map
+}
+
+function decode (value: Uint8Array): PinRecord {
+  return JSON.parse(decoder.decode(value)) as PinRecord
+}
+
+/** Opens the record store on an open LevelDB and loads its clock. */
+export async function createRecordStore (components: RecordStoreComponents): Promise<RecordStore> {
+  const { db } = components
+  const stored = await db.get(CLOCK_KEY)
+  let clock = stored == null ? 0 : Number(decoder.decode(stored))
+
+  async function getByKey (key: string): Promise<PinRecord | undefined> {
+    const value = await db.get(key)
+    return value == null ? undefined : decode(value)
+  }
+
+  async function get (requestid: string): Promise<PinRecord | undefined> {
+    const own = await db.get(`${PREFIX}req/${requestid}`)
+    return own == null ? undefined : await getByKey(decoder.decode(own))
+  }
+
+  return {
+    get,
+
+    nextCreated () {
+      clock = Math.max(Date.now(), clock + 1)
+      return clock
+    },
+
+    async write (next, previous, removed) {
+      const puts = entries(next)
+      const dels = new Set<string>()
+      for (const old of [previous, removed]) {
+        if (old == null) continue
+        for (const key of entries(old).keys()) if (!puts.has(key)) dels.add(key)
+      }
+      await db.batch([
+        ...[...dels].map(key => ({ type: 'del' as const, key })),
+        ...[...puts].map(([key, value]) => ({ type: 'put' as const, key, value })),
+        { type: 'put', key: CLOCK_KEY, value: encoder.encode(String(clock)) }
+      ])
+    },
+
+    async remove (record) {
+      await db.batch([...entries(record).keys()].map(key => ({ type: 'del' as const, key })))
+    },
+
+    async isReferenced (cidKey) {
+      const prefix = `${PREFIX}ref/${cidKey}/`
+      for await (const _ of db.keys({ gt: prefix, lt: `${prefix}\xff`, limit: 1 })) return true
+      return false
+    },
+
+    async * pending () {
+      const prefix = `${PREFIX}pending/`
+      for await (const key of db.keys({ gt: prefix, lt: `${prefix}\xff` })) {
+        const requestid = key.slice(key.lastIndexOf('/') + 1)
+        const record = await get(requestid)
+        if (record != null) yield record
+      }
+    },
+
+    async * scan (owner, range) {
+      const prefix = `${PREFIX}own/${owner}/`
+      const lt = range.before == null ? `${prefix}\xff` : `${prefix}${pad(Math.max(0, range.before))}`
+      const gt = range.after == null ? prefix : `${prefix}${pad(Math.max(0, range.after))}`
+      if (lt <= gt) return
+      for await (const value of db.values({ gt, lt, reverse: true })) yield decode(value)
+    }
+  }
+}

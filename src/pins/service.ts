@@ -1,0 +1,132 @@
+/**
+ * The pin service: what the HTTP routes call. It turns validated requests
+ * into records, persists them through the lifecycle before answering, hands
+ * them to the worker, and answers queries. Every call is scoped to an owner;
+ * another owner's request is indistinguishable from a missing one.
+ */
+import { randomUUID } from 'node:crypto'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { NotFoundError } from '../errors.js'
+import { canonicalCidKey } from './content.js'
+import type { PinQuery, PinRecord, PinRequest, PinService, TextMatch } from './index.js'
+import type { PinLifecycle } from './lifecycle.js'
+import type { RecordStore } from './record-store.js'
+import type { PinWorker } from './worker.js'
+
+/** What the service needs. */
+export interface PinServiceComponents {
+  records: Pick<RecordStore, 'get' | 'scan' | 'nextCreated'>
+  lifecycle: PinLifecycle
+  worker: Pick<PinWorker, 'enqueue' | 'cancel' | 'position' | 'progress'>
+}
+
+const IDENTITY = 0x00
+
+function matchesName (name: string | undefined, wanted: string, match: TextMatch): boolean {
+  if (name == null) return false
+  switch (match) {
+    case 'exact': return name === wanted
+    case 'iexact': return name.toLowerCase() === wanted.toLowerCase()
+    case 'partial': return name.includes(wanted)
+    case 'ipartial': return name.toLowerCase().includes(wanted.toLowerCase())
+  }
+}
+
+function matchesQuery (r: PinRecord, q: PinQuery, cidKeys: Set<string> | undefined): boolean {
+  if (!q.statuses.includes(r.status)) return false
+  if (cidKeys != null && !cidKeys.has(r.cidKey)) return false
+  if (q.name != null && !matchesName(r.pin.name, q.name, q.match)) return false
+  if (q.meta != null) {
+    for (const [k, v] of Object.entries(q.meta)) if (r.pin.meta?.[k] !== v) return false
+  }
+  return true
+}
+
+/** Creates the service. */
+export function createPinService (components: PinServiceComponents): PinService {
+  const { records, lifecycle, worker } = components
+
+  function newRecord (owner: string, request: PinRequest): PinRecord {
+    const cid = CID.parse(request.cid)
+    const record: PinRecord = {
+      requestid: randomUUID(),
+      owner,
+      created: records.nextCreated(),
+      status: 'queued',
+      pin: request,
+      cidKey: canonicalCidKey(cid)
+    }
+    // A raw identity CID carries its whole content: nothing to fetch or store.
+    if (cid.multihash.code === IDENTITY && cid.code === raw.code) {
+      record.status = 'pinned'
+      record.dagSize = cid.multihash.digest.byteLength
+    }
+    return record
+  }
+
+  async function owned (owner: string, requestid: string): Promise<PinRecord> {
+    const record = await records.get(requestid)
+    if (record == null || record.owner !== owner) throw new NotFoundError(`no pin request ${requestid}`)
+    return record
+  }
+
+  return {
+    async add (owner, request) {
+      const record = newRecord(owner, request)
+      await lifecycle.create(record)
+      if (record.status === 'queued') worker.enqueue(record)
+      return record
+    },
+
+    async get (owner, requestid) {
+      return await owned(owner, requestid)
+    },
+
+    async list (owner, query) {
+      const cidKeys = query.cids == null ? undefined : new Set(query.cids.map(c => canonicalCidKey(CID.parse(c))))
+      const results: PinRecord[] = []
+      let count = 0
+      for await (const r of records.scan(owner, { before: query.before, after: query.after })) {
+        if (!matchesQuery(r, query, cidKeys)) continue
+        count++
+        if (results.length < query.limit) results.push(r)
+      }
+      return { count, results }
+    },
+
+    async replace (owner, requestid, request) {
+      await owned(owner, requestid)
+      const next = await lifecycle.replace(requestid, (old) => {
+        // Keep what the old request kept pinned until the new one settles.
+        const holds = new Set(old.holds ?? [])
+        if (old.status !== 'failed') holds.add(old.cidKey)
+        const record = newRecord(owner, request)
+        holds.delete(record.cidKey)
+        return record.status === 'pinned' ? record : { ...record, ...(holds.size > 0 ? { holds: [...holds] } : {}) }
+      })
+      if (next == null) throw new NotFoundError(`no pin request ${requestid}`)
+      worker.cancel(requestid)
+      if (next.status === 'queued') worker.enqueue(next)
+      return next
+    },
+
+    async remove (owner, requestid) {
+      await owned(owner, requestid)
+      worker.cancel(requestid)
+      if (await lifecycle.remove(requestid) == null) throw new NotFoundError(`no pin request ${requestid}`)
+    },
+
+    statusDetails (record) {
+      if (record.status === 'queued') {
+        const at = worker.position(record.requestid)
+        return at == null ? 'queued' : `queue position ${at.position} of ${at.length}`
+      }
+      if (record.status === 'pinning') {
+        const p = worker.progress(record.requestid)
+        return p == null ? 'connecting to providers' : `fetched ${p.blocks} blocks, ${p.bytes} bytes`
+      }
+      return undefined
+    }
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * The pin worker: a FIFO queue drained by a bounded pool. Each job dials the
+ * request's origins (best-effort), fetches the DAG wide over bitswap, pins
+ * it, and settles the request through the lifecycle. Requests for the same
+ * CID share one fetch. A fetch that receives no block for the stall timeout
+ * fails its requests; a worker stopped by shutdown leaves them `pinning` so
+ * they resume on the next start.
+ */
+import { CID } from 'multiformats/cid'
+import { StallError, isErrorNamed } from '../errors.js'
+import { parseMultiaddr } from '../node/multiaddrs.js'
+import { walkDag, type DagWalkComponents, type DagWalkResult } from './dag-walk.js'
+import type { PinProgress, PinRecord } from './index.js'
+import type { BlockGuard } from './block-guard.js'
+import type { ContentPins } from './content.js'
+import type { PinLifecycle } from './lifecycle.js'
+import type { RecordStore } from './record-store.js'
+import type { Logger } from '../logger.js'
+import type { PineryNode } from '../node/index.js'
+
+/** The worker pool. */
+export interface PinWorker {
+  /** Re-queues every queued or pinning record, oldest first, and starts the pool. */
+  start(): Promise<void>
+  enqueue(record: PinRecord): void
+  /** Stops work on a request that was deleted or replaced. */
+  cancel(requestid: string): void
+  /** 1-based position among queued requests, and the queue's length. */
+  position(requestid: string): { position: number, length: number } | undefined
+  progress(requestid: string): PinProgress | undefined
+  /** Aborts all work, leaving requests as they are persisted, and waits for jobs to end. */
+  stop(): Promise<void>
+}
+
+/** Settings of the pool. */
+export interface PinWorkerInit {
+  concurrency: number
+  stallTimeoutMs: number
+  fetchConcurrency: number
+}
+
+/** What the worker needs. */
+export interface PinWorkerComponents {
+  lifecycle: PinLifecycle
+  records: Pick<RecordStore, 'pending'>
+  content: Pick<ContentPins, 'pin' | 'release'>
+  node: Pick<PineryNode, 'dialAll'>
+  /** Network-backed block access (fetches what is missing). */
+  blocks: DagWalkComponents
+  guard: BlockGuard
+  logger: Logger
+  /** Told when a failed fetch may have left garbage behind. */
+  onFailed(): void
+}
+
+interface SharedFetch {
+  controller: AbortController
+  participants: number
+  progress: PinProgress
+  protectedBlocks: CID[]
+  done: Promise<DagWalkResult>
+}
+
+class ShutdownError extends Error {
+  static override name = 'ShutdownError'
+  override name = ShutdownError.name
+}
+
+class CancelledError extends Error {
+  static override name = 'CancelledError'
+  override name = CancelledError.name
+}
+
+/** Creates the pool (not started). */
+export function createPinWorker (init: PinWorkerInit, components: PinWorkerComponents): PinWorker {
+  const { lifecycle, content, guard } = components
+  const log = components.logger.child({ component: 'worker' })
+  const queue: PinRecord[] = []
+  const active = new Map<string, { controller: AbortController, fetch?: SharedFetch }>()
+  const fetches = new Map<string, SharedFetch>()
+  const running = new Set<Promise<void>>()
+  let stopped = true
+
+  function startFetch (record: PinRecord): SharedFetch {
+    const controller = new AbortController()
+    const fetch: SharedFetch = { controller, participants: 0, progress: { blocks: 0, bytes: 0 }, protectedBlocks: [], done: Promise.resolve({ blocks: [], bytes: 0 }) }
+    let stallTimer: NodeJS.Timeout | undefined
+    const armStall = (): void => {
+      clearTimeout(stallTimer)
+      stallTimer = setTimeout(() => controller.abort(new StallError(`no progress for ${init.stallTimeoutMs} ms: no connected peer provided the next block`)), init.stallTimeoutMs)
+    }
+    armStall()
+    fetch.done = walkDag(CID.parse(record.pin.cid), components.blocks, {
+      signal: controller.signal,
+      concurrency: init.fetchConcurrency,
+      beforeBlock: async (cid) => { fetch.protectedBlocks.push(cid); await guard.protect(cid) },
+      onBlock: (_cid, size) => { fetch.progress.blocks++; fetch.progress.bytes += size; armStall() }
+    }).finally(() => clearTimeout(stallTimer))
+    fetch.done.catch(() => {})
+    return fetch
+  }
+
+  function join (record: PinRecord): SharedFetch {
+    let fetch = fetches.get(record.cidKey)
+    // A fetch that already failed (stalled) is not joined: a new request gets a fresh attempt.
+    if (fetch == null || fetch.controller.signal.aborted) {
+      fetch = startFetch(record)
+      fetches.set(record.cidKey, fetch)
+    }
+    fetch.participants++
+    const origins = (record.pin.origins ?? []).map(parseMultiaddr)
+    if (origins.length > 0) void components.node.dialAll(origins, { signal: fetch.controller.signal })
+    return fetch
+  }
+
+  function leave (cidKey: string, fetch: SharedFetch): void {
+    if (--fetch.participants > 0) return
+    if (fetches.get(cidKey) === fetch) fetches.delete(cidKey)
+    fetch.controller.abort(new CancelledError('no request wants this DAG any more'))
+    void fetch.done.catch(() => {}).finally(() => { for (const cid of fetch.protectedBlocks) guard.unprotect(cid) })
+  }
+
+  async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
+    return await new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason)
+      if (signal.aborted) { onAbort(); return }
+      signal.addEventListener('abort', onAbort, { once: true })
+      promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+    })
+  }
+
+  async function run (record: PinRecord): Promise<void> {
+    const job: { controller: AbortController, fetch?: SharedFetch } = { controller: new AbortController() }
+    active.set(record.requestid, job)
+    const jlog = log.child({ requestid: record.requestid, cid: record.pin.cid })
+    try {
+      if (record.status === 'queued' && await lifecycle.transition(record.requestid, 'pinning') == null) return
+      job.controller.signal.throwIfAborted()
+      job.fetch = join(record)
+      const result = await untilAborted(job.fetch.done, job.controller.signal)
+      await content.pin(record.cidKey, result.blocks)
+      const settled = await lifecycle.transition(record.requestid, 'pinned', { dagSize: result.bytes })
+      // Deleted while we pinned: the deletion's release saw no pin yet, so release again.
+      if (settled == null) await content.release([record.cidKey])
+      else jlog.info({ dagSize: result.bytes, blocks: result.blocks.length }, 'pinned')
+    } catch (err) {
+      // Helia wraps an aborted block request in its own error: the abort reason says what happened.
+      const cause: unknown = job.controller.signal.aborted ? job.controller.signal.reason : job.fetch?.controller.signal.aborted === true ? job.fetch.controller.signal.reason : err
+      if (isErrorNamed(cause, ShutdownError.name) || isErrorNamed(cause, CancelledError.name)) return
+      const reason = isErrorNamed(cause, StallError.name) ? cause.message : `fetch failed: ${(cause as Error).message}`
+      jlog.warn({ reason }, 'pin failed')
+      await lifecycle.transition(record.requestid, 'failed', { failure: reason })
+      components.onFailed()
+    } finally {
+      if (job.fetch != null) leave(record.cidKey, job.fetch)
+      active.delete(record.requestid)
+    }
+  }
+
+  function pump (): void {
+    while (!stopped && active.size < init.concurrency && queue.length > 0) {
+      const record = queue.shift() as PinRecord
+      const job = run(record).catch(err => { log.error({ err, requestid: record.requestid }, 'pin job crashed') })
+      running.add(job)
+      void job.finally(() => { running.delete(job); pump() })
+    }
+  }
+
+  return {
+    async start () {
+      stopped = false
+      for await (const record of components.records.pending()) queue.push(record)
+      if (queue.length > 0) log.info({ resumed: queue.length }, 'resuming pending pins')
+      pump()
+    },
+    enqueue (record) {
+      queue.push(record)
+      pump()
+    },
+    cancel (requestid) {
+      const i = queue.findIndex(r => r.requestid === requestid)
+      if (i >= 0) queue.splice(i, 1)
+      active.get(requestid)?.controller.abort(new CancelledError('request removed'))
+    },
+    position (requestid) {
+      const i = queue.findIndex(r => r.requestid === requestid)
+      return i < 0 ? undefined : { position: i + 1, length: queue.length }
+    },
+    progress (requestid) {
+      const fetch = active.get(requestid)?.fetch
+      return fetch == null ? undefined : { ...fetch.progress }
+    },
+    async stop () {
+      stopped = true
+      queue.length = 0
+      for (const job of active.values()) job.controller.abort(new ShutdownError('shutting down'))
+      await Promise.allSettled([...running])
+    }
+  }
+}
