@@ -77,10 +77,25 @@ const query = z.object({
   }).pipe(metaObject).optional()
 })
 
-/** Validates the query of GET /pins. Repeated parameters are joined like a comma list. */
+/**
+ * Validates the query of GET /pins. Repeated parameters are joined like a
+ * comma list. `meta` is accepted as the spec's URL-escaped JSON object and,
+ * because the official JS client serialises objects that way, as
+ * `meta[key]=value` pairs.
+ */
 export function parsePinQuery (raw: Record<string, unknown>): PinQuery {
   const flat: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(raw)) flat[k] = Array.isArray(v) ? v.join(',') : v
+  const metaPairs: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(raw)) {
+    const value = Array.isArray(v) ? v.join(',') : v
+    const bracket = /^meta\[(.+)\]$/.exec(k)
+    if (bracket != null) metaPairs[bracket[1] as string] = value
+    else flat[k] = value
+  }
+  if (Object.keys(metaPairs).length > 0) {
+    if (flat.meta != null) throw new InvalidRequestError('meta: give either meta=<JSON object> or meta[key]=value, not both')
+    flat.meta = JSON.stringify(metaPairs)
+  }
   const parsed = query.safeParse(flat)
   if (!parsed.success) throw new InvalidRequestError(describe(parsed.error))
   const q = parsed.data

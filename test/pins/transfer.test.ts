@@ -1,0 +1,100 @@
+/**
+ * Two real peers over TCP on 127.0.0.1: an origin with a UnixFS file, and
+ * Pinery fetching it over bitswap.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import toBuffer from 'it-to-buffer'
+import { base36 } from 'multiformats/bases/base36'
+import { CID } from 'multiformats/cid'
+import { unixfs } from '@helia/unixfs'
+import { startOrigin, dagSizeIn, type Origin } from '../fixtures/origin.js'
+import { startService, waitFor, type TestService } from '../fixtures/service.js'
+
+describe('pinning a DAG from another peer', () => {
+  let service: TestService | undefined
+  let origin: Origin | undefined
+  afterEach(async () => {
+    await service?.destroy()
+    await origin?.stop()
+    service = origin = undefined
+  })
+
+  async function untilSettled (svc: TestService, requestid: string): Promise<{ status: string, info?: Record<string, string> }> {
+    return await waitFor(async () => {
+      const s = await svc.client().pinsRequestidGet({ requestid })
+      return s.status === 'pinned' || s.status === 'failed' ? s : undefined
+    }, 60_000, `pin ${requestid} to settle`)
+  }
+
+  it('pins a 4 MiB file from its origins, with the right dag_size and readable bytes', async () => {
+    origin = await startOrigin()
+    const { cid, bytes } = await origin.addRandomFile(4)
+    service = await startService()
+    const created = await service.client().pinsPost({ pin: { cid: cid.toString(), origins: origin.addrs } })
+    expect(['queued', 'pinning']).toContain(created.status)
+
+    const settled = await untilSettled(service, created.requestid)
+    expect(settled.status).toBe('pinned')
+    expect(settled.info?.dag_size).toBe(String(await dagSizeIn(origin.blockstore)))
+
+    // Read back from Pinery's own blockstore with the origin gone.
+    await origin.stop()
+    origin = undefined
+    const fs = unixfs(service.pinery.node.helia)
+    const read = await toBuffer(fs.cat(CID.parse(cid.toString()), { offline: true }))
+    expect(Buffer.compare(read, bytes)).toBe(0)
+  })
+
+  it('pins without origins when the origin dials the delegates', async () => {
+    origin = await startOrigin()
+    const { cid } = await origin.addRandomFile(4)
+    service = await startService()
+    const created = await service.client().pinsPost({ pin: { cid: cid.toString() } })
+    expect(created.delegates.length).toBeGreaterThan(0)
+    for (const d of created.delegates) expect(d).toMatch(new RegExp(`/p2p/${service.pinery.node.peerId}$`))
+    await origin.dial(created.delegates.filter(d => d.includes('/127.0.0.1/')))
+    const settled = await untilSettled(service, created.requestid)
+    expect(settled.status).toBe('pinned')
+  })
+
+  it('a dial failure on one origin does not fail the pin', async () => {
+    origin = await startOrigin()
+    const { cid } = await origin.addRandomFile(1)
+    service = await startService()
+    const dead = '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWLYrdHaeG1p9rdgSyvpPyUrTjank2zH1xKBb2uYEPikDk'
+    const created = await service.client().pinsPost({ pin: { cid: cid.toString(), origins: [dead, ...origin.addrs] } })
+    expect((await untilSettled(service, created.requestid)).status).toBe('pinned')
+  })
+
+  it('an unfetchable CID ends failed with a reason, and its record stays', async () => {
+    origin = await startOrigin()
+    const { cid } = await origin.addRandomFile(1)
+    await origin.stop()
+    origin = undefined
+    service = await startService({ env: { PINERY_STALL_TIMEOUT_MS: '500' } })
+    const created = await service.client().pinsPost({ pin: { cid: cid.toString() } })
+    const settled = await untilSettled(service, created.requestid)
+    expect(settled.status).toBe('failed')
+    expect(settled.info?.status_details).toMatch(/no progress for 500 ms/)
+    const listed = await service.client().pinsGet({ status: ['failed'] })
+    expect(listed.results.map(r => r.requestid)).toEqual([created.requestid])
+  })
+
+  it('several requests for one CID share one copy and all become pinned', async () => {
+    origin = await startOrigin()
+    const { cid } = await origin.addRandomFile(2)
+    service = await startService({ users: ['bob'] })
+    const a = await service.client().pinsPost({ pin: { cid: cid.toString(), origins: origin.addrs } })
+    // Bob names the same DAG in another multibase: echoed as given, stored once.
+    const b36 = cid.toString(base36)
+    const b = await service.client('bob').pinsPost({ pin: { cid: b36, origins: origin.addrs } })
+    expect(b.pin.cid).toBe(b36)
+    expect(a.requestid).not.toBe(b.requestid)
+    expect((await untilSettled(service, a.requestid)).status).toBe('pinned')
+    const bSettled = await waitFor(async () => {
+      const s = await service?.client('bob').pinsRequestidGet({ requestid: b.requestid })
+      return s?.status === 'pinned' ? s : undefined
+    })
+    expect(bSettled.info?.dag_size).toBe(String(await dagSizeIn(origin.blockstore)))
+  })
+})
