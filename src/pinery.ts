@@ -68,7 +68,8 @@ export async function createPinery (config: Config, components: PineryComponents
     const guard = createBlockGuard()
     const gc = createGarbageCollector({ intervalMs: config.gcIntervalMs }, {
       blockstore: stores.blockstore,
-      deleteBlock: async (cid, options) => { await helia.blockstore.delete(cid, options) },
+      // Not helia.blockstore.delete: it asks content routers to stop reproviding and throws without any.
+      deleteBlock: async (cid, options) => { await stores.blockstore.delete(cid, options) },
       pins: helia.pins,
       guard,
       logger

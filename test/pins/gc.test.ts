@@ -1,0 +1,123 @@
+/**
+ * Reference counting, replace and garbage collection: blocks of live pins
+ * are never deleted; blocks nobody references are.
+ */
+import { randomBytes } from 'node:crypto'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { blocksIn, startOrigin, type Origin } from '../fixtures/origin.js'
+import { startService, waitFor, type TestService } from '../fixtures/service.js'
+import type { CID } from 'multiformats/cid'
+
+describe('shared blocks, replace and garbage collection', () => {
+  let service: TestService
+  let o1: Origin
+  let o2: Origin
+  // A and B share their first 8 chunks (fixed-size chunking of a common prefix).
+  let a: { cid: CID, blocks: CID[] }
+  let b: { cid: CID, blocks: CID[] }
+  const common = randomBytes(8 * 256 * 1024)
+
+  beforeEach(async () => {
+    [o1, o2, service] = await Promise.all([startOrigin(), startOrigin(), startService()])
+    a = { cid: await o1.addFile(Buffer.concat([common, randomBytes(100_000)])), blocks: [] }
+    b = { cid: await o2.addFile(Buffer.concat([common, randomBytes(300_000)])), blocks: [] }
+    a.blocks = await blocksIn(o1.blockstore)
+    b.blocks = await blocksIn(o2.blockstore)
+  })
+  afterEach(async () => {
+    await service.destroy()
+    await Promise.all([o1.stop(), o2.stop()])
+  })
+
+  const key = (c: CID): string => c.toString()
+  const only = (x: CID[], y: CID[]): CID[] => x.filter(c => !y.some(d => key(d) === key(c)))
+  const shared = (): CID[] => a.blocks.filter(c => b.blocks.some(d => key(d) === key(c)))
+
+  async function present (cids: CID[]): Promise<boolean[]> {
+    return await Promise.all(cids.map(async c => await service.pinery.node.helia.blockstore.has(c)))
+  }
+  async function expectAll (cids: CID[], there: boolean): Promise<void> {
+    expect(cids.length).toBeGreaterThan(0)
+    expect(await present(cids)).toEqual(cids.map(() => there))
+  }
+  async function pin (cid: CID, origin?: Origin): Promise<string> {
+    const s = await service.client().pinsPost({ pin: { cid: cid.toString(), ...(origin != null ? { origins: origin.addrs } : {}) } })
+    await untilStatus(s.requestid, 'pinned')
+    return s.requestid
+  }
+  async function untilStatus (requestid: string, status: string): Promise<void> {
+    await waitFor(async () => (await service.client().pinsRequestidGet({ requestid })).status === status ? true : undefined, 30_000, `${requestid} ${status}`)
+  }
+  async function remove (requestid: string): Promise<void> {
+    await service.client().pinsRequestidDelete({ requestid })
+  }
+
+  it('the fixture DAGs really share blocks', () => {
+    expect(shared().length).toBe(8)
+  })
+
+  it('deleting A then B keeps B intact until B goes, then collects everything', async () => {
+    const ra = await pin(a.cid, o1)
+    const rb = await pin(b.cid, o2)
+    await remove(ra)
+    await service.pinery.gc.collect()
+    await expectAll(b.blocks, true)
+    await expectAll(only(a.blocks, b.blocks), false)
+    await remove(rb)
+    await service.pinery.gc.collect()
+    await expectAll([...a.blocks, ...b.blocks], false)
+  })
+
+  it('deleting B then A keeps A intact until A goes, then collects everything', async () => {
+    const ra = await pin(a.cid, o1)
+    const rb = await pin(b.cid, o2)
+    await remove(rb)
+    await service.pinery.gc.collect()
+    await expectAll(a.blocks, true)
+    await expectAll(only(b.blocks, a.blocks), false)
+    await remove(ra)
+    await service.pinery.gc.collect()
+    await expectAll([...a.blocks, ...b.blocks], false)
+  })
+
+  it('re-pinning after a delete keeps counts right (Helia 7 pins.rm would lose shared blocks here)', async () => {
+    const ra = await pin(a.cid, o1)
+    const rb = await pin(b.cid, o2)
+    await remove(ra)
+    await pin(a.cid, o1)
+    await remove(rb)
+    await service.pinery.gc.collect()
+    await expectAll(a.blocks, true)
+  })
+
+  it('two requests for one CID: the blocks stay until the last one is deleted', async () => {
+    const r1 = await pin(a.cid, o1)
+    const r2 = await pin(a.cid)
+    await remove(r1)
+    await service.pinery.gc.collect()
+    await expectAll(a.blocks, true)
+    await remove(r2)
+    await service.pinery.gc.collect()
+    await expectAll(a.blocks, false)
+  })
+
+  it('replace keeps the blocks common to both DAGs while the new one is fetched', async () => {
+    const ra = await pin(a.cid, o1)
+    await o1.stop()
+    // o2 gives up the shared blocks: B can only complete if Pinery kept them.
+    for (const c of shared()) await o2.blockstore.delete(c)
+    const replaced = await service.client().pinsRequestidPost({ requestid: ra, pin: { cid: b.cid.toString() } })
+    expect(replaced.requestid).not.toBe(ra)
+    await expect(service.client().pinsRequestidGet({ requestid: ra })).rejects.toMatchObject({ status: 404 })
+    // While the new pin waits for a provider, collections must not touch A's blocks.
+    await service.pinery.gc.collect()
+    await service.pinery.gc.collect()
+    await expectAll(a.blocks, true)
+    await o2.dial(replaced.delegates)
+    await untilStatus(replaced.requestid, 'pinned')
+    await service.pinery.gc.collect()
+    await expectAll(shared(), true)
+    await expectAll(only(a.blocks, b.blocks), false)
+    await expectAll(only(b.blocks, shared()), true)
+  })
+})
