@@ -3,7 +3,6 @@
  * wires them together. `createPinery` opens the data dir, starts the node,
  * the worker pool, the garbage collector and the HTTP server.
  */
-import { once } from 'node:events'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { IdentityBlockstore } from 'blockstore-core/identity'
@@ -104,9 +103,12 @@ export async function createPinery (config: Config, components: PineryComponents
 
     const app = createHttpApp({ maxBodyBytes: config.maxBodyBytes }, { pins, tokens, delegates: () => node.delegates(), logger })
     const server = app.listen(config.httpPort, config.httpHost)
-    await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => {
-      throw new ConfigError(`cannot listen on ${config.httpHost}:${config.httpPort}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
-    })])
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve)
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        reject(new ConfigError(`cannot listen on ${config.httpHost}:${config.httpPort}: ${err.code ?? err.message}`))
+      })
+    })
     cleanup.push(async () => {
       const closed = new Promise<void>(resolve => server.close(() => { resolve() }))
       server.closeIdleConnections()

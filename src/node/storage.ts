@@ -6,6 +6,7 @@ import { mkdir, access, constants } from 'node:fs/promises'
 import { join } from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { LevelDatastore } from 'datastore-level'
+import { Level } from 'level'
 import { ConfigError, DataDirLockedError } from '../errors.js'
 
 /** The two stores of one data dir. */
@@ -25,15 +26,24 @@ export async function ensureWritableDir (dir: string): Promise<void> {
   }
 }
 
+/** An error and its causes, outermost first (datastore-level wraps classic-level's errors twice). */
+function causeChain (err: unknown): Array<{ code?: string, message?: string }> {
+  const chain: Array<{ code?: string, message?: string, cause?: unknown }> = []
+  for (let e = err as { cause?: unknown } | undefined; e != null && chain.length < 10; e = e.cause as typeof e) chain.push(e)
+  return chain
+}
+
 /** Opens only the datastore (the CLI needs nothing else). */
 export async function openDatastore (dataDir: string): Promise<LevelDatastore> {
   await ensureWritableDir(dataDir)
-  const datastore = new LevelDatastore(join(dataDir, 'datastore'))
+  // Opened here rather than by LevelDatastore, which drops the cause (and so the lock error).
+  const db = new Level<string, Uint8Array>(join(dataDir, 'datastore'), { keyEncoding: 'utf8', valueEncoding: 'view' })
+  const datastore = new LevelDatastore(db)
   try {
+    await db.open({ createIfMissing: true, compression: false })
     await datastore.open()
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause
-    if (cause?.code === 'LEVEL_LOCKED' || /lock/i.test(String((err as Error).message) + String(cause))) {
+    if (causeChain(err).some(e => e.code === 'LEVEL_LOCKED' || /\block\b/i.test(e.message ?? ''))) {
       throw new DataDirLockedError(`the data dir ${dataDir} is in use by another process (is the Pinery service running?)`)
     }
     throw err

@@ -1,0 +1,59 @@
+/**
+ * Restarting on the same data dir: records, created times and the peer ID
+ * survive, a pin interrupted mid-fetch resumes and completes.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { blocksIn, startOrigin, type Origin } from '../fixtures/origin.js'
+import { startService, waitFor, type TestService } from '../fixtures/service.js'
+
+describe('restart', () => {
+  let service: TestService | undefined
+  let origin: Origin | undefined
+  afterEach(async () => {
+    await service?.destroy()
+    await origin?.stop()
+  })
+
+  it('resumes a pin interrupted mid-fetch; records and peer ID are unchanged', async () => {
+    origin = await startOrigin()
+    const { cid } = await origin.addRandomFile(4)
+    // Withhold half the leaves so the fetch stops half-way.
+    const withheld: Array<{ cid: import('multiformats/cid').CID, bytes: Uint8Array }> = []
+    for (const c of (await blocksIn(origin.blockstore)).filter(c => c.code === 0x55).slice(0, 8)) {
+      const chunks: Uint8Array[] = []
+      for await (const chunk of origin.blockstore.get(c)) chunks.push(chunk)
+      withheld.push({ cid: c, bytes: Buffer.concat(chunks) })
+      await origin.blockstore.delete(c)
+    }
+
+    service = await startService()
+    const peerId = service.pinery.node.peerId
+    const pinned = await service.client().pinsPost({ pin: { cid: 'bafkqaaa', name: 'identity' } })
+    const interrupted = await service.client().pinsPost({ pin: { cid: cid.toString(), name: 'big', origins: origin.addrs, meta: { k: 'v' } } })
+    await waitFor(async () => {
+      const s = await service?.client().pinsRequestidGet({ requestid: interrupted.requestid })
+      return s?.status === 'pinning' && /fetched [1-9]\d* blocks/.test(s.info?.status_details ?? '') ? true : undefined
+    }, 30_000, 'a partial fetch')
+    await service.stop()
+
+    for (const b of withheld) await origin.blockstore.put(b.cid, b.bytes)
+    service = await startService({ dataDir: service.dataDir })
+    expect(service.pinery.node.peerId).toBe(peerId)
+
+    const again = await service.client().pinsRequestidGet({ requestid: pinned.requestid })
+    expect(again.status).toBe('pinned')
+    expect(again.created.toISOString()).toBe(pinned.created.toISOString())
+    const resumed = await waitFor(async () => {
+      const s = await service?.client().pinsRequestidGet({ requestid: interrupted.requestid })
+      return s?.status === 'pinned' ? s : undefined
+    }, 30_000, 'the resumed pin')
+    expect(resumed.created.toISOString()).toBe(interrupted.created.toISOString())
+    expect(resumed.pin).toEqual(interrupted.pin)
+
+    // created keeps increasing across the restart.
+    const later = await service.client().pinsPost({ pin: { cid: 'bafkqaaa' } })
+    expect(later.created.getTime()).toBeGreaterThan(interrupted.created.getTime())
+    const all = await service.client().pinsGet({ status: ['queued', 'pinning', 'pinned', 'failed'] })
+    expect(all.count).toBe(3)
+  })
+})
