@@ -16,6 +16,7 @@ import * as dagJson from '@ipld/dag-json'
 import { createHeliaLight } from 'helia'
 import * as json from 'multiformats/codecs/json'
 import { sha512 } from 'multiformats/hashes/sha2'
+import { ConfigError } from '../errors.js'
 import { trailingPeerId } from './multiaddrs.js'
 import type { PineryNode, PineryNodeComponents, PineryNodeInit } from './index.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -66,6 +67,11 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
   await helia.start()
   const libp2p = helia.libp2p
   const peerId = libp2p.peerId.toString()
+  const foreign = init.announce.find(ma => { const id = trailingPeerId(ma); return id != null && id !== peerId })
+  if (foreign != null) {
+    await helia.stop()
+    throw new ConfigError(`PINERY_ANNOUNCE: ${foreign.toString()} names another peer; this node is ${peerId}`)
+  }
 
   return {
     helia,
