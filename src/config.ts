@@ -76,6 +76,11 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   return out as Config
 }
 
+/** Every setting's variable name and default, in `--help` order. */
+export function configSettings (): Array<{ env: string, default: string }> {
+  return SETTINGS.map(s => ({ env: s.env, default: s.default }))
+}
+
 /** The `--help` text: every variable with its default and meaning. */
 export function configHelp (): string {
   const width = Math.max(...SETTINGS.map(s => s.env.length))

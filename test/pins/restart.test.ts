@@ -2,6 +2,7 @@
  * Restarting on the same data dir: records, created times and the peer ID
  * survive, a pin interrupted mid-fetch resumes and completes.
  */
+import { Status } from '@ipfs-shipyard/pinning-service-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { blocksIn, startOrigin, type Origin } from '../fixtures/origin.js'
 import { startService, waitFor, type TestService } from '../fixtures/service.js'
@@ -53,7 +54,7 @@ describe('restart', () => {
     // created keeps increasing across the restart.
     const later = await service.client().pinsPost({ pin: { cid: 'bafkqaaa' } })
     expect(later.created.getTime()).toBeGreaterThan(interrupted.created.getTime())
-    const all = await service.client().pinsGet({ status: ['queued', 'pinning', 'pinned', 'failed'] })
+    const all = await service.client().pinsGet({ status: [Status.Queued, Status.Pinning, Status.Pinned, Status.Failed] })
     expect(all.count).toBe(3)
   })
 })

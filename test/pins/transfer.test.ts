@@ -2,6 +2,7 @@
  * Two real peers over TCP on 127.0.0.1: an origin with a UnixFS file, and
  * Pinery fetching it over bitswap.
  */
+import { Status } from '@ipfs-shipyard/pinning-service-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import toBuffer from 'it-to-buffer'
 import { base36 } from 'multiformats/bases/base36'
@@ -76,7 +77,7 @@ describe('pinning a DAG from another peer', () => {
     const settled = await untilSettled(service, created.requestid)
     expect(settled.status).toBe('failed')
     expect(settled.info?.status_details).toMatch(/no progress for 500 ms/)
-    const listed = await service.client().pinsGet({ status: ['failed'] })
+    const listed = await service.client().pinsGet({ status: [Status.Failed] })
     expect(listed.results.map(r => r.requestid)).toEqual([created.requestid])
   })
 
