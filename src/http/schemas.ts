@@ -28,8 +28,15 @@ const origin = z.string().superRefine((v, ctx) => {
   }
 })
 
-const metaObject = z.record(z.string(), z.string({ error: 'meta values must be strings' }))
-  .refine(m => Object.keys(m).length <= MAX_META, `must have at most ${MAX_META} entries`)
+// Checked by hand and passed through as given: z.record silently drops a "__proto__" key,
+// which is a legal meta key that must be echoed and matched like any other.
+const isObject = (v: unknown): v is Record<string, unknown> => v != null && typeof v === 'object' && !Array.isArray(v)
+const metaObject = z.custom<Record<string, string>>(isObject, 'must be an object of string values')
+  .superRefine((m, ctx) => {
+    if (!isObject(m)) return
+    for (const [k, v] of Object.entries(m)) if (typeof v !== 'string') ctx.addIssue({ code: 'custom', path: [k], message: 'meta values must be strings' })
+    if (Object.keys(m).length > MAX_META) ctx.addIssue({ code: 'custom', message: `must have at most ${MAX_META} entries` })
+  })
 
 const pinBody = z.object({
   cid: cidString,
@@ -85,7 +92,7 @@ const query = z.object({
  */
 export function parsePinQuery (raw: Record<string, unknown>): PinQuery {
   const flat: Record<string, unknown> = {}
-  const metaPairs: Record<string, unknown> = {}
+  const metaPairs: Record<string, unknown> = Object.create(null) as Record<string, unknown> // meta[__proto__] is a key too
   for (const [k, v] of Object.entries(raw)) {
     const value = Array.isArray(v) ? v.join(',') : v
     const bracket = /^meta\[(.+)\]$/.exec(k)

@@ -5,9 +5,9 @@
  * another owner's request is indistinguishable from a missing one.
  */
 import { randomUUID } from 'node:crypto'
-import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { NotFoundError } from '../errors.js'
+import { parseCid } from './cid.js'
 import { canonicalCidKey } from './content.js'
 import type { PinQuery, PinRecord, PinRequest, PinService, TextMatch } from './index.js'
 import type { PinLifecycle } from './lifecycle.js'
@@ -48,7 +48,8 @@ export function createPinService (components: PinServiceComponents): PinService 
   const { records, lifecycle, worker } = components
 
   function newRecord (owner: string, request: PinRequest): PinRecord {
-    const cid = CID.parse(request.cid)
+    // Any multibase the request validation accepted (CID.parse alone knows only b, k, z and Qm).
+    const cid = parseCid(request.cid)
     const record: PinRecord = {
       requestid: randomUUID(),
       owner,
@@ -84,7 +85,7 @@ export function createPinService (components: PinServiceComponents): PinService 
     },
 
     async list (owner, query) {
-      const cidKeys = query.cids == null ? undefined : new Set(query.cids.map(c => canonicalCidKey(CID.parse(c))))
+      const cidKeys = query.cids == null ? undefined : new Set(query.cids.map(c => canonicalCidKey(parseCid(c))))
       const results: PinRecord[] = []
       let count = 0
       for await (const r of records.scan(owner, { before: query.before, after: query.after })) {

@@ -90,7 +90,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       stallTimer = setTimeout(() => controller.abort(new StallError(`no progress for ${init.stallTimeoutMs} ms: no connected peer provided the next block`)), init.stallTimeoutMs)
     }
     armStall()
-    fetch.done = walkDag(CID.parse(record.pin.cid), components.blocks, {
+    fetch.done = walkDag(CID.parse(record.cidKey), components.blocks, {
       signal: controller.signal,
       concurrency: init.fetchConcurrency,
       beforeBlock: async (cid) => { fetch.protectedBlocks.push(cid); await guard.protect(cid) },

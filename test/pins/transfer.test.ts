@@ -5,7 +5,7 @@
 import { Status } from '@ipfs-shipyard/pinning-service-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import toBuffer from 'it-to-buffer'
-import { base36 } from 'multiformats/bases/base36'
+import { base16 } from 'multiformats/bases/base16'
 import { CID } from 'multiformats/cid'
 import { unixfs } from '@helia/unixfs'
 import { startOrigin, dagSizeIn, type Origin } from '../fixtures/origin.js'
@@ -87,9 +87,9 @@ describe('pinning a DAG from another peer', () => {
     service = await startService({ users: ['bob'] })
     const a = await service.client().pinsPost({ pin: { cid: cid.toString(), origins: origin.addrs } })
     // Bob names the same DAG in another multibase: echoed as given, stored once.
-    const b36 = cid.toString(base36)
-    const b = await service.client('bob').pinsPost({ pin: { cid: b36, origins: origin.addrs } })
-    expect(b.pin.cid).toBe(b36)
+    const b16 = cid.toString(base16)
+    const b = await service.client('bob').pinsPost({ pin: { cid: b16, origins: origin.addrs } })
+    expect(b.pin.cid).toBe(b16)
     expect(a.requestid).not.toBe(b.requestid)
     expect((await untilSettled(service, a.requestid)).status).toBe('pinned')
     const bSettled = await waitFor(async () => {
