@@ -41,7 +41,10 @@ if (pinery.generatedAdminToken != null) {
   // Shown once, on stderr and never through the logger: logs must not hold secrets.
   process.stderr.write(`\nGenerated the admin token (also written to ${config.dataDir}/admin-token, mode 0600):\n\n  ${pinery.generatedAdminToken}\n\n`)
 }
-logger.info({ url: pinery.url, peerId: pinery.node.peerId, delegates: pinery.node.delegates() }, `Pinery is ready: API at ${pinery.url}, peer ID ${pinery.node.peerId}`)
+// For the operator whatever the log level (stderr, beside the admin token); the log line is for machines.
+const delegates = pinery.node.delegates()
+process.stderr.write(['Pinery is ready', `  API:      ${pinery.url}`, `  peer ID:  ${pinery.node.peerId}`, ...delegates.map(d => `  delegate: ${d}`), ''].join('\n'))
+logger.info({ url: pinery.url, peerId: pinery.node.peerId, delegates }, 'ready')
 
 let stopping = false
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

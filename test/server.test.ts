@@ -87,7 +87,8 @@ describe('node dist/server.js', () => {
     expect(created.stdout).toBe(`${token}\n`)
     expect(token).toMatch(/^pinery_[A-Za-z0-9_-]{43}$/)
 
-    server = await startServerProcess(base())
+    // The ready block is printed whatever the log level.
+    server = await startServerProcess({ ...base(), PINERY_LOG_LEVEL: 'silent' })
     const refused = await run(CLI, ['token', 'create', '--user', 'bob'], { PINERY_DATA_DIR: dataDir })
     expect(refused.code).not.toBe(0)
     expect(refused.stdout).toBe('')
