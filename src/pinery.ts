@@ -85,7 +85,8 @@ export async function createPinery (config: Config, components: PineryComponents
     const worker = createPinWorker({
       concurrency: config.pinConcurrency,
       stallTimeoutMs: config.stallTimeoutMs,
-      fetchConcurrency: config.fetchConcurrency
+      fetchConcurrency: config.fetchConcurrency,
+      rewantAfterMs: config.rewantAfterMs
     }, {
       lifecycle,
       records,

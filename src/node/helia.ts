@@ -62,7 +62,7 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
     streamMuxers: [yamux()],
     services: { identify: identify() },
     connectionManager: CONNECTION_MANAGER_OPTIONS
-  }), BITSWAP_OPTIONS)
+  }), init.bitswap ?? BITSWAP_OPTIONS)
 
   await helia.start()
   const libp2p = helia.libp2p

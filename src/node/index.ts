@@ -2,6 +2,7 @@
  * The embedded IPFS node: a Helia instance with libp2p over TCP and bitswap,
  * plus the addresses Pinery hands out as delegates.
  */
+import type { BitswapOptions } from '@helia/bitswap'
 import type { Helia } from '@helia/interface'
 import type { Libp2p } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -25,6 +26,8 @@ export interface PineryNode {
 export interface PineryNodeInit {
   listen: Multiaddr[]
   announce: Multiaddr[]
+  /** Bitswap settings; Pinery's tuned ones when absent (benchmarks pass {} for Helia's defaults). */
+  bitswap?: BitswapOptions
 }
 
 /** What the node is built on. */

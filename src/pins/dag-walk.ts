@@ -3,6 +3,12 @@
  * a DAG wide (the stock walker asks for one block at a time) and to list a
  * local DAG's blocks when unpinning. Raw blocks have no links, so they are
  * never decoded, and identity blocks are never stored.
+ *
+ * Re-wanting: Helia's bitswap can lose a want (a block that arrives while
+ * the want is still being queued is dropped, and the sender will not resend
+ * a block within a few seconds). So when no block has arrived for
+ * `rewantAfterMs`, every request in flight is aborted and issued again; the
+ * caller's stall timeout still bounds the whole fetch.
  */
 import { createUnsafe } from 'multiformats/block'
 import * as raw from 'multiformats/codecs/raw'
@@ -27,6 +33,8 @@ export interface DagWalkOptions {
   onBlock?(cid: CID, size: number): void
   /** When true, blocks with a raw codec are not read (their size is not counted). */
   skipRawLeaves?: boolean
+  /** Re-issue requests in flight after this long without any block arriving (default: never). */
+  rewantAfterMs?: number
 }
 
 /** The distinct blocks of a DAG and their total size. */
@@ -36,6 +44,13 @@ export interface DagWalkResult {
 }
 
 const IDENTITY = 0x00
+// Lets bitswap flush the cancel of an aborted want before the same CID is wanted again.
+const REWANT_PAUSE_MS = 50
+
+class RewantSignal extends Error {
+  static override name = 'RewantSignal'
+  override name = RewantSignal.name
+}
 
 /** Visits every distinct block reachable from `root`. */
 export async function walkDag (root: CID, components: DagWalkComponents, options: DagWalkOptions): Promise<DagWalkResult> {
@@ -45,20 +60,64 @@ export async function walkDag (root: CID, components: DagWalkComponents, options
   let pending: CID[] = [root]
   let head = 0
   let bytes = 0
-  let inFlight = 0
   let failure: unknown
+  let lastProgress = Date.now()
+  let active = 0
+  const inFlight = new Set<AbortController>()
 
   return await new Promise<DagWalkResult>((resolve, reject) => {
+    const rewantAfterMs = options.rewantAfterMs
+    const timer = rewantAfterMs == null
+      ? undefined
+      : setInterval(() => {
+        if (Date.now() - lastProgress < rewantAfterMs) return
+        lastProgress = Date.now()
+        for (const controller of inFlight) controller.abort(new RewantSignal('re-want'))
+      }, Math.max(10, rewantAfterMs / 4))
+
     const finish = (): void => {
-      if (failure != null) { if (inFlight === 0) reject(failure); return }
-      if (head === pending.length && inFlight === 0) resolve({ blocks, bytes })
+      if (active > 0 || (failure == null && head < pending.length)) return
+      clearInterval(timer)
+      if (failure != null) reject(failure)
+      else resolve({ blocks, bytes })
     }
+
+    /** One request for a block; rejects with a RewantSignal when the timer aborted it. */
+    const request = async (cid: CID): Promise<Uint8Array> => {
+      const controller = new AbortController()
+      const onAbort = (): void => { controller.abort(options.signal?.reason) }
+      options.signal?.addEventListener('abort', onAbort, { once: true })
+      inFlight.add(controller)
+      try {
+        return await components.getBlock(cid, { signal: controller.signal })
+      } catch (err) {
+        // Helia wraps aborts in its own errors: the controller says why this request ended.
+        throw controller.signal.reason instanceof RewantSignal ? controller.signal.reason : err
+      } finally {
+        inFlight.delete(controller)
+        options.signal?.removeEventListener('abort', onAbort)
+      }
+    }
+
+    const fetchBlock = async (cid: CID): Promise<Uint8Array> => {
+      if (cid.multihash.code === IDENTITY) return cid.multihash.digest
+      for (;;) {
+        try {
+          return await request(cid)
+        } catch (err) {
+          if (!(err instanceof RewantSignal)) throw err
+          await new Promise(resolve => setTimeout(resolve, REWANT_PAUSE_MS))
+        }
+      }
+    }
+
     const visit = async (cid: CID): Promise<void> => {
-      blocks.push(cid)
-      if (options.skipRawLeaves === true && cid.code === raw.code) return
+      if (options.skipRawLeaves === true && cid.code === raw.code) { blocks.push(cid); return }
       await options.beforeBlock?.(cid)
-      const data = cid.multihash.code === IDENTITY ? cid.multihash.digest : await components.getBlock(cid, { signal: options.signal })
+      const data = await fetchBlock(cid)
+      blocks.push(cid)
       bytes += data.byteLength
+      lastProgress = Date.now()
       options.onBlock?.(cid, data.byteLength)
       if (cid.code === raw.code) return
       const block = createUnsafe({ bytes: data, cid, codec: await components.getCodec(cid.code) })
@@ -69,12 +128,13 @@ export async function walkDag (root: CID, components: DagWalkComponents, options
         pending.push(child)
       }
     }
+
     const pump = (): void => {
-      while (failure == null && inFlight < options.concurrency && head < pending.length) {
+      while (failure == null && active < options.concurrency && head < pending.length) {
         const cid = pending[head++] as CID
         if (head > 4096 && head * 2 > pending.length) { pending = pending.slice(head); head = 0 }
-        inFlight++
-        visit(cid).then(() => { inFlight--; pump() }, (err: unknown) => { inFlight--; failure ??= err; finish() })
+        active++
+        visit(cid).then(() => { active--; pump() }, (err: unknown) => { active--; failure ??= err; finish() })
       }
       finish()
     }

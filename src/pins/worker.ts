@@ -37,6 +37,8 @@ export interface PinWorkerInit {
   concurrency: number
   stallTimeoutMs: number
   fetchConcurrency: number
+  /** Re-issue block requests after this long without any block arriving. */
+  rewantAfterMs: number
 }
 
 /** What the worker needs. */
@@ -93,6 +95,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
     fetch.done = walkDag(CID.parse(record.cidKey), components.blocks, {
       signal: controller.signal,
       concurrency: init.fetchConcurrency,
+      rewantAfterMs: init.rewantAfterMs,
       beforeBlock: async (cid) => { fetch.protectedBlocks.push(cid); await guard.protect(cid) },
       onBlock: (_cid, size) => { fetch.progress.blocks++; fetch.progress.bytes += size; armStall() }
     }).finally(() => clearTimeout(stallTimer))

@@ -1,0 +1,58 @@
+/**
+ * Shared pieces of the benchmarks: child processes that print one JSON line,
+ * peak RSS from /proc, medians and table formatting.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+
+export const RAW_PROTOCOL = '/pinery-bench/raw/1.0.0'
+export const MiB = 1024 * 1024
+const PEER = fileURLToPath(new URL('./peer.ts', import.meta.url))
+
+/** Peak resident set size (VmHWM) of a process, in bytes. */
+export async function peakRss (pid: number | 'self' = 'self'): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024
+}
+
+/** A child that announced itself with a JSON line. */
+export interface JsonChild<T> { child: ChildProcess, value: T }
+
+/** Starts `scripts/bench/peer.ts <args>` and resolves with its first JSON line. */
+export async function startPeer<T> (args: string[]): Promise<JsonChild<T>> {
+  const child = spawn(process.execPath, ['--import', 'tsx', PEER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const value = await new Promise<T>((resolve, reject) => {
+    let buffer = ''
+    child.stdout.on('data', (d: Buffer) => {
+      buffer += d.toString()
+      const line = buffer.split('\n').find(l => l.startsWith('{'))
+      if (line != null) resolve(JSON.parse(line) as T)
+    })
+    child.on('exit', code => { reject(new Error(`peer ${args.join(' ')} exited with ${code}`)) })
+  })
+  return { child, value }
+}
+
+/** Runs a peer to completion and returns its JSON line. */
+export async function runPeer<T> (args: string[]): Promise<T> {
+  const { child, value } = await startPeer<T>(args)
+  if (child.exitCode == null) await new Promise(resolve => child.once('exit', resolve))
+  return value
+}
+
+/** The median of some numbers. */
+export function median (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? s[mid] as number : ((s[mid - 1] as number) + (s[mid] as number)) / 2
+}
+
+/** Renders rows as a Markdown table. */
+export function table (header: string[], rows: Array<Array<string | number>>): string {
+  const line = (cells: Array<string | number>): string => `| ${cells.join(' | ')} |`
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n')
+}
+
+/** Formats bytes as MiB with one decimal. */
+export const mib = (bytes: number): string => (bytes / MiB).toFixed(1)

@@ -1,0 +1,84 @@
+/**
+ * A benchmark peer in its own process. Roles:
+ *   origin --mib N        holds an N MiB UnixFS file (256 KiB chunks, raw leaves, CIDv1) and
+ *                         serves the raw-stream protocol; prints {cid, addrs} when ready
+ *   raw --addr A --mib N  reads N MiB over one libp2p stream from A; prints {ms}
+ *   stock --addr A --cid C  stock Helia (default bitswap settings) runs pins.add(C) from A
+ *                         into a blockstore-fs; prints {ms, peakRssBytes}
+ * All use the transport stack of Pinery itself (TCP + Noise + Yamux).
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { unixfs } from '@helia/unixfs'
+import { multiaddr } from '@multiformats/multiaddr'
+import { MemoryBlockstore } from 'blockstore-core/memory'
+import { FsBlockstore } from 'blockstore-fs'
+import { MemoryDatastore } from 'datastore-core/memory'
+import { fixedSize } from 'ipfs-unixfs-importer/chunker'
+import drain from 'it-drain'
+import { CID } from 'multiformats/cid'
+import { createLogger } from '../../src/logger.js'
+import { createPineryNode } from '../../src/node/index.js'
+import { RAW_PROTOCOL, peakRss } from './lib.js'
+
+const MiB = 1024 * 1024
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { mib: { type: 'string' }, addr: { type: 'string' }, cid: { type: 'string' } } })
+const logger = createLogger({ level: 'silent' })
+const listen = [multiaddr('/ip4/127.0.0.1/tcp/0')]
+const print = (value: unknown): void => { process.stdout.write(`${JSON.stringify(value)}\n`) }
+
+async function * randomStream (mib: number): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < mib; i++) yield randomBytes(MiB)
+}
+
+async function origin (mib: number): Promise<void> {
+  const blockstore = new MemoryBlockstore()
+  const node = await createPineryNode({ listen, announce: [] }, { blockstore, datastore: new MemoryDatastore(), logger })
+  const cid = await unixfs(node.helia).addByteStream(randomStream(mib), { chunker: fixedSize({ chunkSize: 256 * 1024 }), rawLeaves: true, cidVersion: 1 })
+  const chunk = randomBytes(256 * 1024)
+  await node.libp2p.handle(RAW_PROTOCOL, async (stream) => {
+    for (let sent = 0; sent < mib * MiB; sent += chunk.byteLength) {
+      if (!stream.send(chunk)) await stream.onDrain()
+    }
+    await stream.close()
+  }, { maxInboundStreams: 16 })
+  print({ cid: cid.toString(), addrs: node.delegates() })
+  process.on('SIGTERM', () => { void node.stop().then(() => process.exit(0)) })
+}
+
+async function raw (addr: string, mib: number): Promise<void> {
+  const node = await createPineryNode({ listen, announce: [] }, { blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), logger })
+  const started = performance.now()
+  const stream = await node.libp2p.dialProtocol(multiaddr(addr), RAW_PROTOCOL)
+  let bytes = 0
+  for await (const chunk of stream) bytes += chunk.byteLength
+  const ms = performance.now() - started
+  if (bytes !== mib * MiB) throw new Error(`read ${bytes} bytes, expected ${mib * MiB}`)
+  print({ ms })
+  await node.stop()
+}
+
+async function stock (addr: string, cid: string): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'pinery-bench-stock-'))
+  const blockstore = new FsBlockstore(join(dir, 'blocks'))
+  await blockstore.open()
+  try {
+    const node = await createPineryNode({ listen, announce: [], bitswap: {} }, { blockstore, datastore: new MemoryDatastore(), logger })
+    const started = performance.now()
+    await node.libp2p.dial(multiaddr(addr))
+    await drain(node.helia.pins.add(CID.parse(cid)))
+    print({ ms: performance.now() - started, peakRssBytes: await peakRss() })
+    await node.stop()
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+const role = positionals[0]
+if (role === 'origin') await origin(Number(values.mib))
+else if (role === 'raw') await raw(values.addr as string, Number(values.mib))
+else if (role === 'stock') await stock(values.addr as string, values.cid as string)
+else throw new Error(`unknown role ${role ?? ''}`)

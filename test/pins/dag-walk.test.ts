@@ -1,0 +1,78 @@
+/**
+ * The wide DAG walker on a real UnixFS DAG: every distinct block exactly
+ * once, and lost requests re-issued after a quiet spell.
+ */
+import { randomBytes } from 'node:crypto'
+import { importer } from 'ipfs-unixfs-importer'
+import { fixedSize } from 'ipfs-unixfs-importer/chunker'
+import { MemoryBlockstore } from 'blockstore-core/memory'
+import toBuffer from 'it-to-buffer'
+import last from 'it-last'
+import * as dagPb from '@ipld/dag-pb'
+import * as raw from 'multiformats/codecs/raw'
+import { describe, expect, it } from 'vitest'
+import { walkDag, type DagWalkComponents } from '../../src/pins/dag-walk.js'
+import type { CID } from 'multiformats/cid'
+
+async function dag (bytes: Uint8Array): Promise<{ root: CID, store: MemoryBlockstore }> {
+  const store = new MemoryBlockstore()
+  const entry = await last(importer([{ content: bytes }], store, { chunker: fixedSize({ chunkSize: 1024 }), rawLeaves: true, cidVersion: 1 }))
+  if (entry == null) throw new Error('nothing imported')
+  return { root: entry.cid, store }
+}
+
+function source (store: MemoryBlockstore, lose: (cid: CID, attempt: number) => boolean): DagWalkComponents & { attempts: Map<string, number> } {
+  const attempts = new Map<string, number>()
+  return {
+    attempts,
+    async getCodec (code) { return (code === raw.code ? raw : dagPb) as never },
+    async getBlock (cid, { signal }) {
+      const n = (attempts.get(cid.toString()) ?? 0) + 1
+      attempts.set(cid.toString(), n)
+      if (lose(cid, n)) {
+        // A lost want: never answered, only aborted.
+        return await new Promise((_resolve, reject) => signal?.addEventListener('abort', () => { reject(new Error('Want was aborted')) }))
+      }
+      return await toBuffer(store.get(cid))
+    }
+  }
+}
+
+describe('walkDag', () => {
+  it('visits every distinct block once and sums their sizes', async () => {
+    // 64 identical chunks and 64 random ones: duplicates are fetched once.
+    const { root, store } = await dag(Buffer.concat([Buffer.alloc(64 * 1024), randomBytes(64 * 1024)]))
+    let stored = 0
+    let count = 0
+    for await (const { bytes } of store.getAll()) { count++; stored += (await toBuffer(bytes)).byteLength }
+    const src = source(store, () => false)
+    const result = await walkDag(root, src, { concurrency: 16 })
+    expect(result.blocks.length).toBe(count)
+    expect(result.bytes).toBe(stored)
+    expect([...src.attempts.values()].every(n => n === 1)).toBe(true)
+  })
+
+  it('re-requests lost blocks after a quiet spell and completes', async () => {
+    const { root, store } = await dag(randomBytes(200 * 1024))
+    const lost = new Set<string>()
+    const src = source(store, (cid, attempt) => {
+      if (attempt === 1 && cid.code === raw.code && lost.size < 3) { lost.add(cid.toString()); return true }
+      return lost.has(cid.toString()) && attempt === 1
+    })
+    const result = await walkDag(root, src, { concurrency: 32, rewantAfterMs: 100 })
+    expect(result.blocks.length).toBe([...src.attempts.keys()].length)
+    expect(lost.size).toBe(3)
+    for (const cid of lost) expect(src.attempts.get(cid)).toBe(2)
+  })
+
+  it('without re-wanting, a lost block stalls the walk until its signal aborts it', async () => {
+    const { root, store } = await dag(randomBytes(20 * 1024))
+    let lostOne = false
+    const src = source(store, (cid) => {
+      if (!lostOne && cid.code === raw.code) { lostOne = true; return true }
+      return false
+    })
+    const walk = walkDag(root, src, { concurrency: 8, signal: AbortSignal.timeout(500) })
+    await expect(walk).rejects.toThrow()
+  })
+})
