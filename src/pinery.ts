@@ -6,13 +6,13 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { IdentityBlockstore } from 'blockstore-core/identity'
-import toBuffer from 'it-to-buffer'
 import { createTokenStore } from './auth/index.js'
 import { ConfigError } from './errors.js'
 import { createHttpApp } from './http/app.js'
 import { createPineryNode } from './node/index.js'
 import { openStores } from './node/storage.js'
 import { createBlockGuard } from './pins/block-guard.js'
+import { localBlockSource, networkBlockSource } from './pins/block-source.js'
 import { createContentPins } from './pins/content.js'
 import { createDagPins } from './pins/dag-pins.js'
 import { createGarbageCollector, type GarbageCollector } from './pins/gc.js'
@@ -74,10 +74,11 @@ export async function createPinery (config: Config, components: PineryComponents
       logger
     })
     const getCodec = helia.getCodec as DagWalkComponents['getCodec']
+    const blockSource = { blockstore: stores.blockstore, getCodec }
     const content = createContentPins({
       dagPins: createDagPins({ datastore }),
       records,
-      local: { getCodec, getBlock: async (cid, options) => await toBuffer(helia.blockstore.get(cid, { ...options, offline: true })) },
+      local: localBlockSource(blockSource),
       logger,
       onUnpinned: () => { gc.markDirty() }
     })
@@ -92,7 +93,7 @@ export async function createPinery (config: Config, components: PineryComponents
       records,
       content,
       node,
-      blocks: { getCodec, getBlock: async (cid, options) => await toBuffer(helia.blockstore.get(cid, options)) },
+      blocks: networkBlockSource({ ...blockSource, want: node.want }),
       guard,
       logger,
       onFailed: () => { gc.markDirty() }

@@ -17,8 +17,10 @@ import { createHeliaLight } from 'helia'
 import * as json from 'multiformats/codecs/json'
 import { sha512 } from 'multiformats/hashes/sha2'
 import { ConfigError } from '../errors.js'
+import { createBlockCatcher } from './block-catcher.js'
 import { trailingPeerId } from './multiaddrs.js'
 import type { PineryNode, PineryNodeComponents, PineryNodeInit } from './index.js'
+import type { BlockBroker } from '@helia/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** Delegates are capped by the spec at 20. */
@@ -63,8 +65,18 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
     services: { identify: identify() },
     connectionManager: CONNECTION_MANAGER_OPTIONS
   }), init.bitswap ?? BITSWAP_OPTIONS)
-
   await helia.start()
+
+  // The fetcher wants blocks from the bitswap broker directly: bitswap derives
+  // each block's CID from its bytes, so what it returns is verified, whereas
+  // helia.blockstore.get hashes every block a second time (and wraps it in
+  // several store layers). @helia/bitswap 4 exports only withBitswap, so the
+  // broker is taken from Helia's broker list.
+  const broker = (helia as unknown as { blockBrokers?: Array<BlockBroker & { bitswap?: { wantList?: EventTarget } }> }).blockBrokers?.find(b => b.name === 'bitswap')
+  const retrieve = broker?.retrieve?.bind(broker)
+  if (retrieve == null) throw new Error('this Helia version keeps its bitswap broker elsewhere; update src/node/helia.ts')
+  const want = createBlockCatcher({ retrieve, blockEvents: broker?.bitswap?.wantList })
+  if (broker?.bitswap?.wantList == null) log.warn('bitswap block events are not reachable: wants may be lost and re-wanted')
   const libp2p = helia.libp2p
   const peerId = libp2p.peerId.toString()
   const foreign = init.announce.find(ma => { const id = trailingPeerId(ma); return id != null && id !== peerId })
@@ -81,6 +93,7 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
       const addrs = libp2p.getMultiaddrs().map(ma => withPeerId(ma, peerId))
       return [...new Set(addrs)].slice(0, MAX_DELEGATES)
     },
+    want,
     async dialAll (addrs, options) {
       await Promise.all(addrs.map(async (ma) => {
         try {

@@ -6,6 +6,7 @@ import type { BitswapOptions } from '@helia/bitswap'
 import type { Helia } from '@helia/interface'
 import type { Libp2p } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { CID } from 'multiformats/cid'
 import type { Blockstore } from 'interface-blockstore'
 import type { Datastore } from 'interface-datastore'
 
@@ -17,6 +18,8 @@ export interface PineryNode {
   peerId: string
   /** Multiaddrs handed out as `delegates`, each ending `/p2p/<peerId>` (1–20). */
   delegates(): string[]
+  /** Fetches one block over bitswap (not from the local store); the bytes are verified against the CID. */
+  want(cid: CID, options: { signal?: AbortSignal }): Promise<Uint8Array>
   /** Dials every multiaddr in parallel; failures are logged, never thrown. */
   dialAll(addrs: Multiaddr[], options: { signal: AbortSignal }): Promise<void>
   stop(): Promise<void>
