@@ -21,6 +21,7 @@ export interface Config {
   gcIntervalMs: number
   fetchConcurrency: number
   rewantAfterMs: number
+  wantlistDebounceMs: number
   maxBodyBytes: number
   logLevel: string
 }
@@ -57,6 +58,7 @@ const SETTINGS: Array<Setting<keyof Config>> = [
   { env: 'PINERY_GC_INTERVAL_MS', key: 'gcIntervalMs', default: '30000', description: 'how often unreferenced blocks are garbage-collected', parse: integer(100, 86_400_000) },
   { env: 'PINERY_FETCH_CONCURRENCY', key: 'fetchConcurrency', default: '128', description: 'blocks of one DAG requested at once while fetching', parse: integer(1, 4096) },
   { env: 'PINERY_REWANT_AFTER_MS', key: 'rewantAfterMs', default: '2000', description: 're-request the blocks in flight when none arrived for this long (bitswap can lose a want)', parse: integer(100, 3_600_000) },
+  { env: 'PINERY_WANTLIST_DEBOUNCE_MS', key: 'wantlistDebounceMs', default: '0', description: 'how long bitswap gathers wants before sending them', parse: integer(0, 1000) },
   { env: 'PINERY_MAX_BODY_BYTES', key: 'maxBodyBytes', default: '1048576', description: 'largest accepted JSON request body (bigger gets 413)', parse: integer(1024, 64 * 1024 * 1024) },
   { env: 'PINERY_LOG_LEVEL', key: 'logLevel', default: 'info', description: `log level: ${LOG_LEVELS.join(', ')}`, parse: (v) => { if (!LOG_LEVELS.includes(v)) throw new Error(`expected one of ${LOG_LEVELS.join(', ')}`); return v } }
 ]

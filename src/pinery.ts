@@ -9,7 +9,7 @@ import { IdentityBlockstore } from 'blockstore-core/identity'
 import { createTokenStore } from './auth/index.js'
 import { ConfigError } from './errors.js'
 import { createHttpApp } from './http/app.js'
-import { createPineryNode } from './node/index.js'
+import { BITSWAP_OPTIONS, createPineryNode } from './node/index.js'
 import { openStores } from './node/storage.js'
 import { createBlockGuard } from './pins/block-guard.js'
 import { localBlockSource, networkBlockSource } from './pins/block-source.js'
@@ -55,7 +55,11 @@ export async function createPinery (config: Config, components: PineryComponents
   }
   try {
     const { datastore } = stores
-    const node = await createPineryNode({ listen: config.listen, announce: config.announce }, {
+    const node = await createPineryNode({
+      listen: config.listen,
+      announce: config.announce,
+      bitswap: { ...BITSWAP_OPTIONS, sendWantlistDebounce: config.wantlistDebounceMs }
+    }, {
       blockstore: new IdentityBlockstore(stores.blockstore),
       datastore,
       logger

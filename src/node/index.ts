@@ -40,4 +40,4 @@ export interface PineryNodeComponents {
   logger: import('../logger.js').Logger
 }
 
-export { createPineryNode } from './helia.js'
+export { BITSWAP_OPTIONS, createPineryNode } from './helia.js'

@@ -13,8 +13,8 @@ export interface BlockGuard {
   protect(cid: CID): Promise<void>
   unprotect(cid: CID): void
   isProtected(cid: CID): boolean
-  /** Runs `fn` (a deletion) unless the block is protected; returns whether it ran. */
-  deleteUnlessProtected(cid: CID, fn: () => Promise<void>): Promise<boolean>
+  /** Runs `fn` (a deletion) unless the block is protected; resolves with what `fn` says it deleted. */
+  deleteUnlessProtected(cid: CID, fn: () => Promise<boolean>): Promise<boolean>
 }
 
 /** The guard's key: blocks are identified by multihash, whatever the CID's codec or version. */
@@ -45,9 +45,8 @@ export function createBlockGuard (): BlockGuard {
       const key = blockKey(cid)
       if (protectedCounts.has(key) || deleting.has(key)) return false
       const done = fn().finally(() => deleting.delete(key))
-      deleting.set(key, done.catch(() => {}))
-      await done
-      return true
+      deleting.set(key, done.then(() => {}, () => {}))
+      return await done
     }
   }
 }

@@ -84,6 +84,8 @@ export async function walkDag (root: CID, components: DagWalkComponents, options
 
     /** One request for a block; rejects with a RewantSignal when the timer aborted it. */
     const request = async (cid: CID): Promise<Uint8Array> => {
+      // An abort that happened before this request (e.g. during a re-want pause) fires no event.
+      options.signal?.throwIfAborted()
       const controller = new AbortController()
       const onAbort = (): void => { controller.abort(options.signal?.reason) }
       options.signal?.addEventListener('abort', onAbort, { once: true })
@@ -107,6 +109,7 @@ export async function walkDag (root: CID, components: DagWalkComponents, options
         } catch (err) {
           if (!(err instanceof RewantSignal)) throw err
           await new Promise(resolve => setTimeout(resolve, REWANT_PAUSE_MS))
+          options.signal?.throwIfAborted()
         }
       }
     }
@@ -114,6 +117,7 @@ export async function walkDag (root: CID, components: DagWalkComponents, options
     const visit = async (cid: CID): Promise<void> => {
       if (options.skipRawLeaves === true && cid.code === raw.code) { blocks.push(cid); return }
       await options.beforeBlock?.(cid)
+      options.signal?.throwIfAborted()
       const data = await fetchBlock(cid)
       blocks.push(cid)
       bytes += data.byteLength

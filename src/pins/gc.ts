@@ -28,7 +28,7 @@ export interface GarbageCollectorInit {
 export interface GarbageCollectorComponents {
   /** Lists stored blocks. */
   blockstore: Pick<Blockstore, 'getAll'>
-  /** Deletes a block; refuses (throws) when the block is pinned. */
+  /** Deletes a block from the store, unconditionally. */
   deleteBlock: Blockstore['delete']
   pins: Pick<Pins, 'isPinned'>
   guard: BlockGuard
@@ -48,11 +48,13 @@ export function createGarbageCollector (init: GarbageCollectorInit, components: 
     let deleted = 0
     for await (const { cid } of components.blockstore.getAll({ signal })) {
       if (guard.isProtected(cid) || await pins.isPinned(cid)) continue
-      try {
-        if (await guard.deleteUnlessProtected(cid, async () => { await components.deleteBlock(cid) })) deleted++
-      } catch (err) {
-        if ((err as Error).name !== 'BlockPinnedError') throw err
-      }
+      // Checked again once the deletion is registered: a fetch protecting the block from now on waits for it.
+      const gone = await guard.deleteUnlessProtected(cid, async () => {
+        if (await pins.isPinned(cid)) return false
+        await components.deleteBlock(cid)
+        return true
+      })
+      if (gone) deleted++
     }
     return deleted
   }

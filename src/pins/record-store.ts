@@ -6,7 +6,13 @@
  *   /pinery/req/<requestid>             → the record's own key
  *   /pinery/ref/<cidKey>/<requestid>    → a live request wants <cidKey> kept pinned
  *   /pinery/pending/<created>/<id>      → queued or pinning, in arrival order
+ *   /pinery/created/<created>           → the record's own key; finds the newest `created` at start
  *   /pinery/clock                       → the last `created` handed out
+ *
+ * Batches are written with `sync: true`: a request is on disk before it is
+ * acknowledged. LevelDB's log is append-only, so a synced batch also makes
+ * every earlier write durable (Helia's pin entries written just before a
+ * request turns `pinned`, for one).
  */
 import type { PinRecord } from './index.js'
 import type { Level } from 'level'
@@ -57,7 +63,8 @@ function entries (r: PinRecord): Map<string, Uint8Array> {
   const own = ownKey(r)
   const map = new Map<string, Uint8Array>([
     [own, encoder.encode(JSON.stringify(r))],
-    [`${PREFIX}req/${r.requestid}`, encoder.encode(own)]
+    [`${PREFIX}req/${r.requestid}`, encoder.encode(own)],
+    [`${PREFIX}created/${pad(r.created)}`, encoder.encode(own)]
   ])
   const refs = new Set(r.holds ?? [])
   if (r.status !== 'failed') refs.add(r.cidKey)
@@ -77,6 +84,10 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
   const { db } = components
   const stored = await db.get(CLOCK_KEY)
   let clock = stored == null ? 0 : Number(decoder.decode(stored))
+  // Concurrent batches may land out of order, so the stored clock can trail the newest record.
+  for await (const key of db.keys({ gt: `${PREFIX}created/`, lt: `${PREFIX}created/\xff`, reverse: true, limit: 1 })) {
+    clock = Math.max(clock, Number(key.slice(key.lastIndexOf('/') + 1)))
+  }
 
   async function getByKey (key: string): Promise<PinRecord | undefined> {
     const value = await db.get(key)
@@ -107,11 +118,11 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
         ...[...dels].map(key => ({ type: 'del' as const, key })),
         ...[...puts].map(([key, value]) => ({ type: 'put' as const, key, value })),
         { type: 'put', key: CLOCK_KEY, value: encoder.encode(String(clock)) }
-      ])
+      ], { sync: true })
     },
 
     async remove (record) {
-      await db.batch([...entries(record).keys()].map(key => ({ type: 'del' as const, key })))
+      await db.batch([...entries(record).keys()].map(key => ({ type: 'del' as const, key })), { sync: true })
     },
 
     async isReferenced (cidKey) {

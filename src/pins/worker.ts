@@ -61,6 +61,8 @@ interface SharedFetch {
   progress: PinProgress
   protectedBlocks: CID[]
   done: Promise<DagWalkResult>
+  /** True once the walk has completed successfully. */
+  finished: boolean
 }
 
 class ShutdownError extends Error {
@@ -85,7 +87,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
 
   function startFetch (record: PinRecord): SharedFetch {
     const controller = new AbortController()
-    const fetch: SharedFetch = { controller, participants: 0, progress: { blocks: 0, bytes: 0 }, protectedBlocks: [], done: Promise.resolve({ blocks: [], bytes: 0 }) }
+    const fetch: SharedFetch = { controller, participants: 0, progress: { blocks: 0, bytes: 0 }, protectedBlocks: [], done: Promise.resolve({ blocks: [], bytes: 0 }), finished: false }
     let stallTimer: NodeJS.Timeout | undefined
     const armStall = (): void => {
       clearTimeout(stallTimer)
@@ -99,7 +101,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       beforeBlock: async (cid) => { fetch.protectedBlocks.push(cid); await guard.protect(cid) },
       onBlock: (_cid, size) => { fetch.progress.blocks++; fetch.progress.bytes += size; armStall() }
     }).finally(() => clearTimeout(stallTimer))
-    fetch.done.catch(() => {})
+    fetch.done.then(() => { fetch.finished = true }, () => {})
     return fetch
   }
 
@@ -119,8 +121,13 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   function leave (cidKey: string, fetch: SharedFetch): void {
     if (--fetch.participants > 0) return
     if (fetches.get(cidKey) === fetch) fetches.delete(cidKey)
+    const abandoned = !fetch.controller.signal.aborted && !fetch.finished
     fetch.controller.abort(new CancelledError('no request wants this DAG any more'))
-    void fetch.done.catch(() => {}).finally(() => { for (const cid of fetch.protectedBlocks) guard.unprotect(cid) })
+    void fetch.done.catch(() => {}).finally(() => {
+      for (const cid of fetch.protectedBlocks) guard.unprotect(cid)
+      // Whatever an abandoned fetch stored and nobody pinned is garbage now.
+      if (abandoned) components.onFailed()
+    })
   }
 
   async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {

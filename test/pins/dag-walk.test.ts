@@ -76,3 +76,20 @@ describe('walkDag', () => {
     await expect(walk).rejects.toThrow()
   })
 })
+
+describe('walkDag aborts', () => {
+  it('settles when aborted while re-wanting, instead of re-wanting forever', async () => {
+    const { root, store } = await dag(randomBytes(20 * 1024))
+    // Every leaf request is lost: the walk can only end through its signal.
+    const src = source(store, (cid) => cid.code === raw.code)
+    const controller = new AbortController()
+    const walk = walkDag(root, src, { concurrency: 8, rewantAfterMs: 20, signal: controller.signal })
+    // Abort inside a re-want pause: after some re-wants have happened.
+    await new Promise(resolve => setTimeout(resolve, 120))
+    controller.abort(new Error('stalled'))
+    const attemptsAtAbort = [...src.attempts.values()].reduce((a, b) => a + b, 0)
+    await expect(walk).rejects.toThrow('stalled')
+    await new Promise(resolve => setTimeout(resolve, 200))
+    expect([...src.attempts.values()].reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(attemptsAtAbort + 8)
+  })
+})

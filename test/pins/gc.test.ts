@@ -120,4 +120,20 @@ describe('shared blocks, replace and garbage collection', () => {
     await expectAll(only(a.blocks, b.blocks), false)
     await expectAll(only(b.blocks, shared()), true)
   })
+
+  it('collects what a deleted, half-fetched request stored, without being asked', async () => {
+    // o1 lacks one leaf, so the fetch stops part-way and stays pinning.
+    const leaf = a.blocks.find(c => c.code === 0x55 && !b.blocks.some(d => key(d) === key(c))) as CID
+    await o1.blockstore.delete(leaf)
+    // Use up the start-up sweep so only the deletion itself can schedule the next one.
+    await service.pinery.gc.collect()
+    const s = await service.client().pinsPost({ pin: { cid: a.cid.toString(), origins: o1.addrs } })
+    await waitFor(async () => {
+      const st = await service.client().pinsRequestidGet({ requestid: s.requestid })
+      return st.status === 'pinning' && /fetched [2-9]\d* blocks/.test(st.info?.status_details ?? '') ? true : undefined
+    }, 30_000, 'a partial fetch')
+    await remove(s.requestid)
+    // The background collector runs every 200 ms in tests; nothing calls collect() here.
+    await waitFor(async () => (await present(a.blocks)).every(p => !p) ? true : undefined, 10_000, 'the half-fetched blocks to be collected')
+  })
 })
