@@ -34,6 +34,13 @@ interface Setting<K extends keyof Config> {
   parse(value: string): Config[K]
 }
 
+function nonEmpty (what: string) {
+  return (value: string): string => {
+    if (value.trim() === '') throw new Error(`must not be empty (${what})`)
+    return value.trim()
+  }
+}
+
 function integer (min: number, max: number) {
   return (value: string): number => {
     if (!/^\d+$/.test(value.trim())) throw new Error(`expected a whole number, got "${value}"`)
@@ -43,16 +50,23 @@ function integer (min: number, max: number) {
   }
 }
 
+// Anything a client can send in "Authorization: Bearer <token>", and long enough to resist guessing.
+function adminToken (value: string): string | undefined {
+  if (value === '') return undefined
+  if (!/^[\x21-\x7e]{16,}$/.test(value)) throw new Error('must be at least 16 printable ASCII characters without spaces (it is sent as a Bearer token)')
+  return value
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 // Each entry is typed by the key it fills; the array keeps --help in this order.
 const SETTINGS: Array<Setting<keyof Config>> = [
-  { env: 'PINERY_DATA_DIR', key: 'dataDir', default: './data', description: 'blocks in <dir>/blocks, records, tokens and the libp2p key in <dir>/datastore', parse: (v) => resolve(v) },
-  { env: 'PINERY_HTTP_HOST', key: 'httpHost', default: '127.0.0.1', description: 'address the HTTP API listens on (0.0.0.0 for every interface)', parse: (v) => v.trim() },
+  { env: 'PINERY_DATA_DIR', key: 'dataDir', default: './data', description: 'blocks in <dir>/blocks, records, tokens and the libp2p key in <dir>/datastore', parse: (v) => resolve(nonEmpty('a directory')(v)) },
+  { env: 'PINERY_HTTP_HOST', key: 'httpHost', default: '127.0.0.1', description: 'address the HTTP API listens on (0.0.0.0 for every interface)', parse: nonEmpty('an address such as 127.0.0.1 or 0.0.0.0') },
   { env: 'PINERY_HTTP_PORT', key: 'httpPort', default: '7070', description: 'port of the HTTP API (0 picks a free one)', parse: integer(0, 65535) },
-  { env: 'PINERY_LISTEN', key: 'listen', default: '/ip4/0.0.0.0/tcp/4101', description: 'comma-separated libp2p TCP listen multiaddrs', parse: (v) => parseMultiaddrList(v, { requireTcp: true }) },
+  { env: 'PINERY_LISTEN', key: 'listen', default: '/ip4/0.0.0.0/tcp/4101', description: 'comma-separated libp2p TCP listen multiaddrs', parse: (v) => { const list = parseMultiaddrList(v, { requireTcp: true }); if (list.length === 0) throw new Error('must name at least one TCP multiaddr'); return list } },
   { env: 'PINERY_ANNOUNCE', key: 'announce', default: '', description: 'comma-separated multiaddrs handed out as delegates (default: the listen addresses, wildcards expanded, each ending /p2p/<peerId>)', parse: (v) => parseMultiaddrList(v, { requireTcp: false }) },
-  { env: 'PINERY_ADMIN_TOKEN', key: 'adminToken', default: '', description: 'bootstrap token of the admin user; if unset on first start one is generated, printed once and written to <dir>/admin-token', parse: (v) => v === '' ? undefined : v },
+  { env: 'PINERY_ADMIN_TOKEN', key: 'adminToken', default: '', description: 'bootstrap token of the admin user; if unset on first start one is generated, printed once and written to <dir>/admin-token', parse: adminToken },
   { env: 'PINERY_PIN_CONCURRENCY', key: 'pinConcurrency', default: '4', description: 'pins fetched at once', parse: integer(1, 1024) },
   { env: 'PINERY_STALL_TIMEOUT_MS', key: 'stallTimeoutMs', default: '120000', description: 'a pin that makes no progress for this long becomes failed', parse: integer(100, 86_400_000) },
   { env: 'PINERY_GC_INTERVAL_MS', key: 'gcIntervalMs', default: '30000', description: 'how often unreferenced blocks are garbage-collected', parse: integer(100, 86_400_000) },

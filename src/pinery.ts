@@ -3,7 +3,7 @@
  * wires them together. `createPinery` opens the data dir, starts the node,
  * the worker pool, the garbage collector and the HTTP server.
  */
-import { writeFile } from 'node:fs/promises'
+import { chmod, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { IdentityBlockstore } from 'blockstore-core/identity'
 import { createTokenStore } from './auth/index.js'
@@ -25,6 +25,9 @@ import type { Logger } from './logger.js'
 import type { DagWalkComponents } from './pins/dag-walk.js'
 import type { PineryNode } from './node/index.js'
 import type { AddressInfo } from 'node:net'
+
+/** How long busy keep-alive connections may keep a stopping server open. */
+const HTTP_CLOSE_GRACE_MS = 2000
 
 /** A running service. */
 export interface Pinery {
@@ -104,10 +107,20 @@ export async function createPinery (config: Config, components: PineryComponents
     })
     const pins = createPinService({ records, lifecycle, worker })
     const tokens = createTokenStore({ datastore })
-    const { generated } = await tokens.bootstrapAdmin(config.adminToken)
-    if (generated != null) await writeFile(join(config.dataDir, 'admin-token'), `${generated}\n`, { mode: 0o600 })
 
-    const app = createHttpApp({ maxBodyBytes: config.maxBodyBytes }, { pins, tokens, delegates: () => node.delegates(), logger })
+    cleanup.push(async () => { await gc.stop(); await worker.stop() })
+    await content.reconcile()
+    await worker.start()
+    gc.start()
+
+    let stopping = false
+    const app = createHttpApp({ maxBodyBytes: config.maxBodyBytes }, {
+      pins,
+      tokens,
+      delegates: () => node.delegates(),
+      isStopping: () => stopping,
+      logger
+    })
     const server = app.listen(config.httpPort, config.httpHost)
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve)
@@ -116,15 +129,24 @@ export async function createPinery (config: Config, components: PineryComponents
       })
     })
     cleanup.push(async () => {
+      // In-flight responses finish and say Connection: close; clients that keep
+      // their connections busy are cut off after a grace period.
+      stopping = true
       const closed = new Promise<void>(resolve => server.close(() => { resolve() }))
       server.closeIdleConnections()
+      const force = setTimeout(() => { server.closeAllConnections() }, HTTP_CLOSE_GRACE_MS)
       await closed
+      clearTimeout(force)
     })
-    // Workers stop before the HTTP server closes (cleanup runs in reverse).
-    cleanup.push(async () => { await gc.stop(); await worker.stop() })
 
-    await worker.start()
-    gc.start()
+    // Only once everything else works, so a failed start leaves no token nobody saw.
+    const { generated } = await tokens.bootstrapAdmin(config.adminToken)
+    if (generated != null) {
+      const file = join(config.dataDir, 'admin-token')
+      await writeFile(file, `${generated}\n`, { mode: 0o600 })
+      await chmod(file, 0o600) // mode applies only when writeFile creates the file
+    }
+
     const address = server.address() as AddressInfo
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
     return {

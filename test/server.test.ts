@@ -36,7 +36,12 @@ describe('node dist/server.js', () => {
     ['a malformed announce multiaddr', { PINERY_ANNOUNCE: 'example.com:4001' }, /PINERY_ANNOUNCE/],
     ['a port that is not a number', { PINERY_HTTP_PORT: 'eighty' }, /PINERY_HTTP_PORT/],
     ['a zero concurrency', { PINERY_PIN_CONCURRENCY: '0' }, /PINERY_PIN_CONCURRENCY/],
-    ['an unwritable data dir', { PINERY_DATA_DIR: '/dev/null/pinery' }, /data dir .* is not writable/]
+    ['an unwritable data dir', { PINERY_DATA_DIR: '/dev/null/pinery' }, /data dir .* is not writable/],
+    ['an empty data dir', { PINERY_DATA_DIR: ' ' }, /PINERY_DATA_DIR.*must not be empty/],
+    ['an empty HTTP host (it would listen everywhere)', { PINERY_HTTP_HOST: '' }, /PINERY_HTTP_HOST.*must not be empty/],
+    ['no listen address', { PINERY_LISTEN: ' , ' }, /PINERY_LISTEN.*at least one/],
+    ['an admin token a client cannot send', { PINERY_ADMIN_TOKEN: 'has a space in it, sadly' }, /PINERY_ADMIN_TOKEN.*printable ASCII/],
+    ['a short admin token', { PINERY_ADMIN_TOKEN: 'short' }, /PINERY_ADMIN_TOKEN.*at least 16/]
   ])('refuses %s with one clear line and a non-zero exit', async (_what, env, message) => {
     const { code, stderr } = await run(SERVER, [], { ...base(), ...env })
     expect(code).not.toBe(0)

@@ -20,6 +20,8 @@ export interface HttpAppComponents {
   pins: PinService
   tokens: Pick<TokenStore, 'authenticate'>
   delegates(): string[]
+  /** True once the service is shutting down: responses then close their connection. */
+  isStopping(): boolean
   logger: Logger
 }
 
@@ -28,6 +30,10 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
   const app = express()
   app.disable('x-powered-by')
   app.set('query parser', 'simple')
+  app.use((_req, res, next) => {
+    if (components.isStopping()) res.setHeader('Connection', 'close')
+    next()
+  })
   app.use(requireToken(components.tokens))
   app.use(pinRoutes(init, components))
   app.use((req, res) => { sendFailure(res, 404, 'NOT_FOUND', `no route ${req.method} ${req.path}`) })

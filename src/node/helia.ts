@@ -79,6 +79,10 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
   if (broker?.bitswap?.wantList == null) log.warn('bitswap block events are not reachable: wants may be lost and re-wanted')
   const libp2p = helia.libp2p
   const peerId = libp2p.peerId.toString()
+  if (libp2p.getMultiaddrs().length === 0) {
+    await helia.stop()
+    throw new ConfigError('the node has no address to hand out as delegates: set PINERY_LISTEN or PINERY_ANNOUNCE')
+  }
   const foreign = init.announce.find(ma => { const id = trailingPeerId(ma); return id != null && id !== peerId })
   if (foreign != null) {
     await helia.stop()

@@ -13,8 +13,12 @@ import type { Logger } from '../logger.js'
 
 /** Pins and releases content on behalf of requests. */
 export interface ContentPins {
-  /** Makes sure `cidKey`, whose distinct blocks are `blocks` (all local), is pinned. */
-  pin(cidKey: string, blocks: CID[]): Promise<void>
+  /** Makes sure `cidKey`, whose distinct blocks are `blocks` (all local, `dagSize` bytes), is pinned. */
+  pin(cidKey: string, blocks: CID[], dagSize: number): Promise<void>
+  /** The DAG size of `cidKey` when it is pinned already, so a new request needs no fetch. */
+  pinnedSize(cidKey: string): Promise<number | undefined>
+  /** Releases every pin no request references (left by a crash between the two writes); returns how many. */
+  reconcile(): Promise<number>
   /** Unpins each CID that no live request references any more. */
   release(cidKeys: Iterable<string>): Promise<void>
 }
@@ -42,12 +46,27 @@ export function createContentPins (components: ContentPinsComponents): ContentPi
   const lock = createKeyedMutex()
 
   return {
-    async pin (cidKey, blocks) {
+    async pin (cidKey, blocks, dagSize) {
       await lock.run(cidKey, async () => {
         const cid = CID.parse(cidKey)
         if (await dagPins.hasPin(cid)) return
-        await dagPins.add(cid, blocks)
+        await dagPins.add(cid, blocks, dagSize)
       })
+    },
+
+    async pinnedSize (cidKey) {
+      return await dagPins.dagSize(CID.parse(cidKey))
+    },
+
+    async reconcile () {
+      const orphans: string[] = []
+      for await (const root of dagPins.ls()) {
+        const cidKey = canonicalCidKey(root)
+        if (!await records.isReferenced(cidKey)) orphans.push(cidKey)
+      }
+      await this.release(orphans)
+      if (orphans.length > 0) log.info({ released: orphans.length }, 'released pins no request references')
+      return orphans.length
     },
 
     async release (cidKeys) {

@@ -13,17 +13,21 @@
 import * as cborg from 'cborg'
 import { Key } from 'interface-datastore'
 import { base36 } from 'multiformats/bases/base36'
+import { CID } from 'multiformats/cid'
 import { equals } from 'uint8arrays/equals'
 import { createKeyedMutex } from './keyed-mutex.js'
 import type { Datastore } from 'interface-datastore'
-import type { CID } from 'multiformats/cid'
 
 /** Recursive pins of whole DAGs. */
 export interface DagPins {
   /** True when `root` itself is pinned (not merely a block of another pin). */
   hasPin(root: CID): Promise<boolean>
-  /** Pins `root`, whose distinct blocks are `blocks`. */
-  add(root: CID, blocks: CID[]): Promise<void>
+  /** The DAG size recorded when `root` was pinned, if it is pinned and one was recorded. */
+  dagSize(root: CID): Promise<number | undefined>
+  /** Every pinned root. */
+  ls(): AsyncGenerator<CID>
+  /** Pins `root`, whose distinct blocks are `blocks` and total `dagSize` bytes. */
+  add(root: CID, blocks: CID[], dagSize: number): Promise<void>
   /** Unpins `root`, whose distinct blocks are `blocks`. */
   rm(root: CID, blocks: CID[]): Promise<void>
 }
@@ -61,7 +65,7 @@ export function createDagPins (components: DagPinsComponents): DagPins {
     }
   }
 
-  async function update (root: CID, blocks: CID[], adding: boolean): Promise<void> {
+  async function update (root: CID, blocks: CID[], adding: boolean, dagSize?: number): Promise<void> {
     const rootBytes = root.toV1().bytes
     const batch = datastore.batch()
     for (const cid of blocks) {
@@ -74,7 +78,7 @@ export function createDagPins (components: DagPinsComponents): DagPins {
       if (entry.pinCount === 0) batch.delete(key)
       else batch.put(key, cborg.encode(entry))
     }
-    if (adding) batch.put(pinKey(root), cborg.encode({ depth: Infinity, metadata: {} }))
+    if (adding) batch.put(pinKey(root), cborg.encode({ depth: Infinity, metadata: dagSize == null ? {} : { dagSize } }))
     else batch.delete(pinKey(root))
     await batch.commit()
   }
@@ -83,8 +87,22 @@ export function createDagPins (components: DagPinsComponents): DagPins {
     async hasPin (root) {
       return await datastore.has(pinKey(root))
     },
-    async add (root, blocks) {
-      await lock.run('pins', async () => { await update(root, blocks, true) })
+    async dagSize (root) {
+      try {
+        const pin = cborg.decode(await datastore.get(pinKey(root))) as { metadata?: { dagSize?: unknown } }
+        return typeof pin.metadata?.dagSize === 'number' ? pin.metadata.dagSize : undefined
+      } catch (err) {
+        if ((err as Error).name === 'NotFoundError') return undefined
+        throw err
+      }
+    },
+    async * ls () {
+      for await (const key of datastore.queryKeys({ prefix: '/pin/' })) {
+        yield CID.parse(key.toString().slice('/pin/'.length), base36)
+      }
+    },
+    async add (root, blocks, dagSize) {
+      await lock.run('pins', async () => { await update(root, blocks, true, dagSize) })
     },
     async rm (root, blocks) {
       await lock.run('pins', async () => { await update(root, blocks, false) })

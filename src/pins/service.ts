@@ -18,7 +18,7 @@ import type { PinWorker } from './worker.js'
 export interface PinServiceComponents {
   records: Pick<RecordStore, 'get' | 'scan' | 'nextCreated'>
   lifecycle: PinLifecycle
-  worker: Pick<PinWorker, 'enqueue' | 'cancel' | 'position' | 'progress'>
+  worker: Pick<PinWorker, 'admit' | 'cancel' | 'position' | 'progress'>
 }
 
 const IDENTITY = 0x00
@@ -76,8 +76,7 @@ export function createPinService (components: PinServiceComponents): PinService 
     async add (owner, request) {
       const record = newRecord(owner, request)
       await lifecycle.create(record)
-      if (record.status === 'queued') worker.enqueue(record)
-      return record
+      return record.status === 'queued' ? await worker.admit(record) : record
     },
 
     async get (owner, requestid) {
@@ -108,8 +107,7 @@ export function createPinService (components: PinServiceComponents): PinService 
       })
       if (next == null) throw new NotFoundError(`no pin request ${requestid}`)
       worker.cancel(requestid)
-      if (next.status === 'queued') worker.enqueue(next)
-      return next
+      return next.status === 'queued' ? await worker.admit(next) : next
     },
 
     async remove (owner, requestid) {

@@ -22,7 +22,12 @@ import type { PineryNode } from '../node/index.js'
 export interface PinWorker {
   /** Re-queues every queued or pinning record, oldest first, and starts the pool. */
   start(): Promise<void>
-  enqueue(record: PinRecord): void
+  /**
+   * Takes a new queued record: settles it at once when its DAG is pinned
+   * already (no fetch, no queue), else queues it. Resolves with the record
+   * as it now stands.
+   */
+  admit(record: PinRecord): Promise<PinRecord>
   /** Stops work on a request that was deleted or replaced. */
   cancel(requestid: string): void
   /** 1-based position among queued requests, and the queue's length. */
@@ -45,7 +50,7 @@ export interface PinWorkerInit {
 export interface PinWorkerComponents {
   lifecycle: PinLifecycle
   records: Pick<RecordStore, 'pending'>
-  content: Pick<ContentPins, 'pin' | 'release'>
+  content: Pick<ContentPins, 'pin' | 'release' | 'pinnedSize'>
   node: Pick<PineryNode, 'dialAll'>
   /** Network-backed block access (fetches what is missing). */
   blocks: DagWalkComponents
@@ -148,7 +153,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       job.controller.signal.throwIfAborted()
       job.fetch = join(record)
       const result = await untilAborted(job.fetch.done, job.controller.signal)
-      await content.pin(record.cidKey, result.blocks)
+      await content.pin(record.cidKey, result.blocks, result.bytes)
       const settled = await lifecycle.transition(record.requestid, 'pinned', { dagSize: result.bytes })
       // Deleted while we pinned: the deletion's release saw no pin yet, so release again.
       if (settled == null) await content.release([record.cidKey])
@@ -183,9 +188,16 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       if (queue.length > 0) log.info({ resumed: queue.length }, 'resuming pending pins')
       pump()
     },
-    enqueue (record) {
+    async admit (record) {
+      // The record is written, so it references its CID: the pin cannot go away under us.
+      const dagSize = await content.pinnedSize(record.cidKey)
+      if (dagSize != null) {
+        const settled = await lifecycle.transition(record.requestid, 'pinned', { dagSize })
+        if (settled != null) return settled
+      }
       queue.push(record)
       pump()
+      return record
     },
     cancel (requestid) {
       const i = queue.findIndex(r => r.requestid === requestid)

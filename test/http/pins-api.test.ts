@@ -791,6 +791,8 @@ const BAD_QUERIES: Array<{ what: string, query: () => string, field: RegExp }> =
   { what: 'before date only', query: () => 'before=2020-07-27', field: /before/ },
   { what: 'before without an offset', query: () => 'before=2020-07-27T17:32:28.276', field: /before/ },
   { what: 'before impossible date', query: () => 'before=2020-13-45T17:32:28Z', field: /before/ },
+  { what: 'before a day its month lacks', query: () => 'before=2020-02-30T17:32:28Z', field: /before/ },
+  { what: 'after an hour that does not exist', query: () => 'after=2020-02-03T24:32:28Z', field: /after/ },
   { what: 'after not a timestamp', query: () => 'after=1595870548276', field: /after/ },
   { what: 'after empty', query: () => 'after=', field: /after/ },
   { what: 'limit 0', query: () => 'limit=0', field: /limit/ },

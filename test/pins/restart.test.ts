@@ -6,6 +6,9 @@ import { Status } from '@ipfs-shipyard/pinning-service-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { blocksIn, startOrigin, type Origin } from '../fixtures/origin.js'
 import { startService, waitFor, type TestService } from '../fixtures/service.js'
+import { openDatastore } from '../../src/node/storage.js'
+import { createRecordStore } from '../../src/pins/record-store.js'
+import type { PinRecord } from '../../src/pins/index.js'
 
 describe('restart', () => {
   let service: TestService | undefined
@@ -56,5 +59,32 @@ describe('restart', () => {
     expect(later.created.getTime()).toBeGreaterThan(interrupted.created.getTime())
     const all = await service.client().pinsGet({ status: [Status.Queued, Status.Pinning, Status.Pinned, Status.Failed] })
     expect(all.count).toBe(3)
+  })
+})
+
+describe('start-up reconciliation', () => {
+  it('releases a pin whose request vanished in a crash between the two writes, and collects its blocks', async () => {
+    const origin = await startOrigin()
+    let service = await startService()
+    try {
+      const { cid } = await origin.addRandomFile(1)
+      const s = await service.client().pinsPost({ pin: { cid: cid.toString(), origins: origin.addrs } })
+      await waitFor(async () => (await service.client().pinsRequestidGet({ requestid: s.requestid })).status === 'pinned' ? true : undefined)
+      await service.stop()
+      // The crash: the record is gone, the Helia pin is not.
+      const datastore = await openDatastore(service.dataDir)
+      const records = await createRecordStore({ db: datastore.db })
+      await records.remove(await records.get(s.requestid) as PinRecord)
+      await datastore.close()
+
+      service = await startService({ dataDir: service.dataDir })
+      const { helia } = service.pinery.node
+      expect(await helia.pins.isPinned(cid)).toBe(false)
+      await service.pinery.gc.collect()
+      expect(await helia.blockstore.has(cid)).toBe(false)
+    } finally {
+      await service.destroy()
+      await origin.stop()
+    }
   })
 })

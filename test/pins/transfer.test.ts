@@ -97,5 +97,11 @@ describe('pinning a DAG from another peer', () => {
       return s?.status === 'pinned' ? s : undefined
     })
     expect(bSettled.info?.dag_size).toBe(String(await dagSizeIn(origin.blockstore)))
+    // Once pinned, another request for it is pinned in the 202 itself, with no fetch.
+    await origin.stop()
+    origin = undefined
+    const c = await service.client().pinsPost({ pin: { cid: cid.toString() } })
+    expect(c.status).toBe('pinned')
+    expect(c.info?.dag_size).toBe(bSettled.info?.dag_size)
   })
 })
