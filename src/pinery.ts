@@ -16,6 +16,7 @@ import { localBlockSource, networkBlockSource } from './pins/block-source.js'
 import { createContentPins } from './pins/content.js'
 import { createDagPins } from './pins/dag-pins.js'
 import { createGarbageCollector, type GarbageCollector } from './pins/gc.js'
+import { createPinIndex } from './pins/pin-index.js'
 import { createPinLifecycle } from './pins/lifecycle.js'
 import { createRecordStore } from './pins/record-store.js'
 import { createPinService } from './pins/service.js'
@@ -70,7 +71,8 @@ export async function createPinery (config: Config, components: PineryComponents
     cleanup.push(async () => { await node.stop() })
     const { helia } = node
 
-    const records = await createRecordStore({ db: datastore.db })
+    const index = createPinIndex()
+    const records = await createRecordStore({ db: datastore.db, index })
     const guard = createBlockGuard()
     const gc = createGarbageCollector({ intervalMs: config.gcIntervalMs }, {
       blockstore: stores.blockstore,
@@ -105,7 +107,7 @@ export async function createPinery (config: Config, components: PineryComponents
       logger,
       onFailed: () => { gc.markDirty() }
     })
-    const pins = createPinService({ records, lifecycle, worker })
+    const pins = createPinService({ records, index, lifecycle, worker })
     const tokens = createTokenStore({ datastore })
 
     cleanup.push(async () => { await gc.stop(); await worker.stop() })

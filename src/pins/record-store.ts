@@ -15,6 +15,7 @@
  * request turns `pinned`, for one).
  */
 import type { PinRecord } from './index.js'
+import type { PinIndex } from './pin-index.js'
 import type { Level } from 'level'
 
 const PREFIX = '/pinery/'
@@ -24,14 +25,6 @@ const pad = (ms: number): string => ms.toString().padStart(15, '0')
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 const EMPTY = new Uint8Array(0)
-
-/** Options of a range scan over one owner's records, newest first. */
-export interface ScanRange {
-  /** Exclusive upper bound (ms). */
-  before?: number
-  /** Exclusive lower bound (ms). */
-  after?: number
-}
 
 /** Durable storage of pin records and their indexes. */
 export interface RecordStore {
@@ -45,13 +38,13 @@ export interface RecordStore {
   isReferenced(cidKey: string): Promise<boolean>
   /** Queued and pinning records, oldest first. */
   pending(): AsyncGenerator<PinRecord>
-  /** One owner's records, newest first. */
-  scan(owner: string, range: ScanRange): AsyncGenerator<PinRecord>
 }
 
 /** What the store needs: the LevelDB handle under the datastore. */
 export interface RecordStoreComponents {
   db: Level<string, Uint8Array>
+  /** Kept in step with every committed write; loaded from the store at open. */
+  index?: PinIndex
 }
 
 function ownKey (r: PinRecord): string {
@@ -81,7 +74,7 @@ function decode (value: Uint8Array): PinRecord {
 
 /** Opens the record store on an open LevelDB and loads its clock. */
 export async function createRecordStore (components: RecordStoreComponents): Promise<RecordStore> {
-  const { db } = components
+  const { db, index } = components
   const stored = await db.get(CLOCK_KEY)
   let clock = stored == null ? 0 : Number(decoder.decode(stored))
   // Concurrent batches may land out of order, so the stored clock can trail the newest record.
@@ -92,6 +85,11 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
   async function getByKey (key: string): Promise<PinRecord | undefined> {
     const value = await db.get(key)
     return value == null ? undefined : decode(value)
+  }
+
+  if (index != null) {
+    const prefix = `${PREFIX}own/`
+    for await (const value of db.values({ gt: prefix, lt: `${prefix}\xff` })) index.put(decode(value))
   }
 
   async function get (requestid: string): Promise<PinRecord | undefined> {
@@ -119,10 +117,13 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
         ...[...puts].map(([key, value]) => ({ type: 'put' as const, key, value })),
         { type: 'put', key: CLOCK_KEY, value: encoder.encode(String(clock)) }
       ], { sync: true })
+      if (removed != null) index?.remove(removed)
+      index?.put(next)
     },
 
     async remove (record) {
       await db.batch([...entries(record).keys()].map(key => ({ type: 'del' as const, key })), { sync: true })
+      index?.remove(record)
     },
 
     async isReferenced (cidKey) {
@@ -138,14 +139,6 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
         const record = await get(requestid)
         if (record != null) yield record
       }
-    },
-
-    async * scan (owner, range) {
-      const prefix = `${PREFIX}own/${owner}/`
-      const lt = range.before == null ? `${prefix}\xff` : `${prefix}${pad(Math.max(0, range.before))}`
-      const gt = range.after == null ? prefix : `${prefix}${pad(Math.max(0, range.after))}`
-      if (lt <= gt) return
-      for await (const value of db.values({ gt, lt, reverse: true })) yield decode(value)
     }
   }
 }

@@ -9,39 +9,21 @@ import * as raw from 'multiformats/codecs/raw'
 import { NotFoundError } from '../errors.js'
 import { parseCid } from './cid.js'
 import { canonicalCidKey } from './content.js'
-import type { PinQuery, PinRecord, PinRequest, PinService, TextMatch } from './index.js'
+import type { PinRecord, PinRequest, PinService } from './index.js'
+import type { PinIndex } from './pin-index.js'
 import type { PinLifecycle } from './lifecycle.js'
 import type { RecordStore } from './record-store.js'
 import type { PinWorker } from './worker.js'
 
 /** What the service needs. */
 export interface PinServiceComponents {
-  records: Pick<RecordStore, 'get' | 'scan' | 'nextCreated'>
+  records: Pick<RecordStore, 'get' | 'nextCreated'>
+  index: Pick<PinIndex, 'query'>
   lifecycle: PinLifecycle
   worker: Pick<PinWorker, 'admit' | 'cancel' | 'position' | 'progress'>
 }
 
 const IDENTITY = 0x00
-
-function matchesName (name: string | undefined, wanted: string, match: TextMatch): boolean {
-  if (name == null) return false
-  switch (match) {
-    case 'exact': return name === wanted
-    case 'iexact': return name.toLowerCase() === wanted.toLowerCase()
-    case 'partial': return name.includes(wanted)
-    case 'ipartial': return name.toLowerCase().includes(wanted.toLowerCase())
-  }
-}
-
-function matchesQuery (r: PinRecord, q: PinQuery, cidKeys: Set<string> | undefined): boolean {
-  if (!q.statuses.includes(r.status)) return false
-  if (cidKeys != null && !cidKeys.has(r.cidKey)) return false
-  if (q.name != null && !matchesName(r.pin.name, q.name, q.match)) return false
-  if (q.meta != null) {
-    for (const [k, v] of Object.entries(q.meta)) if (r.pin.meta?.[k] !== v) return false
-  }
-  return true
-}
 
 /** Creates the service. */
 export function createPinService (components: PinServiceComponents): PinService {
@@ -85,14 +67,10 @@ export function createPinService (components: PinServiceComponents): PinService 
 
     async list (owner, query) {
       const cidKeys = query.cids == null ? undefined : new Set(query.cids.map(c => canonicalCidKey(parseCid(c))))
-      const results: PinRecord[] = []
-      let count = 0
-      for await (const r of records.scan(owner, { before: query.before, after: query.after })) {
-        if (!matchesQuery(r, query, cidKeys)) continue
-        count++
-        if (results.length < query.limit) results.push(r)
-      }
-      return { count, results }
+      const page = components.index.query(owner, query, cidKeys)
+      const results = await Promise.all(page.requestids.map(async id => await records.get(id)))
+      // A request deleted between the query and the read is left out.
+      return { count: page.count, results: results.filter((r): r is PinRecord => r != null) }
     },
 
     async replace (owner, requestid, request) {

@@ -1,0 +1,66 @@
+/**
+ * The in-memory pin index against a straightforward filter over the same
+ * records, through inserts, status changes, mass deletes (compaction) and
+ * out-of-order loading.
+ */
+import { describe, expect, it } from 'vitest'
+import { createPinIndex } from '../../src/pins/pin-index.js'
+import { PIN_STATES, type PinQuery, type PinRecord } from '../../src/pins/index.js'
+
+function record (i: number, owner = 'alice'): PinRecord {
+  return {
+    requestid: `id-${i}`,
+    owner,
+    created: 1_000_000 + i * 10,
+    status: PIN_STATES[i % 4] as PinRecord['status'],
+    cidKey: `cid-${i % 7}`,
+    pin: { cid: `cid-${i % 7}`, name: `File-${i % 13}`, meta: { app: `a${i % 3}` } }
+  }
+}
+
+function expected (records: PinRecord[], q: PinQuery, cidKeys?: Set<string>): { count: number, requestids: string[] } {
+  const hits = records
+    .filter(r => q.statuses.includes(r.status))
+    .filter(r => q.before == null || r.created < q.before)
+    .filter(r => q.after == null || r.created > q.after)
+    .filter(r => cidKeys == null || cidKeys.has(r.cidKey))
+    .filter(r => q.name == null || (r.pin.name ?? '').toLowerCase().includes(q.name.toLowerCase()))
+    .filter(r => q.meta == null || Object.entries(q.meta).every(([k, v]) => r.pin.meta?.[k] === v))
+    .sort((a, b) => b.created - a.created)
+  return { count: hits.length, requestids: hits.slice(0, q.limit).map(r => r.requestid) }
+}
+
+const queries: Array<[PinQuery, Set<string>?]> = [
+  [{ statuses: ['pinned'], match: 'exact', limit: 10 }],
+  [{ statuses: ['queued', 'pinning'], match: 'exact', limit: 25 }],
+  [{ statuses: [...PIN_STATES], match: 'ipartial', name: 'file-1', limit: 5 }],
+  [{ statuses: [...PIN_STATES], match: 'exact', meta: { app: 'a2' }, limit: 7, before: 1_000_000 + 20_000 }],
+  [{ statuses: ['pinned', 'failed'], match: 'exact', limit: 3, after: 1_000_000 + 5_000, before: 1_000_000 + 25_000 }],
+  [{ statuses: [...PIN_STATES], match: 'exact', limit: 4 }, new Set(['cid-3', 'cid-5'])]
+]
+
+describe('pin index', () => {
+  it('answers like a plain filter through inserts, status changes and mass deletes', () => {
+    const index = createPinIndex()
+    let live = Array.from({ length: 3000 }, (_, i) => record(i))
+    for (const r of live) index.put(r)
+    index.put(record(0, 'bob'))
+    // Status changes.
+    live = live.map(r => r.created % 3 === 0 ? { ...r, status: 'failed' } : r)
+    for (const r of live) index.put(r)
+    // Delete two thirds: enough to trigger compaction.
+    const removed = live.filter((_, i) => i % 3 !== 1)
+    for (const r of removed) index.remove(r)
+    live = live.filter((_, i) => i % 3 === 1)
+    expect(index.size()).toBe(live.length + 1)
+    for (const [q, cids] of queries) expect(index.query('alice', q, cids)).toEqual(expected(live, q, cids))
+    expect(index.query('carol', queries[0]![0]).count).toBe(0)
+  })
+
+  it('orders records that arrive out of order', () => {
+    const index = createPinIndex()
+    const records = Array.from({ length: 200 }, (_, i) => record(i))
+    for (const r of [...records].reverse()) index.put(r)
+    for (const [q, cids] of queries) expect(index.query('alice', q, cids)).toEqual(expected(records, q, cids))
+  })
+})
