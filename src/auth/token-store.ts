@@ -44,6 +44,8 @@ async function getOrUndefined (datastore: Datastore, key: Key): Promise<Uint8Arr
 /** Creates the token store. */
 export function createTokenStore (components: TokenStoreComponents): TokenStore {
   const { datastore } = components
+  // Principals of tokens seen valid, by hash hex. Anything that revokes a token must evict it here.
+  const known = new Map<string, Principal>()
 
   async function store (hash: Buffer, info: TokenInfo): Promise<void> {
     await datastore.put(tokenKey(hash), encoder.encode(JSON.stringify({ ...info, hash: hash.toString('hex') })))
@@ -52,12 +54,16 @@ export function createTokenStore (components: TokenStoreComponents): TokenStore 
   return {
     async authenticate (secret) {
       const hash = hashOf(secret)
+      const cached = known.get(hash.toString('hex'))
+      if (cached != null) return cached
       const value = await getOrUndefined(datastore, tokenKey(hash))
       if (value == null) throw new UnauthorizedError('access token is unknown or revoked')
       const stored = JSON.parse(decoder.decode(value)) as TokenInfo & { hash: string }
       // The lookup is by hash already; compare the full digest in constant time anyway.
       if (!timingSafeEqual(Buffer.from(stored.hash, 'hex'), hash)) throw new UnauthorizedError('access token is unknown or revoked')
-      return { user: stored.user, tokenId: stored.id } satisfies Principal
+      const principal: Principal = { user: stored.user, tokenId: stored.id }
+      known.set(hash.toString('hex'), principal)
+      return principal
     },
 
     async create (user, label) {
@@ -76,7 +82,10 @@ export function createTokenStore (components: TokenStoreComponents): TokenStore 
       const hash = hashOf(secret ?? generated as string)
       if (previousHash != null && previousHash.equals(hash)) return {}
       const batch = datastore.batch()
-      if (previousHash != null) batch.delete(tokenKey(previousHash))
+      if (previousHash != null) {
+        batch.delete(tokenKey(previousHash))
+        known.delete(previousHash.toString('hex'))
+      }
       batch.put(tokenKey(hash), encoder.encode(JSON.stringify({ id: 'bootstrap', user: ADMIN, label: 'bootstrap', created: new Date().toISOString(), hash: hash.toString('hex') })))
       batch.put(BOOTSTRAP_KEY, encoder.encode(hash.toString('hex')))
       await batch.commit()

@@ -89,13 +89,17 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
     throw new ConfigError(`PINERY_ANNOUNCE: ${foreign.toString()} names another peer; this node is ${peerId}`)
   }
 
+  // Every PinStatus carries the delegates: computed when the addresses change, not per answer.
+  const computeDelegates = (): string[] => [...new Set(libp2p.getMultiaddrs().map(ma => withPeerId(ma, peerId)))].slice(0, MAX_DELEGATES)
+  let delegates = computeDelegates()
+  libp2p.addEventListener('self:peer:update', () => { delegates = computeDelegates() })
+
   return {
     helia,
     libp2p,
     peerId,
     delegates () {
-      const addrs = libp2p.getMultiaddrs().map(ma => withPeerId(ma, peerId))
-      return [...new Set(addrs)].slice(0, MAX_DELEGATES)
+      return delegates
     },
     want,
     async dialAll (addrs, options) {

@@ -34,6 +34,8 @@ export interface RecordStore {
   /** Writes `next` and removes `removed` (if given) in one atomic batch. */
   write(next: PinRecord, previous?: PinRecord, removed?: PinRecord): Promise<void>
   remove(record: PinRecord): Promise<void>
+  /** Writes many new records in one batch (imports, benchmarks); `created` must come from nextCreated(). */
+  importMany(records: PinRecord[]): Promise<void>
   /** True when some live request still wants `cidKey` kept. */
   isReferenced(cidKey: string): Promise<boolean>
   /** Queued and pinning records, oldest first. */
@@ -124,6 +126,12 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
     async remove (record) {
       await db.batch([...entries(record).keys()].map(key => ({ type: 'del' as const, key })), { sync: true })
       index?.remove(record)
+    },
+
+    async importMany (records) {
+      const ops = records.flatMap(r => [...entries(r)].map(([key, value]) => ({ type: 'put' as const, key, value })))
+      await db.batch([...ops, { type: 'put', key: CLOCK_KEY, value: encoder.encode(String(clock)) }], { sync: true })
+      for (const r of records) index?.put(r)
     },
 
     async isReferenced (cidKey) {

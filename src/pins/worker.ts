@@ -9,6 +9,7 @@
 import { CID } from 'multiformats/cid'
 import { StallError, isErrorNamed } from '../errors.js'
 import { parseMultiaddr } from '../node/multiaddrs.js'
+import { createPinQueue } from './pin-queue.js'
 import { walkDag, type DagWalkComponents, type DagWalkResult } from './dag-walk.js'
 import type { PinProgress, PinRecord } from './index.js'
 import type { BlockGuard } from './block-guard.js'
@@ -84,7 +85,7 @@ class CancelledError extends Error {
 export function createPinWorker (init: PinWorkerInit, components: PinWorkerComponents): PinWorker {
   const { lifecycle, content, guard } = components
   const log = components.logger.child({ component: 'worker' })
-  const queue: PinRecord[] = []
+  const queue = createPinQueue()
   const active = new Map<string, { controller: AbortController, fetch?: SharedFetch }>()
   const fetches = new Map<string, SharedFetch>()
   const running = new Set<Promise<void>>()
@@ -174,7 +175,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
 
   function pump (): void {
     while (!stopped && active.size < init.concurrency && queue.length > 0) {
-      const record = queue.shift() as PinRecord
+      const record = queue.take() as PinRecord
       const job = run(record).catch(err => { log.error({ err, requestid: record.requestid }, 'pin job crashed') })
       running.add(job)
       void job.finally(() => { running.delete(job); pump() })
@@ -184,7 +185,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   return {
     async start () {
       stopped = false
-      for await (const record of components.records.pending()) queue.push(record)
+      for await (const record of components.records.pending()) if (!queue.has(record.requestid)) queue.push(record)
       if (queue.length > 0) log.info({ resumed: queue.length }, 'resuming pending pins')
       pump()
     },
@@ -200,13 +201,12 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       return record
     },
     cancel (requestid) {
-      const i = queue.findIndex(r => r.requestid === requestid)
-      if (i >= 0) queue.splice(i, 1)
+      queue.cancel(requestid)
       active.get(requestid)?.controller.abort(new CancelledError('request removed'))
     },
     position (requestid) {
-      const i = queue.findIndex(r => r.requestid === requestid)
-      return i < 0 ? undefined : { position: i + 1, length: queue.length }
+      const position = queue.position(requestid)
+      return position == null ? undefined : { position, length: queue.length }
     },
     progress (requestid) {
       const fetch = active.get(requestid)?.fetch
@@ -214,7 +214,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
     },
     async stop () {
       stopped = true
-      queue.length = 0
+      queue.clear()
       for (const job of active.values()) job.controller.abort(new ShutdownError('shutting down'))
       await Promise.allSettled([...running])
     }
