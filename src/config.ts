@@ -67,12 +67,12 @@ const SETTINGS: Array<Setting<keyof Config>> = [
   { env: 'PINERY_LISTEN', key: 'listen', default: '/ip4/0.0.0.0/tcp/4101', description: 'comma-separated libp2p TCP listen multiaddrs', parse: (v) => { const list = parseMultiaddrList(v, { requireTcp: true }); if (list.length === 0) throw new Error('must name at least one TCP multiaddr'); return list } },
   { env: 'PINERY_ANNOUNCE', key: 'announce', default: '', description: 'comma-separated multiaddrs handed out as delegates (default: the listen addresses, wildcards expanded, each ending /p2p/<peerId>)', parse: (v) => parseMultiaddrList(v, { requireTcp: false }) },
   { env: 'PINERY_ADMIN_TOKEN', key: 'adminToken', default: '', description: 'bootstrap token of the admin user; if unset on first start one is generated, printed once and written to <dir>/admin-token', parse: adminToken },
-  { env: 'PINERY_PIN_CONCURRENCY', key: 'pinConcurrency', default: '4', description: 'pins fetched at once', parse: integer(1, 1024) },
+  { env: 'PINERY_PIN_CONCURRENCY', key: 'pinConcurrency', default: '64', description: 'pins fetched at once', parse: integer(1, 1024) },
   { env: 'PINERY_STALL_TIMEOUT_MS', key: 'stallTimeoutMs', default: '120000', description: 'a pin that makes no progress for this long becomes failed', parse: integer(100, 86_400_000) },
   { env: 'PINERY_GC_INTERVAL_MS', key: 'gcIntervalMs', default: '30000', description: 'how often unreferenced blocks are garbage-collected', parse: integer(100, 86_400_000) },
-  { env: 'PINERY_FETCH_CONCURRENCY', key: 'fetchConcurrency', default: '128', description: 'blocks of one DAG requested at once while fetching', parse: integer(1, 4096) },
+  { env: 'PINERY_FETCH_CONCURRENCY', key: 'fetchConcurrency', default: '256', description: 'blocks requested at once across all fetches (one DAG may use them all); bounds the memory fetches hold', parse: integer(1, 4096) },
   { env: 'PINERY_REWANT_AFTER_MS', key: 'rewantAfterMs', default: '2000', description: 're-request the blocks in flight when none arrived for this long (bitswap can lose a want)', parse: integer(100, 3_600_000) },
-  { env: 'PINERY_WANTLIST_DEBOUNCE_MS', key: 'wantlistDebounceMs', default: '0', description: 'how long bitswap gathers wants before sending them', parse: integer(0, 1000) },
+  { env: 'PINERY_WANTLIST_DEBOUNCE_MS', key: 'wantlistDebounceMs', default: '5', description: 'how long bitswap gathers wants before sending them', parse: integer(0, 1000) },
   { env: 'PINERY_MAX_BODY_BYTES', key: 'maxBodyBytes', default: '1048576', description: 'largest accepted JSON request body (bigger gets 413)', parse: integer(1024, 64 * 1024 * 1024) },
   { env: 'PINERY_LOG_LEVEL', key: 'logLevel', default: 'info', description: `log level: ${LOG_LEVELS.join(', ')}`, parse: (v) => { if (!LOG_LEVELS.includes(v)) throw new Error(`expected one of ${LOG_LEVELS.join(', ')}`); return v } }
 ]

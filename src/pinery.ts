@@ -85,13 +85,13 @@ export async function createPinery (config: Config, components: PineryComponents
     const getCodec = helia.getCodec as DagWalkComponents['getCodec']
     const blockSource = { blockstore: stores.blockstore, getCodec }
     const content = createContentPins({
-      dagPins: createDagPins({ datastore }),
+      dagPins: await createDagPins({ datastore }),
       records,
       local: localBlockSource(blockSource),
       logger,
       onUnpinned: () => { gc.markDirty() }
     })
-    const lifecycle = createPinLifecycle({ records, content })
+    const lifecycle = createPinLifecycle({ records, index, content })
     const worker = createPinWorker({
       concurrency: config.pinConcurrency,
       stallTimeoutMs: config.stallTimeoutMs,

@@ -5,10 +5,19 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
 
 export const RAW_PROTOCOL = '/pinery-bench/raw/1.0.0'
 export const MiB = 1024 * 1024
 const PEER = fileURLToPath(new URL('./peer.ts', import.meta.url))
+
+/** Block `i` of bench:many: small, distinct, derivable by origin and orchestrator alike. */
+export async function manyBlock (i: number): Promise<{ cid: CID, bytes: Uint8Array }> {
+  const bytes = new TextEncoder().encode(`pinery bench:many block ${i}`.padEnd(1024, '.'))
+  return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes }
+}
 
 /** Peak resident set size (VmHWM) of a process, in bytes. */
 export async function peakRss (pid: number | 'self' = 'self'): Promise<number> {

@@ -3,6 +3,7 @@
  *   origin --mib N        holds an N MiB UnixFS file (256 KiB chunks, raw leaves, CIDv1) and
  *                         serves the raw-stream protocol; prints {cid, addrs} when ready
  *   raw --addr A --mib N  reads N MiB over one libp2p stream from A; prints {ms}
+ *   origin-many --count N holds N single-block DAGs (bench:many); prints {addrs}
  *   stock --addr A --cid C  stock Helia (default bitswap settings) runs pins.add(C) from A
  *                         into a blockstore-fs; prints {ms, peakRssBytes}
  * All use the transport stack of Pinery itself (TCP + Noise + Yamux).
@@ -22,10 +23,10 @@ import drain from 'it-drain'
 import { CID } from 'multiformats/cid'
 import { createLogger } from '../../src/logger.js'
 import { createPineryNode } from '../../src/node/index.js'
-import { RAW_PROTOCOL, peakRss } from './lib.js'
+import { RAW_PROTOCOL, manyBlock, peakRss } from './lib.js'
 
 const MiB = 1024 * 1024
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { mib: { type: 'string' }, addr: { type: 'string' }, cid: { type: 'string' } } })
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { count: { type: 'string' }, mib: { type: 'string' }, addr: { type: 'string' }, cid: { type: 'string' } } })
 const logger = createLogger({ level: 'silent' })
 const listen = [multiaddr('/ip4/127.0.0.1/tcp/0')]
 const print = (value: unknown): void => { process.stdout.write(`${JSON.stringify(value)}\n`) }
@@ -46,6 +47,17 @@ async function origin (mib: number): Promise<void> {
     await stream.close()
   }, { maxInboundStreams: 16 })
   print({ cid: cid.toString(), addrs: node.delegates() })
+  process.on('SIGTERM', () => { void node.stop().then(() => process.exit(0)) })
+}
+
+async function originMany (count: number): Promise<void> {
+  const blockstore = new MemoryBlockstore()
+  for (let i = 0; i < count; i++) {
+    const { cid, bytes } = await manyBlock(i)
+    await blockstore.put(cid, bytes)
+  }
+  const node = await createPineryNode({ listen, announce: [] }, { blockstore, datastore: new MemoryDatastore(), logger })
+  print({ addrs: node.delegates() })
   process.on('SIGTERM', () => { void node.stop().then(() => process.exit(0)) })
 }
 
@@ -79,6 +91,7 @@ async function stock (addr: string, cid: string): Promise<void> {
 
 const role = positionals[0]
 if (role === 'origin') await origin(Number(values.mib))
+else if (role === 'origin-many') await originMany(Number(values.count))
 else if (role === 'raw') await raw(values.addr as string, Number(values.mib))
 else if (role === 'stock') await stock(values.addr as string, values.cid as string)
 else throw new Error(`unknown role ${role ?? ''}`)

@@ -33,6 +33,7 @@ const MAX_DELEGATES = 20
  */
 export const BITSWAP_OPTIONS = {
   sendWantlistDebounce: 0,
+  sendBlocksDebounce: 0,
   maxInboundStreams: 256,
   maxOutboundStreams: 256
 }
@@ -104,6 +105,9 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
     want,
     async dialAll (addrs, options) {
       await Promise.all(addrs.map(async (ma) => {
+        // Re-dialing a connected peer still costs a peer-store read and write.
+        const id = trailingPeerId(ma)
+        if (id != null && libp2p.getConnections().some(c => c.remotePeer.toString() === id)) return
         try {
           await libp2p.dial(ma, { signal: options.signal })
         } catch (err) {

@@ -50,9 +50,16 @@ function blockKey (cid: CID): Key {
   return new Key(`/pinned-block/${base36.encode(cid.multihash.bytes)}`)
 }
 
-/** Creates the pin layer over Helia's datastore. */
-export function createDagPins (components: DagPinsComponents): DagPins {
+/** Creates the pin layer over Helia's datastore, loading the pinned roots into memory. */
+export async function createDagPins (components: DagPinsComponents): Promise<DagPins> {
   const { datastore } = components
+  // Pinned roots (CIDv1 string) and their DAG sizes: asked on every pin and admission.
+  const roots = new Map<string, number | undefined>()
+  for await (const { key, value } of datastore.query({ prefix: '/pin/' })) {
+    const root = CID.parse(key.toString().slice('/pin/'.length), base36)
+    const pin = cborg.decode(value) as { metadata?: { dagSize?: unknown } }
+    roots.set(root.toV1().toString(), typeof pin.metadata?.dagSize === 'number' ? pin.metadata.dagSize : undefined)
+  }
   // Pinned-block entries are shared between DAGs: serialise every update.
   const lock = createKeyedMutex()
 
@@ -85,27 +92,21 @@ export function createDagPins (components: DagPinsComponents): DagPins {
 
   return {
     async hasPin (root) {
-      return await datastore.has(pinKey(root))
+      return roots.has(root.toV1().toString())
     },
     async dagSize (root) {
-      try {
-        const pin = cborg.decode(await datastore.get(pinKey(root))) as { metadata?: { dagSize?: unknown } }
-        return typeof pin.metadata?.dagSize === 'number' ? pin.metadata.dagSize : undefined
-      } catch (err) {
-        if ((err as Error).name === 'NotFoundError') return undefined
-        throw err
-      }
+      return roots.get(root.toV1().toString())
     },
     async * ls () {
-      for await (const key of datastore.queryKeys({ prefix: '/pin/' })) {
-        yield CID.parse(key.toString().slice('/pin/'.length), base36)
-      }
+      for (const key of roots.keys()) yield CID.parse(key)
     },
     async add (root, blocks, dagSize) {
       await lock.run('pins', async () => { await update(root, blocks, true, dagSize) })
+      roots.set(root.toV1().toString(), dagSize)
     },
     async rm (root, blocks) {
       await lock.run('pins', async () => { await update(root, blocks, false) })
+      roots.delete(root.toV1().toString())
     }
   }
 }

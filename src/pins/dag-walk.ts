@@ -13,6 +13,7 @@
 import { createUnsafe } from 'multiformats/block'
 import * as raw from 'multiformats/codecs/raw'
 import { blockKey } from './block-guard.js'
+import type { Limiter } from './limiter.js'
 import type { BlockCodec } from 'multiformats/codecs/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -35,6 +36,8 @@ export interface DagWalkOptions {
   skipRawLeaves?: boolean
   /** Re-issue requests in flight after this long without any block arriving (default: never). */
   rewantAfterMs?: number
+  /** Shared cap on requests in flight across walks. */
+  limiter?: Limiter
 }
 
 /** The distinct blocks of a DAG and their total size. */
@@ -104,13 +107,16 @@ export async function walkDag (root: CID, components: DagWalkComponents, options
     const fetchBlock = async (cid: CID): Promise<Uint8Array> => {
       if (cid.multihash.code === IDENTITY) return cid.multihash.digest
       for (;;) {
+        await options.limiter?.acquire(options.signal)
         try {
           return await request(cid)
         } catch (err) {
           if (!(err instanceof RewantSignal)) throw err
-          await new Promise(resolve => setTimeout(resolve, REWANT_PAUSE_MS))
-          options.signal?.throwIfAborted()
+        } finally {
+          options.limiter?.release()
         }
+        await new Promise(resolve => setTimeout(resolve, REWANT_PAUSE_MS))
+        options.signal?.throwIfAborted()
       }
     }
 

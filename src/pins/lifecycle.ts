@@ -6,6 +6,7 @@
 import { createKeyedMutex } from './keyed-mutex.js'
 import type { PinRecord, PinState } from './index.js'
 import type { ContentPins } from './content.js'
+import type { PinIndex } from './pin-index.js'
 import type { RecordStore } from './record-store.js'
 
 /** Moves records through queued → pinning → pinned | failed. */
@@ -20,15 +21,19 @@ export interface PinLifecycle {
   /** Removes a record; returns it, or undefined when it was already gone. */
   remove(requestid: string): Promise<PinRecord | undefined>
   /**
-   * Moves a record to `to` when the transition is allowed; returns the new
-   * record, or undefined when the record is gone or the move is not allowed.
+   * Moves a record (the caller's copy of it) to `to` when the transition is
+   * allowed; returns the new record, or undefined when the record is gone or
+   * the move is not allowed. Only status, dagSize, failure and holds ever
+   * change after creation, so the caller's copy is the record but for those.
    */
-  transition(requestid: string, to: PinState, patch?: { dagSize?: number, failure?: string }): Promise<PinRecord | undefined>
+  transition(record: PinRecord, to: PinState, patch?: { dagSize?: number, failure?: string }): Promise<PinRecord | undefined>
 }
 
 /** What the lifecycle needs. */
 export interface PinLifecycleComponents {
   records: RecordStore
+  /** Knows each record's current status without reading LevelDB. */
+  index: Pick<PinIndex, 'statusOf'>
   content: Pick<ContentPins, 'release'>
 }
 
@@ -83,14 +88,17 @@ export function createPinLifecycle (components: PinLifecycleComponents): PinLife
       return gone
     },
 
-    async transition (requestid, to, patch = {}) {
-      const result = await lock.run(requestid, async () => {
-        const current = await records.get(requestid)
-        if (current == null || !ALLOWED[current.status].includes(to)) return undefined
+    async transition (record, to, patch = {}) {
+      const result = await lock.run(record.requestid, async () => {
+        const status = components.index.statusOf(record)
+        if (status == null || !ALLOWED[status].includes(to)) return undefined
+        // A settled request holds nothing any more, so holds are as created until now.
+        const current: PinRecord = { ...record, status }
         const next: PinRecord = { ...current, status: to, ...patch }
         // A settled request no longer needs to hold the CID it replaced.
         if (to === 'pinned' || to === 'failed') delete next.holds
-        await records.write(next, current)
+        // Not fsynced: a transition lost in a crash is redone when the request resumes.
+        await records.write(next, current, undefined, { durable: false })
         return { current, next }
       })
       if (result == null) return undefined

@@ -1,10 +1,12 @@
 /**
  * An in-memory index of every pin request, for GET /pins. Per owner it keeps
- * columns in `created` order (created is unique and increasing, so new
- * records append), per-status counts and a CID → positions map. Queries
- * binary-search the before/after bounds and scan packed columns, so counts
- * stay exact without reading LevelDB; only the returned page is read there.
- * Deleted entries are tombstoned and compacted away in bulk.
+ * typed-array columns in `created` order (created is unique and increasing,
+ * so new records append): created, status, and interned ids of the CID, name
+ * and meta. A name or meta filter is evaluated once per distinct value per
+ * query, then each record costs an array lookup. before/after are binary
+ * searches, counts stay exact, and only the returned page is read from
+ * LevelDB. Request IDs are kept as 16 UUID bytes. Deleted entries are
+ * tombstoned and compacted in bulk. A million records take ~100 bytes each.
  */
 import { PIN_STATES, type PinQuery, type PinRecord, type PinState, type TextMatch } from './index.js'
 
@@ -20,30 +22,67 @@ export interface PinIndex {
   remove(record: PinRecord): void
   /** Runs a query; `cidKeys` are the canonical keys of `query.cids`. */
   query(owner: string, query: PinQuery, cidKeys?: Set<string>): IndexPage
+  /** The status of a record as last written, or undefined once it is removed. */
+  statusOf(record: Pick<PinRecord, 'owner' | 'created'>): PinState | undefined
   /** Number of records indexed. */
   size(): number
 }
 
 const DELETED = 255
+const NONE = -1
 const STATUS_CODE = new Map<PinState, number>(PIN_STATES.map((s, i) => [s, i]))
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/** Strings (or values keyed by a string) stored once, referred to by number. */
+class Interned<T> {
+  private readonly ids = new Map<string, number>()
+  readonly values: T[] = []
+  id (key: string, value: T): number {
+    let id = this.ids.get(key)
+    if (id == null) { id = this.values.length; this.ids.set(key, id); this.values.push(value) }
+    return id
+  }
+  find (key: string): number | undefined { return this.ids.get(key) }
+}
+
+function uuidBytes (id: string, into: Uint8Array, at: number): boolean {
+  if (!UUID.test(id)) return false
+  const hex = id.replaceAll('-', '')
+  for (let i = 0; i < 16; i++) into[at + i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16)
+  return true
+}
+
+function uuidString (from: Uint8Array, at: number): string {
+  let hex = ''
+  for (let i = 0; i < 16; i++) hex += (from[at + i] as number).toString(16).padStart(2, '0')
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+}
+
+function grow<A extends Float64Array | Uint8Array | Int32Array> (a: A, size: number): A {
+  if (size <= a.length) return a
+  const bigger = new (a.constructor as new (n: number) => A)(Math.max(size, a.length * 2, 64))
+  bigger.set(a)
+  return bigger
+}
 
 class OwnerColumns {
-  created: number[] = []
-  ids: string[] = []
-  status: number[] = []
-  cidKeys: string[] = []
-  names: Array<string | undefined> = []
-  lowerNames: Array<string | undefined> = []
-  metas: Array<Record<string, string> | undefined> = []
-  positionById = new Map<string, number>()
-  byCid = new Map<string, number[]>()
+  length = 0
+  created = new Float64Array(0)
+  status = new Uint8Array(0)
+  cid = new Int32Array(0)
+  name = new Int32Array(0)
+  meta = new Int32Array(0)
+  ids = new Uint8Array(0)
+  /** Request IDs that are not UUIDs, by position. */
+  otherIds = new Map<number, string>()
+  byCid = new Map<number, number[]>()
   counts = PIN_STATES.map(() => 0)
   deleted = 0
 
   /** Position of the first entry with created > ms. */
   upperBound (ms: number): number {
     let lo = 0
-    let hi = this.created.length
+    let hi = this.length
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
       if ((this.created[mid] as number) <= ms) lo = mid + 1
@@ -52,111 +91,149 @@ class OwnerColumns {
     return lo
   }
 
-  /** Position of the first entry with created >= ms. */
-  lowerBound (ms: number): number {
-    return this.upperBound(ms - 1)
+  /** Position of the entry created at `ms` (created is unique), or -1. */
+  find (ms: number): number {
+    const p = this.upperBound(ms) - 1
+    return p >= 0 && this.created[p] === ms && this.status[p] !== DELETED ? p : -1
   }
 
-  put (r: PinRecord): void {
-    const at = this.positionById.get(r.requestid)
-    if (at != null) {
-      this.counts[this.status[at] as number]!--
-      this.status[at] = STATUS_CODE.get(r.status) as number
-      this.counts[this.status[at] as number]!++
+  requestid (p: number): string {
+    return this.otherIds.get(p) ?? uuidString(this.ids, p * 16)
+  }
+
+  insert (r: PinRecord, cid: number, name: number, meta: number): void {
+    const n = this.length + 1
+    this.created = grow(this.created, n)
+    this.status = grow(this.status, n)
+    this.cid = grow(this.cid, n)
+    this.name = grow(this.name, n)
+    this.meta = grow(this.meta, n)
+    this.ids = grow(this.ids, n * 16)
+    let p = this.length
+    if (p > 0 && (this.created[p - 1] as number) > r.created) {
+      // Out of order (only while loading from several sources): shift the tail.
+      p = this.upperBound(r.created)
+      for (const col of [this.created, this.status, this.cid, this.name, this.meta]) col.copyWithin(p + 1, p, this.length)
+      this.ids.copyWithin((p + 1) * 16, p * 16, this.length * 16)
+      this.otherIds = new Map([...this.otherIds].map(([at, id]) => [at >= p ? at + 1 : at, id]))
+      this.length = n
+      this.write(p, r, cid, name, meta)
+      this.rebuild()
       return
     }
-    // Records arrive in created order, except while loading from several sources.
-    let pos = this.created.length
-    if (pos > 0 && (this.created[pos - 1] as number) > r.created) pos = this.upperBound(r.created)
-    const insert = <T>(column: T[], value: T): void => { if (pos === column.length) column.push(value); else column.splice(pos, 0, value) }
-    insert(this.created, r.created)
-    insert(this.ids, r.requestid)
-    insert(this.status, STATUS_CODE.get(r.status) as number)
-    insert(this.cidKeys, r.cidKey)
-    insert(this.names, r.pin.name)
-    insert(this.lowerNames, r.pin.name?.toLowerCase())
-    insert(this.metas, r.pin.meta)
-    this.counts[STATUS_CODE.get(r.status) as number]!++
-    if (pos === this.created.length - 1) {
-      this.positionById.set(r.requestid, pos)
-      const list = this.byCid.get(r.cidKey)
-      if (list == null) this.byCid.set(r.cidKey, [pos])
-      else list.push(pos)
-    } else {
-      this.rebuildMaps()
-    }
+    this.length = n
+    this.write(p, r, cid, name, meta)
+    const list = this.byCid.get(cid)
+    if (list == null) this.byCid.set(cid, [p])
+    else list.push(p)
   }
 
-  remove (requestid: string): void {
-    const at = this.positionById.get(requestid)
-    if (at == null) return
-    this.counts[this.status[at] as number]!--
-    this.status[at] = DELETED
-    this.positionById.delete(requestid)
-    const list = this.byCid.get(this.cidKeys[at] as string)
+  private write (p: number, r: PinRecord, cid: number, name: number, meta: number): void {
+    this.created[p] = r.created
+    this.status[p] = STATUS_CODE.get(r.status) as number
+    this.cid[p] = cid
+    this.name[p] = name
+    this.meta[p] = meta
+    if (!uuidBytes(r.requestid, this.ids, p * 16)) this.otherIds.set(p, r.requestid)
+    this.counts[this.status[p] as number]!++
+  }
+
+  setStatus (p: number, status: PinState): void {
+    this.counts[this.status[p] as number]!--
+    this.status[p] = STATUS_CODE.get(status) as number
+    this.counts[this.status[p] as number]!++
+  }
+
+  remove (p: number): void {
+    this.counts[this.status[p] as number]!--
+    this.status[p] = DELETED
+    const list = this.byCid.get(this.cid[p] as number)
     if (list != null) {
-      const i = list.indexOf(at)
+      const i = list.indexOf(p)
       if (i >= 0) list.splice(i, 1)
-      if (list.length === 0) this.byCid.delete(this.cidKeys[at] as string)
+      if (list.length === 0) this.byCid.delete(this.cid[p] as number)
     }
-    if (++this.deleted > 1024 && this.deleted * 4 > this.created.length) this.compact()
+    if (++this.deleted > 1024 && this.deleted * 4 > this.length) this.compact()
   }
 
   private compact (): void {
-    const keep = this.status.map((s, i) => s === DELETED ? -1 : i).filter(i => i >= 0)
-    const pick = <T>(column: T[]): T[] => keep.map(i => column[i] as T)
-    this.created = pick(this.created)
-    this.ids = pick(this.ids)
-    this.status = pick(this.status)
-    this.cidKeys = pick(this.cidKeys)
-    this.names = pick(this.names)
-    this.lowerNames = pick(this.lowerNames)
-    this.metas = pick(this.metas)
+    let w = 0
+    const others = new Map<number, string>()
+    for (let r = 0; r < this.length; r++) {
+      if (this.status[r] === DELETED) continue
+      this.created[w] = this.created[r] as number
+      this.status[w] = this.status[r] as number
+      this.cid[w] = this.cid[r] as number
+      this.name[w] = this.name[r] as number
+      this.meta[w] = this.meta[r] as number
+      this.ids.copyWithin(w * 16, r * 16, r * 16 + 16)
+      const other = this.otherIds.get(r)
+      if (other != null) others.set(w, other)
+      w++
+    }
+    this.length = w
+    this.otherIds = others
     this.deleted = 0
-    this.rebuildMaps()
+    this.rebuild()
   }
 
-  private rebuildMaps (): void {
-    this.positionById.clear()
+  private rebuild (): void {
     this.byCid.clear()
-    for (let i = 0; i < this.ids.length; i++) {
-      if (this.status[i] === DELETED) continue
-      this.positionById.set(this.ids[i] as string, i)
-      const list = this.byCid.get(this.cidKeys[i] as string)
-      if (list == null) this.byCid.set(this.cidKeys[i] as string, [i])
-      else list.push(i)
+    for (let p = 0; p < this.length; p++) {
+      if (this.status[p] === DELETED) continue
+      const list = this.byCid.get(this.cid[p] as number)
+      if (list == null) this.byCid.set(this.cid[p] as number, [p])
+      else list.push(p)
     }
   }
 }
 
-function nameMatcher (wanted: string, match: TextMatch): (name: string | undefined, lower: string | undefined) => boolean {
+function nameMatcher (wanted: string, match: TextMatch): (name: string) => boolean {
   const lowerWanted = wanted.toLowerCase()
   switch (match) {
     case 'exact': return (name) => name === wanted
-    case 'iexact': return (_name, lower) => lower === lowerWanted
-    case 'partial': return (name) => name?.includes(wanted) === true
-    case 'ipartial': return (_name, lower) => lower?.includes(lowerWanted) === true
+    case 'iexact': return (name) => name.toLowerCase() === lowerWanted
+    case 'partial': return (name) => name.includes(wanted)
+    case 'ipartial': return (name) => name.toLowerCase().includes(lowerWanted)
+  }
+}
+
+/** Evaluates a predicate at most once per interned value during one query. */
+function memo<T> (values: T[], test: (value: T) => boolean): (id: number) => boolean {
+  const seen = new Uint8Array(values.length) // 0 unknown, 1 yes, 2 no
+  return (id) => {
+    if (id === NONE) return false
+    let v = seen[id]
+    if (v === 0) { v = test(values[id] as T) ? 1 : 2; seen[id] = v }
+    return v === 1
   }
 }
 
 /** Creates an empty index. */
 export function createPinIndex (): PinIndex {
   const owners = new Map<string, OwnerColumns>()
+  const cids = new Interned<string>()
+  const names = new Interned<string>()
+  const metas = new Interned<Record<string, string>>()
   let total = 0
 
   return {
     put (record) {
       let cols = owners.get(record.owner)
       if (cols == null) { cols = new OwnerColumns(); owners.set(record.owner, cols) }
-      const known = cols.positionById.has(record.requestid)
-      cols.put(record)
-      if (!known) total++
+      const p = cols.find(record.created)
+      if (p >= 0) { cols.setStatus(p, record.status); return }
+      const name = record.pin.name == null ? NONE : names.id(record.pin.name, record.pin.name)
+      const meta = record.pin.meta == null ? NONE : metas.id(JSON.stringify(record.pin.meta), record.pin.meta)
+      cols.insert(record, cids.id(record.cidKey, record.cidKey), name, meta)
+      total++
     },
 
     remove (record) {
       const cols = owners.get(record.owner)
-      if (cols?.positionById.has(record.requestid) !== true) return
-      cols.remove(record.requestid)
+      const p = cols?.find(record.created) ?? -1
+      if (cols == null || p < 0) return
+      cols.remove(p)
       total--
     },
 
@@ -164,44 +241,45 @@ export function createPinIndex (): PinIndex {
       return total
     },
 
+    statusOf (record) {
+      const cols = owners.get(record.owner)
+      const p = cols?.find(record.created) ?? -1
+      return cols == null || p < 0 ? undefined : PIN_STATES[cols.status[p] as number]
+    },
+
     query (owner, q, cidKeys) {
       const cols = owners.get(owner)
       if (cols == null) return { count: 0, requestids: [] }
-      const wanted = new Set(q.statuses.map(s => STATUS_CODE.get(s) as number))
+      const wanted = new Uint8Array(256)
+      for (const s of q.statuses) wanted[STATUS_CODE.get(s) as number] = 1
       // Exclusive bounds: created in (after, before).
-      const end = q.before == null ? cols.created.length : cols.lowerBound(q.before)
+      const end = q.before == null ? cols.length : cols.upperBound(q.before - 1)
       const start = q.after == null ? 0 : cols.upperBound(q.after)
-      const name = q.name == null ? undefined : nameMatcher(q.name, q.match)
-      const meta = q.meta == null ? undefined : Object.entries(q.meta)
-      const matches = (i: number): boolean => {
-        if (!wanted.has(cols.status[i] as number)) return false
-        if (name != null && !name(cols.names[i], cols.lowerNames[i])) return false
-        if (meta != null) {
-          const m = cols.metas[i]
-          if (m == null) return false
-          for (const [k, v] of meta) if (!Object.hasOwn(m, k) || m[k] !== v) return false
-        }
-        return true
-      }
+      const byName = q.name == null ? undefined : memo(names.values, nameMatcher(q.name, q.match))
+      const pairs = q.meta == null ? undefined : Object.entries(q.meta)
+      const byMeta = pairs == null ? undefined : memo(metas.values, m => pairs.every(([k, v]) => Object.hasOwn(m, k) && m[k] === v))
+      const { status, name, meta } = cols
+      const matches = (i: number): boolean =>
+        wanted[status[i] as number] === 1 &&
+        (byName == null || byName(name[i] as number)) &&
+        (byMeta == null || byMeta(meta[i] as number))
 
       // A CID filter narrows the candidates to a few positions.
       if (cidKeys != null) {
-        const positions = [...cidKeys].flatMap(k => cols.byCid.get(k) ?? []).filter(i => i >= start && i < end && matches(i)).sort((a, b) => b - a)
-        return { count: positions.length, requestids: positions.slice(0, q.limit).map(i => cols.ids[i] as string) }
+        const positions = [...cidKeys].flatMap(k => { const id = cids.find(k); return id == null ? [] : cols.byCid.get(id) ?? [] })
+          .filter(i => i >= start && i < end && matches(i)).sort((a, b) => b - a)
+        return { count: positions.length, requestids: positions.slice(0, q.limit).map(i => cols.requestid(i)) }
       }
 
-      // Status alone over the whole range: the count is kept, only the page is scanned for.
-      const statusOnly = name == null && meta == null
       const requestids: string[] = []
       let count = 0
       let i = end - 1
       for (; i >= start && requestids.length < q.limit; i--) {
-        if (matches(i)) { count++; requestids.push(cols.ids[i] as string) }
+        if (matches(i)) { count++; requestids.push(cols.requestid(i)) }
       }
-      if (statusOnly && start === 0 && end === cols.created.length) {
-        count = [...wanted].reduce((sum, s) => sum + (cols.counts[s] as number), 0)
-      } else if (statusOnly) {
-        for (; i >= start; i--) if (wanted.has(cols.status[i] as number)) count++
+      if (byName == null && byMeta == null && start === 0 && end === cols.length) {
+        // Status alone over everything: the counts are kept.
+        count = q.statuses.reduce((sum, s) => sum + (cols.counts[STATUS_CODE.get(s) as number] as number), 0)
       } else {
         for (; i >= start; i--) if (matches(i)) count++
       }

@@ -9,10 +9,11 @@
  *   /pinery/created/<created>           → the record's own key; finds the newest `created` at start
  *   /pinery/clock                       → the last `created` handed out
  *
- * Batches are written with `sync: true`: a request is on disk before it is
- * acknowledged. LevelDB's log is append-only, so a synced batch also makes
- * every earlier write durable (Helia's pin entries written just before a
- * request turns `pinned`, for one).
+ * Batches that acknowledge a client's intent (create, replace, delete) are
+ * written with `sync: true`: on disk before the answer. LevelDB's log is
+ * append-only, so a synced batch also makes every earlier write durable.
+ * The worker's own transitions skip the fsync: losing one in a crash only
+ * sends the request back a step, and it resumes.
  */
 import type { PinRecord } from './index.js'
 import type { PinIndex } from './pin-index.js'
@@ -31,8 +32,11 @@ export interface RecordStore {
   /** A `created` value later than every one handed out before, across restarts. */
   nextCreated(): number
   get(requestid: string): Promise<PinRecord | undefined>
-  /** Writes `next` and removes `removed` (if given) in one atomic batch. */
-  write(next: PinRecord, previous?: PinRecord, removed?: PinRecord): Promise<void>
+  /**
+   * Writes `next` and removes `removed` (if given) in one atomic batch.
+   * `durable: false` skips the fsync, for changes a crash may safely undo.
+   */
+  write(next: PinRecord, previous?: PinRecord, removed?: PinRecord, options?: { durable?: boolean }): Promise<void>
   remove(record: PinRecord): Promise<void>
   /** Writes many new records in one batch (imports, benchmarks); `created` must come from nextCreated(). */
   importMany(records: PinRecord[]): Promise<void>
@@ -107,7 +111,7 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
       return clock
     },
 
-    async write (next, previous, removed) {
+    async write (next, previous, removed, options = {}) {
       const puts = entries(next)
       const dels = new Set<string>()
       for (const old of [previous, removed]) {
@@ -118,7 +122,7 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
         ...[...dels].map(key => ({ type: 'del' as const, key })),
         ...[...puts].map(([key, value]) => ({ type: 'put' as const, key, value })),
         { type: 'put', key: CLOCK_KEY, value: encoder.encode(String(clock)) }
-      ], { sync: true })
+      ], { sync: options.durable !== false })
       if (removed != null) index?.remove(removed)
       index?.put(next)
     },

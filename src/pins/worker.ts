@@ -9,6 +9,7 @@
 import { CID } from 'multiformats/cid'
 import { StallError, isErrorNamed } from '../errors.js'
 import { parseMultiaddr } from '../node/multiaddrs.js'
+import { createLimiter } from './limiter.js'
 import { createPinQueue } from './pin-queue.js'
 import { walkDag, type DagWalkComponents, type DagWalkResult } from './dag-walk.js'
 import type { PinProgress, PinRecord } from './index.js'
@@ -42,6 +43,7 @@ export interface PinWorker {
 export interface PinWorkerInit {
   concurrency: number
   stallTimeoutMs: number
+  /** Block requests in flight across all fetches (one DAG may use them all). */
   fetchConcurrency: number
   /** Re-issue block requests after this long without any block arriving. */
   rewantAfterMs: number
@@ -88,6 +90,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   const queue = createPinQueue()
   const active = new Map<string, { controller: AbortController, fetch?: SharedFetch }>()
   const fetches = new Map<string, SharedFetch>()
+  const limiter = createLimiter(init.fetchConcurrency)
   const running = new Set<Promise<void>>()
   let stopped = true
 
@@ -104,6 +107,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       signal: controller.signal,
       concurrency: init.fetchConcurrency,
       rewantAfterMs: init.rewantAfterMs,
+      limiter,
       beforeBlock: async (cid) => { fetch.protectedBlocks.push(cid); await guard.protect(cid) },
       onBlock: (_cid, size) => { fetch.progress.blocks++; fetch.progress.bytes += size; armStall() }
     }).finally(() => clearTimeout(stallTimer))
@@ -150,12 +154,12 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
     active.set(record.requestid, job)
     const jlog = log.child({ requestid: record.requestid, cid: record.pin.cid })
     try {
-      if (record.status === 'queued' && await lifecycle.transition(record.requestid, 'pinning') == null) return
+      if (record.status === 'queued' && await lifecycle.transition(record, 'pinning') == null) return
       job.controller.signal.throwIfAborted()
       job.fetch = join(record)
       const result = await untilAborted(job.fetch.done, job.controller.signal)
       await content.pin(record.cidKey, result.blocks, result.bytes)
-      const settled = await lifecycle.transition(record.requestid, 'pinned', { dagSize: result.bytes })
+      const settled = await lifecycle.transition(record, 'pinned', { dagSize: result.bytes })
       // Deleted while we pinned: the deletion's release saw no pin yet, so release again.
       if (settled == null) await content.release([record.cidKey])
       else jlog.info({ dagSize: result.bytes, blocks: result.blocks.length }, 'pinned')
@@ -165,7 +169,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       if (isErrorNamed(cause, ShutdownError.name) || isErrorNamed(cause, CancelledError.name)) return
       const reason = isErrorNamed(cause, StallError.name) ? cause.message : `fetch failed: ${(cause as Error).message}`
       jlog.warn({ reason }, 'pin failed')
-      await lifecycle.transition(record.requestid, 'failed', { failure: reason })
+      await lifecycle.transition(record, 'failed', { failure: reason })
       components.onFailed()
     } finally {
       if (job.fetch != null) leave(record.cidKey, job.fetch)
@@ -193,7 +197,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       // The record is written, so it references its CID: the pin cannot go away under us.
       const dagSize = await content.pinnedSize(record.cidKey)
       if (dagSize != null) {
-        const settled = await lifecycle.transition(record.requestid, 'pinned', { dagSize })
+        const settled = await lifecycle.transition(record, 'pinned', { dagSize })
         if (settled != null) return settled
       }
       queue.push(record)
