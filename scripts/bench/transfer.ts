@@ -61,8 +61,9 @@ for (const n of sizes) {
     const p = await pineryRun(origin.value.cid, origin.value.addrs)
     pinery.push(rate(n, p.ms))
     rss.push(p.peakRssBytes)
-    if (i < stockRuns) stock.push(rate(n, (await runPeer<{ ms: number }>(['stock', '--addr', addr, '--cid', origin.value.cid])).ms))
-    process.stderr.write(`${n} MiB run ${i + 1}: raw ${raw.at(-1)?.toFixed(1)} MiB/s, pinery ${pinery.at(-1)?.toFixed(1)} MiB/s, stock ${stock.at(-1)?.toFixed(1) ?? '-'} MiB/s, pinery peak RSS ${(p.peakRssBytes / MiB).toFixed(0)} MiB\n`)
+    const s = i < stockRuns ? rate(n, (await runPeer<{ ms: number }>(['stock', '--addr', addr, '--cid', origin.value.cid])).ms) : undefined
+    if (s != null) stock.push(s)
+    process.stderr.write(`${n} MiB run ${i + 1}: raw ${raw.at(-1)?.toFixed(1)} MiB/s, pinery ${pinery.at(-1)?.toFixed(1)} MiB/s, stock ${s?.toFixed(1) ?? '-'} MiB/s, pinery peak RSS ${(p.peakRssBytes / MiB).toFixed(0)} MiB\n`)
   }
   origin.child.kill('SIGTERM')
   const r = median(raw)

@@ -56,26 +56,14 @@ describe('shared blocks, replace and garbage collection', () => {
     expect(shared().length).toBe(8)
   })
 
-  it('deleting A then B keeps B intact until B goes, then collects everything', async () => {
-    const ra = await pin(a.cid, o1)
-    const rb = await pin(b.cid, o2)
-    await remove(ra)
+  it.each([['A', 'B'], ['B', 'A']] as const)('deleting %s then %s keeps the other intact until it goes, then collects everything', async (first, second) => {
+    const dags = { A: a, B: b }
+    const ids = { A: await pin(a.cid, o1), B: await pin(b.cid, o2) }
+    await remove(ids[first])
     await service.pinery.gc.collect()
-    await expectAll(b.blocks, true)
-    await expectAll(only(a.blocks, b.blocks), false)
-    await remove(rb)
-    await service.pinery.gc.collect()
-    await expectAll([...a.blocks, ...b.blocks], false)
-  })
-
-  it('deleting B then A keeps A intact until A goes, then collects everything', async () => {
-    const ra = await pin(a.cid, o1)
-    const rb = await pin(b.cid, o2)
-    await remove(rb)
-    await service.pinery.gc.collect()
-    await expectAll(a.blocks, true)
-    await expectAll(only(b.blocks, a.blocks), false)
-    await remove(ra)
+    await expectAll(dags[second].blocks, true)
+    await expectAll(only(dags[first].blocks, dags[second].blocks), false)
+    await remove(ids[second])
     await service.pinery.gc.collect()
     await expectAll([...a.blocks, ...b.blocks], false)
   })
