@@ -75,6 +75,7 @@ class OwnerColumns {
   ids = new Uint8Array(0)
   /** Request IDs that are not UUIDs, by position. */
   otherIds = new Map<number, string>()
+  /** CID id → `created` of the records naming it (stable across inserts and compaction). */
   byCid = new Map<number, number[]>()
   counts = PIN_STATES.map(() => 0)
   deleted = 0
@@ -117,15 +118,13 @@ class OwnerColumns {
       this.ids.copyWithin((p + 1) * 16, p * 16, this.length * 16)
       this.otherIds = new Map([...this.otherIds].map(([at, id]) => [at >= p ? at + 1 : at, id]))
       this.length = n
-      this.write(p, r, cid, name, meta)
-      this.rebuild()
-      return
+    } else {
+      this.length = n
     }
-    this.length = n
     this.write(p, r, cid, name, meta)
     const list = this.byCid.get(cid)
-    if (list == null) this.byCid.set(cid, [p])
-    else list.push(p)
+    if (list == null) this.byCid.set(cid, [r.created])
+    else list.push(r.created)
   }
 
   private write (p: number, r: PinRecord, cid: number, name: number, meta: number): void {
@@ -149,7 +148,7 @@ class OwnerColumns {
     this.status[p] = DELETED
     const list = this.byCid.get(this.cid[p] as number)
     if (list != null) {
-      const i = list.indexOf(p)
+      const i = list.indexOf(this.created[p] as number)
       if (i >= 0) list.splice(i, 1)
       if (list.length === 0) this.byCid.delete(this.cid[p] as number)
     }
@@ -174,17 +173,6 @@ class OwnerColumns {
     this.length = w
     this.otherIds = others
     this.deleted = 0
-    this.rebuild()
-  }
-
-  private rebuild (): void {
-    this.byCid.clear()
-    for (let p = 0; p < this.length; p++) {
-      if (this.status[p] === DELETED) continue
-      const list = this.byCid.get(this.cid[p] as number)
-      if (list == null) this.byCid.set(this.cid[p] as number, [p])
-      else list.push(p)
-    }
   }
 }
 
@@ -267,7 +255,7 @@ export function createPinIndex (): PinIndex {
       // A CID filter narrows the candidates to a few positions.
       if (cidKeys != null) {
         const positions = [...cidKeys].flatMap(k => { const id = cids.find(k); return id == null ? [] : cols.byCid.get(id) ?? [] })
-          .filter(i => i >= start && i < end && matches(i)).sort((a, b) => b - a)
+          .map(created => cols.find(created)).filter(i => i >= start && i < end && matches(i)).sort((a, b) => b - a)
         return { count: positions.length, requestids: positions.slice(0, q.limit).map(i => cols.requestid(i)) }
       }
 

@@ -95,15 +95,13 @@ export function createPinService (components: PinServiceComponents): PinService 
     },
 
     statusDetails (record) {
-      if (record.status === 'queued') {
-        const at = worker.position(record.requestid)
-        return at == null ? 'queued' : `queue position ${at.position} of ${at.length}`
-      }
-      if (record.status === 'pinning') {
-        const p = worker.progress(record.requestid)
-        return p == null ? 'connecting to providers' : `fetched ${p.blocks} blocks, ${p.bytes} bytes`
-      }
-      return undefined
+      if (record.status !== 'queued' && record.status !== 'pinning') return undefined
+      // A fetch may start before the record says pinning (short fetches skip that write).
+      const p = worker.progress(record.requestid)
+      if (p != null) return `fetched ${p.blocks} blocks, ${p.bytes} bytes`
+      const at = worker.position(record.requestid)
+      if (at != null) return `queue position ${at.position} of ${at.length}`
+      return record.status === 'pinning' ? 'connecting to providers' : 'queued'
     }
   }
 }

@@ -73,6 +73,9 @@ interface SharedFetch {
   finished: boolean
 }
 
+/** A fetch still running after this long is reported as `pinning` rather than `queued`. */
+const PINNING_AFTER_MS = 100
+
 class ShutdownError extends Error {
   static override name = 'ShutdownError'
   override name = ShutdownError.name
@@ -154,10 +157,13 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
     active.set(record.requestid, job)
     const jlog = log.child({ requestid: record.requestid, cid: record.pin.cid })
     try {
-      if (record.status === 'queued' && await lifecycle.transition(record, 'pinning') == null) return
       job.controller.signal.throwIfAborted()
       job.fetch = join(record)
-      const result = await untilAborted(job.fetch.done, job.controller.signal)
+      // A fetch that ends quickly goes straight from queued to pinned: one write fewer per small pin.
+      const markPinning = record.status === 'queued'
+        ? setTimeout(() => { void lifecycle.transition(record, 'pinning').catch(err => { jlog.warn({ err }, 'cannot mark pinning') }) }, PINNING_AFTER_MS)
+        : undefined
+      const result = await untilAborted(job.fetch.done, job.controller.signal).finally(() => { clearTimeout(markPinning) })
       await content.pin(record.cidKey, result.blocks, result.bytes)
       const settled = await lifecycle.transition(record, 'pinned', { dagSize: result.bytes })
       // Deleted while we pinned: the deletion's release saw no pin yet, so release again.
