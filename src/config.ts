@@ -24,6 +24,8 @@ export interface Config {
   wantlistDebounceMs: number
   maxBodyBytes: number
   logLevel: string
+  minFreeBytes: number
+  metricsToken?: string
 }
 
 interface Setting<K extends keyof Config> {
@@ -74,6 +76,8 @@ const SETTINGS: Array<Setting<keyof Config>> = [
   { env: 'PINERY_REWANT_AFTER_MS', key: 'rewantAfterMs', default: '2000', description: 're-request the blocks in flight when none arrived for this long (bitswap can lose a want)', parse: integer(100, 3_600_000) },
   { env: 'PINERY_WANTLIST_DEBOUNCE_MS', key: 'wantlistDebounceMs', default: '5', description: 'how long bitswap gathers wants before sending them', parse: integer(0, 1000) },
   { env: 'PINERY_MAX_BODY_BYTES', key: 'maxBodyBytes', default: '1048576', description: 'largest accepted JSON request body (bigger gets 413)', parse: integer(1024, 64 * 1024 * 1024) },
+  { env: 'PINERY_MIN_FREE_BYTES', key: 'minFreeBytes', default: '268435456', description: 'GET /health reports the blockstore failing below this much free disk', parse: integer(0, Number.MAX_SAFE_INTEGER) },
+  { env: 'PINERY_METRICS_TOKEN', key: 'metricsToken', default: '', description: 'when set, GET /metrics needs "Authorization: Bearer <this>"; otherwise it is open', parse: (v) => v === '' ? undefined : v },
   { env: 'PINERY_LOG_LEVEL', key: 'logLevel', default: 'info', description: `log level: ${LOG_LEVELS.join(', ')}`, parse: (v) => { if (!LOG_LEVELS.includes(v)) throw new Error(`expected one of ${LOG_LEVELS.join(', ')}`); return v } }
 ]
 

@@ -7,7 +7,10 @@ import { chmod, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { IdentityBlockstore } from 'blockstore-core/identity'
 import { createTokenStore } from './auth/index.js'
+import { buildInfo } from './build-info.js'
 import { ConfigError } from './errors.js'
+import { createHealthCheck } from './health.js'
+import { createMetrics } from './metrics.js'
 import { createHttpApp } from './http/app.js'
 import { BITSWAP_OPTIONS, createPineryNode } from './node/index.js'
 import { openStores } from './node/storage.js'
@@ -50,6 +53,8 @@ export interface PineryComponents {
 /** Builds and starts the whole service from a configuration. */
 export async function createPinery (config: Config, components: PineryComponents): Promise<Pinery> {
   const { logger } = components
+  const startedAt = Date.now()
+  const metrics = createMetrics()
   const stores = await openStores(config.dataDir)
   const cleanup: Array<() => Promise<void>> = [async () => { await stores.close() }]
   const stopAll = async (): Promise<void> => {
@@ -80,7 +85,8 @@ export async function createPinery (config: Config, components: PineryComponents
       deleteBlock: async (cid, options) => { await stores.blockstore.delete(cid, options) },
       pins: helia.pins,
       guard,
-      logger
+      logger,
+      metrics
     })
     const getCodec = helia.getCodec as DagWalkComponents['getCodec']
     const blockSource = { blockstore: stores.blockstore, getCodec }
@@ -105,6 +111,7 @@ export async function createPinery (config: Config, components: PineryComponents
       blocks: networkBlockSource({ ...blockSource, want: node.want }),
       guard,
       logger,
+      metrics,
       onFailed: () => { gc.markDirty() }
     })
     const pins = createPinService({ records, index, lifecycle, worker })
@@ -116,11 +123,25 @@ export async function createPinery (config: Config, components: PineryComponents
     gc.start()
 
     let stopping = false
-    const app = createHttpApp({ maxBodyBytes: config.maxBodyBytes }, {
+    metrics.observe({
+      pinsByStatus: () => index.countsByStatus(),
+      queue: () => worker.stats(),
+      connections: () => node.libp2p.getConnections().length
+    })
+    const health = createHealthCheck({ ...buildInfo(), minFreeBytes: config.minFreeBytes }, {
+      datastore,
+      blocksDir: join(config.dataDir, 'blocks'),
+      libp2p: node.libp2p,
+      queue: () => worker.stats(),
+      startedAt
+    })
+    const app = createHttpApp({ maxBodyBytes: config.maxBodyBytes, metricsToken: config.metricsToken }, {
       pins,
       tokens,
       delegates: () => node.delegates(),
       isStopping: () => stopping,
+      health,
+      metrics,
       logger
     })
     const server = app.listen(config.httpPort, config.httpHost)

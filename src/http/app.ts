@@ -5,14 +5,19 @@
 import express, { type Express } from 'express'
 import { errorHandler, sendFailure } from './errors.js'
 import { requireToken } from './auth.js'
+import { opsRoutes } from './ops-routes.js'
 import { pinRoutes } from './pins-routes.js'
 import type { TokenStore } from '../auth/index.js'
+import type { HealthCheck } from '../health.js'
+import type { HttpMetrics } from '../metrics.js'
+import type { Registry } from 'prom-client'
 import type { Logger } from '../logger.js'
 import type { PinService } from '../pins/index.js'
 
 /** Settings of the HTTP app. */
 export interface HttpAppInit {
   maxBodyBytes: number
+  metricsToken?: string
 }
 
 /** What the HTTP app needs. */
@@ -22,6 +27,8 @@ export interface HttpAppComponents {
   delegates(): string[]
   /** True once the service is shutting down: responses then close their connection. */
   isStopping(): boolean
+  health: HealthCheck
+  metrics: HttpMetrics & { registry: Registry }
   logger: Logger
 }
 
@@ -30,10 +37,17 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
   const app = express()
   app.disable('x-powered-by')
   app.set('query parser', 'simple')
-  app.use((_req, res, next) => {
+  app.use((req, res, next) => {
     if (components.isStopping()) res.setHeader('Connection', 'close')
+    const started = performance.now()
+    res.once('finish', () => {
+      // The matched route pattern (never the raw path: request IDs would explode the label set).
+      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched'
+      components.metrics.httpRequest(route, req.method, res.statusCode, (performance.now() - started) / 1000)
+    })
     next()
   })
+  app.use(opsRoutes({ metricsToken: init.metricsToken }, { health: components.health, registry: components.metrics.registry }))
   app.use(requireToken(components.tokens))
   app.use(pinRoutes(init, components))
   app.use((req, res) => { sendFailure(res, 404, 'NOT_FOUND', `no route ${req.method} ${req.path}`) })

@@ -6,6 +6,7 @@
  */
 import type { BlockGuard } from './block-guard.js'
 import type { Logger } from '../logger.js'
+import type { GcMetrics } from '../metrics.js'
 import type { Pins } from '@helia/interface'
 import type { Blockstore } from 'interface-blockstore'
 
@@ -33,6 +34,7 @@ export interface GarbageCollectorComponents {
   pins: Pick<Pins, 'isPinned'>
   guard: BlockGuard
   logger: Logger
+  metrics?: GcMetrics
 }
 
 /** Creates a stopped collector (dirty, so the first interval sweeps leftovers). */
@@ -68,6 +70,7 @@ export function createGarbageCollector (init: GarbageCollectorInit, components: 
       current = sweep(options.signal)
       try {
         const deleted = await current
+        components.metrics?.gcRan(deleted)
         if (deleted > 0) log.info({ deleted }, 'garbage collected')
         return deleted
       } finally {

@@ -26,6 +26,8 @@ export interface PinIndex {
   statusOf(record: Pick<PinRecord, 'owner' | 'created'>): PinState | undefined
   /** Number of records indexed. */
   size(): number
+  /** Records by status across all owners. */
+  countsByStatus(): Record<PinState, number>
 }
 
 const DELETED = 255
@@ -227,6 +229,12 @@ export function createPinIndex (): PinIndex {
 
     size () {
       return total
+    },
+
+    countsByStatus () {
+      const out = Object.fromEntries(PIN_STATES.map(s => [s, 0])) as Record<PinState, number>
+      for (const cols of owners.values()) PIN_STATES.forEach((s, i) => { out[s] += cols.counts[i] as number })
+      return out
     },
 
     statusOf (record) {

@@ -18,6 +18,7 @@ import type { ContentPins } from './content.js'
 import type { PinLifecycle } from './lifecycle.js'
 import type { RecordStore } from './record-store.js'
 import type { Logger } from '../logger.js'
+import type { PinMetrics } from '../metrics.js'
 import type { PineryNode } from '../node/index.js'
 
 /** The worker pool. */
@@ -35,6 +36,8 @@ export interface PinWorker {
   /** 1-based position among queued requests, and the queue's length. */
   position(requestid: string): { position: number, length: number } | undefined
   progress(requestid: string): PinProgress | undefined
+  /** Requests waiting and being fetched. */
+  stats(): { depth: number, active: number }
   /** Aborts all work, leaving requests as they are persisted, and waits for jobs to end. */
   stop(): Promise<void>
 }
@@ -61,6 +64,7 @@ export interface PinWorkerComponents {
   logger: Logger
   /** Told when a failed fetch may have left garbage behind. */
   onFailed(): void
+  metrics?: PinMetrics
 }
 
 interface SharedFetch {
@@ -112,7 +116,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       rewantAfterMs: init.rewantAfterMs,
       limiter,
       beforeBlock: async (cid) => { fetch.protectedBlocks.push(cid); await guard.protect(cid) },
-      onBlock: (_cid, size) => { fetch.progress.blocks++; fetch.progress.bytes += size; armStall() }
+      onBlock: (_cid, size) => { fetch.progress.blocks++; fetch.progress.bytes += size; components.metrics?.blockFetched(size); armStall() }
     }).finally(() => clearTimeout(stallTimer))
     fetch.done.then(() => { fetch.finished = true }, () => {})
     return fetch
@@ -156,6 +160,9 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
     const job: { controller: AbortController, fetch?: SharedFetch } = { controller: new AbortController() }
     active.set(record.requestid, job)
     const jlog = log.child({ requestid: record.requestid, cid: record.pin.cid })
+    const started = performance.now()
+    const finished = (outcome: 'pinned' | 'failed'): void => { components.metrics?.pinFinished(outcome, (performance.now() - started) / 1000) }
+    components.metrics?.pinStarted()
     try {
       job.controller.signal.throwIfAborted()
       job.fetch = join(record)
@@ -169,6 +176,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       // Deleted while we pinned: the deletion's release saw no pin yet, so release again.
       if (settled == null) await content.release([record.cidKey])
       else jlog.info({ dagSize: result.bytes, blocks: result.blocks.length }, 'pinned')
+      finished('pinned')
     } catch (err) {
       // Helia wraps an aborted block request in its own error: the abort reason says what happened.
       const cause: unknown = job.controller.signal.aborted ? job.controller.signal.reason : job.fetch?.controller.signal.aborted === true ? job.fetch.controller.signal.reason : err
@@ -176,6 +184,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       const reason = isErrorNamed(cause, StallError.name) ? cause.message : `fetch failed: ${(cause as Error).message}`
       jlog.warn({ reason }, 'pin failed')
       await lifecycle.transition(record, 'failed', { failure: reason })
+      finished('failed')
       components.onFailed()
     } finally {
       if (job.fetch != null) leave(record.cidKey, job.fetch)
@@ -217,6 +226,9 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
     position (requestid) {
       const position = queue.position(requestid)
       return position == null ? undefined : { position, length: queue.length }
+    },
+    stats () {
+      return { depth: queue.length, active: active.size }
     },
     progress (requestid) {
       const fetch = active.get(requestid)?.fetch

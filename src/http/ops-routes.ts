@@ -1,0 +1,44 @@
+/**
+ * Operator routes, outside the Pinning Service API: GET /health (no token)
+ * and GET /metrics (Prometheus text; a token only when one is configured).
+ */
+import { timingSafeEqual } from 'node:crypto'
+import { Router } from 'express'
+import { sendFailure } from './errors.js'
+import type { HealthCheck } from '../health.js'
+import type { Registry } from 'prom-client'
+
+/** Settings of the operator routes. */
+export interface OpsRoutesInit {
+  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string
+}
+
+/** What the operator routes need. */
+export interface OpsRoutesComponents {
+  health: HealthCheck
+  registry: Registry
+}
+
+/** Builds the router; mount it before token authentication. */
+export function opsRoutes (init: OpsRoutesInit, components: OpsRoutesComponents): Router {
+  const router = Router()
+  router.get('/health', async (_req, res) => {
+    const report = await components.health()
+    res.status(report.status === 'ok' ? 200 : 503).json(report)
+  })
+  router.get('/metrics', async (req, res) => {
+    if (init.metricsToken != null) {
+      const given = Buffer.from(/^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '')
+      const wanted = Buffer.from(init.metricsToken)
+      if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
+        res.setHeader('WWW-Authenticate', 'Bearer')
+        sendFailure(res, 401, 'UNAUTHORIZED', 'GET /metrics needs the metrics token')
+        return
+      }
+    }
+    res.setHeader('Content-Type', components.registry.contentType)
+    res.send(await components.registry.metrics())
+  })
+  return router
+}
