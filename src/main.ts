@@ -52,6 +52,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     if (stopping) process.exit(1)
     stopping = true
     logger.info({ signal }, 'stopping')
+    setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'stopping took too long; exiting anyway')
+      process.exit(1)
+    }, config.shutdownTimeoutMs).unref()
     pinery.stop().then(() => process.exit(0), (err: unknown) => {
       logger.error({ err }, 'error while stopping')
       process.exit(1)

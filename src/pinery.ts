@@ -135,7 +135,12 @@ export async function createPinery (config: Config, components: PineryComponents
       queue: () => worker.stats(),
       startedAt
     })
-    const app = createHttpApp({ maxBodyBytes: config.maxBodyBytes, metricsToken: config.metricsToken }, {
+    const app = createHttpApp({
+      maxBodyBytes: config.maxBodyBytes,
+      metricsToken: config.metricsToken,
+      rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
+      corsOrigins: config.corsOrigins
+    }, {
       pins,
       tokens,
       delegates: () => node.delegates(),
@@ -145,6 +150,8 @@ export async function createPinery (config: Config, components: PineryComponents
       logger
     })
     const server = app.listen(config.httpPort, config.httpHost)
+    server.requestTimeout = config.requestTimeoutMs
+    server.headersTimeout = Math.min(config.requestTimeoutMs, 10_000)
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve)
       server.once('error', (err: NodeJS.ErrnoException) => {

@@ -5,7 +5,10 @@
 import express, { type Express } from 'express'
 import { errorHandler, sendFailure } from './errors.js'
 import { requireToken } from './auth.js'
+import { cors } from './cors.js'
 import { opsRoutes } from './ops-routes.js'
+import { rateLimit, type RateLimitInit } from './rate-limit.js'
+import { requestLog } from './request-log.js'
 import { pinRoutes } from './pins-routes.js'
 import type { TokenStore } from '../auth/index.js'
 import type { HealthCheck } from '../health.js'
@@ -18,6 +21,8 @@ import type { PinService } from '../pins/index.js'
 export interface HttpAppInit {
   maxBodyBytes: number
   metricsToken?: string
+  rateLimit: RateLimitInit
+  corsOrigins: string[]
 }
 
 /** What the HTTP app needs. */
@@ -47,8 +52,11 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
     })
     next()
   })
+  app.use(requestLog(components.logger))
+  app.use(cors(init.corsOrigins))
   app.use(opsRoutes({ metricsToken: init.metricsToken }, { health: components.health, registry: components.metrics.registry }))
   app.use(requireToken(components.tokens))
+  app.use(rateLimit(init.rateLimit))
   app.use(pinRoutes(init, components))
   app.use((req, res) => { sendFailure(res, 404, 'NOT_FOUND', `no route ${req.method} ${req.path}`) })
   app.use(errorHandler(components.logger))
