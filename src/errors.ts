@@ -16,6 +16,12 @@ export class UnauthorizedError extends Error {
   override name = UnauthorizedError.name
 }
 
+/** The token is valid but its access level does not allow the request. */
+export class ForbiddenError extends Error {
+  static override name = 'ForbiddenError'
+  override name = ForbiddenError.name
+}
+
 /** The resource does not exist, or belongs to someone else. */
 export class NotFoundError extends Error {
   static override name = 'NotFoundError'

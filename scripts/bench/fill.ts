@@ -63,8 +63,8 @@ for (let start = 0; start < total; start += BATCH) {
 }
 
 const tokens = createTokenStore({ datastore })
-const token = (await tokens.create('user0', 'bench')).secret
-for (let u = 1; u < USERS; u++) await tokens.create(`user${u}`, 'bench')
+const token = (await tokens.create('user0', { label: 'bench' })).secret
+for (let u = 1; u < USERS; u++) await tokens.create(`user${u}`, { label: 'bench' })
 await datastore.close()
 
 // Exact answers, computed by plain filtering of what was written.

@@ -1,12 +1,28 @@
 /**
- * Users and their bearer tokens. A token belongs to one user; only its
- * SHA-256 hash is stored.
+ * Users and their bearer tokens. A user has a role; each of their devices
+ * gets its own token with an access level, which can be revoked alone. Only
+ * a SHA-256 hash of each secret is stored.
  */
+
+/** Access levels, each including the ones before it. */
+export const SCOPES = ['pins:add', 'pins:read', 'pins:write', 'admin'] as const
+
+/** An access level. */
+export type Scope = typeof SCOPES[number]
+
+/** True when a token with `have` may do what needs `need`. */
+export function scopeIncludes (have: Scope, need: Scope): boolean {
+  return SCOPES.indexOf(have) >= SCOPES.indexOf(need)
+}
+
+/** Roles of users: only admins may hold the admin scope. */
+export type Role = 'member' | 'admin'
 
 /** Who a request acts for. */
 export interface Principal {
   user: string
   tokenId: string
+  scope: Scope
 }
 
 /** A stored token (never the secret). */
@@ -14,15 +30,38 @@ export interface TokenInfo {
   id: string
   user: string
   label?: string
+  scope: Scope
   created: string
+  /** RFC 3339; the token is refused after it. */
+  expires?: string
+}
+
+/** A user. */
+export interface User {
+  name: string
+  role: Role
+  created: string
+}
+
+/** What a new token may say. */
+export interface TokenOptions {
+  label?: string
+  /** Defaults to pins:write (admin for the admin user's bootstrap token). */
+  scope?: Scope
+  expires?: Date
 }
 
 /** Token issuing and checking. */
 export interface TokenStore {
   /** The principal a bearer secret belongs to; throws UnauthorizedError otherwise. */
   authenticate(secret: string): Promise<Principal>
-  /** Creates a token for `user` (created if new); the secret is returned once. */
-  create(user: string, label?: string): Promise<{ info: TokenInfo, secret: string }>
+  /** Creates a token for `user` (created as a member if new); the secret is returned once. */
+  create(user: string, options?: TokenOptions): Promise<{ info: TokenInfo, secret: string }>
+  /** A user's tokens, oldest first. */
+  list(user: string): Promise<TokenInfo[]>
+  /** Revokes one of `user`'s tokens; false when it has no such token. Takes effect on the next request. */
+  revoke(user: string, tokenId: string): Promise<boolean>
+  getUser(name: string): Promise<User | undefined>
   /**
    * Makes sure the admin user has a bootstrap token: the given secret, or a
    * generated one on first start (returned so it can be shown once).

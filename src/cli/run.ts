@@ -41,7 +41,7 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
     const { dataDir } = loadConfig(io.env)
     const datastore = await openDatastore(dataDir)
     try {
-      const { secret } = await createTokenStore({ datastore }).create(values.user, values.label)
+      const { secret } = await createTokenStore({ datastore }).create(values.user, values.label != null ? { label: values.label } : {})
       io.stdout.write(`${secret}\n`)
     } finally {
       await datastore.close()

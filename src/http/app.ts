@@ -9,6 +9,8 @@ import { cors } from './cors.js'
 import { opsRoutes } from './ops-routes.js'
 import { rateLimit, type RateLimitInit } from './rate-limit.js'
 import { requestLog } from './request-log.js'
+import { requireScope } from './scopes.js'
+import { tokenRoutes } from './token-routes.js'
 import { pinRoutes } from './pins-routes.js'
 import type { TokenStore } from '../auth/index.js'
 import type { HealthCheck } from '../health.js'
@@ -28,7 +30,7 @@ export interface HttpAppInit {
 /** What the HTTP app needs. */
 export interface HttpAppComponents {
   pins: PinService
-  tokens: Pick<TokenStore, 'authenticate'>
+  tokens: Pick<TokenStore, 'authenticate' | 'create' | 'list' | 'revoke'>
   delegates(): string[]
   /** True once the service is shutting down: responses then close their connection. */
   isStopping(): boolean
@@ -57,6 +59,12 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
   app.use(opsRoutes({ metricsToken: init.metricsToken }, { health: components.health, registry: components.metrics.registry }))
   app.use(requireToken(components.tokens))
   app.use(rateLimit(init.rateLimit))
+  app.use(tokenRoutes({ tokens: components.tokens }))
+  // The access level each Pinning Service API route needs (each level includes the ones before it).
+  app.post('/pins', requireScope('pins:add'))
+  app.get(['/pins', '/pins/:requestid'], requireScope('pins:read'))
+  app.post('/pins/:requestid', requireScope('pins:write'))
+  app.delete('/pins/:requestid', requireScope('pins:write'))
   app.use(pinRoutes(init, components))
   app.use((req, res) => { sendFailure(res, 404, 'NOT_FOUND', `no route ${req.method} ${req.path}`) })
   app.use(errorHandler(components.logger))

@@ -3,7 +3,7 @@
  * errors become the spec's Failure body; anything else is logged and
  * answered as a 500 that leaks nothing.
  */
-import { InvalidRequestError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from '../errors.js'
+import { ForbiddenError, InvalidRequestError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { ErrorRequestHandler, Response } from 'express'
 
@@ -15,6 +15,7 @@ export function sendFailure (res: Response, status: number, reason: string, deta
 const BY_NAME: Record<string, { status: number, reason: string }> = {
   [InvalidRequestError.name]: { status: 400, reason: 'BAD_REQUEST' },
   [UnauthorizedError.name]: { status: 401, reason: 'UNAUTHORIZED' },
+  [ForbiddenError.name]: { status: 403, reason: 'FORBIDDEN' },
   [NotFoundError.name]: { status: 404, reason: 'NOT_FOUND' },
   [PayloadTooLargeError.name]: { status: 413, reason: 'PAYLOAD_TOO_LARGE' }
 }
