@@ -152,6 +152,15 @@ export async function createPinery (config: Config, components: PineryComponents
     const server = app.listen(config.httpPort, config.httpHost)
     server.requestTimeout = config.requestTimeoutMs
     server.headersTimeout = Math.min(config.requestTimeoutMs, 10_000)
+    // Requests Node's parser refuses never reach Express: answer them with a Failure body too.
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) { socket.destroy(); return }
+      const [status, reason] = err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'REQUEST_HEADER_FIELDS_TOO_LARGE']
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'REQUEST_TIMEOUT'] : [400, 'BAD_REQUEST']
+      const body = JSON.stringify({ error: { reason, details: 'the request could not be read as HTTP' } })
+      socket.end(`HTTP/1.1 ${status} ${reason.replaceAll('_', ' ')}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+    })
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve)
       server.once('error', (err: NodeJS.ErrnoException) => {

@@ -13,14 +13,21 @@ const MAX_NAME = 255
 const MAX_ORIGINS = 20
 const MAX_META = 1000
 const MAX_CIDS = 10
+// Checked before decoding: base58/base36/base10 decoding is quadratic, so a 1 MB CID or peer ID
+// would block the event loop for minutes. Far above any real CID (a 128-byte identity CID in
+// base2 is ~1,100 characters) or multiaddr.
+const MAX_CID_CHARS = 2048
+const MAX_ORIGIN_CHARS = 1024
 
 const cidString = z.string().superRefine((v, ctx) => {
+  if (v.length > MAX_CID_CHARS) { ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_CID_CHARS} characters` }); return }
   try { parseCid(v) } catch (err) { ctx.addIssue({ code: 'custom', message: (err as Error).message }) }
 })
 
 const nameString = z.string().refine(v => [...v].length <= MAX_NAME, `must be at most ${MAX_NAME} characters`)
 
 const origin = z.string().superRefine((v, ctx) => {
+  if (v.length > MAX_ORIGIN_CHARS) { ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_ORIGIN_CHARS} characters` }); return }
   try {
     if (trailingPeerId(parseMultiaddr(v)) == null) ctx.addIssue({ code: 'custom', message: `"${v}" must end with /p2p/<peerId>` })
   } catch (err) {
