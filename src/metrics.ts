@@ -16,7 +16,7 @@ export interface PinMetrics {
 
 /** What the garbage collector reports. */
 export interface GcMetrics {
-  gcRan(blocksDeleted: number): void
+  gcRan(blocksDeleted: number, bytesFreed: number): void
 }
 
 /** What the HTTP layer reports. */
@@ -53,6 +53,7 @@ export function createMetrics (): Metrics {
   const blocks = new Counter({ name: 'pinery_fetched_blocks_total', help: 'Blocks fetched while pinning', registers: [registry] })
   const gcRuns = new Counter({ name: 'pinery_gc_runs_total', help: 'Garbage collection sweeps', registers: [registry] })
   const gcDeleted = new Counter({ name: 'pinery_gc_deleted_blocks_total', help: 'Blocks deleted by garbage collection', registers: [registry] })
+  const gcFreed = new Counter({ name: 'pinery_gc_freed_bytes_total', help: 'Bytes of blocks deleted by garbage collection', registers: [registry] })
   new Gauge({ name: 'pinery_pins', help: 'Pin requests by status', labelNames: ['status'], registers: [registry], collect () {
     if (sources == null) return
     for (const [status, n] of Object.entries(sources.pinsByStatus())) this.set({ status }, n)
@@ -77,9 +78,10 @@ export function createMetrics (): Metrics {
       bytes.inc(size)
       blocks.inc()
     },
-    gcRan (deleted) {
+    gcRan (deleted, freed) {
       gcRuns.inc()
       gcDeleted.inc(deleted)
+      gcFreed.inc(freed)
     }
   }
 }

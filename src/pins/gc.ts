@@ -43,22 +43,26 @@ export function createGarbageCollector (init: GarbageCollectorInit, components: 
   const log = components.logger.child({ component: 'gc' })
   let dirty = true
   let timer: NodeJS.Timeout | undefined
-  let current: Promise<number> | undefined
+  let current: Promise<{ deleted: number, bytes: number }> | undefined
   const controller = new AbortController()
 
-  async function sweep (signal?: AbortSignal): Promise<number> {
+  async function sweep (signal?: AbortSignal): Promise<{ deleted: number, bytes: number }> {
     let deleted = 0
-    for await (const { cid } of components.blockstore.getAll({ signal })) {
+    let bytes = 0
+    for await (const { cid, bytes: content } of components.blockstore.getAll({ signal })) {
       if (guard.isProtected(cid) || await pins.isPinned(cid)) continue
       // Checked again once the deletion is registered: a fetch protecting the block from now on waits for it.
+      let size = 0
       const gone = await guard.deleteUnlessProtected(cid, async () => {
         if (await pins.isPinned(cid)) return false
+        // Read only for garbage, to report what was freed.
+        for await (const chunk of content) size += chunk.byteLength
         await components.deleteBlock(cid)
         return true
       })
-      if (gone) deleted++
+      if (gone) { deleted++; bytes += size }
     }
-    return deleted
+    return { deleted, bytes }
   }
 
   const gc: GarbageCollector = {
@@ -69,9 +73,9 @@ export function createGarbageCollector (init: GarbageCollectorInit, components: 
       dirty = false
       current = sweep(options.signal)
       try {
-        const deleted = await current
-        components.metrics?.gcRan(deleted)
-        if (deleted > 0) log.info({ deleted }, 'garbage collected')
+        const { deleted, bytes } = await current
+        components.metrics?.gcRan(deleted, bytes)
+        if (deleted > 0) log.info({ deleted, bytes }, 'garbage collected')
         return deleted
       } finally {
         current = undefined

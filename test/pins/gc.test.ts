@@ -78,6 +78,20 @@ describe('shared blocks, replace and garbage collection', () => {
     await expectAll(a.blocks, true)
   })
 
+  it('reports what a collection freed in the metrics', async () => {
+    const ra = await pin(a.cid, o1)
+    await remove(ra)
+    await service.pinery.gc.collect()
+    const text = await (await service.request('/metrics', { user: null })).text()
+    const value = (series: string): number => Number(text.split('\n').find(l => l.startsWith(`${series} `))?.split(' ')[1])
+    // The DAG's bytes, as the origin holds them; the start-up sweep may have run too.
+    let size = 0
+    for await (const { bytes } of o1.blockstore.getAll()) for await (const chunk of bytes) size += chunk.byteLength
+    expect(value('pinery_gc_freed_bytes_total')).toBe(size)
+    expect(value('pinery_gc_deleted_blocks_total')).toBe(a.blocks.length)
+    expect(value('pinery_gc_runs_total')).toBeGreaterThanOrEqual(1)
+  })
+
   it('two requests for one CID: the blocks stay until the last one is deleted', async () => {
     const r1 = await pin(a.cid, o1)
     const r2 = await pin(a.cid)
