@@ -27,9 +27,11 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 const MAX_DELEGATES = 20
 
 /**
- * Tuned bitswap settings. A zero wantlist debounce sends wants as soon as the
- * fetcher asks (the 10 ms default halves sequential fetch speed); the
- * fetcher keeps many wants outstanding itself, so batching comes from there.
+ * Bitswap settings for nodes built without a service configuration (the
+ * origin peers of tests and benchmarks). The service itself overrides the
+ * wantlist debounce with PINERY_WANTLIST_DEBOUNCE_MS (default 5 ms: wants
+ * of many small pins then share messages). Zero block-send debounce answers
+ * wants as soon as they arrive; Helia's 10 ms default halves sequential speed.
  */
 export const BITSWAP_OPTIONS = {
   sendWantlistDebounce: 0,
