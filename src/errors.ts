@@ -34,6 +34,18 @@ export class PayloadTooLargeError extends Error {
   override name = PayloadTooLargeError.name
 }
 
+/** The request would take the user past a quota; `details` names the limit (409 INSUFFICIENT_FUNDS). */
+export class InsufficientFundsError extends Error {
+  static override name = 'InsufficientFundsError'
+  override name = InsufficientFundsError.name
+}
+
+/** The request conflicts with what is stored (e.g. deleting a user who still has pins). */
+export class ConflictError extends Error {
+  static override name = 'ConflictError'
+  override name = ConflictError.name
+}
+
 /** A configuration value cannot be used; the message is one line for operators. */
 export class ConfigError extends Error {
   static override name = 'ConfigError'

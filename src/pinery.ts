@@ -22,6 +22,7 @@ import { createGarbageCollector, type GarbageCollector } from './pins/gc.js'
 import { createPinIndex } from './pins/pin-index.js'
 import { createPinLifecycle } from './pins/lifecycle.js'
 import { createRecordStore } from './pins/record-store.js'
+import { createQuota } from './pins/quota.js'
 import { createPinService } from './pins/service.js'
 import { createPinWorker } from './pins/worker.js'
 import type { Config } from './config.js'
@@ -98,6 +99,12 @@ export async function createPinery (config: Config, components: PineryComponents
       onUnpinned: () => { gc.markDirty() }
     })
     const lifecycle = createPinLifecycle({ records, index, content })
+    const tokens = createTokenStore({ datastore })
+    const quota = createQuota({
+      index,
+      limitsOf: async (owner) => (await tokens.getUser(owner))?.quota,
+      pinnedSize: async (cidKey) => await content.pinnedSize(cidKey)
+    })
     const worker = createPinWorker({
       concurrency: config.pinConcurrency,
       stallTimeoutMs: config.stallTimeoutMs,
@@ -107,6 +114,7 @@ export async function createPinery (config: Config, components: PineryComponents
       lifecycle,
       records,
       content,
+      quota,
       node,
       blocks: networkBlockSource({ ...blockSource, want: node.want }),
       guard,
@@ -114,8 +122,7 @@ export async function createPinery (config: Config, components: PineryComponents
       metrics,
       onFailed: () => { gc.markDirty() }
     })
-    const pins = createPinService({ records, index, lifecycle, worker })
-    const tokens = createTokenStore({ datastore })
+    const pins = createPinService({ records, index, lifecycle, worker, quota })
 
     cleanup.push(async () => { await gc.stop(); await worker.stop() })
     await content.reconcile()

@@ -4,6 +4,8 @@
  * a SHA-256 hash of each secret is stored.
  */
 
+import type { Limits } from '../pins/quota.js'
+
 /** Access levels, each including the ones before it. */
 export const SCOPES = ['pins:add', 'pins:read', 'pins:write', 'admin'] as const
 
@@ -41,6 +43,8 @@ export interface User {
   name: string
   role: Role
   created: string
+  /** Limits on pinned bytes and pin requests; absent fields are unlimited. */
+  quota?: Limits
 }
 
 /** What a new token may say. */

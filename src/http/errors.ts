@@ -3,7 +3,7 @@
  * errors become the spec's Failure body; anything else is logged and
  * answered as a 500 that leaks nothing.
  */
-import { ForbiddenError, InvalidRequestError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from '../errors.js'
+import { ConflictError, ForbiddenError, InsufficientFundsError, InvalidRequestError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { ErrorRequestHandler, Response } from 'express'
 
@@ -17,6 +17,8 @@ const BY_NAME: Record<string, { status: number, reason: string }> = {
   [UnauthorizedError.name]: { status: 401, reason: 'UNAUTHORIZED' },
   [ForbiddenError.name]: { status: 403, reason: 'FORBIDDEN' },
   [NotFoundError.name]: { status: 404, reason: 'NOT_FOUND' },
+  [ConflictError.name]: { status: 409, reason: 'CONFLICT' },
+  [InsufficientFundsError.name]: { status: 409, reason: 'INSUFFICIENT_FUNDS' },
   [PayloadTooLargeError.name]: { status: 413, reason: 'PAYLOAD_TOO_LARGE' }
 }
 

@@ -28,11 +28,27 @@ export interface PinIndex {
   size(): number
   /** Records by status across all owners. */
   countsByStatus(): Record<PinState, number>
+  /** One owner's requests by status and what their pinned requests are charged. */
+  usage(owner: string): OwnerUsage
+  /** Owners with at least one record indexed. */
+  owners(): string[]
+  /** What `owner` is charged for `cidKey`: its size and how many pinned requests name it. */
+  chargeOf(owner: string, cidKey: string): { refs: number, size: number } | undefined
+}
+
+/** What one owner's records add up to. */
+export interface OwnerUsage {
+  counts: Record<PinState, number>
+  /** dagSize summed once per distinct CID of the owner's pinned requests. */
+  bytes: number
+  /** Distinct CIDs among the owner's pinned requests. */
+  cids: number
 }
 
 const DELETED = 255
 const NONE = -1
 const STATUS_CODE = new Map<PinState, number>(PIN_STATES.map((s, i) => [s, i]))
+const PINNED = STATUS_CODE.get('pinned') as number
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /** Strings (or values keyed by a string) stored once, referred to by number. */
@@ -81,6 +97,9 @@ class OwnerColumns {
   byCid = new Map<number, number[]>()
   counts = PIN_STATES.map(() => 0)
   deleted = 0
+  /** CID id → pinned records naming it and the dagSize charged for it (once per CID). */
+  charged = new Map<number, { refs: number, size: number }>()
+  bytes = 0
 
   /** Position of the first entry with created > ms. */
   upperBound (ms: number): number {
@@ -137,15 +156,34 @@ class OwnerColumns {
     this.meta[p] = meta
     if (!uuidBytes(r.requestid, this.ids, p * 16)) this.otherIds.set(p, r.requestid)
     this.counts[this.status[p] as number]!++
+    if (r.status === 'pinned') this.charge(cid, r.dagSize ?? 0)
   }
 
-  setStatus (p: number, status: PinState): void {
+  setStatus (p: number, r: PinRecord): void {
+    if (this.status[p] === PINNED) this.uncharge(this.cid[p] as number)
     this.counts[this.status[p] as number]!--
-    this.status[p] = STATUS_CODE.get(status) as number
+    this.status[p] = STATUS_CODE.get(r.status) as number
     this.counts[this.status[p] as number]!++
+    if (r.status === 'pinned') this.charge(this.cid[p] as number, r.dagSize ?? 0)
+  }
+
+  private charge (cid: number, size: number): void {
+    const entry = this.charged.get(cid)
+    if (entry != null) { entry.refs++; return }
+    this.charged.set(cid, { refs: 1, size })
+    this.bytes += size
+  }
+
+  private uncharge (cid: number): void {
+    const entry = this.charged.get(cid)
+    if (entry == null) return
+    if (--entry.refs > 0) return
+    this.charged.delete(cid)
+    this.bytes -= entry.size
   }
 
   remove (p: number): void {
+    if (this.status[p] === PINNED) this.uncharge(this.cid[p] as number)
     this.counts[this.status[p] as number]!--
     this.status[p] = DELETED
     const list = this.byCid.get(this.cid[p] as number)
@@ -212,7 +250,7 @@ export function createPinIndex (): PinIndex {
       let cols = owners.get(record.owner)
       if (cols == null) { cols = new OwnerColumns(); owners.set(record.owner, cols) }
       const p = cols.find(record.created)
-      if (p >= 0) { cols.setStatus(p, record.status); return }
+      if (p >= 0) { cols.setStatus(p, record); return }
       const name = record.pin.name == null ? NONE : names.id(record.pin.name, record.pin.name)
       const meta = record.pin.meta == null ? NONE : metas.id(JSON.stringify(record.pin.meta), record.pin.meta)
       cols.insert(record, cids.id(record.cidKey, record.cidKey), name, meta)
@@ -235,6 +273,22 @@ export function createPinIndex (): PinIndex {
       const out = Object.fromEntries(PIN_STATES.map(s => [s, 0])) as Record<PinState, number>
       for (const cols of owners.values()) PIN_STATES.forEach((s, i) => { out[s] += cols.counts[i] as number })
       return out
+    },
+
+    usage (owner) {
+      const cols = owners.get(owner)
+      const counts = Object.fromEntries(PIN_STATES.map((s, i) => [s, cols?.counts[i] ?? 0])) as Record<PinState, number>
+      return { counts, bytes: cols?.bytes ?? 0, cids: cols?.charged.size ?? 0 }
+    },
+
+    owners () {
+      return [...owners].filter(([, cols]) => cols.counts.some(n => n > 0)).map(([owner]) => owner)
+    },
+
+    chargeOf (owner, cidKey) {
+      const id = cids.find(cidKey)
+      const entry = id == null ? undefined : owners.get(owner)?.charged.get(id)
+      return entry == null ? undefined : { ...entry }
     },
 
     statusOf (record) {

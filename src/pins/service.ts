@@ -12,6 +12,7 @@ import { canonicalCidKey } from './content.js'
 import type { PinRecord, PinRequest, PinService } from './index.js'
 import type { PinIndex } from './pin-index.js'
 import type { PinLifecycle } from './lifecycle.js'
+import type { Quota } from './quota.js'
 import type { RecordStore } from './record-store.js'
 import type { PinWorker } from './worker.js'
 
@@ -21,13 +22,14 @@ export interface PinServiceComponents {
   index: Pick<PinIndex, 'query'>
   lifecycle: PinLifecycle
   worker: Pick<PinWorker, 'admit' | 'cancel' | 'position' | 'progress'>
+  quota: Pick<Quota, 'admit'>
 }
 
 const IDENTITY = 0x00
 
 /** Creates the service. */
 export function createPinService (components: PinServiceComponents): PinService {
-  const { records, lifecycle, worker } = components
+  const { records, lifecycle, worker, quota } = components
 
   function newRecord (owner: string, request: PinRequest): PinRecord {
     // Any multibase the request validation accepted (CID.parse alone knows only b, k, z and Qm).
@@ -57,7 +59,7 @@ export function createPinService (components: PinServiceComponents): PinService 
   return {
     async add (owner, request) {
       const record = newRecord(owner, request)
-      await lifecycle.create(record)
+      await quota.admit(owner, { cidKey: record.cidKey, ...(record.status === 'pinned' ? { bytes: record.dagSize } : {}) }, async () => { await lifecycle.create(record) })
       return record.status === 'queued' ? await worker.admit(record) : record
     },
 
@@ -74,15 +76,16 @@ export function createPinService (components: PinServiceComponents): PinService 
     },
 
     async replace (owner, requestid, request) {
-      await owned(owner, requestid)
-      const next = await lifecycle.replace(requestid, (old) => {
+      const current = await owned(owner, requestid)
+      const cidKey = canonicalCidKey(parseCid(request.cid))
+      const next = await quota.admit(owner, { cidKey, counted: current.status !== 'failed', ...(current.status === 'pinned' ? { frees: current.cidKey } : {}) }, async () => await lifecycle.replace(requestid, (old) => {
         // Keep what the old request kept pinned until the new one settles.
         const holds = new Set(old.holds ?? [])
         if (old.status !== 'failed') holds.add(old.cidKey)
         const record = newRecord(owner, request)
         holds.delete(record.cidKey)
         return record.status === 'pinned' ? record : { ...record, ...(holds.size > 0 ? { holds: [...holds] } : {}) }
-      })
+      }))
       if (next == null) throw new NotFoundError(`no pin request ${requestid}`)
       worker.cancel(requestid)
       return next.status === 'queued' ? await worker.admit(next) : next

@@ -7,7 +7,7 @@
  * they resume on the next start.
  */
 import { CID } from 'multiformats/cid'
-import { StallError, isErrorNamed } from '../errors.js'
+import { InsufficientFundsError, StallError, isErrorNamed } from '../errors.js'
 import { parseMultiaddr } from '../node/multiaddrs.js'
 import { createLimiter } from './limiter.js'
 import { createPinQueue } from './pin-queue.js'
@@ -16,6 +16,7 @@ import type { PinProgress, PinRecord } from './index.js'
 import type { BlockGuard } from './block-guard.js'
 import type { ContentPins } from './content.js'
 import type { PinLifecycle } from './lifecycle.js'
+import type { Quota } from './quota.js'
 import type { RecordStore } from './record-store.js'
 import type { Logger } from '../logger.js'
 import type { PinMetrics } from '../metrics.js'
@@ -57,6 +58,8 @@ export interface PinWorkerComponents {
   lifecycle: PinLifecycle
   records: Pick<RecordStore, 'pending'>
   content: Pick<ContentPins, 'pin' | 'release' | 'pinnedSize'>
+  /** Each owner's byte quota bounds how far a fetch may grow, and is checked again when it settles. */
+  quota: Pick<Quota, 'admit' | 'remaining'>
   node: Pick<PineryNode, 'dialAll'>
   /** Network-backed block access (fetches what is missing). */
   blocks: DagWalkComponents
@@ -75,6 +78,8 @@ interface SharedFetch {
   done: Promise<DagWalkResult>
   /** True once the walk has completed successfully. */
   finished: boolean
+  /** Told the bytes fetched so far after each block. */
+  watchers: Set<(bytes: number) => void>
 }
 
 /** A fetch still running after this long is reported as `pinning` rather than `queued`. */
@@ -103,7 +108,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
 
   function startFetch (record: PinRecord): SharedFetch {
     const controller = new AbortController()
-    const fetch: SharedFetch = { controller, participants: 0, progress: { blocks: 0, bytes: 0 }, protectedBlocks: [], done: Promise.resolve({ blocks: [], bytes: 0 }), finished: false }
+    const fetch: SharedFetch = { controller, participants: 0, progress: { blocks: 0, bytes: 0 }, protectedBlocks: [], done: Promise.resolve({ blocks: [], bytes: 0 }), finished: false, watchers: new Set() }
     let stallTimer: NodeJS.Timeout | undefined
     const armStall = (): void => {
       clearTimeout(stallTimer)
@@ -116,7 +121,9 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       rewantAfterMs: init.rewantAfterMs,
       limiter,
       beforeBlock: async (cid) => { fetch.protectedBlocks.push(cid); await guard.protect(cid) },
-      onBlock: (_cid, size) => { fetch.progress.blocks++; fetch.progress.bytes += size; components.metrics?.blockFetched(size); armStall() }
+      onBlock: (_cid, size) => { fetch.progress.blocks++; fetch.progress.bytes += size; components.metrics?.blockFetched(size); armStall()
+        for (const watch of fetch.watchers) watch(fetch.progress.bytes)
+      }
     }).finally(() => clearTimeout(stallTimer))
     fetch.done.then(() => { fetch.finished = true }, () => {})
     return fetch
@@ -163,16 +170,29 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
     const started = performance.now()
     const finished = (outcome: 'pinned' | 'failed'): void => { components.metrics?.pinFinished(outcome, (performance.now() - started) / 1000) }
     components.metrics?.pinStarted()
+    let watcher: ((bytes: number) => void) | undefined
     try {
       job.controller.signal.throwIfAborted()
+      const budget = await components.quota.remaining(record.owner, record.cidKey)
+      job.controller.signal.throwIfAborted()
       job.fetch = join(record)
+      if (budget !== Infinity) {
+        // Only this request fails: others sharing the fetch may have room for the DAG.
+        watcher = (bytes) => {
+          if (bytes > budget) job.controller.abort(new InsufficientFundsError(`storage quota exceeded: the DAG grew past the ${budget} bytes left of user ${record.owner}'s quota`))
+        }
+        job.fetch.watchers.add(watcher)
+      }
       // A fetch that ends quickly goes straight from queued to pinned: one write fewer per small pin.
       const markPinning = record.status === 'queued'
         ? setTimeout(() => { void lifecycle.transition(record, 'pinning').catch(err => { jlog.warn({ err }, 'cannot mark pinning') }) }, PINNING_AFTER_MS)
         : undefined
       const result = await untilAborted(job.fetch.done, job.controller.signal).finally(() => { clearTimeout(markPinning) })
-      await content.pin(record.cidKey, result.blocks, result.bytes)
-      const settled = await lifecycle.transition(record, 'pinned', { dagSize: result.bytes })
+      // Checked again with the final size: other pins of the owner may have settled meanwhile.
+      const settled = await components.quota.admit(record.owner, { cidKey: record.cidKey, bytes: result.bytes, counted: true }, async () => {
+        await content.pin(record.cidKey, result.blocks, result.bytes)
+        return await lifecycle.transition(record, 'pinned', { dagSize: result.bytes })
+      })
       // Deleted while we pinned: the deletion's release saw no pin yet, so release again.
       if (settled == null) await content.release([record.cidKey])
       else jlog.info({ dagSize: result.bytes, blocks: result.blocks.length }, 'pinned')
@@ -181,12 +201,13 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       // Helia wraps an aborted block request in its own error: the abort reason says what happened.
       const cause: unknown = job.controller.signal.aborted ? job.controller.signal.reason : job.fetch?.controller.signal.aborted === true ? job.fetch.controller.signal.reason : err
       if (isErrorNamed(cause, ShutdownError.name) || isErrorNamed(cause, CancelledError.name)) return
-      const reason = isErrorNamed(cause, StallError.name) ? cause.message : `fetch failed: ${(cause as Error).message}`
+      const reason = isErrorNamed(cause, StallError.name) || isErrorNamed(cause, InsufficientFundsError.name) ? cause.message : `fetch failed: ${(cause as Error).message}`
       jlog.warn({ reason }, 'pin failed')
       await lifecycle.transition(record, 'failed', { failure: reason })
       finished('failed')
       components.onFailed()
     } finally {
+      if (watcher != null) job.fetch?.watchers.delete(watcher)
       if (job.fetch != null) leave(record.cidKey, job.fetch)
       active.delete(record.requestid)
     }
