@@ -6,7 +6,7 @@
 import { chmod, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { IdentityBlockstore } from 'blockstore-core/identity'
-import { createTokenStore } from './auth/index.js'
+import { createTokenStore, createUserStore } from './auth/index.js'
 import { buildInfo } from './build-info.js'
 import { ConfigError } from './errors.js'
 import { createHealthCheck } from './health.js'
@@ -99,10 +99,11 @@ export async function createPinery (config: Config, components: PineryComponents
       onUnpinned: () => { gc.markDirty() }
     })
     const lifecycle = createPinLifecycle({ records, index, content })
-    const tokens = createTokenStore({ datastore })
+    const users = createUserStore({ datastore })
+    const tokens = createTokenStore({ datastore, users })
     const quota = createQuota({
       index,
-      limitsOf: async (owner) => (await tokens.getUser(owner))?.quota,
+      limitsOf: async (owner) => (await users.get(owner))?.quota,
       pinnedSize: async (cidKey) => await content.pinnedSize(cidKey)
     })
     const worker = createPinWorker({

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { createTokenStore } from '../../src/auth/index.js'
+import { createTokenStore, createUserStore } from '../../src/auth/index.js'
 import { openDatastore } from '../../src/node/storage.js'
 import { canonicalCidKey } from '../../src/pins/content.js'
 import { createRecordStore } from '../../src/pins/record-store.js'
@@ -62,7 +62,7 @@ for (let start = 0; start < total; start += BATCH) {
   if (start % 100_000 === 0) process.stderr.write(`filled ${start} / ${total}\n`)
 }
 
-const tokens = createTokenStore({ datastore })
+const tokens = createTokenStore({ datastore, users: createUserStore({ datastore }) })
 const token = (await tokens.create('user0', { label: 'bench' })).secret
 for (let u = 1; u < USERS; u++) await tokens.create(`user${u}`, { label: 'bench' })
 await datastore.close()

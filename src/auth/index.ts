@@ -36,6 +36,8 @@ export interface TokenInfo {
   created: string
   /** RFC 3339; the token is refused after it. */
   expires?: string
+  /** RFC 3339, to the minute: when the token last authenticated a request. */
+  lastUsed?: string
 }
 
 /** A user. */
@@ -45,6 +47,27 @@ export interface User {
   created: string
   /** Limits on pinned bytes and pin requests; absent fields are unlimited. */
   quota?: Limits
+}
+
+/** Changes to a user; a quota field set to null removes that limit. */
+export interface UserChanges {
+  role?: Role
+  quota?: { bytes?: number | null, pins?: number | null }
+}
+
+/** The users of the service. */
+export interface UserStore {
+  get(name: string): Promise<User | undefined>
+  /** Every user, by name. */
+  list(): Promise<User[]>
+  /** Creates a user (a member unless told otherwise); ConflictError if the name is taken. */
+  create(name: string, changes?: UserChanges): Promise<User>
+  /** The user `name`, created with `role` if new. */
+  ensure(name: string, role: Role): Promise<User>
+  /** Changes a user; NotFoundError if there is none. */
+  update(name: string, changes: UserChanges): Promise<User>
+  /** Removes the user record (tokens and pins are the caller's business); false if absent. */
+  remove(name: string): Promise<boolean>
 }
 
 /** What a new token may say. */
@@ -65,7 +88,8 @@ export interface TokenStore {
   list(user: string): Promise<TokenInfo[]>
   /** Revokes one of `user`'s tokens; false when it has no such token. Takes effect on the next request. */
   revoke(user: string, tokenId: string): Promise<boolean>
-  getUser(name: string): Promise<User | undefined>
+  /** Revokes every token of `user`; returns how many. */
+  revokeAll(user: string): Promise<number>
   /**
    * Makes sure the admin user has a bootstrap token: the given secret, or a
    * generated one on first start (returned so it can be shown once).
@@ -78,3 +102,5 @@ export const USER_NAME = /^[a-z0-9-]{1,64}$/
 
 export { createTokenStore } from './token-store.js'
 export type { TokenStoreComponents } from './token-store.js'
+export { createUserStore } from './user-store.js'
+export type { UserStoreComponents } from './user-store.js'

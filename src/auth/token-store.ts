@@ -2,7 +2,7 @@
  * Tokens and users in the datastore:
  *   /pinery/auth/token/<sha256 hex>        → the token (JSON, with its hash; never the secret)
  *   /pinery/auth/user-token/<user>/<id>    → sha256 hex, to list and revoke a user's tokens
- *   /pinery/auth/user/<name>               → the user (JSON)
+ *   /pinery/auth/last-used/<sha256 hex>    → when the token was last used (to the minute)
  *   /pinery/auth/bootstrap                 → sha256 hex of the admin bootstrap token
  * Tokens written before access levels existed act with pins:write (admin
  * for the admin user).
@@ -10,12 +10,13 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import { Key } from 'interface-datastore'
 import { InvalidRequestError, UnauthorizedError } from '../errors.js'
-import { SCOPES, USER_NAME, type Principal, type Scope, type TokenInfo, type TokenStore, type User } from './index.js'
+import { SCOPES, type Principal, type TokenInfo, type TokenStore, type UserStore } from './index.js'
 import type { Datastore } from 'interface-datastore'
 
-/** Where tokens are kept. */
+/** Where tokens are kept, and whose they are. */
 export interface TokenStoreComponents {
   datastore: Datastore
+  users: Pick<UserStore, 'get' | 'ensure'>
 }
 
 type StoredToken = TokenInfo & { hash: string }
@@ -24,11 +25,13 @@ const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 const BOOTSTRAP_KEY = new Key('/pinery/auth/bootstrap')
 const ADMIN = 'admin'
+const LAST_USED_RESOLUTION_MS = 60_000
+const minute = (ms: number): string => new Date(ms - ms % LAST_USED_RESOLUTION_MS).toISOString()
 
 const hashOf = (secret: string): Buffer => createHash('sha256').update(secret).digest()
 const tokenKey = (hashHex: string): Key => new Key(`/pinery/auth/token/${hashHex}`)
 const userTokenKey = (user: string, id: string): Key => new Key(`/pinery/auth/user-token/${user}/${id}`)
-const userKey = (name: string): Key => new Key(`/pinery/auth/user/${name}`)
+const lastUsedKey = (hashHex: string): Key => new Key(`/pinery/auth/last-used/${hashHex}`)
 const json = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value))
 
 /** A new random secret: 256 bits, URL-safe, recognisable by its prefix. */
@@ -61,12 +64,30 @@ export function createTokenStore (components: TokenStoreComponents): TokenStore 
     }
   }
 
-  async function ensureUser (name: string, role: 'member' | 'admin'): Promise<User> {
-    const existing = await read<User>(userKey(name))
-    if (existing != null) return existing
-    const user: User = { name, role, created: new Date().toISOString() }
-    await datastore.put(userKey(name), json(user))
-    return user
+  let revocations = 0
+  // Last use is kept in memory and written at most once a minute per token.
+  const lastUsed = new Map<string, { at: number, written: number }>()
+  function touch (hex: string): void {
+    const now = Date.now()
+    const seen = lastUsed.get(hex) ?? { at: now, written: 0 }
+    seen.at = now
+    lastUsed.set(hex, seen)
+    if (now - seen.written < LAST_USED_RESOLUTION_MS) return
+    seen.written = now
+    // Its own key, so this write can never bring back a token revoked meanwhile.
+    Promise.resolve(datastore.put(lastUsedKey(hex), encoder.encode(minute(now)))).catch(() => {}) // A failed write loses one timestamp.
+  }
+
+  async function removeTokens (user: string, ids: Array<{ id: string, hex: string }>): Promise<void> {
+    const batch = datastore.batch()
+    for (const { id, hex } of ids) {
+      batch.delete(tokenKey(hex))
+      batch.delete(userTokenKey(user, id))
+      batch.delete(lastUsedKey(hex))
+    }
+    await batch.commit()
+    revocations++
+    for (const { hex } of ids) { known.delete(hex); lastUsed.delete(hex) }
   }
 
   const store: TokenStore = {
@@ -75,20 +96,25 @@ export function createTokenStore (components: TokenStoreComponents): TokenStore 
       const hex = hash.toString('hex')
       let entry = known.get(hex)
       if (entry == null) {
+        const revision = revocations
         const stored = await read<StoredToken>(tokenKey(hex))
         // The lookup is by hash already; compare the full digest in constant time anyway.
         if (stored == null || !timingSafeEqual(Buffer.from(stored.hash, 'hex'), hash)) throw new UnauthorizedError('access token is unknown or revoked')
         const token = withDefaults(stored)
         entry = { principal: { user: token.user, tokenId: token.id, scope: token.scope }, ...(token.expires != null ? { expires: Date.parse(token.expires) } : {}) }
-        known.set(hex, entry)
+        // Not cached when a revocation ran during the read: it may have been this token's.
+        if (revision === revocations) known.set(hex, entry)
       }
       if (entry.expires != null && entry.expires <= Date.now()) throw new UnauthorizedError('access token has expired')
-      return entry.principal
+      const user = await components.users.get(entry.principal.user)
+      if (user == null) throw new UnauthorizedError('access token is unknown or revoked')
+      touch(hex)
+      // A user demoted from admin keeps their tokens, without the admin scope.
+      return entry.principal.scope === 'admin' && user.role !== 'admin' ? { ...entry.principal, scope: 'pins:write' } : entry.principal
     },
 
     async create (user, options = {}) {
-      if (!USER_NAME.test(user)) throw new InvalidRequestError(`user name "${user}" must be 1-64 lowercase letters, digits or '-'`)
-      const owner = await ensureUser(user, user === ADMIN ? 'admin' : 'member')
+      const owner = await components.users.ensure(user, user === ADMIN ? 'admin' : 'member')
       const scope = options.scope ?? 'pins:write'
       if (scope === 'admin' && owner.role !== 'admin') throw new InvalidRequestError(`user ${user} is not an admin, so its tokens cannot have the admin scope`)
       if (options.expires != null && options.expires.getTime() <= Date.now()) throw new InvalidRequestError('expires must be in the future')
@@ -114,8 +140,10 @@ export function createTokenStore (components: TokenStoreComponents): TokenStore 
       for await (const { value } of datastore.query({ prefix: `/pinery/auth/user-token/${user}/` })) {
         const stored = await read<StoredToken>(tokenKey(decoder.decode(value)))
         if (stored == null) continue
-        const { hash: _hash, ...info } = withDefaults(stored)
-        tokens.push(info)
+        const { hash, ...info } = withDefaults(stored)
+        const seen = lastUsed.get(hash)
+        const used = seen == null ? await readRaw(lastUsedKey(hash)) : minute(seen.at)
+        tokens.push(used == null ? info : { ...info, lastUsed: used })
       }
       return tokens.sort((a, b) => a.created.localeCompare(b.created))
     },
@@ -123,20 +151,22 @@ export function createTokenStore (components: TokenStoreComponents): TokenStore 
     async revoke (user, tokenId) {
       const hex = await readRaw(userTokenKey(user, tokenId))
       if (hex == null) return false
-      const batch = datastore.batch()
-      batch.delete(tokenKey(hex))
-      batch.delete(userTokenKey(user, tokenId))
-      await batch.commit()
-      known.delete(hex)
+      await removeTokens(user, [{ id: tokenId, hex }])
       return true
     },
 
-    async getUser (name) {
-      return await read<User>(userKey(name))
+    async revokeAll (user) {
+      const ids: Array<{ id: string, hex: string }> = []
+      for await (const { key, value } of datastore.query({ prefix: `/pinery/auth/user-token/${user}/` })) {
+        ids.push({ id: key.baseNamespace(), hex: decoder.decode(value) })
+      }
+      if (ids.length > 0) await removeTokens(user, ids)
+      if (user === ADMIN && ids.some(t => t.id === 'bootstrap')) await datastore.delete(BOOTSTRAP_KEY)
+      return ids.length
     },
 
     async bootstrapAdmin (secret) {
-      await ensureUser(ADMIN, 'admin')
+      await components.users.ensure(ADMIN, 'admin')
       const previous = await readRaw(BOOTSTRAP_KEY)
       if (secret == null && previous != null) return {}
       const generated = secret == null ? newSecret() : undefined
@@ -147,6 +177,8 @@ export function createTokenStore (components: TokenStoreComponents): TokenStore 
         batch.delete(tokenKey(previous))
         batch.delete(userTokenKey(ADMIN, 'bootstrap'))
         known.delete(previous)
+        lastUsed.delete(previous)
+        revocations++
       }
       const info: TokenInfo = { id: 'bootstrap', user: ADMIN, label: 'bootstrap', scope: 'admin', created: new Date().toISOString() }
       batch.put(tokenKey(hex), json({ ...info, hash: hex }))

@@ -3,7 +3,7 @@
  * which covers this small surface without another dependency.
  */
 import { parseArgs } from 'node:util'
-import { createTokenStore } from '../auth/index.js'
+import { createTokenStore, createUserStore } from '../auth/index.js'
 import { loadConfig } from '../config.js'
 import { openDatastore } from '../node/storage.js'
 
@@ -41,7 +41,7 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
     const { dataDir } = loadConfig(io.env)
     const datastore = await openDatastore(dataDir)
     try {
-      const { secret } = await createTokenStore({ datastore }).create(values.user, values.label != null ? { label: values.label } : {})
+      const { secret } = await createTokenStore({ datastore, users: createUserStore({ datastore }) }).create(values.user, values.label != null ? { label: values.label } : {})
       io.stdout.write(`${secret}\n`)
     } finally {
       await datastore.close()
