@@ -13,7 +13,7 @@ import { createHealthCheck } from './health.js'
 import { createMetrics } from './metrics.js'
 import { createHttpApp } from './http/app.js'
 import { BITSWAP_OPTIONS, createPineryNode } from './node/index.js'
-import { openStores } from './node/storage.js'
+import { blockstoreUsage, openStores } from './node/storage.js'
 import { createBlockGuard } from './pins/block-guard.js'
 import { localBlockSource, networkBlockSource } from './pins/block-source.js'
 import { createContentPins } from './pins/content.js'
@@ -25,6 +25,7 @@ import { createRecordStore } from './pins/record-store.js'
 import { createQuota } from './pins/quota.js'
 import { createPinService } from './pins/service.js'
 import { createPinWorker } from './pins/worker.js'
+import { createTeam } from './team/index.js'
 import type { Config } from './config.js'
 import type { Logger } from './logger.js'
 import type { DagWalkComponents } from './pins/dag-walk.js'
@@ -124,6 +125,13 @@ export async function createPinery (config: Config, components: PineryComponents
       onFailed: () => { gc.markDirty() }
     })
     const pins = createPinService({ records, index, lifecycle, worker, quota })
+    const team = createTeam({
+      users,
+      tokens,
+      index,
+      removePins: async (owner) => await pins.removeAll(owner),
+      nodeUsage: async () => await blockstoreUsage(join(config.dataDir, 'blocks'))
+    })
 
     cleanup.push(async () => { await gc.stop(); await worker.stop() })
     await content.reconcile()
@@ -151,6 +159,7 @@ export async function createPinery (config: Config, components: PineryComponents
     }, {
       pins,
       tokens,
+      team,
       delegates: () => node.delegates(),
       isStopping: () => stopping,
       health,

@@ -10,6 +10,7 @@ import { opsRoutes } from './ops-routes.js'
 import { rateLimit, type RateLimitInit } from './rate-limit.js'
 import { requestLog } from './request-log.js'
 import { requireScope } from './scopes.js'
+import { teamRoutes } from './team-routes.js'
 import { tokenRoutes } from './token-routes.js'
 import { pinRoutes } from './pins-routes.js'
 import type { TokenStore } from '../auth/index.js'
@@ -18,6 +19,7 @@ import type { HttpMetrics } from '../metrics.js'
 import type { Registry } from 'prom-client'
 import type { Logger } from '../logger.js'
 import type { PinService } from '../pins/index.js'
+import type { Team } from '../team/index.js'
 
 /** Settings of the HTTP app. */
 export interface HttpAppInit {
@@ -31,6 +33,7 @@ export interface HttpAppInit {
 export interface HttpAppComponents {
   pins: PinService
   tokens: Pick<TokenStore, 'authenticate' | 'create' | 'list' | 'revoke'>
+  team: Team
   delegates(): string[]
   /** True once the service is shutting down: responses then close their connection. */
   isStopping(): boolean
@@ -60,6 +63,7 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
   app.use(requireToken(components.tokens))
   app.use(rateLimit(init.rateLimit))
   app.use(tokenRoutes({ tokens: components.tokens }))
+  app.use(teamRoutes({ team: components.team }))
   // The access level each Pinning Service API route needs (each level includes the ones before it).
   app.post('/pins', requireScope('pins:add'))
   app.get(['/pins', '/pins/:requestid'], requireScope('pins:read'))

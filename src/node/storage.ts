@@ -2,7 +2,7 @@
  * Opens the data dir: blocks in `<dir>/blocks`, everything else in the
  * LevelDB at `<dir>/datastore`. Used by the service and by the offline CLI.
  */
-import { mkdir, access, constants } from 'node:fs/promises'
+import { access, constants, mkdir, opendir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { LevelDatastore } from 'datastore-level'
@@ -69,4 +69,19 @@ export async function openStores (dataDir: string): Promise<Stores> {
       await datastore.close()
     }
   }
+}
+
+/** Counts the block files under a blockstore-fs directory and their bytes (a walk: seconds for millions). */
+export async function blockstoreUsage (blocksDir: string, options: { signal?: AbortSignal } = {}): Promise<{ blocks: number, bytes: number }> {
+  let blocks = 0
+  let bytes = 0
+  for await (const entry of await opendir(blocksDir, { recursive: true })) {
+    options.signal?.throwIfAborted()
+    if (!entry.isFile() || !entry.name.endsWith('.data')) continue
+    try {
+      bytes += (await stat(join(entry.parentPath, entry.name))).size
+      blocks++
+    } catch {} // Collected while we walked.
+  }
+  return { blocks, bytes }
 }

@@ -71,6 +71,8 @@ export interface PinService {
   list(owner: string, query: PinQuery): Promise<PinPage>
   replace(owner: string, requestid: string, request: PinRequest): Promise<PinRecord>
   remove(owner: string, requestid: string): Promise<void>
+  /** Removes every request of `owner` (when the user is deleted); returns how many. */
+  removeAll(owner: string): Promise<number>
   /** Human-readable progress for a queued or pinning request, if any. */
   statusDetails(record: PinRecord): string | undefined
 }

@@ -9,7 +9,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { NotFoundError } from '../errors.js'
 import { parseCid } from './cid.js'
 import { canonicalCidKey } from './content.js'
-import type { PinRecord, PinRequest, PinService } from './index.js'
+import { PIN_STATES, type PinRecord, type PinRequest, type PinService } from './index.js'
 import type { PinIndex } from './pin-index.js'
 import type { PinLifecycle } from './lifecycle.js'
 import type { Quota } from './quota.js'
@@ -26,6 +26,11 @@ export interface PinServiceComponents {
 }
 
 const IDENTITY = 0x00
+
+/** Every request ID of `owner`, newest first. */
+export function everyRequest (index: Pick<PinIndex, 'query'>, owner: string): string[] {
+  return index.query(owner, { statuses: [...PIN_STATES], match: 'exact', limit: Infinity }).requestids
+}
 
 /** Creates the service. */
 export function createPinService (components: PinServiceComponents): PinService {
@@ -95,6 +100,15 @@ export function createPinService (components: PinServiceComponents): PinService 
       await owned(owner, requestid)
       worker.cancel(requestid)
       if (await lifecycle.remove(requestid) == null) throw new NotFoundError(`no pin request ${requestid}`)
+    },
+
+    async removeAll (owner) {
+      let removed = 0
+      for (const requestid of everyRequest(components.index, owner)) {
+        worker.cancel(requestid)
+        if (await lifecycle.remove(requestid) != null) removed++
+      }
+      return removed
     },
 
     statusDetails (record) {

@@ -1,0 +1,93 @@
+/**
+ * Team administration over the user and token stores and the pin index.
+ */
+import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js'
+import type { NodeUsage, Team, Usage, UserView } from './index.js'
+import type { TokenStore, User, UserStore } from '../auth/index.js'
+import type { PinIndex } from '../pins/pin-index.js'
+
+/** What the team needs. */
+export interface TeamComponents {
+  users: UserStore
+  tokens: Pick<TokenStore, 'create' | 'list' | 'revoke' | 'revokeAll'>
+  index: Pick<PinIndex, 'usage'>
+  /** Removes every pin request of `owner`; returns how many. */
+  removePins(owner: string): Promise<number>
+  /** Blocks and bytes in the blockstore. */
+  nodeUsage(): Promise<NodeUsage>
+}
+
+/** Creates the team administration. */
+export function createTeam (components: TeamComponents): Team {
+  const { users, tokens, index } = components
+
+  function usageOf (user: User): Usage {
+    const { counts, bytes, cids } = index.usage(user.name)
+    return { user: user.name, pins: counts, bytes, cids, limits: user.quota ?? {} }
+  }
+
+  const view = (user: User): UserView => ({ ...user, usage: usageOf(user) })
+
+  async function existing (name: string): Promise<User> {
+    const user = await users.get(name)
+    if (user == null) throw new NotFoundError(`no user ${name}`)
+    return user
+  }
+
+  const pinCount = (name: string): number => Object.values(index.usage(name).counts).reduce((a, b) => a + b, 0)
+
+  return {
+    async listUsers () {
+      return (await users.list()).map(view)
+    },
+
+    async getUser (name) {
+      return view(await existing(name))
+    },
+
+    async createUser (name, changes) {
+      return view(await users.create(name, changes))
+    },
+
+    async updateUser (name, changes) {
+      return view(await users.update(name, changes))
+    },
+
+    async deleteUser (name, options = {}) {
+      await existing(name)
+      if (name === 'admin') throw new InvalidRequestError('the admin user cannot be deleted')
+      const pins = pinCount(name)
+      if (pins > 0 && options.removePins !== true) {
+        throw new ConflictError(`user ${name} still has ${pins} pin requests; delete them first, or ask to remove them too (remove_pins=true)`)
+      }
+      // Tokens first, so nothing new arrives while the pins go.
+      const revokedTokens = await tokens.revokeAll(name)
+      const removedPins = await components.removePins(name)
+      await users.remove(name)
+      return { removedPins, revokedTokens }
+    },
+
+    async listTokens (user) {
+      await existing(user)
+      return await tokens.list(user)
+    },
+
+    async createToken (user, options) {
+      await existing(user)
+      return await tokens.create(user, options)
+    },
+
+    async revokeToken (user, tokenId) {
+      await existing(user)
+      if (!await tokens.revoke(user, tokenId)) throw new NotFoundError(`user ${user} has no token ${tokenId}`)
+    },
+
+    async usage (user) {
+      return usageOf(await existing(user))
+    },
+
+    async teamUsage () {
+      return { users: (await users.list()).map(usageOf), node: await components.nodeUsage() }
+    }
+  }
+}
