@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /**
- * The `pinery` command. `pinery token create --user NAME [--label DEVICE]`
- * works on the data dir (PINERY_DATA_DIR) while the service is stopped and
- * prints only the new token on stdout. While the service runs, LevelDB's
- * lock makes it refuse with a clear message and change nothing.
+ * The `pinery` command: users, tokens and usage. Offline it works on the
+ * data dir (PINERY_DATA_DIR) while the service is stopped; while the service
+ * runs, LevelDB's lock makes it refuse with a clear message and change
+ * nothing, and `--url` with PINERY_TOKEN goes through the HTTP API instead.
  */
 const major = Number(process.versions.node.split('.')[0])
 if (major < 22) {

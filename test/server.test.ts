@@ -86,6 +86,8 @@ describe('node dist/server.js', () => {
   })
 
   it('pinery token create works offline, refuses while the service runs, and its token works', async () => {
+    expect((await run(CLI, ['token', 'create', '--user', 'alice'], { PINERY_DATA_DIR: dataDir })).stderr).toBe('pinery: no user alice\n')
+    expect((await run(CLI, ['user', 'create', 'alice'], { PINERY_DATA_DIR: dataDir })).code).toBe(0)
     const created = await run(CLI, ['token', 'create', '--user', 'alice', '--label', 'laptop'], { PINERY_DATA_DIR: dataDir })
     expect(created.code).toBe(0)
     const token = created.stdout.trim()

@@ -1,11 +1,17 @@
 /**
- * The CLI's commands. Arguments are parsed with Node's own `util.parseArgs`,
- * which covers this small surface without another dependency.
+ * The CLI's commands. Offline (the default) they work on the data dir while
+ * the service is stopped; with `--url` (or PINERY_URL) they go through the
+ * running service's HTTP API with the token in PINERY_TOKEN. Arguments are
+ * parsed with Node's own `util.parseArgs`, which covers this surface
+ * without another dependency.
  */
 import { parseArgs } from 'node:util'
-import { createTokenStore, createUserStore } from '../auth/index.js'
+import { SCOPES, type Scope, type UserChanges } from '../auth/index.js'
 import { loadConfig } from '../config.js'
-import { openDatastore } from '../node/storage.js'
+import { openOfflineTeam } from '../offline.js'
+import { createRemoteTeam } from './remote-team.js'
+import { deletedText, parseBytes, teamUsageText, tokensText, userText, usersText, usageText } from './format.js'
+import type { Team } from '../team/index.js'
 
 /** Where the CLI writes and what it reads. */
 export interface CliIo {
@@ -14,40 +20,154 @@ export interface CliIo {
   env: Record<string, string | undefined>
 }
 
-const USAGE = `Usage:
-  pinery token create --user NAME [--label DEVICE]   create a token; prints only the token
+const USAGE = `Usage: pinery [--url URL] [--json] COMMAND
 
-The data dir is PINERY_DATA_DIR (default ./data). Run while the service is stopped.
+Users
+  user create NAME [--role member|admin] [--quota-bytes SIZE] [--quota-pins N]
+  user list
+  user show NAME
+  user update NAME [--role member|admin] [--quota-bytes SIZE|none] [--quota-pins N|none]
+  user delete NAME [--remove-pins]      refused while the user has pins, unless --remove-pins
+Tokens (one per device)
+  token create --user NAME [--label DEVICE] [--scope SCOPE] [--expires TIME]
+                                        prints only the token (with --json: its details too)
+  token list --user NAME
+  token revoke --user NAME ID
+Usage
+  usage [--user NAME]                   every user and the node, or one user
+
+SCOPE is one of ${SCOPES.join(', ')} (each includes the ones before it).
+SIZE is bytes, or with a unit: 500MiB, 10G (binary), 2GB (decimal). TIME is RFC 3339.
+
+Offline (no --url): works on PINERY_DATA_DIR (default ./data) while the service is stopped.
+Online: --url http://host:port (or PINERY_URL) with an admin token in PINERY_TOKEN.
+--json prints JSON for scripts instead of text for people.
 `
 
-/** Runs one command; resolves with the process exit code. */
+class UsageError extends Error {
+  static override name = 'UsageError'
+  override name = UsageError.name
+}
+
+const OPTIONS = {
+  url: { type: 'string' },
+  json: { type: 'boolean' },
+  user: { type: 'string' },
+  label: { type: 'string' },
+  scope: { type: 'string' },
+  expires: { type: 'string' },
+  role: { type: 'string' },
+  'quota-bytes': { type: 'string' },
+  'quota-pins': { type: 'string' },
+  'remove-pins': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' }
+} as const
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS, allowPositionals: true }>>['values']
+
+/** What a command prints: JSON for --json, text otherwise. */
+interface Output { json: unknown, text: string }
+
+function limit (value: string | undefined, name: string, parse: (v: string) => number | undefined): number | null | undefined {
+  if (value == null) return undefined
+  if (value === 'none') return null
+  const n = parse(value)
+  if (n == null || n < 0) throw new UsageError(`--${name} must be ${name === 'quota-bytes' ? 'a size such as 10GiB' : 'a whole number'}, or none`)
+  return n
+}
+
+function changesOf (values: Values): UserChanges {
+  if (values.role != null && values.role !== 'member' && values.role !== 'admin') throw new UsageError('--role must be member or admin')
+  const bytes = limit(values['quota-bytes'], 'quota-bytes', parseBytes)
+  const pins = limit(values['quota-pins'], 'quota-pins', v => /^\d+$/.test(v) ? Number(v) : undefined)
+  const quota = { ...(bytes !== undefined ? { bytes } : {}), ...(pins !== undefined ? { pins } : {}) }
+  return { ...(values.role != null ? { role: values.role } : {}), ...(Object.keys(quota).length > 0 ? { quota } : {}) }
+}
+
+function need (value: string | undefined, what: string): string {
+  if (value == null || value === '') throw new UsageError(`${what} is required`)
+  return value
+}
+
+/** Runs one command against a team. */
+async function execute (team: Team, args: string[], values: Values): Promise<Output> {
+  const [noun, verb, arg, ...extra] = args
+  if (extra.length > 0) throw new UsageError(`unexpected "${extra.join(' ')}"`)
+  const command = `${noun ?? ''} ${verb ?? ''}`.trim()
+  switch (command) {
+    case 'user create': { const u = await team.createUser(need(arg, 'NAME'), changesOf(values)); return { json: u, text: userText(u) } }
+    case 'user list': { const users = await team.listUsers(); return { json: users, text: usersText(users) } }
+    case 'user show': { const u = await team.getUser(need(arg, 'NAME')); return { json: u, text: userText(u) } }
+    case 'user update': { const u = await team.updateUser(need(arg, 'NAME'), changesOf(values)); return { json: u, text: userText(u) } }
+    case 'user delete': {
+      const name = need(arg, 'NAME')
+      const d = await team.deleteUser(name, { removePins: values['remove-pins'] === true })
+      return { json: d, text: deletedText(name, d) }
+    }
+    case 'token create': {
+      if (values.scope != null && !SCOPES.includes(values.scope as Scope)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}`)
+      const expires = values.expires == null ? undefined : new Date(values.expires)
+      if (expires != null && Number.isNaN(expires.getTime())) throw new UsageError('--expires must be a time such as 2027-01-31T00:00:00Z')
+      const { info, secret } = await team.createToken(need(values.user, '--user NAME'), {
+        ...(values.label != null ? { label: values.label } : {}),
+        ...(values.scope != null ? { scope: values.scope as Scope } : {}),
+        ...(expires != null ? { expires } : {})
+      })
+      return { json: { ...info, secret }, text: `${secret}\n` }
+    }
+    case 'token list': { const t = await team.listTokens(need(values.user, '--user NAME')); return { json: t, text: tokensText(t) } }
+    case 'token revoke': {
+      const user = need(values.user, '--user NAME')
+      const id = need(arg, 'the token ID')
+      await team.revokeToken(user, id)
+      return { json: { revoked: id, user }, text: `revoked token ${id} of ${user}\n` }
+    }
+    case 'usage': {
+      if (values.user != null) { const u = await team.usage(values.user); return { json: u, text: `${u.user}\n${usageText(u)}` } }
+      const all = await team.teamUsage()
+      return { json: all, text: teamUsageText(all) }
+    }
+    default: throw new UsageError(`unknown command "${args.join(' ')}"`)
+  }
+}
+
+/** Runs one command; resolves with the process exit code (0 done, 1 failed, 2 bad usage). */
 export async function runCli (argv: string[], io: CliIo): Promise<number> {
-  const fail = (message: string): number => { io.stderr.write(`pinery: ${message}\n`); return 1 }
+  const fail = (message: string, code = 1): number => { io.stderr.write(`pinery: ${message}\n`); return code }
   let parsed
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { user: { type: 'string' }, label: { type: 'string' }, help: { type: 'boolean', short: 'h' } } })
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS })
   } catch (err) {
-    return fail(`${(err as Error).message}\n${USAGE}`)
+    return fail(`${(err as Error).message}\n\n${USAGE}`, 2)
   }
   const { positionals, values } = parsed
   if (values.help === true || positionals.length === 0) {
     io.stdout.write(USAGE)
-    return values.help === true ? 0 : 1
+    return values.help === true ? 0 : 2
   }
-  if (positionals[0] !== 'token' || positionals[1] !== 'create' || positionals.length !== 2) return fail(`unknown command "${positionals.join(' ')}"\n${USAGE}`)
-  if (values.user == null) return fail('--user NAME is required')
-
   try {
-    const { dataDir } = loadConfig(io.env)
-    const datastore = await openDatastore(dataDir)
-    try {
-      const { secret } = await createTokenStore({ datastore, users: createUserStore({ datastore }) }).create(values.user, values.label != null ? { label: values.label } : {})
-      io.stdout.write(`${secret}\n`)
-    } finally {
-      await datastore.close()
+    const url = values.url ?? io.env.PINERY_URL
+    let team: Team
+    let close = async (): Promise<void> => {}
+    if (url != null && url !== '') {
+      const token = io.env.PINERY_TOKEN
+      if (token == null || token === '') throw new UsageError('online commands (--url) need a token in PINERY_TOKEN')
+      team = createRemoteTeam({ url, token })
+    } else {
+      const offline = await openOfflineTeam(loadConfig(io.env).dataDir)
+      team = offline.team
+      close = offline.close
     }
+    let output: Output
+    try {
+      output = await execute(team, positionals, values)
+    } finally {
+      await close()
+    }
+    io.stdout.write(values.json === true ? `${JSON.stringify(output.json, null, 2)}\n` : output.text)
     return 0
   } catch (err) {
+    if ((err as Error).name === UsageError.name) return fail(`${(err as Error).message}\n\n${USAGE}`, 2)
     return fail((err as Error).message)
   }
 }

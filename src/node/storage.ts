@@ -75,7 +75,14 @@ export async function openStores (dataDir: string): Promise<Stores> {
 export async function blockstoreUsage (blocksDir: string, options: { signal?: AbortSignal } = {}): Promise<{ blocks: number, bytes: number }> {
   let blocks = 0
   let bytes = 0
-  for await (const entry of await opendir(blocksDir, { recursive: true })) {
+  let dir
+  try {
+    dir = await opendir(blocksDir, { recursive: true })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { blocks, bytes }
+    throw err
+  }
+  for await (const entry of dir) {
     options.signal?.throwIfAborted()
     if (!entry.isFile() || !entry.name.endsWith('.data')) continue
     try {

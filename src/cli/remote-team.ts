@@ -1,0 +1,74 @@
+/**
+ * The team over a running service's HTTP API, for the CLI's online mode.
+ * A Failure answer becomes a RemoteError carrying its status and reason.
+ */
+import type { TokenInfo } from '../auth/index.js'
+import type { DeletedUser, Team, TeamUsage, UserView } from '../team/index.js'
+
+/** Where the service is and who is asking. */
+export interface RemoteTeamInit {
+  url: string
+  token: string
+  /** Per request; the service answers admin requests well within it. */
+  timeoutMs?: number
+}
+
+/** A Failure answer of the service. */
+export class RemoteError extends Error {
+  static override name = 'RemoteError'
+  override name = RemoteError.name
+  constructor (readonly status: number, readonly reason: string, details: string) {
+    super(`${reason} (${status}): ${details}`)
+  }
+}
+
+/** Creates a Team that calls the service at `init.url`. */
+export function createRemoteTeam (init: RemoteTeamInit): Team {
+  const base = init.url.replace(/\/+$/, '')
+  const enc = encodeURIComponent
+
+  async function call<T> (method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response
+    try {
+      res = await fetch(`${base}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${init.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(init.timeoutMs ?? 60_000)
+      })
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code
+      throw new Error(`cannot reach the service at ${base}: ${cause ?? (err as Error).message}`)
+    }
+    if (res.status === 204) return undefined as T
+    const text = await res.text()
+    let parsed: unknown
+    try { parsed = JSON.parse(text) } catch { throw new RemoteError(res.status, 'BAD_RESPONSE', `not JSON: ${text.slice(0, 200)}`) }
+    if (!res.ok) {
+      const failure = (parsed as { error?: { reason?: string, details?: string } }).error
+      throw new RemoteError(res.status, failure?.reason ?? 'ERROR', failure?.details ?? text.slice(0, 200))
+    }
+    return parsed as T
+  }
+
+  return {
+    listUsers: async () => (await call<{ results: UserView[] }>('GET', '/users')).results,
+    getUser: async (name) => await call<UserView>('GET', `/users/${enc(name)}`),
+    createUser: async (name, changes = {}) => await call<UserView>('POST', '/users', { name, ...changes }),
+    updateUser: async (name, changes) => await call<UserView>('PATCH', `/users/${enc(name)}`, changes),
+    deleteUser: async (name, options = {}) => await call<DeletedUser>('DELETE', `/users/${enc(name)}${options.removePins === true ? '?remove_pins=true' : ''}`),
+    listTokens: async (user) => (await call<{ results: TokenInfo[] }>('GET', `/users/${enc(user)}/tokens`)).results,
+    async createToken (user, options = {}) {
+      const { secret, ...info } = await call<TokenInfo & { secret: string }>('POST', `/users/${enc(user)}/tokens`, {
+        ...(options.label != null ? { label: options.label } : {}),
+        ...(options.scope != null ? { scope: options.scope } : {}),
+        ...(options.expires != null ? { expires: options.expires.toISOString() } : {})
+      })
+      return { info, secret }
+    },
+    revokeToken: async (user, tokenId) => { await call('DELETE', `/users/${enc(user)}/tokens/${enc(tokenId)}`) },
+    usage: async (user) => (await call<UserView>('GET', `/users/${enc(user)}`)).usage,
+    teamUsage: async () => await call<TeamUsage>('GET', '/usage/all')
+  }
+}
+

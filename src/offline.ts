@@ -1,0 +1,50 @@
+/**
+ * The offline composition root: team administration straight on a data dir
+ * while the service is stopped (LevelDB's lock refuses it otherwise). It
+ * loads the pin records for usage; removing a user's pins removes their
+ * records, and the service releases the DAGs no request references at its
+ * next start.
+ */
+import { join } from 'node:path'
+import { createTokenStore, createUserStore } from './auth/index.js'
+import { blockstoreUsage, openDatastore } from './node/storage.js'
+import { createPinIndex } from './pins/pin-index.js'
+import { createRecordStore } from './pins/record-store.js'
+import { everyRequest } from './pins/service.js'
+import { createTeam, type Team } from './team/index.js'
+
+/** A team opened on a data dir; close it to release the lock. */
+export interface OfflineTeam {
+  team: Team
+  close(): Promise<void>
+}
+
+/** Opens `dataDir` for administration; throws DataDirLockedError while the service runs. */
+export async function openOfflineTeam (dataDir: string): Promise<OfflineTeam> {
+  const datastore = await openDatastore(dataDir)
+  try {
+    const index = createPinIndex()
+    const records = await createRecordStore({ db: datastore.db, index })
+    const users = createUserStore({ datastore })
+    const team = createTeam({
+      users,
+      tokens: createTokenStore({ datastore, users }),
+      index,
+      async removePins (owner) {
+        let removed = 0
+        for (const requestid of everyRequest(index, owner)) {
+          const record = await records.get(requestid)
+          if (record == null) continue
+          await records.remove(record)
+          removed++
+        }
+        return removed
+      },
+      nodeUsage: async () => await blockstoreUsage(join(dataDir, 'blocks'))
+    })
+    return { team, close: async () => { await datastore.close() } }
+  } catch (err) {
+    await datastore.close()
+    throw err
+  }
+}

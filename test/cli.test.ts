@@ -1,0 +1,115 @@
+/**
+ * The `pinery` CLI as operators run it (dist/cli.js in a child process):
+ * users and tokens offline on the data dir, then online through the running
+ * service with PINERY_TOKEN, text for people and --json for scripts.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { CLI, run, startServerProcess, type ServerProcess } from './fixtures/process.js'
+
+const ADMIN = 'pinery_cli-test-admin-token'
+
+describe('pinery CLI', () => {
+  let dataDir: string
+  let server: ServerProcess | undefined
+  beforeEach(async () => { dataDir = await mkdtemp(join(tmpdir(), 'pinery-cli-')) })
+  afterEach(async () => {
+    await server?.stop()
+    server = undefined
+    await rm(dataDir, { recursive: true, force: true })
+  })
+
+  const offline = async (...args: string[]): Promise<Awaited<ReturnType<typeof run>>> => await run(CLI, args, { PINERY_DATA_DIR: dataDir })
+  const online = async (token: string, ...args: string[]): Promise<Awaited<ReturnType<typeof run>>> =>
+    await run(CLI, ['--url', server?.url ?? '', ...args], { PINERY_TOKEN: token, PINERY_DATA_DIR: '/nonexistent' })
+  const json = <T>(r: { code: number | null, stdout: string, stderr: string }): T => {
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    return JSON.parse(r.stdout) as T
+  }
+
+  it('creates a user and a token offline; the service takes the token; the token is revoked online', async () => {
+    const user = json<{ name: string, quota: unknown }>(await offline('--json', 'user', 'create', 'alice', '--quota-bytes', '1GiB', '--quota-pins', '100'))
+    expect(user).toMatchObject({ name: 'alice', quota: { bytes: 1024 ** 3, pins: 100 } })
+    const created = await offline('token', 'create', '--user', 'alice', '--label', 'laptop', '--scope', 'pins:write')
+    expect(created.code).toBe(0)
+    const secret = created.stdout.trim()
+    expect(secret).toMatch(/^pinery_[A-Za-z0-9_-]{43}$/)
+    const listed = await offline('token', 'list', '--user', 'alice')
+    expect(listed.stdout).toMatch(/^ID +LABEL +SCOPE +CREATED +LAST USED +EXPIRES\n\S+ +laptop +pins:write +\S+ +never +never\n$/)
+
+    server = await startServerProcess({ PINERY_DATA_DIR: dataDir, PINERY_HTTP_PORT: '0', PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0', PINERY_ADMIN_TOKEN: ADMIN })
+    const use = async (): Promise<number> => (await fetch(`${server?.url}/pins`, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: '{"cid":"bafkqaaa"}' })).status
+    expect(await use()).toBe(202)
+    // Offline commands now refuse, changing nothing.
+    const refused = await offline('user', 'list')
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(/in use by another process/)
+
+    const tokens = json<Array<{ id: string, label: string, lastUsed?: string }>>(await online(ADMIN, '--json', 'token', 'list', '--user', 'alice'))
+    expect(tokens).toEqual([expect.objectContaining({ label: 'laptop', lastUsed: expect.any(String) })])
+    const usage = json<{ user: string, pins: { pinned: number }, limits: unknown }>(await online(ADMIN, '--json', 'usage', '--user', 'alice'))
+    expect(usage).toMatchObject({ user: 'alice', pins: { pinned: 1 }, limits: { bytes: 1024 ** 3, pins: 100 } })
+    const revoked = await online(ADMIN, 'token', 'revoke', '--user', 'alice', tokens[0]?.id ?? '')
+    expect(revoked.stdout).toBe(`revoked token ${tokens[0]?.id} of alice\n`)
+    expect(await use()).toBe(401)
+  })
+
+  it('manages users online in text and JSON, and says why it refuses', async () => {
+    server = await startServerProcess({ PINERY_DATA_DIR: dataDir, PINERY_HTTP_PORT: '0', PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0', PINERY_ADMIN_TOKEN: ADMIN })
+    expect((await online(ADMIN, 'user', 'create', 'bob', '--quota-bytes', '2GB')).stdout).toContain('quota: 1.86 GiB')
+    const updated = json<{ quota?: unknown, role: string }>(await online(ADMIN, '--json', 'user', 'update', 'bob', '--quota-bytes', 'none', '--role', 'admin'))
+    expect(updated).toMatchObject({ role: 'admin' })
+    expect(updated.quota).toBeUndefined()
+    const list = await online(ADMIN, 'user', 'list')
+    expect(list.stdout).toMatch(/^NAME +ROLE +PINS +PINNED +QUOTA +CREATED\nadmin +admin +0 +0 B +unlimited +\S+\nbob +admin +0 +0 B +unlimited +\S+\n$/)
+    const team = await online(ADMIN, 'usage')
+    expect(team.stdout).toMatch(/\nnode: \d+ blocks, .+ on disk\n$/)
+
+    const secret = (await online(ADMIN, 'token', 'create', '--user', 'bob', '--scope', 'pins:read')).stdout.trim()
+    const forbidden = await online(secret, 'user', 'list')
+    expect(forbidden.code).toBe(1)
+    expect(forbidden.stderr).toBe('pinery: FORBIDDEN (403): this token has the pins:read scope; this request needs admin\n')
+    const missing = await online(ADMIN, 'user', 'delete', 'nobody')
+    expect(missing.stderr).toBe('pinery: NOT_FOUND (404): no user nobody\n')
+    expect((await online(ADMIN, 'user', 'delete', 'bob')).stdout).toBe('deleted user bob: 0 pin requests removed, 1 tokens revoked\n')
+
+    const noToken = await run(CLI, ['--url', server.url, 'user', 'list'], {})
+    expect(noToken.code).toBe(2)
+    expect(noToken.stderr).toMatch(/^pinery: online commands \(--url\) need a token in PINERY_TOKEN/)
+  })
+
+  it.each([
+    [['frobnicate'], /unknown command "frobnicate"/],
+    [['user', 'create'], /NAME is required/],
+    [['user', 'create', 'x', '--quota-bytes', 'lots'], /--quota-bytes must be a size/],
+    [['user', 'create', 'x', '--role', 'king'], /--role must be member or admin/],
+    [['token', 'create', '--user', 'x', '--scope', 'root'], /--scope must be one of/],
+    [['token', 'create', '--user', 'x', '--expires', 'soon'], /--expires must be a time/],
+    [['user', 'list', '--colour'], /Unknown option '--colour'/]
+  ])('refuses %j with exit code 2 and the usage', async (args, message) => {
+    const r = await offline(...args)
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(message)
+    expect(r.stderr).toContain('Usage: pinery')
+  })
+
+  it('refuses a bad user name offline with exit code 1, and deletes a user with pins only when asked', async () => {
+    const bad = await offline('user', 'create', 'Alice')
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toMatch(/user name "Alice" must be/)
+    await offline('user', 'create', 'carol')
+    const secret = (await offline('token', 'create', '--user', 'carol')).stdout.trim()
+    server = await startServerProcess({ PINERY_DATA_DIR: dataDir, PINERY_HTTP_PORT: '0', PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0', PINERY_ADMIN_TOKEN: ADMIN })
+    await fetch(`${server.url}/pins`, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: '{"cid":"bafkqaaa"}' })
+    await server.stop()
+    server = undefined
+    const refused = await offline('user', 'delete', 'carol')
+    expect(refused.stderr).toMatch(/still has 1 pin requests/)
+    const deleted = json<{ removedPins: number, revokedTokens: number }>(await offline('--json', 'user', 'delete', 'carol', '--remove-pins'))
+    expect(deleted).toEqual({ removedPins: 1, revokedTokens: 1 })
+    expect((await offline('user', 'show', 'carol')).stderr).toBe('pinery: no user carol\n')
+  })
+})
