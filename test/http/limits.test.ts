@@ -2,6 +2,7 @@
  * Request-level protections: per-token rate limit, CORS, request ids in
  * logs, and no token secret in any log line.
  */
+import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startService, type TestService } from '../fixtures/service.js'
 
@@ -74,5 +75,21 @@ describe('request logs', () => {
     expect(lines).toContainEqual(expect.objectContaining({ reqId: 'trace-42', status: 400, method: 'POST', route: '/pins' }))
     expect(lines).toContainEqual(expect.objectContaining({ reqId: fresh.headers.get('x-request-id'), status: 401 }))
     for (const secret of Object.values(service.tokens)) expect(logs.join('\n')).not.toContain(secret)
+  })
+
+  it('never show the secrets of tokens created over HTTP, nor the hashes they are stored under', async () => {
+    const json = { 'content-type': 'application/json' }
+    const own = await (await service.request('/tokens', { method: 'POST', user: 'alice', headers: json, body: '{"label":"phone"}' })).json() as { secret: string }
+    await service.request('/users', { method: 'POST', headers: json, body: '{"name":"bob"}' })
+    const bobs = await (await service.request('/users/bob/tokens', { method: 'POST', headers: json, body: '{}' })).json() as { secret: string }
+    for (const secret of [own.secret, bobs.secret]) {
+      expect((await service.request('/pins', { user: secret })).status).toBe(200)
+      const hash = createHash('sha256').update(secret).digest('hex')
+      expect(logs.join('\n')).not.toContain(secret)
+      expect(logs.join('\n')).not.toContain(hash)
+    }
+    // Nor does any later response.
+    const listed = await Promise.all(['/tokens', '/users/bob/tokens', '/users', '/usage/all'].map(async p => await (await service.request(p)).text()))
+    for (const secret of [own.secret, bobs.secret]) expect(listed.join('\n')).not.toContain(secret)
   })
 })

@@ -33,7 +33,11 @@ describe('tokens and access levels', () => {
     { name: 'GET /pins/{id}', need: 'pins:read', call: () => [`/pins/${pinId}`, {}] },
     // Replace and delete target a pin that does not exist: the scope check comes first, else 404.
     { name: 'POST /pins/{id}', need: 'pins:write', call: () => ['/pins/00000000-0000-4000-8000-000000000000', { method: 'POST', body: JSON.stringify({ cid: 'bafkqaaa' }) }] },
-    { name: 'DELETE /pins/{id}', need: 'pins:write', call: () => ['/pins/00000000-0000-4000-8000-000000000000', { method: 'DELETE' }] }
+    { name: 'DELETE /pins/{id}', need: 'pins:write', call: () => ['/pins/00000000-0000-4000-8000-000000000000', { method: 'DELETE' }] },
+    { name: 'GET /usage', need: 'pins:read', call: () => ['/usage', {}] },
+    { name: 'GET /tokens', need: 'pins:add', call: () => ['/tokens', {}] },
+    { name: 'GET /users', need: 'admin', call: () => ['/users', {}] },
+    { name: 'GET /usage/all', need: 'admin', call: () => ['/usage/all', {}] }
   ]
   const matrix = routes.flatMap(r => (['pins:add', 'pins:read', 'pins:write'] as const).map(scope => ({ ...r, scope })))
 
