@@ -119,6 +119,7 @@ export async function createPinery (config: Config, components: PineryComponents
       quota,
       node,
       blocks: networkBlockSource({ ...blockSource, want: node.want }),
+      flushBlocks: async () => { await stores.blockstore.sync() },
       guard,
       logger,
       metrics,

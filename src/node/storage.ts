@@ -4,15 +4,15 @@
  */
 import { access, constants, mkdir, opendir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { FsBlockstore } from 'blockstore-fs'
 import { LevelDatastore } from 'datastore-level'
 import { Level } from 'level'
 import { ConfigError, DataDirLockedError } from '../errors.js'
+import { DurableFsBlockstore } from './durable-blockstore.js'
 
 /** The two stores of one data dir. */
 export interface Stores {
   datastore: LevelDatastore
-  blockstore: FsBlockstore
+  blockstore: DurableFsBlockstore
   close(): Promise<void>
 }
 
@@ -54,7 +54,7 @@ export async function openDatastore (dataDir: string): Promise<LevelDatastore> {
 /** Opens both stores of `dataDir`, creating them when missing. */
 export async function openStores (dataDir: string): Promise<Stores> {
   const datastore = await openDatastore(dataDir)
-  const blockstore = new FsBlockstore(join(dataDir, 'blocks'))
+  const blockstore = new DurableFsBlockstore(join(dataDir, 'blocks'))
   try {
     await blockstore.open()
   } catch (err) {

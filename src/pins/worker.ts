@@ -63,6 +63,8 @@ export interface PinWorkerComponents {
   node: Pick<PineryNode, 'dialAll'>
   /** Network-backed block access (fetches what is missing). */
   blocks: DagWalkComponents
+  /** Makes every block stored so far durable: a DAG is pinned only once its blocks would survive a power loss. */
+  flushBlocks(): Promise<void>
   guard: BlockGuard
   logger: Logger
   /** Told when a failed fetch may have left garbage behind. */
@@ -188,6 +190,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
         ? setTimeout(() => { void lifecycle.transition(record, 'pinning').catch(err => { jlog.warn({ err }, 'cannot mark pinning') }) }, PINNING_AFTER_MS)
         : undefined
       const result = await untilAborted(job.fetch.done, job.controller.signal).finally(() => { clearTimeout(markPinning) })
+      await components.flushBlocks()
       // Checked again with the final size: other pins of the owner may have settled meanwhile.
       const settled = await components.quota.admit(record.owner, { cidKey: record.cidKey, bytes: result.bytes, counted: true }, async () => {
         await content.pin(record.cidKey, result.blocks, result.bytes)

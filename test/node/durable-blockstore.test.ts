@@ -1,0 +1,72 @@
+/**
+ * The durable blockstore-fs: blocks round-trip, no temp file is ever left
+ * behind, concurrent puts of one block and concurrent syncs are fine, and a
+ * failed put says so and leaves nothing.
+ */
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import toBuffer from 'it-to-buffer'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { DurableFsBlockstore } from '../../src/node/durable-blockstore.js'
+
+async function block (text: string): Promise<{ cid: CID, bytes: Uint8Array }> {
+  const bytes = new TextEncoder().encode(text)
+  return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes }
+}
+
+async function filesUnder (dir: string): Promise<string[]> {
+  return (await readdir(dir, { recursive: true, withFileTypes: true })).filter(e => e.isFile()).map(e => e.name)
+}
+
+describe('DurableFsBlockstore', () => {
+  let dir: string
+  let store: DurableFsBlockstore
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pinery-durable-'))
+    store = new DurableFsBlockstore(join(dir, 'blocks'))
+    await store.open()
+  })
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('stores bytes and chunk streams, concurrent puts of one block included, leaving only .data files', async () => {
+    const a = await block('a')
+    const b = await block('bb')
+    await Promise.all([store.put(a.cid, a.bytes), store.put(a.cid, a.bytes), store.put(a.cid, a.bytes)])
+    await store.put(b.cid, (async function * () { yield b.bytes.subarray(0, 1); yield b.bytes.subarray(1) })())
+    await Promise.all([store.sync(), store.sync(), store.sync()])
+    expect(await toBuffer(store.get(a.cid))).toEqual(a.bytes)
+    expect(await toBuffer(store.get(b.cid))).toEqual(b.bytes)
+    const files = await filesUnder(join(dir, 'blocks'))
+    expect(files).toHaveLength(2)
+    expect(files.every(f => f.endsWith('.data'))).toBe(true)
+  })
+
+  it('fails a put it cannot write with PutFailedError and leaves no temp file', async () => {
+    const a = await block('a')
+    // A file where the shard directory should go (permissions would not stop root).
+    await rm(join(dir, 'blocks'), { recursive: true })
+    await writeFile(join(dir, 'blocks'), 'not a directory')
+    await expect(store.put(a.cid, a.bytes)).rejects.toMatchObject({ name: 'PutFailedError' })
+    await rm(join(dir, 'blocks'))
+    await mkdir(join(dir, 'blocks'))
+    await store.put(a.cid, a.bytes)
+    expect(await filesUnder(join(dir, 'blocks'))).toHaveLength(1)
+    expect(await store.has(a.cid)).toBe(true)
+  })
+
+  it('makes a shard directory again when it was removed behind its back', async () => {
+    const a = await block('a')
+    await store.put(a.cid, a.bytes)
+    await rm(join(dir, 'blocks'), { recursive: true })
+    await expect(store.put(a.cid, a.bytes)).rejects.toMatchObject({ name: 'PutFailedError' })
+    await store.put(a.cid, a.bytes)
+    await store.sync()
+    expect(await toBuffer(store.get(a.cid))).toEqual(a.bytes)
+  })
+})
