@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path'
 import { createTokenStore, createUserStore } from './auth/index.js'
-import { blockstoreUsage, openDatastore } from './node/storage.js'
+import { blockstoreUsage, openDatastore, syncDatastore } from './node/storage.js'
 import { createPinIndex } from './pins/pin-index.js'
 import { createRecordStore } from './pins/record-store.js'
 import { everyRequest } from './pins/service.js'
@@ -25,10 +25,10 @@ export async function openOfflineTeam (dataDir: string): Promise<OfflineTeam> {
   try {
     const index = createPinIndex()
     const records = await createRecordStore({ db: datastore.db, index })
-    const users = createUserStore({ datastore })
+    const users = createUserStore({ datastore, sync: syncDatastore(datastore) })
     const team = createTeam({
       users,
-      tokens: createTokenStore({ datastore, users }),
+      tokens: createTokenStore({ datastore, users, sync: syncDatastore(datastore) }),
       index,
       async removePins (owner) {
         let removed = 0
@@ -40,6 +40,8 @@ export async function openOfflineTeam (dataDir: string): Promise<OfflineTeam> {
         }
         return removed
       },
+      // Nothing else runs on a stopped data dir.
+      retire: async (_owner, work) => await work(),
       nodeUsage: async () => await blockstoreUsage(join(dataDir, 'blocks'))
     })
     return { team, close: async () => { await datastore.close() } }

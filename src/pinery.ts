@@ -13,7 +13,7 @@ import { createHealthCheck } from './health.js'
 import { createMetrics } from './metrics.js'
 import { createHttpApp } from './http/app.js'
 import { BITSWAP_OPTIONS, createPineryNode } from './node/index.js'
-import { blockstoreUsage, openStores } from './node/storage.js'
+import { cachedBlockstoreUsage, openStores, syncDatastore } from './node/storage.js'
 import { createBlockGuard } from './pins/block-guard.js'
 import { localBlockSource, networkBlockSource } from './pins/block-source.js'
 import { createContentPins } from './pins/content.js'
@@ -31,6 +31,9 @@ import type { Logger } from './logger.js'
 import type { DagWalkComponents } from './pins/dag-walk.js'
 import type { PineryNode } from './node/index.js'
 import type { AddressInfo } from 'node:net'
+
+/** How stale the node's block totals in GET /usage/all may be (counting them walks the blockstore). */
+const NODE_USAGE_MAX_AGE_MS = 10_000
 
 /** How long busy keep-alive connections may keep a stopping server open. */
 const HTTP_CLOSE_GRACE_MS = 2000
@@ -100,8 +103,8 @@ export async function createPinery (config: Config, components: PineryComponents
       onUnpinned: () => { gc.markDirty() }
     })
     const lifecycle = createPinLifecycle({ records, index, content })
-    const users = createUserStore({ datastore })
-    const tokens = createTokenStore({ datastore, users })
+    const users = createUserStore({ datastore, sync: syncDatastore(datastore) })
+    const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) })
     const quota = createQuota({
       index,
       limitsOf: async (owner) => (await users.get(owner))?.quota,
@@ -131,7 +134,8 @@ export async function createPinery (config: Config, components: PineryComponents
       tokens,
       index,
       removePins: async (owner) => await pins.removeAll(owner),
-      nodeUsage: async () => await blockstoreUsage(join(config.dataDir, 'blocks'))
+      retire: async (owner, work) => await quota.retire(owner, work),
+      nodeUsage: cachedBlockstoreUsage(join(config.dataDir, 'blocks'), NODE_USAGE_MAX_AGE_MS)
     })
 
     cleanup.push(async () => { await gc.stop(); await worker.stop() })

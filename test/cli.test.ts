@@ -53,8 +53,22 @@ describe('pinery CLI', () => {
     const usage = json<{ user: string, pins: { pinned: number }, limits: unknown }>(await online(ADMIN, '--json', 'usage', '--user', 'alice'))
     expect(usage).toMatchObject({ user: 'alice', pins: { pinned: 1 }, limits: { bytes: 1024 ** 3, pins: 100 } })
     const revoked = await online(ADMIN, 'token', 'revoke', '--user', 'alice', tokens[0]?.id ?? '')
-    expect(revoked.stdout).toBe(`revoked token ${tokens[0]?.id} of alice\n`)
+    expect(revoked.stdout).toBe(`revoked token ${tokens[0]?.id}\n`)
     expect(await use()).toBe(401)
+  })
+
+  it('lets any token manage its own devices and see its own usage online', async () => {
+    await offline('user', 'create', 'dana', '--quota-pins', '5')
+    const phone = (await offline('token', 'create', '--user', 'dana', '--label', 'phone', '--scope', 'pins:read')).stdout.trim()
+    server = await startServerProcess({ PINERY_DATA_DIR: dataDir, PINERY_HTTP_PORT: '0', PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0', PINERY_ADMIN_TOKEN: ADMIN })
+    const ci = json<{ id: string, secret: string, scope: string, user: string }>(await online(phone, '--json', 'token', 'create', '--label', 'ci', '--scope', 'pins:add'))
+    expect(ci).toMatchObject({ user: 'dana', scope: 'pins:add', secret: expect.stringMatching(/^pinery_/) })
+    const mine = await online(phone, 'token', 'list')
+    expect(mine.stdout.split('\n').filter(l => / (phone|ci) /.test(l))).toHaveLength(2)
+    expect((await online(phone, 'usage')).stdout).toBe('dana\n  pins: 0 pinned, 0 queued, 0 pinning, 0 failed\n  pinned: 0 B in 0 distinct CIDs\n  quota: 5 pins\n')
+    expect((await online(phone, 'usage', '--all')).stderr).toMatch(/FORBIDDEN \(403\)/)
+    expect((await online(phone, 'token', 'revoke', ci.id)).code).toBe(0)
+    expect((await fetch(`${server.url}/pins`, { method: 'POST', headers: { authorization: `Bearer ${ci.secret}`, 'content-type': 'application/json' }, body: '{"cid":"bafkqaaa"}' })).status).toBe(401)
   })
 
   it('manages users online in text and JSON, and says why it refuses', async () => {
@@ -65,7 +79,7 @@ describe('pinery CLI', () => {
     expect(updated.quota).toBeUndefined()
     const list = await online(ADMIN, 'user', 'list')
     expect(list.stdout).toMatch(/^NAME +ROLE +PINS +PINNED +QUOTA +CREATED\nadmin +admin +0 +0 B +unlimited +\S+\nbob +admin +0 +0 B +unlimited +\S+\n$/)
-    const team = await online(ADMIN, 'usage')
+    const team = await online(ADMIN, 'usage', '--all')
     expect(team.stdout).toMatch(/\nnode: \d+ blocks, .+ on disk\n$/)
 
     const secret = (await online(ADMIN, 'token', 'create', '--user', 'bob', '--scope', 'pins:read')).stdout.trim()
@@ -88,12 +102,22 @@ describe('pinery CLI', () => {
     [['user', 'create', 'x', '--role', 'king'], /--role must be member or admin/],
     [['token', 'create', '--user', 'x', '--scope', 'root'], /--scope must be one of/],
     [['token', 'create', '--user', 'x', '--expires', 'soon'], /--expires must be a time/],
-    [['user', 'list', '--colour'], /Unknown option '--colour'/]
+    [['user', 'list', '--colour'], /Unknown option '--colour'/],
+    [['user', 'create', 'x', '--quota-pins', '99999999999999999999'], /--quota-pins must be a whole number/],
+    [['--url', '', 'user', 'list'], /--url must be the service's address/],
+    [['token', 'list'], /--user NAME \(offline\) is required/],
+    [['usage', '--user', 'x', '--all'], /not both/]
   ])('refuses %j with exit code 2 and the usage', async (args, message) => {
     const r = await offline(...args)
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(message)
     expect(r.stderr).toContain('Usage: pinery')
+  })
+
+  it('keeps the admin user an admin even when created by hand', async () => {
+    expect(json<{ role: string }>(await offline('--json', 'user', 'create', 'admin')).role).toBe('admin')
+    server = await startServerProcess({ PINERY_DATA_DIR: dataDir, PINERY_HTTP_PORT: '0', PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0', PINERY_ADMIN_TOKEN: ADMIN })
+    expect((await online(ADMIN, 'user', 'list')).code).toBe(0)
   })
 
   it('refuses a bad user name offline with exit code 1, and deletes a user with pins only when asked', async () => {

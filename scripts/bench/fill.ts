@@ -12,7 +12,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createTokenStore, createUserStore } from '../../src/auth/index.js'
-import { openDatastore } from '../../src/node/storage.js'
+import { openDatastore, syncDatastore } from '../../src/node/storage.js'
 import { canonicalCidKey } from '../../src/pins/content.js'
 import { createRecordStore } from '../../src/pins/record-store.js'
 import type { PinRecord, PinState } from '../../src/pins/index.js'
@@ -62,7 +62,9 @@ for (let start = 0; start < total; start += BATCH) {
   if (start % 100_000 === 0) process.stderr.write(`filled ${start} / ${total}\n`)
 }
 
-const tokens = createTokenStore({ datastore, users: createUserStore({ datastore }) })
+const users = createUserStore({ datastore, sync: syncDatastore(datastore) })
+const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) })
+for (let u = 0; u < USERS; u++) await users.ensure(`user${u}`, 'member')
 const token = (await tokens.create('user0', { label: 'bench' })).secret
 for (let u = 1; u < USERS; u++) await tokens.create(`user${u}`, { label: 'bench' })
 await datastore.close()

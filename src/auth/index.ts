@@ -82,7 +82,7 @@ export interface TokenOptions {
 export interface TokenStore {
   /** The principal a bearer secret belongs to; throws UnauthorizedError otherwise. */
   authenticate(secret: string): Promise<Principal>
-  /** Creates a token for `user` (created as a member if new); the secret is returned once. */
+  /** Creates a token for an existing `user` (NotFoundError otherwise); the secret is returned once. */
   create(user: string, options?: TokenOptions): Promise<{ info: TokenInfo, secret: string }>
   /** A user's tokens, oldest first. */
   list(user: string): Promise<TokenInfo[]>
@@ -96,6 +96,9 @@ export interface TokenStore {
    */
   bootstrapAdmin(secret: string | undefined): Promise<{ generated?: string }>
 }
+
+/** The user whose bootstrap token PINERY_ADMIN_TOKEN sets; always an admin, never deleted. */
+export const ADMIN_USER = 'admin'
 
 /** User names: lowercase letters, digits and '-', 1–64 characters. */
 export const USER_NAME = /^[a-z0-9-]{1,64}$/

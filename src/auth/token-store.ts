@@ -9,22 +9,28 @@
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import { Key } from 'interface-datastore'
-import { InvalidRequestError, UnauthorizedError } from '../errors.js'
-import { SCOPES, type Principal, type TokenInfo, type TokenStore, type UserStore } from './index.js'
+import { InvalidRequestError, NotFoundError, UnauthorizedError } from '../errors.js'
+import { ADMIN_USER as ADMIN, SCOPES, type Principal, type TokenInfo, type Scope, type TokenStore, type User, type UserStore } from './index.js'
 import type { Datastore } from 'interface-datastore'
 
 /** Where tokens are kept, and whose they are. */
 export interface TokenStoreComponents {
   datastore: Datastore
   users: Pick<UserStore, 'get' | 'ensure'>
+  /** Makes every write so far durable (LevelDB: one synced write flushes its log). */
+  sync(): Promise<void>
 }
 
-type StoredToken = TokenInfo & { hash: string }
+/**
+ * A token as stored. `userCreated` ties it to one incarnation of its user: a
+ * token that survived its user's deletion never works for a new user of
+ * the same name.
+ */
+type StoredToken = TokenInfo & { hash: string, userCreated?: string }
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 const BOOTSTRAP_KEY = new Key('/pinery/auth/bootstrap')
-const ADMIN = 'admin'
 const LAST_USED_RESOLUTION_MS = 60_000
 const minute = (ms: number): string => new Date(ms - ms % LAST_USED_RESOLUTION_MS).toISOString()
 
@@ -33,6 +39,11 @@ const tokenKey = (hashHex: string): Key => new Key(`/pinery/auth/token/${hashHex
 const userTokenKey = (user: string, id: string): Key => new Key(`/pinery/auth/user-token/${user}/${id}`)
 const lastUsedKey = (hashHex: string): Key => new Key(`/pinery/auth/last-used/${hashHex}`)
 const json = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value))
+
+/** A user demoted from admin keeps their tokens, without the admin scope. */
+function effectiveScope (scope: Scope, user: User): Scope {
+  return scope === 'admin' && user.role !== 'admin' ? 'pins:write' : scope
+}
 
 /** A new random secret: 256 bits, URL-safe, recognisable by its prefix. */
 function newSecret (): string {
@@ -48,7 +59,7 @@ function withDefaults (stored: StoredToken): StoredToken {
 export function createTokenStore (components: TokenStoreComponents): TokenStore {
   const { datastore } = components
   // Principals of tokens seen valid, by hash hex. Revocation evicts here.
-  const known = new Map<string, { principal: Principal, expires?: number }>()
+  const known = new Map<string, { principal: Principal, expires?: number, userCreated?: string }>()
 
   async function read<T> (key: Key): Promise<T | undefined> {
     const text = await readRaw(key)
@@ -101,20 +112,24 @@ export function createTokenStore (components: TokenStoreComponents): TokenStore 
         // The lookup is by hash already; compare the full digest in constant time anyway.
         if (stored == null || !timingSafeEqual(Buffer.from(stored.hash, 'hex'), hash)) throw new UnauthorizedError('access token is unknown or revoked')
         const token = withDefaults(stored)
-        entry = { principal: { user: token.user, tokenId: token.id, scope: token.scope }, ...(token.expires != null ? { expires: Date.parse(token.expires) } : {}) }
+        entry = {
+          principal: { user: token.user, tokenId: token.id, scope: token.scope },
+          ...(token.expires != null ? { expires: Date.parse(token.expires) } : {}),
+          ...(token.userCreated != null ? { userCreated: token.userCreated } : {})
+        }
         // Not cached when a revocation ran during the read: it may have been this token's.
         if (revision === revocations) known.set(hex, entry)
       }
       if (entry.expires != null && entry.expires <= Date.now()) throw new UnauthorizedError('access token has expired')
       const user = await components.users.get(entry.principal.user)
-      if (user == null) throw new UnauthorizedError('access token is unknown or revoked')
+      if (user == null || (entry.userCreated != null && entry.userCreated !== user.created)) throw new UnauthorizedError('access token is unknown or revoked')
       touch(hex)
-      // A user demoted from admin keeps their tokens, without the admin scope.
-      return entry.principal.scope === 'admin' && user.role !== 'admin' ? { ...entry.principal, scope: 'pins:write' } : entry.principal
+      return { ...entry.principal, scope: effectiveScope(entry.principal.scope, user) }
     },
 
     async create (user, options = {}) {
-      const owner = await components.users.ensure(user, user === ADMIN ? 'admin' : 'member')
+      const owner = await components.users.get(user)
+      if (owner == null) throw new NotFoundError(`no user ${user}`)
       const scope = options.scope ?? 'pins:write'
       if (scope === 'admin' && owner.role !== 'admin') throw new InvalidRequestError(`user ${user} is not an admin, so its tokens cannot have the admin scope`)
       if (options.expires != null && options.expires.getTime() <= Date.now()) throw new InvalidRequestError('expires must be in the future')
@@ -129,18 +144,21 @@ export function createTokenStore (components: TokenStoreComponents): TokenStore 
         ...(options.expires != null ? { expires: options.expires.toISOString() } : {})
       }
       const batch = datastore.batch()
-      batch.put(tokenKey(hex), json({ ...info, hash: hex }))
+      batch.put(tokenKey(hex), json({ ...info, hash: hex, userCreated: owner.created }))
       batch.put(userTokenKey(user, info.id), encoder.encode(hex))
       await batch.commit()
+      await components.sync()
       return { info, secret }
     },
 
     async list (user) {
+      const owner = await components.users.get(user)
       const tokens: TokenInfo[] = []
       for await (const { value } of datastore.query({ prefix: `/pinery/auth/user-token/${user}/` })) {
         const stored = await read<StoredToken>(tokenKey(decoder.decode(value)))
         if (stored == null) continue
-        const { hash, ...info } = withDefaults(stored)
+        const { hash, userCreated: _incarnation, ...token } = withDefaults(stored)
+        const info = owner == null ? token : { ...token, scope: effectiveScope(token.scope, owner) }
         const seen = lastUsed.get(hash)
         const used = seen == null ? await readRaw(lastUsedKey(hash)) : minute(seen.at)
         tokens.push(used == null ? info : { ...info, lastUsed: used })
@@ -152,6 +170,9 @@ export function createTokenStore (components: TokenStoreComponents): TokenStore 
       const hex = await readRaw(userTokenKey(user, tokenId))
       if (hex == null) return false
       await removeTokens(user, [{ id: tokenId, hex }])
+      // As with revokeAll: PINERY_ADMIN_TOKEN brings the bootstrap token back at the next start.
+      if (user === ADMIN && tokenId === 'bootstrap') await datastore.delete(BOOTSTRAP_KEY)
+      await components.sync()
       return true
     },
 
@@ -162,11 +183,12 @@ export function createTokenStore (components: TokenStoreComponents): TokenStore 
       }
       if (ids.length > 0) await removeTokens(user, ids)
       if (user === ADMIN && ids.some(t => t.id === 'bootstrap')) await datastore.delete(BOOTSTRAP_KEY)
+      await components.sync()
       return ids.length
     },
 
     async bootstrapAdmin (secret) {
-      await components.users.ensure(ADMIN, 'admin')
+      const admin = await components.users.ensure(ADMIN, 'admin')
       const previous = await readRaw(BOOTSTRAP_KEY)
       if (secret == null && previous != null) return {}
       const generated = secret == null ? newSecret() : undefined
@@ -181,10 +203,11 @@ export function createTokenStore (components: TokenStoreComponents): TokenStore 
         revocations++
       }
       const info: TokenInfo = { id: 'bootstrap', user: ADMIN, label: 'bootstrap', scope: 'admin', created: new Date().toISOString() }
-      batch.put(tokenKey(hex), json({ ...info, hash: hex }))
+      batch.put(tokenKey(hex), json({ ...info, hash: hex, userCreated: admin.created }))
       batch.put(userTokenKey(ADMIN, 'bootstrap'), encoder.encode(hex))
       batch.put(BOOTSTRAP_KEY, encoder.encode(hex))
       await batch.commit()
+      await components.sync()
       return generated == null ? {} : { generated }
     }
   }

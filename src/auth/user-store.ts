@@ -1,16 +1,20 @@
 /**
  * Users in the datastore (`/pinery/auth/user/<name>` → JSON). They are few
  * and read on every pin request (roles, quotas), so all of them are kept in
- * memory once loaded; every change is written through, synced.
+ * memory once loaded. Changes to one name run one at a time (no lost
+ * updates, no duplicate creates) and are durable before they return.
  */
 import { Key } from 'interface-datastore'
 import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js'
-import { USER_NAME, type Role, type User, type UserChanges, type UserStore } from './index.js'
+import { createKeyedMutex } from '../pins/keyed-mutex.js'
+import { ADMIN_USER, USER_NAME, type Role, type User, type UserChanges, type UserStore } from './index.js'
 import type { Datastore } from 'interface-datastore'
 
 /** Where users are kept. */
 export interface UserStoreComponents {
   datastore: Pick<Datastore, 'get' | 'put' | 'delete' | 'query'>
+  /** Makes every write so far durable (LevelDB: one synced write flushes its log). */
+  sync(): Promise<void>
 }
 
 const PREFIX = '/pinery/auth/user/'
@@ -21,9 +25,20 @@ function checkName (name: string): void {
   if (!USER_NAME.test(name)) throw new InvalidRequestError(`user name "${name}" must be 1-64 lowercase letters, digits or '-'`)
 }
 
+function withChanges (user: User, changes: UserChanges): User {
+  const next: User = { ...user, ...(changes.role != null ? { role: changes.role } : {}) }
+  if (changes.quota === undefined) return next
+  const quota = { ...next.quota, ...changes.quota }
+  // null clears a limit; an empty quota is no quota.
+  const kept = Object.fromEntries(Object.entries(quota).filter(([, v]) => v != null)) as User['quota']
+  delete next.quota
+  return kept == null || Object.keys(kept).length === 0 ? next : { ...next, quota: kept }
+}
+
 /** Creates the user store. */
 export function createUserStore (components: UserStoreComponents): UserStore {
   const { datastore } = components
+  const lock = createKeyedMutex()
   let cache: Promise<Map<string, User>> | undefined
 
   async function all (): Promise<Map<string, User>> {
@@ -40,19 +55,12 @@ export function createUserStore (components: UserStoreComponents): UserStore {
 
   async function save (user: User): Promise<User> {
     await datastore.put(new Key(`${PREFIX}${user.name}`), encoder.encode(JSON.stringify(user)))
+    await components.sync()
     ;(await all()).set(user.name, user)
     return user
   }
 
-  function withChanges (user: User, changes: UserChanges): User {
-    const next: User = { ...user, ...(changes.role != null ? { role: changes.role } : {}) }
-    if (changes.quota === undefined) return next
-    const quota = { ...next.quota, ...changes.quota }
-    // null clears a limit; an empty quota is no quota.
-    const kept = Object.fromEntries(Object.entries(quota).filter(([, v]) => v != null)) as User['quota']
-    delete next.quota
-    return kept == null || Object.keys(kept).length === 0 ? next : { ...next, quota: kept }
-  }
+  const fresh = (name: string, role: Role): User => ({ name, role, created: new Date().toISOString() })
 
   return {
     async get (name) {
@@ -65,28 +73,41 @@ export function createUserStore (components: UserStoreComponents): UserStore {
 
     async create (name, changes = {}) {
       checkName(name)
-      if ((await all()).has(name)) throw new ConflictError(`user ${name} exists already`)
-      return await save(withChanges({ name, role: 'member', created: new Date().toISOString() }, changes))
+      if (name === ADMIN_USER && changes.role === 'member') throw new InvalidRequestError('the admin user has the admin role')
+      return await lock.run(name, async () => {
+        if ((await all()).has(name)) throw new ConflictError(`user ${name} exists already`)
+        return await save(withChanges(fresh(name, name === ADMIN_USER ? 'admin' : 'member'), changes))
+      })
     },
 
-    async ensure (name, role: Role) {
+    async ensure (name, role) {
       checkName(name)
-      return (await all()).get(name) ?? await save({ name, role, created: new Date().toISOString() })
+      return await lock.run(name, async () => {
+        const user = (await all()).get(name)
+        if (user == null) return await save(fresh(name, role))
+        // The admin user is always an admin, whatever an older version or a mistake stored.
+        return name === ADMIN_USER && user.role !== 'admin' ? await save({ ...user, role: 'admin' }) : user
+      })
     },
 
     async update (name, changes) {
-      const user = (await all()).get(name)
-      if (user == null) throw new NotFoundError(`no user ${name}`)
-      if (name === 'admin' && changes.role === 'member') throw new InvalidRequestError('the admin user keeps the admin role')
-      return await save(withChanges(user, changes))
+      if (name === ADMIN_USER && changes.role === 'member') throw new InvalidRequestError('the admin user keeps the admin role')
+      return await lock.run(name, async () => {
+        const user = (await all()).get(name)
+        if (user == null) throw new NotFoundError(`no user ${name}`)
+        return await save(withChanges(user, changes))
+      })
     },
 
     async remove (name) {
-      const users = await all()
-      if (!users.has(name)) return false
-      await datastore.delete(new Key(`${PREFIX}${name}`))
-      users.delete(name)
-      return true
+      return await lock.run(name, async () => {
+        const users = await all()
+        if (!users.has(name)) return false
+        await datastore.delete(new Key(`${PREFIX}${name}`))
+        await components.sync()
+        users.delete(name)
+        return true
+      })
     }
   }
 }

@@ -2,8 +2,8 @@
  * The team over a running service's HTTP API, for the CLI's online mode.
  * A Failure answer becomes a RemoteError carrying its status and reason.
  */
-import type { TokenInfo } from '../auth/index.js'
-import type { DeletedUser, Team, TeamUsage, UserView } from '../team/index.js'
+import type { TokenInfo, TokenOptions } from '../auth/index.js'
+import type { DeletedUser, SelfService, Team, TeamUsage, Usage, UserView } from '../team/index.js'
 
 /** Where the service is and who is asking. */
 export interface RemoteTeamInit {
@@ -22,22 +22,31 @@ export class RemoteError extends Error {
   }
 }
 
-/** Creates a Team that calls the service at `init.url`. */
-export function createRemoteTeam (init: RemoteTeamInit): Team {
+/** Deleting a user with many pins takes a while; the service finishes it even if we stop waiting. */
+const SLOW_MS = 15 * 60_000
+
+/** Creates a Team (admin routes) and the caller's SelfService that call the service at `init.url`. */
+export function createRemoteTeam (init: RemoteTeamInit): { team: Team, self: SelfService } {
   const base = init.url.replace(/\/+$/, '')
   const enc = encodeURIComponent
+  const tokenBody = (options: TokenOptions): Record<string, string> => ({
+    ...(options.label != null ? { label: options.label } : {}),
+    ...(options.scope != null ? { scope: options.scope } : {}),
+    ...(options.expires != null ? { expires: options.expires.toISOString() } : {})
+  })
 
-  async function call<T> (method: string, path: string, body?: unknown): Promise<T> {
+  async function call<T> (method: string, path: string, body?: unknown, timeoutMs = init.timeoutMs ?? 60_000): Promise<T> {
     let res: Response
     try {
       res = await fetch(`${base}${path}`, {
         method,
         headers: { authorization: `Bearer ${init.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(init.timeoutMs ?? 60_000)
+        signal: AbortSignal.timeout(timeoutMs)
       })
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code
+      if ((err as Error).name === 'TimeoutError') throw new Error(`no answer from ${base} within ${timeoutMs / 1000} s (the service may still finish the request)`)
       throw new Error(`cannot reach the service at ${base}: ${cause ?? (err as Error).message}`)
     }
     if (res.status === 204) return undefined as T
@@ -51,24 +60,29 @@ export function createRemoteTeam (init: RemoteTeamInit): Team {
     return parsed as T
   }
 
-  return {
+  const team: Team = {
     listUsers: async () => (await call<{ results: UserView[] }>('GET', '/users')).results,
     getUser: async (name) => await call<UserView>('GET', `/users/${enc(name)}`),
     createUser: async (name, changes = {}) => await call<UserView>('POST', '/users', { name, ...changes }),
     updateUser: async (name, changes) => await call<UserView>('PATCH', `/users/${enc(name)}`, changes),
-    deleteUser: async (name, options = {}) => await call<DeletedUser>('DELETE', `/users/${enc(name)}${options.removePins === true ? '?remove_pins=true' : ''}`),
+    deleteUser: async (name, options = {}) => await call<DeletedUser>('DELETE', `/users/${enc(name)}${options.removePins === true ? '?remove_pins=true' : ''}`, undefined, SLOW_MS),
     listTokens: async (user) => (await call<{ results: TokenInfo[] }>('GET', `/users/${enc(user)}/tokens`)).results,
     async createToken (user, options = {}) {
-      const { secret, ...info } = await call<TokenInfo & { secret: string }>('POST', `/users/${enc(user)}/tokens`, {
-        ...(options.label != null ? { label: options.label } : {}),
-        ...(options.scope != null ? { scope: options.scope } : {}),
-        ...(options.expires != null ? { expires: options.expires.toISOString() } : {})
-      })
+      const { secret, ...info } = await call<TokenInfo & { secret: string }>('POST', `/users/${enc(user)}/tokens`, tokenBody(options))
       return { info, secret }
     },
     revokeToken: async (user, tokenId) => { await call('DELETE', `/users/${enc(user)}/tokens/${enc(tokenId)}`) },
     usage: async (user) => (await call<UserView>('GET', `/users/${enc(user)}`)).usage,
     teamUsage: async () => await call<TeamUsage>('GET', '/usage/all')
   }
+  const self: SelfService = {
+    listTokens: async () => (await call<{ results: TokenInfo[] }>('GET', '/tokens')).results,
+    async createToken (options = {}) {
+      const { secret, ...info } = await call<TokenInfo & { secret: string }>('POST', '/tokens', tokenBody(options))
+      return { info, secret }
+    },
+    revokeToken: async (tokenId) => { await call('DELETE', `/tokens/${enc(tokenId)}`) },
+    usage: async () => await call<Usage>('GET', '/usage')
+  }
+  return { team, self }
 }
-

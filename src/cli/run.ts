@@ -11,7 +11,7 @@ import { loadConfig } from '../config.js'
 import { openOfflineTeam } from '../offline.js'
 import { createRemoteTeam } from './remote-team.js'
 import { deletedText, parseBytes, teamUsageText, tokensText, userText, usersText, usageText } from './format.js'
-import type { Team } from '../team/index.js'
+import type { SelfService, Team } from '../team/index.js'
 
 /** Where the CLI writes and what it reads. */
 export interface CliIo {
@@ -28,19 +28,21 @@ Users
   user show NAME
   user update NAME [--role member|admin] [--quota-bytes SIZE|none] [--quota-pins N|none]
   user delete NAME [--remove-pins]      refused while the user has pins, unless --remove-pins
-Tokens (one per device)
+Tokens (one per device; online without --user: the calling token's own user)
   token create --user NAME [--label DEVICE] [--scope SCOPE] [--expires TIME]
                                         prints only the token (with --json: its details too)
   token list --user NAME
   token revoke --user NAME ID
 Usage
-  usage [--user NAME]                   every user and the node, or one user
+  usage [--user NAME | --all]           one user, or every user and the node
+                                        (default: online your own, offline --all)
 
 SCOPE is one of ${SCOPES.join(', ')} (each includes the ones before it).
 SIZE is bytes, or with a unit: 500MiB, 10G (binary), 2GB (decimal). TIME is RFC 3339.
 
 Offline (no --url): works on PINERY_DATA_DIR (default ./data) while the service is stopped.
-Online: --url http://host:port (or PINERY_URL) with an admin token in PINERY_TOKEN.
+Online: --url http://host:port (or PINERY_URL) with a token in PINERY_TOKEN (user commands,
+--user and --all need an admin token).
 --json prints JSON for scripts instead of text for people.
 `
 
@@ -60,6 +62,7 @@ const OPTIONS = {
   'quota-bytes': { type: 'string' },
   'quota-pins': { type: 'string' },
   'remove-pins': { type: 'boolean' },
+  all: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -79,7 +82,7 @@ function limit (value: string | undefined, name: string, parse: (v: string) => n
 function changesOf (values: Values): UserChanges {
   if (values.role != null && values.role !== 'member' && values.role !== 'admin') throw new UsageError('--role must be member or admin')
   const bytes = limit(values['quota-bytes'], 'quota-bytes', parseBytes)
-  const pins = limit(values['quota-pins'], 'quota-pins', v => /^\d+$/.test(v) ? Number(v) : undefined)
+  const pins = limit(values['quota-pins'], 'quota-pins', v => /^\d+$/.test(v) && Number.isSafeInteger(Number(v)) ? Number(v) : undefined)
   const quota = { ...(bytes !== undefined ? { bytes } : {}), ...(pins !== undefined ? { pins } : {}) }
   return { ...(values.role != null ? { role: values.role } : {}), ...(Object.keys(quota).length > 0 ? { quota } : {}) }
 }
@@ -89,8 +92,11 @@ function need (value: string | undefined, what: string): string {
   return value
 }
 
-/** Runs one command against a team. */
-async function execute (team: Team, args: string[], values: Values): Promise<Output> {
+/** Runs one command against a team; `self` (online only) serves commands about the caller's own user. */
+async function execute (team: Team, self: SelfService | undefined, args: string[], values: Values): Promise<Output> {
+  // Token commands without --user act for the calling token's user, online.
+  const mine = values.user == null && self != null
+  const user = (): string => need(values.user, self == null ? '--user NAME (offline)' : '--user NAME')
   const [noun, verb, arg, ...extra] = args
   if (extra.length > 0) throw new UsageError(`unexpected "${extra.join(' ')}"`)
   const command = `${noun ?? ''} ${verb ?? ''}`.trim()
@@ -108,22 +114,27 @@ async function execute (team: Team, args: string[], values: Values): Promise<Out
       if (values.scope != null && !SCOPES.includes(values.scope as Scope)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}`)
       const expires = values.expires == null ? undefined : new Date(values.expires)
       if (expires != null && Number.isNaN(expires.getTime())) throw new UsageError('--expires must be a time such as 2027-01-31T00:00:00Z')
-      const { info, secret } = await team.createToken(need(values.user, '--user NAME'), {
+      const options = {
         ...(values.label != null ? { label: values.label } : {}),
         ...(values.scope != null ? { scope: values.scope as Scope } : {}),
         ...(expires != null ? { expires } : {})
-      })
+      }
+      const { info, secret } = mine ? await self.createToken(options) : await team.createToken(user(), options)
       return { json: { ...info, secret }, text: `${secret}\n` }
     }
-    case 'token list': { const t = await team.listTokens(need(values.user, '--user NAME')); return { json: t, text: tokensText(t) } }
+    case 'token list': { const t = mine ? await self.listTokens() : await team.listTokens(user()); return { json: t, text: tokensText(t) } }
     case 'token revoke': {
-      const user = need(values.user, '--user NAME')
       const id = need(arg, 'the token ID')
-      await team.revokeToken(user, id)
-      return { json: { revoked: id, user }, text: `revoked token ${id} of ${user}\n` }
+      if (mine) await self.revokeToken(id)
+      else await team.revokeToken(user(), id)
+      return { json: { revoked: id }, text: `revoked token ${id}\n` }
     }
     case 'usage': {
-      if (values.user != null) { const u = await team.usage(values.user); return { json: u, text: `${u.user}\n${usageText(u)}` } }
+      if (values.user != null && values.all === true) throw new UsageError('give --user NAME or --all, not both')
+      if (values.user != null || (self != null && values.all !== true)) {
+        const u = values.user != null ? await team.usage(values.user) : await (self as SelfService).usage()
+        return { json: u, text: `${u.user}\n${usageText(u)}` }
+      }
       const all = await team.teamUsage()
       return { json: all, text: teamUsageText(all) }
     }
@@ -148,11 +159,13 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
   try {
     const url = values.url ?? io.env.PINERY_URL
     let team: Team
+    let self: SelfService | undefined
     let close = async (): Promise<void> => {}
-    if (url != null && url !== '') {
+    if (url != null) {
+      if (!/^https?:\/\/./.test(url)) throw new UsageError(`--url must be the service's address, such as http://127.0.0.1:7070 (got "${url}")`)
       const token = io.env.PINERY_TOKEN
       if (token == null || token === '') throw new UsageError('online commands (--url) need a token in PINERY_TOKEN')
-      team = createRemoteTeam({ url, token })
+      ;({ team, self } = createRemoteTeam({ url, token }))
     } else {
       const offline = await openOfflineTeam(loadConfig(io.env).dataDir)
       team = offline.team
@@ -160,7 +173,7 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
     }
     let output: Output
     try {
-      output = await execute(team, positionals, values)
+      output = await execute(team, self, positionals, values)
     } finally {
       await close()
     }

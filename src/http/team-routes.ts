@@ -60,7 +60,8 @@ export function teamRoutes (components: TeamRoutesComponents): Router {
 
   router.route('/users/:name/tokens')
     .get(admin, async (req, res) => {
-      res.json({ results: await team.listTokens(name(req.params)) })
+      const results = await team.listTokens(name(req.params))
+      res.json({ count: results.length, results })
     })
     .post(admin, body, async (req, res) => {
       const { info, secret } = await team.createToken(name(req.params), parseTokenBody(req.body))

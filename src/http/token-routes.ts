@@ -20,7 +20,8 @@ export function tokenRoutes (components: TokenRoutesComponents): Router {
   const router = Router()
 
   router.get('/tokens', async (_req, res) => {
-    res.json({ results: await tokens.list(principalOf(res).user) })
+    const results = await tokens.list(principalOf(res).user)
+    res.json({ count: results.length, results })
   })
 
   router.post('/tokens', json({ limit: 16 * 1024, strict: false, type: () => true }), async (req, res) => {

@@ -92,3 +92,29 @@ export async function blockstoreUsage (blocksDir: string, options: { signal?: Ab
   }
   return { blocks, bytes }
 }
+
+/**
+ * A durability barrier for datastore writes: LevelDB's log is append-only, so
+ * one synced write makes every earlier write durable too (datastore-level's
+ * own put and batch cannot ask for a sync).
+ */
+export function syncDatastore (datastore: LevelDatastore): () => Promise<void> {
+  const empty = new Uint8Array(0)
+  return async () => { await datastore.db.put('/pinery/sync', empty, { sync: true }) }
+}
+
+/**
+ * {@link blockstoreUsage} for an API: callers at the same time share one
+ * walk, and a result is reused for `maxAgeMs`, so repeated calls cost no I/O.
+ */
+export function cachedBlockstoreUsage (blocksDir: string, maxAgeMs: number): () => Promise<{ blocks: number, bytes: number }> {
+  let last: { at: number, value: Promise<{ blocks: number, bytes: number }> } | undefined
+  return async () => {
+    if (last == null || Date.now() - last.at > maxAgeMs) {
+      const value = blockstoreUsage(blocksDir)
+      last = { at: Date.now(), value }
+      value.catch(() => { last = undefined })
+    }
+    return await last.value
+  }
+}

@@ -97,9 +97,11 @@ class OwnerColumns {
   byCid = new Map<number, number[]>()
   counts = PIN_STATES.map(() => 0)
   deleted = 0
-  /** CID id → pinned records naming it and the dagSize charged for it (once per CID). */
+  /** CID id → pinned records naming it (or holding it) and the dagSize charged for it (once per CID). */
   charged = new Map<number, { refs: number, size: number }>()
   bytes = 0
+  /** `created` of an unsettled replacement → the charged CIDs it holds (still on disk for it). */
+  holding = new Map<number, number[]>()
 
   /** Position of the first entry with created > ms. */
   upperBound (ms: number): number {
@@ -165,6 +167,19 @@ class OwnerColumns {
     this.status[p] = STATUS_CODE.get(r.status) as number
     this.counts[this.status[p] as number]!++
     if (r.status === 'pinned') this.charge(this.cid[p] as number, r.dagSize ?? 0)
+  }
+
+  /** Keeps the charges of CIDs a replacement holds until it settles. */
+  hold (created: number, cids: number[]): void {
+    const held = cids.filter(id => this.charged.has(id))
+    for (const id of held) this.charge(id, 0)
+    if (held.length > 0) this.holding.set(created, held)
+  }
+
+  /** Drops what `created` held (it settled or went away). */
+  release (created: number): void {
+    for (const id of this.holding.get(created) ?? []) this.uncharge(id)
+    this.holding.delete(created)
   }
 
   private charge (cid: number, size: number): void {
@@ -250,10 +265,17 @@ export function createPinIndex (): PinIndex {
       let cols = owners.get(record.owner)
       if (cols == null) { cols = new OwnerColumns(); owners.set(record.owner, cols) }
       const p = cols.find(record.created)
-      if (p >= 0) { cols.setStatus(p, record); return }
+      if (p >= 0) {
+        cols.setStatus(p, record)
+        if (record.status === 'pinned' || record.status === 'failed') cols.release(record.created)
+        return
+      }
       const name = record.pin.name == null ? NONE : names.id(record.pin.name, record.pin.name)
       const meta = record.pin.meta == null ? NONE : metas.id(JSON.stringify(record.pin.meta), record.pin.meta)
       cols.insert(record, cids.id(record.cidKey, record.cidKey), name, meta)
+      if (record.holds != null && (record.status === 'queued' || record.status === 'pinning')) {
+        cols.hold(record.created, record.holds.flatMap(k => cids.find(k) ?? []))
+      }
       total++
     },
 
@@ -262,6 +284,7 @@ export function createPinIndex (): PinIndex {
       const p = cols?.find(record.created) ?? -1
       if (cols == null || p < 0) return
       cols.remove(p)
+      cols.release(record.created)
       total--
     },
 

@@ -5,7 +5,7 @@
  * the writes they allow are serialised per user, so concurrent requests
  * cannot together slip past a limit.
  */
-import { InsufficientFundsError } from '../errors.js'
+import { InsufficientFundsError, UnauthorizedError } from '../errors.js'
 import { createKeyedMutex } from './keyed-mutex.js'
 import type { PinIndex } from './pin-index.js'
 
@@ -24,8 +24,11 @@ export interface QuotaWant {
   bytes?: number
   /** The request counts against the pin limit already (it is settling, or replaces a live request). */
   counted?: boolean
-  /** The CID of a pinned request this one replaces: its bytes are freed unless another request names it. */
-  frees?: string
+  /**
+   * CIDs this request lets go of once it settles (what it replaces or holds):
+   * their bytes count as free unless another request keeps them.
+   */
+  frees?: string[]
 }
 
 /** Quota checks. */
@@ -36,10 +39,19 @@ export interface Quota {
    * Serialised per owner with every other admit.
    */
   admit<T>(owner: string, want: QuotaWant, commit: () => Promise<T>): Promise<T>
-  /** Bytes `owner` may still pin for `cidKey` (Infinity without a byte limit or when the CID is charged already). */
-  remaining(owner: string, cidKey: string): Promise<number>
+  /**
+   * Bytes `owner` may still pin for `cidKey` (Infinity without a byte limit or
+   * when the CID is charged already), counting what `frees` lets go of as free.
+   */
+  remaining(owner: string, cidKey: string, frees?: string[]): Promise<number>
   /** The owner's limits (empty when unlimited). */
   limits(owner: string): Promise<Limits>
+  /**
+   * Refuses new admits for `owner` (UnauthorizedError), waits for those in
+   * progress, runs `work` (deleting the user), then lets admits in again.
+   * Nothing the work removes can be recreated behind its back.
+   */
+  retire<T>(owner: string, work: () => Promise<T>): Promise<T>
 }
 
 /** What quotas are computed from. */
@@ -55,9 +67,31 @@ export interface QuotaComponents {
 export function createQuota (components: QuotaComponents): Quota {
   const { index } = components
   const lock = createKeyedMutex()
+  const inFlight = new Map<string, number>()
+  const retiring = new Map<string, () => void>()
+
+  async function counted<T> (owner: string, work: () => Promise<T>): Promise<T> {
+    if (retiring.has(owner)) throw new UnauthorizedError(`user ${owner} is being deleted`)
+    inFlight.set(owner, (inFlight.get(owner) ?? 0) + 1)
+    try {
+      return await work()
+    } finally {
+      const left = (inFlight.get(owner) ?? 1) - 1
+      if (left > 0) inFlight.set(owner, left)
+      else { inFlight.delete(owner); retiring.get(owner)?.() }
+    }
+  }
 
   async function limits (owner: string): Promise<Limits> {
     return await components.limitsOf(owner) ?? {}
+  }
+
+  // What letting go of `cidKeys` frees: the CIDs nothing else of the owner keeps.
+  function freed (owner: string, cidKeys: string[] = []): number {
+    return [...new Set(cidKeys)].reduce((sum, key) => {
+      const charge = index.chargeOf(owner, key)
+      return sum + (charge?.refs === 1 ? charge.size : 0)
+    }, 0)
   }
 
   function check (owner: string, limit: Limits, want: QuotaWant): void {
@@ -67,10 +101,7 @@ export function createQuota (components: QuotaComponents): Quota {
       if (held + 1 > limit.pins) throw new InsufficientFundsError(`pin limit reached: user ${owner} has ${held} of ${limit.pins} pins`)
     }
     if (limit.bytes == null || index.chargeOf(owner, want.cidKey) != null) return
-    // A replaced pin that was the only one naming its CID frees that CID's bytes.
-    const old = want.frees == null ? undefined : index.chargeOf(owner, want.frees)
-    const freed = old?.refs === 1 ? old.size : 0
-    const left = Math.max(0, limit.bytes - usage.bytes + freed)
+    const left = Math.max(0, limit.bytes - usage.bytes + freed(owner, want.frees))
     if (want.bytes == null ? left === 0 : want.bytes > left) {
       const size = want.bytes == null ? '' : ` of ${want.bytes} bytes`
       throw new InsufficientFundsError(`storage quota exceeded: the DAG${size} does not fit in the ${left} bytes left of user ${owner}'s ${limit.bytes} byte quota`)
@@ -79,21 +110,34 @@ export function createQuota (components: QuotaComponents): Quota {
 
   return {
     async admit (owner, want, commit) {
-      const limit = await limits(owner)
-      // Unlimited users skip the lock: nothing to race for.
-      if (limit.pins == null && limit.bytes == null) return await commit()
-      // A DAG pinned already is charged its known size at once.
-      const bytes = want.bytes ?? (limit.bytes == null ? undefined : await components.pinnedSize(want.cidKey))
-      return await lock.run(owner, async () => {
-        check(owner, limit, { ...want, ...(bytes != null ? { bytes } : {}) })
-        return await commit()
+      return await counted(owner, async () => {
+        const limit = await limits(owner)
+        // Unlimited users skip the lock: nothing to race for.
+        if (limit.pins == null && limit.bytes == null) return await commit()
+        // A DAG pinned already is charged its known size at once.
+        const bytes = want.bytes ?? (limit.bytes == null ? undefined : await components.pinnedSize(want.cidKey))
+        return await lock.run(owner, async () => {
+          check(owner, limit, { ...want, ...(bytes != null ? { bytes } : {}) })
+          return await commit()
+        })
       })
     },
 
-    async remaining (owner, cidKey) {
+    async retire (owner, work) {
+      if (retiring.has(owner)) throw new UnauthorizedError(`user ${owner} is being deleted`)
+      const drained = new Promise<void>(resolve => { retiring.set(owner, resolve) })
+      try {
+        if (inFlight.has(owner)) await drained
+        return await work()
+      } finally {
+        retiring.delete(owner)
+      }
+    },
+
+    async remaining (owner, cidKey, frees) {
       const limit = await limits(owner)
       if (limit.bytes == null || index.chargeOf(owner, cidKey) != null) return Infinity
-      return Math.max(0, limit.bytes - index.usage(owner).bytes)
+      return Math.max(0, limit.bytes - index.usage(owner).bytes + freed(owner, frees))
     },
 
     limits

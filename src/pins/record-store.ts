@@ -123,8 +123,9 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
         ...[...puts].map(([key, value]) => ({ type: 'put' as const, key, value })),
         { type: 'put', key: CLOCK_KEY, value: encoder.encode(String(clock)) }
       ], { sync: options.durable !== false })
-      if (removed != null) index?.remove(removed)
+      // The new record first: a replacement holding the old CID takes over its charge.
       index?.put(next)
+      if (removed != null) index?.remove(removed)
     },
 
     async remove (record) {

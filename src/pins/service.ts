@@ -82,8 +82,14 @@ export function createPinService (components: PinServiceComponents): PinService 
 
     async replace (owner, requestid, request) {
       const current = await owned(owner, requestid)
-      const cidKey = canonicalCidKey(parseCid(request.cid))
-      const next = await quota.admit(owner, { cidKey, counted: current.status !== 'failed', ...(current.status === 'pinned' ? { frees: current.cidKey } : {}) }, async () => await lifecycle.replace(requestid, (old) => {
+      const probe = newRecord(owner, request)
+      const want = {
+        cidKey: probe.cidKey,
+        ...(probe.status === 'pinned' ? { bytes: probe.dagSize } : {}),
+        counted: current.status !== 'failed',
+        frees: [...(current.holds ?? []), current.cidKey]
+      }
+      const next = await quota.admit(owner, want, async () => await lifecycle.replace(requestid, (old) => {
         // Keep what the old request kept pinned until the new one settles.
         const holds = new Set(old.holds ?? [])
         if (old.status !== 'failed') holds.add(old.cidKey)

@@ -175,7 +175,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
     let watcher: ((bytes: number) => void) | undefined
     try {
       job.controller.signal.throwIfAborted()
-      const budget = await components.quota.remaining(record.owner, record.cidKey)
+      const budget = await components.quota.remaining(record.owner, record.cidKey, record.holds)
       job.controller.signal.throwIfAborted()
       job.fetch = join(record)
       if (budget !== Infinity) {
@@ -192,7 +192,8 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       const result = await untilAborted(job.fetch.done, job.controller.signal).finally(() => { clearTimeout(markPinning) })
       await components.flushBlocks()
       // Checked again with the final size: other pins of the owner may have settled meanwhile.
-      const settled = await components.quota.admit(record.owner, { cidKey: record.cidKey, bytes: result.bytes, counted: true }, async () => {
+      const want = { cidKey: record.cidKey, bytes: result.bytes, counted: true, ...(record.holds != null ? { frees: record.holds } : {}) }
+      const settled = await components.quota.admit(record.owner, want, async () => {
         await content.pin(record.cidKey, result.blocks, result.bytes)
         return await lifecycle.transition(record, 'pinned', { dagSize: result.bytes })
       })
@@ -236,8 +237,15 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       // The record is written, so it references its CID: the pin cannot go away under us.
       const dagSize = await content.pinnedSize(record.cidKey)
       if (dagSize != null) {
-        const settled = await lifecycle.transition(record, 'pinned', { dagSize })
-        if (settled != null) return settled
+        // Checked again under the owner's lock: requests admitted at the same time are all charged by now.
+        const want = { cidKey: record.cidKey, bytes: dagSize, counted: true, ...(record.holds != null ? { frees: record.holds } : {}) }
+        try {
+          const settled = await components.quota.admit(record.owner, want, async () => await lifecycle.transition(record, 'pinned', { dagSize }))
+          if (settled != null) return settled
+        } catch (err) {
+          if (!isErrorNamed(err, InsufficientFundsError.name)) throw err
+          return await lifecycle.transition(record, 'failed', { failure: err.message }) ?? record
+        }
       }
       queue.push(record)
       pump()

@@ -58,5 +58,13 @@ export interface Team {
   teamUsage(): Promise<TeamUsage>
 }
 
+/** What any token may do for its own user (the self-service routes). */
+export interface SelfService {
+  listTokens(): Promise<TokenInfo[]>
+  createToken(options?: TokenOptions): Promise<{ info: TokenInfo, secret: string }>
+  revokeToken(tokenId: string): Promise<void>
+  usage(): Promise<Usage>
+}
+
 export { createTeam } from './team.js'
 export type { TeamComponents } from './team.js'

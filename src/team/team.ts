@@ -13,6 +13,8 @@ export interface TeamComponents {
   index: Pick<PinIndex, 'usage'>
   /** Removes every pin request of `owner`; returns how many. */
   removePins(owner: string): Promise<number>
+  /** Runs `work` while no new pin request of `owner` can be admitted (Quota.retire). */
+  retire<T>(owner: string, work: () => Promise<T>): Promise<T>
   /** Blocks and bytes in the blockstore. */
   nodeUsage(): Promise<NodeUsage>
 }
@@ -60,11 +62,18 @@ export function createTeam (components: TeamComponents): Team {
       if (pins > 0 && options.removePins !== true) {
         throw new ConflictError(`user ${name} still has ${pins} pin requests; delete them first, or ask to remove them too (remove_pins=true)`)
       }
-      // Tokens first, so nothing new arrives while the pins go.
-      const revokedTokens = await tokens.revokeAll(name)
-      const removedPins = await components.removePins(name)
-      await users.remove(name)
-      return { removedPins, revokedTokens }
+      return await components.retire(name, async () => {
+        // The user first: their tokens stop working at once, and admits are closed meanwhile.
+        await users.remove(name)
+        const revokedTokens = await tokens.revokeAll(name)
+        let removedPins = 0
+        // Again until none is left: requests admitted just before the door closed land meanwhile.
+        for (let removed = -1; removed !== 0 && pinCount(name) > 0;) {
+          removed = await components.removePins(name)
+          removedPins += removed
+        }
+        return { removedPins, revokedTokens }
+      })
     },
 
     async listTokens (user) {

@@ -52,7 +52,7 @@ describe('team administration', () => {
     expect((await withSecret(secret, '/pins')).status).toBe(403)
     const listed = await (await admin('/users/dave/tokens')).text()
     expect(listed).not.toContain(secret)
-    expect(JSON.parse(listed)).toEqual({ results: [expect.objectContaining({ id, label: 'ci', lastUsed: expect.any(String) })] })
+    expect(JSON.parse(listed)).toEqual({ count: 1, results: [expect.objectContaining({ id, label: 'ci', lastUsed: expect.any(String) })] })
     // A member cannot be given the admin scope.
     expect((await admin('/users/dave/tokens', 'POST', { scope: 'admin' })).status).toBe(400)
     expect((await admin('/users/nobody/tokens', 'POST', {})).status).toBe(404)
