@@ -21,6 +21,8 @@ describe('tokens and access levels', () => {
       expect(res.status).toBe(201)
       secrets[scope] = (await res.json() as { secret: string }).secret
     }
+    // Only admins hold the admin scope: the admin user's own token.
+    secrets.admin = service.tokens.admin
   })
   afterAll(async () => { await service.destroy() })
 
@@ -36,10 +38,20 @@ describe('tokens and access levels', () => {
     { name: 'DELETE /pins/{id}', need: 'pins:write', call: () => ['/pins/00000000-0000-4000-8000-000000000000', { method: 'DELETE' }] },
     { name: 'GET /usage', need: 'pins:read', call: () => ['/usage', {}] },
     { name: 'GET /tokens', need: 'pins:add', call: () => ['/tokens', {}] },
+    // Bodies and targets that are refused after the scope check, so the matrix changes nothing.
+    { name: 'POST /tokens', need: 'pins:add', call: () => ['/tokens', { method: 'POST', body: '{"scope":"none"}' }] },
+    { name: 'DELETE /tokens/{id}', need: 'pins:add', call: () => ['/tokens/no-such-token', { method: 'DELETE' }] },
     { name: 'GET /users', need: 'admin', call: () => ['/users', {}] },
+    { name: 'POST /users', need: 'admin', call: () => ['/users', { method: 'POST', body: '{"name":"Not Valid"}' }] },
+    { name: 'GET /users/{name}', need: 'admin', call: () => ['/users/nobody', {}] },
+    { name: 'PATCH /users/{name}', need: 'admin', call: () => ['/users/nobody', { method: 'PATCH', body: '{}' }] },
+    { name: 'DELETE /users/{name}', need: 'admin', call: () => ['/users/nobody', { method: 'DELETE' }] },
+    { name: 'GET /users/{name}/tokens', need: 'admin', call: () => ['/users/nobody/tokens', {}] },
+    { name: 'POST /users/{name}/tokens', need: 'admin', call: () => ['/users/nobody/tokens', { method: 'POST', body: '{}' }] },
+    { name: 'DELETE /users/{name}/tokens/{id}', need: 'admin', call: () => ['/users/nobody/tokens/x', { method: 'DELETE' }] },
     { name: 'GET /usage/all', need: 'admin', call: () => ['/usage/all', {}] }
   ]
-  const matrix = routes.flatMap(r => (['pins:add', 'pins:read', 'pins:write'] as const).map(scope => ({ ...r, scope })))
+  const matrix = routes.flatMap(r => SCOPES.map(scope => ({ ...r, scope })))
 
   it.each(matrix)('$name with a $scope token', async ({ need, scope, call }) => {
     const [path, init] = call()
