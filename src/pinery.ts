@@ -122,7 +122,7 @@ export async function createPinery (config: Config, components: PineryComponents
       metrics,
       onFailed: () => { gc.markDirty() }
     })
-    const pins = createPinService({ records, index, lifecycle, worker, quota })
+    const pins = createPinService({ records, index, lifecycle, worker, quota, content })
 
     cleanup.push(async () => { await gc.stop(); await worker.stop() })
     await content.reconcile()
