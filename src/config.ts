@@ -26,6 +26,7 @@ export interface Config {
   logLevel: string
   minFreeBytes: number
   metricsToken?: string
+  gatewayAuth: 'token' | 'none'
   rateLimitPerSecond: number
   rateLimitBurst: number
   corsOrigins: string[]
@@ -83,6 +84,7 @@ const SETTINGS: Array<Setting<keyof Config>> = [
   { env: 'PINERY_MAX_BODY_BYTES', key: 'maxBodyBytes', default: '1048576', description: 'largest accepted JSON request body (bigger gets 413)', parse: integer(1024, 64 * 1024 * 1024) },
   { env: 'PINERY_MIN_FREE_BYTES', key: 'minFreeBytes', default: '268435456', description: 'GET /health reports the blockstore failing below this much free disk', parse: integer(0, Number.MAX_SAFE_INTEGER) },
   { env: 'PINERY_METRICS_TOKEN', key: 'metricsToken', default: '', description: 'when set, GET /metrics needs "Authorization: Bearer <this>"; otherwise it is open', parse: (v) => v === '' ? undefined : v },
+  { env: 'PINERY_GATEWAY_AUTH', key: 'gatewayAuth', default: 'token', description: 'who may read pinned content at GET /ipfs/<cid>[/path]: "token" (a token with pins:read) or "none" (anyone who can reach the API)', parse: (v) => { if (v !== 'token' && v !== 'none') throw new Error('expected token or none'); return v } },
   { env: 'PINERY_RATE_LIMIT', key: 'rateLimitPerSecond', default: '0', description: 'requests per second allowed per token (0: no limit); over it answers 429 with Retry-After', parse: integer(0, 1_000_000) },
   { env: 'PINERY_RATE_BURST', key: 'rateLimitBurst', default: '100', description: 'requests a token may make at once before the rate limit applies', parse: integer(1, 1_000_000) },
   { env: 'PINERY_CORS_ORIGINS', key: 'corsOrigins', default: '', description: 'comma-separated origins allowed to call the API from a browser, or * (default: CORS off)', parse: (v) => v.split(',').map(s => s.trim()).filter(s => s !== '') },

@@ -68,3 +68,9 @@ export class StallError extends Error {
 export function isErrorNamed (err: unknown, name: string): err is Error {
   return err instanceof Error && err.name === name
 }
+
+/** The body of a request stopped arriving for longer than the request timeout (408). */
+export class RequestTimeoutError extends Error {
+  static override name = 'RequestTimeoutError'
+  override name = RequestTimeoutError.name
+}

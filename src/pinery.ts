@@ -11,6 +11,7 @@ import { buildInfo } from './build-info.js'
 import { ConfigError } from './errors.js'
 import { createHealthCheck } from './health.js'
 import { createMetrics } from './metrics.js'
+import { createContentService, createGateway } from './content/index.js'
 import { createHttpApp } from './http/app.js'
 import { BITSWAP_OPTIONS, createPineryNode } from './node/index.js'
 import { cachedBlockstoreUsage, openStores, syncDatastore } from './node/storage.js'
@@ -69,12 +70,14 @@ export async function createPinery (config: Config, components: PineryComponents
   }
   try {
     const { datastore } = stores
+    // Local blocks only, identity CIDs answered from the CID itself.
+    const localBlocks = new IdentityBlockstore(stores.blockstore)
     const node = await createPineryNode({
       listen: config.listen,
       announce: config.announce,
       bitswap: { ...BITSWAP_OPTIONS, sendWantlistDebounce: config.wantlistDebounceMs }
     }, {
-      blockstore: new IdentityBlockstore(stores.blockstore),
+      blockstore: localBlocks,
       datastore,
       logger
     })
@@ -128,7 +131,7 @@ export async function createPinery (config: Config, components: PineryComponents
       metrics,
       onFailed: () => { gc.markDirty() }
     })
-    const pins = createPinService({ records, index, lifecycle, worker, quota })
+    const pins = createPinService({ records, index, lifecycle, worker, quota, content })
     const team = createTeam({
       users,
       tokens,
@@ -137,8 +140,10 @@ export async function createPinery (config: Config, components: PineryComponents
       retire: async (owner, work) => await quota.retire(owner, work),
       nodeUsage: cachedBlockstoreUsage(join(config.dataDir, 'blocks'), NODE_USAGE_MAX_AGE_MS)
     })
+    const uploads = createContentService({}, { pins, blockstore: stores.blockstore, getCodec, guard, gc, flushBlocks: async () => { await stores.blockstore.sync() }, logger })
+    const gateway = createGateway({ blockstore: localBlocks, getCodec, pins: helia.pins })
 
-    cleanup.push(async () => { await gc.stop(); await worker.stop() })
+    cleanup.push(async () => { uploads.stop(); await gc.stop(); await worker.stop() })
     await content.reconcile()
     await worker.start()
     gc.start()
@@ -156,11 +161,14 @@ export async function createPinery (config: Config, components: PineryComponents
       queue: () => worker.stats(),
       startedAt
     })
+    const uploadSockets = new WeakSet<object>()
     const app = createHttpApp({
       maxBodyBytes: config.maxBodyBytes,
       metricsToken: config.metricsToken,
       rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
-      corsOrigins: config.corsOrigins
+      corsOrigins: config.corsOrigins,
+      gatewayAuth: config.gatewayAuth,
+      uploadIdleTimeoutMs: config.requestTimeoutMs
     }, {
       pins,
       tokens,
@@ -169,13 +177,18 @@ export async function createPinery (config: Config, components: PineryComponents
       isStopping: () => stopping,
       health,
       metrics,
-      logger
+      logger,
+      content: uploads,
+      gateway,
+      uploads: uploadSockets
     })
     const server = app.listen(config.httpPort, config.httpHost)
     server.requestTimeout = config.requestTimeoutMs
     server.headersTimeout = Math.min(config.requestTimeoutMs, 10_000)
     // Requests Node's parser refuses never reach Express: answer them with a Failure body too.
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      // An upload may take longer than the whole-request timeout; its own idle timeout applies.
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && uploadSockets.has(socket)) return
       if (!socket.writable) { socket.destroy(); return }
       const [status, reason] = err.code === 'HPE_HEADER_OVERFLOW'
         ? [431, 'REQUEST_HEADER_FIELDS_TOO_LARGE']

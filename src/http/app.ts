@@ -13,6 +13,9 @@ import { requireScope } from './scopes.js'
 import { teamRoutes } from './team-routes.js'
 import { tokenRoutes } from './token-routes.js'
 import { pinRoutes } from './pins-routes.js'
+import { contentRoutes } from './content-routes.js'
+import { gatewayRoutes } from './gateway-routes.js'
+import type { ContentService, Gateway } from '../content/index.js'
 import type { TokenStore } from '../auth/index.js'
 import type { HealthCheck } from '../health.js'
 import type { HttpMetrics } from '../metrics.js'
@@ -27,6 +30,10 @@ export interface HttpAppInit {
   metricsToken?: string
   rateLimit: RateLimitInit
   corsOrigins: string[]
+  /** Who may read GET /ipfs/…: token holders with pins:read, or anyone. */
+  gatewayAuth: 'token' | 'none'
+  /** An upload whose bytes stop arriving for this long fails with 408. */
+  uploadIdleTimeoutMs: number
 }
 
 /** What the HTTP app needs. */
@@ -40,6 +47,10 @@ export interface HttpAppComponents {
   health: HealthCheck
   metrics: HttpMetrics & { registry: Registry }
   logger: Logger
+  content: ContentService
+  gateway: Gateway
+  /** Sockets receiving an upload, exempt from Node's whole-request timeout meanwhile. */
+  uploads: Pick<WeakSet<object>, 'add' | 'delete'>
 }
 
 /** Builds the app (not listening). */
@@ -60,6 +71,8 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
   app.use(requestLog(components.logger))
   app.use(cors(init.corsOrigins))
   app.use(opsRoutes({ metricsToken: init.metricsToken }, { health: components.health, registry: components.metrics.registry }))
+  const gateway = gatewayRoutes({ public: init.gatewayAuth === 'none' }, { gateway: components.gateway, logger: components.logger })
+  if (init.gatewayAuth === 'none') app.use(gateway)
   app.use(requireToken(components.tokens))
   app.use(rateLimit(init.rateLimit))
   app.use(tokenRoutes({ tokens: components.tokens }))
@@ -69,7 +82,11 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
   app.get(['/pins', '/pins/:requestid'], requireScope('pins:read'))
   app.post('/pins/:requestid', requireScope('pins:write'))
   app.delete('/pins/:requestid', requireScope('pins:write'))
+  app.post('/content', requireScope('pins:add'))
+  app.get('/ipfs/{*path}', requireScope('pins:read'))
   app.use(pinRoutes(init, components))
+  app.use(contentRoutes({ idleTimeoutMs: init.uploadIdleTimeoutMs, maxFieldBytes: init.maxBodyBytes }, components))
+  if (init.gatewayAuth !== 'none') app.use(gateway)
   app.use((req, res) => { sendFailure(res, 404, 'NOT_FOUND', `no route ${req.method} ${req.path}`) })
   app.use(errorHandler(components.logger))
   return app

@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js'
 import type { GcMetrics } from '../metrics.js'
 import type { Pins } from '@helia/interface'
 import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
 
 /** The collector. */
 export interface GarbageCollector {
@@ -16,6 +17,12 @@ export interface GarbageCollector {
   markDirty(): void
   /** Collects now; resolves with the number of blocks deleted. */
   collect(options?: { signal?: AbortSignal }): Promise<number>
+  /**
+   * Deletes just these blocks (what a failed or finished upload stored),
+   * each unless a pin references it or a fetch protects it; resolves with
+   * the number deleted. Saves a sweep of the whole blockstore.
+   */
+  discard(cids: Iterable<CID>): Promise<number>
   start(): void
   stop(): Promise<void>
 }
@@ -27,8 +34,8 @@ export interface GarbageCollectorInit {
 
 /** What the collector reads and deletes. */
 export interface GarbageCollectorComponents {
-  /** Lists stored blocks. */
-  blockstore: Pick<Blockstore, 'getAll'>
+  /** Lists and reads stored blocks. */
+  blockstore: Pick<Blockstore, 'getAll' | 'get'>
   /** Deletes a block from the store, unconditionally. */
   deleteBlock: Blockstore['delete']
   pins: Pick<Pins, 'isPinned'>
@@ -46,21 +53,27 @@ export function createGarbageCollector (init: GarbageCollectorInit, components: 
   let current: Promise<{ deleted: number, bytes: number }> | undefined
   const controller = new AbortController()
 
+  /** Deletes one block unless pinned or protected; resolves with the bytes freed, or -1 when kept. */
+  async function deleteIfGarbage (cid: CID, content: () => AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<number> {
+    if (guard.isProtected(cid) || await pins.isPinned(cid)) return -1
+    // Checked again once the deletion is registered: a fetch protecting the block from now on waits for it.
+    let size = 0
+    const gone = await guard.deleteUnlessProtected(cid, async () => {
+      if (await pins.isPinned(cid)) return false
+      // Read only for garbage, to report what was freed.
+      for await (const chunk of content()) size += chunk.byteLength
+      await components.deleteBlock(cid)
+      return true
+    })
+    return gone ? size : -1
+  }
+
   async function sweep (signal?: AbortSignal): Promise<{ deleted: number, bytes: number }> {
     let deleted = 0
     let bytes = 0
     for await (const { cid, bytes: content } of components.blockstore.getAll({ signal })) {
-      if (guard.isProtected(cid) || await pins.isPinned(cid)) continue
-      // Checked again once the deletion is registered: a fetch protecting the block from now on waits for it.
-      let size = 0
-      const gone = await guard.deleteUnlessProtected(cid, async () => {
-        if (await pins.isPinned(cid)) return false
-        // Read only for garbage, to report what was freed.
-        for await (const chunk of content) size += chunk.byteLength
-        await components.deleteBlock(cid)
-        return true
-      })
-      if (gone) { deleted++; bytes += size }
+      const freed = await deleteIfGarbage(cid, () => content)
+      if (freed >= 0) { deleted++; bytes += freed }
     }
     return { deleted, bytes }
   }
@@ -80,6 +93,22 @@ export function createGarbageCollector (init: GarbageCollectorInit, components: 
       } finally {
         current = undefined
       }
+    },
+
+    async discard (cids) {
+      let deleted = 0
+      let bytes = 0
+      for (const cid of cids) {
+        try {
+          const freed = await deleteIfGarbage(cid, () => components.blockstore.get(cid))
+          if (freed >= 0) { deleted++; bytes += freed }
+        } catch (err) {
+          // Gone already (a sweep got there first) or unreadable: the next sweep decides.
+          if ((err as Error).name !== 'NotFoundError') log.warn({ err, cid: cid.toString() }, 'cannot discard a block')
+        }
+      }
+      if (deleted > 0) { components.metrics?.gcRan(deleted, bytes); log.debug({ deleted, bytes }, 'discarded unpinned blocks') }
+      return deleted
     },
 
     start () {

@@ -4,6 +4,8 @@
  * the HTTP layer talks to.
  */
 
+import type { CID } from 'multiformats/cid'
+
 /** The four states of the spec, in lifecycle order. */
 export const PIN_STATES = ['queued', 'pinning', 'pinned', 'failed'] as const
 
@@ -64,9 +66,27 @@ export interface PinPage {
   results: PinRecord[]
 }
 
+/** A DAG whose blocks are all stored locally (an upload): its distinct blocks and their total size. */
+export interface StoredDag {
+  blocks: CID[]
+  dagSize: number
+}
+
 /** The domain API the HTTP layer uses; every call is scoped to one owner. */
 export interface PinService {
   add(owner: string, request: PinRequest, options?: { signal?: AbortSignal }): Promise<PinRecord>
+  /**
+   * Records a request for a DAG that is stored locally already: charged its
+   * size against the owner's quota, pinned and settled at once, no fetch.
+   * The caller keeps the blocks from garbage collection until this resolves.
+   */
+  addStored(owner: string, request: PinRequest, dag: StoredDag): Promise<PinRecord>
+  /**
+   * Throws InsufficientFundsError unless `owner` has room for one more
+   * request of at least `bytes`; resolves with the bytes left (Infinity
+   * without a byte limit). For refusing an upload before reading it.
+   */
+  checkRoom(owner: string, bytes: number): Promise<number>
   get(owner: string, requestid: string): Promise<PinRecord>
   list(owner: string, query: PinQuery): Promise<PinPage>
   replace(owner: string, requestid: string, request: PinRequest): Promise<PinRecord>

@@ -10,6 +10,7 @@ import { NotFoundError } from '../errors.js'
 import { parseCid } from './cid.js'
 import { canonicalCidKey } from './content.js'
 import { PIN_STATES, type PinRecord, type PinRequest, type PinService } from './index.js'
+import type { ContentPins } from './content.js'
 import type { PinIndex } from './pin-index.js'
 import type { PinLifecycle } from './lifecycle.js'
 import type { Quota } from './quota.js'
@@ -22,10 +23,13 @@ export interface PinServiceComponents {
   index: Pick<PinIndex, 'query'>
   lifecycle: PinLifecycle
   worker: Pick<PinWorker, 'admit' | 'cancel' | 'position' | 'progress'>
-  quota: Pick<Quota, 'admit'>
+  quota: Pick<Quota, 'admit' | 'remaining'>
+  content: Pick<ContentPins, 'pin'>
 }
 
 const IDENTITY = 0x00
+// No CID is charged under the empty key, so a check with it counts the request as new.
+const UNKNOWN_CID = ''
 
 /** Every request ID of `owner`, newest first. */
 export function everyRequest (index: Pick<PinIndex, 'query'>, owner: string): string[] {
@@ -34,7 +38,7 @@ export function everyRequest (index: Pick<PinIndex, 'query'>, owner: string): st
 
 /** Creates the service. */
 export function createPinService (components: PinServiceComponents): PinService {
-  const { records, lifecycle, worker, quota } = components
+  const { records, lifecycle, worker, quota, content } = components
 
   function newRecord (owner: string, request: PinRequest): PinRecord {
     // Any multibase the request validation accepted (CID.parse alone knows only b, k, z and Qm).
@@ -66,6 +70,30 @@ export function createPinService (components: PinServiceComponents): PinService 
       const record = newRecord(owner, request)
       await quota.admit(owner, { cidKey: record.cidKey, ...(record.status === 'pinned' ? { bytes: record.dagSize } : {}) }, async () => { await lifecycle.create(record) })
       return record.status === 'queued' ? await worker.admit(record) : record
+    },
+
+    async addStored (owner, request, dag) {
+      const record = newRecord(owner, request)
+      if (record.status === 'pinned') return await this.add(owner, request)
+      const settled = await quota.admit(owner, { cidKey: record.cidKey, bytes: dag.dagSize }, async () => {
+        // The record first, as the worker does: it references the CID, so a concurrent
+        // release (another request for it deleted) cannot unpin what is pinned next.
+        await lifecycle.create(record)
+        try {
+          await content.pin(record.cidKey, dag.blocks, dag.dagSize)
+        } catch (err) {
+          await lifecycle.remove(record.requestid)
+          throw err
+        }
+        return await lifecycle.transition(record, 'pinned', { dagSize: dag.dagSize })
+      })
+      // Nobody knows the requestid yet, so nothing can have moved it meanwhile.
+      return settled ?? record
+    },
+
+    async checkRoom (owner, bytes) {
+      await quota.admit(owner, { cidKey: UNKNOWN_CID, bytes }, async () => {})
+      return await quota.remaining(owner, UNKNOWN_CID)
     },
 
     async get (owner, requestid) {

@@ -1,0 +1,173 @@
+/**
+ * Uploads: checks the owner's quota room before reading anything, imports
+ * the body through a block sink (blocks protected from GC until settled,
+ * bytes counted against the room), then records each root through the pin
+ * service, which charges the quota and pins. Whatever fails leaves no block
+ * of the upload behind that nothing else pins.
+ */
+import { isErrorNamed } from '../errors.js'
+import { canonicalCidKey } from '../pins/content.js'
+import { createBlockSink, type BlockSink } from './block-sink.js'
+import { readCar } from './car.js'
+import { measureStoredDag } from './stored-dag.js'
+import { importUnixfs } from './unixfs-import.js'
+import type { ContentService, UploadEntry, UploadOptions } from './index.js'
+import type { BlockGuard } from '../pins/block-guard.js'
+import type { DagWalkComponents } from '../pins/dag-walk.js'
+import type { GarbageCollector } from '../pins/gc.js'
+import type { PinRecord, PinService } from '../pins/index.js'
+import type { Logger } from '../logger.js'
+import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
+
+/** Settings of the service. */
+export interface ContentServiceInit {
+  /** How often a CAR upload whose DAG was incomplete checks whether the fetch of the rest settled. */
+  settlePollMs?: number
+}
+
+/** What uploads need. */
+export interface ContentServiceComponents {
+  pins: Pick<PinService, 'add' | 'addStored' | 'checkRoom' | 'get' | 'remove'>
+  /** The local blockstore (never the network). */
+  blockstore: Pick<Blockstore, 'put' | 'get'>
+  getCodec: DagWalkComponents['getCodec']
+  guard: Pick<BlockGuard, 'protect' | 'unprotect'>
+  gc: Pick<GarbageCollector, 'discard' | 'markDirty'>
+  /** Makes every block stored so far durable: an upload is pinned only once its blocks would survive a power loss. */
+  flushBlocks(): Promise<void>
+  logger: Logger
+}
+
+/** The service and a way to stop its background waits (at shutdown). */
+export type ContentServiceHandle = ContentService & { stop(): void }
+
+// Bytes assumed for an upload of unknown size: refused up front only when no room is left at all.
+const UNKNOWN_SIZE = 1
+
+async function * one<T> (item: T): AsyncGenerator<T> {
+  yield item
+}
+
+/** Creates the upload service. */
+export function createContentService (init: ContentServiceInit, components: ContentServiceComponents): ContentServiceHandle {
+  const { pins, gc } = components
+  const log = components.logger.child({ component: 'content' })
+  const stopped = new AbortController()
+  const settlePollMs = init.settlePollMs ?? 500
+
+  async function open (owner: string, expectedBytes: number): Promise<BlockSink> {
+    const budget = await pins.checkRoom(owner, expectedBytes)
+    return createBlockSink({ budget }, { blockstore: components.blockstore, guard: components.guard, discard: async (cids) => await gc.discard(cids) })
+  }
+
+  async function failed (sink: BlockSink, err: unknown): Promise<never> {
+    try {
+      await sink.discard()
+    } catch (e) {
+      log.warn({ err: e }, 'cannot discard the blocks of a failed upload')
+    }
+    gc.markDirty()
+    throw err
+  }
+
+  async function measure (root: CID, sink: BlockSink, signal?: AbortSignal): ReturnType<typeof measureStoredDag> {
+    return await measureStoredDag(root, sink, { blockstore: components.blockstore, getCodec: components.getCodec }, signal != null ? { signal } : {})
+  }
+
+  /** Records a UnixFS import (complete by construction) as a pinned request. */
+  async function recordImport (owner: string, root: CID, sink: BlockSink, options: UploadOptions): Promise<PinRecord> {
+    const request = { cid: root.toString(), ...options.request() }
+    const dag = await measure(root, sink, options.signal)
+    if (dag == null) throw new Error(`the import of ${root.toString()} left a block of it unstored`)
+    await components.flushBlocks()
+    const record = await pins.addStored(owner, request, dag)
+    log.info({ owner, requestid: record.requestid, cid: request.cid, dagSize: dag.dagSize, blocks: dag.blocks.length }, 'upload pinned')
+    return record
+  }
+
+  async function importAndRecord (owner: string, entries: AsyncIterable<UploadEntry>, wrap: boolean, options: UploadOptions): Promise<PinRecord> {
+    const sink = await open(owner, options.expectedBytes ?? UNKNOWN_SIZE)
+    try {
+      const root = await importUnixfs(entries, sink, { wrap, ...(options.signal != null ? { signal: options.signal } : {}) })
+      const record = await recordImport(owner, root, sink, options)
+      sink.release()
+      return record
+    } catch (err) {
+      return await failed(sink, err)
+    }
+  }
+
+  /** Keeps a CAR's blocks protected until the fetches of its incomplete DAGs settle, then drops the unpinned rest. */
+  function holdUntilSettled (owner: string, requestids: string[], sink: BlockSink): void {
+    const pending = new Set(requestids)
+    const check = async (): Promise<void> => {
+      for (const id of [...pending]) {
+        try {
+          const record = await pins.get(owner, id)
+          if (record.status === 'pinned' || record.status === 'failed') pending.delete(id)
+        } catch (err) {
+          if (!isErrorNamed(err, 'NotFoundError')) throw err
+          pending.delete(id)
+        }
+      }
+    }
+    const tick = (): void => {
+      if (stopped.signal.aborted) { sink.release(); return }
+      check().then(async () => {
+        if (pending.size > 0) { setTimeout(tick, settlePollMs).unref(); return }
+        await sink.discard()
+      }).catch((err: unknown) => {
+        if (!stopped.signal.aborted) log.warn({ err }, 'stopped waiting for the fetch of a CAR upload')
+        sink.release()
+        gc.markDirty()
+      })
+    }
+    setTimeout(tick, settlePollMs).unref()
+  }
+
+  return {
+    async addFile (owner, content, options) {
+      return await importAndRecord(owner, one({ path: '', content }), false, options)
+    },
+
+    async addDirectory (owner, entries, options) {
+      return await importAndRecord(owner, entries, true, options)
+    },
+
+    async addCar (owner, car, options) {
+      const sink = await open(owner, UNKNOWN_SIZE)
+      const created: PinRecord[] = []
+      try {
+        const roots = await readCar(car, sink, { getCodec: components.getCodec, ...(options.signal != null ? { signal: options.signal } : {}) })
+        const base = options.request()
+        const seen = new Set<string>()
+        for (const root of roots) {
+          const key = canonicalCidKey(root)
+          if (seen.has(key)) continue
+          seen.add(key)
+          const request = { cid: root.toString(), ...base }
+          const dag = await measure(root, sink, options.signal)
+          // A DAG the CAR does not hold whole is pinned like any request: the worker fetches the rest.
+          if (dag != null) await components.flushBlocks()
+          created.push(dag == null ? await pins.add(owner, request) : await pins.addStored(owner, request, dag))
+        }
+      } catch (err) {
+        // All roots or none: requests made for earlier roots go too.
+        for (const record of created) {
+          await pins.remove(owner, record.requestid).catch((e: unknown) => { log.warn({ err: e, requestid: record.requestid }, 'cannot undo a request of a failed CAR upload') })
+        }
+        return await failed(sink, err)
+      }
+      log.info({ owner, roots: created.map(r => ({ requestid: r.requestid, cid: r.pin.cid, status: r.status })), bytes: sink.bytes }, 'CAR imported')
+      const fetching = created.filter(r => r.status !== 'pinned').map(r => r.requestid)
+      if (fetching.length > 0) holdUntilSettled(owner, fetching, sink)
+      else await sink.discard() // pinned blocks stay; blocks of the CAR no root reaches go
+      return created
+    },
+
+    stop () {
+      stopped.abort()
+    }
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Lists the blocks and size of a DAG an upload has just stored, reading only
+ * its inner nodes: raw leaves have no links, and the upload knows their
+ * sizes. Blocks the upload did not write itself (shared with other DAGs) are
+ * protected through the sink before they are counted.
+ */
+import toBuffer from 'it-to-buffer'
+import * as raw from 'multiformats/codecs/raw'
+import { isErrorNamed } from '../errors.js'
+import { walkDag, type DagWalkComponents } from '../pins/dag-walk.js'
+import type { BlockSink } from './block-sink.js'
+import type { StoredDag } from '../pins/index.js'
+import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
+
+/** What the measurement reads. */
+export interface StoredDagComponents {
+  blockstore: Pick<Blockstore, 'get'>
+  getCodec: DagWalkComponents['getCodec']
+}
+
+const IDENTITY = 0x00
+
+/** The DAG's distinct blocks and total size, or undefined when a block of it is not stored. */
+export async function measureStoredDag (root: CID, sink: Pick<BlockSink, 'protect' | 'sizeOf'>, components: StoredDagComponents, options: { signal?: AbortSignal } = {}): Promise<StoredDag | undefined> {
+  const read = async (cid: CID, o: { signal?: AbortSignal }): Promise<Uint8Array> => await toBuffer(components.blockstore.get(cid, o))
+  const guarded = async (cid: CID): Promise<void> => { if (sink.sizeOf(cid) == null) await sink.protect(cid) }
+  try {
+    const walk = await walkDag(root, { getBlock: read, getCodec: components.getCodec }, {
+      concurrency: 16,
+      skipRawLeaves: true,
+      beforeBlock: guarded,
+      ...(options.signal != null ? { signal: options.signal } : {})
+    })
+    let dagSize = walk.bytes
+    for (const cid of walk.blocks) {
+      if (cid.code !== raw.code) continue
+      if (cid.multihash.code === IDENTITY) { dagSize += cid.multihash.digest.byteLength; continue }
+      let size = sink.sizeOf(cid)
+      if (size == null) {
+        await guarded(cid)
+        size = (await read(cid, options)).byteLength
+      }
+      dagSize += size
+    }
+    return { blocks: walk.blocks, dagSize }
+  } catch (err) {
+    if (isErrorNamed(err, 'NotFoundError')) return undefined
+    throw err
+  }
+}

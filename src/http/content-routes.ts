@@ -1,0 +1,158 @@
+/**
+ * POST /content: a raw body (one file), multipart/form-data (several files
+ * under one directory) or application/vnd.ipld.car (a CAR), streamed into
+ * the blockstore. Answers 202 with the PinStatus of the new request (for a
+ * CAR with several roots: {count, results}). The body is never buffered, so
+ * PINERY_MAX_BODY_BYTES does not apply; quotas do. Node's whole-request
+ * timeout does not either: an upload may take as long as its bytes keep
+ * coming, and a pause longer than the timeout ends it with 408.
+ */
+import { Router, type Request, type RequestHandler } from 'express'
+import { InvalidRequestError, RequestTimeoutError } from '../errors.js'
+import { principalOf } from './auth.js'
+import { sendFailure } from './errors.js'
+import { parseMultipart } from './multipart.js'
+import { toPinStatus } from './pin-status.js'
+import { parsePinBody } from './schemas.js'
+import type { ContentService } from '../content/index.js'
+import type { PinRecord, PinRequest, PinService } from '../pins/index.js'
+
+/** Settings of the route. */
+export interface ContentRoutesInit {
+  /** An upload whose bytes stop arriving for this long fails with 408. */
+  idleTimeoutMs: number
+  /** Largest form field (name, meta). */
+  maxFieldBytes: number
+}
+
+/** What the route needs. */
+export interface ContentRoutesComponents {
+  content: ContentService
+  pins: Pick<PinService, 'statusDetails'>
+  delegates(): string[]
+  /** Sockets receiving an upload: exempt from Node's whole-request timeout while in here. */
+  uploads: Pick<WeakSet<object>, 'add' | 'delete'>
+}
+
+const MAX_FILES = 100_000
+// Any valid CID: the request fields are validated by the POST /pins schema, which wants one.
+const ANY_CID = 'bafkqaaa'
+const CAR = /^application\/vnd\.ipld\.car\s*(;|$)/i
+const FORM = /^multipart\/form-data\s*(;|$)/i
+
+type Fields = Partial<Record<'name' | 'meta' | 'origins', string | string[]>>
+
+/** Validates name, meta (a JSON object) and origins as POST /pins does. */
+function describe (fields: Fields): Omit<PinRequest, 'cid'> {
+  const body: Record<string, unknown> = { cid: ANY_CID }
+  if (fields.name != null) body.name = fields.name
+  if (fields.origins != null) body.origins = [fields.origins].flat().flatMap(o => o.split(',')).map(o => o.trim()).filter(o => o !== '')
+  if (fields.meta != null) {
+    try {
+      body.meta = JSON.parse(String(fields.meta)) as unknown
+    } catch {
+      throw new InvalidRequestError('meta: must be a JSON object of string values')
+    }
+  }
+  const { cid: _cid, ...rest } = parsePinBody(body)
+  return rest
+}
+
+/** The query's name, meta and origins; repeated names and meta are refused. */
+function queryFields (req: Request): Fields {
+  const q = req.query as Record<string, string | string[] | undefined>
+  for (const key of ['name', 'meta'] as const) if (Array.isArray(q[key])) throw new InvalidRequestError(`${key}: give it once`)
+  return { ...(q.name != null ? { name: q.name } : {}), ...(q.meta != null ? { meta: q.meta } : {}), ...(q.origins != null ? { origins: q.origins } : {}) }
+}
+
+/** The request's body, failing with 408 when no bytes arrive for `ms`. */
+async function * idleGuarded (req: Request, ms: number): AsyncGenerator<Uint8Array> {
+  const chunks = req[Symbol.asyncIterator]()
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined
+    const idle = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => { reject(new RequestTimeoutError(`no bytes of the upload arrived for ${ms} ms`)) }, ms)
+    })
+    let next: IteratorResult<Uint8Array>
+    try {
+      next = await Promise.race([chunks.next(), idle]) as IteratorResult<Uint8Array>
+    } finally {
+      // Before yielding: time the consumer spends on a chunk is not the client's idleness.
+      clearTimeout(timer)
+    }
+    if (next.done === true) return
+    yield next.value
+  }
+}
+
+/** Builds the router. */
+export function contentRoutes (init: ContentRoutesInit, components: ContentRoutesComponents): Router {
+  const { content } = components
+  const router = Router()
+  const status = (r: PinRecord): ReturnType<typeof toPinStatus> => toPinStatus(r, components.delegates(), components.pins.statusDetails(r))
+
+  const upload: RequestHandler = async (req, res) => {
+    const type = req.headers['content-type'] ?? ''
+    if ((req.headers['content-encoding'] ?? 'identity').toLowerCase() !== 'identity') {
+      res.setHeader('Connection', 'close')
+      sendFailure(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'send the upload without a Content-Encoding')
+      return
+    }
+    if (/^multipart\//i.test(type) && !FORM.test(type)) {
+      res.setHeader('Connection', 'close')
+      sendFailure(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'send several files as multipart/form-data, a CAR as application/vnd.ipld.car, one file as any other type')
+      return
+    }
+    const owner = principalOf(res).user
+    const fromQuery = queryFields(req)
+    const isCar = CAR.test(type)
+    if (!isCar && fromQuery.origins != null) throw new InvalidRequestError('origins: only a CAR upload fetches anything, so only it takes origins')
+    // Checked before the body is read; form fields are checked again once they are all in.
+    describe(fromQuery)
+
+    const controller = new AbortController()
+    res.once('close', () => { if (!res.writableFinished) controller.abort(new Error('the client went away')) })
+    const signal = controller.signal
+    const body = idleGuarded(req, init.idleTimeoutMs)
+    components.uploads.add(req.socket)
+    let records: PinRecord[]
+    try {
+      if (isCar) {
+        records = await content.addCar(owner, body, { signal, request: () => describe(fromQuery) })
+      } else if (FORM.test(type)) {
+        const form = parseMultipart(req.headers, body, { maxFieldBytes: init.maxFieldBytes, maxFiles: MAX_FILES })
+        const request = (): Omit<PinRequest, 'cid'> => {
+          const fields: Fields = {}
+          for (const key of ['name', 'meta'] as const) {
+            const value = form.fields.get(key)
+            if (value == null) continue
+            if (fromQuery[key] != null) throw new InvalidRequestError(`${key}: give it as a query parameter or a form field, not both`)
+            fields[key] = value
+          }
+          if (form.fields.has('origins')) throw new InvalidRequestError('origins: only a CAR upload fetches anything, so only it takes origins')
+          return describe({ ...fromQuery, ...fields })
+        }
+        records = [await content.addDirectory(owner, form.entries, { signal, request })]
+      } else {
+        const length = req.headers['content-length']
+        const expectedBytes = length != null && /^\d+$/.test(length) ? Number(length) : undefined
+        records = [await content.addFile(owner, body, { signal, request: () => describe(fromQuery), ...(expectedBytes != null ? { expectedBytes } : {}) })]
+      }
+    } catch (err) {
+      // A refused upload is not read to its end: the connection closes after the answer instead.
+      if (!req.complete) res.setHeader('Connection', 'close')
+      throw err
+    } finally {
+      components.uploads.delete(req.socket)
+    }
+    res.status(202).json(records.length === 1 ? status(records[0] as PinRecord) : { count: records.length, results: records.map(status) })
+  }
+
+  router.route('/content')
+    .post(upload)
+    .all((req, res) => {
+      res.setHeader('Allow', 'POST')
+      sendFailure(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; use POST`)
+    })
+  return router
+}

@@ -1,0 +1,166 @@
+/**
+ * GET and HEAD /ipfs/{cid}[/path] over pinned content, following the
+ * trustless gateway conventions: `Accept: application/vnd.ipld.raw` or
+ * `?format=raw` answers the single block, `application/vnd.ipld.car` or
+ * `?format=car` a CARv1 of the DAG (streamed, depth-first); otherwise a
+ * file's bytes (Range, 206/416), a directory as a JSON listing, a
+ * dag-cbor/dag-json/json node as its block. ETags are the CID (with .raw or
+ * .car for those formats), so If-None-Match answers 304.
+ */
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import * as dagCbor from '@ipld/dag-cbor'
+import * as dagJson from '@ipld/dag-json'
+import { Router, type Request, type RequestHandler, type Response } from 'express'
+import toBuffer from 'it-to-buffer'
+import { InvalidRequestError } from '../errors.js'
+import { parseCid } from '../pins/cid.js'
+import { mediaType, SNIFF_BYTES } from '../content/media-type.js'
+import { sendFailure } from './errors.js'
+import { requestLogger } from './request-log.js'
+import { parseRange } from './range.js'
+import type { Gateway, GatewayEntry } from '../content/index.js'
+import type { Logger } from '../logger.js'
+import type { CID } from 'multiformats/cid'
+
+/** Settings of the gateway routes. */
+export interface GatewayRoutesInit {
+  /** True when anyone may read (no token): responses may then sit in shared caches. */
+  public: boolean
+}
+
+/** What the routes read with. */
+export interface GatewayRoutesComponents {
+  gateway: Gateway
+  logger: Logger
+}
+
+type Format = 'raw' | 'car' | 'unixfs'
+
+const MAX_CID_CHARS = 2048
+const RAW_TYPE = 'application/vnd.ipld.raw'
+const CAR_TYPE = 'application/vnd.ipld.car'
+const OBJECT_TYPES = new Map<number, string>([[dagCbor.code, 'application/vnd.ipld.dag-cbor'], [dagJson.code, 'application/vnd.ipld.dag-json'], [0x0200, 'application/json']])
+
+/** ?format= wins; else the first of the two IPLD types the Accept header names; else deserialized. */
+function formatOf (req: Request): Format {
+  const format = req.query.format
+  if (format != null) {
+    if (format === 'raw' || format === 'car') return format
+    throw new InvalidRequestError('format: must be raw or car')
+  }
+  for (const part of (req.headers.accept ?? '').split(',')) {
+    const type = part.split(';')[0]?.trim().toLowerCase()
+    if (type === RAW_TYPE) return 'raw'
+    if (type === CAR_TYPE) return 'car'
+  }
+  return 'unixfs'
+}
+
+function rootOf (value: unknown): CID {
+  if (typeof value !== 'string' || value.length > MAX_CID_CHARS) throw new InvalidRequestError('the path must start /ipfs/<cid>')
+  try {
+    return parseCid(value)
+  } catch (err) {
+    throw new InvalidRequestError((err as Error).message)
+  }
+}
+
+/** True when the client's cached copy (If-None-Match) is this one. */
+function fresh (req: Request, etag: string): boolean {
+  const given = req.headers['if-none-match']
+  if (given == null) return false
+  return given.trim() === '*' || given.split(',').some(t => t.trim().replace(/^W\//, '') === etag)
+}
+
+/** Builds the router. */
+export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoutesComponents): Router {
+  const { gateway } = components
+  const router = Router()
+  const cacheControl = `${init.public ? 'public' : 'private'}, max-age=29030400, immutable`
+
+  /** Sends headers, then the body unless HEAD or 304. */
+  async function send (req: Request, res: Response, etag: string, headers: Record<string, string | number>, body: () => AsyncIterable<Uint8Array> | Uint8Array, status = 200): Promise<void> {
+    res.setHeader('ETag', etag)
+    res.setHeader('Cache-Control', cacheControl)
+    res.setHeader('Vary', 'Accept')
+    if (fresh(req, etag)) { res.status(304).end(); return }
+    res.status(status)
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value)
+    if (req.method === 'HEAD') { res.end(); return }
+    const content = body()
+    if (content instanceof Uint8Array) { res.end(content); return }
+    try {
+      await pipeline(Readable.from(content, { objectMode: false }), res)
+    } catch (err) {
+      // Headers are out: the only way left to say "this is broken" is to cut the connection.
+      if (!res.destroyed) res.destroy()
+      const e = err as NodeJS.ErrnoException
+      if (e.code === 'ERR_STREAM_PREMATURE_CLOSE' || e.name === 'AbortError') return // the client went away
+      requestLogger(res, components.logger).warn({ err }, 'gateway response ended early')
+    }
+  }
+
+  const read: RequestHandler = async (req, res) => {
+    const root = rootOf(req.params.cid)
+    const path = (req.params.path as string[] | undefined) ?? []
+    const format = formatOf(req)
+    const controller = new AbortController()
+    res.once('close', () => { controller.abort() })
+    const options = { signal: controller.signal }
+    const { entry, trail } = await gateway.resolve(root, path, options)
+    res.setHeader('X-Ipfs-Path', `/ipfs/${[req.params.cid as string, ...path].map(encodeURIComponent).join('/')}`)
+    res.setHeader('X-Content-Type-Options', 'nosniff')
+    // User content shares the API's origin: no scripts, no forms, no plugins.
+    res.setHeader('Content-Security-Policy', 'sandbox')
+
+    if (format === 'raw') {
+      const bytes = await gateway.block(entry.cid, options)
+      await send(req, res, `"${entry.cid.toString()}.raw"`, { 'Content-Type': RAW_TYPE, 'Content-Length': bytes.byteLength, 'Content-Disposition': `attachment; filename="${entry.cid.toString()}.bin"` }, () => bytes)
+      return
+    }
+    if (format === 'car') {
+      await send(req, res, `"${entry.cid.toString()}.car"`, { 'Content-Type': `${CAR_TYPE}; version=1; order=dfs; dups=n`, 'Content-Disposition': `attachment; filename="${entry.cid.toString()}.car"` }, () => gateway.car(root, trail, entry.cid, options))
+      return
+    }
+    await sendEntry(req, res, entry, options)
+  }
+
+  async function sendEntry (req: Request, res: Response, entry: GatewayEntry, options: { signal: AbortSignal }): Promise<void> {
+    const etag = `"${entry.cid.toString()}"`
+    if (entry.type === 'object') {
+      await send(req, res, etag, { 'Content-Type': OBJECT_TYPES.get(entry.cid.code) ?? RAW_TYPE, 'Content-Length': entry.bytes.byteLength }, () => entry.bytes)
+      return
+    }
+    if (entry.type === 'directory') {
+      const entries = []
+      for await (const child of entry.list(options)) entries.push({ name: child.name, cid: child.cid.toString(), size: child.size })
+      const body = Buffer.from(JSON.stringify({ cid: entry.cid.toString(), type: 'directory', entries }))
+      await send(req, res, `"${entry.cid.toString()}.dir"`, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': body.byteLength }, () => body)
+      return
+    }
+    const { size } = entry
+    const head = size === 0 ? new Uint8Array(0) : await toBuffer(entry.read({ offset: 0, length: Math.min(size, SNIFF_BYTES) }, options))
+    res.setHeader('Accept-Ranges', 'bytes')
+    // If-Range with another validator: the client's partial copy is stale, so send it all.
+    const ifRange = req.headers['if-range']
+    const range = ifRange == null || ifRange === etag ? parseRange(req.headers.range, size) : undefined
+    if (range === 'unsatisfiable' && !fresh(req, etag)) {
+      res.setHeader('Content-Range', `bytes */${size}`)
+      sendFailure(res, 416, 'RANGE_NOT_SATISFIABLE', `the file has ${size} bytes`)
+      return
+    }
+    const { offset, length } = range == null || range === 'unsatisfiable' ? { offset: 0, length: size } : range
+    const headers: Record<string, string | number> = { 'Content-Type': mediaType(entry.name, head), 'Content-Length': length }
+    if (range != null && range !== 'unsatisfiable') headers['Content-Range'] = `bytes ${offset}-${offset + length - 1}/${size}`
+    await send(req, res, etag, headers, () => length === 0 ? new Uint8Array(0) : entry.read({ offset, length }, options), range != null && range !== 'unsatisfiable' ? 206 : 200)
+  }
+
+  router.route('/ipfs/:cid{/*path}')
+    .get(read)
+    .all((req, res) => {
+      res.setHeader('Allow', 'GET, HEAD')
+      sendFailure(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; use GET or HEAD`)
+    })
+  return router
+}

@@ -1,0 +1,163 @@
+/**
+ * A streamed multipart/form-data body as upload entries: each file part
+ * becomes an entry whose content is read straight from the body (busboy
+ * gives the next part only once this one is read, so one part is in memory
+ * at a time), text parts become fields. Paths are validated here, at the
+ * edge: relative, no '.' or '..' games, no file that is also a directory.
+ */
+import busboy from 'busboy'
+import { InvalidRequestError, PayloadTooLargeError } from '../errors.js'
+import type { UploadEntry } from '../content/index.js'
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Readable } from 'node:stream'
+
+/** Limits of one form. */
+export interface MultipartInit {
+  /** Largest text field (meta can be long). */
+  maxFieldBytes: number
+  /** Most file parts in one form. */
+  maxFiles: number
+}
+
+/** A form being read. */
+export interface MultipartUpload {
+  /** Files and empty directories in body order; throws InvalidRequestError on a bad form or one without files. */
+  entries: AsyncIterable<UploadEntry>
+  /** Text fields, complete once `entries` has ended. */
+  fields: Map<string, string>
+}
+
+// kubo's multipart encoding marks directory parts with this type.
+const DIRECTORY_TYPE = 'application/x-directory'
+
+/** Splits a part's filename into a clean relative path, or says what is wrong with it. */
+function cleanPath (filename: string): string {
+  const segments = filename.split('/').filter(s => s !== '' && s !== '.')
+  if (segments.length === 0) throw new InvalidRequestError(`file part "${filename}": the filename names no file`)
+  for (const s of segments) {
+    if (s === '..') throw new InvalidRequestError(`file part "${filename}": '..' is not allowed in paths`)
+    if (/[\x00-\x1f\x7f]/.test(s)) throw new InvalidRequestError(`file part ${JSON.stringify(filename)}: control characters are not allowed in paths`)
+  }
+  return segments.join('/')
+}
+
+/** Remembers every path, so a name cannot be a file and a directory, or a file twice. */
+function pathRegistry (): (path: string, isDirectory: boolean) => void {
+  const files = new Set<string>()
+  const dirs = new Set<string>()
+  return (path, isDirectory) => {
+    const clash = files.has(path) || (!isDirectory && dirs.has(path))
+    if (clash) throw new InvalidRequestError(`"${path}" appears twice in the form, or as both a file and a directory`)
+    const parts = path.split('/')
+    for (let i = 1; i < parts.length; i++) {
+      const prefix = parts.slice(0, i).join('/')
+      if (files.has(prefix)) throw new InvalidRequestError(`"${prefix}" is a file, so "${path}" cannot be inside it`)
+      dirs.add(prefix)
+    }
+    if (isDirectory) dirs.add(path)
+    else files.add(path)
+  }
+}
+
+type Event =
+  | { kind: 'file', path: string, directory: boolean, stream: Readable }
+  | { kind: 'end' }
+  | { kind: 'error', error: unknown }
+
+/** Starts reading `body` (the request's bytes) as the form `headers` describe. */
+export function parseMultipart (headers: IncomingHttpHeaders, body: AsyncIterable<Uint8Array>, init: MultipartInit): MultipartUpload {
+  const fields = new Map<string, string>()
+  let parser: busboy.Busboy
+  try {
+    parser = busboy({
+      headers,
+      preservePath: true,
+      defParamCharset: 'utf8',
+      defCharset: 'utf8',
+      limits: { fieldSize: init.maxFieldBytes, fields: 100, files: init.maxFiles }
+    })
+  } catch (err) {
+    throw new InvalidRequestError(`cannot read the multipart body: ${(err as Error).message}`)
+  }
+  const events: Event[] = []
+  let wake: (() => void) | undefined
+  const push = (event: Event): void => { events.push(event); wake?.() }
+  const fail = (error: unknown): void => { push({ kind: 'error', error }) }
+
+  parser.on('file', (name, stream, info) => {
+    // An empty file input of a browser form arrives as filename="" without content.
+    if (info.filename == null || info.filename === '') { stream.resume(); return }
+    try {
+      push({ kind: 'file', path: cleanPath(info.filename), directory: info.mimeType === DIRECTORY_TYPE, stream })
+    } catch (err) {
+      stream.resume()
+      fail(err)
+    }
+  })
+  parser.on('field', (name, value, info) => {
+    if (info.valueTruncated) fail(new PayloadTooLargeError(`form field "${name}" is longer than ${init.maxFieldBytes} bytes`))
+    else if (fields.has(name)) fail(new InvalidRequestError(`form field "${name}" is given twice`))
+    else fields.set(name, value)
+  })
+  parser.on('filesLimit', () => { fail(new InvalidRequestError(`the form has more than ${init.maxFiles} files`)) })
+  parser.on('fieldsLimit', () => { fail(new InvalidRequestError('the form has more than 100 text fields')) })
+  parser.on('error', (err: Error) => { fail(new InvalidRequestError(`the multipart body is malformed: ${err.message}`)) })
+  parser.on('close', () => { push({ kind: 'end' }) })
+
+  let stopped = false
+  // Set when reading the request itself failed (client gone, idle timeout): that, not the form, is the error.
+  let bodyFailure: unknown
+  const pump = async (): Promise<void> => {
+    for await (const chunk of body) {
+      if (stopped) return
+      // Backpressure: busboy stops taking bytes while the current file is not being read.
+      if (!parser.write(chunk)) {
+        await new Promise<void>(resolve => {
+          const done = (): void => { parser.off('drain', done); parser.off('close', done); resolve() }
+          parser.on('drain', done)
+          parser.on('close', done)
+        })
+      }
+    }
+    parser.end()
+  }
+
+  /** A file's bytes; busboy's errors mid-file mean a malformed (or cut off) body. */
+  async function * content (stream: Readable): AsyncGenerator<Uint8Array> {
+    try {
+      yield * stream
+    } catch (err) {
+      throw bodyFailure ?? new InvalidRequestError(`the multipart body is malformed: ${(err as Error).message}`)
+    }
+  }
+
+  async function * entries (): AsyncGenerator<UploadEntry> {
+    pump().catch((err: unknown) => {
+      bodyFailure = err
+      fail(err)
+      parser.destroy(err as Error) // ends the file being read with the error too
+    })
+    const register = pathRegistry()
+    let files = 0
+    try {
+      for (;;) {
+        while (events.length === 0) await new Promise<void>(resolve => { wake = resolve })
+        const event = events.shift() as Event
+        if (event.kind === 'error') throw event.error
+        if (event.kind === 'end') break
+        register(event.path, event.directory)
+        files++
+        if (event.directory) { event.stream.resume(); yield { path: event.path } } else yield { path: event.path, content: content(event.stream) }
+      }
+      if (files === 0) throw new InvalidRequestError('the form has no file part (send each file as a part with a filename)')
+    } finally {
+      stopped = true
+      for (const e of events) if (e.kind === 'file') e.stream.resume()
+      parser.removeAllListeners('file')
+      parser.on('error', () => {}) // after the last read nothing is listening for errors any more
+      if (!parser.destroyed) parser.destroy()
+    }
+  }
+
+  return { entries: entries(), fields }
+}
