@@ -110,7 +110,7 @@ export async function createPinery (config: Config, components: PineryComponents
     const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) })
     const quota = createQuota({
       index,
-      limitsOf: async (owner) => (await users.get(owner))?.quota,
+      limitsOf: async (owner) => { const user = await users.get(owner); return user == null ? null : user.quota },
       pinnedSize: async (cidKey) => await content.pinnedSize(cidKey)
     })
     const worker = createPinWorker({

@@ -8,6 +8,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { asyncIterableReader, createDecoder, type BytesReader } from '@ipld/car/decoder'
 import { varint } from 'multiformats'
+import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256, sha512 } from 'multiformats/hashes/sha2'
 import { equals } from 'uint8arrays/equals'
@@ -15,7 +16,6 @@ import { InvalidRequestError } from '../errors.js'
 import { SUPPORTED_CODECS, SUPPORTED_HASHES } from '../pins/cid.js'
 import type { BlockSink } from './block-sink.js'
 import type { DagWalkComponents } from '../pins/dag-walk.js'
-import type { CID } from 'multiformats/cid'
 import type { MultihashHasher } from 'multiformats/hashes/interface'
 
 /** Largest block accepted: bigger ones could not travel over bitswap (kubo's limit too). */
@@ -40,7 +40,11 @@ function capped (reader: BytesReader): BytesReader {
       if (length > MAX_SECTION_BYTES) throw new InvalidRequestError(`a CAR section of ${length} bytes is larger than the ${MAX_BLOCK_BYTES} byte block limit`)
       return await reader.exactly(length, seek)
     },
-    seek (length) { reader.seek(length) },
+    seek (length) {
+      // CARv2 skips its padding with a seek; a huge one would make the reader hold the whole body.
+      if (length < 0 || length > MAX_SECTION_BYTES) throw new InvalidRequestError(`the CAR asks to skip ${length} bytes; at most ${MAX_SECTION_BYTES} are allowed`)
+      reader.seek(length)
+    },
     get pos () { return reader.pos }
   }
 }
@@ -98,7 +102,9 @@ export async function readCar (source: AsyncIterable<Uint8Array>, sink: Pick<Blo
     }
     if (next.done === true) break
     options.signal?.throwIfAborted()
-    const { cid, bytes } = next.value
+    // The decoder's CID is a view into its read buffer: a copy lets that buffer go.
+    const cid = CID.decode(next.value.cid.bytes.slice())
+    const { bytes } = next.value
     await verify(cid, bytes, options.getCodec)
     if (cid.multihash.code !== IDENTITY) await sink.put(cid, bytes, options)
   }

@@ -83,9 +83,9 @@ export function createGateway (components: GatewayComponents): Gateway {
 
   return {
     async resolve (root, path, options) {
-      if (root.multihash.code !== IDENTITY && !await components.pins.isPinned(root, options)) {
-        throw new NotFoundError(`${root.toString()} is not pinned here`)
-      }
+      // An identity root holds itself; unless raw, it may link to anything, pinned or not.
+      const served = root.multihash.code === IDENTITY ? root.code === raw.code : await components.pins.isPinned(root, options)
+      if (!served) throw new NotFoundError(`${root.toString()} is not pinned here`)
       try {
         let last: { cid: CID, name: string, roots: CID[] } | undefined
         for await (const step of walkPath([root.toString(), ...path].join('/'), blockstore, options)) last = step
@@ -94,6 +94,10 @@ export function createGateway (components: GatewayComponents): Gateway {
         // The name the path gave it (the exporter, asked by CID, would name it by its CID).
         return { entry: toEntry(entry, path.length > 0 ? last.name : ''), trail: last.roots }
       } catch (err) {
+        // A pinned block that is not UnixFS is still served, as its own bytes (raw, CAR or as is).
+        if (path.length === 0 && err instanceof Error && err.name === 'NotUnixFSError') {
+          return { entry: { type: 'object', cid: root, name: '', bytes: await block(root, options) }, trail: [] }
+        }
         if (err instanceof Error && MISSING.has(err.name)) throw new NotFoundError(`${['', 'ipfs', root.toString(), ...path].join('/')} names nothing: ${err.message}`)
         throw err
       }

@@ -104,11 +104,18 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
       return
     }
     const owner = principalOf(res).user
-    const fromQuery = queryFields(req)
     const isCar = CAR.test(type)
-    if (!isCar && fromQuery.origins != null) throw new InvalidRequestError('origins: only a CAR upload fetches anything, so only it takes origins')
-    // Checked before the body is read; form fields are checked again once they are all in.
-    describe(fromQuery)
+    let fromQuery: Fields
+    try {
+      fromQuery = queryFields(req)
+      if (!isCar && fromQuery.origins != null) throw new InvalidRequestError('origins: only a CAR upload fetches anything, so only it takes origins')
+      // Checked before the body is read; form fields are checked again once they are all in.
+      describe(fromQuery)
+    } catch (err) {
+      // Refused before reading the body: close rather than read it all.
+      res.setHeader('Connection', 'close')
+      throw err
+    }
 
     const controller = new AbortController()
     res.once('close', () => { if (!res.writableFinished) controller.abort(new Error('the client went away')) })
@@ -120,7 +127,7 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
       if (isCar) {
         records = await content.addCar(owner, body, { signal, request: () => describe(fromQuery) })
       } else if (FORM.test(type)) {
-        const form = parseMultipart(req.headers, body, { maxFieldBytes: init.maxFieldBytes, maxFiles: MAX_FILES })
+        const form = parseMultipart(req.headers, body, { maxFieldBytes: init.maxFieldBytes, maxFiles: MAX_FILES, fields: ['name', 'meta'] })
         const request = (): Omit<PinRequest, 'cid'> => {
           const fields: Fields = {}
           for (const key of ['name', 'meta'] as const) {
@@ -129,7 +136,6 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
             if (fromQuery[key] != null) throw new InvalidRequestError(`${key}: give it as a query parameter or a form field, not both`)
             fields[key] = value
           }
-          if (form.fields.has('origins')) throw new InvalidRequestError('origins: only a CAR upload fetches anything, so only it takes origins')
           return describe({ ...fromQuery, ...fields })
         }
         records = [await content.addDirectory(owner, form.entries, { signal, request })]
@@ -139,6 +145,8 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
         records = [await content.addFile(owner, body, { signal, request: () => describe(fromQuery), ...(expectedBytes != null ? { expectedBytes } : {}) })]
       }
     } catch (err) {
+      // The client hung up: nobody is left to answer, and nothing went wrong on our side.
+      if (signal.aborted && res.destroyed) return
       // A refused upload is not read to its end: the connection closes after the answer instead.
       if (!req.complete) res.setHeader('Connection', 'close')
       throw err

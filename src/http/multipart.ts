@@ -17,6 +17,8 @@ export interface MultipartInit {
   maxFieldBytes: number
   /** Most file parts in one form. */
   maxFiles: number
+  /** The only text fields accepted; any other is refused, so junk fields cannot pile up in memory. */
+  fields: string[]
 }
 
 /** A form being read. */
@@ -74,7 +76,7 @@ export function parseMultipart (headers: IncomingHttpHeaders, body: AsyncIterabl
       preservePath: true,
       defParamCharset: 'utf8',
       defCharset: 'utf8',
-      limits: { fieldSize: init.maxFieldBytes, fields: 100, files: init.maxFiles }
+      limits: { fieldSize: init.maxFieldBytes, fields: init.fields.length, files: init.maxFiles }
     })
   } catch (err) {
     throw new InvalidRequestError(`cannot read the multipart body: ${(err as Error).message}`)
@@ -95,12 +97,13 @@ export function parseMultipart (headers: IncomingHttpHeaders, body: AsyncIterabl
     }
   })
   parser.on('field', (name, value, info) => {
-    if (info.valueTruncated) fail(new PayloadTooLargeError(`form field "${name}" is longer than ${init.maxFieldBytes} bytes`))
+    if (!init.fields.includes(name)) fail(new InvalidRequestError(`form field "${name}" is not one of ${init.fields.join(', ')}`))
+    else if (info.valueTruncated) fail(new PayloadTooLargeError(`form field "${name}" is longer than ${init.maxFieldBytes} bytes`))
     else if (fields.has(name)) fail(new InvalidRequestError(`form field "${name}" is given twice`))
     else fields.set(name, value)
   })
   parser.on('filesLimit', () => { fail(new InvalidRequestError(`the form has more than ${init.maxFiles} files`)) })
-  parser.on('fieldsLimit', () => { fail(new InvalidRequestError('the form has more than 100 text fields')) })
+  parser.on('fieldsLimit', () => { fail(new InvalidRequestError(`the form has more than ${init.fields.length} text fields (${init.fields.join(', ')})`)) })
   parser.on('error', (err: Error) => { fail(new InvalidRequestError(`the multipart body is malformed: ${err.message}`)) })
   parser.on('close', () => { push({ kind: 'end' }) })
 

@@ -44,6 +44,11 @@ export interface GarbageCollectorComponents {
   metrics?: GcMetrics
 }
 
+function isGone (err: unknown): boolean {
+  const e = err as { code?: string, name?: string }
+  return e?.code === 'ENOENT' || e?.name === 'NotFoundError'
+}
+
 /** Creates a stopped collector (dirty, so the first interval sweeps leftovers). */
 export function createGarbageCollector (init: GarbageCollectorInit, components: GarbageCollectorComponents): GarbageCollector {
   const { guard, pins } = components
@@ -61,7 +66,13 @@ export function createGarbageCollector (init: GarbageCollectorInit, components: 
     const gone = await guard.deleteUnlessProtected(cid, async () => {
       if (await pins.isPinned(cid)) return false
       // Read only for garbage, to report what was freed.
-      for await (const chunk of content()) size += chunk.byteLength
+      try {
+        for await (const chunk of content()) size += chunk.byteLength
+      } catch (err) {
+        // Deleted since the sweep listed it (an upload discarding its blocks): already gone.
+        if (isGone(err)) return false
+        throw err
+      }
       await components.deleteBlock(cid)
       return true
     })

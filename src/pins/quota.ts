@@ -57,8 +57,8 @@ export interface Quota {
 /** What quotas are computed from. */
 export interface QuotaComponents {
   index: Pick<PinIndex, 'usage' | 'chargeOf'>
-  /** The owner's limits, if any. */
-  limitsOf(owner: string): Promise<Limits | undefined>
+  /** The owner's limits, if any; null when there is no such user (deleted meanwhile). */
+  limitsOf(owner: string): Promise<Limits | undefined | null>
   /** The DAG size of a CID pinned already (for requests that need no fetch). */
   pinnedSize(cidKey: string): Promise<number | undefined>
 }
@@ -83,7 +83,10 @@ export function createQuota (components: QuotaComponents): Quota {
   }
 
   async function limits (owner: string): Promise<Limits> {
-    return await components.limitsOf(owner) ?? {}
+    const limit = await components.limitsOf(owner)
+    // An upload or fetch that outlived its user's deletion must not leave a request behind.
+    if (limit === null) throw new UnauthorizedError(`user ${owner} does not exist (any more)`)
+    return limit ?? {}
   }
 
   // What letting go of `cidKeys` frees: the CIDs nothing else of the owner keeps.
