@@ -1,13 +1,21 @@
 /**
  * bench:content — memory while uploading through POST /content: a fresh
- * Pinery process per run takes one file of N MiB (raw body, or one file in a
- * multipart form), streamed from here without ever holding it; its RSS is
+ * Pinery process per run takes one file of N MiB (raw body, one file in a
+ * multipart form, or a CAR of a file DAG), streamed from here without ever
+ * holding it; its RSS is
  * sampled every 20 ms. Flat memory means the 512 MiB peak is about the
  * 64 MiB one.
  *
- *   npm run bench:content -- [--sizes 64,512] [--kinds raw,form] [--runs 1]
+ *   npm run bench:content -- [--sizes 64,512] [--kinds raw,form,car] [--runs 1]
  */
-import { randomBytes } from 'node:crypto'
+import { createCipheriv, randomBytes } from 'node:crypto'
+import * as dagCbor from '@ipld/dag-cbor'
+import * as dagPb from '@ipld/dag-pb'
+import { UnixFS } from 'ipfs-unixfs'
+import { varint } from 'multiformats'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -16,9 +24,10 @@ import { parseArgs } from 'node:util'
 import { startServerProcess } from '../../test/fixtures/process.js'
 import { MiB, mib, peakRss, table } from './lib.js'
 
-const { values } = parseArgs({ options: { sizes: { type: 'string', default: '64,512' }, kinds: { type: 'string', default: 'raw,form' }, runs: { type: 'string', default: '1' } } })
+const { values } = parseArgs({ options: { sizes: { type: 'string', default: '64,512' }, kinds: { type: 'string', default: 'raw,form,car' }, runs: { type: 'string', default: '1' } } })
 const sizes = values.sizes.split(',').map(Number)
-const kinds = values.kinds.split(',') as Array<'raw' | 'form'>
+type Kind = 'raw' | 'form' | 'car'
+const kinds = values.kinds.split(',') as Kind[]
 const runs = Number(values.runs)
 const TOKEN = 'pinery_bench-content-token'
 const BOUNDARY = 'pinery-bench-boundary'
@@ -28,13 +37,53 @@ async function rss (pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024
 }
 
-/** POSTs `mib` MiB of fresh random bytes, 1 MiB at a time with backpressure; resolves with the answer. */
-async function upload (url: string, kind: 'raw' | 'form', size: number): Promise<{ status: number, body: string }> {
+const LEAF = 256 * 1024
+
+/** Leaf `i` of the CAR's file: pseudo-random bytes made again on demand (AES-CTR keystream), so nothing is held. */
+function leaf (i: number): Buffer {
+  const iv = Buffer.alloc(16)
+  iv.writeUInt32BE(i, 12)
+  return createCipheriv('aes-256-ctr', Buffer.alloc(32, 7), iv).update(Buffer.alloc(LEAF))
+}
+
+/** A CAR of a `size` MiB UnixFS file (raw leaves under one dag-pb node), as a stream of sections. */
+async function * carOf (size: number): AsyncGenerator<Buffer> {
+  const count = size * MiB / LEAF
+  const leaves: CID[] = []
+  for (let i = 0; i < count; i++) leaves.push(CID.createV1(raw.code, await sha256.digest(leaf(i))))
+  const file = new UnixFS({ type: 'file', blockSizes: leaves.map(() => BigInt(LEAF)) })
+  const root = dagPb.encode({ Data: file.marshal(), Links: leaves.map(Hash => ({ Hash, Name: '', Tsize: LEAF })) })
+  const rootCid = CID.createV1(dagPb.code, await sha256.digest(root))
+  const section = (bytes: Uint8Array): Buffer => Buffer.concat([Buffer.from(varint.encodeTo(bytes.byteLength, new Uint8Array(varint.encodingLength(bytes.byteLength)))), bytes])
+  yield section(dagCbor.encode({ version: 1, roots: [rootCid] }))
+  yield section(Buffer.concat([rootCid.bytes, root]))
+  for (let i = 0; i < count; i++) yield section(Buffer.concat([(leaves[i] as CID).bytes, leaf(i)]))
+}
+
+/** The CAR's length, without making it. */
+async function carLength (size: number): Promise<number> {
+  let n = 0
+  for await (const chunk of carOf(size)) n += chunk.byteLength
+  return n
+}
+
+/** POSTs `mib` MiB of fresh random bytes (or a CAR), 1 MiB at a time with backpressure; resolves with the answer. */
+async function upload (url: string, kind: Kind, size: number): Promise<{ status: number, body: string }> {
+  if (kind === 'car') return await post(url, 'application/vnd.ipld.car', await carLength(size), carOf(size))
   const head = kind === 'form' ? Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="bench/data.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`) : Buffer.alloc(0)
   const tail = kind === 'form' ? Buffer.from(`\r\n--${BOUNDARY}--\r\n`) : Buffer.alloc(0)
   const type = kind === 'form' ? `multipart/form-data; boundary=${BOUNDARY}` : 'application/octet-stream'
+  const body = async function * (): AsyncGenerator<Buffer> {
+    yield head
+    for (let i = 0; i < size; i++) yield randomBytes(MiB)
+    yield tail
+  }
+  return await post(url, type, head.byteLength + size * MiB + tail.byteLength, body())
+}
+
+async function post (url: string, type: string, length: number, body: AsyncIterable<Buffer>): Promise<{ status: number, body: string }> {
   return await new Promise((resolve, reject) => {
-    const req = request(new URL('/content', url), { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': type, 'content-length': String(head.byteLength + size * MiB + tail.byteLength) } }, (res) => {
+    const req = request(new URL('/content', url), { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': type, 'content-length': String(length) } }, (res) => {
       let body = ''
       res.on('data', (d: Buffer) => { body += d.toString() })
       res.on('end', () => { resolve({ status: res.statusCode ?? 0, body }) })
@@ -42,9 +91,7 @@ async function upload (url: string, kind: 'raw' | 'form', size: number): Promise
     req.on('error', reject)
     void (async () => {
       const write = async (chunk: Buffer): Promise<void> => { if (!req.write(chunk)) await new Promise(resolve => req.once('drain', resolve)) }
-      await write(head)
-      for (let i = 0; i < size; i++) await write(randomBytes(MiB))
-      await write(tail)
+      for await (const chunk of body) await write(chunk)
       req.end()
     })().catch(reject)
   })
@@ -57,7 +104,7 @@ function pineryEnv (): Record<string, string> {
 
 interface Run { idle: number, peak: number, hwm: number, seconds: number }
 
-async function measure (kind: 'raw' | 'form', size: number): Promise<Run> {
+async function measure (kind: Kind, size: number): Promise<Run> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-content-'))
   const server = await startServerProcess({ PINERY_DATA_DIR: dataDir, PINERY_HTTP_PORT: '0', PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0', PINERY_ADMIN_TOKEN: TOKEN, PINERY_LOG_LEVEL: 'warn', ...pineryEnv() })
   const pid = server.child.pid as number
