@@ -60,6 +60,12 @@ export function createRemoteTeam (init: RemoteTeamInit): { team: Team, self: Sel
     return parsed as T
   }
 
+  // The service answers a new token as its details with the secret beside them.
+  async function issueToken (path: string, options: TokenOptions): Promise<{ info: TokenInfo, secret: string }> {
+    const { secret, ...info } = await call<TokenInfo & { secret: string }>('POST', path, tokenBody(options))
+    return { info, secret }
+  }
+
   const team: Team = {
     listUsers: async () => (await call<{ results: UserView[] }>('GET', '/users')).results,
     getUser: async (name) => await call<UserView>('GET', `/users/${enc(name)}`),
@@ -67,20 +73,14 @@ export function createRemoteTeam (init: RemoteTeamInit): { team: Team, self: Sel
     updateUser: async (name, changes) => await call<UserView>('PATCH', `/users/${enc(name)}`, changes),
     deleteUser: async (name, options = {}) => await call<DeletedUser>('DELETE', `/users/${enc(name)}${options.removePins === true ? '?remove_pins=true' : ''}`, undefined, SLOW_MS),
     listTokens: async (user) => (await call<{ results: TokenInfo[] }>('GET', `/users/${enc(user)}/tokens`)).results,
-    async createToken (user, options = {}) {
-      const { secret, ...info } = await call<TokenInfo & { secret: string }>('POST', `/users/${enc(user)}/tokens`, tokenBody(options))
-      return { info, secret }
-    },
+    createToken: async (user, options = {}) => await issueToken(`/users/${enc(user)}/tokens`, options),
     revokeToken: async (user, tokenId) => { await call('DELETE', `/users/${enc(user)}/tokens/${enc(tokenId)}`) },
     usage: async (user) => (await call<UserView>('GET', `/users/${enc(user)}`)).usage,
     teamUsage: async () => await call<TeamUsage>('GET', '/usage/all')
   }
   const self: SelfService = {
     listTokens: async () => (await call<{ results: TokenInfo[] }>('GET', '/tokens')).results,
-    async createToken (options = {}) {
-      const { secret, ...info } = await call<TokenInfo & { secret: string }>('POST', '/tokens', tokenBody(options))
-      return { info, secret }
-    },
+    createToken: async (options = {}) => await issueToken('/tokens', options),
     revokeToken: async (tokenId) => { await call('DELETE', `/tokens/${enc(tokenId)}`) },
     usage: async () => await call<Usage>('GET', '/usage')
   }

@@ -3,11 +3,11 @@
  * admin scope: users (create, list, change, delete), any user's tokens, and
  * `GET /usage/all` with every user and the node's totals.
  */
-import { Router, json } from 'express'
+import { Router } from 'express'
 import { InvalidRequestError } from '../errors.js'
 import { principalOf } from './auth.js'
 import { requireScope } from './scopes.js'
-import { parseTokenBody, parseUserBody, parseUserChanges } from './team-schemas.js'
+import { parseTokenBody, parseUserBody, parseUserChanges, smallJsonBody as body } from './team-schemas.js'
 import type { Team } from '../team/index.js'
 
 /** What the routes need. */
@@ -15,7 +15,6 @@ export interface TeamRoutesComponents {
   team: Team
 }
 
-const body = json({ limit: 16 * 1024, strict: false, type: () => true })
 
 function flag (value: unknown, name: string): boolean {
   if (value == null || value === 'false') return false

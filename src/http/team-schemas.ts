@@ -2,9 +2,13 @@
  * Validation of the team routes' bodies: new tokens, new users and changes
  * to users become domain types or an InvalidRequestError naming the field.
  */
+import { json } from 'express'
 import { z } from 'zod'
 import { InvalidRequestError } from '../errors.js'
 import { SCOPES, USER_NAME, type Scope, type TokenOptions, type UserChanges } from '../auth/index.js'
+
+/** Parses the small JSON bodies of the token and team routes (any Content-Type; 16 KiB at most). */
+export const smallJsonBody = json({ limit: 16 * 1024, strict: false, type: () => true })
 
 const limit = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable()
 const quota = z.strictObject({ bytes: limit.optional(), pins: limit.optional() })

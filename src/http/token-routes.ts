@@ -3,11 +3,11 @@
  * (never secrets), POST /tokens creates one with at most the caller's own
  * access level and returns its secret once, DELETE /tokens/{id} revokes one.
  */
-import { Router, json } from 'express'
+import { Router } from 'express'
 import { InvalidRequestError, NotFoundError } from '../errors.js'
 import { scopeIncludes, type TokenStore } from '../auth/index.js'
 import { principalOf } from './auth.js'
-import { parseTokenBody } from './team-schemas.js'
+import { parseTokenBody, smallJsonBody } from './team-schemas.js'
 
 /** What the routes need. */
 export interface TokenRoutesComponents {
@@ -24,7 +24,7 @@ export function tokenRoutes (components: TokenRoutesComponents): Router {
     res.json({ count: results.length, results })
   })
 
-  router.post('/tokens', json({ limit: 16 * 1024, strict: false, type: () => true }), async (req, res) => {
+  router.post('/tokens', smallJsonBody, async (req, res) => {
     const options = parseTokenBody(req.body)
     const me = principalOf(res)
     const scope = options.scope ?? me.scope

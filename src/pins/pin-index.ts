@@ -8,6 +8,7 @@
  * LevelDB. Request IDs are kept as 16 UUID bytes. Deleted entries are
  * tombstoned and compacted in bulk. A million records take ~100 bytes each.
  */
+import { OwnerColumns, STATUS_CODE } from './owner-columns.js'
 import { PIN_STATES, type PinQuery, type PinRecord, type PinState, type TextMatch } from './index.js'
 
 /** Matching request IDs (newest first, at most `limit`) and the total count. */
@@ -45,11 +46,7 @@ export interface OwnerUsage {
   cids: number
 }
 
-const DELETED = 255
 const NONE = -1
-const STATUS_CODE = new Map<PinState, number>(PIN_STATES.map((s, i) => [s, i]))
-const PINNED = STATUS_CODE.get('pinned') as number
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /** Strings (or values keyed by a string) stored once, referred to by number. */
 class Interned<T> {
@@ -63,173 +60,6 @@ class Interned<T> {
   find (key: string): number | undefined { return this.ids.get(key) }
 }
 
-function uuidBytes (id: string, into: Uint8Array, at: number): boolean {
-  if (!UUID.test(id)) return false
-  const hex = id.replaceAll('-', '')
-  for (let i = 0; i < 16; i++) into[at + i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16)
-  return true
-}
-
-function uuidString (from: Uint8Array, at: number): string {
-  let hex = ''
-  for (let i = 0; i < 16; i++) hex += (from[at + i] as number).toString(16).padStart(2, '0')
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
-}
-
-function grow<A extends Float64Array | Uint8Array | Int32Array> (a: A, size: number): A {
-  if (size <= a.length) return a
-  const bigger = new (a.constructor as new (n: number) => A)(Math.max(size, a.length * 2, 64))
-  bigger.set(a)
-  return bigger
-}
-
-class OwnerColumns {
-  length = 0
-  created = new Float64Array(0)
-  status = new Uint8Array(0)
-  cid = new Int32Array(0)
-  name = new Int32Array(0)
-  meta = new Int32Array(0)
-  ids = new Uint8Array(0)
-  /** Request IDs that are not UUIDs, by position. */
-  otherIds = new Map<number, string>()
-  /** CID id → `created` of the records naming it (stable across inserts and compaction). */
-  byCid = new Map<number, number[]>()
-  counts = PIN_STATES.map(() => 0)
-  deleted = 0
-  /** CID id → pinned records naming it (or holding it) and the dagSize charged for it (once per CID). */
-  charged = new Map<number, { refs: number, size: number }>()
-  bytes = 0
-  /** `created` of an unsettled replacement → the charged CIDs it holds (still on disk for it). */
-  holding = new Map<number, number[]>()
-
-  /** Position of the first entry with created > ms. */
-  upperBound (ms: number): number {
-    let lo = 0
-    let hi = this.length
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if ((this.created[mid] as number) <= ms) lo = mid + 1
-      else hi = mid
-    }
-    return lo
-  }
-
-  /** Position of the entry created at `ms` (created is unique), or -1. */
-  find (ms: number): number {
-    const p = this.upperBound(ms) - 1
-    return p >= 0 && this.created[p] === ms && this.status[p] !== DELETED ? p : -1
-  }
-
-  requestid (p: number): string {
-    return this.otherIds.get(p) ?? uuidString(this.ids, p * 16)
-  }
-
-  insert (r: PinRecord, cid: number, name: number, meta: number): void {
-    const n = this.length + 1
-    this.created = grow(this.created, n)
-    this.status = grow(this.status, n)
-    this.cid = grow(this.cid, n)
-    this.name = grow(this.name, n)
-    this.meta = grow(this.meta, n)
-    this.ids = grow(this.ids, n * 16)
-    let p = this.length
-    if (p > 0 && (this.created[p - 1] as number) > r.created) {
-      // Out of order (only while loading from several sources): shift the tail.
-      p = this.upperBound(r.created)
-      for (const col of [this.created, this.status, this.cid, this.name, this.meta]) col.copyWithin(p + 1, p, this.length)
-      this.ids.copyWithin((p + 1) * 16, p * 16, this.length * 16)
-      this.otherIds = new Map([...this.otherIds].map(([at, id]) => [at >= p ? at + 1 : at, id]))
-      this.length = n
-    } else {
-      this.length = n
-    }
-    this.write(p, r, cid, name, meta)
-    const list = this.byCid.get(cid)
-    if (list == null) this.byCid.set(cid, [r.created])
-    else list.push(r.created)
-  }
-
-  private write (p: number, r: PinRecord, cid: number, name: number, meta: number): void {
-    this.created[p] = r.created
-    this.status[p] = STATUS_CODE.get(r.status) as number
-    this.cid[p] = cid
-    this.name[p] = name
-    this.meta[p] = meta
-    if (!uuidBytes(r.requestid, this.ids, p * 16)) this.otherIds.set(p, r.requestid)
-    this.counts[this.status[p] as number]!++
-    if (r.status === 'pinned') this.charge(cid, r.dagSize ?? 0)
-  }
-
-  setStatus (p: number, r: PinRecord): void {
-    if (this.status[p] === PINNED) this.uncharge(this.cid[p] as number)
-    this.counts[this.status[p] as number]!--
-    this.status[p] = STATUS_CODE.get(r.status) as number
-    this.counts[this.status[p] as number]!++
-    if (r.status === 'pinned') this.charge(this.cid[p] as number, r.dagSize ?? 0)
-  }
-
-  /** Keeps the charges of CIDs a replacement holds until it settles. */
-  hold (created: number, cids: number[]): void {
-    const held = cids.filter(id => this.charged.has(id))
-    for (const id of held) this.charge(id, 0)
-    if (held.length > 0) this.holding.set(created, held)
-  }
-
-  /** Drops what `created` held (it settled or went away). */
-  release (created: number): void {
-    for (const id of this.holding.get(created) ?? []) this.uncharge(id)
-    this.holding.delete(created)
-  }
-
-  private charge (cid: number, size: number): void {
-    const entry = this.charged.get(cid)
-    if (entry != null) { entry.refs++; return }
-    this.charged.set(cid, { refs: 1, size })
-    this.bytes += size
-  }
-
-  private uncharge (cid: number): void {
-    const entry = this.charged.get(cid)
-    if (entry == null) return
-    if (--entry.refs > 0) return
-    this.charged.delete(cid)
-    this.bytes -= entry.size
-  }
-
-  remove (p: number): void {
-    if (this.status[p] === PINNED) this.uncharge(this.cid[p] as number)
-    this.counts[this.status[p] as number]!--
-    this.status[p] = DELETED
-    const list = this.byCid.get(this.cid[p] as number)
-    if (list != null) {
-      const i = list.indexOf(this.created[p] as number)
-      if (i >= 0) list.splice(i, 1)
-      if (list.length === 0) this.byCid.delete(this.cid[p] as number)
-    }
-    if (++this.deleted > 1024 && this.deleted * 4 > this.length) this.compact()
-  }
-
-  private compact (): void {
-    let w = 0
-    const others = new Map<number, string>()
-    for (let r = 0; r < this.length; r++) {
-      if (this.status[r] === DELETED) continue
-      this.created[w] = this.created[r] as number
-      this.status[w] = this.status[r] as number
-      this.cid[w] = this.cid[r] as number
-      this.name[w] = this.name[r] as number
-      this.meta[w] = this.meta[r] as number
-      this.ids.copyWithin(w * 16, r * 16, r * 16 + 16)
-      const other = this.otherIds.get(r)
-      if (other != null) others.set(w, other)
-      w++
-    }
-    this.length = w
-    this.otherIds = others
-    this.deleted = 0
-  }
-}
 
 function nameMatcher (wanted: string, match: TextMatch): (name: string) => boolean {
   const lowerWanted = wanted.toLowerCase()
@@ -267,14 +97,14 @@ export function createPinIndex (): PinIndex {
       const p = cols.find(record.created)
       if (p >= 0) {
         cols.setStatus(p, record)
-        if (record.status === 'pinned' || record.status === 'failed') cols.release(record.created)
+        if (record.status === 'pinned' || record.status === 'failed') cols.charges.release(record.created)
         return
       }
       const name = record.pin.name == null ? NONE : names.id(record.pin.name, record.pin.name)
       const meta = record.pin.meta == null ? NONE : metas.id(JSON.stringify(record.pin.meta), record.pin.meta)
       cols.insert(record, cids.id(record.cidKey, record.cidKey), name, meta)
       if (record.holds != null && (record.status === 'queued' || record.status === 'pinning')) {
-        cols.hold(record.created, record.holds.flatMap(k => cids.find(k) ?? []))
+        cols.charges.hold(record.created, record.holds.flatMap(k => cids.find(k) ?? []))
       }
       total++
     },
@@ -284,7 +114,7 @@ export function createPinIndex (): PinIndex {
       const p = cols?.find(record.created) ?? -1
       if (cols == null || p < 0) return
       cols.remove(p)
-      cols.release(record.created)
+      cols.charges.release(record.created)
       total--
     },
 
@@ -301,7 +131,7 @@ export function createPinIndex (): PinIndex {
     usage (owner) {
       const cols = owners.get(owner)
       const counts = Object.fromEntries(PIN_STATES.map((s, i) => [s, cols?.counts[i] ?? 0])) as Record<PinState, number>
-      return { counts, bytes: cols?.bytes ?? 0, cids: cols?.charged.size ?? 0 }
+      return { counts, bytes: cols?.charges.bytes ?? 0, cids: cols?.charges.cids ?? 0 }
     },
 
     owners () {
@@ -310,8 +140,7 @@ export function createPinIndex (): PinIndex {
 
     chargeOf (owner, cidKey) {
       const id = cids.find(cidKey)
-      const entry = id == null ? undefined : owners.get(owner)?.charged.get(id)
-      return entry == null ? undefined : { ...entry }
+      return id == null ? undefined : owners.get(owner)?.charges.of(id)
     },
 
     statusOf (record) {

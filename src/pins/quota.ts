@@ -70,7 +70,7 @@ export function createQuota (components: QuotaComponents): Quota {
   const inFlight = new Map<string, number>()
   const retiring = new Map<string, () => void>()
 
-  async function counted<T> (owner: string, work: () => Promise<T>): Promise<T> {
+  async function admitting<T> (owner: string, work: () => Promise<T>): Promise<T> {
     if (retiring.has(owner)) throw new UnauthorizedError(`user ${owner} is being deleted`)
     inFlight.set(owner, (inFlight.get(owner) ?? 0) + 1)
     try {
@@ -113,7 +113,7 @@ export function createQuota (components: QuotaComponents): Quota {
 
   return {
     async admit (owner, want, commit) {
-      return await counted(owner, async () => {
+      return await admitting(owner, async () => {
         const limit = await limits(owner)
         // Unlimited users skip the lock: nothing to race for.
         if (limit.pins == null && limit.bytes == null) return await commit()

@@ -16,7 +16,7 @@ import type { PinProgress, PinRecord } from './index.js'
 import type { BlockGuard } from './block-guard.js'
 import type { ContentPins } from './content.js'
 import type { PinLifecycle } from './lifecycle.js'
-import type { Quota } from './quota.js'
+import type { Quota, QuotaWant } from './quota.js'
 import type { RecordStore } from './record-store.js'
 import type { Logger } from '../logger.js'
 import type { PinMetrics } from '../metrics.js'
@@ -95,6 +95,11 @@ class ShutdownError extends Error {
 class CancelledError extends Error {
   static override name = 'CancelledError'
   override name = CancelledError.name
+}
+
+/** What a request settling with a DAG of `bytes` asks of its owner's quota: it counts already, and lets go of what it holds. */
+function settling (record: PinRecord, bytes: number): QuotaWant {
+  return { cidKey: record.cidKey, bytes, counted: true, ...(record.holds != null ? { frees: record.holds } : {}) }
 }
 
 /** Creates the pool (not started). */
@@ -192,8 +197,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       const result = await untilAborted(job.fetch.done, job.controller.signal).finally(() => { clearTimeout(markPinning) })
       await components.flushBlocks()
       // Checked again with the final size: other pins of the owner may have settled meanwhile.
-      const want = { cidKey: record.cidKey, bytes: result.bytes, counted: true, ...(record.holds != null ? { frees: record.holds } : {}) }
-      const settled = await components.quota.admit(record.owner, want, async () => {
+      const settled = await components.quota.admit(record.owner, settling(record, result.bytes), async () => {
         await content.pin(record.cidKey, result.blocks, result.bytes)
         return await lifecycle.transition(record, 'pinned', { dagSize: result.bytes })
       })
@@ -238,9 +242,8 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       const dagSize = await content.pinnedSize(record.cidKey)
       if (dagSize != null) {
         // Checked again under the owner's lock: requests admitted at the same time are all charged by now.
-        const want = { cidKey: record.cidKey, bytes: dagSize, counted: true, ...(record.holds != null ? { frees: record.holds } : {}) }
         try {
-          const settled = await components.quota.admit(record.owner, want, async () => await lifecycle.transition(record, 'pinned', { dagSize }))
+          const settled = await components.quota.admit(record.owner, settling(record, dagSize), async () => await lifecycle.transition(record, 'pinned', { dagSize }))
           if (settled != null) return settled
         } catch (err) {
           if (!isErrorNamed(err, InsufficientFundsError.name)) throw err

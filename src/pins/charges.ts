@@ -1,0 +1,56 @@
+/**
+ * What one owner is charged for storage: each distinct CID of their pinned
+ * requests once, at its dagSize, and, while a replacement is unsettled, the
+ * CIDs it holds (still on disk for it). CIDs are the index's interned ids.
+ */
+
+/** One owner's charges. */
+export class Charges {
+  /** CID id → pinned records naming it (or holding it) and the dagSize charged for it. */
+  private readonly charged = new Map<number, { refs: number, size: number }>()
+  /** `created` of an unsettled replacement → the charged CIDs it holds. */
+  private readonly holding = new Map<number, number[]>()
+  /** Bytes charged, once per CID. */
+  bytes = 0
+
+  /** Distinct CIDs charged. */
+  get cids (): number {
+    return this.charged.size
+  }
+
+  /** The charge of one CID, if any. */
+  of (cid: number): { refs: number, size: number } | undefined {
+    const entry = this.charged.get(cid)
+    return entry == null ? undefined : { ...entry }
+  }
+
+  /** A pinned record names `cid`, whose DAG is `size` bytes. */
+  charge (cid: number, size: number): void {
+    const entry = this.charged.get(cid)
+    if (entry != null) { entry.refs++; return }
+    this.charged.set(cid, { refs: 1, size })
+    this.bytes += size
+  }
+
+  /** A pinned record naming `cid` went away. */
+  uncharge (cid: number): void {
+    const entry = this.charged.get(cid)
+    if (entry == null) return
+    if (--entry.refs > 0) return
+    this.charged.delete(cid)
+    this.bytes -= entry.size
+  }
+
+  /** Keeps the charges of CIDs a replacement (created at `created`) holds until it settles. */
+  hold (created: number, cids: number[]): void {
+    const held = cids.filter(id => this.charged.has(id))
+    for (const id of held) this.charge(id, 0)
+    if (held.length > 0) this.holding.set(created, held)
+  }
+
+  /** Drops what `created` held (it settled or went away). */
+  release (created: number): void {
+    for (const id of this.holding.get(created) ?? []) this.uncharge(id)
+    this.holding.delete(created)
+  }
+}
