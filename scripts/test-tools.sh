@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Brings what the test suite needs besides npm packages, on a fresh machine of this kind:
+#  - Chromium from Debian's packages (the browser tests drive it with playwright-core);
+#  - a kubo binary built from source with the Go toolchain, cached outside the repo.
+# Idempotent and quiet when both are there. Fails loudly (non-zero) when either cannot be had:
+# a missing tool must fail the run, never skip tests.
+set -euo pipefail
+
+KUBO_VERSION="${PINERY_KUBO_VERSION:-v0.42.0}"
+CACHE="${PINERY_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pinery}"
+KUBO_BIN="$CACHE/kubo-$KUBO_VERSION/ipfs"
+
+if [[ ! -x /usr/bin/chromium ]]; then
+  echo "test-tools: installing chromium from Debian's packages" >&2
+  if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >&2
+fi
+
+if [[ ! -x "$KUBO_BIN" ]]; then
+  echo "test-tools: building kubo $KUBO_VERSION from source into $KUBO_BIN (a few minutes, once)" >&2
+  command -v go >/dev/null || { echo "test-tools: no Go toolchain on PATH: cannot build kubo" >&2; exit 1; }
+  mkdir -p "$(dirname "$KUBO_BIN")"
+  # v0.43.x cannot be built with `go install`: its go.mod replaces go-libp2p with a fork that the
+  # module proxy does not serve (403). v0.42.0 is the newest release that builds unmodified here.
+  (cd /tmp && GOBIN="$(dirname "$KUBO_BIN")" CGO_ENABLED=0 go install "github.com/ipfs/kubo/cmd/ipfs@$KUBO_VERSION") >&2
+fi
+"$KUBO_BIN" version >/dev/null
