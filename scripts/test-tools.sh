@@ -5,6 +5,8 @@
 # Idempotent and quiet when both are there. Fails loudly (non-zero) when either cannot be had:
 # a missing tool must fail the run, never skip tests.
 set -euo pipefail
+# Debian's Go image puts the toolchain here; a non-login shell may not have it on PATH.
+export PATH="$PATH:/usr/local/go/bin"
 
 KUBO_VERSION="${PINERY_KUBO_VERSION:-v0.42.0}"
 CACHE="${PINERY_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pinery}"
@@ -21,8 +23,13 @@ if [[ ! -x "$KUBO_BIN" ]]; then
   echo "test-tools: building kubo $KUBO_VERSION from source into $KUBO_BIN (a few minutes, once)" >&2
   command -v go >/dev/null || { echo "test-tools: no Go toolchain on PATH: cannot build kubo" >&2; exit 1; }
   mkdir -p "$(dirname "$KUBO_BIN")"
-  # v0.43.x cannot be built with `go install`: its go.mod replaces go-libp2p with a fork that the
-  # module proxy does not serve (403). v0.42.0 is the newest release that builds unmodified here.
-  (cd /tmp && GOBIN="$(dirname "$KUBO_BIN")" CGO_ENABLED=0 go install "github.com/ipfs/kubo/cmd/ipfs@$KUBO_VERSION") >&2
+  # `go install …@version` refuses kubo: its go.mod has exclude (and from v0.43 replace) directives.
+  # So: fetch the release module through the Go module proxy and build its cmd/ipfs as the main
+  # module. v0.43.x replaces go-libp2p with a fork the proxy does not serve (403), so v0.42.0 is
+  # the newest release that builds unmodified here.
+  dir=$(cd /tmp && go mod download -json "github.com/ipfs/kubo@$KUBO_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [[ -n "$dir" ]] || { echo "test-tools: go mod download of kubo $KUBO_VERSION failed" >&2; exit 1; }
+  (cd "$dir" && CGO_ENABLED=0 go build -trimpath -o "$KUBO_BIN.tmp" ./cmd/ipfs) >&2
+  mv "$KUBO_BIN.tmp" "$KUBO_BIN"
 fi
 "$KUBO_BIN" version >/dev/null
