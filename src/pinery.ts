@@ -125,6 +125,7 @@ export async function createPinery (config: Config, components: PineryComponents
       quota,
       node,
       blocks: networkBlockSource({ ...blockSource, want: node.want }),
+      stored: blockSource,
       flushBlocks: async () => { await stores.blockstore.sync() },
       guard,
       logger,

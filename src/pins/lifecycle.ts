@@ -97,8 +97,10 @@ export function createPinLifecycle (components: PinLifecycleComponents): PinLife
         const next: PinRecord = { ...current, status: to, ...patch }
         // A settled request no longer needs to hold the CID it replaced.
         if (to === 'pinned' || to === 'failed') delete next.holds
-        // Not fsynced: a transition lost in a crash is redone when the request resumes.
-        await records.write(next, current, undefined, { durable: false })
+        // A settled state is reported to clients (POST /content answers `pinned` at once), so it is
+        // fsynced before anyone sees it. Only `pinning` is not: a crash that loses it merely sends
+        // the request back to `queued`, and it resumes.
+        await records.write(next, current, undefined, { durable: to !== 'pinning' })
         return { current, next }
       })
       if (result == null) return undefined

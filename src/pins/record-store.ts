@@ -12,7 +12,8 @@
  * Batches that acknowledge a client's intent (create, replace, delete) are
  * written with `sync: true`: on disk before the answer. LevelDB's log is
  * append-only, so a synced batch also makes every earlier write durable.
- * The worker's own transitions skip the fsync: losing one in a crash only
+ * So are the transitions to `pinned` and `failed`, which clients see and rely
+ * on; only `queued` → `pinning` skips the fsync: losing it in a crash only
  * sends the request back a step, and it resumes.
  */
 import type { PinRecord } from './index.js'

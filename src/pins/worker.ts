@@ -12,6 +12,7 @@ import { parseMultiaddr } from '../node/multiaddrs.js'
 import { createLimiter } from './limiter.js'
 import { createPinQueue } from './pin-queue.js'
 import { walkDag, type DagWalkComponents, type DagWalkResult } from './dag-walk.js'
+import { protectStoredDag, type LocalDagComponents } from './local-dag.js'
 import type { PinProgress, PinRecord } from './index.js'
 import type { BlockGuard } from './block-guard.js'
 import type { ContentPins } from './content.js'
@@ -63,6 +64,8 @@ export interface PinWorkerComponents {
   node: Pick<PineryNode, 'dialAll'>
   /** Network-backed block access (fetches what is missing). */
   blocks: DagWalkComponents
+  /** Stored blocks only: what resumed requests hold already. */
+  stored: Omit<LocalDagComponents, 'guard'>
   /** Makes every block stored so far durable: a DAG is pinned only once its blocks would survive a power loss. */
   flushBlocks(): Promise<void>
   guard: BlockGuard
@@ -111,7 +114,14 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   const fetches = new Map<string, SharedFetch>()
   const limiter = createLimiter(init.fetchConcurrency)
   const running = new Set<Promise<void>>()
+  // Stored blocks of requests resumed at start, protected until the request's job ends.
+  const resumed = new Map<string, CID[]>()
   let stopped = true
+
+  function releaseResumed (requestid: string): void {
+    for (const cid of resumed.get(requestid) ?? []) guard.unprotect(cid)
+    resumed.delete(requestid)
+  }
 
   function startFetch (record: PinRecord): SharedFetch {
     const controller = new AbortController()
@@ -218,6 +228,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       if (watcher != null) job.fetch?.watchers.delete(watcher)
       if (job.fetch != null) leave(record.cidKey, job.fetch)
       active.delete(record.requestid)
+      releaseResumed(record.requestid)
     }
   }
 
@@ -233,7 +244,13 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   return {
     async start () {
       stopped = false
-      for await (const record of components.records.pending()) if (!queue.has(record.requestid)) queue.push(record)
+      for await (const record of components.records.pending()) {
+        if (queue.has(record.requestid)) continue
+        // Before the collector starts: what a resumed request holds already may exist nowhere else.
+        const roots = [record.cidKey, ...(record.holds ?? [])].map(key => CID.parse(key))
+        resumed.set(record.requestid, await protectStoredDag(roots, { ...components.stored, guard }))
+        queue.push(record)
+      }
       if (queue.length > 0) log.info({ resumed: queue.length }, 'resuming pending pins')
       pump()
     },
@@ -255,7 +272,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       return record
     },
     cancel (requestid) {
-      queue.cancel(requestid)
+      if (queue.cancel(requestid)) releaseResumed(requestid)
       active.get(requestid)?.controller.abort(new CancelledError('request removed'))
     },
     position (requestid) {
@@ -272,6 +289,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
     async stop () {
       stopped = true
       queue.clear()
+      for (const requestid of [...resumed.keys()]) releaseResumed(requestid)
       for (const job of active.values()) job.controller.abort(new ShutdownError('shutting down'))
       await Promise.allSettled([...running])
     }

@@ -1,0 +1,50 @@
+/**
+ * Protects the part of a DAG that is stored here already. A request resumed
+ * after a restart may need blocks nobody can send again (an uploaded CAR that
+ * is being completed from `origins`), yet until a worker reaches it nothing
+ * protects them: this keeps the garbage collector off them from the moment
+ * the request is known.
+ */
+import toBuffer from 'it-to-buffer'
+import { createUnsafe } from 'multiformats/block'
+import * as raw from 'multiformats/codecs/raw'
+import { blockKey } from './block-guard.js'
+import type { BlockGuard } from './block-guard.js'
+import type { DagWalkComponents } from './dag-walk.js'
+import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
+
+/** Where the stored blocks are read. */
+export interface LocalDagComponents {
+  blockstore: Pick<Blockstore, 'has' | 'get'>
+  getCodec: DagWalkComponents['getCodec']
+  guard: Pick<BlockGuard, 'protect' | 'unprotect'>
+}
+
+const IDENTITY = 0x00
+
+/**
+ * Protects every stored block reachable from `roots` through stored blocks,
+ * and resolves with them (to unprotect once the request is settled).
+ * Missing blocks are skipped: they are what the fetch will bring.
+ */
+export async function protectStoredDag (roots: CID[], components: LocalDagComponents): Promise<CID[]> {
+  const { blockstore, guard } = components
+  const seen = new Set<string>()
+  const todo = [...roots]
+  const held: CID[] = []
+  for (let cid = todo.pop(); cid != null; cid = todo.pop()) {
+    const key = blockKey(cid)
+    if (seen.has(key) || cid.multihash.code === IDENTITY) continue
+    seen.add(key)
+    // Protected before it is looked at, so a deletion in flight ends first.
+    await guard.protect(cid)
+    if (!await blockstore.has(cid)) { guard.unprotect(cid); continue }
+    held.push(cid)
+    if (cid.code === raw.code) continue
+    const bytes = await toBuffer(blockstore.get(cid))
+    const block = createUnsafe({ bytes, cid, codec: await components.getCodec(cid.code) })
+    for (const [, child] of block.links()) todo.push(child)
+  }
+  return held
+}
