@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Brings what the test suite needs besides npm packages, on a fresh machine of this kind:
-#  - Chromium from Debian's packages (the browser tests drive it with playwright-core);
+#  - Chromium from Debian's packages (the browser tests drive it with playwright-core), and cc;
 #  - a kubo binary built from source with the Go toolchain, cached outside the repo.
 # Idempotent and quiet when both are there. Fails loudly (non-zero) when either cannot be had:
 # a missing tool must fail the run, never skip tests.
@@ -12,11 +12,15 @@ KUBO_VERSION="${PINERY_KUBO_VERSION:-v0.42.0}"
 CACHE="${PINERY_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pinery}"
 KUBO_BIN="$CACHE/kubo-$KUBO_VERSION/ipfs"
 
-if [[ ! -x /usr/bin/chromium ]]; then
-  echo "test-tools: installing chromium from Debian's packages" >&2
+# The power-cut test compiles a small preload library with cc.
+missing=()
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+command -v cc >/dev/null || missing+=(gcc libc6-dev)
+if (( ${#missing[@]} )); then
+  echo "test-tools: installing ${missing[*]} from Debian's packages" >&2
   if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
   $SUDO apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >&2
 fi
 
 if [[ ! -x "$KUBO_BIN" ]]; then
