@@ -1,10 +1,15 @@
 /**
- * Crash safety: the service runs as a child process under a mix of creates,
- * replaces and deletes (some fetching multi-MiB DAGs from an origin peer) and
- * is SIGKILLed at random moments, round after round, on the same data dir.
- * Afterwards every acknowledged request is there with its requestid and
- * created time, acknowledged deletions stay deleted, everything pending gets
- * pinned, and every block of every pinned DAG is present.
+ * Crash safety: the service runs as a child process under a mix of pins,
+ * uploads (whole files, and CARs that hold only part of a DAG whose rest comes
+ * from an origin), replaces and deletes, with a busy queue (two worker slots,
+ * pins nobody can serve) and frequent garbage collection. It is killed at
+ * random moments, round after round, on the same data dir: every third round
+ * also as a power cut (the datastore cut back to what was fsynced). Whatever
+ * was answered `pinned` must read `pinned` at once after each restart.
+ * Afterwards every acknowledged request is there with its requestid, created
+ * time and CID, acknowledged deletions stay deleted, every request ends as it
+ * must (pinned, or failed when nobody has its DAG), and every block of every
+ * pinned DAG is present.
  */
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
@@ -12,37 +17,53 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
-import { MemoryBlockstore } from 'blockstore-core/memory'
-import { importer } from 'ipfs-unixfs-importer'
-import { fixedSize } from 'ipfs-unixfs-importer/chunker'
-import last from 'it-last'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { blocksOf, carOf, fileDag } from './fixtures/content.js'
 import { startOrigin, type Origin } from './fixtures/origin.js'
+import { preparePowerCut, type PowerCut } from './fixtures/power-cut.js'
 import { startServerProcess, type ServerProcess } from './fixtures/process.js'
-import type { CID } from 'multiformats/cid'
 
 const TOKEN = 'pinery_crash-test-admin-token'
-const ROUNDS = 10
+const ROUNDS = 12
 
-interface Known { requestid: string, created: string, cid: string }
+/** What a request must end as, and the blocks it then needs. */
+interface Dag { cid: string, blocks: CID[], outcome: 'pinned' | 'failed' }
+interface Known { requestid: string, created: string, dag: Dag }
+type Block = { cid: CID, bytes: Uint8Array }
 
-describe('crash safety (SIGKILL)', () => {
+describe('crash safety (SIGKILL and power cuts)', () => {
   let origin: Origin
   let dataDir: string
-  const files: Array<{ cid: CID, blocks: CID[] }> = []
+  let power: PowerCut
+  /** DAGs the origin serves whole. */
+  const served: Dag[] = []
+  /** DAGs split in two: the origin has the odd blocks, the CAR uploaded the even ones (root included). */
+  const split: Array<Dag & { car: Uint8Array }> = []
+  /** Files to upload, each with the CID and blocks kubo would give it. */
+  const uploads: Array<Dag & { bytes: Uint8Array }> = []
+  const nobody: Dag[] = []
 
   beforeAll(async () => {
     origin = await startOrigin()
     dataDir = await mkdtemp(join(tmpdir(), 'pinery-crash-'))
-    for (let i = 0; i < 6; i++) {
-      const bytes = randomBytes((2 + (i % 3)) * 1024 * 1024)
-      const cid = await origin.addFile(bytes)
-      // The same import into a private store lists exactly this file's blocks.
-      const store = new MemoryBlockstore()
-      await last(importer([{ content: bytes }], store, { chunker: fixedSize({ chunkSize: 256 * 1024 }), rawLeaves: true, cidVersion: 1, reduceSingleLeafToSelf: false }))
-      const blocks: CID[] = []
-      for await (const { cid: c } of store.getAll()) blocks.push(c)
-      files.push({ cid, blocks })
+    power = await preparePowerCut(dataDir)
+    for (let i = 0; i < 5; i++) {
+      const dag = await fileDag(randomBytes((1 + (i % 3)) * 1024 * 1024 + 1000))
+      const all = await blocksOf(dag)
+      for (const b of all) await origin.node.helia.blockstore.put(b.cid, b.bytes)
+      served.push({ cid: dag.root.toString(), blocks: all.map(b => b.cid), outcome: 'pinned' })
+      const halves = await blocksOf(await fileDag(randomBytes(1024 * 1024 + 1000 * i)))
+      for (const b of halves.filter((_, n) => n % 2 === 1)) await origin.node.helia.blockstore.put(b.cid, b.bytes)
+      const car = await carOf([(halves[0] as Block).cid], halves.filter((_, n) => n % 2 === 0))
+      split.push({ cid: (halves[0] as Block).cid.toString(), blocks: halves.map(b => b.cid), outcome: 'pinned', car })
+      const bytes = randomBytes(200 * 1024 + i * 150 * 1024)
+      const up = await blocksOf(await fileDag(bytes))
+      uploads.push({ cid: (up[0] as Block).cid.toString(), blocks: up.map(b => b.cid), outcome: 'pinned', bytes })
+      const missing = CID.createV1(raw.code, await sha256.digest(randomBytes(32)))
+      nobody.push({ cid: missing.toString(), blocks: [], outcome: 'failed' })
     }
   })
   afterAll(async () => {
@@ -50,61 +71,104 @@ describe('crash safety (SIGKILL)', () => {
     await rm(dataDir, { recursive: true, force: true })
   })
 
-  it(`keeps every acknowledged request across ${ROUNDS} SIGKILLs`, async () => {
+  it(`keeps every acknowledged request across ${ROUNDS} kills`, async () => {
     const live = new Map<string, Known>() // acknowledged and not (acknowledged) deleted
     const deleted = new Set<string>() // acknowledged deletions and replaced requests
     const uncertain = new Set<string>() // touched by a request the kill cut short
-    const env = { PINERY_DATA_DIR: dataDir, PINERY_HTTP_PORT: '0', PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0', PINERY_ADMIN_TOKEN: TOKEN, PINERY_LOG_LEVEL: 'warn', PINERY_GC_INTERVAL_MS: '300' }
-    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
+    const counts = { pins: 0, uploads: 0, cars: 0, replaces: 0, deletes: 0, cuts: 0 }
+    const env = {
+      PINERY_DATA_DIR: dataDir,
+      PINERY_HTTP_PORT: '0',
+      PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
+      PINERY_ADMIN_TOKEN: TOKEN,
+      PINERY_LOG_LEVEL: 'warn',
+      PINERY_GC_INTERVAL_MS: '100',
+      PINERY_PIN_CONCURRENCY: '2',
+      PINERY_STALL_TIMEOUT_MS: '1500',
+      ...power.env
+    }
+    const auth = { authorization: `Bearer ${TOKEN}` }
+    const json = { ...auth, 'content-type': 'application/json' }
     const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)] as T
-    const pinBody = (): string => Math.random() < 0.7
-      ? JSON.stringify({ cid: pick(files).cid.toString(), origins: origin.addrs })
-      : JSON.stringify({ cid: `bafkqa${'a'.repeat(Math.floor(Math.random() * 4))}` }) // identity CIDs: pinned at once
+    const identity = (): Dag => ({ cid: `bafkqa${'a'.repeat(Math.floor(Math.random() * 4))}`, blocks: [], outcome: 'pinned' })
+    const pinDag = (): Dag => { const r = Math.random(); return r < 0.6 ? pick(served) : r < 0.8 ? pick(nobody) : identity() }
+    /** Requests answered `pinned`: that answer must hold at once after any restart. */
+    const answeredPinned = new Set<string>()
+    const accepted = async (res: Response, dag: Dag): Promise<Known | undefined> => {
+      if (res.status !== 202) return undefined
+      const s = await res.json() as { requestid: string, created: string, status: string }
+      if (s.status === 'pinned') answeredPinned.add(s.requestid)
+      return { requestid: s.requestid, created: s.created, dag }
+    }
+
+    const requestOnce = async (url: string, target: string | undefined): Promise<void> => {
+      const op = Math.random()
+      if (op < 0.35 || target == null) {
+        const dag = pinDag()
+        const known = await accepted(await fetch(`${url}/pins`, { method: 'POST', headers: json, body: JSON.stringify({ cid: dag.cid, origins: origin.addrs }) }), dag)
+        if (known != null) { live.set(known.requestid, known); counts.pins++ }
+      } else if (op < 0.5) {
+        const file = pick(uploads)
+        const res = await fetch(`${url}/content`, { method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: file.bytes })
+        const known = await accepted(res, file)
+        if (known != null) { live.set(known.requestid, known); counts.uploads++ }
+      } else if (op < 0.62) {
+        // Half a DAG whose other half only the origin has: the CAR's blocks exist nowhere else.
+        const dag = pick(split)
+        const car = dag.car
+        const qs = new URLSearchParams({ origins: origin.addrs.join(',') })
+        const res = await fetch(`${url}/content?${qs.toString()}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/vnd.ipld.car' }, body: car })
+        const known = await accepted(res, dag) // one root: one PinStatus
+        if (known != null) { live.set(known.requestid, known); counts.cars++ }
+      } else if (op < 0.82) {
+        uncertain.add(target)
+        const dag = pinDag()
+        const res = await fetch(`${url}/pins/${target}`, { method: 'POST', headers: json, body: JSON.stringify({ cid: dag.cid, origins: origin.addrs }) })
+        const known = await accepted(res, dag)
+        if (known != null) {
+          live.delete(target)
+          deleted.add(target)
+          uncertain.delete(target)
+          live.set(known.requestid, known)
+          counts.replaces++
+        }
+      } else {
+        uncertain.add(target)
+        const res = await fetch(`${url}/pins/${target}`, { method: 'DELETE', headers: auth })
+        if (res.status === 202) {
+          live.delete(target)
+          deleted.add(target)
+          uncertain.delete(target)
+          counts.deletes++
+        }
+      }
+    }
 
     for (let round = 0; round < ROUNDS; round++) {
       const server: ServerProcess = await startServerProcess(env)
+      for (const id of answeredPinned) {
+        if (!live.has(id)) continue
+        const { status } = await (await fetch(`${server.url}/pins/${id}`, { headers: auth })).json() as { status: string }
+        expect(status, `${id} was answered pinned before the kill`).toBe('pinned')
+      }
       let killed = false
       const worker = async (): Promise<void> => {
         while (!killed) {
-          const op = Math.random()
           const target = live.size > 0 ? pick([...live.keys()]) : undefined
           try {
-            if (op < 0.55 || target == null) {
-              const res = await fetch(`${server.url}/pins`, { method: 'POST', headers, body: pinBody() })
-              if (res.status === 202) {
-                const s = await res.json() as { requestid: string, created: string, pin: { cid: string } }
-                live.set(s.requestid, { requestid: s.requestid, created: s.created, cid: s.pin.cid })
-              }
-            } else if (op < 0.8) {
-              uncertain.add(target)
-              const res = await fetch(`${server.url}/pins/${target}`, { method: 'POST', headers, body: pinBody() })
-              if (res.status === 202) {
-                const s = await res.json() as { requestid: string, created: string, pin: { cid: string } }
-                live.delete(target)
-                deleted.add(target)
-                uncertain.delete(target)
-                live.set(s.requestid, { requestid: s.requestid, created: s.created, cid: s.pin.cid })
-              }
-            } else {
-              uncertain.add(target)
-              const res = await fetch(`${server.url}/pins/${target}`, { method: 'DELETE', headers })
-              if (res.status === 202) {
-                live.delete(target)
-                deleted.add(target)
-                uncertain.delete(target)
-              }
-            }
+            await requestOnce(server.url, target)
           } catch {
             // The kill cut this request short: its outcome is unknown, and that is allowed.
           }
         }
       }
       const workers = [worker(), worker(), worker()]
-      await new Promise(resolve => setTimeout(resolve, 200 + Math.random() * 1300))
+      await new Promise(resolve => setTimeout(resolve, 300 + Math.random() * 1200))
       killed = true
       server.child.kill('SIGKILL')
       await once(server.child, 'exit')
       await Promise.all(workers)
+      if (round % 3 === 2) { await power.cut(); counts.cuts++ }
       // Requests cut short may or may not have happened: stop asserting about them.
       for (const id of uncertain) live.delete(id)
     }
@@ -112,25 +176,32 @@ describe('crash safety (SIGKILL)', () => {
     const server = await startServerProcess(env)
     try {
       expect(live.size).toBeGreaterThan(10)
+      expect(counts.uploads + counts.cars).toBeGreaterThan(2)
       for (const known of live.values()) {
-        const res = await fetch(`${server.url}/pins/${known.requestid}`, { headers })
+        const res = await fetch(`${server.url}/pins/${known.requestid}`, { headers: auth })
         expect(res.status, `acknowledged ${known.requestid}`).toBe(200)
-        expect(await res.json()).toMatchObject({ requestid: known.requestid, created: known.created, pin: { cid: known.cid } })
+        const body = await res.json() as { requestid: string, created: string, pin: { cid: string } }
+        expect(body).toMatchObject({ requestid: known.requestid, created: known.created })
+        expect(CID.parse(body.pin.cid).toV1().toString()).toBe(CID.parse(known.dag.cid).toV1().toString())
       }
       for (const id of deleted) {
         if (uncertain.has(id)) continue
-        expect((await fetch(`${server.url}/pins/${id}`, { headers })).status, `deleted ${id}`).toBe(404)
+        expect((await fetch(`${server.url}/pins/${id}`, { headers: auth })).status, `deleted ${id}`).toBe(404)
       }
-      // Everything pending resumes and gets pinned.
-      const deadline = Date.now() + 60_000
+      // Everything pending resumes and settles as it must.
+      const deadline = Date.now() + 90_000
       for (;;) {
-        const res = await fetch(`${server.url}/pins?status=queued,pinning,failed&limit=1`, { headers })
+        const res = await fetch(`${server.url}/pins?status=queued,pinning&limit=1`, { headers: auth })
         const { count } = await res.json() as { count: number }
         if (count === 0) break
-        if (Date.now() > deadline) throw new Error(`${count} requests still not pinned`)
+        if (Date.now() > deadline) throw new Error(`${count} requests still not settled`)
         await new Promise(resolve => setTimeout(resolve, 200))
       }
-      // Let a collection run, then look at the blocks with the service stopped.
+      for (const known of live.values()) {
+        const { status } = await (await fetch(`${server.url}/pins/${known.requestid}`, { headers: auth })).json() as { status: string }
+        expect(status, `${known.requestid} of ${known.dag.cid}`).toBe(known.dag.outcome)
+      }
+      // Let collections run, then look at the blocks with the service stopped.
       await new Promise(resolve => setTimeout(resolve, 1000))
     } finally {
       await server.stop()
@@ -139,12 +210,12 @@ describe('crash safety (SIGKILL)', () => {
     await blockstore.open()
     try {
       for (const known of live.values()) {
-        const file = files.find(f => f.cid.toString() === known.cid)
-        if (file == null) continue // an identity CID: nothing stored
-        for (const block of file.blocks) expect(await blockstore.has(block), `block ${block.toString()} of ${known.cid}`).toBe(true)
+        for (const block of known.dag.blocks) {
+          expect(await blockstore.has(block), `block ${block.toString()} of ${known.dag.cid}`).toBe(true)
+        }
       }
     } finally {
       await blockstore.close()
     }
-  }, 180_000)
+  }, 300_000)
 })
