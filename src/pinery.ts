@@ -14,6 +14,7 @@ import { createMetrics } from './metrics.js'
 import { createContentService, createGateway } from './content/index.js'
 import { createHttpApp } from './http/app.js'
 import { BITSWAP_OPTIONS, createPineryNode } from './node/index.js'
+import { migrateDatastore } from './node/datastore-format.js'
 import { cachedBlockstoreUsage, openStores, syncDatastore } from './node/storage.js'
 import { createBlockGuard } from './pins/block-guard.js'
 import { localBlockSource, networkBlockSource } from './pins/block-source.js'
@@ -70,6 +71,8 @@ export async function createPinery (config: Config, components: PineryComponents
   }
   try {
     const { datastore } = stores
+    await migrateDatastore({ datastore, logger })
+    const dagPins = await createDagPins({ datastore })
     // Local blocks only, identity CIDs answered from the CID itself.
     const localBlocks = new IdentityBlockstore(stores.blockstore)
     const node = await createPineryNode({
@@ -91,7 +94,7 @@ export async function createPinery (config: Config, components: PineryComponents
       blockstore: stores.blockstore,
       // Not helia.blockstore.delete: it asks content routers to stop reproviding and throws without any.
       deleteBlock: async (cid, options) => { await stores.blockstore.delete(cid, options) },
-      pins: helia.pins,
+      pins: dagPins,
       guard,
       logger,
       metrics
@@ -99,7 +102,7 @@ export async function createPinery (config: Config, components: PineryComponents
     const getCodec = helia.getCodec as DagWalkComponents['getCodec']
     const blockSource = { blockstore: stores.blockstore, getCodec }
     const content = createContentPins({
-      dagPins: await createDagPins({ datastore }),
+      dagPins,
       records,
       local: localBlockSource(blockSource),
       logger,
@@ -142,7 +145,7 @@ export async function createPinery (config: Config, components: PineryComponents
       nodeUsage: cachedBlockstoreUsage(join(config.dataDir, 'blocks'), NODE_USAGE_MAX_AGE_MS)
     })
     const uploads = createContentService({}, { pins, blockstore: stores.blockstore, getCodec, guard, gc, flushBlocks: async () => { await stores.blockstore.sync() }, logger })
-    const gateway = createGateway({ blockstore: localBlocks, getCodec, pins: helia.pins })
+    const gateway = createGateway({ blockstore: localBlocks, getCodec, pins: dagPins })
 
     cleanup.push(async () => { uploads.stop(); await gc.stop(); await worker.stop() })
     await content.reconcile()

@@ -14,7 +14,7 @@ import { blockKey } from '../pins/block-guard.js'
 import { writeCar } from './car.js'
 import type { Gateway, GatewayEntry } from './index.js'
 import type { DagWalkComponents } from '../pins/dag-walk.js'
-import type { Pins } from '@helia/interface'
+import type { DagPins } from '../pins/dag-pins.js'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 
@@ -24,7 +24,7 @@ export interface GatewayComponents {
   blockstore: Pick<Blockstore, 'get'>
   getCodec: DagWalkComponents['getCodec']
   /** Whether a block belongs to a pinned DAG. */
-  pins: Pick<Pins, 'isPinned'>
+  pins: Pick<DagPins, 'isPinned'>
 }
 
 const IDENTITY = 0x00

@@ -1,14 +1,20 @@
 /**
- * Recursive pins written in Helia's own datastore format (`/pin/<cid>` and
- * `/pinned-block/<multihash>` with `{ pinCount, pinnedBy }`), so Helia's
- * `pins.isPinned`, `pins.ls` and `blockstore.delete` honour them.
+ * Recursive pins of whole DAGs, in Pinery's own keys: the one owner of which
+ * DAGs are pinned and which blocks they keep. The pin service writes them;
+ * the garbage collector, the gateway, quotas and the worker read them here.
  *
- * Why not `helia.pins` itself: Helia 7's `pins.rm` filters `pinnedBy` the
- * wrong way round (keeps the removed pin, drops the others), after which a
- * re-add skips the count increment and a later removal unpins blocks that a
- * live DAG still uses. It also re-reads every block of a DAG we have just
- * walked. This module takes the block list from the fetch and updates all
- * counts in one atomic batch.
+ *   /pinery/dag/<root CIDv1>              → cbor { dagSize }
+ *   /pinery/dag-block/<base36 multihash>  → cbor { by: [root CIDv1 bytes…] }
+ *
+ * Why not `helia.pins`: Helia 7's `pins.rm` filters `pinnedBy` the wrong way
+ * round (keeps the removed pin, drops the others), after which a re-add skips
+ * the count increment and a later removal unpins blocks that a live DAG still
+ * uses (helia 7.1.15, https://github.com/ipfs/helia/blob/main/packages/helia/src/pins.ts,
+ * `rm`: `pinnedBlock.pinnedBy.filter(c => uint8ArrayEquals(c, cid.bytes))`: the
+ * filter keeps only the removed root; delete this note's workaround once it
+ * is `!uint8ArrayEquals`). It also
+ * re-reads every block of a DAG we have just walked. Data dirs of earlier
+ * builds kept pins in Helia's layout; `migrateHeliaPins` moves them here.
  */
 import * as cborg from 'cborg'
 import { Key } from 'interface-datastore'
@@ -22,6 +28,8 @@ import type { Datastore } from 'interface-datastore'
 export interface DagPins {
   /** True when `root` itself is pinned (not merely a block of another pin). */
   hasPin(root: CID): Promise<boolean>
+  /** True when some pinned DAG keeps the block `cid` (any codec or version of its multihash). */
+  isPinned(cid: CID, options?: { signal?: AbortSignal }): Promise<boolean>
   /** The DAG size recorded when `root` was pinned, if it is pinned and one was recorded. */
   dagSize(root: CID): Promise<number | undefined>
   /** Every pinned root. */
@@ -38,27 +46,29 @@ export interface DagPinsComponents {
 }
 
 interface PinnedBlock {
-  pinCount: number
-  pinnedBy: Uint8Array[]
+  by: Uint8Array[]
 }
+
+export const DAG_PREFIX = '/pinery/dag/'
+export const DAG_BLOCK_PREFIX = '/pinery/dag-block/'
 
 function pinKey (root: CID): Key {
-  return new Key(`/pin/${root.toV1().toString(base36)}`)
+  return new Key(`${DAG_PREFIX}${root.toV1().toString()}`)
 }
 
-function blockKey (cid: CID): Key {
-  return new Key(`/pinned-block/${base36.encode(cid.multihash.bytes)}`)
+/** A block's key: its multihash, so every CID of the same bytes agrees. */
+export function pinnedBlockKey (cid: CID): Key {
+  return new Key(`${DAG_BLOCK_PREFIX}${base36.encode(cid.multihash.bytes)}`)
 }
 
-/** Creates the pin layer over Helia's datastore, loading the pinned roots into memory. */
+/** Creates the pin layer, loading the pinned roots into memory. */
 export async function createDagPins (components: DagPinsComponents): Promise<DagPins> {
   const { datastore } = components
   // Pinned roots (CIDv1 string) and their DAG sizes: asked on every pin and admission.
   const roots = new Map<string, number | undefined>()
-  for await (const { key, value } of datastore.query({ prefix: '/pin/' })) {
-    const root = CID.parse(key.toString().slice('/pin/'.length), base36)
-    const pin = cborg.decode(value) as { metadata?: { dagSize?: unknown } }
-    roots.set(root.toV1().toString(), typeof pin.metadata?.dagSize === 'number' ? pin.metadata.dagSize : undefined)
+  for await (const { key, value } of datastore.query({ prefix: DAG_PREFIX })) {
+    const { dagSize } = cborg.decode(value) as { dagSize?: unknown }
+    roots.set(key.toString().slice(DAG_PREFIX.length), typeof dagSize === 'number' ? dagSize : undefined)
   }
   // Pinned-block entries are shared between DAGs: serialise every update.
   const lock = createKeyedMutex()
@@ -67,7 +77,7 @@ export async function createDagPins (components: DagPinsComponents): Promise<Dag
     try {
       return cborg.decode(await datastore.get(key)) as PinnedBlock
     } catch (err) {
-      if ((err as Error).name === 'NotFoundError') return { pinCount: 0, pinnedBy: [] }
+      if ((err as Error).name === 'NotFoundError') return { by: [] }
       throw err
     }
   }
@@ -76,16 +86,15 @@ export async function createDagPins (components: DagPinsComponents): Promise<Dag
     const rootBytes = root.toV1().bytes
     const batch = datastore.batch()
     for (const cid of blocks) {
-      const key = blockKey(cid)
+      const key = pinnedBlockKey(cid)
       const entry = await readBlock(key)
-      const has = entry.pinnedBy.some(b => equals(b, rootBytes))
+      const has = entry.by.some(b => equals(b, rootBytes))
       if (adding === has) continue
-      entry.pinnedBy = adding ? [...entry.pinnedBy, rootBytes] : entry.pinnedBy.filter(b => !equals(b, rootBytes))
-      entry.pinCount = entry.pinnedBy.length
-      if (entry.pinCount === 0) batch.delete(key)
+      entry.by = adding ? [...entry.by, rootBytes] : entry.by.filter(b => !equals(b, rootBytes))
+      if (entry.by.length === 0) batch.delete(key)
       else batch.put(key, cborg.encode(entry))
     }
-    if (adding) batch.put(pinKey(root), cborg.encode({ depth: Infinity, metadata: dagSize == null ? {} : { dagSize } }))
+    if (adding) batch.put(pinKey(root), cborg.encode(dagSize == null ? {} : { dagSize }))
     else batch.delete(pinKey(root))
     await batch.commit()
   }
@@ -93,6 +102,10 @@ export async function createDagPins (components: DagPinsComponents): Promise<Dag
   return {
     async hasPin (root) {
       return roots.has(root.toV1().toString())
+    },
+    async isPinned (cid, options) {
+      options?.signal?.throwIfAborted()
+      return await datastore.has(pinnedBlockKey(cid))
     },
     async dagSize (root) {
       return roots.get(root.toV1().toString())

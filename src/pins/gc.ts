@@ -7,7 +7,7 @@
 import type { BlockGuard } from './block-guard.js'
 import type { Logger } from '../logger.js'
 import type { GcMetrics } from '../metrics.js'
-import type { Pins } from '@helia/interface'
+import type { DagPins } from './dag-pins.js'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 
@@ -38,7 +38,7 @@ export interface GarbageCollectorComponents {
   blockstore: Pick<Blockstore, 'getAll' | 'get'>
   /** Deletes a block from the store, unconditionally. */
   deleteBlock: Blockstore['delete']
-  pins: Pick<Pins, 'isPinned'>
+  pins: Pick<DagPins, 'isPinned'>
   guard: BlockGuard
   logger: Logger
   metrics?: GcMetrics

@@ -78,10 +78,8 @@ describe('start-up reconciliation', () => {
       await datastore.close()
 
       service = await startService({ dataDir: service.dataDir })
-      const { helia } = service.pinery.node
-      expect(await helia.pins.isPinned(cid)).toBe(false)
       await service.pinery.gc.collect()
-      expect(await helia.blockstore.has(cid)).toBe(false)
+      expect(await service.pinery.node.helia.blockstore.has(cid)).toBe(false)
     } finally {
       await service.destroy()
       await origin.stop()
