@@ -107,7 +107,7 @@ export async function createPinery (config: Config, components: PineryComponents
     })
     const lifecycle = createPinLifecycle({ records, index, content })
     const users = createUserStore({ datastore, sync: syncDatastore(datastore) })
-    const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) })
+    const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) }, { maxTokensPerUser: config.maxTokensPerUser })
     const quota = createQuota({
       index,
       limitsOf: async (owner) => { const user = await users.get(owner); return user == null ? null : user.quota },

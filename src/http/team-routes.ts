@@ -63,7 +63,8 @@ export function teamRoutes (components: TeamRoutesComponents): Router {
       res.json({ count: results.length, results })
     })
     .post(admin, body, async (req, res) => {
-      const { info, secret } = await team.createToken(name(req.params), parseTokenBody(req.body))
+      // The admin's token is recorded as the creator, and bounds the new token's expiry.
+      const { info, secret } = await team.createToken(name(req.params), { ...parseTokenBody(req.body), creator: principalOf(res) })
       res.status(201).json({ ...info, secret })
     })
 
