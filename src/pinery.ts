@@ -13,7 +13,7 @@ import { createHealthCheck } from './health.js'
 import { createMetrics } from './metrics.js'
 import { createContentService, createGateway } from './content/index.js'
 import { createHttpApp } from './http/app.js'
-import { BITSWAP_OPTIONS, createPineryNode } from './node/index.js'
+import { BITSWAP_OPTIONS, createPineryNode, loadNodeKey } from './node/index.js'
 import { cachedBlockstoreUsage, openStores, syncDatastore } from './node/storage.js'
 import { createBlockGuard } from './pins/block-guard.js'
 import { localBlockSource, networkBlockSource } from './pins/block-source.js'
@@ -72,7 +72,9 @@ export async function createPinery (config: Config, components: PineryComponents
     const { datastore } = stores
     // Local blocks only, identity CIDs answered from the CID itself.
     const localBlocks = new IdentityBlockstore(stores.blockstore)
+    const privateKey = await loadNodeKey({ ...(config.keyPassword != null ? { password: config.keyPassword } : {}) }, { datastore, sync: syncDatastore(datastore) })
     const node = await createPineryNode({
+      ...(privateKey != null ? { privateKey } : {}),
       listen: config.listen,
       announce: config.announce,
       bitswap: { ...BITSWAP_OPTIONS, sendWantlistDebounce: config.wantlistDebounceMs }
