@@ -42,7 +42,7 @@ export function tokenRoutes (components: TokenRoutesComponents): Router {
     const id = String(req.params.id)
     const target = await tokens.get(me.user, id)
     if (target == null) throw new NotFoundError(`no token ${id}`)
-    if (!scopeIncludes(me.scope, target.scope)) throw new ForbiddenError(`this token has the ${me.scope} scope; revoking a ${target.scope} token needs ${target.scope}`)
+    if (!scopeIncludes(me.scope, target.scope)) throw new ForbiddenError(`this token has the ${me.scope} scope; revoking token ${id} needs ${target.scope}, its scope`)
     if (await tokens.revoke(me.user, id) === 0) throw new NotFoundError(`no token ${id}`)
     res.status(204).end()
   })
