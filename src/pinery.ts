@@ -72,7 +72,8 @@ export async function createPinery (config: Config, components: PineryComponents
     const { datastore } = stores
     // Local blocks only, identity CIDs answered from the CID itself.
     const localBlocks = new IdentityBlockstore(stores.blockstore)
-    const privateKey = await loadNodeKey({ ...(config.keyPassword != null ? { password: config.keyPassword } : {}) }, { datastore, sync: syncDatastore(datastore) })
+    const keyInit = config.keyPassword != null ? { password: config.keyPassword } : {}
+    const privateKey = await loadNodeKey(keyInit, { datastore, sync: syncDatastore(datastore) })
     const node = await createPineryNode({
       ...(privateKey != null ? { privateKey } : {}),
       listen: config.listen,
@@ -109,7 +110,9 @@ export async function createPinery (config: Config, components: PineryComponents
     })
     const lifecycle = createPinLifecycle({ records, index, content })
     const users = createUserStore({ datastore, sync: syncDatastore(datastore) })
-    const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) }, { maxTokensPerUser: config.maxTokensPerUser })
+    const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) }, {
+      maxTokensPerUser: config.maxTokensPerUser
+    })
     const quota = createQuota({
       index,
       limitsOf: async (owner) => { const user = await users.get(owner); return user == null ? null : user.quota },

@@ -140,6 +140,9 @@ export const USER_NAME = /^[a-z0-9-]{1,64}$/
  */
 export const TOKEN_LABEL = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]{1,128}$/u
 
+/** {@link TOKEN_LABEL} in words, for error messages. */
+export const LABEL_RULE = 'must be 1-128 letters, digits, punctuation, symbols or spaces (no control characters)'
+
 /** Tokens a user may hold unless configured otherwise (PINERY_MAX_TOKENS_PER_USER). */
 export const DEFAULT_MAX_TOKENS_PER_USER = 100
 

@@ -10,7 +10,10 @@ import type { TokenInfo, TokenOptions } from './index.js'
  * same user created by one of them (tokens an admin created for another
  * user stay: they were that admin's decision for that user).
  */
-export function descendants (root: string, tokens: Array<Pick<TokenInfo, 'id' | 'createdBy' | 'createdByUser'>>): Set<string> {
+export function descendants (
+  root: string,
+  tokens: Array<Pick<TokenInfo, 'id' | 'createdBy' | 'createdByUser'>>
+): Set<string> {
   const found = new Set([root])
   for (let grew = true; grew;) {
     grew = false

@@ -15,7 +15,7 @@ import { ConflictError, InvalidRequestError, NotFoundError, UnauthorizedError } 
 import { createKeyedMutex } from '../pins/keyed-mutex.js'
 import { boundedExpiry, descendants } from './token-rules.js'
 import {
-  ADMIN_USER as ADMIN, DEFAULT_MAX_TOKENS_PER_USER, SCOPES, TOKEN_LABEL,
+  ADMIN_USER as ADMIN, DEFAULT_MAX_TOKENS_PER_USER, LABEL_RULE, SCOPES, TOKEN_LABEL,
   type Principal, type TokenInfo, type Scope, type TokenStore, type User, type UserStore
 } from './index.js'
 import type { Datastore } from 'interface-datastore'
@@ -160,7 +160,12 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
         if (stored == null || !timingSafeEqual(Buffer.from(stored.hash, 'hex'), hash)) throw new UnauthorizedError('access token is unknown or revoked')
         const token = withDefaults(stored)
         entry = {
-          principal: { user: token.user, tokenId: token.id, scope: token.scope, ...(token.expires != null ? { expires: token.expires } : {}) },
+          principal: {
+            user: token.user,
+            tokenId: token.id,
+            scope: token.scope,
+            ...(token.expires != null ? { expires: token.expires } : {})
+          },
           ...(token.expires != null ? { expires: Date.parse(token.expires) } : {}),
           ...(token.userCreated != null ? { userCreated: token.userCreated } : {})
         }
@@ -180,19 +185,21 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
       const scope = options.scope ?? 'pins:write'
       if (scope === 'admin' && owner.role !== 'admin') throw new InvalidRequestError(`user ${user} is not an admin, so its tokens cannot have the admin scope`)
       if (options.label != null && !TOKEN_LABEL.test(options.label)) {
-        throw new InvalidRequestError('label: must be 1-128 letters, digits, punctuation, symbols or spaces (no control characters)')
+        throw new InvalidRequestError(`label: ${LABEL_RULE}`)
       }
       const expires = boundedExpiry(options)
       if (expires != null && expires.getTime() <= Date.now()) throw new InvalidRequestError('expires must be in the future')
       const creator = options.creator
       return await lock.run(user, async () => {
         // Under the user's lock: a creator revoked meanwhile creates nothing (its children would outlive it).
-        if (creator != null && creator !== 'offline' && await readRaw(userTokenKey(creator.user, creator.tokenId)) == null) {
+        const by = creator == null || creator === 'offline' ? undefined : creator
+        if (by != null && await readRaw(userTokenKey(by.user, by.tokenId)) == null) {
           throw new UnauthorizedError('access token is unknown or revoked')
         }
         const held = await countTokens(user)
         if (held >= maxTokens) {
-          throw new ConflictError(`user ${user} has ${held} tokens, the most allowed (PINERY_MAX_TOKENS_PER_USER=${maxTokens}); revoke some first`)
+          throw new ConflictError(
+            `user ${user} has ${held} tokens, the most allowed (PINERY_MAX_TOKENS_PER_USER=${maxTokens}); revoke some first`)
         }
         const secret = newSecret()
         const hex = hashOf(secret).toString('hex')
@@ -204,8 +211,8 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
           ...(options.label != null ? { label: options.label } : {}),
           ...(expires != null ? { expires: expires.toISOString() } : {}),
           ...(creator === 'offline' ? { createdBy: 'offline' } : {}),
-          ...(creator != null && creator !== 'offline' ? { createdBy: creator.tokenId } : {}),
-          ...(creator != null && creator !== 'offline' && creator.user !== user ? { createdByUser: creator.user } : {})
+          ...(by != null ? { createdBy: by.tokenId } : {}),
+          ...(by != null && by.user !== user ? { createdByUser: by.user } : {})
         }
         const batch = datastore.batch()
         batch.put(tokenKey(hex), json({ ...info, hash: hex, userCreated: owner.created }))

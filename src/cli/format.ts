@@ -28,7 +28,8 @@ export function printable (text: string): string {
  */
 export function printableJson (value: unknown): string {
   // C0 controls in strings are escaped by JSON.stringify already; the raw ones left are its line breaks.
-  return JSON.stringify(value, null, 2).replace(/[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}\p{Co}]/gu, c => `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, '0')}`)
+  return JSON.stringify(value, null, 2)
+    .replace(/[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}\p{Co}]/gu, c => `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, '0')}`)
 }
 
 /** 1536 → "1.5 KiB". */
@@ -95,7 +96,9 @@ const creatorText = (t: TokenInfo): string =>
 /** A user's tokens (never secrets: the service has none to show), with the token that created each. */
 export function tokensText (tokens: TokenInfo[]): string {
   return table(['ID', 'LABEL', 'SCOPE', 'CREATED', 'LAST USED', 'EXPIRES', 'CREATED BY'],
-    tokens.map(t => [t.id, t.label ?? '', t.scope, t.created, t.lastUsed ?? 'never', t.expires ?? 'never', creatorText(t)]))
+    tokens.map(t => [
+      t.id, t.label ?? '', t.scope, t.created, t.lastUsed ?? 'never', t.expires ?? 'never', creatorText(t)
+    ]))
 }
 
 /** What a user deletion removed. */

@@ -10,7 +10,9 @@ import { SCOPES, type Scope, type UserChanges } from '../auth/index.js'
 import { loadConfig } from '../config.js'
 import { openOfflineTeam } from '../offline.js'
 import { createRemoteTeam } from './remote-team.js'
-import { deletedText, parseBytes, printable, printableJson, teamUsageText, tokensText, userText, usersText, usageText } from './format.js'
+import {
+  deletedText, parseBytes, printable, printableJson, teamUsageText, tokensText, userText, usersText, usageText
+} from './format.js'
 import type { SelfService, Team } from '../team/index.js'
 
 /** Where the CLI writes and what it reads. */
@@ -147,7 +149,10 @@ async function execute (team: Team, self: SelfService | undefined, args: string[
 /** Runs one command; resolves with the process exit code (0 done, 1 failed, 2 bad usage). */
 export async function runCli (argv: string[], io: CliIo): Promise<number> {
   // Messages may quote what the service or the data dir holds: escaped like everything else printed.
-  const fail = (message: string, code = 1): number => { io.stderr.write(`pinery: ${message.split('\n').map(printable).join('\n')}\n`); return code }
+  const fail = (message: string, code = 1): number => {
+    io.stderr.write(`pinery: ${message.split('\n').map(printable).join('\n')}\n`)
+    return code
+  }
   let parsed
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS })

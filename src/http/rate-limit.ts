@@ -32,6 +32,8 @@ export function rateLimit (init: RateLimitInit): RequestHandler {
     }
     const retryAfter = Math.max(1, Math.ceil((1 - bucket.tokens) / init.perSecond))
     res.setHeader('Retry-After', String(retryAfter))
-    sendFailure(res, 429, 'TOO_MANY_REQUESTS', `user ${id} may make ${init.perSecond} requests per second (bursts of ${init.burst}), whichever token they use; retry in ${retryAfter} s`)
+    const details = `user ${id} may make ${init.perSecond} requests per second (bursts of ${init.burst}), ` +
+      `whichever token they use; retry in ${retryAfter} s`
+    sendFailure(res, 429, 'TOO_MANY_REQUESTS', details)
   }
 }

@@ -64,7 +64,8 @@ export function teamRoutes (components: TeamRoutesComponents): Router {
     })
     .post(admin, body, async (req, res) => {
       // The admin's token is recorded as the creator, and bounds the new token's expiry.
-      const { info, secret } = await team.createToken(name(req.params), { ...parseTokenBody(req.body), creator: principalOf(res) })
+      const options = { ...parseTokenBody(req.body), creator: principalOf(res) }
+      const { info, secret } = await team.createToken(name(req.params), options)
       res.status(201).json({ ...info, secret })
     })
 

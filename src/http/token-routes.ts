@@ -32,7 +32,9 @@ export function tokenRoutes (components: TokenRoutesComponents): Router {
     const options = parseTokenBody(req.body)
     const me = principalOf(res)
     const scope = options.scope ?? me.scope
-    if (!scopeIncludes(me.scope, scope)) throw new InvalidRequestError(`scope: a token with ${me.scope} cannot create one with ${scope}`)
+    if (!scopeIncludes(me.scope, scope)) {
+      throw new InvalidRequestError(`scope: a token with ${me.scope} cannot create one with ${scope}`)
+    }
     const { info, secret } = await tokens.create(me.user, { ...options, scope, creator: me })
     res.status(201).json({ ...info, secret })
   })
@@ -42,7 +44,9 @@ export function tokenRoutes (components: TokenRoutesComponents): Router {
     const id = String(req.params.id)
     const target = await tokens.get(me.user, id)
     if (target == null) throw new NotFoundError(`no token ${id}`)
-    if (!scopeIncludes(me.scope, target.scope)) throw new ForbiddenError(`this token has the ${me.scope} scope; revoking token ${id} needs ${target.scope}, its scope`)
+    if (!scopeIncludes(me.scope, target.scope)) {
+      throw new ForbiddenError(`this token has the ${me.scope} scope; revoking token ${id} needs ${target.scope}, its scope`)
+    }
     if (await tokens.revoke(me.user, id) === 0) throw new NotFoundError(`no token ${id}`)
     res.status(204).end()
   })

@@ -54,9 +54,12 @@ const KEYCHAIN_INFO = new Key('/info/self')
 const SCRYPT = { N: 2 ** 15, r: 8, p: 1 }
 const AAD = Buffer.from('pinery node key v1')
 
-async function deriveKey (password: string, salt: Buffer, params: { N: number, r: number, p: number }): Promise<Buffer> {
+type ScryptParams = typeof SCRYPT
+
+async function deriveKey (password: string, salt: Buffer, params: ScryptParams): Promise<Buffer> {
+  const maxmem = 256 * params.N * params.r * params.p
   return await new Promise((resolve, reject) => {
-    scrypt(password.normalize('NFC'), salt, 32, { ...params, maxmem: 256 * params.N * params.r * params.p }, (err, key) => {
+    scrypt(password.normalize('NFC'), salt, 32, { ...params, maxmem }, (err, key) => {
       if (err != null) reject(err)
       else resolve(key)
     })
@@ -70,12 +73,15 @@ async function seal (key: PrivateKey, password: string): Promise<Envelope> {
   cipher.setAAD(AAD)
   const data = Buffer.concat([cipher.update(privateKeyToProtobuf(key)), cipher.final()])
   const b64 = (bytes: Buffer): string => bytes.toString('base64')
-  return { v: 1, kdf: 'scrypt', ...SCRYPT, salt: b64(salt), iv: b64(iv), tag: b64(cipher.getAuthTag()), data: b64(data) }
+  const tag = cipher.getAuthTag()
+  return { v: 1, kdf: 'scrypt', ...SCRYPT, salt: b64(salt), iv: b64(iv), tag: b64(tag), data: b64(data) }
 }
 
 async function open (envelope: Envelope, password: string): Promise<PrivateKey> {
   const bytes = (text: string): Buffer => Buffer.from(text, 'base64')
-  if (envelope.v !== 1 || envelope.kdf !== 'scrypt') throw new ConfigError('the stored libp2p key is sealed in a format this version does not know')
+  if (envelope.v !== 1 || envelope.kdf !== 'scrypt') {
+    throw new ConfigError('the stored libp2p key is sealed in a format this version does not know')
+  }
   const derived = await deriveKey(password, bytes(envelope.salt), envelope)
   const decipher = createDecipheriv('aes-256-gcm', derived, bytes(envelope.iv))
   decipher.setAAD(AAD)
@@ -107,7 +113,9 @@ export async function loadNodeKey (init: NodeKeyInit, components: NodeKeyCompone
   const { datastore } = components
   const stored = await readOrUndefined(datastore, ENVELOPE_KEY)
   if (stored != null) {
-    if (init.password == null) throw new ConfigError('the libp2p key is stored encrypted: set PINERY_KEY_PASSWORD to start')
+    if (init.password == null) {
+      throw new ConfigError('the libp2p key is stored encrypted: set PINERY_KEY_PASSWORD to start')
+    }
     return await open(JSON.parse(Buffer.from(stored).toString('utf8')) as Envelope, init.password)
   }
   if (init.password == null) return undefined
