@@ -145,6 +145,44 @@ describe('token escalation', () => {
   })
 })
 
+describe('token races', () => {
+  let service: TestService
+  beforeAll(async () => { service = await startService({ users: ['erin', 'fay'], env: { PINERY_MAX_TOKENS_PER_USER: '5' } }) })
+  afterAll(async () => { await service.destroy() })
+
+  const post = async (secret: string, body: unknown): Promise<Response> => await service.request('/tokens', {
+    method: 'POST', user: null, headers: { authorization: `Bearer ${secret}` }, body: JSON.stringify(body)
+  })
+
+  it('concurrent creates never take a user past the cap', async () => {
+    const erin = service.tokens.erin as string
+    const answers = await Promise.all(Array.from({ length: 20 }, async (_, i) => (await post(erin, { label: `r${i}` })).status))
+    // The fixture's token plus four more.
+    expect(answers.filter(s => s === 201)).toHaveLength(4)
+    expect(answers.filter(s => s === 409)).toHaveLength(16)
+    const { count } = await (await service.request('/tokens', { user: 'erin' })).json() as { count: number }
+    expect(count).toBe(5)
+  })
+
+  it('a child created while its creator is revoked is revoked with it or refused', async () => {
+    for (let round = 0; round < 5; round++) {
+      const parent = await (await post(service.tokens.fay as string, { label: `p${round}` })).json() as Created
+      const [created] = await Promise.all([
+        post(parent.secret, { label: `c${round}` }),
+        service.request(`/tokens/${parent.id}`, { method: 'DELETE', user: 'fay' })
+      ])
+      if (created.status === 201) {
+        const child = await created.json() as Created
+        expect((await service.request('/usage', { user: null, headers: { authorization: `Bearer ${child.secret}` } })).status).toBe(401)
+      } else {
+        expect(created.status).toBe(401)
+      }
+      const { results } = await (await service.request('/tokens', { user: 'fay' })).json() as { results: Created[] }
+      expect(results.map(t => t.id)).toHaveLength(1)
+    }
+  })
+})
+
 describe('rate limit per user', () => {
   let service: TestService
   beforeAll(async () => {
