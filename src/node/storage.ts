@@ -34,12 +34,17 @@ export function ownerOnlyFiles (): void {
  */
 export async function ensureWritableDir (dir: string): Promise<void> {
   ownerOnlyFiles()
+  const reason = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? (err as Error).message
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 })
-    await chmod(dir, 0o700)
     await access(dir, constants.W_OK)
   } catch (err) {
-    throw new ConfigError(`data dir ${dir} is not writable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    throw new ConfigError(`data dir ${dir} is not writable: ${reason(err)}`)
+  }
+  try {
+    await chmod(dir, 0o700)
+  } catch (err) {
+    throw new ConfigError(`data dir ${dir} cannot be made readable by its owner only (chmod 700): ${reason(err)}`)
   }
 }
 
