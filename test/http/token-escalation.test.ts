@@ -6,7 +6,7 @@
  * they mint, and a user's tokens are capped.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startService, type TestService } from '../fixtures/service.js'
+import { ADMIN_TOKEN, startService, type TestService } from '../fixtures/service.js'
 
 interface Created { id: string, secret: string, expires?: string, createdBy?: string, createdByUser?: string }
 
@@ -203,5 +203,32 @@ describe('rate limit per user', () => {
     expect(res.status).toBe(429)
     expect(await res.json()).toEqual({ error: { reason: 'TOO_MANY_REQUESTS', details: expect.stringContaining('user carol may make 1 requests per second') } })
     expect(await status(service.tokens.dave as string)).toBe(200)
+  })
+})
+
+describe('a new PINERY_ADMIN_TOKEN', () => {
+  it('replaces the old admin token, and what the old one created for admin goes with it', async () => {
+    let service = await startService({ users: ['gus'] })
+    const { dataDir } = service
+    const mint = async (path: string): Promise<string> => {
+      const res = await service.request(path, { method: 'POST', body: '{"label":"made-by-bootstrap"}' })
+      expect(res.status).toBe(201)
+      return (await res.json() as { secret: string }).secret
+    }
+    const child = await mint('/tokens')
+    const forGus = await mint('/users/gus/tokens')
+    await service.stop()
+    const rotated = 'pinery_a-new-admin-token-after-a-leak'
+    service = await startService({ dataDir, env: { PINERY_ADMIN_TOKEN: rotated } })
+    try {
+      const status = async (secret: string): Promise<number> => (await service.request('/usage', { user: secret })).status
+      expect(await status(ADMIN_TOKEN)).toBe(401)
+      expect(await status(child)).toBe(401)
+      expect(await status(rotated)).toBe(200)
+      // Made for another user: that user's token, kept.
+      expect(await status(forGus)).toBe(200)
+    } finally {
+      await service.destroy()
+    }
   })
 })
