@@ -16,6 +16,7 @@ export interface Config {
   listen: Multiaddr[]
   announce: Multiaddr[]
   adminToken?: string
+  keyPassword?: string
   pinConcurrency: number
   stallTimeoutMs: number
   gcIntervalMs: number
@@ -29,6 +30,7 @@ export interface Config {
   gatewayAuth: 'token' | 'none'
   rateLimitPerSecond: number
   rateLimitBurst: number
+  maxTokensPerUser: number
   corsOrigins: string[]
   requestTimeoutMs: number
   shutdownTimeoutMs: number
@@ -39,6 +41,8 @@ interface Setting<K extends keyof Config> {
   key: K
   default: string
   description: string
+  /** A secret: an error about it never shows the value. */
+  secret?: boolean
   parse(value: string): Config[K]
 }
 
@@ -65,6 +69,13 @@ function adminToken (value: string): string | undefined {
   return value
 }
 
+// Stretched with scrypt, but a short password is still guessed offline from a copied data dir.
+function keyPassword (value: string): string | undefined {
+  if (value === '') return undefined
+  if ([...value].length < 12) throw new Error('must be at least 12 characters')
+  return value
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 // Each entry is typed by the key it fills; the array keeps --help in this order.
@@ -74,7 +85,8 @@ const SETTINGS: Array<Setting<keyof Config>> = [
   { env: 'PINERY_HTTP_PORT', key: 'httpPort', default: '7070', description: 'port of the HTTP API (0 picks a free one)', parse: integer(0, 65535) },
   { env: 'PINERY_LISTEN', key: 'listen', default: '/ip4/0.0.0.0/tcp/4101', description: 'comma-separated libp2p TCP listen multiaddrs', parse: (v) => { const list = parseMultiaddrList(v, { requireTcp: true }); if (list.length === 0) throw new Error('must name at least one TCP multiaddr'); return list } },
   { env: 'PINERY_ANNOUNCE', key: 'announce', default: '', description: 'comma-separated multiaddrs handed out as delegates (default: the listen addresses, wildcards expanded, each ending /p2p/<peerId>)', parse: (v) => parseMultiaddrList(v, { requireTcp: false }) },
-  { env: 'PINERY_ADMIN_TOKEN', key: 'adminToken', default: '', description: 'bootstrap token of the admin user; if unset on first start one is generated, printed once and written to <dir>/admin-token', parse: adminToken },
+  { env: 'PINERY_ADMIN_TOKEN', key: 'adminToken', default: '', description: 'bootstrap token of the admin user; if unset on first start one is generated, printed once and written to <dir>/admin-token', secret: true, parse: adminToken },
+  { env: 'PINERY_KEY_PASSWORD', key: 'keyPassword', default: '', description: 'when set (12 characters or more), the libp2p private key is stored encrypted with it (an existing plain key is encrypted at start); the same password is needed at every start', secret: true, parse: keyPassword },
   { env: 'PINERY_PIN_CONCURRENCY', key: 'pinConcurrency', default: '64', description: 'pins fetched at once', parse: integer(1, 1024) },
   { env: 'PINERY_STALL_TIMEOUT_MS', key: 'stallTimeoutMs', default: '120000', description: 'a pin that makes no progress for this long becomes failed', parse: integer(100, 86_400_000) },
   { env: 'PINERY_GC_INTERVAL_MS', key: 'gcIntervalMs', default: '30000', description: 'how often unreferenced blocks are garbage-collected', parse: integer(100, 86_400_000) },
@@ -83,10 +95,11 @@ const SETTINGS: Array<Setting<keyof Config>> = [
   { env: 'PINERY_WANTLIST_DEBOUNCE_MS', key: 'wantlistDebounceMs', default: '5', description: 'how long bitswap gathers wants before sending them', parse: integer(0, 1000) },
   { env: 'PINERY_MAX_BODY_BYTES', key: 'maxBodyBytes', default: '1048576', description: 'largest accepted JSON request body (bigger gets 413)', parse: integer(1024, 64 * 1024 * 1024) },
   { env: 'PINERY_MIN_FREE_BYTES', key: 'minFreeBytes', default: '268435456', description: 'GET /health reports the blockstore failing below this much free disk', parse: integer(0, Number.MAX_SAFE_INTEGER) },
-  { env: 'PINERY_METRICS_TOKEN', key: 'metricsToken', default: '', description: 'when set, GET /metrics needs "Authorization: Bearer <this>"; otherwise it is open', parse: (v) => v === '' ? undefined : v },
+  { env: 'PINERY_METRICS_TOKEN', key: 'metricsToken', default: '', description: 'when set, GET /metrics needs "Authorization: Bearer <this>"; otherwise it is open', secret: true, parse: (v) => v === '' ? undefined : v },
   { env: 'PINERY_GATEWAY_AUTH', key: 'gatewayAuth', default: 'token', description: 'who may read pinned content at GET /ipfs/<cid>[/path]: "token" (a token with pins:read) or "none" (anyone who can reach the API)', parse: (v) => { if (v !== 'token' && v !== 'none') throw new Error('expected token or none'); return v } },
-  { env: 'PINERY_RATE_LIMIT', key: 'rateLimitPerSecond', default: '0', description: 'requests per second allowed per token (0: no limit); over it answers 429 with Retry-After', parse: integer(0, 1_000_000) },
-  { env: 'PINERY_RATE_BURST', key: 'rateLimitBurst', default: '100', description: 'requests a token may make at once before the rate limit applies', parse: integer(1, 1_000_000) },
+  { env: 'PINERY_RATE_LIMIT', key: 'rateLimitPerSecond', default: '0', description: 'requests per second allowed per user, all their tokens together (0: no limit); over it answers 429 with Retry-After', parse: integer(0, 1_000_000) },
+  { env: 'PINERY_RATE_BURST', key: 'rateLimitBurst', default: '100', description: 'requests a user may make at once before the rate limit applies', parse: integer(1, 1_000_000) },
+  { env: 'PINERY_MAX_TOKENS_PER_USER', key: 'maxTokensPerUser', default: '100', description: 'tokens one user may hold; creating another answers 409 CONFLICT', parse: integer(1, 1_000_000) },
   { env: 'PINERY_CORS_ORIGINS', key: 'corsOrigins', default: '', description: 'comma-separated origins allowed to call the API from a browser, or * (default: CORS off)', parse: (v) => v.split(',').map(s => s.trim()).filter(s => s !== '') },
   { env: 'PINERY_REQUEST_TIMEOUT_MS', key: 'requestTimeoutMs', default: '30000', description: 'a request (headers and body) not received within this long is answered 408', parse: integer(1000, 3_600_000) },
   { env: 'PINERY_SHUTDOWN_TIMEOUT_MS', key: 'shutdownTimeoutMs', default: '10000', description: 'on SIGTERM/SIGINT, exit after this long even if stopping has not finished', parse: integer(100, 600_000) },
@@ -104,7 +117,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     try {
       out[s.key] = s.parse(raw)
     } catch (err) {
-      throw new ConfigError(`${s.env}=${JSON.stringify(raw)}: ${(err as Error).message}`)
+      // A secret's value is never shown, not even a rejected one: it may be the real one mistyped.
+      throw new ConfigError(`${s.env}${s.secret === true ? ' (value not shown)' : `=${JSON.stringify(raw)}`}: ${(err as Error).message}`)
     }
   }
   return out as Config

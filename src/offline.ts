@@ -19,8 +19,13 @@ export interface OfflineTeam {
   close(): Promise<void>
 }
 
+/** Settings the offline team shares with the service. */
+export interface OfflineTeamInit {
+  maxTokensPerUser?: number
+}
+
 /** Opens `dataDir` for administration; throws DataDirLockedError while the service runs. */
-export async function openOfflineTeam (dataDir: string): Promise<OfflineTeam> {
+export async function openOfflineTeam (dataDir: string, init: OfflineTeamInit = {}): Promise<OfflineTeam> {
   const datastore = await openDatastore(dataDir)
   try {
     const index = createPinIndex()
@@ -28,7 +33,7 @@ export async function openOfflineTeam (dataDir: string): Promise<OfflineTeam> {
     const users = createUserStore({ datastore, sync: syncDatastore(datastore) })
     const team = createTeam({
       users,
-      tokens: createTokenStore({ datastore, users, sync: syncDatastore(datastore) }),
+      tokens: createTokenStore({ datastore, users, sync: syncDatastore(datastore) }, init),
       index,
       async removePins (owner) {
         let removed = 0

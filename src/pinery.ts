@@ -13,7 +13,7 @@ import { createHealthCheck } from './health.js'
 import { createMetrics } from './metrics.js'
 import { createContentService, createGateway } from './content/index.js'
 import { createHttpApp } from './http/app.js'
-import { BITSWAP_OPTIONS, createPineryNode } from './node/index.js'
+import { BITSWAP_OPTIONS, createPineryNode, loadNodeKey } from './node/index.js'
 import { migrateDatastore } from './node/datastore-format.js'
 import { cachedBlockstoreUsage, openStores, syncDatastore } from './node/storage.js'
 import { createBlockGuard } from './pins/block-guard.js'
@@ -75,7 +75,10 @@ export async function createPinery (config: Config, components: PineryComponents
     const dagPins = await createDagPins({ datastore })
     // Local blocks only, identity CIDs answered from the CID itself.
     const localBlocks = new IdentityBlockstore(stores.blockstore)
+    const keyInit = config.keyPassword != null ? { password: config.keyPassword } : {}
+    const privateKey = await loadNodeKey(keyInit, { datastore, sync: syncDatastore(datastore) })
     const node = await createPineryNode({
+      ...(privateKey != null ? { privateKey } : {}),
       listen: config.listen,
       announce: config.announce,
       bitswap: { ...BITSWAP_OPTIONS, sendWantlistDebounce: config.wantlistDebounceMs }
@@ -110,7 +113,9 @@ export async function createPinery (config: Config, components: PineryComponents
     })
     const lifecycle = createPinLifecycle({ records, index, content })
     const users = createUserStore({ datastore, sync: syncDatastore(datastore) })
-    const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) })
+    const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) }, {
+      maxTokensPerUser: config.maxTokensPerUser
+    })
     const quota = createQuota({
       index,
       limitsOf: async (owner) => { const user = await users.get(owner); return user == null ? null : user.quota },

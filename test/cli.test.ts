@@ -6,6 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Level } from 'level'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { CLI, run, startServerProcess, type ServerProcess } from './fixtures/process.js'
 
@@ -38,7 +39,7 @@ describe('pinery CLI', () => {
     const secret = created.stdout.trim()
     expect(secret).toMatch(/^pinery_[A-Za-z0-9_-]{43}$/)
     const listed = await offline('token', 'list', '--user', 'alice')
-    expect(listed.stdout).toMatch(/^ID +LABEL +SCOPE +CREATED +LAST USED +EXPIRES\n\S+ +laptop +pins:write +\S+ +never +never\n$/)
+    expect(listed.stdout).toMatch(/^ID +LABEL +SCOPE +CREATED +LAST USED +EXPIRES +CREATED BY\n\S+ +laptop +pins:write +\S+ +never +never +offline\n$/)
 
     server = await startServerProcess({ PINERY_DATA_DIR: dataDir, PINERY_HTTP_PORT: '0', PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0', PINERY_ADMIN_TOKEN: ADMIN })
     const use = async (): Promise<number> => (await fetch(`${server?.url}/pins`, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: '{"cid":"bafkqaaa"}' })).status
@@ -59,12 +60,15 @@ describe('pinery CLI', () => {
 
   it('lets any token manage its own devices and see its own usage online', async () => {
     await offline('user', 'create', 'dana', '--quota-pins', '5')
-    const phone = (await offline('token', 'create', '--user', 'dana', '--label', 'phone', '--scope', 'pins:read')).stdout.trim()
+    const phone = (await offline('token', 'create', '--user', 'dana', '--label', 'phone', '--scope', 'pins:write')).stdout.trim()
     server = await startServerProcess({ PINERY_DATA_DIR: dataDir, PINERY_HTTP_PORT: '0', PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0', PINERY_ADMIN_TOKEN: ADMIN })
     const ci = json<{ id: string, secret: string, scope: string, user: string }>(await online(phone, '--json', 'token', 'create', '--label', 'ci', '--scope', 'pins:add'))
     expect(ci).toMatchObject({ user: 'dana', scope: 'pins:add', secret: expect.stringMatching(/^pinery_/) })
     const mine = await online(phone, 'token', 'list')
     expect(mine.stdout.split('\n').filter(l => / (phone|ci) /.test(l))).toHaveLength(2)
+    // The phone created the ci token: the list says so.
+    const phoneId = json<Array<{ id: string, label: string }>>(await online(phone, '--json', 'token', 'list')).find(t => t.label === 'phone')?.id
+    expect(mine.stdout).toMatch(new RegExp(` ci +pins:add .* ${phoneId ?? 'none'}\n`))
     expect((await online(phone, 'usage')).stdout).toBe('dana\n  pins: 0 pinned, 0 queued, 0 pinning, 0 failed\n  pinned: 0 B in 0 distinct CIDs\n  quota: 5 pins\n')
     expect((await online(phone, 'usage', '--all')).stderr).toMatch(/FORBIDDEN \(403\)/)
     expect((await online(phone, 'token', 'revoke', ci.id)).code).toBe(0)
@@ -105,6 +109,7 @@ describe('pinery CLI', () => {
     [['user', 'list', '--colour'], /Unknown option '--colour'/],
     [['user', 'create', 'x', '--quota-pins', '99999999999999999999'], /--quota-pins must be a whole number/],
     [['--url', '', 'user', 'list'], /--url must be the service's address/],
+    [['--url', 'http://me:pinery_secret@127.0.0.1:1', 'user', 'list'], /--url must not hold a user or password/],
     [['token', 'list'], /--user NAME \(offline\) is required/],
     [['usage', '--user', 'x', '--all'], /not both/]
   ])('refuses %j with exit code 2 and the usage', async (args, message) => {
@@ -135,5 +140,31 @@ describe('pinery CLI', () => {
     const deleted = json<{ removedPins: number, revokedTokens: number }>(await offline('--json', 'user', 'delete', 'carol', '--remove-pins'))
     expect(deleted).toEqual({ removedPins: 1, revokedTokens: 1 })
     expect((await offline('user', 'show', 'carol')).stderr).toBe('pinery: no user carol\n')
+  })
+})
+
+describe('pinery CLI output of stored text', () => {
+  let dataDir: string
+  beforeEach(async () => { dataDir = await mkdtemp(join(tmpdir(), 'pinery-cli-')) })
+  afterEach(async () => { await rm(dataDir, { recursive: true, force: true }) })
+
+  it('escapes control and bidi characters a label stored before labels were restricted holds', async () => {
+    expect((await run(CLI, ['user', 'create', 'alice'], { PINERY_DATA_DIR: dataDir })).code).toBe(0)
+    // As an older version stored it: straight into the datastore, past today's validation.
+    const label = 'evil\u001b]0;owned\u0007\u001b[2J\u009b31m\u202etxt.exe\nNEXT LINE'
+    const db = new Level<string, string>(join(dataDir, 'datastore'), { valueEncoding: 'utf8' })
+    const user = JSON.parse(await db.get('/pinery/auth/user/alice') as string) as { created: string }
+    const hex = 'ab'.repeat(32)
+    await db.put(`/pinery/auth/token/${hex}`, JSON.stringify({ id: 'old-token', user: 'alice', label, scope: 'pins:write', created: new Date().toISOString(), hash: hex, userCreated: user.created }))
+    await db.put(`/pinery/auth/user-token/alice/old-token`, hex)
+    await db.close()
+
+    const text = await run(CLI, ['token', 'list', '--user', 'alice'], { PINERY_DATA_DIR: dataDir })
+    expect(text.code).toBe(0)
+    expect(text.stdout).toContain('evil\\x1b]0;owned\\x07\\x1b[2J\\x9b31m\\u202etxt.exe\\x0aNEXT LINE')
+    expect(text.stdout.split('\n')).toHaveLength(3) // the header, one token, the final newline
+    const json = await run(CLI, ['--json', 'token', 'list', '--user', 'alice'], { PINERY_DATA_DIR: dataDir })
+    for (const out of [text.stdout, json.stdout]) expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/)
+    expect((JSON.parse(json.stdout) as Array<{ label: string }>)[0]?.label).toBe(label)
   })
 })

@@ -25,7 +25,15 @@ export interface Principal {
   user: string
   tokenId: string
   scope: Scope
+  /** RFC 3339, when the token expires; tokens it creates expire no later. */
+  expires?: string
 }
+
+/**
+ * Who creates a token: a token (through the API; its expiry bounds the new
+ * one's), or the operator on a stopped data dir (`offline`, the CLI).
+ */
+export type TokenCreator = Principal | 'offline'
 
 /** A stored token (never the secret). */
 export interface TokenInfo {
@@ -38,6 +46,13 @@ export interface TokenInfo {
   expires?: string
   /** RFC 3339, to the minute: when the token last authenticated a request. */
   lastUsed?: string
+  /**
+   * The id of the token that created this one, or `offline` (the CLI on the
+   * data dir); absent for the bootstrap token and tokens older than this field.
+   */
+  createdBy?: string
+  /** The creating token's user, when that is another user (an admin). */
+  createdByUser?: string
 }
 
 /** A user. */
@@ -75,19 +90,34 @@ export interface TokenOptions {
   label?: string
   /** Defaults to pins:write (admin for the admin user's bootstrap token). */
   scope?: Scope
+  /** Defaults to the creator's own expiry; may be no later than it. */
   expires?: Date
+  /** Recorded as `createdBy`; a token creator also bounds the expiry. */
+  creator?: TokenCreator
 }
 
 /** Token issuing and checking. */
 export interface TokenStore {
   /** The principal a bearer secret belongs to; throws UnauthorizedError otherwise. */
   authenticate(secret: string): Promise<Principal>
-  /** Creates a token for an existing `user` (NotFoundError otherwise); the secret is returned once. */
+  /**
+   * Creates a token for an existing `user` (NotFoundError otherwise); the
+   * secret is returned once. ConflictError when the user has as many tokens
+   * as allowed; InvalidRequestError for a label of control characters or an
+   * expiry past the creator's.
+   */
   create(user: string, options?: TokenOptions): Promise<{ info: TokenInfo, secret: string }>
   /** A user's tokens, oldest first. */
   list(user: string): Promise<TokenInfo[]>
-  /** Revokes one of `user`'s tokens; false when it has no such token. Takes effect on the next request. */
-  revoke(user: string, tokenId: string): Promise<boolean>
+  /** One of `user`'s tokens; undefined when it has no such token. */
+  get(user: string, tokenId: string): Promise<TokenInfo | undefined>
+  /**
+   * Revokes one of `user`'s tokens and every token it created for `user`,
+   * theirs in turn included (a token never outlives its creator's
+   * revocation); returns how many (0: no such token). Takes effect on the
+   * next request.
+   */
+  revoke(user: string, tokenId: string): Promise<number>
   /** Revokes every token of `user`; returns how many. */
   revokeAll(user: string): Promise<number>
   /**
@@ -103,7 +133,20 @@ export const ADMIN_USER = 'admin'
 /** User names: lowercase letters, digits and '-', 1–64 characters. */
 export const USER_NAME = /^[a-z0-9-]{1,64}$/
 
+/**
+ * Token labels: 1–128 letters, marks, digits, punctuation, symbols and
+ * spaces. No control or format characters (terminal escapes, bidi
+ * overrides), no line breaks: labels are printed in admins' terminals.
+ */
+export const TOKEN_LABEL = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]{1,128}$/u
+
+/** {@link TOKEN_LABEL} in words, for error messages. */
+export const LABEL_RULE = 'must be 1-128 letters, digits, punctuation, symbols or spaces (no control characters)'
+
+/** Tokens a user may hold unless configured otherwise (PINERY_MAX_TOKENS_PER_USER). */
+export const DEFAULT_MAX_TOKENS_PER_USER = 100
+
 export { createTokenStore } from './token-store.js'
-export type { TokenStoreComponents } from './token-store.js'
+export type { TokenStoreComponents, TokenStoreInit } from './token-store.js'
 export { createUserStore } from './user-store.js'
 export type { UserStoreComponents } from './user-store.js'

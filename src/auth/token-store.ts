@@ -5,13 +5,26 @@
  *   /pinery/auth/last-used/<sha256 hex>    → when the token was last used (to the minute)
  *   /pinery/auth/bootstrap                 → sha256 hex of the admin bootstrap token
  * Tokens written before access levels existed act with pins:write (admin
- * for the admin user).
+ * for the admin user). Creating and revoking a user's tokens run one at a
+ * time per user, so the cap on tokens holds and a token created by one being
+ * revoked is either seen by the revocation or refused.
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import { Key } from 'interface-datastore'
-import { InvalidRequestError, NotFoundError, UnauthorizedError } from '../errors.js'
-import { ADMIN_USER as ADMIN, SCOPES, type Principal, type TokenInfo, type Scope, type TokenStore, type User, type UserStore } from './index.js'
+import { ConflictError, InvalidRequestError, NotFoundError, UnauthorizedError } from '../errors.js'
+import { createKeyedMutex } from '../pins/keyed-mutex.js'
+import { boundedExpiry, descendants } from './token-rules.js'
+import {
+  ADMIN_USER as ADMIN, DEFAULT_MAX_TOKENS_PER_USER, LABEL_RULE, SCOPES, TOKEN_LABEL,
+  type Principal, type TokenInfo, type Scope, type TokenStore, type User, type UserStore
+} from './index.js'
 import type { Datastore } from 'interface-datastore'
+
+/** Settings of the token store. */
+export interface TokenStoreInit {
+  /** Tokens one user may hold (the bootstrap token is not counted against it); default 100. */
+  maxTokensPerUser?: number
+}
 
 /** Where tokens are kept, and whose they are. */
 export interface TokenStoreComponents {
@@ -56,8 +69,10 @@ function withDefaults (stored: StoredToken): StoredToken {
 }
 
 /** Creates the token store. */
-export function createTokenStore (components: TokenStoreComponents): TokenStore {
+export function createTokenStore (components: TokenStoreComponents, init: TokenStoreInit = {}): TokenStore {
   const { datastore } = components
+  const maxTokens = init.maxTokensPerUser ?? DEFAULT_MAX_TOKENS_PER_USER
+  const lock = createKeyedMutex()
   // Principals of tokens seen valid, by hash hex. Revocation evicts here.
   const known = new Map<string, { principal: Principal, expires?: number, userCreated?: string }>()
 
@@ -89,6 +104,38 @@ export function createTokenStore (components: TokenStoreComponents): TokenStore 
     Promise.resolve(datastore.put(lastUsedKey(hex), encoder.encode(minute(now)))).catch(() => {}) // A failed write loses one timestamp.
   }
 
+  /** A user's tokens as stored, each with its hash hex. */
+  async function storedTokens (user: string): Promise<StoredToken[]> {
+    const tokens: StoredToken[] = []
+    for await (const { value } of datastore.query({ prefix: `/pinery/auth/user-token/${user}/` })) {
+      const stored = await read<StoredToken>(tokenKey(decoder.decode(value)))
+      if (stored != null) tokens.push(withDefaults(stored))
+    }
+    return tokens
+  }
+
+  async function countTokens (user: string): Promise<number> {
+    let n = 0
+    for await (const key of datastore.queryKeys({ prefix: `/pinery/auth/user-token/${user}/` })) {
+      if (key.baseNamespace() !== 'bootstrap') n++
+    }
+    return n
+  }
+
+  function toInfo (stored: StoredToken, owner: User | undefined): TokenInfo {
+    const { hash, userCreated: _incarnation, ...token } = stored
+    const info = owner == null ? token : { ...token, scope: effectiveScope(token.scope, owner) }
+    const seen = lastUsed.get(hash)
+    return seen == null ? info : { ...info, lastUsed: minute(seen.at) }
+  }
+
+  async function withLastUsed (stored: StoredToken, owner: User | undefined): Promise<TokenInfo> {
+    const info = toInfo(stored, owner)
+    if (info.lastUsed != null) return info
+    const used = await readRaw(lastUsedKey(stored.hash))
+    return used == null ? info : { ...info, lastUsed: used }
+  }
+
   async function removeTokens (user: string, ids: Array<{ id: string, hex: string }>): Promise<void> {
     const batch = datastore.batch()
     for (const { id, hex } of ids) {
@@ -113,7 +160,12 @@ export function createTokenStore (components: TokenStoreComponents): TokenStore 
         if (stored == null || !timingSafeEqual(Buffer.from(stored.hash, 'hex'), hash)) throw new UnauthorizedError('access token is unknown or revoked')
         const token = withDefaults(stored)
         entry = {
-          principal: { user: token.user, tokenId: token.id, scope: token.scope },
+          principal: {
+            user: token.user,
+            tokenId: token.id,
+            scope: token.scope,
+            ...(token.expires != null ? { expires: token.expires } : {})
+          },
           ...(token.expires != null ? { expires: Date.parse(token.expires) } : {}),
           ...(token.userCreated != null ? { userCreated: token.userCreated } : {})
         }
@@ -132,84 +184,122 @@ export function createTokenStore (components: TokenStoreComponents): TokenStore 
       if (owner == null) throw new NotFoundError(`no user ${user}`)
       const scope = options.scope ?? 'pins:write'
       if (scope === 'admin' && owner.role !== 'admin') throw new InvalidRequestError(`user ${user} is not an admin, so its tokens cannot have the admin scope`)
-      if (options.expires != null && options.expires.getTime() <= Date.now()) throw new InvalidRequestError('expires must be in the future')
-      const secret = newSecret()
-      const hex = hashOf(secret).toString('hex')
-      const info: TokenInfo = {
-        id: randomUUID(),
-        user,
-        scope,
-        created: new Date().toISOString(),
-        ...(options.label != null ? { label: options.label } : {}),
-        ...(options.expires != null ? { expires: options.expires.toISOString() } : {})
+      if (options.label != null && !TOKEN_LABEL.test(options.label)) {
+        throw new InvalidRequestError(`label: ${LABEL_RULE}`)
       }
-      const batch = datastore.batch()
-      batch.put(tokenKey(hex), json({ ...info, hash: hex, userCreated: owner.created }))
-      batch.put(userTokenKey(user, info.id), encoder.encode(hex))
-      await batch.commit()
-      await components.sync()
-      return { info, secret }
+      const expires = boundedExpiry(options)
+      if (expires != null && expires.getTime() <= Date.now()) throw new InvalidRequestError('expires must be in the future')
+      const creator = options.creator
+      return await lock.run(user, async () => {
+        // Under the user's lock: a creator revoked meanwhile creates nothing (its children would outlive it).
+        const by = creator == null || creator === 'offline' ? undefined : creator
+        if (by != null && await readRaw(userTokenKey(by.user, by.tokenId)) == null) {
+          throw new UnauthorizedError('access token is unknown or revoked')
+        }
+        const held = await countTokens(user)
+        if (held >= maxTokens) {
+          throw new ConflictError(
+            `user ${user} has ${held} tokens, the most allowed (PINERY_MAX_TOKENS_PER_USER=${maxTokens}); revoke some first`)
+        }
+        const secret = newSecret()
+        const hex = hashOf(secret).toString('hex')
+        const info: TokenInfo = {
+          id: randomUUID(),
+          user,
+          scope,
+          created: new Date().toISOString(),
+          ...(options.label != null ? { label: options.label } : {}),
+          ...(expires != null ? { expires: expires.toISOString() } : {}),
+          ...(creator === 'offline' ? { createdBy: 'offline' } : {}),
+          ...(by != null ? { createdBy: by.tokenId } : {}),
+          ...(by != null && by.user !== user ? { createdByUser: by.user } : {})
+        }
+        const batch = datastore.batch()
+        batch.put(tokenKey(hex), json({ ...info, hash: hex, userCreated: owner.created }))
+        batch.put(userTokenKey(user, info.id), encoder.encode(hex))
+        await batch.commit()
+        await components.sync()
+        return { info, secret }
+      })
     },
 
     async list (user) {
       const owner = await components.users.get(user)
-      const tokens: TokenInfo[] = []
-      for await (const { value } of datastore.query({ prefix: `/pinery/auth/user-token/${user}/` })) {
-        const stored = await read<StoredToken>(tokenKey(decoder.decode(value)))
-        if (stored == null) continue
-        const { hash, userCreated: _incarnation, ...token } = withDefaults(stored)
-        const info = owner == null ? token : { ...token, scope: effectiveScope(token.scope, owner) }
-        const seen = lastUsed.get(hash)
-        const used = seen == null ? await readRaw(lastUsedKey(hash)) : minute(seen.at)
-        tokens.push(used == null ? info : { ...info, lastUsed: used })
-      }
+      const tokens = await Promise.all((await storedTokens(user)).map(async t => await withLastUsed(t, owner)))
       return tokens.sort((a, b) => a.created.localeCompare(b.created))
     },
 
-    async revoke (user, tokenId) {
+    async get (user, tokenId) {
       const hex = await readRaw(userTokenKey(user, tokenId))
-      if (hex == null) return false
-      await removeTokens(user, [{ id: tokenId, hex }])
-      // As with revokeAll: PINERY_ADMIN_TOKEN brings the bootstrap token back at the next start.
-      if (user === ADMIN && tokenId === 'bootstrap') await datastore.delete(BOOTSTRAP_KEY)
-      await components.sync()
-      return true
+      const stored = hex == null ? undefined : await read<StoredToken>(tokenKey(hex))
+      return stored == null ? undefined : await withLastUsed(withDefaults(stored), await components.users.get(user))
+    },
+
+    async revoke (user, tokenId) {
+      return await lock.run(user, async () => {
+        const tokens = await storedTokens(user)
+        if (!tokens.some(t => t.id === tokenId)) return 0
+        const ids = descendants(tokenId, tokens)
+        await removeTokens(user, tokens.filter(t => ids.has(t.id)).map(t => ({ id: t.id, hex: t.hash })))
+        // As with revokeAll: PINERY_ADMIN_TOKEN brings the bootstrap token back at the next start.
+        if (user === ADMIN && ids.has('bootstrap')) await datastore.delete(BOOTSTRAP_KEY)
+        await components.sync()
+        return ids.size
+      })
     },
 
     async revokeAll (user) {
-      const ids: Array<{ id: string, hex: string }> = []
-      for await (const { key, value } of datastore.query({ prefix: `/pinery/auth/user-token/${user}/` })) {
-        ids.push({ id: key.baseNamespace(), hex: decoder.decode(value) })
-      }
-      if (ids.length > 0) await removeTokens(user, ids)
-      if (user === ADMIN && ids.some(t => t.id === 'bootstrap')) await datastore.delete(BOOTSTRAP_KEY)
-      await components.sync()
-      return ids.length
+      return await lock.run(user, async () => {
+        const ids: Array<{ id: string, hex: string }> = []
+        for await (const { key, value } of datastore.query({ prefix: `/pinery/auth/user-token/${user}/` })) {
+          ids.push({ id: key.baseNamespace(), hex: decoder.decode(value) })
+        }
+        if (ids.length > 0) await removeTokens(user, ids)
+        if (user === ADMIN && ids.some(t => t.id === 'bootstrap')) await datastore.delete(BOOTSTRAP_KEY)
+        await components.sync()
+        return ids.length
+      })
     },
 
     async bootstrapAdmin (secret) {
-      const admin = await components.users.ensure(ADMIN, 'admin')
-      const previous = await readRaw(BOOTSTRAP_KEY)
-      if (secret == null && previous != null) return {}
-      const generated = secret == null ? newSecret() : undefined
-      const hex = hashOf(secret ?? generated as string).toString('hex')
-      if (previous === hex) return {}
-      const batch = datastore.batch()
-      if (previous != null) {
-        batch.delete(tokenKey(previous))
-        batch.delete(userTokenKey(ADMIN, 'bootstrap'))
-        known.delete(previous)
-        lastUsed.delete(previous)
-        revocations++
-      }
-      const info: TokenInfo = { id: 'bootstrap', user: ADMIN, label: 'bootstrap', scope: 'admin', created: new Date().toISOString() }
-      batch.put(tokenKey(hex), json({ ...info, hash: hex, userCreated: admin.created }))
-      batch.put(userTokenKey(ADMIN, 'bootstrap'), encoder.encode(hex))
-      batch.put(BOOTSTRAP_KEY, encoder.encode(hex))
-      await batch.commit()
-      await components.sync()
-      return generated == null ? {} : { generated }
+      return await lock.run(ADMIN, async () => await bootstrap(secret))
     }
   }
+
+  async function bootstrap (secret: string | undefined): Promise<{ generated?: string }> {
+    const admin = await components.users.ensure(ADMIN, 'admin')
+    const previous = await readRaw(BOOTSTRAP_KEY)
+    if (secret == null && previous != null) return {}
+    const generated = secret == null ? newSecret() : undefined
+    const hex = hashOf(secret ?? generated as string).toString('hex')
+    if (previous === hex) return {}
+    const batch = datastore.batch()
+    if (previous != null) {
+      // A new value replaces the old token: what the old one created goes with it, as on revocation.
+      const tokens = await storedTokens(ADMIN)
+      const children = descendants('bootstrap', tokens)
+      children.delete('bootstrap')
+      for (const child of tokens.filter(t => children.has(t.id))) {
+        batch.delete(tokenKey(child.hash))
+        batch.delete(userTokenKey(ADMIN, child.id))
+        batch.delete(lastUsedKey(child.hash))
+        known.delete(child.hash)
+        lastUsed.delete(child.hash)
+      }
+      batch.delete(tokenKey(previous))
+      batch.delete(userTokenKey(ADMIN, 'bootstrap'))
+      known.delete(previous)
+      lastUsed.delete(previous)
+      revocations++
+    }
+    const info: TokenInfo = { id: 'bootstrap', user: ADMIN, label: 'bootstrap', scope: 'admin', created: new Date().toISOString() }
+    batch.put(tokenKey(hex), json({ ...info, hash: hex, userCreated: admin.created }))
+    batch.put(userTokenKey(ADMIN, 'bootstrap'), encoder.encode(hex))
+    batch.put(BOOTSTRAP_KEY, encoder.encode(hex))
+    await batch.commit()
+    await components.sync()
+    return generated == null ? {} : { generated }
+  }
+
   return store
 }

@@ -1,11 +1,36 @@
 /**
  * Human-readable output of the CLI: aligned tables and sizes in binary units.
+ * Everything printed from stored data passes through {@link printable}: a
+ * label written by an older version (or straight into the datastore) may
+ * hold terminal escape sequences.
  */
 import type { TokenInfo } from '../auth/index.js'
 import type { Limits } from '../pins/quota.js'
 import type { DeletedUser, TeamUsage, Usage, UserView } from '../team/index.js'
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']
+
+// Control (C0, DEL, C1), format (bidi overrides, zero-width), line/paragraph separators, surrogates, private use.
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}]/gu
+
+/** `text` with every control or invisible formatting character shown as an escape (`\x1b`, `\u202e`). */
+export function printable (text: string): string {
+  return text.replace(UNPRINTABLE, c => {
+    const code = c.codePointAt(0) as number
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`
+  })
+}
+
+/**
+ * JSON for a terminal: JSON.stringify leaves DEL, the C1 controls (0x9b
+ * starts an escape sequence in some terminals), bidi overrides and line
+ * separators raw; here they are \u escapes, so the JSON means the same.
+ */
+export function printableJson (value: unknown): string {
+  // C0 controls in strings are escaped by JSON.stringify already; the raw ones left are its line breaks.
+  return JSON.stringify(value, null, 2)
+    .replace(/[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}\p{Co}]/gu, c => `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, '0')}`)
+}
 
 /** 1536 → "1.5 KiB". */
 export function formatBytes (bytes: number): string {
@@ -26,7 +51,8 @@ export function parseBytes (text: string): number | undefined {
   return Number.isSafeInteger(bytes) ? bytes : undefined
 }
 
-function table (header: string[], rows: string[][]): string {
+function table (header: string[], rawRows: string[][]): string {
+  const rows = rawRows.map(r => r.map(printable))
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)))
   return [header, ...rows].map(r => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()).join('\n') + '\n'
 }
@@ -46,7 +72,7 @@ export function usersText (users: UserView[]): string {
 
 /** One user in detail. */
 export function userText (user: UserView): string {
-  return `${user.name} (${user.role}), created ${user.created}\n` + usageText(user.usage)
+  return printable(`${user.name} (${user.role}), created ${user.created}`) + '\n' + usageText(user.usage)
 }
 
 /** One user's usage. */
@@ -64,13 +90,18 @@ export function teamUsageText (usage: TeamUsage): string {
     `\nnode: ${usage.node.blocks} blocks, ${formatBytes(usage.node.bytes)} on disk\n`
 }
 
-/** A user's tokens (never secrets: the service has none to show). */
+const creatorText = (t: TokenInfo): string =>
+  t.createdBy == null ? '-' : t.createdByUser != null ? `${t.createdByUser}/${t.createdBy}` : t.createdBy
+
+/** A user's tokens (never secrets: the service has none to show), with the token that created each. */
 export function tokensText (tokens: TokenInfo[]): string {
-  return table(['ID', 'LABEL', 'SCOPE', 'CREATED', 'LAST USED', 'EXPIRES'],
-    tokens.map(t => [t.id, t.label ?? '', t.scope, t.created, t.lastUsed ?? 'never', t.expires ?? 'never']))
+  return table(['ID', 'LABEL', 'SCOPE', 'CREATED', 'LAST USED', 'EXPIRES', 'CREATED BY'],
+    tokens.map(t => [
+      t.id, t.label ?? '', t.scope, t.created, t.lastUsed ?? 'never', t.expires ?? 'never', creatorText(t)
+    ]))
 }
 
 /** What a user deletion removed. */
 export function deletedText (name: string, d: DeletedUser): string {
-  return `deleted user ${name}: ${d.removedPins} pin requests removed, ${d.revokedTokens} tokens revoked\n`
+  return `deleted user ${printable(name)}: ${d.removedPins} pin requests removed, ${d.revokedTokens} tokens revoked\n`
 }

@@ -10,7 +10,9 @@ import { SCOPES, type Scope, type UserChanges } from '../auth/index.js'
 import { loadConfig } from '../config.js'
 import { openOfflineTeam } from '../offline.js'
 import { createRemoteTeam } from './remote-team.js'
-import { deletedText, parseBytes, teamUsageText, tokensText, userText, usersText, usageText } from './format.js'
+import {
+  deletedText, parseBytes, printable, printableJson, teamUsageText, tokensText, userText, usersText, usageText
+} from './format.js'
 import type { SelfService, Team } from '../team/index.js'
 
 /** Where the CLI writes and what it reads. */
@@ -117,7 +119,9 @@ async function execute (team: Team, self: SelfService | undefined, args: string[
       const options = {
         ...(values.label != null ? { label: values.label } : {}),
         ...(values.scope != null ? { scope: values.scope as Scope } : {}),
-        ...(expires != null ? { expires } : {})
+        ...(expires != null ? { expires } : {}),
+        // Online the service records the calling token as the creator.
+        ...(self == null ? { creator: 'offline' as const } : {})
       }
       const { info, secret } = mine ? await self.createToken(options) : await team.createToken(user(), options)
       return { json: { ...info, secret }, text: `${secret}\n` }
@@ -127,13 +131,13 @@ async function execute (team: Team, self: SelfService | undefined, args: string[
       const id = need(arg, 'the token ID')
       if (mine) await self.revokeToken(id)
       else await team.revokeToken(user(), id)
-      return { json: { revoked: id }, text: `revoked token ${id}\n` }
+      return { json: { revoked: id }, text: `revoked token ${printable(id)}\n` }
     }
     case 'usage': {
       if (values.user != null && values.all === true) throw new UsageError('give --user NAME or --all, not both')
       if (values.user != null || (self != null && values.all !== true)) {
         const u = values.user != null ? await team.usage(values.user) : await (self as SelfService).usage()
-        return { json: u, text: `${u.user}\n${usageText(u)}` }
+        return { json: u, text: `${printable(u.user)}\n${usageText(u)}` }
       }
       const all = await team.teamUsage()
       return { json: all, text: teamUsageText(all) }
@@ -144,7 +148,11 @@ async function execute (team: Team, self: SelfService | undefined, args: string[
 
 /** Runs one command; resolves with the process exit code (0 done, 1 failed, 2 bad usage). */
 export async function runCli (argv: string[], io: CliIo): Promise<number> {
-  const fail = (message: string, code = 1): number => { io.stderr.write(`pinery: ${message}\n`); return code }
+  // Messages may quote what the service or the data dir holds: escaped like everything else printed.
+  const fail = (message: string, code = 1): number => {
+    io.stderr.write(`pinery: ${message.split('\n').map(printable).join('\n')}\n`)
+    return code
+  }
   let parsed
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS })
@@ -162,12 +170,15 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
     let self: SelfService | undefined
     let close = async (): Promise<void> => {}
     if (url != null) {
-      if (!/^https?:\/\/./.test(url)) throw new UsageError(`--url must be the service's address, such as http://127.0.0.1:7070 (got "${url}")`)
+      // The value is not echoed: a token pasted into the wrong place must not land in a terminal or CI log.
+      if (!/^https?:\/\/./.test(url)) throw new UsageError('--url must be the service\'s address, such as http://127.0.0.1:7070')
+      if (/^https?:\/\/[^/?#]*@/.test(url)) throw new UsageError('--url must not hold a user or password; the token goes in PINERY_TOKEN')
       const token = io.env.PINERY_TOKEN
       if (token == null || token === '') throw new UsageError('online commands (--url) need a token in PINERY_TOKEN')
       ;({ team, self } = createRemoteTeam({ url, token }))
     } else {
-      const offline = await openOfflineTeam(loadConfig(io.env).dataDir)
+      const config = loadConfig(io.env)
+      const offline = await openOfflineTeam(config.dataDir, { maxTokensPerUser: config.maxTokensPerUser })
       team = offline.team
       close = offline.close
     }
@@ -177,7 +188,7 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
     } finally {
       await close()
     }
-    io.stdout.write(values.json === true ? `${JSON.stringify(output.json, null, 2)}\n` : output.text)
+    io.stdout.write(values.json === true ? `${printableJson(output.json)}\n` : output.text)
     return 0
   } catch (err) {
     if ((err as Error).name === UsageError.name) return fail(`${(err as Error).message}\n\n${USAGE}`, 2)

@@ -39,7 +39,7 @@ export interface HttpAppInit {
 /** What the HTTP app needs. */
 export interface HttpAppComponents {
   pins: PinService
-  tokens: Pick<TokenStore, 'authenticate' | 'create' | 'list' | 'revoke'>
+  tokens: Pick<TokenStore, 'authenticate' | 'create' | 'list' | 'get' | 'revoke'>
   team: Team
   delegates(): string[]
   /** True once the service is shutting down: responses then close their connection. */

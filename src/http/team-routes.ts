@@ -63,7 +63,9 @@ export function teamRoutes (components: TeamRoutesComponents): Router {
       res.json({ count: results.length, results })
     })
     .post(admin, body, async (req, res) => {
-      const { info, secret } = await team.createToken(name(req.params), parseTokenBody(req.body))
+      // The admin's token is recorded as the creator, and bounds the new token's expiry.
+      const options = { ...parseTokenBody(req.body), creator: principalOf(res) }
+      const { info, secret } = await team.createToken(name(req.params), options)
       res.status(201).json({ ...info, secret })
     })
 

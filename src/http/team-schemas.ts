@@ -5,7 +5,7 @@
 import { json } from 'express'
 import { z } from 'zod'
 import { InvalidRequestError } from '../errors.js'
-import { SCOPES, USER_NAME, type Scope, type TokenOptions, type UserChanges } from '../auth/index.js'
+import { LABEL_RULE, SCOPES, TOKEN_LABEL, USER_NAME, type Scope, type TokenOptions, type UserChanges } from '../auth/index.js'
 
 /** Parses the small JSON bodies of the token and team routes (any Content-Type; 16 KiB at most). */
 export const smallJsonBody = json({ limit: 16 * 1024, strict: false, type: () => true })
@@ -14,7 +14,7 @@ const limit = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable()
 const quota = z.strictObject({ bytes: limit.optional(), pins: limit.optional() })
 
 const tokenBody = z.strictObject({
-  label: z.string().min(1).max(128).optional(),
+  label: z.string().regex(TOKEN_LABEL, LABEL_RULE).optional(),
   scope: z.enum(SCOPES).optional(),
   expires: z.iso.datetime({ offset: true }).optional()
 })

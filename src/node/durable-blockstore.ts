@@ -66,7 +66,7 @@ export class DurableFsBlockstore extends FsBlockstore {
     try {
       options?.signal?.throwIfAborted()
       await this.ensureDir(dirname(path))
-      const handle = await open(temp, 'w')
+      const handle = await open(temp, 'w', 0o600)
       try {
         if (val instanceof Uint8Array) await handle.write(val)
         else for await (const chunk of val) await handle.write(chunk)
@@ -120,7 +120,7 @@ export class DurableFsBlockstore extends FsBlockstore {
 
   private async ensureDir (dir: string): Promise<void> {
     if (this.knownDirs.has(dir)) return
-    await mkdir(dir, { recursive: true })
+    await mkdir(dir, { recursive: true, mode: 0o700 })
     this.knownDirs.add(dir)
     // The new directory's own entry lives in its parent.
     this.dirtyDirs.add(dirname(dir))

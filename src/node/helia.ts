@@ -58,6 +58,7 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
     codecs: [dagCbor, dagJson, json],
     hashers: [sha512]
   }), {
+    ...(init.privateKey != null ? { privateKey: init.privateKey } : {}),
     addresses: {
       listen: init.listen.map(String),
       announce: init.announce.map(String)

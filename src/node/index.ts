@@ -4,7 +4,7 @@
  */
 import type { BitswapOptions } from '@helia/bitswap'
 import type { Helia } from '@helia/interface'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 import type { Blockstore } from 'interface-blockstore'
@@ -31,6 +31,8 @@ export interface PineryNodeInit {
   announce: Multiaddr[]
   /** Bitswap settings; Pinery's tuned ones when absent (benchmarks pass {} for Helia's defaults). */
   bitswap?: BitswapOptions
+  /** The node's key (loadNodeKey); when absent Helia loads or creates the plain one in the datastore. */
+  privateKey?: PrivateKey
 }
 
 /** What the node is built on. */
@@ -41,3 +43,5 @@ export interface PineryNodeComponents {
 }
 
 export { BITSWAP_OPTIONS, createPineryNode } from './helia.js'
+export { loadNodeKey } from './node-key.js'
+export type { NodeKeyComponents, NodeKeyInit } from './node-key.js'

@@ -2,7 +2,7 @@
  * Opens the data dir: blocks in `<dir>/blocks`, everything else in the
  * LevelDB at `<dir>/datastore`. Used by the service and by the offline CLI.
  */
-import { access, constants, mkdir, opendir, stat } from 'node:fs/promises'
+import { access, chmod, constants, mkdir, opendir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LevelDatastore } from 'datastore-level'
 import { Level } from 'level'
@@ -16,13 +16,35 @@ export interface Stores {
   close(): Promise<void>
 }
 
-/** Makes sure `dir` exists and is writable; throws a one-line ConfigError otherwise. */
+/**
+ * Makes every file and directory this process creates from now on readable
+ * by its owner only. LevelDB creates its files (tables, logs, manifests, all
+ * through its life) with mode 0644 and takes no option for it, so the umask
+ * is the one lever that covers them; the blockstore and the admin token set
+ * their modes explicitly as well.
+ */
+export function ownerOnlyFiles (): void {
+  process.umask(0o077)
+}
+
+/**
+ * Makes sure `dir` exists, is writable and is the owner's alone (0700, also
+ * when an older version made it 0755: then nothing in it is reachable by
+ * others); throws a one-line ConfigError otherwise.
+ */
 export async function ensureWritableDir (dir: string): Promise<void> {
+  ownerOnlyFiles()
+  const reason = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? (err as Error).message
   try {
-    await mkdir(dir, { recursive: true })
+    await mkdir(dir, { recursive: true, mode: 0o700 })
     await access(dir, constants.W_OK)
   } catch (err) {
-    throw new ConfigError(`data dir ${dir} is not writable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    throw new ConfigError(`data dir ${dir} is not writable: ${reason(err)}`)
+  }
+  try {
+    await chmod(dir, 0o700)
+  } catch (err) {
+    throw new ConfigError(`data dir ${dir} cannot be made readable by its owner only (chmod 700): ${reason(err)}`)
   }
 }
 

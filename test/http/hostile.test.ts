@@ -170,7 +170,7 @@ const enc = encodeURIComponent
 // ---------------------------------------------------------------------------
 
 type Category = 'broken JSON' | 'deep nesting' | 'huge bodies' | 'wrong types' | 'invalid CIDs' | 'invalid origins' |
-  'odd unicode' | 'query parameters' | 'methods' | 'content types' | 'paths' | 'auth'
+  'odd unicode' | 'query parameters' | 'methods' | 'content types' | 'paths' | 'auth' | 'tokens'
 
 interface HostileCase {
   category: Category
@@ -683,6 +683,22 @@ const HEAD_CASES: Array<{ what: string, path: string, auth?: null, status: 400 |
   add('auth', 'DELETE /pins/{requestid} without a token', () => ({ method: 'DELETE', path: `/pins/${preId()}`, auth: null }), 401)
   add('auth', 'DELETE /pins/{requestid} with Basic', () => ({ method: 'DELETE', path: `/pins/${preId()}`, auth: 'Basic YWxpY2U6eA==' }), 401)
   add('auth', 'replace /pins/{requestid} without a token', () => ({ ...postJson({ cid: VALID }, `/pins/${preId()}`), auth: null }), 401)
+
+// Token labels are printed in admins' terminals: printable characters only, refused at the edge.
+for (const [what, label] of [
+  ['an ANSI escape', 'x\u001b[2Jcleared'], ['an OSC title sequence', 'x\u001b]0;owned\u0007'], ['a NUL', 'a\u0000b'],
+  ['a newline', 'two\nlines'], ['a carriage return', 'over\rwrite'], ['a C1 CSI', 'x\u009b31m'], ['DEL', 'x\u007f'],
+  ['a right-to-left override', 'abc\u202etxt.exe'], ['a zero-width joiner', 'a\u200db'], ['a line separator', 'a\u2028b'],
+  ['a lone surrogate', 'a\ud800b'], ['129 characters', 'x'.repeat(129)], ['an empty string', '']
+] as const) {
+  add('tokens', `POST /tokens with a label holding ${what}`, () => postJson({ label }, '/tokens'), 400, /label/)
+}
+add('tokens', 'POST /tokens with a number as label', () => postJson({ label: 7 }, '/tokens'), 400, /label/)
+add('tokens', 'POST /tokens with expires in the past', () => postJson({ expires: '2001-01-01T00:00:00Z' }, '/tokens'), 400, /expires/)
+add('tokens', 'POST /tokens with expires not a time', () => postJson({ expires: 'tomorrow' }, '/tokens'), 400, /expires/)
+add('tokens', 'POST /tokens asking for admin as a member', () => postJson({ scope: 'admin' }, '/tokens'), 400, /scope/)
+add('tokens', 'POST /tokens with an unknown field', () => postJson({ label: 'x', parent: 'bootstrap' }, '/tokens'), 400)
+add('tokens', 'DELETE /tokens/{id} of the admin user\'s bootstrap token', () => ({ method: 'DELETE', path: '/tokens/bootstrap' }), 404)
   add('auth', 'GET /no-such-route without a token', () => ({ path: '/no-such-route', auth: null }), 401)
   add('auth', 'GET /pins?limit=0 without a token', () => ({ path: '/pins?limit=0', auth: null }), 401)
 }

@@ -37,10 +37,11 @@ describe('tokens and access levels', () => {
     { name: 'POST /pins/{id}', need: 'pins:write', call: () => ['/pins/00000000-0000-4000-8000-000000000000', { method: 'POST', body: JSON.stringify({ cid: 'bafkqaaa' }) }] },
     { name: 'DELETE /pins/{id}', need: 'pins:write', call: () => ['/pins/00000000-0000-4000-8000-000000000000', { method: 'DELETE' }] },
     { name: 'GET /usage', need: 'pins:read', call: () => ['/usage', {}] },
-    { name: 'GET /tokens', need: 'pins:add', call: () => ['/tokens', {}] },
+    // Managing devices is writing: a pins:add CI token or a pins:read dashboard cannot mint or revoke tokens.
+    { name: 'GET /tokens', need: 'pins:write', call: () => ['/tokens', {}] },
     // Bodies and targets that are refused after the scope check, so the matrix changes nothing.
-    { name: 'POST /tokens', need: 'pins:add', call: () => ['/tokens', { method: 'POST', body: '{"scope":"none"}' }] },
-    { name: 'DELETE /tokens/{id}', need: 'pins:add', call: () => ['/tokens/no-such-token', { method: 'DELETE' }] },
+    { name: 'POST /tokens', need: 'pins:write', call: () => ['/tokens', { method: 'POST', body: '{"scope":"none"}' }] },
+    { name: 'DELETE /tokens/{id}', need: 'pins:write', call: () => ['/tokens/no-such-token', { method: 'DELETE' }] },
     { name: 'GET /users', need: 'admin', call: () => ['/users', {}] },
     { name: 'POST /users', need: 'admin', call: () => ['/users', { method: 'POST', body: '{"name":"Not Valid"}' }] },
     { name: 'GET /users/{name}', need: 'admin', call: () => ['/users/nobody', {}] },
@@ -72,7 +73,7 @@ describe('tokens and access levels', () => {
     const text = JSON.stringify(results)
     for (const secret of Object.values(secrets)) expect(text).not.toContain(secret)
     expect(results.every(t => !('secret' in t) && !('hash' in t))).toBe(true)
-    const higher = await as('pins:read', '/tokens', { method: 'POST', body: JSON.stringify({ scope: 'pins:write' }) })
+    const higher = await as('pins:write', '/tokens', { method: 'POST', body: JSON.stringify({ scope: 'admin' }) })
     expect(higher.status).toBe(400)
     const admin = await service.request('/tokens', { method: 'POST', user: 'alice', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scope: 'admin' }) })
     expect(admin.status).toBe(400)
