@@ -17,6 +17,7 @@ export interface Config {
   announce: Multiaddr[]
   adminToken?: string
   pinConcurrency: number
+  maxPendingPerUser: number
   stallTimeoutMs: number
   gcIntervalMs: number
   fetchConcurrency: number
@@ -76,6 +77,7 @@ const SETTINGS: Array<Setting<keyof Config>> = [
   { env: 'PINERY_ANNOUNCE', key: 'announce', default: '', description: 'comma-separated multiaddrs handed out as delegates (default: the listen addresses, wildcards expanded, each ending /p2p/<peerId>)', parse: (v) => parseMultiaddrList(v, { requireTcp: false }) },
   { env: 'PINERY_ADMIN_TOKEN', key: 'adminToken', default: '', description: 'bootstrap token of the admin user; if unset on first start one is generated, printed once and written to <dir>/admin-token', parse: adminToken },
   { env: 'PINERY_PIN_CONCURRENCY', key: 'pinConcurrency', default: '64', description: 'pins fetched at once', parse: integer(1, 1024) },
+  { env: 'PINERY_MAX_PENDING_PER_USER', key: 'maxPendingPerUser', default: '10000', description: 'requests one user may have queued or pinning at once; more answer 409 TOO_MANY_PENDING', parse: integer(1, 100_000_000) },
   { env: 'PINERY_STALL_TIMEOUT_MS', key: 'stallTimeoutMs', default: '120000', description: 'a pin that makes no progress for this long becomes failed', parse: integer(100, 86_400_000) },
   { env: 'PINERY_GC_INTERVAL_MS', key: 'gcIntervalMs', default: '30000', description: 'how often unreferenced blocks are garbage-collected', parse: integer(100, 86_400_000) },
   { env: 'PINERY_FETCH_CONCURRENCY', key: 'fetchConcurrency', default: '256', description: 'blocks requested at once across all fetches (one DAG may use them all); bounds the memory fetches hold', parse: integer(1, 4096) },

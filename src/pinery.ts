@@ -108,7 +108,7 @@ export async function createPinery (config: Config, components: PineryComponents
     const lifecycle = createPinLifecycle({ records, index, content })
     const users = createUserStore({ datastore, sync: syncDatastore(datastore) })
     const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) })
-    const quota = createQuota({
+    const quota = createQuota({ maxPendingPerUser: config.maxPendingPerUser }, {
       index,
       limitsOf: async (owner) => { const user = await users.get(owner); return user == null ? null : user.quota },
       pinnedSize: async (cidKey) => await content.pinnedSize(cidKey)

@@ -108,6 +108,8 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   const log = components.logger.child({ component: 'worker' })
   const queue = createPinQueue()
   const active = new Map<string, { controller: AbortController, fetch?: SharedFetch }>()
+  /** Slots each owner holds. */
+  const held = new Map<string, number>()
   const fetches = new Map<string, SharedFetch>()
   const limiter = createLimiter(init.fetchConcurrency)
   const running = new Set<Promise<void>>()
@@ -221,12 +223,34 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
     }
   }
 
+  /**
+   * The most slots one owner may hold: an equal share among the owners with
+   * queued or running work, and never every slot, so a newcomer's first pin
+   * starts at once even when one owner's fetches all stall.
+   */
+  function slotCap (): number {
+    if (init.concurrency === 1) return 1
+    let owners = held.size
+    for (const owner of queue.owners()) if (!held.has(owner)) owners++
+    return Math.min(init.concurrency - 1, Math.ceil(init.concurrency / Math.max(1, owners)))
+  }
+
   function pump (): void {
     while (!stopped && active.size < init.concurrency && queue.length > 0) {
-      const record = queue.take() as PinRecord
+      const cap = slotCap()
+      const record = queue.take(owner => (held.get(owner) ?? 0) < cap)
+      if (record == null) return
+      const { owner } = record
+      held.set(owner, (held.get(owner) ?? 0) + 1)
       const job = run(record).catch(err => { log.error({ err, requestid: record.requestid }, 'pin job crashed') })
       running.add(job)
-      void job.finally(() => { running.delete(job); pump() })
+      void job.finally(() => {
+        const left = (held.get(owner) ?? 1) - 1
+        if (left > 0) held.set(owner, left)
+        else held.delete(owner)
+        running.delete(job)
+        pump()
+      })
     }
   }
 
