@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path'
 import { ConfigError } from './errors.js'
+import { parseDialAllow, type DialAllow } from './node/dial-gate.js'
 import { parseMultiaddrList } from './node/multiaddrs.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -15,6 +16,7 @@ export interface Config {
   httpPort: number
   listen: Multiaddr[]
   announce: Multiaddr[]
+  dialAllow: DialAllow
   adminToken?: string
   pinConcurrency: number
   maxPendingPerUser: number
@@ -75,6 +77,7 @@ const SETTINGS: Array<Setting<keyof Config>> = [
   { env: 'PINERY_HTTP_PORT', key: 'httpPort', default: '7070', description: 'port of the HTTP API (0 picks a free one)', parse: integer(0, 65535) },
   { env: 'PINERY_LISTEN', key: 'listen', default: '/ip4/0.0.0.0/tcp/4101', description: 'comma-separated libp2p TCP listen multiaddrs', parse: (v) => { const list = parseMultiaddrList(v, { requireTcp: true }); if (list.length === 0) throw new Error('must name at least one TCP multiaddr'); return list } },
   { env: 'PINERY_ANNOUNCE', key: 'announce', default: '', description: 'comma-separated multiaddrs handed out as delegates (default: the listen addresses, wildcards expanded, each ending /p2p/<peerId>)', parse: (v) => parseMultiaddrList(v, { requireTcp: false }) },
+  { env: 'PINERY_DIAL_ALLOW', key: 'dialAllow', default: '', description: 'comma-separated CIDRs, addresses and host names the node may dial although they are loopback, link-local, private, unspecified or multicast (refused by default)', parse: parseDialAllow },
   { env: 'PINERY_ADMIN_TOKEN', key: 'adminToken', default: '', description: 'bootstrap token of the admin user; if unset on first start one is generated, printed once and written to <dir>/admin-token', parse: adminToken },
   { env: 'PINERY_PIN_CONCURRENCY', key: 'pinConcurrency', default: '64', description: 'pins fetched at once', parse: integer(1, 1024) },
   { env: 'PINERY_MAX_PENDING_PER_USER', key: 'maxPendingPerUser', default: '10000', description: 'requests one user may have queued or pinning at once; more answer 409 TOO_MANY_PENDING', parse: integer(1, 100_000_000) },

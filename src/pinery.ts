@@ -14,6 +14,7 @@ import { createMetrics } from './metrics.js'
 import { createContentService, createGateway } from './content/index.js'
 import { createHttpApp } from './http/app.js'
 import { BITSWAP_OPTIONS, createPineryNode } from './node/index.js'
+import { createDialGate } from './node/dial-gate.js'
 import { cachedBlockstoreUsage, openStores, syncDatastore } from './node/storage.js'
 import { createBlockGuard } from './pins/block-guard.js'
 import { localBlockSource, networkBlockSource } from './pins/block-source.js'
@@ -79,7 +80,8 @@ export async function createPinery (config: Config, components: PineryComponents
     }, {
       blockstore: localBlocks,
       datastore,
-      logger
+      logger,
+      dialGate: createDialGate(config.dialAllow)
     })
     cleanup.push(async () => { await node.stop() })
     const { helia } = node

@@ -8,7 +8,7 @@
  */
 import { CID } from 'multiformats/cid'
 import { InsufficientFundsError, StallError, isErrorNamed } from '../errors.js'
-import { parseMultiaddr } from '../node/multiaddrs.js'
+import { isDialableOrigin, parseMultiaddr } from '../node/multiaddrs.js'
 import { createLimiter } from './limiter.js'
 import { createPinQueue } from './pin-queue.js'
 import { walkDag, type DagWalkComponents, type DagWalkResult } from './dag-walk.js'
@@ -146,7 +146,8 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       fetches.set(record.cidKey, fetch)
     }
     fetch.participants++
-    const origins = (record.pin.origins ?? []).map(parseMultiaddr)
+    // Only plain TCP: records stored before origins were checked may name anything.
+    const origins = (record.pin.origins ?? []).flatMap(o => { try { return [parseMultiaddr(o)] } catch { return [] } }).filter(isDialableOrigin)
     if (origins.length > 0) void components.node.dialAll(origins, { signal: fetch.controller.signal })
     return fetch
   }

@@ -275,6 +275,9 @@ const NOT_OBJECT = /must be a JSON object/
   add('huge bodies', '50,000 origins', () => postJson({ cid: VALID, origins: Array.from({ length: 50_000 }, (_, i) => `o${i}`) }), 400, /origins/)
   add('huge bodies', 'a 1 MB meta key with a number value', () => post(sized(LIMIT, fill => JSON.stringify({ cid: VALID, meta: { [fill]: 1 } }))), 400, /meta/)
   add('huge bodies', '60,000 meta entries', () => postJson({ cid: VALID, meta: Object.fromEntries(Array.from({ length: 60_000 }, (_, i) => [`k${i}`, 'v'])) }), 400, /meta/)
+  add('huge bodies', 'a 256-character meta key', () => postJson({ cid: VALID, meta: { ['k'.repeat(256)]: 'v' } }), 400, /meta/)
+  add('huge bodies', 'a 4097-character meta value', () => postJson({ cid: VALID, meta: { k: '🌲'.repeat(4097) } }), 400, /meta/)
+  add('huge bodies', '20 KB of meta in 1000 short entries', () => postJson({ cid: VALID, meta: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`key${i}`, `value-${i}-x`])) }), 400, /meta: must be at most 16384 bytes/)
   add('huge bodies', 'a valid pin one byte over the limit', () => post(sized(LIMIT + 1, fill => JSON.stringify({ cid: VALID, meta: { pad: fill } }))), 413)
   add('huge bodies', 'a 2 MiB body', () => post(sized(2 * LIMIT, fill => JSON.stringify({ cid: VALID, name: fill }))), 413)
   add('huge bodies', 'a 16 MiB body', () => post(Buffer.alloc(16 * LIMIT, 0x20)), 413)
@@ -374,7 +377,18 @@ const NOT_OBJECT = /must be a JSON object/
     ['100 entries', () => Array.from({ length: 100 }, (_, i) => origin(6001 + i))],
     ['a duplicate', () => [ORIGIN, ORIGIN]],
     ['a duplicate among three', () => [origin(1), origin(2), origin(1)]],
-    ['a good one and a bad one', () => [ORIGIN, '/ip4/1.1.1.1/tcp/1']]
+    ['a good one and a bad one', () => [ORIGIN, '/ip4/1.1.1.1/tcp/1']],
+    // Parse, but name nothing Pinery may dial: only ip4/ip6/dns*, then tcp, then p2p.
+    ['a unix socket', () => [`/unix/%2Fvar%2Frun%2Fdocker.sock/p2p/${PEER}`]],
+    ['an in-memory address', () => [`/memory/x/p2p/${PEER}`]],
+    ['a relay circuit', () => [`${ORIGIN}/p2p-circuit/p2p/${PEER}`]],
+    ['a dnsaddr', () => [`/dnsaddr/example.com/p2p/${PEER}`]],
+    ['bare udp', () => [`/ip4/1.1.1.1/udp/1/p2p/${PEER}`]],
+    ['http over tcp', () => [`/ip4/1.1.1.1/tcp/80/http/p2p/${PEER}`]],
+    ['tcp over tcp', () => [`/ip4/1.1.1.1/tcp/80/tcp/81/p2p/${PEER}`]],
+    ['only a peer ID', () => [`/p2p/${PEER}`]],
+    ['an ipcidr', () => [`/ip4/1.1.1.1/ipcidr/8/tcp/1/p2p/${PEER}`]],
+    ['an onion address', () => [`/onion3/vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd:1234/p2p/${PEER}`]]
   ]
   for (const [what, origins] of badOrigins) add('invalid origins', what, () => postJson({ cid: VALID, origins: origins() }), 400, /^origins\b/)
 }
