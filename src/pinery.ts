@@ -161,7 +161,8 @@ export async function createPinery (config: Config, components: PineryComponents
       blocksDir: join(config.dataDir, 'blocks'),
       libp2p: node.libp2p,
       queue: () => worker.stats(),
-      startedAt
+      startedAt,
+      metrics
     })
     const uploadSockets = new WeakSet<object>()
     const app = createHttpApp({
