@@ -34,6 +34,12 @@ export class TooManyPendingError extends Error {
   override name = TooManyPendingError.name
 }
 
+/** The content exists but cannot be given in the representation asked for (406 NOT_ACCEPTABLE). */
+export class NotAcceptableError extends Error {
+  static override name = 'NotAcceptableError'
+  override name = NotAcceptableError.name
+}
+
 /** A request body exceeded the configured size limit. */
 export class PayloadTooLargeError extends Error {
   static override name = 'PayloadTooLargeError'

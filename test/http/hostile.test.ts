@@ -170,7 +170,7 @@ const enc = encodeURIComponent
 // ---------------------------------------------------------------------------
 
 type Category = 'broken JSON' | 'deep nesting' | 'huge bodies' | 'wrong types' | 'invalid CIDs' | 'invalid origins' |
-  'odd unicode' | 'query parameters' | 'methods' | 'content types' | 'paths' | 'auth'
+  'odd unicode' | 'query parameters' | 'methods' | 'content types' | 'paths' | 'auth' | 'uploads'
 
 interface HostileCase {
   category: Category
@@ -591,6 +591,32 @@ const HEAD_CASES: Array<{ what: string, path: string, auth?: null, status: 400 |
   for (const encoding of ['compress', 'x-unknown', 'gzip, gzip', 'identity, gzip', 'gzip;q=1']) {
     add('content types', `Content-Encoding: ${encoding}`, () => encoded(encoding, gzipSync(body())), 415, /encoding/)
   }
+}
+
+// --- uploads: forms and CARs that must be refused before anything is stored ----------------------
+{
+  const BOUNDARY = 'hostile-boundary'
+  /** A multipart/form-data body with one file part named `filename`. */
+  const form = (filename: string, content = 'x'): Req => post(
+    `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n${content}\r\n--${BOUNDARY}--\r\n`,
+    '/content', { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` })
+  // Thousands of levels overflowed the UnixFS importer's recursion (500) before paths were bounded.
+  add('uploads', 'a file 257 directories deep', () => form(`${'d/'.repeat(256)}f`), 400, /256 levels/)
+  add('uploads', 'a file 1,500 directories deep', () => form(`${'d/'.repeat(1500)}f`), 400, /256 levels|4096 characters/)
+  add('uploads', 'a file 4,000 directories deep', () => form(`${'d/'.repeat(4000)}f`), 400, /256 levels|4096 characters/)
+  add('uploads', 'a file 6,000 directories deep', () => form(`${'d/'.repeat(6000)}f`), 400, /256 levels|4096 characters/)
+  add('uploads', 'a 5,000-character path', () => form(`${'long-name/'.repeat(500)}f`), 400, /4096 characters/)
+  add('uploads', 'a path of only dots and slashes', () => form('./././'), 400, /names no file/)
+  add('uploads', "a path with '..'", () => form('a/../../etc/passwd'), 400, /'\.\.'/)
+  add('uploads', 'a form without a boundary', () => post('x', '/content', { 'content-type': 'multipart/form-data' }), 400)
+  add('uploads', 'a CAR of garbage', () => post(Buffer.from('not a car at all'), '/content', { 'content-type': 'application/vnd.ipld.car' }), 400)
+  add('uploads', 'an empty CAR', () => post(new Uint8Array(0), '/content', { 'content-type': 'application/vnd.ipld.car' }), 400)
+  add('uploads', 'a CAR with a /unix origin', () => ({ ...post(Buffer.from('x'), `/content?origins=${enc(`/unix/%2Ftmp%2Fs/p2p/${PEER}`)}`, { 'content-type': 'application/vnd.ipld.car' }) }), 400, /origins/)
+  const bigMeta = JSON.stringify({ k: 'v'.repeat(4000), l: 'v'.repeat(4000), m: 'v'.repeat(4000), n: 'v'.repeat(4000), o: 'v'.repeat(1000) })
+  add('uploads', 'a form field meta over 16 KiB', () => post(
+    `--${BOUNDARY}\r\nContent-Disposition: form-data; name="meta"\r\n\r\n${bigMeta}\r\n` +
+    `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\nx\r\n--${BOUNDARY}--\r\n`,
+    '/content', { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }), 400, /meta/)
 }
 
 // --- encoded path tricks in the requestid --------------------------------------------------------
