@@ -112,6 +112,7 @@ const REASONS: Record<number, string> = {
   408: 'REQUEST_TIMEOUT',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
+  416: 'RANGE_NOT_SATISFIABLE',
   431: 'REQUEST_HEADER_FIELDS_TOO_LARGE'
 }
 
@@ -170,13 +171,13 @@ const enc = encodeURIComponent
 // ---------------------------------------------------------------------------
 
 type Category = 'broken JSON' | 'deep nesting' | 'huge bodies' | 'wrong types' | 'invalid CIDs' | 'invalid origins' |
-  'odd unicode' | 'query parameters' | 'methods' | 'content types' | 'paths' | 'auth' | 'uploads'
+  'odd unicode' | 'query parameters' | 'methods' | 'content types' | 'paths' | 'auth' | 'uploads' | 'gateway'
 
 interface HostileCase {
   category: Category
   what: string
   req: () => Req
-  status: 400 | 401 | 404 | 405 | 413 | 415
+  status: 400 | 401 | 404 | 405 | 413 | 415 | 416
   /** What the details must say (usually the field at fault). */
   details?: RegExp
 }
@@ -617,6 +618,21 @@ const HEAD_CASES: Array<{ what: string, path: string, auth?: null, status: 400 |
     `--${BOUNDARY}\r\nContent-Disposition: form-data; name="meta"\r\n\r\n${bigMeta}\r\n` +
     `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\nx\r\n--${BOUNDARY}--\r\n`,
     '/content', { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }), 400, /meta/)
+}
+
+// --- gateway reads ---------------------------------------------------------------------------------
+{
+  // VALID is a raw identity CID: it holds its own bytes, so the gateway serves it without a pin.
+  const cbor = (): string => CID.createV1(0x71, identity.digest(Uint8Array.from([0xff, 0xfe]))).toString()
+  add('gateway', 'not a CID', () => ({ path: '/ipfs/not-a-cid' }), 400)
+  add('gateway', 'a 3,000-character CID', () => ({ path: `/ipfs/b${'a'.repeat(3000)}` }), 400)
+  add('gateway', 'format=zip', () => ({ path: `/ipfs/${VALID}?format=zip` }), 400, /format/)
+  add('gateway', 'format given twice', () => ({ path: `/ipfs/${VALID}?format=raw&format=car` }), 400, /format/)
+  add('gateway', 'a path under a raw block', () => ({ path: `/ipfs/${VALID}/a/b` }), 404)
+  add('gateway', 'a path 5,000 levels deep', () => ({ path: `/ipfs/${VALID}/${'a/'.repeat(5000)}b` }), 404)
+  add('gateway', 'an identity dag-cbor CID of bytes that do not decode', () => ({ path: `/ipfs/${cbor()}`, headers: { accept: 'application/vnd.ipld.car' } }), 404)
+  add('gateway', 'a range past the end', () => ({ path: `/ipfs/${VALID}`, headers: { range: 'bytes=99999999999999999999-' } }), 416)
+  add('gateway', 'a CID of an unknown codec', () => ({ path: `/ipfs/${CID.createV1(0x300001, CID.parse(VALID).multihash).toString()}` }), 400)
 }
 
 // --- encoded path tricks in the requestid --------------------------------------------------------
