@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path'
 import { ConfigError } from './errors.js'
+import { parseDialAllow, type DialAllow } from './node/dial-gate.js'
 import { parseMultiaddrList } from './node/multiaddrs.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -15,9 +16,11 @@ export interface Config {
   httpPort: number
   listen: Multiaddr[]
   announce: Multiaddr[]
+  dialAllow: DialAllow
   adminToken?: string
   keyPassword?: string
   pinConcurrency: number
+  maxPendingPerUser: number
   stallTimeoutMs: number
   gcIntervalMs: number
   fetchConcurrency: number
@@ -85,9 +88,11 @@ const SETTINGS: Array<Setting<keyof Config>> = [
   { env: 'PINERY_HTTP_PORT', key: 'httpPort', default: '7070', description: 'port of the HTTP API (0 picks a free one)', parse: integer(0, 65535) },
   { env: 'PINERY_LISTEN', key: 'listen', default: '/ip4/0.0.0.0/tcp/4101', description: 'comma-separated libp2p TCP listen multiaddrs', parse: (v) => { const list = parseMultiaddrList(v, { requireTcp: true }); if (list.length === 0) throw new Error('must name at least one TCP multiaddr'); return list } },
   { env: 'PINERY_ANNOUNCE', key: 'announce', default: '', description: 'comma-separated multiaddrs handed out as delegates (default: the listen addresses, wildcards expanded, each ending /p2p/<peerId>)', parse: (v) => parseMultiaddrList(v, { requireTcp: false }) },
+  { env: 'PINERY_DIAL_ALLOW', key: 'dialAllow', default: '', description: 'comma-separated CIDRs, addresses and host names the node may dial although they are loopback, link-local, private, unspecified or multicast (refused by default)', parse: parseDialAllow },
   { env: 'PINERY_ADMIN_TOKEN', key: 'adminToken', default: '', description: 'bootstrap token of the admin user; if unset on first start one is generated, printed once and written to <dir>/admin-token', secret: true, parse: adminToken },
   { env: 'PINERY_KEY_PASSWORD', key: 'keyPassword', default: '', description: 'when set (12 characters or more), the libp2p private key is stored encrypted with it (an existing plain key is encrypted at start); the same password is needed at every start', secret: true, parse: keyPassword },
   { env: 'PINERY_PIN_CONCURRENCY', key: 'pinConcurrency', default: '64', description: 'pins fetched at once', parse: integer(1, 1024) },
+  { env: 'PINERY_MAX_PENDING_PER_USER', key: 'maxPendingPerUser', default: '10000', description: 'requests one user may have queued or pinning at once; more answer 409 TOO_MANY_PENDING', parse: integer(1, 100_000_000) },
   { env: 'PINERY_STALL_TIMEOUT_MS', key: 'stallTimeoutMs', default: '120000', description: 'a pin that makes no progress for this long becomes failed', parse: integer(100, 86_400_000) },
   { env: 'PINERY_GC_INTERVAL_MS', key: 'gcIntervalMs', default: '30000', description: 'how often unreferenced blocks are garbage-collected', parse: integer(100, 86_400_000) },
   { env: 'PINERY_FETCH_CONCURRENCY', key: 'fetchConcurrency', default: '256', description: 'blocks requested at once across all fetches (one DAG may use them all); bounds the memory fetches hold', parse: integer(1, 4096) },

@@ -28,6 +28,18 @@ export class NotFoundError extends Error {
   override name = NotFoundError.name
 }
 
+/** The user has as many requests waiting for a fetch as one user may (409 TOO_MANY_PENDING). */
+export class TooManyPendingError extends Error {
+  static override name = 'TooManyPendingError'
+  override name = TooManyPendingError.name
+}
+
+/** The content exists but cannot be given in the representation asked for (406 NOT_ACCEPTABLE). */
+export class NotAcceptableError extends Error {
+  static override name = 'NotAcceptableError'
+  override name = NotAcceptableError.name
+}
+
 /** A request body exceeded the configured size limit. */
 export class PayloadTooLargeError extends Error {
   static override name = 'PayloadTooLargeError'

@@ -2,7 +2,10 @@
  * GET /health: one check each for the datastore (a write/read/delete round
  * trip), the blockstore (a probe file, and free disk above a threshold),
  * libp2p (listening) and the pin queue (depth and active, for information).
- * Every check is bounded in time, so the answer stays fast under load.
+ * Every check is bounded in time, so the answer stays fast under load. The
+ * storage checks write to disk, and /health needs no token: their result is
+ * reused for a few seconds, and concurrent requests share one run, so a
+ * flood of /health requests costs at most one write round per window.
  */
 import { randomBytes } from 'node:crypto'
 import { statfs, unlink, writeFile } from 'node:fs/promises'
@@ -10,6 +13,7 @@ import { join } from 'node:path'
 import { Key } from 'interface-datastore'
 import type { Datastore } from 'interface-datastore'
 import type { Libp2p } from '@libp2p/interface'
+import type { HealthProbeMetrics } from './metrics.js'
 
 /** One check's outcome. */
 export interface CheckResult {
@@ -36,7 +40,10 @@ export interface HealthInit {
   minFreeBytes: number
   /** Each check fails if it takes longer. */
   timeoutMs?: number
+  /** How long the storage checks' result is reused (default 2000 ms). */
+  cacheMs?: number
 }
+
 
 /** What the checks look at. */
 export interface HealthComponents {
@@ -45,6 +52,8 @@ export interface HealthComponents {
   libp2p: Pick<Libp2p, 'status' | 'getMultiaddrs' | 'peerId'>
   queue(): { depth: number, active: number }
   startedAt: number
+  /** Told each round of storage checks (a datastore write and a blockstore probe file). */
+  metrics?: HealthProbeMetrics
 }
 
 /** Runs every check. */
@@ -63,7 +72,8 @@ async function bounded (ms: number, fn: () => Promise<CheckResult>): Promise<Che
 /** Creates the health check. */
 export function createHealthCheck (init: HealthInit, components: HealthComponents): HealthCheck {
   const timeoutMs = init.timeoutMs ?? 2000
-  const checks: Record<string, () => Promise<CheckResult>> = {
+  const cacheMs = init.cacheMs ?? 2000
+  const storage: Record<string, () => Promise<CheckResult>> = {
     async datastore () {
       const key = new Key(`/pinery/health/${randomBytes(8).toString('hex')}`)
       const value = randomBytes(16)
@@ -81,7 +91,9 @@ export function createHealthCheck (init: HealthInit, components: HealthComponent
       return freeBytes >= init.minFreeBytes
         ? { ok: true, freeBytes }
         : { ok: false, freeBytes, error: `free disk ${freeBytes} bytes is below ${init.minFreeBytes}` }
-    },
+    }
+  }
+  const live: Record<string, () => Promise<CheckResult>> = {
     async libp2p () {
       const listening = components.libp2p.getMultiaddrs().map(String)
       const ok = components.libp2p.status === 'started' && listening.length > 0
@@ -92,8 +104,28 @@ export function createHealthCheck (init: HealthInit, components: HealthComponent
     }
   }
 
+  const runAll = async (checks: Record<string, () => Promise<CheckResult>>): Promise<Array<readonly [string, CheckResult]>> =>
+    await Promise.all(Object.entries(checks).map(async ([name, fn]) => [name, await bounded(timeoutMs, fn)] as const))
+  let cached: { at: number, entries: Array<readonly [string, CheckResult]> } | undefined
+  let running: Promise<Array<readonly [string, CheckResult]>> | undefined
+  async function storageChecks (): Promise<Array<readonly [string, CheckResult]>> {
+    if (cached != null && Date.now() - cached.at < cacheMs) return cached.entries
+    running ??= (async () => {
+      try {
+        components.metrics?.healthProbed()
+        const entries = await runAll(storage)
+        cached = { at: Date.now(), entries }
+        return entries
+      } finally {
+        running = undefined
+      }
+    })()
+    return await running
+  }
+
   return async () => {
-    const entries = await Promise.all(Object.entries(checks).map(async ([name, fn]) => [name, await bounded(timeoutMs, fn)] as const))
+    const [stored, now] = await Promise.all([storageChecks(), runAll(live)])
+    const entries = [...stored, ...now]
     const results = Object.fromEntries(entries)
     const failing = entries.filter(([, r]) => !r.ok).map(([name]) => name)
     return {

@@ -24,6 +24,11 @@ export interface HttpMetrics {
   httpRequest(route: string, method: string, status: number, seconds: number): void
 }
 
+/** What GET /health reports. */
+export interface HealthProbeMetrics {
+  healthProbed(): void
+}
+
 /** Current state, read at scrape time. */
 export interface MetricsSources {
   pinsByStatus(): Record<PinState, number>
@@ -32,7 +37,7 @@ export interface MetricsSources {
 }
 
 /** The service's metrics. */
-export interface Metrics extends PinMetrics, GcMetrics, HttpMetrics {
+export interface Metrics extends PinMetrics, GcMetrics, HttpMetrics, HealthProbeMetrics {
   registry: Registry
   /** Connects the state gauges to their sources (once the parts exist). */
   observe(sources: MetricsSources): void
@@ -53,6 +58,7 @@ export function createMetrics (): Metrics {
   const blocks = new Counter({ name: 'pinery_fetched_blocks_total', help: 'Blocks fetched while pinning', registers: [registry] })
   const gcRuns = new Counter({ name: 'pinery_gc_runs_total', help: 'Garbage collection sweeps', registers: [registry] })
   const gcDeleted = new Counter({ name: 'pinery_gc_deleted_blocks_total', help: 'Blocks deleted by garbage collection', registers: [registry] })
+  const healthProbes = new Counter({ name: 'pinery_health_probes_total', help: 'Rounds of storage checks GET /health ran (each writes to the datastore and the blockstore)', registers: [registry] })
   const gcFreed = new Counter({ name: 'pinery_gc_freed_bytes_total', help: 'Bytes of blocks deleted by garbage collection', registers: [registry] })
   new Gauge({ name: 'pinery_pins', help: 'Pin requests by status', labelNames: ['status'], registers: [registry], collect () {
     if (sources == null) return
@@ -78,6 +84,7 @@ export function createMetrics (): Metrics {
       bytes.inc(size)
       blocks.inc()
     },
+    healthProbed () { healthProbes.inc() },
     gcRan (deleted, freed) {
       gcRuns.inc()
       gcDeleted.inc(deleted)

@@ -15,6 +15,7 @@ import { createContentService, createGateway } from './content/index.js'
 import { createHttpApp } from './http/app.js'
 import { BITSWAP_OPTIONS, createPineryNode, loadNodeKey } from './node/index.js'
 import { migrateDatastore } from './node/datastore-format.js'
+import { createDialGate } from './node/dial-gate.js'
 import { cachedBlockstoreUsage, openStores, syncDatastore } from './node/storage.js'
 import { createBlockGuard } from './pins/block-guard.js'
 import { localBlockSource, networkBlockSource } from './pins/block-source.js'
@@ -85,7 +86,8 @@ export async function createPinery (config: Config, components: PineryComponents
     }, {
       blockstore: localBlocks,
       datastore,
-      logger
+      logger,
+      dialGate: createDialGate(config.dialAllow)
     })
     cleanup.push(async () => { await node.stop() })
     const { helia } = node
@@ -116,7 +118,7 @@ export async function createPinery (config: Config, components: PineryComponents
     const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) }, {
       maxTokensPerUser: config.maxTokensPerUser
     })
-    const quota = createQuota({
+    const quota = createQuota({ maxPendingPerUser: config.maxPendingPerUser }, {
       index,
       limitsOf: async (owner) => { const user = await users.get(owner); return user == null ? null : user.quota },
       pinnedSize: async (cidKey) => await content.pinnedSize(cidKey)
@@ -168,7 +170,8 @@ export async function createPinery (config: Config, components: PineryComponents
       blocksDir: join(config.dataDir, 'blocks'),
       libp2p: node.libp2p,
       queue: () => worker.stats(),
-      startedAt
+      startedAt,
+      metrics
     })
     const uploadSockets = new WeakSet<object>()
     const app = createHttpApp({

@@ -1,7 +1,7 @@
 /**
  * Crash safety: the service runs as a child process under a mix of pins,
  * uploads (whole files, and CARs that hold only part of a DAG whose rest comes
- * from an origin), replaces and deletes, with a busy queue (two worker slots,
+ * from an origin), replaces and deletes, with a busy queue (two worker slots for the one user,
  * pins nobody can serve) and frequent garbage collection. It is killed at
  * random moments, round after round, on the same data dir: every third round
  * also as a power cut (the datastore cut back to what was fsynced). Whatever
@@ -83,7 +83,8 @@ describe('crash safety (SIGKILL and power cuts)', () => {
       PINERY_ADMIN_TOKEN: TOKEN,
       PINERY_LOG_LEVEL: 'warn',
       PINERY_GC_INTERVAL_MS: '100',
-      PINERY_PIN_CONCURRENCY: '2',
+      // One user holds at most concurrency − 1 slots: two slots of the three for these pins.
+      PINERY_PIN_CONCURRENCY: '3',
       PINERY_STALL_TIMEOUT_MS: '1500',
       ...power.env
     }

@@ -9,7 +9,7 @@ import { exporter, walkPath, type UnixFSEntry } from 'ipfs-unixfs-exporter'
 import toBuffer from 'it-to-buffer'
 import { createUnsafe } from 'multiformats/block'
 import * as raw from 'multiformats/codecs/raw'
-import { NotFoundError } from '../errors.js'
+import { NotAcceptableError, NotFoundError } from '../errors.js'
 import { blockKey } from '../pins/block-guard.js'
 import { writeCar } from './car.js'
 import type { Gateway, GatewayEntry } from './index.js'
@@ -30,6 +30,20 @@ export interface GatewayComponents {
 const IDENTITY = 0x00
 // The exporter's and the blockstore's ways of saying "no such thing".
 const MISSING = new Set(['NotFoundError', 'NoResolverError', 'NotUnixFSError', 'BadPathError'])
+
+/**
+ * Whether an error of the exporter or a codec is the store failing (a 500 worth
+ * logging) rather than the content not being what its CID says (a block that does
+ * not decode as its codec: the client's CID names bytes under another codec).
+ */
+function isStoreFailure (err: Error & { code?: unknown }): boolean {
+  return err.name === 'AbortError' || /Failed(Error)?$/.test(err.name) || (typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code))
+}
+
+/** The 406 for content that does not decode; never quotes the decoder, whose messages may hold the block's bytes. */
+function undecodable (what: string): NotAcceptableError {
+  return new NotAcceptableError(`${what} does not decode as the codec its CID names: only its raw bytes can be given (Accept: application/vnd.ipld.raw)`)
+}
 
 function toEntry (entry: UnixFSEntry, name: string): GatewayEntry {
   const { cid } = entry
@@ -65,6 +79,17 @@ export function createGateway (components: GatewayComponents): Gateway {
     return await toBuffer(blockstore.get(cid, options))
   }
 
+  /** The CIDs a block links to; NotAcceptableError when it does not decode as its codec. */
+  async function linksOf (cid: CID, bytes: Uint8Array): Promise<CID[]> {
+    if (cid.code === raw.code) return []
+    const codec = await components.getCodec(cid.code)
+    try {
+      return [...createUnsafe({ bytes, cid, codec }).links()].map(([, link]) => link)
+    } catch {
+      throw undecodable(`block ${cid.toString()}`)
+    }
+  }
+
   /** The DAG under `target` depth-first, each block once; identity blocks carry themselves and are left out. */
   async function * dagBlocks (target: CID, seen: Set<string>, options: { signal?: AbortSignal }): AsyncGenerator<{ cid: CID, bytes: Uint8Array }> {
     const stack: CID[] = [target]
@@ -74,10 +99,9 @@ export function createGateway (components: GatewayComponents): Gateway {
       seen.add(key)
       options.signal?.throwIfAborted()
       const bytes = await block(cid, options)
+      const links = await linksOf(cid, bytes)
       if (cid.multihash.code !== IDENTITY) yield { cid, bytes }
-      if (cid.code === raw.code) continue
-      const links = [...createUnsafe({ bytes, cid, codec: await components.getCodec(cid.code) }).links()]
-      for (let i = links.length - 1; i >= 0; i--) stack.push((links[i] as [string, CID])[1])
+      for (let i = links.length - 1; i >= 0; i--) stack.push(links[i] as CID)
     }
   }
 
@@ -86,6 +110,10 @@ export function createGateway (components: GatewayComponents): Gateway {
       // An identity root holds itself; unless raw, it may link to anything, pinned or not.
       const served = root.multihash.code === IDENTITY ? root.code === raw.code : await components.pins.isPinned(root, options)
       if (!served) throw new NotFoundError(`${root.toString()} is not pinned here`)
+      // A block read as raw bytes needs no decoding: any codec, even bytes that do not decode as it.
+      if (options.raw === true && path.length === 0) {
+        return { entry: { type: 'object', cid: root, name: '', bytes: await block(root, options) }, trail: [] }
+      }
       try {
         let last: { cid: CID, name: string, roots: CID[] } | undefined
         for await (const step of walkPath([root.toString(), ...path].join('/'), blockstore, options)) last = step
@@ -98,7 +126,9 @@ export function createGateway (components: GatewayComponents): Gateway {
         if (path.length === 0 && err instanceof Error && err.name === 'NotUnixFSError') {
           return { entry: { type: 'object', cid: root, name: '', bytes: await block(root, options) }, trail: [] }
         }
-        if (err instanceof Error && MISSING.has(err.name)) throw new NotFoundError(`${['', 'ipfs', root.toString(), ...path].join('/')} names nothing: ${err.message}`)
+        const where = ['', 'ipfs', root.toString(), ...path].join('/')
+        if (err instanceof Error && MISSING.has(err.name)) throw new NotFoundError(`${where} names nothing: ${err.message}`)
+        if (err instanceof Error && !isStoreFailure(err)) throw undecodable(path.length === 0 ? `block ${root.toString()}` : `a block on the way to ${where}`)
         throw err
       }
     },
@@ -106,6 +136,8 @@ export function createGateway (components: GatewayComponents): Gateway {
     block,
 
     async * car (root, trail, target, options) {
+      // Checked before the first byte goes out: a target that does not decode is a 406, not a cut-off CAR.
+      await linksOf(target, await block(target, options))
       const seen = new Set<string>()
       const blocks = async function * (): AsyncGenerator<{ cid: CID, bytes: Uint8Array }> {
         // The path's nodes first, so a client can verify the way from the root to the target.

@@ -63,8 +63,11 @@ export interface Gateway {
    * Resolves `path` (UnixFS names) under `root`; throws NotFoundError when
    * the root is not pinned or the path names nothing. `trail` lists the
    * CIDs passed on the way (the root first), to put in a CAR with the target.
+   * With `raw` and no path, the root's block is not decoded at all (any codec
+   * reads as its bytes). A block that does not decode as its CID's codec
+   * throws NotAcceptableError: only its raw bytes can be given.
    */
-  resolve(root: CID, path: string[], options: { signal?: AbortSignal }): Promise<{ entry: GatewayEntry, trail: CID[] }>
+  resolve(root: CID, path: string[], options: { signal?: AbortSignal, raw?: boolean }): Promise<{ entry: GatewayEntry, trail: CID[] }>
   /** The block's bytes (of a CID that resolve() returned). */
   block(cid: CID, options: { signal?: AbortSignal }): Promise<Uint8Array>
   /** A CARv1 with `root` as its root: the `trail` blocks, then the whole DAG of `target`, depth-first. */

@@ -3,7 +3,7 @@
  * errors become the spec's Failure body; anything else is logged and
  * answered as a 500 that leaks nothing.
  */
-import { ConflictError, ForbiddenError, InsufficientFundsError, InvalidRequestError, NotFoundError, PayloadTooLargeError, RequestTimeoutError, UnauthorizedError } from '../errors.js'
+import { ConflictError, ForbiddenError, InsufficientFundsError, InvalidRequestError, NotAcceptableError, NotFoundError, PayloadTooLargeError, RequestTimeoutError, TooManyPendingError, UnauthorizedError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { ErrorRequestHandler, Response } from 'express'
 
@@ -17,8 +17,10 @@ const BY_NAME: Record<string, { status: number, reason: string }> = {
   [UnauthorizedError.name]: { status: 401, reason: 'UNAUTHORIZED' },
   [ForbiddenError.name]: { status: 403, reason: 'FORBIDDEN' },
   [NotFoundError.name]: { status: 404, reason: 'NOT_FOUND' },
+  [NotAcceptableError.name]: { status: 406, reason: 'NOT_ACCEPTABLE' },
   [ConflictError.name]: { status: 409, reason: 'CONFLICT' },
   [InsufficientFundsError.name]: { status: 409, reason: 'INSUFFICIENT_FUNDS' },
+  [TooManyPendingError.name]: { status: 409, reason: 'TOO_MANY_PENDING' },
   [PayloadTooLargeError.name]: { status: 413, reason: 'PAYLOAD_TOO_LARGE' },
   [RequestTimeoutError.name]: { status: 408, reason: 'REQUEST_TIMEOUT' }
 }

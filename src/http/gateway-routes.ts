@@ -97,7 +97,8 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
       if (!res.destroyed) res.destroy()
       const e = err as NodeJS.ErrnoException
       if (e.code === 'ERR_STREAM_PREMATURE_CLOSE' || e.name === 'AbortError') return // the client went away
-      requestLogger(res, components.logger).warn({ err }, 'gateway response ended early')
+      // Only the error's kind: a decoder's message can quote the block's bytes.
+      requestLogger(res, components.logger).warn({ error: e.name, code: e.code }, 'gateway response ended early')
     }
   }
 
@@ -108,7 +109,7 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
     const controller = new AbortController()
     res.once('close', () => { controller.abort() })
     const options = { signal: controller.signal }
-    const { entry, trail } = await gateway.resolve(root, path, options)
+    const { entry, trail } = await gateway.resolve(root, path, { ...options, raw: format === 'raw' })
     res.setHeader('X-Ipfs-Path', `/ipfs/${[req.params.cid as string, ...path].map(encodeURIComponent).join('/')}`)
     res.setHeader('X-Content-Type-Options', 'nosniff')
     // User content shares the API's origin: no scripts, no forms, no plugins.
@@ -120,7 +121,15 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
       return
     }
     if (format === 'car') {
-      await send(req, res, `"${entry.cid.toString()}.car"`, { 'Content-Type': `${CAR_TYPE}; version=1; order=dfs; dups=n`, 'Content-Disposition': `attachment; filename="${entry.cid.toString()}.car"` }, () => gateway.car(root, trail, entry.cid, options))
+      const car = gateway.car(root, trail, entry.cid, options)
+      // The first chunk before any header: a target that cannot be walked is answered 406, not cut off.
+      const first = await car.next()
+      const body = async function * (): AsyncGenerator<Uint8Array> { if (first.done !== true) yield first.value; yield * car }
+      try {
+        await send(req, res, `"${entry.cid.toString()}.car"`, { 'Content-Type': `${CAR_TYPE}; version=1; order=dfs; dups=n`, 'Content-Disposition': `attachment; filename="${entry.cid.toString()}.car"` }, body)
+      } finally {
+        await car.return(undefined) // HEAD and 304 read nothing: end the walk
+      }
       return
     }
     await sendEntry(req, res, entry, options)

@@ -31,10 +31,20 @@ export interface MultipartUpload {
 
 // kubo's multipart encoding marks directory parts with this type.
 const DIRECTORY_TYPE = 'application/x-directory'
+/**
+ * Deepest path accepted (directories and the file). The UnixFS importer
+ * builds directories recursively and overflows the stack somewhere past
+ * 1,000 levels; no real tree comes near 256.
+ */
+export const MAX_PATH_DEPTH = 256
+/** Longest path accepted, in characters (Linux's PATH_MAX is 4096 bytes). */
+export const MAX_PATH_CHARS = 4096
 
 /** Splits a part's filename into a clean relative path, or says what is wrong with it. */
 function cleanPath (filename: string): string {
+  if (filename.length > MAX_PATH_CHARS) throw new InvalidRequestError(`file part "${filename.slice(0, 60)}…": paths must be at most ${MAX_PATH_CHARS} characters`)
   const segments = filename.split('/').filter(s => s !== '' && s !== '.')
+  if (segments.length > MAX_PATH_DEPTH) throw new InvalidRequestError(`file part "${filename.slice(0, 60)}…": paths must be at most ${MAX_PATH_DEPTH} levels deep`)
   if (segments.length === 0) throw new InvalidRequestError(`file part "${filename}": the filename names no file`)
   for (const s of segments) {
     if (s === '..') throw new InvalidRequestError(`file part "${filename}": '..' is not allowed in paths`)

@@ -6,12 +6,16 @@ import { z } from 'zod'
 import { InvalidRequestError } from '../errors.js'
 import { parseCid } from '../pins/cid.js'
 import { PIN_STATES, type PinQuery, type PinRequest } from '../pins/index.js'
-import { parseMultiaddr, trailingPeerId } from '../node/multiaddrs.js'
+import { checkOrigin, parseMultiaddr, trailingPeerId } from '../node/multiaddrs.js'
 import { parseTimestamp } from './timestamps.js'
 
 const MAX_NAME = 255
 const MAX_ORIGINS = 20
 const MAX_META = 1000
+// Meta is kept in memory for every request (the index filters on it): bounded per request.
+const MAX_META_KEY = 255
+const MAX_META_VALUE = 4096
+const MAX_META_BYTES = 16 * 1024
 const MAX_CIDS = 10
 // Checked before decoding: base58/base36/base10 decoding is quadratic, so a 1 MB CID or peer ID
 // would block the event loop for minutes. Far above any real CID (a 128-byte identity CID in
@@ -29,7 +33,9 @@ const nameString = z.string().refine(v => [...v].length <= MAX_NAME, `must be at
 const origin = z.string().superRefine((v, ctx) => {
   if (v.length > MAX_ORIGIN_CHARS) { ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_ORIGIN_CHARS} characters` }); return }
   try {
-    if (trailingPeerId(parseMultiaddr(v)) == null) ctx.addIssue({ code: 'custom', message: `"${v}" must end with /p2p/<peerId>` })
+    const ma = parseMultiaddr(v)
+    if (trailingPeerId(ma) == null) ctx.addIssue({ code: 'custom', message: `"${v}" must end with /p2p/<peerId>` })
+    else checkOrigin(v, ma)
   } catch (err) {
     ctx.addIssue({ code: 'custom', message: (err as Error).message })
   }
@@ -42,7 +48,11 @@ const metaObject = z.custom<Record<string, string>>(isObject, 'must be an object
   .superRefine((m, ctx) => {
     if (!isObject(m)) return
     for (const [k, v] of Object.entries(m)) if (typeof v !== 'string') ctx.addIssue({ code: 'custom', path: [k], message: 'meta values must be strings' })
-    if (Object.keys(m).length > MAX_META) ctx.addIssue({ code: 'custom', message: `must have at most ${MAX_META} entries` })
+    if (Object.keys(m).length > MAX_META) { ctx.addIssue({ code: 'custom', message: `must have at most ${MAX_META} entries` }); return }
+    if (Object.values(m).some(v => typeof v !== 'string')) return
+    const long = Object.entries(m).find(([k, v]) => [...k].length > MAX_META_KEY || [...(v as string)].length > MAX_META_VALUE)
+    if (long != null) ctx.addIssue({ code: 'custom', message: `keys must be at most ${MAX_META_KEY} characters and values at most ${MAX_META_VALUE} (${JSON.stringify(long[0].slice(0, 40))} is longer)` })
+    else if (Buffer.byteLength(JSON.stringify(m)) > MAX_META_BYTES) ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_META_BYTES} bytes as JSON` })
   })
 
 const pinBody = z.object({

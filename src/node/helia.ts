@@ -50,6 +50,7 @@ export const CONNECTION_MANAGER_OPTIONS = {
 /** Creates and starts the node. */
 export async function createPineryNode (init: PineryNodeInit, components: PineryNodeComponents): Promise<PineryNode> {
   const log = components.logger.child({ component: 'node' })
+  const gate = components.dialGate
   const helia = withBitswap(withLibp2pLight(createHeliaLight({
     blockstore: components.blockstore,
     datastore: components.datastore,
@@ -67,7 +68,8 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services: { identify: identify() },
-    connectionManager: CONNECTION_MANAGER_OPTIONS
+    connectionManager: { ...CONNECTION_MANAGER_OPTIONS, ...(gate != null ? { resolvers: gate.resolvers } : {}) },
+    ...(gate != null ? { connectionGater: gate.connectionGater } : {})
   }), init.bitswap ?? BITSWAP_OPTIONS)
   await helia.start()
 

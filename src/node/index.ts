@@ -40,6 +40,8 @@ export interface PineryNodeComponents {
   blockstore: Blockstore
   datastore: Datastore
   logger: import('../logger.js').Logger
+  /** Refuses outbound dials the operator has not allowed (the service always has one; test peers need none). */
+  dialGate?: Pick<import('./dial-gate.js').DialGate, 'connectionGater' | 'resolvers'>
 }
 
 export { BITSWAP_OPTIONS, createPineryNode } from './helia.js'

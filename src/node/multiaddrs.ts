@@ -38,3 +38,33 @@ export function parseMultiaddrList (value: string, opts: { requireTcp: boolean }
     return ma
   })
 }
+
+const HOSTS = new Set(['ip4', 'ip6', 'dns', 'dns4', 'dns6'])
+/**
+ * What may follow `/udp/<port>` or `/tcp/<port>` in an origin besides nothing
+ * (plain TCP, the one transport Pinery dials). kubo lists its QUIC, WebTransport
+ * and WebRTC addresses among its origins, and refusing those would fail every
+ * `ipfs pin remote add`: they are accepted and never dialed.
+ */
+const UNDIALED = [/^udp (quic-v1|quic)$/, /^udp quic-v1 webtransport( certhash)*$/, /^udp webrtc-direct( certhash)*$/, /^tcp (ws|wss|tls ws|tls sni ws)$/]
+
+/**
+ * Checks an origin's shape: `/ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>/p2p/<peerId>`
+ * (dialed), or a QUIC/WebTransport/WebRTC/WebSocket address over such a host
+ * (accepted, not dialed). Anything else (`/unix`, `/memory`, `/p2p-circuit`,
+ * `/dnsaddr`, …) throws naming the origin. Returns whether Pinery dials it.
+ */
+export function checkOrigin (value: string, ma: Multiaddr): boolean {
+  const names = ma.getComponents().map(c => c.name)
+  const [host, transport] = names
+  const middle = names.slice(1, -1).join(' ')
+  const ok = names.length >= 3 && HOSTS.has(host as string) && names[names.length - 1] === 'p2p' &&
+    (middle === 'tcp' || UNDIALED.some(re => re.test(middle))) && (transport === 'tcp' || transport === 'udp')
+  if (!ok) throw new Error(`"${value}" is not an origin Pinery accepts: use /ip4, /ip6, /dns, /dns4 or /dns6, then /tcp/<port>, ending in /p2p/<peerId>`)
+  return middle === 'tcp'
+}
+
+/** Whether the worker dials this (stored) origin: plain TCP over an IP address or DNS name. */
+export function isDialableOrigin (ma: Multiaddr): boolean {
+  try { return checkOrigin(ma.toString(), ma) } catch { return false }
+}

@@ -41,16 +41,19 @@ export class Charges {
     this.bytes -= entry.size
   }
 
-  /** Keeps the charges of CIDs a replacement (created at `created`) holds until it settles. */
-  hold (created: number, cids: number[]): void {
+  /** Keeps the charges of CIDs a replacement (created at `created`) holds until it settles; returns those held. */
+  hold (created: number, cids: number[]): number[] {
     const held = cids.filter(id => this.charged.has(id))
     for (const id of held) this.charge(id, 0)
     if (held.length > 0) this.holding.set(created, held)
+    return held
   }
 
-  /** Drops what `created` held (it settled or went away). */
-  release (created: number): void {
-    for (const id of this.holding.get(created) ?? []) this.uncharge(id)
+  /** Drops what `created` held (it settled or went away); returns the CIDs it held. */
+  release (created: number): number[] {
+    const held = this.holding.get(created) ?? []
+    for (const id of held) this.uncharge(id)
     this.holding.delete(created)
+    return held
   }
 }

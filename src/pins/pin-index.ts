@@ -35,6 +35,16 @@ export interface PinIndex {
   owners(): string[]
   /** What `owner` is charged for `cidKey`: its size and how many pinned requests name it. */
   chargeOf(owner: string, cidKey: string): { refs: number, size: number } | undefined
+  /** Distinct interned values and owners held in memory (each is released once no record uses it). */
+  stats(): IndexStats
+}
+
+/** Sizes of the index's shared tables. */
+export interface IndexStats {
+  cids: number
+  names: number
+  metas: number
+  owners: number
 }
 
 /** What one owner's records add up to. */
@@ -48,16 +58,45 @@ export interface OwnerUsage {
 
 const NONE = -1
 
-/** Strings (or values keyed by a string) stored once, referred to by number. */
+/**
+ * Strings (or values keyed by a string) stored once, referred to by number,
+ * and counted: a value no record uses any more is dropped and its number
+ * reused, so create/delete cycles do not grow memory.
+ */
 class Interned<T> {
   private readonly ids = new Map<string, number>()
-  readonly values: T[] = []
-  id (key: string, value: T): number {
+  readonly values: Array<T | undefined> = []
+  private readonly keys: Array<string | undefined> = []
+  private readonly refs: number[] = []
+  private readonly free: number[] = []
+  /** The number of `key`, interning it if new; each call is one more use. */
+  ref (key: string, value: T): number {
     let id = this.ids.get(key)
-    if (id == null) { id = this.values.length; this.ids.set(key, id); this.values.push(value) }
+    if (id == null) {
+      id = this.free.pop() ?? this.values.length
+      this.ids.set(key, id)
+      this.values[id] = value
+      this.keys[id] = key
+      this.refs[id] = 0
+    }
+    this.refs[id]!++
     return id
   }
+
+  /** One more use of an interned `id`. */
+  retain (id: number): void { this.refs[id]!++ }
+
+  /** One use of `id` ended; the last one drops the value. */
+  unref (id: number): void {
+    if (id === NONE || --this.refs[id]! > 0) return
+    this.ids.delete(this.keys[id] as string)
+    this.values[id] = undefined
+    this.keys[id] = undefined
+    this.free.push(id)
+  }
+
   find (key: string): number | undefined { return this.ids.get(key) }
+  get size (): number { return this.ids.size }
 }
 
 
@@ -97,14 +136,15 @@ export function createPinIndex (): PinIndex {
       const p = cols.find(record.created)
       if (p >= 0) {
         cols.setStatus(p, record)
-        if (record.status === 'pinned' || record.status === 'failed') cols.charges.release(record.created)
+        if (record.status === 'pinned' || record.status === 'failed') for (const id of cols.charges.release(record.created)) cids.unref(id)
         return
       }
-      const name = record.pin.name == null ? NONE : names.id(record.pin.name, record.pin.name)
-      const meta = record.pin.meta == null ? NONE : metas.id(JSON.stringify(record.pin.meta), record.pin.meta)
-      cols.insert(record, cids.id(record.cidKey, record.cidKey), name, meta)
+      const name = record.pin.name == null ? NONE : names.ref(record.pin.name, record.pin.name)
+      const meta = record.pin.meta == null ? NONE : metas.ref(JSON.stringify(record.pin.meta), record.pin.meta)
+      cols.insert(record, cids.ref(record.cidKey, record.cidKey), name, meta)
       if (record.holds != null && (record.status === 'queued' || record.status === 'pinning')) {
-        cols.charges.hold(record.created, record.holds.flatMap(k => cids.find(k) ?? []))
+        // A held CID stays interned while it is held, even once no record names it.
+        for (const id of cols.charges.hold(record.created, record.holds.flatMap(k => cids.find(k) ?? []))) cids.retain(id)
       }
       total++
     },
@@ -113,13 +153,22 @@ export function createPinIndex (): PinIndex {
       const cols = owners.get(record.owner)
       const p = cols?.find(record.created) ?? -1
       if (cols == null || p < 0) return
+      for (const id of cols.charges.release(record.created)) cids.unref(id)
+      cids.unref(cols.cid[p] as number)
+      names.unref(cols.name[p] as number)
+      metas.unref(cols.meta[p] as number)
       cols.remove(p)
-      cols.charges.release(record.created)
       total--
+      // An owner without records takes no memory (their columns may have grown large).
+      if (cols.counts.every(n => n === 0)) owners.delete(record.owner)
     },
 
     size () {
       return total
+    },
+
+    stats () {
+      return { cids: cids.size, names: names.size, metas: metas.size, owners: owners.size }
     },
 
     countsByStatus () {
@@ -157,9 +206,9 @@ export function createPinIndex (): PinIndex {
       // Exclusive bounds: created in (after, before).
       const end = q.before == null ? cols.length : cols.upperBound(q.before - 1)
       const start = q.after == null ? 0 : cols.upperBound(q.after)
-      const byName = q.name == null ? undefined : memo(names.values, nameMatcher(q.name, q.match))
+      const byName = q.name == null ? undefined : memo(names.values as string[], nameMatcher(q.name, q.match))
       const pairs = q.meta == null ? undefined : Object.entries(q.meta)
-      const byMeta = pairs == null ? undefined : memo(metas.values, m => pairs.every(([k, v]) => Object.hasOwn(m, k) && m[k] === v))
+      const byMeta = pairs == null ? undefined : memo(metas.values as Array<Record<string, string>>, m => pairs.every(([k, v]) => Object.hasOwn(m, k) && m[k] === v))
       const { status, name, meta } = cols
       const matches = (i: number): boolean =>
         wanted[status[i] as number] === 1 &&

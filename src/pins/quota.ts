@@ -5,7 +5,7 @@
  * the writes they allow are serialised per user, so concurrent requests
  * cannot together slip past a limit.
  */
-import { InsufficientFundsError, UnauthorizedError } from '../errors.js'
+import { InsufficientFundsError, TooManyPendingError, UnauthorizedError } from '../errors.js'
 import { createKeyedMutex } from './keyed-mutex.js'
 import type { PinIndex } from './pin-index.js'
 
@@ -29,6 +29,8 @@ export interface QuotaWant {
    * their bytes count as free unless another request keeps them.
    */
   frees?: string[]
+  /** The request will wait for a fetch (queued) and is not replacing one that waits already. */
+  pends?: boolean
 }
 
 /** Quota checks. */
@@ -54,6 +56,12 @@ export interface Quota {
   retire<T>(owner: string, work: () => Promise<T>): Promise<T>
 }
 
+/** Limits every user has. */
+export interface QuotaInit {
+  /** Requests of one user that may be queued or pinning at once. */
+  maxPendingPerUser: number
+}
+
 /** What quotas are computed from. */
 export interface QuotaComponents {
   index: Pick<PinIndex, 'usage' | 'chargeOf'>
@@ -64,10 +72,12 @@ export interface QuotaComponents {
 }
 
 /** Creates the quota checker. */
-export function createQuota (components: QuotaComponents): Quota {
+export function createQuota (init: QuotaInit, components: QuotaComponents): Quota {
   const { index } = components
   const lock = createKeyedMutex()
   const inFlight = new Map<string, number>()
+  // Admissions between their pending check and their record reaching the index.
+  const pendingAdmits = new Map<string, number>()
   const retiring = new Map<string, () => void>()
 
   async function admitting<T> (owner: string, work: () => Promise<T>): Promise<T> {
@@ -97,6 +107,27 @@ export function createQuota (components: QuotaComponents): Quota {
     }, 0)
   }
 
+  /**
+   * Checks and reserves room for one more pending request, synchronously (so
+   * two admits at the cap cannot both pass); returns the release. Counts an
+   * admission whose record is written but not yet released twice, for a
+   * moment: it errs on the side of the cap.
+   */
+  function reservePending (owner: string, want: QuotaWant): () => void {
+    if (want.pends !== true) return () => {}
+    const { counts } = index.usage(owner)
+    const pending = counts.queued + counts.pinning + (pendingAdmits.get(owner) ?? 0)
+    if (pending >= init.maxPendingPerUser) {
+      throw new TooManyPendingError(`user ${owner} has ${pending} requests queued or pinning, the most one user may have (PINERY_MAX_PENDING_PER_USER=${init.maxPendingPerUser}); wait for some to settle`)
+    }
+    pendingAdmits.set(owner, (pendingAdmits.get(owner) ?? 0) + 1)
+    return () => {
+      const left = (pendingAdmits.get(owner) ?? 1) - 1
+      if (left > 0) pendingAdmits.set(owner, left)
+      else pendingAdmits.delete(owner)
+    }
+  }
+
   function check (owner: string, limit: Limits, want: QuotaWant): void {
     const usage = index.usage(owner)
     if (limit.pins != null && want.counted !== true) {
@@ -114,15 +145,20 @@ export function createQuota (components: QuotaComponents): Quota {
   return {
     async admit (owner, want, commit) {
       return await admitting(owner, async () => {
-        const limit = await limits(owner)
-        // Unlimited users skip the lock: nothing to race for.
-        if (limit.pins == null && limit.bytes == null) return await commit()
-        // A DAG pinned already is charged its known size at once.
-        const bytes = want.bytes ?? (limit.bytes == null ? undefined : await components.pinnedSize(want.cidKey))
-        return await lock.run(owner, async () => {
-          check(owner, limit, { ...want, ...(bytes != null ? { bytes } : {}) })
-          return await commit()
-        })
+        const release = reservePending(owner, want)
+        try {
+          const limit = await limits(owner)
+          // Unlimited users skip the lock: nothing to race for.
+          if (limit.pins == null && limit.bytes == null) return await commit()
+          // A DAG pinned already is charged its known size at once.
+          const bytes = want.bytes ?? (limit.bytes == null ? undefined : await components.pinnedSize(want.cidKey))
+          return await lock.run(owner, async () => {
+            check(owner, limit, { ...want, ...(bytes != null ? { bytes } : {}) })
+            return await commit()
+          })
+        } finally {
+          release()
+        }
       })
     },
 

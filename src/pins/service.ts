@@ -68,7 +68,8 @@ export function createPinService (components: PinServiceComponents): PinService 
   return {
     async add (owner, request) {
       const record = newRecord(owner, request)
-      await quota.admit(owner, { cidKey: record.cidKey, ...(record.status === 'pinned' ? { bytes: record.dagSize } : {}) }, async () => { await lifecycle.create(record) })
+      const want = { cidKey: record.cidKey, pends: record.status === 'queued', ...(record.status === 'pinned' ? { bytes: record.dagSize } : {}) }
+      await quota.admit(owner, want, async () => { await lifecycle.create(record) })
       return record.status === 'queued' ? await worker.admit(record) : record
     },
 
@@ -115,6 +116,7 @@ export function createPinService (components: PinServiceComponents): PinService 
         cidKey: probe.cidKey,
         ...(probe.status === 'pinned' ? { bytes: probe.dagSize } : {}),
         counted: current.status !== 'failed',
+        pends: probe.status === 'queued' && current.status !== 'queued' && current.status !== 'pinning',
         frees: [...(current.holds ?? []), current.cidKey]
       }
       const next = await quota.admit(owner, want, async () => await lifecycle.replace(requestid, (old) => {

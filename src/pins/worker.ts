@@ -8,7 +8,7 @@
  */
 import { CID } from 'multiformats/cid'
 import { InsufficientFundsError, StallError, isErrorNamed } from '../errors.js'
-import { parseMultiaddr } from '../node/multiaddrs.js'
+import { isDialableOrigin, parseMultiaddr } from '../node/multiaddrs.js'
 import { createLimiter } from './limiter.js'
 import { createPinQueue } from './pin-queue.js'
 import { walkDag, type DagWalkComponents, type DagWalkResult } from './dag-walk.js'
@@ -111,6 +111,8 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   const log = components.logger.child({ component: 'worker' })
   const queue = createPinQueue()
   const active = new Map<string, { controller: AbortController, fetch?: SharedFetch }>()
+  /** Slots each owner holds. */
+  const held = new Map<string, number>()
   const fetches = new Map<string, SharedFetch>()
   const limiter = createLimiter(init.fetchConcurrency)
   const running = new Set<Promise<void>>()
@@ -154,7 +156,8 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       fetches.set(record.cidKey, fetch)
     }
     fetch.participants++
-    const origins = (record.pin.origins ?? []).map(parseMultiaddr)
+    // Only plain TCP: records stored before origins were checked may name anything.
+    const origins = (record.pin.origins ?? []).flatMap(o => { try { return [parseMultiaddr(o)] } catch { return [] } }).filter(isDialableOrigin)
     if (origins.length > 0) void components.node.dialAll(origins, { signal: fetch.controller.signal })
     return fetch
   }
@@ -232,12 +235,34 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
     }
   }
 
+  /**
+   * The most slots one owner may hold: an equal share among the owners with
+   * queued or running work, and never every slot, so a newcomer's first pin
+   * starts at once even when one owner's fetches all stall.
+   */
+  function slotCap (): number {
+    if (init.concurrency === 1) return 1
+    let owners = held.size
+    for (const owner of queue.owners()) if (!held.has(owner)) owners++
+    return Math.min(init.concurrency - 1, Math.ceil(init.concurrency / Math.max(1, owners)))
+  }
+
   function pump (): void {
     while (!stopped && active.size < init.concurrency && queue.length > 0) {
-      const record = queue.take() as PinRecord
+      const cap = slotCap()
+      const record = queue.take(owner => (held.get(owner) ?? 0) < cap)
+      if (record == null) return
+      const { owner } = record
+      held.set(owner, (held.get(owner) ?? 0) + 1)
       const job = run(record).catch(err => { log.error({ err, requestid: record.requestid }, 'pin job crashed') })
       running.add(job)
-      void job.finally(() => { running.delete(job); pump() })
+      void job.finally(() => {
+        const left = (held.get(owner) ?? 1) - 1
+        if (left > 0) held.set(owner, left)
+        else held.delete(owner)
+        running.delete(job)
+        pump()
+      })
     }
   }
 

@@ -112,6 +112,7 @@ const REASONS: Record<number, string> = {
   408: 'REQUEST_TIMEOUT',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
+  416: 'RANGE_NOT_SATISFIABLE',
   431: 'REQUEST_HEADER_FIELDS_TOO_LARGE'
 }
 
@@ -170,13 +171,14 @@ const enc = encodeURIComponent
 // ---------------------------------------------------------------------------
 
 type Category = 'broken JSON' | 'deep nesting' | 'huge bodies' | 'wrong types' | 'invalid CIDs' | 'invalid origins' |
-  'odd unicode' | 'query parameters' | 'methods' | 'content types' | 'paths' | 'auth' | 'tokens'
+  'odd unicode' | 'query parameters' | 'methods' | 'content types' | 'paths' | 'auth' | 'tokens' | 'uploads'
+  | 'gateway'
 
 interface HostileCase {
   category: Category
   what: string
   req: () => Req
-  status: 400 | 401 | 404 | 405 | 413 | 415
+  status: 400 | 401 | 404 | 405 | 413 | 415 | 416
   /** What the details must say (usually the field at fault). */
   details?: RegExp
 }
@@ -275,6 +277,9 @@ const NOT_OBJECT = /must be a JSON object/
   add('huge bodies', '50,000 origins', () => postJson({ cid: VALID, origins: Array.from({ length: 50_000 }, (_, i) => `o${i}`) }), 400, /origins/)
   add('huge bodies', 'a 1 MB meta key with a number value', () => post(sized(LIMIT, fill => JSON.stringify({ cid: VALID, meta: { [fill]: 1 } }))), 400, /meta/)
   add('huge bodies', '60,000 meta entries', () => postJson({ cid: VALID, meta: Object.fromEntries(Array.from({ length: 60_000 }, (_, i) => [`k${i}`, 'v'])) }), 400, /meta/)
+  add('huge bodies', 'a 256-character meta key', () => postJson({ cid: VALID, meta: { ['k'.repeat(256)]: 'v' } }), 400, /meta/)
+  add('huge bodies', 'a 4097-character meta value', () => postJson({ cid: VALID, meta: { k: '🌲'.repeat(4097) } }), 400, /meta/)
+  add('huge bodies', '20 KB of meta in 1000 short entries', () => postJson({ cid: VALID, meta: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`key${i}`, `value-${i}-x`])) }), 400, /meta: must be at most 16384 bytes/)
   add('huge bodies', 'a valid pin one byte over the limit', () => post(sized(LIMIT + 1, fill => JSON.stringify({ cid: VALID, meta: { pad: fill } }))), 413)
   add('huge bodies', 'a 2 MiB body', () => post(sized(2 * LIMIT, fill => JSON.stringify({ cid: VALID, name: fill }))), 413)
   add('huge bodies', 'a 16 MiB body', () => post(Buffer.alloc(16 * LIMIT, 0x20)), 413)
@@ -374,7 +379,18 @@ const NOT_OBJECT = /must be a JSON object/
     ['100 entries', () => Array.from({ length: 100 }, (_, i) => origin(6001 + i))],
     ['a duplicate', () => [ORIGIN, ORIGIN]],
     ['a duplicate among three', () => [origin(1), origin(2), origin(1)]],
-    ['a good one and a bad one', () => [ORIGIN, '/ip4/1.1.1.1/tcp/1']]
+    ['a good one and a bad one', () => [ORIGIN, '/ip4/1.1.1.1/tcp/1']],
+    // Parse, but name nothing Pinery may dial: only ip4/ip6/dns*, then tcp, then p2p.
+    ['a unix socket', () => [`/unix/%2Fvar%2Frun%2Fdocker.sock/p2p/${PEER}`]],
+    ['an in-memory address', () => [`/memory/x/p2p/${PEER}`]],
+    ['a relay circuit', () => [`${ORIGIN}/p2p-circuit/p2p/${PEER}`]],
+    ['a dnsaddr', () => [`/dnsaddr/example.com/p2p/${PEER}`]],
+    ['bare udp', () => [`/ip4/1.1.1.1/udp/1/p2p/${PEER}`]],
+    ['http over tcp', () => [`/ip4/1.1.1.1/tcp/80/http/p2p/${PEER}`]],
+    ['tcp over tcp', () => [`/ip4/1.1.1.1/tcp/80/tcp/81/p2p/${PEER}`]],
+    ['only a peer ID', () => [`/p2p/${PEER}`]],
+    ['an ipcidr', () => [`/ip4/1.1.1.1/ipcidr/8/tcp/1/p2p/${PEER}`]],
+    ['an onion address', () => [`/onion3/vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd:1234/p2p/${PEER}`]]
   ]
   for (const [what, origins] of badOrigins) add('invalid origins', what, () => postJson({ cid: VALID, origins: origins() }), 400, /^origins\b/)
 }
@@ -577,6 +593,47 @@ const HEAD_CASES: Array<{ what: string, path: string, auth?: null, status: 400 |
   for (const encoding of ['compress', 'x-unknown', 'gzip, gzip', 'identity, gzip', 'gzip;q=1']) {
     add('content types', `Content-Encoding: ${encoding}`, () => encoded(encoding, gzipSync(body())), 415, /encoding/)
   }
+}
+
+// --- uploads: forms and CARs that must be refused before anything is stored ----------------------
+{
+  const BOUNDARY = 'hostile-boundary'
+  /** A multipart/form-data body with one file part named `filename`. */
+  const form = (filename: string, content = 'x'): Req => post(
+    `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n${content}\r\n--${BOUNDARY}--\r\n`,
+    '/content', { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` })
+  // Thousands of levels overflowed the UnixFS importer's recursion (500) before paths were bounded.
+  add('uploads', 'a file 257 directories deep', () => form(`${'d/'.repeat(256)}f`), 400, /256 levels/)
+  add('uploads', 'a file 1,500 directories deep', () => form(`${'d/'.repeat(1500)}f`), 400, /256 levels|4096 characters/)
+  add('uploads', 'a file 4,000 directories deep', () => form(`${'d/'.repeat(4000)}f`), 400, /256 levels|4096 characters/)
+  add('uploads', 'a file 6,000 directories deep', () => form(`${'d/'.repeat(6000)}f`), 400, /256 levels|4096 characters/)
+  add('uploads', 'a 5,000-character path', () => form(`${'long-name/'.repeat(500)}f`), 400, /4096 characters/)
+  add('uploads', 'a path of only dots and slashes', () => form('./././'), 400, /names no file/)
+  add('uploads', "a path with '..'", () => form('a/../../etc/passwd'), 400, /'\.\.'/)
+  add('uploads', 'a form without a boundary', () => post('x', '/content', { 'content-type': 'multipart/form-data' }), 400)
+  add('uploads', 'a CAR of garbage', () => post(Buffer.from('not a car at all'), '/content', { 'content-type': 'application/vnd.ipld.car' }), 400)
+  add('uploads', 'an empty CAR', () => post(new Uint8Array(0), '/content', { 'content-type': 'application/vnd.ipld.car' }), 400)
+  add('uploads', 'a CAR with a /unix origin', () => ({ ...post(Buffer.from('x'), `/content?origins=${enc(`/unix/%2Ftmp%2Fs/p2p/${PEER}`)}`, { 'content-type': 'application/vnd.ipld.car' }) }), 400, /origins/)
+  const bigMeta = JSON.stringify({ k: 'v'.repeat(4000), l: 'v'.repeat(4000), m: 'v'.repeat(4000), n: 'v'.repeat(4000), o: 'v'.repeat(1000) })
+  add('uploads', 'a form field meta over 16 KiB', () => post(
+    `--${BOUNDARY}\r\nContent-Disposition: form-data; name="meta"\r\n\r\n${bigMeta}\r\n` +
+    `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\nx\r\n--${BOUNDARY}--\r\n`,
+    '/content', { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }), 400, /meta/)
+}
+
+// --- gateway reads ---------------------------------------------------------------------------------
+{
+  // VALID is a raw identity CID: it holds its own bytes, so the gateway serves it without a pin.
+  const cbor = (): string => CID.createV1(0x71, identity.digest(Uint8Array.from([0xff, 0xfe]))).toString()
+  add('gateway', 'not a CID', () => ({ path: '/ipfs/not-a-cid' }), 400)
+  add('gateway', 'a 3,000-character CID', () => ({ path: `/ipfs/b${'a'.repeat(3000)}` }), 400)
+  add('gateway', 'format=zip', () => ({ path: `/ipfs/${VALID}?format=zip` }), 400, /format/)
+  add('gateway', 'format given twice', () => ({ path: `/ipfs/${VALID}?format=raw&format=car` }), 400, /format/)
+  add('gateway', 'a path under a raw block', () => ({ path: `/ipfs/${VALID}/a/b` }), 404)
+  add('gateway', 'a path 5,000 levels deep', () => ({ path: `/ipfs/${VALID}/${'a/'.repeat(5000)}b` }), 404)
+  add('gateway', 'an identity dag-cbor CID of bytes that do not decode', () => ({ path: `/ipfs/${cbor()}`, headers: { accept: 'application/vnd.ipld.car' } }), 404)
+  add('gateway', 'a range past the end', () => ({ path: `/ipfs/${VALID}`, headers: { range: 'bytes=99999999999999999999-' } }), 416)
+  add('gateway', 'a CID of an unknown codec', () => ({ path: `/ipfs/${CID.createV1(0x300001, CID.parse(VALID).multihash).toString()}` }), 400)
 }
 
 // --- encoded path tricks in the requestid --------------------------------------------------------

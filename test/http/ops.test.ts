@@ -1,6 +1,8 @@
 /**
  * Operator routes: GET /health (no token) and GET /metrics (Prometheus).
  */
+import { watch } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startService, waitFor, type TestService } from '../fixtures/service.js'
 
@@ -19,6 +21,33 @@ describe('GET /health', () => {
     for (const check of Object.values(body.checks)) expect((check as { ok: boolean }).ok).toBe(true)
     expect(body.checks.blockstore.freeBytes).toBeGreaterThan(0)
     expect(body.checks.queue).toMatchObject({ depth: 0, active: 0 })
+  })
+
+  it('a flood of /health requests writes to disk at most once per few seconds', async () => {
+    const other = await startService()
+    // What the blockstore check writes: a probe file in the blocks dir, seen by inotify.
+    const probes = new Set<string>()
+    const watcher = watch(join(other.dataDir, 'blocks'), (_event, file) => { if (file?.startsWith('.health-') === true) probes.add(file) })
+    try {
+      const started = Date.now()
+      for (let round = 0; round < 10; round++) {
+        const answers = await Promise.all(Array.from({ length: 20 }, async () => await other.request('/health', { user: null })))
+        for (const res of answers) expect(res.status).toBe(200)
+      }
+      expect(Date.now() - started).toBeLessThan(2000) // all within one window
+      await new Promise(resolve => setTimeout(resolve, 100))
+      expect(probes.size).toBe(1)
+      const metrics = await (await other.request('/metrics', { user: null })).text()
+      expect(metrics).toMatch(/^pinery_health_probes_total 1$/m)
+      // A later window checks again: a failing disk is still noticed within seconds.
+      await new Promise(resolve => setTimeout(resolve, 2100))
+      expect((await other.request('/health', { user: null })).status).toBe(200)
+      await new Promise(resolve => setTimeout(resolve, 100))
+      expect(probes.size).toBe(2)
+    } finally {
+      watcher.close()
+      await other.destroy()
+    }
   })
 
   it('answers 503 naming libp2p when the node stops listening', async () => {

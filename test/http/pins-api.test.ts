@@ -267,6 +267,21 @@ describe('POST /pins', () => {
     expect(status.pin).toStrictEqual(pin)
   })
 
+  it("accepts the origins kubo sends: its QUIC, WebTransport and WebRTC addresses too (never dialed)", async () => {
+    // As kubo 0.42 sent them for `ipfs pin remote add` (captured), plus IPv6, DNS and WebSocket forms.
+    const origins = [
+      `/ip4/127.0.0.1/tcp/39195/p2p/${PEER}`,
+      `/ip4/127.0.0.1/udp/36036/webrtc-direct/certhash/uEiBAIMRbKxoiBJ0JiNWU6eJLZnT90fyz0dhs-9BS3In7zQ/p2p/${PEER}`,
+      `/ip4/127.0.0.1/udp/45214/quic-v1/p2p/${PEER}`,
+      `/ip4/127.0.0.1/udp/46861/quic-v1/webtransport/certhash/uEiCPqeE4BDMByMYfq0zNVMgJVI7PIihcC3uXTXBDBYbecg/certhash/uEiDowWL38M-K8JjZ6H1S-HX7RUyvhVwQMwFJ7kuEM7Ay1w/p2p/${PEER}`,
+      `/ip6/::1/tcp/4001/p2p/${PEER}`,
+      `/dns6/example.com/tcp/4001/p2p/${PEER}`,
+      `/dns/example.com/tcp/443/tls/ws/p2p/${PEER}`
+    ]
+    const pin = { cid: instantCid().toString(), origins }
+    expect((await addPin(svc, 'alice', pin)).pin).toStrictEqual(pin)
+  })
+
   it('starts a CID nobody has as queued or pinning, with string info', async () => {
     const cid = (await missingCid()).toString()
     const status = await addPin(svc, 'bob', { cid })

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { createPinQueue } from '../../src/pins/pin-queue.js'
 import type { PinRecord } from '../../src/pins/index.js'
 
-const rec = (id: string): PinRecord => ({ requestid: id, owner: 'a', created: 0, status: 'queued', cidKey: 'c', pin: { cid: 'c' } })
+const rec = (id: string, owner = 'a'): PinRecord => ({ requestid: id, owner, created: 0, status: 'queued', cidKey: 'c', pin: { cid: 'c' } })
 
 describe('pin queue', () => {
   it('keeps FIFO order and exact positions through cancellations anywhere', () => {
@@ -25,5 +25,44 @@ describe('pin queue', () => {
     expect(q.take()).toBeUndefined()
     expect(q.cancel('r1')).toBe(false)
     expect(q.position('r2')).toBeUndefined()
+  })
+
+  it('takes owners in turns, and positions follow the order records are taken in', () => {
+    const q = createPinQueue()
+    for (let i = 0; i < 100; i++) q.push(rec(`a${i}`, 'a'))
+    q.push(rec('b0', 'b')); q.push(rec('b1', 'b'))
+    q.push(rec('c0', 'c'))
+    // a's backlog does not keep b and c waiting: one turn each.
+    expect(q.position('a0')).toBe(1)
+    expect(q.position('b0')).toBe(2)
+    expect(q.position('c0')).toBe(3)
+    expect(q.position('a1')).toBe(4)
+    expect(q.position('b1')).toBe(5)
+    expect(q.position('a2')).toBe(6)
+    expect(q.position('a99')).toBe(103)
+    q.cancel('a1')
+    expect(q.position('b1')).toBe(5) // a2 is a's second now
+    expect(q.position('a99')).toBe(102)
+    // Every position is the order take() returns records in.
+    const expected = ['a0', 'b0', 'c0', 'a2', 'b1', 'a3']
+    const positions = expected.map(id => q.position(id))
+    expect(positions).toEqual([1, 2, 3, 4, 5, 6])
+    expect(expected.map(() => q.take()?.requestid)).toEqual(expected)
+    // An owner refused (at its slot cap) keeps its turn for later.
+    expect(q.take(owner => owner !== 'a')).toBeUndefined()
+    q.push(rec('c1', 'c'))
+    expect(q.take(owner => owner !== 'a')?.requestid).toBe('c1')
+    expect(q.take()?.requestid).toBe('a4')
+    expect(q.length).toBe(95)
+  })
+
+  it('stays fast with 10,000 queued records of many owners', () => {
+    const q = createPinQueue()
+    const started = performance.now()
+    for (let i = 0; i < 10_000; i++) q.push(rec(`r${i}`, `u${i % 10}`))
+    for (let i = 0; i < 10_000; i += 7) q.position(`r${i}`)
+    for (let i = 0; i < 10_000; i += 3) q.cancel(`r${i}`)
+    while (q.take() != null);
+    expect(performance.now() - started).toBeLessThan(1000)
   })
 })

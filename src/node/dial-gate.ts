@@ -1,0 +1,114 @@
+/**
+ * What the node may dial. Origins come from users, so without a gate any
+ * user could make Pinery connect to the operator's loopback, link-local or
+ * private network (services that trust "internal" callers). The gate refuses
+ * outbound dials to those ranges unless PINERY_DIAL_ALLOW lists them; inbound
+ * connections are not affected. DNS names are resolved before the gate looks
+ * (libp2p resolves only /dnsaddr itself, and Node would resolve /dns4 inside
+ * the TCP dial where no gate sees it), and the resolved address is dialed.
+ */
+import { lookup } from 'node:dns/promises'
+import { BlockList, isIP } from 'node:net'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { ConnectionGater, MultiaddrResolver } from '@libp2p/interface'
+
+/** The libp2p parts that enforce the gate. */
+export interface DialGate {
+  connectionGater: ConnectionGater
+  /** Resolves /dns, /dns4 and /dns6 to IP addresses, so the gater sees where a dial goes. */
+  resolvers: Record<string, MultiaddrResolver>
+  /** Whether a dial to this multiaddr is allowed (after resolution). */
+  allows(ma: Multiaddr): boolean
+}
+
+/** Targets the gate lets through despite being in a refused range. */
+export interface DialAllow {
+  /** CIDRs (`10.0.0.0/8`, `fd00::/8`) and single addresses. */
+  subnets: Array<{ address: string, prefix: number, type: 'ipv4' | 'ipv6' }>
+  /** DNS names dialed as they are (lower case). */
+  hosts: string[]
+}
+
+const DENIED_V4: Array<[string, number]> = [
+  ['0.0.0.0', 8], // unspecified, "this network"
+  ['127.0.0.0', 8], // loopback
+  ['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], // private
+  ['100.64.0.0', 10], // carrier-grade NAT
+  ['169.254.0.0', 16], // link-local
+  ['224.0.0.0', 4], // multicast
+  ['240.0.0.0', 4] // reserved, and the broadcast address
+]
+const DENIED_V6: Array<[string, number]> = [
+  ['::', 128], ['::1', 128], // unspecified, loopback
+  ['fe80::', 10], // link-local
+  ['fc00::', 7], // unique local (private)
+  ['ff00::', 8] // multicast
+]
+
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i
+
+/** Parses PINERY_DIAL_ALLOW: comma-separated CIDRs, addresses and host names. Throws naming a bad entry. */
+export function parseDialAllow (value: string): DialAllow {
+  const allow: DialAllow = { subnets: [], hosts: [] }
+  for (const entry of value.split(',').map(s => s.trim()).filter(s => s !== '')) {
+    const [address = '', prefixText, extra] = entry.split('/')
+    const version = isIP(address)
+    if (version === 0) {
+      if (prefixText != null || !HOSTNAME.test(address)) throw new Error(`"${entry}" is neither a CIDR, an IP address nor a host name`)
+      allow.hosts.push(address.toLowerCase().replace(/\.$/, ''))
+      continue
+    }
+    const bits = version === 4 ? 32 : 128
+    const prefix = prefixText == null ? bits : Number(prefixText)
+    if (extra != null || (prefixText != null && !/^\d+$/.test(prefixText)) || prefix > bits) throw new Error(`"${entry}" is not a valid CIDR`)
+    allow.subnets.push({ address, prefix, type: version === 4 ? 'ipv4' : 'ipv6' })
+  }
+  return allow
+}
+
+/** Creates the gate. */
+export function createDialGate (allow: DialAllow): DialGate {
+  const denied = new BlockList()
+  for (const [address, prefix] of DENIED_V4) denied.addSubnet(address, prefix, 'ipv4')
+  for (const [address, prefix] of DENIED_V6) denied.addSubnet(address, prefix, 'ipv6')
+  const allowed = new BlockList()
+  for (const s of allow.subnets) allowed.addSubnet(s.address, s.prefix, s.type)
+  const hosts = new Set(allow.hosts)
+
+  function allows (ma: Multiaddr): boolean {
+    const [first] = ma.getComponents()
+    if (first?.value == null) return false
+    if (first.name === 'ip4' || first.name === 'ip6') {
+      const type = first.name === 'ip4' ? 'ipv4' : 'ipv6'
+      // IPv4-mapped IPv6 addresses are checked against the IPv4 ranges too (BlockList does that).
+      return !denied.check(first.value, type) || allowed.check(first.value, type)
+    }
+    // A name reaches the gate unresolved only when it is allowed as it is.
+    if (first.name === 'dns' || first.name === 'dns4' || first.name === 'dns6') return hosts.has(first.value.toLowerCase())
+    return false
+  }
+
+  const dnsResolver: MultiaddrResolver = {
+    canResolve (ma) {
+      const [first] = ma.getComponents()
+      return (first?.name === 'dns' || first?.name === 'dns4' || first?.name === 'dns6') && !hosts.has((first.value ?? '').toLowerCase())
+    },
+    async resolve (ma) {
+      const [first, ...rest] = ma.getComponents()
+      const family = first?.name === 'dns4' ? 4 : first?.name === 'dns6' ? 6 : 0
+      const tail = rest.map(c => c.value == null ? `/${c.name}` : `/${c.name}/${c.value}`).join('')
+      try {
+        const found = await lookup(first?.value ?? '', { all: true, family })
+        return found.map(a => multiaddr(`/${a.family === 4 ? 'ip4' : 'ip6'}/${a.address}${tail}`))
+      } catch {
+        return [] // an unknown name: nothing to dial
+      }
+    }
+  }
+
+  return {
+    connectionGater: { denyDialMultiaddr: (ma) => !allows(ma) },
+    resolvers: { dns: dnsResolver },
+    allows
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Fair sharing between users, with real transfers: one user's backlog of
+ * unobtainable CIDs (each holding a worker slot until it stalls) does not
+ * hold up another user's pin, and pending requests per user are capped.
+ */
+import { randomBytes } from 'node:crypto'
+import { afterEach, describe, expect, it } from 'vitest'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { startOrigin, type Origin } from '../fixtures/origin.js'
+import { startService, waitFor, type TestService } from '../fixtures/service.js'
+
+/** A CID nobody has: its pin holds a slot until the stall timeout. */
+async function missingCid (): Promise<string> {
+  return CID.createV1(raw.code, await sha256.digest(randomBytes(32))).toString()
+}
+
+async function pin (svc: TestService, user: string, body: Record<string, unknown>): Promise<Response> {
+  return await svc.request('/pins', { method: 'POST', user, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+}
+
+describe('fair sharing between users', () => {
+  let service: TestService | undefined
+  let origin: Origin | undefined
+  afterEach(async () => {
+    await service?.destroy()
+    await origin?.stop()
+    service = origin = undefined
+  })
+
+  it("one user's stalling backlog in every slot does not delay another user's pin", async () => {
+    const STALL_MS = 6000
+    origin = await startOrigin()
+    const { cid } = await origin.addRandomFile(1)
+    service = await startService({ users: ['alice', 'bob'], env: { PINERY_PIN_CONCURRENCY: '3', PINERY_STALL_TIMEOUT_MS: String(STALL_MS) } })
+    const svc = service
+    // alice queues 30 pins nobody can provide: they would take ten stall timeouts to clear.
+    for (let i = 0; i < 30; i++) expect((await pin(svc, 'alice', { cid: await missingCid() })).status).toBe(202)
+    await waitFor(async () => {
+      const page = await (await svc.request('/pins?status=pinning&limit=1', { user: 'alice' })).json() as { count: number }
+      return page.count >= 2 ? true : undefined
+    }, 5000, 'alice to hold slots')
+    const started = Date.now()
+    const res = await pin(svc, 'bob', { cid: cid.toString(), origins: origin.addrs })
+    expect(res.status).toBe(202)
+    const { requestid } = await res.json() as { requestid: string }
+    const settled = await waitFor(async () => {
+      const s = await (await svc.request(`/pins/${requestid}`, { user: 'bob' })).json() as { status: string }
+      return s.status === 'pinned' || s.status === 'failed' ? s.status : undefined
+    }, 60_000, "bob's pin")
+    expect(settled).toBe('pinned')
+    // Within one stall timeout: bob never waited for alice's slots to free up (before fair
+    // scheduling he waited for all 30, ten stall timeouts).
+    expect(Date.now() - started).toBeLessThan(STALL_MS * 0.75)
+  })
+
+  it("a queued request's position counts turns, not the other user's backlog", async () => {
+    service = await startService({ users: ['alice', 'bob'], env: { PINERY_PIN_CONCURRENCY: '2', PINERY_STALL_TIMEOUT_MS: '60000' } })
+    for (let i = 0; i < 20; i++) await pin(service, 'alice', { cid: await missingCid() })
+    const res = await pin(service, 'bob', { cid: await missingCid() })
+    const status = await res.json() as { info?: { status_details?: string } }
+    // bob took the slot alice may not have: its fetch runs at once.
+    expect(status.info?.status_details ?? '').not.toMatch(/queue position/)
+    const second = await (await pin(service, 'bob', { cid: await missingCid() })).json() as { info?: { status_details?: string } }
+    expect(second.info?.status_details).toMatch(/^queue position (1|2) of 20$/)
+  })
+})
+
+describe('pending requests per user', () => {
+  let service: TestService | undefined
+  afterEach(async () => { await service?.destroy(); service = undefined })
+
+  it('refuses a request past PINERY_MAX_PENDING_PER_USER with 409, even when many arrive at once', async () => {
+    service = await startService({ users: ['alice', 'bob'], env: { PINERY_MAX_PENDING_PER_USER: '5', PINERY_STALL_TIMEOUT_MS: '60000' } })
+    const svc = service
+    const cids = await Promise.all(Array.from({ length: 20 }, async () => await missingCid()))
+    const answers = await Promise.all(cids.map(async cid => await pin(svc, 'alice', { cid })))
+    expect(answers.filter(r => r.status === 202)).toHaveLength(5)
+    const refused = answers.filter(r => r.status === 409)
+    expect(refused).toHaveLength(15)
+    const body = await refused[0]?.json() as { error: { reason: string, details: string } }
+    expect(body.error.reason).toBe('TOO_MANY_PENDING')
+    expect(body.error.details).toMatch(/5 requests queued or pinning/)
+    // Other users are not affected, and a pinned CID does not count.
+    expect((await pin(svc, 'bob', { cid: await missingCid() })).status).toBe(202)
+    const list = await (await svc.request('/pins?status=queued,pinning', { user: 'alice' })).json() as { count: number, results: Array<{ requestid: string }> }
+    expect(list.count).toBe(5)
+    // Once one goes, there is room for one more.
+    expect((await svc.request(`/pins/${list.results[0]?.requestid}`, { method: 'DELETE', user: 'alice' })).status).toBe(202)
+    expect((await pin(svc, 'alice', { cid: await missingCid() })).status).toBe(202)
+    expect((await pin(svc, 'alice', { cid: await missingCid() })).status).toBe(409)
+  })
+})
