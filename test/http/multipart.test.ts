@@ -28,7 +28,7 @@ async function * body (bytes: Buffer, chunk = 7): AsyncGenerator<Uint8Array> {
 
 /** Reads every entry, with its content as text. */
 async function readAll (bytes: Buffer | AsyncIterable<Uint8Array>, init = INIT): Promise<{ entries: Array<{ path: string, text?: string }>, fields: Map<string, string> }> {
-  const upload = parseMultipart(HEADERS, bytes instanceof Buffer ? body(bytes) : bytes, init)
+  const upload = parseMultipart(HEADERS, Buffer.isBuffer(bytes) ? body(bytes) : bytes, init)
   const entries: Array<{ path: string, text?: string }> = []
   for await (const entry of upload.entries as AsyncIterable<UploadEntry>) {
     if (entry.content == null) { entries.push({ path: entry.path }); continue }
