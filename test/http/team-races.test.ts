@@ -49,7 +49,16 @@ describe('team races', () => {
   it('requests for DAGs pinned already, arriving together, stay within the byte quota', async () => {
     expect(await pinAs('bob', a.cid, origins[0])).toBe('pinned')
     expect(await pinAs('bob', b.cid, origins[1])).toBe('pinned')
-    const answers = await Promise.all([post('alice', a.cid), post('alice', b.cid)])
+    const times: Array<{ sent: number, answered: number }> = []
+    const timed = async (cid: CID): Promise<Response> => {
+      const sent = performance.now()
+      const res = await post('alice', cid)
+      times.push({ sent, answered: performance.now() })
+      return res
+    }
+    const answers = await Promise.all([timed(a.cid), timed(b.cid)])
+    // Together: both were sent before either was answered.
+    expect(Math.max(...times.map(t => t.sent))).toBeLessThan(Math.min(...times.map(t => t.answered)))
     expect(answers.map(r => r.status)).toEqual([202, 202])
     const statuses = await Promise.all(answers.map(async r => (await r.json() as { status: string }).status))
     expect(statuses.sort()).toEqual(['failed', 'pinned'])
@@ -73,18 +82,25 @@ describe('team races', () => {
   it('a user deleted while their requests keep arriving leaves nothing to a new user of that name', async () => {
     const oldSecret = service.tokens.alice as string
     let done = false
+    const sent: Array<{ at: number, answered: number, status: number }> = []
     const posters = Array.from({ length: 10 }, async () => {
       while (!done) {
+        const at = performance.now()
         const res = await post('alice', 'bafkqaaa')
         await res.arrayBuffer()
+        sent.push({ at, answered: performance.now(), status: res.status })
         if (res.status === 401) return
       }
     })
     await waitFor(async () => ((await usage('alice')).pins.pinned ?? 0) > 20 ? true : undefined, 10_000, 'pins arriving')
+    const deleting = performance.now()
     const deleted = await service.request('/users/alice?remove_pins=true', { method: 'DELETE' })
+    const deletedAt = performance.now()
     expect(deleted.status).toBe(200)
     done = true
     await Promise.all(posters)
+    // The race happened: requests were sent and answered while the deletion was in progress.
+    expect(sent.filter(s => s.at > deleting && s.answered < deletedAt).length).toBeGreaterThanOrEqual(1)
     expect((await service.request('/users', { method: 'POST', headers: JSON_HEADERS, body: '{"name":"alice"}' })).status).toBe(201)
     const again = await (await service.request('/users/alice')).json() as { usage: { pins: Record<string, number> } }
     expect(again.usage.pins).toEqual({ queued: 0, pinning: 0, pinned: 0, failed: 0 })
