@@ -43,22 +43,25 @@ describe('team races', () => {
     expect(res.status).toBe(202)
     return await settled(user, (await res.json() as { requestid: string }).requestid)
   }
+  /** Sends requests at once and checks they were in flight together: all sent before any was answered. */
+  const together = async (requests: Array<() => Promise<Response>>): Promise<Response[]> => {
+    const times: Array<{ sent: number, answered: number }> = []
+    const answers = await Promise.all(requests.map(async send => {
+      const sent = performance.now()
+      const res = await send()
+      times.push({ sent, answered: performance.now() })
+      return res
+    }))
+    expect(Math.max(...times.map(t => t.sent))).toBeLessThan(Math.min(...times.map(t => t.answered)))
+    return answers
+  }
   const usage = async (user: string): Promise<{ bytes: number, pins: Record<string, number> }> =>
     await (await service.request('/usage', { user })).json() as { bytes: number, pins: Record<string, number> }
 
   it('requests for DAGs pinned already, arriving together, stay within the byte quota', async () => {
     expect(await pinAs('bob', a.cid, origins[0])).toBe('pinned')
     expect(await pinAs('bob', b.cid, origins[1])).toBe('pinned')
-    const times: Array<{ sent: number, answered: number }> = []
-    const timed = async (cid: CID): Promise<Response> => {
-      const sent = performance.now()
-      const res = await post('alice', cid)
-      times.push({ sent, answered: performance.now() })
-      return res
-    }
-    const answers = await Promise.all([timed(a.cid), timed(b.cid)])
-    // Together: both were sent before either was answered.
-    expect(Math.max(...times.map(t => t.sent))).toBeLessThan(Math.min(...times.map(t => t.answered)))
+    const answers = await together([async () => await post('alice', a.cid), async () => await post('alice', b.cid)])
     expect(answers.map(r => r.status)).toEqual([202, 202])
     const statuses = await Promise.all(answers.map(async r => (await r.json() as { status: string }).status))
     expect(statuses.sort()).toEqual(['failed', 'pinned'])
@@ -109,13 +112,13 @@ describe('team races', () => {
 
   it('concurrent changes to one user are all kept', async () => {
     for (let i = 0; i < 10; i++) {
-      await Promise.all([
-        service.request('/users/bob', { method: 'PATCH', headers: JSON_HEADERS, body: JSON.stringify({ role: i % 2 === 0 ? 'admin' : 'member' }) }),
-        service.request('/users/bob', { method: 'PATCH', headers: JSON_HEADERS, body: JSON.stringify({ quota: { pins: i } }) })
+      await together([
+        async () => await service.request('/users/bob', { method: 'PATCH', headers: JSON_HEADERS, body: JSON.stringify({ role: i % 2 === 0 ? 'admin' : 'member' }) }),
+        async () => await service.request('/users/bob', { method: 'PATCH', headers: JSON_HEADERS, body: JSON.stringify({ quota: { pins: i } }) })
       ])
       expect(await (await service.request('/users/bob')).json()).toMatchObject({ role: i % 2 === 0 ? 'admin' : 'member', quota: { pins: i } })
     }
-    const creates = await Promise.all([1, 2, 3].map(async () => (await service.request('/users', { method: 'POST', headers: JSON_HEADERS, body: '{"name":"carol"}' })).status))
-    expect(creates.sort()).toEqual([201, 409, 409])
+    const creates = await together([1, 2, 3].map(() => async () => await service.request('/users', { method: 'POST', headers: JSON_HEADERS, body: '{"name":"carol"}' })))
+    expect(creates.map(r => r.status).sort()).toEqual([201, 409, 409])
   })
 })
