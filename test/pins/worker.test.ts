@@ -5,7 +5,8 @@
  * without a fetch, fetches and pins the rest (one fetch per CID however
  * many requests want it), fails stalled and over-quota fetches, drops a
  * request cancelled mid-fetch without settling it, leaves requests pending
- * when stopped and resumes them on start.
+ * when stopped and resumes them on start, protecting what they have stored
+ * from garbage collection from the start on.
  */
 import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -14,6 +15,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { blocksOf, fileDag } from '../fixtures/content.js'
 import { blocksIn, dagSizeIn, startOrigin, type Origin } from '../fixtures/origin.js'
 import { getCodec, openPinCore, type PinCore } from '../fixtures/pin-core.js'
 import { waitFor } from '../fixtures/service.js'
@@ -200,5 +202,23 @@ describe('pin worker', () => {
     const again = startWorker({ concurrency: 1 })
     await again.start()
     expect((await settled(waiting.requestid)).status).toBe('pinned')
+  })
+
+  it('protects from start on what a resumed request has stored, until its job ends', async () => {
+    // A request left by a previous run: most of its DAG stored, one leaf nobody can send.
+    const dag = await fileDag(randomBytes(3 * 256 * 1024 + 100))
+    const blocks = await blocksOf(dag)
+    const stored = blocks.slice(0, -1)
+    await core.store(stored)
+    const record = core.record('alice', dag.root)
+    await core.lifecycle.create(record)
+    const w = startWorker({ stallTimeoutMs: 60_000 })
+    await w.start()
+    expect(stored.filter(b => !core.guard.isProtected(b.cid))).toEqual([])
+    expect(await core.gc.collect()).toBe(0)
+    w.cancel(record.requestid)
+    await waitFor(async () => w.stats().active === 0 ? true : undefined, 5000, 'the job to end')
+    expect(stored.filter(b => core.guard.isProtected(b.cid))).toEqual([])
+    expect(await core.gc.collect()).toBe(stored.length)
   })
 })
