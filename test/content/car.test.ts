@@ -1,6 +1,6 @@
 /**
  * The CAR reader at its seam: a CAR written by @ipld/car's own writer comes
- * in whole, and a corrupt, truncated, lying or unsupported one is refused
+ * in whole, as CARv1 or wrapped in a CARv2, and a corrupt, truncated, lying or unsupported one is refused
  * with InvalidRequestError naming the problem, without reading a huge
  * section into memory. The source's own failure is passed on as it is.
  */
@@ -28,6 +28,18 @@ async function * chunks (bytes: Uint8Array, size = 1000): AsyncGenerator<Uint8Ar
 
 async function rawBlock (bytes: Uint8Array): Promise<{ cid: CID, bytes: Uint8Array }> {
   return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes }
+}
+
+const CARV2_PRAGMA = new Uint8Array([0x0a, 0xa1, 0x67, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e, 0x02])
+
+/** Wraps a CARv1 as a CARv2 (no index), with `padding` bytes between the header and the data. */
+function carV2 (v1: Uint8Array, padding = 0): Uint8Array {
+  const header = new Uint8Array(40)
+  const view = new DataView(header.buffer)
+  view.setBigUint64(16, BigInt(CARV2_PRAGMA.byteLength + 40 + padding), true) // data offset
+  view.setBigUint64(24, BigInt(v1.byteLength), true) // data size
+  view.setBigUint64(32, 0n, true) // no index
+  return Buffer.concat([CARV2_PRAGMA, header, new Uint8Array(padding), v1])
 }
 
 const read = async (car: Uint8Array | AsyncIterable<Uint8Array>, sink = memorySink()): Promise<CID[]> =>
@@ -60,6 +72,23 @@ describe('readCar', () => {
     const sink = memorySink()
     expect((await read(Buffer.concat(parts), sink)).map(String)).toEqual([blocks[0]!.cid.toString()])
     expect(sink.stored.size).toBe(2)
+  })
+
+  it('reads a CARv2 wrapping the same CAR, padding included', async () => {
+    const dag = await fileDag(randomBytes(300 * 1024))
+    const blocks = await blocksOf(dag)
+    const sink = memorySink()
+    const roots = await read(carV2(await carOf([dag.root], blocks), 100), sink)
+    expect(roots.map(String)).toEqual([dag.root.toString()])
+    expect(sink.stored.size).toBe(blocks.length)
+  })
+
+  it('refuses a CARv2 that asks to skip more than a section before its data', async () => {
+    const block = await rawBlock(new TextEncoder().encode('far away'))
+    const v2 = carV2(await carOf([block.cid], [block]))
+    // Claim the data starts 1 GiB further on: the reader would have to skip (hold) all of it.
+    new DataView(v2.buffer, v2.byteOffset).setBigUint64(CARV2_PRAGMA.byteLength + 16, BigInt(2 ** 30), true)
+    await expect(read(v2)).rejects.toEqual(invalid(/asks to skip \d+ bytes/))
   })
 
   it('refuses bytes that are not a CAR', async () => {
