@@ -9,12 +9,13 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { failure } from '../fixtures/errors.js'
 import { createTokenStore, createUserStore } from '../../src/auth/index.js'
 import { openDatastore, syncDatastore } from '../../src/node/storage.js'
 import type { TokenStore, UserStore } from '../../src/auth/index.js'
 import type { LevelDatastore } from 'datastore-level'
 
-const unauthorized = (details: RegExp): unknown => expect.objectContaining({ name: 'UnauthorizedError', message: expect.stringMatching(details) })
+const unauthorized = (details: RegExp): unknown => failure('UnauthorizedError', details)
 
 describe('token store', () => {
   let dir: string
@@ -74,13 +75,16 @@ describe('token store', () => {
     const mine = await Promise.all([tokens.create('alice'), tokens.create('alice')])
     const theirs = await tokens.create('bob')
     expect(await tokens.revokeAll('alice')).toBe(2)
-    for (const { secret } of mine) await expect(tokens.authenticate(secret)).rejects.toEqual(unauthorized(/unknown or revoked/))
+    for (const { secret } of mine) {
+      await expect(tokens.authenticate(secret)).rejects.toEqual(unauthorized(/unknown or revoked/))
+    }
     expect((await tokens.authenticate(theirs.secret)).user).toBe('bob')
     expect(await tokens.list('alice')).toEqual([])
   })
 
   it('refuses expired tokens, and an expiry in the past', async () => {
-    await expect(tokens.create('alice', { expires: new Date(Date.now() - 1000) })).rejects.toMatchObject({ name: 'InvalidRequestError' })
+    const past = new Date(Date.now() - 1000)
+    await expect(tokens.create('alice', { expires: past })).rejects.toMatchObject({ name: 'InvalidRequestError' })
     const { secret } = await tokens.create('alice', { expires: new Date(Date.now() + 150) })
     expect((await tokens.authenticate(secret)).user).toBe('alice')
     await new Promise(resolve => setTimeout(resolve, 200))

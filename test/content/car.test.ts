@@ -1,8 +1,8 @@
 /**
  * The CAR reader at its seam: a CAR written by @ipld/car's own writer comes
- * in whole, as CARv1 or wrapped in a CARv2, and a corrupt, truncated, lying or unsupported one is refused
- * with InvalidRequestError naming the problem, without reading a huge
- * section into memory. The source's own failure is passed on as it is.
+ * in whole, as CARv1 or wrapped in a CARv2, and a corrupt, truncated, lying
+ * or unsupported one is refused with InvalidRequestError naming the problem,
+ * without reading a huge section into memory. The source's own failure is passed on as it is.
  */
 import { randomBytes } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
@@ -13,6 +13,7 @@ import { identity } from 'multiformats/hashes/identity'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, it } from 'vitest'
 import { blocksOf, carOf, fileDag } from '../fixtures/content.js'
+import { failure } from '../fixtures/errors.js'
 import { getCodec } from '../fixtures/pin-core.js'
 import { MAX_BLOCK_BYTES, readCar, writeCar } from '../../src/content/car.js'
 
@@ -45,7 +46,7 @@ function carV2 (v1: Uint8Array, padding = 0): Uint8Array {
 const read = async (car: Uint8Array | AsyncIterable<Uint8Array>, sink = memorySink()): Promise<CID[]> =>
   await readCar(car instanceof Uint8Array ? chunks(car) : car, sink, { getCodec })
 
-const invalid = (details: RegExp): unknown => expect.objectContaining({ name: 'InvalidRequestError', message: expect.stringMatching(details) })
+const invalid = (details: RegExp): unknown => failure('InvalidRequestError', details)
 
 describe('readCar', () => {
   it('reads a CAR of a file DAG: its roots, and every block stored verified', async () => {
@@ -119,7 +120,10 @@ describe('readCar', () => {
     await expect(read(await carOf([git], [{ cid: git, bytes }]))).rejects.toEqual(invalid(/root .* codec 0x78/))
     const ok = await rawBlock(new TextEncoder().encode('fine'))
     await expect(read(await carOf([ok.cid], [ok, { cid: git, bytes }]))).rejects.toEqual(invalid(/block .* codec 0x78/))
-    const blake = CID.createV1(raw.code, { code: 0xb220, size: 32, digest: new Uint8Array(32), bytes: new Uint8Array([0xa0, 0xe4, 0x02, 32, ...new Uint8Array(32)]) })
+    // blake2b-256 (0xb220), a hash multiformats knows but Pinery does not verify.
+    const digest = new Uint8Array(32)
+    const multihash = new Uint8Array([0xa0, 0xe4, 0x02, 32, ...digest])
+    const blake = CID.createV1(raw.code, { code: 0xb220, size: 32, digest, bytes: multihash })
     await expect(read(await carOf([blake], []))).rejects.toEqual(invalid(/hash 0xb220/))
   })
 
@@ -139,7 +143,11 @@ describe('readCar', () => {
       yield header
       yield prefix
       yield block.cid.bytes
-      for (;;) { sent += 65_536; yield new Uint8Array(65_536); if (sent > 64 * MAX_BLOCK_BYTES) throw new Error('kept reading') }
+      for (;;) {
+        sent += 65_536
+        yield new Uint8Array(65_536)
+        if (sent > 64 * MAX_BLOCK_BYTES) throw new Error('kept reading')
+      }
     })()
     await expect(read(endless)).rejects.toEqual(invalid(/larger than the \d+ byte block limit/))
     expect(sent).toBeLessThanOrEqual(length)
@@ -156,6 +164,7 @@ describe('readCar', () => {
   it('stops at an aborted signal', async () => {
     const blocks = await Promise.all(['p', 'q'].map(async t => await rawBlock(new TextEncoder().encode(t))))
     const car = await carOf([blocks[0]!.cid], blocks)
-    await expect(readCar(chunks(car), memorySink(), { getCodec, signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' })
+    const reading = readCar(chunks(car), memorySink(), { getCodec, signal: AbortSignal.abort() })
+    await expect(reading).rejects.toMatchObject({ name: 'AbortError' })
   })
 })

@@ -11,6 +11,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { IdentityBlockstore } from 'blockstore-core/identity'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { blocksOf, carOf, directoryDag, fileDag } from '../fixtures/content.js'
+import { failure } from '../fixtures/errors.js'
 import { getCodec, openPinCore, type PinCore } from '../fixtures/pin-core.js'
 import { waitFor } from '../fixtures/service.js'
 import { createContentService, type ContentServiceHandle } from '../../src/content/service.js'
@@ -29,7 +30,8 @@ async function * once (bytes: Uint8Array, chunk = 64 * KIB): AsyncGenerator<Uint
   for (let i = 0; i < bytes.byteLength; i += chunk) yield bytes.subarray(i, i + chunk)
 }
 
-const options = (extra: Partial<UploadOptions> = {}): UploadOptions => ({ request: () => ({ name: 'upload' }), ...extra })
+const options = (extra: Partial<UploadOptions> = {}): UploadOptions =>
+  ({ request: () => ({ name: 'upload' }), ...extra })
 
 describe('content service', () => {
   let core: PinCore
@@ -57,7 +59,8 @@ describe('content service', () => {
       onFailed: () => { core.gc.markDirty() }
     })
     await worker.start()
-    pins = createPinService({ records: core.records, index: core.index, lifecycle: core.lifecycle, worker, quota: core.quota, content: core.content })
+    const { records, index, lifecycle, quota, content } = core
+    pins = createPinService({ records, index, lifecycle, worker, quota, content })
     uploads = createContentService({ settlePollMs: 50 }, {
       pins,
       blockstore: core.blockstore,
@@ -92,7 +95,8 @@ describe('content service', () => {
     const expected = await fileDag(bytes)
     const blocks = await blocksOf(expected)
     const record = await uploads.addFile('alice', once(bytes), options())
-    expect(record).toMatchObject({ owner: 'alice', status: 'pinned', pin: { cid: expected.root.toString(), name: 'upload' } })
+    const pin = { cid: expected.root.toString(), name: 'upload' }
+    expect(record).toMatchObject({ owner: 'alice', status: 'pinned', pin })
     expect(record.dagSize).toBe(blocks.reduce((n, b) => n + b.bytes.byteLength, 0))
     expect(await core.dagPins.hasPin(expected.root)).toBe(true)
     expect(await storedOf(blocks.map(b => b.cid))).toHaveLength(blocks.length)
@@ -100,9 +104,14 @@ describe('content service', () => {
   })
 
   it('pins files under one directory as kubo -w would', async () => {
-    const files = [{ path: 'a.txt', bytes: randomBytes(10 * KIB) }, { path: 'sub/b.bin', bytes: randomBytes(300 * KIB) }]
+    const files = [
+      { path: 'a.txt', bytes: randomBytes(10 * KIB) },
+      { path: 'sub/b.bin', bytes: randomBytes(300 * KIB) }
+    ]
     const expected = await directoryDag(files)
-    const entries = (async function * (): AsyncGenerator<UploadEntry> { for (const f of files) yield { path: f.path, content: once(f.bytes) } })()
+    const entries = (async function * (): AsyncGenerator<UploadEntry> {
+      for (const f of files) yield { path: f.path, content: once(f.bytes) }
+    })()
     const record = await uploads.addDirectory('alice', entries, options())
     expect(record.pin.cid).toBe(expected.root.toString())
     expect(record.status).toBe('pinned')
@@ -119,7 +128,7 @@ describe('content service', () => {
   it('stops a file that grows past the room left, and leaves none of its blocks', async () => {
     const bytes = randomBytes(900 * KIB)
     const blocks = await blocksOf(await fileDag(bytes))
-    await expect(uploads.addFile('bob', once(bytes), options())).rejects.toMatchObject({ name: 'InsufficientFundsError' })
+    await expect(uploads.addFile('bob', once(bytes), options())).rejects.toEqual(failure('InsufficientFundsError'))
     expect(await storedOf(blocks.map(b => b.cid))).toEqual([])
     expect(core.index.usage('bob').counts.pinned).toBe(0)
   })
@@ -133,11 +142,16 @@ describe('content service', () => {
   })
 
   it('pins every root of a complete CAR, and drops blocks of the CAR that no root reaches', async () => {
-    const [one, two, stray] = await Promise.all([fileDag(randomBytes(300 * KIB)), fileDag(randomBytes(5 * KIB)), fileDag(randomBytes(7 * KIB))])
-    const blocks = [...await blocksOf(one!), ...await blocksOf(two!), ...await blocksOf(stray!)]
-    const created = await uploads.addCar('alice', once(await carOf([one!.root, two!.root, one!.root], blocks)), options())
-    expect(created.map(r => [r.pin.cid, r.status])).toEqual([[one!.root.toString(), 'pinned'], [two!.root.toString(), 'pinned']])
-    expect(await storedOf([stray!.root])).toEqual([])
+    const one = await fileDag(randomBytes(300 * KIB))
+    const two = await fileDag(randomBytes(5 * KIB))
+    const stray = await fileDag(randomBytes(7 * KIB))
+    const blocks = [...await blocksOf(one), ...await blocksOf(two), ...await blocksOf(stray)]
+    // One root twice: one request for it.
+    const car = await carOf([one.root, two.root, one.root], blocks)
+    const created = await uploads.addCar('alice', once(car), options())
+    const expected = [[String(one.root), 'pinned'], [String(two.root), 'pinned']]
+    expect(created.map(r => [r.pin.cid, r.status])).toEqual(expected)
+    expect(await storedOf([stray.root])).toEqual([])
     expect((await everything()).length).toBe(blocks.length - 1)
   })
 
@@ -145,12 +159,14 @@ describe('content service', () => {
     const dag = await fileDag(randomBytes(600 * KIB))
     const blocks = await blocksOf(dag)
     const bad = [...blocks.slice(0, -1), { cid: blocks[blocks.length - 1]!.cid, bytes: randomBytes(10) }]
-    await expect(uploads.addCar('alice', once(await carOf([dag.root], bad)), options())).rejects.toMatchObject({ name: 'InvalidRequestError' })
+    const car = await carOf([dag.root], bad)
+    const upload = uploads.addCar('alice', once(car), options())
+    await expect(upload).rejects.toEqual(failure('InvalidRequestError', /do not hash/))
     expect(await everything()).toEqual([])
     expect(core.index.size()).toBe(0)
   })
 
-  it('queues the root of a CAR missing blocks, keeps its blocks while it waits, and drops them when it goes', async () => {
+  it('queues the root of a CAR missing blocks, keeps its blocks while it waits, drops them when it goes', async () => {
     const dag = await fileDag(randomBytes(3 * 256 * KIB + 100))
     const blocks = await blocksOf(dag)
     const held = blocks.slice(0, -1)
@@ -160,10 +176,13 @@ describe('content service', () => {
     expect(await storedOf(held.map(b => b.cid))).toHaveLength(held.length)
     await pins.remove('alice', record!.requestid)
     // The upload's wait sees the request gone and discards what nothing pins.
-    await waitFor(async () => (await storedOf(held.map(b => b.cid))).length === 0 ? true : undefined, 10_000, 'the blocks to go')
+    const gone = async (): Promise<true | undefined> =>
+      (await storedOf(held.map(b => b.cid))).length === 0 ? true : undefined
+    await waitFor(gone, 10_000, 'the blocks to go')
   })
 
   it('refuses an upload of a user who does not exist', async () => {
-    await expect(uploads.addFile('ghost', once(new Uint8Array(10)), options())).rejects.toMatchObject({ name: 'UnauthorizedError' })
+    const upload = uploads.addFile('ghost', once(new Uint8Array(10)), options())
+    await expect(upload).rejects.toEqual(failure('UnauthorizedError', /does not exist/))
   })
 })

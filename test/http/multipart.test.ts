@@ -5,6 +5,7 @@
  * a cut-off body) is a typed error; the body's own failure is passed on.
  */
 import { describe, expect, it } from 'vitest'
+import { failure } from '../fixtures/errors.js'
 import { parseMultipart, type MultipartInit } from '../../src/http/multipart.js'
 import type { UploadEntry } from '../../src/content/index.js'
 
@@ -14,12 +15,16 @@ const INIT: MultipartInit = { maxFieldBytes: 64, maxFiles: 4, fields: ['name', '
 
 type Part = { field: string, value: string } | { file: string, content?: string, type?: string, encoded?: boolean }
 
+function part (p: Part): string {
+  if ('field' in p) return `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${p.field}"\r\n\r\n${p.value}\r\n`
+  // RFC 5987 encoding carries bytes a quoted filename cannot.
+  const filename = p.encoded === true ? `filename*=utf-8''${encodeURIComponent(p.file)}` : `filename="${p.file}"`
+  return `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; ${filename}\r\n` +
+    `Content-Type: ${p.type ?? 'application/octet-stream'}\r\n\r\n${p.content ?? ''}\r\n`
+}
+
 function form (parts: Part[], options: { close?: boolean } = {}): Buffer {
-  const text = parts.map(p => 'field' in p
-    ? `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${p.field}"\r\n\r\n${p.value}\r\n`
-    : `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; ${p.encoded === true ? `filename*=utf-8''${encodeURIComponent(p.file)}` : `filename="${p.file}"`}\r\nContent-Type: ${p.type ?? 'application/octet-stream'}\r\n\r\n${p.content ?? ''}\r\n`
-  ).join('') + (options.close === false ? '' : `--${BOUNDARY}--\r\n`)
-  return Buffer.from(text)
+  return Buffer.from(parts.map(part).join('') + (options.close === false ? '' : `--${BOUNDARY}--\r\n`))
 }
 
 async function * body (bytes: Buffer, chunk = 7): AsyncGenerator<Uint8Array> {
@@ -27,7 +32,9 @@ async function * body (bytes: Buffer, chunk = 7): AsyncGenerator<Uint8Array> {
 }
 
 /** Reads every entry, with its content as text. */
-async function readAll (bytes: Buffer | AsyncIterable<Uint8Array>, init = INIT): Promise<{ entries: Array<{ path: string, text?: string }>, fields: Map<string, string> }> {
+interface Read { entries: Array<{ path: string, text?: string }>, fields: Map<string, string> }
+
+async function readAll (bytes: Buffer | AsyncIterable<Uint8Array>, init = INIT): Promise<Read> {
   const upload = parseMultipart(HEADERS, Buffer.isBuffer(bytes) ? body(bytes) : bytes, init)
   const entries: Array<{ path: string, text?: string }> = []
   for await (const entry of upload.entries as AsyncIterable<UploadEntry>) {
@@ -39,7 +46,7 @@ async function readAll (bytes: Buffer | AsyncIterable<Uint8Array>, init = INIT):
   return { entries, fields: upload.fields }
 }
 
-const invalid = (details: RegExp): unknown => expect.objectContaining({ name: 'InvalidRequestError', message: expect.stringMatching(details) })
+const invalid = (details: RegExp): unknown => failure('InvalidRequestError', details)
 
 describe('parseMultipart', () => {
   it('yields files and empty directories in body order with clean paths, and the fields', async () => {
@@ -60,25 +67,36 @@ describe('parseMultipart', () => {
   })
 
   // Small forms, whole in one chunk as a small request arrives.
-  const whole = (parts: Part[]): AsyncIterable<Uint8Array> => { const bytes = form(parts); return body(bytes, bytes.byteLength) }
+  const whole = (parts: Part[]): AsyncIterable<Uint8Array> => {
+    const bytes = form(parts)
+    return body(bytes, bytes.byteLength)
+  }
+  const refused = async (parts: Part[], details: RegExp): Promise<void> => {
+    await expect(readAll(whole(parts))).rejects.toEqual(invalid(details))
+  }
 
   it('refuses paths that climb out, carry control characters or name nothing', async () => {
-    await expect(readAll(whole([{ file: 'a/../../etc/passwd', content: 'x' }]))).rejects.toEqual(invalid(/'\.\.' is not allowed/))
-    await expect(readAll(whole([{ file: 'a\u0001b', content: 'x', encoded: true }]))).rejects.toEqual(invalid(/control characters/))
-    await expect(readAll(whole([{ file: './/.', content: 'x' }]))).rejects.toEqual(invalid(/names no file/))
+    await refused([{ file: 'a/../../etc/passwd', content: 'x' }], /'\.\.' is not allowed/)
+    await refused([{ file: 'a\u0001b', content: 'x', encoded: true }], /control characters/)
+    await refused([{ file: './/.', content: 'x' }], /names no file/)
   })
 
   it('refuses a path twice, or a file that is also a directory', async () => {
-    await expect(readAll(whole([{ file: 'a.txt', content: '1' }, { file: 'a.txt', content: '2' }]))).rejects.toEqual(invalid(/appears twice/))
-    await expect(readAll(whole([{ file: 'a', content: '1' }, { file: 'a/b', content: '2' }]))).rejects.toEqual(invalid(/"a" is a file/))
-    await expect(readAll(whole([{ file: 'a/b', content: '1' }, { file: 'a', content: '2' }]))).rejects.toEqual(invalid(/appears twice/))
+    await refused([{ file: 'a.txt', content: '1' }, { file: 'a.txt', content: '2' }], /appears twice/)
+    await refused([{ file: 'a', content: '1' }, { file: 'a/b', content: '2' }], /"a" is a file/)
+    await refused([{ file: 'a/b', content: '1' }, { file: 'a', content: '2' }], /appears twice/)
     // A directory part for a directory that files are in is fine.
-    expect((await readAll(form([{ file: 'd/f', content: '1' }, { file: 'd', type: 'application/x-directory' }]))).entries).toHaveLength(2)
+    const directory: Part = { file: 'd', type: 'application/x-directory' }
+    const { entries } = await readAll(form([{ file: 'd/f', content: '1' }, directory]))
+    expect(entries).toEqual([{ path: 'd/f', text: '1' }, { path: 'd' }])
   })
 
   it('refuses unknown, repeated and too long fields', async () => {
-    await expect(readAll(form([{ field: 'owner', value: 'eve' }, { file: 'a', content: '1' }]))).rejects.toEqual(invalid(/form field "owner" is not one of name, meta/))
-    await expect(readAll(form([{ field: 'name', value: 'a' }, { field: 'name', value: 'b' }, { file: 'a', content: '1' }]))).rejects.toEqual(invalid(/given twice/))
+    const file: Part = { file: 'a', content: '1' }
+    const unknown = readAll(form([{ field: 'owner', value: 'eve' }, file]))
+    await expect(unknown).rejects.toEqual(invalid(/"owner" is not one of name, meta/))
+    const twice = readAll(form([{ field: 'name', value: 'a' }, { field: 'name', value: 'b' }, file]))
+    await expect(twice).rejects.toEqual(invalid(/given twice/))
     await expect(readAll(form([{ field: 'name', value: 'x'.repeat(65) }, { file: 'a', content: '1' }])))
       .rejects.toMatchObject({ name: 'PayloadTooLargeError', message: expect.stringMatching(/longer than 64 bytes/) })
   })
@@ -95,7 +113,8 @@ describe('parseMultipart', () => {
   })
 
   it('refuses a content type without a boundary at once', () => {
-    expect(() => parseMultipart({ 'content-type': 'multipart/form-data' }, body(Buffer.alloc(0)), INIT)).toThrow(expect.objectContaining({ name: 'InvalidRequestError' }))
+    const parse = (): unknown => parseMultipart({ 'content-type': 'multipart/form-data' }, body(Buffer.alloc(0)), INIT)
+    expect(parse).toThrow(failure('InvalidRequestError', /cannot read the multipart body/) as Error)
   })
 
   it('passes on the failure of reading the body itself', async () => {
@@ -110,7 +129,9 @@ describe('parseMultipart', () => {
     const upload = parseMultipart(HEADERS, body(form([{ file: 'big', content: big }]), 64 * 1024), INIT)
     let pieces = 0
     let length = 0
-    for await (const entry of upload.entries) for await (const c of entry.content ?? []) { pieces++; length += c.byteLength }
+    for await (const entry of upload.entries) {
+      for await (const c of entry.content ?? []) { pieces++; length += c.byteLength }
+    }
     expect(length).toBe(big.length)
     expect(pieces).toBeGreaterThan(10)
   })

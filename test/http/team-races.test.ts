@@ -112,13 +112,14 @@ describe('team races', () => {
 
   it('concurrent changes to one user are all kept', async () => {
     for (let i = 0; i < 10; i++) {
-      await together([
-        async () => await service.request('/users/bob', { method: 'PATCH', headers: JSON_HEADERS, body: JSON.stringify({ role: i % 2 === 0 ? 'admin' : 'member' }) }),
-        async () => await service.request('/users/bob', { method: 'PATCH', headers: JSON_HEADERS, body: JSON.stringify({ quota: { pins: i } }) })
-      ])
+      const patch = (changes: unknown) => async () =>
+        await service.request('/users/bob', { method: 'PATCH', headers: JSON_HEADERS, body: JSON.stringify(changes) })
+      await together([patch({ role: i % 2 === 0 ? 'admin' : 'member' }), patch({ quota: { pins: i } })])
       expect(await (await service.request('/users/bob')).json()).toMatchObject({ role: i % 2 === 0 ? 'admin' : 'member', quota: { pins: i } })
     }
-    const creates = await together([1, 2, 3].map(() => async () => await service.request('/users', { method: 'POST', headers: JSON_HEADERS, body: '{"name":"carol"}' })))
+    const create = async (): Promise<Response> =>
+      await service.request('/users', { method: 'POST', headers: JSON_HEADERS, body: '{"name":"carol"}' })
+    const creates = await together([create, create, create])
     expect(creates.map(r => r.status).sort()).toEqual([201, 409, 409])
   })
 })

@@ -50,7 +50,8 @@ describe('DAG pins', () => {
       expect(await pinnedOf(core.dagPins, first.blocks.filter(c => !shared.includes(c)))).toEqual([false, false, false])
       expect(await pinnedOf(core.dagPins, second.blocks)).toEqual(second.blocks.map(() => true))
       await core.dagPins.rm(second.root, second.blocks)
-      expect(await pinnedOf(core.dagPins, [...a.blocks, ...b.blocks])).toEqual([...a.blocks, ...b.blocks].map(() => false))
+      const all = [...a.blocks, ...b.blocks]
+      expect(await pinnedOf(core.dagPins, all)).toEqual(all.map(() => false))
     }
   })
 
@@ -101,7 +102,8 @@ describe('DAG pins', () => {
   })
 
   it('honours an aborted signal in isPinned', async () => {
-    await expect(core.dagPins.isPinned(a.root, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' })
+    const signal = AbortSignal.abort()
+    await expect(core.dagPins.isPinned(a.root, { signal })).rejects.toMatchObject({ name: 'AbortError' })
   })
 
   it('ends concurrent adds and removals of DAGs sharing blocks as their last operations say', async () => {

@@ -17,7 +17,8 @@ async function pinnedDag (core: PinCore): Promise<CID> {
   const dag = await fileDag(randomBytes(300 * 1024))
   const blocks = await blocksOf(dag)
   await core.store(blocks)
-  await core.content.pin(canonicalCidKey(dag.root), blocks.map(b => b.cid), blocks.reduce((n, b) => n + b.bytes.byteLength, 0))
+  const dagSize = blocks.reduce((n, b) => n + b.bytes.byteLength, 0)
+  await core.content.pin(canonicalCidKey(dag.root), blocks.map(b => b.cid), dagSize)
   return dag.root
 }
 
@@ -65,7 +66,8 @@ describe('pin lifecycle', () => {
     const cid = await pinnedDag(core)
     const record = core.record('alice', cid)
     await core.lifecycle.create(record)
-    expect(await core.lifecycle.transition(record, 'failed', { failure: 'stalled' })).toMatchObject({ status: 'failed' })
+    const failed = await core.lifecycle.transition(record, 'failed', { failure: 'stalled' })
+    expect(failed).toMatchObject({ status: 'failed' })
     // The caller still holds the queued copy: pinned after failed is refused all the same.
     expect(await core.lifecycle.transition(record, 'pinned', { dagSize: 5 })).toBeUndefined()
     expect(await core.records.get(record.requestid)).toMatchObject({ status: 'failed', failure: 'stalled' })
@@ -73,7 +75,8 @@ describe('pin lifecycle', () => {
 
   it('unpins a CID when its last request is removed, not before', async () => {
     const cid = await pinnedDag(core)
-    const [a, b] = [core.record('alice', cid, { status: 'pinned', dagSize: 1 }), core.record('bob', cid, { status: 'pinned', dagSize: 1 })] as [PinRecord, PinRecord]
+    const a = core.record('alice', cid, { status: 'pinned', dagSize: 1 })
+    const b = core.record('bob', cid, { status: 'pinned', dagSize: 1 })
     await core.lifecycle.create(a)
     await core.lifecycle.create(b)
     await core.lifecycle.remove(a.requestid)
@@ -93,12 +96,13 @@ describe('pin lifecycle', () => {
     expect(await core.records.isReferenced(canonicalCidKey(cid))).toBe(false)
   })
 
-  it('keeps what a replaced request pinned while the replacement holds it, and releases it when that settles', async () => {
+  it('keeps what a replaced request pinned while its replacement holds it, releasing it at settle', async () => {
     const old = await pinnedDag(core)
     const next = await pinnedDag(core)
     const first = core.record('alice', old, { status: 'pinned', dagSize: 1 })
     await core.lifecycle.create(first)
-    const replacement = await core.lifecycle.replace(first.requestid, (o) => core.record('alice', next, { holds: [o.cidKey] }))
+    const build = (o: PinRecord): PinRecord => core.record('alice', next, { holds: [o.cidKey] })
+    const replacement = await core.lifecycle.replace(first.requestid, build)
     expect(replacement).toMatchObject({ cidKey: canonicalCidKey(next), holds: [canonicalCidKey(old)] })
     expect(await core.records.get(first.requestid)).toBeUndefined()
     expect(await core.dagPins.hasPin(old)).toBe(true)

@@ -17,7 +17,8 @@ const CID_A = 'bafkqaaa'
 const CID_B = 'bafkqaatine'
 
 function rec (store: RecordStore, owner: string, cidKey: string, patch: Partial<PinRecord> = {}): PinRecord {
-  return { requestid: randomUUID(), owner, created: store.nextCreated(), status: 'queued', pin: { cid: cidKey }, cidKey, ...patch }
+  const created = store.nextCreated()
+  return { requestid: randomUUID(), owner, created, status: 'queued', pin: { cid: cidKey }, cidKey, ...patch }
 }
 
 /** Every key the store holds, without the clock. */
@@ -117,7 +118,8 @@ describe('record store', () => {
 
   it('imports many records in one batch, indexed', async () => {
     const { records } = core
-    const many = Array.from({ length: 50 }, (_, i) => rec(records, i % 2 === 0 ? 'alice' : 'bob', CID_A, { status: 'pinned', dagSize: 1 }))
+    const owner = (i: number): string => i % 2 === 0 ? 'alice' : 'bob'
+    const many = Array.from({ length: 50 }, (_, i) => rec(records, owner(i), CID_A, { status: 'pinned', dagSize: 1 }))
     await records.importMany(many)
     expect(await keys(core)).toEqual(expectedKeys(many))
     expect(core.index.usage('alice').counts.pinned).toBe(25)

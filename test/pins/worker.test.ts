@@ -58,7 +58,8 @@ describe('pin worker', () => {
   })
 
   function startWorker (init: Partial<PinWorkerInit> = {}): PinWorker {
-    worker = createPinWorker({ concurrency: 4, stallTimeoutMs: 30_000, fetchConcurrency: 32, rewantAfterMs: 2000, ...init }, {
+    const settings = { concurrency: 4, stallTimeoutMs: 30_000, fetchConcurrency: 32, rewantAfterMs: 2000, ...init }
+    worker = createPinWorker(settings, {
       lifecycle: core.lifecycle,
       records: core.records,
       content: core.content,
@@ -87,7 +88,8 @@ describe('pin worker', () => {
     return r?.status === 'pinned' || r?.status === 'failed' ? r : undefined
   }, 30_000, `${requestid} settled`)
 
-  const counter = async (name: string): Promise<number> => (await metrics.registry.getSingleMetric(name)?.get())?.values[0]?.value ?? 0
+  const counter = async (name: string): Promise<number> =>
+    (await metrics.registry.getSingleMetric(name)?.get())?.values[0]?.value ?? 0
 
   it('fetches a DAG from its origins and pins it, blocks stored and no longer protected', async () => {
     const { cid } = await origin.addRandomFile(1)
@@ -148,7 +150,7 @@ describe('pin worker', () => {
     expect(failedFetches).toBe(1)
   })
 
-  it('fails only the request whose owner\'s quota the DAG outgrows, while the other sharing the fetch pins', async () => {
+  it('fails only the request whose owner\'s quota the DAG outgrows; the other sharing the fetch pins', async () => {
     core.limits.set('alice', { bytes: MIB })
     const { cid } = await origin.addRandomFile(2)
     const w = startWorker()
