@@ -94,10 +94,13 @@ describe('content hardening', () => {
   it('sweeps running while an upload fails never break a collection nor touch a pinned DAG', async () => {
     let stop = false
     const errors: unknown[] = []
+    const sweeps: Array<{ start: number, end: number }> = []
     const sweeper = (async () => {
       while (!stop) {
         svc.pinery.gc.markDirty()
+        const start = performance.now()
         try { await svc.pinery.gc.collect() } catch (err) { errors.push(err) }
+        sweeps.push({ start, end: performance.now() })
         await new Promise(resolve => setTimeout(resolve, 5))
       }
     })()
@@ -106,14 +109,18 @@ describe('content hardening', () => {
     const blocks = await blocksOf(dag)
     const car = await carOf([dag.root], blocks)
     car[car.byteLength - 3] = (car[car.byteLength - 3] as number) ^ 1
+    const uploading = performance.now()
     const [good, bad] = await Promise.all([
       svc.request('/content', { method: 'POST', user: 'alice', body: slowBody(bytes, 30), duplex: 'half' } as RequestInit & { user: string }),
       postContent(svc, car, { user: 'bob', type: 'application/vnd.ipld.car' })
     ])
+    const uploaded = performance.now()
     stop = true
     await sweeper
     expect([good.status, bad.status]).toEqual([202, 400])
     expect(errors).toEqual([])
+    // The race happened: whole sweeps ran while the uploads were in flight.
+    expect(sweeps.filter(s => s.start >= uploading && s.end <= uploaded).length).toBeGreaterThanOrEqual(1)
     expect(await storedOf(svc, blocks.map(b => b.cid))).toHaveLength(blocks.length)
   })
 })

@@ -43,13 +43,25 @@ describe('team races', () => {
     expect(res.status).toBe(202)
     return await settled(user, (await res.json() as { requestid: string }).requestid)
   }
+  /** Sends requests at once and checks they were in flight together: all sent before any was answered. */
+  const together = async (requests: Array<() => Promise<Response>>): Promise<Response[]> => {
+    const times: Array<{ sent: number, answered: number }> = []
+    const answers = await Promise.all(requests.map(async send => {
+      const sent = performance.now()
+      const res = await send()
+      times.push({ sent, answered: performance.now() })
+      return res
+    }))
+    expect(Math.max(...times.map(t => t.sent))).toBeLessThan(Math.min(...times.map(t => t.answered)))
+    return answers
+  }
   const usage = async (user: string): Promise<{ bytes: number, pins: Record<string, number> }> =>
     await (await service.request('/usage', { user })).json() as { bytes: number, pins: Record<string, number> }
 
   it('requests for DAGs pinned already, arriving together, stay within the byte quota', async () => {
     expect(await pinAs('bob', a.cid, origins[0])).toBe('pinned')
     expect(await pinAs('bob', b.cid, origins[1])).toBe('pinned')
-    const answers = await Promise.all([post('alice', a.cid), post('alice', b.cid)])
+    const answers = await together([async () => await post('alice', a.cid), async () => await post('alice', b.cid)])
     expect(answers.map(r => r.status)).toEqual([202, 202])
     const statuses = await Promise.all(answers.map(async r => (await r.json() as { status: string }).status))
     expect(statuses.sort()).toEqual(['failed', 'pinned'])
@@ -73,18 +85,25 @@ describe('team races', () => {
   it('a user deleted while their requests keep arriving leaves nothing to a new user of that name', async () => {
     const oldSecret = service.tokens.alice as string
     let done = false
+    const sent: Array<{ at: number, answered: number, status: number }> = []
     const posters = Array.from({ length: 10 }, async () => {
       while (!done) {
+        const at = performance.now()
         const res = await post('alice', 'bafkqaaa')
         await res.arrayBuffer()
+        sent.push({ at, answered: performance.now(), status: res.status })
         if (res.status === 401) return
       }
     })
     await waitFor(async () => ((await usage('alice')).pins.pinned ?? 0) > 20 ? true : undefined, 10_000, 'pins arriving')
+    const deleting = performance.now()
     const deleted = await service.request('/users/alice?remove_pins=true', { method: 'DELETE' })
+    const deletedAt = performance.now()
     expect(deleted.status).toBe(200)
     done = true
     await Promise.all(posters)
+    // The race happened: requests were sent and answered while the deletion was in progress.
+    expect(sent.filter(s => s.at > deleting && s.answered < deletedAt).length).toBeGreaterThanOrEqual(1)
     expect((await service.request('/users', { method: 'POST', headers: JSON_HEADERS, body: '{"name":"alice"}' })).status).toBe(201)
     const again = await (await service.request('/users/alice')).json() as { usage: { pins: Record<string, number> } }
     expect(again.usage.pins).toEqual({ queued: 0, pinning: 0, pinned: 0, failed: 0 })
@@ -93,13 +112,14 @@ describe('team races', () => {
 
   it('concurrent changes to one user are all kept', async () => {
     for (let i = 0; i < 10; i++) {
-      await Promise.all([
-        service.request('/users/bob', { method: 'PATCH', headers: JSON_HEADERS, body: JSON.stringify({ role: i % 2 === 0 ? 'admin' : 'member' }) }),
-        service.request('/users/bob', { method: 'PATCH', headers: JSON_HEADERS, body: JSON.stringify({ quota: { pins: i } }) })
-      ])
+      const patch = (changes: unknown) => async () =>
+        await service.request('/users/bob', { method: 'PATCH', headers: JSON_HEADERS, body: JSON.stringify(changes) })
+      await together([patch({ role: i % 2 === 0 ? 'admin' : 'member' }), patch({ quota: { pins: i } })])
       expect(await (await service.request('/users/bob')).json()).toMatchObject({ role: i % 2 === 0 ? 'admin' : 'member', quota: { pins: i } })
     }
-    const creates = await Promise.all([1, 2, 3].map(async () => (await service.request('/users', { method: 'POST', headers: JSON_HEADERS, body: '{"name":"carol"}' })).status))
-    expect(creates.sort()).toEqual([201, 409, 409])
+    const create = async (): Promise<Response> =>
+      await service.request('/users', { method: 'POST', headers: JSON_HEADERS, body: '{"name":"carol"}' })
+    const creates = await together([create, create, create])
+    expect(creates.map(r => r.status).sort()).toEqual([201, 409, 409])
   })
 })

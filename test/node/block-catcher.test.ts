@@ -40,6 +40,6 @@ describe('block catcher', () => {
         signal?.addEventListener('abort', () => { reject(signal.reason) })
       })
     })
-    await expect(want(cid, { signal: AbortSignal.timeout(50) })).rejects.toThrow()
+    await expect(want(cid, { signal: AbortSignal.timeout(50) })).rejects.toMatchObject({ name: 'TimeoutError' })
   })
 })

@@ -67,13 +67,17 @@ describe('walkDag', () => {
 
   it('without re-wanting, a lost block stalls the walk until its signal aborts it', async () => {
     const { root, store } = await dag(randomBytes(20 * 1024))
-    let lostOne = false
+    let lost: CID | undefined
     const src = source(store, (cid) => {
-      if (!lostOne && cid.code === raw.code) { lostOne = true; return true }
+      if (lost == null && cid.code === raw.code) { lost = cid; return true }
       return false
     })
+    const started = performance.now()
     const walk = walkDag(root, src, { concurrency: 8, signal: AbortSignal.timeout(500) })
-    await expect(walk).rejects.toThrow()
+    // It ends only when the signal aborts the lost want (the source's abort error), which was asked for once.
+    await expect(walk).rejects.toThrow('Want was aborted')
+    expect(performance.now() - started).toBeGreaterThanOrEqual(450)
+    expect(src.attempts.get(String(lost))).toBe(1)
   })
 })
 

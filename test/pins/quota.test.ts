@@ -2,12 +2,18 @@
  * Quotas with real transfers: the pin limit, bytes charged once per distinct
  * CID, a DAG that outgrows the bytes left failing while others sharing its
  * fetch succeed (and its blocks collected), and usage after pin, replace and
- * delete.
+ * delete. Then the quota module alone, over the real index, record store
+ * and lifecycle: limits, charges, frees, and the serialisation of admits.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { blocksIn, dagSizeIn, startOrigin, type Origin } from '../fixtures/origin.js'
 import { startService, waitFor, type TestService } from '../fixtures/service.js'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
+import { identity } from 'multiformats/hashes/identity'
+import { failure } from '../fixtures/errors.js'
+import { openPinCore, type PinCore } from '../fixtures/pin-core.js'
+import type { PinRecord } from '../../src/pins/index.js'
+import type { QuotaWant } from '../../src/pins/quota.js'
 
 const MIB = 1024 * 1024
 interface Usage { pins: Record<string, number>, bytes: number, cids: number, limits: Record<string, number> }
@@ -111,5 +117,123 @@ describe('quotas', () => {
     expect(res.status).toBe(409)
     expect(await res.json()).toEqual({ error: { reason: 'INSUFFICIENT_FUNDS', details: `storage quota exceeded: the DAG of ${a.size} bytes does not fit in the ${MIB} bytes left of user alice's ${MIB} byte quota` } })
     expect((await usage('alice')).pins).toEqual({ queued: 0, pinning: 0, pinned: 0, failed: 0 })
+  })
+})
+
+describe('quota module', () => {
+  let core: PinCore
+  beforeEach(async () => { core = await openPinCore({ limits: { alice: { pins: 2, bytes: 1000 }, free: {} } }) })
+  afterEach(async () => { await core.destroy() })
+
+  const cidOf = (n: number): CID => CID.createV1(0x55, identity.digest(new Uint8Array([n])))
+  /** Admits and writes a pinned request of `bytes` for `cid`, as the pin service would. */
+  const pinned = async (owner: string, cid: CID, bytes: number, want: Partial<QuotaWant> = {}): Promise<PinRecord> =>
+    await core.quota.admit(owner, { cidKey: cid.toV1().toString(), bytes, ...want }, async () => {
+      const record = core.record(owner, cid, { status: 'pinned', dagSize: bytes })
+      await core.lifecycle.create(record)
+      return record
+    })
+  const funds = (details: RegExp): unknown => failure('InsufficientFundsError', details)
+  const key = (n: number): string => cidOf(n).toV1().toString()
+  /** Admits a request of unknown size, writing nothing. */
+  const unsized = async (owner: string, cidKey: string): Promise<void> => {
+    await core.quota.admit(owner, { cidKey }, async () => {})
+  }
+
+  it('lets an unlimited user through and refuses one that does not exist', async () => {
+    for (let i = 0; i < 5; i++) await pinned('free', cidOf(i), 10_000)
+    expect(await core.quota.remaining('free', 'x')).toBe(Infinity)
+    await expect(pinned('ghost', cidOf(1), 1)).rejects.toMatchObject({ name: 'UnauthorizedError' })
+    await expect(core.quota.remaining('ghost', 'x')).rejects.toMatchObject({ name: 'UnauthorizedError' })
+  })
+
+  it('counts live requests against the pin limit, failed ones not, and settling ones once', async () => {
+    const first = await pinned('alice', cidOf(1), 1)
+    await pinned('alice', cidOf(2), 1)
+    await expect(pinned('alice', cidOf(3), 1)).rejects.toEqual(funds(/pin limit reached/))
+    // A request that counts already (settling, replacing) is not a new one.
+    const settling = await pinned('alice', cidOf(3), 1, { counted: true })
+    await core.lifecycle.remove(settling.requestid)
+    await core.lifecycle.remove(first.requestid)
+    // One live request and one failed one: a second live one fits.
+    await core.lifecycle.create(core.record('alice', cidOf(4), { status: 'failed', failure: 'x' }))
+    await pinned('alice', cidOf(5), 1)
+    await expect(pinned('alice', cidOf(6), 1)).rejects.toEqual(funds(/has 2 of 2 pins/))
+    expect(core.index.usage('alice').counts).toMatchObject({ pinned: 2, failed: 1 })
+  })
+
+  it('charges a CID once, refuses what does not fit, and counts what a request frees', async () => {
+    core.limits.set('alice', { bytes: 1000 })
+    await pinned('alice', cidOf(1), 600)
+    await pinned('alice', cidOf(1), 600) // the same CID again: no new charge
+    expect(core.index.usage('alice').bytes).toBe(600)
+    expect(await core.quota.remaining('alice', cidOf(2).toV1().toString())).toBe(400)
+    expect(await core.quota.remaining('alice', cidOf(1).toV1().toString())).toBe(Infinity)
+    await expect(pinned('alice', cidOf(2), 401)).rejects.toEqual(funds(/of 401 bytes does not fit in the 400 bytes/))
+    // Letting go of cid 1 frees nothing while another request still names it...
+    await expect(pinned('alice', cidOf(2), 900, { frees: [key(1)] })).rejects.toEqual(funds(/400 bytes left/))
+    expect(await core.quota.remaining('alice', cidOf(2).toV1().toString(), [cidOf(1).toV1().toString()])).toBe(400)
+    await pinned('alice', cidOf(2), 400)
+    // ...and nothing is left: a DAG of unknown size is refused at once.
+    await expect(unsized('alice', key(3))).rejects.toEqual(funds(/0 bytes left/))
+  })
+
+  it('charges a DAG pinned already its known size', async () => {
+    core.limits.set('alice', { bytes: 1000 })
+    const cid = cidOf(7)
+    await core.dagPins.add(cid, [cid], 1500)
+    await expect(unsized('alice', key(7))).rejects.toEqual(funds(/of 1500 bytes/))
+  })
+
+  it('serialises an owner\'s admits: two that fit alone but not together, one wins', async () => {
+    core.limits.set('alice', { bytes: 1000 })
+    const order: string[] = []
+    let release = (): void => {}
+    const gate = new Promise<void>(resolve => { release = resolve })
+    const admit = async (n: number): Promise<string> => {
+      try {
+        await core.quota.admit('alice', { cidKey: cidOf(n).toV1().toString(), bytes: 600 }, async () => {
+          order.push(`commit ${n} start`)
+          await gate
+          const record = core.record('alice', cidOf(n), { status: 'pinned', dagSize: 600 })
+          await core.lifecycle.create(record)
+          order.push(`commit ${n} end`)
+        })
+        return 'admitted'
+      } catch (err) {
+        order.push(`refused ${n}`)
+        return (err as Error).name
+      }
+    }
+    const both = Promise.all([admit(1), admit(2)])
+    // Both are in flight, the first one's write is held open: the second must wait for it, not check now.
+    while (order.length === 0) await new Promise(resolve => setImmediate(resolve))
+    await new Promise(resolve => setTimeout(resolve, 20))
+    expect(order).toEqual(['commit 1 start'])
+    release()
+    expect(await both).toEqual(['admitted', 'InsufficientFundsError'])
+    expect(order).toEqual(['commit 1 start', 'commit 1 end', 'refused 2'])
+  })
+
+  it('retires a user only once admits in flight are done, refusing new ones meanwhile', async () => {
+    const order: string[] = []
+    let release = (): void => {}
+    const gate = new Promise<void>(resolve => { release = resolve })
+    const inFlight = core.quota.admit('alice', { cidKey: 'k', bytes: 1 }, async () => {
+      order.push('admit start')
+      await gate
+      order.push('admit end')
+    })
+    while (order.length === 0) await new Promise(resolve => setImmediate(resolve))
+    const retired = core.quota.retire('alice', async () => { order.push('retire work'); return 'gone' })
+    await new Promise(resolve => setTimeout(resolve, 20))
+    await expect(unsized('alice', 'k2')).rejects.toEqual(failure('UnauthorizedError', /being deleted/))
+    expect(order).toEqual(['admit start'])
+    release()
+    await inFlight
+    expect(await retired).toBe('gone')
+    expect(order).toEqual(['admit start', 'admit end', 'retire work'])
+    // Admits are let in again afterwards.
+    await expect(core.quota.admit('alice', { cidKey: 'k3', bytes: 1 }, async () => 'ok')).resolves.toBe('ok')
   })
 })

@@ -1,0 +1,226 @@
+/**
+ * The pin worker at its seam: real pin core (LevelDB, durable blockstore,
+ * DAG pins, lifecycle, quotas), a real libp2p node of its own on 127.0.0.1,
+ * and real Helia origins holding the DAGs. It settles DAGs pinned already
+ * without a fetch, fetches and pins the rest (one fetch per CID however
+ * many requests want it), fails stalled and over-quota fetches, drops a
+ * request cancelled mid-fetch without settling it, leaves requests pending
+ * when stopped and resumes them on start, protecting what they have stored
+ * from garbage collection from the start on.
+ */
+import { randomBytes } from 'node:crypto'
+import { multiaddr } from '@multiformats/multiaddr'
+import { IdentityBlockstore } from 'blockstore-core/identity'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { blocksOf, fileDag } from '../fixtures/content.js'
+import { blocksIn, dagSizeIn, startOrigin, type Origin } from '../fixtures/origin.js'
+import { getCodec, openPinCore, type PinCore } from '../fixtures/pin-core.js'
+import { waitFor } from '../fixtures/service.js'
+import { createMetrics, type Metrics } from '../../src/metrics.js'
+import { createPineryNode, type PineryNode } from '../../src/node/index.js'
+import { networkBlockSource } from '../../src/pins/block-source.js'
+import { createPinWorker, type PinWorker, type PinWorkerInit } from '../../src/pins/worker.js'
+import type { PinRecord } from '../../src/pins/index.js'
+
+const MIB = 1024 * 1024
+
+/** A CID nobody has: a fetch of it stalls. */
+async function unobtainable (): Promise<CID> {
+  return CID.createV1(raw.code, await sha256.digest(randomBytes(32)))
+}
+
+describe('pin worker', () => {
+  let core: PinCore
+  let node: PineryNode
+  let origin: Origin
+  let worker: PinWorker | undefined
+  let metrics: Metrics
+  let failedFetches: number
+
+  beforeEach(async () => {
+    core = await openPinCore({ limits: { alice: {}, bob: {} } })
+    node = await createPineryNode({ listen: [multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [] }, {
+      blockstore: new IdentityBlockstore(core.blockstore), datastore: core.datastore, logger: core.logger
+    })
+    origin = await startOrigin()
+    metrics = createMetrics()
+    failedFetches = 0
+  })
+  afterEach(async () => {
+    await worker?.stop()
+    worker = undefined
+    await node.stop()
+    await origin.stop()
+    await core.destroy()
+  })
+
+  function startWorker (init: Partial<PinWorkerInit> = {}): PinWorker {
+    const settings = { concurrency: 4, stallTimeoutMs: 30_000, fetchConcurrency: 32, rewantAfterMs: 2000, ...init }
+    worker = createPinWorker(settings, {
+      lifecycle: core.lifecycle,
+      records: core.records,
+      content: core.content,
+      quota: core.quota,
+      node,
+      blocks: networkBlockSource({ blockstore: core.blockstore, getCodec, want: node.want }),
+      stored: { blockstore: core.blockstore, getCodec },
+      flushBlocks: async () => { await core.blockstore.sync() },
+      guard: core.guard,
+      logger: core.logger,
+      onFailed: () => { failedFetches++ },
+      metrics
+    })
+    return worker
+  }
+
+  /** Creates a queued record as the pin service does, and hands it to the worker. */
+  async function request (owner: string, cid: CID, withOrigins = true): Promise<PinRecord> {
+    const record = core.record(owner, cid, withOrigins ? { pin: { cid: cid.toString(), origins: origin.addrs } } : {})
+    await core.lifecycle.create(record)
+    return await (worker as PinWorker).admit(record)
+  }
+
+  const settled = async (requestid: string): Promise<PinRecord> => await waitFor(async () => {
+    const r = await core.records.get(requestid)
+    return r?.status === 'pinned' || r?.status === 'failed' ? r : undefined
+  }, 30_000, `${requestid} settled`)
+
+  const counter = async (name: string): Promise<number> =>
+    (await metrics.registry.getSingleMetric(name)?.get())?.values[0]?.value ?? 0
+
+  it('fetches a DAG from its origins and pins it, blocks stored and no longer protected', async () => {
+    const { cid } = await origin.addRandomFile(1)
+    const blocks = await blocksIn(origin.blockstore)
+    const w = startWorker()
+    await w.start()
+    const record = await request('alice', cid)
+    expect(record.status).toBe('queued')
+    const done = await settled(record.requestid)
+    expect(done).toMatchObject({ status: 'pinned', dagSize: await dagSizeIn(origin.blockstore) })
+    expect(await core.dagPins.hasPin(cid)).toBe(true)
+    expect(await Promise.all(blocks.map(async c => await core.blockstore.has(c)))).toEqual(blocks.map(() => true))
+    expect(blocks.filter(c => core.guard.isProtected(c))).toEqual([])
+    expect(w.stats()).toEqual({ depth: 0, active: 0 })
+    expect(failedFetches).toBe(0)
+  })
+
+  it('settles a request for a DAG pinned already at admission, with no fetch and no queue', async () => {
+    const w = startWorker()
+    await w.start()
+    const cid = await unobtainable()
+    await core.dagPins.add(cid, [cid], 1234)
+    const record = await request('alice', cid, false)
+    expect(record).toMatchObject({ status: 'pinned', dagSize: 1234 })
+    expect(w.stats()).toEqual({ depth: 0, active: 0 })
+    expect(await counter('pinery_pins_started_total')).toBe(0)
+  })
+
+  it('fails at admission a DAG pinned already that does not fit the owner\'s quota', async () => {
+    core.limits.set('alice', { bytes: 1000 })
+    const w = startWorker()
+    await w.start()
+    const cid = await unobtainable()
+    await core.dagPins.add(cid, [cid], 5000)
+    const record = await request('alice', cid, false)
+    expect(record.status).toBe('failed')
+    expect(record.failure).toMatch(/^storage quota exceeded/)
+  })
+
+  it('shares one fetch between requests for the same CID', async () => {
+    const { cid } = await origin.addRandomFile(2)
+    const blocks = await blocksIn(origin.blockstore)
+    const w = startWorker()
+    await w.start()
+    const records = await Promise.all([request('alice', cid), request('bob', cid), request('alice', cid)])
+    const done = await Promise.all(records.map(async r => await settled(r.requestid)))
+    expect(done.map(r => r.status)).toEqual(['pinned', 'pinned', 'pinned'])
+    expect(await counter('pinery_fetched_blocks_total')).toBe(blocks.length)
+  })
+
+  it('fails a fetch that receives no block for the stall timeout', async () => {
+    const w = startWorker({ stallTimeoutMs: 300 })
+    await w.start()
+    const record = await request('alice', await unobtainable())
+    const done = await settled(record.requestid)
+    expect(done.status).toBe('failed')
+    expect(done.failure).toMatch(/^no progress for 300 ms/)
+    expect(failedFetches).toBe(1)
+  })
+
+  it('fails only the request whose owner\'s quota the DAG outgrows; the other sharing the fetch pins', async () => {
+    core.limits.set('alice', { bytes: MIB })
+    const { cid } = await origin.addRandomFile(2)
+    const w = startWorker()
+    await w.start()
+    const [mine, theirs] = await Promise.all([request('alice', cid), request('bob', cid)])
+    const [a, b] = await Promise.all([settled(mine!.requestid), settled(theirs!.requestid)])
+    expect(a.status).toBe('failed')
+    expect(a.failure).toMatch(/^storage quota exceeded: the DAG grew past the \d+ bytes left/)
+    expect(b.status).toBe('pinned')
+  })
+
+  it('drops a request cancelled mid-fetch without settling it, and reports the abandoned fetch', async () => {
+    const w = startWorker({ stallTimeoutMs: 60_000 })
+    await w.start()
+    const record = await request('alice', await unobtainable())
+    await waitFor(async () => w.stats().active === 1 ? true : undefined, 5000, 'the fetch to start')
+    expect(await core.lifecycle.remove(record.requestid)).toBeDefined()
+    w.cancel(record.requestid)
+    await waitFor(async () => w.stats().active === 0 && failedFetches === 1 ? true : undefined, 5000, 'the job to end')
+    expect(await core.records.get(record.requestid)).toBeUndefined()
+    expect(await counter('pinery_pins_finished_total')).toBe(0)
+  })
+
+  it('reports queue positions and progress, oldest first', async () => {
+    const w = startWorker({ concurrency: 1, stallTimeoutMs: 60_000 })
+    await w.start()
+    const blocker = await request('alice', await unobtainable())
+    const second = await request('alice', await unobtainable())
+    const third = await request('alice', await unobtainable())
+    await waitFor(async () => w.stats().active === 1 ? true : undefined, 5000, 'the first fetch to start')
+    expect(w.progress(blocker.requestid)).toEqual({ blocks: 0, bytes: 0 })
+    expect(w.position(blocker.requestid)).toBeUndefined()
+    expect(w.position(second.requestid)).toEqual({ position: 1, length: 2 })
+    expect(w.position(third.requestid)).toEqual({ position: 2, length: 2 })
+    w.cancel(second.requestid)
+    expect(w.position(third.requestid)).toEqual({ position: 1, length: 1 })
+    expect(w.stats()).toEqual({ depth: 1, active: 1 })
+  })
+
+  it('leaves requests pending when stopped, and resumes them oldest first on start', async () => {
+    const { cid } = await origin.addRandomFile(1)
+    const w = startWorker({ concurrency: 1, stallTimeoutMs: 60_000 })
+    await w.start()
+    const blocker = await request('alice', await unobtainable(), false)
+    const waiting = await request('alice', cid)
+    await w.stop()
+    expect((await core.records.get(blocker.requestid))?.status).toMatch(/^(queued|pinning)$/)
+    expect((await core.records.get(waiting.requestid))?.status).toBe('queued')
+    // The blocker is gone by the restart; the waiting request resumes from its record alone.
+    await core.lifecycle.remove(blocker.requestid)
+    const again = startWorker({ concurrency: 1 })
+    await again.start()
+    expect((await settled(waiting.requestid)).status).toBe('pinned')
+  })
+
+  it('protects from start on what a resumed request has stored, until its job ends', async () => {
+    // A request left by a previous run: most of its DAG stored, one leaf nobody can send.
+    const dag = await fileDag(randomBytes(3 * 256 * 1024 + 100))
+    const blocks = await blocksOf(dag)
+    const stored = blocks.slice(0, -1)
+    await core.store(stored)
+    const record = core.record('alice', dag.root)
+    await core.lifecycle.create(record)
+    const w = startWorker({ stallTimeoutMs: 60_000 })
+    await w.start()
+    expect(stored.filter(b => !core.guard.isProtected(b.cid))).toEqual([])
+    expect(await core.gc.collect()).toBe(0)
+    w.cancel(record.requestid)
+    await waitFor(async () => w.stats().active === 0 ? true : undefined, 5000, 'the job to end')
+    expect(stored.filter(b => core.guard.isProtected(b.cid))).toEqual([])
+    expect(await core.gc.collect()).toBe(stored.length)
+  })
+})
