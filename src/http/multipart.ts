@@ -97,6 +97,10 @@ export function parseMultipart (headers: IncomingHttpHeaders, body: AsyncIterabl
   const fail = (error: unknown): void => { push({ kind: 'error', error }) }
 
   parser.on('file', (name, stream, info) => {
+    // busboy destroys a part's stream with "Unexpected end of file" when the form is abandoned
+    // mid-part (a refused path, a parser destroyed early). Unheard, that error would end the
+    // process; a consumer reading the part still gets it through its own iterator.
+    stream.on('error', () => {})
     // An empty file input of a browser form arrives as filename="" without content.
     if (info.filename == null || info.filename === '') { stream.resume(); return }
     try {
