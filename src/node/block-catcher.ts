@@ -4,7 +4,9 @@
  * block; a block arriving in that gap is dropped and the want is cancelled,
  * and a sending Helia will not resend it for 5 s. This listens to the
  * WantList's 'block' events from the start and resolves waiting wants from
- * them, whichever listener hears the block first.
+ * them, whichever listener hears the block first. Upstream code:
+ * https://github.com/ipfs/helia/blob/main/packages/bitswap/src/want-list.ts
+ * (`addEntry`); delete this module once it listens before it sends.
  */
 import { base64 } from 'multiformats/bases/base64'
 import type { CID } from 'multiformats/cid'

@@ -17,10 +17,10 @@ import { createHeliaLight } from 'helia'
 import * as json from 'multiformats/codecs/json'
 import { sha512 } from 'multiformats/hashes/sha2'
 import { ConfigError } from '../errors.js'
+import { catchBitswapBroker } from './bitswap-broker.js'
 import { createBlockCatcher } from './block-catcher.js'
 import { trailingPeerId } from './multiaddrs.js'
 import type { PineryNode, PineryNodeComponents, PineryNodeInit } from './index.js'
-import type { BlockBroker } from '@helia/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** Delegates are capped by the spec at 20. */
@@ -51,7 +51,7 @@ export const CONNECTION_MANAGER_OPTIONS = {
 export async function createPineryNode (init: PineryNodeInit, components: PineryNodeComponents): Promise<PineryNode> {
   const log = components.logger.child({ component: 'node' })
   const gate = components.dialGate
-  const helia = withBitswap(withLibp2pLight(createHeliaLight({
+  const light = withLibp2pLight(createHeliaLight({
     blockstore: components.blockstore,
     datastore: components.datastore,
     blockBrokers: [],
@@ -70,19 +70,23 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
     services: { identify: identify() },
     connectionManager: { ...CONNECTION_MANAGER_OPTIONS, ...(gate != null ? { resolvers: gate.resolvers } : {}) },
     ...(gate != null ? { connectionGater: gate.connectionGater } : {})
-  }), init.bitswap ?? BITSWAP_OPTIONS)
+  })
+  const bitswapBroker = catchBitswapBroker(light)
+  const helia = withBitswap(light, init.bitswap ?? BITSWAP_OPTIONS)
   await helia.start()
 
   // The fetcher wants blocks from the bitswap broker directly: bitswap derives
   // each block's CID from its bytes, so what it returns is verified, whereas
   // helia.blockstore.get hashes every block a second time (and wraps it in
-  // several store layers). @helia/bitswap 4 exports only withBitswap, so the
-  // broker is taken from Helia's broker list.
-  const broker = (helia as unknown as { blockBrokers?: Array<BlockBroker & { bitswap?: { wantList?: EventTarget } }> }).blockBrokers?.find(b => b.name === 'bitswap')
-  const retrieve = broker?.retrieve?.bind(broker)
-  if (retrieve == null) throw new Error('this Helia version keeps its bitswap broker elsewhere; update src/node/helia.ts')
-  const want = createBlockCatcher({ retrieve, blockEvents: broker?.bitswap?.wantList })
-  if (broker?.bitswap?.wantList == null) log.warn('bitswap block events are not reachable: wants may be lost and re-wanted')
+  // several store layers).
+  let broker
+  try {
+    broker = bitswapBroker()
+  } catch (err) {
+    await helia.stop()
+    throw err
+  }
+  const want = createBlockCatcher({ retrieve: broker.retrieve, blockEvents: broker.blockEvents })
   const libp2p = helia.libp2p
   const peerId = libp2p.peerId.toString()
   if (libp2p.getMultiaddrs().length === 0) {
