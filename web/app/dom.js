@@ -38,7 +38,7 @@ export function bytes (n) {
   let v = Number(n)
   let u = 0
   while (v >= 1024 && u < UNITS.length - 1) { v /= 1024; u++ }
-  return `${u === 0 ? v : v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${UNITS[u]}`
+  return `${u === 0 ? v : Number(v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0))} ${UNITS[u]}`
 }
 
 /** "50GiB", "1.5 MB", "1000" → bytes; undefined when empty; NaN when unreadable. */

@@ -66,7 +66,7 @@ function userCard (u, reload) {
 }
 
 function createUserForm (reload) {
-  const name = h('input', { type: 'text', name: 'name', required: true, pattern: '[a-z0-9-]{1,64}', placeholder: 'alice' })
+  const name = h('input', { type: 'text', name: 'name', required: true, pattern: '[a-z0-9\\-]{1,64}', placeholder: 'alice' })
   const role = h('select', { name: 'role' }, h('option', { value: 'member' }, 'member'), h('option', { value: 'admin' }, 'admin'))
   const qb = h('input', { type: 'text', name: 'quota-bytes', placeholder: 'no limit' })
   const qp = h('input', { type: 'text', name: 'quota-pins', inputmode: 'numeric', placeholder: 'no limit' })

@@ -48,8 +48,10 @@ async function contentView (p, path) {
   const size = Number(res.headers.get('content-length'))
   box.append(h('p', {}, `${type.split(';')[0]}, ${bytes(size)}`), links)
   if (type.startsWith('image/')) box.append(h('img', { src: url, alt: `preview of ${path || cid}`, class: 'preview' }))
+  else if (size === 0) box.append(h('p', { class: 'muted' }, 'The file is empty.'))
   else if (TEXT.test(type)) {
-    const part = await fetch(url, { headers: { range: `bytes=0-${PREVIEW_BYTES - 1}` }, credentials: 'same-origin' })
+    const headers = size > PREVIEW_BYTES ? { range: `bytes=0-${PREVIEW_BYTES - 1}` } : {}
+    const part = await fetch(url, { headers, credentials: 'same-origin' })
     box.append(h('pre', { class: 'preview', tabindex: 0, 'aria-label': 'file preview' }, await part.text()), size > PREVIEW_BYTES ? h('p', { class: 'muted' }, 'First 4 KiB shown.') : null)
   }
   return box
