@@ -93,7 +93,7 @@ describe('pins', () => {
     await page.getByRole('link', { name: 'Pins', exact: true }).click()
     const row = page.locator('tr', { hasText: 'second-of-two' })
     await row.locator('[data-status=queued]').waitFor()
-    await expect.poll(async () => await row.textContent()).toMatch(/queue position 1 of 1/)
+    await expect.poll(async () => await row.textContent()).toMatch(/next in the queue \(1 waiting\)/)
     await page.evaluate(() => { (window as unknown as { marker: number }).marker = 1 })
     await origin.addFile(first)
     await origin.addFile(second)

@@ -15,13 +15,11 @@ export function statusBadge (status) {
 export function progressOf (p) {
   const details = p.info?.status_details
   if (p.status === 'failed') return h('span', { class: 'reason' }, details ?? 'failed')
-  if (p.status === 'pinned') return h('span', { class: 'muted' }, p.info?.dag_size != null ? bytes(p.info.dag_size) : '')
+  if (p.status === 'pinned') return null
   const queue = /^queue position (\d+) of (\d+)$/.exec(details ?? '')
   if (queue != null) {
     const [at, of] = [Number(queue[1]), Number(queue[2])]
-    return h('span', { class: 'progress' },
-      h('progress', { max: of, value: Math.max(0, of - at + 1), 'aria-label': 'place in the queue' }),
-      h('small', {}, `queue position ${at} of ${of}`))
+    return h('span', { class: 'progress' }, h('small', {}, at === 1 ? `next in the queue (${of} waiting)` : `queue position ${at} of ${of}`))
   }
   const fetched = /^fetched (\d+) blocks, (\d+) bytes$/.exec(details ?? '')
   if (fetched != null) {

@@ -100,7 +100,7 @@ async function nodeView (box) {
   const q = health.checks.queue ?? {}
   replace(box, h('h2', {}, 'Node'),
     h('p', {}, h('span', { class: `badge ${health.status === 'ok' ? 'pinned' : 'failed'}` }, health.status === 'ok' ? 'healthy' : `failing: ${health.failing.join(', ')}`),
-      ` version ${health.version} (${health.commit}), up ${Math.round(health.uptimeSeconds / 60)} min`),
+      ` version ${health.version} (${String(health.commit).slice(0, 12)}), up ${Math.round(health.uptimeSeconds / 60)} min`),
     h('dl', { class: 'fields' },
       h('dt', {}, 'Peer ID'), h('dd', {}, h('code', { class: 'wrap' }, health.peerId), copyButton(health.peerId)),
       h('dt', {}, 'Delegates'), h('dd', {}, h('ul', { class: 'plain' }, (lp.delegates ?? []).map(d => h('li', {}, h('code', { class: 'wrap' }, d), copyButton(d))))),
