@@ -1,7 +1,8 @@
 /**
  * The web app's static files (`web/` of the package): `GET /` is the page,
- * `/app/*` its scripts and styles. They are read once at start, kept in
- * memory with a gzip copy, and served with a strict Content-Security-Policy
+ * `/app/<version>/*` its scripts and styles (cached for good; the version
+ * changes with their content). They are read once at start, kept in memory
+ * with a gzip copy, and served with a strict Content-Security-Policy
  * (nothing from any other host, no inline script or style).
  */
 import { readdirSync, readFileSync } from 'node:fs'
@@ -28,10 +29,9 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml'
 }
 
-interface Asset { type: string, body: Buffer, gzip: Buffer, etag: string }
+interface Asset { type: string, body: Buffer, gzip: Buffer, etag: string, immutable?: boolean }
 
-function load (path: string): Asset {
-  const body = readFileSync(path)
+function asset (path: string, body: Buffer): Asset {
   return {
     type: TYPES[extname(path)] ?? 'application/octet-stream',
     body,
@@ -47,21 +47,33 @@ export function defaultWebDir (): string {
 
 /** Builds the router; mount it before authentication (the page itself holds no data). */
 export function webRoutes (init: WebRoutesInit): Router {
-  const assets = new Map<string, Asset>()
-  assets.set('/', load(join(init.dir, 'index.html')))
+  // The files of app/, by their path below it.
+  const files = new Map<string, Buffer>()
   const walk = (dir: string, prefix: string): void => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       if (entry.isDirectory()) walk(join(dir, entry.name), `${prefix}${entry.name}/`)
-      else if (TYPES[extname(entry.name)] != null) assets.set(`${prefix}${entry.name}`, load(join(dir, entry.name)))
+      else if (TYPES[extname(entry.name)] != null) files.set(`${prefix}${entry.name}`, readFileSync(join(dir, entry.name)))
     }
   }
-  walk(join(init.dir, 'app'), '/app/')
+  walk(join(init.dir, 'app'), '')
+  // Each version of the files gets its own path, /app/<version>/…, cached for good: a repeat
+  // visit revalidates only the page itself. Relative imports between modules stay in the version.
+  const hash = createHash('sha256')
+  for (const [path, body] of [...files].sort(([a], [b]) => a < b ? -1 : 1)) hash.update(path).update(body)
+  const version = hash.digest('base64url').slice(0, 12)
+  const assets = new Map<string, Asset>()
+  for (const [path, body] of files) {
+    assets.set(`/app/${path}`, asset(path, body))
+    assets.set(`/app/${version}/${path}`, { ...asset(path, body), immutable: true })
+  }
+  const html = readFileSync(join(init.dir, 'index.html'), 'utf8').replaceAll('"/app/', `"/app/${version}/`)
+  assets.set('/', asset('index.html', Buffer.from(html)))
 
   const send = (req: Request, res: Response, asset: Asset): void => {
     res.setHeader('Content-Security-Policy', WEB_CSP)
     res.setHeader('X-Content-Type-Options', 'nosniff')
     res.setHeader('Referrer-Policy', 'no-referrer')
-    res.setHeader('Cache-Control', 'no-cache')
+    res.setHeader('Cache-Control', asset.immutable === true ? 'private, max-age=31536000, immutable' : 'no-cache')
     res.setHeader('ETag', asset.etag)
     res.setHeader('Vary', 'Accept-Encoding')
     res.setHeader('Content-Type', asset.type)

@@ -166,6 +166,11 @@ describe('the page', () => {
       gzipped += Number(raw.headers.get('content-length') ?? 0)
     }
     expect(assets.size).toBeGreaterThan(8)
+    // Files live under a content version and are cached for good; the page is revalidated.
+    expect(res.headers.get('cache-control')).toBe('no-cache')
+    const main = [...assets].find(p => p.endsWith('/main.js')) as string
+    expect(main).toMatch(/^\/app\/[A-Za-z0-9_-]{12}\/main\.js$/)
+    expect((await fetch(`${svc.url}${main}`)).headers.get('cache-control')).toMatch(/immutable/)
     expect(gzipped).toBeLessThan(150 * 1024)
     console.log(`first load: ${assets.size} files, ${gzipped} bytes gzipped`)
   })

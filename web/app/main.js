@@ -3,7 +3,7 @@
 import { api, onSignedOut } from './api.js'
 import { h, replace } from './dom.js'
 import { renderSignIn } from './pages/signin.js'
-import { renderPins } from './pages/pins.js'
+import { listPath, renderPins } from './pages/pins.js'
 import { renderDetail } from './pages/detail.js'
 import { renderAdd } from './pages/add.js'
 import { renderDevices } from './pages/devices.js'
@@ -14,6 +14,7 @@ const SCOPES = ['pins:add', 'pins:read', 'pins:write', 'admin']
 const main = document.getElementById('main')
 let session = null
 let cleanup = null
+let prefetch = null
 
 /** True when the signed-in token's scope includes `need`. */
 function can (need) {
@@ -62,7 +63,11 @@ function route () {
     renderSignIn(main, { onSignedIn: signedIn, reason: params.get('ended') })
     return
   }
-  const ctx = { session, params, parts, navigate, can }
+  // The first page of pins was asked for alongside the session; hand it over once.
+  const early = prefetch
+  prefetch = null
+  const prefetched = early == null ? undefined : path => path === early.path ? early.promise : undefined
+  const ctx = { session, params, parts, navigate, can, prefetched }
   const pages = {
     pins: () => parts[1] != null ? renderDetail(main, ctx, parts[1]) : renderPins(main, ctx),
     add: () => renderAdd(main, ctx),
@@ -94,9 +99,18 @@ document.getElementById('sign-out').addEventListener('click', async () => {
 
 window.addEventListener('hashchange', () => { if (session != null) route() })
 
+{
+  const { parts, params } = parseHash()
+  if (parts[0] === 'pins' && parts[1] == null) {
+    const path = listPath(params)
+    prefetch = { path, promise: api(path, { signIn: true }) }
+    prefetch.promise.catch(() => {}) // a signed-out visitor's 401 is expected; used or dropped below
+  }
+}
 try {
   signedIn(await api('/session', { signIn: true }))
 } catch (err) {
+  prefetch = null
   if (err.status !== 401) replace(main, h('p', { class: 'msg error', role: 'alert' }, `Pinery cannot be reached: ${err.message}`))
   else route()
 }

@@ -46,6 +46,7 @@ async function contentView (p, path) {
   }
   const type = res.headers.get('content-type') ?? ''
   const size = Number(res.headers.get('content-length'))
+  links.insertBefore(h('a', { href: url, class: 'button', download: path.split('/').pop() || cid }, 'Download'), links.children[1])
   box.append(h('p', {}, `${type.split(';')[0]}, ${bytes(size)}`), links)
   if (type.startsWith('image/')) box.append(h('img', { src: url, alt: `preview of ${path || cid}`, class: 'preview' }))
   else if (size === 0) box.append(h('p', { class: 'muted' }, 'The file is empty.'))

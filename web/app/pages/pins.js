@@ -37,15 +37,30 @@ function row (p) {
     h('td', { 'data-label': 'Created' }, h('time', { datetime: p.created }, when(p.created))))
 }
 
+/** The filters a page address (#/pins?…) asks for. */
+function filtersOf (params) {
+  return {
+    statuses: (params.get('status') ?? STATES.join(',')).split(',').filter(s => STATES.includes(s)),
+    name: params.get('name') ?? '',
+    match: MATCHES[params.get('match')] != null ? params.get('match') : 'ipartial',
+    cid: params.get('cid') ?? '',
+    meta: params.get('meta') ?? '',
+    before: params.get('before') ?? ''
+  }
+}
+
+/** The GET /pins path of the page a hash's params show. */
+export function listPath (params) {
+  const { statuses, name, match, cid, meta, before } = filtersOf(params)
+  let metaJson = ''
+  try { metaJson = metaFilter(meta) } catch { /* shown on submit */ }
+  return `/pins${query({ status: statuses.join(','), name, match: name !== '' ? match : '', cid, meta: metaJson, before, limit: PAGE_SIZE })}`
+}
+
 /** Renders the list; returns a cleanup that stops live updates. */
-export function renderPins (main, { params, navigate }) {
+export function renderPins (main, { params, navigate, prefetched }) {
   page('Pins')
-  const statuses = (params.get('status') ?? STATES.join(',')).split(',').filter(s => STATES.includes(s))
-  const name = params.get('name') ?? ''
-  const match = MATCHES[params.get('match')] != null ? params.get('match') : 'ipartial'
-  const cid = params.get('cid') ?? ''
-  const meta = params.get('meta') ?? ''
-  const before = params.get('before') ?? ''
+  const { statuses, name, match, cid, meta, before } = filtersOf(params)
   const back = (params.get('back') ?? '').split(',').filter(Boolean)
 
   const nameInput = h('input', { type: 'search', name: 'name', value: name, placeholder: 'report' })
@@ -81,12 +96,10 @@ export function renderPins (main, { params, navigate }) {
   let stopWatching = () => {}
   const controller = new AbortController()
   const load = async () => {
-    let metaJson = ''
-    try { metaJson = metaFilter(meta) } catch { /* shown on submit */ }
-    const path = `/pins${query({ status: statuses.join(','), name, match: name !== '' ? match : '', cid, meta: metaJson, before, limit: PAGE_SIZE })}`
+    const path = listPath(params)
     let list
     try {
-      list = await api(path, { signal: controller.signal })
+      list = await (prefetched?.(path) ?? api(path, { signal: controller.signal }))
     } catch (err) {
       if (err.name === 'AbortError') return
       replace(results, message(err.message))

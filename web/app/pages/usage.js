@@ -17,5 +17,12 @@ export function renderUsage (main, ctx) {
   page('Usage')
   const box = h('section', { class: 'card', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Loading…'))
   main.append(h('h1', {}, `Usage of ${ctx.session.user}`), box)
-  api('/usage').then(u => replace(box, usageBars(u)), err => replace(box, message(err.message)))
+  api('/usage').then(u => {
+    const total = Object.values(u.pins).reduce((a, b) => a + b, 0)
+    replace(box, usageBars(u),
+      h('h2', {}, 'Pin requests by status'),
+      total === 0
+        ? h('p', { class: 'empty' }, 'No pins yet. ', h('a', { href: '#/add' }, 'Add one'))
+        : h('div', { class: 'bars' }, ['pinned', 'queued', 'pinning', 'failed'].map(s => bar(s, u.pins[s], total, n => n.toLocaleString()))))
+  }, err => replace(box, message(err.message)))
 }
