@@ -15,6 +15,9 @@ import { startService, waitFor } from '../test/fixtures/service.js'
 import { launchBrowser, openApp, signIn, DESKTOP, PHONE } from '../test/fixtures/browser.js'
 import type { Page } from 'playwright-core'
 
+// Browser globals, used only inside page.evaluate callbacks (which run in Chromium).
+declare const document: any, window: any, location: any
+
 const { values } = parseArgs({ options: { out: { type: 'string', default: 'docs/screenshots' } } })
 const out = values.out as string
 await mkdir(out, { recursive: true })

@@ -23,6 +23,10 @@ import { median, table } from './lib.js'
 import type { Expected } from './fill.js'
 import type { Page } from 'playwright-core'
 
+// Browser globals, used only inside page.evaluate callbacks (which run in Chromium).
+declare const document: any, requestAnimationFrame: (fn: (t: number) => void) => number
+type HTMLFormElement = { requestSubmit(): void }
+
 const { values } = parseArgs({ options: { records: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '20' } } })
 const runs = Number(values.runs)
 const FILL = fileURLToPath(new URL('./fill.ts', import.meta.url))
@@ -39,12 +43,26 @@ async function run (cmd: string, args: string[]): Promise<void> {
   if (code !== 0) throw new Error(`${args.join(' ')} exited with ${String(code)}`)
 }
 
-/** ms from the navigation's start to the pins page's first page in the DOM. */
-async function firstPage (page: Page): Promise<number> {
+/** Where a navigation's time went: the page itself, GET /session and GET /pins (ms, from its start). */
+interface Breakdown { rendered: number, document: number, session: number, pins: number }
+
+// Run in the page (a string: the bundler's helpers do not exist there).
+const BREAKDOWN = `(() => {
+  const end = m => (performance.getEntriesByType('resource').find(e => m(e.name)) ?? {}).responseEnd ?? NaN
+  return {
+    rendered: performance.getEntriesByName('pins-rendered')[0]?.startTime ?? NaN,
+    document: performance.getEntriesByType('navigation')[0]?.responseEnd ?? NaN,
+    session: end(n => n.endsWith('/session')),
+    pins: end(n => n.includes('/pins?'))
+  }
+})()`
+
+/** A fresh navigation to the pins page, until its first page is in the DOM. */
+async function firstPage (page: Page): Promise<Breakdown> {
   await page.goto('about:blank')
   await page.goto('/#/pins', { waitUntil: 'commit' })
   await page.locator('[data-ready=pins] tbody tr').first().waitFor({ timeout: 30_000 })
-  return await page.evaluate(() => performance.getEntriesByName('pins-rendered')[0]?.startTime ?? NaN)
+  return await page.evaluate(BREAKDOWN) as Breakdown
 }
 
 /** ms from submitting a name search to its results in the DOM; also how many rows it shows. */
@@ -59,7 +77,7 @@ async function search (page: Page, name: string, match: string): Promise<{ ms: n
     for (;;) {
       await new Promise(resolve => requestAnimationFrame(resolve))
       const marks = performance.getEntriesByName('pins-rendered')
-      if (marks.length > before) return { ms: (marks[marks.length - 1] as PerformanceEntry).startTime - t0, rows: document.querySelectorAll('tbody tr').length }
+      if (marks.length > before) return { ms: (marks[marks.length - 1]?.startTime ?? NaN) - t0, rows: document.querySelectorAll('tbody tr').length }
     }
   })
 }
@@ -86,11 +104,14 @@ try {
     await signIn(page, expected.token)
     const cold = await firstPage(page)
     const count = await page.locator('.count').textContent()
-    const loads: number[] = []
+    const loads: Breakdown[] = []
     for (let i = 0; i < runs; i++) loads.push(await firstPage(page))
     const rows: string[][] = [
-      ['pins page, first page (all statuses), first navigation', cold.toFixed(0), '', '', count ?? ''],
-      ['pins page, first page (all statuses), later navigations', ...stats(loads), count ?? '']
+      ['pins page, first page (all statuses), first navigation', cold.rendered.toFixed(0), '', '', count ?? ''],
+      ['pins page, first page (all statuses), later navigations', ...stats(loads.map(l => l.rendered)), count ?? ''],
+      ['… of which: page received (HTML)', ...stats(loads.map(l => l.document)), ''],
+      ['… GET /session answered', ...stats(loads.map(l => l.session)), ''],
+      ['… GET /pins answered', ...stats(loads.map(l => l.pins)), '']
     ]
     for (const s of SEARCHES) {
       const times: number[] = []

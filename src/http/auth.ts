@@ -18,7 +18,10 @@ const BEARER = /^Bearer[ ]+([\x21-\x7e]+)[ ]*$/i
  * when present, wins; unsafe methods signed in by cookie need a same-origin
  * `Origin` header (403 otherwise).
  */
-export function requireToken (tokens: Pick<TokenStore, 'authenticate'>, sessions?: Pick<SessionStore, 'secretOf' | 'remove'>): RequestHandler {
+export function requireToken (
+  tokens: Pick<TokenStore, 'authenticate'>,
+  sessions?: Pick<SessionStore, 'secretOf' | 'remove'>
+): RequestHandler {
   return async (req, res, next) => {
     const header = req.headers.authorization
     const sid = header == null || header === '' ? (sessions != null ? sessionCookieOf(req) : undefined) : undefined

@@ -27,7 +27,7 @@ export function signInRoutes (components: SessionRoutesComponents): Router {
   const router = Router()
   router.post('/session', (req, _res, next) => {
     // Without this a hostile page could sign a visitor in as someone else (login CSRF).
-    if (!sameOrigin(req)) throw new ForbiddenError('sign in from this site\'s own page (the Origin header must name it)')
+    if (!sameOrigin(req)) throw new ForbiddenError('sign in from this site\'s own page (Origin must name it)')
     next()
   }, smallJsonBody, async (req, res) => {
     const parsed = signIn.safeParse(req.body ?? {})

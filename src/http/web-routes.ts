@@ -20,7 +20,9 @@ export interface WebRoutesInit {
 }
 
 /** Every page and asset answers with this policy. */
-export const WEB_CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
+export const WEB_CSP = [
+  "default-src 'self'", "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'", "object-src 'none'"
+].join('; ')
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -52,7 +54,9 @@ export function webRoutes (init: WebRoutesInit): Router {
   const walk = (dir: string, prefix: string): void => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       if (entry.isDirectory()) walk(join(dir, entry.name), `${prefix}${entry.name}/`)
-      else if (TYPES[extname(entry.name)] != null) files.set(`${prefix}${entry.name}`, readFileSync(join(dir, entry.name)))
+      else if (TYPES[extname(entry.name)] != null) {
+        files.set(`${prefix}${entry.name}`, readFileSync(join(dir, entry.name)))
+      }
     }
   }
   walk(join(init.dir, 'app'), '')

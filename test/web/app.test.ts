@@ -15,6 +15,9 @@ import { startService, type TestService } from '../fixtures/service.js'
 import { launchBrowser, openApp, signIn } from '../fixtures/browser.js'
 import type { Browser, Page } from 'playwright-core'
 
+// Browser globals, used only inside page.evaluate callbacks (which run in Chromium).
+declare const document: any, window: any, localStorage: Storage, sessionStorage: Storage
+
 let svc: TestService
 let origin: Origin
 let browser: Browser
