@@ -35,12 +35,21 @@ export function clearSessionCookie (req: Request, res: Response): void {
   res.append('Set-Cookie', `${SESSION_COOKIE}=; Max-Age=0; ${attributes(req)}`)
 }
 
-/** True when the request's Origin header is this server's own origin. */
+/**
+ * True when the request's Origin header names this server: its host and port
+ * are the request's Host. The scheme is not compared, so a proxy that ends TLS
+ * in front of Pinery needs no configuration (it must pass Host through).
+ */
 export function sameOrigin (req: Request): boolean {
   const origin = req.headers.origin
   const host = req.headers.host
   if (origin == null || host == null) return false
-  return origin.toLowerCase() === `${req.protocol}://${host}`.toLowerCase()
+  try {
+    const url = new URL(origin)
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.host === host.toLowerCase()
+  } catch {
+    return false // "null", or not a URL
+  }
 }
 
 /** Methods that change nothing: cookie-signed requests with these need no Origin check. */

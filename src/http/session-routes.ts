@@ -17,7 +17,6 @@ import type { SessionStore } from '../web/sessions.js'
 export interface SessionRoutesComponents {
   tokens: Pick<TokenStore, 'authenticate'>
   sessions: Pick<SessionStore, 'create' | 'remove'>
-  delegates(): string[]
 }
 
 const signIn = z.strictObject({ token: z.string().min(1).max(1024) })
@@ -34,16 +33,16 @@ export function signInRoutes (components: SessionRoutesComponents): Router {
     if (!parsed.success) throw new InvalidRequestError('token: paste a token (a string)')
     const principal = await components.tokens.authenticate(parsed.data.token.trim())
     setSessionCookie(req, res, components.sessions.create(parsed.data.token.trim()))
-    res.json({ ...principal, delegates: components.delegates() })
+    res.json(principal)
   })
   return router
 }
 
 /** GET and DELETE /session; mount after authentication. */
-export function sessionRoutes (components: Pick<SessionRoutesComponents, 'sessions' | 'delegates'>): Router {
+export function sessionRoutes (components: Pick<SessionRoutesComponents, 'sessions'>): Router {
   const router = Router()
   router.get('/session', (_req, res) => {
-    res.json({ ...principalOf(res), delegates: components.delegates() })
+    res.json(principalOf(res))
   })
   router.delete('/session', (req, res) => {
     const sid = sessionOf(res)

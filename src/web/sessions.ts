@@ -22,8 +22,6 @@ export interface SessionStore {
   secretOf(id: string): string | undefined
   /** Ends a session; unknown ids are ignored. */
   remove(id: string): void
-  /** Live sessions (for tests and metrics). */
-  size(): number
 }
 
 const keyOf = (id: string): string => createHash('sha256').update(id).digest('base64url')
@@ -52,9 +50,6 @@ export function createSessionStore (init: SessionStoreInit): SessionStore {
     },
     remove (id) {
       sessions.delete(keyOf(id))
-    },
-    size () {
-      return sessions.size
     }
   }
 }

@@ -188,3 +188,16 @@ describe('the page', () => {
     expect((await fetch(`${svc.url}/app/nope.js`)).status).toBe(404)
   })
 })
+
+describe('behind a proxy that ends TLS', () => {
+  it('accepts an https Origin naming the Host, and refuses another port or host', async () => {
+    const { cookie } = await signIn(svc.tokens.alice as string)
+    const host = new URL(svc.url).host
+    const post = async (headers: Record<string, string>): Promise<number> =>
+      (await withCookie(cookie, '/pins', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"cid":"bafkqaaa"}' })).status
+    expect(await post({ origin: `https://${host}` })).toBe(202)
+    expect(await post({ origin: `https://${host.replace(/:\d+$/, ':1')}` })).toBe(403)
+    expect(await post({ origin: `https://pinery.example`, host })).toBe(403)
+    expect(await post({ origin: `ftp://${host}` })).toBe(403)
+  })
+})
