@@ -154,6 +154,32 @@ describe('pins', () => {
   })
 })
 
+describe('layout and keyboard', () => {
+  it('fits a phone (no sideways scrolling) and opens a pin with the keyboard alone', async () => {
+    await svc.request('/pins', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cid: 'bafkqaaa', name: 'keyboard-pin' }) })
+    const page = await app(svc.tokens.admin as string, { width: 390, height: 844 })
+    const pages: Array<[string, string]> = [
+      ['#/pins', '[data-ready=pins] tbody tr'], ['#/add', '.drop'], ['#/devices', 'tr[data-tokenid]'], ['#/usage', '.bars'], ['#/admin', '[data-user=alice]']
+    ]
+    for (const [hash, ready] of pages) {
+      await page.evaluate((h: string) => { window.location.hash = h }, hash)
+      await page.locator(ready).first().waitFor()
+      expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth), hash).toBe(0)
+    }
+    await page.evaluate(() => { window.location.hash = '#/pins' })
+    await page.locator('[data-ready=pins] tbody tr').first().waitFor()
+    let focused = ''
+    for (let i = 0; i < 40 && focused !== 'keyboard-pin'; i++) {
+      await page.keyboard.press('Tab')
+      focused = await page.evaluate(() => document.activeElement?.textContent ?? '')
+    }
+    expect(focused).toBe('keyboard-pin')
+    await page.keyboard.press('Enter')
+    await page.locator('.detail h1').filter({ hasText: 'keyboard-pin' }).waitFor()
+    await page.context().close()
+  })
+})
+
 describe('devices', () => {
   it('shows a new token once, and revoking it ends the session signed in with it', async () => {
     const page = await app(svc.tokens.alice as string)
