@@ -113,6 +113,33 @@ describe('pins', () => {
     await page.close()
   })
 
+  it('shows why a pin failed, and retries it', async () => {
+    const json = { 'content-type': 'application/json' }
+    const patch = async (quota: unknown): Promise<void> => {
+      expect((await svc.request('/users/alice', { method: 'PATCH', headers: json, body: JSON.stringify({ quota }) })).status).toBe(200)
+    }
+    const used = (await (await svc.request('/usage', { user: 'alice' })).json() as { bytes: number }).bytes
+    await patch({ bytes: used + 100 * 1024 })
+    try {
+      const cid = await origin.addFile(randomBytes(300 * 1024))
+      const res = await svc.request('/pins', { method: 'POST', user: 'alice', headers: json, body: JSON.stringify({ cid: cid.toString(), name: 'too-big', origins: origin.addrs }) })
+      expect(res.status).toBe(202)
+      const { requestid } = await res.json() as { requestid: string }
+      const page = await app(svc.tokens.alice as string)
+      await page.evaluate((id: string) => { window.location.hash = `#/pins/${id}` }, requestid)
+      await page.locator('.detail[data-status=failed]').waitFor({ timeout: 30_000 })
+      expect(await page.locator('.detail .reason').textContent()).toMatch(/storage quota exceeded/)
+      await patch(null)
+      await page.getByRole('button', { name: 'Retry' }).click()
+      await page.locator('.detail[data-status=pinned]').waitFor({ timeout: 30_000 })
+      expect(page.url()).not.toContain(requestid) // a replace answers with a new request
+      expect(await page.locator('.detail').textContent()).toContain(cid.toString())
+      await page.context().close()
+    } finally {
+      await patch(null)
+    }
+  })
+
   it('uploads a folder with its paths and opens one of its files back', async () => {
     const dir = join(files, 'site')
     await mkdir(join(dir, 'css'), { recursive: true })
