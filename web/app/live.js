@@ -17,6 +17,8 @@ export function watchPins (ids, onUpdate) {
   const controller = new AbortController()
   const tick = async () => {
     if (stopped || watching.size === 0) return
+    // A tab nobody looks at asks nothing; it catches up once shown again.
+    if (document.hidden) { timer = setTimeout(tick, POLL_MS); return }
     try {
       // One list of everything still in flight; the ones missing from it have settled.
       const live = await api(`/pins${query({ status: 'queued,pinning', limit: MAX_LIST })}`, { signal: controller.signal })
