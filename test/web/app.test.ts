@@ -16,7 +16,7 @@ import { launchBrowser, openApp, signIn } from '../fixtures/browser.js'
 import type { Browser, Page } from 'playwright-core'
 
 // Browser globals, used only inside page.evaluate callbacks (which run in Chromium).
-declare const document: any, window: any, localStorage: Storage, sessionStorage: Storage
+declare const document: any, window: any, localStorage: Storage, sessionStorage: Storage, DataTransfer: any
 
 let svc: TestService
 let origin: Origin
@@ -159,6 +159,26 @@ describe('pins', () => {
     const [tab] = await Promise.all([page.context().waitForEvent('page'), page.getByRole('link', { name: 'Open file' }).click()])
     await tab.waitForLoadState()
     expect((await tab.evaluate(() => document.body.innerText)).trim()).toBe(content['notes.txt'].trim())
+    await page.context().close()
+  })
+
+  it('uploads several files dropped on the page under one directory', async () => {
+    const page = await app(svc.tokens.alice as string)
+    await page.getByRole('link', { name: 'Add', exact: true }).first().click()
+    const drop = await page.evaluateHandle(() => {
+      const data = new DataTransfer()
+      data.items.add(new File(['first dropped file'], 'a.txt', { type: 'text/plain' }))
+      data.items.add(new File(['second dropped file'], 'b.txt', { type: 'text/plain' }))
+      return data
+    })
+    await page.locator('[data-drop]').dispatchEvent('drop', { dataTransfer: drop })
+    await page.getByText('2 files').waitFor()
+    await page.getByLabel('Name (optional)').first().fill('dropped')
+    await page.getByRole('button', { name: 'Upload' }).click()
+    await page.locator('.detail[data-status=pinned]').waitFor()
+    const expected = await directoryDag([{ path: 'a.txt', bytes: new TextEncoder().encode('first dropped file') }, { path: 'b.txt', bytes: new TextEncoder().encode('second dropped file') }])
+    expect(await page.locator('.detail').textContent()).toContain(expected.root.toString())
+    expect(await page.locator('.listing li').allTextContents()).toEqual(['a.txt 18 B', 'b.txt 19 B'])
     await page.context().close()
   })
 
