@@ -178,6 +178,7 @@ describe('pins', () => {
     await page.locator('.detail[data-status=pinned]').waitFor()
     const expected = await directoryDag([{ path: 'a.txt', bytes: new TextEncoder().encode('first dropped file') }, { path: 'b.txt', bytes: new TextEncoder().encode('second dropped file') }])
     expect(await page.locator('.detail').textContent()).toContain(expected.root.toString())
+    await page.locator('.listing li').nth(1).waitFor() // the listing is read after the pin shows
     expect(await page.locator('.listing li').allTextContents()).toEqual(['a.txt 18 B', 'b.txt 19 B'])
     await page.context().close()
   })
