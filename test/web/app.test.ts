@@ -162,24 +162,37 @@ describe('pins', () => {
     await page.context().close()
   })
 
-  it('uploads several files dropped on the page under one directory', async () => {
+  it('uploads several files dropped on the page under one directory, showing upload progress', async () => {
     const page = await app(svc.tokens.alice as string)
     await page.getByRole('link', { name: 'Add', exact: true }).first().click()
     const drop = await page.evaluateHandle(() => {
       const data = new DataTransfer()
       data.items.add(new File(['first dropped file'], 'a.txt', { type: 'text/plain' }))
       data.items.add(new File(['second dropped file'], 'b.txt', { type: 'text/plain' }))
+      data.items.add(new File([new Uint8Array(16 * 1024 * 1024)], 'zeros.bin'))
       return data
     })
     await page.locator('[data-drop]').dispatchEvent('drop', { dataTransfer: drop })
-    await page.getByText('2 files').waitFor()
+    await page.getByText('3 files').waitFor()
     await page.getByLabel('Name (optional)').first().fill('dropped')
+    // Every text the progress line shows while the body goes up.
+    await page.evaluate(() => {
+      const line = document.querySelector('form .progress small')
+      window.progressSeen = []
+      new window.MutationObserver(() => { window.progressSeen.push(line.textContent) }).observe(line, { childList: true, characterData: true, subtree: true })
+    })
     await page.getByRole('button', { name: 'Upload' }).click()
     await page.locator('.detail[data-status=pinned]').waitFor()
-    const expected = await directoryDag([{ path: 'a.txt', bytes: new TextEncoder().encode('first dropped file') }, { path: 'b.txt', bytes: new TextEncoder().encode('second dropped file') }])
+    const expected = await directoryDag([
+      { path: 'a.txt', bytes: new TextEncoder().encode('first dropped file') },
+      { path: 'b.txt', bytes: new TextEncoder().encode('second dropped file') },
+      { path: 'zeros.bin', bytes: new Uint8Array(16 * 1024 * 1024) }
+    ])
     expect(await page.locator('.detail').textContent()).toContain(expected.root.toString())
-    await page.locator('.listing li').nth(1).waitFor() // the listing is read after the pin shows
-    expect(await page.locator('.listing li').allTextContents()).toEqual(['a.txt 18 B', 'b.txt 19 B'])
+    await page.locator('.listing li').nth(2).waitFor() // the listing is read after the pin shows
+    expect(await page.locator('.listing li').allTextContents()).toEqual(['a.txt 18 B', 'b.txt 19 B', 'zeros.bin 16 MiB'])
+    const seen = await page.evaluate(() => window.progressSeen as string[])
+    expect(seen.some(t => /^[\d.]+ (B|KiB|MiB) of 16 MiB sent$/.test(t))).toBe(true)
     await page.context().close()
   })
 
