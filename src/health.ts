@@ -49,7 +49,9 @@ export interface HealthInit {
 export interface HealthComponents {
   datastore: Pick<Datastore, 'put' | 'get' | 'delete'>
   blocksDir: string
-  libp2p: Pick<Libp2p, 'status' | 'getMultiaddrs' | 'peerId'>
+  libp2p: Pick<Libp2p, 'status' | 'getMultiaddrs' | 'peerId' | 'getConnections'>
+  /** The addresses handed out as delegates (shown on the web app's node page). */
+  delegates(): string[]
   queue(): { depth: number, active: number }
   startedAt: number
   /** Told each round of storage checks (a datastore write and a blockstore probe file). */
@@ -97,7 +99,8 @@ export function createHealthCheck (init: HealthInit, components: HealthComponent
     async libp2p () {
       const listening = components.libp2p.getMultiaddrs().map(String)
       const ok = components.libp2p.status === 'started' && listening.length > 0
-      return ok ? { ok, listening } : { ok, listening, error: `libp2p is ${components.libp2p.status} with ${listening.length} addresses` }
+      const about = { listening, delegates: components.delegates(), connections: components.libp2p.getConnections().length }
+      return ok ? { ok, ...about } : { ok, ...about, error: `libp2p is ${components.libp2p.status} with ${listening.length} addresses` }
     },
     async queue () {
       return { ok: true, ...components.queue() }

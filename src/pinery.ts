@@ -13,6 +13,8 @@ import { createHealthCheck } from './health.js'
 import { createMetrics } from './metrics.js'
 import { createContentService, createGateway } from './content/index.js'
 import { createHttpApp } from './http/app.js'
+import { defaultWebDir } from './http/web-routes.js'
+import { createSessionStore } from './web/sessions.js'
 import { BITSWAP_OPTIONS, createPineryNode, loadNodeKey } from './node/index.js'
 import { migrateDatastore } from './node/datastore-format.js'
 import { createDialGate } from './node/dial-gate.js'
@@ -37,6 +39,12 @@ import type { AddressInfo } from 'node:net'
 
 /** How stale the node's block totals in GET /usage/all may be (counting them walks the blockstore). */
 const NODE_USAGE_MAX_AGE_MS = 10_000
+
+/** A web app session unused for this long ends (sessions live in memory: a restart ends them all). */
+const SESSION_IDLE_MS = 12 * 60 * 60 * 1000
+
+/** Most web app sessions held at once (the least recently used go first). */
+const MAX_SESSIONS = 10_000
 
 /** How long busy keep-alive connections may keep a stopping server open. */
 const HTTP_CLOSE_GRACE_MS = 2000
@@ -169,6 +177,7 @@ export async function createPinery (config: Config, components: PineryComponents
       datastore,
       blocksDir: join(config.dataDir, 'blocks'),
       libp2p: node.libp2p,
+      delegates: () => node.delegates(),
       queue: () => worker.stats(),
       startedAt,
       metrics
@@ -180,7 +189,8 @@ export async function createPinery (config: Config, components: PineryComponents
       rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
       corsOrigins: config.corsOrigins,
       gatewayAuth: config.gatewayAuth,
-      uploadIdleTimeoutMs: config.requestTimeoutMs
+      uploadIdleTimeoutMs: config.requestTimeoutMs,
+      webDir: defaultWebDir()
     }, {
       pins,
       tokens,
@@ -192,7 +202,8 @@ export async function createPinery (config: Config, components: PineryComponents
       logger,
       content: uploads,
       gateway,
-      uploads: uploadSockets
+      uploads: uploadSockets,
+      sessions: createSessionStore({ idleMs: SESSION_IDLE_MS, maxSessions: MAX_SESSIONS })
     })
     const server = app.listen(config.httpPort, config.httpHost)
     server.requestTimeout = config.requestTimeoutMs

@@ -1,6 +1,7 @@
 /**
- * The Express application: authentication, the Pinning Service API routes,
- * JSON 404s, and the single error handler.
+ * The Express application: the web app's files and sign-in, authentication
+ * (bearer token or session cookie), the Pinning Service API routes, JSON
+ * 404s, and the single error handler.
  */
 import express, { type Express } from 'express'
 import { errorHandler, sendFailure } from './errors.js'
@@ -15,6 +16,9 @@ import { tokenRoutes } from './token-routes.js'
 import { pinRoutes } from './pins-routes.js'
 import { contentRoutes } from './content-routes.js'
 import { gatewayRoutes } from './gateway-routes.js'
+import { sessionRoutes, signInRoutes } from './session-routes.js'
+import { webRoutes } from './web-routes.js'
+import type { SessionStore } from '../web/sessions.js'
 import type { ContentService, Gateway } from '../content/index.js'
 import type { TokenStore } from '../auth/index.js'
 import type { HealthCheck } from '../health.js'
@@ -34,6 +38,8 @@ export interface HttpAppInit {
   gatewayAuth: 'token' | 'none'
   /** An upload whose bytes stop arriving for this long fails with 408. */
   uploadIdleTimeoutMs: number
+  /** Directory of the web app's files (index.html, app/). */
+  webDir: string
 }
 
 /** What the HTTP app needs. */
@@ -51,6 +57,8 @@ export interface HttpAppComponents {
   gateway: Gateway
   /** Sockets receiving an upload, exempt from Node's whole-request timeout meanwhile. */
   uploads: Pick<WeakSet<object>, 'add' | 'delete'>
+  /** Web app sessions: a cookie stands for the token it was signed in with. */
+  sessions: SessionStore
 }
 
 /** Builds the app (not listening). */
@@ -73,8 +81,11 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
   app.use(opsRoutes({ metricsToken: init.metricsToken }, { health: components.health, registry: components.metrics.registry }))
   const gateway = gatewayRoutes({ public: init.gatewayAuth === 'none' }, { gateway: components.gateway, logger: components.logger })
   if (init.gatewayAuth === 'none') app.use(gateway)
-  app.use(requireToken(components.tokens))
+  app.use(webRoutes({ dir: init.webDir }))
+  app.use(signInRoutes({ tokens: components.tokens, sessions: components.sessions }))
+  app.use(requireToken(components.tokens, components.sessions))
   app.use(rateLimit(init.rateLimit))
+  app.use(sessionRoutes({ sessions: components.sessions }))
   app.use(tokenRoutes({ tokens: components.tokens }))
   app.use(teamRoutes({ team: components.team }))
   // The access level each Pinning Service API route needs (each level includes the ones before it).

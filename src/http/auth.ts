@@ -1,17 +1,51 @@
 /**
- * Bearer-token authentication for every route. The principal is stored on
- * `res.locals` so handlers pass only the user name on to services.
+ * Authentication for every route: an `Authorization: Bearer <token>` header,
+ * or the web app's session cookie, which stands for the token the person
+ * signed in with (authenticated again on every request, so a revoked or
+ * expired token ends the session). The principal is stored on `res.locals`
+ * so handlers pass only the user name on to services.
  */
-import { UnauthorizedError } from '../errors.js'
+import { ForbiddenError, isErrorNamed, UnauthorizedError } from '../errors.js'
+import { clearSessionCookie, SAFE_METHODS, sameOrigin, sessionCookieOf } from './session-cookie.js'
 import type { Principal, TokenStore } from '../auth/index.js'
+import type { SessionStore } from '../web/sessions.js'
 import type { RequestHandler, Response } from 'express'
 
 const BEARER = /^Bearer[ ]+([\x21-\x7e]+)[ ]*$/i
 
-/** Rejects requests without a valid `Authorization: Bearer <token>` header. */
-export function requireToken (tokens: Pick<TokenStore, 'authenticate'>): RequestHandler {
+/**
+ * Rejects requests without a valid bearer token or session cookie. A header,
+ * when present, wins; unsafe methods signed in by cookie need a same-origin
+ * `Origin` header (403 otherwise).
+ */
+export function requireToken (
+  tokens: Pick<TokenStore, 'authenticate'>,
+  sessions?: Pick<SessionStore, 'secretOf' | 'remove'>
+): RequestHandler {
   return async (req, res, next) => {
     const header = req.headers.authorization
+    const sid = header == null || header === '' ? (sessions != null ? sessionCookieOf(req) : undefined) : undefined
+    if (sid != null && sessions != null) {
+      const secret = sessions.secretOf(sid)
+      if (secret == null) {
+        clearSessionCookie(req, res)
+        throw new UnauthorizedError('the session has ended; sign in again')
+      }
+      if (!SAFE_METHODS.has(req.method) && !sameOrigin(req)) {
+        throw new ForbiddenError(`${req.method} signed in by cookie needs an Origin header naming this site`)
+      }
+      try {
+        res.locals.principal = await tokens.authenticate(secret)
+      } catch (err) {
+        if (!isErrorNamed(err, UnauthorizedError.name)) throw err
+        sessions.remove(sid)
+        clearSessionCookie(req, res)
+        throw new UnauthorizedError(`the session ended: ${(err as Error).message}; sign in again`)
+      }
+      res.locals.session = sid
+      next()
+      return
+    }
     if (header == null || header === '') throw new UnauthorizedError('missing Authorization: Bearer <token> header')
     const m = BEARER.exec(header)
     if (m == null) throw new UnauthorizedError('malformed Authorization header; expected "Bearer <token>"')
@@ -23,4 +57,9 @@ export function requireToken (tokens: Pick<TokenStore, 'authenticate'>): Request
 /** The authenticated principal of a request. */
 export function principalOf (res: Response): Principal {
   return res.locals.principal as Principal
+}
+
+/** The session id when the request was signed in by cookie. */
+export function sessionOf (res: Response): string | undefined {
+  return res.locals.session as string | undefined
 }

@@ -679,7 +679,7 @@ const HEAD_CASES: Array<{ what: string, path: string, auth?: null, status: 400 |
     ['an unknown UUID', () => `/pins/${randomUUID()}`, 404],
     ['a real requestid in upper case', () => `/pins/${preId().toUpperCase()}`, 404],
     ['/%2e%2e/%2e%2e/etc/passwd', () => '/%2e%2e/%2e%2e/etc/passwd', 404],
-    ['/', () => '/', 404],
+    ['/index.html (/ itself is the web app)', () => '/index.html', 404],
     ['/pins.json', () => '/pins.json', 404],
     ['/api/v1/pins', () => '/api/v1/pins', 404]
   ]

@@ -978,7 +978,7 @@ describe('other errors', () => {
   })
 
   it.each([
-    { method: 'GET', path: '/' },
+    { method: 'GET', path: '/index.html' }, // / itself is the web app
     { method: 'GET', path: '/pin' },
     { method: 'GET', path: '/pins/a/b' },
     { method: 'GET', path: '/api/v1/pins' },

@@ -1,0 +1,54 @@
+/**
+ * Signing in and out of the web app. `POST /session` trades a token (in a
+ * JSON body, never a URL) for an HttpOnly session cookie bound to it;
+ * `GET /session` says who is signed in and with what scope, so the page
+ * shows only what the token allows; `DELETE /session` signs out.
+ */
+import { Router } from 'express'
+import { z } from 'zod'
+import { ForbiddenError, InvalidRequestError } from '../errors.js'
+import { principalOf, sessionOf } from './auth.js'
+import { clearSessionCookie, sameOrigin, setSessionCookie } from './session-cookie.js'
+import { smallJsonBody } from './team-schemas.js'
+import type { TokenStore } from '../auth/index.js'
+import type { SessionStore } from '../web/sessions.js'
+
+/** What the routes need. */
+export interface SessionRoutesComponents {
+  tokens: Pick<TokenStore, 'authenticate'>
+  sessions: Pick<SessionStore, 'create' | 'remove'>
+}
+
+const signIn = z.strictObject({ token: z.string().min(1).max(1024) })
+
+/** POST /session; mount before authentication (it is how a browser authenticates). */
+export function signInRoutes (components: SessionRoutesComponents): Router {
+  const router = Router()
+  router.post('/session', (req, _res, next) => {
+    // Without this a hostile page could sign a visitor in as someone else (login CSRF).
+    if (!sameOrigin(req)) throw new ForbiddenError('sign in from this site\'s own page (Origin must name it)')
+    next()
+  }, smallJsonBody, async (req, res) => {
+    const parsed = signIn.safeParse(req.body ?? {})
+    if (!parsed.success) throw new InvalidRequestError('token: paste a token (a string)')
+    const principal = await components.tokens.authenticate(parsed.data.token.trim())
+    setSessionCookie(req, res, components.sessions.create(parsed.data.token.trim()))
+    res.json(principal)
+  })
+  return router
+}
+
+/** GET and DELETE /session; mount after authentication. */
+export function sessionRoutes (components: Pick<SessionRoutesComponents, 'sessions'>): Router {
+  const router = Router()
+  router.get('/session', (_req, res) => {
+    res.json(principalOf(res))
+  })
+  router.delete('/session', (req, res) => {
+    const sid = sessionOf(res)
+    if (sid != null) components.sessions.remove(sid)
+    clearSessionCookie(req, res)
+    res.status(204).end()
+  })
+  return router
+}

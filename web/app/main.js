@@ -1,0 +1,116 @@
+// The page: who is signed in, the menu their scope allows, and a hash router
+// (#/pins, #/pins/<id>, #/add, #/devices, #/usage, #/admin).
+import { api, onSignedOut } from './api.js'
+import { h, replace } from './dom.js'
+import { renderSignIn } from './pages/signin.js'
+import { listPath, renderPins } from './pages/pins.js'
+import { renderDetail } from './pages/detail.js'
+import { renderAdd } from './pages/add.js'
+import { renderDevices } from './pages/devices.js'
+import { renderUsage } from './pages/usage.js'
+import { renderAdmin } from './pages/admin.js'
+
+const SCOPES = ['pins:add', 'pins:read', 'pins:write', 'admin']
+const main = document.getElementById('main')
+let session = null
+let cleanup = null
+let prefetch = null
+
+/** True when the signed-in token's scope includes `need`. */
+function can (need) {
+  return session != null && SCOPES.indexOf(session.scope) >= SCOPES.indexOf(need)
+}
+
+function parseHash () {
+  const raw = location.hash.replace(/^#/, '') || '/'
+  const [path, search = ''] = raw.split('?')
+  return { parts: path.split('/').filter(Boolean).map(decodeURIComponent), params: new URLSearchParams(search) }
+}
+
+/** Goes to a page (a hash like '#/pins/ID'). */
+export function navigate (hash, { replace: swap = false } = {}) {
+  if (location.hash === hash) { route(); return }
+  if (swap) { history.replaceState(null, '', hash); route() } else location.hash = hash
+}
+
+function showChrome () {
+  const nav = document.getElementById('nav')
+  nav.hidden = session == null
+  for (const a of nav.querySelectorAll('a')) a.hidden = !can(a.dataset.scope)
+  document.getElementById('who').hidden = session == null
+  replace(document.getElementById('who-name'), session == null ? '' : `${session.user} · ${session.scope}`)
+  const here = `#/${parseHash().parts[0] ?? ''}`
+  for (const a of nav.querySelectorAll('a')) {
+    if (a.getAttribute('href') === here) a.setAttribute('aria-current', 'page')
+    else a.removeAttribute('aria-current')
+  }
+}
+
+function signedIn (s) {
+  session = s
+  const { parts } = parseHash()
+  if (parts.length === 0 || parts[0] === 'signin') navigate(can('pins:read') ? '#/pins' : '#/add', { replace: true })
+  else route()
+}
+
+function route () {
+  if (cleanup != null) { cleanup(); cleanup = null }
+  showChrome()
+  delete main.dataset.ready
+  const { parts, params } = parseHash()
+  if (session == null) {
+    replace(main)
+    renderSignIn(main, { onSignedIn: signedIn, reason: params.get('ended') })
+    return
+  }
+  // The first page of pins was asked for alongside the session; hand it over once.
+  const early = prefetch
+  prefetch = null
+  const prefetched = early == null ? undefined : path => path === early.path ? early.promise : undefined
+  const ctx = { session, params, parts, navigate, can, prefetched }
+  const pages = {
+    pins: () => parts[1] != null ? renderDetail(main, ctx, parts[1]) : renderPins(main, ctx),
+    add: () => renderAdd(main, ctx),
+    devices: () => renderDevices(main, ctx),
+    usage: () => renderUsage(main, ctx),
+    admin: () => renderAdmin(main, ctx)
+  }
+  const page = pages[parts[0]]
+  replace(main)
+  if (page == null) { navigate(can('pins:read') ? '#/pins' : '#/add', { replace: true }); return }
+  cleanup = page() ?? null
+}
+
+onSignedOut(err => {
+  if (session == null) return
+  session = null
+  replace(main)
+  showChrome()
+  renderSignIn(main, { onSignedIn: signedIn, reason: err.details })
+})
+
+document.getElementById('sign-out').addEventListener('click', async () => {
+  try { await api('/session', { method: 'DELETE' }) } catch { /* signed out anyway */ }
+  session = null
+  if (cleanup != null) { cleanup(); cleanup = null }
+  history.replaceState(null, '', '#/')
+  route()
+})
+
+window.addEventListener('hashchange', () => { if (session != null) route() })
+
+{
+  const { parts, params } = parseHash()
+  if (parts[0] === 'pins' && parts[1] == null) {
+    const path = listPath(params)
+    prefetch = { path, promise: api(path, { signIn: true }) }
+    prefetch.promise.catch(() => {}) // a signed-out visitor's 401 is expected; used or dropped below
+  }
+}
+try {
+  signedIn(await api('/session', { signIn: true }))
+} catch (err) {
+  prefetch = null
+  if (err.status !== 401) replace(main, h('p', { class: 'msg error', role: 'alert' }, `Pinery cannot be reached: ${err.message}`))
+  else route()
+}

@@ -1,0 +1,148 @@
+// One pin: every PinStatus field, delegates to copy, the kubo command,
+// replace, delete, retry a failed one, and its content through /ipfs/ (a
+// file preview or download, a directory's listing, the CAR).
+import { api } from '../api.js'
+import { bytes, copyButton, field, h, message, page, replace, shellQuote, when } from '../dom.js'
+import { watchPins } from '../live.js'
+import { inFlight, progressOf, recalled, remember, statusBadge } from '../pin-view.js'
+import { explain } from './add.js'
+
+const PREVIEW_BYTES = 4096
+const TEXT = /^(text\/|application\/(json|javascript|xml))/
+
+function gatewayPath (cid, path) {
+  return `/ipfs/${encodeURIComponent(cid)}${path === '' ? '' : `/${path.split('/').map(encodeURIComponent).join('/')}`}`
+}
+
+function dl (rows) {
+  return h('dl', { class: 'fields' }, rows.filter(Boolean).map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]))
+}
+
+async function contentView (p, path) {
+  const cid = p.pin.cid
+  const url = gatewayPath(cid, path)
+  const box = h('section', { class: 'card', 'aria-labelledby': 'content-title' }, h('h2', { id: 'content-title' }, 'Content'))
+  const crumbs = ['', ...path.split('/').filter(Boolean)]
+  box.append(h('nav', { class: 'crumbs', 'aria-label': 'Path' }, crumbs.map((seg, i) => {
+    const to = crumbs.slice(1, i + 1).join('/')
+    return [i > 0 ? ' / ' : '', h('a', { href: `#/pins/${encodeURIComponent(p.requestid)}${to === '' ? '' : `?path=${encodeURIComponent(to)}`}` }, i === 0 ? 'root' : seg)]
+  })))
+  const res = await fetch(url, { method: 'HEAD', credentials: 'same-origin' })
+  if (!res.ok) { box.append(message(`The content cannot be read (${res.status}).`, 'info')); return box }
+  const links = h('p', { class: 'actions' },
+    h('a', { href: url, class: 'button', target: '_blank', rel: 'noopener' }, path === '' ? 'Open' : 'Open file'),
+    h('a', { href: `${url}?format=car`, class: 'button', download: `${cid}.car` }, 'Download CAR'))
+  if ((res.headers.get('etag') ?? '').endsWith('.dir"')) {
+    const listing = await (await fetch(url, { credentials: 'same-origin' })).json()
+    links.firstChild.textContent = 'Open listing (JSON)'
+    box.append(links, listing.entries.length === 0
+      ? h('p', { class: 'muted' }, 'This directory is empty.')
+      : h('ul', { class: 'listing' }, listing.entries.map(e => {
+        const sub = path === '' ? e.name : `${path}/${e.name}`
+        return h('li', {}, h('a', { href: `#/pins/${encodeURIComponent(p.requestid)}?path=${encodeURIComponent(sub)}` }, e.name),
+          h('span', { class: 'muted' }, ` ${bytes(e.size)}`))
+      })))
+    return box
+  }
+  const type = res.headers.get('content-type') ?? ''
+  const size = Number(res.headers.get('content-length'))
+  links.insertBefore(h('a', { href: url, class: 'button', download: path.split('/').pop() || cid }, 'Download'), links.children[1])
+  box.append(h('p', {}, `${type.split(';')[0]}, ${bytes(size)}`), links)
+  if (type.startsWith('image/')) box.append(h('img', { src: url, alt: `preview of ${path || cid}`, class: 'preview' }))
+  else if (size === 0) box.append(h('p', { class: 'muted' }, 'The file is empty.'))
+  else if (TEXT.test(type)) {
+    const headers = size > PREVIEW_BYTES ? { range: `bytes=0-${PREVIEW_BYTES - 1}` } : {}
+    const part = await fetch(url, { headers, credentials: 'same-origin' })
+    box.append(h('pre', { class: 'preview', tabindex: 0, 'aria-label': 'file preview' }, await part.text()), size > PREVIEW_BYTES ? h('p', { class: 'muted' }, 'First 4 KiB shown.') : null)
+  }
+  return box
+}
+
+function actions (p, ctx, error) {
+  const cid = h('input', { type: 'text', name: 'cid', required: true, spellcheck: 'false', placeholder: 'bafy…' })
+  const replaceForm = h('form', { class: 'inline' },
+    field('Replace with CID', cid, 'Keeps the name, origins and meta; the old content stays pinned until the new one is.'),
+    h('button', { type: 'submit' }, 'Replace'))
+  const resubmit = async (newCid) => {
+    error.replaceChildren()
+    try {
+      const status = await api(`/pins/${encodeURIComponent(p.requestid)}`, { method: 'POST', body: { ...p.pin, cid: newCid } })
+      remember(status)
+      ctx.navigate(`#/pins/${encodeURIComponent(status.requestid)}`)
+    } catch (err) { error.append(message(explain(err))) }
+  }
+  replaceForm.addEventListener('submit', e => { e.preventDefault(); resubmit(cid.value.trim()) })
+  const del = h('button', {
+    type: 'button',
+    class: 'danger',
+    onclick: async () => {
+      if (!confirm(`Delete the pin "${p.pin.name ?? p.pin.cid}"? Its content is removed unless another pin keeps it.`)) return
+      error.replaceChildren()
+      try {
+        await api(`/pins/${encodeURIComponent(p.requestid)}`, { method: 'DELETE' })
+        ctx.navigate('#/pins')
+      } catch (err) { error.append(message(explain(err))) }
+    }
+  }, 'Delete')
+  const retry = p.status === 'failed'
+    ? h('button', { type: 'button', class: 'primary', onclick: () => resubmit(p.pin.cid) }, 'Retry')
+    : null
+  return h('section', { class: 'card', 'aria-labelledby': 'actions-title' },
+    h('h2', { id: 'actions-title' }, 'Change'), replaceForm, h('p', { class: 'actions' }, retry, del), error)
+}
+
+function view (p, ctx, path, holder) {
+  page(p.pin.name || p.pin.cid)
+  const kubo = `ipfs pin remote add --service=pinery${p.pin.name != null ? ` --name=${shellQuote(p.pin.name)}` : ''} ${p.pin.cid}`
+  const meta = Object.entries(p.pin.meta ?? {})
+  const error = h('div', { 'aria-live': 'polite' })
+  replace(holder,
+    h('p', {}, h('a', { href: '#/pins' }, '← All pins')),
+    h('div', { class: 'heading' }, h('h1', {}, p.pin.name || '(no name)'), statusBadge(p.status)),
+    h('div', { class: 'live' }, progressOf(p)),
+    h('section', { class: 'card', 'aria-label': 'Pin status' }, dl([
+      ['Request ID', [h('code', {}, p.requestid), copyButton(p.requestid)]],
+      ['Status', p.status],
+      ['Created', h('time', { datetime: p.created }, `${when(p.created)} (${p.created})`)],
+      ['CID', [h('code', { class: 'wrap' }, p.pin.cid), copyButton(p.pin.cid)]],
+      ['Name', p.pin.name ?? '—'],
+      ['Origins', (p.pin.origins ?? []).length === 0 ? '—' : h('ul', { class: 'plain' }, p.pin.origins.map(o => h('li', {}, h('code', { class: 'wrap' }, o))))],
+      ['Meta', meta.length === 0 ? '—' : h('ul', { class: 'plain' }, meta.map(([k, v]) => h('li', {}, h('strong', {}, k), ': ', v)))],
+      ...Object.entries(p.info ?? {}).map(([k, v]) => [`info.${k}`, k === 'dag_size' ? `${bytes(Number(v))} (${v} bytes)` : v]),
+      ['Delegates', [h('ul', { class: 'plain' }, p.delegates.map(d => h('li', {}, h('code', { class: 'wrap' }, d), copyButton(d)))),
+        copyButton(p.delegates.join('\n'), 'Copy all')]]
+    ])),
+    h('section', { class: 'card', 'aria-labelledby': 'kubo-title' },
+      h('h2', { id: 'kubo-title' }, 'Pin it from kubo'),
+      h('pre', { class: 'cmd' }, kubo), copyButton(kubo, 'Copy command')),
+    ctx.can('pins:write') ? actions(p, ctx, error) : null)
+  if (p.status === 'pinned' && ctx.can('pins:read')) {
+    const slot = h('div')
+    holder.insertBefore(slot, holder.children[4] ?? null)
+    contentView(p, path).then(box => slot.append(box), err => slot.append(message(err.message)))
+  }
+  holder.dataset.status = p.status
+}
+
+/** Renders one pin (live while queued or pinning); returns a cleanup. */
+export function renderDetail (main, ctx, requestid) {
+  const holder = h('div', { class: 'detail' })
+  main.append(holder)
+  const path = (ctx.params.get('path') ?? '').split('/').filter(s => s !== '' && s !== '.' && s !== '..').join('/')
+  let stop = () => {}
+  const show = p => {
+    view(p, ctx, path, holder)
+    stop()
+    stop = inFlight(p) && ctx.can('pins:read') ? watchPins([p.requestid], next => { if (!inFlight(next)) stop(); view(next, ctx, path, holder) }) : () => {}
+  }
+  const known = recalled(requestid)
+  if (known != null) show(known)
+  if (ctx.can('pins:read')) {
+    api(`/pins/${encodeURIComponent(requestid)}`).then(show, err => {
+      replace(holder, h('p', {}, h('a', { href: '#/pins' }, '← All pins')), message(err.status === 404 ? 'There is no such pin (or it was deleted).' : err.message))
+    })
+  } else if (known == null) {
+    replace(holder, message('This token may add pins but not read them back.', 'info'))
+  }
+  return () => stop()
+}

@@ -1,0 +1,31 @@
+// Sign in by pasting a token: it goes to POST /session in a JSON body and
+// comes back as an HttpOnly cookie; the page never stores it.
+import { api } from '../api.js'
+import { field, h, message, page } from '../dom.js'
+
+/** Renders the sign-in form. */
+export function renderSignIn (main, { onSignedIn, reason }) {
+  page('Sign in')
+  const input = h('input', { type: 'password', name: 'token', autocomplete: 'current-password', required: true, spellcheck: 'false' })
+  const error = h('div', { 'aria-live': 'polite' })
+  const form = h('form', { class: 'card narrow', 'aria-labelledby': 'signin-title' },
+    h('h1', { id: 'signin-title' }, 'Sign in to Pinery'),
+    reason != null && reason !== '' ? message(`Your session ended: ${reason}`, 'info') : null,
+    field('Access token', input, 'Paste a token from your admin or from "pinery token create". It becomes a session cookie; this page never keeps it.'),
+    error,
+    h('button', { type: 'submit', class: 'primary' }, 'Sign in'))
+  form.addEventListener('submit', async e => {
+    e.preventDefault()
+    error.replaceChildren()
+    try {
+      const session = await api('/session', { method: 'POST', body: { token: input.value }, signIn: true })
+      input.value = ''
+      onSignedIn(session)
+    } catch (err) {
+      error.append(message(err.status === 401 ? `That token was refused: ${err.details}` : err.message))
+      input.focus()
+    }
+  })
+  main.append(form)
+  input.focus()
+}

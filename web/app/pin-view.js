@@ -1,0 +1,48 @@
+// How a pin's state reads: a status badge, and for queued/pinning requests
+// the queue position or the blocks and bytes fetched, with a progress bar.
+import { bytes, h } from './dom.js'
+
+/** The status as a labelled badge. */
+export function statusBadge (status) {
+  return h('span', { class: `badge ${status}`, dataset: { status } }, status)
+}
+
+/**
+ * What `info.status_details` says, made readable. The API does not give a
+ * DAG's total size before it is pinned, so a fetch shows an indeterminate
+ * bar with the bytes so far; the queue shows how far along it is.
+ */
+export function progressOf (p) {
+  const details = p.info?.status_details
+  if (p.status === 'failed') return h('span', { class: 'reason' }, details ?? 'failed')
+  if (p.status === 'pinned') return null
+  const queue = /^queue position (\d+) of (\d+)$/.exec(details ?? '')
+  if (queue != null) {
+    const [at, of] = [Number(queue[1]), Number(queue[2])]
+    return h('span', { class: 'progress' }, h('small', {}, at === 1 ? `next in the queue (${of} waiting)` : `queue position ${at} of ${of}`))
+  }
+  const fetched = /^fetched (\d+) blocks, (\d+) bytes$/.exec(details ?? '')
+  if (fetched != null) {
+    return h('span', { class: 'progress' },
+      h('progress', { 'aria-label': 'fetching' }),
+      h('small', {}, `${Number(fetched[1]).toLocaleString()} blocks, ${bytes(Number(fetched[2]))} fetched`))
+  }
+  return h('span', { class: 'progress' }, h('progress', { 'aria-label': p.status }), h('small', {}, details ?? p.status))
+}
+
+/** True while a request may still change on its own. */
+export function inFlight (p) {
+  return p.status === 'queued' || p.status === 'pinning'
+}
+
+const recent = new Map()
+
+/** Keeps a PinStatus the page just got (a pins:add token cannot read it back). */
+export function remember (status) {
+  recent.set(status.requestid, status)
+}
+
+/** A PinStatus remembered by {@link remember}. */
+export function recalled (requestid) {
+  return recent.get(requestid)
+}
