@@ -25,12 +25,18 @@ describe('kubo as the client of Pinery', () => {
     await writeFile(file, randomBytes(size))
     return await kubo.ipfs(['add', '-Q', '--cid-version=1', file])
   }
-  const ls = async (...args: string[]): Promise<Listed[]> =>
-    (await kubo.ipfs(['pin', 'remote', 'ls', '--service=pinery', '--enc=json', ...args])).split('\n').filter(Boolean).map(l => JSON.parse(l) as Listed)
+  const ls = async (...args: string[]): Promise<Listed[]> => {
+    const out = await kubo.ipfs(['pin', 'remote', 'ls', '--service=pinery', '--enc=json', ...args])
+    return out.split('\n').filter(Boolean).map(l => JSON.parse(l) as Listed)
+  }
+  const post = async (path: string, user: string, body: unknown): Promise<Response> =>
+    await service.request(path, {
+      method: 'POST', user, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body)
+    })
   const pinsOf = async (query: string, user = 'alice'): Promise<{ count: number, results: PinStatus[] }> =>
     await (await service.request(`/pins?${query}`, { user })).json() as { count: number, results: PinStatus[] }
   const newToken = async (user: string, scope: string): Promise<{ id: string, secret: string }> =>
-    await (await service.request('/tokens', { method: 'POST', user, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ label: scope, scope }) })).json() as { id: string, secret: string }
+    await (await post('/tokens', user, { label: scope, scope })).json() as { id: string, secret: string }
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pinery-kubo-files-'))
@@ -70,7 +76,8 @@ describe('kubo as the client of Pinery', () => {
     const cid = await add(300 * 1024)
     const out = await kubo.ipfs(['pin', 'remote', 'add', '--service=pinery', '--name=bg', '--background', cid])
     expect(out).toMatch(/Status: (queued|pinning|pinned)/)
-    const pinned = await waitFor(async () => (await ls(`--cid=${cid}`)).find(p => p.Status === 'pinned'), 20_000, 'background pin')
+    const found = async (): Promise<Listed | undefined> => (await ls(`--cid=${cid}`)).find(p => p.Status === 'pinned')
+    const pinned = await waitFor(found, 20_000, 'the pin')
     expect(pinned).toMatchObject({ Cid: cid, Name: 'bg' })
   })
 
@@ -80,19 +87,23 @@ describe('kubo as the client of Pinery', () => {
     await kubo.ipfs(['pin', 'rm', ...absent]) // kubo keeps no copy; with nobody holding them they stall
     await kubo.ipfs(['repo', 'gc'])
     for (const cid of absent) {
-      const res = await service.request('/pins', { method: 'POST', user: 'alice', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cid, name: 'absent' }) })
-      expect(res.status).toBe(202)
+      expect((await post('/pins', 'alice', { cid, name: 'absent' })).status).toBe(202)
     }
     const pending = await ls('--status=queued,pinning', '--name=absent')
     expect(pending.map(p => p.Cid).sort()).toEqual([...absent].sort())
-    const byStatus = async (s: string): Promise<string[]> => (await ls(`--status=${s}`, '--name=absent')).map(p => p.Cid)
-    const pinning = await waitFor(async () => { const p = await byStatus('pinning'); return p.length === 2 ? p : undefined }, 3000, 'two pinning')
+    const byStatus = async (s: string): Promise<string[]> =>
+      (await ls(`--status=${s}`, '--name=absent')).map(p => p.Cid)
+    const exactly = (s: string, n: number) => async (): Promise<string[] | undefined> => {
+      const cids = await byStatus(s)
+      return cids.length === n ? cids : undefined
+    }
+    const pinning = await waitFor(exactly('pinning', 2), 3000, 'two pinning')
     const queued = await byStatus('queued')
     expect(queued).toHaveLength(1)
     expect(pinning).toHaveLength(2)
     expect([...queued, ...pinning].sort()).toEqual([...absent].sort())
 
-    const failed = await waitFor(async () => { const f = await byStatus('failed'); return f.length === 3 ? f : undefined }, 20_000, 'stalled pins to fail')
+    const failed = await waitFor(exactly('failed', 3), 20_000, 'stalled pins to fail')
     expect(failed.sort()).toEqual([...absent].sort())
     expect(await byStatus('pinned')).toEqual([])
     // Default status is pinned; --name is exact; --cid takes several.
@@ -106,8 +117,10 @@ describe('kubo as the client of Pinery', () => {
   it('pin remote ls pages past one page of results', async () => {
     const cids: string[] = []
     for (let i = 0; i < 13; i++) cids.push(await add(100 + i))
-    for (const cid of cids) await kubo.ipfs(['pin', 'remote', 'add', '--service=pinery', '--name=page', '--background', cid])
-    await waitFor(async () => (await pinsOf('name=page&status=pinned')).count === 13 ? true : undefined, 30_000, '13 pins')
+    for (const cid of cids) {
+      await kubo.ipfs(['pin', 'remote', 'add', '--service=pinery', '--name=page', '--background', cid])
+    }
+    await waitFor(async () => (await pinsOf('name=page&status=pinned')).count === 13 || undefined, 30_000, '13 pins')
     const listed = await ls('--name=page')
     expect(listed.map(p => p.Cid).sort()).toEqual([...cids].sort())
   })
@@ -131,13 +144,16 @@ describe('kubo as the client of Pinery', () => {
 
   it('pin remote service ls --stat reports the counts Pinery has', async () => {
     const out = JSON.parse(await kubo.ipfs(['pin', 'remote', 'service', 'ls', '--stat', '--enc=json'])) as {
-      RemoteServices: Array<{ Service: string, ApiEndpoint: string, Stat: { Status: string, PinCount: Record<string, number> } }>
+      RemoteServices: Array<{ Service: string, Stat: { Status: string, PinCount: Record<string, number> } }>
     }
     const svc = out.RemoteServices.find(s => s.Service === 'pinery')
     expect(svc?.Stat.Status).toBe('valid')
     const count = async (s: string): Promise<number> => (await pinsOf(`status=${s}`)).count
     expect(svc?.Stat.PinCount).toEqual({
-      Queued: await count('queued'), Pinning: await count('pinning'), Pinned: await count('pinned'), Failed: await count('failed')
+      Queued: await count('queued'),
+      Pinning: await count('pinning'),
+      Pinned: await count('pinned'),
+      Failed: await count('failed')
     })
     expect(svc?.Stat.PinCount.Pinned).toBeGreaterThanOrEqual(15)
     expect(svc?.Stat.PinCount.Failed).toBe(3)

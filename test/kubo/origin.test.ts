@@ -22,7 +22,10 @@ describe('Pinery pins DAGs kubo made', () => {
 
   const pin = async (cid: string): Promise<PinStatus> => {
     const res = await service.request('/pins', {
-      method: 'POST', user: 'alice', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cid, origins: kubo.addrs })
+      method: 'POST',
+      user: 'alice',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ cid, origins: kubo.addrs })
     })
     expect(res.status).toBe(202)
     const { requestid } = await res.json() as PinStatus
@@ -38,8 +41,11 @@ describe('Pinery pins DAGs kubo made', () => {
     return Buffer.from(await res.arrayBuffer())
   }
   /** `ipfs dag stat` of kubo: the DAG's size counted by kubo itself. */
-  const kuboDagSize = async (cid: string): Promise<number> =>
-    (JSON.parse(await kubo.ipfs(['dag', 'stat', '--progress=false', '--enc=json', cid])) as { TotalSize: number }).TotalSize
+  const kuboDagSize = async (cid: string): Promise<number> => {
+    const out = await kubo.ipfs(['dag', 'stat', '--progress=false', '--enc=json', cid])
+    const stat = JSON.parse(out) as { TotalSize: number }
+    return stat.TotalSize
+  }
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pinery-kubo-origin-'))
@@ -98,7 +104,8 @@ describe('Pinery pins DAGs kubo made', () => {
     await writeFile(join(tree, 'tiny.txt'), 'hi\n')
     await writeFile(join(tree, 'big.bin'), randomBytes(5000))
     const cid = await kubo.ipfs(['add', '-Q', '-r', '--cid-version=1', '--inline', tree])
-    const root = JSON.parse(await kubo.ipfs(['dag', 'get', cid])) as { Links: Array<{ Name: string, Hash: { '/': string } }> }
+    type Links = { Links: Array<{ Name: string, Hash: { '/': string } }> }
+    const root = JSON.parse(await kubo.ipfs(['dag', 'get', cid])) as Links
     const tiny = CID.parse(root.Links.find(l => l.Name === 'tiny.txt')?.Hash['/'] as string)
     expect(tiny.multihash.code).toBe(identity.code)
     await pin(cid)

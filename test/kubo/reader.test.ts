@@ -102,7 +102,8 @@ describe('kubo as the reference and the reader of Pinery content', () => {
     for await (const block of car.blocks()) {
       blocks++
       if (block.cid.multihash.code === sha256.code) {
-        expect(Buffer.from(createHash('sha256').update(block.bytes).digest()).equals(block.cid.multihash.digest)).toBe(true)
+        const digest = createHash('sha256').update(block.bytes).digest()
+        expect(digest.equals(block.cid.multihash.digest), block.cid.toString()).toBe(true)
       }
     }
     expect(blocks).toBeGreaterThanOrEqual(FILES.length + 3)
@@ -117,7 +118,8 @@ describe('kubo as the reference and the reader of Pinery content', () => {
     await writeFile(file, Buffer.from(await res.arrayBuffer()))
 
     const lines = (await importer.ipfs(['dag', 'import', '--stats', '--enc=json', file])).split('\n')
-    const imported = lines.map(l => JSON.parse(l) as { Root?: { Cid: { '/': string }, PinErrorMsg: string }, Stats?: { BlockCount: number } })
+    type Line = { Root?: { Cid: { '/': string }, PinErrorMsg: string }, Stats?: { BlockCount: number } }
+    const imported = lines.map(l => JSON.parse(l) as Line)
     const root = imported.find(l => l.Root != null)?.Root
     expect(root?.Cid['/']).toBe(pin.cid)
     expect(root?.PinErrorMsg).toBe('')
