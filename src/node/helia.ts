@@ -18,6 +18,7 @@ import * as json from 'multiformats/codecs/json'
 import { sha512 } from 'multiformats/hashes/sha2'
 import { ConfigError } from '../errors.js'
 import { createBlockCatcher } from './block-catcher.js'
+import { endStreamsClosedEarly, type BitswapNetwork } from './bitswap-streams.js'
 import { trailingPeerId } from './multiaddrs.js'
 import type { PineryNode, PineryNodeComponents, PineryNodeInit } from './index.js'
 import type { BlockBroker } from '@helia/interface'
@@ -75,11 +76,16 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
   // helia.blockstore.get hashes every block a second time (and wraps it in
   // several store layers). @helia/bitswap 4 exports only withBitswap, so the
   // broker is taken from Helia's broker list.
-  const broker = (helia as unknown as { blockBrokers?: Array<BlockBroker & { bitswap?: { wantList?: EventTarget } }> }).blockBrokers?.find(b => b.name === 'bitswap')
+  type Bitswap = { wantList?: EventTarget, network?: Partial<BitswapNetwork> }
+  const broker = (helia as unknown as { blockBrokers?: Array<BlockBroker & { bitswap?: Bitswap }> }).blockBrokers?.find(b => b.name === 'bitswap')
   const retrieve = broker?.retrieve?.bind(broker)
   if (retrieve == null) throw new Error('this Helia version keeps its bitswap broker elsewhere; update src/node/helia.ts')
   const want = createBlockCatcher({ retrieve, blockEvents: broker?.bitswap?.wantList })
   if (broker?.bitswap?.wantList == null) log.warn('bitswap block events are not reachable: wants may be lost and re-wanted')
+  const network = broker?.bitswap?.network
+  if (typeof network?._onStream === 'function' && Array.isArray(network.protocols)) {
+    await endStreamsClosedEarly(helia.libp2p, network as BitswapNetwork)
+  } else log.warn('bitswap stream handler not reachable: streams a peer closes early keep their data')
   const libp2p = helia.libp2p
   const peerId = libp2p.peerId.toString()
   if (libp2p.getMultiaddrs().length === 0) {

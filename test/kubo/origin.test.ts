@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import v8 from 'node:v8'
+import vm from 'node:vm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CID } from 'multiformats/cid'
 import { identity } from 'multiformats/hashes/identity'
@@ -117,5 +119,40 @@ describe('Pinery pins DAGs kubo made', () => {
     expect(CID.parse(inlineRoot).multihash.code).toBe(identity.code)
     await pin(inlineRoot)
     expect((await read(inlineRoot)).toString()).toBe('inline root\n')
+  })
+})
+
+describe('pinning from kubo', () => {
+  it('keeps none of the received blocks in memory once pinned (bitswap streams kubo closes early end)', async () => {
+    const gc = (): void => { (vm.runInNewContext('gc') as () => void)() }
+    v8.setFlagsFromString('--expose-gc')
+    const service = await startService({ users: ['alice'] })
+    const kubo = await startKubo()
+    const dir = await mkdtemp(join(tmpdir(), 'pinery-kubo-memory-'))
+    try {
+      await writeFile(join(dir, 'big.bin'), randomBytes(48 * 1024 * 1024))
+      const cid = await kubo.ipfs(['add', '-Q', '--cid-version=1', join(dir, 'big.bin')])
+      gc()
+      const before = process.memoryUsage().arrayBuffers
+      const res = await service.request('/pins', {
+        method: 'POST',
+        user: 'alice',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ cid, origins: kubo.addrs })
+      })
+      const { requestid } = await res.json() as PinStatus
+      await waitFor(async () => {
+        const s = await (await service.request(`/pins/${requestid}`, { user: 'alice' })).json() as PinStatus
+        return s.status === 'pinned' || undefined
+      }, 60_000, 'the 48 MiB pin')
+      await new Promise(resolve => setTimeout(resolve, 200))
+      gc()
+      // Before the fix every 256 KiB message stayed held by a handler waiting for an end it had missed: ~144 MiB.
+      expect((process.memoryUsage().arrayBuffers - before) / 2 ** 20).toBeLessThan(24)
+    } finally {
+      await kubo.stop()
+      await service.destroy()
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
