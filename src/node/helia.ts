@@ -77,7 +77,8 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
   // several store layers). @helia/bitswap 4 exports only withBitswap, so the
   // broker is taken from Helia's broker list.
   type Bitswap = { wantList?: EventTarget, network?: Partial<BitswapNetwork> }
-  const broker = (helia as unknown as { blockBrokers?: Array<BlockBroker & { bitswap?: Bitswap }> }).blockBrokers?.find(b => b.name === 'bitswap')
+  type Brokers = { blockBrokers?: Array<BlockBroker & { bitswap?: Bitswap }> }
+  const broker = (helia as unknown as Brokers).blockBrokers?.find(b => b.name === 'bitswap')
   const retrieve = broker?.retrieve?.bind(broker)
   if (retrieve == null) throw new Error('this Helia version keeps its bitswap broker elsewhere; update src/node/helia.ts')
   const want = createBlockCatcher({ retrieve, blockEvents: broker?.bitswap?.wantList })
