@@ -25,6 +25,17 @@ export async function peakRss (pid: number | 'self' = 'self'): Promise<number> {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024
 }
 
+/** CPU time (user + system) a process has used so far, in seconds, from /proc/<pid>/stat. */
+export async function cpuSeconds (pid: number | 'self' = 'self'): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields overall.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+}
+
+/** USER_HZ: the unit of /proc/<pid>/stat times (100 on every Linux this runs on). */
+const CLOCK_TICKS = 100
+
 /** A child that announced itself with a JSON line. */
 export interface JsonChild<T> { child: ChildProcess, value: T }
 

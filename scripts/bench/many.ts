@@ -1,39 +1,61 @@
 /**
- * bench:many — 10,000 single-block pins from one origin peer, POSTed as fast
- * as the API takes them (20 in flight); measures until every one is pinned.
+ * bench:many — 10,000 single-block pins from one origin peer, POSTed as fast as the API takes
+ * them (20 in flight); measures until every one is pinned. Then the same pins by a fresh kubo
+ * daemon from the same origin, through its RPC API (`POST /api/v0/pin/add`, 20 in flight), the
+ * way a script would drive kubo instead of Pinery.
  *
- *   npm run bench:many -- [--count 10000] [--in-flight 20]
+ *   npm run bench:many -- [--count 10000] [--in-flight 20] [--kubo true]
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { startKubo } from '../../test/fixtures/kubo.js'
 import { startServerProcess } from '../../test/fixtures/process.js'
-import { MiB, manyBlock, peakRss, startPeer, table } from './lib.js'
+import { KUBO_VERSION } from '../../test/fixtures/tools.js'
+import { kuboRpc } from './kubo.js'
+import { MiB, cpuSeconds, manyBlock, peakRss, startPeer, table } from './lib.js'
 
-const { values } = parseArgs({ options: { count: { type: 'string', default: '10000' }, 'in-flight': { type: 'string', default: '20' } } })
+const { values } = parseArgs({
+  options: { count: { type: 'string', default: '10000' }, 'in-flight': { type: 'string', default: '20' }, kubo: { type: 'string', default: 'true' } }
+})
 const count = Number(values.count)
 const inFlight = Number(values['in-flight'])
 const TOKEN = 'pinery_bench-many-token'
 const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
 
+/** Runs `call` for every CID, `inFlight` at once. */
+async function each (cids: string[], call: (cid: string) => Promise<void>): Promise<void> {
+  let next = 0
+  await Promise.all(Array.from({ length: inFlight }, async () => {
+    while (next < count) await call(cids[next++] as string)
+  }))
+}
+
 const origin = await startPeer<{ addrs: string[] }>(['origin-many', '--count', String(count)])
 const cids: string[] = []
 for (let i = 0; i < count; i++) cids.push((await manyBlock(i)).cid.toString())
+const rows: Array<Array<string | number>> = []
 const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-many-'))
-const server = await startServerProcess({ PINERY_DATA_DIR: dataDir, PINERY_HTTP_PORT: '0', PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0', PINERY_ADMIN_TOKEN: TOKEN, PINERY_LOG_LEVEL: 'warn', ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('PINERY_'))) as Record<string, string> })
+const server = await startServerProcess({
+  PINERY_DATA_DIR: dataDir,
+  PINERY_HTTP_PORT: '0',
+  PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
+  PINERY_ADMIN_TOKEN: TOKEN,
+  PINERY_LOG_LEVEL: 'warn',
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('PINERY_'))) as Record<string, string>
+})
 try {
+  const pid = server.child.pid as number
+  const cpu0 = await cpuSeconds(pid)
   const started = performance.now()
-  let next = 0
-  await Promise.all(Array.from({ length: inFlight }, async () => {
-    while (next < count) {
-      const cid = cids[next++] as string
-      const res = await fetch(`${server.url}/pins`, { method: 'POST', headers, body: JSON.stringify({ cid, origins: origin.value.addrs }) })
-      if (res.status !== 202) throw new Error(`POST answered ${res.status}: ${await res.text()}`)
-    }
-  }))
+  await each(cids, async cid => {
+    const res = await fetch(`${server.url}/pins`, { method: 'POST', headers, body: JSON.stringify({ cid, origins: origin.value.addrs }) })
+    if (res.status !== 202) throw new Error(`POST answered ${res.status}: ${await res.text()}`)
+  })
   const posted = performance.now()
-  const countOf = async (status: string): Promise<number> => ((await (await fetch(`${server.url}/pins?status=${status}&limit=1`, { headers })).json()) as { count: number }).count
+  const countOf = async (status: string): Promise<number> =>
+    ((await (await fetch(`${server.url}/pins?status=${status}&limit=1`, { headers })).json()) as { count: number }).count
   let pinned = 0
   for (;;) {
     pinned = await countOf('pinned')
@@ -43,13 +65,36 @@ try {
     await new Promise(resolve => setTimeout(resolve, 100))
   }
   const done = performance.now()
-  const rss = await peakRss(server.child.pid as number)
-  process.stdout.write(`\nbench:many — ${count} single-block pins from one origin, ${inFlight} POSTs in flight\n\n`)
-  process.stdout.write(table(['POSTs accepted in', 'all settled in', 'pinned', 'pins/s', 'Pinery peak RSS MiB'], [[
-    `${((posted - started) / 1000).toFixed(1)} s`, `${((done - started) / 1000).toFixed(1)} s`, `${pinned} / ${count}`, (pinned / ((done - started) / 1000)).toFixed(0), (rss / MiB).toFixed(0)
-  ]]) + '\n')
+  const cpu = await cpuSeconds(pid) - cpu0
+  const rss = await peakRss(pid)
+  rows.push(['Pinery', `${((posted - started) / 1000).toFixed(1)} s`, `${((done - started) / 1000).toFixed(1)} s`, `${pinned} / ${count}`,
+    (pinned / ((done - started) / 1000)).toFixed(0), cpu.toFixed(1), (rss / MiB).toFixed(0)])
 } finally {
   await server.stop()
-  origin.child.kill('SIGTERM')
   await rm(dataDir, { recursive: true, force: true })
 }
+
+if (values.kubo !== 'false') {
+  const kubo = await startKubo()
+  try {
+    const pid = kubo.daemon.pid as number
+    const cpu0 = await cpuSeconds(pid)
+    const started = performance.now()
+    await kuboRpc(kubo, 'swarm/connect', { arg: origin.value.addrs[0] as string })
+    let pinned = 0
+    await each(cids, async cid => {
+      await kuboRpc(kubo, 'pin/add', { arg: cid, progress: 'false' })
+      pinned++
+    })
+    const done = performance.now()
+    const cpu = await cpuSeconds(pid) - cpu0
+    rows.push([`kubo ${KUBO_VERSION} (RPC pin/add)`, '-', `${((done - started) / 1000).toFixed(1)} s`, `${pinned} / ${count}`,
+      (pinned / ((done - started) / 1000)).toFixed(0), cpu.toFixed(1), (await peakRss(pid) / MiB).toFixed(0)])
+  } finally {
+    await kubo.stop()
+  }
+}
+origin.child.kill('SIGTERM')
+
+process.stdout.write(`\nbench:many — ${count} single-block pins from one origin, ${inFlight} requests in flight\n\n`)
+process.stdout.write(table(['receiver', 'POSTs accepted in', 'all settled in', 'pinned', 'pins/s', 'receiver CPU-s', 'peak RSS MiB'], rows) + '\n')

@@ -2,7 +2,7 @@
  * A benchmark peer in its own process. Roles:
  *   origin --mib N        holds an N MiB UnixFS file (256 KiB chunks, raw leaves, CIDv1) and
  *                         serves the raw-stream protocol; prints {cid, addrs} when ready
- *   raw --addr A --mib N  reads N MiB over one libp2p stream from A; prints {ms}
+ *   raw --addr A --mib N  reads N MiB over one libp2p stream from A; prints {ms, cpuS} (its own CPU)
  *   origin-many --count N holds N single-block DAGs (bench:many); prints {addrs}
  *   stock --addr A --cid C  stock Helia (default bitswap settings) runs pins.add(C) from A
  *                         into a blockstore-fs; prints {ms, peakRssBytes}
@@ -63,13 +63,15 @@ async function originMany (count: number): Promise<void> {
 
 async function raw (addr: string, mib: number): Promise<void> {
   const node = await createPineryNode({ listen, announce: [] }, { blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), logger })
+  const cpu0 = process.cpuUsage()
   const started = performance.now()
   const stream = await node.libp2p.dialProtocol(multiaddr(addr), RAW_PROTOCOL)
   let bytes = 0
   for await (const chunk of stream) bytes += chunk.byteLength
   const ms = performance.now() - started
+  const cpu = process.cpuUsage(cpu0)
   if (bytes !== mib * MiB) throw new Error(`read ${bytes} bytes, expected ${mib * MiB}`)
-  print({ ms })
+  print({ ms, cpuS: (cpu.user + cpu.system) / 1e6 })
   await node.stop()
 }
 

@@ -1,42 +1,66 @@
 /**
- * bench:transfer — how fast Pinery pins a DAG from another peer, compared in
- * the same run with (a) a raw libp2p stream of the same bytes between two
- * processes and (b) stock Helia pins.add of the same DAG.
+ * bench:transfer — how fast Pinery pins a DAG from another peer, compared in the same run with
+ * (a) a raw libp2p stream of the same bytes between two processes, (b) stock Helia pins.add of
+ * the same DAG and (c) kubo: Pinery pinning from a kubo origin against a second kubo pinning the
+ * same DAG from the same origin (`ipfs swarm connect` + `ipfs pin add`), the peer a user would
+ * pick instead.
  *
- *   npm run bench:transfer -- [--sizes 256,1024] [--runs 3] [--stock-runs 3]
+ *   npm run bench:transfer -- [--sizes 256,1024] [--runs 3] [--stock-runs 3] [--kubo true]
  *
- * Every party is its own process on 127.0.0.1. Runs are interleaved (raw,
- * Pinery, stock, raw, …) so machine noise hits all of them alike. Reports
- * medians, ratios and Pinery's peak RSS (VmHWM).
+ * Every party is its own process on 127.0.0.1. Runs are interleaved (raw, Pinery, stock, Pinery
+ * from kubo, kubo from kubo, raw, …) so machine noise hits all of them alike. Reports medians of
+ * MiB/s, CPU-seconds of the receiving process per GiB (from /proc/<pid>/stat, from the request
+ * to pinned) and peak RSS (VmHWM).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { KUBO_VERSION } from '../../test/fixtures/tools.js'
 import { startServerProcess } from '../../test/fixtures/process.js'
-import { MiB, median, peakRss, runPeer, startPeer, table } from './lib.js'
+import { kuboPinRun, startKuboOrigin, type ReceiverRun } from './kubo.js'
+import { MiB, cpuSeconds, median, peakRss, runPeer, startPeer, table } from './lib.js'
 
-const { values } = parseArgs({ options: { sizes: { type: 'string', default: '256,1024' }, runs: { type: 'string', default: '3' }, 'stock-runs': { type: 'string', default: '3' } } })
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '256,1024' },
+    runs: { type: 'string', default: '3' },
+    'stock-runs': { type: 'string', default: '3' },
+    kubo: { type: 'string', default: 'true' }
+  }
+})
 const sizes = values.sizes.split(',').map(Number)
 const runs = Number(values.runs)
 const stockRuns = Number(values['stock-runs'])
+const withKubo = values.kubo !== 'false'
 const TOKEN = 'pinery_bench-token'
 
-async function pineryRun (cid: string, origins: string[]): Promise<{ ms: number, peakRssBytes: number }> {
+async function pineryRun (cid: string, origins: string[]): Promise<ReceiverRun> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-'))
-  const server = await startServerProcess({ PINERY_DATA_DIR: dataDir, PINERY_HTTP_PORT: '0', PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0', PINERY_ADMIN_TOKEN: TOKEN, PINERY_LOG_LEVEL: 'warn', ...pick(process.env, /^PINERY_/) })
+  const server = await startServerProcess({
+    PINERY_DATA_DIR: dataDir,
+    PINERY_HTTP_PORT: '0',
+    PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
+    PINERY_ADMIN_TOKEN: TOKEN,
+    PINERY_LOG_LEVEL: 'warn',
+    ...pick(process.env, /^PINERY_/)
+  })
   try {
+    const pid = server.child.pid as number
     const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
+    const cpu0 = await cpuSeconds(pid)
     const started = performance.now()
-    const created = await (await fetch(`${server.url}/pins`, { method: 'POST', headers, body: JSON.stringify({ cid, origins }) })).json() as { requestid: string }
+    const body = JSON.stringify({ cid, origins })
+    const created = await (await fetch(`${server.url}/pins`, { method: 'POST', headers, body })).json() as { requestid: string }
     for (;;) {
-      const s = await (await fetch(`${server.url}/pins/${created.requestid}`, { headers })).json() as { status: string, info: Record<string, string> }
+      const res = await fetch(`${server.url}/pins/${created.requestid}`, { headers })
+      const s = await res.json() as { status: string, info: Record<string, string> }
       if (s.status === 'pinned') break
       if (s.status === 'failed') throw new Error(`pin failed: ${s.info.status_details}`)
       await new Promise(resolve => setTimeout(resolve, 20))
     }
     const ms = performance.now() - started
-    return { ms, peakRssBytes: await peakRss(server.child.pid as number) }
+    return { ms, cpuS: await cpuSeconds(pid) - cpu0, peakRssBytes: await peakRss(pid) }
   } finally {
     await server.stop()
     await rm(dataDir, { recursive: true, force: true })
@@ -48,29 +72,68 @@ function pick (env: NodeJS.ProcessEnv, re: RegExp): Record<string, string> {
 }
 
 const rate = (n: number, ms: number): number => n / (ms / 1000)
+/** CPU-seconds per GiB received. */
+const perGiB = (n: number, cpuS: number): number => cpuS / (n / 1024)
 const rows: Array<Array<string | number>> = []
+const kuboRows: Array<Array<string | number>> = []
+const ratioRows: Array<Array<string | number>> = []
+
+/** Medians of one receiver's runs. */
+interface Series { name: string, mibs: number[], cpu: number[], rss: number[] }
+const series = (name: string): Series => ({ name, mibs: [], cpu: [], rss: [] })
+const record = (s: Series, n: number, r: ReceiverRun): void => {
+  s.mibs.push(rate(n, r.ms))
+  s.cpu.push(perGiB(n, r.cpuS))
+  if (r.peakRssBytes > 0) s.rss.push(r.peakRssBytes)
+}
+const last = (s: Series): string => `${s.mibs.at(-1)?.toFixed(1) ?? '-'} MiB/s ${s.cpu.at(-1)?.toFixed(1) ?? '-'} CPU-s/GiB`
+
 for (const n of sizes) {
   const origin = await startPeer<{ cid: string, addrs: string[] }>(['origin', '--mib', String(n)])
+  const kuboOrigin = withKubo ? await startKuboOrigin(n) : undefined
   const addr = origin.value.addrs[0] as string
-  const raw: number[] = []
-  const pinery: number[] = []
+  const raw = series('raw libp2p stream (Helia → Helia)')
+  const pinery = series('Pinery ← Helia origin')
+  const pineryKubo = series('Pinery ← kubo origin')
+  const kubo = series(`kubo ${KUBO_VERSION} ← kubo origin`)
   const stock: number[] = []
-  const rss: number[] = []
-  for (let i = 0; i < runs; i++) {
-    raw.push(rate(n, (await runPeer<{ ms: number }>(['raw', '--addr', addr, '--mib', String(n)])).ms))
-    const p = await pineryRun(origin.value.cid, origin.value.addrs)
-    pinery.push(rate(n, p.ms))
-    rss.push(p.peakRssBytes)
-    const s = i < stockRuns ? rate(n, (await runPeer<{ ms: number }>(['stock', '--addr', addr, '--cid', origin.value.cid])).ms) : undefined
-    if (s != null) stock.push(s)
-    process.stderr.write(`${n} MiB run ${i + 1}: raw ${raw.at(-1)?.toFixed(1)} MiB/s, pinery ${pinery.at(-1)?.toFixed(1)} MiB/s, stock ${s?.toFixed(1) ?? '-'} MiB/s, pinery peak RSS ${(p.peakRssBytes / MiB).toFixed(0)} MiB\n`)
+  try {
+    for (let i = 0; i < runs; i++) {
+      const r = await runPeer<{ ms: number, cpuS: number }>(['raw', '--addr', addr, '--mib', String(n)])
+      record(raw, n, { ...r, peakRssBytes: 0 })
+      record(pinery, n, await pineryRun(origin.value.cid, origin.value.addrs))
+      const s = i < stockRuns ? rate(n, (await runPeer<{ ms: number }>(['stock', '--addr', addr, '--cid', origin.value.cid])).ms) : undefined
+      if (s != null) stock.push(s)
+      if (kuboOrigin != null) {
+        record(pineryKubo, n, await pineryRun(kuboOrigin.cid, kuboOrigin.kubo.addrs))
+        record(kubo, n, await kuboPinRun(kuboOrigin.cid, kuboOrigin.kubo.addrs[0] as string))
+      }
+      process.stderr.write(`${n} MiB run ${i + 1}: raw ${last(raw)}; pinery ${last(pinery)}; stock ${s?.toFixed(1) ?? '-'} MiB/s` +
+        (kuboOrigin != null ? `; pinery←kubo ${last(pineryKubo)}; kubo←kubo ${last(kubo)}` : '') + '\n')
+    }
+  } finally {
+    origin.child.kill('SIGTERM')
+    await kuboOrigin?.kubo.stop()
   }
-  origin.child.kill('SIGTERM')
-  const r = median(raw)
-  const p = median(pinery)
+  const r = median(raw.mibs)
+  const p = median(pinery.mibs)
   const s = stock.length > 0 ? median(stock) : NaN
-  rows.push([`${n} MiB`, r.toFixed(1), p.toFixed(1), Number.isNaN(s) ? '-' : s.toFixed(1), `${(100 * p / r).toFixed(0)} %`, Number.isNaN(s) ? '-' : `${(p / s).toFixed(1)}×`, (median(rss) / MiB).toFixed(0), (Math.max(...rss) / MiB).toFixed(0)])
+  rows.push([`${n} MiB`, r.toFixed(1), p.toFixed(1), Number.isNaN(s) ? '-' : s.toFixed(1), `${(100 * p / r).toFixed(0)} %`,
+    Number.isNaN(s) ? '-' : `${(p / s).toFixed(1)}×`, (median(pinery.rss) / MiB).toFixed(0), (Math.max(...pinery.rss) / MiB).toFixed(0)])
+  if (kuboOrigin == null) continue
+  for (const x of [raw, pinery, pineryKubo, kubo]) {
+    kuboRows.push([`${n} MiB`, x.name, median(x.mibs).toFixed(1), x.mibs.map(v => v.toFixed(0)).join(' / '), median(x.cpu).toFixed(2),
+      x.rss.length > 0 ? (median(x.rss) / MiB).toFixed(0) : '-'])
+  }
+  ratioRows.push([`${n} MiB`, `${(median(pineryKubo.mibs) / median(kubo.mibs)).toFixed(2)}×`,
+    `${(median(pineryKubo.cpu) / median(kubo.cpu)).toFixed(2)}×`])
 }
 
 process.stdout.write(`\nbench:transfer — medians of ${runs} runs (stock: ${Math.min(runs, stockRuns)}), MiB/s of file bytes\n\n`)
-process.stdout.write(table(['size', 'raw stream', 'Pinery', 'stock pins.add', 'Pinery / raw', 'Pinery / stock', 'Pinery peak RSS MiB (median)', '(max)'], rows) + '\n')
+process.stdout.write(table(['size', 'raw stream', 'Pinery', 'stock pins.add', 'Pinery / raw', 'Pinery / stock',
+  'Pinery peak RSS MiB (median)', '(max)'], rows) + '\n')
+if (kuboRows.length > 0) {
+  process.stdout.write(`\nreceivers side by side (kubo ${KUBO_VERSION}); CPU-s/GiB of the receiving process\n\n`)
+  process.stdout.write(table(['size', 'receiver', 'MiB/s (median)', 'runs', 'CPU-s/GiB (median)', 'peak RSS MiB'], kuboRows) + '\n\n')
+  process.stdout.write(table(['size', 'Pinery / kubo throughput (target ≥ 1.0×)', 'Pinery / kubo CPU per byte (target ≤ 1.0×)'], ratioRows) + '\n')
+}

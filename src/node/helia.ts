@@ -19,6 +19,7 @@ import { sha512 } from 'multiformats/hashes/sha2'
 import { ConfigError } from '../errors.js'
 import { catchBitswapBroker } from './bitswap-broker.js'
 import { createBlockCatcher } from './block-catcher.js'
+import { endStreamsClosedEarly } from './bitswap-streams.js'
 import { trailingPeerId } from './multiaddrs.js'
 import type { PineryNode, PineryNodeComponents, PineryNodeInit } from './index.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -87,6 +88,8 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
     throw err
   }
   const want = createBlockCatcher({ retrieve: broker.retrieve, blockEvents: broker.blockEvents })
+  // kubo closes each bitswap stream at once; @helia/bitswap would then hold every block it received.
+  await endStreamsClosedEarly(helia.libp2p, broker.network)
   const libp2p = helia.libp2p
   const peerId = libp2p.peerId.toString()
   if (libp2p.getMultiaddrs().length === 0) {

@@ -31,7 +31,7 @@ describe('the bitswap broker', () => {
     expect(declared.dependencies['@helia/bitswap']).toBe(BITSWAP_VERSION)
   })
 
-  it('is caught through addBlockBroker, and its wantList announces every block received', async () => {
+  it('is caught through addBlockBroker, and its wantList announces every block received; its network is reachable', async () => {
     const origin: Origin = await startOrigin()
     stops.push(async () => { await origin.stop() })
     const light = withLibp2pLight(createHeliaLight({ blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), blockBrokers: [], routers: [] }), {
@@ -48,7 +48,8 @@ describe('the bitswap broker', () => {
     const { cid } = await origin.addRandomFile(1)
     await helia.libp2p.dial(multiaddr(origin.addrs[0] as string))
     const heard: string[] = []
-    const { retrieve, blockEvents } = broker()
+    const { retrieve, blockEvents, network } = broker()
+    expect(network.protocols.length).toBeGreaterThan(0)
     blockEvents.addEventListener('block', (evt) => { heard.push((evt as CustomEvent<{ cid: CID }>).detail.cid.toString()) })
     const block = await retrieve(cid, { signal: AbortSignal.timeout(10_000) })
     expect(block.byteLength).toBeGreaterThan(0)
