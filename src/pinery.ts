@@ -12,7 +12,10 @@ import { ConfigError } from './errors.js'
 import { createHealthCheck } from './health.js'
 import { createMetrics } from './metrics.js'
 import { createContentService, createGateway } from './content/index.js'
+import { createEventLog, createEventStreams, createProgressTicker } from './events/index.js'
 import { createHttpApp } from './http/app.js'
+import { toPinStatus } from './http/pin-status.js'
+import { createOutbox, createTargetPolicy, createWebhookStore, createWebhooks } from './webhooks/index.js'
 import { BITSWAP_OPTIONS, createPineryNode } from './node/index.js'
 import { cachedBlockstoreUsage, openStores, syncDatastore } from './node/storage.js'
 import { createBlockGuard } from './pins/block-guard.js'
@@ -105,7 +108,23 @@ export async function createPinery (config: Config, components: PineryComponents
       logger,
       onUnpinned: () => { gc.markDirty() }
     })
-    const lifecycle = createPinLifecycle({ records, index, content })
+    const policy = createTargetPolicy({ allow: config.webhookAllow, ownAddresses: [config.httpHost] })
+    const webhookStore = await createWebhookStore({ db: datastore.db })
+    const events = await createEventLog({ maxEvents: config.eventLogMaxEvents, maxAgeMs: config.eventLogMaxAgeMs }, {
+      db: datastore.db,
+      render: (record, details) => toPinStatus(record, node.delegates(), details),
+      fanOut: (e) => outbox.fanOut(e),
+      logger
+    })
+    const outbox = createOutbox({
+      timeoutMs: config.webhookTimeoutMs,
+      retryMinMs: config.webhookRetryMinMs,
+      retryMaxMs: config.webhookRetryMaxMs,
+      disableAfterMs: config.webhookDisableAfterMs
+    }, { db: datastore.db, store: webhookStore, events, policy, logger })
+    const webhooks = createWebhooks({ store: webhookStore, outbox, policy, timeoutMs: config.webhookTimeoutMs })
+    const streams = createEventStreams({ heartbeatMs: config.eventHeartbeatMs, maxBufferedBytes: config.eventStreamBufferBytes }, { events, logger })
+    const lifecycle = createPinLifecycle({ records, index, content, onChange: events.onChange })
     const users = createUserStore({ datastore, sync: syncDatastore(datastore) })
     const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) })
     const quota = createQuota({
@@ -143,8 +162,13 @@ export async function createPinery (config: Config, components: PineryComponents
     const uploads = createContentService({}, { pins, blockstore: stores.blockstore, getCodec, guard, gc, flushBlocks: async () => { await stores.blockstore.sync() }, logger })
     const gateway = createGateway({ blockstore: localBlocks, getCodec, pins: helia.pins })
 
+    const progress = createProgressTicker({}, { events, progressOf: (id) => worker.progress(id), pending: () => records.pending(), logger })
+
     cleanup.push(async () => { uploads.stop(); await gc.stop(); await worker.stop() })
+    cleanup.push(async () => { streams.stop(); progress.stop(); await outbox.stop(); events.stop() })
     await content.reconcile()
+    await outbox.start()
+    await progress.start()
     await worker.start()
     gc.start()
 
@@ -180,7 +204,10 @@ export async function createPinery (config: Config, components: PineryComponents
       logger,
       content: uploads,
       gateway,
-      uploads: uploadSockets
+      uploads: uploadSockets,
+      events,
+      streams,
+      webhooks
     })
     const server = app.listen(config.httpPort, config.httpHost)
     server.requestTimeout = config.requestTimeoutMs
@@ -206,6 +233,7 @@ export async function createPinery (config: Config, components: PineryComponents
       // In-flight responses finish and say Connection: close; clients that keep
       // their connections busy are cut off after a grace period.
       stopping = true
+      streams.stop()
       const closed = new Promise<void>(resolve => server.close(() => { resolve() }))
       server.closeIdleConnections()
       const force = setTimeout(() => { server.closeAllConnections() }, HTTP_CLOSE_GRACE_MS)

@@ -15,6 +15,10 @@ import { tokenRoutes } from './token-routes.js'
 import { pinRoutes } from './pins-routes.js'
 import { contentRoutes } from './content-routes.js'
 import { gatewayRoutes } from './gateway-routes.js'
+import { eventRoutes } from './event-routes.js'
+import { webhookRoutes } from './webhook-routes.js'
+import type { EventLog, EventStreams } from '../events/index.js'
+import type { Webhooks } from '../webhooks/index.js'
 import type { ContentService, Gateway } from '../content/index.js'
 import type { TokenStore } from '../auth/index.js'
 import type { HealthCheck } from '../health.js'
@@ -51,6 +55,9 @@ export interface HttpAppComponents {
   gateway: Gateway
   /** Sockets receiving an upload, exempt from Node's whole-request timeout meanwhile. */
   uploads: Pick<WeakSet<object>, 'add' | 'delete'>
+  events: Pick<EventLog, 'isGone' | 'published'>
+  streams: Pick<EventStreams, 'open'>
+  webhooks: Webhooks
 }
 
 /** Builds the app (not listening). */
@@ -85,6 +92,8 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
   app.post('/content', requireScope('pins:add'))
   app.get('/ipfs/{*path}', requireScope('pins:read'))
   app.use(pinRoutes(init, components))
+  app.use(eventRoutes(components))
+  app.use(webhookRoutes(components))
   app.use(contentRoutes({ idleTimeoutMs: init.uploadIdleTimeoutMs, maxFieldBytes: init.maxBodyBytes }, components))
   if (init.gatewayAuth !== 'none') app.use(gateway)
   app.use((req, res) => { sendFailure(res, 404, 'NOT_FOUND', `no route ${req.method} ${req.path}`) })

@@ -1,0 +1,142 @@
+/**
+ * Registered webhooks, durable in LevelDB and held in memory (there are few),
+ * and each one's last 100 delivery attempts:
+ *
+ *   /pinery/webhook/<id>               → the webhook (JSON, with its secret)
+ *   /pinery/wh-att/<id>/<seq, 16 digits> → one attempt (JSON)
+ *
+ * The secret is needed to sign, so it is stored as is; it leaves this module
+ * only towards the signer and, once, in the answer that creates it.
+ */
+import { randomBytes, randomUUID } from 'node:crypto'
+import type { PinEventType } from '../events/index.js'
+import type { Level } from 'level'
+
+const PREFIX = '/pinery/webhook/'
+const ATTEMPTS = '/pinery/wh-att/'
+/** Attempts kept per webhook. */
+export const KEPT_ATTEMPTS = 100
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+const pad = (n: number): string => n.toString().padStart(16, '0')
+
+/** A webhook as stored. */
+export interface Webhook {
+  id: string
+  /** Who registered it; only they (or an admin) see it. */
+  owner: string
+  /** Node-wide: receives every user's events (registered by an admin). */
+  all: boolean
+  url: string
+  events: PinEventType[]
+  description: string
+  created: string
+  enabled: boolean
+  /** Why it was disabled. */
+  disabledReason?: string
+  /** When deliveries started failing (cleared by a success). */
+  failingSince?: number
+  secret: string
+}
+
+/** One delivery attempt, as GET /webhooks/{id}/deliveries lists it. */
+export interface DeliveryAttempt {
+  time: string
+  event_id: string
+  status_code: number | null
+  latency_ms: number
+  error: string | null
+}
+
+/** Durable webhooks. */
+export interface WebhookStore {
+  create(hook: Omit<Webhook, 'id' | 'created' | 'enabled' | 'secret'>): Promise<Webhook>
+  get(id: string): Webhook | undefined
+  all(): Webhook[]
+  /** Applies `changes` and persists; returns the webhook, or undefined when it is gone. */
+  update(id: string, changes: Partial<Pick<Webhook, 'enabled' | 'disabledReason' | 'failingSince'>>): Promise<Webhook | undefined>
+  /** Removes the webhook and its attempts (the outbox is cleared by the deliverer). */
+  remove(id: string): Promise<boolean>
+  /** Records an attempt, keeping the last 100. */
+  recordAttempt(id: string, attempt: DeliveryAttempt): Promise<void>
+  /** The last attempts, newest first. */
+  attempts(id: string): Promise<DeliveryAttempt[]>
+}
+
+/** Opens the store and loads every webhook. */
+export async function createWebhookStore (components: { db: Level<string, Uint8Array> }): Promise<WebhookStore> {
+  const { db } = components
+  const hooks = new Map<string, Webhook>()
+  const seqs = new Map<string, number>()
+  for await (const value of db.values({ gt: PREFIX, lt: `${PREFIX}\xff` })) {
+    const hook = JSON.parse(decoder.decode(value)) as Webhook
+    hooks.set(hook.id, hook)
+  }
+
+  async function persist (hook: Webhook): Promise<void> {
+    await db.put(`${PREFIX}${hook.id}`, encoder.encode(JSON.stringify(hook)), { sync: true })
+  }
+
+  async function lastSeq (id: string): Promise<number> {
+    let seq = seqs.get(id)
+    if (seq != null) return seq
+    seq = 0
+    const prefix = `${ATTEMPTS}${id}/`
+    for await (const key of db.keys({ gt: prefix, lt: `${prefix}\xff`, reverse: true, limit: 1 })) seq = Number(key.slice(prefix.length))
+    seqs.set(id, seq)
+    return seq
+  }
+
+  return {
+    async create (fields) {
+      const hook: Webhook = {
+        ...fields,
+        id: randomUUID(),
+        created: new Date().toISOString(),
+        enabled: true,
+        secret: `whsec_${randomBytes(32).toString('base64url')}`
+      }
+      await persist(hook)
+      hooks.set(hook.id, hook)
+      return hook
+    },
+    get: (id) => hooks.get(id),
+    all: () => [...hooks.values()],
+    async update (id, changes) {
+      const current = hooks.get(id)
+      if (current == null) return undefined
+      const next: Webhook = { ...current, ...changes }
+      for (const key of ['disabledReason', 'failingSince'] as const) if (next[key] == null) delete next[key]
+      await persist(next)
+      // Removed meanwhile: do not bring it back.
+      if (!hooks.has(id)) { await db.del(`${PREFIX}${id}`); return undefined }
+      hooks.set(id, next)
+      return next
+    },
+    async remove (id) {
+      if (!hooks.delete(id)) return false
+      await db.del(`${PREFIX}${id}`, { sync: true })
+      await db.clear({ gt: `${ATTEMPTS}${id}/`, lt: `${ATTEMPTS}${id}/\xff` })
+      seqs.delete(id)
+      return true
+    },
+    async recordAttempt (id, attempt) {
+      if (!hooks.has(id)) return
+      const seq = await lastSeq(id) + 1
+      seqs.set(id, seq)
+      const ops: Array<{ type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }> = [
+        { type: 'put', key: `${ATTEMPTS}${id}/${pad(seq)}`, value: encoder.encode(JSON.stringify(attempt)) }
+      ]
+      if (seq > KEPT_ATTEMPTS) ops.push({ type: 'del', key: `${ATTEMPTS}${id}/${pad(seq - KEPT_ATTEMPTS)}` })
+      await db.batch(ops, { sync: false })
+    },
+    async attempts (id) {
+      const out: DeliveryAttempt[] = []
+      const prefix = `${ATTEMPTS}${id}/`
+      for await (const value of db.values({ gt: prefix, lt: `${prefix}\xff`, reverse: true, limit: KEPT_ATTEMPTS })) {
+        out.push(JSON.parse(decoder.decode(value)) as DeliveryAttempt)
+      }
+      return out
+    }
+  }
+}
