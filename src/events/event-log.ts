@@ -23,6 +23,8 @@ const PREFIX = '/pinery/ev/'
 const LAST_KEY = '/pinery/ev-last'
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
+/** Events beyond the count the log may hold before a prune starts at once. */
+const PRUNE_SLACK = 100
 const pad = (id: number): string => id.toString().padStart(16, '0')
 
 /** An event as the log holds it: its id as a number, the event and its JSON. */
@@ -106,6 +108,8 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
       if (value === undefined) return
       settling.delete(next)
       published = next
+      // The interval keeps the window by age; a burst must not overshoot the count for long.
+      if (published - lowest >= init.maxEvents + PRUNE_SLACK) void api.prune().catch(err => { log.warn({ err }, 'cannot prune the event log') })
       if (value === false) continue
       for (const listener of listeners) {
         try { listener(value) } catch (err) { log.error({ err }, 'event listener failed') }

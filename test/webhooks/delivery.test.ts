@@ -4,7 +4,6 @@
  * log reaches it, signed, in order per request, and any duplicate carries the
  * same Pinery-Event-Id and body.
  */
-import { createHmac } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,54 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startOrigin, type Origin } from '../fixtures/origin.js'
 import { startReceiver, type Receiver, type Received } from '../fixtures/receiver.js'
 import { startService, waitFor, type TestService } from '../fixtures/service.js'
-import { openSse, type SseFrame } from '../fixtures/sse.js'
+import { checkDelivered, logOf, verify } from '../fixtures/webhook-checks.js'
 
 const ALL_TYPES = ['pin.queued', 'pin.pinning', 'pin.progress', 'pin.pinned', 'pin.failed', 'pin.replaced', 'pin.deleted']
 const json = { 'content-type': 'application/json' }
-
-/** Checks a Pinery-Signature header as the README tells receivers to. */
-export function verify (secret: string, header: string, body: string, toleranceS = 300): boolean {
-  const parts = Object.fromEntries(header.split(',').map(p => p.split('=') as [string, string]))
-  const t = Number(parts.t)
-  if (!Number.isInteger(t) || Math.abs(Date.now() / 1000 - t) > toleranceS) return false
-  const expected = createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')
-  return parts.v1 === expected
-}
-
-/** Every event of the log visible to `user`, read from the start through GET /events. */
-export async function logOf (service: TestService, user: string): Promise<Array<{ id: string, type: string, pin: { requestid: string } }>> {
-  const stream = await openSse(`${service.url}/events?after=0`, { authorization: `Bearer ${service.tokens[user] as string}` })
-  await new Promise(resolve => setTimeout(resolve, 500))
-  stream.close()
-  return stream.frames.map((f: SseFrame) => JSON.parse(f.data))
-}
-
-/** Asserts: every event arrived with a 200, signed, duplicates identical, per-request order kept. */
-export function checkDelivered (received: Received[], events: Array<{ id: string, type: string, pin: { requestid: string } }>, secret: string): void {
-  const byId = new Map<string, Received[]>()
-  for (const r of received) {
-    expect(verify(secret, r.headers['pinery-signature'] as string, r.body), `signature of ${r.headers['pinery-event-id']}`).toBe(true)
-    const event = JSON.parse(r.body) as { id: string }
-    expect(r.headers['pinery-event-id']).toBe(event.id)
-    byId.set(event.id, [...(byId.get(event.id) ?? []), r])
-  }
-  for (const e of events) {
-    const got = byId.get(e.id) ?? []
-    expect(got.some(r => r.answer === 200), `event ${e.id} ${e.type} delivered`).toBe(true)
-    expect(new Set(got.map(r => r.body)).size, `duplicates of ${e.id} are identical`).toBe(1)
-  }
-  // Per request: nothing is sent before every earlier event of that request was answered 200.
-  const idsOf = new Map<string, number[]>()
-  for (const e of events) idsOf.set(e.pin.requestid, [...(idsOf.get(e.pin.requestid) ?? []), Number(e.id)])
-  received.forEach((r, i) => {
-    const event = JSON.parse(r.body) as { id: string, pin: { requestid: string } }
-    for (const earlier of idsOf.get(event.pin.requestid) ?? []) {
-      if (earlier >= Number(event.id)) continue
-      const ok = received.slice(0, i).some(x => x.answer === 200 && (JSON.parse(x.body) as { id: string }).id === String(earlier))
-      expect(ok, `event ${earlier} acknowledged before ${event.id} (request ${event.pin.requestid}) was sent`).toBe(true)
-    }
-  })
-}
 
 describe('webhook delivery', () => {
   let dir: string
@@ -128,7 +83,7 @@ describe('webhook delivery', () => {
     await new Promise(resolve => setTimeout(resolve, 700))
     await receiver.restart('ok')
 
-    const events = (await logOf(service, 'alice'))
+    const events = (await logOf(service.url, service.tokens.alice as string))
     expect(events.length).toBeGreaterThan(15)
     expect(events.map(e => e.type)).toEqual(expect.arrayContaining(['pin.queued', 'pin.pinned', 'pin.replaced', 'pin.deleted']))
     await waitFor(async () => {
@@ -136,7 +91,7 @@ describe('webhook delivery', () => {
       return events.every(e => got.has(e.id)) ? true : undefined
     }, 30_000, 'every event delivered')
     // Later events too (pins still settling while the receiver was away).
-    const final = await logOf(service, 'alice')
+    const final = await logOf(service.url, service.tokens.alice as string)
     await waitFor(async () => {
       const got = new Set((await receiver.received()).filter(r => r.answer === 200).map(r => r.headers['pinery-event-id']))
       return final.every(e => got.has(e.id)) ? true : undefined
