@@ -22,12 +22,13 @@ const inFlight = Number(values['in-flight'])
 const TOKEN = 'pinery_bench-events-token'
 const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
 const RECEIVER = fileURLToPath(new URL('./hook-receiver.mjs', import.meta.url))
+const SSE_CLIENTS = fileURLToPath(new URL('./sse-clients.mjs', import.meta.url))
 const TYPES = ['pin.queued', 'pin.pinning', 'pin.progress', 'pin.pinned', 'pin.failed', 'pin.replaced', 'pin.deleted']
 
 interface Stats { count: number, deliveries: number, p50: number, p99: number, max: number }
 
-async function startReceiver (): Promise<{ child: ChildProcess, url: string }> {
-  const child = spawn(process.execPath, [RECEIVER], { stdio: ['ignore', 'pipe', 'inherit'] })
+async function startReceiver (args: string[] = []): Promise<{ child: ChildProcess, url: string }> {
+  const child = spawn(process.execPath, args.length > 0 ? args : [RECEIVER], { stdio: ['ignore', 'pipe', 'inherit'] })
   const port = await new Promise<number>((resolve) => {
     child.stdout?.once('data', (d: Buffer) => { resolve((JSON.parse(d.toString()) as { port: number }).port) })
   })
@@ -38,29 +39,17 @@ async function startReceiver (): Promise<{ child: ChildProcess, url: string }> {
 async function runOnce (origin: { addrs: string[] }, cids: string[], notify: boolean): Promise<string[]> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-events-'))
   const server = await startServerProcess({ PINERY_DATA_DIR: dataDir, PINERY_HTTP_PORT: '0', PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0', PINERY_ADMIN_TOKEN: TOKEN, PINERY_LOG_LEVEL: 'warn', PINERY_WEBHOOK_ALLOW: '127.0.0.1' })
-  const receivers = notify ? await Promise.all(Array.from({ length: Number(values.webhooks) }, startReceiver)) : []
-  const streams: Array<{ frames: number, controller: AbortController }> = []
+  const receivers = notify ? await Promise.all(Array.from({ length: Number(values.webhooks) }, async () => await startReceiver())) : []
+  let clients: { child: ChildProcess, url: string } | undefined
   try {
     for (const r of receivers) {
       const res = await fetch(`${server.url}/webhooks`, { method: 'POST', headers, body: JSON.stringify({ url: `${r.url}/hook`, events: TYPES }) })
       if (res.status !== 201) throw new Error(`webhook: ${res.status} ${await res.text()}`)
     }
-    if (notify) {
-      for (let i = 0; i < Number(values.streams); i++) {
-        const s = { frames: 0, controller: new AbortController() }
-        const res = await fetch(`${server.url}/events`, { headers, signal: s.controller.signal })
-        void (async () => {
-          try {
-            let buffer = ''
-            for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-              const parts = (buffer + Buffer.from(chunk).toString()).split('\n\n')
-              buffer = parts.pop() ?? ''
-              for (const part of parts) if (part.startsWith('id: ')) s.frames++
-            }
-          } catch {}
-        })()
-        streams.push(s)
-      }
+    if (notify && Number(values.streams) > 0) {
+      clients = await startReceiver([SSE_CLIENTS, `${server.url}/events`, TOKEN, values.streams as string])
+      // Every stream open before the first pin.
+      await new Promise(resolve => setTimeout(resolve, 1000))
     }
     const started = performance.now()
     let next = 0
@@ -106,11 +95,11 @@ async function runOnce (origin: { addrs: string[] }, cids: string[], notify: boo
     const delivered = performance.now()
     const p99 = Math.max(...stats.map(s => s.p99))
     const p50 = Math.max(...stats.map(s => s.p50))
-    const streamed = Math.min(...streams.map(s => s.frames))
-    return [`with ${receivers.length} webhooks + ${streams.length} streams`, `${((settled - started) / 1000).toFixed(1)} s`, (pinned / ((settled - started) / 1000)).toFixed(0),
+    const streamed = clients == null ? 0 : (await (await fetch(`${clients.url}/_stats`)).json() as { min: number }).min
+    return [`with ${receivers.length} webhooks + ${values.streams as string} streams`, `${((settled - started) / 1000).toFixed(1)} s`, (pinned / ((settled - started) / 1000)).toFixed(0),
       `${stats.map(s => s.count).join(' / ')} of ${total}`, `${((delivered - started) / 1000).toFixed(1)} s`, `${p50} / ${p99} ms`, `${streamed} of ${total}`, (rss / MiB).toFixed(0)]
   } finally {
-    for (const s of streams) s.controller.abort()
+    clients?.child.kill('SIGTERM')
     await server.stop()
     for (const r of receivers) r.child.kill('SIGTERM')
     await rm(dataDir, { recursive: true, force: true })

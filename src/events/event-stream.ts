@@ -15,6 +15,8 @@ export interface EventStreamsInit {
   heartbeatMs: number
   /** Bytes queued for one client beyond which it is disconnected. */
   maxBufferedBytes: number
+  /** Frames gathered this long leave in one write (fewer writes per event and stream). */
+  flushMs?: number
 }
 
 /** What the streams need. */
@@ -44,7 +46,12 @@ export interface EventStreams {
 interface Client {
   res: ServerResponse
   user?: string
+  /** The last id queued for the client (written, or pending). */
   lastSent: number
+  /** The last id written to the connection. */
+  lastWritten: number
+  pending: string[]
+  pendingBytes: number
   /** Events that arrived during the replay; null once live. */
   held: LoggedEvent[] | null
   closed: boolean
@@ -73,20 +80,42 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
     c.closed = true
     clients.delete(c)
     if (reason == null) { c.res.destroy(); return }
-    log.info({ reason, lastSent: c.lastSent }, 'event stream disconnected')
-    c.res.end(`event: disconnect\ndata: ${JSON.stringify({ reason, last_event_id: String(c.lastSent) })}\n\n`)
+    log.info({ reason, lastWritten: c.lastWritten }, 'event stream disconnected')
+    c.pending = []
+    c.res.end(`event: disconnect\ndata: ${JSON.stringify({ reason, last_event_id: String(c.lastWritten) })}\n\n`)
     // A client that reads nothing never drains even that: cut it off.
     setTimeout(() => { c.res.destroy() }, 5000).unref()
+  }
+
+  let flushTimer: NodeJS.Timeout | undefined
+  const flushMs = init.flushMs ?? 20
+
+  function flushClient (c: Client): void {
+    if (c.closed || c.pending.length === 0) return
+    c.res.write(c.pending.length === 1 ? c.pending[0] as string : c.pending.join(''))
+    c.pending = []
+    c.pendingBytes = 0
+    c.lastWritten = c.lastSent
+  }
+
+  function flushAll (): void {
+    flushTimer = undefined
+    for (const c of clients) flushClient(c)
   }
 
   function send (c: Client, e: LoggedEvent): void {
     if (c.closed || e.id <= c.lastSent || !wants(c, e)) return
     if (c.res.writableLength > init.maxBufferedBytes) {
-      close(c, `the client did not keep up; reconnect with Last-Event-ID: ${c.lastSent}`)
+      close(c, `the client did not keep up; reconnect with Last-Event-ID: ${c.lastWritten}`)
       return
     }
-    c.res.write(frameOf(e))
+    const frame = frameOf(e)
+    c.pending.push(frame)
+    c.pendingBytes += frame.length
     c.lastSent = e.id
+    // What waits for the timer stays bounded too.
+    if (c.pendingBytes > init.maxBufferedBytes) flushClient(c)
+    else flushTimer ??= setTimeout(flushAll, flushMs)
   }
 
   const unsubscribe = components.events.subscribe((e) => {
@@ -99,7 +128,7 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
   })
 
   const heartbeat = setInterval(() => {
-    for (const c of clients) if (c.res.writableLength === 0) c.res.write(': heartbeat\n\n')
+    for (const c of clients) if (c.res.writableLength === 0 && c.pending.length === 0) c.res.write(': heartbeat\n\n')
   }, init.heartbeatMs)
   heartbeat.unref()
 
@@ -111,7 +140,7 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
         'x-accel-buffering': 'no'
       })
       res.write(': pinery events\n\n')
-      const c: Client = { res, lastSent: request.after, held: [], closed: false, ...(request.user != null ? { user: request.user } : {}) }
+      const c: Client = { res, lastSent: request.after, lastWritten: request.after, pending: [], pendingBytes: 0, held: [], closed: false, ...(request.user != null ? { user: request.user } : {}) }
       clients.add(c)
       res.once('close', () => { c.closed = true; clients.delete(c) })
       // Everything up to `published` is in the log; later events arrive through the subscription.
@@ -120,6 +149,7 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
         for await (const e of components.events.read(request.after, upTo)) {
           if (c.closed) return
           send(c, e)
+          if (c.pendingBytes > init.maxBufferedBytes / 4) flushClient(c)
           if (res.writableLength > init.maxBufferedBytes / 2) {
             await new Promise<void>(resolve => { res.once('drain', resolve); res.once('close', resolve) })
           }
@@ -129,6 +159,7 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
         close(c)
         return
       }
+      flushClient(c)
       const held = c.held ?? []
       c.held = null
       for (const e of held) send(c, e)
@@ -137,6 +168,7 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
     stop () {
       unsubscribe()
       clearInterval(heartbeat)
+      clearTimeout(flushTimer)
       for (const c of [...clients]) close(c, 'the service is stopping')
     }
   }

@@ -5,10 +5,13 @@
  * policy's lookup, so only checked addresses are ever connected to.
  */
 import { createHmac } from 'node:crypto'
-import { request as httpRequest, type IncomingMessage } from 'node:http'
-import { request as httpsRequest } from 'node:https'
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { isIP } from 'node:net'
 import type { TargetPolicy } from './target-policy.js'
+
+// Connections are kept open between deliveries; each was made to an address the policy checked.
+const agents = { http: new HttpAgent({ keepAlive: true, maxSockets: 32 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 32 }) }
 
 /** At most this much of a receiver's answer is read. */
 export const MAX_RESPONSE_BYTES = 64 * 1024
@@ -59,25 +62,28 @@ export async function deliver (d: Delivery): Promise<AttemptResult> {
     'pinery-event-id': d.eventId,
     'pinery-signature': signature(d.secret, d.body, Math.floor(Date.now() / 1000))
   }
-  const request = url.protocol === 'https:' ? httpsRequest : httpRequest
+  const https = url.protocol === 'https:'
+  const request = https ? httpsRequest : httpRequest
   return await new Promise<AttemptResult>((resolve) => {
     let settled = false
-    const finish = (r: Omit<AttemptResult, 'latencyMs'>): void => {
+    // A connection whose answer was read to its end goes back to the pool; any other is closed.
+    const finish = (r: Omit<AttemptResult, 'latencyMs'>, reusable = false): void => {
       if (settled) return
       settled = true
       clearTimeout(timer)
       d.signal?.removeEventListener('abort', onAbort)
-      req.destroy()
+      if (!reusable) req.destroy()
       resolve(done(r))
     }
-    const req = request(url, { method: 'POST', headers, lookup: d.policy.lookup, agent: false }, (res: IncomingMessage) => {
+    const agent = https ? agents.https : agents.http
+    const req = request(url, { method: 'POST', headers, lookup: d.policy.lookup, agent }, (res: IncomingMessage) => {
       const status = res.statusCode ?? 0
       let read = 0
       res.on('data', (chunk: Buffer) => {
         read += chunk.byteLength
         if (read >= MAX_RESPONSE_BYTES) finish(result(status))
       })
-      res.on('end', () => { finish(result(status)) })
+      res.on('end', () => { finish(result(status), true) })
       res.on('error', () => { finish(result(status)) })
     })
     const result = (status: number): Omit<AttemptResult, 'latencyMs'> => status >= 200 && status < 300

@@ -14,6 +14,7 @@
  * and reads the rest from LevelDB as it drains.
  */
 import { deliver } from './deliver.js'
+import { createWriteBatcher } from './write-batcher.js'
 import type { TargetPolicy } from './target-policy.js'
 import type { WebhookStore, Webhook } from './webhook-store.js'
 import type { EventLog, LoggedEvent } from '../events/event-log.js'
@@ -105,6 +106,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
   const concurrency = init.concurrency ?? 8
   const window = init.window ?? 1000
   const lanes = new Map<string, Lane>()
+  const batcher = createWriteBatcher(db)
   const running = new Set<Promise<void>>()
   const stopping = new AbortController()
   let unsubscribe: (() => void) | undefined
@@ -167,7 +169,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
       if (at >= 0) lane.queue.splice(at, 1)
       lane.keys.delete(entry.key)
       lane.failures = 0
-      await db.del(entry.key, { sync: false })
+      await batcher.write([{ type: 'del', key: entry.key }])
       if (store.get(hook.id)?.failingSince != null) await store.update(hook.id, { failingSince: undefined })
       return
     }
@@ -175,7 +177,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     lane.failures++
     entry.nextAt = now + backoff(Math.max(lane.failures, entry.attempts))
     lane.pausedUntil = Math.max(lane.pausedUntil, entry.nextAt)
-    await db.put(entry.key, encodeEntry(entry), { sync: false })
+    await batcher.write([{ type: 'put', key: entry.key, value: encodeEntry(entry) }])
     const current = store.get(hook.id)
     if (current == null || !current.enabled) return
     const since = current.failingSince ?? now

@@ -9,6 +9,7 @@
  * only towards the signer and, once, in the answer that creates it.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
+import { createWriteBatcher } from './write-batcher.js'
 import type { PinEventType } from '../events/index.js'
 import type { Level } from 'level'
 
@@ -68,6 +69,7 @@ export async function createWebhookStore (components: { db: Level<string, Uint8A
   const { db } = components
   const hooks = new Map<string, Webhook>()
   const seqs = new Map<string, number>()
+  const batcher = createWriteBatcher(db)
   for await (const value of db.values({ gt: PREFIX, lt: `${PREFIX}\xff` })) {
     const hook = JSON.parse(decoder.decode(value)) as Webhook
     hooks.set(hook.id, hook)
@@ -128,7 +130,7 @@ export async function createWebhookStore (components: { db: Level<string, Uint8A
         { type: 'put', key: `${ATTEMPTS}${id}/${pad(seq)}`, value: encoder.encode(JSON.stringify(attempt)) }
       ]
       if (seq > KEPT_ATTEMPTS) ops.push({ type: 'del', key: `${ATTEMPTS}${id}/${pad(seq - KEPT_ATTEMPTS)}` })
-      await db.batch(ops, { sync: false })
+      await batcher.write(ops)
     },
     async attempts (id) {
       const out: DeliveryAttempt[] = []
