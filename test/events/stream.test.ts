@@ -4,6 +4,8 @@
  * older than the log's window answers 410, heartbeats flow, and a client that
  * stops reading is disconnected with a final event naming where to resume.
  */
+import * as dagPb from '@ipld/dag-pb'
+import toBuffer from 'it-to-buffer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startOrigin, type Origin } from '../fixtures/origin.js'
 import { startService, waitFor, type TestService } from '../fixtures/service.js'
@@ -27,7 +29,7 @@ describe('GET /events', () => {
 
   beforeAll(async () => {
     origin = await startOrigin()
-    service = await startService({ users: ['alice', 'bob'], env: { PINERY_EVENT_HEARTBEAT_MS: '100', PINERY_STALL_TIMEOUT_MS: '500', PINERY_EVENT_STREAM_BUFFER_BYTES: '16384' } })
+    service = await startService({ users: ['alice', 'bob'], env: { PINERY_EVENT_HEARTBEAT_MS: '100', PINERY_STALL_TIMEOUT_MS: '2500', PINERY_EVENT_STREAM_BUFFER_BYTES: '16384' } })
   })
   afterAll(async () => {
     await service?.destroy()
@@ -72,6 +74,28 @@ describe('GET /events', () => {
     expect(alice.comments).toBeGreaterThan(1)
     for (const s of [alice, bob, all, own]) s.close()
   }, 60_000)
+
+  it('reports progress of a fetch at most once a second, then its failure', async () => {
+    const { cid } = await origin.addRandomFile(2)
+    // The origin loses the last leaf: the fetch gets everything else, then stalls.
+    const root = dagPb.decode(await toBuffer(origin.blockstore.get(cid)))
+    await origin.blockstore.delete(root.Links.at(-1)?.Hash as typeof cid)
+    const stream = await open('alice')
+    const id = await pin('alice', { cid: cid.toString(), origins: origin.addrs })
+    await stream.until(fs => parse(fs).some(e => e.pin.requestid === id && e.type === 'pin.failed'), 20_000)
+    const mine = parse(stream.frames).filter(e => e.pin.requestid === id)
+    const progress = mine.filter(e => e.type === 'pin.progress')
+    expect(progress.length).toBeGreaterThan(0)
+    const first = progress[0] as Ev
+    expect(first.progress?.blocks).toBeGreaterThan(1)
+    expect(first.progress?.bytes).toBeGreaterThan(256 * 1024)
+    expect(first.pin.info.status_details).toBe(`fetched ${first.progress?.blocks ?? 0} blocks, ${first.progress?.bytes ?? 0} bytes`)
+    // Nothing new arrived after the stall began: no repeated progress event for the same bytes.
+    expect(new Set(progress.map(e => e.progress?.bytes)).size).toBe(progress.length)
+    for (let i = 1; i < progress.length; i++) expect(Date.parse((progress[i] as Ev).time) - Date.parse((progress[i - 1] as Ev).time)).toBeGreaterThanOrEqual(900)
+    expect(mine.map(e => e.type).at(-1)).toBe('pin.failed')
+    stream.close()
+  }, 30_000)
 
   it('needs pins:read, and admin for all=true', async () => {
     const res = await service.request('/tokens', { method: 'POST', user: 'alice', headers: json, body: JSON.stringify({ scope: 'pins:add' }) })
