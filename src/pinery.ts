@@ -123,7 +123,10 @@ export async function createPinery (config: Config, components: PineryComponents
       disableAfterMs: config.webhookDisableAfterMs
     }, { db: datastore.db, store: webhookStore, events, policy, logger })
     const webhooks = createWebhooks({ store: webhookStore, outbox, policy, timeoutMs: config.webhookTimeoutMs })
-    const streams = createEventStreams({ heartbeatMs: config.eventHeartbeatMs, maxBufferedBytes: config.eventStreamBufferBytes }, { events, logger })
+    const streams = createEventStreams({
+      heartbeatMs: config.eventHeartbeatMs,
+      maxBufferedBytes: config.eventStreamBufferBytes
+    }, { events, logger })
     const lifecycle = createPinLifecycle({ records, index, content, onChange: events.onChange })
     const users = createUserStore({ datastore, sync: syncDatastore(datastore) })
     const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) })
@@ -162,7 +165,12 @@ export async function createPinery (config: Config, components: PineryComponents
     const uploads = createContentService({}, { pins, blockstore: stores.blockstore, getCodec, guard, gc, flushBlocks: async () => { await stores.blockstore.sync() }, logger })
     const gateway = createGateway({ blockstore: localBlocks, getCodec, pins: helia.pins })
 
-    const progress = createProgressTicker({}, { events, progressOf: (id) => worker.progress(id), pending: () => records.pending(), logger })
+    const progress = createProgressTicker({}, {
+      events,
+      progressOf: (id) => worker.progress(id),
+      pending: () => records.pending(),
+      logger
+    })
 
     cleanup.push(async () => { uploads.stop(); await gc.stop(); await worker.stop() })
     cleanup.push(async () => { streams.stop(); progress.stop(); await outbox.stop(); events.stop() })

@@ -170,11 +170,14 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
   try {
     const url = values.url ?? io.env.PINERY_URL
     if (positionals[0] === 'webhook') {
-      if (url == null || !/^https?:\/\/./.test(url)) throw new UsageError('webhook commands work online: give --url http://host:port (or PINERY_URL)')
-      if (io.env.PINERY_TOKEN == null || io.env.PINERY_TOKEN === '') throw new UsageError('online commands (--url) need a token in PINERY_TOKEN')
+      const token = io.env.PINERY_TOKEN
+      if (url == null || !/^https?:\/\/./.test(url)) {
+        throw new UsageError('webhook commands work online: give --url http://host:port (or PINERY_URL)')
+      }
+      if (token == null || token === '') throw new UsageError('online commands (--url) need a token in PINERY_TOKEN')
       const [, verb, arg, ...extra] = positionals
       if (extra.length > 0) throw new UsageError(`unexpected "${extra.join(' ')}"`)
-      const output = await runWebhookCommand({ url, token: io.env.PINERY_TOKEN }, verb, arg, values).catch((err: Error) => {
+      const output = await runWebhookCommand({ url, token }, verb, arg, values).catch((err: Error) => {
         throw err.name === UsageProblem.name ? new UsageError(err.message) : err
       })
       io.stdout.write(values.json === true ? `${JSON.stringify(output.json, null, 2)}\n` : output.text)

@@ -13,33 +13,63 @@ export interface WebhookOutput { json: unknown, text: string }
 /** Options the webhook commands read. */
 export interface WebhookValues { events?: string, description?: string, all?: boolean }
 
-interface View { id: string, url: string, events: string[], description: string, all: boolean, enabled: boolean, disabled_reason?: string, pending: string }
-interface Attempt { time: string, event_id: string, status_code: number | null, latency_ms: number, error: string | null }
+interface View {
+  id: string
+  url: string
+  events: string[]
+  description: string
+  all: boolean
+  enabled: boolean
+  disabled_reason?: string
+  pending: string
+}
+interface Attempt {
+  time: string
+  event_id: string
+  status_code: number | null
+  latency_ms: number
+  error: string | null
+}
+type TestResult = Omit<Attempt, 'time'> & { ok: boolean }
 
 function table (header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)))
-  return [header, ...rows].map(r => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()).join('\n') + '\n'
+  const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()
+  return [header, ...rows].map(line).join('\n') + '\n'
 }
 
 /** Runs `webhook VERB [ARG]`; throws a plain Error for bad usage (message says what is missing). */
-export async function runWebhookCommand (init: WebhookCliInit, verb: string | undefined, arg: string | undefined, values: WebhookValues): Promise<WebhookOutput> {
+export async function runWebhookCommand (
+  init: WebhookCliInit,
+  verb: string | undefined,
+  arg: string | undefined,
+  values: WebhookValues
+): Promise<WebhookOutput> {
   const base = init.url.replace(/\/+$/, '')
   async function call<T> (method: string, path: string, body?: unknown): Promise<T> {
     let res: Response
     try {
       res = await fetch(`${base}${path}`, {
         method,
-        headers: { authorization: `Bearer ${init.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${init.token}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {})
+        },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         signal: AbortSignal.timeout(60_000)
       })
     } catch (err) {
-      throw new Error(`cannot reach the service at ${base}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`)
+      const why = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message
+      throw new Error(`cannot reach the service at ${base}: ${why}`)
     }
     if (res.status === 204) return undefined as T
     const text = await res.text()
     let parsed: unknown
-    try { parsed = JSON.parse(text) } catch { throw new RemoteError(res.status, 'BAD_RESPONSE', `not JSON: ${text.slice(0, 200)}`) }
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      throw new RemoteError(res.status, 'BAD_RESPONSE', `not JSON: ${text.slice(0, 200)}`)
+    }
     if (!res.ok) {
       const failure = (parsed as { error?: { reason?: string, details?: string } }).error
       throw new RemoteError(res.status, failure?.reason ?? 'ERROR', failure?.details ?? text.slice(0, 200))
@@ -62,11 +92,13 @@ export async function runWebhookCommand (init: WebhookCliInit, verb: string | un
         ...(values.description != null ? { description: values.description } : {}),
         ...(values.all === true ? { all: true } : {})
       })
-      return { json: created, text: `webhook ${created.id}\nsecret ${created.secret}  (shown once: keep it to verify signatures)\n` }
+      const text = `webhook ${created.id}\nsecret ${created.secret}  (shown once: keep it to verify signatures)\n`
+      return { json: created, text }
     }
     case 'list': {
       const { results } = await call<{ results: View[] }>('GET', '/webhooks')
-      return { json: results, text: table(['ID', 'URL', 'EVENTS', 'PENDING', 'STATE'], results.map(h => [h.id, h.url, h.events.join(','), h.pending, state(h)])) }
+      const rows = results.map(h => [h.id, h.url, h.events.join(','), h.pending, state(h)])
+      return { json: results, text: table(['ID', 'URL', 'EVENTS', 'PENDING', 'STATE'], rows) }
     }
     case 'rm': {
       await call('DELETE', `/webhooks/${id()}`)
@@ -77,12 +109,18 @@ export async function runWebhookCommand (init: WebhookCliInit, verb: string | un
       return { json: h, text: `webhook ${h.id} ${state(h)}\n` }
     }
     case 'test': {
-      const r = await call<{ event_id: string, ok: boolean, status_code: number | null, latency_ms: number, error: string | null }>('POST', `/webhooks/${id()}/test`)
-      return { json: r, text: r.ok ? `delivered ${r.event_id}: ${r.status_code ?? ''} in ${r.latency_ms} ms\n` : `failed ${r.event_id}: ${r.error ?? ''}\n` }
+      const r = await call<TestResult>('POST', `/webhooks/${id()}/test`)
+      const text = r.ok
+        ? `delivered ${r.event_id}: ${r.status_code ?? ''} in ${r.latency_ms} ms\n`
+        : `failed ${r.event_id}: ${r.error ?? ''}\n`
+      return { json: r, text }
     }
     case 'deliveries': {
       const { results } = await call<{ results: Attempt[] }>('GET', `/webhooks/${id()}/deliveries`)
-      return { json: results, text: table(['TIME', 'EVENT', 'STATUS', 'MS', 'ERROR'], results.map(a => [a.time, a.event_id, String(a.status_code ?? '-'), String(a.latency_ms), a.error ?? ''])) }
+      const rows = results.map(a => [
+        a.time, a.event_id, String(a.status_code ?? '-'), String(a.latency_ms), a.error ?? ''
+      ])
+      return { json: results, text: table(['TIME', 'EVENT', 'STATUS', 'MS', 'ERROR'], rows) }
     }
     default: throw new UsageProblem(`unknown command "webhook ${verb ?? ''}"`)
   }

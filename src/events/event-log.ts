@@ -93,7 +93,9 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
   for await (const key of db.keys({ gt: PREFIX, lt: `${PREFIX}\xff`, reverse: true, limit: 1 })) {
     last = Math.max(last, Number(key.slice(PREFIX.length)))
   }
-  for await (const key of db.keys({ gt: PREFIX, lt: `${PREFIX}\xff`, limit: 1 })) floor = Number(key.slice(PREFIX.length))
+  for await (const key of db.keys({ gt: PREFIX, lt: `${PREFIX}\xff`, limit: 1 })) {
+    floor = Number(key.slice(PREFIX.length))
+  }
   let lowest = floor ?? last + 1
   let published = last
   // id → the written event, false when its write failed, undefined while it is being written.
@@ -109,7 +111,9 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
       settling.delete(next)
       published = next
       // The interval keeps the window by age; a burst must not overshoot the count for long.
-      if (published - lowest >= init.maxEvents + PRUNE_SLACK) void api.prune().catch(err => { log.warn({ err }, 'cannot prune the event log') })
+      if (published - lowest >= init.maxEvents + PRUNE_SLACK) {
+        void api.prune().catch(err => { log.warn({ err }, 'cannot prune the event log') })
+      }
       if (value === false) continue
       for (const listener of listeners) {
         try { listener(value) } catch (err) { log.error({ err }, 'event listener failed') }
@@ -133,7 +137,7 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
   }
 
   function opsFor (events: LoggedEvent[]): ExtraOp[] {
-    const ops: ExtraOp[] = events.map(e => ({ type: 'put', key: `${PREFIX}${pad(e.id)}`, value: encoder.encode(e.json) }))
+    const ops: ExtraOp[] = events.map(e => ({ type: 'put', key: PREFIX + pad(e.id), value: encoder.encode(e.json) }))
     for (const e of events) ops.push(...(components.fanOut?.(e) ?? []))
     ops.push({ type: 'put', key: LAST_KEY, value: encoder.encode(String(last)) })
     return ops
@@ -160,7 +164,9 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
     lowest = kept ?? published + 1
   }
 
-  const timer = setInterval(() => { void api.prune().catch(err => { log.warn({ err }, 'cannot prune the event log') }) }, init.pruneIntervalMs ?? 10_000)
+  const timer = setInterval(() => {
+    void api.prune().catch(err => { log.warn({ err }, 'cannot prune the event log') })
+  }, init.pruneIntervalMs ?? 10_000)
   timer.unref()
 
   const api: EventLog = {
@@ -196,7 +202,9 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
     },
 
     async * read (after, upTo) {
-      for await (const value of db.values({ gt: `${PREFIX}${pad(after)}`, lte: `${PREFIX}${pad(upTo)}` })) yield decode(value)
+      for await (const value of db.values({ gt: `${PREFIX}${pad(after)}`, lte: `${PREFIX}${pad(upTo)}` })) {
+        yield decode(value)
+      }
     },
 
     async prune () {

@@ -123,7 +123,9 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
       if (c.held == null) { send(c, e); continue }
       if (!wants(c, e)) continue
       c.held.push(e)
-      if (c.held.length > heldLimit) close(c, `too many events while catching up; reconnect with Last-Event-ID: ${c.lastSent}`)
+      if (c.held.length > heldLimit) {
+        close(c, `too many events while catching up; reconnect with Last-Event-ID: ${c.lastSent}`)
+      }
     }
   })
 
@@ -140,7 +142,16 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
         'x-accel-buffering': 'no'
       })
       res.write(': pinery events\n\n')
-      const c: Client = { res, lastSent: request.after, lastWritten: request.after, pending: [], pendingBytes: 0, held: [], closed: false, ...(request.user != null ? { user: request.user } : {}) }
+      const c: Client = {
+        res,
+        lastSent: request.after,
+        lastWritten: request.after,
+        pending: [],
+        pendingBytes: 0,
+        held: [],
+        closed: false,
+        ...(request.user != null ? { user: request.user } : {})
+      }
       clients.add(c)
       res.once('close', () => { c.closed = true; clients.delete(c) })
       // Everything up to `published` is in the log; later events arrive through the subscription.

@@ -5,7 +5,9 @@
 import type { PinStatusBody } from '../http/pin-status.js'
 
 /** Every event type, in lifecycle order. */
-export const EVENT_TYPES = ['pin.queued', 'pin.pinning', 'pin.progress', 'pin.pinned', 'pin.failed', 'pin.replaced', 'pin.deleted'] as const
+export const EVENT_TYPES = [
+  'pin.queued', 'pin.pinning', 'pin.progress', 'pin.pinned', 'pin.failed', 'pin.replaced', 'pin.deleted'
+] as const
 
 /** The type of a pin event. */
 export type PinEventType = typeof EVENT_TYPES[number]

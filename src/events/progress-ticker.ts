@@ -24,7 +24,10 @@ export interface ProgressTickerComponents {
 }
 
 /** Creates the ticker (not started). */
-export function createProgressTicker (init: { intervalMs?: number }, components: ProgressTickerComponents): ProgressTicker {
+export function createProgressTicker (
+  init: { intervalMs?: number },
+  components: ProgressTickerComponents
+): ProgressTicker {
   const open = new Map<string, { record: PinRecord, bytes: number }>()
   const log = components.logger.child({ component: 'progress-events' })
   let unsubscribe: (() => void) | undefined
@@ -56,7 +59,9 @@ export function createProgressTicker (init: { intervalMs?: number }, components:
           open.set(record.requestid, { record, bytes: open.get(record.requestid)?.bytes ?? 0 })
         } else if (event.type !== 'pin.progress') open.delete(record.requestid)
       })
-      for await (const record of components.pending()) if (!open.has(record.requestid)) open.set(record.requestid, { record, bytes: 0 })
+      for await (const record of components.pending()) {
+        if (!open.has(record.requestid)) open.set(record.requestid, { record, bytes: 0 })
+      }
       timer = setInterval(() => { void tick() }, init.intervalMs ?? 1000)
       timer.unref()
     },

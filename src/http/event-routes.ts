@@ -25,15 +25,21 @@ export function eventRoutes (components: EventRoutesComponents): Router {
   router.get('/events', requireScope('pins:read'), async (req, res) => {
     const me = principalOf(res)
     const query = req.query as Record<string, unknown>
-    if (query.all != null && query.all !== 'true' && query.all !== 'false') throw new InvalidRequestError('all must be true or false')
+    if (query.all != null && query.all !== 'true' && query.all !== 'false') {
+      throw new InvalidRequestError('all must be true or false')
+    }
     const all = query.all === 'true'
-    if (all && !scopeIncludes(me.scope, 'admin')) throw new ForbiddenError(`this token has the ${me.scope} scope; all=true needs admin`)
+    if (all && !scopeIncludes(me.scope, 'admin')) {
+      throw new ForbiddenError(`this token has the ${me.scope} scope; all=true needs admin`)
+    }
     const header = req.headers['last-event-id']
-    const given = typeof query.after === 'string' ? query.after : typeof header === 'string' && header !== '' ? header : undefined
+    const fromHeader = typeof header === 'string' && header !== '' ? header : undefined
+    const given = typeof query.after === 'string' ? query.after : fromHeader
     if (given != null && !ID.test(given)) throw new InvalidRequestError('after (or Last-Event-ID) must be an event id')
     const after = given == null ? components.events.published() : Number(given)
     if (given != null && components.events.isGone(after)) {
-      throw new GoneError(`event ${after} is no longer in the event log; list your pins again and follow new events without Last-Event-ID`)
+      throw new GoneError(`event ${after} is no longer in the event log; ` +
+        'list your pins again and follow new events without Last-Event-ID')
     }
     await components.streams.open(res, { after, ...(all ? {} : { user: me.user }) })
   })

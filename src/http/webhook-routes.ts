@@ -29,7 +29,10 @@ const patchBody = z.strictObject({ enabled: z.boolean() })
 
 function parse<T> (schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body ?? {})
-  if (!parsed.success) throw new InvalidRequestError(parsed.error.issues.map(i => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '))
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map(i => `${i.path.join('.') || 'body'}: ${i.message}`)
+    throw new InvalidRequestError(issues.join('; '))
+  }
   return parsed.data
 }
 
@@ -43,7 +46,9 @@ export function webhookRoutes (components: WebhookRoutesComponents): Router {
   const { webhooks } = components
   const router = Router()
   const id = (value: unknown): string => {
-    if (typeof value !== 'string' || !/^[0-9a-f-]{36}$/.test(value)) throw new InvalidRequestError('webhook id is malformed')
+    if (typeof value !== 'string' || !/^[0-9a-f-]{36}$/.test(value)) {
+      throw new InvalidRequestError('webhook id is malformed')
+    }
     return value
   }
   router.use('/webhooks', requireScope('pins:write'))
@@ -68,7 +73,8 @@ export function webhookRoutes (components: WebhookRoutesComponents): Router {
   })
   router.post('/webhooks/:id/test', async (req, res) => {
     const r = await webhooks.test(callerOf(res), id(req.params.id))
-    res.json({ event_id: r.event_id, ok: r.ok, status_code: r.status ?? null, latency_ms: r.latencyMs, error: r.error ?? null })
+    const { event_id: eventId, ok, latencyMs } = r
+    res.json({ event_id: eventId, ok, status_code: r.status ?? null, latency_ms: latencyMs, error: r.error ?? null })
   })
   router.get('/webhooks/:id/deliveries', async (req, res) => {
     const results = await webhooks.deliveries(callerOf(res), id(req.params.id))

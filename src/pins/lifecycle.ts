@@ -96,7 +96,9 @@ export function createPinLifecycle (components: PinLifecycleComponents): PinLife
   return {
     async create (record) {
       await lock.run(record.requestid, async () => {
-        await recorded([{ kind: record.status, record }], async (extra) => { await records.write(record, undefined, undefined, { extra }) })
+        await recorded([{ kind: record.status, record }], async (extra) => {
+          await records.write(record, undefined, undefined, { extra })
+        })
       })
     },
 
@@ -105,7 +107,10 @@ export function createPinLifecycle (components: PinLifecycleComponents): PinLife
         const old = await records.get(requestid)
         if (old == null) return undefined
         const next = build(old)
-        const changes: PinChange[] = [{ kind: 'replaced', record: old, replacedBy: next.requestid }, { kind: next.status, record: next }]
+        const changes: PinChange[] = [
+          { kind: 'replaced', record: old, replacedBy: next.requestid },
+          { kind: next.status, record: next }
+        ]
         await lock.run(next.requestid, async () => {
           await recorded(changes, async (extra) => { await records.write(next, undefined, old, { extra }) })
         })

@@ -11,7 +11,10 @@ import { isIP } from 'node:net'
 import type { TargetPolicy } from './target-policy.js'
 
 // Connections are kept open between deliveries; each was made to an address the policy checked.
-const agents = { http: new HttpAgent({ keepAlive: true, maxSockets: 32 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 32 }) }
+const agents = {
+  http: new HttpAgent({ keepAlive: true, maxSockets: 32 }),
+  https: new HttpsAgent({ keepAlive: true, maxSockets: 32 })
+}
 
 /** At most this much of a receiver's answer is read. */
 export const MAX_RESPONSE_BYTES = 64 * 1024
@@ -45,7 +48,8 @@ export interface Delivery {
 /** POSTs the event; never throws. */
 export async function deliver (d: Delivery): Promise<AttemptResult> {
   const started = performance.now()
-  const done = (r: Omit<AttemptResult, 'latencyMs'>): AttemptResult => ({ ...r, latencyMs: Math.round(performance.now() - started) })
+  const done = (r: Omit<AttemptResult, 'latencyMs'>): AttemptResult =>
+    ({ ...r, latencyMs: Math.round(performance.now() - started) })
   let url: URL
   try { url = new URL(d.url) } catch { return done({ ok: false, error: 'the URL is not valid' }) }
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1')
@@ -88,12 +92,19 @@ export async function deliver (d: Delivery): Promise<AttemptResult> {
     })
     const result = (status: number): Omit<AttemptResult, 'latencyMs'> => status >= 200 && status < 300
       ? { ok: true, status }
-      : { ok: false, status, error: status >= 300 && status < 400 ? `answered ${status}; redirects are not followed` : `answered ${status}` }
+      : {
+        ok: false,
+        status,
+        error: `answered ${status}${status >= 300 && status < 400 ? '; redirects are not followed' : ''}`
+      }
     const timer = setTimeout(() => { finish({ ok: false, error: `no answer within ${d.timeoutMs} ms` }) }, d.timeoutMs)
     const onAbort = (): void => { finish({ ok: false, error: 'cancelled' }) }
     d.signal?.addEventListener('abort', onAbort, { once: true })
     req.on('error', (err: NodeJS.ErrnoException) => {
-      finish({ ok: false, error: err.name === 'InvalidRequestError' ? `refused: ${err.message}` : `${err.code ?? 'error'}: ${err.message}` })
+      const error = err.name === 'InvalidRequestError'
+        ? `refused: ${err.message}`
+        : `${err.code ?? 'error'}: ${err.message}`
+      finish({ ok: false, error })
     })
     req.end(body)
   })

@@ -78,16 +78,25 @@ export function createWebhooks (components: WebhooksComponents): Webhooks {
 
   function owned (caller: Caller, id: string): Webhook {
     const hook = store.get(id)
-    if (hook == null || hook.owner !== caller.user || (hook.all && !caller.admin)) throw new NotFoundError(`no webhook ${id}`)
+    const mine = hook != null && hook.owner === caller.user && (!hook.all || caller.admin)
+    if (!mine) throw new NotFoundError(`no webhook ${id}`)
     return hook
   }
 
   return {
     async create (caller, fields) {
-      if (fields.all === true && !caller.admin) throw new ForbiddenError('only an admin token can register a node-wide webhook (all: true)')
+      if (fields.all === true && !caller.admin) {
+        throw new ForbiddenError('only an admin token can register a node-wide webhook (all: true)')
+      }
       const url = policy.parseUrl(fields.url)
       await policy.check(url)
-      const hook = await store.create({ owner: caller.user, all: fields.all === true, url: url.href, events: [...new Set(fields.events)], description: fields.description ?? '' })
+      const hook = await store.create({
+        owner: caller.user,
+        all: fields.all === true,
+        url: url.href,
+        events: [...new Set(fields.events)],
+        description: fields.description ?? ''
+      })
       return { view: view(hook), secret: hook.secret }
     },
     list: (caller) => store.all().filter(h => h.owner === caller.user && (!h.all || caller.admin)).map(view),
@@ -109,9 +118,17 @@ export function createWebhooks (components: WebhooksComponents): Webhooks {
     async test (caller, id) {
       const hook = owned(caller, id)
       const eventId = `test-${randomUUID()}`
-      const body = JSON.stringify({ id: eventId, type: 'webhook.test', time: new Date().toISOString(), user: caller.user, webhook: hook.id })
-      const result = await deliver({ url: hook.url, secret: hook.secret, eventId, body, timeoutMs: components.timeoutMs, policy })
-      await store.recordAttempt(hook.id, { time: new Date().toISOString(), event_id: eventId, status_code: result.status ?? null, latency_ms: result.latencyMs, error: result.error ?? null })
+      const time = new Date().toISOString()
+      const body = JSON.stringify({ id: eventId, type: 'webhook.test', time, user: caller.user, webhook: hook.id })
+      const { url, secret } = hook
+      const result = await deliver({ url, secret, eventId, body, timeoutMs: components.timeoutMs, policy })
+      await store.recordAttempt(hook.id, {
+        time,
+        event_id: eventId,
+        status_code: result.status ?? null,
+        latency_ms: result.latencyMs,
+        error: result.error ?? null
+      })
       return { event_id: eventId, ...result }
     },
     async deliveries (caller, id) {

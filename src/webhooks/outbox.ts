@@ -93,8 +93,14 @@ function decodeEntry (key: string, value: Uint8Array): Entry {
   const text = decoder.decode(value)
   const nl = text.indexOf('\n')
   const [attempts, nextAt, requestid] = text.slice(0, nl).split(' ') as [string, string, string]
-  return { key, id: Number(key.slice(key.lastIndexOf('/') + 1)), requestid, body: text.slice(nl + 1), attempts: Number(attempts), nextAt: Number(nextAt) }
+  const id = Number(key.slice(key.lastIndexOf('/') + 1))
+  return { key, id, requestid, body: text.slice(nl + 1), attempts: Number(attempts), nextAt: Number(nextAt) }
 }
+
+/** A new entry of webhook `id` for event `e`. */
+const entryOf = (id: string, e: LoggedEvent): Entry =>
+  ({ key: `${PREFIX}${id}/${pad(e.id)}`, id: e.id, requestid: e.event.pin.requestid, 
+    body: e.json, attempts: 0, nextAt: 0 })
 
 const matches = (hook: Webhook, e: LoggedEvent): boolean =>
   hook.enabled && hook.events.includes(e.event.type) && (hook.all || hook.owner === e.event.user)
@@ -114,7 +120,10 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
   function laneOf (id: string): Lane {
     let lane = lanes.get(id)
     if (lane == null) {
-      lane = { id, queue: [], keys: new Set(), behind: false, missed: 0, lastLoaded: 0, inflight: new Map(), failures: 0, pausedUntil: 0, refilling: false }
+      lane = {
+        id, queue: [], keys: new Set(), behind: false, missed: 0, lastLoaded: 0,
+        inflight: new Map(), failures: 0, pausedUntil: 0, refilling: false
+      }
       lanes.set(id, lane)
     }
     return lane
@@ -137,7 +146,8 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     let read = 0
     try {
       const prefix = `${PREFIX}${lane.id}/`
-      for await (const [key, value] of db.iterator({ gt: `${prefix}${pad(lane.lastLoaded)}`, lt: `${prefix}\xff`, limit })) {
+      const range = { gt: `${prefix}${pad(lane.lastLoaded)}`, lt: `${prefix}\xff`, limit }
+      for await (const [key, value] of db.iterator(range)) {
         insert(lane, decodeEntry(key, value))
         read++
       }
@@ -160,10 +170,24 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
   }
 
   async function attempt (lane: Lane, hook: Webhook, entry: Entry): Promise<void> {
-    const result = await deliver({ url: hook.url, secret: hook.secret, eventId: String(entry.id), body: entry.body, timeoutMs: init.timeoutMs, policy: components.policy, signal: stopping.signal })
+    const result = await deliver({
+      url: hook.url,
+      secret: hook.secret,
+      eventId: String(entry.id),
+      body: entry.body,
+      timeoutMs: init.timeoutMs,
+      policy: components.policy,
+      signal: stopping.signal
+    })
     if (stopping.signal.aborted || lanes.get(lane.id) !== lane) return
     const now = Date.now()
-    await store.recordAttempt(hook.id, { time: new Date(now).toISOString(), event_id: String(entry.id), status_code: result.status ?? null, latency_ms: result.latencyMs, error: result.error ?? null })
+    await store.recordAttempt(hook.id, {
+      time: new Date(now).toISOString(),
+      event_id: String(entry.id),
+      status_code: result.status ?? null,
+      latency_ms: result.latencyMs,
+      error: result.error ?? null
+    })
     if (result.ok) {
       const at = lane.queue.indexOf(entry)
       if (at >= 0) lane.queue.splice(at, 1)
@@ -182,7 +206,9 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     if (current == null || !current.enabled) return
     const since = current.failingSince ?? now
     if (now - since >= init.disableAfterMs) {
-      const reason = `deliveries failed for ${Math.round((now - since) / 60_000)} min since ${new Date(since).toISOString()}; last: ${result.error ?? 'failed'}`
+      const minutes = Math.round((now - since) / 60_000)
+      const reason = `deliveries failed for ${minutes} min since ${new Date(since).toISOString()}; ` +
+        `last: ${result.error ?? 'failed'}`
       log.warn({ webhook: hook.id, reason }, 'webhook disabled')
       await store.update(hook.id, { enabled: false, disabledReason: reason })
     } else if (current.failingSince == null) {
@@ -194,7 +220,9 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     if (stopping.signal.aborted || lanes.get(lane.id) !== lane) return
     const hook = store.get(lane.id)
     if (hook == null || !hook.enabled) return
-    if (lane.behind && lane.queue.length < window / 2) void refill(lane).catch(err => { log.warn({ err }, 'cannot read the outbox') })
+    if (lane.behind && lane.queue.length < window / 2) {
+      void refill(lane).catch(err => { log.warn({ err }, 'cannot read the outbox') })
+    }
     const now = Date.now()
     if (lane.pausedUntil > now) { arm(lane, lane.pausedUntil); return }
     if (lane.inflight.size >= concurrency) return
@@ -221,7 +249,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
       for (const hook of store.all()) {
         if (!matches(hook, e)) continue
         e.webhooks.push(hook.id)
-        const entry: Entry = { key: `${PREFIX}${hook.id}/${pad(e.id)}`, id: e.id, requestid: e.event.pin.requestid, body: e.json, attempts: 0, nextAt: 0 }
+        const entry = entryOf(hook.id, e)
         ops.push({ type: 'put', key: entry.key, value: encodeEntry(entry) })
       }
       return ops
@@ -231,7 +259,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
       unsubscribe = components.events.subscribe((e) => {
         for (const id of e.webhooks) {
           const lane = laneOf(id)
-          const entry: Entry = { key: `${PREFIX}${id}/${pad(e.id)}`, id: e.id, requestid: e.event.pin.requestid, body: e.json, attempts: 0, nextAt: 0 }
+          const entry = entryOf(id, e)
           if ((!lane.behind && lane.queue.length < window) || e.id < lane.lastLoaded) insert(lane, entry)
           else { lane.behind = true; lane.missed++ }
           pump(lane)

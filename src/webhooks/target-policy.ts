@@ -65,16 +65,22 @@ export function createTargetPolicy (init: TargetPolicyInit): TargetPolicy {
     const [ip, bits] = entry.split('/') as [string, string | undefined]
     const family = isIP(ip)
     if (family === 0) {
-      if (bits != null || !/^[a-z0-9.-]+$/i.test(entry)) throw new Error(`"${entry}" is neither a host name, an address nor a CIDR`)
+      if (bits != null || !/^[a-z0-9.-]+$/i.test(entry)) {
+        throw new Error(`"${entry}" is neither a host name, an address nor a CIDR`)
+      }
       allowHosts.add(entry.toLowerCase())
       continue
     }
     const prefix = bits == null ? (family === 4 ? 32 : 128) : Number(bits)
-    if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) throw new Error(`"${entry}" has a bad prefix length`)
+    if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) {
+      throw new Error(`"${entry}" has a bad prefix length`)
+    }
     allowed.addSubnet(ip, prefix, family === 4 ? 'ipv4' : 'ipv6')
   }
   const own = new Set<string>((init.ownAddresses ?? []).filter(a => isIP(a) !== 0).map(a => unmap(a).toLowerCase()))
-  for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) own.add(unmap(i.address).toLowerCase())
+  for (const list of Object.values(networkInterfaces())) {
+    for (const i of list ?? []) own.add(unmap(i.address).toLowerCase())
+  }
 
   function refusal (host: string, rawAddress: string): string | undefined {
     if (allowHosts.has(bare(host).toLowerCase())) return undefined
@@ -97,7 +103,9 @@ export function createTargetPolicy (init: TargetPolicyInit): TargetPolicy {
 
   async function resolveChecked (host: string): Promise<Array<{ address: string, family: number }>> {
     const name = bare(host)
-    const addresses = isIP(name) !== 0 ? [{ address: name, family: isIP(name) }] : await dnsLookup(name, { all: true, verbatim: true })
+    const addresses = isIP(name) !== 0
+      ? [{ address: name, family: isIP(name) }]
+      : await dnsLookup(name, { all: true, verbatim: true })
     if (addresses.length === 0) throw new Error(`${name} has no address`)
     for (const a of addresses) {
       const why = refusal(name, a.address)
@@ -111,8 +119,12 @@ export function createTargetPolicy (init: TargetPolicyInit): TargetPolicy {
     parseUrl (value) {
       let url: URL
       try { url = new URL(value) } catch { throw new InvalidRequestError('url: not a valid absolute URL') }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidRequestError('url: only http and https URLs can receive webhooks')
-      if (url.username !== '' || url.password !== '') throw new InvalidRequestError('url: credentials in the URL are not supported; use the signing secret')
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+        throw new InvalidRequestError('url: only http and https URLs can receive webhooks')
+      }
+      if (url.username !== '' || url.password !== '') {
+        throw new InvalidRequestError('url: credentials in the URL are not supported; use the signing secret')
+      }
       return url
     },
     async check (url) {
@@ -120,13 +132,16 @@ export function createTargetPolicy (init: TargetPolicyInit): TargetPolicy {
         await resolveChecked(url.hostname)
       } catch (err) {
         if (err instanceof InvalidRequestError) throw err
-        throw new InvalidRequestError(`url: cannot resolve ${url.hostname}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+        const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message
+        throw new InvalidRequestError(`url: cannot resolve ${url.hostname}: ${why}`)
       }
     },
     lookup (hostname, options, callback) {
       resolveChecked(hostname).then((addresses) => {
         const first = addresses[0] as { address: string, family: number }
-        if ((options as { all?: boolean }).all === true) (callback as unknown as (e: null, a: typeof addresses) => void)(null, addresses)
+        if ((options as { all?: boolean }).all === true) {
+          (callback as unknown as (e: null, a: typeof addresses) => void)(null, addresses)
+        }
         else callback(null, first.address, first.family)
       }, (err: Error) => { callback(err as NodeJS.ErrnoException, '', 0) })
     }

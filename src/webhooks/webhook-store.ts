@@ -49,13 +49,16 @@ export interface DeliveryAttempt {
   error: string | null
 }
 
+/** What may change of a webhook after it is created. */
+export type WebhookChanges = Partial<Pick<Webhook, 'enabled' | 'disabledReason' | 'failingSince'>>
+
 /** Durable webhooks. */
 export interface WebhookStore {
   create(hook: Omit<Webhook, 'id' | 'created' | 'enabled' | 'secret'>): Promise<Webhook>
   get(id: string): Webhook | undefined
   all(): Webhook[]
   /** Applies `changes` and persists; returns the webhook, or undefined when it is gone. */
-  update(id: string, changes: Partial<Pick<Webhook, 'enabled' | 'disabledReason' | 'failingSince'>>): Promise<Webhook | undefined>
+  update(id: string, changes: WebhookChanges): Promise<Webhook | undefined>
   /** Removes the webhook and its attempts (the outbox is cleared by the deliverer). */
   remove(id: string): Promise<boolean>
   /** Records an attempt, keeping the last 100. */
@@ -84,7 +87,9 @@ export async function createWebhookStore (components: { db: Level<string, Uint8A
     if (seq != null) return seq
     seq = 0
     const prefix = `${ATTEMPTS}${id}/`
-    for await (const key of db.keys({ gt: prefix, lt: `${prefix}\xff`, reverse: true, limit: 1 })) seq = Number(key.slice(prefix.length))
+    for await (const key of db.keys({ gt: prefix, lt: `${prefix}\xff`, reverse: true, limit: 1 })) {
+      seq = Number(key.slice(prefix.length))
+    }
     seqs.set(id, seq)
     return seq
   }
