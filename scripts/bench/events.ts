@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { startServerProcess } from '../../test/fixtures/process.js'
+import { readFile } from 'node:fs/promises'
 import { MiB, manyBlock, peakRss, startPeer, table } from './lib.js'
 
 const { values } = parseArgs({ options: { count: { type: 'string', default: '10000' }, 'in-flight': { type: 'string', default: '20' }, streams: { type: 'string', default: '50' }, webhooks: { type: 'string', default: '3' }, runs: { type: 'string', default: '1' } } })
@@ -24,6 +25,12 @@ const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application
 const RECEIVER = fileURLToPath(new URL('./hook-receiver.mjs', import.meta.url))
 const SSE_CLIENTS = fileURLToPath(new URL('./sse-clients.mjs', import.meta.url))
 const TYPES = ['pin.queued', 'pin.pinning', 'pin.progress', 'pin.pinned', 'pin.failed', 'pin.replaced', 'pin.deleted']
+
+/** CPU seconds (user + system) a process has used so far. */
+async function cpuSeconds (pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? []
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
 
 interface Stats { count: number, deliveries: number, p50: number, p99: number, max: number }
 
@@ -51,6 +58,7 @@ async function runOnce (origin: { addrs: string[] }, cids: string[], notify: boo
       // Every stream open before the first pin.
       await new Promise(resolve => setTimeout(resolve, 1000))
     }
+    const cpuBefore = await cpuSeconds(server.child.pid as number)
     const started = performance.now()
     let next = 0
     await Promise.all(Array.from({ length: inFlight }, async () => {
@@ -68,8 +76,10 @@ async function runOnce (origin: { addrs: string[] }, cids: string[], notify: boo
       await new Promise(resolve => setTimeout(resolve, 100))
     }
     const settled = performance.now()
+    const cpu = (await cpuSeconds(server.child.pid as number) - cpuBefore).toFixed(1)
     const rss = await peakRss(server.child.pid as number)
-    if (!notify) return ['without', `${((settled - started) / 1000).toFixed(1)} s`, (pinned / ((settled - started) / 1000)).toFixed(0), '–', '–', '–', '–', (rss / MiB).toFixed(0)]
+    const rate = (pinned / ((settled - started) / 1000)).toFixed(0)
+    if (!notify) return ['without', `${((settled - started) / 1000).toFixed(1)} s`, rate, `${cpu} s`, '–', '–', '–', '–', (rss / MiB).toFixed(0)]
     // Every event of the log, counted once through a fresh stream from the start.
     const total = await new Promise<number>((resolve) => {
       const controller = new AbortController()
@@ -77,11 +87,11 @@ async function runOnce (origin: { addrs: string[] }, cids: string[], notify: boo
       let quiet: NodeJS.Timeout
       void fetch(`${server.url}/events?after=0`, { headers, signal: controller.signal }).then(async (res) => {
         const done = (): void => { controller.abort(); resolve(n) }
-        quiet = setTimeout(done, 2000)
+        quiet = setTimeout(done, 3000)
         try {
           for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
             n += (Buffer.from(chunk).toString().match(/^id: /gm) ?? []).length
-            clearTimeout(quiet); quiet = setTimeout(done, 1000)
+            clearTimeout(quiet); quiet = setTimeout(done, 3000)
           }
         } catch {}
       })
@@ -96,7 +106,7 @@ async function runOnce (origin: { addrs: string[] }, cids: string[], notify: boo
     const p99 = Math.max(...stats.map(s => s.p99))
     const p50 = Math.max(...stats.map(s => s.p50))
     const streamed = clients == null ? 0 : (await (await fetch(`${clients.url}/_stats`)).json() as { min: number }).min
-    return [`with ${receivers.length} webhooks + ${values.streams as string} streams`, `${((settled - started) / 1000).toFixed(1)} s`, (pinned / ((settled - started) / 1000)).toFixed(0),
+    return [`with ${receivers.length} webhooks + ${values.streams as string} streams`, `${((settled - started) / 1000).toFixed(1)} s`, rate, `${cpu} s`,
       `${stats.map(s => s.count).join(' / ')} of ${total}`, `${((delivered - started) / 1000).toFixed(1)} s`, `${p50} / ${p99} ms`, `${streamed} of ${total}`, (rss / MiB).toFixed(0)]
   } finally {
     clients?.child.kill('SIGTERM')
@@ -119,4 +129,4 @@ try {
   origin.child.kill('SIGTERM')
 }
 process.stdout.write(`\nbench:events — ${count} single-block pins from one origin, ${inFlight} POSTs in flight\n\n`)
-process.stdout.write(table(['run', 'all settled in', 'pins/s', 'events at each webhook', 'all delivered in', 'delivery lag p50 / p99', 'events on the slowest stream', 'Pinery peak RSS MiB'], rows) + '\n')
+process.stdout.write(table(['run', 'all settled in', 'pins/s', 'Pinery CPU until settled', 'events at each webhook', 'all delivered in', 'delivery lag p50 / p99', 'events on the slowest stream', 'Pinery peak RSS MiB'], rows) + '\n')

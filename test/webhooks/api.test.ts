@@ -46,6 +46,35 @@ describe('webhook routes', () => {
     expect((await strict.request('/webhooks', { method: 'POST', user: 'alice', headers: json, body: '{' })).status).toBe(400)
   })
 
+  it('asks each route for its access level (scope matrix)', async () => {
+    const scopes = ['pins:add', 'pins:read', 'pins:write', 'admin'] as const
+    const tokens: Record<string, string> = { admin: service.tokens.admin as string }
+    for (const scope of scopes.slice(0, 3)) {
+      const res = await service.request('/tokens', { method: 'POST', user: 'alice', headers: json, body: JSON.stringify({ scope }) })
+      tokens[scope] = (await res.json() as { secret: string }).secret
+    }
+    const none = '00000000-0000-4000-8000-000000000000'
+    const routes: Array<[string, string, (typeof scopes)[number], RequestInit?]> = [
+      ['GET', '/events?after=999999999', 'pins:read'],
+      ['GET', '/events?all=true&after=999999999', 'admin'],
+      ['GET', '/webhooks', 'pins:write'],
+      ['POST', '/webhooks', 'pins:write', { body: '{"url":"ftp://x"}' }],
+      ['GET', `/webhooks/${none}`, 'pins:write'],
+      ['PATCH', `/webhooks/${none}`, 'pins:write', { body: '{"enabled":true}' }],
+      ['DELETE', `/webhooks/${none}`, 'pins:write'],
+      ['POST', `/webhooks/${none}/test`, 'pins:write'],
+      ['GET', `/webhooks/${none}/deliveries`, 'pins:write']
+    ]
+    for (const [method, path, need, init] of routes) {
+      for (const scope of scopes) {
+        const res = await service.request(path, { ...init, method, user: tokens[scope], headers: json })
+        const allowed = scopes.indexOf(scope) >= scopes.indexOf(need)
+        if (allowed) expect([200, 400, 404, 410], `${method} ${path} with ${scope}`).toContain(res.status)
+        else expect(res.status, `${method} ${path} with ${scope}`).toBe(403)
+      }
+    }
+  })
+
   it('needs pins:write; keeps users apart; node-wide webhooks are for admins', async () => {
     const token = await service.request('/tokens', { method: 'POST', user: 'alice', headers: json, body: JSON.stringify({ scope: 'pins:read' }) })
     const reader = (await token.json() as { secret: string }).secret
@@ -83,6 +112,10 @@ describe('webhook routes', () => {
     expect(test.error).toMatch(/ECONNREFUSED/)
     const attempts = await (await service.request(`/webhooks/${id}/deliveries`, { user: 'alice' })).json() as { results: Array<{ error: string, status_code: null }> }
     expect(attempts.results[0]).toMatchObject({ status_code: null })
+
+    // Only the last 100 attempts are kept.
+    for (let i = 0; i < 105; i++) await service.request(`/webhooks/${id}/test`, { method: 'POST', user: 'alice' })
+    expect((await (await service.request(`/webhooks/${id}/deliveries`, { user: 'alice' })).json() as { count: number }).count).toBe(100)
 
     // The secret was shown once and never reached a log line.
     expect(logs.length).toBeGreaterThan(0)

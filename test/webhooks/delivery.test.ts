@@ -52,6 +52,10 @@ describe('webhook delivery', () => {
     expect(shown.secret).toBeUndefined()
     expect(shown).toMatchObject({ id: hook.id, url: receiver.url, enabled: true, description: 'ci' })
 
+    // A node-wide webhook of the admin gets every user's events.
+    const wide = await service.request('/webhooks', { method: 'POST', headers: json, body: JSON.stringify({ url: `${receiver.url}?all`, events: ['pin.pinned'], all: true }) })
+    expect(wide.status).toBe(201)
+
     const pin = async (body: object): Promise<string> => {
       const res = await service.request('/pins', { method: 'POST', user: 'alice', headers: json, body: JSON.stringify(body) })
       expect(res.status).toBe(202)
@@ -87,18 +91,20 @@ describe('webhook delivery', () => {
     expect(events.length).toBeGreaterThan(15)
     expect(events.map(e => e.type)).toEqual(expect.arrayContaining(['pin.queued', 'pin.pinned', 'pin.replaced', 'pin.deleted']))
     await waitFor(async () => {
-      const got = new Set((await receiver.received()).filter(r => r.answer === 200).map(r => r.headers['pinery-event-id']))
+      const got = new Set((await receiver.received()).filter(r => r.answer === 200 && r.path === '/hook').map(r => r.headers['pinery-event-id']))
       return events.every(e => got.has(e.id)) ? true : undefined
     }, 30_000, 'every event delivered')
     // Later events too (pins still settling while the receiver was away).
     const final = await logOf(service.url, service.tokens.alice as string)
     await waitFor(async () => {
-      const got = new Set((await receiver.received()).filter(r => r.answer === 200).map(r => r.headers['pinery-event-id']))
+      const got = new Set((await receiver.received()).filter(r => r.answer === 200 && r.path === '/hook').map(r => r.headers['pinery-event-id']))
       return final.every(e => got.has(e.id)) ? true : undefined
     }, 30_000, 'every later event delivered')
-    const received = await receiver.received()
+    const all = await receiver.received()
+    const received = all.filter(r => r.path === '/hook')
     checkDelivered(received, final, hook.secret)
     expect(received.some(r => JSON.parse(r.body).user === 'bob')).toBe(false)
+    await waitFor(async () => (await receiver.received()).some(r => r.path === '/hook?all' && JSON.parse(r.body).user === 'bob' && r.answer === 200) ? true : undefined, 20_000, 'node-wide delivery')
     expect(received.filter(r => r.answer === 500).length).toBeGreaterThan(0)
 
     const attempts = await (await service.request(`/webhooks/${hook.id}/deliveries`, { user: 'alice' })).json() as { count: number, results: Array<{ status_code: number | null, error: string | null, event_id: string, latency_ms: number }> }
@@ -108,7 +114,7 @@ describe('webhook delivery', () => {
 
     const test = await service.request(`/webhooks/${hook.id}/test`, { method: 'POST', user: 'alice' })
     expect(await test.json()).toMatchObject({ ok: true, status_code: 200 })
-    const last = (await receiver.received()).at(-1) as Received
+    const last = (await receiver.received()).filter(r => r.path === '/hook').at(-1) as Received
     expect(JSON.parse(last.body)).toMatchObject({ type: 'webhook.test' })
     expect(verify(hook.secret, last.headers['pinery-signature'] as string, last.body)).toBe(true)
   }, 120_000)
