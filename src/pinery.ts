@@ -114,6 +114,7 @@ export async function createPinery (config: Config, components: PineryComponents
       db: datastore.db,
       render: (record, details) => toPinStatus(record, node.delegates(), details),
       fanOut: (e) => outbox.fanOut(e),
+      beforePrune: async (upTo, bodies) => { await outbox.beforePrune(upTo, bodies) },
       logger
     })
     const outbox = createOutbox({

@@ -55,6 +55,8 @@ export interface EventLogComponents {
   render(record: PinRecord, details?: string): PinStatusBody
   /** Outbox operations for an event (webhook deliveries), written in the event's batch. */
   fanOut?(event: LoggedEvent): ExtraOp[]
+  /** Told of the events about to be dropped (id → JSON, up to `upTo`): the outbox keeps what it needs. */
+  beforePrune?(upTo: number, bodies: Map<number, string>): Promise<void>
   logger: Logger
 }
 
@@ -70,6 +72,8 @@ export interface EventLog {
   published(): number
   /** True when events after `after` are no longer all in the window (or `after` was never handed out). */
   isGone(after: number): boolean
+  /** The JSON of event `id`, while the log holds it. */
+  get(id: number): Promise<string | undefined>
   /** Events with `after < id <= upTo`, oldest first. */
   read(after: number, upTo: number): AsyncGenerator<LoggedEvent>
   /** Drops events outside the window now. */
@@ -153,14 +157,28 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
     const byCount = published - init.maxEvents
     const byAge = new Date(Date.now() - init.maxAgeMs).toISOString()
     let batch: ExtraOp[] = []
+    let bodies = new Map<number, string>()
+    let upTo = 0
+    const commit = async (): Promise<void> => {
+      if (batch.length === 0) return
+      await components.beforePrune?.(upTo, bodies)
+      // Gone from now on, before it is: a replay never skips an event silently.
+      lowest = upTo + 1
+      await db.batch(batch)
+      batch = []
+      bodies = new Map()
+    }
     let kept: number | undefined
     for await (const [key, value] of db.iterator({ gt: PREFIX, lt: `${PREFIX}${pad(published)}\xff` })) {
       const id = Number(key.slice(PREFIX.length))
-      if (id > byCount && (JSON.parse(decoder.decode(value)) as PinEvent).time >= byAge) { kept = id; break }
+      const json = decoder.decode(value)
+      if (id > byCount && (JSON.parse(json) as PinEvent).time >= byAge) { kept = id; break }
       batch.push({ type: 'del', key })
-      if (batch.length >= 1000) { await db.batch(batch); lowest = id + 1; batch = [] }
+      bodies.set(id, json)
+      upTo = id
+      if (batch.length >= 1000) await commit()
     }
-    if (batch.length > 0) await db.batch(batch)
+    await commit()
     lowest = kept ?? published + 1
   }
 
@@ -199,6 +217,11 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
 
     isGone (after) {
       return after > published || after + 1 < lowest
+    },
+
+    async get (id) {
+      const value = await db.get(PREFIX + pad(id))
+      return value == null ? undefined : decoder.decode(value)
     },
 
     async * read (after, upTo) {

@@ -88,7 +88,7 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
   }
 
   let flushTimer: NodeJS.Timeout | undefined
-  const flushMs = init.flushMs ?? 20
+  const flushMs = init.flushMs ?? 100
 
   function flushClient (c: Client): void {
     if (c.closed || c.pending.length === 0) return

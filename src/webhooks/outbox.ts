@@ -3,7 +3,11 @@
  * the event's own batch (so in the change's batch), one entry per matching
  * webhook:
  *
- *   /pinery/wh-out/<webhook>/<event id, 16 digits> → "<attempts> <next attempt ms> <requestid>\n<body>"
+ *   /pinery/wh-out/<webhook>/<event id, 16 digits> → "<attempts> <next attempt ms> <requestid>\n[<body>]"
+ *
+ * The body is left out while the event log holds it (it is read from there
+ * when the entry is loaded); before the log drops an event that still has
+ * entries, its body is copied into them.
  *
  * An entry is deleted once its webhook answered 2xx; until then it is retried
  * with exponential backoff and jitter, across restarts (attempts and the next
@@ -47,7 +51,7 @@ export interface OutboxInit {
 export interface OutboxComponents {
   db: Level<string, Uint8Array>
   store: Pick<WebhookStore, 'all' | 'get' | 'update' | 'recordAttempt'>
-  events: Pick<EventLog, 'subscribe'>
+  events: Pick<EventLog, 'subscribe' | 'get'>
   policy: Pick<TargetPolicy, 'lookup' | 'refusal'>
   logger: Logger
 }
@@ -60,6 +64,8 @@ export interface Outbox {
   start(): Promise<void>
   /** Retries a webhook's waiting entries now (it was re-enabled). */
   wake(id: string): void
+  /** Copies the bodies of events the log is about to drop into the entries that still need them. */
+  beforePrune(upTo: number, bodies: Map<number, string>): Promise<void>
   /** Forgets a removed webhook's entries. */
   drop(id: string): Promise<void>
   /** Entries waiting for a webhook (in memory, and whether more wait in LevelDB). */
@@ -85,8 +91,9 @@ interface Lane {
   refilling: boolean
 }
 
-function encodeEntry (e: Entry): Uint8Array {
-  return encoder.encode(`${e.attempts} ${e.nextAt} ${e.requestid}\n${e.body}`)
+/** The stored form; without `withBody` the body is left to the event log. */
+function encodeEntry (e: Entry, withBody = true): Uint8Array {
+  return encoder.encode(`${e.attempts} ${e.nextAt} ${e.requestid}\n${withBody ? e.body : ''}`)
 }
 
 function decodeEntry (key: string, value: Uint8Array): Entry {
@@ -95,6 +102,20 @@ function decodeEntry (key: string, value: Uint8Array): Entry {
   const [attempts, nextAt, requestid] = text.slice(0, nl).split(' ') as [string, string, string]
   const id = Number(key.slice(key.lastIndexOf('/') + 1))
   return { key, id, requestid, body: text.slice(nl + 1), attempts: Number(attempts), nextAt: Number(nextAt) }
+}
+
+/** Where `entry` is in `queue` (sorted by id), or -1. */
+function indexOf (queue: Entry[], entry: Entry): number {
+  let lo = 0
+  let hi = queue.length - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1
+    const id = (queue[mid] as Entry).id
+    if (id === entry.id) return queue[mid] === entry ? mid : queue.indexOf(entry)
+    if (id < entry.id) lo = mid + 1
+    else hi = mid - 1
+  }
+  return -1
 }
 
 /** A new entry of webhook `id` for event `e`. */
@@ -147,9 +168,20 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     try {
       const prefix = `${PREFIX}${lane.id}/`
       const range = { gt: `${prefix}${pad(lane.lastLoaded)}`, lt: `${prefix}\xff`, limit }
-      for await (const [key, value] of db.iterator(range)) {
-        insert(lane, decodeEntry(key, value))
+      const loaded: Entry[] = []
+      for await (const [key, value] of db.iterator(range)) loaded.push(decodeEntry(key, value))
+      for (const entry of loaded) {
         read++
+        if (entry.body === '') {
+          const body = await components.events.get(entry.id)
+          if (body == null) {
+            log.error({ webhook: lane.id, event: entry.id }, 'an outbox entry lost its event; dropping it')
+            await batcher.write([{ type: 'del', key: entry.key }])
+            continue
+          }
+          entry.body = body
+        }
+        insert(lane, entry)
       }
       if (read < limit && lane.missed === missed) lane.behind = false
     } finally {
@@ -189,7 +221,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
       error: result.error ?? null
     })
     if (result.ok) {
-      const at = lane.queue.indexOf(entry)
+      const at = indexOf(lane.queue, entry)
       if (at >= 0) lane.queue.splice(at, 1)
       lane.keys.delete(entry.key)
       lane.failures = 0
@@ -250,7 +282,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
         if (!matches(hook, e)) continue
         e.webhooks.push(hook.id)
         const entry = entryOf(hook.id, e)
-        ops.push({ type: 'put', key: entry.key, value: encodeEntry(entry) })
+        ops.push({ type: 'put', key: entry.key, value: encodeEntry(entry, false) })
       }
       return ops
     },
@@ -270,6 +302,19 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
         lane.behind = true
         await refill(lane)
       }
+    },
+
+    async beforePrune (upTo, bodies) {
+      const ops: ExtraOp[] = []
+      for (const hook of store.all()) {
+        const prefix = `${PREFIX}${hook.id}/`
+        for await (const [key, value] of db.iterator({ gt: prefix, lte: prefix + pad(upTo) })) {
+          const entry = decodeEntry(key, value)
+          const body = bodies.get(entry.id)
+          if (entry.body === '' && body != null) ops.push({ type: 'put', key, value: encodeEntry({ ...entry, body }) })
+        }
+      }
+      if (ops.length > 0) await db.batch(ops)
     },
 
     wake (id) {

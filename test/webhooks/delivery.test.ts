@@ -144,4 +144,35 @@ describe('webhook delivery', () => {
       await failing.kill()
     }
   }, 60_000)
+
+  it('keeps what a lagging webhook still needs when the event log drops it, across a restart', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'pinery-webhooks-prune-'))
+    const lagging = await startReceiver(join(dir, 'lagging.jsonl'), 'fail')
+    const env = { PINERY_WEBHOOK_ALLOW: '127.0.0.1', PINERY_WEBHOOK_RETRY_MIN_MS: '200', PINERY_WEBHOOK_RETRY_MAX_MS: '400', PINERY_EVENT_LOG_MAX_EVENTS: '100' }
+    let s = await startService({ dataDir, env })
+    try {
+      const hook = await (await s.request('/webhooks', { method: 'POST', headers: json, body: JSON.stringify({ url: lagging.url, events: ['pin.pinned'] }) })).json() as { id: string, secret: string }
+      const ids: string[] = []
+      for (let i = 0; i < 300; i++) {
+        const res = await s.request('/pins', { method: 'POST', headers: json, body: JSON.stringify({ cid: 'bafkqaaa', name: `n${i}` }) })
+        ids.push((await res.json() as { requestid: string }).requestid)
+      }
+      // The log dropped the first events while the webhook could not take them.
+      await waitFor(async () => (await s.request('/events?after=1')).status === 410 ? true : undefined, 10_000, 'the log pruned')
+      await s.stop()
+      s = await startService({ dataDir, env })
+      await lagging.setMode('ok')
+      await waitFor(async () => {
+        const got = new Set((await lagging.received()).filter(r => r.answer === 200).map(r => (JSON.parse(r.body) as { pin: { requestid: string } }).pin.requestid))
+        return ids.every(id => got.has(id)) ? true : undefined
+      }, 30_000, 'every event delivered')
+      for (const r of await lagging.received()) {
+        expect(verify(hook.secret, r.headers['pinery-signature'] as string, r.body)).toBe(true)
+        expect((JSON.parse(r.body) as { id: string }).id).toBe(r.headers['pinery-event-id'])
+      }
+    } finally {
+      await s.destroy()
+      await lagging.kill()
+    }
+  }, 60_000)
 })
