@@ -174,7 +174,7 @@ export async function createPinery (config: Config, components: PineryComponents
     })
 
     cleanup.push(async () => { uploads.stop(); await gc.stop(); await worker.stop() })
-    cleanup.push(async () => { streams.stop(); progress.stop(); await outbox.stop(); events.stop() })
+    cleanup.push(async () => { streams.stop(); progress.stop(); await outbox.stop(); await webhookStore.stop(); events.stop() })
     await content.reconcile()
     await outbox.start()
     await progress.start()

@@ -2,14 +2,16 @@
  * Registered webhooks, durable in LevelDB and held in memory (there are few),
  * and each one's last 100 delivery attempts:
  *
- *   /pinery/webhook/<id>               → the webhook (JSON, with its secret)
- *   /pinery/wh-att/<id>/<seq, 16 digits> → one attempt (JSON)
+ *   /pinery/webhook/<id>  → the webhook (JSON, with its secret)
+ *   /pinery/wh-att/<id>   → its last 100 attempts (JSON, newest first)
+ *
+ * Attempts are kept in memory and written at most once a second (unsynced):
+ * a crash may forget the last second of the attempt list, never a delivery.
  *
  * The secret is needed to sign, so it is stored as is; it leaves this module
  * only towards the signer and, once, in the answer that creates it.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
-import { createWriteBatcher } from './write-batcher.js'
 import type { PinEventType } from '../events/index.js'
 import type { Level } from 'level'
 
@@ -19,7 +21,8 @@ const ATTEMPTS = '/pinery/wh-att/'
 export const KEPT_ATTEMPTS = 100
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
-const pad = (n: number): string => n.toString().padStart(16, '0')
+/** How often changed attempt lists are written. */
+const ATTEMPTS_FLUSH_MS = 1000
 
 /** A webhook as stored. */
 export interface Webhook {
@@ -65,14 +68,18 @@ export interface WebhookStore {
   recordAttempt(id: string, attempt: DeliveryAttempt): Promise<void>
   /** The last attempts, newest first. */
   attempts(id: string): Promise<DeliveryAttempt[]>
+  /** Writes the attempt lists that changed (also on a timer). */
+  flush(): Promise<void>
+  /** Flushes and stops the timer. */
+  stop(): Promise<void>
 }
 
 /** Opens the store and loads every webhook. */
 export async function createWebhookStore (components: { db: Level<string, Uint8Array> }): Promise<WebhookStore> {
   const { db } = components
   const hooks = new Map<string, Webhook>()
-  const seqs = new Map<string, number>()
-  const batcher = createWriteBatcher(db)
+  const recent = new Map<string, DeliveryAttempt[]>()
+  const dirty = new Set<string>()
   for await (const value of db.values({ gt: PREFIX, lt: `${PREFIX}\xff` })) {
     const hook = JSON.parse(decoder.decode(value)) as Webhook
     hooks.set(hook.id, hook)
@@ -82,17 +89,25 @@ export async function createWebhookStore (components: { db: Level<string, Uint8A
     await db.put(`${PREFIX}${hook.id}`, encoder.encode(JSON.stringify(hook)), { sync: true })
   }
 
-  async function lastSeq (id: string): Promise<number> {
-    let seq = seqs.get(id)
-    if (seq != null) return seq
-    seq = 0
-    const prefix = `${ATTEMPTS}${id}/`
-    for await (const key of db.keys({ gt: prefix, lt: `${prefix}\xff`, reverse: true, limit: 1 })) {
-      seq = Number(key.slice(prefix.length))
+  async function listOf (id: string): Promise<DeliveryAttempt[]> {
+    let list = recent.get(id)
+    if (list == null) {
+      const stored = await db.get(`${ATTEMPTS}${id}`)
+      list = recent.get(id) ?? (stored == null ? [] : JSON.parse(decoder.decode(stored)) as DeliveryAttempt[])
+      recent.set(id, list)
     }
-    seqs.set(id, seq)
-    return seq
+    return list
   }
+
+  async function flush (): Promise<void> {
+    const ops = [...dirty].filter(id => hooks.has(id)).map(id => ({
+      type: 'put' as const, key: `${ATTEMPTS}${id}`, value: encoder.encode(JSON.stringify(recent.get(id) ?? []))
+    }))
+    dirty.clear()
+    if (ops.length > 0) await db.batch(ops, { sync: false })
+  }
+  const timer = setInterval(() => { void flush().catch(() => {}) }, ATTEMPTS_FLUSH_MS)
+  timer.unref()
 
   return {
     async create (fields) {
@@ -122,28 +137,25 @@ export async function createWebhookStore (components: { db: Level<string, Uint8A
     },
     async remove (id) {
       if (!hooks.delete(id)) return false
-      await db.del(`${PREFIX}${id}`, { sync: true })
-      await db.clear({ gt: `${ATTEMPTS}${id}/`, lt: `${ATTEMPTS}${id}/\xff` })
-      seqs.delete(id)
+      await db.batch([{ type: 'del', key: `${PREFIX}${id}` }, { type: 'del', key: `${ATTEMPTS}${id}` }], { sync: true })
+      recent.delete(id)
+      dirty.delete(id)
       return true
     },
     async recordAttempt (id, attempt) {
       if (!hooks.has(id)) return
-      const seq = await lastSeq(id) + 1
-      seqs.set(id, seq)
-      const ops: Array<{ type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }> = [
-        { type: 'put', key: `${ATTEMPTS}${id}/${pad(seq)}`, value: encoder.encode(JSON.stringify(attempt)) }
-      ]
-      if (seq > KEPT_ATTEMPTS) ops.push({ type: 'del', key: `${ATTEMPTS}${id}/${pad(seq - KEPT_ATTEMPTS)}` })
-      await batcher.write(ops)
+      const list = await listOf(id)
+      list.unshift(attempt)
+      if (list.length > KEPT_ATTEMPTS) list.length = KEPT_ATTEMPTS
+      dirty.add(id)
     },
     async attempts (id) {
-      const out: DeliveryAttempt[] = []
-      const prefix = `${ATTEMPTS}${id}/`
-      for await (const value of db.values({ gt: prefix, lt: `${prefix}\xff`, reverse: true, limit: KEPT_ATTEMPTS })) {
-        out.push(JSON.parse(decoder.decode(value)) as DeliveryAttempt)
-      }
-      return out
+      return [...await listOf(id)]
+    },
+    flush,
+    async stop () {
+      clearInterval(timer)
+      await flush()
     }
   }
 }

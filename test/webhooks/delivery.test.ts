@@ -161,6 +161,10 @@ describe('webhook delivery', () => {
       await waitFor(async () => (await s.request('/events?after=1')).status === 410 ? true : undefined, 10_000, 'the log pruned')
       await s.stop()
       s = await startService({ dataDir, env })
+      // The failed attempts before the restart are still listed.
+      const before = await (await s.request(`/webhooks/${hook.id}/deliveries`)).json() as { count: number, results: Array<{ status_code: number }> }
+      expect(before.count).toBeGreaterThan(0)
+      expect(before.results[0]?.status_code).toBe(500)
       await lagging.setMode('ok')
       await waitFor(async () => {
         const got = new Set((await lagging.received()).filter(r => r.answer === 200).map(r => (JSON.parse(r.body) as { pin: { requestid: string } }).pin.requestid))
