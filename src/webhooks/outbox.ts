@@ -89,6 +89,7 @@ interface Lane {
   pausedUntil: number
   timer?: NodeJS.Timeout
   refilling: boolean
+  pumpScheduled: boolean
 }
 
 /** The stored form; without `withBody` the body is left to the event log. */
@@ -131,7 +132,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
   const { db, store } = components
   const log = components.logger.child({ component: 'webhooks' })
   const concurrency = init.concurrency ?? 8
-  const window = init.window ?? 1000
+  const window = init.window ?? 5000
   const lanes = new Map<string, Lane>()
   const batcher = createWriteBatcher(db)
   const running = new Set<Promise<void>>()
@@ -143,7 +144,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     if (lane == null) {
       lane = {
         id, queue: [], keys: new Set(), behind: false, missed: 0, lastLoaded: 0,
-        inflight: new Map(), failures: 0, pausedUntil: 0, refilling: false
+        inflight: new Map(), failures: 0, pausedUntil: 0, refilling: false, pumpScheduled: false
       }
       lanes.set(id, lane)
     }
@@ -248,6 +249,13 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     }
   }
 
+  /** Pumps once on the next turn, however many events and answers arrive meanwhile. */
+  function schedulePump (lane: Lane): void {
+    if (lane.pumpScheduled) return
+    lane.pumpScheduled = true
+    setImmediate(() => { lane.pumpScheduled = false; pump(lane) })
+  }
+
   function pump (lane: Lane): void {
     if (stopping.signal.aborted || lanes.get(lane.id) !== lane) return
     const hook = store.get(lane.id)
@@ -268,7 +276,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
       // The request stays blocked until its entry is settled (deleted or rescheduled), not just answered.
       const job = attempt(lane, hook, entry)
         .catch(err => { log.error({ err, webhook: hook.id }, 'delivery bookkeeping failed') })
-        .finally(() => { lane.inflight.delete(entry.requestid); running.delete(job); pump(lane) })
+        .finally(() => { lane.inflight.delete(entry.requestid); running.delete(job); schedulePump(lane) })
       running.add(job)
       if (lane.inflight.size >= concurrency) break
     }
@@ -294,7 +302,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
           const entry = entryOf(id, e)
           if ((!lane.behind && lane.queue.length < window) || e.id < lane.lastLoaded) insert(lane, entry)
           else { lane.behind = true; lane.missed++ }
-          pump(lane)
+          schedulePump(lane)
         }
       })
       for (const hook of store.all()) {
