@@ -7,6 +7,7 @@ import { resolve } from 'node:path'
 import { ConfigError } from './errors.js'
 import { parseDialAllow, type DialAllow } from './node/dial-gate.js'
 import { parseMultiaddrList } from './node/multiaddrs.js'
+import { createTargetPolicy } from './webhooks/target-policy.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** Fully parsed service configuration. */
@@ -37,6 +38,15 @@ export interface Config {
   corsOrigins: string[]
   requestTimeoutMs: number
   shutdownTimeoutMs: number
+  eventLogMaxEvents: number
+  eventLogMaxAgeMs: number
+  eventHeartbeatMs: number
+  eventStreamBufferBytes: number
+  webhookAllow: string[]
+  webhookTimeoutMs: number
+  webhookRetryMinMs: number
+  webhookRetryMaxMs: number
+  webhookDisableAfterMs: number
 }
 
 interface Setting<K extends keyof Config> {
@@ -108,6 +118,15 @@ const SETTINGS: Array<Setting<keyof Config>> = [
   { env: 'PINERY_CORS_ORIGINS', key: 'corsOrigins', default: '', description: 'comma-separated origins allowed to call the API from a browser, or * (default: CORS off)', parse: (v) => v.split(',').map(s => s.trim()).filter(s => s !== '') },
   { env: 'PINERY_REQUEST_TIMEOUT_MS', key: 'requestTimeoutMs', default: '30000', description: 'a request (headers and body) not received within this long is answered 408', parse: integer(1000, 3_600_000) },
   { env: 'PINERY_SHUTDOWN_TIMEOUT_MS', key: 'shutdownTimeoutMs', default: '10000', description: 'on SIGTERM/SIGINT, exit after this long even if stopping has not finished', parse: integer(100, 600_000) },
+  { env: 'PINERY_EVENT_LOG_MAX_EVENTS', key: 'eventLogMaxEvents', default: '100000', description: 'events the event log keeps at most (GET /events resumes within them)', parse: integer(100, 100_000_000) },
+  { env: 'PINERY_EVENT_LOG_MAX_AGE_MS', key: 'eventLogMaxAgeMs', default: '604800000', description: 'events older than this are dropped from the event log', parse: integer(60_000, 365 * 86_400_000) },
+  { env: 'PINERY_EVENT_HEARTBEAT_MS', key: 'eventHeartbeatMs', default: '15000', description: 'GET /events sends a heartbeat comment this often', parse: integer(100, 3_600_000) },
+  { env: 'PINERY_EVENT_STREAM_BUFFER_BYTES', key: 'eventStreamBufferBytes', default: '1048576', description: 'bytes queued for one GET /events client before it is disconnected as too slow', parse: integer(16 * 1024, 1024 * 1024 * 1024) },
+  { env: 'PINERY_WEBHOOK_ALLOW', key: 'webhookAllow', default: '', description: 'comma-separated hosts, addresses and CIDRs webhooks may target although refused by default (loopback, private, link-local, this node)', parse: (v) => { const list = v.split(',').map(s => s.trim()).filter(s => s !== ''); createTargetPolicy({ allow: list }); return list } },
+  { env: 'PINERY_WEBHOOK_TIMEOUT_MS', key: 'webhookTimeoutMs', default: '10000', description: 'one webhook delivery may take this long', parse: integer(100, 600_000) },
+  { env: 'PINERY_WEBHOOK_RETRY_MIN_MS', key: 'webhookRetryMinMs', default: '1000', description: 'first retry of a failed delivery after about this long (doubling each time, with jitter)', parse: integer(10, 86_400_000) },
+  { env: 'PINERY_WEBHOOK_RETRY_MAX_MS', key: 'webhookRetryMaxMs', default: '3600000', description: 'longest wait between retries of a delivery', parse: integer(10, 86_400_000) },
+  { env: 'PINERY_WEBHOOK_DISABLE_AFTER_MS', key: 'webhookDisableAfterMs', default: '86400000', description: 'a webhook whose deliveries fail for this long is disabled (with the reason) until re-enabled', parse: integer(1000, 30 * 86_400_000) },
   { env: 'PINERY_LOG_LEVEL', key: 'logLevel', default: 'info', description: `log level: ${LOG_LEVELS.join(', ')}`, parse: (v) => { if (!LOG_LEVELS.includes(v)) throw new Error(`expected one of ${LOG_LEVELS.join(', ')}`); return v } }
 ]
 

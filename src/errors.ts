@@ -86,3 +86,9 @@ export class RequestTimeoutError extends Error {
   static override name = 'RequestTimeoutError'
   override name = RequestTimeoutError.name
 }
+
+/** Asked for something that existed but is kept no longer (an event older than the log's window): 410. */
+export class GoneError extends Error {
+  static override name = 'GoneError'
+  override name = GoneError.name
+}

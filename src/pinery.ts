@@ -12,12 +12,15 @@ import { ConfigError } from './errors.js'
 import { createHealthCheck } from './health.js'
 import { createMetrics } from './metrics.js'
 import { createContentService, createGateway } from './content/index.js'
+import { createEventLog, createEventStreams, createProgressTicker } from './events/index.js'
 import { createHttpApp } from './http/app.js'
 import { defaultWebDir } from './http/web-routes.js'
 import { createSessionStore } from './web/sessions.js'
 import { BITSWAP_OPTIONS, createPineryNode, loadNodeKey } from './node/index.js'
 import { migrateDatastore } from './node/datastore-format.js'
 import { createDialGate } from './node/dial-gate.js'
+import { toPinStatus } from './http/pin-status.js'
+import { createOutbox, createTargetPolicy, createWebhookStore, createWebhooks } from './webhooks/index.js'
 import { cachedBlockstoreUsage, openStores, syncDatastore } from './node/storage.js'
 import { createBlockGuard } from './pins/block-guard.js'
 import { localBlockSource, networkBlockSource } from './pins/block-source.js'
@@ -121,7 +124,27 @@ export async function createPinery (config: Config, components: PineryComponents
       logger,
       onUnpinned: () => { gc.markDirty() }
     })
-    const lifecycle = createPinLifecycle({ records, index, content })
+    const policy = createTargetPolicy({ allow: config.webhookAllow, ownAddresses: [config.httpHost] })
+    const webhookStore = await createWebhookStore({ db: datastore.db })
+    const events = await createEventLog({ maxEvents: config.eventLogMaxEvents, maxAgeMs: config.eventLogMaxAgeMs }, {
+      db: datastore.db,
+      render: (record, details) => toPinStatus(record, node.delegates(), details),
+      fanOut: (e) => outbox.fanOut(e),
+      beforePrune: async (upTo, bodies) => { await outbox.beforePrune(upTo, bodies) },
+      logger
+    })
+    const outbox = createOutbox({
+      timeoutMs: config.webhookTimeoutMs,
+      retryMinMs: config.webhookRetryMinMs,
+      retryMaxMs: config.webhookRetryMaxMs,
+      disableAfterMs: config.webhookDisableAfterMs
+    }, { db: datastore.db, store: webhookStore, events, policy, logger })
+    const webhooks = createWebhooks({ store: webhookStore, outbox, policy, timeoutMs: config.webhookTimeoutMs })
+    const streams = createEventStreams({
+      heartbeatMs: config.eventHeartbeatMs,
+      maxBufferedBytes: config.eventStreamBufferBytes
+    }, { events, logger })
+    const lifecycle = createPinLifecycle({ records, index, content, onChange: events.onChange })
     const users = createUserStore({ datastore, sync: syncDatastore(datastore) })
     const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) }, {
       maxTokensPerUser: config.maxTokensPerUser
@@ -162,8 +185,18 @@ export async function createPinery (config: Config, components: PineryComponents
     const uploads = createContentService({}, { pins, blockstore: stores.blockstore, getCodec, guard, gc, flushBlocks: async () => { await stores.blockstore.sync() }, logger })
     const gateway = createGateway({ blockstore: localBlocks, getCodec, pins: dagPins })
 
+    const progress = createProgressTicker({}, {
+      events,
+      progressOf: (id) => worker.progress(id),
+      pending: () => records.pending(),
+      logger
+    })
+
     cleanup.push(async () => { uploads.stop(); await gc.stop(); await worker.stop() })
+    cleanup.push(async () => { streams.stop(); progress.stop(); await outbox.stop(); await webhookStore.stop(); events.stop() })
     await content.reconcile()
+    await outbox.start()
+    await progress.start()
     await worker.start()
     gc.start()
 
@@ -203,7 +236,10 @@ export async function createPinery (config: Config, components: PineryComponents
       content: uploads,
       gateway,
       uploads: uploadSockets,
-      sessions: createSessionStore({ idleMs: SESSION_IDLE_MS, maxSessions: MAX_SESSIONS })
+      sessions: createSessionStore({ idleMs: SESSION_IDLE_MS, maxSessions: MAX_SESSIONS }),
+      events,
+      streams,
+      webhooks
     })
     const server = app.listen(config.httpPort, config.httpHost)
     server.requestTimeout = config.requestTimeoutMs
@@ -229,6 +265,7 @@ export async function createPinery (config: Config, components: PineryComponents
       // In-flight responses finish and say Connection: close; clients that keep
       // their connections busy are cut off after a grace period.
       stopping = true
+      streams.stop()
       const closed = new Promise<void>(resolve => server.close(() => { resolve() }))
       server.closeIdleConnections()
       const force = setTimeout(() => { server.closeAllConnections() }, HTTP_CLOSE_GRACE_MS)

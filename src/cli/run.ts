@@ -10,6 +10,7 @@ import { SCOPES, type Scope, type UserChanges } from '../auth/index.js'
 import { loadConfig } from '../config.js'
 import { openOfflineTeam } from '../offline.js'
 import { createRemoteTeam } from './remote-team.js'
+import { runWebhookCommand, UsageProblem } from './webhooks.js'
 import {
   deletedText, parseBytes, printable, printableJson, teamUsageText, tokensText, userText, usersText, usageText
 } from './format.js'
@@ -38,6 +39,14 @@ Tokens (one per device; online without --user: the calling token's own user)
 Usage
   usage [--user NAME | --all]           one user, or every user and the node
                                         (default: online your own, offline --all)
+Webhooks (online only; your own, or with --all node-wide ones, admin)
+  webhook add URL --events TYPE[,TYPE…] [--description TEXT] [--all]
+                                        prints the ID and the signing secret (shown once)
+  webhook list
+  webhook rm ID
+  webhook enable ID                     re-enables a webhook disabled after failing
+  webhook test ID                       sends a webhook.test event now
+  webhook deliveries ID                 the last 100 delivery attempts
 
 SCOPE is one of ${SCOPES.join(', ')} (each includes the ones before it).
 SIZE is bytes, or with a unit: 500MiB, 10G (binary), 2GB (decimal). TIME is RFC 3339.
@@ -65,6 +74,8 @@ const OPTIONS = {
   'quota-pins': { type: 'string' },
   'remove-pins': { type: 'boolean' },
   all: { type: 'boolean' },
+  events: { type: 'string' },
+  description: { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -166,6 +177,20 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
   }
   try {
     const url = values.url ?? io.env.PINERY_URL
+    if (positionals[0] === 'webhook') {
+      const token = io.env.PINERY_TOKEN
+      if (url == null || !/^https?:\/\/./.test(url)) {
+        throw new UsageError('webhook commands work online: give --url http://host:port (or PINERY_URL)')
+      }
+      if (token == null || token === '') throw new UsageError('online commands (--url) need a token in PINERY_TOKEN')
+      const [, verb, arg, ...extra] = positionals
+      if (extra.length > 0) throw new UsageError(`unexpected "${extra.join(' ')}"`)
+      const output = await runWebhookCommand({ url, token }, verb, arg, values).catch((err: Error) => {
+        throw err.name === UsageProblem.name ? new UsageError(err.message) : err
+      })
+      io.stdout.write(values.json === true ? `${JSON.stringify(output.json, null, 2)}\n` : output.text)
+      return 0
+    }
     let team: Team
     let self: SelfService | undefined
     let close = async (): Promise<void> => {}

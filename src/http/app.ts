@@ -19,6 +19,10 @@ import { gatewayRoutes } from './gateway-routes.js'
 import { sessionRoutes, signInRoutes } from './session-routes.js'
 import { webRoutes } from './web-routes.js'
 import type { SessionStore } from '../web/sessions.js'
+import { eventRoutes } from './event-routes.js'
+import { webhookRoutes } from './webhook-routes.js'
+import type { EventLog, EventStreams } from '../events/index.js'
+import type { Webhooks } from '../webhooks/index.js'
 import type { ContentService, Gateway } from '../content/index.js'
 import type { TokenStore } from '../auth/index.js'
 import type { HealthCheck } from '../health.js'
@@ -59,6 +63,9 @@ export interface HttpAppComponents {
   uploads: Pick<WeakSet<object>, 'add' | 'delete'>
   /** Web app sessions: a cookie stands for the token it was signed in with. */
   sessions: SessionStore
+  events: Pick<EventLog, 'isGone' | 'published'>
+  streams: Pick<EventStreams, 'open'>
+  webhooks: Webhooks
 }
 
 /** Builds the app (not listening). */
@@ -96,6 +103,8 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
   app.post('/content', requireScope('pins:add'))
   app.get('/ipfs/{*path}', requireScope('pins:read'))
   app.use(pinRoutes(init, components))
+  app.use(eventRoutes(components))
+  app.use(webhookRoutes(components))
   app.use(contentRoutes({ idleTimeoutMs: init.uploadIdleTimeoutMs, maxFieldBytes: init.maxBodyBytes }, components))
   if (init.gatewayAuth !== 'none') app.use(gateway)
   app.use((req, res) => { sendFailure(res, 404, 'NOT_FOUND', `no route ${req.method} ${req.path}`) })

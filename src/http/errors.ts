@@ -3,7 +3,7 @@
  * errors become the spec's Failure body; anything else is logged and
  * answered as a 500 that leaks nothing.
  */
-import { ConflictError, ForbiddenError, InsufficientFundsError, InvalidRequestError, NotAcceptableError, NotFoundError, PayloadTooLargeError, RequestTimeoutError, TooManyPendingError, UnauthorizedError } from '../errors.js'
+import { ConflictError, ForbiddenError, GoneError, InsufficientFundsError, InvalidRequestError, NotAcceptableError, NotFoundError, PayloadTooLargeError, RequestTimeoutError, TooManyPendingError, UnauthorizedError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { ErrorRequestHandler, Response } from 'express'
 
@@ -21,6 +21,7 @@ const BY_NAME: Record<string, { status: number, reason: string }> = {
   [ConflictError.name]: { status: 409, reason: 'CONFLICT' },
   [InsufficientFundsError.name]: { status: 409, reason: 'INSUFFICIENT_FUNDS' },
   [TooManyPendingError.name]: { status: 409, reason: 'TOO_MANY_PENDING' },
+  [GoneError.name]: { status: 410, reason: 'GONE' },
   [PayloadTooLargeError.name]: { status: 413, reason: 'PAYLOAD_TOO_LARGE' },
   [RequestTimeoutError.name]: { status: 408, reason: 'REQUEST_TIMEOUT' }
 }

@@ -144,7 +144,12 @@ export async function walkDag (root: CID, components: DagWalkComponents, options
         const cid = pending[head++] as CID
         if (head > 4096 && head * 2 > pending.length) { pending = pending.slice(head); head = 0 }
         active++
-        visit(cid).then(() => { active--; pump() }, (err: unknown) => { active--; failure ??= err; finish() })
+        visit(cid).then(() => { active--; pump() }, (err: unknown) => {
+          active--
+          // Aborted: say why (the source's own abort error depends on where the abort caught it).
+          failure ??= options.signal?.aborted === true ? options.signal.reason : err
+          finish()
+        })
       }
       finish()
     }

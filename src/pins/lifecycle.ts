@@ -7,7 +7,25 @@ import { createKeyedMutex } from './keyed-mutex.js'
 import type { PinRecord, PinState } from './index.js'
 import type { ContentPins } from './content.js'
 import type { PinIndex } from './pin-index.js'
-import type { RecordStore } from './record-store.js'
+import type { ExtraOp, RecordStore } from './record-store.js'
+
+/** What happened to a request: its new state, or that it was replaced or deleted. */
+export type PinChangeKind = PinState | 'replaced' | 'deleted'
+
+/** One change of a request, as the record now stands (or stood, when replaced or deleted). */
+export interface PinChange {
+  kind: PinChangeKind
+  record: PinRecord
+  /** The request that replaced this one. */
+  replacedBy?: string
+}
+
+/**
+ * Told of every change before it is written: its `extra` operations go in the
+ * change's own batch (so an event lands with its change or not at all), and
+ * `done` says whether the batch was written.
+ */
+export type PinChangeHook = (changes: PinChange[]) => { extra: ExtraOp[], done(written: boolean): void }
 
 /** Moves records through queued → pinning → pinned | failed. */
 export interface PinLifecycle {
@@ -35,6 +53,8 @@ export interface PinLifecycleComponents {
   /** Knows each record's current status without reading LevelDB. */
   index: Pick<PinIndex, 'statusOf'>
   content: Pick<ContentPins, 'release'>
+  /** Records each change in the same batch (the event log). */
+  onChange?: PinChangeHook
 }
 
 const ALLOWED: Record<PinState, PinState[]> = {
@@ -60,9 +80,26 @@ export function createPinLifecycle (components: PinLifecycleComponents): PinLife
   const { records, content } = components
   const lock = createKeyedMutex()
 
+  /** Runs `write` with the hook's operations for `changes`, telling the hook how it went. */
+  async function recorded (changes: PinChange[], write: (extra: ExtraOp[]) => Promise<void>): Promise<void> {
+    const hook = components.onChange?.(changes)
+    if (hook == null) { await write([]); return }
+    try {
+      await write(hook.extra)
+    } catch (err) {
+      hook.done(false)
+      throw err
+    }
+    hook.done(true)
+  }
+
   return {
     async create (record) {
-      await lock.run(record.requestid, async () => { await records.write(record) })
+      await lock.run(record.requestid, async () => {
+        await recorded([{ kind: record.status, record }], async (extra) => {
+          await records.write(record, undefined, undefined, { extra })
+        })
+      })
     },
 
     async replace (requestid, build) {
@@ -70,7 +107,13 @@ export function createPinLifecycle (components: PinLifecycleComponents): PinLife
         const old = await records.get(requestid)
         if (old == null) return undefined
         const next = build(old)
-        await lock.run(next.requestid, async () => { await records.write(next, undefined, old) })
+        const changes: PinChange[] = [
+          { kind: 'replaced', record: old, replacedBy: next.requestid },
+          { kind: next.status, record: next }
+        ]
+        await lock.run(next.requestid, async () => {
+          await recorded(changes, async (extra) => { await records.write(next, undefined, old, { extra }) })
+        })
         return { old, next }
       })
       if (result == null) return undefined
@@ -81,7 +124,9 @@ export function createPinLifecycle (components: PinLifecycleComponents): PinLife
     async remove (requestid) {
       const gone = await lock.run(requestid, async () => {
         const record = await records.get(requestid)
-        if (record != null) await records.remove(record)
+        if (record != null) {
+          await recorded([{ kind: 'deleted', record }], async (extra) => { await records.remove(record, { extra }) })
+        }
         return record
       })
       if (gone != null) await content.release(released(gone))
@@ -99,8 +144,10 @@ export function createPinLifecycle (components: PinLifecycleComponents): PinLife
         if (to === 'pinned' || to === 'failed') delete next.holds
         // A settled state is reported to clients (POST /content answers `pinned` at once), so it is
         // fsynced before anyone sees it. Only `pinning` is not: a crash that loses it merely sends
-        // the request back to `queued`, and it resumes.
-        await records.write(next, current, undefined, { durable: to !== 'pinning' })
+        // the request back to `queued`, and it resumes. Its event rides in the same batch, as durable.
+        await recorded([{ kind: to, record: next }], async (extra) => {
+          await records.write(next, current, undefined, { durable: to !== 'pinning', extra })
+        })
         return { current, next }
       })
       if (result == null) return undefined

@@ -20,6 +20,17 @@ import type { PinRecord } from './index.js'
 import type { PinIndex } from './pin-index.js'
 import type { Level } from 'level'
 
+/** A LevelDB put or del that rides along in a record's batch (an event, webhook deliveries). */
+export type ExtraOp = { type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }
+
+/** How a record batch is written. */
+export interface WriteOptions {
+  /** false skips the fsync, for changes a crash may safely undo. */
+  durable?: boolean
+  /** Written in the same atomic batch: lands with the change or not at all. */
+  extra?: ExtraOp[]
+}
+
 const PREFIX = '/pinery/'
 const CLOCK_KEY = `${PREFIX}clock`
 // 15 digits cover ms timestamps for the next 30,000 years and sort lexically.
@@ -35,10 +46,11 @@ export interface RecordStore {
   get(requestid: string): Promise<PinRecord | undefined>
   /**
    * Writes `next` and removes `removed` (if given) in one atomic batch.
-   * `durable: false` skips the fsync, for changes a crash may safely undo.
+   * `durable: false` skips the fsync, for changes a crash may safely undo;
+   * `extra` operations land in the same batch.
    */
-  write(next: PinRecord, previous?: PinRecord, removed?: PinRecord, options?: { durable?: boolean }): Promise<void>
-  remove(record: PinRecord): Promise<void>
+  write(next: PinRecord, previous?: PinRecord, removed?: PinRecord, options?: WriteOptions): Promise<void>
+  remove(record: PinRecord, options?: Pick<WriteOptions, 'extra'>): Promise<void>
   /** Writes many new records in one batch (imports, benchmarks); `created` must come from nextCreated(). */
   importMany(records: PinRecord[]): Promise<void>
   /** True when some live request still wants `cidKey` kept. */
@@ -122,15 +134,17 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
       await db.batch([
         ...[...dels].map(key => ({ type: 'del' as const, key })),
         ...[...puts].map(([key, value]) => ({ type: 'put' as const, key, value })),
-        { type: 'put', key: CLOCK_KEY, value: encoder.encode(String(clock)) }
+        { type: 'put', key: CLOCK_KEY, value: encoder.encode(String(clock)) },
+        ...(options.extra ?? [])
       ], { sync: options.durable !== false })
       // The new record first: a replacement holding the old CID takes over its charge.
       index?.put(next)
       if (removed != null) index?.remove(removed)
     },
 
-    async remove (record) {
-      await db.batch([...entries(record).keys()].map(key => ({ type: 'del' as const, key })), { sync: true })
+    async remove (record, options = {}) {
+      const dels = [...entries(record).keys()].map(key => ({ type: 'del' as const, key }))
+      await db.batch([...dels, ...(options.extra ?? [])], { sync: true })
       index?.remove(record)
     },
 

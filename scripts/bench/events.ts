@@ -1,0 +1,132 @@
+/**
+ * bench:events — bench:many's 10,000 single-block pins, once plain and once
+ * with 3 webhooks (each its own receiver process, every event type) and 50
+ * open GET /events streams. Reports pins/s of both (until every pin settled),
+ * then, with notifications, how long until every event reached every webhook,
+ * and the delivery lag (receipt − the event's `time`).
+ *
+ *   npm run bench:events -- [--count 10000] [--in-flight 20] [--streams 50] [--webhooks 3] [--runs 1]
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { startServerProcess } from '../../test/fixtures/process.js'
+import { readFile } from 'node:fs/promises'
+import { MiB, manyBlock, peakRss, startPeer, table } from './lib.js'
+
+const { values } = parseArgs({ options: { count: { type: 'string', default: '10000' }, 'in-flight': { type: 'string', default: '20' }, streams: { type: 'string', default: '50' }, webhooks: { type: 'string', default: '3' }, runs: { type: 'string', default: '1' } } })
+const count = Number(values.count)
+const inFlight = Number(values['in-flight'])
+const TOKEN = 'pinery_bench-events-token'
+const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
+const RECEIVER = fileURLToPath(new URL('./hook-receiver.mjs', import.meta.url))
+const SSE_CLIENTS = fileURLToPath(new URL('./sse-clients.mjs', import.meta.url))
+const TYPES = ['pin.queued', 'pin.pinning', 'pin.progress', 'pin.pinned', 'pin.failed', 'pin.replaced', 'pin.deleted']
+
+/** CPU seconds (user + system) a process has used so far. */
+async function cpuSeconds (pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? []
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+interface Stats { count: number, deliveries: number, p50: number, p99: number, max: number }
+
+async function startReceiver (args: string[] = []): Promise<{ child: ChildProcess, url: string }> {
+  const child = spawn(process.execPath, args.length > 0 ? args : [RECEIVER], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const port = await new Promise<number>((resolve) => {
+    child.stdout?.once('data', (d: Buffer) => { resolve((JSON.parse(d.toString()) as { port: number }).port) })
+  })
+  return { child, url: `http://127.0.0.1:${port}` }
+}
+
+/** One run; with notifications when `notify`. */
+async function runOnce (origin: { addrs: string[] }, cids: string[], notify: boolean): Promise<string[]> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-events-'))
+  const server = await startServerProcess({ PINERY_DATA_DIR: dataDir, PINERY_HTTP_PORT: '0', PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0', PINERY_ADMIN_TOKEN: TOKEN, PINERY_LOG_LEVEL: 'warn', PINERY_WEBHOOK_ALLOW: '127.0.0.1' })
+  const receivers = notify ? await Promise.all(Array.from({ length: Number(values.webhooks) }, async () => await startReceiver())) : []
+  let clients: { child: ChildProcess, url: string } | undefined
+  try {
+    for (const r of receivers) {
+      const res = await fetch(`${server.url}/webhooks`, { method: 'POST', headers, body: JSON.stringify({ url: `${r.url}/hook`, events: TYPES }) })
+      if (res.status !== 201) throw new Error(`webhook: ${res.status} ${await res.text()}`)
+    }
+    if (notify && Number(values.streams) > 0) {
+      clients = await startReceiver([SSE_CLIENTS, `${server.url}/events`, TOKEN, values.streams as string])
+      // Every stream open before the first pin.
+      await new Promise(resolve => setTimeout(resolve, 1000))
+    }
+    const cpuBefore = await cpuSeconds(server.child.pid as number)
+    const started = performance.now()
+    let next = 0
+    await Promise.all(Array.from({ length: inFlight }, async () => {
+      while (next < count) {
+        const cid = cids[next++] as string
+        const res = await fetch(`${server.url}/pins`, { method: 'POST', headers, body: JSON.stringify({ cid, origins: origin.addrs }) })
+        if (res.status !== 202) throw new Error(`POST answered ${res.status}: ${await res.text()}`)
+      }
+    }))
+    const countOf = async (status: string): Promise<number> => ((await (await fetch(`${server.url}/pins?status=${status}&limit=1`, { headers })).json()) as { count: number }).count
+    let pinned = 0
+    for (;;) {
+      pinned = await countOf('pinned')
+      if (pinned + await countOf('failed') >= count || performance.now() - started > 300_000) break
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    const settled = performance.now()
+    const cpu = (await cpuSeconds(server.child.pid as number) - cpuBefore).toFixed(1)
+    const rss = await peakRss(server.child.pid as number)
+    const rate = (pinned / ((settled - started) / 1000)).toFixed(0)
+    if (!notify) return ['without', `${((settled - started) / 1000).toFixed(1)} s`, rate, `${cpu} s`, '–', '–', '–', '–', (rss / MiB).toFixed(0)]
+    // Every event of the log, counted once through a fresh stream from the start.
+    const total = await new Promise<number>((resolve) => {
+      const controller = new AbortController()
+      let n = 0
+      let quiet: NodeJS.Timeout
+      void fetch(`${server.url}/events?after=0`, { headers, signal: controller.signal }).then(async (res) => {
+        const done = (): void => { controller.abort(); resolve(n) }
+        quiet = setTimeout(done, 3000)
+        try {
+          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+            n += (Buffer.from(chunk).toString().match(/^id: /gm) ?? []).length
+            clearTimeout(quiet); quiet = setTimeout(done, 3000)
+          }
+        } catch {}
+      })
+    })
+    let stats: Stats[] = []
+    for (;;) {
+      stats = await Promise.all(receivers.map(async r => await (await fetch(`${r.url}/_stats`)).json() as Stats))
+      if (stats.every(s => s.count >= total) || performance.now() - started > 600_000) break
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    const delivered = performance.now()
+    const p99 = Math.max(...stats.map(s => s.p99))
+    const p50 = Math.max(...stats.map(s => s.p50))
+    const streamed = clients == null ? 0 : (await (await fetch(`${clients.url}/_stats`)).json() as { min: number }).min
+    return [`with ${receivers.length} webhooks + ${values.streams as string} streams`, `${((settled - started) / 1000).toFixed(1)} s`, rate, `${cpu} s`,
+      `${stats.map(s => s.count).join(' / ')} of ${total}`, `${((delivered - started) / 1000).toFixed(1)} s`, `${p50} / ${p99} ms`, `${streamed} of ${total}`, (rss / MiB).toFixed(0)]
+  } finally {
+    clients?.child.kill('SIGTERM')
+    await server.stop()
+    for (const r of receivers) r.child.kill('SIGTERM')
+    await rm(dataDir, { recursive: true, force: true })
+  }
+}
+
+const origin = await startPeer<{ addrs: string[] }>(['origin-many', '--count', String(count)])
+const cids: string[] = []
+for (let i = 0; i < count; i++) cids.push((await manyBlock(i)).cid.toString())
+const rows: string[][] = []
+try {
+  for (let run = 0; run < Number(values.runs); run++) {
+    rows.push(await runOnce(origin.value, cids, false))
+    rows.push(await runOnce(origin.value, cids, true))
+  }
+} finally {
+  origin.child.kill('SIGTERM')
+}
+process.stdout.write(`\nbench:events — ${count} single-block pins from one origin, ${inFlight} POSTs in flight\n\n`)
+process.stdout.write(table(['run', 'all settled in', 'pins/s', 'Pinery CPU until settled', 'events at each webhook', 'all delivered in', 'delivery lag p50 / p99', 'events on the slowest stream', 'Pinery peak RSS MiB'], rows) + '\n')

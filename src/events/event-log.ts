@@ -1,0 +1,244 @@
+/**
+ * The durable event log. Every change of a pin request becomes one event,
+ * written in the same LevelDB batch as the change itself (through the
+ * lifecycle's change hook), so no acknowledged change is without its event:
+ *
+ *   /pinery/ev/<id, 16 digits>  → the event (JSON)
+ *   /pinery/ev-last             → the last id handed out (ids are never reused)
+ *
+ * Ids are handed out before the batch is written, and batches of different
+ * requests may land out of order; subscribers are told of events strictly in
+ * id order, once every lower id is written (or its write failed). The log
+ * keeps a bounded window, by count and by age.
+ */
+import type { PinEvent, PinEventType } from './index.js'
+import type { Logger } from '../logger.js'
+import type { PinProgress, PinRecord } from '../pins/index.js'
+import type { PinChangeHook } from '../pins/lifecycle.js'
+import type { ExtraOp } from '../pins/record-store.js'
+import type { PinStatusBody } from '../http/pin-status.js'
+import type { Level } from 'level'
+
+const PREFIX = '/pinery/ev/'
+const LAST_KEY = '/pinery/ev-last'
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+/** Events beyond the count the log may hold before a prune starts at once. */
+const PRUNE_SLACK = 100
+const pad = (id: number): string => id.toString().padStart(16, '0')
+
+/** An event as the log holds it: its id as a number, the event and its JSON. */
+export interface LoggedEvent {
+  id: number
+  event: PinEvent
+  json: string
+  /** Webhooks the event was queued for, in its own batch. */
+  webhooks: string[]
+  /** The record it describes (in memory only: events read back from the log have none). */
+  record?: PinRecord
+}
+
+/** Settings of the log's window. */
+export interface EventLogInit {
+  /** Events kept at most. */
+  maxEvents: number
+  /** Events older than this are dropped. */
+  maxAgeMs: number
+  /** How often the window is enforced. */
+  pruneIntervalMs?: number
+}
+
+/** What the log needs. */
+export interface EventLogComponents {
+  db: Level<string, Uint8Array>
+  /** The request's PinStatus, as GET /pins/{id} shows it. */
+  render(record: PinRecord, details?: string): PinStatusBody
+  /** Outbox operations for an event (webhook deliveries), written in the event's batch. */
+  fanOut?(event: LoggedEvent): ExtraOp[]
+  /** Told of the events about to be dropped (id → JSON, up to `upTo`): the outbox keeps what it needs. */
+  beforePrune?(upTo: number, bodies: Map<number, string>): Promise<void>
+  logger: Logger
+}
+
+/** Appends events and tells subscribers of them in order. */
+export interface EventLog {
+  /** The lifecycle's hook: one event per change, in the change's batch. */
+  onChange: PinChangeHook
+  /** Appends a pin.progress event in its own unsynced write (no record changes). */
+  appendProgress(record: PinRecord, progress: PinProgress): Promise<void>
+  /** Calls `listener` with every event from now on, in id order; returns the unsubscribe. */
+  subscribe(listener: (e: LoggedEvent) => void): () => void
+  /** The highest id subscribers have been told of: everything up to it is in the log. */
+  published(): number
+  /** True when events after `after` are no longer all in the window (or `after` was never handed out). */
+  isGone(after: number): boolean
+  /** The JSON of event `id`, while the log holds it. */
+  get(id: number): Promise<string | undefined>
+  /** Events with `after < id <= upTo`, oldest first. */
+  read(after: number, upTo: number): AsyncGenerator<LoggedEvent>
+  /** Drops events outside the window now. */
+  prune(): Promise<void>
+  stop(): void
+}
+
+function decode (value: Uint8Array): LoggedEvent {
+  const json = decoder.decode(value)
+  const event = JSON.parse(json) as PinEvent
+  return { id: Number(event.id), event, json, webhooks: [] }
+}
+
+/** Opens the log on the datastore's LevelDB and starts enforcing its window. */
+export async function createEventLog (init: EventLogInit, components: EventLogComponents): Promise<EventLog> {
+  const { db } = components
+  const log = components.logger.child({ component: 'events' })
+  const stored = await db.get(LAST_KEY)
+  let last = stored == null ? 0 : Number(decoder.decode(stored))
+  let floor: number | undefined
+  for await (const key of db.keys({ gt: PREFIX, lt: `${PREFIX}\xff`, reverse: true, limit: 1 })) {
+    last = Math.max(last, Number(key.slice(PREFIX.length)))
+  }
+  for await (const key of db.keys({ gt: PREFIX, lt: `${PREFIX}\xff`, limit: 1 })) {
+    floor = Number(key.slice(PREFIX.length))
+  }
+  let lowest = floor ?? last + 1
+  let published = last
+  // id → the written event, false when its write failed, undefined while it is being written.
+  const settling = new Map<number, LoggedEvent | false | undefined>()
+  const listeners = new Set<(e: LoggedEvent) => void>()
+
+  function flush (): void {
+    for (;;) {
+      const next = published + 1
+      if (!settling.has(next)) return
+      const value = settling.get(next)
+      if (value === undefined) return
+      settling.delete(next)
+      published = next
+      // The interval keeps the window by age; a burst must not overshoot the count for long.
+      if (published - lowest >= init.maxEvents + PRUNE_SLACK) {
+        void api.prune().catch(err => { log.warn({ err }, 'cannot prune the event log') })
+      }
+      if (value === false) continue
+      for (const listener of listeners) {
+        try { listener(value) } catch (err) { log.error({ err }, 'event listener failed') }
+      }
+    }
+  }
+
+  function build (type: PinEventType, record: PinRecord, extra: Partial<PinEvent> = {}, details?: string): LoggedEvent {
+    const id = ++last
+    const event: PinEvent = {
+      id: String(id),
+      type,
+      time: new Date().toISOString(),
+      user: record.owner,
+      pin: components.render(record, details),
+      ...extra
+    }
+    const logged: LoggedEvent = { id, event, json: JSON.stringify(event), webhooks: [], record }
+    settling.set(id, undefined)
+    return logged
+  }
+
+  function opsFor (events: LoggedEvent[]): ExtraOp[] {
+    const ops: ExtraOp[] = events.map(e => ({ type: 'put', key: PREFIX + pad(e.id), value: encoder.encode(e.json) }))
+    for (const e of events) ops.push(...(components.fanOut?.(e) ?? []))
+    ops.push({ type: 'put', key: LAST_KEY, value: encoder.encode(String(last)) })
+    return ops
+  }
+
+  function settle (events: LoggedEvent[], written: boolean): void {
+    for (const e of events) settling.set(e.id, written ? e : false)
+    flush()
+  }
+
+  let pruning: Promise<void> | undefined
+  async function pruneNow (): Promise<void> {
+    const byCount = published - init.maxEvents
+    const byAge = new Date(Date.now() - init.maxAgeMs).toISOString()
+    let batch: ExtraOp[] = []
+    let bodies = new Map<number, string>()
+    let upTo = 0
+    const commit = async (): Promise<void> => {
+      if (batch.length === 0) return
+      await components.beforePrune?.(upTo, bodies)
+      // Gone from now on, before it is: a replay never skips an event silently.
+      lowest = upTo + 1
+      await db.batch(batch)
+      batch = []
+      bodies = new Map()
+    }
+    let kept: number | undefined
+    for await (const [key, value] of db.iterator({ gt: PREFIX, lt: `${PREFIX}${pad(published)}\xff` })) {
+      const id = Number(key.slice(PREFIX.length))
+      const json = decoder.decode(value)
+      if (id > byCount && (JSON.parse(json) as PinEvent).time >= byAge) { kept = id; break }
+      batch.push({ type: 'del', key })
+      bodies.set(id, json)
+      upTo = id
+      if (batch.length >= 1000) await commit()
+    }
+    await commit()
+    lowest = kept ?? published + 1
+  }
+
+  const timer = setInterval(() => {
+    void api.prune().catch(err => { log.warn({ err }, 'cannot prune the event log') })
+  }, init.pruneIntervalMs ?? 10_000)
+  timer.unref()
+
+  const api: EventLog = {
+    onChange (changes) {
+      const events = changes.map(c => build(`pin.${c.kind}`, c.record, {
+        ...(c.kind === 'failed' ? { reason: c.record.failure ?? 'failed' } : {}),
+        ...(c.replacedBy != null ? { replaced_by: c.replacedBy } : {})
+      }))
+      return { extra: opsFor(events), done: (written) => { settle(events, written) } }
+    },
+
+    async appendProgress (record, progress) {
+      const details = `fetched ${progress.blocks} blocks, ${progress.bytes} bytes`
+      const event = build('pin.progress', record, { progress: { ...progress } }, details)
+      try {
+        await db.batch(opsFor([event]), { sync: false })
+      } catch (err) {
+        settle([event], false)
+        throw err
+      }
+      settle([event], true)
+    },
+
+    subscribe (listener) {
+      listeners.add(listener)
+      return () => { listeners.delete(listener) }
+    },
+
+    published: () => published,
+
+    isGone (after) {
+      return after > published || after + 1 < lowest
+    },
+
+    async get (id) {
+      const value = await db.get(PREFIX + pad(id))
+      return value == null ? undefined : decoder.decode(value)
+    },
+
+    async * read (after, upTo) {
+      for await (const value of db.values({ gt: `${PREFIX}${pad(after)}`, lte: `${PREFIX}${pad(upTo)}` })) {
+        yield decode(value)
+      }
+    },
+
+    async prune () {
+      pruning ??= pruneNow().finally(() => { pruning = undefined })
+      await pruning
+    },
+
+    stop () {
+      clearInterval(timer)
+      listeners.clear()
+    }
+  }
+  return api
+}

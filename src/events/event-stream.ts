@@ -1,0 +1,192 @@
+/**
+ * Live event streams (Server-Sent Events). A stream first replays the log
+ * from where the client left off, then follows new events. Each client's
+ * buffer is bounded: a client that does not keep up gets a final
+ * `disconnect` event naming the last id it was sent, and is closed; nothing
+ * ever waits for a client, so open streams cannot slow pinning.
+ */
+import type { EventLog, LoggedEvent } from './event-log.js'
+import type { Logger } from '../logger.js'
+import type { ServerResponse } from 'node:http'
+
+/** Settings of the streams. */
+export interface EventStreamsInit {
+  /** A comment line this often keeps proxies from closing an idle stream. */
+  heartbeatMs: number
+  /** Bytes queued for one client beyond which it is disconnected. */
+  maxBufferedBytes: number
+  /** Frames gathered this long leave in one write (fewer writes per event and stream). */
+  flushMs?: number
+}
+
+/** What the streams need. */
+export interface EventStreamsComponents {
+  events: Pick<EventLog, 'subscribe' | 'published' | 'read'>
+  logger: Logger
+}
+
+/** Who a stream is for and where it starts. */
+export interface StreamRequest {
+  /** Only this user's events; undefined for every user's (admin). */
+  user?: string
+  /** The last id the client has seen; replay starts after it. */
+  after: number
+}
+
+/** The open streams. */
+export interface EventStreams {
+  /** Streams events to `res` until the client goes away or falls behind. */
+  open(res: ServerResponse, request: StreamRequest): Promise<void>
+  /** Open streams. */
+  count(): number
+  /** Closes every stream (shutdown). */
+  stop(): void
+}
+
+interface Client {
+  res: ServerResponse
+  user?: string
+  /** The last id queued for the client (written, or pending). */
+  lastSent: number
+  /** The last id written to the connection. */
+  lastWritten: number
+  pending: string[]
+  pendingBytes: number
+  /** Events that arrived during the replay; null once live. */
+  held: LoggedEvent[] | null
+  closed: boolean
+}
+
+const frames = new WeakMap<LoggedEvent, string>()
+function frameOf (e: LoggedEvent): string {
+  let frame = frames.get(e)
+  if (frame == null) {
+    frame = `id: ${e.id}\nevent: ${e.event.type}\ndata: ${e.json}\n\n`
+    frames.set(e, frame)
+  }
+  return frame
+}
+
+/** Creates the stream registry. */
+export function createEventStreams (init: EventStreamsInit, components: EventStreamsComponents): EventStreams {
+  const clients = new Set<Client>()
+  const log = components.logger.child({ component: 'event-streams' })
+  const heldLimit = Math.max(100, Math.floor(init.maxBufferedBytes / 256))
+
+  const wants = (c: Client, e: LoggedEvent): boolean => c.user == null || e.event.user === c.user
+
+  function close (c: Client, reason?: string): void {
+    if (c.closed) return
+    c.closed = true
+    clients.delete(c)
+    if (reason == null) { c.res.destroy(); return }
+    log.info({ reason, lastWritten: c.lastWritten }, 'event stream disconnected')
+    c.pending = []
+    c.res.end(`event: disconnect\ndata: ${JSON.stringify({ reason, last_event_id: String(c.lastWritten) })}\n\n`)
+    // A client that reads nothing never drains even that: cut it off.
+    setTimeout(() => { c.res.destroy() }, 5000).unref()
+  }
+
+  let flushTimer: NodeJS.Timeout | undefined
+  const flushMs = init.flushMs ?? 100
+
+  function flushClient (c: Client): void {
+    if (c.closed || c.pending.length === 0) return
+    c.res.write(c.pending.length === 1 ? c.pending[0] as string : c.pending.join(''))
+    c.pending = []
+    c.pendingBytes = 0
+    c.lastWritten = c.lastSent
+  }
+
+  function flushAll (): void {
+    flushTimer = undefined
+    for (const c of clients) flushClient(c)
+  }
+
+  function send (c: Client, e: LoggedEvent): void {
+    if (c.closed || e.id <= c.lastSent || !wants(c, e)) return
+    if (c.res.writableLength > init.maxBufferedBytes) {
+      close(c, `the client did not keep up; reconnect with Last-Event-ID: ${c.lastWritten}`)
+      return
+    }
+    const frame = frameOf(e)
+    c.pending.push(frame)
+    c.pendingBytes += frame.length
+    c.lastSent = e.id
+    // What waits for the timer stays bounded too.
+    if (c.pendingBytes > init.maxBufferedBytes) flushClient(c)
+    else flushTimer ??= setTimeout(flushAll, flushMs)
+  }
+
+  const unsubscribe = components.events.subscribe((e) => {
+    for (const c of clients) {
+      if (c.held == null) { send(c, e); continue }
+      if (!wants(c, e)) continue
+      c.held.push(e)
+      if (c.held.length > heldLimit) {
+        close(c, `too many events while catching up; reconnect with Last-Event-ID: ${c.lastSent}`)
+      }
+    }
+  })
+
+  const heartbeat = setInterval(() => {
+    for (const c of clients) if (c.res.writableLength === 0 && c.pending.length === 0) c.res.write(': heartbeat\n\n')
+  }, init.heartbeatMs)
+  heartbeat.unref()
+
+  return {
+    async open (res, request) {
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        'x-accel-buffering': 'no'
+      })
+      res.write(': pinery events\n\n')
+      const c: Client = {
+        res,
+        lastSent: request.after,
+        lastWritten: request.after,
+        pending: [],
+        pendingBytes: 0,
+        held: [],
+        closed: false,
+        ...(request.user != null ? { user: request.user } : {})
+      }
+      clients.add(c)
+      res.once('close', () => { c.closed = true; clients.delete(c) })
+      // Everything up to `published` is in the log; later events arrive through the subscription.
+      const upTo = components.events.published()
+      try {
+        for await (const e of components.events.read(request.after, upTo)) {
+          if (c.closed) return
+          send(c, e)
+          if (c.pendingBytes > init.maxBufferedBytes / 4) flushClient(c)
+          // 'drain' comes only after a write that returned false; look again every 50 ms regardless.
+          while (!c.closed && res.writableLength > init.maxBufferedBytes / 2) {
+            await new Promise<void>(resolve => {
+              const done = (): void => { clearTimeout(timer); res.off('drain', done); res.off('close', done); resolve() }
+              const timer = setTimeout(done, 50)
+              res.once('drain', done)
+              res.once('close', done)
+            })
+          }
+        }
+      } catch (err) {
+        log.warn({ err }, 'cannot replay the event log')
+        close(c)
+        return
+      }
+      flushClient(c)
+      const held = c.held ?? []
+      c.held = null
+      for (const e of held) send(c, e)
+    },
+    count: () => clients.size,
+    stop () {
+      unsubscribe()
+      clearInterval(heartbeat)
+      clearTimeout(flushTimer)
+      for (const c of [...clients]) close(c, 'the service is stopping')
+    }
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Webhooks: what the HTTP routes call. A user manages their own webhooks; an
+ * admin may register node-wide ones that receive every user's events. Another
+ * user's webhook is indistinguishable from a missing one.
+ */
+import { randomUUID } from 'node:crypto'
+import { ForbiddenError, NotFoundError } from '../errors.js'
+import { deliver, type AttemptResult } from './deliver.js'
+import type { Outbox } from './outbox.js'
+import type { TargetPolicy } from './target-policy.js'
+import type { DeliveryAttempt, Webhook, WebhookStore } from './webhook-store.js'
+import type { PinEventType } from '../events/index.js'
+
+/** A webhook as the API shows it (never its secret). */
+export interface WebhookView {
+  id: string
+  url: string
+  events: PinEventType[]
+  description: string
+  /** Node-wide: every user's events. */
+  all: boolean
+  owner: string
+  created: string
+  enabled: boolean
+  disabled_reason?: string
+  failing_since?: string
+  /** Deliveries waiting (in memory; `+` when more wait on disk). */
+  pending: string
+}
+
+/** Who is asking. */
+export interface Caller { user: string, admin: boolean }
+
+/** What a new webhook is. */
+export interface NewWebhook { url: string, events: PinEventType[], description?: string, all?: boolean }
+
+/** The webhook service. */
+export interface Webhooks {
+  create(caller: Caller, hook: NewWebhook): Promise<{ view: WebhookView, secret: string }>
+  list(caller: Caller): WebhookView[]
+  get(caller: Caller, id: string): WebhookView
+  remove(caller: Caller, id: string): Promise<void>
+  /** Enables (clearing the failure) or disables a webhook. */
+  setEnabled(caller: Caller, id: string, enabled: boolean): Promise<WebhookView>
+  /** Sends one `webhook.test` event now, outside the outbox; resolves with the attempt. */
+  test(caller: Caller, id: string): Promise<{ event_id: string } & AttemptResult>
+  deliveries(caller: Caller, id: string): Promise<DeliveryAttempt[]>
+}
+
+/** What the service needs. */
+export interface WebhooksComponents {
+  store: WebhookStore
+  outbox: Pick<Outbox, 'wake' | 'drop' | 'waiting'>
+  policy: TargetPolicy
+  timeoutMs: number
+}
+
+/** Creates the service. */
+export function createWebhooks (components: WebhooksComponents): Webhooks {
+  const { store, outbox, policy } = components
+
+  function view (h: Webhook): WebhookView {
+    const waiting = outbox.waiting(h.id)
+    return {
+      id: h.id,
+      url: h.url,
+      events: h.events,
+      description: h.description,
+      all: h.all,
+      owner: h.owner,
+      created: h.created,
+      enabled: h.enabled,
+      ...(h.disabledReason != null ? { disabled_reason: h.disabledReason } : {}),
+      ...(h.failingSince != null ? { failing_since: new Date(h.failingSince).toISOString() } : {}),
+      pending: `${waiting.count}${waiting.more ? '+' : ''}`
+    }
+  }
+
+  function owned (caller: Caller, id: string): Webhook {
+    const hook = store.get(id)
+    const mine = hook != null && hook.owner === caller.user && (!hook.all || caller.admin)
+    if (!mine) throw new NotFoundError(`no webhook ${id}`)
+    return hook
+  }
+
+  return {
+    async create (caller, fields) {
+      if (fields.all === true && !caller.admin) {
+        throw new ForbiddenError('only an admin token can register a node-wide webhook (all: true)')
+      }
+      const url = policy.parseUrl(fields.url)
+      await policy.check(url)
+      const hook = await store.create({
+        owner: caller.user,
+        all: fields.all === true,
+        url: url.href,
+        events: [...new Set(fields.events)],
+        description: fields.description ?? ''
+      })
+      return { view: view(hook), secret: hook.secret }
+    },
+    list: (caller) => store.all().filter(h => h.owner === caller.user && (!h.all || caller.admin)).map(view),
+    get: (caller, id) => view(owned(caller, id)),
+    async remove (caller, id) {
+      owned(caller, id)
+      await store.remove(id)
+      await outbox.drop(id)
+    },
+    async setEnabled (caller, id, enabled) {
+      owned(caller, id)
+      const next = enabled
+        ? await store.update(id, { enabled: true, disabledReason: undefined, failingSince: undefined })
+        : await store.update(id, { enabled: false, disabledReason: 'disabled by its owner' })
+      if (next == null) throw new NotFoundError(`no webhook ${id}`)
+      if (enabled) outbox.wake(id)
+      return view(next)
+    },
+    async test (caller, id) {
+      const hook = owned(caller, id)
+      const eventId = `test-${randomUUID()}`
+      const time = new Date().toISOString()
+      const body = JSON.stringify({ id: eventId, type: 'webhook.test', time, user: caller.user, webhook: hook.id })
+      const { url, secret } = hook
+      const result = await deliver({ url, secret, eventId, body, timeoutMs: components.timeoutMs, policy })
+      await store.recordAttempt(hook.id, {
+        time,
+        event_id: eventId,
+        status_code: result.status ?? null,
+        latency_ms: result.latencyMs,
+        error: result.error ?? null
+      })
+      return { event_id: eventId, ...result }
+    },
+    async deliveries (caller, id) {
+      owned(caller, id)
+      return await store.attempts(id)
+    }
+  }
+}
+
+export { createWebhookStore, type WebhookStore, type Webhook, type DeliveryAttempt } from './webhook-store.js'
+export { createOutbox, type Outbox, type OutboxInit } from './outbox.js'
+export { createTargetPolicy, type TargetPolicy } from './target-policy.js'
+export { signature } from './deliver.js'

@@ -1,0 +1,161 @@
+/**
+ * Registered webhooks, durable in LevelDB and held in memory (there are few),
+ * and each one's last 100 delivery attempts:
+ *
+ *   /pinery/webhook/<id>  → the webhook (JSON, with its secret)
+ *   /pinery/wh-att/<id>   → its last 100 attempts (JSON, newest first)
+ *
+ * Attempts are kept in memory and written at most once a second (unsynced):
+ * a crash may forget the last second of the attempt list, never a delivery.
+ *
+ * The secret is needed to sign, so it is stored as is; it leaves this module
+ * only towards the signer and, once, in the answer that creates it.
+ */
+import { randomBytes, randomUUID } from 'node:crypto'
+import type { PinEventType } from '../events/index.js'
+import type { Level } from 'level'
+
+const PREFIX = '/pinery/webhook/'
+const ATTEMPTS = '/pinery/wh-att/'
+/** Attempts kept per webhook. */
+export const KEPT_ATTEMPTS = 100
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+/** How often changed attempt lists are written. */
+const ATTEMPTS_FLUSH_MS = 1000
+
+/** A webhook as stored. */
+export interface Webhook {
+  id: string
+  /** Who registered it; only they (or an admin) see it. */
+  owner: string
+  /** Node-wide: receives every user's events (registered by an admin). */
+  all: boolean
+  url: string
+  events: PinEventType[]
+  description: string
+  created: string
+  enabled: boolean
+  /** Why it was disabled. */
+  disabledReason?: string
+  /** When deliveries started failing (cleared by a success). */
+  failingSince?: number
+  secret: string
+}
+
+/** One delivery attempt, as GET /webhooks/{id}/deliveries lists it. */
+export interface DeliveryAttempt {
+  time: string
+  event_id: string
+  status_code: number | null
+  latency_ms: number
+  error: string | null
+}
+
+/** What may change of a webhook after it is created. */
+export type WebhookChanges = Partial<Pick<Webhook, 'enabled' | 'disabledReason' | 'failingSince'>>
+
+/** Durable webhooks. */
+export interface WebhookStore {
+  create(hook: Omit<Webhook, 'id' | 'created' | 'enabled' | 'secret'>): Promise<Webhook>
+  get(id: string): Webhook | undefined
+  all(): Webhook[]
+  /** Applies `changes` and persists; returns the webhook, or undefined when it is gone. */
+  update(id: string, changes: WebhookChanges): Promise<Webhook | undefined>
+  /** Removes the webhook and its attempts (the outbox is cleared by the deliverer). */
+  remove(id: string): Promise<boolean>
+  /** Records an attempt, keeping the last 100. */
+  recordAttempt(id: string, attempt: DeliveryAttempt): Promise<void>
+  /** The last attempts, newest first. */
+  attempts(id: string): Promise<DeliveryAttempt[]>
+  /** Writes the attempt lists that changed (also on a timer). */
+  flush(): Promise<void>
+  /** Flushes and stops the timer. */
+  stop(): Promise<void>
+}
+
+/** Opens the store and loads every webhook. */
+export async function createWebhookStore (components: { db: Level<string, Uint8Array> }): Promise<WebhookStore> {
+  const { db } = components
+  const hooks = new Map<string, Webhook>()
+  const recent = new Map<string, DeliveryAttempt[]>()
+  const dirty = new Set<string>()
+  for await (const value of db.values({ gt: PREFIX, lt: `${PREFIX}\xff` })) {
+    const hook = JSON.parse(decoder.decode(value)) as Webhook
+    hooks.set(hook.id, hook)
+  }
+
+  async function persist (hook: Webhook): Promise<void> {
+    await db.put(`${PREFIX}${hook.id}`, encoder.encode(JSON.stringify(hook)), { sync: true })
+  }
+
+  async function listOf (id: string): Promise<DeliveryAttempt[]> {
+    let list = recent.get(id)
+    if (list == null) {
+      const stored = await db.get(`${ATTEMPTS}${id}`)
+      list = recent.get(id) ?? (stored == null ? [] : JSON.parse(decoder.decode(stored)) as DeliveryAttempt[])
+      recent.set(id, list)
+    }
+    return list
+  }
+
+  async function flush (): Promise<void> {
+    const ops = [...dirty].filter(id => hooks.has(id)).map(id => ({
+      type: 'put' as const, key: `${ATTEMPTS}${id}`, value: encoder.encode(JSON.stringify(recent.get(id) ?? []))
+    }))
+    dirty.clear()
+    if (ops.length > 0) await db.batch(ops, { sync: false })
+  }
+  const timer = setInterval(() => { void flush().catch(() => {}) }, ATTEMPTS_FLUSH_MS)
+  timer.unref()
+
+  return {
+    async create (fields) {
+      const hook: Webhook = {
+        ...fields,
+        id: randomUUID(),
+        created: new Date().toISOString(),
+        enabled: true,
+        secret: `whsec_${randomBytes(32).toString('base64url')}`
+      }
+      await persist(hook)
+      hooks.set(hook.id, hook)
+      return hook
+    },
+    get: (id) => hooks.get(id),
+    all: () => [...hooks.values()],
+    async update (id, changes) {
+      const current = hooks.get(id)
+      if (current == null) return undefined
+      const next: Webhook = { ...current, ...changes }
+      for (const key of ['disabledReason', 'failingSince'] as const) if (next[key] == null) delete next[key]
+      await persist(next)
+      // Removed meanwhile: do not bring it back.
+      if (!hooks.has(id)) { await db.del(`${PREFIX}${id}`); return undefined }
+      hooks.set(id, next)
+      return next
+    },
+    async remove (id) {
+      if (!hooks.delete(id)) return false
+      await db.batch([{ type: 'del', key: `${PREFIX}${id}` }, { type: 'del', key: `${ATTEMPTS}${id}` }], { sync: true })
+      recent.delete(id)
+      dirty.delete(id)
+      return true
+    },
+    async recordAttempt (id, attempt) {
+      if (!hooks.has(id)) return
+      const list = await listOf(id)
+      list.unshift(attempt)
+      if (list.length > KEPT_ATTEMPTS) list.length = KEPT_ATTEMPTS
+      dirty.add(id)
+    },
+    async attempts (id) {
+      return [...await listOf(id)]
+    },
+    flush,
+    async stop () {
+      clearInterval(timer)
+      await flush()
+    }
+  }
+}
