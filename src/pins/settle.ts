@@ -35,9 +35,17 @@ export interface PinSettlerComponents {
   logger: Logger
 }
 
-/** What a request settling with a DAG of `bytes` asks of its owner's quota: it counts already, and lets go of what it holds. */
+/**
+ * What a request settling with a DAG of `bytes` asks of its owner's quota: it
+ * counts already, and lets go of what it holds.
+ */
 function settling (record: PinRecord, bytes: number): QuotaWant {
   return { cidKey: record.cidKey, bytes, counted: true, ...(record.holds != null ? { frees: record.holds } : {}) }
+}
+
+/** What a log line says about a request. */
+function about (record: PinRecord): { requestid: string, cid: string } {
+  return { requestid: record.requestid, cid: record.pin.cid }
 }
 
 /** Creates the settler. */
@@ -46,7 +54,7 @@ export function createPinSettler (components: PinSettlerComponents): PinSettler 
   const log = components.logger.child({ component: 'settle' })
 
   async function fail (record: PinRecord, failure: string): Promise<'failed'> {
-    log.warn({ requestid: record.requestid, cid: record.pin.cid, reason: failure }, 'pin failed')
+    log.warn({ ...about(record), reason: failure }, 'pin failed')
     await lifecycle.transition(record, 'failed', { failure })
     return 'failed'
   }
@@ -90,12 +98,12 @@ export function createPinSettler (components: PinSettlerComponents): PinSettler 
           return await lifecycle.transition(record, 'pinned', { dagSize: bytes })
         })
       } catch (err) {
-        const failure = isErrorNamed(err, InsufficientFundsError.name) ? err.message : `fetch failed: ${(err as Error).message}`
-        return await fail(record, failure)
+        const quotaExceeded = isErrorNamed(err, InsufficientFundsError.name)
+        return await fail(record, quotaExceeded ? err.message : `fetch failed: ${(err as Error).message}`)
       }
       // Deleted while we pinned: the deletion's release saw no pin yet, so release again.
       if (settled == null) await content.release([record.cidKey])
-      else log.info({ requestid: record.requestid, cid: record.pin.cid, dagSize: bytes, blocks: blocks.length }, 'pinned')
+      else log.info({ ...about(record), dagSize: bytes, blocks: blocks.length }, 'pinned')
       return 'pinned'
     }
   }

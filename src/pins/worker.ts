@@ -8,6 +8,13 @@
  * Requests for the same CID share one fetch. A fetch that receives no block
  * for the stall timeout fails; a job cancelled or stopped by shutdown reports
  * nothing, so a stopped request stays `pinning` and resumes on the next start.
+ *
+ * The queue holds only requests that are queued or pinning in the record
+ * store, each once: those the service admitted, which passed the per-user
+ * pending cap (PINERY_MAX_PENDING_PER_USER), and those resumed at start,
+ * which count against that cap too (the index counts every pending record).
+ * So it never holds more than the pending records, and grows only through
+ * admission.
  */
 import { CID } from 'multiformats/cid'
 import { InsufficientFundsError, StallError, isErrorNamed } from '../errors.js'
@@ -79,7 +86,7 @@ export interface PinWorkerComponents {
   blocks: DagWalkComponents
   /** Stored blocks only: what resumed requests hold already. */
   stored: Omit<LocalDagComponents, 'guard'>
-  /** Makes every block stored so far durable: a DAG is reported fetched only once its blocks would survive a power loss. */
+  /** Makes every block stored so far durable: a DAG is reported fetched only once it would survive power loss. */
   flushBlocks(): Promise<void>
   guard: BlockGuard
   logger: Logger
@@ -108,7 +115,7 @@ interface Job {
   watcher?: (bytes: number) => void
 }
 
-/** A fetch still running after this long is reported as `pinning` rather than `queued`. */
+/** A fetch still running after this long is reported to its jobs as fetching (the request becomes `pinning`). */
 const PINNING_AFTER_MS = 100
 
 class ShutdownError extends Error {
@@ -143,11 +150,20 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
 
   function startFetch (record: PinRecord): SharedFetch {
     const controller = new AbortController()
-    const fetch: SharedFetch = { controller, participants: 0, progress: { blocks: 0, bytes: 0 }, protectedBlocks: [], done: Promise.resolve({ blocks: [], bytes: 0 }), finished: false, watchers: new Set() }
+    const fetch: SharedFetch = {
+      controller,
+      participants: 0,
+      progress: { blocks: 0, bytes: 0 },
+      protectedBlocks: [],
+      done: Promise.resolve({ blocks: [], bytes: 0 }),
+      finished: false,
+      watchers: new Set()
+    }
     let stallTimer: NodeJS.Timeout | undefined
     const armStall = (): void => {
       clearTimeout(stallTimer)
-      stallTimer = setTimeout(() => controller.abort(new StallError(`no progress for ${init.stallTimeoutMs} ms: no connected peer provided the next block`)), init.stallTimeoutMs)
+      const stalled = `no progress for ${init.stallTimeoutMs} ms: no connected peer provided the next block`
+      stallTimer = setTimeout(() => { controller.abort(new StallError(stalled)) }, init.stallTimeoutMs)
     }
     armStall()
     fetch.done = walkDag(CID.parse(record.cidKey), components.blocks, {
@@ -156,7 +172,11 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       rewantAfterMs: init.rewantAfterMs,
       limiter,
       beforeBlock: async (cid) => { fetch.protectedBlocks.push(cid); await guard.protect(cid) },
-      onBlock: (_cid, size) => { fetch.progress.blocks++; fetch.progress.bytes += size; components.metrics?.blockFetched(size); armStall()
+      onBlock: (_cid, size) => {
+        fetch.progress.blocks++
+        fetch.progress.bytes += size
+        components.metrics?.blockFetched(size)
+        armStall()
         for (const watch of fetch.watchers) watch(fetch.progress.bytes)
       }
     }).finally(() => clearTimeout(stallTimer))
@@ -173,7 +193,9 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
     }
     fetch.participants++
     // Only plain TCP: records stored before origins were checked may name anything.
-    const origins = (record.pin.origins ?? []).flatMap(o => { try { return [parseMultiaddr(o)] } catch { return [] } }).filter(isDialableOrigin)
+    const origins = (record.pin.origins ?? [])
+      .flatMap(o => { try { return [parseMultiaddr(o)] } catch { return [] } })
+      .filter(isDialableOrigin)
     if (origins.length > 0) void components.node.dialAll(origins, { signal: fetch.controller.signal })
     return fetch
   }
@@ -209,9 +231,9 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       if (maxBytes !== Infinity) {
         // Only this request fails: others sharing the fetch may have room for the DAG.
         job.watcher = (bytes) => {
-          if (bytes > maxBytes) {
-            job.controller.abort(new InsufficientFundsError(`storage quota exceeded: the DAG grew past the ${maxBytes} bytes left of user ${record.owner}'s quota`))
-          }
+          if (bytes <= maxBytes) return
+          const left = `${maxBytes} bytes left of user ${record.owner}'s quota`
+          job.controller.abort(new InsufficientFundsError(`storage quota exceeded: the DAG grew past the ${left}`))
         }
         job.fetch.watchers.add(job.watcher)
       }

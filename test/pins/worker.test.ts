@@ -211,6 +211,19 @@ describe('pin worker', () => {
     expect(w.stats()).toEqual({ depth: 1, active: 1 })
   })
 
+  it('queues a request once however often it is handed over, and not while it runs', async () => {
+    const w = startWorker({ concurrency: 1, stallTimeoutMs: 60_000 })
+    await w.start()
+    const running = await request('alice', await unobtainable())
+    await waitFor(async () => w.stats().active === 1 ? true : undefined, 5000, 'the first fetch to start')
+    const waiting = await request('alice', await unobtainable())
+    w.enqueue(running)
+    w.enqueue(waiting)
+    w.enqueue(waiting)
+    expect(w.stats()).toEqual({ depth: 1, active: 1 })
+    expect(w.position(waiting.requestid)).toEqual({ position: 1, length: 1 })
+  })
+
   it('leaves requests pending when stopped, and resumes them oldest first on start', async () => {
     const { cid } = await origin.addRandomFile(1)
     const w = startWorker({ concurrency: 1, stallTimeoutMs: 60_000 })
