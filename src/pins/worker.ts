@@ -5,9 +5,10 @@
  * reports the outcome (blocks and bytes, or why it failed) to the jobs'
  * owner, the settler (src/pins/settle.ts), which decides what it means:
  * quota, pin, lifecycle transition, release when deleted meanwhile.
- * Requests for the same CID share one fetch. A fetch that receives no block
- * for the stall timeout fails; a job cancelled or stopped by shutdown reports
- * nothing, so a stopped request stays `pinning` and resumes on the next start.
+ * Requests for the same CID share one fetch (src/pins/shared-fetch.ts). A
+ * fetch that receives no block for the stall timeout fails; a job cancelled or
+ * stopped by shutdown reports nothing, so a stopped request stays `pinning`
+ * and resumes on the next start.
  *
  * The queue holds only requests that are queued or pinning in the record
  * store, each once: those the service admitted, which passed the per-user
@@ -18,11 +19,10 @@
  */
 import { CID } from 'multiformats/cid'
 import { InsufficientFundsError, StallError, isErrorNamed } from '../errors.js'
-import { isDialableOrigin, parseMultiaddr } from '../node/multiaddrs.js'
-import { createLimiter } from './limiter.js'
 import { createPinQueue } from './pin-queue.js'
-import { walkDag, type DagWalkComponents, type DagWalkResult } from './dag-walk.js'
+import { CancelledError, createSharedFetches, type SharedFetch } from './shared-fetch.js'
 import { protectStoredDag, type LocalDagComponents } from './local-dag.js'
+import type { DagWalkComponents, DagWalkResult } from './dag-walk.js'
 import type { PinProgress, PinRecord } from './index.js'
 import type { BlockGuard } from './block-guard.js'
 import type { RecordStore } from './record-store.js'
@@ -95,18 +95,6 @@ export interface PinWorkerComponents {
   metrics?: PinMetrics
 }
 
-interface SharedFetch {
-  controller: AbortController
-  participants: number
-  progress: PinProgress
-  protectedBlocks: CID[]
-  done: Promise<DagWalkResult>
-  /** True once the walk has completed successfully. */
-  finished: boolean
-  /** Told the bytes fetched so far after each block. */
-  watchers: Set<(bytes: number) => void>
-}
-
 /** One request's part in a fetch. */
 interface Job {
   controller: AbortController
@@ -123,11 +111,6 @@ class ShutdownError extends Error {
   override name = ShutdownError.name
 }
 
-class CancelledError extends Error {
-  static override name = 'CancelledError'
-  override name = CancelledError.name
-}
-
 /** Creates the pool (not started). */
 export function createPinWorker (init: PinWorkerInit, components: PinWorkerComponents): PinWorker {
   const { jobs, guard } = components
@@ -136,8 +119,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   const active = new Map<string, Job>()
   /** Slots each owner holds. */
   const held = new Map<string, number>()
-  const fetches = new Map<string, SharedFetch>()
-  const limiter = createLimiter(init.fetchConcurrency)
+  const { join, leave } = createSharedFetches(init, components)
   const running = new Set<Promise<void>>()
   // Stored blocks of requests resumed at start, protected until the request's job ends.
   const resumed = new Map<string, CID[]>()
@@ -146,70 +128,6 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   function releaseResumed (requestid: string): void {
     for (const cid of resumed.get(requestid) ?? []) guard.unprotect(cid)
     resumed.delete(requestid)
-  }
-
-  function startFetch (record: PinRecord): SharedFetch {
-    const controller = new AbortController()
-    const fetch: SharedFetch = {
-      controller,
-      participants: 0,
-      progress: { blocks: 0, bytes: 0 },
-      protectedBlocks: [],
-      done: Promise.resolve({ blocks: [], bytes: 0 }),
-      finished: false,
-      watchers: new Set()
-    }
-    let stallTimer: NodeJS.Timeout | undefined
-    const armStall = (): void => {
-      clearTimeout(stallTimer)
-      const stalled = `no progress for ${init.stallTimeoutMs} ms: no connected peer provided the next block`
-      stallTimer = setTimeout(() => { controller.abort(new StallError(stalled)) }, init.stallTimeoutMs)
-    }
-    armStall()
-    fetch.done = walkDag(CID.parse(record.cidKey), components.blocks, {
-      signal: controller.signal,
-      concurrency: init.fetchConcurrency,
-      rewantAfterMs: init.rewantAfterMs,
-      limiter,
-      beforeBlock: async (cid) => { fetch.protectedBlocks.push(cid); await guard.protect(cid) },
-      onBlock: (_cid, size) => {
-        fetch.progress.blocks++
-        fetch.progress.bytes += size
-        components.metrics?.blockFetched(size)
-        armStall()
-        for (const watch of fetch.watchers) watch(fetch.progress.bytes)
-      }
-    }).finally(() => clearTimeout(stallTimer))
-    fetch.done.then(() => { fetch.finished = true }, () => {})
-    return fetch
-  }
-
-  function join (record: PinRecord): SharedFetch {
-    let fetch = fetches.get(record.cidKey)
-    // A fetch that already failed (stalled) is not joined: a new request gets a fresh attempt.
-    if (fetch == null || fetch.controller.signal.aborted) {
-      fetch = startFetch(record)
-      fetches.set(record.cidKey, fetch)
-    }
-    fetch.participants++
-    // Only plain TCP: records stored before origins were checked may name anything.
-    const origins = (record.pin.origins ?? [])
-      .flatMap(o => { try { return [parseMultiaddr(o)] } catch { return [] } })
-      .filter(isDialableOrigin)
-    if (origins.length > 0) void components.node.dialAll(origins, { signal: fetch.controller.signal })
-    return fetch
-  }
-
-  function leave (cidKey: string, fetch: SharedFetch): void {
-    if (--fetch.participants > 0) return
-    if (fetches.get(cidKey) === fetch) fetches.delete(cidKey)
-    const abandoned = !fetch.controller.signal.aborted && !fetch.finished
-    fetch.controller.abort(new CancelledError('no request wants this DAG any more'))
-    void fetch.done.catch(() => {}).finally(() => {
-      for (const cid of fetch.protectedBlocks) guard.unprotect(cid)
-      // Whatever an abandoned fetch stored and nobody pinned is garbage now.
-      if (abandoned) components.onFailed()
-    })
   }
 
   async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
