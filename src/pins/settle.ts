@@ -80,7 +80,8 @@ export function createPinSettler (components: PinSettlerComponents): PinSettler 
     },
 
     fetching (record) {
-      // A fetch that ends quickly goes straight from queued to pinned: one write fewer per small pin.
+      // Only from queued (a resumed request may be pinning already). The worker asks only once a fetch
+      // has run a moment, so one that ends quickly goes straight to pinned: one write fewer per small pin.
       if (record.status !== 'queued') return
       void lifecycle.transition(record, 'pinning').catch(err => {
         log.warn({ err, requestid: record.requestid }, 'cannot mark pinning')
