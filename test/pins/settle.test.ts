@@ -28,7 +28,8 @@ describe('pin settler', () => {
   let settler: PinSettler
   beforeEach(async () => {
     core = await openPinCore({ limits: { alice: {} } })
-    settler = createPinSettler({ lifecycle: core.lifecycle, quota: core.quota, content: core.content, logger: core.logger })
+    const { lifecycle, quota, content, logger } = core
+    settler = createPinSettler({ lifecycle, quota, content, logger })
   })
   afterEach(async () => { await core.destroy() })
 
@@ -61,7 +62,8 @@ describe('pin settler', () => {
     const dag = await fetchedDag(core)
     const record = await queued('alice', dag.root)
     expect(await settler.settle(record, { failure: 'no progress for 5 ms' })).toBe('failed')
-    expect(await core.records.get(record.requestid)).toMatchObject({ status: 'failed', failure: 'no progress for 5 ms' })
+    const stored = await core.records.get(record.requestid)
+    expect(stored).toMatchObject({ status: 'failed', failure: 'no progress for 5 ms' })
   })
 
   it('lets go of a DAG fetched for a request deleted meanwhile', async () => {
@@ -89,13 +91,14 @@ describe('pin settler', () => {
     const dag = await fetchedDag(core)
     const record = await queued('alice', dag.root)
     settler.fetching(record)
-    await waitFor(async () => (await core.records.get(record.requestid))?.status === 'pinning' ? true : undefined, 5000, 'pinning')
+    const status = async (r: PinRecord): Promise<string | undefined> => (await core.records.get(r.requestid))?.status
+    await waitFor(async () => await status(record) === 'pinning' ? true : undefined, 5000, 'pinning')
     const failed = await queued('alice', dag.root)
     await settler.settle(failed, { failure: 'gone' })
     settler.fetching({ ...failed, status: 'failed' })
     settler.fetching(failed)
     // A move the lifecycle refuses changes nothing (failed is final).
     await new Promise(resolve => setTimeout(resolve, 100))
-    expect((await core.records.get(failed.requestid))?.status).toBe('failed')
+    expect(await status(failed)).toBe('failed')
   })
 })
