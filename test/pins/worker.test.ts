@@ -182,6 +182,15 @@ describe('pin worker', () => {
     expect(b.status).toBe('pinned')
   })
 
+  it('reports a job whose limit cannot be had (its owner is gone) as a failed fetch', async () => {
+    const w = startWorker()
+    await w.start()
+    const record = await request('carol', await unobtainable())
+    const done = await settled(record.requestid)
+    expect(done.failure).toBe('fetch failed: user carol does not exist (any more)')
+    expect(outcomes.get(record.requestid)).toEqual({ failure: done.failure })
+  })
+
   it('drops a request cancelled mid-fetch without settling it, and reports the abandoned fetch', async () => {
     const w = startWorker({ stallTimeoutMs: 60_000 })
     await w.start()
