@@ -32,6 +32,7 @@ import { createPinLifecycle } from './pins/lifecycle.js'
 import { createRecordStore } from './pins/record-store.js'
 import { createQuota } from './pins/quota.js'
 import { createPinService } from './pins/service.js'
+import { createPinSettler } from './pins/settle.js'
 import { createPinWorker } from './pins/worker.js'
 import { createTeam } from './team/index.js'
 import type { Config } from './config.js'
@@ -154,16 +155,15 @@ export async function createPinery (config: Config, components: PineryComponents
       limitsOf: async (owner) => { const user = await users.get(owner); return user == null ? null : user.quota },
       pinnedSize: async (cidKey) => await content.pinnedSize(cidKey)
     })
+    const settler = createPinSettler({ lifecycle, quota, content, logger })
     const worker = createPinWorker({
       concurrency: config.pinConcurrency,
       stallTimeoutMs: config.stallTimeoutMs,
       fetchConcurrency: config.fetchConcurrency,
       rewantAfterMs: config.rewantAfterMs
     }, {
-      lifecycle,
+      jobs: settler,
       records,
-      content,
-      quota,
       node,
       blocks: networkBlockSource({ ...blockSource, want: node.want }),
       stored: blockSource,
@@ -173,7 +173,7 @@ export async function createPinery (config: Config, components: PineryComponents
       metrics,
       onFailed: () => { gc.markDirty() }
     })
-    const pins = createPinService({ records, index, lifecycle, worker, quota, content })
+    const pins = createPinService({ records, index, lifecycle, worker, settler, quota, content })
     const team = createTeam({
       users,
       tokens,

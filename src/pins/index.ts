@@ -1,7 +1,8 @@
 /**
  * Pin requests: their durable records, the lifecycle that moves them between
- * states, the worker pool that fetches and pins their DAGs, and the service
- * the HTTP layer talks to.
+ * states, the worker pool that fetches their DAGs, the settler that decides
+ * what a fetch means (quota, pin, state), and the service the HTTP layer
+ * talks to.
  */
 
 import type { CID } from 'multiformats/cid'

@@ -1,7 +1,9 @@
 /**
  * The pin service: what the HTTP routes call. It turns validated requests
- * into records, persists them through the lifecycle before answering, hands
- * them to the worker, and answers queries. Every call is scoped to an owner;
+ * into records, checks them against the owner's quota and persists them
+ * through the lifecycle before answering, settles at once those whose DAG is
+ * pinned already (the settler) and hands the rest to the worker to fetch, and
+ * answers queries. Every call is scoped to an owner;
  * another owner's request is indistinguishable from a missing one.
  */
 import { randomUUID } from 'node:crypto'
@@ -15,6 +17,7 @@ import type { PinIndex } from './pin-index.js'
 import type { PinLifecycle } from './lifecycle.js'
 import type { Quota } from './quota.js'
 import type { RecordStore } from './record-store.js'
+import type { PinSettler } from './settle.js'
 import type { PinWorker } from './worker.js'
 
 /** What the service needs. */
@@ -22,7 +25,10 @@ export interface PinServiceComponents {
   records: Pick<RecordStore, 'get' | 'nextCreated'>
   index: Pick<PinIndex, 'query'>
   lifecycle: PinLifecycle
-  worker: Pick<PinWorker, 'admit' | 'cancel' | 'position' | 'progress'>
+  /** Fetches what is not pinned yet; decides nothing. */
+  worker: Pick<PinWorker, 'enqueue' | 'cancel' | 'position' | 'progress'>
+  /** Settles a request whose DAG is pinned already (the worker's outcomes reach it directly). */
+  settler: Pick<PinSettler, 'settlePinned'>
   quota: Pick<Quota, 'admit' | 'remaining'>
   content: Pick<ContentPins, 'pin'>
 }
@@ -38,7 +44,15 @@ export function everyRequest (index: Pick<PinIndex, 'query'>, owner: string): st
 
 /** Creates the service. */
 export function createPinService (components: PinServiceComponents): PinService {
-  const { records, lifecycle, worker, quota, content } = components
+  const { records, lifecycle, worker, settler, quota, content } = components
+
+  /** A new queued record: settled now when its DAG is pinned already, else fetched. Resolves with it as it stands. */
+  async function admit (record: PinRecord): Promise<PinRecord> {
+    const settled = await settler.settlePinned(record)
+    if (settled != null) return settled
+    worker.enqueue(record)
+    return record
+  }
 
   function newRecord (owner: string, request: PinRequest): PinRecord {
     // Any multibase the request validation accepted (CID.parse alone knows only b, k, z and Qm).
@@ -70,7 +84,7 @@ export function createPinService (components: PinServiceComponents): PinService 
       const record = newRecord(owner, request)
       const want = { cidKey: record.cidKey, pends: record.status === 'queued', ...(record.status === 'pinned' ? { bytes: record.dagSize } : {}) }
       await quota.admit(owner, want, async () => { await lifecycle.create(record) })
-      return record.status === 'queued' ? await worker.admit(record) : record
+      return record.status === 'queued' ? await admit(record) : record
     },
 
     async addStored (owner, request, dag) {
@@ -129,7 +143,7 @@ export function createPinService (components: PinServiceComponents): PinService 
       }))
       if (next == null) throw new NotFoundError(`no pin request ${requestid}`)
       worker.cancel(requestid)
-      return next.status === 'queued' ? await worker.admit(next) : next
+      return next.status === 'queued' ? await admit(next) : next
     },
 
     async remove (owner, requestid) {

@@ -1,39 +1,61 @@
 /**
- * The pin worker: a FIFO queue drained by a bounded pool. Each job dials the
- * request's origins (best-effort), fetches the DAG wide over bitswap, pins
- * it, and settles the request through the lifecycle. Requests for the same
- * CID share one fetch. A fetch that receives no block for the stall timeout
- * fails its requests; a worker stopped by shutdown leaves them `pinning` so
- * they resume on the next start.
+ * The pin worker: executes fetches, decides nothing. A fair queue drained by a
+ * bounded pool; each job dials the request's origins (best-effort), walks the
+ * DAG wide over bitswap with the block guard, makes its blocks durable and
+ * reports the outcome (blocks and bytes, or why it failed) to the jobs'
+ * owner, the settler (src/pins/settle.ts), which decides what it means:
+ * quota, pin, lifecycle transition, release when deleted meanwhile.
+ * Requests for the same CID share one fetch (src/pins/shared-fetch.ts). A
+ * fetch that receives no block for the stall timeout fails; a job cancelled or
+ * stopped by shutdown reports nothing, so a stopped request stays `pinning`
+ * and resumes on the next start.
+ *
+ * The queue holds only requests that are queued or pinning in the record
+ * store, each once: those the service admitted, which passed the per-user
+ * pending cap (PINERY_MAX_PENDING_PER_USER), and those resumed at start,
+ * which count against that cap too (the index counts every pending record).
+ * So it never holds more than the pending records, and grows only through
+ * admission.
  */
 import { CID } from 'multiformats/cid'
 import { InsufficientFundsError, StallError, isErrorNamed } from '../errors.js'
-import { isDialableOrigin, parseMultiaddr } from '../node/multiaddrs.js'
-import { createLimiter } from './limiter.js'
 import { createPinQueue } from './pin-queue.js'
-import { walkDag, type DagWalkComponents, type DagWalkResult } from './dag-walk.js'
+import { CancelledError, createSharedFetches, type SharedFetch } from './shared-fetch.js'
 import { protectStoredDag, type LocalDagComponents } from './local-dag.js'
+import type { DagWalkComponents, DagWalkResult } from './dag-walk.js'
 import type { PinProgress, PinRecord } from './index.js'
 import type { BlockGuard } from './block-guard.js'
-import type { ContentPins } from './content.js'
-import type { PinLifecycle } from './lifecycle.js'
-import type { Quota, QuotaWant } from './quota.js'
 import type { RecordStore } from './record-store.js'
 import type { Logger } from '../logger.js'
 import type { PinMetrics } from '../metrics.js'
 import type { PineryNode } from '../node/index.js'
 
+/** How a fetch ended: the DAG's distinct blocks (durable) and their total size, or why it failed. */
+export type FetchOutcome = { blocks: CID[], bytes: number } | { failure: string }
+
+/** The side that owns the requests the worker fetches for: it sets each fetch's limit and decides what it means. */
+export interface PinJobs {
+  /**
+   * Bytes the request's DAG may grow to before its own job fails (Infinity:
+   * no limit), asked as the job leaves the queue. A throw fails the job.
+   */
+  maxBytes(record: PinRecord): Promise<number>
+  /** The fetch is still running a moment after it started. */
+  fetching(record: PinRecord): void
+  /** The fetch ended: decides what that means, and resolves with whether the request counts as pinned or failed. */
+  settle(record: PinRecord, outcome: FetchOutcome): Promise<'pinned' | 'failed'>
+}
+
 /** The worker pool. */
 export interface PinWorker {
-  /** Re-queues every queued or pinning record, oldest first, and starts the pool. */
-  start(): Promise<void>
   /**
-   * Takes a new queued record: settles it at once when its DAG is pinned
-   * already (no fetch, no queue), else queues it. Resolves with the record
-   * as it now stands.
+   * Queues every queued or pinning record, oldest first, protecting what each
+   * has stored already, and starts the pool.
    */
-  admit(record: PinRecord): Promise<PinRecord>
-  /** Stops work on a request that was deleted or replaced. */
+  start(): Promise<void>
+  /** Queues a record to be fetched (once: a record queued or running already is not queued again). */
+  enqueue(record: PinRecord): void
+  /** Stops work on a request that was deleted or replaced: its job reports nothing. */
   cancel(requestid: string): void
   /** 1-based position among queued requests, and the queue's length. */
   position(requestid: string): { position: number, length: number } | undefined
@@ -56,17 +78,15 @@ export interface PinWorkerInit {
 
 /** What the worker needs. */
 export interface PinWorkerComponents {
-  lifecycle: PinLifecycle
+  /** Told each job's limit and outcome. */
+  jobs: PinJobs
   records: Pick<RecordStore, 'pending'>
-  content: Pick<ContentPins, 'pin' | 'release' | 'pinnedSize'>
-  /** Each owner's byte quota bounds how far a fetch may grow, and is checked again when it settles. */
-  quota: Pick<Quota, 'admit' | 'remaining'>
   node: Pick<PineryNode, 'dialAll'>
   /** Network-backed block access (fetches what is missing). */
   blocks: DagWalkComponents
   /** Stored blocks only: what resumed requests hold already. */
   stored: Omit<LocalDagComponents, 'guard'>
-  /** Makes every block stored so far durable: a DAG is pinned only once its blocks would survive a power loss. */
+  /** Makes every block stored so far durable: a DAG is reported fetched only once it would survive power loss. */
   flushBlocks(): Promise<void>
   guard: BlockGuard
   logger: Logger
@@ -75,19 +95,15 @@ export interface PinWorkerComponents {
   metrics?: PinMetrics
 }
 
-interface SharedFetch {
+/** One request's part in a fetch. */
+interface Job {
   controller: AbortController
-  participants: number
-  progress: PinProgress
-  protectedBlocks: CID[]
-  done: Promise<DagWalkResult>
-  /** True once the walk has completed successfully. */
-  finished: boolean
-  /** Told the bytes fetched so far after each block. */
-  watchers: Set<(bytes: number) => void>
+  fetch?: SharedFetch
+  /** Fails this job once the fetch grows past its limit. */
+  watcher?: (bytes: number) => void
 }
 
-/** A fetch still running after this long is reported as `pinning` rather than `queued`. */
+/** A fetch still running after this long is reported to its jobs as fetching (the request becomes `pinning`). */
 const PINNING_AFTER_MS = 100
 
 class ShutdownError extends Error {
@@ -95,26 +111,15 @@ class ShutdownError extends Error {
   override name = ShutdownError.name
 }
 
-class CancelledError extends Error {
-  static override name = 'CancelledError'
-  override name = CancelledError.name
-}
-
-/** What a request settling with a DAG of `bytes` asks of its owner's quota: it counts already, and lets go of what it holds. */
-function settling (record: PinRecord, bytes: number): QuotaWant {
-  return { cidKey: record.cidKey, bytes, counted: true, ...(record.holds != null ? { frees: record.holds } : {}) }
-}
-
 /** Creates the pool (not started). */
 export function createPinWorker (init: PinWorkerInit, components: PinWorkerComponents): PinWorker {
-  const { lifecycle, content, guard } = components
+  const { jobs, guard } = components
   const log = components.logger.child({ component: 'worker' })
   const queue = createPinQueue()
-  const active = new Map<string, { controller: AbortController, fetch?: SharedFetch }>()
+  const active = new Map<string, Job>()
   /** Slots each owner holds. */
   const held = new Map<string, number>()
-  const fetches = new Map<string, SharedFetch>()
-  const limiter = createLimiter(init.fetchConcurrency)
+  const { join, leave } = createSharedFetches(init, components)
   const running = new Set<Promise<void>>()
   // Stored blocks of requests resumed at start, protected until the request's job ends.
   const resumed = new Map<string, CID[]>()
@@ -123,55 +128,6 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   function releaseResumed (requestid: string): void {
     for (const cid of resumed.get(requestid) ?? []) guard.unprotect(cid)
     resumed.delete(requestid)
-  }
-
-  function startFetch (record: PinRecord): SharedFetch {
-    const controller = new AbortController()
-    const fetch: SharedFetch = { controller, participants: 0, progress: { blocks: 0, bytes: 0 }, protectedBlocks: [], done: Promise.resolve({ blocks: [], bytes: 0 }), finished: false, watchers: new Set() }
-    let stallTimer: NodeJS.Timeout | undefined
-    const armStall = (): void => {
-      clearTimeout(stallTimer)
-      stallTimer = setTimeout(() => controller.abort(new StallError(`no progress for ${init.stallTimeoutMs} ms: no connected peer provided the next block`)), init.stallTimeoutMs)
-    }
-    armStall()
-    fetch.done = walkDag(CID.parse(record.cidKey), components.blocks, {
-      signal: controller.signal,
-      concurrency: init.fetchConcurrency,
-      rewantAfterMs: init.rewantAfterMs,
-      limiter,
-      beforeBlock: async (cid) => { fetch.protectedBlocks.push(cid); await guard.protect(cid) },
-      onBlock: (_cid, size) => { fetch.progress.blocks++; fetch.progress.bytes += size; components.metrics?.blockFetched(size); armStall()
-        for (const watch of fetch.watchers) watch(fetch.progress.bytes)
-      }
-    }).finally(() => clearTimeout(stallTimer))
-    fetch.done.then(() => { fetch.finished = true }, () => {})
-    return fetch
-  }
-
-  function join (record: PinRecord): SharedFetch {
-    let fetch = fetches.get(record.cidKey)
-    // A fetch that already failed (stalled) is not joined: a new request gets a fresh attempt.
-    if (fetch == null || fetch.controller.signal.aborted) {
-      fetch = startFetch(record)
-      fetches.set(record.cidKey, fetch)
-    }
-    fetch.participants++
-    // Only plain TCP: records stored before origins were checked may name anything.
-    const origins = (record.pin.origins ?? []).flatMap(o => { try { return [parseMultiaddr(o)] } catch { return [] } }).filter(isDialableOrigin)
-    if (origins.length > 0) void components.node.dialAll(origins, { signal: fetch.controller.signal })
-    return fetch
-  }
-
-  function leave (cidKey: string, fetch: SharedFetch): void {
-    if (--fetch.participants > 0) return
-    if (fetches.get(cidKey) === fetch) fetches.delete(cidKey)
-    const abandoned = !fetch.controller.signal.aborted && !fetch.finished
-    fetch.controller.abort(new CancelledError('no request wants this DAG any more'))
-    void fetch.done.catch(() => {}).finally(() => {
-      for (const cid of fetch.protectedBlocks) guard.unprotect(cid)
-      // Whatever an abandoned fetch stored and nobody pinned is garbage now.
-      if (abandoned) components.onFailed()
-    })
   }
 
   async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -183,52 +139,55 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
     })
   }
 
-  async function run (record: PinRecord): Promise<void> {
-    const job: { controller: AbortController, fetch?: SharedFetch } = { controller: new AbortController() }
-    active.set(record.requestid, job)
-    const jlog = log.child({ requestid: record.requestid, cid: record.pin.cid })
-    const started = performance.now()
-    const finished = (outcome: 'pinned' | 'failed'): void => { components.metrics?.pinFinished(outcome, (performance.now() - started) / 1000) }
-    components.metrics?.pinStarted()
-    let watcher: ((bytes: number) => void) | undefined
+  /** Runs the fetch for `record`: what it delivers, or throws why it failed (the abort reason when aborted). */
+  async function fetchFor (record: PinRecord, job: Job): Promise<DagWalkResult> {
     try {
       job.controller.signal.throwIfAborted()
-      const budget = await components.quota.remaining(record.owner, record.cidKey, record.holds)
+      const maxBytes = await jobs.maxBytes(record)
       job.controller.signal.throwIfAborted()
       job.fetch = join(record)
-      if (budget !== Infinity) {
+      if (maxBytes !== Infinity) {
         // Only this request fails: others sharing the fetch may have room for the DAG.
-        watcher = (bytes) => {
-          if (bytes > budget) job.controller.abort(new InsufficientFundsError(`storage quota exceeded: the DAG grew past the ${budget} bytes left of user ${record.owner}'s quota`))
+        job.watcher = (bytes) => {
+          if (bytes <= maxBytes) return
+          const left = `${maxBytes} bytes left of user ${record.owner}'s quota`
+          job.controller.abort(new InsufficientFundsError(`storage quota exceeded: the DAG grew past the ${left}`))
         }
-        job.fetch.watchers.add(watcher)
+        job.fetch.watchers.add(job.watcher)
       }
-      // A fetch that ends quickly goes straight from queued to pinned: one write fewer per small pin.
-      const markPinning = record.status === 'queued'
-        ? setTimeout(() => { void lifecycle.transition(record, 'pinning').catch(err => { jlog.warn({ err }, 'cannot mark pinning') }) }, PINNING_AFTER_MS)
-        : undefined
-      const result = await untilAborted(job.fetch.done, job.controller.signal).finally(() => { clearTimeout(markPinning) })
+      const fetching = setTimeout(() => { jobs.fetching(record) }, PINNING_AFTER_MS)
+      const result = await untilAborted(job.fetch.done, job.controller.signal).finally(() => { clearTimeout(fetching) })
       await components.flushBlocks()
-      // Checked again with the final size: other pins of the owner may have settled meanwhile.
-      const settled = await components.quota.admit(record.owner, settling(record, result.bytes), async () => {
-        await content.pin(record.cidKey, result.blocks, result.bytes)
-        return await lifecycle.transition(record, 'pinned', { dagSize: result.bytes })
-      })
-      // Deleted while we pinned: the deletion's release saw no pin yet, so release again.
-      if (settled == null) await content.release([record.cidKey])
-      else jlog.info({ dagSize: result.bytes, blocks: result.blocks.length }, 'pinned')
-      finished('pinned')
+      return result
     } catch (err) {
       // Helia wraps an aborted block request in its own error: the abort reason says what happened.
-      const cause: unknown = job.controller.signal.aborted ? job.controller.signal.reason : job.fetch?.controller.signal.aborted === true ? job.fetch.controller.signal.reason : err
-      if (isErrorNamed(cause, ShutdownError.name) || isErrorNamed(cause, CancelledError.name)) return
-      const reason = isErrorNamed(cause, StallError.name) || isErrorNamed(cause, InsufficientFundsError.name) ? cause.message : `fetch failed: ${(cause as Error).message}`
-      jlog.warn({ reason }, 'pin failed')
-      await lifecycle.transition(record, 'failed', { failure: reason })
-      finished('failed')
-      components.onFailed()
+      if (job.controller.signal.aborted) throw job.controller.signal.reason
+      if (job.fetch?.controller.signal.aborted === true) throw job.fetch.controller.signal.reason
+      throw err
+    }
+  }
+
+  async function run (record: PinRecord): Promise<void> {
+    const job: Job = { controller: new AbortController() }
+    active.set(record.requestid, job)
+    const started = performance.now()
+    components.metrics?.pinStarted()
+    try {
+      let outcome: FetchOutcome
+      try {
+        const { blocks, bytes } = await fetchFor(record, job)
+        outcome = { blocks, bytes }
+      } catch (cause) {
+        // Cancelled (deleted or replaced) or shut down: nothing to report, the record is as persisted.
+        if (isErrorNamed(cause, ShutdownError.name) || isErrorNamed(cause, CancelledError.name)) return
+        const known = isErrorNamed(cause, StallError.name) || isErrorNamed(cause, InsufficientFundsError.name)
+        outcome = { failure: known ? cause.message : `fetch failed: ${(cause as Error).message}` }
+      }
+      const settled = await jobs.settle(record, outcome)
+      components.metrics?.pinFinished(settled, (performance.now() - started) / 1000)
+      if (settled === 'failed') components.onFailed()
     } finally {
-      if (watcher != null) job.fetch?.watchers.delete(watcher)
+      if (job.watcher != null) job.fetch?.watchers.delete(job.watcher)
       if (job.fetch != null) leave(record.cidKey, job.fetch)
       active.delete(record.requestid)
       releaseResumed(record.requestid)
@@ -279,22 +238,10 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       if (queue.length > 0) log.info({ resumed: queue.length }, 'resuming pending pins')
       pump()
     },
-    async admit (record) {
-      // The record is written, so it references its CID: the pin cannot go away under us.
-      const dagSize = await content.pinnedSize(record.cidKey)
-      if (dagSize != null) {
-        // Checked again under the owner's lock: requests admitted at the same time are all charged by now.
-        try {
-          const settled = await components.quota.admit(record.owner, settling(record, dagSize), async () => await lifecycle.transition(record, 'pinned', { dagSize }))
-          if (settled != null) return settled
-        } catch (err) {
-          if (!isErrorNamed(err, InsufficientFundsError.name)) throw err
-          return await lifecycle.transition(record, 'failed', { failure: err.message }) ?? record
-        }
-      }
+    enqueue (record) {
+      if (stopped || queue.has(record.requestid) || active.has(record.requestid)) return
       queue.push(record)
       pump()
-      return record
     },
     cancel (requestid) {
       if (queue.cancel(requestid)) releaseResumed(requestid)

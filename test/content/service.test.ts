@@ -19,6 +19,7 @@ import { InvalidRequestError } from '../../src/errors.js'
 import { createPineryNode, type PineryNode } from '../../src/node/index.js'
 import { networkBlockSource } from '../../src/pins/block-source.js'
 import { createPinService } from '../../src/pins/service.js'
+import { createPinSettler } from '../../src/pins/settle.js'
 import { createPinWorker, type PinWorker } from '../../src/pins/worker.js'
 import type { UploadEntry, UploadOptions } from '../../src/content/index.js'
 import type { PinService } from '../../src/pins/index.js'
@@ -45,11 +46,10 @@ describe('content service', () => {
     node = await createPineryNode({ listen: [multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [] }, {
       blockstore: new IdentityBlockstore(core.blockstore), datastore: core.datastore, logger: core.logger
     })
+    const settler = createPinSettler({ lifecycle: core.lifecycle, quota: core.quota, content: core.content, logger: core.logger })
     worker = createPinWorker({ concurrency: 2, stallTimeoutMs: 60_000, fetchConcurrency: 16, rewantAfterMs: 2000 }, {
-      lifecycle: core.lifecycle,
+      jobs: settler,
       records: core.records,
-      content: core.content,
-      quota: core.quota,
       node,
       blocks: networkBlockSource({ blockstore: core.blockstore, getCodec, want: node.want }),
       stored: { blockstore: core.blockstore, getCodec },
@@ -60,7 +60,7 @@ describe('content service', () => {
     })
     await worker.start()
     const { records, index, lifecycle, quota, content } = core
-    pins = createPinService({ records, index, lifecycle, worker, quota, content })
+    pins = createPinService({ records, index, lifecycle, worker, settler, quota, content })
     uploads = createContentService({ settlePollMs: 50 }, {
       pins,
       blockstore: core.blockstore,

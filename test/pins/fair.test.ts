@@ -91,4 +91,28 @@ describe('pending requests per user', () => {
     expect((await pin(svc, 'alice', { cid: await missingCid() })).status).toBe(202)
     expect((await pin(svc, 'alice', { cid: await missingCid() })).status).toBe(409)
   })
+  it('counts requests resumed at start against PINERY_MAX_PENDING_PER_USER, so the queue only grows by admission', async () => {
+    const env = { PINERY_PIN_CONCURRENCY: '1', PINERY_STALL_TIMEOUT_MS: '600000' }
+    service = await startService({ users: ['alice'], env: { ...env, PINERY_MAX_PENDING_PER_USER: '3' } })
+    for (let i = 0; i < 3; i++) expect((await pin(service, 'alice', { cid: await missingCid() })).status).toBe(202)
+    const dataDir = service.dataDir
+    await service.stop()
+    // Restarted with a lower cap: all three resume (none is dropped), and they hold the cap.
+    service = await startService({ dataDir, users: ['alice'], env: { ...env, PINERY_MAX_PENDING_PER_USER: '2' } })
+    const svc = service
+    const pending = async (): Promise<Array<{ requestid: string, info?: { status_details?: string } }>> =>
+      (await (await svc.request('/pins?status=queued,pinning', { user: 'alice' })).json() as { results: [] }).results
+    const resumed = await pending()
+    expect(resumed).toHaveLength(3)
+    expect(resumed.filter(r => /^queue position \d of 2$/.test(r.info?.status_details ?? ''))).toHaveLength(2)
+    const refused = await pin(svc, 'alice', { cid: await missingCid() })
+    expect(refused.status).toBe(409)
+    expect((await refused.json() as { error: { details: string } }).error.details).toMatch(/3 requests queued or pinning/)
+    // Two go: one resumed request is left, under the cap of two, so there is room for one more.
+    for (const { requestid } of resumed.slice(0, 2)) {
+      expect((await svc.request(`/pins/${requestid}`, { method: 'DELETE', user: 'alice' })).status).toBe(202)
+    }
+    expect((await pin(svc, 'alice', { cid: await missingCid() })).status).toBe(202)
+    expect((await pin(svc, 'alice', { cid: await missingCid() })).status).toBe(409)
+  })
 })

@@ -1,12 +1,14 @@
 /**
- * The pin worker at its seam: real pin core (LevelDB, durable blockstore,
- * DAG pins, lifecycle, quotas), a real libp2p node of its own on 127.0.0.1,
- * and real Helia origins holding the DAGs. It settles DAGs pinned already
- * without a fetch, fetches and pins the rest (one fetch per CID however
- * many requests want it), fails stalled and over-quota fetches, drops a
- * request cancelled mid-fetch without settling it, leaves requests pending
- * when stopped and resumes them on start, protecting what they have stored
- * from garbage collection from the start on.
+ * The pin worker at its seam: it runs fetches and reports each outcome to
+ * its jobs (here the real settler, observed). Real pin core (LevelDB,
+ * durable blockstore, DAG pins, lifecycle, quotas), a real libp2p node of its
+ * own on 127.0.0.1, and real Helia origins holding the DAGs. It fetches DAGs
+ * (one fetch per CID however many requests want it) and reports their blocks
+ * and bytes, reports stalled fetches and those that outgrow the limit their
+ * jobs set, reports nothing for a request cancelled mid-fetch, leaves
+ * requests pending when stopped and resumes them on start, protecting what
+ * they have stored from garbage collection from the start on. Settling a DAG
+ * pinned already needs no worker: the settler does it at admission.
  */
 import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -22,7 +24,8 @@ import { waitFor } from '../fixtures/service.js'
 import { createMetrics, type Metrics } from '../../src/metrics.js'
 import { createPineryNode, type PineryNode } from '../../src/node/index.js'
 import { networkBlockSource } from '../../src/pins/block-source.js'
-import { createPinWorker, type PinWorker, type PinWorkerInit } from '../../src/pins/worker.js'
+import { createPinSettler, type PinSettler } from '../../src/pins/settle.js'
+import { createPinWorker, type FetchOutcome, type PinWorker, type PinWorkerInit } from '../../src/pins/worker.js'
 import type { PinRecord } from '../../src/pins/index.js'
 
 const MIB = 1024 * 1024
@@ -39,6 +42,9 @@ describe('pin worker', () => {
   let worker: PinWorker | undefined
   let metrics: Metrics
   let failedFetches: number
+  let settler: PinSettler
+  /** Every outcome the worker reported, by request. */
+  let outcomes: Map<string, FetchOutcome>
 
   beforeEach(async () => {
     core = await openPinCore({ limits: { alice: {}, bob: {} } })
@@ -48,6 +54,8 @@ describe('pin worker', () => {
     origin = await startOrigin()
     metrics = createMetrics()
     failedFetches = 0
+    settler = createPinSettler({ lifecycle: core.lifecycle, quota: core.quota, content: core.content, logger: core.logger })
+    outcomes = new Map()
   })
   afterEach(async () => {
     await worker?.stop()
@@ -60,10 +68,12 @@ describe('pin worker', () => {
   function startWorker (init: Partial<PinWorkerInit> = {}): PinWorker {
     const settings = { concurrency: 4, stallTimeoutMs: 30_000, fetchConcurrency: 32, rewantAfterMs: 2000, ...init }
     worker = createPinWorker(settings, {
-      lifecycle: core.lifecycle,
+      jobs: {
+        maxBytes: async (record) => await settler.maxBytes(record),
+        fetching: (record) => { settler.fetching(record) },
+        settle: async (record, outcome) => { outcomes.set(record.requestid, outcome); return await settler.settle(record, outcome) }
+      },
       records: core.records,
-      content: core.content,
-      quota: core.quota,
       node,
       blocks: networkBlockSource({ blockstore: core.blockstore, getCodec, want: node.want }),
       stored: { blockstore: core.blockstore, getCodec },
@@ -76,11 +86,14 @@ describe('pin worker', () => {
     return worker
   }
 
-  /** Creates a queued record as the pin service does, and hands it to the worker. */
+  /** Creates a queued record as the pin service does, and hands it to the settler or, to fetch it, the worker. */
   async function request (owner: string, cid: CID, withOrigins = true): Promise<PinRecord> {
     const record = core.record(owner, cid, withOrigins ? { pin: { cid: cid.toString(), origins: origin.addrs } } : {})
     await core.lifecycle.create(record)
-    return await (worker as PinWorker).admit(record)
+    const settled = await settler.settlePinned(record)
+    if (settled != null) return settled
+    ;(worker as PinWorker).enqueue(record)
+    return record
   }
 
   const settled = async (requestid: string): Promise<PinRecord> => await waitFor(async () => {
@@ -105,9 +118,14 @@ describe('pin worker', () => {
     expect(blocks.filter(c => core.guard.isProtected(c))).toEqual([])
     expect(w.stats()).toEqual({ depth: 0, active: 0 })
     expect(failedFetches).toBe(0)
+    const outcome = outcomes.get(record.requestid) as { blocks: CID[], bytes: number }
+    expect(outcome.bytes).toBe(await dagSizeIn(origin.blockstore))
+    // The origin's blockstore knows blocks by multihash only.
+    const hashes = (cids: CID[]): string[] => cids.map(c => Buffer.from(c.multihash.bytes).toString('hex')).sort()
+    expect(hashes(outcome.blocks)).toEqual(hashes(blocks))
   })
 
-  it('settles a request for a DAG pinned already at admission, with no fetch and no queue', async () => {
+  it('is not needed for a request for a DAG pinned already: the settler settles it at admission', async () => {
     const w = startWorker()
     await w.start()
     const cid = await unobtainable()
@@ -147,6 +165,7 @@ describe('pin worker', () => {
     const done = await settled(record.requestid)
     expect(done.status).toBe('failed')
     expect(done.failure).toMatch(/^no progress for 300 ms/)
+    expect(outcomes.get(record.requestid)).toEqual({ failure: done.failure })
     expect(failedFetches).toBe(1)
   })
 
@@ -158,8 +177,18 @@ describe('pin worker', () => {
     const [mine, theirs] = await Promise.all([request('alice', cid), request('bob', cid)])
     const [a, b] = await Promise.all([settled(mine!.requestid), settled(theirs!.requestid)])
     expect(a.status).toBe('failed')
-    expect(a.failure).toMatch(/^storage quota exceeded: the DAG grew past the \d+ bytes left/)
+    expect(a.failure).toMatch(/^storage quota exceeded: the DAG grew past the 1048576 bytes left/)
+    expect(outcomes.get(a.requestid)).toEqual({ failure: a.failure })
     expect(b.status).toBe('pinned')
+  })
+
+  it('reports a job whose limit cannot be had (its owner is gone) as a failed fetch', async () => {
+    const w = startWorker()
+    await w.start()
+    const record = await request('carol', await unobtainable())
+    const done = await settled(record.requestid)
+    expect(done.failure).toBe('fetch failed: user carol does not exist (any more)')
+    expect(outcomes.get(record.requestid)).toEqual({ failure: done.failure })
   })
 
   it('drops a request cancelled mid-fetch without settling it, and reports the abandoned fetch', async () => {
@@ -171,6 +200,7 @@ describe('pin worker', () => {
     w.cancel(record.requestid)
     await waitFor(async () => w.stats().active === 0 && failedFetches === 1 ? true : undefined, 5000, 'the job to end')
     expect(await core.records.get(record.requestid)).toBeUndefined()
+    expect(outcomes.has(record.requestid)).toBe(false)
     expect(await counter('pinery_pins_finished_total')).toBe(0)
   })
 
@@ -188,6 +218,19 @@ describe('pin worker', () => {
     w.cancel(second.requestid)
     expect(w.position(third.requestid)).toEqual({ position: 1, length: 1 })
     expect(w.stats()).toEqual({ depth: 1, active: 1 })
+  })
+
+  it('queues a request once however often it is handed over, and not while it runs', async () => {
+    const w = startWorker({ concurrency: 1, stallTimeoutMs: 60_000 })
+    await w.start()
+    const running = await request('alice', await unobtainable())
+    await waitFor(async () => w.stats().active === 1 ? true : undefined, 5000, 'the first fetch to start')
+    const waiting = await request('alice', await unobtainable())
+    w.enqueue(running)
+    w.enqueue(waiting)
+    w.enqueue(waiting)
+    expect(w.stats()).toEqual({ depth: 1, active: 1 })
+    expect(w.position(waiting.requestid)).toEqual({ position: 1, length: 1 })
   })
 
   it('leaves requests pending when stopped, and resumes them oldest first on start', async () => {

@@ -1,0 +1,136 @@
+/**
+ * Fetches shared between the requests that want the same DAG: one walk over
+ * bitswap per CID however many requests join it, with the block guard
+ * protecting what it stores until the fetch is over, a stall timeout that
+ * aborts it when no block arrives, and progress. The worker's jobs join and
+ * leave; the last to leave aborts a fetch nobody wants any more.
+ */
+import { CID } from 'multiformats/cid'
+import { StallError } from '../errors.js'
+import { isDialableOrigin, parseMultiaddr } from '../node/multiaddrs.js'
+import { createLimiter } from './limiter.js'
+import { walkDag, type DagWalkComponents, type DagWalkResult } from './dag-walk.js'
+import type { PinProgress, PinRecord } from './index.js'
+import type { BlockGuard } from './block-guard.js'
+import type { PinMetrics } from '../metrics.js'
+import type { PineryNode } from '../node/index.js'
+
+/** One fetch of a DAG and the requests taking part in it. */
+export interface SharedFetch {
+  controller: AbortController
+  participants: number
+  progress: PinProgress
+  protectedBlocks: CID[]
+  done: Promise<DagWalkResult>
+  /** True once the walk has completed successfully. */
+  finished: boolean
+  /** Told the bytes fetched so far after each block. */
+  watchers: Set<(bytes: number) => void>
+}
+
+/** The abort reason of a job or fetch nobody wants any more (not a failure to report). */
+export class CancelledError extends Error {
+  static override name = 'CancelledError'
+  override name = CancelledError.name
+}
+
+/** Settings of the fetches. */
+export interface SharedFetchesInit {
+  stallTimeoutMs: number
+  /** Block requests in flight across all fetches (one DAG may use them all). */
+  fetchConcurrency: number
+  /** Re-issue block requests after this long without any block arriving. */
+  rewantAfterMs: number
+}
+
+/** What fetches need. */
+export interface SharedFetchesComponents {
+  node: Pick<PineryNode, 'dialAll'>
+  /** Network-backed block access (fetches what is missing). */
+  blocks: DagWalkComponents
+  guard: BlockGuard
+  /** Told when an abandoned fetch may have left garbage behind. */
+  onFailed(): void
+  metrics?: PinMetrics
+}
+
+/** The running fetches, one per CID. */
+export interface SharedFetches {
+  /** Joins the fetch of `record`'s CID (starting one if none runs) and dials the record's origins. */
+  join(record: PinRecord): SharedFetch
+  /** Leaves a fetch joined before; the last participant aborts it and lets go of its blocks. */
+  leave(cidKey: string, fetch: SharedFetch): void
+}
+
+/** Creates the fetch registry. */
+export function createSharedFetches (init: SharedFetchesInit, components: SharedFetchesComponents): SharedFetches {
+  const { guard } = components
+  const fetches = new Map<string, SharedFetch>()
+  const limiter = createLimiter(init.fetchConcurrency)
+
+  function startFetch (record: PinRecord): SharedFetch {
+    const controller = new AbortController()
+    const fetch: SharedFetch = {
+      controller,
+      participants: 0,
+      progress: { blocks: 0, bytes: 0 },
+      protectedBlocks: [],
+      done: Promise.resolve({ blocks: [], bytes: 0 }),
+      finished: false,
+      watchers: new Set()
+    }
+    let stallTimer: NodeJS.Timeout | undefined
+    const armStall = (): void => {
+      clearTimeout(stallTimer)
+      const stalled = `no progress for ${init.stallTimeoutMs} ms: no connected peer provided the next block`
+      stallTimer = setTimeout(() => { controller.abort(new StallError(stalled)) }, init.stallTimeoutMs)
+    }
+    armStall()
+    fetch.done = walkDag(CID.parse(record.cidKey), components.blocks, {
+      signal: controller.signal,
+      concurrency: init.fetchConcurrency,
+      rewantAfterMs: init.rewantAfterMs,
+      limiter,
+      beforeBlock: async (cid) => { fetch.protectedBlocks.push(cid); await guard.protect(cid) },
+      onBlock: (_cid, size) => {
+        fetch.progress.blocks++
+        fetch.progress.bytes += size
+        components.metrics?.blockFetched(size)
+        armStall()
+        for (const watch of fetch.watchers) watch(fetch.progress.bytes)
+      }
+    }).finally(() => clearTimeout(stallTimer))
+    fetch.done.then(() => { fetch.finished = true }, () => {})
+    return fetch
+  }
+
+  function join (record: PinRecord): SharedFetch {
+    let fetch = fetches.get(record.cidKey)
+    // A fetch that already failed (stalled) is not joined: a new request gets a fresh attempt.
+    if (fetch == null || fetch.controller.signal.aborted) {
+      fetch = startFetch(record)
+      fetches.set(record.cidKey, fetch)
+    }
+    fetch.participants++
+    // Only plain TCP: records stored before origins were checked may name anything.
+    const origins = (record.pin.origins ?? [])
+      .flatMap(o => { try { return [parseMultiaddr(o)] } catch { return [] } })
+      .filter(isDialableOrigin)
+    if (origins.length > 0) void components.node.dialAll(origins, { signal: fetch.controller.signal })
+    return fetch
+  }
+
+  function leave (cidKey: string, fetch: SharedFetch): void {
+    if (--fetch.participants > 0) return
+    if (fetches.get(cidKey) === fetch) fetches.delete(cidKey)
+    const abandoned = !fetch.controller.signal.aborted && !fetch.finished
+    fetch.controller.abort(new CancelledError('no request wants this DAG any more'))
+    void fetch.done.catch(() => {}).finally(() => {
+      for (const cid of fetch.protectedBlocks) guard.unprotect(cid)
+      // Whatever an abandoned fetch stored and nobody pinned is garbage now.
+      if (abandoned) components.onFailed()
+    })
+  }
+
+  return { join, leave }
+}
