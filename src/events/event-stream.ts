@@ -67,6 +67,9 @@ function frameOf (e: LoggedEvent): string {
   return frame
 }
 
+/** How long a disconnected client has to read its last event before its socket is cut. */
+const DISCONNECT_GRACE_MS = 30_000
+
 /** Creates the stream registry. */
 export function createEventStreams (init: EventStreamsInit, components: EventStreamsComponents): EventStreams {
   const clients = new Set<Client>()
@@ -83,19 +86,21 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
     log.info({ reason, lastWritten: c.lastWritten }, 'event stream disconnected')
     c.pending = []
     c.res.end(`event: disconnect\ndata: ${JSON.stringify({ reason, last_event_id: String(c.lastWritten) })}\n\n`)
-    // A client that reads nothing never drains even that: cut it off.
-    setTimeout(() => { c.res.destroy() }, 5000).unref()
+    // A client that reads nothing never drains even that: cut it off (what it holds is bounded meanwhile).
+    setTimeout(() => { c.res.destroy() }, DISCONNECT_GRACE_MS).unref()
   }
 
   let flushTimer: NodeJS.Timeout | undefined
   const flushMs = init.flushMs ?? 100
 
-  function flushClient (c: Client): void {
-    if (c.closed || c.pending.length === 0) return
-    c.res.write(c.pending.length === 1 ? c.pending[0] as string : c.pending.join(''))
+  /** Writes what waits; false when the response asks the writer to wait for 'drain'. */
+  function flushClient (c: Client): boolean {
+    if (c.closed || c.pending.length === 0) return true
+    const ok = c.res.write(c.pending.length === 1 ? c.pending[0] as string : c.pending.join(''))
     c.pending = []
     c.pendingBytes = 0
     c.lastWritten = c.lastSent
+    return ok
   }
 
   function flushAll (): void {
@@ -160,12 +165,10 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
         for await (const e of components.events.read(request.after, upTo)) {
           if (c.closed) return
           send(c, e)
-          if (c.pendingBytes > init.maxBufferedBytes / 4) flushClient(c)
-          // 'drain' comes only after a write that returned false; look again every 50 ms regardless.
-          while (!c.closed && res.writableLength > init.maxBufferedBytes / 2) {
+          // Paced by the response: 'drain' comes exactly after a write that returned false.
+          if (c.pendingBytes > init.maxBufferedBytes / 4 && !flushClient(c)) {
             await new Promise<void>(resolve => {
-              const done = (): void => { clearTimeout(timer); res.off('drain', done); res.off('close', done); resolve() }
-              const timer = setTimeout(done, 50)
+              const done = (): void => { res.off('drain', done); res.off('close', done); resolve() }
               res.once('drain', done)
               res.once('close', done)
             })
