@@ -4,6 +4,13 @@
  * CIDs it holds (still on disk for it). CIDs are the index's interned ids.
  */
 
+/** Charges as plain data, for the index snapshot: `charged` as [cid, refs, size] triples. */
+export interface ChargesDump {
+  bytes: number
+  charged: number[]
+  holding: Array<[number, number[]]>
+}
+
 /** One owner's charges. */
 export class Charges {
   /** CID id → pinned records naming it (or holding it) and the dagSize charged for it. */
@@ -55,5 +62,23 @@ export class Charges {
     for (const id of held) this.uncharge(id)
     this.holding.delete(created)
     return held
+  }
+
+  /** The charges as plain data. */
+  dump (): ChargesDump {
+    const charged: number[] = []
+    for (const [cid, { refs, size }] of this.charged) charged.push(cid, refs, size)
+    return { bytes: this.bytes, charged, holding: [...this.holding] }
+  }
+
+  /** Charges read back from `dump()`. */
+  static restore (dump: ChargesDump): Charges {
+    const charges = new Charges()
+    for (let i = 0; i + 2 < dump.charged.length; i += 3) {
+      charges.charged.set(dump.charged[i] as number, { refs: dump.charged[i + 1] as number, size: dump.charged[i + 2] as number })
+    }
+    for (const [created, held] of dump.holding) charges.holding.set(created, held)
+    charges.bytes = dump.bytes
+    return charges
   }
 }
