@@ -8,7 +8,9 @@
  * Start-up is measured first: Pinery starts on a copy of the filled dir with
  * no index snapshot (it rebuilds the index from every record), stops cleanly
  * (writing the snapshot), and starts again from the snapshot; each `--starts`
- * times, next to an empty node's start. RSS is read 2 s after the ready line.
+ * times, next to an empty node's start. RSS is read 2 s after the ready line
+ * (all of it, and the anonymous part: RSS also counts LevelDB's mmapped table
+ * files, page cache the kernel reclaims).
  * `--baseline` names another build's dist/server.js, started the same way in
  * the same run, interleaved; `--dir` keeps the filled dir for the next run.
  *
@@ -67,7 +69,7 @@ const filled = values.dir ?? await mkdtemp(join(tmpdir(), 'pinery-bench-api-fill
 const dir = await mkdtemp(join(tmpdir(), 'pinery-bench-api-'))
 
 /** What one start measured. */
-interface Start { seconds: number, rss: number, peak: number }
+interface Start { seconds: number, rss: number, anon: number, peak: number }
 
 /** Ends the run after the start-up table. */
 class StartupOnly extends Error {}
@@ -81,7 +83,7 @@ async function start (script: string, dataDir: string): Promise<Start> {
   const status = await readFile(`/proc/${server.child.pid as number}/status`, 'utf8')
   const kib = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024
   await server.stop()
-  return { seconds, rss: kib('VmRSS'), peak: kib('VmHWM') }
+  return { seconds, rss: kib('VmRSS'), anon: kib('RssAnon'), peak: kib('VmHWM') }
 }
 
 /** Start-up side by side: empty node, rebuild without a snapshot, start from the snapshot; medians. */
@@ -98,7 +100,7 @@ async function startups (): Promise<string> {
         const snapshot = await start(script, join(work, 'full'))
         const row = { empty, rebuild, snapshot }
         runs.set(label, [...(runs.get(label) ?? []), row])
-        process.stderr.write(`${label} run ${i + 1}: ${Object.entries(row).map(([k, v]) => `${k} ${v.seconds.toFixed(1)} s rss ${(v.rss / MiB).toFixed(0)} MiB`).join(', ')}\n`)
+        process.stderr.write(`${label} run ${i + 1}: ${Object.entries(row).map(([k, v]) => `${k} ${v.seconds.toFixed(1)} s rss ${(v.rss / MiB).toFixed(0)} (anon ${(v.anon / MiB).toFixed(0)}) MiB`).join(', ')}\n`)
       } finally {
         await rm(work, { recursive: true, force: true })
       }
@@ -111,10 +113,10 @@ async function startups (): Promise<string> {
     for (const kind of ['rebuild', 'snapshot'] as const) {
       rows.push([label, kind, med(r => r[kind].seconds).toFixed(1), list.map(r => r[kind].seconds.toFixed(1)).join(' / '),
         (med(r => r[kind].rss) / MiB).toFixed(0), (emptyRss / MiB).toFixed(0), (med(r => r[kind].rss - r.empty.rss) / MiB).toFixed(0),
-        (med(r => r[kind].peak) / MiB).toFixed(0)])
+        (med(r => r[kind].anon - r.empty.anon) / MiB).toFixed(0), (med(r => r[kind].peak) / MiB).toFixed(0)])
     }
   }
-  return table(['build', 'start', 'ready s (median)', 'each run', 'RSS MiB', 'empty node RSS', 'above empty', 'peak RSS'], rows)
+  return table(['build', 'start', 'ready s (median)', 'each run', 'RSS MiB', 'empty node RSS', 'above empty', 'anonymous RSS above empty', 'peak RSS'], rows)
 }
 
 try {

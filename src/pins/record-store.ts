@@ -185,19 +185,26 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
 
     async * pending () {
       const prefix = `${PREFIX}pending/`
-      let chunk: string[] = []
-      // Read in chunks with getMany: one LevelDB call per chunk rather than two per record.
-      const flush = async (): Promise<PinRecord[]> => {
-        const owns = await db.getMany(chunk.map(key => `${PREFIX}req/${key.slice(key.lastIndexOf('/') + 1)}`))
+      // Read in chunks with getMany (one LevelDB call per chunk rather than two per record),
+      // the next chunk read while the caller works through this one.
+      const read = async (keys: string[]): Promise<PinRecord[]> => {
+        const owns = await db.getMany(keys.map(key => `${PREFIX}req/${key.slice(key.lastIndexOf('/') + 1)}`))
         const values = await db.getMany(owns.flatMap(own => own == null ? [] : [decoder.decode(own)]))
-        chunk = []
         return values.flatMap(value => value == null ? [] : [decode(value)])
       }
+      let chunk: string[] = []
+      let ahead: Promise<PinRecord[]> | undefined
       for await (const key of db.keys({ gt: prefix, lt: `${prefix}\xff` })) {
         chunk.push(key)
-        if (chunk.length >= PENDING_CHUNK) yield * await flush()
+        if (chunk.length < PENDING_CHUNK) continue
+        const next = read(chunk)
+        next.catch(() => {}) // awaited below; a failure surfaces there
+        chunk = []
+        if (ahead != null) yield * await ahead
+        ahead = next
       }
-      if (chunk.length > 0) yield * await flush()
+      if (ahead != null) yield * await ahead
+      if (chunk.length > 0) yield * await read(chunk)
     },
 
     async close () {
