@@ -105,7 +105,9 @@ export async function createPinery (config: Config, components: PineryComponents
 
     const index = createPinIndex()
     const snapshot = createIndexSnapshot({ path: join(config.dataDir, INDEX_SNAPSHOT_FILE) }, { logger })
+    const indexStarted = performance.now()
     const records = await createRecordStore({ db: datastore.db, index, snapshot })
+    logger.info({ records: index.size(), ms: Math.round(performance.now() - indexStarted) }, 'pin index loaded')
     // Runs after the HTTP server and the worker have stopped: the snapshot sees the last write.
     cleanup.push(async () => { await records.close() })
     const guard = createBlockGuard()

@@ -14,8 +14,8 @@
  * columns (created f64, status u8, cid/name/meta i32, request IDs 16 bytes
  * each), then the SHA-256 of everything before it.
  */
-import { createHash } from 'node:crypto'
-import { open, readFile, rename, rm } from 'node:fs/promises'
+import { createHash, type Hash } from 'node:crypto'
+import { open, rename, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Logger } from '../logger.js'
 import type { ColumnsDump } from './owner-columns.js'
@@ -38,8 +38,6 @@ export interface IndexSnapshot {
   read(generation: Generation): Promise<IndexDump | undefined>
   /** Saves `dump` atomically (temporary file, fsync, rename, fsync of the directory). */
   write(dump: IndexDump, generation: Generation): Promise<void>
-  /** Removes the file (a stale one should not linger). */
-  discard(): Promise<void>
 }
 
 /** Where the snapshot lives. */
@@ -62,11 +60,19 @@ function bytesOf (view: ArrayBufferView): Buffer {
   return Buffer.from(view.buffer, view.byteOffset, view.byteLength)
 }
 
-/** A typed array of `n` elements copied out of `buf` (copied: `buf` offsets need not be aligned). */
-function column<A extends Float64Array | Uint8Array | Int32Array> (Kind: new (n: number) => A, buf: Buffer, at: number, n: number): A {
-  const out = new Kind(n)
-  bytesOf(out).set(buf.subarray(at, at + out.byteLength))
-  return out
+/** Thrown when the file is not a whole, intact snapshot. */
+class Unusable extends Error {}
+
+/** Reads `into.byteLength` bytes at `position`, hashing them; a short file is unusable. */
+async function readFully (file: FileHandle, into: ArrayBufferView, position: number, hash: Hash): Promise<void> {
+  const bytes = bytesOf(into)
+  let done = 0
+  while (done < bytes.length) {
+    const { bytesRead } = await file.read(bytes, done, bytes.length - done, position + done)
+    if (bytesRead === 0) throw new Unusable('truncated')
+    done += bytesRead
+  }
+  hash.update(bytes)
 }
 
 /** Creates the snapshot store for one file. */
@@ -74,57 +80,65 @@ export function createIndexSnapshot (init: IndexSnapshotInit, components: IndexS
   const log = components.logger.child({ component: 'index-snapshot' })
   const { path } = init
 
-  function parse (buf: Buffer, generation: Generation): IndexDump | string {
-    if (buf.length < MAGIC.length + 8 + HASH_BYTES || !buf.subarray(0, MAGIC.length).equals(MAGIC)) return 'not a snapshot'
-    const body = buf.subarray(0, buf.length - HASH_BYTES)
-    if (!createHash('sha256').update(body).digest().equals(buf.subarray(body.length))) return 'checksum mismatch'
-    if (buf.readUInt32LE(MAGIC.length) !== VERSION) return 'unknown version'
-    const headerLength = buf.readUInt32LE(MAGIC.length + 4)
-    let at = MAGIC.length + 8
-    const header = JSON.parse(buf.toString('utf8', at, at + headerLength)) as Omit<IndexDump, 'owners'> & {
+  /** Reads the file column by column into the typed arrays the index keeps (no copy of the whole file). */
+  async function parse (file: FileHandle, generation: Generation): Promise<IndexDump> {
+    const size = (await file.stat()).size
+    const hash = createHash('sha256')
+    const head = Buffer.alloc(MAGIC.length + 8)
+    await readFully(file, head, 0, hash)
+    if (!head.subarray(0, MAGIC.length).equals(MAGIC)) throw new Unusable('not a snapshot')
+    if (head.readUInt32LE(MAGIC.length) !== VERSION) throw new Unusable('unknown version')
+    const headerBytes = Buffer.alloc(head.readUInt32LE(MAGIC.length + 4))
+    if (head.length + headerBytes.length + HASH_BYTES > size) throw new Unusable('truncated')
+    await readFully(file, headerBytes, head.length, hash)
+    const header = JSON.parse(headerBytes.toString('utf8')) as Omit<IndexDump, 'owners'> & {
       generation: Generation
       owners: Array<{ owner: string, columns: Omit<ColumnsDump, keyof Columns> }>
     }
-    at += headerLength
     const g = header.generation
     if (g.id !== generation.id || g.seq !== generation.seq || g.clock !== generation.clock || g.format !== generation.format) {
-      return 'records changed since it was written'
+      throw new Unusable('records changed since it was written')
     }
-    const owners = header.owners.map(({ owner, columns }) => {
+    let at = head.length + headerBytes.length
+    const expected = at + header.owners.reduce((sum, o) => sum + o.columns.length * (8 + 1 + 4 * 3 + 16), 0) + HASH_BYTES
+    if (expected !== size) throw new Unusable('wrong length')
+    const owners: IndexDump['owners'] = []
+    for (const { owner, columns } of header.owners) {
       const n = columns.length
       const cols: Columns = {
-        created: column(Float64Array, buf, at, n),
-        status: column(Uint8Array, buf, at += n * 8, n),
-        cid: column(Int32Array, buf, at += n, n),
-        name: column(Int32Array, buf, at += n * 4, n),
-        meta: column(Int32Array, buf, at += n * 4, n),
-        ids: column(Uint8Array, buf, at += n * 4, n * 16)
+        created: new Float64Array(n),
+        status: new Uint8Array(n),
+        cid: new Int32Array(n),
+        name: new Int32Array(n),
+        meta: new Int32Array(n),
+        ids: new Uint8Array(n * 16)
       }
-      at += n * 16
-      return { owner, columns: { ...columns, ...cols } }
-    })
-    if (at !== body.length) return 'wrong length'
+      for (const name of COLUMNS) { await readFully(file, cols[name], at, hash); at += cols[name].byteLength }
+      owners.push({ owner, columns: { ...columns, ...cols } })
+    }
+    const digest = Buffer.alloc(HASH_BYTES)
+    await readFully(file, digest, at, createHash('sha256'))
+    if (!hash.digest().equals(digest)) throw new Unusable('checksum mismatch')
     return { total: header.total, cids: header.cids, names: header.names, metas: header.metas, owners }
   }
 
   return {
     async read (generation) {
-      const buf = await readFile(path).catch((err: NodeJS.ErrnoException) => {
+      const file = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') return undefined
         throw err
       })
-      if (buf == null) return undefined
-      let result: IndexDump | string
+      if (file == null) return undefined
       try {
-        result = parse(buf, generation)
+        return await parse(file, generation)
       } catch (err) {
-        result = `unreadable: ${(err as Error).message}`
-      }
-      if (typeof result === 'string') {
-        log.info({ reason: result }, 'index snapshot not used; rebuilding the index from the records')
+        // Whatever is wrong with the file (damage, a read error), the records are the truth.
+        const reason = err instanceof Unusable ? err.message : `unreadable: ${(err as Error).message}`
+        log.info({ reason }, 'index snapshot not used; rebuilding the index from the records')
         return undefined
+      } finally {
+        await file.close()
       }
-      return result
     },
 
     async write (dump, generation) {
@@ -154,10 +168,6 @@ export function createIndexSnapshot (init: IndexSnapshotInit, components: IndexS
       await rename(tmp, path)
       const dir = await open(dirname(path), 'r')
       try { await dir.sync() } finally { await dir.close() }
-    },
-
-    async discard () {
-      await rm(path, { force: true })
     }
   }
 }
