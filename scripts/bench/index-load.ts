@@ -32,7 +32,8 @@ async function anon (): Promise<number> {
   return Number(/RssAnon:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024
 }
 
-const snapshotFile = createIndexSnapshot({ path: join(dir, 'index.snapshot') }, { logger: createLogger({ level: 'warn' }) })
+const snapshotFile = createIndexSnapshot({ path: join(dir, 'index.snapshot') },
+  { logger: createLogger({ level: 'warn' }) })
 
 /** Loads the index once, with or without the snapshot; keeps it alive until measured. */
 async function load (useSnapshot: boolean): Promise<{ seconds: number, held: number, index: PinIndex }> {
@@ -62,7 +63,8 @@ for (const snapshot of [false, true]) {
   for (let i = 0; i < Number(values.runs); i++) {
     const { seconds, held, index } = await load(snapshot)
     runs.push({ seconds, held })
-    process.stderr.write(`${snapshot ? 'snapshot' : 'rebuild'}: ${seconds.toFixed(2)} s, ${(held / MiB).toFixed(0)} MiB, ${index.size()} records\n`)
+    const what = `${seconds.toFixed(2)} s, ${(held / MiB).toFixed(0)} MiB, ${index.size()} records`
+    process.stderr.write(`${snapshot ? 'snapshot' : 'rebuild'}: ${what}\n`)
   }
   rows.push([snapshot ? 'from the snapshot' : 'rebuilt from the records', median(runs.map(r => r.seconds)).toFixed(2),
     runs.map(r => r.seconds.toFixed(2)).join(' / '), (median(runs.map(r => r.held)) / MiB).toFixed(0)])

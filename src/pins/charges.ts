@@ -75,7 +75,8 @@ export class Charges {
   static restore (dump: ChargesDump): Charges {
     const charges = new Charges()
     for (let i = 0; i + 2 < dump.charged.length; i += 3) {
-      charges.charged.set(dump.charged[i] as number, { refs: dump.charged[i + 1] as number, size: dump.charged[i + 2] as number })
+      const [cid, refs, size] = dump.charged.slice(i, i + 3) as [number, number, number]
+      charges.charged.set(cid, { refs, size })
     }
     for (const [created, held] of dump.holding) charges.holding.set(created, held)
     charges.bytes = dump.bytes

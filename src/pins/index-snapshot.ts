@@ -53,6 +53,8 @@ export interface IndexSnapshotComponents {
 const MAGIC = Buffer.from('PINERYIX')
 const VERSION = 1
 const HASH_BYTES = 32
+/** created f64, status u8, cid/name/meta i32, request ID 16 bytes. */
+const BYTES_PER_RECORD = 8 + 1 + 4 * 3 + 16
 type Columns = Pick<ColumnsDump, 'created' | 'status' | 'cid' | 'name' | 'meta' | 'ids'>
 const COLUMNS = ['created', 'status', 'cid', 'name', 'meta', 'ids'] as const
 
@@ -96,11 +98,13 @@ export function createIndexSnapshot (init: IndexSnapshotInit, components: IndexS
       owners: Array<{ owner: string, columns: Omit<ColumnsDump, keyof Columns> }>
     }
     const g = header.generation
-    if (g.id !== generation.id || g.seq !== generation.seq || g.clock !== generation.clock || g.format !== generation.format) {
+    const same = g.id === generation.id && g.seq === generation.seq &&
+      g.clock === generation.clock && g.format === generation.format
+    if (!same) {
       throw new Unusable('records changed since it was written')
     }
     let at = head.length + headerBytes.length
-    const expected = at + header.owners.reduce((sum, o) => sum + o.columns.length * (8 + 1 + 4 * 3 + 16), 0) + HASH_BYTES
+    const expected = at + header.owners.reduce((sum, o) => sum + o.columns.length * BYTES_PER_RECORD, 0) + HASH_BYTES
     if (expected !== size) throw new Unusable('wrong length')
     const owners: IndexDump['owners'] = []
     for (const { owner, columns } of header.owners) {
@@ -146,7 +150,8 @@ export function createIndexSnapshot (init: IndexSnapshotInit, components: IndexS
         const { created, status, cid, name, meta, ids, ...small } = columns
         return { owner, columns: small }
       })
-      const header = Buffer.from(JSON.stringify({ generation, total: dump.total, cids: dump.cids, names: dump.names, metas: dump.metas, owners }))
+      const { total, cids, names, metas } = dump
+      const header = Buffer.from(JSON.stringify({ generation, total, cids, names, metas, owners }))
       const head = Buffer.alloc(MAGIC.length + 8)
       MAGIC.copy(head)
       head.writeUInt32LE(VERSION, MAGIC.length)

@@ -118,13 +118,20 @@ class Interned<T> {
   get size (): number { return this.ids.size }
 
   dump (): TableDump {
-    return { keys: this.keys.map(k => k ?? null), refs: this.keys.map((k, id) => k == null ? 0 : this.refs[id] as number) }
+    const refs = this.keys.map((k, id) => k == null ? 0 : this.refs[id] as number)
+    return { keys: this.keys.map(k => k ?? null), refs }
   }
 
   /** Loads a dump into this (empty) table; `value` makes each value from its key. */
   restore (dump: TableDump, value: (key: string) => T): void {
     dump.keys.forEach((key, id) => {
-      if (key == null) { this.free.push(id); this.values[id] = undefined; this.keys[id] = undefined; this.refs[id] = 0; return }
+      if (key == null) {
+        this.free.push(id)
+        this.values[id] = undefined
+        this.keys[id] = undefined
+        this.refs[id] = 0
+        return
+      }
       this.ids.set(key, id)
       this.values[id] = value(key)
       this.keys[id] = key

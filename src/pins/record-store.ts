@@ -100,12 +100,16 @@ function decode (value: Uint8Array): PinRecord {
 /** Opens the record store on an open LevelDB and loads its clock. */
 export async function createRecordStore (components: RecordStoreComponents): Promise<RecordStore> {
   const { db, index, snapshot } = components
-  const text = async (key: string): Promise<string> => { const v = await db.get(key); return v == null ? '' : decoder.decode(v) }
+  const text = async (key: string): Promise<string> => {
+    const v = await db.get(key)
+    return v == null ? '' : decoder.decode(v)
+  }
   const stored = await db.get(CLOCK_KEY)
   let clock = stored == null ? 0 : Number(decoder.decode(stored))
   const [id, storedSeq] = (await text(GENERATION_KEY)).split(' ')
   const generation = { id: id === '' || id == null ? randomUUID() : id, seq: Number(storedSeq ?? 0) }
-  const generationNow = async (): Promise<Generation> => ({ ...generation, clock: await text(CLOCK_KEY), format: await text(FORMAT_KEY) })
+  const generationNow = async (): Promise<Generation> =>
+    ({ ...generation, clock: await text(CLOCK_KEY), format: await text(FORMAT_KEY) })
   /** Batches not yet committed: close() waits for them. */
   const inflight = new Set<Promise<void>>()
 

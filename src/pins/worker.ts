@@ -272,7 +272,8 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   return {
     async start () {
       stopped = false
-      // Protected a batch at a time (one file system call after another took seconds for 100k requests), queued in order.
+      // Protected a batch at a time (one file system call after another took seconds
+      // for 100k requests), queued in order.
       let batch: Array<{ record: PinRecord, held: Promise<CID[]> }> = []
       const drain = async (): Promise<void> => {
         const held = await Promise.all(batch.map(b => b.held))

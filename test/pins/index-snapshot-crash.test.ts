@@ -27,7 +27,12 @@ describe('index snapshot across a SIGKILL', () => {
   })
 
   async function start (): Promise<ServerProcess> {
-    server = await startServerProcess({ PINERY_DATA_DIR: dataDir as string, PINERY_HTTP_PORT: '0', PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0', PINERY_ADMIN_TOKEN: TOKEN })
+    server = await startServerProcess({
+      PINERY_DATA_DIR: dataDir as string,
+      PINERY_HTTP_PORT: '0',
+      PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
+      PINERY_ADMIN_TOKEN: TOKEN
+    })
     return server
   }
   async function call<T> (method: string, path: string, body?: unknown): Promise<T> {
@@ -40,7 +45,8 @@ describe('index snapshot across a SIGKILL', () => {
     return (res.status === 202 && method === 'DELETE' ? undefined : await res.json()) as T
   }
   async function add (i: number): Promise<string> {
-    return (await call<{ requestid: string }>('POST', '/pins', { cid: CIDS[i % CIDS.length], name: `doc-${i % 3}` })).requestid
+    const body = { cid: CIDS[i % CIDS.length], name: `doc-${i % 3}` }
+    return (await call<{ requestid: string }>('POST', '/pins', body)).requestid
   }
   /** What the service lists: every request ID, and the count of one name filter. */
   async function listed (): Promise<{ ids: string[], named: number }> {

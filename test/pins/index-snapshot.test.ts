@@ -80,7 +80,11 @@ async function fill (records: RecordStore, n: number): Promise<PinRecord[]> {
       created: records.nextCreated(),
       status,
       cidKey,
-      pin: { cid: cidKey, ...(i % 5 === 0 ? {} : { name: `file-${i % 7}.txt` }), ...(i % 3 === 0 ? { meta: { app: `a${i % 2}` } } : {}) },
+      pin: {
+        cid: cidKey,
+        ...(i % 5 === 0 ? {} : { name: `file-${i % 7}.txt` }),
+        ...(i % 3 === 0 ? { meta: { app: `a${i % 2}` } } : {})
+      },
       ...(status === 'pinned' ? { dagSize: 100 + (i % CIDS.length) } : {})
     }
     await records.write(r)
@@ -88,7 +92,10 @@ async function fill (records: RecordStore, n: number): Promise<PinRecord[]> {
   }
   // A replacement holding the CID it replaces, still queued.
   const old = live.find(r => r.status === 'pinned' && r.owner === 'alice') as PinRecord
-  const replacement: PinRecord = { ...old, requestid: randomUUID(), created: records.nextCreated(), status: 'queued', cidKey: CIDS[3] as string, pin: { cid: CIDS[3] as string }, holds: [old.cidKey] }
+  const cidKey = CIDS[3] as string
+  const replacement: PinRecord =
+    { ...old, requestid: randomUUID(), created: records.nextCreated(), status: 'queued', cidKey, pin: { cid: cidKey } }
+  replacement.holds = [old.cidKey]
   delete replacement.dagSize
   await records.write(replacement, undefined, old)
   live.splice(live.indexOf(old), 1, replacement)
@@ -161,7 +168,7 @@ describe('index snapshot', () => {
     expect(o.index.stats()).toEqual({ cids: 0, names: 0, metas: 0, owners: 0 })
   })
 
-  it('is not used after writes with no clean close since (a crash): the index is rebuilt from the records', async () => {
+  it('is not used after writes with no clean close since (a crash): the index is rebuilt', async () => {
     const dir = await tempDir()
     await closedCleanly(dir)
     const crashed = await open(dir)
