@@ -111,7 +111,7 @@ async function startups (): Promise<string> {
     const med = (f: (r: Record<'empty' | 'rebuild' | 'snapshot', Start>) => number): number => median(list.map(f))
     const emptyRss = med(r => r.empty.rss)
     for (const kind of ['rebuild', 'snapshot'] as const) {
-      rows.push([label, kind, med(r => r[kind].seconds).toFixed(1), list.map(r => r[kind].seconds.toFixed(1)).join(' / '),
+      rows.push([label, kind === 'rebuild' ? 'first start (no snapshot)' : 'restart after a clean stop', med(r => r[kind].seconds).toFixed(1), list.map(r => r[kind].seconds.toFixed(1)).join(' / '),
         (med(r => r[kind].rss) / MiB).toFixed(0), (emptyRss / MiB).toFixed(0), (med(r => r[kind].rss - r.empty.rss) / MiB).toFixed(0),
         (med(r => r[kind].anon - r.empty.anon) / MiB).toFixed(0), (med(r => r[kind].peak) / MiB).toFixed(0)])
     }
@@ -135,14 +135,7 @@ try {
   const startSeconds = (performance.now() - t) / 1000
   const rows: Array<Array<string | number>> = []
   try {
-    for (const q of expected.queries) {
-      const res = await fetch(`${server.url}${q.path}`, { headers: { authorization: `Bearer ${expected.token}` } })
-      const body = await res.json() as { count: number, results: unknown[] }
-      const exact = res.status === 200 && body.count === q.count
-      const r = await load(`${server.url}${q.path}`, { token: expected.token })
-      rows.push([`GET ${q.name}`, r.requests.average.toFixed(0), r.latency.p50, r.latency.p99, r.non2xx + r.errors, `${body.count} / ${q.count} ${exact ? 'exact' : 'WRONG'}`])
-      process.stderr.write(`${q.name}: ${r.requests.average.toFixed(0)} req/s, p99 ${r.latency.p99} ms, count ${exact ? 'exact' : 'WRONG'}\n`)
-    }
+    rows.push(...await gets(server.url, expected))
     // POSTs go to another user so the GET answers above stay as filled.
     const adminToken = 'pinery_bench-admin-token'
     const pinery = await load(`${server.url}/pins`, { method: 'POST', token: adminToken, body: POST_BODY })
@@ -163,11 +156,35 @@ try {
   } finally {
     await server.stop()
   }
+  if (values.baseline != null) {
+    // The same GETs on the baseline build, on the same records (the POSTs above went to another user).
+    const base = await startServerProcess({ ...ENV, PINERY_DATA_DIR: dir }, values.baseline)
+    try {
+      const baseRows = (await gets(base.url, expected)).map(([name, ...rest]) => [`${name as string} (baseline)`, ...rest])
+      process.stdout.write('\n' + table(['request', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx + errors', 'count (got / expected)'], baseRows) + '\n')
+    } finally {
+      await base.stop()
+    }
+  }
 } catch (err) {
   if (!(err instanceof StartupOnly)) throw err
 } finally {
   await rm(dir, { recursive: true, force: true })
   if (values.dir == null) await rm(filled, { recursive: true, force: true })
+}
+
+/** Checks each query's count, then drives it with autocannon; one table row per query. */
+async function gets (url: string, expected: Expected): Promise<Array<Array<string | number>>> {
+  const rows: Array<Array<string | number>> = []
+  for (const q of expected.queries) {
+    const res = await fetch(`${url}${q.path}`, { headers: { authorization: `Bearer ${expected.token}` } })
+    const body = await res.json() as { count: number, results: unknown[] }
+    const exact = res.status === 200 && body.count === q.count
+    const r = await load(`${url}${q.path}`, { token: expected.token })
+    rows.push([`GET ${q.name}`, r.requests.average.toFixed(0), r.latency.p50, r.latency.p99, r.non2xx + r.errors, `${body.count} / ${q.count} ${exact ? 'exact' : 'WRONG'}`])
+    process.stderr.write(`${q.name}: ${r.requests.average.toFixed(0)} req/s, p99 ${r.latency.p99} ms, count ${exact ? 'exact' : 'WRONG'}\n`)
+  }
+  return rows
 }
 
 /** The TCP port a process listens on (the mock picks a free one with --port 0). */
