@@ -1,17 +1,17 @@
 /**
  * The pin index alone, in this process, on a filled data dir (see fill.ts):
  * how long loading it takes (rebuilt from every record, or from the snapshot
- * a clean close writes) and the anonymous memory it holds once loaded (after
- * a full GC, the index kept alive), next to the process before it was
- * loaded. Isolates the index from what else a starting node does (the worker
- * resuming pending requests, LevelDB's mmapped files counted in RSS).
+ * a clean close writes) and the live memory it holds once loaded (after a
+ * full GC, the index kept alive: V8 heap plus typed arrays), next to the
+ * process before it was loaded. Isolates the index from what else a
+ * starting node does (the worker resuming pending requests, LevelDB's
+ * mmapped files counted in RSS).
  *
  * DIR should be a copy: a clean close is simulated on it (writing
  * index.snapshot and the records' generation key) before the snapshot runs.
  *
  *   node --expose-gc --import tsx scripts/bench/index-load.ts --dir DIR [--runs 3]
  */
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createLogger } from '../../src/logger.js'
@@ -26,10 +26,11 @@ const dir = values.dir as string
 const gc = (globalThis as { gc?: () => void }).gc
 if (gc == null) throw new Error('run with --expose-gc')
 
-async function anon (): Promise<number> {
+/** Live memory after a full GC: the V8 heap plus typed arrays' backing stores (RSS would keep what earlier runs freed). */
+async function live (): Promise<number> {
   gc?.()
-  const status = await readFile('/proc/self/status', 'utf8')
-  return Number(/RssAnon:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024
+  const { heapUsed, arrayBuffers } = process.memoryUsage()
+  return heapUsed + arrayBuffers
 }
 
 const snapshotFile = createIndexSnapshot({ path: join(dir, 'index.snapshot') },
@@ -38,12 +39,12 @@ const snapshotFile = createIndexSnapshot({ path: join(dir, 'index.snapshot') },
 /** Loads the index once, with or without the snapshot; keeps it alive until measured. */
 async function load (useSnapshot: boolean): Promise<{ seconds: number, held: number, index: PinIndex }> {
   const datastore = await openDatastore(dir)
-  const before = await anon()
+  const before = await live()
   const index = createPinIndex()
   const t = performance.now()
   await createRecordStore({ db: datastore.db, index, ...(useSnapshot ? { snapshot: snapshotFile } : {}) })
   const seconds = (performance.now() - t) / 1000
-  const held = await anon() - before
+  const held = await live() - before
   await datastore.close()
   return { seconds, held, index }
 }
@@ -69,4 +70,4 @@ for (const snapshot of [false, true]) {
   rows.push([snapshot ? 'from the snapshot' : 'rebuilt from the records', median(runs.map(r => r.seconds)).toFixed(2),
     runs.map(r => r.seconds.toFixed(2)).join(' / '), (median(runs.map(r => r.held)) / MiB).toFixed(0)])
 }
-process.stdout.write(table(['index load', 's (median)', 'each run', 'anonymous MiB held'], rows) + '\n')
+process.stdout.write(table(['index load', 's (median)', 'each run', 'live MiB held (heap + arrays)'], rows) + '\n')
