@@ -107,7 +107,9 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
   const stored = await db.get(CLOCK_KEY)
   let clock = stored == null ? 0 : Number(decoder.decode(stored))
   const [id, storedSeq] = (await text(GENERATION_KEY)).split(' ')
-  const generation = { id: id === '' || id == null ? randomUUID() : id, seq: Number(storedSeq ?? 0) }
+  // None yet (or unreadable): a new id, which no snapshot carries.
+  const known = id != null && id !== '' && Number.isSafeInteger(Number(storedSeq))
+  const generation = known ? { id, seq: Number(storedSeq) } : { id: randomUUID(), seq: 0 }
   const generationNow = async (): Promise<Generation> =>
     ({ ...generation, clock: await text(CLOCK_KEY), format: await text(FORMAT_KEY) })
   /** Batches not yet committed: close() waits for them. */
