@@ -27,6 +27,7 @@ import { localBlockSource, networkBlockSource } from './pins/block-source.js'
 import { createContentPins } from './pins/content.js'
 import { createDagPins } from './pins/dag-pins.js'
 import { createGarbageCollector, type GarbageCollector } from './pins/gc.js'
+import { createIndexSnapshot } from './pins/index-snapshot.js'
 import { createPinIndex } from './pins/pin-index.js'
 import { createPinLifecycle } from './pins/lifecycle.js'
 import { createRecordStore } from './pins/record-store.js'
@@ -52,6 +53,8 @@ const MAX_SESSIONS = 10_000
 
 /** How long busy keep-alive connections may keep a stopping server open. */
 const HTTP_CLOSE_GRACE_MS = 2000
+/** The pin index saved at clean shutdown (next to `datastore/`), loaded at start when it matches the records. */
+const INDEX_SNAPSHOT_FILE = 'index.snapshot'
 
 /** A running service. */
 export interface Pinery {
@@ -105,7 +108,12 @@ export async function createPinery (config: Config, components: PineryComponents
     const { helia } = node
 
     const index = createPinIndex()
-    const records = await createRecordStore({ db: datastore.db, index })
+    const snapshot = createIndexSnapshot({ path: join(config.dataDir, INDEX_SNAPSHOT_FILE) }, { logger })
+    const indexStarted = performance.now()
+    const records = await createRecordStore({ db: datastore.db, index, snapshot })
+    logger.info({ records: index.size(), ms: Math.round(performance.now() - indexStarted) }, 'pin index loaded')
+    // Runs after the HTTP server and the worker have stopped: the snapshot sees the last write.
+    cleanup.push(async () => { await records.close() })
     const guard = createBlockGuard()
     const gc = createGarbageCollector({ intervalMs: config.gcIntervalMs }, {
       blockstore: stores.blockstore,

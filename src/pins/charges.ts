@@ -4,6 +4,13 @@
  * CIDs it holds (still on disk for it). CIDs are the index's interned ids.
  */
 
+/** Charges as plain data, for the index snapshot: `charged` as [cid, refs, size] triples. */
+export interface ChargesDump {
+  bytes: number
+  charged: number[]
+  holding: Array<[number, number[]]>
+}
+
 /** One owner's charges. */
 export class Charges {
   /** CID id → pinned records naming it (or holding it) and the dagSize charged for it. */
@@ -55,5 +62,24 @@ export class Charges {
     for (const id of held) this.uncharge(id)
     this.holding.delete(created)
     return held
+  }
+
+  /** The charges as plain data. */
+  dump (): ChargesDump {
+    const charged: number[] = []
+    for (const [cid, { refs, size }] of this.charged) charged.push(cid, refs, size)
+    return { bytes: this.bytes, charged, holding: [...this.holding] }
+  }
+
+  /** Charges read back from `dump()`. */
+  static restore (dump: ChargesDump): Charges {
+    const charges = new Charges()
+    for (let i = 0; i + 2 < dump.charged.length; i += 3) {
+      const [cid, refs, size] = dump.charged.slice(i, i + 3) as [number, number, number]
+      charges.charged.set(cid, { refs, size })
+    }
+    for (const [created, held] of dump.holding) charges.holding.set(created, held)
+    charges.bytes = dump.bytes
+    return charges
   }
 }

@@ -4,7 +4,7 @@
  * status, and interned ids of the CID, name and meta, plus request IDs as
  * 16 UUID bytes. Deleted entries are tombstoned and compacted in bulk.
  */
-import { Charges } from './charges.js'
+import { Charges, type ChargesDump } from './charges.js'
 import { PIN_STATES, type PinRecord, type PinState } from './index.js'
 
 const DELETED = 255
@@ -33,6 +33,21 @@ function grow<A extends Float64Array | Uint8Array | Int32Array> (a: A, size: num
   return bigger
 }
 
+/** One owner's columns as plain data (each column `length` long), for the index snapshot. */
+export interface ColumnsDump {
+  length: number
+  deleted: number
+  counts: number[]
+  otherIds: Array<[number, string]>
+  charges: ChargesDump
+  created: Float64Array
+  status: Uint8Array
+  cid: Int32Array
+  name: Int32Array
+  meta: Int32Array
+  ids: Uint8Array
+}
+
 /** One owner's columns. */
 export class OwnerColumns {
   length = 0
@@ -49,7 +64,7 @@ export class OwnerColumns {
   counts = PIN_STATES.map(() => 0)
   deleted = 0
   /** What this owner is charged for storage. */
-  readonly charges = new Charges()
+  charges = new Charges()
 
   /** Position of the first entry with created > ms. */
   upperBound (ms: number): number {
@@ -148,5 +163,49 @@ export class OwnerColumns {
     this.length = w
     this.otherIds = others
     this.deleted = 0
+  }
+
+  /** The columns as plain data (views of the live columns: write them out before the next change). */
+  dump (): ColumnsDump {
+    const n = this.length
+    return {
+      length: n,
+      deleted: this.deleted,
+      counts: [...this.counts],
+      otherIds: [...this.otherIds],
+      charges: this.charges.dump(),
+      created: this.created.subarray(0, n),
+      status: this.status.subarray(0, n),
+      cid: this.cid.subarray(0, n),
+      name: this.name.subarray(0, n),
+      meta: this.meta.subarray(0, n),
+      ids: this.ids.subarray(0, n * 16)
+    }
+  }
+
+  /** Columns read back from `dump()`; the CID lists are derived again. */
+  static restore (d: ColumnsDump): OwnerColumns {
+    const cols = new OwnerColumns()
+    Object.assign(cols, {
+      length: d.length,
+      deleted: d.deleted,
+      counts: [...d.counts],
+      otherIds: new Map(d.otherIds),
+      charges: Charges.restore(d.charges),
+      created: d.created,
+      status: d.status,
+      cid: d.cid,
+      name: d.name,
+      meta: d.meta,
+      ids: d.ids
+    })
+    for (let p = 0; p < d.length; p++) {
+      if (d.status[p] === DELETED) continue
+      const id = d.cid[p] as number
+      const list = cols.byCid.get(id)
+      if (list == null) cols.byCid.set(id, [d.created[p] as number])
+      else list.push(d.created[p] as number)
+    }
+    return cols
   }
 }

@@ -8,7 +8,7 @@
  * LevelDB. Request IDs are kept as 16 UUID bytes. Deleted entries are
  * tombstoned and compacted in bulk. A million records take ~100 bytes each.
  */
-import { OwnerColumns, STATUS_CODE } from './owner-columns.js'
+import { OwnerColumns, STATUS_CODE, type ColumnsDump } from './owner-columns.js'
 import { PIN_STATES, type PinQuery, type PinRecord, type PinState, type TextMatch } from './index.js'
 
 /** Matching request IDs (newest first, at most `limit`) and the total count. */
@@ -37,6 +37,25 @@ export interface PinIndex {
   chargeOf(owner: string, cidKey: string): { refs: number, size: number } | undefined
   /** Distinct interned values and owners held in memory (each is released once no record uses it). */
   stats(): IndexStats
+  /** The whole index as plain data, for a snapshot (views of live columns: write them out at once). */
+  dump(): IndexDump
+  /** Loads a `dump()` into this index, which must be empty. */
+  restore(dump: IndexDump): void
+}
+
+/** An interned table as plain data: each id's key (null when free) and use count. */
+export interface TableDump {
+  keys: Array<string | null>
+  refs: number[]
+}
+
+/** The index as plain data: enough to restore it exactly without reading a record. */
+export interface IndexDump {
+  total: number
+  cids: TableDump
+  names: TableDump
+  metas: TableDump
+  owners: Array<{ owner: string, columns: ColumnsDump }>
 }
 
 /** Sizes of the index's shared tables. */
@@ -97,6 +116,28 @@ class Interned<T> {
 
   find (key: string): number | undefined { return this.ids.get(key) }
   get size (): number { return this.ids.size }
+
+  dump (): TableDump {
+    const refs = this.keys.map((k, id) => k == null ? 0 : this.refs[id] as number)
+    return { keys: this.keys.map(k => k ?? null), refs }
+  }
+
+  /** Loads a dump into this (empty) table; `value` makes each value from its key. */
+  restore (dump: TableDump, value: (key: string) => T): void {
+    dump.keys.forEach((key, id) => {
+      if (key == null) {
+        this.free.push(id)
+        this.values[id] = undefined
+        this.keys[id] = undefined
+        this.refs[id] = 0
+        return
+      }
+      this.ids.set(key, id)
+      this.values[id] = value(key)
+      this.keys[id] = key
+      this.refs[id] = dump.refs[id] as number
+    })
+  }
 }
 
 
@@ -165,6 +206,25 @@ export function createPinIndex (): PinIndex {
 
     size () {
       return total
+    },
+
+    dump () {
+      return {
+        total,
+        cids: cids.dump(),
+        names: names.dump(),
+        metas: metas.dump(),
+        owners: [...owners].map(([owner, cols]) => ({ owner, columns: cols.dump() }))
+      }
+    },
+
+    restore (dump) {
+      if (total !== 0 || owners.size !== 0) throw new Error('restore needs an empty index')
+      cids.restore(dump.cids, key => key)
+      names.restore(dump.names, key => key)
+      metas.restore(dump.metas, key => JSON.parse(key) as Record<string, string>)
+      for (const { owner, columns } of dump.owners) owners.set(owner, OwnerColumns.restore(columns))
+      total = dump.total
     },
 
     stats () {

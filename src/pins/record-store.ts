@@ -8,6 +8,13 @@
  *   /pinery/pending/<created>/<id>      → queued or pinning, in arrival order
  *   /pinery/created/<created>           → the record's own key; finds the newest `created` at start
  *   /pinery/clock                       → the last `created` handed out
+ *   /pinery/generation                  → "<random id> <seq>": every batch advances seq
+ *
+ * The generation ties an index snapshot (index-snapshot.ts) to the records:
+ * `close()` saves the index with the generation after the last write, and at
+ * open the snapshot is used only if the stored generation is still the same;
+ * any batch written since (even one whose process then crashed) changed it,
+ * and the index is rebuilt from the records instead.
  *
  * Batches that acknowledge a client's intent (create, replace, delete) are
  * written with `sync: true`: on disk before the answer. LevelDB's log is
@@ -16,7 +23,9 @@
  * on; only `queued` → `pinning` skips the fsync: losing it in a crash only
  * sends the request back a step, and it resumes.
  */
+import { randomUUID } from 'node:crypto'
 import type { PinRecord } from './index.js'
+import type { Generation, IndexSnapshot } from './index-snapshot.js'
 import type { PinIndex } from './pin-index.js'
 import type { Level } from 'level'
 
@@ -33,11 +42,16 @@ export interface WriteOptions {
 
 const PREFIX = '/pinery/'
 const CLOCK_KEY = `${PREFIX}clock`
+const GENERATION_KEY = `${PREFIX}generation`
+const FORMAT_KEY = `${PREFIX}format`
+/** Pending records are read this many at a time. */
+const PENDING_CHUNK = 512
 // 15 digits cover ms timestamps for the next 30,000 years and sort lexically.
 const pad = (ms: number): string => ms.toString().padStart(15, '0')
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 const EMPTY = new Uint8Array(0)
+type BatchOp = { type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }
 
 /** Durable storage of pin records and their indexes. */
 export interface RecordStore {
@@ -57,13 +71,17 @@ export interface RecordStore {
   isReferenced(cidKey: string): Promise<boolean>
   /** Queued and pinning records, oldest first. */
   pending(): AsyncGenerator<PinRecord>
+  /** At clean shutdown, once nothing writes any more: waits for writes in flight and saves the index snapshot. */
+  close(): Promise<void>
 }
 
 /** What the store needs: the LevelDB handle under the datastore. */
 export interface RecordStoreComponents {
   db: Level<string, Uint8Array>
-  /** Kept in step with every committed write; loaded from the store at open. */
+  /** Kept in step with every committed write; loaded from the store (or the snapshot) at open. */
   index?: PinIndex
+  /** Where the index is saved at close and loaded from at open when it matches the records. */
+  snapshot?: Pick<IndexSnapshot, 'read' | 'write'>
 }
 
 function ownKey (r: PinRecord): string {
@@ -93,9 +111,29 @@ function decode (value: Uint8Array): PinRecord {
 
 /** Opens the record store on an open LevelDB and loads its clock. */
 export async function createRecordStore (components: RecordStoreComponents): Promise<RecordStore> {
-  const { db, index } = components
+  const { db, index, snapshot } = components
+  const text = async (key: string): Promise<string> => {
+    const v = await db.get(key)
+    return v == null ? '' : decoder.decode(v)
+  }
   const stored = await db.get(CLOCK_KEY)
   let clock = stored == null ? 0 : Number(decoder.decode(stored))
+  const [id, storedSeq] = (await text(GENERATION_KEY)).split(' ')
+  // None yet (or unreadable): a new id, which no snapshot carries.
+  const known = id != null && id !== '' && Number.isSafeInteger(Number(storedSeq))
+  const generation = known ? { id, seq: Number(storedSeq) } : { id: randomUUID(), seq: 0 }
+  const generationNow = async (): Promise<Generation> =>
+    ({ ...generation, clock: await text(CLOCK_KEY), format: await text(FORMAT_KEY) })
+  /** Batches not yet committed: close() waits for them. */
+  const inflight = new Set<Promise<void>>()
+
+  /** Commits one batch, advancing the generation with it. */
+  async function commit (ops: BatchOp[], sync: boolean): Promise<void> {
+    const value = encoder.encode(`${generation.id} ${++generation.seq}`)
+    const done = db.batch([...ops, { type: 'put' as const, key: GENERATION_KEY, value }], { sync })
+    inflight.add(done)
+    try { await done } finally { inflight.delete(done) }
+  }
   // Concurrent batches may land out of order, so the stored clock can trail the newest record.
   for await (const key of db.keys({ gt: `${PREFIX}created/`, lt: `${PREFIX}created/\xff`, reverse: true, limit: 1 })) {
     clock = Math.max(clock, Number(key.slice(key.lastIndexOf('/') + 1)))
@@ -107,8 +145,13 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
   }
 
   if (index != null) {
-    const prefix = `${PREFIX}own/`
-    for await (const value of db.values({ gt: prefix, lt: `${prefix}\xff` })) index.put(decode(value))
+    const saved = await snapshot?.read(await generationNow())
+    if (saved != null) {
+      index.restore(saved)
+    } else {
+      const prefix = `${PREFIX}own/`
+      for await (const value of db.values({ gt: prefix, lt: `${prefix}\xff` })) index.put(decode(value))
+    }
   }
 
   async function get (requestid: string): Promise<PinRecord | undefined> {
@@ -131,12 +174,12 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
         if (old == null) continue
         for (const key of entries(old).keys()) if (!puts.has(key)) dels.add(key)
       }
-      await db.batch([
+      await commit([
         ...[...dels].map(key => ({ type: 'del' as const, key })),
         ...[...puts].map(([key, value]) => ({ type: 'put' as const, key, value })),
-        { type: 'put', key: CLOCK_KEY, value: encoder.encode(String(clock)) },
+        { type: 'put' as const, key: CLOCK_KEY, value: encoder.encode(String(clock)) },
         ...(options.extra ?? [])
-      ], { sync: options.durable !== false })
+      ], options.durable !== false)
       // The new record first: a replacement holding the old CID takes over its charge.
       index?.put(next)
       if (removed != null) index?.remove(removed)
@@ -144,13 +187,13 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
 
     async remove (record, options = {}) {
       const dels = [...entries(record).keys()].map(key => ({ type: 'del' as const, key }))
-      await db.batch([...dels, ...(options.extra ?? [])], { sync: true })
+      await commit([...dels, ...(options.extra ?? [])], true)
       index?.remove(record)
     },
 
     async importMany (records) {
       const ops = records.flatMap(r => [...entries(r)].map(([key, value]) => ({ type: 'put' as const, key, value })))
-      await db.batch([...ops, { type: 'put', key: CLOCK_KEY, value: encoder.encode(String(clock)) }], { sync: true })
+      await commit([...ops, { type: 'put' as const, key: CLOCK_KEY, value: encoder.encode(String(clock)) }], true)
       for (const r of records) index?.put(r)
     },
 
@@ -162,11 +205,34 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
 
     async * pending () {
       const prefix = `${PREFIX}pending/`
-      for await (const key of db.keys({ gt: prefix, lt: `${prefix}\xff` })) {
-        const requestid = key.slice(key.lastIndexOf('/') + 1)
-        const record = await get(requestid)
-        if (record != null) yield record
+      // Read in chunks with getMany (one LevelDB call per chunk rather than two per record),
+      // the next chunk read while the caller works through this one.
+      const read = async (keys: string[]): Promise<PinRecord[]> => {
+        const owns = await db.getMany(keys.map(key => `${PREFIX}req/${key.slice(key.lastIndexOf('/') + 1)}`))
+        const values = await db.getMany(owns.flatMap(own => own == null ? [] : [decoder.decode(own)]))
+        return values.flatMap(value => value == null ? [] : [decode(value)])
       }
+      let chunk: string[] = []
+      let ahead: Promise<PinRecord[]> | undefined
+      for await (const key of db.keys({ gt: prefix, lt: `${prefix}\xff` })) {
+        chunk.push(key)
+        if (chunk.length < PENDING_CHUNK) continue
+        const next = read(chunk)
+        next.catch(() => {}) // awaited below; a failure surfaces there
+        chunk = []
+        if (ahead != null) yield * await ahead
+        ahead = next
+      }
+      if (ahead != null) yield * await ahead
+      if (chunk.length > 0) yield * await read(chunk)
+    },
+
+    async close () {
+      while (inflight.size > 0) await Promise.allSettled([...inflight])
+      if (index == null || snapshot == null) return
+      // Stored as it is in memory now: concurrent batches may have landed out of order.
+      await db.put(GENERATION_KEY, encoder.encode(`${generation.id} ${generation.seq}`), { sync: true })
+      await snapshot.write(index.dump(), await generationNow())
     }
   }
 }

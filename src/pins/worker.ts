@@ -106,6 +106,9 @@ interface Job {
 /** A fetch still running after this long is reported to its jobs as fetching (the request becomes `pinning`). */
 const PINNING_AFTER_MS = 100
 
+/** Resumed requests whose stored blocks are protected at once during start(). */
+const RESUME_BATCH = 64
+
 class ShutdownError extends Error {
   static override name = 'ShutdownError'
   override name = ShutdownError.name
@@ -228,13 +231,22 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   return {
     async start () {
       stopped = false
+      // Protected a batch at a time (one file system call after another took seconds
+      // for 100k requests), queued in order.
+      let batch: Array<{ record: PinRecord, held: Promise<CID[]> }> = []
+      const drain = async (): Promise<void> => {
+        const held = await Promise.all(batch.map(b => b.held))
+        batch.forEach(({ record }, i) => { resumed.set(record.requestid, held[i] as CID[]); queue.push(record) })
+        batch = []
+      }
       for await (const record of components.records.pending()) {
         if (queue.has(record.requestid)) continue
         // Before the collector starts: what a resumed request holds already may exist nowhere else.
         const roots = [record.cidKey, ...(record.holds ?? [])].map(key => CID.parse(key))
-        resumed.set(record.requestid, await protectStoredDag(roots, { ...components.stored, guard }))
-        queue.push(record)
+        batch.push({ record, held: protectStoredDag(roots, { ...components.stored, guard }) })
+        if (batch.length >= RESUME_BATCH) await drain()
       }
+      await drain()
       if (queue.length > 0) log.info({ resumed: queue.length }, 'resuming pending pins')
       pump()
     },
