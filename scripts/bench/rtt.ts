@@ -47,7 +47,8 @@ export async function rttSweep ({ sizes, rtts, runs, variants }: RttSweepInit): 
             const rs = raw.get(rtt) as Stats
             rs.mibs.push(n / (r.ms / 1000))
             rs.cpu.push(r.cpuS / (n / 1024))
-            let line = `${n} MiB rtt ${rtt} ms run ${i + 1}: raw ${rs.mibs.at(-1)?.toFixed(1)} MiB/s ${rs.cpu.at(-1)?.toFixed(1)} CPU-s/GiB`
+            let line = `${n} MiB rtt ${rtt} ms run ${i + 1}: ` +
+              `raw ${rs.mibs.at(-1)?.toFixed(1)} MiB/s ${rs.cpu.at(-1)?.toFixed(1)} CPU-s/GiB`
             for (const v of variants) {
               const p = await pineryRun(origin.value.cid, [via], v.env)
               const ps = pin.get(`${rtt} ${v.label}`) as Stats
@@ -72,13 +73,13 @@ export async function rttSweep ({ sizes, rtts, runs, variants }: RttSweepInit): 
         const ps = pin.get(`${rtt} ${v.label}`) as Stats
         const r = median(rs.mibs)
         const p = median(ps.mibs)
-        rows.push([`${n} MiB`, `${rtt} ms`, v.label, r.toFixed(1), rs.mibs.map(x => x.toFixed(0)).join(' / '), p.toFixed(1),
-          ps.mibs.map(x => x.toFixed(0)).join(' / '), `${(100 * p / p0).toFixed(0)} %`, `${(p / r).toFixed(2)}×`,
+        rows.push([`${n} MiB`, `${rtt} ms`, v.label, r.toFixed(1), rs.mibs.map(x => x.toFixed(0)).join(' / '),
+          p.toFixed(1), ps.mibs.map(x => x.toFixed(0)).join(' / '), `${(100 * p / p0).toFixed(0)} %`, `${(p / r).toFixed(2)}×`,
           median(rs.cpu).toFixed(2), median(ps.cpu).toFixed(2), (median(ps.rss) / MiB).toFixed(0)])
       }
     }
   }
   process.stdout.write(`\nbench:transfer --rtt — medians of ${runs} runs, everything through the delaying proxy\n\n`)
-  process.stdout.write(table(['size', 'RTT', 'receiver', 'raw MiB/s', 'runs', 'Pinery MiB/s', 'runs', 'Pinery / own 0 ms (≥ 90 %)',
-    'Pinery / raw (≥ 0.7×)', 'raw CPU-s/GiB', 'Pinery CPU-s/GiB', 'Pinery peak RSS MiB'], rows) + '\n')
+  process.stdout.write(table(['size', 'RTT', 'receiver', 'raw MiB/s', 'runs', 'Pinery MiB/s', 'runs',
+    'Pinery / own 0 ms (≥ 90 %)', 'Pinery / raw (≥ 0.7×)', 'raw CPU-s/GiB', 'Pinery CPU-s/GiB', 'Pinery peak RSS MiB'], rows) + '\n')
 }

@@ -20,7 +20,9 @@ import { parseArgs } from 'node:util'
 import { startServerProcess } from '../../test/fixtures/process.js'
 import { MiB, cpuSeconds, median, peakRss, runPeer, startPeer, table } from './lib.js'
 
-const { values } = parseArgs({ options: { mib: { type: 'string', default: '256' }, runs: { type: 'string', default: '3' } } })
+const { values } = parseArgs({
+  options: { mib: { type: 'string', default: '256' }, runs: { type: 'string', default: '3' } }
+})
 const n = Number(values.mib)
 const runs = Number(values.runs)
 const TOKEN = 'pinery_bench-token'
@@ -28,7 +30,8 @@ const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application
 
 /** Reads every file under `dir`, `parallel` at once; returns the bytes read. */
 async function readAll (dir: string, parallel = 16): Promise<number> {
-  const files = (await readdir(dir, { recursive: true, withFileTypes: true })).filter(e => e.isFile()).map(e => join(e.parentPath, e.name))
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true })
+  const files = entries.filter(e => e.isFile()).map(e => join(e.parentPath, e.name))
   let bytes = 0
   let next = 0
   await Promise.all(Array.from({ length: parallel }, async () => {
@@ -53,11 +56,13 @@ const server = await startServerProcess({
 const pid = server.child.pid as number
 const originPid = origin.child.pid as number
 const cid = origin.value.cid
-const s = { raw: [] as number[], rawCpu: [] as number[], bs: [] as number[], bsCpu: [] as number[], disk: [] as number[], car: [] as number[], carCpu: [] as number[] }
+const series = (): number[] => []
+const s = { raw: series(), rawCpu: series(), bs: series(), bsCpu: series(), disk: series(), car: series(), carCpu: series() }
 const perGiB = (bytes: number, cpu: number): number => cpu / (bytes / 1024 / MiB)
 const rate = (bytes: number, ms: number): number => bytes / MiB / (ms / 1000)
 try {
-  const created = await (await fetch(`${server.url}/pins`, { method: 'POST', headers, body: JSON.stringify({ cid, origins: origin.value.addrs }) })).json() as { requestid: string }
+  const body = JSON.stringify({ cid, origins: origin.value.addrs })
+  const created = await (await fetch(`${server.url}/pins`, { method: 'POST', headers, body })).json() as { requestid: string }
   for (;;) {
     const st = await (await fetch(`${server.url}/pins/${created.requestid}`, { headers })).json() as { status: string }
     if (st.status === 'pinned') break
@@ -89,10 +94,11 @@ try {
     const carMs = performance.now() - t0
     s.car.push(rate(carBytes, carMs))
     s.carCpu.push(perGiB(carBytes, await cpuSeconds(pid) - c0))
-    process.stderr.write(`run ${i + 1}: raw ${s.raw.at(-1)?.toFixed(1)} MiB/s sender ${s.rawCpu.at(-1)?.toFixed(2)} CPU-s/GiB; ` +
-      `bitswap ${s.bs.at(-1)?.toFixed(1)} MiB/s Pinery ${s.bsCpu.at(-1)?.toFixed(2)} CPU-s/GiB; disk ${s.disk.at(-1)?.toFixed(0)} MiB/s ` +
-      `(${(diskBytes / MiB).toFixed(1)} MiB); CAR ${s.car.at(-1)?.toFixed(1)} MiB/s (${(carBytes / MiB).toFixed(1)} MiB) ` +
-      `Pinery ${s.carCpu.at(-1)?.toFixed(2)} CPU-s/GiB\n`)
+    const f = (x: number | undefined, d = 1): string => x?.toFixed(d) ?? '-'
+    process.stderr.write(`run ${i + 1}: raw ${f(s.raw.at(-1))} MiB/s sender ${f(s.rawCpu.at(-1), 2)} CPU-s/GiB; ` +
+      `bitswap ${f(s.bs.at(-1))} MiB/s Pinery ${f(s.bsCpu.at(-1), 2)} CPU-s/GiB; ` +
+      `disk ${f(s.disk.at(-1), 0)} MiB/s (${f(diskBytes / MiB)} MiB); ` +
+      `CAR ${f(s.car.at(-1))} MiB/s (${f(carBytes / MiB)} MiB) Pinery ${f(s.carCpu.at(-1), 2)} CPU-s/GiB\n`)
   }
   const rss = await peakRss(pid)
   const runsOf = (xs: number[]): string => xs.map(x => x.toFixed(1)).join(' / ')

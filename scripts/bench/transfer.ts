@@ -89,7 +89,8 @@ for (const n of sizes) {
   const p = median(pinery.mibs)
   const s = stock.length > 0 ? median(stock) : NaN
   rows.push([`${n} MiB`, r.toFixed(1), p.toFixed(1), Number.isNaN(s) ? '-' : s.toFixed(1), `${(100 * p / r).toFixed(0)} %`,
-    Number.isNaN(s) ? '-' : `${(p / s).toFixed(1)}×`, (median(pinery.rss) / MiB).toFixed(0), (Math.max(...pinery.rss) / MiB).toFixed(0)])
+    Number.isNaN(s) ? '-' : `${(p / s).toFixed(1)}×`, (median(pinery.rss) / MiB).toFixed(0), (Math.max(...pinery.rss) / MiB).toFixed(0),
+    median(raw.cpu).toFixed(2), median(pinery.cpu).toFixed(2), `${(median(pinery.cpu) / median(raw.cpu)).toFixed(2)}×`])
   if (kuboOrigin == null) continue
   for (const x of [raw, pinery, pineryKubo, kubo]) {
     kuboRows.push([`${n} MiB`, x.name, median(x.mibs).toFixed(1), x.mibs.map(v => v.toFixed(0)).join(' / '), median(x.cpu).toFixed(2),
@@ -101,7 +102,7 @@ for (const n of sizes) {
 
 process.stdout.write(`\nbench:transfer — medians of ${runs} runs (stock: ${Math.min(runs, stockRuns)}), MiB/s of file bytes\n\n`)
 process.stdout.write(table(['size', 'raw stream', 'Pinery', 'stock pins.add', 'Pinery / raw', 'Pinery / stock',
-  'Pinery peak RSS MiB (median)', '(max)'], rows) + '\n')
+  'Pinery peak RSS MiB (median)', '(max)', 'raw CPU-s/GiB', 'Pinery CPU-s/GiB', 'Pinery / raw CPU per byte (≤ 1.5×)'], rows) + '\n')
 if (kuboRows.length > 0) {
   process.stdout.write(`\nreceivers side by side (kubo ${KUBO_VERSION}); CPU-s/GiB of the receiving process\n\n`)
   process.stdout.write(table(['size', 'receiver', 'MiB/s (median)', 'runs', 'CPU-s/GiB (median)', 'peak RSS MiB'], kuboRows) + '\n\n')
