@@ -4,6 +4,8 @@
  *                         serves the raw-stream protocol; prints {cid, addrs} when ready
  *   raw --addr A --mib N  reads N MiB over one libp2p stream from A; prints {ms, cpuS} (its own CPU)
  *   origin-many --count N holds N single-block DAGs (bench:many); prints {addrs}
+ *   fetch --addr A --cid C  a Helia peer that walks the DAG C from A over bitswap, 256 blocks in
+ *                         flight (Pinery's own walker), keeping nothing; prints {ms, bytes, blocks}
  *   stock --addr A --cid C  stock Helia (default bitswap settings) runs pins.add(C) from A
  *                         into a blockstore-fs; prints {ms, peakRssBytes}
  * All use the transport stack of Pinery itself (TCP + Noise + Yamux).
@@ -14,6 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { unixfs } from '@helia/unixfs'
+import * as dagPb from '@ipld/dag-pb'
 import { multiaddr } from '@multiformats/multiaddr'
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { FsBlockstore } from 'blockstore-fs'
@@ -21,9 +24,12 @@ import { MemoryDatastore } from 'datastore-core/memory'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import drain from 'it-drain'
 import { CID } from 'multiformats/cid'
+import * as rawCodec from 'multiformats/codecs/raw'
 import { createLogger } from '../../src/logger.js'
 import { createPineryNode } from '../../src/node/index.js'
+import { walkDag } from '../../src/pins/dag-walk.js'
 import { RAW_PROTOCOL, manyBlock, peakRss } from './lib.js'
+import type { BlockCodec } from 'multiformats/codecs/interface'
 
 const MiB = 1024 * 1024
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { count: { type: 'string' }, mib: { type: 'string' }, addr: { type: 'string' }, cid: { type: 'string' } } })
@@ -75,6 +81,20 @@ async function raw (addr: string, mib: number): Promise<void> {
   await node.stop()
 }
 
+async function fetchDag (addr: string, cid: string): Promise<void> {
+  // Blocks are verified by bitswap and dropped: only the sender's cost is of interest (bench:serve).
+  const node = await createPineryNode({ listen, announce: [] }, { blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), logger })
+  const started = performance.now()
+  await node.libp2p.dial(multiaddr(addr))
+  const codecs = new Map<number, BlockCodec<number, unknown>>([[dagPb.code, dagPb], [rawCodec.code, rawCodec]])
+  const result = await walkDag(CID.parse(cid), {
+    getBlock: async (c, options) => await node.want(c, options),
+    getCodec: async (code) => codecs.get(code) as BlockCodec<number, unknown>
+  }, { concurrency: 256, rewantAfterMs: 2000 })
+  print({ ms: performance.now() - started, bytes: result.bytes, blocks: result.blocks.length })
+  await node.stop()
+}
+
 async function stock (addr: string, cid: string): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'pinery-bench-stock-'))
   const blockstore = new FsBlockstore(join(dir, 'blocks'))
@@ -95,5 +115,6 @@ const role = positionals[0]
 if (role === 'origin') await origin(Number(values.mib))
 else if (role === 'origin-many') await originMany(Number(values.count))
 else if (role === 'raw') await raw(values.addr as string, Number(values.mib))
+else if (role === 'fetch') await fetchDag(values.addr as string, values.cid as string)
 else if (role === 'stock') await stock(values.addr as string, values.cid as string)
 else throw new Error(`unknown role ${role ?? ''}`)

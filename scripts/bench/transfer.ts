@@ -6,71 +6,41 @@
  * pick instead.
  *
  *   npm run bench:transfer -- [--sizes 256,1024] [--runs 3] [--stock-runs 3] [--kubo true]
+ *   npm run bench:transfer -- --rtt 40,100 [--sizes 64] [--runs 3] [--pinery-env 'default;PINERY_X=1']
+ *                                                           (latency sweep, see rtt.ts)
  *
  * Every party is its own process on 127.0.0.1. Runs are interleaved (raw, Pinery, stock, Pinery
  * from kubo, kubo from kubo, raw, …) so machine noise hits all of them alike. Reports medians of
  * MiB/s, CPU-seconds of the receiving process per GiB (from /proc/<pid>/stat, from the request
  * to pinned) and peak RSS (VmHWM).
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { KUBO_VERSION } from '../../test/fixtures/tools.js'
-import { startServerProcess } from '../../test/fixtures/process.js'
 import { kuboPinRun, startKuboOrigin, type ReceiverRun } from './kubo.js'
-import { MiB, cpuSeconds, median, peakRss, runPeer, startPeer, table } from './lib.js'
+import { MiB, median, runPeer, startPeer, table } from './lib.js'
+import { pineryRun } from './pinery-run.js'
+import { parseVariants, rttSweep } from './rtt.js'
 
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '256,1024' },
     runs: { type: 'string', default: '3' },
     'stock-runs': { type: 'string', default: '3' },
-    kubo: { type: 'string', default: 'true' }
+    kubo: { type: 'string', default: 'true' },
+    rtt: { type: 'string' },
+    'pinery-env': { type: 'string' }
   }
 })
+if (values.rtt != null) {
+  // The latency sweep: raw stream and Pinery through a delaying proxy (see rtt.ts); sizes default to 64 MiB.
+  const rttSizes = process.argv.includes('--sizes') ? values.sizes.split(',').map(Number) : [64]
+  await rttSweep({ sizes: rttSizes, rtts: [0, ...values.rtt.split(',').map(Number)], runs: Number(values.runs), variants: parseVariants(values['pinery-env']) })
+  process.exit(0)
+}
 const sizes = values.sizes.split(',').map(Number)
 const runs = Number(values.runs)
 const stockRuns = Number(values['stock-runs'])
 const withKubo = values.kubo !== 'false'
-const TOKEN = 'pinery_bench-token'
-
-async function pineryRun (cid: string, origins: string[]): Promise<ReceiverRun> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-'))
-  const server = await startServerProcess({
-    PINERY_DATA_DIR: dataDir,
-    PINERY_HTTP_PORT: '0',
-    PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
-    PINERY_ADMIN_TOKEN: TOKEN,
-    PINERY_LOG_LEVEL: 'warn',
-    ...pick(process.env, /^PINERY_/)
-  })
-  try {
-    const pid = server.child.pid as number
-    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
-    const cpu0 = await cpuSeconds(pid)
-    const started = performance.now()
-    const body = JSON.stringify({ cid, origins })
-    const created = await (await fetch(`${server.url}/pins`, { method: 'POST', headers, body })).json() as { requestid: string }
-    for (;;) {
-      const res = await fetch(`${server.url}/pins/${created.requestid}`, { headers })
-      const s = await res.json() as { status: string, info: Record<string, string> }
-      if (s.status === 'pinned') break
-      if (s.status === 'failed') throw new Error(`pin failed: ${s.info.status_details}`)
-      await new Promise(resolve => setTimeout(resolve, 20))
-    }
-    const ms = performance.now() - started
-    return { ms, cpuS: await cpuSeconds(pid) - cpu0, peakRssBytes: await peakRss(pid) }
-  } finally {
-    await server.stop()
-    await rm(dataDir, { recursive: true, force: true })
-  }
-}
-
-function pick (env: NodeJS.ProcessEnv, re: RegExp): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).filter(([k, v]) => re.test(k) && v != null)) as Record<string, string>
-}
-
 const rate = (n: number, ms: number): number => n / (ms / 1000)
 /** CPU-seconds per GiB received. */
 const perGiB = (n: number, cpuS: number): number => cpuS / (n / 1024)
@@ -119,7 +89,8 @@ for (const n of sizes) {
   const p = median(pinery.mibs)
   const s = stock.length > 0 ? median(stock) : NaN
   rows.push([`${n} MiB`, r.toFixed(1), p.toFixed(1), Number.isNaN(s) ? '-' : s.toFixed(1), `${(100 * p / r).toFixed(0)} %`,
-    Number.isNaN(s) ? '-' : `${(p / s).toFixed(1)}×`, (median(pinery.rss) / MiB).toFixed(0), (Math.max(...pinery.rss) / MiB).toFixed(0)])
+    Number.isNaN(s) ? '-' : `${(p / s).toFixed(1)}×`, (median(pinery.rss) / MiB).toFixed(0), (Math.max(...pinery.rss) / MiB).toFixed(0),
+    median(raw.cpu).toFixed(2), median(pinery.cpu).toFixed(2), `${(median(pinery.cpu) / median(raw.cpu)).toFixed(2)}×`])
   if (kuboOrigin == null) continue
   for (const x of [raw, pinery, pineryKubo, kubo]) {
     kuboRows.push([`${n} MiB`, x.name, median(x.mibs).toFixed(1), x.mibs.map(v => v.toFixed(0)).join(' / '), median(x.cpu).toFixed(2),
@@ -131,7 +102,7 @@ for (const n of sizes) {
 
 process.stdout.write(`\nbench:transfer — medians of ${runs} runs (stock: ${Math.min(runs, stockRuns)}), MiB/s of file bytes\n\n`)
 process.stdout.write(table(['size', 'raw stream', 'Pinery', 'stock pins.add', 'Pinery / raw', 'Pinery / stock',
-  'Pinery peak RSS MiB (median)', '(max)'], rows) + '\n')
+  'Pinery peak RSS MiB (median)', '(max)', 'raw CPU-s/GiB', 'Pinery CPU-s/GiB', 'Pinery / raw CPU per byte (≤ 1.5×)'], rows) + '\n')
 if (kuboRows.length > 0) {
   process.stdout.write(`\nreceivers side by side (kubo ${KUBO_VERSION}); CPU-s/GiB of the receiving process\n\n`)
   process.stdout.write(table(['size', 'receiver', 'MiB/s (median)', 'runs', 'CPU-s/GiB (median)', 'peak RSS MiB'], kuboRows) + '\n\n')

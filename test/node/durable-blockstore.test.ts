@@ -1,5 +1,5 @@
 /**
- * The durable blockstore-fs: blocks round-trip, no temp file is ever left
+ * The durable blockstore-fs: blocks round-trip (read in one piece), no temp file is ever left
  * behind, concurrent puts of one block and concurrent syncs are fine, and a
  * failed put says so and leaves nothing.
  */
@@ -32,6 +32,19 @@ describe('DurableFsBlockstore', () => {
   })
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true })
+  })
+
+  it('reads a block in one piece, and a missing block as NotFoundError', async () => {
+    // Stock blockstore-fs streams a file in 64 KiB pieces: a 256 KiB block came back as four.
+    const bytes = new Uint8Array(256 * 1024).map((_, i) => i % 251)
+    const cid = CID.createV1(raw.code, await sha256.digest(bytes))
+    await store.put(cid, bytes)
+    const pieces: Uint8Array[] = []
+    for await (const piece of store.get(cid)) pieces.push(piece)
+    expect(pieces).toHaveLength(1)
+    expect(Uint8Array.from(pieces[0] as Uint8Array)).toEqual(bytes)
+    const missing = await block('never stored')
+    await expect(toBuffer(store.get(missing.cid))).rejects.toMatchObject({ name: 'NotFoundError' })
   })
 
   it('stores bytes and chunk streams, concurrent puts of one block included, leaving only .data files', async () => {

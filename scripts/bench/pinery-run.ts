@@ -1,0 +1,51 @@
+/**
+ * One Pinery receiver run of the benchmarks: a fresh Pinery process on a temp data dir pins a CID
+ * from the given origins through its HTTP API; CPU and peak RSS come from /proc of that process,
+ * from the request to `pinned`.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startServerProcess } from '../../test/fixtures/process.js'
+import { cpuSeconds, peakRss } from './lib.js'
+import type { ReceiverRun } from './kubo.js'
+
+const TOKEN = 'pinery_bench-token'
+
+/** Pins `cid` from `origins` in a fresh Pinery process; `env` adds settings (PINERY_* of the bench's own env too). */
+export async function pineryRun (cid: string, origins: string[], env: Record<string, string> = {}): Promise<ReceiverRun> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-'))
+  const server = await startServerProcess({
+    PINERY_DATA_DIR: dataDir,
+    PINERY_HTTP_PORT: '0',
+    PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
+    PINERY_ADMIN_TOKEN: TOKEN,
+    PINERY_LOG_LEVEL: 'warn',
+    ...pick(process.env, /^PINERY_/),
+    ...env
+  })
+  try {
+    const pid = server.child.pid as number
+    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
+    const cpu0 = await cpuSeconds(pid)
+    const started = performance.now()
+    const body = JSON.stringify({ cid, origins })
+    const created = await (await fetch(`${server.url}/pins`, { method: 'POST', headers, body })).json() as { requestid: string }
+    for (;;) {
+      const res = await fetch(`${server.url}/pins/${created.requestid}`, { headers })
+      const s = await res.json() as { status: string, info: Record<string, string> }
+      if (s.status === 'pinned') break
+      if (s.status === 'failed') throw new Error(`pin failed: ${s.info.status_details}`)
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    const ms = performance.now() - started
+    return { ms, cpuS: await cpuSeconds(pid) - cpu0, peakRssBytes: await peakRss(pid) }
+  } finally {
+    await server.stop()
+    await rm(dataDir, { recursive: true, force: true })
+  }
+}
+
+function pick (env: NodeJS.ProcessEnv, re: RegExp): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter(([k, v]) => re.test(k) && v != null)) as Record<string, string>
+}

@@ -1,0 +1,120 @@
+/**
+ * bench:serve — Pinery as the origin. A Pinery process pins an N MiB DAG (256 KiB raw leaves,
+ * CIDv1, from a Helia origin peer), then per run, interleaved:
+ *   raw    the bench origin sends N MiB over one raw libp2p stream (TCP + Noise + Yamux): the
+ *          sender's CPU is read from /proc of the origin process around the transfer
+ *   bitswap  another Helia peer (peer.ts `fetch`: Pinery's wide walker, 256 blocks in flight,
+ *          keeping nothing) fetches the DAG from Pinery; Pinery's CPU from /proc around it
+ *   disk   this process reads every block file under <data dir>/blocks (readFile, 16 at once; the
+ *          page cache is warm, as it is for the CAR right after)
+ *   car    GET /ipfs/<cid>?format=car from Pinery, the body read to the end; Pinery's CPU likewise
+ *
+ *   npm run bench:serve -- [--mib 256] [--runs 3]
+ *
+ * Reports medians of MiB/s and sender CPU-s/GiB, and the ratios the issue sets targets for.
+ */
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { startServerProcess } from '../../test/fixtures/process.js'
+import { MiB, cpuSeconds, median, peakRss, runPeer, startPeer, table } from './lib.js'
+
+const { values } = parseArgs({
+  options: { mib: { type: 'string', default: '256' }, runs: { type: 'string', default: '3' } }
+})
+const n = Number(values.mib)
+const runs = Number(values.runs)
+const TOKEN = 'pinery_bench-token'
+const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
+
+/** Reads every file under `dir`, `parallel` at once; returns the bytes read. */
+async function readAll (dir: string, parallel = 16): Promise<number> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true })
+  const files = entries.filter(e => e.isFile()).map(e => join(e.parentPath, e.name))
+  let bytes = 0
+  let next = 0
+  await Promise.all(Array.from({ length: parallel }, async () => {
+    while (next < files.length) {
+      const data = await readFile(files[next++] as string)
+      bytes += data.byteLength // after the await: `bytes += await …` would lose the other readers' sums
+    }
+  }))
+  return bytes
+}
+
+const origin = await startPeer<{ cid: string, addrs: string[] }>(['origin', '--mib', String(n)])
+const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-serve-'))
+const server = await startServerProcess({
+  PINERY_DATA_DIR: dataDir,
+  PINERY_HTTP_PORT: '0',
+  PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
+  PINERY_ADMIN_TOKEN: TOKEN,
+  PINERY_LOG_LEVEL: 'warn',
+  PINERY_GATEWAY_AUTH: 'token'
+})
+const pid = server.child.pid as number
+const originPid = origin.child.pid as number
+const cid = origin.value.cid
+const series = (): number[] => []
+const s = { raw: series(), rawCpu: series(), bs: series(), bsCpu: series(), disk: series(), car: series(), carCpu: series() }
+const perGiB = (bytes: number, cpu: number): number => cpu / (bytes / 1024 / MiB)
+const rate = (bytes: number, ms: number): number => bytes / MiB / (ms / 1000)
+try {
+  const body = JSON.stringify({ cid, origins: origin.value.addrs })
+  const created = await (await fetch(`${server.url}/pins`, { method: 'POST', headers, body })).json() as { requestid: string }
+  for (;;) {
+    const st = await (await fetch(`${server.url}/pins/${created.requestid}`, { headers })).json() as { status: string }
+    if (st.status === 'pinned') break
+    if (st.status === 'failed') throw new Error('pin failed')
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  const pineryAddr = server.delegates[0] as string
+  for (let i = 0; i < runs; i++) {
+    let c0 = await cpuSeconds(originPid)
+    const r = await runPeer<{ ms: number }>(['raw', '--addr', origin.value.addrs[0] as string, '--mib', String(n)])
+    s.raw.push(rate(n * MiB, r.ms))
+    s.rawCpu.push(perGiB(n * MiB, await cpuSeconds(originPid) - c0))
+
+    c0 = await cpuSeconds(pid)
+    const b = await runPeer<{ ms: number, bytes: number }>(['fetch', '--addr', pineryAddr, '--cid', cid])
+    s.bs.push(rate(b.bytes, b.ms))
+    s.bsCpu.push(perGiB(b.bytes, await cpuSeconds(pid) - c0))
+
+    let t0 = performance.now()
+    const diskBytes = await readAll(join(dataDir, 'blocks'))
+    s.disk.push(rate(diskBytes, performance.now() - t0))
+
+    c0 = await cpuSeconds(pid)
+    t0 = performance.now()
+    const res = await fetch(`${server.url}/ipfs/${cid}?format=car`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    if (!res.ok || res.body == null) throw new Error(`CAR: ${res.status}`)
+    let carBytes = 0
+    for await (const chunk of res.body) carBytes += (chunk as Uint8Array).byteLength
+    const carMs = performance.now() - t0
+    s.car.push(rate(carBytes, carMs))
+    s.carCpu.push(perGiB(carBytes, await cpuSeconds(pid) - c0))
+    const f = (x: number | undefined, d = 1): string => x?.toFixed(d) ?? '-'
+    process.stderr.write(`run ${i + 1}: raw ${f(s.raw.at(-1))} MiB/s sender ${f(s.rawCpu.at(-1), 2)} CPU-s/GiB; ` +
+      `bitswap ${f(s.bs.at(-1))} MiB/s Pinery ${f(s.bsCpu.at(-1), 2)} CPU-s/GiB; ` +
+      `disk ${f(s.disk.at(-1), 0)} MiB/s (${f(diskBytes / MiB)} MiB); ` +
+      `CAR ${f(s.car.at(-1))} MiB/s (${f(carBytes / MiB)} MiB) Pinery ${f(s.carCpu.at(-1), 2)} CPU-s/GiB\n`)
+  }
+  const rss = await peakRss(pid)
+  const runsOf = (xs: number[]): string => xs.map(x => x.toFixed(1)).join(' / ')
+  process.stdout.write(`\nbench:serve — ${n} MiB DAG, medians of ${runs} runs; Pinery peak RSS ${(rss / MiB).toFixed(0)} MiB\n\n`)
+  process.stdout.write(table(['path', 'MiB/s (median)', 'runs', 'sender CPU-s/GiB (median)', 'runs'], [
+    ['raw libp2p stream, Helia sender', median(s.raw).toFixed(1), runsOf(s.raw), median(s.rawCpu).toFixed(2), runsOf(s.rawCpu)],
+    ['bitswap, Pinery sender → Helia peer', median(s.bs).toFixed(1), runsOf(s.bs), median(s.bsCpu).toFixed(2), runsOf(s.bsCpu)],
+    ['block files read from disk', median(s.disk).toFixed(1), runsOf(s.disk), '-', '-'],
+    ['GET ?format=car from Pinery', median(s.car).toFixed(1), runsOf(s.car), median(s.carCpu).toFixed(2), runsOf(s.carCpu)]
+  ]) + '\n\n')
+  process.stdout.write(table(['ratio', 'measured', 'target'], [
+    ['Pinery bitswap sender CPU per byte / raw-stream sender', `${(median(s.bsCpu) / median(s.rawCpu)).toFixed(2)}×`, '≤ 1.5×'],
+    ['CAR rate / disk read rate', `${(100 * median(s.car) / median(s.disk)).toFixed(0)} %`, '≥ 70 %']
+  ]) + '\n')
+} finally {
+  origin.child.kill('SIGTERM')
+  await server.stop()
+  await rm(dataDir, { recursive: true, force: true })
+}
