@@ -8,6 +8,7 @@
  * coming, and a pause longer than the timeout ends it with 408.
  */
 import { Router, type Request, type RequestHandler } from 'express'
+import { is } from 'type-is'
 import { InvalidRequestError, RequestTimeoutError } from '../errors.js'
 import { principalOf } from './auth.js'
 import { sendFailure } from './errors.js'
@@ -37,8 +38,9 @@ export interface ContentRoutesComponents {
 const MAX_FILES = 100_000
 // Any valid CID: the request fields are validated by the POST /pins schema, which wants one.
 const ANY_CID = 'bafkqaaa'
-const CAR = /^application\/vnd\.ipld\.car\s*(;|$)/i
-const FORM = /^multipart\/form-data\s*(;|$)/i
+// The upload's kind, by its Content-Type as type-is parses it.
+const isCar = (type: string): boolean => is(type, ['application/vnd.ipld.car']) !== false
+const isForm = (type: string): boolean => is(type, ['multipart/form-data']) !== false
 
 type Fields = Partial<Record<'name' | 'meta' | 'origins', string | string[]>>
 
@@ -98,17 +100,17 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
       sendFailure(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'send the upload without a Content-Encoding')
       return
     }
-    if (/^multipart\//i.test(type) && !FORM.test(type)) {
+    if (/^\s*multipart\//i.test(type) && !isForm(type)) {
       res.setHeader('Connection', 'close')
       sendFailure(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'send several files as multipart/form-data, a CAR as application/vnd.ipld.car, one file as any other type')
       return
     }
     const owner = principalOf(res).user
-    const isCar = CAR.test(type)
+    const car = isCar(type)
     let fromQuery: Fields
     try {
       fromQuery = queryFields(req)
-      if (!isCar && fromQuery.origins != null) throw new InvalidRequestError('origins: only a CAR upload fetches anything, so only it takes origins')
+      if (!car && fromQuery.origins != null) throw new InvalidRequestError('origins: only a CAR upload fetches anything, so only it takes origins')
       // Checked before the body is read; form fields are checked again once they are all in.
       describe(fromQuery)
     } catch (err) {
@@ -124,9 +126,9 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
     components.uploads.add(req.socket)
     let records: PinRecord[]
     try {
-      if (isCar) {
+      if (car) {
         records = await content.addCar(owner, body, { signal, request: () => describe(fromQuery) })
-      } else if (FORM.test(type)) {
+      } else if (isForm(type)) {
         const form = parseMultipart(req.headers, body, { maxFieldBytes: init.maxFieldBytes, maxFiles: MAX_FILES, fields: ['name', 'meta'] })
         const request = (): Omit<PinRequest, 'cid'> => {
           const fields: Fields = {}

@@ -2,6 +2,7 @@
  * The Pinning Service API routes: /pins and /pins/{requestid}.
  */
 import { Router, json, type RequestHandler } from 'express'
+import { is } from 'type-is'
 import { InvalidRequestError } from '../errors.js'
 import { principalOf } from './auth.js'
 import { toPinStatus } from './pin-status.js'
@@ -20,8 +21,8 @@ export interface PinRoutesInit {
   maxBodyBytes: number
 }
 
-// Accept application/json and any +json type; everything else is refused with 415.
-const isJson = (type: string | undefined): boolean => type != null && /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(type)
+// Accept application/json and any +json type (type-is parses the header); everything else is refused with 415.
+const isJson = (type: string | undefined): boolean => type != null && is(type, ['application/json', 'application/*+json']) !== false
 
 /** Builds the router. */
 export function pinRoutes (init: PinRoutesInit, components: PinRoutesComponents): Router {
