@@ -12,7 +12,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256, sha512 } from 'multiformats/hashes/sha2'
 import { equals } from 'uint8arrays/equals'
 import { InvalidRequestError } from '../errors.js'
-import { SUPPORTED_CODECS, SUPPORTED_HASHES } from '../pins/cid.js'
+import { IDENTITY, SUPPORTED_CODECS, unsupported } from '../pins/cid.js'
 import type { BlockSink } from './block-sink.js'
 import type { DagWalkComponents } from '../pins/dag-walk.js'
 import type { MultihashHasher } from 'multiformats/hashes/interface'
@@ -22,7 +22,6 @@ export const MAX_BLOCK_BYTES = 2 * 1024 * 1024
 // A section is a CID and a block; a header holds the roots. Nothing larger is ever read into memory.
 const MAX_SECTION_BYTES = MAX_BLOCK_BYTES + 1024
 
-const IDENTITY = 0x00
 const HASHERS = new Map<number, MultihashHasher>([[sha256.code, sha256], [sha512.code, sha512]])
 
 /** An error of the body stream itself (client gone, idle timeout), as opposed to its content. */
@@ -55,8 +54,8 @@ function carError (err: unknown): unknown {
 }
 
 function checkCid (cid: CID, what: string): void {
-  if (!SUPPORTED_CODECS.has(cid.code)) throw new InvalidRequestError(`${what} ${cid.toString()} uses codec 0x${cid.code.toString(16)}, which is not supported (${[...SUPPORTED_CODECS.values()].join(', ')})`)
-  if (!SUPPORTED_HASHES.has(cid.multihash.code)) throw new InvalidRequestError(`${what} ${cid.toString()} uses hash 0x${cid.multihash.code.toString(16)}, which is not supported (${[...SUPPORTED_HASHES.values()].join(', ')})`)
+  const why = unsupported(cid)
+  if (why != null) throw new InvalidRequestError(`${what} ${cid.toString()} ${why}`)
 }
 
 async function verify (cid: CID, bytes: Uint8Array, getCodec: DagWalkComponents['getCodec']): Promise<void> {

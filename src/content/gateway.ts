@@ -12,6 +12,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { NotAcceptableError, NotFoundError } from '../errors.js'
 import { blockKey } from '../pins/block-guard.js'
 import { writeCar } from './car.js'
+import { IDENTITY } from '../pins/cid.js'
 import type { Gateway, GatewayEntry } from './index.js'
 import type { DagWalkComponents } from '../pins/dag-walk.js'
 import type { DagPins } from '../pins/dag-pins.js'
@@ -27,7 +28,6 @@ export interface GatewayComponents {
   pins: Pick<DagPins, 'isPinned'>
 }
 
-const IDENTITY = 0x00
 // The exporter's and the blockstore's ways of saying "no such thing".
 const MISSING = new Set(['NotFoundError', 'NoResolverError', 'NotUnixFSError', 'BadPathError'])
 

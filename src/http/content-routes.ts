@@ -11,9 +11,9 @@ import { Router, type Request, type RequestHandler } from 'express'
 import { is } from 'type-is'
 import { InvalidRequestError, RequestTimeoutError } from '../errors.js'
 import { principalOf } from './auth.js'
-import { sendFailure } from './errors.js'
+import { methodNotAllowed, sendFailure } from './errors.js'
 import { parseMultipart } from './multipart.js'
-import { toPinStatus } from './pin-status.js'
+import { pinStatusRenderer } from './pin-status.js'
 import { parsePinBody } from './schemas.js'
 import type { ContentService } from '../content/index.js'
 import type { PinRecord, PinRequest, PinService } from '../pins/index.js'
@@ -91,7 +91,7 @@ async function * idleGuarded (req: Request, ms: number): AsyncGenerator<Uint8Arr
 export function contentRoutes (init: ContentRoutesInit, components: ContentRoutesComponents): Router {
   const { content } = components
   const router = Router()
-  const status = (r: PinRecord): ReturnType<typeof toPinStatus> => toPinStatus(r, components.delegates(), components.pins.statusDetails(r))
+  const status = pinStatusRenderer(components)
 
   const upload: RequestHandler = async (req, res) => {
     const type = req.headers['content-type'] ?? ''
@@ -160,9 +160,6 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
 
   router.route('/content')
     .post(upload)
-    .all((req, res) => {
-      res.setHeader('Allow', 'POST')
-      sendFailure(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; use POST`)
-    })
+    .all(methodNotAllowed('POST'))
   return router
 }

@@ -5,11 +5,19 @@
  */
 import { ConflictError, ForbiddenError, InsufficientFundsError, InvalidRequestError, NotAcceptableError, NotFoundError, PayloadTooLargeError, RequestTimeoutError, TooManyPendingError, UnauthorizedError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import type { ErrorRequestHandler, Response } from 'express'
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express'
 
 /** Sends `{"error":{"reason","details"}}` with `status`. */
 export function sendFailure (res: Response, status: number, reason: string, details: string): void {
   res.status(status).json({ error: { reason, details } })
+}
+
+/** The 405 of a route for any other method: `allow` goes in the Allow header, `use` in the details. */
+export function methodNotAllowed (allow: string, use = allow): RequestHandler {
+  return (req, res) => {
+    res.setHeader('Allow', allow)
+    sendFailure(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; use ${use}`)
+  }
 }
 
 const BY_NAME: Record<string, { status: number, reason: string }> = {

@@ -16,7 +16,7 @@ import toBuffer from 'it-to-buffer'
 import { InvalidRequestError } from '../errors.js'
 import { parseCid } from '../pins/cid.js'
 import { mediaType, SNIFF_BYTES } from '../content/media-type.js'
-import { sendFailure } from './errors.js'
+import { methodNotAllowed, sendFailure } from './errors.js'
 import { requestLogger } from './request-log.js'
 import { parseRange } from './range.js'
 import type { Gateway, GatewayEntry } from '../content/index.js'
@@ -172,9 +172,6 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
 
   router.route('/ipfs/:cid{/*path}')
     .get(read)
-    .all((req, res) => {
-      res.setHeader('Allow', 'GET, HEAD')
-      sendFailure(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; use GET or HEAD`)
-    })
+    .all(methodNotAllowed('GET, HEAD', 'GET or HEAD'))
   return router
 }

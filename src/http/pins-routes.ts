@@ -5,9 +5,9 @@ import { Router, json, type RequestHandler } from 'express'
 import { is } from 'type-is'
 import { InvalidRequestError } from '../errors.js'
 import { principalOf } from './auth.js'
-import { toPinStatus } from './pin-status.js'
+import { pinStatusRenderer } from './pin-status.js'
 import { parsePinBody, parsePinQuery } from './schemas.js'
-import { sendFailure } from './errors.js'
+import { methodNotAllowed, sendFailure } from './errors.js'
 import type { PinRecord, PinService } from '../pins/index.js'
 
 /** What the routes need. */
@@ -28,7 +28,7 @@ const isJson = (type: string | undefined): boolean => type != null && is(type, [
 export function pinRoutes (init: PinRoutesInit, components: PinRoutesComponents): Router {
   const { pins } = components
   const router = Router()
-  const status = (r: PinRecord): ReturnType<typeof toPinStatus> => toPinStatus(r, components.delegates(), pins.statusDetails(r))
+  const status = pinStatusRenderer(components)
 
   const jsonBody: RequestHandler[] = [
     (req, res, next) => {
@@ -84,11 +84,4 @@ export function pinRoutes (init: PinRoutesInit, components: PinRoutesComponents)
     .all(methodNotAllowed('GET, POST, DELETE'))
 
   return router
-}
-
-function methodNotAllowed (allow: string): RequestHandler {
-  return (req, res) => {
-    res.setHeader('Allow', allow)
-    sendFailure(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; use ${allow}`)
-  }
 }

@@ -13,6 +13,7 @@
 import { createUnsafe } from 'multiformats/block'
 import * as raw from 'multiformats/codecs/raw'
 import { blockKey } from './block-guard.js'
+import { IDENTITY } from './cid.js'
 import type { Limiter } from './limiter.js'
 import type { BlockCodec } from 'multiformats/codecs/interface'
 import type { CID } from 'multiformats/cid'
@@ -46,7 +47,6 @@ export interface DagWalkResult {
   bytes: number
 }
 
-const IDENTITY = 0x00
 // Lets bitswap flush the cancel of an aborted want before the same CID is wanted again.
 const REWANT_PAUSE_MS = 50
 

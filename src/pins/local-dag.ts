@@ -9,6 +9,7 @@ import toBuffer from 'it-to-buffer'
 import { createUnsafe } from 'multiformats/block'
 import * as raw from 'multiformats/codecs/raw'
 import { blockKey } from './block-guard.js'
+import { IDENTITY } from './cid.js'
 import type { BlockGuard } from './block-guard.js'
 import type { DagWalkComponents } from './dag-walk.js'
 import type { Blockstore } from 'interface-blockstore'
@@ -21,7 +22,6 @@ export interface LocalDagComponents {
   guard: Pick<BlockGuard, 'protect' | 'unprotect'>
 }
 
-const IDENTITY = 0x00
 
 /**
  * Protects every stored block reachable from `roots` through stored blocks,
