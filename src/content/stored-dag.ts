@@ -20,7 +20,6 @@ export interface StoredDagComponents {
   getCodec: DagWalkComponents['getCodec']
 }
 
-
 /** The DAG's distinct blocks and total size, or undefined when a block of it is not stored. */
 export async function measureStoredDag (root: CID, sink: Pick<BlockSink, 'protect' | 'sizeOf'>, components: StoredDagComponents, options: { signal?: AbortSignal } = {}): Promise<StoredDag | undefined> {
   const read = async (cid: CID, o: { signal?: AbortSignal }): Promise<Uint8Array> => await toBuffer(components.blockstore.get(cid, o))

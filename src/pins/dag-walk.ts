@@ -65,6 +65,12 @@ class RewantSignal extends Error {
   override name = RewantSignal.name
 }
 
+/** The CIDs a block links to, in order (none for raw blocks, which are never decoded); throws if it does not decode. */
+export async function blockLinks (cid: CID, bytes: Uint8Array, getCodec: DagWalkComponents['getCodec']): Promise<CID[]> {
+  if (cid.code === raw.code) return []
+  return [...createUnsafe({ bytes, cid, codec: await getCodec(cid.code) }).links()].map(([, link]) => link)
+}
+
 /** Visits every distinct block reachable from `root`. */
 export async function walkDag (root: CID, components: DagWalkComponents, options: DagWalkOptions): Promise<DagWalkResult> {
   const seen = new Set<string>([blockKey(root)])
@@ -139,9 +145,7 @@ export async function walkDag (root: CID, components: DagWalkComponents, options
       bytes += data.byteLength
       lastProgress = Date.now()
       options.onBlock?.(cid, data.byteLength)
-      if (cid.code === raw.code) return
-      const block = createUnsafe({ bytes: data, cid, codec: await components.getCodec(cid.code) })
-      for (const [, child] of block.links()) {
+      for (const child of await blockLinks(cid, data, components.getCodec)) {
         const key = blockKey(child)
         if (seen.has(key)) continue
         seen.add(key)
