@@ -110,7 +110,9 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
     let fromQuery: Fields
     try {
       fromQuery = queryFields(req)
-      if (!car && fromQuery.origins != null) throw new InvalidRequestError('origins: only a CAR upload fetches anything, so only it takes origins')
+      if (!car && fromQuery.origins != null) {
+        throw new InvalidRequestError('origins: only a CAR upload fetches anything, so only it takes origins')
+      }
       // Checked before the body is read; form fields are checked again once they are all in.
       describe(fromQuery)
     } catch (err) {

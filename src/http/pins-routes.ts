@@ -22,7 +22,8 @@ export interface PinRoutesInit {
 }
 
 // Accept application/json and any +json type (type-is parses the header); everything else is refused with 415.
-const isJson = (type: string | undefined): boolean => type != null && is(type, ['application/json', 'application/*+json']) !== false
+const isJson = (type: string | undefined): boolean =>
+  type != null && is(type, ['application/json', 'application/*+json']) !== false
 
 /** Builds the router. */
 export function pinRoutes (init: PinRoutesInit, components: PinRoutesComponents): Router {

@@ -29,7 +29,8 @@ export function routeOf (req: Request): string | undefined {
 export function requestLog (components: RequestLogComponents): RequestHandler {
   const line = (req: IncomingMessage, res: ServerResponse): Record<string, unknown> => {
     const r = req as Request
-    return { method: r.method, route: routeOf(r) ?? r.path.slice(0, 200), status: res.statusCode, ms: (res as Response).locals.ms }
+    const ms: unknown = (res as Response).locals.ms
+    return { method: r.method, route: routeOf(r) ?? r.path.slice(0, 200), status: res.statusCode, ms }
   }
   const http = pinoHttp({
     logger: components.logger,

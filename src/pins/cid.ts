@@ -23,12 +23,16 @@ export const SUPPORTED_CODECS = new Map<number, string>([
 export const IDENTITY = 0x00
 
 /** Hashes Pinery can verify blocks with: identity, sha2-256, sha2-512. */
-export const SUPPORTED_HASHES = new Map<number, string>([[IDENTITY, 'identity'], [0x12, 'sha2-256'], [0x13, 'sha2-512']])
+export const SUPPORTED_HASHES = new Map<number, string>([
+  [IDENTITY, 'identity'], [0x12, 'sha2-256'], [0x13, 'sha2-512']
+])
 
 /** Why Pinery cannot walk or verify `cid` (its codec or hash), or undefined when it can. */
 export function unsupported (cid: CID): string | undefined {
-  if (!SUPPORTED_CODECS.has(cid.code)) return `uses codec 0x${cid.code.toString(16)}, which is not supported (${[...SUPPORTED_CODECS.values()].join(', ')})`
-  if (!SUPPORTED_HASHES.has(cid.multihash.code)) return `uses hash 0x${cid.multihash.code.toString(16)}, which is not supported (${[...SUPPORTED_HASHES.values()].join(', ')})`
+  const refuse = (what: string, code: number, known: Map<number, string>): string =>
+    `uses ${what} 0x${code.toString(16)}, which is not supported (${[...known.values()].join(', ')})`
+  if (!SUPPORTED_CODECS.has(cid.code)) return refuse('codec', cid.code, SUPPORTED_CODECS)
+  if (!SUPPORTED_HASHES.has(cid.multihash.code)) return refuse('hash', cid.multihash.code, SUPPORTED_HASHES)
   return undefined
 }
 

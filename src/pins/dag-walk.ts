@@ -66,7 +66,9 @@ class RewantSignal extends Error {
 }
 
 /** The CIDs a block links to, in order (none for raw blocks, which are never decoded); throws if it does not decode. */
-export async function blockLinks (cid: CID, bytes: Uint8Array, getCodec: DagWalkComponents['getCodec']): Promise<CID[]> {
+export async function blockLinks (
+  cid: CID, bytes: Uint8Array, getCodec: DagWalkComponents['getCodec']
+): Promise<CID[]> {
   if (cid.code === raw.code) return []
   return [...createUnsafe({ bytes, cid, codec: await getCodec(cid.code) }).links()].map(([, link]) => link)
 }

@@ -17,7 +17,9 @@ export function everyRequest (index: Pick<PinIndex, 'query'>, owner: string): st
  * hold thousands; each removal is a durable write); `remove` answers whether
  * the request was still there. Resolves with how many were removed.
  */
-export async function removeEveryRequest (index: Pick<PinIndex, 'query'>, owner: string, remove: (requestid: string) => Promise<boolean>): Promise<number> {
+export async function removeEveryRequest (
+  index: Pick<PinIndex, 'query'>, owner: string, remove: (requestid: string) => Promise<boolean>
+): Promise<number> {
   let removed = 0
   for (const requestid of everyRequest(index, owner)) {
     if (await remove(requestid)) removed++
