@@ -43,6 +43,12 @@ export function requestLog (components: RequestLogComponents): RequestHandler {
     // Lines carry the request id and the fields below only: never headers (tokens, cookies) or bodies.
     quietReqLogger: true,
     quietResLogger: true,
+    // pino-http still binds a child logger to the request on every request: with the default serializer
+    // that serialises every header each time (measured: a bare Express route at a quarter of its rate).
+    // As set here it costs ~10 µs CPU a request more than the hand-written middleware it replaced
+    // (29 → 39 µs on a bare route, 3 runs each), about 3% of a GET /pins at bench:api's ~3,400 req/s.
+    wrapSerializers: false,
+    serializers: { req: () => undefined, res: () => undefined },
     // A request the client abandoned before the answer was sent is not logged.
     customLogLevel: (_req, res) => !res.writableFinished ? 'silent' : res.statusCode >= 400 ? 'info' : 'debug',
     customSuccessObject: line,
