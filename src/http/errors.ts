@@ -4,6 +4,7 @@
  * answered as a 500 that leaks nothing.
  */
 import { ConflictError, ForbiddenError, InsufficientFundsError, InvalidRequestError, NotAcceptableError, NotFoundError, PayloadTooLargeError, RequestTimeoutError, TooManyPendingError, UnauthorizedError } from '../errors.js'
+import { requestLogger } from './request-log.js'
 import type { Logger } from '../logger.js'
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express'
 
@@ -62,7 +63,8 @@ export function errorHandler (logger: Logger): ErrorRequestHandler {
       sendFailure(res, e.status, 'BAD_REQUEST', 'the request could not be read')
       return
     }
-    logger.error({ err, method: req.method, path: req.path }, 'unhandled error')
+    // Through the request's logger, so the line carries the request id the client was given.
+    requestLogger(res, logger).error({ err, method: req.method, path: req.path }, 'unhandled error')
     sendFailure(res, 500, 'INTERNAL_SERVER_ERROR', 'an unexpected error occurred; it has been logged')
   }
 }
