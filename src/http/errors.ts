@@ -3,13 +3,25 @@
  * errors become the spec's Failure body; anything else is logged and
  * answered as a 500 that leaks nothing.
  */
-import { ConflictError, ForbiddenError, GoneError, InsufficientFundsError, InvalidRequestError, NotAcceptableError, NotFoundError, PayloadTooLargeError, RequestTimeoutError, TooManyPendingError, UnauthorizedError } from '../errors.js'
+import {
+  ConflictError, ForbiddenError, GoneError, InsufficientFundsError, InvalidRequestError, NotAcceptableError, NotFoundError,
+  PayloadTooLargeError, RequestTimeoutError, TooManyPendingError, UnauthorizedError
+} from '../errors.js'
+import { requestLogger } from './request-log.js'
 import type { Logger } from '../logger.js'
-import type { ErrorRequestHandler, Response } from 'express'
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express'
 
 /** Sends `{"error":{"reason","details"}}` with `status`. */
 export function sendFailure (res: Response, status: number, reason: string, details: string): void {
   res.status(status).json({ error: { reason, details } })
+}
+
+/** The 405 of a route for any other method: `allow` goes in the Allow header, `use` in the details. */
+export function methodNotAllowed (allow: string, use = allow): RequestHandler {
+  return (req, res) => {
+    res.setHeader('Allow', allow)
+    sendFailure(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; use ${use}`)
+  }
 }
 
 const BY_NAME: Record<string, { status: number, reason: string }> = {
@@ -55,7 +67,8 @@ export function errorHandler (logger: Logger): ErrorRequestHandler {
       sendFailure(res, e.status, 'BAD_REQUEST', 'the request could not be read')
       return
     }
-    logger.error({ err, method: req.method, path: req.path }, 'unhandled error')
+    // Through the request's logger, so the line carries the request id the client was given.
+    requestLogger(res, logger).error({ err, method: req.method, path: req.path }, 'unhandled error')
     sendFailure(res, 500, 'INTERNAL_SERVER_ERROR', 'an unexpected error occurred; it has been logged')
   }
 }

@@ -2,7 +2,7 @@
  * The wire form of a pin request: the spec's PinStatus.
  */
 import { formatTimestamp } from './timestamps.js'
-import type { PinRecord, PinRequest, PinState } from '../pins/index.js'
+import type { PinRecord, PinRequest, PinService, PinState } from '../pins/index.js'
 
 /** PinStatus as the spec defines it. */
 export interface PinStatusBody {
@@ -28,4 +28,15 @@ export function toPinStatus (record: PinRecord, delegates: string[], details: st
     delegates,
     info
   }
+}
+
+/** What {@link pinStatusRenderer} reads: the node's delegates and each request's live progress. */
+export interface PinStatusComponents {
+  pins: Pick<PinService, 'statusDetails'>
+  delegates(): string[]
+}
+
+/** The one way routes render a record: with the current delegates and the request's progress. */
+export function pinStatusRenderer (components: PinStatusComponents): (record: PinRecord) => PinStatusBody {
+  return record => toPinStatus(record, components.delegates(), components.pins.statusDetails(record))
 }

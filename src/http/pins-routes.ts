@@ -2,11 +2,12 @@
  * The Pinning Service API routes: /pins and /pins/{requestid}.
  */
 import { Router, json, type RequestHandler } from 'express'
+import { is } from 'type-is'
 import { InvalidRequestError } from '../errors.js'
 import { principalOf } from './auth.js'
-import { toPinStatus } from './pin-status.js'
+import { pinStatusRenderer } from './pin-status.js'
 import { parsePinBody, parsePinQuery } from './schemas.js'
-import { sendFailure } from './errors.js'
+import { methodNotAllowed, sendFailure } from './errors.js'
 import type { PinRecord, PinService } from '../pins/index.js'
 
 /** What the routes need. */
@@ -20,14 +21,15 @@ export interface PinRoutesInit {
   maxBodyBytes: number
 }
 
-// Accept application/json and any +json type; everything else is refused with 415.
-const isJson = (type: string | undefined): boolean => type != null && /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(type)
+// Accept application/json and any +json type (type-is parses the header); everything else is refused with 415.
+const isJson = (type: string | undefined): boolean =>
+  type != null && is(type, ['application/json', 'application/*+json']) !== false
 
 /** Builds the router. */
 export function pinRoutes (init: PinRoutesInit, components: PinRoutesComponents): Router {
   const { pins } = components
   const router = Router()
-  const status = (r: PinRecord): ReturnType<typeof toPinStatus> => toPinStatus(r, components.delegates(), pins.statusDetails(r))
+  const status = pinStatusRenderer(components)
 
   const jsonBody: RequestHandler[] = [
     (req, res, next) => {
@@ -83,11 +85,4 @@ export function pinRoutes (init: PinRoutesInit, components: PinRoutesComponents)
     .all(methodNotAllowed('GET, POST, DELETE'))
 
   return router
-}
-
-function methodNotAllowed (allow: string): RequestHandler {
-  return (req, res) => {
-    res.setHeader('Allow', allow)
-    sendFailure(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; use ${allow}`)
-  }
 }

@@ -5,6 +5,7 @@
 import { json } from 'express'
 import { z } from 'zod'
 import { InvalidRequestError } from '../errors.js'
+import { parseTimestamp } from './timestamps.js'
 import { LABEL_RULE, SCOPES, TOKEN_LABEL, USER_NAME, type Scope, type TokenOptions, type UserChanges } from '../auth/index.js'
 
 /** Parses the small JSON bodies of the token and team routes (any Content-Type; 16 KiB at most). */
@@ -16,7 +17,8 @@ const quota = z.strictObject({ bytes: limit.optional(), pins: limit.optional() }
 const tokenBody = z.strictObject({
   label: z.string().regex(TOKEN_LABEL, LABEL_RULE).optional(),
   scope: z.enum(SCOPES).optional(),
-  expires: z.iso.datetime({ offset: true }).optional()
+  // The same RFC 3339 parser as the list filters; a time past the millisecond is cut to it.
+  expires: z.string().transform((v, ctx) => parseTimestamp(v, 'expires', ctx).floor).optional()
 })
 
 const changesBody = z.strictObject({

@@ -19,6 +19,7 @@ import { sha512 } from 'multiformats/hashes/sha2'
 import { ConfigError } from '../errors.js'
 import { catchBitswapBroker } from './bitswap-broker.js'
 import { createBlockCatcher } from './block-catcher.js'
+import { createComponentLogger } from './component-logger.js'
 import { endStreamsClosedEarly } from './bitswap-streams.js'
 import { trailingPeerId } from './multiaddrs.js'
 import type { PineryNode, PineryNodeComponents, PineryNodeInit } from './index.js'
@@ -52,7 +53,10 @@ export const CONNECTION_MANAGER_OPTIONS = {
 export async function createPineryNode (init: PineryNodeInit, components: PineryNodeComponents): Promise<PineryNode> {
   const log = components.logger.child({ component: 'node' })
   const gate = components.dialGate
+  // Helia's and libp2p's own debug lines go to Pinery's log.
+  const logger = createComponentLogger(components.logger)
   const light = withLibp2pLight(createHeliaLight({
+    logger,
     blockstore: components.blockstore,
     datastore: components.datastore,
     blockBrokers: [],
@@ -61,6 +65,7 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
     hashers: [sha512]
   }), {
     ...(init.privateKey != null ? { privateKey: init.privateKey } : {}),
+    logger,
     addresses: {
       listen: init.listen.map(String),
       announce: init.announce.map(String)

@@ -16,8 +16,25 @@ export const SUPPORTED_CODECS = new Map<number, string>([
   [dagPb.code, 'dag-pb'], [raw.code, 'raw'], [dagCbor.code, 'dag-cbor'], [dagJson.code, 'dag-json'], [json.code, 'json']
 ])
 
+/**
+ * The identity multihash code: such a CID carries its block in itself, so it
+ * is never fetched, stored or written into a CAR.
+ */
+export const IDENTITY = 0x00
+
 /** Hashes Pinery can verify blocks with: identity, sha2-256, sha2-512. */
-export const SUPPORTED_HASHES = new Map<number, string>([[0x00, 'identity'], [0x12, 'sha2-256'], [0x13, 'sha2-512']])
+export const SUPPORTED_HASHES = new Map<number, string>([
+  [IDENTITY, 'identity'], [0x12, 'sha2-256'], [0x13, 'sha2-512']
+])
+
+/** Why Pinery cannot walk or verify `cid` (its codec or hash), or undefined when it can. */
+export function unsupported (cid: CID): string | undefined {
+  const refuse = (what: string, code: number, known: Map<number, string>): string =>
+    `uses ${what} 0x${code.toString(16)}, which is not supported (${[...known.values()].join(', ')})`
+  if (!SUPPORTED_CODECS.has(cid.code)) return refuse('codec', cid.code, SUPPORTED_CODECS)
+  if (!SUPPORTED_HASHES.has(cid.multihash.code)) return refuse('hash', cid.multihash.code, SUPPORTED_HASHES)
+  return undefined
+}
 
 const byPrefix = new Map(Object.values(bases).map(b => [b.prefix as string, b.decoder as MultibaseDecoder<string>]))
 
@@ -38,7 +55,7 @@ export function parseCid (value: string): CID {
   } catch (err) {
     throw new Error(`"${value}" is not a valid CID: ${(err as Error).message}`)
   }
-  if (!SUPPORTED_CODECS.has(cid.code)) throw new Error(`CID ${value} uses codec 0x${cid.code.toString(16)}, which is not supported (${[...SUPPORTED_CODECS.values()].join(', ')})`)
-  if (!SUPPORTED_HASHES.has(cid.multihash.code)) throw new Error(`CID ${value} uses hash 0x${cid.multihash.code.toString(16)}, which is not supported (${[...SUPPORTED_HASHES.values()].join(', ')})`)
+  const why = unsupported(cid)
+  if (why != null) throw new Error(`CID ${value} ${why}`)
   return cid
 }

@@ -6,9 +6,10 @@
  * the request is known.
  */
 import toBuffer from 'it-to-buffer'
-import { createUnsafe } from 'multiformats/block'
 import * as raw from 'multiformats/codecs/raw'
 import { blockKey } from './block-guard.js'
+import { IDENTITY } from './cid.js'
+import { blockLinks } from './dag-walk.js'
 import type { BlockGuard } from './block-guard.js'
 import type { DagWalkComponents } from './dag-walk.js'
 import type { Blockstore } from 'interface-blockstore'
@@ -20,8 +21,6 @@ export interface LocalDagComponents {
   getCodec: DagWalkComponents['getCodec']
   guard: Pick<BlockGuard, 'protect' | 'unprotect'>
 }
-
-const IDENTITY = 0x00
 
 /**
  * Protects every stored block reachable from `roots` through stored blocks,
@@ -42,9 +41,7 @@ export async function protectStoredDag (roots: CID[], components: LocalDagCompon
     if (!await blockstore.has(cid)) { guard.unprotect(cid); continue }
     held.push(cid)
     if (cid.code === raw.code) continue
-    const bytes = await toBuffer(blockstore.get(cid))
-    const block = createUnsafe({ bytes, cid, codec: await components.getCodec(cid.code) })
-    for (const [, child] of block.links()) todo.push(child)
+    todo.push(...await blockLinks(cid, await toBuffer(blockstore.get(cid)), components.getCodec))
   }
   return held
 }

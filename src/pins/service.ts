@@ -9,9 +9,10 @@
 import { randomUUID } from 'node:crypto'
 import * as raw from 'multiformats/codecs/raw'
 import { NotFoundError } from '../errors.js'
-import { parseCid } from './cid.js'
+import { IDENTITY, parseCid } from './cid.js'
 import { canonicalCidKey } from './content.js'
-import { PIN_STATES, type PinRecord, type PinRequest, type PinService } from './index.js'
+import { removeEveryRequest } from './remove-owned.js'
+import type { PinRecord, PinRequest, PinService } from './index.js'
 import type { ContentPins } from './content.js'
 import type { PinIndex } from './pin-index.js'
 import type { PinLifecycle } from './lifecycle.js'
@@ -33,14 +34,8 @@ export interface PinServiceComponents {
   content: Pick<ContentPins, 'pin'>
 }
 
-const IDENTITY = 0x00
 // No CID is charged under the empty key, so a check with it counts the request as new.
 const UNKNOWN_CID = ''
-
-/** Every request ID of `owner`, newest first. */
-export function everyRequest (index: Pick<PinIndex, 'query'>, owner: string): string[] {
-  return index.query(owner, { statuses: [...PIN_STATES], match: 'exact', limit: Infinity }).requestids
-}
 
 /** Creates the service. */
 export function createPinService (components: PinServiceComponents): PinService {
@@ -153,12 +148,10 @@ export function createPinService (components: PinServiceComponents): PinService 
     },
 
     async removeAll (owner) {
-      let removed = 0
-      for (const requestid of everyRequest(components.index, owner)) {
+      return await removeEveryRequest(components.index, owner, async (requestid) => {
         worker.cancel(requestid)
-        if (await lifecycle.remove(requestid) != null) removed++
-      }
-      return removed
+        return await lifecycle.remove(requestid) != null
+      })
     },
 
     statusDetails (record) {

@@ -75,6 +75,35 @@ describe('readCar', () => {
     expect(sink.stored.size).toBe(2)
   })
 
+  it('writes as it is read: one block ahead at most, and a reader that stops ends the source', async () => {
+    const blocks = await Promise.all(Array.from({ length: 50 }, async (_, i) => await rawBlock(new TextEncoder().encode(`block ${i}`))))
+    let produced = 0
+    let ended = false
+    const source = (async function * () {
+      try {
+        for (const b of blocks) { produced++; yield b }
+      } finally { ended = true }
+    })()
+    const car = writeCar([blocks[0]!.cid], source)
+    let read = 0
+    for await (const part of car) {
+      read += part.byteLength
+      // The header, then a block's three parts (length, CID, bytes): the source is never far ahead.
+      expect(produced).toBeLessThanOrEqual(3)
+      if (read > 100) break
+    }
+    expect(produced).toBeLessThan(blocks.length)
+    expect(ended).toBe(true)
+  })
+
+  it('passes on the failure of its source after what came before', async () => {
+    const ok = await rawBlock(new TextEncoder().encode('ok'))
+    const source = (async function * () { yield ok; throw new Error('disk on fire') })()
+    const parts: Uint8Array[] = []
+    await expect((async () => { for await (const part of writeCar([ok.cid], source)) parts.push(part) })()).rejects.toThrow('disk on fire')
+    expect(Buffer.concat(parts).includes(Buffer.from('ok'))).toBe(true)
+  })
+
   it('reads a CARv2 wrapping the same CAR, padding included', async () => {
     const dag = await fileDag(randomBytes(300 * 1024))
     const blocks = await blocksOf(dag)

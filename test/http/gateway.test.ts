@@ -73,6 +73,23 @@ describe('GET /ipfs', () => {
     expect(Buffer.from(await notes.arrayBuffer()).toString()).toBe('just words\n')
   })
 
+  it('negotiates Accept: an IPLD type only when named over the rest, by q or by being specific', async () => {
+    const kinds: Array<[string, RegExp]> = [
+      ['*/*', /^application\/json/], // the directory listing
+      ['text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8', /^application\/json/],
+      ['application/*', /^application\/json/],
+      ['application/vnd.ipld.car, */*', /^application\/vnd\.ipld\.car/],
+      ['Application/Vnd.Ipld.Raw', /^application\/vnd\.ipld\.raw/],
+      ['application/vnd.ipld.raw;q=0.5, application/vnd.ipld.car', /^application\/vnd\.ipld\.car/],
+      ['application/vnd.ipld.car;q=0, */*', /^application\/json/]
+    ]
+    for (const [accept, type] of kinds) {
+      const res = await get(`/ipfs/${root}`, { accept }, 'HEAD')
+      expect(res.status, accept).toBe(200)
+      expect(res.headers.get('content-type'), accept).toMatch(type)
+    }
+  })
+
   it('streams a CAR of the whole DAG that another service imports to the same blocks', async () => {
     const res = await get(`/ipfs/${root}`, { accept: 'application/vnd.ipld.car' })
     expect(res.status).toBe(200)
