@@ -5,7 +5,7 @@
  * parts that do the work, through the narrow interfaces below.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { PinState } from './pins/index.js'
+import type { PinState } from './pins/types.js'
 
 /** What the worker reports. */
 export interface PinMetrics {

@@ -7,7 +7,7 @@ import { principalOf } from './auth.js'
 import { toPinStatus } from './pin-status.js'
 import { parsePinBody, parsePinQuery } from './schemas.js'
 import { sendFailure } from './errors.js'
-import type { PinRecord, PinService } from '../pins/index.js'
+import type { PinRecord, PinService } from '../pins/types.js'
 
 /** What the routes need. */
 export interface PinRoutesComponents {

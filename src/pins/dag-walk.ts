@@ -12,8 +12,8 @@
  */
 import { createUnsafe } from 'multiformats/block'
 import * as raw from 'multiformats/codecs/raw'
-import { blockKey } from './block-guard.js'
-import type { Limiter } from './limiter.js'
+import { blockKey } from './gc-guard.js'
+import type { Limiter } from './semaphore.js'
 import type { BlockCodec } from 'multiformats/codecs/interface'
 import type { CID } from 'multiformats/cid'
 

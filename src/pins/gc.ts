@@ -4,7 +4,7 @@
  * garbage (an unpin, a failed fetch, a fresh start), at most once per
  * interval, so an idle service does not rescan its blockstore.
  */
-import type { BlockGuard } from './block-guard.js'
+import type { BlockGuard } from './gc-guard.js'
 import type { Logger } from '../logger.js'
 import type { GcMetrics } from '../metrics.js'
 import type { DagPins } from './dag-pins.js'

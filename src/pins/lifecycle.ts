@@ -4,9 +4,9 @@
  * releases the CIDs the request no longer references.
  */
 import { createKeyedMutex } from './keyed-mutex.js'
-import type { PinRecord, PinState } from './index.js'
-import type { ContentPins } from './content.js'
-import type { PinIndex } from './pin-index.js'
+import type { PinRecord, PinState } from './types.js'
+import type { ContentPins } from './request-pins.js'
+import type { PinIndex } from './query-index.js'
 import type { ExtraOp, RecordStore } from './record-store.js'
 
 /** What happened to a request: its new state, or that it was replaced or deleted. */

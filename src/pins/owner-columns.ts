@@ -5,7 +5,7 @@
  * 16 UUID bytes. Deleted entries are tombstoned and compacted in bulk.
  */
 import { Charges, type ChargesDump } from './charges.js'
-import { PIN_STATES, type PinRecord, type PinState } from './index.js'
+import { PIN_STATES, type PinRecord, type PinState } from './types.js'
 
 const DELETED = 255
 /** Status codes of the status column. */

@@ -7,7 +7,7 @@
  */
 import { InsufficientFundsError, TooManyPendingError, UnauthorizedError } from '../errors.js'
 import { createKeyedMutex } from './keyed-mutex.js'
-import type { PinIndex } from './pin-index.js'
+import type { PinIndex } from './query-index.js'
 
 /** A user's limits; an absent field is unlimited. */
 export interface Limits {

@@ -4,7 +4,7 @@
 import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js'
 import type { NodeUsage, Team, Usage, UserView } from './index.js'
 import type { TokenStore, User, UserStore } from '../auth/index.js'
-import type { PinIndex } from '../pins/pin-index.js'
+import type { PinIndex } from '../pins/query-index.js'
 
 /** What the team needs. */
 export interface TeamComponents {

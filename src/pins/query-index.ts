@@ -9,7 +9,7 @@
  * tombstoned and compacted in bulk. A million records take ~100 bytes each.
  */
 import { OwnerColumns, STATUS_CODE, type ColumnsDump } from './owner-columns.js'
-import { PIN_STATES, type PinQuery, type PinRecord, type PinState, type TextMatch } from './index.js'
+import { PIN_STATES, type PinQuery, type PinRecord, type PinState, type TextMatch } from './types.js'
 
 /** Matching request IDs (newest first, at most `limit`) and the total count. */
 export interface IndexPage {

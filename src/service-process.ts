@@ -5,7 +5,7 @@
  */
 import { configHelp, loadConfig } from './config.js'
 import { createLogger } from './logger.js'
-import { createPinery } from './pinery.js'
+import { createPinery } from './composition-root.js'
 
 function fail (message: string): never {
   process.stderr.write(`pinery: ${message}\n`)
