@@ -38,7 +38,14 @@ export function parseCid (value: string): CID {
   } catch (err) {
     throw new Error(`"${value}" is not a valid CID: ${(err as Error).message}`)
   }
-  if (!SUPPORTED_CODECS.has(cid.code)) throw new Error(`CID ${value} uses codec 0x${cid.code.toString(16)}, which is not supported (${[...SUPPORTED_CODECS.values()].join(', ')})`)
-  if (!SUPPORTED_HASHES.has(cid.multihash.code)) throw new Error(`CID ${value} uses hash 0x${cid.multihash.code.toString(16)}, which is not supported (${[...SUPPORTED_HASHES.values()].join(', ')})`)
+  if (!SUPPORTED_CODECS.has(cid.code)) {
+    const supported = [...SUPPORTED_CODECS.values()].join(', ')
+    throw new Error(`CID ${value} uses codec 0x${cid.code.toString(16)}, which is not supported (${supported})`)
+  }
+  if (!SUPPORTED_HASHES.has(cid.multihash.code)) {
+    const supported = [...SUPPORTED_HASHES.values()].join(', ')
+    const code = cid.multihash.code.toString(16)
+    throw new Error(`CID ${value} uses hash 0x${code}, which is not supported (${supported})`)
+  }
   return cid
 }

@@ -44,7 +44,9 @@ export interface PinLifecycle {
    * the move is not allowed. Only status, dagSize, failure and holds ever
    * change after creation, so the caller's copy is the record but for those.
    */
-  transition(record: PinRecord, to: PinState, patch?: { dagSize?: number, failure?: string }): Promise<PinRecord | undefined>
+  transition(
+    record: PinRecord, to: PinState, patch?: { dagSize?: number, failure?: string }
+  ): Promise<PinRecord | undefined>
 }
 
 /** What the lifecycle needs. */

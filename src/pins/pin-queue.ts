@@ -48,7 +48,10 @@ class Fifo {
   private countBelow (seq: number): number {
     let lo = 0
     let hi = this.cancelledAhead.length
-    while (lo < hi) { const mid = (lo + hi) >>> 1; if ((this.cancelledAhead[mid] as number) < seq) lo = mid + 1; else hi = mid }
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if ((this.cancelledAhead[mid] as number) < seq) lo = mid + 1; else hi = mid
+    }
     return lo
   }
 

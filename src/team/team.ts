@@ -60,7 +60,8 @@ export function createTeam (components: TeamComponents): Team {
       if (name === 'admin') throw new InvalidRequestError('the admin user cannot be deleted')
       const pins = pinCount(name)
       if (pins > 0 && options.removePins !== true) {
-        throw new ConflictError(`user ${name} still has ${pins} pin requests; delete them first, or ask to remove them too (remove_pins=true)`)
+        throw new ConflictError(`user ${name} still has ${pins} pin requests; ` +
+          'delete them first, or ask to remove them too (remove_pins=true)')
       }
       return await components.retire(name, async () => {
         // The user first: their tokens stop working at once, and admits are closed meanwhile.
