@@ -30,11 +30,14 @@ const svc = await startService({
 })
 const origin = await startOrigin()
 const browser = await launchBrowser()
-const bytesOf = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed * 7) % 251)
+const bytesOf = (n: number, seed: number): Uint8Array =>
+  Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed * 7) % 251)
 
 try {
   const api = async (path: string, body: unknown): Promise<{ requestid: string }> => {
-    const res = await svc.request(path, { method: 'POST', user: 'alice', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    const res = await svc.request(path, {
+      method: 'POST', user: 'alice', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body)
+    })
     if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
     return await res.json() as { requestid: string }
   }
@@ -55,28 +58,41 @@ try {
     'docs/changelog.txt': '2026.11: new landing page\n2026.10: dark mode\n'
   }
   for (const [path, text] of Object.entries(site)) form.append('file', new Blob([text]), path)
-  const siteRes = await (await svc.request('/content', { method: 'POST', user: 'alice', body: form })).json() as { requestid: string }
-  await svc.request('/content?name=meeting-notes.txt', { method: 'POST', user: 'alice', headers: { 'content-type': 'text/plain' }, body: 'Agenda\n- quotas for the new interns\n- move backups to the NAS\n' })
-  await svc.request('/content?name=<b>not bold</b>.txt', { method: 'POST', user: 'alice', headers: { 'content-type': 'text/plain' }, body: 'names are text' })
+  const siteRes = await (await svc.request('/content', { method: 'POST', user: 'alice', body: form }))
+    .json() as { requestid: string }
+  const plainText = { method: 'POST', user: 'alice', headers: { 'content-type': 'text/plain' } }
+  await svc.request('/content?name=meeting-notes.txt', {
+    ...plainText, body: 'Agenda\n- quotas for the new interns\n- move backups to the NAS\n'
+  })
+  await svc.request('/content?name=<b>not bold</b>.txt', { ...plainText, body: 'names are text' })
 
   // From the origin: one pinned, one over quota (failed), one half-fetched, one queued.
   const dataset = bytesOf(512 * 1024, 1)
-  const p1 = await api('/pins', { cid: (await origin.addFile(dataset)).toString(), name: 'dataset-2026.csv', origins: origin.addrs, meta: { app: 'research' } })
+  const p1 = await api('/pins', {
+    cid: (await origin.addFile(dataset)).toString(), name: 'dataset-2026.csv', origins: origin.addrs,
+    meta: { app: 'research' }
+  })
   await settled(p1.requestid, 'pinned')
   const huge = bytesOf(4 * MiB, 2)
-  const p2 = await api('/pins', { cid: (await origin.addFile(huge)).toString(), name: 'raw-footage.mov', origins: origin.addrs })
+  const p2 = await api('/pins', {
+    cid: (await origin.addFile(huge)).toString(), name: 'raw-footage.mov', origins: origin.addrs
+  })
   await settled(p2.requestid, 'failed')
   const partial = bytesOf(1 * MiB, 3)
   const held = new Set((await blocksIn(origin.blockstore)).map(String))
   const partialCid = await origin.addFile(partial)
   // Keep the root and two of the four new leaves: the fetch gets that far and waits.
-  const leaves = (await blocksIn(origin.blockstore)).filter(c => !held.has(c.toString()) && !Buffer.from(c.multihash.bytes).equals(partialCid.multihash.bytes))
+  const leaves = (await blocksIn(origin.blockstore))
+    .filter(c => !held.has(c.toString()) && !Buffer.from(c.multihash.bytes).equals(partialCid.multihash.bytes))
   for (const cid of leaves.slice(0, 2)) await origin.blockstore.delete(cid)
-  const p3 = await api('/pins', { cid: partialCid.toString(), name: 'backup-2026-11-30.tar', origins: origin.addrs, meta: { app: 'backup' } })
+  const p3 = await api('/pins', {
+    cid: partialCid.toString(), name: 'backup-2026-11-30.tar', origins: origin.addrs, meta: { app: 'backup' }
+  })
   const waiting = await fileCidOf(bytesOf(300 * 1024, 4))
   await api('/pins', { cid: waiting.toString(), name: 'photos-nov.zip', origins: origin.addrs })
   await waitFor(async () => {
-    const p = await (await svc.request(`/pins/${p3.requestid}`, { user: 'alice' })).json() as { info: { status_details?: string } }
+    const res = await svc.request(`/pins/${p3.requestid}`, { user: 'alice' })
+    const p = await res.json() as { info: { status_details?: string } }
     return /fetched [1-9]/.test(p.info.status_details ?? '') ? true : undefined
   }, 30_000, 'a partial fetch')
 
@@ -85,7 +101,8 @@ try {
     await page.waitForTimeout(250)
     await page.evaluate(() => { window.scrollTo(0, 0) })
     await page.screenshot({ path: join(out, `${name}.png`), fullPage: name.startsWith('phone') || name === 'admin' })
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+    const overflow = await page.evaluate(() =>
+      document.documentElement.scrollWidth - document.documentElement.clientWidth)
     if (overflow > 0) {
       const culprits = await page.evaluate(() => [...document.querySelectorAll('body *')]
         .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
@@ -94,7 +111,9 @@ try {
     }
     process.stdout.write(`${name}.png\n`)
   }
-  const go = async (page: Page, hash: string): Promise<void> => { await page.evaluate(h => { location.hash = h }, hash) }
+  const go = async (page: Page, hash: string): Promise<void> => {
+    await page.evaluate(h => { location.hash = h }, hash)
+  }
 
   for (const [prefix, viewport] of [['', DESKTOP], ['phone-', PHONE]] as const) {
     const { page, context } = await openApp(browser, svc.url, viewport)

@@ -13,6 +13,9 @@ export function buildInfo (): { version: string, commit: string } {
   let version = 'unknown'
   let commit = 'unknown'
   try { version = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { version: string }).version } catch {}
-  try { commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000 }).toString().trim() } catch {}
+  try {
+    const options = { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] as Array<'ignore' | 'pipe'>, timeout: 2000 }
+    commit = execFileSync('git', ['rev-parse', 'HEAD'], options).toString().trim()
+  } catch {}
   return { version, commit }
 }

@@ -7,9 +7,12 @@
  */
 const major = Number(process.versions.node.split('.')[0])
 if (major < 22) {
-  process.stderr.write(`pinery: Node.js >= 22 is required, this is ${process.version}. Run it through npx or npm scripts, which use the project's Node 24.\n`)
+  process.stderr.write(`pinery: Node.js >= 22 is required, this is ${process.version}. ` +
+    "Run it through npx or npm scripts, which use the project's Node 24.\n")
   process.exit(1)
 }
 const { runCli } = await import('./cli/run.js')
-process.exitCode = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env })
+process.exitCode = await runCli(process.argv.slice(2), {
+  stdout: process.stdout, stderr: process.stderr, env: process.env
+})
 export {}

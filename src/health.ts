@@ -44,7 +44,6 @@ export interface HealthInit {
   cacheMs?: number
 }
 
-
 /** What the checks look at. */
 export interface HealthComponents {
   datastore: Pick<Datastore, 'put' | 'get' | 'delete'>
@@ -63,7 +62,9 @@ export type HealthCheck = () => Promise<HealthReport>
 
 async function bounded (ms: number, fn: () => Promise<CheckResult>): Promise<CheckResult> {
   let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<CheckResult>(resolve => { timer = setTimeout(() => { resolve({ ok: false, error: `no answer within ${ms} ms` }) }, ms) })
+  const timeout = new Promise<CheckResult>(resolve => {
+    timer = setTimeout(() => { resolve({ ok: false, error: `no answer within ${ms} ms` }) }, ms)
+  })
   try {
     return await Promise.race([fn().catch((err: unknown) => ({ ok: false, error: (err as Error).message })), timeout])
   } finally {
@@ -99,15 +100,20 @@ export function createHealthCheck (init: HealthInit, components: HealthComponent
     async libp2p () {
       const listening = components.libp2p.getMultiaddrs().map(String)
       const ok = components.libp2p.status === 'started' && listening.length > 0
-      const about = { listening, delegates: components.delegates(), connections: components.libp2p.getConnections().length }
-      return ok ? { ok, ...about } : { ok, ...about, error: `libp2p is ${components.libp2p.status} with ${listening.length} addresses` }
+      const about = {
+        listening, delegates: components.delegates(), connections: components.libp2p.getConnections().length
+      }
+      if (ok) return { ok, ...about }
+      return { ok, ...about, error: `libp2p is ${components.libp2p.status} with ${listening.length} addresses` }
     },
     async queue () {
       return { ok: true, ...components.queue() }
     }
   }
 
-  const runAll = async (checks: Record<string, () => Promise<CheckResult>>): Promise<Array<readonly [string, CheckResult]>> =>
+  const runAll = async (
+    checks: Record<string, () => Promise<CheckResult>>
+  ): Promise<Array<readonly [string, CheckResult]>> =>
     await Promise.all(Object.entries(checks).map(async ([name, fn]) => [name, await bounded(timeoutMs, fn)] as const))
   let cached: { at: number, entries: Array<readonly [string, CheckResult]> } | undefined
   let running: Promise<Array<readonly [string, CheckResult]>> | undefined

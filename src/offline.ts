@@ -8,7 +8,7 @@
 import { join } from 'node:path'
 import { createTokenStore, createUserStore } from './auth/index.js'
 import { blockstoreUsage, openDatastore, syncDatastore } from './node/storage.js'
-import { createPinIndex } from './pins/pin-index.js'
+import { createPinIndex } from './pins/query-index.js'
 import { createRecordStore } from './pins/record-store.js'
 import { removeEveryRequest } from './pins/remove-owned.js'
 import { createTeam, type Team } from './team/index.js'

@@ -6,8 +6,9 @@
  */
 const major = Number(process.versions.node.split('.')[0])
 if (major < 22) {
-  process.stderr.write(`pinery: Node.js >= 22 is required, this is ${process.version}. Use "npm start", which runs the Node 24 that npm installs with the project.\n`)
+  process.stderr.write(`pinery: Node.js >= 22 is required, this is ${process.version}. ` +
+    'Use "npm start", which runs the Node 24 that npm installs with the project.\n')
   process.exit(1)
 }
-await import('./main.js')
+await import('./service-process.js')
 export {}

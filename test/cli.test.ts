@@ -156,7 +156,7 @@ describe('pinery CLI output of stored text', () => {
     const user = JSON.parse(await db.get('/pinery/auth/user/alice') as string) as { created: string }
     const hex = 'ab'.repeat(32)
     await db.put(`/pinery/auth/token/${hex}`, JSON.stringify({ id: 'old-token', user: 'alice', label, scope: 'pins:write', created: new Date().toISOString(), hash: hex, userCreated: user.created }))
-    await db.put(`/pinery/auth/user-token/alice/old-token`, hex)
+    await db.put('/pinery/auth/user-token/alice/old-token', hex)
     await db.close()
 
     const text = await run(CLI, ['token', 'list', '--user', 'alice'], { PINERY_DATA_DIR: dataDir })
@@ -164,6 +164,7 @@ describe('pinery CLI output of stored text', () => {
     expect(text.stdout).toContain('evil\\x1b]0;owned\\x07\\x1b[2J\\x9b31m\\u202etxt.exe\\x0aNEXT LINE')
     expect(text.stdout.split('\n')).toHaveLength(3) // the header, one token, the final newline
     const json = await run(CLI, ['--json', 'token', 'list', '--user', 'alice'], { PINERY_DATA_DIR: dataDir })
+    // eslint-disable-next-line no-control-regex -- control characters are what this looks for
     for (const out of [text.stdout, json.stdout]) expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/)
     expect((JSON.parse(json.stdout) as Array<{ label: string }>)[0]?.label).toBe(label)
   })

@@ -13,9 +13,9 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createTokenStore, createUserStore } from '../../src/auth/index.js'
 import { openDatastore, syncDatastore } from '../../src/node/storage.js'
-import { canonicalCidKey } from '../../src/pins/content.js'
+import { canonicalCidKey } from '../../src/pins/request-pins.js'
 import { createRecordStore } from '../../src/pins/record-store.js'
-import type { PinRecord, PinState } from '../../src/pins/index.js'
+import type { PinRecord, PinState } from '../../src/pins/types.js'
 
 const { values } = parseArgs({ options: { dir: { type: 'string' }, records: { type: 'string', default: '1000000' } } })
 const dir = values.dir as string

@@ -101,7 +101,8 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
     if (now - seen.written < LAST_USED_RESOLUTION_MS) return
     seen.written = now
     // Its own key, so this write can never bring back a token revoked meanwhile.
-    Promise.resolve(datastore.put(lastUsedKey(hex), encoder.encode(minute(now)))).catch(() => {}) // A failed write loses one timestamp.
+    // A failed write loses one timestamp.
+    Promise.resolve(datastore.put(lastUsedKey(hex), encoder.encode(minute(now)))).catch(() => {})
   }
 
   /** A user's tokens as stored, each with its hash hex. */
@@ -157,7 +158,9 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
         const revision = revocations
         const stored = await read<StoredToken>(tokenKey(hex))
         // The lookup is by hash already; compare the full digest in constant time anyway.
-        if (stored == null || !timingSafeEqual(Buffer.from(stored.hash, 'hex'), hash)) throw new UnauthorizedError('access token is unknown or revoked')
+        if (stored == null || !timingSafeEqual(Buffer.from(stored.hash, 'hex'), hash)) {
+          throw new UnauthorizedError('access token is unknown or revoked')
+        }
         const token = withDefaults(stored)
         entry = {
           principal: {
@@ -174,7 +177,9 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
       }
       if (entry.expires != null && entry.expires <= Date.now()) throw new UnauthorizedError('access token has expired')
       const user = await components.users.get(entry.principal.user)
-      if (user == null || (entry.userCreated != null && entry.userCreated !== user.created)) throw new UnauthorizedError('access token is unknown or revoked')
+      if (user == null || (entry.userCreated != null && entry.userCreated !== user.created)) {
+        throw new UnauthorizedError('access token is unknown or revoked')
+      }
       touch(hex)
       return { ...entry.principal, scope: effectiveScope(entry.principal.scope, user) }
     },
@@ -183,12 +188,16 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
       const owner = await components.users.get(user)
       if (owner == null) throw new NotFoundError(`no user ${user}`)
       const scope = options.scope ?? 'pins:write'
-      if (scope === 'admin' && owner.role !== 'admin') throw new InvalidRequestError(`user ${user} is not an admin, so its tokens cannot have the admin scope`)
+      if (scope === 'admin' && owner.role !== 'admin') {
+        throw new InvalidRequestError(`user ${user} is not an admin, so its tokens cannot have the admin scope`)
+      }
       if (options.label != null && !TOKEN_LABEL.test(options.label)) {
         throw new InvalidRequestError(`label: ${LABEL_RULE}`)
       }
       const expires = boundedExpiry(options)
-      if (expires != null && expires.getTime() <= Date.now()) throw new InvalidRequestError('expires must be in the future')
+      if (expires != null && expires.getTime() <= Date.now()) {
+        throw new InvalidRequestError('expires must be in the future')
+      }
       const creator = options.creator
       return await lock.run(user, async () => {
         // Under the user's lock: a creator revoked meanwhile creates nothing (its children would outlive it).
@@ -199,7 +208,8 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
         const held = await countTokens(user)
         if (held >= maxTokens) {
           throw new ConflictError(
-            `user ${user} has ${held} tokens, the most allowed (PINERY_MAX_TOKENS_PER_USER=${maxTokens}); revoke some first`)
+            `user ${user} has ${held} tokens, the most allowed (PINERY_MAX_TOKENS_PER_USER=${maxTokens}); ` +
+            'revoke some first')
         }
         const secret = newSecret()
         const hex = hashOf(secret).toString('hex')
@@ -292,7 +302,9 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
       lastUsed.delete(previous)
       revocations++
     }
-    const info: TokenInfo = { id: 'bootstrap', user: ADMIN, label: 'bootstrap', scope: 'admin', created: new Date().toISOString() }
+    const info: TokenInfo = {
+      id: 'bootstrap', user: ADMIN, label: 'bootstrap', scope: 'admin', created: new Date().toISOString()
+    }
     batch.put(tokenKey(hex), json({ ...info, hash: hex, userCreated: admin.created }))
     batch.put(userTokenKey(ADMIN, 'bootstrap'), encoder.encode(hex))
     batch.put(BOOTSTRAP_KEY, encoder.encode(hex))

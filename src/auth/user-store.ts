@@ -22,7 +22,9 @@ const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
 function checkName (name: string): void {
-  if (!USER_NAME.test(name)) throw new InvalidRequestError(`user name "${name}" must be 1-64 lowercase letters, digits or '-'`)
+  if (!USER_NAME.test(name)) {
+    throw new InvalidRequestError(`user name "${name}" must be 1-64 lowercase letters, digits or '-'`)
+  }
 }
 
 function withChanges (user: User, changes: UserChanges): User {
@@ -73,7 +75,9 @@ export function createUserStore (components: UserStoreComponents): UserStore {
 
     async create (name, changes = {}) {
       checkName(name)
-      if (name === ADMIN_USER && changes.role === 'member') throw new InvalidRequestError('the admin user has the admin role')
+      if (name === ADMIN_USER && changes.role === 'member') {
+        throw new InvalidRequestError('the admin user has the admin role')
+      }
       return await lock.run(name, async () => {
         if ((await all()).has(name)) throw new ConflictError(`user ${name} exists already`)
         return await save(withChanges(fresh(name, name === ADMIN_USER ? 'admin' : 'member'), changes))
@@ -91,7 +95,9 @@ export function createUserStore (components: UserStoreComponents): UserStore {
     },
 
     async update (name, changes) {
-      if (name === ADMIN_USER && changes.role === 'member') throw new InvalidRequestError('the admin user keeps the admin role')
+      if (name === ADMIN_USER && changes.role === 'member') {
+        throw new InvalidRequestError('the admin user keeps the admin role')
+      }
       return await lock.run(name, async () => {
         const user = (await all()).get(name)
         if (user == null) throw new NotFoundError(`no user ${name}`)

@@ -29,7 +29,8 @@ export function printable (text: string): string {
 export function printableJson (value: unknown): string {
   // C0 controls in strings are escaped by JSON.stringify already; the raw ones left are its line breaks.
   return JSON.stringify(value, null, 2)
-    .replace(/[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}\p{Co}]/gu, c => `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, '0')}`)
+    .replace(/[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}\p{Co}]/gu,
+      c => `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, '0')}`)
 }
 
 /** 1536 → "1.5 KiB". */
@@ -54,20 +55,26 @@ export function parseBytes (text: string): number | undefined {
 function table (header: string[], rawRows: string[][]): string {
   const rows = rawRows.map(r => r.map(printable))
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)))
-  return [header, ...rows].map(r => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()).join('\n') + '\n'
+  const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()
+  return [header, ...rows].map(line).join('\n') + '\n'
 }
 
 const limitsText = (limits: Limits): string =>
   limits.bytes == null && limits.pins == null
     ? 'unlimited'
-    : [limits.bytes != null ? formatBytes(limits.bytes) : undefined, limits.pins != null ? `${limits.pins} pins` : undefined].filter(Boolean).join(', ')
+    : [
+        limits.bytes != null ? formatBytes(limits.bytes) : undefined,
+        limits.pins != null ? `${limits.pins} pins` : undefined
+      ].filter(Boolean).join(', ')
 
 const live = (u: Usage): number => u.pins.queued + u.pins.pinning + u.pins.pinned
 
 /** Users with their usage. */
 export function usersText (users: UserView[]): string {
   return table(['NAME', 'ROLE', 'PINS', 'PINNED', 'QUOTA', 'CREATED'],
-    users.map(u => [u.name, u.role, String(live(u.usage)), formatBytes(u.usage.bytes), limitsText(u.quota ?? {}), u.created]))
+    users.map(u => [
+      u.name, u.role, String(live(u.usage)), formatBytes(u.usage.bytes), limitsText(u.quota ?? {}), u.created
+    ]))
 }
 
 /** One user in detail. */
@@ -86,7 +93,9 @@ export function usageText (u: Usage): string {
 /** Every user's usage and the node's totals. */
 export function teamUsageText (usage: TeamUsage): string {
   return table(['USER', 'PINS', 'FAILED', 'PINNED', 'QUOTA'],
-    usage.users.map(u => [u.user, String(live(u)), String(u.pins.failed), formatBytes(u.bytes), limitsText(u.limits)])) +
+    usage.users.map(u => [
+      u.user, String(live(u)), String(u.pins.failed), formatBytes(u.bytes), limitsText(u.limits)
+    ])) +
     `\nnode: ${usage.node.blocks} blocks, ${formatBytes(usage.node.bytes)} on disk\n`
 }
 

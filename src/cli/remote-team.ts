@@ -35,24 +35,36 @@ export function createRemoteTeam (init: RemoteTeamInit): { team: Team, self: Sel
     ...(options.expires != null ? { expires: options.expires.toISOString() } : {})
   })
 
-  async function call<T> (method: string, path: string, body?: unknown, timeoutMs = init.timeoutMs ?? 60_000): Promise<T> {
+  async function call<T> (
+    method: string, path: string, body?: unknown, timeoutMs = init.timeoutMs ?? 60_000
+  ): Promise<T> {
     let res: Response
     try {
       res = await fetch(`${base}${path}`, {
         method,
-        headers: { authorization: `Bearer ${init.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${init.token}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {})
+        },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         signal: AbortSignal.timeout(timeoutMs)
       })
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code
-      if ((err as Error).name === 'TimeoutError') throw new Error(`no answer from ${base} within ${timeoutMs / 1000} s (the service may still finish the request)`)
+      if ((err as Error).name === 'TimeoutError') {
+        throw new Error(
+          `no answer from ${base} within ${timeoutMs / 1000} s (the service may still finish the request)`)
+      }
       throw new Error(`cannot reach the service at ${base}: ${cause ?? (err as Error).message}`)
     }
     if (res.status === 204) return undefined as T
     const text = await res.text()
     let parsed: unknown
-    try { parsed = JSON.parse(text) } catch { throw new RemoteError(res.status, 'BAD_RESPONSE', `not JSON: ${text.slice(0, 200)}`) }
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      throw new RemoteError(res.status, 'BAD_RESPONSE', `not JSON: ${text.slice(0, 200)}`)
+    }
     if (!res.ok) {
       const failure = (parsed as { error?: { reason?: string, details?: string } }).error
       throw new RemoteError(res.status, failure?.reason ?? 'ERROR', failure?.details ?? text.slice(0, 200))
@@ -71,7 +83,10 @@ export function createRemoteTeam (init: RemoteTeamInit): { team: Team, self: Sel
     getUser: async (name) => await call<UserView>('GET', `/users/${enc(name)}`),
     createUser: async (name, changes = {}) => await call<UserView>('POST', '/users', { name, ...changes }),
     updateUser: async (name, changes) => await call<UserView>('PATCH', `/users/${enc(name)}`, changes),
-    deleteUser: async (name, options = {}) => await call<DeletedUser>('DELETE', `/users/${enc(name)}${options.removePins === true ? '?remove_pins=true' : ''}`, undefined, SLOW_MS),
+    deleteUser: async (name, options = {}) => {
+      const query = options.removePins === true ? '?remove_pins=true' : ''
+      return await call<DeletedUser>('DELETE', `/users/${enc(name)}${query}`, undefined, SLOW_MS)
+    },
     listTokens: async (user) => (await call<{ results: TokenInfo[] }>('GET', `/users/${enc(user)}/tokens`)).results,
     createToken: async (user, options = {}) => await issueToken(`/users/${enc(user)}/tokens`, options),
     revokeToken: async (user, tokenId) => { await call('DELETE', `/users/${enc(user)}/tokens/${enc(tokenId)}`) },

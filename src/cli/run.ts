@@ -84,18 +84,26 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS, allowPositi
 /** What a command prints: JSON for --json, text otherwise. */
 interface Output { json: unknown, text: string }
 
-function limit (value: string | undefined, name: string, parse: (v: string) => number | undefined): number | null | undefined {
+function limit (
+  value: string | undefined, name: string, parse: (v: string) => number | undefined
+): number | null | undefined {
   if (value == null) return undefined
   if (value === 'none') return null
   const n = parse(value)
-  if (n == null || n < 0) throw new UsageError(`--${name} must be ${name === 'quota-bytes' ? 'a size such as 10GiB' : 'a whole number'}, or none`)
+  if (n == null || n < 0) {
+    const expected = name === 'quota-bytes' ? 'a size such as 10GiB' : 'a whole number'
+    throw new UsageError(`--${name} must be ${expected}, or none`)
+  }
   return n
 }
 
 function changesOf (values: Values): UserChanges {
-  if (values.role != null && values.role !== 'member' && values.role !== 'admin') throw new UsageError('--role must be member or admin')
+  if (values.role != null && values.role !== 'member' && values.role !== 'admin') {
+    throw new UsageError('--role must be member or admin')
+  }
   const bytes = limit(values['quota-bytes'], 'quota-bytes', parseBytes)
-  const pins = limit(values['quota-pins'], 'quota-pins', v => /^\d+$/.test(v) && Number.isSafeInteger(Number(v)) ? Number(v) : undefined)
+  const pins = limit(values['quota-pins'], 'quota-pins',
+    v => /^\d+$/.test(v) && Number.isSafeInteger(Number(v)) ? Number(v) : undefined)
   const quota = { ...(bytes !== undefined ? { bytes } : {}), ...(pins !== undefined ? { pins } : {}) }
   return { ...(values.role != null ? { role: values.role } : {}), ...(Object.keys(quota).length > 0 ? { quota } : {}) }
 }
@@ -114,19 +122,29 @@ async function execute (team: Team, self: SelfService | undefined, args: string[
   if (extra.length > 0) throw new UsageError(`unexpected "${extra.join(' ')}"`)
   const command = `${noun ?? ''} ${verb ?? ''}`.trim()
   switch (command) {
-    case 'user create': { const u = await team.createUser(need(arg, 'NAME'), changesOf(values)); return { json: u, text: userText(u) } }
+    case 'user create': {
+      const u = await team.createUser(need(arg, 'NAME'), changesOf(values))
+      return { json: u, text: userText(u) }
+    }
     case 'user list': { const users = await team.listUsers(); return { json: users, text: usersText(users) } }
     case 'user show': { const u = await team.getUser(need(arg, 'NAME')); return { json: u, text: userText(u) } }
-    case 'user update': { const u = await team.updateUser(need(arg, 'NAME'), changesOf(values)); return { json: u, text: userText(u) } }
+    case 'user update': {
+      const u = await team.updateUser(need(arg, 'NAME'), changesOf(values))
+      return { json: u, text: userText(u) }
+    }
     case 'user delete': {
       const name = need(arg, 'NAME')
       const d = await team.deleteUser(name, { removePins: values['remove-pins'] === true })
       return { json: d, text: deletedText(name, d) }
     }
     case 'token create': {
-      if (values.scope != null && !SCOPES.includes(values.scope as Scope)) throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}`)
+      if (values.scope != null && !SCOPES.includes(values.scope as Scope)) {
+        throw new UsageError(`--scope must be one of ${SCOPES.join(', ')}`)
+      }
       const expires = values.expires == null ? undefined : new Date(values.expires)
-      if (expires != null && Number.isNaN(expires.getTime())) throw new UsageError('--expires must be a time such as 2027-01-31T00:00:00Z')
+      if (expires != null && Number.isNaN(expires.getTime())) {
+        throw new UsageError('--expires must be a time such as 2027-01-31T00:00:00Z')
+      }
       const options = {
         ...(values.label != null ? { label: values.label } : {}),
         ...(values.scope != null ? { scope: values.scope as Scope } : {}),
@@ -137,7 +155,10 @@ async function execute (team: Team, self: SelfService | undefined, args: string[
       const { info, secret } = mine ? await self.createToken(options) : await team.createToken(user(), options)
       return { json: { ...info, secret }, text: `${secret}\n` }
     }
-    case 'token list': { const t = mine ? await self.listTokens() : await team.listTokens(user()); return { json: t, text: tokensText(t) } }
+    case 'token list': {
+      const t = mine ? await self.listTokens() : await team.listTokens(user())
+      return { json: t, text: tokensText(t) }
+    }
     case 'token revoke': {
       const id = need(arg, 'the token ID')
       if (mine) await self.revokeToken(id)
@@ -196,8 +217,12 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
     let close = async (): Promise<void> => {}
     if (url != null) {
       // The value is not echoed: a token pasted into the wrong place must not land in a terminal or CI log.
-      if (!/^https?:\/\/./.test(url)) throw new UsageError('--url must be the service\'s address, such as http://127.0.0.1:7070')
-      if (/^https?:\/\/[^/?#]*@/.test(url)) throw new UsageError('--url must not hold a user or password; the token goes in PINERY_TOKEN')
+      if (!/^https?:\/\/./.test(url)) {
+        throw new UsageError('--url must be the service\'s address, such as http://127.0.0.1:7070')
+      }
+      if (/^https?:\/\/[^/?#]*@/.test(url)) {
+        throw new UsageError('--url must not hold a user or password; the token goes in PINERY_TOKEN')
+      }
       const token = io.env.PINERY_TOKEN
       if (token == null || token === '') throw new UsageError('online commands (--url) need a token in PINERY_TOKEN')
       ;({ team, self } = createRemoteTeam({ url, token }))

@@ -13,7 +13,7 @@ import { sha256, sha512 } from 'multiformats/hashes/sha2'
 import { equals } from 'uint8arrays/equals'
 import { InvalidRequestError } from '../errors.js'
 import { IDENTITY, SUPPORTED_CODECS, unsupported } from '../pins/cid.js'
-import type { BlockSink } from './block-sink.js'
+import type { BlockSink } from './upload-sink.js'
 import type { DagWalkComponents } from '../pins/dag-walk.js'
 import type { MultihashHasher } from 'multiformats/hashes/interface'
 

@@ -3,7 +3,7 @@
  * blockstore and recorded as pinned requests, and the read side of the
  * gateway (/ipfs/{cid}[/path]) over pinned DAGs.
  */
-import type { PinRecord, PinRequest } from '../pins/index.js'
+import type { PinRecord, PinRequest } from '../pins/types.js'
 import type { CID } from 'multiformats/cid'
 
 /** One part of a folder upload: a file (with content) or an empty directory (without). */

@@ -9,7 +9,7 @@ import { importer, type ImportCandidate, type ImporterOptions } from 'ipfs-unixf
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { balanced } from 'ipfs-unixfs-importer/layout'
 import type { UploadEntry } from './index.js'
-import type { BlockSink } from './block-sink.js'
+import type { BlockSink } from './upload-sink.js'
 import type { CID } from 'multiformats/cid'
 
 /** kubo's import settings (see the module comment); exported for tests and tools. */

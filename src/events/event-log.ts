@@ -13,7 +13,7 @@
  */
 import type { PinEvent, PinEventType } from './index.js'
 import type { Logger } from '../logger.js'
-import type { PinProgress, PinRecord } from '../pins/index.js'
+import type { PinProgress, PinRecord } from '../pins/types.js'
 import type { PinChangeHook } from '../pins/lifecycle.js'
 import type { ExtraOp } from '../pins/record-store.js'
 import type { PinStatusBody } from '../http/pin-status.js'

@@ -5,7 +5,7 @@
  */
 import type { EventLog } from './event-log.js'
 import type { Logger } from '../logger.js'
-import type { PinProgress, PinRecord } from '../pins/index.js'
+import type { PinProgress, PinRecord } from '../pins/types.js'
 
 /** Emits progress events. */
 export interface ProgressTicker {

@@ -29,7 +29,7 @@ import type { HealthCheck } from '../health.js'
 import type { HttpMetrics } from '../metrics.js'
 import type { Registry } from 'prom-client'
 import type { Logger } from '../logger.js'
-import type { PinService } from '../pins/index.js'
+import type { PinService } from '../pins/types.js'
 import type { Team } from '../team/index.js'
 
 /** Settings of the HTTP app. */

@@ -16,7 +16,7 @@ import { parseMultipart } from './multipart.js'
 import { pinStatusRenderer } from './pin-status.js'
 import { parsePinBody } from './schemas.js'
 import type { ContentService } from '../content/index.js'
-import type { PinRecord, PinRequest, PinService } from '../pins/index.js'
+import type { PinRecord, PinRequest, PinService } from '../pins/types.js'
 
 /** Settings of the route. */
 export interface ContentRoutesInit {

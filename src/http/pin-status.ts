@@ -2,7 +2,7 @@
  * The wire form of a pin request: the spec's PinStatus.
  */
 import { formatTimestamp } from './timestamps.js'
-import type { PinRecord, PinRequest, PinService, PinState } from '../pins/index.js'
+import type { PinRecord, PinRequest, PinService, PinState } from '../pins/types.js'
 
 /** PinStatus as the spec defines it. */
 export interface PinStatusBody {

@@ -8,7 +8,7 @@ import { principalOf } from './auth.js'
 import { pinStatusRenderer } from './pin-status.js'
 import { parsePinBody, parsePinQuery } from './schemas.js'
 import { methodNotAllowed, sendFailure } from './errors.js'
-import type { PinRecord, PinService } from '../pins/index.js'
+import type { PinRecord, PinService } from '../pins/types.js'
 
 /** What the routes need. */
 export interface PinRoutesComponents {

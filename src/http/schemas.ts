@@ -5,7 +5,7 @@
 import { z } from 'zod'
 import { InvalidRequestError } from '../errors.js'
 import { parseCid } from '../pins/cid.js'
-import { PIN_STATES, type PinQuery, type PinRequest } from '../pins/index.js'
+import { PIN_STATES, type PinQuery, type PinRequest } from '../pins/types.js'
 import { checkOrigin, parseMultiaddr, trailingPeerId } from '../node/multiaddrs.js'
 import { parseTimestamp } from './timestamps.js'
 

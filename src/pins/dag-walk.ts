@@ -22,9 +22,9 @@
  */
 import { createUnsafe } from 'multiformats/block'
 import * as raw from 'multiformats/codecs/raw'
-import { blockKey } from './block-guard.js'
+import { blockKey } from './gc-guard.js'
 import { IDENTITY } from './cid.js'
-import type { Limiter } from './limiter.js'
+import type { Limiter } from './semaphore.js'
 import type { BlockCodec } from 'multiformats/codecs/interface'
 import type { CID } from 'multiformats/cid'
 

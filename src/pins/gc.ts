@@ -4,7 +4,7 @@
  * garbage (an unpin, a failed fetch, a fresh start), at most once per
  * interval, so an idle service does not rescan its blockstore.
  */
-import type { BlockGuard } from './block-guard.js'
+import type { BlockGuard } from './gc-guard.js'
 import type { Logger } from '../logger.js'
 import type { GcMetrics } from '../metrics.js'
 import type { DagPins } from './dag-pins.js'
@@ -50,7 +50,9 @@ function isGone (err: unknown): boolean {
 }
 
 /** Creates a stopped collector (dirty, so the first interval sweeps leftovers). */
-export function createGarbageCollector (init: GarbageCollectorInit, components: GarbageCollectorComponents): GarbageCollector {
+export function createGarbageCollector (
+  init: GarbageCollectorInit, components: GarbageCollectorComponents
+): GarbageCollector {
   const { guard, pins } = components
   const log = components.logger.child({ component: 'gc' })
   let dirty = true
@@ -59,7 +61,9 @@ export function createGarbageCollector (init: GarbageCollectorInit, components: 
   const controller = new AbortController()
 
   /** Deletes one block unless pinned or protected; resolves with the bytes freed, or -1 when kept. */
-  async function deleteIfGarbage (cid: CID, content: () => AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<number> {
+  async function deleteIfGarbage (
+    cid: CID, content: () => AsyncIterable<Uint8Array> | Iterable<Uint8Array>
+  ): Promise<number> {
     if (guard.isProtected(cid) || await pins.isPinned(cid)) return -1
     // Checked again once the deletion is registered: a fetch protecting the block from now on waits for it.
     let size = 0
@@ -118,7 +122,10 @@ export function createGarbageCollector (init: GarbageCollectorInit, components: 
           if ((err as Error).name !== 'NotFoundError') log.warn({ err, cid: cid.toString() }, 'cannot discard a block')
         }
       }
-      if (deleted > 0) { components.metrics?.gcRan(deleted, bytes); log.debug({ deleted, bytes }, 'discarded unpinned blocks') }
+      if (deleted > 0) {
+        components.metrics?.gcRan(deleted, bytes)
+        log.debug({ deleted, bytes }, 'discarded unpinned blocks')
+      }
       return deleted
     },
 

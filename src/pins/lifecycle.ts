@@ -4,9 +4,9 @@
  * releases the CIDs the request no longer references.
  */
 import { createKeyedMutex } from './keyed-mutex.js'
-import type { PinRecord, PinState } from './index.js'
-import type { ContentPins } from './content.js'
-import type { PinIndex } from './pin-index.js'
+import type { PinRecord, PinState } from './types.js'
+import type { ContentPins } from './request-pins.js'
+import type { PinIndex } from './query-index.js'
 import type { ExtraOp, RecordStore } from './record-store.js'
 
 /** What happened to a request: its new state, or that it was replaced or deleted. */
@@ -44,7 +44,9 @@ export interface PinLifecycle {
    * the move is not allowed. Only status, dagSize, failure and holds ever
    * change after creation, so the caller's copy is the record but for those.
    */
-  transition(record: PinRecord, to: PinState, patch?: { dagSize?: number, failure?: string }): Promise<PinRecord | undefined>
+  transition(
+    record: PinRecord, to: PinState, patch?: { dagSize?: number, failure?: string }
+  ): Promise<PinRecord | undefined>
 }
 
 /** What the lifecycle needs. */

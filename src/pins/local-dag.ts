@@ -7,10 +7,10 @@
  */
 import toBuffer from 'it-to-buffer'
 import * as raw from 'multiformats/codecs/raw'
-import { blockKey } from './block-guard.js'
+import { blockKey } from './gc-guard.js'
 import { IDENTITY } from './cid.js'
 import { blockLinks } from './dag-walk.js'
-import type { BlockGuard } from './block-guard.js'
+import type { BlockGuard } from './gc-guard.js'
 import type { DagWalkComponents } from './dag-walk.js'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'

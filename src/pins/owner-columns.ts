@@ -5,7 +5,7 @@
  * 16 UUID bytes. Deleted entries are tombstoned and compacted in bulk.
  */
 import { Charges, type ChargesDump } from './charges.js'
-import { PIN_STATES, type PinRecord, type PinState } from './index.js'
+import { PIN_STATES, type PinRecord, type PinState } from './types.js'
 
 const DELETED = 255
 /** Status codes of the status column. */
@@ -100,7 +100,9 @@ export class OwnerColumns {
     if (p > 0 && (this.created[p - 1] as number) > r.created) {
       // Out of order (only while loading from several sources): shift the tail.
       p = this.upperBound(r.created)
-      for (const col of [this.created, this.status, this.cid, this.name, this.meta]) col.copyWithin(p + 1, p, this.length)
+      for (const col of [this.created, this.status, this.cid, this.name, this.meta]) {
+        col.copyWithin(p + 1, p, this.length)
+      }
       this.ids.copyWithin((p + 1) * 16, p * 16, this.length * 16)
       this.otherIds = new Map([...this.otherIds].map(([at, id]) => [at >= p ? at + 1 : at, id]))
       this.length = n

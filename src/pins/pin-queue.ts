@@ -5,7 +5,7 @@
  * Push, take and cancel are O(1) for one owner (O(owners) to find whose turn
  * it is); a request's position is the order the worker will take it in.
  */
-import type { PinRecord } from './index.js'
+import type { PinRecord } from './types.js'
 
 /** The queue of records waiting for a worker. */
 export interface PinQueue {
@@ -48,7 +48,10 @@ class Fifo {
   private countBelow (seq: number): number {
     let lo = 0
     let hi = this.cancelledAhead.length
-    while (lo < hi) { const mid = (lo + hi) >>> 1; if ((this.cancelledAhead[mid] as number) < seq) lo = mid + 1; else hi = mid }
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if ((this.cancelledAhead[mid] as number) < seq) lo = mid + 1; else hi = mid
+    }
     return lo
   }
 

@@ -7,7 +7,7 @@
  */
 import { InsufficientFundsError, TooManyPendingError, UnauthorizedError } from '../errors.js'
 import { createKeyedMutex } from './keyed-mutex.js'
-import type { PinIndex } from './pin-index.js'
+import type { PinIndex } from './query-index.js'
 
 /** A user's limits; an absent field is unlimited. */
 export interface Limits {
@@ -118,7 +118,9 @@ export function createQuota (init: QuotaInit, components: QuotaComponents): Quot
     const { counts } = index.usage(owner)
     const pending = counts.queued + counts.pinning + (pendingAdmits.get(owner) ?? 0)
     if (pending >= init.maxPendingPerUser) {
-      throw new TooManyPendingError(`user ${owner} has ${pending} requests queued or pinning, the most one user may have (PINERY_MAX_PENDING_PER_USER=${init.maxPendingPerUser}); wait for some to settle`)
+      throw new TooManyPendingError(
+        `user ${owner} has ${pending} requests queued or pinning, the most one user may have ` +
+        `(PINERY_MAX_PENDING_PER_USER=${init.maxPendingPerUser}); wait for some to settle`)
     }
     pendingAdmits.set(owner, (pendingAdmits.get(owner) ?? 0) + 1)
     return () => {
@@ -132,13 +134,17 @@ export function createQuota (init: QuotaInit, components: QuotaComponents): Quot
     const usage = index.usage(owner)
     if (limit.pins != null && want.counted !== true) {
       const held = usage.counts.queued + usage.counts.pinning + usage.counts.pinned
-      if (held + 1 > limit.pins) throw new InsufficientFundsError(`pin limit reached: user ${owner} has ${held} of ${limit.pins} pins`)
+      if (held + 1 > limit.pins) {
+        throw new InsufficientFundsError(`pin limit reached: user ${owner} has ${held} of ${limit.pins} pins`)
+      }
     }
     if (limit.bytes == null || index.chargeOf(owner, want.cidKey) != null) return
     const left = Math.max(0, limit.bytes - usage.bytes + freed(owner, want.frees))
     if (want.bytes == null ? left === 0 : want.bytes > left) {
       const size = want.bytes == null ? '' : ` of ${want.bytes} bytes`
-      throw new InsufficientFundsError(`storage quota exceeded: the DAG${size} does not fit in the ${left} bytes left of user ${owner}'s ${limit.bytes} byte quota`)
+      throw new InsufficientFundsError(
+        `storage quota exceeded: the DAG${size} does not fit in the ${left} bytes left ` +
+        `of user ${owner}'s ${limit.bytes} byte quota`)
     }
   }
 

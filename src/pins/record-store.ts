@@ -10,7 +10,7 @@
  *   /pinery/clock                       → the last `created` handed out
  *   /pinery/generation                  → "<random id> <seq>": every batch advances seq
  *
- * The generation ties an index snapshot (index-snapshot.ts) to the records:
+ * The generation ties an index snapshot (query-index-snapshot.ts) to the records:
  * `close()` saves the index with the generation after the last write, and at
  * open the snapshot is used only if the stored generation is still the same;
  * any batch written since (even one whose process then crashed) changed it,
@@ -24,9 +24,9 @@
  * sends the request back a step, and it resumes.
  */
 import { randomUUID } from 'node:crypto'
-import type { PinRecord } from './index.js'
-import type { Generation, IndexSnapshot } from './index-snapshot.js'
-import type { PinIndex } from './pin-index.js'
+import type { PinRecord } from './types.js'
+import type { Generation, IndexSnapshot } from './query-index-snapshot.js'
+import type { PinIndex } from './query-index.js'
 import type { Level } from 'level'
 
 /** A LevelDB put or del that rides along in a record's batch (an event, webhook deliveries). */

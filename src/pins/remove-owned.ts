@@ -4,8 +4,8 @@
  * and the offline CLI (records only; the service releases the DAGs no
  * request references at its next start).
  */
-import { PIN_STATES } from './index.js'
-import type { PinIndex } from './pin-index.js'
+import { PIN_STATES } from './types.js'
+import type { PinIndex } from './query-index.js'
 
 /** Every request ID of `owner`, newest first. */
 export function everyRequest (index: Pick<PinIndex, 'query'>, owner: string): string[] {

@@ -9,8 +9,8 @@
  * state lives here.
  */
 import { InsufficientFundsError, isErrorNamed } from '../errors.js'
-import type { PinRecord } from './index.js'
-import type { ContentPins } from './content.js'
+import type { PinRecord } from './types.js'
+import type { ContentPins } from './request-pins.js'
 import type { PinLifecycle } from './lifecycle.js'
 import type { Quota, QuotaWant } from './quota.js'
 import type { FetchOutcome, PinJobs } from './worker.js'

@@ -8,10 +8,10 @@
 import { CID } from 'multiformats/cid'
 import { StallError } from '../errors.js'
 import { isDialableOrigin, parseMultiaddr } from '../node/multiaddrs.js'
-import { createLimiter } from './limiter.js'
+import { createLimiter } from './semaphore.js'
 import { walkDag, type DagWalkComponents, type DagWalkResult } from './dag-walk.js'
-import type { PinProgress, PinRecord } from './index.js'
-import type { BlockGuard } from './block-guard.js'
+import type { PinProgress, PinRecord } from './types.js'
+import type { BlockGuard } from './gc-guard.js'
 import type { PinMetrics } from '../metrics.js'
 import type { PineryNode } from '../node/index.js'
 

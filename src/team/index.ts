@@ -4,7 +4,7 @@
  * the data dir by the offline CLI, and called over HTTP by the online CLI.
  */
 import type { TokenInfo, TokenOptions, User, UserChanges } from '../auth/index.js'
-import type { PinState } from '../pins/index.js'
+import type { PinState } from '../pins/types.js'
 import type { Limits } from '../pins/quota.js'
 
 /** What a user's pins add up to. */

@@ -4,7 +4,7 @@
 import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js'
 import type { NodeUsage, Team, Usage, UserView } from './index.js'
 import type { TokenStore, User, UserStore } from '../auth/index.js'
-import type { PinIndex } from '../pins/pin-index.js'
+import type { PinIndex } from '../pins/query-index.js'
 
 /** What the team needs. */
 export interface TeamComponents {
@@ -60,7 +60,8 @@ export function createTeam (components: TeamComponents): Team {
       if (name === 'admin') throw new InvalidRequestError('the admin user cannot be deleted')
       const pins = pinCount(name)
       if (pins > 0 && options.removePins !== true) {
-        throw new ConflictError(`user ${name} still has ${pins} pin requests; delete them first, or ask to remove them too (remove_pins=true)`)
+        throw new ConflictError(`user ${name} still has ${pins} pin requests; ` +
+          'delete them first, or ask to remove them too (remove_pins=true)')
       }
       return await components.retire(name, async () => {
         // The user first: their tokens stop working at once, and admits are closed meanwhile.

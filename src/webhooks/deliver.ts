@@ -93,10 +93,10 @@ export async function deliver (d: Delivery): Promise<AttemptResult> {
     const result = (status: number): Omit<AttemptResult, 'latencyMs'> => status >= 200 && status < 300
       ? { ok: true, status }
       : {
-        ok: false,
-        status,
-        error: `answered ${status}${status >= 300 && status < 400 ? '; redirects are not followed' : ''}`
-      }
+          ok: false,
+          status,
+          error: `answered ${status}${status >= 300 && status < 400 ? '; redirects are not followed' : ''}`
+        }
     const timer = setTimeout(() => { finish({ ok: false, error: `no answer within ${d.timeoutMs} ms` }) }, d.timeoutMs)
     const onAbort = (): void => { finish({ ok: false, error: 'cancelled' }) }
     d.signal?.addEventListener('abort', onAbort, { once: true })

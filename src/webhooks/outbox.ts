@@ -121,7 +121,7 @@ function indexOf (queue: Entry[], entry: Entry): number {
 
 /** A new entry of webhook `id` for event `e`. */
 const entryOf = (id: string, e: LoggedEvent): Entry =>
-  ({ key: `${PREFIX}${id}/${pad(e.id)}`, id: e.id, requestid: e.event.pin.requestid, 
+  ({ key: `${PREFIX}${id}/${pad(e.id)}`, id: e.id, requestid: e.event.pin.requestid,
     body: e.json, attempts: 0, nextAt: 0 })
 
 const matches = (hook: Webhook, e: LoggedEvent): boolean =>

@@ -141,8 +141,7 @@ export function createTargetPolicy (init: TargetPolicyInit): TargetPolicy {
         const first = addresses[0] as { address: string, family: number }
         if ((options as { all?: boolean }).all === true) {
           (callback as unknown as (e: null, a: typeof addresses) => void)(null, addresses)
-        }
-        else callback(null, first.address, first.family)
+        } else callback(null, first.address, first.family)
       }, (err: Error) => { callback(err as NodeJS.ErrnoException, '', 0) })
     }
   }

@@ -11,7 +11,7 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startService, type TestService } from '../fixtures/service.js'
-import { blocksOf, carOf, directoryDag, failureOf, fileDag, postContent, storedOf, type MemoryDag } from '../fixtures/content.js'
+import { blocksOf, carOf, directoryDag, failureOf, postContent, storedOf, type MemoryDag } from '../fixtures/content.js'
 
 interface WirePinStatus { requestid: string, status: string, pin: { cid: string }, info: Record<string, string> }
 

@@ -741,21 +741,21 @@ const HEAD_CASES: Array<{ what: string, path: string, auth?: null, status: 400 |
   add('auth', 'DELETE /pins/{requestid} with Basic', () => ({ method: 'DELETE', path: `/pins/${preId()}`, auth: 'Basic YWxpY2U6eA==' }), 401)
   add('auth', 'replace /pins/{requestid} without a token', () => ({ ...postJson({ cid: VALID }, `/pins/${preId()}`), auth: null }), 401)
 
-// Token labels are printed in admins' terminals: printable characters only, refused at the edge.
-for (const [what, label] of [
-  ['an ANSI escape', 'x\u001b[2Jcleared'], ['an OSC title sequence', 'x\u001b]0;owned\u0007'], ['a NUL', 'a\u0000b'],
-  ['a newline', 'two\nlines'], ['a carriage return', 'over\rwrite'], ['a C1 CSI', 'x\u009b31m'], ['DEL', 'x\u007f'],
-  ['a right-to-left override', 'abc\u202etxt.exe'], ['a zero-width joiner', 'a\u200db'], ['a line separator', 'a\u2028b'],
-  ['a lone surrogate', 'a\ud800b'], ['129 characters', 'x'.repeat(129)], ['an empty string', '']
-] as const) {
-  add('tokens', `POST /tokens with a label holding ${what}`, () => postJson({ label }, '/tokens'), 400, /label/)
-}
-add('tokens', 'POST /tokens with a number as label', () => postJson({ label: 7 }, '/tokens'), 400, /label/)
-add('tokens', 'POST /tokens with expires in the past', () => postJson({ expires: '2001-01-01T00:00:00Z' }, '/tokens'), 400, /expires/)
-add('tokens', 'POST /tokens with expires not a time', () => postJson({ expires: 'tomorrow' }, '/tokens'), 400, /expires/)
-add('tokens', 'POST /tokens asking for admin as a member', () => postJson({ scope: 'admin' }, '/tokens'), 400, /scope/)
-add('tokens', 'POST /tokens with an unknown field', () => postJson({ label: 'x', parent: 'bootstrap' }, '/tokens'), 400)
-add('tokens', 'DELETE /tokens/{id} of the admin user\'s bootstrap token', () => ({ method: 'DELETE', path: '/tokens/bootstrap' }), 404)
+  // Token labels are printed in admins' terminals: printable characters only, refused at the edge.
+  for (const [what, label] of [
+    ['an ANSI escape', 'x\u001b[2Jcleared'], ['an OSC title sequence', 'x\u001b]0;owned\u0007'], ['a NUL', 'a\u0000b'],
+    ['a newline', 'two\nlines'], ['a carriage return', 'over\rwrite'], ['a C1 CSI', 'x\u009b31m'], ['DEL', 'x\u007f'],
+    ['a right-to-left override', 'abc\u202etxt.exe'], ['a zero-width joiner', 'a\u200db'], ['a line separator', 'a\u2028b'],
+    ['a lone surrogate', 'a\ud800b'], ['129 characters', 'x'.repeat(129)], ['an empty string', '']
+  ] as const) {
+    add('tokens', `POST /tokens with a label holding ${what}`, () => postJson({ label }, '/tokens'), 400, /label/)
+  }
+  add('tokens', 'POST /tokens with a number as label', () => postJson({ label: 7 }, '/tokens'), 400, /label/)
+  add('tokens', 'POST /tokens with expires in the past', () => postJson({ expires: '2001-01-01T00:00:00Z' }, '/tokens'), 400, /expires/)
+  add('tokens', 'POST /tokens with expires not a time', () => postJson({ expires: 'tomorrow' }, '/tokens'), 400, /expires/)
+  add('tokens', 'POST /tokens asking for admin as a member', () => postJson({ scope: 'admin' }, '/tokens'), 400, /scope/)
+  add('tokens', 'POST /tokens with an unknown field', () => postJson({ label: 'x', parent: 'bootstrap' }, '/tokens'), 400)
+  add('tokens', 'DELETE /tokens/{id} of the admin user\'s bootstrap token', () => ({ method: 'DELETE', path: '/tokens/bootstrap' }), 404)
   add('auth', 'GET /no-such-route without a token', () => ({ path: '/no-such-route', auth: null }), 401)
   add('auth', 'GET /pins?limit=0 without a token', () => ({ path: '/pins?limit=0', auth: null }), 401)
 }
@@ -1016,7 +1016,7 @@ describe('hostile input', () => {
       { what: 'a body shorter than Content-Length, then the client stops sending', bytes: () => rawHead('POST', '/pins', ['Content-Type: application/json', 'Content-Length: 500']) + '{"cid": "', status: 400, halfClose: true },
       { what: 'a chunk size that is not hex', bytes: () => rawHead('POST', '/pins', ['Content-Type: application/json', 'Transfer-Encoding: chunked']) + 'zz\r\n{}\r\n0\r\n\r\n', status: 400 },
       { what: 'Transfer-Encoding gzip without chunked', bytes: () => rawHead('POST', '/pins', ['Content-Type: application/json', 'Transfer-Encoding: gzip']) + '{}', status: 400 },
-      { what: 'a control character in the token', bytes: () => [`GET /pins HTTP/1.1`, host(), 'Authorization: Bearer a\u0001b', '', ''].join('\r\n'), status: 400 },
+      { what: 'a control character in the token', bytes: () => ['GET /pins HTTP/1.1', host(), 'Authorization: Bearer a\u0001b', '', ''].join('\r\n'), status: 400 },
       { what: 'a NUL in a header', bytes: () => rawHead('GET', '/pins', ['X-Junk: a\u0000b']), status: 400 },
       { what: 'raw UTF-8 bytes in the path', bytes: () => Buffer.concat([Buffer.from('GET /pins/'), Buffer.from('ü🌲', 'utf8'), Buffer.from(` HTTP/1.1\r\n${host()}\r\n\r\n`)]), status: 400 },
       { what: 'a space in the path', bytes: () => rawHead('GET', '/pins/a b'), status: 400 },
@@ -1024,9 +1024,9 @@ describe('hostile input', () => {
       { what: 'a header line without a colon', bytes: () => rawHead('GET', '/pins', ['Garbage']), status: 400 },
       { what: 'a folded header line', bytes: () => rawHead('GET', '/pins', ['X-A: a', ' b']), status: 400 },
       { what: 'bare LF line endings', bytes: () => rawHead('GET', '/pins').replaceAll('\r\n', '\n'), status: 400 },
-      { what: 'HTTP/1.1 without Host', bytes: () => [`GET /pins HTTP/1.1`, `Authorization: Bearer ${token()}`, '', ''].join('\r\n'), status: 400, bare: true },
+      { what: 'HTTP/1.1 without Host', bytes: () => ['GET /pins HTTP/1.1', `Authorization: Bearer ${token()}`, '', ''].join('\r\n'), status: 400, bare: true },
       // Node's default maxHeaderSize is 16 KiB: a 100 KB token never reaches authentication.
-      { what: 'a 100 KB token', bytes: () => [`GET /pins HTTP/1.1`, host(), `Authorization: Bearer ${'a'.repeat(100_000)}`, '', ''].join('\r\n'), status: 431 },
+      { what: 'a 100 KB token', bytes: () => ['GET /pins HTTP/1.1', host(), `Authorization: Bearer ${'a'.repeat(100_000)}`, '', ''].join('\r\n'), status: 431 },
       { what: 'a 20 KB URL', bytes: () => rawHead('GET', `/pins?name=${'a'.repeat(20_000)}`), status: 431 },
       { what: 'an unknown Expect', bytes: () => rawHead('GET', '/pins', ['Expect: teapot']), status: 417 },
       // Without a 'connect' listener Node closes the connection without an answer.

@@ -12,7 +12,8 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Configuration, RemotePinningServiceClient, Status, TextMatchingStrategy } from '@ipfs-shipyard/pinning-service-client'
+import type { TextMatchingStrategy } from '@ipfs-shipyard/pinning-service-client'
+import { Configuration, RemotePinningServiceClient, Status } from '@ipfs-shipyard/pinning-service-client'
 import { multiaddr } from '@multiformats/multiaddr'
 import { base16 } from 'multiformats/bases/base16'
 import { base32upper } from 'multiformats/bases/base32'
@@ -267,7 +268,7 @@ describe('POST /pins', () => {
     expect(status.pin).toStrictEqual(pin)
   })
 
-  it("accepts the origins kubo sends: its QUIC, WebTransport and WebRTC addresses too (never dialed)", async () => {
+  it('accepts the origins kubo sends: its QUIC, WebTransport and WebRTC addresses too (never dialed)', async () => {
     // As kubo 0.42 sent them for `ipfs pin remote add` (captured), plus IPv6, DNS and WebSocket forms.
     const origins = [
       `/ip4/127.0.0.1/tcp/39195/p2p/${PEER}`,

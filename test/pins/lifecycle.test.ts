@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { blocksOf, fileDag } from '../fixtures/content.js'
 import { openPinCore, type PinCore } from '../fixtures/pin-core.js'
-import { canonicalCidKey } from '../../src/pins/content.js'
-import { PIN_STATES, type PinRecord, type PinState } from '../../src/pins/index.js'
+import { canonicalCidKey } from '../../src/pins/request-pins.js'
+import { PIN_STATES, type PinRecord, type PinState } from '../../src/pins/types.js'
 import type { CID } from 'multiformats/cid'
 
 /** A stored, pinned DAG of a few blocks. */

@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { createPinQueue } from '../../src/pins/pin-queue.js'
-import type { PinRecord } from '../../src/pins/index.js'
+import type { PinRecord } from '../../src/pins/types.js'
 
 const rec = (id: string, owner = 'a'): PinRecord => ({ requestid: id, owner, created: 0, status: 'queued', cidKey: 'c', pin: { cid: 'c' } })
 

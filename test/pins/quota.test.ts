@@ -12,7 +12,7 @@ import { CID } from 'multiformats/cid'
 import { identity } from 'multiformats/hashes/identity'
 import { failure } from '../fixtures/errors.js'
 import { openPinCore, type PinCore } from '../fixtures/pin-core.js'
-import type { PinRecord } from '../../src/pins/index.js'
+import type { PinRecord } from '../../src/pins/types.js'
 import type { QuotaWant } from '../../src/pins/quota.js'
 
 const MIB = 1024 * 1024

@@ -9,9 +9,9 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { openPinCore, type PinCore } from '../fixtures/pin-core.js'
-import { createPinIndex } from '../../src/pins/pin-index.js'
+import { createPinIndex } from '../../src/pins/query-index.js'
 import { createRecordStore, type RecordStore } from '../../src/pins/record-store.js'
-import type { PinRecord } from '../../src/pins/index.js'
+import type { PinRecord } from '../../src/pins/types.js'
 
 const CID_A = 'bafkqaaa'
 const CID_B = 'bafkqaatine'

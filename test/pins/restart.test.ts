@@ -8,7 +8,7 @@ import { blocksIn, startOrigin, type Origin } from '../fixtures/origin.js'
 import { startService, waitFor, type TestService } from '../fixtures/service.js'
 import { openDatastore } from '../../src/node/storage.js'
 import { createRecordStore } from '../../src/pins/record-store.js'
-import type { PinRecord } from '../../src/pins/index.js'
+import type { PinRecord } from '../../src/pins/types.js'
 
 describe('restart', () => {
   let service: TestService | undefined

@@ -12,7 +12,7 @@ import { blocksOf, fileDag } from '../fixtures/content.js'
 import { openPinCore, type PinCore } from '../fixtures/pin-core.js'
 import { waitFor } from '../fixtures/service.js'
 import { createPinSettler, type PinSettler } from '../../src/pins/settle.js'
-import type { PinRecord } from '../../src/pins/index.js'
+import type { PinRecord } from '../../src/pins/types.js'
 import type { CID } from 'multiformats/cid'
 
 /** A DAG stored locally, as a finished fetch leaves it. */

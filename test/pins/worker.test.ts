@@ -23,10 +23,10 @@ import { getCodec, openPinCore, type PinCore } from '../fixtures/pin-core.js'
 import { waitFor } from '../fixtures/service.js'
 import { createMetrics, type Metrics } from '../../src/metrics.js'
 import { createPineryNode, type PineryNode } from '../../src/node/index.js'
-import { networkBlockSource } from '../../src/pins/block-source.js'
+import { networkBlockSource } from '../../src/pins/dag-walk-sources.js'
 import { createPinSettler, type PinSettler } from '../../src/pins/settle.js'
 import { createPinWorker, type FetchOutcome, type PinWorker, type PinWorkerInit } from '../../src/pins/worker.js'
-import type { PinRecord } from '../../src/pins/index.js'
+import type { PinRecord } from '../../src/pins/types.js'
 
 const MIB = 1024 * 1024
 

@@ -38,10 +38,10 @@ async function contentView (p, path) {
     box.append(links, listing.entries.length === 0
       ? h('p', { class: 'muted' }, 'This directory is empty.')
       : h('ul', { class: 'listing' }, listing.entries.map(e => {
-        const sub = path === '' ? e.name : `${path}/${e.name}`
-        return h('li', {}, h('a', { href: `#/pins/${encodeURIComponent(p.requestid)}?path=${encodeURIComponent(sub)}` }, e.name),
-          h('span', { class: 'muted' }, ` ${bytes(e.size)}`))
-      })))
+          const sub = path === '' ? e.name : `${path}/${e.name}`
+          return h('li', {}, h('a', { href: `#/pins/${encodeURIComponent(p.requestid)}?path=${encodeURIComponent(sub)}` }, e.name),
+            h('span', { class: 'muted' }, ` ${bytes(e.size)}`))
+        })))
     return box
   }
   const type = res.headers.get('content-type') ?? ''

@@ -9,7 +9,7 @@ export function usageBars (u) {
     bar('Stored', u.bytes, u.limits.bytes, bytes),
     bar('Pin requests (queued, pinning, pinned)', held, u.limits.pins, n => n.toLocaleString()),
     h('p', { class: 'muted' }, `${u.cids.toLocaleString()} distinct CIDs · ` +
-      ['queued', 'pinning', 'pinned', 'failed'].map(s => `${u.pins[s].toLocaleString()} ${s}`).join(' · ')))
+    ['queued', 'pinning', 'pinned', 'failed'].map(s => `${u.pins[s].toLocaleString()} ${s}`).join(' · ')))
 }
 
 /** Renders the usage page. */

@@ -3,7 +3,7 @@
  * aborted waiter leaves the queue without taking a slot.
  */
 import { describe, expect, it } from 'vitest'
-import { createLimiter } from '../../src/pins/limiter.js'
+import { createLimiter } from '../../src/pins/semaphore.js'
 
 describe('limiter', () => {
   it('never lets more than its slots run at once, and serves waiters in order', async () => {

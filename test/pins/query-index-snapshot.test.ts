@@ -13,10 +13,10 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { quietLogger } from '../fixtures/pin-core.js'
 import { openDatastore } from '../../src/node/storage.js'
-import { createIndexSnapshot } from '../../src/pins/index-snapshot.js'
-import { createPinIndex, type PinIndex } from '../../src/pins/pin-index.js'
+import { createIndexSnapshot } from '../../src/pins/query-index-snapshot.js'
+import { createPinIndex, type PinIndex } from '../../src/pins/query-index.js'
 import { createRecordStore, type RecordStore } from '../../src/pins/record-store.js'
-import { PIN_STATES, type PinQuery, type PinRecord } from '../../src/pins/index.js'
+import { PIN_STATES, type PinQuery, type PinRecord } from '../../src/pins/types.js'
 import type { LevelDatastore } from 'datastore-level'
 
 const CIDS = ['bafkqaaa', 'bafkqaatine', 'bafkqaaik', 'bafkqaaiq']

@@ -19,7 +19,7 @@ import { open, rename, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Logger } from '../logger.js'
 import type { ColumnsDump } from './owner-columns.js'
-import type { IndexDump } from './pin-index.js'
+import type { IndexDump } from './query-index.js'
 
 /** What ties a snapshot to the records it was taken from. */
 export interface Generation {

@@ -6,8 +6,8 @@
  * the upload fails, and counts distinct bytes against the owner's quota.
  */
 import { InsufficientFundsError } from '../errors.js'
-import { blockKey } from '../pins/block-guard.js'
-import type { BlockGuard } from '../pins/block-guard.js'
+import { blockKey } from '../pins/gc-guard.js'
+import type { BlockGuard } from '../pins/gc-guard.js'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 

@@ -22,13 +22,13 @@ import { createDialGate } from './node/dial-gate.js'
 import { toPinStatus } from './http/pin-status.js'
 import { createOutbox, createTargetPolicy, createWebhookStore, createWebhooks } from './webhooks/index.js'
 import { cachedBlockstoreUsage, openStores, syncDatastore } from './node/storage.js'
-import { createBlockGuard } from './pins/block-guard.js'
-import { localBlockSource, networkBlockSource } from './pins/block-source.js'
-import { createContentPins } from './pins/content.js'
+import { createBlockGuard } from './pins/gc-guard.js'
+import { localBlockSource, networkBlockSource } from './pins/dag-walk-sources.js'
+import { createContentPins } from './pins/request-pins.js'
 import { createDagPins } from './pins/dag-pins.js'
 import { createGarbageCollector, type GarbageCollector } from './pins/gc.js'
-import { createIndexSnapshot } from './pins/index-snapshot.js'
-import { createPinIndex } from './pins/pin-index.js'
+import { createIndexSnapshot } from './pins/query-index-snapshot.js'
+import { createPinIndex } from './pins/query-index.js'
 import { createPinLifecycle } from './pins/lifecycle.js'
 import { createRecordStore } from './pins/record-store.js'
 import { createQuota } from './pins/quota.js'
@@ -190,7 +190,10 @@ export async function createPinery (config: Config, components: PineryComponents
       retire: async (owner, work) => await quota.retire(owner, work),
       nodeUsage: cachedBlockstoreUsage(join(config.dataDir, 'blocks'), NODE_USAGE_MAX_AGE_MS)
     })
-    const uploads = createContentService({}, { pins, blockstore: stores.blockstore, getCodec, guard, gc, flushBlocks: async () => { await stores.blockstore.sync() }, logger })
+    const uploads = createContentService({}, {
+      pins, blockstore: stores.blockstore, getCodec, guard, gc, logger,
+      flushBlocks: async () => { await stores.blockstore.sync() }
+    })
     const gateway = createGateway({ blockstore: localBlocks, getCodec, pins: dagPins })
 
     const progress = createProgressTicker({}, {
@@ -201,7 +204,9 @@ export async function createPinery (config: Config, components: PineryComponents
     })
 
     cleanup.push(async () => { uploads.stop(); await gc.stop(); await worker.stop() })
-    cleanup.push(async () => { streams.stop(); progress.stop(); await outbox.stop(); await webhookStore.stop(); events.stop() })
+    cleanup.push(async () => {
+      streams.stop(); progress.stop(); await outbox.stop(); await webhookStore.stop(); events.stop()
+    })
     await content.reconcile()
     await outbox.start()
     await progress.start()
@@ -261,7 +266,9 @@ export async function createPinery (config: Config, components: PineryComponents
         ? [431, 'REQUEST_HEADER_FIELDS_TOO_LARGE']
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'REQUEST_TIMEOUT'] : [400, 'BAD_REQUEST']
       const body = JSON.stringify({ error: { reason, details: 'the request could not be read as HTTP' } })
-      socket.end(`HTTP/1.1 ${status} ${reason.replaceAll('_', ' ')}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+      socket.end(`HTTP/1.1 ${status} ${reason.replaceAll('_', ' ')}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Connection: close\r\n\r\n${body}`)
     })
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve)

@@ -14,7 +14,12 @@ export interface Limiter {
 /** Creates a limiter with `slots` slots. */
 export function createLimiter (slots: number): Limiter {
   let free = slots
-  const waiting: Array<{ resolve: () => void, reject: (err: unknown) => void, signal?: AbortSignal, onAbort?: () => void }> = []
+  const waiting: Array<{
+    resolve: () => void
+    reject: (err: unknown) => void
+    signal?: AbortSignal
+    onAbort?: () => void
+  }> = []
   return {
     async acquire (signal) {
       signal?.throwIfAborted()

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { createBlockCatcher } from '../../src/node/block-catcher.js'
+import { createBlockCatcher } from '../../src/node/bitswap-lossless-wants.js'
 
 async function block (text: string): Promise<{ cid: CID, bytes: Uint8Array }> {
   const bytes = new TextEncoder().encode(text)

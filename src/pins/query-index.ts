@@ -9,7 +9,7 @@
  * tombstoned and compacted in bulk. A million records take ~100 bytes each.
  */
 import { OwnerColumns, STATUS_CODE, type ColumnsDump } from './owner-columns.js'
-import { PIN_STATES, type PinQuery, type PinRecord, type PinState, type TextMatch } from './index.js'
+import { PIN_STATES, type PinQuery, type PinRecord, type PinState, type TextMatch } from './types.js'
 
 /** Matching request IDs (newest first, at most `limit`) and the total count. */
 export interface IndexPage {
@@ -140,7 +140,6 @@ class Interned<T> {
   }
 }
 
-
 function nameMatcher (wanted: string, match: TextMatch): (name: string) => boolean {
   const lowerWanted = wanted.toLowerCase()
   switch (match) {
@@ -177,7 +176,9 @@ export function createPinIndex (): PinIndex {
       const p = cols.find(record.created)
       if (p >= 0) {
         cols.setStatus(p, record)
-        if (record.status === 'pinned' || record.status === 'failed') for (const id of cols.charges.release(record.created)) cids.unref(id)
+        if (record.status === 'pinned' || record.status === 'failed') {
+          for (const id of cols.charges.release(record.created)) cids.unref(id)
+        }
         return
       }
       const name = record.pin.name == null ? NONE : names.ref(record.pin.name, record.pin.name)
@@ -185,7 +186,8 @@ export function createPinIndex (): PinIndex {
       cols.insert(record, cids.ref(record.cidKey, record.cidKey), name, meta)
       if (record.holds != null && (record.status === 'queued' || record.status === 'pinning')) {
         // A held CID stays interned while it is held, even once no record names it.
-        for (const id of cols.charges.hold(record.created, record.holds.flatMap(k => cids.find(k) ?? []))) cids.retain(id)
+        const held = record.holds.flatMap(k => cids.find(k) ?? [])
+        for (const id of cols.charges.hold(record.created, held)) cids.retain(id)
       }
       total++
     },
@@ -268,7 +270,9 @@ export function createPinIndex (): PinIndex {
       const start = q.after == null ? 0 : cols.upperBound(q.after)
       const byName = q.name == null ? undefined : memo(names.values as string[], nameMatcher(q.name, q.match))
       const pairs = q.meta == null ? undefined : Object.entries(q.meta)
-      const byMeta = pairs == null ? undefined : memo(metas.values as Array<Record<string, string>>, m => pairs.every(([k, v]) => Object.hasOwn(m, k) && m[k] === v))
+      const metaMatches = (m: Record<string, string>): boolean =>
+        pairs?.every(([k, v]) => Object.hasOwn(m, k) && m[k] === v) ?? true
+      const byMeta = pairs == null ? undefined : memo(metas.values as Array<Record<string, string>>, metaMatches)
       const { status, name, meta } = cols
       const matches = (i: number): boolean =>
         wanted[status[i] as number] === 1 &&
@@ -277,7 +281,10 @@ export function createPinIndex (): PinIndex {
 
       // A CID filter narrows the candidates to a few positions.
       if (cidKeys != null) {
-        const positions = [...cidKeys].flatMap(k => { const id = cids.find(k); return id == null ? [] : cols.byCid.get(id) ?? [] })
+        const positions = [...cidKeys].flatMap(k => {
+          const id = cids.find(k)
+          return id == null ? [] : cols.byCid.get(id) ?? []
+        })
           .map(created => cols.find(created)).filter(i => i >= start && i < end && matches(i)).sort((a, b) => b - a)
         return { count: positions.length, requestids: positions.slice(0, q.limit).map(i => cols.requestid(i)) }
       }

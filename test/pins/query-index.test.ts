@@ -4,8 +4,8 @@
  * out-of-order loading.
  */
 import { describe, expect, it } from 'vitest'
-import { createPinIndex } from '../../src/pins/pin-index.js'
-import { PIN_STATES, type PinQuery, type PinRecord } from '../../src/pins/index.js'
+import { createPinIndex } from '../../src/pins/query-index.js'
+import { PIN_STATES, type PinQuery, type PinRecord } from '../../src/pins/types.js'
 
 function record (i: number, owner = 'alice'): PinRecord {
   return {

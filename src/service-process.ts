@@ -5,7 +5,7 @@
  */
 import { configHelp, loadConfig } from './config.js'
 import { createLogger } from './logger.js'
-import { createPinery } from './pinery.js'
+import { createPinery } from './composition-root.js'
 
 function fail (message: string): never {
   process.stderr.write(`pinery: ${message}\n`)
@@ -32,18 +32,24 @@ try {
   const e = err as Error
   if (e.name === 'ConfigError' || e.name === 'DataDirLockedError') fail(e.message)
   const code = (e as NodeJS.ErrnoException).code
-  if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL' || /multiaddr|listen/i.test(e.message)) fail(`cannot start the libp2p node: ${e.message}`)
+  if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL' || /multiaddr|listen/i.test(e.message)) {
+    fail(`cannot start the libp2p node: ${e.message}`)
+  }
   logger.fatal({ err }, 'startup failed')
   process.exit(1)
 }
 
 if (pinery.generatedAdminToken != null) {
   // Shown once, on stderr and never through the logger: logs must not hold secrets.
-  process.stderr.write(`\nGenerated the admin token (also written to ${config.dataDir}/admin-token, mode 0600):\n\n  ${pinery.generatedAdminToken}\n\n`)
+  process.stderr.write(`\nGenerated the admin token (also written to ${config.dataDir}/admin-token, mode 0600):\n\n` +
+    `  ${pinery.generatedAdminToken}\n\n`)
 }
 // For the operator whatever the log level (stderr, beside the admin token); the log line is for machines.
 const delegates = pinery.node.delegates()
-process.stderr.write(['Pinery is ready', `  API:      ${pinery.url}`, `  peer ID:  ${pinery.node.peerId}`, ...delegates.map(d => `  delegate: ${d}`), ''].join('\n'))
+process.stderr.write([
+  'Pinery is ready', `  API:      ${pinery.url}`, `  peer ID:  ${pinery.node.peerId}`,
+  ...delegates.map(d => `  delegate: ${d}`), ''
+].join('\n'))
 logger.info({ url: pinery.url, peerId: pinery.node.peerId, delegates }, 'ready')
 
 let stopping = false
