@@ -35,12 +35,17 @@ function capped (reader: BytesReader): BytesReader {
   return {
     async upTo (length) { return await reader.upTo(length) },
     async exactly (length, seek) {
-      if (length > MAX_SECTION_BYTES) throw new InvalidRequestError(`a CAR section of ${length} bytes is larger than the ${MAX_BLOCK_BYTES} byte block limit`)
+      if (length > MAX_SECTION_BYTES) {
+        throw new InvalidRequestError(
+          `a CAR section of ${length} bytes is larger than the ${MAX_BLOCK_BYTES} byte block limit`)
+      }
       return await reader.exactly(length, seek)
     },
     seek (length) {
       // CARv2 skips its padding with a seek; a huge one would make the reader hold the whole body.
-      if (length < 0 || length > MAX_SECTION_BYTES) throw new InvalidRequestError(`the CAR asks to skip ${length} bytes; at most ${MAX_SECTION_BYTES} are allowed`)
+      if (length < 0 || length > MAX_SECTION_BYTES) {
+        throw new InvalidRequestError(`the CAR asks to skip ${length} bytes; at most ${MAX_SECTION_BYTES} are allowed`)
+      }
       reader.seek(length)
     },
     get pos () { return reader.pos }
@@ -62,12 +67,15 @@ async function verify (cid: CID, bytes: Uint8Array, getCodec: DagWalkComponents[
   checkCid(cid, 'block')
   const hasher = HASHERS.get(cid.multihash.code)
   const digest = hasher == null ? bytes : (await hasher.digest(bytes)).digest
-  if (!equals(digest, cid.multihash.digest)) throw new InvalidRequestError(`block ${cid.toString()}: its bytes do not hash to its CID`)
+  if (!equals(digest, cid.multihash.digest)) {
+    throw new InvalidRequestError(`block ${cid.toString()}: its bytes do not hash to its CID`)
+  }
   if (cid.code === raw.code) return
   try {
     (await getCodec(cid.code)).decode(bytes)
   } catch (err) {
-    throw new InvalidRequestError(`block ${cid.toString()} does not decode as ${SUPPORTED_CODECS.get(cid.code) ?? 'its codec'}: ${(err as Error).message}`)
+    const codec = SUPPORTED_CODECS.get(cid.code) ?? 'its codec'
+    throw new InvalidRequestError(`block ${cid.toString()} does not decode as ${codec}: ${(err as Error).message}`)
   }
 }
 
@@ -77,7 +85,11 @@ async function verify (cid: CID, bytes: Uint8Array, getCodec: DagWalkComponents[
  * with the header's roots. A malformed or dishonest CAR throws
  * InvalidRequestError; the caller discards what was stored.
  */
-export async function readCar (source: AsyncIterable<Uint8Array>, sink: Pick<BlockSink, 'put'>, options: { signal?: AbortSignal, getCodec: DagWalkComponents['getCodec'] }): Promise<CID[]> {
+export async function readCar (
+  source: AsyncIterable<Uint8Array>,
+  sink: Pick<BlockSink, 'put'>,
+  options: { signal?: AbortSignal, getCodec: DagWalkComponents['getCodec'] }
+): Promise<CID[]> {
   const body = (async function * () {
     try { yield * source } catch (err) { throw new SourceFailure('the body could not be read', { cause: err }) }
   })()
@@ -117,7 +129,10 @@ export async function readCar (source: AsyncIterable<Uint8Array>, sink: Pick<Blo
  * encoder it replaced: 50 000 1 KiB blocks in 188 ms instead of 77 (2 µs a
  * block, small next to reading each block from disk); 400 × 256 KiB alike.
  */
-export async function * writeCar (roots: CID[], blocks: AsyncIterable<{ cid: CID, bytes: Uint8Array }>): AsyncGenerator<Uint8Array> {
+export async function * writeCar (
+  roots: CID[],
+  blocks: AsyncIterable<{ cid: CID, bytes: Uint8Array }>
+): AsyncGenerator<Uint8Array> {
   const { writer, out } = CarWriter.create(roots)
   const source = blocks[Symbol.asyncIterator]()
   let failure: { err: unknown } | undefined

@@ -37,12 +37,14 @@ const MISSING = new Set(['NotFoundError', 'NoResolverError', 'NotUnixFSError', '
  * not decode as its codec: the client's CID names bytes under another codec).
  */
 function isStoreFailure (err: Error & { code?: unknown }): boolean {
-  return err.name === 'AbortError' || /Failed(Error)?$/.test(err.name) || (typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code))
+  return err.name === 'AbortError' || /Failed(Error)?$/.test(err.name) ||
+    (typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code))
 }
 
 /** The 406 for content that does not decode; never quotes the decoder, whose messages may hold the block's bytes. */
 function undecodable (what: string): NotAcceptableError {
-  return new NotAcceptableError(`${what} does not decode as the codec its CID names: only its raw bytes can be given (Accept: application/vnd.ipld.raw)`)
+  return new NotAcceptableError(`${what} does not decode as the codec its CID names: ` +
+    'only its raw bytes can be given (Accept: application/vnd.ipld.raw)')
 }
 
 function toEntry (entry: UnixFSEntry, name: string): GatewayEntry {
@@ -54,7 +56,9 @@ function toEntry (entry: UnixFSEntry, name: string): GatewayEntry {
         cid,
         name,
         async * list (options) {
-          for await (const child of entry.entries(options)) yield { name: child.name, cid: child.cid, size: Number(child.size) }
+          for await (const child of entry.entries(options)) {
+            yield { name: child.name, cid: child.cid, size: Number(child.size) }
+          }
         }
       }
     case 'object':
@@ -91,7 +95,11 @@ export function createGateway (components: GatewayComponents): Gateway {
   }
 
   /** The DAG under `target` depth-first, each block once; identity blocks carry themselves and are left out. */
-  async function * dagBlocks (target: CID, seen: Set<string>, options: { signal?: AbortSignal }): AsyncGenerator<{ cid: CID, bytes: Uint8Array }> {
+  async function * dagBlocks (
+    target: CID,
+    seen: Set<string>,
+    options: { signal?: AbortSignal }
+  ): AsyncGenerator<{ cid: CID, bytes: Uint8Array }> {
     const stack: CID[] = [target]
     for (let cid = stack.pop(); cid != null; cid = stack.pop()) {
       const key = blockKey(cid)
@@ -108,7 +116,9 @@ export function createGateway (components: GatewayComponents): Gateway {
   return {
     async resolve (root, path, options) {
       // An identity root holds itself; unless raw, it may link to anything, pinned or not.
-      const served = root.multihash.code === IDENTITY ? root.code === raw.code : await components.pins.isPinned(root, options)
+      const served = root.multihash.code === IDENTITY
+        ? root.code === raw.code
+        : await components.pins.isPinned(root, options)
       if (!served) throw new NotFoundError(`${root.toString()} is not pinned here`)
       // A block read as raw bytes needs no decoding: any codec, even bytes that do not decode as it.
       if (options.raw === true && path.length === 0) {
@@ -127,8 +137,12 @@ export function createGateway (components: GatewayComponents): Gateway {
           return { entry: { type: 'object', cid: root, name: '', bytes: await block(root, options) }, trail: [] }
         }
         const where = ['', 'ipfs', root.toString(), ...path].join('/')
-        if (err instanceof Error && MISSING.has(err.name)) throw new NotFoundError(`${where} names nothing: ${err.message}`)
-        if (err instanceof Error && !isStoreFailure(err)) throw undecodable(path.length === 0 ? `block ${root.toString()}` : `a block on the way to ${where}`)
+        if (err instanceof Error && MISSING.has(err.name)) {
+          throw new NotFoundError(`${where} names nothing: ${err.message}`)
+        }
+        if (err instanceof Error && !isStoreFailure(err)) {
+          throw undecodable(path.length === 0 ? `block ${root.toString()}` : `a block on the way to ${where}`)
+        }
         throw err
       }
     },

@@ -53,7 +53,13 @@ export interface DirectoryItem {
 
 /** What a gateway path resolves to. */
 export type GatewayEntry =
-  | { type: 'file', cid: CID, name: string, size: number, read(range: { offset: number, length: number }, options: { signal?: AbortSignal }): AsyncIterable<Uint8Array> }
+  | {
+    type: 'file'
+    cid: CID
+    name: string
+    size: number
+    read(range: { offset: number, length: number }, options: { signal?: AbortSignal }): AsyncIterable<Uint8Array>
+  }
   | { type: 'directory', cid: CID, name: string, list(options: { signal?: AbortSignal }): AsyncIterable<DirectoryItem> }
   | { type: 'object', cid: CID, name: string, bytes: Uint8Array }
 
@@ -67,7 +73,11 @@ export interface Gateway {
    * reads as its bytes). A block that does not decode as its CID's codec
    * throws NotAcceptableError: only its raw bytes can be given.
    */
-  resolve(root: CID, path: string[], options: { signal?: AbortSignal, raw?: boolean }): Promise<{ entry: GatewayEntry, trail: CID[] }>
+  resolve(
+    root: CID,
+    path: string[],
+    options: { signal?: AbortSignal, raw?: boolean }
+  ): Promise<{ entry: GatewayEntry, trail: CID[] }>
   /** The block's bytes (of a CID that resolve() returned). */
   block(cid: CID, options: { signal?: AbortSignal }): Promise<Uint8Array>
   /** A CARv1 with `root` as its root: the `trail` blocks, then the whole DAG of `target`, depth-first. */

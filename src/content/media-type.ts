@@ -53,6 +53,7 @@ export function mediaType (name: string, head: Uint8Array): string {
     return 'application/octet-stream'
   }
   // Control characters other than tab, newlines and form feed mean binary.
+  // eslint-disable-next-line no-control-regex -- sniffing for control characters is the point
   if (/[\x00-\x08\x0b\x0e-\x1f\x7f]/.test(text)) return 'application/octet-stream'
   if (/^\s*<(!doctype html|html|head|body)[\s>]/i.test(text)) return `text/html${TEXT}`
   return `text/plain${TEXT}`

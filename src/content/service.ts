@@ -50,7 +50,10 @@ async function * one<T> (item: T): AsyncGenerator<T> {
 }
 
 /** Creates the upload service. */
-export function createContentService (init: ContentServiceInit, components: ContentServiceComponents): ContentServiceHandle {
+export function createContentService (
+  init: ContentServiceInit,
+  components: ContentServiceComponents
+): ContentServiceHandle {
   const { pins, gc } = components
   const log = components.logger.child({ component: 'content' })
   const stopped = new AbortController()
@@ -58,7 +61,11 @@ export function createContentService (init: ContentServiceInit, components: Cont
 
   async function open (owner: string, expectedBytes: number): Promise<BlockSink> {
     const budget = await pins.checkRoom(owner, expectedBytes)
-    return createBlockSink({ budget }, { blockstore: components.blockstore, guard: components.guard, discard: async (cids) => await gc.discard(cids) })
+    return createBlockSink({ budget }, {
+      blockstore: components.blockstore,
+      guard: components.guard,
+      discard: async (cids) => await gc.discard(cids)
+    })
   }
 
   async function failed (sink: BlockSink, err: unknown): Promise<never> {
@@ -72,7 +79,8 @@ export function createContentService (init: ContentServiceInit, components: Cont
   }
 
   async function measure (root: CID, sink: BlockSink, signal?: AbortSignal): ReturnType<typeof measureStoredDag> {
-    return await measureStoredDag(root, sink, { blockstore: components.blockstore, getCodec: components.getCodec }, signal != null ? { signal } : {})
+    const dagComponents = { blockstore: components.blockstore, getCodec: components.getCodec }
+    return await measureStoredDag(root, sink, dagComponents, signal != null ? { signal } : {})
   }
 
   /** Records a UnixFS import (complete by construction) as a pinned request. */
@@ -82,14 +90,23 @@ export function createContentService (init: ContentServiceInit, components: Cont
     if (dag == null) throw new Error(`the import of ${root.toString()} left a block of it unstored`)
     await components.flushBlocks()
     const record = await pins.addStored(owner, request, dag)
-    log.info({ owner, requestid: record.requestid, cid: request.cid, dagSize: dag.dagSize, blocks: dag.blocks.length }, 'upload pinned')
+    log.info({
+      owner, requestid: record.requestid, cid: request.cid, dagSize: dag.dagSize, blocks: dag.blocks.length
+    }, 'upload pinned')
     return record
   }
 
-  async function importAndRecord (owner: string, entries: AsyncIterable<UploadEntry>, wrap: boolean, options: UploadOptions): Promise<PinRecord> {
+  async function importAndRecord (
+    owner: string,
+    entries: AsyncIterable<UploadEntry>,
+    wrap: boolean,
+    options: UploadOptions
+  ): Promise<PinRecord> {
     const sink = await open(owner, options.expectedBytes ?? UNKNOWN_SIZE)
     try {
-      const root = await importUnixfs(entries, sink, { wrap, ...(options.signal != null ? { signal: options.signal } : {}) })
+      const root = await importUnixfs(entries, sink, {
+        wrap, ...(options.signal != null ? { signal: options.signal } : {})
+      })
       const record = await recordImport(owner, root, sink, options)
       sink.release()
       return record
@@ -139,7 +156,9 @@ export function createContentService (init: ContentServiceInit, components: Cont
       const sink = await open(owner, UNKNOWN_SIZE)
       const created: PinRecord[] = []
       try {
-        const roots = await readCar(car, sink, { getCodec: components.getCodec, ...(options.signal != null ? { signal: options.signal } : {}) })
+        const roots = await readCar(car, sink, {
+          getCodec: components.getCodec, ...(options.signal != null ? { signal: options.signal } : {})
+        })
         const base = options.request()
         const seen = new Set<string>()
         for (const root of roots) {
@@ -155,11 +174,14 @@ export function createContentService (init: ContentServiceInit, components: Cont
       } catch (err) {
         // All roots or none: requests made for earlier roots go too.
         for (const record of created) {
-          await pins.remove(owner, record.requestid).catch((e: unknown) => { log.warn({ err: e, requestid: record.requestid }, 'cannot undo a request of a failed CAR upload') })
+          await pins.remove(owner, record.requestid).catch((e: unknown) => {
+            log.warn({ err: e, requestid: record.requestid }, 'cannot undo a request of a failed CAR upload')
+          })
         }
         return await failed(sink, err)
       }
-      log.info({ owner, roots: created.map(r => ({ requestid: r.requestid, cid: r.pin.cid, status: r.status })), bytes: sink.bytes }, 'CAR imported')
+      const summary = created.map(r => ({ requestid: r.requestid, cid: r.pin.cid, status: r.status }))
+      log.info({ owner, roots: summary, bytes: sink.bytes }, 'CAR imported')
       const fetching = created.filter(r => r.status !== 'pinned').map(r => r.requestid)
       if (fetching.length > 0) holdUntilSettled(owner, fetching, sink)
       else await sink.discard() // pinned blocks stay; blocks of the CAR no root reaches go

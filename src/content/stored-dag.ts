@@ -21,8 +21,14 @@ export interface StoredDagComponents {
 }
 
 /** The DAG's distinct blocks and total size, or undefined when a block of it is not stored. */
-export async function measureStoredDag (root: CID, sink: Pick<BlockSink, 'protect' | 'sizeOf'>, components: StoredDagComponents, options: { signal?: AbortSignal } = {}): Promise<StoredDag | undefined> {
-  const read = async (cid: CID, o: { signal?: AbortSignal }): Promise<Uint8Array> => await toBuffer(components.blockstore.get(cid, o))
+export async function measureStoredDag (
+  root: CID,
+  sink: Pick<BlockSink, 'protect' | 'sizeOf'>,
+  components: StoredDagComponents,
+  options: { signal?: AbortSignal } = {}
+): Promise<StoredDag | undefined> {
+  const read = async (cid: CID, o: { signal?: AbortSignal }): Promise<Uint8Array> =>
+    await toBuffer(components.blockstore.get(cid, o))
   const guarded = async (cid: CID): Promise<void> => { if (sink.sizeOf(cid) == null) await sink.protect(cid) }
   try {
     const walk = await walkDag(root, { getBlock: read, getCodec: components.getCodec }, {

@@ -28,7 +28,11 @@ export const KUBO_IMPORT_OPTIONS = {
  * Imports one file (one entry with path ''), or (`wrap`) entries under one
  * directory; resolves with the root CID. Blocks go to `sink`.
  */
-export async function importUnixfs (source: AsyncIterable<UploadEntry>, sink: Pick<BlockSink, 'put'>, options: { wrap: boolean, signal?: AbortSignal }): Promise<CID> {
+export async function importUnixfs (
+  source: AsyncIterable<UploadEntry>,
+  sink: Pick<BlockSink, 'put'>,
+  options: { wrap: boolean, signal?: AbortSignal }
+): Promise<CID> {
   let root: CID | undefined
   const candidates = (async function * (): AsyncGenerator<ImportCandidate> {
     for await (const entry of source) {

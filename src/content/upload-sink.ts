@@ -61,7 +61,8 @@ export function createBlockSink (init: BlockSinkInit, components: BlockSinkCompo
       const key = blockKey(cid)
       if (written.has(key)) return cid
       if (bytes + block.byteLength > init.budget) {
-        throw new InsufficientFundsError(`storage quota exceeded: the upload grew past the ${init.budget} bytes left of the quota`)
+        throw new InsufficientFundsError(
+          `storage quota exceeded: the upload grew past the ${init.budget} bytes left of the quota`)
       }
       await protect(cid)
       // Counted before the write so the entry exists for discard() even if the write fails midway.

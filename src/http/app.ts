@@ -85,8 +85,10 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
     }
   }))
   app.use(cors(init.corsOrigins))
-  app.use(opsRoutes({ metricsToken: init.metricsToken }, { health: components.health, registry: components.metrics.registry }))
-  const gateway = gatewayRoutes({ public: init.gatewayAuth === 'none' }, { gateway: components.gateway, logger: components.logger })
+  app.use(opsRoutes({ metricsToken: init.metricsToken },
+    { health: components.health, registry: components.metrics.registry }))
+  const gateway = gatewayRoutes({ public: init.gatewayAuth === 'none' },
+    { gateway: components.gateway, logger: components.logger })
   if (init.gatewayAuth === 'none') app.use(gateway)
   app.use(webRoutes({ dir: init.webDir }))
   app.use(signInRoutes({ tokens: components.tokens, sessions: components.sessions }))

@@ -48,7 +48,9 @@ type Fields = Partial<Record<'name' | 'meta' | 'origins', string | string[]>>
 function describe (fields: Fields): Omit<PinRequest, 'cid'> {
   const body: Record<string, unknown> = { cid: ANY_CID }
   if (fields.name != null) body.name = fields.name
-  if (fields.origins != null) body.origins = [fields.origins].flat().flatMap(o => o.split(',')).map(o => o.trim()).filter(o => o !== '')
+  if (fields.origins != null) {
+    body.origins = [fields.origins].flat().flatMap(o => o.split(',')).map(o => o.trim()).filter(o => o !== '')
+  }
   if (fields.meta != null) {
     try {
       body.meta = JSON.parse(String(fields.meta)) as unknown
@@ -63,8 +65,14 @@ function describe (fields: Fields): Omit<PinRequest, 'cid'> {
 /** The query's name, meta and origins; repeated names and meta are refused. */
 function queryFields (req: Request): Fields {
   const q = req.query as Record<string, string | string[] | undefined>
-  for (const key of ['name', 'meta'] as const) if (Array.isArray(q[key])) throw new InvalidRequestError(`${key}: give it once`)
-  return { ...(q.name != null ? { name: q.name } : {}), ...(q.meta != null ? { meta: q.meta } : {}), ...(q.origins != null ? { origins: q.origins } : {}) }
+  for (const key of ['name', 'meta'] as const) {
+    if (Array.isArray(q[key])) throw new InvalidRequestError(`${key}: give it once`)
+  }
+  return {
+    ...(q.name != null ? { name: q.name } : {}),
+    ...(q.meta != null ? { meta: q.meta } : {}),
+    ...(q.origins != null ? { origins: q.origins } : {})
+  }
 }
 
 /** The request's body, failing with 408 when no bytes arrive for `ms`. */
@@ -102,7 +110,8 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
     }
     if (/^\s*multipart\//i.test(type) && !isForm(type)) {
       res.setHeader('Connection', 'close')
-      sendFailure(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'send several files as multipart/form-data, a CAR as application/vnd.ipld.car, one file as any other type')
+      sendFailure(res, 415, 'UNSUPPORTED_MEDIA_TYPE',
+        'send several files as multipart/form-data, a CAR as application/vnd.ipld.car, one file as any other type')
       return
     }
     const owner = principalOf(res).user
@@ -131,13 +140,17 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
       if (car) {
         records = await content.addCar(owner, body, { signal, request: () => describe(fromQuery) })
       } else if (isForm(type)) {
-        const form = parseMultipart(req.headers, body, { maxFieldBytes: init.maxFieldBytes, maxFiles: MAX_FILES, fields: ['name', 'meta'] })
+        const form = parseMultipart(req.headers, body, {
+          maxFieldBytes: init.maxFieldBytes, maxFiles: MAX_FILES, fields: ['name', 'meta']
+        })
         const request = (): Omit<PinRequest, 'cid'> => {
           const fields: Fields = {}
           for (const key of ['name', 'meta'] as const) {
             const value = form.fields.get(key)
             if (value == null) continue
-            if (fromQuery[key] != null) throw new InvalidRequestError(`${key}: give it as a query parameter or a form field, not both`)
+            if (fromQuery[key] != null) {
+              throw new InvalidRequestError(`${key}: give it as a query parameter or a form field, not both`)
+            }
             fields[key] = value
           }
           return describe({ ...fromQuery, ...fields })
@@ -146,7 +159,9 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
       } else {
         const length = req.headers['content-length']
         const expectedBytes = length != null && /^\d+$/.test(length) ? Number(length) : undefined
-        records = [await content.addFile(owner, body, { signal, request: () => describe(fromQuery), ...(expectedBytes != null ? { expectedBytes } : {}) })]
+        records = [await content.addFile(owner, body, {
+          signal, request: () => describe(fromQuery), ...(expectedBytes != null ? { expectedBytes } : {})
+        })]
       }
     } catch (err) {
       // The client hung up: nobody is left to answer, and nothing went wrong on our side.
@@ -157,7 +172,9 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
     } finally {
       components.uploads.delete(req.socket)
     }
-    res.status(202).json(records.length === 1 ? status(records[0] as PinRecord) : { count: records.length, results: records.map(status) })
+    res.status(202).json(records.length === 1
+      ? status(records[0] as PinRecord)
+      : { count: records.length, results: records.map(status) })
   }
 
   router.route('/content')

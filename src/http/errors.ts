@@ -4,8 +4,8 @@
  * answered as a 500 that leaks nothing.
  */
 import {
-  ConflictError, ForbiddenError, GoneError, InsufficientFundsError, InvalidRequestError, NotAcceptableError, NotFoundError,
-  PayloadTooLargeError, RequestTimeoutError, TooManyPendingError, UnauthorizedError
+  ConflictError, ForbiddenError, GoneError, InsufficientFundsError, InvalidRequestError, NotAcceptableError,
+  NotFoundError, PayloadTooLargeError, RequestTimeoutError, TooManyPendingError, UnauthorizedError
 } from '../errors.js'
 import { requestLogger } from './request-log.js'
 import type { Logger } from '../logger.js'
@@ -41,11 +41,17 @@ const BY_NAME: Record<string, { status: number, reason: string }> = {
 // body-parser marks its errors with a `type`.
 const BODY_PARSER: Record<string, { status: number, reason: string, details: string }> = {
   'entity.parse.failed': { status: 400, reason: 'BAD_REQUEST', details: 'the body is not valid JSON' },
-  'entity.too.large': { status: 413, reason: 'PAYLOAD_TOO_LARGE', details: 'the body is larger than the service accepts' },
+  'entity.too.large': {
+    status: 413, reason: 'PAYLOAD_TOO_LARGE', details: 'the body is larger than the service accepts'
+  },
   'encoding.unsupported': { status: 415, reason: 'UNSUPPORTED_MEDIA_TYPE', details: 'unsupported content encoding' },
-  'charset.unsupported': { status: 415, reason: 'UNSUPPORTED_MEDIA_TYPE', details: 'unsupported charset; send UTF-8 JSON' },
+  'charset.unsupported': {
+    status: 415, reason: 'UNSUPPORTED_MEDIA_TYPE', details: 'unsupported charset; send UTF-8 JSON'
+  },
   'request.aborted': { status: 400, reason: 'BAD_REQUEST', details: 'the request was aborted' },
-  'request.size.invalid': { status: 400, reason: 'BAD_REQUEST', details: 'the body is shorter or longer than its Content-Length' }
+  'request.size.invalid': {
+    status: 400, reason: 'BAD_REQUEST', details: 'the body is shorter or longer than its Content-Length'
+  }
 }
 
 /** Builds the error-handling middleware (mount it last). */

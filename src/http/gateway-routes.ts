@@ -40,7 +40,11 @@ type Format = 'raw' | 'car' | 'unixfs'
 const MAX_CID_CHARS = 2048
 const RAW_TYPE = 'application/vnd.ipld.raw'
 const CAR_TYPE = 'application/vnd.ipld.car'
-const OBJECT_TYPES = new Map<number, string>([[dagCbor.code, 'application/vnd.ipld.dag-cbor'], [dagJson.code, 'application/vnd.ipld.dag-json'], [0x0200, 'application/json']])
+const OBJECT_TYPES = new Map<number, string>([
+  [dagCbor.code, 'application/vnd.ipld.dag-cbor'],
+  [dagJson.code, 'application/vnd.ipld.dag-json'],
+  [0x0200, 'application/json']
+])
 
 // Stands for the deserialized answer in content negotiation: listed first, it wins every tie, so
 // only an Accept header that names an IPLD type (more specifically or with a higher q) gets one.
@@ -70,7 +74,9 @@ function fresh (req: Request, etag: string): boolean {
 }
 
 function rootOf (value: unknown): CID {
-  if (typeof value !== 'string' || value.length > MAX_CID_CHARS) throw new InvalidRequestError('the path must start /ipfs/<cid>')
+  if (typeof value !== 'string' || value.length > MAX_CID_CHARS) {
+    throw new InvalidRequestError('the path must start /ipfs/<cid>')
+  }
   try {
     return parseCid(value)
   } catch (err) {
@@ -85,7 +91,14 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
   const cacheControl = `${init.public ? 'public' : 'private'}, max-age=29030400, immutable`
 
   /** Sends headers, then the body unless HEAD or 304. */
-  async function send (req: Request, res: Response, etag: string, headers: Record<string, string | number>, body: () => AsyncIterable<Uint8Array> | Uint8Array, status = 200): Promise<void> {
+  async function send (
+    req: Request,
+    res: Response,
+    etag: string,
+    headers: Record<string, string | number>,
+    body: () => AsyncIterable<Uint8Array> | Uint8Array,
+    status = 200
+  ): Promise<void> {
     res.setHeader('ETag', etag)
     res.setHeader('Cache-Control', cacheControl)
     res.setHeader('Vary', 'Accept')
@@ -122,16 +135,26 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
 
     if (format === 'raw') {
       const bytes = await gateway.block(entry.cid, options)
-      await send(req, res, `"${entry.cid.toString()}.raw"`, { 'Content-Type': RAW_TYPE, 'Content-Length': bytes.byteLength, 'Content-Disposition': `attachment; filename="${entry.cid.toString()}.bin"` }, () => bytes)
+      await send(req, res, `"${entry.cid.toString()}.raw"`, {
+        'Content-Type': RAW_TYPE,
+        'Content-Length': bytes.byteLength,
+        'Content-Disposition': `attachment; filename="${entry.cid.toString()}.bin"`
+      }, () => bytes)
       return
     }
     if (format === 'car') {
       const car = gateway.car(root, trail, entry.cid, options)
       // The first chunk before any header: a target that cannot be walked is answered 406, not cut off.
       const first = await car.next()
-      const body = async function * (): AsyncGenerator<Uint8Array> { if (first.done !== true) yield first.value; yield * car }
+      const body = async function * (): AsyncGenerator<Uint8Array> {
+        if (first.done !== true) yield first.value
+        yield * car
+      }
       try {
-        await send(req, res, `"${entry.cid.toString()}.car"`, { 'Content-Type': `${CAR_TYPE}; version=1; order=dfs; dups=n`, 'Content-Disposition': `attachment; filename="${entry.cid.toString()}.car"` }, body)
+        await send(req, res, `"${entry.cid.toString()}.car"`, {
+          'Content-Type': `${CAR_TYPE}; version=1; order=dfs; dups=n`,
+          'Content-Disposition': `attachment; filename="${entry.cid.toString()}.car"`
+        }, body)
       } finally {
         await car.return(undefined) // HEAD and 304 read nothing: end the walk
       }
@@ -140,21 +163,36 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
     await sendEntry(req, res, entry, options)
   }
 
-  async function sendEntry (req: Request, res: Response, entry: GatewayEntry, options: { signal: AbortSignal }): Promise<void> {
+  async function sendEntry (
+    req: Request,
+    res: Response,
+    entry: GatewayEntry,
+    options: { signal: AbortSignal }
+  ): Promise<void> {
     const etag = `"${entry.cid.toString()}"`
     if (entry.type === 'object') {
-      await send(req, res, etag, { 'Content-Type': OBJECT_TYPES.get(entry.cid.code) ?? RAW_TYPE, 'Content-Length': entry.bytes.byteLength }, () => entry.bytes)
+      await send(req, res, etag, {
+        'Content-Type': OBJECT_TYPES.get(entry.cid.code) ?? RAW_TYPE,
+        'Content-Length': entry.bytes.byteLength
+      }, () => entry.bytes)
       return
     }
     if (entry.type === 'directory') {
       const entries = []
-      for await (const child of entry.list(options)) entries.push({ name: child.name, cid: child.cid.toString(), size: child.size })
+      for await (const child of entry.list(options)) {
+        entries.push({ name: child.name, cid: child.cid.toString(), size: child.size })
+      }
       const body = Buffer.from(JSON.stringify({ cid: entry.cid.toString(), type: 'directory', entries }))
-      await send(req, res, `"${entry.cid.toString()}.dir"`, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': body.byteLength }, () => body)
+      await send(req, res, `"${entry.cid.toString()}.dir"`, {
+        'Content-Type': 'application/json; charset=utf-8',
+        'Content-Length': body.byteLength
+      }, () => body)
       return
     }
     const { size } = entry
-    const head = size === 0 ? new Uint8Array(0) : await toBuffer(entry.read({ offset: 0, length: Math.min(size, SNIFF_BYTES) }, options))
+    const head = size === 0
+      ? new Uint8Array(0)
+      : await toBuffer(entry.read({ offset: 0, length: Math.min(size, SNIFF_BYTES) }, options))
     res.setHeader('Accept-Ranges', 'bytes')
     // If-Range with another validator: the client's partial copy is stale, so send it all.
     const ifRange = req.headers['if-range']
@@ -165,9 +203,15 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
       return
     }
     const { offset, length } = range == null || range === 'unsatisfiable' ? { offset: 0, length: size } : range
-    const headers: Record<string, string | number> = { 'Content-Type': mediaType(entry.name, head), 'Content-Length': length }
-    if (range != null && range !== 'unsatisfiable') headers['Content-Range'] = `bytes ${offset}-${offset + length - 1}/${size}`
-    await send(req, res, etag, headers, () => length === 0 ? new Uint8Array(0) : entry.read({ offset, length }, options), range != null && range !== 'unsatisfiable' ? 206 : 200)
+    const headers: Record<string, string | number> = {
+      'Content-Type': mediaType(entry.name, head),
+      'Content-Length': length
+    }
+    const partial = range != null && range !== 'unsatisfiable'
+    if (partial) headers['Content-Range'] = `bytes ${offset}-${offset + length - 1}/${size}`
+    const body = (): AsyncIterable<Uint8Array> | Uint8Array =>
+      length === 0 ? new Uint8Array(0) : entry.read({ offset, length }, options)
+    await send(req, res, etag, headers, body, partial ? 206 : 200)
   }
 
   router.route('/ipfs/:cid{/*path}')

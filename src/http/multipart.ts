@@ -42,13 +42,23 @@ export const MAX_PATH_CHARS = 4096
 
 /** Splits a part's filename into a clean relative path, or says what is wrong with it. */
 function cleanPath (filename: string): string {
-  if (filename.length > MAX_PATH_CHARS) throw new InvalidRequestError(`file part "${filename.slice(0, 60)}…": paths must be at most ${MAX_PATH_CHARS} characters`)
+  if (filename.length > MAX_PATH_CHARS) {
+    throw new InvalidRequestError(
+      `file part "${filename.slice(0, 60)}…": paths must be at most ${MAX_PATH_CHARS} characters`)
+  }
   const segments = filename.split('/').filter(s => s !== '' && s !== '.')
-  if (segments.length > MAX_PATH_DEPTH) throw new InvalidRequestError(`file part "${filename.slice(0, 60)}…": paths must be at most ${MAX_PATH_DEPTH} levels deep`)
+  if (segments.length > MAX_PATH_DEPTH) {
+    throw new InvalidRequestError(
+      `file part "${filename.slice(0, 60)}…": paths must be at most ${MAX_PATH_DEPTH} levels deep`)
+  }
   if (segments.length === 0) throw new InvalidRequestError(`file part "${filename}": the filename names no file`)
   for (const s of segments) {
     if (s === '..') throw new InvalidRequestError(`file part "${filename}": '..' is not allowed in paths`)
-    if (/[\x00-\x1f\x7f]/.test(s)) throw new InvalidRequestError(`file part ${JSON.stringify(filename)}: control characters are not allowed in paths`)
+    // eslint-disable-next-line no-control-regex -- finding control characters in a path is the point
+    if (/[\x00-\x1f\x7f]/.test(s)) {
+      throw new InvalidRequestError(
+        `file part ${JSON.stringify(filename)}: control characters are not allowed in paths`)
+    }
   }
   return segments.join('/')
 }
@@ -77,7 +87,11 @@ type Event =
   | { kind: 'error', error: unknown }
 
 /** Starts reading `body` (the request's bytes) as the form `headers` describe. */
-export function parseMultipart (headers: IncomingHttpHeaders, body: AsyncIterable<Uint8Array>, init: MultipartInit): MultipartUpload {
+export function parseMultipart (
+  headers: IncomingHttpHeaders,
+  body: AsyncIterable<Uint8Array>,
+  init: MultipartInit
+): MultipartUpload {
   const fields = new Map<string, string>()
   let parser: busboy.Busboy
   try {
@@ -111,14 +125,24 @@ export function parseMultipart (headers: IncomingHttpHeaders, body: AsyncIterabl
     }
   })
   parser.on('field', (name, value, info) => {
-    if (!init.fields.includes(name)) fail(new InvalidRequestError(`form field "${name}" is not one of ${init.fields.join(', ')}`))
-    else if (info.valueTruncated) fail(new PayloadTooLargeError(`form field "${name}" is longer than ${init.maxFieldBytes} bytes`))
-    else if (fields.has(name)) fail(new InvalidRequestError(`form field "${name}" is given twice`))
-    else fields.set(name, value)
+    if (!init.fields.includes(name)) {
+      fail(new InvalidRequestError(`form field "${name}" is not one of ${init.fields.join(', ')}`))
+    } else if (info.valueTruncated) {
+      fail(new PayloadTooLargeError(`form field "${name}" is longer than ${init.maxFieldBytes} bytes`))
+    } else if (fields.has(name)) {
+      fail(new InvalidRequestError(`form field "${name}" is given twice`))
+    } else {
+      fields.set(name, value)
+    }
   })
   parser.on('filesLimit', () => { fail(new InvalidRequestError(`the form has more than ${init.maxFiles} files`)) })
-  parser.on('fieldsLimit', () => { fail(new InvalidRequestError(`the form has more than ${init.fields.length} text fields (${init.fields.join(', ')})`)) })
-  parser.on('error', (err: Error) => { fail(new InvalidRequestError(`the multipart body is malformed: ${err.message}`)) })
+  parser.on('fieldsLimit', () => {
+    const names = init.fields.join(', ')
+    fail(new InvalidRequestError(`the form has more than ${init.fields.length} text fields (${names})`))
+  })
+  parser.on('error', (err: Error) => {
+    fail(new InvalidRequestError(`the multipart body is malformed: ${err.message}`))
+  })
   parser.on('close', () => { push({ kind: 'end' }) })
 
   let stopped = false
@@ -164,9 +188,16 @@ export function parseMultipart (headers: IncomingHttpHeaders, body: AsyncIterabl
         if (event.kind === 'end') break
         register(event.path, event.directory)
         files++
-        if (event.directory) { event.stream.resume(); yield { path: event.path } } else yield { path: event.path, content: content(event.stream) }
+        if (event.directory) {
+          event.stream.resume()
+          yield { path: event.path }
+        } else {
+          yield { path: event.path, content: content(event.stream) }
+        }
       }
-      if (files === 0) throw new InvalidRequestError('the form has no file part (send each file as a part with a filename)')
+      if (files === 0) {
+        throw new InvalidRequestError('the form has no file part (send each file as a part with a filename)')
+      }
     } finally {
       stopped = true
       for (const e of events) if (e.kind === 'file') e.stream.resume()

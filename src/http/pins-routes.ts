@@ -8,7 +8,7 @@ import { principalOf } from './auth.js'
 import { pinStatusRenderer } from './pin-status.js'
 import { parsePinBody, parsePinQuery } from './schemas.js'
 import { methodNotAllowed, sendFailure } from './errors.js'
-import type { PinRecord, PinService } from '../pins/types.js'
+import type { PinService } from '../pins/types.js'
 
 /** What the routes need. */
 export interface PinRoutesComponents {
@@ -50,7 +50,9 @@ export function pinRoutes (init: PinRoutesInit, components: PinRoutesComponents)
   ]
 
   const requestid = (value: string | string[] | undefined): string => {
-    if (typeof value !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(value)) throw new InvalidRequestError('requestid is malformed')
+    if (typeof value !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(value)) {
+      throw new InvalidRequestError('requestid is malformed')
+    }
     return value
   }
 

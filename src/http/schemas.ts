@@ -24,14 +24,20 @@ const MAX_CID_CHARS = 2048
 const MAX_ORIGIN_CHARS = 1024
 
 const cidString = z.string().superRefine((v, ctx) => {
-  if (v.length > MAX_CID_CHARS) { ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_CID_CHARS} characters` }); return }
+  if (v.length > MAX_CID_CHARS) {
+    ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_CID_CHARS} characters` })
+    return
+  }
   try { parseCid(v) } catch (err) { ctx.addIssue({ code: 'custom', message: (err as Error).message }) }
 })
 
 const nameString = z.string().refine(v => [...v].length <= MAX_NAME, `must be at most ${MAX_NAME} characters`)
 
 const origin = z.string().superRefine((v, ctx) => {
-  if (v.length > MAX_ORIGIN_CHARS) { ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_ORIGIN_CHARS} characters` }); return }
+  if (v.length > MAX_ORIGIN_CHARS) {
+    ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_ORIGIN_CHARS} characters` })
+    return
+  }
   try {
     const ma = parseMultiaddr(v)
     if (trailingPeerId(ma) == null) ctx.addIssue({ code: 'custom', message: `"${v}" must end with /p2p/<peerId>` })
@@ -47,12 +53,23 @@ const isObject = (v: unknown): v is Record<string, unknown> => v != null && type
 const metaObject = z.custom<Record<string, string>>(isObject, 'must be an object of string values')
   .superRefine((m, ctx) => {
     if (!isObject(m)) return
-    for (const [k, v] of Object.entries(m)) if (typeof v !== 'string') ctx.addIssue({ code: 'custom', path: [k], message: 'meta values must be strings' })
-    if (Object.keys(m).length > MAX_META) { ctx.addIssue({ code: 'custom', message: `must have at most ${MAX_META} entries` }); return }
+    for (const [k, v] of Object.entries(m)) {
+      if (typeof v !== 'string') ctx.addIssue({ code: 'custom', path: [k], message: 'meta values must be strings' })
+    }
+    if (Object.keys(m).length > MAX_META) {
+      ctx.addIssue({ code: 'custom', message: `must have at most ${MAX_META} entries` })
+      return
+    }
     if (Object.values(m).some(v => typeof v !== 'string')) return
-    const long = Object.entries(m).find(([k, v]) => [...k].length > MAX_META_KEY || [...(v as string)].length > MAX_META_VALUE)
-    if (long != null) ctx.addIssue({ code: 'custom', message: `keys must be at most ${MAX_META_KEY} characters and values at most ${MAX_META_VALUE} (${JSON.stringify(long[0].slice(0, 40))} is longer)` })
-    else if (Buffer.byteLength(JSON.stringify(m)) > MAX_META_BYTES) ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_META_BYTES} bytes as JSON` })
+    const long = Object.entries(m)
+      .find(([k, v]) => [...k].length > MAX_META_KEY || [...(v as string)].length > MAX_META_VALUE)
+    if (long != null) {
+      const message = `keys must be at most ${MAX_META_KEY} characters and values at most ${MAX_META_VALUE} ` +
+        `(${JSON.stringify(long[0].slice(0, 40))} is longer)`
+      ctx.addIssue({ code: 'custom', message })
+    } else if (Buffer.byteLength(JSON.stringify(m)) > MAX_META_BYTES) {
+      ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_META_BYTES} bytes as JSON` })
+    }
   })
 
 const pinBody = z.object({
@@ -79,7 +96,12 @@ export function parsePinBody (body: unknown): PinRequest {
   const parsed = pinBody.safeParse(body)
   if (!parsed.success) throw new InvalidRequestError(describe(parsed.error))
   const { cid, name, origins, meta } = parsed.data
-  return { cid, ...(name != null ? { name } : {}), ...(origins != null ? { origins } : {}), ...(meta != null ? { meta } : {}) }
+  return {
+    cid,
+    ...(name != null ? { name } : {}),
+    ...(origins != null ? { origins } : {}),
+    ...(meta != null ? { meta } : {})
+  }
 }
 
 function list (v: string): string[] {
@@ -97,7 +119,12 @@ const query = z.object({
   limit: z.string().regex(/^\d+$/, 'must be a whole number').transform(Number)
     .pipe(z.number().min(1).max(1000, 'must be at most 1000')).default(10),
   meta: z.string().transform((v, ctx) => {
-    try { return JSON.parse(v) as unknown } catch { ctx.addIssue({ code: 'custom', message: 'must be a URL-escaped JSON object' }); return z.NEVER }
+    try {
+      return JSON.parse(v) as unknown
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a URL-escaped JSON object' })
+      return z.NEVER
+    }
   }).pipe(metaObject).optional()
 })
 
@@ -109,7 +136,8 @@ const query = z.object({
  */
 export function parsePinQuery (raw: Record<string, unknown>): PinQuery {
   const flat: Record<string, unknown> = {}
-  const metaPairs: Record<string, unknown> = Object.create(null) as Record<string, unknown> // meta[__proto__] is a key too
+  // meta[__proto__] is a key too
+  const metaPairs: Record<string, unknown> = Object.create(null) as Record<string, unknown>
   for (const [k, v] of Object.entries(raw)) {
     const value = Array.isArray(v) ? v.join(',') : v
     const bracket = /^meta\[(.+)\]$/.exec(k)
@@ -117,7 +145,9 @@ export function parsePinQuery (raw: Record<string, unknown>): PinQuery {
     else flat[k] = value
   }
   if (Object.keys(metaPairs).length > 0) {
-    if (flat.meta != null) throw new InvalidRequestError('meta: give either meta=<JSON object> or meta[key]=value, not both')
+    if (flat.meta != null) {
+      throw new InvalidRequestError('meta: give either meta=<JSON object> or meta[key]=value, not both')
+    }
     flat.meta = JSON.stringify(metaPairs)
   }
   const parsed = query.safeParse(flat)

@@ -11,7 +11,9 @@ import type { RequestHandler } from 'express'
 export function requireScope (scope: Scope): RequestHandler {
   return (_req, res, next) => {
     const { scope: have } = principalOf(res)
-    if (!scopeIncludes(have, scope)) throw new ForbiddenError(`this token has the ${have} scope; this request needs ${scope}`)
+    if (!scopeIncludes(have, scope)) {
+      throw new ForbiddenError(`this token has the ${have} scope; this request needs ${scope}`)
+    }
     next()
   }
 }

@@ -15,7 +15,6 @@ export interface TeamRoutesComponents {
   team: Team
 }
 
-
 function flag (value: unknown, name: string): boolean {
   if (value == null || value === 'false') return false
   if (value === 'true') return true

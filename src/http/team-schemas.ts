@@ -6,7 +6,9 @@ import { json } from 'express'
 import { z } from 'zod'
 import { InvalidRequestError } from '../errors.js'
 import { parseTimestamp } from './timestamps.js'
-import { LABEL_RULE, SCOPES, TOKEN_LABEL, USER_NAME, type Scope, type TokenOptions, type UserChanges } from '../auth/index.js'
+import {
+  LABEL_RULE, SCOPES, TOKEN_LABEL, USER_NAME, type Scope, type TokenOptions, type UserChanges
+} from '../auth/index.js'
 
 /** Parses the small JSON bodies of the token and team routes (any Content-Type; 16 KiB at most). */
 export const smallJsonBody = json({ limit: 16 * 1024, strict: false, type: () => true })
@@ -33,7 +35,10 @@ const userBody = changesBody.extend({
 
 function parse<T> (schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body ?? {})
-  if (!parsed.success) throw new InvalidRequestError(parsed.error.issues.map(i => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '))
+  if (!parsed.success) {
+    const details = parsed.error.issues.map(i => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')
+    throw new InvalidRequestError(details)
+  }
   return parsed.data
 }
 

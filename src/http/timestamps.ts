@@ -14,7 +14,8 @@ export function parseTimestamp (value: string, field: string, ctx: z.RefinementC
   const m = RFC3339.exec(value)
   const base = m == null ? NaN : Date.parse(`${m[1]}T${m[2]}${(m[4] as string).toUpperCase()}`)
   // Date.parse rolls 2020-02-30 over to March: the fields must survive the round trip.
-  const exact = m != null && !Number.isNaN(base) && new Date(Date.parse(`${m[1]}T${m[2]}Z`)).toISOString().startsWith(`${m[1]}T${m[2]}`)
+  const exact = m != null && !Number.isNaN(base) &&
+    new Date(Date.parse(`${m[1]}T${m[2]}Z`)).toISOString().startsWith(`${m[1]}T${m[2]}`)
   if (m == null || Number.isNaN(base) || !exact) {
     ctx.addIssue({ code: 'custom', message: `${field} must be an RFC 3339 timestamp like 2020-07-27T17:32:28.276Z` })
     return { floor: 0, ceil: 0 }

@@ -45,7 +45,8 @@ export function tokenRoutes (components: TokenRoutesComponents): Router {
     const target = await tokens.get(me.user, id)
     if (target == null) throw new NotFoundError(`no token ${id}`)
     if (!scopeIncludes(me.scope, target.scope)) {
-      throw new ForbiddenError(`this token has the ${me.scope} scope; revoking token ${id} needs ${target.scope}, its scope`)
+      throw new ForbiddenError(
+        `this token has the ${me.scope} scope; revoking token ${id} needs ${target.scope}, its scope`)
     }
     if (await tokens.revoke(me.user, id) === 0) throw new NotFoundError(`no token ${id}`)
     res.status(204).end()

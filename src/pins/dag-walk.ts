@@ -74,7 +74,11 @@ export async function blockLinks (
 }
 
 /** Visits every distinct block reachable from `root`. */
-export async function walkDag (root: CID, components: DagWalkComponents, options: DagWalkOptions): Promise<DagWalkResult> {
+export async function walkDag (
+  root: CID,
+  components: DagWalkComponents,
+  options: DagWalkOptions
+): Promise<DagWalkResult> {
   const seen = new Set<string>([blockKey(root)])
   const blocks: CID[] = []
   // A queue with a moving head: shift() on a large array is O(n).
@@ -91,10 +95,10 @@ export async function walkDag (root: CID, components: DagWalkComponents, options
     const timer = rewantAfterMs == null
       ? undefined
       : setInterval(() => {
-        if (Date.now() - lastProgress < rewantAfterMs) return
-        lastProgress = Date.now()
-        for (const controller of inFlight) controller.abort(new RewantSignal('re-want'))
-      }, Math.max(10, rewantAfterMs / 4))
+          if (Date.now() - lastProgress < rewantAfterMs) return
+          lastProgress = Date.now()
+          for (const controller of inFlight) controller.abort(new RewantSignal('re-want'))
+        }, Math.max(10, rewantAfterMs / 4))
 
     const finish = (): void => {
       if (active > 0 || (failure == null && head < pending.length)) return

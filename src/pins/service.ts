@@ -77,7 +77,11 @@ export function createPinService (components: PinServiceComponents): PinService 
   return {
     async add (owner, request) {
       const record = newRecord(owner, request)
-      const want = { cidKey: record.cidKey, pends: record.status === 'queued', ...(record.status === 'pinned' ? { bytes: record.dagSize } : {}) }
+      const want = {
+        cidKey: record.cidKey,
+        pends: record.status === 'queued',
+        ...(record.status === 'pinned' ? { bytes: record.dagSize } : {})
+      }
       await quota.admit(owner, want, async () => { await lifecycle.create(record) })
       return record.status === 'queued' ? await admit(record) : record
     },
