@@ -138,5 +138,5 @@ for (const kind of kinds) {
     }
   }
 }
-process.stdout.write(`\nbench:content — one upload per fresh Pinery process, RSS sampled every 20 ms\n\n`)
+process.stdout.write('\nbench:content — one upload per fresh Pinery process, RSS sampled every 20 ms\n\n')
 process.stdout.write(table(['body', 'size', 'seconds', 'MiB/s', 'RSS idle MiB', 'RSS peak MiB', 'peak − idle MiB', 'VmHWM MiB'], rows) + '\n')
