@@ -115,8 +115,8 @@ for (const n of sizes) {
 process.stdout.write(`\nbench:transfer — medians of ${runs} runs (stock: ${Math.min(runs, stockRuns)}), ` +
   'MiB/s of file bytes\n\n')
 process.stdout.write(table(['size', 'raw stream', 'Pinery', 'stock pins.add', 'Pinery / raw', 'Pinery / stock',
-  'Pinery peak RSS MiB (median)', '(max)', 'raw CPU-s/GiB', 'Pinery CPU-s/GiB', 'Pinery / raw CPU per byte (≤ 1.5×)'],
-rows) + '\n')
+  'Pinery peak RSS MiB (median)', '(max)', 'raw CPU-s/GiB', 'Pinery CPU-s/GiB',
+  'Pinery / raw CPU per byte (≤ 1.5×)'], rows) + '\n')
 if (kuboRows.length > 0) {
   process.stdout.write(`\nreceivers side by side (kubo ${KUBO_VERSION}); CPU-s/GiB of the receiving process\n\n`)
   process.stdout.write(table(['size', 'receiver', 'MiB/s (median)', 'runs', 'CPU-s/GiB (median)', 'peak RSS MiB'],
