@@ -53,7 +53,9 @@ async function run (cmd: string, args: string[]): Promise<void> {
   if (code !== 0) throw new Error(`${args.join(' ')} exited with ${String(code)}`)
 }
 
-async function load (url: string, init: { method?: 'GET' | 'POST', token: string, body?: string }): Promise<autocannon.Result> {
+async function load (
+  url: string, init: { method?: 'GET' | 'POST', token: string, body?: string }
+): Promise<autocannon.Result> {
   return await autocannon({
     url,
     connections,
@@ -64,7 +66,14 @@ async function load (url: string, init: { method?: 'GET' | 'POST', token: string
   })
 }
 
-const ENV = { PINERY_HTTP_PORT: '0', PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0', PINERY_ADMIN_TOKEN: 'pinery_bench-admin-token', PINERY_LOG_LEVEL: 'warn', PINERY_STALL_TIMEOUT_MS: '3600000' }
+const ENV = {
+  PINERY_HTTP_PORT: '0',
+  PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
+  PINERY_ADMIN_TOKEN: 'pinery_bench-admin-token',
+  PINERY_LOG_LEVEL: 'warn',
+  PINERY_STALL_TIMEOUT_MS: '3600000'
+}
+const GET_HEADER = ['request', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx + errors', 'count (got / expected)']
 const filled = values.dir ?? await mkdtemp(join(tmpdir(), 'pinery-bench-api-filled-'))
 const dir = await mkdtemp(join(tmpdir(), 'pinery-bench-api-'))
 
@@ -88,7 +97,9 @@ async function start (script: string, dataDir: string): Promise<Start> {
 
 /** Start-up side by side: empty node, rebuild without a snapshot, start from the snapshot; medians. */
 async function startups (): Promise<string> {
-  const builds = values.baseline == null ? [['this build', SERVER]] : [['baseline', values.baseline], ['this build', SERVER]]
+  const builds = values.baseline == null
+    ? [['this build', SERVER]]
+    : [['baseline', values.baseline], ['this build', SERVER]]
   const runs = new Map<string, Array<Record<'empty' | 'rebuild' | 'snapshot', Start>>>()
   for (let i = 0; i < Number(values.starts); i++) {
     for (const [label, script] of builds as Array<[string, string]>) {
@@ -100,7 +111,9 @@ async function startups (): Promise<string> {
         const snapshot = await start(script, join(work, 'full'))
         const row = { empty, rebuild, snapshot }
         runs.set(label, [...(runs.get(label) ?? []), row])
-        process.stderr.write(`${label} run ${i + 1}: ${Object.entries(row).map(([k, v]) => `${k} ${v.seconds.toFixed(1)} s rss ${(v.rss / MiB).toFixed(0)} (anon ${(v.anon / MiB).toFixed(0)}) MiB`).join(', ')}\n`)
+        const each = Object.entries(row).map(([k, v]) =>
+          `${k} ${v.seconds.toFixed(1)} s rss ${(v.rss / MiB).toFixed(0)} (anon ${(v.anon / MiB).toFixed(0)}) MiB`)
+        process.stderr.write(`${label} run ${i + 1}: ${each.join(', ')}\n`)
       } finally {
         await rm(work, { recursive: true, force: true })
       }
@@ -111,12 +124,15 @@ async function startups (): Promise<string> {
     const med = (f: (r: Record<'empty' | 'rebuild' | 'snapshot', Start>) => number): number => median(list.map(f))
     const emptyRss = med(r => r.empty.rss)
     for (const kind of ['rebuild', 'snapshot'] as const) {
-      rows.push([label, kind === 'rebuild' ? 'first start (no snapshot)' : 'restart after a clean stop', med(r => r[kind].seconds).toFixed(1), list.map(r => r[kind].seconds.toFixed(1)).join(' / '),
-        (med(r => r[kind].rss) / MiB).toFixed(0), (emptyRss / MiB).toFixed(0), (med(r => r[kind].rss - r.empty.rss) / MiB).toFixed(0),
+      rows.push([label, kind === 'rebuild' ? 'first start (no snapshot)' : 'restart after a clean stop',
+        med(r => r[kind].seconds).toFixed(1), list.map(r => r[kind].seconds.toFixed(1)).join(' / '),
+        (med(r => r[kind].rss) / MiB).toFixed(0), (emptyRss / MiB).toFixed(0),
+        (med(r => r[kind].rss - r.empty.rss) / MiB).toFixed(0),
         (med(r => r[kind].anon - r.empty.anon) / MiB).toFixed(0), (med(r => r[kind].peak) / MiB).toFixed(0)])
     }
   }
-  return table(['build', 'start', 'ready s (median)', 'each run', 'RSS MiB', 'empty node RSS', 'above empty', 'anonymous RSS above empty', 'peak RSS'], rows)
+  return table(['build', 'start', 'ready s (median)', 'each run', 'RSS MiB', 'empty node RSS', 'above empty',
+    'anonymous RSS above empty', 'peak RSS'], rows)
 }
 
 try {
@@ -126,7 +142,8 @@ try {
   const fillSeconds = (performance.now() - t) / 1000
   const expected = JSON.parse(await readFile(join(filled, 'bench-expected.json'), 'utf8')) as Expected
   const startTable = await startups()
-  process.stdout.write(`\nbench:api start-up — ${values.records} records; ${values.starts} runs; RSS 2 s after ready\n\n${startTable}\n`)
+  process.stdout.write(`\nbench:api start-up — ${values.records} records; ${values.starts} runs; ` +
+    `RSS 2 s after ready\n\n${startTable}\n`)
   if (values['startup-only']) throw new StartupOnly()
 
   await cp(filled, dir, { recursive: true })
@@ -139,20 +156,27 @@ try {
     // POSTs go to another user so the GET answers above stay as filled.
     const adminToken = 'pinery_bench-admin-token'
     const pinery = await load(`${server.url}/pins`, { method: 'POST', token: adminToken, body: POST_BODY })
-    rows.push(['POST /pins (Pinery)', pinery.requests.average.toFixed(0), pinery.latency.p50, pinery.latency.p99, pinery.non2xx + pinery.errors, ''])
+    rows.push(['POST /pins (Pinery)', pinery.requests.average.toFixed(0), pinery.latency.p50, pinery.latency.p99,
+      pinery.non2xx + pinery.errors, ''])
     const rss = await peakRss(server.child.pid as number)
 
-    const mock = spawn(process.execPath, [MOCK, '--port', '0', '--token', 'mock-token', '--loglevel', 'error'], { stdio: 'ignore' })
+    const mock = spawn(process.execPath, [MOCK, '--port', '0', '--token', 'mock-token', '--loglevel', 'error'],
+      { stdio: 'ignore' })
     await new Promise(resolve => setTimeout(resolve, 3000))
     const port = await listeningPort(mock.pid as number)
     const m = await load(`http://127.0.0.1:${port}/pins`, { method: 'POST', token: 'mock-token', body: POST_BODY })
     mock.kill()
-    rows.push(['POST /pins (mock)', m.requests.average.toFixed(0), m.latency.p50, m.latency.p99, m.non2xx + m.errors, ''])
+    rows.push(['POST /pins (mock)', m.requests.average.toFixed(0), m.latency.p50, m.latency.p99,
+      m.non2xx + m.errors, ''])
 
-    process.stdout.write(`\nbench:api — ${values.records} records over 10 users; autocannon ${connections} connections x ${seconds} s per row\n`)
-    process.stdout.write(`fill ${fresh ? `${fillSeconds.toFixed(1)} s` : 'reused'}; Pinery start-up on the filled dir ${startSeconds.toFixed(1)} s; Pinery peak RSS ${(rss / MiB).toFixed(0)} MiB\n\n`)
-    process.stdout.write(table(['request', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx + errors', 'count (got / expected)'], rows) + '\n')
-    process.stdout.write(`\nPOST ratio Pinery / mock: ${(pinery.requests.average / m.requests.average).toFixed(2)}x (every Pinery record is fsynced before its 202)\n`)
+    process.stdout.write(`\nbench:api — ${values.records} records over 10 users; ` +
+      `autocannon ${connections} connections x ${seconds} s per row\n`)
+    process.stdout.write(`fill ${fresh ? `${fillSeconds.toFixed(1)} s` : 'reused'}; ` +
+      `Pinery start-up on the filled dir ${startSeconds.toFixed(1)} s; ` +
+      `Pinery peak RSS ${(rss / MiB).toFixed(0)} MiB\n\n`)
+    process.stdout.write(table(GET_HEADER, rows) + '\n')
+    process.stdout.write(`\nPOST ratio Pinery / mock: ${(pinery.requests.average / m.requests.average).toFixed(2)}x ` +
+      '(every Pinery record is fsynced before its 202)\n')
   } finally {
     await server.stop()
   }
@@ -160,8 +184,9 @@ try {
     // The same GETs on the baseline build, on the same records (the POSTs above went to another user).
     const base = await startServerProcess({ ...ENV, PINERY_DATA_DIR: dir }, values.baseline)
     try {
-      const baseRows = (await gets(base.url, expected)).map(([name, ...rest]) => [`${name as string} (baseline)`, ...rest])
-      process.stdout.write('\n' + table(['request', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx + errors', 'count (got / expected)'], baseRows) + '\n')
+      const baseRows = (await gets(base.url, expected))
+        .map(([name, ...rest]) => [`${name as string} (baseline)`, ...rest])
+      process.stdout.write('\n' + table(GET_HEADER, baseRows) + '\n')
     } finally {
       await base.stop()
     }
@@ -181,8 +206,10 @@ async function gets (url: string, expected: Expected): Promise<Array<Array<strin
     const body = await res.json() as { count: number, results: unknown[] }
     const exact = res.status === 200 && body.count === q.count
     const r = await load(`${url}${q.path}`, { token: expected.token })
-    rows.push([`GET ${q.name}`, r.requests.average.toFixed(0), r.latency.p50, r.latency.p99, r.non2xx + r.errors, `${body.count} / ${q.count} ${exact ? 'exact' : 'WRONG'}`])
-    process.stderr.write(`${q.name}: ${r.requests.average.toFixed(0)} req/s, p99 ${r.latency.p99} ms, count ${exact ? 'exact' : 'WRONG'}\n`)
+    rows.push([`GET ${q.name}`, r.requests.average.toFixed(0), r.latency.p50, r.latency.p99, r.non2xx + r.errors,
+      `${body.count} / ${q.count} ${exact ? 'exact' : 'WRONG'}`])
+    process.stderr.write(`${q.name}: ${r.requests.average.toFixed(0)} req/s, p99 ${r.latency.p99} ms, ` +
+      `count ${exact ? 'exact' : 'WRONG'}\n`)
   }
   return rows
 }
@@ -199,7 +226,9 @@ async function listeningPort (pid: number): Promise<number> {
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
     for (const line of (await readFile(file, 'utf8')).split('\n').slice(1)) {
       const cols = line.trim().split(/\s+/)
-      if (cols[3] === '0A' && inodes.has(cols[9] as string)) return parseInt((cols[1] as string).split(':')[1] as string, 16)
+      if (cols[3] === '0A' && inodes.has(cols[9] as string)) {
+        return parseInt((cols[1] as string).split(':')[1] as string, 16)
+      }
     }
   }
   throw new Error('the mock is not listening')

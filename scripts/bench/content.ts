@@ -24,7 +24,13 @@ import { parseArgs } from 'node:util'
 import { startServerProcess } from '../../test/fixtures/process.js'
 import { MiB, mib, peakRss, table } from './lib.js'
 
-const { values } = parseArgs({ options: { sizes: { type: 'string', default: '64,512' }, kinds: { type: 'string', default: 'raw,form,car' }, runs: { type: 'string', default: '1' } } })
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '64,512' },
+    kinds: { type: 'string', default: 'raw,form,car' },
+    runs: { type: 'string', default: '1' }
+  }
+})
 const sizes = values.sizes.split(',').map(Number)
 type Kind = 'raw' | 'form' | 'car'
 const kinds = values.kinds.split(',') as Kind[]
@@ -54,7 +60,9 @@ async function * carOf (size: number): AsyncGenerator<Buffer> {
   const file = new UnixFS({ type: 'file', blockSizes: leaves.map(() => BigInt(LEAF)) })
   const root = dagPb.encode({ Data: file.marshal(), Links: leaves.map(Hash => ({ Hash, Name: '', Tsize: LEAF })) })
   const rootCid = CID.createV1(dagPb.code, await sha256.digest(root))
-  const section = (bytes: Uint8Array): Buffer => Buffer.concat([Buffer.from(varint.encodeTo(bytes.byteLength, new Uint8Array(varint.encodingLength(bytes.byteLength)))), bytes])
+  const section = (bytes: Uint8Array): Buffer => Buffer.concat([
+    Buffer.from(varint.encodeTo(bytes.byteLength, new Uint8Array(varint.encodingLength(bytes.byteLength)))), bytes
+  ])
   yield section(dagCbor.encode({ version: 1, roots: [rootCid] }))
   yield section(Buffer.concat([rootCid.bytes, root]))
   for (let i = 0; i < count; i++) yield section(Buffer.concat([(leaves[i] as CID).bytes, leaf(i)]))
@@ -70,7 +78,10 @@ async function carLength (size: number): Promise<number> {
 /** POSTs `mib` MiB of fresh random bytes (or a CAR), 1 MiB at a time with backpressure; resolves with the answer. */
 async function upload (url: string, kind: Kind, size: number): Promise<{ status: number, body: string }> {
   if (kind === 'car') return await post(url, 'application/vnd.ipld.car', await carLength(size), carOf(size))
-  const head = kind === 'form' ? Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="bench/data.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`) : Buffer.alloc(0)
+  const head = kind === 'form'
+    ? Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="bench/data.bin"\r\n` +
+      'Content-Type: application/octet-stream\r\n\r\n')
+    : Buffer.alloc(0)
   const tail = kind === 'form' ? Buffer.from(`\r\n--${BOUNDARY}--\r\n`) : Buffer.alloc(0)
   const type = kind === 'form' ? `multipart/form-data; boundary=${BOUNDARY}` : 'application/octet-stream'
   const body = async function * (): AsyncGenerator<Buffer> {
@@ -81,16 +92,21 @@ async function upload (url: string, kind: Kind, size: number): Promise<{ status:
   return await post(url, type, head.byteLength + size * MiB + tail.byteLength, body())
 }
 
-async function post (url: string, type: string, length: number, body: AsyncIterable<Buffer>): Promise<{ status: number, body: string }> {
+async function post (
+  url: string, type: string, length: number, body: AsyncIterable<Buffer>
+): Promise<{ status: number, body: string }> {
   return await new Promise((resolve, reject) => {
-    const req = request(new URL('/content', url), { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': type, 'content-length': String(length) } }, (res) => {
+    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': type, 'content-length': String(length) }
+    const req = request(new URL('/content', url), { method: 'POST', headers }, (res) => {
       let body = ''
       res.on('data', (d: Buffer) => { body += d.toString() })
       res.on('end', () => { resolve({ status: res.statusCode ?? 0, body }) })
     })
     req.on('error', reject)
     void (async () => {
-      const write = async (chunk: Buffer): Promise<void> => { if (!req.write(chunk)) await new Promise(resolve => req.once('drain', resolve)) }
+      const write = async (chunk: Buffer): Promise<void> => {
+        if (!req.write(chunk)) await new Promise(resolve => req.once('drain', resolve))
+      }
       for await (const chunk of body) await write(chunk)
       req.end()
     })().catch(reject)
@@ -99,14 +115,22 @@ async function post (url: string, type: string, length: number, body: AsyncItera
 
 /** PINERY_* variables of this process, passed on (e.g. PINERY_REQUEST_TIMEOUT_MS). */
 function pineryEnv (): Record<string, string> {
-  return Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('PINERY_') && v != null)) as Record<string, string>
+  return Object.fromEntries(Object.entries(process.env)
+    .filter(([k, v]) => k.startsWith('PINERY_') && v != null)) as Record<string, string>
 }
 
 interface Run { idle: number, peak: number, hwm: number, seconds: number }
 
 async function measure (kind: Kind, size: number): Promise<Run> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-content-'))
-  const server = await startServerProcess({ PINERY_DATA_DIR: dataDir, PINERY_HTTP_PORT: '0', PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0', PINERY_ADMIN_TOKEN: TOKEN, PINERY_LOG_LEVEL: 'warn', ...pineryEnv() })
+  const server = await startServerProcess({
+    PINERY_DATA_DIR: dataDir,
+    PINERY_HTTP_PORT: '0',
+    PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
+    PINERY_ADMIN_TOKEN: TOKEN,
+    PINERY_LOG_LEVEL: 'warn',
+    ...pineryEnv()
+  })
   const pid = server.child.pid as number
   try {
     await new Promise(resolve => setTimeout(resolve, 1000)) // let start-up settle
@@ -115,12 +139,15 @@ async function measure (kind: Kind, size: number): Promise<Run> {
     const sampler = setInterval(() => { rss(pid).then(r => { peak = Math.max(peak, r) }, () => {}) }, 20)
     const started = performance.now()
     const answer = await upload(server.url, kind, size).catch((err: Error) => {
-      throw new Error(`upload failed (${err.message}); Pinery exit code ${String(server.child.exitCode)}, stderr:\n${server.stderr().slice(-2000)}`)
+      throw new Error(`upload failed (${err.message}); Pinery exit code ${String(server.child.exitCode)}, ` +
+        `stderr:\n${server.stderr().slice(-2000)}`)
     }).finally(() => { clearInterval(sampler) })
     const seconds = (performance.now() - started) / 1000
     if (answer.status !== 202) throw new Error(`POST /content answered ${answer.status}: ${answer.body}`)
     const status = JSON.parse(answer.body) as { status: string, info: { dag_size?: string } }
-    if (status.status !== 'pinned' || Number(status.info.dag_size) < size * MiB) throw new Error(`unexpected answer: ${answer.body}`)
+    if (status.status !== 'pinned' || Number(status.info.dag_size) < size * MiB) {
+      throw new Error(`unexpected answer: ${answer.body}`)
+    }
     return { idle, peak, hwm: await peakRss(pid), seconds }
   } finally {
     await server.stop()
@@ -133,10 +160,14 @@ for (const kind of kinds) {
   for (const size of sizes) {
     for (let i = 0; i < runs; i++) {
       const r = await measure(kind, size)
-      process.stderr.write(`${kind} ${size} MiB: ${(size / r.seconds).toFixed(1)} MiB/s, RSS idle ${mib(r.idle)} MiB, peak while uploading ${mib(r.peak)} MiB (VmHWM ${mib(r.hwm)} MiB)\n`)
-      rows.push([kind, `${size} MiB`, r.seconds.toFixed(1), (size / r.seconds).toFixed(1), mib(r.idle), mib(r.peak), mib(r.peak - r.idle), mib(r.hwm)])
+      process.stderr.write(`${kind} ${size} MiB: ${(size / r.seconds).toFixed(1)} MiB/s, ` +
+        `RSS idle ${mib(r.idle)} MiB, ` +
+        `peak while uploading ${mib(r.peak)} MiB (VmHWM ${mib(r.hwm)} MiB)\n`)
+      rows.push([kind, `${size} MiB`, r.seconds.toFixed(1), (size / r.seconds).toFixed(1), mib(r.idle), mib(r.peak),
+        mib(r.peak - r.idle), mib(r.hwm)])
     }
   }
 }
-process.stdout.write(`\nbench:content — one upload per fresh Pinery process, RSS sampled every 20 ms\n\n`)
-process.stdout.write(table(['body', 'size', 'seconds', 'MiB/s', 'RSS idle MiB', 'RSS peak MiB', 'peak − idle MiB', 'VmHWM MiB'], rows) + '\n')
+process.stdout.write('\nbench:content — one upload per fresh Pinery process, RSS sampled every 20 ms\n\n')
+process.stdout.write(table(['body', 'size', 'seconds', 'MiB/s', 'RSS idle MiB', 'RSS peak MiB', 'peak − idle MiB',
+  'VmHWM MiB'], rows) + '\n')

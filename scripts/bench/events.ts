@@ -17,7 +17,15 @@ import { startServerProcess } from '../../test/fixtures/process.js'
 import { readFile } from 'node:fs/promises'
 import { MiB, manyBlock, peakRss, startPeer, table } from './lib.js'
 
-const { values } = parseArgs({ options: { count: { type: 'string', default: '10000' }, 'in-flight': { type: 'string', default: '20' }, streams: { type: 'string', default: '50' }, webhooks: { type: 'string', default: '3' }, runs: { type: 'string', default: '1' } } })
+const { values } = parseArgs({
+  options: {
+    count: { type: 'string', default: '10000' },
+    'in-flight': { type: 'string', default: '20' },
+    streams: { type: 'string', default: '50' },
+    webhooks: { type: 'string', default: '3' },
+    runs: { type: 'string', default: '1' }
+  }
+})
 const count = Number(values.count)
 const inFlight = Number(values['in-flight'])
 const TOKEN = 'pinery_bench-events-token'
@@ -45,12 +53,22 @@ async function startReceiver (args: string[] = []): Promise<{ child: ChildProces
 /** One run; with notifications when `notify`. */
 async function runOnce (origin: { addrs: string[] }, cids: string[], notify: boolean): Promise<string[]> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-events-'))
-  const server = await startServerProcess({ PINERY_DATA_DIR: dataDir, PINERY_HTTP_PORT: '0', PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0', PINERY_ADMIN_TOKEN: TOKEN, PINERY_LOG_LEVEL: 'warn', PINERY_WEBHOOK_ALLOW: '127.0.0.1' })
-  const receivers = notify ? await Promise.all(Array.from({ length: Number(values.webhooks) }, async () => await startReceiver())) : []
+  const server = await startServerProcess({
+    PINERY_DATA_DIR: dataDir,
+    PINERY_HTTP_PORT: '0',
+    PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
+    PINERY_ADMIN_TOKEN: TOKEN,
+    PINERY_LOG_LEVEL: 'warn',
+    PINERY_WEBHOOK_ALLOW: '127.0.0.1'
+  })
+  const receivers = notify
+    ? await Promise.all(Array.from({ length: Number(values.webhooks) }, async () => await startReceiver()))
+    : []
   let clients: { child: ChildProcess, url: string } | undefined
   try {
     for (const r of receivers) {
-      const res = await fetch(`${server.url}/webhooks`, { method: 'POST', headers, body: JSON.stringify({ url: `${r.url}/hook`, events: TYPES }) })
+      const body = JSON.stringify({ url: `${r.url}/hook`, events: TYPES })
+      const res = await fetch(`${server.url}/webhooks`, { method: 'POST', headers, body })
       if (res.status !== 201) throw new Error(`webhook: ${res.status} ${await res.text()}`)
     }
     if (notify && Number(values.streams) > 0) {
@@ -64,11 +82,15 @@ async function runOnce (origin: { addrs: string[] }, cids: string[], notify: boo
     await Promise.all(Array.from({ length: inFlight }, async () => {
       while (next < count) {
         const cid = cids[next++] as string
-        const res = await fetch(`${server.url}/pins`, { method: 'POST', headers, body: JSON.stringify({ cid, origins: origin.addrs }) })
+        const body = JSON.stringify({ cid, origins: origin.addrs })
+        const res = await fetch(`${server.url}/pins`, { method: 'POST', headers, body })
         if (res.status !== 202) throw new Error(`POST answered ${res.status}: ${await res.text()}`)
       }
     }))
-    const countOf = async (status: string): Promise<number> => ((await (await fetch(`${server.url}/pins?status=${status}&limit=1`, { headers })).json()) as { count: number }).count
+    const countOf = async (status: string): Promise<number> => {
+      const res = await fetch(`${server.url}/pins?status=${status}&limit=1`, { headers })
+      return ((await res.json()) as { count: number }).count
+    }
     let pinned = 0
     for (;;) {
       pinned = await countOf('pinned')
@@ -79,7 +101,10 @@ async function runOnce (origin: { addrs: string[] }, cids: string[], notify: boo
     const cpu = (await cpuSeconds(server.child.pid as number) - cpuBefore).toFixed(1)
     const rss = await peakRss(server.child.pid as number)
     const rate = (pinned / ((settled - started) / 1000)).toFixed(0)
-    if (!notify) return ['without', `${((settled - started) / 1000).toFixed(1)} s`, rate, `${cpu} s`, '–', '–', '–', '–', (rss / MiB).toFixed(0)]
+    if (!notify) {
+      return ['without', `${((settled - started) / 1000).toFixed(1)} s`, rate, `${cpu} s`, '–', '–', '–', '–',
+        (rss / MiB).toFixed(0)]
+    }
     // Every event of the log, counted once through a fresh stream from the start.
     const total = await new Promise<number>((resolve) => {
       const controller = new AbortController()
@@ -106,8 +131,10 @@ async function runOnce (origin: { addrs: string[] }, cids: string[], notify: boo
     const p99 = Math.max(...stats.map(s => s.p99))
     const p50 = Math.max(...stats.map(s => s.p50))
     const streamed = clients == null ? 0 : (await (await fetch(`${clients.url}/_stats`)).json() as { min: number }).min
-    return [`with ${receivers.length} webhooks + ${values.streams as string} streams`, `${((settled - started) / 1000).toFixed(1)} s`, rate, `${cpu} s`,
-      `${stats.map(s => s.count).join(' / ')} of ${total}`, `${((delivered - started) / 1000).toFixed(1)} s`, `${p50} / ${p99} ms`, `${streamed} of ${total}`, (rss / MiB).toFixed(0)]
+    return [`with ${receivers.length} webhooks + ${values.streams as string} streams`,
+      `${((settled - started) / 1000).toFixed(1)} s`, rate, `${cpu} s`,
+      `${stats.map(s => s.count).join(' / ')} of ${total}`, `${((delivered - started) / 1000).toFixed(1)} s`,
+      `${p50} / ${p99} ms`, `${streamed} of ${total}`, (rss / MiB).toFixed(0)]
   } finally {
     clients?.child.kill('SIGTERM')
     await server.stop()
@@ -129,4 +156,5 @@ try {
   origin.child.kill('SIGTERM')
 }
 process.stdout.write(`\nbench:events — ${count} single-block pins from one origin, ${inFlight} POSTs in flight\n\n`)
-process.stdout.write(table(['run', 'all settled in', 'pins/s', 'Pinery CPU until settled', 'events at each webhook', 'all delivered in', 'delivery lag p50 / p99', 'events on the slowest stream', 'Pinery peak RSS MiB'], rows) + '\n')
+process.stdout.write(table(['run', 'all settled in', 'pins/s', 'Pinery CPU until settled', 'events at each webhook',
+  'all delivered in', 'delivery lag p50 / p99', 'events on the slowest stream', 'Pinery peak RSS MiB'], rows) + '\n')

@@ -36,7 +36,9 @@ function status (i: number): PinState {
 const datastore = await openDatastore(dir)
 const records = await createRecordStore({ db: datastore.db })
 const cids: string[] = []
-for (let i = 0; i < CIDS; i++) cids.push(CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(`block ${i}`))).toString())
+for (let i = 0; i < CIDS; i++) {
+  cids.push(CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(`block ${i}`))).toString())
+}
 
 const user0: PinRecord[] = []
 const BATCH = 5000
@@ -51,7 +53,11 @@ for (let start = 0; start < total; start += BATCH) {
       created: records.nextCreated(),
       status: status(j),
       cidKey: canonicalCidKey(CID.parse(cid)),
-      pin: { cid, name: `${WORDS[j % WORDS.length] as string}-${j % 1000}.pdf`, meta: { app: APPS[j % APPS.length] as string, team: `t${j % 7}` } }
+      pin: {
+        cid,
+        name: `${WORDS[j % WORDS.length] as string}-${j % 1000}.pdf`,
+        meta: { app: APPS[j % APPS.length] as string, team: `t${j % 7}` }
+      }
     }
     if (r.status === 'pinned') r.dagSize = 1024
     if (r.status === 'failed') r.failure = 'no progress for 120000 ms'
@@ -78,11 +84,31 @@ const expected: Expected = {
   token,
   queries: [
     { name: 'no filter (pinned)', path: '/pins', count: count(r => r.status === 'pinned') },
-    { name: 'status=queued,pinning', path: '/pins?status=queued,pinning', count: count(r => r.status === 'queued' || r.status === 'pinning') },
-    { name: 'one cid, any status', path: `/pins?cid=${oneCid}&status=queued,pinning,pinned,failed`, count: count(r => r.pin.cid === oneCid) },
-    { name: 'name ipartial', path: '/pins?name=REPORT-42&match=ipartial', count: count(r => r.status === 'pinned' && (r.pin.name ?? '').toLowerCase().includes('report-42')) },
-    { name: 'meta filter', path: `/pins?meta=${encodeURIComponent(JSON.stringify({ app: 'docs' }))}`, count: count(r => r.status === 'pinned' && r.pin.meta?.app === 'docs') },
-    { name: 'deep page (before)', path: `/pins?before=${new Date(deep.created).toISOString()}`, count: count(r => r.status === 'pinned' && r.created < deep.created) }
+    {
+      name: 'status=queued,pinning',
+      path: '/pins?status=queued,pinning',
+      count: count(r => r.status === 'queued' || r.status === 'pinning')
+    },
+    {
+      name: 'one cid, any status',
+      path: `/pins?cid=${oneCid}&status=queued,pinning,pinned,failed`,
+      count: count(r => r.pin.cid === oneCid)
+    },
+    {
+      name: 'name ipartial',
+      path: '/pins?name=REPORT-42&match=ipartial',
+      count: count(r => r.status === 'pinned' && (r.pin.name ?? '').toLowerCase().includes('report-42'))
+    },
+    {
+      name: 'meta filter',
+      path: `/pins?meta=${encodeURIComponent(JSON.stringify({ app: 'docs' }))}`,
+      count: count(r => r.status === 'pinned' && r.pin.meta?.app === 'docs')
+    },
+    {
+      name: 'deep page (before)',
+      path: `/pins?before=${new Date(deep.created).toISOString()}`,
+      count: count(r => r.status === 'pinned' && r.created < deep.created)
+    }
   ]
 }
 await writeFile(join(dir, 'bench-expected.json'), JSON.stringify(expected, null, 2))

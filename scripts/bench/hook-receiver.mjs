@@ -8,7 +8,9 @@ const server = createServer((req, res) => {
   if (req.method === 'GET') {
     const sorted = [...lags].sort((a, b) => a - b)
     const q = (p) => sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
-    res.end(JSON.stringify({ count: seen.size, deliveries: lags.length, p50: q(0.5), p99: q(0.99), max: sorted.at(-1) ?? 0 }))
+    res.end(JSON.stringify({
+      count: seen.size, deliveries: lags.length, p50: q(0.5), p99: q(0.99), max: sorted.at(-1) ?? 0
+    }))
     return
   }
   const chunks = []

@@ -26,7 +26,10 @@ const dir = values.dir as string
 const gc = (globalThis as { gc?: () => void }).gc
 if (gc == null) throw new Error('run with --expose-gc')
 
-/** Live memory after a full GC: the V8 heap plus typed arrays' backing stores (RSS would keep what earlier runs freed). */
+/**
+ * Live memory after a full GC: the V8 heap plus typed arrays' backing stores
+ * (RSS would keep what earlier runs freed).
+ */
 async function live (): Promise<number> {
   gc?.()
   const { heapUsed, arrayBuffers } = process.memoryUsage()

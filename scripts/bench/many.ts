@@ -17,7 +17,11 @@ import { kuboRpc } from './kubo.js'
 import { MiB, cpuSeconds, manyBlock, peakRss, startPeer, table } from './lib.js'
 
 const { values } = parseArgs({
-  options: { count: { type: 'string', default: '10000' }, 'in-flight': { type: 'string', default: '20' }, kubo: { type: 'string', default: 'true' } }
+  options: {
+    count: { type: 'string', default: '10000' },
+    'in-flight': { type: 'string', default: '20' },
+    kubo: { type: 'string', default: 'true' }
+  }
 })
 const count = Number(values.count)
 const inFlight = Number(values['in-flight'])
@@ -50,12 +54,15 @@ try {
   const cpu0 = await cpuSeconds(pid)
   const started = performance.now()
   await each(cids, async cid => {
-    const res = await fetch(`${server.url}/pins`, { method: 'POST', headers, body: JSON.stringify({ cid, origins: origin.value.addrs }) })
+    const body = JSON.stringify({ cid, origins: origin.value.addrs })
+    const res = await fetch(`${server.url}/pins`, { method: 'POST', headers, body })
     if (res.status !== 202) throw new Error(`POST answered ${res.status}: ${await res.text()}`)
   })
   const posted = performance.now()
-  const countOf = async (status: string): Promise<number> =>
-    ((await (await fetch(`${server.url}/pins?status=${status}&limit=1`, { headers })).json()) as { count: number }).count
+  const countOf = async (status: string): Promise<number> => {
+    const res = await fetch(`${server.url}/pins?status=${status}&limit=1`, { headers })
+    return ((await res.json()) as { count: number }).count
+  }
   let pinned = 0
   for (;;) {
     pinned = await countOf('pinned')
@@ -67,7 +74,8 @@ try {
   const done = performance.now()
   const cpu = await cpuSeconds(pid) - cpu0
   const rss = await peakRss(pid)
-  rows.push(['Pinery', `${((posted - started) / 1000).toFixed(1)} s`, `${((done - started) / 1000).toFixed(1)} s`, `${pinned} / ${count}`,
+  rows.push(['Pinery', `${((posted - started) / 1000).toFixed(1)} s`, `${((done - started) / 1000).toFixed(1)} s`,
+    `${pinned} / ${count}`,
     (pinned / ((done - started) / 1000)).toFixed(0), cpu.toFixed(1), (rss / MiB).toFixed(0)])
 } finally {
   await server.stop()
@@ -88,7 +96,8 @@ if (values.kubo !== 'false') {
     })
     const done = performance.now()
     const cpu = await cpuSeconds(pid) - cpu0
-    rows.push([`kubo ${KUBO_VERSION} (RPC pin/add)`, '-', `${((done - started) / 1000).toFixed(1)} s`, `${pinned} / ${count}`,
+    rows.push([`kubo ${KUBO_VERSION} (RPC pin/add)`, '-', `${((done - started) / 1000).toFixed(1)} s`,
+      `${pinned} / ${count}`,
       (pinned / ((done - started) / 1000)).toFixed(0), cpu.toFixed(1), (await peakRss(pid) / MiB).toFixed(0)])
   } finally {
     await kubo.stop()
@@ -97,4 +106,5 @@ if (values.kubo !== 'false') {
 origin.child.kill('SIGTERM')
 
 process.stdout.write(`\nbench:many — ${count} single-block pins from one origin, ${inFlight} requests in flight\n\n`)
-process.stdout.write(table(['receiver', 'POSTs accepted in', 'all settled in', 'pinned', 'pins/s', 'receiver CPU-s', 'peak RSS MiB'], rows) + '\n')
+process.stdout.write(table(['receiver', 'POSTs accepted in', 'all settled in', 'pinned', 'pins/s', 'receiver CPU-s',
+  'peak RSS MiB'], rows) + '\n')

@@ -32,7 +32,10 @@ import { RAW_PROTOCOL, manyBlock, peakRss } from './lib.js'
 import type { BlockCodec } from 'multiformats/codecs/interface'
 
 const MiB = 1024 * 1024
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { count: { type: 'string' }, mib: { type: 'string' }, addr: { type: 'string' }, cid: { type: 'string' } } })
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { count: { type: 'string' }, mib: { type: 'string' }, addr: { type: 'string' }, cid: { type: 'string' } }
+})
 const logger = createLogger({ level: 'silent' })
 const listen = [multiaddr('/ip4/127.0.0.1/tcp/0')]
 const print = (value: unknown): void => { process.stdout.write(`${JSON.stringify(value)}\n`) }
@@ -43,8 +46,10 @@ async function * randomStream (mib: number): AsyncGenerator<Uint8Array> {
 
 async function origin (mib: number): Promise<void> {
   const blockstore = new MemoryBlockstore()
-  const node = await createPineryNode({ listen, announce: [] }, { blockstore, datastore: new MemoryDatastore(), logger })
-  const cid = await unixfs(node.helia).addByteStream(randomStream(mib), { chunker: fixedSize({ chunkSize: 256 * 1024 }), rawLeaves: true, cidVersion: 1 })
+  const node = await createPineryNode({ listen, announce: [] },
+    { blockstore, datastore: new MemoryDatastore(), logger })
+  const cid = await unixfs(node.helia).addByteStream(randomStream(mib),
+    { chunker: fixedSize({ chunkSize: 256 * 1024 }), rawLeaves: true, cidVersion: 1 })
   const chunk = randomBytes(256 * 1024)
   await node.libp2p.handle(RAW_PROTOCOL, async (stream) => {
     for (let sent = 0; sent < mib * MiB; sent += chunk.byteLength) {
@@ -62,13 +67,15 @@ async function originMany (count: number): Promise<void> {
     const { cid, bytes } = await manyBlock(i)
     await blockstore.put(cid, bytes)
   }
-  const node = await createPineryNode({ listen, announce: [] }, { blockstore, datastore: new MemoryDatastore(), logger })
+  const node = await createPineryNode({ listen, announce: [] },
+    { blockstore, datastore: new MemoryDatastore(), logger })
   print({ addrs: node.delegates() })
   process.on('SIGTERM', () => { void node.stop().then(() => process.exit(0)) })
 }
 
 async function raw (addr: string, mib: number): Promise<void> {
-  const node = await createPineryNode({ listen, announce: [] }, { blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), logger })
+  const node = await createPineryNode({ listen, announce: [] },
+    { blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), logger })
   const cpu0 = process.cpuUsage()
   const started = performance.now()
   const stream = await node.libp2p.dialProtocol(multiaddr(addr), RAW_PROTOCOL)
@@ -83,7 +90,8 @@ async function raw (addr: string, mib: number): Promise<void> {
 
 async function fetchDag (addr: string, cid: string): Promise<void> {
   // Blocks are verified by bitswap and dropped: only the sender's cost is of interest (bench:serve).
-  const node = await createPineryNode({ listen, announce: [] }, { blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), logger })
+  const node = await createPineryNode({ listen, announce: [] },
+    { blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), logger })
   const started = performance.now()
   await node.libp2p.dial(multiaddr(addr))
   const codecs = new Map<number, BlockCodec<number, unknown>>([[dagPb.code, dagPb], [rawCodec.code, rawCodec]])
@@ -100,7 +108,8 @@ async function stock (addr: string, cid: string): Promise<void> {
   const blockstore = new FsBlockstore(join(dir, 'blocks'))
   await blockstore.open()
   try {
-    const node = await createPineryNode({ listen, announce: [], bitswap: {} }, { blockstore, datastore: new MemoryDatastore(), logger })
+    const node = await createPineryNode({ listen, announce: [], bitswap: {} },
+      { blockstore, datastore: new MemoryDatastore(), logger })
     const started = performance.now()
     await node.libp2p.dial(multiaddr(addr))
     await drain(node.helia.pins.add(CID.parse(cid)))

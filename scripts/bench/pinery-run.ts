@@ -13,7 +13,9 @@ import type { ReceiverRun } from './kubo.js'
 const TOKEN = 'pinery_bench-token'
 
 /** Pins `cid` from `origins` in a fresh Pinery process; `env` adds settings (PINERY_* of the bench's own env too). */
-export async function pineryRun (cid: string, origins: string[], env: Record<string, string> = {}): Promise<ReceiverRun> {
+export async function pineryRun (
+  cid: string, origins: string[], env: Record<string, string> = {}
+): Promise<ReceiverRun> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-'))
   const server = await startServerProcess({
     PINERY_DATA_DIR: dataDir,
@@ -30,7 +32,8 @@ export async function pineryRun (cid: string, origins: string[], env: Record<str
     const cpu0 = await cpuSeconds(pid)
     const started = performance.now()
     const body = JSON.stringify({ cid, origins })
-    const created = await (await fetch(`${server.url}/pins`, { method: 'POST', headers, body })).json() as { requestid: string }
+    const created = await (await fetch(`${server.url}/pins`, { method: 'POST', headers, body }))
+      .json() as { requestid: string }
     for (;;) {
       const res = await fetch(`${server.url}/pins/${created.requestid}`, { headers })
       const s = await res.json() as { status: string, info: Record<string, string> }

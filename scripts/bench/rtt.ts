@@ -74,12 +74,14 @@ export async function rttSweep ({ sizes, rtts, runs, variants }: RttSweepInit): 
         const r = median(rs.mibs)
         const p = median(ps.mibs)
         rows.push([`${n} MiB`, `${rtt} ms`, v.label, r.toFixed(1), rs.mibs.map(x => x.toFixed(0)).join(' / '),
-          p.toFixed(1), ps.mibs.map(x => x.toFixed(0)).join(' / '), `${(100 * p / p0).toFixed(0)} %`, `${(p / r).toFixed(2)}×`,
+          p.toFixed(1), ps.mibs.map(x => x.toFixed(0)).join(' / '), `${(100 * p / p0).toFixed(0)} %`,
+          `${(p / r).toFixed(2)}×`,
           median(rs.cpu).toFixed(2), median(ps.cpu).toFixed(2), (median(ps.rss) / MiB).toFixed(0)])
       }
     }
   }
   process.stdout.write(`\nbench:transfer --rtt — medians of ${runs} runs, everything through the delaying proxy\n\n`)
   process.stdout.write(table(['size', 'RTT', 'receiver', 'raw MiB/s', 'runs', 'Pinery MiB/s', 'runs',
-    'Pinery / own 0 ms (≥ 90 %)', 'Pinery / raw (≥ 0.7×)', 'raw CPU-s/GiB', 'Pinery CPU-s/GiB', 'Pinery peak RSS MiB'], rows) + '\n')
+    'Pinery / own 0 ms (≥ 90 %)', 'Pinery / raw (≥ 0.7×)', 'raw CPU-s/GiB', 'Pinery CPU-s/GiB', 'Pinery peak RSS MiB'],
+  rows) + '\n')
 }

@@ -57,12 +57,15 @@ const pid = server.child.pid as number
 const originPid = origin.child.pid as number
 const cid = origin.value.cid
 const series = (): number[] => []
-const s = { raw: series(), rawCpu: series(), bs: series(), bsCpu: series(), disk: series(), car: series(), carCpu: series() }
+const s = {
+  raw: series(), rawCpu: series(), bs: series(), bsCpu: series(), disk: series(), car: series(), carCpu: series()
+}
 const perGiB = (bytes: number, cpu: number): number => cpu / (bytes / 1024 / MiB)
 const rate = (bytes: number, ms: number): number => bytes / MiB / (ms / 1000)
 try {
   const body = JSON.stringify({ cid, origins: origin.value.addrs })
-  const created = await (await fetch(`${server.url}/pins`, { method: 'POST', headers, body })).json() as { requestid: string }
+  const created = await (await fetch(`${server.url}/pins`, { method: 'POST', headers, body }))
+    .json() as { requestid: string }
   for (;;) {
     const st = await (await fetch(`${server.url}/pins/${created.requestid}`, { headers })).json() as { status: string }
     if (st.status === 'pinned') break
@@ -102,15 +105,20 @@ try {
   }
   const rss = await peakRss(pid)
   const runsOf = (xs: number[]): string => xs.map(x => x.toFixed(1)).join(' / ')
-  process.stdout.write(`\nbench:serve — ${n} MiB DAG, medians of ${runs} runs; Pinery peak RSS ${(rss / MiB).toFixed(0)} MiB\n\n`)
+  process.stdout.write(`\nbench:serve — ${n} MiB DAG, medians of ${runs} runs; ` +
+    `Pinery peak RSS ${(rss / MiB).toFixed(0)} MiB\n\n`)
   process.stdout.write(table(['path', 'MiB/s (median)', 'runs', 'sender CPU-s/GiB (median)', 'runs'], [
-    ['raw libp2p stream, Helia sender', median(s.raw).toFixed(1), runsOf(s.raw), median(s.rawCpu).toFixed(2), runsOf(s.rawCpu)],
-    ['bitswap, Pinery sender → Helia peer', median(s.bs).toFixed(1), runsOf(s.bs), median(s.bsCpu).toFixed(2), runsOf(s.bsCpu)],
+    ['raw libp2p stream, Helia sender', median(s.raw).toFixed(1), runsOf(s.raw), median(s.rawCpu).toFixed(2),
+      runsOf(s.rawCpu)],
+    ['bitswap, Pinery sender → Helia peer', median(s.bs).toFixed(1), runsOf(s.bs), median(s.bsCpu).toFixed(2),
+      runsOf(s.bsCpu)],
     ['block files read from disk', median(s.disk).toFixed(1), runsOf(s.disk), '-', '-'],
-    ['GET ?format=car from Pinery', median(s.car).toFixed(1), runsOf(s.car), median(s.carCpu).toFixed(2), runsOf(s.carCpu)]
+    ['GET ?format=car from Pinery', median(s.car).toFixed(1), runsOf(s.car), median(s.carCpu).toFixed(2),
+      runsOf(s.carCpu)]
   ]) + '\n\n')
   process.stdout.write(table(['ratio', 'measured', 'target'], [
-    ['Pinery bitswap sender CPU per byte / raw-stream sender', `${(median(s.bsCpu) / median(s.rawCpu)).toFixed(2)}×`, '≤ 1.5×'],
+    ['Pinery bitswap sender CPU per byte / raw-stream sender', `${(median(s.bsCpu) / median(s.rawCpu)).toFixed(2)}×`,
+      '≤ 1.5×'],
     ['CAR rate / disk read rate', `${(100 * median(s.car) / median(s.disk)).toFixed(0)} %`, '≥ 70 %']
   ]) + '\n')
 } finally {

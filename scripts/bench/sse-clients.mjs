@@ -18,5 +18,7 @@ for (let i = 0; i < Number(n); i++) {
     })
   })
 }
-const server = createServer((_req, res) => { res.end(JSON.stringify({ min: Math.min(...counts), max: Math.max(...counts) })) })
+const server = createServer((_req, res) => {
+  res.end(JSON.stringify({ min: Math.min(...counts), max: Math.max(...counts) }))
+})
 server.listen(0, '127.0.0.1', () => { process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n') })

@@ -34,7 +34,12 @@ const { values } = parseArgs({
 if (values.rtt != null) {
   // The latency sweep: raw stream and Pinery through a delaying proxy (see rtt.ts); sizes default to 64 MiB.
   const rttSizes = process.argv.includes('--sizes') ? values.sizes.split(',').map(Number) : [64]
-  await rttSweep({ sizes: rttSizes, rtts: [0, ...values.rtt.split(',').map(Number)], runs: Number(values.runs), variants: parseVariants(values['pinery-env']) })
+  await rttSweep({
+    sizes: rttSizes,
+    rtts: [0, ...values.rtt.split(',').map(Number)],
+    runs: Number(values.runs),
+    variants: parseVariants(values['pinery-env'])
+  })
   process.exit(0)
 }
 const sizes = values.sizes.split(',').map(Number)
@@ -56,7 +61,8 @@ const record = (s: Series, n: number, r: ReceiverRun): void => {
   s.cpu.push(perGiB(n, r.cpuS))
   if (r.peakRssBytes > 0) s.rss.push(r.peakRssBytes)
 }
-const last = (s: Series): string => `${s.mibs.at(-1)?.toFixed(1) ?? '-'} MiB/s ${s.cpu.at(-1)?.toFixed(1) ?? '-'} CPU-s/GiB`
+const last = (s: Series): string =>
+  `${s.mibs.at(-1)?.toFixed(1) ?? '-'} MiB/s ${s.cpu.at(-1)?.toFixed(1) ?? '-'} CPU-s/GiB`
 
 for (const n of sizes) {
   const origin = await startPeer<{ cid: string, addrs: string[] }>(['origin', '--mib', String(n)])
@@ -72,13 +78,16 @@ for (const n of sizes) {
       const r = await runPeer<{ ms: number, cpuS: number }>(['raw', '--addr', addr, '--mib', String(n)])
       record(raw, n, { ...r, peakRssBytes: 0 })
       record(pinery, n, await pineryRun(origin.value.cid, origin.value.addrs))
-      const s = i < stockRuns ? rate(n, (await runPeer<{ ms: number }>(['stock', '--addr', addr, '--cid', origin.value.cid])).ms) : undefined
+      const s = i < stockRuns
+        ? rate(n, (await runPeer<{ ms: number }>(['stock', '--addr', addr, '--cid', origin.value.cid])).ms)
+        : undefined
       if (s != null) stock.push(s)
       if (kuboOrigin != null) {
         record(pineryKubo, n, await pineryRun(kuboOrigin.cid, kuboOrigin.kubo.addrs))
         record(kubo, n, await kuboPinRun(kuboOrigin.cid, kuboOrigin.kubo.addrs[0] as string))
       }
-      process.stderr.write(`${n} MiB run ${i + 1}: raw ${last(raw)}; pinery ${last(pinery)}; stock ${s?.toFixed(1) ?? '-'} MiB/s` +
+      process.stderr.write(`${n} MiB run ${i + 1}: raw ${last(raw)}; pinery ${last(pinery)}; ` +
+        `stock ${s?.toFixed(1) ?? '-'} MiB/s` +
         (kuboOrigin != null ? `; pinery←kubo ${last(pineryKubo)}; kubo←kubo ${last(kubo)}` : '') + '\n')
     }
   } finally {
@@ -88,23 +97,30 @@ for (const n of sizes) {
   const r = median(raw.mibs)
   const p = median(pinery.mibs)
   const s = stock.length > 0 ? median(stock) : NaN
-  rows.push([`${n} MiB`, r.toFixed(1), p.toFixed(1), Number.isNaN(s) ? '-' : s.toFixed(1), `${(100 * p / r).toFixed(0)} %`,
-    Number.isNaN(s) ? '-' : `${(p / s).toFixed(1)}×`, (median(pinery.rss) / MiB).toFixed(0), (Math.max(...pinery.rss) / MiB).toFixed(0),
+  rows.push([`${n} MiB`, r.toFixed(1), p.toFixed(1), Number.isNaN(s) ? '-' : s.toFixed(1),
+    `${(100 * p / r).toFixed(0)} %`,
+    Number.isNaN(s) ? '-' : `${(p / s).toFixed(1)}×`, (median(pinery.rss) / MiB).toFixed(0),
+    (Math.max(...pinery.rss) / MiB).toFixed(0),
     median(raw.cpu).toFixed(2), median(pinery.cpu).toFixed(2), `${(median(pinery.cpu) / median(raw.cpu)).toFixed(2)}×`])
   if (kuboOrigin == null) continue
   for (const x of [raw, pinery, pineryKubo, kubo]) {
-    kuboRows.push([`${n} MiB`, x.name, median(x.mibs).toFixed(1), x.mibs.map(v => v.toFixed(0)).join(' / '), median(x.cpu).toFixed(2),
+    kuboRows.push([`${n} MiB`, x.name, median(x.mibs).toFixed(1), x.mibs.map(v => v.toFixed(0)).join(' / '),
+      median(x.cpu).toFixed(2),
       x.rss.length > 0 ? (median(x.rss) / MiB).toFixed(0) : '-'])
   }
   ratioRows.push([`${n} MiB`, `${(median(pineryKubo.mibs) / median(kubo.mibs)).toFixed(2)}×`,
     `${(median(pineryKubo.cpu) / median(kubo.cpu)).toFixed(2)}×`])
 }
 
-process.stdout.write(`\nbench:transfer — medians of ${runs} runs (stock: ${Math.min(runs, stockRuns)}), MiB/s of file bytes\n\n`)
+process.stdout.write(`\nbench:transfer — medians of ${runs} runs (stock: ${Math.min(runs, stockRuns)}), ` +
+  'MiB/s of file bytes\n\n')
 process.stdout.write(table(['size', 'raw stream', 'Pinery', 'stock pins.add', 'Pinery / raw', 'Pinery / stock',
-  'Pinery peak RSS MiB (median)', '(max)', 'raw CPU-s/GiB', 'Pinery CPU-s/GiB', 'Pinery / raw CPU per byte (≤ 1.5×)'], rows) + '\n')
+  'Pinery peak RSS MiB (median)', '(max)', 'raw CPU-s/GiB', 'Pinery CPU-s/GiB',
+  'Pinery / raw CPU per byte (≤ 1.5×)'], rows) + '\n')
 if (kuboRows.length > 0) {
   process.stdout.write(`\nreceivers side by side (kubo ${KUBO_VERSION}); CPU-s/GiB of the receiving process\n\n`)
-  process.stdout.write(table(['size', 'receiver', 'MiB/s (median)', 'runs', 'CPU-s/GiB (median)', 'peak RSS MiB'], kuboRows) + '\n\n')
-  process.stdout.write(table(['size', 'Pinery / kubo throughput (target ≥ 1.0×)', 'Pinery / kubo CPU per byte (target ≤ 1.0×)'], ratioRows) + '\n')
+  process.stdout.write(table(['size', 'receiver', 'MiB/s (median)', 'runs', 'CPU-s/GiB (median)', 'peak RSS MiB'],
+    kuboRows) + '\n\n')
+  process.stdout.write(table(['size', 'Pinery / kubo throughput (target ≥ 1.0×)',
+    'Pinery / kubo CPU per byte (target ≤ 1.0×)'], ratioRows) + '\n')
 }

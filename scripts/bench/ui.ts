@@ -27,7 +27,9 @@ import type { Page } from 'playwright-core'
 declare const document: any, requestAnimationFrame: (fn: (t: number) => void) => number
 type HTMLFormElement = { requestSubmit(): void }
 
-const { values } = parseArgs({ options: { records: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '20' } } })
+const { values } = parseArgs({
+  options: { records: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '20' } }
+})
 const runs = Number(values.runs)
 const FILL = fileURLToPath(new URL('./fill.ts', import.meta.url))
 const SEARCHES = [
@@ -77,14 +79,19 @@ async function search (page: Page, name: string, match: string): Promise<{ ms: n
     for (;;) {
       await new Promise(resolve => requestAnimationFrame(resolve))
       const marks = performance.getEntriesByName('pins-rendered')
-      if (marks.length > before) return { ms: (marks[marks.length - 1]?.startTime ?? NaN) - t0, rows: document.querySelectorAll('tbody tr').length }
+      if (marks.length > before) {
+        return {
+          ms: (marks[marks.length - 1]?.startTime ?? NaN) - t0, rows: document.querySelectorAll('tbody tr').length
+        }
+      }
     }
   })
 }
 
 const stats = (xs: number[]): string[] => {
   const s = [...xs].sort((a, b) => a - b)
-  return [median(s).toFixed(0), (s[Math.max(0, Math.ceil(s.length * 0.95) - 1)] as number).toFixed(0), (s[s.length - 1] as number).toFixed(0)]
+  return [median(s).toFixed(0), (s[Math.max(0, Math.ceil(s.length * 0.95) - 1)] as number).toFixed(0),
+    (s[s.length - 1] as number).toFixed(0)]
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'pinery-bench-ui-'))
@@ -94,7 +101,14 @@ try {
   const fillSeconds = (performance.now() - t) / 1000
   const expected = JSON.parse(await readFile(join(dir, 'bench-expected.json'), 'utf8')) as Expected
   t = performance.now()
-  const server = await startServerProcess({ PINERY_DATA_DIR: dir, PINERY_HTTP_PORT: '0', PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0', PINERY_ADMIN_TOKEN: 'pinery_bench-admin-token', PINERY_LOG_LEVEL: 'warn', PINERY_STALL_TIMEOUT_MS: '3600000' })
+  const server = await startServerProcess({
+    PINERY_DATA_DIR: dir,
+    PINERY_HTTP_PORT: '0',
+    PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
+    PINERY_ADMIN_TOKEN: 'pinery_bench-admin-token',
+    PINERY_LOG_LEVEL: 'warn',
+    PINERY_STALL_TIMEOUT_MS: '3600000'
+  })
   const startSeconds = (performance.now() - t) / 1000
   const browser = await launchBrowser()
   try {
@@ -122,9 +136,11 @@ try {
         times.push(r.ms)
         shown = r.rows
       }
-      rows.push([`search: ${s.label}`, ...stats(times), `${await page.locator('.count, .empty p').first().textContent() ?? ''} (${shown} shown)`])
+      const countText = await page.locator('.count, .empty p').first().textContent() ?? ''
+      rows.push([`search: ${s.label}`, ...stats(times), `${countText} (${shown} shown)`])
     }
-    process.stdout.write(`\nbench:ui — ${values.records} records over 10 users, signed in as user0; ${runs} runs each; Chromium ${browser.version()} headless, 1280×800\n`)
+    process.stdout.write(`\nbench:ui — ${values.records} records over 10 users, signed in as user0; ` +
+      `${runs} runs each; Chromium ${browser.version()} headless, 1280×800\n`)
     process.stdout.write(`fill ${fillSeconds.toFixed(1)} s; Pinery start-up ${startSeconds.toFixed(1)} s\n\n`)
     process.stdout.write(table(['measure', 'median ms', 'p95 ms', 'max ms', 'pins'], rows) + '\n')
   } finally {

@@ -4,7 +4,7 @@
  * The broker itself is caught through Helia's public `addBlockBroker` (the
  * call `withBitswap`'s mixin makes at start), not read from Helia's private
  * fields. Its `bitswap.wantList` event source, which the block catcher needs
- * (see block-catcher.ts), and its `bitswap.network` stream handler, which
+ * (see bitswap-lossless-wants.ts), and its `bitswap.network` stream handler, which
  * bitswap-streams.ts wraps, are internal to @helia/bitswap: the package is pinned
  * to an exact version in package.json, this module throws at start when the
  * shape is not there, and test/node/bitswap-broker.test.ts fails on any other
@@ -37,7 +37,8 @@ export function catchBitswapBroker (helia: Pick<Helia, 'addBlockBroker'>): () =>
     add(broker)
   }
   return () => {
-    const bitswap = (caught as { bitswap?: { wantList?: unknown, network?: Partial<BitswapNetwork> } } | undefined)?.bitswap
+    type Internals = { bitswap?: { wantList?: unknown, network?: Partial<BitswapNetwork> } }
+    const bitswap = (caught as Internals | undefined)?.bitswap
     const internals = bitswap?.wantList
     const network = bitswap?.network
     if (caught?.retrieve == null || !(internals instanceof EventTarget) ||

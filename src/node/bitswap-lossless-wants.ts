@@ -21,7 +21,9 @@ export interface BlockCatcherComponents {
 type Waiter = (block: Uint8Array) => void
 
 /** Returns a `want` that never misses a block bitswap received while it waited. */
-export function createBlockCatcher (components: BlockCatcherComponents): (cid: CID, options: { signal?: AbortSignal }) => Promise<Uint8Array> {
+export function createBlockCatcher (
+  components: BlockCatcherComponents
+): (cid: CID, options: { signal?: AbortSignal }) => Promise<Uint8Array> {
   const { retrieve, blockEvents } = components
   if (blockEvents == null) return retrieve
   const waiters = new Map<string, Set<Waiter>>()

@@ -66,13 +66,16 @@ async function rewrite (
 }
 
 /** Brings the datastore to {@link DATASTORE_FORMAT}; refuses one written by a newer build. */
-export async function migrateDatastore (components: MigrationComponents, options: MigrationOptions = {}): Promise<void> {
+export async function migrateDatastore (
+  components: MigrationComponents, options: MigrationOptions = {}
+): Promise<void> {
   const { datastore } = components
   const log = components.logger.child({ component: 'migration' })
   const batchSize = options.batchSize ?? 5000
   const format = await readFormat(datastore)
   if (!Number.isInteger(format) || format > DATASTORE_FORMAT) {
-    throw new ConfigError(`the data dir was written by a newer Pinery (datastore format ${format}); this build reads up to ${DATASTORE_FORMAT}`)
+    throw new ConfigError(`the data dir was written by a newer Pinery (datastore format ${format}); ` +
+      `this build reads up to ${DATASTORE_FORMAT}`)
   }
   if (format < 2) {
     const pins = await rewrite(datastore, HELIA_PIN, batchSize, options, (key, value) => {

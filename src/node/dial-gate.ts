@@ -54,13 +54,17 @@ export function parseDialAllow (value: string): DialAllow {
     const [address = '', prefixText, extra] = entry.split('/')
     const version = isIP(address)
     if (version === 0) {
-      if (prefixText != null || !HOSTNAME.test(address)) throw new Error(`"${entry}" is neither a CIDR, an IP address nor a host name`)
+      if (prefixText != null || !HOSTNAME.test(address)) {
+        throw new Error(`"${entry}" is neither a CIDR, an IP address nor a host name`)
+      }
       allow.hosts.push(address.toLowerCase().replace(/\.$/, ''))
       continue
     }
     const bits = version === 4 ? 32 : 128
     const prefix = prefixText == null ? bits : Number(prefixText)
-    if (extra != null || (prefixText != null && !/^\d+$/.test(prefixText)) || prefix > bits) throw new Error(`"${entry}" is not a valid CIDR`)
+    if (extra != null || (prefixText != null && !/^\d+$/.test(prefixText)) || prefix > bits) {
+      throw new Error(`"${entry}" is not a valid CIDR`)
+    }
     allow.subnets.push({ address, prefix, type: version === 4 ? 'ipv4' : 'ipv6' })
   }
   return allow
@@ -84,14 +88,17 @@ export function createDialGate (allow: DialAllow): DialGate {
       return !denied.check(first.value, type) || allowed.check(first.value, type)
     }
     // A name reaches the gate unresolved only when it is allowed as it is.
-    if (first.name === 'dns' || first.name === 'dns4' || first.name === 'dns6') return hosts.has(first.value.toLowerCase())
+    if (first.name === 'dns' || first.name === 'dns4' || first.name === 'dns6') {
+      return hosts.has(first.value.toLowerCase())
+    }
     return false
   }
 
   const dnsResolver: MultiaddrResolver = {
     canResolve (ma) {
       const [first] = ma.getComponents()
-      return (first?.name === 'dns' || first?.name === 'dns4' || first?.name === 'dns6') && !hosts.has((first.value ?? '').toLowerCase())
+      return (first?.name === 'dns' || first?.name === 'dns4' || first?.name === 'dns6') &&
+        !hosts.has((first.value ?? '').toLowerCase())
     },
     async resolve (ma) {
       const [first, ...rest] = ma.getComponents()

@@ -108,7 +108,8 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
   }
 
   // Every PinStatus carries the delegates: computed when the addresses change, not per answer.
-  const computeDelegates = (): string[] => [...new Set(libp2p.getMultiaddrs().map(ma => withPeerId(ma, peerId)))].slice(0, MAX_DELEGATES)
+  const computeDelegates = (): string[] =>
+    [...new Set(libp2p.getMultiaddrs().map(ma => withPeerId(ma, peerId)))].slice(0, MAX_DELEGATES)
   let delegates = computeDelegates()
   libp2p.addEventListener('self:peer:update', () => { delegates = computeDelegates() })
 

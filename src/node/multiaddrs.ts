@@ -46,7 +46,10 @@ const HOSTS = new Set(['ip4', 'ip6', 'dns', 'dns4', 'dns6'])
  * and WebRTC addresses among its origins, and refusing those would fail every
  * `ipfs pin remote add`: they are accepted and never dialed.
  */
-const UNDIALED = [/^udp (quic-v1|quic)$/, /^udp quic-v1 webtransport( certhash)*$/, /^udp webrtc-direct( certhash)*$/, /^tcp (ws|wss|tls ws|tls sni ws)$/]
+const UNDIALED = [
+  /^udp (quic-v1|quic)$/, /^udp quic-v1 webtransport( certhash)*$/, /^udp webrtc-direct( certhash)*$/,
+  /^tcp (ws|wss|tls ws|tls sni ws)$/
+]
 
 /**
  * Checks an origin's shape: `/ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>/p2p/<peerId>`
@@ -60,7 +63,10 @@ export function checkOrigin (value: string, ma: Multiaddr): boolean {
   const middle = names.slice(1, -1).join(' ')
   const ok = names.length >= 3 && HOSTS.has(host as string) && names[names.length - 1] === 'p2p' &&
     (middle === 'tcp' || UNDIALED.some(re => re.test(middle))) && (transport === 'tcp' || transport === 'udp')
-  if (!ok) throw new Error(`"${value}" is not an origin Pinery accepts: use /ip4, /ip6, /dns, /dns4 or /dns6, then /tcp/<port>, ending in /p2p/<peerId>`)
+  if (!ok) {
+    throw new Error(`"${value}" is not an origin Pinery accepts: ` +
+      'use /ip4, /ip6, /dns, /dns4 or /dns6, then /tcp/<port>, ending in /p2p/<peerId>')
+  }
   return middle === 'tcp'
 }
 

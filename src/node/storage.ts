@@ -51,7 +51,9 @@ export async function ensureWritableDir (dir: string): Promise<void> {
 /** An error and its causes, outermost first (datastore-level wraps classic-level's errors twice). */
 function causeChain (err: unknown): Array<{ code?: string, message?: string }> {
   const chain: Array<{ code?: string, message?: string, cause?: unknown }> = []
-  for (let e = err as { cause?: unknown } | undefined; e != null && chain.length < 10; e = e.cause as typeof e) chain.push(e)
+  for (let e = err as { cause?: unknown } | undefined; e != null && chain.length < 10; e = e.cause as typeof e) {
+    chain.push(e)
+  }
   return chain
 }
 
@@ -66,7 +68,8 @@ export async function openDatastore (dataDir: string): Promise<LevelDatastore> {
     await datastore.open()
   } catch (err) {
     if (causeChain(err).some(e => e.code === 'LEVEL_LOCKED' || /\block\b/i.test(e.message ?? ''))) {
-      throw new DataDirLockedError(`the data dir ${dataDir} is in use by another process (is the Pinery service running?)`)
+      throw new DataDirLockedError(
+        `the data dir ${dataDir} is in use by another process (is the Pinery service running?)`)
     }
     throw err
   }
@@ -94,7 +97,9 @@ export async function openStores (dataDir: string): Promise<Stores> {
 }
 
 /** Counts the block files under a blockstore-fs directory and their bytes (a walk: seconds for millions). */
-export async function blockstoreUsage (blocksDir: string, options: { signal?: AbortSignal } = {}): Promise<{ blocks: number, bytes: number }> {
+export async function blockstoreUsage (
+  blocksDir: string, options: { signal?: AbortSignal } = {}
+): Promise<{ blocks: number, bytes: number }> {
   let blocks = 0
   let bytes = 0
   let dir
@@ -129,7 +134,9 @@ export function syncDatastore (datastore: LevelDatastore): () => Promise<void> {
  * {@link blockstoreUsage} for an API: callers at the same time share one
  * walk, and a result is reused for `maxAgeMs`, so repeated calls cost no I/O.
  */
-export function cachedBlockstoreUsage (blocksDir: string, maxAgeMs: number): () => Promise<{ blocks: number, bytes: number }> {
+export function cachedBlockstoreUsage (
+  blocksDir: string, maxAgeMs: number
+): () => Promise<{ blocks: number, bytes: number }> {
   let last: { at: number, value: Promise<{ blocks: number, bytes: number }> } | undefined
   return async () => {
     if (last == null || Date.now() - last.at > maxAgeMs) {

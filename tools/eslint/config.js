@@ -21,12 +21,6 @@ const style = stylistic.configs.customize({
   jsx: false
 })
 
-// Files that other branches were still changing when the linter came in (issue 15): they are
-// formatted after those branches merge (`npm run lint -- --fix` plus hand-wrapping of long lines),
-// and then this list is deleted. Until then only the non-style rules apply to them;
-// `PINERY_LINT_PENDING=1 npm run lint` applies every rule to them too.
-const PENDING = ['src/node/**', 'scripts/bench/**']
-const styleOff = Object.fromEntries(Object.keys(stylistic.rules).map(r => [`@stylistic/${r}`, 'off']))
 
 export default tseslint.config(
   {
@@ -100,15 +94,5 @@ export default tseslint.config(
     // Tests and scripts drive pages and parse JSON whose shape they then assert.
     files: ['test/**', 'scripts/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' }
-  },
-  ...(process.env.PINERY_LINT_PENDING === '1' ? [] : [{
-    files: PENDING,
-    rules: {
-      ...styleOff,
-      'max-lines': 'off',
-      '@typescript-eslint/consistent-type-imports': 'off',
-      '@typescript-eslint/no-explicit-any': 'off',
-      'no-control-regex': 'off'
-    }
-  }])
+  }
 )
