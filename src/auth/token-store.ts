@@ -73,6 +73,9 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
   const { datastore } = components
   const maxTokens = init.maxTokensPerUser ?? DEFAULT_MAX_TOKENS_PER_USER
   const lock = createKeyedMutex()
+  // Creation times strictly increase, so the devices list (oldest first) has one order.
+  let lastCreated = 0
+  const nextCreated = (): string => new Date(lastCreated = Math.max(Date.now(), lastCreated + 1)).toISOString()
   // Principals of tokens seen valid, by hash hex. Revocation evicts here.
   const known = new Map<string, { principal: Principal, expires?: number, userCreated?: string }>()
 
@@ -217,7 +220,7 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
           id: randomUUID(),
           user,
           scope,
-          created: new Date().toISOString(),
+          created: nextCreated(),
           ...(options.label != null ? { label: options.label } : {}),
           ...(expires != null ? { expires: expires.toISOString() } : {}),
           ...(creator === 'offline' ? { createdBy: 'offline' } : {}),
