@@ -2,6 +2,7 @@
  * The team over a running service's HTTP API, for the CLI's online mode.
  * A Failure answer becomes a RemoteError carrying its status and reason.
  */
+import { createRemoteCall } from './remote-call.js'
 import type { TokenInfo, TokenOptions } from '../auth/index.js'
 import type { DeletedUser, SelfService, Team, TeamUsage, Usage, UserView } from '../team/index.js'
 
@@ -13,21 +14,13 @@ export interface RemoteTeamInit {
   timeoutMs?: number
 }
 
-/** A Failure answer of the service. */
-export class RemoteError extends Error {
-  static override name = 'RemoteError'
-  override name = RemoteError.name
-  constructor (readonly status: number, readonly reason: string, details: string) {
-    super(`${reason} (${status}): ${details}`)
-  }
-}
-
 /** Deleting a user with many pins takes a while; the service finishes it even if we stop waiting. */
 const SLOW_MS = 15 * 60_000
 
+export { RemoteError } from './remote-call.js'
+
 /** Creates a Team (admin routes) and the caller's SelfService that call the service at `init.url`. */
 export function createRemoteTeam (init: RemoteTeamInit): { team: Team, self: SelfService } {
-  const base = init.url.replace(/\/+$/, '')
   const enc = encodeURIComponent
   const tokenBody = (options: TokenOptions): Record<string, string> => ({
     ...(options.label != null ? { label: options.label } : {}),
@@ -35,42 +28,7 @@ export function createRemoteTeam (init: RemoteTeamInit): { team: Team, self: Sel
     ...(options.expires != null ? { expires: options.expires.toISOString() } : {})
   })
 
-  async function call<T> (
-    method: string, path: string, body?: unknown, timeoutMs = init.timeoutMs ?? 60_000
-  ): Promise<T> {
-    let res: Response
-    try {
-      res = await fetch(`${base}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${init.token}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {})
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(timeoutMs)
-      })
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code
-      if ((err as Error).name === 'TimeoutError') {
-        throw new Error(
-          `no answer from ${base} within ${timeoutMs / 1000} s (the service may still finish the request)`)
-      }
-      throw new Error(`cannot reach the service at ${base}: ${cause ?? (err as Error).message}`)
-    }
-    if (res.status === 204) return undefined as T
-    const text = await res.text()
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(text)
-    } catch {
-      throw new RemoteError(res.status, 'BAD_RESPONSE', `not JSON: ${text.slice(0, 200)}`)
-    }
-    if (!res.ok) {
-      const failure = (parsed as { error?: { reason?: string, details?: string } }).error
-      throw new RemoteError(res.status, failure?.reason ?? 'ERROR', failure?.details ?? text.slice(0, 200))
-    }
-    return parsed as T
-  }
+  const call = createRemoteCall(init)
 
   // The service answers a new token as its details with the secret beside them.
   async function issueToken (path: string, options: TokenOptions): Promise<{ info: TokenInfo, secret: string }> {

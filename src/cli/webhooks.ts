@@ -2,7 +2,7 @@
  * `pinery webhook …`: webhooks through the running service's HTTP API (they
  * live in the service, so these commands are online only).
  */
-import { RemoteError } from './remote-team.js'
+import { createRemoteCall } from './remote-call.js'
 
 /** Where the service is and who is asking. */
 export interface WebhookCliInit { url: string, token: string }
@@ -45,37 +45,7 @@ export async function runWebhookCommand (
   arg: string | undefined,
   values: WebhookValues
 ): Promise<WebhookOutput> {
-  const base = init.url.replace(/\/+$/, '')
-  async function call<T> (method: string, path: string, body?: unknown): Promise<T> {
-    let res: Response
-    try {
-      res = await fetch(`${base}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${init.token}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {})
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(60_000)
-      })
-    } catch (err) {
-      const why = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message
-      throw new Error(`cannot reach the service at ${base}: ${why}`)
-    }
-    if (res.status === 204) return undefined as T
-    const text = await res.text()
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(text)
-    } catch {
-      throw new RemoteError(res.status, 'BAD_RESPONSE', `not JSON: ${text.slice(0, 200)}`)
-    }
-    if (!res.ok) {
-      const failure = (parsed as { error?: { reason?: string, details?: string } }).error
-      throw new RemoteError(res.status, failure?.reason ?? 'ERROR', failure?.details ?? text.slice(0, 200))
-    }
-    return parsed as T
-  }
+  const call = createRemoteCall(init)
   const id = (): string => {
     if (arg == null || arg === '') throw new UsageProblem('the webhook ID is required')
     return encodeURIComponent(arg)

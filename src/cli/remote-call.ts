@@ -1,0 +1,67 @@
+/**
+ * One JSON call to a running service's HTTP API, for the CLI's online
+ * commands (team, tokens, webhooks): a Failure answer becomes a RemoteError
+ * carrying its status and reason; an unreachable or silent service says so.
+ */
+
+/** Where the service is and who is asking. */
+export interface RemoteCallInit {
+  url: string
+  token: string
+  /** Per request, unless a call asks for another. */
+  timeoutMs?: number
+}
+
+/** A Failure answer of the service. */
+export class RemoteError extends Error {
+  static override name = 'RemoteError'
+  override name = RemoteError.name
+  constructor (readonly status: number, readonly reason: string, details: string) {
+    super(`${reason} (${status}): ${details}`)
+  }
+}
+
+/** A JSON call: `method path` with an optional JSON body; resolves with the parsed answer. */
+export type RemoteCall = <T>(method: string, path: string, body?: unknown, timeoutMs?: number) => Promise<T>
+
+/** Creates the call for the service at `init.url`. */
+export function createRemoteCall (init: RemoteCallInit): RemoteCall {
+  const base = init.url.replace(/\/+$/, '')
+  async function call<T> (
+    method: string, path: string, body?: unknown, timeoutMs = init.timeoutMs ?? 60_000
+  ): Promise<T> {
+    let res: Response
+    try {
+      res = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${init.token}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {})
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(timeoutMs)
+      })
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code
+      if ((err as Error).name === 'TimeoutError') {
+        throw new Error(
+          `no answer from ${base} within ${timeoutMs / 1000} s (the service may still finish the request)`)
+      }
+      throw new Error(`cannot reach the service at ${base}: ${cause ?? (err as Error).message}`)
+    }
+    if (res.status === 204) return undefined as T
+    const text = await res.text()
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      throw new RemoteError(res.status, 'BAD_RESPONSE', `not JSON: ${text.slice(0, 200)}`)
+    }
+    if (!res.ok) {
+      const failure = (parsed as { error?: { reason?: string, details?: string } }).error
+      throw new RemoteError(res.status, failure?.reason ?? 'ERROR', failure?.details ?? text.slice(0, 200))
+    }
+    return parsed as T
+  }
+  return call
+}
