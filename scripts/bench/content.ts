@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startServerProcess } from '../../test/fixtures/process.js'
-import { MiB, mib, peakRss, table } from './lib.js'
+import { benchServerEnv, MiB, mib, peakRss, table } from './lib.js'
 
 const { values } = parseArgs({
   options: {
@@ -124,11 +124,7 @@ interface Run { idle: number, peak: number, hwm: number, seconds: number }
 async function measure (kind: Kind, size: number): Promise<Run> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-content-'))
   const server = await startServerProcess({
-    PINERY_DATA_DIR: dataDir,
-    PINERY_HTTP_PORT: '0',
-    PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
-    PINERY_ADMIN_TOKEN: TOKEN,
-    PINERY_LOG_LEVEL: 'warn',
+    ...benchServerEnv(dataDir, TOKEN),
     ...pineryEnv()
   })
   const pid = server.child.pid as number

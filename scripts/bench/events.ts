@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { startServerProcess } from '../../test/fixtures/process.js'
 import { readFile } from 'node:fs/promises'
-import { MiB, manyBlock, peakRss, startPeer, table } from './lib.js'
+import { benchServerEnv, manyBlock, MiB, peakRss, startPeer, table } from './lib.js'
 
 const { values } = parseArgs({
   options: {
@@ -54,11 +54,7 @@ async function startReceiver (args: string[] = []): Promise<{ child: ChildProces
 async function runOnce (origin: { addrs: string[] }, cids: string[], notify: boolean): Promise<string[]> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-events-'))
   const server = await startServerProcess({
-    PINERY_DATA_DIR: dataDir,
-    PINERY_HTTP_PORT: '0',
-    PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
-    PINERY_ADMIN_TOKEN: TOKEN,
-    PINERY_LOG_LEVEL: 'warn',
+    ...benchServerEnv(dataDir, TOKEN),
     PINERY_WEBHOOK_ALLOW: '127.0.0.1'
   })
   const receivers = notify

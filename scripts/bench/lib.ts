@@ -76,3 +76,17 @@ export function table (header: string[], rows: Array<Array<string | number>>): s
 
 /** Formats bytes as MiB with one decimal. */
 export const mib = (bytes: number): string => (bytes / MiB).toFixed(1)
+
+/**
+ * What every bench's Pinery process starts with: its data dir, free ports on 127.0.0.1, the
+ * bench's admin token and warn-level logs. Callers add their own PINERY_* settings after it.
+ */
+export function benchServerEnv (dataDir: string, adminToken: string): Record<string, string> {
+  return {
+    PINERY_DATA_DIR: dataDir,
+    PINERY_HTTP_PORT: '0',
+    PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
+    PINERY_ADMIN_TOKEN: adminToken,
+    PINERY_LOG_LEVEL: 'warn'
+  }
+}

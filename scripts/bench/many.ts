@@ -14,7 +14,7 @@ import { startKubo } from '../../test/fixtures/kubo.js'
 import { startServerProcess } from '../../test/fixtures/process.js'
 import { KUBO_VERSION } from '../../test/fixtures/tools.js'
 import { kuboRpc } from './kubo.js'
-import { MiB, cpuSeconds, manyBlock, peakRss, startPeer, table } from './lib.js'
+import { benchServerEnv, cpuSeconds, manyBlock, MiB, peakRss, startPeer, table } from './lib.js'
 
 const { values } = parseArgs({
   options: {
@@ -42,11 +42,7 @@ for (let i = 0; i < count; i++) cids.push((await manyBlock(i)).cid.toString())
 const rows: Array<Array<string | number>> = []
 const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-many-'))
 const server = await startServerProcess({
-  PINERY_DATA_DIR: dataDir,
-  PINERY_HTTP_PORT: '0',
-  PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
-  PINERY_ADMIN_TOKEN: TOKEN,
-  PINERY_LOG_LEVEL: 'warn',
+  ...benchServerEnv(dataDir, TOKEN),
   ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('PINERY_'))) as Record<string, string>
 })
 try {

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startServerProcess } from '../../test/fixtures/process.js'
-import { cpuSeconds, peakRss } from './lib.js'
+import { benchServerEnv, cpuSeconds, peakRss } from './lib.js'
 import type { ReceiverRun } from './kubo.js'
 
 const TOKEN = 'pinery_bench-token'
@@ -18,11 +18,7 @@ export async function pineryRun (
 ): Promise<ReceiverRun> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-'))
   const server = await startServerProcess({
-    PINERY_DATA_DIR: dataDir,
-    PINERY_HTTP_PORT: '0',
-    PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
-    PINERY_ADMIN_TOKEN: TOKEN,
-    PINERY_LOG_LEVEL: 'warn',
+    ...benchServerEnv(dataDir, TOKEN),
     ...pick(process.env, /^PINERY_/),
     ...env
   })

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startServerProcess } from '../../test/fixtures/process.js'
-import { MiB, cpuSeconds, median, peakRss, runPeer, startPeer, table } from './lib.js'
+import { benchServerEnv, cpuSeconds, median, MiB, peakRss, runPeer, startPeer, table } from './lib.js'
 
 const { values } = parseArgs({
   options: { mib: { type: 'string', default: '256' }, runs: { type: 'string', default: '3' } }
@@ -46,11 +46,7 @@ async function readAll (dir: string, parallel = 16): Promise<number> {
 const origin = await startPeer<{ cid: string, addrs: string[] }>(['origin', '--mib', String(n)])
 const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-serve-'))
 const server = await startServerProcess({
-  PINERY_DATA_DIR: dataDir,
-  PINERY_HTTP_PORT: '0',
-  PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
-  PINERY_ADMIN_TOKEN: TOKEN,
-  PINERY_LOG_LEVEL: 'warn',
+  ...benchServerEnv(dataDir, TOKEN),
   PINERY_GATEWAY_AUTH: 'token'
 })
 const pid = server.child.pid as number

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { startServerProcess } from '../../test/fixtures/process.js'
 import { launchBrowser, signIn, DESKTOP } from '../../test/fixtures/browser.js'
-import { median, table } from './lib.js'
+import { benchServerEnv, median, table } from './lib.js'
 import type { Expected } from './fill.js'
 import type { Page } from 'playwright-core'
 
@@ -102,11 +102,7 @@ try {
   const expected = JSON.parse(await readFile(join(dir, 'bench-expected.json'), 'utf8')) as Expected
   t = performance.now()
   const server = await startServerProcess({
-    PINERY_DATA_DIR: dir,
-    PINERY_HTTP_PORT: '0',
-    PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
-    PINERY_ADMIN_TOKEN: 'pinery_bench-admin-token',
-    PINERY_LOG_LEVEL: 'warn',
+    ...benchServerEnv(dir, 'pinery_bench-admin-token'),
     PINERY_STALL_TIMEOUT_MS: '3600000'
   })
   const startSeconds = (performance.now() - t) / 1000
