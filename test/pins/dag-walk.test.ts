@@ -82,6 +82,16 @@ describe('walkDag', () => {
 })
 
 describe('walkDag aborts', () => {
+  it('ends when aborted even if the source ignores its signal', async () => {
+    const { root, store } = await dag(randomBytes(20 * 1024))
+    // A bitswap send that never returns: the request neither answers nor hears the abort.
+    const hung = { ...source(store, () => false), getBlock: async () => await new Promise<Uint8Array>(() => {}) }
+    const controller = new AbortController()
+    const walk = walkDag(root, hung, { concurrency: 8, signal: controller.signal })
+    setTimeout(() => { controller.abort(new Error('stalled')) }, 50)
+    await expect(walk).rejects.toThrow('stalled')
+  }, 5000)
+
   it('settles when aborted while re-wanting, instead of re-wanting forever', async () => {
     const { root, store } = await dag(randomBytes(20 * 1024))
     // Every leaf request is lost: the walk can only end through its signal.
