@@ -18,6 +18,8 @@
  * and reads the rest from LevelDB as it drains.
  */
 import { deliver } from './deliver.js'
+import { decodeEntry, encodeEntry, entryOf, indexOf, matches, PREFIX, pad } from './outbox-entries.js'
+import type { Entry } from './outbox-entries.js'
 import { createWriteBatcher } from './write-batcher.js'
 import type { TargetPolicy } from './target-policy.js'
 import type { WebhookStore, Webhook } from './webhook-store.js'
@@ -25,11 +27,6 @@ import type { EventLog, LoggedEvent } from '../events/event-log.js'
 import type { Logger } from '../logger.js'
 import type { ExtraOp } from '../pins/record-store.js'
 import type { Level } from 'level'
-
-const PREFIX = '/pinery/wh-out/'
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
-const pad = (id: number): string => id.toString().padStart(16, '0')
 
 /** Settings of delivery. */
 export interface OutboxInit {
@@ -73,8 +70,6 @@ export interface Outbox {
   stop(): Promise<void>
 }
 
-interface Entry { key: string, id: number, requestid: string, body: string, attempts: number, nextAt: number }
-
 interface Lane {
   id: string
   queue: Entry[]
@@ -91,41 +86,6 @@ interface Lane {
   refilling: boolean
   pumpScheduled: boolean
 }
-
-/** The stored form; without `withBody` the body is left to the event log. */
-function encodeEntry (e: Entry, withBody = true): Uint8Array {
-  return encoder.encode(`${e.attempts} ${e.nextAt} ${e.requestid}\n${withBody ? e.body : ''}`)
-}
-
-function decodeEntry (key: string, value: Uint8Array): Entry {
-  const text = decoder.decode(value)
-  const nl = text.indexOf('\n')
-  const [attempts, nextAt, requestid] = text.slice(0, nl).split(' ') as [string, string, string]
-  const id = Number(key.slice(key.lastIndexOf('/') + 1))
-  return { key, id, requestid, body: text.slice(nl + 1), attempts: Number(attempts), nextAt: Number(nextAt) }
-}
-
-/** Where `entry` is in `queue` (sorted by id), or -1. */
-function indexOf (queue: Entry[], entry: Entry): number {
-  let lo = 0
-  let hi = queue.length - 1
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1
-    const id = (queue[mid] as Entry).id
-    if (id === entry.id) return queue[mid] === entry ? mid : queue.indexOf(entry)
-    if (id < entry.id) lo = mid + 1
-    else hi = mid - 1
-  }
-  return -1
-}
-
-/** A new entry of webhook `id` for event `e`. */
-const entryOf = (id: string, e: LoggedEvent): Entry =>
-  ({ key: `${PREFIX}${id}/${pad(e.id)}`, id: e.id, requestid: e.event.pin.requestid,
-    body: e.json, attempts: 0, nextAt: 0 })
-
-const matches = (hook: Webhook, e: LoggedEvent): boolean =>
-  hook.enabled && hook.events.includes(e.event.type) && (hook.all || hook.owner === e.event.user)
 
 /** Creates the outbox (not started). */
 export function createOutbox (init: OutboxInit, components: OutboxComponents): Outbox {

@@ -1,0 +1,54 @@
+/**
+ * The outbox's entries: how one pending delivery is keyed and stored in
+ * LevelDB, found in a webhook's in-memory window, and made for an event.
+ * The key layout is described in outbox.ts.
+ */
+import type { Webhook } from './webhook-store.js'
+import type { LoggedEvent } from '../events/event-log.js'
+
+/** Where the outbox's entries live in LevelDB. */
+export const PREFIX = '/pinery/wh-out/'
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+/** An event id as it sorts in a key (16 digits). */
+export const pad = (id: number): string => id.toString().padStart(16, '0')
+
+/** One pending delivery of one event to one webhook. */
+export interface Entry { key: string, id: number, requestid: string, body: string, attempts: number, nextAt: number }
+
+/** The stored form; without `withBody` the body is left to the event log. */
+export function encodeEntry (e: Entry, withBody = true): Uint8Array {
+  return encoder.encode(`${e.attempts} ${e.nextAt} ${e.requestid}\n${withBody ? e.body : ''}`)
+}
+
+/** The entry stored under `key`. */
+export function decodeEntry (key: string, value: Uint8Array): Entry {
+  const text = decoder.decode(value)
+  const nl = text.indexOf('\n')
+  const [attempts, nextAt, requestid] = text.slice(0, nl).split(' ') as [string, string, string]
+  const id = Number(key.slice(key.lastIndexOf('/') + 1))
+  return { key, id, requestid, body: text.slice(nl + 1), attempts: Number(attempts), nextAt: Number(nextAt) }
+}
+
+/** Where `entry` is in `queue` (sorted by id), or -1. */
+export function indexOf (queue: Entry[], entry: Entry): number {
+  let lo = 0
+  let hi = queue.length - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1
+    const id = (queue[mid] as Entry).id
+    if (id === entry.id) return queue[mid] === entry ? mid : queue.indexOf(entry)
+    if (id < entry.id) lo = mid + 1
+    else hi = mid - 1
+  }
+  return -1
+}
+
+/** A new entry of webhook `id` for event `e`. */
+export const entryOf = (id: string, e: LoggedEvent): Entry =>
+  ({ key: `${PREFIX}${id}/${pad(e.id)}`, id: e.id, requestid: e.event.pin.requestid,
+    body: e.json, attempts: 0, nextAt: 0 })
+
+/** Whether `hook` wants event `e` (enabled, subscribed to its type, and its owner's or node-wide). */
+export const matches = (hook: Webhook, e: LoggedEvent): boolean =>
+  hook.enabled && hook.events.includes(e.event.type) && (hook.all || hook.owner === e.event.user)
