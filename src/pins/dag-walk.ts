@@ -21,6 +21,7 @@
  * so neither can be shown redundant; both cost nothing until a want is lost.
  */
 import { createUnsafe } from 'multiformats/block'
+import { raceSignal } from 'race-signal'
 import * as raw from 'multiformats/codecs/raw'
 import { blockKey } from './gc-guard.js'
 import { IDENTITY } from './cid.js'
@@ -73,22 +74,6 @@ export async function blockLinks (
   return [...createUnsafe({ bytes, cid, codec: await getCodec(cid.code) }).links()].map(([, link]) => link)
 }
 
-/** Settles with `promise`, or rejects with the signal's reason as soon as it aborts. */
-async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => {})
-    throw signal.reason
-  }
-  return await new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      promise.catch(() => {})
-      reject(signal.reason)
-    }
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
-  })
-}
-
 /** Visits every distinct block reachable from `root`. */
 export async function walkDag (
   root: CID,
@@ -134,7 +119,7 @@ export async function walkDag (
       try {
         // Raced with the abort: a source that ignores its signal (a bitswap send that never
         // returns) must not keep the walk, and so its pin, from ending.
-        return await untilAborted(components.getBlock(cid, { signal: controller.signal }), controller.signal)
+        return await raceSignal(components.getBlock(cid, { signal: controller.signal }), controller.signal)
       } catch (err) {
         // Helia wraps aborts in its own errors: the controller says why this request ended.
         throw controller.signal.reason instanceof RewantSignal ? controller.signal.reason : err

@@ -17,6 +17,7 @@
  * So it never holds more than the pending records, and grows only through
  * admission.
  */
+import { raceSignal } from 'race-signal'
 import { CID } from 'multiformats/cid'
 import { InsufficientFundsError, StallError, isErrorNamed } from '../errors.js'
 import { createPinQueue } from './pin-queue.js'
@@ -133,15 +134,6 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
     resumed.delete(requestid)
   }
 
-  async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
-    return await new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => reject(signal.reason)
-      if (signal.aborted) { onAbort(); return }
-      signal.addEventListener('abort', onAbort, { once: true })
-      promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
-    })
-  }
-
   /** Runs the fetch for `record`: what it delivers, or throws why it failed (the abort reason when aborted). */
   async function fetchFor (record: PinRecord, job: Job): Promise<DagWalkResult> {
     try {
@@ -159,7 +151,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
         job.fetch.watchers.add(job.watcher)
       }
       const fetching = setTimeout(() => { jobs.fetching(record) }, PINNING_AFTER_MS)
-      const result = await untilAborted(job.fetch.done, job.controller.signal).finally(() => { clearTimeout(fetching) })
+      const result = await raceSignal(job.fetch.done, job.controller.signal).finally(() => { clearTimeout(fetching) })
       await components.flushBlocks()
       return result
     } catch (err) {
