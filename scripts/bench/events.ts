@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { startServerProcess } from '../../test/fixtures/process.js'
 import { readFile } from 'node:fs/promises'
-import { benchServerEnv, manyBlock, MiB, peakRss, startPeer, table } from './lib.js'
+import { benchServerEnv, manyBlock, MiB, peakRss, startPeer, table, waitSettled } from './lib.js'
 
 const { values } = parseArgs({
   options: {
@@ -83,16 +83,7 @@ async function runOnce (origin: { addrs: string[] }, cids: string[], notify: boo
         if (res.status !== 202) throw new Error(`POST answered ${res.status}: ${await res.text()}`)
       }
     }))
-    const countOf = async (status: string): Promise<number> => {
-      const res = await fetch(`${server.url}/pins?status=${status}&limit=1`, { headers })
-      return ((await res.json()) as { count: number }).count
-    }
-    let pinned = 0
-    for (;;) {
-      pinned = await countOf('pinned')
-      if (pinned + await countOf('failed') >= count || performance.now() - started > 300_000) break
-      await new Promise(resolve => setTimeout(resolve, 100))
-    }
+    const pinned = await waitSettled(server.url, headers, count, started)
     const settled = performance.now()
     const cpu = (await cpuSeconds(server.child.pid as number) - cpuBefore).toFixed(1)
     const rss = await peakRss(server.child.pid as number)

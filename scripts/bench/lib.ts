@@ -90,3 +90,21 @@ export function benchServerEnv (dataDir: string, adminToken: string): Record<str
     PINERY_LOG_LEVEL: 'warn'
   }
 }
+
+/**
+ * Polls a Pinery at `url` every 100 ms until `count` requests are pinned or failed, or `started`
+ * (a performance.now() value) is 300 s ago; resolves with how many are pinned.
+ */
+export async function waitSettled (
+  url: string, headers: Record<string, string>, count: number, started: number
+): Promise<number> {
+  const countOf = async (status: string): Promise<number> => {
+    const res = await fetch(`${url}/pins?status=${status}&limit=1`, { headers })
+    return ((await res.json()) as { count: number }).count
+  }
+  for (;;) {
+    const pinned = await countOf('pinned')
+    if (pinned + await countOf('failed') >= count || performance.now() - started > 300_000) return pinned
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}

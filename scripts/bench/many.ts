@@ -14,7 +14,7 @@ import { startKubo } from '../../test/fixtures/kubo.js'
 import { startServerProcess } from '../../test/fixtures/process.js'
 import { KUBO_VERSION } from '../../test/fixtures/tools.js'
 import { kuboRpc } from './kubo.js'
-import { benchServerEnv, cpuSeconds, manyBlock, MiB, peakRss, startPeer, table } from './lib.js'
+import { benchServerEnv, cpuSeconds, manyBlock, MiB, peakRss, startPeer, table, waitSettled } from './lib.js'
 
 const { values } = parseArgs({
   options: {
@@ -55,18 +55,7 @@ try {
     if (res.status !== 202) throw new Error(`POST answered ${res.status}: ${await res.text()}`)
   })
   const posted = performance.now()
-  const countOf = async (status: string): Promise<number> => {
-    const res = await fetch(`${server.url}/pins?status=${status}&limit=1`, { headers })
-    return ((await res.json()) as { count: number }).count
-  }
-  let pinned = 0
-  for (;;) {
-    pinned = await countOf('pinned')
-    const failed = await countOf('failed')
-    if (pinned + failed >= count) break
-    if (performance.now() - started > 300_000) break
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
+  const pinned = await waitSettled(server.url, headers, count, started)
   const done = performance.now()
   const cpu = await cpuSeconds(pid) - cpu0
   const rss = await peakRss(pid)
