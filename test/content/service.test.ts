@@ -12,12 +12,11 @@ import { IdentityBlockstore } from 'blockstore-core/identity'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { blocksOf, carOf, directoryDag, fileDag } from '../fixtures/content.js'
 import { failure } from '../fixtures/errors.js'
-import { getCodec, openPinCore, type PinCore } from '../fixtures/pin-core.js'
+import { getCodec, openPinCore, workerParts, type PinCore } from '../fixtures/pin-core.js'
 import { waitFor } from '../fixtures/service.js'
 import { createContentService, type ContentServiceHandle } from '../../src/content/service.js'
 import { InvalidRequestError } from '../../src/errors.js'
 import { createPineryNode, type PineryNode } from '../../src/node/index.js'
-import { networkBlockSource } from '../../src/pins/dag-walk-sources.js'
 import { createPinService } from '../../src/pins/service.js'
 import { createPinSettler } from '../../src/pins/settle.js'
 import { createPinWorker, type PinWorker } from '../../src/pins/worker.js'
@@ -49,13 +48,7 @@ describe('content service', () => {
     const settler = createPinSettler({ lifecycle: core.lifecycle, quota: core.quota, content: core.content, logger: core.logger })
     worker = createPinWorker({ concurrency: 2, stallTimeoutMs: 60_000, fetchConcurrency: 16, rewantAfterMs: 2000 }, {
       jobs: settler,
-      records: core.records,
-      node,
-      blocks: networkBlockSource({ blockstore: core.blockstore, getCodec, want: node.want }),
-      stored: { blockstore: core.blockstore, getCodec },
-      flushBlocks: async () => { await core.blockstore.sync() },
-      guard: core.guard,
-      logger: core.logger,
+      ...workerParts(core, node),
       onFailed: () => { core.gc.markDirty() }
     })
     await worker.start()

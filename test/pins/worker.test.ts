@@ -19,11 +19,10 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { blocksOf, fileDag } from '../fixtures/content.js'
 import { blocksIn, dagSizeIn, startOrigin, type Origin } from '../fixtures/origin.js'
-import { getCodec, openPinCore, type PinCore } from '../fixtures/pin-core.js'
+import { openPinCore, workerParts, type PinCore } from '../fixtures/pin-core.js'
 import { waitFor } from '../fixtures/service.js'
 import { createMetrics, type Metrics } from '../../src/metrics.js'
 import { createPineryNode, type PineryNode } from '../../src/node/index.js'
-import { networkBlockSource } from '../../src/pins/dag-walk-sources.js'
 import { createPinSettler, type PinSettler } from '../../src/pins/settle.js'
 import { createPinWorker, type FetchOutcome, type PinWorker, type PinWorkerInit } from '../../src/pins/worker.js'
 import type { PinRecord } from '../../src/pins/types.js'
@@ -73,13 +72,7 @@ describe('pin worker', () => {
         fetching: (record) => { settler.fetching(record) },
         settle: async (record, outcome) => { outcomes.set(record.requestid, outcome); return await settler.settle(record, outcome) }
       },
-      records: core.records,
-      node,
-      blocks: networkBlockSource({ blockstore: core.blockstore, getCodec, want: node.want }),
-      stored: { blockstore: core.blockstore, getCodec },
-      flushBlocks: async () => { await core.blockstore.sync() },
-      guard: core.guard,
-      logger: core.logger,
+      ...workerParts(core, node),
       onFailed: () => { failedFetches++ },
       metrics
     })
