@@ -97,7 +97,8 @@ export async function createPinery (config: Config, components: PineryComponents
       ...(privateKey != null ? { privateKey } : {}),
       listen: config.listen,
       announce: config.announce,
-      bitswap: { ...BITSWAP_OPTIONS, sendWantlistDebounce: config.wantlistDebounceMs }
+      bitswap: { ...BITSWAP_OPTIONS, sendWantlistDebounce: config.wantlistDebounceMs },
+      bitswapImplementation: config.bitswap
     }, {
       blockstore: localBlocks,
       datastore,

@@ -27,6 +27,7 @@ export interface Config {
   fetchConcurrency: number
   rewantAfterMs: number
   wantlistDebounceMs: number
+  bitswap: 'lean' | 'helia'
   maxBodyBytes: number
   logLevel: string
   minFreeBytes: number
@@ -90,6 +91,8 @@ function keyPassword (value: string): string | undefined {
   if ([...value].length < 12) throw new Error('must be at least 12 characters')
   return value
 }
+
+const commaList = (v: string): string[] => v.split(',').map(s => s.trim()).filter(s => s !== '')
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
@@ -182,6 +185,11 @@ const SETTINGS: Array<Setting<keyof Config>> = [
     parse: integer(0, 1000)
   },
   {
+    env: 'PINERY_BITSWAP', key: 'bitswap', default: 'helia',
+    description: 'which bitswap fetches pins and serves peers: "lean" (Pinery\'s own) or "helia" (@helia/bitswap)',
+    parse: (v) => { if (v !== 'lean' && v !== 'helia') throw new Error('expected lean or helia'); return v }
+  },
+  {
     env: 'PINERY_MAX_BODY_BYTES', key: 'maxBodyBytes', default: '1048576',
     description: 'largest accepted JSON request body (bigger gets 413)',
     parse: integer(1024, 64 * 1024 * 1024)
@@ -222,7 +230,7 @@ const SETTINGS: Array<Setting<keyof Config>> = [
   {
     env: 'PINERY_CORS_ORIGINS', key: 'corsOrigins', default: '',
     description: 'comma-separated origins allowed to call the API from a browser, or * (default: CORS off)',
-    parse: (v) => v.split(',').map(s => s.trim()).filter(s => s !== '')
+    parse: commaList
   },
   {
     env: 'PINERY_REQUEST_TIMEOUT_MS', key: 'requestTimeoutMs', default: '30000',
@@ -258,11 +266,7 @@ const SETTINGS: Array<Setting<keyof Config>> = [
     env: 'PINERY_WEBHOOK_ALLOW', key: 'webhookAllow', default: '',
     description: 'comma-separated hosts, addresses and CIDRs webhooks may target although refused by default ' +
       '(loopback, private, link-local, this node)',
-    parse: (v) => {
-      const list = v.split(',').map(s => s.trim()).filter(s => s !== '')
-      createTargetPolicy({ allow: list })
-      return list
-    }
+    parse: (v) => { const list = commaList(v); createTargetPolicy({ allow: list }); return list }
   },
   {
     env: 'PINERY_WEBHOOK_TIMEOUT_MS', key: 'webhookTimeoutMs', default: '10000',
@@ -318,9 +322,7 @@ export function configSettings (): Array<{ env: string, default: string }> {
 /** The `--help` text: every variable with its default and meaning. */
 export function configHelp (): string {
   const width = Math.max(...SETTINGS.map(s => s.env.length))
-  const lines = SETTINGS.map(s => {
-    const dflt = s.default === '' ? '' : ` (default: ${s.default})`
-    return `  ${s.env.padEnd(width)}  ${s.description}${dflt}`
-  })
+  const dflt = (s: Setting<keyof Config>): string => s.default === '' ? '' : ` (default: ${s.default})`
+  const lines = SETTINGS.map(s => `  ${s.env.padEnd(width)}  ${s.description}${dflt(s)}`)
   return ['Usage: node dist/server.js', '', 'Pinery is configured through the environment:', ...lines, ''].join('\n')
 }

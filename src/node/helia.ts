@@ -7,7 +7,6 @@
  */
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { withBitswap } from '@helia/bitswap'
 import { withLibp2pLight } from '@helia/libp2p'
 import { identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
@@ -17,11 +16,10 @@ import { createHeliaLight } from 'helia'
 import * as json from 'multiformats/codecs/json'
 import { sha512 } from 'multiformats/hashes/sha2'
 import { ConfigError } from '../errors.js'
-import { catchBitswapBroker } from './bitswap-broker.js'
-import { createBlockCatcher } from './bitswap-lossless-wants.js'
+import { startBitswapEngine } from './bitswap-engines.js'
 import { createComponentLogger } from './component-logger.js'
-import { endStreamsClosedEarly } from './bitswap-streams.js'
 import { trailingPeerId } from './multiaddrs.js'
+import type { BitswapImplementation } from './bitswap-engines.js'
 import type { PineryNode, PineryNodeComponents, PineryNodeInit } from './index.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -41,6 +39,9 @@ export const BITSWAP_OPTIONS = {
   maxInboundStreams: 256,
   maxOutboundStreams: 256
 }
+
+/** The bitswap of nodes built without a choice (test and benchmark peers); the service passes PINERY_BITSWAP. */
+export const DEFAULT_BITSWAP: BitswapImplementation = 'helia'
 
 /** Connection limits generous enough for many loopback peers dialing at once. */
 export const CONNECTION_MANAGER_OPTIONS = {
@@ -77,33 +78,18 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
     connectionManager: { ...CONNECTION_MANAGER_OPTIONS, ...(gate != null ? { resolvers: gate.resolvers } : {}) },
     ...(gate != null ? { connectionGater: gate.connectionGater } : {})
   })
-  const bitswapBroker = catchBitswapBroker(light)
-  const helia = withBitswap(light, init.bitswap ?? BITSWAP_OPTIONS)
-  await helia.start()
-
-  // The fetcher wants blocks from the bitswap broker directly: bitswap derives
-  // each block's CID from its bytes, so what it returns is verified, whereas
-  // helia.blockstore.get hashes every block a second time (and wraps it in
-  // several store layers).
-  let broker
-  try {
-    broker = bitswapBroker()
-  } catch (err) {
-    await helia.stop()
-    throw err
-  }
-  const want = createBlockCatcher({ retrieve: broker.retrieve, blockEvents: broker.blockEvents })
-  // kubo closes each bitswap stream at once; @helia/bitswap would then hold every block it received.
-  await endStreamsClosedEarly(helia.libp2p, broker.network)
+  const engine = await startBitswapEngine(init.bitswapImplementation ?? DEFAULT_BITSWAP,
+    init.bitswap ?? BITSWAP_OPTIONS, { light, blockstore: components.blockstore, logger: components.logger })
+  const { helia, want } = engine
   const libp2p = helia.libp2p
   const peerId = libp2p.peerId.toString()
   if (libp2p.getMultiaddrs().length === 0) {
-    await helia.stop()
+    await engine.stop()
     throw new ConfigError('the node has no address to hand out as delegates: set PINERY_LISTEN or PINERY_ANNOUNCE')
   }
   const foreign = init.announce.find(ma => { const id = trailingPeerId(ma); return id != null && id !== peerId })
   if (foreign != null) {
-    await helia.stop()
+    await engine.stop()
     throw new ConfigError(`PINERY_ANNOUNCE: ${foreign.toString()} names another peer; this node is ${peerId}`)
   }
 
@@ -134,7 +120,7 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
       }))
     },
     async stop () {
-      await helia.stop()
+      await engine.stop()
     }
   }
 }

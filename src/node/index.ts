@@ -31,6 +31,8 @@ export interface PineryNodeInit {
   announce: Multiaddr[]
   /** Bitswap settings; Pinery's tuned ones when absent (benchmarks pass {} for Helia's defaults). */
   bitswap?: BitswapOptions
+  /** Pinery's lean bitswap or stock @helia/bitswap (PINERY_BITSWAP); DEFAULT_BITSWAP when absent. */
+  bitswapImplementation?: import('./bitswap-engines.js').BitswapImplementation
   /** The node's key (loadNodeKey); when absent Helia loads or creates the plain one in the datastore. */
   privateKey?: PrivateKey
 }
@@ -44,6 +46,7 @@ export interface PineryNodeComponents {
   dialGate?: Pick<import('./dial-gate.js').DialGate, 'connectionGater' | 'resolvers'>
 }
 
-export { BITSWAP_OPTIONS, createPineryNode } from './helia.js'
+export { BITSWAP_OPTIONS, DEFAULT_BITSWAP, createPineryNode } from './helia.js'
+export type { BitswapImplementation } from './bitswap-engines.js'
 export { loadNodeKey } from './node-key.js'
 export type { NodeKeyComponents, NodeKeyInit } from './node-key.js'

@@ -1,0 +1,163 @@
+/**
+ * A lean bitswap 1.2.0 for Pinery (PINERY_BITSWAP=lean): fetches for the DAG walker, and answers
+ * other peers' wants (Helia, kubo, other Pinerys) from the blockstore. Kept small on purpose: no
+ * sessions, no content routing (Pinery fetches from the peers it is told about), no ledger of sent
+ * bytes. What it changes against @helia/bitswap, measured in scripts/bench/RESULTS.md: one
+ * long-lived stream per peer instead of one per message, blocks streamed as they are read instead of
+ * gathered into one large message, one copy of each received message at most.
+ */
+import { CID } from 'multiformats/cid'
+import { createLimiter } from '../../pins/semaphore.js'
+import { createPeerLedger } from './ledger.js'
+import { Message } from './message.js'
+import { createOutbox } from './outbox.js'
+import { createWants } from './wants.js'
+import { BITSWAP_PROTOCOL, MAX_MESSAGE_BYTES, createMessageReader, v0Cid, verifiedCid } from './wire.js'
+import type { PeerLedger } from './ledger.js'
+import type { Outbox } from './outbox.js'
+import type { Logger } from '../../logger.js'
+import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Blockstore } from 'interface-blockstore'
+
+/** Inbound bitswap streams per connection: Helia opens one per message, kubo one per peer. */
+const MAX_INBOUND_STREAMS = 256
+/** Wants kept per peer (Helia keeps 1024); Pinery itself asks for up to PINERY_FETCH_CONCURRENCY (≤ 4096). */
+const MAX_WANTS_PER_PEER = 4096
+/** Block reads in flight across all peers being served. */
+const MAX_READS = 64
+/** Decoding limits: a 4 MiB message cannot hold more of these anyway, this just fails faster. */
+const DECODE_LIMITS = { wantlist: { entries: 100_000 }, payload: 100_000, blockPresences: 100_000, blocksV100: 100_000 }
+
+/** The node's bitswap. */
+export interface LeanBitswap {
+  /** Fetches a block from the connected peers; the bytes are verified against the CID. */
+  want(cid: CID, options: { signal?: AbortSignal }): Promise<Uint8Array>
+  /** Registers the protocol; call after libp2p has started. */
+  start(): Promise<void>
+  stop(): Promise<void>
+  /** Wants outstanding, and wants held for other peers (tests). */
+  stats(): { wanted: number, serving: number }
+}
+
+/** Settings of the lean bitswap. */
+export interface LeanBitswapInit {
+  /** How long wants gather before they are sent (PINERY_WANTLIST_DEBOUNCE_MS). */
+  wantlistDebounceMs: number
+  /** Block bytes per message when sending. */
+  batchBytes?: number
+}
+
+/** What it runs on. */
+export interface LeanBitswapComponents {
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'register' | 'unregister' | 'getConnections'>
+  blockstore: Pick<Blockstore, 'get' | 'has'>
+  logger: Logger
+}
+
+/** Creates the lean bitswap; `start` it once libp2p runs. */
+export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswapComponents): LeanBitswap {
+  const { libp2p, blockstore } = components
+  const log = components.logger.child({ component: 'lean-bitswap' })
+  const outboxes = new Map<string, Outbox>()
+  const ledgers = new Map<string, PeerLedger>()
+  const reads = createLimiter(MAX_READS)
+  let topologyId: string | undefined
+
+  function outbox (peer: string, peerId?: PeerId): Outbox | undefined {
+    let box = outboxes.get(peer)
+    if (box == null) {
+      box = createOutbox({}, {
+        log,
+        openStream: async (signal) => {
+          const conn = libp2p.getConnections(peerId).find(c => c.remotePeer.toString() === peer && c.status === 'open')
+          if (conn == null) throw new Error('not connected')
+          return await conn.newStream(BITSWAP_PROTOCOL, { signal })
+        }
+      })
+      outboxes.set(peer, box)
+    }
+    return box
+  }
+
+  const wants = createWants({ debounceMs: init.wantlistDebounceMs }, { outbox: (peer) => outboxes.get(peer) })
+
+  function decodeCid (bytes: Uint8Array): CID | undefined {
+    try { return CID.decode(bytes) } catch { return undefined }
+  }
+
+  function onMessage (peer: string, peerId: PeerId, bytes: Uint8Array): void {
+    const message = Message.decode(bytes, { limits: DECODE_LIMITS })
+    for (const block of message.payload) {
+      const cid = verifiedCid(block.prefix, block.data)
+      if (cid != null) wants.receive(peer, cid, block.data)
+    }
+    for (const data of message.blocksV100) {
+      const cid = v0Cid(data)
+      if (cid != null) wants.receive(peer, cid, data)
+    }
+    if (message.wantlist != null && (message.wantlist.entries.length > 0 || message.wantlist.full === true)) {
+      let ledger = ledgers.get(peer)
+      if (ledger == null) {
+        const box = outbox(peer, peerId) as Outbox
+        ledger = createPeerLedger({ maxWants: MAX_WANTS_PER_PEER, batchBytes: init.batchBytes ?? 1024 * 1024 },
+          { blockstore, outbox: box, reads })
+        ledgers.set(peer, ledger)
+      }
+      ledger.update(message.wantlist, decodeCid)
+    }
+  }
+
+  async function onStream (stream: Stream, connection: Connection): Promise<void> {
+    const peerId = connection.remotePeer
+    const peer = peerId.toString()
+    const read = createMessageReader(MAX_MESSAGE_BYTES, (bytes) => { onMessage(peer, peerId, bytes) })
+    try {
+      for await (const chunk of stream) {
+        if (chunk instanceof Uint8Array) read(chunk)
+        else for (const part of chunk) read(part)
+      }
+      await stream.close()
+    } catch (err) {
+      log.debug({ peer, err: (err as Error).message }, 'bad bitswap stream')
+      stream.abort(err as Error)
+    }
+  }
+
+  function peerGone (peer: string): void {
+    wants.removePeer(peer)
+    ledgers.get(peer)?.close()
+    ledgers.delete(peer)
+    outboxes.get(peer)?.close()
+    outboxes.delete(peer)
+  }
+
+  return {
+    want: wants.want,
+    async start () {
+      await libp2p.handle(BITSWAP_PROTOCOL, onStream, {
+        maxInboundStreams: MAX_INBOUND_STREAMS,
+        maxOutboundStreams: 16,
+        runOnLimitedConnection: false
+      })
+      topologyId = await libp2p.register(BITSWAP_PROTOCOL, {
+        onConnect: (peerId) => {
+          const peer = peerId.toString()
+          outbox(peer, peerId)
+          wants.addPeer(peer)
+        },
+        onDisconnect: (peerId) => { peerGone(peerId.toString()) }
+      })
+    },
+    async stop () {
+      wants.stop()
+      if (topologyId != null) libp2p.unregister(topologyId)
+      for (const peer of [...outboxes.keys()]) peerGone(peer)
+      await libp2p.unhandle(BITSWAP_PROTOCOL)
+    },
+    stats () {
+      let serving = 0
+      for (const ledger of ledgers.values()) serving += ledger.size()
+      return { wanted: wants.size(), serving }
+    }
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The bitswap 1.2.0 wire: the protocol id, the 4 MiB message limit, length-prefixed framing, and
+ * the CID prefix that travels with each block (https://specs.ipfs.tech/bitswap-protocol/).
+ * Every received block is hashed here and named by the CID the hash gives: a block whose bytes do
+ * not match a want simply matches nothing.
+ */
+import { createHash } from 'node:crypto'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { varint } from 'multiformats'
+import { Message } from './message.js'
+
+/** The only protocol spoken (Helia and kubo both speak it). */
+export const BITSWAP_PROTOCOL = '/ipfs/bitswap/1.2.0'
+
+/** The spec's (and kubo's and Helia's) limit on one message, in both directions. */
+export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+/** Hash functions by multihash code: what a block's CID may name and we can check. */
+const HASHES = new Map<number, string>([[0x12, 'sha256'], [0x13, 'sha512']])
+const IDENTITY = 0x00
+const DAG_PB = 0x70
+
+/** A message over the size limit, a bad length prefix or a broken protobuf: the stream is reset. */
+export class BadMessageError extends Error {
+  static override name = 'BadMessageError'
+  override name = BadMessageError.name
+}
+
+/** Encodes one message: its length prefix and its body, sent as they are (no copy into one buffer). */
+export function frame (message: Partial<Message>): [Uint8Array, Uint8Array] {
+  const body = Message.encode(message)
+  return [varint.encodeTo(body.byteLength, new Uint8Array(varint.encodingLength(body.byteLength))), body]
+}
+
+/** The bytes that go with a block so that the receiver can rebuild its CID: version, codec, hash code, length. */
+export function cidPrefix (cid: CID): Uint8Array {
+  const parts = [cid.version, cid.code, cid.multihash.code, cid.multihash.size]
+  const out = new Uint8Array(parts.reduce((n, p) => n + varint.encodingLength(p), 0))
+  let offset = 0
+  for (const p of parts) { varint.encodeTo(p, out, offset); offset += varint.encodingLength(p) }
+  return out
+}
+
+/** Hashes a received block as its prefix says and returns the CID it really has; undefined if unsupported. */
+export function verifiedCid (prefix: Uint8Array, data: Uint8Array): CID | undefined {
+  const parts: number[] = []
+  let offset = 0
+  try {
+    for (let i = 0; i < 4; i++) {
+      const [value, read] = varint.decode(prefix, offset)
+      if (read === 0 || offset + read > prefix.byteLength) return undefined
+      parts.push(value)
+      offset += read
+    }
+  } catch {
+    return undefined
+  }
+  const [version, codec, code, length] = parts as [number, number, number, number]
+  return cidOf(version, codec, code, length, data)
+}
+
+/** The CID of a bitswap 1.0.0 block (sent without a prefix: always CIDv0). */
+export function v0Cid (data: Uint8Array): CID | undefined {
+  return cidOf(0, DAG_PB, 0x12, 32, data)
+}
+
+function cidOf (version: number, codec: number, code: number, length: number, data: Uint8Array): CID | undefined {
+  let digest: Uint8Array
+  if (code === IDENTITY) {
+    if (data.byteLength !== length) return undefined
+    digest = data
+  } else {
+    const hash = HASHES.get(code)
+    if (hash == null) return undefined
+    digest = createHash(hash).update(data).digest()
+    if (length > digest.byteLength) return undefined
+    digest = digest.subarray(0, length)
+  }
+  try {
+    const mh = Digest.create(code, digest)
+    return version === 0 ? CID.createV0(mh as Digest.Digest<0x12, 32>) : CID.createV1(codec, mh)
+  } catch {
+    return undefined
+  }
+}
+
+/** The key under which wants and ledgers file a CID: its multihash, whatever its version and codec. */
+export function wantKey (multihash: Uint8Array): string {
+  return Buffer.from(multihash.buffer, multihash.byteOffset, multihash.byteLength).toString('base64')
+}
+
+/**
+ * Splits a stream's bytes into length-prefixed messages, at most `maxBytes` each. A message that
+ * arrived whole in one chunk is handed on as a view of it; a message spread over chunks is copied
+ * once into a buffer of its announced size (it-length-prefixed copies into a list, then out of it).
+ */
+export function createMessageReader (
+  maxBytes: number, onMessage: (bytes: Uint8Array) => void
+): (chunk: Uint8Array) => void {
+  let length = 0
+  let shift = 0
+  let body: Uint8Array | undefined
+  let filled = 0
+  return (chunk) => {
+    let pos = 0
+    while (pos < chunk.byteLength) {
+      if (body == null) {
+        const b = chunk[pos++] as number
+        length += (b & 0x7f) * 2 ** shift
+        shift += 7
+        if ((b & 0x80) !== 0) {
+          if (shift > 28) throw new BadMessageError('message length prefix too long')
+          continue
+        }
+        const n = length
+        length = 0
+        shift = 0
+        if (n > maxBytes) throw new BadMessageError(`message of ${n} bytes is over the ${maxBytes} byte limit`)
+        if (chunk.byteLength - pos >= n) {
+          onMessage(chunk.subarray(pos, pos + n))
+          pos += n
+          continue
+        }
+        body = new Uint8Array(n)
+        filled = 0
+      }
+      const n = Math.min(body.byteLength - filled, chunk.byteLength - pos)
+      body.set(chunk.subarray(pos, pos + n), filled)
+      filled += n
+      pos += n
+      if (filled === body.byteLength) {
+        const whole = body
+        body = undefined
+        onMessage(whole)
+      }
+    }
+  }
+}
