@@ -17,7 +17,7 @@ import { startService, waitFor, type TestService } from '../fixtures/service.js'
 
 interface PinStatus { requestid: string, status: string, info?: Record<string, string> }
 
-describe('Pinery pins DAGs kubo made', () => {
+describe.each(['helia', 'lean'])('Pinery (%s bitswap) pins DAGs kubo made', (bitswap) => {
   let service: TestService
   let kubo: Kubo
   let dir: string
@@ -51,7 +51,7 @@ describe('Pinery pins DAGs kubo made', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pinery-kubo-origin-'))
-    service = await startService({ users: ['alice'] })
+    service = await startService({ users: ['alice'], env: { PINERY_BITSWAP: bitswap } })
     kubo = await startKubo()
   })
 
@@ -122,11 +122,11 @@ describe('Pinery pins DAGs kubo made', () => {
   })
 })
 
-describe('pinning from kubo', () => {
+describe.each(['helia', 'lean'])('pinning from kubo (%s bitswap)', (bitswap) => {
   it('keeps none of the received blocks in memory once pinned (bitswap streams kubo closes early end)', async () => {
     const gc = (): void => { (vm.runInNewContext('gc') as () => void)() }
     v8.setFlagsFromString('--expose-gc')
-    const service = await startService({ users: ['alice'] })
+    const service = await startService({ users: ['alice'], env: { PINERY_BITSWAP: bitswap } })
     const kubo = await startKubo()
     const dir = await mkdtemp(join(tmpdir(), 'pinery-kubo-memory-'))
     try {

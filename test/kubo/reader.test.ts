@@ -26,6 +26,8 @@ const FILES = [
 
 describe('kubo as the reference and the reader of Pinery content', () => {
   let service: TestService
+  /** The same service with Pinery's lean bitswap (the other runs stock @helia/bitswap). */
+  let lean: TestService
   /** Computes reference CIDs (--only-hash) and reads over bitswap; never given the bytes. */
   let reader: Kubo
   /** Offline: imports CARs. */
@@ -34,8 +36,8 @@ describe('kubo as the reference and the reader of Pinery content', () => {
 
   const kuboCid = async (path: string, ...flags: string[]): Promise<string> =>
     await reader.ipfs(['add', '-Q', '--only-hash', '--cid-version=1', ...flags, path], 120_000)
-  const upload = async (body: Uint8Array | FormData, type?: string): Promise<PinStatus> => {
-    const res = await postContent(service, body, type == null ? {} : { type })
+  const upload = async (body: Uint8Array | FormData, type?: string, to = service): Promise<PinStatus> => {
+    const res = await postContent(to, body, type == null ? {} : { type })
     expect(res.status).toBe(202)
     const status = await res.json() as PinStatus
     expect(status.status).toBe('pinned')
@@ -45,6 +47,7 @@ describe('kubo as the reference and the reader of Pinery content', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pinery-kubo-reader-'))
     service = await startService({ users: ['alice'] })
+    lean = await startService({ users: ['alice'], env: { PINERY_BITSWAP: 'lean' } })
     reader = await startKubo()
     importer = await startKubo({ daemonArgs: ['--offline'] })
   })
@@ -53,6 +56,7 @@ describe('kubo as the reference and the reader of Pinery content', () => {
     await reader?.stop()
     await importer?.stop()
     await service?.destroy()
+    await lean?.destroy()
     await rm(dir, { recursive: true, force: true })
   })
 
@@ -80,17 +84,18 @@ describe('kubo as the reference and the reader of Pinery content', () => {
     expect(status.pin.cid).toBe(await kuboCid(root, '-r'))
   })
 
-  it('kubo fetches pinned content over bitswap through the delegates: ipfs get and ipfs dag export', async () => {
+  it.each(['helia', 'lean'])('kubo fetches pinned content over %s bitswap through the delegates: ipfs get and ipfs ' +
+    'dag export', async (bitswap) => {
     const form = new FormData()
     for (const f of FILES) form.append('file', new Blob([f.bytes]), f.path)
     form.append('file', new Blob([randomBytes(100)]), 'salt') // content kubo has never seen
-    const status = await upload(form)
+    const status = await upload(form, undefined, bitswap === 'lean' ? lean : service)
     const cid = status.pin.cid
     expect(status.delegates.length).toBeGreaterThan(0)
     for (const d of status.delegates) expect(d).toMatch(/\/p2p\/12D3Koo/)
     await reader.ipfs(['swarm', 'connect', status.delegates[0] as string])
 
-    const out = join(dir, 'got')
+    const out = join(dir, `got-${bitswap}`)
     await reader.ipfs(['get', '-o', out, cid], 60_000)
     for (const f of FILES) expect((await readFile(join(out, f.path))).equals(f.bytes), f.path).toBe(true)
 

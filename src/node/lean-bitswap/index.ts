@@ -16,7 +16,7 @@ import { BITSWAP_PROTOCOL, MAX_MESSAGE_BYTES, createMessageReader, v0Cid, verifi
 import type { PeerLedger } from './ledger.js'
 import type { Outbox } from './outbox.js'
 import type { Logger } from '../../logger.js'
-import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Connection, Libp2p, PeerId, Stream, StreamMessageEvent } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 
 /** Inbound bitswap streams per connection: Helia opens one per message, kubo one per peer. */
@@ -107,20 +107,36 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
     }
   }
 
+  // Read through events, not the stream's async iterator: the iterator waits for a 'remoteCloseWrite'
+  // that has already passed when kubo closes its side before the handler runs, and would hold the
+  // stream (and what it read) for good (test/kubo/origin.test.ts, "keeps none of the received blocks").
   async function onStream (stream: Stream, connection: Connection): Promise<void> {
     const peerId = connection.remotePeer
     const peer = peerId.toString()
     const read = createMessageReader(MAX_MESSAGE_BYTES, (bytes) => { onMessage(peer, peerId, bytes) })
-    try {
-      for await (const chunk of stream) {
-        if (chunk instanceof Uint8Array) read(chunk)
-        else for (const part of chunk) read(part)
+    await new Promise<void>((resolve) => {
+      const finish = (): void => {
+        stream.removeEventListener('message', onData)
+        stream.removeEventListener('end', finish)
+        stream.removeEventListener('close', finish)
+        resolve()
       }
-      await stream.close()
-    } catch (err) {
-      log.debug({ peer, err: (err as Error).message }, 'bad bitswap stream')
-      stream.abort(err as Error)
-    }
+      const onData = (evt: StreamMessageEvent): void => {
+        try {
+          if (evt.data instanceof Uint8Array) read(evt.data)
+          else for (const part of evt.data) read(part)
+        } catch (err) {
+          log.debug({ peer, err: (err as Error).message }, 'bad bitswap message')
+          stream.abort(err as Error)
+          finish()
+        }
+      }
+      stream.addEventListener('message', onData)
+      stream.addEventListener('end', finish)
+      stream.addEventListener('close', finish)
+      if (stream.readableEnded) finish()
+    })
+    if (stream.status === 'open') await stream.close().catch((err: Error) => { stream.abort(err) })
   }
 
   function peerGone (peer: string): void {
