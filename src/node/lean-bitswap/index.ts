@@ -153,7 +153,9 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
       await libp2p.handle(BITSWAP_PROTOCOL, onStream, {
         maxInboundStreams: MAX_INBOUND_STREAMS,
         maxOutboundStreams: 16,
-        runOnLimitedConnection: false
+        runOnLimitedConnection: false,
+        // The node's one bitswap: replaces a handler left by another (tests swap implementations on one node).
+        force: true
       })
       topologyId = await libp2p.register(BITSWAP_PROTOCOL, {
         onConnect: (peerId) => {

@@ -1,0 +1,88 @@
+/**
+ * The sending side's ledger of one peer: cancels drop wants that are queued or still being read,
+ * a full wantlist replaces the old one, and blocks go out in the order they were wanted, in
+ * several messages rather than one. Reads are held at a gate to catch wants in flight.
+ */
+import { randomBytes } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { MemoryBlockstore } from 'blockstore-core/memory'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { createPeerLedger } from '../../src/node/lean-bitswap/ledger.js'
+import { verifiedCid } from '../../src/node/lean-bitswap/wire.js'
+import { createLimiter } from '../../src/pins/semaphore.js'
+import type { Message } from '../../src/node/lean-bitswap/message.js'
+import type { Outbox } from '../../src/node/lean-bitswap/outbox.js'
+
+/** A real in-memory blockstore whose reads wait until the gate opens. */
+function gatedBlockstore (): { blockstore: MemoryBlockstore, open: () => void } {
+  const blockstore = new MemoryBlockstore()
+  let open!: () => void
+  const gate = new Promise<void>(resolve => { open = resolve })
+  const get = blockstore.get.bind(blockstore)
+  blockstore.get = async function * (cid, options) { await gate; yield * get(cid, options) }
+  return { blockstore, open }
+}
+
+function recordingOutbox (): { outbox: Outbox, sent: Array<Partial<Message>> } {
+  const sent: Array<Partial<Message>> = []
+  return { sent, outbox: { async send (m) { sent.push(m); return true }, close () {} } }
+}
+
+async function blocks (n: number, size: number): Promise<Array<{ cid: CID, bytes: Uint8Array }>> {
+  return await Promise.all(Array.from({ length: n }, async () => {
+    const bytes = randomBytes(size)
+    return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes }
+  }))
+}
+
+const sentCids = (sent: Array<Partial<Message>>): string[] =>
+  sent.flatMap(m => m.payload ?? []).map(b => verifiedCid(b.prefix, b.data)?.toString() ?? 'bad')
+
+const settle = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 50)) }
+
+describe('peer ledger', () => {
+  it('does not send blocks cancelled while queued or being read', async () => {
+    const { blockstore, open } = gatedBlockstore()
+    const all = await blocks(20, 1024)
+    for (const b of all) await blockstore.put(b.cid, b.bytes)
+    const { outbox, sent } = recordingOutbox()
+    const ledger = createPeerLedger({ maxWants: 100, batchBytes: 4096 }, { blockstore, outbox, reads: createLimiter(64) })
+    ledger.update({ entries: all.map(b => ({ cid: b.cid.bytes, priority: 1 })) }, c => CID.decode(c))
+    // Every other block is cancelled: the first few are being read (read-ahead), the rest queued.
+    ledger.update({ entries: all.filter((_, i) => i % 2 === 1).map(b => ({ cid: b.cid.bytes, priority: 1, cancel: true })) },
+      c => CID.decode(c))
+    open()
+    await settle()
+    expect(sentCids(sent)).toEqual(all.filter((_, i) => i % 2 === 0).map(b => b.cid.toString()))
+    expect(sent.length).toBeGreaterThan(1)
+    expect(ledger.size()).toBe(0)
+  })
+
+  it('a full wantlist replaces the wants before it', async () => {
+    const { blockstore, open } = gatedBlockstore()
+    const all = await blocks(6, 100)
+    for (const b of all) await blockstore.put(b.cid, b.bytes)
+    const { outbox, sent } = recordingOutbox()
+    const ledger = createPeerLedger({ maxWants: 100, batchBytes: 4096 }, { blockstore, outbox, reads: createLimiter(64) })
+    ledger.update({ entries: all.slice(0, 4).map(b => ({ cid: b.cid.bytes, priority: 1 })) }, c => CID.decode(c))
+    ledger.update({ full: true, entries: all.slice(3).map(b => ({ cid: b.cid.bytes, priority: 1 })) }, c => CID.decode(c))
+    open()
+    await settle()
+    expect(sentCids(sent).sort()).toEqual(all.slice(3).map(b => b.cid.toString()).sort())
+  })
+
+  it('closing drops every want', async () => {
+    const { blockstore, open } = gatedBlockstore()
+    const all = await blocks(4, 100)
+    for (const b of all) await blockstore.put(b.cid, b.bytes)
+    const { outbox, sent } = recordingOutbox()
+    const ledger = createPeerLedger({ maxWants: 100, batchBytes: 4096 }, { blockstore, outbox, reads: createLimiter(64) })
+    ledger.update({ entries: all.map(b => ({ cid: b.cid.bytes, priority: 1 })) }, c => CID.decode(c))
+    ledger.close()
+    open()
+    await settle()
+    expect(sent).toEqual([])
+  })
+})
