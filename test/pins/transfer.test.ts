@@ -11,7 +11,8 @@ import { unixfs } from '@helia/unixfs'
 import { startOrigin, dagSizeIn, type Origin } from '../fixtures/origin.js'
 import { startService, waitFor, type TestService } from '../fixtures/service.js'
 
-describe('pinning a DAG from another peer', () => {
+// Each bitswap on both sides: stock @helia/bitswap, and Pinery's lean one (PINERY_BITSWAP).
+describe.each(['helia', 'lean'] as const)('pinning a DAG from another peer (%s bitswap)', (bitswap) => {
   let service: TestService | undefined
   let origin: Origin | undefined
   afterEach(async () => {
@@ -28,9 +29,9 @@ describe('pinning a DAG from another peer', () => {
   }
 
   it('pins a 4 MiB file from its origins, with the right dag_size and readable bytes', async () => {
-    origin = await startOrigin()
+    origin = await startOrigin({ bitswap })
     const { cid, bytes } = await origin.addRandomFile(4)
-    service = await startService()
+    service = await startService({ env: { PINERY_BITSWAP: bitswap } })
     const created = await service.client().pinsPost({ pin: { cid: cid.toString(), origins: origin.addrs } })
     expect(['queued', 'pinning']).toContain(created.status)
 
@@ -47,9 +48,9 @@ describe('pinning a DAG from another peer', () => {
   })
 
   it('pins without origins when the origin dials the delegates', async () => {
-    origin = await startOrigin()
+    origin = await startOrigin({ bitswap })
     const { cid } = await origin.addRandomFile(4)
-    service = await startService()
+    service = await startService({ env: { PINERY_BITSWAP: bitswap } })
     const created = await service.client().pinsPost({ pin: { cid: cid.toString() } })
     expect(created.delegates.length).toBeGreaterThan(0)
     for (const d of created.delegates) expect(d).toMatch(new RegExp(`/p2p/${service.pinery.node.peerId}$`))
@@ -59,20 +60,20 @@ describe('pinning a DAG from another peer', () => {
   })
 
   it('a dial failure on one origin does not fail the pin', async () => {
-    origin = await startOrigin()
+    origin = await startOrigin({ bitswap })
     const { cid } = await origin.addRandomFile(1)
-    service = await startService()
+    service = await startService({ env: { PINERY_BITSWAP: bitswap } })
     const dead = '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWLYrdHaeG1p9rdgSyvpPyUrTjank2zH1xKBb2uYEPikDk'
     const created = await service.client().pinsPost({ pin: { cid: cid.toString(), origins: [dead, ...origin.addrs] } })
     expect((await untilSettled(service, created.requestid)).status).toBe('pinned')
   })
 
   it('an unfetchable CID ends failed with a reason, and its record stays', async () => {
-    origin = await startOrigin()
+    origin = await startOrigin({ bitswap })
     const { cid } = await origin.addRandomFile(1)
     await origin.stop()
     origin = undefined
-    service = await startService({ env: { PINERY_STALL_TIMEOUT_MS: '500' } })
+    service = await startService({ env: { PINERY_STALL_TIMEOUT_MS: '500', PINERY_BITSWAP: bitswap } })
     const created = await service.client().pinsPost({ pin: { cid: cid.toString() } })
     const settled = await untilSettled(service, created.requestid)
     expect(settled.status).toBe('failed')
@@ -82,9 +83,9 @@ describe('pinning a DAG from another peer', () => {
   })
 
   it('several requests for one CID share one copy and all become pinned', async () => {
-    origin = await startOrigin()
+    origin = await startOrigin({ bitswap })
     const { cid } = await origin.addRandomFile(2)
-    service = await startService({ users: ['bob'] })
+    service = await startService({ users: ['bob'], env: { PINERY_BITSWAP: bitswap } })
     const a = await service.client().pinsPost({ pin: { cid: cid.toString(), origins: origin.addrs } })
     // Bob names the same DAG in another multibase: echoed as given, stored once.
     const b16 = cid.toString(base16)
