@@ -8,7 +8,8 @@
  *                         flight (Pinery's own walker), keeping nothing; prints {ms, bytes, blocks}
  *   stock --addr A --cid C  stock Helia (default bitswap settings) runs pins.add(C) from A
  *                         into a blockstore-fs; prints {ms, peakRssBytes}
- * All use the transport stack of Pinery itself (TCP + Noise + Yamux).
+ * All use the transport stack of Pinery itself (TCP + Noise + Yamux). `--bitswap lean|helia` picks the
+ * bitswap of origin, origin-many and fetch (default helia: stock @helia/bitswap).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -34,8 +35,16 @@ import type { BlockCodec } from 'multiformats/codecs/interface'
 const MiB = 1024 * 1024
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { count: { type: 'string' }, mib: { type: 'string' }, addr: { type: 'string' }, cid: { type: 'string' } }
+  options: {
+    count: { type: 'string' },
+    mib: { type: 'string' },
+    addr: { type: 'string' },
+    cid: { type: 'string' },
+    bitswap: { type: 'string', default: 'helia' }
+  }
 })
+if (values.bitswap !== 'helia' && values.bitswap !== 'lean') throw new Error('--bitswap: expected helia or lean')
+const bitswapImplementation = values.bitswap
 const logger = createLogger({ level: 'silent' })
 const listen = [multiaddr('/ip4/127.0.0.1/tcp/0')]
 const print = (value: unknown): void => { process.stdout.write(`${JSON.stringify(value)}\n`) }
@@ -46,7 +55,7 @@ async function * randomStream (mib: number): AsyncGenerator<Uint8Array> {
 
 async function origin (mib: number): Promise<void> {
   const blockstore = new MemoryBlockstore()
-  const node = await createPineryNode({ listen, announce: [] },
+  const node = await createPineryNode({ listen, announce: [], bitswapImplementation },
     { blockstore, datastore: new MemoryDatastore(), logger })
   const cid = await unixfs(node.helia).addByteStream(randomStream(mib),
     { chunker: fixedSize({ chunkSize: 256 * 1024 }), rawLeaves: true, cidVersion: 1 })
@@ -67,7 +76,7 @@ async function originMany (count: number): Promise<void> {
     const { cid, bytes } = await manyBlock(i)
     await blockstore.put(cid, bytes)
   }
-  const node = await createPineryNode({ listen, announce: [] },
+  const node = await createPineryNode({ listen, announce: [], bitswapImplementation },
     { blockstore, datastore: new MemoryDatastore(), logger })
   print({ addrs: node.delegates() })
   process.on('SIGTERM', () => { void node.stop().then(() => process.exit(0)) })
@@ -90,7 +99,7 @@ async function raw (addr: string, mib: number): Promise<void> {
 
 async function fetchDag (addr: string, cid: string): Promise<void> {
   // Blocks are verified by bitswap and dropped: only the sender's cost is of interest (bench:serve).
-  const node = await createPineryNode({ listen, announce: [] },
+  const node = await createPineryNode({ listen, announce: [], bitswapImplementation },
     { blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), logger })
   const started = performance.now()
   await node.libp2p.dial(multiaddr(addr))

@@ -4,9 +4,12 @@
  * no throughput cap), the 0 ms case included, so that only the delay differs between rows. Per run
  * and RTT, interleaved: the raw libp2p stream (one stream, Noise + Yamux) and a fresh Pinery pinning
  * the origin's DAG, both through the proxy. Medians of MiB/s and the receivers' CPU-s/GiB.
+ * Each variant's origin runs the bitswap the variant names (ORIGIN_BITSWAP, else its PINERY_BITSWAP,
+ * else helia): `--bitswap helia,lean` compares stock and lean pairs side by side.
  */
-import { startDelayProxy, viaProxy } from './delay-proxy.js'
+import { startDelayProxy, viaProxy, type DelayProxy } from './delay-proxy.js'
 import { MiB, median, runPeer, startPeer, table } from './lib.js'
+import type { ChildProcess } from 'node:child_process'
 import { pineryRun } from './pinery-run.js'
 
 /** What to sweep. */
@@ -15,14 +18,29 @@ export interface RttSweepInit {
   rtts: number[]
   runs: number
   /** Pinery variants run side by side: a label and the settings it adds (e.g. `PINERY_STREAM_WINDOW_KIB=0`). */
-  variants: Array<{ label: string, env: Record<string, string> }>
+  variants: Variant[]
 }
 
-/** Parses `--pinery-env 'default;PINERY_X=1,PINERY_Y=2'` into variants. */
-export function parseVariants (spec: string | undefined): RttSweepInit['variants'] {
-  return (spec ?? 'default').split(';').map(v => v.trim()).filter(Boolean).map(v => v === 'default'
-    ? { label: 'Pinery', env: {} }
-    : { label: `Pinery ${v}`, env: Object.fromEntries(v.split(',').map(kv => kv.split('=', 2) as [string, string])) })
+/** One Pinery setup: its settings, and the bitswap of the origin it pins from. */
+export interface Variant { label: string, env: Record<string, string>, origin: string }
+
+/**
+ * Parses `--pinery-env 'default;PINERY_X=1,PINERY_Y=2'` into variants; `ORIGIN_BITSWAP=lean` in a
+ * variant sets its origin's bitswap (not passed to Pinery).
+ */
+export function parseVariants (spec: string | undefined): Variant[] {
+  return (spec ?? 'default').split(';').map(v => v.trim()).filter(Boolean).map(v => {
+    if (v === 'default') return { label: 'Pinery', env: {}, origin: 'helia' }
+    const pairs = v.split(',').map(kv => kv.split('=', 2) as [string, string])
+    const { ORIGIN_BITSWAP: origin, ...env } = Object.fromEntries(pairs)
+    return { label: `Pinery ${v}`, env, origin: origin ?? env.PINERY_BITSWAP ?? 'helia' }
+  })
+}
+
+/** Variants for `--bitswap helia,lean`: each Pinery pins from an origin with the same bitswap. */
+export function bitswapVariants (list: string): Variant[] {
+  return list.split(',').map(b => b.trim()).filter(Boolean)
+    .map(b => ({ label: `Pinery ${b} ← ${b} origin`, env: { PINERY_BITSWAP: b }, origin: b }))
 }
 
 type Stats = { mibs: number[], cpu: number[], rss: number[] }
@@ -32,25 +50,31 @@ const stats = (): Stats => ({ mibs: [], cpu: [], rss: [] })
 export async function rttSweep ({ sizes, rtts, runs, variants }: RttSweepInit): Promise<void> {
   const rows: Array<Array<string | number>> = []
   for (const n of sizes) {
-    const origin = await startPeer<{ cid: string, addrs: string[] }>(['origin', '--mib', String(n)])
-    const addr = origin.value.addrs[0] as string
-    const port = Number(/\/tcp\/(\d+)/.exec(addr)?.[1])
+    const origins = new Map<string, { child: ChildProcess, cid: string, addr: string, port: number }>()
+    for (const b of new Set(variants.map(v => v.origin))) {
+      const o = await startPeer<{ cid: string, addrs: string[] }>(['origin', '--mib', String(n), '--bitswap', b])
+      const addr = o.value.addrs[0] as string
+      origins.set(b, { child: o.child, cid: o.value.cid, addr, port: Number(/\/tcp\/(\d+)/.exec(addr)?.[1]) })
+    }
+    const first = [...origins.values()][0] as { addr: string }
     const raw = new Map<number, Stats>(rtts.map(r => [r, stats()]))
     const pin = new Map<string, Stats>(rtts.flatMap(r => variants.map(v => [`${r} ${v.label}`, stats()] as const)))
     try {
       for (let i = 0; i < runs; i++) {
         for (const rtt of rtts) {
-          const proxy = await startDelayProxy(port, rtt)
+          const proxies = new Map<string, DelayProxy>()
           try {
-            const via = viaProxy(addr, proxy.port)
-            const r = await runPeer<{ ms: number, cpuS: number }>(['raw', '--addr', via, '--mib', String(n)])
+            for (const [b, o] of origins) proxies.set(b, await startDelayProxy(o.port, rtt))
+            const via = (b: string): string => viaProxy(origins.get(b)?.addr as string, proxies.get(b)?.port as number)
+            const r = await runPeer<{ ms: number, cpuS: number }>(
+              ['raw', '--addr', viaProxy(first.addr, [...proxies.values()][0]?.port as number), '--mib', String(n)])
             const rs = raw.get(rtt) as Stats
             rs.mibs.push(n / (r.ms / 1000))
             rs.cpu.push(r.cpuS / (n / 1024))
             let line = `${n} MiB rtt ${rtt} ms run ${i + 1}: ` +
               `raw ${rs.mibs.at(-1)?.toFixed(1)} MiB/s ${rs.cpu.at(-1)?.toFixed(1)} CPU-s/GiB`
             for (const v of variants) {
-              const p = await pineryRun(origin.value.cid, [via], v.env)
+              const p = await pineryRun(origins.get(v.origin)?.cid as string, [via(v.origin)], v.env)
               const ps = pin.get(`${rtt} ${v.label}`) as Stats
               ps.mibs.push(n / (p.ms / 1000))
               ps.cpu.push(p.cpuS / (n / 1024))
@@ -59,12 +83,12 @@ export async function rttSweep ({ sizes, rtts, runs, variants }: RttSweepInit): 
             }
             process.stderr.write(line + '\n')
           } finally {
-            await proxy.close()
+            for (const proxy of proxies.values()) await proxy.close()
           }
         }
       }
     } finally {
-      origin.child.kill('SIGTERM')
+      for (const o of origins.values()) o.child.kill('SIGTERM')
     }
     for (const v of variants) {
       const p0 = median(pin.get(`${rtts[0] as number} ${v.label}`)?.mibs ?? [])

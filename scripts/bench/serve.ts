@@ -9,7 +9,10 @@
  *          page cache is warm, as it is for the CAR right after)
  *   car    GET /ipfs/<cid>?format=car from Pinery, the body read to the end; Pinery's CPU likewise
  *
- *   npm run bench:serve -- [--mib 256] [--runs 3]
+ *   npm run bench:serve -- [--mib 256] [--runs 3] [--bitswap helia,lean]
+ *
+ * `--bitswap` runs one Pinery per bitswap (PINERY_BITSWAP), each pinning the DAG first; the bitswap
+ * step runs against each in turn (the fetching peer is stock Helia for all), disk and CAR against the first.
  *
  * Reports medians of MiB/s and sender CPU-s/GiB, and the ratios the issue sets targets for.
  */
@@ -17,12 +20,17 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { startServerProcess } from '../../test/fixtures/process.js'
+import { startServerProcess, type ServerProcess } from '../../test/fixtures/process.js'
 import { benchServerEnv, cpuSeconds, median, MiB, peakRss, runPeer, startPeer, table } from './lib.js'
 
 const { values } = parseArgs({
-  options: { mib: { type: 'string', default: '256' }, runs: { type: 'string', default: '3' } }
+  options: {
+    mib: { type: 'string', default: '256' },
+    runs: { type: 'string', default: '3' },
+    bitswap: { type: 'string', default: 'helia' }
+  }
 })
+const bitswaps = values.bitswap.split(',').map(b => b.trim()).filter(Boolean)
 const n = Number(values.mib)
 const runs = Number(values.runs)
 const TOKEN = 'pinery_bench-token'
@@ -44,41 +52,57 @@ async function readAll (dir: string, parallel = 16): Promise<number> {
 }
 
 const origin = await startPeer<{ cid: string, addrs: string[] }>(['origin', '--mib', String(n)])
-const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-serve-'))
-const server = await startServerProcess({
-  ...benchServerEnv(dataDir, TOKEN),
-  PINERY_GATEWAY_AUTH: 'token'
-})
+/** One Pinery per bitswap; the first also serves the disk and CAR steps. */
+const senders: Array<{ bitswap: string, dataDir: string, server: ServerProcess, bs: number[], bsCpu: number[] }> = []
+for (const bitswap of bitswaps) {
+  const dir = await mkdtemp(join(tmpdir(), 'pinery-bench-serve-'))
+  senders.push({
+    bitswap,
+    dataDir: dir,
+    server: await startServerProcess({
+      ...benchServerEnv(dir, TOKEN), PINERY_GATEWAY_AUTH: 'token', PINERY_BITSWAP: bitswap
+    }),
+    bs: [],
+    bsCpu: []
+  })
+}
+const { dataDir, server } = senders[0] as (typeof senders)[number]
 const pid = server.child.pid as number
 const originPid = origin.child.pid as number
 const cid = origin.value.cid
 const series = (): number[] => []
 const s = {
-  raw: series(), rawCpu: series(), bs: series(), bsCpu: series(), disk: series(), car: series(), carCpu: series()
+  raw: series(), rawCpu: series(), disk: series(), car: series(), carCpu: series()
 }
 const perGiB = (bytes: number, cpu: number): number => cpu / (bytes / 1024 / MiB)
 const rate = (bytes: number, ms: number): number => bytes / MiB / (ms / 1000)
 try {
   const body = JSON.stringify({ cid, origins: origin.value.addrs })
-  const created = await (await fetch(`${server.url}/pins`, { method: 'POST', headers, body }))
-    .json() as { requestid: string }
-  for (;;) {
-    const st = await (await fetch(`${server.url}/pins/${created.requestid}`, { headers })).json() as { status: string }
-    if (st.status === 'pinned') break
-    if (st.status === 'failed') throw new Error('pin failed')
-    await new Promise(resolve => setTimeout(resolve, 50))
+  for (const { server: sender } of senders) {
+    const created = await (await fetch(`${sender.url}/pins`, { method: 'POST', headers, body }))
+      .json() as { requestid: string }
+    for (;;) {
+      const res = await fetch(`${sender.url}/pins/${created.requestid}`, { headers })
+      const st = await res.json() as { status: string }
+      if (st.status === 'pinned') break
+      if (st.status === 'failed') throw new Error('pin failed')
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
   }
-  const pineryAddr = server.delegates[0] as string
   for (let i = 0; i < runs; i++) {
     let c0 = await cpuSeconds(originPid)
     const r = await runPeer<{ ms: number }>(['raw', '--addr', origin.value.addrs[0] as string, '--mib', String(n)])
     s.raw.push(rate(n * MiB, r.ms))
     s.rawCpu.push(perGiB(n * MiB, await cpuSeconds(originPid) - c0))
 
-    c0 = await cpuSeconds(pid)
-    const b = await runPeer<{ ms: number, bytes: number }>(['fetch', '--addr', pineryAddr, '--cid', cid])
-    s.bs.push(rate(b.bytes, b.ms))
-    s.bsCpu.push(perGiB(b.bytes, await cpuSeconds(pid) - c0))
+    for (const sender of senders) {
+      const senderPid = sender.server.child.pid as number
+      c0 = await cpuSeconds(senderPid)
+      const b = await runPeer<{ ms: number, bytes: number }>(
+        ['fetch', '--addr', sender.server.delegates[0] as string, '--cid', cid])
+      sender.bs.push(rate(b.bytes, b.ms))
+      sender.bsCpu.push(perGiB(b.bytes, await cpuSeconds(senderPid) - c0))
+    }
 
     let t0 = performance.now()
     const diskBytes = await readAll(join(dataDir, 'blocks'))
@@ -95,7 +119,8 @@ try {
     s.carCpu.push(perGiB(carBytes, await cpuSeconds(pid) - c0))
     const f = (x: number | undefined, d = 1): string => x?.toFixed(d) ?? '-'
     process.stderr.write(`run ${i + 1}: raw ${f(s.raw.at(-1))} MiB/s sender ${f(s.rawCpu.at(-1), 2)} CPU-s/GiB; ` +
-      `bitswap ${f(s.bs.at(-1))} MiB/s Pinery ${f(s.bsCpu.at(-1), 2)} CPU-s/GiB; ` +
+      senders.map(x => `bitswap ${x.bitswap} ${f(x.bs.at(-1))} MiB/s Pinery ${f(x.bsCpu.at(-1), 2)} CPU-s/GiB; `)
+        .join('') +
       `disk ${f(s.disk.at(-1), 0)} MiB/s (${f(diskBytes / MiB)} MiB); ` +
       `CAR ${f(s.car.at(-1))} MiB/s (${f(carBytes / MiB)} MiB) Pinery ${f(s.carCpu.at(-1), 2)} CPU-s/GiB\n`)
   }
@@ -106,19 +131,21 @@ try {
   process.stdout.write(table(['path', 'MiB/s (median)', 'runs', 'sender CPU-s/GiB (median)', 'runs'], [
     ['raw libp2p stream, Helia sender', median(s.raw).toFixed(1), runsOf(s.raw), median(s.rawCpu).toFixed(2),
       runsOf(s.rawCpu)],
-    ['bitswap, Pinery sender → Helia peer', median(s.bs).toFixed(1), runsOf(s.bs), median(s.bsCpu).toFixed(2),
-      runsOf(s.bsCpu)],
+    ...senders.map(x => [`bitswap, Pinery (${x.bitswap}) sender → Helia peer`, median(x.bs).toFixed(1), runsOf(x.bs),
+      median(x.bsCpu).toFixed(2), runsOf(x.bsCpu)]),
     ['block files read from disk', median(s.disk).toFixed(1), runsOf(s.disk), '-', '-'],
     ['GET ?format=car from Pinery', median(s.car).toFixed(1), runsOf(s.car), median(s.carCpu).toFixed(2),
       runsOf(s.carCpu)]
   ]) + '\n\n')
   process.stdout.write(table(['ratio', 'measured', 'target'], [
-    ['Pinery bitswap sender CPU per byte / raw-stream sender', `${(median(s.bsCpu) / median(s.rawCpu)).toFixed(2)}×`,
-      '≤ 1.5×'],
+    ...senders.map(x => [`Pinery (${x.bitswap}) bitswap sender CPU per byte / raw-stream sender`,
+      `${(median(x.bsCpu) / median(s.rawCpu)).toFixed(2)}×`, '≤ 1.5×']),
     ['CAR rate / disk read rate', `${(100 * median(s.car) / median(s.disk)).toFixed(0)} %`, '≥ 70 %']
   ]) + '\n')
 } finally {
   origin.child.kill('SIGTERM')
-  await server.stop()
-  await rm(dataDir, { recursive: true, force: true })
+  for (const sender of senders) {
+    await sender.server.stop()
+    await rm(sender.dataDir, { recursive: true, force: true })
+  }
 }

@@ -8,6 +8,8 @@
  *   npm run bench:transfer -- [--sizes 256,1024] [--runs 3] [--stock-runs 3] [--kubo true]
  *   npm run bench:transfer -- --rtt 40,100 [--sizes 64] [--runs 3] [--pinery-env 'default;PINERY_X=1']
  *                                                           (latency sweep, see rtt.ts)
+ *   --bitswap helia,lean   Pinery with each bitswap (PINERY_BITSWAP), each pinning from an origin
+ *                          running the same one, side by side in the same run (both modes)
  *
  * Every party is its own process on 127.0.0.1. Runs are interleaved (raw, Pinery, stock, Pinery
  * from kubo, kubo from kubo, raw, …) so machine noise hits all of them alike. Reports medians of
@@ -19,7 +21,7 @@ import { KUBO_VERSION } from '../../test/fixtures/tools.js'
 import { kuboPinRun, startKuboOrigin, type ReceiverRun } from './kubo.js'
 import { MiB, median, runPeer, startPeer, table } from './lib.js'
 import { pineryRun } from './pinery-run.js'
-import { parseVariants, rttSweep } from './rtt.js'
+import { bitswapVariants, parseVariants, rttSweep } from './rtt.js'
 
 const { values } = parseArgs({
   options: {
@@ -28,9 +30,11 @@ const { values } = parseArgs({
     'stock-runs': { type: 'string', default: '3' },
     kubo: { type: 'string', default: 'true' },
     rtt: { type: 'string' },
-    'pinery-env': { type: 'string' }
+    'pinery-env': { type: 'string' },
+    bitswap: { type: 'string' }
   }
 })
+const variants = values.bitswap != null ? bitswapVariants(values.bitswap) : parseVariants(values['pinery-env'])
 if (values.rtt != null) {
   // The latency sweep: raw stream and Pinery through a delaying proxy (see rtt.ts); sizes default to 64 MiB.
   const rttSizes = process.argv.includes('--sizes') ? values.sizes.split(',').map(Number) : [64]
@@ -38,7 +42,7 @@ if (values.rtt != null) {
     sizes: rttSizes,
     rtts: [0, ...values.rtt.split(',').map(Number)],
     runs: Number(values.runs),
-    variants: parseVariants(values['pinery-env'])
+    variants
   })
   process.exit(0)
 }
@@ -65,62 +69,78 @@ const last = (s: Series): string =>
   `${s.mibs.at(-1)?.toFixed(1) ?? '-'} MiB/s ${s.cpu.at(-1)?.toFixed(1) ?? '-'} CPU-s/GiB`
 
 for (const n of sizes) {
-  const origin = await startPeer<{ cid: string, addrs: string[] }>(['origin', '--mib', String(n)])
+  const origins = new Map<string, { cid: string, addrs: string[], kill: () => void }>()
+  for (const b of new Set(['helia', ...variants.map(v => v.origin)])) {
+    const o = await startPeer<{ cid: string, addrs: string[] }>(['origin', '--mib', String(n), '--bitswap', b])
+    origins.set(b, { ...o.value, kill: () => o.child.kill('SIGTERM') })
+  }
+  const origin = origins.get('helia') as { cid: string, addrs: string[] }
   const kuboOrigin = withKubo ? await startKuboOrigin(n) : undefined
-  const addr = origin.value.addrs[0] as string
+  const addr = origin.addrs[0] as string
   const raw = series('raw libp2p stream (Helia → Helia)')
-  const pinery = series('Pinery ← Helia origin')
-  const pineryKubo = series('Pinery ← kubo origin')
+  const pinery = variants.map(v => series(`${v.label}`))
+  const pineryKubo = variants.map(v => series(`${v.label.replace(/ ← .*/, '')} ← kubo origin`))
   const kubo = series(`kubo ${KUBO_VERSION} ← kubo origin`)
   const stock: number[] = []
   try {
     for (let i = 0; i < runs; i++) {
       const r = await runPeer<{ ms: number, cpuS: number }>(['raw', '--addr', addr, '--mib', String(n)])
       record(raw, n, { ...r, peakRssBytes: 0 })
-      record(pinery, n, await pineryRun(origin.value.cid, origin.value.addrs))
+      for (const [j, v] of variants.entries()) {
+        const o = origins.get(v.origin) as { cid: string, addrs: string[] }
+        record(pinery[j] as Series, n, await pineryRun(o.cid, o.addrs, v.env))
+      }
       const s = i < stockRuns
-        ? rate(n, (await runPeer<{ ms: number }>(['stock', '--addr', addr, '--cid', origin.value.cid])).ms)
+        ? rate(n, (await runPeer<{ ms: number }>(['stock', '--addr', addr, '--cid', origin.cid])).ms)
         : undefined
       if (s != null) stock.push(s)
       if (kuboOrigin != null) {
-        record(pineryKubo, n, await pineryRun(kuboOrigin.cid, kuboOrigin.kubo.addrs))
+        for (const [j, v] of variants.entries()) {
+          record(pineryKubo[j] as Series, n, await pineryRun(kuboOrigin.cid, kuboOrigin.kubo.addrs, v.env))
+        }
         record(kubo, n, await kuboPinRun(kuboOrigin.cid, kuboOrigin.kubo.addrs[0] as string))
       }
-      process.stderr.write(`${n} MiB run ${i + 1}: raw ${last(raw)}; pinery ${last(pinery)}; ` +
+      const each = (xs: Series[]): string => xs.map(p => `${p.name} ${last(p)}`).join('; ')
+      process.stderr.write(`${n} MiB run ${i + 1}: raw ${last(raw)}; ${each(pinery)}; ` +
         `stock ${s?.toFixed(1) ?? '-'} MiB/s` +
-        (kuboOrigin != null ? `; pinery←kubo ${last(pineryKubo)}; kubo←kubo ${last(kubo)}` : '') + '\n')
+        (kuboOrigin != null ? `; ${each(pineryKubo)}; kubo←kubo ${last(kubo)}` : '') + '\n')
     }
   } finally {
-    origin.child.kill('SIGTERM')
+    for (const o of origins.values()) o.kill()
     await kuboOrigin?.kubo.stop()
   }
   const r = median(raw.mibs)
-  const p = median(pinery.mibs)
   const s = stock.length > 0 ? median(stock) : NaN
-  rows.push([`${n} MiB`, r.toFixed(1), p.toFixed(1), Number.isNaN(s) ? '-' : s.toFixed(1),
-    `${(100 * p / r).toFixed(0)} %`,
-    Number.isNaN(s) ? '-' : `${(p / s).toFixed(1)}×`, (median(pinery.rss) / MiB).toFixed(0),
-    (Math.max(...pinery.rss) / MiB).toFixed(0),
-    median(raw.cpu).toFixed(2), median(pinery.cpu).toFixed(2), `${(median(pinery.cpu) / median(raw.cpu)).toFixed(2)}×`])
+  for (const x of pinery) {
+    const p = median(x.mibs)
+    rows.push([`${n} MiB`, x.name, r.toFixed(1), p.toFixed(1), x.mibs.map(v => v.toFixed(0)).join(' / '),
+      Number.isNaN(s) ? '-' : s.toFixed(1), `${(100 * p / r).toFixed(0)} %`,
+      Number.isNaN(s) ? '-' : `${(p / s).toFixed(1)}×`, (median(x.rss) / MiB).toFixed(0),
+      (Math.max(...x.rss) / MiB).toFixed(0),
+      median(raw.cpu).toFixed(2), median(x.cpu).toFixed(2), x.cpu.map(v => v.toFixed(1)).join(' / '),
+      `${(median(x.cpu) / median(raw.cpu)).toFixed(2)}×`])
+  }
   if (kuboOrigin == null) continue
-  for (const x of [raw, pinery, pineryKubo, kubo]) {
+  for (const x of [raw, ...pinery, ...pineryKubo, kubo]) {
     kuboRows.push([`${n} MiB`, x.name, median(x.mibs).toFixed(1), x.mibs.map(v => v.toFixed(0)).join(' / '),
       median(x.cpu).toFixed(2),
       x.rss.length > 0 ? (median(x.rss) / MiB).toFixed(0) : '-'])
   }
-  ratioRows.push([`${n} MiB`, `${(median(pineryKubo.mibs) / median(kubo.mibs)).toFixed(2)}×`,
-    `${(median(pineryKubo.cpu) / median(kubo.cpu)).toFixed(2)}×`])
+  for (const x of pineryKubo) {
+    ratioRows.push([`${n} MiB`, x.name, `${(median(x.mibs) / median(kubo.mibs)).toFixed(2)}×`,
+      `${(median(x.cpu) / median(kubo.cpu)).toFixed(2)}×`])
+  }
 }
 
 process.stdout.write(`\nbench:transfer — medians of ${runs} runs (stock: ${Math.min(runs, stockRuns)}), ` +
   'MiB/s of file bytes\n\n')
-process.stdout.write(table(['size', 'raw stream', 'Pinery', 'stock pins.add', 'Pinery / raw', 'Pinery / stock',
-  'Pinery peak RSS MiB (median)', '(max)', 'raw CPU-s/GiB', 'Pinery CPU-s/GiB',
+process.stdout.write(table(['size', 'receiver', 'raw stream', 'Pinery', 'runs', 'stock pins.add', 'Pinery / raw',
+  'Pinery / stock', 'Pinery peak RSS MiB (median)', '(max)', 'raw CPU-s/GiB', 'Pinery CPU-s/GiB', 'runs',
   'Pinery / raw CPU per byte (≤ 1.5×)'], rows) + '\n')
 if (kuboRows.length > 0) {
   process.stdout.write(`\nreceivers side by side (kubo ${KUBO_VERSION}); CPU-s/GiB of the receiving process\n\n`)
   process.stdout.write(table(['size', 'receiver', 'MiB/s (median)', 'runs', 'CPU-s/GiB (median)', 'peak RSS MiB'],
     kuboRows) + '\n\n')
-  process.stdout.write(table(['size', 'Pinery / kubo throughput (target ≥ 1.0×)',
+  process.stdout.write(table(['size', 'receiver', 'Pinery / kubo throughput (target ≥ 1.0×)',
     'Pinery / kubo CPU per byte (target ≤ 1.0×)'], ratioRows) + '\n')
 }
