@@ -121,8 +121,8 @@ try {
     process.stderr.write(`run ${i + 1}: raw ${f(s.raw.at(-1))} MiB/s sender ${f(s.rawCpu.at(-1), 2)} CPU-s/GiB; ` +
       senders.map(x => `bitswap ${x.bitswap} ${f(x.bs.at(-1))} MiB/s Pinery ${f(x.bsCpu.at(-1), 2)} CPU-s/GiB; `)
         .join('') +
-      `disk ${f(s.disk.at(-1), 0)} MiB/s (${f(diskBytes / MiB)} MiB); ` +
-      `CAR ${f(s.car.at(-1))} MiB/s (${f(carBytes / MiB)} MiB) Pinery ${f(s.carCpu.at(-1), 2)} CPU-s/GiB\n`)
+        `disk ${f(s.disk.at(-1), 0)} MiB/s (${f(diskBytes / MiB)} MiB); ` +
+        `CAR ${f(s.car.at(-1))} MiB/s (${f(carBytes / MiB)} MiB) Pinery ${f(s.carCpu.at(-1), 2)} CPU-s/GiB\n`)
   }
   const rss = await peakRss(pid)
   const runsOf = (xs: number[]): string => xs.map(x => x.toFixed(1)).join(' / ')
