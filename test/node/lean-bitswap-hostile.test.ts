@@ -39,7 +39,7 @@ async function startRawPeer (): Promise<{ node: PineryNode, messages: Message[],
   const peer = { node, messages: [] as Message[], streams: 0 }
   await node.libp2p.handle(BITSWAP_PROTOCOL, (stream: Stream) => {
     peer.streams++
-    const read = createMessageReader(MAX_MESSAGE_BYTES, (bytes) => { peer.messages.push(Message.decode(bytes)) })
+    const read = createMessageReader(MAX_MESSAGE_BYTES, (bytes) => { peer.messages.push(Message.decode(Uint8Array.from(bytes))) })
     stream.addEventListener('message', (evt) => {
       if (evt.data instanceof Uint8Array) read(evt.data)
       else for (const part of evt.data) read(part)

@@ -1,7 +1,8 @@
 /**
  * The sending side's ledger of one peer: cancels drop wants that are queued or still being read,
  * a full wantlist replaces the old one, and blocks go out in the order they were wanted, in
- * several messages rather than one. Reads are held at a gate to catch wants in flight.
+ * several messages rather than one. Reads are held at a gate to catch wants in flight. And the
+ * hand-framed block messages decode to what protons would have encoded.
  */
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
@@ -10,9 +11,9 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createPeerLedger } from '../../src/node/lean-bitswap/ledger.js'
-import { verifiedCid } from '../../src/node/lean-bitswap/wire.js'
+import { BlockPresenceType, Message } from '../../src/node/lean-bitswap/message.js'
+import { MAX_MESSAGE_BYTES, cidPrefix, createMessageReader, frame, verifiedCid } from '../../src/node/lean-bitswap/wire.js'
 import { createLimiter } from '../../src/pins/semaphore.js'
-import type { Message } from '../../src/node/lean-bitswap/message.js'
 import type { Outbox } from '../../src/node/lean-bitswap/outbox.js'
 
 /** A real in-memory blockstore whose reads wait until the gate opens. */
@@ -84,5 +85,25 @@ describe('peer ledger', () => {
     open()
     await settle()
     expect(sent).toEqual([])
+  })
+})
+
+describe('message framing', () => {
+  it('blocks framed without copying decode to the same message protons would encode', async () => {
+    const all = await blocks(3, 5000)
+    const message = {
+      payload: all.map(b => ({ prefix: cidPrefix(b.cid), data: b.bytes })),
+      blockPresences: [{ cid: all[0]?.cid.bytes as Uint8Array, type: BlockPresenceType.DontHave }]
+    }
+    const parts = frame(message)
+    expect(parts.length).toBe(6) // head + first block's header, data, then header and data of each other block
+    const decoded: Message[] = []
+    const read = createMessageReader(MAX_MESSAGE_BYTES, (bytes) => { decoded.push(Message.decode(bytes)) })
+    for (const p of parts) read(p)
+    expect(decoded).toHaveLength(1)
+    const got = decoded[0] as Message
+    expect(got.payload.map(b => verifiedCid(b.prefix, b.data)?.toString())).toEqual(all.map(b => b.cid.toString()))
+    expect(got.blockPresences).toEqual(message.blockPresences)
+    expect(Message.decode(Message.encode(message))).toEqual(got)
   })
 })

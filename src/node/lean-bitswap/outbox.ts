@@ -55,9 +55,9 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
           stream = s
         }
         lastSend = performance.now()
-        const [prefix, body] = frame(message)
-        s.send(prefix)
-        if (!s.send(body)) await s.onDrain({ signal: closer.signal })
+        let more = true
+        for (const part of frame(message)) more = s.send(part)
+        if (!more) await s.onDrain({ signal: closer.signal })
         lastSend = performance.now()
         return true
       } catch (err) {
