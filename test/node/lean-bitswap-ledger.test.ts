@@ -107,3 +107,24 @@ describe('message framing', () => {
     expect(Message.decode(Message.encode(message))).toEqual(got)
   })
 })
+
+describe('message reader', () => {
+  it('holds only the bytes a peer sent, not the length it announced', () => {
+    const before = process.memoryUsage().arrayBuffers
+    const readers = Array.from({ length: 64 }, () => createMessageReader(MAX_MESSAGE_BYTES, () => {}))
+    for (const read of readers) read(new Uint8Array([0x80, 0x80, 0x80, 0x02, 1, 2, 3])) // 4 MiB announced, 3 sent
+    // Announced: 64 × 4 MiB = 256 MiB; sent: 448 bytes.
+    expect((process.memoryUsage().arrayBuffers - before) / 2 ** 20).toBeLessThan(16)
+    expect(readers).toHaveLength(64)
+  })
+
+  it('joins a message spread over chunks, and hands on a whole one without copying', () => {
+    const got: Uint8Array[] = []
+    const read = createMessageReader(MAX_MESSAGE_BYTES, (m) => { got.push(m) })
+    const chunk = new Uint8Array([3, 7, 8, 9, 2, 5])
+    read(chunk)
+    read(new Uint8Array([6]))
+    expect(got.map(m => [...m])).toEqual([[7, 8, 9], [5, 6]])
+    expect(got[0]?.buffer).toBe(chunk.buffer)
+  })
+})

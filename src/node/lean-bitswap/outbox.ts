@@ -13,6 +13,9 @@ import type { Stream } from '@libp2p/interface'
 /** A stream idle this long is replaced before the next send: Helia drops inbound streams idle for 10 s. */
 export const OUTBOX_IDLE_MS = 5_000
 
+/** A message the peer has not taken within this long (its window stays shut) ends the stream. */
+export const SEND_TIMEOUT_MS = 30_000
+
 /** Sends messages to one peer. */
 export interface Outbox {
   /** Sends one message; resolves once it is handed to the stream (after a drain if needed). Never throws. */
@@ -57,7 +60,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
         lastSend = performance.now()
         let more = true
         for (const part of frame(message)) more = s.send(part)
-        if (!more) await s.onDrain({ signal: closer.signal })
+        if (!more) await s.onDrain({ signal: AbortSignal.any([closer.signal, AbortSignal.timeout(SEND_TIMEOUT_MS)]) })
         lastSend = performance.now()
         return true
       } catch (err) {
