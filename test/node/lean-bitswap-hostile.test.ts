@@ -33,13 +33,19 @@ async function startNode (): Promise<{ node: PineryNode, blockstore: MemoryBlock
   return { node, blockstore }
 }
 
-/** A peer whose bitswap handler only records what it receives, and which sends hand-made messages. */
+/**
+ * A peer whose bitswap handler only records what it receives (and `streams`: how many streams
+ * carried a message), and which sends hand-made messages.
+ */
 async function startRawPeer (): Promise<{ node: PineryNode, messages: Message[], streams: number }> {
   const { node } = await startNode()
   const peer = { node, messages: [] as Message[], streams: 0 }
   await node.libp2p.handle(BITSWAP_PROTOCOL, (stream: Stream) => {
-    peer.streams++
-    const read = createMessageReader(MAX_MESSAGE_BYTES, (bytes) => { peer.messages.push(Message.decode(Uint8Array.from(bytes))) })
+    let counted = false
+    const read = createMessageReader(MAX_MESSAGE_BYTES, (bytes) => {
+      if (!counted) { counted = true; peer.streams++ }
+      peer.messages.push(Message.decode(Uint8Array.from(bytes)))
+    })
     stream.addEventListener('message', (evt) => {
       if (evt.data instanceof Uint8Array) read(evt.data)
       else for (const part of evt.data) read(part)

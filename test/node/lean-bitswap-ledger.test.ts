@@ -28,7 +28,7 @@ function gatedBlockstore (): { blockstore: MemoryBlockstore, open: () => void } 
 
 function recordingOutbox (): { outbox: Outbox, sent: Array<Partial<Message>> } {
   const sent: Array<Partial<Message>> = []
-  return { sent, outbox: { async send (m) { sent.push(m); return true }, close () {} } }
+  return { sent, outbox: { async send (m) { sent.push(m); return true }, async warm () { return true }, close () {} } }
 }
 
 async function blocks (n: number, size: number): Promise<Array<{ cid: CID, bytes: Uint8Array }>> {

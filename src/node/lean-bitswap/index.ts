@@ -52,7 +52,8 @@ export interface LeanBitswapInit {
 
 /** What it runs on. */
 export interface LeanBitswapComponents {
-  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'register' | 'unregister' | 'getConnections'>
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'register' | 'unregister' | 'getConnections' | 'addEventListener' |
+  'removeEventListener'>
   blockstore: Pick<Blockstore, 'get' | 'has'>
   logger: Logger
 }
@@ -142,6 +143,26 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
     if (stream.status === 'open') await stream.close().catch((err: Error) => { stream.abort(err) })
   }
 
+  /**
+   * A peer that may speak bitswap: its stream is opened at once and it gets the wantlist. Done when
+   * the connection opens, not only when identify has said the peer speaks bitswap (the registrar's
+   * topology, one more round trip), and the stream is ready before the first block has to go out:
+   * each saves a round trip of a fetch (scripts/bench/RESULTS.md, rtt-probe). A peer that turns out
+   * not to speak bitswap is dropped again.
+   */
+  async function peerUp (peerId: PeerId): Promise<void> {
+    const peer = peerId.toString()
+    if (wants.hasPeer(peer)) return
+    const box = outbox(peer, peerId) as Outbox
+    const warmed = box.warm()
+    wants.addPeer(peer)
+    if (!await warmed && outboxes.get(peer) === box) peerGone(peer)
+  }
+
+  function onConnection (evt: CustomEvent<Connection>): void {
+    if (evt.detail.limits == null) void peerUp(evt.detail.remotePeer)
+  }
+
   function peerGone (peer: string): void {
     wants.removePeer(peer)
     ledgers.get(peer)?.close()
@@ -160,16 +181,14 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
         // The node's one bitswap: replaces a handler left by another (tests swap implementations on one node).
         force: true
       })
+      libp2p.addEventListener('connection:open', onConnection)
       topologyId = await libp2p.register(BITSWAP_PROTOCOL, {
-        onConnect: (peerId) => {
-          const peer = peerId.toString()
-          outbox(peer, peerId)
-          wants.addPeer(peer)
-        },
+        onConnect: (peerId) => { void peerUp(peerId) },
         onDisconnect: (peerId) => { peerGone(peerId.toString()) }
       })
     },
     async stop () {
+      libp2p.removeEventListener('connection:open', onConnection)
       wants.stop()
       if (topologyId != null) libp2p.unregister(topologyId)
       for (const peer of [...outboxes.keys()]) peerGone(peer)

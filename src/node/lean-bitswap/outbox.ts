@@ -20,6 +20,8 @@ export const SEND_TIMEOUT_MS = 30_000
 export interface Outbox {
   /** Sends one message; resolves once it is handed to the stream (after a drain if needed). Never throws. */
   send(message: Partial<Message>): Promise<boolean>
+  /** Opens the stream now, so that the first message does not wait for its negotiation; false if it cannot. */
+  warm(): Promise<boolean>
   /** Closes the stream; later sends are dropped. */
   close(): void
 }
@@ -46,21 +48,29 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
   const usable = (s: Stream): boolean =>
     s.status === 'open' && s.writeStatus === 'writable' && performance.now() - lastSend < idleMs
 
+  async function open (): Promise<Stream> {
+    let s = stream
+    if (s == null || !usable(s)) {
+      if (s?.status === 'open') { const old = s; void old.close().catch(() => { old.abort(new Error('closed')) }) }
+      stream = undefined
+      s = await components.openStream(AbortSignal.any([closer.signal, AbortSignal.timeout(10_000)]))
+      stream = s
+      lastSend = performance.now()
+    }
+    return s
+  }
+
   async function write (message: Partial<Message>): Promise<boolean> {
     // A failed write is tried once more on a fresh stream: the remote may have dropped an idle one.
     for (let attempt = 0; attempt < 2 && !closer.signal.aborted; attempt++) {
       try {
-        let s = stream
-        if (s == null || !usable(s)) {
-          if (s?.status === 'open') { const old = s; void old.close().catch(() => { old.abort(new Error('closed')) }) }
-          stream = undefined
-          s = await components.openStream(AbortSignal.any([closer.signal, AbortSignal.timeout(10_000)]))
-          stream = s
-        }
+        const s = await open()
         lastSend = performance.now()
         let more = true
         for (const part of frame(message)) more = s.send(part)
-        if (!more) await s.onDrain({ signal: AbortSignal.any([closer.signal, AbortSignal.timeout(SEND_TIMEOUT_MS)]) })
+        if (!more) {
+          await s.onDrain({ signal: AbortSignal.any([closer.signal, AbortSignal.timeout(SEND_TIMEOUT_MS)]) })
+        }
         lastSend = performance.now()
         return true
       } catch (err) {
@@ -77,6 +87,14 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
       const sent = tail.then(async () => await write(message))
       tail = sent
       return await sent
+    },
+    async warm () {
+      const opened = tail.then(async () => { await open(); return true }, () => true).catch((err: Error) => {
+        components.log.debug({ err: err.message }, 'bitswap stream did not open')
+        return false
+      })
+      tail = opened
+      return await opened
     },
     close () {
       closer.abort()

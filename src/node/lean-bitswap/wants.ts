@@ -22,6 +22,7 @@ export interface Wants {
   /** A peer that speaks bitswap connected: it gets the whole wantlist. */
   addPeer(peer: string): void
   removePeer(peer: string): void
+  hasPeer(peer: string): boolean
   /** How many CIDs are wanted now (tests). */
   size(): number
   /** Rejects every waiting want and stops sending. */
@@ -150,6 +151,9 @@ export function createWants (init: WantsInit, components: WantsComponents): Want
         list.push(wantEntry(entry.cid))
       }
       sendEntries(peer, list, true)
+    },
+    hasPeer (peer) {
+      return peers.has(peer)
     },
     removePeer (peer) {
       peers.delete(peer)
