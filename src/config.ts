@@ -185,7 +185,7 @@ const SETTINGS: Array<Setting<keyof Config>> = [
     parse: integer(0, 1000)
   },
   {
-    env: 'PINERY_BITSWAP', key: 'bitswap', default: 'helia',
+    env: 'PINERY_BITSWAP', key: 'bitswap', default: 'lean',
     description: 'which bitswap fetches pins and serves peers: "lean" (Pinery\'s own) or "helia" (@helia/bitswap)',
     parse: (v) => { if (v !== 'lean' && v !== 'helia') throw new Error('expected lean or helia'); return v }
   },
