@@ -3,14 +3,16 @@
  * request's; bitswap serves the same blocks to any peer anyway) and only
  * from the local blockstore, so a read never fetches from the network. Paths
  * resolve through UnixFS directories (HAMT-sharded ones too) with
- * ipfs-unixfs-exporter; CARs stream depth-first, one block in memory.
+ * ipfs-unixfs-exporter; CARs stream depth-first, read ahead into reused
+ * buffers (dag-order.ts) and written in large batches (car.ts).
  */
 import { exporter, walkPath, type UnixFSEntry } from 'ipfs-unixfs-exporter'
 import toBuffer from 'it-to-buffer'
 import * as raw from 'multiformats/codecs/raw'
 import { NotAcceptableError, NotFoundError } from '../errors.js'
 import { blockKey } from '../pins/gc-guard.js'
-import { writeCar } from './car.js'
+import { CAR_BATCH_BYTES, writeCar } from './car.js'
+import { bufferPool, dagInOrder } from './dag-order.js'
 import { IDENTITY } from '../pins/cid.js'
 import { blockLinks } from '../pins/dag-walk.js'
 import type { Gateway, GatewayEntry } from './index.js'
@@ -26,7 +28,18 @@ export interface GatewayComponents {
   getCodec: DagWalkComponents['getCodec']
   /** Whether a block belongs to a pinned DAG. */
   pins: Pick<DagPins, 'isPinned'>
+  /**
+   * Reads a stored block into `target` when it fits (a view of it), else into a buffer of its own:
+   * spares a CAR export a new buffer per block. Without it, blocks are read with `blockstore.get`.
+   */
+  readInto?(cid: CID, target: Uint8Array, options: { signal?: AbortSignal }): Promise<Uint8Array>
 }
+
+// A CAR export reads this many blocks ahead, each into a slot that fits a 256 KiB chunk with its
+// dag-pb framing (larger blocks get a buffer of their own). Slots and batches are reused across
+// exports, up to a few idle ones: 16 × 260 KiB + 4 × 1 MiB per export at most in flight.
+const CAR_AHEAD = 16
+const SLOT_BYTES = 260 * 1024
 
 // The exporter's and the blockstore's ways of saying "no such thing".
 const MISSING = new Set(['NotFoundError', 'NoResolverError', 'NotUnixFSError', 'BadPathError'])
@@ -77,6 +90,10 @@ function toEntry (entry: UnixFSEntry, name: string): GatewayEntry {
 /** Creates the gateway reader. */
 export function createGateway (components: GatewayComponents): Gateway {
   const { blockstore } = components
+  const slots = bufferPool(SLOT_BYTES, 2 * CAR_AHEAD)
+  const batches = bufferPool(CAR_BATCH_BYTES, 8)
+  const readInto = components.readInto ?? (async (cid: CID, _target: Uint8Array, options: { signal?: AbortSignal }) =>
+    await toBuffer(blockstore.get(cid, options)))
 
   async function block (cid: CID, options: { signal?: AbortSignal }): Promise<Uint8Array> {
     if (cid.multihash.code === IDENTITY) return cid.multihash.digest
@@ -91,25 +108,6 @@ export function createGateway (components: GatewayComponents): Gateway {
       return await blockLinks(cid, bytes, async () => codec)
     } catch {
       throw undecodable(`block ${cid.toString()}`)
-    }
-  }
-
-  /** The DAG under `target` depth-first, each block once; identity blocks carry themselves and are left out. */
-  async function * dagBlocks (
-    target: CID,
-    seen: Set<string>,
-    options: { signal?: AbortSignal }
-  ): AsyncGenerator<{ cid: CID, bytes: Uint8Array }> {
-    const stack: CID[] = [target]
-    for (let cid = stack.pop(); cid != null; cid = stack.pop()) {
-      const key = blockKey(cid)
-      if (seen.has(key)) continue
-      seen.add(key)
-      options.signal?.throwIfAborted()
-      const bytes = await block(cid, options)
-      const links = await linksOf(cid, bytes)
-      if (cid.multihash.code !== IDENTITY) yield { cid, bytes }
-      for (let i = links.length - 1; i >= 0; i--) stack.push(links[i] as CID)
     }
   }
 
@@ -149,20 +147,20 @@ export function createGateway (components: GatewayComponents): Gateway {
 
     block,
 
-    async * car (root, trail, target, options) {
-      // Checked before the first byte goes out: a target that does not decode is a 406, not a cut-off CAR.
+    async car (root, trail, target, options) {
+      // Checked before anything is sent: a target that does not decode is a 406, not a cut-off CAR.
       await linksOf(target, await block(target, options))
-      const seen = new Set<string>()
       const blocks = async function * (): AsyncGenerator<{ cid: CID, bytes: Uint8Array }> {
+        const seen = new Set<string>()
         // The path's nodes first, so a client can verify the way from the root to the target.
         for (const cid of trail) {
           if (cid.equals(target) || seen.has(blockKey(cid))) continue
           seen.add(blockKey(cid))
           if (cid.multihash.code !== IDENTITY) yield { cid, bytes: await block(cid, options) }
         }
-        yield * dagBlocks(target, seen, options)
+        yield * dagInOrder(target, { read: readInto, links: linksOf, slots }, { ...options, ahead: CAR_AHEAD, seen })
       }
-      yield * writeCar([root], blocks())
+      return { write: async (sink) => { await writeCar([root], blocks(), sink, { ...options, batches }) } }
     }
   }
 }

@@ -19,7 +19,7 @@ import { mediaType, SNIFF_BYTES } from '../content/media-type.js'
 import { methodNotAllowed, sendFailure } from './errors.js'
 import { requestLogger } from './request-log.js'
 import { parseRange } from './range.js'
-import type { Gateway, GatewayEntry } from '../content/index.js'
+import type { CarExport, Gateway, GatewayEntry } from '../content/index.js'
 import type { Logger } from '../logger.js'
 import type { CID } from 'multiformats/cid'
 
@@ -84,6 +84,17 @@ function rootOf (value: unknown): CID {
   }
 }
 
+/**
+ * Writes `chunk` to the response; resolves once it has been handed to the socket (its buffer may
+ * then be reused). A response whose client is gone may never call back: writers race their abort
+ * signal (aborted on the response's 'close').
+ */
+async function written (res: Response, chunk: Uint8Array): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    res.write(chunk, (err) => { if (err != null) reject(err); else resolve() })
+  })
+}
+
 /** Builds the router. */
 export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoutesComponents): Router {
   const { gateway } = components
@@ -96,7 +107,7 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
     res: Response,
     etag: string,
     headers: Record<string, string | number>,
-    body: () => AsyncIterable<Uint8Array> | Uint8Array,
+    body: () => AsyncIterable<Uint8Array> | Uint8Array | CarExport,
     status = 200
   ): Promise<void> {
     res.setHeader('ETag', etag)
@@ -109,7 +120,12 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
     const content = body()
     if (content instanceof Uint8Array) { res.end(content); return }
     try {
-      await pipeline(Readable.from(content, { objectMode: false }), res)
+      if (Symbol.asyncIterator in content) {
+        await pipeline(Readable.from(content, { objectMode: false }), res)
+      } else {
+        await content.write({ write: async (chunk) => { await written(res, chunk) } })
+        res.end()
+      }
     } catch (err) {
       // Headers are out: the only way left to say "this is broken" is to cut the connection.
       if (!res.destroyed) res.destroy()
@@ -143,21 +159,12 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
       return
     }
     if (format === 'car') {
-      const car = gateway.car(root, trail, entry.cid, options)
-      // The first chunk before any header: a target that cannot be walked is answered 406, not cut off.
-      const first = await car.next()
-      const body = async function * (): AsyncGenerator<Uint8Array> {
-        if (first.done !== true) yield first.value
-        yield * car
-      }
-      try {
-        await send(req, res, `"${entry.cid.toString()}.car"`, {
-          'Content-Type': `${CAR_TYPE}; version=1; order=dfs; dups=n`,
-          'Content-Disposition': `attachment; filename="${entry.cid.toString()}.car"`
-        }, body)
-      } finally {
-        await car.return(undefined) // HEAD and 304 read nothing: end the walk
-      }
+      // Checked before any header: a target that cannot be walked is answered 406, not cut off.
+      const car = await gateway.car(root, trail, entry.cid, options)
+      await send(req, res, `"${entry.cid.toString()}.car"`, {
+        'Content-Type': `${CAR_TYPE}; version=1; order=dfs; dups=n`,
+        'Content-Disposition': `attachment; filename="${entry.cid.toString()}.car"`
+      }, () => car)
       return
     }
     await sendEntry(req, res, entry, options)
