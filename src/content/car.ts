@@ -11,11 +11,10 @@ import { varint } from 'multiformats'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256, sha512 } from 'multiformats/hashes/sha2'
-import { raceSignal } from 'race-signal'
 import { equals } from 'uint8arrays/equals'
 import { InvalidRequestError } from '../errors.js'
 import { IDENTITY, SUPPORTED_CODECS, unsupported } from '../pins/cid.js'
-import { bufferPool, type BufferPool } from './dag-order.js'
+import { batchedWriter, type BufferPool } from './batched-writer.js'
 import type { ByteSink } from './index.js'
 import type { BlockSink } from './upload-sink.js'
 import type { DagWalkComponents } from '../pins/dag-walk.js'
@@ -125,11 +124,6 @@ export async function readCar (
   return roots
 }
 
-/** Bytes of the CAR sections batched into one write. */
-export const CAR_BATCH_BYTES = 1024 * 1024
-// Writes handed to the sink and not yet done, at most: the CAR's backpressure.
-const WRITES_IN_FLIGHT = 4
-
 /** A CARv1 header naming `roots`, encoded by @ipld/car. */
 function carHeader (roots: CID[]): Uint8Array {
   return createWriter(new ArrayBuffer(headerLength({ roots })), { roots }).close()
@@ -137,12 +131,10 @@ function carHeader (roots: CID[]): Uint8Array {
 
 /**
  * Writes a CARv1 to `sink`: the header naming `roots`, then each block as a
- * section, in the order given. Sections are copied into batches of
- * CAR_BATCH_BYTES (from `batches`, given back once the sink is done with
- * them) and at most four batches are in the sink at once, so a slow reader
- * slows the source and memory stays bounded; `blocks` may reuse a block's
- * bytes once the next block is asked for. Ends the source when the sink
- * fails or `signal` aborts.
+ * section, in the order given, through a batched writer (batched-writer.ts:
+ * large writes, bounded memory, a slow reader slows the source); `blocks`
+ * may reuse a block's bytes once the next block is asked for. Ends the
+ * source when the sink fails or `signal` aborts.
  *
  * Sections (a varint, the CID, the bytes) are written here straight into
  * the batch; the header is @ipld/car's. CarWriter yields each block as three
@@ -161,73 +153,32 @@ export async function writeCar (
   sink: ByteSink,
   options: { signal?: AbortSignal, batches?: BufferPool } = {}
 ): Promise<void> {
-  const batches = options.batches ?? bufferPool(CAR_BATCH_BYTES, 0)
-  const { signal } = options
-  const pending: Array<Promise<void>> = []
-  let batch: Uint8Array | undefined
-  let used = 0
-
-  const send = async (chunk: Uint8Array, owned?: Uint8Array): Promise<void> => {
-    const written = sink.write(chunk)
-    // Given back only once written: a failed write may still hold it.
-    written.then(() => { if (owned != null) batches.give(owned) }, () => {})
-    pending.push(written)
-    if (pending.length >= WRITES_IN_FLIGHT) await raceSignal(pending.shift() as Promise<void>, signal)
-  }
-  const flush = async (): Promise<void> => {
-    if (batch == null || used === 0) return
-    const full = batch
-    batch = undefined
-    await send(full.subarray(0, used), full)
-    used = 0
-  }
-  /** Room for `length` more bytes in the batch, flushing it first if need be; false if it can never fit. */
-  const room = async (length: number): Promise<boolean> => {
-    if (batch != null && used + length > batch.byteLength) await flush()
-    if (length > batches.size) return false
-    batch ??= batches.take()
-    return true
-  }
-
-  /** Appends a block's section to the batch (a section larger than a batch goes alone). */
-  const put = async ({ cid, bytes }: { cid: CID, bytes: Uint8Array }): Promise<void> => {
-    const length = cid.bytes.byteLength + bytes.byteLength
-    const total = varint.encodingLength(length) + length
-    const fits = await room(total)
-    const target = fits ? batch as Uint8Array : new Uint8Array(total)
-    const at = fits ? used : 0
-    varint.encodeTo(length, target, at)
-    target.set(cid.bytes, at + total - length)
-    target.set(bytes, at + total - bytes.byteLength)
-    if (fits) used += total
-    else await send(target)
-  }
-
-  const header = carHeader(roots)
-  if (await room(header.byteLength)) {
-    (batch as Uint8Array).set(header, used)
-    used += header.byteLength
-  } else {
-    await send(header)
-  }
+  const out = batchedWriter(sink, options)
+  await out.append(carHeader(roots))
   const source = blocks[Symbol.asyncIterator]()
   let sourceFailed = false
   try {
     for (;;) {
       const next = await source.next().catch(async (err: unknown) => {
         sourceFailed = true
-        await flush() // what came before the failure goes out, as it would have unbatched
+        await out.flush() // what came before the failure goes out, as it would have unbatched
         throw err
       })
       if (next.done === true) break
-      signal?.throwIfAborted()
-      await put(next.value)
+      options.signal?.throwIfAborted()
+      const { cid, bytes } = next.value
+      const length = cid.bytes.byteLength + bytes.byteLength
+      const total = varint.encodingLength(length) + length
+      const room = await out.reserve(total)
+      const { target, at } = room ?? { target: new Uint8Array(total), at: 0 }
+      varint.encodeTo(length, target, at)
+      target.set(cid.bytes, at + total - length)
+      target.set(bytes, at + total - bytes.byteLength)
+      if (room == null) await out.send(target)
     }
   } catch (err) {
     if (!sourceFailed) await source.return?.(undefined)
     throw err
   }
-  await flush()
-  if (batch != null) batches.give(batch)
-  await raceSignal(Promise.all(pending), signal)
+  await out.end()
 }

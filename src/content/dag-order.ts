@@ -15,31 +15,23 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { blockKey } from '../pins/gc-guard.js'
 import { IDENTITY } from '../pins/cid.js'
+import type { BufferPool } from './batched-writer.js'
 
-/** Reused buffers of one size. */
-export interface BufferPool {
-  /** Size of every buffer the pool hands out. */
-  readonly size: number
-  take(): Uint8Array
-  give(buffer: Uint8Array): void
-}
-
-/** A pool that keeps at most `maxFree` returned buffers of `size` bytes. */
-export function bufferPool (size: number, maxFree: number): BufferPool {
-  const free: Uint8Array[] = []
-  return {
-    size,
-    take: () => free.pop() ?? Buffer.allocUnsafeSlow(size),
-    give (buffer) { if (free.length < maxFree && buffer.byteLength === size) free.push(buffer) }
-  }
+/** A block to walk, with what the caller keeps with it (a file offset, say). */
+export interface DagNode<T> {
+  cid: CID
+  tag: T
 }
 
 /** How the walk reads and decodes blocks. */
-export interface DagOrderComponents {
+export interface DagOrderComponents<T> {
   /** The block's bytes: in `slot` when it fits (a view of it), else in a buffer of their own. */
   read(cid: CID, slot: Uint8Array, options: { signal: AbortSignal }): Promise<Uint8Array>
-  /** The links of a block that is not raw, in order; throws when it does not decode. */
-  links(cid: CID, bytes: Uint8Array): Promise<CID[]>
+  /**
+   * What to walk under a block that is not raw, in order (its links, or some of them); throws
+   * when it does not decode. The bytes are lent too: CIDs are copied out of them here.
+   */
+  children(node: DagNode<T>, bytes: Uint8Array): Promise<Array<DagNode<T>>>
   slots: BufferPool
 }
 
@@ -48,8 +40,11 @@ export interface DagOrderOptions {
   signal?: AbortSignal
   /** Blocks read but not yet yielded, at most (in flight or waiting). */
   ahead: number
-  /** Blocks already given (by block key): skipped, and the walk's blocks are added. */
-  seen: Set<string>
+  /** Blocks already given (by block key): skipped, and the walk's blocks are added. Without it, a block is
+   * given as often as it is linked to (a file that repeats a chunk). */
+  seen?: Set<string>
+  /** Give identity blocks too (a file's inlined bytes); a CAR leaves them out, as they carry themselves. */
+  identities?: boolean
 }
 
 interface Read {
@@ -59,10 +54,9 @@ interface Read {
   settled: Promise<void>
 }
 
-interface Step {
-  cid: CID
+interface Step<T> extends DagNode<T> {
   read: Read
-  /** Identity blocks carry themselves: walked for their links, never given. */
+  /** False for identity blocks in a CAR: walked for their links, not given. */
   give: boolean
 }
 
@@ -70,18 +64,19 @@ interface Step {
  * Yields the blocks of the DAG under `root` depth-first; a block that cannot
  * be read, or does not decode, throws where it would have been yielded.
  */
-export async function * dagInOrder (
-  root: CID,
-  components: DagOrderComponents,
+export async function * dagInOrder<T> (
+  root: DagNode<T>,
+  components: DagOrderComponents<T>,
   options: DagOrderOptions
-): AsyncGenerator<{ cid: CID, bytes: Uint8Array }> {
-  const { seen, ahead } = options
+): AsyncGenerator<DagNode<T> & { bytes: Uint8Array }> {
+  const { ahead } = options
+  const seen = options.seen ?? { has: () => false, add: () => {} }
   const controller = new AbortController()
   const signal = options.signal == null ? controller.signal : AbortSignal.any([options.signal, controller.signal])
-  const stack: CID[] = [root]
+  const stack: Array<DagNode<T>> = [root]
   const started = new Map<string, Read>() // read ahead, still on the stack
-  const order: Step[] = [] // placed in the order, not yet yielded
-  let blocked: Step | undefined // a node whose links must be known before anything else is placed
+  const order: Array<Step<T>> = [] // placed in the order, not yet yielded
+  let blocked: Step<T> | undefined // a node whose links must be known before anything else is placed
   let stopped = false // a node failed: nothing after it is placed
 
   const start = (cid: CID): Read => {
@@ -99,7 +94,8 @@ export async function * dagInOrder (
    */
   const place = (): void => {
     while (!stopped && blocked == null && stack.length > 0) {
-      const cid = stack[stack.length - 1] as CID
+      const node = stack[stack.length - 1] as DagNode<T>
+      const { cid } = node
       const key = blockKey(cid)
       // Always one block placed: reads ahead can never hold the whole budget.
       if (!seen.has(key) && !started.has(key) && held() >= ahead && order.length > 0) break
@@ -108,25 +104,28 @@ export async function * dagInOrder (
       seen.add(key)
       const read = started.get(key) ?? start(cid)
       started.delete(key)
-      const step = { cid, read, give: cid.multihash.code !== IDENTITY }
+      const step = { ...node, read, give: options.identities === true || cid.multihash.code !== IDENTITY }
       if (cid.code !== raw.code) blocked = step
       if (step.give || blocked === step) order.push(step)
     }
     for (let i = stack.length - 1; i >= 0 && started.size < ahead / 2 && held() < ahead; i--) {
       if (stack.length - i > ahead) break
-      const cid = stack[i] as CID
+      const { cid } = stack[i] as DagNode<T>
       const key = blockKey(cid)
       if (!seen.has(key) && !started.has(key)) started.set(key, start(cid))
     }
   }
 
-  /** Reads the blocked node's links onto the stack (copied: its bytes may sit in a slot). */
-  const expand = async (step: Step): Promise<void> => {
+  /** Puts the blocked node's children on the stack (CIDs copied: its bytes may sit in a slot). */
+  const expand = async (step: Step<T>): Promise<void> => {
     await step.read.settled
     if (step.read.failure != null) { stopped = true; return }
     try {
-      const links = await components.links(step.cid, step.read.bytes as Uint8Array)
-      for (let i = links.length - 1; i >= 0; i--) stack.push(CID.decode((links[i] as CID).bytes.slice()))
+      const children = await components.children(step, step.read.bytes as Uint8Array)
+      for (let i = children.length - 1; i >= 0; i--) {
+        const child = children[i] as DagNode<T>
+        stack.push({ cid: CID.decode(child.cid.bytes.slice()), tag: child.tag })
+      }
     } catch (err) {
       step.read.failure = { err }
       stopped = true
@@ -151,7 +150,7 @@ export async function * dagInOrder (
       if (step.read.failure != null) throw step.read.failure.err
       if (!step.give) continue
       options.signal?.throwIfAborted()
-      yield { cid: step.cid, bytes: step.read.bytes as Uint8Array }
+      yield { cid: step.cid, tag: step.tag, bytes: step.read.bytes as Uint8Array }
       release(step.read)
     }
   } finally {

@@ -7,15 +7,18 @@
  * buffers (dag-order.ts) and written in large batches (car.ts).
  */
 import { exporter, walkPath, type UnixFSEntry } from 'ipfs-unixfs-exporter'
+import { raceSignal } from 'race-signal'
 import toBuffer from 'it-to-buffer'
 import * as raw from 'multiformats/codecs/raw'
 import { NotAcceptableError, NotFoundError } from '../errors.js'
 import { blockKey } from '../pins/gc-guard.js'
-import { CAR_BATCH_BYTES, writeCar } from './car.js'
-import { bufferPool, dagInOrder } from './dag-order.js'
+import { BATCH_BYTES, bufferPool } from './batched-writer.js'
+import { writeCar } from './car.js'
+import { dagInOrder, type DagNode } from './dag-order.js'
+import { writeFileRange } from './unixfs-file.js'
 import { IDENTITY } from '../pins/cid.js'
 import { blockLinks } from '../pins/dag-walk.js'
-import type { Gateway, GatewayEntry } from './index.js'
+import type { ByteSink, Gateway, GatewayEntry } from './index.js'
 import type { DagWalkComponents } from '../pins/dag-walk.js'
 import type { DagPins } from '../pins/dag-pins.js'
 import type { Blockstore } from 'interface-blockstore'
@@ -60,7 +63,7 @@ function undecodable (what: string): NotAcceptableError {
     'only its raw bytes can be given (Accept: application/vnd.ipld.raw)')
 }
 
-function toEntry (entry: UnixFSEntry, name: string): GatewayEntry {
+function toEntry (entry: UnixFSEntry, name: string, fileBody: FileBody): GatewayEntry {
   const { cid } = entry
   switch (entry.type) {
     case 'directory':
@@ -82,22 +85,39 @@ function toEntry (entry: UnixFSEntry, name: string): GatewayEntry {
         cid,
         name,
         size: Number(entry.size),
-        read: (range, options) => entry.content({ ...range, ...options })
+        read: (range, options) => entry.content({ ...range, ...options }),
+        body: (range, options) => entry.type === 'file' || entry.type === 'raw'
+          ? { write: async (sink) => { await fileBody(cid, range, sink, options) } }
+          : { write: async (sink) => { await copyTo(sink, entry.content({ ...range, ...options }), options) } }
       }
   }
+}
+
+type FileBody = (cid: CID, range: { offset: number, length: number }, sink: ByteSink,
+  options: { signal?: AbortSignal }) => Promise<void>
+
+/** Identity files are their CID: a few bytes, copied as the exporter gives them. */
+async function copyTo (
+  sink: ByteSink, chunks: AsyncIterable<Uint8Array>, options: { signal?: AbortSignal }
+): Promise<void> {
+  for await (const chunk of chunks) await raceSignal(sink.write(chunk), options.signal)
 }
 
 /** Creates the gateway reader. */
 export function createGateway (components: GatewayComponents): Gateway {
   const { blockstore } = components
   const slots = bufferPool(SLOT_BYTES, 2 * CAR_AHEAD)
-  const batches = bufferPool(CAR_BATCH_BYTES, 8)
+  const batches = bufferPool(BATCH_BYTES, 8)
   const readInto = components.readInto ?? (async (cid: CID, _target: Uint8Array, options: { signal?: AbortSignal }) =>
     await toBuffer(blockstore.get(cid, options)))
 
   async function block (cid: CID, options: { signal?: AbortSignal }): Promise<Uint8Array> {
     if (cid.multihash.code === IDENTITY) return cid.multihash.digest
     return await toBuffer(blockstore.get(cid, options))
+  }
+
+  const fileBody: FileBody = async (cid, range, sink, options) => {
+    await writeFileRange(cid, range, sink, { read: readInto, slots, batches }, { ...options, ahead: CAR_AHEAD })
   }
 
   /** The CIDs a block links to; NotAcceptableError when it does not decode as its codec. */
@@ -128,7 +148,7 @@ export function createGateway (components: GatewayComponents): Gateway {
         if (last == null) throw new NotFoundError('empty path')
         const entry = await exporter(last.cid, blockstore, options)
         // The name the path gave it (the exporter, asked by CID, would name it by its CID).
-        return { entry: toEntry(entry, path.length > 0 ? last.name : ''), trail: last.roots }
+        return { entry: toEntry(entry, path.length > 0 ? last.name : '', fileBody), trail: last.roots }
       } catch (err) {
         // A pinned block that is not UnixFS is still served, as its own bytes (raw, CAR or as is).
         if (path.length === 0 && err instanceof Error && err.name === 'NotUnixFSError') {
@@ -158,7 +178,10 @@ export function createGateway (components: GatewayComponents): Gateway {
           seen.add(blockKey(cid))
           if (cid.multihash.code !== IDENTITY) yield { cid, bytes: await block(cid, options) }
         }
-        yield * dagInOrder(target, { read: readInto, links: linksOf, slots }, { ...options, ahead: CAR_AHEAD, seen })
+        const children = async ({ cid }: DagNode<undefined>, bytes: Uint8Array): Promise<Array<DagNode<undefined>>> =>
+          (await linksOf(cid, bytes)).map(link => ({ cid: link, tag: undefined }))
+        yield * dagInOrder({ cid: target, tag: undefined }, { read: readInto, children, slots },
+          { ...options, ahead: CAR_AHEAD, seen })
       }
       return { write: async (sink) => { await writeCar([root], blocks(), sink, { ...options, batches }) } }
     }

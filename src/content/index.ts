@@ -59,6 +59,8 @@ export type GatewayEntry =
     name: string
     size: number
     read(range: { offset: number, length: number }, options: { signal?: AbortSignal }): AsyncIterable<Uint8Array>
+    /** The range's bytes as a response body: read ahead, batched, as fast as the sink takes them. */
+    body(range: { offset: number, length: number }, options: { signal?: AbortSignal }): BodyWriter
   }
   | { type: 'directory', cid: CID, name: string, list(options: { signal?: AbortSignal }): AsyncIterable<DirectoryItem> }
   | { type: 'object', cid: CID, name: string, bytes: Uint8Array }
@@ -73,9 +75,9 @@ export interface ByteSink {
   write(chunk: Uint8Array): Promise<void>
 }
 
-/** A CAR checked and ready to be written. */
-export interface CarExport {
-  /** Writes the whole CARv1 to `sink`; throws when a block cannot be read or decoded on the way. */
+/** A response body checked and ready to be written. */
+export interface BodyWriter {
+  /** Writes the whole body to `sink`; throws when a block cannot be read or decoded on the way. */
   write(sink: ByteSink): Promise<void>
 }
 
@@ -101,7 +103,7 @@ export interface Gateway {
    * of `target`, depth-first. Throws NotAcceptableError before anything is
    * written when `target` does not decode as its codec.
    */
-  car(root: CID, trail: CID[], target: CID, options: { signal?: AbortSignal }): Promise<CarExport>
+  car(root: CID, trail: CID[], target: CID, options: { signal?: AbortSignal }): Promise<BodyWriter>
 }
 
 export { createContentService } from './service.js'

@@ -7,8 +7,6 @@
  * dag-cbor/dag-json/json node as its block. ETags are the CID (with .raw or
  * .car for those formats), so If-None-Match answers 304.
  */
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import * as dagCbor from '@ipld/dag-cbor'
 import * as dagJson from '@ipld/dag-json'
 import { Router, type Request, type RequestHandler, type Response } from 'express'
@@ -19,7 +17,7 @@ import { mediaType, SNIFF_BYTES } from '../content/media-type.js'
 import { methodNotAllowed, sendFailure } from './errors.js'
 import { requestLogger } from './request-log.js'
 import { parseRange } from './range.js'
-import type { CarExport, Gateway, GatewayEntry } from '../content/index.js'
+import type { BodyWriter, Gateway, GatewayEntry } from '../content/index.js'
 import type { Logger } from '../logger.js'
 import type { CID } from 'multiformats/cid'
 
@@ -38,6 +36,8 @@ export interface GatewayRoutesComponents {
 type Format = 'raw' | 'car' | 'unixfs'
 
 const MAX_CID_CHARS = 2048
+// How a write to a response whose client went away fails.
+const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED', 'EPIPE', 'ECONNRESET'])
 const RAW_TYPE = 'application/vnd.ipld.raw'
 const CAR_TYPE = 'application/vnd.ipld.car'
 const OBJECT_TYPES = new Map<number, string>([
@@ -107,7 +107,7 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
     res: Response,
     etag: string,
     headers: Record<string, string | number>,
-    body: () => AsyncIterable<Uint8Array> | Uint8Array | CarExport,
+    body: () => Uint8Array | BodyWriter,
     status = 200
   ): Promise<void> {
     res.setHeader('ETag', etag)
@@ -120,17 +120,13 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
     const content = body()
     if (content instanceof Uint8Array) { res.end(content); return }
     try {
-      if (Symbol.asyncIterator in content) {
-        await pipeline(Readable.from(content, { objectMode: false }), res)
-      } else {
-        await content.write({ write: async (chunk) => { await written(res, chunk) } })
-        res.end()
-      }
+      await content.write({ write: async (chunk) => { await written(res, chunk) } })
+      res.end()
     } catch (err) {
       // Headers are out: the only way left to say "this is broken" is to cut the connection.
       if (!res.destroyed) res.destroy()
       const e = err as NodeJS.ErrnoException
-      if (e.code === 'ERR_STREAM_PREMATURE_CLOSE' || e.name === 'AbortError') return // the client went away
+      if (e.name === 'AbortError' || CLIENT_GONE.has(e.code ?? '')) return // the client went away
       // Only the error's kind: a decoder's message can quote the block's bytes.
       requestLogger(res, components.logger).warn({ error: e.name, code: e.code }, 'gateway response ended early')
     }
@@ -150,7 +146,8 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
     res.setHeader('Content-Security-Policy', 'sandbox')
 
     if (format === 'raw') {
-      const bytes = await gateway.block(entry.cid, options)
+      // Resolved without a path, the block was read already: not read twice.
+      const bytes = entry.type === 'object' ? entry.bytes : await gateway.block(entry.cid, options)
       await send(req, res, `"${entry.cid.toString()}.raw"`, {
         'Content-Type': RAW_TYPE,
         'Content-Length': bytes.byteLength,
@@ -216,8 +213,8 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
     }
     const partial = range != null && range !== 'unsatisfiable'
     if (partial) headers['Content-Range'] = `bytes ${offset}-${offset + length - 1}/${size}`
-    const body = (): AsyncIterable<Uint8Array> | Uint8Array =>
-      length === 0 ? new Uint8Array(0) : entry.read({ offset, length }, options)
+    const body = (): BodyWriter | Uint8Array =>
+      length === 0 ? new Uint8Array(0) : entry.body({ offset, length }, options)
     await send(req, res, etag, headers, body, partial ? 206 : 200)
   }
 

@@ -17,7 +17,8 @@ import { describe, expect, it } from 'vitest'
 import { blocksOf, carOf, fileDag } from '../fixtures/content.js'
 import { failure } from '../fixtures/errors.js'
 import { getCodec } from '../fixtures/pin-core.js'
-import { CAR_BATCH_BYTES, MAX_BLOCK_BYTES, readCar, writeCar } from '../../src/content/car.js'
+import { BATCH_BYTES as CAR_BATCH_BYTES } from '../../src/content/batched-writer.js'
+import { MAX_BLOCK_BYTES, readCar, writeCar } from '../../src/content/car.js'
 import type { ByteSink } from '../../src/content/index.js'
 
 /** A sink that remembers what was stored. */
