@@ -123,7 +123,7 @@ try {
       runsOf(s.rawCpu)],
     ['bitswap, Pinery sender → Helia peer', median(s.bs).toFixed(1), runsOf(s.bs), median(s.bsCpu).toFixed(2),
       runsOf(s.bsCpu)],
-    ['block files read from disk (warm cache)', median(s.disk).toFixed(1), runsOf(s.disk), '-', '-'],
+    ['block files read from disk', median(s.disk).toFixed(1), runsOf(s.disk), '-', '-'],
     ['GET ?format=car from Pinery', median(s.car).toFixed(1), runsOf(s.car), median(s.carCpu).toFixed(2),
       runsOf(s.carCpu)]
   ]) + '\n\n')
@@ -131,9 +131,9 @@ try {
   process.stdout.write(table(['ratio', 'measured', 'target'], [
     ['Pinery bitswap sender CPU per byte / raw-stream sender', `${(median(s.bsCpu) / median(s.rawCpu)).toFixed(2)}×`,
       '≤ 1.5×'],
-    ['CAR rate / disk read rate', `${(100 * median(s.car) / median(s.disk)).toFixed(0)} % (per run: ${perRun} %)`,
-      '≥ 70 %']
+    ['CAR rate / disk read rate', `${(100 * median(s.car) / median(s.disk)).toFixed(0)} %`, '≥ 70 %']
   ]) + '\n')
+  process.stdout.write(`\nCAR rate / disk read rate per run (both on a warm page cache): ${perRun} %\n`)
 } finally {
   origin.child.kill('SIGTERM')
   await server.stop()
