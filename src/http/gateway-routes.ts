@@ -37,7 +37,7 @@ type Format = 'raw' | 'car' | 'unixfs'
 
 const MAX_CID_CHARS = 2048
 // How a write to a response whose client went away fails.
-const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED', 'EPIPE', 'ECONNRESET'])
+const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED', 'EPIPE', 'ECONNRESET', 'ECANCELED'])
 const RAW_TYPE = 'application/vnd.ipld.raw'
 const CAR_TYPE = 'application/vnd.ipld.car'
 const OBJECT_TYPES = new Map<number, string>([
@@ -123,22 +123,32 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
       await content.write({ write: async (chunk) => { await written(res, chunk) } })
       res.end()
     } catch (err) {
+      const gone = req.socket.destroyed
       // Headers are out: the only way left to say "this is broken" is to cut the connection.
       if (!res.destroyed) res.destroy()
       const e = err as NodeJS.ErrnoException
-      if (e.name === 'AbortError' || CLIENT_GONE.has(e.code ?? '')) return // the client went away
+      if (gone || e.name === 'AbortError' || CLIENT_GONE.has(e.code ?? '')) return // the client went away
       // Only the error's kind: a decoder's message can quote the block's bytes.
       requestLogger(res, components.logger).warn({ error: e.name, code: e.code }, 'gateway response ended early')
     }
   }
 
   const read: RequestHandler = async (req, res) => {
+    const controller = new AbortController()
+    res.once('close', () => { controller.abort() })
+    try {
+      await answer(req, res, { signal: controller.signal })
+    } catch (err) {
+      // The client went away before its answer began: nobody to answer, nothing to log.
+      if (controller.signal.aborted && err instanceof Error && err.name === 'AbortError') return
+      throw err
+    }
+  }
+
+  async function answer (req: Request, res: Response, options: { signal: AbortSignal }): Promise<void> {
     const root = rootOf(req.params.cid)
     const path = (req.params.path as string[] | undefined) ?? []
     const format = formatOf(req)
-    const controller = new AbortController()
-    res.once('close', () => { controller.abort() })
-    const options = { signal: controller.signal }
     const { entry, trail } = await gateway.resolve(root, path, { ...options, raw: format === 'raw' })
     res.setHeader('X-Ipfs-Path', `/ipfs/${[req.params.cid as string, ...path].map(encodeURIComponent).join('/')}`)
     res.setHeader('X-Content-Type-Options', 'nosniff')
