@@ -194,7 +194,12 @@ export async function createPinery (config: Config, components: PineryComponents
       pins, blockstore: stores.blockstore, getCodec, guard, gc, logger,
       flushBlocks: async () => { await stores.blockstore.sync() }
     })
-    const gateway = createGateway({ blockstore: localBlocks, getCodec, pins: dagPins })
+    const gateway = createGateway({
+      blockstore: localBlocks,
+      readInto: async (cid, target, options) => await stores.blockstore.getInto(cid, target, options),
+      getCodec,
+      pins: dagPins
+    })
 
     const progress = createProgressTicker({}, {
       events,
