@@ -7,7 +7,7 @@
  * once, listed off the clock, page cache warm), then GET /ipfs/<cid>?format=car and GET
  * /ipfs/<cid> (the file's bytes), each read by curl into /dev/null, the server's CPU from /proc.
  *
- *   npm run build && node --import tsx scripts/bench/gateway-compare.ts --base /tmp/main [--mib 256] [--runs 3]
+ *   npm run bench:gateway -- --base /tmp/main [--mib 256] [--runs 3]
  */
 import { randomBytes } from 'node:crypto'
 import { execFile } from 'node:child_process'
