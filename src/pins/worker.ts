@@ -51,9 +51,11 @@ export interface PinJobs {
 export interface PinWorker {
   /**
    * Queues every queued or pinning record, oldest first, protecting what each
-   * has stored already, and starts the pool.
+   * has stored already, and starts the pool. Resolves with the records it
+   * resumed, for whatever else follows them from the start (progress events):
+   * the same objects, rather than a second read and copy of every pending record.
    */
-  start(): Promise<void>
+  start(): Promise<PinRecord[]>
   /** Queues a record to be fetched (once: a record queued or running already is not queued again). */
   enqueue(record: PinRecord): void
   /** Stops work on a request that was deleted or replaced: its job reports nothing. */
@@ -223,12 +225,18 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   return {
     async start () {
       stopped = false
+      const all: PinRecord[] = []
       // Protected a batch at a time (one file system call after another took seconds
       // for 100k requests), queued in order.
       let batch: Array<{ record: PinRecord, held: Promise<CID[]> }> = []
       const drain = async (): Promise<void> => {
         const held = await Promise.all(batch.map(b => b.held))
-        batch.forEach(({ record }, i) => { resumed.set(record.requestid, held[i] as CID[]); queue.push(record) })
+        batch.forEach(({ record }, i) => {
+          // Only those holding blocks: an entry for each of 100k requests is ~8 MiB.
+          if ((held[i] as CID[]).length > 0) resumed.set(record.requestid, held[i] as CID[])
+          queue.push(record)
+          all.push(record)
+        })
         batch = []
       }
       for await (const record of components.records.pending()) {
@@ -241,6 +249,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       await drain()
       if (queue.length > 0) log.info({ resumed: queue.length }, 'resuming pending pins')
       pump()
+      return all
     },
     enqueue (record) {
       if (stopped || queue.has(record.requestid) || active.has(record.requestid)) return
