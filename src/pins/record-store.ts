@@ -108,7 +108,10 @@ function entries (r: PinRecord): Map<string, Uint8Array> {
 }
 
 function decode (value: Uint8Array): PinRecord {
-  return JSON.parse(decoder.decode(value)) as PinRecord
+  const r = JSON.parse(decoder.decode(value)) as PinRecord
+  // Mostly the same text: one string rather than two (~80 bytes for each of 100k resumed records).
+  if (r.pin.cid === r.cidKey) r.pin.cid = r.cidKey
+  return r
 }
 
 /** Opens the record store on an open LevelDB and loads its clock. */
