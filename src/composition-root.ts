@@ -202,7 +202,7 @@ export async function createPinery (config: Config, components: PineryComponents
     const progress = createProgressTicker({}, {
       events,
       progressOf: (id) => worker.progress(id),
-      pending: async function * () { yield * resumed },
+      pending: () => resumed,
       logger
     })
 

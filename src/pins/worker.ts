@@ -18,11 +18,11 @@
  * admission.
  */
 import { raceSignal } from 'race-signal'
-import { CID } from 'multiformats/cid'
+import type { CID } from 'multiformats/cid'
 import { InsufficientFundsError, StallError, isErrorNamed } from '../errors.js'
 import { createPinQueue } from './pin-queue.js'
 import { CancelledError, createSharedFetches, type SharedFetch } from './shared-fetch.js'
-import { protectStoredDag, type LocalDagComponents } from './local-dag.js'
+import { cidOfKey, protectStoredDag, type LocalDagComponents } from './local-dag.js'
 import type { DagWalkComponents, DagWalkResult } from './dag-walk.js'
 import type { PinProgress, PinRecord } from './types.js'
 import type { BlockGuard } from './gc-guard.js'
@@ -242,7 +242,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       for await (const record of components.records.pending()) {
         if (queue.has(record.requestid)) continue
         // Before the collector starts: what a resumed request holds already may exist nowhere else.
-        const roots = [record.cidKey, ...(record.holds ?? [])].map(key => CID.parse(key))
+        const roots = [record.cidKey, ...(record.holds ?? [])].map(cidOfKey)
         batch.push({ record, held: protectStoredDag(roots, { ...components.stored, guard }) })
         if (batch.length >= RESUME_BATCH) await drain()
       }
