@@ -18,6 +18,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
@@ -76,6 +77,16 @@ export class DurableFsBlockstore extends FsBlockstore {
       throw new NotFoundError(String(err))
     }
     yield bytes
+  }
+
+  /**
+   * Whether the block is stored, checked synchronously: for start-up, before
+   * anything is served, where 100k async `has` calls (each through the
+   * thread pool, and an Error per missing block) took ~2 s and this ~0.2 s.
+   */
+  hasSync (key: CID): boolean {
+    const { dir, file } = this.sharding.encode(key)
+    return existsSync(join(this.path, dir, file))
   }
 
   override async put (key: CID, val: Bytes, options?: { signal?: AbortSignal }): Promise<CID> {
