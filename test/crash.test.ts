@@ -68,6 +68,7 @@ describe('crash safety (SIGKILL and power cuts)', () => {
   })
   afterAll(async () => {
     await origin.stop()
+    await power.dispose()
     await rm(dataDir, { recursive: true, force: true })
   })
 

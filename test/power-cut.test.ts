@@ -12,7 +12,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, describe, expect, it } from 'vitest'
-import { preparePowerCut } from './fixtures/power-cut.js'
+import { preparePowerCut, type PowerCut } from './fixtures/power-cut.js'
 import { startServerProcess, type ServerProcess } from './fixtures/process.js'
 
 const TOKEN = 'pinery_power-cut-admin-token'
@@ -21,15 +21,17 @@ const headers = { authorization: `Bearer ${TOKEN}` }
 describe('power cut', () => {
   let dataDir: string
   let server: ServerProcess | undefined
+  let power: PowerCut | undefined
   afterEach(async () => {
     server?.child.kill('SIGKILL')
     server = undefined
+    await power?.dispose()
     await rm(dataDir, { recursive: true, force: true })
   })
 
   it('keeps an upload answered pinned pinned, even while the queue is busy', async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'pinery-power-cut-'))
-    const power = await preparePowerCut(dataDir)
+    power = await preparePowerCut(dataDir)
     const env = {
       PINERY_DATA_DIR: dataDir,
       PINERY_HTTP_PORT: '0',

@@ -13,14 +13,17 @@
  * files, page cache the kernel reclaims).
  * `--baseline` names another build's dist/server.js, started the same way in
  * the same run, interleaved; `--dir` keeps the filled dir for the next run.
+ * `--restarts-only` skips the start without a snapshot (on 5M records it takes
+ * minutes per build and run): the filled dir must hold a snapshot already,
+ * from one start and clean stop of either build.
  *
  *   npm run bench:api -- [--records 1000000] [--seconds 10] [--connections 20]
- *     [--dir DIR] [--starts 3] [--baseline OTHER/dist/server.js] [--startup-only]
+ *     [--dir DIR] [--starts 3] [--baseline OTHER/dist/server.js] [--startup-only] [--restarts-only]
  */
 import { spawn } from 'node:child_process'
 import { cp, mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
@@ -37,7 +40,8 @@ const { values } = parseArgs({
     dir: { type: 'string' },
     starts: { type: 'string', default: '3' },
     baseline: { type: 'string' },
-    'startup-only': { type: 'boolean', default: false }
+    'startup-only': { type: 'boolean', default: false },
+    'restarts-only': { type: 'boolean', default: false }
   }
 })
 process.env.PINERY_READY_TIMEOUT_MS ??= '300000'
@@ -77,8 +81,15 @@ const GET_HEADER = ['request', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx + errors', 
 const filled = values.dir ?? await mkdtemp(join(tmpdir(), 'pinery-bench-api-filled-'))
 const dir = await mkdtemp(join(tmpdir(), 'pinery-bench-api-'))
 
-/** What one start measured. */
-interface Start { seconds: number, rss: number, anon: number, peak: number }
+/** What one start measured: wall and CPU seconds to the ready line, RSS 2 s later, peak RSS. */
+interface Start { seconds: number, cpu: number, rss: number, anon: number, peak: number }
+
+/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 10 ms). */
+async function cpuSeconds (pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
 
 /** Ends the run after the start-up table. */
 class StartupOnly extends Error {}
@@ -88,11 +99,12 @@ async function start (script: string, dataDir: string): Promise<Start> {
   const t = performance.now()
   const server = await startServerProcess({ ...ENV, PINERY_DATA_DIR: dataDir }, script)
   const seconds = (performance.now() - t) / 1000
+  const cpu = await cpuSeconds(server.child.pid as number)
   await new Promise(resolve => setTimeout(resolve, 2000))
   const status = await readFile(`/proc/${server.child.pid as number}/status`, 'utf8')
   const kib = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024
   await server.stop()
-  return { seconds, rss: kib('VmRSS'), anon: kib('RssAnon'), peak: kib('VmHWM') }
+  return { seconds, cpu, rss: kib('VmRSS'), anon: kib('RssAnon'), peak: kib('VmHWM') }
 }
 
 /** Start-up side by side: empty node, rebuild without a snapshot, start from the snapshot; medians. */
@@ -100,20 +112,22 @@ async function startups (): Promise<string> {
   const builds = values.baseline == null
     ? [['this build', SERVER]]
     : [['baseline', values.baseline], ['this build', SERVER]]
-  const runs = new Map<string, Array<Record<'empty' | 'rebuild' | 'snapshot', Start>>>()
+  const kinds = values['restarts-only'] ? ['snapshot'] as const : ['rebuild', 'snapshot'] as const
+  const runs = new Map<string, Array<Partial<Record<'rebuild' | 'snapshot', Start>> & { empty: Start }>>()
   for (let i = 0; i < Number(values.starts); i++) {
     for (const [label, script] of builds as Array<[string, string]>) {
       const work = await mkdtemp(join(tmpdir(), 'pinery-bench-start-'))
       try {
         const empty = await start(script, join(work, 'empty'))
         await cp(filled, join(work, 'full'), { recursive: true })
-        const rebuild = await start(script, join(work, 'full'))
+        const rebuild = values['restarts-only'] ? undefined : await start(script, join(work, 'full'))
         const snapshot = await start(script, join(work, 'full'))
-        const row = { empty, rebuild, snapshot }
+        const row = { empty, snapshot, ...(rebuild != null ? { rebuild } : {}) }
         runs.set(label, [...(runs.get(label) ?? []), row])
         const each = Object.entries(row).map(([k, v]) =>
-          `${k} ${v.seconds.toFixed(1)} s rss ${(v.rss / MiB).toFixed(0)} (anon ${(v.anon / MiB).toFixed(0)}) MiB`)
-        process.stderr.write(`${label} run ${i + 1}: ${each.join(', ')}\n`)
+          `${k} ${v.seconds.toFixed(1)} s (${v.cpu.toFixed(1)} CPU-s) rss ${(v.rss / MiB).toFixed(0)} ` +
+          `(anon ${(v.anon / MiB).toFixed(0)}) MiB`)
+        process.stderr.write(`${label} run ${i + 1}: ${each.join(', ')}; load ${loadavg()[0]?.toFixed(1)}\n`)
       } finally {
         await rm(work, { recursive: true, force: true })
       }
@@ -121,17 +135,20 @@ async function startups (): Promise<string> {
   }
   const rows: Array<Array<string | number>> = []
   for (const [label, list] of runs) {
-    const med = (f: (r: Record<'empty' | 'rebuild' | 'snapshot', Start>) => number): number => median(list.map(f))
-    const emptyRss = med(r => r.empty.rss)
-    for (const kind of ['rebuild', 'snapshot'] as const) {
+    const emptyRss = median(list.map(r => r.empty.rss))
+    for (const kind of kinds) {
+      const of = list.map(r => ({ ...r, at: r[kind] as Start }))
+      const med = (f: (r: (typeof of)[number]) => number): number => median(of.map(f))
       rows.push([label, kind === 'rebuild' ? 'first start (no snapshot)' : 'restart after a clean stop',
-        med(r => r[kind].seconds).toFixed(1), list.map(r => r[kind].seconds.toFixed(1)).join(' / '),
-        (med(r => r[kind].rss) / MiB).toFixed(0), (emptyRss / MiB).toFixed(0),
-        (med(r => r[kind].rss - r.empty.rss) / MiB).toFixed(0),
-        (med(r => r[kind].anon - r.empty.anon) / MiB).toFixed(0), (med(r => r[kind].peak) / MiB).toFixed(0)])
+        med(r => r.at.seconds).toFixed(1), of.map(r => r.at.seconds.toFixed(1)).join(' / '),
+        med(r => r.at.cpu).toFixed(1), med(r => r.empty.cpu).toFixed(1),
+        (med(r => r.at.rss) / MiB).toFixed(0), (emptyRss / MiB).toFixed(0),
+        (med(r => r.at.rss - r.empty.rss) / MiB).toFixed(0),
+        (med(r => r.at.anon - r.empty.anon) / MiB).toFixed(0), (med(r => r.at.peak) / MiB).toFixed(0)])
     }
   }
-  return table(['build', 'start', 'ready s (median)', 'each run', 'RSS MiB', 'empty node RSS', 'above empty',
+  return table(['build', 'start', 'ready s (median)', 'each run', 'CPU-s to ready', 'empty node CPU-s',
+    'RSS MiB', 'empty node RSS', 'above empty',
     'anonymous RSS above empty', 'peak RSS'], rows)
 }
 

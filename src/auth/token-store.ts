@@ -13,6 +13,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { Key } from 'interface-datastore'
 import { ConflictError, InvalidRequestError, NotFoundError, UnauthorizedError } from '../errors.js'
 import { createKeyedMutex } from '../pins/keyed-mutex.js'
+import { createTokenLastUsed } from './token-last-used.js'
 import { boundedExpiry, descendants } from './token-rules.js'
 import {
   ADMIN_USER as ADMIN, DEFAULT_MAX_TOKENS_PER_USER, LABEL_RULE, SCOPES, TOKEN_LABEL,
@@ -44,13 +45,10 @@ type StoredToken = TokenInfo & { hash: string, userCreated?: string }
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 const BOOTSTRAP_KEY = new Key('/pinery/auth/bootstrap')
-const LAST_USED_RESOLUTION_MS = 60_000
-const minute = (ms: number): string => new Date(ms - ms % LAST_USED_RESOLUTION_MS).toISOString()
 
 const hashOf = (secret: string): Buffer => createHash('sha256').update(secret).digest()
 const tokenKey = (hashHex: string): Key => new Key(`/pinery/auth/token/${hashHex}`)
 const userTokenKey = (user: string, id: string): Key => new Key(`/pinery/auth/user-token/${user}/${id}`)
-const lastUsedKey = (hashHex: string): Key => new Key(`/pinery/auth/last-used/${hashHex}`)
 const json = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value))
 
 /** A user demoted from admin keeps their tokens, without the admin scope. */
@@ -94,19 +92,7 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
   }
 
   let revocations = 0
-  // Last use is kept in memory and written at most once a minute per token.
-  const lastUsed = new Map<string, { at: number, written: number }>()
-  function touch (hex: string): void {
-    const now = Date.now()
-    const seen = lastUsed.get(hex) ?? { at: now, written: 0 }
-    seen.at = now
-    lastUsed.set(hex, seen)
-    if (now - seen.written < LAST_USED_RESOLUTION_MS) return
-    seen.written = now
-    // Its own key, so this write can never bring back a token revoked meanwhile.
-    // A failed write loses one timestamp.
-    Promise.resolve(datastore.put(lastUsedKey(hex), encoder.encode(minute(now)))).catch(() => {})
-  }
+  const lastUsed = createTokenLastUsed({ datastore })
 
   /** A user's tokens as stored, each with its hash hex. */
   async function storedTokens (user: string): Promise<StoredToken[]> {
@@ -129,14 +115,14 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
   function toInfo (stored: StoredToken, owner: User | undefined): TokenInfo {
     const { hash, userCreated: _incarnation, ...token } = stored
     const info = owner == null ? token : { ...token, scope: effectiveScope(token.scope, owner) }
-    const seen = lastUsed.get(hash)
-    return seen == null ? info : { ...info, lastUsed: minute(seen.at) }
+    const seen = lastUsed.seen(hash)
+    return seen == null ? info : { ...info, lastUsed: seen }
   }
 
   async function withLastUsed (stored: StoredToken, owner: User | undefined): Promise<TokenInfo> {
     const info = toInfo(stored, owner)
     if (info.lastUsed != null) return info
-    const used = await readRaw(lastUsedKey(stored.hash))
+    const used = await lastUsed.read(stored.hash)
     return used == null ? info : { ...info, lastUsed: used }
   }
 
@@ -145,11 +131,11 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
     for (const { id, hex } of ids) {
       batch.delete(tokenKey(hex))
       batch.delete(userTokenKey(user, id))
-      batch.delete(lastUsedKey(hex))
+      lastUsed.forget(batch, hex)
     }
     await batch.commit()
     revocations++
-    for (const { hex } of ids) { known.delete(hex); lastUsed.delete(hex) }
+    for (const { hex } of ids) known.delete(hex)
   }
 
   const store: TokenStore = {
@@ -183,7 +169,7 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
       if (user == null || (entry.userCreated != null && entry.userCreated !== user.created)) {
         throw new UnauthorizedError('access token is unknown or revoked')
       }
-      touch(hex)
+      lastUsed.touch(hex)
       return { ...entry.principal, scope: effectiveScope(entry.principal.scope, user) }
     },
 
@@ -295,14 +281,13 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
       for (const child of tokens.filter(t => children.has(t.id))) {
         batch.delete(tokenKey(child.hash))
         batch.delete(userTokenKey(ADMIN, child.id))
-        batch.delete(lastUsedKey(child.hash))
+        lastUsed.forget(batch, child.hash)
         known.delete(child.hash)
-        lastUsed.delete(child.hash)
       }
       batch.delete(tokenKey(previous))
       batch.delete(userTokenKey(ADMIN, 'bootstrap'))
       known.delete(previous)
-      lastUsed.delete(previous)
+      lastUsed.forget(batch, previous)
       revocations++
     }
     const info: TokenInfo = {

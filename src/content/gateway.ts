@@ -3,17 +3,23 @@
  * request's; bitswap serves the same blocks to any peer anyway) and only
  * from the local blockstore, so a read never fetches from the network. Paths
  * resolve through UnixFS directories (HAMT-sharded ones too) with
- * ipfs-unixfs-exporter; CARs stream depth-first, one block in memory.
+ * ipfs-unixfs-exporter. CARs and file bodies are read ahead in their
+ * order into reused buffers (dag-order.ts) and written in large batches at
+ * the pace the client takes them (batched-writer.ts, car.ts, unixfs-file.ts).
  */
 import { exporter, walkPath, type UnixFSEntry } from 'ipfs-unixfs-exporter'
+import { raceSignal } from 'race-signal'
 import toBuffer from 'it-to-buffer'
 import * as raw from 'multiformats/codecs/raw'
 import { NotAcceptableError, NotFoundError } from '../errors.js'
 import { blockKey } from '../pins/gc-guard.js'
+import { BATCH_BYTES, bufferPool } from './batched-writer.js'
 import { writeCar } from './car.js'
+import { dagInOrder, type DagNode } from './dag-order.js'
+import { writeFileRange } from './unixfs-file.js'
 import { IDENTITY } from '../pins/cid.js'
 import { blockLinks } from '../pins/dag-walk.js'
-import type { Gateway, GatewayEntry } from './index.js'
+import type { ByteSink, Gateway, GatewayEntry } from './index.js'
 import type { DagWalkComponents } from '../pins/dag-walk.js'
 import type { DagPins } from '../pins/dag-pins.js'
 import type { Blockstore } from 'interface-blockstore'
@@ -26,7 +32,19 @@ export interface GatewayComponents {
   getCodec: DagWalkComponents['getCodec']
   /** Whether a block belongs to a pinned DAG. */
   pins: Pick<DagPins, 'isPinned'>
+  /**
+   * Reads a stored block into `target` when it fits (a view of it), else into a buffer of its own:
+   * spares CAR exports and file bodies a new buffer per block. Without it, `blockstore.get` reads them.
+   */
+  readInto?(cid: CID, target: Uint8Array, options: { signal?: AbortSignal }): Promise<Uint8Array>
 }
+
+// A CAR export or file body reads this many blocks ahead, each into a slot that fits a 256 KiB chunk
+// with its dag-pb framing (larger blocks get a buffer of their own), and holds at most 5 batches of
+// 1 MiB: ~9 MiB per response. Slots and batches are reused across responses, a few idle ones kept.
+// Deeper (32 ahead, 8 batches in flight) measured no steadier gain in gateway-compare runs.
+const CAR_AHEAD = 16
+const SLOT_BYTES = 260 * 1024
 
 // The exporter's and the blockstore's ways of saying "no such thing".
 const MISSING = new Set(['NotFoundError', 'NoResolverError', 'NotUnixFSError', 'BadPathError'])
@@ -47,7 +65,7 @@ function undecodable (what: string): NotAcceptableError {
     'only its raw bytes can be given (Accept: application/vnd.ipld.raw)')
 }
 
-function toEntry (entry: UnixFSEntry, name: string): GatewayEntry {
+function toEntry (entry: UnixFSEntry, name: string, fileBody: FileBody): GatewayEntry {
   const { cid } = entry
   switch (entry.type) {
     case 'directory':
@@ -69,18 +87,39 @@ function toEntry (entry: UnixFSEntry, name: string): GatewayEntry {
         cid,
         name,
         size: Number(entry.size),
-        read: (range, options) => entry.content({ ...range, ...options })
+        read: (range, options) => entry.content({ ...range, ...options }),
+        body: (range, options) => entry.type === 'file' || entry.type === 'raw'
+          ? { write: async (sink) => { await fileBody(cid, range, sink, options) } }
+          : { write: async (sink) => { await copyTo(sink, entry.content({ ...range, ...options }), options) } }
       }
   }
+}
+
+type FileBody = (cid: CID, range: { offset: number, length: number }, sink: ByteSink,
+  options: { signal?: AbortSignal }) => Promise<void>
+
+/** Identity files are their CID: a few bytes, copied as the exporter gives them. */
+async function copyTo (
+  sink: ByteSink, chunks: AsyncIterable<Uint8Array>, options: { signal?: AbortSignal }
+): Promise<void> {
+  for await (const chunk of chunks) await raceSignal(sink.write(chunk), options.signal)
 }
 
 /** Creates the gateway reader. */
 export function createGateway (components: GatewayComponents): Gateway {
   const { blockstore } = components
+  const slots = bufferPool(SLOT_BYTES, 2 * CAR_AHEAD)
+  const batches = bufferPool(BATCH_BYTES, 8)
+  const readInto = components.readInto ?? (async (cid: CID, _target: Uint8Array, options: { signal?: AbortSignal }) =>
+    await toBuffer(blockstore.get(cid, options)))
 
   async function block (cid: CID, options: { signal?: AbortSignal }): Promise<Uint8Array> {
     if (cid.multihash.code === IDENTITY) return cid.multihash.digest
     return await toBuffer(blockstore.get(cid, options))
+  }
+
+  const fileBody: FileBody = async (cid, range, sink, options) => {
+    await writeFileRange(cid, range, sink, { read: readInto, slots, batches }, { ...options, ahead: CAR_AHEAD })
   }
 
   /** The CIDs a block links to; NotAcceptableError when it does not decode as its codec. */
@@ -91,25 +130,6 @@ export function createGateway (components: GatewayComponents): Gateway {
       return await blockLinks(cid, bytes, async () => codec)
     } catch {
       throw undecodable(`block ${cid.toString()}`)
-    }
-  }
-
-  /** The DAG under `target` depth-first, each block once; identity blocks carry themselves and are left out. */
-  async function * dagBlocks (
-    target: CID,
-    seen: Set<string>,
-    options: { signal?: AbortSignal }
-  ): AsyncGenerator<{ cid: CID, bytes: Uint8Array }> {
-    const stack: CID[] = [target]
-    for (let cid = stack.pop(); cid != null; cid = stack.pop()) {
-      const key = blockKey(cid)
-      if (seen.has(key)) continue
-      seen.add(key)
-      options.signal?.throwIfAborted()
-      const bytes = await block(cid, options)
-      const links = await linksOf(cid, bytes)
-      if (cid.multihash.code !== IDENTITY) yield { cid, bytes }
-      for (let i = links.length - 1; i >= 0; i--) stack.push(links[i] as CID)
     }
   }
 
@@ -130,7 +150,7 @@ export function createGateway (components: GatewayComponents): Gateway {
         if (last == null) throw new NotFoundError('empty path')
         const entry = await exporter(last.cid, blockstore, options)
         // The name the path gave it (the exporter, asked by CID, would name it by its CID).
-        return { entry: toEntry(entry, path.length > 0 ? last.name : ''), trail: last.roots }
+        return { entry: toEntry(entry, path.length > 0 ? last.name : '', fileBody), trail: last.roots }
       } catch (err) {
         // A pinned block that is not UnixFS is still served, as its own bytes (raw, CAR or as is).
         if (path.length === 0 && err instanceof Error && err.name === 'NotUnixFSError') {
@@ -149,20 +169,23 @@ export function createGateway (components: GatewayComponents): Gateway {
 
     block,
 
-    async * car (root, trail, target, options) {
-      // Checked before the first byte goes out: a target that does not decode is a 406, not a cut-off CAR.
+    async car (root, trail, target, options) {
+      // Checked before anything is sent: a target that does not decode is a 406, not a cut-off CAR.
       await linksOf(target, await block(target, options))
-      const seen = new Set<string>()
       const blocks = async function * (): AsyncGenerator<{ cid: CID, bytes: Uint8Array }> {
+        const seen = new Set<string>()
         // The path's nodes first, so a client can verify the way from the root to the target.
         for (const cid of trail) {
           if (cid.equals(target) || seen.has(blockKey(cid))) continue
           seen.add(blockKey(cid))
           if (cid.multihash.code !== IDENTITY) yield { cid, bytes: await block(cid, options) }
         }
-        yield * dagBlocks(target, seen, options)
+        const children = async ({ cid }: DagNode<undefined>, bytes: Uint8Array): Promise<Array<DagNode<undefined>>> =>
+          (await linksOf(cid, bytes)).map(link => ({ cid: link, tag: undefined }))
+        yield * dagInOrder({ cid: target, tag: undefined }, { read: readInto, children, slots },
+          { ...options, ahead: CAR_AHEAD, seen })
       }
-      yield * writeCar([root], blocks())
+      return { write: async (sink) => { await writeCar([root], blocks(), sink, { ...options, batches }) } }
     }
   }
 }

@@ -59,9 +59,27 @@ export type GatewayEntry =
     name: string
     size: number
     read(range: { offset: number, length: number }, options: { signal?: AbortSignal }): AsyncIterable<Uint8Array>
+    /** The range's bytes as a response body: read ahead, batched, as fast as the sink takes them. */
+    body(range: { offset: number, length: number }, options: { signal?: AbortSignal }): BodyWriter
   }
   | { type: 'directory', cid: CID, name: string, list(options: { signal?: AbortSignal }): AsyncIterable<DirectoryItem> }
   | { type: 'object', cid: CID, name: string, bytes: Uint8Array }
+
+/** Where streamed bytes go (an HTTP response). */
+export interface ByteSink {
+  /**
+   * Resolves once `chunk` has been handed on, so its buffer may be reused;
+   * rejects, or never settles, when the receiver is gone (writers also
+   * watch their abort signal).
+   */
+  write(chunk: Uint8Array): Promise<void>
+}
+
+/** A response body checked and ready to be written. */
+export interface BodyWriter {
+  /** Writes the whole body to `sink`; throws when a block cannot be read or decoded on the way. */
+  write(sink: ByteSink): Promise<void>
+}
 
 /** Reads pinned content for GET /ipfs/{cid}[/path]. */
 export interface Gateway {
@@ -80,8 +98,12 @@ export interface Gateway {
   ): Promise<{ entry: GatewayEntry, trail: CID[] }>
   /** The block's bytes (of a CID that resolve() returned). */
   block(cid: CID, options: { signal?: AbortSignal }): Promise<Uint8Array>
-  /** A CARv1 with `root` as its root: the `trail` blocks, then the whole DAG of `target`, depth-first. */
-  car(root: CID, trail: CID[], target: CID, options: { signal?: AbortSignal }): AsyncGenerator<Uint8Array>
+  /**
+   * A CARv1 with `root` as its root: the `trail` blocks, then the whole DAG
+   * of `target`, depth-first. Throws NotAcceptableError before anything is
+   * written when `target` does not decode as its codec.
+   */
+  car(root: CID, trail: CID[], target: CID, options: { signal?: AbortSignal }): Promise<BodyWriter>
 }
 
 export { createContentService } from './service.js'

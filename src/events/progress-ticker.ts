@@ -18,8 +18,11 @@ export interface ProgressTickerComponents {
   events: Pick<EventLog, 'subscribe' | 'appendProgress'>
   /** Live progress of a request being fetched. */
   progressOf(requestid: string): PinProgress | undefined
-  /** Requests open at start (they resume without a new event). */
-  pending(): AsyncIterable<PinRecord>
+  /**
+   * Requests open at start (they resume without a new event): those the worker
+   * resumed, in memory (iterated asynchronously, 500k added ~0.6 s to a start).
+   */
+  pending(): Iterable<PinRecord>
   logger: Logger
 }
 
@@ -59,7 +62,7 @@ export function createProgressTicker (
           open.set(record.requestid, { record, bytes: open.get(record.requestid)?.bytes ?? 0 })
         } else if (event.type !== 'pin.progress') open.delete(record.requestid)
       })
-      for await (const record of components.pending()) {
+      for (const record of components.pending()) {
         if (!open.has(record.requestid)) open.set(record.requestid, { record, bytes: 0 })
       }
       timer = setInterval(() => { void tick() }, init.intervalMs ?? 1000)

@@ -7,8 +7,6 @@
  * dag-cbor/dag-json/json node as its block. ETags are the CID (with .raw or
  * .car for those formats), so If-None-Match answers 304.
  */
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import * as dagCbor from '@ipld/dag-cbor'
 import * as dagJson from '@ipld/dag-json'
 import { Router, type Request, type RequestHandler, type Response } from 'express'
@@ -19,7 +17,7 @@ import { mediaType, SNIFF_BYTES } from '../content/media-type.js'
 import { methodNotAllowed, sendFailure } from './errors.js'
 import { requestLogger } from './request-log.js'
 import { parseRange } from './range.js'
-import type { Gateway, GatewayEntry } from '../content/index.js'
+import type { BodyWriter, Gateway, GatewayEntry } from '../content/index.js'
 import type { Logger } from '../logger.js'
 import type { CID } from 'multiformats/cid'
 
@@ -38,6 +36,8 @@ export interface GatewayRoutesComponents {
 type Format = 'raw' | 'car' | 'unixfs'
 
 const MAX_CID_CHARS = 2048
+// How a write to a response whose client went away fails.
+const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED', 'EPIPE', 'ECONNRESET', 'ECANCELED'])
 const RAW_TYPE = 'application/vnd.ipld.raw'
 const CAR_TYPE = 'application/vnd.ipld.car'
 const OBJECT_TYPES = new Map<number, string>([
@@ -84,6 +84,17 @@ function rootOf (value: unknown): CID {
   }
 }
 
+/**
+ * Writes `chunk` to the response; resolves once it has been handed to the socket (its buffer may
+ * then be reused). A response whose client is gone may never call back: writers race their abort
+ * signal (aborted on the response's 'close').
+ */
+async function written (res: Response, chunk: Uint8Array): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    res.write(chunk, (err) => { if (err != null) reject(err); else resolve() })
+  })
+}
+
 /** Builds the router. */
 export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoutesComponents): Router {
   const { gateway } = components
@@ -96,7 +107,7 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
     res: Response,
     etag: string,
     headers: Record<string, string | number>,
-    body: () => AsyncIterable<Uint8Array> | Uint8Array,
+    body: () => Uint8Array | BodyWriter,
     status = 200
   ): Promise<void> {
     res.setHeader('ETag', etag)
@@ -109,24 +120,35 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
     const content = body()
     if (content instanceof Uint8Array) { res.end(content); return }
     try {
-      await pipeline(Readable.from(content, { objectMode: false }), res)
+      await content.write({ write: async (chunk) => { await written(res, chunk) } })
+      res.end()
     } catch (err) {
+      const gone = req.socket.destroyed
       // Headers are out: the only way left to say "this is broken" is to cut the connection.
       if (!res.destroyed) res.destroy()
       const e = err as NodeJS.ErrnoException
-      if (e.code === 'ERR_STREAM_PREMATURE_CLOSE' || e.name === 'AbortError') return // the client went away
+      if (gone || e.name === 'AbortError' || CLIENT_GONE.has(e.code ?? '')) return // the client went away
       // Only the error's kind: a decoder's message can quote the block's bytes.
       requestLogger(res, components.logger).warn({ error: e.name, code: e.code }, 'gateway response ended early')
     }
   }
 
   const read: RequestHandler = async (req, res) => {
+    const controller = new AbortController()
+    res.once('close', () => { controller.abort() })
+    try {
+      await answer(req, res, { signal: controller.signal })
+    } catch (err) {
+      // The client went away before its answer began: nobody to answer, nothing to log.
+      if (controller.signal.aborted && err instanceof Error && err.name === 'AbortError') return
+      throw err
+    }
+  }
+
+  async function answer (req: Request, res: Response, options: { signal: AbortSignal }): Promise<void> {
     const root = rootOf(req.params.cid)
     const path = (req.params.path as string[] | undefined) ?? []
     const format = formatOf(req)
-    const controller = new AbortController()
-    res.once('close', () => { controller.abort() })
-    const options = { signal: controller.signal }
     const { entry, trail } = await gateway.resolve(root, path, { ...options, raw: format === 'raw' })
     res.setHeader('X-Ipfs-Path', `/ipfs/${[req.params.cid as string, ...path].map(encodeURIComponent).join('/')}`)
     res.setHeader('X-Content-Type-Options', 'nosniff')
@@ -134,7 +156,8 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
     res.setHeader('Content-Security-Policy', 'sandbox')
 
     if (format === 'raw') {
-      const bytes = await gateway.block(entry.cid, options)
+      // Resolved without a path, the block was read already: not read twice.
+      const bytes = entry.type === 'object' ? entry.bytes : await gateway.block(entry.cid, options)
       await send(req, res, `"${entry.cid.toString()}.raw"`, {
         'Content-Type': RAW_TYPE,
         'Content-Length': bytes.byteLength,
@@ -143,21 +166,12 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
       return
     }
     if (format === 'car') {
-      const car = gateway.car(root, trail, entry.cid, options)
-      // The first chunk before any header: a target that cannot be walked is answered 406, not cut off.
-      const first = await car.next()
-      const body = async function * (): AsyncGenerator<Uint8Array> {
-        if (first.done !== true) yield first.value
-        yield * car
-      }
-      try {
-        await send(req, res, `"${entry.cid.toString()}.car"`, {
-          'Content-Type': `${CAR_TYPE}; version=1; order=dfs; dups=n`,
-          'Content-Disposition': `attachment; filename="${entry.cid.toString()}.car"`
-        }, body)
-      } finally {
-        await car.return(undefined) // HEAD and 304 read nothing: end the walk
-      }
+      // Checked before any header: a target that cannot be walked is answered 406, not cut off.
+      const car = await gateway.car(root, trail, entry.cid, options)
+      await send(req, res, `"${entry.cid.toString()}.car"`, {
+        'Content-Type': `${CAR_TYPE}; version=1; order=dfs; dups=n`,
+        'Content-Disposition': `attachment; filename="${entry.cid.toString()}.car"`
+      }, () => car)
       return
     }
     await sendEntry(req, res, entry, options)
@@ -209,8 +223,8 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
     }
     const partial = range != null && range !== 'unsatisfiable'
     if (partial) headers['Content-Range'] = `bytes ${offset}-${offset + length - 1}/${size}`
-    const body = (): AsyncIterable<Uint8Array> | Uint8Array =>
-      length === 0 ? new Uint8Array(0) : entry.read({ offset, length }, options)
+    const body = (): BodyWriter | Uint8Array =>
+      length === 0 ? new Uint8Array(0) : entry.body({ offset, length }, options)
     await send(req, res, etag, headers, body, partial ? 206 : 200)
   }
 

@@ -18,9 +18,11 @@
  */
 import { randomBytes } from 'node:crypto'
 import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
+import { close as closeFd, fstat, open as openFd, read as readFd } from 'node:fs'
 import { NextToLast, type ShardingStrategy } from 'blockstore-fs/sharding'
 import { NotFoundError, PutFailedError } from 'interface-store'
 import type { CID } from 'multiformats/cid'
@@ -75,6 +77,16 @@ export class DurableFsBlockstore extends FsBlockstore {
       throw new NotFoundError(String(err))
     }
     yield bytes
+  }
+
+  /**
+   * Whether the block is stored, checked synchronously: for start-up, before
+   * anything is served, where 100k async `has` calls (each through the
+   * thread pool, and an Error per missing block) took ~2 s and this ~0.2 s.
+   */
+  hasSync (key: CID): boolean {
+    const { dir, file } = this.sharding.encode(key)
+    return existsSync(join(this.path, dir, file))
   }
 
   override async put (key: CID, val: Bytes, options?: { signal?: AbortSignal }): Promise<CID> {
@@ -142,5 +154,40 @@ export class DurableFsBlockstore extends FsBlockstore {
     this.knownDirs.add(dir)
     // The new directory's own entry lives in its parent.
     this.dirtyDirs.add(dirname(dir))
+  }
+
+  /**
+   * Reads a block into `target` when it fits (a view of `target` is returned), else into a new
+   * buffer. For readers that stream many blocks (the gateway's CAR export): a new buffer per block
+   * made garbage collection ~30 % of that path's CPU (profile, issue 14). Plain descriptors, not
+   * FileHandle objects, for the same reason.
+   */
+  async getInto (key: CID, target: Uint8Array, options?: { signal?: AbortSignal }): Promise<Uint8Array> {
+    const { dir, file } = this.sharding.encode(key)
+    options?.signal?.throwIfAborted()
+    let fd: number | undefined
+    try {
+      fd = await new Promise<number>((resolve, reject) => {
+        openFd(join(this.path, dir, file), 'r', (err, fd) => { if (err != null) reject(err); else resolve(fd) })
+      })
+      const handle = fd
+      const size = await new Promise<number>((resolve, reject) => {
+        fstat(handle, (err, stats) => { if (err != null) reject(err); else resolve(stats.size) })
+      })
+      const bytes = size <= target.byteLength ? target.subarray(0, size) : new Uint8Array(size)
+      for (let done = 0; done < size;) {
+        const n = await new Promise<number>((resolve, reject) => {
+          readFd(handle, bytes, done, size - done, done, (err, n) => { if (err != null) reject(err); else resolve(n) })
+        })
+        if (n === 0) throw new Error(`block file ended at ${done} of ${size} bytes`)
+        done += n
+      }
+      return bytes
+    } catch (err) {
+      // As get(): any failure to read the block is its absence.
+      throw new NotFoundError(String(err))
+    } finally {
+      if (fd != null) closeFd(fd, () => {})
+    }
   }
 }

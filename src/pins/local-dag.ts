@@ -6,6 +6,8 @@
  * the request is known.
  */
 import toBuffer from 'it-to-buffer'
+import { base32 } from 'multiformats/bases/base32'
+import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { blockKey } from './gc-guard.js'
 import { IDENTITY } from './cid.js'
@@ -13,19 +15,39 @@ import { blockLinks } from './dag-walk.js'
 import type { BlockGuard } from './gc-guard.js'
 import type { DagWalkComponents } from './dag-walk.js'
 import type { Blockstore } from 'interface-blockstore'
-import type { CID } from 'multiformats/cid'
+
+/** A blockstore that can tell synchronously whether it holds a block. */
+export interface SyncHas {
+  /**
+   * Whether the block is stored, without a trip through the thread pool or an
+   * Error for a missing block: resuming 100k requests at start made 100k
+   * async `has` calls, ~2 s of the start-up (~16 µs each, vs ~2 µs for a
+   * synchronous check of a cached directory entry).
+   */
+  hasSync(cid: CID): boolean
+}
 
 /** Where the stored blocks are read. */
 export interface LocalDagComponents {
-  blockstore: Pick<Blockstore, 'has' | 'get'>
+  blockstore: Pick<Blockstore, 'get'> & SyncHas
   getCodec: DagWalkComponents['getCodec']
   guard: Pick<BlockGuard, 'protect' | 'unprotect'>
 }
 
 /**
+ * The CID of a record's `cidKey` (CIDv1 in base32, as canonicalCidKey makes
+ * it). Decoded rather than `CID.parse`d: parse keeps a cache Map per CID,
+ * ~1 s of resuming 500k requests and garbage for the collector after it.
+ */
+export function cidOfKey (key: string): CID {
+  return key.startsWith(base32.prefix) ? CID.decode(base32.decode(key)) : CID.parse(key)
+}
+
+/**
  * Protects every stored block reachable from `roots` through stored blocks,
  * and resolves with them (to unprotect once the request is settled).
- * Missing blocks are skipped: they are what the fetch will bring.
+ * Missing blocks are skipped: they are what the fetch will bring. Meant for
+ * start-up (it checks each block synchronously), before anything is served.
  */
 export async function protectStoredDag (roots: CID[], components: LocalDagComponents): Promise<CID[]> {
   const { blockstore, guard } = components
@@ -38,7 +60,7 @@ export async function protectStoredDag (roots: CID[], components: LocalDagCompon
     seen.add(key)
     // Protected before it is looked at, so a deletion in flight ends first.
     await guard.protect(cid)
-    if (!await blockstore.has(cid)) { guard.unprotect(cid); continue }
+    if (!blockstore.hasSync(cid)) { guard.unprotect(cid); continue }
     held.push(cid)
     if (cid.code === raw.code) continue
     todo.push(...await blockLinks(cid, await toBuffer(blockstore.get(cid)), components.getCodec))

@@ -5,7 +5,8 @@
  *   /pinery/own/<owner>/<created>       → the record (JSON); per-user, ordered by created
  *   /pinery/req/<requestid>             → the record's own key
  *   /pinery/ref/<cidKey>/<requestid>    → a live request wants <cidKey> kept pinned
- *   /pinery/pending/<created>/<id>      → queued or pinning, in arrival order
+ *   /pinery/pending/<created>/<id>      → queued or pinning, in arrival order: the record (JSON) again,
+ *                                         so resuming reads one compact key range (empty before 2026-11-30)
  *   /pinery/created/<created>           → the record's own key; finds the newest `created` at start
  *   /pinery/clock                       → the last `created` handed out
  *   /pinery/generation                  → "<random id> <seq>": every batch advances seq
@@ -91,8 +92,9 @@ function ownKey (r: PinRecord): string {
 /** Every key a record occupies, mapped to its value. */
 function entries (r: PinRecord): Map<string, Uint8Array> {
   const own = ownKey(r)
+  const json = encoder.encode(JSON.stringify(r))
   const map = new Map<string, Uint8Array>([
-    [own, encoder.encode(JSON.stringify(r))],
+    [own, json],
     [`${PREFIX}req/${r.requestid}`, encoder.encode(own)],
     [`${PREFIX}created/${pad(r.created)}`, encoder.encode(own)]
   ])
@@ -100,13 +102,16 @@ function entries (r: PinRecord): Map<string, Uint8Array> {
   if (r.status !== 'failed') refs.add(r.cidKey)
   for (const cidKey of refs) map.set(`${PREFIX}ref/${cidKey}/${r.requestid}`, EMPTY)
   if (r.status === 'queued' || r.status === 'pinning') {
-    map.set(`${PREFIX}pending/${pad(r.created)}/${r.requestid}`, EMPTY)
+    map.set(`${PREFIX}pending/${pad(r.created)}/${r.requestid}`, json)
   }
   return map
 }
 
 function decode (value: Uint8Array): PinRecord {
-  return JSON.parse(decoder.decode(value)) as PinRecord
+  const r = JSON.parse(decoder.decode(value)) as PinRecord
+  // Mostly the same text: one string rather than two (~80 bytes for each of 100k resumed records).
+  if (r.pin.cid === r.cidKey) r.pin.cid = r.cidKey
+  return r
 }
 
 /** Opens the record store on an open LevelDB and loads its clock. */
@@ -205,17 +210,30 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
 
     async * pending () {
       const prefix = `${PREFIX}pending/`
-      // Read in chunks with getMany (one LevelDB call per chunk rather than two per record),
+      // The pending entries carry their records: one compact key range. Looking each record up
+      // through req/ and own/ instead touched tables all over the store (on 1M records, 100k
+      // pending: ~410 MiB of LevelDB's mapped files in RSS, ~0.6 s of getMany). Entries written
+      // before they carried the record (empty) are looked up so, a chunk at a time with getMany,
       // the next chunk read while the caller works through this one.
-      const read = async (keys: string[]): Promise<PinRecord[]> => {
-        const owns = await db.getMany(keys.map(key => `${PREFIX}req/${key.slice(key.lastIndexOf('/') + 1)}`))
-        const values = await db.getMany(owns.flatMap(own => own == null ? [] : [decoder.decode(own)]))
-        return values.flatMap(value => value == null ? [] : [decode(value)])
+      const read = async (chunk: Array<[string, Uint8Array]>): Promise<PinRecord[]> => {
+        const old = chunk.flatMap(([key, value]) =>
+          value.byteLength > 0 ? [] : [`${PREFIX}req/${key.slice(key.lastIndexOf('/') + 1)}`])
+        const owns = old.length === 0 ? [] : await db.getMany(old)
+        const found = owns.some(own => own != null)
+          ? await db.getMany(owns.flatMap(own => own == null ? [] : [decoder.decode(own)]))
+          : []
+        let i = 0
+        let j = 0
+        return chunk.flatMap(([, value]) => {
+          if (value.byteLength > 0) return [decode(value)]
+          const v = owns[i++] == null ? undefined : found[j++]
+          return v == null ? [] : [decode(v)]
+        })
       }
-      let chunk: string[] = []
+      let chunk: Array<[string, Uint8Array]> = []
       let ahead: Promise<PinRecord[]> | undefined
-      for await (const key of db.keys({ gt: prefix, lt: `${prefix}\xff` })) {
-        chunk.push(key)
+      for await (const entry of db.iterator({ gt: prefix, lt: `${prefix}\xff` })) {
+        chunk.push(entry)
         if (chunk.length < PENDING_CHUNK) continue
         const next = read(chunk)
         next.catch(() => {}) // awaited below; a failure surfaces there

@@ -18,11 +18,11 @@
  * admission.
  */
 import { raceSignal } from 'race-signal'
-import { CID } from 'multiformats/cid'
+import type { CID } from 'multiformats/cid'
 import { InsufficientFundsError, StallError, isErrorNamed } from '../errors.js'
 import { createPinQueue } from './pin-queue.js'
 import { CancelledError, createSharedFetches, type SharedFetch } from './shared-fetch.js'
-import { protectStoredDag, type LocalDagComponents } from './local-dag.js'
+import { cidOfKey, protectStoredDag, type LocalDagComponents } from './local-dag.js'
 import type { DagWalkComponents, DagWalkResult } from './dag-walk.js'
 import type { PinProgress, PinRecord } from './types.js'
 import type { BlockGuard } from './gc-guard.js'
@@ -51,9 +51,11 @@ export interface PinJobs {
 export interface PinWorker {
   /**
    * Queues every queued or pinning record, oldest first, protecting what each
-   * has stored already, and starts the pool.
+   * has stored already, and starts the pool. Resolves with the records it
+   * resumed, for whatever else follows them from the start (progress events):
+   * the same objects, rather than a second read and copy of every pending record.
    */
-  start(): Promise<void>
+  start(): Promise<PinRecord[]>
   /** Queues a record to be fetched (once: a record queued or running already is not queued again). */
   enqueue(record: PinRecord): void
   /** Stops work on a request that was deleted or replaced: its job reports nothing. */
@@ -223,24 +225,31 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   return {
     async start () {
       stopped = false
+      const all: PinRecord[] = []
       // Protected a batch at a time (one file system call after another took seconds
       // for 100k requests), queued in order.
       let batch: Array<{ record: PinRecord, held: Promise<CID[]> }> = []
       const drain = async (): Promise<void> => {
         const held = await Promise.all(batch.map(b => b.held))
-        batch.forEach(({ record }, i) => { resumed.set(record.requestid, held[i] as CID[]); queue.push(record) })
+        batch.forEach(({ record }, i) => {
+          // Only those holding blocks: an entry for each of 100k requests is ~8 MiB.
+          if ((held[i] as CID[]).length > 0) resumed.set(record.requestid, held[i] as CID[])
+          queue.push(record)
+          all.push(record)
+        })
         batch = []
       }
       for await (const record of components.records.pending()) {
         if (queue.has(record.requestid)) continue
         // Before the collector starts: what a resumed request holds already may exist nowhere else.
-        const roots = [record.cidKey, ...(record.holds ?? [])].map(key => CID.parse(key))
+        const roots = [record.cidKey, ...(record.holds ?? [])].map(cidOfKey)
         batch.push({ record, held: protectStoredDag(roots, { ...components.stored, guard }) })
         if (batch.length >= RESUME_BATCH) await drain()
       }
       await drain()
       if (queue.length > 0) log.info({ resumed: queue.length }, 'resuming pending pins')
       pump()
+      return all
     },
     enqueue (record) {
       if (stopped || queue.has(record.requestid) || active.has(record.requestid)) return

@@ -3,6 +3,8 @@
  * in whole, as CARv1 or wrapped in a CARv2, and a corrupt, truncated, lying
  * or unsupported one is refused with InvalidRequestError naming the problem,
  * without reading a huge section into memory. The source's own failure is passed on as it is.
+ * The writer: byte for byte what @ipld/car's CarWriter writes, in batches, as fast as its sink
+ * takes them and no faster, ending its source when the sink fails or the signal aborts.
  */
 import { randomBytes } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
@@ -15,7 +17,9 @@ import { describe, expect, it } from 'vitest'
 import { blocksOf, carOf, fileDag } from '../fixtures/content.js'
 import { failure } from '../fixtures/errors.js'
 import { getCodec } from '../fixtures/pin-core.js'
+import { BATCH_BYTES as CAR_BATCH_BYTES } from '../../src/content/batched-writer.js'
 import { MAX_BLOCK_BYTES, readCar, writeCar } from '../../src/content/car.js'
+import type { ByteSink } from '../../src/content/index.js'
 
 /** A sink that remembers what was stored. */
 function memorySink (): { put(cid: CID, bytes: Uint8Array): Promise<CID>, stored: Map<string, Uint8Array> } {
@@ -64,44 +68,6 @@ describe('readCar', () => {
     const sink = memorySink()
     await read(await carOf([id, other.cid], [{ cid: id, bytes: new TextEncoder().encode('hi') }, other]), sink)
     expect([...sink.stored.keys()]).toEqual([other.cid.toString()])
-  })
-
-  it('round-trips what writeCar writes', async () => {
-    const blocks = await Promise.all(['x', 'y'].map(async t => await rawBlock(new TextEncoder().encode(t))))
-    const parts: Uint8Array[] = []
-    for await (const part of writeCar([blocks[0]!.cid], (async function * () { yield * blocks })())) parts.push(part)
-    const sink = memorySink()
-    expect((await read(Buffer.concat(parts), sink)).map(String)).toEqual([blocks[0]!.cid.toString()])
-    expect(sink.stored.size).toBe(2)
-  })
-
-  it('writes as it is read: one block ahead at most, and a reader that stops ends the source', async () => {
-    const blocks = await Promise.all(Array.from({ length: 50 }, async (_, i) => await rawBlock(new TextEncoder().encode(`block ${i}`))))
-    let produced = 0
-    let ended = false
-    const source = (async function * () {
-      try {
-        for (const b of blocks) { produced++; yield b }
-      } finally { ended = true }
-    })()
-    const car = writeCar([blocks[0]!.cid], source)
-    let read = 0
-    for await (const part of car) {
-      read += part.byteLength
-      // The header, then a block's three parts (length, CID, bytes): the source is never far ahead.
-      expect(produced).toBeLessThanOrEqual(3)
-      if (read > 100) break
-    }
-    expect(produced).toBeLessThan(blocks.length)
-    expect(ended).toBe(true)
-  })
-
-  it('passes on the failure of its source after what came before', async () => {
-    const ok = await rawBlock(new TextEncoder().encode('ok'))
-    const source = (async function * () { yield ok; throw new Error('disk on fire') })()
-    const parts: Uint8Array[] = []
-    await expect((async () => { for await (const part of writeCar([ok.cid], source)) parts.push(part) })()).rejects.toThrow('disk on fire')
-    expect(Buffer.concat(parts).includes(Buffer.from('ok'))).toBe(true)
   })
 
   it('reads a CARv2 wrapping the same CAR, padding included', async () => {
@@ -196,5 +162,88 @@ describe('readCar', () => {
     const car = await carOf([blocks[0]!.cid], blocks)
     const reading = readCar(chunks(car), memorySink(), { getCodec, signal: AbortSignal.abort() })
     await expect(reading).rejects.toMatchObject({ name: 'AbortError' })
+  })
+})
+
+/** A sink that keeps what it is given; writes resolve at once unless `held`, then only when released. */
+function collector (held = false): ByteSink & { chunks: Uint8Array[], bytes(): Buffer, release(): void, waiting: number } {
+  const chunks: Uint8Array[] = []
+  let waiters: Array<() => void> = []
+  return {
+    chunks,
+    // Copied: the writer reuses a batch once its write is done.
+    async write (chunk) { chunks.push(Buffer.from(chunk)); if (held) await new Promise<void>(resolve => { waiters.push(resolve) }) },
+    bytes: () => Buffer.concat(chunks),
+    release () { held = false; for (const w of waiters) w(); waiters = [] },
+    get waiting () { return waiters.length }
+  }
+}
+
+async function * each<T> (items: T[], onEach?: (i: number) => void): AsyncGenerator<T> {
+  for (let i = 0; i < items.length; i++) { onEach?.(i); yield items[i] as T }
+}
+
+describe('writeCar', () => {
+  it('writes byte for byte what @ipld/car\'s CarWriter writes: small blocks, batch-sized ones, one larger than a batch', async () => {
+    const small = await Promise.all(Array.from({ length: 400 }, async (_, i) => await rawBlock(new TextEncoder().encode(`block ${i}`))))
+    const big = await Promise.all([CAR_BATCH_BYTES - 40, 256 * 1024, CAR_BATCH_BYTES + 5, 0].map(async n => await rawBlock(randomBytes(n))))
+    const blocks = [...small.slice(0, 200), ...big, ...small.slice(200)]
+    const sink = collector()
+    await writeCar([blocks[0]!.cid, big[1]!.cid], each(blocks), sink)
+    expect(sink.bytes().equals(await carOf([blocks[0]!.cid, big[1]!.cid], blocks))).toBe(true)
+    // Batched: not a write per block.
+    expect(sink.chunks.length).toBeLessThan(12)
+  })
+
+  it('round-trips through readCar', async () => {
+    const dag = await fileDag(randomBytes(600 * 1024))
+    const sink = collector()
+    await writeCar([dag.root], each(await blocksOf(dag)), sink)
+    const stored = memorySink()
+    expect((await read(sink.bytes(), stored)).map(String)).toEqual([dag.root.toString()])
+    expect(stored.stored.size).toBe((await blocksOf(dag)).length)
+  })
+
+  it('reads no further ahead than four batches in the sink allow, and goes on when they are taken', async () => {
+    const blocks = await Promise.all(Array.from({ length: 64 }, async () => await rawBlock(randomBytes(256 * 1024))))
+    let produced = 0
+    const sink = collector(true)
+    const writing = writeCar([blocks[0]!.cid], each(blocks, i => { produced = i + 1 }), sink)
+    await new Promise(resolve => setTimeout(resolve, 200))
+    // Four full batches of (almost) four blocks each waiting in the sink, and the one being filled.
+    expect(sink.waiting).toBe(4)
+    expect(produced).toBeLessThanOrEqual(5 * CAR_BATCH_BYTES / (256 * 1024) + 1)
+    sink.release()
+    await writing
+    expect(produced).toBe(blocks.length)
+    const stored = memorySink()
+    await read(sink.bytes(), stored)
+    expect([...stored.stored.keys()]).toEqual(blocks.map(b => b.cid.toString()))
+  })
+
+  it('passes on the failure of its source after what came before', async () => {
+    const ok = await rawBlock(new TextEncoder().encode('ok'))
+    const source = (async function * () { yield ok; throw new Error('disk on fire') })()
+    const sink = collector()
+    await expect(writeCar([ok.cid], source, sink)).rejects.toThrow('disk on fire')
+    expect(sink.bytes().includes(Buffer.from('ok'))).toBe(true)
+  })
+
+  it('ends its source when the sink fails, and when the signal aborts while the sink hangs', async () => {
+    const blocks = await Promise.all(Array.from({ length: 40 }, async () => await rawBlock(randomBytes(256 * 1024))))
+    let ended = 0
+    const source = (): AsyncGenerator<{ cid: CID, bytes: Uint8Array }> => (async function * () {
+      try { yield * blocks } finally { ended++ }
+    })()
+    const gone = new Error('client went away')
+    await expect(writeCar([blocks[0]!.cid], source(), { write: async () => { throw gone } })).rejects.toBe(gone)
+    expect(ended).toBe(1)
+    const controller = new AbortController()
+    const hung = collector(true)
+    const writing = writeCar([blocks[0]!.cid], source(), hung, { signal: controller.signal })
+    await new Promise(resolve => setTimeout(resolve, 100))
+    controller.abort()
+    await expect(writing).rejects.toMatchObject({ name: 'AbortError' })
+    expect(ended).toBe(2)
   })
 })

@@ -1,0 +1,176 @@
+/**
+ * The gateway's CAR export at its seam, over a real blockstore on disk: the
+ * same bytes, in the same depth-first order, as a plain one-block-at-a-time
+ * walk writes with @ipld/car's CarWriter (raw and dag-pb leaves, deep trees,
+ * dag-cbor with repeated and identity links, blocks larger than a read
+ * slot); reading ahead within its bounds when the receiver is slow; stopping
+ * when the request is aborted; a missing block failing after what came
+ * before it.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import * as dagCbor from '@ipld/dag-cbor'
+import { unixfs } from '@helia/unixfs'
+import { fixedSize } from 'ipfs-unixfs-importer/chunker'
+import { balanced } from 'ipfs-unixfs-importer/layout'
+import toBuffer from 'it-to-buffer'
+import { createUnsafe } from 'multiformats/block'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { identity } from 'multiformats/hashes/identity'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { carOf } from '../fixtures/content.js'
+import { getCodec } from '../fixtures/pin-core.js'
+import { createGateway } from '../../src/content/gateway.js'
+import { DurableFsBlockstore } from '../../src/node/durable-blockstore.js'
+import type { ByteSink, Gateway } from '../../src/content/index.js'
+
+type Block = { cid: CID, bytes: Uint8Array }
+
+let dir: string
+let store: DurableFsBlockstore
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'pinery-gateway-car-'))
+  store = new DurableFsBlockstore(dir)
+  await store.open()
+})
+afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
+
+/** The gateway over the store; `reads` counts what it reads ahead. */
+function gatewayOver (reads = { started: 0, inFlight: 0, maxInFlight: 0 }): Gateway {
+  return createGateway({
+    blockstore: store,
+    getCodec,
+    pins: { isPinned: async () => true },
+    async readInto (cid, target, options) {
+      reads.started++
+      reads.maxInFlight = Math.max(reads.maxInFlight, ++reads.inFlight)
+      try { return await store.getInto(cid, target, options) } finally { reads.inFlight-- }
+    }
+  })
+}
+
+/** The order a CAR has always had: depth-first, links in order, each block once, identity blocks left out. */
+async function plainWalk (root: CID): Promise<Block[]> {
+  const seen = new Set<string>()
+  const out: Block[] = []
+  const stack = [root]
+  for (let cid = stack.pop(); cid != null; cid = stack.pop()) {
+    const key = Buffer.from(cid.multihash.bytes).toString('base64')
+    if (seen.has(key)) continue
+    seen.add(key)
+    const isIdentity = cid.multihash.code === identity.code
+    const bytes = isIdentity ? cid.multihash.digest : await toBuffer(store.get(cid))
+    if (!isIdentity) out.push({ cid, bytes })
+    if (cid.code === raw.code) continue
+    const links = [...createUnsafe({ bytes, cid, codec: await getCodec(cid.code) }).links()].map(([, l]) => l)
+    for (let i = links.length - 1; i >= 0; i--) stack.push(links[i] as CID)
+  }
+  return out
+}
+
+function collector (held = false): ByteSink & { bytes(): Buffer, release(): void } {
+  const chunks: Uint8Array[] = []
+  let waiters: Array<() => void> = []
+  return {
+    async write (chunk) { chunks.push(Buffer.from(chunk)); if (held) await new Promise<void>(resolve => { waiters.push(resolve) }) },
+    bytes: () => Buffer.concat(chunks),
+    release () { held = false; for (const w of waiters) w(); waiters = [] }
+  }
+}
+
+async function exported (root: CID, gateway = gatewayOver()): Promise<Buffer> {
+  const sink = collector()
+  await (await gateway.car(root, [], root, {})).write(sink)
+  return sink.bytes()
+}
+
+async function file (bytes: Uint8Array, options: { v0?: boolean, chunk?: number, fanout?: number } = {}): Promise<CID> {
+  return await unixfs({ blockstore: store }).addBytes(bytes, {
+    cidVersion: options.v0 === true ? 0 : 1,
+    rawLeaves: options.v0 !== true,
+    chunker: fixedSize({ chunkSize: options.chunk ?? 1024 }),
+    layout: balanced({ maxChildrenPerNode: options.fanout ?? 4 }),
+    reduceSingleLeafToSelf: true
+  })
+}
+
+async function put (bytes: Uint8Array, code: number = raw.code): Promise<CID> {
+  const cid = CID.createV1(code, await sha256.digest(bytes))
+  await store.put(cid, bytes)
+  return cid
+}
+
+describe('the gateway\'s CAR export', () => {
+  it.each<[string, { v0?: boolean, chunk?: number, fanout?: number }]>([
+    ['raw leaves, four links a node (a deep tree)', {}],
+    ['dag-pb leaves (CIDv0), four links a node', { v0: true }],
+    ['256 KiB raw leaves under one node, more than the read-ahead', { chunk: 256 * 1024, fanout: 174 }]
+  ])('is the plain walk\'s CAR byte for byte: %s', async (_name, options) => {
+    const size = options.chunk != null ? 40 * options.chunk + 1000 : 150 * 1024
+    const root = await file(randomBytes(size), options)
+    const car = await exported(root)
+    expect(car.equals(await carOf([root], await plainWalk(root)))).toBe(true)
+  })
+
+  it('keeps the order and each block once across dag-cbor, repeated links, identity links and large blocks', async () => {
+    const chunk = randomBytes(1024)
+    const repeated = await file(Buffer.concat(Array.from({ length: 30 }, () => chunk))) // one leaf, many times
+    const other = await file(randomBytes(20 * 1024))
+    const big = await put(randomBytes(300 * 1024)) // larger than a read slot
+    const leaf = await put(randomBytes(100))
+    const inline = CID.createV1(dagCbor.code, identity.digest(dagCbor.encode({ leaf })))
+    const inlineRaw = CID.createV1(raw.code, identity.digest(new TextEncoder().encode('inline')))
+    const middle = await put(dagCbor.encode({ files: [other, repeated], big }), dagCbor.code)
+    const root = await put(dagCbor.encode({ a: repeated, b: [middle, inline, inlineRaw, other], c: big }), dagCbor.code)
+    const car = await exported(root)
+    const expected = await plainWalk(root)
+    expect(expected.some(b => b.cid.equals(leaf))).toBe(true)
+    expect(car.equals(await carOf([root], expected))).toBe(true)
+  })
+
+  it('reads ahead within its bound while the receiver is slow, and finishes when it catches up', async () => {
+    const root = await file(randomBytes(64 * 256 * 1024), { chunk: 256 * 1024, fanout: 174 })
+    const reads = { started: 0, inFlight: 0, maxInFlight: 0 }
+    const sink = collector(true)
+    const writing = (await gatewayOver(reads).car(root, [], root, {})).write(sink)
+    await new Promise(resolve => setTimeout(resolve, 300))
+    // Four batches of four blocks wait in the sink, one is being filled, sixteen blocks are read ahead.
+    expect(reads.started).toBeGreaterThan(16)
+    expect(reads.started).toBeLessThanOrEqual(4 * 4 + 4 + 16 + 2)
+    sink.release()
+    await writing
+    expect(reads.started).toBe(65)
+    expect(reads.maxInFlight).toBeLessThanOrEqual(16)
+    expect(sink.bytes().equals(await carOf([root], await plainWalk(root)))).toBe(true)
+  })
+
+  it('stops reading and gives up at once when the request is aborted, even if the receiver never answers', async () => {
+    const root = await file(randomBytes(64 * 256 * 1024), { chunk: 256 * 1024, fanout: 174 })
+    const reads = { started: 0, inFlight: 0, maxInFlight: 0 }
+    const controller = new AbortController()
+    const writing = (await gatewayOver(reads).car(root, [], root, { signal: controller.signal })).write(collector(true))
+    await new Promise(resolve => setTimeout(resolve, 200))
+    controller.abort()
+    await expect(writing).rejects.toMatchObject({ name: 'AbortError' })
+    const after = reads.started
+    await new Promise(resolve => setTimeout(resolve, 100))
+    expect(reads.started).toBe(after)
+    expect(reads.inFlight).toBe(0)
+  })
+
+  it('fails at a missing block after writing every block before it', async () => {
+    const root = await file(randomBytes(40 * 1024))
+    const blocks = await plainWalk(root)
+    const gone = blocks[20] as Block
+    await store.delete(gone.cid)
+    const sink = collector()
+    await expect((await gatewayOver().car(root, [], root, {})).write(sink)).rejects.toMatchObject({ name: 'NotFoundError' })
+    const before = await carOf([root], blocks.slice(0, 20))
+    expect(sink.bytes().equals(before)).toBe(true)
+  })
+})
