@@ -17,13 +17,16 @@
  * and the index is rebuilt from the records instead.
  *
  * Batches that acknowledge a client's intent (create, replace, delete) are
- * written with `sync: true`: on disk before the answer. LevelDB's log is
+ * written with `sync: true`: on disk before the answer. Concurrent batches are
+ * written together (group-commit.ts): one LevelDB write and one fsync for all
+ * of them, each caller answered once its own batch is on disk. LevelDB's log is
  * append-only, so a synced batch also makes every earlier write durable.
  * So are the transitions to `pinned` and `failed`, which clients see and rely
  * on; only `queued` → `pinning` skips the fsync: losing it in a crash only
  * sends the request back a step, and it resumes.
  */
 import { randomUUID } from 'node:crypto'
+import { createGroupCommit } from './group-commit.js'
 import type { PinRecord } from './types.js'
 import type { Generation, IndexSnapshot } from './query-index-snapshot.js'
 import type { PinIndex } from './query-index.js'
@@ -44,6 +47,8 @@ const PREFIX = '/pinery/'
 const CLOCK_KEY = `${PREFIX}clock`
 const GENERATION_KEY = `${PREFIX}generation`
 const FORMAT_KEY = `${PREFIX}format`
+/** Operations one grouped write takes in (a single batch larger than this is written alone). */
+const GROUP_MAX_OPS = 4096
 /** Pending records are read this many at a time. */
 const PENDING_CHUNK = 512
 // 15 digits cover ms timestamps for the next 30,000 years and sort lexically.
@@ -124,15 +129,17 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
   const generation = known ? { id, seq: Number(storedSeq) } : { id: randomUUID(), seq: 0 }
   const generationNow = async (): Promise<Generation> =>
     ({ ...generation, clock: await text(CLOCK_KEY), format: await text(FORMAT_KEY) })
-  /** Batches not yet committed: close() waits for them. */
-  const inflight = new Set<Promise<void>>()
+  // Concurrent changes are written together (one LevelDB write, one fsync), each advancing the generation.
+  const group = createGroupCommit<BatchOp>({ maxOps: GROUP_MAX_OPS }, {
+    writeBatch: async (ops, sync) => {
+      const value = encoder.encode(`${generation.id} ${++generation.seq}`)
+      await db.batch([...ops, { type: 'put' as const, key: GENERATION_KEY, value }], { sync })
+    }
+  })
 
-  /** Commits one batch, advancing the generation with it. */
+  /** Commits one batch atomically: on disk before it resolves when `sync`. */
   async function commit (ops: BatchOp[], sync: boolean): Promise<void> {
-    const value = encoder.encode(`${generation.id} ${++generation.seq}`)
-    const done = db.batch([...ops, { type: 'put' as const, key: GENERATION_KEY, value }], { sync })
-    inflight.add(done)
-    try { await done } finally { inflight.delete(done) }
+    await group.write(ops, sync)
   }
   // Concurrent batches may land out of order, so the stored clock can trail the newest record.
   for await (const key of db.keys({ gt: `${PREFIX}created/`, lt: `${PREFIX}created/\xff`, reverse: true, limit: 1 })) {
@@ -228,7 +235,7 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
     },
 
     async close () {
-      while (inflight.size > 0) await Promise.allSettled([...inflight])
+      await group.idle()
       if (index == null || snapshot == null) return
       // Stored as it is in memory now: concurrent batches may have landed out of order.
       await db.put(GENERATION_KEY, encoder.encode(`${generation.id} ${generation.seq}`), { sync: true })
