@@ -22,6 +22,7 @@ import { base36 } from 'multiformats/bases/base36'
 import { CID } from 'multiformats/cid'
 import { equals } from 'uint8arrays/equals'
 import type { Datastore } from 'interface-datastore'
+import type { Level } from 'level'
 
 /** Recursive pins of whole DAGs. */
 export interface DagPins {
@@ -41,7 +42,8 @@ export interface DagPins {
 
 /** What the pins are stored in. */
 export interface DagPinsComponents {
-  datastore: Datastore
+  /** A LevelDB datastore: its `db` reads many pinned-block entries at once. */
+  datastore: Datastore & { db: Pick<Level<string, Uint8Array>, 'getMany'> }
 }
 
 interface PinnedBlock {
@@ -88,15 +90,6 @@ export async function createDagPins (components: DagPinsComponents): Promise<Dag
   let waiting: Change[] = []
   let writing = false
 
-  async function readBlock (key: Key): Promise<PinnedBlock> {
-    try {
-      return cborg.decode(await datastore.get(key)) as PinnedBlock
-    } catch (err) {
-      if ((err as Error).name === 'NotFoundError') return { by: [] }
-      throw err
-    }
-  }
-
   /** Applies `changes` in order in one batch; resolves once it is written. */
   async function apply (changes: Change[]): Promise<void> {
     const entries = new Map<string, { key: Key, entry: PinnedBlock, dirty: boolean }>()
@@ -106,7 +99,13 @@ export async function createDagPins (components: DagPinsComponents): Promise<Dag
         if (!entries.has(key.toString())) entries.set(key.toString(), { key, entry: { by: [] }, dirty: false })
       }
     }
-    await Promise.all([...entries.values()].map(async e => { e.entry = await readBlock(e.key) }))
+    // One read for the whole group (a get each cost ~50 µs of the main thread under load in bench:many).
+    const values = await datastore.db.getMany([...entries.keys()])
+    let i = 0
+    for (const e of entries.values()) {
+      const value = values[i++]
+      if (value != null) e.entry = cborg.decode(value) as PinnedBlock
+    }
     const batch = datastore.batch()
     for (const { root, blocks, adding, dagSize } of changes) {
       const rootBytes = root.toV1().bytes
