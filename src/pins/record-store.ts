@@ -26,6 +26,7 @@
  * sends the request back a step, and it resumes.
  */
 import { randomUUID } from 'node:crypto'
+import { equals } from 'uint8arrays/equals'
 import { createGroupCommit } from './group-commit.js'
 import type { PinRecord } from './types.js'
 import type { Generation, IndexSnapshot } from './query-index-snapshot.js'
@@ -176,17 +177,21 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
 
     async write (next, previous, removed, options = {}) {
       const puts = entries(next)
-      const dels = new Set<string>()
-      for (const old of [previous, removed]) {
-        if (old == null) continue
-        for (const key of entries(old).keys()) if (!puts.has(key)) dels.add(key)
+      const ops: BatchOp[] = []
+      const before = previous == null ? undefined : entries(previous)
+      const gone = removed == null ? undefined : entries(removed)
+      for (const key of [...(before?.keys() ?? []), ...(gone?.keys() ?? [])]) {
+        if (!puts.has(key)) ops.push({ type: 'del', key })
       }
-      await commit([
-        ...[...dels].map(key => ({ type: 'del' as const, key })),
-        ...[...puts].map(([key, value]) => ({ type: 'put' as const, key, value })),
-        { type: 'put' as const, key: CLOCK_KEY, value: encoder.encode(String(clock)) },
-        ...(options.extra ?? [])
-      ], options.durable !== false)
+      for (const [key, value] of puts) {
+        // A change of state rewrites only what changed (the record, its pending entry): the rest is stored.
+        const stored = before?.get(key)
+        if (stored != null && gone?.has(key) !== true && equals(stored, value)) continue
+        ops.push({ type: 'put', key, value })
+      }
+      // Only a new record took a new `created` from the clock.
+      if (previous == null) ops.push({ type: 'put', key: CLOCK_KEY, value: encoder.encode(String(clock)) })
+      await commit([...ops, ...(options.extra ?? [])], options.durable !== false)
       // The new record first: a replacement holding the old CID takes over its charge.
       index?.put(next)
       if (removed != null) index?.remove(removed)
