@@ -50,6 +50,8 @@ const GENERATION_KEY = `${PREFIX}generation`
 const FORMAT_KEY = `${PREFIX}format`
 /** Operations one grouped write takes in (a single batch larger than this is written alone). */
 const GROUP_MAX_OPS = 4096
+/** Grouped writes in progress at once (see group-commit.ts for the measurement). */
+const GROUP_MAX_WRITES = 4
 /** Pending records are read this many at a time. */
 const PENDING_CHUNK = 512
 // 15 digits cover ms timestamps for the next 30,000 years and sort lexically.
@@ -131,7 +133,7 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
   const generationNow = async (): Promise<Generation> =>
     ({ ...generation, clock: await text(CLOCK_KEY), format: await text(FORMAT_KEY) })
   // Concurrent changes are written together (one LevelDB write, one fsync), each advancing the generation.
-  const group = createGroupCommit<BatchOp>({ maxOps: GROUP_MAX_OPS }, {
+  const group = createGroupCommit<BatchOp>({ maxOps: GROUP_MAX_OPS, maxWrites: GROUP_MAX_WRITES }, {
     writeBatch: async (ops, sync) => {
       const value = encoder.encode(`${generation.id} ${++generation.seq}`)
       await db.batch([...ops, { type: 'put' as const, key: GENERATION_KEY, value }], { sync })

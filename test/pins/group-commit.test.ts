@@ -3,7 +3,8 @@
  * progress land together in one write, each caller resolved only once its own
  * operations are stored, fsynced when any batch of the group asks for it;
  * a failing batch fails only its own caller, and a group stays under its
- * operation bound. The record store writes through it: concurrent changes
+ * operation bound, and at most `maxWrites` writes are in progress at once.
+ * The record store writes through it: concurrent changes
  * cost fewer LevelDB writes than changes.
  */
 import { randomUUID } from 'node:crypto'
@@ -21,8 +22,8 @@ describe('group commit', () => {
   beforeEach(async () => { core = await openPinCore(); writes = [] })
   afterEach(async () => { await core.destroy() })
 
-  function grouped (maxOps = 1000): ReturnType<typeof createGroupCommit<ExtraOp>> {
-    return createGroupCommit<ExtraOp>({ maxOps }, {
+  function grouped (maxOps = 1000, maxWrites = 1): ReturnType<typeof createGroupCommit<ExtraOp>> {
+    return createGroupCommit<ExtraOp>({ maxOps, maxWrites }, {
       writeBatch: async (ops, sync) => {
         writes.push({ ops: ops.length, sync })
         await core.datastore.db.batch(ops, { sync })
@@ -70,6 +71,23 @@ describe('group commit', () => {
     }))
     expect(writes.every(w => w.ops <= 5 && w.ops % 2 === 0)).toBe(true)
     await group.idle()
+  })
+
+  it('keeps at most maxWrites writes in progress, and idle() waits for all of them', async () => {
+    let now = 0
+    let most = 0
+    const group = createGroupCommit<ExtraOp>({ maxOps: 1000, maxWrites: 3 }, {
+      writeBatch: async (ops, sync) => {
+        most = Math.max(most, ++now)
+        try { await core.datastore.db.batch(ops, { sync }) } finally { now-- }
+      }
+    })
+    const written = Array.from({ length: 40 }, (_, i) => group.write([{ type: 'put', key: `/test/w${i}`, value: bytes('x') }], true))
+    await group.idle()
+    expect(now).toBe(0)
+    await Promise.all(written)
+    expect(most).toBe(3)
+    for (let i = 0; i < 40; i++) expect(await core.datastore.db.get(`/test/w${i}`)).toBeDefined()
   })
 
   it('makes the record store write concurrent changes in fewer LevelDB writes than changes', async () => {
