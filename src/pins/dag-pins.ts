@@ -93,12 +93,14 @@ export async function createDagPins (components: DagPinsComponents): Promise<Dag
   /** Applies `changes` in order in one batch; resolves once it is written. */
   async function apply (changes: Change[]): Promise<void> {
     const entries = new Map<string, { key: Key, entry: PinnedBlock, dirty: boolean }>()
-    for (const { blocks } of changes) {
-      for (const cid of blocks) {
-        const key = pinnedBlockKey(cid)
-        if (!entries.has(key.toString())) entries.set(key.toString(), { key, entry: { by: [] }, dirty: false })
-      }
-    }
+    // Each change's entries, in its blocks' order (a key is made once per block).
+    const touched = changes.map(({ blocks }) => blocks.map(cid => {
+      const key = pinnedBlockKey(cid)
+      const text = key.toString()
+      let e = entries.get(text)
+      if (e == null) { e = { key, entry: { by: [] }, dirty: false }; entries.set(text, e) }
+      return e
+    }))
     // One read for the whole group (a get each cost ~50 µs of the main thread under load in bench:many).
     const values = await datastore.db.getMany([...entries.keys()])
     let i = 0
@@ -107,10 +109,9 @@ export async function createDagPins (components: DagPinsComponents): Promise<Dag
       if (value != null) e.entry = cborg.decode(value) as PinnedBlock
     }
     const batch = datastore.batch()
-    for (const { root, blocks, adding, dagSize } of changes) {
+    changes.forEach(({ root, adding, dagSize }, c) => {
       const rootBytes = root.toV1().bytes
-      for (const cid of blocks) {
-        const e = entries.get(pinnedBlockKey(cid).toString()) as { entry: PinnedBlock, dirty: boolean }
+      for (const e of touched[c] ?? []) {
         const has = e.entry.by.some(b => equals(b, rootBytes))
         if (adding === has) continue
         e.entry = { by: adding ? [...e.entry.by, rootBytes] : e.entry.by.filter(b => !equals(b, rootBytes)) }
@@ -118,7 +119,7 @@ export async function createDagPins (components: DagPinsComponents): Promise<Dag
       }
       if (adding) batch.put(pinKey(root), cborg.encode(dagSize == null ? {} : { dagSize }))
       else batch.delete(pinKey(root))
-    }
+    })
     for (const { key, entry, dirty } of entries.values()) {
       if (!dirty) continue
       if (entry.by.length === 0) batch.delete(key)
