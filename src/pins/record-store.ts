@@ -96,11 +96,14 @@ function ownKey (r: PinRecord): string {
   return `${PREFIX}own/${r.owner}/${pad(r.created)}`
 }
 
-/** Every key a record occupies, mapped to its value. */
-function entries (r: PinRecord): Map<string, Uint8Array> {
+/**
+ * Every key a record occupies, mapped to its value; without `withRecord` the
+ * record's own value is left empty (for keys to delete or compare, not to write).
+ */
+function entries (r: PinRecord, withRecord = true): Map<string, Uint8Array> {
   const own = ownKey(r)
   const map = new Map<string, Uint8Array>([
-    [own, encoder.encode(JSON.stringify(r))],
+    [own, withRecord ? encoder.encode(JSON.stringify(r)) : EMPTY],
     [`${PREFIX}req/${r.requestid}`, encoder.encode(own)],
     [`${PREFIX}created/${pad(r.created)}`, encoder.encode(own)]
   ])
@@ -180,8 +183,8 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
     async write (next, previous, removed, options = {}) {
       const puts = entries(next)
       const ops: BatchOp[] = []
-      const before = previous == null ? undefined : entries(previous)
-      const gone = removed == null ? undefined : entries(removed)
+      const before = previous == null ? undefined : entries(previous, false)
+      const gone = removed == null ? undefined : entries(removed, false)
       for (const key of [...(before?.keys() ?? []), ...(gone?.keys() ?? [])]) {
         if (!puts.has(key)) ops.push({ type: 'del', key })
       }
@@ -200,7 +203,7 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
     },
 
     async remove (record, options = {}) {
-      const dels = [...entries(record).keys()].map(key => ({ type: 'del' as const, key }))
+      const dels = [...entries(record, false).keys()].map(key => ({ type: 'del' as const, key }))
       await commit([...dels, ...(options.extra ?? [])], true)
       index?.remove(record)
     },
