@@ -10,5 +10,9 @@ if (major < 22) {
     'Use "npm start", which runs the Node 24 that npm installs with the project.\n')
   process.exit(1)
 }
+// libuv's thread pool carries every block file's open, write, rename and fsync and every LevelDB
+// read and write; its default four threads queue them behind one another's fsyncs. Set before
+// anything uses the pool (it starts on first use); an operator's own setting wins.
+process.env.UV_THREADPOOL_SIZE ??= '16'
 await import('./service-process.js')
 export {}

@@ -18,13 +18,17 @@
  * and the index is rebuilt from the records instead.
  *
  * Batches that acknowledge a client's intent (create, replace, delete) are
- * written with `sync: true`: on disk before the answer. LevelDB's log is
+ * written with `sync: true`: on disk before the answer. Concurrent batches are
+ * written together (group-commit.ts): one LevelDB write and one fsync for all
+ * of them, each caller answered once its own batch is on disk. LevelDB's log is
  * append-only, so a synced batch also makes every earlier write durable.
  * So are the transitions to `pinned` and `failed`, which clients see and rely
  * on; only `queued` → `pinning` skips the fsync: losing it in a crash only
  * sends the request back a step, and it resumes.
  */
 import { randomUUID } from 'node:crypto'
+import { equals } from 'uint8arrays/equals'
+import { createGroupCommit } from './group-commit.js'
 import type { PinRecord } from './types.js'
 import type { Generation, IndexSnapshot } from './query-index-snapshot.js'
 import type { PinIndex } from './query-index.js'
@@ -45,6 +49,10 @@ const PREFIX = '/pinery/'
 const CLOCK_KEY = `${PREFIX}clock`
 const GENERATION_KEY = `${PREFIX}generation`
 const FORMAT_KEY = `${PREFIX}format`
+/** Operations one grouped write takes in (a single batch larger than this is written alone). */
+const GROUP_MAX_OPS = 4096
+/** Grouped writes in progress at once (see group-commit.ts for the measurement). */
+const GROUP_MAX_WRITES = 4
 /** Pending records are read this many at a time. */
 const PENDING_CHUNK = 512
 // 15 digits cover ms timestamps for the next 30,000 years and sort lexically.
@@ -89,10 +97,14 @@ function ownKey (r: PinRecord): string {
   return `${PREFIX}own/${r.owner}/${pad(r.created)}`
 }
 
-/** Every key a record occupies, mapped to its value. */
-function entries (r: PinRecord): Map<string, Uint8Array> {
+/**
+ * Every key a record occupies, mapped to its value; without `withRecord` the
+ * record's own value and its pending entry's are left empty (for keys to delete
+ * or compare, not to write).
+ */
+function entries (r: PinRecord, withRecord = true): Map<string, Uint8Array> {
   const own = ownKey(r)
-  const json = encoder.encode(JSON.stringify(r))
+  const json = withRecord ? encoder.encode(JSON.stringify(r)) : EMPTY
   const map = new Map<string, Uint8Array>([
     [own, json],
     [`${PREFIX}req/${r.requestid}`, encoder.encode(own)],
@@ -129,15 +141,17 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
   const generation = known ? { id, seq: Number(storedSeq) } : { id: randomUUID(), seq: 0 }
   const generationNow = async (): Promise<Generation> =>
     ({ ...generation, clock: await text(CLOCK_KEY), format: await text(FORMAT_KEY) })
-  /** Batches not yet committed: close() waits for them. */
-  const inflight = new Set<Promise<void>>()
+  // Concurrent changes are written together (one LevelDB write, one fsync), each advancing the generation.
+  const group = createGroupCommit<BatchOp>({ maxOps: GROUP_MAX_OPS, maxWrites: GROUP_MAX_WRITES }, {
+    writeBatch: async (ops, sync) => {
+      const value = encoder.encode(`${generation.id} ${++generation.seq}`)
+      await db.batch([...ops, { type: 'put' as const, key: GENERATION_KEY, value }], { sync })
+    }
+  })
 
-  /** Commits one batch, advancing the generation with it. */
+  /** Commits one batch atomically: on disk before it resolves when `sync`. */
   async function commit (ops: BatchOp[], sync: boolean): Promise<void> {
-    const value = encoder.encode(`${generation.id} ${++generation.seq}`)
-    const done = db.batch([...ops, { type: 'put' as const, key: GENERATION_KEY, value }], { sync })
-    inflight.add(done)
-    try { await done } finally { inflight.delete(done) }
+    await group.write(ops, sync)
   }
   // Concurrent batches may land out of order, so the stored clock can trail the newest record.
   for await (const key of db.keys({ gt: `${PREFIX}created/`, lt: `${PREFIX}created/\xff`, reverse: true, limit: 1 })) {
@@ -174,24 +188,28 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
 
     async write (next, previous, removed, options = {}) {
       const puts = entries(next)
-      const dels = new Set<string>()
-      for (const old of [previous, removed]) {
-        if (old == null) continue
-        for (const key of entries(old).keys()) if (!puts.has(key)) dels.add(key)
+      const ops: BatchOp[] = []
+      const before = previous == null ? undefined : entries(previous, false)
+      const gone = removed == null ? undefined : entries(removed, false)
+      for (const key of [...(before?.keys() ?? []), ...(gone?.keys() ?? [])]) {
+        if (!puts.has(key)) ops.push({ type: 'del', key })
       }
-      await commit([
-        ...[...dels].map(key => ({ type: 'del' as const, key })),
-        ...[...puts].map(([key, value]) => ({ type: 'put' as const, key, value })),
-        { type: 'put' as const, key: CLOCK_KEY, value: encoder.encode(String(clock)) },
-        ...(options.extra ?? [])
-      ], options.durable !== false)
+      for (const [key, value] of puts) {
+        // A change of state rewrites only what changed (the record, its pending entry): the rest is stored.
+        const stored = before?.get(key)
+        if (stored != null && gone?.has(key) !== true && equals(stored, value)) continue
+        ops.push({ type: 'put', key, value })
+      }
+      // Only a new record took a new `created` from the clock.
+      if (previous == null) ops.push({ type: 'put', key: CLOCK_KEY, value: encoder.encode(String(clock)) })
+      await commit([...ops, ...(options.extra ?? [])], options.durable !== false)
       // The new record first: a replacement holding the old CID takes over its charge.
       index?.put(next)
       if (removed != null) index?.remove(removed)
     },
 
     async remove (record, options = {}) {
-      const dels = [...entries(record).keys()].map(key => ({ type: 'del' as const, key }))
+      const dels = [...entries(record, false).keys()].map(key => ({ type: 'del' as const, key }))
       await commit([...dels, ...(options.extra ?? [])], true)
       index?.remove(record)
     },
@@ -246,7 +264,7 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
     },
 
     async close () {
-      while (inflight.size > 0) await Promise.allSettled([...inflight])
+      await group.idle()
       if (index == null || snapshot == null) return
       // Stored as it is in memory now: concurrent batches may have landed out of order.
       await db.put(GENERATION_KEY, encoder.encode(`${generation.id} ${generation.seq}`), { sync: true })

@@ -14,6 +14,7 @@ import type { PinProgress, PinRecord } from './types.js'
 import type { BlockGuard } from './gc-guard.js'
 import type { PinMetrics } from '../metrics.js'
 import type { PineryNode } from '../node/index.js'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** One fetch of a DAG and the requests taking part in it. */
 export interface SharedFetch {
@@ -62,6 +63,9 @@ export interface SharedFetches {
   leave(cidKey: string, fetch: SharedFetch): void
 }
 
+/** Parsed origins kept: far more than one client names, bounded for many clients. */
+const PARSED_ORIGINS_MAX = 1024
+
 /** Creates the fetch registry. */
 export function createSharedFetches (init: SharedFetchesInit, components: SharedFetchesComponents): SharedFetches {
   const { guard } = components
@@ -104,6 +108,20 @@ export function createSharedFetches (init: SharedFetchesInit, components: Shared
     return fetch
   }
 
+  /** Origins parsed lately (many requests name the same few): the multiaddr, or null when not dialed. */
+  const parsedOrigins = new Map<string, Multiaddr | null>()
+
+  /** Only plain TCP: records stored before origins were checked may name anything. */
+  function dialable (origin: string): Multiaddr | null {
+    let ma = parsedOrigins.get(origin)
+    if (ma !== undefined) return ma
+    try { ma = parseMultiaddr(origin) } catch { ma = null }
+    if (ma != null && !isDialableOrigin(ma)) ma = null
+    if (parsedOrigins.size >= PARSED_ORIGINS_MAX) parsedOrigins.clear()
+    parsedOrigins.set(origin, ma)
+    return ma
+  }
+
   function join (record: PinRecord): SharedFetch {
     let fetch = fetches.get(record.cidKey)
     // A fetch that already failed (stalled) is not joined: a new request gets a fresh attempt.
@@ -112,10 +130,7 @@ export function createSharedFetches (init: SharedFetchesInit, components: Shared
       fetches.set(record.cidKey, fetch)
     }
     fetch.participants++
-    // Only plain TCP: records stored before origins were checked may name anything.
-    const origins = (record.pin.origins ?? [])
-      .flatMap(o => { try { return [parseMultiaddr(o)] } catch { return [] } })
-      .filter(isDialableOrigin)
+    const origins = (record.pin.origins ?? []).flatMap(o => { const ma = dialable(o); return ma == null ? [] : [ma] })
     if (origins.length > 0) void components.node.dialAll(origins, { signal: fetch.controller.signal })
     return fetch
   }

@@ -3,15 +3,15 @@
  * pinned while any DAG that has them is, whatever the order of adds and
  * removals (including the sequence that Helia 7's `pins.rm` gets wrong),
  * blocks are found by multihash whatever the CID's version or codec, and
- * pins survive a reopen.
+ * pins survive a reopen. Concurrent changes are applied together, none lost.
  */
 import * as dagPb from '@ipld/dag-pb'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { openPinCore, type PinCore } from '../fixtures/pin-core.js'
-import type { DagPins } from '../../src/pins/dag-pins.js'
+import { pinnedBlockKey, type DagPins } from '../../src/pins/dag-pins.js'
 
 async function rawCid (text: string): Promise<CID> {
   return CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(text)))
@@ -117,6 +117,23 @@ describe('DAG pins', () => {
     const live = [dags[0]!, dags[3]!]
     for (const d of live) expect(await pinnedOf(core.dagPins, d.blocks)).toEqual(d.blocks.map(() => true))
     for (const d of live) await core.dagPins.rm(d.root, d.blocks)
+    expect(await pinnedOf(core.dagPins, shared)).toEqual([false, false])
+  })
+
+  it('applies concurrent changes together, in fewer LevelDB writes, losing none of a shared entry', async () => {
+    const dags = await Promise.all(Array.from({ length: 30 }, async (_, i) => await dag(`g${i}`, shared)))
+    const batch = vi.spyOn(core.datastore.db, 'batch')
+    // Each resolves only once its own pin is written.
+    await Promise.all(dags.map(async d => {
+      await core.dagPins.add(d.root, d.blocks, 1)
+      expect(await core.datastore.has(pinnedBlockKey(d.root))).toBe(true)
+    }))
+    expect(batch.mock.calls.length).toBeLessThan(10)
+    batch.mockRestore()
+    // Every DAG is counted on the shared blocks: removing all but one keeps them.
+    await Promise.all(dags.slice(1).map(async d => { await core.dagPins.rm(d.root, d.blocks) }))
+    expect(await pinnedOf(core.dagPins, shared)).toEqual([true, true])
+    await core.dagPins.rm(dags[0]!.root, dags[0]!.blocks)
     expect(await pinnedOf(core.dagPins, shared)).toEqual([false, false])
   })
 

@@ -7,7 +7,7 @@
  * trails the newest record.
  */
 import { randomUUID } from 'node:crypto'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { openPinCore, type PinCore } from '../fixtures/pin-core.js'
 import { createPinIndex } from '../../src/pins/query-index.js'
 import { createRecordStore, type RecordStore } from '../../src/pins/record-store.js'
@@ -86,6 +86,24 @@ describe('record store', () => {
     await records.remove(bFailed)
     expect(await keys(core)).toEqual([])
     expect(core.index.size()).toBe(0)
+  })
+
+  it('rewrites only what a change of state changes: the record and its pending entry, not its other keys', async () => {
+    const { records } = core
+    const a = rec(records, 'alice', CID_A)
+    await records.write(a)
+    const batch = vi.spyOn(core.datastore.db, 'batch')
+    const aPinned: PinRecord = { ...a, status: 'pinned', dagSize: 3 }
+    await records.write(aPinned, a)
+    const calls = batch.mock.calls as unknown as Array<[Array<{ type: string, key: string }>]>
+    const ops = calls[0]?.[0] ?? []
+    batch.mockRestore()
+    expect(ops.map(op => `${op.type} ${op.key}`).filter(op => !op.endsWith('/pinery/generation')).sort()).toEqual([
+      `del /pinery/pending/${pad(a.created)}/${a.requestid}`,
+      `put /pinery/own/alice/${pad(a.created)}`
+    ])
+    expect(await keys(core)).toEqual(expectedKeys([aPinned]))
+    expect(await records.get(a.requestid)).toEqual(aPinned)
   })
 
   it('says whether a live request references a CID, through its own CID or what it holds', async () => {
