@@ -1,0 +1,111 @@
+/**
+ * Receiver CPU, A against B: Pinery builds (or node flags) side by side against the raw-stream
+ * receiver of bench:transfer, with each receiver's CPU split by thread from /proc. Written for
+ * issue 14 because the split is what tells the costs apart: the main thread, V8's GC threads
+ * ("V8Worker") and libuv's threads (file system calls) — a --cpu-prof sees only the first.
+ *
+ *   node --import tsx scripts/bench/receiver-ab.ts [--mib 256] [--runs 3] \
+ *     [--variants 'main=/path/to/main/dist/server.js;branch=dist/server.js=--some-node-flag']
+ *
+ * A variant is `label=script[=node flags]`. Per run: the raw stream, then every variant (in
+ * reverse order every other run), each a fresh Pinery on a fresh data dir pinning the origin's
+ * DAG; CPU from the request to `pinned`. Build both trees first (`npm run build` in each).
+ */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { loadavg, tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { startServerProcess } from '../../test/fixtures/process.js'
+import { benchServerEnv, cpuSeconds, MiB, median, peakRss, runPeer, startPeer } from './lib.js'
+
+const { values } = parseArgs({
+  options: {
+    mib: { type: 'string', default: '256' },
+    runs: { type: 'string', default: '3' },
+    variants: { type: 'string', default: 'branch=dist/server.js' }
+  }
+})
+const n = Number(values.mib)
+const runs = Number(values.runs)
+const variants = values.variants.split(';').map(v => {
+  const [label, script, ...flags] = v.split('=')
+  return { label: label as string, script: resolve(script as string), flags: flags.join('=') }
+})
+const TOKEN = 'pinery_bench-token'
+const USER_HZ = 100
+
+/** CPU-seconds (user, system) of each thread name of a process (libuv's four workers summed). */
+async function threadCpu (pid: number): Promise<Map<string, number>> {
+  const cpu = new Map<string, number>()
+  for (const task of await readdir(`/proc/${pid}/task`)) {
+    let stat
+    try { stat = await readFile(`/proc/${pid}/task/${task}/stat`, 'utf8') } catch { continue } // exited
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    for (const [kind, field] of [['usr', 11], ['sys', 12]] as const) {
+      cpu.set(`${name} ${kind}`, (cpu.get(`${name} ${kind}`) ?? 0) + Number(fields[field]) / USER_HZ)
+    }
+  }
+  return cpu
+}
+
+interface Run { cpuS: number, ms: number, rss: number, threads: Map<string, number> }
+
+async function pineryRun (cid: string, origins: string[], script: string, flags: string): Promise<Run> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'pinery-ab-'))
+  process.env.PINERY_NODE_FLAGS = flags
+  const server = await startServerProcess(benchServerEnv(dataDir, TOKEN), script)
+  try {
+    const pid = server.child.pid as number
+    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
+    const [cpu0, threads0, started] = [await cpuSeconds(pid), await threadCpu(pid), performance.now()]
+    const body = JSON.stringify({ cid, origins })
+    const { requestid } = await (await fetch(`${server.url}/pins`, { method: 'POST', headers, body }))
+      .json() as { requestid: string }
+    for (;;) {
+      const s = await (await fetch(`${server.url}/pins/${requestid}`, { headers }))
+        .json() as { status: string, info: Record<string, string> }
+      if (s.status === 'pinned') break
+      if (s.status === 'failed') throw new Error(`pin failed: ${s.info.status_details}`)
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    const ms = performance.now() - started
+    const threads = new Map([...await threadCpu(pid)].map(([k, v]) => [k, v - (threads0.get(k) ?? 0)]))
+    return { ms, cpuS: await cpuSeconds(pid) - cpu0, rss: await peakRss(pid), threads }
+  } finally {
+    await server.stop()
+    await rm(dataDir, { recursive: true, force: true })
+  }
+}
+
+const perGiB = (cpuS: number): number => cpuS / (n / 1024)
+const origin = await startPeer<{ cid: string, addrs: string[] }>(['origin', '--mib', String(n)])
+const raw: number[] = []
+const results = new Map(variants.map(v => [v.label, [] as Run[]]))
+try {
+  for (let i = 0; i < runs; i++) {
+    const r = await runPeer<{ ms: number, cpuS: number }>(['raw', '--addr', origin.value.addrs[0] as string,
+      '--mib', String(n)])
+    raw.push(perGiB(r.cpuS))
+    let line = `run ${i + 1} (load ${loadavg()[0]?.toFixed(1)}): raw ${raw.at(-1)?.toFixed(2)} CPU-s/GiB`
+    for (const v of i % 2 === 0 ? variants : [...variants].reverse()) {
+      const p = await pineryRun(origin.value.cid, origin.value.addrs, v.script, v.flags)
+      results.get(v.label)?.push(p)
+      line += `; ${v.label} ${perGiB(p.cpuS).toFixed(2)} CPU-s/GiB, ${(n / (p.ms / 1000)).toFixed(1)} MiB/s`
+    }
+    process.stderr.write(line + '\n')
+  }
+} finally {
+  origin.child.kill('SIGTERM')
+}
+const list = (xs: number[], digits: number): string => xs.map(x => x.toFixed(digits)).join(' / ')
+process.stdout.write(`\n${n} MiB, ${runs} runs; raw receiver ${median(raw).toFixed(2)} CPU-s/GiB (${list(raw, 2)})\n`)
+for (const [label, rs] of results) {
+  const cpu = rs.map(r => perGiB(r.cpuS))
+  const names = [...new Set(rs.flatMap(r => [...r.threads.keys()]))]
+  const split = names.map(k => [k, median(rs.map(r => r.threads.get(k) ?? 0))] as const).filter(([, v]) => v >= 0.01)
+  process.stdout.write(`${label}: ${median(cpu).toFixed(2)} CPU-s/GiB (${list(cpu, 2)}) = ` +
+    `${(median(cpu) / median(raw)).toFixed(2)}× raw; ${median(rs.map(r => n / (r.ms / 1000))).toFixed(1)} MiB/s; ` +
+    `peak RSS ${(median(rs.map(r => r.rss)) / MiB).toFixed(0)} MiB (${list(rs.map(r => r.rss / MiB), 0)}); ` +
+    `CPU-s per pin by thread: ${split.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}\n`)
+}
