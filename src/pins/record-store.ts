@@ -242,11 +242,18 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
           : []
         let i = 0
         let j = 0
-        return chunk.flatMap(([, value]) => {
+        const upgrade: BatchOp[] = []
+        const records = chunk.flatMap(([key, value]) => {
           if (value.byteLength > 0) return [decode(value)]
           const v = owns[i++] == null ? undefined : found[j++]
+          if (v != null) upgrade.push({ type: 'put', key, value: v })
           return v == null ? [] : [decode(v)]
         })
+        // Old entries get their records now, so the next start reads only this range. Safe from racing a
+        // change: this runs at start, before anything is served, and before the worker holds these records
+        // (they are handed out only once written). Unsynced: a crash merely means doing it again.
+        if (upgrade.length > 0) await db.batch(upgrade)
+        return records
       }
       let chunk: Array<[string, Uint8Array]> = []
       let ahead: Promise<PinRecord[]> | undefined

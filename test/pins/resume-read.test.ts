@@ -2,7 +2,8 @@
  * Resuming reads the pending requests from their own key range: each pending
  * entry carries its record, so a start does not look records up all over the
  * store. Entries written before they carried the record (empty) are still
- * read, through the request's keys, in the same oldest-first order. And the
+ * read, through the request's keys, in the same oldest-first order, and
+ * rewritten with their records, so only the first start pays for them. And the
  * blockstore's synchronous check, which resuming protects stored blocks by,
  * sees what is stored.
  */
@@ -40,6 +41,8 @@ describe('resuming pending requests', () => {
     const read: PinRecord[] = []
     for await (const r of core.records.pending()) read.push(r)
     expect(read).toEqual([a, b, c])
+    // Read once the old way, b's entry now carries its record: the next start reads only the range.
+    expect(JSON.parse(new TextDecoder().decode(await db.get(pendingKey(b))))).toEqual(b)
   })
 
   it('tells synchronously which blocks are stored', async () => {
