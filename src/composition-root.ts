@@ -22,9 +22,9 @@ import { createDialGate } from './node/dial-gate.js'
 import { toPinStatus } from './http/pin-status.js'
 import { createOutbox, createTargetPolicy, createWebhookStore, createWebhooks } from './webhooks/index.js'
 import { cachedBlockstoreUsage, openStores, syncDatastore } from './node/storage.js'
-import { createBlockGuard } from './pins/gc-guard.js'
+import { createGcGuard } from './pins/gc-guard.js'
 import { localBlockSource, networkBlockSource } from './pins/dag-walk-sources.js'
-import { createContentPins } from './pins/request-pins.js'
+import { createRequestPins } from './pins/request-pins.js'
 import { createDagPins } from './pins/dag-pins.js'
 import { createGarbageCollector, type GarbageCollector } from './pins/gc.js'
 import { createIndexSnapshot } from './pins/query-index-snapshot.js'
@@ -116,7 +116,7 @@ export async function createPinery (config: Config, components: PineryComponents
     logger.info({ records: index.size(), ms: Math.round(performance.now() - indexStarted) }, 'pin index loaded')
     // Runs after the HTTP server and the worker have stopped: the snapshot sees the last write.
     cleanup.push(async () => { await records.close() })
-    const guard = createBlockGuard()
+    const guard = createGcGuard()
     const gc = createGarbageCollector({ intervalMs: config.gcIntervalMs }, {
       blockstore: stores.blockstore,
       // Not helia.blockstore.delete: it asks content routers to stop reproviding and throws without any.
@@ -128,7 +128,7 @@ export async function createPinery (config: Config, components: PineryComponents
     })
     const getCodec = helia.getCodec as DagWalkComponents['getCodec']
     const blockSource = { blockstore: stores.blockstore, getCodec }
-    const content = createContentPins({
+    const content = createRequestPins({
       dagPins,
       records,
       local: localBlockSource(blockSource),

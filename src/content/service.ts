@@ -12,7 +12,7 @@ import { readCar } from './car.js'
 import { measureStoredDag } from './stored-dag.js'
 import { importUnixfs } from './unixfs-import.js'
 import type { ContentService, UploadEntry, UploadOptions } from './index.js'
-import type { BlockGuard } from '../pins/gc-guard.js'
+import type { GcGuard } from '../pins/gc-guard.js'
 import type { DagWalkComponents } from '../pins/dag-walk.js'
 import type { GarbageCollector } from '../pins/gc.js'
 import type { PinRecord, PinService } from '../pins/types.js'
@@ -32,7 +32,7 @@ export interface ContentServiceComponents {
   /** The local blockstore (never the network). */
   blockstore: Pick<Blockstore, 'put' | 'get'>
   getCodec: DagWalkComponents['getCodec']
-  guard: Pick<BlockGuard, 'protect' | 'unprotect'>
+  guard: Pick<GcGuard, 'protect' | 'unprotect'>
   gc: Pick<GarbageCollector, 'discard' | 'markDirty'>
   /** Makes every block stored so far durable: an upload is pinned only once its blocks would survive a power loss. */
   flushBlocks(): Promise<void>

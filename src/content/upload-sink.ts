@@ -7,7 +7,7 @@
  */
 import { InsufficientFundsError } from '../errors.js'
 import { blockKey } from '../pins/gc-guard.js'
-import type { BlockGuard } from '../pins/gc-guard.js'
+import type { GcGuard } from '../pins/gc-guard.js'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 
@@ -36,7 +36,7 @@ export interface BlockSinkInit {
 /** What a sink writes through. */
 export interface BlockSinkComponents {
   blockstore: Pick<Blockstore, 'put'>
-  guard: Pick<BlockGuard, 'protect' | 'unprotect'>
+  guard: Pick<GcGuard, 'protect' | 'unprotect'>
   /** Deletes blocks unless pinned or protected (the garbage collector's discard). */
   discard(cids: CID[]): Promise<number>
 }

@@ -25,7 +25,7 @@ import { raceSignal } from 'race-signal'
 import * as raw from 'multiformats/codecs/raw'
 import { blockKey } from './gc-guard.js'
 import { IDENTITY } from './cid.js'
-import type { Limiter } from './semaphore.js'
+import type { Semaphore } from './semaphore.js'
 import type { BlockCodec } from 'multiformats/codecs/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -49,7 +49,7 @@ export interface DagWalkOptions {
   /** Re-issue requests in flight after this long without any block arriving (default: never). */
   rewantAfterMs?: number
   /** Shared cap on requests in flight across walks. */
-  limiter?: Limiter
+  limiter?: Semaphore
 }
 
 /** The distinct blocks of a DAG and their total size. */

@@ -7,7 +7,7 @@
 import type { CID } from 'multiformats/cid'
 
 /** Shared between fetches and the garbage collector. */
-export interface BlockGuard {
+export interface GcGuard {
   /** Protects a block; resolves once no deletion of it is in flight. */
   protect(cid: CID): Promise<void>
   unprotect(cid: CID): void
@@ -29,7 +29,7 @@ export function blockKey (cid: CID): string {
 }
 
 /** Creates an empty guard. */
-export function createBlockGuard (): BlockGuard {
+export function createGcGuard (): GcGuard {
   const protectedCounts = new Map<string, number>()
   const deleting = new Map<string, Promise<void>>()
   return {

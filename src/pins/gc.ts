@@ -4,7 +4,7 @@
  * garbage (an unpin, a failed fetch, a fresh start), at most once per
  * interval, so an idle service does not rescan its blockstore.
  */
-import type { BlockGuard } from './gc-guard.js'
+import type { GcGuard } from './gc-guard.js'
 import type { Logger } from '../logger.js'
 import type { GcMetrics } from '../metrics.js'
 import type { DagPins } from './dag-pins.js'
@@ -39,7 +39,7 @@ export interface GarbageCollectorComponents {
   /** Deletes a block from the store, unconditionally. */
   deleteBlock: Blockstore['delete']
   pins: Pick<DagPins, 'isPinned'>
-  guard: BlockGuard
+  guard: GcGuard
   logger: Logger
   metrics?: GcMetrics
 }

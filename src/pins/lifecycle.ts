@@ -5,7 +5,7 @@
  */
 import { createKeyedMutex } from './keyed-mutex.js'
 import type { PinRecord, PinState } from './types.js'
-import type { ContentPins } from './request-pins.js'
+import type { RequestPins } from './request-pins.js'
 import type { PinIndex } from './query-index.js'
 import type { ExtraOp, RecordStore } from './record-store.js'
 
@@ -54,7 +54,7 @@ export interface PinLifecycleComponents {
   records: RecordStore
   /** Knows each record's current status without reading LevelDB. */
   index: Pick<PinIndex, 'statusOf'>
-  content: Pick<ContentPins, 'release'>
+  content: Pick<RequestPins, 'release'>
   /** Records each change in the same batch (the event log). */
   onChange?: PinChangeHook
 }

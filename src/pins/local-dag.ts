@@ -12,7 +12,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { blockKey } from './gc-guard.js'
 import { IDENTITY } from './cid.js'
 import { blockLinks } from './dag-walk.js'
-import type { BlockGuard } from './gc-guard.js'
+import type { GcGuard } from './gc-guard.js'
 import type { DagWalkComponents } from './dag-walk.js'
 import type { Blockstore } from 'interface-blockstore'
 
@@ -31,7 +31,7 @@ export interface SyncHas {
 export interface LocalDagComponents {
   blockstore: Pick<Blockstore, 'get'> & SyncHas
   getCodec: DagWalkComponents['getCodec']
-  guard: Pick<BlockGuard, 'protect' | 'unprotect'>
+  guard: Pick<GcGuard, 'protect' | 'unprotect'>
 }
 
 /**

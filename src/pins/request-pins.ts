@@ -12,7 +12,7 @@ import type { RecordStore } from './record-store.js'
 import type { Logger } from '../logger.js'
 
 /** Pins and releases content on behalf of requests. */
-export interface ContentPins {
+export interface RequestPins {
   /** Makes sure `cidKey`, whose distinct blocks are `blocks` (all local, `dagSize` bytes), is pinned. */
   pin(cidKey: string, blocks: CID[], dagSize: number): Promise<void>
   /** The DAG size of `cidKey` when it is pinned already, so a new request needs no fetch. */
@@ -24,7 +24,7 @@ export interface ContentPins {
 }
 
 /** What content pinning needs. */
-export interface ContentPinsComponents {
+export interface RequestPinsComponents {
   dagPins: DagPins
   records: Pick<RecordStore, 'isReferenced'>
   /** Reads local blocks, to list a DAG's blocks when unpinning it. */
@@ -40,7 +40,7 @@ export function canonicalCidKey (cid: CID): string {
 }
 
 /** Creates the reference-counted pinning layer. */
-export function createContentPins (components: ContentPinsComponents): ContentPins {
+export function createRequestPins (components: RequestPinsComponents): RequestPins {
   const { dagPins, records } = components
   const log = components.logger.child({ component: 'content' })
   const lock = createKeyedMutex()

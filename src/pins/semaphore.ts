@@ -5,14 +5,14 @@
  */
 
 /** Hands out a bounded number of slots. */
-export interface Limiter {
+export interface Semaphore {
   /** Waits for a slot; rejects if `signal` aborts first. */
   acquire(signal?: AbortSignal): Promise<void>
   release(): void
 }
 
-/** Creates a limiter with `slots` slots. */
-export function createLimiter (slots: number): Limiter {
+/** Creates a semaphore with `slots` slots. */
+export function createSemaphore (slots: number): Semaphore {
   let free = slots
   const waiting: Array<{
     resolve: () => void

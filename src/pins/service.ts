@@ -13,7 +13,7 @@ import { IDENTITY, parseCid } from './cid.js'
 import { canonicalCidKey } from './request-pins.js'
 import { removeEveryRequest } from './remove-owned.js'
 import type { PinRecord, PinRequest, PinService } from './types.js'
-import type { ContentPins } from './request-pins.js'
+import type { RequestPins } from './request-pins.js'
 import type { PinIndex } from './query-index.js'
 import type { PinLifecycle } from './lifecycle.js'
 import type { Quota } from './quota.js'
@@ -31,7 +31,7 @@ export interface PinServiceComponents {
   /** Settles a request whose DAG is pinned already (the worker's outcomes reach it directly). */
   settler: Pick<PinSettler, 'settlePinned'>
   quota: Pick<Quota, 'admit' | 'remaining'>
-  content: Pick<ContentPins, 'pin'>
+  content: Pick<RequestPins, 'pin'>
 }
 
 // No CID is charged under the empty key, so a check with it counts the request as new.

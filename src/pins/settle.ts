@@ -10,7 +10,7 @@
  */
 import { InsufficientFundsError, isErrorNamed } from '../errors.js'
 import type { PinRecord } from './types.js'
-import type { ContentPins } from './request-pins.js'
+import type { RequestPins } from './request-pins.js'
 import type { PinLifecycle } from './lifecycle.js'
 import type { Quota, QuotaWant } from './quota.js'
 import type { FetchOutcome, PinJobs } from './worker.js'
@@ -31,7 +31,7 @@ export interface PinSettlerComponents {
   lifecycle: PinLifecycle
   /** The budget a fetch may grow to, and the check when it settles. */
   quota: Pick<Quota, 'admit' | 'remaining'>
-  content: Pick<ContentPins, 'pin' | 'release' | 'pinnedSize'>
+  content: Pick<RequestPins, 'pin' | 'release' | 'pinnedSize'>
   logger: Logger
 }
 

@@ -8,10 +8,10 @@
 import { CID } from 'multiformats/cid'
 import { StallError } from '../errors.js'
 import { isDialableOrigin, parseMultiaddr } from '../node/multiaddrs.js'
-import { createLimiter } from './semaphore.js'
+import { createSemaphore } from './semaphore.js'
 import { walkDag, type DagWalkComponents, type DagWalkResult } from './dag-walk.js'
 import type { PinProgress, PinRecord } from './types.js'
-import type { BlockGuard } from './gc-guard.js'
+import type { GcGuard } from './gc-guard.js'
 import type { PinMetrics } from '../metrics.js'
 import type { PineryNode } from '../node/index.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -49,7 +49,7 @@ export interface SharedFetchesComponents {
   node: Pick<PineryNode, 'dialAll'>
   /** Network-backed block access (fetches what is missing). */
   blocks: DagWalkComponents
-  guard: BlockGuard
+  guard: GcGuard
   /** Told when an abandoned fetch may have left garbage behind. */
   onFailed(): void
   metrics?: PinMetrics
@@ -70,7 +70,7 @@ const PARSED_ORIGINS_MAX = 1024
 export function createSharedFetches (init: SharedFetchesInit, components: SharedFetchesComponents): SharedFetches {
   const { guard } = components
   const fetches = new Map<string, SharedFetch>()
-  const limiter = createLimiter(init.fetchConcurrency)
+  const limiter = createSemaphore(init.fetchConcurrency)
 
   function startFetch (record: PinRecord): SharedFetch {
     const controller = new AbortController()

@@ -25,7 +25,7 @@ import { CancelledError, createSharedFetches, type SharedFetch } from './shared-
 import { cidOfKey, protectStoredDag, type LocalDagComponents } from './local-dag.js'
 import type { DagWalkComponents, DagWalkResult } from './dag-walk.js'
 import type { PinProgress, PinRecord } from './types.js'
-import type { BlockGuard } from './gc-guard.js'
+import type { GcGuard } from './gc-guard.js'
 import type { RecordStore } from './record-store.js'
 import type { Logger } from '../logger.js'
 import type { PinMetrics } from '../metrics.js'
@@ -91,7 +91,7 @@ export interface PinWorkerComponents {
   stored: Omit<LocalDagComponents, 'guard'>
   /** Makes every block stored so far durable: a DAG is reported fetched only once it would survive power loss. */
   flushBlocks(): Promise<void>
-  guard: BlockGuard
+  guard: GcGuard
   logger: Logger
   /** Told when a failed fetch may have left garbage behind. */
   onFailed(): void

@@ -3,11 +3,11 @@
  * aborted waiter leaves the queue without taking a slot.
  */
 import { describe, expect, it } from 'vitest'
-import { createLimiter } from '../../src/pins/semaphore.js'
+import { createSemaphore } from '../../src/pins/semaphore.js'
 
 describe('limiter', () => {
   it('never lets more than its slots run at once, and serves waiters in order', async () => {
-    const limiter = createLimiter(3)
+    const limiter = createSemaphore(3)
     let running = 0
     let peak = 0
     const order: number[] = []
@@ -25,7 +25,7 @@ describe('limiter', () => {
   })
 
   it('drops an aborted waiter without losing a slot', async () => {
-    const limiter = createLimiter(1)
+    const limiter = createSemaphore(1)
     await limiter.acquire()
     const controller = new AbortController()
     const aborted = limiter.acquire(controller.signal)

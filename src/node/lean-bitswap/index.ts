@@ -7,7 +7,7 @@
  * gathered into one large message, one copy of each received message at most.
  */
 import { CID } from 'multiformats/cid'
-import { createLimiter } from '../../pins/semaphore.js'
+import { createSemaphore } from '../../pins/semaphore.js'
 import { createPeerLedger } from './ledger.js'
 import { Message } from './message.js'
 import { createOutbox } from './outbox.js'
@@ -64,7 +64,7 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
   const log = components.logger.child({ component: 'lean-bitswap' })
   const outboxes = new Map<string, Outbox>()
   const ledgers = new Map<string, PeerLedger>()
-  const reads = createLimiter(MAX_READS)
+  const reads = createSemaphore(MAX_READS)
   let topologyId: string | undefined
 
   function outbox (peer: string, peerId?: PeerId): Outbox | undefined {

@@ -11,7 +11,7 @@ import { BlockPresenceType, WantType } from './message.js'
 import { MAX_MESSAGE_BYTES, cidPrefix, wantKey } from './wire.js'
 import type { Block, BlockPresence, Wantlist } from './message.js'
 import type { Outbox } from './outbox.js'
-import type { Limiter } from '../../pins/semaphore.js'
+import type { Semaphore } from '../../pins/semaphore.js'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 
@@ -41,7 +41,7 @@ export interface PeerLedgerComponents {
   blockstore: Pick<Blockstore, 'get' | 'has'>
   outbox: Outbox
   /** Shared by all peers: block reads in flight, which bounds what the senders hold. */
-  reads: Limiter
+  reads: Semaphore
 }
 
 interface Want { key: string, cid: CID, block: boolean, sendDontHave: boolean }
