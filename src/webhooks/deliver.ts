@@ -39,6 +39,8 @@ export interface Delivery {
   timeoutMs: number
   policy: Pick<TargetPolicy, 'lookup' | 'refusal'>
   signal?: AbortSignal
+  /** Not pipelined with other deliveries (a retry). */
+  alone?: boolean
 }
 
 /** POSTs the event; never throws. */
@@ -67,7 +69,8 @@ export async function deliver (d: Delivery): Promise<AttemptResult> {
     timeoutMs: d.timeoutMs,
     maxResponseBytes: MAX_RESPONSE_BYTES,
     lookup: d.policy.lookup,
-    ...(d.signal != null ? { signal: d.signal } : {})
+    ...(d.signal != null ? { signal: d.signal } : {}),
+    alone: d.alone === true
   })
   if (status == null) return done({ ok: false, error: error ?? 'failed' })
   if (status >= 200 && status < 300) return done({ ok: true, status })

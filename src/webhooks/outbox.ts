@@ -164,7 +164,8 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
       body: entry.body,
       timeoutMs: init.timeoutMs,
       policy: components.policy,
-      signal: stopping.signal
+      signal: stopping.signal,
+      alone: entry.attempts > 0
     })
     if (stopping.signal.aborted || lanes.get(lane.id) !== lane) return
     const now = Date.now()

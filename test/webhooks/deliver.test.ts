@@ -107,6 +107,31 @@ describe('deliver', () => {
     expect(refused.error).toMatch(/ECONNREFUSED/)
   })
 
+  it('pipelines deliveries made together, and sends again what a closing connection left unanswered', async () => {
+    const seen: Array<{ port: number, id: string }> = []
+    let n = 0
+    const server = createHttpServer((req, res) => {
+      req.resume()
+      req.on('end', () => {
+        seen.push({ port: req.socket.remotePort as number, id: req.headers['pinery-event-id'] as string })
+        // Every third answer ends its connection, with pipelined requests still unanswered on it.
+        if (++n % 3 === 0) res.setHeader('connection', 'close')
+        res.end('ok')
+      })
+    })
+    const url = await listen(server)
+    const results = await Promise.all(Array.from({ length: 8 }, async (_, i) => await send(url, { eventId: String(i) })))
+    for (const r of results) expect(r).toMatchObject({ ok: true, status: 200 })
+    expect(new Set(seen.map(s => s.id))).toEqual(new Set(Array.from({ length: 8 }, (_, i) => String(i))))
+    // Fewer connections than requests: the first three went on one.
+    expect(new Set(seen.map(s => s.port)).size).toBeLessThan(8)
+    // Retries go alone: each on a connection of its own.
+    seen.length = 0
+    const alone = await Promise.all(Array.from({ length: 4 }, async (_, i) => await send(url, { eventId: `r${i}`, alone: true })))
+    for (const r of alone) expect(r).toMatchObject({ ok: true, status: 200 })
+    expect(new Set(seen.map(s => s.port)).size).toBe(4)
+  })
+
   it('stops when aborted', async () => {
     const silent = await raw(() => {})
     const controller = new AbortController()
