@@ -1,6 +1,6 @@
 /**
  * A small HTTP/1.1 client for webhook POSTs: requests to one origin made in
- * the same turn are written at once on one connection (pipelined, at most 8;
+ * the same turn are written at once on one connection (pipelined, at most 32;
  * a request marked `alone`, a retry, goes on its own), idle connections are
  * kept per origin for a short while, and each answer is read only as far as
  * its status and (to keep the connection) its framing. A request a closing
@@ -43,7 +43,7 @@ const IDLE_MS = 2000
 const MAX_IDLE = 32
 
 /** Requests written at once on one connection, at most (their answers come back in order). */
-const PIPELINE = 8
+const PIPELINE = 32
 
 interface Job {
   req: PostRequest

@@ -46,6 +46,8 @@ export interface OutboxInit {
   disableAfterMs: number
   /** Deliveries in flight per webhook (never two of one request). */
   concurrency?: number
+  /** Deliveries that become due are gathered this long, then sent together (pipelined on one connection). */
+  gatherMs?: number
   /** Entries held in memory per webhook. */
   window?: number
   /** How often moved cursors are written. */
@@ -84,7 +86,8 @@ export interface Outbox {
 export function createOutbox (init: OutboxInit, components: OutboxComponents): Outbox {
   const { db, store, events } = components
   const log = components.logger.child({ component: 'webhooks' })
-  const concurrency = init.concurrency ?? 8
+  const concurrency = init.concurrency ?? 32
+  const gatherMs = init.gatherMs ?? 20
   const window = init.window ?? 5000
   const lanes = new Map<string, Lane>()
   const batcher = createWriteBatcher(db)
@@ -207,11 +210,11 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     }
   }
 
-  /** Pumps once on the next turn, however many events and answers arrive meanwhile. */
+  /** Pumps once after `gatherMs`, however many events and answers arrive meanwhile. */
   function schedulePump (lane: Lane): void {
     if (lane.pumpScheduled) return
     lane.pumpScheduled = true
-    setImmediate(() => { lane.pumpScheduled = false; pump(lane) })
+    setTimeout(() => { lane.pumpScheduled = false; pump(lane) }, gatherMs)
   }
 
   function pump (lane: Lane): void {
