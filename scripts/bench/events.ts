@@ -5,7 +5,8 @@
  * then, with notifications, how long until every event reached every webhook,
  * and the delivery lag (receipt − the event's `time`). Pinery's CPU is read
  * from /proc twice: until every pin settled, and until every event reached
- * every webhook (delivery may lag behind pinning; its work counts too).
+ * every webhook (delivery may lag behind pinning; its work counts too), and
+ * what the receivers and the stream client used on the same cores.
  *
  * `--server <dist/server.js>` runs another build than this tree's;
  * `--baseline [label=]<other build's dist/server.js>` (repeatable) adds, each
@@ -102,7 +103,7 @@ async function runOnce (
     const rate = (pinned / ((settled - started) / 1000)).toFixed(0)
     if (!notify) {
       return [`without${label}`, `${((settled - started) / 1000).toFixed(1)} s`, rate, `${cpu} s`, '–', '–', '–', '–',
-        '–', (rss / MiB).toFixed(0)]
+        '–', '–', (rss / MiB).toFixed(0)]
     }
     // Every event of the log, counted once through a fresh stream from the start.
     const total = await new Promise<number>((resolve) => {
@@ -128,13 +129,17 @@ async function runOnce (
     }
     const delivered = performance.now()
     const cpuDelivered = (await cpuSeconds(server.child.pid as number) - cpuBefore).toFixed(1)
+    // What the receivers and the stream client spent on the same cores (since they started).
+    const others = [...receivers, ...(clients != null ? [clients] : [])]
+    const othersCpu = (await Promise.all(others.map(async o => await cpuSeconds(o.child.pid as number))))
+      .reduce((a, b) => a + b, 0).toFixed(1)
     const p99 = Math.max(...stats.map(s => s.p99))
     const p50 = Math.max(...stats.map(s => s.p50))
     const streamed = clients == null ? 0 : (await (await fetch(`${clients.url}/_stats`)).json() as { min: number }).min
     return [`with ${receivers.length} webhooks + ${values.streams as string} streams${label}`,
       `${((settled - started) / 1000).toFixed(1)} s`, rate, `${cpu} s`,
       `${stats.map(s => s.count).join(' / ')} of ${total}`, `${((delivered - started) / 1000).toFixed(1)} s`,
-      `${cpuDelivered} s`, `${p50} / ${p99} ms`, `${streamed} of ${total}`, (rss / MiB).toFixed(0)]
+      `${cpuDelivered} s`, `${othersCpu} s`, `${p50} / ${p99} ms`, `${streamed} of ${total}`, (rss / MiB).toFixed(0)]
   } finally {
     clients?.child.kill('SIGTERM')
     await server.stop()
@@ -168,5 +173,6 @@ try {
 }
 process.stdout.write(`\nbench:events — ${count} single-block pins from one origin, ${inFlight} POSTs in flight\n\n`)
 process.stdout.write(table(['run', 'all settled in', 'pins/s', 'Pinery CPU until settled', 'events at each webhook',
-  'all delivered in', 'Pinery CPU until delivered', 'delivery lag p50 / p99', 'events on the slowest stream',
+  'all delivered in', 'Pinery CPU until delivered', 'receivers + stream client CPU', 'delivery lag p50 / p99',
+  'events on the slowest stream',
   'Pinery peak RSS MiB'], rows) + '\n')
