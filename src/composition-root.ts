@@ -140,7 +140,6 @@ export async function createPinery (config: Config, components: PineryComponents
     const events = await createEventLog({ maxEvents: config.eventLogMaxEvents, maxAgeMs: config.eventLogMaxAgeMs }, {
       db: datastore.db,
       render: (record, details) => toPinStatus(record, node.delegates(), details),
-      fanOut: (e) => outbox.fanOut(e),
       beforePrune: async (upTo, bodies) => { await outbox.beforePrune(upTo, bodies) },
       logger
     })

@@ -3,9 +3,18 @@
  * with 3 webhooks (each its own receiver process, every event type) and 50
  * open GET /events streams. Reports pins/s of both (until every pin settled),
  * then, with notifications, how long until every event reached every webhook,
- * and the delivery lag (receipt − the event's `time`).
+ * and the delivery lag (receipt − the event's `time`). Pinery's CPU is read
+ * from /proc twice: until every pin settled, and until every event reached
+ * every webhook (delivery may lag behind pinning; its work counts too), and
+ * what the receivers and the stream client used on the same cores.
+ *
+ * `--server <dist/server.js>` runs another build than this tree's;
+ * `--baseline [label=]<other build's dist/server.js>` (repeatable) adds, each
+ * run, the same "with" run on that build, so a change is compared side by side
+ * in one run; the order of the runs rotates from run to run.
  *
  *   npm run bench:events -- [--count 10000] [--in-flight 20] [--streams 50] [--webhooks 3] [--runs 1]
+ *     [--server path/to/dist/server.js] [--baseline label=path/to/dist/server.js …]
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -13,7 +22,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { startServerProcess } from '../../test/fixtures/process.js'
+import { SERVER, startServerProcess } from '../../test/fixtures/process.js'
 import { readFile } from 'node:fs/promises'
 import { benchServerEnv, manyBlock, MiB, peakRss, startPeer, table, waitSettled } from './lib.js'
 
@@ -23,7 +32,9 @@ const { values } = parseArgs({
     'in-flight': { type: 'string', default: '20' },
     streams: { type: 'string', default: '50' },
     webhooks: { type: 'string', default: '3' },
-    runs: { type: 'string', default: '1' }
+    runs: { type: 'string', default: '1' },
+    baseline: { type: 'string', multiple: true },
+    server: { type: 'string', default: SERVER }
   }
 })
 const count = Number(values.count)
@@ -50,13 +61,15 @@ async function startReceiver (args: string[] = []): Promise<{ child: ChildProces
   return { child, url: `http://127.0.0.1:${port}` }
 }
 
-/** One run; with notifications when `notify`. */
-async function runOnce (origin: { addrs: string[] }, cids: string[], notify: boolean): Promise<string[]> {
+/** One run of the build `script`; with notifications when `notify`. */
+async function runOnce (
+  origin: { addrs: string[] }, cids: string[], notify: boolean, script: string, label: string
+): Promise<string[]> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-events-'))
   const server = await startServerProcess({
     ...benchServerEnv(dataDir, TOKEN),
     PINERY_WEBHOOK_ALLOW: '127.0.0.1'
-  })
+  }, script)
   const receivers = notify
     ? await Promise.all(Array.from({ length: Number(values.webhooks) }, async () => await startReceiver()))
     : []
@@ -89,8 +102,8 @@ async function runOnce (origin: { addrs: string[] }, cids: string[], notify: boo
     const rss = await peakRss(server.child.pid as number)
     const rate = (pinned / ((settled - started) / 1000)).toFixed(0)
     if (!notify) {
-      return ['without', `${((settled - started) / 1000).toFixed(1)} s`, rate, `${cpu} s`, '–', '–', '–', '–',
-        (rss / MiB).toFixed(0)]
+      return [`without${label}`, `${((settled - started) / 1000).toFixed(1)} s`, rate, `${cpu} s`, '–', '–', '–', '–',
+        '–', '–', (rss / MiB).toFixed(0)]
     }
     // Every event of the log, counted once through a fresh stream from the start.
     const total = await new Promise<number>((resolve) => {
@@ -115,13 +128,18 @@ async function runOnce (origin: { addrs: string[] }, cids: string[], notify: boo
       await new Promise(resolve => setTimeout(resolve, 100))
     }
     const delivered = performance.now()
+    const cpuDelivered = (await cpuSeconds(server.child.pid as number) - cpuBefore).toFixed(1)
+    // What the receivers and the stream client spent on the same cores (since they started).
+    const others = [...receivers, ...(clients != null ? [clients] : [])]
+    const othersCpu = (await Promise.all(others.map(async o => await cpuSeconds(o.child.pid as number))))
+      .reduce((a, b) => a + b, 0).toFixed(1)
     const p99 = Math.max(...stats.map(s => s.p99))
     const p50 = Math.max(...stats.map(s => s.p50))
     const streamed = clients == null ? 0 : (await (await fetch(`${clients.url}/_stats`)).json() as { min: number }).min
-    return [`with ${receivers.length} webhooks + ${values.streams as string} streams`,
+    return [`with ${receivers.length} webhooks + ${values.streams as string} streams${label}`,
       `${((settled - started) / 1000).toFixed(1)} s`, rate, `${cpu} s`,
       `${stats.map(s => s.count).join(' / ')} of ${total}`, `${((delivered - started) / 1000).toFixed(1)} s`,
-      `${p50} / ${p99} ms`, `${streamed} of ${total}`, (rss / MiB).toFixed(0)]
+      `${cpuDelivered} s`, `${othersCpu} s`, `${p50} / ${p99} ms`, `${streamed} of ${total}`, (rss / MiB).toFixed(0)]
   } finally {
     clients?.child.kill('SIGTERM')
     await server.stop()
@@ -135,13 +153,26 @@ const cids: string[] = []
 for (let i = 0; i < count; i++) cids.push((await manyBlock(i)).cid.toString())
 const rows: string[][] = []
 try {
+  const variants: Array<() => Promise<string[]>> = [
+    async () => await runOnce(origin.value, cids, false, values.server, ''),
+    async () => await runOnce(origin.value, cids, true, values.server, '')
+  ]
+  for (const spec of values.baseline ?? []) {
+    const [label, path] = spec.includes('=') ? spec.split('=', 2) as [string, string] : ['baseline', spec]
+    variants.push(async () => await runOnce(origin.value, cids, true, path, ` (${label})`))
+  }
   for (let run = 0; run < Number(values.runs); run++) {
-    rows.push(await runOnce(origin.value, cids, false))
-    rows.push(await runOnce(origin.value, cids, true))
+    for (let i = 0; i < variants.length; i++) {
+      const row = await (variants[(i + run) % variants.length] as () => Promise<string[]>)()
+      process.stderr.write(`${row.join(' | ')}\n`)
+      rows.push(row)
+    }
   }
 } finally {
   origin.child.kill('SIGTERM')
 }
 process.stdout.write(`\nbench:events — ${count} single-block pins from one origin, ${inFlight} POSTs in flight\n\n`)
 process.stdout.write(table(['run', 'all settled in', 'pins/s', 'Pinery CPU until settled', 'events at each webhook',
-  'all delivered in', 'delivery lag p50 / p99', 'events on the slowest stream', 'Pinery peak RSS MiB'], rows) + '\n')
+  'all delivered in', 'Pinery CPU until delivered', 'receivers + stream client CPU', 'delivery lag p50 / p99',
+  'events on the slowest stream',
+  'Pinery peak RSS MiB'], rows) + '\n')

@@ -1,10 +1,12 @@
 /**
  * The durable event log. Every change of a pin request becomes one event,
  * written in the same LevelDB batch as the change itself (through the
- * lifecycle's change hook), so no acknowledged change is without its event:
+ * lifecycle's change hook), so no acknowledged change is without its event.
+ * It is also the webhooks' outbox (each webhook keeps a cursor into it):
  *
  *   /pinery/ev/<id, 16 digits>  → the event (JSON)
- *   /pinery/ev-last             → the last id handed out (ids are never reused)
+ *   /pinery/ev-last             → the highest id dropped by a prune (ids are never reused: at start
+ *                                 the next id is above it and above every stored event)
  *
  * Ids are handed out before the batch is written, and batches of different
  * requests may land out of order; subscribers are told of events strictly in
@@ -32,8 +34,6 @@ export interface LoggedEvent {
   id: number
   event: PinEvent
   json: string
-  /** Webhooks the event was queued for, in its own batch. */
-  webhooks: string[]
   /** The record it describes (in memory only: events read back from the log have none). */
   record?: PinRecord
 }
@@ -53,8 +53,6 @@ export interface EventLogComponents {
   db: Level<string, Uint8Array>
   /** The request's PinStatus, as GET /pins/{id} shows it. */
   render(record: PinRecord, details?: string): PinStatusBody
-  /** Outbox operations for an event (webhook deliveries), written in the event's batch. */
-  fanOut?(event: LoggedEvent): ExtraOp[]
   /** Told of the events about to be dropped (id → JSON, up to `upTo`): the outbox keeps what it needs. */
   beforePrune?(upTo: number, bodies: Map<number, string>): Promise<void>
   logger: Logger
@@ -84,7 +82,7 @@ export interface EventLog {
 function decode (value: Uint8Array): LoggedEvent {
   const json = decoder.decode(value)
   const event = JSON.parse(json) as PinEvent
-  return { id: Number(event.id), event, json, webhooks: [] }
+  return { id: Number(event.id), event, json }
 }
 
 /** Opens the log on the datastore's LevelDB and starts enforcing its window. */
@@ -135,16 +133,13 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
       pin: components.render(record, details),
       ...extra
     }
-    const logged: LoggedEvent = { id, event, json: JSON.stringify(event), webhooks: [], record }
+    const logged: LoggedEvent = { id, event, json: JSON.stringify(event), record }
     settling.set(id, undefined)
     return logged
   }
 
   function opsFor (events: LoggedEvent[]): ExtraOp[] {
-    const ops: ExtraOp[] = events.map(e => ({ type: 'put', key: PREFIX + pad(e.id), value: encoder.encode(e.json) }))
-    for (const e of events) ops.push(...(components.fanOut?.(e) ?? []))
-    ops.push({ type: 'put', key: LAST_KEY, value: encoder.encode(String(last)) })
-    return ops
+    return events.map(e => ({ type: 'put', key: PREFIX + pad(e.id), value: encoder.encode(e.json) }))
   }
 
   function settle (events: LoggedEvent[], written: boolean): void {
@@ -164,6 +159,8 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
       await components.beforePrune?.(upTo, bodies)
       // Gone from now on, before it is: a replay never skips an event silently.
       lowest = upTo + 1
+      // With every event dropped, this keeps the ids from starting over.
+      batch.push({ type: 'put', key: LAST_KEY, value: encoder.encode(String(upTo)) })
       await db.batch(batch)
       batch = []
       bodies = new Map()

@@ -93,10 +93,19 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
   let flushTimer: NodeJS.Timeout | undefined
   const flushMs = init.flushMs ?? 100
 
-  /** Writes what waits; false when the response asks the writer to wait for 'drain'. */
-  function flushClient (c: Client): boolean {
+  /**
+   * Writes what waits; false when the response asks the writer to wait for 'drain'. Clients with the
+   * same filter waiting for the same events (the usual case) share one encoded chunk per flush.
+   */
+  function flushClient (c: Client, shared?: Map<string, Buffer>): boolean {
     if (c.closed || c.pending.length === 0) return true
-    const ok = c.res.write(c.pending.length === 1 ? c.pending[0] as string : c.pending.join(''))
+    const key = `${c.user ?? '*'} ${c.lastWritten} ${c.lastSent} ${c.pending.length}`
+    let chunk = shared?.get(key)
+    if (chunk == null) {
+      chunk = Buffer.from(c.pending.length === 1 ? c.pending[0] as string : c.pending.join(''))
+      shared?.set(key, chunk)
+    }
+    const ok = c.res.write(chunk)
     c.pending = []
     c.pendingBytes = 0
     c.lastWritten = c.lastSent
@@ -105,7 +114,8 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
 
   function flushAll (): void {
     flushTimer = undefined
-    for (const c of clients) flushClient(c)
+    const shared = new Map<string, Buffer>()
+    for (const c of clients) flushClient(c, shared)
   }
 
   function send (c: Client, e: LoggedEvent): void {

@@ -50,7 +50,7 @@ export interface Webhooks {
 /** What the service needs. */
 export interface WebhooksComponents {
   store: WebhookStore
-  outbox: Pick<Outbox, 'wake' | 'drop' | 'waiting'>
+  outbox: Pick<Outbox, 'add' | 'wake' | 'hold' | 'drop' | 'waiting'>
   policy: TargetPolicy
   timeoutMs: number
 }
@@ -97,6 +97,7 @@ export function createWebhooks (components: WebhooksComponents): Webhooks {
         events: [...new Set(fields.events)],
         description: fields.description ?? ''
       })
+      await outbox.add(hook.id)
       return { view: view(hook), secret: hook.secret }
     },
     list: (caller) => store.all().filter(h => h.owner === caller.user && (!h.all || caller.admin)).map(view),
@@ -113,6 +114,7 @@ export function createWebhooks (components: WebhooksComponents): Webhooks {
         : await store.update(id, { enabled: false, disabledReason: 'disabled by its owner' })
       if (next == null) throw new NotFoundError(`no webhook ${id}`)
       if (enabled) outbox.wake(id)
+      else await outbox.hold(id)
       return view(next)
     },
     async test (caller, id) {

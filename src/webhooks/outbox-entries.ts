@@ -1,24 +1,38 @@
 /**
- * The outbox's entries: how one pending delivery is keyed and stored in
- * LevelDB, found in a webhook's in-memory window, and made for an event.
- * The key layout is described in outbox.ts.
+ * The outbox's entries: how one pending delivery is held in a webhook's
+ * in-memory window, made for an event, and (once parked: it failed, or the
+ * log is about to drop its event) keyed and stored in LevelDB. The key layout
+ * is described in outbox.ts.
  */
 import type { Webhook } from './webhook-store.js'
 import type { LoggedEvent } from '../events/event-log.js'
 
-/** Where the outbox's entries live in LevelDB. */
+/** Where parked entries live in LevelDB. */
 export const PREFIX = '/pinery/wh-out/'
+/** Where each webhook's cursor lives. */
+export const CURSOR = '/pinery/wh-cur/'
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 /** An event id as it sorts in a key (16 digits). */
 export const pad = (id: number): string => id.toString().padStart(16, '0')
 
 /** One pending delivery of one event to one webhook. */
-export interface Entry { key: string, id: number, requestid: string, body: string, attempts: number, nextAt: number }
+export interface Entry {
+  key: string
+  id: number
+  requestid: string
+  body: string
+  attempts: number
+  nextAt: number
+  /** Stored in LevelDB (it is deleted once delivered); otherwise only the cursor stands for it. */
+  parked: boolean
+  /** Delivered (gone from the window). */
+  done?: boolean
+}
 
-/** The stored form; without `withBody` the body is left to the event log. */
-export function encodeEntry (e: Entry, withBody = true): Uint8Array {
-  return encoder.encode(`${e.attempts} ${e.nextAt} ${e.requestid}\n${withBody ? e.body : ''}`)
+/** The stored form. */
+export function encodeEntry (e: Entry): Uint8Array {
+  return encoder.encode(`${e.attempts} ${e.nextAt} ${e.requestid}\n${e.body}`)
 }
 
 /** The entry stored under `key`. */
@@ -27,7 +41,8 @@ export function decodeEntry (key: string, value: Uint8Array): Entry {
   const nl = text.indexOf('\n')
   const [attempts, nextAt, requestid] = text.slice(0, nl).split(' ') as [string, string, string]
   const id = Number(key.slice(key.lastIndexOf('/') + 1))
-  return { key, id, requestid, body: text.slice(nl + 1), attempts: Number(attempts), nextAt: Number(nextAt) }
+  const body = text.slice(nl + 1)
+  return { key, id, requestid, body, attempts: Number(attempts), nextAt: Number(nextAt), parked: true }
 }
 
 /** Where `entry` is in `queue` (sorted by id), or -1. */
@@ -47,7 +62,7 @@ export function indexOf (queue: Entry[], entry: Entry): number {
 /** A new entry of webhook `id` for event `e`. */
 export const entryOf = (id: string, e: LoggedEvent): Entry =>
   ({ key: `${PREFIX}${id}/${pad(e.id)}`, id: e.id, requestid: e.event.pin.requestid,
-    body: e.json, attempts: 0, nextAt: 0 })
+    body: e.json, attempts: 0, nextAt: 0, parked: false })
 
 /** Whether `hook` wants event `e` (enabled, subscribed to its type, and its owner's or node-wide). */
 export const matches = (hook: Webhook, e: LoggedEvent): boolean =>

@@ -1,29 +1,35 @@
 /**
- * The durable outbox and its deliverer. An event's deliveries are written in
- * the event's own batch (so in the change's batch), one entry per matching
- * webhook:
+ * The outbox and its deliverer. The event log is the outbox: each webhook
+ * has a durable cursor, and every event after it that the webhook wants is
+ * still to be delivered. The change's batch carries only the event; nothing
+ * is written per delivery that succeeds at its first attempt.
  *
- *   /pinery/wh-out/<webhook>/<event id, 16 digits> → "<attempts> <next attempt ms> <requestid>\n[<body>]"
+ *   /pinery/wh-cur/<webhook>                  → the cursor (an event id, decimal)
+ *   /pinery/wh-out/<webhook>/<id, 16 digits>  → a parked entry: "<attempts> <next attempt ms> <requestid>\n<body>"
  *
- * The body is left out while the event log holds it (it is read from there
- * when the entry is loaded); before the log drops an event that still has
- * entries, its body is copied into them.
+ * Every wanted event up to the cursor is delivered or parked. An entry is
+ * parked when an attempt fails (with its attempts and next attempt, so
+ * retries survive restarts) or when the log is about to drop an event the
+ * webhook has not had yet; a parked entry is deleted once delivered. The
+ * cursor moves in a write at most once a second: a crash repeats at most the
+ * last second's deliveries, with the same Pinery-Event-Id (at least once).
  *
- * An entry is deleted once its webhook answered 2xx; until then it is retried
- * with exponential backoff and jitter, across restarts (attempts and the next
- * attempt are stored). A webhook's deliveries run a few at a time, but never
- * two of one request at once nor out of order. A webhook failing for longer
- * than `disableAfterMs` is disabled with the reason; its entries wait for it
- * to be re-enabled. Each webhook holds a bounded window of entries in memory
- * and reads the rest from LevelDB as it drains.
+ * A webhook's deliveries run a few at a time, but never two of one request
+ * at once nor out of order. A webhook failing for longer than
+ * `disableAfterMs` is disabled with the reason; its waiting entries wait for
+ * it to be re-enabled, and events while it is disabled are not kept for it.
+ * Each webhook holds a bounded window of entries in memory and reads the rest
+ * (parked entries and the log, in id order) as it drains.
  */
 import { deliver } from './deliver.js'
-import { decodeEntry, encodeEntry, entryOf, indexOf, matches, PREFIX, pad } from './outbox-entries.js'
+import { CURSOR, decodeEntry, encodeEntry, entryOf, indexOf, matches, PREFIX, pad } from './outbox-entries.js'
 import type { Entry } from './outbox-entries.js'
+import { newLane, put, safeCursor, type Lane } from './lane.js'
 import { createWriteBatcher } from './write-batcher.js'
 import type { TargetPolicy } from './target-policy.js'
 import type { WebhookStore, Webhook } from './webhook-store.js'
 import type { EventLog, LoggedEvent } from '../events/event-log.js'
+import type { PinEvent } from '../events/index.js'
 import type { Logger } from '../logger.js'
 import type { ExtraOp } from '../pins/record-store.js'
 import type { Level } from 'level'
@@ -40,115 +46,106 @@ export interface OutboxInit {
   disableAfterMs: number
   /** Deliveries in flight per webhook (never two of one request). */
   concurrency?: number
+  /** Deliveries that become due are gathered this long, then sent together (pipelined on one connection). */
+  gatherMs?: number
   /** Entries held in memory per webhook. */
   window?: number
+  /** How often moved cursors are written. */
+  cursorFlushMs?: number
 }
 
 /** What the outbox needs. */
 export interface OutboxComponents {
   db: Level<string, Uint8Array>
   store: Pick<WebhookStore, 'all' | 'get' | 'update' | 'recordAttempt'>
-  events: Pick<EventLog, 'subscribe' | 'get'>
+  events: Pick<EventLog, 'subscribe' | 'get' | 'read' | 'published'>
   policy: Pick<TargetPolicy, 'lookup' | 'refusal'>
   logger: Logger
 }
 
 /** Queues and delivers webhook events. */
 export interface Outbox {
-  /** The event log's fan-out: outbox entries for every webhook `e` matches, for `e`'s batch. */
-  fanOut(e: LoggedEvent): ExtraOp[]
-  /** Loads every webhook's entries and starts delivering. */
+  /** Loads every webhook's cursor and parked entries and starts delivering. */
   start(): Promise<void>
+  /** A new webhook: it gets the events from now on (its cursor is written before this resolves). */
+  add(id: string): Promise<void>
   /** Retries a webhook's waiting entries now (it was re-enabled). */
   wake(id: string): void
-  /** Copies the bodies of events the log is about to drop into the entries that still need them. */
+  /** Parks a webhook's waiting entries (it was disabled): they wait for it, also across a restart. */
+  hold(id: string): Promise<void>
+  /** Parks what webhooks still need of the events the log is about to drop (id → JSON, up to `upTo`). */
   beforePrune(upTo: number, bodies: Map<number, string>): Promise<void>
-  /** Forgets a removed webhook's entries. */
+  /** Forgets a removed webhook's cursor and entries. */
   drop(id: string): Promise<void>
   /** Entries waiting for a webhook (in memory, and whether more wait in LevelDB). */
   waiting(id: string): { count: number, more: boolean }
   stop(): Promise<void>
 }
 
-interface Lane {
-  id: string
-  queue: Entry[]
-  keys: Set<string>
-  /** Entries beyond the window wait in LevelDB. */
-  behind: boolean
-  /** Events published while behind (a refill that saw none of them may end being behind). */
-  missed: number
-  lastLoaded: number
-  inflight: Map<string, Entry>
-  failures: number
-  pausedUntil: number
-  timer?: NodeJS.Timeout
-  refilling: boolean
-  pumpScheduled: boolean
-}
-
 /** Creates the outbox (not started). */
 export function createOutbox (init: OutboxInit, components: OutboxComponents): Outbox {
-  const { db, store } = components
+  const { db, store, events } = components
   const log = components.logger.child({ component: 'webhooks' })
-  const concurrency = init.concurrency ?? 8
+  const concurrency = init.concurrency ?? 32
+  const gatherMs = init.gatherMs ?? 20
   const window = init.window ?? 5000
   const lanes = new Map<string, Lane>()
   const batcher = createWriteBatcher(db)
   const running = new Set<Promise<void>>()
   const stopping = new AbortController()
   let unsubscribe: (() => void) | undefined
+  let cursorTimer: NodeJS.Timeout | undefined
+  const encoder = new TextEncoder()
 
-  function laneOf (id: string): Lane {
-    let lane = lanes.get(id)
-    if (lane == null) {
-      lane = {
-        id, queue: [], keys: new Set(), behind: false, missed: 0, lastLoaded: 0,
-        inflight: new Map(), failures: 0, pausedUntil: 0, refilling: false, pumpScheduled: false
-      }
-      lanes.set(id, lane)
-    }
-    return lane
+  async function flushCursors (): Promise<void> {
+    const moved = [...lanes.values()].map(lane => ({ lane, at: safeCursor(lane) })).filter(m => m.at > m.lane.cursor)
+    if (moved.length === 0) return
+    await batcher.write(moved.map(m => ({ type: 'put', key: CURSOR + m.lane.id, value: encoder.encode(String(m.at)) })))
+    for (const m of moved) m.lane.cursor = Math.max(m.lane.cursor, m.at)
   }
 
-  function insert (lane: Lane, entry: Entry): void {
-    if (lane.keys.has(entry.key)) return
-    lane.keys.add(entry.key)
-    let i = lane.queue.length
-    while (i > 0 && (lane.queue[i - 1] as Entry).id > entry.id) i--
-    lane.queue.splice(i, 0, entry)
-    lane.lastLoaded = Math.max(lane.lastLoaded, entry.id)
-  }
-
-  async function refill (lane: Lane): Promise<void> {
+  /** Reads the next window's worth of parked entries and log events, in id order. */
+  function refill (lane: Lane): void {
     if (lane.refilling) return
     lane.refilling = true
-    const missed = lane.missed
-    const limit = window - lane.queue.length
-    let read = 0
-    try {
+    lane.op = lane.op.then(async () => {
+      const hook = store.get(lane.id)
+      const limit = Math.max(1, window - lane.queue.length)
       const prefix = `${PREFIX}${lane.id}/`
-      const range = { gt: `${prefix}${pad(lane.lastLoaded)}`, lt: `${prefix}\xff`, limit }
-      const loaded: Entry[] = []
-      for await (const [key, value] of db.iterator(range)) loaded.push(decodeEntry(key, value))
-      for (const entry of loaded) {
-        read++
+      const parked: Entry[] = []
+      for await (const [key, value] of db.iterator({ gt: prefix + pad(lane.parkedPos), lt: `${prefix}\xff`, limit })) {
+        parked.push(decodeEntry(key, value))
+      }
+      const upTo = events.published()
+      const logged: LoggedEvent[] = []
+      if (lane.logPos < upTo) {
+        for await (const e of events.read(lane.logPos, upTo)) if (logged.push(e) >= limit) break
+      }
+      // Everything up to `x` of both is in hand; beyond it, neither is read yet.
+      let x = upTo
+      if (parked.length >= limit) x = Math.min(x, (parked.at(-1) as Entry).id)
+      if (logged.length >= limit) x = Math.min(x, (logged.at(-1) as LoggedEvent).id)
+      for (const entry of parked) {
+        if (entry.id > x) break
         if (entry.body === '') {
-          const body = await components.events.get(entry.id)
+          // Written by an older version, which left the body to the log.
+          const body = await events.get(entry.id)
           if (body == null) {
-            log.error({ webhook: lane.id, event: entry.id }, 'an outbox entry lost its event; dropping it')
-            await batcher.write([{ type: 'del', key: entry.key }])
+            log.error({ webhook: lane.id, event: entry.id }, 'a parked entry lost its event')
             continue
           }
           entry.body = body
         }
-        insert(lane, entry)
+        put(lane, entry)
       }
-      if (read < limit && lane.missed === missed) lane.behind = false
-    } finally {
+      for (const e of logged) if (e.id <= x && hook != null && matches(hook, e)) put(lane, entryOf(lane.id, e))
+      lane.parkedPos = Math.max(lane.parkedPos, x)
+      lane.logPos = Math.max(lane.logPos, x)
+      if (x >= events.published()) lane.behind = false
+    }).catch((err) => { log.warn({ err, webhook: lane.id }, 'cannot read the outbox') }).finally(() => {
       lane.refilling = false
-    }
-    if (lanes.get(lane.id) === lane) pump(lane)
+      if (lanes.get(lane.id) === lane) pump(lane)
+    })
   }
 
   function arm (lane: Lane, at: number): void {
@@ -170,7 +167,8 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
       body: entry.body,
       timeoutMs: init.timeoutMs,
       policy: components.policy,
-      signal: stopping.signal
+      signal: stopping.signal,
+      alone: entry.attempts > 0
     })
     if (stopping.signal.aborted || lanes.get(lane.id) !== lane) return
     const now = Date.now()
@@ -184,9 +182,10 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     if (result.ok) {
       const at = indexOf(lane.queue, entry)
       if (at >= 0) lane.queue.splice(at, 1)
-      lane.keys.delete(entry.key)
+      lane.ids.delete(entry.id)
+      entry.done = true
       lane.failures = 0
-      await batcher.write([{ type: 'del', key: entry.key }])
+      if (entry.parked) await batcher.write([{ type: 'del', key: entry.key }])
       if (store.get(hook.id)?.failingSince != null) await store.update(hook.id, { failingSince: undefined })
       return
     }
@@ -195,6 +194,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     entry.nextAt = now + backoff(Math.max(lane.failures, entry.attempts))
     lane.pausedUntil = Math.max(lane.pausedUntil, entry.nextAt)
     await batcher.write([{ type: 'put', key: entry.key, value: encodeEntry(entry) }])
+    entry.parked = true
     const current = store.get(hook.id)
     if (current == null || !current.enabled) return
     const since = current.failingSince ?? now
@@ -204,25 +204,25 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
         `last: ${result.error ?? 'failed'}`
       log.warn({ webhook: hook.id, reason }, 'webhook disabled')
       await store.update(hook.id, { enabled: false, disabledReason: reason })
+      await hold(lane)
     } else if (current.failingSince == null) {
       await store.update(hook.id, { failingSince: now })
     }
   }
 
-  /** Pumps once on the next turn, however many events and answers arrive meanwhile. */
+  /** Pumps once after `gatherMs`, however many events and answers arrive meanwhile. */
   function schedulePump (lane: Lane): void {
     if (lane.pumpScheduled) return
     lane.pumpScheduled = true
-    setImmediate(() => { lane.pumpScheduled = false; pump(lane) })
+    setTimeout(() => { lane.pumpScheduled = false; pump(lane) }, gatherMs)
   }
 
   function pump (lane: Lane): void {
     if (stopping.signal.aborted || lanes.get(lane.id) !== lane) return
+    // A disabled webhook's lane still reads on, skipping what it does not want.
+    if (lane.behind && lane.queue.length < window / 2) refill(lane)
     const hook = store.get(lane.id)
     if (hook == null || !hook.enabled) return
-    if (lane.behind && lane.queue.length < window / 2) {
-      void refill(lane).catch(err => { log.warn({ err }, 'cannot read the outbox') })
-    }
     const now = Date.now()
     if (lane.pausedUntil > now) { arm(lane, lane.pausedUntil); return }
     if (lane.inflight.size >= concurrency) return
@@ -233,7 +233,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
       blocked.add(entry.requestid)
       if (entry.nextAt > now) { wake = Math.min(wake, entry.nextAt); continue }
       lane.inflight.set(entry.requestid, entry)
-      // The request stays blocked until its entry is settled (deleted or rescheduled), not just answered.
+      // The request stays blocked until its entry is settled (delivered or parked), not just answered.
       const job = attempt(lane, hook, entry)
         .catch(err => { log.error({ err, webhook: hook.id }, 'delivery bookkeeping failed') })
         .finally(() => { lane.inflight.delete(entry.requestid); running.delete(job); schedulePump(lane) })
@@ -243,61 +243,102 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     if (wake < Infinity) arm(lane, wake)
   }
 
-  return {
-    fanOut (e) {
-      const ops: ExtraOp[] = []
-      for (const hook of store.all()) {
-        if (!matches(hook, e)) continue
-        e.webhooks.push(hook.id)
-        const entry = entryOf(hook.id, e)
-        ops.push({ type: 'put', key: entry.key, value: encodeEntry(entry, false) })
+  /** Parks `lane`'s entries and unread wanted events up to `upTo` (the log is about to drop them). */
+  async function park (lane: Lane, upTo: number, bodies: Map<number, string>): Promise<void> {
+    const hook = store.get(lane.id)
+    const parking = lane.queue.filter(entry => entry.id <= upTo && !entry.parked)
+    const ops: ExtraOp[] = parking.map(entry => ({ type: 'put', key: entry.key, value: encodeEntry(entry) }))
+    if (hook != null && lane.logPos < upTo) {
+      for (const [id, json] of bodies) {
+        if (id <= lane.logPos || id > upTo) continue
+        const e: LoggedEvent = { id, event: JSON.parse(json) as PinEvent, json }
+        const entry = entryOf(lane.id, e)
+        if (matches(hook, e)) ops.push({ type: 'put', key: entry.key, value: encodeEntry(entry) })
       }
-      return ops
-    },
+    }
+    if (ops.length > 0) await db.batch(ops)
+    // Delivered while being parked: it must not be delivered again.
+    const gone: ExtraOp[] = []
+    for (const entry of parking) {
+      if (entry.done === true) gone.push({ type: 'del', key: entry.key })
+      else entry.parked = true
+    }
+    if (gone.length > 0) await batcher.write(gone)
+    lane.logPos = Math.max(lane.logPos, upTo)
+  }
 
+  async function hold (lane: Lane): Promise<void> {
+    const job = lane.op.then(async () => { await park(lane, lane.logPos, new Map()) })
+    lane.op = job.catch(() => {})
+    await job
+  }
+
+  return {
     async start () {
-      unsubscribe = components.events.subscribe((e) => {
-        for (const id of e.webhooks) {
-          const lane = laneOf(id)
-          const entry = entryOf(id, e)
-          if ((!lane.behind && lane.queue.length < window) || e.id < lane.lastLoaded) insert(lane, entry)
-          else { lane.behind = true; lane.missed++ }
-          schedulePump(lane)
+      const cursors = new Map<string, number>()
+      for (const hook of store.all()) {
+        const stored = await db.get(CURSOR + hook.id)
+        cursors.set(hook.id, stored == null ? events.published() : Number(new TextDecoder().decode(stored)))
+        if (stored == null) await db.put(CURSOR + hook.id, encoder.encode(String(cursors.get(hook.id))), { sync: true })
+        lanes.set(hook.id, newLane(hook.id, cursors.get(hook.id) as number, true))
+      }
+      unsubscribe = events.subscribe((e) => {
+        for (const lane of lanes.values()) {
+          if (lane.behind || e.id <= lane.logPos) continue
+          const hook = store.get(lane.id)
+          if (hook != null && matches(hook, e)) {
+            if (lane.queue.length >= window) { lane.behind = true; continue }
+            put(lane, entryOf(lane.id, e))
+            schedulePump(lane)
+          }
+          lane.logPos = e.id
         }
       })
-      for (const hook of store.all()) {
-        const lane = laneOf(hook.id)
-        lane.behind = true
-        await refill(lane)
-      }
+      for (const lane of lanes.values()) refill(lane)
+      await Promise.all([...lanes.values()].map(async lane => await lane.op))
+      cursorTimer = setInterval(() => {
+        void flushCursors().catch(err => { log.warn({ err }, 'cannot write the webhook cursors') })
+      }, init.cursorFlushMs ?? 1000)
+      cursorTimer.unref()
+    },
+
+    async add (id) {
+      if (lanes.has(id)) return
+      const lane = newLane(id, events.published(), false)
+      lanes.set(id, lane)
+      await db.put(CURSOR + id, encoder.encode(String(lane.cursor)), { sync: true })
     },
 
     async beforePrune (upTo, bodies) {
-      const ops: ExtraOp[] = []
-      for (const hook of store.all()) {
-        const prefix = `${PREFIX}${hook.id}/`
-        for await (const [key, value] of db.iterator({ gt: prefix, lte: prefix + pad(upTo) })) {
-          const entry = decodeEntry(key, value)
-          const body = bodies.get(entry.id)
-          if (entry.body === '' && body != null) ops.push({ type: 'put', key, value: encodeEntry({ ...entry, body }) })
-        }
+      for (const lane of [...lanes.values()]) {
+        if (lane.logPos >= upTo && lane.queue.every(e => e.parked || e.id > upTo)) continue
+        // A failure reaches the prune (which then drops nothing), not the lane's later reads.
+        const job = lane.op.then(async () => { await park(lane, upTo, bodies) })
+        lane.op = job.catch(() => {})
+        await job
       }
-      if (ops.length > 0) await db.batch(ops)
     },
 
     wake (id) {
-      const lane = laneOf(id)
+      const lane = lanes.get(id)
+      if (lane == null) return
       lane.failures = 0
       lane.pausedUntil = 0
       for (const entry of lane.queue) entry.nextAt = 0
       pump(lane)
     },
 
+    async hold (id) {
+      const lane = lanes.get(id)
+      if (lane != null) await hold(lane)
+    },
+
     async drop (id) {
       const lane = lanes.get(id)
-      if (lane != null) clearTimeout(lane.timer)
       lanes.delete(id)
+      if (lane != null) { clearTimeout(lane.timer); await lane.op.catch(() => {}) }
       await db.clear({ gt: `${PREFIX}${id}/`, lt: `${PREFIX}${id}/\xff` })
+      await db.del(CURSOR + id)
     },
 
     waiting (id) {
@@ -307,9 +348,12 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
 
     async stop () {
       unsubscribe?.()
+      clearInterval(cursorTimer)
       stopping.abort()
       for (const lane of lanes.values()) clearTimeout(lane.timer)
       await Promise.allSettled([...running])
+      await Promise.allSettled([...lanes.values()].map(async lane => await lane.op))
+      await flushCursors().catch(err => { log.warn({ err }, 'cannot write the webhook cursors') })
     }
   }
 }
