@@ -10,13 +10,12 @@
  *   npm run bench:gateway -- --base /tmp/main [--mib 256] [--runs 3]
  */
 import { randomBytes } from 'node:crypto'
-import { execFile } from 'node:child_process'
-import { cp, mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
+import { cp, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startServerProcess, type ServerProcess } from '../../test/fixtures/process.js'
-import { benchServerEnv, cpuSeconds, median, MiB, table } from './lib.js'
+import { benchServerEnv, cpuSeconds, curlBytes, listFiles, median, MiB, readAll, table } from './lib.js'
 
 const { values } = parseArgs({
   options: { base: { type: 'string' }, mib: { type: 'string', default: '256' }, runs: { type: 'string', default: '3' } }
@@ -26,30 +25,6 @@ const n = Number(values.mib)
 const runs = Number(values.runs)
 const TOKEN = 'pinery_bench-token'
 const auth = `Bearer ${TOKEN}`
-
-async function listFiles (dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true })
-  return entries.filter(e => e.isFile()).map(e => join(e.parentPath, e.name))
-}
-
-async function readAll (files: string[], parallel = 16): Promise<number> {
-  let bytes = 0
-  let next = 0
-  await Promise.all(Array.from({ length: parallel }, async () => {
-    while (next < files.length) {
-      const data = await readFile(files[next++] as string)
-      bytes += data.byteLength
-    }
-  }))
-  return bytes
-}
-
-async function curlBytes (url: string): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    execFile('curl', ['-sSf', '-o', '/dev/null', '-w', '%{size_download}', '-H', `authorization: ${auth}`, url],
-      (err, out) => { if (err != null) reject(err); else resolve(Number(out)) })
-  })
-}
 
 const dirs = { base: await mkdtemp(join(tmpdir(), 'pinery-compare-base-')), this: '' }
 const env = (dir: string): Record<string, string> => ({ ...benchServerEnv(dir, TOKEN), PINERY_GATEWAY_AUTH: 'token' })
@@ -80,7 +55,7 @@ try {
       for (const [kind, query] of [['CAR', '?format=car'], ['file', '']] as const) {
         const c0 = await cpuSeconds(pid)
         t0 = performance.now()
-        const bytes = await curlBytes(`${server.url}/ipfs/${pin.cid}${query}`)
+        const bytes = await curlBytes(`${server.url}/ipfs/${pin.cid}${query}`, auth)
         push(`${which} ${kind} MiB/s`, bytes / MiB / ((performance.now() - t0) / 1000))
         push(`${which} ${kind} CPU-s/GiB`, (await cpuSeconds(pid) - c0) / (bytes / 1024 / MiB))
       }

@@ -3,7 +3,9 @@
  * peak RSS from /proc, medians and table formatting.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { readFile, readdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
@@ -107,4 +109,37 @@ export async function waitSettled (
     if (pinned + await countOf('failed') >= count || performance.now() - started > 300_000) return pinned
     await new Promise(resolve => setTimeout(resolve, 100))
   }
+}
+
+/** Every file under `dir` (the bench's "read the block files from disk" baseline). */
+export async function listFiles (dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true })
+  return entries.filter(e => e.isFile()).map(e => join(e.parentPath, e.name))
+}
+
+/** Reads every one of `files`, `parallel` at once; returns the bytes read. */
+export async function readAll (files: string[], parallel = 16): Promise<number> {
+  let bytes = 0
+  let next = 0
+  await Promise.all(Array.from({ length: parallel }, async () => {
+    while (next < files.length) {
+      const data = await readFile(files[next++] as string)
+      bytes += data.byteLength // after the await: `bytes += await …` would lose the other readers' sums
+    }
+  }))
+  return bytes
+}
+
+/**
+ * GETs `url` with `authorization` by curl into /dev/null; resolves with the body's size. curl, because
+ * fetch() cost the bench process more CPU per byte than the server it measures.
+ */
+export async function curlBytes (url: string, authorization: string): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const args = ['-sSf', '-o', '/dev/null', '-w', '%{size_download}', '-H', `authorization: ${authorization}`, url]
+    execFile('curl', args, (err, out) => {
+      if (err != null) reject(new Error(`GET ${url}: ${err.message}`))
+      else resolve(Number(out))
+    })
+  })
 }

@@ -20,13 +20,14 @@
  *
  * Reports medians of MiB/s and sender CPU-s/GiB, and the ratios the issue sets targets for.
  */
-import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startServerProcess, type ServerProcess } from '../../test/fixtures/process.js'
-import { benchServerEnv, cpuSeconds, median, MiB, peakRss, runPeer, startPeer, table } from './lib.js'
+import {
+  benchServerEnv, cpuSeconds, curlBytes, listFiles, median, MiB, peakRss, readAll, runPeer, startPeer, table
+} from './lib.js'
 
 const { values } = parseArgs({
   options: {
@@ -40,33 +41,6 @@ const n = Number(values.mib)
 const runs = Number(values.runs)
 const TOKEN = 'pinery_bench-token'
 const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
-
-/** Every file under `dir`. */
-async function listFiles (dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true })
-  return entries.filter(e => e.isFile()).map(e => join(e.parentPath, e.name))
-}
-
-/** Reads every one of `files`, `parallel` at once; returns the bytes read. */
-async function readAll (files: string[], parallel = 16): Promise<number> {
-  let bytes = 0
-  let next = 0
-  await Promise.all(Array.from({ length: parallel }, async () => {
-    while (next < files.length) {
-      const data = await readFile(files[next++] as string)
-      bytes += data.byteLength // after the await: `bytes += await …` would lose the other readers' sums
-    }
-  }))
-  return bytes
-}
-
-/** GETs `url` with curl into /dev/null; resolves with the body's size. */
-async function curlBytes (url: string): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    execFile('curl', ['-sSf', '-o', '/dev/null', '-w', '%{size_download}', '-H', `authorization: Bearer ${TOKEN}`, url],
-      (err, out) => { if (err != null) reject(new Error(`CAR: ${err.message}`)); else resolve(Number(out)) })
-  })
-}
 
 const origin = await startPeer<{ cid: string, addrs: string[] }>(['origin', '--mib', String(n)])
 /** One Pinery per bitswap; the first also serves the disk and CAR steps. */
@@ -128,7 +102,7 @@ try {
 
     c0 = await cpuSeconds(pid)
     t0 = performance.now()
-    const carBytes = await curlBytes(`${server.url}/ipfs/${cid}?format=car`)
+    const carBytes = await curlBytes(`${server.url}/ipfs/${cid}?format=car`, `Bearer ${TOKEN}`)
     const carMs = performance.now() - t0
     s.car.push(rate(carBytes, carMs))
     s.carCpu.push(perGiB(carBytes, await cpuSeconds(pid) - c0))

@@ -7,10 +7,7 @@
  * when the request is aborted; a missing block failing after what came
  * before it.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import * as dagCbor from '@ipld/dag-cbor'
 import { unixfs } from '@helia/unixfs'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
@@ -21,38 +18,15 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { identity } from 'multiformats/hashes/identity'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { carOf } from '../fixtures/content.js'
 import { getCodec } from '../fixtures/pin-core.js'
-import { createGateway } from '../../src/content/gateway.js'
-import { DurableFsBlockstore } from '../../src/node/durable-blockstore.js'
-import type { ByteSink, Gateway } from '../../src/content/index.js'
+import { gatewayOver, noReads, tempBlockstore } from '../fixtures/gateway.js'
+import type { ByteSink } from '../../src/content/index.js'
 
 type Block = { cid: CID, bytes: Uint8Array }
 
-let dir: string
-let store: DurableFsBlockstore
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pinery-gateway-car-'))
-  store = new DurableFsBlockstore(dir)
-  await store.open()
-})
-afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
-
-/** The gateway over the store; `reads` counts what it reads ahead. */
-function gatewayOver (reads = { started: 0, inFlight: 0, maxInFlight: 0 }): Gateway {
-  return createGateway({
-    blockstore: store,
-    getCodec,
-    pins: { isPinned: async () => true },
-    async readInto (cid, target, options) {
-      reads.started++
-      reads.maxInFlight = Math.max(reads.maxInFlight, ++reads.inFlight)
-      try { return await store.getInto(cid, target, options) } finally { reads.inFlight-- }
-    }
-  })
-}
+const disk = tempBlockstore('pinery-gateway-car-')
 
 /** The order a CAR has always had: depth-first, links in order, each block once, identity blocks left out. */
 async function plainWalk (root: CID): Promise<Block[]> {
@@ -64,7 +38,7 @@ async function plainWalk (root: CID): Promise<Block[]> {
     if (seen.has(key)) continue
     seen.add(key)
     const isIdentity = cid.multihash.code === identity.code
-    const bytes = isIdentity ? cid.multihash.digest : await toBuffer(store.get(cid))
+    const bytes = isIdentity ? cid.multihash.digest : await toBuffer(disk.store.get(cid))
     if (!isIdentity) out.push({ cid, bytes })
     if (cid.code === raw.code) continue
     const links = [...createUnsafe({ bytes, cid, codec: await getCodec(cid.code) }).links()].map(([, l]) => l)
@@ -83,14 +57,14 @@ function collector (held = false): ByteSink & { bytes(): Buffer, release(): void
   }
 }
 
-async function exported (root: CID, gateway = gatewayOver()): Promise<Buffer> {
+async function exported (root: CID, gateway = gatewayOver(disk.store)): Promise<Buffer> {
   const sink = collector()
   await (await gateway.car(root, [], root, {})).write(sink)
   return sink.bytes()
 }
 
 async function file (bytes: Uint8Array, options: { v0?: boolean, chunk?: number, fanout?: number } = {}): Promise<CID> {
-  return await unixfs({ blockstore: store }).addBytes(bytes, {
+  return await unixfs({ blockstore: disk.store }).addBytes(bytes, {
     cidVersion: options.v0 === true ? 0 : 1,
     rawLeaves: options.v0 !== true,
     chunker: fixedSize({ chunkSize: options.chunk ?? 1024 }),
@@ -101,7 +75,7 @@ async function file (bytes: Uint8Array, options: { v0?: boolean, chunk?: number,
 
 async function put (bytes: Uint8Array, code: number = raw.code): Promise<CID> {
   const cid = CID.createV1(code, await sha256.digest(bytes))
-  await store.put(cid, bytes)
+  await disk.store.put(cid, bytes)
   return cid
 }
 
@@ -135,9 +109,9 @@ describe('the gateway\'s CAR export', () => {
 
   it('reads ahead within its bound while the receiver is slow, and finishes when it catches up', async () => {
     const root = await file(randomBytes(64 * 256 * 1024), { chunk: 256 * 1024, fanout: 174 })
-    const reads = { started: 0, inFlight: 0, maxInFlight: 0 }
+    const reads = noReads()
     const sink = collector(true)
-    const writing = (await gatewayOver(reads).car(root, [], root, {})).write(sink)
+    const writing = (await gatewayOver(disk.store, reads).car(root, [], root, {})).write(sink)
     await new Promise(resolve => setTimeout(resolve, 300))
     // Four batches of four blocks wait in the sink, one is being filled, sixteen blocks are read ahead.
     expect(reads.started).toBeGreaterThan(16)
@@ -151,9 +125,9 @@ describe('the gateway\'s CAR export', () => {
 
   it('stops reading and gives up at once when the request is aborted, even if the receiver never answers', async () => {
     const root = await file(randomBytes(64 * 256 * 1024), { chunk: 256 * 1024, fanout: 174 })
-    const reads = { started: 0, inFlight: 0, maxInFlight: 0 }
+    const reads = noReads()
     const controller = new AbortController()
-    const writing = (await gatewayOver(reads).car(root, [], root, { signal: controller.signal })).write(collector(true))
+    const writing = (await gatewayOver(disk.store, reads).car(root, [], root, { signal: controller.signal })).write(collector(true))
     await new Promise(resolve => setTimeout(resolve, 200))
     controller.abort()
     await expect(writing).rejects.toMatchObject({ name: 'AbortError' })
@@ -167,9 +141,9 @@ describe('the gateway\'s CAR export', () => {
     const root = await file(randomBytes(40 * 1024))
     const blocks = await plainWalk(root)
     const gone = blocks[20] as Block
-    await store.delete(gone.cid)
+    await disk.store.delete(gone.cid)
     const sink = collector()
-    await expect((await gatewayOver().car(root, [], root, {})).write(sink)).rejects.toMatchObject({ name: 'NotFoundError' })
+    await expect((await gatewayOver(disk.store).car(root, [], root, {})).write(sink)).rejects.toMatchObject({ name: 'NotFoundError' })
     const before = await carOf([root], blocks.slice(0, 20))
     expect(sink.bytes().equals(before)).toBe(true)
   })

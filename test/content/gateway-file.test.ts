@@ -5,38 +5,16 @@
  * receiver holds the reading back to its read-ahead; a file whose blocks do
  * not add up, or is missing one, fails after what came before.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { balanced } from 'ipfs-unixfs-importer/layout'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { getCodec } from '../fixtures/pin-core.js'
-import { createGateway } from '../../src/content/gateway.js'
-import { DurableFsBlockstore } from '../../src/node/durable-blockstore.js'
-import type { ByteSink, Gateway, GatewayEntry } from '../../src/content/index.js'
+import { describe, expect, it } from 'vitest'
+import { gatewayOver, noReads, tempBlockstore } from '../fixtures/gateway.js'
+import type { ByteSink, GatewayEntry } from '../../src/content/index.js'
 import type { CID } from 'multiformats/cid'
 
-let dir: string
-let store: DurableFsBlockstore
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pinery-gateway-file-'))
-  store = new DurableFsBlockstore(dir)
-  await store.open()
-})
-afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
-
-function gatewayOver (reads = { started: 0 }): Gateway {
-  return createGateway({
-    blockstore: store,
-    getCodec,
-    pins: { isPinned: async () => true },
-    async readInto (cid, target, options) { reads.started++; return await store.getInto(cid, target, options) }
-  })
-}
+const disk = tempBlockstore('pinery-gateway-file-')
 
 function collector (held = false): ByteSink & { bytes(): Buffer, release(): void } {
   const chunks: Uint8Array[] = []
@@ -49,7 +27,7 @@ function collector (held = false): ByteSink & { bytes(): Buffer, release(): void
 }
 
 async function file (bytes: Uint8Array, options: { v0?: boolean, chunk?: number, fanout?: number } = {}): Promise<CID> {
-  return await unixfs({ blockstore: store }).addBytes(bytes, {
+  return await unixfs({ blockstore: disk.store }).addBytes(bytes, {
     cidVersion: options.v0 === true ? 0 : 1,
     rawLeaves: options.v0 !== true,
     chunker: fixedSize({ chunkSize: options.chunk ?? 1024 }),
@@ -58,7 +36,7 @@ async function file (bytes: Uint8Array, options: { v0?: boolean, chunk?: number,
   })
 }
 
-async function fileEntry (root: CID, gateway = gatewayOver()): Promise<Extract<GatewayEntry, { type: 'file' }>> {
+async function fileEntry (root: CID, gateway = gatewayOver(disk.store)): Promise<Extract<GatewayEntry, { type: 'file' }>> {
   const { entry } = await gateway.resolve(root, [], {})
   if (entry.type !== 'file') throw new Error(`not a file: ${entry.type}`)
   return entry
@@ -89,8 +67,8 @@ describe('the gateway\'s file bodies', () => {
   })
 
   it('reads only the blocks a range needs', async () => {
-    const reads = { started: 0 }
-    const entry = await fileEntry(await file(randomBytes(256 * 1024), { chunk: 1024, fanout: 16 }), gatewayOver(reads))
+    const reads = noReads()
+    const entry = await fileEntry(await file(randomBytes(256 * 1024), { chunk: 1024, fanout: 16 }), gatewayOver(disk.store, reads))
     await body(entry, 100 * 1024 + 5, 10)
     // The root, one node of each level under it, the one leaf.
     expect(reads.started).toBeLessThanOrEqual(4)
@@ -98,8 +76,8 @@ describe('the gateway\'s file bodies', () => {
 
   it('reads ahead only as far as its bound while the receiver is slow', async () => {
     const bytes = randomBytes(64 * 256 * 1024)
-    const reads = { started: 0 }
-    const entry = await fileEntry(await file(bytes, { chunk: 256 * 1024, fanout: 174 }), gatewayOver(reads))
+    const reads = noReads()
+    const entry = await fileEntry(await file(bytes, { chunk: 256 * 1024, fanout: 174 }), gatewayOver(disk.store, reads))
     const sink = collector(true)
     const writing = entry.body({ offset: 0, length: bytes.byteLength }, {}).write(sink)
     await new Promise(resolve => setTimeout(resolve, 300))
@@ -114,8 +92,8 @@ describe('the gateway\'s file bodies', () => {
     const bytes = randomBytes(10 * 1024)
     const root = await file(bytes, { fanout: 16 })
     const entry = await fileEntry(root)
-    const links = (await import('@ipld/dag-pb')).decode(await store.get(root).next().then(r => r.value as Uint8Array)).Links
-    await store.delete((links[4] as { Hash: CID }).Hash)
+    const links = (await import('@ipld/dag-pb')).decode(await disk.store.get(root).next().then(r => r.value as Uint8Array)).Links
+    await disk.store.delete((links[4] as { Hash: CID }).Hash)
     const sink = collector()
     await expect(entry.body({ offset: 0, length: bytes.byteLength }, {}).write(sink)).rejects.toMatchObject({ name: 'NotFoundError' })
     expect(sink.bytes().equals(bytes.subarray(0, 4 * 1024))).toBe(true)
