@@ -21,8 +21,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, it } from 'vitest'
 import { carOf } from '../fixtures/content.js'
 import { getCodec } from '../fixtures/pin-core.js'
-import { gatewayOver, noReads, tempBlockstore } from '../fixtures/gateway.js'
-import type { ByteSink } from '../../src/content/index.js'
+import { collector, gatewayOver, noReads, tempBlockstore } from '../fixtures/gateway.js'
 
 type Block = { cid: CID, bytes: Uint8Array }
 
@@ -45,16 +44,6 @@ async function plainWalk (root: CID): Promise<Block[]> {
     for (let i = links.length - 1; i >= 0; i--) stack.push(links[i] as CID)
   }
   return out
-}
-
-function collector (held = false): ByteSink & { bytes(): Buffer, release(): void } {
-  const chunks: Uint8Array[] = []
-  let waiters: Array<() => void> = []
-  return {
-    async write (chunk) { chunks.push(Buffer.from(chunk)); if (held) await new Promise<void>(resolve => { waiters.push(resolve) }) },
-    bytes: () => Buffer.concat(chunks),
-    release () { held = false; for (const w of waiters) w(); waiters = [] }
-  }
 }
 
 async function exported (root: CID, gateway = gatewayOver(disk.store)): Promise<Buffer> {

@@ -10,21 +10,11 @@ import { unixfs } from '@helia/unixfs'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { balanced } from 'ipfs-unixfs-importer/layout'
 import { describe, expect, it } from 'vitest'
-import { gatewayOver, noReads, tempBlockstore } from '../fixtures/gateway.js'
-import type { ByteSink, GatewayEntry } from '../../src/content/index.js'
+import { collector, gatewayOver, noReads, tempBlockstore } from '../fixtures/gateway.js'
+import type { GatewayEntry } from '../../src/content/index.js'
 import type { CID } from 'multiformats/cid'
 
 const disk = tempBlockstore('pinery-gateway-file-')
-
-function collector (held = false): ByteSink & { bytes(): Buffer, release(): void } {
-  const chunks: Uint8Array[] = []
-  let waiters: Array<() => void> = []
-  return {
-    async write (chunk) { chunks.push(Buffer.from(chunk)); if (held) await new Promise<void>(resolve => { waiters.push(resolve) }) },
-    bytes: () => Buffer.concat(chunks),
-    release () { held = false; for (const w of waiters) w(); waiters = [] }
-  }
-}
 
 async function file (bytes: Uint8Array, options: { v0?: boolean, chunk?: number, fanout?: number } = {}): Promise<CID> {
   return await unixfs({ blockstore: disk.store }).addBytes(bytes, {
