@@ -9,9 +9,6 @@
  */
 import { randomBytes } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
-import { unixfs } from '@helia/unixfs'
-import { fixedSize } from 'ipfs-unixfs-importer/chunker'
-import { balanced } from 'ipfs-unixfs-importer/layout'
 import toBuffer from 'it-to-buffer'
 import { createUnsafe } from 'multiformats/block'
 import { CID } from 'multiformats/cid'
@@ -21,7 +18,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, it } from 'vitest'
 import { carOf } from '../fixtures/content.js'
 import { getCodec } from '../fixtures/pin-core.js'
-import { collector, gatewayOver, noReads, tempBlockstore } from '../fixtures/gateway.js'
+import { collector, gatewayOver, noReads, storeFile, tempBlockstore, type FileShape } from '../fixtures/gateway.js'
 
 type Block = { cid: CID, bytes: Uint8Array }
 
@@ -52,15 +49,8 @@ async function exported (root: CID, gateway = gatewayOver(disk.store)): Promise<
   return sink.bytes()
 }
 
-async function file (bytes: Uint8Array, options: { v0?: boolean, chunk?: number, fanout?: number } = {}): Promise<CID> {
-  return await unixfs({ blockstore: disk.store }).addBytes(bytes, {
-    cidVersion: options.v0 === true ? 0 : 1,
-    rawLeaves: options.v0 !== true,
-    chunker: fixedSize({ chunkSize: options.chunk ?? 1024 }),
-    layout: balanced({ maxChildrenPerNode: options.fanout ?? 4 }),
-    reduceSingleLeafToSelf: true
-  })
-}
+/** A file imported into the test's blockstore in the shape `options` asks for. */
+const file = async (bytes: Uint8Array, options: FileShape = {}): Promise<CID> => await storeFile(disk.store, bytes, options)
 
 async function put (bytes: Uint8Array, code: number = raw.code): Promise<CID> {
   const cid = CID.createV1(code, await sha256.digest(bytes))

@@ -6,25 +6,15 @@
  * not add up, or is missing one, fails after what came before.
  */
 import { randomBytes } from 'node:crypto'
-import { unixfs } from '@helia/unixfs'
-import { fixedSize } from 'ipfs-unixfs-importer/chunker'
-import { balanced } from 'ipfs-unixfs-importer/layout'
 import { describe, expect, it } from 'vitest'
-import { collector, gatewayOver, noReads, tempBlockstore } from '../fixtures/gateway.js'
+import { collector, gatewayOver, noReads, storeFile, tempBlockstore, type FileShape } from '../fixtures/gateway.js'
 import type { GatewayEntry } from '../../src/content/index.js'
 import type { CID } from 'multiformats/cid'
 
 const disk = tempBlockstore('pinery-gateway-file-')
 
-async function file (bytes: Uint8Array, options: { v0?: boolean, chunk?: number, fanout?: number } = {}): Promise<CID> {
-  return await unixfs({ blockstore: disk.store }).addBytes(bytes, {
-    cidVersion: options.v0 === true ? 0 : 1,
-    rawLeaves: options.v0 !== true,
-    chunker: fixedSize({ chunkSize: options.chunk ?? 1024 }),
-    layout: balanced({ maxChildrenPerNode: options.fanout ?? 4 }),
-    reduceSingleLeafToSelf: true
-  })
-}
+/** A file imported into the test's blockstore in the shape `options` asks for. */
+const file = async (bytes: Uint8Array, options: FileShape = {}): Promise<CID> => await storeFile(disk.store, bytes, options)
 
 async function fileEntry (root: CID, gateway = gatewayOver(disk.store)): Promise<Extract<GatewayEntry, { type: 'file' }>> {
   const { entry } = await gateway.resolve(root, [], {})
