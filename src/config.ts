@@ -4,6 +4,7 @@
  * drift apart.
  */
 import { resolve } from 'node:path'
+import { adminToken, commaList, integer, keyPassword, nonEmpty, oneOf } from './config-values.js'
 import { ConfigError } from './errors.js'
 import { parseDialAllow, type DialAllow } from './node/dial-gate.js'
 import { parseMultiaddrList } from './node/multiaddrs.js'
@@ -59,40 +60,6 @@ interface Setting<K extends keyof Config> {
   secret?: boolean
   parse(value: string): Config[K]
 }
-
-function nonEmpty (what: string) {
-  return (value: string): string => {
-    if (value.trim() === '') throw new Error(`must not be empty (${what})`)
-    return value.trim()
-  }
-}
-
-function integer (min: number, max: number) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value.trim())) throw new Error(`expected a whole number, got "${value}"`)
-    const n = Number(value)
-    if (n < min || n > max) throw new Error(`must be between ${min} and ${max}, got ${n}`)
-    return n
-  }
-}
-
-// Anything a client can send in "Authorization: Bearer <token>", and long enough to resist guessing.
-function adminToken (value: string): string | undefined {
-  if (value === '') return undefined
-  if (!/^[\x21-\x7e]{16,}$/.test(value)) {
-    throw new Error('must be at least 16 printable ASCII characters without spaces (it is sent as a Bearer token)')
-  }
-  return value
-}
-
-// Stretched with scrypt, but a short password is still guessed offline from a copied data dir.
-function keyPassword (value: string): string | undefined {
-  if (value === '') return undefined
-  if ([...value].length < 12) throw new Error('must be at least 12 characters')
-  return value
-}
-
-const commaList = (v: string): string[] => v.split(',').map(s => s.trim()).filter(s => s !== '')
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
@@ -187,7 +154,7 @@ const SETTINGS: Array<Setting<keyof Config>> = [
   {
     env: 'PINERY_BITSWAP', key: 'bitswap', default: 'lean',
     description: 'which bitswap fetches pins and serves peers: "lean" (Pinery\'s own) or "helia" (@helia/bitswap)',
-    parse: (v) => { if (v !== 'lean' && v !== 'helia') throw new Error('expected lean or helia'); return v }
+    parse: oneOf('lean', 'helia')
   },
   {
     env: 'PINERY_MAX_BODY_BYTES', key: 'maxBodyBytes', default: '1048576',
@@ -209,7 +176,7 @@ const SETTINGS: Array<Setting<keyof Config>> = [
     env: 'PINERY_GATEWAY_AUTH', key: 'gatewayAuth', default: 'token',
     description: 'who may read pinned content at GET /ipfs/<cid>[/path]: "token" (a token with pins:read) or "none" ' +
       '(anyone who can reach the API)',
-    parse: (v) => { if (v !== 'token' && v !== 'none') throw new Error('expected token or none'); return v }
+    parse: oneOf('token', 'none')
   },
   {
     env: 'PINERY_RATE_LIMIT', key: 'rateLimitPerSecond', default: '0',
