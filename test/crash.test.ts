@@ -24,7 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { blocksOf, carOf, fileDag } from './fixtures/content.js'
 import { startOrigin, type Origin } from './fixtures/origin.js'
 import { preparePowerCut, type PowerCut } from './fixtures/power-cut.js'
-import { startServerProcess, type ServerProcess } from './fixtures/process.js'
+import { serverEnv, startServerProcess, type ServerProcess } from './fixtures/process.js'
 
 const TOKEN = 'pinery_crash-test-admin-token'
 const ROUNDS = 12
@@ -78,11 +78,7 @@ describe('crash safety (SIGKILL and power cuts)', () => {
     const uncertain = new Set<string>() // touched by a request the kill cut short
     const counts = { pins: 0, uploads: 0, cars: 0, replaces: 0, deletes: 0, cuts: 0 }
     const env = {
-      PINERY_DATA_DIR: dataDir,
-      PINERY_HTTP_PORT: '0',
-      PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
-      PINERY_ADMIN_TOKEN: TOKEN,
-      PINERY_LOG_LEVEL: 'warn',
+      ...serverEnv(dataDir, TOKEN),
       PINERY_GC_INTERVAL_MS: '100',
       // One user holds at most concurrency − 1 slots: five for these pins, so the many pins nobody
       // can serve (1.5 s each) settle in time however many a quiet machine acknowledged.

@@ -13,7 +13,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, describe, expect, it } from 'vitest'
 import { preparePowerCut, type PowerCut } from './fixtures/power-cut.js'
-import { startServerProcess, type ServerProcess } from './fixtures/process.js'
+import { serverEnv, startServerProcess, type ServerProcess } from './fixtures/process.js'
 
 const TOKEN = 'pinery_power-cut-admin-token'
 const headers = { authorization: `Bearer ${TOKEN}` }
@@ -33,11 +33,7 @@ describe('power cut', () => {
     dataDir = await mkdtemp(join(tmpdir(), 'pinery-power-cut-'))
     power = await preparePowerCut(dataDir)
     const env = {
-      PINERY_DATA_DIR: dataDir,
-      PINERY_HTTP_PORT: '0',
-      PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
-      PINERY_ADMIN_TOKEN: TOKEN,
-      PINERY_LOG_LEVEL: 'warn',
+      ...serverEnv(dataDir, TOKEN),
       // One slot, held by a pin nobody can serve: a request sent back to `queued` stays there.
       PINERY_PIN_CONCURRENCY: '1',
       PINERY_STALL_TIMEOUT_MS: '600000'

@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startServerProcess } from '../../test/fixtures/process.js'
-import { benchServerEnv, MiB, mib, peakRss, table } from './lib.js'
+import { serverEnv, MiB, mib, peakRss, table } from './lib.js'
 
 const { values } = parseArgs({
   options: {
@@ -124,7 +124,7 @@ interface Run { idle: number, peak: number, hwm: number, seconds: number }
 async function measure (kind: Kind, size: number): Promise<Run> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-content-'))
   const server = await startServerProcess({
-    ...benchServerEnv(dataDir, TOKEN),
+    ...serverEnv(dataDir, TOKEN),
     ...pineryEnv()
   })
   const pid = server.child.pid as number

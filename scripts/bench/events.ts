@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { SERVER, startServerProcess } from '../../test/fixtures/process.js'
 import { readFile } from 'node:fs/promises'
-import { benchServerEnv, manyBlock, MiB, peakRss, startPeer, table, waitSettled } from './lib.js'
+import { serverEnv, manyBlock, MiB, peakRss, startPeer, table, waitSettled } from './lib.js'
 
 const { values } = parseArgs({
   options: {
@@ -67,7 +67,7 @@ async function runOnce (
 ): Promise<string[]> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-events-'))
   const server = await startServerProcess({
-    ...benchServerEnv(dataDir, TOKEN),
+    ...serverEnv(dataDir, TOKEN),
     PINERY_WEBHOOK_ALLOW: '127.0.0.1'
   }, script)
   const receivers = notify

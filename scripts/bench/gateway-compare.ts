@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startServerProcess, type ServerProcess } from '../../test/fixtures/process.js'
-import { benchServerEnv, cpuSeconds, curlBytes, listFiles, median, MiB, readAll, table } from './lib.js'
+import { serverEnv, cpuSeconds, curlBytes, listFiles, median, MiB, readAll, table } from './lib.js'
 
 const { values } = parseArgs({
   options: { base: { type: 'string' }, mib: { type: 'string', default: '256' }, runs: { type: 'string', default: '3' } }
@@ -27,7 +27,7 @@ const TOKEN = 'pinery_bench-token'
 const auth = `Bearer ${TOKEN}`
 
 const dirs = { base: await mkdtemp(join(tmpdir(), 'pinery-compare-base-')), this: '' }
-const env = (dir: string): Record<string, string> => ({ ...benchServerEnv(dir, TOKEN), PINERY_GATEWAY_AUTH: 'token' })
+const env = (dir: string): Record<string, string> => ({ ...serverEnv(dir, TOKEN), PINERY_GATEWAY_AUTH: 'token' })
 const servers: Partial<Record<'base' | 'this', ServerProcess>> = {}
 const series: Record<string, number[]> = {}
 const push = (key: string, value: number): void => { (series[key] ??= []).push(value) }

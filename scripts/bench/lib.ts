@@ -2,8 +2,7 @@
  * Shared pieces of the benchmarks: child processes that print one JSON line,
  * peak RSS from /proc, medians and table formatting.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { execFile } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -79,19 +78,8 @@ export function table (header: string[], rows: Array<Array<string | number>>): s
 /** Formats bytes as MiB with one decimal. */
 export const mib = (bytes: number): string => (bytes / MiB).toFixed(1)
 
-/**
- * What every bench's Pinery process starts with: its data dir, free ports on 127.0.0.1, the
- * bench's admin token and warn-level logs. Callers add their own PINERY_* settings after it.
- */
-export function benchServerEnv (dataDir: string, adminToken: string): Record<string, string> {
-  return {
-    PINERY_DATA_DIR: dataDir,
-    PINERY_HTTP_PORT: '0',
-    PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
-    PINERY_ADMIN_TOKEN: adminToken,
-    PINERY_LOG_LEVEL: 'warn'
-  }
-}
+/** The service's environment for benches: the same as the tests'. */
+export { serverEnv } from '../../test/fixtures/process.js'
 
 /**
  * Polls a Pinery at `url` every 100 ms until `count` requests are pinned or failed, or `started`

@@ -18,7 +18,7 @@ import { startKubo } from '../../test/fixtures/kubo.js'
 import { SERVER, startServerProcess } from '../../test/fixtures/process.js'
 import { KUBO_VERSION } from '../../test/fixtures/tools.js'
 import { kuboRpc } from './kubo.js'
-import { benchServerEnv, cpuSeconds, manyBlock, median, MiB, peakRss, startPeer, table, waitSettled } from './lib.js'
+import { serverEnv, cpuSeconds, manyBlock, median, MiB, peakRss, startPeer, table, waitSettled } from './lib.js'
 
 const { values } = parseArgs({
   options: {
@@ -56,7 +56,7 @@ async function runPinery (name: string, script: string, run: number): Promise<vo
   const load = loadavg()[0]?.toFixed(1) ?? '-'
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-many-'))
   const own = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('PINERY_')))
-  const env = { ...benchServerEnv(dataDir, TOKEN), ...own as Record<string, string> }
+  const env = { ...serverEnv(dataDir, TOKEN), ...own as Record<string, string> }
   const server = await startServerProcess(env, script)
   try {
     const pid = server.child.pid as number

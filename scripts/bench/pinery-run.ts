@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startServerProcess } from '../../test/fixtures/process.js'
-import { benchServerEnv, cpuSeconds, peakRss } from './lib.js'
+import { serverEnv, cpuSeconds, peakRss } from './lib.js'
 import type { ReceiverRun } from './kubo.js'
 
 const TOKEN = 'pinery_bench-token'
@@ -18,7 +18,7 @@ export async function pineryRun (
 ): Promise<ReceiverRun> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-'))
   const server = await startServerProcess({
-    ...benchServerEnv(dataDir, TOKEN),
+    ...serverEnv(dataDir, TOKEN),
     ...pick(process.env, /^PINERY_/),
     ...env
   })

@@ -16,7 +16,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startServerProcess } from '../../test/fixtures/process.js'
-import { benchServerEnv, cpuSeconds, MiB, median, peakRss, runPeer, startPeer } from './lib.js'
+import { serverEnv, cpuSeconds, MiB, median, peakRss, runPeer, startPeer } from './lib.js'
 
 const { values } = parseArgs({
   options: {
@@ -54,7 +54,7 @@ interface Run { cpuS: number, ms: number, rss: number, threads: Map<string, numb
 async function pineryRun (cid: string, origins: string[], script: string, flags: string): Promise<Run> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-ab-'))
   process.env.PINERY_NODE_FLAGS = flags
-  const server = await startServerProcess(benchServerEnv(dataDir, TOKEN), script)
+  const server = await startServerProcess(serverEnv(dataDir, TOKEN), script)
   try {
     const pid = server.child.pid as number
     const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }

@@ -26,7 +26,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startServerProcess, type ServerProcess } from '../../test/fixtures/process.js'
 import {
-  benchServerEnv, cpuSeconds, curlBytes, listFiles, median, MiB, peakRss, readAll, runPeer, startPeer, table
+  serverEnv, cpuSeconds, curlBytes, listFiles, median, MiB, peakRss, readAll, runPeer, startPeer, table
 } from './lib.js'
 
 const { values } = parseArgs({
@@ -51,7 +51,7 @@ for (const bitswap of bitswaps) {
     bitswap,
     dataDir: dir,
     server: await startServerProcess({
-      ...benchServerEnv(dir, TOKEN), PINERY_GATEWAY_AUTH: 'token', PINERY_BITSWAP: bitswap
+      ...serverEnv(dir, TOKEN), PINERY_GATEWAY_AUTH: 'token', PINERY_BITSWAP: bitswap
     }),
     bs: [],
     bsCpu: []

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { startServerProcess } from '../../test/fixtures/process.js'
 import { launchBrowser, signIn, DESKTOP } from '../../test/fixtures/browser.js'
-import { benchServerEnv, median, table } from './lib.js'
+import { serverEnv, median, table } from './lib.js'
 import type { Expected } from './fill.js'
 import type { Page } from 'playwright-core'
 
@@ -102,7 +102,7 @@ try {
   const expected = JSON.parse(await readFile(join(dir, 'bench-expected.json'), 'utf8')) as Expected
   t = performance.now()
   const server = await startServerProcess({
-    ...benchServerEnv(dir, 'pinery_bench-admin-token'),
+    ...serverEnv(dir, 'pinery_bench-admin-token'),
     PINERY_STALL_TIMEOUT_MS: '3600000'
   })
   const startSeconds = (performance.now() - t) / 1000

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startOrigin, type Origin } from '../fixtures/origin.js'
-import { startServerProcess, type ServerProcess } from '../fixtures/process.js'
+import { serverEnv, startServerProcess, type ServerProcess } from '../fixtures/process.js'
 import { startReceiver, type Receiver } from '../fixtures/receiver.js'
 import { checkDelivered, logOf } from '../fixtures/webhook-checks.js'
 import { waitFor } from '../fixtures/service.js'
@@ -42,11 +42,7 @@ describe('webhooks across SIGKILL', () => {
 
   it(`loses no event across ${ROUNDS} SIGKILLs mid-burst`, async () => {
     const env = {
-      PINERY_DATA_DIR: join(dir, 'data'),
-      PINERY_HTTP_PORT: '0',
-      PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
-      PINERY_ADMIN_TOKEN: TOKEN,
-      PINERY_LOG_LEVEL: 'warn',
+      ...serverEnv(join(dir, 'data'), TOKEN),
       PINERY_WEBHOOK_ALLOW: '127.0.0.1',
       PINERY_WEBHOOK_RETRY_MIN_MS: '50',
       PINERY_WEBHOOK_RETRY_MAX_MS: '300'

@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startServerProcess } from '../fixtures/process.js'
+import { serverEnv, startServerProcess } from '../fixtures/process.js'
 import { startReceiver, type Receiver } from '../fixtures/receiver.js'
 import { checkDelivered, logOf } from '../fixtures/webhook-checks.js'
 import { waitFor } from '../fixtures/service.js'
@@ -38,11 +38,7 @@ describe('webhook cursors across SIGKILL', () => {
 
   it('loses no event of a failing webhook nor of one added just before the kill', async () => {
     const env = {
-      PINERY_DATA_DIR: join(dir, 'data'),
-      PINERY_HTTP_PORT: '0',
-      PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
-      PINERY_ADMIN_TOKEN: TOKEN,
-      PINERY_LOG_LEVEL: 'warn',
+      ...serverEnv(join(dir, 'data'), TOKEN),
       PINERY_WEBHOOK_ALLOW: '127.0.0.1',
       PINERY_WEBHOOK_RETRY_MIN_MS: '100',
       PINERY_WEBHOOK_RETRY_MAX_MS: '300'
