@@ -975,7 +975,8 @@ function prePins (): WirePin[] {
       // A lone surrogate, RTL mark and override, NUL, emoji: legal JSON strings, stored and echoed as given.
       name: 'lone \ud800 rtl \u200f nul \u0000 tree 🌲 \u202eevil',
       meta: {
-        '\u0000': 'nul', '\u202ertl': '\ud800', '🌲': '👨‍👩‍👧‍👦', ['__proto__']: 'proto', '': 'empty key'
+        '\u0000': 'nul', '\u202ertl': '\ud800', '🌲': '👨‍👩‍👧‍👦',
+        ['__proto__']: 'proto', '': 'empty key'
       }
     },
     { cid: instantCid().toString(base36), name: '🌲'.repeat(255) }
