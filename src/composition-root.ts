@@ -39,7 +39,6 @@ import { createTeam } from './team/index.js'
 import type { Config } from './config.js'
 import type { Logger } from './logger.js'
 import type { DagWalkComponents } from './pins/dag-walk.js'
-import type { PinRecord } from './pins/types.js'
 import type { PineryNode } from './node/index.js'
 import type { AddressInfo } from 'node:net'
 
@@ -202,11 +201,12 @@ export async function createPinery (config: Config, components: PineryComponents
       pins: dagPins
     })
 
-    /** What the worker resumed at start, handed to the progress ticker. */
-    let resumed: PinRecord[] = []
+    /** The requests the worker resumed at start, handed to the progress ticker. */
+    let resumed: string[] = []
     const progress = createProgressTicker({}, {
       events,
       progressOf: (id) => worker.progress(id),
+      runningRecord: (id) => worker.running(id),
       pending: () => resumed,
       logger
     })
@@ -218,7 +218,7 @@ export async function createPinery (config: Config, components: PineryComponents
     await content.reconcile()
     await outbox.start()
     resumed = await worker.start()
-    // After the worker, on the records it resumed (100k pending: ~75 MiB for a second copy). No event
+    // After the worker, on the requests it resumed (not a second read of every pending record). No event
     // can come in between: events follow LevelDB writes, whose callbacks come in a later turn.
     await progress.start()
     resumed = []

@@ -2,6 +2,11 @@
  * pin.progress events: once a second, each request that is queued or pinning
  * and whose fetch moved since its last event gets one. It follows the log's
  * own events to know which requests are open, so the worker needs no hook.
+ *
+ * It keeps an open request's id and bytes, not its record: a request only
+ * moves while its job runs, so an event's record is the worker's (read as the
+ * job started) or, once the job made it `pinning`, that event's. Holding the
+ * record of each of 100k requests resumed at start (or queued) was ~70 MiB.
  */
 import type { EventLog } from './event-log.js'
 import type { Logger } from '../logger.js'
@@ -18,11 +23,13 @@ export interface ProgressTickerComponents {
   events: Pick<EventLog, 'subscribe' | 'appendProgress'>
   /** Live progress of a request being fetched. */
   progressOf(requestid: string): PinProgress | undefined
+  /** The record of a request being fetched, as its job read it when it started. */
+  runningRecord(requestid: string): PinRecord | undefined
   /**
-   * Requests open at start (they resume without a new event): those the worker
-   * resumed, in memory (iterated asynchronously, 500k added ~0.6 s to a start).
+   * Ids of the requests open at start (they resume without a new event): those
+   * the worker resumed, in memory (iterated asynchronously, 500k added ~0.6 s to a start).
    */
-  pending(): Iterable<PinRecord>
+  pending(): Iterable<string>
   logger: Logger
 }
 
@@ -31,7 +38,10 @@ export function createProgressTicker (
   init: { intervalMs?: number },
   components: ProgressTickerComponents
 ): ProgressTicker {
-  const open = new Map<string, { record: PinRecord, bytes: number }>()
+  /** Open request → bytes in its last progress event. */
+  const open = new Map<string, number>()
+  /** Records of `pin.pinning` events: newer than the job's own (its status); as many as jobs running. */
+  const pinning = new Map<string, PinRecord>()
   const log = components.logger.child({ component: 'progress-events' })
   let unsubscribe: (() => void) | undefined
   let timer: NodeJS.Timeout | undefined
@@ -41,11 +51,13 @@ export function createProgressTicker (
     if (ticking) return
     ticking = true
     try {
-      for (const [requestid, entry] of open) {
+      for (const [requestid, bytes] of open) {
         const p = components.progressOf(requestid)
-        if (p == null || p.bytes === entry.bytes) continue
-        entry.bytes = p.bytes
-        await components.events.appendProgress(entry.record, p)
+        if (p == null || p.bytes === bytes) continue
+        const record = pinning.get(requestid) ?? components.runningRecord(requestid)
+        if (record == null) continue
+        open.set(requestid, p.bytes)
+        await components.events.appendProgress(record, p)
       }
     } catch (err) {
       log.warn({ err }, 'cannot append a progress event')
@@ -59,11 +71,15 @@ export function createProgressTicker (
       unsubscribe = components.events.subscribe(({ event, record }) => {
         if (record == null) return
         if (event.type === 'pin.queued' || event.type === 'pin.pinning') {
-          open.set(record.requestid, { record, bytes: open.get(record.requestid)?.bytes ?? 0 })
-        } else if (event.type !== 'pin.progress') open.delete(record.requestid)
+          open.set(record.requestid, open.get(record.requestid) ?? 0)
+          if (event.type === 'pin.pinning') pinning.set(record.requestid, record)
+        } else if (event.type !== 'pin.progress') {
+          open.delete(record.requestid)
+          pinning.delete(record.requestid)
+        }
       })
-      for (const record of components.pending()) {
-        if (!open.has(record.requestid)) open.set(record.requestid, { record, bytes: 0 })
+      for (const requestid of components.pending()) {
+        if (!open.has(requestid)) open.set(requestid, 0)
       }
       timer = setInterval(() => { void tick() }, init.intervalMs ?? 1000)
       timer.unref()
@@ -72,6 +88,7 @@ export function createProgressTicker (
       clearInterval(timer)
       unsubscribe?.()
       open.clear()
+      pinning.clear()
     }
   }
 }
