@@ -201,13 +201,10 @@ export async function createPinery (config: Config, components: PineryComponents
       pins: dagPins
     })
 
-    /** The requests the worker resumed at start, handed to the progress ticker. */
-    let resumed: string[] = []
     const progress = createProgressTicker({}, {
       events,
+      fetching: () => worker.fetching(),
       progressOf: (id) => worker.progress(id),
-      runningRecord: (id) => worker.running(id),
-      pending: () => resumed,
       logger
     })
 
@@ -217,11 +214,8 @@ export async function createPinery (config: Config, components: PineryComponents
     })
     await content.reconcile()
     await outbox.start()
-    resumed = await worker.start()
-    // After the worker, on the requests it resumed (not a second read of every pending record). No event
-    // can come in between: events follow LevelDB writes, whose callbacks come in a later turn.
+    await worker.start()
     await progress.start()
-    resumed = []
     gc.start()
 
     let stopping = false

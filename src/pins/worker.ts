@@ -52,10 +52,9 @@ export interface PinJobs {
 export interface PinWorker {
   /**
    * Queues every queued or pinning record, oldest first, protecting what each
-   * has stored already, and starts the pool. Resolves with the ids of the
-   * requests it resumed, for whatever else follows them from the start (progress events).
+   * has stored already, and starts the pool.
    */
-  start(): Promise<string[]>
+  start(): Promise<void>
   /**
    * Queues a record to be fetched (once: a record queued or running already is not queued again).
    * The record must be written: its job reads it from the record store when it starts.
@@ -66,8 +65,8 @@ export interface PinWorker {
   /** 1-based position among queued requests, and the queue's length. */
   position(requestid: string): { position: number, length: number } | undefined
   progress(requestid: string): PinProgress | undefined
-  /** The record of a request whose job is running, as read when the job started. */
-  running(requestid: string): PinRecord | undefined
+  /** The records of the requests being fetched, each as its job read it when it started. */
+  fetching(): IterableIterator<PinRecord>
   /** Requests waiting and being fetched. */
   stats(): { depth: number, active: number }
   /** Aborts all work, leaving requests as they are persisted, and waits for jobs to end. */
@@ -240,7 +239,6 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   return {
     async start () {
       stopped = false
-      const all: string[] = []
       // Protected a batch at a time (one file system call after another took seconds
       // for 100k requests), queued in order.
       let batch: Array<{ record: PinRecord, held: Promise<CID[]> }> = []
@@ -250,7 +248,6 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
           // Only those holding blocks: an entry for each of 100k requests is ~8 MiB.
           if ((held[i] as CID[]).length > 0) resumed.set(record.requestid, held[i] as CID[])
           queue.push(record.requestid, record.owner)
-          all.push(record.requestid)
         })
         batch = []
       }
@@ -264,7 +261,6 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       await drain()
       if (queue.length > 0) log.info({ resumed: queue.length }, 'resuming pending pins')
       pump()
-      return all
     },
     enqueue (record) {
       if (stopped || queue.has(record.requestid) || active.has(record.requestid)) return
@@ -286,8 +282,8 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       const fetch = active.get(requestid)?.fetch
       return fetch == null ? undefined : { ...fetch.progress }
     },
-    running (requestid) {
-      return active.get(requestid)?.record
+    * fetching () {
+      for (const job of active.values()) if (job.fetch != null && job.record != null) yield job.record
     },
     async stop () {
       stopped = true
