@@ -134,12 +134,12 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   const held = new Map<string, number>()
   const { join, leave } = createSharedFetches(init, components)
   const running = new Set<Promise<void>>()
-  // Stored blocks of requests resumed at start, protected until the request's job ends.
-  const resumed = new Map<string, CID[]>()
+  // Stored blocks (their blockKey()s) of requests resumed at start, protected until the request's job ends.
+  const resumed = new Map<string, string[]>()
   let stopped = true
 
   function releaseResumed (requestid: string): void {
-    for (const cid of resumed.get(requestid) ?? []) guard.unprotect(cid)
+    for (const key of resumed.get(requestid) ?? []) guard.unprotectKey(key)
     resumed.delete(requestid)
   }
 
@@ -241,12 +241,12 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       stopped = false
       // Protected a batch at a time (one file system call after another took seconds
       // for 100k requests), queued in order.
-      let batch: Array<{ record: PinRecord, held: Promise<CID[]> }> = []
+      let batch: Array<{ record: PinRecord, held: Promise<string[]> }> = []
       const drain = async (): Promise<void> => {
         const held = await Promise.all(batch.map(b => b.held))
         batch.forEach(({ record }, i) => {
           // Only those holding blocks: an entry for each of 100k requests is ~8 MiB.
-          if ((held[i] as CID[]).length > 0) resumed.set(record.requestid, held[i] as CID[])
+          if ((held[i] as string[]).length > 0) resumed.set(record.requestid, held[i] as string[])
           queue.push(record.requestid, record.owner)
         })
         batch = []
