@@ -58,7 +58,7 @@ export interface PinWorker {
   start(): Promise<void>
   /**
    * Queues a record to be fetched (once: a record queued or running already is not queued again).
-   * The record must be written: its job reads it from the record store when it starts.
+   * The record must be written: its job may read it back from the record store when it starts.
    */
   enqueue(record: PinRecord): void
   /** Stops work on a request that was deleted or replaced: its job reports nothing. */
@@ -117,11 +117,7 @@ interface Job {
 /** A fetch still running after this long is reported to its jobs as fetching (the request becomes `pinning`). */
 const PINNING_AFTER_MS = 100
 
-/**
- * Records handed to enqueue() kept for their jobs, at most: the service has them in hand, and
- * reading one back costs ~20 µs of CPU (two LevelDB gets and a parse; 10k in ~0.2 CPU-s). Past
- * this many queued, requests are ids only (~750 bytes less each) and their jobs read their records.
- */
+/** Records from enqueue() kept for their jobs, at most: reading one back costs ~20 µs of CPU (10k: ~0.2 CPU-s). */
 const HANDED_MAX = 1024
 
 /** Resumed requests whose stored blocks are protected at once during start(). */
@@ -138,7 +134,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   const log = components.logger.child({ component: 'worker' })
   const queue = createPinQueue()
   const active = new Map<string, Job>()
-  const handed = new Map<string, PinRecord>()
+  const handed = new Map<string, PinRecord>() // past HANDED_MAX, ids only (~750 bytes less each)
   /** Slots each owner holds. */
   const held = new Map<string, number>()
   const { join, leave } = createSharedFetches(init, components)
