@@ -39,7 +39,6 @@ import { createTeam } from './team/index.js'
 import type { Config } from './config.js'
 import type { Logger } from './logger.js'
 import type { DagWalkComponents } from './pins/dag-walk.js'
-import type { PinRecord } from './pins/types.js'
 import type { PineryNode } from './node/index.js'
 
 /** How stale the node's block totals in GET /usage/all may be (counting them walks the blockstore). */
@@ -201,12 +200,10 @@ export async function createPinery (config: Config, components: PineryComponents
       pins: dagPins
     })
 
-    /** What the worker resumed at start, handed to the progress ticker. */
-    let resumed: PinRecord[] = []
     const progress = createProgressTicker({}, {
       events,
+      fetching: () => worker.fetching(),
       progressOf: (id) => worker.progress(id),
-      pending: () => resumed,
       logger
     })
 
@@ -216,11 +213,8 @@ export async function createPinery (config: Config, components: PineryComponents
     })
     await content.reconcile()
     await outbox.start()
-    resumed = await worker.start()
-    // After the worker, on the records it resumed (100k pending: ~75 MiB for a second copy). No event
-    // can come in between: events follow LevelDB writes, whose callbacks come in a later turn.
+    await worker.start()
     await progress.start()
-    resumed = []
     gc.start()
 
     let stopping = false
