@@ -24,7 +24,8 @@ import type { CID } from 'multiformats/cid'
 import { InsufficientFundsError, StallError, isErrorNamed } from '../errors.js'
 import { createPinQueue, type QueuedPin } from './pin-queue.js'
 import { CancelledError, createSharedFetches, type SharedFetch } from './shared-fetch.js'
-import { cidOfKey, protectStoredDag, type LocalDagComponents } from './local-dag.js'
+import { createResumedHolds } from './resumed-holds.js'
+import type { LocalDagComponents } from './local-dag.js'
 import type { DagWalkComponents, DagWalkResult } from './dag-walk.js'
 import type { PinProgress, PinRecord } from './types.js'
 import type { GcGuard } from './gc-guard.js'
@@ -120,9 +121,6 @@ const PINNING_AFTER_MS = 100
 /** Records from enqueue() kept for their jobs, at most: reading one back costs ~20 µs of CPU (10k: ~0.2 CPU-s). */
 const HANDED_MAX = 1024
 
-/** Resumed requests whose stored blocks are protected at once during start(). */
-const RESUME_BATCH = 64
-
 class ShutdownError extends Error {
   static override name = 'ShutdownError'
   override name = ShutdownError.name
@@ -139,14 +137,9 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   const held = new Map<string, number>()
   const { join, leave } = createSharedFetches(init, components)
   const running = new Set<Promise<void>>()
-  // Stored blocks (their blockKey()s) of requests resumed at start, protected until the request's job ends.
-  const resumed = new Map<string, string[]>()
+  // What requests resumed at start have stored, protected until each one's job ends.
+  const resumed = createResumedHolds({ stored: components.stored, guard })
   let stopped = true
-
-  function releaseResumed (requestid: string): void {
-    for (const key of resumed.get(requestid) ?? []) guard.unprotectKey(key)
-    resumed.delete(requestid)
-  }
 
   /** Runs the fetch for `record`: what it delivers, or throws why it failed (the abort reason when aborted). */
   async function fetchFor (record: PinRecord, job: Job): Promise<DagWalkResult> {
@@ -207,7 +200,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       if (job.watcher != null) job.fetch?.watchers.delete(job.watcher)
       if (job.fetch != null && job.record != null) leave(job.record.cidKey, job.fetch)
       active.delete(requestid)
-      releaseResumed(requestid)
+      resumed.release(requestid)
     }
   }
 
@@ -245,26 +238,11 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   return {
     async start () {
       stopped = false
-      // Protected a batch at a time (one file system call after another took seconds
-      // for 100k requests), queued in order.
-      let batch: Array<{ record: PinRecord, held: Promise<string[]> }> = []
-      const drain = async (): Promise<void> => {
-        const held = await Promise.all(batch.map(b => b.held))
-        batch.forEach(({ record }, i) => {
-          // Only those holding blocks: an entry for each of 100k requests is ~8 MiB.
-          if ((held[i] as string[]).length > 0) resumed.set(record.requestid, held[i] as string[])
-          queue.push(record.requestid, record.owner)
-        })
-        batch = []
+      async function * notQueued (): AsyncGenerator<PinRecord> {
+        for await (const record of components.records.pending()) if (!queue.has(record.requestid)) yield record
       }
-      for await (const record of components.records.pending()) {
-        if (queue.has(record.requestid)) continue
-        // Before the collector starts: what a resumed request holds already may exist nowhere else.
-        const roots = [record.cidKey, ...(record.holds ?? [])].map(cidOfKey)
-        batch.push({ record, held: protectStoredDag(roots, { ...components.stored, guard }) })
-        if (batch.length >= RESUME_BATCH) await drain()
-      }
-      await drain()
+      // Before the collector starts: what a resumed request holds already may exist nowhere else.
+      await resumed.protect(notQueued(), (record) => { queue.push(record.requestid, record.owner) })
       if (queue.length > 0) log.info({ resumed: queue.length }, 'resuming pending pins')
       pump()
     },
@@ -276,7 +254,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
     },
     cancel (requestid) {
       handed.delete(requestid)
-      if (queue.cancel(requestid)) releaseResumed(requestid)
+      if (queue.cancel(requestid)) resumed.release(requestid)
       active.get(requestid)?.controller.abort(new CancelledError('request removed'))
     },
     position (requestid) {
@@ -297,7 +275,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       stopped = true
       queue.clear()
       handed.clear()
-      for (const requestid of [...resumed.keys()]) releaseResumed(requestid)
+      resumed.releaseAll()
       for (const job of active.values()) job.controller.abort(new ShutdownError('shutting down'))
       await Promise.allSettled([...running])
     }
