@@ -18,8 +18,13 @@ export const SEND_TIMEOUT_MS = 30_000
 
 /** Sends messages to one peer. */
 export interface Outbox {
-  /** Sends one message; resolves once it is handed to the stream (after a drain if needed). Never throws. */
-  send(message: Partial<Message>): Promise<boolean>
+  /**
+   * Sends one message; resolves once it is handed to the stream (after a drain if needed). Never throws.
+   * With `released`, the message's block bytes are lent: it resolves only once the connection holds
+   * no reference to them any more (see `flushed`), and calls `released` then, so that the caller may
+   * reuse their buffers; never called when that cannot be known (a failed send: the buffers are dropped).
+   */
+  send(message: Partial<Message>, options?: { released?: () => void }): Promise<boolean>
   /** Opens the stream now, so that the first message does not wait for its negotiation; false if it cannot. */
   warm(): Promise<boolean>
   /** Closes the stream; later sends are dropped. */
@@ -60,7 +65,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     return s
   }
 
-  async function write (message: Partial<Message>): Promise<boolean> {
+  async function write (message: Partial<Message>, released?: () => void): Promise<boolean> {
     // A failed write is tried once more on a fresh stream: the remote may have dropped an idle one.
     for (let attempt = 0; attempt < 2 && !closer.signal.aborted; attempt++) {
       try {
@@ -68,8 +73,10 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
         lastSend = performance.now()
         let more = true
         for (const part of frame(message)) more = s.send(part)
-        if (!more) {
-          await s.onDrain({ signal: AbortSignal.any([closer.signal, AbortSignal.timeout(SEND_TIMEOUT_MS)]) })
+        if (!more || released != null) {
+          const signal = AbortSignal.any([closer.signal, AbortSignal.timeout(SEND_TIMEOUT_MS)])
+          if (!more) await drain(s, signal)
+          if (released != null && await flushed(s, signal)) released()
         }
         lastSend = performance.now()
         return true
@@ -83,8 +90,8 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
   }
 
   return {
-    async send (message) {
-      const sent = tail.then(async () => await write(message))
+    async send (message, options) {
+      const sent = tail.then(async () => await write(message, options?.released))
       tail = sent
       return await sent
     },
@@ -103,4 +110,54 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
       if (s != null && s.status === 'open') void s.close().catch(() => { s.abort(new Error('closed')) })
     }
   }
+}
+
+/**
+ * Waits until no layer under `stream` holds a reference to bytes it was given; false when that cannot
+ * be known. Measured alternative: a new buffer per block read, whose garbage made a third of the
+ * sender's major collections (bench:serve, scripts/bench/RESULTS.md round four).
+ *
+ * Holds for the node's one stack, yamux over Noise over TCP (src/node/helia.ts), as the pinned
+ * versions work: the yamux stream keeps unsent bytes in its write buffer (`writeBufferLength`);
+ * what it hands to the muxer goes to Noise, which encrypts it at once (into new buffers) unless its
+ * own socket needs a drain. Then Noise keeps the plaintext until that drain, and the muxer call that
+ * gave it returned false, which sets `writableNeedsDrain` on every stream of the connection. That
+ * flag is cleared only by a 'drain' event: after the socket's, Noise's own handler encrypts what it
+ * kept in a microtask queued before any the stream's listeners queue; after a window update, the
+ * stream sends again in a microtask, which (Noise still needing a drain) sets the flag again. So,
+ * seen from a later microtask, an empty write buffer without `writableNeedsDrain` means no plaintext
+ * of this stream is left anywhere. test/node/lean-bitswap-lending.test.ts sends blocks through
+ * reused buffers to a peer that reads in bursts and checks every one.
+ */
+async function flushed (stream: Stream, signal: AbortSignal): Promise<boolean> {
+  while (stream.writableNeedsDrain) await drain(stream, signal)
+  return stream.status === 'open' && stream.writeBufferLength === 0
+}
+
+/**
+ * Waits for the stream's next 'drain' event when it needs one; rejects when it closes or `signal`
+ * aborts. Not `stream.onDrain()`: @libp2p/utils 7.4 keeps the promise of the first drain, resolved,
+ * for the life of the stream, so after that it waited for nothing and a slow peer's stream buffered
+ * whatever the ledger read (test/node/lean-bitswap-lending.test.ts, "holds a bounded amount").
+ */
+async function drain (stream: Stream, signal: AbortSignal): Promise<void> {
+  if (!stream.writableNeedsDrain) return
+  signal.throwIfAborted()
+  await new Promise<void>((resolve, reject) => {
+    const done = (err?: unknown): void => {
+      stream.removeEventListener('drain', onDrain)
+      stream.removeEventListener('close', onClose)
+      signal.removeEventListener('abort', onAbort)
+      if (err == null) resolve()
+      else reject(err instanceof Error ? err : new Error(String(err)))
+    }
+    const onDrain = (): void => { done() }
+    const onClose = (evt: Event): void => {
+      done((evt as Event & { error?: Error }).error ?? new Error('stream closed'))
+    }
+    const onAbort = (): void => { done(signal.reason) }
+    stream.addEventListener('drain', onDrain)
+    stream.addEventListener('close', onClose)
+    signal.addEventListener('abort', onAbort)
+  })
 }
