@@ -74,9 +74,9 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
         let more = true
         for (const part of frame(message)) more = s.send(part)
         if (!more || released != null) {
-          const signal = AbortSignal.any([closer.signal, AbortSignal.timeout(SEND_TIMEOUT_MS)])
-          if (!more) await drain(s, signal)
-          if (released != null && await flushed(s, signal)) released()
+          const wait = { closer: closer.signal, deadline: performance.now() + SEND_TIMEOUT_MS }
+          if (!more) await drain(s, wait)
+          if (released != null && await flushed(s, wait)) released()
         }
         lastSend = performance.now()
         return true
@@ -129,35 +129,44 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
  * of this stream is left anywhere. test/node/lean-bitswap-lending.test.ts sends blocks through
  * reused buffers to a peer that reads in bursts and checks every one.
  */
-async function flushed (stream: Stream, signal: AbortSignal): Promise<boolean> {
-  while (stream.writableNeedsDrain) await drain(stream, signal)
+async function flushed (stream: Stream, wait: DrainWait): Promise<boolean> {
+  while (stream.writableNeedsDrain) await drain(stream, wait)
   return stream.status === 'open' && stream.writeBufferLength === 0
 }
 
+/** How long a send may wait for drains: until `deadline` (performance.now()), or until the outbox closes. */
+interface DrainWait { closer: AbortSignal, deadline: number }
+
 /**
- * Waits for the stream's next 'drain' event when it needs one; rejects when it closes or `signal`
- * aborts. Not `stream.onDrain()`: @libp2p/utils 7.4 keeps the promise of the first drain, resolved,
- * for the life of the stream, so after that it waited for nothing and a slow peer's stream buffered
- * whatever the ledger read (test/node/lean-bitswap-lending.test.ts, "holds a bounded amount").
+ * Waits for the stream's next 'drain' event when it needs one; rejects when it closes, the outbox
+ * closes or the deadline passes. Not `stream.onDrain()`: @libp2p/utils 7.4 keeps the promise of the
+ * first drain, resolved, for the life of the stream, so after that it waited for nothing and a slow
+ * peer's stream buffered whatever the ledger read (test/node/lean-bitswap-lending.test.ts, "holds a
+ * bounded amount"). A plain timer, not AbortSignal.any + AbortSignal.timeout per message: those
+ * left a 30 s timer and a composite signal behind for every message sent.
  */
-async function drain (stream: Stream, signal: AbortSignal): Promise<void> {
+async function drain (stream: Stream, wait: DrainWait): Promise<void> {
   if (!stream.writableNeedsDrain) return
-  signal.throwIfAborted()
+  wait.closer.throwIfAborted()
+  const left = wait.deadline - performance.now()
+  if (left <= 0) throw new Error(`the peer took nothing for ${SEND_TIMEOUT_MS} ms`)
   await new Promise<void>((resolve, reject) => {
-    const done = (err?: unknown): void => {
+    const done = (err?: Error): void => {
+      clearTimeout(timer)
       stream.removeEventListener('drain', onDrain)
       stream.removeEventListener('close', onClose)
-      signal.removeEventListener('abort', onAbort)
+      wait.closer.removeEventListener('abort', onAbort)
       if (err == null) resolve()
-      else reject(err instanceof Error ? err : new Error(String(err)))
+      else reject(err)
     }
     const onDrain = (): void => { done() }
     const onClose = (evt: Event): void => {
       done((evt as Event & { error?: Error }).error ?? new Error('stream closed'))
     }
-    const onAbort = (): void => { done(signal.reason) }
+    const onAbort = (): void => { done(new Error('outbox closed')) }
+    const timer = setTimeout(() => { done(new Error(`the peer took nothing for ${SEND_TIMEOUT_MS} ms`)) }, left)
     stream.addEventListener('drain', onDrain)
     stream.addEventListener('close', onClose)
-    signal.addEventListener('abort', onAbort)
+    wait.closer.addEventListener('abort', onAbort)
   })
 }
