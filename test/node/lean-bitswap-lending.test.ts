@@ -25,7 +25,9 @@ import { DurableFsBlockstore } from '../../src/node/durable-blockstore.js'
 import { createPineryNode } from '../../src/node/index.js'
 import { createLeanBitswap } from '../../src/node/lean-bitswap/index.js'
 import { Message } from '../../src/node/lean-bitswap/message.js'
-import { BITSWAP_PROTOCOL, MAX_MESSAGE_BYTES, createMessageReader, frame, verifiedCid } from '../../src/node/lean-bitswap/wire.js'
+import {
+  BITSWAP_PROTOCOL, MAX_MESSAGE_BYTES, createMessageReader, frame, verifiedCid
+} from '../../src/node/lean-bitswap/wire.js'
 import type { Stream } from '@libp2p/interface'
 
 const logger = createLogger({ level: 'silent' })
@@ -95,6 +97,16 @@ async function startBurstProxy (targetPort: number, burst: number, stallMs: numb
   }
 }
 
+const MiB = 1024 * 1024
+
+/** What a bitswap stream carried: blocks by CID, and how many did not hash to a wanted CID. */
+interface Collector {
+  onStream: (stream: Stream) => void
+  got: Map<string, number>
+  bad: () => number
+  wanted: Set<string>
+}
+
 interface Setup {
   blocks: Array<{ cid: CID, bytes: Uint8Array }>
   slots: ReturnType<typeof countingPool>
@@ -113,7 +125,9 @@ describe('lean bitswap sending from reused buffers', () => {
    * `count` blocks of 256 KiB in files, served by a lean bitswap reading them into a counting pool,
    * to a receiver whose bitswap streams go to `onStream`; through a burst proxy when `proxy` is set.
    */
-  async function setup (count: number, onStream: (stream: Stream) => void, proxy?: { burst: number, stallMs: number }): Promise<Setup> {
+  async function setup (
+    count: number, onStream: (stream: Stream) => void, proxy?: { burst: number, stallMs: number }
+  ): Promise<Setup> {
     const dir = await mkdtemp(join(tmpdir(), 'pinery-lending-'))
     cleanup.push(async () => { await rm(dir, { recursive: true, force: true }) })
     const blockstore = new DurableFsBlockstore(join(dir, 'blocks'))
@@ -165,8 +179,8 @@ describe('lean bitswap sending from reused buffers', () => {
       reads: () => reads,
       async wantAll () {
         // On a stream of the receiver's own, over the connection the sender dialled.
-        const conn = await until(() => receiver.libp2p.getConnections().find(c => c.remotePeer.equals(sender.libp2p.peerId)),
-          'the connection')
+        const conn = await until(
+          () => receiver.libp2p.getConnections().find(c => c.remotePeer.equals(sender.libp2p.peerId)), 'the connection')
         const wants = await conn.newStream(BITSWAP_PROTOCOL)
         for (const part of frame({ wantlist: { entries: blocks.map(b => ({ cid: b.cid.bytes, priority: 1 })) } })) {
           if (!wants.send(part)) await wants.onDrain()
@@ -176,7 +190,7 @@ describe('lean bitswap sending from reused buffers', () => {
   }
 
   /** Records the blocks a bitswap stream carries: how many hash to a wanted CID, how many do not. */
-  function collector (): { onStream: (stream: Stream) => void, got: Map<string, number>, bad: () => number, wanted: Set<string> } {
+  function collector (): Collector {
     const got = new Map<string, number>()
     const wanted = new Set<string>()
     let bad = 0
@@ -198,7 +212,7 @@ describe('lean bitswap sending from reused buffers', () => {
 
   it('sends every block intact to a peer whose socket fills, reusing the read buffers', async () => {
     const c = collector()
-    const { blocks, slots, wantAll } = await setup(160, c.onStream, { burst: 512 * 1024, stallMs: 15 })
+    const { blocks, slots, wantAll } = await setup(160, c.onStream, { burst: MiB / 2, stallMs: 15 })
     for (const b of blocks) c.wanted.add(b.cid.toString())
     await wantAll()
     await until(() => c.got.size === blocks.length || c.bad() > 0 ? true : undefined, 'every block', 60_000)
@@ -212,7 +226,7 @@ describe('lean bitswap sending from reused buffers', () => {
     const c = collector()
     // The proxy stops reading from the sender after 4 MiB (the stream has drained before by then):
     // the sender's socket fills, no window update comes, and the sender must wait with what it read.
-    const { blocks, reads, wantAll, proxy } = await setup(240, c.onStream, { burst: 4 * 1024 * 1024, stallMs: Infinity })
+    const { blocks, reads, wantAll, proxy } = await setup(240, c.onStream, { burst: 4 * MiB, stallMs: Infinity })
     for (const b of blocks) c.wanted.add(b.cid.toString())
     await wantAll()
     await until(() => c.got.size >= 8 ? true : undefined, 'the first blocks')
