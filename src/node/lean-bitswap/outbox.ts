@@ -114,8 +114,9 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
 
 /**
  * Waits until no layer under `stream` holds a reference to bytes it was given; false when that cannot
- * be known. Measured alternative: a new buffer per block read, whose garbage made a third of the
- * sender's major collections (bench:serve, scripts/bench/RESULTS.md round four).
+ * be known. So that block buffers can be reused: a new buffer per block read started a third of the
+ * sender's major collections (~15 per 256 MiB, ~8–10 left from Noise's own buffers), and reusing them
+ * took the sender from ~2× to ~1.3× a raw stream's CPU per byte (scripts/bench/RESULTS.md round four).
  *
  * Holds for the node's one stack, yamux over Noise over TCP (src/node/helia.ts), as the pinned
  * versions work: the yamux stream keeps unsent bytes in its write buffer (`writeBufferLength`);
