@@ -47,6 +47,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
   const idleMs = init.idleMs ?? OUTBOX_IDLE_MS
   const closer = new AbortController()
   let stream: Stream | undefined
+  let drains: DrainWatch | undefined
   let lastSend = 0
   let tail: Promise<unknown> = Promise.resolve()
 
@@ -60,6 +61,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
       stream = undefined
       s = await components.openStream(AbortSignal.any([closer.signal, AbortSignal.timeout(10_000)]))
       stream = s
+      drains = watchDrains(s)
       lastSend = performance.now()
     }
     return s
@@ -68,15 +70,21 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
   async function write (message: Partial<Message>, released?: () => void): Promise<boolean> {
     // A failed write is tried once more on a fresh stream: the remote may have dropped an idle one.
     for (let attempt = 0; attempt < 2 && !closer.signal.aborted; attempt++) {
+      let timer: NodeJS.Timeout | undefined
       try {
         const s = await open()
+        const watch = drains as DrainWatch
         lastSend = performance.now()
         let more = true
         for (const part of frame(message)) more = s.send(part)
         if (!more || released != null) {
-          const wait = { closer: closer.signal, deadline: performance.now() + SEND_TIMEOUT_MS }
-          if (!more) await drain(s, wait)
-          if (released != null && await flushed(s, wait)) released()
+          const drain = async (): Promise<void> => {
+            timer ??= setTimeout(() => { watch.fail(new Error(`the peer took nothing for ${SEND_TIMEOUT_MS} ms`)) },
+              SEND_TIMEOUT_MS)
+            await watch.next()
+          }
+          if (!more && s.writableNeedsDrain) await drain()
+          if (released != null && await flushed(s, drain)) released()
         }
         lastSend = performance.now()
         return true
@@ -84,6 +92,8 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
         components.log.debug({ err: (err as Error).message, attempt }, 'bitswap send failed')
         stream?.abort(err as Error)
         stream = undefined
+      } finally {
+        clearTimeout(timer)
       }
     }
     return false
@@ -105,6 +115,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     },
     close () {
       closer.abort()
+      drains?.fail(new Error('outbox closed'))
       const s = stream
       stream = undefined
       if (s != null && s.status === 'open') void s.close().catch(() => { s.abort(new Error('closed')) })
@@ -130,44 +141,55 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
  * of this stream is left anywhere. test/node/lean-bitswap-lending.test.ts sends blocks through
  * reused buffers to a peer that reads in bursts and checks every one.
  */
-async function flushed (stream: Stream, wait: DrainWait): Promise<boolean> {
-  while (stream.writableNeedsDrain) await drain(stream, wait)
+async function flushed (stream: Stream, drain: () => Promise<void>): Promise<boolean> {
+  while (stream.writableNeedsDrain) await drain()
   return stream.status === 'open' && stream.writeBufferLength === 0
 }
 
-/** How long a send may wait for drains: until `deadline` (performance.now()), or until the outbox closes. */
-interface DrainWait { closer: AbortSignal, deadline: number }
+interface Waiter { promise: Promise<void>, resolve: () => void, reject: (err: Error) => void }
+
+/** The 'drain' events of one stream, awaited one at a time. */
+interface DrainWatch {
+  /** Resolves at the stream's next 'drain'; rejects once it closed or `fail` was called. */
+  next(): Promise<void>
+  /** Rejects the wait in progress and every later one. */
+  fail(err: Error): void
+}
 
 /**
- * Waits for the stream's next 'drain' event when it needs one; rejects when it closes, the outbox
- * closes or the deadline passes. Not `stream.onDrain()`: @libp2p/utils 7.4 keeps the promise of the
- * first drain, resolved, for the life of the stream, so after that it waited for nothing and a slow
- * peer's stream buffered whatever the ledger read (test/node/lean-bitswap-lending.test.ts, "holds a
- * bounded amount"). A plain timer, not AbortSignal.any + AbortSignal.timeout per message: those
- * left a 30 s timer and a composite signal behind for every message sent.
+ * Listens to a stream's 'drain' and 'close' once for its life. Not `stream.onDrain()`: @libp2p/utils
+ * 7.4 keeps the promise of the first drain, resolved, for the life of the stream, so after that it
+ * waited for nothing and a slow peer's stream buffered whatever the ledger read
+ * (test/node/lean-bitswap-lending.test.ts, "holds a bounded amount"). Nor listeners and a timer per
+ * wait: a message may wait for several drains (the socket drains once per Noise frame it takes).
  */
-async function drain (stream: Stream, wait: DrainWait): Promise<void> {
-  if (!stream.writableNeedsDrain) return
-  wait.closer.throwIfAborted()
-  const left = wait.deadline - performance.now()
-  if (left <= 0) throw new Error(`the peer took nothing for ${SEND_TIMEOUT_MS} ms`)
-  await new Promise<void>((resolve, reject) => {
-    const done = (err?: Error): void => {
-      clearTimeout(timer)
-      stream.removeEventListener('drain', onDrain)
-      stream.removeEventListener('close', onClose)
-      wait.closer.removeEventListener('abort', onAbort)
-      if (err == null) resolve()
-      else reject(err)
-    }
-    const onDrain = (): void => { done() }
-    const onClose = (evt: Event): void => {
-      done((evt as Event & { error?: Error }).error ?? new Error('stream closed'))
-    }
-    const onAbort = (): void => { done(new Error('outbox closed')) }
-    const timer = setTimeout(() => { done(new Error(`the peer took nothing for ${SEND_TIMEOUT_MS} ms`)) }, left)
-    stream.addEventListener('drain', onDrain)
-    stream.addEventListener('close', onClose)
-    wait.closer.addEventListener('abort', onAbort)
+function watchDrains (stream: Stream): DrainWatch {
+  let waiter: Waiter | undefined
+  let failed: Error | undefined
+  const fail = (err: Error): void => {
+    failed ??= err
+    const w = waiter
+    waiter = undefined
+    w?.reject(failed)
+  }
+  stream.addEventListener('drain', () => {
+    const w = waiter
+    waiter = undefined
+    w?.resolve()
   })
+  stream.addEventListener('close', (evt) => {
+    fail((evt as Event & { error?: Error }).error ?? new Error('stream closed'))
+  })
+  return {
+    async next () {
+      if (failed != null) throw failed
+      if (waiter == null) {
+        const w: Partial<Waiter> = {}
+        w.promise = new Promise<void>((resolve, reject) => { w.resolve = resolve; w.reject = reject })
+        waiter = w as Waiter
+      }
+      await waiter.promise
+    },
+    fail
+  }
 }
