@@ -100,6 +100,7 @@ export async function createPinery (config: Config, components: PineryComponents
       bitswapImplementation: config.bitswap
     }, {
       blockstore: localBlocks,
+      readInto: async (cid, target, options) => await stores.blockstore.getInto(cid, target, options),
       datastore,
       logger,
       dialGate: createDialGate(config.dialAllow)

@@ -13,10 +13,13 @@
  *          (fetch() would cost this process 1.4–1.6 CPU-s/GiB, more than Pinery's side: measured);
  *          Pinery's CPU from /proc likewise
  *
- *   npm run bench:serve -- [--mib 256] [--runs 3] [--bitswap helia,lean]
+ *   npm run bench:serve -- [--mib 256] [--runs 3] [--bitswap helia,lean] [--steps raw,bitswap,disk,car]
+ *                          [--baseline [label=]path/to/other/dist/server.js …]
  *
- * `--bitswap` runs one Pinery per bitswap (PINERY_BITSWAP), each pinning the DAG first; the bitswap
- * step runs against each in turn (the fetching peer is stock Helia for all), disk and CAR against the first.
+ * `--bitswap` runs one Pinery per bitswap (PINERY_BITSWAP), each pinning the DAG first; `--baseline`
+ * (repeatable) adds the same for another build, side by side in the same runs. The bitswap and CAR
+ * steps run against each Pinery in turn (the fetching peer is stock Helia for all; the order rotates
+ * from run to run), disk against the first. `--steps` leaves steps out (a profile of one step).
  *
  * Reports medians of MiB/s and sender CPU-s/GiB, and the ratios the issue sets targets for.
  */
@@ -24,7 +27,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { startServerProcess, type ServerProcess } from '../../test/fixtures/process.js'
+import { SERVER, startServerProcess, type ServerProcess } from '../../test/fixtures/process.js'
 import {
   serverEnv, cpuSeconds, curlBytes, listFiles, median, MiB, peakRss, readAll, runPeer, startPeer, table
 } from './lib.js'
@@ -33,40 +36,56 @@ const { values } = parseArgs({
   options: {
     mib: { type: 'string', default: '256' },
     runs: { type: 'string', default: '3' },
-    bitswap: { type: 'string', default: 'lean' }
+    bitswap: { type: 'string', default: 'lean' },
+    steps: { type: 'string', default: 'raw,bitswap,disk,car' },
+    baseline: { type: 'string', multiple: true }
   }
 })
-const bitswaps = values.bitswap.split(',').map(b => b.trim()).filter(Boolean)
+const list = (s: string): string[] => s.split(',').map(b => b.trim()).filter(Boolean)
+const bitswaps = list(values.bitswap)
+const steps = new Set(list(values.steps))
+const builds = [{ label: 'this build', script: SERVER }, ...(values.baseline ?? []).map((spec) => {
+  const [label, script] = spec.includes('=') ? spec.split('=', 2) as [string, string] : ['baseline', spec]
+  return { label, script }
+})]
 const n = Number(values.mib)
 const runs = Number(values.runs)
 const TOKEN = 'pinery_bench-token'
 const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
 
-const origin = await startPeer<{ cid: string, addrs: string[] }>(['origin', '--mib', String(n)])
-/** One Pinery per bitswap; the first also serves the disk and CAR steps. */
-const senders: Array<{ bitswap: string, dataDir: string, server: ServerProcess, bs: number[], bsCpu: number[] }> = []
-for (const bitswap of bitswaps) {
-  const dir = await mkdtemp(join(tmpdir(), 'pinery-bench-serve-'))
-  senders.push({
-    bitswap,
-    dataDir: dir,
-    server: await startServerProcess({
-      ...serverEnv(dir, TOKEN), PINERY_GATEWAY_AUTH: 'token', PINERY_BITSWAP: bitswap
-    }),
-    bs: [],
-    bsCpu: []
-  })
+interface Sender {
+  name: string
+  dataDir: string
+  server: ServerProcess
+  bs: number[]
+  bsCpu: number[]
+  car: number[]
+  carCpu: number[]
+  carDisk: number[]
 }
-const { dataDir, server } = senders[0] as (typeof senders)[number]
-const pid = server.child.pid as number
+const origin = await startPeer<{ cid: string, addrs: string[] }>(['origin', '--mib', String(n)])
+/** One Pinery per build and bitswap; the first also serves the disk step. */
+const senders: Sender[] = []
+const series = (): number[] => []
+for (const build of builds) {
+  for (const bitswap of bitswaps) {
+    const dir = await mkdtemp(join(tmpdir(), 'pinery-bench-serve-'))
+    senders.push({
+      name: builds.length > 1 ? `${build.label}, ${bitswap}` : bitswap,
+      dataDir: dir,
+      server: await startServerProcess({
+        ...serverEnv(dir, TOKEN), PINERY_GATEWAY_AUTH: 'token', PINERY_BITSWAP: bitswap
+      }, build.script),
+      bs: series(), bsCpu: series(), car: series(), carCpu: series(), carDisk: series()
+    })
+  }
+}
 const originPid = origin.child.pid as number
 const cid = origin.value.cid
-const series = (): number[] => []
-const s = {
-  raw: series(), rawCpu: series(), disk: series(), car: series(), carCpu: series()
-}
+const s = { raw: series(), rawCpu: series(), disk: series() }
 const perGiB = (bytes: number, cpu: number): number => cpu / (bytes / 1024 / MiB)
 const rate = (bytes: number, ms: number): number => bytes / MiB / (ms / 1000)
+const f = (x: number | undefined, d = 1): string => x?.toFixed(d) ?? '-'
 try {
   const body = JSON.stringify({ cid, origins: origin.value.addrs })
   for (const { server: sender } of senders) {
@@ -81,58 +100,66 @@ try {
     }
   }
   for (let i = 0; i < runs; i++) {
-    let c0 = await cpuSeconds(originPid)
-    const r = await runPeer<{ ms: number }>(['raw', '--addr', origin.value.addrs[0] as string, '--mib', String(n)])
-    s.raw.push(rate(n * MiB, r.ms))
-    s.rawCpu.push(perGiB(n * MiB, await cpuSeconds(originPid) - c0))
-
-    for (const sender of senders) {
+    const order = senders.map((_, j) => senders[(i + j) % senders.length] as Sender)
+    const notes: string[] = []
+    if (steps.has('raw')) {
+      const c0 = await cpuSeconds(originPid)
+      const r = await runPeer<{ ms: number }>(['raw', '--addr', origin.value.addrs[0] as string, '--mib', String(n)])
+      s.raw.push(rate(n * MiB, r.ms))
+      s.rawCpu.push(perGiB(n * MiB, await cpuSeconds(originPid) - c0))
+      notes.push(`raw ${f(s.raw.at(-1))} MiB/s sender ${f(s.rawCpu.at(-1), 2)} CPU-s/GiB`)
+    }
+    for (const sender of steps.has('bitswap') ? order : []) {
       const senderPid = sender.server.child.pid as number
-      c0 = await cpuSeconds(senderPid)
+      const c0 = await cpuSeconds(senderPid)
       const b = await runPeer<{ ms: number, bytes: number }>(
         ['fetch', '--addr', sender.server.delegates[0] as string, '--cid', cid])
       sender.bs.push(rate(b.bytes, b.ms))
       sender.bsCpu.push(perGiB(b.bytes, await cpuSeconds(senderPid) - c0))
+      notes.push(`bitswap ${sender.name} ${f(sender.bs.at(-1))} MiB/s Pinery ${f(sender.bsCpu.at(-1), 2)} CPU-s/GiB`)
     }
-
-    const files = await listFiles(join(dataDir, 'blocks'))
-    let t0 = performance.now()
-    const diskBytes = await readAll(files)
-    s.disk.push(rate(diskBytes, performance.now() - t0))
-
-    c0 = await cpuSeconds(pid)
-    t0 = performance.now()
-    const carBytes = await curlBytes(`${server.url}/ipfs/${cid}?format=car`, `Bearer ${TOKEN}`)
-    const carMs = performance.now() - t0
-    s.car.push(rate(carBytes, carMs))
-    s.carCpu.push(perGiB(carBytes, await cpuSeconds(pid) - c0))
-    const f = (x: number | undefined, d = 1): string => x?.toFixed(d) ?? '-'
-    process.stderr.write(`run ${i + 1}: raw ${f(s.raw.at(-1))} MiB/s sender ${f(s.rawCpu.at(-1), 2)} CPU-s/GiB; ` +
-      senders.map(x => `bitswap ${x.bitswap} ${f(x.bs.at(-1))} MiB/s Pinery ${f(x.bsCpu.at(-1), 2)} CPU-s/GiB; `)
-        .join('') +
-        `disk ${f(s.disk.at(-1), 0)} MiB/s (${f(diskBytes / MiB)} MiB); ` +
-        `CAR ${f(s.car.at(-1))} MiB/s (${f(carBytes / MiB)} MiB) Pinery ${f(s.carCpu.at(-1), 2)} CPU-s/GiB\n`)
+    for (const sender of steps.has('car') || steps.has('disk') ? order : []) {
+      // A disk read right before each CAR: both on the same warm page cache.
+      if (steps.has('disk')) {
+        const files = await listFiles(join(sender.dataDir, 'blocks'))
+        const t0 = performance.now()
+        const diskBytes = await readAll(files)
+        const disk = rate(diskBytes, performance.now() - t0)
+        if (sender === senders[0]) s.disk.push(disk)
+        sender.carDisk.push(disk)
+        notes.push(`disk ${f(disk, 0)} MiB/s (${f(diskBytes / MiB)} MiB)`)
+      }
+      if (!steps.has('car')) continue
+      const pid = sender.server.child.pid as number
+      const c0 = await cpuSeconds(pid)
+      const t0 = performance.now()
+      const carBytes = await curlBytes(`${sender.server.url}/ipfs/${cid}?format=car`, `Bearer ${TOKEN}`)
+      sender.car.push(rate(carBytes, performance.now() - t0))
+      sender.carCpu.push(perGiB(carBytes, await cpuSeconds(pid) - c0))
+      notes.push(`CAR ${sender.name} ${f(sender.car.at(-1))} MiB/s (${f(carBytes / MiB)} MiB) ` +
+        `Pinery ${f(sender.carCpu.at(-1), 2)} CPU-s/GiB`)
+    }
+    process.stderr.write(`run ${i + 1}: ${notes.join('; ')}\n`)
   }
-  const rss = await peakRss(pid)
+  const rss = await Promise.all(senders.map(async x => await peakRss(x.server.child.pid as number)))
   const runsOf = (xs: number[]): string => xs.map(x => x.toFixed(1)).join(' / ')
-  process.stdout.write(`\nbench:serve — ${n} MiB DAG, medians of ${runs} runs; ` +
-    `Pinery peak RSS ${(rss / MiB).toFixed(0)} MiB\n\n`)
+  const med = (xs: number[], d: number): string => xs.length > 0 ? median(xs).toFixed(d) : '-'
+  process.stdout.write(`\nbench:serve — ${n} MiB DAG, medians of ${runs} runs; Pinery peak RSS ` +
+    `${senders.map((x, i) => `${x.name} ${((rss[i] as number) / MiB).toFixed(0)} MiB`).join(', ')}\n\n`)
   process.stdout.write(table(['path', 'MiB/s (median)', 'runs', 'sender CPU-s/GiB (median)', 'runs'], [
-    ['raw libp2p stream, Helia sender', median(s.raw).toFixed(1), runsOf(s.raw), median(s.rawCpu).toFixed(2),
-      runsOf(s.rawCpu)],
-    ...senders.map(x => [`bitswap, Pinery (${x.bitswap}) sender → Helia peer`, median(x.bs).toFixed(1), runsOf(x.bs),
-      median(x.bsCpu).toFixed(2), runsOf(x.bsCpu)]),
-    ['block files read from disk', median(s.disk).toFixed(1), runsOf(s.disk), '-', '-'],
-    ['GET ?format=car from Pinery', median(s.car).toFixed(1), runsOf(s.car), median(s.carCpu).toFixed(2),
-      runsOf(s.carCpu)]
+    ['raw libp2p stream, Helia sender', med(s.raw, 1), runsOf(s.raw), med(s.rawCpu, 2), runsOf(s.rawCpu)],
+    ...senders.map(x => [`bitswap, Pinery (${x.name}) sender → Helia peer`, med(x.bs, 1), runsOf(x.bs),
+      med(x.bsCpu, 2), runsOf(x.bsCpu)]),
+    ['block files read from disk', med(s.disk, 1), runsOf(s.disk), '-', '-'],
+    ...senders.map(x => [`GET ?format=car from Pinery (${x.name})`, med(x.car, 1), runsOf(x.car), med(x.carCpu, 2),
+      runsOf(x.carCpu)])
   ]) + '\n\n')
-  const perRun = s.car.map((c, i) => (100 * c / (s.disk[i] as number)).toFixed(0)).join(' / ')
   process.stdout.write(table(['ratio', 'measured', 'target'], [
-    ...senders.map(x => [`Pinery (${x.bitswap}) bitswap sender CPU per byte / raw-stream sender`,
+    ...senders.map(x => [`Pinery (${x.name}) bitswap sender CPU per byte / raw-stream sender`,
       `${(median(x.bsCpu) / median(s.rawCpu)).toFixed(2)}×`, '≤ 1.5×']),
-    ['CAR rate / disk read rate', `${(100 * median(s.car) / median(s.disk)).toFixed(0)} %`, '≥ 70 %']
+    ...senders.map(x => [`CAR (${x.name}) rate / disk read rate just before it, per run`,
+      x.car.map((c, i) => `${(100 * c / (x.carDisk[i] as number)).toFixed(0)} %`).join(' / '), '≥ 70 %'])
   ]) + '\n')
-  process.stdout.write(`\nCAR rate / disk read rate per run (both on a warm page cache): ${perRun} %\n`)
 } finally {
   origin.child.kill('SIGTERM')
   for (const sender of senders) {

@@ -28,6 +28,9 @@ export function bufferPool (size: number, maxFree: number): BufferPool {
   }
 }
 
+/** Bytes of a buffer one block is read into: a 256 KiB leaf, or a dag-pb node of 256 KiB and its links. */
+export const BLOCK_SLOT_BYTES = 260 * 1024
+
 /** Bytes of one batch. */
 export const BATCH_BYTES = 1024 * 1024
 // Writes handed to the sink and not yet done, at most: the writer's backpressure.

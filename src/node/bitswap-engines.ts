@@ -8,6 +8,7 @@ import { catchBitswapBroker } from './bitswap-broker.js'
 import { createBlockCatcher } from './bitswap-lossless-wants.js'
 import { endStreamsClosedEarly } from './bitswap-streams.js'
 import { createLeanBitswap, type LeanBitswap } from './lean-bitswap/index.js'
+import type { BlockReadInto } from './lean-bitswap/ledger.js'
 import type { Logger } from '../logger.js'
 import type { BitswapOptions } from '@helia/bitswap'
 import type { HeliaWithLibp2p } from '@helia/libp2p'
@@ -29,6 +30,8 @@ export interface BitswapEngine {
 export interface BitswapEngineComponents {
   light: HeliaWithLibp2p<ServiceMap>
   blockstore: Pick<Blockstore, 'get' | 'has'>
+  /** For the lean bitswap's block reads into reused buffers. */
+  readInto?: BlockReadInto
   logger: Logger
 }
 
@@ -42,7 +45,7 @@ export async function startBitswapEngine (
 }
 
 async function startLean (
-  options: BitswapOptions, { light, blockstore, logger }: BitswapEngineComponents
+  options: BitswapOptions, { light, blockstore, readInto, logger }: BitswapEngineComponents
 ): Promise<BitswapEngine> {
   // Helia's libp2p exists only once Helia has started; the broker is added before, bound late.
   const ref: { lean?: LeanBitswap } = {}
@@ -55,7 +58,7 @@ async function startLean (
   })
   await light.start()
   const started = createLeanBitswap({ wantlistDebounceMs: options.sendWantlistDebounce ?? 0 },
-    { libp2p: light.libp2p, blockstore, logger })
+    { libp2p: light.libp2p, blockstore, logger, ...(readInto != null ? { readInto } : {}) })
   try {
     await started.start()
   } catch (err) {

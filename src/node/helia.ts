@@ -79,7 +79,12 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
     ...(gate != null ? { connectionGater: gate.connectionGater } : {})
   })
   const engine = await startBitswapEngine(init.bitswapImplementation ?? DEFAULT_BITSWAP,
-    init.bitswap ?? BITSWAP_OPTIONS, { light, blockstore: components.blockstore, logger: components.logger })
+    init.bitswap ?? BITSWAP_OPTIONS, {
+      light,
+      blockstore: components.blockstore,
+      logger: components.logger,
+      ...(components.readInto != null ? { readInto: components.readInto } : {})
+    })
   const { helia, want } = engine
   const libp2p = helia.libp2p
   const peerId = libp2p.peerId.toString()

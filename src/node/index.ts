@@ -40,6 +40,8 @@ export interface PineryNodeInit {
 /** What the node is built on. */
 export interface PineryNodeComponents {
   blockstore: Blockstore
+  /** Reads a block into a reused buffer (DurableFsBlockstore.getInto) to serve it; see lean-bitswap/ledger.ts. */
+  readInto?: import('./lean-bitswap/ledger.js').BlockReadInto
   datastore: Datastore
   logger: import('../logger.js').Logger
   /** Refuses outbound dials the operator has not allowed (the service always has one; test peers need none). */

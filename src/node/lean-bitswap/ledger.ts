@@ -5,12 +5,16 @@
  * its first 4 MiB piece: ~355 ms before the first leaf at 0 ms RTT in round two's probe, and most
  * of its sending CPU in copies and garbage. Here memory per peer is bounded by the wantlist cap,
  * the read-ahead and one message; a cancel drops a want that is queued or still being read.
+ * With `readInto`, blocks are read into reused slots (the gateway's pool and blockstore call), lent
+ * to the outbox and given back once the connection is done with them.
  */
 import toBuffer from 'it-to-buffer'
+import { IDENTITY } from '../../pins/cid.js'
 import { BlockPresenceType, WantType } from './message.js'
 import { MAX_MESSAGE_BYTES, cidPrefix, wantKey } from './wire.js'
 import type { Block, BlockPresence, Wantlist } from './message.js'
 import type { Outbox } from './outbox.js'
+import type { BufferPool } from '../../content/batched-writer.js'
 import type { Semaphore } from '../../pins/semaphore.js'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
@@ -42,14 +46,29 @@ export interface PeerLedgerComponents {
   outbox: Outbox
   /** Shared by all peers: block reads in flight, which bounds what the senders hold. */
   reads: Semaphore
+  /** Reads a block into `target` when it fits (DurableFsBlockstore.getInto); without it, blockstore.get. */
+  readInto?: BlockReadInto
+  /** Buffers `readInto` reads into; shared by all peers. */
+  slots?: BufferPool
 }
 
+/** Reads a block into `target` when it fits (a view of it), else into a new buffer; throws when missing. */
+export type BlockReadInto = (cid: CID, target: Uint8Array, options: { signal?: AbortSignal }) => Promise<Uint8Array>
+
 interface Want { key: string, cid: CID, block: boolean, sendDontHave: boolean }
-interface Read { want: Want, cancelled: boolean, done: boolean, bytes?: Uint8Array, promise: Promise<void> }
+interface Read {
+  want: Want
+  cancelled: boolean
+  done: boolean
+  bytes?: Uint8Array
+  /** The pooled buffer `bytes` lies in, to give back once sent (or dropped). */
+  slot?: Uint8Array
+  promise: Promise<void>
+}
 
 /** Creates the ledger of one peer. */
 export function createPeerLedger (init: PeerLedgerInit, components: PeerLedgerComponents): PeerLedger {
-  const { blockstore, outbox, reads } = components
+  const { blockstore, outbox, reads, readInto, slots } = components
   const queued = new Map<string, Want>()
   const reading = new Map<string, Read>()
   const inFlight: Read[] = []
@@ -62,8 +81,20 @@ export function createPeerLedger (init: PeerLedgerInit, components: PeerLedgerCo
       await reads.acquire()
       try {
         if (read.cancelled || closed) return
-        if (want.block) read.bytes = await toBuffer(blockstore.get(want.cid))
-        else if (await blockstore.has(want.cid)) read.bytes = new Uint8Array(0)
+        if (!want.block) {
+          if (await blockstore.has(want.cid)) read.bytes = new Uint8Array(0)
+        } else if (readInto == null || slots == null || want.cid.multihash.code === IDENTITY) {
+          read.bytes = await toBuffer(blockstore.get(want.cid))
+        } else {
+          const slot = slots.take()
+          try {
+            read.bytes = await readInto(want.cid, slot, {})
+          } finally {
+            // Too large for a slot: read into a buffer of its own, and the slot is free again.
+            if (read.bytes?.buffer === slot.buffer) read.slot = slot
+            else slots.give(slot)
+          }
+        }
       } catch {
         // Missing (or unreadable): answered with DONT_HAVE when the peer asked for it.
       } finally {
@@ -91,6 +122,7 @@ export function createPeerLedger (init: PeerLedgerInit, components: PeerLedgerCo
         await (inFlight[0] as Read).promise
         const blocks: Block[] = []
         const presences: BlockPresence[] = []
+        const lent: Uint8Array[] = []
         let bytes = 0
         while (inFlight.length > 0 && (inFlight[0] as Read).done && bytes < init.batchBytes) {
           const read = inFlight[0] as Read
@@ -98,20 +130,24 @@ export function createPeerLedger (init: PeerLedgerInit, components: PeerLedgerCo
           if (read.want.block && blocks.length > 0 && bytes + size > MAX_MESSAGE_BYTES - MESSAGE_OVERHEAD) break
           inFlight.shift()
           if (reading.get(read.want.key) === read) reading.delete(read.want.key)
-          if (read.cancelled) continue
           const { cid, block, sendDontHave } = read.want
-          if (read.bytes == null) {
+          if (read.cancelled) {
+            // Not sent: its slot is free again (the read has finished, nothing writes into it).
+          } else if (read.bytes == null) {
             if (sendDontHave) presences.push({ cid: cid.bytes, type: BlockPresenceType.DontHave })
           } else if (!block) {
             presences.push({ cid: cid.bytes, type: BlockPresenceType.Have })
           } else if (size <= MAX_MESSAGE_BYTES - MESSAGE_OVERHEAD) {
             blocks.push({ prefix: cidPrefix(cid), data: read.bytes })
             bytes += size
+            if (read.slot != null) { lent.push(read.slot); read.slot = undefined }
           }
+          if (read.slot != null) slots?.give(read.slot)
           fill(readAhead())
         }
         if (blocks.length > 0 || presences.length > 0) {
-          await outbox.send({ payload: blocks, blockPresences: presences })
+          const released = lent.length > 0 ? () => { for (const slot of lent) slots?.give(slot) } : undefined
+          await outbox.send({ payload: blocks, blockPresences: presences }, { released })
         }
       }
     } finally {
