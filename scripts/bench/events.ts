@@ -142,9 +142,10 @@ async function runOnce (
     const bad = stats.reduce((a, s) => a + s.bad, 0)
     const cpuDelivered = (await cpuSeconds(server.child.pid as number) - cpuBefore).toFixed(1)
     // What the receivers and the stream client spent on the same cores (since they started).
-    const others = [...receivers, ...(clients != null ? [clients] : [])]
-    const othersCpu = (await Promise.all(others.map(async o => await cpuSeconds(o.child.pid as number))))
-      .reduce((a, b) => a + b, 0).toFixed(1)
+    const cpuOf = async (list: Array<{ child: ChildProcess }>): Promise<number> =>
+      (await Promise.all(list.map(async o => await cpuSeconds(o.child.pid as number)))).reduce((x, y) => x + y, 0)
+    const streamCpu = await cpuOf(clients != null ? [clients] : [])
+    const othersCpu = `${(await cpuOf(receivers)).toFixed(1)} + ${streamCpu.toFixed(1)}`
     const p99 = Math.max(...stats.map(s => s.p99))
     const p50 = Math.max(...stats.map(s => s.p50))
     const streamed = clients == null ? 0 : (await (await fetch(`${clients.url}/_stats`)).json() as { min: number }).min
@@ -186,6 +187,6 @@ try {
 }
 process.stdout.write(`\nbench:events — ${count} single-block pins from one origin, ${inFlight} POSTs in flight\n\n`)
 process.stdout.write(table(['run', 'all settled in', 'pins/s', 'Pinery CPU until settled', 'events at each webhook',
-  'all delivered in', 'Pinery CPU until delivered', 'receivers + stream client CPU', 'delivery lag p50 / p99',
+  'all delivered in', 'Pinery CPU until delivered', 'receivers + stream client CPU-s', 'delivery lag p50 / p99',
   'events on the slowest stream',
   'Pinery peak RSS MiB'], rows) + '\n')

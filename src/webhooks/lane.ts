@@ -3,7 +3,7 @@
  * it has read the log and its parked entries. The outbox (outbox.ts) drives it.
  *
  * A delivered entry is only marked done and skipped: the window is compacted
- * once its front is mostly done, so removing one costs O(1) instead of a
+ * once it is mostly done entries, so removing one costs O(1) instead of a
  * splice of up to 5,000 entries per delivery (what dominated the outbox's own
  * CPU in a profile of 60,000 POSTs, 2026-11-30).
  */
@@ -64,8 +64,10 @@ export function remove (lane: Lane, entry: Entry): void {
   lane.live--
   const { queue } = lane
   while (lane.start < queue.length && (queue[lane.start] as Entry).done === true) lane.start++
-  if (lane.start >= 1024 && lane.start * 2 >= queue.length) {
-    lane.queue = queue.slice(lane.start)
+  // Also behind an entry that stays (retried, or parked while its webhook is disabled).
+  const dead = queue.length - lane.live
+  if (dead >= 1024 && dead * 2 >= queue.length) {
+    lane.queue = queue.filter(e => e.done !== true)
     lane.start = 0
   }
 }
