@@ -58,7 +58,9 @@ async function cpuSeconds (pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
-interface Stats { count: number, deliveries: number, p50: number, p99: number, max: number, bad: number }
+interface Stats {
+  count: number, deliveries: number, p50: number, p99: number, max: number, bad: number, connections?: number
+}
 
 async function startReceiver (args: string[] = []): Promise<{ child: ChildProcess, url: string }> {
   const child = spawn(process.execPath, args.length > 0 ? args : [RECEIVER], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -140,6 +142,7 @@ async function runOnce (
     const delivered = performance.now()
     stats = await Promise.all(receivers.map(async r => await (await fetch(`${r.url}/_stats`)).json() as Stats))
     const bad = stats.reduce((a, s) => a + s.bad, 0)
+    process.stderr.write(`  connections at each receiver: ${stats.map(s => s.connections ?? '?').join(' / ')}\n`)
     const cpuDelivered = (await cpuSeconds(server.child.pid as number) - cpuBefore).toFixed(1)
     // What the receivers and the stream client spent on the same cores (since they started).
     const cpuOf = async (list: Array<{ child: ChildProcess }>): Promise<number> =>

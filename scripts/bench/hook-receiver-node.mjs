@@ -7,13 +7,14 @@ import { createServer } from 'node:http'
 
 const seen = new Set()
 const lags = []
+let connections = 0
 const server = createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/_count') { res.end(JSON.stringify({ count: seen.size, bad: 0 })); return }
   if (req.method === 'GET') {
     const sorted = [...lags].sort((a, b) => a - b)
     const q = (p) => sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
     res.end(JSON.stringify({
-      count: seen.size, deliveries: lags.length, p50: q(0.5), p99: q(0.99), max: sorted.at(-1) ?? 0, bad: 0
+      count: seen.size, deliveries: lags.length, p50: q(0.5), p99: q(0.99), max: sorted.at(-1) ?? 0, bad: 0, connections
     }))
     return
   }
@@ -29,4 +30,5 @@ const server = createServer((req, res) => {
     res.end('ok')
   })
 })
+server.on('connection', () => { connections++ })
 server.listen(0, '127.0.0.1', () => { process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n') })

@@ -16,13 +16,14 @@ const lags = []
 let bad = 0
 /** Reads from sockets (POSTs per read tells how well deliveries are pipelined). */
 let reads = 0
+let connections = 0
 const TIME = Buffer.from('"time":"')
 
 function stats () {
   const sorted = [...lags].sort((a, b) => a - b)
   const q = (p) => sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
   const max = sorted.at(-1) ?? 0
-  return JSON.stringify({ count: seen.size, deliveries: lags.length, p50: q(0.5), p99: q(0.99), max, bad, reads })
+  return JSON.stringify({ count: seen.size, deliveries: lags.length, p50: q(0.5), p99: q(0.99), max, bad, reads, connections })
 }
 
 /** The answer to one request (status, body). */
@@ -47,6 +48,7 @@ function handle (method, path, headers, body) {
 }
 
 const server = createServer((socket) => {
+  connections++
   let acc
   socket.on('error', () => {})
   socket.on('data', (chunk) => {

@@ -121,7 +121,9 @@ async function cpuSplit (pid: number): Promise<[number, number]> {
   return [Number(fields[11]) / 100, Number(fields[12]) / 100]
 }
 
-interface Stats { count: number, deliveries: number, p99: number, bad: number, reads?: number }
+interface Stats {
+  count: number, deliveries: number, p99: number, bad: number, reads?: number, connections?: number
+}
 interface Receiver { child: ChildProcess, url: string }
 async function startReceiver (): Promise<Receiver> {
   const flags = (process.env.RECEIVER_NODE_FLAGS ?? '').split(' ').filter(Boolean)
@@ -169,7 +171,8 @@ async function runOnce (dist: string): Promise<{ wall: number, pinery: number, r
     const rcvSys = rAfter.reduce((a, b, k) => a + b[1] - was(k)[1], 0)
     const perRead = stats.map(s => s.reads == null ? '?' : (s.deliveries / s.reads).toFixed(1)).join(' / ')
     process.stderr.write(`  system CPU: delivering ${(after[1] - before[1]).toFixed(2)} s, ` +
-      `receivers ${rcvSys.toFixed(2)} s; POSTs per read at the receiver: ${perRead}\n`)
+      `receivers ${rcvSys.toFixed(2)} s; POSTs per read at the receiver: ${perRead}; ` +
+      `connections: ${stats.map(s => s.connections ?? '?').join(' / ')}\n`)
     c.stdin.write('stop\n')
     await new Promise(resolve => c.once('exit', resolve))
     return { wall, pinery, receivers: rcv, lagP99: Math.max(...stats.map(s => s.p99)) }
