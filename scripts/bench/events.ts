@@ -59,7 +59,13 @@ async function cpuSeconds (pid: number): Promise<number> {
 }
 
 interface Stats {
-  count: number, deliveries: number, p50: number, p99: number, max: number, bad: number, connections?: number
+  count: number
+  deliveries: number
+  p50: number
+  p99: number
+  max: number
+  bad: number
+  connections?: number
 }
 
 async function startReceiver (args: string[] = []): Promise<{ child: ChildProcess, url: string }> {

@@ -122,7 +122,12 @@ async function cpuSplit (pid: number): Promise<[number, number]> {
 }
 
 interface Stats {
-  count: number, deliveries: number, p99: number, bad: number, reads?: number, connections?: number
+  count: number
+  deliveries: number
+  p99: number
+  bad: number
+  reads?: number
+  connections?: number
 }
 interface Receiver { child: ChildProcess, url: string }
 async function startReceiver (): Promise<Receiver> {
