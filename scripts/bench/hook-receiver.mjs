@@ -23,7 +23,9 @@ function stats () {
   const sorted = [...lags].sort((a, b) => a - b)
   const q = (p) => sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
   const max = sorted.at(-1) ?? 0
-  return JSON.stringify({ count: seen.size, deliveries: lags.length, p50: q(0.5), p99: q(0.99), max, bad, reads, connections })
+  const p50 = q(0.5)
+  const p99 = q(0.99)
+  return JSON.stringify({ count: seen.size, deliveries: lags.length, p50, p99, max, bad, reads, connections })
 }
 
 /** The answer to one request (status, body). */
