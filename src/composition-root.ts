@@ -8,12 +8,12 @@ import { join } from 'node:path'
 import { IdentityBlockstore } from 'blockstore-core/identity'
 import { createTokenStore, createUserStore } from './auth/index.js'
 import { buildInfo } from './build-info.js'
-import { ConfigError } from './errors.js'
 import { createHealthCheck } from './health.js'
 import { createMetrics } from './metrics.js'
 import { createContentService, createGateway } from './content/index.js'
 import { createEventLog, createEventStreams, createProgressTicker } from './events/index.js'
 import { createHttpApp } from './http/app.js'
+import { listenHttp } from './http/listen.js'
 import { defaultWebDir } from './http/web-routes.js'
 import { createSessionStore } from './web/sessions.js'
 import { BITSWAP_OPTIONS, createPineryNode, loadNodeKey } from './node/index.js'
@@ -39,9 +39,7 @@ import { createTeam } from './team/index.js'
 import type { Config } from './config.js'
 import type { Logger } from './logger.js'
 import type { DagWalkComponents } from './pins/dag-walk.js'
-import type { PinRecord } from './pins/types.js'
 import type { PineryNode } from './node/index.js'
-import type { AddressInfo } from 'node:net'
 
 /** How stale the node's block totals in GET /usage/all may be (counting them walks the blockstore). */
 const NODE_USAGE_MAX_AGE_MS = 10_000
@@ -202,12 +200,10 @@ export async function createPinery (config: Config, components: PineryComponents
       pins: dagPins
     })
 
-    /** What the worker resumed at start, handed to the progress ticker. */
-    let resumed: PinRecord[] = []
     const progress = createProgressTicker({}, {
       events,
+      fetching: () => worker.fetching(),
       progressOf: (id) => worker.progress(id),
-      pending: () => resumed,
       logger
     })
 
@@ -217,11 +213,8 @@ export async function createPinery (config: Config, components: PineryComponents
     })
     await content.reconcile()
     await outbox.start()
-    resumed = await worker.start()
-    // After the worker, on the records it resumed (100k pending: ~75 MiB for a second copy). No event
-    // can come in between: events follow LevelDB writes, whose callbacks come in a later turn.
+    await worker.start()
     await progress.start()
-    resumed = []
     gc.start()
 
     let stopping = false
@@ -265,39 +258,13 @@ export async function createPinery (config: Config, components: PineryComponents
       streams,
       webhooks
     })
-    const server = app.listen(config.httpPort, config.httpHost)
-    server.requestTimeout = config.requestTimeoutMs
-    server.headersTimeout = Math.min(config.requestTimeoutMs, 10_000)
-    // Requests Node's parser refuses never reach Express: answer them with a Failure body too.
-    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      // An upload may take longer than the whole-request timeout; its own idle timeout applies.
-      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && uploadSockets.has(socket)) return
-      if (!socket.writable) { socket.destroy(); return }
-      const [status, reason] = err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'REQUEST_HEADER_FIELDS_TOO_LARGE']
-        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'REQUEST_TIMEOUT'] : [400, 'BAD_REQUEST']
-      const body = JSON.stringify({ error: { reason, details: 'the request could not be read as HTTP' } })
-      socket.end(`HTTP/1.1 ${status} ${reason.replaceAll('_', ' ')}\r\n` +
-        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `Connection: close\r\n\r\n${body}`)
-    })
-    await new Promise<void>((resolve, reject) => {
-      server.once('listening', resolve)
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        reject(new ConfigError(`cannot listen on ${config.httpHost}:${config.httpPort}: ${err.code ?? err.message}`))
-      })
-    })
-    cleanup.push(async () => {
-      // In-flight responses finish and say Connection: close; clients that keep
-      // their connections busy are cut off after a grace period.
-      stopping = true
-      streams.stop()
-      const closed = new Promise<void>(resolve => server.close(() => { resolve() }))
-      server.closeIdleConnections()
-      const force = setTimeout(() => { server.closeAllConnections() }, HTTP_CLOSE_GRACE_MS)
-      await closed
-      clearTimeout(force)
-    })
+    const http = await listenHttp({
+      host: config.httpHost,
+      port: config.httpPort,
+      requestTimeoutMs: config.requestTimeoutMs,
+      closeGraceMs: HTTP_CLOSE_GRACE_MS
+    }, { app, uploads: uploadSockets })
+    cleanup.push(async () => { stopping = true; streams.stop(); await http.close() })
 
     // Only once everything else works, so a failed start leaves no token nobody saw.
     const { generated } = await tokens.bootstrapAdmin(config.adminToken)
@@ -307,10 +274,8 @@ export async function createPinery (config: Config, components: PineryComponents
       await chmod(file, 0o600) // mode applies only when writeFile creates the file
     }
 
-    const address = server.address() as AddressInfo
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
     return {
-      url: `http://${host}:${address.port}`,
+      url: http.url,
       node,
       gc,
       ...(generated != null ? { generatedAdminToken: generated } : {}),

@@ -17,7 +17,8 @@ const PASSWORD = 'correct horse battery staple'
 /** Every file and directory under `dir` (itself included) with its permission bits. */
 async function modes (dir: string): Promise<Array<{ path: string, mode: number }>> {
   const entries = await readdir(dir, { recursive: true })
-  return await Promise.all(['', ...entries].map(async e => ({ path: e === '' ? '.' : e, mode: (await lstat(join(dir, e))).mode & 0o777 })))
+  return await Promise.all(['', ...entries].map(async e =>
+    ({ path: e === '' ? '.' : e, mode: (await lstat(join(dir, e))).mode & 0o777 })))
 }
 
 /** The values of a stopped service's LevelDB at `keys` (undefined: absent). */
@@ -33,7 +34,8 @@ async function values (dataDir: string, keys: string[]): Promise<Array<string | 
 /** Every byte of every file under `dir`. */
 async function contents (dir: string): Promise<Buffer> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true })
-  return Buffer.concat(await Promise.all(entries.filter(e => e.isFile()).map(async e => await readFile(join(e.parentPath, e.name)))))
+  const files = entries.filter(e => e.isFile())
+  return Buffer.concat(await Promise.all(files.map(async e => await readFile(join(e.parentPath, e.name)))))
 }
 
 describe('files on disk', () => {
@@ -41,7 +43,11 @@ describe('files on disk', () => {
   let dataDir: string
   let server: ServerProcess | undefined
   const env = (extra: Record<string, string> = {}): Record<string, string> => ({
-    PINERY_DATA_DIR: dataDir, PINERY_HTTP_PORT: '0', PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0', PINERY_ADMIN_TOKEN: ADMIN, ...extra
+    PINERY_DATA_DIR: dataDir,
+    PINERY_HTTP_PORT: '0',
+    PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0',
+    PINERY_ADMIN_TOKEN: ADMIN,
+    ...extra
   })
   beforeEach(async () => {
     root = await mkdtemp(join(tmpdir(), 'pinery-disk-'))
@@ -57,9 +63,12 @@ describe('files on disk', () => {
     server = await startServerProcess(env({ PINERY_ADMIN_TOKEN: '' }))
     const auth = { authorization: `Bearer ${(await readFile(join(dataDir, 'admin-token'), 'utf8')).trim()}` }
     // Blocks on disk, through an upload and a raw block.
-    const upload = await fetch(`${server.url}/content?name=f`, { method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: Buffer.alloc(600_000, 7) })
+    const upload = await fetch(`${server.url}/content?name=f`, {
+      method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: Buffer.alloc(600_000, 7)
+    })
     expect(upload.status).toBe(202)
-    expect((await fetch(`${server.url}/tokens`, { method: 'POST', headers: auth, body: '{"label":"x"}' })).status).toBe(201)
+    const token = await fetch(`${server.url}/tokens`, { method: 'POST', headers: auth, body: '{"label":"x"}' })
+    expect(token.status).toBe(201)
     expect(await server.stop()).toBe(0)
     server = undefined
     const found = await modes(dataDir)
@@ -77,38 +86,42 @@ describe('files on disk', () => {
     expect((await lstat(dataDir)).mode & 0o777).toBe(0o700)
   })
 
-  it('encrypts an existing plain key with PINERY_KEY_PASSWORD, keeping the peer ID; the password is needed from then on', async () => {
-    server = await startServerProcess(env())
-    const peerId = server.peerId
-    await server.stop()
-    // libp2p's keychain entry: the key sealed with an empty password, so readable by anyone.
-    const [plain] = await values(dataDir, ['/pkcs8/self'])
-    expect(plain).toMatch(/^m/)
+  it(
+    'encrypts an existing plain key with PINERY_KEY_PASSWORD, keeping the peer ID; the password is needed from then on',
+    async () => {
+      server = await startServerProcess(env())
+      const peerId = server.peerId
+      await server.stop()
+      // libp2p's keychain entry: the key sealed with an empty password, so readable by anyone.
+      const [plain] = await values(dataDir, ['/pkcs8/self'])
+      expect(plain).toMatch(/^m/)
 
-    server = await startServerProcess(env({ PINERY_KEY_PASSWORD: PASSWORD }))
-    expect(server.peerId).toBe(peerId)
-    await server.stop()
-    expect(server.stderr()).not.toContain(PASSWORD)
-    server = undefined
-    // The keychain's entry is gone, from LevelDB's files too (uncompressed: it would show verbatim).
-    const files = await contents(join(dataDir, 'datastore'))
-    expect(files.includes(plain as string)).toBe(false)
-    expect(files.includes(PASSWORD)).toBe(false)
-    const [keychain, info, sealed] = await values(dataDir, ['/pkcs8/self', '/info/self', '/pinery/node-key'])
-    expect([keychain, info]).toEqual([undefined, undefined])
-    expect(JSON.parse(sealed as string)).toMatchObject({ v: 1, kdf: 'scrypt' })
+      server = await startServerProcess(env({ PINERY_KEY_PASSWORD: PASSWORD }))
+      expect(server.peerId).toBe(peerId)
+      await server.stop()
+      expect(server.stderr()).not.toContain(PASSWORD)
+      server = undefined
+      // The keychain's entry is gone, from LevelDB's files too (uncompressed: it would show verbatim).
+      const files = await contents(join(dataDir, 'datastore'))
+      expect(files.includes(plain as string)).toBe(false)
+      expect(files.includes(PASSWORD)).toBe(false)
+      const [keychain, info, sealed] = await values(dataDir, ['/pkcs8/self', '/info/self', '/pinery/node-key'])
+      expect([keychain, info]).toEqual([undefined, undefined])
+      expect(JSON.parse(sealed as string)).toMatchObject({ v: 1, kdf: 'scrypt' })
 
-    const without = await run(SERVER, [], env())
-    expect(without.code).not.toBe(0)
-    expect(without.stderr.trim().split('\n')).toEqual(['pinery: the libp2p key is stored encrypted: set PINERY_KEY_PASSWORD to start'])
-    const wrong = await run(SERVER, [], env({ PINERY_KEY_PASSWORD: 'not the right password' }))
-    expect(wrong.code).not.toBe(0)
-    expect(wrong.stderr.trim().split('\n')).toEqual(['pinery: PINERY_KEY_PASSWORD does not open the stored libp2p key (wrong password?)'])
-    expect(wrong.stderr + wrong.stdout).not.toContain('not the right password')
+      const without = await run(SERVER, [], env())
+      expect(without.code).not.toBe(0)
+      expect(without.stderr.trim().split('\n'))
+        .toEqual(['pinery: the libp2p key is stored encrypted: set PINERY_KEY_PASSWORD to start'])
+      const wrong = await run(SERVER, [], env({ PINERY_KEY_PASSWORD: 'not the right password' }))
+      expect(wrong.code).not.toBe(0)
+      expect(wrong.stderr.trim().split('\n'))
+        .toEqual(['pinery: PINERY_KEY_PASSWORD does not open the stored libp2p key (wrong password?)'])
+      expect(wrong.stderr + wrong.stdout).not.toContain('not the right password')
 
-    server = await startServerProcess(env({ PINERY_KEY_PASSWORD: PASSWORD }))
-    expect(server.peerId).toBe(peerId)
-  })
+      server = await startServerProcess(env({ PINERY_KEY_PASSWORD: PASSWORD }))
+      expect(server.peerId).toBe(peerId)
+    })
 
   it('a new data dir with PINERY_KEY_PASSWORD never holds the key in plain', async () => {
     server = await startServerProcess(env({ PINERY_KEY_PASSWORD: PASSWORD }))
@@ -122,9 +135,15 @@ describe('files on disk', () => {
   })
 
   it.each([
-    ['a rejected PINERY_ADMIN_TOKEN', { PINERY_ADMIN_TOKEN: 'secret with spaces 1234' }, 'secret with spaces 1234', /PINERY_ADMIN_TOKEN \(value not shown\): must be at least 16 printable/],
+    [
+      'a rejected PINERY_ADMIN_TOKEN', { PINERY_ADMIN_TOKEN: 'secret with spaces 1234' }, 'secret with spaces 1234',
+      /PINERY_ADMIN_TOKEN \(value not shown\): must be at least 16 printable/
+    ],
     ['a short one', { PINERY_ADMIN_TOKEN: 'hunter2' }, 'hunter2', /PINERY_ADMIN_TOKEN \(value not shown\)/],
-    ['a short PINERY_KEY_PASSWORD', { PINERY_KEY_PASSWORD: 'tiny-pass' }, 'tiny-pass', /PINERY_KEY_PASSWORD \(value not shown\): must be at least 12/]
+    [
+      'a short PINERY_KEY_PASSWORD', { PINERY_KEY_PASSWORD: 'tiny-pass' }, 'tiny-pass',
+      /PINERY_KEY_PASSWORD \(value not shown\): must be at least 12/
+    ]
   ])('never echoes %s in its error', async (_what, extra, secret, message) => {
     const { code, stderr, stdout } = await run(SERVER, [], env(extra))
     expect(code).not.toBe(0)

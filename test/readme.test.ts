@@ -9,7 +9,8 @@ import { configSettings } from '../src/config.js'
 describe('README', () => {
   it('documents every setting with its default, and no others', async () => {
     const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8')
-    const rows = new Map([...readme.matchAll(/^\| `(PINERY_[A-Z_]+)` \| ([^|]+) \|/gm)].map(m => [m[1], (m[2] as string).trim()]))
+    const rows = new Map([...readme.matchAll(/^\| `(PINERY_[A-Z_]+)` \| ([^|]+) \|/gm)]
+      .map(m => [m[1], (m[2] as string).trim()]))
     const settings = configSettings()
     expect([...rows.keys()]).toEqual(settings.map(s => s.env))
     for (const s of settings) {

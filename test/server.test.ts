@@ -13,7 +13,8 @@ import { CLI, SERVER, run, startServerProcess, type ServerProcess } from './fixt
 describe('node dist/server.js', () => {
   let dataDir: string
   let server: ServerProcess | undefined
-  const base = (): Record<string, string> => ({ PINERY_DATA_DIR: dataDir, PINERY_HTTP_PORT: '0', PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0' })
+  const base = (): Record<string, string> =>
+    ({ PINERY_DATA_DIR: dataDir, PINERY_HTTP_PORT: '0', PINERY_LISTEN: '/ip4/127.0.0.1/tcp/0' })
   beforeEach(async () => { dataDir = await mkdtemp(join(tmpdir(), 'pinery-proc-')) })
   afterEach(async () => {
     await server?.stop()
@@ -24,7 +25,8 @@ describe('node dist/server.js', () => {
   it('--help lists every setting with its default', async () => {
     const { code, stdout } = await run(SERVER, ['--help'], {})
     expect(code).toBe(0)
-    for (const name of ['PINERY_DATA_DIR', 'PINERY_HTTP_HOST', 'PINERY_HTTP_PORT', 'PINERY_LISTEN', 'PINERY_ANNOUNCE', 'PINERY_ADMIN_TOKEN', 'PINERY_PIN_CONCURRENCY', 'PINERY_STALL_TIMEOUT_MS']) {
+    for (const name of ['PINERY_DATA_DIR', 'PINERY_HTTP_HOST', 'PINERY_HTTP_PORT', 'PINERY_LISTEN', 'PINERY_ANNOUNCE',
+      'PINERY_ADMIN_TOKEN', 'PINERY_PIN_CONCURRENCY', 'PINERY_STALL_TIMEOUT_MS']) {
       expect(stdout).toContain(name)
     }
     expect(stdout).toContain('default: 120000')
@@ -38,9 +40,11 @@ describe('node dist/server.js', () => {
     ['a zero concurrency', { PINERY_PIN_CONCURRENCY: '0' }, /PINERY_PIN_CONCURRENCY/],
     ['an unwritable data dir', { PINERY_DATA_DIR: '/dev/null/pinery' }, /data dir .* is not writable/],
     ['an empty data dir', { PINERY_DATA_DIR: ' ' }, /PINERY_DATA_DIR.*must not be empty/],
-    ['an empty HTTP host (it would listen everywhere)', { PINERY_HTTP_HOST: '' }, /PINERY_HTTP_HOST.*must not be empty/],
+    ['an empty HTTP host (it would listen everywhere)', { PINERY_HTTP_HOST: '' },
+      /PINERY_HTTP_HOST.*must not be empty/],
     ['no listen address', { PINERY_LISTEN: ' , ' }, /PINERY_LISTEN.*at least one/],
-    ['an admin token a client cannot send', { PINERY_ADMIN_TOKEN: 'has a space in it, sadly' }, /PINERY_ADMIN_TOKEN.*printable ASCII/],
+    ['an admin token a client cannot send', { PINERY_ADMIN_TOKEN: 'has a space in it, sadly' },
+      /PINERY_ADMIN_TOKEN.*printable ASCII/],
     ['a short admin token', { PINERY_ADMIN_TOKEN: 'short' }, /PINERY_ADMIN_TOKEN.*at least 16/]
   ])('refuses %s with one clear line and a non-zero exit', async (_what, env, message) => {
     const { code, stderr } = await run(SERVER, [], { ...base(), ...env })
@@ -76,7 +80,8 @@ describe('node dist/server.js', () => {
 
     // The secret is in no datastore file (LevelDB runs uncompressed, so it would show verbatim); its hash is.
     const files = await readdir(join(dataDir, 'datastore'))
-    const contents = Buffer.concat(await Promise.all(files.map(async f => await readFile(join(dataDir, 'datastore', f)))))
+    const contents = Buffer.concat(await Promise.all(files.map(async f =>
+      await readFile(join(dataDir, 'datastore', f)))))
     expect(contents.includes(token)).toBe(false)
     expect(contents.includes(createHash('sha256').update(token).digest('hex'))).toBe(true)
     await writeFile(file, 'gone\n')
@@ -86,9 +91,11 @@ describe('node dist/server.js', () => {
   })
 
   it('pinery token create works offline, refuses while the service runs, and its token works', async () => {
-    expect((await run(CLI, ['token', 'create', '--user', 'alice'], { PINERY_DATA_DIR: dataDir })).stderr).toBe('pinery: no user alice\n')
+    expect((await run(CLI, ['token', 'create', '--user', 'alice'], { PINERY_DATA_DIR: dataDir })).stderr)
+      .toBe('pinery: no user alice\n')
     expect((await run(CLI, ['user', 'create', 'alice'], { PINERY_DATA_DIR: dataDir })).code).toBe(0)
-    const created = await run(CLI, ['token', 'create', '--user', 'alice', '--label', 'laptop'], { PINERY_DATA_DIR: dataDir })
+    const created = await run(CLI, ['token', 'create', '--user', 'alice', '--label', 'laptop'],
+      { PINERY_DATA_DIR: dataDir })
     expect(created.code).toBe(0)
     const token = created.stdout.trim()
     expect(created.stdout).toBe(`${token}\n`)

@@ -10,7 +10,11 @@ describe('stop', () => {
     let polling = true
     const pollers = Array.from({ length: 8 }, async () => {
       while (polling) {
-        try { await (await service.request('/pins')).text() } catch { await new Promise(resolve => setTimeout(resolve, 20)) }
+        try {
+          await (await service.request('/pins')).text()
+        } catch {
+          await new Promise(resolve => setTimeout(resolve, 20))
+        }
       }
     })
     await new Promise(resolve => setTimeout(resolve, 200))

@@ -29,20 +29,24 @@ describe('storage faults', () => {
     }, 30_000, `${requestid} to settle`)
 
   it('fails the affected pins with the reason, keeps answering, reports 503, and recovers', async () => {
-    const before = await service.client().pinsPost({ pin: { cid: (await origin.addRandomFile(1)).cid.toString(), origins: origin.addrs } })
+    const before = await service.client()
+      .pinsPost({ pin: { cid: (await origin.addRandomFile(1)).cid.toString(), origins: origin.addrs } })
     expect((await settle(before.requestid)).status).toBe('pinned')
 
     const blocks = join(service.dataDir, 'blocks')
     await rename(blocks, `${blocks}.away`)
     await writeFile(blocks, 'not a directory')
     try {
-      const hit = await service.client().pinsPost({ pin: { cid: (await origin.addRandomFile(1)).cid.toString(), origins: origin.addrs } })
+      const hit = await service.client()
+        .pinsPost({ pin: { cid: (await origin.addRandomFile(1)).cid.toString(), origins: origin.addrs } })
       const failed = await settle(hit.requestid)
       expect(failed.status).toBe('failed')
       expect(failed.info?.status_details).toMatch(/ENOTDIR|not a directory/i)
 
       // /health reuses its storage checks for 2 s: the fault shows within that.
-      const health = await waitFor(async () => { const res = await service.request('/health', { user: null }); return res.status === 503 ? res : undefined }, 5000, '/health to fail')
+      const health = await waitFor(async () => {
+        const res = await service.request('/health', { user: null }); return res.status === 503 ? res : undefined
+      }, 5000, '/health to fail')
       expect(health.status).toBe(503)
       expect(await health.json()).toMatchObject({ failing: ['blockstore'] })
       // The API keeps answering, and earlier pins are intact.
@@ -52,8 +56,11 @@ describe('storage faults', () => {
       await rename(`${blocks}.away`, blocks)
     }
 
-    expect(await waitFor(async () => { const res = await service.request('/health', { user: null }); return res.status === 200 ? 200 : undefined }, 5000, '/health to recover')).toBe(200)
-    const after = await service.client().pinsPost({ pin: { cid: (await origin.addRandomFile(1)).cid.toString(), origins: origin.addrs } })
+    expect(await waitFor(async () => {
+      const res = await service.request('/health', { user: null }); return res.status === 200 ? 200 : undefined
+    }, 5000, '/health to recover')).toBe(200)
+    const after = await service.client()
+      .pinsPost({ pin: { cid: (await origin.addRandomFile(1)).cid.toString(), origins: origin.addrs } })
     expect((await settle(after.requestid)).status).toBe('pinned')
   })
 })

@@ -12,16 +12,19 @@ import type { ReceiverRun } from './kubo.js'
 
 const TOKEN = 'pinery_bench-token'
 
-/** Pins `cid` from `origins` in a fresh Pinery process; `env` adds settings (PINERY_* of the bench's own env too). */
+/**
+ * Pins `cid` from `origins` in a fresh Pinery process; `env` adds settings (PINERY_* of the bench's own env too),
+ * `script` runs another build's server.js (side by side with this one).
+ */
 export async function pineryRun (
-  cid: string, origins: string[], env: Record<string, string> = {}
+  cid: string, origins: string[], env: Record<string, string> = {}, script?: string
 ): Promise<ReceiverRun> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-'))
   const server = await startServerProcess({
     ...serverEnv(dataDir, TOKEN),
     ...pick(process.env, /^PINERY_/),
     ...env
-  })
+  }, script)
   try {
     const pid = server.child.pid as number
     const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }

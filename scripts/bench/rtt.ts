@@ -22,18 +22,20 @@ export interface RttSweepInit {
 }
 
 /** One Pinery setup: its settings, and the bitswap of the origin it pins from. */
-export interface Variant { label: string, env: Record<string, string>, origin: string }
+export interface Variant { label: string, env: Record<string, string>, origin: string, script?: string }
 
 /**
  * Parses `--pinery-env 'default;PINERY_X=1,PINERY_Y=2'` into variants; `ORIGIN_BITSWAP=lean` in a
- * variant sets its origin's bitswap (not passed to Pinery).
+ * variant sets its origin's bitswap and `SERVER=path/dist/server.js` runs another build (neither is passed to Pinery).
  */
 export function parseVariants (spec: string | undefined): Variant[] {
   return (spec ?? 'default').split(';').map(v => v.trim()).filter(Boolean).map(v => {
     if (v === 'default') return { label: 'Pinery', env: {}, origin: 'helia' }
     const pairs = v.split(',').map(kv => kv.split('=', 2) as [string, string])
-    const { ORIGIN_BITSWAP: origin, ...env } = Object.fromEntries(pairs)
-    return { label: `Pinery ${v}`, env, origin: origin ?? env.PINERY_BITSWAP ?? 'helia' }
+    const { ORIGIN_BITSWAP: origin, SERVER: script, ...env } = Object.fromEntries(pairs)
+    return {
+      label: `Pinery ${v}`, env, origin: origin ?? env.PINERY_BITSWAP ?? 'helia', ...(script != null ? { script } : {})
+    }
   })
 }
 
@@ -74,7 +76,7 @@ export async function rttSweep ({ sizes, rtts, runs, variants }: RttSweepInit): 
             let line = `${n} MiB rtt ${rtt} ms run ${i + 1}: ` +
               `raw ${rs.mibs.at(-1)?.toFixed(1)} MiB/s ${rs.cpu.at(-1)?.toFixed(1)} CPU-s/GiB`
             for (const v of variants) {
-              const p = await pineryRun(origins.get(v.origin)?.cid as string, [via(v.origin)], v.env)
+              const p = await pineryRun(origins.get(v.origin)?.cid as string, [via(v.origin)], v.env, v.script)
               const ps = pin.get(`${rtt} ${v.label}`) as Stats
               ps.mibs.push(n / (p.ms / 1000))
               ps.cpu.push(p.cpuS / (n / 1024))

@@ -4,6 +4,7 @@
  * lookup and a late write can never bring back a token revoked meanwhile.
  */
 import { Key } from 'interface-datastore'
+import { getOrUndefined } from '../node/storage.js'
 import type { Batch, Datastore } from 'interface-datastore'
 
 const RESOLUTION_MS = 60_000
@@ -52,12 +53,8 @@ export function createTokenLastUsed ({ datastore }: TokenLastUsedComponents): To
     async read (hex) {
       const inMemory = seen(hex)
       if (inMemory != null) return inMemory
-      try {
-        return decoder.decode(await datastore.get(lastUsedKey(hex)))
-      } catch (err) {
-        if ((err as Error).name === 'NotFoundError') return undefined
-        throw err
-      }
+      const stored = await getOrUndefined(datastore, lastUsedKey(hex))
+      return stored == null ? undefined : decoder.decode(stored)
     },
     forget (batch, hex) {
       batch.delete(lastUsedKey(hex))

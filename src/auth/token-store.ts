@@ -12,6 +12,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import { Key } from 'interface-datastore'
 import { ConflictError, InvalidRequestError, NotFoundError, UnauthorizedError } from '../errors.js'
+import { getOrUndefined } from '../node/storage.js'
 import { createKeyedMutex } from '../pins/keyed-mutex.js'
 import { createTokenLastUsed } from './token-last-used.js'
 import { boundedExpiry, descendants } from './token-rules.js'
@@ -19,7 +20,7 @@ import {
   ADMIN_USER as ADMIN, DEFAULT_MAX_TOKENS_PER_USER, LABEL_RULE, SCOPES, TOKEN_LABEL,
   type Principal, type TokenInfo, type Scope, type TokenStore, type User, type UserStore
 } from './index.js'
-import type { Datastore } from 'interface-datastore'
+import type { Batch, Datastore } from 'interface-datastore'
 
 /** Settings of the token store. */
 export interface TokenStoreInit {
@@ -83,12 +84,8 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
   }
 
   async function readRaw (key: Key): Promise<string | undefined> {
-    try {
-      return decoder.decode(await datastore.get(key))
-    } catch (err) {
-      if ((err as Error).name === 'NotFoundError') return undefined
-      throw err
-    }
+    const stored = await getOrUndefined(datastore, key)
+    return stored == null ? undefined : decoder.decode(stored)
   }
 
   let revocations = 0
@@ -126,13 +123,17 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
     return used == null ? info : { ...info, lastUsed: used }
   }
 
-  async function removeTokens (user: string, ids: Array<{ id: string, hex: string }>): Promise<void> {
+  /** Deletes `ids`, then adds `puts`, in one write; authentications that read before forget them. */
+  async function removeTokens (
+    user: string, ids: Array<{ id: string, hex: string }>, puts: (batch: Batch) => void = () => {}
+  ): Promise<void> {
     const batch = datastore.batch()
     for (const { id, hex } of ids) {
       batch.delete(tokenKey(hex))
       batch.delete(userTokenKey(user, id))
       lastUsed.forget(batch, hex)
     }
+    puts(batch)
     await batch.commit()
     revocations++
     for (const { hex } of ids) known.delete(hex)
@@ -272,31 +273,23 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
     const generated = secret == null ? newSecret() : undefined
     const hex = hashOf(secret ?? generated as string).toString('hex')
     if (previous === hex) return {}
-    const batch = datastore.batch()
+    let replaced: Array<{ id: string, hex: string }> = []
     if (previous != null) {
       // A new value replaces the old token: what the old one created goes with it, as on revocation.
       const tokens = await storedTokens(ADMIN)
       const children = descendants('bootstrap', tokens)
       children.delete('bootstrap')
-      for (const child of tokens.filter(t => children.has(t.id))) {
-        batch.delete(tokenKey(child.hash))
-        batch.delete(userTokenKey(ADMIN, child.id))
-        lastUsed.forget(batch, child.hash)
-        known.delete(child.hash)
-      }
-      batch.delete(tokenKey(previous))
-      batch.delete(userTokenKey(ADMIN, 'bootstrap'))
-      known.delete(previous)
-      lastUsed.forget(batch, previous)
-      revocations++
+      replaced = [...tokens.filter(t => children.has(t.id)).map(t => ({ id: t.id, hex: t.hash })),
+        { id: 'bootstrap', hex: previous }]
     }
     const info: TokenInfo = {
       id: 'bootstrap', user: ADMIN, label: 'bootstrap', scope: 'admin', created: new Date().toISOString()
     }
-    batch.put(tokenKey(hex), json({ ...info, hash: hex, userCreated: admin.created }))
-    batch.put(userTokenKey(ADMIN, 'bootstrap'), encoder.encode(hex))
-    batch.put(BOOTSTRAP_KEY, encoder.encode(hex))
-    await batch.commit()
+    await removeTokens(ADMIN, replaced, batch => {
+      batch.put(tokenKey(hex), json({ ...info, hash: hex, userCreated: admin.created }))
+      batch.put(userTokenKey(ADMIN, 'bootstrap'), encoder.encode(hex))
+      batch.put(BOOTSTRAP_KEY, encoder.encode(hex))
+    })
     await components.sync()
     return generated == null ? {} : { generated }
   }

@@ -16,6 +16,7 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import { Key } from 'interface-datastore'
 import { base64 } from 'multiformats/bases/base64'
 import { ConfigError } from '../errors.js'
+import { getOrUndefined } from './storage.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { LevelDatastore } from 'datastore-level'
 
@@ -95,15 +96,6 @@ async function open (envelope: Envelope, password: string): Promise<PrivateKey> 
   return privateKeyFromProtobuf(plain)
 }
 
-async function readOrUndefined (datastore: LevelDatastore, key: Key): Promise<Uint8Array | undefined> {
-  try {
-    return await datastore.get(key)
-  } catch (err) {
-    if ((err as Error).name === 'NotFoundError') return undefined
-    throw err
-  }
-}
-
 /**
  * The node's private key for libp2p, or undefined when Helia is to load (or
  * create) the plain one itself. Throws a one-line ConfigError for a missing
@@ -111,7 +103,7 @@ async function readOrUndefined (datastore: LevelDatastore, key: Key): Promise<Ui
  */
 export async function loadNodeKey (init: NodeKeyInit, components: NodeKeyComponents): Promise<PrivateKey | undefined> {
   const { datastore } = components
-  const stored = await readOrUndefined(datastore, ENVELOPE_KEY)
+  const stored = await getOrUndefined(datastore, ENVELOPE_KEY)
   if (stored != null) {
     if (init.password == null) {
       throw new ConfigError('the libp2p key is stored encrypted: set PINERY_KEY_PASSWORD to start')
@@ -119,7 +111,7 @@ export async function loadNodeKey (init: NodeKeyInit, components: NodeKeyCompone
     return await open(JSON.parse(Buffer.from(stored).toString('utf8')) as Envelope, init.password)
   }
   if (init.password == null) return undefined
-  const plain = await readOrUndefined(datastore, KEYCHAIN_KEY)
+  const plain = await getOrUndefined(datastore, KEYCHAIN_KEY)
   let key: PrivateKey
   try {
     // The keychain's libp2p-key format: multibase base64 of AES-GCM with the keychain's (empty) password.

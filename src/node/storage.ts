@@ -8,6 +8,7 @@ import { LevelDatastore } from 'datastore-level'
 import { Level } from 'level'
 import { ConfigError, DataDirLockedError } from '../errors.js'
 import { DurableFsBlockstore } from './durable-blockstore.js'
+import type { Datastore, Key } from 'interface-datastore'
 
 /** The two stores of one data dir. */
 export interface Stores {
@@ -118,6 +119,16 @@ export async function blockstoreUsage (
     } catch {} // Collected while we walked.
   }
   return { blocks, bytes }
+}
+
+/** A key's value, or undefined when it is not stored (the datastore's `get` throws NotFoundError for that). */
+export async function getOrUndefined (datastore: Pick<Datastore, 'get'>, key: Key): Promise<Uint8Array | undefined> {
+  try {
+    return await datastore.get(key)
+  } catch (err) {
+    if ((err as Error).name === 'NotFoundError') return undefined
+    throw err
+  }
 }
 
 /**

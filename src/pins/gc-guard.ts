@@ -11,6 +11,11 @@ export interface GcGuard {
   /** Protects a block; resolves once no deletion of it is in flight. */
   protect(cid: CID): Promise<void>
   unprotect(cid: CID): void
+  /**
+   * Unprotects a block by its blockKey(): for holders that keep keys rather
+   * than CIDs until much later (72 bytes of heap a block rather than ≥ 700).
+   */
+  unprotectKey(key: string): void
   isProtected(cid: CID): boolean
   /** Runs `fn` (a deletion) unless the block is protected; resolves with what `fn` says it deleted. */
   deleteUnlessProtected(cid: CID, fn: () => Promise<boolean>): Promise<boolean>
@@ -32,6 +37,11 @@ export function blockKey (cid: CID): string {
 export function createGcGuard (): GcGuard {
   const protectedCounts = new Map<string, number>()
   const deleting = new Map<string, Promise<void>>()
+  const unprotectKey = (key: string): void => {
+    const n = (protectedCounts.get(key) ?? 0) - 1
+    if (n <= 0) protectedCounts.delete(key)
+    else protectedCounts.set(key, n)
+  }
   return {
     async protect (cid) {
       const key = blockKey(cid)
@@ -39,11 +49,9 @@ export function createGcGuard (): GcGuard {
       await deleting.get(key)
     },
     unprotect (cid) {
-      const key = blockKey(cid)
-      const n = (protectedCounts.get(key) ?? 0) - 1
-      if (n <= 0) protectedCounts.delete(key)
-      else protectedCounts.set(key, n)
+      unprotectKey(blockKey(cid))
     },
+    unprotectKey,
     isProtected (cid) {
       return protectedCounts.has(blockKey(cid))
     },

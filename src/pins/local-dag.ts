@@ -45,15 +45,17 @@ export function cidOfKey (key: string): CID {
 
 /**
  * Protects every stored block reachable from `roots` through stored blocks,
- * and resolves with them (to unprotect once the request is settled).
+ * and resolves with their blockKey()s (to unprotect once the request is
+ * settled): a resumed request may hold them for hours, and a CID decoded from
+ * its parent block is ≥ 700 bytes of heap (and a view of that block's buffer).
  * Missing blocks are skipped: they are what the fetch will bring. Meant for
  * start-up (it checks each block synchronously), before anything is served.
  */
-export async function protectStoredDag (roots: CID[], components: LocalDagComponents): Promise<CID[]> {
+export async function protectStoredDag (roots: CID[], components: LocalDagComponents): Promise<string[]> {
   const { blockstore, guard } = components
   const seen = new Set<string>()
   const todo = [...roots]
-  const held: CID[] = []
+  const held: string[] = []
   for (let cid = todo.pop(); cid != null; cid = todo.pop()) {
     const key = blockKey(cid)
     if (seen.has(key) || cid.multihash.code === IDENTITY) continue
@@ -61,7 +63,7 @@ export async function protectStoredDag (roots: CID[], components: LocalDagCompon
     // Protected before it is looked at, so a deletion in flight ends first.
     await guard.protect(cid)
     if (!blockstore.hasSync(cid)) { guard.unprotect(cid); continue }
-    held.push(cid)
+    held.push(key)
     if (cid.code === raw.code) continue
     todo.push(...await blockLinks(cid, await toBuffer(blockstore.get(cid)), components.getCodec))
   }

@@ -4,23 +4,33 @@
  * one owner's backlog delays another owner's next request by at most one turn.
  * Push, take and cancel are O(1) for one owner (O(owners) to find whose turn
  * it is); a request's position is the order the worker will take it in.
+ *
+ * It holds request ids, not records: the record is read when its job starts.
+ * A record held from resume until its turn was ~750 bytes of heap; an id is
+ * ~130 (its string and two map entries: 13 MiB for 100k resumed requests in
+ * a heap snapshot of the 1M-record bench dir).
  */
-import type { PinRecord } from './types.js'
 
-/** The queue of records waiting for a worker. */
+/** A request waiting in the queue: what ordering and fairness need. */
+export interface QueuedPin {
+  requestid: string
+  owner: string
+}
+
+/** The queue of requests waiting for a worker. */
 export interface PinQueue {
-  push(record: PinRecord): void
+  push(requestid: string, owner: string): void
   /**
-   * Removes and returns the next record in turn whose owner `eligible` accepts
+   * Removes and returns the next request in turn whose owner `eligible` accepts
    * (all by default); the owner then goes to the back of the turn order.
    */
-  take(eligible?: (owner: string) => boolean): PinRecord | undefined
-  /** Removes a record; returns whether it was queued. */
+  take(eligible?: (owner: string) => boolean): QueuedPin | undefined
+  /** Removes a request; returns whether it was queued. */
   cancel(requestid: string): boolean
-  /** 1-based position of a queued record in the order the worker takes records, or undefined. */
+  /** 1-based position of a queued request in the order the worker takes them, or undefined. */
   position(requestid: string): number | undefined
   has(requestid: string): boolean
-  /** Owners with at least one queued record. */
+  /** Owners with at least one queued request. */
   owners(): IterableIterator<string>
   clear(): void
   readonly length: number
@@ -32,12 +42,15 @@ export interface PinQueue {
  * head are subtracted).
  */
 class Fifo {
-  // A Map iterates in insertion order: its first entry is the head.
-  readonly entries = new Map<string, { record: PinRecord, seq: number }>()
+  // A Map iterates in insertion order: its first entry is the head. Request id → sequence number.
+  readonly entries = new Map<string, number>()
   private nextSeq = 0
   private cancelledAhead: number[] = [] // ascending sequence numbers of cancelled entries
 
-  private headSeq (): number { return this.entries.values().next().value?.seq ?? this.nextSeq }
+  /** The owner's string, once for all of its requests (each parsed record had a copy). */
+  constructor (readonly owner: string) {}
+
+  private headSeq (): number { return this.entries.values().next().value ?? this.nextSeq }
   private dropPassed (): void {
     const head = this.headSeq()
     let i = 0
@@ -55,31 +68,31 @@ class Fifo {
     return lo
   }
 
-  push (record: PinRecord): void { this.entries.set(record.requestid, { record, seq: this.nextSeq++ }) }
+  push (requestid: string): void { this.entries.set(requestid, this.nextSeq++) }
 
-  take (): PinRecord | undefined {
-    const first = this.entries.entries().next().value
+  take (): string | undefined {
+    const first = this.entries.keys().next().value
     if (first == null) return undefined
-    this.entries.delete(first[0])
+    this.entries.delete(first)
     this.dropPassed()
-    return first[1].record
+    return first
   }
 
   cancel (requestid: string): boolean {
-    const entry = this.entries.get(requestid)
-    if (entry == null) return false
-    const wasHead = entry.seq === this.headSeq()
+    const seq = this.entries.get(requestid)
+    if (seq == null) return false
+    const wasHead = seq === this.headSeq()
     this.entries.delete(requestid)
     if (wasHead) this.dropPassed()
-    else this.cancelledAhead.splice(this.countBelow(entry.seq), 0, entry.seq)
+    else this.cancelledAhead.splice(this.countBelow(seq), 0, seq)
     return true
   }
 
   /** 1-based position within this FIFO. */
   position (requestid: string): number | undefined {
-    const entry = this.entries.get(requestid)
-    if (entry == null) return undefined
-    return entry.seq - this.headSeq() - this.countBelow(entry.seq) + 1
+    const seq = this.entries.get(requestid)
+    if (seq == null) return undefined
+    return seq - this.headSeq() - this.countBelow(seq) + 1
   }
 }
 
@@ -87,62 +100,62 @@ class Fifo {
 export function createPinQueue (): PinQueue {
   // Owners with queued work in turn order: the first one goes next.
   const turns = new Map<string, Fifo>()
-  const ownerOf = new Map<string, string>()
+  // Each queued request's owner FIFO (which is in `turns` while it holds any).
+  const fifoOf = new Map<string, Fifo>()
 
   return {
-    push (record) {
-      let fifo = turns.get(record.owner)
-      if (fifo == null) { fifo = new Fifo(); turns.set(record.owner, fifo) }
-      fifo.push(record)
-      ownerOf.set(record.requestid, record.owner)
+    push (requestid, owner) {
+      let fifo = turns.get(owner)
+      if (fifo == null) { fifo = new Fifo(owner); turns.set(owner, fifo) }
+      fifo.push(requestid)
+      fifoOf.set(requestid, fifo)
     },
     take (eligible) {
       for (const [owner, fifo] of turns) {
         if (eligible != null && !eligible(owner)) continue
-        const record = fifo.take() as PinRecord
-        ownerOf.delete(record.requestid)
+        const requestid = fifo.take() as string
+        fifoOf.delete(requestid)
         // To the back of the turn order (or out, when this was its last).
         turns.delete(owner)
         if (fifo.entries.size > 0) turns.set(owner, fifo)
-        return record
+        return { requestid, owner: fifo.owner }
       }
       return undefined
     },
     cancel (requestid) {
-      const owner = ownerOf.get(requestid)
-      const fifo = owner == null ? undefined : turns.get(owner)
-      if (owner == null || fifo == null) return false
-      ownerOf.delete(requestid)
+      const fifo = fifoOf.get(requestid)
+      if (fifo == null) return false
+      fifoOf.delete(requestid)
       fifo.cancel(requestid)
-      if (fifo.entries.size === 0) turns.delete(owner)
+      if (fifo.entries.size === 0) turns.delete(fifo.owner)
       return true
     },
     position (requestid) {
-      const owner = ownerOf.get(requestid)
-      const k = owner == null ? undefined : turns.get(owner)?.position(requestid)
+      const mine = fifoOf.get(requestid)
+      const k = mine?.position(requestid)
       if (k == null) return undefined
-      // Turn k of each owner comes in turn order: every other owner's first k-1 records go first,
+      // Turn k of each owner comes in turn order: every other owner's first k-1 requests go first,
       // and the k-th of those ahead in the turn order.
       let ahead = 0
       let before = true
-      for (const [other, fifo] of turns) {
-        if (other === owner) { before = false; continue }
+      for (const fifo of turns.values()) {
+        if (fifo === mine) { before = false; continue }
         ahead += Math.min(fifo.entries.size, before ? k : k - 1)
       }
       return ahead + k
     },
     has (requestid) {
-      return ownerOf.has(requestid)
+      return fifoOf.has(requestid)
     },
     owners () {
       return turns.keys()
     },
     clear () {
       turns.clear()
-      ownerOf.clear()
+      fifoOf.clear()
     },
     get length () {
-      return ownerOf.size
+      return fifoOf.size
     }
   }
 }

@@ -29,7 +29,7 @@ export function parseAnswer (acc: Buffer): Parsed {
       const colon = line.indexOf(':')
       const name = line.slice(0, colon).trim().toLowerCase()
       const value = line.slice(colon + 1).trim().toLowerCase()
-      if (name === 'content-length') length = Number(value)
+      if (name === 'content-length') length = /^\d{1,15}$/.test(value) ? Number(value) : NaN
       else if (name === 'transfer-encoding') chunked = value.endsWith('chunked')
       else if (name === 'connection') close = value.includes('close') || (m[1] === '0' && !value.includes('keep-alive'))
     }
@@ -45,13 +45,18 @@ export function parseAnswer (acc: Buffer): Parsed {
   }
 }
 
+/** A chunk's size: 1–8 hex digits (an answer is read 64 KiB at most anyway). */
+const CHUNK_SIZE = /^[0-9a-fA-F]{1,8}$/
+
 /** Where a chunked body starting at `off` ends (after its trailers), or -1 when it has not all arrived. */
 function chunkedEnd (acc: Buffer, off: number): number {
   for (;;) {
     const eol = acc.indexOf('\r\n', off, 'latin1')
     if (eol < 0) return -1
-    const size = parseInt(acc.toString('latin1', off, eol).split(';')[0] ?? '', 16)
-    if (Number.isNaN(size)) throw new Error('bad chunk size')
+    // Hex digits only: parseInt would take "-6", which moves `off` back onto this line, for ever.
+    const token = acc.toString('latin1', off, eol).split(';')[0]?.trim() ?? ''
+    if (!CHUNK_SIZE.test(token)) throw new Error('bad chunk size')
+    const size = parseInt(token, 16)
     if (size === 0) {
       // Trailers, then an empty line.
       let at = eol + 2

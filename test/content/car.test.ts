@@ -89,7 +89,8 @@ describe('readCar', () => {
 
   it('refuses bytes that are not a CAR', async () => {
     // Not random bytes: a random first varint can name a section over the size limit (another refusal).
-    await expect(read(Buffer.from('plain text, not a CAR at all. '.repeat(8)))).rejects.toEqual(invalid(/not a valid CAR/))
+    await expect(read(Buffer.from('plain text, not a CAR at all. '.repeat(8))))
+      .rejects.toEqual(invalid(/not a valid CAR/))
   })
 
   it('refuses a CAR cut off in the middle of a block', async () => {
@@ -166,13 +167,18 @@ describe('readCar', () => {
 })
 
 /** A sink that keeps what it is given; writes resolve at once unless `held`, then only when released. */
-function collector (held = false): ByteSink & { chunks: Uint8Array[], bytes(): Buffer, release(): void, waiting: number } {
+function collector (
+  held = false
+): ByteSink & { chunks: Uint8Array[], bytes(): Buffer, release(): void, waiting: number } {
   const chunks: Uint8Array[] = []
   let waiters: Array<() => void> = []
   return {
     chunks,
     // Copied: the writer reuses a batch once its write is done.
-    async write (chunk) { chunks.push(Buffer.from(chunk)); if (held) await new Promise<void>(resolve => { waiters.push(resolve) }) },
+    async write (chunk) {
+      chunks.push(Buffer.from(chunk))
+      if (held) await new Promise<void>(resolve => { waiters.push(resolve) })
+    },
     bytes: () => Buffer.concat(chunks),
     release () { held = false; for (const w of waiters) w(); waiters = [] },
     get waiting () { return waiters.length }
@@ -184,16 +190,19 @@ async function * each<T> (items: T[], onEach?: (i: number) => void): AsyncGenera
 }
 
 describe('writeCar', () => {
-  it('writes byte for byte what @ipld/car\'s CarWriter writes: small blocks, batch-sized ones, one larger than a batch', async () => {
-    const small = await Promise.all(Array.from({ length: 400 }, async (_, i) => await rawBlock(new TextEncoder().encode(`block ${i}`))))
-    const big = await Promise.all([CAR_BATCH_BYTES - 40, 256 * 1024, CAR_BATCH_BYTES + 5, 0].map(async n => await rawBlock(randomBytes(n))))
-    const blocks = [...small.slice(0, 200), ...big, ...small.slice(200)]
-    const sink = collector()
-    await writeCar([blocks[0]!.cid, big[1]!.cid], each(blocks), sink)
-    expect(sink.bytes().equals(await carOf([blocks[0]!.cid, big[1]!.cid], blocks))).toBe(true)
-    // Batched: not a write per block.
-    expect(sink.chunks.length).toBeLessThan(12)
-  })
+  it('writes byte for byte what @ipld/car\'s CarWriter writes: small blocks, batch-sized ones, one larger than a batch',
+    async () => {
+      const small = await Promise.all(Array.from({ length: 400 },
+        async (_, i) => await rawBlock(new TextEncoder().encode(`block ${i}`))))
+      const big = await Promise.all([CAR_BATCH_BYTES - 40, 256 * 1024, CAR_BATCH_BYTES + 5, 0]
+        .map(async n => await rawBlock(randomBytes(n))))
+      const blocks = [...small.slice(0, 200), ...big, ...small.slice(200)]
+      const sink = collector()
+      await writeCar([blocks[0]!.cid, big[1]!.cid], each(blocks), sink)
+      expect(sink.bytes().equals(await carOf([blocks[0]!.cid, big[1]!.cid], blocks))).toBe(true)
+      // Batched: not a write per block.
+      expect(sink.chunks.length).toBeLessThan(12)
+    })
 
   it('round-trips through readCar', async () => {
     const dag = await fileDag(randomBytes(600 * 1024))

@@ -50,7 +50,8 @@ async function exported (root: CID, gateway = gatewayOver(disk.store)): Promise<
 }
 
 /** A file imported into the test's blockstore in the shape `options` asks for. */
-const file = async (bytes: Uint8Array, options: FileShape = {}): Promise<CID> => await storeFile(disk.store, bytes, options)
+const file = async (bytes: Uint8Array, options: FileShape = {}): Promise<CID> =>
+  await storeFile(disk.store, bytes, options)
 
 async function put (bytes: Uint8Array, code: number = raw.code): Promise<CID> {
   const cid = CID.createV1(code, await sha256.digest(bytes))
@@ -70,21 +71,23 @@ describe('the gateway\'s CAR export', () => {
     expect(car.equals(await carOf([root], await plainWalk(root)))).toBe(true)
   })
 
-  it('keeps the order and each block once across dag-cbor, repeated links, identity links and large blocks', async () => {
-    const chunk = randomBytes(1024)
-    const repeated = await file(Buffer.concat(Array.from({ length: 30 }, () => chunk))) // one leaf, many times
-    const other = await file(randomBytes(20 * 1024))
-    const big = await put(randomBytes(300 * 1024)) // larger than a read slot
-    const leaf = await put(randomBytes(100))
-    const inline = CID.createV1(dagCbor.code, identity.digest(dagCbor.encode({ leaf })))
-    const inlineRaw = CID.createV1(raw.code, identity.digest(new TextEncoder().encode('inline')))
-    const middle = await put(dagCbor.encode({ files: [other, repeated], big }), dagCbor.code)
-    const root = await put(dagCbor.encode({ a: repeated, b: [middle, inline, inlineRaw, other], c: big }), dagCbor.code)
-    const car = await exported(root)
-    const expected = await plainWalk(root)
-    expect(expected.some(b => b.cid.equals(leaf))).toBe(true)
-    expect(car.equals(await carOf([root], expected))).toBe(true)
-  })
+  it('keeps the order and each block once across dag-cbor, repeated links, identity links and large blocks',
+    async () => {
+      const chunk = randomBytes(1024)
+      const repeated = await file(Buffer.concat(Array.from({ length: 30 }, () => chunk))) // one leaf, many times
+      const other = await file(randomBytes(20 * 1024))
+      const big = await put(randomBytes(300 * 1024)) // larger than a read slot
+      const leaf = await put(randomBytes(100))
+      const inline = CID.createV1(dagCbor.code, identity.digest(dagCbor.encode({ leaf })))
+      const inlineRaw = CID.createV1(raw.code, identity.digest(new TextEncoder().encode('inline')))
+      const middle = await put(dagCbor.encode({ files: [other, repeated], big }), dagCbor.code)
+      const root = await put(dagCbor.encode({ a: repeated, b: [middle, inline, inlineRaw, other], c: big }),
+        dagCbor.code)
+      const car = await exported(root)
+      const expected = await plainWalk(root)
+      expect(expected.some(b => b.cid.equals(leaf))).toBe(true)
+      expect(car.equals(await carOf([root], expected))).toBe(true)
+    })
 
   it('reads ahead within its bound while the receiver is slow, and finishes when it catches up', async () => {
     const root = await file(randomBytes(64 * 256 * 1024), { chunk: 256 * 1024, fanout: 174 })
@@ -106,7 +109,8 @@ describe('the gateway\'s CAR export', () => {
     const root = await file(randomBytes(64 * 256 * 1024), { chunk: 256 * 1024, fanout: 174 })
     const reads = noReads()
     const controller = new AbortController()
-    const writing = (await gatewayOver(disk.store, reads).car(root, [], root, { signal: controller.signal })).write(collector(true))
+    const car = await gatewayOver(disk.store, reads).car(root, [], root, { signal: controller.signal })
+    const writing = car.write(collector(true))
     await new Promise(resolve => setTimeout(resolve, 200))
     controller.abort()
     await expect(writing).rejects.toMatchObject({ name: 'AbortError' })
@@ -122,7 +126,8 @@ describe('the gateway\'s CAR export', () => {
     const gone = blocks[20] as Block
     await disk.store.delete(gone.cid)
     const sink = collector()
-    await expect((await gatewayOver(disk.store).car(root, [], root, {})).write(sink)).rejects.toMatchObject({ name: 'NotFoundError' })
+    await expect((await gatewayOver(disk.store).car(root, [], root, {})).write(sink))
+      .rejects.toMatchObject({ name: 'NotFoundError' })
     const before = await carOf([root], blocks.slice(0, 20))
     expect(sink.bytes().equals(before)).toBe(true)
   })

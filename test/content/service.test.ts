@@ -45,7 +45,9 @@ describe('content service', () => {
     node = await createPineryNode({ listen: [multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [] }, {
       blockstore: new IdentityBlockstore(core.blockstore), datastore: core.datastore, logger: core.logger
     })
-    const settler = createPinSettler({ lifecycle: core.lifecycle, quota: core.quota, content: core.content, logger: core.logger })
+    const settler = createPinSettler({
+      lifecycle: core.lifecycle, quota: core.quota, content: core.content, logger: core.logger
+    })
     worker = createPinWorker({ concurrency: 2, stallTimeoutMs: 60_000, fetchConcurrency: 16, rewantAfterMs: 2000 }, {
       jobs: settler,
       ...workerParts(core, node),

@@ -27,7 +27,9 @@ const slowBody = (bytes: Uint8Array, pauseMs: number): ReadableStream<Uint8Array
 
 describe('content hardening', () => {
   let svc: TestService
-  beforeAll(async () => { svc = await startService({ users: ['alice', 'bob'], env: { PINERY_GC_INTERVAL_MS: '3600000' } }) })
+  beforeAll(async () => {
+    svc = await startService({ users: ['alice', 'bob'], env: { PINERY_GC_INTERVAL_MS: '3600000' } })
+  })
   afterAll(async () => { await svc.destroy() })
 
   it('an identity root cannot reach blocks nobody pins', async () => {
@@ -36,7 +38,9 @@ describe('content hardening', () => {
     const cid = CID.parse(st.pin.cid)
     await svc.request(`/pins/${st.requestid}`, { method: 'DELETE' })
     expect(await storedOf(svc, [cid])).toHaveLength(1) // not collected yet
-    const node = dagPb.encode({ Data: new UnixFS({ type: 'directory' }).marshal(), Links: [{ Name: 'x', Hash: cid, Tsize: 5000 }] })
+    const node = dagPb.encode({
+      Data: new UnixFS({ type: 'directory' }).marshal(), Links: [{ Name: 'x', Hash: cid, Tsize: 5000 }]
+    })
     const wrapper = CID.createV1(dagPb.code, identity.digest(node))
     for (const path of [`/ipfs/${wrapper.toString()}/x`, `/ipfs/${wrapper.toString()}?format=car`]) {
       expect((await failureOf(await svc.request(path))).status, path).toBe(404)
@@ -51,7 +55,8 @@ describe('content hardening', () => {
     const leafCid = CID.createV1(raw.code, await sha256.digest(leaf))
     const node = dagPb.encode({ Links: [{ Name: 'a', Hash: leafCid, Tsize: 100 }] })
     const cid = CID.createV1(dagPb.code, await sha256.digest(node))
-    expect((await postContent(svc, await carOf([cid], [{ cid, bytes: node }, { cid: leafCid, bytes: leaf }]), { type: 'application/vnd.ipld.car' })).status).toBe(202)
+    const upload = await carOf([cid], [{ cid, bytes: node }, { cid: leafCid, bytes: leaf }])
+    expect((await postContent(svc, upload, { type: 'application/vnd.ipld.car' })).status).toBe(202)
     const rawRes = await svc.request(`/ipfs/${cid.toString()}?format=raw`)
     expect(Buffer.from(await rawRes.arrayBuffer()).equals(Buffer.from(node))).toBe(true)
     const car = await svc.request(`/ipfs/${cid.toString()}?format=car`)
@@ -65,7 +70,11 @@ describe('content hardening', () => {
     form.append('junk', 'x'.repeat(1000))
     form.append('file', new Blob([randomBytes(10)]), 'a.bin')
     const failure = await failureOf(await svc.request('/content', { method: 'POST', body: form }))
-    expect(failure).toMatchObject({ status: 400, reason: 'BAD_REQUEST', details: expect.stringContaining('form field "junk" is not one of name, meta') })
+    expect(failure).toMatchObject({
+      status: 400,
+      reason: 'BAD_REQUEST',
+      details: expect.stringContaining('form field "junk" is not one of name, meta')
+    })
   })
 
   it('refuses a CARv2 that asks to skip a huge span, without reading on', async () => {
@@ -75,18 +84,24 @@ describe('content hardening', () => {
     view.setBigUint64(16, 2n ** 50n, true) // data offset
     view.setBigUint64(24, 100n, true) // data size
     view.setBigUint64(32, 0n, true) // index offset
-    const failure = await failureOf(await postContent(svc, Buffer.concat([pragma, header, new Uint8Array(4096)]), { type: 'application/vnd.ipld.car' }))
+    const failure = await failureOf(await postContent(svc, Buffer.concat([pragma, header, new Uint8Array(4096)]),
+      { type: 'application/vnd.ipld.car' }))
     expect(failure).toMatchObject({ status: 400, details: expect.stringContaining('skip') })
   })
 
   it('an upload that outlives its user leaves no request behind', async () => {
-    await svc.request('/users', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"dave"}' })
-    const { secret } = await (await svc.request('/users/dave/tokens', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json() as { secret: string }
-    const upload = svc.request('/content', { method: 'POST', user: secret, body: slowBody(randomBytes(2 * 1024 * 1024), 100), duplex: 'half' } as RequestInit & { user: string })
+    await svc.request('/users',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"dave"}' })
+    const { secret } = await (await svc.request('/users/dave/tokens',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json() as { secret: string }
+    const upload = svc.request('/content', {
+      method: 'POST', user: secret, body: slowBody(randomBytes(2 * 1024 * 1024), 100), duplex: 'half'
+    } as RequestInit & { user: string })
     await new Promise(resolve => setTimeout(resolve, 300))
     expect((await svc.request('/users/dave?remove_pins=true', { method: 'DELETE' })).status).toBe(200)
     expect((await upload).status).toBe(401)
-    await svc.request('/users', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"dave"}' })
+    await svc.request('/users',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"dave"}' })
     const again = await (await svc.request('/users/dave')).json() as { usage: { pins: Record<string, number> } }
     expect(again.usage.pins).toEqual({ queued: 0, pinning: 0, pinned: 0, failed: 0 })
   })
@@ -111,7 +126,8 @@ describe('content hardening', () => {
     car[car.byteLength - 3] = (car[car.byteLength - 3] as number) ^ 1
     const uploading = performance.now()
     const [good, bad] = await Promise.all([
-      svc.request('/content', { method: 'POST', user: 'alice', body: slowBody(bytes, 30), duplex: 'half' } as RequestInit & { user: string }),
+      svc.request('/content',
+        { method: 'POST', user: 'alice', body: slowBody(bytes, 30), duplex: 'half' } as RequestInit & { user: string }),
       postContent(svc, car, { user: 'bob', type: 'application/vnd.ipld.car' })
     ])
     const uploaded = performance.now()

@@ -24,7 +24,9 @@ const FILES = [
   { path: 'notes', bytes: new TextEncoder().encode('just words\n') }
 ]
 
-async function pinnedUpload (svc: TestService, body: NonNullable<RequestInit['body']>, type?: string): Promise<WirePinStatus> {
+async function pinnedUpload (
+  svc: TestService, body: NonNullable<RequestInit['body']>, type?: string
+): Promise<WirePinStatus> {
   const res = await postContent(svc, body, type != null ? { type } : {})
   const text = await res.text()
   expect(res.status, text).toBe(202)
@@ -36,7 +38,8 @@ async function readCar (bytes: Uint8Array): Promise<{ roots: CID[], blocks: Arra
   const reader = await CarBlockIterator.fromBytes(bytes)
   const blocks: Array<{ cid: CID, bytes: Uint8Array }> = []
   for await (const block of reader) {
-    expect(Buffer.from((await sha256.digest(block.bytes)).digest).equals(Buffer.from(block.cid.multihash.digest)), block.cid.toString()).toBe(true)
+    const hashed = Buffer.from((await sha256.digest(block.bytes)).digest)
+    expect(hashed.equals(Buffer.from(block.cid.multihash.digest)), block.cid.toString()).toBe(true)
     blocks.push(block)
   }
   return { roots: await reader.getRoots(), blocks }
@@ -58,11 +61,14 @@ describe('GET /ipfs', () => {
   })
   afterAll(async () => { await svc.destroy() })
 
-  const get = async (path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Response> => await svc.request(path, { user: 'alice', method, headers })
+  const get = async (path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Response> =>
+    await svc.request(path, { user: 'alice', method, headers })
 
   it('answers a single block for Accept: application/vnd.ipld.raw and ?format=raw', async () => {
     const expected = (await blocksOf(dir)).find(b => b.cid.equals(dir.root))
-    for (const res of [await get(`/ipfs/${root}`, { accept: 'application/vnd.ipld.raw' }), await get(`/ipfs/${root}?format=raw`)]) {
+    for (const res of [
+      await get(`/ipfs/${root}`, { accept: 'application/vnd.ipld.raw' }), await get(`/ipfs/${root}?format=raw`)
+    ]) {
       expect(res.status).toBe(200)
       expect(res.headers.get('content-type')).toBe('application/vnd.ipld.raw')
       expect(res.headers.get('etag')).toBe(`"${root}.raw"`)
@@ -122,8 +128,13 @@ describe('GET /ipfs', () => {
   })
 
   it('serves files with a type by name or content, ETag, 304, HEAD and ranges', async () => {
-    const types: Array<[string, RegExp]> = [['index.html', /^text\/html/], ['data/table.json', /^application\/json/], ['data/picture', /^image\/png$/], ['notes', /^text\/plain/], ['data/big.bin', /^application\/octet-stream$/]]
-    for (const [path, type] of types) expect((await get(`/ipfs/${root}/${path}`)).headers.get('content-type'), path).toMatch(type)
+    const types: Array<[string, RegExp]> = [
+      ['index.html', /^text\/html/], ['data/table.json', /^application\/json/], ['data/picture', /^image\/png$/],
+      ['notes', /^text\/plain/], ['data/big.bin', /^application\/octet-stream$/]
+    ]
+    for (const [path, type] of types) {
+      expect((await get(`/ipfs/${root}/${path}`)).headers.get('content-type'), path).toMatch(type)
+    }
 
     const big = FILES[1]?.bytes as Uint8Array
     const url = `/ipfs/${root}/data/big.bin`
@@ -145,12 +156,16 @@ describe('GET /ipfs', () => {
     expect((await head.arrayBuffer()).byteLength).toBe(0)
 
     const size = big.byteLength
-    const ranges: Array<[string, number, number]> = [['bytes=0-0', 0, 1], ['bytes=262140-262150', 262140, 11], [`bytes=${size - 10}-`, size - 10, 10], ['bytes=-300000', size - 300000, 300000], [`bytes=700000-${size + 50}`, 700000, size - 700000]]
+    const ranges: Array<[string, number, number]> = [
+      ['bytes=0-0', 0, 1], ['bytes=262140-262150', 262140, 11], [`bytes=${size - 10}-`, size - 10, 10],
+      ['bytes=-300000', size - 300000, 300000], [`bytes=700000-${size + 50}`, 700000, size - 700000]
+    ]
     for (const [range, offset, length] of ranges) {
       const res = await get(url, { range })
       expect(res.status, range).toBe(206)
       expect(res.headers.get('content-range'), range).toBe(`bytes ${offset}-${offset + length - 1}/${size}`)
-      expect(Buffer.from(await res.arrayBuffer()).equals(Buffer.from(big.subarray(offset, offset + length))), range).toBe(true)
+      const body = Buffer.from(await res.arrayBuffer())
+      expect(body.equals(Buffer.from(big.subarray(offset, offset + length))), range).toBe(true)
     }
     const beyond = await get(url, { range: `bytes=${size}-` })
     expect(beyond.status).toBe(416)
@@ -189,14 +204,17 @@ describe('GET /ipfs', () => {
     expect((await svc.request(`/pins/${gone.requestid}`, { user: 'alice', method: 'DELETE' })).status).toBe(202)
     expect(await failureOf(await get(`/ipfs/${gone.pin.cid}`))).toMatchObject({ status: 404, reason: 'NOT_FOUND' })
     expect(await failureOf(await get(`/ipfs/${root}/no/such/file`))).toMatchObject({ status: 404, reason: 'NOT_FOUND' })
-    expect(await failureOf(await get(`/ipfs/${root}/notes/inside-a-file`))).toMatchObject({ status: 404, reason: 'NOT_FOUND' })
+    expect(await failureOf(await get(`/ipfs/${root}/notes/inside-a-file`)))
+      .toMatchObject({ status: 404, reason: 'NOT_FOUND' })
   })
 
   it('refuses malformed requests', async () => {
     expect(await failureOf(await get('/ipfs/not-a-cid'))).toMatchObject({ status: 400, reason: 'BAD_REQUEST' })
-    expect(await failureOf(await get(`/ipfs/${'b'.repeat(3000)}`))).toMatchObject({ status: 400, reason: 'BAD_REQUEST' })
+    expect(await failureOf(await get(`/ipfs/${'b'.repeat(3000)}`)))
+      .toMatchObject({ status: 400, reason: 'BAD_REQUEST' })
     expect(await failureOf(await get(`/ipfs/${root}?format=zip`))).toMatchObject({ status: 400, reason: 'BAD_REQUEST' })
-    expect(await failureOf(await svc.request(`/ipfs/${root}`, { user: 'alice', method: 'POST' }))).toMatchObject({ status: 405 })
+    expect(await failureOf(await svc.request(`/ipfs/${root}`, { user: 'alice', method: 'POST' })))
+      .toMatchObject({ status: 405 })
   })
 })
 
@@ -207,7 +225,9 @@ describe('who may read and add content', () => {
   beforeAll(async () => {
     svc = await startService({ users: ['alice'] })
     for (const scope of ['pins:add', 'pins:read']) {
-      const res = await svc.request('/tokens', { user: 'alice', method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scope }) })
+      const res = await svc.request('/tokens', {
+        user: 'alice', method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scope })
+      })
       scoped[scope] = (await res.json() as { secret: string }).secret
     }
     cid = (await pinnedUpload(svc, 'readable')).pin.cid
@@ -218,12 +238,15 @@ describe('who may read and add content', () => {
     const add = scoped['pins:add'] as string
     const read = scoped['pins:read'] as string
     expect((await postContent(svc, 'added', { user: add })).status).toBe(202)
-    expect(await failureOf(await svc.request(`/ipfs/${cid}`, { user: add }))).toMatchObject({ status: 403, reason: 'FORBIDDEN', details: expect.stringMatching(/pins:read/) })
+    expect(await failureOf(await svc.request(`/ipfs/${cid}`, { user: add })))
+      .toMatchObject({ status: 403, reason: 'FORBIDDEN', details: expect.stringMatching(/pins:read/) })
     const res = await svc.request(`/ipfs/${cid}`, { user: read })
     expect(res.status).toBe(200)
     expect(res.headers.get('cache-control')).toMatch(/^private/)
-    expect(await failureOf(await svc.request(`/ipfs/${cid}`, { user: null }))).toMatchObject({ status: 401, reason: 'UNAUTHORIZED' })
-    expect(await failureOf(await postContent(svc, 'x', { user: null }))).toMatchObject({ status: 401, reason: 'UNAUTHORIZED' })
+    expect(await failureOf(await svc.request(`/ipfs/${cid}`, { user: null })))
+      .toMatchObject({ status: 401, reason: 'UNAUTHORIZED' })
+    expect(await failureOf(await postContent(svc, 'x', { user: null })))
+      .toMatchObject({ status: 401, reason: 'UNAUTHORIZED' })
   })
 })
 
@@ -238,8 +261,10 @@ describe('PINERY_GATEWAY_AUTH=none', () => {
     expect(res.status).toBe(200)
     expect(res.headers.get('cache-control')).toMatch(/^public/)
     expect(await res.text()).toBe('public words')
-    expect(await failureOf(await svc.request(`/ipfs/${pin.cid}?format=zip`, { user: null }))).toMatchObject({ status: 400 })
-    expect(await failureOf(await postContent(svc, 'x', { user: null }))).toMatchObject({ status: 401, reason: 'UNAUTHORIZED' })
+    expect(await failureOf(await svc.request(`/ipfs/${pin.cid}?format=zip`, { user: null })))
+      .toMatchObject({ status: 400 })
+    expect(await failureOf(await postContent(svc, 'x', { user: null })))
+      .toMatchObject({ status: 401, reason: 'UNAUTHORIZED' })
     expect(await failureOf(await svc.request('/pins', { user: null }))).toMatchObject({ status: 401 })
   })
 })

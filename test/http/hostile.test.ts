@@ -42,7 +42,8 @@ const ORIGIN = origin(4001)
 let seq = 0
 /** A raw identity CID: pinned at once, so its status never changes under the test. */
 function instantCid (): CID {
-  return CID.createV1(raw.code, identity.digest(new TextEncoder().encode(`pinery hostile test ${++seq} ${randomUUID()}`)))
+  const bytes = new TextEncoder().encode(`pinery hostile test ${++seq} ${randomUUID()}`)
+  return CID.createV1(raw.code, identity.digest(bytes))
 }
 const VALID = instantCid().toString()
 const VALID_V0 = 'QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG'
@@ -83,7 +84,8 @@ async function send (req: Req): Promise<Reply> {
   else if (req.body != null) headers['content-length'] = String(Buffer.byteLength(req.body))
   return await new Promise<Reply>((resolve, reject) => {
     let answered = false
-    const r = httpRequest({ host: '127.0.0.1', port, method: req.method ?? 'GET', path: req.path, headers, agent: false }, res => {
+    const options = { host: '127.0.0.1', port, method: req.method ?? 'GET', path: req.path, headers, agent: false }
+    const r = httpRequest(options, res => {
       const parts: Buffer[] = []
       res.on('data', (c: Buffer) => parts.push(c))
       res.on('end', () => {
@@ -94,7 +96,9 @@ async function send (req: Req): Promise<Reply> {
     })
     // A server that answers early (413 before the whole upload) may reset the rest of the upload.
     r.on('error', err => { if (!answered) reject(err) })
-    r.setTimeout(10_000, () => { r.destroy(new Error(`no answer within 10 s to ${req.method ?? 'GET'} ${req.path.slice(0, 80)}`)) })
+    r.setTimeout(10_000, () => {
+      r.destroy(new Error(`no answer within 10 s to ${req.method ?? 'GET'} ${req.path.slice(0, 80)}`))
+    })
     if (req.chunks != null) {
       for (const c of req.chunks) r.write(c)
       r.end()
@@ -150,7 +154,9 @@ function expectFailure (reply: Reply, status: number, opts: { head?: boolean, de
 }
 
 /** Raw JSON text POSTed to /pins (or `path`) as application/json. */
-const post = (body: string | Uint8Array, path = '/pins', headers: Record<string, string> = { 'content-type': 'application/json' }): Req =>
+const post = (
+  body: string | Uint8Array, path = '/pins', headers: Record<string, string> = { 'content-type': 'application/json' }
+): Req =>
   ({ method: 'POST', path, headers, body })
 const postJson = (value: unknown, path = '/pins'): Req => post(JSON.stringify(value), path)
 const getPins = (query: string): Req => ({ path: `/pins?${query}` })
@@ -162,7 +168,8 @@ function sized (bytes: number, build: (fill: string) => string): string {
   return text
 }
 
-const fullwidth = (s: string): string => s.replace(/[0-9a-z]/gi, c => String.fromCodePoint(c.codePointAt(0) as number + 0xfee0))
+const fullwidth = (s: string): string =>
+  s.replace(/[0-9a-z]/gi, c => String.fromCodePoint(c.codePointAt(0) as number + 0xfee0))
 const arabicDigits = (s: string): string => s.replace(/[0-9]/g, d => String.fromCodePoint(0x660 + Number(d)))
 const enc = encodeURIComponent
 
@@ -184,7 +191,9 @@ interface HostileCase {
 }
 
 const HOSTILE: HostileCase[] = []
-const add = (category: Category, what: string, req: () => Req, status: HostileCase['status'], details?: RegExp): void => {
+const add = (
+  category: Category, what: string, req: () => Req, status: HostileCase['status'], details?: RegExp
+): void => {
   HOSTILE.push({ category, what, req, status, ...(details != null ? { details } : {}) })
 }
 const NOT_JSON = /not valid JSON/
@@ -196,13 +205,15 @@ const NOT_OBJECT = /must be a JSON object/
   // Every proper prefix of an object is broken JSON; 12 cut points spread over the text.
   for (let i = 1; i <= 12; i++) {
     const cut = Math.floor(full.length * i / 13)
-    add('broken JSON', `truncated after ${cut} of ${full.length} characters`, () => post(full.slice(0, cut)), 400, NOT_JSON)
+    add('broken JSON', `truncated after ${cut} of ${full.length} characters`,
+      () => post(full.slice(0, cut)), 400, NOT_JSON)
   }
-  for (const [what, tail] of [['x', 'x'], ['a second }', '}'], ['a second object', '{}'], ['a comma', ','], ['a NUL', '\u0000'],
-    ['a comment', ' // done'], ['a copy of itself', full], ['a ]', ']']]) {
+  for (const [what, tail] of [['x', 'x'], ['a second }', '}'], ['a second object', '{}'], ['a comma', ','],
+    ['a NUL', '\u0000'], ['a comment', ' // done'], ['a copy of itself', full], ['a ]', ']']]) {
     add('broken JSON', `trailing garbage: ${what}`, () => post(full + tail), 400, NOT_JSON)
   }
-  for (const literal of ['NaN', 'Infinity', '-Infinity', 'undefined', '0x1F', '+1', '01', '.5', '1.', 'True', 'None', 'nul', "'x'"]) {
+  for (const literal of ['NaN', 'Infinity', '-Infinity', 'undefined', '0x1F', '+1', '01', '.5', '1.', 'True', 'None',
+    'nul', "'x'"]) {
     add('broken JSON', `cid: ${literal}`, () => post(`{"cid": ${literal}}`), 400, NOT_JSON)
   }
   const syntax: Array<[string, string]> = [
@@ -231,17 +242,25 @@ const NOT_OBJECT = /must be a JSON object/
     ['a BOM in the middle', `{"cid": \uFEFF"${VALID}"}`]
   ]
   for (const [what, text] of syntax) add('broken JSON', what, () => post(text), 400, NOT_JSON)
-  add('broken JSON', 'UTF-16LE with a BOM', () => post(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(JSON.stringify({ cid: VALID }), 'utf16le')])), 400, NOT_JSON)
+  add('broken JSON', 'UTF-16LE with a BOM', () => post(Buffer.concat([
+    Buffer.from([0xff, 0xfe]), Buffer.from(JSON.stringify({ cid: VALID }), 'utf16le')
+  ])), 400, NOT_JSON)
   // Invalid UTF-8 decodes to U+FFFD: valid JSON, but not a CID.
-  add('broken JSON', 'invalid UTF-8 bytes in a string', () => post(Buffer.concat([Buffer.from('{"cid":"'), Buffer.from([0xff, 0xfe, 0xc0, 0xaf]), Buffer.from('"}')])), 400, /cid/)
+  add('broken JSON', 'invalid UTF-8 bytes in a string', () => post(Buffer.concat([
+    Buffer.from('{"cid":"'), Buffer.from([0xff, 0xfe, 0xc0, 0xaf]), Buffer.from('"}')
+  ])), 400, /cid/)
   add('broken JSON', 'an empty body', () => post(''), 400, /cid: is required/)
   for (const text of ['null', 'true', '42', '"bafy"', '[]', `[{"cid": "${VALID}"}]`]) {
     add('broken JSON', `a JSON ${text.slice(0, 12)} instead of an object`, () => post(text), 400, NOT_OBJECT)
   }
   // Replacing a pin with a broken body must leave it untouched (checked after the barrage).
-  const replacements: Array<[string, string]> = [['truncated', full.slice(0, 20)], ['trailing garbage', `${full}x`], ['a comment', `/* x */${full}`], ['NaN', '{"cid": NaN}'], ['an array', '[]']]
+  const replacements: Array<[string, string]> = [
+    ['truncated', full.slice(0, 20)], ['trailing garbage', `${full}x`], ['a comment', `/* x */${full}`],
+    ['NaN', '{"cid": NaN}'], ['an array', '[]']
+  ]
   for (const [what, text] of replacements) {
-    add('broken JSON', `replace with ${what}`, () => post(text, `/pins/${preId()}`), 400, what === 'an array' ? NOT_OBJECT : NOT_JSON)
+    add('broken JSON', `replace with ${what}`, () => post(text, `/pins/${preId()}`), 400,
+      what === 'an array' ? NOT_OBJECT : NOT_JSON)
   }
 }
 
@@ -255,11 +274,16 @@ const NOT_OBJECT = /must be a JSON object/
   add('deep nesting', `${N} levels of {`, () => post(objects(N)), 400, /cid: is required/)
   add('deep nesting', `${N} unclosed {`, () => post('{"a":'.repeat(N)), 400, NOT_JSON)
   add('deep nesting', `cid: ${N} levels of [`, () => post(`{"cid": ${arrays(N, `"${VALID}"`)}}`), 400, /cid/)
-  add('deep nesting', `name: ${N} levels of {`, () => post(`{"cid": "${VALID}", "name": ${objects(N, '"n"')}}`), 400, /name/)
-  add('deep nesting', `origins: ${N} levels of [`, () => post(`{"cid": "${VALID}", "origins": ${arrays(N, `"${ORIGIN}"`)}}`), 400, /origins/)
-  add('deep nesting', `meta value: ${N} levels of [`, () => post(`{"cid": "${VALID}", "meta": {"k": ${arrays(N, '"v"')}}}`), 400, /meta/)
-  add('deep nesting', `meta: ${N} levels of {`, () => post(`{"cid": "${VALID}", "meta": ${objects(N, '"v"')}}`), 400, /meta/)
-  add('deep nesting', `an unknown field ${N} levels deep, no cid`, () => post(`{"x": ${arrays(N)}}`), 400, /cid: is required/)
+  add('deep nesting', `name: ${N} levels of {`,
+    () => post(`{"cid": "${VALID}", "name": ${objects(N, '"n"')}}`), 400, /name/)
+  add('deep nesting', `origins: ${N} levels of [`,
+    () => post(`{"cid": "${VALID}", "origins": ${arrays(N, `"${ORIGIN}"`)}}`), 400, /origins/)
+  add('deep nesting', `meta value: ${N} levels of [`,
+    () => post(`{"cid": "${VALID}", "meta": {"k": ${arrays(N, '"v"')}}}`), 400, /meta/)
+  add('deep nesting', `meta: ${N} levels of {`,
+    () => post(`{"cid": "${VALID}", "meta": ${objects(N, '"v"')}}`), 400, /meta/)
+  add('deep nesting', `an unknown field ${N} levels deep, no cid`,
+    () => post(`{"x": ${arrays(N)}}`), 400, /cid: is required/)
   add('deep nesting', '500,000 levels of [ (1 MB, within the limit)', () => post(arrays(500_000)), 400, NOT_OBJECT)
   add('deep nesting', '2,000,000 levels of [ (over the limit)', () => post(arrays(2_000_000)), 413)
 }
@@ -268,25 +292,45 @@ const NOT_OBJECT = /must be a JSON object/
 {
   const TOO_LONG = /at most \d+ characters/
   // Base58, base36 and base10 decoding is quadratic: each of these once blocked the event loop for minutes.
-  for (const [what, prefix, digit] of [['base32', 'b', 'a'], ['base58 CIDv0', 'Q', '2'], ['base58btc', 'z', '2'], ['base36', 'k', '2'], ['base10', '9', '2'], ['base64', 'm', 'A']]) {
-    add('huge bodies', `a ${what} cid filling the body limit exactly`, () => post(sized(LIMIT, fill => JSON.stringify({ cid: `${prefix}${digit}${fill}` }))), 400, TOO_LONG)
+  for (const [what, prefix, digit] of [['base32', 'b', 'a'], ['base58 CIDv0', 'Q', '2'], ['base58btc', 'z', '2'],
+    ['base36', 'k', '2'], ['base10', '9', '2'], ['base64', 'm', 'A']]) {
+    add('huge bodies', `a ${what} cid filling the body limit exactly`,
+      () => post(sized(LIMIT, fill => JSON.stringify({ cid: `${prefix}${digit}${fill}` }))), 400, TOO_LONG)
   }
-  add('huge bodies', 'a 1 MB name', () => post(sized(LIMIT, fill => JSON.stringify({ cid: VALID, name: fill }))), 400, /name/)
-  add('huge bodies', 'a 1 MB origin', () => post(sized(LIMIT, fill => JSON.stringify({ cid: VALID, origins: [`/ip4/1.2.3.4/tcp/1/p2p/Qm${fill}`] }))), 400, /origins/)
-  add('huge bodies', 'a 1 MB base58 peer ID in a short origin list', () => post(JSON.stringify({ cid: VALID, origins: [`/p2p/Qm${'2'.repeat(900_000)}`] })), 400, /origins/)
-  add('huge bodies', '50,000 origins', () => postJson({ cid: VALID, origins: Array.from({ length: 50_000 }, (_, i) => `o${i}`) }), 400, /origins/)
-  add('huge bodies', 'a 1 MB meta key with a number value', () => post(sized(LIMIT, fill => JSON.stringify({ cid: VALID, meta: { [fill]: 1 } }))), 400, /meta/)
-  add('huge bodies', '60,000 meta entries', () => postJson({ cid: VALID, meta: Object.fromEntries(Array.from({ length: 60_000 }, (_, i) => [`k${i}`, 'v'])) }), 400, /meta/)
-  add('huge bodies', 'a 256-character meta key', () => postJson({ cid: VALID, meta: { ['k'.repeat(256)]: 'v' } }), 400, /meta/)
-  add('huge bodies', 'a 4097-character meta value', () => postJson({ cid: VALID, meta: { k: '🌲'.repeat(4097) } }), 400, /meta/)
-  add('huge bodies', '20 KB of meta in 1000 short entries', () => postJson({ cid: VALID, meta: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`key${i}`, `value-${i}-x`])) }), 400, /meta: must be at most 16384 bytes/)
-  add('huge bodies', 'a valid pin one byte over the limit', () => post(sized(LIMIT + 1, fill => JSON.stringify({ cid: VALID, meta: { pad: fill } }))), 413)
-  add('huge bodies', 'a 2 MiB body', () => post(sized(2 * LIMIT, fill => JSON.stringify({ cid: VALID, name: fill }))), 413)
+  add('huge bodies', 'a 1 MB name',
+    () => post(sized(LIMIT, fill => JSON.stringify({ cid: VALID, name: fill }))), 400, /name/)
+  add('huge bodies', 'a 1 MB origin',
+    () => post(sized(LIMIT, fill => JSON.stringify({ cid: VALID, origins: [`/ip4/1.2.3.4/tcp/1/p2p/Qm${fill}`] }))),
+    400, /origins/)
+  add('huge bodies', 'a 1 MB base58 peer ID in a short origin list',
+    () => post(JSON.stringify({ cid: VALID, origins: [`/p2p/Qm${'2'.repeat(900_000)}`] })), 400, /origins/)
+  add('huge bodies', '50,000 origins',
+    () => postJson({ cid: VALID, origins: Array.from({ length: 50_000 }, (_, i) => `o${i}`) }), 400, /origins/)
+  add('huge bodies', 'a 1 MB meta key with a number value',
+    () => post(sized(LIMIT, fill => JSON.stringify({ cid: VALID, meta: { [fill]: 1 } }))), 400, /meta/)
+  add('huge bodies', '60,000 meta entries', () => postJson({
+    cid: VALID, meta: Object.fromEntries(Array.from({ length: 60_000 }, (_, i) => [`k${i}`, 'v']))
+  }), 400, /meta/)
+  add('huge bodies', 'a 256-character meta key',
+    () => postJson({ cid: VALID, meta: { ['k'.repeat(256)]: 'v' } }), 400, /meta/)
+  add('huge bodies', 'a 4097-character meta value',
+    () => postJson({ cid: VALID, meta: { k: '🌲'.repeat(4097) } }), 400, /meta/)
+  add('huge bodies', '20 KB of meta in 1000 short entries', () => postJson({
+    cid: VALID, meta: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`key${i}`, `value-${i}-x`]))
+  }), 400, /meta: must be at most 16384 bytes/)
+  add('huge bodies', 'a valid pin one byte over the limit',
+    () => post(sized(LIMIT + 1, fill => JSON.stringify({ cid: VALID, meta: { pad: fill } }))), 413)
+  add('huge bodies', 'a 2 MiB body',
+    () => post(sized(2 * LIMIT, fill => JSON.stringify({ cid: VALID, name: fill }))), 413)
   add('huge bodies', 'a 16 MiB body', () => post(Buffer.alloc(16 * LIMIT, 0x20)), 413)
   add('huge bodies', 'a 2 MiB chunked body without Content-Length', () => ({
-    method: 'POST', path: '/pins', headers: { 'content-type': 'application/json' }, chunks: Array.from({ length: 32 }, () => Buffer.alloc(LIMIT / 16, 0x20))
+    method: 'POST',
+    path: '/pins',
+    headers: { 'content-type': 'application/json' },
+    chunks: Array.from({ length: 32 }, () => Buffer.alloc(LIMIT / 16, 0x20))
   }), 413)
-  add('huge bodies', 'replace with a 2 MiB body', () => post(sized(2 * LIMIT, fill => JSON.stringify({ cid: VALID, name: fill })), `/pins/${preId()}`), 413)
+  add('huge bodies', 'replace with a 2 MiB body',
+    () => post(sized(2 * LIMIT, fill => JSON.stringify({ cid: VALID, name: fill })), `/pins/${preId()}`), 413)
 }
 
 // --- wrong types for every field ------------------------------------------------
@@ -295,14 +339,17 @@ const NOT_OBJECT = /must be a JSON object/
     cid: [42, -1.5, 0, 1e308, true, false, null, [], [VALID], {}, { '/': VALID }, ''],
     name: [42, -1.5, 0, true, false, [], ['n'], {}, { a: 'b' }],
     origins: [42, true, false, ORIGIN, {}, { 0: ORIGIN }, [42], [null], [true], [[]], [{}], [[ORIGIN]], [ORIGIN, 7]],
-    meta: [42, true, false, 'k=v', [], ['a'], [['k', 'v']], { a: 1 }, { a: null }, { a: true }, { a: [] }, { a: {} }, { a: 1.5 }, { a: 'ok', b: 2 }]
+    meta: [42, true, false, 'k=v', [], ['a'], [['k', 'v']], { a: 1 }, { a: null }, { a: true }, { a: [] }, { a: {} },
+      { a: 1.5 }, { a: 'ok', b: 2 }]
   }
   for (const [field, values] of Object.entries(WRONG)) {
     for (const value of values) {
-      add('wrong types', `${field}: ${JSON.stringify(value)}`, () => postJson({ cid: VALID, [field]: value }), 400, new RegExp(`^${field}\\b`))
+      add('wrong types', `${field}: ${JSON.stringify(value)}`,
+        () => postJson({ cid: VALID, [field]: value }), 400, new RegExp(`^${field}\\b`))
     }
   }
-  add('wrong types', 'no cid at all', () => postJson({ name: 'n', origins: [ORIGIN], meta: { k: 'v' } }), 400, /cid: is required/)
+  add('wrong types', 'no cid at all',
+    () => postJson({ name: 'n', origins: [ORIGIN], meta: { k: 'v' } }), 400, /cid: is required/)
   add('wrong types', 'Cid instead of cid', () => postJson({ Cid: VALID }), 400, /cid: is required/)
 }
 
@@ -392,7 +439,9 @@ const NOT_OBJECT = /must be a JSON object/
     ['an ipcidr', () => [`/ip4/1.1.1.1/ipcidr/8/tcp/1/p2p/${PEER}`]],
     ['an onion address', () => [`/onion3/vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd:1234/p2p/${PEER}`]]
   ]
-  for (const [what, origins] of badOrigins) add('invalid origins', what, () => postJson({ cid: VALID, origins: origins() }), 400, /^origins\b/)
+  for (const [what, origins] of badOrigins) {
+    add('invalid origins', what, () => postJson({ cid: VALID, origins: origins() }), 400, /^origins\b/)
+  }
 }
 
 // --- odd unicode where it cannot be accepted ------------------------------------------
@@ -406,15 +455,23 @@ const NOT_OBJECT = /must be a JSON object/
     ['37 ZWJ family emoji (259 code points)', '👨‍👩‍👧‍👦'.repeat(37)],
     ['128 e + combining acute (256 code points)', 'e\u0301'.repeat(128)]
   ]
-  for (const [what, name] of names) add('odd unicode', `name of ${what}`, () => postJson({ cid: VALID, name }), 400, /^name\b/)
-  // JSON.stringify would escape these the same way; written by hand to be sure of the wire form.
-  add('odd unicode', 'name of 256 lone surrogates (JSON escapes)', () => post(`{"cid":"${VALID}","name":"${'\\ud800'.repeat(256)}"}`), 400, /^name\b/)
-  for (const [what, key] of [['a lone surrogate', '\\ud800'], ['a NUL', '\\u0000'], ['an RTL override', '\\u202e'], ['an emoji', '\\ud83c\\udf32'], ['a BOM', '\\ufeff'], ['empty', '']]) {
-    add('odd unicode', `meta key ${what} with a number value`, () => post(`{"cid":"${VALID}","meta":{"${key}":1}}`), 400, /^meta\b/)
+  for (const [what, name] of names) {
+    add('odd unicode', `name of ${what}`, () => postJson({ cid: VALID, name }), 400, /^name\b/)
   }
-  add('odd unicode', '1001 emoji meta keys', () => postJson({ cid: VALID, meta: Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`🌲${i}`, '🌲'])) }), 400, /^meta\b/)
-  for (const [what, cid] of [['a lone high surrogate', '\\ud800'], ['a lone low surrogate', '\\udfff'], ['a reversed surrogate pair', '\\udf32\\ud83c'],
-    ['a trailing RTL override', `${VALID}\\u202e`], ['a BOM prefix', `\\ufeff${VALID}`], ['a NUL suffix', `${VALID}\\u0000`]]) {
+  // JSON.stringify would escape these the same way; written by hand to be sure of the wire form.
+  add('odd unicode', 'name of 256 lone surrogates (JSON escapes)',
+    () => post(`{"cid":"${VALID}","name":"${'\\ud800'.repeat(256)}"}`), 400, /^name\b/)
+  for (const [what, key] of [['a lone surrogate', '\\ud800'], ['a NUL', '\\u0000'], ['an RTL override', '\\u202e'],
+    ['an emoji', '\\ud83c\\udf32'], ['a BOM', '\\ufeff'], ['empty', '']]) {
+    add('odd unicode', `meta key ${what} with a number value`,
+      () => post(`{"cid":"${VALID}","meta":{"${key}":1}}`), 400, /^meta\b/)
+  }
+  add('odd unicode', '1001 emoji meta keys', () => postJson({
+    cid: VALID, meta: Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`🌲${i}`, '🌲']))
+  }), 400, /^meta\b/)
+  for (const [what, cid] of [['a lone high surrogate', '\\ud800'], ['a lone low surrogate', '\\udfff'],
+    ['a reversed surrogate pair', '\\udf32\\ud83c'], ['a trailing RTL override', `${VALID}\\u202e`],
+    ['a BOM prefix', `\\ufeff${VALID}`], ['a NUL suffix', `${VALID}\\u0000`]]) {
     add('odd unicode', `cid with ${what}`, () => post(`{"cid":"${cid}"}`), 400, /^cid\b/)
   }
   // In query parameters (the values are percent-encoded UTF-8).
@@ -533,7 +590,8 @@ const NOT_OBJECT = /must be a JSON object/
   ]
   for (const param of ['before', 'after']) {
     for (const [what, value] of badTimes) {
-      add('query parameters', `${param} ${what}`, () => getPins(`${param}=${value.replace('{p}', param)}`), 400, new RegExp(`^${param}\\b`))
+      add('query parameters', `${param} ${what}`,
+        () => getPins(`${param}=${value.replace('{p}', param)}`), 400, new RegExp(`^${param}\\b`))
     }
   }
 }
@@ -544,13 +602,21 @@ const NOT_OBJECT = /must be a JSON object/
   // Node hands to a 'connect' listener instead of the app; it is in the framing table).
   const others = (served: string[]): string[] => METHODS.filter(m => ![...served, 'CONNECT'].includes(m))
   for (const method of others(['GET', 'HEAD', 'POST'])) {
-    add('methods', `${method} /pins`, () => ({ method, path: '/pins', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cid: VALID }) }), 405, new RegExp(method))
+    add('methods', `${method} /pins`, () => ({
+      method, path: '/pins', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cid: VALID })
+    }), 405, new RegExp(method))
   }
   for (const method of others(['GET', 'HEAD', 'POST', 'DELETE'])) {
-    add('methods', `${method} /pins/{requestid}`, () => ({ method, path: `/pins/${preId()}`, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cid: VALID }) }), 405, new RegExp(method))
+    add('methods', `${method} /pins/{requestid}`, () => ({
+      method,
+      path: `/pins/${preId()}`,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ cid: VALID })
+    }), 405, new RegExp(method))
   }
   add('methods', 'PUT /pins without a token', () => ({ method: 'PUT', path: '/pins', auth: null }), 401)
-  add('methods', 'PATCH /pins/{requestid} without a token', () => ({ method: 'PATCH', path: `/pins/${preId()}`, auth: null }), 401)
+  add('methods', 'PATCH /pins/{requestid} without a token',
+    () => ({ method: 'PATCH', path: `/pins/${preId()}`, auth: null }), 401)
   add('methods', 'DELETE /pins/{requestid}/extra', () => ({ method: 'DELETE', path: `/pins/${preId()}/extra` }), 404)
 }
 /** HEAD requests: answered like GET, minus the body (see expectFailure). */
@@ -567,8 +633,9 @@ const HEAD_CASES: Array<{ what: string, path: string, auth?: null, status: 400 |
 {
   const body = (): string => JSON.stringify({ cid: VALID })
   const withType = (type: string, path = '/pins'): Req => post(body(), path, { 'content-type': type })
-  const types = ['text/plain', 'text/json', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=xyz', 'application/jsonx',
-    'application/json5', 'application/x-json', 'text/plain; charset=utf-8', '*/*', 'application/*', 'json', '', 'application/json, text/plain',
+  const types = ['text/plain', 'text/json', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=xyz',
+    'application/jsonx', 'application/json5', 'application/x-json', 'text/plain; charset=utf-8', '*/*', 'application/*',
+    'json', '', 'application/json, text/plain',
     'application/ json', 'application/octet-stream']
   for (const type of types) add('content types', `Content-Type: "${type}"`, () => withType(type), 415)
   add('content types', 'no Content-Type', () => post(body(), '/pins', {}), 415)
@@ -577,8 +644,10 @@ const HEAD_CASES: Array<{ what: string, path: string, auth?: null, status: 400 |
     add('content types', `charset=${charset}`, () => withType(`application/json; charset=${charset}`), 415, /charset/)
   }
   // A UTF-8 body read as UTF-16 is garbage.
-  add('content types', 'charset=utf-16 on a UTF-8 body', () => withType('application/json; charset=utf-16'), 400, NOT_JSON)
-  const encoded = (encoding: string, data: Uint8Array): Req => post(data, '/pins', { 'content-type': 'application/json', 'content-encoding': encoding })
+  add('content types', 'charset=utf-16 on a UTF-8 body',
+    () => withType('application/json; charset=utf-16'), 400, NOT_JSON)
+  const encoded = (encoding: string, data: Uint8Array): Req =>
+    post(data, '/pins', { 'content-type': 'application/json', 'content-encoding': encoding })
   add('content types', 'gzip with a garbage body', () => encoded('gzip', Buffer.from('this is not gzip')), 400)
   add('content types', 'gzip with a plain JSON body', () => encoded('gzip', Buffer.from(body())), 400)
   add('content types', 'gzip truncated', () => encoded('gzip', gzipSync(body()).subarray(0, 15)), 400)
@@ -587,7 +656,8 @@ const HEAD_CASES: Array<{ what: string, path: string, auth?: null, status: 400 |
   add('content types', 'br with garbage', () => encoded('br', Buffer.from('garbage')), 400)
   add('content types', 'gzip of broken JSON', () => encoded('gzip', gzipSync('{"cid": ')), 400, NOT_JSON)
   add('content types', 'deflate of a JSON array', () => encoded('deflate', deflateSync('[1]')), 400, NOT_OBJECT)
-  add('content types', 'br of an invalid CID', () => encoded('br', brotliCompressSync('{"cid": "nope"}')), 400, /^cid\b/)
+  add('content types', 'br of an invalid CID',
+    () => encoded('br', brotliCompressSync('{"cid": "nope"}')), 400, /^cid\b/)
   // 8 KB of gzip that inflates to 16 MiB: the limit applies to the inflated body.
   add('content types', 'a gzip bomb', () => encoded('gzip', gzipSync(Buffer.alloc(16 * LIMIT, 0x20))), 413)
   for (const encoding of ['compress', 'x-unknown', 'gzip, gzip', 'identity, gzip', 'gzip;q=1']) {
@@ -600,21 +670,33 @@ const HEAD_CASES: Array<{ what: string, path: string, auth?: null, status: 400 |
   const BOUNDARY = 'hostile-boundary'
   /** A multipart/form-data body with one file part named `filename`. */
   const form = (filename: string, content = 'x'): Req => post(
-    `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n${content}\r\n--${BOUNDARY}--\r\n`,
+    `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\n` +
+    `Content-Type: application/octet-stream\r\n\r\n${content}\r\n--${BOUNDARY}--\r\n`,
     '/content', { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` })
   // Thousands of levels overflowed the UnixFS importer's recursion (500) before paths were bounded.
   add('uploads', 'a file 257 directories deep', () => form(`${'d/'.repeat(256)}f`), 400, /256 levels/)
-  add('uploads', 'a file 1,500 directories deep', () => form(`${'d/'.repeat(1500)}f`), 400, /256 levels|4096 characters/)
-  add('uploads', 'a file 4,000 directories deep', () => form(`${'d/'.repeat(4000)}f`), 400, /256 levels|4096 characters/)
-  add('uploads', 'a file 6,000 directories deep', () => form(`${'d/'.repeat(6000)}f`), 400, /256 levels|4096 characters/)
+  add('uploads', 'a file 1,500 directories deep',
+    () => form(`${'d/'.repeat(1500)}f`), 400, /256 levels|4096 characters/)
+  add('uploads', 'a file 4,000 directories deep',
+    () => form(`${'d/'.repeat(4000)}f`), 400, /256 levels|4096 characters/)
+  add('uploads', 'a file 6,000 directories deep',
+    () => form(`${'d/'.repeat(6000)}f`), 400, /256 levels|4096 characters/)
   add('uploads', 'a 5,000-character path', () => form(`${'long-name/'.repeat(500)}f`), 400, /4096 characters/)
   add('uploads', 'a path of only dots and slashes', () => form('./././'), 400, /names no file/)
   add('uploads', "a path with '..'", () => form('a/../../etc/passwd'), 400, /'\.\.'/)
-  add('uploads', 'a form without a boundary', () => post('x', '/content', { 'content-type': 'multipart/form-data' }), 400)
-  add('uploads', 'a CAR of garbage', () => post(Buffer.from('not a car at all'), '/content', { 'content-type': 'application/vnd.ipld.car' }), 400)
-  add('uploads', 'an empty CAR', () => post(new Uint8Array(0), '/content', { 'content-type': 'application/vnd.ipld.car' }), 400)
-  add('uploads', 'a CAR with a /unix origin', () => ({ ...post(Buffer.from('x'), `/content?origins=${enc(`/unix/%2Ftmp%2Fs/p2p/${PEER}`)}`, { 'content-type': 'application/vnd.ipld.car' }) }), 400, /origins/)
-  const bigMeta = JSON.stringify({ k: 'v'.repeat(4000), l: 'v'.repeat(4000), m: 'v'.repeat(4000), n: 'v'.repeat(4000), o: 'v'.repeat(1000) })
+  add('uploads', 'a form without a boundary',
+    () => post('x', '/content', { 'content-type': 'multipart/form-data' }), 400)
+  add('uploads', 'a CAR of garbage',
+    () => post(Buffer.from('not a car at all'), '/content', { 'content-type': 'application/vnd.ipld.car' }), 400)
+  add('uploads', 'an empty CAR',
+    () => post(new Uint8Array(0), '/content', { 'content-type': 'application/vnd.ipld.car' }), 400)
+  add('uploads', 'a CAR with a /unix origin', () => ({
+    ...post(Buffer.from('x'), `/content?origins=${enc(`/unix/%2Ftmp%2Fs/p2p/${PEER}`)}`,
+      { 'content-type': 'application/vnd.ipld.car' })
+  }), 400, /origins/)
+  const bigMeta = JSON.stringify({
+    k: 'v'.repeat(4000), l: 'v'.repeat(4000), m: 'v'.repeat(4000), n: 'v'.repeat(4000), o: 'v'.repeat(1000)
+  })
   add('uploads', 'a form field meta over 16 KiB', () => post(
     `--${BOUNDARY}\r\nContent-Disposition: form-data; name="meta"\r\n\r\n${bigMeta}\r\n` +
     `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\nx\r\n--${BOUNDARY}--\r\n`,
@@ -631,9 +713,12 @@ const HEAD_CASES: Array<{ what: string, path: string, auth?: null, status: 400 |
   add('gateway', 'format given twice', () => ({ path: `/ipfs/${VALID}?format=raw&format=car` }), 400, /format/)
   add('gateway', 'a path under a raw block', () => ({ path: `/ipfs/${VALID}/a/b` }), 404)
   add('gateway', 'a path 5,000 levels deep', () => ({ path: `/ipfs/${VALID}/${'a/'.repeat(5000)}b` }), 404)
-  add('gateway', 'an identity dag-cbor CID of bytes that do not decode', () => ({ path: `/ipfs/${cbor()}`, headers: { accept: 'application/vnd.ipld.car' } }), 404)
-  add('gateway', 'a range past the end', () => ({ path: `/ipfs/${VALID}`, headers: { range: 'bytes=99999999999999999999-' } }), 416)
-  add('gateway', 'a CID of an unknown codec', () => ({ path: `/ipfs/${CID.createV1(0x300001, CID.parse(VALID).multihash).toString()}` }), 400)
+  add('gateway', 'an identity dag-cbor CID of bytes that do not decode',
+    () => ({ path: `/ipfs/${cbor()}`, headers: { accept: 'application/vnd.ipld.car' } }), 404)
+  add('gateway', 'a range past the end',
+    () => ({ path: `/ipfs/${VALID}`, headers: { range: 'bytes=99999999999999999999-' } }), 416)
+  add('gateway', 'a CID of an unknown codec',
+    () => ({ path: `/ipfs/${CID.createV1(0x300001, CID.parse(VALID).multihash).toString()}` }), 400)
 }
 
 // --- encoded path tricks in the requestid --------------------------------------------------------
@@ -692,9 +777,12 @@ const HEAD_CASES: Array<{ what: string, path: string, auth?: null, status: 400 |
   add('paths', 'replace a 200-character requestid', () => postJson({ cid: VALID }, `/pins/${'x'.repeat(200)}`), 400)
   add('paths', 'replace an encoded-slash requestid', () => postJson({ cid: VALID }, `/pins/${preId()}%2f`), 404)
   // Another user's requestid is indistinguishable from a missing one.
-  add('paths', "GET another user's requestid", () => ({ path: `/pins/${preId()}`, auth: `Bearer ${token('admin')}` }), 404)
-  add('paths', "DELETE another user's requestid", () => ({ method: 'DELETE', path: `/pins/${preId()}`, auth: `Bearer ${token('admin')}` }), 404)
-  add('paths', "replace another user's requestid", () => ({ ...postJson({ cid: VALID }, `/pins/${preId()}`), auth: `Bearer ${token('admin')}` }), 404)
+  add('paths', "GET another user's requestid",
+    () => ({ path: `/pins/${preId()}`, auth: `Bearer ${token('admin')}` }), 404)
+  add('paths', "DELETE another user's requestid",
+    () => ({ method: 'DELETE', path: `/pins/${preId()}`, auth: `Bearer ${token('admin')}` }), 404)
+  add('paths', "replace another user's requestid",
+    () => ({ ...postJson({ cid: VALID }, `/pins/${preId()}`), auth: `Bearer ${token('admin')}` }), 404)
 }
 
 // --- garbage credentials ----------------------------------------------------------------------
@@ -731,31 +819,45 @@ const HEAD_CASES: Array<{ what: string, path: string, auth?: null, status: 400 |
     ['a token with a trailing NBSP', () => `Bearer ${token()}\u00a0`],
     ['a token of 0xFF bytes', () => 'Bearer \u00ff\u00ff\u00ff']
   ]
-  for (const [what, header] of headers) add('auth', `GET /pins with ${what}`, () => ({ path: '/pins', auth: header() }), 401)
+  for (const [what, header] of headers) {
+    add('auth', `GET /pins with ${what}`, () => ({ path: '/pins', auth: header() }), 401)
+  }
   // A bad token is refused before anything else is looked at, on every route.
-  add('auth', 'POST /pins (valid body) with Bearer a b', () => ({ ...postJson({ cid: VALID }), auth: 'Bearer a b' }), 401)
+  add('auth', 'POST /pins (valid body) with Bearer a b',
+    () => ({ ...postJson({ cid: VALID }), auth: 'Bearer a b' }), 401)
   add('auth', 'POST /pins (broken body) without a token', () => ({ ...post('{"cid": '), auth: null }), 401)
-  add('auth', 'POST /pins (2 MiB body) without a token', () => ({ ...post(Buffer.alloc(2 * LIMIT, 0x20)), auth: null }), 401)
-  add('auth', 'GET /pins/{requestid} with an unknown token', () => ({ path: `/pins/${preId()}`, auth: 'Bearer pinery_nope' }), 401)
-  add('auth', 'DELETE /pins/{requestid} without a token', () => ({ method: 'DELETE', path: `/pins/${preId()}`, auth: null }), 401)
-  add('auth', 'DELETE /pins/{requestid} with Basic', () => ({ method: 'DELETE', path: `/pins/${preId()}`, auth: 'Basic YWxpY2U6eA==' }), 401)
-  add('auth', 'replace /pins/{requestid} without a token', () => ({ ...postJson({ cid: VALID }, `/pins/${preId()}`), auth: null }), 401)
+  add('auth', 'POST /pins (2 MiB body) without a token',
+    () => ({ ...post(Buffer.alloc(2 * LIMIT, 0x20)), auth: null }), 401)
+  add('auth', 'GET /pins/{requestid} with an unknown token',
+    () => ({ path: `/pins/${preId()}`, auth: 'Bearer pinery_nope' }), 401)
+  add('auth', 'DELETE /pins/{requestid} without a token',
+    () => ({ method: 'DELETE', path: `/pins/${preId()}`, auth: null }), 401)
+  add('auth', 'DELETE /pins/{requestid} with Basic',
+    () => ({ method: 'DELETE', path: `/pins/${preId()}`, auth: 'Basic YWxpY2U6eA==' }), 401)
+  add('auth', 'replace /pins/{requestid} without a token',
+    () => ({ ...postJson({ cid: VALID }, `/pins/${preId()}`), auth: null }), 401)
 
   // Token labels are printed in admins' terminals: printable characters only, refused at the edge.
   for (const [what, label] of [
     ['an ANSI escape', 'x\u001b[2Jcleared'], ['an OSC title sequence', 'x\u001b]0;owned\u0007'], ['a NUL', 'a\u0000b'],
     ['a newline', 'two\nlines'], ['a carriage return', 'over\rwrite'], ['a C1 CSI', 'x\u009b31m'], ['DEL', 'x\u007f'],
-    ['a right-to-left override', 'abc\u202etxt.exe'], ['a zero-width joiner', 'a\u200db'], ['a line separator', 'a\u2028b'],
-    ['a lone surrogate', 'a\ud800b'], ['129 characters', 'x'.repeat(129)], ['an empty string', '']
+    ['a right-to-left override', 'abc\u202etxt.exe'], ['a zero-width joiner', 'a\u200db'],
+    ['a line separator', 'a\u2028b'], ['a lone surrogate', 'a\ud800b'], ['129 characters', 'x'.repeat(129)],
+    ['an empty string', '']
   ] as const) {
     add('tokens', `POST /tokens with a label holding ${what}`, () => postJson({ label }, '/tokens'), 400, /label/)
   }
   add('tokens', 'POST /tokens with a number as label', () => postJson({ label: 7 }, '/tokens'), 400, /label/)
-  add('tokens', 'POST /tokens with expires in the past', () => postJson({ expires: '2001-01-01T00:00:00Z' }, '/tokens'), 400, /expires/)
-  add('tokens', 'POST /tokens with expires not a time', () => postJson({ expires: 'tomorrow' }, '/tokens'), 400, /expires/)
-  add('tokens', 'POST /tokens asking for admin as a member', () => postJson({ scope: 'admin' }, '/tokens'), 400, /scope/)
-  add('tokens', 'POST /tokens with an unknown field', () => postJson({ label: 'x', parent: 'bootstrap' }, '/tokens'), 400)
-  add('tokens', 'DELETE /tokens/{id} of the admin user\'s bootstrap token', () => ({ method: 'DELETE', path: '/tokens/bootstrap' }), 404)
+  add('tokens', 'POST /tokens with expires in the past',
+    () => postJson({ expires: '2001-01-01T00:00:00Z' }, '/tokens'), 400, /expires/)
+  add('tokens', 'POST /tokens with expires not a time',
+    () => postJson({ expires: 'tomorrow' }, '/tokens'), 400, /expires/)
+  add('tokens', 'POST /tokens asking for admin as a member',
+    () => postJson({ scope: 'admin' }, '/tokens'), 400, /scope/)
+  add('tokens', 'POST /tokens with an unknown field',
+    () => postJson({ label: 'x', parent: 'bootstrap' }, '/tokens'), 400)
+  add('tokens', 'DELETE /tokens/{id} of the admin user\'s bootstrap token',
+    () => ({ method: 'DELETE', path: '/tokens/bootstrap' }), 404)
   add('auth', 'GET /no-such-route without a token', () => ({ path: '/no-such-route', auth: null }), 401)
   add('auth', 'GET /pins?limit=0 without a token', () => ({ path: '/pins?limit=0', auth: null }), 401)
 }
@@ -781,12 +883,16 @@ class RawConnection {
     this.socket.on('close', () => { this.closed = true; this.parse() })
   }
 
-  write (data: string | Buffer): void { this.socket.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data) }
+  write (data: string | Buffer): void {
+    this.socket.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data)
+  }
 
   /** Waits until `count` responses were read, or the connection closed, or `ms` passed. */
   async waitFor (count: number, ms = 5000): Promise<void> {
     const deadline = Date.now() + ms
-    while (this.responses.length < count && !this.closed && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
+    while (this.responses.length < count && !this.closed && Date.now() < deadline) {
+      await new Promise(resolve => setTimeout(resolve, 10))
+    }
   }
 
   async waitClosed (ms = 5000): Promise<void> {
@@ -840,7 +946,8 @@ class RawConnection {
 }
 
 const rawHead = (method: string, path: string, extra: string[] = []): string =>
-  [`${method} ${path} HTTP/1.1`, `Host: ${new URL(svc.url).host}`, `Authorization: Bearer ${token()}`, ...extra, '', ''].join('\r\n')
+  [`${method} ${path} HTTP/1.1`, `Host: ${new URL(svc.url).host}`, `Authorization: Bearer ${token()}`, ...extra, '', '']
+    .join('\r\n')
 
 /** Counts alice's pins in every state. */
 async function countPins (user = 'alice'): Promise<number> {
@@ -857,12 +964,20 @@ async function countPins (user = 'alice'): Promise<number> {
 function prePins (): WirePin[] {
   return [
     { cid: instantCid().toString() },
-    { cid: instantCid().toString(), name: 'report.pdf', origins: [origin(4001), origin(4002)], meta: { app_id: 'a1', team: 'x' } },
+    {
+      cid: instantCid().toString(),
+      name: 'report.pdf',
+      origins: [origin(4001), origin(4002)],
+      meta: { app_id: 'a1', team: 'x' }
+    },
     {
       cid: instantCid().toString(base58btc),
       // A lone surrogate, RTL mark and override, NUL, emoji: legal JSON strings, stored and echoed as given.
       name: 'lone \ud800 rtl \u200f nul \u0000 tree 🌲 \u202eevil',
-      meta: { '\u0000': 'nul', '\u202ertl': '\ud800', '🌲': '👨‍👩‍👧‍👦', ['__proto__']: 'proto', '': 'empty key' }
+      meta: {
+        '\u0000': 'nul', '\u202ertl': '\ud800', '🌲': '👨‍👩‍👧‍👦',
+        ['__proto__']: 'proto', '': 'empty key'
+      }
     },
     { cid: instantCid().toString(base36), name: '🌲'.repeat(255) }
   ]
@@ -873,7 +988,9 @@ describe('hostile input', () => {
     svc = await startService({ users: ['alice'], logs })
     pre = []
     for (const pin of prePins()) {
-      const res = await svc.request('/pins', { method: 'POST', user: 'alice', headers: { 'content-type': 'application/json' }, body: JSON.stringify(pin) })
+      const res = await svc.request('/pins', {
+        method: 'POST', user: 'alice', headers: { 'content-type': 'application/json' }, body: JSON.stringify(pin)
+      })
       expect(res.status, await res.clone().text()).toBe(202)
       const status = await res.json() as WirePinStatus
       expect(status.status).toBe('pinned')
@@ -916,7 +1033,8 @@ describe('hostile input', () => {
     it('a body longer than its Content-Length: the declared part is answered as broken JSON', async () => {
       const conn = new RawConnection()
       try {
-        conn.write(rawHead('POST', '/pins', ['Content-Type: application/json', 'Content-Length: 5']) + `{"cid":"${VALID}"}`.slice(0, 5))
+        conn.write(rawHead('POST', '/pins', ['Content-Type: application/json', 'Content-Length: 5']) +
+          `{"cid":"${VALID}"}`.slice(0, 5))
         await conn.waitFor(1)
         expect(conn.responses).toHaveLength(1)
         const first = conn.responses[0] as RawResponse
@@ -953,27 +1071,30 @@ describe('hostile input', () => {
       }
     })
 
-    it('a body shorter than its Content-Length: the service waits for the rest and meanwhile serves others', async () => {
-      const conn = new RawConnection()
-      try {
-        conn.write(rawHead('POST', '/pins', ['Content-Type: application/json', 'Content-Length: 500']) + JSON.stringify({ cid: VALID }))
-        await new Promise(resolve => setTimeout(resolve, 300))
-        // HTTP gives the server no way to tell a slow client from a short body: it must not answer yet.
-        expect(conn.responses).toHaveLength(0)
-        expect(conn.closed).toBe(false)
-        const other = await svc.request('/pins', { user: 'alice' })
-        expect(other.status).toBe(200)
-        await other.text()
-      } finally {
-        conn.destroy()
-      }
-    })
+    it('a body shorter than its Content-Length: the service waits for the rest and meanwhile serves others',
+      async () => {
+        const conn = new RawConnection()
+        try {
+          conn.write(rawHead('POST', '/pins', ['Content-Type: application/json', 'Content-Length: 500']) +
+            JSON.stringify({ cid: VALID }))
+          await new Promise(resolve => setTimeout(resolve, 300))
+          // HTTP gives the server no way to tell a slow client from a short body: it must not answer yet.
+          expect(conn.responses).toHaveLength(0)
+          expect(conn.closed).toBe(false)
+          const other = await svc.request('/pins', { user: 'alice' })
+          expect(other.status).toBe(200)
+          await other.text()
+        } finally {
+          conn.destroy()
+        }
+      })
 
     it('a declared 10 GB body is refused with 413 at once, without waiting for it', async () => {
       const conn = new RawConnection()
       try {
         const started = Date.now()
-        conn.write(rawHead('POST', '/pins', ['Content-Type: application/json', 'Content-Length: 10000000000']) + '{"cid": "')
+        conn.write(rawHead('POST', '/pins', ['Content-Type: application/json', 'Content-Length: 10000000000']) +
+          '{"cid": "')
         await conn.waitFor(1, 5000)
         expect(conn.responses).toHaveLength(1)
         expect(Date.now() - started).toBeLessThan(5000)
@@ -989,7 +1110,8 @@ describe('hostile input', () => {
     it('a body on GET is ignored, and the connection stays usable for the next request', async () => {
       const conn = new RawConnection()
       try {
-        conn.write(rawHead('GET', '/pins', ['Content-Type: application/json', 'Content-Length: 15']) + '{"garbage": [}}' +
+        conn.write(rawHead('GET', '/pins', ['Content-Type: application/json', 'Content-Length: 15']) +
+          '{"garbage": [}}' +
           rawHead('GET', '/pins?limit=1', ['Connection: close']))
         await conn.waitClosed()
         expect(conn.responses.map(r => r.status)).toEqual([200, 200])
@@ -1006,27 +1128,80 @@ describe('hostile input', () => {
   // body and closes. An unknown Expect gets Node's own 417 (no body, connection kept).
   describe('broken framing is refused before the app, still with a Failure body', () => {
     const host = (): string => `Host: ${new URL(svc.url).host}`
+    const jsonHead = (...extra: string[]): string =>
+      rawHead('POST', '/pins', ['Content-Type: application/json', ...extra])
     // `bare`: Node answers these itself after parsing, without the clientError hook (no body).
-    const FRAMING: Array<{ what: string, bytes: () => string | Buffer, status: number | null, halfClose?: boolean, bare?: boolean }> = [
-      { what: 'Content-Length not a number', bytes: () => rawHead('POST', '/pins', ['Content-Type: application/json', 'Content-Length: abc']) + '{}', status: 400 },
-      { what: 'a negative Content-Length', bytes: () => rawHead('POST', '/pins', ['Content-Type: application/json', 'Content-Length: -1']) + '{}', status: 400 },
-      { what: 'Content-Length over 2^64', bytes: () => rawHead('POST', '/pins', ['Content-Type: application/json', 'Content-Length: 99999999999999999999999']) + '{}', status: 400 },
-      { what: 'two different Content-Lengths', bytes: () => rawHead('POST', '/pins', ['Content-Type: application/json', 'Content-Length: 2', 'Content-Length: 3']) + '{} ', status: 400 },
-      { what: 'Content-Length and chunked together', bytes: () => rawHead('POST', '/pins', ['Content-Type: application/json', 'Content-Length: 2', 'Transfer-Encoding: chunked']) + '2\r\n{}\r\n0\r\n\r\n', status: 400 },
-      { what: 'a body shorter than Content-Length, then the client stops sending', bytes: () => rawHead('POST', '/pins', ['Content-Type: application/json', 'Content-Length: 500']) + '{"cid": "', status: 400, halfClose: true },
-      { what: 'a chunk size that is not hex', bytes: () => rawHead('POST', '/pins', ['Content-Type: application/json', 'Transfer-Encoding: chunked']) + 'zz\r\n{}\r\n0\r\n\r\n', status: 400 },
-      { what: 'Transfer-Encoding gzip without chunked', bytes: () => rawHead('POST', '/pins', ['Content-Type: application/json', 'Transfer-Encoding: gzip']) + '{}', status: 400 },
-      { what: 'a control character in the token', bytes: () => ['GET /pins HTTP/1.1', host(), 'Authorization: Bearer a\u0001b', '', ''].join('\r\n'), status: 400 },
+    const FRAMING: Array<{
+      what: string
+      bytes: () => string | Buffer
+      status: number | null
+      halfClose?: boolean
+      bare?: boolean
+    }> = [
+      { what: 'Content-Length not a number', bytes: () => jsonHead('Content-Length: abc') + '{}', status: 400 },
+      { what: 'a negative Content-Length', bytes: () => jsonHead('Content-Length: -1') + '{}', status: 400 },
+      {
+        what: 'Content-Length over 2^64',
+        bytes: () => jsonHead('Content-Length: 99999999999999999999999') + '{}',
+        status: 400
+      },
+      {
+        what: 'two different Content-Lengths',
+        bytes: () => jsonHead('Content-Length: 2', 'Content-Length: 3') + '{} ',
+        status: 400
+      },
+      {
+        what: 'Content-Length and chunked together',
+        bytes: () => jsonHead('Content-Length: 2', 'Transfer-Encoding: chunked') + '2\r\n{}\r\n0\r\n\r\n',
+        status: 400
+      },
+      {
+        what: 'a body shorter than Content-Length, then the client stops sending',
+        bytes: () => jsonHead('Content-Length: 500') + '{"cid": "',
+        status: 400,
+        halfClose: true
+      },
+      {
+        what: 'a chunk size that is not hex',
+        bytes: () => jsonHead('Transfer-Encoding: chunked') + 'zz\r\n{}\r\n0\r\n\r\n',
+        status: 400
+      },
+      {
+        what: 'Transfer-Encoding gzip without chunked',
+        bytes: () => jsonHead('Transfer-Encoding: gzip') + '{}',
+        status: 400
+      },
+      {
+        what: 'a control character in the token',
+        bytes: () => ['GET /pins HTTP/1.1', host(), 'Authorization: Bearer a\u0001b', '', ''].join('\r\n'),
+        status: 400
+      },
       { what: 'a NUL in a header', bytes: () => rawHead('GET', '/pins', ['X-Junk: a\u0000b']), status: 400 },
-      { what: 'raw UTF-8 bytes in the path', bytes: () => Buffer.concat([Buffer.from('GET /pins/'), Buffer.from('ü🌲', 'utf8'), Buffer.from(` HTTP/1.1\r\n${host()}\r\n\r\n`)]), status: 400 },
+      {
+        what: 'raw UTF-8 bytes in the path',
+        bytes: () => Buffer.concat([
+          Buffer.from('GET /pins/'), Buffer.from('ü🌲', 'utf8'), Buffer.from(` HTTP/1.1\r\n${host()}\r\n\r\n`)
+        ]),
+        status: 400
+      },
       { what: 'a space in the path', bytes: () => rawHead('GET', '/pins/a b'), status: 400 },
       { what: 'an unknown method', bytes: () => rawHead('BREW', '/pins'), status: 400 },
       { what: 'a header line without a colon', bytes: () => rawHead('GET', '/pins', ['Garbage']), status: 400 },
       { what: 'a folded header line', bytes: () => rawHead('GET', '/pins', ['X-A: a', ' b']), status: 400 },
       { what: 'bare LF line endings', bytes: () => rawHead('GET', '/pins').replaceAll('\r\n', '\n'), status: 400 },
-      { what: 'HTTP/1.1 without Host', bytes: () => ['GET /pins HTTP/1.1', `Authorization: Bearer ${token()}`, '', ''].join('\r\n'), status: 400, bare: true },
+      {
+        what: 'HTTP/1.1 without Host',
+        bytes: () => ['GET /pins HTTP/1.1', `Authorization: Bearer ${token()}`, '', ''].join('\r\n'),
+        status: 400,
+        bare: true
+      },
       // Node's default maxHeaderSize is 16 KiB: a 100 KB token never reaches authentication.
-      { what: 'a 100 KB token', bytes: () => ['GET /pins HTTP/1.1', host(), `Authorization: Bearer ${'a'.repeat(100_000)}`, '', ''].join('\r\n'), status: 431 },
+      {
+        what: 'a 100 KB token',
+        bytes: () =>
+          ['GET /pins HTTP/1.1', host(), `Authorization: Bearer ${'a'.repeat(100_000)}`, '', ''].join('\r\n'),
+        status: 431
+      },
       { what: 'a 20 KB URL', bytes: () => rawHead('GET', `/pins?name=${'a'.repeat(20_000)}`), status: 431 },
       { what: 'an unknown Expect', bytes: () => rawHead('GET', '/pins', ['Expect: teapot']), status: 417 },
       // Without a 'connect' listener Node closes the connection without an answer.
@@ -1076,13 +1251,14 @@ describe('hostile input', () => {
       expect(lines.filter(l => typeof l.status === 'number' && l.status >= 500)).toEqual([])
     })
 
-    it('the scheme is case-insensitive: lowercase bearer (and BEARER, extra blanks) with a valid token works', async () => {
-      for (const auth of [`bearer ${token()}`, `BEARER ${token()}`, `Bearer   ${token()}  `]) {
-        const reply = await send({ path: '/pins', auth })
-        expect(reply.status, auth.slice(0, 10)).toBe(200)
-        expect(JSON.parse(reply.body)).toMatchObject({ count: pre.length })
-      }
-    })
+    it('the scheme is case-insensitive: lowercase bearer (and BEARER, extra blanks) with a valid token works',
+      async () => {
+        for (const auth of [`bearer ${token()}`, `BEARER ${token()}`, `Bearer   ${token()}  `]) {
+          const reply = await send({ path: '/pins', auth })
+          expect(reply.status, auth.slice(0, 10)).toBe(200)
+          expect(JSON.parse(reply.body)).toMatchObject({ count: pre.length })
+        }
+      })
 
     it('odd but legal requests are served: HEAD, a trailing slash, unknown or empty parameters', async () => {
       const head = await send({ method: 'HEAD', path: '/pins' })
@@ -1108,7 +1284,12 @@ describe('hostile input', () => {
       expect(health.status).toBe(200)
       await health.text()
       const cid = instantCid().toString()
-      const created = await svc.request('/pins', { method: 'POST', user: 'alice', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cid, name: 'after the barrage' }) })
+      const created = await svc.request('/pins', {
+        method: 'POST',
+        user: 'alice',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ cid, name: 'after the barrage' })
+      })
       expect(created.status).toBe(202)
       const status = await created.json() as WirePinStatus
       expect(status.status).toBe('pinned')

@@ -8,7 +8,9 @@ import { startService, type TestService } from '../fixtures/service.js'
 
 describe('per-token rate limit', () => {
   let service: TestService
-  beforeAll(async () => { service = await startService({ users: ['alice'], env: { PINERY_RATE_LIMIT: '2', PINERY_RATE_BURST: '5' } }) })
+  beforeAll(async () => {
+    service = await startService({ users: ['alice'], env: { PINERY_RATE_LIMIT: '2', PINERY_RATE_BURST: '5' } })
+  })
   afterAll(async () => { await service.destroy() })
 
   it('answers 429 with Retry-After and a Failure body past the burst, for that token only', async () => {
@@ -23,7 +25,9 @@ describe('per-token rate limit', () => {
     expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200])
     expect(statuses.slice(5)).toContain(429)
     expect(Number(limited?.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
-    expect(await limited?.json()).toMatchObject({ error: { reason: 'TOO_MANY_REQUESTS', details: expect.stringMatching(/2 requests per second/) } })
+    expect(await limited?.json()).toMatchObject({
+      error: { reason: 'TOO_MANY_REQUESTS', details: expect.stringMatching(/2 requests per second/) }
+    })
     // Another device's token has its own bucket.
     expect((await service.request('/pins')).status).toBe(200)
   })
@@ -35,7 +39,15 @@ describe('CORS', () => {
   afterAll(async () => { await service.destroy() })
 
   it('answers an allowed origin\'s preflight without a token', async () => {
-    const res = await service.request('/pins', { method: 'OPTIONS', user: null, headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' } })
+    const res = await service.request('/pins', {
+      method: 'OPTIONS',
+      user: null,
+      headers: {
+        origin: 'https://app.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type'
+      }
+    })
     expect(res.status).toBe(204)
     expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example')
     expect(res.headers.get('access-control-allow-headers')).toMatch(/Authorization/)
@@ -66,22 +78,30 @@ describe('request logs', () => {
   afterAll(async () => { await service.destroy() })
 
   it('tag each request with an id that is echoed back, and never show a token', async () => {
-    const res = await service.request('/pins', { method: 'POST', user: 'alice', headers: { 'content-type': 'application/json', 'x-request-id': 'trace-42' }, body: JSON.stringify({ cid: 'nope' }) })
+    const res = await service.request('/pins', {
+      method: 'POST',
+      user: 'alice',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'trace-42' },
+      body: JSON.stringify({ cid: 'nope' })
+    })
     expect(res.status).toBe(400)
     expect(res.headers.get('x-request-id')).toBe('trace-42')
     const fresh = await service.request('/pins', { user: null })
     expect(fresh.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
     const lines = logs.map(l => JSON.parse(l) as Record<string, unknown>)
-    expect(lines).toContainEqual(expect.objectContaining({ reqId: 'trace-42', status: 400, method: 'POST', route: '/pins' }))
+    expect(lines)
+      .toContainEqual(expect.objectContaining({ reqId: 'trace-42', status: 400, method: 'POST', route: '/pins' }))
     expect(lines).toContainEqual(expect.objectContaining({ reqId: fresh.headers.get('x-request-id'), status: 401 }))
     for (const secret of Object.values(service.tokens)) expect(logs.join('\n')).not.toContain(secret)
   })
 
   it('never show the secrets of tokens created over HTTP, nor the hashes they are stored under', async () => {
     const json = { 'content-type': 'application/json' }
-    const own = await (await service.request('/tokens', { method: 'POST', user: 'alice', headers: json, body: '{"label":"phone"}' })).json() as { secret: string }
+    const own = await (await service.request('/tokens',
+      { method: 'POST', user: 'alice', headers: json, body: '{"label":"phone"}' })).json() as { secret: string }
     await service.request('/users', { method: 'POST', headers: json, body: '{"name":"bob"}' })
-    const bobs = await (await service.request('/users/bob/tokens', { method: 'POST', headers: json, body: '{}' })).json() as { secret: string }
+    const bobs = await (await service.request('/users/bob/tokens', { method: 'POST', headers: json, body: '{}' }))
+      .json() as { secret: string }
     for (const secret of [own.secret, bobs.secret]) {
       expect((await service.request('/pins', { user: secret })).status).toBe(200)
       const hash = createHash('sha256').update(secret).digest('hex')
@@ -89,7 +109,8 @@ describe('request logs', () => {
       expect(logs.join('\n')).not.toContain(hash)
     }
     // Nor does any later response.
-    const listed = await Promise.all(['/tokens', '/users/bob/tokens', '/users', '/usage/all'].map(async p => await (await service.request(p)).text()))
+    const listed = await Promise.all(['/tokens', '/users/bob/tokens', '/users', '/usage/all']
+      .map(async p => await (await service.request(p)).text()))
     for (const secret of [own.secret, bobs.secret]) expect(listed.join('\n')).not.toContain(secret)
   })
 })

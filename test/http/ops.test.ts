@@ -27,11 +27,14 @@ describe('GET /health', () => {
     const other = await startService()
     // What the blockstore check writes: a probe file in the blocks dir, seen by inotify.
     const probes = new Set<string>()
-    const watcher = watch(join(other.dataDir, 'blocks'), (_event, file) => { if (file?.startsWith('.health-') === true) probes.add(file) })
+    const watcher = watch(join(other.dataDir, 'blocks'), (_event, file) => {
+      if (file?.startsWith('.health-') === true) probes.add(file)
+    })
     try {
       const started = Date.now()
       for (let round = 0; round < 10; round++) {
-        const answers = await Promise.all(Array.from({ length: 20 }, async () => await other.request('/health', { user: null })))
+        const answers = await Promise.all(Array.from({ length: 20 },
+          async () => await other.request('/health', { user: null })))
         for (const res of answers) expect(res.status).toBe(200)
       }
       expect(Date.now() - started).toBeLessThan(2000) // all within one window
@@ -89,15 +92,20 @@ describe('GET /metrics', () => {
   it('counts requests by route pattern, pins by status, and worker outcomes', async () => {
     await service.client().pinsPost({ pin: { cid: 'bafkqaaa' } })
     // Nobody has this block: the worker starts it and it fails on the stall timeout.
-    const failing = await service.client().pinsPost({ pin: { cid: 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy' } })
-    await waitFor(async () => (await service.client().pinsRequestidGet({ requestid: failing.requestid })).status === 'failed' ? true : undefined)
+    const failing = await service.client()
+      .pinsPost({ pin: { cid: 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy' } })
+    await waitFor(async () => {
+      const pin = await service.client().pinsRequestidGet({ requestid: failing.requestid })
+      return pin.status === 'failed' ? true : undefined
+    })
     await service.client().pinsRequestidGet({ requestid: failing.requestid })
 
     const res = await service.request('/metrics', { user: null })
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/)
     const text = await res.text()
     expect(value(text, 'pinery_http_requests_total{route="/pins",method="POST",status="202"}')).toBe(2)
-    expect(value(text, 'pinery_http_requests_total{route="/pins/:requestid",method="GET",status="200"}')).toBeGreaterThanOrEqual(2)
+    expect(value(text, 'pinery_http_requests_total{route="/pins/:requestid",method="GET",status="200"}'))
+      .toBeGreaterThanOrEqual(2)
     expect(value(text, 'pinery_pins{status="pinned"}')).toBe(1)
     expect(value(text, 'pinery_pins{status="failed"}')).toBe(1)
     expect(value(text, 'pinery_pins_started_total')).toBe(1)

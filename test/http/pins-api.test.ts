@@ -32,7 +32,14 @@ import { startService, waitFor, type TestService } from '../fixtures/service.js'
 
 /** PinStatus / PinResults exactly as they appear on the wire. */
 interface WirePin { cid: string, name?: string, origins?: string[], meta?: Record<string, string> }
-interface WirePinStatus { requestid: string, status: string, created: string, pin: WirePin, delegates: string[], info?: Record<string, string> }
+interface WirePinStatus {
+  requestid: string
+  status: string
+  created: string
+  pin: WirePin
+  delegates: string[]
+  info?: Record<string, string>
+}
 interface WirePinResults { count: number, results: WirePinStatus[] }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -55,11 +62,15 @@ async function missingCid (): Promise<CID> {
 }
 
 /** Raw POST with a JSON content type and `text` as the body verbatim. */
-async function postText (svc: TestService, path: string, text: string, user: string | null = 'alice', contentType = 'application/json'): Promise<Response> {
+async function postText (
+  svc: TestService, path: string, text: string, user: string | null = 'alice', contentType = 'application/json'
+): Promise<Response> {
   return await svc.request(path, { method: 'POST', user, headers: { 'content-type': contentType }, body: text })
 }
 
-async function postJson (svc: TestService, path: string, body: unknown, user: string | null = 'alice'): Promise<Response> {
+async function postJson (
+  svc: TestService, path: string, body: unknown, user: string | null = 'alice'
+): Promise<Response> {
   return await postText(svc, path, JSON.stringify(body), user)
 }
 
@@ -78,7 +89,9 @@ async function getPin (svc: TestService, user: string, requestid: string): Promi
 }
 
 /** GET /pins with a query (string or params) over raw fetch, expecting 200. */
-async function listPins (svc: TestService, user: string, query: string | Record<string, string> = ''): Promise<WirePinResults> {
+async function listPins (
+  svc: TestService, user: string, query: string | Record<string, string> = ''
+): Promise<WirePinResults> {
   const qs = typeof query === 'string' ? query : new URLSearchParams(query).toString()
   const res = await svc.request(`/pins${qs === '' ? '' : `?${qs}`}`, { user })
   expect(res.status, await res.clone().text()).toBe(200)
@@ -224,7 +237,8 @@ describe('POST /pins', () => {
 
   it('echoes meta keys that are special in JavaScript (__proto__, constructor) exactly', async () => {
     // JSON.parse makes "__proto__" an own key, as it is on the wire.
-    const meta = JSON.parse('{"__proto__":"p","constructor":"c","toString":"t","":"empty key"}') as Record<string, string>
+    const meta = JSON.parse('{"__proto__":"p","constructor":"c","toString":"t","":"empty key"}') as
+      Record<string, string>
     const status = await addPin(svc, 'alice', { cid: instantCid().toString(), meta })
     expect(Object.entries(status.pin.meta ?? {})).toEqual(Object.entries(meta))
     const fetched = await getPin(svc, 'alice', status.requestid)
@@ -274,7 +288,9 @@ describe('POST /pins', () => {
       `/ip4/127.0.0.1/tcp/39195/p2p/${PEER}`,
       `/ip4/127.0.0.1/udp/36036/webrtc-direct/certhash/uEiBAIMRbKxoiBJ0JiNWU6eJLZnT90fyz0dhs-9BS3In7zQ/p2p/${PEER}`,
       `/ip4/127.0.0.1/udp/45214/quic-v1/p2p/${PEER}`,
-      `/ip4/127.0.0.1/udp/46861/quic-v1/webtransport/certhash/uEiCPqeE4BDMByMYfq0zNVMgJVI7PIihcC3uXTXBDBYbecg/certhash/uEiDowWL38M-K8JjZ6H1S-HX7RUyvhVwQMwFJ7kuEM7Ay1w/p2p/${PEER}`,
+      '/ip4/127.0.0.1/udp/46861/quic-v1/webtransport' +
+      '/certhash/uEiCPqeE4BDMByMYfq0zNVMgJVI7PIihcC3uXTXBDBYbecg' +
+      `/certhash/uEiDowWL38M-K8JjZ6H1S-HX7RUyvhVwQMwFJ7kuEM7Ay1w/p2p/${PEER}`,
       `/ip6/::1/tcp/4001/p2p/${PEER}`,
       `/dns6/example.com/tcp/4001/p2p/${PEER}`,
       `/dns/example.com/tcp/443/tls/ws/p2p/${PEER}`
@@ -324,12 +340,14 @@ describe('/pins/{requestid}: get, delete and ownership', () => {
     const path = `/pins/${created.requestid}`
 
     await expectFailure(await svc.request(path, { user: 'mallory' }), 404, 'NOT_FOUND')
-    await expectFailure(await postJson(svc, path, { cid: instantCid().toString(), name: 'hijacked' }, 'mallory'), 404, 'NOT_FOUND')
+    const hijack = { cid: instantCid().toString(), name: 'hijacked' }
+    await expectFailure(await postJson(svc, path, hijack, 'mallory'), 404, 'NOT_FOUND')
     await expectFailure(await svc.request(path, { method: 'DELETE', user: 'mallory' }), 404, 'NOT_FOUND')
     // The official client sees the same.
     const client = svc.client('mallory')
     expect((await clientFailure(client.pinsRequestidGet({ requestid: created.requestid }))).status).toBe(404)
-    expect((await clientFailure(client.pinsRequestidPost({ requestid: created.requestid, pin: { cid: instantCid().toString() } }))).status).toBe(404)
+    const replace = { requestid: created.requestid, pin: { cid: instantCid().toString() } }
+    expect((await clientFailure(client.pinsRequestidPost(replace))).status).toBe(404)
     expect((await clientFailure(client.pinsRequestidDelete({ requestid: created.requestid }))).status).toBe(404)
 
     // Alice's pin is exactly as before, and the failed replace created nothing for mallory.
@@ -344,9 +362,12 @@ describe('/pins/{requestid}: get, delete and ownership', () => {
     expect(res.status).toBe(202)
     expect(await res.text()).toBe('')
     await expectFailure(await svc.request(`/pins/${created.requestid}`, { user: 'alice' }), 404, 'NOT_FOUND')
-    await expectFailure(await svc.request(`/pins/${created.requestid}`, { method: 'DELETE', user: 'alice' }), 404, 'NOT_FOUND')
-    await expectFailure(await postJson(svc, `/pins/${created.requestid}`, { cid: instantCid().toString() }), 404, 'NOT_FOUND')
-    expect(await listPins(svc, 'alice', { name: 'to-delete', status: ALL_STATUSES })).toStrictEqual({ count: 0, results: [] })
+    await expectFailure(
+      await svc.request(`/pins/${created.requestid}`, { method: 'DELETE', user: 'alice' }), 404, 'NOT_FOUND')
+    await expectFailure(
+      await postJson(svc, `/pins/${created.requestid}`, { cid: instantCid().toString() }), 404, 'NOT_FOUND')
+    expect(await listPins(svc, 'alice', { name: 'to-delete', status: ALL_STATUSES }))
+      .toStrictEqual({ count: 0, results: [] })
   })
 
   it('DELETE works through the official client, also for a pin still pending', async () => {
@@ -355,7 +376,8 @@ describe('/pins/{requestid}: get, delete and ownership', () => {
     expect([Status.Queued, Status.Pinning]).toContain(pending.status)
     await client.pinsRequestidDelete({ requestid: pending.requestid })
     expect((await clientFailure(client.pinsRequestidGet({ requestid: pending.requestid }))).status).toBe(404)
-    expect((await client.pinsGet({ status: [Status.Queued, Status.Pinning, Status.Pinned, Status.Failed] })).count).toBe(0)
+    const statuses = [Status.Queued, Status.Pinning, Status.Pinned, Status.Failed]
+    expect((await client.pinsGet({ status: statuses })).count).toBe(0)
   })
 })
 
@@ -382,13 +404,15 @@ describe('POST /pins/{requestid} (replace)', () => {
     // No waiting: the old request is gone in the very next call.
     await expectFailure(await svc.request(`/pins/${old.requestid}`, { user: 'alice' }), 404, 'NOT_FOUND')
     expect(await getPin(svc, 'alice', next.requestid)).toStrictEqual(next)
-    expect(ids(await listPins(svc, 'alice', { name: 'v', match: 'partial', status: ALL_STATUSES }))).toEqual([next.requestid])
+    expect(ids(await listPins(svc, 'alice', { name: 'v', match: 'partial', status: ALL_STATUSES })))
+      .toEqual([next.requestid])
   })
 
   it('gives a new requestid even when the CID does not change', async () => {
     const cid = instantCid().toString()
     const old = await addPin(svc, 'bob', { cid, name: 'same-cid' })
-    const next = await svc.client('bob').pinsRequestidPost({ requestid: old.requestid, pin: { cid, name: 'same-cid renamed' } })
+    const next = await svc.client('bob')
+      .pinsRequestidPost({ requestid: old.requestid, pin: { cid, name: 'same-cid renamed' } })
     expect(next.requestid).not.toBe(old.requestid)
     expect(next.pin).toEqual({ cid, name: 'same-cid renamed' })
     expect((await clientFailure(svc.client('bob').pinsRequestidGet({ requestid: old.requestid }))).status).toBe(404)
@@ -398,13 +422,15 @@ describe('POST /pins/{requestid} (replace)', () => {
 
   it('can replace a pending pin with an instantly pinned one', async () => {
     const old = await addPin(svc, 'bob', { cid: (await missingCid()).toString(), name: 'pending-then-replaced' })
-    const next = await svc.client('bob').pinsRequestidPost({ requestid: old.requestid, pin: { cid: instantCid().toString() } })
+    const next = await svc.client('bob')
+      .pinsRequestidPost({ requestid: old.requestid, pin: { cid: instantCid().toString() } })
     expect(next.status).toBe(Status.Pinned)
     await expectFailure(await svc.request(`/pins/${old.requestid}`, { user: 'bob' }), 404, 'NOT_FOUND')
   })
 
   it('answers 404 for an unknown requestid and creates nothing', async () => {
-    await expectFailure(await postJson(svc, `/pins/${randomUUID()}`, { cid: instantCid().toString(), name: 'ghost' }), 404, 'NOT_FOUND')
+    await expectFailure(
+      await postJson(svc, `/pins/${randomUUID()}`, { cid: instantCid().toString(), name: 'ghost' }), 404, 'NOT_FOUND')
     expect((await listPins(svc, 'alice', { name: 'ghost', status: ALL_STATUSES })).count).toBe(0)
   })
 })
@@ -420,11 +446,15 @@ describe('GET /pins by status', () => {
   // checks that window held.
   const STALL_MS = 2000
   let svc: TestService
-  let pinned1: WirePinStatus, pinned2: WirePinStatus, failed: WirePinStatus, pinning: WirePinStatus, queued: WirePinStatus
+  let pinned1: WirePinStatus, pinned2: WirePinStatus, failed: WirePinStatus
+  let pinning: WirePinStatus, queued: WirePinStatus
   let bobPinned: WirePinStatus, bobQueued: WirePinStatus
 
   beforeAll(async () => {
-    svc = await startService({ users: ['alice', 'bob'], env: { PINERY_PIN_CONCURRENCY: '1', PINERY_STALL_TIMEOUT_MS: String(STALL_MS) } })
+    svc = await startService({
+      users: ['alice', 'bob'],
+      env: { PINERY_PIN_CONCURRENCY: '1', PINERY_STALL_TIMEOUT_MS: String(STALL_MS) }
+    })
     pinned1 = await addPin(svc, 'alice', { cid: instantCid().toString() })
     pinned2 = await addPin(svc, 'alice', { cid: instantCid().toString(), name: 'other' })
     failed = await addPin(svc, 'alice', { cid: (await missingCid()).toString() })
@@ -474,7 +504,8 @@ describe('GET /pins by status', () => {
   })
 
   it('the official client sends several statuses as a comma list', async () => {
-    const page = await svc.client('alice').pinsGet({ status: [Status.Queued, Status.Pinning, Status.Pinned, Status.Failed] })
+    const page = await svc.client('alice')
+      .pinsGet({ status: [Status.Queued, Status.Pinning, Status.Pinned, Status.Failed] })
     expect(ids(page)).toEqual([queued, pinning, failed, pinned2, pinned1].map(s => s.requestid))
     expect(page.count).toBe(5)
   })
@@ -505,7 +536,8 @@ describe('GET /pins by status', () => {
   })
 
   it('(the states held while the tests above ran)', async () => {
-    expect((await getPin(svc, 'alice', pinning.requestid)).status, `raise STALL_MS: the pinning pin stalled within ${STALL_MS} ms`).toBe('pinning')
+    expect((await getPin(svc, 'alice', pinning.requestid)).status,
+      `raise STALL_MS: the pinning pin stalled within ${STALL_MS} ms`).toBe('pinning')
     expect((await getPin(svc, 'alice', queued.requestid)).status).toBe('queued')
   })
 })
@@ -518,7 +550,9 @@ describe('GET /pins filters and paging', () => {
   // Every test lists as its own user so counts are exact and tests independent.
   let svc: TestService
   beforeAll(async () => {
-    svc = await startService({ users: ['alice', 'bob', 'limits', 'cids', 'names', 'meta', 'times', 'pages', 'pages-client'] })
+    svc = await startService({
+      users: ['alice', 'bob', 'limits', 'cids', 'names', 'meta', 'times', 'pages', 'pages-client']
+    })
   })
   afterAll(async () => { await svc?.destroy() })
 
@@ -579,7 +613,9 @@ describe('GET /pins filters and paging', () => {
     const NAMES = ['Holiday Photos', 'holiday photos', 'Holiday Photos 2023', 'Work notes', 'Q&A + 100% / done?']
     const byName = new Map<string, string>()
     beforeAll(async () => {
-      for (const name of NAMES) byName.set(name, (await addPin(svc, 'names', { cid: instantCid().toString(), name })).requestid)
+      for (const name of NAMES) {
+        byName.set(name, (await addPin(svc, 'names', { cid: instantCid().toString(), name })).requestid)
+      }
       await addPin(svc, 'names', { cid: instantCid().toString() }) // unnamed: never matches a name filter
     })
 
@@ -595,14 +631,15 @@ describe('GET /pins filters and paging', () => {
       { match: 'partial', name: '100% /', want: ['Q&A + 100% / done?'] },
       { match: 'ipartial', name: 'PHOTOS', want: ['Holiday Photos', 'holiday photos', 'Holiday Photos 2023'] },
       { match: 'ipartial', name: 'o', want: NAMES }
-    ] as Array<{ match: TextMatchingStrategy | undefined, name: string, want: string[] }>)('name=$name match=$match', async ({ match, name, want }) => {
-      const expected = want.map(n => byName.get(n)).reverse() // newest first
-      const page = await listPins(svc, 'names', { name, ...(match != null ? { match } : {}) })
-      expect(ids(page)).toEqual(expected)
-      expect(page.count).toBe(expected.length)
-      const viaClient = await svc.client('names').pinsGet({ name, ...(match != null ? { match } : {}) })
-      expect(ids(viaClient)).toEqual(expected)
-    })
+    ] as Array<{ match: TextMatchingStrategy | undefined, name: string, want: string[] }>)(
+      'name=$name match=$match', async ({ match, name, want }) => {
+        const expected = want.map(n => byName.get(n)).reverse() // newest first
+        const page = await listPins(svc, 'names', { name, ...(match != null ? { match } : {}) })
+        expect(ids(page)).toEqual(expected)
+        expect(page.count).toBe(expected.length)
+        const viaClient = await svc.client('names').pinsGet({ name, ...(match != null ? { match } : {}) })
+        expect(ids(viaClient)).toEqual(expected)
+      })
   })
 
   describe('meta (AND of key/value pairs)', () => {
@@ -610,7 +647,8 @@ describe('GET /pins filters and paging', () => {
     const pins: Record<string, string> = {}
     beforeAll(async () => {
       const add = async (key: string, meta?: Record<string, string>): Promise<void> => {
-        pins[key] = (await addPin(svc, 'meta', { cid: instantCid().toString(), ...(meta != null ? { meta } : {}) })).requestid
+        const pin = { cid: instantCid().toString(), ...(meta != null ? { meta } : {}) }
+        pins[key] = (await addPin(svc, 'meta', pin)).requestid
       }
       await add('a-prod', { app: 'a', env: 'prod' })
       await add('a-dev', { app: 'a', env: 'dev' })
@@ -687,10 +725,13 @@ describe('GET /pins filters and paging', () => {
   // (before included), so it stops when a page holds all of them.
   it('pages like kubo (limit=10, before=created of the last result) over 27 pins', async () => {
     const created: WirePinStatus[] = []
-    for (let i = 0; i < 27; i++) created.push(await addPin(svc, 'pages', { cid: instantCid().toString(), name: `p${i}` }))
+    for (let i = 0; i < 27; i++) {
+      created.push(await addPin(svc, 'pages', { cid: instantCid().toString(), name: `p${i}` }))
+    }
     // created is strictly increasing in creation order: paging by it needs unique values.
     for (let i = 1; i < created.length; i++) {
-      expect(Date.parse((created[i] as WirePinStatus).created)).toBeGreaterThan(Date.parse((created[i - 1] as WirePinStatus).created))
+      expect(Date.parse((created[i] as WirePinStatus).created))
+        .toBeGreaterThan(Date.parse((created[i - 1] as WirePinStatus).created))
     }
 
     const seen: string[] = []
@@ -698,7 +739,8 @@ describe('GET /pins filters and paging', () => {
     let before: string | undefined
     for (let guard = 0; ; guard++) {
       expect(guard, 'paging did not end').toBeLessThan(10)
-      const page = await listPins(svc, 'pages', { limit: '10', status: 'pinned', ...(before != null ? { before } : {}) })
+      const page = await listPins(svc, 'pages',
+        { limit: '10', status: 'pinned', ...(before != null ? { before } : {}) })
       pages.push({ count: page.count, size: page.results.length })
       seen.push(...ids(page))
       if (page.count === page.results.length) break
@@ -712,7 +754,9 @@ describe('GET /pins filters and paging', () => {
 
   it('pages through the official client the same way', async () => {
     const created: string[] = []
-    for (let i = 0; i < 25; i++) created.push((await svc.client('pages-client').pinsPost({ pin: { cid: instantCid().toString() } })).requestid)
+    for (let i = 0; i < 25; i++) {
+      created.push((await svc.client('pages-client').pinsPost({ pin: { cid: instantCid().toString() } })).requestid)
+    }
     const client = svc.client('pages-client')
     const seen: string[] = []
     const counts: number[] = []
@@ -760,6 +804,9 @@ describe('GET /pins filters and paging', () => {
 // 400 Bad Request
 // ---------------------------------------------------------------------------
 
+/** A Pin body with a fresh CID followed by `fields`, as JSON text. */
+const withCid = (fields: Record<string, unknown>): string => JSON.stringify({ cid: instantCid().toString(), ...fields })
+
 /** Invalid Pin bodies: the raw text sent and a pattern the details must match (naming the field). */
 const BAD_BODIES: Array<{ what: string, body: () => string, field: RegExp }> = [
   { what: 'missing cid', body: () => JSON.stringify({ name: 'x' }), field: /cid/ },
@@ -768,21 +815,37 @@ const BAD_BODIES: Array<{ what: string, body: () => string, field: RegExp }> = [
   { what: 'null cid', body: () => JSON.stringify({ cid: null }), field: /cid/ },
   { what: 'invalid cid', body: () => JSON.stringify({ cid: 'not-a-cid' }), field: /cid/ },
   { what: 'empty cid', body: () => JSON.stringify({ cid: '' }), field: /cid/ },
-  { what: 'name > 255 chars', body: () => JSON.stringify({ cid: instantCid().toString(), name: 'n'.repeat(256) }), field: /name/ },
-  { what: 'non-string name', body: () => JSON.stringify({ cid: instantCid().toString(), name: 7 }), field: /name/ },
-  { what: 'origins not an array', body: () => JSON.stringify({ cid: instantCid().toString(), origins: originAddr(1) }), field: /origins/ },
-  { what: 'origins > 20', body: () => JSON.stringify({ cid: instantCid().toString(), origins: Array.from({ length: 21 }, (_, i) => originAddr(4001 + i)) }), field: /origins/ },
-  { what: 'duplicate origins', body: () => JSON.stringify({ cid: instantCid().toString(), origins: [originAddr(1), originAddr(1)] }), field: /origins/ },
-  { what: 'origin not a multiaddr', body: () => JSON.stringify({ cid: instantCid().toString(), origins: ['not a multiaddr'] }), field: /origins/ },
-  { what: 'origin with an unknown protocol', body: () => JSON.stringify({ cid: instantCid().toString(), origins: [`/ip4/127.0.0.1/nope/1/p2p/${PEER}`] }), field: /origins/ },
-  { what: 'origin without /p2p/', body: () => JSON.stringify({ cid: instantCid().toString(), origins: ['/ip4/127.0.0.1/tcp/4001'] }), field: /origins/ },
-  { what: 'origin with a bad peer ID', body: () => JSON.stringify({ cid: instantCid().toString(), origins: ['/ip4/127.0.0.1/tcp/4001/p2p/QmNotAPeerId'] }), field: /origins/ },
-  { what: 'non-string origin', body: () => JSON.stringify({ cid: instantCid().toString(), origins: [1] }), field: /origins/ },
-  { what: 'meta not an object', body: () => JSON.stringify({ cid: instantCid().toString(), meta: 'app=a' }), field: /meta/ },
-  { what: 'meta an array', body: () => JSON.stringify({ cid: instantCid().toString(), meta: ['a'] }), field: /meta/ },
-  { what: 'meta with a non-string value', body: () => JSON.stringify({ cid: instantCid().toString(), meta: { app: 1 } }), field: /meta/ },
-  { what: 'meta with a nested object', body: () => JSON.stringify({ cid: instantCid().toString(), meta: { app: { id: 'a' } } }), field: /meta/ },
-  { what: 'meta > 1000 entries', body: () => JSON.stringify({ cid: instantCid().toString(), meta: Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`k${i}`, 'v'])) }), field: /meta/ },
+  { what: 'name > 255 chars', body: () => withCid({ name: 'n'.repeat(256) }), field: /name/ },
+  { what: 'non-string name', body: () => withCid({ name: 7 }), field: /name/ },
+  { what: 'origins not an array', body: () => withCid({ origins: originAddr(1) }), field: /origins/ },
+  {
+    what: 'origins > 20',
+    body: () => withCid({ origins: Array.from({ length: 21 }, (_, i) => originAddr(4001 + i)) }),
+    field: /origins/
+  },
+  { what: 'duplicate origins', body: () => withCid({ origins: [originAddr(1), originAddr(1)] }), field: /origins/ },
+  { what: 'origin not a multiaddr', body: () => withCid({ origins: ['not a multiaddr'] }), field: /origins/ },
+  {
+    what: 'origin with an unknown protocol',
+    body: () => withCid({ origins: [`/ip4/127.0.0.1/nope/1/p2p/${PEER}`] }),
+    field: /origins/
+  },
+  { what: 'origin without /p2p/', body: () => withCid({ origins: ['/ip4/127.0.0.1/tcp/4001'] }), field: /origins/ },
+  {
+    what: 'origin with a bad peer ID',
+    body: () => withCid({ origins: ['/ip4/127.0.0.1/tcp/4001/p2p/QmNotAPeerId'] }),
+    field: /origins/
+  },
+  { what: 'non-string origin', body: () => withCid({ origins: [1] }), field: /origins/ },
+  { what: 'meta not an object', body: () => withCid({ meta: 'app=a' }), field: /meta/ },
+  { what: 'meta an array', body: () => withCid({ meta: ['a'] }), field: /meta/ },
+  { what: 'meta with a non-string value', body: () => withCid({ meta: { app: 1 } }), field: /meta/ },
+  { what: 'meta with a nested object', body: () => withCid({ meta: { app: { id: 'a' } } }), field: /meta/ },
+  {
+    what: 'meta > 1000 entries',
+    body: () => withCid({ meta: Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`k${i}`, 'v'])) }),
+    field: /meta/
+  },
   { what: 'malformed JSON', body: () => '{"cid": "bafy', field: /body|JSON/i },
   { what: 'empty body', body: () => '', field: /cid|body/ },
   { what: 'JSON array', body: () => JSON.stringify([{ cid: instantCid().toString() }]), field: /body/ },
@@ -843,7 +906,8 @@ describe('400 Bad Request', () => {
   })
 
   it.each(BAD_BODIES)('POST /pins/{requestid} with $what leaves the pin untouched', async ({ body, field }) => {
-    const details = await expectFailure(await postText(svc, `/pins/${target.requestid}`, body(), 'alice'), 400, 'BAD_REQUEST')
+    const details = await expectFailure(
+      await postText(svc, `/pins/${target.requestid}`, body(), 'alice'), 400, 'BAD_REQUEST')
     expect(details).toMatch(field)
     expect(await getPin(svc, 'alice', target.requestid)).toStrictEqual(target)
   })
@@ -862,7 +926,8 @@ describe('400 Bad Request', () => {
     { what: 'too long', id: 'x'.repeat(129) },
     { what: 'non-ASCII', id: encodeURIComponent('ünïcode') }
   ])('a malformed requestid ($what) is 400 naming requestid', async ({ id }) => {
-    expect(await expectFailure(await svc.request(`/pins/${id}`, { user: 'alice' }), 400, 'BAD_REQUEST')).toMatch(/requestid/)
+    expect(await expectFailure(await svc.request(`/pins/${id}`, { user: 'alice' }), 400, 'BAD_REQUEST'))
+      .toMatch(/requestid/)
   })
 })
 
@@ -915,7 +980,8 @@ describe('other errors', () => {
       { type: 'application/json; charset=latin1' }
     ])('refuses Content-Type $type on create and replace', async ({ type }) => {
       await expectFailure(await postText(svc, '/pins', body(), 'bob', type), 415, 'UNSUPPORTED_MEDIA_TYPE')
-      await expectFailure(await postText(svc, `/pins/${target.requestid}`, body(), 'alice', type), 415, 'UNSUPPORTED_MEDIA_TYPE')
+      await expectFailure(
+        await postText(svc, `/pins/${target.requestid}`, body(), 'alice', type), 415, 'UNSUPPORTED_MEDIA_TYPE')
       expect(await getPin(svc, 'alice', target.requestid)).toStrictEqual(target)
       expect((await listPins(svc, 'bob', { status: ALL_STATUSES })).count).toBe(0)
     })
@@ -952,9 +1018,17 @@ describe('other errors', () => {
       const headers: Record<string, string> = header == null ? {} : { authorization: header }
       const requests: Array<[string, RequestInit]> = [
         ['/pins', {}],
-        ['/pins', { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ cid: instantCid().toString() }) }],
+        ['/pins', {
+          method: 'POST',
+          headers: { ...headers, 'content-type': 'application/json' },
+          body: JSON.stringify({ cid: instantCid().toString() })
+        }],
         [`/pins/${target.requestid}`, {}],
-        [`/pins/${target.requestid}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ cid: instantCid().toString() }) }],
+        [`/pins/${target.requestid}`, {
+          method: 'POST',
+          headers: { ...headers, 'content-type': 'application/json' },
+          body: JSON.stringify({ cid: instantCid().toString() })
+        }],
         [`/pins/${target.requestid}`, { method: 'DELETE' }],
         ['/no-such-route', {}]
       ]
@@ -967,13 +1041,15 @@ describe('other errors', () => {
     })
 
     it('the official client with a wrong token gets 401', async () => {
-      const bad = new RemotePinningServiceClient(new Configuration({ endpointUrl: svc.url, accessToken: 'pinery_wrong-token' }))
+      const bad = new RemotePinningServiceClient(
+        new Configuration({ endpointUrl: svc.url, accessToken: 'pinery_wrong-token' }))
       const res = await clientFailure(bad.pinsGet())
       await expectFailure(res, 401, 'UNAUTHORIZED')
     })
 
     it('accepts the scheme in any case', async () => {
-      const res = await svc.request('/pins', { user: null, headers: { authorization: `bearer ${svc.tokens.alice as string}` } })
+      const res = await svc.request('/pins',
+        { user: null, headers: { authorization: `bearer ${svc.tokens.alice as string}` } })
       expect(res.status).toBe(200)
     })
   })

@@ -28,7 +28,9 @@ describe('request log', () => {
     })
     const logger = createLogger({ level: 'debug', destination })
     const app = express()
-    app.use(requestLog({ logger, onFinished: (req, res, seconds) => { timed.push([req.method, res.statusCode, seconds]) } }))
+    app.use(requestLog({
+      logger, onFinished: (req, res, seconds) => { timed.push([req.method, res.statusCode, seconds]) }
+    }))
     app.get('/fine/:id', (_req, res) => { res.json({ ok: true }) })
     app.get('/broken', () => { throw new Error('the disk is on fire') })
     app.use(errorHandler(logger))
@@ -39,11 +41,15 @@ describe('request log', () => {
   afterAll(async () => { server.close(); await once(server, 'close') })
 
   it('logs each request once with its id, route pattern, status and ms; headers never', async () => {
-    const res = await fetch(`${url}/fine/42`, { headers: { 'x-request-id': 'trace-7', authorization: 'Bearer pinery_s3cret', cookie: 'pinery_session=abc' } })
+    const res = await fetch(`${url}/fine/42`, {
+      headers: { 'x-request-id': 'trace-7', authorization: 'Bearer pinery_s3cret', cookie: 'pinery_session=abc' }
+    })
     expect(res.headers.get('x-request-id')).toBe('trace-7')
     await res.arrayBuffer()
     const mine = lines.filter(l => l.reqId === 'trace-7')
-    expect(mine).toEqual([expect.objectContaining({ level: 20, msg: 'request', method: 'GET', route: '/fine/:id', status: 200 })])
+    expect(mine).toEqual([
+      expect.objectContaining({ level: 20, msg: 'request', method: 'GET', route: '/fine/:id', status: 200 })
+    ])
     expect(typeof mine[0]?.ms).toBe('number')
     expect(JSON.stringify(lines)).not.toMatch(/s3cret|pinery_session|authorization|cookie/i)
     expect(timed).toContainEqual(['GET', 200, expect.any(Number)])

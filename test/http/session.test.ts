@@ -21,7 +21,9 @@ afterAll(async () => { await svc.destroy() })
 
 /** Signs in with `token`; returns the cookie pair to send back and the raw Set-Cookie header. */
 async function signIn (token: string): Promise<{ cookie: string, setCookie: string, body: Record<string, unknown> }> {
-  const res = await fetch(`${svc.url}/session`, { method: 'POST', headers: { origin, 'content-type': 'application/json' }, body: JSON.stringify({ token }) })
+  const res = await fetch(`${svc.url}/session`, {
+    method: 'POST', headers: { origin, 'content-type': 'application/json' }, body: JSON.stringify({ token })
+  })
   expect(res.status).toBe(200)
   const setCookie = res.headers.get('set-cookie') ?? ''
   return { cookie: setCookie.split(';')[0] as string, setCookie, body: await res.json() as Record<string, unknown> }
@@ -48,14 +50,19 @@ describe('signing in', () => {
   })
 
   it('refuses a bad token with 401 and no cookie', async () => {
-    const res = await fetch(`${svc.url}/session`, { method: 'POST', headers: { origin, 'content-type': 'application/json' }, body: '{"token":"nope"}' })
+    const res = await fetch(`${svc.url}/session`,
+      { method: 'POST', headers: { origin, 'content-type': 'application/json' }, body: '{"token":"nope"}' })
     expect(res.status).toBe(401)
     expect(res.headers.get('set-cookie')).toBeNull()
   })
 
   it('refuses sign-in without this site as Origin (no login CSRF)', async () => {
     for (const headers of [{}, { origin: 'http://evil.example' }] as Array<Record<string, string>>) {
-      const res = await fetch(`${svc.url}/session`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ token: svc.tokens.alice }) })
+      const res = await fetch(`${svc.url}/session`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify({ token: svc.tokens.alice })
+      })
       const failure = await failureOf(res)
       expect(failure.status).toBe(403)
       expect(failure.reason).toBe('FORBIDDEN')
@@ -69,7 +76,8 @@ describe('the cookie', () => {
     const res = await postContent(svc, 'hello from the page', { query: { name: 'hello.txt' } })
     const pin = await res.json() as { requestid: string, pin: { cid: string } }
     const { cookie } = await signIn(svc.tokens.alice as string)
-    expect(await (await withCookie(cookie, `/pins/${pin.requestid}`)).json()).toMatchObject({ requestid: pin.requestid })
+    expect(await (await withCookie(cookie, `/pins/${pin.requestid}`)).json())
+      .toMatchObject({ requestid: pin.requestid })
     const file = await withCookie(cookie, `/ipfs/${pin.pin.cid}`)
     expect(file.status).toBe(200)
     expect(await file.text()).toBe('hello from the page')
@@ -92,7 +100,8 @@ describe('the cookie', () => {
   })
 
   it('ends with its token: a revoked token answers 401 and clears the cookie', async () => {
-    const made = await (await svc.request('/users/alice/tokens', { method: 'POST', body: JSON.stringify({ label: 'browser' }) })).json() as { id: string, secret: string }
+    const made = await (await svc.request('/users/alice/tokens',
+      { method: 'POST', body: JSON.stringify({ label: 'browser' }) })).json() as { id: string, secret: string }
     const { cookie } = await signIn(made.secret)
     expect((await withCookie(cookie, '/pins')).status).toBe(200)
     expect((await svc.request(`/users/alice/tokens/${made.id}`, { method: 'DELETE' })).status).toBe(204)
@@ -114,7 +123,9 @@ describe('the cookie', () => {
   })
 
   it('limits a pins:add session like the token', async () => {
-    const made = await (await svc.request('/tokens', { method: 'POST', user: 'alice', body: JSON.stringify({ label: 'ci', scope: 'pins:add' }) })).json() as { secret: string }
+    const made = await (await svc.request('/tokens',
+      { method: 'POST', user: 'alice', body: JSON.stringify({ label: 'ci', scope: 'pins:add' }) })).json() as
+      { secret: string }
     const { cookie, body } = await signIn(made.secret)
     expect(body).toMatchObject({ user: 'alice', scope: 'pins:add' })
     expect((await withCookie(cookie, '/pins')).status).toBe(403)
@@ -128,7 +139,12 @@ describe('the cookie', () => {
 
 describe('bearer clients', () => {
   it('are unaffected by Origin, and a header wins over a cookie', async () => {
-    const res = await svc.request('/pins', { method: 'POST', user: 'alice', headers: { origin: 'http://evil.example', 'content-type': 'application/json' }, body: JSON.stringify({ cid: 'bafkqaaa' }) })
+    const res = await svc.request('/pins', {
+      method: 'POST',
+      user: 'alice',
+      headers: { origin: 'http://evil.example', 'content-type': 'application/json' },
+      body: JSON.stringify({ cid: 'bafkqaaa' })
+    })
     expect(res.status).toBe(202)
     const { cookie } = await signIn(svc.tokens.alice as string)
     const admin = await fetch(`${svc.url}/users`, { headers: { cookie, authorization: `Bearer ${svc.tokens.admin}` } })
@@ -156,7 +172,9 @@ describe('the page', () => {
       assets.add(path)
       if (!path.endsWith('.js')) continue
       const text = await (await fetch(`${svc.url}${path}`)).text()
-      for (const m of text.matchAll(/from '(\.{1,2}\/[^']+)'/g)) queue.push(new URL(m[1] as string, `http://x${path}`).pathname)
+      for (const m of text.matchAll(/from '(\.{1,2}\/[^']+)'/g)) {
+        queue.push(new URL(m[1] as string, `http://x${path}`).pathname)
+      }
     }
     let gzipped = 0
     for (const path of assets) {
@@ -181,7 +199,9 @@ describe('the page', () => {
       request(`${svc.url}/app/main.js`, { headers: { 'accept-encoding': 'gzip' } }, res => {
         expect(res.headers['content-encoding']).toBe('gzip')
         const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c)).on('end', () => { resolve(Buffer.concat(chunks)) }).on('error', reject)
+        res.on('data', (c: Buffer) => chunks.push(c))
+          .on('end', () => { resolve(Buffer.concat(chunks)) })
+          .on('error', reject)
       }).end()
     })
     expect(gunzipSync(body).toString()).toContain('navigate')
@@ -194,7 +214,9 @@ describe('behind a proxy that ends TLS', () => {
     const { cookie } = await signIn(svc.tokens.alice as string)
     const host = new URL(svc.url).host
     const post = async (headers: Record<string, string>): Promise<number> =>
-      (await withCookie(cookie, '/pins', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"cid":"bafkqaaa"}' })).status
+      (await withCookie(cookie, '/pins', {
+        method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"cid":"bafkqaaa"}'
+      })).status
     expect(await post({ origin: `https://${host}` })).toBe(202)
     expect(await post({ origin: `https://${host.replace(/:\d+$/, ':1')}` })).toBe(403)
     expect(await post({ origin: 'https://pinery.example', host })).toBe(403)

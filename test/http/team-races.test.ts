@@ -32,7 +32,12 @@ describe('team races', () => {
   })
 
   const post = async (user: string, cid: CID | string, origin?: Origin): Promise<Response> =>
-    await service.request('/pins', { method: 'POST', user, headers: JSON_HEADERS, body: JSON.stringify({ cid: cid.toString(), ...(origin != null ? { origins: origin.addrs } : {}) }) })
+    await service.request('/pins', {
+      method: 'POST',
+      user,
+      headers: JSON_HEADERS,
+      body: JSON.stringify({ cid: cid.toString(), ...(origin != null ? { origins: origin.addrs } : {}) })
+    })
   const settled = async (user: string, requestid: string): Promise<string> =>
     await waitFor(async () => {
       const s = await (await service.request(`/pins/${requestid}`, { user })).json() as { status: string }
@@ -74,7 +79,12 @@ describe('team races', () => {
     const { requestid } = await pinned.json() as { requestid: string }
     expect(await settled('alice', requestid)).toBe('pinned')
     // A CID nobody provides: the replacement stays pinning and holds A.
-    const replaced = await service.request(`/pins/${requestid}`, { method: 'POST', user: 'alice', headers: JSON_HEADERS, body: JSON.stringify({ cid: 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy' }) })
+    const replaced = await service.request(`/pins/${requestid}`, {
+      method: 'POST',
+      user: 'alice',
+      headers: JSON_HEADERS,
+      body: JSON.stringify({ cid: 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy' })
+    })
     expect(replaced.status).toBe(202)
     expect((await usage('alice')).bytes).toBe(a.size)
     const refused = await post('alice', b.cid)
@@ -95,7 +105,8 @@ describe('team races', () => {
         if (res.status === 401) return
       }
     })
-    await waitFor(async () => ((await usage('alice')).pins.pinned ?? 0) > 20 ? true : undefined, 10_000, 'pins arriving')
+    await waitFor(async () => ((await usage('alice')).pins.pinned ?? 0) > 20 ? true : undefined, 10_000,
+      'pins arriving')
     const deleting = performance.now()
     const deleted = await service.request('/users/alice?remove_pins=true', { method: 'DELETE' })
     const deletedAt = performance.now()
@@ -104,7 +115,9 @@ describe('team races', () => {
     await Promise.all(posters)
     // The race happened: requests were sent and answered while the deletion was in progress.
     expect(sent.filter(s => s.at > deleting && s.answered < deletedAt).length).toBeGreaterThanOrEqual(1)
-    expect((await service.request('/users', { method: 'POST', headers: JSON_HEADERS, body: '{"name":"alice"}' })).status).toBe(201)
+    const recreated = await service.request('/users',
+      { method: 'POST', headers: JSON_HEADERS, body: '{"name":"alice"}' })
+    expect(recreated.status).toBe(201)
     const again = await (await service.request('/users/alice')).json() as { usage: { pins: Record<string, number> } }
     expect(again.usage.pins).toEqual({ queued: 0, pinning: 0, pinned: 0, failed: 0 })
     expect((await service.request('/pins', { user: oldSecret })).status).toBe(401)
@@ -115,7 +128,8 @@ describe('team races', () => {
       const patch = (changes: unknown) => async () =>
         await service.request('/users/bob', { method: 'PATCH', headers: JSON_HEADERS, body: JSON.stringify(changes) })
       await together([patch({ role: i % 2 === 0 ? 'admin' : 'member' }), patch({ quota: { pins: i } })])
-      expect(await (await service.request('/users/bob')).json()).toMatchObject({ role: i % 2 === 0 ? 'admin' : 'member', quota: { pins: i } })
+      expect(await (await service.request('/users/bob')).json())
+        .toMatchObject({ role: i % 2 === 0 ? 'admin' : 'member', quota: { pins: i } })
     }
     const create = async (): Promise<Response> =>
       await service.request('/users', { method: 'POST', headers: JSON_HEADERS, body: '{"name":"carol"}' })

@@ -15,16 +15,27 @@ describe('team administration', () => {
   afterAll(async () => { await service.destroy() })
 
   const admin = async (path: string, method = 'GET', body?: unknown): Promise<Response> =>
-    await service.request(path, { method, headers: JSON_HEADERS, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) })
+    await service.request(path, {
+      method, headers: JSON_HEADERS, ...(body !== undefined ? { body: JSON.stringify(body) } : {})
+    })
   const withSecret = async (secret: string, path: string, init: RequestInit = {}): Promise<Response> =>
-    await service.request(path, { ...init, user: null, headers: { ...JSON_HEADERS, authorization: `Bearer ${secret}` } })
+    await service.request(path,
+      { ...init, user: null, headers: { ...JSON_HEADERS, authorization: `Bearer ${secret}` } })
 
   it('creates, shows, changes and lists users; refuses bad and duplicate ones', async () => {
     const created = await admin('/users', 'POST', { name: 'bob', quota: { bytes: 1000, pins: 3 } })
     expect(created.status).toBe(201)
-    expect(await created.json()).toMatchObject({ name: 'bob', role: 'member', quota: { bytes: 1000, pins: 3 }, usage: { user: 'bob', bytes: 0, pins: { pinned: 0 } } })
+    expect(await created.json()).toMatchObject({
+      name: 'bob',
+      role: 'member',
+      quota: { bytes: 1000, pins: 3 },
+      usage: { user: 'bob', bytes: 0, pins: { pinned: 0 } }
+    })
     expect((await admin('/users', 'POST', { name: 'bob' })).status).toBe(409)
-    for (const bad of [{ name: 'Bob' }, { name: '' }, { name: 'x'.repeat(65) }, { name: 'carol', role: 'root' }, { name: 'carol', quota: { bytes: -1 } }, { name: 'carol', quota: { bytes: 1.5 } }, { name: 'carol', extra: 1 }, []]) {
+    for (const bad of [
+      { name: 'Bob' }, { name: '' }, { name: 'x'.repeat(65) }, { name: 'carol', role: 'root' },
+      { name: 'carol', quota: { bytes: -1 } }, { name: 'carol', quota: { bytes: 1.5 } }, { name: 'carol', extra: 1 }, []
+    ]) {
       const res = await admin('/users', 'POST', bad)
       expect(res.status, JSON.stringify(bad)).toBe(400)
       expect(await res.json()).toEqual({ error: { reason: 'BAD_REQUEST', details: expect.any(String) } })
@@ -52,7 +63,9 @@ describe('team administration', () => {
     expect((await withSecret(secret, '/pins')).status).toBe(403)
     const listed = await (await admin('/users/dave/tokens')).text()
     expect(listed).not.toContain(secret)
-    expect(JSON.parse(listed)).toEqual({ count: 1, results: [expect.objectContaining({ id, label: 'ci', lastUsed: expect.any(String) })] })
+    expect(JSON.parse(listed)).toEqual({
+      count: 1, results: [expect.objectContaining({ id, label: 'ci', lastUsed: expect.any(String) })]
+    })
     // A member cannot be given the admin scope.
     expect((await admin('/users/dave/tokens', 'POST', { scope: 'admin' })).status).toBe(400)
     expect((await admin('/users/nobody/tokens', 'POST', {})).status).toBe(404)
@@ -63,7 +76,8 @@ describe('team administration', () => {
 
   it('an admin demoted to member loses the admin scope at once', async () => {
     await admin('/users', 'POST', { name: 'erin', role: 'admin' })
-    const { secret } = await (await admin('/users/erin/tokens', 'POST', { scope: 'admin' })).json() as { secret: string }
+    const { secret } = await (await admin('/users/erin/tokens', 'POST', { scope: 'admin' })).json() as
+      { secret: string }
     expect((await withSecret(secret, '/users')).status).toBe(200)
     await admin('/users/erin', 'PATCH', { role: 'member' })
     expect((await withSecret(secret, '/users')).status).toBe(403)
@@ -78,7 +92,8 @@ describe('team administration', () => {
     }
     const refused = await admin('/users/frank', 'DELETE')
     expect(refused.status).toBe(409)
-    expect(await refused.json()).toEqual({ error: { reason: 'CONFLICT', details: expect.stringContaining('3 pin requests') } })
+    expect(await refused.json())
+      .toEqual({ error: { reason: 'CONFLICT', details: expect.stringContaining('3 pin requests') } })
     expect((await withSecret(secret, '/pins')).status).toBe(200)
     expect((await admin('/users/frank?remove_pins=maybe', 'DELETE')).status).toBe(400)
     const deleted = await admin('/users/frank?remove_pins=true', 'DELETE')
@@ -92,18 +107,29 @@ describe('team administration', () => {
   it('shows usage to each user, and everyone and the node to admins', async () => {
     await service.client('alice').pinsPost({ pin: { cid: 'bafkqaaa' } })
     const own = await (await service.request('/usage', { user: 'alice' })).json()
-    expect(own).toEqual({ user: 'alice', pins: { queued: 0, pinning: 0, pinned: 1, failed: 0 }, bytes: 0, cids: 1, limits: {} })
+    expect(own).toEqual({
+      user: 'alice', pins: { queued: 0, pinning: 0, pinned: 1, failed: 0 }, bytes: 0, cids: 1, limits: {}
+    })
     expect((await service.request('/usage/all', { user: 'alice' })).status).toBe(403)
-    const all = await (await admin('/usage/all')).json() as { users: Array<{ user: string }>, node: { blocks: number, bytes: number } }
+    const all = await (await admin('/usage/all')).json() as
+      { users: Array<{ user: string }>, node: { blocks: number, bytes: number } }
     expect(all.users.map(u => u.user)).toContain('alice')
     expect(all.node).toEqual({ blocks: expect.any(Number), bytes: expect.any(Number) })
   })
 
   it('refuses every admin route to tokens without the admin scope', async () => {
-    const routes: Array<[string, string]> = [['GET', '/users'], ['POST', '/users'], ['GET', '/users/alice'], ['PATCH', '/users/alice'], ['DELETE', '/users/alice'],
-      ['GET', '/users/alice/tokens'], ['POST', '/users/alice/tokens'], ['DELETE', '/users/alice/tokens/x'], ['GET', '/usage/all']]
+    const routes: Array<[string, string]> = [
+      ['GET', '/users'], ['POST', '/users'], ['GET', '/users/alice'], ['PATCH', '/users/alice'],
+      ['DELETE', '/users/alice'], ['GET', '/users/alice/tokens'], ['POST', '/users/alice/tokens'],
+      ['DELETE', '/users/alice/tokens/x'], ['GET', '/usage/all']
+    ]
     for (const [method, path] of routes) {
-      const res = await service.request(path, { method, user: 'alice', headers: JSON_HEADERS, ...(method === 'GET' || method === 'DELETE' ? {} : { body: '{"name":"mallory","role":"admin"}' }) })
+      const res = await service.request(path, {
+        method,
+        user: 'alice',
+        headers: JSON_HEADERS,
+        ...(method === 'GET' || method === 'DELETE' ? {} : { body: '{"name":"mallory","role":"admin"}' })
+      })
       expect(res.status, `${method} ${path}`).toBe(403)
       expect(await res.json()).toEqual({ error: { reason: 'FORBIDDEN', details: expect.stringContaining('admin') } })
     }
@@ -122,7 +148,9 @@ describe('isolation between users', () => {
   afterAll(async () => { await service.destroy() })
 
   const bob = async (path: string, method = 'GET', body?: unknown): Promise<Response> =>
-    await service.request(path, { method, user: 'bob', headers: JSON_HEADERS, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) })
+    await service.request(path, {
+      method, user: 'bob', headers: JSON_HEADERS, ...(body !== undefined ? { body: JSON.stringify(body) } : {})
+    })
 
   it.each([
     ['GET /pins/{id}', 'GET', undefined],

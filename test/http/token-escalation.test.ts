@@ -14,7 +14,9 @@ describe('token escalation', () => {
   let service: TestService
   beforeAll(async () => {
     service = await startService({ users: ['alice', 'bob'], env: { PINERY_MAX_TOKENS_PER_USER: '12' } })
-    expect((await service.request('/users/bob', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"role":"admin"}' })).status).toBe(200)
+    const promote = await service.request('/users/bob',
+      { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"role":"admin"}' })
+    expect(promote.status).toBe(200)
   })
   afterAll(async () => { await service.destroy() })
 
@@ -49,7 +51,12 @@ describe('token escalation', () => {
     const writer = await mint(service.tokens.admin as string, { label: 'writer', scope: 'pins:write' })
     const res = await call(writer.secret, 'DELETE', '/tokens/bootstrap')
     expect(res.status).toBe(403)
-    expect(await res.json()).toEqual({ error: { reason: 'FORBIDDEN', details: 'this token has the pins:write scope; revoking token bootstrap needs admin, its scope' } })
+    expect(await res.json()).toEqual({
+      error: {
+        reason: 'FORBIDDEN',
+        details: 'this token has the pins:write scope; revoking token bootstrap needs admin, its scope'
+      }
+    })
     expect(await works(service.tokens.admin as string)).toBe(200)
     // Its own level and below: fine.
     const sibling = await mint(service.tokens.admin as string, { label: 'sibling', scope: 'pins:write' })
@@ -61,9 +68,15 @@ describe('token escalation', () => {
     const parent = await mint(service.tokens.alice as string, { label: 'temp', expires })
     const child = await mint(parent.secret, { label: 'child' })
     expect(child.expires).toBe(expires)
-    const later = await call(parent.secret, 'POST', '/tokens', { label: 'forever', expires: new Date(Date.now() + 7_200_000).toISOString() })
+    const later = await call(parent.secret, 'POST', '/tokens',
+      { label: 'forever', expires: new Date(Date.now() + 7_200_000).toISOString() })
     expect(later.status).toBe(400)
-    expect(await later.json()).toEqual({ error: { reason: 'BAD_REQUEST', details: `expires: may be no later than ${expires}, when the token creating it expires` } })
+    expect(await later.json()).toEqual({
+      error: {
+        reason: 'BAD_REQUEST',
+        details: `expires: may be no later than ${expires}, when the token creating it expires`
+      }
+    })
     const sooner = new Date(Date.now() + 600_000).toISOString()
     expect((await mint(parent.secret, { label: 'sooner', expires: sooner })).expires).toBe(sooner)
   })
@@ -75,7 +88,8 @@ describe('token escalation', () => {
     expect(forAdmin.expires).toBe(expires)
     const forBob = await mint(temp.secret, { scope: 'admin' }, '/users/bob/tokens')
     expect(forBob).toMatchObject({ expires, createdBy: temp.id, createdByUser: 'admin' })
-    expect((await call(temp.secret, 'POST', '/users/alice/tokens', { expires: new Date(Date.now() + 7_200_000).toISOString() })).status).toBe(400)
+    const tooLate = { expires: new Date(Date.now() + 7_200_000).toISOString() }
+    expect((await call(temp.secret, 'POST', '/users/alice/tokens', tooLate)).status).toBe(400)
   })
 
   it('revoking a token revokes the tokens it created, theirs in turn, and nothing else', async () => {
@@ -133,7 +147,12 @@ describe('token escalation', () => {
       const res = await call(bob.secret, 'POST', '/tokens', { label: `d${made.length}` })
       if (res.status !== 201) {
         expect(res.status).toBe(409)
-        expect(await res.json()).toEqual({ error: { reason: 'CONFLICT', details: expect.stringMatching(/user bob has 12 tokens, the most allowed \(PINERY_MAX_TOKENS_PER_USER=12\)/) } })
+        expect(await res.json()).toEqual({
+          error: {
+            reason: 'CONFLICT',
+            details: expect.stringMatching(/user bob has 12 tokens, the most allowed \(PINERY_MAX_TOKENS_PER_USER=12\)/)
+          }
+        })
         break
       }
       made.push(await res.json() as Created)
@@ -147,7 +166,9 @@ describe('token escalation', () => {
 
 describe('token races', () => {
   let service: TestService
-  beforeAll(async () => { service = await startService({ users: ['erin', 'fay'], env: { PINERY_MAX_TOKENS_PER_USER: '5' } }) })
+  beforeAll(async () => {
+    service = await startService({ users: ['erin', 'fay'], env: { PINERY_MAX_TOKENS_PER_USER: '5' } })
+  })
   afterAll(async () => { await service.destroy() })
 
   const post = async (secret: string, body: unknown): Promise<Response> => await service.request('/tokens', {
@@ -156,7 +177,8 @@ describe('token races', () => {
 
   it('concurrent creates never take a user past the cap', async () => {
     const erin = service.tokens.erin as string
-    const answers = await Promise.all(Array.from({ length: 20 }, async (_, i) => (await post(erin, { label: `r${i}` })).status))
+    const answers = await Promise.all(Array.from({ length: 20 },
+      async (_, i) => (await post(erin, { label: `r${i}` })).status))
     // The fixture's token plus four more.
     expect(answers.filter(s => s === 201)).toHaveLength(4)
     expect(answers.filter(s => s === 409)).toHaveLength(16)
@@ -173,7 +195,8 @@ describe('token races', () => {
       ])
       if (created.status === 201) {
         const child = await created.json() as Created
-        expect((await service.request('/usage', { user: null, headers: { authorization: `Bearer ${child.secret}` } })).status).toBe(401)
+        const headers = { authorization: `Bearer ${child.secret}` }
+        expect((await service.request('/usage', { user: null, headers })).status).toBe(401)
       } else {
         expect(created.status).toBe(401)
       }
@@ -195,13 +218,19 @@ describe('rate limit per user', () => {
     const create = await service.request('/tokens', { method: 'POST', user: 'carol', body: '{"label":"fresh"}' })
     expect(create.status).toBe(201)
     const fresh = (await create.json() as { secret: string }).secret
-    const status = async (secret: string): Promise<number> => (await service.request('/usage', { user: null, headers: { authorization: `Bearer ${secret}` } })).status
+    const status = async (secret: string): Promise<number> =>
+      (await service.request('/usage', { user: null, headers: { authorization: `Bearer ${secret}` } })).status
     const seen: number[] = []
     for (let i = 0; i < 3; i++) seen.push(await status(carol))
     expect(seen).toContain(429)
     const res = await service.request('/usage', { user: null, headers: { authorization: `Bearer ${fresh}` } })
     expect(res.status).toBe(429)
-    expect(await res.json()).toEqual({ error: { reason: 'TOO_MANY_REQUESTS', details: expect.stringContaining('user carol may make 1 requests per second') } })
+    expect(await res.json()).toEqual({
+      error: {
+        reason: 'TOO_MANY_REQUESTS',
+        details: expect.stringContaining('user carol may make 1 requests per second')
+      }
+    })
     expect(await status(service.tokens.dave as string)).toBe(200)
   })
 })
@@ -221,7 +250,8 @@ describe('a new PINERY_ADMIN_TOKEN', () => {
     const rotated = 'pinery_a-new-admin-token-after-a-leak'
     service = await startService({ dataDir, env: { PINERY_ADMIN_TOKEN: rotated } })
     try {
-      const status = async (secret: string): Promise<number> => (await service.request('/usage', { user: secret })).status
+      const status = async (secret: string): Promise<number> =>
+        (await service.request('/usage', { user: secret })).status
       expect(await status(ADMIN_TOKEN)).toBe(401)
       expect(await status(child)).toBe(401)
       expect(await status(rotated)).toBe(200)

@@ -17,7 +17,12 @@ describe('tokens and access levels', () => {
     service = await startService({ users: ['alice'] })
     pinId = (await service.client('alice').pinsPost({ pin: { cid: 'bafkqaaa' } })).requestid
     for (const scope of SCOPES.slice(0, 3)) {
-      const res = await service.request('/tokens', { method: 'POST', user: 'alice', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ label: scope, scope }) })
+      const res = await service.request('/tokens', {
+        method: 'POST',
+        user: 'alice',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ label: scope, scope })
+      })
       expect(res.status).toBe(201)
       secrets[scope] = (await res.json() as { secret: string }).secret
     }
@@ -27,15 +32,37 @@ describe('tokens and access levels', () => {
   afterAll(async () => { await service.destroy() })
 
   const as = async (scope: Scope, path: string, init: RequestInit = {}): Promise<Response> =>
-    await service.request(path, { ...init, user: null, headers: { ...init.headers as Record<string, string>, authorization: `Bearer ${secrets[scope] ?? ''}`, 'content-type': 'application/json' } })
+    await service.request(path, {
+      ...init,
+      user: null,
+      headers: {
+        ...init.headers as Record<string, string>,
+        authorization: `Bearer ${secrets[scope] ?? ''}`,
+        'content-type': 'application/json'
+      }
+    })
 
   const routes: Array<{ name: string, need: Scope, call: () => [string, RequestInit] }> = [
-    { name: 'POST /pins', need: 'pins:add', call: () => ['/pins', { method: 'POST', body: JSON.stringify({ cid: 'bafkqaaa' }) }] },
+    {
+      name: 'POST /pins',
+      need: 'pins:add',
+      call: () => ['/pins', { method: 'POST', body: JSON.stringify({ cid: 'bafkqaaa' }) }]
+    },
     { name: 'GET /pins', need: 'pins:read', call: () => ['/pins', {}] },
     { name: 'GET /pins/{id}', need: 'pins:read', call: () => [`/pins/${pinId}`, {}] },
     // Replace and delete target a pin that does not exist: the scope check comes first, else 404.
-    { name: 'POST /pins/{id}', need: 'pins:write', call: () => ['/pins/00000000-0000-4000-8000-000000000000', { method: 'POST', body: JSON.stringify({ cid: 'bafkqaaa' }) }] },
-    { name: 'DELETE /pins/{id}', need: 'pins:write', call: () => ['/pins/00000000-0000-4000-8000-000000000000', { method: 'DELETE' }] },
+    {
+      name: 'POST /pins/{id}',
+      need: 'pins:write',
+      call: () => [
+        '/pins/00000000-0000-4000-8000-000000000000', { method: 'POST', body: JSON.stringify({ cid: 'bafkqaaa' }) }
+      ]
+    },
+    {
+      name: 'DELETE /pins/{id}',
+      need: 'pins:write',
+      call: () => ['/pins/00000000-0000-4000-8000-000000000000', { method: 'DELETE' }]
+    },
     { name: 'GET /usage', need: 'pins:read', call: () => ['/usage', {}] },
     // Managing devices is writing: a pins:add CI token or a pins:read dashboard cannot mint or revoke tokens.
     { name: 'GET /tokens', need: 'pins:write', call: () => ['/tokens', {}] },
@@ -48,8 +75,16 @@ describe('tokens and access levels', () => {
     { name: 'PATCH /users/{name}', need: 'admin', call: () => ['/users/nobody', { method: 'PATCH', body: '{}' }] },
     { name: 'DELETE /users/{name}', need: 'admin', call: () => ['/users/nobody', { method: 'DELETE' }] },
     { name: 'GET /users/{name}/tokens', need: 'admin', call: () => ['/users/nobody/tokens', {}] },
-    { name: 'POST /users/{name}/tokens', need: 'admin', call: () => ['/users/nobody/tokens', { method: 'POST', body: '{}' }] },
-    { name: 'DELETE /users/{name}/tokens/{id}', need: 'admin', call: () => ['/users/nobody/tokens/x', { method: 'DELETE' }] },
+    {
+      name: 'POST /users/{name}/tokens',
+      need: 'admin',
+      call: () => ['/users/nobody/tokens', { method: 'POST', body: '{}' }]
+    },
+    {
+      name: 'DELETE /users/{name}/tokens/{id}',
+      need: 'admin',
+      call: () => ['/users/nobody/tokens/x', { method: 'DELETE' }]
+    },
     { name: 'GET /usage/all', need: 'admin', call: () => ['/usage/all', {}] }
   ]
   const matrix = routes.flatMap(r => SCOPES.map(scope => ({ ...r, scope })))
@@ -75,14 +110,25 @@ describe('tokens and access levels', () => {
     expect(results.every(t => !('secret' in t) && !('hash' in t))).toBe(true)
     const higher = await as('pins:write', '/tokens', { method: 'POST', body: JSON.stringify({ scope: 'admin' }) })
     expect(higher.status).toBe(400)
-    const admin = await service.request('/tokens', { method: 'POST', user: 'alice', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scope: 'admin' }) })
+    const admin = await service.request('/tokens', {
+      method: 'POST',
+      user: 'alice',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ scope: 'admin' })
+    })
     expect(admin.status).toBe(400)
   })
 
   it('revocation takes effect on the very next request, for that token only', async () => {
-    const created = await service.request('/tokens', { method: 'POST', user: 'alice', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ label: 'phone' }) })
+    const created = await service.request('/tokens', {
+      method: 'POST',
+      user: 'alice',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ label: 'phone' })
+    })
     const { id, secret } = await created.json() as { id: string, secret: string }
-    const use = async (): Promise<number> => (await service.request('/pins', { user: null, headers: { authorization: `Bearer ${secret}` } })).status
+    const use = async (): Promise<number> =>
+      (await service.request('/pins', { user: null, headers: { authorization: `Bearer ${secret}` } })).status
     expect(await use()).toBe(200)
     expect((await service.request(`/tokens/${id}`, { method: 'DELETE', user: 'alice' })).status).toBe(204)
     expect(await use()).toBe(401)
@@ -93,9 +139,15 @@ describe('tokens and access levels', () => {
 
   it('an expired token is refused', async () => {
     const expires = new Date(Date.now() + 1500).toISOString()
-    const created = await service.request('/tokens', { method: 'POST', user: 'alice', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ label: 'ci', expires }) })
+    const created = await service.request('/tokens', {
+      method: 'POST',
+      user: 'alice',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ label: 'ci', expires })
+    })
     const { secret } = await created.json() as { secret: string }
-    const use = async (): Promise<number> => (await service.request('/pins', { user: null, headers: { authorization: `Bearer ${secret}` } })).status
+    const use = async (): Promise<number> =>
+      (await service.request('/pins', { user: null, headers: { authorization: `Bearer ${secret}` } })).status
     expect(await use()).toBe(200)
     await new Promise(resolve => setTimeout(resolve, 1600))
     expect(await use()).toBe(401)

@@ -3,15 +3,15 @@
  */
 import { describe, expect, it } from 'vitest'
 import { createPinQueue } from '../../src/pins/pin-queue.js'
-import type { PinRecord } from '../../src/pins/types.js'
 
-const rec = (id: string, owner = 'a'): PinRecord => ({ requestid: id, owner, created: 0, status: 'queued', cidKey: 'c', pin: { cid: 'c' } })
+/** A queued request: its id and owner. */
+const rec = (id: string, owner = 'a'): [string, string] => [id, owner]
 
 describe('pin queue', () => {
   it('keeps FIFO order and exact positions through cancellations anywhere', () => {
     const q = createPinQueue()
     const ids = Array.from({ length: 10 }, (_, i) => `r${i}`)
-    for (const id of ids) q.push(rec(id))
+    for (const id of ids) q.push(...rec(id))
     const model = [...ids]
     const check = (): void => {
       expect(q.length).toBe(model.length)
@@ -20,7 +20,7 @@ describe('pin queue', () => {
     check()
     for (const id of ['r3', 'r7', 'r0', 'r5']) { q.cancel(id); model.splice(model.indexOf(id), 1); check() }
     expect(q.take()?.requestid).toBe('r1'); model.shift(); check()
-    q.push(rec('r10')); model.push('r10'); check()
+    q.push(...rec('r10')); model.push('r10'); check()
     while (model.length > 0) { expect(q.take()?.requestid).toBe(model.shift()); check() }
     expect(q.take()).toBeUndefined()
     expect(q.cancel('r1')).toBe(false)
@@ -29,9 +29,9 @@ describe('pin queue', () => {
 
   it('takes owners in turns, and positions follow the order records are taken in', () => {
     const q = createPinQueue()
-    for (let i = 0; i < 100; i++) q.push(rec(`a${i}`, 'a'))
-    q.push(rec('b0', 'b')); q.push(rec('b1', 'b'))
-    q.push(rec('c0', 'c'))
+    for (let i = 0; i < 100; i++) q.push(...rec(`a${i}`, 'a'))
+    q.push(...rec('b0', 'b')); q.push(...rec('b1', 'b'))
+    q.push(...rec('c0', 'c'))
     // a's backlog does not keep b and c waiting: one turn each.
     expect(q.position('a0')).toBe(1)
     expect(q.position('b0')).toBe(2)
@@ -50,7 +50,7 @@ describe('pin queue', () => {
     expect(expected.map(() => q.take()?.requestid)).toEqual(expected)
     // An owner refused (at its slot cap) keeps its turn for later.
     expect(q.take(owner => owner !== 'a')).toBeUndefined()
-    q.push(rec('c1', 'c'))
+    q.push(...rec('c1', 'c'))
     expect(q.take(owner => owner !== 'a')?.requestid).toBe('c1')
     expect(q.take()?.requestid).toBe('a4')
     expect(q.length).toBe(95)
@@ -59,7 +59,7 @@ describe('pin queue', () => {
   it('stays fast with 10,000 queued records of many owners', () => {
     const q = createPinQueue()
     const started = performance.now()
-    for (let i = 0; i < 10_000; i++) q.push(rec(`r${i}`, `u${i % 10}`))
+    for (let i = 0; i < 10_000; i++) q.push(...rec(`r${i}`, `u${i % 10}`))
     for (let i = 0; i < 10_000; i += 7) q.position(`r${i}`)
     for (let i = 0; i < 10_000; i += 3) q.cancel(`r${i}`)
     while (q.take() != null);

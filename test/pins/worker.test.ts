@@ -213,6 +213,26 @@ describe('pin worker', () => {
     expect(w.stats()).toEqual({ depth: 1, active: 1 })
   })
 
+  it('reads a resumed record as its job starts: a request deleted while it waited is not fetched', async () => {
+    // Left pending by a previous run: resumed, the queue holds their ids only.
+    const blocker = core.record('alice', await unobtainable())
+    await core.lifecycle.create(blocker)
+    const { cid } = await origin.addRandomFile(1)
+    const waiting = core.record('alice', cid, { pin: { cid: cid.toString(), origins: origin.addrs } })
+    await core.lifecycle.create(waiting)
+    const w = startWorker({ concurrency: 1, stallTimeoutMs: 60_000 })
+    await w.start()
+    await waitFor(async () => w.stats().active === 1 ? true : undefined, 5000, 'the first fetch to start')
+    expect(w.position(waiting.requestid)).toEqual({ position: 1, length: 1 })
+    // Gone from the store without the cancel the service sends (a race it may lose).
+    await core.lifecycle.remove(waiting.requestid)
+    w.cancel(blocker.requestid)
+    await waitFor(async () => w.stats().active === 0 && w.stats().depth === 0 ? true : undefined, 5000, 'the queue to drain')
+    expect(outcomes.has(waiting.requestid)).toBe(false)
+    expect(await counter('pinery_pins_started_total')).toBe(1)
+    expect(await core.dagPins.hasPin(cid)).toBe(false)
+  })
+
   it('queues a request once however often it is handed over, and not while it runs', async () => {
     const w = startWorker({ concurrency: 1, stallTimeoutMs: 60_000 })
     await w.start()

@@ -63,7 +63,8 @@ describe('signing in', () => {
     await page.locator('[data-ready=pins]').waitFor()
     // The token is nowhere page script or a URL can reach.
     expect(await page.evaluate(() => document.cookie)).toBe('')
-    expect(await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }))).toBe('{}{}')
+    expect(await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage })))
+      .toBe('{}{}')
     expect(page.url()).not.toContain(svc.tokens.alice)
     const cookie = (await context.cookies()).find(c => c.name === 'pinery_session')
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' })
@@ -116,13 +117,19 @@ describe('pins', () => {
   it('shows why a pin failed, and retries it', async () => {
     const json = { 'content-type': 'application/json' }
     const patch = async (quota: unknown): Promise<void> => {
-      expect((await svc.request('/users/alice', { method: 'PATCH', headers: json, body: JSON.stringify({ quota }) })).status).toBe(200)
+      const res = await svc.request('/users/alice', { method: 'PATCH', headers: json, body: JSON.stringify({ quota }) })
+      expect(res.status).toBe(200)
     }
     const used = (await (await svc.request('/usage', { user: 'alice' })).json() as { bytes: number }).bytes
     await patch({ bytes: used + 100 * 1024 })
     try {
       const cid = await origin.addFile(randomBytes(300 * 1024))
-      const res = await svc.request('/pins', { method: 'POST', user: 'alice', headers: json, body: JSON.stringify({ cid: cid.toString(), name: 'too-big', origins: origin.addrs }) })
+      const res = await svc.request('/pins', {
+        method: 'POST',
+        user: 'alice',
+        headers: json,
+        body: JSON.stringify({ cid: cid.toString(), name: 'too-big', origins: origin.addrs })
+      })
       expect(res.status).toBe(202)
       const { requestid } = await res.json() as { requestid: string }
       const page = await app(svc.tokens.alice as string)
@@ -143,9 +150,12 @@ describe('pins', () => {
   it('uploads a folder with its paths and opens one of its files back', async () => {
     const dir = join(files, 'site')
     await mkdir(join(dir, 'css'), { recursive: true })
-    const content = { 'index.html': '<h1>hi</h1>', 'css/app.css': 'body { color: red }', 'notes.txt': 'notes kept by the team\n' }
+    const content = {
+      'index.html': '<h1>hi</h1>', 'css/app.css': 'body { color: red }', 'notes.txt': 'notes kept by the team\n'
+    }
     for (const [path, text] of Object.entries(content)) await writeFile(join(dir, path), text)
-    const expected = await directoryDag(Object.entries(content).map(([path, text]) => ({ path, bytes: new TextEncoder().encode(text) })))
+    const expected = await directoryDag(Object.entries(content)
+      .map(([path, text]) => ({ path, bytes: new TextEncoder().encode(text) })))
     const page = await app(svc.tokens.alice as string)
     await page.getByRole('link', { name: 'Add', exact: true }).first().click()
     await page.locator('#pick-folder').setInputFiles(dir)
@@ -156,7 +166,9 @@ describe('pins', () => {
     expect(await page.locator('.detail').textContent()).toContain(expected.root.toString())
     await page.getByRole('link', { name: 'notes.txt' }).click()
     await expect.poll(async () => await page.getByLabel('file preview').textContent()).toBe(content['notes.txt'])
-    const [tab] = await Promise.all([page.context().waitForEvent('page'), page.getByRole('link', { name: 'Open file' }).click()])
+    const [tab] = await Promise.all([
+      page.context().waitForEvent('page'), page.getByRole('link', { name: 'Open file' }).click()
+    ])
     await tab.waitForLoadState()
     expect((await tab.evaluate(() => document.body.innerText)).trim()).toBe(content['notes.txt'].trim())
     await page.context().close()
@@ -179,7 +191,8 @@ describe('pins', () => {
     await page.evaluate(() => {
       const line = document.querySelector('form .progress small')
       window.progressSeen = []
-      new window.MutationObserver(() => { window.progressSeen.push(line.textContent) }).observe(line, { childList: true, characterData: true, subtree: true })
+      new window.MutationObserver(() => { window.progressSeen.push(line.textContent) })
+        .observe(line, { childList: true, characterData: true, subtree: true })
     })
     await page.getByRole('button', { name: 'Upload' }).click()
     await page.locator('.detail[data-status=pinned]').waitFor()
@@ -190,7 +203,8 @@ describe('pins', () => {
     ])
     expect(await page.locator('.detail').textContent()).toContain(expected.root.toString())
     await page.locator('.listing li').nth(2).waitFor() // the listing is read after the pin shows
-    expect(await page.locator('.listing li').allTextContents()).toEqual(['a.txt 18 B', 'b.txt 19 B', 'zeros.bin 16 MiB'])
+    expect(await page.locator('.listing li').allTextContents())
+      .toEqual(['a.txt 18 B', 'b.txt 19 B', 'zeros.bin 16 MiB'])
     const seen = await page.evaluate(() => window.progressSeen as string[])
     expect(seen.some(t => /^[\d.]+ (B|KiB|MiB) of 16 MiB sent$/.test(t))).toBe(true)
     await page.context().close()
@@ -198,7 +212,12 @@ describe('pins', () => {
 
   it('shows a pin named with markup as text', async () => {
     const name = '<img src=x onerror="window.pwned=1"><b>bold</b>'
-    const res = await svc.request('/pins', { method: 'POST', user: 'alice', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cid: 'bafkqaaa', name, meta: { '<i>k</i>': '<script>window.pwned=2</script>' } }) })
+    const res = await svc.request('/pins', {
+      method: 'POST',
+      user: 'alice',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ cid: 'bafkqaaa', name, meta: { '<i>k</i>': '<script>window.pwned=2</script>' } })
+    })
     const { requestid } = await res.json() as { requestid: string }
     const page = await app(svc.tokens.alice as string)
     await page.locator('[data-ready=pins]').waitFor()
@@ -217,15 +236,22 @@ describe('pins', () => {
 
 describe('layout and keyboard', () => {
   it('fits a phone (no sideways scrolling) and opens a pin with the keyboard alone', async () => {
-    await svc.request('/pins', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cid: 'bafkqaaa', name: 'keyboard-pin' }) })
+    await svc.request('/pins', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ cid: 'bafkqaaa', name: 'keyboard-pin' })
+    })
     const page = await app(svc.tokens.admin as string, { width: 390, height: 844 })
     const pages: Array<[string, string]> = [
-      ['#/pins', '[data-ready=pins] tbody tr'], ['#/add', '.drop'], ['#/devices', 'tr[data-tokenid]'], ['#/usage', '.bars'], ['#/admin', '[data-user=alice]']
+      ['#/pins', '[data-ready=pins] tbody tr'], ['#/add', '.drop'], ['#/devices', 'tr[data-tokenid]'],
+      ['#/usage', '.bars'], ['#/admin', '[data-user=alice]']
     ]
     for (const [hash, ready] of pages) {
       await page.evaluate((h: string) => { window.location.hash = h }, hash)
       await page.locator(ready).first().waitFor()
-      expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth), hash).toBe(0)
+      const overflow = await page.evaluate(() =>
+        document.documentElement.scrollWidth - document.documentElement.clientWidth)
+      expect(overflow, hash).toBe(0)
     }
     await page.evaluate(() => { window.location.hash = '#/pins' })
     await page.locator('[data-ready=pins] tbody tr').first().waitFor()

@@ -82,6 +82,17 @@ describe('deliver', () => {
     expect(await send(interim)).toMatchObject({ ok: true, status: 204 })
   })
 
+  it('refuses answers whose framing is broken, without hanging on them', async () => {
+    // "-6" once sent the chunk parser back to the start of its own line, for ever (the whole process hung).
+    for (const size of ['-6', '-4', 'zz', '+2', '0x2', '123456789']) {
+      const url = await raw(s => s.write(`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${size}\r\nok\r\n0\r\n\r\n`))
+      expect(await send(url)).toMatchObject({ ok: false, error: 'bad answer: bad chunk size' })
+    }
+    // A content-length that is not digits is no length: the body is read until close (or 64 KiB).
+    const odd = await raw(s => s.end('HTTP/1.1 200 OK\r\ncontent-length: 1e1\r\n\r\n0123456789 and more'))
+    expect(await send(odd)).toMatchObject({ ok: true, status: 200 })
+  })
+
   it('does not follow redirects', async () => {
     const url = await raw(s => s.write('HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:1/\r\ncontent-length: 0\r\n\r\n'))
     expect(await send(url)).toMatchObject({ ok: false, status: 302, error: 'answered 302; redirects are not followed' })

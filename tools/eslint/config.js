@@ -87,9 +87,17 @@ export default tseslint.config(
     languageOptions: { globals: globals.node }
   },
   {
-    // Tests and the browser app keep long lines for now (≈450 in test/, 75 in web/app): wrapping
-    // them is a separate pass. Everything else applies to them.
-    files: ['test/**', 'web/app/**'],
+    // The browser app keeps long lines for now (≈85 in web/app): wrapping them is a separate pass.
+    files: ['web/app/**'],
+    rules: { '@stylistic/max-len': 'off' }
+  },
+  {
+    // Tests not wrapped yet to 120 columns (they were being edited when the rest of test/ was);
+    // drop each entry once its long lines are wrapped. Everything else applies to them.
+    files: [
+      'test/webhooks/**', 'test/pins/**', 'test/node/**', 'test/kubo/**', 'test/events/**',
+      'test/crash.test.ts', 'test/power-cut.test.ts', 'test/fixtures/process.ts', 'test/fixtures/origin.ts'
+    ],
     rules: { '@stylistic/max-len': 'off' }
   },
   {

@@ -11,6 +11,7 @@ import { createSemaphore } from '../../pins/semaphore.js'
 import { createPeerLedger } from './ledger.js'
 import { Message } from './message.js'
 import { createOutbox } from './outbox.js'
+import { grantFullWindow } from './stream-window.js'
 import { createWants } from './wants.js'
 import { BITSWAP_PROTOCOL, MAX_MESSAGE_BYTES, createMessageReader, v0Cid, verifiedCid } from './wire.js'
 import type { PeerLedger } from './ledger.js'
@@ -118,6 +119,7 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
     const peerId = connection.remotePeer
     const peer = peerId.toString()
     const read = createMessageReader(MAX_MESSAGE_BYTES, (bytes) => { onMessage(peer, peerId, bytes) })
+    grantFullWindow(stream)
     await new Promise<void>((resolve) => {
       const finish = (): void => {
         stream.removeEventListener('message', onData)
