@@ -14,7 +14,11 @@
  * in one run; the order of the runs rotates from run to run.
  *
  *   npm run bench:events -- [--count 10000] [--in-flight 20] [--streams 50] [--webhooks 3] [--runs 1]
- *     [--server path/to/dist/server.js] [--baseline label=path/to/dist/server.js …]
+ *     [--server path/to/dist/server.js] [--baseline label=path/to/dist/server.js …] [--receiver net|node]
+ *
+ * The receivers (hook-receiver.mjs) check every signature (with the secret the bench hands them after
+ * registering) and count bad ones; `--receiver node` runs the node:http receiver of earlier rounds,
+ * which does not check and costs ~2.5× the CPU per POST on the same cores.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -34,14 +38,17 @@ const { values } = parseArgs({
     webhooks: { type: 'string', default: '3' },
     runs: { type: 'string', default: '1' },
     baseline: { type: 'string', multiple: true },
-    server: { type: 'string', default: SERVER }
+    server: { type: 'string', default: SERVER },
+    /** `net`: hook-receiver.mjs (checks every signature); `node`: hook-receiver-node.mjs (node:http, no checks). */
+    receiver: { type: 'string', default: 'net' }
   }
 })
 const count = Number(values.count)
 const inFlight = Number(values['in-flight'])
 const TOKEN = 'pinery_bench-events-token'
 const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
-const RECEIVER = fileURLToPath(new URL('./hook-receiver.mjs', import.meta.url))
+const RECEIVER_FILE = values.receiver === 'node' ? './hook-receiver-node.mjs' : './hook-receiver.mjs'
+const RECEIVER = fileURLToPath(new URL(RECEIVER_FILE, import.meta.url))
 const SSE_CLIENTS = fileURLToPath(new URL('./sse-clients.mjs', import.meta.url))
 const TYPES = ['pin.queued', 'pin.pinning', 'pin.progress', 'pin.pinned', 'pin.failed', 'pin.replaced', 'pin.deleted']
 
@@ -51,7 +58,15 @@ async function cpuSeconds (pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
-interface Stats { count: number, deliveries: number, p50: number, p99: number, max: number }
+interface Stats {
+  count: number
+  deliveries: number
+  p50: number
+  p99: number
+  max: number
+  bad: number
+  connections?: number
+}
 
 async function startReceiver (args: string[] = []): Promise<{ child: ChildProcess, url: string }> {
   const child = spawn(process.execPath, args.length > 0 ? args : [RECEIVER], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -79,6 +94,9 @@ async function runOnce (
       const body = JSON.stringify({ url: `${r.url}/hook`, events: TYPES })
       const res = await fetch(`${server.url}/webhooks`, { method: 'POST', headers, body })
       if (res.status !== 201) throw new Error(`webhook: ${res.status} ${await res.text()}`)
+      // The receiver checks every delivery's signature with it.
+      const { secret } = await res.json() as { secret: string }
+      await fetch(`${r.url}/_secret`, { method: 'POST', body: secret })
     }
     if (notify && Number(values.streams) > 0) {
       clients = await startReceiver([SSE_CLIENTS, `${server.url}/events`, TOKEN, values.streams as string])
@@ -123,22 +141,27 @@ async function runOnce (
     })
     let stats: Stats[] = []
     for (;;) {
-      stats = await Promise.all(receivers.map(async r => await (await fetch(`${r.url}/_stats`)).json() as Stats))
-      if (stats.every(s => s.count >= total) || performance.now() - started > 600_000) break
+      const counts = await Promise.all(receivers.map(async r => await (await fetch(`${r.url}/_count`)).json() as Stats))
+      if (counts.every(s => s.count >= total) || performance.now() - started > 600_000) break
       await new Promise(resolve => setTimeout(resolve, 100))
     }
     const delivered = performance.now()
+    stats = await Promise.all(receivers.map(async r => await (await fetch(`${r.url}/_stats`)).json() as Stats))
+    const bad = stats.reduce((a, s) => a + s.bad, 0)
+    process.stderr.write(`  connections at each receiver: ${stats.map(s => s.connections ?? '?').join(' / ')}\n`)
     const cpuDelivered = (await cpuSeconds(server.child.pid as number) - cpuBefore).toFixed(1)
     // What the receivers and the stream client spent on the same cores (since they started).
-    const others = [...receivers, ...(clients != null ? [clients] : [])]
-    const othersCpu = (await Promise.all(others.map(async o => await cpuSeconds(o.child.pid as number))))
-      .reduce((a, b) => a + b, 0).toFixed(1)
+    const cpuOf = async (list: Array<{ child: ChildProcess }>): Promise<number> =>
+      (await Promise.all(list.map(async o => await cpuSeconds(o.child.pid as number)))).reduce((x, y) => x + y, 0)
+    const streamCpu = await cpuOf(clients != null ? [clients] : [])
+    const othersCpu = `${(await cpuOf(receivers)).toFixed(1)} + ${streamCpu.toFixed(1)}`
     const p99 = Math.max(...stats.map(s => s.p99))
     const p50 = Math.max(...stats.map(s => s.p50))
     const streamed = clients == null ? 0 : (await (await fetch(`${clients.url}/_stats`)).json() as { min: number }).min
     return [`with ${receivers.length} webhooks + ${values.streams as string} streams${label}`,
       `${((settled - started) / 1000).toFixed(1)} s`, rate, `${cpu} s`,
-      `${stats.map(s => s.count).join(' / ')} of ${total}`, `${((delivered - started) / 1000).toFixed(1)} s`,
+      `${stats.map(s => s.count).join(' / ')} of ${total}${bad > 0 ? ` (${bad} bad signatures)` : ''}`,
+      `${((delivered - started) / 1000).toFixed(1)} s`,
       `${cpuDelivered} s`, `${othersCpu} s`, `${p50} / ${p99} ms`, `${streamed} of ${total}`, (rss / MiB).toFixed(0)]
   } finally {
     clients?.child.kill('SIGTERM')
@@ -173,6 +196,6 @@ try {
 }
 process.stdout.write(`\nbench:events — ${count} single-block pins from one origin, ${inFlight} POSTs in flight\n\n`)
 process.stdout.write(table(['run', 'all settled in', 'pins/s', 'Pinery CPU until settled', 'events at each webhook',
-  'all delivered in', 'Pinery CPU until delivered', 'receivers + stream client CPU', 'delivery lag p50 / p99',
+  'all delivered in', 'Pinery CPU until delivered', 'receivers + stream client CPU-s', 'delivery lag p50 / p99',
   'events on the slowest stream',
   'Pinery peak RSS MiB'], rows) + '\n')

@@ -1,6 +1,8 @@
 // bench:events stream clients, in their own process as real clients would be:
 // `node sse-clients.mjs <events URL> <token> <n>` opens n GET /events streams and counts the
 // frames each receives. Prints {"port":N}; GET /_stats on that port → {min, max} frames per stream.
+// Each chunk is scanned where it arrived (until round four each was first copied onto the last
+// few bytes of the one before: ~1 GB copied per 10,000-pin run with 50 streams, on Pinery's cores).
 import { get, createServer } from 'node:http'
 
 const [url, token, n] = process.argv.slice(2)
@@ -11,10 +13,14 @@ for (let i = 0; i < Number(n); i++) {
   get(url, { headers: { authorization: `Bearer ${token}` } }, (res) => {
     let carry = Buffer.alloc(0)
     res.on('data', (chunk) => {
-      const buf = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk
+      // A mark split across chunks: only the few bytes around the seam are copied, not each chunk.
+      const seam = Buffer.concat([carry, chunk.subarray(0, MARK.length - 1)])
+      const split = seam.indexOf(MARK)
+      if (split >= 0 && split < carry.length) counts[i]++
       let at = 0
-      while ((at = buf.indexOf(MARK, at)) >= 0) { counts[i]++; at += MARK.length }
-      carry = buf.subarray(Math.max(0, buf.length - MARK.length + 1))
+      while ((at = chunk.indexOf(MARK, at)) >= 0) { counts[i]++; at += MARK.length }
+      const tail = chunk.length >= MARK.length - 1 ? chunk.subarray(chunk.length - MARK.length + 1) : seam
+      carry = Buffer.from(tail.subarray(Math.max(0, tail.length - MARK.length + 1)))
     })
   })
 }

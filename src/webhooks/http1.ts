@@ -1,6 +1,6 @@
 /**
  * A small HTTP/1.1 client for webhook POSTs: requests to one origin made in
- * the same turn are written at once on one connection (pipelined, at most 32;
+ * the same turn are written at once on one connection (pipelined, at most 128;
  * a request marked `alone`, a retry, goes on its own), idle connections are
  * kept per origin for a short while, and each answer is read only as far as
  * its status and (to keep the connection) its framing. A request a closing
@@ -12,18 +12,22 @@
  * pipelining), this client 22 µs one at a time and 15 µs pipelined 8 deep
  * (15,000 POSTs each, 2026-11-30). With three webhooks that is three POSTs
  * per event, on the same thread as pinning; pipelining also wakes each
- * receiver once per batch instead of once per POST.
+ * receiver once per batch instead of once per POST. Each request's head is
+ * built from a request line cached per URL, its body is the event's bytes
+ * (shared by every webhook), and a connection has one timeout timer for its
+ * earliest deadline rather than one per request.
  */
 import { connect as netConnect, type LookupFunction, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
+import { parseAnswer, type Parsed } from './http1-answer.js'
 
 /** One POST to make. */
 export interface PostRequest {
   url: URL
-  /** Header lines (lower-case names); host and content-length are added. */
-  headers: Record<string, string>
-  /** The JSON sent. */
-  body: string
+  /** Header lines (`name: value\r\n` each, lower-case names); host and content-length are added. */
+  headers: string
+  /** The JSON sent (bytes; several requests to one receiver can share them). */
+  body: Uint8Array
   timeoutMs: number
   /** At most this many bytes of the answer are read. */
   maxResponseBytes: number
@@ -43,15 +47,16 @@ const IDLE_MS = 2000
 const MAX_IDLE = 32
 
 /** Requests written at once on one connection, at most (their answers come back in order). */
-const PIPELINE = 32
+const PIPELINE = 128
 
 interface Job {
   req: PostRequest
-  /** Head and body, as written. */
-  text: string
+  /** The request's head, as written before its body. */
+  head: string
   resolve: (r: PostResult) => void
   done: boolean
-  timer: NodeJS.Timeout
+  /** When it times out (ms since the epoch). */
+  deadline: number
   conn?: Conn
   /** Sent again after a connection closed before answering it; goes on a new connection. */
   retried: boolean
@@ -69,73 +74,9 @@ interface Conn {
   answered: number
   reused: boolean
   idleTimer?: NodeJS.Timeout
-}
-
-/** How far an answer has been read: once `done`, it took `used` bytes; `close`: the server ends the connection. */
-export interface Parsed { status?: number, done: boolean, used: number, close: boolean, untilClose: boolean }
-
-/** Parses what has arrived of an answer (`acc`); `done` once it is complete. */
-export function parseAnswer (acc: Buffer): Parsed {
-  let off = 0
-  let status: number | undefined
-  for (;;) {
-    const end = acc.indexOf('\r\n\r\n', off, 'latin1')
-    if (end < 0) return { status, done: false, used: 0, close: false, untilClose: false }
-    const lines = acc.toString('latin1', off, end).split('\r\n')
-    const m = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0] ?? '')
-    if (m == null) throw new Error('not an HTTP/1.x answer')
-    status = Number(m[2])
-    off = end + 4
-    // Interim answers (100 Continue, 103 Early Hints) precede the real one.
-    if (status >= 100 && status < 200) continue
-    let length: number | undefined
-    let chunked = false
-    let close = m[1] === '0'
-    for (const line of lines.slice(1)) {
-      const colon = line.indexOf(':')
-      const name = line.slice(0, colon).trim().toLowerCase()
-      const value = line.slice(colon + 1).trim().toLowerCase()
-      if (name === 'content-length') length = /^\d{1,15}$/.test(value) ? Number(value) : NaN
-      else if (name === 'transfer-encoding') chunked = value.endsWith('chunked')
-      else if (name === 'connection') close = value.includes('close') || (m[1] === '0' && !value.includes('keep-alive'))
-    }
-    if (status === 204 || status === 304) return { status, done: true, used: off, close, untilClose: false }
-    if (chunked) {
-      const used = chunkedEnd(acc, off)
-      return { status, done: used >= 0, used: Math.max(used, 0), close, untilClose: false }
-    }
-    if (length != null && Number.isSafeInteger(length) && length >= 0) {
-      return { status, done: acc.length >= off + length, used: off + length, close, untilClose: false }
-    }
-    return { status, done: false, used: 0, close: true, untilClose: true }
-  }
-}
-
-/** A chunk's size: 1–8 hex digits (an answer is read 64 KiB at most anyway). */
-const CHUNK_SIZE = /^[0-9a-fA-F]{1,8}$/
-
-/** Where a chunked body starting at `off` ends (after its trailers), or -1 when it has not all arrived. */
-function chunkedEnd (acc: Buffer, off: number): number {
-  for (;;) {
-    const eol = acc.indexOf('\r\n', off, 'latin1')
-    if (eol < 0) return -1
-    // Hex digits only: parseInt would take "-6", which moves `off` back onto this line, for ever.
-    const token = acc.toString('latin1', off, eol).split(';')[0]?.trim() ?? ''
-    if (!CHUNK_SIZE.test(token)) throw new Error('bad chunk size')
-    const size = parseInt(token, 16)
-    if (size === 0) {
-      // Trailers, then an empty line.
-      let at = eol + 2
-      for (;;) {
-        const next = acc.indexOf('\r\n', at, 'latin1')
-        if (next < 0) return -1
-        if (next === at) return next + 2
-        at = next + 2
-      }
-    }
-    off = eol + 2 + size + 2
-    if (off > acc.length) return -1
-  }
+  /** One timer per connection, for its earliest deadline (not one per request: they are many). */
+  timer?: NodeJS.Timeout
+  due: number
 }
 
 /** POSTs over kept-alive connections. */
@@ -160,7 +101,6 @@ export function createHttp1Client (): Http1Client {
   function settle (job: Job, r: PostResult): void {
     if (job.done) return
     job.done = true
-    clearTimeout(job.timer)
     job.resolve(r)
     // An answer out of turn would be misread: the connection cannot carry the rest.
     if (job.conn?.jobs.includes(job) === true) job.conn.socket.destroy()
@@ -171,6 +111,38 @@ export function createHttp1Client (): Http1Client {
     for (const job of jobs) if (job.req.signal === this) settle(job, { error: 'cancelled' })
   }
   const live = new Set<Conn>()
+  /** Signals with the abort listener on (one listener per signal, not one per request). */
+  const signals = new WeakSet<AbortSignal>()
+  /** Per URL: the pool key and the request line with the host header. */
+  const targets = new WeakMap<URL, { key: string, line: string }>()
+
+  function targetOf (url: URL): { key: string, line: string } {
+    let target = targets.get(url)
+    if (target != null) return target
+    const line = `POST ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`
+    targets.set(url, target = { key: `${url.protocol}//${url.host}`, line })
+    return target
+  }
+
+  /** Times out what is due on `conn`, and watches for the next deadline. */
+  function expire (conn: Conn): void {
+    conn.timer = undefined
+    const now = Date.now()
+    let next = Infinity
+    for (const job of [...conn.jobs]) {
+      // Settling a job that is on the connection destroys it; its close sends the rest again or fails them.
+      if (job.deadline <= now) settle(job, { error: `no answer within ${job.req.timeoutMs} ms` })
+      else next = Math.min(next, job.deadline)
+    }
+    if (next < Infinity && !conn.socket.destroyed) watch(conn, next)
+  }
+
+  function watch (conn: Conn, deadline: number): void {
+    if (conn.timer != null && conn.due <= deadline) return
+    clearTimeout(conn.timer)
+    conn.due = deadline
+    conn.timer = setTimeout(() => { expire(conn) }, Math.max(0, deadline - Date.now()))
+  }
 
   function open (url: URL, lookup?: LookupFunction): Conn {
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1')
@@ -180,7 +152,7 @@ export function createHttp1Client (): Http1Client {
     const socket = https
       ? tlsConnect({ host, port, servername, lookup, ALPNProtocols: ['http/1.1'] })
       : netConnect({ host, port, lookup, noDelay: true })
-    const conn: Conn = { socket, key: `${url.protocol}//${url.host}`, jobs: [], answered: 0, reused: false }
+    const conn: Conn = { socket, key: targetOf(url).key, jobs: [], answered: 0, reused: false, due: Infinity }
     live.add(conn)
     let failure: Error | undefined
     socket.on('data', (chunk: Buffer) => { onData(conn, chunk) })
@@ -223,6 +195,7 @@ export function createHttp1Client (): Http1Client {
 
   function onClose (conn: Conn, err?: Error): void {
     live.delete(conn)
+    clearTimeout(conn.timer)
     forget(conn)
     const jobs = conn.jobs
     conn.jobs = []
@@ -251,6 +224,8 @@ export function createHttp1Client (): Http1Client {
   function release (conn: Conn): void {
     const list = idle.get(conn.key) ?? []
     if (list.length >= MAX_IDLE || conn.socket.destroyed) { conn.socket.destroy(); return }
+    clearTimeout(conn.timer)
+    conn.timer = undefined
     list.push(conn)
     idle.set(conn.key, list)
     conn.socket.unref()
@@ -268,7 +243,7 @@ export function createHttp1Client (): Http1Client {
   }
 
   function enqueue (job: Job): void {
-    const key = `${job.req.url.protocol}//${job.req.url.host}`
+    const key = targetOf(job.req.url).key
     const list = waiting.get(key)
     if (list != null) { list.push(job); return }
     waiting.set(key, [job])
@@ -290,24 +265,30 @@ export function createHttp1Client (): Http1Client {
     for (const g of groups) {
       const first = g[0] as Job
       const conn = (first.retried ? undefined : take(key)) ?? open(first.req.url, first.req.lookup)
-      for (const job of g) job.conn = conn
-      conn.jobs.push(...g)
-      conn.socket.write(g.length === 1 ? first.text : g.map(j => j.text).join(''))
+      const parts: Uint8Array[] = []
+      let deadline = Infinity
+      for (const job of g) {
+        job.conn = conn
+        conn.jobs.push(job)
+        parts.push(Buffer.from(job.head, 'latin1'), job.req.body)
+        deadline = Math.min(deadline, job.deadline)
+      }
+      watch(conn, deadline)
+      conn.socket.write(Buffer.concat(parts))
     }
   }
 
   return {
     async post (req) {
-      let text = `POST ${req.url.pathname}${req.url.search} HTTP/1.1\r\nhost: ${req.url.host}\r\n` +
-        `content-length: ${Buffer.byteLength(req.body)}\r\n`
-      for (const [name, value] of Object.entries(req.headers)) text += `${name}: ${value}\r\n`
-      text += `\r\n${req.body}`
+      const head = `${targetOf(req.url).line}content-length: ${req.body.byteLength}\r\n${req.headers}\r\n`
       return await new Promise<PostResult>((resolve) => {
-        if (req.signal?.aborted === true) { resolve({ error: 'cancelled' }); return }
-        const job: Job = { req, text, resolve, done: false, retried: false, timer: setTimeout(() => {
-          settle(job, { error: `no answer within ${req.timeoutMs} ms` })
-        }, req.timeoutMs) }
-        req.signal?.addEventListener('abort', cancel, { once: true })
+        const { signal } = req
+        if (signal?.aborted === true) { resolve({ error: 'cancelled' }); return }
+        const job: Job = { req, head, resolve, done: false, retried: false, deadline: Date.now() + req.timeoutMs }
+        if (signal != null && !signals.has(signal)) {
+          signals.add(signal)
+          signal.addEventListener('abort', cancel, { once: true })
+        }
         enqueue(job)
       })
     },

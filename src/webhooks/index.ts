@@ -120,12 +120,12 @@ export function createWebhooks (components: WebhooksComponents): Webhooks {
     async test (caller, id) {
       const hook = owned(caller, id)
       const eventId = `test-${randomUUID()}`
-      const time = new Date().toISOString()
+      const at = Date.now()
+      const time = new Date(at).toISOString()
       const body = JSON.stringify({ id: eventId, type: 'webhook.test', time, user: caller.user, webhook: hook.id })
       const { url, secret } = hook
       const result = await deliver({ url, secret, eventId, body, timeoutMs: components.timeoutMs, policy })
-      await store.recordAttempt(hook.id, {
-        time,
+      store.recordAttempt(hook.id, at, {
         event_id: eventId,
         status_code: result.status ?? null,
         latency_ms: result.latencyMs,

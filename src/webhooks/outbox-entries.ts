@@ -21,7 +21,8 @@ export interface Entry {
   key: string
   id: number
   requestid: string
-  body: string
+  /** The event's JSON, as sent (shared by every webhook's entry of the event). */
+  body: Uint8Array
   attempts: number
   nextAt: number
   /** Stored in LevelDB (it is deleted once delivered); otherwise only the cursor stands for it. */
@@ -32,37 +33,22 @@ export interface Entry {
 
 /** The stored form. */
 export function encodeEntry (e: Entry): Uint8Array {
-  return encoder.encode(`${e.attempts} ${e.nextAt} ${e.requestid}\n${e.body}`)
+  return Buffer.concat([encoder.encode(`${e.attempts} ${e.nextAt} ${e.requestid}\n`), e.body])
 }
 
 /** The entry stored under `key`. */
 export function decodeEntry (key: string, value: Uint8Array): Entry {
-  const text = decoder.decode(value)
-  const nl = text.indexOf('\n')
-  const [attempts, nextAt, requestid] = text.slice(0, nl).split(' ') as [string, string, string]
+  const nl = value.indexOf(10)
+  const [attempts, nextAt, requestid] = decoder.decode(value.subarray(0, nl)).split(' ') as [string, string, string]
   const id = Number(key.slice(key.lastIndexOf('/') + 1))
-  const body = text.slice(nl + 1)
+  const body = value.subarray(nl + 1)
   return { key, id, requestid, body, attempts: Number(attempts), nextAt: Number(nextAt), parked: true }
 }
 
-/** Where `entry` is in `queue` (sorted by id), or -1. */
-export function indexOf (queue: Entry[], entry: Entry): number {
-  let lo = 0
-  let hi = queue.length - 1
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1
-    const id = (queue[mid] as Entry).id
-    if (id === entry.id) return queue[mid] === entry ? mid : queue.indexOf(entry)
-    if (id < entry.id) lo = mid + 1
-    else hi = mid - 1
-  }
-  return -1
-}
-
-/** A new entry of webhook `id` for event `e`. */
-export const entryOf = (id: string, e: LoggedEvent): Entry =>
+/** A new entry of webhook `id` for event `e`, whose JSON is `bytes`. */
+export const entryOf = (id: string, e: LoggedEvent, bytes: Uint8Array): Entry =>
   ({ key: `${PREFIX}${id}/${pad(e.id)}`, id: e.id, requestid: e.event.pin.requestid,
-    body: e.json, attempts: 0, nextAt: 0, parked: false })
+    body: bytes, attempts: 0, nextAt: 0, parked: false })
 
 /** Whether `hook` wants event `e` (enabled, subscribed to its type, and its owner's or node-wide). */
 export const matches = (hook: Webhook, e: LoggedEvent): boolean =>

@@ -19,19 +19,17 @@
  * `disableAfterMs` is disabled with the reason; its waiting entries wait for
  * it to be re-enabled, and events while it is disabled are not kept for it.
  * Each webhook holds a bounded window of entries in memory and reads the rest
- * (parked entries and the log, in id order) as it drains.
+ * (parked entries and the log, in id order) as it drains; lane-store.ts keeps
+ * the cursors and parked entries, this module delivers.
  */
-import { deliver } from './deliver.js'
-import { CURSOR, decodeEntry, encodeEntry, entryOf, indexOf, matches, PREFIX, pad } from './outbox-entries.js'
-import type { Entry } from './outbox-entries.js'
-import { newLane, put, safeCursor, type Lane } from './lane.js'
-import { createWriteBatcher } from './write-batcher.js'
+import { prepare, send } from './deliver.js'
+import { encodeEntry, entryOf, matches, type Entry } from './outbox-entries.js'
+import { newLane, put, remove, type Lane } from './lane.js'
+import { createLaneStore } from './lane-store.js'
 import type { TargetPolicy } from './target-policy.js'
 import type { WebhookStore, Webhook } from './webhook-store.js'
-import type { EventLog, LoggedEvent } from '../events/event-log.js'
-import type { PinEvent } from '../events/index.js'
+import type { EventLog } from '../events/event-log.js'
 import type { Logger } from '../logger.js'
-import type { ExtraOp } from '../pins/record-store.js'
 import type { Level } from 'level'
 
 /** Settings of delivery. */
@@ -84,68 +82,25 @@ export interface Outbox {
 
 /** Creates the outbox (not started). */
 export function createOutbox (init: OutboxInit, components: OutboxComponents): Outbox {
-  const { db, store, events } = components
+  const { store, events } = components
   const log = components.logger.child({ component: 'webhooks' })
-  const concurrency = init.concurrency ?? 32
-  const gatherMs = init.gatherMs ?? 20
+  const concurrency = init.concurrency ?? 128
+  const gatherMs = init.gatherMs ?? 50
   const window = init.window ?? 5000
   const lanes = new Map<string, Lane>()
-  const batcher = createWriteBatcher(db)
-  const running = new Set<Promise<void>>()
+  const durable = createLaneStore({ db: components.db, store, events, log })
   const stopping = new AbortController()
+  /** Attempts in flight, and who waits for them to end (stop). */
+  let active = 0
+  let drained: (() => void) | undefined
   let unsubscribe: (() => void) | undefined
   let cursorTimer: NodeJS.Timeout | undefined
-  const encoder = new TextEncoder()
-
-  async function flushCursors (): Promise<void> {
-    const moved = [...lanes.values()].map(lane => ({ lane, at: safeCursor(lane) })).filter(m => m.at > m.lane.cursor)
-    if (moved.length === 0) return
-    await batcher.write(moved.map(m => ({ type: 'put', key: CURSOR + m.lane.id, value: encoder.encode(String(m.at)) })))
-    for (const m of moved) m.lane.cursor = Math.max(m.lane.cursor, m.at)
+  const writeCursors = async (): Promise<void> => {
+    await durable.writeCursors(lanes.values()).catch(err => { log.warn({ err }, 'cannot write the webhook cursors') })
   }
 
-  /** Reads the next window's worth of parked entries and log events, in id order. */
-  function refill (lane: Lane): void {
-    if (lane.refilling) return
-    lane.refilling = true
-    lane.op = lane.op.then(async () => {
-      const hook = store.get(lane.id)
-      const limit = Math.max(1, window - lane.queue.length)
-      const prefix = `${PREFIX}${lane.id}/`
-      const parked: Entry[] = []
-      for await (const [key, value] of db.iterator({ gt: prefix + pad(lane.parkedPos), lt: `${prefix}\xff`, limit })) {
-        parked.push(decodeEntry(key, value))
-      }
-      const upTo = events.published()
-      const logged: LoggedEvent[] = []
-      if (lane.logPos < upTo) {
-        for await (const e of events.read(lane.logPos, upTo)) if (logged.push(e) >= limit) break
-      }
-      // Everything up to `x` of both is in hand; beyond it, neither is read yet.
-      let x = upTo
-      if (parked.length >= limit) x = Math.min(x, (parked.at(-1) as Entry).id)
-      if (logged.length >= limit) x = Math.min(x, (logged.at(-1) as LoggedEvent).id)
-      for (const entry of parked) {
-        if (entry.id > x) break
-        if (entry.body === '') {
-          // Written by an older version, which left the body to the log.
-          const body = await events.get(entry.id)
-          if (body == null) {
-            log.error({ webhook: lane.id, event: entry.id }, 'a parked entry lost its event')
-            continue
-          }
-          entry.body = body
-        }
-        put(lane, entry)
-      }
-      for (const e of logged) if (e.id <= x && hook != null && matches(hook, e)) put(lane, entryOf(lane.id, e))
-      lane.parkedPos = Math.max(lane.parkedPos, x)
-      lane.logPos = Math.max(lane.logPos, x)
-      if (x >= events.published()) lane.behind = false
-    }).catch((err) => { log.warn({ err, webhook: lane.id }, 'cannot read the outbox') }).finally(() => {
-      lane.refilling = false
-      if (lanes.get(lane.id) === lane) pump(lane)
-    })
+  const refill = (lane: Lane): void => {
+    durable.refill(lane, window, () => { if (lanes.get(lane.id) === lane) pump(lane) })
   }
 
   function arm (lane: Lane, at: number): void {
@@ -159,41 +114,49 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     return Math.round(base * (0.5 + Math.random() * 0.5))
   }
 
+  /** One attempt and its bookkeeping; the request stays blocked until the entry is delivered or parked. */
   async function attempt (lane: Lane, hook: Webhook, entry: Entry): Promise<void> {
-    const result = await deliver({
-      url: hook.url,
-      secret: hook.secret,
-      eventId: String(entry.id),
-      body: entry.body,
-      timeoutMs: init.timeoutMs,
-      policy: components.policy,
-      signal: stopping.signal,
-      alone: entry.attempts > 0
-    })
-    if (stopping.signal.aborted || lanes.get(lane.id) !== lane) return
-    const now = Date.now()
-    await store.recordAttempt(hook.id, {
-      time: new Date(now).toISOString(),
-      event_id: String(entry.id),
-      status_code: result.status ?? null,
-      latency_ms: result.latencyMs,
-      error: result.error ?? null
-    })
-    if (result.ok) {
-      const at = indexOf(lane.queue, entry)
-      if (at >= 0) lane.queue.splice(at, 1)
-      lane.ids.delete(entry.id)
-      entry.done = true
-      lane.failures = 0
-      if (entry.parked) await batcher.write([{ type: 'del', key: entry.key }])
-      if (store.get(hook.id)?.failingSince != null) await store.update(hook.id, { failingSince: undefined })
-      return
+    try {
+      lane.target ??= prepare(hook.url, hook.secret, components.policy)
+      const result = await send(lane.target, {
+        eventId: String(entry.id),
+        body: entry.body,
+        timeoutMs: init.timeoutMs,
+        signal: stopping.signal,
+        alone: entry.attempts > 0
+      })
+      if (stopping.signal.aborted || lanes.get(lane.id) !== lane) return
+      const now = Date.now()
+      store.recordAttempt(hook.id, now, {
+        event_id: String(entry.id),
+        status_code: result.status ?? null,
+        latency_ms: result.latencyMs,
+        error: result.error ?? null
+      })
+      if (result.ok) {
+        remove(lane, entry)
+        lane.failures = 0
+        if (entry.parked) await durable.write([{ type: 'del', key: entry.key }])
+        if (store.get(hook.id)?.failingSince != null) await store.update(hook.id, { failingSince: undefined })
+        return
+      }
+      await failed(lane, hook, entry, now, result.error)
+    } catch (err) {
+      log.error({ err, webhook: hook.id }, 'delivery bookkeeping failed')
+    } finally {
+      lane.inflight.delete(entry.requestid)
+      schedulePump(lane)
+      if (--active === 0) drained?.()
     }
+  }
+
+  /** Parks a failed entry with its next attempt; disables a webhook failing for `disableAfterMs`. */
+  async function failed (lane: Lane, hook: Webhook, entry: Entry, now: number, error?: string): Promise<void> {
     entry.attempts++
     lane.failures++
     entry.nextAt = now + backoff(Math.max(lane.failures, entry.attempts))
     lane.pausedUntil = Math.max(lane.pausedUntil, entry.nextAt)
-    await batcher.write([{ type: 'put', key: entry.key, value: encodeEntry(entry) }])
+    await durable.write([{ type: 'put', key: entry.key, value: encodeEntry(entry) }])
     entry.parked = true
     const current = store.get(hook.id)
     if (current == null || !current.enabled) return
@@ -201,10 +164,10 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     if (now - since >= init.disableAfterMs) {
       const minutes = Math.round((now - since) / 60_000)
       const reason = `deliveries failed for ${minutes} min since ${new Date(since).toISOString()}; ` +
-        `last: ${result.error ?? 'failed'}`
+        `last: ${error ?? 'failed'}`
       log.warn({ webhook: hook.id, reason }, 'webhook disabled')
       await store.update(hook.id, { enabled: false, disabledReason: reason })
-      await hold(lane)
+      await durable.hold(lane)
     } else if (current.failingSince == null) {
       await store.update(hook.id, { failingSince: now })
     }
@@ -220,7 +183,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
   function pump (lane: Lane): void {
     if (stopping.signal.aborted || lanes.get(lane.id) !== lane) return
     // A disabled webhook's lane still reads on, skipping what it does not want.
-    if (lane.behind && lane.queue.length < window / 2) refill(lane)
+    if (lane.behind && lane.live < window / 2) refill(lane)
     const hook = store.get(lane.id)
     if (hook == null || !hook.enabled) return
     const now = Date.now()
@@ -228,67 +191,36 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     if (lane.inflight.size >= concurrency) return
     const blocked = new Set(lane.inflight.keys())
     let wake = Infinity
-    for (const entry of lane.queue) {
-      if (blocked.has(entry.requestid)) continue
+    const { queue } = lane
+    for (let i = lane.start; i < queue.length; i++) {
+      const entry = queue[i] as Entry
+      if (entry.done === true || blocked.has(entry.requestid)) continue
       blocked.add(entry.requestid)
       if (entry.nextAt > now) { wake = Math.min(wake, entry.nextAt); continue }
       lane.inflight.set(entry.requestid, entry)
-      // The request stays blocked until its entry is settled (delivered or parked), not just answered.
-      const job = attempt(lane, hook, entry)
-        .catch(err => { log.error({ err, webhook: hook.id }, 'delivery bookkeeping failed') })
-        .finally(() => { lane.inflight.delete(entry.requestid); running.delete(job); schedulePump(lane) })
-      running.add(job)
+      active++
+      void attempt(lane, hook, entry)
       if (lane.inflight.size >= concurrency) break
     }
     if (wake < Infinity) arm(lane, wake)
   }
 
-  /** Parks `lane`'s entries and unread wanted events up to `upTo` (the log is about to drop them). */
-  async function park (lane: Lane, upTo: number, bodies: Map<number, string>): Promise<void> {
-    const hook = store.get(lane.id)
-    const parking = lane.queue.filter(entry => entry.id <= upTo && !entry.parked)
-    const ops: ExtraOp[] = parking.map(entry => ({ type: 'put', key: entry.key, value: encodeEntry(entry) }))
-    if (hook != null && lane.logPos < upTo) {
-      for (const [id, json] of bodies) {
-        if (id <= lane.logPos || id > upTo) continue
-        const e: LoggedEvent = { id, event: JSON.parse(json) as PinEvent, json }
-        const entry = entryOf(lane.id, e)
-        if (matches(hook, e)) ops.push({ type: 'put', key: entry.key, value: encodeEntry(entry) })
-      }
-    }
-    if (ops.length > 0) await db.batch(ops)
-    // Delivered while being parked: it must not be delivered again.
-    const gone: ExtraOp[] = []
-    for (const entry of parking) {
-      if (entry.done === true) gone.push({ type: 'del', key: entry.key })
-      else entry.parked = true
-    }
-    if (gone.length > 0) await batcher.write(gone)
-    lane.logPos = Math.max(lane.logPos, upTo)
-  }
-
-  async function hold (lane: Lane): Promise<void> {
-    const job = lane.op.then(async () => { await park(lane, lane.logPos, new Map()) })
-    lane.op = job.catch(() => {})
-    await job
-  }
-
   return {
     async start () {
-      const cursors = new Map<string, number>()
       for (const hook of store.all()) {
-        const stored = await db.get(CURSOR + hook.id)
-        cursors.set(hook.id, stored == null ? events.published() : Number(new TextDecoder().decode(stored)))
-        if (stored == null) await db.put(CURSOR + hook.id, encoder.encode(String(cursors.get(hook.id))), { sync: true })
-        lanes.set(hook.id, newLane(hook.id, cursors.get(hook.id) as number, true))
+        let cursor = await durable.cursor(hook.id)
+        if (cursor == null) await durable.createCursor(hook.id, cursor = events.published())
+        lanes.set(hook.id, newLane(hook.id, cursor, true))
       }
       unsubscribe = events.subscribe((e) => {
+        let bytes: Uint8Array | undefined
         for (const lane of lanes.values()) {
           if (lane.behind || e.id <= lane.logPos) continue
           const hook = store.get(lane.id)
           if (hook != null && matches(hook, e)) {
-            if (lane.queue.length >= window) { lane.behind = true; continue }
-            put(lane, entryOf(lane.id, e))
+            if (lane.live >= window) { lane.behind = true; continue }
+            // One copy of the event's bytes for every webhook it goes to.
+            put(lane, entryOf(lane.id, e, bytes ??= Buffer.from(e.json)))
             schedulePump(lane)
           }
           lane.logPos = e.id
@@ -297,7 +229,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
       for (const lane of lanes.values()) refill(lane)
       await Promise.all([...lanes.values()].map(async lane => await lane.op))
       cursorTimer = setInterval(() => {
-        void flushCursors().catch(err => { log.warn({ err }, 'cannot write the webhook cursors') })
+        void writeCursors()
       }, init.cursorFlushMs ?? 1000)
       cursorTimer.unref()
     },
@@ -306,16 +238,13 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
       if (lanes.has(id)) return
       const lane = newLane(id, events.published(), false)
       lanes.set(id, lane)
-      await db.put(CURSOR + id, encoder.encode(String(lane.cursor)), { sync: true })
+      await durable.createCursor(id, lane.cursor)
     },
 
     async beforePrune (upTo, bodies) {
       for (const lane of [...lanes.values()]) {
-        if (lane.logPos >= upTo && lane.queue.every(e => e.parked || e.id > upTo)) continue
-        // A failure reaches the prune (which then drops nothing), not the lane's later reads.
-        const job = lane.op.then(async () => { await park(lane, upTo, bodies) })
-        lane.op = job.catch(() => {})
-        await job
+        if (lane.logPos >= upTo && lane.queue.every(e => e.done === true || e.parked || e.id > upTo)) continue
+        await durable.park(lane, upTo, bodies)
       }
     },
 
@@ -330,20 +259,19 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
 
     async hold (id) {
       const lane = lanes.get(id)
-      if (lane != null) await hold(lane)
+      if (lane != null) await durable.hold(lane)
     },
 
     async drop (id) {
       const lane = lanes.get(id)
       lanes.delete(id)
       if (lane != null) { clearTimeout(lane.timer); await lane.op.catch(() => {}) }
-      await db.clear({ gt: `${PREFIX}${id}/`, lt: `${PREFIX}${id}/\xff` })
-      await db.del(CURSOR + id)
+      await durable.forget(id)
     },
 
     waiting (id) {
       const lane = lanes.get(id)
-      return { count: lane?.queue.length ?? 0, more: lane?.behind ?? false }
+      return { count: lane?.live ?? 0, more: lane?.behind ?? false }
     },
 
     async stop () {
@@ -351,9 +279,9 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
       clearInterval(cursorTimer)
       stopping.abort()
       for (const lane of lanes.values()) clearTimeout(lane.timer)
-      await Promise.allSettled([...running])
+      if (active > 0) await new Promise<void>(resolve => { drained = resolve })
       await Promise.allSettled([...lanes.values()].map(async lane => await lane.op))
-      await flushCursors().catch(err => { log.warn({ err }, 'cannot write the webhook cursors') })
+      await writeCursors()
     }
   }
 }

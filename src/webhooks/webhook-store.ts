@@ -5,8 +5,10 @@
  *   /pinery/webhook/<id>  → the webhook (JSON, with its secret)
  *   /pinery/wh-att/<id>   → its last 100 attempts (JSON, newest first)
  *
- * Attempts are kept in memory and written at most once a second (unsynced):
- * a crash may forget the last second of the attempt list, never a delivery.
+ * Attempts are kept in memory (loaded at start: there are few webhooks),
+ * recorded without a write or a promise (one per POST, three POSTs per event
+ * with three webhooks), and written at most once a second (unsynced): a crash
+ * may forget the last second of the attempt list, never a delivery.
  *
  * The secret is needed to sign, so it is stored as is; it leaves this module
  * only towards the signer and, once, in the answer that creates it.
@@ -52,6 +54,11 @@ export interface DeliveryAttempt {
   error: string | null
 }
 
+/** An attempt as kept in memory: its time in ms (made an RFC 3339 string only when listed or written). */
+interface Kept { at: number, attempt: Omit<DeliveryAttempt, 'time'> }
+
+const shown = (k: Kept): DeliveryAttempt => ({ time: new Date(k.at).toISOString(), ...k.attempt })
+
 /** What may change of a webhook after it is created. */
 export type WebhookChanges = Partial<Pick<Webhook, 'enabled' | 'disabledReason' | 'failingSince'>>
 
@@ -64,8 +71,8 @@ export interface WebhookStore {
   update(id: string, changes: WebhookChanges): Promise<Webhook | undefined>
   /** Removes the webhook and its attempts (the outbox is cleared by the deliverer). */
   remove(id: string): Promise<boolean>
-  /** Records an attempt, keeping the last 100. */
-  recordAttempt(id: string, attempt: DeliveryAttempt): Promise<void>
+  /** Records an attempt made at `at` (ms since the epoch), keeping the last 100. */
+  recordAttempt(id: string, at: number, attempt: Omit<DeliveryAttempt, 'time'>): void
   /** The last attempts, newest first. */
   attempts(id: string): Promise<DeliveryAttempt[]>
   /** Writes the attempt lists that changed (also on a timer). */
@@ -78,30 +85,29 @@ export interface WebhookStore {
 export async function createWebhookStore (components: { db: Level<string, Uint8Array> }): Promise<WebhookStore> {
   const { db } = components
   const hooks = new Map<string, Webhook>()
-  const recent = new Map<string, DeliveryAttempt[]>()
+  /** Each webhook's last attempts, oldest first. */
+  const recent = new Map<string, Kept[]>()
   const dirty = new Set<string>()
   for await (const value of db.values({ gt: PREFIX, lt: `${PREFIX}\xff` })) {
     const hook = JSON.parse(decoder.decode(value)) as Webhook
     hooks.set(hook.id, hook)
+  }
+  for await (const [key, value] of db.iterator({ gt: ATTEMPTS, lt: `${ATTEMPTS}\xff` })) {
+    const stored = JSON.parse(decoder.decode(value)) as DeliveryAttempt[]
+    const kept = stored.reverse().map(({ time, ...attempt }) => ({ at: Date.parse(time), attempt }))
+    recent.set(key.slice(ATTEMPTS.length), kept)
   }
 
   async function persist (hook: Webhook): Promise<void> {
     await db.put(`${PREFIX}${hook.id}`, encoder.encode(JSON.stringify(hook)), { sync: true })
   }
 
-  async function listOf (id: string): Promise<DeliveryAttempt[]> {
-    let list = recent.get(id)
-    if (list == null) {
-      const stored = await db.get(`${ATTEMPTS}${id}`)
-      list = recent.get(id) ?? (stored == null ? [] : JSON.parse(decoder.decode(stored)) as DeliveryAttempt[])
-      recent.set(id, list)
-    }
-    return list
-  }
+  /** Newest first, as listed and stored. */
+  const listed = (id: string): DeliveryAttempt[] => (recent.get(id) ?? []).slice(-KEPT_ATTEMPTS).map(shown).reverse()
 
   async function flush (): Promise<void> {
     const ops = [...dirty].filter(id => hooks.has(id)).map(id => ({
-      type: 'put' as const, key: `${ATTEMPTS}${id}`, value: encoder.encode(JSON.stringify(recent.get(id) ?? []))
+      type: 'put' as const, key: `${ATTEMPTS}${id}`, value: encoder.encode(JSON.stringify(listed(id)))
     }))
     dirty.clear()
     if (ops.length > 0) await db.batch(ops, { sync: false })
@@ -142,15 +148,17 @@ export async function createWebhookStore (components: { db: Level<string, Uint8A
       dirty.delete(id)
       return true
     },
-    async recordAttempt (id, attempt) {
+    recordAttempt (id, at, attempt) {
       if (!hooks.has(id)) return
-      const list = await listOf(id)
-      list.unshift(attempt)
-      if (list.length > KEPT_ATTEMPTS) list.length = KEPT_ATTEMPTS
+      let list = recent.get(id)
+      if (list == null) recent.set(id, list = [])
+      list.push({ at, attempt })
+      // Trimmed in steps, so a long list is not shifted at every attempt.
+      if (list.length >= 2 * KEPT_ATTEMPTS) list.splice(0, list.length - KEPT_ATTEMPTS)
       dirty.add(id)
     },
     async attempts (id) {
-      return [...await listOf(id)]
+      return listed(id)
     },
     flush,
     async stop () {
