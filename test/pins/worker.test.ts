@@ -159,6 +159,8 @@ describe('pin worker', () => {
     expect(done.status).toBe('failed')
     expect(done.failure).toMatch(/^no progress for 300 ms/)
     expect(outcomes.get(record.requestid)).toEqual({ failure: done.failure })
+    // Told once settle() has returned, which is after the failed record is written (and maybe read above).
+    await waitFor(async () => failedFetches > 0 ? true : undefined, 5000, 'onFailed')
     expect(failedFetches).toBe(1)
   })
 
