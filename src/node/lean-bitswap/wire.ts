@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { varint } from 'multiformats'
+import { blockSize, joinBlock, type BlockBytes } from '../block-bytes.js'
 import { Message } from './message.js'
 
 /** The only protocol spoken (Helia and kubo both speak it). */
@@ -82,8 +83,11 @@ export function cidPrefix (cid: CID): Uint8Array {
   return out
 }
 
-/** Hashes a received block as its prefix says and returns the CID it really has; undefined if unsupported. */
-export function verifiedCid (prefix: Uint8Array, data: Uint8Array): CID | undefined {
+/**
+ * Hashes a received block as its prefix says and returns the CID it really has; undefined if
+ * unsupported. The data may be the pieces it arrived in: they are hashed one after the other.
+ */
+export function verifiedCid (prefix: Uint8Array, data: BlockBytes): CID | undefined {
   const parts: number[] = []
   let offset = 0
   try {
@@ -101,19 +105,22 @@ export function verifiedCid (prefix: Uint8Array, data: Uint8Array): CID | undefi
 }
 
 /** The CID of a bitswap 1.0.0 block (sent without a prefix: always CIDv0). */
-export function v0Cid (data: Uint8Array): CID | undefined {
+export function v0Cid (data: BlockBytes): CID | undefined {
   return cidOf(0, DAG_PB, 0x12, 32, data)
 }
 
-function cidOf (version: number, codec: number, code: number, length: number, data: Uint8Array): CID | undefined {
+function cidOf (version: number, codec: number, code: number, length: number, data: BlockBytes): CID | undefined {
   let digest: Uint8Array
   if (code === IDENTITY) {
-    if (data.byteLength !== length) return undefined
-    digest = data
+    if (blockSize(data) !== length) return undefined
+    digest = joinBlock(data)
   } else {
     const hash = HASHES.get(code)
     if (hash == null) return undefined
-    digest = createHash(hash).update(data).digest()
+    const hasher = createHash(hash)
+    if (data instanceof Uint8Array) hasher.update(data)
+    else for (const piece of data) hasher.update(piece)
+    digest = hasher.digest()
     if (length > digest.byteLength) return undefined
     digest = digest.subarray(0, length)
   }
