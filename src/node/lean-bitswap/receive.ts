@@ -10,7 +10,12 @@
  * of the full garbage collections that external memory starts.
  */
 import { BlockPresence, Wantlist } from './message.js'
-import { BadMessageError } from './wire.js'
+
+/** A message over the size limit, a bad length prefix or a broken protobuf: the stream is reset. */
+export class BadMessageError extends Error {
+  static override name = 'BadMessageError'
+  override name = BadMessageError.name
+}
 
 /** What one received message holds that the receiver acts on. */
 export interface ReceivedMessage {
@@ -54,6 +59,7 @@ export function createPieceReader (
         }
         pieces = []
         filled = 0
+        if (wanted === 0) { wanted = -1; onMessage([], 0); continue }
       }
       const n = Math.min(wanted - filled, chunk.byteLength - pos)
       if (n > 0) pieces.push(chunk.subarray(pos, pos + n))
@@ -67,6 +73,22 @@ export function createPieceReader (
       }
     }
   }
+}
+
+/**
+ * The same framing, each message in one buffer: a view when it arrived in one chunk, else joined
+ * (for peers that decode with protons, as tests' raw peers do).
+ */
+export function createMessageReader (
+  maxBytes: number, onMessage: (bytes: Uint8Array) => void
+): (chunk: Uint8Array) => void {
+  return createPieceReader(maxBytes, (pieces, length) => {
+    if (pieces.length === 1) { onMessage(pieces[0] as Uint8Array); return }
+    const whole = new Uint8Array(length)
+    let at = 0
+    for (const p of pieces) { whole.set(p, at); at += p.byteLength }
+    onMessage(whole)
+  })
 }
 
 /** Reads protobuf fields across a message's pieces. */
