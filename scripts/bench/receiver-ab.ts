@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startServerProcess } from '../../test/fixtures/process.js'
 import { serverEnv, cpuSeconds, MiB, median, peakRss, runPeer, startPeer, threadCpu } from './lib.js'
+import { POLL_MS } from './pinery-run.js'
 
 const { values } = parseArgs({
   options: {
@@ -53,7 +54,7 @@ async function pineryRun (cid: string, origins: string[], script: string, flags:
         .json() as { status: string, info: Record<string, string> }
       if (s.status === 'pinned') break
       if (s.status === 'failed') throw new Error(`pin failed: ${s.info.status_details}`)
-      await new Promise(resolve => setTimeout(resolve, 20))
+      await new Promise(resolve => setTimeout(resolve, POLL_MS))
     }
     const ms = performance.now() - started
     const threads = new Map([...await threadCpu(pid)].map(([k, v]) => [k, v - (threads0.get(k) ?? 0)]))
