@@ -37,6 +37,21 @@ export async function cpuSeconds (pid: number | 'self' = 'self'): Promise<number
 /** USER_HZ: the unit of /proc/<pid>/stat times (100 on every Linux this runs on). */
 const CLOCK_TICKS = 100
 
+/** CPU-seconds (user, system) of each thread name of a process (libuv's four workers summed). */
+export async function threadCpu (pid: number | 'self' = 'self'): Promise<Map<string, number>> {
+  const cpu = new Map<string, number>()
+  for (const task of await readdir(`/proc/${pid}/task`)) {
+    let stat
+    try { stat = await readFile(`/proc/${pid}/task/${task}/stat`, 'utf8') } catch { continue } // exited
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    for (const [kind, field] of [['usr', 11], ['sys', 12]] as const) {
+      cpu.set(`${name} ${kind}`, (cpu.get(`${name} ${kind}`) ?? 0) + Number(fields[field]) / CLOCK_TICKS)
+    }
+  }
+  return cpu
+}
+
 /** A child that announced itself with a JSON line. */
 export interface JsonChild<T> { child: ChildProcess, value: T }
 

@@ -2,7 +2,8 @@
  * A benchmark peer in its own process. Roles:
  *   origin --mib N        holds an N MiB UnixFS file (256 KiB chunks, raw leaves, CIDv1) and
  *                         serves the raw-stream protocol; prints {cid, addrs} when ready
- *   raw --addr A --mib N  reads N MiB over one libp2p stream from A; prints {ms, cpuS} (its own CPU)
+ *   raw --addr A --mib N  reads N MiB over one libp2p stream from A; prints {ms, cpuS, threads} (its own
+ *                         CPU, and CPU-s by thread name as receiver-ab.ts splits Pinery's)
  *   origin-many --count N holds N single-block DAGs (bench:many); prints {addrs}
  *   fetch --addr A --cid C  a Helia peer that walks the DAG C from A over bitswap, 256 blocks in
  *                         flight (Pinery's own walker), keeping nothing; prints {ms, bytes, blocks}
@@ -29,7 +30,7 @@ import * as rawCodec from 'multiformats/codecs/raw'
 import { createLogger } from '../../src/logger.js'
 import { createPineryNode } from '../../src/node/index.js'
 import { walkDag } from '../../src/pins/dag-walk.js'
-import { RAW_PROTOCOL, manyBlock, peakRss } from './lib.js'
+import { RAW_PROTOCOL, manyBlock, peakRss, threadCpu } from './lib.js'
 import type { BlockCodec } from 'multiformats/codecs/interface'
 
 const MiB = 1024 * 1024
@@ -85,15 +86,15 @@ async function originMany (count: number): Promise<void> {
 async function raw (addr: string, mib: number): Promise<void> {
   const node = await createPineryNode({ listen, announce: [] },
     { blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), logger })
-  const cpu0 = process.cpuUsage()
-  const started = performance.now()
+  const [threads0, cpu0, started] = [await threadCpu(), process.cpuUsage(), performance.now()]
   const stream = await node.libp2p.dialProtocol(multiaddr(addr), RAW_PROTOCOL)
   let bytes = 0
   for await (const chunk of stream) bytes += chunk.byteLength
   const ms = performance.now() - started
   const cpu = process.cpuUsage(cpu0)
+  const threads = Object.fromEntries([...await threadCpu()].map(([k, v]) => [k, v - (threads0.get(k) ?? 0)]))
   if (bytes !== mib * MiB) throw new Error(`read ${bytes} bytes, expected ${mib * MiB}`)
-  print({ ms, cpuS: (cpu.user + cpu.system) / 1e6 })
+  print({ ms, cpuS: (cpu.user + cpu.system) / 1e6, threads })
   await node.stop()
 }
 

@@ -5,24 +5,27 @@
  * ("V8Worker") and libuv's threads (file system calls) — a --cpu-prof sees only the first.
  *
  *   node --import tsx scripts/bench/receiver-ab.ts [--mib 256] [--runs 3] \
- *     [--variants 'main=/path/to/main/dist/server.js;branch=dist/server.js=--some-node-flag']
+ *     [--variants 'main=/path/to/main/dist/server.js;branch=dist/server.js=--some-node-flag'] \
+ *     [--origin-bitswap helia|lean]
  *
  * A variant is `label=script[=node flags]`. Per run: the raw stream, then every variant (in
  * reverse order every other run), each a fresh Pinery on a fresh data dir pinning the origin's
  * DAG; CPU from the request to `pinned`. Build both trees first (`npm run build` in each).
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startServerProcess } from '../../test/fixtures/process.js'
-import { serverEnv, cpuSeconds, MiB, median, peakRss, runPeer, startPeer } from './lib.js'
+import { serverEnv, cpuSeconds, MiB, median, peakRss, runPeer, startPeer, threadCpu } from './lib.js'
+import { POLL_MS } from './pinery-run.js'
 
 const { values } = parseArgs({
   options: {
     mib: { type: 'string', default: '256' },
     runs: { type: 'string', default: '3' },
-    variants: { type: 'string', default: 'branch=dist/server.js' }
+    variants: { type: 'string', default: 'branch=dist/server.js' },
+    'origin-bitswap': { type: 'string', default: 'helia' }
   }
 })
 const n = Number(values.mib)
@@ -32,22 +35,6 @@ const variants = values.variants.split(';').map(v => {
   return { label: label as string, script: resolve(script as string), flags: flags.join('=') }
 })
 const TOKEN = 'pinery_bench-token'
-const USER_HZ = 100
-
-/** CPU-seconds (user, system) of each thread name of a process (libuv's four workers summed). */
-async function threadCpu (pid: number): Promise<Map<string, number>> {
-  const cpu = new Map<string, number>()
-  for (const task of await readdir(`/proc/${pid}/task`)) {
-    let stat
-    try { stat = await readFile(`/proc/${pid}/task/${task}/stat`, 'utf8') } catch { continue } // exited
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    for (const [kind, field] of [['usr', 11], ['sys', 12]] as const) {
-      cpu.set(`${name} ${kind}`, (cpu.get(`${name} ${kind}`) ?? 0) + Number(fields[field]) / USER_HZ)
-    }
-  }
-  return cpu
-}
 
 interface Run { cpuS: number, ms: number, rss: number, threads: Map<string, number> }
 
@@ -67,7 +54,7 @@ async function pineryRun (cid: string, origins: string[], script: string, flags:
         .json() as { status: string, info: Record<string, string> }
       if (s.status === 'pinned') break
       if (s.status === 'failed') throw new Error(`pin failed: ${s.info.status_details}`)
-      await new Promise(resolve => setTimeout(resolve, 20))
+      await new Promise(resolve => setTimeout(resolve, POLL_MS))
     }
     const ms = performance.now() - started
     const threads = new Map([...await threadCpu(pid)].map(([k, v]) => [k, v - (threads0.get(k) ?? 0)]))
@@ -79,14 +66,17 @@ async function pineryRun (cid: string, origins: string[], script: string, flags:
 }
 
 const perGiB = (cpuS: number): number => cpuS / (n / 1024)
-const origin = await startPeer<{ cid: string, addrs: string[] }>(['origin', '--mib', String(n)])
+const origin = await startPeer<{ cid: string, addrs: string[] }>(['origin', '--mib', String(n), '--bitswap',
+  values['origin-bitswap']])
 const raw: number[] = []
+const rawThreads: Array<Map<string, number>> = []
 const results = new Map(variants.map(v => [v.label, [] as Run[]]))
 try {
   for (let i = 0; i < runs; i++) {
-    const r = await runPeer<{ ms: number, cpuS: number }>(['raw', '--addr', origin.value.addrs[0] as string,
-      '--mib', String(n)])
+    const r = await runPeer<{ ms: number, cpuS: number, threads: Record<string, number> }>(['raw', '--addr',
+      origin.value.addrs[0] as string, '--mib', String(n)])
     raw.push(perGiB(r.cpuS))
+    rawThreads.push(new Map(Object.entries(r.threads)))
     let line = `run ${i + 1} (load ${loadavg()[0]?.toFixed(1)}): raw ${raw.at(-1)?.toFixed(2)} CPU-s/GiB`
     for (const v of i % 2 === 0 ? variants : [...variants].reverse()) {
       const p = await pineryRun(origin.value.cid, origin.value.addrs, v.script, v.flags)
@@ -99,13 +89,16 @@ try {
   origin.child.kill('SIGTERM')
 }
 const list = (xs: number[], digits: number): string => xs.map(x => x.toFixed(digits)).join(' / ')
-process.stdout.write(`\n${n} MiB, ${runs} runs; raw receiver ${median(raw).toFixed(2)} CPU-s/GiB (${list(raw, 2)})\n`)
+/** Median CPU-s per thread name over runs, the ones that used any. */
+const bySplit = (runs: Array<Map<string, number>>): string => [...new Set(runs.flatMap(r => [...r.keys()]))]
+  .map(k => [k, median(runs.map(r => r.get(k) ?? 0))] as const).filter(([, v]) => v >= 0.01)
+  .map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')
+process.stdout.write(`\n${n} MiB, ${runs} runs; raw receiver ${median(raw).toFixed(2)} CPU-s/GiB (${list(raw, 2)}); ` +
+  `CPU-s by thread: ${bySplit(rawThreads)}\n`)
 for (const [label, rs] of results) {
   const cpu = rs.map(r => perGiB(r.cpuS))
-  const names = [...new Set(rs.flatMap(r => [...r.threads.keys()]))]
-  const split = names.map(k => [k, median(rs.map(r => r.threads.get(k) ?? 0))] as const).filter(([, v]) => v >= 0.01)
   process.stdout.write(`${label}: ${median(cpu).toFixed(2)} CPU-s/GiB (${list(cpu, 2)}) = ` +
     `${(median(cpu) / median(raw)).toFixed(2)}× raw; ${median(rs.map(r => n / (r.ms / 1000))).toFixed(1)} MiB/s; ` +
     `peak RSS ${(median(rs.map(r => r.rss)) / MiB).toFixed(0)} MiB (${list(rs.map(r => r.rss / MiB), 0)}); ` +
-    `CPU-s per pin by thread: ${split.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}\n`)
+    `CPU-s per pin by thread: ${bySplit(rs.map(r => r.threads))}\n`)
 }

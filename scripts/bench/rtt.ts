@@ -9,6 +9,7 @@
  */
 import { startDelayProxy, viaProxy, type DelayProxy } from './delay-proxy.js'
 import { MiB, median, runPeer, startPeer, table } from './lib.js'
+import { resolve } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
 import { pineryRun } from './pinery-run.js'
 
@@ -21,8 +22,19 @@ export interface RttSweepInit {
   variants: Variant[]
 }
 
-/** One Pinery setup: its settings, and the bitswap of the origin it pins from. */
+/** One Pinery setup: its settings, the bitswap of the origin it pins from, and the build (default: dist/). */
 export interface Variant { label: string, env: Record<string, string>, origin: string, script?: string }
+
+/**
+ * `--baseline 'main=/path/to/main/dist/server.js'`: every variant once more with that build, run
+ * side by side with this one (labels get `[main]`; the build's own defaults apply).
+ */
+export function withBaseline (variants: Variant[], spec: string | undefined): Variant[] {
+  if (spec == null) return variants
+  const [label, script] = spec.split('=', 2) as [string, string | undefined]
+  if (script == null) throw new Error('--baseline: expected label=path/to/dist/server.js')
+  return [...variants, ...variants.map(v => ({ ...v, label: `${v.label} [${label}]`, script: resolve(script) }))]
+}
 
 /**
  * Parses `--pinery-env 'default;PINERY_X=1,PINERY_Y=2'` into variants; `ORIGIN_BITSWAP=lean` in a

@@ -10,6 +10,8 @@
  *                                                           (latency sweep, see rtt.ts)
  *   --bitswap helia,lean   Pinery with each bitswap (PINERY_BITSWAP), each pinning from an origin
  *                          running the same one, side by side in the same run (both modes)
+ *   --baseline main=PATH   every Pinery variant also with the build at PATH (another tree's
+ *                          dist/server.js, built first), interleaved in the same runs (both modes)
  *
  * Every party is its own process on 127.0.0.1. Runs are interleaved (raw, Pinery, stock, Pinery
  * from kubo, kubo from kubo, raw, …) so machine noise hits all of them alike. Reports medians of
@@ -21,7 +23,7 @@ import { KUBO_VERSION } from '../../test/fixtures/tools.js'
 import { kuboPinRun, startKuboOrigin, type ReceiverRun } from './kubo.js'
 import { MiB, median, runPeer, startPeer, table } from './lib.js'
 import { pineryRun } from './pinery-run.js'
-import { bitswapVariants, parseVariants, rttSweep } from './rtt.js'
+import { bitswapVariants, parseVariants, rttSweep, withBaseline } from './rtt.js'
 
 const { values } = parseArgs({
   options: {
@@ -31,10 +33,12 @@ const { values } = parseArgs({
     kubo: { type: 'string', default: 'true' },
     rtt: { type: 'string' },
     'pinery-env': { type: 'string' },
-    bitswap: { type: 'string' }
+    bitswap: { type: 'string' },
+    baseline: { type: 'string' }
   }
 })
-const variants = values.bitswap != null ? bitswapVariants(values.bitswap) : parseVariants(values['pinery-env'])
+const variants = withBaseline(
+  values.bitswap != null ? bitswapVariants(values.bitswap) : parseVariants(values['pinery-env']), values.baseline)
 if (values.rtt != null) {
   // The latency sweep: raw stream and Pinery through a delaying proxy (see rtt.ts); sizes default to 64 MiB.
   const rttSizes = process.argv.includes('--sizes') ? values.sizes.split(',').map(Number) : [64]
@@ -88,7 +92,7 @@ for (const n of sizes) {
       record(raw, n, { ...r, peakRssBytes: 0 })
       for (const [j, v] of variants.entries()) {
         const o = origins.get(v.origin) as { cid: string, addrs: string[] }
-        record(pinery[j] as Series, n, await pineryRun(o.cid, o.addrs, v.env))
+        record(pinery[j] as Series, n, await pineryRun(o.cid, o.addrs, v.env, v.script))
       }
       const s = i < stockRuns
         ? rate(n, (await runPeer<{ ms: number }>(['stock', '--addr', addr, '--cid', origin.cid])).ms)
@@ -96,7 +100,7 @@ for (const n of sizes) {
       if (s != null) stock.push(s)
       if (kuboOrigin != null) {
         for (const [j, v] of variants.entries()) {
-          record(pineryKubo[j] as Series, n, await pineryRun(kuboOrigin.cid, kuboOrigin.kubo.addrs, v.env))
+          record(pineryKubo[j] as Series, n, await pineryRun(kuboOrigin.cid, kuboOrigin.kubo.addrs, v.env, v.script))
         }
         record(kubo, n, await kuboPinRun(kuboOrigin.cid, kuboOrigin.kubo.addrs[0] as string))
       }

@@ -7,6 +7,7 @@ import { withBitswap } from '@helia/bitswap'
 import { catchBitswapBroker } from './bitswap-broker.js'
 import { createBlockCatcher } from './bitswap-lossless-wants.js'
 import { endStreamsClosedEarly } from './bitswap-streams.js'
+import { joinBlock, type BlockBytes } from './block-bytes.js'
 import { createLeanBitswap, type LeanBitswap } from './lean-bitswap/index.js'
 import type { BlockReadInto } from './lean-bitswap/ledger.js'
 import type { Logger } from '../logger.js'
@@ -22,7 +23,7 @@ export type BitswapImplementation = 'lean' | 'helia'
 /** The started node with its bitswap. */
 export interface BitswapEngine {
   helia: HeliaWithLibp2p<ServiceMap>
-  want(cid: CID, options: { signal?: AbortSignal }): Promise<Uint8Array>
+  want(cid: CID, options: { signal?: AbortSignal }): Promise<BlockBytes>
   stop(): Promise<void>
 }
 
@@ -53,7 +54,8 @@ async function startLean (
     name: 'lean-bitswap',
     retrieve: async (cid, opts) => {
       if (ref.lean == null) throw new Error('bitswap has not started')
-      return await ref.lean.want(cid, opts ?? {})
+      // Helia's callers want one buffer; Pinery's walker takes the pieces as they are (node.want).
+      return joinBlock(await ref.lean.want(cid, opts ?? {}))
     }
   })
   await light.start()

@@ -7,6 +7,7 @@ import type { Helia } from '@helia/interface'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
+import type { BlockBytes } from './block-bytes.js'
 import type { Blockstore } from 'interface-blockstore'
 import type { Datastore } from 'interface-datastore'
 
@@ -18,8 +19,11 @@ export interface PineryNode {
   peerId: string
   /** Multiaddrs handed out as `delegates`, each ending `/p2p/<peerId>` (1–20). */
   delegates(): string[]
-  /** Fetches one block over bitswap (not from the local store); the bytes are verified against the CID. */
-  want(cid: CID, options: { signal?: AbortSignal }): Promise<Uint8Array>
+  /**
+   * Fetches one block over bitswap (not from the local store); the bytes are verified against the
+   * CID, and may come as the pieces they arrived in (block-bytes.ts).
+   */
+  want(cid: CID, options: { signal?: AbortSignal }): Promise<BlockBytes>
   /** Dials every multiaddr in parallel; failures are logged, never thrown. */
   dialAll(addrs: Multiaddr[], options: { signal: AbortSignal }): Promise<void>
   stop(): Promise<void>
@@ -50,5 +54,6 @@ export interface PineryNodeComponents {
 
 export { BITSWAP_OPTIONS, DEFAULT_BITSWAP, createPineryNode } from './helia.js'
 export type { BitswapImplementation } from './bitswap-engines.js'
+export { blockSize, joinBlock, type BlockBytes } from './block-bytes.js'
 export { loadNodeKey } from './node-key.js'
 export type { NodeKeyComponents, NodeKeyInit } from './node-key.js'

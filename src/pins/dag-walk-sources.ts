@@ -5,6 +5,7 @@
  */
 import toBuffer from 'it-to-buffer'
 import type { DagWalkComponents } from './dag-walk.js'
+import type { BlockBytes } from '../node/block-bytes.js'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 
@@ -12,8 +13,8 @@ import type { CID } from 'multiformats/cid'
 export interface BlockSourceComponents {
   blockstore: Pick<Blockstore, 'has' | 'get' | 'put'>
   getCodec: DagWalkComponents['getCodec']
-  /** Fetches a verified block from the network. */
-  want(cid: CID, options: { signal?: AbortSignal }): Promise<Uint8Array>
+  /** Fetches a verified block from the network (as the pieces it arrived in, if so). */
+  want(cid: CID, options: { signal?: AbortSignal }): Promise<BlockBytes>
 }
 
 /** Reads local blocks only; a missing block is an error. */
@@ -32,6 +33,7 @@ export function networkBlockSource (components: BlockSourceComponents): DagWalkC
     async getBlock (cid, options) {
       if (await blockstore.has(cid, options)) return await toBuffer(blockstore.get(cid, options))
       const bytes = await components.want(cid, options)
+      // Pieces go to the blockstore as they are: DurableFsBlockstore writes them with one writev.
       await blockstore.put(cid, bytes, options)
       return bytes
     }

@@ -23,6 +23,7 @@
 import { createUnsafe } from 'multiformats/block'
 import { raceSignal } from 'race-signal'
 import * as raw from 'multiformats/codecs/raw'
+import { blockSize, joinBlock, type BlockBytes } from '../node/block-bytes.js'
 import { blockKey } from './gc-guard.js'
 import { IDENTITY } from './cid.js'
 import type { Semaphore } from './semaphore.js'
@@ -31,8 +32,8 @@ import type { CID } from 'multiformats/cid'
 
 /** How the walker reaches blocks and codecs. */
 export interface DagWalkComponents {
-  /** The block's bytes; may fetch from the network. */
-  getBlock(cid: CID, options: { signal?: AbortSignal }): Promise<Uint8Array>
+  /** The block's bytes (one buffer or the pieces it arrived in); may fetch from the network. */
+  getBlock(cid: CID, options: { signal?: AbortSignal }): Promise<BlockBytes>
   getCodec(code: number): Promise<BlockCodec<number, unknown>>
 }
 
@@ -109,7 +110,7 @@ export async function walkDag (
     }
 
     /** One request for a block; rejects with a RewantSignal when the timer aborted it. */
-    const request = async (cid: CID): Promise<Uint8Array> => {
+    const request = async (cid: CID): Promise<BlockBytes> => {
       // An abort that happened before this request (e.g. during a re-want pause) fires no event.
       options.signal?.throwIfAborted()
       const controller = new AbortController()
@@ -129,7 +130,7 @@ export async function walkDag (
       }
     }
 
-    const fetchBlock = async (cid: CID): Promise<Uint8Array> => {
+    const fetchBlock = async (cid: CID): Promise<BlockBytes> => {
       if (cid.multihash.code === IDENTITY) return cid.multihash.digest
       for (;;) {
         await options.limiter?.acquire(options.signal)
@@ -150,11 +151,14 @@ export async function walkDag (
       await options.beforeBlock?.(cid)
       options.signal?.throwIfAborted()
       const data = await fetchBlock(cid)
+      const size = blockSize(data)
       blocks.push(cid)
-      bytes += data.byteLength
+      bytes += size
       lastProgress = Date.now()
-      options.onBlock?.(cid, data.byteLength)
-      for (const child of await blockLinks(cid, data, components.getCodec)) {
+      options.onBlock?.(cid, size)
+      // Raw blocks have no links: their pieces are never joined.
+      if (cid.code === raw.code) return
+      for (const child of await blockLinks(cid, joinBlock(data), components.getCodec)) {
         const key = blockKey(child)
         if (seen.has(key)) continue
         seen.add(key)

@@ -12,7 +12,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createLogger } from '../../src/logger.js'
-import { createPineryNode, type PineryNode } from '../../src/node/index.js'
+import { createPineryNode, joinBlock, type PineryNode } from '../../src/node/index.js'
 import { createLeanBitswap, type LeanBitswap } from '../../src/node/lean-bitswap/index.js'
 import { BlockPresenceType, Message, WantType } from '../../src/node/lean-bitswap/message.js'
 import {
@@ -167,7 +167,7 @@ describe('lean bitswap on the wire', () => {
     const early = await Promise.race([pending, new Promise(resolve => setTimeout(() => { resolve('pending') }, 300))])
     expect(early).toBe('pending')
     await send(stream, frame({ payload: [{ prefix: cidPrefix(real.cid), data: real.bytes }] }))
-    expect(Buffer.from(await pending).equals(real.bytes)).toBe(true)
+    expect(Buffer.from(joinBlock(await pending)).equals(real.bytes)).toBe(true)
     expect(server.stats().wanted).toBe(0)
   })
 

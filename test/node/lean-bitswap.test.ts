@@ -11,7 +11,7 @@ import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import * as raw from 'multiformats/codecs/raw'
 import { createLogger } from '../../src/logger.js'
-import { createPineryNode, type BitswapImplementation, type PineryNode } from '../../src/node/index.js'
+import { createPineryNode, joinBlock, type BitswapImplementation, type PineryNode } from '../../src/node/index.js'
 import { walkDag } from '../../src/pins/dag-walk.js'
 import { startOrigin, type Origin } from '../fixtures/origin.js'
 import type { CID } from 'multiformats/cid'
@@ -23,7 +23,11 @@ const codecs = new Map<number, BlockCodec<number, unknown>>([[dagPb.code, dagPb]
 async function fetchFile (node: PineryNode, root: CID): Promise<Buffer> {
   const blocks = new Map<string, Uint8Array>()
   await walkDag(root, {
-    getBlock: async (cid, options) => { const b = await node.want(cid, options); blocks.set(cid.toString(), b); return b },
+    getBlock: async (cid, options) => {
+      const b = await node.want(cid, options)
+      blocks.set(cid.toString(), joinBlock(b))
+      return b
+    },
     getCodec: async (code) => codecs.get(code) as BlockCodec<number, unknown>
   }, { concurrency: 64, rewantAfterMs: 10_000 })
   const parts: Uint8Array[] = []

@@ -4,17 +4,18 @@
  * sessions, no content routing (Pinery fetches from the peers it is told about), no ledger of sent
  * bytes. What it changes against @helia/bitswap, measured in scripts/bench/RESULTS.md: one
  * long-lived stream per peer instead of one per message, blocks streamed as they are read instead of
- * gathered into one large message, one copy of each received message at most.
+ * gathered into one large message, received blocks kept in the chunks they arrived in (receive.ts).
  */
 import { CID } from 'multiformats/cid'
 import { createSemaphore } from '../../pins/semaphore.js'
 import { BLOCK_SLOT_BYTES, bufferPool, type BufferPool } from '../../content/batched-writer.js'
 import { createPeerLedger, type BlockReadInto } from './ledger.js'
-import { Message } from './message.js'
 import { createOutbox } from './outbox.js'
+import { createPieceReader, decodeReceived } from './receive.js'
 import { grantFullWindow } from './stream-window.js'
 import { createWants } from './wants.js'
-import { BITSWAP_PROTOCOL, MAX_MESSAGE_BYTES, createMessageReader, v0Cid, verifiedCid } from './wire.js'
+import { BITSWAP_PROTOCOL, MAX_MESSAGE_BYTES, v0Cid, verifiedCid } from './wire.js'
+import type { BlockBytes } from '../block-bytes.js'
 import type { PeerLedger } from './ledger.js'
 import type { Outbox } from './outbox.js'
 import type { Logger } from '../../logger.js'
@@ -33,12 +34,12 @@ const MAX_READS = 64
 /** Read buffers kept for reuse (~8 MiB): a peer served at full speed has ~13 in use (8 read ahead, one message). */
 const FREE_SLOTS = 32
 /** Decoding limits: a 4 MiB message cannot hold more of these anyway, this just fails faster. */
-const DECODE_LIMITS = { wantlist: { entries: 100_000 }, payload: 100_000, blockPresences: 100_000, blocksV100: 100_000 }
+const DECODE_LIMITS = { entries: 100_000, blocks: 100_000, presences: 100_000 }
 
 /** The node's bitswap. */
 export interface LeanBitswap {
-  /** Fetches a block from the connected peers; the bytes are verified against the CID. */
-  want(cid: CID, options: { signal?: AbortSignal }): Promise<Uint8Array>
+  /** Fetches a block from the connected peers; the bytes (as they arrived) are verified against the CID. */
+  want(cid: CID, options: { signal?: AbortSignal }): Promise<BlockBytes>
   /** Registers the protocol; call after libp2p has started. */
   start(): Promise<void>
   stop(): Promise<void>
@@ -99,14 +100,11 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
     try { return CID.decode(bytes) } catch { return undefined }
   }
 
-  function onMessage (peer: string, peerId: PeerId, bytes: Uint8Array): void {
-    const message = Message.decode(bytes, { limits: DECODE_LIMITS })
-    for (const block of message.payload) {
-      const cid = verifiedCid(block.prefix, block.data)
-      if (cid != null) wants.receive(peer, cid, block.data)
-    }
-    for (const data of message.blocksV100) {
-      const cid = v0Cid(data)
+  function onMessage (peer: string, peerId: PeerId, pieces: Uint8Array[], length: number): void {
+    const message = decodeReceived(pieces, length, DECODE_LIMITS)
+    for (const block of message.blocks) {
+      const data = block.data.length === 1 ? block.data[0] as Uint8Array : block.data
+      const cid = block.prefix == null ? v0Cid(data) : verifiedCid(block.prefix, data)
       if (cid != null) wants.receive(peer, cid, data)
     }
     if (message.wantlist != null && (message.wantlist.entries.length > 0 || message.wantlist.full === true)) {
@@ -127,7 +125,7 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
   async function onStream (stream: Stream, connection: Connection): Promise<void> {
     const peerId = connection.remotePeer
     const peer = peerId.toString()
-    const read = createMessageReader(MAX_MESSAGE_BYTES, (bytes) => { onMessage(peer, peerId, bytes) })
+    const read = createPieceReader(MAX_MESSAGE_BYTES, (pieces, length) => { onMessage(peer, peerId, pieces, length) })
     grantFullWindow(stream)
     await new Promise<void>((resolve) => {
       const finish = (): void => {

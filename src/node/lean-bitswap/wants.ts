@@ -6,6 +6,7 @@
  */
 import { WantType } from './message.js'
 import { wantKey } from './wire.js'
+import type { BlockBytes } from '../block-bytes.js'
 import type { Message, WantlistEntry } from './message.js'
 import type { Outbox } from './outbox.js'
 import type { CID } from 'multiformats/cid'
@@ -15,10 +16,10 @@ const ENTRIES_PER_MESSAGE = 8192
 
 /** The requester's side of bitswap. */
 export interface Wants {
-  /** Resolves with the block's verified bytes; rejects when `signal` aborts. */
-  want(cid: CID, options: { signal?: AbortSignal }): Promise<Uint8Array>
+  /** Resolves with the block's verified bytes (as the pieces they arrived in); rejects when `signal` aborts. */
+  want(cid: CID, options: { signal?: AbortSignal }): Promise<BlockBytes>
   /** A verified block arrived from `peer`. */
-  receive(peer: string, cid: CID, bytes: Uint8Array): void
+  receive(peer: string, cid: CID, bytes: BlockBytes): void
   /** A peer that speaks bitswap connected: it gets the whole wantlist. */
   addPeer(peer: string): void
   removePeer(peer: string): void
@@ -40,7 +41,7 @@ export interface WantsComponents {
   outbox(peer: string): Outbox | undefined
 }
 
-interface Waiter { resolve: (bytes: Uint8Array) => void, reject: (err: unknown) => void }
+interface Waiter { resolve: (bytes: BlockBytes) => void, reject: (err: unknown) => void }
 interface Entry { cid: CID, waiters: Set<Waiter>, sentTo: Set<string> }
 
 /** Creates the requester. */
@@ -121,7 +122,7 @@ export function createWants (init: WantsInit, components: WantsComponents): Want
         schedule()
       }
       const e = entry
-      return await new Promise<Uint8Array>((resolve, reject) => {
+      return await new Promise<BlockBytes>((resolve, reject) => {
         const onAbort = (): void => {
           e.waiters.delete(waiter)
           if (e.waiters.size === 0 && entries.get(key) === e) drop(key, e)

@@ -8,7 +8,11 @@ import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { varint } from 'multiformats'
+import { blockSize, joinBlock, type BlockBytes } from '../block-bytes.js'
 import { Message } from './message.js'
+
+// Reading is in receive.ts; these two are part of the wire's surface for peers written in tests.
+export { BadMessageError, createMessageReader } from './receive.js'
 
 /** The only protocol spoken (Helia and kubo both speak it). */
 export const BITSWAP_PROTOCOL = '/ipfs/bitswap/1.2.0'
@@ -20,12 +24,6 @@ export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 const HASHES = new Map<number, string>([[0x12, 'sha256'], [0x13, 'sha512']])
 const IDENTITY = 0x00
 const DAG_PB = 0x70
-
-/** A message over the size limit, a bad length prefix or a broken protobuf: the stream is reset. */
-export class BadMessageError extends Error {
-  static override name = 'BadMessageError'
-  override name = BadMessageError.name
-}
 
 /**
  * Encodes one length-prefixed message as pieces to send one after the other. Blocks are not copied:
@@ -82,8 +80,11 @@ export function cidPrefix (cid: CID): Uint8Array {
   return out
 }
 
-/** Hashes a received block as its prefix says and returns the CID it really has; undefined if unsupported. */
-export function verifiedCid (prefix: Uint8Array, data: Uint8Array): CID | undefined {
+/**
+ * Hashes a received block as its prefix says and returns the CID it really has; undefined if
+ * unsupported. The data may be the pieces it arrived in: they are hashed one after the other.
+ */
+export function verifiedCid (prefix: Uint8Array, data: BlockBytes): CID | undefined {
   const parts: number[] = []
   let offset = 0
   try {
@@ -101,19 +102,22 @@ export function verifiedCid (prefix: Uint8Array, data: Uint8Array): CID | undefi
 }
 
 /** The CID of a bitswap 1.0.0 block (sent without a prefix: always CIDv0). */
-export function v0Cid (data: Uint8Array): CID | undefined {
+export function v0Cid (data: BlockBytes): CID | undefined {
   return cidOf(0, DAG_PB, 0x12, 32, data)
 }
 
-function cidOf (version: number, codec: number, code: number, length: number, data: Uint8Array): CID | undefined {
+function cidOf (version: number, codec: number, code: number, length: number, data: BlockBytes): CID | undefined {
   let digest: Uint8Array
   if (code === IDENTITY) {
-    if (data.byteLength !== length) return undefined
-    digest = data
+    if (blockSize(data) !== length) return undefined
+    digest = joinBlock(data)
   } else {
     const hash = HASHES.get(code)
     if (hash == null) return undefined
-    digest = createHash(hash).update(data).digest()
+    const hasher = createHash(hash)
+    if (data instanceof Uint8Array) hasher.update(data)
+    else for (const piece of data) hasher.update(piece)
+    digest = hasher.digest()
     if (length > digest.byteLength) return undefined
     digest = digest.subarray(0, length)
   }
@@ -128,59 +132,4 @@ function cidOf (version: number, codec: number, code: number, length: number, da
 /** The key under which wants and ledgers file a CID: its multihash, whatever its version and codec. */
 export function wantKey (multihash: Uint8Array): string {
   return Buffer.from(multihash.buffer, multihash.byteOffset, multihash.byteLength).toString('base64')
-}
-
-/**
- * Splits a stream's bytes into length-prefixed messages, at most `maxBytes` each. A message that
- * arrived whole in one chunk is handed on as a view of it; one spread over chunks is copied once,
- * when its last piece is here (it-length-prefixed copies into a list, then out of it). Nothing is
- * allocated from the announced length alone: a peer that announces 4 MiB and sends 3 bytes costs
- * 3 bytes.
- */
-export function createMessageReader (
-  maxBytes: number, onMessage: (bytes: Uint8Array) => void
-): (chunk: Uint8Array) => void {
-  let length = 0
-  let shift = 0
-  let wanted = -1
-  let pieces: Uint8Array[] = []
-  let filled = 0
-  return (chunk) => {
-    let pos = 0
-    while (pos < chunk.byteLength) {
-      if (wanted < 0) {
-        const b = chunk[pos++] as number
-        length += (b & 0x7f) * 2 ** shift
-        shift += 7
-        if ((b & 0x80) !== 0) {
-          if (shift > 28) throw new BadMessageError('message length prefix too long')
-          continue
-        }
-        const n = length
-        length = 0
-        shift = 0
-        if (n > maxBytes) throw new BadMessageError(`message of ${n} bytes is over the ${maxBytes} byte limit`)
-        if (chunk.byteLength - pos >= n) {
-          onMessage(chunk.subarray(pos, pos + n))
-          pos += n
-          continue
-        }
-        wanted = n
-        pieces = []
-        filled = 0
-      }
-      const n = Math.min(wanted - filled, chunk.byteLength - pos)
-      pieces.push(chunk.subarray(pos, pos + n))
-      filled += n
-      pos += n
-      if (filled === wanted) {
-        const whole = new Uint8Array(wanted)
-        let o = 0
-        for (const p of pieces) { whole.set(p, o); o += p.byteLength }
-        wanted = -1
-        pieces = []
-        onMessage(whole)
-      }
-    }
-  }
 }
