@@ -38,16 +38,14 @@ export function withBaseline (variants: Variant[], spec: string | undefined): Va
 
 /**
  * Parses `--pinery-env 'default;PINERY_X=1,PINERY_Y=2'` into variants; `ORIGIN_BITSWAP=lean` in a
- * variant sets its origin's bitswap and `SERVER=path/dist/server.js` runs another build (neither is passed to Pinery).
+ * variant sets its origin's bitswap (not passed to Pinery).
  */
 export function parseVariants (spec: string | undefined): Variant[] {
   return (spec ?? 'default').split(';').map(v => v.trim()).filter(Boolean).map(v => {
     if (v === 'default') return { label: 'Pinery', env: {}, origin: 'helia' }
     const pairs = v.split(',').map(kv => kv.split('=', 2) as [string, string])
-    const { ORIGIN_BITSWAP: origin, SERVER: script, ...env } = Object.fromEntries(pairs)
-    return {
-      label: `Pinery ${v}`, env, origin: origin ?? env.PINERY_BITSWAP ?? 'helia', ...(script != null ? { script } : {})
-    }
+    const { ORIGIN_BITSWAP: origin, ...env } = Object.fromEntries(pairs)
+    return { label: `Pinery ${v}`, env, origin: origin ?? env.PINERY_BITSWAP ?? 'helia' }
   })
 }
 
