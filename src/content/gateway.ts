@@ -16,7 +16,7 @@ import { blockKey } from '../pins/gc-guard.js'
 import { BATCH_BYTES, bufferPool } from './batched-writer.js'
 import { writeCar } from './car.js'
 import { dagInOrder, type DagNode } from './dag-order.js'
-import { writeFileRange } from './unixfs-file.js'
+import { BrokenFileError, writeFileRange } from './unixfs-file.js'
 import { IDENTITY } from '../pins/cid.js'
 import { blockLinks } from '../pins/dag-walk.js'
 import type { ByteSink, Gateway, GatewayEntry } from './index.js'
@@ -87,7 +87,9 @@ function toEntry (entry: UnixFSEntry, name: string, fileBody: FileBody): Gateway
         cid,
         name,
         size: Number(entry.size),
-        read: (range, options) => entry.content({ ...range, ...options }),
+        read: (range, options) => entry.type === 'file' || entry.type === 'raw'
+          ? collected(cid, range, fileBody, options)
+          : entry.content({ ...range, ...options }),
         body: (range, options) => entry.type === 'file' || entry.type === 'raw'
           ? { write: async (sink) => { await fileBody(cid, range, sink, options) } }
           : { write: async (sink) => { await copyTo(sink, entry.content({ ...range, ...options }), options) } }
@@ -97,6 +99,24 @@ function toEntry (entry: UnixFSEntry, name: string, fileBody: FileBody): Gateway
 
 type FileBody = (cid: CID, range: { offset: number, length: number }, sink: ByteSink,
   options: { signal?: AbortSignal }) => Promise<void>
+
+/**
+ * A file range read whole through `fileBody`, for sniffing its type. Not the exporter's content():
+ * a file whose block sizes lie made it spin without an answer, and a client leaving meanwhile made
+ * it reject a promise nobody holds (`void childQueue.add`), which ended the process.
+ */
+async function * collected (
+  cid: CID, range: { offset: number, length: number }, fileBody: FileBody, options: { signal?: AbortSignal }
+): AsyncGenerator<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  try {
+    await fileBody(cid, range, { write: async (chunk) => { chunks.push(chunk.slice()) } }, options)
+  } catch (err) {
+    if (err instanceof BrokenFileError) throw new NotAcceptableError(`file ${cid.toString()} is broken: ${err.message}`)
+    throw err
+  }
+  yield * chunks
+}
 
 /** Identity files are their CID: a few bytes, copied as the exporter gives them. */
 async function copyTo (

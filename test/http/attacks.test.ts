@@ -3,9 +3,40 @@
  * once cost memory, CPU or time far beyond the bytes the attacker sent, and is now refused with
  * a 4xx Failure (or cut short) at a bound.
  */
+import * as dagPb from '@ipld/dag-pb'
+import { UnixFS } from 'ipfs-unixfs'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { identity } from 'multiformats/hashes/identity'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { failureOf } from '../fixtures/content.js'
+import { carOf, failureOf, postContent } from '../fixtures/content.js'
 import { startService, type TestService } from '../fixtures/service.js'
+
+/** An empty raw block, carried in its CID: a leaf that costs no read and no byte. */
+const EMPTY = CID.createV1(raw.code, identity.digest(new Uint8Array(0)))
+
+/** A UnixFS file node linking `links` with the block sizes given (true or not). */
+async function fileNode (links: CID[], sizes: number[]): Promise<{ cid: CID, bytes: Uint8Array }> {
+  const Data = new UnixFS({ type: 'file', blockSizes: sizes.map(BigInt) }).marshal()
+  const bytes = dagPb.encode(dagPb.prepare({ Data, Links: links.map(Hash => ({ Hash })) }))
+  return { cid: CID.createV1(dagPb.code, await sha256.digest(bytes)), bytes }
+}
+
+/** Pins a DAG of `blocks` (the first is the root) through a CAR upload; returns the root. */
+async function pinned (svc: TestService, blocks: Array<{ cid: CID, bytes: Uint8Array }>): Promise<CID> {
+  const root = (blocks[0] as { cid: CID }).cid
+  const res = await postContent(svc, await carOf([root], blocks), { type: 'application/vnd.ipld.car' })
+  expect(res.status, await res.text()).toBe(202)
+  return root
+}
+
+/** A file of `n` nodes each claiming `n` one-byte children that are empty: its size is a lie. */
+async function lyingFile (svc: TestService, n: number): Promise<CID> {
+  const inner = await fileNode(Array(n).fill(EMPTY), Array(n).fill(1))
+  const root = await fileNode(Array(n).fill(inner.cid), Array(n).fill(1))
+  return await pinned(svc, [root, inner])
+}
 
 describe('attacks', () => {
   let svc: TestService
@@ -29,5 +60,14 @@ describe('attacks', () => {
     expect(await failureOf(res)).toMatchObject({
       status: 400, details: expect.stringContaining('more than 20000 directories')
     })
+  })
+
+  it('a file whose block sizes lie is answered 406, not left hanging (a client leaving then crashed the process)', async () => {
+    // The exporter, sniffing the first bytes, spun on this file without answering; the client
+    // giving up made it reject a promise nobody held, and Node ended the process.
+    const root = await lyingFile(svc, 10)
+    const res = await svc.request(`/ipfs/${root.toString()}`, { signal: AbortSignal.timeout(10_000) })
+    expect(await failureOf(res)).toMatchObject({ status: 406, details: expect.stringContaining('broken') })
+    expect((await svc.request('/health')).status).toBe(200)
   })
 })
