@@ -9,7 +9,12 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { identity } from 'multiformats/hashes/identity'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { serverEnv, startServerProcess, type ServerProcess } from '../fixtures/process.js'
 import { carOf, failureOf, postContent } from '../fixtures/content.js'
 import { startService, type TestService } from '../fixtures/service.js'
 
@@ -23,16 +28,18 @@ async function fileNode (links: CID[], sizes: number[]): Promise<{ cid: CID, byt
   return { cid: CID.createV1(dagPb.code, await sha256.digest(bytes)), bytes }
 }
 
+type Service = Pick<TestService, 'request'>
+
 /** Pins a DAG of `blocks` (the first is the root) through a CAR upload; returns the root. */
-async function pinned (svc: TestService, blocks: Array<{ cid: CID, bytes: Uint8Array }>): Promise<CID> {
+async function pinned (svc: Service, blocks: Array<{ cid: CID, bytes: Uint8Array }>): Promise<CID> {
   const root = (blocks[0] as { cid: CID }).cid
-  const res = await postContent(svc, await carOf([root], blocks), { type: 'application/vnd.ipld.car' })
+  const res = await postContent(svc as TestService, await carOf([root], blocks), { type: 'application/vnd.ipld.car' })
   expect(res.status, await res.text()).toBe(202)
   return root
 }
 
 /** A file of `n` nodes each claiming `n` one-byte children that are empty: its size is a lie. */
-async function lyingFile (svc: TestService, n: number): Promise<CID> {
+async function lyingFile (svc: Service, n: number): Promise<CID> {
   const inner = await fileNode(Array(n).fill(EMPTY), Array(n).fill(1))
   const root = await fileNode(Array(n).fill(inner.cid), Array(n).fill(1))
   return await pinned(svc, [root, inner])
@@ -68,6 +75,51 @@ describe('attacks', () => {
     const root = await lyingFile(svc, 10)
     const res = await svc.request(`/ipfs/${root.toString()}`, { signal: AbortSignal.timeout(10_000) })
     expect(await failureOf(res)).toMatchObject({ status: 406, details: expect.stringContaining('broken') })
+    expect((await svc.request('/health')).status).toBe(200)
+  })
+})
+
+// In a child process: on the old code these walked millions of blocks that settle without the event
+// loop, so the service could not even see its client leave; in-process, the test would hang with it.
+describe('attacks on the gateway walk', () => {
+  const ADMIN = 'pinery_attacks-admin-token'
+  let dataDir: string
+  let server: ServerProcess
+  let svc: Service
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'pinery-attacks-'))
+    server = await startServerProcess(serverEnv(dataDir, ADMIN))
+    svc = {
+      async request (path, init = {}) {
+        const headers = new Headers(init.headers)
+        headers.set('authorization', `Bearer ${ADMIN}`)
+        return await fetch(`${server.url}${path}`, { ...init, headers })
+      }
+    }
+  })
+  afterAll(async () => {
+    if (server.child.exitCode == null) { server.child.kill('SIGKILL'); await once(server.child, 'exit') }
+    await rm(dataDir, { recursive: true, force: true })
+  })
+
+  it('a file whose sizes lie is cut off after a bounded walk (was N³ blocks: ~10⁸ for an 80 KB file)', async () => {
+    const n = 1000
+    const c = await fileNode(Array(n).fill(EMPTY), Array(n).fill(1))
+    const b = await fileNode(Array(n).fill(c.cid), Array(n).fill(1))
+    const root = await pinned(svc, [await fileNode(Array(n).fill(b.cid), Array(n).fill(1)), b, c])
+    const res = await svc.request(`/ipfs/${root.toString()}`, { signal: AbortSignal.timeout(20_000) })
+    expect(await failureOf(res)).toMatchObject({ status: 406, details: expect.stringContaining('broken') })
+  })
+
+  it('empty subtrees linked over and over are skipped (a 2-byte range walked 9 million empty blocks)', async () => {
+    const n = 3000
+    const one = CID.createV1(raw.code, identity.digest(new Uint8Array([65])))
+    const empty = await fileNode(Array(n).fill(EMPTY), Array(n).fill(0))
+    const file = await fileNode([one, ...Array(n).fill(empty.cid), one], [1, ...Array(n).fill(0), 1])
+    const root = await pinned(svc, [file, empty])
+    const res = await svc.request(`/ipfs/${root.toString()}`, { headers: { range: 'bytes=0-1' }, signal: AbortSignal.timeout(20_000) })
+    expect(res.status).toBe(206)
+    expect(await res.text()).toBe('AA')
     expect((await svc.request('/health')).status).toBe(200)
   })
 })
