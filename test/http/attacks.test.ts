@@ -9,7 +9,9 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { identity } from 'multiformats/hashes/identity'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
+import { connect } from 'node:net'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -75,6 +77,31 @@ describe('attacks', () => {
     const root = await lyingFile(svc, 10)
     const res = await svc.request(`/ipfs/${root.toString()}`, { signal: AbortSignal.timeout(10_000) })
     expect(await failureOf(res)).toMatchObject({ status: 406, details: expect.stringContaining('broken') })
+    expect((await svc.request('/health')).status).toBe(200)
+  })
+})
+
+describe('a gateway client that stops reading', () => {
+  let svc: TestService
+  beforeAll(async () => { svc = await startService({ env: { PINERY_REQUEST_TIMEOUT_MS: '1000' } }) })
+  afterAll(async () => { await svc.destroy() })
+
+  it('is cut off once it takes no bytes for the idle timeout (each held ~8.5 MiB for good)', async () => {
+    const file = await (await postContent(svc, randomBytes(48 * 1024 * 1024), { user: 'admin' })).json() as { pin: { cid: string } }
+    const url = new URL(svc.url)
+    const socket = connect(Number(url.port), url.hostname)
+    socket.write(`GET /ipfs/${file.pin.cid}?format=car HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${svc.tokens.admin as string}\r\n\r\n`)
+    socket.pause() // reads nothing: the kernel's buffers fill, then the service's
+    await new Promise(resolve => setTimeout(resolve, 5000)) // five idle timeouts
+    // Read what is there: a connection the service cut off ends after it, one it kept delivers the whole CAR.
+    let received = 0
+    socket.on('data', (d: Buffer) => { received += d.byteLength })
+    socket.resume()
+    const closed = once(socket, 'close').then(() => 'closed')
+    const guard = new Promise(resolve => setTimeout(resolve, 15_000, 'still open'))
+    expect(await Promise.race([closed, guard])).toBe('closed')
+    expect(received).toBeLessThan(48 * 1024 * 1024)
+    socket.destroy()
     expect((await svc.request('/health')).status).toBe(200)
   })
 })
