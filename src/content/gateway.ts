@@ -46,6 +46,17 @@ export interface GatewayComponents {
 const CAR_AHEAD = 16
 const SLOT_BYTES = 260 * 1024
 
+/**
+ * Entries of a directory listing, and blocks read for one request through the exporter, at most.
+ * The exporter lists a sharded directory by descending every link named like a bucket, however
+ * often it names the same shard: three 40 KB shards linking each other a thousand times a level
+ * make one GET gather 10⁹ entries (~100 GB) in memory. A real shard is linked once.
+ */
+const MAX_LISTING = 100_000
+
+const tooLarge = (cid: CID): NotAcceptableError => new NotAcceptableError(`directory ${cid.toString()} has more ` +
+  `than ${MAX_LISTING} entries or shards to list: ask for its CAR (Accept: application/vnd.ipld.car)`)
+
 // The exporter's and the blockstore's ways of saying "no such thing".
 const MISSING = new Set(['NotFoundError', 'NoResolverError', 'NotUnixFSError', 'BadPathError'])
 
@@ -74,7 +85,9 @@ function toEntry (entry: UnixFSEntry, name: string, fileBody: FileBody): Gateway
         cid,
         name,
         async * list (options) {
+          let listed = 0
           for await (const child of entry.entries(options)) {
+            if (++listed > MAX_LISTING) throw tooLarge(cid)
             yield { name: child.name, cid: child.cid, size: Number(child.size) }
           }
         }
@@ -168,7 +181,15 @@ export function createGateway (components: GatewayComponents): Gateway {
         let last: { cid: CID, name: string, roots: CID[] } | undefined
         for await (const step of walkPath([root.toString(), ...path].join('/'), blockstore, options)) last = step
         if (last == null) throw new NotFoundError('empty path')
-        const entry = await exporter(last.cid, blockstore, options)
+        // Counted: a listing reads its shards through this, after resolve() has returned.
+        let reads = 0
+        const counted: Pick<Blockstore, 'get'> = {
+          get: (cid, o) => {
+            if (++reads > MAX_LISTING) throw tooLarge(last.cid)
+            return blockstore.get(cid, o)
+          }
+        }
+        const entry = await exporter(last.cid, counted, options)
         // The name the path gave it (the exporter, asked by CID, would name it by its CID).
         return { entry: toEntry(entry, path.length > 0 ? last.name : '', fileBody), trail: last.roots }
       } catch (err) {

@@ -138,6 +138,25 @@ describe('attacks on the gateway walk', () => {
     expect(await failureOf(res)).toMatchObject({ status: 406, details: expect.stringContaining('broken') })
   })
 
+  it('a sharded directory that links one shard over and over is refused with 406 (was 10⁹ entries gathered in memory)', async () => {
+    // Every link of a shard is named like a bucket ("00"), so the exporter descends into the same
+    // shard a thousand times a level, and the listing gathered every entry it met.
+    const n = 1000
+    const Data = new UnixFS({ type: 'hamt-sharded-directory', fanout: 256n, hashType: 0x22n }).marshal()
+    const shard = async (links: dagPb.PBLink[]): Promise<{ cid: CID, bytes: Uint8Array }> => {
+      const bytes = dagPb.encode(dagPb.prepare({ Data, Links: links }))
+      return { cid: CID.createV1(dagPb.code, await sha256.digest(bytes)), bytes }
+    }
+    const file = CID.createV1(raw.code, identity.digest(new TextEncoder().encode('x')))
+    const leaf = await shard(Array.from({ length: n }, (_, i) => ({ Name: `00f${i}`, Hash: file, Tsize: 1 })))
+    const middle = await shard(Array.from({ length: n }, () => ({ Name: '00', Hash: leaf.cid, Tsize: 1 })))
+    const top = await shard(Array.from({ length: n }, () => ({ Name: '00', Hash: middle.cid, Tsize: 1 })))
+    const root = await pinned(svc, [top, middle, leaf])
+    const res = await svc.request(`/ipfs/${root.toString()}`, { signal: AbortSignal.timeout(20_000) })
+    expect(await failureOf(res)).toMatchObject({ status: 406 })
+    expect((await svc.request('/health')).status).toBe(200)
+  })
+
   it('empty subtrees linked over and over are skipped (a 2-byte range walked 9 million empty blocks)', async () => {
     const n = 3000
     const one = CID.createV1(raw.code, identity.digest(new Uint8Array([65])))
