@@ -18,7 +18,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { serverEnv, startServerProcess, type ServerProcess } from '../fixtures/process.js'
 import { carOf, failureOf, postContent } from '../fixtures/content.js'
-import { startService, type TestService } from '../fixtures/service.js'
+import { startService, waitFor, type TestService } from '../fixtures/service.js'
 
 /** An empty raw block, carried in its CID: a leaf that costs no read and no byte. */
 const EMPTY = CID.createV1(raw.code, identity.digest(new Uint8Array(0)))
@@ -69,6 +69,28 @@ describe('attacks', () => {
     expect(await failureOf(res)).toMatchObject({
       status: 400, details: expect.stringContaining('more than 20000 directories')
     })
+  })
+
+  it('one user holds at most 32 event streams (was: any number of sockets kept for good)', async () => {
+    const streams: AbortController[] = []
+    let last = ''
+    const openOne = async (user: string): Promise<number> => {
+      const controller = new AbortController()
+      const res = await svc.request('/events', { user, signal: controller.signal })
+      if (res.status === 200) streams.push(controller)
+      else last = await res.text()
+      return res.status
+    }
+    try {
+      for (let i = 0; i < 32; i++) expect(await openOne('alice')).toBe(200)
+      expect(await openOne('alice')).toBe(429)
+      expect(JSON.parse(last)).toMatchObject({ error: { reason: 'TOO_MANY_REQUESTS' } })
+      expect(await openOne('admin')).toBe(200) // another user is not affected
+      streams.shift()?.abort() // one of alice's closes: she may open another
+      await waitFor(async () => await openOne('alice') === 200 ? true : undefined, 10_000, 'a stream to be allowed again')
+    } finally {
+      for (const c of streams) c.abort()
+    }
   })
 
   it('a file whose block sizes lie is answered 406, not left hanging (a client leaving then crashed the process)', async () => {
