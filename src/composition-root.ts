@@ -190,7 +190,7 @@ export async function createPinery (config: Config, components: PineryComponents
       retire: async (owner, work) => await quota.retire(owner, work),
       nodeUsage: cachedBlockstoreUsage(join(config.dataDir, 'blocks'), NODE_USAGE_MAX_AGE_MS)
     })
-    const uploads = createContentService({}, {
+    const uploads = createContentService({ maxUploadBlocks: config.maxUploadBlocks }, {
       pins, blockstore: stores.blockstore, getCodec, guard, gc, logger,
       flushBlocks: async () => { await stores.blockstore.sync() }
     })

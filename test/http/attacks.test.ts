@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { serverEnv, startServerProcess, type ServerProcess } from '../fixtures/process.js'
-import { carOf, failureOf, postContent } from '../fixtures/content.js'
+import { carOf, failureOf, postContent, storedOf } from '../fixtures/content.js'
 import { startService, waitFor, type TestService } from '../fixtures/service.js'
 
 /** An empty raw block, carried in its CID: a leaf that costs no read and no byte. */
@@ -49,7 +49,9 @@ async function lyingFile (svc: Service, n: number): Promise<CID> {
 
 describe('attacks', () => {
   let svc: TestService
-  beforeAll(async () => { svc = await startService({ users: ['alice'], env: { PINERY_GC_INTERVAL_MS: '3600000' } }) })
+  beforeAll(async () => {
+    svc = await startService({ users: ['alice'], env: { PINERY_GC_INTERVAL_MS: '3600000', PINERY_MAX_UPLOAD_BLOCKS: '1000' } })
+  })
   afterAll(async () => { await svc.destroy() })
 
   it('a form whose deep paths imply too many directories is refused with 400 (was ~1 MB of memory per 4 KB part)', async () => {
@@ -69,6 +71,19 @@ describe('attacks', () => {
     expect(await failureOf(res)).toMatchObject({
       status: 400, details: expect.stringContaining('more than 20000 directories')
     })
+  })
+
+  it('an upload of more blocks than allowed is refused with 413 and keeps none (each block held ~1.8 KB)', async () => {
+    // Blocks no root reaches cost no quota in the end, so nothing else bounded how many a CAR could hold.
+    const blocks: Array<{ cid: CID, bytes: Uint8Array }> = []
+    for (let i = 0; i < 1001; i++) {
+      const bytes = Uint8Array.from([i & 255, i >> 8, 7])
+      blocks.push({ cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes })
+    }
+    const car = await carOf([(blocks[0] as { cid: CID }).cid], blocks)
+    const res = await postContent(svc, car, { type: 'application/vnd.ipld.car' })
+    expect(await failureOf(res)).toMatchObject({ status: 413, details: expect.stringContaining('more than 1000 blocks') })
+    expect(await storedOf(svc, blocks.slice(0, 50).map(b => b.cid))).toEqual([])
   })
 
   it('one user holds at most 32 event streams (was: any number of sockets kept for good)', async () => {
