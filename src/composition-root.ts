@@ -50,6 +50,8 @@ const SESSION_IDLE_MS = 12 * 60 * 60 * 1000
 
 /** Most web app sessions held at once (the least recently used go first). */
 const MAX_SESSIONS = 10_000
+// A person's browsers and devices; one user cannot push everyone else's sessions out.
+const MAX_SESSIONS_PER_USER = 64
 
 /** How long busy keep-alive connections may keep a stopping server open. */
 const HTTP_CLOSE_GRACE_MS = 2000
@@ -259,7 +261,9 @@ export async function createPinery (config: Config, components: PineryComponents
       content: uploads,
       gateway,
       uploads: uploadSockets,
-      sessions: createSessionStore({ idleMs: SESSION_IDLE_MS, maxSessions: MAX_SESSIONS }),
+      sessions: createSessionStore({
+        idleMs: SESSION_IDLE_MS, maxSessions: MAX_SESSIONS, maxSessionsPerUser: MAX_SESSIONS_PER_USER
+      }),
       events,
       streams,
       webhooks
