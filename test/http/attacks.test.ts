@@ -86,6 +86,30 @@ describe('attacks', () => {
     expect(await storedOf(svc, blocks.slice(0, 50).map(b => b.cid))).toEqual([])
   })
 
+  it('one user owns at most 20 webhooks: each event is POSTed once per webhook (was: any number)', async () => {
+    // TEST-NET-1: a public address as the policy sees it, which nothing answers.
+    const create = async (user: string): Promise<Response> => await svc.request('/webhooks', {
+      method: 'POST', user, headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: 'http://192.0.2.1/hook', events: ['pin.pinned'] })
+    })
+    const ids: Array<[string, string]> = []
+    try {
+      for (let i = 0; i < 20; i++) {
+        const res = await create('alice')
+        expect(res.status).toBe(201)
+        ids.push(['alice', (await res.json() as { id: string }).id])
+      }
+      const refused = await create('alice')
+      if (refused.status === 201) ids.push(['alice', (await refused.clone().json() as { id: string }).id])
+      expect(await failureOf(refused)).toMatchObject({ status: 409, details: expect.stringContaining('20 webhooks') })
+      const admin = await create('admin') // another user is not affected
+      expect(admin.status).toBe(201)
+      ids.push(['admin', (await admin.json() as { id: string }).id])
+    } finally {
+      for (const [user, id] of ids) await svc.request(`/webhooks/${id}`, { method: 'DELETE', user })
+    }
+  })
+
   it('one user holds at most 32 event streams (was: any number of sockets kept for good)', async () => {
     const streams: AbortController[] = []
     let last = ''
