@@ -49,6 +49,8 @@ const SESSION_IDLE_MS = 12 * 60 * 60 * 1000
 
 /** Most web app sessions held at once (the least recently used go first). */
 const MAX_SESSIONS = 10_000
+// A person's browsers and devices; one user cannot push everyone else's sessions out.
+const MAX_SESSIONS_PER_USER = 64
 
 /** How long busy keep-alive connections may keep a stopping server open. */
 const HTTP_CLOSE_GRACE_MS = 2000
@@ -190,7 +192,7 @@ export async function createPinery (config: Config, components: PineryComponents
       retire: async (owner, work) => await quota.retire(owner, work),
       nodeUsage: cachedBlockstoreUsage(join(config.dataDir, 'blocks'), NODE_USAGE_MAX_AGE_MS)
     })
-    const uploads = createContentService({}, {
+    const uploads = createContentService({ maxUploadBlocks: config.maxUploadBlocks }, {
       pins, blockstore: stores.blockstore, getCodec, guard, gc, logger,
       flushBlocks: async () => { await stores.blockstore.sync() }
     })
@@ -254,7 +256,9 @@ export async function createPinery (config: Config, components: PineryComponents
       content: uploads,
       gateway,
       uploads: uploadSockets,
-      sessions: createSessionStore({ idleMs: SESSION_IDLE_MS, maxSessions: MAX_SESSIONS }),
+      sessions: createSessionStore({
+        idleMs: SESSION_IDLE_MS, maxSessions: MAX_SESSIONS, maxSessionsPerUser: MAX_SESSIONS_PER_USER
+      }),
       events,
       streams,
       webhooks

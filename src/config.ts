@@ -30,6 +30,7 @@ export interface Config {
   wantlistDebounceMs: number
   bitswap: 'lean' | 'helia'
   maxBodyBytes: number
+  maxUploadBlocks: number
   logLevel: string
   minFreeBytes: number
   metricsToken?: string
@@ -177,6 +178,12 @@ const SETTINGS: Array<Setting<keyof Config>> = [
     description: 'who may read pinned content at GET /ipfs/<cid>[/path]: "token" (a token with pins:read) or "none" ' +
       '(anyone who can reach the API)',
     parse: oneOf('token', 'none')
+  },
+  {
+    env: 'PINERY_MAX_UPLOAD_BLOCKS', key: 'maxUploadBlocks', default: '500000',
+    description: 'blocks one POST /content may store (each is held in memory until the upload settles); ' +
+      'one more answers 413',
+    parse: integer(1, 100_000_000)
   },
   {
     env: 'PINERY_RATE_LIMIT', key: 'rateLimitPerSecond', default: '0',

@@ -20,6 +20,9 @@ import { blockKey } from '../pins/gc-guard.js'
 import { IDENTITY } from '../pins/cid.js'
 import type { BufferPool } from './batched-writer.js'
 
+/** Steps between turns given back to the event loop. */
+const YIELD_EVERY = 256
+
 /** A block to walk, with what the caller keeps with it (a file offset, say). */
 export interface DagNode<T> {
   cid: CID
@@ -139,8 +142,12 @@ export async function * dagInOrder<T> (
     if (read.slot != null) components.slots.give(read.slot)
   }
 
+  let steps = 0
   try {
     for (;;) {
+      // Blocks carried in their CIDs, or read already, settle without the event loop: a long run of
+      // them would keep every other request and timer waiting (and the client's leaving unseen).
+      if (++steps % YIELD_EVERY === 0) await new Promise(resolve => setImmediate(resolve))
       place()
       if (blocked != null) {
         await expand(blocked)

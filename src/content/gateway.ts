@@ -16,7 +16,7 @@ import { blockKey } from '../pins/gc-guard.js'
 import { BATCH_BYTES, BLOCK_SLOT_BYTES, bufferPool } from './batched-writer.js'
 import { writeCar } from './car.js'
 import { dagInOrder, type DagNode } from './dag-order.js'
-import { writeFileRange } from './unixfs-file.js'
+import { BrokenFileError, writeFileRange } from './unixfs-file.js'
 import { IDENTITY } from '../pins/cid.js'
 import { blockLinks } from '../pins/dag-walk.js'
 import type { ByteSink, Gateway, GatewayEntry } from './index.js'
@@ -44,6 +44,17 @@ export interface GatewayComponents {
 // 1 MiB: ~9 MiB per response. Slots and batches are reused across responses, a few idle ones kept.
 // Deeper (32 ahead, 8 batches in flight) measured no steadier gain in gateway-compare runs.
 const CAR_AHEAD = 16
+
+/**
+ * Entries of a directory listing, and blocks read for one request through the exporter, at most.
+ * The exporter lists a sharded directory by descending every link named like a bucket, however
+ * often it names the same shard: three 40 KB shards linking each other a thousand times a level
+ * make one GET gather 10⁹ entries (~100 GB) in memory. A real shard is linked once.
+ */
+const MAX_LISTING = 100_000
+
+const tooLarge = (cid: CID): NotAcceptableError => new NotAcceptableError(`directory ${cid.toString()} has more ` +
+  `than ${MAX_LISTING} entries or shards to list: ask for its CAR (Accept: application/vnd.ipld.car)`)
 
 // The exporter's and the blockstore's ways of saying "no such thing".
 const MISSING = new Set(['NotFoundError', 'NoResolverError', 'NotUnixFSError', 'BadPathError'])
@@ -73,7 +84,9 @@ function toEntry (entry: UnixFSEntry, name: string, fileBody: FileBody): Gateway
         cid,
         name,
         async * list (options) {
+          let listed = 0
           for await (const child of entry.entries(options)) {
+            if (++listed > MAX_LISTING) throw tooLarge(cid)
             yield { name: child.name, cid: child.cid, size: Number(child.size) }
           }
         }
@@ -86,7 +99,9 @@ function toEntry (entry: UnixFSEntry, name: string, fileBody: FileBody): Gateway
         cid,
         name,
         size: Number(entry.size),
-        read: (range, options) => entry.content({ ...range, ...options }),
+        read: (range, options) => entry.type === 'file' || entry.type === 'raw'
+          ? collected(cid, range, fileBody, options)
+          : entry.content({ ...range, ...options }),
         body: (range, options) => entry.type === 'file' || entry.type === 'raw'
           ? { write: async (sink) => { await fileBody(cid, range, sink, options) } }
           : { write: async (sink) => { await copyTo(sink, entry.content({ ...range, ...options }), options) } }
@@ -96,6 +111,24 @@ function toEntry (entry: UnixFSEntry, name: string, fileBody: FileBody): Gateway
 
 type FileBody = (cid: CID, range: { offset: number, length: number }, sink: ByteSink,
   options: { signal?: AbortSignal }) => Promise<void>
+
+/**
+ * A file range read whole through `fileBody`, for sniffing its type. Not the exporter's content():
+ * a file whose block sizes lie made it spin without an answer, and a client leaving meanwhile made
+ * it reject a promise nobody holds (`void childQueue.add`), which ended the process.
+ */
+async function * collected (
+  cid: CID, range: { offset: number, length: number }, fileBody: FileBody, options: { signal?: AbortSignal }
+): AsyncGenerator<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  try {
+    await fileBody(cid, range, { write: async (chunk) => { chunks.push(chunk.slice()) } }, options)
+  } catch (err) {
+    if (err instanceof BrokenFileError) throw new NotAcceptableError(`file ${cid.toString()} is broken: ${err.message}`)
+    throw err
+  }
+  yield * chunks
+}
 
 /** Identity files are their CID: a few bytes, copied as the exporter gives them. */
 async function copyTo (
@@ -147,7 +180,15 @@ export function createGateway (components: GatewayComponents): Gateway {
         let last: { cid: CID, name: string, roots: CID[] } | undefined
         for await (const step of walkPath([root.toString(), ...path].join('/'), blockstore, options)) last = step
         if (last == null) throw new NotFoundError('empty path')
-        const entry = await exporter(last.cid, blockstore, options)
+        // Counted: a listing reads its shards through this, after resolve() has returned.
+        let reads = 0
+        const counted: Pick<Blockstore, 'get'> = {
+          get: (cid, o) => {
+            if (++reads > MAX_LISTING) throw tooLarge(last.cid)
+            return blockstore.get(cid, o)
+          }
+        }
+        const entry = await exporter(last.cid, counted, options)
         // The name the path gave it (the exporter, asked by CID, would name it by its CID).
         return { entry: toEntry(entry, path.length > 0 ? last.name : '', fileBody), trail: last.roots }
       } catch (err) {

@@ -24,6 +24,8 @@ import type { CID } from 'multiformats/cid'
 export interface ContentServiceInit {
   /** How often a CAR upload whose DAG was incomplete checks whether the fetch of the rest settled. */
   settlePollMs?: number
+  /** Blocks one upload may store (PINERY_MAX_UPLOAD_BLOCKS); none by default. */
+  maxUploadBlocks?: number
 }
 
 /** What uploads need. */
@@ -61,7 +63,7 @@ export function createContentService (
 
   async function open (owner: string, expectedBytes: number): Promise<BlockSink> {
     const budget = await pins.checkRoom(owner, expectedBytes)
-    return createBlockSink({ budget }, {
+    return createBlockSink({ budget, maxBlocks: init.maxUploadBlocks ?? Infinity }, {
       blockstore: components.blockstore,
       guard: components.guard,
       discard: async (cids) => await gc.discard(cids)

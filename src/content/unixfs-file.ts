@@ -33,6 +33,15 @@ export class BrokenFileError extends Error {
   override name = BrokenFileError.name
 }
 
+/**
+ * Links looked at and blocks walked before the first byte, and then per byte written, at most. An
+ * honest file takes ~2 per byte even with 1-byte chunks (a leaf and its link) and a few thousand to
+ * reach any offset; a file whose sizes lie, or that links empty subtrees or a long chain over and
+ * over, made one GET walk N² blocks and write nothing (a 10 KB pinned file: 9 million blocks).
+ */
+const FREE_WORK = 10_000
+const WORK_PER_BYTE = 16
+
 /** A file node's UnixFS data: its own bytes and its children's sizes. */
 function unixfsOf (bytes: Uint8Array): { node: dagPb.PBNode, data: Uint8Array, sizes: bigint[] } {
   const node = dagPb.decode(bytes)
@@ -56,21 +65,31 @@ export async function writeFileRange (
 ): Promise<void> {
   const start = range.offset
   const end = range.offset + range.length
+  let written = 0
+  let work = 0
+  const spend = (units: number): void => {
+    work += units
+    if (work > FREE_WORK + WORK_PER_BYTE * written) {
+      throw new BrokenFileError(`the file took ${work} blocks and links for ${written} bytes`)
+    }
+  }
   const children = async ({ cid, tag }: DagNode<number>, bytes: Uint8Array): Promise<Array<DagNode<number>>> => {
     if (cid.code !== dagPb.code) throw new BrokenFileError(`a block of codec ${cid.code} inside a file`)
     const { node, data, sizes } = unixfsOf(bytes)
     const kept: Array<DagNode<number>> = []
     let at = tag + data.byteLength
-    for (let i = 0; i < node.Links.length && at < end; i++) {
+    let i = 0
+    for (; i < node.Links.length && at < end; i++) {
       const next = at + Number(sizes[i])
-      if (next > start) kept.push({ cid: (node.Links[i] as dagPb.PBLink).Hash, tag: at })
+      // An empty subtree holds nothing to write.
+      if (next > start && next > at) kept.push({ cid: (node.Links[i] as dagPb.PBLink).Hash, tag: at })
       at = next
     }
+    spend(i)
     return kept
   }
   const { signal } = options
   const out = batchedWriter(sink, { batches: components.batches, ...(signal != null ? { signal } : {}) })
-  let written = 0
   const walk = dagInOrder({ cid: root, tag: 0 }, { read: components.read, children, slots: components.slots },
     { ...options, identities: true })
   for (;;) {
@@ -80,6 +99,13 @@ export async function writeFileRange (
     })
     if (next.done === true) break
     const { cid, tag, bytes } = next.value
+    try {
+      spend(1)
+    } catch (err) {
+      await walk.return(undefined)
+      await out.flush()
+      throw err
+    }
     const data = cid.code === raw.code ? bytes : unixfsOf(bytes).data
     const from = Math.max(start - tag, 0)
     const to = Math.min(end - tag, data.byteLength)

@@ -5,7 +5,7 @@
  * pinned yet. The sink remembers what it wrote, to delete exactly that when
  * the upload fails, and counts distinct bytes against the owner's quota.
  */
-import { InsufficientFundsError } from '../errors.js'
+import { InsufficientFundsError, PayloadTooLargeError } from '../errors.js'
 import { blockKey } from '../pins/gc-guard.js'
 import type { GcGuard } from '../pins/gc-guard.js'
 import type { Blockstore } from 'interface-blockstore'
@@ -31,6 +31,12 @@ export interface BlockSink {
 export interface BlockSinkInit {
   /** Distinct bytes the upload may write (the owner's quota room); Infinity for none. */
   budget: number
+  /**
+   * Blocks the upload may write. Each costs ~1.8 KB until the upload settles (measured: 200,000
+   * blocks of 3 bytes, an 8 MB CAR, +366 MB RSS), and blocks no root reaches cost no quota in the
+   * end: without a bound, an 80 MB CAR of tiny blocks would hold ~3.6 GB.
+   */
+  maxBlocks: number
 }
 
 /** What a sink writes through. */
@@ -60,6 +66,9 @@ export function createBlockSink (init: BlockSinkInit, components: BlockSinkCompo
       options?.signal?.throwIfAborted()
       const key = blockKey(cid)
       if (written.has(key)) return cid
+      if (written.size >= init.maxBlocks) {
+        throw new PayloadTooLargeError(`the upload has more than ${init.maxBlocks} blocks; split it into several`)
+      }
       if (bytes + block.byteLength > init.budget) {
         throw new InsufficientFundsError(
           `storage quota exceeded: the upload grew past the ${init.budget} bytes left of the quota`)

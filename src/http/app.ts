@@ -40,7 +40,7 @@ export interface HttpAppInit {
   corsOrigins: string[]
   /** Who may read GET /ipfs/…: token holders with pins:read, or anyone. */
   gatewayAuth: 'token' | 'none'
-  /** An upload whose bytes stop arriving for this long fails with 408. */
+  /** An upload whose bytes stop arriving for this long fails with 408; a gateway body its client stops taking ends. */
   uploadIdleTimeoutMs: number
   /** Directory of the web app's files (index.html, app/). */
   webDir: string
@@ -87,7 +87,7 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
   app.use(cors(init.corsOrigins))
   app.use(opsRoutes({ metricsToken: init.metricsToken },
     { health: components.health, registry: components.metrics.registry }))
-  const gateway = gatewayRoutes({ public: init.gatewayAuth === 'none' },
+  const gateway = gatewayRoutes({ public: init.gatewayAuth === 'none', idleTimeoutMs: init.uploadIdleTimeoutMs },
     { gateway: components.gateway, logger: components.logger })
   if (init.gatewayAuth === 'none') app.use(gateway)
   app.use(webRoutes({ dir: init.webDir }))

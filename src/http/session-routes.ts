@@ -32,7 +32,7 @@ export function signInRoutes (components: SessionRoutesComponents): Router {
     const parsed = signIn.safeParse(req.body ?? {})
     if (!parsed.success) throw new InvalidRequestError('token: paste a token (a string)')
     const principal = await components.tokens.authenticate(parsed.data.token.trim())
-    setSessionCookie(req, res, components.sessions.create(parsed.data.token.trim()))
+    setSessionCookie(req, res, components.sessions.create(parsed.data.token.trim(), principal.user))
     res.json(principal)
   })
   return router

@@ -35,15 +35,32 @@ const DENIED_V4: Array<[string, number]> = [
   ['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], // private
   ['100.64.0.0', 10], // carrier-grade NAT
   ['169.254.0.0', 16], // link-local
+  ['192.0.0.0', 24], // IETF protocol assignments
+  ['198.18.0.0', 15], // benchmarking
   ['224.0.0.0', 4], // multicast
   ['240.0.0.0', 4] // reserved, and the broadcast address
 ]
 const DENIED_V6: Array<[string, number]> = [
   ['::', 128], ['::1', 128], // unspecified, loopback
+  ['::', 96], // IPv4-compatible (deprecated)
+  ['64:ff9b:1::', 48], // local-use NAT64: translates to whatever the local network chose
   ['fe80::', 10], // link-local
+  ['fec0::', 10], // site-local (deprecated, private)
   ['fc00::', 7], // unique local (private)
   ['ff00::', 8] // multicast
 ]
+/** The well-known NAT64 prefix: its last 32 bits are an IPv4 address the host's NAT64 gateway dials. */
+const NAT64: [string, number] = ['64:ff9b::', 96]
+
+/** The IPv4 address in the last 32 bits of an IPv6 address as multiaddr prints it (compressed hex). */
+function lastV4 (address: string): string {
+  const groups = address.split(':')
+  const last = groups[groups.length - 1] ?? ''
+  if (last.includes('.')) return last
+  const hi = parseInt(groups[groups.length - 2] ?? '', 16) || 0
+  const lo = parseInt(last, 16) || 0
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`
+}
 
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i
 
@@ -78,11 +95,18 @@ export function createDialGate (allow: DialAllow): DialGate {
   const allowed = new BlockList()
   for (const s of allow.subnets) allowed.addSubnet(s.address, s.prefix, s.type)
   const hosts = new Set(allow.hosts)
+  const nat64 = new BlockList()
+  nat64.addSubnet(NAT64[0], NAT64[1], 'ipv6')
 
   function allows (ma: Multiaddr): boolean {
     const [first] = ma.getComponents()
     if (first?.value == null) return false
     if (first.name === 'ip4' || first.name === 'ip6') {
+      // Through NAT64 (IPv6-only hosts with DNS64) 64:ff9b::a00:1 reaches 10.0.0.1: judged as that.
+      if (first.name === 'ip6' && nat64.check(first.value, 'ipv6')) {
+        const v4 = lastV4(first.value)
+        return !denied.check(v4, 'ipv4') || allowed.check(v4, 'ipv4')
+      }
       const type = first.name === 'ip4' ? 'ipv4' : 'ipv6'
       // IPv4-mapped IPv6 addresses are checked against the IPv4 ranges too (BlockList does that).
       return !denied.check(first.value, type) || allowed.check(first.value, type)

@@ -12,12 +12,17 @@ export interface SessionStoreInit {
   idleMs: number
   /** Most sessions held at once; the least recently used one goes first. */
   maxSessions: number
+  /**
+   * Most sessions one user holds; their own least recently used goes first. Without it one member
+   * signing in `maxSessions` times (POST /session is not rate limited) signed everyone else out.
+   */
+  maxSessionsPerUser: number
 }
 
 /** The sessions. Ids are 256 random bits; only their SHA-256 is kept as a key. */
 export interface SessionStore {
-  /** Starts a session bound to `secret`; returns its id (the cookie value). */
-  create(secret: string): string
+  /** Starts a session of `user` bound to `secret`; returns its id (the cookie value). */
+  create(secret: string, user: string): string
   /** The token secret of a live session (and marks it used), or undefined. */
   secretOf(id: string): string | undefined
   /** Ends a session; unknown ids are ignored. */
@@ -29,12 +34,26 @@ const keyOf = (id: string): string => createHash('sha256').update(id).digest('ba
 /** Creates an empty in-memory store. */
 export function createSessionStore (init: SessionStoreInit): SessionStore {
   // Map order is insertion order: re-inserting on use keeps the least recently used first.
-  const sessions = new Map<string, { secret: string, usedAt: number }>()
+  const sessions = new Map<string, { secret: string, user: string, usedAt: number }>()
+  const perUser = new Map<string, number>()
+  const drop = (key: string): void => {
+    const session = sessions.get(key)
+    if (session == null) return
+    sessions.delete(key)
+    const left = (perUser.get(session.user) ?? 1) - 1
+    if (left > 0) perUser.set(session.user, left)
+    else perUser.delete(session.user)
+  }
   return {
-    create (secret) {
+    create (secret, user) {
       const id = randomBytes(32).toString('base64url')
-      sessions.set(keyOf(id), { secret, usedAt: Date.now() })
-      while (sessions.size > init.maxSessions) sessions.delete(sessions.keys().next().value as string)
+      sessions.set(keyOf(id), { secret, user, usedAt: Date.now() })
+      const held = (perUser.get(user) ?? 0) + 1
+      perUser.set(user, held)
+      if (held > init.maxSessionsPerUser) {
+        for (const [key, s] of sessions) if (s.user === user) { drop(key); break }
+      }
+      while (sessions.size > init.maxSessions) drop(sessions.keys().next().value as string)
       return id
     },
     secretOf (id) {
@@ -42,14 +61,14 @@ export function createSessionStore (init: SessionStoreInit): SessionStore {
       const session = sessions.get(key)
       if (session == null) return undefined
       const now = Date.now()
+      if (now - session.usedAt > init.idleMs) { drop(key); return undefined }
       sessions.delete(key)
-      if (now - session.usedAt > init.idleMs) return undefined
       session.usedAt = now
       sessions.set(key, session)
       return session.secret
     },
     remove (id) {
-      sessions.delete(keyOf(id))
+      drop(keyOf(id))
     }
   }
 }

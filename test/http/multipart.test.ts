@@ -11,7 +11,7 @@ import type { UploadEntry } from '../../src/content/index.js'
 
 const BOUNDARY = 'pinery-test-boundary'
 const HEADERS = { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }
-const INIT: MultipartInit = { maxFieldBytes: 64, maxFiles: 4, fields: ['name', 'meta'] }
+const INIT: MultipartInit = { maxFieldBytes: 64, maxFiles: 4, maxDirectories: 8, fields: ['name', 'meta'] }
 
 type Part = { field: string, value: string } | { file: string, content?: string, type?: string, encoded?: boolean }
 
@@ -97,7 +97,7 @@ describe('parseMultipart', () => {
           for (let i = 0; i < bytes.byteLength; i += 65_536) yield bytes.subarray(i, i + 65_536)
         })()
         const headers = { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }
-        const upload = parseMultipart(headers, body, { maxFieldBytes: 64, maxFiles: 4, fields: [] })
+        const upload = parseMultipart(headers, body, { maxFieldBytes: 64, maxFiles: 4, maxDirectories: 8, fields: [] })
         await expect((async () => { for await (const entry of upload.entries) void entry })())
           .rejects.toEqual(invalid(/'\.\.' is not allowed/))
         await new Promise(resolve => setTimeout(resolve, 100))
@@ -116,6 +116,20 @@ describe('parseMultipart', () => {
     const directory: Part = { file: 'd', type: 'application/x-directory' }
     const { entries } = await readAll(form([{ file: 'd/f', content: '1' }, directory]))
     expect(entries).toEqual([{ path: 'd/f', text: '1' }, { path: 'd' }])
+  })
+
+  it('counts the directories paths imply, and refuses more than allowed', async () => {
+    // INIT allows 8: a/…/h is 8 directories (as prefixes and as a part), one more is refused.
+    const eight = await readAll(form([
+      { file: 'a/b/c/d/e/f/g/h/x', content: '1' },
+      { file: 'a/b/c/d/e/f/g/h', type: 'application/x-directory' },
+      { file: 'a/y', content: '2' }
+    ]))
+    expect(eight.entries.map(e => e.path)).toEqual(['a/b/c/d/e/f/g/h/x', 'a/b/c/d/e/f/g/h', 'a/y'])
+    await expect(readAll(form([{ file: 'a/b/c/d/e/f/g/h/x', content: '1' }, { file: 'z/y', content: '2' }])))
+      .rejects.toEqual(invalid(/more than 8 directories/))
+    await expect(readAll(form([{ file: 'a/b/c/d/e/f/g/h/i/x', content: '1' }])))
+      .rejects.toEqual(invalid(/more than 8 directories/))
   })
 
   it('refuses unknown, repeated and too long fields', async () => {

@@ -24,6 +24,18 @@ describe('dial gate', () => {
     }
   })
 
+  it('judges NAT64 addresses by the IPv4 address they reach, and refuses the other internal IPv6 and IPv4 ranges', () => {
+    const gate = createDialGate(parseDialAllow(''))
+    const allows = (host: string): boolean => gate.allows(multiaddr(`${host}/tcp/4001/p2p/${PEER}`))
+    for (const host of ['/ip6/64:ff9b::7f00:1', '/ip6/64:ff9b::a9fe:a9fe', '/ip6/64:ff9b::10.1.2.3', '/ip6/64:ff9b::', '/ip6/64:ff9b:1::808:808',
+      '/ip6/::7f00:1', '/ip6/::a00:1', '/ip6/fec0::1', '/ip4/198.18.0.1', '/ip4/192.0.0.170']) {
+      expect(allows(host), host).toBe(false)
+    }
+    for (const host of ['/ip6/64:ff9b::808:808', '/ip6/64:ff9b::1.1.1.1', '/ip6/2001:4860::8888']) expect(allows(host), host).toBe(true)
+    // PINERY_DIAL_ALLOW opens an IPv4 range through NAT64 too.
+    expect(createDialGate(parseDialAllow('10.0.0.0/8')).allows(multiaddr(`/ip6/64:ff9b::a00:1/tcp/1/p2p/${PEER}`))).toBe(true)
+  })
+
   it('lets through what PINERY_DIAL_ALLOW names, and refuses a bad entry', () => {
     const gate = createDialGate(parseDialAllow('127.0.0.0/8, 10.1.0.0/16,fd00::/8 , 192.168.1.7, internal.example'))
     expect(gate.allows(multiaddr(`/ip4/127.0.0.1/tcp/1/p2p/${PEER}`))).toBe(true)
