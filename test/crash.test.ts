@@ -89,8 +89,12 @@ describe('crash safety (SIGKILL and power cuts)', () => {
     const auth = { authorization: `Bearer ${TOKEN}` }
     const json = { ...auth, 'content-type': 'application/json' }
     const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)] as T
-    const identity = (): Dag => ({ cid: `bafkqa${'a'.repeat(Math.floor(Math.random() * 4))}`, blocks: [], outcome: 'pinned' })
-    const pinDag = (): Dag => { const r = Math.random(); return r < 0.6 ? pick(served) : r < 0.8 ? pick(nobody) : identity() }
+    const identity = (): Dag =>
+      ({ cid: `bafkqa${'a'.repeat(Math.floor(Math.random() * 4))}`, blocks: [], outcome: 'pinned' })
+    const pinDag = (): Dag => {
+      const r = Math.random()
+      return r < 0.6 ? pick(served) : r < 0.8 ? pick(nobody) : identity()
+    }
     /** Requests answered `pinned`: that answer must hold at once after any restart. */
     const answeredPinned = new Set<string>()
     const accepted = async (res: Response, dag: Dag): Promise<Known | undefined> => {
@@ -104,11 +108,16 @@ describe('crash safety (SIGKILL and power cuts)', () => {
       const op = Math.random()
       if (op < 0.35 || target == null) {
         const dag = pinDag()
-        const known = await accepted(await fetch(`${url}/pins`, { method: 'POST', headers: json, body: JSON.stringify({ cid: dag.cid, origins: origin.addrs }) }), dag)
+        const res = await fetch(`${url}/pins`, {
+          method: 'POST', headers: json, body: JSON.stringify({ cid: dag.cid, origins: origin.addrs })
+        })
+        const known = await accepted(res, dag)
         if (known != null) { live.set(known.requestid, known); counts.pins++ }
       } else if (op < 0.5) {
         const file = pick(uploads)
-        const res = await fetch(`${url}/content`, { method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: file.bytes })
+        const res = await fetch(`${url}/content`, {
+          method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: file.bytes
+        })
         const known = await accepted(res, file)
         if (known != null) { live.set(known.requestid, known); counts.uploads++ }
       } else if (op < 0.62) {
@@ -116,13 +125,17 @@ describe('crash safety (SIGKILL and power cuts)', () => {
         const dag = pick(split)
         const car = dag.car
         const qs = new URLSearchParams({ origins: origin.addrs.join(',') })
-        const res = await fetch(`${url}/content?${qs.toString()}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/vnd.ipld.car' }, body: car })
+        const res = await fetch(`${url}/content?${qs.toString()}`, {
+          method: 'POST', headers: { ...auth, 'content-type': 'application/vnd.ipld.car' }, body: car
+        })
         const known = await accepted(res, dag) // one root: one PinStatus
         if (known != null) { live.set(known.requestid, known); counts.cars++ }
       } else if (op < 0.82) {
         uncertain.add(target)
         const dag = pinDag()
-        const res = await fetch(`${url}/pins/${target}`, { method: 'POST', headers: json, body: JSON.stringify({ cid: dag.cid, origins: origin.addrs }) })
+        const res = await fetch(`${url}/pins/${target}`, {
+          method: 'POST', headers: json, body: JSON.stringify({ cid: dag.cid, origins: origin.addrs })
+        })
         const known = await accepted(res, dag)
         if (known != null) {
           live.delete(target)
@@ -147,7 +160,8 @@ describe('crash safety (SIGKILL and power cuts)', () => {
       const server: ServerProcess = await startServerProcess(env)
       for (const id of answeredPinned) {
         if (!live.has(id)) continue
-        const { status } = await (await fetch(`${server.url}/pins/${id}`, { headers: auth })).json() as { status: string }
+        const res = await fetch(`${server.url}/pins/${id}`, { headers: auth })
+        const { status } = await res.json() as { status: string }
         expect(status, `${id} was answered pinned before the kill`).toBe('pinned')
       }
       let killed = false
@@ -203,7 +217,8 @@ describe('crash safety (SIGKILL and power cuts)', () => {
         await new Promise(resolve => setTimeout(resolve, 200))
       }
       for (const known of live.values()) {
-        const { status } = await (await fetch(`${server.url}/pins/${known.requestid}`, { headers: auth })).json() as { status: string }
+        const res = await fetch(`${server.url}/pins/${known.requestid}`, { headers: auth })
+        const { status } = await res.json() as { status: string }
         expect(status, `${known.requestid} of ${known.dag.cid}`).toBe(known.dag.outcome)
       }
       // Let collections run, then look at the blocks with the service stopped.

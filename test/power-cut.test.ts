@@ -40,10 +40,14 @@ describe('power cut', () => {
     }
     server = await startServerProcess({ ...env, ...power.env })
     const nobody = CID.createV1(raw.code, await sha256.digest(randomBytes(32))).toString()
-    const blocker = await fetch(`${server.url}/pins`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ cid: nobody }) })
+    const blocker = await fetch(`${server.url}/pins`, {
+      method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ cid: nobody })
+    })
     expect(blocker.status).toBe(202)
     const content = randomBytes(600 * 1024)
-    const res = await fetch(`${server.url}/content?name=report`, { method: 'POST', headers: { ...headers, 'content-type': 'application/octet-stream' }, body: content })
+    const res = await fetch(`${server.url}/content?name=report`, {
+      method: 'POST', headers: { ...headers, 'content-type': 'application/octet-stream' }, body: content
+    })
     expect(res.status).toBe(202)
     const upload = await res.json() as { requestid: string, status: string, pin: { cid: string } }
     expect(upload.status).toBe('pinned')
@@ -55,7 +59,9 @@ describe('power cut', () => {
     expect(droppedBytes).toBeGreaterThan(0)
 
     server = await startServerProcess(env)
-    const after = await (await fetch(`${server.url}/pins/${upload.requestid}`, { headers })).json() as { status: string }
+    const after = await (await fetch(`${server.url}/pins/${upload.requestid}`, { headers })).json() as {
+      status: string
+    }
     expect(after.status).toBe('pinned')
     const read = await fetch(`${server.url}/ipfs/${upload.pin.cid}`, { headers })
     expect(read.status).toBe(200)

@@ -39,7 +39,12 @@ describe('progress ticker', () => {
     seen = []
     events.subscribe(({ event }) => {
       const pin = event.pin as unknown as { requestid: string, status: string }
-      seen.push({ type: event.type, requestid: pin.requestid, status: pin.status, ...(event.progress != null ? { bytes: event.progress.bytes } : {}) })
+      seen.push({
+        type: event.type,
+        requestid: pin.requestid,
+        status: pin.status,
+        ...(event.progress != null ? { bytes: event.progress.bytes } : {})
+      })
     })
     ticker = createProgressTicker({ intervalMs: 20 }, {
       events,

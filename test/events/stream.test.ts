@@ -12,8 +12,18 @@ import { startService, waitFor, type TestService } from '../fixtures/service.js'
 import { openSse, type SseFrame, type SseStream } from '../fixtures/sse.js'
 
 const json = { 'content-type': 'application/json' }
-interface Ev { id: string, type: string, user: string, time: string, reason?: string, progress?: { blocks: number, bytes: number }, replaced_by?: string, pin: { requestid: string, status: string, info: Record<string, string>, pin: { cid: string } } }
-const parse = (frames: SseFrame[]): Ev[] => frames.filter(f => f.event.startsWith('pin.')).map(f => JSON.parse(f.data) as Ev)
+interface Ev {
+  id: string
+  type: string
+  user: string
+  time: string
+  reason?: string
+  progress?: { blocks: number, bytes: number }
+  replaced_by?: string
+  pin: { requestid: string, status: string, info: Record<string, string>, pin: { cid: string } }
+}
+const parse = (frames: SseFrame[]): Ev[] =>
+  frames.filter(f => f.event.startsWith('pin.')).map(f => JSON.parse(f.data) as Ev)
 
 describe('GET /events', () => {
   let service: TestService
@@ -24,12 +34,19 @@ describe('GET /events', () => {
     expect(res.status).toBe(202)
     return (await res.json() as { requestid: string }).requestid
   }
-  const open = async (user: string, query = '', headers: Record<string, string> = {}, options = {}): Promise<SseStream> =>
+  const open = async (
+    user: string, query = '', headers: Record<string, string> = {}, options = {}
+  ): Promise<SseStream> =>
     await openSse(`${service.url}/events${query}`, { ...auth(user), ...headers }, options)
 
   beforeAll(async () => {
     origin = await startOrigin()
-    service = await startService({ users: ['alice', 'bob'], env: { PINERY_EVENT_HEARTBEAT_MS: '100', PINERY_STALL_TIMEOUT_MS: '2500', PINERY_EVENT_STREAM_BUFFER_BYTES: '16384' } })
+    service = await startService({
+      users: ['alice', 'bob'],
+      env: {
+        PINERY_EVENT_HEARTBEAT_MS: '100', PINERY_STALL_TIMEOUT_MS: '2500', PINERY_EVENT_STREAM_BUFFER_BYTES: '16384'
+      }
+    })
   })
   afterAll(async () => {
     await service?.destroy()
@@ -46,7 +63,9 @@ describe('GET /events', () => {
     const fetched = await pin('alice', { cid: file.toString(), origins: origin.addrs, name: 'big' })
     const missing = await pin('alice', { cid: 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy' })
     const bobs = await pin('bob', { cid: 'bafkqaaa' })
-    await alice.until(fs => parse(fs).some(e => e.pin.requestid === missing && e.type === 'pin.failed') && parse(fs).some(e => e.pin.requestid === fetched && e.type === 'pin.pinned'))
+    await alice.until(fs =>
+      parse(fs).some(e => e.pin.requestid === missing && e.type === 'pin.failed') &&
+      parse(fs).some(e => e.pin.requestid === fetched && e.type === 'pin.pinned'))
     await all.until(fs => parse(fs).some(e => e.pin.requestid === bobs))
     const events = parse(alice.frames)
     expect(events.every(e => e.user === 'alice')).toBe(true)
@@ -90,16 +109,22 @@ describe('GET /events', () => {
     // How far the fetch got by the first tick depends on the machine's load; that it counts does not.
     expect(first.progress?.blocks).toBeGreaterThan(0)
     expect(first.progress?.bytes).toBeGreaterThan(0)
-    expect(first.pin.info.status_details).toBe(`fetched ${first.progress?.blocks ?? 0} blocks, ${first.progress?.bytes ?? 0} bytes`)
+    expect(first.pin.info.status_details)
+      .toBe(`fetched ${first.progress?.blocks ?? 0} blocks, ${first.progress?.bytes ?? 0} bytes`)
     // Nothing new arrived after the stall began: no repeated progress event for the same bytes.
     expect(new Set(progress.map(e => e.progress?.bytes)).size).toBe(progress.length)
-    for (let i = 1; i < progress.length; i++) expect(Date.parse((progress[i] as Ev).time) - Date.parse((progress[i - 1] as Ev).time)).toBeGreaterThanOrEqual(900)
+    for (let i = 1; i < progress.length; i++) {
+      expect(Date.parse((progress[i] as Ev).time) - Date.parse((progress[i - 1] as Ev).time))
+        .toBeGreaterThanOrEqual(900)
+    }
     expect(mine.map(e => e.type).at(-1)).toBe('pin.failed')
     stream.close()
   }, 30_000)
 
   it('needs pins:read, and admin for all=true', async () => {
-    const res = await service.request('/tokens', { method: 'POST', user: 'alice', headers: json, body: JSON.stringify({ scope: 'pins:add' }) })
+    const res = await service.request('/tokens', {
+      method: 'POST', user: 'alice', headers: json, body: JSON.stringify({ scope: 'pins:add' })
+    })
     const addOnly = (await res.json() as { secret: string }).secret
     expect((await fetch(`${service.url}/events`, { headers: { authorization: `Bearer ${addOnly}` } })).status).toBe(403)
     const forbidden = await service.request('/events?all=true', { user: 'alice' })
@@ -116,7 +141,11 @@ describe('GET /events', () => {
     first.close()
     const seen = parse(first.frames)
     const lastId = (seen.at(-1) as Ev).id
-    const later = [await pin('alice', { cid: 'bafkqaaa' }), await pin('bob', { cid: 'bafkqaaa' }), await pin('alice', { cid: 'bafkqaaa' })]
+    const later = [
+      await pin('alice', { cid: 'bafkqaaa' }),
+      await pin('bob', { cid: 'bafkqaaa' }),
+      await pin('alice', { cid: 'bafkqaaa' })
+    ]
     const byHeader = await open('alice', '', { 'last-event-id': lastId })
     const byQuery = await open('alice', `?after=${lastId}`)
     for (const s of [byHeader, byQuery]) {
@@ -137,10 +166,14 @@ describe('GET /events', () => {
     // A buffer that holds a few of the large events below (the shared service's holds less than one).
     const own = await startService({ users: ['alice'], env: { PINERY_EVENT_STREAM_BUFFER_BYTES: '65536' } })
     const headers = { authorization: `Bearer ${own.tokens.alice as string}` }
-    const open = async (_user: string, query: string, extra: Record<string, string> = {}, options = {}): Promise<SseStream> =>
+    const open = async (
+      _user: string, query: string, extra: Record<string, string> = {}, options = {}
+    ): Promise<SseStream> =>
       await openSse(`${own.url}/events${query}`, { ...headers, ...extra }, options)
     const pin = async (_user: string, body: object): Promise<string> => {
-      const res = await own.request('/pins', { method: 'POST', user: 'alice', headers: json, body: JSON.stringify(body) })
+      const res = await own.request('/pins', {
+        method: 'POST', user: 'alice', headers: json, body: JSON.stringify(body)
+      })
       expect(res.status).toBe(202)
       return (await res.json() as { requestid: string }).requestid
     }
@@ -151,7 +184,8 @@ describe('GET /events', () => {
     const ids: string[] = []
     // In batches (order kept by their created times), well within the disconnect's grace period.
     for (let i = 0; i < 500; i += 20) {
-      const batch = await Promise.all(Array.from({ length: 20 }, async () => await pin('alice', { cid: 'bafkqaaa', meta })))
+      const batch = await Promise.all(Array.from({ length: 20 }, async () =>
+        await pin('alice', { cid: 'bafkqaaa', meta })))
       ids.push(...batch)
     }
     startReading()
@@ -178,14 +212,18 @@ describe('GET /events window', () => {
   it('answers 410 for an id the log no longer holds', async () => {
     const service = await startService({ env: { PINERY_EVENT_LOG_MAX_EVENTS: '100' } })
     try {
-      for (let i = 0; i < 250; i++) await service.request('/pins', { method: 'POST', headers: json, body: JSON.stringify({ cid: 'bafkqaaa' }) })
+      for (let i = 0; i < 250; i++) {
+        await service.request('/pins', { method: 'POST', headers: json, body: JSON.stringify({ cid: 'bafkqaaa' }) })
+      }
       const gone = await waitFor(async () => {
         const res = await service.request('/events?after=1')
         return res.status === 410 ? res : undefined
       }, 10_000, 'the log pruned')
       expect(await gone.json()).toMatchObject({ error: { reason: 'GONE' } })
       expect((await service.request('/events', { headers: { 'last-event-id': '99999' } })).status).toBe(410)
-      const recent = await openSse(`${service.url}/events?after=240`, { authorization: 'Bearer pinery_test-admin-token' })
+      const recent = await openSse(`${service.url}/events?after=240`, {
+        authorization: 'Bearer pinery_test-admin-token'
+      })
       await recent.until(fs => fs.length === 10)
       expect(recent.frames.map(f => f.id)).toEqual(Array.from({ length: 10 }, (_, i) => String(241 + i)))
       recent.close()

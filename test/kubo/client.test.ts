@@ -82,7 +82,8 @@ describe('kubo as the client of Pinery', () => {
   })
 
   it('pin remote ls lists each status, and filters by --cid and --name', async () => {
-    // Three absent CIDs: two pinning at once (of three slots one user holds two), one queued behind them; all fail on stall.
+    // Three absent CIDs: two pinning at once (of three slots one user holds two), one queued behind them;
+    // all fail on stall.
     const absent = [await add(10), await add(11), await add(12)]
     await kubo.ipfs(['pin', 'rm', ...absent]) // kubo keeps no copy; with nobody holding them they stall
     await kubo.ipfs(['repo', 'gc'])

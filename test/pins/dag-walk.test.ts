@@ -16,12 +16,17 @@ import type { CID } from 'multiformats/cid'
 
 async function dag (bytes: Uint8Array): Promise<{ root: CID, store: MemoryBlockstore }> {
   const store = new MemoryBlockstore()
-  const entry = await last(importer([{ content: bytes }], store, { chunker: fixedSize({ chunkSize: 1024 }), rawLeaves: true, cidVersion: 1 }))
+  const entry = await last(importer([{ content: bytes }], store, {
+    chunker: fixedSize({ chunkSize: 1024 }), rawLeaves: true, cidVersion: 1
+  }))
   if (entry == null) throw new Error('nothing imported')
   return { root: entry.cid, store }
 }
 
-function source (store: MemoryBlockstore, lose: (cid: CID, attempt: number) => boolean): DagWalkComponents & { attempts: Map<string, number> } {
+function source (
+  store: MemoryBlockstore,
+  lose: (cid: CID, attempt: number) => boolean
+): DagWalkComponents & { attempts: Map<string, number> } {
   const attempts = new Map<string, number>()
   return {
     attempts,
@@ -31,7 +36,8 @@ function source (store: MemoryBlockstore, lose: (cid: CID, attempt: number) => b
       attempts.set(cid.toString(), n)
       if (lose(cid, n)) {
         // A lost want: never answered, only aborted.
-        return await new Promise((_resolve, reject) => signal?.addEventListener('abort', () => { reject(new Error('Want was aborted')) }))
+        return await new Promise((_resolve, reject) =>
+          signal?.addEventListener('abort', () => { reject(new Error('Want was aborted')) }))
       }
       return await toBuffer(store.get(cid))
     }

@@ -17,7 +17,9 @@ async function missingCid (): Promise<string> {
 }
 
 async function pin (svc: TestService, user: string, body: Record<string, unknown>): Promise<Response> {
-  return await svc.request('/pins', { method: 'POST', user, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  return await svc.request('/pins', {
+    method: 'POST', user, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body)
+  })
 }
 
 describe('fair sharing between users', () => {
@@ -33,12 +35,16 @@ describe('fair sharing between users', () => {
     const STALL_MS = 6000
     origin = await startOrigin()
     const { cid } = await origin.addRandomFile(1)
-    service = await startService({ users: ['alice', 'bob'], env: { PINERY_PIN_CONCURRENCY: '3', PINERY_STALL_TIMEOUT_MS: String(STALL_MS) } })
+    service = await startService({
+      users: ['alice', 'bob'], env: { PINERY_PIN_CONCURRENCY: '3', PINERY_STALL_TIMEOUT_MS: String(STALL_MS) }
+    })
     const svc = service
     // alice queues 30 pins nobody can provide: they would take ten stall timeouts to clear.
     for (let i = 0; i < 30; i++) expect((await pin(svc, 'alice', { cid: await missingCid() })).status).toBe(202)
     await waitFor(async () => {
-      const page = await (await svc.request('/pins?status=pinning&limit=1', { user: 'alice' })).json() as { count: number }
+      const page = await (await svc.request('/pins?status=pinning&limit=1', { user: 'alice' })).json() as {
+        count: number
+      }
       return page.count >= 2 ? true : undefined
     }, 5000, 'alice to hold slots')
     const started = Date.now()
@@ -56,13 +62,17 @@ describe('fair sharing between users', () => {
   })
 
   it("a queued request's position counts turns, not the other user's backlog", async () => {
-    service = await startService({ users: ['alice', 'bob'], env: { PINERY_PIN_CONCURRENCY: '2', PINERY_STALL_TIMEOUT_MS: '60000' } })
+    service = await startService({
+      users: ['alice', 'bob'], env: { PINERY_PIN_CONCURRENCY: '2', PINERY_STALL_TIMEOUT_MS: '60000' }
+    })
     for (let i = 0; i < 20; i++) await pin(service, 'alice', { cid: await missingCid() })
     const res = await pin(service, 'bob', { cid: await missingCid() })
     const status = await res.json() as { info?: { status_details?: string } }
     // bob took the slot alice may not have: its fetch runs at once.
     expect(status.info?.status_details ?? '').not.toMatch(/queue position/)
-    const second = await (await pin(service, 'bob', { cid: await missingCid() })).json() as { info?: { status_details?: string } }
+    const second = await (await pin(service, 'bob', { cid: await missingCid() })).json() as {
+      info?: { status_details?: string }
+    }
     expect(second.info?.status_details).toMatch(/^queue position (1|2) of 20$/)
   })
 })
@@ -72,7 +82,9 @@ describe('pending requests per user', () => {
   afterEach(async () => { await service?.destroy(); service = undefined })
 
   it('refuses a request past PINERY_MAX_PENDING_PER_USER with 409, even when many arrive at once', async () => {
-    service = await startService({ users: ['alice', 'bob'], env: { PINERY_MAX_PENDING_PER_USER: '5', PINERY_STALL_TIMEOUT_MS: '60000' } })
+    service = await startService({
+      users: ['alice', 'bob'], env: { PINERY_MAX_PENDING_PER_USER: '5', PINERY_STALL_TIMEOUT_MS: '60000' }
+    })
     const svc = service
     const cids = await Promise.all(Array.from({ length: 20 }, async () => await missingCid()))
     const answers = await Promise.all(cids.map(async cid => await pin(svc, 'alice', { cid })))
@@ -84,35 +96,41 @@ describe('pending requests per user', () => {
     expect(body.error.details).toMatch(/5 requests queued or pinning/)
     // Other users are not affected, and a pinned CID does not count.
     expect((await pin(svc, 'bob', { cid: await missingCid() })).status).toBe(202)
-    const list = await (await svc.request('/pins?status=queued,pinning', { user: 'alice' })).json() as { count: number, results: Array<{ requestid: string }> }
+    const list = await (await svc.request('/pins?status=queued,pinning', { user: 'alice' })).json() as {
+      count: number
+      results: Array<{ requestid: string }>
+    }
     expect(list.count).toBe(5)
     // Once one goes, there is room for one more.
-    expect((await svc.request(`/pins/${list.results[0]?.requestid}`, { method: 'DELETE', user: 'alice' })).status).toBe(202)
+    expect((await svc.request(`/pins/${list.results[0]?.requestid}`, { method: 'DELETE', user: 'alice' })).status)
+      .toBe(202)
     expect((await pin(svc, 'alice', { cid: await missingCid() })).status).toBe(202)
     expect((await pin(svc, 'alice', { cid: await missingCid() })).status).toBe(409)
   })
-  it('counts requests resumed at start against PINERY_MAX_PENDING_PER_USER, so the queue only grows by admission', async () => {
-    const env = { PINERY_PIN_CONCURRENCY: '1', PINERY_STALL_TIMEOUT_MS: '600000' }
-    service = await startService({ users: ['alice'], env: { ...env, PINERY_MAX_PENDING_PER_USER: '3' } })
-    for (let i = 0; i < 3; i++) expect((await pin(service, 'alice', { cid: await missingCid() })).status).toBe(202)
-    const dataDir = service.dataDir
-    await service.stop()
-    // Restarted with a lower cap: all three resume (none is dropped), and they hold the cap.
-    service = await startService({ dataDir, users: ['alice'], env: { ...env, PINERY_MAX_PENDING_PER_USER: '2' } })
-    const svc = service
-    const pending = async (): Promise<Array<{ requestid: string, info?: { status_details?: string } }>> =>
-      (await (await svc.request('/pins?status=queued,pinning', { user: 'alice' })).json() as { results: [] }).results
-    const resumed = await pending()
-    expect(resumed).toHaveLength(3)
-    expect(resumed.filter(r => /^queue position \d of 2$/.test(r.info?.status_details ?? ''))).toHaveLength(2)
-    const refused = await pin(svc, 'alice', { cid: await missingCid() })
-    expect(refused.status).toBe(409)
-    expect((await refused.json() as { error: { details: string } }).error.details).toMatch(/3 requests queued or pinning/)
-    // Two go: one resumed request is left, under the cap of two, so there is room for one more.
-    for (const { requestid } of resumed.slice(0, 2)) {
-      expect((await svc.request(`/pins/${requestid}`, { method: 'DELETE', user: 'alice' })).status).toBe(202)
-    }
-    expect((await pin(svc, 'alice', { cid: await missingCid() })).status).toBe(202)
-    expect((await pin(svc, 'alice', { cid: await missingCid() })).status).toBe(409)
-  })
+  it('counts requests resumed at start against PINERY_MAX_PENDING_PER_USER, so the queue only grows by admission',
+    async () => {
+      const env = { PINERY_PIN_CONCURRENCY: '1', PINERY_STALL_TIMEOUT_MS: '600000' }
+      service = await startService({ users: ['alice'], env: { ...env, PINERY_MAX_PENDING_PER_USER: '3' } })
+      for (let i = 0; i < 3; i++) expect((await pin(service, 'alice', { cid: await missingCid() })).status).toBe(202)
+      const dataDir = service.dataDir
+      await service.stop()
+      // Restarted with a lower cap: all three resume (none is dropped), and they hold the cap.
+      service = await startService({ dataDir, users: ['alice'], env: { ...env, PINERY_MAX_PENDING_PER_USER: '2' } })
+      const svc = service
+      const pending = async (): Promise<Array<{ requestid: string, info?: { status_details?: string } }>> =>
+        (await (await svc.request('/pins?status=queued,pinning', { user: 'alice' })).json() as { results: [] }).results
+      const resumed = await pending()
+      expect(resumed).toHaveLength(3)
+      expect(resumed.filter(r => /^queue position \d of 2$/.test(r.info?.status_details ?? ''))).toHaveLength(2)
+      const refused = await pin(svc, 'alice', { cid: await missingCid() })
+      expect(refused.status).toBe(409)
+      expect((await refused.json() as { error: { details: string } }).error.details)
+        .toMatch(/3 requests queued or pinning/)
+      // Two go: one resumed request is left, under the cap of two, so there is room for one more.
+      for (const { requestid } of resumed.slice(0, 2)) {
+        expect((await svc.request(`/pins/${requestid}`, { method: 'DELETE', user: 'alice' })).status).toBe(202)
+      }
+      expect((await pin(svc, 'alice', { cid: await missingCid() })).status).toBe(202)
+      expect((await pin(svc, 'alice', { cid: await missingCid() })).status).toBe(409)
+    })
 })

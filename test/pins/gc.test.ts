@@ -41,30 +41,37 @@ describe('shared blocks, replace and garbage collection', () => {
     expect(await present(cids)).toEqual(cids.map(() => there))
   }
   async function pin (cid: CID, origin?: Origin): Promise<string> {
-    const s = await service.client().pinsPost({ pin: { cid: cid.toString(), ...(origin != null ? { origins: origin.addrs } : {}) } })
+    const s = await service.client().pinsPost({
+      pin: { cid: cid.toString(), ...(origin != null ? { origins: origin.addrs } : {}) }
+    })
     await untilStatus(s.requestid, 'pinned')
     return s.requestid
   }
   async function untilStatus (requestid: string, status: string): Promise<void> {
-    await waitFor(async () => (await service.client().pinsRequestidGet({ requestid })).status === status ? true : undefined, 30_000, `${requestid} ${status}`)
+    await waitFor(async () =>
+      (await service.client().pinsRequestidGet({ requestid })).status === status ? true : undefined,
+    30_000, `${requestid} ${status}`)
   }
   async function remove (requestid: string): Promise<void> {
     await service.client().pinsRequestidDelete({ requestid })
   }
 
-  it.each([['A', 'B'], ['B', 'A']] as const)('deleting %s then %s keeps the other intact until it goes, then collects everything', async (first, second) => {
-    const dags = { A: a, B: b }
-    const ids = { A: await pin(a.cid, o1), B: await pin(b.cid, o2) }
-    await remove(ids[first])
-    await service.pinery.gc.collect()
-    // The blocks both DAGs share (there are some: expectAll refuses an empty list) stay for the other.
-    await expectAll(shared(), true)
-    await expectAll(dags[second].blocks, true)
-    await expectAll(only(dags[first].blocks, dags[second].blocks), false)
-    await remove(ids[second])
-    await service.pinery.gc.collect()
-    await expectAll([...a.blocks, ...b.blocks], false)
-  })
+  it.each([['A', 'B'], ['B', 'A']] as const)(
+    'deleting %s then %s keeps the other intact until it goes, then collects everything',
+    async (first, second) => {
+      const dags = { A: a, B: b }
+      const ids = { A: await pin(a.cid, o1), B: await pin(b.cid, o2) }
+      await remove(ids[first])
+      await service.pinery.gc.collect()
+      // The blocks both DAGs share (there are some: expectAll refuses an empty list) stay for the other.
+      await expectAll(shared(), true)
+      await expectAll(dags[second].blocks, true)
+      await expectAll(only(dags[first].blocks, dags[second].blocks), false)
+      await remove(ids[second])
+      await service.pinery.gc.collect()
+      await expectAll([...a.blocks, ...b.blocks], false)
+    }
+  )
 
   it('re-pinning after a delete keeps counts right (Helia 7 pins.rm would lose shared blocks here)', async () => {
     const ra = await pin(a.cid, o1)
@@ -82,7 +89,8 @@ describe('shared blocks, replace and garbage collection', () => {
     await remove(ra)
     await service.pinery.gc.collect()
     const text = await (await service.request('/metrics', { user: null })).text()
-    const value = (series: string): number => Number(text.split('\n').find(l => l.startsWith(`${series} `))?.split(' ')[1])
+    const value = (series: string): number =>
+      Number(text.split('\n').find(l => l.startsWith(`${series} `))?.split(' ')[1])
     // The DAG's bytes, as the origin holds them; the start-up sweep may have run too.
     let size = 0
     for await (const { bytes } of o1.blockstore.getAll()) for await (const chunk of bytes) size += chunk.byteLength
@@ -135,6 +143,7 @@ describe('shared blocks, replace and garbage collection', () => {
     }, 30_000, 'a partial fetch')
     await remove(s.requestid)
     // The background collector runs every 200 ms in tests; nothing calls collect() here.
-    await waitFor(async () => (await present(a.blocks)).every(p => !p) ? true : undefined, 10_000, 'the half-fetched blocks to be collected')
+    await waitFor(async () => (await present(a.blocks)).every(p => !p) ? true : undefined,
+      10_000, 'the half-fetched blocks to be collected')
   })
 })

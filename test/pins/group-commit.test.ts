@@ -36,7 +36,10 @@ describe('group commit', () => {
     const seen: boolean[] = []
     await Promise.all(Array.from({ length: 50 }, async (_, i) => {
       const key = `/test/k${i}`
-      await group.write([{ type: 'put', key, value: bytes(`v${i}`) }, { type: 'put', key: `${key}/b`, value: bytes('b') }], i % 2 === 0)
+      await group.write([
+        { type: 'put', key, value: bytes(`v${i}`) },
+        { type: 'put', key: `${key}/b`, value: bytes('b') }
+      ], i % 2 === 0)
       seen.push(await core.datastore.db.get(key) != null && await core.datastore.db.get(`${key}/b`) != null)
     }))
     expect(seen).toEqual(Array.from({ length: 50 }, () => true))
@@ -49,7 +52,9 @@ describe('group commit', () => {
 
   it('skips the fsync only when no batch of the group asks for it', async () => {
     const group = grouped()
-    await Promise.all([1, 2, 3].map(async i => { await group.write([{ type: 'put', key: `/test/n${i}`, value: bytes('x') }], false) }))
+    await Promise.all([1, 2, 3].map(async i => {
+      await group.write([{ type: 'put', key: `/test/n${i}`, value: bytes('x') }], false)
+    }))
     expect(writes.map(w => w.sync)).toEqual(writes.map(() => false))
   })
 
@@ -57,7 +62,9 @@ describe('group commit', () => {
     const group = grouped()
     const results = await Promise.allSettled([0, 1, 2, 3].map(async i => {
       // A put without a value is refused by LevelDB.
-      const op = (i === 2 ? { type: 'put', key: `/test/f${i}` } : { type: 'put', key: `/test/f${i}`, value: bytes('x') }) as ExtraOp
+      const op = (i === 2
+        ? { type: 'put', key: `/test/f${i}` }
+        : { type: 'put', key: `/test/f${i}`, value: bytes('x') }) as ExtraOp
       await group.write([op], true)
     }))
     expect(results.map(r => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled'])
@@ -67,7 +74,10 @@ describe('group commit', () => {
   it('keeps a group under its operation bound without splitting a batch', async () => {
     const group = grouped(5)
     await Promise.all(Array.from({ length: 12 }, async (_, i) => {
-      await group.write([{ type: 'put', key: `/test/m${i}a`, value: bytes('a') }, { type: 'put', key: `/test/m${i}b`, value: bytes('b') }], true)
+      await group.write([
+        { type: 'put', key: `/test/m${i}a`, value: bytes('a') },
+        { type: 'put', key: `/test/m${i}b`, value: bytes('b') }
+      ], true)
     }))
     expect(writes.every(w => w.ops <= 5 && w.ops % 2 === 0)).toBe(true)
     await group.idle()
@@ -82,7 +92,8 @@ describe('group commit', () => {
         try { await core.datastore.db.batch(ops, { sync }) } finally { now-- }
       }
     })
-    const written = Array.from({ length: 40 }, (_, i) => group.write([{ type: 'put', key: `/test/w${i}`, value: bytes('x') }], true))
+    const written = Array.from({ length: 40 }, (_, i) =>
+      group.write([{ type: 'put', key: `/test/w${i}`, value: bytes('x') }], true))
     await group.idle()
     expect(now).toBe(0)
     await Promise.all(written)
@@ -96,7 +107,14 @@ describe('group commit', () => {
     const batch = vi.spyOn(db, 'batch')
     await Promise.all(Array.from({ length: 40 }, async () => {
       const created = records.nextCreated()
-      const record = { requestid: randomUUID(), owner: 'u', created, status: 'queued' as const, pin: { cid: 'bafkqaaa' }, cidKey: 'bafkqaaa' }
+      const record = {
+        requestid: randomUUID(),
+        owner: 'u',
+        created,
+        status: 'queued' as const,
+        pin: { cid: 'bafkqaaa' },
+        cidKey: 'bafkqaaa'
+      }
       await records.write(record)
       expect(await records.get(record.requestid)).toEqual(record)
     }))

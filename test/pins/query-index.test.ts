@@ -74,12 +74,26 @@ describe('pin index', () => {
     for (let cycle = 0; cycle < 50; cycle++) {
       const batch: PinRecord[] = Array.from({ length: 200 }, (_, i) => {
         const n = `${cycle}-${i}`
-        return { requestid: `c-${n}`, owner: i % 2 === 0 ? 'alice' : `user-${n}`, created: created++, status: 'queued', cidKey: `cid-${n}`, pin: { cid: `cid-${n}`, name: `name-${n}`, meta: { k: n } } }
+        return {
+          requestid: `c-${n}`,
+          owner: i % 2 === 0 ? 'alice' : `user-${n}`,
+          created: created++,
+          status: 'queued',
+          cidKey: `cid-${n}`,
+          pin: { cid: `cid-${n}`, name: `name-${n}`, meta: { k: n } }
+        }
       })
       for (const r of batch) index.put(r)
       // Some settle pinned, some are replaced by a request holding the old CID until it settles.
       for (const r of batch.slice(0, 50)) index.put({ ...r, status: 'pinned', dagSize: 10 })
-      const replacements = batch.slice(0, 20).map(r => ({ ...r, requestid: `${r.requestid}-next`, created: created++, cidKey: `${r.cidKey}-next`, pin: { cid: `${r.cidKey}-next` }, holds: [r.cidKey] }))
+      const replacements = batch.slice(0, 20).map(r => ({
+        ...r,
+        requestid: `${r.requestid}-next`,
+        created: created++,
+        cidKey: `${r.cidKey}-next`,
+        pin: { cid: `${r.cidKey}-next` },
+        holds: [r.cidKey]
+      }))
       for (const r of replacements) index.put(r)
       for (const r of batch.slice(0, 20)) index.remove({ ...r, status: 'pinned' })
       expect(index.chargeOf('alice', 'cid-' + `${cycle}-0`)).toEqual({ refs: 1, size: 10 })
@@ -92,7 +106,7 @@ describe('pin index', () => {
     // Queries over the records left stay exact, and new values intern again.
     for (const [q, cids] of queries) expect(index.query('alice', q, cids)).toEqual(expected(base, q, cids))
     index.put(record(5000))
-    expect(index.query('alice', { statuses: [...PIN_STATES], match: 'exact', name: 'File-8', limit: 1000 }, undefined).count)
-      .toBe(expected([...base, record(5000)], { statuses: [...PIN_STATES], match: 'exact', name: 'File-8', limit: 1000 }).count)
+    const byName: PinQuery = { statuses: [...PIN_STATES], match: 'exact', name: 'File-8', limit: 1000 }
+    expect(index.query('alice', byName, undefined).count).toBe(expected([...base, record(5000)], byName).count)
   })
 })

@@ -33,7 +33,9 @@ describe('restart', () => {
     service = await startService()
     const peerId = service.pinery.node.peerId
     const pinned = await service.client().pinsPost({ pin: { cid: 'bafkqaaa', name: 'identity' } })
-    const interrupted = await service.client().pinsPost({ pin: { cid: cid.toString(), name: 'big', origins: origin.addrs, meta: { k: 'v' } } })
+    const interrupted = await service.client().pinsPost({
+      pin: { cid: cid.toString(), name: 'big', origins: origin.addrs, meta: { k: 'v' } }
+    })
     await waitFor(async () => {
       const s = await service?.client().pinsRequestidGet({ requestid: interrupted.requestid })
       return s?.status === 'pinning' && /fetched [1-9]\d* blocks/.test(s.info?.status_details ?? '') ? true : undefined
@@ -57,7 +59,8 @@ describe('restart', () => {
     // created keeps increasing across the restart.
     const later = await service.client().pinsPost({ pin: { cid: 'bafkqaaa' } })
     expect(later.created.getTime()).toBeGreaterThan(interrupted.created.getTime())
-    const all = await service.client().pinsGet({ status: [Status.Queued, Status.Pinning, Status.Pinned, Status.Failed] })
+    const all = await service.client()
+      .pinsGet({ status: [Status.Queued, Status.Pinning, Status.Pinned, Status.Failed] })
     expect(all.count).toBe(3)
   })
 })
@@ -69,7 +72,8 @@ describe('start-up reconciliation', () => {
     try {
       const { cid } = await origin.addRandomFile(1)
       const s = await service.client().pinsPost({ pin: { cid: cid.toString(), origins: origin.addrs } })
-      await waitFor(async () => (await service.client().pinsRequestidGet({ requestid: s.requestid })).status === 'pinned' ? true : undefined)
+      await waitFor(async () =>
+        (await service.client().pinsRequestidGet({ requestid: s.requestid })).status === 'pinned' ? true : undefined)
       await service.stop()
       // The crash: the record is gone, the Helia pin is not.
       const datastore = await openDatastore(service.dataDir)

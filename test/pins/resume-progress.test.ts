@@ -11,7 +11,8 @@ import { startService, type TestService } from '../fixtures/service.js'
 import { openSse, type SseFrame } from '../fixtures/sse.js'
 
 interface Ev { id: string, type: string, pin: { requestid: string } }
-const events = (frames: SseFrame[]): Ev[] => frames.filter(f => f.event.startsWith('pin.')).map(f => JSON.parse(f.data) as Ev)
+const events = (frames: SseFrame[]): Ev[] =>
+  frames.filter(f => f.event.startsWith('pin.')).map(f => JSON.parse(f.data) as Ev)
 
 describe('a request resumed while pinning', () => {
   let origin: Origin
@@ -28,7 +29,12 @@ describe('a request resumed while pinning', () => {
     svc = await startService({ users: ['alice'], env: { PINERY_STALL_TIMEOUT_MS: '600000' } })
     const auth = (): Record<string, string> => ({ authorization: `Bearer ${svc?.tokens.alice as string}` })
     let stream = await openSse(`${svc.url}/events`, auth())
-    const res = await svc.request('/pins', { method: 'POST', user: 'alice', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cid: cid.toString(), origins: origin.addrs }) })
+    const res = await svc.request('/pins', {
+      method: 'POST',
+      user: 'alice',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ cid: cid.toString(), origins: origin.addrs })
+    })
     expect(res.status).toBe(202)
     const { requestid } = await res.json() as { requestid: string }
     const mine = (frames: SseFrame[]): Ev[] => events(frames).filter(e => e.pin.requestid === requestid)

@@ -25,7 +25,12 @@ describe('requests resumed after a restart', () => {
   it('protect the stored blocks of a queued CAR upload from garbage collection', async () => {
     svc = await startService({ users: ['alice'], env: BUSY })
     // The only slot is taken by a pin that cannot finish, so the upload below stays queued.
-    const blocker = await svc.request('/pins', { method: 'POST', user: 'alice', body: JSON.stringify({ cid: await unobtainable() }), headers: { 'content-type': 'application/json' } })
+    const blocker = await svc.request('/pins', {
+      method: 'POST',
+      user: 'alice',
+      body: JSON.stringify({ cid: await unobtainable() }),
+      headers: { 'content-type': 'application/json' }
+    })
     expect(blocker.status).toBe(202)
     const dag = await fileDag(randomBytes(3 * 256 * 1024 + 1000))
     const blocks = await blocksOf(dag)
@@ -41,7 +46,10 @@ describe('requests resumed after a restart', () => {
     await svc.stop()
     svc = await startService({ dataDir, users: ['alice'], env: BUSY })
     // Still waiting behind the blocker: the worker has not reached it, so only start-up protects it.
-    const pin = await (await svc.request(`/pins/${requestid}`, { user: 'alice' })).json() as { status: string, info?: { status_details?: string } }
+    const pin = await (await svc.request(`/pins/${requestid}`, { user: 'alice' })).json() as {
+      status: string
+      info?: { status_details?: string }
+    }
     expect(pin.status).toBe('queued')
     expect(pin.info?.status_details).toMatch(/^queue position 1 of 1$/)
     await svc.pinery.gc.collect()

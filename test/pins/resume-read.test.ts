@@ -35,7 +35,10 @@ describe('resuming pending requests', () => {
     for (const r of [a, b, c, done]) await core.records.write(r)
     const { db } = core.datastore
     // a's record is no longer anywhere but in its pending entry: read from there.
-    await db.batch([{ type: 'del', key: `/pinery/own/alice/${pad(a.created)}` }, { type: 'del', key: `/pinery/req/${a.requestid}` }])
+    await db.batch([
+      { type: 'del', key: `/pinery/own/alice/${pad(a.created)}` },
+      { type: 'del', key: `/pinery/req/${a.requestid}` }
+    ])
     // b's entry as written before entries carried their record: read through its request's keys.
     await db.put(pendingKey(b), new Uint8Array(0))
     const read: PinRecord[] = []

@@ -21,7 +21,10 @@ describe.each(['helia', 'lean'] as const)('pinning a DAG from another peer (%s b
     service = origin = undefined
   })
 
-  async function untilSettled (svc: TestService, requestid: string): Promise<{ status: string, info?: Record<string, string> }> {
+  async function untilSettled (
+    svc: TestService,
+    requestid: string
+  ): Promise<{ status: string, info?: Record<string, string> }> {
     return await waitFor(async () => {
       const s = await svc.client().pinsRequestidGet({ requestid })
       return s.status === 'pinned' || s.status === 'failed' ? s : undefined

@@ -53,7 +53,9 @@ describe('pin worker', () => {
     origin = await startOrigin()
     metrics = createMetrics()
     failedFetches = 0
-    settler = createPinSettler({ lifecycle: core.lifecycle, quota: core.quota, content: core.content, logger: core.logger })
+    settler = createPinSettler({
+      lifecycle: core.lifecycle, quota: core.quota, content: core.content, logger: core.logger
+    })
     outcomes = new Map()
   })
   afterEach(async () => {
@@ -70,7 +72,10 @@ describe('pin worker', () => {
       jobs: {
         maxBytes: async (record) => await settler.maxBytes(record),
         fetching: (record) => { settler.fetching(record) },
-        settle: async (record, outcome) => { outcomes.set(record.requestid, outcome); return await settler.settle(record, outcome) }
+        settle: async (record, outcome) => {
+          outcomes.set(record.requestid, outcome)
+          return await settler.settle(record, outcome)
+        }
       },
       ...workerParts(core, node),
       onFailed: () => { failedFetches++ },
@@ -229,7 +234,8 @@ describe('pin worker', () => {
     // Gone from the store without the cancel the service sends (a race it may lose).
     await core.lifecycle.remove(waiting.requestid)
     w.cancel(blocker.requestid)
-    await waitFor(async () => w.stats().active === 0 && w.stats().depth === 0 ? true : undefined, 5000, 'the queue to drain')
+    await waitFor(async () => w.stats().active === 0 && w.stats().depth === 0 ? true : undefined,
+      5000, 'the queue to drain')
     expect(outcomes.has(waiting.requestid)).toBe(false)
     expect(await counter('pinery_pins_started_total')).toBe(1)
     expect(await core.dagPins.hasPin(cid)).toBe(false)

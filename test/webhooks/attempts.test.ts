@@ -24,16 +24,23 @@ describe('webhook attempts', () => {
     }
     let db = await open()
     let store = await createWebhookStore({ db })
-    const hook = await store.create({ owner: 'alice', all: false, url: 'https://example.com/h', events: ['pin.pinned'], description: '' })
+    const hook = await store.create({
+      owner: 'alice', all: false, url: 'https://example.com/h', events: ['pin.pinned'], description: ''
+    })
     const t0 = Date.parse('2026-11-30T10:00:00.000Z')
     for (let i = 1; i <= 350; i++) {
       store.recordAttempt(hook.id, t0 + i, {
-        event_id: String(i), status_code: i % 10 === 0 ? 500 : 200, latency_ms: i % 7, error: i % 10 === 0 ? 'answered 500' : null
+        event_id: String(i),
+        status_code: i % 10 === 0 ? 500 : 200,
+        latency_ms: i % 7,
+        error: i % 10 === 0 ? 'answered 500' : null
       })
     }
     const listed = await store.attempts(hook.id)
     expect(listed).toHaveLength(KEPT_ATTEMPTS)
-    expect(listed[0]).toEqual({ time: '2026-11-30T10:00:00.350Z', event_id: '350', status_code: 500, latency_ms: 0, error: 'answered 500' })
+    expect(listed[0]).toEqual({
+      time: '2026-11-30T10:00:00.350Z', event_id: '350', status_code: 500, latency_ms: 0, error: 'answered 500'
+    })
     expect(listed.map(a => a.event_id)).toEqual(Array.from({ length: 100 }, (_, i) => String(350 - i)))
     await store.stop()
     await db.close()

@@ -31,7 +31,9 @@ describe('pinery webhook', () => {
   })
 
   it('adds, lists, tests, shows deliveries, re-enables and removes', async () => {
-    const added = await cli('--json', 'webhook', 'add', receiver.url, '--events', 'pin.pinned,pin.failed', '--description', 'ci')
+    const added = await cli(
+      '--json', 'webhook', 'add', receiver.url, '--events', 'pin.pinned,pin.failed', '--description', 'ci'
+    )
     expect(added.code, added.stderr).toBe(0)
     const hook = JSON.parse(added.stdout) as { id: string, secret: string }
     expect(hook.secret).toMatch(/^whsec_/)

@@ -32,7 +32,9 @@ describe('webhooks across SIGKILL', () => {
     dir = await mkdtemp(join(tmpdir(), 'pinery-webhook-crash-'))
     origin = await startOrigin()
     receiver = await startReceiver(join(dir, 'received.jsonl'))
-    for (let i = 0; i < 8; i++) cids.push((await origin.addFile(new Uint8Array(300 * 1024 * (1 + i % 3)).fill(i + 1))).toString())
+    for (let i = 0; i < 8; i++) {
+      cids.push((await origin.addFile(new Uint8Array(300 * 1024 * (1 + i % 3)).fill(i + 1))).toString())
+    }
   })
   afterAll(async () => {
     await receiver?.kill()
@@ -52,12 +54,18 @@ describe('webhooks across SIGKILL', () => {
     const replaced = new Set<string>() // acknowledged replacements (the old request)
     let secret = ''
     const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)] as T
-    const body = (): string => JSON.stringify(Math.random() < 0.6 ? { cid: pick(cids), origins: origin.addrs } : { cid: 'bafkqaaa' })
+    const body = (): string =>
+      JSON.stringify(Math.random() < 0.6 ? { cid: pick(cids), origins: origin.addrs } : { cid: 'bafkqaaa' })
 
     for (let round = 0; round < ROUNDS; round++) {
       const server: ServerProcess = await startServerProcess(env)
       if (round === 0) {
-        const res = await fetch(`${server.url}/webhooks`, { method: 'POST', headers, body: JSON.stringify({ url: receiver.url, events: ['pin.queued', 'pin.pinning', 'pin.progress', 'pin.pinned', 'pin.failed', 'pin.replaced', 'pin.deleted'], all: true }) })
+        const everyType = [
+          'pin.queued', 'pin.pinning', 'pin.progress', 'pin.pinned', 'pin.failed', 'pin.replaced', 'pin.deleted'
+        ]
+        const res = await fetch(`${server.url}/webhooks`, {
+          method: 'POST', headers, body: JSON.stringify({ url: receiver.url, events: everyType, all: true })
+        })
         expect(res.status).toBe(201)
         secret = (await res.json() as { secret: string }).secret
       }
@@ -73,7 +81,10 @@ describe('webhooks across SIGKILL', () => {
               if (res.status === 202) created.add((await res.json() as { requestid: string }).requestid)
             } else if (op < 0.8) {
               const res = await fetch(`${server.url}/pins/${target}`, { method: 'POST', headers, body: body() })
-              if (res.status === 202) { replaced.add(target); created.add((await res.json() as { requestid: string }).requestid) }
+              if (res.status === 202) {
+                replaced.add(target)
+                created.add((await res.json() as { requestid: string }).requestid)
+              }
             } else {
               const res = await fetch(`${server.url}/pins/${target}`, { method: 'DELETE', headers })
               if (res.status === 202) deleted.add(target)
@@ -101,18 +112,25 @@ describe('webhooks across SIGKILL', () => {
       }, 60_000, 'pending pins settled')
       const events = await logOf(server.url, TOKEN, '&all=true')
       const kinds = (id: string): string[] => events.filter(e => e.pin.requestid === id).map(e => e.type)
-      for (const id of created) expect(kinds(id).some(k => k === 'pin.queued' || k === 'pin.pinned'), `creation of ${id}`).toBe(true)
+      for (const id of created) {
+        expect(kinds(id).some(k => k === 'pin.queued' || k === 'pin.pinned'), `creation of ${id}`).toBe(true)
+      }
       for (const id of deleted) expect(kinds(id), `deletion of ${id}`).toContain('pin.deleted')
       for (const id of replaced) expect(kinds(id), `replacement of ${id}`).toContain('pin.replaced')
       await waitFor(async () => {
-        const got = new Set((await receiver.received()).filter(r => r.answer === 200).map(r => r.headers['pinery-event-id']))
+        const got = new Set((await receiver.received())
+          .filter(r => r.answer === 200)
+          .map(r => r.headers['pinery-event-id']))
         return events.every(e => got.has(e.id)) ? true : undefined
       }, 60_000, 'every event delivered')
       const received = await receiver.received()
       checkDelivered(received, events, secret)
       // Nothing was delivered that the log does not hold as it was sent.
       const bodies = new Map(events.map(e => [e.id, e]))
-      for (const r of received) expect(JSON.parse(r.body), `event ${r.headers['pinery-event-id']} is in the log`).toEqual(bodies.get(JSON.parse(r.body).id))
+      for (const r of received) {
+        expect(JSON.parse(r.body), `event ${r.headers['pinery-event-id']} is in the log`)
+          .toEqual(bodies.get(JSON.parse(r.body).id))
+      }
     } finally {
       await server.stop()
     }

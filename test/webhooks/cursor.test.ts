@@ -44,13 +44,17 @@ describe('webhook cursors across SIGKILL', () => {
       PINERY_WEBHOOK_RETRY_MAX_MS: '300'
     }
     const add = async (url: string, receiver: Receiver): Promise<string> => {
-      const res = await fetch(`${url}/webhooks`, { method: 'POST', headers, body: JSON.stringify({ url: receiver.url, events: ALL, all: true }) })
+      const res = await fetch(`${url}/webhooks`, {
+        method: 'POST', headers, body: JSON.stringify({ url: receiver.url, events: ALL, all: true })
+      })
       expect(res.status).toBe(201)
       return (await res.json() as { secret: string }).secret
     }
     const afterLate = new Set<string>()
     const pin = async (url: string, i: number): Promise<string> => {
-      const res = await fetch(`${url}/pins`, { method: 'POST', headers, body: JSON.stringify({ cid: 'bafkqaaa', name: `p${i}` }) })
+      const res = await fetch(`${url}/pins`, {
+        method: 'POST', headers, body: JSON.stringify({ cid: 'bafkqaaa', name: `p${i}` })
+      })
       expect(res.status).toBe(202)
       return (await res.json() as { requestid: string }).requestid
     }
@@ -59,7 +63,8 @@ describe('webhook cursors across SIGKILL', () => {
     const failingSecret = await add(server.url, failing)
     try {
       for (let i = 0; i < 30; i++) await pin(server.url, i)
-      await waitFor(async () => (await failing.received()).filter(r => r.answer === 500).length >= 5 ? true : undefined, 10_000, 'failures')
+      await waitFor(async () => (await failing.received()).filter(r => r.answer === 500).length >= 5 ? true : undefined,
+        10_000, 'failures')
       lateSecret = await add(server.url, late)
       await Promise.all(Array.from({ length: 20 }, async (_, i) => { afterLate.add(await pin(server.url, 30 + i)) }))
     } finally {
@@ -75,9 +80,12 @@ describe('webhook cursors across SIGKILL', () => {
       }, 20_000, 'every pin pinned')
       const lateEvents = events.filter(e => afterLate.has(e.pin.requestid))
       expect(lateEvents.length).toBeGreaterThanOrEqual(20)
-      for (const [receiver, secret, wanted] of [[failing, failingSecret, events], [late, lateSecret, lateEvents]] as const) {
+      const checks = [[failing, failingSecret, events], [late, lateSecret, lateEvents]] as const
+      for (const [receiver, secret, wanted] of checks) {
         await waitFor(async () => {
-          const got = new Set((await receiver.received()).filter(r => r.answer === 200).map(r => r.headers['pinery-event-id']))
+          const got = new Set((await receiver.received())
+            .filter(r => r.answer === 200)
+            .map(r => r.headers['pinery-event-id']))
           return wanted.every(e => got.has(e.id)) ? true : undefined
         }, 30_000, 'every event delivered')
         checkDelivered(await receiver.received(), wanted, secret)

@@ -55,7 +55,10 @@ describe('deliver', () => {
     const server = createHttpServer((req, res) => {
       let body = ''
       req.on('data', (c: Buffer) => { body += c.toString() })
-      req.on('end', () => { seen.push({ port: req.socket.remotePort as number, headers: req.headers, body }); res.end('ok') })
+      req.on('end', () => {
+        seen.push({ port: req.socket.remotePort as number, headers: req.headers, body })
+        res.end('ok')
+      })
     })
     server.keepAliveTimeout = 300
     const url = await listen(server)
@@ -71,7 +74,8 @@ describe('deliver', () => {
   })
 
   it('reads chunked, closing and HTTP/1.0 answers', async () => {
-    const chunked = await raw(s => s.write('HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n'))
+    const chunked = await raw(s => s.write('HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n' +
+      '2\r\nok\r\n0\r\n\r\n'))
     expect(await send(chunked)).toMatchObject({ ok: true, status: 201 })
     expect(await send(chunked)).toMatchObject({ ok: true, status: 201 })
     const closing = await raw(s => s.end('HTTP/1.1 500 Oops\r\nconnection: close\r\ncontent-length: 4\r\n\r\nnope'))
@@ -85,7 +89,8 @@ describe('deliver', () => {
   it('refuses answers whose framing is broken, without hanging on them', async () => {
     // "-6" once sent the chunk parser back to the start of its own line, for ever (the whole process hung).
     for (const size of ['-6', '-4', 'zz', '+2', '0x2', '123456789']) {
-      const url = await raw(s => s.write(`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${size}\r\nok\r\n0\r\n\r\n`))
+      const url = await raw(s => s.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n' +
+        `${size}\r\nok\r\n0\r\n\r\n`))
       expect(await send(url)).toMatchObject({ ok: false, error: 'bad answer: bad chunk size' })
     }
     // A content-length that is not digits is no length: the body is read until close (or 64 KiB).
@@ -94,7 +99,8 @@ describe('deliver', () => {
   })
 
   it('does not follow redirects', async () => {
-    const url = await raw(s => s.write('HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:1/\r\ncontent-length: 0\r\n\r\n'))
+    const url = await raw(s => s.write('HTTP/1.1 302 Found\r\n' +
+      'location: http://127.0.0.1:1/\r\ncontent-length: 0\r\n\r\n'))
     expect(await send(url)).toMatchObject({ ok: false, status: 302, error: 'answered 302; redirects are not followed' })
   })
 
@@ -102,7 +108,9 @@ describe('deliver', () => {
     let written = 0
     const endless = await raw((s) => {
       s.write('HTTP/1.1 200 OK\r\ncontent-length: 100000000\r\n\r\n')
-      const more = (): void => { while (!s.destroyed && written < 10 * MAX_RESPONSE_BYTES && s.write(Buffer.alloc(4096))) written += 4096 }
+      const more = (): void => {
+        while (!s.destroyed && written < 10 * MAX_RESPONSE_BYTES && s.write(Buffer.alloc(4096))) written += 4096
+      }
       s.on('drain', more)
       more()
     })
@@ -131,14 +139,16 @@ describe('deliver', () => {
       })
     })
     const url = await listen(server)
-    const results = await Promise.all(Array.from({ length: 8 }, async (_, i) => await send(url, { eventId: String(i) })))
+    const results = await Promise.all(Array.from({ length: 8 }, async (_, i) =>
+      await send(url, { eventId: String(i) })))
     for (const r of results) expect(r).toMatchObject({ ok: true, status: 200 })
     expect(new Set(seen.map(s => s.id))).toEqual(new Set(Array.from({ length: 8 }, (_, i) => String(i))))
     // Fewer connections than requests: the first three went on one.
     expect(new Set(seen.map(s => s.port)).size).toBeLessThan(8)
     // Retries go alone: each on a connection of its own.
     seen.length = 0
-    const alone = await Promise.all(Array.from({ length: 4 }, async (_, i) => await send(url, { eventId: `r${i}`, alone: true })))
+    const alone = await Promise.all(Array.from({ length: 4 }, async (_, i) =>
+      await send(url, { eventId: `r${i}`, alone: true })))
     for (const r of alone) expect(r).toMatchObject({ ok: true, status: 200 })
     expect(new Set(seen.map(s => s.port)).size).toBe(4)
   })

@@ -13,7 +13,9 @@ import { startReceiver, type Receiver, type Received } from '../fixtures/receive
 import { startService, waitFor, type TestService } from '../fixtures/service.js'
 import { checkDelivered, logOf, verify } from '../fixtures/webhook-checks.js'
 
-const ALL_TYPES = ['pin.queued', 'pin.pinning', 'pin.progress', 'pin.pinned', 'pin.failed', 'pin.replaced', 'pin.deleted']
+const ALL_TYPES = [
+  'pin.queued', 'pin.pinning', 'pin.progress', 'pin.pinned', 'pin.failed', 'pin.replaced', 'pin.deleted'
+]
 const json = { 'content-type': 'application/json' }
 
 describe('webhook delivery', () => {
@@ -44,20 +46,32 @@ describe('webhook delivery', () => {
   })
 
   it('delivers every event through 200, 500, hangs and a receiver that goes away and comes back', async () => {
-    const created = await service.request('/webhooks', { method: 'POST', user: 'alice', headers: json, body: JSON.stringify({ url: receiver.url, events: ALL_TYPES, description: 'ci' }) })
+    const created = await service.request('/webhooks', {
+      method: 'POST',
+      user: 'alice',
+      headers: json,
+      body: JSON.stringify({ url: receiver.url, events: ALL_TYPES, description: 'ci' })
+    })
     expect(created.status).toBe(201)
     const hook = await created.json() as { id: string, secret: string, enabled: boolean }
     expect(hook.secret).toMatch(/^whsec_/)
-    const shown = await (await service.request(`/webhooks/${hook.id}`, { user: 'alice' })).json() as Record<string, unknown>
+    const shown = await (await service.request(`/webhooks/${hook.id}`, { user: 'alice' })).json() as
+      Record<string, unknown>
     expect(shown.secret).toBeUndefined()
     expect(shown).toMatchObject({ id: hook.id, url: receiver.url, enabled: true, description: 'ci' })
 
     // A node-wide webhook of the admin gets every user's events.
-    const wide = await service.request('/webhooks', { method: 'POST', headers: json, body: JSON.stringify({ url: `${receiver.url}?all`, events: ['pin.pinned'], all: true }) })
+    const wide = await service.request('/webhooks', {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ url: `${receiver.url}?all`, events: ['pin.pinned'], all: true })
+    })
     expect(wide.status).toBe(201)
 
     const pin = async (body: object): Promise<string> => {
-      const res = await service.request('/pins', { method: 'POST', user: 'alice', headers: json, body: JSON.stringify(body) })
+      const res = await service.request('/pins', {
+        method: 'POST', user: 'alice', headers: json, body: JSON.stringify(body)
+      })
       expect(res.status).toBe(202)
       return (await res.json() as { requestid: string }).requestid
     }
@@ -72,10 +86,15 @@ describe('webhook delivery', () => {
 
     const first = await burst(6)
     // Bob's events never reach Alice's webhook.
-    await service.request('/pins', { method: 'POST', user: 'bob', headers: json, body: JSON.stringify({ cid: 'bafkqaaa' }) })
+    await service.request('/pins', {
+      method: 'POST', user: 'bob', headers: json, body: JSON.stringify({ cid: 'bafkqaaa' })
+    })
     await waitFor(async () => (await receiver.received()).length >= 6 ? true : undefined)
     await receiver.setMode('fail')
-    expect((await service.request(`/pins/${first[1] as string}`, { method: 'POST', user: 'alice', headers: json, body: JSON.stringify({ cid: 'bafkqaaa' }) })).status).toBe(202)
+    const replaced = await service.request(`/pins/${first[1] as string}`, {
+      method: 'POST', user: 'alice', headers: json, body: JSON.stringify({ cid: 'bafkqaaa' })
+    })
+    expect(replaced.status).toBe(202)
     expect((await service.request(`/pins/${first[2] as string}`, { method: 'DELETE', user: 'alice' })).status).toBe(202)
     await burst(3)
     await waitFor(async () => (await receiver.received()).some(r => r.answer === 500) ? true : undefined)
@@ -89,25 +108,35 @@ describe('webhook delivery', () => {
 
     const events = (await logOf(service.url, service.tokens.alice as string))
     expect(events.length).toBeGreaterThan(15)
-    expect(events.map(e => e.type)).toEqual(expect.arrayContaining(['pin.queued', 'pin.pinned', 'pin.replaced', 'pin.deleted']))
+    expect(events.map(e => e.type))
+      .toEqual(expect.arrayContaining(['pin.queued', 'pin.pinned', 'pin.replaced', 'pin.deleted']))
     await waitFor(async () => {
-      const got = new Set((await receiver.received()).filter(r => r.answer === 200 && r.path === '/hook').map(r => r.headers['pinery-event-id']))
+      const got = new Set((await receiver.received())
+        .filter(r => r.answer === 200 && r.path === '/hook')
+        .map(r => r.headers['pinery-event-id']))
       return events.every(e => got.has(e.id)) ? true : undefined
     }, 30_000, 'every event delivered')
     // Later events too (pins still settling while the receiver was away).
     const final = await logOf(service.url, service.tokens.alice as string)
     await waitFor(async () => {
-      const got = new Set((await receiver.received()).filter(r => r.answer === 200 && r.path === '/hook').map(r => r.headers['pinery-event-id']))
+      const got = new Set((await receiver.received())
+        .filter(r => r.answer === 200 && r.path === '/hook')
+        .map(r => r.headers['pinery-event-id']))
       return final.every(e => got.has(e.id)) ? true : undefined
     }, 30_000, 'every later event delivered')
     const all = await receiver.received()
     const received = all.filter(r => r.path === '/hook')
     checkDelivered(received, final, hook.secret)
     expect(received.some(r => JSON.parse(r.body).user === 'bob')).toBe(false)
-    await waitFor(async () => (await receiver.received()).some(r => r.path === '/hook?all' && JSON.parse(r.body).user === 'bob' && r.answer === 200) ? true : undefined, 20_000, 'node-wide delivery')
+    await waitFor(async () => (await receiver.received())
+      .some(r => r.path === '/hook?all' && JSON.parse(r.body).user === 'bob' && r.answer === 200) ? true : undefined,
+    20_000, 'node-wide delivery')
     expect(received.filter(r => r.answer === 500).length).toBeGreaterThan(0)
 
-    const attempts = await (await service.request(`/webhooks/${hook.id}/deliveries`, { user: 'alice' })).json() as { count: number, results: Array<{ status_code: number | null, error: string | null, event_id: string, latency_ms: number }> }
+    const attempts = await (await service.request(`/webhooks/${hook.id}/deliveries`, { user: 'alice' })).json() as {
+      count: number
+      results: Array<{ status_code: number | null, error: string | null, event_id: string, latency_ms: number }>
+    }
     expect(attempts.count).toBeLessThanOrEqual(100)
     expect(attempts.results.some(a => a.status_code === 200)).toBe(true)
     expect(attempts.results[0]).toHaveProperty('latency_ms')
@@ -122,20 +151,37 @@ describe('webhook delivery', () => {
   it('disables a webhook failing for too long, with the reason, and delivers once re-enabled', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'pinery-webhooks-disable-'))
     const failing = await startReceiver(join(dir, 'failing.jsonl'), 'fail')
-    const s = await startService({ dataDir, env: { PINERY_WEBHOOK_ALLOW: '127.0.0.1/8', PINERY_WEBHOOK_RETRY_MIN_MS: '50', PINERY_WEBHOOK_RETRY_MAX_MS: '100', PINERY_WEBHOOK_DISABLE_AFTER_MS: '1000' } })
+    const s = await startService({
+      dataDir,
+      env: {
+        PINERY_WEBHOOK_ALLOW: '127.0.0.1/8',
+        PINERY_WEBHOOK_RETRY_MIN_MS: '50',
+        PINERY_WEBHOOK_RETRY_MAX_MS: '100',
+        PINERY_WEBHOOK_DISABLE_AFTER_MS: '1000'
+      }
+    })
     try {
-      const hook = await (await s.request('/webhooks', { method: 'POST', headers: json, body: JSON.stringify({ url: failing.url, events: ['pin.pinned'] }) })).json() as { id: string, secret: string }
+      const created = await s.request('/webhooks', {
+        method: 'POST', headers: json, body: JSON.stringify({ url: failing.url, events: ['pin.pinned'] })
+      })
+      const hook = await created.json() as { id: string, secret: string }
       await s.request('/pins', { method: 'POST', headers: json, body: JSON.stringify({ cid: 'bafkqaaa' }) })
       const disabled = await waitFor(async () => {
-        const h = await (await s.request(`/webhooks/${hook.id}`)).json() as { enabled: boolean, disabled_reason?: string }
+        const h = await (await s.request(`/webhooks/${hook.id}`)).json() as {
+          enabled: boolean
+          disabled_reason?: string
+        }
         return h.enabled ? undefined : h
       }, 20_000, 'disabled')
       expect(disabled.disabled_reason).toMatch(/failed .* answered 500/)
       // Events while disabled are not queued for it; the waiting one is delivered once re-enabled.
       await failing.setMode('ok')
-      const enabled = await s.request(`/webhooks/${hook.id}`, { method: 'PATCH', headers: json, body: JSON.stringify({ enabled: true }) })
+      const enabled = await s.request(`/webhooks/${hook.id}`, {
+        method: 'PATCH', headers: json, body: JSON.stringify({ enabled: true })
+      })
       expect(await enabled.json()).toMatchObject({ enabled: true })
-      await waitFor(async () => (await failing.received()).some(r => r.answer === 200) ? true : undefined, 10_000, 'delivered after re-enabling')
+      await waitFor(async () => (await failing.received()).some(r => r.answer === 200) ? true : undefined,
+        10_000, 'delivered after re-enabling')
       const received = await failing.received()
       expect(new Set(received.map(r => r.headers['pinery-event-id'])).size).toBe(1)
       for (const r of received) expect(verify(hook.secret, r.headers['pinery-signature'] as string, r.body)).toBe(true)
@@ -148,26 +194,42 @@ describe('webhook delivery', () => {
   it('keeps what a lagging webhook still needs when the event log drops it, across a restart', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'pinery-webhooks-prune-'))
     const lagging = await startReceiver(join(dir, 'lagging.jsonl'), 'fail')
-    const env = { PINERY_WEBHOOK_ALLOW: '127.0.0.1', PINERY_WEBHOOK_RETRY_MIN_MS: '200', PINERY_WEBHOOK_RETRY_MAX_MS: '400', PINERY_EVENT_LOG_MAX_EVENTS: '100' }
+    const env = {
+      PINERY_WEBHOOK_ALLOW: '127.0.0.1',
+      PINERY_WEBHOOK_RETRY_MIN_MS: '200',
+      PINERY_WEBHOOK_RETRY_MAX_MS: '400',
+      PINERY_EVENT_LOG_MAX_EVENTS: '100'
+    }
     let s = await startService({ dataDir, env })
     try {
-      const hook = await (await s.request('/webhooks', { method: 'POST', headers: json, body: JSON.stringify({ url: lagging.url, events: ['pin.pinned'] }) })).json() as { id: string, secret: string }
+      const created = await s.request('/webhooks', {
+        method: 'POST', headers: json, body: JSON.stringify({ url: lagging.url, events: ['pin.pinned'] })
+      })
+      const hook = await created.json() as { id: string, secret: string }
       const ids: string[] = []
       for (let i = 0; i < 300; i++) {
-        const res = await s.request('/pins', { method: 'POST', headers: json, body: JSON.stringify({ cid: 'bafkqaaa', name: `n${i}` }) })
+        const res = await s.request('/pins', {
+          method: 'POST', headers: json, body: JSON.stringify({ cid: 'bafkqaaa', name: `n${i}` })
+        })
         ids.push((await res.json() as { requestid: string }).requestid)
       }
       // The log dropped the first events while the webhook could not take them.
-      await waitFor(async () => (await s.request('/events?after=1')).status === 410 ? true : undefined, 10_000, 'the log pruned')
+      await waitFor(async () => (await s.request('/events?after=1')).status === 410 ? true : undefined,
+        10_000, 'the log pruned')
       await s.stop()
       s = await startService({ dataDir, env })
       // The failed attempts before the restart are still listed.
-      const before = await (await s.request(`/webhooks/${hook.id}/deliveries`)).json() as { count: number, results: Array<{ status_code: number }> }
+      const before = await (await s.request(`/webhooks/${hook.id}/deliveries`)).json() as {
+        count: number
+        results: Array<{ status_code: number }>
+      }
       expect(before.count).toBeGreaterThan(0)
       expect(before.results[0]?.status_code).toBe(500)
       await lagging.setMode('ok')
       await waitFor(async () => {
-        const got = new Set((await lagging.received()).filter(r => r.answer === 200).map(r => (JSON.parse(r.body) as { pin: { requestid: string } }).pin.requestid))
+        const got = new Set((await lagging.received())
+          .filter(r => r.answer === 200)
+          .map(r => (JSON.parse(r.body) as { pin: { requestid: string } }).pin.requestid))
         return ids.every(id => got.has(id)) ? true : undefined
       }, 30_000, 'every event delivered')
       for (const r of await lagging.received()) {

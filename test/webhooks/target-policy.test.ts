@@ -18,17 +18,25 @@ describe('webhook target policy', () => {
   const policy = createTargetPolicy({ allow: [] })
 
   it('refuses loopback, private, link-local and other special addresses', () => {
-    for (const a of ['127.0.0.1', '127.9.9.9', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '224.0.0.1', '255.255.255.255', '::1', '::', 'fe80::1', 'fd00::1', 'ff02::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:a9fe:a9fe']) {
+    const special = [
+      '127.0.0.1', '127.9.9.9', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0',
+      '224.0.0.1', '255.255.255.255', '::1', '::', 'fe80::1', 'fd00::1', 'ff02::1', '::ffff:127.0.0.1', '::ffff:7f00:1',
+      '::ffff:a9fe:a9fe'
+    ]
+    for (const a of special) {
       expect(policy.refusal(a, a), a).toBeDefined()
     }
     expect(policy.refusal('169.254.169.254', '169.254.169.254')).toMatch(/link-local/)
-    for (const a of ['1.1.1.1', '8.8.8.8', '2606:4700:4700::1111', '::ffff:1.1.1.1']) expect(policy.refusal(a, a), a).toBeUndefined()
+    for (const a of ['1.1.1.1', '8.8.8.8', '2606:4700:4700::1111', '::ffff:1.1.1.1']) {
+      expect(policy.refusal(a, a), a).toBeUndefined()
+    }
   })
 
   it('refuses every address of the node itself', () => {
     const own = Object.values(networkInterfaces()).flatMap(list => list ?? []).map(i => i.address)
     for (const a of own) expect(policy.refusal(a, a), a).toBeDefined()
-    expect(createTargetPolicy({ allow: [], ownAddresses: ['203.0.113.7'] }).refusal('x', '203.0.113.7')).toMatch(/this node/)
+    expect(createTargetPolicy({ allow: [], ownAddresses: ['203.0.113.7'] }).refusal('x', '203.0.113.7'))
+      .toMatch(/this node/)
   })
 
   it('opens chosen hosts and CIDRs', () => {
@@ -51,6 +59,8 @@ describe('webhook target policy', () => {
 
   it('accepts only http and https URLs without credentials', () => {
     expect(policy.parseUrl('https://example.com/hook').href).toBe('https://example.com/hook')
-    for (const bad of ['ftp://example.com/', 'file:///etc/passwd', 'not a url', 'http://user:pw@example.com/']) expect(() => policy.parseUrl(bad), bad).toThrow()
+    for (const bad of ['ftp://example.com/', 'file:///etc/passwd', 'not a url', 'http://user:pw@example.com/']) {
+      expect(() => policy.parseUrl(bad), bad).toThrow()
+    }
   })
 })
