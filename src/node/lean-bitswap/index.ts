@@ -13,6 +13,7 @@ import { createPeerLedger, type BlockReadInto } from './ledger.js'
 import { createOutbox } from './outbox.js'
 import { createPieceReader, decodeReceived } from './receive.js'
 import { grantFullWindow } from './stream-window.js'
+import { createInboundBudget, type InboundBudgetInit } from './inbound-budget.js'
 import { createWants } from './wants.js'
 import { BITSWAP_PROTOCOL, MAX_MESSAGE_BYTES, v0Cid, verifiedCid } from './wire.js'
 import type { BlockBytes } from '../block-bytes.js'
@@ -43,8 +44,8 @@ export interface LeanBitswap {
   /** Registers the protocol; call after libp2p has started. */
   start(): Promise<void>
   stop(): Promise<void>
-  /** Wants outstanding, and wants held for other peers (tests). */
-  stats(): { wanted: number, serving: number }
+  /** Wants outstanding, wants held for other peers, bytes of unfinished inbound messages (tests). */
+  stats(): { wanted: number, serving: number, unfinished: number }
 }
 
 /** Settings of the lean bitswap. */
@@ -53,6 +54,8 @@ export interface LeanBitswapInit {
   wantlistDebounceMs: number
   /** Block bytes per message when sending. */
   batchBytes?: number
+  /** Bounds on unfinished inbound messages (defaults in inbound-budget.ts; tests make them small). */
+  inbound?: InboundBudgetInit
 }
 
 /** What it runs on. */
@@ -74,6 +77,7 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
   const outboxes = new Map<string, Outbox>()
   const ledgers = new Map<string, PeerLedger>()
   const reads = createSemaphore(MAX_READS)
+  const budget = createInboundBudget(init.inbound)
   const slots = components.slots ?? bufferPool(BLOCK_SLOT_BYTES, FREE_SLOTS)
   const { readInto } = components
   let topologyId: string | undefined
@@ -128,7 +132,14 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
     const read = createPieceReader(MAX_MESSAGE_BYTES, (pieces, length) => { onMessage(peer, peerId, pieces, length) })
     grantFullWindow(stream)
     await new Promise<void>((resolve) => {
+      const fail = (err: Error): void => {
+        log.debug({ peer, err: err.message }, 'bad bitswap message')
+        stream.abort(err)
+        finish()
+      }
+      const share = budget.open(connection.id, fail)
       const finish = (): void => {
+        share.close()
         stream.removeEventListener('message', onData)
         stream.removeEventListener('end', finish)
         stream.removeEventListener('close', finish)
@@ -138,10 +149,9 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
         try {
           if (evt.data instanceof Uint8Array) read(evt.data)
           else for (const part of evt.data) read(part)
+          share.hold(read.held())
         } catch (err) {
-          log.debug({ peer, err: (err as Error).message }, 'bad bitswap message')
-          stream.abort(err as Error)
-          finish()
+          fail(err as Error)
         }
       }
       stream.addEventListener('message', onData)
@@ -206,7 +216,7 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
     stats () {
       let serving = 0
       for (const ledger of ledgers.values()) serving += ledger.size()
-      return { wanted: wants.size(), serving }
+      return { wanted: wants.size(), serving, unfinished: budget.held() }
     }
   }
 }

@@ -27,6 +27,9 @@ export interface ReceivedMessage {
 /** Decoding limits, as protons' `limits` for the generated codec. */
 export interface ReceiveLimits { entries: number, blocks: number, presences: number }
 
+/** Feeds a stream's chunks in; `held()` is what it keeps of a message not complete yet (bytes). */
+export type PieceReader = ((chunk: Uint8Array) => void) & { held(): number }
+
 /**
  * Splits a stream's bytes into length-prefixed messages of at most `maxBytes`, each handed on as the
  * views of the chunks it spans (no copy). Nothing is allocated from the announced length alone: a
@@ -34,13 +37,13 @@ export interface ReceiveLimits { entries: number, blocks: number, presences: num
  */
 export function createPieceReader (
   maxBytes: number, onMessage: (pieces: Uint8Array[], length: number) => void
-): (chunk: Uint8Array) => void {
+): PieceReader {
   let length = 0
   let shift = 0
   let wanted = -1
   let pieces: Uint8Array[] = []
   let filled = 0
-  return (chunk) => {
+  const read = (chunk: Uint8Array): void => {
     let pos = 0
     while (pos < chunk.byteLength) {
       if (wanted < 0) {
@@ -73,6 +76,7 @@ export function createPieceReader (
       }
     }
   }
+  return Object.assign(read, { held: () => wanted < 0 ? 0 : filled })
 }
 
 /**

@@ -1,0 +1,100 @@
+/**
+ * Bounds on what peers' unfinished inbound messages make Pinery hold. A message is kept until its
+ * last byte arrives; without a bound, a stranger could send all but the last byte of a 4 MiB message
+ * on each of the 32 bitswap streams a connection may open, on each of many connections, and park it
+ * for free (the hostile review measured 15 streams holding 79 MB, still held 20 s later). Honest
+ * peers have one message on the way at a time (kubo and Pinery: one stream per peer; Helia: one
+ * stream per message, one after another), so the per-connection bound is four of them.
+ */
+import { BadMessageError } from './receive.js'
+
+/** Unfinished message bytes one connection may hold, over all its inbound bitswap streams. */
+export const MAX_UNFINISHED_PER_CONNECTION = 16 * 1024 * 1024
+/** Unfinished message bytes all peers together may hold. */
+export const MAX_UNFINISHED = 256 * 1024 * 1024
+/** A message with no new byte for this long ends its stream (as a send the peer does not take: outbox.ts). */
+export const UNFINISHED_STALL_MS = 30_000
+
+/** One inbound stream's share. */
+export interface StreamBudget {
+  /** What the stream's reader holds now; throws a BadMessageError when that is over a bound (nothing is counted). */
+  hold(bytes: number): void
+  /** The stream ended: what it held is given back, its stall timer stops. */
+  close(): void
+}
+
+/** The bounds, shared by every inbound bitswap stream of the node. */
+export interface InboundBudget {
+  /** A new stream on connection `connectionId`; `onStall` ends it when its message stops moving. */
+  open(connectionId: string, onStall: (err: Error) => void): StreamBudget
+  /** Bytes held now, all connections together (tests). */
+  held(): number
+}
+
+/** Settings (tests make them small). */
+export interface InboundBudgetInit {
+  perConnection?: number
+  total?: number
+  stallMs?: number
+}
+
+/** Creates the node's budget. */
+export function createInboundBudget (init: InboundBudgetInit = {}): InboundBudget {
+  const perConnection = init.perConnection ?? MAX_UNFINISHED_PER_CONNECTION
+  const total = init.total ?? MAX_UNFINISHED
+  const stallMs = init.stallMs ?? UNFINISHED_STALL_MS
+  const byConnection = new Map<string, number>()
+  let all = 0
+
+  function add (connectionId: string, delta: number): void {
+    const now = (byConnection.get(connectionId) ?? 0) + delta
+    if (now > 0) byConnection.set(connectionId, now)
+    else byConnection.delete(connectionId)
+    all += delta
+  }
+
+  return {
+    open (connectionId, onStall) {
+      let mine = 0
+      let moved = 0
+      let timer: NodeJS.Timeout | undefined
+      const check = (): void => {
+        timer = undefined
+        if (mine === 0) return
+        const idle = performance.now() - moved
+        if (idle >= stallMs) {
+          onStall(new BadMessageError(`a message made no progress for ${stallMs} ms`))
+          return
+        }
+        timer = setTimeout(check, stallMs - idle)
+        timer.unref()
+      }
+      return {
+        hold (bytes) {
+          const delta = bytes - mine
+          if (delta > 0) {
+            const connection = byConnection.get(connectionId) ?? 0
+            if (connection + delta > perConnection) {
+              throw new BadMessageError(`unfinished messages over ${perConnection} bytes on one connection`)
+            }
+            if (all + delta > total) throw new BadMessageError(`unfinished messages over ${total} bytes in all`)
+          }
+          if (delta !== 0) moved = performance.now()
+          add(connectionId, delta)
+          mine = bytes
+          if (mine > 0 && timer == null) {
+            timer = setTimeout(check, stallMs)
+            timer.unref()
+          }
+        },
+        close () {
+          clearTimeout(timer)
+          timer = undefined
+          add(connectionId, -mine)
+          mine = 0
+        }
+      }
+    },
+    held: () => all
+  }
+}
