@@ -26,7 +26,9 @@ describe('block catcher', () => {
     })
     const pending = want(cid, {})
     // Another CID's block does not answer this want.
-    events.dispatchEvent(new CustomEvent('block', { detail: { cid: (await block('other')).cid, block: new Uint8Array([1]) } }))
+    events.dispatchEvent(new CustomEvent('block', {
+      detail: { cid: (await block('other')).cid, block: new Uint8Array([1]) }
+    }))
     events.dispatchEvent(new CustomEvent('block', { detail: { cid, block: bytes } }))
     expect(await pending).toBe(bytes)
     expect(aborted).toBe(true)

@@ -37,12 +37,14 @@ describe('the component logger of Helia and libp2p', () => {
     try {
       const cid = await origin.addFile(randomBytes(1000))
       const { requestid } = await service.client().pinsPost({ pin: { cid: cid.toString(), origins: origin.addrs } })
-      await waitFor(async () => (await service.client().pinsRequestidGet({ requestid })).status === 'pinned' ? true : undefined)
+      await waitFor(async () =>
+        (await service.client().pinsRequestidGet({ requestid })).status === 'pinned' ? true : undefined)
       const lines = logs.map(l => JSON.parse(l) as Line).filter(fromLibraries)
       expect(lines.some(l => l.component?.startsWith('libp2p') === true)).toBe(true)
       // Bitswap (built by Helia) talked to the origin, and said so with the peer formatted (%p).
       const originId = origin.node.peerId
-      expect(lines.some(l => l.component?.startsWith('helia:bitswap') === true && l.msg?.includes(originId) === true)).toBe(true)
+      expect(lines.some(l => l.component?.startsWith('helia:bitswap') === true && l.msg?.includes(originId) === true))
+        .toBe(true)
       for (const l of lines) {
         expect(l.level).toBe(DEBUG)
         expect(typeof l.msg).toBe('string')
@@ -86,7 +88,8 @@ describe('the component logger of Helia and libp2p', () => {
 
   it("formats libp2p's directives before the standard ones", () => {
     const cid = CID.parse('bafkqaaa')
-    expect(formatLogArgs('%c has %d%% of %s, bytes %b', [cid, 50, 'it', Uint8Array.from([0, 1])])).toBe('bafkqaaa has 50% of it, bytes 12')
+    expect(formatLogArgs('%c has %d%% of %s, bytes %b', [cid, 50, 'it', Uint8Array.from([0, 1])]))
+      .toBe('bafkqaaa has 50% of it, bytes 12')
     expect(formatLogArgs('a %p with 100%', [{ toString: () => '12D3%s' }])).toBe('a 12D3%s with 100%')
   })
 })

@@ -23,11 +23,16 @@ describe('delegates', () => {
   })
 
   it('are the announce addresses when configured, /p2p/<peerId> appended', async () => {
-    const service = await startService({ env: { PINERY_ANNOUNCE: '/dns4/pin.example.com/tcp/4101,/ip4/203.0.113.7/tcp/4101' } })
+    const service = await startService({
+      env: { PINERY_ANNOUNCE: '/dns4/pin.example.com/tcp/4101,/ip4/203.0.113.7/tcp/4101' }
+    })
     try {
       const { peerId } = service.pinery.node
       const res = await service.client().pinsPost({ pin: { cid: 'bafkqaaa' } })
-      expect(res.delegates).toEqual([`/dns4/pin.example.com/tcp/4101/p2p/${peerId}`, `/ip4/203.0.113.7/tcp/4101/p2p/${peerId}`])
+      expect(res.delegates).toEqual([
+        `/dns4/pin.example.com/tcp/4101/p2p/${peerId}`,
+        `/ip4/203.0.113.7/tcp/4101/p2p/${peerId}`
+      ])
     } finally {
       await service.destroy()
     }
@@ -35,6 +40,7 @@ describe('delegates', () => {
 
   it('refuse an announce address naming another peer', async () => {
     const other = '12D3KooWLYrdHaeG1p9rdgSyvpPyUrTjank2zH1xKBb2uYEPikDk'
-    await expect(startService({ env: { PINERY_ANNOUNCE: `/ip4/203.0.113.7/tcp/4101/p2p/${other}` } })).rejects.toThrow(/names another peer/)
+    await expect(startService({ env: { PINERY_ANNOUNCE: `/ip4/203.0.113.7/tcp/4101/p2p/${other}` } }))
+      .rejects.toThrow(/names another peer/)
   })
 })

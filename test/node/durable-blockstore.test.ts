@@ -60,17 +60,23 @@ describe('DurableFsBlockstore', () => {
     expect(files.every(f => f.endsWith('.data'))).toBe(true)
   })
 
-  it('stores an empty block and empty chunks; has() with an aborted signal rejects (blockstore-fs said false)', async () => {
-    const empty = await block('')
-    const c = await block('chunks')
-    await store.put(empty.cid, empty.bytes)
-    await store.put(c.cid, (async function * () { yield new Uint8Array(0); yield c.bytes; yield new Uint8Array(0) })())
-    await store.sync()
-    expect(await store.has(empty.cid)).toBe(true)
-    expect(await toBuffer(store.get(empty.cid))).toEqual(new Uint8Array(0))
-    expect(await toBuffer(store.get(c.cid))).toEqual(c.bytes)
-    await expect(store.has(c.cid, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' })
-  })
+  it(
+    'stores an empty block and empty chunks; has() with an aborted signal rejects (blockstore-fs said false)',
+    async () => {
+      const empty = await block('')
+      const c = await block('chunks')
+      await store.put(empty.cid, empty.bytes)
+      await store.put(c.cid, (async function * () {
+        yield new Uint8Array(0)
+        yield c.bytes
+        yield new Uint8Array(0)
+      })())
+      await store.sync()
+      expect(await store.has(empty.cid)).toBe(true)
+      expect(await toBuffer(store.get(empty.cid))).toEqual(new Uint8Array(0))
+      expect(await toBuffer(store.get(c.cid))).toEqual(c.bytes)
+      await expect(store.has(c.cid, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' })
+    })
 
   it('fails a put it cannot write with PutFailedError and leaves no temp file', async () => {
     const a = await block('a')

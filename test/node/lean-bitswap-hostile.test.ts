@@ -28,8 +28,10 @@ async function rawBlock (bytes: Uint8Array): Promise<{ cid: CID, bytes: Uint8Arr
 
 async function startNode (): Promise<{ node: PineryNode, blockstore: MemoryBlockstore }> {
   const blockstore = new MemoryBlockstore()
-  const node = await createPineryNode({ listen: [multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [], bitswapImplementation: 'lean' },
-    { blockstore, datastore: new MemoryDatastore(), logger })
+  const node = await createPineryNode(
+    { listen: [multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [], bitswapImplementation: 'lean' },
+    { blockstore, datastore: new MemoryDatastore(), logger }
+  )
   return { node, blockstore }
 }
 
@@ -72,7 +74,12 @@ describe('lean bitswap on the wire', () => {
   const cleanup: Array<() => Promise<void>> = []
   afterEach(async () => { for (const c of cleanup.splice(0).reverse()) await c() })
 
-  async function pair (): Promise<{ server: LeanBitswap, blockstore: MemoryBlockstore, peer: Awaited<ReturnType<typeof startRawPeer>>, open: () => Promise<Stream> }> {
+  async function pair (): Promise<{
+    server: LeanBitswap
+    blockstore: MemoryBlockstore
+    peer: Awaited<ReturnType<typeof startRawPeer>>
+    open: () => Promise<Stream>
+  }> {
     const { node, blockstore } = await startNode()
     cleanup.push(async () => { await node.stop() })
     // A second lean bitswap over the same libp2p, reachable by the test (the node's own is not).
@@ -86,39 +93,43 @@ describe('lean bitswap on the wire', () => {
     return { server, blockstore, peer, open: async () => await peer.node.libp2p.dialProtocol(addr, BITSWAP_PROTOCOL) }
   }
 
-  it('answers want-block with blocks, want-have with HAVE, a missing block with DONT_HAVE, all on one stream', async () => {
-    const { blockstore, peer, open } = await pair()
-    const blocks = await Promise.all(Array.from({ length: 8 }, async () => await rawBlock(randomBytes(256 * 1024))))
-    for (const b of blocks) await blockstore.put(b.cid, b.bytes)
-    const missing = await rawBlock(randomBytes(10))
-    const had = await rawBlock(randomBytes(10))
-    await blockstore.put(had.cid, had.bytes)
-    const stream = await open()
-    await send(stream, frame({ wantlist: { entries: blocks.slice(0, 6).map(b => ({ cid: b.cid.bytes, priority: 1 })) } }))
-    await send(stream, frame({
-      wantlist: {
-        entries: [
-          ...blocks.slice(6).map(b => ({ cid: b.cid.bytes, priority: 1 })),
-          { cid: had.cid.bytes, priority: 1, wantType: WantType.Have, sendDontHave: true },
-          { cid: missing.cid.bytes, priority: 1, sendDontHave: true }
-        ]
-      }
-    }))
-    const got = await until(() => {
-      const payload = peer.messages.flatMap(m => m.payload)
-      const presences = peer.messages.flatMap(m => m.blockPresences)
-      return payload.length === 8 && presences.length === 2 ? { payload, presences } : undefined
-    }, 'eight blocks and two presences')
-    const cids = got.payload.map(b => verifiedCid(b.prefix, b.data)?.toString())
-    expect(cids).toEqual(blocks.map(b => b.cid.toString()))
-    expect(got.presences).toEqual(expect.arrayContaining([
-      { cid: had.cid.bytes, type: BlockPresenceType.Have },
-      { cid: missing.cid.bytes, type: BlockPresenceType.DontHave }
-    ]))
-    // Streamed as read: no message is the whole answer.
-    expect(peer.messages.filter(m => m.payload.length > 0).length).toBeGreaterThan(1)
-    expect(peer.streams).toBe(1)
-  })
+  it(
+    'answers want-block with blocks, want-have with HAVE, a missing block with DONT_HAVE, all on one stream',
+    async () => {
+      const { blockstore, peer, open } = await pair()
+      const blocks = await Promise.all(Array.from({ length: 8 }, async () => await rawBlock(randomBytes(256 * 1024))))
+      for (const b of blocks) await blockstore.put(b.cid, b.bytes)
+      const missing = await rawBlock(randomBytes(10))
+      const had = await rawBlock(randomBytes(10))
+      await blockstore.put(had.cid, had.bytes)
+      const stream = await open()
+      await send(stream, frame({
+        wantlist: { entries: blocks.slice(0, 6).map(b => ({ cid: b.cid.bytes, priority: 1 })) }
+      }))
+      await send(stream, frame({
+        wantlist: {
+          entries: [
+            ...blocks.slice(6).map(b => ({ cid: b.cid.bytes, priority: 1 })),
+            { cid: had.cid.bytes, priority: 1, wantType: WantType.Have, sendDontHave: true },
+            { cid: missing.cid.bytes, priority: 1, sendDontHave: true }
+          ]
+        }
+      }))
+      const got = await until(() => {
+        const payload = peer.messages.flatMap(m => m.payload)
+        const presences = peer.messages.flatMap(m => m.blockPresences)
+        return payload.length === 8 && presences.length === 2 ? { payload, presences } : undefined
+      }, 'eight blocks and two presences')
+      const cids = got.payload.map(b => verifiedCid(b.prefix, b.data)?.toString())
+      expect(cids).toEqual(blocks.map(b => b.cid.toString()))
+      expect(got.presences).toEqual(expect.arrayContaining([
+        { cid: had.cid.bytes, type: BlockPresenceType.Have },
+        { cid: missing.cid.bytes, type: BlockPresenceType.DontHave }
+      ]))
+      // Streamed as read: no message is the whole answer.
+      expect(peer.messages.filter(m => m.payload.length > 0).length).toBeGreaterThan(1)
+      expect(peer.streams).toBe(1)
+    })
 
   it('resets a stream that announces a message over 4 MiB, and still answers on a new one', async () => {
     const { blockstore, peer, open } = await pair()

@@ -12,7 +12,9 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createPeerLedger } from '../../src/node/lean-bitswap/ledger.js'
 import { BlockPresenceType, Message } from '../../src/node/lean-bitswap/message.js'
-import { MAX_MESSAGE_BYTES, cidPrefix, createMessageReader, frame, verifiedCid } from '../../src/node/lean-bitswap/wire.js'
+import {
+  MAX_MESSAGE_BYTES, cidPrefix, createMessageReader, frame, verifiedCid
+} from '../../src/node/lean-bitswap/wire.js'
 import { createSemaphore } from '../../src/pins/semaphore.js'
 import type { Outbox } from '../../src/node/lean-bitswap/outbox.js'
 
@@ -49,11 +51,15 @@ describe('peer ledger', () => {
     const all = await blocks(20, 1024)
     for (const b of all) await blockstore.put(b.cid, b.bytes)
     const { outbox, sent } = recordingOutbox()
-    const ledger = createPeerLedger({ maxWants: 100, batchBytes: 4096 }, { blockstore, outbox, reads: createSemaphore(64) })
+    const ledger = createPeerLedger(
+      { maxWants: 100, batchBytes: 4096 },
+      { blockstore, outbox, reads: createSemaphore(64) }
+    )
     ledger.update({ entries: all.map(b => ({ cid: b.cid.bytes, priority: 1 })) }, c => CID.decode(c))
     // Every other block is cancelled: the first few are being read (read-ahead), the rest queued.
-    ledger.update({ entries: all.filter((_, i) => i % 2 === 1).map(b => ({ cid: b.cid.bytes, priority: 1, cancel: true })) },
-      c => CID.decode(c))
+    ledger.update({
+      entries: all.filter((_, i) => i % 2 === 1).map(b => ({ cid: b.cid.bytes, priority: 1, cancel: true }))
+    }, c => CID.decode(c))
     open()
     await settle()
     expect(sentCids(sent)).toEqual(all.filter((_, i) => i % 2 === 0).map(b => b.cid.toString()))
@@ -66,9 +72,14 @@ describe('peer ledger', () => {
     const all = await blocks(6, 100)
     for (const b of all) await blockstore.put(b.cid, b.bytes)
     const { outbox, sent } = recordingOutbox()
-    const ledger = createPeerLedger({ maxWants: 100, batchBytes: 4096 }, { blockstore, outbox, reads: createSemaphore(64) })
+    const ledger = createPeerLedger(
+      { maxWants: 100, batchBytes: 4096 },
+      { blockstore, outbox, reads: createSemaphore(64) }
+    )
     ledger.update({ entries: all.slice(0, 4).map(b => ({ cid: b.cid.bytes, priority: 1 })) }, c => CID.decode(c))
-    ledger.update({ full: true, entries: all.slice(3).map(b => ({ cid: b.cid.bytes, priority: 1 })) }, c => CID.decode(c))
+    ledger.update({
+      full: true, entries: all.slice(3).map(b => ({ cid: b.cid.bytes, priority: 1 }))
+    }, c => CID.decode(c))
     open()
     await settle()
     expect(sentCids(sent).sort()).toEqual(all.slice(3).map(b => b.cid.toString()).sort())
@@ -79,7 +90,10 @@ describe('peer ledger', () => {
     const all = await blocks(4, 100)
     for (const b of all) await blockstore.put(b.cid, b.bytes)
     const { outbox, sent } = recordingOutbox()
-    const ledger = createPeerLedger({ maxWants: 100, batchBytes: 4096 }, { blockstore, outbox, reads: createSemaphore(64) })
+    const ledger = createPeerLedger(
+      { maxWants: 100, batchBytes: 4096 },
+      { blockstore, outbox, reads: createSemaphore(64) }
+    )
     ledger.update({ entries: all.map(b => ({ cid: b.cid.bytes, priority: 1 })) }, c => CID.decode(c))
     ledger.close()
     open()

@@ -52,7 +52,9 @@ describe('lean bitswap and unfinished messages', () => {
       { libp2p: node.libp2p, blockstore: new MemoryBlockstore(), logger })
     await bitswap.start()
     cleanup.push(async () => { await bitswap.stop() })
-    const peer: Libp2p = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+    const peer: Libp2p = await createLibp2p({
+      transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()]
+    })
     cleanup.push(async () => { await peer.stop() })
     return { bitswap, conn: await peer.dial(multiaddr(node.delegates()[0] as string)) }
   }

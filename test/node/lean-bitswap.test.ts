@@ -44,15 +44,19 @@ async function fetchFile (node: PineryNode, root: CID): Promise<Buffer> {
 }
 
 async function startReceiver (bitswap: BitswapImplementation): Promise<PineryNode> {
-  return await createPineryNode({ listen: [multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [], bitswapImplementation: bitswap },
-    { blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), logger: createLogger({ level: 'silent' }) })
+  return await createPineryNode(
+    { listen: [multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [], bitswapImplementation: bitswap },
+    { blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), logger: createLogger({ level: 'silent' }) }
+  )
 }
 
 describe('lean bitswap interoperates', () => {
   const cleanup: Array<() => Promise<void>> = []
   afterEach(async () => { for (const c of cleanup.splice(0).reverse()) await c() })
 
-  const pairs: Array<[BitswapImplementation, BitswapImplementation]> = [['helia', 'lean'], ['lean', 'helia'], ['lean', 'lean']]
+  const pairs: Array<[BitswapImplementation, BitswapImplementation]> = [
+    ['helia', 'lean'], ['lean', 'helia'], ['lean', 'lean']
+  ]
   it.each(pairs)('%s origin → %s receiver: a 6 MiB file arrives whole', async (from, to) => {
     const origin: Origin = await startOrigin({ bitswap: from })
     cleanup.push(async () => { await origin.stop() })

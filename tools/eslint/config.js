@@ -94,7 +94,7 @@ export default tseslint.config(
   {
     // Tests not wrapped yet to 120 columns (they were being edited when the rest of test/ was);
     // drop each entry once its long lines are wrapped. Everything else applies to them.
-    files: ['test/node/**'],
+    files: ['test/node/datastore-format.test.ts'],
     rules: { '@stylistic/max-len': 'off' }
   },
   {
