@@ -26,6 +26,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { MAX_STREAMS_PER_USER } from '../../src/http/event-routes.js'
 import { SERVER, startServerProcess } from '../../test/fixtures/process.js'
 import { readFile } from 'node:fs/promises'
 import { serverEnv, manyBlock, MiB, peakRss, startPeer, table, waitSettled } from './lib.js'
@@ -76,6 +77,21 @@ async function startReceiver (args: string[] = []): Promise<{ child: ChildProces
   return { child, url: `http://127.0.0.1:${port}` }
 }
 
+/** `n` admin-scope tokens of different admins: the bench's own, then new admin users'. */
+async function watcherTokens (base: string, n: number): Promise<string[]> {
+  const tokens = [TOKEN]
+  for (let i = 1; i < n; i++) {
+    const post = async (path: string, body: unknown): Promise<Record<string, string>> => {
+      const res = await fetch(`${base}${path}`, { method: 'POST', headers, body: JSON.stringify(body) })
+      if (res.status !== 201) throw new Error(`${path}: ${res.status} ${await res.text()}`)
+      return await res.json() as Record<string, string>
+    }
+    await post('/users', { name: `watcher-${i}`, role: 'admin' })
+    tokens.push((await post(`/users/watcher-${i}/tokens`, { scope: 'admin', label: 'bench' })).secret as string)
+  }
+  return tokens
+}
+
 /** One run of the build `script`; with notifications when `notify`. */
 async function runOnce (
   origin: { addrs: string[] }, cids: string[], notify: boolean, script: string, label: string
@@ -99,7 +115,11 @@ async function runOnce (
       await fetch(`${r.url}/_secret`, { method: 'POST', body: secret })
     }
     if (notify && Number(values.streams) > 0) {
-      clients = await startReceiver([SSE_CLIENTS, `${server.url}/events`, TOKEN, values.streams as string])
+      // A user holds at most MAX_STREAMS_PER_USER: the streams are spread over admins (a team's dashboards),
+      // each following every user's events.
+      const watchers = await watcherTokens(server.url, Math.ceil(Number(values.streams) / MAX_STREAMS_PER_USER))
+      clients = await startReceiver([SSE_CLIENTS, `${server.url}/events?all=true`, watchers.join(','),
+        values.streams as string])
       // Every stream open before the first pin.
       await new Promise(resolve => setTimeout(resolve, 1000))
     }
@@ -139,6 +159,7 @@ async function runOnce (
         } catch {}
       })
     })
+    if (total === 0) throw new Error('the event log read back empty')
     let stats: Stats[] = []
     for (;;) {
       const counts = await Promise.all(receivers.map(async r => await (await fetch(`${r.url}/_count`)).json() as Stats))

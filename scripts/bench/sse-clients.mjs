@@ -1,16 +1,24 @@
 // bench:events stream clients, in their own process as real clients would be:
-// `node sse-clients.mjs <events URL> <token> <n>` opens n GET /events streams and counts the
-// frames each receives. Prints {"port":N}; GET /_stats on that port → {min, max} frames per stream.
+// `node sse-clients.mjs <events URL> <token>[,<token>…] <n>` opens n GET /events streams, spread over the
+// tokens in equal blocks (a user may hold 32 streams), and counts the frames each receives; a stream
+// refused ends this process with the answer. Prints {"port":N}; GET /_stats → {min, max} frames per stream.
 // Each chunk is scanned where it arrived (until round four each was first copied onto the last
 // few bytes of the one before: ~1 GB copied per 10,000-pin run with 50 streams, on Pinery's cores).
 import { get, createServer } from 'node:http'
 
-const [url, token, n] = process.argv.slice(2)
+const [url, tokenList, n] = process.argv.slice(2)
+const tokens = tokenList.split(',')
+const perToken = Math.ceil(Number(n) / tokens.length)
 const counts = []
 const MARK = Buffer.from('\n\nid: ')
 for (let i = 0; i < Number(n); i++) {
   counts.push(0)
-  get(url, { headers: { authorization: `Bearer ${token}` } }, (res) => {
+  get(url, { headers: { authorization: `Bearer ${tokens[Math.floor(i / perToken)]}` } }, (res) => {
+    if (res.statusCode !== 200) {
+      res.setEncoding('utf8')
+      res.on('data', (text) => { process.stderr.write(`stream ${i}: ${res.statusCode} ${text}\n`); process.exit(1) })
+      return
+    }
     let carry = Buffer.alloc(0)
     res.on('data', (chunk) => {
       // A mark split across chunks: only the few bytes around the seam are copied, not each chunk.
