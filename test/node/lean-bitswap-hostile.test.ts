@@ -19,6 +19,7 @@ import {
   BITSWAP_PROTOCOL, MAX_MESSAGE_BYTES, cidPrefix, createMessageReader, frame, verifiedCid
 } from '../../src/node/lean-bitswap/wire.js'
 import type { Stream } from '@libp2p/interface'
+import { until } from '../fixtures/service.js'
 
 const logger = createLogger({ level: 'silent' })
 
@@ -54,16 +55,6 @@ async function startRawPeer (): Promise<{ node: PineryNode, messages: Message[],
     })
   }, { force: true, maxInboundStreams: 256 })
   return peer
-}
-
-async function until<T> (fn: () => T | undefined, what: string, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = fn()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
 }
 
 async function send (stream: Stream, bytes: Uint8Array[]): Promise<void> {

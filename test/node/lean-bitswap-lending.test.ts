@@ -29,6 +29,7 @@ import {
   BITSWAP_PROTOCOL, MAX_MESSAGE_BYTES, createMessageReader, frame, verifiedCid
 } from '../../src/node/lean-bitswap/wire.js'
 import type { Stream } from '@libp2p/interface'
+import { until } from '../fixtures/service.js'
 
 const logger = createLogger({ level: 'silent' })
 
@@ -240,13 +241,3 @@ describe('lean bitswap sending from reused buffers', () => {
     expect(c.got.size).toBe(blocks.length)
   }, 90_000)
 })
-
-async function until<T> (fn: () => T | undefined, what: string, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = fn()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
