@@ -23,7 +23,6 @@
  */
 import * as cborg from 'cborg'
 import { Key } from 'interface-datastore'
-import { base36 } from 'multiformats/bases/base36'
 import { CID } from 'multiformats/cid'
 import type { Datastore } from 'interface-datastore'
 import type { Level } from 'level'
@@ -75,9 +74,22 @@ function pinKey (root: CID): Key {
   return new Key(`${DAG_PREFIX}${root.toV1().toString()}`)
 }
 
+/**
+ * `base36.encode(bytes)` (multibase `k`, base-x: a `0` per leading zero byte, then the rest as a number),
+ * by BigInt: base-x's digit loop was 1.85 of 5.1 CPU-s busy in bench:dag-pins 100x2000 (two encodings per
+ * (block, root) pair); this is 0.7 µs a multihash against 2.3 µs. Checked against base36 in dag-pins.test.ts.
+ */
+export function multihashText (bytes: Uint8Array): string {
+  let zeros = 0
+  while (zeros < bytes.length && bytes[zeros] === 0) zeros++
+  if (zeros === bytes.length) return `k${'0'.repeat(zeros)}`
+  const hex = Buffer.from(bytes.buffer, bytes.byteOffset + zeros, bytes.length - zeros).toString('hex')
+  return `k${'0'.repeat(zeros)}${BigInt(`0x${hex}`).toString(36)}`
+}
+
 /** A block's key: its multihash, so every CID of the same bytes agrees. */
 export function pinnedBlockKey (cid: CID): Key {
-  return new Key(`${DAG_BLOCK_PREFIX}${base36.encode(cid.multihash.bytes)}`)
+  return new Key(`${DAG_BLOCK_PREFIX}${multihashText(cid.multihash.bytes)}`)
 }
 
 /** A block's count of roots keeping it, as stored under {@link DAG_BLOCK_PREFIX}. */
@@ -114,7 +126,7 @@ export async function createDagPins (components: DagPinsComponents): Promise<Dag
     const touched = changes.map(({ root, blocks }) => {
       const rootText = root.toV1().toString()
       return blocks.map(cid => {
-        const mh = base36.encode(cid.multihash.bytes)
+        const mh = multihashText(cid.multihash.bytes)
         const countKey = DAG_BLOCK_PREFIX + mh
         let count = counts.get(countKey)
         if (count == null) { count = { value: 0, dirty: false }; counts.set(countKey, count) }

@@ -6,13 +6,15 @@
  * pins survive a reopen. Concurrent changes are applied together, none lost.
  * A pin costs the same per block however many pins share it.
  */
+import { randomBytes } from 'node:crypto'
 import * as dagPb from '@ipld/dag-pb'
+import { base36 } from 'multiformats/bases/base36'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { openPinCore, type PinCore } from '../fixtures/pin-core.js'
-import { createDagPins, pinnedBlockKey, type DagPins } from '../../src/pins/dag-pins.js'
+import { createDagPins, multihashText, pinnedBlockKey, type DagPins } from '../../src/pins/dag-pins.js'
 
 async function rawCid (text: string): Promise<CID> {
   return CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(text)))
@@ -173,6 +175,16 @@ describe('DAG pins', () => {
     expect(await pinnedOf(pins, many)).toEqual(many.map(() => true))
     for (const d of dags) await pins.rm(d.root, d.blocks)
     expect(await pinnedOf(pins, many)).toEqual(many.map(() => false))
+  })
+
+  it('names a block by its multihash in base36 exactly as multiformats does, leading zero bytes included', () => {
+    const samples = [new Uint8Array(0), new Uint8Array(3), Uint8Array.of(0, 0, 1), Uint8Array.of(0, 4, 0, 0)]
+    for (let i = 0; i < 500; i++) {
+      const bytes = new Uint8Array(randomBytes(1 + (i % 40)))
+      bytes.fill(0, 0, i % 4) // identity multihashes start with a zero byte
+      samples.push(bytes, bytes.subarray(i % 3))
+    }
+    for (const bytes of samples) expect(multihashText(bytes)).toBe(base36.encode(bytes))
   })
 
   it('loads its pins and sizes again after a reopen', async () => {
