@@ -5,8 +5,11 @@
  * added one after another and then removed, on a real LevelDB in a temp dir.
  * Each build runs in its own child process, builds interleaved, medians of
  * --runs; a child that passes --timeout seconds is killed and shown as `>N`.
+ * `--migrate-from <dist>` instead pins with that (format 2) build and times this build's start-up
+ * migration of the result, then unpins everything with this build to check the counts.
  *
  *   npm run bench:dag-pins -- --builds main=/work/wt/base/dist,new=dist --runs 3 --cases 100x2000,200x10000
+ *   npm run bench:dag-pins -- --migrate-from /work/wt/base/dist --roots 100 --blocks 2000
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -24,6 +27,50 @@ interface Result { add: number, rm: number, cpu: number, rss: number }
 
 async function cid (code: number, text: string): Promise<CID> {
   return CID.createV1(code, await sha256.digest(new TextEncoder().encode(text)))
+}
+
+/** Pins with the format-2 build `from`, then times the migration by `dist` and unpins with it. */
+async function migrate (from: string, dist: string, roots: number, blocks: number): Promise<void> {
+  const load = async <T>(d: string, path: string): Promise<T> => await import(pathToFileURL(join(d, path)).href) as T
+  type Storage = typeof import('../../src/node/storage.js')
+  type Pins = typeof import('../../src/pins/dag-pins.js')
+  const old = {
+    storage: await load<Storage>(from, 'node/storage.js'),
+    pins: await load<Pins>(from, 'pins/dag-pins.js')
+  }
+  const { openDatastore } = await load<Storage>(dist, 'node/storage.js')
+  const { createDagPins } = await load<Pins>(dist, 'pins/dag-pins.js')
+  const { migrateDatastore } = await load<typeof import('../../src/node/datastore-format.js')>(
+    dist, 'node/datastore-format.js')
+  const { createLogger } = await load<typeof import('../../src/logger.js')>(dist, 'logger.js')
+  const dir = await mkdtemp(join(tmpdir(), 'pinery-bench-dag-pins-'))
+  try {
+    const shared = await Promise.all(Array.from({ length: blocks }, async (_, i) => await cid(raw.code, `shared ${i}`)))
+    const dags = await Promise.all(Array.from({ length: roots }, async (_, i) => {
+      const root = await cid(dagPb.code, `root ${i}`)
+      return { root, blocks: [root, ...shared] }
+    }))
+    let datastore = await old.storage.openDatastore(dir)
+    await datastore.db.put('/pinery/format', new TextEncoder().encode('2'))
+    const before = await old.pins.createDagPins({ datastore })
+    for (const d of dags) await before.add(d.root, d.blocks, 1)
+    await datastore.close()
+    datastore = await openDatastore(dir)
+    const cpu0 = await cpuSeconds()
+    const t = performance.now()
+    await migrateDatastore({ datastore, logger: createLogger({ level: 'silent' }) })
+    const seconds = (performance.now() - t) / 1000
+    const cpu = await cpuSeconds() - cpu0
+    const pins = await createDagPins({ datastore })
+    for (const d of dags.slice(1)) await pins.rm(d.root, d.blocks)
+    if (!await pins.isPinned(shared[0] as CID)) throw new Error('the last root lost its blocks')
+    await pins.rm(dags[0]!.root, dags[0]!.blocks)
+    if (await pins.isPinned(shared[0] as CID)) throw new Error('a shared block is still pinned after every rm')
+    await datastore.close()
+    console.log(JSON.stringify({ roots, blocks, refs: roots * blocks, migrateSeconds: seconds, migrateCpu: cpu }))
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
 }
 
 /** One run of one build: prints a JSON {@link Result}. */
@@ -74,6 +121,8 @@ async function main (): Promise<void> {
   const { values } = parseArgs({
     options: {
       child: { type: 'string' },
+      'migrate-from': { type: 'string' },
+      dist: { type: 'string', default: 'dist' },
       roots: { type: 'string', default: '100' },
       blocks: { type: 'string', default: '2000' },
       builds: { type: 'string', default: 'new=dist' },
@@ -82,6 +131,10 @@ async function main (): Promise<void> {
       timeout: { type: 'string', default: '120' }
     }
   })
+  if (values['migrate-from'] != null) {
+    await migrate(resolve(values['migrate-from']), resolve(values.dist), Number(values.roots), Number(values.blocks))
+    return
+  }
   if (values.child != null) { await child(values.child, Number(values.roots), Number(values.blocks)); return }
   const builds = values.builds.split(',').map(b => {
     const [name, dist] = b.split('=') as [string, string]
