@@ -8,19 +8,24 @@
  *
  *   1 (no key; builds before this one): DAG pins in Helia's layout
  *     (`/pin/<base36 CIDv1>`, `/pinned-block/<base36 multihash>`).
- *   2: DAG pins in Pinery's own keys (see src/pins/dag-pins.ts).
+ *   2: DAG pins in Pinery's own keys, a list of roots per pinned block
+ *     (`/pinery/dag-block/<mh>` → cbor { by: [root CIDv1 bytes…] }).
+ *   3: a count per pinned block and one ref key per (block, root) pair (see
+ *     src/pins/dag-pins.ts): the lists made each pin cost O(roots sharing a block).
+ *     Each list is converted, refs and count, in one batch, so a re-run skips the
+ *     entries already holding a count and converts the rest.
  */
 import * as cborg from 'cborg'
 import { Key } from 'interface-datastore'
 import { base36 } from 'multiformats/bases/base36'
 import { CID } from 'multiformats/cid'
 import { ConfigError } from '../errors.js'
-import { DAG_BLOCK_PREFIX, DAG_PREFIX } from '../pins/dag-pins.js'
+import { DAG_BLOCK_PREFIX, DAG_PREFIX, DAG_REF_PREFIX } from '../pins/dag-pins.js'
 import type { Logger } from '../logger.js'
 import type { LevelDatastore } from 'datastore-level'
 
 /** The format this build writes. */
-export const DATASTORE_FORMAT = 2
+export const DATASTORE_FORMAT = 3
 
 const FORMAT_KEY = '/pinery/format'
 const HELIA_PIN = '/pin/'
@@ -65,6 +70,31 @@ async function rewrite (
   return total
 }
 
+/** Format 2 → 3: each block's list of roots becomes a ref key per root and a count; returns how many lists. */
+async function splitBlockLists (
+  datastore: LevelDatastore, batchSize: number, options: MigrationOptions
+): Promise<number> {
+  let ops: Array<{ type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }> = []
+  let total = 0
+  // The iterator reads a snapshot, so the counts written behind it are not read again in this run.
+  for await (const { key, value } of datastore.query({ prefix: DAG_BLOCK_PREFIX })) {
+    const entry = cborg.decode(value) as unknown
+    if (typeof entry === 'number') continue // converted by a run cut short
+    const { by } = entry as { by: Uint8Array[] }
+    const text = key.toString()
+    const mh = text.slice(DAG_BLOCK_PREFIX.length)
+    const roots = new Set(by.map(bytes => CID.decode(bytes).toV1().toString()))
+    for (const root of roots) ops.push({ type: 'put', key: `${DAG_REF_PREFIX}${mh}/${root}`, value: new Uint8Array(0) })
+    if (roots.size === 0) ops.push({ type: 'del', key: text })
+    else ops.push({ type: 'put', key: text, value: cborg.encode(roots.size) })
+    total++
+    // Only between entries: an entry's refs and its count are committed together (a batch may pass batchSize).
+    if (ops.length >= batchSize) { await datastore.db.batch(ops); options.afterBatch?.(); ops = [] }
+  }
+  if (ops.length > 0) { await datastore.db.batch(ops); options.afterBatch?.() }
+  return total
+}
+
 /** Brings the datastore to {@link DATASTORE_FORMAT}; refuses one written by a newer build. */
 export async function migrateDatastore (
   components: MigrationComponents, options: MigrationOptions = {}
@@ -91,6 +121,11 @@ export async function migrateDatastore (
     // Synced: LevelDB's log is in order, so every copy above is durable with it.
     await datastore.db.put(FORMAT_KEY, new TextEncoder().encode('2'), { sync: true })
     log.info({ pins, blocks }, 'moved DAG pins from Helia\'s layout to Pinery\'s own (datastore format 2)')
+  }
+  if (format < 3) {
+    const blocks = await splitBlockLists(datastore, batchSize, options)
+    await datastore.db.put(FORMAT_KEY, new TextEncoder().encode('3'), { sync: true })
+    log.info({ blocks }, 'split the pinned blocks\' lists of roots into ref keys and counts (datastore format 3)')
   }
   // Helia's pin keys are dead from format 2 on; a crash may have left some of them.
   const dropped = await rewrite(datastore, HELIA_PIN, batchSize, options, () => null) +

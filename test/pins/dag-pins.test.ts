@@ -4,14 +4,17 @@
  * removals (including the sequence that Helia 7's `pins.rm` gets wrong),
  * blocks are found by multihash whatever the CID's version or codec, and
  * pins survive a reopen. Concurrent changes are applied together, none lost.
+ * A pin costs the same per block however many pins share it.
  */
+import { randomBytes } from 'node:crypto'
 import * as dagPb from '@ipld/dag-pb'
+import { base36 } from 'multiformats/bases/base36'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { openPinCore, type PinCore } from '../fixtures/pin-core.js'
-import { pinnedBlockKey, type DagPins } from '../../src/pins/dag-pins.js'
+import { createDagPins, multihashText, pinnedBlockKey, type DagPins } from '../../src/pins/dag-pins.js'
 
 async function rawCid (text: string): Promise<CID> {
   return CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(text)))
@@ -135,6 +138,53 @@ describe('DAG pins', () => {
     expect(await pinnedOf(core.dagPins, shared)).toEqual([true, true])
     await core.dagPins.rm(dags[0]!.root, dags[0]!.blocks)
     expect(await pinnedOf(core.dagPins, shared)).toEqual([false, false])
+  })
+
+  it('reads and stores as much per shared block for the 40th DAG sharing it as for the 2nd', async () => {
+    // A list of roots per block made every pin read and rewrite the list of every block it shares:
+    // O(pins² × blocks) over a site built again and again. Counted in bytes read, not timed.
+    const db = core.datastore.db
+    let read = 0
+    const counting = new Proxy(db, {
+      get (target, prop) {
+        if (prop === 'getMany') {
+          return async (keys: string[]) => {
+            const values = await target.getMany(keys)
+            for (const value of values) read += value?.byteLength ?? 0
+            return values
+          }
+        }
+        const value = Reflect.get(target, prop, target) as unknown
+        return typeof value === 'function' ? value.bind(target) : value
+      }
+    })
+    const datastore = Object.assign(Object.create(core.datastore) as typeof core.datastore, { db: counting })
+    const pins = await createDagPins({ datastore })
+    const many = await Promise.all(Array.from({ length: 50 }, async () => await rawCid(`many ${Math.random()}`)))
+    const dags = await Promise.all(Array.from({ length: 40 }, async (_, i) => await dag(`h${i}`, many)))
+    const readPerAdd: number[] = []
+    for (const d of dags) {
+      read = 0
+      await pins.add(d.root, d.blocks, 1)
+      readPerAdd.push(read)
+    }
+    expect(readPerAdd[1]).toBeGreaterThan(0)
+    expect(readPerAdd[39]).toBeLessThanOrEqual(3 * (readPerAdd[1] ?? 0))
+    const stored = await core.datastore.get(pinnedBlockKey(many[0] as CID))
+    expect(stored.byteLength).toBeLessThanOrEqual(9)
+    expect(await pinnedOf(pins, many)).toEqual(many.map(() => true))
+    for (const d of dags) await pins.rm(d.root, d.blocks)
+    expect(await pinnedOf(pins, many)).toEqual(many.map(() => false))
+  })
+
+  it('names a block by its multihash in base36 exactly as multiformats does, leading zero bytes included', () => {
+    const samples = [new Uint8Array(0), new Uint8Array(3), Uint8Array.of(0, 0, 1), Uint8Array.of(0, 4, 0, 0)]
+    for (let i = 0; i < 500; i++) {
+      const bytes = new Uint8Array(randomBytes(1 + (i % 40)))
+      bytes.fill(0, 0, i % 4) // identity multihashes start with a zero byte
+      samples.push(bytes, bytes.subarray(i % 3))
+    }
+    for (const bytes of samples) expect(multihashText(bytes)).toBe(base36.encode(bytes))
   })
 
   it('loads its pins and sizes again after a reopen', async () => {
