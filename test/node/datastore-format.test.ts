@@ -80,12 +80,16 @@ describe('datastore format', () => {
   async function expectAllThere (dataDir: string): Promise<void> {
     svc = await startService({ dataDir, env: { PINERY_ADMIN_TOKEN: V1_ADMIN } })
     const alice = (await readFile(join(dataDir, 'alice-token'), 'utf8')).trim()
-    const saved = async (name: string): Promise<Status> => JSON.parse(await readFile(join(dataDir, name), 'utf8')) as Status
+    const saved = async (name: string): Promise<Status> =>
+      JSON.parse(await readFile(join(dataDir, name), 'utf8')) as Status
     const report = await saved('upload-alice.json')
     const site = await saved('upload-site.json')
-    const list = await (await svc.request('/pins?status=queued,pinning,pinned,failed', { user: alice })).json() as { count: number, results: Status[] }
-    expect(list.results.map(r => [r.pin.name, r.status]).sort()).toEqual([['identity', 'pinned'], ['report', 'pinned'], ['site', 'pinned']])
-    const again = await (await svc.request(`/pins/${(await saved('upload-admin.json')).requestid}`, { user: V1_ADMIN })).json() as Status
+    const listed = await svc.request('/pins?status=queued,pinning,pinned,failed', { user: alice })
+    const list = await listed.json() as { count: number, results: Status[] }
+    expect(list.results.map(r => [r.pin.name, r.status]).sort())
+      .toEqual([['identity', 'pinned'], ['report', 'pinned'], ['site', 'pinned']])
+    const upload = await saved('upload-admin.json')
+    const again = await (await svc.request(`/pins/${upload.requestid}`, { user: V1_ADMIN })).json() as Status
     expect(again.status).toBe('pinned')
     // Collection keeps every pinned block: the pins were understood, not merely listed.
     await svc.pinery.gc.collect()
@@ -131,7 +135,8 @@ describe('datastore format', () => {
       const ds = await openDatastore(dataDir)
       let done = 0
       const crash = (): void => { if (++done === cut) throw new Error('crash') }
-      await expect(migrateDatastore({ datastore: ds, logger }, { batchSize: 1, afterBatch: crash })).rejects.toThrow(/^crash$/)
+      await expect(migrateDatastore({ datastore: ds, logger }, { batchSize: 1, afterBatch: crash }))
+        .rejects.toThrow(/^crash$/)
       await ds.close()
       await expectAllThere(dataDir)
     }

@@ -92,12 +92,6 @@ export default tseslint.config(
     rules: { '@stylistic/max-len': 'off' }
   },
   {
-    // Tests not wrapped yet to 120 columns (they were being edited when the rest of test/ was);
-    // drop each entry once its long lines are wrapped. Everything else applies to them.
-    files: ['test/node/datastore-format.test.ts'],
-    rules: { '@stylistic/max-len': 'off' }
-  },
-  {
     // Tests and scripts drive pages and parse JSON whose shape they then assert.
     files: ['test/**', 'scripts/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' }
