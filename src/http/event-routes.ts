@@ -10,6 +10,7 @@ import { scopeIncludes } from '../auth/index.js'
 import { principalOf } from './auth.js'
 import { requireScope } from './scopes.js'
 import { sendFailure } from './errors.js'
+import { Counts } from '../counts.js'
 import type { EventLog, EventStreams } from '../events/index.js'
 
 /** What the route needs. */
@@ -29,7 +30,7 @@ export const MAX_STREAMS_PER_USER = 32
 /** Builds the router (mounted after authentication). */
 export function eventRoutes (components: EventRoutesComponents): Router {
   const router = Router()
-  const open = new Map<string, number>()
+  const open = new Counts<string>()
   router.get('/events', requireScope('pins:read'), async (req, res) => {
     const me = principalOf(res)
     const query = req.query as Record<string, unknown>
@@ -49,19 +50,15 @@ export function eventRoutes (components: EventRoutesComponents): Router {
       throw new GoneError(`event ${after} is no longer in the event log; ` +
         'list your pins again and follow new events without Last-Event-ID')
     }
-    const held = open.get(me.user) ?? 0
+    const held = open.count(me.user)
     if (held >= MAX_STREAMS_PER_USER) {
       res.setHeader('Retry-After', '10')
       sendFailure(res, 429, 'TOO_MANY_REQUESTS',
         `user ${me.user} has ${held} event streams open already; close one (at most ${MAX_STREAMS_PER_USER})`)
       return
     }
-    open.set(me.user, held + 1)
-    res.once('close', () => {
-      const left = (open.get(me.user) ?? 1) - 1
-      if (left > 0) open.set(me.user, left)
-      else open.delete(me.user)
-    })
+    open.add(me.user)
+    res.once('close', () => { open.add(me.user, -1) })
     await components.streams.open(res, { after, ...(all ? {} : { user: me.user }) })
   })
   return router

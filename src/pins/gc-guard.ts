@@ -5,6 +5,7 @@
  * that protects a block mid-deletion waits and then sees it gone.
  */
 import type { CID } from 'multiformats/cid'
+import { Counts } from '../counts.js'
 
 /** Shared between fetches and the garbage collector. */
 export interface GcGuard {
@@ -35,17 +36,13 @@ export function blockKey (cid: CID): string {
 
 /** Creates an empty guard. */
 export function createGcGuard (): GcGuard {
-  const protectedCounts = new Map<string, number>()
+  const protectedCounts = new Counts<string>()
   const deleting = new Map<string, Promise<void>>()
-  const unprotectKey = (key: string): void => {
-    const n = (protectedCounts.get(key) ?? 0) - 1
-    if (n <= 0) protectedCounts.delete(key)
-    else protectedCounts.set(key, n)
-  }
+  const unprotectKey = (key: string): void => { protectedCounts.add(key, -1) }
   return {
     async protect (cid) {
       const key = blockKey(cid)
-      protectedCounts.set(key, (protectedCounts.get(key) ?? 0) + 1)
+      protectedCounts.add(key)
       await deleting.get(key)
     },
     unprotect (cid) {

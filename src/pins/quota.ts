@@ -7,6 +7,7 @@
  */
 import { InsufficientFundsError, TooManyPendingError, UnauthorizedError } from '../errors.js'
 import { createKeyedMutex } from './keyed-mutex.js'
+import { Counts } from '../counts.js'
 import type { PinIndex } from './query-index.js'
 
 /** A user's limits; an absent field is unlimited. */
@@ -75,20 +76,18 @@ export interface QuotaComponents {
 export function createQuota (init: QuotaInit, components: QuotaComponents): Quota {
   const { index } = components
   const lock = createKeyedMutex()
-  const inFlight = new Map<string, number>()
+  const inFlight = new Counts<string>()
   // Admissions between their pending check and their record reaching the index.
-  const pendingAdmits = new Map<string, number>()
+  const pendingAdmits = new Counts<string>()
   const retiring = new Map<string, () => void>()
 
   async function admitting<T> (owner: string, work: () => Promise<T>): Promise<T> {
     if (retiring.has(owner)) throw new UnauthorizedError(`user ${owner} is being deleted`)
-    inFlight.set(owner, (inFlight.get(owner) ?? 0) + 1)
+    inFlight.add(owner)
     try {
       return await work()
     } finally {
-      const left = (inFlight.get(owner) ?? 1) - 1
-      if (left > 0) inFlight.set(owner, left)
-      else { inFlight.delete(owner); retiring.get(owner)?.() }
+      if (inFlight.add(owner, -1) === 0) retiring.get(owner)?.()
     }
   }
 
@@ -116,18 +115,14 @@ export function createQuota (init: QuotaInit, components: QuotaComponents): Quot
   function reservePending (owner: string, want: QuotaWant): () => void {
     if (want.pends !== true) return () => {}
     const { counts } = index.usage(owner)
-    const pending = counts.queued + counts.pinning + (pendingAdmits.get(owner) ?? 0)
+    const pending = counts.queued + counts.pinning + pendingAdmits.count(owner)
     if (pending >= init.maxPendingPerUser) {
       throw new TooManyPendingError(
         `user ${owner} has ${pending} requests queued or pinning, the most one user may have ` +
         `(PINERY_MAX_PENDING_PER_USER=${init.maxPendingPerUser}); wait for some to settle`)
     }
-    pendingAdmits.set(owner, (pendingAdmits.get(owner) ?? 0) + 1)
-    return () => {
-      const left = (pendingAdmits.get(owner) ?? 1) - 1
-      if (left > 0) pendingAdmits.set(owner, left)
-      else pendingAdmits.delete(owner)
-    }
+    pendingAdmits.add(owner)
+    return () => { pendingAdmits.add(owner, -1) }
   }
 
   function check (owner: string, limit: Limits, want: QuotaWant): void {

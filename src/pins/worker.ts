@@ -25,6 +25,7 @@ import { InsufficientFundsError, StallError, isErrorNamed } from '../errors.js'
 import { createPinQueue, type QueuedPin } from './pin-queue.js'
 import { CancelledError, createSharedFetches, type SharedFetch } from './shared-fetch.js'
 import { createResumedHolds } from './resumed-holds.js'
+import { Counts } from '../counts.js'
 import type { LocalDagComponents } from './local-dag.js'
 import type { DagWalkComponents, DagWalkResult } from './dag-walk.js'
 import type { PinProgress, PinRecord } from './types.js'
@@ -134,7 +135,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   const active = new Map<string, Job>()
   const handed = new Map<string, PinRecord>() // past HANDED_MAX, ids only (~750 bytes less each)
   /** Slots each owner holds. */
-  const held = new Map<string, number>()
+  const held = new Counts<string>()
   const { join, leave } = createSharedFetches(init, components)
   const running = new Set<Promise<void>>()
   // What requests resumed at start have stored, protected until each one's job ends.
@@ -219,16 +220,14 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   function pump (): void {
     while (!stopped && active.size < init.concurrency && queue.length > 0) {
       const cap = slotCap()
-      const next = queue.take(owner => (held.get(owner) ?? 0) < cap)
+      const next = queue.take(owner => held.count(owner) < cap)
       if (next == null) return
       const { owner } = next
-      held.set(owner, (held.get(owner) ?? 0) + 1)
+      held.add(owner)
       const job = run(next).catch(err => { log.error({ err, requestid: next.requestid }, 'pin job crashed') })
       running.add(job)
       void job.finally(() => {
-        const left = (held.get(owner) ?? 1) - 1
-        if (left > 0) held.set(owner, left)
-        else held.delete(owner)
+        held.add(owner, -1)
         running.delete(job)
         pump()
       })

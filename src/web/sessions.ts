@@ -5,6 +5,7 @@
  * expiring it ends the session; a restart signs everyone out.
  */
 import { createHash, randomBytes } from 'node:crypto'
+import { Counts } from '../counts.js'
 
 /** Settings of the store. */
 export interface SessionStoreInit {
@@ -35,22 +36,18 @@ const keyOf = (id: string): string => createHash('sha256').update(id).digest('ba
 export function createSessionStore (init: SessionStoreInit): SessionStore {
   // Map order is insertion order: re-inserting on use keeps the least recently used first.
   const sessions = new Map<string, { secret: string, user: string, usedAt: number }>()
-  const perUser = new Map<string, number>()
+  const perUser = new Counts<string>()
   const drop = (key: string): void => {
     const session = sessions.get(key)
     if (session == null) return
     sessions.delete(key)
-    const left = (perUser.get(session.user) ?? 1) - 1
-    if (left > 0) perUser.set(session.user, left)
-    else perUser.delete(session.user)
+    perUser.add(session.user, -1)
   }
   return {
     create (secret, user) {
       const id = randomBytes(32).toString('base64url')
       sessions.set(keyOf(id), { secret, user, usedAt: Date.now() })
-      const held = (perUser.get(user) ?? 0) + 1
-      perUser.set(user, held)
-      if (held > init.maxSessionsPerUser) {
+      if (perUser.add(user) > init.maxSessionsPerUser) {
         for (const [key, s] of sessions) if (s.user === user) { drop(key); break }
       }
       while (sessions.size > init.maxSessions) drop(sessions.keys().next().value as string)

@@ -6,6 +6,7 @@
  * peers have one message on the way at a time (kubo and Pinery: one stream per peer; Helia: one
  * stream per message, one after another), so the per-connection bound is four of them.
  */
+import { Counts } from '../../counts.js'
 import { BadMessageError } from './receive.js'
 
 /** Unfinished message bytes one connection may hold, over all its inbound bitswap streams. */
@@ -43,13 +44,11 @@ export function createInboundBudget (init: InboundBudgetInit = {}): InboundBudge
   const perConnection = init.perConnection ?? MAX_UNFINISHED_PER_CONNECTION
   const total = init.total ?? MAX_UNFINISHED
   const stallMs = init.stallMs ?? UNFINISHED_STALL_MS
-  const byConnection = new Map<string, number>()
+  const byConnection = new Counts<string>()
   let all = 0
 
   function add (connectionId: string, delta: number): void {
-    const now = (byConnection.get(connectionId) ?? 0) + delta
-    if (now > 0) byConnection.set(connectionId, now)
-    else byConnection.delete(connectionId)
+    byConnection.add(connectionId, delta)
     all += delta
   }
 
@@ -73,8 +72,7 @@ export function createInboundBudget (init: InboundBudgetInit = {}): InboundBudge
         hold (bytes) {
           const delta = bytes - mine
           if (delta > 0) {
-            const connection = byConnection.get(connectionId) ?? 0
-            if (connection + delta > perConnection) {
+            if (byConnection.count(connectionId) + delta > perConnection) {
               throw new BadMessageError(`unfinished messages over ${perConnection} bytes on one connection`)
             }
             if (all + delta > total) throw new BadMessageError(`unfinished messages over ${total} bytes in all`)
