@@ -16,11 +16,10 @@
  *     entries already holding a count and converts the rest.
  */
 import * as cborg from 'cborg'
-import { Key } from 'interface-datastore'
 import { base36 } from 'multiformats/bases/base36'
 import { CID } from 'multiformats/cid'
 import { ConfigError } from '../errors.js'
-import { DAG_BLOCK_PREFIX, DAG_PREFIX, DAG_REF_PREFIX } from '../pins/dag-pins.js'
+import { DAG_BLOCK_PREFIX, DAG_PREFIX, dagRefKey } from '../pins/dag-pins.js'
 import type { Logger } from '../logger.js'
 import type { LevelDatastore } from 'datastore-level'
 
@@ -50,49 +49,41 @@ async function readFormat (datastore: LevelDatastore): Promise<number> {
   return value == null ? 1 : Number(new TextDecoder().decode(value))
 }
 
-/** Rewrites every entry under `prefix` with `convert`, `batchSize` at a time; returns how many. */
+/** What one entry becomes: keys to write, and keys to delete (`value: null`); none leaves it as it is. */
+type Writes = Array<{ key: string, value: Uint8Array | null }>
+
+/**
+ * Rewrites every entry under `prefix` with `convert`, about `batchSize` writes at a time; returns how many
+ * entries it changed. An entry's writes always go in one batch (a batch is cut only between entries), so a
+ * run cut short leaves each entry either converted or not.
+ */
 async function rewrite (
   datastore: LevelDatastore, prefix: string, batchSize: number, options: MigrationOptions,
-  convert: (key: string, value: Uint8Array) => { key: string, value: Uint8Array } | null
-): Promise<number> {
-  let batch = datastore.batch()
-  let pending = 0
-  let total = 0
-  for await (const { key, value } of datastore.query({ prefix })) {
-    const next = convert(key.toString(), value)
-    if (next == null) batch.delete(key)
-    else batch.put(new Key(next.key), next.value)
-    pending++
-    total++
-    if (pending >= batchSize) { await batch.commit(); options.afterBatch?.(); batch = datastore.batch(); pending = 0 }
-  }
-  if (pending > 0) { await batch.commit(); options.afterBatch?.() }
-  return total
-}
-
-/** Format 2 → 3: each block's list of roots becomes a ref key per root and a count; returns how many lists. */
-async function splitBlockLists (
-  datastore: LevelDatastore, batchSize: number, options: MigrationOptions
+  convert: (key: string, value: Uint8Array) => Writes
 ): Promise<number> {
   let ops: Array<{ type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }> = []
   let total = 0
-  // The iterator reads a snapshot, so the counts written behind it are not read again in this run.
-  for await (const { key, value } of datastore.query({ prefix: DAG_BLOCK_PREFIX })) {
-    const entry = cborg.decode(value) as unknown
-    if (typeof entry === 'number') continue // converted by a run cut short
-    const { by } = entry as { by: Uint8Array[] }
-    const text = key.toString()
-    const mh = text.slice(DAG_BLOCK_PREFIX.length)
-    const roots = new Set(by.map(bytes => CID.decode(bytes).toV1().toString()))
-    for (const root of roots) ops.push({ type: 'put', key: `${DAG_REF_PREFIX}${mh}/${root}`, value: new Uint8Array(0) })
-    if (roots.size === 0) ops.push({ type: 'del', key: text })
-    else ops.push({ type: 'put', key: text, value: cborg.encode(roots.size) })
-    total++
-    // Only between entries: an entry's refs and its count are committed together (a batch may pass batchSize).
+  // The iterator reads a snapshot: what is written behind it is not read again in this run.
+  for await (const { key, value } of datastore.query({ prefix })) {
+    const writes = convert(key.toString(), value)
+    for (const w of writes) {
+      ops.push(w.value == null ? { type: 'del', key: w.key } : { type: 'put', key: w.key, value: w.value })
+    }
+    if (writes.length > 0) total++
     if (ops.length >= batchSize) { await datastore.db.batch(ops); options.afterBatch?.(); ops = [] }
   }
   if (ops.length > 0) { await datastore.db.batch(ops); options.afterBatch?.() }
   return total
+}
+
+/** Format 2 → 3: each block's list of roots becomes a ref key per root and a count. */
+function splitBlockList (key: string, value: Uint8Array): Writes {
+  const entry = cborg.decode(value) as unknown
+  if (typeof entry === 'number') return [] // converted by a run cut short
+  const mh = key.slice(DAG_BLOCK_PREFIX.length)
+  const roots = new Set((entry as { by: Uint8Array[] }).by.map(bytes => CID.decode(bytes).toV1().toString()))
+  const refs = [...roots].map(root => ({ key: dagRefKey(mh, root), value: new Uint8Array(0) }))
+  return [...refs, { key, value: roots.size === 0 ? null : cborg.encode(roots.size) }]
 }
 
 /** Brings the datastore to {@link DATASTORE_FORMAT}; refuses one written by a newer build. */
@@ -112,23 +103,24 @@ export async function migrateDatastore (
       const root = CID.parse(key.slice(HELIA_PIN.length), base36)
       const { metadata } = cborg.decode(value) as { metadata?: { dagSize?: unknown } }
       const dagSize = typeof metadata?.dagSize === 'number' ? { dagSize: metadata.dagSize } : {}
-      return { key: `${DAG_PREFIX}${root.toV1().toString()}`, value: cborg.encode(dagSize) }
+      return [{ key: `${DAG_PREFIX}${root.toV1().toString()}`, value: cborg.encode(dagSize) }]
     })
     const blocks = await rewrite(datastore, HELIA_BLOCK, batchSize, options, (key, value) => {
       const { pinnedBy } = cborg.decode(value) as { pinnedBy: Uint8Array[] }
-      return { key: `${DAG_BLOCK_PREFIX}${key.slice(HELIA_BLOCK.length)}`, value: cborg.encode({ by: pinnedBy }) }
+      return [{ key: `${DAG_BLOCK_PREFIX}${key.slice(HELIA_BLOCK.length)}`, value: cborg.encode({ by: pinnedBy }) }]
     })
     // Synced: LevelDB's log is in order, so every copy above is durable with it.
     await datastore.db.put(FORMAT_KEY, new TextEncoder().encode('2'), { sync: true })
     log.info({ pins, blocks }, 'moved DAG pins from Helia\'s layout to Pinery\'s own (datastore format 2)')
   }
   if (format < 3) {
-    const blocks = await splitBlockLists(datastore, batchSize, options)
+    const blocks = await rewrite(datastore, DAG_BLOCK_PREFIX, batchSize, options, splitBlockList)
     await datastore.db.put(FORMAT_KEY, new TextEncoder().encode('3'), { sync: true })
     log.info({ blocks }, 'split the pinned blocks\' lists of roots into ref keys and counts (datastore format 3)')
   }
   // Helia's pin keys are dead from format 2 on; a crash may have left some of them.
-  const dropped = await rewrite(datastore, HELIA_PIN, batchSize, options, () => null) +
-    await rewrite(datastore, HELIA_BLOCK, batchSize, options, () => null)
+  const drop = (key: string): Writes => [{ key, value: null }]
+  const dropped = await rewrite(datastore, HELIA_PIN, batchSize, options, drop) +
+    await rewrite(datastore, HELIA_BLOCK, batchSize, options, drop)
   if (dropped > 0) log.info({ dropped }, 'removed Helia\'s pin keys')
 }

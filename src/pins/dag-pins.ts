@@ -68,6 +68,9 @@ interface Change {
 export const DAG_PREFIX = '/pinery/dag/'
 export const DAG_BLOCK_PREFIX = '/pinery/dag-block/'
 export const DAG_REF_PREFIX = '/pinery/dag-ref/'
+
+/** The ref key of one (block, root) pair: the block's multihash text, then the root as CIDv1 text. */
+export const dagRefKey = (multihash: string, root: string): string => `${DAG_REF_PREFIX}${multihash}/${root}`
 const EMPTY = new Uint8Array(0)
 
 function pinKey (root: CID): Key {
@@ -130,7 +133,7 @@ export async function createDagPins (components: DagPinsComponents): Promise<Dag
         const countKey = DAG_BLOCK_PREFIX + mh
         let count = counts.get(countKey)
         if (count == null) { count = { value: 0, dirty: false }; counts.set(countKey, count) }
-        const refKey = `${DAG_REF_PREFIX}${mh}/${rootText}`
+        const refKey = dagRefKey(mh, rootText)
         let ref = refs.get(refKey)
         if (ref == null) { ref = { value: false, dirty: false }; refs.set(refKey, ref) }
         return { count, ref }
