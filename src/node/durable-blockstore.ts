@@ -28,12 +28,10 @@
  */
 import { randomBytes } from 'node:crypto'
 import { execFile } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import * as fs from 'node:fs'
 import { mkdir, open, readFile, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
-import { close as closeFd, fstat, open as openFd, read as readFd } from 'node:fs'
 import { NextToLast, type ShardingStrategy } from 'blockstore-fs/sharding'
 import { NotFoundError, PutFailedError } from 'interface-store'
 import type { CID } from 'multiformats/cid'
@@ -145,7 +143,7 @@ export class DurableFsBlockstore extends FsBlockstore {
    */
   hasSync (key: CID): boolean {
     const { dir, file } = this.sharding.encode(key)
-    return existsSync(join(this.path, dir, file))
+    return fs.existsSync(join(this.path, dir, file))
   }
 
   override async has (key: CID, options?: { signal?: AbortSignal }): Promise<boolean> {
@@ -230,18 +228,11 @@ export class DurableFsBlockstore extends FsBlockstore {
     options?.signal?.throwIfAborted()
     let fd: number | undefined
     try {
-      fd = await new Promise<number>((resolve, reject) => {
-        openFd(join(this.path, dir, file), 'r', (err, fd) => { if (err != null) reject(err); else resolve(fd) })
-      })
-      const handle = fd
-      const size = await new Promise<number>((resolve, reject) => {
-        fstat(handle, (err, stats) => { if (err != null) reject(err); else resolve(stats.size) })
-      })
+      const handle = fd = await call<number>(cb => { fs.open(join(this.path, dir, file), 'r', cb) })
+      const { size } = await call<fs.Stats>(cb => { fs.fstat(handle, cb) })
       const bytes = size <= target.byteLength ? target.subarray(0, size) : new Uint8Array(size)
       for (let done = 0; done < size;) {
-        const n = await new Promise<number>((resolve, reject) => {
-          readFd(handle, bytes, done, size - done, done, (err, n) => { if (err != null) reject(err); else resolve(n) })
-        })
+        const n = await call<number>(cb => { fs.read(handle, bytes, done, size - done, done, cb) })
         if (n === 0) throw new Error(`block file ended at ${done} of ${size} bytes`)
         done += n
       }
@@ -250,7 +241,7 @@ export class DurableFsBlockstore extends FsBlockstore {
       // As get(): any failure to read the block is its absence.
       throw new NotFoundError(String(err))
     } finally {
-      if (fd != null) closeFd(fd, () => {})
+      if (fd != null) fs.close(fd, () => {})
     }
   }
 }
