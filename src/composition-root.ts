@@ -175,7 +175,7 @@ export async function createPinery (config: Config, components: PineryComponents
       jobs: settler,
       records,
       node,
-      blocks: networkBlockSource({ ...blockSource, want: node.want }),
+      blocks: networkBlockSource({ ...blockSource, want: node.want, logger }),
       stored: blockSource,
       flushBlocks: async () => { await stores.blockstore.sync() },
       guard,
