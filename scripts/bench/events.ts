@@ -157,13 +157,18 @@ async function runOnce (
     const total = await new Promise<number>((resolve) => {
       const controller = new AbortController()
       let n = 0
+      // A chunk may end inside a line: the start of the last line is carried into the next chunk.
+      let carry = ''
       let quiet: NodeJS.Timeout
       void fetch(`${server.url}/events?after=0`, { headers, signal: controller.signal }).then(async (res) => {
         const done = (): void => { controller.abort(); resolve(n) }
         quiet = setTimeout(done, 3000)
         try {
           for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-            n += (Buffer.from(chunk).toString().match(/^id: /gm) ?? []).length
+            const text = carry + Buffer.from(chunk).toString()
+            const cut = text.lastIndexOf('\n') + 1
+            n += (text.slice(0, cut).match(/^id: /gm) ?? []).length
+            carry = text.slice(cut)
             clearTimeout(quiet); quiet = setTimeout(done, 3000)
           }
         } catch {}
