@@ -214,6 +214,9 @@ export async function createPinery (config: Config, components: PineryComponents
     cleanup.push(async () => {
       streams.stop(); progress.stop(); await outbox.stop(); await webhookStore.stop(); events.stop()
     })
+    // Before the worker resumes anything: a user deletion a crash cut short leaves requests of nobody.
+    const finished = await team.finishDeletions()
+    if (finished.length > 0) logger.warn({ users: finished }, 'finished deleting users a crash interrupted')
     await content.reconcile()
     await outbox.start()
     await worker.start()
