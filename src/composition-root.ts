@@ -189,6 +189,7 @@ export async function createPinery (config: Config, components: PineryComponents
       tokens,
       index,
       removePins: async (owner) => await pins.removeAll(owner),
+      removeWebhooks: async (owner) => await webhooks.removeOwned(owner),
       retire: async (owner, work) => await quota.retire(owner, work),
       nodeUsage: cachedBlockstoreUsage(join(config.dataDir, 'blocks'), NODE_USAGE_MAX_AGE_MS)
     })

@@ -12,6 +12,7 @@ import { createPinIndex } from './pins/query-index.js'
 import { createRecordStore } from './pins/record-store.js'
 import { removeEveryRequest } from './pins/remove-owned.js'
 import { createTeam, type Team } from './team/index.js'
+import { createWebhookStore, forgetOutbox } from './webhooks/index.js'
 
 /** A team opened on a data dir; close it to release the lock. */
 export interface OfflineTeam {
@@ -31,6 +32,7 @@ export async function openOfflineTeam (dataDir: string, init: OfflineTeamInit = 
     const index = createPinIndex()
     const records = await createRecordStore({ db: datastore.db, index })
     const users = createUserStore({ datastore, sync: syncDatastore(datastore) })
+    const webhooks = await createWebhookStore({ db: datastore.db })
     const team = createTeam({
       users,
       tokens: createTokenStore({ datastore, users, sync: syncDatastore(datastore) }, init),
@@ -40,11 +42,16 @@ export async function openOfflineTeam (dataDir: string, init: OfflineTeamInit = 
         if (record != null) await records.remove(record)
         return record != null
       }),
+      removeWebhooks: async (owner) => {
+        const hooks = webhooks.all().filter(h => h.owner === owner)
+        for (const hook of hooks) { await webhooks.remove(hook.id); await forgetOutbox(datastore.db, hook.id) }
+        return hooks.length
+      },
       // Nothing else runs on a stopped data dir.
       retire: async (_owner, work) => await work(),
       nodeUsage: async () => await blockstoreUsage(join(dataDir, 'blocks'))
     })
-    return { team, close: async () => { await datastore.close() } }
+    return { team, close: async () => { await webhooks.stop(); await datastore.close() } }
   } catch (err) {
     await datastore.close()
     throw err

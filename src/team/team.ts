@@ -13,6 +13,8 @@ export interface TeamComponents {
   index: Pick<PinIndex, 'usage'>
   /** Removes every pin request of `owner`; returns how many. */
   removePins(owner: string): Promise<number>
+  /** Removes every webhook `owner` registered: a new user of the same name must not inherit them. */
+  removeWebhooks(owner: string): Promise<number>
   /** Runs `work` while no new pin request of `owner` can be admitted (Quota.retire). */
   retire<T>(owner: string, work: () => Promise<T>): Promise<T>
   /** Blocks and bytes in the blockstore. */
@@ -38,9 +40,10 @@ export function createTeam (components: TeamComponents): LocalTeam {
 
   const pinCount = (name: string): number => Object.values(index.usage(name).counts).reduce((a, b) => a + b, 0)
 
-  /** The rest of deleting a removed user: their tokens and pin requests, then the deletion is complete. */
+  /** The rest of deleting a removed user: tokens, webhooks and pin requests, then the deletion is complete. */
   async function removeTokensAndPins (name: string): Promise<DeletedUser> {
     const revokedTokens = await tokens.revokeAll(name)
+    await components.removeWebhooks(name)
     let removedPins = 0
     // Again until none is left: requests admitted just before the door closed land meanwhile.
     for (let removed = -1; removed !== 0 && pinCount(name) > 0;) {

@@ -41,6 +41,8 @@ export interface Webhooks {
   list(caller: Caller): WebhookView[]
   get(caller: Caller, id: string): WebhookView
   remove(caller: Caller, id: string): Promise<void>
+  /** Removes every webhook `owner` registered (the user is being deleted); resolves with how many. */
+  removeOwned(owner: string): Promise<number>
   /** Enables (clearing the failure) or disables a webhook. */
   setEnabled(caller: Caller, id: string, enabled: boolean): Promise<WebhookView>
   /** Sends one `webhook.test` event now, outside the outbox; resolves with the attempt. */
@@ -125,6 +127,14 @@ export function createWebhooks (components: WebhooksComponents): Webhooks {
       await store.remove(id)
       await outbox.drop(id)
     },
+    async removeOwned (owner) {
+      const hooks = store.all().filter(h => h.owner === owner)
+      for (const hook of hooks) {
+        await store.remove(hook.id)
+        await outbox.drop(hook.id)
+      }
+      return hooks.length
+    },
     async setEnabled (caller, id, enabled) {
       owned(caller, id)
       const next = enabled
@@ -160,5 +170,6 @@ export function createWebhooks (components: WebhooksComponents): Webhooks {
 
 export { createWebhookStore, type WebhookStore, type Webhook, type DeliveryAttempt } from './webhook-store.js'
 export { createOutbox, type Outbox, type OutboxInit } from './outbox.js'
+export { forgetOutbox } from './lane-store.js'
 export { createTargetPolicy, type TargetPolicy } from './target-policy.js'
 export { signature } from './deliver.js'
