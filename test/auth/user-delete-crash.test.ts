@@ -14,6 +14,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { identity } from 'multiformats/hashes/identity'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { serverEnv, startServerProcess, type ServerProcess } from '../fixtures/process.js'
+import { openOfflineTeam } from '../../src/offline.js'
 
 const TOKEN = 'pinery_user-delete-crash-admin'
 const PINS = 1500
@@ -39,7 +40,9 @@ describe('a user deletion cut short by a kill', () => {
     return (await res.json() as { secret: string }).secret
   }
 
-  it('is finished at the next start', async () => {
+  /** Starts the service on a fresh data dir, gives bob PINS requests, and kills it while deleting bob. */
+  async function killMidDeletion (): Promise<void> {
+    await rm(dataDir, { recursive: true, force: true })
     server = await startServerProcess(serverEnv(dataDir, TOKEN))
     const bob = await newUser('bob')
     // Identity CIDs settle pinned at once: many requests, quickly.
@@ -50,7 +53,6 @@ describe('a user deletion cut short by a kill', () => {
         expect(res.status).toBe(202)
       }))
     }
-
     let answered = false
     const deletion = call('/users/bob?remove_pins=true', { method: 'DELETE' })
       .then(() => { answered = true }, () => {})
@@ -61,9 +63,13 @@ describe('a user deletion cut short by a kill', () => {
     }
     server.child.kill('SIGKILL')
     await once(server.child, 'exit')
+    server = undefined
     await deletion
     expect(answered).toBe(false)
+  }
 
+  it('is finished at the next start', async () => {
+    await killMidDeletion()
     server = await startServerProcess(serverEnv(dataDir, TOKEN))
     expect((await call('/users/bob')).status).toBe(404)
     const newBob = await newUser('bob')
@@ -72,5 +78,16 @@ describe('a user deletion cut short by a kill', () => {
     expect(seen.count).toBe(0)
     const usage = await (await call('/usage', { token: newBob })).json() as { pins: Record<string, number> }
     expect(usage.pins).toEqual({ queued: 0, pinning: 0, pinned: 0, failed: 0 })
+  }, 120_000)
+
+  it('is finished by the offline team administration too', async () => {
+    await killMidDeletion()
+    const { team, close } = await openOfflineTeam(dataDir)
+    try {
+      const created = await team.createUser('bob')
+      expect(created.usage.pins).toEqual({ queued: 0, pinning: 0, pinned: 0, failed: 0 })
+    } finally {
+      await close()
+    }
   }, 120_000)
 })
