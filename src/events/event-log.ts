@@ -116,13 +116,14 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
   /** Ids up to here are reserved durably: events up to it may be published. */
   let reserved = last
   let reserving: Promise<void> | undefined
+  let stopped = false
   const writeReservation = async (upTo: number): Promise<void> => {
     await db.put(RESERVED_KEY, encoder.encode(String(upTo)), { sync: true })
     reserved = Math.max(reserved, upTo)
   }
   /** Reserves the next block once less than half of this one is left; publishing waits for it if it must. */
   function reserveAhead (): void {
-    if (reserving != null || last + RESERVE_BLOCK / 2 <= reserved) return
+    if (stopped || reserving != null || last + RESERVE_BLOCK / 2 <= reserved) return
     let written = false
     reserving = writeReservation(last + RESERVE_BLOCK)
       .then(() => { written = true }, err => { log.warn({ err }, 'cannot reserve event ids') })
@@ -271,6 +272,7 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
     },
 
     stop () {
+      stopped = true
       clearInterval(timer)
       listeners.clear()
     }
