@@ -216,8 +216,10 @@ export async function createPinery (config: Config, components: PineryComponents
       streams.stop(); progress.stop(); await outbox.stop(); await webhookStore.stop(); events.stop()
     })
     // Before the worker resumes anything: a user deletion a crash cut short leaves requests of nobody.
-    const finished = await team.finishDeletions()
-    if (finished.length > 0) logger.warn({ users: finished }, 'finished deleting users a crash interrupted')
+    // Said first: removing many requests (one durable write each) can hold the start up for a while.
+    const unfinished = await users.removing()
+    if (unfinished.length > 0) logger.warn({ users: unfinished }, 'finishing user deletions a crash interrupted')
+    await team.finishDeletions()
     await content.reconcile()
     await outbox.start()
     await worker.start()
