@@ -189,6 +189,7 @@ export async function createPinery (config: Config, components: PineryComponents
       tokens,
       index,
       removePins: async (owner) => await pins.removeAll(owner),
+      removeWebhooks: async (owner) => await webhooks.removeOwned(owner),
       retire: async (owner, work) => await quota.retire(owner, work),
       nodeUsage: cachedBlockstoreUsage(join(config.dataDir, 'blocks'), NODE_USAGE_MAX_AGE_MS)
     })
@@ -214,6 +215,11 @@ export async function createPinery (config: Config, components: PineryComponents
     cleanup.push(async () => {
       streams.stop(); progress.stop(); await outbox.stop(); await webhookStore.stop(); events.stop()
     })
+    // Before the worker resumes anything: a user deletion a crash cut short leaves requests of nobody.
+    // Said first: removing many requests (one durable write each) can hold the start up for a while.
+    const unfinished = await users.removing()
+    if (unfinished.length > 0) logger.warn({ users: unfinished }, 'finishing user deletions a crash interrupted')
+    await team.finishDeletions()
     await content.reconcile()
     await outbox.start()
     await worker.start()

@@ -12,6 +12,7 @@ import { createPinIndex } from './pins/query-index.js'
 import { createRecordStore } from './pins/record-store.js'
 import { removeEveryRequest } from './pins/remove-owned.js'
 import { createTeam, type Team } from './team/index.js'
+import { createWebhookStore, forgetOutbox, type WebhookStore } from './webhooks/index.js'
 
 /** A team opened on a data dir; close it to release the lock. */
 export interface OfflineTeam {
@@ -27,10 +28,12 @@ export interface OfflineTeamInit {
 /** Opens `dataDir` for administration; throws DataDirLockedError while the service runs. */
 export async function openOfflineTeam (dataDir: string, init: OfflineTeamInit = {}): Promise<OfflineTeam> {
   const datastore = await openDatastore(dataDir)
+  let opened: WebhookStore | undefined
   try {
     const index = createPinIndex()
     const records = await createRecordStore({ db: datastore.db, index })
     const users = createUserStore({ datastore, sync: syncDatastore(datastore) })
+    const webhooks = opened = await createWebhookStore({ db: datastore.db })
     const team = createTeam({
       users,
       tokens: createTokenStore({ datastore, users, sync: syncDatastore(datastore) }, init),
@@ -40,12 +43,20 @@ export async function openOfflineTeam (dataDir: string, init: OfflineTeamInit = 
         if (record != null) await records.remove(record)
         return record != null
       }),
+      removeWebhooks: async (owner) => {
+        const hooks = webhooks.all().filter(h => h.owner === owner)
+        for (const hook of hooks) { await webhooks.remove(hook.id); await forgetOutbox(datastore.db, hook.id) }
+        return hooks.length
+      },
       // Nothing else runs on a stopped data dir.
       retire: async (_owner, work) => await work(),
       nodeUsage: async () => await blockstoreUsage(join(dataDir, 'blocks'))
     })
-    return { team, close: async () => { await datastore.close() } }
+    // A deletion a crash of the service cut short is finished here as at the service's start.
+    await team.finishDeletions()
+    return { team, close: async () => { await webhooks.stop(); await datastore.close() } }
   } catch (err) {
+    await opened?.stop()
     await datastore.close()
     throw err
   }

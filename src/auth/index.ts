@@ -81,8 +81,15 @@ export interface UserStore {
   ensure(name: string, role: Role): Promise<User>
   /** Changes a user; NotFoundError if there is none. */
   update(name: string, changes: UserChanges): Promise<User>
-  /** Removes the user record (tokens and pins are the caller's business); false if absent. */
+  /**
+   * Removes the user record (tokens and pins are the caller's business, who calls `removed` once they
+   * are gone); false if absent. Until then the name stays in `removing()` and cannot be created again.
+   */
   remove(name: string): Promise<boolean>
+  /** Users removed whose tokens and pins may not all be removed yet (a crash cut the deletion short). */
+  removing(): Promise<string[]>
+  /** The deletion of `name` is complete: its tokens and pins are gone. */
+  removed(name: string): Promise<void>
 }
 
 /** What a new token may say. */

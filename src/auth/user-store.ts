@@ -12,12 +12,20 @@ import type { Datastore } from 'interface-datastore'
 
 /** Where users are kept. */
 export interface UserStoreComponents {
-  datastore: Pick<Datastore, 'get' | 'put' | 'delete' | 'query'>
+  datastore: Pick<Datastore, 'get' | 'has' | 'put' | 'delete' | 'query' | 'batch'>
   /** Makes every write so far durable (LevelDB: one synced write flushes its log). */
   sync(): Promise<void>
 }
 
 const PREFIX = '/pinery/auth/user/'
+/**
+ * `/pinery/auth/removing-user/<name>` → empty: the user is gone but the removal of their tokens and
+ * pin requests may not be. Written with the removal of the user, deleted once the rest is done, so a
+ * crash midway is finished at the next start instead of leaving requests nobody can see or delete
+ * (which a new user of the same name then inherited).
+ */
+const REMOVING_PREFIX = '/pinery/auth/removing-user/'
+const EMPTY = new Uint8Array(0)
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
@@ -80,6 +88,9 @@ export function createUserStore (components: UserStoreComponents): UserStore {
       }
       return await lock.run(name, async () => {
         if ((await all()).has(name)) throw new ConflictError(`user ${name} exists already`)
+        if (await datastore.has(new Key(`${REMOVING_PREFIX}${name}`))) {
+          throw new ConflictError(`user ${name} is still being deleted; try again once that is done`)
+        }
         return await save(withChanges(fresh(name, name === ADMIN_USER ? 'admin' : 'member'), changes))
       })
     },
@@ -109,10 +120,28 @@ export function createUserStore (components: UserStoreComponents): UserStore {
       return await lock.run(name, async () => {
         const users = await all()
         if (!users.has(name)) return false
-        await datastore.delete(new Key(`${PREFIX}${name}`))
+        const batch = datastore.batch()
+        batch.delete(new Key(`${PREFIX}${name}`))
+        batch.put(new Key(`${REMOVING_PREFIX}${name}`), EMPTY)
+        await batch.commit()
         await components.sync()
         users.delete(name)
         return true
+      })
+    },
+
+    async removing () {
+      const names: string[] = []
+      for await (const { key } of datastore.query({ prefix: REMOVING_PREFIX })) {
+        names.push(key.toString().slice(REMOVING_PREFIX.length))
+      }
+      return names
+    },
+
+    async removed (name) {
+      await lock.run(name, async () => {
+        await datastore.delete(new Key(`${REMOVING_PREFIX}${name}`))
+        await components.sync()
       })
     }
   }

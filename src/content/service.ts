@@ -162,6 +162,9 @@ export function createContentService (
           getCodec: components.getCodec, ...(options.signal != null ? { signal: options.signal } : {})
         })
         const base = options.request()
+        // Before any request is made: a DAG the CAR holds only part of is answered queued, and the blocks
+        // it did bring may exist nowhere else (they were flushed only once its fetch ended).
+        await components.flushBlocks()
         const seen = new Set<string>()
         for (const root of roots) {
           const key = canonicalCidKey(root)
@@ -170,7 +173,6 @@ export function createContentService (
           const request = { cid: root.toString(), ...base }
           const dag = await measure(root, sink, options.signal)
           // A DAG the CAR does not hold whole is pinned like any request: the worker fetches the rest.
-          if (dag != null) await components.flushBlocks()
           created.push(dag == null ? await pins.add(owner, request) : await pins.addStored(owner, request, dag))
         }
       } catch (err) {

@@ -7,6 +7,13 @@
  *   /pinery/ev/<id, 16 digits>  → the event (JSON)
  *   /pinery/ev-last             → the highest id dropped by a prune (ids are never reused: at start
  *                                 the next id is above it and above every stored event)
+ *   /pinery/ev-reserved         → ids up to here may have been handed out (fsynced before any is published)
+ *
+ * Some events are written without an fsync (pin.pinning, pin.progress) but streamed and delivered at once;
+ * a power cut drops them, and their ids must not go to other events then (a client resuming after one, or
+ * a webhook receiver deduplicating on the id, would skip the new event). So ids are reserved
+ * {@link RESERVE_BLOCK} at a time in a synced write, an event is published only once its id is reserved,
+ * and a start continues above the reservation: a restart skips at most that many ids.
  *
  * Ids are handed out before the batch is written, and batches of different
  * requests may land out of order; subscribers are told of events strictly in
@@ -23,6 +30,10 @@ import type { Level } from 'level'
 
 const PREFIX = '/pinery/ev/'
 const LAST_KEY = '/pinery/ev-last'
+const RESERVED_KEY = '/pinery/ev-reserved'
+/** Ids reserved per synced write; a new one is written when less than half of them is left. */
+const RESERVE_BLOCK = 1000
+const RETRY_RESERVE_MS = 1000
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 /** Events beyond the count the log may hold before a prune starts at once. */
@@ -99,7 +110,32 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
     floor = Number(key.slice(PREFIX.length))
   }
   let lowest = floor ?? last + 1
+  const storedReserved = await db.get(RESERVED_KEY)
+  last = Math.max(last, storedReserved == null ? 0 : Number(decoder.decode(storedReserved)))
   let published = last
+  /** Ids up to here are reserved durably: events up to it may be published. */
+  let reserved = last
+  let reserving: Promise<void> | undefined
+  let stopped = false
+  const writeReservation = async (upTo: number): Promise<void> => {
+    await db.put(RESERVED_KEY, encoder.encode(String(upTo)), { sync: true })
+    reserved = Math.max(reserved, upTo)
+  }
+  /** Reserves the next block once less than half of this one is left; publishing waits for it if it must. */
+  function reserveAhead (): void {
+    if (stopped || reserving != null || last + RESERVE_BLOCK / 2 <= reserved) return
+    let written = false
+    reserving = writeReservation(last + RESERVE_BLOCK)
+      .then(() => { written = true }, err => { log.warn({ err }, 'cannot reserve event ids') })
+      .finally(() => {
+        reserving = undefined
+        // More ids handed out meanwhile than reserved: reserve again (after a pause when the write failed).
+        if (written) reserveAhead()
+        else setTimeout(reserveAhead, RETRY_RESERVE_MS).unref()
+        flush()
+      })
+  }
+  await writeReservation(last + RESERVE_BLOCK)
   // id → the written event, false when its write failed, undefined while it is being written.
   const settling = new Map<number, LoggedEvent | false | undefined>()
   const listeners = new Set<(e: LoggedEvent) => void>()
@@ -107,6 +143,8 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
   function flush (): void {
     for (;;) {
       const next = published + 1
+      // Not before its id is reserved durably: a power cut must not hand it out again.
+      if (next > reserved) return
       if (!settling.has(next)) return
       const value = settling.get(next)
       if (value === undefined) return
@@ -125,6 +163,7 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
 
   function build (type: PinEventType, record: PinRecord, extra: Partial<PinEvent> = {}, details?: string): LoggedEvent {
     const id = ++last
+    reserveAhead()
     const event: PinEvent = {
       id: String(id),
       type,
@@ -233,6 +272,7 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
     },
 
     stop () {
+      stopped = true
       clearInterval(timer)
       listeners.clear()
     }

@@ -29,6 +29,11 @@ export interface EventStreamsComponents {
 export interface StreamRequest {
   /** Only this user's events; undefined for every user's (admin). */
   user?: string
+  /**
+   * With `user`: when the user was created (RFC 3339). Earlier events are an earlier user's of the same
+   * name (deleted since), still in the log's window; they are not theirs to see.
+   */
+  since?: string
   /** The last id the client has seen; replay starts after it. */
   after: number
 }
@@ -46,6 +51,7 @@ export interface EventStreams {
 interface Client {
   res: ServerResponse
   user?: string
+  since?: string
   /** The last id queued for the client (written, or pending). */
   lastSent: number
   /** The last id written to the connection. */
@@ -76,7 +82,8 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
   const log = components.logger.child({ component: 'event-streams' })
   const heldLimit = Math.max(100, Math.floor(init.maxBufferedBytes / 256))
 
-  const wants = (c: Client, e: LoggedEvent): boolean => c.user == null || e.event.user === c.user
+  const wants = (c: Client, e: LoggedEvent): boolean =>
+    c.user == null || (e.event.user === c.user && (c.since == null || e.event.time >= c.since))
 
   function close (c: Client, reason?: string): void {
     if (c.closed) return
@@ -165,7 +172,8 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
         pendingBytes: 0,
         held: [],
         closed: false,
-        ...(request.user != null ? { user: request.user } : {})
+        ...(request.user != null ? { user: request.user } : {}),
+        ...(request.since != null ? { since: request.since } : {})
       }
       clients.add(c)
       res.once('close', () => { c.closed = true; clients.delete(c) })

@@ -12,11 +12,14 @@ import { requireScope } from './scopes.js'
 import { sendFailure } from './errors.js'
 import { Counts } from '../counts.js'
 import type { EventLog, EventStreams } from '../events/index.js'
+import type { Team } from '../team/index.js'
 
 /** What the route needs. */
 export interface EventRoutesComponents {
   events: Pick<EventLog, 'isGone' | 'published'>
   streams: Pick<EventStreams, 'open'>
+  /** The caller's user, for when it was created. */
+  team: Pick<Team, 'getUser'>
 }
 
 const ID = /^\d{1,16}$/
@@ -50,6 +53,8 @@ export function eventRoutes (components: EventRoutesComponents): Router {
       throw new GoneError(`event ${after} is no longer in the event log; ` +
         'list your pins again and follow new events without Last-Event-ID')
     }
+    // Before the count is checked: the check and the count's increment must not be split by an await.
+    const since = all ? undefined : (await components.team.getUser(me.user)).created
     const held = open.count(me.user)
     if (held >= MAX_STREAMS_PER_USER) {
       res.setHeader('Retry-After', '10')
@@ -59,7 +64,8 @@ export function eventRoutes (components: EventRoutesComponents): Router {
     }
     open.add(me.user)
     res.once('close', () => { open.add(me.user, -1) })
-    await components.streams.open(res, { after, ...(all ? {} : { user: me.user }) })
+    const scope = all ? {} : { user: me.user, ...(since != null ? { since } : {}) }
+    await components.streams.open(res, { after, ...scope })
   })
   return router
 }

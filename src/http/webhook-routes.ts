@@ -5,7 +5,7 @@
  */
 import { Router } from 'express'
 import { z } from 'zod'
-import { ConflictError, InvalidRequestError } from '../errors.js'
+import { InvalidRequestError } from '../errors.js'
 import { scopeIncludes } from '../auth/index.js'
 import { EVENT_TYPES } from '../events/index.js'
 import { principalOf } from './auth.js'
@@ -26,13 +26,6 @@ const newBody = z.strictObject({
   all: z.boolean().optional()
 })
 const patchBody = z.strictObject({ enabled: z.boolean() })
-/**
- * Webhooks one user may own. Every event is POSTed once per webhook, so without a bound one member
- * could register thousands aimed at any public address and turn each pin into as many requests
- * (and as many outbox entries) from this node: an amplifier against a third party.
- */
-export const MAX_WEBHOOKS_PER_USER = 20
-
 function parse<T> (schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body ?? {})
   if (!parsed.success) {
@@ -61,12 +54,7 @@ export function webhookRoutes (components: WebhookRoutesComponents): Router {
 
   router.post('/webhooks', smallJsonBody, async (req, res) => {
     const body = parse(newBody, req.body)
-    const caller = callerOf(res)
-    const owned = webhooks.list(caller).filter(w => w.owner === caller.user).length
-    if (owned >= MAX_WEBHOOKS_PER_USER) {
-      throw new ConflictError(`user ${caller.user} has ${owned} webhooks, the most one user may have; delete one first`)
-    }
-    const { view, secret } = await webhooks.create(caller, body as NewWebhook)
+    const { view, secret } = await webhooks.create(callerOf(res), body as NewWebhook)
     res.status(201).json({ ...view, secret })
   })
   router.get('/webhooks', (_req, res) => {

@@ -171,7 +171,10 @@ export async function createDagPins (components: DagPinsComponents): Promise<Dag
       if (value) ops.push({ type: 'put', key, value: EMPTY })
       else ops.push({ type: 'del', key })
     }
-    await datastore.db.batch(ops)
+    // An unpin is fsynced: the collector deletes what it frees at once, and a power cut that undid the
+    // unpin but not the deletions brought the pin back over missing blocks (answered pinned, never released).
+    // A pin needs no fsync of its own: the request's settling write after it is fsynced, in the same log.
+    await datastore.db.batch(ops, { sync: changes.some(c => !c.adding) })
     for (const { root, adding, dagSize } of changes) {
       if (adding) roots.set(root.toV1().toString(), dagSize)
       else roots.delete(root.toV1().toString())

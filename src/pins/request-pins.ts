@@ -15,7 +15,10 @@ import type { Logger } from '../logger.js'
 export interface RequestPins {
   /** Makes sure `cidKey`, whose distinct blocks are `blocks` (all local, `dagSize` bytes), is pinned. */
   pin(cidKey: string, blocks: CID[], dagSize: number): Promise<void>
-  /** The DAG size of `cidKey` when it is pinned already, so a new request needs no fetch. */
+  /**
+   * The DAG size of `cidKey` when it is pinned already, so a new request needs no fetch. Asked once the
+   * request's record is written: it waits for a release of `cidKey` in progress, so the pin it reports stays.
+   */
   pinnedSize(cidKey: string): Promise<number | undefined>
   /** Releases every pin no request references (left by a crash between the two writes); returns how many. */
   reconcile(): Promise<number>
@@ -55,7 +58,10 @@ export function createRequestPins (components: RequestPinsComponents): RequestPi
     },
 
     async pinnedSize (cidKey) {
-      return await dagPins.dagSize(CID.parse(cidKey))
+      // Under the CID's lock: a release that found no reference before the caller's record was
+      // written may be unpinning it right now, and answering with its size would settle a request
+      // `pinned` on a DAG that is gone a moment later (and then collected).
+      return await lock.run(cidKey, async () => await dagPins.dagSize(CID.parse(cidKey)))
     },
 
     async reconcile () {

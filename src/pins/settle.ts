@@ -61,7 +61,8 @@ export function createPinSettler (components: PinSettlerComponents): PinSettler 
 
   return {
     async settlePinned (record) {
-      // The record is written, so it references its CID: the pin cannot go away under us.
+      // The record is written, so it references its CID: a release from now on keeps the pin, and
+      // pinnedSize waits for one that started before (and then reports the pin gone).
       const dagSize = await content.pinnedSize(record.cidKey)
       if (dagSize == null) return undefined
       // Checked again under the owner's lock: requests admitted at the same time are all charged by now.

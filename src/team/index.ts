@@ -58,6 +58,12 @@ export interface Team {
   teamUsage(): Promise<TeamUsage>
 }
 
+/** The team on the data dir itself (not over HTTP): it also finishes what a crash cut short. */
+export interface LocalTeam extends Team {
+  /** Finishes the user deletions a crash cut short (their tokens and pins); resolves with the users' names. */
+  finishDeletions(): Promise<string[]>
+}
+
 /** What any token may do for its own user (the self-service routes). */
 export interface SelfService {
   listTokens(): Promise<TokenInfo[]>

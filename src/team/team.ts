@@ -2,7 +2,7 @@
  * Team administration over the user and token stores and the pin index.
  */
 import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js'
-import type { NodeUsage, Team, Usage, UserView } from './index.js'
+import type { DeletedUser, LocalTeam, NodeUsage, Usage, UserView } from './index.js'
 import type { TokenStore, User, UserStore } from '../auth/index.js'
 import type { PinIndex } from '../pins/query-index.js'
 
@@ -13,6 +13,8 @@ export interface TeamComponents {
   index: Pick<PinIndex, 'usage'>
   /** Removes every pin request of `owner`; returns how many. */
   removePins(owner: string): Promise<number>
+  /** Removes every webhook `owner` registered: a new user of the same name must not inherit them. */
+  removeWebhooks(owner: string): Promise<number>
   /** Runs `work` while no new pin request of `owner` can be admitted (Quota.retire). */
   retire<T>(owner: string, work: () => Promise<T>): Promise<T>
   /** Blocks and bytes in the blockstore. */
@@ -20,7 +22,7 @@ export interface TeamComponents {
 }
 
 /** Creates the team administration. */
-export function createTeam (components: TeamComponents): Team {
+export function createTeam (components: TeamComponents): LocalTeam {
   const { users, tokens, index } = components
 
   function usageOf (user: User): Usage {
@@ -37,6 +39,20 @@ export function createTeam (components: TeamComponents): Team {
   }
 
   const pinCount = (name: string): number => Object.values(index.usage(name).counts).reduce((a, b) => a + b, 0)
+
+  /** The rest of deleting a removed user: tokens, webhooks and pin requests, then the deletion is complete. */
+  async function removeTokensAndPins (name: string): Promise<DeletedUser> {
+    const revokedTokens = await tokens.revokeAll(name)
+    await components.removeWebhooks(name)
+    let removedPins = 0
+    // Again until none is left: requests admitted just before the door closed land meanwhile.
+    for (let removed = -1; removed !== 0 && pinCount(name) > 0;) {
+      removed = await components.removePins(name)
+      removedPins += removed
+    }
+    await users.removed(name)
+    return { removedPins, revokedTokens }
+  }
 
   return {
     async listUsers () {
@@ -64,17 +80,17 @@ export function createTeam (components: TeamComponents): Team {
           'delete them first, or ask to remove them too (remove_pins=true)')
       }
       return await components.retire(name, async () => {
-        // The user first: their tokens stop working at once, and admits are closed meanwhile.
+        // The user first: their tokens stop working at once, and admits are closed meanwhile. The
+        // store remembers the deletion until `removed`, so a crash before then is finished at start.
         await users.remove(name)
-        const revokedTokens = await tokens.revokeAll(name)
-        let removedPins = 0
-        // Again until none is left: requests admitted just before the door closed land meanwhile.
-        for (let removed = -1; removed !== 0 && pinCount(name) > 0;) {
-          removed = await components.removePins(name)
-          removedPins += removed
-        }
-        return { removedPins, revokedTokens }
+        return await removeTokensAndPins(name)
       })
+    },
+
+    async finishDeletions () {
+      const names = await users.removing()
+      for (const name of names) await components.retire(name, async () => await removeTokensAndPins(name))
+      return names
     },
 
     async listTokens (user) {

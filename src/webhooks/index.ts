@@ -4,7 +4,8 @@
  * user's webhook is indistinguishable from a missing one.
  */
 import { randomUUID } from 'node:crypto'
-import { ForbiddenError, NotFoundError } from '../errors.js'
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors.js'
+import { createKeyedMutex } from '../pins/keyed-mutex.js'
 import { deliver, type AttemptResult } from './deliver.js'
 import type { Outbox } from './outbox.js'
 import type { TargetPolicy } from './target-policy.js'
@@ -40,12 +41,21 @@ export interface Webhooks {
   list(caller: Caller): WebhookView[]
   get(caller: Caller, id: string): WebhookView
   remove(caller: Caller, id: string): Promise<void>
+  /** Removes every webhook `owner` registered (the user is being deleted); resolves with how many. */
+  removeOwned(owner: string): Promise<number>
   /** Enables (clearing the failure) or disables a webhook. */
   setEnabled(caller: Caller, id: string, enabled: boolean): Promise<WebhookView>
   /** Sends one `webhook.test` event now, outside the outbox; resolves with the attempt. */
   test(caller: Caller, id: string): Promise<{ event_id: string } & AttemptResult>
   deliveries(caller: Caller, id: string): Promise<DeliveryAttempt[]>
 }
+
+/**
+ * Webhooks one user may own. Every event is POSTed once per webhook, so without a bound one member
+ * could register thousands aimed at any public address and turn each pin into as many requests
+ * (and as many outbox entries) from this node: an amplifier against a third party.
+ */
+export const MAX_WEBHOOKS_PER_USER = 20
 
 /** What the service needs. */
 export interface WebhooksComponents {
@@ -58,6 +68,9 @@ export interface WebhooksComponents {
 /** Creates the service. */
 export function createWebhooks (components: WebhooksComponents): Webhooks {
   const { store, outbox, policy } = components
+  // Counting and storing in one step per owner: creations that all counted before any of them was
+  // stored (the target check awaits a DNS lookup in between) all passed the cap (60 at once made 25 of 20).
+  const creating = createKeyedMutex()
 
   function view (h: Webhook): WebhookView {
     const waiting = outbox.waiting(h.id)
@@ -90,15 +103,22 @@ export function createWebhooks (components: WebhooksComponents): Webhooks {
       }
       const url = policy.parseUrl(fields.url)
       await policy.check(url)
-      const hook = await store.create({
-        owner: caller.user,
-        all: fields.all === true,
-        url: url.href,
-        events: [...new Set(fields.events)],
-        description: fields.description ?? ''
+      return await creating.run(caller.user, async () => {
+        const owned = store.all().filter(h => h.owner === caller.user).length
+        if (owned >= MAX_WEBHOOKS_PER_USER) {
+          throw new ConflictError(
+            `user ${caller.user} has ${owned} webhooks, the most one user may have; delete one first`)
+        }
+        const hook = await store.create({
+          owner: caller.user,
+          all: fields.all === true,
+          url: url.href,
+          events: [...new Set(fields.events)],
+          description: fields.description ?? ''
+        })
+        await outbox.add(hook.id)
+        return { view: view(hook), secret: hook.secret }
       })
-      await outbox.add(hook.id)
-      return { view: view(hook), secret: hook.secret }
     },
     list: (caller) => store.all().filter(h => h.owner === caller.user && (!h.all || caller.admin)).map(view),
     get: (caller, id) => view(owned(caller, id)),
@@ -106,6 +126,14 @@ export function createWebhooks (components: WebhooksComponents): Webhooks {
       owned(caller, id)
       await store.remove(id)
       await outbox.drop(id)
+    },
+    async removeOwned (owner) {
+      const hooks = store.all().filter(h => h.owner === owner)
+      for (const hook of hooks) {
+        await store.remove(hook.id)
+        await outbox.drop(hook.id)
+      }
+      return hooks.length
     },
     async setEnabled (caller, id, enabled) {
       owned(caller, id)
@@ -142,5 +170,6 @@ export function createWebhooks (components: WebhooksComponents): Webhooks {
 
 export { createWebhookStore, type WebhookStore, type Webhook, type DeliveryAttempt } from './webhook-store.js'
 export { createOutbox, type Outbox, type OutboxInit } from './outbox.js'
+export { forgetOutbox } from './lane-store.js'
 export { createTargetPolicy, type TargetPolicy } from './target-policy.js'
 export { signature } from './deliver.js'

@@ -149,9 +149,12 @@ export function createLaneStore (components: LaneStoreComponents): LaneStore {
 
     write: async (ops) => { await batcher.write(ops) },
 
-    async forget (id) {
-      await db.clear({ gt: `${PREFIX}${id}/`, lt: `${PREFIX}${id}/\xff` })
-      await db.del(CURSOR + id)
-    }
+    forget: async (id) => { await forgetOutbox(db, id) }
   }
+}
+
+/** Deletes webhook `id`'s cursor and parked entries (its webhook is gone); also for a stopped data dir. */
+export async function forgetOutbox (db: Pick<Level<string, Uint8Array>, 'clear' | 'del'>, id: string): Promise<void> {
+  await db.clear({ gt: `${PREFIX}${id}/`, lt: `${PREFIX}${id}/\xff` })
+  await db.del(CURSOR + id)
 }

@@ -100,6 +100,8 @@ describe('token store', () => {
     const { secret } = await tokens.create('alice')
     await users.remove('alice')
     await expect(tokens.authenticate(secret)).rejects.toEqual(unauthorized(/unknown or revoked/))
+    // The deletion declared complete without revoking the token: the name may be taken again.
+    await users.removed('alice')
     await users.create('alice')
     await expect(tokens.authenticate(secret)).rejects.toEqual(unauthorized(/unknown or revoked/))
   })
