@@ -48,10 +48,19 @@ export class Charges {
     this.bytes -= entry.size
   }
 
-  /** Keeps the charges of CIDs a replacement (created at `created`) holds until it settles; returns those held. */
-  hold (created: number, cids: number[]): number[] {
-    const held = cids.filter(id => this.charged.has(id))
-    for (const id of held) this.charge(id, 0)
+  /**
+   * Keeps the charges of CIDs a replacement (created at `created`) holds until it settles; returns
+   * those held. A CID charged already is held at its charge; one not charged (yet: an index rebuilt
+   * from the records may meet the replacement alone, its old pinned record gone) is held at the
+   * size the replacement recorded for it, if any (`sizes`, by position).
+   */
+  hold (created: number, cids: number[], sizes: Array<number | undefined> = []): number[] {
+    const held: number[] = []
+    cids.forEach((id, i) => {
+      if (!this.charged.has(id) && sizes[i] == null) return
+      this.charge(id, sizes[i] ?? 0)
+      held.push(id)
+    })
     if (held.length > 0) this.holding.set(created, held)
     return held
   }

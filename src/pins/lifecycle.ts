@@ -77,6 +77,21 @@ function released (before: PinRecord, after?: PinRecord): string[] {
   return [...references(before)].filter(c => !kept.has(c))
 }
 
+/**
+ * `next`, the replacement of `old`, holding what `old` kept pinned until it settles (a pinned
+ * replacement holds nothing): old's CID unless it failed, and what old held, each with its
+ * dagSize when known, so the charge survives a rebuild of the index from the records.
+ */
+export function holding (old: PinRecord, next: PinRecord): PinRecord {
+  if (next.status === 'pinned') return next
+  const sizes: Record<string, number> = { ...old.holdSizes }
+  if (old.status === 'pinned' && old.dagSize != null) sizes[old.cidKey] = old.dagSize
+  const holds = [...references(old)].filter(c => c !== next.cidKey)
+  if (holds.length === 0) return next
+  const holdSizes = Object.fromEntries(holds.flatMap(c => sizes[c] == null ? [] : [[c, sizes[c]]]))
+  return { ...next, holds, ...(Object.keys(holdSizes).length > 0 ? { holdSizes } : {}) }
+}
+
 /** Creates the lifecycle over a record store. */
 export function createPinLifecycle (components: PinLifecycleComponents): PinLifecycle {
   const { records, content } = components
@@ -143,7 +158,7 @@ export function createPinLifecycle (components: PinLifecycleComponents): PinLife
         const current: PinRecord = { ...record, status }
         const next: PinRecord = { ...current, status: to, ...patch }
         // A settled request no longer needs to hold the CID it replaced.
-        if (to === 'pinned' || to === 'failed') delete next.holds
+        if (to === 'pinned' || to === 'failed') { delete next.holds; delete next.holdSizes }
         // A settled state is reported to clients (POST /content answers `pinned` at once), so it is
         // fsynced before anyone sees it. Only `pinning` is not: a crash that loses it merely sends
         // the request back to `queued`, and it resumes. Its event rides in the same batch, as durable.

@@ -185,9 +185,13 @@ export function createPinIndex (): PinIndex {
       const meta = record.pin.meta == null ? NONE : metas.ref(JSON.stringify(record.pin.meta), record.pin.meta)
       cols.insert(record, cids.ref(record.cidKey, record.cidKey), name, meta)
       if (record.holds != null && (record.status === 'queued' || record.status === 'pinning')) {
-        // A held CID stays interned while it is held, even once no record names it.
-        const held = record.holds.flatMap(k => cids.find(k) ?? [])
-        for (const id of cols.charges.hold(record.created, held)) cids.retain(id)
+        // A held CID stays interned while it is held, even once no record names it; a sized one is
+        // held even before (or without) a record naming it: a rebuild may meet the hold alone.
+        const sizes = record.holdSizes ?? {}
+        const keys = record.holds.filter(k => cids.find(k) != null || sizes[k] != null)
+        const ids = keys.map(k => cids.ref(k, k))
+        const held = new Set(cols.charges.hold(record.created, ids, keys.map(k => sizes[k])))
+        for (const id of ids) if (!held.has(id)) cids.unref(id)
       }
       total++
     },

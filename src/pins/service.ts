@@ -15,7 +15,7 @@ import { removeEveryRequest } from './remove-owned.js'
 import type { PinRecord, PinRequest, PinService } from './types.js'
 import type { RequestPins } from './request-pins.js'
 import type { PinIndex } from './query-index.js'
-import type { PinLifecycle } from './lifecycle.js'
+import { holding, type PinLifecycle } from './lifecycle.js'
 import type { Quota } from './quota.js'
 import type { RecordStore } from './record-store.js'
 import type { PinSettler } from './settle.js'
@@ -132,14 +132,9 @@ export function createPinService (components: PinServiceComponents): PinService 
         pends: probe.status === 'queued' && current.status !== 'queued' && current.status !== 'pinning',
         frees: [...(current.holds ?? []), current.cidKey]
       }
-      const next = await quota.admit(owner, want, async () => await lifecycle.replace(requestid, (old) => {
-        // Keep what the old request kept pinned until the new one settles.
-        const holds = new Set(old.holds ?? [])
-        if (old.status !== 'failed') holds.add(old.cidKey)
-        const record = newRecord(owner, request)
-        holds.delete(record.cidKey)
-        return record.status === 'pinned' ? record : { ...record, ...(holds.size > 0 ? { holds: [...holds] } : {}) }
-      }))
+      // Keep what the old request kept pinned until the new one settles.
+      const next = await quota.admit(owner, want, async () =>
+        await lifecycle.replace(requestid, (old) => holding(old, newRecord(owner, request))))
       if (next == null) throw new NotFoundError(`no pin request ${requestid}`)
       worker.cancel(requestid)
       return next.status === 'queued' ? await admit(next) : next

@@ -37,6 +37,12 @@ export interface PinRecord {
   failure?: string
   /** CIDs kept pinned on behalf of this request until it settles (replace). */
   holds?: string[]
+  /**
+   * The dagSize of each held CID that was pinned when held (by cidKey), so an index rebuilt from
+   * the records charges it even once no pinned record names it (records written before this
+   * field have none: their held CIDs are charged only while a pinned record names them).
+   */
+  holdSizes?: Record<string, number>
 }
 
 /** Live progress of a request being fetched. */
