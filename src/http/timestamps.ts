@@ -13,7 +13,9 @@ export interface Bound { floor: number, ceil: number }
 export function parseTimestamp (value: string, field: string, ctx: z.RefinementCtx): Bound {
   const m = RFC3339.exec(value)
   const base = m == null ? NaN : Date.parse(`${m[1]}T${m[2]}${(m[4] as string).toUpperCase()}`)
-  // Date.parse rolls 2020-02-30 over to March: the fields must survive the round trip.
+  // Date.parse rolls 2020-02-30 over to March: the fields must survive the round trip. That also
+  // refuses a leap second (23:59:60), which RFC 3339 allows but no client produces: Go's time
+  // (kubo's pin remote client), JS Date and Python datetime cannot hold one, and `created` never has one.
   const exact = m != null && !Number.isNaN(base) &&
     new Date(Date.parse(`${m[1]}T${m[2]}Z`)).toISOString().startsWith(`${m[1]}T${m[2]}`)
   if (m == null || Number.isNaN(base) || !exact) {
