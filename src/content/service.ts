@@ -34,7 +34,7 @@ export interface ContentServiceComponents {
   /** The local blockstore (never the network). */
   blockstore: Pick<Blockstore, 'put' | 'get'>
   getCodec: DagWalkComponents['getCodec']
-  guard: Pick<GcGuard, 'protect' | 'unprotect'>
+  guard: Pick<GcGuard, 'protectKey' | 'unprotectKey'>
   gc: Pick<GarbageCollector, 'discard' | 'markDirty'>
   /** Makes every block stored so far durable: an upload is pinned only once its blocks would survive a power loss. */
   flushBlocks(): Promise<void>

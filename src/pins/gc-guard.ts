@@ -11,6 +11,8 @@ import { Counts } from '../counts.js'
 export interface GcGuard {
   /** Protects a block; resolves once no deletion of it is in flight. */
   protect(cid: CID): Promise<void>
+  /** Protects a block by its blockKey() (for holders that keep keys rather than CIDs, see unprotectKey). */
+  protectKey(key: string): Promise<void>
   unprotect(cid: CID): void
   /**
    * Unprotects a block by its blockKey(): for holders that keep keys rather
@@ -39,12 +41,15 @@ export function createGcGuard (): GcGuard {
   const protectedCounts = new Counts<string>()
   const deleting = new Map<string, Promise<void>>()
   const unprotectKey = (key: string): void => { protectedCounts.add(key, -1) }
+  const protectKey = async (key: string): Promise<void> => {
+    protectedCounts.add(key)
+    await deleting.get(key)
+  }
   return {
     async protect (cid) {
-      const key = blockKey(cid)
-      protectedCounts.add(key)
-      await deleting.get(key)
+      await protectKey(blockKey(cid))
     },
+    protectKey,
     unprotect (cid) {
       unprotectKey(blockKey(cid))
     },
