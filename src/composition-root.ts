@@ -160,7 +160,9 @@ export async function createPinery (config: Config, components: PineryComponents
     const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) }, {
       maxTokensPerUser: config.maxTokensPerUser
     })
-    const quota = createQuota({ maxPendingPerUser: config.maxPendingPerUser }, {
+    const quota = createQuota({
+      maxPendingPerUser: config.maxPendingPerUser, maxMetaBytesPerUser: config.maxMetaBytesPerUser
+    }, {
       index,
       limitsOf: async (owner) => { const user = await users.get(owner); return user == null ? null : user.quota },
       pinnedSize: async (cidKey) => await content.pinnedSize(cidKey)

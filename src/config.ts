@@ -23,6 +23,7 @@ export interface Config {
   keyPassword?: string
   pinConcurrency: number
   maxPendingPerUser: number
+  maxMetaBytesPerUser: number
   stallTimeoutMs: number
   gcIntervalMs: number
   fetchConcurrency: number
@@ -125,6 +126,11 @@ const SETTINGS: Array<Setting<keyof Config>> = [
     env: 'PINERY_MAX_PENDING_PER_USER', key: 'maxPendingPerUser', default: '10000',
     description: 'requests one user may have queued or pinning at once; more answer 409 TOO_MANY_PENDING',
     parse: integer(1, 100_000_000)
+  },
+  {
+    env: 'PINERY_MAX_META_BYTES_PER_USER', key: 'maxMetaBytesPerUser', default: String(64 * 1024 * 1024),
+    description: 'bytes of meta (as JSON) one user\'s requests may carry in all; more answer 409 INSUFFICIENT_FUNDS',
+    parse: integer(16 * 1024, 1e12)
   },
   {
     env: 'PINERY_STALL_TIMEOUT_MS', key: 'stallTimeoutMs', default: '120000',

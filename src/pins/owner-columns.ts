@@ -134,6 +134,11 @@ export class OwnerColumns {
     if (r.status === 'pinned') this.charges.charge(this.cid[p] as number, r.dagSize ?? 0)
   }
 
+  /** Positions of the records present (not deleted). */
+  * live (): Generator<number> {
+    for (let p = 0; p < this.length; p++) if (this.status[p] !== DELETED) yield p
+  }
+
   remove (p: number): void {
     if (this.status[p] === PINNED) this.charges.uncharge(this.cid[p] as number)
     this.counts[this.status[p] as number]!--

@@ -8,6 +8,7 @@
  * LevelDB. Request IDs are kept as 16 UUID bytes. Deleted entries are
  * tombstoned and compacted in bulk. A million records take ~100 bytes each.
  */
+import { Counts } from '../counts.js'
 import { OwnerColumns, STATUS_CODE, type ColumnsDump } from './owner-columns.js'
 import { PIN_STATES, type PinQuery, type PinRecord, type PinState, type TextMatch } from './types.js'
 
@@ -73,9 +74,16 @@ export interface OwnerUsage {
   bytes: number
   /** Distinct CIDs among the owner's pinned requests. */
   cids: number
+  /** Bytes of `meta` (as JSON) over all of the owner's requests, each counted (PINERY_MAX_META_BYTES_PER_USER). */
+  metaBytes: number
 }
 
 const NONE = -1
+
+/** What a request's `meta` counts against its owner's meta bytes: its JSON's UTF-8 bytes. */
+export function metaBytesOf (meta: Record<string, string> | undefined): number {
+  return meta == null ? 0 : Buffer.byteLength(JSON.stringify(meta))
+}
 
 /**
  * Strings (or values keyed by a string) stored once, referred to by number,
@@ -115,6 +123,8 @@ class Interned<T> {
   }
 
   find (key: string): number | undefined { return this.ids.get(key) }
+  /** The key of `id` (undefined for NONE). */
+  keyOf (id: number): string | undefined { return id === NONE ? undefined : this.keys[id] }
   get size (): number { return this.ids.size }
 
   dump (): TableDump {
@@ -167,6 +177,11 @@ export function createPinIndex (): PinIndex {
   const cids = new Interned<string>()
   const names = new Interned<string>()
   const metas = new Interned<Record<string, string>>()
+  // Each owner's summed meta bytes: what stored meta costs in memory and on disk grows with it.
+  const metaBytes = new Counts<string>()
+  const addMeta = (owner: string, json: string | undefined, sign: number): void => {
+    if (json != null) metaBytes.add(owner, sign * Buffer.byteLength(json))
+  }
   let total = 0
 
   return {
@@ -182,7 +197,9 @@ export function createPinIndex (): PinIndex {
         return
       }
       const name = record.pin.name == null ? NONE : names.ref(record.pin.name, record.pin.name)
-      const meta = record.pin.meta == null ? NONE : metas.ref(JSON.stringify(record.pin.meta), record.pin.meta)
+      const json = record.pin.meta == null ? undefined : JSON.stringify(record.pin.meta)
+      const meta = json == null ? NONE : metas.ref(json, record.pin.meta as Record<string, string>)
+      addMeta(record.owner, json, 1)
       cols.insert(record, cids.ref(record.cidKey, record.cidKey), name, meta)
       if (record.holds != null && (record.status === 'queued' || record.status === 'pinning')) {
         // A held CID stays interned while it is held, even once no record names it; a sized one is
@@ -203,6 +220,7 @@ export function createPinIndex (): PinIndex {
       for (const id of cols.charges.release(record.created)) cids.unref(id)
       cids.unref(cols.cid[p] as number)
       names.unref(cols.name[p] as number)
+      addMeta(record.owner, metas.keyOf(cols.meta[p] as number), -1)
       metas.unref(cols.meta[p] as number)
       cols.remove(p)
       total--
@@ -229,7 +247,11 @@ export function createPinIndex (): PinIndex {
       cids.restore(dump.cids, key => key)
       names.restore(dump.names, key => key)
       metas.restore(dump.metas, key => JSON.parse(key) as Record<string, string>)
-      for (const { owner, columns } of dump.owners) owners.set(owner, OwnerColumns.restore(columns))
+      for (const { owner, columns } of dump.owners) {
+        const cols = OwnerColumns.restore(columns)
+        owners.set(owner, cols)
+        for (const p of cols.live()) addMeta(owner, metas.keyOf(cols.meta[p] as number), 1)
+      }
       total = dump.total
     },
 
@@ -246,7 +268,8 @@ export function createPinIndex (): PinIndex {
     usage (owner) {
       const cols = owners.get(owner)
       const counts = Object.fromEntries(PIN_STATES.map((s, i) => [s, cols?.counts[i] ?? 0])) as Record<PinState, number>
-      return { counts, bytes: cols?.charges.bytes ?? 0, cids: cols?.charges.cids ?? 0 }
+      const { bytes, cids: distinct } = cols?.charges ?? { bytes: 0, cids: 0 }
+      return { counts, bytes, cids: distinct, metaBytes: metaBytes.count(owner) }
     },
 
     owners () {

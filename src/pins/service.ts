@@ -14,7 +14,7 @@ import { canonicalCidKey } from './request-pins.js'
 import { removeEveryRequest } from './remove-owned.js'
 import type { PinRecord, PinRequest, PinService } from './types.js'
 import type { RequestPins } from './request-pins.js'
-import type { PinIndex } from './query-index.js'
+import { metaBytesOf, type PinIndex } from './query-index.js'
 import { holding, type PinLifecycle } from './lifecycle.js'
 import type { Quota } from './quota.js'
 import type { RecordStore } from './record-store.js'
@@ -80,6 +80,7 @@ export function createPinService (components: PinServiceComponents): PinService 
       const want = {
         cidKey: record.cidKey,
         pends: record.status === 'queued',
+        meta: { adds: metaBytesOf(request.meta) },
         ...(record.status === 'pinned' ? { bytes: record.dagSize } : {})
       }
       await quota.admit(owner, want, async () => { await lifecycle.create(record) })
@@ -89,7 +90,8 @@ export function createPinService (components: PinServiceComponents): PinService 
     async addStored (owner, request, dag) {
       const record = newRecord(owner, request)
       if (record.status === 'pinned') return await this.add(owner, request)
-      const settled = await quota.admit(owner, { cidKey: record.cidKey, bytes: dag.dagSize }, async () => {
+      const want = { cidKey: record.cidKey, bytes: dag.dagSize, meta: { adds: metaBytesOf(request.meta) } }
+      const settled = await quota.admit(owner, want, async () => {
         // The record first, as the worker does: it references the CID, so a concurrent
         // release (another request for it deleted) cannot unpin what is pinned next.
         await lifecycle.create(record)
@@ -130,7 +132,8 @@ export function createPinService (components: PinServiceComponents): PinService 
         ...(probe.status === 'pinned' ? { bytes: probe.dagSize } : {}),
         counted: current.status !== 'failed',
         pends: probe.status === 'queued' && current.status !== 'queued' && current.status !== 'pinning',
-        frees: [...(current.holds ?? []), current.cidKey]
+        frees: [...(current.holds ?? []), current.cidKey],
+        meta: { adds: metaBytesOf(request.meta), frees: metaBytesOf(current.pin.meta) }
       }
       // Keep what the old request kept pinned until the new one settles.
       const next = await quota.admit(owner, want, async () =>
