@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { SERVER, startServerProcess } from '../../test/fixtures/process.js'
-import { serverEnv, median, mib, peakRss, table } from './lib.js'
+import { cpuSeconds, serverEnv, median, mib, peakRss, table } from './lib.js'
 
 const { values } = parseArgs({
   options: {
@@ -75,7 +75,7 @@ async function post (url: string, car: Buffer): Promise<{ status: number, body: 
   })
 }
 
-interface Run { idle: number, peak: number, hwm: number, seconds: number }
+interface Run { idle: number, peak: number, hwm: number, seconds: number, cpu: number }
 
 async function measure (script: string, car: Buffer): Promise<Run> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-upload-blocks-'))
@@ -89,10 +89,11 @@ async function measure (script: string, car: Buffer): Promise<Run> {
     let peak = idle
     const sampler = setInterval(() => { rss(pid).then(r => { peak = Math.max(peak, r) }, () => {}) }, 20)
     const started = performance.now()
+    const cpuBefore = await cpuSeconds(pid)
     const answer = await post(server.url, car).finally(() => { clearInterval(sampler) })
     const seconds = (performance.now() - started) / 1000
     if (answer.status !== 202) throw new Error(`POST /content answered ${answer.status}: ${answer.body}`)
-    return { idle, peak, hwm: await peakRss(pid), seconds }
+    return { idle, peak, hwm: await peakRss(pid), seconds, cpu: await cpuSeconds(pid) - cpuBefore }
   } finally {
     await server.stop()
     await rm(dataDir, { recursive: true, force: true })
@@ -108,7 +109,7 @@ for (let i = 0; i < Number(values.runs); i++) {
     const r = await measure(script, car)
     runs.get(name)?.push(r)
     process.stderr.write(`${name} run ${i + 1}: idle ${mib(r.idle)} MiB, peak ${mib(r.peak)} MiB, ` +
-      `${((r.peak - r.idle) / N).toFixed(0)} B/block, ${r.seconds.toFixed(1)} s\n`)
+      `${((r.peak - r.idle) / N).toFixed(0)} B/block, ${r.seconds.toFixed(1)} s, ${r.cpu.toFixed(1)} CPU-s\n`)
   }
 }
 const rows = builds.map(([name]) => {
@@ -116,9 +117,9 @@ const rows = builds.map(([name]) => {
   const extra = rs.map(r => r.peak - r.idle)
   return [name, rs.length, mib(median(rs.map(r => r.idle))), mib(median(rs.map(r => r.peak))), mib(median(extra)),
     (median(extra) / N).toFixed(0), extra.map(e => (e / N).toFixed(0)).join(' / '),
-    median(rs.map(r => r.seconds)).toFixed(1)]
+    median(rs.map(r => r.seconds)).toFixed(1), median(rs.map(r => r.cpu)).toFixed(1)]
 })
 process.stdout.write(
   `\nbench:upload-blocks — one CAR of ${N} tiny blocks (${mib(car.length)} MiB) per fresh process\n\n`)
 process.stdout.write(table(['build', 'runs', 'idle MiB', 'peak MiB', 'peak − idle MiB', 'B/block (median)',
-  'B/block (runs)', 'seconds'], rows) + '\n')
+  'B/block (runs)', 'seconds', 'CPU-s'], rows) + '\n')
