@@ -1,13 +1,14 @@
 /**
  * One Pinery receiver run of the benchmarks: a fresh Pinery process on a temp data dir pins a CID
  * from the given origins through its HTTP API; CPU and peak RSS come from /proc of that process,
- * from the request to `pinned`.
+ * from the request to `pinned`, in all (/proc/<pid>/stat) and by thread (/proc/<pid>/task/*, see
+ * threadSplit in lib.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startServerProcess } from '../../test/fixtures/process.js'
-import { serverEnv, cpuSeconds, peakRss } from './lib.js'
+import { serverEnv, cpuSeconds, peakRss, threadCpu, threadDelta } from './lib.js'
 import type { ReceiverRun } from './kubo.js'
 
 const TOKEN = 'pinery_bench-token'
@@ -36,7 +37,7 @@ export async function pineryRun (
   try {
     const pid = server.child.pid as number
     const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
-    const cpu0 = await cpuSeconds(pid)
+    const [cpu0, threads0] = [await cpuSeconds(pid), await threadCpu(pid)]
     const started = performance.now()
     const body = JSON.stringify({ cid, origins })
     const created = await (await fetch(`${server.url}/pins`, { method: 'POST', headers, body }))
@@ -49,7 +50,8 @@ export async function pineryRun (
       await new Promise(resolve => setTimeout(resolve, POLL_MS))
     }
     const ms = performance.now() - started
-    return { ms, cpuS: await cpuSeconds(pid) - cpu0, peakRssBytes: await peakRss(pid) }
+    const threads = threadDelta(threads0, await threadCpu(pid))
+    return { ms, cpuS: await cpuSeconds(pid) - cpu0, peakRssBytes: await peakRss(pid), threads }
   } finally {
     await server.stop()
     await rm(dataDir, { recursive: true, force: true })
