@@ -1,0 +1,27 @@
+/**
+ * V8 settings the service starts with (src/server.ts applies them before anything is loaded).
+ *
+ * `--external-memory-accounted-in-global-limit`: by default V8 starts a full mark-compact of the
+ * whole heap each time ~64 MB of memory outside it (ArrayBuffers: socket reads, decrypted Noise
+ * frames, block data) has been allocated since the last one, however little of it is alive. A pin
+ * receives every byte about three times over in such buffers, so a 256 MiB pin ran ~13 full
+ * collections of Pinery's ~50 MB heap. With the flag, outside memory counts towards V8's one global
+ * limit, which grows with the heap like the rest. Measured (scripts/bench/RESULTS.md, round five):
+ * V8's GC threads 0.93–1.02 → 0.31–0.36 CPU-s per 256 MiB pin, the main thread 0.74–0.85 → 0.62–0.69,
+ * for ~+50 MiB of peak RSS while pinning; start-up on 1M records stays within its target.
+ */
+
+/** A flag the service turns on unless the operator's command line or NODE_OPTIONS names it (either way). */
+const DEFAULTS = ['--external-memory-accounted-in-global-limit']
+
+/**
+ * The flags to set in this process: each default the operator has not set or unset, on Node ≥ 24
+ * only (the V8 it was measured on; older V8s print an error for a flag they do not know).
+ */
+export function defaultV8Flags (execArgv: string[], nodeOptions: string | undefined, nodeMajor: number): string[] {
+  if (nodeMajor < 24) return []
+  // V8 reads `_` and `-` alike in flag names.
+  const given = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)]
+    .map(f => f.replace(/^--(no[-_])?/, '').split('=')[0]?.replace(/_/g, '-'))
+  return DEFAULTS.filter(flag => !given.includes(flag.replace(/^--/, '')))
+}
