@@ -7,8 +7,10 @@
  * receives every byte about three times over in such buffers, so a 256 MiB pin ran ~13 full
  * collections of Pinery's ~50 MB heap. With the flag, outside memory counts towards V8's one global
  * limit, which grows with the heap like the rest. Measured (scripts/bench/RESULTS.md, round five):
- * V8's GC threads 0.93–1.02 → 0.31–0.36 CPU-s per 256 MiB pin, the main thread 0.74–0.85 → 0.62–0.69,
- * for ~+50 MiB of peak RSS while pinning; start-up on 1M records stays within its target.
+ * V8's GC threads 0.93–1.02 → 0.31–0.36 CPU-s per 256 MiB pin, the main thread 0.74–0.85 → 0.62–0.69;
+ * bench:transfer 1.80× → 1.32× the raw receiver's CPU per byte at 256 MiB. The price is memory while
+ * data flows: peak RSS +34–88 MiB in pins, +55–60 MiB in uploads (still flat with their size); the
+ * 1M-record restart's RSS and time are unchanged.
  */
 
 /** A flag the service turns on unless the operator's command line or NODE_OPTIONS names it (either way). */
