@@ -17,6 +17,6 @@ process.env.UV_THREADPOOL_SIZE ??= '16'
 // GC settings (why and what they cost: v8-flags.ts), set before the service allocates anything.
 const { setFlagsFromString } = await import('node:v8')
 const { defaultV8Flags } = await import('./v8-flags.js')
-for (const flag of defaultV8Flags(process.execArgv, process.env.NODE_OPTIONS, major)) setFlagsFromString(flag)
+for (const flag of defaultV8Flags(process.execArgv, major)) setFlagsFromString(flag)
 await import('./service-process.js')
 export {}

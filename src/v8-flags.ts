@@ -13,17 +13,20 @@
  * 1M-record restart's RSS and time are unchanged.
  */
 
-/** A flag the service turns on unless the operator's command line or NODE_OPTIONS names it (either way). */
+/**
+ * Flags the service turns on unless the operator's command line names them, either way
+ * (`node --no-external-memory-accounted-in-global-limit dist/server.js`; Node refuses V8 flags like
+ * these in NODE_OPTIONS).
+ */
 const DEFAULTS = ['--external-memory-accounted-in-global-limit']
 
 /**
  * The flags to set in this process: each default the operator has not set or unset, on Node ≥ 24
  * only (the V8 it was measured on; older V8s print an error for a flag they do not know).
  */
-export function defaultV8Flags (execArgv: string[], nodeOptions: string | undefined, nodeMajor: number): string[] {
+export function defaultV8Flags (execArgv: string[], nodeMajor: number): string[] {
   if (nodeMajor < 24) return []
   // V8 reads `_` and `-` alike in flag names.
-  const given = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)]
-    .map(f => f.replace(/^--(no[-_])?/, '').split('=')[0]?.replace(/_/g, '-'))
+  const given = execArgv.map(f => f.replace(/^--(no[-_])?/, '').split('=')[0]?.replace(/_/g, '-'))
   return DEFAULTS.filter(flag => !given.includes(flag.replace(/^--/, '')))
 }
