@@ -8,9 +8,10 @@
  * collections of Pinery's ~50 MB heap. With the flag, outside memory counts towards V8's one global
  * limit, which grows with the heap like the rest. Measured (scripts/bench/RESULTS.md, round five):
  * V8's GC threads 0.93–1.02 → 0.31–0.36 CPU-s per 256 MiB pin, the main thread 0.74–0.85 → 0.62–0.69;
- * bench:transfer 1.80× → 1.32× the raw receiver's CPU per byte at 256 MiB. The price is memory while
- * data flows: peak RSS +34–88 MiB in pins, +55–60 MiB in uploads (still flat with their size); the
- * 1M-record restart's RSS and time are unchanged.
+ * with both flags bench:transfer's receiver costs 13–27 % less CPU per byte than without (1 GiB: 2.40×
+ * → 1.77× the raw stream's). The price is memory while data flows: peak RSS +35–90 MiB in pins, up to
+ * +70 MiB in uploads (bounded: the same for 512 MiB as for 64); the 1M-record restart's RSS and time
+ * are unchanged.
  *
  * `--heap-growing-percent=100`: the next GC comes when the heap and that outside memory have at most
  * doubled, instead of V8's own factor of up to 4×. Alone, the first flag let one 1 GiB pin peak at
