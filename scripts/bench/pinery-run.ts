@@ -16,8 +16,8 @@ const TOKEN = 'pinery_bench-token'
 
 /**
  * Data dirs of finished runs, removed when the bench exits and not after each run: creating a block
- * file right after many files were removed costs the kernel far more (ext4 passes over recently
- * freed inodes when it allocates one). Measured (RESULTS.md, round five): rounds of 1,024 files of
+ * file right after many files were removed costs the kernel far more (likely ext4's inode allocator
+ * passing over recently freed inodes). Measured (RESULTS.md, round five): rounds of 1,024 files of
  * 256 KiB took 0.92–1.28 CPU-s of system time when each round removed the last one's files first,
  * 0.11–0.16 when nothing was removed in between, so a run paid for the run before it; a pinning
  * service creates block files and rarely removes any.
