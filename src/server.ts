@@ -14,5 +14,9 @@ if (major < 22) {
 // read and write; its default four threads queue them behind one another's fsyncs. Set before
 // anything uses the pool (it starts on first use); an operator's own setting wins.
 process.env.UV_THREADPOOL_SIZE ??= '16'
+// GC settings (why and what they cost: v8-flags.ts), set before the service allocates anything.
+const { setFlagsFromString } = await import('node:v8')
+const { defaultV8Flags } = await import('./v8-flags.js')
+for (const flag of defaultV8Flags(process.execArgv, major)) setFlagsFromString(flag)
 await import('./service-process.js')
 export {}

@@ -35,8 +35,11 @@ export async function startKuboOrigin (mib: number): Promise<KuboOrigin> {
   }
 }
 
-/** What one receiving run cost: wall time, CPU of the receiving daemon, its peak RSS. */
-export interface ReceiverRun { ms: number, cpuS: number, peakRssBytes: number }
+/**
+ * What one receiving run cost: wall time, CPU of the receiving daemon, its peak RSS, and (where
+ * measured) its CPU-seconds by thread name.
+ */
+export interface ReceiverRun { ms: number, cpuS: number, peakRssBytes: number, threads?: Map<string, number> }
 
 /** A fresh kubo daemon connects to `origin` and runs `ipfs pin add cid`; timed from the connect. */
 export async function kuboPinRun (cid: string, origin: string): Promise<ReceiverRun> {

@@ -52,6 +52,30 @@ export async function threadCpu (pid: number | 'self' = 'self'): Promise<Map<str
   return cpu
 }
 
+/** CPU-seconds by thread name used between two {@link threadCpu} readings. */
+export function threadDelta (before: Map<string, number>, after: Map<string, number>): Map<string, number> {
+  return new Map([...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)]))
+}
+
+/**
+ * A receiver's CPU-seconds in the groups that tell its costs apart: the main thread (JavaScript,
+ * Noise, hashing and the system calls it makes itself), V8's helper threads (`V8Worker`: concurrent
+ * marking and sweeping, background compilation), libuv's thread pool (`libuv-worker`: file system
+ * calls) and anything else (e.g. the profiler's thread).
+ */
+export interface ThreadSplit { main: number, gc: number, fs: number, other: number }
+
+/** Sums {@link threadCpu}'s entries (`<thread name> usr|sys`) into a {@link ThreadSplit}. */
+export function threadSplit (threads: Map<string, number>): ThreadSplit {
+  const split: ThreadSplit = { main: 0, gc: 0, fs: 0, other: 0 }
+  for (const [key, cpu] of threads) {
+    const name = key.replace(/ (usr|sys)$/, '')
+    const group = name === 'MainThread' ? 'main' : name === 'V8Worker' ? 'gc' : name === 'libuv-worker' ? 'fs' : 'other'
+    split[group] += cpu
+  }
+  return split
+}
+
 /** A child that announced itself with a JSON line. */
 export interface JsonChild<T> { child: ChildProcess, value: T }
 

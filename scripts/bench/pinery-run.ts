@@ -1,16 +1,32 @@
 /**
  * One Pinery receiver run of the benchmarks: a fresh Pinery process on a temp data dir pins a CID
  * from the given origins through its HTTP API; CPU and peak RSS come from /proc of that process,
- * from the request to `pinned`.
+ * from the request to `pinned`, in all (/proc/<pid>/stat) and by thread (/proc/<pid>/task/*, see
+ * threadSplit in lib.ts).
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { rmSync } from 'node:fs'
+import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startServerProcess } from '../../test/fixtures/process.js'
-import { serverEnv, cpuSeconds, peakRss } from './lib.js'
+import { serverEnv, cpuSeconds, peakRss, threadCpu, threadDelta } from './lib.js'
 import type { ReceiverRun } from './kubo.js'
 
 const TOKEN = 'pinery_bench-token'
+
+/**
+ * Data dirs of finished runs, removed when the bench exits and not after each run: creating a block
+ * file right after many files were removed costs the kernel far more (likely ext4's inode allocator
+ * passing over recently freed inodes). Measured (RESULTS.md, round five): rounds of 1,024 files of
+ * 256 KiB took 0.92–1.28 CPU-s of system time when each round removed the last one's files first,
+ * 0.11–0.16 when nothing was removed in between, so a run paid for the run before it; a pinning
+ * service creates block files and rarely removes any.
+ */
+const finished: string[] = []
+process.once('exit', () => { for (const dir of finished) rmSync(dir, { recursive: true, force: true }) })
+
+/** Removes `dir` when the bench exits (see `finished`). */
+export function keepUntilExit (dir: string): void { finished.push(dir) }
 
 /**
  * How often the pin's status is asked for. Each GET /pins/{id} costs Pinery ~0.3–0.6 ms of CPU
@@ -36,7 +52,7 @@ export async function pineryRun (
   try {
     const pid = server.child.pid as number
     const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
-    const cpu0 = await cpuSeconds(pid)
+    const [cpu0, threads0] = [await cpuSeconds(pid), await threadCpu(pid)]
     const started = performance.now()
     const body = JSON.stringify({ cid, origins })
     const created = await (await fetch(`${server.url}/pins`, { method: 'POST', headers, body }))
@@ -49,10 +65,11 @@ export async function pineryRun (
       await new Promise(resolve => setTimeout(resolve, POLL_MS))
     }
     const ms = performance.now() - started
-    return { ms, cpuS: await cpuSeconds(pid) - cpu0, peakRssBytes: await peakRss(pid) }
+    const threads = threadDelta(threads0, await threadCpu(pid))
+    return { ms, cpuS: await cpuSeconds(pid) - cpu0, peakRssBytes: await peakRss(pid), threads }
   } finally {
     await server.stop()
-    await rm(dataDir, { recursive: true, force: true })
+    keepUntilExit(dataDir)
   }
 }
 

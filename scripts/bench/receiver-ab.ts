@@ -10,15 +10,16 @@
  *
  * A variant is `label=script[=node flags]`. Per run: the raw stream, then every variant (in
  * reverse order every other run), each a fresh Pinery on a fresh data dir pinning the origin's
- * DAG; CPU from the request to `pinned`. Build both trees first (`npm run build` in each).
+ * DAG; CPU from the request to `pinned`. Build both trees first (`npm run build` in each). Data
+ * dirs are removed when the bench exits, not between runs (why: keepUntilExit in pinery-run.ts).
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startServerProcess } from '../../test/fixtures/process.js'
 import { serverEnv, cpuSeconds, MiB, median, peakRss, runPeer, startPeer, threadCpu } from './lib.js'
-import { POLL_MS } from './pinery-run.js'
+import { POLL_MS, keepUntilExit } from './pinery-run.js'
 
 const { values } = parseArgs({
   options: {
@@ -61,7 +62,7 @@ async function pineryRun (cid: string, origins: string[], script: string, flags:
     return { ms, cpuS: await cpuSeconds(pid) - cpu0, rss: await peakRss(pid), threads }
   } finally {
     await server.stop()
-    await rm(dataDir, { recursive: true, force: true })
+    keepUntilExit(dataDir)
   }
 }
 

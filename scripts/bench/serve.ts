@@ -21,7 +21,9 @@
  * steps run against each Pinery in turn (the fetching peer is stock Helia for all; the order rotates
  * from run to run), disk against the first. `--steps` leaves steps out (a profile of one step).
  *
- * Reports medians of MiB/s and sender CPU-s/GiB, and the ratios the issue sets targets for.
+ * Reports medians of MiB/s and sender CPU-s/GiB, the ratios the issue sets targets for, and the bitswap
+ * serves' CPU split by thread (main thread, V8's GC and compiler helpers, libuv's pool) next to the raw
+ * sender's, read from /proc/<pid>/task/<tid>/stat (threadCpu).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -29,7 +31,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { SERVER, startServerProcess, type ServerProcess } from '../../test/fixtures/process.js'
 import {
-  serverEnv, cpuSeconds, curlBytes, listFiles, median, MiB, peakRss, readAll, runPeer, startPeer, table
+  serverEnv, cpuSeconds, curlBytes, listFiles, median, MiB, peakRss, readAll, runPeer, startPeer, table, threadCpu
 } from './lib.js'
 
 const { values } = parseArgs({
@@ -62,6 +64,8 @@ interface Sender {
   car: number[]
   carCpu: number[]
   carDisk: number[]
+  /** CPU-s/GiB of each bitswap serve by thread name and kind (main thread, libuv pool, V8 GC helpers). */
+  bsThreads: Map<string, number[]>
 }
 const origin = await startPeer<{ cid: string, addrs: string[] }>(['origin', '--mib', String(n)])
 /** One Pinery per build and bitswap; the first also serves the disk step. */
@@ -76,13 +80,23 @@ for (const build of builds) {
       server: await startServerProcess({
         ...serverEnv(dir, TOKEN), PINERY_GATEWAY_AUTH: 'token', PINERY_BITSWAP: bitswap
       }, build.script),
-      bs: series(), bsCpu: series(), car: series(), carCpu: series(), carDisk: series()
+      bs: series(), bsCpu: series(), car: series(), carCpu: series(), carDisk: series(), bsThreads: new Map()
     })
   }
 }
 const originPid = origin.child.pid as number
 const cid = origin.value.cid
 const s = { raw: series(), rawCpu: series(), disk: series() }
+const rawThreads = new Map<string, number[]>()
+/** Adds each thread's CPU since `before` (per GiB of `bytes`) to `into`. */
+const addThreads = async (pid: number, before: Map<string, number>, bytes: number,
+  into: Map<string, number[]>): Promise<void> => {
+  for (const [name, cpu] of await threadCpu(pid)) {
+    const xs = into.get(name) ?? []
+    into.set(name, xs)
+    xs.push(perGiB(bytes, cpu - (before.get(name) ?? 0)))
+  }
+}
 const perGiB = (bytes: number, cpu: number): number => cpu / (bytes / 1024 / MiB)
 const rate = (bytes: number, ms: number): number => bytes / MiB / (ms / 1000)
 const f = (x: number | undefined, d = 1): string => x?.toFixed(d) ?? '-'
@@ -103,19 +117,23 @@ try {
     const order = senders.map((_, j) => senders[(i + j) % senders.length] as Sender)
     const notes: string[] = []
     if (steps.has('raw')) {
+      const t0 = await threadCpu(originPid)
       const c0 = await cpuSeconds(originPid)
       const r = await runPeer<{ ms: number }>(['raw', '--addr', origin.value.addrs[0] as string, '--mib', String(n)])
       s.raw.push(rate(n * MiB, r.ms))
       s.rawCpu.push(perGiB(n * MiB, await cpuSeconds(originPid) - c0))
+      await addThreads(originPid, t0, n * MiB, rawThreads)
       notes.push(`raw ${f(s.raw.at(-1))} MiB/s sender ${f(s.rawCpu.at(-1), 2)} CPU-s/GiB`)
     }
     for (const sender of steps.has('bitswap') ? order : []) {
       const senderPid = sender.server.child.pid as number
+      const t0 = await threadCpu(senderPid)
       const c0 = await cpuSeconds(senderPid)
       const b = await runPeer<{ ms: number, bytes: number }>(
         ['fetch', '--addr', sender.server.delegates[0] as string, '--cid', cid])
       sender.bs.push(rate(b.bytes, b.ms))
       sender.bsCpu.push(perGiB(b.bytes, await cpuSeconds(senderPid) - c0))
+      await addThreads(senderPid, t0, b.bytes, sender.bsThreads)
       notes.push(`bitswap ${sender.name} ${f(sender.bs.at(-1))} MiB/s Pinery ${f(sender.bsCpu.at(-1), 2)} CPU-s/GiB`)
     }
     for (const sender of steps.has('car') || steps.has('disk') ? order : []) {
@@ -160,6 +178,15 @@ try {
     ...senders.map(x => [`CAR (${x.name}) rate / disk read rate just before it, per run`,
       x.car.map((c, i) => `${(100 * c / (x.carDisk[i] as number)).toFixed(0)} %`).join(' / '), '≥ 70 %'])
   ]) + '\n')
+  // Where the sender's CPU goes, by thread: the raw sender's next to each Pinery's (medians, CPU-s/GiB).
+  const threadSets = [rawThreads, ...senders.map(x => x.bsThreads)]
+  const names = [...new Set(threadSets.flatMap(m => [...m.keys()]))].sort()
+    .filter(name => threadSets.some(m => median(m.get(name) ?? [0]) >= 0.005))
+  if (names.length > 0) {
+    process.stdout.write('\n' + table(['thread', 'raw sender', ...senders.map(x => `Pinery (${x.name})`)],
+      names.map(name => [name, ...threadSets.map(m => m.has(name) ? median(m.get(name) ?? []).toFixed(2) : '-')])) +
+      '\n')
+  }
 } finally {
   origin.child.kill('SIGTERM')
   for (const sender of senders) {

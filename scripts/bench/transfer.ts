@@ -14,14 +14,26 @@
  *                          dist/server.js, built first), interleaved in the same runs (both modes)
  *
  * Every party is its own process on 127.0.0.1. Runs are interleaved (raw, Pinery, stock, Pinery
- * from kubo, kubo from kubo, raw, …) so machine noise hits all of them alike. Reports medians of
- * MiB/s, CPU-seconds of the receiving process per GiB (from /proc/<pid>/stat, from the request
- * to pinned) and peak RSS (VmHWM).
+ * from kubo, kubo from kubo, raw, …) so machine noise hits all of them alike; the Pinery variants
+ * run in reverse order every other run. Reports medians of MiB/s, CPU-seconds of the receiving
+ * process per GiB (from /proc/<pid>/stat: Pinery from the POST to the poll that sees `pinned`,
+ * dialing, polling and the durable writes included; the raw receiver from its dial to the stream's
+ * end, both in processes started before the window) and peak RSS (VmHWM).
+ *
+ * Round five (issue 14) added the split by thread (/proc/<pid>/task/*: main thread, V8's GC threads,
+ * libuv's file system threads) and the load average per run, the same split receiver-ab.ts prints.
+ * It explained why this bench and receiver-ab disagreed (3.03× against 1.91×): both count the same
+ * window, but the kernel's cost of creating a block file (open with O_CREAT in a shard directory)
+ * moved 0.05–0.85 CPU-s per 1,024 files between minutes on this machine's ext4, and Pinery's CPU
+ * per pin rose run after run with it (7.8 → 12.0 CPU-s/GiB over six runs in 3 minutes). The last
+ * column of the thread table, Pinery / raw without the file system threads, is the part that does
+ * not swing with the disk; the target counts everything.
  */
+import { loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import { KUBO_VERSION } from '../../test/fixtures/tools.js'
 import { kuboPinRun, startKuboOrigin, type ReceiverRun } from './kubo.js'
-import { MiB, median, runPeer, startPeer, table } from './lib.js'
+import { MiB, median, runPeer, startPeer, table, threadSplit, type ThreadSplit } from './lib.js'
 import { pineryRun } from './pinery-run.js'
 import { bitswapVariants, parseVariants, rttSweep, withBaseline } from './rtt.js'
 
@@ -60,15 +72,20 @@ const perGiB = (n: number, cpuS: number): number => cpuS / (n / 1024)
 const rows: Array<Array<string | number>> = []
 const kuboRows: Array<Array<string | number>> = []
 const ratioRows: Array<Array<string | number>> = []
+const threadRows: Array<Array<string | number>> = []
 
 /** Medians of one receiver's runs. */
-interface Series { name: string, mibs: number[], cpu: number[], rss: number[] }
-const series = (name: string): Series => ({ name, mibs: [], cpu: [], rss: [] })
+interface Series { name: string, mibs: number[], cpu: number[], rss: number[], split: ThreadSplit[] }
+const series = (name: string): Series => ({ name, mibs: [], cpu: [], rss: [], split: [] })
 const record = (s: Series, n: number, r: ReceiverRun): void => {
   s.mibs.push(rate(n, r.ms))
   s.cpu.push(perGiB(n, r.cpuS))
   if (r.peakRssBytes > 0) s.rss.push(r.peakRssBytes)
+  if (r.threads != null) s.split.push(threadSplit(r.threads))
 }
+/** Median CPU-s/GiB of one thread group over a series' runs. */
+const splitMedian = (s: Series, n: number, group: keyof ThreadSplit): number =>
+  median(s.split.map(x => perGiB(n, x[group])))
 const last = (s: Series): string =>
   `${s.mibs.at(-1)?.toFixed(1) ?? '-'} MiB/s ${s.cpu.at(-1)?.toFixed(1) ?? '-'} CPU-s/GiB`
 
@@ -88,9 +105,14 @@ for (const n of sizes) {
   const stock: number[] = []
   try {
     for (let i = 0; i < runs; i++) {
-      const r = await runPeer<{ ms: number, cpuS: number }>(['raw', '--addr', addr, '--mib', String(n)])
-      record(raw, n, { ...r, peakRssBytes: 0 })
-      for (const [j, v] of variants.entries()) {
+      const load = loadavg()[0] as number
+      const r = await runPeer<{ ms: number, cpuS: number, threads: Record<string, number> }>(['raw', '--addr', addr,
+        '--mib', String(n)])
+      record(raw, n, { ...r, peakRssBytes: 0, threads: new Map(Object.entries(r.threads)) })
+      // Every other run in reverse order: a variant measured always first (or last) would meet the
+      // machine's drift (other processes, the file system's state) always at the same point.
+      const order = [...variants.entries()]
+      for (const [j, v] of i % 2 === 0 ? order : order.reverse()) {
         const o = origins.get(v.origin) as { cid: string, addrs: string[] }
         record(pinery[j] as Series, n, await pineryRun(o.cid, o.addrs, v.env, v.script))
       }
@@ -105,7 +127,7 @@ for (const n of sizes) {
         record(kubo, n, await kuboPinRun(kuboOrigin.cid, kuboOrigin.kubo.addrs[0] as string))
       }
       const each = (xs: Series[]): string => xs.map(p => `${p.name} ${last(p)}`).join('; ')
-      process.stderr.write(`${n} MiB run ${i + 1}: raw ${last(raw)}; ${each(pinery)}; ` +
+      process.stderr.write(`${n} MiB run ${i + 1} (load ${load.toFixed(1)}): raw ${last(raw)}; ${each(pinery)}; ` +
         `stock ${s?.toFixed(1) ?? '-'} MiB/s` +
         (kuboOrigin != null ? `; ${each(pineryKubo)}; kubo←kubo ${last(kubo)}` : '') + '\n')
     }
@@ -124,6 +146,12 @@ for (const n of sizes) {
       median(raw.cpu).toFixed(2), median(x.cpu).toFixed(2), x.cpu.map(v => v.toFixed(1)).join(' / '),
       `${(median(x.cpu) / median(raw.cpu)).toFixed(2)}×`])
   }
+  for (const x of [raw, ...pinery]) {
+    if (x.split.length === 0) continue
+    const groups = (['main', 'gc', 'fs', 'other'] as const).map(g => splitMedian(x, n, g).toFixed(2))
+    const withoutFs = (s: Series): number => median(s.split.map(t => perGiB(n, t.main + t.gc + t.other)))
+    threadRows.push([`${n} MiB`, x.name, ...groups, x === raw ? '-' : `${(withoutFs(x) / withoutFs(raw)).toFixed(2)}×`])
+  }
   if (kuboOrigin == null) continue
   for (const x of [raw, ...pinery, ...pineryKubo, kubo]) {
     kuboRows.push([`${n} MiB`, x.name, median(x.mibs).toFixed(1), x.mibs.map(v => v.toFixed(0)).join(' / '),
@@ -141,6 +169,11 @@ process.stdout.write(`\nbench:transfer — medians of ${runs} runs (stock: ${Mat
 process.stdout.write(table(['size', 'receiver', 'raw stream', 'Pinery', 'runs', 'stock pins.add', 'Pinery / raw',
   'Pinery / stock', 'Pinery peak RSS MiB (median)', '(max)', 'raw CPU-s/GiB', 'Pinery CPU-s/GiB', 'runs',
   'Pinery / raw CPU per byte (≤ 1.5×)'], rows) + '\n')
+process.stdout.write('\nreceivers\' CPU-s/GiB by thread (medians; the main thread, V8\'s GC and compiler threads, ' +
+  'libuv\'s thread pool: file system calls); the last column leaves out the file system threads, whose cost ' +
+  'swings with the disk\'s state (see RESULTS.md, round five)\n\n')
+process.stdout.write(table(['size', 'receiver', 'main thread', 'V8 GC threads', 'libuv (file system) threads', 'other',
+  'Pinery / raw without file system'], threadRows) + '\n')
 if (kuboRows.length > 0) {
   process.stdout.write(`\nreceivers side by side (kubo ${KUBO_VERSION}); CPU-s/GiB of the receiving process\n\n`)
   process.stdout.write(table(['size', 'receiver', 'MiB/s (median)', 'runs', 'CPU-s/GiB (median)', 'peak RSS MiB'],

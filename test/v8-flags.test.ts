@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest'
+import { defaultV8Flags } from '../src/v8-flags.js'
+
+describe('defaultV8Flags', () => {
+  const external = '--external-memory-accounted-in-global-limit'
+  const growing = '--heap-growing-percent=100'
+
+  it('counts external memory in the global GC limit, with the heap growing 2× at most, on Node 24', () => {
+    expect(defaultV8Flags([], 24)).toEqual([external, growing])
+    expect(defaultV8Flags(['--enable-source-maps', '--max-old-space-size=512'], 25)).toEqual([external, growing])
+  })
+
+  it("leaves the operator's own choice on the command line alone, either way and in either spelling", () => {
+    expect(defaultV8Flags([external], 24)).toEqual([growing])
+    expect(defaultV8Flags(['--no-external-memory-accounted-in-global-limit'], 24)).toEqual([growing])
+    expect(defaultV8Flags(['--trace-gc', '--no_external_memory_accounted_in_global_limit'], 24)).toEqual([growing])
+    expect(defaultV8Flags(['--heap-growing-percent=0'], 24)).toEqual([external])
+    expect(defaultV8Flags(['--heap_growing_percent', '50', external], 24)).toEqual([])
+  })
+
+  it('sets nothing on older Node (a V8 that may not know the flags)', () => {
+    expect(defaultV8Flags([], 22)).toEqual([])
+  })
+})
