@@ -9,6 +9,7 @@
  * tombstoned and compacted in bulk. A million records take ~100 bytes each.
  */
 import { Counts } from '../counts.js'
+import { Interned, NONE, type TableDump } from './interned.js'
 import { OwnerColumns, STATUS_CODE, type ColumnsDump } from './owner-columns.js'
 import { PIN_STATES, type PinQuery, type PinRecord, type PinState, type TextMatch } from './types.js'
 
@@ -44,12 +45,6 @@ export interface PinIndex {
   restore(dump: IndexDump): void
 }
 
-/** An interned table as plain data: each id's key (null when free) and use count. */
-export interface TableDump {
-  keys: Array<string | null>
-  refs: number[]
-}
-
 /** The index as plain data: enough to restore it exactly without reading a record. */
 export interface IndexDump {
   total: number
@@ -78,76 +73,9 @@ export interface OwnerUsage {
   metaBytes: number
 }
 
-const NONE = -1
-
 /** What a request's `meta` counts against its owner's meta bytes: its JSON's UTF-8 bytes. */
 export function metaBytesOf (meta: Record<string, string> | undefined): number {
   return meta == null ? 0 : Buffer.byteLength(JSON.stringify(meta))
-}
-
-/**
- * Strings (or values keyed by a string) stored once, referred to by number,
- * and counted: a value no record uses any more is dropped and its number
- * reused, so create/delete cycles do not grow memory.
- */
-class Interned<T> {
-  private readonly ids = new Map<string, number>()
-  readonly values: Array<T | undefined> = []
-  private readonly keys: Array<string | undefined> = []
-  private readonly refs: number[] = []
-  private readonly free: number[] = []
-  /** The number of `key`, interning it if new; each call is one more use. */
-  ref (key: string, value: T): number {
-    let id = this.ids.get(key)
-    if (id == null) {
-      id = this.free.pop() ?? this.values.length
-      this.ids.set(key, id)
-      this.values[id] = value
-      this.keys[id] = key
-      this.refs[id] = 0
-    }
-    this.refs[id]!++
-    return id
-  }
-
-  /** One more use of an interned `id`. */
-  retain (id: number): void { this.refs[id]!++ }
-
-  /** One use of `id` ended; the last one drops the value. */
-  unref (id: number): void {
-    if (id === NONE || --this.refs[id]! > 0) return
-    this.ids.delete(this.keys[id] as string)
-    this.values[id] = undefined
-    this.keys[id] = undefined
-    this.free.push(id)
-  }
-
-  find (key: string): number | undefined { return this.ids.get(key) }
-  /** The key of `id` (undefined for NONE). */
-  keyOf (id: number): string | undefined { return id === NONE ? undefined : this.keys[id] }
-  get size (): number { return this.ids.size }
-
-  dump (): TableDump {
-    const refs = this.keys.map((k, id) => k == null ? 0 : this.refs[id] as number)
-    return { keys: this.keys.map(k => k ?? null), refs }
-  }
-
-  /** Loads a dump into this (empty) table; `value` makes each value from its key. */
-  restore (dump: TableDump, value: (key: string) => T): void {
-    dump.keys.forEach((key, id) => {
-      if (key == null) {
-        this.free.push(id)
-        this.values[id] = undefined
-        this.keys[id] = undefined
-        this.refs[id] = 0
-        return
-      }
-      this.ids.set(key, id)
-      this.values[id] = value(key)
-      this.keys[id] = key
-      this.refs[id] = dump.refs[id] as number
-    })
-  }
 }
 
 function nameMatcher (wanted: string, match: TextMatch): (name: string) => boolean {
