@@ -42,6 +42,9 @@ describe('a user deletion cut short by a kill', () => {
 
   /** Starts the service on a fresh data dir, gives bob PINS requests, and kills it while deleting bob. */
   async function killMidDeletion (): Promise<void> {
+    // The service the test before started on this data dir (it would outlive the suite otherwise).
+    await server?.stop()
+    server = undefined
     await rm(dataDir, { recursive: true, force: true })
     server = await startServerProcess(serverEnv(dataDir, TOKEN))
     const bob = await newUser('bob')
