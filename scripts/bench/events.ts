@@ -15,21 +15,15 @@
  *
  *   npm run bench:events -- [--count 10000] [--in-flight 20] [--streams 50] [--webhooks 3] [--runs 1]
  *     [--server path/to/dist/server.js] [--baseline label=path/to/dist/server.js …] [--receiver net|node]
- *     [--nice 19]
  *
  * The receivers (hook-receiver.mjs) check every signature (with the secret the bench hands them after
  * registering) and count bad ones; `--receiver node` runs the node:http receiver of earlier rounds,
  * which does not check and costs ~2.5× the CPU per POST on the same cores.
- *
- * `--nice 19` runs the receivers and the stream client at the lowest CPU priority. On this 2-core box
- * they share Pinery's cores, where in a deployment they are other machines: niced, they use what
- * Pinery leaves, so "slower than without" shows Pinery's own cost rather than theirs (their lag may
- * grow; every delivery is still counted and checked).
+
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { setPriority } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -48,9 +42,7 @@ const { values } = parseArgs({
     baseline: { type: 'string', multiple: true },
     server: { type: 'string', default: SERVER },
     /** `net`: hook-receiver.mjs (checks every signature); `node`: hook-receiver-node.mjs (node:http, no checks). */
-    receiver: { type: 'string', default: 'net' },
-    /** Niceness of the receivers and the stream client (0: as Pinery; 19: they get the cores Pinery leaves). */
-    nice: { type: 'string', default: '0' }
+    receiver: { type: 'string', default: 'net' }
   }
 })
 const count = Number(values.count)
@@ -80,7 +72,6 @@ interface Stats {
 
 async function startReceiver (args: string[] = []): Promise<{ child: ChildProcess, url: string }> {
   const child = spawn(process.execPath, args.length > 0 ? args : [RECEIVER], { stdio: ['ignore', 'pipe', 'inherit'] })
-  if (Number(values.nice) !== 0) setPriority(child.pid as number, Number(values.nice))
   const port = await new Promise<number>((resolve) => {
     child.stdout?.once('data', (d: Buffer) => { resolve((JSON.parse(d.toString()) as { port: number }).port) })
   })
