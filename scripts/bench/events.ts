@@ -19,7 +19,6 @@
  * The receivers (hook-receiver.mjs) check every signature (with the secret the bench hands them after
  * registering) and count bad ones; `--receiver node` runs the node:http receiver of earlier rounds,
  * which does not check and costs ~2.5× the CPU per POST on the same cores.
-
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
