@@ -4,41 +4,29 @@
  * after answering, and its datastore is cut back to what was durable.
  */
 import { randomBytes } from 'node:crypto'
-import { once } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, describe, expect, it } from 'vitest'
-import { preparePowerCut, type PowerCut } from './fixtures/power-cut.js'
-import { serverEnv, startServerProcess, type ServerProcess } from './fixtures/process.js'
+import { powerCutCases } from './fixtures/power-cut.js'
+import { serverEnv } from './fixtures/process.js'
 
 const TOKEN = 'pinery_power-cut-admin-token'
 const headers = { authorization: `Bearer ${TOKEN}` }
 
 describe('power cut', () => {
-  let dataDir: string
-  let server: ServerProcess | undefined
-  let power: PowerCut | undefined
-  afterEach(async () => {
-    server?.child.kill('SIGKILL')
-    server = undefined
-    await power?.dispose()
-    await rm(dataDir, { recursive: true, force: true })
-  })
+  const cases = powerCutCases('pinery-power-cut-')
+  afterEach(cases.cleanup)
 
   it('keeps an upload answered pinned pinned, even while the queue is busy', async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'pinery-power-cut-'))
-    power = await preparePowerCut(dataDir)
+    const { dataDir, power, start, kill } = await cases.open()
     const env = {
       ...serverEnv(dataDir, TOKEN),
       // One slot, held by a pin nobody can serve: a request sent back to `queued` stays there.
       PINERY_PIN_CONCURRENCY: '1',
       PINERY_STALL_TIMEOUT_MS: '600000'
     }
-    server = await startServerProcess({ ...env, ...power.env })
+    let server = await start({ ...env, ...power.env })
     const nobody = CID.createV1(raw.code, await sha256.digest(randomBytes(32))).toString()
     const blocker = await fetch(`${server.url}/pins`, {
       method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ cid: nobody })
@@ -51,14 +39,12 @@ describe('power cut', () => {
     expect(res.status).toBe(202)
     const upload = await res.json() as { requestid: string, status: string, pin: { cid: string } }
     expect(upload.status).toBe('pinned')
-    server.child.kill('SIGKILL')
-    await once(server.child, 'exit')
-    server = undefined
+    await kill()
     const { droppedBytes } = await power.cut()
     // The simulation has teeth: the process had writes that were never made durable.
     expect(droppedBytes).toBeGreaterThan(0)
 
-    server = await startServerProcess(env)
+    server = await start(env)
     const after = await (await fetch(`${server.url}/pins/${upload.requestid}`, { headers })).json() as {
       status: string
     }

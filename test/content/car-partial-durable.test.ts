@@ -6,32 +6,22 @@
  * lost uploaded blocks the client had been told were accepted.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
 import { NextToLast } from 'blockstore-fs/sharding'
 import { afterEach, describe, expect, it } from 'vitest'
 import { blocksOf, carOf, fileDag } from '../fixtures/content.js'
-import { preparePowerCut, type PowerCut } from '../fixtures/power-cut.js'
-import { serverEnv, startServerProcess, type ServerProcess } from '../fixtures/process.js'
+import { powerCutCases } from '../fixtures/power-cut.js'
+import { serverEnv } from '../fixtures/process.js'
 
 const TOKEN = 'pinery_car-partial-durable-admin'
 
 describe('the blocks of a partial CAR upload', () => {
-  let dataDir: string
-  let server: ServerProcess | undefined
-  let power: PowerCut | undefined
-  afterEach(async () => {
-    server?.child.kill('SIGKILL')
-    server = undefined
-    await power?.dispose()
-    await rm(dataDir, { recursive: true, force: true })
-  })
+  const cases = powerCutCases('pinery-car-partial-')
+  afterEach(cases.cleanup)
 
   it('are fsynced before the upload is answered', async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'pinery-car-partial-'))
-    power = await preparePowerCut(dataDir)
-    server = await startServerProcess({
+    const { dataDir, power, start } = await cases.open()
+    const server = await start({
       ...serverEnv(dataDir, TOKEN), PINERY_STALL_TIMEOUT_MS: '600000', ...power.env
     })
     // Root and two leaves of four: the other two exist nowhere, so the fetch waits.

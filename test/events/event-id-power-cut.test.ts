@@ -7,34 +7,23 @@
  * README asks, then skipped as seen.
  */
 import { randomBytes } from 'node:crypto'
-import { once } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, describe, expect, it } from 'vitest'
-import { preparePowerCut, type PowerCut } from '../fixtures/power-cut.js'
-import { serverEnv, startServerProcess, type ServerProcess } from '../fixtures/process.js'
+import { powerCutCases } from '../fixtures/power-cut.js'
+import { serverEnv } from '../fixtures/process.js'
 import { openSse, type SseFrame } from '../fixtures/sse.js'
 
 const TOKEN = 'pinery_event-id-power-cut-admin'
 const headers = { authorization: `Bearer ${TOKEN}` }
 
 describe('event ids across a power cut', () => {
-  let dataDir: string
-  let server: ServerProcess | undefined
-  let power: PowerCut | undefined
-  afterEach(async () => {
-    server?.child.kill('SIGKILL')
-    server = undefined
-    await power?.dispose()
-    await rm(dataDir, { recursive: true, force: true })
-  })
+  const cases = powerCutCases('pinery-event-ids-')
+  afterEach(cases.cleanup)
 
-  const pin = async (cid: string): Promise<string> => {
-    const res = await fetch(`${server?.url}/pins`, {
+  const pin = async (url: string, cid: string): Promise<string> => {
+    const res = await fetch(`${url}/pins`, {
       method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ cid })
     })
     expect(res.status).toBe(202)
@@ -42,24 +31,21 @@ describe('event ids across a power cut', () => {
   }
 
   it('never gives the id of an event seen before the cut to another event', async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'pinery-event-ids-'))
-    power = await preparePowerCut(dataDir)
+    const { dataDir, power, start, kill } = await cases.open()
     const env = { ...serverEnv(dataDir, TOKEN), PINERY_STALL_TIMEOUT_MS: '600000' }
-    server = await startServerProcess({ ...env, ...power.env })
+    let server = await start({ ...env, ...power.env })
     const before = await openSse(`${server.url}/events`, headers)
     // Nobody has this DAG: the request goes queued (fsynced), then pinning (not fsynced) and stays so.
     const nobody = CID.createV1(raw.code, await sha256.digest(randomBytes(32))).toString()
-    const waiting = await pin(nobody)
+    const waiting = await pin(server.url, nobody)
     await before.until(frames => frames.some(f => f.event === 'pin.pinning'))
     const seen = new Map(before.frames.map(f => [f.id as string, f]))
     before.close()
-    server.child.kill('SIGKILL')
-    await once(server.child, 'exit')
-    server = undefined
+    await kill()
     expect((await power.cut()).droppedBytes).toBeGreaterThan(0)
 
-    server = await startServerProcess(env)
-    const later = await pin('bafkqaaa') // settles pinned at once: an event of its own
+    server = await start(env)
+    const later = await pin(server.url, 'bafkqaaa') // settles pinned at once: an event of its own
     const after = await openSse(`${server.url}/events`, { ...headers, 'last-event-id': '0' })
     await after.until(frames => frames.some(f => f.data.includes(later)))
     after.close()

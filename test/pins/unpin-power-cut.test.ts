@@ -7,32 +7,22 @@
  * listed).
  */
 import { randomBytes } from 'node:crypto'
-import { once } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { blocksOf, fileDag } from '../fixtures/content.js'
-import { preparePowerCut, type PowerCut } from '../fixtures/power-cut.js'
-import { serverEnv, startServerProcess, type ServerProcess } from '../fixtures/process.js'
+import { powerCutCases } from '../fixtures/power-cut.js'
+import { serverEnv } from '../fixtures/process.js'
 import type { CID } from 'multiformats/cid'
 
 const TOKEN = 'pinery_unpin-power-cut-admin'
 const headers = { authorization: `Bearer ${TOKEN}` }
 
 describe('an unpin and a power cut', () => {
-  let dataDir: string
-  let server: ServerProcess | undefined
-  let power: PowerCut | undefined
-  afterEach(async () => {
-    server?.child.kill('SIGKILL')
-    server = undefined
-    await power?.dispose()
-    await rm(dataDir, { recursive: true, force: true })
-  })
+  const cases = powerCutCases('pinery-unpin-cut-')
+  afterEach(cases.cleanup)
 
-  async function stored (cids: CID[]): Promise<number> {
+  async function stored (dataDir: string, cids: CID[]): Promise<number> {
     const store = new FsBlockstore(join(dataDir, 'blocks'))
     await store.open()
     try {
@@ -45,10 +35,9 @@ describe('an unpin and a power cut', () => {
   }
 
   it('never brings a pin back over blocks the collector deleted', async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'pinery-unpin-cut-'))
-    power = await preparePowerCut(dataDir)
+    const { dataDir, power, start, kill } = await cases.open()
     const env = { ...serverEnv(dataDir, TOKEN), PINERY_GC_INTERVAL_MS: '100', PINERY_STALL_TIMEOUT_MS: '1000' }
-    server = await startServerProcess({ ...env, ...power.env })
+    let server = await start({ ...env, ...power.env })
     const bytes = randomBytes(900 * 1024)
     const blocks = (await blocksOf(await fileDag(bytes))).map(b => b.cid)
     const up = await fetch(`${server.url}/content`, {
@@ -56,18 +45,18 @@ describe('an unpin and a power cut', () => {
     })
     const upload = await up.json() as { requestid: string, status: string, pin: { cid: string } }
     expect(upload.status).toBe('pinned')
-    expect(await stored(blocks)).toBe(blocks.length)
+    expect(await stored(dataDir, blocks)).toBe(blocks.length)
 
     expect((await fetch(`${server.url}/pins/${upload.requestid}`, { method: 'DELETE', headers })).status).toBe(202)
     const deadline = Date.now() + 10_000
-    while (await stored(blocks) > 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
-    expect(await stored(blocks)).toBe(0)
-    server.child.kill('SIGKILL')
-    await once(server.child, 'exit')
-    server = undefined
+    while (await stored(dataDir, blocks) > 0 && Date.now() < deadline) {
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    expect(await stored(dataDir, blocks)).toBe(0)
+    await kill()
     await power.cut()
 
-    server = await startServerProcess(env)
+    server = await start(env)
     const again = await fetch(`${server.url}/pins`, {
       method: 'POST', headers: { ...headers, 'content-type': 'application/json' },
       body: JSON.stringify({ cid: upload.pin.cid })
