@@ -2,7 +2,6 @@
  * CID parsing for requests: any version and any multibase that multiformats
  * knows, limited to the codecs and hashes Pinery can walk and verify.
  */
-import { createHash } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
 import * as dagJson from '@ipld/dag-json'
 import * as dagPb from '@ipld/dag-pb'
@@ -10,6 +9,8 @@ import { bases } from 'multiformats/basics'
 import { CID } from 'multiformats/cid'
 import * as json from 'multiformats/codecs/json'
 import * as raw from 'multiformats/codecs/raw'
+import { equals } from 'uint8arrays/equals'
+import { blockDigest, type BlockBytes } from '../node/block-bytes.js'
 import type { MultibaseDecoder } from 'multiformats/bases/interface'
 
 /** Codecs whose links Pinery can follow. */
@@ -28,22 +29,14 @@ export const SUPPORTED_HASHES = new Map<number, string>([
   [IDENTITY, 'identity'], [0x12, 'sha2-256'], [0x13, 'sha2-512']
 ])
 
-const NODE_HASHES = new Map<number, string>([[0x12, 'sha256'], [0x13, 'sha512']])
-
 /**
  * Whether `bytes` (whole, or the pieces it arrived in) hash to `cid`'s multihash; false for a hash
  * Pinery cannot verify. For blocks read back from disk that nothing verified since they were written.
  */
-export function blockMatches (cid: CID, bytes: Uint8Array | Uint8Array[]): boolean {
-  const pieces = bytes instanceof Uint8Array ? [bytes] : bytes
+export function blockMatches (cid: CID, bytes: BlockBytes): boolean {
   const { code, digest } = cid.multihash
-  if (code === IDENTITY) return Buffer.concat(pieces).equals(digest)
-  const name = NODE_HASHES.get(code)
-  if (name == null) return false
-  const hasher = createHash(name)
-  for (const piece of pieces) hasher.update(piece)
-  const full = hasher.digest()
-  return digest.byteLength <= full.byteLength && full.subarray(0, digest.byteLength).equals(digest)
+  const actual = blockDigest(code, digest.byteLength, bytes)
+  return actual != null && equals(actual, digest)
 }
 
 /** Why Pinery cannot walk or verify `cid` (its codec or hash), or undefined when it can. */

@@ -4,11 +4,10 @@
  * Every received block is hashed here and named by the CID the hash gives: a block whose bytes do
  * not match a want simply matches nothing.
  */
-import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { varint } from 'multiformats'
-import { blockSize, joinBlock, type BlockBytes } from '../block-bytes.js'
+import { blockDigest, type BlockBytes } from '../block-bytes.js'
 import { Message } from './message.js'
 
 // Reading is in receive.ts; these two are part of the wire's surface for peers written in tests.
@@ -20,9 +19,7 @@ export const BITSWAP_PROTOCOL = '/ipfs/bitswap/1.2.0'
 /** The spec's (and kubo's and Helia's) limit on one message, in both directions. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
-/** Hash functions by multihash code: what a block's CID may name and we can check. */
-const HASHES = new Map<number, string>([[0x12, 'sha256'], [0x13, 'sha512']])
-const IDENTITY = 0x00
+/** The codec of a bitswap 1.0.0 block (CIDv0). */
 const DAG_PB = 0x70
 
 /**
@@ -107,20 +104,8 @@ export function v0Cid (data: BlockBytes): CID | undefined {
 }
 
 function cidOf (version: number, codec: number, code: number, length: number, data: BlockBytes): CID | undefined {
-  let digest: Uint8Array
-  if (code === IDENTITY) {
-    if (blockSize(data) !== length) return undefined
-    digest = joinBlock(data)
-  } else {
-    const hash = HASHES.get(code)
-    if (hash == null) return undefined
-    const hasher = createHash(hash)
-    if (data instanceof Uint8Array) hasher.update(data)
-    else for (const piece of data) hasher.update(piece)
-    digest = hasher.digest()
-    if (length > digest.byteLength) return undefined
-    digest = digest.subarray(0, length)
-  }
+  const digest = blockDigest(code, length, data)
+  if (digest == null) return undefined
   try {
     const mh = Digest.create(code, digest)
     return version === 0 ? CID.createV0(mh as Digest.Digest<0x12, 32>) : CID.createV1(codec, mh)
