@@ -1,0 +1,92 @@
+/**
+ * A full disk loses nothing Pinery acknowledged. The service runs as a child
+ * process with a preloaded library (fixtures/disk-full.c) that makes
+ * LevelDB's writes run out of room on cue, cutting one write short part-way
+ * as a real full disk does; then the disk is freed, more requests are sent,
+ * and after a restart every request that was answered 202 is still there.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { afterEach, describe, expect, it } from 'vitest'
+import { preloadLibrary } from './fixtures/power-cut.js'
+import { serverEnv, startServerProcess, type ServerProcess } from './fixtures/process.js'
+
+const TOKEN = 'pinery_storage-full-admin-token'
+const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
+const SOURCE = fileURLToPath(new URL('./fixtures/disk-full.c', import.meta.url))
+
+describe('disk full', () => {
+  let dir: string | undefined
+  let server: ServerProcess | undefined
+  afterEach(async () => {
+    await server?.stop()
+    server = undefined
+    if (dir != null) await rm(dir, { recursive: true, force: true })
+  })
+
+  /** POSTs a pin of a fresh CID; the request id when answered 202, else the status and body. */
+  const pin = async (url: string): Promise<{ requestid?: string, status: number, body: string }> => {
+    const cid = CID.createV1(raw.code, await sha256.digest(randomBytes(32))).toString()
+    const res = await fetch(`${url}/pins`, {
+      method: 'POST', headers, body: JSON.stringify({ cid, meta: { pad: 'x'.repeat(2000) } })
+    })
+    const body = await res.text()
+    return { status: res.status, body, ...(res.status === 202 ? { requestid: JSON.parse(body).requestid } : {}) }
+  }
+
+  it('answers 507 while LevelDB cannot write, and keeps every request it answered 202 across a restart', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pinery-disk-full-'))
+    const dataDir = join(dir, 'data')
+    const cue = join(dir, 'full')
+    const env = { ...serverEnv(dataDir, TOKEN), PINERY_STALL_TIMEOUT_MS: '600000' }
+    server = await startServerProcess({
+      ...env,
+      LD_PRELOAD: await preloadLibrary(SOURCE),
+      PINERY_DISK_FULL: cue,
+      PINERY_DISK_FULL_DIR: join(dataDir, 'datastore')
+    })
+    const answered: string[] = []
+    for (let i = 0; i < 10; i++) answered.push((await pin(server.url)).requestid as string)
+
+    // Room for ~1.5 requests' records: the next write is cut short part-way.
+    await writeFile(cue, '3000')
+    const refused = []
+    for (let i = 0; i < 10; i++) {
+      const res = await pin(server.url)
+      if (res.requestid != null) answered.push(res.requestid)
+      else refused.push(res)
+    }
+    expect(refused.length).toBeGreaterThan(0)
+
+    // Room again: requests are taken once the datastore has recovered, and none of them is lost.
+    await rm(cue)
+    let taken = 0
+    for (let i = 0; i < 200 && taken < 20; i++) {
+      const res = await pin(server.url)
+      if (res.requestid != null) { answered.push(res.requestid); taken++ } else {
+        await new Promise(resolve => setTimeout(resolve, 50))
+      }
+    }
+    expect(taken).toBe(20)
+
+    expect(await server.stop()).toBe(0)
+    server = await startServerProcess(env)
+    const missing = []
+    for (const requestid of answered) {
+      const res = await fetch(`${server.url}/pins/${requestid}`, { headers })
+      if (res.status !== 200) missing.push(requestid)
+    }
+    expect(missing).toEqual([])
+    // Refused as a full disk, with the spec's Failure body, not as a bug.
+    for (const res of refused) {
+      expect(res.status, res.body).toBe(507)
+      expect(JSON.parse(res.body)).toMatchObject({ error: { reason: 'INSUFFICIENT_STORAGE' } })
+    }
+  })
+})
