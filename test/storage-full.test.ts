@@ -17,6 +17,15 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { preloadLibrary } from './fixtures/power-cut.js'
 import { serverEnv, startServerProcess, type ServerProcess } from './fixtures/process.js'
 
+/** Polls `check` every 100 ms until it holds, for at most `ms`. */
+async function until (check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  for (const end = Date.now() + ms; Date.now() < end;) {
+    if (await check()) return
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
 const TOKEN = 'pinery_storage-full-admin-token'
 const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
 const SOURCE = fileURLToPath(new URL('./fixtures/disk-full.c', import.meta.url))
@@ -88,5 +97,36 @@ describe('disk full', () => {
       expect(res.status, res.body).toBe(507)
       expect(JSON.parse(res.body)).toMatchObject({ error: { reason: 'INSUFFICIENT_STORAGE' } })
     }
+  })
+
+  it('settles a pin whose outcome could not be written, once the disk has room', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pinery-disk-full-'))
+    const dataDir = join(dir, 'data')
+    const cue = join(dir, 'full')
+    server = await startServerProcess({
+      ...serverEnv(dataDir, TOKEN),
+      PINERY_STALL_TIMEOUT_MS: '1000',
+      LD_PRELOAD: await preloadLibrary(SOURCE),
+      PINERY_DISK_FULL: cue,
+      PINERY_DISK_FULL_DIR: join(dataDir, 'datastore')
+    })
+    const url = server.url
+    // A CID nobody has: the fetch stalls and the request fails, but `failed` cannot be written.
+    const cid = CID.createV1(raw.code, await sha256.digest(randomBytes(32))).toString()
+    const res = await fetch(`${url}/pins`, { method: 'POST', headers, body: JSON.stringify({ cid }) })
+    expect(res.status).toBe(202)
+    const { requestid } = await res.json() as { requestid: string }
+    const status = async (): Promise<string | undefined> => {
+      const answer = await fetch(`${url}/pins/${requestid}`, { headers })
+      return answer.status === 200 ? (await answer.json() as { status: string }).status : undefined
+    }
+    await until(async () => await status() === 'pinning', 'the request to be pinning')
+    await writeFile(cue, '0')
+    await new Promise(resolve => setTimeout(resolve, 2500))
+    expect(await status()).toBe('pinning')
+
+    // Room again: the request runs again and its outcome is written, without a restart.
+    await rm(cue)
+    await until(async () => await status() === 'failed', 'the request to fail', 20_000)
   })
 })
