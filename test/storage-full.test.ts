@@ -129,4 +129,34 @@ describe('disk full', () => {
     await rm(cue)
     await until(async () => await status() === 'failed', 'the request to fail', 20_000)
   })
+
+  it('tries to reserve event ids once a second while the disk is full, not once per event', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pinery-disk-full-'))
+    const dataDir = join(dir, 'data')
+    const cue = join(dir, 'full')
+    server = await startServerProcess({
+      ...serverEnv(dataDir, TOKEN),
+      LD_PRELOAD: await preloadLibrary(SOURCE),
+      PINERY_DISK_FULL: cue,
+      PINERY_DISK_FULL_DIR: join(dataDir, 'datastore')
+    })
+    let warnings = 0
+    server.child.stdout?.on('data', (d: Buffer) => {
+      warnings += d.toString().split('\n').filter(l => l.includes('cannot reserve event ids')).length
+    })
+    // Ids are reserved 1,000 ahead, again once only 500 are left: at the 502nd, 1,002nd, … event. After 2,000
+    // events (one each), the 2,002nd reserves, during the outage, and fails: every later event wants one.
+    const body = JSON.stringify({ cid: 'bafkqaaa' })
+    const post = async (): Promise<Response> => await fetch(`${server?.url}/pins`, { method: 'POST', headers, body })
+    for (let i = 0; i < 20; i++) {
+      for (const res of await Promise.all(Array.from({ length: 100 }, post))) expect(res.status).toBe(202)
+    }
+    await writeFile(cue, '0')
+    const started = Date.now()
+    for (let i = 0; i < 100; i++) await pin(server.url)
+    await new Promise(resolve => setTimeout(resolve, 500))
+    const seconds = (Date.now() - started) / 1000
+    expect(warnings).toBeGreaterThan(0)
+    expect(warnings).toBeLessThanOrEqual(Math.ceil(seconds) + 1)
+  })
 })
