@@ -84,9 +84,11 @@ export function guardWrites (
   const raw = db as unknown as Record<(typeof WRITES)[number], Op>
   const retryMs = init.retryMs ?? 1000
   let broken: Error | undefined
+  // Every close but the guard's own is the owner's (a shutdown): the database is not opened again after it,
+  // also when it comes while the guard is between closing and opening.
   let closedByOwner = false
-  let reopening = false
-  db.on('closing', () => { if (!reopening) closedByOwner = true })
+  const close = db.close.bind(db)
+  db.close = async () => { closedByOwner = true; await close() }
 
   const refuse = (): StorageFailedError => new StorageFailedError(
     `the datastore refuses writes until it is opened again (${broken?.message ?? 'unknown error'})`,
@@ -105,9 +107,8 @@ export function guardWrites (
         await sleep(retryMs, undefined, { ref: false })
         continue
       }
-      reopening = true
       try {
-        await db.close()
+        await close()
         if (closedByOwner) return
         await db.open(init.openOptions)
         broken = undefined
@@ -117,8 +118,6 @@ export function guardWrites (
         if (attempt === 1 || attempt % 60 === 0) {
           components.logger?.error({ err, attempt }, 'datastore cannot be opened again yet (disk full?); retrying')
         }
-      } finally {
-        reopening = false
       }
       await sleep(retryMs, undefined, { ref: false })
     }
