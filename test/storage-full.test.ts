@@ -161,4 +161,44 @@ describe('disk full', () => {
     // Stopping while the datastore waits for room: a clean exit, not opened again behind the shutdown.
     expect(await server.stop()).toBe(0)
   })
+
+  it('finishes a user deletion a full disk cut short when it is asked for again', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pinery-disk-full-'))
+    const dataDir = join(dir, 'data')
+    const cue = join(dir, 'full')
+    server = await startServerProcess({
+      ...serverEnv(dataDir, TOKEN),
+      PINERY_STALL_TIMEOUT_MS: '600000',
+      LD_PRELOAD: await preloadLibrary(SOURCE),
+      PINERY_DISK_FULL: cue,
+      PINERY_DISK_FULL_DIR: join(dataDir, 'datastore')
+    })
+    const url = server.url
+    const admin = async (path: string, method = 'GET', body?: unknown): Promise<Response> =>
+      await fetch(`${url}${path}`, { method, headers, ...(body != null ? { body: JSON.stringify(body) } : {}) })
+    expect((await admin('/users', 'POST', { name: 'bob' })).status).toBe(201)
+    const token = await admin('/users/bob/tokens', 'POST', { label: 'laptop' })
+    const { secret } = await token.json() as { secret: string }
+    const bob = { ...headers, authorization: `Bearer ${secret}` }
+    for (let i = 0; i < 20; i++) {
+      const cid = CID.createV1(raw.code, await sha256.digest(randomBytes(32))).toString()
+      const body = JSON.stringify({ cid, meta: { pad: 'x'.repeat(2000) } })
+      expect((await fetch(`${url}/pins`, { method: 'POST', headers: bob, body })).status).toBe(202)
+    }
+
+    // Room for the user's removal, not for the removal of all 20 requests.
+    await writeFile(cue, '1500')
+    expect((await admin('/users/bob?remove_pins=true', 'DELETE')).status).toBe(507)
+    await rm(cue)
+    await until(async () => (await pin(url)).status === 202, 'writes to resume')
+    expect((await admin('/users/bob')).status).toBe(404) // removed: the rest of the deletion is pending
+
+    // Asked again: the deletion is finished (not 404), and the name is free again, with nothing in it.
+    const again = await admin('/users/bob?remove_pins=true', 'DELETE')
+    expect(again.status).toBe(200)
+    expect((await again.json() as { removedPins: number }).removedPins).toBeGreaterThan(0)
+    expect((await admin('/users', 'POST', { name: 'bob' })).status).toBe(201)
+    const usage = await (await admin('/users/bob')).json() as { usage: { pins: Record<string, number> } }
+    expect(Object.values(usage.usage.pins).reduce((a, b) => a + b, 0)).toBe(0)
+  })
 })
