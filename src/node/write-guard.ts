@@ -41,12 +41,6 @@ export interface WriteGuardComponents {
   logger?: Pick<Logger, 'error' | 'warn'>
 }
 
-/** The state of a guarded database's writes. */
-export interface WriteGuard {
-  /** Why writes are refused now, or undefined when they are not. */
-  readonly failing: string | undefined
-}
-
 type Op = (...args: unknown[]) => Promise<unknown>
 const WRITES = ['_put', '_del', '_batch', '_clear'] as const
 const MiB = 1024 * 1024
@@ -80,7 +74,7 @@ function touchesLog (err: unknown): boolean {
  */
 export function guardWrites (
   db: Level<string, Uint8Array>, init: WriteGuardInit, components: WriteGuardComponents = {}
-): WriteGuard {
+): void {
   const raw = db as unknown as Record<(typeof WRITES)[number], Op>
   const retryMs = init.retryMs ?? 1000
   let broken: Error | undefined
@@ -145,5 +139,4 @@ export function guardWrites (
       if (broken != null) throw refuse()
     }
   }
-  return { get failing () { return broken?.message } }
 }
