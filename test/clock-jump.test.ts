@@ -42,6 +42,8 @@ describe('wall clock set back an hour', () => {
       ...serverEnv(join(dir, 'data'), TOKEN),
       PINERY_WEBHOOK_ALLOW: '127.0.0.1',
       PINERY_WEBHOOK_RETRY_MIN_MS: '1000',
+      // Well below the hour the clock goes back (the default is exactly an hour).
+      PINERY_WEBHOOK_RETRY_MAX_MS: '60000',
       LD_PRELOAD: await preloadLibrary(SOURCE),
       PINERY_CLOCK_OFFSET: offset
     })

@@ -186,6 +186,12 @@ describe('disk full', () => {
       expect((await fetch(`${url}/pins`, { method: 'POST', headers: bob, body })).status).toBe(202)
     }
 
+    // Each fetch marks its request `pinning` (a write) a moment after it starts: not during the outage below.
+    await until(async () => {
+      const list = await (await fetch(`${url}/pins?status=pinning&limit=1`, { headers: bob })).json() as { count: number }
+      return list.count === 20
+    }, 'the requests to be pinning')
+
     // Room for the user's removal, not for the removal of all 20 requests.
     await writeFile(cue, '1500')
     expect((await admin('/users/bob?remove_pins=true', 'DELETE')).status).toBe(507)
