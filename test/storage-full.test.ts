@@ -105,7 +105,7 @@ describe('disk full', () => {
     const cue = join(dir, 'full')
     server = await startServerProcess({
       ...serverEnv(dataDir, TOKEN),
-      PINERY_STALL_TIMEOUT_MS: '1000',
+      PINERY_STALL_TIMEOUT_MS: '3000',
       LD_PRELOAD: await preloadLibrary(SOURCE),
       PINERY_DISK_FULL: cue,
       PINERY_DISK_FULL_DIR: join(dataDir, 'datastore')
@@ -122,7 +122,7 @@ describe('disk full', () => {
     }
     await until(async () => await status() === 'pinning', 'the request to be pinning')
     await writeFile(cue, '0')
-    await new Promise(resolve => setTimeout(resolve, 2500))
+    await new Promise(resolve => setTimeout(resolve, 4500))
     expect(await status()).toBe('pinning')
 
     // Room again: the request runs again and its outcome is written, without a restart.
