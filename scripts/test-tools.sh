@@ -12,7 +12,7 @@ KUBO_VERSION="${PINERY_KUBO_VERSION:-v0.42.0}"
 CACHE="${PINERY_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pinery}"
 KUBO_BIN="$CACHE/kubo-$KUBO_VERSION/ipfs"
 
-# The power-cut test compiles a small preload library with cc.
+# The power-cut, disk-full and clock tests compile small preload libraries with cc.
 missing=()
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 command -v cc >/dev/null || missing+=(gcc libc6-dev)

@@ -79,7 +79,7 @@ export async function createPinery (config: Config, components: PineryComponents
   const { logger } = components
   const startedAt = Date.now()
   const metrics = createMetrics()
-  const stores = await openStores(config.dataDir)
+  const stores = await openStores(config.dataDir, { logger })
   const cleanup: Array<() => Promise<void>> = [async () => { await stores.close() }]
   const stopAll = async (): Promise<void> => {
     for (const step of cleanup.reverse()) {

@@ -70,6 +70,15 @@ export class DataDirLockedError extends Error {
   override name = DataDirLockedError.name
 }
 
+/**
+ * The data dir could not be written (disk full, I/O error): nothing of the
+ * request was stored. Answered 507 so clients can tell it from a bug.
+ */
+export class StorageFailedError extends Error {
+  static override name = 'StorageFailedError'
+  override name = StorageFailedError.name
+}
+
 /** A pin made no progress for longer than the stall timeout. */
 export class StallError extends Error {
   static override name = 'StallError'

@@ -121,12 +121,18 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
     await db.put(RESERVED_KEY, encoder.encode(String(upTo)), { sync: true })
     reserved = Math.max(reserved, upTo)
   }
+  /** No reservation is tried before this (performance.now()) after one failed: not a write and a warning per event. */
+  let pausedUntil = 0
   /** Reserves the next block once less than half of this one is left; publishing waits for it if it must. */
   function reserveAhead (): void {
     if (stopped || reserving != null || last + RESERVE_BLOCK / 2 <= reserved) return
+    if (performance.now() < pausedUntil) return
     let written = false
     reserving = writeReservation(last + RESERVE_BLOCK)
-      .then(() => { written = true }, err => { log.warn({ err }, 'cannot reserve event ids') })
+      .then(() => { written = true }, err => {
+        pausedUntil = performance.now() + RETRY_RESERVE_MS
+        log.warn({ err }, 'cannot reserve event ids')
+      })
       .finally(() => {
         reserving = undefined
         // More ids handed out meanwhile than reserved: reserve again (after a pause when the write failed).

@@ -5,7 +5,8 @@
  */
 import {
   ConflictError, ForbiddenError, GoneError, InsufficientFundsError, InvalidRequestError, NotAcceptableError,
-  NotFoundError, PayloadTooLargeError, RequestTimeoutError, TooManyPendingError, UnauthorizedError
+  NotFoundError, PayloadTooLargeError, RequestTimeoutError, StorageFailedError, TooManyPendingError,
+  UnauthorizedError
 } from '../errors.js'
 import { requestLogger } from './request-log.js'
 import type { Logger } from '../logger.js'
@@ -36,6 +37,21 @@ const BY_NAME: Record<string, { status: number, reason: string }> = {
   [GoneError.name]: { status: 410, reason: 'GONE' },
   [PayloadTooLargeError.name]: { status: 413, reason: 'PAYLOAD_TOO_LARGE' },
   [RequestTimeoutError.name]: { status: 408, reason: 'REQUEST_TIMEOUT' }
+}
+
+/**
+ * Whether `err` (or a cause) says the disk is full or the datastore cannot be written: 507, not a 500 that
+ * reads like a bug. datastore-level and blockstore-fs wrap such errors with only their message kept.
+ */
+function storageFailed (err: unknown): boolean {
+  let e = err as { name?: string, code?: string, message?: string, cause?: unknown } | undefined
+  for (let depth = 0; e != null && depth < 10; depth++, e = e.cause as typeof e) {
+    if (e.name === StorageFailedError.name || e.code === 'ENOSPC' || e.code === 'EDQUOT') return true
+    // Closed while it is opened again after a failed write (write-guard.ts), or while stopping.
+    if (e.code === 'LEVEL_DATABASE_NOT_OPEN') return true
+    if (/\b(ENOSPC|EDQUOT|StorageFailedError)\b|No space left on device/.test(e.message ?? '')) return true
+  }
+  return false
 }
 
 // body-parser marks its errors with a `type`.
@@ -71,6 +87,12 @@ export function errorHandler (logger: Logger): ErrorRequestHandler {
     }
     if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
       sendFailure(res, e.status, 'BAD_REQUEST', 'the request could not be read')
+      return
+    }
+    if (storageFailed(err)) {
+      requestLogger(res, logger).error({ err, method: req.method, path: req.path }, 'storage failed')
+      const details = 'the service could not store the request (its disk is full or failing); try again later'
+      sendFailure(res, 507, 'INSUFFICIENT_STORAGE', details)
       return
     }
     // Through the request's logger, so the line carries the request id the client was given.

@@ -8,6 +8,7 @@ import { LevelDatastore } from 'datastore-level'
 import { Level } from 'level'
 import { ConfigError, DataDirLockedError } from '../errors.js'
 import { DurableFsBlockstore } from './durable-blockstore.js'
+import { guardWrites, type WriteGuardComponents } from './write-guard.js'
 import type { Datastore, Key } from 'interface-datastore'
 
 /** The two stores of one data dir. */
@@ -58,14 +59,19 @@ function causeChain (err: unknown): Array<{ code?: string, message?: string }> {
   return chain
 }
 
-/** Opens only the datastore (the CLI needs nothing else). */
-export async function openDatastore (dataDir: string): Promise<LevelDatastore> {
+/**
+ * Opens only the datastore (the CLI needs nothing else), its writes guarded against a torn log
+ * (see write-guard.ts).
+ */
+export async function openDatastore (dataDir: string, components: WriteGuardComponents = {}): Promise<LevelDatastore> {
   await ensureWritableDir(dataDir)
   // Opened here rather than by LevelDatastore, which drops the cause (and so the lock error).
   const db = new Level<string, Uint8Array>(join(dataDir, 'datastore'), { keyEncoding: 'utf8', valueEncoding: 'view' })
   const datastore = new LevelDatastore(db)
+  const openOptions = { createIfMissing: true, compression: false }
+  guardWrites(db, { openOptions }, components)
   try {
-    await db.open({ createIfMissing: true, compression: false })
+    await db.open(openOptions)
     await datastore.open()
   } catch (err) {
     if (causeChain(err).some(e => e.code === 'LEVEL_LOCKED' || /\block\b/i.test(e.message ?? ''))) {
@@ -78,8 +84,8 @@ export async function openDatastore (dataDir: string): Promise<LevelDatastore> {
 }
 
 /** Opens both stores of `dataDir`, creating them when missing. */
-export async function openStores (dataDir: string): Promise<Stores> {
-  const datastore = await openDatastore(dataDir)
+export async function openStores (dataDir: string, components: WriteGuardComponents = {}): Promise<Stores> {
+  const datastore = await openDatastore(dataDir, components)
   const blockstore = new DurableFsBlockstore(join(dataDir, 'blocks'))
   try {
     await blockstore.open()

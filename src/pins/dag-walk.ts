@@ -88,7 +88,7 @@ export async function walkDag (
   let head = 0
   let bytes = 0
   let failure: unknown
-  let lastProgress = Date.now()
+  let lastProgress = performance.now()
   let active = 0
   const inFlight = new Set<AbortController>()
 
@@ -97,8 +97,8 @@ export async function walkDag (
     const timer = rewantAfterMs == null
       ? undefined
       : setInterval(() => {
-          if (Date.now() - lastProgress < rewantAfterMs) return
-          lastProgress = Date.now()
+          if (performance.now() - lastProgress < rewantAfterMs) return
+          lastProgress = performance.now()
           for (const controller of inFlight) controller.abort(new RewantSignal('re-want'))
         }, Math.max(10, rewantAfterMs / 4))
 
@@ -154,7 +154,7 @@ export async function walkDag (
       const size = blockSize(data)
       blocks.push(cid)
       bytes += size
-      lastProgress = Date.now()
+      lastProgress = performance.now()
       options.onBlock?.(cid, size)
       // Raw blocks have no links: their pieces are never joined.
       if (cid.code === raw.code) return

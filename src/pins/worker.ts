@@ -119,6 +119,9 @@ interface Job {
 /** A fetch still running after this long is reported to its jobs as fetching (the request becomes `pinning`). */
 const PINNING_AFTER_MS = 100
 
+/** A pin whose outcome could not be written runs again after this long (its blocks are mostly stored by then). */
+const SETTLE_RETRY_MS = 5000
+
 /** Records from enqueue() kept for their jobs, at most: reading one back costs ~20 µs of CPU (10k: ~0.2 CPU-s). */
 const HANDED_MAX = 1024
 
@@ -194,7 +197,15 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
         const known = isErrorNamed(cause, StallError.name) || isErrorNamed(cause, InsufficientFundsError.name)
         outcome = { failure: known ? cause.message : `fetch failed: ${(cause as Error).message}` }
       }
-      const settled = await jobs.settle(record, outcome)
+      let settled: 'pinned' | 'failed'
+      try {
+        settled = await jobs.settle(record, outcome)
+      } catch (err) {
+        // Neither outcome could be written (a full disk): the request would stay pending until a restart.
+        log.error({ err, requestid }, 'cannot record how a pin ended; it runs again later')
+        setTimeout(() => { again(record) }, SETTLE_RETRY_MS).unref()
+        return
+      }
       components.metrics?.pinFinished(settled, (performance.now() - started) / 1000)
       if (settled === 'failed') components.onFailed()
     } finally {
@@ -215,6 +226,13 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
     let owners = held.size
     for (const owner of queue.owners()) if (!held.has(owner)) owners++
     return Math.min(init.concurrency - 1, Math.ceil(init.concurrency / Math.max(1, owners)))
+  }
+
+  /** Queues `record` again, read back from the store when it runs (it may be gone or settled by then). */
+  function again (record: PinRecord): void {
+    if (stopped || queue.has(record.requestid) || active.has(record.requestid)) return
+    queue.push(record.requestid, record.owner)
+    pump()
   }
 
   function pump (): void {

@@ -1,7 +1,7 @@
 /**
  * Team administration over the user and token stores and the pin index.
  */
-import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js'
+import { ConflictError, InvalidRequestError, NotFoundError, UnauthorizedError, isErrorNamed } from '../errors.js'
 import type { DeletedUser, LocalTeam, NodeUsage, Usage, UserView } from './index.js'
 import type { TokenStore, User, UserStore } from '../auth/index.js'
 import type { PinIndex } from '../pins/query-index.js'
@@ -72,8 +72,19 @@ export function createTeam (components: TeamComponents): LocalTeam {
     },
 
     async deleteUser (name, options = {}) {
-      await existing(name)
       if (name === 'admin') throw new InvalidRequestError('the admin user cannot be deleted')
+      // Removed, but the rest failed (a full disk): finished now rather than only at the next start, when
+      // the name could not be taken meanwhile and the removed user's requests stayed.
+      if ((await users.removing()).includes(name)) {
+        try {
+          return await components.retire(name, async () => await removeTokensAndPins(name))
+        } catch (err) {
+          // retire refuses a second deletion while one runs: that is a conflict, not the caller's token.
+          if (isErrorNamed(err, UnauthorizedError.name)) throw new ConflictError(`user ${name} is being deleted now`)
+          throw err
+        }
+      }
+      await existing(name)
       const pins = pinCount(name)
       if (pins > 0 && options.removePins !== true) {
         throw new ConflictError(`user ${name} still has ${pins} pin requests; ` +

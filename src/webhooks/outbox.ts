@@ -109,6 +109,15 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     lane.timer.unref()
   }
 
+  /**
+   * Whether a retry set for `at` (wall clock, as stored) is still ahead. One further ahead than the longest
+   * backoff was set before the clock went back (NTP, a resumed VM): it is due now, not after the clock has
+   * caught up again (an hour set back held every retry back an hour).
+   */
+  function waits (at: number, now: number): boolean {
+    return at > now && at - now <= init.retryMaxMs
+  }
+
   function backoff (failures: number): number {
     const base = Math.min(init.retryMaxMs, init.retryMinMs * 2 ** Math.min(failures - 1, 40))
     return Math.round(base * (0.5 + Math.random() * 0.5))
@@ -187,7 +196,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     const hook = store.get(lane.id)
     if (hook == null || !hook.enabled) return
     const now = Date.now()
-    if (lane.pausedUntil > now) { arm(lane, lane.pausedUntil); return }
+    if (waits(lane.pausedUntil, now)) { arm(lane, lane.pausedUntil); return }
     if (lane.inflight.size >= concurrency) return
     const blocked = new Set(lane.inflight.keys())
     let wake = Infinity
@@ -196,7 +205,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
       const entry = queue[i] as Entry
       if (entry.done === true || blocked.has(entry.requestid)) continue
       blocked.add(entry.requestid)
-      if (entry.nextAt > now) { wake = Math.min(wake, entry.nextAt); continue }
+      if (waits(entry.nextAt, now)) { wake = Math.min(wake, entry.nextAt); continue }
       lane.inflight.set(entry.requestid, entry)
       active++
       void attempt(lane, hook, entry)
