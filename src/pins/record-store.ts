@@ -139,13 +139,21 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
   // None yet (or unreadable): a new id, which no snapshot carries.
   const known = id != null && id !== '' && Number.isSafeInteger(Number(storedSeq))
   const generation = known ? { id, seq: Number(storedSeq) } : { id: randomUUID(), seq: 0 }
+  // A failed batch may still have landed (write-guard.ts: refused after a torn append, kept by LevelDB's
+  // recovery) while the index never took it: no snapshot at close then, the next start reads the records.
+  let failedWrite = false
   const generationNow = async (): Promise<Generation> =>
     ({ ...generation, clock: await text(CLOCK_KEY), format: await text(FORMAT_KEY) })
   // Concurrent changes are written together (one LevelDB write, one fsync), each advancing the generation.
   const group = createGroupCommit<BatchOp>({ maxOps: GROUP_MAX_OPS, maxWrites: GROUP_MAX_WRITES }, {
     writeBatch: async (ops, sync) => {
       const value = encoder.encode(`${generation.id} ${++generation.seq}`)
-      await db.batch([...ops, { type: 'put' as const, key: GENERATION_KEY, value }], { sync })
+      try {
+        await db.batch([...ops, { type: 'put' as const, key: GENERATION_KEY, value }], { sync })
+      } catch (err) {
+        failedWrite = true
+        throw err
+      }
     }
   })
 
@@ -272,7 +280,7 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
 
     async close () {
       await group.idle()
-      if (index == null || snapshot == null) return
+      if (index == null || snapshot == null || failedWrite) return
       // Stored as it is in memory now: concurrent batches may have landed out of order.
       await db.put(GENERATION_KEY, encoder.encode(`${generation.id} ${generation.seq}`), { sync: true })
       await snapshot.write(index.dump(), await generationNow())

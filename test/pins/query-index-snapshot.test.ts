@@ -183,6 +183,34 @@ describe('index snapshot', () => {
     expect(answers(after.index)).toEqual(expected)
   })
 
+  it('is not written after a failed write that may have landed: the next start rebuilds', async () => {
+    const dir = await tempDir()
+    const o = await openTracked(dir)
+    await fill(o.records, 30)
+    // The write guard's race (write-guard.ts): the batch reaches LevelDB, its caller is told it failed.
+    const db = o.datastore.db as unknown as { batch: (...args: unknown[]) => Promise<void> }
+    const batch = db.batch.bind(db)
+    db.batch = async (...args) => {
+      await batch(...args)
+      db.batch = batch
+      throw new Error('refused after a torn append')
+    }
+    const cidKey = CIDS[0] as string
+    const r: PinRecord = {
+      requestid: randomUUID(), owner: 'alice', created: o.records.nextCreated(), status: 'queued', cidKey,
+      pin: { cid: cidKey }
+    }
+    await expect(o.records.write(r)).rejects.toThrow('torn append')
+    await o.records.close()
+    await o.datastore.close()
+    opened.pop()
+
+    const after = await openTracked(dir)
+    expect(after.fromSnapshot).toBe(false)
+    expect(await after.records.get(r.requestid)).toBeDefined()
+    expect(answers(after.index)).toEqual(answers(await rebuilt(after.datastore)))
+  })
+
   it('is not used when truncated or corrupted', async () => {
     const dir = await tempDir()
     const before = await closedCleanly(dir)
