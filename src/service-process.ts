@@ -36,7 +36,9 @@ try {
     fail(`cannot start the libp2p node: ${e.message}`)
   }
   logger.fatal({ err }, 'startup failed')
-  process.exit(1)
+  // The operator reads stderr; the log line above (stdout) carries the stack for machines.
+  const full = /ENOSPC|EDQUOT|No space left/.test(`${e.message} ${String((e as { cause?: unknown }).cause)}`)
+  fail(`startup failed: ${e.message}${full ? ' (the data dir\'s disk is full: free some room and start again)' : ''}`)
 }
 
 if (pinery.generatedAdminToken != null) {

@@ -53,6 +53,17 @@ describe('node dist/server.js', () => {
     expect(stderr).toMatch(message)
   })
 
+  it.each([
+    ['blocks', /blockstore at .*blocks cannot be opened: not a directory/],
+    ['datastore', /startup failed: Database failed to open/]
+  ])('refuses a data dir whose %s is a file, with one line on stderr', async (name, message) => {
+    await writeFile(join(dataDir, name), 'not a store\n')
+    const { code, stderr } = await run(SERVER, [], base())
+    expect(code).not.toBe(0)
+    expect(stderr.trim().split('\n')).toHaveLength(1)
+    expect(stderr).toMatch(message)
+  })
+
   it('refuses an HTTP port in use', async () => {
     const blocker = createServer()
     await new Promise<void>(resolve => blocker.listen(0, '127.0.0.1', resolve))

@@ -89,6 +89,8 @@ export async function openStores (dataDir: string, components: WriteGuardCompone
   const blockstore = new DurableFsBlockstore(join(dataDir, 'blocks'))
   try {
     await blockstore.open()
+    // blockstore-fs opens a plain file of that name too, and then every put fails: say so at start.
+    if (!(await stat(join(dataDir, 'blocks'))).isDirectory()) throw new Error('not a directory')
   } catch (err) {
     await datastore.close()
     throw new ConfigError(`blockstore at ${join(dataDir, 'blocks')} cannot be opened: ${(err as Error).message}`)
