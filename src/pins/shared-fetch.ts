@@ -6,6 +6,7 @@
  * leave; the last to leave aborts a fetch nobody wants any more.
  */
 import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
 import { StallError } from '../errors.js'
 import { isDialableOrigin, parseMultiaddr } from '../node/multiaddrs.js'
 import { createSemaphore } from './semaphore.js'
@@ -27,7 +28,15 @@ export interface SharedFetch {
   finished: boolean
   /** Told the bytes fetched so far after each block. */
   watchers: Set<(bytes: number) => void>
+  /** When the walk started and its first, second and latest block arrived (debug log, bench:transfer --rtt). */
+  timeline: FetchTimeline
 }
+
+/**
+ * Marks of one fetch: the start as epoch ms (to line up with libp2p's log lines), the rest in ms after it,
+ * each when the block was stored: the first (the root), the first raw leaf, the latest.
+ */
+export interface FetchTimeline { startedAt: number, rootMs?: number, firstLeafMs?: number, lastBlockMs?: number }
 
 /** The abort reason of a job or fetch nobody wants any more (not a failure to report). */
 export class CancelledError extends Error {
@@ -81,8 +90,10 @@ export function createSharedFetches (init: SharedFetchesInit, components: Shared
       protectedBlocks: [],
       done: Promise.resolve({ blocks: [], bytes: 0 }),
       finished: false,
-      watchers: new Set()
+      watchers: new Set(),
+      timeline: { startedAt: Date.now() }
     }
+    const { timeline } = fetch
     let stallTimer: NodeJS.Timeout | undefined
     const armStall = (): void => {
       clearTimeout(stallTimer)
@@ -96,8 +107,12 @@ export function createSharedFetches (init: SharedFetchesInit, components: Shared
       rewantAfterMs: init.rewantAfterMs,
       limiter,
       beforeBlock: async (cid) => { fetch.protectedBlocks.push(cid); await guard.protect(cid) },
-      onBlock: (_cid, size) => {
+      onBlock: (cid, size) => {
         fetch.progress.blocks++
+        const ms = Date.now() - timeline.startedAt
+        timeline.rootMs ??= ms
+        if (cid.code === raw.code) timeline.firstLeafMs ??= ms
+        timeline.lastBlockMs = ms
         fetch.progress.bytes += size
         components.metrics?.blockFetched(size)
         armStall()
