@@ -6,9 +6,16 @@
  * the origin's DAG, both through the proxy. Medians of MiB/s and the receivers' CPU-s/GiB.
  * Each variant's origin runs the bitswap the variant names (ORIGIN_BITSWAP, else its PINERY_BITSWAP,
  * else helia): `--bitswap helia,lean` compares stock and lean pairs side by side.
+ *
+ * Round six added, next to the end-to-end numbers (the targets), a steady-state column (raw: first byte
+ * to last byte; Pinery: first leaf stored to last block stored) and two phase tables: each Pinery pin
+ * split by its debug log (phases.ts: TCP, Noise chosen and done, connected, bitswap stream, root, first
+ * leaf, last block, durable, settled, seen by the poll) and the raw stream's connected / stream / first
+ * byte / last byte, with the round trips each takes beyond the 0 ms row.
  */
 import { startDelayProxy, viaProxy, type DelayProxy } from './delay-proxy.js'
 import { MiB, median, runPeer, startPeer, table } from './lib.js'
+import { loadavg } from 'node:os'
 import { resolve } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
 import { pineryRun } from './pinery-run.js'
@@ -113,7 +120,7 @@ export async function rttSweep ({ sizes, rtts, runs, variants }: RttSweepInit): 
             rs.ms.push(r.ms)
             rs.steady.push(steadyMibs(n, r.firstByteMs, r.ms, 0))
             rs.phases.push({ connectedMs: r.connectedMs, streamMs: r.streamMs, firstByteMs: r.firstByteMs, ms: r.ms })
-            let line = `${n} MiB rtt ${rtt} ms run ${i + 1}: ` +
+            let line = `${n} MiB rtt ${rtt} ms run ${i + 1} (load ${loadavg()[0]?.toFixed(1) ?? '?'}): ` +
               `raw ${rs.mibs.at(-1)?.toFixed(1)} MiB/s ${rs.cpu.at(-1)?.toFixed(1)} CPU-s/GiB`
             for (const v of variants) {
               const p = await pineryRun(origins.get(v.origin)?.cid as string, [via(v.origin)], v.env, v.script,
