@@ -3,9 +3,9 @@
  * does not. Pinery runs at debug log level there; its log already says when each step of the dial
  * happened (libp2p's own lines, routed into Pinery's log by node/component-logger.ts) and, once a pin
  * settles, the job's `fetch timeline` (pins/worker.ts): when the root, the first raw leaf and the last
- * block were stored, the blocks made durable and the outcome settled. Every mark is taken as ms after
- * the bench's POST (pino's `time` and the bench's Date.now() share the clock). A build without the
- * timeline line (an older baseline) has only the dial's marks.
+ * block arrived, when the last block was stored, the blocks made durable and the outcome settled.
+ * Every mark is taken as ms after the bench's POST (pino's `time` and the bench's Date.now() share the
+ * clock). A build without the timeline line (an older baseline) has only the dial's marks.
  *
  * The libp2p lines matched are those of the installed libp2p 3.3 (upgrader, tcp, connection, identify):
  * a version that rewords them leaves those marks empty (NaN), not wrong.
@@ -25,10 +25,12 @@ export interface PinPhases {
   connected: number
   /** Pinery's outbound bitswap stream is negotiated (multistream-select: one round trip). */
   bitswap: number
-  /** The root block stored, the first raw leaf stored, the last block stored (from the fetch timeline). */
+  /** The root, the first raw leaf and the last block arrived (verified, before their writes; fetch timeline). */
   root: number
   firstLeaf: number
   lastBlock: number
+  /** The last block stored (its file written: writes wait in the file system threads behind later arrivals). */
+  lastStored: number
   /** The DAG's blocks made durable (fsync / syncfs), the outcome settled (pin written, record `pinned`). */
   durable: number
   settled: number
@@ -54,7 +56,7 @@ export function pinPhases (lines: string[], postedAt: number): PinPhases {
   const parsed = lines.flatMap(l => { try { return [JSON.parse(l) as LogLine] } catch { return [] } })
   const phases: PinPhases = {
     job: NaN, tcp: NaN, secure: NaN, noise: NaN, connected: NaN, bitswap: NaN, root: NaN, firstLeaf: NaN,
-    lastBlock: NaN, durable: NaN, settled: NaN
+    lastBlock: NaN, lastStored: NaN, durable: NaN, settled: NaN
   }
   for (const mark of MARKS) {
     const line = parsed.find(l => l.msg.includes(mark.text) && (mark.component?.test(l.component ?? '') ?? true))
@@ -68,13 +70,14 @@ export function pinPhases (lines: string[], postedAt: number): PinPhases {
     phases.root = at('rootMs')
     phases.firstLeaf = at('firstLeafMs')
     phases.lastBlock = at('lastBlockMs')
+    phases.lastStored = at('lastStoredMs')
     phases.durable = at('durableMs')
     phases.settled = at('settledMs')
   }
   return phases
 }
 
-/** MiB/s from the first leaf stored to the last block stored: the data phase alone, no round trips before it. */
+/** MiB/s from the first leaf to the last block (or byte): the data phase alone, no round trips before it. */
 export function steadyMibs (mib: number, firstMs: number, lastMs: number, firstMib = 0.25): number {
   return (mib - firstMib) / ((lastMs - firstMs) / 1000)
 }

@@ -8,10 +8,10 @@
  * else helia): `--bitswap helia,lean` compares stock and lean pairs side by side.
  *
  * Round six added, next to the end-to-end numbers (the targets), a steady-state column (raw: first byte
- * to last byte; Pinery: first leaf stored to last block stored) and two phase tables: each Pinery pin
- * split by its debug log (phases.ts: TCP, Noise chosen and done, connected, bitswap stream, root, first
- * leaf, last block, durable, settled, seen by the poll) and the raw stream's connected / stream / first
- * byte / last byte, with the round trips each takes beyond the 0 ms row.
+ * to last byte; Pinery: first leaf to last block arrived) and two phase tables: each Pinery pin split by
+ * its debug log (phases.ts: TCP, Noise chosen and done, connected, bitswap stream, root, first leaf and
+ * last block in, last block stored, durable, settled, seen by the poll) and the raw stream's connected /
+ * stream / first byte / last byte, with the round trips each takes beyond the 0 ms row.
  */
 import { startDelayProxy, viaProxy, type DelayProxy } from './delay-proxy.js'
 import { MiB, median, runPeer, startPeer, table } from './lib.js'
@@ -76,7 +76,8 @@ const stats = (): Stats => ({ mibs: [], cpu: [], rss: [], steady: [], ms: [], ph
 /** Columns of the phase tables: a label and the phase's key (ms after the POST, or after the raw dial). */
 const PINERY_PHASES: Array<[string, keyof PinPhases | 'seen']> = [['job', 'job'], ['TCP', 'tcp'],
   ['Noise chosen', 'secure'], ['Noise done', 'noise'], ['connected', 'connected'], ['bitswap stream', 'bitswap'],
-  ['root', 'root'], ['first leaf', 'firstLeaf'], ['last block', 'lastBlock'], ['durable', 'durable'],
+  ['root in', 'root'], ['first leaf in', 'firstLeaf'], ['last block in', 'lastBlock'],
+  ['last stored', 'lastStored'], ['durable', 'durable'],
   ['settled', 'settled'], ['seen', 'seen']]
 const RAW_PHASES: Array<[string, keyof RawPhases]> = [['connected', 'connectedMs'], ['stream', 'streamMs'],
   ['first byte', 'firstByteMs'], ['last byte', 'ms']]
@@ -168,8 +169,8 @@ export async function rttSweep ({ sizes, rtts, runs, variants }: RttSweepInit): 
     }
   }
   process.stdout.write(`\nbench:transfer --rtt — medians of ${runs} runs, everything through the delaying proxy; ` +
-    'end to end (the targets) and steady state (raw: first byte → last byte; Pinery: first leaf stored → last ' +
-    'block stored)\n\n')
+    'end to end (the targets) and steady state (raw: first byte → last byte; Pinery: first leaf → last block ' +
+    'arrived)\n\n')
   process.stdout.write(table(['size', 'RTT', 'receiver', 'raw MiB/s', 'runs', 'Pinery MiB/s', 'runs',
     'Pinery / own 0 ms (≥ 90 %)', 'Pinery / raw (≥ 0.7×)', 'raw steady MiB/s', 'Pinery steady MiB/s',
     'raw CPU-s/GiB', 'Pinery CPU-s/GiB', 'Pinery peak RSS MiB'], rows) + '\n')

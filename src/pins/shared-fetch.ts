@@ -33,10 +33,17 @@ export interface SharedFetch {
 }
 
 /**
- * Marks of one fetch: the start as epoch ms (to line up with libp2p's log lines), the rest in ms after it,
- * each when the block was stored: the first (the root), the first raw leaf, the latest.
+ * Marks of one fetch: the start as epoch ms (to line up with libp2p's log lines), the rest in ms after it:
+ * when the first block (the root), the first raw leaf and the latest block arrived, and when the latest
+ * block was stored (its file written; writes queue in the file system threads behind later arrivals).
  */
-export interface FetchTimeline { startedAt: number, rootMs?: number, firstLeafMs?: number, lastBlockMs?: number }
+export interface FetchTimeline {
+  startedAt: number
+  rootMs?: number
+  firstLeafMs?: number
+  lastBlockMs?: number
+  lastStoredMs?: number
+}
 
 /** The abort reason of a job or fetch nobody wants any more (not a failure to report). */
 export class CancelledError extends Error {
@@ -101,18 +108,26 @@ export function createSharedFetches (init: SharedFetchesInit, components: Shared
       stallTimer = setTimeout(() => { controller.abort(new StallError(stalled)) }, init.stallTimeoutMs)
     }
     armStall()
-    fetch.done = walkDag(CID.parse(record.cidKey), components.blocks, {
+    const arrived = (cid: CID): void => {
+      const ms = Date.now() - timeline.startedAt
+      timeline.rootMs ??= ms
+      if (cid.code === raw.code) timeline.firstLeafMs ??= ms
+      timeline.lastBlockMs = ms
+    }
+    const blocks: DagWalkComponents = {
+      getCodec: components.blocks.getCodec,
+      getBlock: async (cid, options) =>
+        await components.blocks.getBlock(cid, { ...options, onArrived: () => { arrived(cid) } })
+    }
+    fetch.done = walkDag(CID.parse(record.cidKey), blocks, {
       signal: controller.signal,
       concurrency: init.fetchConcurrency,
       rewantAfterMs: init.rewantAfterMs,
       limiter,
       beforeBlock: async (cid) => { fetch.protectedBlocks.push(cid); await guard.protect(cid) },
-      onBlock: (cid, size) => {
+      onBlock: (_cid, size) => {
         fetch.progress.blocks++
-        const ms = Date.now() - timeline.startedAt
-        timeline.rootMs ??= ms
-        if (cid.code === raw.code) timeline.firstLeafMs ??= ms
-        timeline.lastBlockMs = ms
+        timeline.lastStoredMs = Date.now() - timeline.startedAt
         fetch.progress.bytes += size
         components.metrics?.blockFetched(size)
         armStall()

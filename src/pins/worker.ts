@@ -124,9 +124,8 @@ const HANDED_MAX = 1024
 
 /**
  * A job's phases for the debug log (bench:transfer --rtt splits a pin by them): the job's start as epoch ms
- * (to line up with libp2p's own log lines), then ms after it: when the fetch stored its root, its first raw
- * leaf and its last block (the fetch may have started before this job joined it), the blocks made durable,
- * the outcome settled.
+ * (to line up with libp2p's own log lines), then ms after it: the fetch's marks (FetchTimeline; the fetch
+ * may have started before this job joined it), the blocks made durable, the outcome settled.
  */
 function timelineOf (fetch: SharedFetch, startedAt: number, durableAt: number | undefined): Record<string, number> {
   const { startedAt: fetchAt, ...marks } = fetch.timeline

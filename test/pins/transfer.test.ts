@@ -123,12 +123,12 @@ describe.each(['helia', 'lean'] as const)('pinning a DAG from another peer (%s b
     const p = pinPhases(logs.filter(keepLine), postedAt)
     // Every mark is there (libp2p's lines included: a libp2p that rewords them fails here, not in the bench).
     const order = [p.job, p.tcp, p.secure, p.noise, p.connected, p.bitswap, p.root, p.firstLeaf, p.lastBlock,
-      p.durable, p.settled]
+      p.lastStored, p.durable, p.settled]
     for (const ms of order) expect(Number.isFinite(ms)).toBe(true)
     // In order, apart from the bitswap stream, opened beside the fetch (the root may come first from a stream
     // already open). Marks are whole milliseconds of two clocks read at different moments: 1 ms of slack.
-    const fetchOrder = [p.job, p.tcp, p.secure, p.noise, p.connected, p.root, p.firstLeaf, p.lastBlock, p.durable,
-      p.settled]
+    const fetchOrder = [p.job, p.tcp, p.secure, p.noise, p.connected, p.root, p.firstLeaf, p.lastBlock,
+      p.lastStored, p.durable, p.settled]
     for (let i = 1; i < fetchOrder.length; i++) {
       expect(fetchOrder[i]).toBeGreaterThanOrEqual((fetchOrder[i - 1] ?? 0) - 1)
     }
