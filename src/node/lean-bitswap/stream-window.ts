@@ -10,7 +10,8 @@
  * its throughput at window / RTT, and 16 MiB at 100 ms is 160 MiB/s, barely above what this receiver
  * takes at 0 ms (~130–140 MiB/s), so every pause of the receiver (a GC, a burst of file writes) cost
  * throughput it could not make up. Measured (scripts/bench/RESULTS.md, round six: latency): 1 GiB at
- * 100 ms RTT, first leaf to last block, 111–121 MiB/s with 16 MiB against 130–141 with 32 MiB.
+ * 100 ms RTT, side by side with the 16 MiB build, 125.6 against 108.9 MiB/s end to end (each of 3 runs
+ * +13–23 %; +7 % in a run at load 5–10); alike at 0 ms.
  *
  * It does not change what a peer can make Pinery hold: messages are read as they arrive (the window
  * never fills in Pinery's memory; the bytes in flight are on the network and in the kernel's socket
