@@ -3,7 +3,8 @@
  *   origin --mib N        holds an N MiB UnixFS file (256 KiB chunks, raw leaves, CIDv1) and
  *                         serves the raw-stream protocol; prints {cid, addrs} when ready
  *   raw --addr A --mib N  reads N MiB over one libp2p stream from A; prints {ms, cpuS, threads} (its own
- *                         CPU, and CPU-s by thread name as receiver-ab.ts splits Pinery's)
+ *                         CPU, and CPU-s by thread name as receiver-ab.ts splits Pinery's) and its phases
+ *                         {connectedMs, streamMs, firstByteMs} (ms from the dial, as `ms`)
  *   origin-many --count N holds N single-block DAGs (bench:many); prints {addrs}
  *   fetch --addr A --cid C  a Helia peer that walks the DAG C from A over bitswap, 256 blocks in
  *                         flight (Pinery's own walker), keeping nothing; prints {ms, bytes, blocks}
@@ -87,14 +88,22 @@ async function raw (addr: string, mib: number): Promise<void> {
   const node = await createPineryNode({ listen, announce: [] },
     { blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), logger })
   const [threads0, cpu0, started] = [await threadCpu(), process.cpuUsage(), performance.now()]
-  const stream = await node.libp2p.dialProtocol(multiaddr(addr), RAW_PROTOCOL)
+  const since = (): number => performance.now() - started
+  const connection = await node.libp2p.dial(multiaddr(addr))
+  const connectedMs = since()
+  const stream = await connection.newStream(RAW_PROTOCOL)
+  const streamMs = since()
   let bytes = 0
-  for await (const chunk of stream) bytes += chunk.byteLength
-  const ms = performance.now() - started
+  let firstByteMs = 0
+  for await (const chunk of stream) {
+    if (bytes === 0) firstByteMs = since()
+    bytes += chunk.byteLength
+  }
+  const ms = since()
   const cpu = process.cpuUsage(cpu0)
   const threads = Object.fromEntries([...await threadCpu()].map(([k, v]) => [k, v - (threads0.get(k) ?? 0)]))
   if (bytes !== mib * MiB) throw new Error(`read ${bytes} bytes, expected ${mib * MiB}`)
-  print({ ms, cpuS: (cpu.user + cpu.system) / 1e6, threads })
+  print({ ms, cpuS: (cpu.user + cpu.system) / 1e6, threads, connectedMs, streamMs, firstByteMs })
   await node.stop()
 }
 

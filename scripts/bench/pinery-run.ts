@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startServerProcess } from '../../test/fixtures/process.js'
 import { serverEnv, cpuSeconds, peakRss, threadCpu, threadDelta } from './lib.js'
+import { keepLine, pinPhases, type PinPhases } from './phases.js'
 import type { ReceiverRun } from './kubo.js'
 
 const TOKEN = 'pinery_bench-token'
@@ -36,23 +37,38 @@ export function keepUntilExit (dir: string): void { finished.push(dir) }
  */
 export const POLL_MS = 100
 
+/** A Pinery run; with `phases`, what its log said about each step (see phases.ts). */
+export type PineryRun = ReceiverRun & { phases?: PinPhases }
+
 /**
  * Pins `cid` from `origins` in a fresh Pinery process; `env` adds settings (PINERY_* of the bench's own env too),
- * `script` runs another build's server.js (side by side with this one).
+ * `script` runs another build's server.js (side by side with this one). With `phases`, Pinery logs at debug
+ * level (~100 lines per pin: libp2p's connection steps and the fetch timeline) and the run says its phases.
  */
 export async function pineryRun (
-  cid: string, origins: string[], env: Record<string, string> = {}, script?: string
-): Promise<ReceiverRun> {
+  cid: string, origins: string[], env: Record<string, string> = {}, script?: string, options: { phases?: boolean } = {}
+): Promise<PineryRun> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-'))
   const server = await startServerProcess({
     ...serverEnv(dataDir, TOKEN),
     ...pick(process.env, /^PINERY_/),
+    ...(options.phases === true ? { PINERY_LOG_LEVEL: 'debug' } : {}),
     ...env
   }, script)
+  const kept: string[] = []
+  if (options.phases === true) {
+    let partial = ''
+    server.child.stdout?.on('data', (d: Buffer) => {
+      const lines = (partial + d.toString()).split('\n')
+      partial = lines.pop() ?? ''
+      for (const line of lines) if (keepLine(line)) kept.push(line)
+    })
+  }
   try {
     const pid = server.child.pid as number
     const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
     const [cpu0, threads0] = [await cpuSeconds(pid), await threadCpu(pid)]
+    const postedAt = Date.now()
     const started = performance.now()
     const body = JSON.stringify({ cid, origins })
     const created = await (await fetch(`${server.url}/pins`, { method: 'POST', headers, body }))
@@ -66,7 +82,13 @@ export async function pineryRun (
     }
     const ms = performance.now() - started
     const threads = threadDelta(threads0, await threadCpu(pid))
-    return { ms, cpuS: await cpuSeconds(pid) - cpu0, peakRssBytes: await peakRss(pid), threads }
+    const run: PineryRun = { ms, cpuS: await cpuSeconds(pid) - cpu0, peakRssBytes: await peakRss(pid), threads }
+    if (options.phases !== true) return run
+    // The fetch timeline is logged right after the settle that the poll saw: wait for it a moment.
+    for (let i = 0; i < 50 && !kept.some(l => l.includes('"fetch timeline"')); i++) {
+      await new Promise(resolve => setTimeout(resolve, 10))
+    }
+    return { ...run, phases: pinPhases(kept, postedAt) }
   } finally {
     await server.stop()
     keepUntilExit(dataDir)

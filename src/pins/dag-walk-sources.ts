@@ -42,12 +42,13 @@ export function networkBlockSource (components: BlockSourceComponents): DagWalkC
     async getBlock (cid, options) {
       if (await blockstore.has(cid, options)) {
         const stored = await toBuffer(blockstore.get(cid, options))
-        if (blockMatches(cid, stored)) return stored
+        if (blockMatches(cid, stored)) { options.onArrived?.(); return stored }
         // The put below replaces the file (write, then rename over it) and is made durable before pinning.
         components.logger?.warn({ cid: cid.toString(), bytes: stored.byteLength },
           'a stored block does not match its CID (cut short by a crash?); fetching it again')
       }
       const bytes = await components.want(cid, options)
+      options.onArrived?.()
       // Pieces go to the blockstore as they are: DurableFsBlockstore writes them with one writev.
       await blockstore.put(cid, bytes, options)
       return bytes

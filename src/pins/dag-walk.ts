@@ -32,8 +32,11 @@ import type { CID } from 'multiformats/cid'
 
 /** How the walker reaches blocks and codecs. */
 export interface DagWalkComponents {
-  /** The block's bytes (one buffer or the pieces it arrived in); may fetch from the network. */
-  getBlock(cid: CID, options: { signal?: AbortSignal }): Promise<BlockBytes>
+  /**
+   * The block's bytes (one buffer or the pieces it arrived in); may fetch from the network. `onArrived` is
+   * told when the bytes are here, before any write (a fetch's timeline, see shared-fetch.ts).
+   */
+  getBlock(cid: CID, options: { signal?: AbortSignal, onArrived?: () => void }): Promise<BlockBytes>
   getCodec(code: number): Promise<BlockCodec<number, unknown>>
 }
 

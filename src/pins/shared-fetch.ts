@@ -6,6 +6,7 @@
  * leave; the last to leave aborts a fetch nobody wants any more.
  */
 import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
 import { StallError } from '../errors.js'
 import { isDialableOrigin, parseMultiaddr } from '../node/multiaddrs.js'
 import { createSemaphore } from './semaphore.js'
@@ -27,6 +28,21 @@ export interface SharedFetch {
   finished: boolean
   /** Told the bytes fetched so far after each block. */
   watchers: Set<(bytes: number) => void>
+  /** When the walk started and its first, second and latest block arrived (debug log, bench:transfer --rtt). */
+  timeline: FetchTimeline
+}
+
+/**
+ * Marks of one fetch: the start as epoch ms (to line up with libp2p's log lines), the rest in ms after it:
+ * when the first block (the root), the first raw leaf and the latest block arrived, and when the latest
+ * block was stored (its file written; writes queue in the file system threads behind later arrivals).
+ */
+export interface FetchTimeline {
+  startedAt: number
+  rootMs?: number
+  firstLeafMs?: number
+  lastBlockMs?: number
+  lastStoredMs?: number
 }
 
 /** The abort reason of a job or fetch nobody wants any more (not a failure to report). */
@@ -81,8 +97,10 @@ export function createSharedFetches (init: SharedFetchesInit, components: Shared
       protectedBlocks: [],
       done: Promise.resolve({ blocks: [], bytes: 0 }),
       finished: false,
-      watchers: new Set()
+      watchers: new Set(),
+      timeline: { startedAt: Date.now() }
     }
+    const { timeline } = fetch
     let stallTimer: NodeJS.Timeout | undefined
     const armStall = (): void => {
       clearTimeout(stallTimer)
@@ -90,7 +108,18 @@ export function createSharedFetches (init: SharedFetchesInit, components: Shared
       stallTimer = setTimeout(() => { controller.abort(new StallError(stalled)) }, init.stallTimeoutMs)
     }
     armStall()
-    fetch.done = walkDag(CID.parse(record.cidKey), components.blocks, {
+    const arrived = (cid: CID): void => {
+      const ms = Date.now() - timeline.startedAt
+      timeline.rootMs ??= ms
+      if (cid.code === raw.code) timeline.firstLeafMs ??= ms
+      timeline.lastBlockMs = ms
+    }
+    const blocks: DagWalkComponents = {
+      getCodec: components.blocks.getCodec,
+      getBlock: async (cid, options) =>
+        await components.blocks.getBlock(cid, { ...options, onArrived: () => { arrived(cid) } })
+    }
+    fetch.done = walkDag(CID.parse(record.cidKey), blocks, {
       signal: controller.signal,
       concurrency: init.fetchConcurrency,
       rewantAfterMs: init.rewantAfterMs,
@@ -98,6 +127,7 @@ export function createSharedFetches (init: SharedFetchesInit, components: Shared
       beforeBlock: async (cid) => { fetch.protectedBlocks.push(cid); await guard.protect(cid) },
       onBlock: (_cid, size) => {
         fetch.progress.blocks++
+        timeline.lastStoredMs = Date.now() - timeline.startedAt
         fetch.progress.bytes += size
         components.metrics?.blockFetched(size)
         armStall()

@@ -125,6 +125,20 @@ const SETTLE_RETRY_MS = 5000
 /** Records from enqueue() kept for their jobs, at most: reading one back costs ~20 µs of CPU (10k: ~0.2 CPU-s). */
 const HANDED_MAX = 1024
 
+/**
+ * A job's phases for the debug log (bench:transfer --rtt splits a pin by them): the job's start as epoch ms
+ * (to line up with libp2p's own log lines), then ms after it: the fetch's marks (FetchTimeline; the fetch
+ * may have started before this job joined it), the blocks made durable, the outcome settled.
+ */
+function timelineOf (fetch: SharedFetch, startedAt: number, durableAt: number | undefined): Record<string, number> {
+  const { startedAt: fetchAt, ...marks } = fetch.timeline
+  const out: Record<string, number> = { startedAt, fetchStartMs: fetchAt - startedAt }
+  for (const [k, ms] of Object.entries(marks)) out[k] = fetchAt + ms - startedAt
+  if (durableAt != null) out.durableMs = durableAt - startedAt
+  out.settledMs = Date.now() - startedAt
+  return out
+}
+
 class ShutdownError extends Error {
   static override name = 'ShutdownError'
   override name = ShutdownError.name
@@ -186,10 +200,13 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       }
       job.record = record
       const started = performance.now()
+      const startedAt = Date.now()
       components.metrics?.pinStarted()
       let outcome: FetchOutcome
+      let durableAt: number | undefined
       try {
         const { blocks, bytes } = await fetchFor(record, job)
+        durableAt = Date.now()
         outcome = { blocks, bytes }
       } catch (cause) {
         // Cancelled (deleted or replaced) or shut down: nothing to report, the record is as persisted.
@@ -207,6 +224,9 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
         return
       }
       components.metrics?.pinFinished(settled, (performance.now() - started) / 1000)
+      if (log.isLevelEnabled('debug') && job.fetch != null) {
+        log.debug({ requestid, ...timelineOf(job.fetch, startedAt, durableAt) }, 'fetch timeline')
+      }
       if (settled === 'failed') components.onFailed()
     } finally {
       if (job.watcher != null) job.fetch?.watchers.delete(job.watcher)

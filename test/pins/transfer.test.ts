@@ -10,6 +10,7 @@ import { CID } from 'multiformats/cid'
 import { unixfs } from '@helia/unixfs'
 import { startOrigin, dagSizeIn, type Origin } from '../fixtures/origin.js'
 import { startService, waitFor, type TestService } from '../fixtures/service.js'
+import { keepLine, pinPhases } from '../../scripts/bench/phases.js'
 
 // Each bitswap on both sides: stock @helia/bitswap, and Pinery's lean one (PINERY_BITSWAP).
 describe.each(['helia', 'lean'] as const)('pinning a DAG from another peer (%s bitswap)', (bitswap) => {
@@ -107,5 +108,29 @@ describe.each(['helia', 'lean'] as const)('pinning a DAG from another peer (%s b
     const c = await service.client().pinsPost({ pin: { cid: cid.toString() } })
     expect(c.status).toBe('pinned')
     expect(c.info?.dag_size).toBe(bSettled.info?.dag_size)
+  })
+
+  it('logs a pin\'s phases at debug level, in order, as bench:transfer --rtt reads them', async () => {
+    origin = await startOrigin({ bitswap })
+    const { cid } = await origin.addRandomFile(4)
+    const logs: string[] = []
+    service = await startService({ env: { PINERY_BITSWAP: bitswap }, logs })
+    const postedAt = Date.now()
+    const created = await service.client().pinsPost({ pin: { cid: cid.toString(), origins: origin.addrs } })
+    expect((await untilSettled(service, created.requestid)).status).toBe('pinned')
+    const line = await waitFor(async () => logs.find(l => l.includes('"fetch timeline"')), 5000, 'the timeline')
+    expect(JSON.parse(line)).toMatchObject({ requestid: created.requestid })
+    const p = pinPhases(logs.filter(keepLine), postedAt)
+    // Every mark is there (libp2p's lines included: a libp2p that rewords them fails here, not in the bench).
+    const order = [p.job, p.tcp, p.secure, p.noise, p.connected, p.bitswap, p.root, p.firstLeaf, p.lastBlock,
+      p.lastStored, p.durable, p.settled]
+    for (const ms of order) expect(Number.isFinite(ms)).toBe(true)
+    // In order, apart from the bitswap stream, opened beside the fetch (the root may come first from a stream
+    // already open). Marks are whole milliseconds of two clocks read at different moments: 1 ms of slack.
+    const fetchOrder = [p.job, p.tcp, p.secure, p.noise, p.connected, p.root, p.firstLeaf, p.lastBlock,
+      p.lastStored, p.durable, p.settled]
+    for (let i = 1; i < fetchOrder.length; i++) {
+      expect(fetchOrder[i]).toBeGreaterThanOrEqual((fetchOrder[i - 1] ?? 0) - 1)
+    }
   })
 })
