@@ -34,6 +34,8 @@ import { dirname, join } from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { NextToLast, type ShardingStrategy } from 'blockstore-fs/sharding'
 import { NotFoundError, PutFailedError } from 'interface-store'
+import { blockSize } from './block-bytes.js'
+import { createDirectWriter, type DirectWriter } from './direct-write.js'
 import type { CID } from 'multiformats/cid'
 
 type Bytes = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>
@@ -116,6 +118,8 @@ export class DurableFsBlockstore extends FsBlockstore {
   private again = false
   private readonly tempNonce = randomBytes(4).toString('hex')
   private tempCount = 0
+  // Large blocks around the page cache (direct-write.ts for why and the measurement).
+  private readonly direct: DirectWriter = createDirectWriter()
 
   constructor (location: string) {
     const sharding = new NextToLast()
@@ -163,7 +167,8 @@ export class DurableFsBlockstore extends FsBlockstore {
     try {
       options?.signal?.throwIfAborted()
       await this.ensureDir(dirname(path))
-      await writeNewFile(temp, val)
+      const pieces = val instanceof Uint8Array ? [val] : Array.isArray(val) ? val as Uint8Array[] : undefined
+      if (pieces == null || !await this.direct.write(temp, pieces, blockSize(pieces))) await writeNewFile(temp, val)
       await call(cb => { fs.rename(temp, path, cb) })
       this.dirtyFiles.add(path)
       this.dirtyDirs.add(dirname(path))
