@@ -23,8 +23,11 @@
  * against 7–8 ms through a callback; has + put of 2,048 blocks 91 → 78 ms
  * of user CPU (medians of 8). What is left per block is the kernel's:
  * creating the temp file's inode costs 0.1–1 ms of system CPU on this
- * machine's ext4, ~10× the 256 KiB write and 50× the rename (see
- * scripts/bench/RESULTS.md, "CPU per byte of the receiver").
+ * machine's ext4 after mass removals, ~10× the 256 KiB write and 50× the
+ * rename (see scripts/bench/RESULTS.md, "CPU per byte of the receiver").
+ * Large blocks are written around the page cache (direct-write.ts): the
+ * buffered copy into fresh page-cache pages was half of a 1 GiB pin's file
+ * system CPU here (RESULTS.md, round six).
  */
 import { randomBytes } from 'node:crypto'
 import { execFile } from 'node:child_process'

@@ -75,12 +75,12 @@ describe('DurableFsBlockstore, large blocks around the page cache', () => {
     for (const b of blocks) expect(await toBuffer(store.get(b.cid))).toEqual(b.bytes)
   })
 
-  it('takes 40 puts at once through its 8 slots, every block intact and out of the page cache', async () => {
-    const blocks = await Promise.all(Array.from({ length: 40 }, async (_, i) => await rawBlock((64 + 4 * i) * KiB)))
+  it('takes 48 puts at once through its 32 slots, every block intact and out of the page cache', async () => {
+    const blocks = await Promise.all(Array.from({ length: 48 }, async (_, i) => await rawBlock((64 + 4 * i) * KiB)))
     await Promise.all(blocks.map(async b => await store.put(b.cid, asPut(b.bytes))))
     await store.sync()
     const paths = await blockFiles()
-    expect(paths).toHaveLength(40)
+    expect(paths).toHaveLength(48)
     for (const path of paths) expect(await cached(path)).toBe(0)
     for (const b of blocks) expect(await toBuffer(store.get(b.cid))).toEqual(b.bytes)
   })
