@@ -97,11 +97,18 @@ export function createDirectWriter (): DirectWriter {
     async write (path, pieces, size) {
       if (off || size < MIN_BYTES || size > SLOT_BYTES || size % ALIGN !== 0) return false
       // WebAssembly memory is page-aligned; Node's Buffers are not (malloc's header precedes them).
-      const buffer = memory ??= (() => {
+      if (memory == null) {
         const pages = SLOTS * SLOT_BYTES / WASM_PAGE
+        try {
+          memory = new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer
+        } catch {
+          // V8 reserves address space around WebAssembly memory; under a tight `ulimit -v` it may get none.
+          off = true
+          return false
+        }
         for (let i = SLOTS - 1; i >= 0; i--) free.push(i)
-        return new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer
-      })()
+      }
+      const buffer = memory
       const index = free.pop() ?? await new Promise<number>(resolve => { waiting.push(resolve) })
       try {
         if (off) return false
