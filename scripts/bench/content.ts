@@ -6,7 +6,11 @@
  * sampled every 20 ms. Flat memory means the 512 MiB peak is about the
  * 64 MiB one.
  *
- *   npm run bench:content -- [--sizes 64,512] [--kinds raw,form,car] [--runs 1]
+ *   npm run bench:content -- [--sizes 64,512] [--kinds raw,form,car] [--runs 1] \
+ *     [--builds 'this=dist/server.js;main=/path/to/main/dist/server.js;flagless=dist/server.js=--some-node-flag']
+ *
+ * A build is `label=script[=node flags]` (as receiver-ab's variants); each upload runs on every
+ * build in turn, the order reversed every other upload.
  */
 import { createCipheriv, randomBytes } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
@@ -19,7 +23,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startServerProcess } from '../../test/fixtures/process.js'
 import { serverEnv, MiB, mib, peakRss, table } from './lib.js'
@@ -28,8 +32,13 @@ const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '64,512' },
     kinds: { type: 'string', default: 'raw,form,car' },
-    runs: { type: 'string', default: '1' }
+    runs: { type: 'string', default: '1' },
+    builds: { type: 'string', default: 'this=dist/server.js' }
   }
+})
+const builds = values.builds.split(';').map(b => {
+  const [label, script, ...flags] = b.split('=')
+  return { label: label as string, script: resolve(script as string), flags: flags.join('=') }
 })
 const sizes = values.sizes.split(',').map(Number)
 type Kind = 'raw' | 'form' | 'car'
@@ -121,12 +130,13 @@ function pineryEnv (): Record<string, string> {
 
 interface Run { idle: number, peak: number, hwm: number, seconds: number }
 
-async function measure (kind: Kind, size: number): Promise<Run> {
+async function measure (kind: Kind, size: number, build: typeof builds[number]): Promise<Run> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-content-'))
+  process.env.PINERY_NODE_FLAGS = build.flags
   const server = await startServerProcess({
     ...serverEnv(dataDir, TOKEN),
     ...pineryEnv()
-  })
+  }, build.script)
   const pid = server.child.pid as number
   try {
     await new Promise(resolve => setTimeout(resolve, 1000)) // let start-up settle
@@ -152,18 +162,21 @@ async function measure (kind: Kind, size: number): Promise<Run> {
 }
 
 const rows: Array<Array<string | number>> = []
+let uploads = 0
 for (const kind of kinds) {
   for (const size of sizes) {
     for (let i = 0; i < runs; i++) {
-      const r = await measure(kind, size)
-      process.stderr.write(`${kind} ${size} MiB: ${(size / r.seconds).toFixed(1)} MiB/s, ` +
-        `RSS idle ${mib(r.idle)} MiB, ` +
-        `peak while uploading ${mib(r.peak)} MiB (VmHWM ${mib(r.hwm)} MiB)\n`)
-      rows.push([kind, `${size} MiB`, r.seconds.toFixed(1), (size / r.seconds).toFixed(1), mib(r.idle), mib(r.peak),
-        mib(r.peak - r.idle), mib(r.hwm)])
+      for (const build of uploads++ % 2 === 0 ? builds : [...builds].reverse()) {
+        const r = await measure(kind, size, build)
+        process.stderr.write(`${build.label}: ${kind} ${size} MiB: ${(size / r.seconds).toFixed(1)} MiB/s, ` +
+          `RSS idle ${mib(r.idle)} MiB, ` +
+          `peak while uploading ${mib(r.peak)} MiB (VmHWM ${mib(r.hwm)} MiB)\n`)
+        rows.push([build.label, kind, `${size} MiB`, r.seconds.toFixed(1), (size / r.seconds).toFixed(1), mib(r.idle),
+          mib(r.peak), mib(r.peak - r.idle), mib(r.hwm)])
+      }
     }
   }
 }
 process.stdout.write('\nbench:content — one upload per fresh Pinery process, RSS sampled every 20 ms\n\n')
-process.stdout.write(table(['body', 'size', 'seconds', 'MiB/s', 'RSS idle MiB', 'RSS peak MiB', 'peak − idle MiB',
-  'VmHWM MiB'], rows) + '\n')
+process.stdout.write(table(['build', 'body', 'size', 'seconds', 'MiB/s', 'RSS idle MiB', 'RSS peak MiB',
+  'peak − idle MiB', 'VmHWM MiB'], rows) + '\n')

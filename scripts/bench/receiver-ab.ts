@@ -18,7 +18,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startServerProcess } from '../../test/fixtures/process.js'
-import { serverEnv, cpuSeconds, MiB, median, peakRss, runPeer, startPeer, threadCpu } from './lib.js'
+import { serverEnv, cpuSeconds, MiB, median, peakRss, runPeer, startPeer, threadCpu, threadSplit } from './lib.js'
 import { POLL_MS, keepUntilExit } from './pinery-run.js'
 
 const { values } = parseArgs({
@@ -82,7 +82,10 @@ try {
     for (const v of i % 2 === 0 ? variants : [...variants].reverse()) {
       const p = await pineryRun(origin.value.cid, origin.value.addrs, v.script, v.flags)
       results.get(v.label)?.push(p)
-      line += `; ${v.label} ${perGiB(p.cpuS).toFixed(2)} CPU-s/GiB, ${(n / (p.ms / 1000)).toFixed(1)} MiB/s`
+      const split = threadSplit(p.threads)
+      line += `; ${v.label} ${perGiB(p.cpuS).toFixed(2)} CPU-s/GiB, ${(n / (p.ms / 1000)).toFixed(1)} MiB/s ` +
+        `(main ${split.main.toFixed(2)}, GC ${split.gc.toFixed(2)}, fs ${split.fs.toFixed(2)} CPU-s; ` +
+        `peak RSS ${(p.rss / MiB).toFixed(0)} MiB)`
     }
     process.stderr.write(line + '\n')
   }

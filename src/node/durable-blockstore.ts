@@ -23,8 +23,11 @@
  * against 7–8 ms through a callback; has + put of 2,048 blocks 91 → 78 ms
  * of user CPU (medians of 8). What is left per block is the kernel's:
  * creating the temp file's inode costs 0.1–1 ms of system CPU on this
- * machine's ext4, ~10× the 256 KiB write and 50× the rename (see
- * scripts/bench/RESULTS.md, "CPU per byte of the receiver").
+ * machine's ext4 after mass removals, ~10× the 256 KiB write and 50× the
+ * rename (see scripts/bench/RESULTS.md, "CPU per byte of the receiver").
+ * Large blocks are written around the page cache (direct-write.ts): the
+ * buffered copy into fresh page-cache pages was half of a 1 GiB pin's file
+ * system CPU here (RESULTS.md, round six).
  */
 import { randomBytes } from 'node:crypto'
 import { execFile } from 'node:child_process'
@@ -34,6 +37,8 @@ import { dirname, join } from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { NextToLast, type ShardingStrategy } from 'blockstore-fs/sharding'
 import { NotFoundError, PutFailedError } from 'interface-store'
+import { blockSize } from './block-bytes.js'
+import { createDirectWriter, type DirectWriter } from './direct-write.js'
 import type { CID } from 'multiformats/cid'
 
 type Bytes = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>
@@ -116,6 +121,8 @@ export class DurableFsBlockstore extends FsBlockstore {
   private again = false
   private readonly tempNonce = randomBytes(4).toString('hex')
   private tempCount = 0
+  // Large blocks around the page cache (direct-write.ts for why and the measurement).
+  private readonly direct: DirectWriter = createDirectWriter()
 
   constructor (location: string) {
     const sharding = new NextToLast()
@@ -163,7 +170,8 @@ export class DurableFsBlockstore extends FsBlockstore {
     try {
       options?.signal?.throwIfAborted()
       await this.ensureDir(dirname(path))
-      await writeNewFile(temp, val)
+      const pieces = val instanceof Uint8Array ? [val] : Array.isArray(val) ? val as Uint8Array[] : undefined
+      if (pieces == null || !await this.direct.write(temp, pieces, blockSize(pieces))) await writeNewFile(temp, val)
       await call(cb => { fs.rename(temp, path, cb) })
       this.dirtyFiles.add(path)
       this.dirtyDirs.add(dirname(path))
