@@ -92,6 +92,7 @@ export async function createPinery (config: Config, components: PineryComponents
     const dagPins = await createDagPins({ datastore })
     // Local blocks only, identity CIDs answered from the CID itself.
     const localBlocks = new IdentityBlockstore(stores.blockstore)
+    const readInto = stores.blockstore.getInto.bind(stores.blockstore)
     const keyInit = config.keyPassword != null ? { password: config.keyPassword } : {}
     const privateKey = await loadNodeKey(keyInit, { datastore, sync: syncDatastore(datastore) })
     const node = await createPineryNode({
@@ -102,7 +103,7 @@ export async function createPinery (config: Config, components: PineryComponents
       bitswapImplementation: config.bitswap
     }, {
       blockstore: localBlocks,
-      readInto: async (cid, target, options) => await stores.blockstore.getInto(cid, target, options),
+      readInto,
       datastore,
       logger,
       dialGate: createDialGate(config.dialAllow)
@@ -201,7 +202,7 @@ export async function createPinery (config: Config, components: PineryComponents
     })
     const gateway = createGateway({
       blockstore: localBlocks,
-      readInto: async (cid, target, options) => await stores.blockstore.getInto(cid, target, options),
+      readInto,
       getCodec,
       pins: dagPins
     })
