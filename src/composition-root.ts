@@ -44,14 +44,6 @@ import type { PineryNode } from './node/index.js'
 /** How stale the node's block totals in GET /usage/all may be (counting them walks the blockstore). */
 const NODE_USAGE_MAX_AGE_MS = 10_000
 
-/** A web app session unused for this long ends (sessions live in memory: a restart ends them all). */
-const SESSION_IDLE_MS = 12 * 60 * 60 * 1000
-
-/** Most web app sessions held at once (the least recently used go first). */
-const MAX_SESSIONS = 10_000
-// A person's browsers and devices; one user cannot push everyone else's sessions out.
-const MAX_SESSIONS_PER_USER = 64
-
 /** How long busy keep-alive connections may keep a stopping server open. */
 const HTTP_CLOSE_GRACE_MS = 2000
 /** The pin index saved at clean shutdown (next to `datastore/`), loaded at start when it matches the records. */
@@ -265,9 +257,7 @@ export async function createPinery (config: Config, components: PineryComponents
       content: uploads,
       gateway,
       uploads: uploadSockets,
-      sessions: createSessionStore({
-        idleMs: SESSION_IDLE_MS, maxSessions: MAX_SESSIONS, maxSessionsPerUser: MAX_SESSIONS_PER_USER
-      }),
+      sessions: createSessionStore(),
       events,
       streams,
       webhooks

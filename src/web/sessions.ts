@@ -9,15 +9,16 @@ import { Counts } from '../counts.js'
 
 /** Settings of the store. */
 export interface SessionStoreInit {
-  /** A session unused for this long ends. */
-  idleMs: number
-  /** Most sessions held at once; the least recently used one goes first. */
-  maxSessions: number
+  /** A session unused for this long ends (default 12 h). */
+  idleMs?: number
+  /** Most sessions held at once; the least recently used one goes first (default 10,000). */
+  maxSessions?: number
   /**
    * Most sessions one user holds; their own least recently used goes first. Without it one member
    * signing in `maxSessions` times (POST /session is not rate limited) signed everyone else out.
+   * Default 64: a person's browsers and devices.
    */
-  maxSessionsPerUser: number
+  maxSessionsPerUser?: number
 }
 
 /** The sessions. Ids are 256 random bits; only their SHA-256 is kept as a key. */
@@ -33,7 +34,8 @@ export interface SessionStore {
 const keyOf = (id: string): string => createHash('sha256').update(id).digest('base64url')
 
 /** Creates an empty in-memory store. */
-export function createSessionStore (init: SessionStoreInit): SessionStore {
+export function createSessionStore (options: SessionStoreInit = {}): SessionStore {
+  const init = { idleMs: 12 * 60 * 60 * 1000, maxSessions: 10_000, maxSessionsPerUser: 64, ...options }
   // Map order is insertion order: re-inserting on use keeps the least recently used first.
   const sessions = new Map<string, { secret: string, user: string, usedAt: number }>()
   const perUser = new Counts<string>()
