@@ -11,10 +11,14 @@
  * `--server <dist/server.js>` runs another build than this tree's;
  * `--baseline [label=]<other build's dist/server.js>` (repeatable) adds, each
  * run, the same "with" run on that build, so a change is compared side by side
- * in one run; the order of the runs rotates from run to run.
+ * in one run; the order of the runs rotates from run to run. After the table, a
+ * summary: each variant's medians, and each round's ratio to the same round's
+ * run without (a slow spell of this shared machine hits a whole round). Each
+ * run's user / system / main-thread split of Pinery's CPU goes to stderr.
  *
  *   npm run bench:events -- [--count 10000] [--in-flight 20] [--streams 50] [--webhooks 3] [--runs 1]
  *     [--server path/to/dist/server.js] [--baseline label=path/to/dist/server.js …] [--receiver net|node]
+ *     [--warmup 1]
  *
  * The receivers (hook-receiver.mjs) check every signature (with the secret the bench hands them after
  * registering) and count bad ones; `--receiver node` runs the node:http receiver of earlier rounds,
@@ -29,7 +33,7 @@ import { parseArgs } from 'node:util'
 import { MAX_STREAMS_PER_USER } from '../../src/http/event-routes.js'
 import { SERVER, startServerProcess } from '../../test/fixtures/process.js'
 import { readFile } from 'node:fs/promises'
-import { serverEnv, manyBlock, MiB, peakRss, startPeer, table, waitSettled } from './lib.js'
+import { serverEnv, manyBlock, median, MiB, peakRss, startPeer, table, waitSettled } from './lib.js'
 
 const { values } = parseArgs({
   options: {
@@ -38,6 +42,8 @@ const { values } = parseArgs({
     streams: { type: 'string', default: '50' },
     webhooks: { type: 'string', default: '3' },
     runs: { type: 'string', default: '1' },
+    /** Runs without notifications first, not counted (see `dataDirs`). */
+    warmup: { type: 'string', default: '1' },
     baseline: { type: 'string', multiple: true },
     server: { type: 'string', default: SERVER },
     /** `net`: hook-receiver.mjs (checks every signature); `node`: hook-receiver-node.mjs (node:http, no checks). */
@@ -57,6 +63,15 @@ const TYPES = ['pin.queued', 'pin.pinning', 'pin.progress', 'pin.pinned', 'pin.f
 async function cpuSeconds (pid: number): Promise<number> {
   const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? []
   return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** User and system CPU seconds of a process so far, and of its main thread (the event loop). */
+async function cpuSplit (pid: number): Promise<{ user: number, sys: number, main: number }> {
+  const ticks = async (path: string): Promise<number[]> =>
+    ((await readFile(path, 'utf8')).split(') ')[1]?.split(' ') ?? []).slice(11, 13).map(Number)
+  const [user = 0, sys = 0] = await ticks(`/proc/${pid}/stat`)
+  const [mu = 0, ms = 0] = await ticks(`/proc/${pid}/task/${pid}/stat`)
+  return { user: user / 100, sys: sys / 100, main: (mu + ms) / 100 }
 }
 
 interface Stats {
@@ -92,11 +107,23 @@ async function watcherTokens (base: string, n: number): Promise<string[]> {
   return tokens
 }
 
+/**
+ * Every run's data dir, removed only when the bench ends. This machine's ext4 has no journal, and there
+ * ext4 skips an inode deleted within the last 60 s (360 s while its table block is dirty) when it
+ * allocates one, reading past each: a run that started just after the last run's 10,000 block files were
+ * removed spent up to ~5 s more system time creating its own (perf: find_inode_bit, recently_deleted,
+ * find_get_block_common in Pinery's fs threads), whichever variant it was. Removing them at the end took
+ * Pinery's system time per run from 3.5–9.3 s to 3.3–3.8 s (2026-11-30). The first run still pays for what
+ * was removed just before the bench (another bench's dirs): `--warmup` runs are not counted.
+ */
+const dataDirs: string[] = []
+
 /** One run of the build `script`; with notifications when `notify`. */
 async function runOnce (
   origin: { addrs: string[] }, cids: string[], notify: boolean, script: string, label: string
 ): Promise<string[]> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-events-'))
+  dataDirs.push(dataDir)
   const server = await startServerProcess({
     ...serverEnv(dataDir, TOKEN),
     PINERY_WEBHOOK_ALLOW: '127.0.0.1'
@@ -124,6 +151,7 @@ async function runOnce (
       await new Promise(resolve => setTimeout(resolve, 1000))
     }
     const cpuBefore = await cpuSeconds(server.child.pid as number)
+    const splitBefore = await cpuSplit(server.child.pid as number)
     const started = performance.now()
     let next = 0
     await Promise.all(Array.from({ length: inFlight }, async () => {
@@ -137,6 +165,9 @@ async function runOnce (
     const pinned = await waitSettled(server.url, headers, count, started)
     const settled = performance.now()
     const cpu = (await cpuSeconds(server.child.pid as number) - cpuBefore).toFixed(1)
+    const split = await cpuSplit(server.child.pid as number)
+    process.stderr.write(`  Pinery until settled: user ${(split.user - splitBefore.user).toFixed(1)} s, system ` +
+      `${(split.sys - splitBefore.sys).toFixed(1)} s, main thread ${(split.main - splitBefore.main).toFixed(1)} s\n`)
     const rss = await peakRss(server.child.pid as number)
     const rate = (pinned / ((settled - started) / 1000)).toFixed(0)
     if (!notify) {
@@ -193,7 +224,6 @@ async function runOnce (
     clients?.child.kill('SIGTERM')
     await server.stop()
     for (const r of receivers) r.child.kill('SIGTERM')
-    await rm(dataDir, { recursive: true, force: true })
   }
 }
 
@@ -201,6 +231,8 @@ const origin = await startPeer<{ addrs: string[] }>(['origin-many', '--count', S
 const cids: string[] = []
 for (let i = 0; i < count; i++) cids.push((await manyBlock(i)).cid.toString())
 const rows: string[][] = []
+/** Per variant (0 = without), per round: seconds until settled and Pinery CPU-s until settled. */
+const byVariant: Array<Array<{ label: string, settled: number, cpu: number }>> = []
 try {
   const variants: Array<() => Promise<string[]>> = [
     async () => await runOnce(origin.value, cids, false, values.server, ''),
@@ -210,18 +242,38 @@ try {
     const [label, path] = spec.includes('=') ? spec.split('=', 2) as [string, string] : ['baseline', spec]
     variants.push(async () => await runOnce(origin.value, cids, true, path, ` (${label})`))
   }
+  for (let i = 0; i < Number(values.warmup); i++) {
+    process.stderr.write(`warm-up, not counted: ${(await (variants[0] as () => Promise<string[]>)()).join(' | ')}\n`)
+  }
   for (let run = 0; run < Number(values.runs); run++) {
     for (let i = 0; i < variants.length; i++) {
-      const row = await (variants[(i + run) % variants.length] as () => Promise<string[]>)()
+      const v = (i + run) % variants.length
+      const row = await (variants[v] as () => Promise<string[]>)()
       process.stderr.write(`${row.join(' | ')}\n`)
       rows.push(row)
+      ;(byVariant[v] ??= [])[run] = { label: row[0] as string, settled: parseFloat(row[1] as string),
+        cpu: parseFloat(row[3] as string) }
     }
   }
 } finally {
   origin.child.kill('SIGTERM')
+  for (const dir of dataDirs) await rm(dir, { recursive: true, force: true })
 }
 process.stdout.write(`\nbench:events — ${count} single-block pins from one origin, ${inFlight} POSTs in flight\n\n`)
 process.stdout.write(table(['run', 'all settled in', 'pins/s', 'Pinery CPU until settled', 'events at each webhook',
   'all delivered in', 'Pinery CPU until delivered', 'receivers + stream client CPU-s', 'delivery lag p50 / p99',
   'events on the slowest stream',
   'Pinery peak RSS MiB'], rows) + '\n')
+
+// Medians per variant, and each round's ratio to the same round's run without (the rounds rotate the order,
+// so a slow spell of the machine lands on all variants of a round alike).
+const pct = (r: number): string => `${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(1)} %`
+const without = byVariant[0] ?? []
+process.stdout.write('\n' + table(['variant', 'settled in (median)', 'vs without', 'per round vs without (median)',
+  'Pinery CPU (median)', 'vs without'], byVariant.map((runs) => {
+  const ratios = runs.map((r, i) => r.settled / (without[i]?.settled ?? NaN))
+  return [runs[0]?.label ?? '', `${median(runs.map(r => r.settled)).toFixed(2)} s`,
+    pct(median(runs.map(r => r.settled)) / median(without.map(r => r.settled))),
+    `${ratios.map(pct).join(' / ')} (${pct(median(ratios))})`,
+    `${median(runs.map(r => r.cpu)).toFixed(1)} s`, pct(median(runs.map(r => r.cpu)) / median(without.map(r => r.cpu)))]
+})) + '\n')
