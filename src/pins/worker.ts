@@ -122,8 +122,13 @@ const PINNING_AFTER_MS = 100
 /** A pin whose outcome could not be written runs again after this long (its blocks are mostly stored by then). */
 const SETTLE_RETRY_MS = 5000
 
-/** Records from enqueue() kept for their jobs, at most: reading one back costs ~20 µs of CPU (10k: ~0.2 CPU-s). */
-const HANDED_MAX = 1024
+/**
+ * Records from enqueue() kept for their jobs, at most: reading one back costs ~20 µs of CPU (10k: ~0.2 CPU-s)
+ * and two LevelDB gets through the thread pool. bench:many's backlog reached ~6,000 (POSTs accepted faster
+ * than pins settle), so with 1,024 kept its jobs read ~6,000 records back (12,000 gets); 8,192 keep a backlog
+ * like that in memory, at ~750 bytes a record (≤ ~6 MiB), ids only beyond.
+ */
+const HANDED_MAX = 8192
 
 /**
  * A job's phases for the debug log (bench:transfer --rtt splits a pin by them): the job's start as epoch ms

@@ -3,7 +3,7 @@
  * behind, concurrent puts of one block and concurrent syncs are fine, and a
  * failed put says so and leaves nothing.
  */
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import toBuffer from 'it-to-buffer'
@@ -20,6 +20,13 @@ async function block (text: string): Promise<{ cid: CID, bytes: Uint8Array }> {
 
 async function filesUnder (dir: string): Promise<string[]> {
   return (await readdir(dir, { recursive: true, withFileTypes: true })).filter(e => e.isFile()).map(e => e.name)
+}
+
+/** Files under `dir` this process holds open. */
+async function openUnder (dir: string): Promise<string[]> {
+  const fds = await readdir('/proc/self/fd')
+  const paths = await Promise.all(fds.map(async fd => await readlink(`/proc/self/fd/${fd}`).catch(() => '')))
+  return paths.filter(path => path.startsWith(`${dir}/`))
 }
 
 describe('DurableFsBlockstore', () => {
@@ -99,5 +106,21 @@ describe('DurableFsBlockstore', () => {
     await store.put(a.cid, a.bytes)
     await store.sync()
     expect(await toBuffer(store.get(a.cid))).toEqual(a.bytes)
+  })
+
+  it('fsyncs a new block through the descriptor its write opened: 64 kept at most, none after sync()', async () => {
+    // Opening each file again to fsync it cost two thread-pool round trips per block (bench:many).
+    const few = await Promise.all(['x', 'y', 'x'].map(block))
+    for (const b of few) await store.put(b.cid, b.bytes)
+    // The same block put twice keeps the newer file's descriptor only.
+    expect((await openUnder(dir)).map(path => path.endsWith('.data'))).toEqual([true, true])
+    await store.sync()
+    expect(await openUnder(dir)).toEqual([])
+    const many = await Promise.all(Array.from({ length: 70 }, async (_, i) => await block(`kept ${i}`)))
+    for (const b of many) await store.put(b.cid, b.bytes)
+    expect(await openUnder(dir)).toHaveLength(64)
+    await store.sync()
+    expect(await openUnder(dir)).toEqual([])
+    for (const b of [...few, ...many]) expect(await toBuffer(store.get(b.cid))).toEqual(b.bytes)
   })
 })
