@@ -188,8 +188,8 @@ describe('disk full', () => {
 
     // Each fetch marks its request `pinning` (a write) a moment after it starts: not during the outage below.
     await until(async () => {
-      const list = await (await fetch(`${url}/pins?status=pinning&limit=1`, { headers: bob })).json() as { count: number }
-      return list.count === 20
+      const res = await fetch(`${url}/pins?status=pinning&limit=1`, { headers: bob })
+      return (await res.json() as { count: number }).count === 20
     }, 'the requests to be pinning')
 
     // Room for the user's removal, not for the removal of all 20 requests.
