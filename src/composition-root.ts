@@ -129,7 +129,8 @@ export async function createPinery (config: Config, components: PineryComponents
       logger,
       onUnpinned: () => { gc.markDirty() }
     })
-    const policy = createTargetPolicy({ allow: config.webhookAllow, ownAddresses: [config.httpHost] })
+    const policyInit = { allow: config.webhookAllow, ownAddresses: [config.httpHost] }
+    const policy = createTargetPolicy(policyInit)
     const webhookStore = await createWebhookStore({ db: datastore.db })
     const events = await createEventLog({ maxEvents: config.eventLogMaxEvents, maxAgeMs: config.eventLogMaxAgeMs }, {
       db: datastore.db,
@@ -141,8 +142,9 @@ export async function createPinery (config: Config, components: PineryComponents
       timeoutMs: config.webhookTimeoutMs,
       retryMinMs: config.webhookRetryMinMs,
       retryMaxMs: config.webhookRetryMaxMs,
-      disableAfterMs: config.webhookDisableAfterMs
-    }, { db: datastore.db, store: webhookStore, events, policy, logger })
+      disableAfterMs: config.webhookDisableAfterMs,
+      policy: policyInit
+    }, { db: datastore.db, store: webhookStore, events, logger })
     const webhooks = createWebhooks({ store: webhookStore, outbox, policy, timeoutMs: config.webhookTimeoutMs })
     const streams = createEventStreams({
       heartbeatMs: config.eventHeartbeatMs,

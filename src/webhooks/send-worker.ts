@@ -1,0 +1,51 @@
+/**
+ * The delivery worker's thread: it only executes POSTs the outbox decided on
+ * (sender.ts) and answers with each attempt's result. Signing, the HTTP/1.1
+ * client and answer parsing cost ~13 µs per POST (66,000 POSTs per 10,000
+ * pins with 3 webhooks); here they run beside the pinning thread instead of
+ * on it. The target policy is built again here from the same settings, so
+ * every connection still goes through its checked lookup.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { prepare, send, type AttemptResult, type Target } from './deliver.js'
+import { createTargetPolicy, type TargetPolicyInit } from './target-policy.js'
+import { ANSWER_FIELDS, SEND_FIELDS, type Answers, type ToWorker } from './sender.js'
+
+const port = parentPort
+if (port == null) throw new Error('send-worker.ts runs in a worker thread')
+const policy = createTargetPolicy(workerData as TargetPolicyInit)
+const targets = new Map<number, Target>()
+let nums: number[] = []
+let errors: Array<[number, string]> = []
+
+function answer (id: number, r: AttemptResult): void {
+  if (nums.length === 0) setImmediate(flush)
+  if (r.error != null) errors.push([nums.length / ANSWER_FIELDS, r.error])
+  nums.push(id, r.ok ? 1 : 0, r.status ?? 0, r.latencyMs)
+}
+
+/** One message per tick carries every result that arrived in it. */
+function flush (): void {
+  const m: Answers = { nums: new Float64Array(nums), errors }
+  nums = []
+  errors = []
+  port?.postMessage(m, [m.nums.buffer])
+}
+
+port.on('message', (m: ToWorker) => {
+  for (const [id, url, secret] of m.targets) targets.set(id, prepare(url, secret, policy))
+  const bytes = new Uint8Array(m.bytes)
+  const n = m.sends
+  for (let i = 0; i < n.length; i += SEND_FIELDS) {
+    const id = n[i] as number
+    const target = targets.get(n[i + 1] as number)
+    if (target == null) { answer(id, { ok: false, latencyMs: 0, error: 'unknown target' }); continue }
+    const offset = n[i + 3] as number
+    void send(target, {
+      eventId: String(n[i + 2]),
+      body: bytes.subarray(offset, offset + (n[i + 4] as number)),
+      timeoutMs: n[i + 5] as number,
+      alone: n[i + 6] === 1
+    }).then(r => { answer(id, r) })
+  }
+})
