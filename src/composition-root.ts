@@ -129,8 +129,7 @@ export async function createPinery (config: Config, components: PineryComponents
       logger,
       onUnpinned: () => { gc.markDirty() }
     })
-    const policyInit = { allow: config.webhookAllow, ownAddresses: [config.httpHost] }
-    const policy = createTargetPolicy(policyInit)
+    const policy = createTargetPolicy({ allow: config.webhookAllow, ownAddresses: [config.httpHost] })
     const webhookStore = await createWebhookStore({ db: datastore.db })
     const events = await createEventLog({ maxEvents: config.eventLogMaxEvents, maxAgeMs: config.eventLogMaxAgeMs }, {
       db: datastore.db,
@@ -142,9 +141,8 @@ export async function createPinery (config: Config, components: PineryComponents
       timeoutMs: config.webhookTimeoutMs,
       retryMinMs: config.webhookRetryMinMs,
       retryMaxMs: config.webhookRetryMaxMs,
-      disableAfterMs: config.webhookDisableAfterMs,
-      policy: policyInit
-    }, { db: datastore.db, store: webhookStore, events, logger })
+      disableAfterMs: config.webhookDisableAfterMs
+    }, { db: datastore.db, store: webhookStore, events, policy, logger })
     const webhooks = createWebhooks({ store: webhookStore, outbox, policy, timeoutMs: config.webhookTimeoutMs })
     const streams = createEventStreams({
       heartbeatMs: config.eventHeartbeatMs,

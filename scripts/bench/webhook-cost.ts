@@ -3,9 +3,10 @@
  * one process per build runs that build's outbox (dist/webhooks) on a real LevelDB with an
  * in-memory event log fed `--rate` events a second (two per request, ~1 KB each, like
  * bench:events), delivering to `--webhooks` receiver processes (scripts/bench/hook-receiver.mjs)
- * on 127.0.0.1. Reports CPU-µs per POST of the delivering process and of the receivers, and the
- * time until every event reached every receiver. Written because bench:events' wall clock mixes
- * delivery with pinning on a shared machine; this tells one delivery's cost apart, side by side.
+ * on 127.0.0.1. Reports CPU-µs per POST of the delivering process (its main thread alone on stderr)
+ * and of the receivers, and the time until every event reached every receiver. Written because
+ * bench:events' wall clock mixes delivery with pinning on a shared machine; this tells one
+ * delivery's cost apart, side by side.
  *
  *   node --import tsx scripts/bench/webhook-cost.ts [--events 20000] [--rate 2000] [--webhooks 3]
  *     [--runs 3] [--builds 'now=dist,main=/work/wt/base-events/dist'] [--receiver path/to/receiver.mjs]
@@ -59,14 +60,13 @@ async function child (dist: string, urls: string[]): Promise<void> {
     async * read (after: number, upTo: number) { for (let id = after + 1; id <= upTo; id++) yield logged[id - 1] }
   }
   const store = await mod.createWebhookStore({ db })
+  const policy = mod.createTargetPolicy({ allow: ['127.0.0.1'] })
   const outbox = mod.createOutbox({
     timeoutMs: 10_000, retryMinMs: 1000, retryMaxMs: 3_600_000, disableAfterMs: 86_400_000,
-    policy: { allow: ['127.0.0.1'] },
     ...(values.concurrency != null ? { concurrency: Number(values.concurrency) } : {}),
     ...(values.gather != null ? { gatherMs: Number(values.gather) } : {})
   },
-  // Builds before the delivery worker took the policy here, built.
-  { db, store, events: events as any, logger, ...{ policy: mod.createTargetPolicy({ allow: ['127.0.0.1'] }) } })
+  { db, store, events: events as any, policy, logger })
   await outbox.start()
   for (const url of urls) {
     const events: PinEventType[] = ['pin.queued', 'pin.pinned']
@@ -178,8 +178,8 @@ async function runOnce (dist: string): Promise<{ wall: number, pinery: number, r
     const rcv = rAfter.reduce((a, b, k) => a + b[0] + b[1] - was(k)[0] - was(k)[1], 0)
     const rcvSys = rAfter.reduce((a, b, k) => a + b[1] - was(k)[1], 0)
     const perRead = stats.map(s => s.reads == null ? '?' : (s.deliveries / s.reads).toFixed(1)).join(' / ')
-    const main = mainAfter[0] + mainAfter[1] - mainBefore[0] - mainBefore[1]
-    process.stderr.write(`  delivering process: main thread ${(main * 1e6 / (total * receivers.length)).toFixed(1)} CPU-µs per POST; ` +
+    const main = (mainAfter[0] + mainAfter[1] - mainBefore[0] - mainBefore[1]) / (total * receivers.length)
+    process.stderr.write(`  delivering process: main thread ${(main * 1e6).toFixed(1)} CPU-µs per POST; ` +
       `system CPU: delivering ${(after[1] - before[1]).toFixed(2)} s, ` +
       `receivers ${rcvSys.toFixed(2)} s; POSTs per read at the receiver: ${perRead}; ` +
       `connections: ${stats.map(s => s.connections ?? '?').join(' / ')}\n`)

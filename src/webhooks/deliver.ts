@@ -6,8 +6,8 @@
  *
  * A webhook's URL and signing key are prepared once (`prepare`) for its many
  * deliveries, and an event's bytes are shared by every webhook it goes to:
- * with three webhooks the outbox makes three POSTs per event (in the delivery
- * worker, sender.ts), so what can be done once per webhook or per event is.
+ * with three webhooks the outbox makes three POSTs per event on the pinning
+ * thread, so what can be done once per webhook or per event is.
  */
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto'
 import { isIP } from 'node:net'

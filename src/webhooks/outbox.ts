@@ -22,11 +22,11 @@
  * (parked entries and the log, in id order) as it drains; lane-store.ts keeps
  * the cursors and parked entries, this module delivers.
  */
+import { prepare, send } from './deliver.js'
 import { encodeEntry, entryOf, matches, type Entry } from './outbox-entries.js'
 import { newLane, put, remove, type Lane } from './lane.js'
 import { createLaneStore } from './lane-store.js'
-import { createSender } from './sender.js'
-import type { TargetPolicyInit } from './target-policy.js'
+import type { TargetPolicy } from './target-policy.js'
 import type { WebhookStore, Webhook } from './webhook-store.js'
 import type { EventLog } from '../events/event-log.js'
 import type { Logger } from '../logger.js'
@@ -50,8 +50,6 @@ export interface OutboxInit {
   window?: number
   /** How often moved cursors are written. */
   cursorFlushMs?: number
-  /** The target policy's settings: the delivery worker builds the policy from them (sender.ts). */
-  policy: TargetPolicyInit
 }
 
 /** What the outbox needs. */
@@ -59,6 +57,7 @@ export interface OutboxComponents {
   db: Level<string, Uint8Array>
   store: Pick<WebhookStore, 'all' | 'get' | 'update' | 'recordAttempt'>
   events: Pick<EventLog, 'subscribe' | 'get' | 'read' | 'published'>
+  policy: Pick<TargetPolicy, 'lookup' | 'refusal'>
   logger: Logger
 }
 
@@ -91,7 +90,6 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
   const lanes = new Map<string, Lane>()
   const durable = createLaneStore({ db: components.db, store, events, log })
   const stopping = new AbortController()
-  const sender = createSender({ policy: init.policy, signal: stopping.signal })
   /** Attempts in flight, and who waits for them to end (stop). */
   let active = 0
   let drained: (() => void) | undefined
@@ -128,11 +126,12 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
   /** One attempt and its bookkeeping; the request stays blocked until the entry is delivered or parked. */
   async function attempt (lane: Lane, hook: Webhook, entry: Entry): Promise<void> {
     try {
-      lane.target ??= sender.target(hook.url, hook.secret)
-      const result = await sender.send(lane.target, {
-        eventId: entry.id,
+      lane.target ??= prepare(hook.url, hook.secret, components.policy)
+      const result = await send(lane.target, {
+        eventId: String(entry.id),
         body: entry.body,
         timeoutMs: init.timeoutMs,
+        signal: stopping.signal,
         alone: entry.attempts > 0
       })
       if (stopping.signal.aborted || lanes.get(lane.id) !== lane) return
@@ -292,7 +291,6 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
       if (active > 0) await new Promise<void>(resolve => { drained = resolve })
       await Promise.allSettled([...lanes.values()].map(async lane => await lane.op))
       await writeCursors()
-      await sender.stopped()
     }
   }
 }
