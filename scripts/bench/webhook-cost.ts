@@ -3,9 +3,10 @@
  * one process per build runs that build's outbox (dist/webhooks) on a real LevelDB with an
  * in-memory event log fed `--rate` events a second (two per request, ~1 KB each, like
  * bench:events), delivering to `--webhooks` receiver processes (scripts/bench/hook-receiver.mjs)
- * on 127.0.0.1. Reports CPU-µs per POST of the delivering process and of the receivers, and the
- * time until every event reached every receiver. Written because bench:events' wall clock mixes
- * delivery with pinning on a shared machine; this tells one delivery's cost apart, side by side.
+ * on 127.0.0.1. Reports CPU-µs per POST of the delivering process (its main thread alone on stderr)
+ * and of the receivers, and the time until every event reached every receiver. Written because
+ * bench:events' wall clock mixes delivery with pinning on a shared machine; this tells one
+ * delivery's cost apart, side by side.
  *
  *   node --import tsx scripts/bench/webhook-cost.ts [--events 20000] [--rate 2000] [--webhooks 3]
  *     [--runs 3] [--builds 'now=dist,main=/work/wt/base-events/dist'] [--receiver path/to/receiver.mjs]
@@ -114,9 +115,9 @@ async function child (dist: string, urls: string[]): Promise<void> {
   process.exit(0)
 }
 
-/** [user, system] CPU seconds of a process so far. */
-async function cpuSplit (pid: number): Promise<[number, number]> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+/** [user, system] CPU seconds of a process (or, with `tid`, one of its threads) so far. */
+async function cpuSplit (pid: number, tid?: number): Promise<[number, number]> {
+  const stat = await readFile(tid == null ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return [Number(fields[11]) / 100, Number(fields[12]) / 100]
 }
@@ -152,6 +153,7 @@ async function runOnce (dist: string): Promise<{ wall: number, pinery: number, r
     await new Promise<void>((resolve) => { c.stdout.once('data', () => { resolve() }) })
     const pid = c.pid as number
     const before = await cpuSplit(pid)
+    const mainBefore = await cpuSplit(pid, pid)
     const rBefore = await Promise.all(receivers.map(async r => await cpuSplit(r.child.pid as number)))
     const started = performance.now()
     c.stdin.write('go\n')
@@ -168,6 +170,7 @@ async function runOnce (dist: string): Promise<{ wall: number, pinery: number, r
     }
     const wall = (performance.now() - started) / 1000
     const after = await cpuSplit(pid)
+    const mainAfter = await cpuSplit(pid, pid)
     const rAfter = await Promise.all(receivers.map(async r => await cpuSplit(r.child.pid as number)))
     stats = await Promise.all(receivers.map(async r => await (await fetch(`${r.url}/_stats`)).json() as Stats))
     const pinery = after[0] + after[1] - before[0] - before[1]
@@ -175,7 +178,9 @@ async function runOnce (dist: string): Promise<{ wall: number, pinery: number, r
     const rcv = rAfter.reduce((a, b, k) => a + b[0] + b[1] - was(k)[0] - was(k)[1], 0)
     const rcvSys = rAfter.reduce((a, b, k) => a + b[1] - was(k)[1], 0)
     const perRead = stats.map(s => s.reads == null ? '?' : (s.deliveries / s.reads).toFixed(1)).join(' / ')
-    process.stderr.write(`  system CPU: delivering ${(after[1] - before[1]).toFixed(2)} s, ` +
+    const main = (mainAfter[0] + mainAfter[1] - mainBefore[0] - mainBefore[1]) / (total * receivers.length)
+    process.stderr.write(`  delivering process: main thread ${(main * 1e6).toFixed(1)} CPU-µs per POST; ` +
+      `system CPU: delivering ${(after[1] - before[1]).toFixed(2)} s, ` +
       `receivers ${rcvSys.toFixed(2)} s; POSTs per read at the receiver: ${perRead}; ` +
       `connections: ${stats.map(s => s.connections ?? '?').join(' / ')}\n`)
     c.stdin.write('stop\n')
