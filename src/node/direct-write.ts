@@ -13,6 +13,7 @@
  * kernels) take the buffered path.
  */
 import * as fs from 'node:fs'
+import { fsCall } from './fs-call.js'
 
 /** Alignment of buffer, length and offset: covers disks with 512- and 4096-byte sectors. */
 const ALIGN = 4096
@@ -43,13 +44,6 @@ export interface DirectWriter {
   write(path: string, pieces: readonly Uint8Array[], size: number): Promise<boolean>
 }
 
-/** Runs one callback-style fs call as a promise. */
-async function call<T = void> (start: (cb: (err: Error | null, value?: T) => void) => void): Promise<T> {
-  return await new Promise<T>((resolve, reject) => {
-    start((err, value) => { if (err != null) reject(err); else resolve(value as T) })
-  })
-}
-
 const refused = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'EINVAL'
 
 /** A writer with its own slots, reserved on first use (32 MiB, touched as used). */
@@ -71,7 +65,7 @@ export function createDirectWriter (): DirectWriter {
     let fd: number
     try {
       const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | flag
-      fd = await call<number>(cb => { fs.open(path, flags, 0o600, cb) })
+      fd = await fsCall<number>(cb => { fs.open(path, flags, 0o600, cb) })
     } catch (err) {
       if (!refused(err)) throw err
       off = true
@@ -79,7 +73,7 @@ export function createDirectWriter (): DirectWriter {
     }
     try {
       for (let done = 0; done < slot.byteLength;) {
-        const n = await call<number>(cb => { fs.write(fd, slot, done, slot.byteLength - done, done, cb) })
+        const n = await fsCall<number>(cb => { fs.write(fd, slot, done, slot.byteLength - done, done, cb) })
         if (n === 0 || n % ALIGN !== 0) throw new Error(`O_DIRECT write of ${path} stopped at ${done + n} bytes`)
         done += n
       }
@@ -89,7 +83,7 @@ export function createDirectWriter (): DirectWriter {
       off = true
       return false
     } finally {
-      await call(cb => { fs.close(fd, cb) })
+      await fsCall(cb => { fs.close(fd, cb) })
     }
   }
 

@@ -39,6 +39,7 @@ import { NextToLast, type ShardingStrategy } from 'blockstore-fs/sharding'
 import { NotFoundError, PutFailedError } from 'interface-store'
 import { blockSize } from './block-bytes.js'
 import { createDirectWriter, type DirectWriter } from './direct-write.js'
+import { fsCall } from './fs-call.js'
 import type { CID } from 'multiformats/cid'
 
 type Bytes = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>
@@ -57,26 +58,19 @@ const KEPT_OPEN_MAX = SYNCFS_AFTER_FILES
 async function fsyncPath (path: string): Promise<void> {
   let fd: number
   try {
-    fd = await call<number>(cb => { fs.open(path, 'r', cb) })
+    fd = await fsCall<number>(cb => { fs.open(path, 'r', cb) })
   } catch (err) {
     // Deleted since it was written (collected as garbage): nothing left to make durable.
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
     throw err
   }
-  try { await call(cb => { fs.fsync(fd, cb) }) } finally { await call(cb => { fs.close(fd, cb) }) }
+  try { await fsCall(cb => { fs.fsync(fd, cb) }) } finally { await fsCall(cb => { fs.close(fd, cb) }) }
 }
 
 /** syncfs(2) of the filesystem holding `path` through coreutils; false where that is not available. */
 async function syncFilesystem (path: string): Promise<boolean> {
   if (process.platform !== 'linux') return false
   return await new Promise(resolve => { execFile('sync', ['-f', path], (err) => { resolve(err == null) }) })
-}
-
-/** Runs one callback-style fs call as a promise. */
-async function call<T = void> (start: (cb: (err: Error | null, value?: T) => void) => void): Promise<T> {
-  return await new Promise<T>((resolve, reject) => {
-    start((err, value) => { if (err != null) reject(err); else resolve(value as T) })
-  })
 }
 
 /**
@@ -87,7 +81,7 @@ async function call<T = void> (start: (cb: (err: Error | null, value?: T) => voi
  * first or written piece by piece.
  */
 async function writeNewFile (path: string, val: Bytes, keepOpen: boolean): Promise<number | undefined> {
-  const fd = await call<number>(cb => { fs.open(path, 'w', 0o600, cb) })
+  const fd = await fsCall<number>(cb => { fs.open(path, 'w', 0o600, cb) })
   let ok = false
   try {
     if (val instanceof Uint8Array) await writeAll(fd, path, [val])
@@ -95,7 +89,7 @@ async function writeNewFile (path: string, val: Bytes, keepOpen: boolean): Promi
     else for await (const chunk of val) await writeAll(fd, path, [chunk])
     ok = true
   } finally {
-    if (!ok || !keepOpen) await call(cb => { fs.close(fd, cb) })
+    if (!ok || !keepOpen) await fsCall(cb => { fs.close(fd, cb) })
   }
   return keepOpen ? fd : undefined
 }
@@ -107,8 +101,8 @@ async function writeAll (fd: number, path: string, pieces: Uint8Array[]): Promis
     const current = left
     const one = current[0] as Uint8Array
     const written = current.length === 1
-      ? await call<number>(cb => { fs.write(fd, one, 0, one.byteLength, null, cb) })
-      : await call<number>(cb => { fs.writev(fd, current, null, cb) })
+      ? await fsCall<number>(cb => { fs.write(fd, one, 0, one.byteLength, null, cb) })
+      : await fsCall<number>(cb => { fs.writev(fd, current, null, cb) })
     if (written === 0) throw new Error(`no progress writing ${path}`)
     left = rest(current, written)
   }
@@ -194,7 +188,7 @@ export class DurableFsBlockstore extends FsBlockstore {
         ? undefined
         : await writeNewFile(temp, val, keep).catch(err => { if (keep) this.keptOpen--; throw err })
       try {
-        await call(cb => { fs.rename(temp, path, cb) })
+        await fsCall(cb => { fs.rename(temp, path, cb) })
       } catch (err) {
         if (fd != null) void this.closeKept(fd)
         throw err
@@ -231,7 +225,7 @@ export class DurableFsBlockstore extends FsBlockstore {
         try {
           if (files.length < SYNCFS_AFTER_FILES || !await syncFilesystem(this.path)) {
             const fsyncFile = async ([path, fd]: [string, number | undefined]): Promise<void> => {
-              await (fd == null ? fsyncPath(path) : call(cb => { fs.fsync(fd, cb) }))
+              await (fd == null ? fsyncPath(path) : fsCall(cb => { fs.fsync(fd, cb) }))
             }
             const fsyncs = [...files.map(fsyncFile), ...dirs.map(fsyncPath)]
             // Every fsync ends before its descriptor is closed below.
@@ -289,11 +283,11 @@ export class DurableFsBlockstore extends FsBlockstore {
     options?.signal?.throwIfAborted()
     let fd: number | undefined
     try {
-      const handle = fd = await call<number>(cb => { fs.open(join(this.path, dir, file), 'r', cb) })
-      const { size } = await call<fs.Stats>(cb => { fs.fstat(handle, cb) })
+      const handle = fd = await fsCall<number>(cb => { fs.open(join(this.path, dir, file), 'r', cb) })
+      const { size } = await fsCall<fs.Stats>(cb => { fs.fstat(handle, cb) })
       const bytes = size <= target.byteLength ? target.subarray(0, size) : new Uint8Array(size)
       for (let done = 0; done < size;) {
-        const n = await call<number>(cb => { fs.read(handle, bytes, done, size - done, done, cb) })
+        const n = await fsCall<number>(cb => { fs.read(handle, bytes, done, size - done, done, cb) })
         if (n === 0) throw new Error(`block file ended at ${done} of ${size} bytes`)
         done += n
       }
