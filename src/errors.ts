@@ -90,6 +90,24 @@ export function isErrorNamed (err: unknown, name: string): err is Error {
   return err instanceof Error && err.name === name
 }
 
+/** An error and its causes, outermost first, at most 10 (datastore-level wraps classic-level's errors twice). */
+export function causeChain (err: unknown): Array<{ name?: string, code?: string, message?: string }> {
+  const chain: Array<{ name?: string, code?: string, message?: string, cause?: unknown }> = []
+  for (let e = err as { cause?: unknown } | undefined; e != null && chain.length < 10; e = e.cause as typeof e) {
+    chain.push(e)
+  }
+  return chain
+}
+
+/**
+ * Whether `err` or a cause says the disk is full. datastore-level and blockstore-fs wrap such errors
+ * with only their message kept, so the message counts as well as the code.
+ */
+export function diskFull (err: unknown): boolean {
+  return causeChain(err).some(e => e.code === 'ENOSPC' || e.code === 'EDQUOT' ||
+    /\b(ENOSPC|EDQUOT)\b|No space left on device/.test(e.message ?? ''))
+}
+
 /** The body of a request stopped arriving for longer than the request timeout (408). */
 export class RequestTimeoutError extends Error {
   static override name = 'RequestTimeoutError'

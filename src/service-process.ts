@@ -6,6 +6,7 @@
 import { configHelp, loadConfig } from './config.js'
 import { createLogger } from './logger.js'
 import { createPinery } from './composition-root.js'
+import { diskFull } from './errors.js'
 
 function fail (message: string): never {
   process.stderr.write(`pinery: ${message}\n`)
@@ -37,8 +38,8 @@ try {
   }
   logger.fatal({ err }, 'startup failed')
   // The operator reads stderr; the log line above (stdout) carries the stack for machines.
-  const full = /ENOSPC|EDQUOT|No space left/.test(`${e.message} ${String((e as { cause?: unknown }).cause)}`)
-  fail(`startup failed: ${e.message}${full ? ' (the data dir\'s disk is full: free some room and start again)' : ''}`)
+  const hint = diskFull(e) ? ' (the data dir\'s disk is full: free some room and start again)' : ''
+  fail(`startup failed: ${e.message}${hint}`)
 }
 
 if (pinery.generatedAdminToken != null) {

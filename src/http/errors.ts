@@ -6,7 +6,7 @@
 import {
   ConflictError, ForbiddenError, GoneError, InsufficientFundsError, InvalidRequestError, NotAcceptableError,
   NotFoundError, PayloadTooLargeError, RequestTimeoutError, StorageFailedError, TooManyPendingError,
-  UnauthorizedError
+  UnauthorizedError, causeChain, diskFull
 } from '../errors.js'
 import { requestLogger } from './request-log.js'
 import type { Logger } from '../logger.js'
@@ -41,17 +41,12 @@ const BY_NAME: Record<string, { status: number, reason: string }> = {
 
 /**
  * Whether `err` (or a cause) says the disk is full or the datastore cannot be written: 507, not a 500 that
- * reads like a bug. datastore-level and blockstore-fs wrap such errors with only their message kept.
+ * reads like a bug (a wrapped error may keep only its message).
  */
 function storageFailed (err: unknown): boolean {
-  let e = err as { name?: string, code?: string, message?: string, cause?: unknown } | undefined
-  for (let depth = 0; e != null && depth < 10; depth++, e = e.cause as typeof e) {
-    if (e.name === StorageFailedError.name || e.code === 'ENOSPC' || e.code === 'EDQUOT') return true
+  return diskFull(err) || causeChain(err).some(e => e.name === StorageFailedError.name ||
     // Closed while it is opened again after a failed write (write-guard.ts), or while stopping.
-    if (e.code === 'LEVEL_DATABASE_NOT_OPEN') return true
-    if (/\b(ENOSPC|EDQUOT|StorageFailedError)\b|No space left on device/.test(e.message ?? '')) return true
-  }
-  return false
+    e.code === 'LEVEL_DATABASE_NOT_OPEN' || /\bStorageFailedError\b/.test(e.message ?? ''))
 }
 
 // body-parser marks its errors with a `type`.

@@ -6,7 +6,7 @@ import { access, chmod, constants, mkdir, opendir, stat } from 'node:fs/promises
 import { join } from 'node:path'
 import { LevelDatastore } from 'datastore-level'
 import { Level } from 'level'
-import { ConfigError, DataDirLockedError } from '../errors.js'
+import { ConfigError, DataDirLockedError, causeChain } from '../errors.js'
 import { DurableFsBlockstore } from './durable-blockstore.js'
 import { guardWrites, type WriteGuardComponents } from './write-guard.js'
 import type { Datastore, Key } from 'interface-datastore'
@@ -48,15 +48,6 @@ export async function ensureWritableDir (dir: string): Promise<void> {
   } catch (err) {
     throw new ConfigError(`data dir ${dir} cannot be made readable by its owner only (chmod 700): ${reason(err)}`)
   }
-}
-
-/** An error and its causes, outermost first (datastore-level wraps classic-level's errors twice). */
-function causeChain (err: unknown): Array<{ code?: string, message?: string }> {
-  const chain: Array<{ code?: string, message?: string, cause?: unknown }> = []
-  for (let e = err as { cause?: unknown } | undefined; e != null && chain.length < 10; e = e.cause as typeof e) {
-    chain.push(e)
-  }
-  return chain
 }
 
 /**
