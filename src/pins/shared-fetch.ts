@@ -45,6 +45,22 @@ export interface FetchTimeline {
   lastStoredMs?: number
 }
 
+/**
+ * A job's phases for the debug log (bench:transfer --rtt splits a pin by them): the job's start as epoch ms
+ * (to line up with libp2p's own log lines), then ms after it: the fetch's marks (the fetch may have started
+ * before this job joined it), the blocks made durable, the outcome settled.
+ */
+export function jobTimeline (
+  fetch: SharedFetch, startedAt: number, durableAt: number | undefined
+): Record<string, number> {
+  const { startedAt: fetchAt, ...marks } = fetch.timeline
+  const out: Record<string, number> = { startedAt, fetchStartMs: fetchAt - startedAt }
+  for (const [k, ms] of Object.entries(marks)) out[k] = fetchAt + ms - startedAt
+  if (durableAt != null) out.durableMs = durableAt - startedAt
+  out.settledMs = Date.now() - startedAt
+  return out
+}
+
 /** The abort reason of a job or fetch nobody wants any more (not a failure to report). */
 export class CancelledError extends Error {
   static override name = 'CancelledError'

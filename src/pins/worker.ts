@@ -23,7 +23,7 @@ import { raceSignal } from 'race-signal'
 import type { CID } from 'multiformats/cid'
 import { InsufficientFundsError, StallError, isErrorNamed } from '../errors.js'
 import { createPinQueue, type QueuedPin } from './pin-queue.js'
-import { CancelledError, createSharedFetches, type SharedFetch } from './shared-fetch.js'
+import { CancelledError, createSharedFetches, jobTimeline, type SharedFetch } from './shared-fetch.js'
 import { createResumedHolds } from './resumed-holds.js'
 import { Counts } from '../counts.js'
 import type { LocalDagComponents } from './local-dag.js'
@@ -130,20 +130,6 @@ const SETTLE_RETRY_MS = 5000
  */
 const HANDED_MAX = 8192
 
-/**
- * A job's phases for the debug log (bench:transfer --rtt splits a pin by them): the job's start as epoch ms
- * (to line up with libp2p's own log lines), then ms after it: the fetch's marks (FetchTimeline; the fetch
- * may have started before this job joined it), the blocks made durable, the outcome settled.
- */
-function timelineOf (fetch: SharedFetch, startedAt: number, durableAt: number | undefined): Record<string, number> {
-  const { startedAt: fetchAt, ...marks } = fetch.timeline
-  const out: Record<string, number> = { startedAt, fetchStartMs: fetchAt - startedAt }
-  for (const [k, ms] of Object.entries(marks)) out[k] = fetchAt + ms - startedAt
-  if (durableAt != null) out.durableMs = durableAt - startedAt
-  out.settledMs = Date.now() - startedAt
-  return out
-}
-
 class ShutdownError extends Error {
   static override name = 'ShutdownError'
   override name = ShutdownError.name
@@ -230,7 +216,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       }
       components.metrics?.pinFinished(settled, (performance.now() - started) / 1000)
       if (log.isLevelEnabled('debug') && job.fetch != null) {
-        log.debug({ requestid, ...timelineOf(job.fetch, startedAt, durableAt) }, 'fetch timeline')
+        log.debug({ requestid, ...jobTimeline(job.fetch, startedAt, durableAt) }, 'fetch timeline')
       }
       if (settled === 'failed') components.onFailed()
     } finally {
