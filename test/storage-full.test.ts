@@ -30,6 +30,9 @@ const TOKEN = 'pinery_storage-full-admin-token'
 const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
 const SOURCE = fileURLToPath(new URL('./fixtures/disk-full.c', import.meta.url))
 
+/** A started service whose disk fills while `cue` exists; `env` starts it again without the library. */
+interface Fillable { url: string, cue: string, env: Record<string, string> }
+
 describe('disk full', () => {
   let dir: string | undefined
   let server: ServerProcess | undefined
@@ -38,6 +41,24 @@ describe('disk full', () => {
     server = undefined
     if (dir != null) await rm(dir, { recursive: true, force: true })
   })
+
+  /**
+   * Starts the service on a new data dir with the disk-full library: writes under its datastore run out of
+   * room while `cue` exists. `env` is the plain environment (without the library), for a restart.
+   */
+  async function startFillable (extra: Record<string, string> = {}): Promise<Fillable> {
+    dir = await mkdtemp(join(tmpdir(), 'pinery-disk-full-'))
+    const dataDir = join(dir, 'data')
+    const cue = join(dir, 'full')
+    const env = { ...serverEnv(dataDir, TOKEN), ...extra }
+    server = await startServerProcess({
+      ...env,
+      LD_PRELOAD: await preloadLibrary(SOURCE),
+      PINERY_DISK_FULL: cue,
+      PINERY_DISK_FULL_DIR: join(dataDir, 'datastore')
+    })
+    return { url: server.url, cue, env }
+  }
 
   /** POSTs a pin of a fresh CID; the request id when answered 202, else the status and body. */
   const pin = async (url: string): Promise<{ requestid?: string, status: number, body: string }> => {
@@ -50,16 +71,8 @@ describe('disk full', () => {
   }
 
   it('answers 507 while LevelDB cannot write, and keeps every request it answered 202 across a restart', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'pinery-disk-full-'))
-    const dataDir = join(dir, 'data')
-    const cue = join(dir, 'full')
-    const env = { ...serverEnv(dataDir, TOKEN), PINERY_STALL_TIMEOUT_MS: '600000' }
-    server = await startServerProcess({
-      ...env,
-      LD_PRELOAD: await preloadLibrary(SOURCE),
-      PINERY_DISK_FULL: cue,
-      PINERY_DISK_FULL_DIR: join(dataDir, 'datastore')
-    })
+    const { cue, env } = await startFillable({ PINERY_STALL_TIMEOUT_MS: '600000' })
+    if (server == null) throw new Error('not started')
     const answered: string[] = []
     for (let i = 0; i < 10; i++) answered.push((await pin(server.url)).requestid as string)
 
@@ -100,17 +113,7 @@ describe('disk full', () => {
   })
 
   it('settles a pin whose outcome could not be written, once the disk has room', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'pinery-disk-full-'))
-    const dataDir = join(dir, 'data')
-    const cue = join(dir, 'full')
-    server = await startServerProcess({
-      ...serverEnv(dataDir, TOKEN),
-      PINERY_STALL_TIMEOUT_MS: '3000',
-      LD_PRELOAD: await preloadLibrary(SOURCE),
-      PINERY_DISK_FULL: cue,
-      PINERY_DISK_FULL_DIR: join(dataDir, 'datastore')
-    })
-    const url = server.url
+    const { url, cue } = await startFillable({ PINERY_STALL_TIMEOUT_MS: '3000' })
     // A CID nobody has: the fetch stalls and the request fails, but `failed` cannot be written.
     const cid = CID.createV1(raw.code, await sha256.digest(randomBytes(32))).toString()
     const res = await fetch(`${url}/pins`, { method: 'POST', headers, body: JSON.stringify({ cid }) })
@@ -131,15 +134,8 @@ describe('disk full', () => {
   })
 
   it('tries to reserve event ids once a second while the disk is full, not once per event', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'pinery-disk-full-'))
-    const dataDir = join(dir, 'data')
-    const cue = join(dir, 'full')
-    server = await startServerProcess({
-      ...serverEnv(dataDir, TOKEN),
-      LD_PRELOAD: await preloadLibrary(SOURCE),
-      PINERY_DISK_FULL: cue,
-      PINERY_DISK_FULL_DIR: join(dataDir, 'datastore')
-    })
+    const { cue } = await startFillable()
+    if (server == null) throw new Error('not started')
     let warnings = 0
     server.child.stdout?.on('data', (d: Buffer) => {
       warnings += d.toString().split('\n').filter(l => l.includes('cannot reserve event ids')).length
@@ -163,17 +159,7 @@ describe('disk full', () => {
   })
 
   it('finishes a user deletion a full disk cut short when it is asked for again', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'pinery-disk-full-'))
-    const dataDir = join(dir, 'data')
-    const cue = join(dir, 'full')
-    server = await startServerProcess({
-      ...serverEnv(dataDir, TOKEN),
-      PINERY_STALL_TIMEOUT_MS: '600000',
-      LD_PRELOAD: await preloadLibrary(SOURCE),
-      PINERY_DISK_FULL: cue,
-      PINERY_DISK_FULL_DIR: join(dataDir, 'datastore')
-    })
-    const url = server.url
+    const { url, cue } = await startFillable({ PINERY_STALL_TIMEOUT_MS: '600000' })
     const admin = async (path: string, method = 'GET', body?: unknown): Promise<Response> =>
       await fetch(`${url}${path}`, { method, headers, ...(body != null ? { body: JSON.stringify(body) } : {}) })
     expect((await admin('/users', 'POST', { name: 'bob' })).status).toBe(201)
