@@ -16,17 +16,15 @@ import { createCipheriv, randomBytes } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
-import { varint } from 'multiformats'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startServerProcess } from '../../test/fixtures/process.js'
-import { serverEnv, MiB, mib, peakRss, table } from './lib.js'
+import { carSection, postContent, serverEnv, MiB, mib, peakRss, table } from './lib.js'
 
 const { values } = parseArgs({
   options: {
@@ -69,12 +67,9 @@ async function * carOf (size: number): AsyncGenerator<Buffer> {
   const file = new UnixFS({ type: 'file', blockSizes: leaves.map(() => BigInt(LEAF)) })
   const root = dagPb.encode({ Data: file.marshal(), Links: leaves.map(Hash => ({ Hash, Name: '', Tsize: LEAF })) })
   const rootCid = CID.createV1(dagPb.code, await sha256.digest(root))
-  const section = (bytes: Uint8Array): Buffer => Buffer.concat([
-    Buffer.from(varint.encodeTo(bytes.byteLength, new Uint8Array(varint.encodingLength(bytes.byteLength)))), bytes
-  ])
-  yield section(dagCbor.encode({ version: 1, roots: [rootCid] }))
-  yield section(Buffer.concat([rootCid.bytes, root]))
-  for (let i = 0; i < count; i++) yield section(Buffer.concat([(leaves[i] as CID).bytes, leaf(i)]))
+  yield carSection(dagCbor.encode({ version: 1, roots: [rootCid] }))
+  yield carSection(Buffer.concat([rootCid.bytes, root]))
+  for (let i = 0; i < count; i++) yield carSection(Buffer.concat([(leaves[i] as CID).bytes, leaf(i)]))
 }
 
 /** The CAR's length, without making it. */
@@ -86,7 +81,9 @@ async function carLength (size: number): Promise<number> {
 
 /** POSTs `mib` MiB of fresh random bytes (or a CAR), 1 MiB at a time with backpressure; resolves with the answer. */
 async function upload (url: string, kind: Kind, size: number): Promise<{ status: number, body: string }> {
-  if (kind === 'car') return await post(url, 'application/vnd.ipld.car', await carLength(size), carOf(size))
+  if (kind === 'car') {
+    return await postContent(url, TOKEN, 'application/vnd.ipld.car', await carLength(size), carOf(size))
+  }
   const head = kind === 'form'
     ? Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="bench/data.bin"\r\n` +
       'Content-Type: application/octet-stream\r\n\r\n')
@@ -98,28 +95,7 @@ async function upload (url: string, kind: Kind, size: number): Promise<{ status:
     for (let i = 0; i < size; i++) yield randomBytes(MiB)
     yield tail
   }
-  return await post(url, type, head.byteLength + size * MiB + tail.byteLength, body())
-}
-
-async function post (
-  url: string, type: string, length: number, body: AsyncIterable<Buffer>
-): Promise<{ status: number, body: string }> {
-  return await new Promise((resolve, reject) => {
-    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': type, 'content-length': String(length) }
-    const req = request(new URL('/content', url), { method: 'POST', headers }, (res) => {
-      let body = ''
-      res.on('data', (d: Buffer) => { body += d.toString() })
-      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body }) })
-    })
-    req.on('error', reject)
-    void (async () => {
-      const write = async (chunk: Buffer): Promise<void> => {
-        if (!req.write(chunk)) await new Promise(resolve => req.once('drain', resolve))
-      }
-      for await (const chunk of body) await write(chunk)
-      req.end()
-    })().catch(reject)
-  })
+  return await postContent(url, TOKEN, type, head.byteLength + size * MiB + tail.byteLength, body())
 }
 
 /** PINERY_* variables of this process, passed on (e.g. PINERY_REQUEST_TIMEOUT_MS). */

@@ -8,18 +8,16 @@
  *   node --import tsx scripts/bench/upload-blocks.ts [--blocks 100000] [--size BYTES] [--runs 3]
  *     [--base DIR/dist/server.js] [--this DIR/dist/server.js]
  */
-import { varint } from 'multiformats'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as dagCbor from '@ipld/dag-cbor'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { SERVER, startServerProcess } from '../../test/fixtures/process.js'
-import { cpuSeconds, serverEnv, median, mib, peakRss, table } from './lib.js'
+import { carSection, cpuSeconds, postContent, serverEnv, median, mib, peakRss, table } from './lib.js'
 
 const { values } = parseArgs({
   options: {
@@ -38,10 +36,6 @@ async function rss (pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024
 }
 
-const section = (bytes: Uint8Array): Buffer => Buffer.concat([
-  Buffer.from(varint.encodeTo(bytes.byteLength, new Uint8Array(varint.encodingLength(bytes.byteLength)))), bytes
-])
-
 /** The CAR, made once (a few MB): header, then N raw blocks `b<i>`, the first one the root. */
 async function makeCar (): Promise<Buffer> {
   const parts: Buffer[] = []
@@ -50,29 +44,9 @@ async function makeCar (): Promise<Buffer> {
     const bytes = new TextEncoder().encode(`b${i}`.padEnd(Number(values.size), '.'))
     const cid = CID.createV1(raw.code, await sha256.digest(bytes))
     root ??= cid
-    parts.push(section(Buffer.concat([cid.bytes, bytes])))
+    parts.push(carSection(Buffer.concat([cid.bytes, bytes])))
   }
-  return Buffer.concat([section(dagCbor.encode({ version: 1, roots: [root as CID] })), ...parts])
-}
-
-async function post (url: string, car: Buffer): Promise<{ status: number, body: string }> {
-  return await new Promise((resolve, reject) => {
-    const headers = {
-      authorization: `Bearer ${TOKEN}`, 'content-type': 'application/vnd.ipld.car', 'content-length': String(car.length)
-    }
-    const req = request(new URL('/content', url), { method: 'POST', headers }, (res) => {
-      let body = ''
-      res.on('data', (d: Buffer) => { body += d.toString() })
-      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body }) })
-    })
-    req.on('error', reject)
-    void (async () => {
-      for (let at = 0; at < car.length; at += 1 << 20) {
-        if (!req.write(car.subarray(at, at + (1 << 20)))) await new Promise(resolve => req.once('drain', resolve))
-      }
-      req.end()
-    })().catch(reject)
-  })
+  return Buffer.concat([carSection(dagCbor.encode({ version: 1, roots: [root as CID] })), ...parts])
 }
 
 interface Run { idle: number, peak: number, hwm: number, seconds: number, cpu: number }
@@ -90,7 +64,11 @@ async function measure (script: string, car: Buffer): Promise<Run> {
     const sampler = setInterval(() => { rss(pid).then(r => { peak = Math.max(peak, r) }, () => {}) }, 20)
     const started = performance.now()
     const cpuBefore = await cpuSeconds(pid)
-    const answer = await post(server.url, car).finally(() => { clearInterval(sampler) })
+    const chunks = function * (): Generator<Buffer> {
+      for (let at = 0; at < car.length; at += 1 << 20) yield car.subarray(at, at + (1 << 20))
+    }
+    const answer = await postContent(server.url, TOKEN, 'application/vnd.ipld.car', car.length, chunks())
+      .finally(() => { clearInterval(sampler) })
     const seconds = (performance.now() - started) / 1000
     if (answer.status !== 202) throw new Error(`POST /content answered ${answer.status}: ${answer.body}`)
     return { idle, peak, hwm: await peakRss(pid), seconds, cpu: await cpuSeconds(pid) - cpuBefore }
