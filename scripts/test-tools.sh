@@ -16,8 +16,9 @@ KUBO_BIN="$CACHE/kubo-$KUBO_VERSION/ipfs"
 missing=()
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
-# The O_DIRECT block-write test asks fincore which of a file's pages are in the page cache.
-command -v fincore >/dev/null || missing+=(util-linux)
+# util-linux: the O_DIRECT block-write test asks fincore which of a file's pages are in the page cache, and the
+# connection-flood test lowers the service's open-file limit with prlimit.
+{ command -v fincore && command -v prlimit; } >/dev/null || missing+=(util-linux)
 if (( ${#missing[@]} )); then
   echo "test-tools: installing ${missing[*]} from Debian's packages" >&2
   if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi

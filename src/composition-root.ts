@@ -13,7 +13,7 @@ import { createMetrics } from './metrics.js'
 import { createContentService, createGateway } from './content/index.js'
 import { createEventLog, createEventStreams, createProgressTicker } from './events/index.js'
 import { createHttpApp } from './http/app.js'
-import { listenHttp } from './http/listen.js'
+import { httpConnectionCap, listenHttp } from './http/listen.js'
 import { defaultWebDir } from './http/web-routes.js'
 import { createSessionStore } from './web/sessions.js'
 import { BITSWAP_OPTIONS, createPineryNode, loadNodeKey } from './node/index.js'
@@ -266,8 +266,9 @@ export async function createPinery (config: Config, components: PineryComponents
       host: config.httpHost,
       port: config.httpPort,
       requestTimeoutMs: config.requestTimeoutMs,
-      closeGraceMs: HTTP_CLOSE_GRACE_MS
-    }, { app, uploads: uploadSockets })
+      closeGraceMs: HTTP_CLOSE_GRACE_MS,
+      maxConnections: httpConnectionCap(config.maxHttpConnections)
+    }, { app, uploads: uploadSockets, logger })
     cleanup.push(async () => { stopping = true; streams.stop(); await http.close() })
 
     // Only once everything else works, so a failed start leaves no token nobody saw.

@@ -175,6 +175,12 @@ export const SETTINGS: Array<Setting<keyof Config>> = [
     parse: integer(1000, 3_600_000)
   },
   {
+    env: 'PINERY_MAX_HTTP_CONNECTIONS', key: 'maxHttpConnections', default: '1024',
+    description: 'open HTTP connections at most, further ones are closed at once; never more than a quarter ' +
+      "of the process's open-file limit, so a flood of connections cannot starve the block and datastore files",
+    parse: integer(8, 1_000_000)
+  },
+  {
     env: 'PINERY_SHUTDOWN_TIMEOUT_MS', key: 'shutdownTimeoutMs', default: '10000',
     description: 'on SIGTERM/SIGINT, exit after this long even if stopping has not finished',
     parse: integer(100, 600_000)

@@ -38,6 +38,7 @@ export interface Config {
   maxTokensPerUser: number
   corsOrigins: string[]
   requestTimeoutMs: number
+  maxHttpConnections: number
   shutdownTimeoutMs: number
   eventLogMaxEvents: number
   eventLogMaxAgeMs: number

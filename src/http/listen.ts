@@ -1,8 +1,11 @@
 /**
- * Puts the Express app on a socket: Node's own timeouts, a Failure body for requests Node's parser refuses,
- * and a close that lets in-flight responses finish before cutting busy keep-alive connections off.
+ * Puts the Express app on a socket: Node's own timeouts, a cap on open connections, a Failure body for requests
+ * Node's parser refuses, and a close that lets in-flight responses finish before cutting busy keep-alive
+ * connections off.
  */
+import { readFileSync } from 'node:fs'
 import { ConfigError } from '../errors.js'
+import type { Logger } from '../logger.js'
 import type { Express } from 'express'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -15,6 +18,8 @@ export interface HttpListenerInit {
   requestTimeoutMs: number
   /** How long busy keep-alive connections may keep a stopping server open. */
   closeGraceMs: number
+  /** Open connections at most (see {@link httpConnectionCap}); further ones are closed as they arrive. */
+  maxConnections?: number
 }
 
 /** What the listener needs from the app. */
@@ -22,6 +27,8 @@ export interface HttpListenerComponents {
   app: Pick<Express, 'listen'>
   /** Sockets of uploads in progress: their own idle timeout applies instead of the whole-request one. */
   uploads: WeakSet<object>
+  /** Says when connections were refused for the cap (at most once per 10 s). */
+  logger?: Pick<Logger, 'warn'>
 }
 
 /** A listening HTTP server. */
@@ -33,12 +40,44 @@ export interface HttpListener {
   close(): Promise<void>
 }
 
+/** The process's open-file limit (Node raises the soft limit to the hard one at start), or undefined if unknown. */
+export function openFileLimit (): number | undefined {
+  try {
+    const line = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))
+    return line == null ? undefined : Number(line[1])
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The HTTP connection cap: the configured one, but at most a quarter of the open-file limit. Without a cap a
+ * flood of idle connections (no token needed to open one) took every descriptor: block files could not be
+ * created, so uploads answered 500 and fetches would fail their pins, and /health reported the blockstore
+ * down (limit 300, 400 connections, 2026-11-30). The rest is left to LevelDB, libp2p and block files.
+ */
+export function httpConnectionCap (configured: number, fileLimit = openFileLimit()): number {
+  return fileLimit == null ? configured : Math.max(8, Math.min(configured, Math.floor(fileLimit / 4)))
+}
+
 /** Listens and resolves once bound; a bind error is a ConfigError naming the address. */
 export async function listenHttp (init: HttpListenerInit, components: HttpListenerComponents): Promise<HttpListener> {
   const { uploads } = components
   const server = components.app.listen(init.port, init.host)
   server.requestTimeout = init.requestTimeoutMs
   server.headersTimeout = Math.min(init.requestTimeoutMs, 10_000)
+  if (init.maxConnections != null) {
+    server.maxConnections = init.maxConnections
+    let dropped = 0
+    let warned = 0
+    server.on('drop', () => {
+      dropped++
+      if (Date.now() - warned < 10_000) return
+      warned = Date.now()
+      components.logger?.warn({ dropped, maxConnections: init.maxConnections },
+        'HTTP connections refused: the open-connection cap is reached (PINERY_MAX_HTTP_CONNECTIONS)')
+    })
+  }
   // Requests Node's parser refuses never reach Express: answer them with a Failure body too.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // An upload may take longer than the whole-request timeout; its own idle timeout applies.

@@ -3,7 +3,7 @@ import { connect } from 'node:net'
 import express from 'express'
 import { describe, expect, it } from 'vitest'
 import { ConfigError } from '../../src/errors.js'
-import { listenHttp } from '../../src/http/listen.js'
+import { httpConnectionCap, listenHttp } from '../../src/http/listen.js'
 
 const init = { host: '127.0.0.1', port: 0, requestTimeoutMs: 5000, closeGraceMs: 300 }
 
@@ -62,6 +62,45 @@ describe('listenHttp', () => {
         error: { reason: 'BAD_REQUEST', details: 'the request could not be read as HTTP' }
       })
     } finally {
+      await http.close()
+    }
+  })
+
+  it('caps the connection count at a quarter of the open-file limit, never below 8', () => {
+    expect(httpConnectionCap(1024, 20_000)).toBe(1024)
+    expect(httpConnectionCap(1024, 300)).toBe(75)
+    expect(httpConnectionCap(1024, 16)).toBe(8)
+    expect(httpConnectionCap(64, undefined)).toBe(64)
+  })
+
+  it('closes connections beyond the cap at once and keeps serving the ones it holds', async () => {
+    const app = express()
+    app.get('/', (_req, res) => { res.send('ok') })
+    const warnings: unknown[] = []
+    const http = await listenHttp({ ...init, maxConnections: 3 },
+      { app, uploads: new WeakSet(), logger: { warn: (obj: unknown) => { warnings.push(obj) } } })
+    const url = new URL(http.url)
+    /** Opens a connection; resolves with it and a promise of whether the server closed it. */
+    const open = async (): Promise<{ closed: Promise<boolean>, socket: ReturnType<typeof connect> }> =>
+      await new Promise((resolve, reject) => {
+        const socket = connect(Number(url.port), url.hostname, () => {
+          resolve({ socket, closed: new Promise(resolve => { socket.once('close', () => { resolve(true) }) }) })
+        })
+        socket.on('error', reject)
+      })
+    const held = await Promise.all([open(), open(), open()])
+    try {
+      const extra = await open()
+      expect(await Promise.race([extra.closed, new Promise(resolve => setTimeout(() => { resolve(false) }, 2000))]))
+        .toBe(true)
+      const reply = await new Promise<string>((resolve) => {
+        held[0]?.socket.once('data', (d: Buffer) => { resolve(d.toString()) })
+        held[0]?.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+      })
+      expect(reply).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*ok$/)
+      expect(warnings).toEqual([{ dropped: 1, maxConnections: 3 }])
+    } finally {
+      for (const h of held) h.socket.destroy()
       await http.close()
     }
   })
