@@ -1,5 +1,5 @@
 /**
- * The offline composition root: team administration straight on a data dir
+ * The offline composition root: team administration and the data check straight on a data dir
  * while the service is stopped (LevelDB's lock refuses it otherwise). It
  * loads the pin records for usage; removing a user's pins removes their
  * records, and the service releases the DAGs no request references at its
@@ -7,10 +7,12 @@
  */
 import { join } from 'node:path'
 import { createTokenStore, createUserStore } from './auth/index.js'
-import { blockstoreUsage, openDatastore, syncDatastore } from './node/storage.js'
+import { blockstoreUsage, openDatastore, openStores, syncDatastore } from './node/storage.js'
+import { PIN_STATES } from './pins/types.js'
 import { createPinIndex } from './pins/query-index.js'
 import { createRecordStore } from './pins/record-store.js'
 import { removeEveryRequest } from './pins/remove-owned.js'
+import { verifyPinnedBlocks, type VerifyProgress, type VerifyReport } from './pins/verify.js'
 import { createTeam, type Team } from './team/index.js'
 import { createWebhookStore, forgetOutbox, type WebhookStore } from './webhooks/index.js'
 
@@ -59,5 +61,29 @@ export async function openOfflineTeam (dataDir: string, init: OfflineTeamInit = 
     await opened?.stop()
     await datastore.close()
     throw err
+  }
+}
+
+/** Checks every block of every pinned DAG in `dataDir` (pins/verify.ts); DataDirLockedError while the service runs. */
+export async function verifyDataDir (
+  dataDir: string, options: { signal?: AbortSignal, onProgress?(p: VerifyProgress): void } = {}
+): Promise<VerifyReport> {
+  const stores = await openStores(dataDir)
+  try {
+    const index = createPinIndex()
+    const records = await createRecordStore({ db: stores.datastore.db, index })
+    const all = { match: 'exact' as const, statuses: [...PIN_STATES], limit: Number.MAX_SAFE_INTEGER }
+    return await verifyPinnedBlocks({
+      db: stores.datastore.db,
+      blockstore: stores.blockstore,
+      requestsOf: async (root) => {
+        const ids = index.owners().flatMap(owner => index.query(owner, all, new Set([root])).requestids)
+        const found = await Promise.all(ids.map(async id => await records.get(id)))
+        return found.flatMap(r => r == null ? [] : [{ requestid: r.requestid, owner: r.owner, status: r.status,
+          ...(r.pin.name != null ? { name: r.pin.name } : {}) }])
+      }
+    }, options)
+  } finally {
+    await stores.close()
   }
 }

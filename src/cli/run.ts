@@ -10,6 +10,7 @@ import { SCOPES, type Scope, type UserChanges } from '../auth/index.js'
 import { loadConfig } from '../config.js'
 import { openOfflineTeam } from '../offline.js'
 import { createRemoteTeam } from './remote-team.js'
+import { runVerify, verifyText } from './verify.js'
 import { runWebhookCommand, UsageProblem } from './webhooks.js'
 import {
   deletedText, parseBytes, printable, printableJson, teamUsageText, tokensText, userText, usersText, usageText
@@ -47,6 +48,10 @@ Webhooks (online only; your own, or with --all node-wide ones, admin)
   webhook enable ID                     re-enables a webhook disabled after failing
   webhook test ID                       sends a webhook.test event now
   webhook deliveries ID                 the last 100 delivery attempts
+Data (offline only)
+  verify                                reads every block of every pinned DAG and checks it against its
+                                        CID; exit code 1 and the requests concerned when any is missing
+                                        or damaged
 
 SCOPE is one of ${SCOPES.join(', ')} (each includes the ones before it).
 SIZE is bytes, or with a unit: 500MiB, 10G (binary), 2GB (decimal). TIME is RFC 3339.
@@ -211,6 +216,15 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
       })
       io.stdout.write(values.json === true ? `${JSON.stringify(output.json, null, 2)}\n` : output.text)
       return 0
+    }
+    if (positionals[0] === 'verify') {
+      if (values.url != null) {
+        throw new UsageError('verify works offline, on PINERY_DATA_DIR while the service is stopped')
+      }
+      if (positionals.length > 1) throw new UsageError(`unexpected "${positionals.slice(1).join(' ')}"`)
+      const { report, code } = await runVerify(loadConfig(io.env).dataDir, io.stderr)
+      io.stdout.write(values.json === true ? `${printableJson(report)}\n` : verifyText(report))
+      return code
     }
     let team: Team
     let self: SelfService | undefined

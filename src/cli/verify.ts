@@ -1,0 +1,45 @@
+/**
+ * `pinery verify`: the operator's check that every pinned DAG is still whole on disk (see pins/verify.ts).
+ * Offline only: it reads every block, which the running service should not share its disk with unasked,
+ * and LevelDB's lock keeps it off a data dir the service holds. Exit code 1 when anything is missing or
+ * damaged, so a cron job or a backup restore script can act on it.
+ */
+import { verifyDataDir } from '../offline.js'
+import { formatBytes, printable } from './format.js'
+import type { DamagedDag, VerifyReport } from '../pins/verify.js'
+
+/** Progress goes to stderr at most this often. */
+const PROGRESS_EVERY_MS = 5000
+
+/** The report for people. */
+export function verifyText (report: VerifyReport): string {
+  const dags = report.dags === 1 ? '1 pinned DAG' : `${report.dags} pinned DAGs`
+  const head = `checked ${dags}, ${report.blocks} blocks (${formatBytes(report.bytes)} read)`
+  if (report.damaged.length === 0) return `${head}: every block is present and matches its CID\n`
+  const dag = (d: DamagedDag): string => {
+    const what = [d.missing > 0 ? `${d.missing} missing` : '', d.damaged > 0 ? `${d.damaged} damaged` : '']
+      .filter(Boolean).join(', ')
+    const requests = d.requests.map(r => `\n  request ${r.requestid} (${printable(r.owner)}, ${r.status}` +
+      `${r.name != null ? `, "${printable(r.name)}"` : ''})`)
+    return `${d.root}: ${what} of ${d.blocks} blocks${requests.join('')}\n`
+  }
+  const count = report.damaged.length === 1 ? '1 DAG is' : `${report.damaged.length} DAGs are`
+  return `${head}: ${count} not whole\n${report.damaged.map(dag).join('')}` +
+    'Their blocks can only come back from elsewhere: remove those requests and pin the CIDs again from a peer ' +
+    'that has them (origins), or restore the data dir from a backup.\n'
+}
+
+/** Runs the check on `dataDir`; resolves with the output and the exit code (1 when any DAG is not whole). */
+export async function runVerify (
+  dataDir: string, stderr: NodeJS.WritableStream
+): Promise<{ report: VerifyReport, code: number }> {
+  let said = Date.now()
+  const report = await verifyDataDir(dataDir, {
+    onProgress: ({ blocks, bytes }) => {
+      if (Date.now() - said < PROGRESS_EVERY_MS) return
+      said = Date.now()
+      stderr.write(`pinery: checked ${blocks} blocks (${formatBytes(bytes)}) so far\n`)
+    }
+  })
+  return { report, code: report.damaged.length > 0 ? 1 : 0 }
+}
