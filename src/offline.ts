@@ -12,7 +12,8 @@ import { PIN_STATES } from './pins/types.js'
 import { createPinIndex } from './pins/query-index.js'
 import { createRecordStore } from './pins/record-store.js'
 import { removeEveryRequest } from './pins/remove-owned.js'
-import { verifyPinnedBlocks, type VerifyProgress, type VerifyReport } from './pins/verify.js'
+import { requeueDamaged, verifyPinnedBlocks, type VerifyProgress, type VerifyReport } from './pins/verify.js'
+import { createDagPins } from './pins/dag-pins.js'
 import { createTeam, type Team } from './team/index.js'
 import { createWebhookStore, forgetOutbox, type WebhookStore } from './webhooks/index.js'
 
@@ -66,14 +67,14 @@ export async function openOfflineTeam (dataDir: string, init: OfflineTeamInit = 
 
 /** Checks every block of every pinned DAG in `dataDir` (pins/verify.ts); DataDirLockedError while the service runs. */
 export async function verifyDataDir (
-  dataDir: string, options: { signal?: AbortSignal, onProgress?(p: VerifyProgress): void } = {}
-): Promise<VerifyReport> {
+  dataDir: string, options: { signal?: AbortSignal, onProgress?(p: VerifyProgress): void, requeue?: boolean } = {}
+): Promise<VerifyReport & { requeued?: number }> {
   const stores = await openStores(dataDir)
   try {
     const index = createPinIndex()
     const records = await createRecordStore({ db: stores.datastore.db, index })
     const all = { match: 'exact' as const, statuses: [...PIN_STATES], limit: Number.MAX_SAFE_INTEGER }
-    return await verifyPinnedBlocks({
+    const report = await verifyPinnedBlocks({
       db: stores.datastore.db,
       blockstore: stores.blockstore,
       requestsOf: async (root) => {
@@ -83,6 +84,9 @@ export async function verifyDataDir (
           ...(r.pin.name != null ? { name: r.pin.name } : {}) }])
       }
     }, options)
+    if (options.requeue !== true || report.damaged.length === 0) return report
+    const dagPins = await createDagPins({ datastore: stores.datastore })
+    return { ...report, requeued: await requeueDamaged(report.damaged, { db: stores.datastore.db, dagPins, records }) }
   } finally {
     await stores.close()
   }

@@ -1,7 +1,9 @@
 /**
  * `pinery verify` as an operator runs it (dist/cli.js on a stopped service's data dir): three uploaded
- * DAGs check whole; then one block file of one DAG is overwritten and another DAG's root file removed, and
- * the check names exactly those two DAGs, with every request that reports them pinned, and exits 1.
+ * DAGs and one pinned from an origin peer check whole; then one block file of one DAG is overwritten and
+ * another DAG's root file removed, and the check names exactly those two DAGs, with every request that
+ * reports them pinned, and exits 1. `--repair` sends a damaged DAG's requests back to the queue, and the
+ * service's next start fetches it again from its origin.
  */
 import { randomBytes } from 'node:crypto'
 import { readFile, rm, mkdtemp, unlink, writeFile } from 'node:fs/promises'
@@ -11,6 +13,7 @@ import * as dagPb from '@ipld/dag-pb'
 import { base32upper } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startOrigin, type Origin } from './fixtures/origin.js'
 import { CLI, run, serverEnv, startServerProcess } from './fixtures/process.js'
 import type { VerifyReport } from '../src/pins/verify.js'
 
@@ -18,6 +21,19 @@ const TOKEN = 'pinery_verify-test-admin'
 let dataDir: string
 const uploads: Array<{ requestid: string, cid: string }> = []
 let second: string
+let origin: Origin
+let fetched: { requestid: string, cid: CID }
+const headers = { authorization: `Bearer ${TOKEN}` }
+
+/** The status of `requestid` once it is no longer queued or pinning, or after 20 s. */
+async function settled (url: string, requestid: string): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    const { status } = await (await fetch(`${url}/pins/${requestid}`, { headers })).json() as { status: string }
+    if (status === 'pinned' || status === 'failed') return status
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  return 'unsettled'
+}
 
 /** Where blockstore-fs keeps a block: the multihash in base32upper, sharded by its last two letters. */
 function blockFile (cid: CID): string {
@@ -27,9 +43,9 @@ function blockFile (cid: CID): string {
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'pinery-verify-'))
+  origin = await startOrigin()
   const service = await startServerProcess(serverEnv(dataDir, TOKEN))
   try {
-    const headers = { authorization: `Bearer ${TOKEN}` }
     for (const seed of [1, 2, 3]) {
       const bytes = randomBytes(1_500_000)
       const res = await fetch(`${service.url}/content?name=file-${seed}`, { method: 'POST', headers, body: bytes })
@@ -44,6 +60,14 @@ beforeAll(async () => {
       body: JSON.stringify({ cid: uploads[0]?.cid, name: 'again' })
     })
     second = (await res.json() as { requestid: string }).requestid
+    const cid = await origin.addFile(randomBytes(1_500_000))
+    const pin = await fetch(`${service.url}/pins`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ cid: cid.toString(), name: 'from-origin', origins: origin.addrs })
+    })
+    fetched = { cid, requestid: (await pin.json() as { requestid: string }).requestid }
+    expect(await settled(service.url, fetched.requestid)).toBe('pinned')
     const verify = await run(CLI, ['verify'], { PINERY_DATA_DIR: dataDir })
     expect(verify.code).toBe(1)
     expect(verify.stderr).toMatch(/in use by another process/)
@@ -52,12 +76,15 @@ beforeAll(async () => {
   }
 })
 
-afterAll(async () => { await rm(dataDir, { recursive: true, force: true }) })
+afterAll(async () => {
+  await origin?.stop()
+  await rm(dataDir, { recursive: true, force: true })
+})
 
 describe('pinery verify', () => {
   it('passes a whole data dir, then names the DAGs whose blocks went missing or changed', async () => {
     const whole = await run(CLI, ['verify'], { PINERY_DATA_DIR: dataDir })
-    expect(whole.stdout).toMatch(/^checked 3 pinned DAGs, 21 blocks \(4\.29 MiB read\): every block is present/)
+    expect(whole.stdout).toMatch(/^checked 4 pinned DAGs, 28 blocks \(5\.72 MiB read\): every block is present/)
     expect(whole.code).toBe(0)
 
     const [a, b] = uploads.map(u => CID.parse(u.cid))
@@ -69,7 +96,7 @@ describe('pinery verify', () => {
     const broken = await run(CLI, ['--json', 'verify'], { PINERY_DATA_DIR: dataDir })
     expect(broken.code).toBe(1)
     const report = JSON.parse(broken.stdout) as VerifyReport
-    expect(report).toMatchObject({ dags: 3, blocks: 21 })
+    expect(report).toMatchObject({ dags: 4, blocks: 28 })
     const byRoot = new Map(report.damaged.map(d => [d.root, d]))
     expect(byRoot.size).toBe(2)
     expect(byRoot.get(uploads[0]?.cid as string)).toMatchObject({ blocks: 7, missing: 0, damaged: 1 })
@@ -90,5 +117,29 @@ describe('pinery verify', () => {
     const refused = await run(CLI, ['--url', 'http://127.0.0.1:1', 'verify'], { PINERY_DATA_DIR: dataDir })
     expect(refused.code).toBe(2)
     expect(refused.stderr).toMatch(/verify works offline/)
+  })
+  it('--repair sends the requests of a damaged DAG back to the queue; the next start fetches it again', async () => {
+    // Left from the test above: the second upload's root is gone (no origin has it).
+    const leaves = dagPb.decode(await readFile(blockFile(fetched.cid))).Links.map(l => l.Hash)
+    await unlink(blockFile(leaves[1] as CID))
+    await writeFile(blockFile(leaves[2] as CID), 'not this block')
+    const repair = await run(CLI, ['verify', '--repair'], { PINERY_DATA_DIR: dataDir })
+    expect(repair.code).toBe(1)
+    expect(repair.stdout).toContain(`${fetched.cid.toString()}: 1 missing, 1 damaged of 7 blocks`)
+    expect(repair.stdout).toContain('Sent 2 pinned requests back to the queue')
+    // Nothing of theirs is pinned now: the check no longer counts those two DAGs.
+    expect((await run(CLI, ['verify'], { PINERY_DATA_DIR: dataDir })).stdout).toMatch(/^checked 2 pinned DAGs, /)
+
+    const service = await startServerProcess(serverEnv(dataDir, TOKEN))
+    try {
+      expect(await settled(service.url, fetched.requestid)).toBe('pinned')
+      const lost = await (await fetch(`${service.url}/pins/${uploads[1]?.requestid}`, { headers })).json()
+      expect(lost).toMatchObject({ status: expect.stringMatching(/^(queued|pinning|failed)$/) })
+    } finally {
+      await service.stop()
+    }
+    const after = await run(CLI, ['verify'], { PINERY_DATA_DIR: dataDir })
+    expect(after.stdout).toMatch(/^checked 3 pinned DAGs, 21 blocks \(4\.29 MiB read\): every block is present/)
+    expect(after.code).toBe(0)
   })
 })

@@ -49,9 +49,10 @@ Webhooks (online only; your own, or with --all node-wide ones, admin)
   webhook test ID                       sends a webhook.test event now
   webhook deliveries ID                 the last 100 delivery attempts
 Data (offline only)
-  verify                                reads every block of every pinned DAG and checks it against its
+  verify [--repair]                     reads every block of every pinned DAG and checks it against its
                                         CID; exit code 1 and the requests concerned when any is missing
-                                        or damaged
+                                        or damaged; --repair sends those requests back to the queue, to
+                                        be fetched again from their origins when the service starts
 
 SCOPE is one of ${SCOPES.join(', ')} (each includes the ones before it).
 SIZE is bytes, or with a unit: 500MiB, 10G (binary), 2GB (decimal). TIME is RFC 3339.
@@ -78,6 +79,7 @@ const OPTIONS = {
   'quota-bytes': { type: 'string' },
   'quota-pins': { type: 'string' },
   'remove-pins': { type: 'boolean' },
+  repair: { type: 'boolean' },
   all: { type: 'boolean' },
   events: { type: 'string' },
   description: { type: 'string' },
@@ -222,7 +224,7 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
         throw new UsageError('verify works offline, on PINERY_DATA_DIR while the service is stopped')
       }
       if (positionals.length > 1) throw new UsageError(`unexpected "${positionals.slice(1).join(' ')}"`)
-      const { report, code } = await runVerify(loadConfig(io.env).dataDir, io.stderr)
+      const { report, code } = await runVerify(loadConfig(io.env).dataDir, values.repair === true, io.stderr)
       io.stdout.write(values.json === true ? `${printableJson(report)}\n` : verifyText(report))
       return code
     }

@@ -12,7 +12,7 @@ import type { DamagedDag, VerifyReport } from '../pins/verify.js'
 const PROGRESS_EVERY_MS = 5000
 
 /** The report for people. */
-export function verifyText (report: VerifyReport): string {
+export function verifyText (report: VerifyReport & { requeued?: number }): string {
   const dags = report.dags === 1 ? '1 pinned DAG' : `${report.dags} pinned DAGs`
   const head = `checked ${dags}, ${report.blocks} blocks (${formatBytes(report.bytes)} read)`
   if (report.damaged.length === 0) return `${head}: every block is present and matches its CID\n`
@@ -24,17 +24,22 @@ export function verifyText (report: VerifyReport): string {
     return `${d.root}: ${what} of ${d.blocks} blocks${requests.join('')}\n`
   }
   const count = report.damaged.length === 1 ? '1 DAG is' : `${report.damaged.length} DAGs are`
-  return `${head}: ${count} not whole\n${report.damaged.map(dag).join('')}` +
-    'Their blocks can only come back from elsewhere: remove those requests and pin the CIDs again from a peer ' +
-    'that has them (origins), or restore the data dir from a backup.\n'
+  const repaired = `Sent ${report.requeued ?? 0} pinned requests back to the queue and unpinned those DAGs: when ` +
+    'the service starts, it fetches what is missing or damaged from their origins (a DAG no origin has fails, ' +
+    'with the reason).\n'
+  const advice = 'Their blocks can only come back from elsewhere: `pinery verify --repair` sends those requests ' +
+    'back to the queue, to be fetched again from their origins when the service starts; or restore the data dir.\n'
+  const next = report.requeued != null ? repaired : advice
+  return `${head}: ${count} not whole\n${report.damaged.map(dag).join('')}${next}`
 }
 
 /** Runs the check on `dataDir`; resolves with the output and the exit code (1 when any DAG is not whole). */
 export async function runVerify (
-  dataDir: string, stderr: NodeJS.WritableStream
-): Promise<{ report: VerifyReport, code: number }> {
+  dataDir: string, repair: boolean, stderr: NodeJS.WritableStream
+): Promise<{ report: VerifyReport & { requeued?: number }, code: number }> {
   let said = Date.now()
   const report = await verifyDataDir(dataDir, {
+    requeue: repair,
     onProgress: ({ blocks, bytes }) => {
       if (Date.now() - said < PROGRESS_EVERY_MS) return
       said = Date.now()

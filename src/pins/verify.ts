@@ -13,6 +13,8 @@ import * as Digest from 'multiformats/hashes/digest'
 import toBuffer from 'it-to-buffer'
 import { blockMatches } from './cid.js'
 import { DAG_REF_PREFIX } from './dag-pins.js'
+import type { DagPins } from './dag-pins.js'
+import type { RecordStore } from './record-store.js'
 import type { PinState } from './types.js'
 import type { Blockstore } from 'interface-blockstore'
 import type { Level } from 'level'
@@ -55,6 +57,17 @@ const READS_AT_ONCE = 16
 
 type Outcome = 'ok' | 'missing' | 'damaged'
 
+/** Every (block, root) ref key DagPins wrote, sorted by block: the block's multihash (base36 text) and the root. */
+async function * refKeys (db: VerifyComponents['db']): AsyncGenerator<{ multihash: string, root: string }> {
+  for await (const key of db.keys({ gt: DAG_REF_PREFIX, lt: `${DAG_REF_PREFIX}\xff` })) {
+    const cut = key.indexOf('/', DAG_REF_PREFIX.length)
+    yield { multihash: key.slice(DAG_REF_PREFIX.length, cut), root: key.slice(cut + 1) }
+  }
+}
+
+/** A CID of the block whose multihash text is `multihash` (blocks are stored and pinned by multihash). */
+const blockCid = (multihash: string): CID => CID.createV1(raw.code, Digest.decode(base36.decode(multihash)))
+
 /** Reads every pinned block once; resolves with the DAGs that are not whole. */
 export async function verifyPinnedBlocks (
   components: VerifyComponents, options: { signal?: AbortSignal, onProgress?(p: VerifyProgress): void } = {}
@@ -64,7 +77,7 @@ export async function verifyPinnedBlocks (
   let bytes = 0
 
   async function check (multihash: string): Promise<Outcome> {
-    const cid = CID.createV1(raw.code, Digest.decode(base36.decode(multihash)))
+    const cid = blockCid(multihash)
     let stored: Uint8Array
     try {
       stored = await toBuffer(components.blockstore.get(cid, options))
@@ -96,14 +109,11 @@ export async function verifyPinnedBlocks (
     batch = []
   }
 
-  for await (const key of components.db.keys({ gt: DAG_REF_PREFIX, lt: `${DAG_REF_PREFIX}\xff` })) {
-    const rest = key.slice(DAG_REF_PREFIX.length)
-    const cut = rest.indexOf('/')
-    const multihash = rest.slice(0, cut)
+  for await (const { multihash, root } of refKeys(components.db)) {
     const last = batch.at(-1)
-    if (last?.multihash === multihash) { last.roots.push(rest.slice(cut + 1)); continue }
+    if (last?.multihash === multihash) { last.roots.push(root); continue }
     if (batch.length >= READS_AT_ONCE) await flush()
-    batch.push({ multihash, roots: [rest.slice(cut + 1)] })
+    batch.push({ multihash, roots: [root] })
   }
   await flush()
 
@@ -112,4 +122,37 @@ export async function verifyPinnedBlocks (
     if (c.missing + c.damaged > 0) damaged.push({ root, ...c, requests: await components.requestsOf(root) })
   }
   return { dags: perRoot.size, blocks, bytes, damaged }
+}
+
+/** What sending damaged DAGs back to the queue changes: the data dir's records and DAG pins (offline). */
+export interface RequeueComponents {
+  db: Pick<Level<string, Uint8Array>, 'keys'>
+  dagPins: Pick<DagPins, 'rm'>
+  records: Pick<RecordStore, 'get' | 'write'>
+}
+
+/**
+ * Sends every `pinned` request of each damaged DAG back to `queued` and unpins the DAG, so the service
+ * fetches it again from the requests' origins at its next start: blocks still on disk are hashed and
+ * kept, missing or damaged ones fetched (a DAG nobody can send fails with the reason). Without this the
+ * DAG stayed pinned for good: unpinning walks the DAG, which stops at the missing block, and a new
+ * request for the CID was answered `pinned` from the DAG pin at once. The records are written first, so
+ * a crash in between leaves requests that a second run of this finds and finishes. Resolves with the
+ * number of requests sent back.
+ */
+export async function requeueDamaged (damaged: DamagedDag[], components: RequeueComponents): Promise<number> {
+  const roots = new Map(damaged.map(d => [d.root, [] as CID[]]))
+  for await (const { multihash, root } of refKeys(components.db)) roots.get(root)?.push(blockCid(multihash))
+  let requeued = 0
+  for (const d of damaged) {
+    for (const { requestid } of d.requests) {
+      const record = await components.records.get(requestid)
+      if (record?.status !== 'pinned') continue
+      const { dagSize: _settled, ...rest } = record
+      await components.records.write({ ...rest, status: 'queued' }, record, undefined, { durable: true })
+      requeued++
+    }
+    await components.dagPins.rm(CID.parse(d.root), roots.get(d.root) ?? [])
+  }
+  return requeued
 }
