@@ -185,6 +185,7 @@ export async function createPinery (config: Config, components: PineryComponents
       index,
       removePins: async (owner) => await pins.removeAll(owner),
       removeWebhooks: async (owner) => await webhooks.removeOwned(owner),
+      disableNodeWide: async (owner) => await webhooks.disableNodeWide(owner),
       retire: async (owner, work) => await quota.retire(owner, work),
       nodeUsage: cachedBlockstoreUsage(join(config.dataDir, 'blocks'), NODE_USAGE_MAX_AGE_MS)
     })

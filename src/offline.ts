@@ -12,7 +12,7 @@ import { createPinIndex } from './pins/query-index.js'
 import { createRecordStore } from './pins/record-store.js'
 import { removeEveryRequest } from './pins/remove-owned.js'
 import { createTeam, type Team } from './team/index.js'
-import { createWebhookStore, forgetOutbox, type WebhookStore } from './webhooks/index.js'
+import { createWebhookStore, forgetOutbox, NOT_ADMIN, nodeWideOf, type WebhookStore } from './webhooks/index.js'
 
 /** A team opened on a data dir; close it to release the lock. */
 export interface OfflineTeam {
@@ -46,6 +46,11 @@ export async function openOfflineTeam (dataDir: string, init: OfflineTeamInit = 
       removeWebhooks: async (owner) => {
         const hooks = webhooks.all().filter(h => h.owner === owner)
         for (const hook of hooks) { await webhooks.remove(hook.id); await forgetOutbox(datastore.db, hook.id) }
+        return hooks.length
+      },
+      disableNodeWide: async (owner) => {
+        const hooks = nodeWideOf(webhooks, owner)
+        for (const hook of hooks) await webhooks.update(hook.id, { enabled: false, disabledReason: NOT_ADMIN })
         return hooks.length
       },
       // Nothing else runs on a stopped data dir.

@@ -43,6 +43,11 @@ export interface Webhooks {
   remove(caller: Caller, id: string): Promise<void>
   /** Removes every webhook `owner` registered (the user is being deleted); resolves with how many. */
   removeOwned(owner: string): Promise<number>
+  /**
+   * Disables `owner`'s node-wide webhooks, with the reason (they are no longer an admin): they carried
+   * every user's events to a member's URL, unseen by that member; resolves with how many.
+   */
+  disableNodeWide(owner: string): Promise<number>
   /** Enables (clearing the failure) or disables a webhook. */
   setEnabled(caller: Caller, id: string, enabled: boolean): Promise<WebhookView>
   /** Sends one `webhook.test` event now, outside the outbox; resolves with the attempt. */
@@ -63,6 +68,14 @@ export interface WebhooksComponents {
   outbox: Pick<Outbox, 'add' | 'wake' | 'hold' | 'drop' | 'waiting'>
   policy: TargetPolicy
   timeoutMs: number
+}
+
+/** Why a node-wide webhook was disabled when its owner stopped being an admin. */
+export const NOT_ADMIN = 'its owner is no longer an admin (node-wide webhooks are an admin\'s)'
+
+/** `owner`'s enabled node-wide webhooks. */
+export function nodeWideOf (store: Pick<WebhookStore, 'all'>, owner: string): Webhook[] {
+  return store.all().filter(h => h.owner === owner && h.all && h.enabled)
 }
 
 /** Creates the service. */
@@ -132,6 +145,14 @@ export function createWebhooks (components: WebhooksComponents): Webhooks {
       for (const hook of hooks) {
         await store.remove(hook.id)
         await outbox.drop(hook.id)
+      }
+      return hooks.length
+    },
+    async disableNodeWide (owner) {
+      const hooks = nodeWideOf(store, owner)
+      for (const hook of hooks) {
+        await store.update(hook.id, { enabled: false, disabledReason: NOT_ADMIN })
+        await outbox.hold(hook.id)
       }
       return hooks.length
     },
