@@ -40,19 +40,41 @@ const BLOCKED_V4: Array<[string, number, string]> = [
 ]
 const BLOCKED_V6: Array<[string, number, string]> = [
   ['::', 128, 'unspecified'], ['::1', 128, 'loopback'], ['fc00::', 7, 'unique local (private)'],
-  ['fe80::', 10, 'link-local'], ['ff00::', 8, 'multicast'], ['64:ff9b::', 96, 'NAT64']
+  ['fe80::', 10, 'link-local'], ['ff00::', 8, 'multicast'], ['64:ff9b::', 96, 'NAT64'],
+  ['64:ff9b:1::', 48, 'local-use NAT64'], ['fec0::', 10, 'site-local (deprecated, private)']
 ]
 
-/** An IPv4-mapped IPv6 address (::ffff:a.b.c.d or ::ffff:xxxx:xxxx) as its IPv4 address. */
+/** The eight 16-bit groups of an IPv6 address (`::` expanded, a dotted IPv4 tail as two groups). */
+function groupsOf (address: string): number[] {
+  let text = address.toLowerCase()
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text)
+  if (dotted != null) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number]
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
+  }
+  const [head = '', tail] = text.split('::')
+  const h = head === '' ? [] : head.split(':')
+  const t = tail == null || tail === '' ? [] : tail.split(':')
+  const fill = tail == null ? [] : new Array<string>(8 - h.length - t.length).fill('0')
+  return [...h, ...fill, ...t].map(g => parseInt(g, 16))
+}
+
+/**
+ * The IPv4 address an IPv6 address carries and is judged by: IPv4-mapped (::ffff:a.b.c.d), IPv4-translated
+ * (::ffff:0:a.b.c.d), IPv4-compatible (::a.b.c.d, deprecated; not :: or ::1) and 6to4 (2002:aabb:ccdd::/48).
+ * A host with those mechanisms reaches the IPv4 address inside, so ::7f00:1 is loopback and 2002:a00:1:: is
+ * 10.0.0.1, as the dial gate judges origins. Any other address is returned as it is.
+ */
 function unmap (address: string): string {
-  const lower = address.toLowerCase()
-  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower)
-  if (dotted != null) return dotted[1] as string
-  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower)
-  if (hex == null) return address
-  const hi = parseInt(hex[1] as string, 16)
-  const lo = parseInt(hex[2] as string, 16)
-  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`
+  if (isIP(address) !== 6) return address
+  const g = groupsOf(address)
+  const v4 = (hi = 0, lo = 0): string => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`
+  const zeros = (n: number): boolean => g.slice(0, n).every(x => x === 0)
+  if (zeros(5) && g[5] === 0xffff) return v4(g[6], g[7])
+  if (zeros(4) && g[4] === 0xffff && g[5] === 0) return v4(g[6], g[7])
+  if (zeros(6) && ((g[6] ?? 0) !== 0 || (g[7] ?? 0) > 1)) return v4(g[6], g[7])
+  if (g[0] === 0x2002) return v4(g[1], g[2])
+  return address
 }
 
 const bare = (host: string): string => host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host
