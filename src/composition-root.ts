@@ -153,6 +153,8 @@ export async function createPinery (config: Config, components: PineryComponents
     const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) }, {
       maxTokensPerUser: config.maxTokensPerUser
     })
+    // What a revoked token registered stops with it (its event streams end in the HTTP routes).
+    tokens.onRevoke(async (user, ids) => { await webhooks.disableCreatedBy(user, ids) })
     const quota = createQuota({
       maxPendingPerUser: config.maxPendingPerUser, maxMetaBytesPerUser: config.maxMetaBytesPerUser
     }, {

@@ -12,7 +12,9 @@ import { createPinIndex } from './pins/query-index.js'
 import { createRecordStore } from './pins/record-store.js'
 import { removeEveryRequest } from './pins/remove-owned.js'
 import { createTeam, type Team } from './team/index.js'
-import { createWebhookStore, forgetOutbox, NOT_ADMIN, nodeWideOf, type WebhookStore } from './webhooks/index.js'
+import {
+  CREATOR_REVOKED, createdByOf, createWebhookStore, forgetOutbox, NOT_ADMIN, nodeWideOf, type WebhookStore
+} from './webhooks/index.js'
 
 /** A team opened on a data dir; close it to release the lock. */
 export interface OfflineTeam {
@@ -34,9 +36,15 @@ export async function openOfflineTeam (dataDir: string, init: OfflineTeamInit = 
     const records = await createRecordStore({ db: datastore.db, index })
     const users = createUserStore({ datastore, sync: syncDatastore(datastore) })
     const webhooks = opened = await createWebhookStore({ db: datastore.db })
+    const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) }, init)
+    tokens.onRevoke(async (user, ids) => {
+      for (const hook of createdByOf(webhooks, user, ids)) {
+        await webhooks.update(hook.id, { enabled: false, disabledReason: CREATOR_REVOKED })
+      }
+    })
     const team = createTeam({
       users,
-      tokens: createTokenStore({ datastore, users, sync: syncDatastore(datastore) }, init),
+      tokens,
       index,
       removePins: async (owner) => await removeEveryRequest(index, owner, async (requestid) => {
         const record = await records.get(requestid)

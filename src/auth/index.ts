@@ -128,11 +128,11 @@ export interface TokenStore {
   /** Revokes every token of `user`; returns how many. */
   revokeAll(user: string): Promise<number>
   /**
-   * Calls `listener` with the user and ids of tokens as they are revoked (once the removal is written,
-   * before the revocation answers), so requests that outlive their authentication (event streams) end
-   * with their token; returns what unsubscribes it.
+   * Calls `listener` with the user and ids of tokens as they are revoked (once the removal is written;
+   * the revocation answers once every listener has settled), so what a token set up ends with it: its
+   * event streams, its webhooks. Returns what unsubscribes it.
    */
-  onRevoke(listener: (user: string, tokenIds: string[]) => void): () => void
+  onRevoke(listener: (user: string, tokenIds: string[]) => void | Promise<void>): () => void
   /**
    * Makes sure the admin user has a bootstrap token: the given secret, or a
    * generated one on first start (returned so it can be shown once).

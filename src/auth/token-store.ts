@@ -89,7 +89,7 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
   }
 
   let revocations = 0
-  const revokeListeners = new Set<(user: string, tokenIds: string[]) => void>()
+  const revokeListeners = new Set<(user: string, tokenIds: string[]) => void | Promise<void>>()
   const lastUsed = createTokenLastUsed({ datastore })
 
   /** A user's tokens as stored, each with its hash hex. */
@@ -138,7 +138,7 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
     await batch.commit()
     revocations++
     for (const { hex } of ids) known.delete(hex)
-    for (const listener of revokeListeners) listener(user, ids.map(t => t.id))
+    await Promise.all([...revokeListeners].map(async listener => { await listener(user, ids.map(t => t.id)) }))
   }
 
   const store: TokenStore = {
