@@ -11,6 +11,7 @@ import { lookup as dnsLookup } from 'node:dns/promises'
 import { BlockList, isIP, type LookupFunction } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { InvalidRequestError } from '../errors.js'
+import { embeddedV4 } from '../ip-embedded.js'
 
 /** Decides whether a URL or an address may be called. */
 export interface TargetPolicy {
@@ -44,38 +45,8 @@ const BLOCKED_V6: Array<[string, number, string]> = [
   ['64:ff9b:1::', 48, 'local-use NAT64'], ['fec0::', 10, 'site-local (deprecated, private)']
 ]
 
-/** The eight 16-bit groups of an IPv6 address (`::` expanded, a dotted IPv4 tail as two groups). */
-function groupsOf (address: string): number[] {
-  let text = address.toLowerCase()
-  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text)
-  if (dotted != null) {
-    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number]
-    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
-  }
-  const [head = '', tail] = text.split('::')
-  const h = head === '' ? [] : head.split(':')
-  const t = tail == null || tail === '' ? [] : tail.split(':')
-  const fill = tail == null ? [] : new Array<string>(8 - h.length - t.length).fill('0')
-  return [...h, ...fill, ...t].map(g => parseInt(g, 16))
-}
-
-/**
- * The IPv4 address an IPv6 address carries and is judged by: IPv4-mapped (::ffff:a.b.c.d), IPv4-translated
- * (::ffff:0:a.b.c.d), IPv4-compatible (::a.b.c.d, deprecated; not :: or ::1) and 6to4 (2002:aabb:ccdd::/48).
- * A host with those mechanisms reaches the IPv4 address inside, so ::7f00:1 is loopback and 2002:a00:1:: is
- * 10.0.0.1, as the dial gate judges origins. Any other address is returned as it is.
- */
-function unmap (address: string): string {
-  if (isIP(address) !== 6) return address
-  const g = groupsOf(address)
-  const v4 = (hi = 0, lo = 0): string => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`
-  const zeros = (n: number): boolean => g.slice(0, n).every(x => x === 0)
-  if (zeros(5) && g[5] === 0xffff) return v4(g[6], g[7])
-  if (zeros(4) && g[4] === 0xffff && g[5] === 0) return v4(g[6], g[7])
-  if (zeros(6) && ((g[6] ?? 0) !== 0 || (g[7] ?? 0) > 1)) return v4(g[6], g[7])
-  if (g[0] === 0x2002) return v4(g[1], g[2])
-  return address
-}
+/** An address as judged: the IPv4 address an IPv6 one carries (see embeddedV4), else itself. */
+const unmapped = (address: string): string => embeddedV4(address) ?? address
 
 const bare = (host: string): string => host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host
 
@@ -99,14 +70,14 @@ export function createTargetPolicy (init: TargetPolicyInit): TargetPolicy {
     }
     allowed.addSubnet(ip, prefix, family === 4 ? 'ipv4' : 'ipv6')
   }
-  const own = new Set<string>((init.ownAddresses ?? []).filter(a => isIP(a) !== 0).map(a => unmap(a).toLowerCase()))
+  const own = new Set<string>((init.ownAddresses ?? []).filter(a => isIP(a) !== 0).map(a => unmapped(a).toLowerCase()))
   for (const list of Object.values(networkInterfaces())) {
-    for (const i of list ?? []) own.add(unmap(i.address).toLowerCase())
+    for (const i of list ?? []) own.add(unmapped(i.address).toLowerCase())
   }
 
   function refusal (host: string, rawAddress: string): string | undefined {
     if (allowHosts.has(bare(host).toLowerCase())) return undefined
-    const address = unmap(bare(rawAddress))
+    const address = unmapped(bare(rawAddress))
     const family = isIP(address)
     if (family === 0) return `${address} is not an IP address`
     const type = family === 4 ? 'ipv4' : 'ipv6'
