@@ -5,7 +5,7 @@
  * knows to list its pins again.
  */
 import { Router } from 'express'
-import { ForbiddenError, GoneError, InvalidRequestError } from '../errors.js'
+import { ForbiddenError, GoneError, InvalidRequestError, isErrorNamed, UnauthorizedError } from '../errors.js'
 import { scopeIncludes } from '../auth/index.js'
 import { principalOf, reauthenticatorOf } from './auth.js'
 import { requireScope } from './scopes.js'
@@ -54,7 +54,10 @@ function endWithAccess (
   revoked.set(key, held.add(res))
   const reauthenticate = reauthenticatorOf(res)
   const recheck = (): void => {
-    reauthenticate().then(p => { if (!scopeIncludes(p.scope, need)) res.destroy() }, () => { res.destroy() })
+    reauthenticate().then(p => { if (!scopeIncludes(p.scope, need)) res.destroy() }, (err: unknown) => {
+      // A datastore being reopened (a full disk) is no reason to drop a stream whose access may well hold.
+      if (isErrorNamed(err, UnauthorizedError.name)) res.destroy()
+    })
   }
   const timer = setInterval(recheck, STREAM_RECHECK_MS).unref()
   res.once('close', () => {
