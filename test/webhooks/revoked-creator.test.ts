@@ -88,4 +88,24 @@ describe('a webhook whose registering token is revoked', () => {
       expect(await got('/offline', 'after-offline-revoke')).toBe(false)
     } finally { await again.destroy() }
   })
+
+  it('is disabled when PINERY_ADMIN_TOKEN replaces the token that registered it', async () => {
+    const dataDir = join(dir, 'rotated')
+    const first = await startService({ dataDir, env: ALLOW })
+    let id: string
+    try {
+      const hook = { url: `${receiver.url}/rotated`, events: ['pin.pinned'] }
+      const res = await call(first, 'POST', '/webhooks', 'admin', hook)
+      id = (await res.json() as { id: string }).id
+    } finally { await first.stop() }
+    const next = 'pinery_rotated-admin-token'
+    const again = await startService({ dataDir, env: { ...ALLOW, PINERY_ADMIN_TOKEN: next } })
+    try {
+      const shown = await (await call(again, 'GET', `/webhooks/${id}`, next)).json()
+      expect(shown).toMatchObject({ enabled: false, disabled_reason: expect.stringMatching(/revoked/) })
+      await call(again, 'POST', '/pins', next, { cid: 'bafkqaaa', name: 'after-rotation' })
+      await settle()
+      expect(await got('/rotated', 'after-rotation')).toBe(false)
+    } finally { await again.stop() }
+  })
 })
