@@ -153,6 +153,8 @@ export async function createPinery (config: Config, components: PineryComponents
     const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) }, {
       maxTokensPerUser: config.maxTokensPerUser
     })
+    // What a revoked token registered stops with it (its event streams end in the HTTP routes).
+    tokens.onRevoke(async (user, ids) => { await webhooks.disableCreatedBy(user, ids) })
     const quota = createQuota({
       maxPendingPerUser: config.maxPendingPerUser, maxMetaBytesPerUser: config.maxMetaBytesPerUser
     }, {
@@ -185,6 +187,7 @@ export async function createPinery (config: Config, components: PineryComponents
       index,
       removePins: async (owner) => await pins.removeAll(owner),
       removeWebhooks: async (owner) => await webhooks.removeOwned(owner),
+      disableNodeWide: async (owner) => await webhooks.disableNodeWide(owner),
       retire: async (owner, work) => await quota.retire(owner, work),
       nodeUsage: cachedBlockstoreUsage(join(config.dataDir, 'blocks'), NODE_USAGE_MAX_AGE_MS)
     })

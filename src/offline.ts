@@ -15,7 +15,9 @@ import { removeEveryRequest } from './pins/remove-owned.js'
 import { requeueDamaged, verifyPinnedBlocks, type VerifyProgress, type VerifyReport } from './pins/verify.js'
 import { createDagPins } from './pins/dag-pins.js'
 import { createTeam, type Team } from './team/index.js'
-import { createWebhookStore, forgetOutbox, type WebhookStore } from './webhooks/index.js'
+import {
+  CREATOR_REVOKED, createdByOf, createWebhookStore, forgetOutbox, NOT_ADMIN, nodeWideOf, type WebhookStore
+} from './webhooks/index.js'
 
 /** A team opened on a data dir; close it to release the lock. */
 export interface OfflineTeam {
@@ -37,9 +39,15 @@ export async function openOfflineTeam (dataDir: string, init: OfflineTeamInit = 
     const records = await createRecordStore({ db: datastore.db, index })
     const users = createUserStore({ datastore, sync: syncDatastore(datastore) })
     const webhooks = opened = await createWebhookStore({ db: datastore.db })
+    const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) }, init)
+    tokens.onRevoke(async (user, ids) => {
+      for (const hook of createdByOf(webhooks, user, ids)) {
+        await webhooks.update(hook.id, { enabled: false, disabledReason: CREATOR_REVOKED })
+      }
+    })
     const team = createTeam({
       users,
-      tokens: createTokenStore({ datastore, users, sync: syncDatastore(datastore) }, init),
+      tokens,
       index,
       removePins: async (owner) => await removeEveryRequest(index, owner, async (requestid) => {
         const record = await records.get(requestid)
@@ -49,6 +57,11 @@ export async function openOfflineTeam (dataDir: string, init: OfflineTeamInit = 
       removeWebhooks: async (owner) => {
         const hooks = webhooks.all().filter(h => h.owner === owner)
         for (const hook of hooks) { await webhooks.remove(hook.id); await forgetOutbox(datastore.db, hook.id) }
+        return hooks.length
+      },
+      disableNodeWide: async (owner) => {
+        const hooks = nodeWideOf(webhooks, owner)
+        for (const hook of hooks) await webhooks.update(hook.id, { enabled: false, disabledReason: NOT_ADMIN })
         return hooks.length
       },
       // Nothing else runs on a stopped data dir.

@@ -128,6 +128,12 @@ export interface TokenStore {
   /** Revokes every token of `user`; returns how many. */
   revokeAll(user: string): Promise<number>
   /**
+   * Calls `listener` with the user and ids of tokens as they are revoked (once the removal is written;
+   * the revocation answers once every listener has settled), so what a token set up ends with it: its
+   * event streams, its webhooks. Returns what unsubscribes it.
+   */
+  onRevoke(listener: (user: string, tokenIds: string[]) => void | Promise<void>): () => void
+  /**
    * Makes sure the admin user has a bootstrap token: the given secret, or a
    * generated one on first start (returned so it can be shown once).
    */

@@ -89,6 +89,7 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
   }
 
   let revocations = 0
+  const revokeListeners = new Set<(user: string, tokenIds: string[]) => void | Promise<void>>()
   const lastUsed = createTokenLastUsed({ datastore })
 
   /** A user's tokens as stored, each with its hash hex. */
@@ -137,9 +138,15 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
     await batch.commit()
     revocations++
     for (const { hex } of ids) known.delete(hex)
+    await Promise.all([...revokeListeners].map(async listener => { await listener(user, ids.map(t => t.id)) }))
   }
 
   const store: TokenStore = {
+    onRevoke (listener) {
+      revokeListeners.add(listener)
+      return () => { revokeListeners.delete(listener) }
+    },
+
     async authenticate (secret) {
       const hash = hashOf(secret)
       const hex = hash.toString('hex')

@@ -27,6 +27,11 @@ export interface UploadOptions {
    * stored (form fields may follow the files); may throw InvalidRequestError.
    */
   request(): Omit<PinRequest, 'cid'>
+  /**
+   * Called once the content is stored, right before its request is recorded: throws (UnauthorizedError)
+   * when the uploader's access ended while the body streamed (a revoked token, a deleted user).
+   */
+  stillAllowed?(): Promise<void>
 }
 
 /** Imports uploads and records them as pin requests of their owner. */

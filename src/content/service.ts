@@ -91,6 +91,7 @@ export function createContentService (
     const dag = await measure(root, sink, options.signal)
     if (dag == null) throw new Error(`the import of ${root.toString()} left a block of it unstored`)
     await components.flushBlocks()
+    await options.stillAllowed?.()
     const record = await pins.addStored(owner, request, dag)
     log.info({
       owner, requestid: record.requestid, cid: request.cid, dagSize: dag.dagSize, blocks: dag.blocks.length
@@ -165,6 +166,7 @@ export function createContentService (
         // Before any request is made: a DAG the CAR holds only part of is answered queued, and the blocks
         // it did bring may exist nowhere else (they were flushed only once its fetch ended).
         await components.flushBlocks()
+        await options.stillAllowed?.()
         const seen = new Set<string>()
         for (const root of roots) {
           const key = canonicalCidKey(root)

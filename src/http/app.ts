@@ -49,7 +49,7 @@ export interface HttpAppInit {
 /** What the HTTP app needs. */
 export interface HttpAppComponents {
   pins: PinService
-  tokens: Pick<TokenStore, 'authenticate' | 'create' | 'list' | 'get' | 'revoke'>
+  tokens: Pick<TokenStore, 'authenticate' | 'create' | 'list' | 'get' | 'revoke' | 'onRevoke'>
   team: Team
   delegates(): string[]
   /** True once the service is shutting down: responses then close their connection. */

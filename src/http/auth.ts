@@ -43,13 +43,20 @@ export function requireToken (
         throw new UnauthorizedError(`the session ended: ${(err as Error).message}; sign in again`)
       }
       res.locals.session = sid
+      res.locals.reauthenticate = async (): Promise<Principal> => {
+        const now = sessions.secretOf(sid)
+        if (now == null) throw new UnauthorizedError('the session has ended')
+        return await tokens.authenticate(now)
+      }
       next()
       return
     }
     if (header == null || header === '') throw new UnauthorizedError('missing Authorization: Bearer <token> header')
     const m = BEARER.exec(header)
     if (m == null) throw new UnauthorizedError('malformed Authorization header; expected "Bearer <token>"')
-    res.locals.principal = await tokens.authenticate(m[1] as string)
+    const secret = m[1] as string
+    res.locals.principal = await tokens.authenticate(secret)
+    res.locals.reauthenticate = async (): Promise<Principal> => await tokens.authenticate(secret)
     next()
   }
 }
@@ -57,6 +64,14 @@ export function requireToken (
 /** The authenticated principal of a request. */
 export function principalOf (res: Response): Principal {
   return res.locals.principal as Principal
+}
+
+/**
+ * Authenticates the request's credentials again (the same token, or the same session and its token):
+ * the principal as it is now, or UnauthorizedError. For requests that outlive a moment (event streams).
+ */
+export function reauthenticatorOf (res: Response): () => Promise<Principal> {
+  return res.locals.reauthenticate as () => Promise<Principal>
 }
 
 /** The session id when the request was signed in by cookie. */

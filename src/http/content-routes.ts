@@ -9,8 +9,9 @@
  */
 import { Router, type Request, type RequestHandler } from 'express'
 import { is } from 'type-is'
-import { InvalidRequestError, RequestTimeoutError } from '../errors.js'
-import { principalOf } from './auth.js'
+import { ForbiddenError, InvalidRequestError, RequestTimeoutError } from '../errors.js'
+import { scopeIncludes } from '../auth/index.js'
+import { principalOf, reauthenticatorOf } from './auth.js'
 import { methodNotAllowed, sendFailure } from './errors.js'
 import { parseMultipart } from './multipart.js'
 import { pinStatusRenderer } from './pin-status.js'
@@ -158,11 +159,18 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
     res.once('close', () => { if (!res.writableFinished) controller.abort(new Error('the client went away')) })
     const signal = controller.signal
     const body = idleGuarded(req, init.idleTimeoutMs)
+    // The token is checked again once the body is in: one revoked (or whose user was deleted, the name
+    // perhaps taken again) while its upload streamed recorded the upload all the same, for a new user too.
+    const reauthenticate = reauthenticatorOf(res)
+    const stillAllowed = async (): Promise<void> => {
+      const { scope } = await reauthenticate()
+      if (!scopeIncludes(scope, 'pins:add')) throw new ForbiddenError(`this token has the ${scope} scope now`)
+    }
     components.uploads.add(req.socket)
     let records: PinRecord[]
     try {
       if (car) {
-        records = await content.addCar(owner, body, { signal, request: () => describe(fromQuery) })
+        records = await content.addCar(owner, body, { signal, stillAllowed, request: () => describe(fromQuery) })
       } else if (isForm(type)) {
         const form = parseMultipart(req.headers, body, {
           maxFieldBytes: init.maxFieldBytes,
@@ -182,12 +190,15 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
           }
           return describe({ ...fromQuery, ...fields })
         }
-        records = [await content.addDirectory(owner, form.entries, { signal, request })]
+        records = [await content.addDirectory(owner, form.entries, { signal, stillAllowed, request })]
       } else {
         const length = req.headers['content-length']
         const expectedBytes = length != null && /^\d+$/.test(length) ? Number(length) : undefined
         records = [await content.addFile(owner, body, {
-          signal, request: () => describe(fromQuery), ...(expectedBytes != null ? { expectedBytes } : {})
+          signal,
+          stillAllowed,
+          request: () => describe(fromQuery),
+          ...(expectedBytes != null ? { expectedBytes } : {})
         })]
       }
     } catch (err) {

@@ -5,14 +5,16 @@
  * knows to list its pins again.
  */
 import { Router } from 'express'
-import { ForbiddenError, GoneError, InvalidRequestError } from '../errors.js'
+import { ForbiddenError, GoneError, InvalidRequestError, isErrorNamed, UnauthorizedError } from '../errors.js'
 import { scopeIncludes } from '../auth/index.js'
-import { principalOf } from './auth.js'
+import { principalOf, reauthenticatorOf } from './auth.js'
 import { requireScope } from './scopes.js'
 import { sendFailure } from './errors.js'
 import { Counts } from '../counts.js'
 import type { EventLog, EventStreams } from '../events/index.js'
 import type { Team } from '../team/index.js'
+import type { Principal, TokenStore } from '../auth/index.js'
+import type { Response } from 'express'
 
 /** What the route needs. */
 export interface EventRoutesComponents {
@@ -20,6 +22,8 @@ export interface EventRoutesComponents {
   streams: Pick<EventStreams, 'open'>
   /** The caller's user, for when it was created. */
   team: Pick<Team, 'getUser'>
+  /** Revocations end the streams their tokens opened. */
+  tokens: Pick<TokenStore, 'onRevoke'>
 }
 
 const ID = /^\d{1,16}$/
@@ -30,10 +34,49 @@ const ID = /^\d{1,16}$/
  */
 export const MAX_STREAMS_PER_USER = 32
 
+/**
+ * How often an open stream's credentials are authenticated again: a token that expired, a session
+ * signed out or ended, a user no longer admin (?all=true) ends the stream within this long. A revoked
+ * token's streams (a deleted user's among them) end at once, before the revocation answers.
+ */
+export const STREAM_RECHECK_MS = 5_000
+
+/**
+ * Ends `res` once its request's access is gone. Before, a stream was authenticated only when it opened:
+ * a revoked token kept receiving its user's events for as long as its socket lived, and went on to a new
+ * user of the same name's events once the old user was deleted.
+ */
+function endWithAccess (
+  res: Response, me: Principal, need: 'pins:read' | 'admin', revoked: Map<string, Set<Response>>
+): void {
+  const key = `${me.user}/${me.tokenId}`
+  const held = revoked.get(key) ?? new Set<Response>()
+  revoked.set(key, held.add(res))
+  const reauthenticate = reauthenticatorOf(res)
+  const recheck = (): void => {
+    reauthenticate().then(p => { if (!scopeIncludes(p.scope, need)) res.destroy() }, (err: unknown) => {
+      // A datastore being reopened (a full disk) is no reason to drop a stream whose access may well hold.
+      if (isErrorNamed(err, UnauthorizedError.name)) res.destroy()
+    })
+  }
+  const timer = setInterval(recheck, STREAM_RECHECK_MS).unref()
+  res.once('close', () => {
+    clearInterval(timer)
+    held.delete(res)
+    if (held.size === 0) revoked.delete(key)
+  })
+  // A revocation between the request's authentication and this registration is caught here.
+  recheck()
+}
+
 /** Builds the router (mounted after authentication). */
 export function eventRoutes (components: EventRoutesComponents): Router {
   const router = Router()
   const open = new Counts<string>()
+  const streamsOf = new Map<string, Set<Response>>()
+  components.tokens.onRevoke((user, ids) => {
+    for (const id of ids) for (const res of streamsOf.get(`${user}/${id}`) ?? []) res.destroy()
+  })
   router.get('/events', requireScope('pins:read'), async (req, res) => {
     const me = principalOf(res)
     const query = req.query as Record<string, unknown>
@@ -64,6 +107,7 @@ export function eventRoutes (components: EventRoutesComponents): Router {
     }
     open.add(me.user)
     res.once('close', () => { open.add(me.user, -1) })
+    endWithAccess(res, me, all ? 'admin' : 'pins:read', streamsOf)
     const scope = all ? {} : { user: me.user, ...(since != null ? { since } : {}) }
     await components.streams.open(res, { after, ...scope })
   })

@@ -37,7 +37,7 @@ function parse<T> (schema: z.ZodType<T>, body: unknown): T {
 
 const callerOf = (res: Response): Caller => {
   const p = principalOf(res)
-  return { user: p.user, admin: scopeIncludes(p.scope, 'admin') }
+  return { user: p.user, admin: scopeIncludes(p.scope, 'admin'), tokenId: p.tokenId }
 }
 
 /** Builds the router (mounted after authentication). */

@@ -11,6 +11,7 @@ import { lookup } from 'node:dns/promises'
 import { BlockList, isIP } from 'node:net'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { ConnectionGater, MultiaddrResolver } from '@libp2p/interface'
+import { embeddedV4 } from '../ip-embedded.js'
 
 /** The libp2p parts that enforce the gate. */
 export interface DialGate {
@@ -109,7 +110,10 @@ export function createDialGate (allow: DialAllow): DialGate {
       }
       const type = first.name === 'ip4' ? 'ipv4' : 'ipv6'
       // IPv4-mapped IPv6 addresses are checked against the IPv4 ranges too (BlockList does that).
-      return !denied.check(first.value, type) || allowed.check(first.value, type)
+      const ok = !denied.check(first.value, type) || allowed.check(first.value, type)
+      // 6to4 and IPv4-translated addresses, which BlockList does not map, reach the IPv4 address inside.
+      const inside = first.name === 'ip6' ? embeddedV4(first.value) : undefined
+      return ok && (inside == null || !denied.check(inside, 'ipv4') || allowed.check(inside, 'ipv4'))
     }
     // A name reaches the gate unresolved only when it is allowed as it is.
     if (first.name === 'dns' || first.name === 'dns4' || first.name === 'dns6') {

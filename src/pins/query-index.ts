@@ -224,7 +224,8 @@ export function createPinIndex (): PinIndex {
       const end = q.before == null ? cols.length : cols.upperBound(q.before - 1)
       const start = q.after == null ? 0 : cols.upperBound(q.after)
       const byName = q.name == null ? undefined : memo(names.values as string[], nameMatcher(q.name, q.match))
-      const pairs = q.meta == null ? undefined : Object.entries(q.meta)
+      // An empty filter names no key to match: every request matches, those without meta too.
+      const pairs = q.meta == null || Object.keys(q.meta).length === 0 ? undefined : Object.entries(q.meta)
       const metaMatches = (m: Record<string, string>): boolean =>
         pairs?.every(([k, v]) => Object.hasOwn(m, k) && m[k] === v) ?? true
       const byMeta = pairs == null ? undefined : memo(metas.values as Array<Record<string, string>>, metaMatches)

@@ -15,6 +15,8 @@ export interface TeamComponents {
   removePins(owner: string): Promise<number>
   /** Removes every webhook `owner` registered: a new user of the same name must not inherit them. */
   removeWebhooks(owner: string): Promise<number>
+  /** Disables `owner`'s node-wide webhooks (they have become a member: those are an admin's). */
+  disableNodeWide(owner: string): Promise<number>
   /** Runs `work` while no new pin request of `owner` can be admitted (Quota.retire). */
   retire<T>(owner: string, work: () => Promise<T>): Promise<T>
   /** Blocks and bytes in the blockstore. */
@@ -68,7 +70,9 @@ export function createTeam (components: TeamComponents): LocalTeam {
     },
 
     async updateUser (name, changes) {
-      return view(await users.update(name, changes))
+      const user = await users.update(name, changes)
+      if (user.role !== 'admin') await components.disableNodeWide(name)
+      return view(user)
     },
 
     async deleteUser (name, options = {}) {

@@ -29,8 +29,8 @@ export interface WebhookView {
   pending: string
 }
 
-/** Who is asking. */
-export interface Caller { user: string, admin: boolean }
+/** Who is asking, and with which token (recorded on the webhooks it registers). */
+export interface Caller { user: string, admin: boolean, tokenId?: string }
 
 /** What a new webhook is. */
 export interface NewWebhook { url: string, events: PinEventType[], description?: string, all?: boolean }
@@ -43,6 +43,16 @@ export interface Webhooks {
   remove(caller: Caller, id: string): Promise<void>
   /** Removes every webhook `owner` registered (the user is being deleted); resolves with how many. */
   removeOwned(owner: string): Promise<number>
+  /**
+   * Disables `owner`'s node-wide webhooks, with the reason (they are no longer an admin): they carried
+   * every user's events to a member's URL, unseen by that member; resolves with how many.
+   */
+  disableNodeWide(owner: string): Promise<number>
+  /**
+   * Disables, with the reason, the webhooks these revoked tokens of `owner` registered: a stolen token's
+   * webhook went on sending the user's events to the thief after the token was revoked.
+   */
+  disableCreatedBy(owner: string, tokenIds: string[]): Promise<number>
   /** Enables (clearing the failure) or disables a webhook. */
   setEnabled(caller: Caller, id: string, enabled: boolean): Promise<WebhookView>
   /** Sends one `webhook.test` event now, outside the outbox; resolves with the attempt. */
@@ -63,6 +73,23 @@ export interface WebhooksComponents {
   outbox: Pick<Outbox, 'add' | 'wake' | 'hold' | 'drop' | 'waiting'>
   policy: TargetPolicy
   timeoutMs: number
+}
+
+/** Why a node-wide webhook was disabled when its owner stopped being an admin. */
+export const NOT_ADMIN = 'its owner is no longer an admin (node-wide webhooks are an admin\'s)'
+
+/** Why a webhook was disabled when the token that registered it was revoked. */
+export const CREATOR_REVOKED = 'the token that registered it was revoked; enable it again if it is yours'
+
+/** `owner`'s enabled webhooks that one of the tokens `tokenIds` registered. */
+export function createdByOf (store: Pick<WebhookStore, 'all'>, owner: string, tokenIds: string[]): Webhook[] {
+  const ids = new Set(tokenIds)
+  return store.all().filter(h => h.owner === owner && h.createdBy != null && ids.has(h.createdBy) && h.enabled)
+}
+
+/** `owner`'s enabled node-wide webhooks. */
+export function nodeWideOf (store: Pick<WebhookStore, 'all'>, owner: string): Webhook[] {
+  return store.all().filter(h => h.owner === owner && h.all && h.enabled)
 }
 
 /** Creates the service. */
@@ -89,6 +116,14 @@ export function createWebhooks (components: WebhooksComponents): Webhooks {
     }
   }
 
+  async function disable (hooks: Webhook[], reason: string): Promise<number> {
+    for (const hook of hooks) {
+      await store.update(hook.id, { enabled: false, disabledReason: reason })
+      await outbox.hold(hook.id)
+    }
+    return hooks.length
+  }
+
   function owned (caller: Caller, id: string): Webhook {
     const hook = store.get(id)
     const mine = hook != null && hook.owner === caller.user && (!hook.all || caller.admin)
@@ -112,6 +147,7 @@ export function createWebhooks (components: WebhooksComponents): Webhooks {
         const hook = await store.create({
           owner: caller.user,
           all: fields.all === true,
+          ...(caller.tokenId != null ? { createdBy: caller.tokenId } : {}),
           url: url.href,
           events: [...new Set(fields.events)],
           description: fields.description ?? ''
@@ -135,6 +171,8 @@ export function createWebhooks (components: WebhooksComponents): Webhooks {
       }
       return hooks.length
     },
+    disableNodeWide: async (owner) => await disable(nodeWideOf(store, owner), NOT_ADMIN),
+    disableCreatedBy: async (owner, ids) => await disable(createdByOf(store, owner, ids), CREATOR_REVOKED),
     async setEnabled (caller, id, enabled) {
       owned(caller, id)
       const next = enabled

@@ -11,6 +11,7 @@ import { lookup as dnsLookup } from 'node:dns/promises'
 import { BlockList, isIP, type LookupFunction } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { InvalidRequestError } from '../errors.js'
+import { embeddedV4 } from '../ip-embedded.js'
 
 /** Decides whether a URL or an address may be called. */
 export interface TargetPolicy {
@@ -40,20 +41,12 @@ const BLOCKED_V4: Array<[string, number, string]> = [
 ]
 const BLOCKED_V6: Array<[string, number, string]> = [
   ['::', 128, 'unspecified'], ['::1', 128, 'loopback'], ['fc00::', 7, 'unique local (private)'],
-  ['fe80::', 10, 'link-local'], ['ff00::', 8, 'multicast'], ['64:ff9b::', 96, 'NAT64']
+  ['fe80::', 10, 'link-local'], ['ff00::', 8, 'multicast'], ['64:ff9b::', 96, 'NAT64'],
+  ['64:ff9b:1::', 48, 'local-use NAT64'], ['fec0::', 10, 'site-local (deprecated, private)']
 ]
 
-/** An IPv4-mapped IPv6 address (::ffff:a.b.c.d or ::ffff:xxxx:xxxx) as its IPv4 address. */
-function unmap (address: string): string {
-  const lower = address.toLowerCase()
-  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower)
-  if (dotted != null) return dotted[1] as string
-  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower)
-  if (hex == null) return address
-  const hi = parseInt(hex[1] as string, 16)
-  const lo = parseInt(hex[2] as string, 16)
-  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`
-}
+/** An address as judged: the IPv4 address an IPv6 one carries (see embeddedV4), else itself. */
+const unmapped = (address: string): string => embeddedV4(address) ?? address
 
 const bare = (host: string): string => host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host
 
@@ -77,14 +70,14 @@ export function createTargetPolicy (init: TargetPolicyInit): TargetPolicy {
     }
     allowed.addSubnet(ip, prefix, family === 4 ? 'ipv4' : 'ipv6')
   }
-  const own = new Set<string>((init.ownAddresses ?? []).filter(a => isIP(a) !== 0).map(a => unmap(a).toLowerCase()))
+  const own = new Set<string>((init.ownAddresses ?? []).filter(a => isIP(a) !== 0).map(a => unmapped(a).toLowerCase()))
   for (const list of Object.values(networkInterfaces())) {
-    for (const i of list ?? []) own.add(unmap(i.address).toLowerCase())
+    for (const i of list ?? []) own.add(unmapped(i.address).toLowerCase())
   }
 
   function refusal (host: string, rawAddress: string): string | undefined {
     if (allowHosts.has(bare(host).toLowerCase())) return undefined
-    const address = unmap(bare(rawAddress))
+    const address = unmapped(bare(rawAddress))
     const family = isIP(address)
     if (family === 0) return `${address} is not an IP address`
     const type = family === 4 ? 'ipv4' : 'ipv6'

@@ -33,6 +33,8 @@ export interface Webhook {
   owner: string
   /** Node-wide: receives every user's events (registered by an admin). */
   all: boolean
+  /** The id of the token that registered it (absent before this field): revoking that token disables it. */
+  createdBy?: string
   url: string
   events: PinEventType[]
   description: string

@@ -53,6 +53,17 @@ describe('dial gate', () => {
         .toBe(true)
     })
 
+  it('judges 6to4 and IPv4-translated addresses by the IPv4 address they carry', () => {
+    const gate = createDialGate(parseDialAllow(''))
+    const allows = (host: string): boolean => gate.allows(multiaddr(`/ip6/${host}/tcp/4001/p2p/${PEER}`))
+    for (const host of ['2002:7f00:1::', '2002:a00:1::1', '2002:c0a8:101::', '::ffff:0:7f00:1', '::ffff:0:a9fe:a9fe']) {
+      expect(allows(host), host).toBe(false)
+    }
+    for (const host of ['2002:101:101::1', '::ffff:0:101:101']) expect(allows(host), host).toBe(true)
+    expect(createDialGate(parseDialAllow('10.0.0.0/8')).allows(multiaddr(`/ip6/2002:a00:1::/tcp/1/p2p/${PEER}`)))
+      .toBe(true)
+  })
+
   it('lets through what PINERY_DIAL_ALLOW names, and refuses a bad entry', () => {
     const gate = createDialGate(parseDialAllow('127.0.0.0/8, 10.1.0.0/16,fd00::/8 , 192.168.1.7, internal.example'))
     expect(gate.allows(multiaddr(`/ip4/127.0.0.1/tcp/1/p2p/${PEER}`))).toBe(true)

@@ -57,6 +57,16 @@ describe('pin index', () => {
     expect(index.query('carol', queries[0]![0]).count).toBe(0)
   })
 
+  it('matches every request with an empty meta filter, those without meta too', () => {
+    // ?meta={} names no key to match: it left out every request that had no meta.
+    const index = createPinIndex()
+    const bare = { ...record(1), pin: { cid: 'cid-bare' } }
+    index.put(record(0))
+    index.put(bare)
+    const q: PinQuery = { statuses: [...PIN_STATES], match: 'exact', meta: {}, limit: 10 }
+    expect(index.query('alice', q).count).toBe(2)
+  })
+
   it('orders records that arrive out of order', () => {
     const index = createPinIndex()
     const records = Array.from({ length: 200 }, (_, i) => record(i))

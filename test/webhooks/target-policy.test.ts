@@ -32,6 +32,18 @@ describe('webhook target policy', () => {
     }
   })
 
+  it('refuses the IPv6 forms the dial gate refuses: embedded IPv4, local-use NAT64, site-local', () => {
+    // ::/96 (IPv4-compatible), ::ffff:0:0/96 (IPv4-translated) and 6to4 (2002::/16) carry an IPv4 address a
+    // host with those mechanisms reaches; local-use NAT64 translates into whatever the local network chose.
+    const refused = [
+      '::7f00:1', '::a00:1', '::ffff:0:7f00:1', '::ffff:0:a9fe:a9fe', '2002:7f00:1::', '2002:a00:1::1',
+      '2002:c0a8:101::', '64:ff9b:1::7f00:1', '64:ff9b:1:ffff::1', 'fec0::1'
+    ]
+    for (const a of refused) expect(policy.refusal(a, a), a).toBeDefined()
+    // The public addresses inside the same forms stay open.
+    for (const a of ['2002:101:101::1', '::ffff:0:101:101']) expect(policy.refusal(a, a), a).toBeUndefined()
+  })
+
   it('refuses every address of the node itself', () => {
     const own = Object.values(networkInterfaces()).flatMap(list => list ?? []).map(i => i.address)
     for (const a of own) expect(policy.refusal(a, a), a).toBeDefined()
