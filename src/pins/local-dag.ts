@@ -48,7 +48,8 @@ export function cidOfKey (key: string): CID {
  * and resolves with their blockKey()s (to unprotect once the request is
  * settled): a resumed request may hold them for hours, and a CID decoded from
  * its parent block is ≥ 700 bytes of heap (and a view of that block's buffer).
- * Missing blocks are skipped: they are what the fetch will bring. Meant for
+ * Missing blocks are skipped: they are what the fetch will bring; so are the links of a block that does
+ * not decode. Meant for
  * start-up (it checks each block synchronously), before anything is served.
  */
 export async function protectStoredDag (roots: CID[], components: LocalDagComponents): Promise<string[]> {
@@ -65,7 +66,13 @@ export async function protectStoredDag (roots: CID[], components: LocalDagCompon
     if (!blockstore.hasSync(cid)) { guard.unprotect(cid); continue }
     held.push(key)
     if (cid.code === raw.code) continue
-    todo.push(...await blockLinks(cid, await toBuffer(blockstore.get(cid)), components.getCodec))
+    try {
+      todo.push(...await blockLinks(cid, await toBuffer(blockstore.get(cid)), components.getCodec))
+    } catch {
+      // Stored but not decodable (torn by a crash, or damaged: `pinery verify --repair` queues such DAGs
+      // again): its links are unknown, and the fetch hashes it before trusting it and fetches it again.
+      // A throw here failed the worker's start, and so the service's.
+    }
   }
   return held
 }

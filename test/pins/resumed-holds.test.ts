@@ -4,6 +4,7 @@
  * that request's protections.
  */
 import { randomBytes } from 'node:crypto'
+import toBuffer from 'it-to-buffer'
 import * as dagPb from '@ipld/dag-pb'
 import * as raw from 'multiformats/codecs/raw'
 import { CID } from 'multiformats/cid'
@@ -57,5 +58,22 @@ describe('resumed holds', () => {
     for (const cid of files) expect(guard.isProtected(cid)).toBe(true)
     holds.releaseAll()
     for (const cid of files) expect(guard.isProtected(cid)).toBe(false)
+  })
+
+  it('protects past a stored block that does not decode (torn by a crash, or damaged as verify reports it)', async () => {
+    // pinery verify --repair sends a DAG with a damaged root back to the queue: the service must still start,
+    // and protect the rest; the fetch replaces the block (it is hashed before it is trusted).
+    const guard = createGcGuard()
+    const holds = createResumedHolds({ stored: { blockstore: blocks.store, getCodec }, guard })
+    const torn = await storeFile(blocks.store, randomBytes(4096))
+    const leaves = dagPb.decode(await toBuffer(blocks.store.get(torn))).Links.map(l => l.Hash)
+    await blocks.store.put(torn, new TextEncoder().encode('not this block'))
+    const other = await storeFile(blocks.store, randomBytes(1024))
+    const queued: string[] = []
+    await holds.protect(each([record('torn', torn), record('other', other)]), (r) => { queued.push(r.requestid) })
+    expect(queued).toEqual(['torn', 'other'])
+    expect(guard.isProtected(torn)).toBe(true)
+    expect(guard.isProtected(other)).toBe(true)
+    expect(leaves.some(cid => guard.isProtected(cid))).toBe(false)
   })
 })
