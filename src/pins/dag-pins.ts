@@ -23,7 +23,10 @@
  */
 import * as cborg from 'cborg'
 import { Key } from 'interface-datastore'
+import { base36 } from 'multiformats/bases/base36'
 import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import * as Digest from 'multiformats/hashes/digest'
 import type { Datastore } from 'interface-datastore'
 import type { Level } from 'level'
 
@@ -41,12 +44,17 @@ export interface DagPins {
   add(root: CID, blocks: CID[], dagSize: number): Promise<void>
   /** Unpins `root`, whose distinct blocks are `blocks`. */
   rm(root: CID, blocks: CID[]): Promise<void>
+  /**
+   * The blocks `root` keeps, from the ref keys written when it was pinned: for a DAG that cannot be walked
+   * any more (a block lost on disk). Reads every ref key of every DAG (keyed by block), so only then.
+   */
+  blocksOf(root: CID): Promise<CID[]>
 }
 
 /** What the pins are stored in. */
 export interface DagPinsComponents {
   /** A LevelDB datastore: its `db` reads many pinned-block entries at once and writes them in one batch. */
-  datastore: Datastore & { db: Pick<Level<string, Uint8Array>, 'getMany' | 'batch'> }
+  datastore: Datastore & { db: Pick<Level<string, Uint8Array>, 'getMany' | 'batch' | 'keys'> }
 }
 
 /** A stored value read once per group and changed in memory; `dirty` when it must be written. */
@@ -224,6 +232,16 @@ export async function createDagPins (components: DagPinsComponents): Promise<Dag
     },
     async rm (root, blocks) {
       await update(root, blocks, false)
+    },
+    async blocksOf (root) {
+      const suffix = `/${root.toV1().toString()}`
+      const blocks: CID[] = []
+      for await (const key of datastore.db.keys({ gt: DAG_REF_PREFIX, lt: `${DAG_REF_PREFIX}\xff` })) {
+        if (!key.endsWith(suffix)) continue
+        const multihash = Digest.decode(base36.decode(key.slice(DAG_REF_PREFIX.length, key.length - suffix.length)))
+        blocks.push(CID.createV1(raw.code, multihash))
+      }
+      return blocks
     }
   }
 }

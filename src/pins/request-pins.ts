@@ -82,13 +82,18 @@ export function createRequestPins (components: RequestPinsComponents): RequestPi
           const cid = CID.parse(cidKey)
           if (!await dagPins.hasPin(cid)) return
           try {
-            const { blocks } = await walkDag(cid, components.local, { concurrency: 32, skipRawLeaves: true })
+            const blocks = await walkDag(cid, components.local, { concurrency: 32, skipRawLeaves: true })
+              .then(walked => walked.blocks, async (err: unknown) => {
+                // Not whole on disk (`pinery verify` names such DAGs): the walk stops at the missing block, and
+                // the pin stayed for good, answering new requests `pinned`. Its ref keys name its blocks.
+                log.warn({ cid: cidKey, err }, 'a pinned DAG is not whole on disk; unpinned by its stored block list')
+                return await dagPins.blocksOf(cid)
+              })
             await dagPins.rm(cid, blocks)
             log.debug({ cid: cidKey }, 'unpinned')
             components.onUnpinned()
           } catch (err) {
-            // A pinned DAG should be complete; if it is not, keep the pin rather than guess.
-            log.error({ cid: cidKey, err }, 'cannot list the blocks of a pinned DAG; it stays pinned')
+            log.error({ cid: cidKey, err }, 'cannot unpin a DAG; it stays pinned')
           }
         })
       }
