@@ -60,7 +60,7 @@ describe('resumed holds', () => {
     for (const cid of files) expect(guard.isProtected(cid)).toBe(false)
   })
 
-  it('protects past a stored block that does not decode (torn by a crash, or damaged as verify reports it)', async () => {
+  it('protects past a stored block that does not decode (torn by a crash, or damaged: verify)', async () => {
     // pinery verify --repair sends a DAG with a damaged root back to the queue: the service must still start,
     // and protect the rest; the fetch replaces the block (it is hashed before it is trusted).
     const guard = createGcGuard()
