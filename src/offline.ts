@@ -13,7 +13,6 @@ import { createPinIndex } from './pins/query-index.js'
 import { createRecordStore } from './pins/record-store.js'
 import { removeEveryRequest } from './pins/remove-owned.js'
 import { requeueDamaged, verifyPinnedBlocks, type VerifyProgress, type VerifyReport } from './pins/verify.js'
-import { createDagPins } from './pins/dag-pins.js'
 import { createTeam, type Team } from './team/index.js'
 import {
   CREATOR_REVOKED, createdByOf, createWebhookStore, forgetOutbox, NOT_ADMIN, nodeWideOf, type WebhookStore
@@ -98,8 +97,7 @@ export async function verifyDataDir (
       }
     }, options)
     if (options.requeue !== true || report.damaged.length === 0) return report
-    const dagPins = await createDagPins({ datastore: stores.datastore })
-    return { ...report, requeued: await requeueDamaged(report.damaged, { db: stores.datastore.db, dagPins, records }) }
+    return { ...report, requeued: await requeueDamaged(report.damaged, { records }) }
   } finally {
     await stores.close()
   }

@@ -24,9 +24,9 @@ export function verifyText (report: VerifyReport & { requeued?: number }): strin
     return `${d.root}: ${what} of ${d.blocks} blocks${requests.join('')}\n`
   }
   const count = report.damaged.length === 1 ? '1 DAG is' : `${report.damaged.length} DAGs are`
-  const repaired = `Sent ${report.requeued ?? 0} pinned requests back to the queue and unpinned those DAGs: when ` +
-    'the service starts, it fetches what is missing or damaged from their origins (a DAG no origin has fails, ' +
-    'with the reason).\n'
+  const repaired = `Sent ${report.requeued ?? 0} pinned requests back to the queue: when the service starts, ` +
+    'it fetches what is missing or damaged from their origins (a DAG no origin has fails, with the reason, ' +
+    'and is unpinned then).\n'
   const advice = 'Their blocks can only come back from elsewhere: `pinery verify --repair` sends those requests ' +
     'back to the queue, to be fetched again from their origins when the service starts; or restore the data dir.\n'
   const next = report.requeued != null ? repaired : advice

@@ -13,7 +13,6 @@ import * as Digest from 'multiformats/hashes/digest'
 import toBuffer from 'it-to-buffer'
 import { blockMatches } from './cid.js'
 import { DAG_REF_PREFIX } from './dag-pins.js'
-import type { DagPins } from './dag-pins.js'
 import type { RecordStore } from './record-store.js'
 import type { PinState } from './types.js'
 import type { Blockstore } from 'interface-blockstore'
@@ -124,25 +123,21 @@ export async function verifyPinnedBlocks (
   return { dags: perRoot.size, blocks, bytes, damaged }
 }
 
-/** What sending damaged DAGs back to the queue changes: the data dir's records and DAG pins (offline). */
+/** What sending damaged DAGs back to the queue changes: the data dir's records (offline). */
 export interface RequeueComponents {
-  db: Pick<Level<string, Uint8Array>, 'keys'>
-  dagPins: Pick<DagPins, 'rm'>
   records: Pick<RecordStore, 'get' | 'write'>
 }
 
 /**
- * Sends every `pinned` request of each damaged DAG back to `queued` and unpins the DAG, so the service
- * fetches it again from the requests' origins at its next start: blocks still on disk are hashed and
- * kept, missing or damaged ones fetched (a DAG nobody can send fails with the reason). Without this the
- * DAG stayed pinned for good: unpinning walks the DAG, which stops at the missing block, and a new
- * request for the CID was answered `pinned` from the DAG pin at once. The records are written first, so
- * a crash in between leaves requests that a second run of this finds and finishes. Resolves with the
- * number of requests sent back.
+ * Sends every `pinned` request of each damaged DAG back to `queued`, so the service fetches the DAG again
+ * from the requests' origins at its next start: blocks on disk are hashed and kept, missing or damaged ones
+ * fetched. The DAG stays pinned meanwhile: unpinned, the blocks below a missing node were reachable by
+ * nothing, and the first sweep after the start collected them (whole blocks, maybe nowhere else) before the
+ * fetch got to them. A request that fails then releases the DAG by its stored block list (request-pins.ts),
+ * as a deletion does. Resolves with the number of requests sent back; a second run after a crash finds the
+ * rest still `pinned`.
  */
 export async function requeueDamaged (damaged: DamagedDag[], components: RequeueComponents): Promise<number> {
-  const roots = new Map(damaged.map(d => [d.root, [] as CID[]]))
-  for await (const { multihash, root } of refKeys(components.db)) roots.get(root)?.push(blockCid(multihash))
   let requeued = 0
   for (const d of damaged) {
     for (const { requestid } of d.requests) {
@@ -152,7 +147,6 @@ export async function requeueDamaged (damaged: DamagedDag[], components: Requeue
       await components.records.write({ ...rest, status: 'queued' }, record, undefined, { durable: true })
       requeued++
     }
-    await components.dagPins.rm(CID.parse(d.root), roots.get(d.root) ?? [])
   }
   return requeued
 }
