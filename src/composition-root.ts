@@ -13,7 +13,7 @@ import { createMetrics } from './metrics.js'
 import { createContentService, createGateway } from './content/index.js'
 import { createEventLog, createEventStreams, createProgressTicker } from './events/index.js'
 import { createHttpApp } from './http/app.js'
-import { httpConnectionCap, listenHttp } from './http/listen.js'
+import { connectionCap, listenHttp } from './http/listen.js'
 import { defaultWebDir } from './http/web-routes.js'
 import { createSessionStore } from './web/sessions.js'
 import { BITSWAP_OPTIONS, createPineryNode, loadNodeKey } from './node/index.js'
@@ -92,7 +92,9 @@ export async function createPinery (config: Config, components: PineryComponents
       listen: config.listen,
       announce: config.announce,
       bitswap: { ...BITSWAP_OPTIONS, sendWantlistDebounce: config.wantlistDebounceMs },
-      bitswapImplementation: config.bitswap
+      bitswapImplementation: config.bitswap,
+      // Like the HTTP cap: any peer may dial in, and each connection is a descriptor (connectionCap).
+      maxConnections: connectionCap(config.maxPeerConnections)
     }, {
       blockstore: localBlocks,
       readInto,
@@ -270,7 +272,7 @@ export async function createPinery (config: Config, components: PineryComponents
       port: config.httpPort,
       requestTimeoutMs: config.requestTimeoutMs,
       closeGraceMs: HTTP_CLOSE_GRACE_MS,
-      maxConnections: httpConnectionCap(config.maxHttpConnections)
+      maxConnections: connectionCap(config.maxHttpConnections)
     }, { app, uploads: uploadSockets, logger })
     cleanup.push(async () => { stopping = true; streams.stop(); await http.close() })
 

@@ -181,6 +181,12 @@ export const SETTINGS: Array<Setting<keyof Config>> = [
     parse: integer(8, 1_000_000)
   },
   {
+    env: 'PINERY_MAX_PEER_CONNECTIONS', key: 'maxPeerConnections', default: '1000',
+    description: 'open libp2p connections at most, further inbound ones are refused; never more than a quarter ' +
+      "of the process's open-file limit, so peers dialling in cannot starve the block and datastore files",
+    parse: integer(8, 1_000_000)
+  },
+  {
     env: 'PINERY_SHUTDOWN_TIMEOUT_MS', key: 'shutdownTimeoutMs', default: '10000',
     description: 'on SIGTERM/SIGINT, exit after this long even if stopping has not finished',
     parse: integer(100, 600_000)

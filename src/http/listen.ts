@@ -18,7 +18,7 @@ export interface HttpListenerInit {
   requestTimeoutMs: number
   /** How long busy keep-alive connections may keep a stopping server open. */
   closeGraceMs: number
-  /** Open connections at most (see {@link httpConnectionCap}); further ones are closed as they arrive. */
+  /** Open connections at most (see {@link connectionCap}); further ones are closed as they arrive. */
   maxConnections?: number
 }
 
@@ -51,12 +51,13 @@ export function openFileLimit (): number | undefined {
 }
 
 /**
- * The HTTP connection cap: the configured one, but at most a quarter of the open-file limit. Without a cap a
- * flood of idle connections (no token needed to open one) took every descriptor: block files could not be
- * created, so uploads answered 500 and fetches would fail their pins, and /health reported the blockstore
- * down (limit 300, 400 connections, 2026-11-30). The rest is left to LevelDB, libp2p and block files.
+ * A connection cap (HTTP's, libp2p's): the configured one, but at most a quarter of the open-file limit.
+ * Without a cap a flood of idle HTTP connections (no token needed to open one) took every descriptor: block
+ * files could not be created, so uploads answered 500 and fetches would fail their pins, and /health
+ * reported the blockstore down (limit 300, 400 connections, 2026-11-30); one peer dialling the node 272
+ * times did the same through libp2p (limit 300). The other half is left to LevelDB and block files.
  */
-export function httpConnectionCap (configured: number, fileLimit = openFileLimit()): number {
+export function connectionCap (configured: number, fileLimit = openFileLimit()): number {
   return fileLimit == null ? configured : Math.max(8, Math.min(configured, Math.floor(fileLimit / 4)))
 }
 

@@ -75,7 +75,11 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services: { identify: identify() },
-    connectionManager: { ...CONNECTION_MANAGER_OPTIONS, ...(gate != null ? { resolvers: gate.resolvers } : {}) },
+    connectionManager: {
+      ...CONNECTION_MANAGER_OPTIONS,
+      ...(init.maxConnections != null ? { maxConnections: init.maxConnections } : {}),
+      ...(gate != null ? { resolvers: gate.resolvers } : {})
+    },
     ...(gate != null ? { connectionGater: gate.connectionGater } : {})
   })
   const engine = await startBitswapEngine(init.bitswapImplementation ?? DEFAULT_BITSWAP,

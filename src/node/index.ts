@@ -39,6 +39,8 @@ export interface PineryNodeInit {
   bitswapImplementation?: import('./bitswap-engines.js').BitswapImplementation
   /** The node's key (loadNodeKey); when absent Helia loads or creates the plain one in the datastore. */
   privateKey?: PrivateKey
+  /** Open libp2p connections at most (CONNECTION_MANAGER_OPTIONS' when absent); further inbound ones are refused. */
+  maxConnections?: number
 }
 
 /** What the node is built on. */

@@ -3,7 +3,7 @@ import { connect } from 'node:net'
 import express from 'express'
 import { describe, expect, it } from 'vitest'
 import { ConfigError } from '../../src/errors.js'
-import { httpConnectionCap, listenHttp } from '../../src/http/listen.js'
+import { connectionCap, listenHttp } from '../../src/http/listen.js'
 
 const init = { host: '127.0.0.1', port: 0, requestTimeoutMs: 5000, closeGraceMs: 300 }
 
@@ -67,10 +67,10 @@ describe('listenHttp', () => {
   })
 
   it('caps the connection count at a quarter of the open-file limit, never below 8', () => {
-    expect(httpConnectionCap(1024, 20_000)).toBe(1024)
-    expect(httpConnectionCap(1024, 300)).toBe(75)
-    expect(httpConnectionCap(1024, 16)).toBe(8)
-    expect(httpConnectionCap(64, undefined)).toBe(64)
+    expect(connectionCap(1024, 20_000)).toBe(1024)
+    expect(connectionCap(1024, 300)).toBe(75)
+    expect(connectionCap(1024, 16)).toBe(8)
+    expect(connectionCap(64, undefined)).toBe(64)
   })
 
   it('closes connections beyond the cap at once and keeps serving the ones it holds', async () => {
