@@ -28,13 +28,18 @@
  * per pin rose run after run with it (7.8 → 12.0 CPU-s/GiB over six runs in 3 minutes). The last
  * column of the thread table, Pinery / raw without the file system threads, is the part that does
  * not swing with the disk; the target counts everything.
+ *
+ * No receiver's files are removed before the bench exits (round seven): Pinery's data dirs were kept
+ * since round five, but the stock runs' blockstore and the receiving kubo's repo were removed right
+ * after each run, so the next run's Pinery created its block files among thousands of inodes freed
+ * a moment before (ext4 without a journal skips those, see keepUntilExit in pinery-run.ts).
  */
 import { loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import { KUBO_VERSION } from '../../test/fixtures/tools.js'
 import { kuboPinRun, startKuboOrigin, type ReceiverRun } from './kubo.js'
 import { MiB, median, runPeer, startPeer, table, threadSplit, type ThreadSplit } from './lib.js'
-import { pineryRun } from './pinery-run.js'
+import { keepUntilExit, pineryRun } from './pinery-run.js'
 import { bitswapVariants, parseVariants, rttSweep, withBaseline } from './rtt.js'
 
 const { values } = parseArgs({
@@ -116,9 +121,11 @@ for (const n of sizes) {
         const o = origins.get(v.origin) as { cid: string, addrs: string[] }
         record(pinery[j] as Series, n, await pineryRun(o.cid, o.addrs, v.env, v.script))
       }
-      const s = i < stockRuns
-        ? rate(n, (await runPeer<{ ms: number }>(['stock', '--addr', addr, '--cid', origin.cid])).ms)
+      const stockRun = i < stockRuns
+        ? await runPeer<{ ms: number, dir: string }>(['stock', '--addr', addr, '--cid', origin.cid])
         : undefined
+      if (stockRun != null) keepUntilExit(stockRun.dir)
+      const s = stockRun != null ? rate(n, stockRun.ms) : undefined
       if (s != null) stock.push(s)
       if (kuboOrigin != null) {
         for (const [j, v] of variants.entries()) {
