@@ -91,8 +91,12 @@ const record = (s: Series, n: number, r: ReceiverRun): void => {
 /** Median CPU-s/GiB of one thread group over a series' runs. */
 const splitMedian = (s: Series, n: number, group: keyof ThreadSplit): number =>
   median(s.split.map(x => perGiB(n, x[group])))
-const last = (s: Series): string =>
-  `${s.mibs.at(-1)?.toFixed(1) ?? '-'} MiB/s ${s.cpu.at(-1)?.toFixed(1) ?? '-'} CPU-s/GiB`
+/** The last run of a series; with the file system threads' share, which tells a run that paid for the disk's state. */
+const last = (s: Series, n: number): string => {
+  const fs = s.split.at(-1)?.fs
+  return `${s.mibs.at(-1)?.toFixed(1) ?? '-'} MiB/s ${s.cpu.at(-1)?.toFixed(1) ?? '-'} CPU-s/GiB` +
+    (fs != null && fs > 0 ? ` (fs ${perGiB(n, fs).toFixed(1)})` : '')
+}
 
 for (const n of sizes) {
   const origins = new Map<string, { cid: string, addrs: string[], kill: () => void }>()
@@ -133,10 +137,10 @@ for (const n of sizes) {
         }
         record(kubo, n, await kuboPinRun(kuboOrigin.cid, kuboOrigin.kubo.addrs[0] as string))
       }
-      const each = (xs: Series[]): string => xs.map(p => `${p.name} ${last(p)}`).join('; ')
-      process.stderr.write(`${n} MiB run ${i + 1} (load ${load.toFixed(1)}): raw ${last(raw)}; ${each(pinery)}; ` +
+      const each = (xs: Series[]): string => xs.map(p => `${p.name} ${last(p, n)}`).join('; ')
+      process.stderr.write(`${n} MiB run ${i + 1} (load ${load.toFixed(1)}): raw ${last(raw, n)}; ${each(pinery)}; ` +
         `stock ${s?.toFixed(1) ?? '-'} MiB/s` +
-        (kuboOrigin != null ? `; ${each(pineryKubo)}; kubo←kubo ${last(kubo)}` : '') + '\n')
+        (kuboOrigin != null ? `; ${each(pineryKubo)}; kubo←kubo ${last(kubo, n)}` : '') + '\n')
     }
   } finally {
     for (const o of origins.values()) o.kill()
