@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { once } from 'node:events'
 import { startKubo, type Kubo } from '../../test/fixtures/kubo.js'
 import { MiB, cpuSeconds, peakRss } from './lib.js'
+import { keepUntilExit } from './pinery-run.js'
 
 /** A kubo origin and the CID of the file it holds. */
 export interface KuboOrigin { kubo: Kubo, cid: string }
@@ -43,7 +44,8 @@ export interface ReceiverRun { ms: number, cpuS: number, peakRssBytes: number, t
 
 /** A fresh kubo daemon connects to `origin` and runs `ipfs pin add cid`; timed from the connect. */
 export async function kuboPinRun (cid: string, origin: string): Promise<ReceiverRun> {
-  const kubo = await startKubo()
+  // Its repo (a file per block) stays until the bench exits, as Pinery's data dirs (keepUntilExit).
+  const kubo = await startKubo({ keepRepo: true })
   try {
     const pid = kubo.daemon.pid as number
     const cpu0 = await cpuSeconds(pid)
@@ -54,6 +56,7 @@ export async function kuboPinRun (cid: string, origin: string): Promise<Receiver
     return { ms, cpuS: await cpuSeconds(pid) - cpu0, peakRssBytes: await peakRss(pid) }
   } finally {
     await kubo.stop()
+    keepUntilExit(kubo.repo)
   }
 }
 

@@ -122,6 +122,11 @@ async function fetchDag (addr: string, cid: string): Promise<void> {
   await node.stop()
 }
 
+/**
+ * Stock pins.add into a new blockstore-fs dir, which is left for the bench to remove when it exits
+ * (its path is in the answer): removing its files right away made the next runs' file creation
+ * pay for them in ext4's inode allocator (scripts/bench/pinery-run.ts, keepUntilExit).
+ */
 async function stock (addr: string, cid: string): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'pinery-bench-stock-'))
   const blockstore = new FsBlockstore(join(dir, 'blocks'))
@@ -132,10 +137,11 @@ async function stock (addr: string, cid: string): Promise<void> {
     const started = performance.now()
     await node.libp2p.dial(multiaddr(addr))
     await drain(node.helia.pins.add(CID.parse(cid)))
-    print({ ms: performance.now() - started, peakRssBytes: await peakRss() })
+    print({ ms: performance.now() - started, peakRssBytes: await peakRss(), dir })
     await node.stop()
-  } finally {
+  } catch (err) {
     await rm(dir, { recursive: true, force: true })
+    throw err
   }
 }
 

@@ -6,12 +6,15 @@
  *
  *   node --import tsx scripts/bench/receiver-ab.ts [--mib 256] [--runs 3] \
  *     [--variants 'main=/path/to/main/dist/server.js;branch=dist/server.js=--some-node-flag'] \
- *     [--origin-bitswap helia|lean]
+ *     [--origin-bitswap helia|lean] [--warm MIB]
  *
  * A variant is `label=script[=node flags]`. Per run: the raw stream, then every variant (in
  * reverse order every other run), each a fresh Pinery on a fresh data dir pinning the origin's
  * DAG; CPU from the request to `pinned`. Build both trees first (`npm run build` in each). Data
  * dirs are removed when the bench exits, not between runs (why: keepUntilExit in pinery-run.ts).
+ * With `--warm MIB`, each Pinery first pins another DAG of MIB MiB from a second origin, outside the
+ * measured window: what a pin costs in a process that has pinned before (compiled code, grown heap,
+ * shard directories made), as a long-running service is, against a fresh process (round seven).
  */
 import { mkdtemp } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
@@ -26,7 +29,8 @@ const { values } = parseArgs({
     mib: { type: 'string', default: '256' },
     runs: { type: 'string', default: '3' },
     variants: { type: 'string', default: 'branch=dist/server.js' },
-    'origin-bitswap': { type: 'string', default: 'helia' }
+    'origin-bitswap': { type: 'string', default: 'helia' },
+    warm: { type: 'string', default: '0' }
   }
 })
 const n = Number(values.mib)
@@ -39,24 +43,30 @@ const TOKEN = 'pinery_bench-token'
 
 interface Run { cpuS: number, ms: number, rss: number, threads: Map<string, number> }
 
+/** Pins `cid` through Pinery's API at `url` and waits for `pinned`. */
+async function pin (url: string, cid: string, origins: string[]): Promise<void> {
+  const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
+  const body = JSON.stringify({ cid, origins })
+  const { requestid } = await (await fetch(`${url}/pins`, { method: 'POST', headers, body }))
+    .json() as { requestid: string }
+  for (;;) {
+    const s = await (await fetch(`${url}/pins/${requestid}`, { headers }))
+      .json() as { status: string, info: Record<string, string> }
+    if (s.status === 'pinned') return
+    if (s.status === 'failed') throw new Error(`pin failed: ${s.info.status_details}`)
+    await new Promise(resolve => setTimeout(resolve, POLL_MS))
+  }
+}
+
 async function pineryRun (cid: string, origins: string[], script: string, flags: string): Promise<Run> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-ab-'))
   process.env.PINERY_NODE_FLAGS = flags
   const server = await startServerProcess(serverEnv(dataDir, TOKEN), script)
   try {
     const pid = server.child.pid as number
-    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
+    if (warm != null) await pin(server.url, warm.value.cid, warm.value.addrs)
     const [cpu0, threads0, started] = [await cpuSeconds(pid), await threadCpu(pid), performance.now()]
-    const body = JSON.stringify({ cid, origins })
-    const { requestid } = await (await fetch(`${server.url}/pins`, { method: 'POST', headers, body }))
-      .json() as { requestid: string }
-    for (;;) {
-      const s = await (await fetch(`${server.url}/pins/${requestid}`, { headers }))
-        .json() as { status: string, info: Record<string, string> }
-      if (s.status === 'pinned') break
-      if (s.status === 'failed') throw new Error(`pin failed: ${s.info.status_details}`)
-      await new Promise(resolve => setTimeout(resolve, POLL_MS))
-    }
+    await pin(server.url, cid, origins)
     const ms = performance.now() - started
     const threads = new Map([...await threadCpu(pid)].map(([k, v]) => [k, v - (threads0.get(k) ?? 0)]))
     return { ms, cpuS: await cpuSeconds(pid) - cpu0, rss: await peakRss(pid), threads }
@@ -69,6 +79,10 @@ async function pineryRun (cid: string, origins: string[], script: string, flags:
 const perGiB = (cpuS: number): number => cpuS / (n / 1024)
 const origin = await startPeer<{ cid: string, addrs: string[] }>(['origin', '--mib', String(n), '--bitswap',
   values['origin-bitswap']])
+const warm = values.warm !== '0'
+  ? await startPeer<{ cid: string, addrs: string[] }>(['origin', '--mib', values.warm, '--bitswap',
+      values['origin-bitswap']])
+  : undefined
 const raw: number[] = []
 const rawThreads: Array<Map<string, number>> = []
 const results = new Map(variants.map(v => [v.label, [] as Run[]]))
@@ -91,6 +105,7 @@ try {
   }
 } finally {
   origin.child.kill('SIGTERM')
+  warm?.child.kill('SIGTERM')
 }
 const list = (xs: number[], digits: number): string => xs.map(x => x.toFixed(digits)).join(' / ')
 /** Median CPU-s per thread name over runs, the ones that used any. */

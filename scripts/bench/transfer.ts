@@ -28,13 +28,18 @@
  * per pin rose run after run with it (7.8 → 12.0 CPU-s/GiB over six runs in 3 minutes). The last
  * column of the thread table, Pinery / raw without the file system threads, is the part that does
  * not swing with the disk; the target counts everything.
+ *
+ * No receiver's files are removed before the bench exits (round seven): Pinery's data dirs were kept
+ * since round five, but the stock runs' blockstore and the receiving kubo's repo were removed right
+ * after each run, so the next run's Pinery created its block files among thousands of inodes freed
+ * a moment before (ext4 without a journal skips those, see keepUntilExit in pinery-run.ts).
  */
 import { loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import { KUBO_VERSION } from '../../test/fixtures/tools.js'
 import { kuboPinRun, startKuboOrigin, type ReceiverRun } from './kubo.js'
 import { MiB, median, runPeer, startPeer, table, threadSplit, type ThreadSplit } from './lib.js'
-import { pineryRun } from './pinery-run.js'
+import { keepUntilExit, pineryRun } from './pinery-run.js'
 import { bitswapVariants, parseVariants, rttSweep, withBaseline } from './rtt.js'
 
 const { values } = parseArgs({
@@ -86,8 +91,12 @@ const record = (s: Series, n: number, r: ReceiverRun): void => {
 /** Median CPU-s/GiB of one thread group over a series' runs. */
 const splitMedian = (s: Series, n: number, group: keyof ThreadSplit): number =>
   median(s.split.map(x => perGiB(n, x[group])))
-const last = (s: Series): string =>
-  `${s.mibs.at(-1)?.toFixed(1) ?? '-'} MiB/s ${s.cpu.at(-1)?.toFixed(1) ?? '-'} CPU-s/GiB`
+/** The last run of a series; with the file system threads' share, which tells a run that paid for the disk's state. */
+const last = (s: Series, n: number): string => {
+  const fs = s.split.at(-1)?.fs
+  return `${s.mibs.at(-1)?.toFixed(1) ?? '-'} MiB/s ${s.cpu.at(-1)?.toFixed(1) ?? '-'} CPU-s/GiB` +
+    (fs != null && fs > 0 ? ` (fs ${perGiB(n, fs).toFixed(1)})` : '')
+}
 
 for (const n of sizes) {
   const origins = new Map<string, { cid: string, addrs: string[], kill: () => void }>()
@@ -116,9 +125,11 @@ for (const n of sizes) {
         const o = origins.get(v.origin) as { cid: string, addrs: string[] }
         record(pinery[j] as Series, n, await pineryRun(o.cid, o.addrs, v.env, v.script))
       }
-      const s = i < stockRuns
-        ? rate(n, (await runPeer<{ ms: number }>(['stock', '--addr', addr, '--cid', origin.cid])).ms)
+      const stockRun = i < stockRuns
+        ? await runPeer<{ ms: number, dir: string }>(['stock', '--addr', addr, '--cid', origin.cid])
         : undefined
+      if (stockRun != null) keepUntilExit(stockRun.dir)
+      const s = stockRun != null ? rate(n, stockRun.ms) : undefined
       if (s != null) stock.push(s)
       if (kuboOrigin != null) {
         for (const [j, v] of variants.entries()) {
@@ -126,10 +137,10 @@ for (const n of sizes) {
         }
         record(kubo, n, await kuboPinRun(kuboOrigin.cid, kuboOrigin.kubo.addrs[0] as string))
       }
-      const each = (xs: Series[]): string => xs.map(p => `${p.name} ${last(p)}`).join('; ')
-      process.stderr.write(`${n} MiB run ${i + 1} (load ${load.toFixed(1)}): raw ${last(raw)}; ${each(pinery)}; ` +
+      const each = (xs: Series[]): string => xs.map(p => `${p.name} ${last(p, n)}`).join('; ')
+      process.stderr.write(`${n} MiB run ${i + 1} (load ${load.toFixed(1)}): raw ${last(raw, n)}; ${each(pinery)}; ` +
         `stock ${s?.toFixed(1) ?? '-'} MiB/s` +
-        (kuboOrigin != null ? `; ${each(pineryKubo)}; kubo←kubo ${last(kubo)}` : '') + '\n')
+        (kuboOrigin != null ? `; ${each(pineryKubo)}; kubo←kubo ${last(kubo, n)}` : '') + '\n')
     }
   } finally {
     for (const o of origins.values()) o.kill()

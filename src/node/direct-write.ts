@@ -25,13 +25,24 @@ const SLOT_BYTES = 1024 * 1024
  * Blocks being written at once; more wait, holding their bytes. Each write waits on the device, so
  * the slots set how many are in flight; with too few, received blocks queue up in memory: peak RSS
  * of a 256 MiB pin with 8 / 16 / 32 slots 467 / 444 / 395 MiB (buffered: 370), 1 GiB with 8 / 32
- * 556 / 440 (buffered 409). Touched as used: at most 32 MiB, 8 MiB for 256 KiB blocks.
+ * 556 / 440 (buffered 409).
  */
 const SLOTS = 32
 const WASM_PAGE = 65536
 
 /** The one WebAssembly API used here, for its page-aligned memory (the project's TypeScript libs leave it out). */
 declare const WebAssembly: { Memory: new (size: { initial: number, maximum: number }) => { buffer: ArrayBuffer } }
+
+/**
+ * One page-aligned buffer, made when a write finds no free one that fits (up to SLOTS), as large as
+ * that block (in 64 KiB WebAssembly pages). V8 counts a WebAssembly memory in full as external
+ * memory, and with this project's V8 defaults (src/v8-flags.ts) external memory raises the heap's
+ * next GC limit: one memory of 32 slots of 1 MiB made up front (round six) raised an upload's peak
+ * RSS by ~33 MiB at 64 MiB (bench:content, RESULTS.md round seven). Made on demand, slots cost what
+ * the writes in flight need: 8 × 256 KiB for an upload (blockWriteConcurrency), 32 × 256 KiB for
+ * a pin of 256 KiB leaves.
+ */
+interface Slot { buffer: ArrayBuffer }
 
 /** Writes a new file with O_DIRECT where it can. */
 export interface DirectWriter {
@@ -46,19 +57,49 @@ export interface DirectWriter {
 
 const refused = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'EINVAL'
 
-/** A writer with its own slots, reserved on first use (32 MiB, touched as used). */
+/** A writer with its own slots, made as concurrent writes need them (see Slot). */
 export function createDirectWriter (): DirectWriter {
   const flag = fs.constants.O_DIRECT
   let off = flag == null
-  let memory: ArrayBuffer | undefined
-  const free: number[] = []
+  let made = 0
+  const free: Slot[] = []
   // Puts waiting for a slot, first come first served: with up to 256 blocks fetched at once, a put
   // that found every slot busy and went buffered instead was most of them (profiled).
-  const waiting: Array<(index: number) => void> = []
-  const release = (index: number): void => {
+  const waiting: Array<(slot: Slot) => void> = []
+  const release = (slot: Slot): void => {
     const next = waiting.shift()
-    if (next != null) next(index)
-    else free.push(index)
+    if (next != null) next(slot)
+    else free.push(slot)
+  }
+
+  /** A new slot of at least `size` bytes; undefined when V8 gives no WebAssembly memory. */
+  function make (size: number): Slot | undefined {
+    const pages = Math.ceil(size / WASM_PAGE)
+    try {
+      return { buffer: new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer }
+    } catch {
+      // V8 reserves address space around WebAssembly memory; under a tight `ulimit -v` it may get none.
+      return undefined
+    }
+  }
+
+  /** A free slot that fits, else a new one while fewer than SLOTS exist, else the next one released. */
+  async function take (size: number): Promise<Slot | undefined> {
+    const fits = free.findLastIndex(s => s.buffer.byteLength >= size)
+    if (fits >= 0) return free.splice(fits, 1)[0]
+    let slot: Slot | undefined
+    if (made < SLOTS) {
+      slot = make(size)
+      if (slot != null) made++
+      else if (made === 0) off = true
+      if (slot != null || made === 0) return slot
+    }
+    slot = free.pop() ?? await new Promise<Slot>(resolve => { waiting.push(resolve) })
+    if (slot.buffer.byteLength >= size) return slot
+    // Too small for this block: a larger one takes its place (the old memory is garbage).
+    const larger = make(size)
+    if (larger == null) release(slot)
+    return larger
   }
 
   async function writeSlot (path: string, slot: Uint8Array): Promise<boolean> {
@@ -91,27 +132,16 @@ export function createDirectWriter (): DirectWriter {
     async write (path, pieces, size) {
       if (off || size < MIN_BYTES || size > SLOT_BYTES || size % ALIGN !== 0) return false
       // WebAssembly memory is page-aligned; Node's Buffers are not (malloc's header precedes them).
-      if (memory == null) {
-        const pages = SLOTS * SLOT_BYTES / WASM_PAGE
-        try {
-          memory = new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer
-        } catch {
-          // V8 reserves address space around WebAssembly memory; under a tight `ulimit -v` it may get none.
-          off = true
-          return false
-        }
-        for (let i = SLOTS - 1; i >= 0; i--) free.push(i)
-      }
-      const buffer = memory
-      const index = free.pop() ?? await new Promise<number>(resolve => { waiting.push(resolve) })
+      const taken = await take(size)
+      if (taken == null) return false
       try {
         if (off) return false
-        const slot = new Uint8Array(buffer, index * SLOT_BYTES, size)
+        const slot = new Uint8Array(taken.buffer, 0, size)
         let at = 0
         for (const piece of pieces) { slot.set(piece, at); at += piece.byteLength }
         return await writeSlot(path, slot)
       } finally {
-        release(index)
+        release(taken)
       }
     }
   }

@@ -2,7 +2,8 @@
  * Large blocks go to disk around the page cache (src/node/direct-write.ts): a block of 64 KiB–1 MiB
  * whose size is a multiple of 4096 leaves none of its file in the page cache (util-linux's fincore
  * says how much is), whatever the addresses of the pieces it arrived in; other blocks take the
- * buffered path; more puts at once than there are slots wait for one, and every block reads back.
+ * buffered path; more puts at once than there are slots wait for one, and every block reads back;
+ * the page-aligned slots are made as the writes in flight need them.
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -82,6 +83,20 @@ describe('DurableFsBlockstore, large blocks around the page cache', () => {
     const paths = await blockFiles()
     expect(paths).toHaveLength(48)
     for (const path of paths) expect(await cached(path)).toBe(0)
+    for (const b of blocks) expect(await toBuffer(store.get(b.cid))).toEqual(b.bytes)
+  })
+
+  it('holds page-aligned memory only for the writes in flight (V8 counts all of it as external memory)', async () => {
+    const blocks = await Promise.all(Array.from({ length: 12 }, async () => await rawBlock(256 * KiB)))
+    const external = (): number => process.memoryUsage().external
+    const before = external()
+    for (const b of blocks.slice(0, 4)) await store.put(b.cid, b.bytes)
+    // One at a time: one slot of 256 KiB (the slots made up front were 32 MiB).
+    expect(external() - before).toBeLessThan(1024 * KiB)
+    await Promise.all(blocks.slice(4).map(async b => await store.put(b.cid, b.bytes)))
+    expect(external() - before).toBeLessThan(3 * 1024 * KiB)
+    await store.sync()
+    for (const path of await blockFiles()) expect(await cached(path)).toBe(0)
     for (const b of blocks) expect(await toBuffer(store.get(b.cid))).toEqual(b.bytes)
   })
 })
