@@ -18,6 +18,7 @@ import { sha512 } from 'multiformats/hashes/sha2'
 import { ConfigError } from '../errors.js'
 import { startBitswapEngine } from './bitswap-engines.js'
 import { createComponentLogger } from './component-logger.js'
+import { lazySelect } from './lazy-select.js'
 import { trailingPeerId } from './multiaddrs.js'
 import type { BitswapImplementation } from './bitswap-engines.js'
 import type { PineryNode, PineryNodeComponents, PineryNodeInit } from './index.js'
@@ -73,7 +74,8 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
     },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // Outbound streams opened with `negotiateFully: false` select their protocol optimistically (lazy-select.ts).
+    streamMuxers: [lazySelect(yamux())],
     services: { identify: identify() },
     connectionManager: { ...CONNECTION_MANAGER_OPTIONS, ...(gate != null ? { resolvers: gate.resolvers } : {}) },
     ...(gate != null ? { connectionGater: gate.connectionGater } : {})
