@@ -23,18 +23,26 @@ const logger = createLogger({ level: 'silent' })
 const PROTOCOL = '/pinery-test/lazy/1.0.0'
 
 /** A proxy to `port` that can hold back what the listener sends to the dialer, and let it go again. */
-interface HoldingProxy { port: number, hold(): void, release(): void, close(): Promise<void> }
+interface HoldingProxy {
+  port: number
+  hold(): void
+  release(): void
+  /** Bytes the dialer has sent through so far. */
+  upstream(): number
+  close(): Promise<void>
+}
 
 async function startHoldingProxy (port: number): Promise<HoldingProxy> {
   const sockets: Socket[] = []
   const downstream: Array<{ to: Socket, held: Buffer[] }> = []
   let holding = false
+  let upstream = 0
   const server: Server = createServer(dialer => {
     const listener = connect(port, '127.0.0.1')
     const down = { to: dialer, held: [] as Buffer[] }
     downstream.push(down)
     sockets.push(dialer, listener)
-    dialer.on('data', chunk => listener.write(chunk))
+    dialer.on('data', (chunk: Buffer) => { upstream += chunk.byteLength; listener.write(chunk) })
     listener.on('data', (chunk: Buffer) => { if (holding) down.held.push(chunk); else dialer.write(chunk) })
     for (const s of [dialer, listener]) s.on('error', () => { dialer.destroy(); listener.destroy() })
   })
@@ -42,6 +50,7 @@ async function startHoldingProxy (port: number): Promise<HoldingProxy> {
   return {
     port: (server.address() as { port: number }).port,
     hold () { holding = true },
+    upstream: () => upstream,
     release () {
       holding = false
       for (const d of downstream) for (const chunk of d.held.splice(0)) d.to.write(chunk)
@@ -77,7 +86,9 @@ async function startNode (
 /** The bytes a stream receives, as text. */
 function collect (stream: Stream): () => string {
   let text = ''
-  stream.addEventListener('message', (evt: StreamMessageEvent) => { text += new TextDecoder().decode(evt.data.subarray()) })
+  stream.addEventListener('message', (evt: StreamMessageEvent) => {
+    text += new TextDecoder().decode(evt.data.subarray())
+  })
   return () => text
 }
 
@@ -86,9 +97,8 @@ describe('optimistic multistream-select', () => {
   afterEach(async () => { for (const c of cleanup.splice(0).reverse()) await c() })
 
   /** Dialer and listener through a holding proxy; the proxy holds from the moment the dialer is connected. */
-  async function connectHeld (store = new AskedBlockstore()): Promise<{
-    dialer: PineryNode, listener: PineryNode, proxy: HoldingProxy, conn: Connection
-  }> {
+  interface Held { dialer: PineryNode, listener: PineryNode, proxy: HoldingProxy, conn: Connection }
+  async function connectHeld (store = new AskedBlockstore()): Promise<Held> {
     const listener = await startNode(store)
     cleanup.push(async () => { await listener.stop() })
     const dialer = await startNode()
@@ -116,6 +126,43 @@ describe('optimistic multistream-select', () => {
     // The echo is taken off the front: the dialer sees exactly what the handler sent.
     await waitFor(async () => read() === 'world' ? true : undefined, 10_000, 'the answer')
     expect(stream.protocol).toBe(PROTOCOL)
+  })
+
+  it('a dial sends Noise\'s first message before the listener\'s echo of /noise is back', async () => {
+    const listener = await startNode()
+    cleanup.push(async () => { await listener.stop() })
+    const dialer = await startNode()
+    cleanup.push(async () => { await dialer.stop() })
+    const proxy = await startHoldingProxy(Number(/\/tcp\/(\d+)/.exec(listener.delegates()[0] ?? '')?.[1]))
+    cleanup.push(async () => { await proxy.close() })
+    proxy.hold()
+    const dialed = dialer.libp2p.dial(multiaddr(`/ip4/127.0.0.1/tcp/${proxy.port}/p2p/${listener.peerId}`),
+      { signal: AbortSignal.timeout(20_000) })
+    dialed.catch(() => {}) // awaited below; not unhandled if the wait fails first
+    // The header and /noise are 28 bytes; Noise XX's first message (its length and an ephemeral key) 34 more.
+    await waitFor(async () => proxy.upstream() >= 28 + 34 ? true : undefined, 10_000, 'Noise\'s first message')
+    proxy.release()
+    const conn = await dialed
+    expect(conn.encryption).toBe('/noise')
+    const stream = await conn.newStream('/ipfs/id/1.0.0')
+    expect(stream.protocol).toBe('/ipfs/id/1.0.0')
+  })
+
+  it('a dial to a listener that answers "na" to /noise fails instead of hanging', async () => {
+    const server = createServer(socket => {
+      socket.on('error', () => {})
+      socket.write(Buffer.from('\x13/multistream/1.0.0\n\x03na\n', 'latin1'))
+    })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    cleanup.push(async () => { server.close() })
+    const dialer = await startNode()
+    cleanup.push(async () => { await dialer.stop() })
+    const other = await startNode()
+    const peer = other.peerId
+    await other.stop()
+    const port = (server.address() as { port: number }).port
+    await expect(dialer.libp2p.dial(multiaddr(`/ip4/127.0.0.1/tcp/${port}/p2p/${peer}`),
+      { signal: AbortSignal.timeout(10_000) })).rejects.toThrow(/select|negotiate/)
   })
 
   it('a peer that does not speak the protocol gets the stream aborted', async () => {
