@@ -33,21 +33,21 @@ type DataStream = Stream & { onData?: (data: Uint8Array | { subarray: () => Uint
 /** Wraps a muxer factory (yamux) so that its outbound streams may select their protocol optimistically. */
 export function lazySelect<C> (factory: (components: C) => StreamMuxerFactory): (components: C) => StreamMuxerFactory {
   return (components) => {
+    // The factory itself is kept (not copied): libp2p reads its service capabilities.
     const inner = factory(components)
-    return {
-      protocol: inner.protocol,
-      createStreamMuxer (maConn) {
-        const muxer: StreamMuxer = inner.createStreamMuxer(maConn)
-        const create = muxer.createStream.bind(muxer)
-        muxer.createStream = async (options?: CreateStreamOptions & { negotiateFully?: boolean }) => {
-          const stream: DataStream = await create(options)
-          const protocol = options?.negotiateFully === false ? options.protocol : undefined
-          if (protocol != null) selectOptimistically(stream, protocol)
-          return stream
-        }
-        return muxer
+    const createMuxer = inner.createStreamMuxer.bind(inner)
+    inner.createStreamMuxer = (maConn) => {
+      const muxer: StreamMuxer = createMuxer(maConn)
+      const create = muxer.createStream.bind(muxer)
+      muxer.createStream = async (options?: CreateStreamOptions & { negotiateFully?: boolean }) => {
+        const stream: DataStream = await create(options)
+        const protocol = options?.negotiateFully === false ? options.protocol : undefined
+        if (protocol != null) selectOptimistically(stream, protocol)
+        return stream
       }
-    } satisfies StreamMuxerFactory
+      return muxer
+    }
+    return inner
   }
 }
 
