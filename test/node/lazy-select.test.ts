@@ -16,6 +16,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createLogger } from '../../src/logger.js'
 import { createPineryNode, joinBlock, type BitswapImplementation, type PineryNode } from '../../src/node/index.js'
+import { BITSWAP_PROTOCOL } from '../../src/node/lean-bitswap/wire.js'
 import { waitFor } from '../fixtures/service.js'
 import type { Connection, Stream, StreamMessageEvent } from '@libp2p/interface'
 
@@ -191,5 +192,27 @@ describe('optimistic multistream-select', () => {
     await waitFor(async () => store.asked.includes(cid.toString()) ? true : undefined, 10_000, 'the want at the origin')
     proxy.release()
     expect(Buffer.from(joinBlock(await wanted)).equals(bytes)).toBe(true)
+  })
+
+  it('a lean receiver drops a peer that answers "na" to bitswap: later wants send it nothing', async () => {
+    const listener = await startNode()
+    cleanup.push(async () => { await listener.stop() })
+    await listener.libp2p.unhandle(BITSWAP_PROTOCOL)
+    // Without identify: its protocol list would drop the peer too (the registrar's topology), not only the "na".
+    await listener.libp2p.unhandle('/ipfs/id/1.0.0')
+    const dialer = await startNode()
+    cleanup.push(async () => { await dialer.stop() })
+    const proxy = await startHoldingProxy(Number(/\/tcp\/(\d+)/.exec(listener.delegates()[0] ?? '')?.[1]))
+    cleanup.push(async () => { await proxy.close() })
+    await dialer.libp2p.dial(multiaddr(`/ip4/127.0.0.1/tcp/${proxy.port}/p2p/${listener.peerId}`))
+    const wantFor = async (text: string): Promise<void> => {
+      const cid = CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(text)))
+      await expect(dialer.want(cid, { signal: AbortSignal.timeout(500) })).rejects.toThrow()
+    }
+    // The first want goes out on a stream the peer refuses ("na"); the peer is dropped then.
+    await wantFor('first')
+    const before = proxy.upstream()
+    await wantFor('second')
+    expect(proxy.upstream()).toBe(before)
   })
 })
