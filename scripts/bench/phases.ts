@@ -17,13 +17,19 @@ export interface PinPhases {
   job: number
   /** TCP is connected (to the delaying proxy, which accepts at once: no round trip here, one on a real network). */
   tcp: number
-  /** The security protocol (Noise) was selected: one multistream-select round trip. */
+  /**
+   * The security protocol (Noise) was selected: one multistream-select round trip up to round six; since
+   * round seven none (selected optimistically, src/node/lazy-select.ts), the echo is checked later.
+   */
   secure: number
   /** Noise XX done on the dialer's side (the muxer comes in Noise's early data, no round trip of its own). */
   noise: number
   /** The connection is upgraded (muxer up). */
   connected: number
-  /** Pinery's outbound bitswap stream is negotiated (multistream-select: one round trip). */
+  /**
+   * Pinery's outbound bitswap stream is negotiated (multistream-select: one round trip up to round six;
+   * since round seven the stream is opened with its protocol set at once, "pre-negotiated protocol").
+   */
   bitswap: number
   /** The root, the first raw leaf and the last block arrived (verified, before their writes; fetch timeline). */
   root: number

@@ -18,6 +18,7 @@ import { sha512 } from 'multiformats/hashes/sha2'
 import { ConfigError } from '../errors.js'
 import { startBitswapEngine } from './bitswap-engines.js'
 import { createComponentLogger } from './component-logger.js'
+import { lazySecurity, lazySelect } from './lazy-select.js'
 import { trailingPeerId } from './multiaddrs.js'
 import type { BitswapImplementation } from './bitswap-engines.js'
 import type { PineryNode, PineryNodeComponents, PineryNodeInit } from './index.js'
@@ -71,9 +72,11 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
       listen: init.listen.map(String),
       announce: init.announce.map(String)
     },
-    transports: [tcp()],
+    // Outbound connections select Noise optimistically: one round trip less per dial (lazy-select.ts).
+    transports: [lazySecurity(tcp())],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // Outbound streams opened with `negotiateFully: false` select their protocol optimistically (lazy-select.ts).
+    streamMuxers: [lazySelect(yamux())],
     services: { identify: identify() },
     connectionManager: {
       ...CONNECTION_MANAGER_OPTIONS,

@@ -6,6 +6,7 @@
  * long-lived stream per peer instead of one per message, blocks streamed as they are read instead of
  * gathered into one large message, received blocks kept in the chunks they arrived in (receive.ts).
  */
+import { UnsupportedProtocolError } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import { createSemaphore } from '../../pins/semaphore.js'
 import { BLOCK_SLOT_BYTES, bufferPool, type BufferPool } from '../../content/batched-writer.js'
@@ -90,7 +91,12 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
         openStream: async (signal) => {
           const conn = libp2p.getConnections(peerId).find(c => c.remotePeer.toString() === peer && c.status === 'open')
           if (conn == null) throw new Error('not connected')
-          return await conn.newStream(BITSWAP_PROTOCOL, { signal })
+          // The header goes with the first message: no round trip before it (src/node/lazy-select.ts).
+          const stream = await conn.newStream(BITSWAP_PROTOCOL, { signal, negotiateFully: false })
+          stream.addEventListener('close', (evt) => {
+            if (evt.error instanceof UnsupportedProtocolError && outboxes.get(peer) === box) peerGone(peer)
+          })
+          return stream
         }
       })
       outboxes.set(peer, box)
