@@ -23,7 +23,7 @@
  * the cursors and parked entries, this module delivers.
  */
 import { prepare, sendTo, type AttemptResult } from './deliver.js'
-import { encodeEntry, entryOf, matches, type Entry } from './outbox-entries.js'
+import { encodeEntry, entryOf, keyOf, matches, type Entry } from './outbox-entries.js'
 import { newLane, put, remove, type Lane } from './lane.js'
 import { createLaneStore } from './lane-store.js'
 import type { TargetPolicy } from './target-policy.js'
@@ -168,7 +168,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     lane.failures = 0
     if (!entry.parked && store.get(hook.id)?.failingSince == null) return
     return (async () => {
-      if (entry.parked) await durable.write([{ type: 'del', key: entry.key }])
+      if (entry.parked) await durable.write([{ type: 'del', key: keyOf(entry) }])
       if (store.get(hook.id)?.failingSince != null) await store.update(hook.id, { failingSince: undefined })
     })()
   }
@@ -179,7 +179,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     lane.failures++
     entry.nextAt = now + backoff(Math.max(lane.failures, entry.attempts))
     lane.pausedUntil = Math.max(lane.pausedUntil, entry.nextAt)
-    await durable.write([{ type: 'put', key: entry.key, value: encodeEntry(entry) }])
+    await durable.write([{ type: 'put', key: keyOf(entry), value: encodeEntry(entry) }])
     entry.parked = true
     const current = store.get(hook.id)
     if (current == null || !current.enabled) return
