@@ -69,13 +69,19 @@ const FIXED_HEADERS = 'content-type: application/json\r\nuser-agent: Pinery-Webh
 
 /** POSTs the event to `target`; never throws. */
 export async function send (target: Target, s: Send): Promise<AttemptResult> {
+  return await new Promise<AttemptResult>(resolve => { sendTo(target, s, resolve) })
+}
+
+/**
+ * `send` with a callback: the outbox's path, without the promises of `send` and the client's `post` per
+ * delivery (three per event with three webhooks).
+ */
+export function sendTo (target: Target, s: Send, done: (r: AttemptResult) => void): void {
   const started = performance.now()
-  const done = (r: Omit<AttemptResult, 'latencyMs'>): AttemptResult =>
-    ({ ...r, latencyMs: Math.round(performance.now() - started) })
-  if (target.url == null) return done({ ok: false, error: target.error ?? 'the URL is not valid' })
+  if (target.url == null) { done(resultOf(started, undefined, target.error ?? 'the URL is not valid')); return }
   const headers = `${FIXED_HEADERS}pinery-event-id: ${s.eventId}\r\n` +
     `pinery-signature: ${signature(target.key, s.body, Math.floor(Date.now() / 1000))}\r\n`
-  const { status, error } = await client.post({
+  client.send({
     url: target.url,
     headers,
     body: s.body,
@@ -84,11 +90,15 @@ export async function send (target: Target, s: Send): Promise<AttemptResult> {
     lookup: target.lookup,
     ...(s.signal != null ? { signal: s.signal } : {}),
     alone: s.alone === true
-  })
-  if (status == null) return done({ ok: false, error: error ?? 'failed' })
-  if (status >= 200 && status < 300) return done({ ok: true, status })
+  }, ({ status, error }) => { done(resultOf(started, status, error)) })
+}
+
+function resultOf (started: number, status: number | undefined, error: string | undefined): AttemptResult {
+  const latencyMs = Math.round(performance.now() - started)
+  if (status == null) return { ok: false, latencyMs, error: error ?? 'failed' }
+  if (status >= 200 && status < 300) return { ok: true, status, latencyMs }
   const redirect = status >= 300 && status < 400 ? '; redirects are not followed' : ''
-  return done({ ok: false, status, error: `answered ${status}${redirect}` })
+  return { ok: false, status, latencyMs, error: `answered ${status}${redirect}` }
 }
 
 /** A one-off delivery (the test event). */

@@ -49,9 +49,12 @@ const MAX_IDLE = 32
 /** Requests written at once on one connection, at most (their answers come back in order). */
 const PIPELINE = 128
 
+/** The usual answer, shared (read-only). */
+const OK: PostResult = Object.freeze({ status: 200 })
+
 interface Job {
   req: PostRequest
-  /** The request's head, as written before its body. */
+  /** The request's head, as written before its body (latin1: one byte per character). */
   head: string
   resolve: (r: PostResult) => void
   done: boolean
@@ -82,6 +85,8 @@ interface Conn {
 /** POSTs over kept-alive connections. */
 export interface Http1Client {
   post(req: PostRequest): Promise<PostResult>
+  /** `post` with a callback: no promise per request (the outbox makes three POSTs per event). */
+  send(req: PostRequest, done: (r: PostResult) => void): void
   /** Closes the idle connections. */
   close(): void
 }
@@ -104,6 +109,12 @@ export function createHttp1Client (): Http1Client {
     job.resolve(r)
     // An answer out of turn would be misread: the connection cannot carry the rest.
     if (job.conn?.jobs.includes(job) === true) job.conn.socket.destroy()
+  }
+  /** Settles the job whose answer was just read (already taken off its connection). */
+  function settleAnswered (job: Job, r: PostResult): void {
+    if (job.done) return
+    job.done = true
+    job.resolve(r)
   }
   /** An abort listener, one per signal (the same function is added once), cancelling its requests. */
   function cancel (this: AbortSignal): void {
@@ -184,7 +195,7 @@ export function createHttp1Client (): Http1Client {
         return
       }
       conn.jobs.shift()
-      settle(job, { status: parsed.status })
+      settleAnswered(job, parsed.status === 200 ? OK : { status: parsed.status })
       conn.answered++
       conn.acc = parsed.used < conn.acc.length ? conn.acc.subarray(parsed.used) : undefined
       conn.parsed = undefined
@@ -265,33 +276,42 @@ export function createHttp1Client (): Http1Client {
     for (const g of groups) {
       const first = g[0] as Job
       const conn = (first.retried ? undefined : take(key)) ?? open(first.req.url, first.req.lookup)
-      const parts: Uint8Array[] = []
+      // One buffer for the group, heads written straight into it (no buffer per head, no concat).
+      let size = 0
+      for (const job of g) size += job.head.length + job.req.body.byteLength
+      const out = Buffer.allocUnsafe(size)
+      let at = 0
       let deadline = Infinity
       for (const job of g) {
         job.conn = conn
         conn.jobs.push(job)
-        parts.push(Buffer.from(job.head, 'latin1'), job.req.body)
+        at += out.write(job.head, at, 'latin1')
+        out.set(job.req.body, at)
+        at += job.req.body.byteLength
         deadline = Math.min(deadline, job.deadline)
       }
       watch(conn, deadline)
-      conn.socket.write(Buffer.concat(parts))
+      conn.socket.write(out)
     }
+  }
+
+  function send (req: PostRequest, resolve: (r: PostResult) => void): void {
+    const { signal } = req
+    if (signal?.aborted === true) { resolve({ error: 'cancelled' }); return }
+    const head = `${targetOf(req.url).line}content-length: ${req.body.byteLength}\r\n${req.headers}\r\n`
+    const job: Job = { req, head, resolve, done: false, retried: false, deadline: Date.now() + req.timeoutMs }
+    if (signal != null && !signals.has(signal)) {
+      signals.add(signal)
+      signal.addEventListener('abort', cancel, { once: true })
+    }
+    enqueue(job)
   }
 
   return {
     async post (req) {
-      const head = `${targetOf(req.url).line}content-length: ${req.body.byteLength}\r\n${req.headers}\r\n`
-      return await new Promise<PostResult>((resolve) => {
-        const { signal } = req
-        if (signal?.aborted === true) { resolve({ error: 'cancelled' }); return }
-        const job: Job = { req, head, resolve, done: false, retried: false, deadline: Date.now() + req.timeoutMs }
-        if (signal != null && !signals.has(signal)) {
-          signals.add(signal)
-          signal.addEventListener('abort', cancel, { once: true })
-        }
-        enqueue(job)
-      })
+      return await new Promise<PostResult>((resolve) => { send(req, resolve) })
     },
+    send,
     close () {
       for (const list of idle.values()) for (const conn of [...list]) conn.socket.destroy()
       idle.clear()

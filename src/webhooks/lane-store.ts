@@ -5,7 +5,7 @@
  * from the log in id order, and parked back here. The delivering side is
  * outbox.ts; the key layout is described there.
  */
-import { CURSOR, decodeEntry, encodeEntry, entryOf, matches, PREFIX, pad, type Entry } from './outbox-entries.js'
+import { CURSOR, decodeEntry, encodeEntry, entryOf, keyOf, matches, PREFIX, pad, type Entry } from './outbox-entries.js'
 import { put, safeCursor, waiting, type Lane } from './lane.js'
 import { createWriteBatcher } from './write-batcher.js'
 import type { WebhookStore } from './webhook-store.js'
@@ -52,14 +52,14 @@ export function createLaneStore (components: LaneStoreComponents): LaneStore {
   async function park (lane: Lane, upTo: number, bodies: Map<number, string>): Promise<void> {
     const hook = store.get(lane.id)
     const parking = [...waiting(lane)].filter(entry => entry.id <= upTo && !entry.parked)
-    const ops: ExtraOp[] = parking.map(entry => ({ type: 'put', key: entry.key, value: encodeEntry(entry) }))
+    const ops: ExtraOp[] = parking.map(entry => ({ type: 'put', key: keyOf(entry), value: encodeEntry(entry) }))
     if (hook != null && lane.logPos < upTo) {
       for (const [id, json] of bodies) {
         if (id <= lane.logPos || id > upTo) continue
         const e: LoggedEvent = { id, event: JSON.parse(json) as PinEvent, json }
         if (matches(hook, e)) {
           const entry = entryOf(lane.id, e, Buffer.from(json))
-          ops.push({ type: 'put', key: entry.key, value: encodeEntry(entry) })
+          ops.push({ type: 'put', key: keyOf(entry), value: encodeEntry(entry) })
         }
       }
     }
@@ -67,7 +67,7 @@ export function createLaneStore (components: LaneStoreComponents): LaneStore {
     // Delivered while being parked: it must not be delivered again.
     const gone: ExtraOp[] = []
     for (const entry of parking) {
-      if (entry.done === true) gone.push({ type: 'del', key: entry.key })
+      if (entry.done === true) gone.push({ type: 'del', key: keyOf(entry) })
       else entry.parked = true
     }
     if (gone.length > 0) await batcher.write(gone)

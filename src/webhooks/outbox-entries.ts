@@ -18,7 +18,8 @@ export const pad = (id: number): string => id.toString().padStart(16, '0')
 
 /** One pending delivery of one event to one webhook. */
 export interface Entry {
-  key: string
+  /** The webhook's id (its key is made from it and `id` when stored: `keyOf`). */
+  webhook: string
   id: number
   requestid: string
   /** The event's JSON, as sent (shared by every webhook's entry of the event). */
@@ -36,18 +37,26 @@ export function encodeEntry (e: Entry): Uint8Array {
   return Buffer.concat([encoder.encode(`${e.attempts} ${e.nextAt} ${e.requestid}\n`), e.body])
 }
 
+/**
+ * Where an entry is (or would be) stored. Made when needed, not held by every entry: nearly all are delivered
+ * at their first attempt and never stored, and a key per webhook per event outlived V8's young generation.
+ */
+export const keyOf = (e: Entry): string => `${PREFIX}${e.webhook}/${pad(e.id)}`
+
 /** The entry stored under `key`. */
 export function decodeEntry (key: string, value: Uint8Array): Entry {
   const nl = value.indexOf(10)
   const [attempts, nextAt, requestid] = decoder.decode(value.subarray(0, nl)).split(' ') as [string, string, string]
-  const id = Number(key.slice(key.lastIndexOf('/') + 1))
+  const slash = key.lastIndexOf('/')
+  const id = Number(key.slice(slash + 1))
+  const webhook = key.slice(PREFIX.length, slash)
   const body = value.subarray(nl + 1)
-  return { key, id, requestid, body, attempts: Number(attempts), nextAt: Number(nextAt), parked: true }
+  return { webhook, id, requestid, body, attempts: Number(attempts), nextAt: Number(nextAt), parked: true }
 }
 
 /** A new entry of webhook `id` for event `e`, whose JSON is `bytes`. */
 export const entryOf = (id: string, e: LoggedEvent, bytes: Uint8Array): Entry =>
-  ({ key: `${PREFIX}${id}/${pad(e.id)}`, id: e.id, requestid: e.event.pin.requestid,
+  ({ webhook: id, id: e.id, requestid: e.event.pin.requestid,
     body: bytes, attempts: 0, nextAt: 0, parked: false })
 
 /** Whether `hook` wants event `e` (enabled, subscribed to its type, and its owner's or node-wide). */

@@ -22,8 +22,8 @@
  * (parked entries and the log, in id order) as it drains; lane-store.ts keeps
  * the cursors and parked entries, this module delivers.
  */
-import { prepare, send } from './deliver.js'
-import { encodeEntry, entryOf, matches, type Entry } from './outbox-entries.js'
+import { prepare, sendTo, type AttemptResult } from './deliver.js'
+import { encodeEntry, entryOf, keyOf, matches, type Entry } from './outbox-entries.js'
 import { newLane, put, remove, type Lane } from './lane.js'
 import { createLaneStore } from './lane-store.js'
 import type { TargetPolicy } from './target-policy.js'
@@ -123,40 +123,54 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     return Math.round(base * (0.5 + Math.random() * 0.5))
   }
 
-  /** One attempt and its bookkeeping; the request stays blocked until the entry is delivered or parked. */
-  async function attempt (lane: Lane, hook: Webhook, entry: Entry): Promise<void> {
-    try {
-      lane.target ??= prepare(hook.url, hook.secret, components.policy)
-      const result = await send(lane.target, {
-        eventId: String(entry.id),
-        body: entry.body,
-        timeoutMs: init.timeoutMs,
-        signal: stopping.signal,
-        alone: entry.attempts > 0
-      })
-      if (stopping.signal.aborted || lanes.get(lane.id) !== lane) return
-      const now = Date.now()
-      store.recordAttempt(hook.id, now, {
-        event_id: String(entry.id),
-        status_code: result.status ?? null,
-        latency_ms: result.latencyMs,
-        error: result.error ?? null
-      })
-      if (result.ok) {
-        remove(lane, entry)
-        lane.failures = 0
-        if (entry.parked) await durable.write([{ type: 'del', key: entry.key }])
-        if (store.get(hook.id)?.failingSince != null) await store.update(hook.id, { failingSince: undefined })
-        return
-      }
-      await failed(lane, hook, entry, now, result.error)
-    } catch (err) {
-      log.error({ err, webhook: hook.id }, 'delivery bookkeeping failed')
-    } finally {
+  /**
+   * One attempt; the request stays blocked until the entry is delivered or parked. Callbacks, not an async
+   * function: a delivery that succeeds at its first attempt (nearly all) makes no promise here.
+   */
+  function attempt (lane: Lane, hook: Webhook, entry: Entry): void {
+    const ended = (): void => {
       lane.inflight.delete(entry.requestid)
       schedulePump(lane)
       if (--active === 0) drained?.()
     }
+    const fail = (err: unknown): void => { log.error({ err, webhook: hook.id }, 'delivery bookkeeping failed') }
+    try {
+      lane.target ??= prepare(hook.url, hook.secret, components.policy)
+      const eventId = String(entry.id)
+      const s = {
+        eventId, body: entry.body, timeoutMs: init.timeoutMs, signal: stopping.signal, alone: entry.attempts > 0
+      }
+      sendTo(lane.target, s, (result) => {
+        let after: Promise<void> | undefined
+        try { after = outcome(lane, hook, entry, eventId, result) } catch (err) { fail(err) }
+        if (after == null) ended()
+        else void after.catch(fail).finally(ended)
+      })
+    } catch (err) {
+      fail(err)
+      ended()
+    }
+  }
+
+  /** An attempt's bookkeeping; a promise only when something is written (a failure, a parked entry). */
+  function outcome (lane: Lane, hook: Webhook, entry: Entry, eventId: string, result: AttemptResult):
+  Promise<void> | undefined {
+    if (stopping.signal.aborted || lanes.get(lane.id) !== lane) return
+    const now = Date.now()
+    store.recordAttempt(hook.id, now, {
+      event_id: eventId,
+      status_code: result.status ?? null,
+      latency_ms: result.latencyMs,
+      error: result.error ?? null
+    })
+    if (!result.ok) return failed(lane, hook, entry, now, result.error)
+    remove(lane, entry)
+    lane.failures = 0
+    if (!entry.parked && store.get(hook.id)?.failingSince == null) return
+    return (async () => {
+      if (entry.parked) await durable.write([{ type: 'del', key: keyOf(entry) }])
+      if (store.get(hook.id)?.failingSince != null) await store.update(hook.id, { failingSince: undefined })
+    })()
   }
 
   /** Parks a failed entry with its next attempt; disables a webhook failing for `disableAfterMs`. */
@@ -165,7 +179,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     lane.failures++
     entry.nextAt = now + backoff(Math.max(lane.failures, entry.attempts))
     lane.pausedUntil = Math.max(lane.pausedUntil, entry.nextAt)
-    await durable.write([{ type: 'put', key: entry.key, value: encodeEntry(entry) }])
+    await durable.write([{ type: 'put', key: keyOf(entry), value: encodeEntry(entry) }])
     entry.parked = true
     const current = store.get(hook.id)
     if (current == null || !current.enabled) return
@@ -208,7 +222,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
       if (waits(entry.nextAt, now)) { wake = Math.min(wake, entry.nextAt); continue }
       lane.inflight.set(entry.requestid, entry)
       active++
-      void attempt(lane, hook, entry)
+      attempt(lane, hook, entry)
       if (lane.inflight.size >= concurrency) break
     }
     if (wake < Infinity) arm(lane, wake)

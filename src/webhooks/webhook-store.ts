@@ -56,10 +56,58 @@ export interface DeliveryAttempt {
   error: string | null
 }
 
-/** An attempt as kept in memory: its time in ms (made an RFC 3339 string only when listed or written). */
-interface Kept { at: number, attempt: Omit<DeliveryAttempt, 'time'> }
+/**
+ * A webhook's last attempts in memory: a ring of fields, times in ms (made RFC 3339 strings only when listed
+ * or written). Fields, not an object per attempt: an attempt object kept for the next ~100 POSTs outlived
+ * V8's young generation, so every POST (three per event) left one behind in the old one.
+ */
+interface Ring {
+  at: Float64Array
+  ids: string[]
+  status: Array<number | null>
+  latency: Float64Array
+  errors: Array<string | null>
+  /** Where the next attempt goes, and how many are held. */
+  next: number
+  size: number
+}
 
-const shown = (k: Kept): DeliveryAttempt => ({ time: new Date(k.at).toISOString(), ...k.attempt })
+const newRing = (): Ring => ({
+  at: new Float64Array(KEPT_ATTEMPTS),
+  ids: new Array<string>(KEPT_ATTEMPTS).fill(''),
+  status: new Array<number | null>(KEPT_ATTEMPTS).fill(null),
+  latency: new Float64Array(KEPT_ATTEMPTS),
+  errors: new Array<string | null>(KEPT_ATTEMPTS).fill(null),
+  next: 0,
+  size: 0
+})
+
+function record (r: Ring, at: number, a: Omit<DeliveryAttempt, 'time'>): void {
+  const i = r.next
+  r.at[i] = at
+  r.ids[i] = a.event_id
+  r.status[i] = a.status_code
+  r.latency[i] = a.latency_ms
+  r.errors[i] = a.error
+  r.next = (i + 1) % KEPT_ATTEMPTS
+  r.size = Math.min(r.size + 1, KEPT_ATTEMPTS)
+}
+
+/** Newest first. */
+function shown (r: Ring): DeliveryAttempt[] {
+  const list: DeliveryAttempt[] = []
+  for (let k = 1; k <= r.size; k++) {
+    const i = (r.next - k + KEPT_ATTEMPTS) % KEPT_ATTEMPTS
+    list.push({
+      time: new Date(r.at[i] as number).toISOString(),
+      event_id: r.ids[i] as string,
+      status_code: r.status[i] ?? null,
+      latency_ms: r.latency[i] as number,
+      error: r.errors[i] ?? null
+    })
+  }
+  return list
+}
 
 /** What may change of a webhook after it is created. */
 export type WebhookChanges = Partial<Pick<Webhook, 'enabled' | 'disabledReason' | 'failingSince'>>
@@ -87,8 +135,8 @@ export interface WebhookStore {
 export async function createWebhookStore (components: { db: Level<string, Uint8Array> }): Promise<WebhookStore> {
   const { db } = components
   const hooks = new Map<string, Webhook>()
-  /** Each webhook's last attempts, oldest first. */
-  const recent = new Map<string, Kept[]>()
+  /** Each webhook's last attempts. */
+  const recent = new Map<string, Ring>()
   const dirty = new Set<string>()
   for await (const value of db.values({ gt: PREFIX, lt: `${PREFIX}\xff` })) {
     const hook = JSON.parse(decoder.decode(value)) as Webhook
@@ -96,8 +144,9 @@ export async function createWebhookStore (components: { db: Level<string, Uint8A
   }
   for await (const [key, value] of db.iterator({ gt: ATTEMPTS, lt: `${ATTEMPTS}\xff` })) {
     const stored = JSON.parse(decoder.decode(value)) as DeliveryAttempt[]
-    const kept = stored.reverse().map(({ time, ...attempt }) => ({ at: Date.parse(time), attempt }))
-    recent.set(key.slice(ATTEMPTS.length), kept)
+    const ring = newRing()
+    for (const { time, ...attempt } of stored.slice(0, KEPT_ATTEMPTS).reverse()) record(ring, Date.parse(time), attempt)
+    recent.set(key.slice(ATTEMPTS.length), ring)
   }
 
   async function persist (hook: Webhook): Promise<void> {
@@ -105,7 +154,7 @@ export async function createWebhookStore (components: { db: Level<string, Uint8A
   }
 
   /** Newest first, as listed and stored. */
-  const listed = (id: string): DeliveryAttempt[] => (recent.get(id) ?? []).slice(-KEPT_ATTEMPTS).map(shown).reverse()
+  const listed = (id: string): DeliveryAttempt[] => { const r = recent.get(id); return r == null ? [] : shown(r) }
 
   async function flush (): Promise<void> {
     const ops = [...dirty].filter(id => hooks.has(id)).map(id => ({
@@ -152,11 +201,9 @@ export async function createWebhookStore (components: { db: Level<string, Uint8A
     },
     recordAttempt (id, at, attempt) {
       if (!hooks.has(id)) return
-      let list = recent.get(id)
-      if (list == null) recent.set(id, list = [])
-      list.push({ at, attempt })
-      // Trimmed in steps, so a long list is not shifted at every attempt.
-      if (list.length >= 2 * KEPT_ATTEMPTS) list.splice(0, list.length - KEPT_ATTEMPTS)
+      let ring = recent.get(id)
+      if (ring == null) recent.set(id, ring = newRing())
+      record(ring, at, attempt)
       dirty.add(id)
     },
     async attempts (id) {

@@ -10,7 +10,7 @@ import { newLane, put, remove, safeCursor, waiting } from '../../src/webhooks/la
 import type { Entry } from '../../src/webhooks/outbox-entries.js'
 
 const entry = (id: number, parked = false): Entry =>
-  ({ key: `k${id}`, id, requestid: `r${id % 7}`, body: new Uint8Array(), attempts: 0, nextAt: 0, parked })
+  ({ webhook: 'hook', id, requestid: `r${id % 7}`, body: new Uint8Array(), attempts: 0, nextAt: 0, parked })
 
 describe('lane window', () => {
   it('keeps the waiting entries in order through removals and compactions', () => {
