@@ -77,6 +77,20 @@ export const DAG_PREFIX = '/pinery/dag/'
 export const DAG_BLOCK_PREFIX = '/pinery/dag-block/'
 export const DAG_REF_PREFIX = '/pinery/dag-ref/'
 
+/** Every (block, root) ref key stored, sorted by block: the block's multihash (base36 text) and the root. */
+export async function * refKeys (
+  db: Pick<Level<string, Uint8Array>, 'keys'>
+): AsyncGenerator<{ multihash: string, root: string }> {
+  for await (const key of db.keys({ gt: DAG_REF_PREFIX, lt: `${DAG_REF_PREFIX}\xff` })) {
+    const cut = key.indexOf('/', DAG_REF_PREFIX.length)
+    yield { multihash: key.slice(DAG_REF_PREFIX.length, cut), root: key.slice(cut + 1) }
+  }
+}
+
+/** A CID of the block whose multihash text (as in a ref key) is `multihash`: blocks are kept by multihash. */
+export const refBlockCid = (multihash: string): CID =>
+  CID.createV1(raw.code, Digest.decode(base36.decode(multihash)))
+
 /** The ref key of one (block, root) pair: the block's multihash text, then the root as CIDv1 text. */
 export const dagRefKey = (multihash: string, root: string): string => `${DAG_REF_PREFIX}${multihash}/${root}`
 const EMPTY = new Uint8Array(0)
@@ -234,13 +248,9 @@ export async function createDagPins (components: DagPinsComponents): Promise<Dag
       await update(root, blocks, false)
     },
     async blocksOf (root) {
-      const suffix = `/${root.toV1().toString()}`
+      const rootText = root.toV1().toString()
       const blocks: CID[] = []
-      for await (const key of datastore.db.keys({ gt: DAG_REF_PREFIX, lt: `${DAG_REF_PREFIX}\xff` })) {
-        if (!key.endsWith(suffix)) continue
-        const multihash = Digest.decode(base36.decode(key.slice(DAG_REF_PREFIX.length, key.length - suffix.length)))
-        blocks.push(CID.createV1(raw.code, multihash))
-      }
+      for await (const ref of refKeys(datastore.db)) if (ref.root === rootText) blocks.push(refBlockCid(ref.multihash))
       return blocks
     }
   }

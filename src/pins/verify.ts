@@ -6,13 +6,9 @@
  * Like `ipfs repo verify`, it reads every block once; the blocks of each DAG are the ref keys DagPins
  * wrote when the DAG was pinned, so a missing block's own children are still checked.
  */
-import { base36 } from 'multiformats/bases/base36'
-import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import * as Digest from 'multiformats/hashes/digest'
 import toBuffer from 'it-to-buffer'
 import { blockMatches, IDENTITY } from './cid.js'
-import { DAG_REF_PREFIX } from './dag-pins.js'
+import { refBlockCid as blockCid, refKeys } from './dag-pins.js'
 import type { RecordStore } from './record-store.js'
 import type { PinState } from './types.js'
 import type { Blockstore } from 'interface-blockstore'
@@ -55,17 +51,6 @@ export interface VerifyComponents {
 const READS_AT_ONCE = 16
 
 type Outcome = 'ok' | 'missing' | 'damaged'
-
-/** Every (block, root) ref key DagPins wrote, sorted by block: the block's multihash (base36 text) and the root. */
-async function * refKeys (db: VerifyComponents['db']): AsyncGenerator<{ multihash: string, root: string }> {
-  for await (const key of db.keys({ gt: DAG_REF_PREFIX, lt: `${DAG_REF_PREFIX}\xff` })) {
-    const cut = key.indexOf('/', DAG_REF_PREFIX.length)
-    yield { multihash: key.slice(DAG_REF_PREFIX.length, cut), root: key.slice(cut + 1) }
-  }
-}
-
-/** A CID of the block whose multihash text is `multihash` (blocks are stored and pinned by multihash). */
-const blockCid = (multihash: string): CID => CID.createV1(raw.code, Digest.decode(base36.decode(multihash)))
 
 /** Reads every pinned block once; resolves with the DAGs that are not whole. */
 export async function verifyPinnedBlocks (
