@@ -13,7 +13,8 @@ import { createMetrics } from './metrics.js'
 import { createContentService, createGateway } from './content/index.js'
 import { createEventLog, createEventStreams, createProgressTicker } from './events/index.js'
 import { createHttpApp } from './http/app.js'
-import { connectionCap, listenHttp } from './http/listen.js'
+import { connectionCap, perAddressCap } from './connection-limits.js'
+import { listenHttp } from './http/listen.js'
 import { defaultWebDir } from './http/web-routes.js'
 import { createSessionStore } from './web/sessions.js'
 import { BITSWAP_OPTIONS, createPineryNode, loadNodeKey } from './node/index.js'
@@ -267,12 +268,14 @@ export async function createPinery (config: Config, components: PineryComponents
       streams,
       webhooks
     })
+    const httpCap = connectionCap(config.maxHttpConnections)
     const http = await listenHttp({
       host: config.httpHost,
       port: config.httpPort,
       requestTimeoutMs: config.requestTimeoutMs,
       closeGraceMs: HTTP_CLOSE_GRACE_MS,
-      maxConnections: connectionCap(config.maxHttpConnections)
+      maxConnections: httpCap,
+      maxConnectionsPerAddress: perAddressCap(httpCap, config.maxHttpConnectionsPerAddress)
     }, { app, uploads: uploadSockets, logger })
     cleanup.push(async () => { stopping = true; streams.stop(); await http.close() })
 

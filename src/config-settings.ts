@@ -181,6 +181,13 @@ export const SETTINGS: Array<Setting<keyof Config>> = [
     parse: integer(8, 1_000_000)
   },
   {
+    env: 'PINERY_MAX_HTTP_CONNECTIONS_PER_ADDRESS', key: 'maxHttpConnectionsPerAddress', default: '256',
+    description: 'open HTTP connections from one remote address at most, never more than a quarter of the ' +
+      'HTTP cap, so one flooding address leaves room for everyone else (behind a reverse proxy every client ' +
+      "shares the proxy's address: raise both caps there)",
+    parse: integer(4, 1_000_000)
+  },
+  {
     env: 'PINERY_MAX_PEER_CONNECTIONS', key: 'maxPeerConnections', default: '1000',
     description: 'open libp2p connections at most, further inbound ones are refused; never more than a quarter ' +
       "of the process's open-file limit, so peers dialling in cannot starve the block and datastore files",

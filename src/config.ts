@@ -39,6 +39,7 @@ export interface Config {
   corsOrigins: string[]
   requestTimeoutMs: number
   maxHttpConnections: number
+  maxHttpConnectionsPerAddress: number
   maxPeerConnections: number
   shutdownTimeoutMs: number
   eventLogMaxEvents: number

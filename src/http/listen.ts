@@ -1,14 +1,14 @@
 /**
- * Puts the Express app on a socket: Node's own timeouts, a cap on open connections, a Failure body for requests
+ * Puts the Express app on a socket: Node's own timeouts, caps on open connections (in all and per remote
+ * address), a Failure body for requests
  * Node's parser refuses, and a close that lets in-flight responses finish before cutting busy keep-alive
  * connections off.
  */
-import { readFileSync } from 'node:fs'
 import { ConfigError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { Express } from 'express'
 import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 
 /** Where and how long: the HTTP half of the configuration. */
 export interface HttpListenerInit {
@@ -18,8 +18,10 @@ export interface HttpListenerInit {
   requestTimeoutMs: number
   /** How long busy keep-alive connections may keep a stopping server open. */
   closeGraceMs: number
-  /** Open connections at most (see {@link connectionCap}); further ones are closed as they arrive. */
+  /** Open connections at most (see connectionCap); further ones are closed as they arrive. */
   maxConnections?: number
+  /** Open connections from one remote address at most (see perAddressCap); further ones are closed at once. */
+  maxConnectionsPerAddress?: number
 }
 
 /** What the listener needs from the app. */
@@ -40,45 +42,19 @@ export interface HttpListener {
   close(): Promise<void>
 }
 
-/** The process's open-file limit (Node raises the soft limit to the hard one at start), or undefined if unknown. */
-export function openFileLimit (): number | undefined {
-  try {
-    const line = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))
-    return line == null ? undefined : Number(line[1])
-  } catch {
-    return undefined
-  }
-}
-
-/**
- * A connection cap (HTTP's, libp2p's): the configured one, but at most a quarter of the open-file limit.
- * Without a cap a flood of idle HTTP connections (no token needed to open one) took every descriptor: block
- * files could not be created, so uploads answered 500 and fetches would fail their pins, and /health
- * reported the blockstore down (limit 300, 400 connections, 2026-11-30); one peer dialling the node 272
- * times did the same through libp2p (limit 300). The other half is left to LevelDB and block files.
- */
-export function connectionCap (configured: number, fileLimit = openFileLimit()): number {
-  return fileLimit == null ? configured : Math.max(8, Math.min(configured, Math.floor(fileLimit / 4)))
-}
-
 /** Listens and resolves once bound; a bind error is a ConfigError naming the address. */
 export async function listenHttp (init: HttpListenerInit, components: HttpListenerComponents): Promise<HttpListener> {
   const { uploads } = components
   const server = components.app.listen(init.port, init.host)
   server.requestTimeout = init.requestTimeoutMs
   server.headersTimeout = Math.min(init.requestTimeoutMs, 10_000)
-  if (init.maxConnections != null) {
-    server.maxConnections = init.maxConnections
-    let dropped = 0
-    let warned = 0
-    server.on('drop', () => {
-      dropped++
-      if (Date.now() - warned < 10_000) return
-      warned = Date.now()
-      components.logger?.warn({ dropped, maxConnections: init.maxConnections },
-        'HTTP connections refused: the open-connection cap is reached (PINERY_MAX_HTTP_CONNECTIONS)')
-    })
-  }
+  if (init.maxConnections != null) server.maxConnections = init.maxConnections
+  const refused = refusalLog(components.logger)
+  server.on('drop', () => {
+    refused({ maxConnections: init.maxConnections },
+      'HTTP connections refused: the open-connection cap is reached (PINERY_MAX_HTTP_CONNECTIONS)')
+  })
+  if (init.maxConnectionsPerAddress != null) capPerAddress(server, init.maxConnectionsPerAddress, refused)
   // Requests Node's parser refuses never reach Express: answer them with a Failure body too.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // An upload may take longer than the whole-request timeout; its own idle timeout applies.
@@ -113,4 +89,40 @@ export async function listenHttp (init: HttpListenerInit, components: HttpListen
       clearTimeout(force)
     }
   }
+}
+
+type Refused = (fields: Record<string, unknown>, message: string) => void
+
+/** Counts refused connections and says so at most once per 10 s per kind, so a flood cannot flood the log. */
+function refusalLog (logger: Pick<Logger, 'warn'> | undefined): Refused {
+  const counts = new Map<string, { dropped: number, warned: number }>()
+  return (fields, message) => {
+    const count = counts.get(message) ?? { dropped: 0, warned: 0 }
+    counts.set(message, count)
+    count.dropped++
+    if (Date.now() - count.warned < 10_000) return
+    count.warned = Date.now()
+    logger?.warn({ dropped: count.dropped, ...fields }, message)
+  }
+}
+
+/** Closes a connection at once when its remote address already holds `max` open ones. */
+function capPerAddress (server: Server, max: number, refused: Refused): void {
+  const open = new Map<string, number>()
+  server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? ''
+    const held = open.get(address) ?? 0
+    if (held >= max) {
+      socket.destroy()
+      refused({ maxConnectionsPerAddress: max },
+        'HTTP connections refused: one address holds its share of the cap (PINERY_MAX_HTTP_CONNECTIONS_PER_ADDRESS)')
+      return
+    }
+    open.set(address, held + 1)
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1
+      if (left === 0) open.delete(address)
+      else open.set(address, left)
+    })
+  })
 }

@@ -2,7 +2,8 @@
  * A flood of idle HTTP connections (no token needed to open one) against the real service whose open-file
  * limit is low: the connection cap keeps descriptors for the blockstore, so an upload on a connection held
  * from before the flood is still pinned and /health stays ok; once the flood ends, new connections work.
- * Without the cap the upload answered 500 (EMFILE creating its block files) and /health failed.
+ * Without the cap the upload answered 500 (EMFILE creating its block files) and /health failed. The flood comes
+ * from one address, so a client from another still connects (without the per-address share it was refused).
  */
 import { execFileSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -67,6 +68,10 @@ describe('a flood of idle HTTP connections', () => {
         expect(JSON.parse(body)).toMatchObject({ status: 'pinned' })
         const [health, report] = await call(agent, 'GET', '/health')
         expect(health, report).toBe(200)
+        // The flood came from one address: a client from another still gets in (per-address share: 64 / 4).
+        const from = { keepAlive: false, localAddress: '127.0.0.2' }
+        const other = new Agent(from as ConstructorParameters<typeof Agent>[0])
+        expect((await call(other, 'GET', '/health'))[0]).toBe(200)
       } finally {
         for (const socket of idle) socket.destroy()
       }

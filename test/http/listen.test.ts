@@ -3,7 +3,8 @@ import { connect } from 'node:net'
 import express from 'express'
 import { describe, expect, it } from 'vitest'
 import { ConfigError } from '../../src/errors.js'
-import { connectionCap, listenHttp } from '../../src/http/listen.js'
+import { connectionCap, perAddressCap } from '../../src/connection-limits.js'
+import { listenHttp } from '../../src/http/listen.js'
 
 const init = { host: '127.0.0.1', port: 0, requestTimeoutMs: 5000, closeGraceMs: 300 }
 
@@ -71,6 +72,45 @@ describe('listenHttp', () => {
     expect(connectionCap(1024, 300)).toBe(75)
     expect(connectionCap(1024, 16)).toBe(8)
     expect(connectionCap(64, undefined)).toBe(64)
+  })
+
+  it('gives one remote address at most a quarter of the cap, never below 4', () => {
+    expect(perAddressCap(1024)).toBe(256)
+    expect(perAddressCap(1024, 100)).toBe(100)
+    expect(perAddressCap(64, 256)).toBe(16)
+    expect(perAddressCap(8, 256)).toBe(4)
+  })
+
+  it("closes an address's connections beyond its share while other addresses still connect", async () => {
+    const app = express()
+    app.get('/', (_req, res) => { res.send('ok') })
+    const warnings: unknown[] = []
+    const http = await listenHttp({ ...init, maxConnections: 8, maxConnectionsPerAddress: 2 },
+      { app, uploads: new WeakSet(), logger: { warn: (obj: unknown) => { warnings.push(obj) } } })
+    const url = new URL(http.url)
+    const sockets: Array<ReturnType<typeof connect>> = []
+    /** Opens a connection from `from`; resolves with whether the server closed it within 1 s. */
+    const closedSoon = async (from: string): Promise<boolean> => await new Promise((resolve, reject) => {
+      const socket = connect({ port: Number(url.port), host: url.hostname, localAddress: from }, () => {
+        const timer = setTimeout(() => { resolve(false) }, 1000)
+        socket.once('close', () => { clearTimeout(timer); resolve(true) })
+      })
+      sockets.push(socket)
+      socket.on('error', reject)
+    })
+    try {
+      expect(await Promise.all([closedSoon('127.0.0.1'), closedSoon('127.0.0.1')])).toEqual([false, false])
+      expect(await closedSoon('127.0.0.1')).toBe(true)
+      expect(await closedSoon('127.0.0.2')).toBe(false)
+      expect(warnings).toEqual([{ dropped: 1, maxConnectionsPerAddress: 2 }])
+      // A closed connection gives its address's place back.
+      sockets[0]?.destroy()
+      await new Promise(resolve => setTimeout(resolve, 100))
+      expect(await closedSoon('127.0.0.1')).toBe(false)
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      await http.close()
+    }
   })
 
   it('closes connections beyond the cap at once and keeps serving the ones it holds', async () => {
