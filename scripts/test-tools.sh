@@ -8,7 +8,10 @@ set -euo pipefail
 # Debian's Go image puts the toolchain here; a non-login shell may not have it on PATH.
 export PATH="$PATH:/usr/local/go/bin"
 
-KUBO_VERSION="${PINERY_KUBO_VERSION:-v0.42.0}"
+KUBO_VERSION="${PINERY_KUBO_VERSION:-v0.43.1}"
+# v0.43 replaces go-libp2p with an unreleased fork the module proxy refuses (403); upstream go-libp2p v0.50.0
+# builds it, and the kubo tests pass against it (23/23, 2026-11-30).
+GO_LIBP2P_FOR_FORK="${PINERY_KUBO_GO_LIBP2P:-v0.50.0}"
 CACHE="${PINERY_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pinery}"
 KUBO_BIN="$CACHE/kubo-$KUBO_VERSION/ipfs"
 
@@ -32,11 +35,19 @@ if [[ ! -x "$KUBO_BIN" ]]; then
   mkdir -p "$(dirname "$KUBO_BIN")"
   # `go install …@version` refuses kubo: its go.mod has exclude (and from v0.43 replace) directives.
   # So: fetch the release module through the Go module proxy and build its cmd/ipfs as the main
-  # module. v0.43.x replaces go-libp2p with a fork the proxy does not serve (403), so v0.42.0 is
-  # the newest release that builds unmodified here.
+  # module, from a writable copy. Where go.mod replaces go-libp2p with a fork, the copy drops that
+  # replace and requires upstream go-libp2p instead (see GO_LIBP2P_FOR_FORK); nothing else changes.
   dir=$(cd /tmp && go mod download -json "github.com/ipfs/kubo@$KUBO_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
   [[ -n "$dir" ]] || { echo "test-tools: go mod download of kubo $KUBO_VERSION failed" >&2; exit 1; }
-  (cd "$dir" && CGO_ENABLED=0 go build -trimpath -o "$KUBO_BIN.tmp" ./cmd/ipfs) >&2
+  src=$(mktemp -d /tmp/pinery-kubo-src.XXXXXX)
+  trap 'rm -rf "$src"' EXIT
+  cp -r "$dir/." "$src" && chmod -R u+w "$src"
+  if grep -q '^replace github.com/libp2p/go-libp2p ' "$src/go.mod"; then
+    echo "test-tools: kubo $KUBO_VERSION pins a go-libp2p fork; building with go-libp2p $GO_LIBP2P_FOR_FORK" >&2
+    (cd "$src" && go mod edit -dropreplace github.com/libp2p/go-libp2p \
+      -require "github.com/libp2p/go-libp2p@$GO_LIBP2P_FOR_FORK") >&2
+  fi
+  (cd "$src" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -o "$KUBO_BIN.tmp" ./cmd/ipfs) >&2
   mv "$KUBO_BIN.tmp" "$KUBO_BIN"
 fi
 "$KUBO_BIN" version >/dev/null
