@@ -23,6 +23,7 @@ import { createDialGate } from './node/dial-gate.js'
 import { toPinStatus } from './http/pin-status.js'
 import { createOutbox, createTargetPolicy, createWebhookStore, createWebhooks } from './webhooks/index.js'
 import { cachedBlockstoreUsage, openStores, syncDatastore } from './node/storage.js'
+import { createBackupWriter } from './backup/backup-writer.js'
 import { createGcGuard } from './pins/gc-guard.js'
 import { localBlockSource, networkBlockSource } from './pins/dag-walk-sources.js'
 import { createRequestPins } from './pins/request-pins.js'
@@ -266,7 +267,9 @@ export async function createPinery (config: Config, components: PineryComponents
       sessions: createSessionStore(),
       events,
       streams,
-      webhooks
+      webhooks,
+      backup: createBackupWriter({ pineryVersion: buildInfo().version },
+        { db: datastore.db, blockstore: stores.blockstore, gc })
     })
     const httpCap = connectionCap(config.maxHttpConnections)
     const http = await listenHttp({

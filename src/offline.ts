@@ -1,11 +1,14 @@
 /**
- * The offline composition root: team administration and the data check straight on a data dir
+ * The offline composition root: team administration, the data check, backup and restore straight on a data dir
  * while the service is stopped (LevelDB's lock refuses it otherwise). It
  * loads the pin records for usage; removing a user's pins removes their
  * records, and the service releases the DAGs no request references at its
  * next start.
  */
 import { join } from 'node:path'
+import { createBackupWriter } from './backup/backup-writer.js'
+import { restoreBackup, type RestoreReport } from './backup/restore.js'
+import { buildInfo } from './build-info.js'
 import { createTokenStore, createUserStore } from './auth/index.js'
 import { blockstoreUsage, openDatastore, openStores, syncDatastore } from './node/storage.js'
 import { PIN_STATES } from './pins/types.js'
@@ -101,4 +104,30 @@ export async function verifyDataDir (
   } finally {
     await stores.close()
   }
+}
+
+/** Writes a backup archive of a stopped data dir into `sink` (see backup/backup-writer.ts). */
+export async function backupDataDir (dataDir: string, sink: NodeJS.WritableStream): Promise<void> {
+  const stores = await openStores(dataDir)
+  try {
+    const writer = createBackupWriter({ pineryVersion: buildInfo().version },
+      { db: stores.datastore.db, blockstore: stores.blockstore })
+    const tar = await writer.archive()
+    await new Promise<void>((resolve, reject) => {
+      tar.on('error', reject)
+      sink.on('error', reject)
+      sink.on('finish', resolve)
+      tar.pipe(sink as never)
+    })
+  } finally {
+    await stores.close()
+  }
+}
+
+/** Restores a backup archive into `dataDir` (missing or empty), then checks every pinned DAG it holds. */
+export async function restoreDataDir (
+  source: AsyncIterable<Uint8Array>, dataDir: string
+): Promise<{ restored: RestoreReport, verified: VerifyReport }> {
+  const restored = await restoreBackup(source, dataDir)
+  return { restored, verified: await verifyDataDir(dataDir) }
 }

@@ -10,6 +10,7 @@ import { SCOPES, type Scope, type UserChanges } from '../auth/index.js'
 import { loadConfig } from '../config.js'
 import { openOfflineTeam } from '../offline.js'
 import { createRemoteTeam } from './remote-team.js'
+import { runBackup, runRestore } from './backup.js'
 import { runVerify, verifyText } from './verify.js'
 import { runWebhookCommand, UsageProblem } from './webhooks.js'
 import {
@@ -48,6 +49,11 @@ Webhooks (online only; your own, or with --all node-wide ones, admin)
   webhook enable ID                     re-enables a webhook disabled after failing
   webhook test ID                       sends a webhook.test event now
   webhook deliveries ID                 the last 100 delivery attempts
+Backup
+  backup --out FILE                     a backup archive (tar) of the node: online (admin token) while
+                                        it runs, offline of a stopped data dir; written owner-only
+  restore FILE                          (offline) restores a backup into an empty PINERY_DATA_DIR,
+                                        then checks every pinned DAG as verify does
 Data (offline only)
   verify [--repair]                     reads every block of every pinned DAG and checks it against its
                                         CID; exit code 1 and the requests concerned when any is missing
@@ -68,6 +74,24 @@ class UsageError extends Error {
   override name = UsageError.name
 }
 
+/** The service's address for an online command; the value is never echoed (a token pasted there must not be). */
+function onlineUrl (url: string): string {
+  if (!/^https?:\/\/./.test(url)) {
+    throw new UsageError('--url must be the service\'s address, such as http://127.0.0.1:7070')
+  }
+  if (/^https?:\/\/[^/?#]*@/.test(url)) {
+    throw new UsageError('--url must not hold a user or password; the token goes in PINERY_TOKEN')
+  }
+  return url
+}
+
+/** PINERY_TOKEN, which every online command needs. */
+function onlineToken (env: Record<string, string | undefined>): string {
+  const token = env.PINERY_TOKEN
+  if (token == null || token === '') throw new UsageError('online commands (--url) need a token in PINERY_TOKEN')
+  return token
+}
+
 const OPTIONS = {
   url: { type: 'string' },
   json: { type: 'boolean' },
@@ -83,6 +107,7 @@ const OPTIONS = {
   all: { type: 'boolean' },
   events: { type: 'string' },
   description: { type: 'string' },
+  out: { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -219,6 +244,22 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
       io.stdout.write(values.json === true ? `${JSON.stringify(output.json, null, 2)}\n` : output.text)
       return 0
     }
+    if (positionals[0] === 'backup') {
+      if (positionals.length > 1) throw new UsageError(`unexpected "${positionals.slice(1).join(' ')}"`)
+      const out = need(values.out, '--out FILE')
+      const source = url != null
+        ? { url: onlineUrl(url), token: onlineToken(io.env) }
+        : { dataDir: loadConfig(io.env).dataDir }
+      io.stdout.write(await runBackup(source, out))
+      return 0
+    }
+    if (positionals[0] === 'restore') {
+      if (values.url != null) throw new UsageError('restore works offline, into an empty PINERY_DATA_DIR')
+      if (positionals.length !== 2) throw new UsageError('restore takes one FILE')
+      const { json, text, code } = await runRestore(positionals[1] as string, loadConfig(io.env).dataDir)
+      io.stdout.write(values.json === true ? `${printableJson(json)}\n` : text)
+      return code
+    }
     if (positionals[0] === 'verify') {
       if (values.url != null) {
         throw new UsageError('verify works offline, on PINERY_DATA_DIR while the service is stopped')
@@ -232,16 +273,7 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
     let self: SelfService | undefined
     let close = async (): Promise<void> => {}
     if (url != null) {
-      // The value is not echoed: a token pasted into the wrong place must not land in a terminal or CI log.
-      if (!/^https?:\/\/./.test(url)) {
-        throw new UsageError('--url must be the service\'s address, such as http://127.0.0.1:7070')
-      }
-      if (/^https?:\/\/[^/?#]*@/.test(url)) {
-        throw new UsageError('--url must not hold a user or password; the token goes in PINERY_TOKEN')
-      }
-      const token = io.env.PINERY_TOKEN
-      if (token == null || token === '') throw new UsageError('online commands (--url) need a token in PINERY_TOKEN')
-      ;({ team, self } = createRemoteTeam({ url, token }))
+      ;({ team, self } = createRemoteTeam({ url: onlineUrl(url), token: onlineToken(io.env) }))
     } else {
       const config = loadConfig(io.env)
       const offline = await openOfflineTeam(config.dataDir, { maxTokensPerUser: config.maxTokensPerUser })

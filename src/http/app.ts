@@ -21,6 +21,7 @@ import { webRoutes } from './web-routes.js'
 import type { SessionStore } from '../web/sessions.js'
 import { eventRoutes } from './event-routes.js'
 import { webhookRoutes } from './webhook-routes.js'
+import { backupRoutes } from './backup-routes.js'
 import type { EventLog, EventStreams } from '../events/index.js'
 import type { Webhooks } from '../webhooks/index.js'
 import type { ContentService, Gateway } from '../content/index.js'
@@ -31,6 +32,7 @@ import type { Registry } from 'prom-client'
 import type { Logger } from '../logger.js'
 import type { PinService } from '../pins/types.js'
 import type { Team } from '../team/index.js'
+import type { BackupWriter } from '../backup/backup-writer.js'
 
 /** Settings of the HTTP app. */
 export interface HttpAppInit {
@@ -66,6 +68,8 @@ export interface HttpAppComponents {
   events: Pick<EventLog, 'isGone' | 'published'>
   streams: Pick<EventStreams, 'open'>
   webhooks: Webhooks
+  /** Writes GET /backup's archive. */
+  backup: BackupWriter
 }
 
 /** Builds the app (not listening). */
@@ -97,6 +101,7 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
   app.use(sessionRoutes({ sessions: components.sessions }))
   app.use(tokenRoutes({ tokens: components.tokens }))
   app.use(teamRoutes({ team: components.team }))
+  app.use(backupRoutes(components))
   // The access level each Pinning Service API route needs (each level includes the ones before it).
   app.post('/pins', requireScope('pins:add'))
   app.get(['/pins', '/pins/:requestid'], requireScope('pins:read'))

@@ -23,6 +23,12 @@ export interface GarbageCollector {
    * the number deleted. Saves a sweep of the whole blockstore.
    */
   discard(cids: Iterable<CID>): Promise<number>
+  /**
+   * Keeps every block until the returned release is called (a backup copying the block files of a datastore
+   * snapshot must find each one); resolves once no deletion is in flight. What became garbage meanwhile is
+   * collected at the next interval after the release.
+   */
+  hold(): Promise<() => void>
   start(): void
   stop(): Promise<void>
 }
@@ -58,17 +64,19 @@ export function createGarbageCollector (
   let dirty = true
   let timer: NodeJS.Timeout | undefined
   let current: Promise<{ deleted: number, bytes: number }> | undefined
+  let holds = 0
+  const deleting = new Set<Promise<unknown>>()
   const controller = new AbortController()
 
   /** Deletes one block unless pinned or protected; resolves with the bytes freed, or -1 when kept. */
   async function deleteIfGarbage (
     cid: CID, content: () => AsyncIterable<Uint8Array> | Iterable<Uint8Array>
   ): Promise<number> {
-    if (guard.isProtected(cid) || await pins.isPinned(cid)) return -1
+    if (holds > 0 || guard.isProtected(cid) || await pins.isPinned(cid)) return -1
     // Checked again once the deletion is registered: a fetch protecting the block from now on waits for it.
     let size = 0
     const gone = await guard.deleteUnlessProtected(cid, async () => {
-      if (await pins.isPinned(cid)) return false
+      if (holds > 0 || await pins.isPinned(cid)) return false
       // Read only for garbage, to report what was freed.
       try {
         for await (const chunk of content()) size += chunk.byteLength
@@ -77,7 +85,15 @@ export function createGarbageCollector (
         if (isGone(err)) return false
         throw err
       }
-      await components.deleteBlock(cid)
+      // A hold taken while the content was read wins; checked and registered in one turn, so hold() sees it.
+      if (holds > 0) return false
+      const deletion = Promise.resolve(components.deleteBlock(cid))
+      deleting.add(deletion)
+      try {
+        await deletion
+      } finally {
+        deleting.delete(deletion)
+      }
       return true
     })
     return gone ? size : -1
@@ -127,6 +143,18 @@ export function createGarbageCollector (
         log.debug({ deleted, bytes }, 'discarded unpinned blocks')
       }
       return deleted
+    },
+
+    async hold () {
+      holds++
+      await Promise.allSettled([...deleting])
+      let released = false
+      return () => {
+        if (released) return
+        released = true
+        holds--
+        dirty = true
+      }
     },
 
     start () {

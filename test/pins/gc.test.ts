@@ -146,4 +146,17 @@ describe('shared blocks, replace and garbage collection', () => {
     await waitFor(async () => (await present(a.blocks)).every(p => !p) ? true : undefined,
       10_000, 'the half-fetched blocks to be collected')
   })
+
+  it('a hold (a backup copying blocks) keeps every block until released; then they are collected', async () => {
+    const id = await pin(a.cid, o1)
+    const release = await service.pinery.gc.hold()
+    await remove(id)
+    expect(await service.pinery.gc.collect()).toBe(0)
+    expect(await service.pinery.gc.discard(a.blocks)).toBe(0)
+    await expectAll(a.blocks, true)
+    release()
+    release() // a second call changes nothing
+    expect(await service.pinery.gc.collect()).toBe(a.blocks.length)
+    await expectAll(a.blocks, false)
+  })
 })

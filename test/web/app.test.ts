@@ -5,7 +5,7 @@
  * explained, and markup in names staying text.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -323,6 +323,23 @@ describe('administration', () => {
     await alert.waitFor()
     expect(await alert.textContent()).toMatch(/^Over your quota: storage quota exceeded.*1024 byte quota.*ask an admin/)
     await bobPage.context().close()
+    await page.context().close()
+  })
+
+  it('downloads a backup of the node with the session cookie', async () => {
+    const page = await app(svc.tokens.admin as string)
+    await page.getByRole('link', { name: 'Administration' }).click()
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Download a backup' }).click()
+    ])
+    expect(download.suggestedFilename()).toMatch(/^pinery-backup-\d{4}-\d\d-\d\dT[\d-]+Z\.tar$/)
+    const file = join(files, 'backup.tar')
+    await download.saveAs(file)
+    const tar = await readFile(file)
+    // A tar whose first entry is the manifest: the name sits at the start of the first 512-byte header.
+    expect(tar.subarray(0, 18).toString()).toBe('pinery-backup.json')
+    expect(tar.includes(Buffer.from('pinery-backup-end.json'))).toBe(true)
     await page.context().close()
   })
 })

@@ -1,7 +1,7 @@
 // Administration (admin scope): users with role, quota and usage bars;
 // create, change quota or role, delete (optionally removing their pins),
 // any user's devices; and the node: health checks, peer ID, delegates,
-// queue, connections, blocks and bytes stored.
+// queue, connections, blocks and bytes stored, and a backup to download.
 import { api } from '../api.js'
 import { bytes, copyButton, field, h, message, page, parseBytes, replace, when } from '../dom.js'
 import { tokenManager } from '../tokens.js'
@@ -107,7 +107,11 @@ async function nodeView (box) {
       h('dt', {}, 'Queue'), h('dd', {}, `${q.depth ?? '—'} waiting, ${q.active ?? '—'} fetching`),
       h('dt', {}, 'Connections'), h('dd', {}, String(lp.connections ?? '—')),
       h('dt', {}, 'Stored'), h('dd', {}, `${all.node.blocks.toLocaleString()} blocks, ${bytes(all.node.bytes)}`),
-      h('dt', {}, 'Free disk'), h('dd', {}, health.checks.blockstore?.freeBytes != null ? bytes(health.checks.blockstore.freeBytes) : '—')),
+      h('dt', {}, 'Free disk'), h('dd', {}, health.checks.blockstore?.freeBytes != null ? bytes(health.checks.blockstore.freeBytes) : '—'),
+      h('dt', {}, 'Backup'), h('dd', {}, h('a', { href: '/backup', download: '', class: 'button' }, 'Download a backup'),
+        h('small', { class: 'muted' }, ' a tar of every request, user, token hash, webhook and block, taken while the node runs; ' +
+        'keep it private (it holds the node\'s key) and off this machine; ', h('code', {}, 'pinery restore FILE'),
+        ' makes a data dir of it'))),
     h('h3', {}, 'Checks'),
     h('ul', { class: 'checks' }, Object.entries(health.checks).map(([name, c]) =>
       h('li', {}, h('span', { class: `badge ${c.ok ? 'pinned' : 'failed'}` }, c.ok ? 'ok' : 'failing'), ` ${name}`, c.error != null ? `: ${c.error}` : ''))))

@@ -1,0 +1,126 @@
+/**
+ * Restores a backup archive (see archive.ts) into a new data dir: the datastore's keys as they were in the
+ * snapshot, and every block through the blockstore, which lays them out and makes them durable. It builds the
+ * data dir beside the target and moves it into place only once the whole archive was read and its end entry
+ * counted what came, so a cut or damaged archive leaves nothing behind that a start could take for a node.
+ */
+import { randomBytes } from 'node:crypto'
+import { readdir, rename, rm, rmdir } from 'node:fs/promises'
+import { dirname, basename, join } from 'node:path'
+import { CID } from 'multiformats/cid'
+import { extract } from 'tar-stream'
+import { ConfigError } from '../errors.js'
+import { openStores, syncDatastore } from '../node/storage.js'
+import {
+  BACKUP_FORMAT, BLOCKS_DIR, CHUNK_BYTES, DATASTORE_DIR, decodeChunk, MANIFEST, TRAILER, type BackupManifest,
+  type BackupTrailer
+} from './archive.js'
+
+/** The largest entry read: a datastore chunk can pass CHUNK_BYTES by one pair; blocks are far smaller. */
+const ENTRY_MAX = CHUNK_BYTES + 64 * 1024 * 1024
+
+/** What was restored. */
+export interface RestoreReport extends BackupTrailer {
+  manifest: BackupManifest
+}
+
+/** The archive is not a whole Pinery backup this build can read. */
+export class BadBackupError extends Error {
+  static override name = 'BadBackupError'
+  override name = BadBackupError.name
+}
+
+/** Whether `dir` is missing or empty (a restore never writes over a data dir). */
+async function isFree (dir: string): Promise<boolean> {
+  try {
+    return (await readdir(dir)).length === 0
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true
+    throw err
+  }
+}
+
+/** Reads one entry whole, refusing one larger than ENTRY_MAX. */
+async function readEntry (stream: AsyncIterable<Buffer>, name: string): Promise<Buffer> {
+  const parts: Buffer[] = []
+  let size = 0
+  for await (const part of stream) {
+    size += part.byteLength
+    if (size > ENTRY_MAX) throw new BadBackupError(`entry ${name} is larger than any backup writes`)
+    parts.push(part)
+  }
+  return Buffer.concat(parts, size)
+}
+
+/** Restores the archive read from `source` into `dataDir`, which must be missing or empty. */
+export async function restoreBackup (
+  source: AsyncIterable<Uint8Array>, dataDir: string, options: { signal?: AbortSignal } = {}
+): Promise<RestoreReport> {
+  if (!await isFree(dataDir)) throw new ConfigError(`${dataDir} is not empty: a backup is restored into a new data dir`)
+  const staging = join(dirname(dataDir), `.${basename(dataDir)}.restoring-${randomBytes(4).toString('hex')}`)
+  const stores = await openStores(staging)
+  let closed = false
+  try {
+    const seen: BackupTrailer = { keys: 0, blocks: 0, blockBytes: 0 }
+    let manifest: BackupManifest | undefined
+    let trailer: BackupTrailer | undefined
+    const tar = extract()
+    const feeding = (async () => {
+      for await (const chunk of source) {
+        if (!tar.write(chunk)) await new Promise<void>(resolve => { tar.once('drain', () => { resolve() }) })
+      }
+      tar.end(undefined)
+    })()
+    feeding.catch((err: Error) => { tar.destroy(err) })
+    for await (const entry of tar) {
+      options.signal?.throwIfAborted()
+      const name = entry.header.name
+      const bytes = await readEntry(entry as AsyncIterable<Buffer>, name)
+      if (trailer != null) throw new BadBackupError(`entry ${name} follows the archive's end`)
+      if (manifest == null) {
+        if (name !== MANIFEST) throw new BadBackupError(`not a Pinery backup: it starts with ${name}`)
+        manifest = JSON.parse(bytes.toString()) as BackupManifest
+        if (manifest.format !== BACKUP_FORMAT) {
+          throw new BadBackupError(
+            `backup format ${manifest.format} is not the one this build reads (${BACKUP_FORMAT})`)
+        }
+      } else if (name.startsWith(DATASTORE_DIR)) {
+        const pairs = [...decodeChunk(bytes)]
+        await stores.datastore.db.batch(pairs.map(([key, value]) => ({ type: 'put' as const, key, value })) as never,
+          { keyEncoding: 'buffer', valueEncoding: 'buffer' } as never)
+        seen.keys += pairs.length
+      } else if (name.startsWith(BLOCKS_DIR)) {
+        let cid: CID
+        try {
+          cid = CID.parse(name.slice(BLOCKS_DIR.length))
+        } catch {
+          throw new BadBackupError(`entry ${name} does not name a block by its CID`)
+        }
+        await stores.blockstore.put(cid, bytes, options)
+        seen.blocks++
+        seen.blockBytes += bytes.byteLength
+      } else if (name === TRAILER) {
+        trailer = JSON.parse(bytes.toString()) as BackupTrailer
+      } else {
+        throw new BadBackupError(`unexpected entry ${name}`)
+      }
+    }
+    await feeding
+    if (manifest == null) throw new BadBackupError('the archive is empty')
+    if (trailer == null) throw new BadBackupError('the archive ends early: it was cut off (no end entry)')
+    if (trailer.keys !== seen.keys || trailer.blocks !== seen.blocks || trailer.blockBytes !== seen.blockBytes) {
+      throw new BadBackupError(
+        `the archive's end entry counts ${JSON.stringify(trailer)}, it held ${JSON.stringify(seen)}`)
+    }
+    await stores.blockstore.sync()
+    await syncDatastore(stores.datastore)()
+    closed = true
+    await stores.close()
+    await rmdir(dataDir).catch(() => {})
+    await rename(staging, dataDir)
+    return { ...seen, manifest }
+  } finally {
+    if (!closed) await stores.close().catch(() => {})
+    await rm(staging, { recursive: true, force: true })
+  }
+}

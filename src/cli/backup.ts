@@ -1,0 +1,75 @@
+/**
+ * `pinery backup --out FILE` and `pinery restore FILE`. Online, backup streams the running service's
+ * GET /backup; offline, it reads a stopped data dir. The archive holds token hashes and, unless
+ * PINERY_KEY_PASSWORD seals it, the node's private key: it is written owner-only, and only once whole
+ * (a temporary name, fsynced, then renamed), so a cut transfer never looks like a backup.
+ */
+import { randomBytes } from 'node:crypto'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { open, rename, rm, stat } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { backupDataDir, restoreDataDir } from '../offline.js'
+import { formatBytes } from './format.js'
+import { RemoteError } from './remote-call.js'
+import { verifyText } from './verify.js'
+import type { RestoreReport } from '../backup/restore.js'
+import type { VerifyReport } from '../pins/verify.js'
+
+/** Where a backup comes from: a running service, or a stopped data dir. */
+export type BackupSource = { url: string, token: string } | { dataDir: string }
+
+/** Writes into `out` through a temporary file beside it, renamed once complete and fsynced. */
+async function writeWhole (out: string, write: (sink: NodeJS.WritableStream) => Promise<void>): Promise<number> {
+  const temp = join(dirname(out), `.${basename(out)}.${randomBytes(4).toString('hex')}.partial`)
+  try {
+    await write(createWriteStream(temp, { mode: 0o600, flags: 'wx' }))
+    const handle = await open(temp, 'r')
+    try { await handle.sync() } finally { await handle.close() }
+    await rename(temp, out)
+  } finally {
+    await rm(temp, { force: true })
+  }
+  return (await stat(out)).size
+}
+
+/** Streams the service's GET /backup into `sink`; a Failure answer becomes a RemoteError. */
+async function download (url: string, token: string, sink: NodeJS.WritableStream): Promise<void> {
+  const base = url.replace(/\/+$/, '')
+  let res: Response
+  try {
+    res = await fetch(`${base}/backup`, { headers: { authorization: `Bearer ${token}` } })
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code
+    throw new Error(`cannot reach the service at ${base}: ${cause ?? (err as Error).message}`)
+  }
+  if (!res.ok || res.body == null) {
+    const text = await res.text()
+    let failure: { reason?: string, details?: string } | undefined
+    try { failure = (JSON.parse(text) as { error?: typeof failure }).error } catch {}
+    throw new RemoteError(res.status, failure?.reason ?? 'ERROR', failure?.details ?? text.slice(0, 200))
+  }
+  await pipeline(Readable.fromWeb(res.body as never), sink)
+}
+
+/** Runs `backup`: resolves with the line to print. */
+export async function runBackup (source: BackupSource, out: string): Promise<string> {
+  const write = 'url' in source
+    ? async (sink: NodeJS.WritableStream) => { await download(source.url, source.token, sink) }
+    : async (sink: NodeJS.WritableStream) => { await backupDataDir(source.dataDir, sink) }
+  const size = await writeWhole(out, write)
+  return `wrote ${out} (${formatBytes(size)}); keep it private: it holds token hashes and the node's key. ` +
+    'Restore it with `pinery restore FILE` into an empty PINERY_DATA_DIR.\n'
+}
+
+/** Runs `restore`: the output and the exit code (1 when a restored DAG is not whole). */
+export async function runRestore (
+  file: string, dataDir: string
+): Promise<{ json: { restored: RestoreReport, verified: VerifyReport }, text: string, code: number }> {
+  const { restored, verified } = await restoreDataDir(createReadStream(file), dataDir)
+  const text = `restored ${restored.keys} datastore keys and ${restored.blocks} blocks ` +
+    `(${formatBytes(restored.blockBytes)}) from a backup of ${restored.manifest.createdAt} into ${dataDir}\n` +
+    verifyText(verified)
+  return { json: { restored, verified }, text, code: verified.damaged.length > 0 ? 1 : 0 }
+}
