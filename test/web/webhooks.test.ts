@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { EVENT_TYPES } from '../../src/events/index.js'
 import { launchBrowser, openApp, PHONE, signIn } from '../fixtures/browser.js'
 import { startReceiver, type Receiver } from '../fixtures/receiver.js'
 import { startService, type TestService } from '../fixtures/service.js'
@@ -59,16 +60,21 @@ describe('the webhooks page', () => {
     const page = await app(svc.tokens.alice as string)
     await page.getByRole('link', { name: 'Webhooks' }).click()
     await page.getByText('No webhooks yet.').waitFor()
+    // A checkbox for each event type the API takes (the page keeps its own list).
+    expect(await page.locator('fieldset.events input').evaluateAll(els => els.map(e => e.value))).toEqual(EVENT_TYPES)
     await page.getByLabel('URL').fill(receiver.url)
     await page.getByLabel('pin.queued').check()
     expect(await page.getByLabel('pin.pinned').isChecked()).toBe(true)
     await page.getByLabel('Description (optional)').fill('ci deploy')
     expect(await page.getByLabel(/Node-wide/).count()).toBe(0) // admins only
-    await page.getByRole('button', { name: 'Add webhook' }).click()
+    await page.getByLabel('Description (optional)').press('Enter') // the keyboard submits the form
     const shown = page.getByRole('region', { name: 'New webhook secret' })
     expect(await shown.textContent()).toMatch(/you will not see it again/)
     const secret = (await shown.locator('[data-secret]').textContent()) ?? ''
     expect(secret).toMatch(/^whsec_/)
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Signing secret') // focus moved there
+    await shown.getByRole('button', { name: 'Copy secret' }).click()
+    await shown.getByText('Copied').waitFor()
     const card = page.locator('[data-webhook]', { hasText: receiver.url })
     expect(await card.getAttribute('data-state')).toBe('active')
     await expect.poll(async () => await card.textContent())
