@@ -146,6 +146,15 @@ describe('the webhooks page', () => {
     await card.getByRole('button', { name: 'Re-enable from the laptop' }).click()
     await page.locator('[data-webhook][data-state=active]', { hasText: 'from the laptop' }).waitFor()
     expect((await listed('alice')).find(w => w.description === 'from the laptop')?.enabled).toBe(true)
+    // A receiver answering 500: the test's failure is an alert, and the attempt is listed with it.
+    await receiver.setMode('fail')
+    try {
+      const active = page.locator('[data-webhook]', { hasText: 'from the laptop' })
+      await active.getByRole('button', { name: 'Send a test event to from the laptop' }).click()
+      const failed = active.getByRole('alert').and(active.locator('[data-test=failed]'))
+      expect(await failed.textContent()).toMatch(/Test event test-[0-9a-f-]+ was not delivered: answered 500/)
+      await expect.poll(async () => await active.locator('dd.last').textContent()).toMatch(/failed.*answered 500/)
+    } finally { await receiver.setMode('ok') }
     await page.context().close()
   })
 
