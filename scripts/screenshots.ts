@@ -2,16 +2,19 @@
  * Takes the README's screenshots of every page of the web app, at 1280×800
  * and at 390×844, against a real Pinery with real content: uploads, pins
  * from an origin peer (one pinned, one over quota and failed, one stuck
- * half-fetched, one queued behind it). Also checks no page overflows a
+ * half-fetched, one queued behind it), webhooks to a real receiver (one
+ * tested, one disabled with its reason). Also checks no page overflows a
  * phone's width.
  *
  *   node --import tsx scripts/screenshots.ts [--out docs/screenshots]
  */
-import { mkdir } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileCidOf, startOrigin, blocksIn } from '../test/fixtures/origin.js'
 import { startService, waitFor } from '../test/fixtures/service.js'
+import { startReceiver } from '../test/fixtures/receiver.js'
 import { launchBrowser, openApp, signIn, DESKTOP, PHONE } from '../test/fixtures/browser.js'
 import type { Page } from 'playwright-core'
 
@@ -26,20 +29,23 @@ const MiB = 1024 * 1024
 const svc = await startService({
   users: ['alice', 'sam'],
   quotas: { alice: { bytes: 3 * MiB, pins: 50 } },
-  env: { PINERY_PIN_CONCURRENCY: '1', PINERY_STALL_TIMEOUT_MS: '600000' }
+  env: { PINERY_PIN_CONCURRENCY: '1', PINERY_STALL_TIMEOUT_MS: '600000', PINERY_WEBHOOK_ALLOW: '127.0.0.1' }
 })
+const receiverDir = await mkdtemp(join(tmpdir(), 'pinery-shots-hooks-'))
+const receiver = await startReceiver(join(receiverDir, 'received.log'))
 const origin = await startOrigin()
 const browser = await launchBrowser()
 const bytesOf = (n: number, seed: number): Uint8Array =>
   Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed * 7) % 251)
 
 try {
-  const api = async (path: string, body: unknown): Promise<{ requestid: string }> => {
+  type Answer = { requestid: string } & Record<string, any>
+  const api = async (path: string, body?: unknown, user = 'alice'): Promise<Answer> => {
     const res = await svc.request(path, {
-      method: 'POST', user: 'alice', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body)
+      method: 'POST', user, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body)
     })
     if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
-    return await res.json() as { requestid: string }
+    return await res.json() as Answer
   }
   const settled = async (id: string, status: string): Promise<void> => {
     await waitFor(async () => {
@@ -96,11 +102,21 @@ try {
     return /fetched [1-9]/.test(p.info.status_details ?? '') ? true : undefined
   }, 30_000, 'a partial fetch')
 
+  // Webhooks: one tested (a delivery listed), one disabled because the token that registered it was revoked.
+  const hook = await api('/webhooks', { url: `${receiver.url}/deploy`, events: ['pin.pinned'], description: 'deploy' })
+  await api(`/webhooks/${hook.id as string}/test`)
+  const laptop = await api('/tokens', { label: 'old laptop' })
+  await api('/webhooks', { url: `${receiver.url}/mirror`, events: ['pin.pinned', 'pin.deleted'] }, laptop.secret)
+  await svc.request(`/tokens/${laptop.id as string}`, { method: 'DELETE', user: 'alice' })
+
   const shoot = async (page: Page, name: string, ready: string): Promise<void> => {
     await page.locator(ready).first().waitFor()
     await page.waitForTimeout(250)
     await page.evaluate(() => { window.scrollTo(0, 0) })
-    await page.screenshot({ path: join(out, `${name}.png`), fullPage: name.startsWith('phone') || name === 'admin' })
+    await page.screenshot({
+      path: join(out, `${name}.png`),
+      fullPage: name.startsWith('phone') || name === 'admin' || name === 'webhooks'
+    })
     const overflow = await page.evaluate(() =>
       document.documentElement.scrollWidth - document.documentElement.clientWidth)
     if (overflow > 0) {
@@ -132,6 +148,9 @@ try {
     await page.getByLabel('Label').fill('phone')
     await page.getByRole('button', { name: 'Create token' }).click()
     await shoot(page, `${prefix}devices`, '[data-secret]')
+    await go(page, '#/webhooks')
+    await page.locator('[data-webhook] summary', { hasText: 'Last deliveries' }).first().click()
+    await shoot(page, `${prefix}webhooks`, '[data-webhook] tr[data-event]')
     await go(page, '#/usage')
     await shoot(page, `${prefix}usage`, '.bars')
     await context.close()
@@ -146,4 +165,6 @@ try {
   await browser.close()
   await origin.stop()
   await svc.destroy()
+  await receiver.kill()
+  await rm(receiverDir, { recursive: true, force: true })
 }
