@@ -1,7 +1,7 @@
 /**
  * The web app's session cookie (HttpOnly, SameSite=Strict, Path=/, Secure
- * over https) and the same-origin check that unsafe requests signed in by
- * cookie must pass.
+ * when the page is on https) and the same-origin check that unsafe requests
+ * signed in by cookie must pass.
  */
 import type { Request, Response } from 'express'
 
@@ -21,8 +21,26 @@ export function sessionCookieOf (req: Request): string | undefined {
   return undefined
 }
 
+/** The request's Origin header as an origin (`scheme://host[:port]`, lower-case), or undefined. */
+export function originOf (req: Request): string | undefined {
+  const origin = req.headers.origin
+  if (origin == null) return undefined
+  try {
+    const url = new URL(origin)
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : undefined
+  } catch {
+    return undefined // "null", or not a URL
+  }
+}
+
+/**
+ * Pinery serves only http (req.secure is never true), so a page on https is behind a proxy that ends TLS:
+ * the browser's Origin says so. Before, the cookie was never Secure, and a browser sent it in clear to
+ * http://the-same-host (a typed address, no HSTS), where a network attacker read it.
+ */
 function attributes (req: Request): string {
-  return `Path=/; HttpOnly; SameSite=Strict${req.secure ? '; Secure' : ''}`
+  const secure = req.secure || originOf(req)?.startsWith('https:') === true
+  return `Path=/; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`
 }
 
 /** Sets the cookie for a new session (a browser-session cookie: gone when the browser closes). */
@@ -41,15 +59,9 @@ export function clearSessionCookie (req: Request, res: Response): void {
  * in front of Pinery needs no configuration (it must pass Host through).
  */
 export function sameOrigin (req: Request): boolean {
-  const origin = req.headers.origin
+  const origin = originOf(req)
   const host = req.headers.host
-  if (origin == null || host == null) return false
-  try {
-    const url = new URL(origin)
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.host === host.toLowerCase()
-  } catch {
-    return false // "null", or not a URL
-  }
+  return origin != null && host != null && new URL(origin).host === host.toLowerCase()
 }
 
 /** Methods that change nothing: cookie-signed requests with these need no Origin check. */

@@ -210,16 +210,53 @@ describe('the page', () => {
 })
 
 describe('behind a proxy that ends TLS', () => {
-  it('accepts an https Origin naming the Host, and refuses another port or host', async () => {
-    const { cookie } = await signIn(svc.tokens.alice as string)
-    const host = new URL(svc.url).host
-    const post = async (headers: Record<string, string>): Promise<number> =>
-      (await withCookie(cookie, '/pins', {
-        method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"cid":"bafkqaaa"}'
-      })).status
-    expect(await post({ origin: `https://${host}` })).toBe(202)
-    expect(await post({ origin: `https://${host.replace(/:\d+$/, ':1')}` })).toBe(403)
-    expect(await post({ origin: 'https://pinery.example', host })).toBe(403)
-    expect(await post({ origin: `ftp://${host}` })).toBe(403)
+  const host = (): string => new URL(svc.url).host
+  /** Signs in as a page on `https://<host>` would (the proxy passes Host through). */
+  async function signInOverHttps (): Promise<{ cookie: string, setCookie: string }> {
+    const res = await fetch(`${svc.url}/session`, {
+      method: 'POST',
+      headers: { origin: `https://${host()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ token: svc.tokens.alice })
+    })
+    expect(res.status).toBe(200)
+    const setCookie = res.headers.get('set-cookie') ?? ''
+    return { cookie: setCookie.split(';')[0] as string, setCookie }
+  }
+  const post = async (cookie: string, headers: Record<string, string>): Promise<number> =>
+    (await withCookie(cookie, '/pins', {
+      method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"cid":"bafkqaaa"}'
+    })).status
+
+  it('marks the cookie Secure when the page signing in is on https (Pinery itself serves only http)', async () => {
+    const { setCookie, cookie } = await signInOverHttps()
+    expect(setCookie).toMatch(/; Secure\b/)
+    // Signing out over https clears it with the same attributes.
+    const out = await withCookie(cookie, '/session', { method: 'DELETE', headers: { origin: `https://${host()}` } })
+    expect(out.status).toBe(204)
+    expect(out.headers.get('set-cookie')).toMatch(/^pinery_session=; Max-Age=0; .*; Secure/)
+  })
+
+  it('accepts the https Origin it was signed in from, and refuses another port, host or scheme', async () => {
+    const { cookie } = await signInOverHttps()
+    expect(await post(cookie, { origin: `https://${host()}` })).toBe(202)
+    expect(await post(cookie, { origin: `https://${host().replace(/:\d+$/, ':1')}` })).toBe(403)
+    expect(await post(cookie, { origin: 'https://pinery.example', host: host() })).toBe(403)
+    expect(await post(cookie, { origin: `ftp://${host()}` })).toBe(403)
+    // A page on plain http://the-same-host (a network attacker's, in a browser whose SameSite ignores the
+    // scheme) is not the https page the session was signed in from.
+    const failure = await failureOf(await withCookie(cookie, '/pins', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: `http://${host()}` },
+      body: '{"cid":"bafkqaaa"}'
+    }))
+    expect(failure).toMatchObject({ status: 403, reason: 'FORBIDDEN' })
+    expect(failure.details).toContain(`https://${host()}`)
+  })
+
+  it('a session signed in over http stays http-only (no Secure) and refuses an https Origin', async () => {
+    const { cookie, setCookie } = await signIn(svc.tokens.alice as string)
+    expect(setCookie).not.toContain('Secure')
+    expect(await post(cookie, { origin })).toBe(202)
+    expect(await post(cookie, { origin: `https://${host()}` })).toBe(403)
   })
 })
