@@ -25,10 +25,12 @@ export function requireToken (
 ): RequestHandler {
   return async (req, res, next) => {
     const header = req.headers.authorization
-    const sid = header == null || header === '' ? (sessions != null ? sessionCookieOf(req) : undefined) : undefined
-    if (sid != null && sessions != null) {
+    const cookie = header == null || header === '' ? (sessions != null ? sessionCookieOf(req) : undefined) : undefined
+    if (cookie != null && sessions != null) {
+      const sid = cookie.id
       const session = sessions.get(sid)
-      if (session == null) {
+      // A session signed in on https counts only under the __Host- name, which no other site can set.
+      if (session == null || session.origin.startsWith('https:') !== cookie.secure) {
         clearSessionCookie(req, res)
         throw new UnauthorizedError('the session has ended; sign in again')
       }

@@ -212,11 +212,11 @@ describe('the page', () => {
 describe('behind a proxy that ends TLS', () => {
   const host = (): string => new URL(svc.url).host
   /** Signs in as a page on `https://<host>` would (the proxy passes Host through). */
-  async function signInOverHttps (): Promise<{ cookie: string, setCookie: string }> {
+  async function signInOverHttps (token = svc.tokens.alice): Promise<{ cookie: string, setCookie: string }> {
     const res = await fetch(`${svc.url}/session`, {
       method: 'POST',
       headers: { origin: `https://${host()}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ token: svc.tokens.alice })
+      body: JSON.stringify({ token })
     })
     expect(res.status).toBe(200)
     const setCookie = res.headers.get('set-cookie') ?? ''
@@ -233,7 +233,25 @@ describe('behind a proxy that ends TLS', () => {
     // Signing out over https clears it with the same attributes.
     const out = await withCookie(cookie, '/session', { method: 'DELETE', headers: { origin: `https://${host()}` } })
     expect(out.status).toBe(204)
-    expect(out.headers.get('set-cookie')).toMatch(/^pinery_session=; Max-Age=0; .*; Secure/)
+    expect(out.headers.get('set-cookie')).toMatch(/^(__Host-)?pinery_session=; Max-Age=0; .*; Secure/)
+  })
+
+  it('names an https session\'s cookie __Host-, so a sibling site cannot set its own over it', async () => {
+    const { setCookie, cookie } = await signInOverHttps()
+    expect(setCookie).toMatch(/^__Host-pinery_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Secure$/)
+    // An attacker signs in with their own token and plants that session as a plain pinery_session
+    // cookie (Domain=<parent>; Path=/content from a sibling subdomain): the browser sends it first.
+    const theirs = (await signInOverHttps(svc.tokens.admin)).cookie.replace(/^[^=]+=/, 'pinery_session=')
+    const both = `${theirs}; ${cookie}`
+    expect(await (await withCookie(both, '/session')).json()).toMatchObject({ user: 'alice' })
+    const upload = await withCookie(both, '/content?name=mine', {
+      method: 'POST', headers: { origin: `https://${host()}` }, body: 'private'
+    })
+    expect(upload.status).toBe(202)
+    expect((await svc.request('/pins?name=mine', { user: 'alice' }).then(async r => await r.json()) as
+      { count: number }).count).toBe(1)
+    // Alone, an https session under the plain name is no session.
+    expect((await withCookie(theirs, '/session')).status).toBe(401)
   })
 
   it('accepts the https Origin it was signed in from, and refuses another port, host or scheme', async () => {
