@@ -10,9 +10,9 @@ export const SESSION_COOKIE = 'pinery_session'
 
 /**
  * Its name for a session signed in on https: a `__Host-` cookie, which only this host can set (Secure,
- * Path=/, no Domain). A plain name can be set over the real one by any sibling subdomain (Domain=) or,
- * for a host name, page on another port, with a longer Path (Path=/content) so the browser sends it
- * first: the victim's uploads then went to the attacker's session, and account.
+ * Path=/, no Domain). A plain name can be set over the real one by any sibling subdomain (Domain=) or a
+ * page on another port of the same host (cookies ignore ports), with a longer Path (Path=/content) so the
+ * browser sends it first: the victim's uploads then went to the attacker's session, and account.
  */
 export const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`
 
