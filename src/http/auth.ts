@@ -6,7 +6,9 @@
  * so handlers pass only the user name on to services.
  */
 import { ForbiddenError, isErrorNamed, UnauthorizedError } from '../errors.js'
-import { clearSessionCookie, originOf, SAFE_METHODS, sameOrigin, sessionCookieOf } from './session-cookie.js'
+import {
+  clearSessionCookie, originOf, SAFE_METHODS, SESSION_COOKIE, sameOrigin, sessionCookieOf
+} from './session-cookie.js'
 import type { Principal, TokenStore } from '../auth/index.js'
 import type { SessionStore } from '../web/sessions.js'
 import type { RequestHandler, Response } from 'express'
@@ -27,6 +29,12 @@ export function requireToken (
     const header = req.headers.authorization
     const cookie = header == null || header === '' ? (sessions != null ? sessionCookieOf(req) : undefined) : undefined
     if (cookie != null && sessions != null) {
+      if (cookie.several) {
+        // Picking one let a page on another port of this host (plain http has no __Host- cookies) plant its
+        // own session, sent first for a longer Path: the person's uploads went to that session's user.
+        throw new UnauthorizedError(`this request carries several ${SESSION_COOKIE} cookies, one set by ` +
+          'another site on this host or domain; clear this site\'s cookies and sign in again')
+      }
       const sid = cookie.id
       const session = sessions.get(sid)
       // A session signed in on https counts only under the __Host- name, which no other site can set.

@@ -20,23 +20,30 @@ export const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`
 export interface SessionCookie {
   id: string
   secure: boolean
+  /**
+   * The name came more than once. Pinery sets one, with Path=/: another is some other site's (a sibling
+   * port or subdomain, with Domain= or a longer Path), and which one is the person's cannot be told.
+   */
+  several: boolean
 }
 
 const VALUE = /^[A-Za-z0-9_-]{1,128}$/
 
 /** The session cookie the request's Cookie header carries, if any; the `__Host-` one wins. */
 export function sessionCookieOf (req: Request): SessionCookie | undefined {
-  let plain: SessionCookie | undefined
+  const found: Record<'secure' | 'plain', string[]> = { secure: [], plain: [] }
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=')
     if (eq < 0) continue
     const name = part.slice(0, eq).trim()
     const value = part.slice(eq + 1).trim()
     if (!VALUE.test(value)) continue
-    if (name === SECURE_SESSION_COOKIE) return { id: value, secure: true }
-    if (name === SESSION_COOKIE) plain ??= { id: value, secure: false }
+    if (name === SECURE_SESSION_COOKIE) found.secure.push(value)
+    else if (name === SESSION_COOKIE) found.plain.push(value)
   }
-  return plain
+  const secure = found.secure.length > 0
+  const ids = secure ? found.secure : found.plain
+  return ids.length === 0 ? undefined : { id: ids[0] as string, secure, several: ids.length > 1 }
 }
 
 /** The request's Origin header as an origin (`scheme://host[:port]`, lower-case), or undefined. */

@@ -131,6 +131,23 @@ describe('the cookie', () => {
     expect((await withCookie(cookie, '/pins')).status).toBe(403)
   })
 
+  it('refuses several session cookies: one was planted by another site on this host (cookies ignore ports)', async () => {
+    const { cookie: mine } = await signIn(svc.tokens.alice as string)
+    // A page on another port signs in with its own token and sets that session with Path=/content,
+    // so the browser sends it first on uploads.
+    const { cookie: planted } = await signIn(svc.tokens.admin as string)
+    const both = `${planted}; ${mine}`
+    const who = await withCookie(both, '/session')
+    expect(await failureOf(who)).toMatchObject({ status: 401, details: expect.stringMatching(/several/) })
+    const upload = await withCookie(both, '/content?name=planted', {
+      method: 'POST', headers: { origin }, body: 'private'
+    })
+    expect(upload.status).toBe(401)
+    const theirs = await (await svc.request('/pins?name=planted')).json() as { count: number }
+    expect(theirs.count).toBe(0)
+    expect((await withCookie(mine, '/session')).status).toBe(200) // alone, each still works
+  })
+
   it('an unknown or forged cookie is 401', async () => {
     expect((await withCookie('pinery_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', '/pins')).status).toBe(401)
     expect((await withCookie('pinery_session=<script>', '/pins')).status).toBe(401)
