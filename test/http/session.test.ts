@@ -131,7 +131,7 @@ describe('the cookie', () => {
     expect((await withCookie(cookie, '/pins')).status).toBe(403)
   })
 
-  it('refuses several session cookies: one was planted by another site on this host (cookies ignore ports)', async () => {
+  it('refuses several session cookies: one was planted by another site (cookies ignore ports)', async () => {
     const { cookie: mine } = await signIn(svc.tokens.alice as string)
     // A page on another port signs in with its own token and sets that session with Path=/content,
     // so the browser sends it first on uploads.
