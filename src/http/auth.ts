@@ -6,7 +6,9 @@
  * so handlers pass only the user name on to services.
  */
 import { ForbiddenError, isErrorNamed, UnauthorizedError } from '../errors.js'
-import { clearSessionCookie, SAFE_METHODS, sameOrigin, sessionCookieOf } from './session-cookie.js'
+import {
+  clearSessionCookie, originOf, SAFE_METHODS, SESSION_COOKIE, sameOrigin, sessionCookieOf
+} from './session-cookie.js'
 import type { Principal, TokenStore } from '../auth/index.js'
 import type { SessionStore } from '../web/sessions.js'
 import type { RequestHandler, Response } from 'express'
@@ -15,24 +17,36 @@ const BEARER = /^Bearer[ ]+([\x21-\x7e]+)[ ]*$/i
 
 /**
  * Rejects requests without a valid bearer token or session cookie. A header,
- * when present, wins; unsafe methods signed in by cookie need a same-origin
- * `Origin` header (403 otherwise).
+ * when present, wins; unsafe methods signed in by cookie need an `Origin`
+ * header naming this site as the session was signed in from, scheme included
+ * (403 otherwise).
  */
 export function requireToken (
   tokens: Pick<TokenStore, 'authenticate'>,
-  sessions?: Pick<SessionStore, 'secretOf' | 'remove'>
+  sessions?: Pick<SessionStore, 'get' | 'remove'>
 ): RequestHandler {
   return async (req, res, next) => {
     const header = req.headers.authorization
-    const sid = header == null || header === '' ? (sessions != null ? sessionCookieOf(req) : undefined) : undefined
-    if (sid != null && sessions != null) {
-      const secret = sessions.secretOf(sid)
-      if (secret == null) {
+    const cookie = header == null || header === '' ? (sessions != null ? sessionCookieOf(req) : undefined) : undefined
+    if (cookie != null && sessions != null) {
+      if (cookie.several) {
+        // Picking one let a page on another port of this host (plain http has no __Host- cookies) plant its
+        // own session, sent first for a longer Path: the person's uploads went to that session's user.
+        throw new UnauthorizedError(`this request carries several ${SESSION_COOKIE} cookies, one set by ` +
+          'another site on this host or domain; clear this site\'s cookies and sign in again')
+      }
+      const sid = cookie.id
+      const session = sessions.get(sid)
+      // A session signed in on https counts only under the __Host- name, which no other site can set.
+      if (session == null || session.origin.startsWith('https:') !== cookie.secure) {
         clearSessionCookie(req, res)
         throw new UnauthorizedError('the session has ended; sign in again')
       }
-      if (!SAFE_METHODS.has(req.method) && !sameOrigin(req)) {
-        throw new ForbiddenError(`${req.method} signed in by cookie needs an Origin header naming this site`)
+      const { secret } = session
+      // The scheme too: a page on http://this-host (a network attacker's) is not the https page signed in.
+      if (!SAFE_METHODS.has(req.method) && !(sameOrigin(req) && originOf(req) === session.origin)) {
+        throw new ForbiddenError(`${req.method} signed in by cookie needs an Origin header naming this site ` +
+          `as signed in from (${session.origin})`)
       }
       try {
         res.locals.principal = await tokens.authenticate(secret)
@@ -44,9 +58,9 @@ export function requireToken (
       }
       res.locals.session = sid
       res.locals.reauthenticate = async (): Promise<Principal> => {
-        const now = sessions.secretOf(sid)
+        const now = sessions.get(sid)
         if (now == null) throw new UnauthorizedError('the session has ended')
-        return await tokens.authenticate(now)
+        return await tokens.authenticate(now.secret)
       }
       next()
       return

@@ -15,7 +15,7 @@ export function cors (origins: string[]): RequestHandler {
     res.setHeader('Vary', 'Origin')
     res.setHeader('Access-Control-Expose-Headers', 'X-Request-Id, Retry-After')
     if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] != null) {
-      res.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE')
+      res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PATCH, DELETE')
       res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type')
       res.setHeader('Access-Control-Max-Age', '600')
       res.status(204).end()

@@ -89,8 +89,11 @@ export function eventRoutes (components: EventRoutesComponents): Router {
     }
     const header = req.headers['last-event-id']
     const fromHeader = typeof header === 'string' && header !== '' ? header : undefined
-    const given = typeof query.after === 'string' ? query.after : fromHeader
-    if (given != null && !ID.test(given)) throw new InvalidRequestError('after (or Last-Event-ID) must be an event id')
+    // Given twice it is refused, not ignored: ignored, the stream began at the newest event, skipping the gap.
+    const given = query.after != null ? query.after : fromHeader
+    if (given != null && (typeof given !== 'string' || !ID.test(given))) {
+      throw new InvalidRequestError('after (or Last-Event-ID) must be one event id')
+    }
     const after = given == null ? components.events.published() : Number(given)
     if (given != null && components.events.isGone(after)) {
       throw new GoneError(`event ${after} is no longer in the event log; ` +

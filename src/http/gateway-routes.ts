@@ -142,6 +142,10 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
   }
 
   const read: RequestHandler = async (req, res) => {
+    // First, so every answer has them, errors too (their details quote the path): user content and what
+    // names it share the API's origin, so no sniffing, no scripts, no forms, no plugins.
+    res.setHeader('X-Content-Type-Options', 'nosniff')
+    res.setHeader('Content-Security-Policy', 'sandbox')
     const controller = new AbortController()
     res.once('close', () => { controller.abort() })
     try {
@@ -159,9 +163,6 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
     const format = formatOf(req)
     const { entry, trail } = await gateway.resolve(root, path, { ...options, raw: format === 'raw' })
     res.setHeader('X-Ipfs-Path', `/ipfs/${[req.params.cid as string, ...path].map(encodeURIComponent).join('/')}`)
-    res.setHeader('X-Content-Type-Options', 'nosniff')
-    // User content shares the API's origin: no scripts, no forms, no plugins.
-    res.setHeader('Content-Security-Policy', 'sandbox')
 
     if (format === 'raw') {
       // Resolved without a path, the block was read already: not read twice.

@@ -1,38 +1,85 @@
 /**
  * The web app's session cookie (HttpOnly, SameSite=Strict, Path=/, Secure
- * over https) and the same-origin check that unsafe requests signed in by
- * cookie must pass.
+ * when the page is on https) and the same-origin check that unsafe requests
+ * signed in by cookie must pass.
  */
 import type { Request, Response } from 'express'
 
-/** Name of the cookie holding the session id. */
+/** Name of the cookie holding the session id of a session signed in on http. */
 export const SESSION_COOKIE = 'pinery_session'
+
+/**
+ * Its name for a session signed in on https: a `__Host-` cookie, which only this host can set (Secure,
+ * Path=/, no Domain). A plain name can be set over the real one by any sibling subdomain (Domain=) or a
+ * page on another port of the same host (cookies ignore ports), with a longer Path (Path=/content) so the
+ * browser sends it first: the victim's uploads then went to the attacker's session, and account.
+ */
+export const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`
+
+/** The session id a request carries, and whether it came under the `__Host-` name. */
+export interface SessionCookie {
+  id: string
+  secure: boolean
+  /**
+   * The name came more than once. Pinery sets one, with Path=/: another is some other site's (a sibling
+   * port or subdomain, with Domain= or a longer Path), and which one is the person's cannot be told.
+   */
+  several: boolean
+}
 
 const VALUE = /^[A-Za-z0-9_-]{1,128}$/
 
-/** The session id the request's Cookie header carries, if any. */
-export function sessionCookieOf (req: Request): string | undefined {
+/** The session cookie the request's Cookie header carries, if any; the `__Host-` one wins. */
+export function sessionCookieOf (req: Request): SessionCookie | undefined {
+  const found: Record<'secure' | 'plain', string[]> = { secure: [], plain: [] }
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=')
-    if (eq < 0 || part.slice(0, eq).trim() !== SESSION_COOKIE) continue
+    if (eq < 0) continue
+    const name = part.slice(0, eq).trim()
     const value = part.slice(eq + 1).trim()
-    if (VALUE.test(value)) return value
+    if (!VALUE.test(value)) continue
+    if (name === SECURE_SESSION_COOKIE) found.secure.push(value)
+    else if (name === SESSION_COOKIE) found.plain.push(value)
   }
-  return undefined
+  const secure = found.secure.length > 0
+  const ids = secure ? found.secure : found.plain
+  return ids.length === 0 ? undefined : { id: ids[0] as string, secure, several: ids.length > 1 }
 }
 
-function attributes (req: Request): string {
-  return `Path=/; HttpOnly; SameSite=Strict${req.secure ? '; Secure' : ''}`
+/** The request's Origin header as an origin (`scheme://host[:port]`, lower-case), or undefined. */
+export function originOf (req: Request): string | undefined {
+  const origin = req.headers.origin
+  if (origin == null) return undefined
+  try {
+    const url = new URL(origin)
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : undefined
+  } catch {
+    return undefined // "null", or not a URL
+  }
 }
+
+/**
+ * Whether the page is on https. Pinery serves only http (req.secure is never true), so a page on https
+ * is behind a proxy that ends TLS: the browser's Origin says so. Before, the cookie was never Secure,
+ * and a browser sent it in clear to http://the-same-host (a typed address, no HSTS), where a network
+ * attacker read it.
+ */
+function isSecure (req: Request): boolean {
+  return req.secure || originOf(req)?.startsWith('https:') === true
+}
+
+const attributes = (secure: boolean): string => `Path=/; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`
 
 /** Sets the cookie for a new session (a browser-session cookie: gone when the browser closes). */
 export function setSessionCookie (req: Request, res: Response, id: string): void {
-  res.append('Set-Cookie', `${SESSION_COOKIE}=${id}; ${attributes(req)}`)
+  const secure = isSecure(req)
+  res.append('Set-Cookie', `${secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE}=${id}; ${attributes(secure)}`)
 }
 
-/** Tells the browser to drop the cookie. */
+/** Tells the browser to drop the session cookie the request carried (none: the one its page would have). */
 export function clearSessionCookie (req: Request, res: Response): void {
-  res.append('Set-Cookie', `${SESSION_COOKIE}=; Max-Age=0; ${attributes(req)}`)
+  const https = sessionCookieOf(req)?.secure ?? isSecure(req)
+  res.append('Set-Cookie', `${https ? SECURE_SESSION_COOKIE : SESSION_COOKIE}=; Max-Age=0; ${attributes(https)}`)
 }
 
 /**
@@ -41,15 +88,9 @@ export function clearSessionCookie (req: Request, res: Response): void {
  * in front of Pinery needs no configuration (it must pass Host through).
  */
 export function sameOrigin (req: Request): boolean {
-  const origin = req.headers.origin
+  const origin = originOf(req)
   const host = req.headers.host
-  if (origin == null || host == null) return false
-  try {
-    const url = new URL(origin)
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.host === host.toLowerCase()
-  } catch {
-    return false // "null", or not a URL
-  }
+  return origin != null && host != null && new URL(origin).host === host.toLowerCase()
 }
 
 /** Methods that change nothing: cookie-signed requests with these need no Origin check. */

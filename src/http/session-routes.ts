@@ -8,7 +8,7 @@ import { Router } from 'express'
 import { z } from 'zod'
 import { ForbiddenError, InvalidRequestError } from '../errors.js'
 import { principalOf, sessionOf } from './auth.js'
-import { clearSessionCookie, sameOrigin, setSessionCookie } from './session-cookie.js'
+import { clearSessionCookie, originOf, sameOrigin, setSessionCookie } from './session-cookie.js'
 import { smallJsonBody } from './team-schemas.js'
 import type { TokenStore } from '../auth/index.js'
 import type { SessionStore } from '../web/sessions.js'
@@ -31,8 +31,10 @@ export function signInRoutes (components: SessionRoutesComponents): Router {
   }, smallJsonBody, async (req, res) => {
     const parsed = signIn.safeParse(req.body ?? {})
     if (!parsed.success) throw new InvalidRequestError('token: paste a token (a string)')
-    const principal = await components.tokens.authenticate(parsed.data.token.trim())
-    setSessionCookie(req, res, components.sessions.create(parsed.data.token.trim(), principal.user))
+    const token = parsed.data.token.trim()
+    const principal = await components.tokens.authenticate(token)
+    // sameOrigin passed, so there is an origin: the session is bound to it (http or https alike).
+    setSessionCookie(req, res, components.sessions.create(token, principal.user, originOf(req) as string))
     res.json(principal)
   })
   return router

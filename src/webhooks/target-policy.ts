@@ -75,20 +75,26 @@ export function createTargetPolicy (init: TargetPolicyInit): TargetPolicy {
     for (const i of list ?? []) own.add(unmapped(i.address).toLowerCase())
   }
 
-  function refusal (host: string, rawAddress: string): string | undefined {
+  /** What `rawAddress` is that it may not be called ("a loopback address"), or undefined when it may. */
+  function refusedKind (host: string, rawAddress: string): string | undefined {
     if (allowHosts.has(bare(host).toLowerCase())) return undefined
     const address = unmapped(bare(rawAddress))
     const family = isIP(address)
-    if (family === 0) return `${address} is not an IP address`
+    if (family === 0) return 'not an IP address'
     const type = family === 4 ? 'ipv4' : 'ipv6'
     if (allowed.check(address, type)) return undefined
     for (const [net, bits, what] of family === 4 ? BLOCKED_V4 : BLOCKED_V6) {
       const one = new BlockList()
       one.addSubnet(net, bits, type)
-      if (one.check(address, type)) return `${address} is a ${what} address`
+      if (one.check(address, type)) return `a ${what} address`
     }
-    if (own.has(address.toLowerCase())) return `${address} is an address of this node`
+    if (own.has(address.toLowerCase())) return 'an address of this node'
     return undefined
+  }
+
+  function refusal (host: string, rawAddress: string): string | undefined {
+    const kind = refusedKind(host, rawAddress)
+    return kind == null ? undefined : `${unmapped(bare(rawAddress))} is ${kind}`
   }
 
   const refuseMessage = (host: string, why: string): string =>
@@ -101,8 +107,13 @@ export function createTargetPolicy (init: TargetPolicyInit): TargetPolicy {
       : await dnsLookup(name, { all: true, verbatim: true })
     if (addresses.length === 0) throw new Error(`${name} has no address`)
     for (const a of addresses) {
-      const why = refusal(name, a.address)
-      if (why != null) throw new InvalidRequestError(refuseMessage(name, why))
+      const kind = refusedKind(name, a.address)
+      if (kind == null) continue
+      // A name's address is not told: it made a member's webhook an oracle of the operator's internal DNS
+      // ("db.internal: 10.1.2.3 is a private address"), in the answer and in the delivery records.
+      throw new InvalidRequestError(refuseMessage(name, isIP(name) !== 0
+        ? `${unmapped(name)} is ${kind}`
+        : `it resolves to ${kind}`))
     }
     return addresses
   }

@@ -131,6 +131,10 @@ describe('GET /events', () => {
     expect(forbidden.status).toBe(403)
     expect(await forbidden.json()).toMatchObject({ error: { reason: 'FORBIDDEN' } })
     expect((await service.request('/events?after=abc', { user: 'alice' })).status).toBe(400)
+    // Given twice: refused, rather than ignored (which streamed from now on, silently skipping the gap).
+    const twice = await service.request('/events?after=1&after=2', { user: 'alice' })
+    await twice.body?.cancel()
+    expect(twice.status).toBe(400)
     expect((await fetch(`${service.url}/events`)).status).toBe(401)
   })
 

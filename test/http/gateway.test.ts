@@ -208,6 +208,16 @@ describe('GET /ipfs', () => {
       .toMatchObject({ status: 404, reason: 'NOT_FOUND' })
   })
 
+  it('answers even its errors, which quote the path, with nosniff and a sandbox', async () => {
+    const html = encodeURIComponent('<svg onload=alert(1)>')
+    for (const path of [`/ipfs/${root}/${html}`, `/ipfs/${html}`, `/ipfs/${root}?format=zip`]) {
+      const res = await get(path)
+      expect(res.status, path).toBeGreaterThanOrEqual(400)
+      expect(res.headers.get('x-content-type-options'), path).toBe('nosniff')
+      expect(res.headers.get('content-security-policy'), path).toBe('sandbox')
+    }
+  })
+
   it('refuses malformed requests', async () => {
     expect(await failureOf(await get('/ipfs/not-a-cid'))).toMatchObject({ status: 400, reason: 'BAD_REQUEST' })
     expect(await failureOf(await get(`/ipfs/${'b'.repeat(3000)}`)))

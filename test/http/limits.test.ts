@@ -53,6 +53,17 @@ describe('CORS', () => {
     expect(res.headers.get('access-control-allow-headers')).toMatch(/Authorization/)
   })
 
+  it('lets an allowed origin use every method the API has, PATCH (users, webhooks) included', async () => {
+    const res = await service.request('/webhooks/00000000-0000-4000-8000-000000000000', {
+      method: 'OPTIONS',
+      user: null,
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'PATCH' }
+    })
+    expect(res.status).toBe(204)
+    const allowed = (res.headers.get('access-control-allow-methods') ?? '').split(/,\s*/)
+    expect(allowed).toEqual(expect.arrayContaining(['GET', 'POST', 'PATCH', 'DELETE']))
+  })
+
   it('labels responses for an allowed origin and nothing for others', async () => {
     const ok = await service.request('/pins', { headers: { origin: 'https://app.example' } })
     expect(ok.headers.get('access-control-allow-origin')).toBe('https://app.example')

@@ -131,6 +131,23 @@ describe('the cookie', () => {
     expect((await withCookie(cookie, '/pins')).status).toBe(403)
   })
 
+  it('refuses several session cookies: one was planted by another site (cookies ignore ports)', async () => {
+    const { cookie: mine } = await signIn(svc.tokens.alice as string)
+    // A page on another port signs in with its own token and sets that session with Path=/content,
+    // so the browser sends it first on uploads.
+    const { cookie: planted } = await signIn(svc.tokens.admin as string)
+    const both = `${planted}; ${mine}`
+    const who = await withCookie(both, '/session')
+    expect(await failureOf(who)).toMatchObject({ status: 401, details: expect.stringMatching(/several/) })
+    const upload = await withCookie(both, '/content?name=planted', {
+      method: 'POST', headers: { origin }, body: 'private'
+    })
+    expect(upload.status).toBe(401)
+    const theirs = await (await svc.request('/pins?name=planted')).json() as { count: number }
+    expect(theirs.count).toBe(0)
+    expect((await withCookie(mine, '/session')).status).toBe(200) // alone, each still works
+  })
+
   it('an unknown or forged cookie is 401', async () => {
     expect((await withCookie('pinery_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', '/pins')).status).toBe(401)
     expect((await withCookie('pinery_session=<script>', '/pins')).status).toBe(401)
@@ -210,16 +227,71 @@ describe('the page', () => {
 })
 
 describe('behind a proxy that ends TLS', () => {
-  it('accepts an https Origin naming the Host, and refuses another port or host', async () => {
-    const { cookie } = await signIn(svc.tokens.alice as string)
-    const host = new URL(svc.url).host
-    const post = async (headers: Record<string, string>): Promise<number> =>
-      (await withCookie(cookie, '/pins', {
-        method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"cid":"bafkqaaa"}'
-      })).status
-    expect(await post({ origin: `https://${host}` })).toBe(202)
-    expect(await post({ origin: `https://${host.replace(/:\d+$/, ':1')}` })).toBe(403)
-    expect(await post({ origin: 'https://pinery.example', host })).toBe(403)
-    expect(await post({ origin: `ftp://${host}` })).toBe(403)
+  const host = (): string => new URL(svc.url).host
+  /** Signs in as a page on `https://<host>` would (the proxy passes Host through). */
+  async function signInOverHttps (token = svc.tokens.alice): Promise<{ cookie: string, setCookie: string }> {
+    const res = await fetch(`${svc.url}/session`, {
+      method: 'POST',
+      headers: { origin: `https://${host()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ token })
+    })
+    expect(res.status).toBe(200)
+    const setCookie = res.headers.get('set-cookie') ?? ''
+    return { cookie: setCookie.split(';')[0] as string, setCookie }
+  }
+  const post = async (cookie: string, headers: Record<string, string>): Promise<number> =>
+    (await withCookie(cookie, '/pins', {
+      method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"cid":"bafkqaaa"}'
+    })).status
+
+  it('marks the cookie Secure when the page signing in is on https (Pinery itself serves only http)', async () => {
+    const { setCookie, cookie } = await signInOverHttps()
+    expect(setCookie).toMatch(/; Secure\b/)
+    // Signing out over https clears it with the same attributes.
+    const out = await withCookie(cookie, '/session', { method: 'DELETE', headers: { origin: `https://${host()}` } })
+    expect(out.status).toBe(204)
+    expect(out.headers.get('set-cookie')).toMatch(/^(__Host-)?pinery_session=; Max-Age=0; .*; Secure/)
+  })
+
+  it('names an https session\'s cookie __Host-, so a sibling site cannot set its own over it', async () => {
+    const { setCookie, cookie } = await signInOverHttps()
+    expect(setCookie).toMatch(/^__Host-pinery_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Secure$/)
+    // An attacker signs in with their own token and plants that session as a plain pinery_session
+    // cookie (Domain=<parent>; Path=/content from a sibling subdomain): the browser sends it first.
+    const theirs = (await signInOverHttps(svc.tokens.admin)).cookie.replace(/^[^=]+=/, 'pinery_session=')
+    const both = `${theirs}; ${cookie}`
+    expect(await (await withCookie(both, '/session')).json()).toMatchObject({ user: 'alice' })
+    const upload = await withCookie(both, '/content?name=mine', {
+      method: 'POST', headers: { origin: `https://${host()}` }, body: 'private'
+    })
+    expect(upload.status).toBe(202)
+    expect((await svc.request('/pins?name=mine', { user: 'alice' }).then(async r => await r.json()) as
+      { count: number }).count).toBe(1)
+    // Alone, an https session under the plain name is no session.
+    expect((await withCookie(theirs, '/session')).status).toBe(401)
+  })
+
+  it('accepts the https Origin it was signed in from, and refuses another port, host or scheme', async () => {
+    const { cookie } = await signInOverHttps()
+    expect(await post(cookie, { origin: `https://${host()}` })).toBe(202)
+    expect(await post(cookie, { origin: `https://${host().replace(/:\d+$/, ':1')}` })).toBe(403)
+    expect(await post(cookie, { origin: 'https://pinery.example', host: host() })).toBe(403)
+    expect(await post(cookie, { origin: `ftp://${host()}` })).toBe(403)
+    // A page on plain http://the-same-host (a network attacker's, in a browser whose SameSite ignores the
+    // scheme) is not the https page the session was signed in from.
+    const failure = await failureOf(await withCookie(cookie, '/pins', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: `http://${host()}` },
+      body: '{"cid":"bafkqaaa"}'
+    }))
+    expect(failure).toMatchObject({ status: 403, reason: 'FORBIDDEN' })
+    expect(failure.details).toContain(`https://${host()}`)
+  })
+
+  it('a session signed in over http stays http-only (no Secure) and refuses an https Origin', async () => {
+    const { cookie, setCookie } = await signIn(svc.tokens.alice as string)
+    expect(setCookie).not.toContain('Secure')
+    expect(await post(cookie, { origin })).toBe(202)
+    expect(await post(cookie, { origin: `https://${host()}` })).toBe(403)
   })
 })

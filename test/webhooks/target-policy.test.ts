@@ -65,6 +65,10 @@ describe('webhook target policy', () => {
 
   it('checks what a name resolves to when connecting, and connects to the checked address', async () => {
     await expect(lookup(policy, 'localhost')).rejects.toThrow(/may not target localhost: .*loopback/)
+    // What an internal name resolves to is not told: no oracle of the operator's DNS for a member.
+    const told = await lookup(policy, 'localhost').then(() => '', (err: Error) => err.message)
+    expect(told).toBe('webhooks may not target localhost: it resolves to a loopback address ' +
+      '(PINERY_WEBHOOK_ALLOW can open it)')
     expect(await lookup(createTargetPolicy({ allow: ['127.0.0.1'] }), 'localhost')).toBe('127.0.0.1')
     expect(await lookup(createTargetPolicy({ allow: ['localhost'] }), 'localhost')).toMatch(/^(127\.0\.0\.1|::1)$/)
   })

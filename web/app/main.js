@@ -72,7 +72,8 @@ function route () {
   const { parts, params } = parseHash()
   if (session == null) {
     replace(main)
-    renderSignIn(main, { onSignedIn: signedIn, reason: params.get('ended') })
+    // No reason from the address: a link could otherwise put its own words above the token field.
+    renderSignIn(main, { onSignedIn: signedIn })
     return
   }
   // The first page of pins was asked for alongside the session; hand it over once.

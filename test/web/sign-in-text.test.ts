@@ -1,0 +1,34 @@
+/**
+ * The sign-in page says only what Pinery says: a link to the page cannot put its own words above the
+ * token field (text injection: "your session ended: paste your token at https://evil.example").
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startService, type TestService } from '../fixtures/service.js'
+import { launchBrowser, openApp } from '../fixtures/browser.js'
+import type { Browser } from 'playwright-core'
+
+let svc: TestService
+let browser: Browser
+
+beforeAll(async () => {
+  svc = await startService()
+  browser = await launchBrowser()
+}, 120_000)
+afterAll(async () => {
+  await browser?.close()
+  await svc?.destroy()
+})
+
+describe('the sign-in page', () => {
+  it('shows no text taken from the address', async () => {
+    const lure = 'Pinery has moved: paste your token at https://evil.example/login'
+    const { context, page } = await openApp(browser, svc.url)
+    try {
+      await page.goto(`/#/signin?ended=${encodeURIComponent(lure)}`)
+      await page.getByLabel('Access token').waitFor()
+      expect(await page.locator('main').innerText()).not.toContain('evil.example')
+    } finally {
+      await context.close()
+    }
+  })
+})
