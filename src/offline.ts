@@ -3,20 +3,52 @@
  * while the service is stopped (LevelDB's lock refuses it otherwise). It
  * loads the pin records for usage; removing a user's pins removes their
  * records, and the service releases the DAGs no request references at its
- * next start.
+ * next start. Records change through the pin lifecycle with the event log's
+ * hook, as in the service: each change lands with its event in one batch
+ * (pin.deleted, pin.queued), which the service streams and delivers to
+ * webhooks once it starts.
  */
 import { join } from 'node:path'
 import { createTokenStore, createUserStore } from './auth/index.js'
+import { createEventLog, type EventLog } from './events/index.js'
+import { toPinStatus } from './http/pin-status.js'
+import { createLogger } from './logger.js'
 import { blockstoreUsage, openDatastore, openStores, syncDatastore } from './node/storage.js'
 import { PIN_STATES } from './pins/types.js'
-import { createPinIndex } from './pins/query-index.js'
-import { createRecordStore } from './pins/record-store.js'
+import { createPinIndex, type PinIndex } from './pins/query-index.js'
+import { createPinLifecycle, type PinLifecycle } from './pins/lifecycle.js'
+import { createRecordStore, type RecordStore } from './pins/record-store.js'
 import { removeEveryRequest } from './pins/remove-owned.js'
 import { requeueDamaged, verifyPinnedBlocks, type VerifyProgress, type VerifyReport } from './pins/verify.js'
 import { createTeam, type Team } from './team/index.js'
 import {
   CREATOR_REVOKED, createdByOf, createWebhookStore, forgetOutbox, NOT_ADMIN, nodeWideOf, type WebhookStore
 } from './webhooks/index.js'
+import type { Level } from 'level'
+
+/** The pin records of a stopped data dir, changed through their lifecycle: every change with its event. */
+interface OfflinePins {
+  index: PinIndex
+  records: RecordStore
+  lifecycle: PinLifecycle
+  events: EventLog
+}
+
+async function openOfflinePins (db: Level<string, Uint8Array>): Promise<OfflinePins> {
+  const index = createPinIndex()
+  const records = await createRecordStore({ db, index })
+  const keepAll = { maxEvents: Number.MAX_SAFE_INTEGER, maxAgeMs: Number.MAX_SAFE_INTEGER, prunes: false }
+  const events = await createEventLog(keepAll, {
+    db,
+    // No node runs offline, so no addresses to hand out: the service's own answers carry them.
+    render: (record, details) => toPinStatus(record, [], details),
+    logger: createLogger({ level: 'warn', destination: process.stderr })
+  })
+  // No DAG is unpinned offline: the service's start releases those no request references (reconcile).
+  const content = { release: async () => {} }
+  const lifecycle = createPinLifecycle({ records, index, content, onChange: events.onChange })
+  return { index, records, lifecycle, events }
+}
 
 /** A team opened on a data dir; close it to release the lock. */
 export interface OfflineTeam {
@@ -34,8 +66,7 @@ export async function openOfflineTeam (dataDir: string, init: OfflineTeamInit = 
   const datastore = await openDatastore(dataDir)
   let opened: WebhookStore | undefined
   try {
-    const index = createPinIndex()
-    const records = await createRecordStore({ db: datastore.db, index })
+    const { index, lifecycle, events } = await openOfflinePins(datastore.db)
     const users = createUserStore({ datastore, sync: syncDatastore(datastore) })
     const webhooks = opened = await createWebhookStore({ db: datastore.db })
     const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) }, init)
@@ -48,11 +79,8 @@ export async function openOfflineTeam (dataDir: string, init: OfflineTeamInit = 
       users,
       tokens,
       index,
-      removePins: async (owner) => await removeEveryRequest(index, owner, async (requestid) => {
-        const record = await records.get(requestid)
-        if (record != null) await records.remove(record)
-        return record != null
-      }),
+      removePins: async (owner) => await removeEveryRequest(index, owner, async (requestid) =>
+        await lifecycle.remove(requestid) != null),
       removeWebhooks: async (owner) => {
         const hooks = webhooks.all().filter(h => h.owner === owner)
         for (const hook of hooks) { await webhooks.remove(hook.id); await forgetOutbox(datastore.db, hook.id) }
@@ -69,7 +97,7 @@ export async function openOfflineTeam (dataDir: string, init: OfflineTeamInit = 
     })
     // A deletion a crash of the service cut short is finished here as at the service's start.
     await team.finishDeletions()
-    return { team, close: async () => { await webhooks.stop(); await datastore.close() } }
+    return { team, close: async () => { events.stop(); await webhooks.stop(); await datastore.close() } }
   } catch (err) {
     await opened?.stop()
     await datastore.close()
@@ -82,9 +110,11 @@ export async function verifyDataDir (
   dataDir: string, options: { signal?: AbortSignal, onProgress?(p: VerifyProgress): void, requeue?: boolean } = {}
 ): Promise<VerifyReport & { requeued?: number }> {
   const stores = await openStores(dataDir)
+  let events: EventLog | undefined
   try {
-    const index = createPinIndex()
-    const records = await createRecordStore({ db: stores.datastore.db, index })
+    const pins = await openOfflinePins(stores.datastore.db)
+    const { index, records, lifecycle } = pins
+    events = pins.events
     const all = { match: 'exact' as const, statuses: [...PIN_STATES], limit: Number.MAX_SAFE_INTEGER }
     const report = await verifyPinnedBlocks({
       db: stores.datastore.db,
@@ -97,8 +127,9 @@ export async function verifyDataDir (
       }
     }, options)
     if (options.requeue !== true || report.damaged.length === 0) return report
-    return { ...report, requeued: await requeueDamaged(report.damaged, { records }) }
+    return { ...report, requeued: await requeueDamaged(report.damaged, { lifecycle }) }
   } finally {
+    events?.stop()
     await stores.close()
   }
 }
