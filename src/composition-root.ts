@@ -152,11 +152,11 @@ export async function createPinery (config: Config, components: PineryComponents
     }, { events, logger })
     const lifecycle = createPinLifecycle({ records, index, content, onChange: events.onChange })
     const users = createUserStore({ datastore, sync: syncDatastore(datastore) })
-    const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) }, {
-      maxTokensPerUser: config.maxTokensPerUser
-    })
-    // What a revoked token registered stops with it (its event streams end in the HTTP routes).
-    tokens.onRevoke(async (user, ids) => { await webhooks.disableCreatedBy(user, ids) })
+    // What a revoked token registered stops with it: its webhooks in the same write (its event streams end
+    // in the HTTP routes).
+    const tokens = createTokenStore({
+      datastore, users, sync: syncDatastore(datastore), revoking: (user, ids) => webhooks.revoking(user, ids)
+    }, { maxTokensPerUser: config.maxTokensPerUser })
     const quota = createQuota({
       maxPendingPerUser: config.maxPendingPerUser, maxMetaBytesPerUser: config.maxMetaBytesPerUser
     }, {

@@ -9,7 +9,7 @@
  * webhooks once it starts.
  */
 import { join } from 'node:path'
-import { createTokenStore, createUserStore } from './auth/index.js'
+import { createTokenStore, createUserStore, type RevokeHook } from './auth/index.js'
 import { createEventLog, type EventLog } from './events/index.js'
 import { toPinStatus } from './http/pin-status.js'
 import { createLogger } from './logger.js'
@@ -69,12 +69,13 @@ export async function openOfflineTeam (dataDir: string, init: OfflineTeamInit = 
     const { index, lifecycle, events } = await openOfflinePins(datastore.db)
     const users = createUserStore({ datastore, sync: syncDatastore(datastore) })
     const webhooks = opened = await createWebhookStore({ db: datastore.db })
-    const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) }, init)
-    tokens.onRevoke(async (user, ids) => {
-      for (const hook of createdByOf(webhooks, user, ids)) {
-        await webhooks.update(hook.id, { enabled: false, disabledReason: CREATOR_REVOKED })
-      }
-    })
+    // As in the service: the webhooks a revoked token registered are disabled in the revocation's batch.
+    const revoking = (user: string, ids: string[]): ReturnType<RevokeHook> => {
+      const batch = webhooks.updateInBatch(createdByOf(webhooks, user, ids).map(h => h.id),
+        { enabled: false, disabledReason: CREATOR_REVOKED })
+      return { extra: batch.extra, done: batch.written }
+    }
+    const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore), revoking }, init)
     const team = createTeam({
       users,
       tokens,

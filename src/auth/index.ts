@@ -5,6 +5,7 @@
  */
 
 import type { Limits } from '../pins/quota.js'
+import type { ExtraOp } from '../pins/record-store.js'
 
 /** Access levels, each including the ones before it. */
 export const SCOPES = ['pins:add', 'pins:read', 'pins:write', 'admin'] as const
@@ -102,6 +103,13 @@ export interface TokenOptions {
   /** Recorded as `createdBy`; a token creator also bounds the expiry. */
   creator?: TokenCreator
 }
+
+/**
+ * Told of a revocation of `user`'s `tokenIds` before it is written: its `extra` writes land in the
+ * revocation's own batch (what the tokens set up is switched off with them, or nothing is), and `done`
+ * runs once that batch is written.
+ */
+export type RevokeHook = (user: string, tokenIds: string[]) => { extra: ExtraOp[], done(): Promise<void> }
 
 /** Token issuing and checking. */
 export interface TokenStore {

@@ -11,6 +11,7 @@ import type { Outbox } from './outbox.js'
 import type { TargetPolicy } from './target-policy.js'
 import type { DeliveryAttempt, Webhook, WebhookStore } from './webhook-store.js'
 import type { PinEventType } from '../events/index.js'
+import type { RevokeHook } from '../auth/index.js'
 
 /** A webhook as the API shows it (never its secret). */
 export interface WebhookView {
@@ -49,10 +50,12 @@ export interface Webhooks {
    */
   disableNodeWide(owner: string): Promise<number>
   /**
-   * Disables, with the reason, the webhooks these revoked tokens of `owner` registered: a stolen token's
-   * webhook went on sending the user's events to the thief after the token was revoked.
+   * The token store's revocation hook: disables, with the reason, the webhooks these tokens of `owner`
+   * registered (a stolen token's webhook went on sending the user's events to the thief after the token was
+   * revoked), in the revocation's own batch: as two writes, a full disk between them left the token gone and
+   * its webhook enabled for good (asking again found no token to revoke).
    */
-  disableCreatedBy(owner: string, tokenIds: string[]): Promise<number>
+  revoking: RevokeHook
   /** Enables (clearing the failure) or disables a webhook. */
   setEnabled(caller: Caller, id: string, enabled: boolean): Promise<WebhookView>
   /** Sends one `webhook.test` event now, outside the outbox; resolves with the attempt. */
@@ -172,7 +175,17 @@ export function createWebhooks (components: WebhooksComponents): Webhooks {
       return hooks.length
     },
     disableNodeWide: async (owner) => await disable(nodeWideOf(store, owner), NOT_ADMIN),
-    disableCreatedBy: async (owner, ids) => await disable(createdByOf(store, owner, ids), CREATOR_REVOKED),
+    revoking (owner, tokenIds) {
+      const hooks = createdByOf(store, owner, tokenIds).map(h => h.id)
+      const batch = store.updateInBatch(hooks, { enabled: false, disabledReason: CREATOR_REVOKED })
+      return {
+        extra: batch.extra,
+        async done () {
+          await batch.written()
+          for (const id of hooks) await outbox.hold(id)
+        }
+      }
+    },
     async setEnabled (caller, id, enabled) {
       owned(caller, id)
       const next = enabled

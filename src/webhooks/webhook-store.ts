@@ -15,6 +15,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { PinEventType } from '../events/index.js'
+import type { ExtraOp } from '../pins/record-store.js'
 import type { Level } from 'level'
 
 const PREFIX = '/pinery/webhook/'
@@ -119,6 +120,11 @@ export interface WebhookStore {
   all(): Webhook[]
   /** Applies `changes` and persists; returns the webhook, or undefined when it is gone. */
   update(id: string, changes: WebhookChanges): Promise<Webhook | undefined>
+  /**
+   * The writes applying `changes` to each of `ids`, for another store's batch (a token's revocation and the
+   * disabling of what the token registered land together, or neither does); `written()` then takes them in.
+   */
+  updateInBatch(ids: string[], changes: WebhookChanges): { extra: ExtraOp[], written(): Promise<void> }
   /** Removes the webhook and its attempts (the outbox is cleared by the deliverer). */
   remove(id: string): Promise<boolean>
   /** Records an attempt made at `at` (ms since the epoch), keeping the last 100. */
@@ -149,8 +155,14 @@ export async function createWebhookStore (components: { db: Level<string, Uint8A
     recent.set(key.slice(ATTEMPTS.length), ring)
   }
 
+  const encoded = (hook: Webhook): Uint8Array => encoder.encode(JSON.stringify(hook))
   async function persist (hook: Webhook): Promise<void> {
-    await db.put(`${PREFIX}${hook.id}`, encoder.encode(JSON.stringify(hook)), { sync: true })
+    await db.put(`${PREFIX}${hook.id}`, encoded(hook), { sync: true })
+  }
+  function changed (current: Webhook, changes: WebhookChanges): Webhook {
+    const next: Webhook = { ...current, ...changes }
+    for (const key of ['disabledReason', 'failingSince'] as const) if (next[key] == null) delete next[key]
+    return next
   }
 
   /** Newest first, as listed and stored. */
@@ -184,13 +196,25 @@ export async function createWebhookStore (components: { db: Level<string, Uint8A
     async update (id, changes) {
       const current = hooks.get(id)
       if (current == null) return undefined
-      const next: Webhook = { ...current, ...changes }
-      for (const key of ['disabledReason', 'failingSince'] as const) if (next[key] == null) delete next[key]
+      const next = changed(current, changes)
       await persist(next)
       // Removed meanwhile: do not bring it back.
       if (!hooks.has(id)) { await db.del(`${PREFIX}${id}`); return undefined }
       hooks.set(id, next)
       return next
+    },
+    updateInBatch (ids, changes) {
+      const next = ids.flatMap(id => { const h = hooks.get(id); return h == null ? [] : [changed(h, changes)] })
+      return {
+        extra: next.map(h => ({ type: 'put' as const, key: `${PREFIX}${h.id}`, value: encoded(h) })),
+        async written () {
+          for (const h of next) {
+            // Removed meanwhile: do not bring it back.
+            if (hooks.has(h.id)) hooks.set(h.id, h)
+            else await db.del(`${PREFIX}${h.id}`)
+          }
+        }
+      }
     },
     async remove (id) {
       if (!hooks.delete(id)) return false
