@@ -151,7 +151,10 @@ export async function createPinery (config: Config, components: PineryComponents
       maxBufferedBytes: config.eventStreamBufferBytes
     }, { events, logger })
     const lifecycle = createPinLifecycle({ records, index, content, onChange: events.onChange })
-    const users = createUserStore({ datastore, sync: syncDatastore(datastore) })
+    // A member's node-wide webhooks are disabled in the write that stores the user.
+    const users = createUserStore({
+      datastore, sync: syncDatastore(datastore), changing: (user) => webhooks.userChanging(user)
+    })
     // What a revoked token registered stops with it: its webhooks in the same write (its event streams end
     // in the HTTP routes).
     const tokens = createTokenStore({
@@ -189,7 +192,6 @@ export async function createPinery (config: Config, components: PineryComponents
       index,
       removePins: async (owner) => await pins.removeAll(owner),
       removeWebhooks: async (owner) => await webhooks.removeOwned(owner),
-      disableNodeWide: async (owner) => await webhooks.disableNodeWide(owner),
       retire: async (owner, work) => await quota.retire(owner, work),
       nodeUsage: cachedBlockstoreUsage(join(config.dataDir, 'blocks'), NODE_USAGE_MAX_AGE_MS)
     })

@@ -9,7 +9,9 @@
  * webhooks once it starts.
  */
 import { join } from 'node:path'
-import { createTokenStore, createUserStore, type RevokeHook } from './auth/index.js'
+import {
+  createTokenStore, createUserStore, type RevokeHook, type User, type UserChangeHook
+} from './auth/index.js'
 import { createEventLog, type EventLog } from './events/index.js'
 import { toPinStatus } from './http/pin-status.js'
 import { createLogger } from './logger.js'
@@ -17,12 +19,12 @@ import { blockstoreUsage, openDatastore, openStores, syncDatastore } from './nod
 import { PIN_STATES } from './pins/types.js'
 import { createPinIndex, type PinIndex } from './pins/query-index.js'
 import { createPinLifecycle, type PinLifecycle } from './pins/lifecycle.js'
-import { createRecordStore, type RecordStore } from './pins/record-store.js'
+import { createRecordStore, type ExtraOp, type RecordStore } from './pins/record-store.js'
 import { removeEveryRequest } from './pins/remove-owned.js'
 import { requeueDamaged, verifyPinnedBlocks, type VerifyProgress, type VerifyReport } from './pins/verify.js'
 import { createTeam, type Team } from './team/index.js'
 import {
-  CREATOR_REVOKED, createdByOf, createWebhookStore, forgetOutbox, NOT_ADMIN, nodeWideOf, type WebhookStore
+  createWebhookStore, disableCreatedBy, disableNodeWideOf, forgetOutbox, type WebhookStore, type WebhookWrites
 } from './webhooks/index.js'
 import type { Level } from 'level'
 
@@ -50,6 +52,10 @@ async function openOfflinePins (db: Level<string, Uint8Array>): Promise<OfflineP
   return { index, records, lifecycle, events }
 }
 
+/** Webhook writes as a store's hook: nothing runs to deliver offline, so nothing to park once written. */
+const hooked = (writes: WebhookWrites): { extra: ExtraOp[], done(): Promise<void> } =>
+  ({ extra: writes.extra, done: writes.written })
+
 /** A team opened on a data dir; close it to release the lock. */
 export interface OfflineTeam {
   team: Team
@@ -67,14 +73,13 @@ export async function openOfflineTeam (dataDir: string, init: OfflineTeamInit = 
   let opened: WebhookStore | undefined
   try {
     const { index, lifecycle, events } = await openOfflinePins(datastore.db)
-    const users = createUserStore({ datastore, sync: syncDatastore(datastore) })
     const webhooks = opened = await createWebhookStore({ db: datastore.db })
-    // As in the service: the webhooks a revoked token registered are disabled in the revocation's batch.
-    const revoking = (user: string, ids: string[]): ReturnType<RevokeHook> => {
-      const batch = webhooks.updateInBatch(createdByOf(webhooks, user, ids).map(h => h.id),
-        { enabled: false, disabledReason: CREATOR_REVOKED })
-      return { extra: batch.extra, done: batch.written }
-    }
+    // As in the service: a member's node-wide webhooks are disabled in the write that stores the user, and
+    // the webhooks a revoked token registered in the revocation's.
+    const changing = (user: User): ReturnType<UserChangeHook> => hooked(disableNodeWideOf(webhooks, user))
+    const revoking = (user: string, ids: string[]): ReturnType<RevokeHook> =>
+      hooked(disableCreatedBy(webhooks, user, ids))
+    const users = createUserStore({ datastore, sync: syncDatastore(datastore), changing })
     const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore), revoking }, init)
     const team = createTeam({
       users,
@@ -85,11 +90,6 @@ export async function openOfflineTeam (dataDir: string, init: OfflineTeamInit = 
       removeWebhooks: async (owner) => {
         const hooks = webhooks.all().filter(h => h.owner === owner)
         for (const hook of hooks) { await webhooks.remove(hook.id); await forgetOutbox(datastore.db, hook.id) }
-        return hooks.length
-      },
-      disableNodeWide: async (owner) => {
-        const hooks = nodeWideOf(webhooks, owner)
-        for (const hook of hooks) await webhooks.update(hook.id, { enabled: false, disabledReason: NOT_ADMIN })
         return hooks.length
       },
       // Nothing else runs on a stopped data dir.

@@ -111,6 +111,12 @@ export interface TokenOptions {
  */
 export type RevokeHook = (user: string, tokenIds: string[]) => { extra: ExtraOp[], done(): Promise<void> }
 
+/**
+ * Told of a user about to be stored (created or changed): its `extra` writes land in the same batch (a
+ * member's node-wide webhooks are disabled with the demotion, or nothing is), and `done` runs once written.
+ */
+export type UserChangeHook = (user: User) => { extra: ExtraOp[], done(): Promise<void> }
+
 /** Token issuing and checking. */
 export interface TokenStore {
   /** The principal a bearer secret belongs to; throws UnauthorizedError otherwise. */

@@ -124,7 +124,7 @@ export interface WebhookStore {
    * The writes applying `changes` to each of `ids`, for another store's batch (a token's revocation and the
    * disabling of what the token registered land together, or neither does); `written()` then takes them in.
    */
-  updateInBatch(ids: string[], changes: WebhookChanges): { extra: ExtraOp[], written(): Promise<void> }
+  updateInBatch(ids: string[], changes: WebhookChanges): { ids: string[], extra: ExtraOp[], written(): Promise<void> }
   /** Removes the webhook and its attempts (the outbox is cleared by the deliverer). */
   remove(id: string): Promise<boolean>
   /** Records an attempt made at `at` (ms since the epoch), keeping the last 100. */
@@ -206,6 +206,7 @@ export async function createWebhookStore (components: { db: Level<string, Uint8A
     updateInBatch (ids, changes) {
       const next = ids.flatMap(id => { const h = hooks.get(id); return h == null ? [] : [changed(h, changes)] })
       return {
+        ids: next.map(h => h.id),
         extra: next.map(h => ({ type: 'put' as const, key: `${PREFIX}${h.id}`, value: encoded(h) })),
         async written () {
           for (const h of next) {
