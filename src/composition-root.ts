@@ -3,7 +3,6 @@
  * wires them together. `createPinery` opens the data dir, starts the node,
  * the worker pool, the garbage collector and the HTTP server.
  */
-import { chmod, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { IdentityBlockstore } from 'blockstore-core/identity'
 import { createTokenStore, createUserStore } from './auth/index.js'
@@ -21,7 +20,7 @@ import { migrateDatastore } from './node/datastore-format.js'
 import { createDialGate } from './node/dial-gate.js'
 import { toPinStatus } from './http/pin-status.js'
 import { createOutbox, createTargetPolicy, createWebhookStore, createWebhooks } from './webhooks/index.js'
-import { cachedBlockstoreUsage, openStores, syncDatastore } from './node/storage.js'
+import { cachedBlockstoreUsage, openStores, syncDatastore, writeFileDurably } from './node/storage.js'
 import { createGcGuard } from './pins/gc-guard.js'
 import { localBlockSource, networkBlockSource } from './pins/dag-walk-sources.js'
 import { createRequestPins } from './pins/request-pins.js'
@@ -278,13 +277,11 @@ export async function createPinery (config: Config, components: PineryComponents
     }, { app, uploads: uploadSockets, logger })
     cleanup.push(async () => { stopping = true; streams.stop(); await http.close() })
 
-    // Only once everything else works, so a failed start leaves no token nobody saw.
-    const { generated } = await tokens.bootstrapAdmin(config.adminToken)
-    if (generated != null) {
-      const file = join(config.dataDir, 'admin-token')
-      await writeFile(file, `${generated}\n`, { mode: 0o600 })
-      await chmod(file, 0o600) // mode applies only when writeFile creates the file
-    }
+    // Only once everything else works, so a failed start leaves no token nobody saw. A generated one is
+    // in its file (durably) before its hash is stored: stored, no other is generated at the next start.
+    const { generated } = await tokens.bootstrapAdmin(config.adminToken, {
+      keep: async (secret) => { await writeFileDurably(join(config.dataDir, 'admin-token'), `${secret}\n`) }
+    })
 
     return {
       url: http.url,

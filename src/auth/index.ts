@@ -149,9 +149,13 @@ export interface TokenStore {
   onRevoke(listener: (user: string, tokenIds: string[]) => void | Promise<void>): () => void
   /**
    * Makes sure the admin user has a bootstrap token: the given secret, or a
-   * generated one on first start (returned so it can be shown once).
+   * generated one on first start (returned so it can be shown once). A
+   * generated one is handed to `keep` before it is stored: once stored, no
+   * other is generated, so the operator's copy must not be lost after it.
    */
-  bootstrapAdmin(secret: string | undefined): Promise<{ generated?: string }>
+  bootstrapAdmin(
+    secret: string | undefined, options?: { keep?(generated: string): Promise<void> }
+  ): Promise<{ generated?: string }>
 }
 
 /** The user whose bootstrap token PINERY_ADMIN_TOKEN sets; always an admin, never deleted. */

@@ -276,12 +276,14 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
       })
     },
 
-    async bootstrapAdmin (secret) {
-      return await lock.run(ADMIN, async () => await bootstrap(secret))
+    async bootstrapAdmin (secret, options = {}) {
+      return await lock.run(ADMIN, async () => await bootstrap(secret, options.keep))
     }
   }
 
-  async function bootstrap (secret: string | undefined): Promise<{ generated?: string }> {
+  async function bootstrap (
+    secret: string | undefined, keep?: (generated: string) => Promise<void>
+  ): Promise<{ generated?: string }> {
     const admin = await components.users.ensure(ADMIN, 'admin')
     const previous = await readRaw(BOOTSTRAP_KEY)
     if (secret == null && previous != null) return {}
@@ -300,6 +302,8 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
     const info: TokenInfo = {
       id: 'bootstrap', user: ADMIN, label: 'bootstrap', scope: 'admin', created: new Date().toISOString()
     }
+    // The operator's copy first: a crash before the hash is stored generates another at the next start.
+    if (generated != null) await keep?.(generated)
     await removeTokens(ADMIN, replaced, batch => {
       batch.put(tokenKey(hex), json({ ...info, hash: hex, userCreated: admin.created }))
       batch.put(userTokenKey(ADMIN, 'bootstrap'), encoder.encode(hex))
