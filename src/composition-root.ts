@@ -131,7 +131,7 @@ export async function createPinery (config: Config, components: PineryComponents
       onUnpinned: () => { gc.markDirty() }
     })
     const policy = createTargetPolicy({ allow: config.webhookAllow, ownAddresses: [config.httpHost] })
-    const webhookStore = await createWebhookStore({ db: datastore.db })
+    const webhookStore = await createWebhookStore({ db: datastore.db, published: () => events.published() })
     const events = await createEventLog({ maxEvents: config.eventLogMaxEvents, maxAgeMs: config.eventLogMaxAgeMs }, {
       db: datastore.db,
       render: (record, details) => toPinStatus(record, node.delegates(), details),

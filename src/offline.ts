@@ -73,7 +73,7 @@ export async function openOfflineTeam (dataDir: string, init: OfflineTeamInit = 
   let opened: WebhookStore | undefined
   try {
     const { index, lifecycle, events } = await openOfflinePins(datastore.db)
-    const webhooks = opened = await createWebhookStore({ db: datastore.db })
+    const webhooks = opened = await createWebhookStore({ db: datastore.db, published: () => events.published() })
     // As in the service: a member's node-wide webhooks are disabled in the write that stores the user, and
     // the webhooks a revoked token registered in the revocation's.
     const changing = (user: User): ReturnType<UserChangeHook> => hooked(disableNodeWideOf(webhooks, user))

@@ -43,6 +43,11 @@ export interface Webhook {
   enabled: boolean
   /** Why it was disabled. */
   disabledReason?: string
+  /**
+   * While disabled: the last event published when it was disabled. It still wants the events up to it
+   * (they waited for it: delivered once it is enabled again), none after.
+   */
+  disabledAfter?: number
   /** When deliveries started failing (cleared by a success). */
   failingSince?: number
   secret: string
@@ -137,8 +142,15 @@ export interface WebhookStore {
   stop(): Promise<void>
 }
 
+/** Where webhooks are kept. */
+export interface WebhookStoreComponents {
+  db: Level<string, Uint8Array>
+  /** The last event published (EventLog.published): a webhook disabled remembers it (disabledAfter). */
+  published?(): number
+}
+
 /** Opens the store and loads every webhook. */
-export async function createWebhookStore (components: { db: Level<string, Uint8Array> }): Promise<WebhookStore> {
+export async function createWebhookStore (components: WebhookStoreComponents): Promise<WebhookStore> {
   const { db } = components
   const hooks = new Map<string, Webhook>()
   /** Each webhook's last attempts. */
@@ -161,6 +173,11 @@ export async function createWebhookStore (components: { db: Level<string, Uint8A
   }
   function changed (current: Webhook, changes: WebhookChanges): Webhook {
     const next: Webhook = { ...current, ...changes }
+    // The events that waited for it when it was disabled: wanted still, so a crash before they are parked
+    // (or a window of them not read yet) does not skip them as events of a disabled webhook.
+    const published = components.published?.()
+    if (!next.enabled && current.enabled && published != null) next.disabledAfter = published
+    if (next.enabled) delete next.disabledAfter
     for (const key of ['disabledReason', 'failingSince'] as const) if (next[key] == null) delete next[key]
     return next
   }
