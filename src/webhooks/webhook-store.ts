@@ -182,6 +182,33 @@ export async function createWebhookStore (components: WebhookStoreComponents): P
     return next
   }
 
+  /**
+   * `next` (made from `base` with `changes`) has been written. Writes land in the order they were made,
+   * but each is made from the webhook in memory when asked for: one made while another waited for its
+   * fsync (the outbox clearing `failingSince` while the owner disabled it) was computed without it and
+   * written over it, enabling the webhook again. So a write whose base changed meanwhile is made again
+   * on top of what is there now.
+   */
+  async function landed (
+    id: string, base: Webhook, next: Webhook, changes: WebhookChanges
+  ): Promise<Webhook | undefined> {
+    // Removed meanwhile: do not bring it back.
+    if (!hooks.has(id)) { await db.del(`${PREFIX}${id}`); return undefined }
+    if (hooks.get(id) !== base) return await settle(id, hooks.get(id), changes)
+    hooks.set(id, next)
+    return next
+  }
+
+  /** Applies `changes` to `current` and writes it (again on top of a change that landed meanwhile). */
+  async function settle (
+    id: string, current: Webhook | undefined, changes: WebhookChanges
+  ): Promise<Webhook | undefined> {
+    if (current == null) return undefined
+    const next = changed(current, changes)
+    await persist(next)
+    return await landed(id, current, next, changes)
+  }
+
   /** Newest first, as listed and stored. */
   const listed = (id: string): DeliveryAttempt[] => { const r = recent.get(id); return r == null ? [] : shown(r) }
 
@@ -211,26 +238,18 @@ export async function createWebhookStore (components: WebhookStoreComponents): P
     get: (id) => hooks.get(id),
     all: () => [...hooks.values()],
     async update (id, changes) {
-      const current = hooks.get(id)
-      if (current == null) return undefined
-      const next = changed(current, changes)
-      await persist(next)
-      // Removed meanwhile: do not bring it back.
-      if (!hooks.has(id)) { await db.del(`${PREFIX}${id}`); return undefined }
-      hooks.set(id, next)
-      return next
+      return await settle(id, hooks.get(id), changes)
     },
     updateInBatch (ids, changes) {
-      const next = ids.flatMap(id => { const h = hooks.get(id); return h == null ? [] : [changed(h, changes)] })
+      const next = ids.flatMap(id => {
+        const base = hooks.get(id)
+        return base == null ? [] : [{ base, hook: changed(base, changes) }]
+      })
       return {
-        ids: next.map(h => h.id),
-        extra: next.map(h => ({ type: 'put' as const, key: `${PREFIX}${h.id}`, value: encoded(h) })),
+        ids: next.map(n => n.hook.id),
+        extra: next.map(({ hook }) => ({ type: 'put' as const, key: `${PREFIX}${hook.id}`, value: encoded(hook) })),
         async written () {
-          for (const h of next) {
-            // Removed meanwhile: do not bring it back.
-            if (hooks.has(h.id)) hooks.set(h.id, h)
-            else await db.del(`${PREFIX}${h.id}`)
-          }
+          for (const { base, hook } of next) await landed(hook.id, base, hook, changes)
         }
       }
     },
