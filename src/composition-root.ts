@@ -3,7 +3,6 @@
  * wires them together. `createPinery` opens the data dir, starts the node,
  * the worker pool, the garbage collector and the HTTP server.
  */
-import { chmod, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { IdentityBlockstore } from 'blockstore-core/identity'
 import { createTokenStore, createUserStore } from './auth/index.js'
@@ -22,7 +21,7 @@ import { migrateDatastore } from './node/datastore-format.js'
 import { createDialGate } from './node/dial-gate.js'
 import { toPinStatus } from './http/pin-status.js'
 import { createOutbox, createTargetPolicy, createWebhookStore, createWebhooks } from './webhooks/index.js'
-import { cachedBlockstoreUsage, openStores, syncDatastore } from './node/storage.js'
+import { cachedBlockstoreUsage, openStores, syncDatastore, writeFileDurably } from './node/storage.js'
 import { createBackupWriter } from './backup/backup-writer.js'
 import { createGcGuard } from './pins/gc-guard.js'
 import { localBlockSource, networkBlockSource } from './pins/dag-walk-sources.js'
@@ -134,7 +133,7 @@ export async function createPinery (config: Config, components: PineryComponents
       onUnpinned: () => { gc.markDirty() }
     })
     const policy = createTargetPolicy({ allow: config.webhookAllow, ownAddresses: [config.httpHost] })
-    const webhookStore = await createWebhookStore({ db: datastore.db })
+    const webhookStore = await createWebhookStore({ db: datastore.db, published: () => events.published() })
     const events = await createEventLog({ maxEvents: config.eventLogMaxEvents, maxAgeMs: config.eventLogMaxAgeMs }, {
       db: datastore.db,
       render: (record, details) => toPinStatus(record, node.delegates(), details),
@@ -153,12 +152,15 @@ export async function createPinery (config: Config, components: PineryComponents
       maxBufferedBytes: config.eventStreamBufferBytes
     }, { events, logger })
     const lifecycle = createPinLifecycle({ records, index, content, onChange: events.onChange })
-    const users = createUserStore({ datastore, sync: syncDatastore(datastore) })
-    const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) }, {
-      maxTokensPerUser: config.maxTokensPerUser
+    // A member's node-wide webhooks are disabled in the write that stores the user.
+    const users = createUserStore({
+      datastore, sync: syncDatastore(datastore), changing: (user) => webhooks.userChanging(user)
     })
-    // What a revoked token registered stops with it (its event streams end in the HTTP routes).
-    tokens.onRevoke(async (user, ids) => { await webhooks.disableCreatedBy(user, ids) })
+    // What a revoked token registered stops with it: its webhooks in the same write (its event streams end
+    // in the HTTP routes).
+    const tokens = createTokenStore({
+      datastore, users, sync: syncDatastore(datastore), revoking: (user, ids) => webhooks.revoking(user, ids)
+    }, { maxTokensPerUser: config.maxTokensPerUser })
     const quota = createQuota({
       maxPendingPerUser: config.maxPendingPerUser, maxMetaBytesPerUser: config.maxMetaBytesPerUser
     }, {
@@ -191,7 +193,6 @@ export async function createPinery (config: Config, components: PineryComponents
       index,
       removePins: async (owner) => await pins.removeAll(owner),
       removeWebhooks: async (owner) => await webhooks.removeOwned(owner),
-      disableNodeWide: async (owner) => await webhooks.disableNodeWide(owner),
       retire: async (owner, work) => await quota.retire(owner, work),
       nodeUsage: cachedBlockstoreUsage(join(config.dataDir, 'blocks'), NODE_USAGE_MAX_AGE_MS)
     })
@@ -282,13 +283,11 @@ export async function createPinery (config: Config, components: PineryComponents
     }, { app, uploads: uploadSockets, logger })
     cleanup.push(async () => { stopping = true; streams.stop(); await http.close() })
 
-    // Only once everything else works, so a failed start leaves no token nobody saw.
-    const { generated } = await tokens.bootstrapAdmin(config.adminToken)
-    if (generated != null) {
-      const file = join(config.dataDir, 'admin-token')
-      await writeFile(file, `${generated}\n`, { mode: 0o600 })
-      await chmod(file, 0o600) // mode applies only when writeFile creates the file
-    }
+    // Only once everything else works, so a failed start leaves no token nobody saw. A generated one is
+    // in its file (durably) before its hash is stored: stored, no other is generated at the next start.
+    const { generated } = await tokens.bootstrapAdmin(config.adminToken, {
+      keep: async (secret) => { await writeFileDurably(join(config.dataDir, 'admin-token'), `${secret}\n`) }
+    })
 
     return {
       url: http.url,

@@ -3,23 +3,61 @@
  * while the service is stopped (LevelDB's lock refuses it otherwise). It
  * loads the pin records for usage; removing a user's pins removes their
  * records, and the service releases the DAGs no request references at its
- * next start.
+ * next start. Records change through the pin lifecycle with the event log's
+ * hook, as in the service: each change lands with its event in one batch
+ * (pin.deleted, pin.queued), which the service streams and delivers to
+ * webhooks once it starts.
  */
 import { join } from 'node:path'
 import { createBackupWriter } from './backup/backup-writer.js'
 import { restoreBackup, type RestoreReport } from './backup/restore.js'
 import { buildInfo } from './build-info.js'
-import { createTokenStore, createUserStore } from './auth/index.js'
+import {
+  createTokenStore, createUserStore, type RevokeHook, type User, type UserChangeHook
+} from './auth/index.js'
+import { createEventLog, type EventLog } from './events/index.js'
+import { toPinStatus } from './http/pin-status.js'
+import { createLogger } from './logger.js'
 import { blockstoreUsage, openDatastore, openStores, syncDatastore } from './node/storage.js'
 import { PIN_STATES } from './pins/types.js'
-import { createPinIndex } from './pins/query-index.js'
-import { createRecordStore } from './pins/record-store.js'
+import { createPinIndex, type PinIndex } from './pins/query-index.js'
+import { createPinLifecycle, type PinLifecycle } from './pins/lifecycle.js'
+import { createRecordStore, type ExtraOp, type RecordStore } from './pins/record-store.js'
 import { removeEveryRequest } from './pins/remove-owned.js'
 import { requeueDamaged, verifyPinnedBlocks, type VerifyProgress, type VerifyReport } from './pins/verify.js'
 import { createTeam, type Team } from './team/index.js'
 import {
-  CREATOR_REVOKED, createdByOf, createWebhookStore, forgetOutbox, NOT_ADMIN, nodeWideOf, type WebhookStore
+  createWebhookStore, disableCreatedBy, disableNodeWideOf, forgetOutbox, type WebhookStore, type WebhookWrites
 } from './webhooks/index.js'
+import type { Level } from 'level'
+
+/** The pin records of a stopped data dir, changed through their lifecycle: every change with its event. */
+interface OfflinePins {
+  index: PinIndex
+  records: RecordStore
+  lifecycle: PinLifecycle
+  events: EventLog
+}
+
+async function openOfflinePins (db: Level<string, Uint8Array>): Promise<OfflinePins> {
+  const index = createPinIndex()
+  const records = await createRecordStore({ db, index })
+  const keepAll = { maxEvents: Number.MAX_SAFE_INTEGER, maxAgeMs: Number.MAX_SAFE_INTEGER, prunes: false }
+  const events = await createEventLog(keepAll, {
+    db,
+    // No node runs offline, so no addresses to hand out: the service's own answers carry them.
+    render: (record, details) => toPinStatus(record, [], details),
+    logger: createLogger({ level: 'warn', destination: process.stderr })
+  })
+  // No DAG is unpinned offline: the service's start releases those no request references (reconcile).
+  const content = { release: async () => {} }
+  const lifecycle = createPinLifecycle({ records, index, content, onChange: events.onChange })
+  return { index, records, lifecycle, events }
+}
+
+/** Webhook writes as a store's hook: nothing runs to deliver offline, so nothing to park once written. */
+const hooked = (writes: WebhookWrites): { extra: ExtraOp[], done(): Promise<void> } =>
+  ({ extra: writes.extra, done: writes.written })
 
 /** A team opened on a data dir; close it to release the lock. */
 export interface OfflineTeam {
@@ -37,33 +75,24 @@ export async function openOfflineTeam (dataDir: string, init: OfflineTeamInit = 
   const datastore = await openDatastore(dataDir)
   let opened: WebhookStore | undefined
   try {
-    const index = createPinIndex()
-    const records = await createRecordStore({ db: datastore.db, index })
-    const users = createUserStore({ datastore, sync: syncDatastore(datastore) })
-    const webhooks = opened = await createWebhookStore({ db: datastore.db })
-    const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore) }, init)
-    tokens.onRevoke(async (user, ids) => {
-      for (const hook of createdByOf(webhooks, user, ids)) {
-        await webhooks.update(hook.id, { enabled: false, disabledReason: CREATOR_REVOKED })
-      }
-    })
+    const { index, lifecycle, events } = await openOfflinePins(datastore.db)
+    const webhooks = opened = await createWebhookStore({ db: datastore.db, published: () => events.published() })
+    // As in the service: a member's node-wide webhooks are disabled in the write that stores the user, and
+    // the webhooks a revoked token registered in the revocation's.
+    const changing = (user: User): ReturnType<UserChangeHook> => hooked(disableNodeWideOf(webhooks, user))
+    const revoking = (user: string, ids: string[]): ReturnType<RevokeHook> =>
+      hooked(disableCreatedBy(webhooks, user, ids))
+    const users = createUserStore({ datastore, sync: syncDatastore(datastore), changing })
+    const tokens = createTokenStore({ datastore, users, sync: syncDatastore(datastore), revoking }, init)
     const team = createTeam({
       users,
       tokens,
       index,
-      removePins: async (owner) => await removeEveryRequest(index, owner, async (requestid) => {
-        const record = await records.get(requestid)
-        if (record != null) await records.remove(record)
-        return record != null
-      }),
+      removePins: async (owner) => await removeEveryRequest(index, owner, async (requestid) =>
+        await lifecycle.remove(requestid) != null),
       removeWebhooks: async (owner) => {
         const hooks = webhooks.all().filter(h => h.owner === owner)
         for (const hook of hooks) { await webhooks.remove(hook.id); await forgetOutbox(datastore.db, hook.id) }
-        return hooks.length
-      },
-      disableNodeWide: async (owner) => {
-        const hooks = nodeWideOf(webhooks, owner)
-        for (const hook of hooks) await webhooks.update(hook.id, { enabled: false, disabledReason: NOT_ADMIN })
         return hooks.length
       },
       // Nothing else runs on a stopped data dir.
@@ -72,7 +101,7 @@ export async function openOfflineTeam (dataDir: string, init: OfflineTeamInit = 
     })
     // A deletion a crash of the service cut short is finished here as at the service's start.
     await team.finishDeletions()
-    return { team, close: async () => { await webhooks.stop(); await datastore.close() } }
+    return { team, close: async () => { events.stop(); await webhooks.stop(); await datastore.close() } }
   } catch (err) {
     await opened?.stop()
     await datastore.close()
@@ -85,9 +114,11 @@ export async function verifyDataDir (
   dataDir: string, options: { signal?: AbortSignal, onProgress?(p: VerifyProgress): void, requeue?: boolean } = {}
 ): Promise<VerifyReport & { requeued?: number }> {
   const stores = await openStores(dataDir)
+  let events: EventLog | undefined
   try {
-    const index = createPinIndex()
-    const records = await createRecordStore({ db: stores.datastore.db, index })
+    const pins = await openOfflinePins(stores.datastore.db)
+    const { index, records, lifecycle } = pins
+    events = pins.events
     const all = { match: 'exact' as const, statuses: [...PIN_STATES], limit: Number.MAX_SAFE_INTEGER }
     const report = await verifyPinnedBlocks({
       db: stores.datastore.db,
@@ -100,8 +131,9 @@ export async function verifyDataDir (
       }
     }, options)
     if (options.requeue !== true || report.damaged.length === 0) return report
-    return { ...report, requeued: await requeueDamaged(report.damaged, { records }) }
+    return { ...report, requeued: await requeueDamaged(report.damaged, { lifecycle }) }
   } finally {
+    events?.stop()
     await stores.close()
   }
 }

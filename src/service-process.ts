@@ -42,19 +42,8 @@ try {
   fail(`startup failed: ${e.message}${hint}`)
 }
 
-if (pinery.generatedAdminToken != null) {
-  // Shown once, on stderr and never through the logger: logs must not hold secrets.
-  process.stderr.write(`\nGenerated the admin token (also written to ${config.dataDir}/admin-token, mode 0600):\n\n` +
-    `  ${pinery.generatedAdminToken}\n\n`)
-}
-// For the operator whatever the log level (stderr, beside the admin token); the log line is for machines.
-const delegates = pinery.node.delegates()
-process.stderr.write([
-  'Pinery is ready', `  API:      ${pinery.url}`, `  peer ID:  ${pinery.node.peerId}`,
-  ...delegates.map(d => `  delegate: ${d}`), ''
-].join('\n'))
-logger.info({ url: pinery.url, peerId: pinery.node.peerId, delegates }, 'ready')
-
+// Before the ready block: whoever reads it may send SIGTERM at once, and must get a clean stop (an exit
+// by the signal's default action skipped it: the index snapshot, the webhook cursors).
 let stopping = false
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
@@ -71,3 +60,16 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     })
   })
 }
+
+if (pinery.generatedAdminToken != null) {
+  // Shown once, on stderr and never through the logger: logs must not hold secrets.
+  process.stderr.write(`\nGenerated the admin token (also written to ${config.dataDir}/admin-token, mode 0600):\n\n` +
+    `  ${pinery.generatedAdminToken}\n\n`)
+}
+// For the operator whatever the log level (stderr, beside the admin token); the log line is for machines.
+const delegates = pinery.node.delegates()
+process.stderr.write([
+  'Pinery is ready', `  API:      ${pinery.url}`, `  peer ID:  ${pinery.node.peerId}`,
+  ...delegates.map(d => `  delegate: ${d}`), ''
+].join('\n'))
+logger.info({ url: pinery.url, peerId: pinery.node.peerId, delegates }, 'ready')

@@ -5,6 +5,7 @@
  */
 
 import type { Limits } from '../pins/quota.js'
+import type { ExtraOp } from '../pins/record-store.js'
 
 /** Access levels, each including the ones before it. */
 export const SCOPES = ['pins:add', 'pins:read', 'pins:write', 'admin'] as const
@@ -103,6 +104,19 @@ export interface TokenOptions {
   creator?: TokenCreator
 }
 
+/**
+ * Told of a revocation of `user`'s `tokenIds` before it is written: its `extra` writes land in the
+ * revocation's own batch (what the tokens set up is switched off with them, or nothing is), and `done`
+ * runs once that batch is written.
+ */
+export type RevokeHook = (user: string, tokenIds: string[]) => { extra: ExtraOp[], done(): Promise<void> }
+
+/**
+ * Told of a user about to be stored (created or changed): its `extra` writes land in the same batch (a
+ * member's node-wide webhooks are disabled with the demotion, or nothing is), and `done` runs once written.
+ */
+export type UserChangeHook = (user: User) => { extra: ExtraOp[], done(): Promise<void> }
+
 /** Token issuing and checking. */
 export interface TokenStore {
   /** The principal a bearer secret belongs to; throws UnauthorizedError otherwise. */
@@ -135,9 +149,13 @@ export interface TokenStore {
   onRevoke(listener: (user: string, tokenIds: string[]) => void | Promise<void>): () => void
   /**
    * Makes sure the admin user has a bootstrap token: the given secret, or a
-   * generated one on first start (returned so it can be shown once).
+   * generated one on first start (returned so it can be shown once). A
+   * generated one is handed to `keep` before it is stored: once stored, no
+   * other is generated, so the operator's copy must not be lost after it.
    */
-  bootstrapAdmin(secret: string | undefined): Promise<{ generated?: string }>
+  bootstrapAdmin(
+    secret: string | undefined, options?: { keep?(generated: string): Promise<void> }
+  ): Promise<{ generated?: string }>
 }
 
 /** The user whose bootstrap token PINERY_ADMIN_TOKEN sets; always an admin, never deleted. */

@@ -18,7 +18,7 @@ import { createTokenLastUsed } from './token-last-used.js'
 import { boundedExpiry, descendants } from './token-rules.js'
 import {
   ADMIN_USER as ADMIN, DEFAULT_MAX_TOKENS_PER_USER, LABEL_RULE, SCOPES, TOKEN_LABEL,
-  type Principal, type TokenInfo, type Scope, type TokenStore, type User, type UserStore
+  type Principal, type RevokeHook, type TokenInfo, type Scope, type TokenStore, type User, type UserStore
 } from './index.js'
 import type { Batch, Datastore } from 'interface-datastore'
 
@@ -34,6 +34,8 @@ export interface TokenStoreComponents {
   users: Pick<UserStore, 'get' | 'ensure'>
   /** Makes every write so far durable (LevelDB: one synced write flushes its log). */
   sync(): Promise<void>
+  /** Switches off what revoked tokens set up (their webhooks) in the revocation's own batch. */
+  revoking?: RevokeHook
 }
 
 /**
@@ -129,6 +131,11 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
     user: string, ids: Array<{ id: string, hex: string }>, puts: (batch: Batch) => void = () => {}
   ): Promise<void> {
     const batch = datastore.batch()
+    const hook = ids.length === 0 ? undefined : components.revoking?.(user, ids.map(t => t.id))
+    for (const op of hook?.extra ?? []) {
+      if (op.type === 'put') batch.put(new Key(op.key), op.value)
+      else batch.delete(new Key(op.key))
+    }
     for (const { id, hex } of ids) {
       batch.delete(tokenKey(hex))
       batch.delete(userTokenKey(user, id))
@@ -138,6 +145,7 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
     await batch.commit()
     revocations++
     for (const { hex } of ids) known.delete(hex)
+    await hook?.done()
     await Promise.all([...revokeListeners].map(async listener => { await listener(user, ids.map(t => t.id)) }))
   }
 
@@ -268,12 +276,14 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
       })
     },
 
-    async bootstrapAdmin (secret) {
-      return await lock.run(ADMIN, async () => await bootstrap(secret))
+    async bootstrapAdmin (secret, options = {}) {
+      return await lock.run(ADMIN, async () => await bootstrap(secret, options.keep))
     }
   }
 
-  async function bootstrap (secret: string | undefined): Promise<{ generated?: string }> {
+  async function bootstrap (
+    secret: string | undefined, keep?: (generated: string) => Promise<void>
+  ): Promise<{ generated?: string }> {
     const admin = await components.users.ensure(ADMIN, 'admin')
     const previous = await readRaw(BOOTSTRAP_KEY)
     if (secret == null && previous != null) return {}
@@ -292,6 +302,8 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
     const info: TokenInfo = {
       id: 'bootstrap', user: ADMIN, label: 'bootstrap', scope: 'admin', created: new Date().toISOString()
     }
+    // The operator's copy first: a crash before the hash is stored generates another at the next start.
+    if (generated != null) await keep?.(generated)
     await removeTokens(ADMIN, replaced, batch => {
       batch.put(tokenKey(hex), json({ ...info, hash: hex, userCreated: admin.created }))
       batch.put(userTokenKey(ADMIN, 'bootstrap'), encoder.encode(hex))

@@ -7,7 +7,9 @@
 import { Key } from 'interface-datastore'
 import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js'
 import { createKeyedMutex } from '../pins/keyed-mutex.js'
-import { ADMIN_USER, USER_NAME, type Role, type User, type UserChanges, type UserStore } from './index.js'
+import {
+  ADMIN_USER, USER_NAME, type Role, type User, type UserChangeHook, type UserChanges, type UserStore
+} from './index.js'
 import type { Datastore } from 'interface-datastore'
 
 /** Where users are kept. */
@@ -15,6 +17,8 @@ export interface UserStoreComponents {
   datastore: Pick<Datastore, 'get' | 'has' | 'put' | 'delete' | 'query' | 'batch'>
   /** Makes every write so far durable (LevelDB: one synced write flushes its log). */
   sync(): Promise<void>
+  /** What changes with a user in the same write (their node-wide webhooks, once they are not an admin). */
+  changing?: UserChangeHook
 }
 
 const PREFIX = '/pinery/auth/user/'
@@ -64,9 +68,17 @@ export function createUserStore (components: UserStoreComponents): UserStore {
   }
 
   async function save (user: User): Promise<User> {
-    await datastore.put(new Key(`${PREFIX}${user.name}`), encoder.encode(JSON.stringify(user)))
+    const hook = components.changing?.(user)
+    const batch = datastore.batch()
+    batch.put(new Key(`${PREFIX}${user.name}`), encoder.encode(JSON.stringify(user)))
+    for (const op of hook?.extra ?? []) {
+      if (op.type === 'put') batch.put(new Key(op.key), op.value)
+      else batch.delete(new Key(op.key))
+    }
+    await batch.commit()
     await components.sync()
     ;(await all()).set(user.name, user)
+    await hook?.done()
     return user
   }
 

@@ -57,6 +57,11 @@ export interface EventLogInit {
   maxAgeMs: number
   /** How often the window is enforced. */
   pruneIntervalMs?: number
+  /**
+   * false: never drops events (the offline CLI, where no outbox parks what its webhooks still need before
+   * a prune); the service's next start enforces the window.
+   */
+  prunes?: boolean
 }
 
 /** What the log needs. */
@@ -100,6 +105,7 @@ function decode (value: Uint8Array): LoggedEvent {
 export async function createEventLog (init: EventLogInit, components: EventLogComponents): Promise<EventLog> {
   const { db } = components
   const log = components.logger.child({ component: 'events' })
+  const prunes = init.prunes !== false
   const stored = await db.get(LAST_KEY)
   let last = stored == null ? 0 : Number(decoder.decode(stored))
   let floor: number | undefined
@@ -157,7 +163,7 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
       settling.delete(next)
       published = next
       // The interval keeps the window by age; a burst must not overshoot the count for long.
-      if (published - lowest >= init.maxEvents + PRUNE_SLACK) {
+      if (prunes && published - lowest >= init.maxEvents + PRUNE_SLACK) {
         void api.prune().catch(err => { log.warn({ err }, 'cannot prune the event log') })
       }
       if (value === false) continue
@@ -224,10 +230,12 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
     lowest = kept ?? published + 1
   }
 
-  const timer = setInterval(() => {
-    void api.prune().catch(err => { log.warn({ err }, 'cannot prune the event log') })
-  }, init.pruneIntervalMs ?? 10_000)
-  timer.unref()
+  const timer = prunes
+    ? setInterval(() => {
+        void api.prune().catch(err => { log.warn({ err }, 'cannot prune the event log') })
+      }, init.pruneIntervalMs ?? 10_000)
+    : undefined
+  timer?.unref()
 
   const api: EventLog = {
     onChange (changes) {

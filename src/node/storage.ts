@@ -2,8 +2,8 @@
  * Opens the data dir: blocks in `<dir>/blocks`, everything else in the
  * LevelDB at `<dir>/datastore`. Used by the service and by the offline CLI.
  */
-import { access, chmod, constants, mkdir, opendir, stat } from 'node:fs/promises'
-import { join } from 'node:path'
+import { access, chmod, constants, mkdir, open, opendir, rename, stat } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { LevelDatastore } from 'datastore-level'
 import { Level } from 'level'
 import { ConfigError, DataDirLockedError, causeChain } from '../errors.js'
@@ -27,6 +27,26 @@ export interface Stores {
  */
 export function ownerOnlyFiles (): void {
   process.umask(0o077)
+}
+
+/**
+ * Writes `data` to `path` (owner-only) so that a power cut leaves the old file or the whole new one: a
+ * temporary file, fsynced, renamed over `path`, then the directory fsynced. A plain writeFile can leave a
+ * new file empty after a power cut (ext4 commits its name before its delayed data).
+ */
+export async function writeFileDurably (path: string, data: string): Promise<void> {
+  const tmp = `${path}.tmp`
+  const file = await open(tmp, 'w', 0o600)
+  try {
+    await file.chmod(0o600) // the mode applies only when open creates the file
+    await file.writeFile(data)
+    await file.sync()
+  } finally {
+    await file.close()
+  }
+  await rename(tmp, path)
+  const dir = await open(dirname(path), 'r')
+  try { await dir.sync() } finally { await dir.close() }
 }
 
 /**

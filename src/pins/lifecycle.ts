@@ -47,6 +47,12 @@ export interface PinLifecycle {
   transition(
     record: PinRecord, to: PinState, patch?: { dagSize?: number, failure?: string }
   ): Promise<PinRecord | undefined>
+  /**
+   * Sends a `pinned` request back to `queued`, to be fetched again (`pinery verify --repair` found its DAG
+   * damaged); returns the new record, or undefined when it is gone or not pinned. It keeps referencing its
+   * CID, so the DAG stays pinned meanwhile. The only way back from a settled state, so not a transition.
+   */
+  refetch(requestid: string): Promise<PinRecord | undefined>
 }
 
 /** What the lifecycle needs. */
@@ -170,6 +176,20 @@ export function createPinLifecycle (components: PinLifecycleComponents): PinLife
       if (result == null) return undefined
       await content.release(released(result.current, result.next))
       return result.next
+    },
+
+    async refetch (requestid) {
+      return await lock.run(requestid, async () => {
+        const record = await records.get(requestid)
+        if (record?.status !== 'pinned') return undefined
+        const { dagSize: _settled, ...rest } = record
+        const next: PinRecord = { ...rest, status: 'queued' }
+        // Like any change a client relies on, durable, with its event (pin.queued) in the same batch.
+        await recorded([{ kind: 'queued', record: next }], async (extra) => {
+          await records.write(next, record, undefined, { extra })
+        })
+        return next
+      })
     }
   }
 }

@@ -9,7 +9,7 @@
 import toBuffer from 'it-to-buffer'
 import { blockMatches, IDENTITY } from './cid.js'
 import { refBlockCid as blockCid, refKeys } from './dag-pins.js'
-import type { RecordStore } from './record-store.js'
+import type { PinLifecycle } from './lifecycle.js'
 import type { PinState } from './types.js'
 import type { Blockstore } from 'interface-blockstore'
 import type { Level } from 'level'
@@ -110,9 +110,10 @@ export async function verifyPinnedBlocks (
   return { dags: perRoot.size, blocks, bytes, damaged }
 }
 
-/** What sending damaged DAGs back to the queue changes: the data dir's records (offline). */
+/** What sending damaged DAGs back to the queue changes: the data dir's records, through their lifecycle (offline). */
 export interface RequeueComponents {
-  records: Pick<RecordStore, 'get' | 'write'>
+  /** Writes each change with its event (pin.queued) in one batch, as the service does. */
+  lifecycle: Pick<PinLifecycle, 'refetch'>
 }
 
 /**
@@ -121,18 +122,15 @@ export interface RequeueComponents {
  * fetched. The DAG stays pinned meanwhile: unpinned, the blocks below a missing node were reachable by
  * nothing, and the first sweep after the start collected them (whole blocks, maybe nowhere else) before the
  * fetch got to them. A request that fails then releases the DAG by its stored block list (request-pins.ts),
- * as a deletion does. Resolves with the number of requests sent back; a second run after a crash finds the
- * rest still `pinned`.
+ * as a deletion does. Each change is written with its pin.queued event (a client following the events,
+ * or a webhook, learns that its pinned request is being fetched again). Resolves with the number of requests
+ * sent back; a second run after a crash finds the rest still `pinned`.
  */
 export async function requeueDamaged (damaged: DamagedDag[], components: RequeueComponents): Promise<number> {
   let requeued = 0
   for (const d of damaged) {
     for (const { requestid } of d.requests) {
-      const record = await components.records.get(requestid)
-      if (record?.status !== 'pinned') continue
-      const { dagSize: _settled, ...rest } = record
-      await components.records.write({ ...rest, status: 'queued' }, record, undefined, { durable: true })
-      requeued++
+      if (await components.lifecycle.refetch(requestid) != null) requeued++
     }
   }
   return requeued

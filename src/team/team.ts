@@ -15,8 +15,6 @@ export interface TeamComponents {
   removePins(owner: string): Promise<number>
   /** Removes every webhook `owner` registered: a new user of the same name must not inherit them. */
   removeWebhooks(owner: string): Promise<number>
-  /** Disables `owner`'s node-wide webhooks (they have become a member: those are an admin's). */
-  disableNodeWide(owner: string): Promise<number>
   /** Runs `work` while no new pin request of `owner` can be admitted (Quota.retire). */
   retire<T>(owner: string, work: () => Promise<T>): Promise<T>
   /** Blocks and bytes in the blockstore. */
@@ -70,9 +68,8 @@ export function createTeam (components: TeamComponents): LocalTeam {
     },
 
     async updateUser (name, changes) {
-      const user = await users.update(name, changes)
-      if (user.role !== 'admin') await components.disableNodeWide(name)
-      return view(user)
+      // A member's node-wide webhooks are disabled in the same write (the user store's hook).
+      return view(await users.update(name, changes))
     },
 
     async deleteUser (name, options = {}) {

@@ -11,6 +11,8 @@ import type { Outbox } from './outbox.js'
 import type { TargetPolicy } from './target-policy.js'
 import type { DeliveryAttempt, Webhook, WebhookStore } from './webhook-store.js'
 import type { PinEventType } from '../events/index.js'
+import type { ExtraOp } from '../pins/record-store.js'
+import type { RevokeHook, User, UserChangeHook } from '../auth/index.js'
 
 /** A webhook as the API shows it (never its secret). */
 export interface WebhookView {
@@ -44,15 +46,18 @@ export interface Webhooks {
   /** Removes every webhook `owner` registered (the user is being deleted); resolves with how many. */
   removeOwned(owner: string): Promise<number>
   /**
-   * Disables `owner`'s node-wide webhooks, with the reason (they are no longer an admin): they carried
-   * every user's events to a member's URL, unseen by that member; resolves with how many.
+   * The user store's change hook: a user who is not an admin has their node-wide webhooks disabled, with
+   * the reason (they carried every user's events to a member's URL, unseen by that member), in the same
+   * write as the user: as two writes, a full disk between them stored the demotion and left them enabled.
    */
-  disableNodeWide(owner: string): Promise<number>
+  userChanging: UserChangeHook
   /**
-   * Disables, with the reason, the webhooks these revoked tokens of `owner` registered: a stolen token's
-   * webhook went on sending the user's events to the thief after the token was revoked.
+   * The token store's revocation hook: disables, with the reason, the webhooks these tokens of `owner`
+   * registered (a stolen token's webhook went on sending the user's events to the thief after the token was
+   * revoked), in the revocation's own batch: as two writes, a full disk between them left the token gone and
+   * its webhook enabled for good (asking again found no token to revoke).
    */
-  disableCreatedBy(owner: string, tokenIds: string[]): Promise<number>
+  revoking: RevokeHook
   /** Enables (clearing the failure) or disables a webhook. */
   setEnabled(caller: Caller, id: string, enabled: boolean): Promise<WebhookView>
   /** Sends one `webhook.test` event now, outside the outbox; resolves with the attempt. */
@@ -87,6 +92,21 @@ export function createdByOf (store: Pick<WebhookStore, 'all'>, owner: string, to
   return store.all().filter(h => h.owner === owner && h.createdBy != null && ids.has(h.createdBy) && h.enabled)
 }
 
+/** A change of webhooks that rides in another store's batch (webhook-store.ts, updateInBatch). */
+export type WebhookWrites = ReturnType<WebhookStore['updateInBatch']>
+
+/** The writes disabling what the revoked tokens `tokenIds` of `owner` registered (service and offline). */
+export function disableCreatedBy (store: WebhookStore, owner: string, tokenIds: string[]): WebhookWrites {
+  const ids = createdByOf(store, owner, tokenIds).map(h => h.id)
+  return store.updateInBatch(ids, { enabled: false, disabledReason: CREATOR_REVOKED })
+}
+
+/** The writes disabling the node-wide webhooks of `user` unless they are an admin (service and offline). */
+export function disableNodeWideOf (store: WebhookStore, user: User): WebhookWrites {
+  const ids = user.role === 'admin' ? [] : nodeWideOf(store, user.name).map(h => h.id)
+  return store.updateInBatch(ids, { enabled: false, disabledReason: NOT_ADMIN })
+}
+
 /** `owner`'s enabled node-wide webhooks. */
 export function nodeWideOf (store: Pick<WebhookStore, 'all'>, owner: string): Webhook[] {
   return store.all().filter(h => h.owner === owner && h.all && h.enabled)
@@ -116,12 +136,15 @@ export function createWebhooks (components: WebhooksComponents): Webhooks {
     }
   }
 
-  async function disable (hooks: Webhook[], reason: string): Promise<number> {
-    for (const hook of hooks) {
-      await store.update(hook.id, { enabled: false, disabledReason: reason })
-      await outbox.hold(hook.id)
+  /** Disables webhooks in another store's batch; once it is written, parks what they wait for. */
+  function disabling (writes: WebhookWrites): { extra: ExtraOp[], done(): Promise<void> } {
+    return {
+      extra: writes.extra,
+      async done () {
+        await writes.written()
+        for (const id of writes.ids) await outbox.hold(id)
+      }
     }
-    return hooks.length
   }
 
   function owned (caller: Caller, id: string): Webhook {
@@ -171,8 +194,8 @@ export function createWebhooks (components: WebhooksComponents): Webhooks {
       }
       return hooks.length
     },
-    disableNodeWide: async (owner) => await disable(nodeWideOf(store, owner), NOT_ADMIN),
-    disableCreatedBy: async (owner, ids) => await disable(createdByOf(store, owner, ids), CREATOR_REVOKED),
+    userChanging: (user) => disabling(disableNodeWideOf(store, user)),
+    revoking: (owner, tokenIds) => disabling(disableCreatedBy(store, owner, tokenIds)),
     async setEnabled (caller, id, enabled) {
       owned(caller, id)
       const next = enabled

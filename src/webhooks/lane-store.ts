@@ -41,6 +41,8 @@ export interface LaneStore {
   write(ops: ExtraOp[]): Promise<void>
   /** Forgets webhook `id`'s cursor and parked entries. */
   forget(id: string): Promise<void>
+  /** Forgets the cursor and parked entries of every webhook not in `kept`; resolves with how many webhooks'. */
+  forgetAllBut(kept: Set<string>): Promise<number>
 }
 
 /** Creates the lane store on the LevelDB. */
@@ -149,8 +151,34 @@ export function createLaneStore (components: LaneStoreComponents): LaneStore {
 
     write: async (ops) => { await batcher.write(ops) },
 
-    forget: async (id) => { await forgetOutbox(db, id) }
+    forget: async (id) => { await forgetOutbox(db, id) },
+
+    forgetAllBut: async (kept) => await forgetLeftovers(db, kept)
   }
+}
+
+/**
+ * Forgets what webhooks that are gone left behind: a removal is two writes (the webhook, then its outbox),
+ * and a crash or a full disk between them left its parked entries (event bodies: pin names, CIDs, meta of
+ * a user who may be deleted by now) and cursor in LevelDB for good, with no webhook to reach them by. One
+ * seek per webhook with outbox keys: there are few.
+ */
+async function forgetLeftovers (db: Level<string, Uint8Array>, kept: Set<string>): Promise<number> {
+  const gone = new Set<string>()
+  for (const prefix of [PREFIX, CURSOR]) {
+    let from = prefix
+    for (;;) {
+      let id: string | undefined
+      for await (const key of db.keys({ gt: from, lt: `${prefix}\xff`, limit: 1 })) {
+        id = key.slice(prefix.length).split('/')[0]
+      }
+      if (id == null) break
+      if (!kept.has(id)) gone.add(id)
+      from = `${prefix}${id}/\xff`
+    }
+  }
+  for (const id of gone) await forgetOutbox(db, id)
+  return gone.size
 }
 
 /** Deletes webhook `id`'s cursor and parked entries (its webhook is gone); also for a stopped data dir. */

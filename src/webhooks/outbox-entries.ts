@@ -59,6 +59,10 @@ export const entryOf = (id: string, e: LoggedEvent, bytes: Uint8Array): Entry =>
   ({ webhook: id, id: e.id, requestid: e.event.pin.requestid,
     body: bytes, attempts: 0, nextAt: 0, parked: false })
 
-/** Whether `hook` wants event `e` (enabled, subscribed to its type, and its owner's or node-wide). */
+/**
+ * Whether `hook` wants event `e`: enabled (or disabled after `e` was published: it waited for it), subscribed
+ * to its type, and its owner's or node-wide.
+ */
 export const matches = (hook: Webhook, e: LoggedEvent): boolean =>
-  hook.enabled && hook.events.includes(e.event.type) && (hook.all || hook.owner === e.event.user)
+  (hook.enabled || e.id <= (hook.disabledAfter ?? -1)) && hook.events.includes(e.event.type) &&
+  (hook.all || hook.owner === e.event.user)

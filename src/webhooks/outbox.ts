@@ -230,6 +230,8 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
 
   return {
     async start () {
+      const left = await durable.forgetAllBut(new Set(store.all().map(h => h.id)))
+      if (left > 0) log.info({ webhooks: left }, 'forgot the outbox entries of webhooks removed before a crash')
       for (const hook of store.all()) {
         let cursor = await durable.cursor(hook.id)
         if (cursor == null) await durable.createCursor(hook.id, cursor = events.published())

@@ -15,6 +15,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { PinEventType } from '../events/index.js'
+import type { ExtraOp } from '../pins/record-store.js'
 import type { Level } from 'level'
 
 const PREFIX = '/pinery/webhook/'
@@ -42,6 +43,11 @@ export interface Webhook {
   enabled: boolean
   /** Why it was disabled. */
   disabledReason?: string
+  /**
+   * While disabled: the last event published when it was disabled. It still wants the events up to it
+   * (they waited for it: delivered once it is enabled again), none after.
+   */
+  disabledAfter?: number
   /** When deliveries started failing (cleared by a success). */
   failingSince?: number
   secret: string
@@ -119,6 +125,11 @@ export interface WebhookStore {
   all(): Webhook[]
   /** Applies `changes` and persists; returns the webhook, or undefined when it is gone. */
   update(id: string, changes: WebhookChanges): Promise<Webhook | undefined>
+  /**
+   * The writes applying `changes` to each of `ids`, for another store's batch (a token's revocation and the
+   * disabling of what the token registered land together, or neither does); `written()` then takes them in.
+   */
+  updateInBatch(ids: string[], changes: WebhookChanges): { ids: string[], extra: ExtraOp[], written(): Promise<void> }
   /** Removes the webhook and its attempts (the outbox is cleared by the deliverer). */
   remove(id: string): Promise<boolean>
   /** Records an attempt made at `at` (ms since the epoch), keeping the last 100. */
@@ -131,8 +142,15 @@ export interface WebhookStore {
   stop(): Promise<void>
 }
 
+/** Where webhooks are kept. */
+export interface WebhookStoreComponents {
+  db: Level<string, Uint8Array>
+  /** The last event published (EventLog.published): a webhook disabled remembers it (disabledAfter). */
+  published?(): number
+}
+
 /** Opens the store and loads every webhook. */
-export async function createWebhookStore (components: { db: Level<string, Uint8Array> }): Promise<WebhookStore> {
+export async function createWebhookStore (components: WebhookStoreComponents): Promise<WebhookStore> {
   const { db } = components
   const hooks = new Map<string, Webhook>()
   /** Each webhook's last attempts. */
@@ -149,8 +167,46 @@ export async function createWebhookStore (components: { db: Level<string, Uint8A
     recent.set(key.slice(ATTEMPTS.length), ring)
   }
 
+  const encoded = (hook: Webhook): Uint8Array => encoder.encode(JSON.stringify(hook))
   async function persist (hook: Webhook): Promise<void> {
-    await db.put(`${PREFIX}${hook.id}`, encoder.encode(JSON.stringify(hook)), { sync: true })
+    await db.put(`${PREFIX}${hook.id}`, encoded(hook), { sync: true })
+  }
+  function changed (current: Webhook, changes: WebhookChanges): Webhook {
+    const next: Webhook = { ...current, ...changes }
+    // The events that waited for it when it was disabled: wanted still, so a crash before they are parked
+    // (or a window of them not read yet) does not skip them as events of a disabled webhook.
+    const published = components.published?.()
+    if (!next.enabled && current.enabled && published != null) next.disabledAfter = published
+    if (next.enabled) delete next.disabledAfter
+    for (const key of ['disabledReason', 'failingSince'] as const) if (next[key] == null) delete next[key]
+    return next
+  }
+
+  /**
+   * `next` (made from `base` with `changes`) has been written. Writes land in the order they were made,
+   * but each is made from the webhook in memory when asked for: one made while another waited for its
+   * fsync (the outbox clearing `failingSince` while the owner disabled it) was computed without it and
+   * written over it, enabling the webhook again. So a write whose base changed meanwhile is made again
+   * on top of what is there now.
+   */
+  async function landed (
+    id: string, base: Webhook, next: Webhook, changes: WebhookChanges
+  ): Promise<Webhook | undefined> {
+    // Removed meanwhile: do not bring it back.
+    if (!hooks.has(id)) { await db.del(`${PREFIX}${id}`); return undefined }
+    if (hooks.get(id) !== base) return await settle(id, hooks.get(id), changes)
+    hooks.set(id, next)
+    return next
+  }
+
+  /** Applies `changes` to `current` and writes it (again on top of a change that landed meanwhile). */
+  async function settle (
+    id: string, current: Webhook | undefined, changes: WebhookChanges
+  ): Promise<Webhook | undefined> {
+    if (current == null) return undefined
+    const next = changed(current, changes)
+    await persist(next)
+    return await landed(id, current, next, changes)
   }
 
   /** Newest first, as listed and stored. */
@@ -182,15 +238,20 @@ export async function createWebhookStore (components: { db: Level<string, Uint8A
     get: (id) => hooks.get(id),
     all: () => [...hooks.values()],
     async update (id, changes) {
-      const current = hooks.get(id)
-      if (current == null) return undefined
-      const next: Webhook = { ...current, ...changes }
-      for (const key of ['disabledReason', 'failingSince'] as const) if (next[key] == null) delete next[key]
-      await persist(next)
-      // Removed meanwhile: do not bring it back.
-      if (!hooks.has(id)) { await db.del(`${PREFIX}${id}`); return undefined }
-      hooks.set(id, next)
-      return next
+      return await settle(id, hooks.get(id), changes)
+    },
+    updateInBatch (ids, changes) {
+      const next = ids.flatMap(id => {
+        const base = hooks.get(id)
+        return base == null ? [] : [{ base, hook: changed(base, changes) }]
+      })
+      return {
+        ids: next.map(n => n.hook.id),
+        extra: next.map(({ hook }) => ({ type: 'put' as const, key: `${PREFIX}${hook.id}`, value: encoded(hook) })),
+        async written () {
+          for (const { base, hook } of next) await landed(hook.id, base, hook, changes)
+        }
+      }
     },
     async remove (id) {
       if (!hooks.delete(id)) return false

@@ -55,7 +55,8 @@ const ROWS: Row[] = [
   { method: 'GET', pattern: '/users/:name/tokens', path: '/users/nobody/tokens', need: 'admin' },
   { method: 'POST', pattern: '/users/:name/tokens', path: '/users/nobody/tokens', need: 'admin', body: '{}' },
   { method: 'DELETE', pattern: '/users/:name/tokens/:id', path: '/users/nobody/tokens/x', need: 'admin' },
-  { method: 'GET', pattern: '/usage/all', path: '/usage/all', need: 'admin' }
+  { method: 'GET', pattern: '/usage/all', path: '/usage/all', need: 'admin' },
+  { method: 'GET', pattern: '/backup', path: '/backup', need: 'admin' }
 ]
 // Answered before authentication: the operator's probes, the page itself, signing in and out.
 const PUBLIC = new Set(['/health', '/metrics', '/', '/app/{*path}', '/session'])
