@@ -21,12 +21,19 @@
  *     [--warmup 1]
  *
  * The receivers (hook-receiver.mjs) check every signature (with the secret the bench hands them after
- * registering) and count bad ones; `--receiver node` runs the node:http receiver of earlier rounds,
- * which does not check and costs ~2.5× the CPU per POST on the same cores.
+ * registering), count bad ones, count every event once and check each pin request's events come in id
+ * order; `--receiver node` runs the node:http receiver of earlier rounds, which does not check and costs
+ * ~2.5× the CPU per POST on the same cores.
+ *
+ * `--nice 19` (the default) runs the receivers and the stream client at the lowest CPU priority: in a
+ * deployment they are other machines, and on this 2-core machine their ~1 CPU-s per run otherwise
+ * competes with Pinery as if it were Pinery's own cost. They still get every core-moment Pinery leaves
+ * idle, so every event still reaches them (later: the delivery lag rises). `--nice 0` is the same-priority
+ * mode of rounds four to seven; `--nice 19,0` runs both, side by side, as separate variants.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { setPriority, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -47,7 +54,9 @@ const { values } = parseArgs({
     baseline: { type: 'string', multiple: true },
     server: { type: 'string', default: SERVER },
     /** `net`: hook-receiver.mjs (checks every signature); `node`: hook-receiver-node.mjs (node:http, no checks). */
-    receiver: { type: 'string', default: 'net' }
+    receiver: { type: 'string', default: 'net' },
+    /** The receivers' and stream client's niceness; a comma list runs each as its own variant. */
+    nice: { type: 'string', default: '19' }
   }
 })
 const count = Number(values.count)
@@ -81,11 +90,14 @@ interface Stats {
   p99: number
   max: number
   bad: number
+  disorder?: number
   connections?: number
 }
 
-async function startReceiver (args: string[] = []): Promise<{ child: ChildProcess, url: string }> {
+/** A receiver (or, with `args`, the stream client) at niceness `nice`. */
+async function startReceiver (nice: number, args: string[] = []): Promise<{ child: ChildProcess, url: string }> {
   const child = spawn(process.execPath, args.length > 0 ? args : [RECEIVER], { stdio: ['ignore', 'pipe', 'inherit'] })
+  if (nice !== 0) setPriority(child.pid as number, nice)
   const port = await new Promise<number>((resolve) => {
     child.stdout?.once('data', (d: Buffer) => { resolve((JSON.parse(d.toString()) as { port: number }).port) })
   })
@@ -118,9 +130,9 @@ async function watcherTokens (base: string, n: number): Promise<string[]> {
  */
 const dataDirs: string[] = []
 
-/** One run of the build `script`; with notifications when `notify`. */
+/** One run of the build `script`; with notifications when `notify`, their receivers at niceness `nice`. */
 async function runOnce (
-  origin: { addrs: string[] }, cids: string[], notify: boolean, script: string, label: string
+  origin: { addrs: string[] }, cids: string[], notify: boolean, script: string, label: string, nice = 0
 ): Promise<string[]> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-events-'))
   dataDirs.push(dataDir)
@@ -129,7 +141,7 @@ async function runOnce (
     PINERY_WEBHOOK_ALLOW: '127.0.0.1'
   }, script)
   const receivers = notify
-    ? await Promise.all(Array.from({ length: Number(values.webhooks) }, async () => await startReceiver()))
+    ? await Promise.all(Array.from({ length: Number(values.webhooks) }, async () => await startReceiver(nice)))
     : []
   let clients: { child: ChildProcess, url: string } | undefined
   try {
@@ -145,7 +157,7 @@ async function runOnce (
       // A user holds at most MAX_STREAMS_PER_USER: the streams are spread over admins (a team's dashboards),
       // each following every user's events.
       const watchers = await watcherTokens(server.url, Math.ceil(Number(values.streams) / MAX_STREAMS_PER_USER))
-      clients = await startReceiver([SSE_CLIENTS, `${server.url}/events?all=true`, watchers.join(','),
+      clients = await startReceiver(nice, [SSE_CLIENTS, `${server.url}/events?all=true`, watchers.join(','),
         values.streams as string])
       // Every stream open before the first pin.
       await new Promise(resolve => setTimeout(resolve, 1000))
@@ -205,6 +217,7 @@ async function runOnce (
     const delivered = performance.now()
     stats = await Promise.all(receivers.map(async r => await (await fetch(`${r.url}/_stats`)).json() as Stats))
     const bad = stats.reduce((a, s) => a + s.bad, 0)
+    const disorder = stats.reduce((a, s) => a + (s.disorder ?? 0), 0)
     process.stderr.write(`  connections at each receiver: ${stats.map(s => s.connections ?? '?').join(' / ')}\n`)
     const cpuDelivered = (await cpuSeconds(server.child.pid as number) - cpuBefore).toFixed(1)
     // What the receivers and the stream client spent on the same cores (since they started).
@@ -217,7 +230,8 @@ async function runOnce (
     const streamed = clients == null ? 0 : (await (await fetch(`${clients.url}/_stats`)).json() as { min: number }).min
     return [`with ${receivers.length} webhooks + ${values.streams as string} streams${label}`,
       `${((settled - started) / 1000).toFixed(1)} s`, rate, `${cpu} s`,
-      `${stats.map(s => s.count).join(' / ')} of ${total}${bad > 0 ? ` (${bad} bad signatures)` : ''}`,
+      `${stats.map(s => s.count).join(' / ')} of ${total}${bad > 0 ? ` (${bad} bad signatures)` : ''}` +
+      (disorder > 0 ? ` (${disorder} out of order)` : ''),
       `${((delivered - started) / 1000).toFixed(1)} s`,
       `${cpuDelivered} s`, `${othersCpu} s`, `${p50} / ${p99} ms`, `${streamed} of ${total}`, (rss / MiB).toFixed(0)]
   } finally {
@@ -231,16 +245,24 @@ const origin = await startPeer<{ addrs: string[] }>(['origin-many', '--count', S
 const cids: string[] = []
 for (let i = 0; i < count; i++) cids.push((await manyBlock(i)).cid.toString())
 const rows: string[][] = []
-/** Per variant (0 = without), per round: seconds until settled and Pinery CPU-s until settled. */
-const byVariant: Array<Array<{ label: string, settled: number, cpu: number }>> = []
+/**
+ * Per variant (0 = without), per round: seconds until settled, Pinery CPU-s until settled and until
+ * delivered, the receivers' and stream client's CPU-s, the delivery lag p99 (ms).
+ */
+interface Round { label: string, settled: number, cpu: number, cpuAll: number, others: number, p99: number }
+const byVariant: Round[][] = []
 try {
   const variants: Array<() => Promise<string[]>> = [
-    async () => await runOnce(origin.value, cids, false, values.server, ''),
-    async () => await runOnce(origin.value, cids, true, values.server, '')
+    async () => await runOnce(origin.value, cids, false, values.server, '')
   ]
-  for (const spec of values.baseline ?? []) {
-    const [label, path] = spec.includes('=') ? spec.split('=', 2) as [string, string] : ['baseline', spec]
-    variants.push(async () => await runOnce(origin.value, cids, true, path, ` (${label})`))
+  const nices = values.nice.split(',').map(Number)
+  for (const nice of nices) {
+    const mode = nices.length > 1 || nice !== 19 ? ` [nice ${nice}]` : ''
+    variants.push(async () => await runOnce(origin.value, cids, true, values.server, mode, nice))
+    for (const spec of values.baseline ?? []) {
+      const [label, path] = spec.includes('=') ? spec.split('=', 2) as [string, string] : ['baseline', spec]
+      variants.push(async () => await runOnce(origin.value, cids, true, path, ` (${label})${mode}`, nice))
+    }
   }
   for (let i = 0; i < Number(values.warmup); i++) {
     process.stderr.write(`warm-up, not counted: ${(await (variants[0] as () => Promise<string[]>)()).join(' | ')}\n`)
@@ -251,15 +273,18 @@ try {
       const row = await (variants[v] as () => Promise<string[]>)()
       process.stderr.write(`${row.join(' | ')}\n`)
       rows.push(row)
+      const others = (row[7] as string).split(' + ').reduce((a, x) => a + parseFloat(x), 0)
       ;(byVariant[v] ??= [])[run] = { label: row[0] as string, settled: parseFloat(row[1] as string),
-        cpu: parseFloat(row[3] as string) }
+        cpu: parseFloat(row[3] as string), cpuAll: parseFloat(row[6] as string), others,
+        p99: parseFloat((row[8] as string).split(' / ')[1] ?? '') }
     }
   }
 } finally {
   origin.child.kill('SIGTERM')
   for (const dir of dataDirs) await rm(dir, { recursive: true, force: true })
 }
-process.stdout.write(`\nbench:events — ${count} single-block pins from one origin, ${inFlight} POSTs in flight\n\n`)
+process.stdout.write(`\nbench:events — ${count} single-block pins from one origin, ${inFlight} POSTs in flight; ` +
+  `receivers and stream client at nice ${values.nice}\n\n`)
 process.stdout.write(table(['run', 'all settled in', 'pins/s', 'Pinery CPU until settled', 'events at each webhook',
   'all delivered in', 'Pinery CPU until delivered', 'receivers + stream client CPU-s', 'delivery lag p50 / p99',
   'events on the slowest stream',
@@ -270,10 +295,17 @@ process.stdout.write(table(['run', 'all settled in', 'pins/s', 'Pinery CPU until
 const pct = (r: number): string => `${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(1)} %`
 const without = byVariant[0] ?? []
 process.stdout.write('\n' + table(['variant', 'settled in (median)', 'vs without', 'per round vs without (median)',
-  'Pinery CPU (median)', 'vs without'], byVariant.map((runs) => {
+  'Pinery CPU until settled (median)', 'vs without', 'per round vs without (median)',
+  'Pinery CPU until delivered (median)', 'receivers + stream client CPU-s (median)', 'lag p99 (median)'],
+byVariant.map((runs) => {
   const ratios = runs.map((r, i) => r.settled / (without[i]?.settled ?? NaN))
+  const cpuRatios = runs.map((r, i) => r.cpu / (without[i]?.cpu ?? NaN))
+  const notified = (f: (r: typeof runs[number]) => number, unit: string, digits = 1): string =>
+    Number.isNaN(f(runs[0] as typeof runs[number])) ? '–' : `${median(runs.map(f)).toFixed(digits)} ${unit}`
   return [runs[0]?.label ?? '', `${median(runs.map(r => r.settled)).toFixed(2)} s`,
     pct(median(runs.map(r => r.settled)) / median(without.map(r => r.settled))),
     `${ratios.map(pct).join(' / ')} (${pct(median(ratios))})`,
-    `${median(runs.map(r => r.cpu)).toFixed(1)} s`, pct(median(runs.map(r => r.cpu)) / median(without.map(r => r.cpu)))]
+    `${median(runs.map(r => r.cpu)).toFixed(1)} s`, pct(median(runs.map(r => r.cpu)) / median(without.map(r => r.cpu))),
+    `${cpuRatios.map(pct).join(' / ')} (${pct(median(cpuRatios))})`,
+    notified(r => r.cpuAll, 's'), notified(r => r.others, 's'), notified(r => r.p99, 'ms', 0)]
 })) + '\n')
