@@ -4,7 +4,7 @@
  * killed restore left (but not one a running restore holds), and `backup --out -` streams a restorable archive
  * to a pipe.
  */
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
@@ -125,6 +125,25 @@ describe('restoring crafted archives', () => {
       expect((await readdir(parent)).sort()).toEqual(['.data.restoring-89abcdef', '.other.restoring-0123abcd', 'data'])
     } finally {
       await running.close()
+    }
+  })
+
+  it('restores into a data dir that is a mount point of its own, building it there', async () => {
+    const parent = await mkdtemp(join(root, 'case-'))
+    const target = join(parent, 'data')
+    await mkdir(target)
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', target], { stdio: 'ignore' })
+    } catch {
+      return // Needs root (or a user namespace): nothing to check here.
+    }
+    try {
+      const report = await restoreBackup(from(await archive([await block(randomBytes(1000))])), target)
+      expect(report.blocks).toBe(1)
+      expect((await readdir(target)).sort()).toEqual(['blocks', 'datastore'])
+      expect(await readdir(parent)).toEqual(['data'])
+    } finally {
+      execFileSync('umount', [target])
     }
   })
 

@@ -5,7 +5,7 @@
  * counted what came, so a cut or damaged archive leaves nothing behind that a start could take for a node.
  */
 import { randomBytes } from 'node:crypto'
-import { readdir, rename, rm, rmdir } from 'node:fs/promises'
+import { readdir, rename, rm, rmdir, stat } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { extract } from 'tar-stream'
@@ -55,9 +55,28 @@ async function readEntry (stream: AsyncIterable<Buffer>, name: string): Promise<
   return Buffer.concat(parts, size)
 }
 
-/** The staging dir's name pattern beside `dataDir` (a random suffix per restore). */
-function stagingPattern (dataDir: string): RegExp {
-  return new RegExp(`^\\.${basename(dataDir).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.restoring-[0-9a-f]{8}$`)
+/** The staging dirs' names beside `dataDir` and inside it (a random suffix per restore). */
+function stagingPatterns (dataDir: string): Array<[string, RegExp]> {
+  const escaped = basename(dataDir).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  return [[dirname(dataDir), new RegExp(`^\\.${escaped}\\.restoring-[0-9a-f]{8}$`)], [dataDir, /^\.restoring-[0-9a-f]{8}$/]]
+}
+
+/**
+ * Where this restore builds the data dir: beside it, to be renamed into place in one step; but inside it when
+ * `dataDir` is a mount point (a disk or volume of its own), which cannot be renamed over: building beside it
+ * filled the parent's filesystem with the whole node and then failed with EBUSY at the very end.
+ */
+async function stagingDirOf (dataDir: string): Promise<{ staging: string, inside: boolean }> {
+  const suffix = `restoring-${randomBytes(4).toString('hex')}`
+  let inside = false
+  try {
+    inside = (await stat(dataDir)).dev !== (await stat(dirname(dataDir))).dev
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  return inside
+    ? { staging: join(dataDir, `.${suffix}`), inside }
+    : { staging: join(dirname(dataDir), `.${basename(dataDir)}.${suffix}`), inside }
 }
 
 /**
@@ -65,8 +84,13 @@ function stagingPattern (dataDir: string): RegExp {
  * whole node's blocks. One whose LevelDB is locked belongs to a restore still running and is kept.
  */
 async function removeLeftovers (dataDir: string): Promise<number> {
-  const parent = dirname(dataDir)
-  const pattern = stagingPattern(dataDir)
+  let removed = 0
+  for (const [parent, pattern] of stagingPatterns(dataDir)) removed += await removeMatching(parent, pattern)
+  return removed
+}
+
+/** Removes the dirs in `parent` named by `pattern` that no running restore holds. */
+async function removeMatching (parent: string, pattern: RegExp): Promise<number> {
   let removed = 0
   for (const name of await readdir(parent).catch(() => [] as string[])) {
     if (!pattern.test(name)) continue
@@ -95,9 +119,9 @@ function parseJson<T> (bytes: Buffer, name: string): T {
 export async function restoreBackup (
   source: AsyncIterable<Uint8Array>, dataDir: string, options: { signal?: AbortSignal } = {}
 ): Promise<RestoreReport> {
-  if (!await isFree(dataDir)) throw new ConfigError(`${dataDir} is not empty: a backup is restored into a new data dir`)
   const leftovers = await removeLeftovers(dataDir)
-  const staging = join(dirname(dataDir), `.${basename(dataDir)}.restoring-${randomBytes(4).toString('hex')}`)
+  if (!await isFree(dataDir)) throw new ConfigError(`${dataDir} is not empty: a backup is restored into a new data dir`)
+  const { staging, inside } = await stagingDirOf(dataDir)
   const stores = await openStores(staging)
   let closed = false
   try {
@@ -168,8 +192,14 @@ export async function restoreBackup (
     await syncDatastore(stores.datastore)()
     closed = true
     await stores.close()
-    await rmdir(dataDir).catch(() => {})
-    await rename(staging, dataDir)
+    if (inside) {
+      // Blocks first: the datastore is what makes a data dir a node, so it comes last.
+      await rename(join(staging, 'blocks'), join(dataDir, 'blocks'))
+      await rename(join(staging, 'datastore'), join(dataDir, 'datastore'))
+    } else {
+      await rmdir(dataDir).catch(() => {})
+      await rename(staging, dataDir)
+    }
     return { ...seen, manifest, leftovers }
   } finally {
     if (!closed) await stores.close().catch(() => {})
