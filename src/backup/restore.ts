@@ -58,7 +58,10 @@ async function readEntry (stream: AsyncIterable<Buffer>, name: string): Promise<
 /** The staging dirs' names beside `dataDir` and inside it (a random suffix per restore). */
 function stagingPatterns (dataDir: string): Array<[string, RegExp]> {
   const escaped = basename(dataDir).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-  return [[dirname(dataDir), new RegExp(`^\\.${escaped}\\.restoring-[0-9a-f]{8}$`)], [dataDir, /^\.restoring-[0-9a-f]{8}$/]]
+  return [
+    [dirname(dataDir), new RegExp(`^\\.${escaped}\\.restoring-[0-9a-f]{8}$`)],
+    [dataDir, /^\.restoring-[0-9a-f]{8}$/]
+  ]
 }
 
 /**
