@@ -4,7 +4,7 @@
  * restores each (`pinery restore FILE`: wall time, CPU, peak RSS) with this build's CLI and with `--base`'s,
  * side by side, medians of `--runs`.
  *
- *   node --import tsx scripts/bench/backup.ts [--mib 1024] [--runs 3] [--base /work/wt/base-x]
+ *   npm run bench:backup -- [--mib 1024] [--runs 3] [--base /work/wt/base-x]
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
