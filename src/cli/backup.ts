@@ -82,7 +82,7 @@ export async function runRestore (
 ): Promise<{ json: { restored: RestoreReport, verified: VerifyReport }, text: string, code: number }> {
   const { restored, verified } = await restoreDataDir(createReadStream(file), dataDir)
   const text = (restored.leftovers > 0
-    ? `removed ${restored.leftovers} staging dir(s) an interrupted restore left beside ${dataDir}\n`
+    ? `removed ${restored.leftovers} staging dir(s) an interrupted restore of ${dataDir} left\n`
     : '') + `restored ${restored.keys} datastore keys and ${restored.blocks} blocks ` +
     `(${formatBytes(restored.blockBytes)}) from a backup of ${restored.manifest.createdAt} into ${dataDir}\n` +
     verifyText(verified)
