@@ -5,10 +5,12 @@
  * records, and the service releases the DAGs no request references at its
  * next start.
  */
+import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createBackupWriter } from './backup/backup-writer.js'
 import { restoreBackup, type RestoreReport } from './backup/restore.js'
 import { buildInfo } from './build-info.js'
+import { ConfigError } from './errors.js'
 import { createTokenStore, createUserStore } from './auth/index.js'
 import { blockstoreUsage, openDatastore, openStores, syncDatastore } from './node/storage.js'
 import { PIN_STATES } from './pins/types.js'
@@ -108,6 +110,12 @@ export async function verifyDataDir (
 
 /** Writes a backup archive of a stopped data dir into `sink` (see backup/backup-writer.ts). */
 export async function backupDataDir (dataDir: string, sink: NodeJS.WritableStream): Promise<void> {
+  // Opening creates a data dir that is missing: a mistyped PINERY_DATA_DIR made an empty backup that exited 0.
+  try {
+    await stat(join(dataDir, 'datastore', 'CURRENT'))
+  } catch {
+    throw new ConfigError(`${dataDir} holds no Pinery data (no datastore) to back up; is PINERY_DATA_DIR right?`)
+  }
   const stores = await openStores(dataDir)
   try {
     const writer = createBackupWriter({ pineryVersion: buildInfo().version },

@@ -166,5 +166,12 @@ describe('restoring crafted archives', () => {
     expect(await restoreBackup(from(Buffer.concat(parts)), target)).toMatchObject({ keys: 2, blocks: 1 })
     const bad = await run(CLI, ['restore', join(root, 'missing.tar')], { PINERY_DATA_DIR: join(root, 'nowhere') })
     expect(bad.code).toBe(1)
+    // A data dir that is not there is not backed up as an empty node (nor made).
+    const out = join(root, 'none.tar')
+    const none = await run(CLI, ['backup', '--out', out], { PINERY_DATA_DIR: join(root, 'nowhere') })
+    expect(none.code).toBe(1)
+    expect(none.stderr).toMatch(/holds no Pinery data/)
+    expect(await readdir(root)).not.toContain('nowhere')
+    expect(await readdir(root)).not.toContain('none.tar')
   })
 })
