@@ -7,6 +7,7 @@
  */
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
 import { createBackupWriter } from './backup/backup-writer.js'
 import { restoreBackup, type RestoreReport } from './backup/restore.js'
 import { buildInfo } from './build-info.js'
@@ -121,12 +122,9 @@ export async function backupDataDir (dataDir: string, sink: NodeJS.WritableStrea
     const writer = createBackupWriter({ pineryVersion: buildInfo().version },
       { db: stores.datastore.db, blockstore: stores.blockstore })
     const tar = await writer.archive()
-    await new Promise<void>((resolve, reject) => {
-      tar.on('error', reject)
-      sink.on('error', reject)
-      sink.on('finish', resolve)
-      tar.pipe(sink as never)
-    })
+    // Not tar.pipe(): a sink that fails (a full disk, a closed pipe) made an unhandled error on tar-stream's
+    // side of the pipe, which crashed the CLI with a stack trace and left its temporary file behind.
+    await pipeline(tar as unknown as NodeJS.ReadableStream, sink)
   } finally {
     await stores.close()
   }

@@ -16,7 +16,7 @@ import { pack, type Header } from 'tar-stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BACKUP_FORMAT, KvChunker, MANIFEST, TRAILER } from '../src/backup/archive.js'
 import { BadBackupError, restoreBackup } from '../src/backup/restore.js'
-import { openDatastore } from '../src/node/storage.js'
+import { openDatastore, openStores } from '../src/node/storage.js'
 import { CLI, LOOPBACK_DIALS, run } from './fixtures/process.js'
 
 type Entry = Partial<Header> & { name: string, bytes?: Uint8Array }
@@ -126,6 +126,26 @@ describe('restoring crafted archives', () => {
     } finally {
       await running.close()
     }
+  })
+
+  it('backup --out - into a pipe its reader closes fails with a message, not a crash', async () => {
+    const source = join(await mkdtemp(join(root, 'case-')), 'data')
+    const stores = await openStores(source)
+    for (let i = 0; i < 20; i++) {
+      const { cid, bytes } = await block(randomBytes(1024 * 1024))
+      await stores.blockstore.put(cid, bytes)
+    }
+    await stores.blockstore.sync()
+    await stores.close()
+    // The reader goes away after its first bytes.
+    const child = spawn('sh', ['-c', `"${process.execPath}" "${CLI}" backup --out - | head -c 1000 >/dev/null`], {
+      env: { PATH: process.env.PATH ?? '', ...LOOPBACK_DIALS, PINERY_DATA_DIR: source },
+      stdio: ['ignore', 'ignore', 'pipe']
+    })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    await once(child, 'exit')
+    expect(stderr).toMatch(/^pinery: write EPIPE\n$/)
   })
 
   it('restores into a data dir that is a mount point of its own, building it there', async () => {
