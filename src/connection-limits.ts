@@ -3,6 +3,7 @@
  * and the block and datastore files need the rest.
  */
 import { readFileSync } from 'node:fs'
+import { isIPv4, isIPv6 } from 'node:net'
 
 /** The process's open-file limit (Node raises the soft limit to the hard one at start), or undefined if unknown. */
 export function openFileLimit (): number | undefined {
@@ -32,4 +33,24 @@ export function connectionCap (configured: number, fileLimit = openFileLimit()):
  */
 export function perAddressCap (cap: number, configured = Number.POSITIVE_INFINITY): number {
   return Math.max(4, Math.min(configured, Math.floor(cap / 4)))
+}
+
+/**
+ * The key connections are counted under per remote address: an IPv4 address as itself (also when a dual-stack
+ * listener reports it IPv4-mapped, `::ffff:a.b.c.d`), an IPv6 address by its /64. One IPv6 host is routinely
+ * given a whole /64 and can pick a new source address in it for every connection, so counted per address it
+ * escaped the cap altogether.
+ */
+export function addressGroup (address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
+  if (mapped != null) return mapped[1] as string
+  if (isIPv4(address) || !isIPv6(address.replace(/%.*$/, ''))) return address
+  const [head = '', tail = ''] = address.replace(/%.*$/, '').toLowerCase().split('::')
+  const left = head === '' ? [] : head.split(':')
+  const right = tail === '' ? [] : tail.split(':')
+  // An embedded IPv4 tail (::1.2.3.4) fills two groups; only the first four matter here.
+  const width = right.reduce((n, part) => n + (part.includes('.') ? 2 : 1), 0)
+  const zeros = Array<string>(8 - left.length - width).fill('0')
+  const groups = address.includes('::') ? [...left, ...zeros, ...right] : left
+  return `${groups.slice(0, 4).map(g => g.replace(/^0+(?=.)/, '')).join(':')}::/64`
 }

@@ -8,10 +8,13 @@
  * (pin.deleted, pin.queued), which the service streams and delivers to
  * webhooks once it starts.
  */
+import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
 import { createBackupWriter } from './backup/backup-writer.js'
 import { restoreBackup, type RestoreReport } from './backup/restore.js'
 import { buildInfo } from './build-info.js'
+import { ConfigError } from './errors.js'
 import {
   createTokenStore, createUserStore, type RevokeHook, type User, type UserChangeHook
 } from './auth/index.js'
@@ -140,17 +143,20 @@ export async function verifyDataDir (
 
 /** Writes a backup archive of a stopped data dir into `sink` (see backup/backup-writer.ts). */
 export async function backupDataDir (dataDir: string, sink: NodeJS.WritableStream): Promise<void> {
+  // Opening creates a data dir that is missing: a mistyped PINERY_DATA_DIR made an empty backup that exited 0.
+  try {
+    await stat(join(dataDir, 'datastore', 'CURRENT'))
+  } catch {
+    throw new ConfigError(`${dataDir} holds no Pinery data (no datastore) to back up; is PINERY_DATA_DIR right?`)
+  }
   const stores = await openStores(dataDir)
   try {
     const writer = createBackupWriter({ pineryVersion: buildInfo().version },
       { db: stores.datastore.db, blockstore: stores.blockstore })
     const tar = await writer.archive()
-    await new Promise<void>((resolve, reject) => {
-      tar.on('error', reject)
-      sink.on('error', reject)
-      sink.on('finish', resolve)
-      tar.pipe(sink as never)
-    })
+    // Not tar.pipe(): a sink that fails (a full disk, a closed pipe) made an unhandled error on tar-stream's
+    // side of the pipe, which crashed the CLI with a stack trace and left its temporary file behind.
+    await pipeline(tar as unknown as NodeJS.ReadableStream, sink)
   } finally {
     await stores.close()
   }

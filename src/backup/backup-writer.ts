@@ -45,6 +45,9 @@ async function entry (tar: Pack, closed: Promise<never>, name: string, bytes: Ui
   await Promise.race([closed, new Promise<void>((resolve, reject) => {
     tar.entry({ name, size: bytes.byteLength, mode: 0o600, mtime: new Date(0) }, bytes,
       (err) => { if (err != null) reject(err); else resolve() })
+      // The callback has the error: tar-stream also emits it on the entry when the pack is destroyed with one
+      // (its consumer failed: a full disk, a closed pipe), and unhandled there it crashed the process.
+      .on('error', () => {})
   })])
 }
 

@@ -5,15 +5,16 @@
  * counted what came, so a cut or damaged archive leaves nothing behind that a start could take for a node.
  */
 import { randomBytes } from 'node:crypto'
-import { readdir, rename, rm, rmdir } from 'node:fs/promises'
+import { readdir, rename, rm, rmdir, stat } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { extract } from 'tar-stream'
-import { ConfigError } from '../errors.js'
-import { openStores, syncDatastore } from '../node/storage.js'
+import { ConfigError, DataDirLockedError } from '../errors.js'
+import { openDatastore, openStores, syncDatastore } from '../node/storage.js'
+import { blockMatches, SUPPORTED_HASHES } from '../pins/cid.js'
 import {
-  BACKUP_FORMAT, BLOCKS_DIR, CHUNK_BYTES, DATASTORE_DIR, decodeChunk, MANIFEST, TRAILER, type BackupManifest,
-  type BackupTrailer
+  BACKUP_FORMAT, BLOCKS_DIR, CHUNK_BYTES, chunkName, DATASTORE_DIR, decodeChunk, MANIFEST, TRAILER,
+  type BackupManifest, type BackupTrailer
 } from './archive.js'
 
 /** The largest entry read: a datastore chunk can pass CHUNK_BYTES by one pair; blocks are far smaller. */
@@ -22,6 +23,8 @@ const ENTRY_MAX = CHUNK_BYTES + 64 * 1024 * 1024
 /** What was restored. */
 export interface RestoreReport extends BackupTrailer {
   manifest: BackupManifest
+  /** Staging dirs of earlier restores that were killed (kill -9, a power cut) and were removed. */
+  leftovers: number
 }
 
 /** The archive is not a whole Pinery backup this build can read. */
@@ -52,18 +55,83 @@ async function readEntry (stream: AsyncIterable<Buffer>, name: string): Promise<
   return Buffer.concat(parts, size)
 }
 
+/** The staging dirs' names beside `dataDir` and inside it (a random suffix per restore). */
+function stagingPatterns (dataDir: string): Array<[string, RegExp]> {
+  const escaped = basename(dataDir).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  return [
+    [dirname(dataDir), new RegExp(`^\\.${escaped}\\.restoring-[0-9a-f]{8}$`)],
+    [dataDir, /^\.restoring-[0-9a-f]{8}$/]
+  ]
+}
+
+/**
+ * Where this restore builds the data dir: beside it, to be renamed into place in one step; but inside it when
+ * `dataDir` is a mount point (a disk or volume of its own), which cannot be renamed over: building beside it
+ * filled the parent's filesystem with the whole node and then failed with EBUSY at the very end.
+ */
+async function stagingDirOf (dataDir: string): Promise<{ staging: string, inside: boolean }> {
+  const suffix = `restoring-${randomBytes(4).toString('hex')}`
+  let inside = false
+  try {
+    inside = (await stat(dataDir)).dev !== (await stat(dirname(dataDir))).dev
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  return inside
+    ? { staging: join(dataDir, `.${suffix}`), inside }
+    : { staging: join(dirname(dataDir), `.${basename(dataDir)}.${suffix}`), inside }
+}
+
+/**
+ * Removes staging dirs a killed restore left beside `dataDir`: nothing else removes them, and each can hold a
+ * whole node's blocks. One whose LevelDB is locked belongs to a restore still running and is kept.
+ */
+async function removeLeftovers (dataDir: string): Promise<number> {
+  let removed = 0
+  for (const [parent, pattern] of stagingPatterns(dataDir)) removed += await removeMatching(parent, pattern)
+  return removed
+}
+
+/** Removes the dirs in `parent` named by `pattern` that no running restore holds. */
+async function removeMatching (parent: string, pattern: RegExp): Promise<number> {
+  let removed = 0
+  for (const name of await readdir(parent).catch(() => [] as string[])) {
+    if (!pattern.test(name)) continue
+    const dir = join(parent, name)
+    try {
+      await (await openDatastore(dir)).close()
+    } catch (err) {
+      if (err instanceof DataDirLockedError) continue
+    }
+    await rm(dir, { recursive: true, force: true })
+    removed++
+  }
+  return removed
+}
+
+/** Parses an entry's JSON, or says which entry is not JSON. */
+function parseJson<T> (bytes: Buffer, name: string): T {
+  try {
+    return JSON.parse(bytes.toString()) as T
+  } catch {
+    throw new BadBackupError(`not a Pinery backup: entry ${name} is not JSON`)
+  }
+}
+
 /** Restores the archive read from `source` into `dataDir`, which must be missing or empty. */
 export async function restoreBackup (
   source: AsyncIterable<Uint8Array>, dataDir: string, options: { signal?: AbortSignal } = {}
 ): Promise<RestoreReport> {
+  const leftovers = await removeLeftovers(dataDir)
   if (!await isFree(dataDir)) throw new ConfigError(`${dataDir} is not empty: a backup is restored into a new data dir`)
-  const staging = join(dirname(dataDir), `.${basename(dataDir)}.restoring-${randomBytes(4).toString('hex')}`)
+  const { staging, inside } = await stagingDirOf(dataDir)
   const stores = await openStores(staging)
   let closed = false
   try {
     const seen: BackupTrailer = { keys: 0, blocks: 0, blockBytes: 0 }
     let manifest: BackupManifest | undefined
     let trailer: BackupTrailer | undefined
+    let chunks = 0
     const tar = extract()
     const feeding = (async () => {
       for await (const chunk of source) {
@@ -75,16 +143,23 @@ export async function restoreBackup (
     for await (const entry of tar) {
       options.signal?.throwIfAborted()
       const name = entry.header.name
+      // Only plain files: a link or directory entry could never come from the writer.
+      if (entry.header.type !== 'file') throw new BadBackupError(`entry ${name} is a ${entry.header.type}, not a file`)
       const bytes = await readEntry(entry as AsyncIterable<Buffer>, name)
       if (trailer != null) throw new BadBackupError(`entry ${name} follows the archive's end`)
       if (manifest == null) {
         if (name !== MANIFEST) throw new BadBackupError(`not a Pinery backup: it starts with ${name}`)
-        manifest = JSON.parse(bytes.toString()) as BackupManifest
-        if (manifest.format !== BACKUP_FORMAT) {
+        manifest = parseJson<BackupManifest>(bytes, name)
+        if (manifest?.format !== BACKUP_FORMAT) {
           throw new BadBackupError(
-            `backup format ${manifest.format} is not the one this build reads (${BACKUP_FORMAT})`)
+            `backup format ${manifest?.format} is not the one this build reads (${BACKUP_FORMAT})`)
         }
       } else if (name.startsWith(DATASTORE_DIR)) {
+        // In order, each once, before any block: a repeated or reordered chunk would overwrite newer values.
+        if (name !== chunkName(chunks + 1) || seen.blocks > 0) {
+          throw new BadBackupError(`entry ${name} is out of place: ${chunkName(chunks + 1)} comes next`)
+        }
+        chunks++
         const pairs = [...decodeChunk(bytes)]
         await stores.datastore.db.batch(pairs.map(([key, value]) => ({ type: 'put' as const, key, value })) as never,
           { keyEncoding: 'buffer', valueEncoding: 'buffer' } as never)
@@ -96,11 +171,15 @@ export async function restoreBackup (
         } catch {
           throw new BadBackupError(`entry ${name} does not name a block by its CID`)
         }
+        // Restored blocks are served as they are: one that does not hash to its CID is damage (or forgery).
+        if (SUPPORTED_HASHES.has(cid.multihash.code) && !blockMatches(cid, bytes)) {
+          throw new BadBackupError(`entry ${name} is damaged: its bytes do not hash to its CID`)
+        }
         await stores.blockstore.put(cid, bytes, options)
         seen.blocks++
         seen.blockBytes += bytes.byteLength
       } else if (name === TRAILER) {
-        trailer = JSON.parse(bytes.toString()) as BackupTrailer
+        trailer = parseJson<BackupTrailer>(bytes, name)
       } else {
         throw new BadBackupError(`unexpected entry ${name}`)
       }
@@ -116,9 +195,15 @@ export async function restoreBackup (
     await syncDatastore(stores.datastore)()
     closed = true
     await stores.close()
-    await rmdir(dataDir).catch(() => {})
-    await rename(staging, dataDir)
-    return { ...seen, manifest }
+    if (inside) {
+      // Blocks first: the datastore is what makes a data dir a node, so it comes last.
+      await rename(join(staging, 'blocks'), join(dataDir, 'blocks'))
+      await rename(join(staging, 'datastore'), join(dataDir, 'datastore'))
+    } else {
+      await rmdir(dataDir).catch(() => {})
+      await rename(staging, dataDir)
+    }
+    return { ...seen, manifest, leftovers }
   } finally {
     if (!closed) await stores.close().catch(() => {})
     await rm(staging, { recursive: true, force: true })

@@ -53,11 +53,24 @@ async function download (url: string, token: string, sink: NodeJS.WritableStream
   await pipeline(Readable.fromWeb(res.body as never), sink)
 }
 
-/** Runs `backup`: resolves with the line to print. */
-export async function runBackup (source: BackupSource, out: string): Promise<string> {
+/**
+ * Runs `backup`: resolves with the line to print. `out` `-` streams the archive to `stdout` (for
+ * `pinery backup --out - | ssh host 'cat > pinery.tar'`, with no copy on this disk); then the line goes to stderr,
+ * and only a reader that checks the exit code knows the archive is whole (a restore refuses a cut one).
+ */
+export async function runBackup (
+  source: BackupSource, out: string, stdout?: NodeJS.WritableStream & { isTTY?: boolean }
+): Promise<string> {
   const write = 'url' in source
     ? async (sink: NodeJS.WritableStream) => { await download(source.url, source.token, sink) }
     : async (sink: NodeJS.WritableStream) => { await backupDataDir(source.dataDir, sink) }
+  if (out === '-') {
+    if (stdout == null || stdout.isTTY === true) {
+      throw new Error('--out - writes a tar to stdout: pipe it, not a terminal')
+    }
+    await write(stdout)
+    return 'wrote the backup to stdout; keep it private: it holds token hashes and the node\'s key.\n'
+  }
   const size = await writeWhole(out, write)
   return `wrote ${out} (${formatBytes(size)}); keep it private: it holds token hashes and the node's key. ` +
     'Restore it with `pinery restore FILE` into an empty PINERY_DATA_DIR.\n'
@@ -68,7 +81,9 @@ export async function runRestore (
   file: string, dataDir: string
 ): Promise<{ json: { restored: RestoreReport, verified: VerifyReport }, text: string, code: number }> {
   const { restored, verified } = await restoreDataDir(createReadStream(file), dataDir)
-  const text = `restored ${restored.keys} datastore keys and ${restored.blocks} blocks ` +
+  const text = (restored.leftovers > 0
+    ? `removed ${restored.leftovers} staging dir(s) an interrupted restore of ${dataDir} left\n`
+    : '') + `restored ${restored.keys} datastore keys and ${restored.blocks} blocks ` +
     `(${formatBytes(restored.blockBytes)}) from a backup of ${restored.manifest.createdAt} into ${dataDir}\n` +
     verifyText(verified)
   return { json: { restored, verified }, text, code: verified.damaged.length > 0 ? 1 : 0 }

@@ -51,7 +51,8 @@ Webhooks (online only; your own, or with --all node-wide ones, admin)
   webhook deliveries ID                 the last 100 delivery attempts
 Backup
   backup --out FILE                     a backup archive (tar) of the node: online (admin token) while
-                                        it runs, offline of a stopped data dir; written owner-only
+                                        it runs, offline of a stopped data dir; written owner-only;
+                                        --out - streams it to stdout (such as into ssh)
   restore FILE                          (offline) restores a backup into an empty PINERY_DATA_DIR,
                                         then checks every pinned DAG as verify does
 Data (offline only)
@@ -250,7 +251,8 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
       const source = url != null
         ? { url: onlineUrl(url), token: onlineToken(io.env) }
         : { dataDir: loadConfig(io.env).dataDir }
-      io.stdout.write(await runBackup(source, out))
+      const line = await runBackup(source, out, io.stdout)
+      ;(out === '-' ? io.stderr : io.stdout).write(line)
       return 0
     }
     if (positionals[0] === 'restore') {

@@ -42,7 +42,10 @@ export interface HttpAppInit {
   corsOrigins: string[]
   /** Who may read GET /ipfs/…: token holders with pins:read, or anyone. */
   gatewayAuth: 'token' | 'none'
-  /** An upload whose bytes stop arriving for this long fails with 408; a gateway body its client stops taking ends. */
+  /**
+   * An upload whose bytes stop arriving for this long fails with 408; a gateway body or backup its client stops
+   * taking ends.
+   */
   uploadIdleTimeoutMs: number
   /** Directory of the web app's files (index.html, app/). */
   webDir: string
@@ -101,7 +104,7 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
   app.use(sessionRoutes({ sessions: components.sessions }))
   app.use(tokenRoutes({ tokens: components.tokens }))
   app.use(teamRoutes({ team: components.team }))
-  app.use(backupRoutes(components))
+  app.use(backupRoutes({ idleTimeoutMs: init.uploadIdleTimeoutMs }, components))
   // The access level each Pinning Service API route needs (each level includes the ones before it).
   app.post('/pins', requireScope('pins:add'))
   app.get(['/pins', '/pins/:requestid'], requireScope('pins:read'))

@@ -9,6 +9,16 @@ import { requireScope } from './scopes.js'
 import type { BackupWriter } from '../backup/backup-writer.js'
 import type { Logger } from '../logger.js'
 
+/** Settings of the route. */
+export interface BackupRoutesInit {
+  /**
+   * A backup whose client takes nothing for this long is ended. It holds garbage collection and the one-backup
+   * lock while it runs: a client that stops reading without hanging up (a paused browser download) kept both
+   * for good, so deleted pins were never collected and every later backup answered 409.
+   */
+  idleTimeoutMs: number
+}
+
 /** What the route needs. */
 export interface BackupRoutesComponents {
   backup: BackupWriter
@@ -16,7 +26,7 @@ export interface BackupRoutesComponents {
 }
 
 /** Builds the router (mounted after authentication). */
-export function backupRoutes (components: BackupRoutesComponents): Router {
+export function backupRoutes (init: BackupRoutesInit, components: BackupRoutesComponents): Router {
   const router = Router()
   let running = false
   router.get('/backup', requireScope('admin'), async (_req, res) => {
@@ -48,6 +58,8 @@ export function backupRoutes (components: BackupRoutesComponents): Router {
           tar.destroy()
           done('not finished: the client went away')
         })
+        // No progress at all (the socket neither sends nor receives) for this long: the client is not reading.
+        res.setTimeout(init.idleTimeoutMs, () => { res.destroy() })
         tar.pipe(res)
       })
     } catch (err) {

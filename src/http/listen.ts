@@ -4,6 +4,7 @@
  * Node's parser refuses, and a close that lets in-flight responses finish before cutting busy keep-alive
  * connections off.
  */
+import { addressGroup } from '../connection-limits.js'
 import { ConfigError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { Express } from 'express'
@@ -106,11 +107,11 @@ function refusalLog (logger: Pick<Logger, 'warn'> | undefined): Refused {
   }
 }
 
-/** Closes a connection at once when its remote address already holds `max` open ones. */
+/** Closes a connection at once when its remote address (an IPv6 one's /64: addressGroup) holds `max` open ones. */
 function capPerAddress (server: Server, max: number, refused: Refused): void {
   const open = new Map<string, number>()
   server.on('connection', (socket: Socket) => {
-    const address = socket.remoteAddress ?? ''
+    const address = addressGroup(socket.remoteAddress ?? '')
     const held = open.get(address) ?? 0
     if (held >= max) {
       socket.destroy()

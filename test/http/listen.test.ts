@@ -3,7 +3,7 @@ import { connect } from 'node:net'
 import express from 'express'
 import { describe, expect, it } from 'vitest'
 import { ConfigError } from '../../src/errors.js'
-import { connectionCap, perAddressCap } from '../../src/connection-limits.js'
+import { addressGroup, connectionCap, perAddressCap } from '../../src/connection-limits.js'
 import { listenHttp } from '../../src/http/listen.js'
 
 const init = { host: '127.0.0.1', port: 0, requestTimeoutMs: 5000, closeGraceMs: 300 }
@@ -79,6 +79,18 @@ describe('listenHttp', () => {
     expect(perAddressCap(1024, 100)).toBe(100)
     expect(perAddressCap(64, 256)).toBe(16)
     expect(perAddressCap(8, 256)).toBe(4)
+  })
+
+  it('counts an IPv4-mapped address as the IPv4 one, and IPv6 addresses by their /64', () => {
+    expect(addressGroup('::ffff:127.0.0.1')).toBe('127.0.0.1')
+    expect(addressGroup('127.0.0.1')).toBe('127.0.0.1')
+    expect(addressGroup('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64')
+    expect(addressGroup('2001:DB8:1:2:bbbb:cccc:dddd:eeee')).toBe('2001:db8:1:2::/64')
+    expect(addressGroup('2001:db8:1:3::1')).not.toBe(addressGroup('2001:db8:1:2::1'))
+    expect(addressGroup('2001:db8::1')).toBe('2001:db8:0:0::/64')
+    expect(addressGroup('::1')).toBe('0:0:0:0::/64')
+    expect(addressGroup('fe80::1%eth0')).toBe('fe80:0:0:0::/64')
+    expect(addressGroup('')).toBe('')
   })
 
   it("closes an address's connections beyond its share while other addresses still connect", async () => {
