@@ -9,12 +9,11 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, describe, expect, it } from 'vitest'
-import { preloadLibrary } from './fixtures/power-cut.js'
+import { diskFullEnv } from './fixtures/disk-full.js'
 import { serverEnv, startServerProcess, type ServerProcess } from './fixtures/process.js'
 
 /** Polls `check` every 100 ms until it holds, for at most `ms`. */
@@ -28,7 +27,6 @@ async function until (check: () => Promise<boolean>, what: string, ms = 10_000):
 
 const TOKEN = 'pinery_storage-full-admin-token'
 const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
-const SOURCE = fileURLToPath(new URL('./fixtures/disk-full.c', import.meta.url))
 
 /** A started service whose disk fills while `cue` exists; `env` starts it again without the library. */
 interface Fillable { url: string, cue: string, env: Record<string, string> }
@@ -53,9 +51,7 @@ describe('disk full', () => {
     const env = { ...serverEnv(dataDir, TOKEN), ...extra }
     server = await startServerProcess({
       ...env,
-      LD_PRELOAD: await preloadLibrary(SOURCE),
-      PINERY_DISK_FULL: cue,
-      PINERY_DISK_FULL_DIR: join(dataDir, 'datastore')
+      ...await diskFullEnv(dataDir, cue)
     })
     return { url: server.url, cue, env }
   }

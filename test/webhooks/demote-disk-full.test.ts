@@ -8,13 +8,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-import { preloadLibrary } from '../fixtures/power-cut.js'
+import { diskFullEnv } from '../fixtures/disk-full.js'
 import { serverEnv, startServerProcess, type ServerProcess } from '../fixtures/process.js'
 import { startReceiver, type Receiver } from '../fixtures/receiver.js'
 
-const SOURCE = fileURLToPath(new URL('../fixtures/disk-full.c', import.meta.url))
 const TOKEN = 'pinery_demote-disk-full-admin'
 const json = { 'content-type': 'application/json' }
 /** Bytes the disk takes once full: the user's new role (~150 bytes in LevelDB's log), not a webhook after it. */
@@ -38,9 +36,7 @@ describe('demoting an admin while the disk runs full', () => {
     const env = { ...serverEnv(dataDir, TOKEN), PINERY_WEBHOOK_ALLOW: '127.0.0.1' }
     server = await startServerProcess({
       ...env,
-      LD_PRELOAD: await preloadLibrary(SOURCE),
-      PINERY_DISK_FULL: cue,
-      PINERY_DISK_FULL_DIR: join(dataDir, 'datastore')
+      ...await diskFullEnv(dataDir, cue)
     })
     const call = async (method: string, path: string, secret: string, body?: unknown): Promise<Response> =>
       await fetch(`${(server as ServerProcess).url}${path}`, {

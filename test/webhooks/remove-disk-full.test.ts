@@ -8,14 +8,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { Level } from 'level'
 import { afterAll, describe, expect, it } from 'vitest'
-import { preloadLibrary } from '../fixtures/power-cut.js'
+import { diskFullEnv } from '../fixtures/disk-full.js'
 import { serverEnv, startServerProcess, type ServerProcess } from '../fixtures/process.js'
 import { startReceiver, type Receiver } from '../fixtures/receiver.js'
 
-const SOURCE = fileURLToPath(new URL('../fixtures/disk-full.c', import.meta.url))
 const TOKEN = 'pinery_remove-disk-full-admin'
 const headers = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }
 /** Bytes the disk takes once full: the webhook's removal (~130 bytes in LevelDB's log), not its outbox's. */
@@ -56,9 +54,7 @@ describe('removing a webhook while the disk runs full', () => {
     }
     server = await startServerProcess({
       ...env,
-      LD_PRELOAD: await preloadLibrary(SOURCE),
-      PINERY_DISK_FULL: cue,
-      PINERY_DISK_FULL_DIR: join(dataDir, 'datastore')
+      ...await diskFullEnv(dataDir, cue)
     })
     const call = async (method: string, path: string, body?: unknown): Promise<Response> =>
       await fetch(`${(server as ServerProcess).url}${path}`, {
