@@ -12,7 +12,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { backupDataDir, restoreDataDir } from '../offline.js'
 import { formatBytes } from './format.js'
-import { RemoteError } from './remote-call.js'
+import { failureOf, unreachable } from './remote-call.js'
 import { verifyText } from './verify.js'
 import type { RestoreReport } from '../backup/restore.js'
 import type { VerifyReport } from '../pins/verify.js'
@@ -41,14 +41,13 @@ async function download (url: string, token: string, sink: NodeJS.WritableStream
   try {
     res = await fetch(`${base}/backup`, { headers: { authorization: `Bearer ${token}` } })
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code
-    throw new Error(`cannot reach the service at ${base}: ${cause ?? (err as Error).message}`)
+    throw unreachable(base, err)
   }
   if (!res.ok || res.body == null) {
     const text = await res.text()
-    let failure: { reason?: string, details?: string } | undefined
-    try { failure = (JSON.parse(text) as { error?: typeof failure }).error } catch {}
-    throw new RemoteError(res.status, failure?.reason ?? 'ERROR', failure?.details ?? text.slice(0, 200))
+    let parsed: unknown
+    try { parsed = JSON.parse(text) } catch {}
+    throw failureOf(res.status, parsed, text)
   }
   await pipeline(Readable.fromWeb(res.body as never), sink)
 }

@@ -21,6 +21,18 @@ export class RemoteError extends Error {
   }
 }
 
+/** The error for a request that got no answer at all (refused, reset, unresolvable). */
+export function unreachable (base: string, err: unknown): Error {
+  const cause = (err as { cause?: { code?: string } }).cause?.code
+  return new Error(`cannot reach the service at ${base}: ${cause ?? (err as Error).message}`)
+}
+
+/** A failed answer as a RemoteError: its Failure body's reason and details, or the raw text when it has none. */
+export function failureOf (status: number, parsed: unknown, text: string): RemoteError {
+  const failure = (parsed as { error?: { reason?: string, details?: string } } | undefined)?.error
+  return new RemoteError(status, failure?.reason ?? 'ERROR', failure?.details ?? text.slice(0, 200))
+}
+
 /** A JSON call: `method path` with an optional JSON body; resolves with the parsed answer. */
 export type RemoteCall = <T>(method: string, path: string, body?: unknown, timeoutMs?: number) => Promise<T>
 
@@ -42,12 +54,11 @@ export function createRemoteCall (init: RemoteCallInit): RemoteCall {
         signal: AbortSignal.timeout(timeoutMs)
       })
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code
       if ((err as Error).name === 'TimeoutError') {
         throw new Error(
           `no answer from ${base} within ${timeoutMs / 1000} s (the service may still finish the request)`)
       }
-      throw new Error(`cannot reach the service at ${base}: ${cause ?? (err as Error).message}`)
+      throw unreachable(base, err)
     }
     if (res.status === 204) return undefined as T
     const text = await res.text()
@@ -57,10 +68,7 @@ export function createRemoteCall (init: RemoteCallInit): RemoteCall {
     } catch {
       throw new RemoteError(res.status, 'BAD_RESPONSE', `not JSON: ${text.slice(0, 200)}`)
     }
-    if (!res.ok) {
-      const failure = (parsed as { error?: { reason?: string, details?: string } }).error
-      throw new RemoteError(res.status, failure?.reason ?? 'ERROR', failure?.details ?? text.slice(0, 200))
-    }
+    if (!res.ok) throw failureOf(res.status, parsed, text)
     return parsed as T
   }
   return call
