@@ -69,11 +69,12 @@ export function createResumedHolds (components: ResumedHoldsComponents): Resumed
    * that failed (the request runs again later), so it waits for that.
    */
   async function settle (id: string, upload: Upload): Promise<void> {
-    while (await named(id, upload)) {
-      if (uploads.get(id) !== upload) return
+    for (;;) {
+      if (uploads.get(id) !== upload) return // all let go meanwhile (shutdown)
+      if (!await named(id, upload)) break
       await new Promise(resolve => setTimeout(resolve, SETTLE_POLL_MS).unref())
     }
-    if (uploads.get(id) !== upload) return // all let go meanwhile (shutdown)
+    if (uploads.get(id) !== upload) return
     uploads.delete(id)
     unprotect(upload.keys)
     components.onReleased()
