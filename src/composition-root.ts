@@ -32,6 +32,7 @@ import { createIndexSnapshot } from './pins/query-index-snapshot.js'
 import { createPinIndex } from './pins/query-index.js'
 import { createPinLifecycle } from './pins/lifecycle.js'
 import { createRecordStore } from './pins/record-store.js'
+import { createUploadBlocks } from './pins/upload-blocks.js'
 import { createQuota } from './pins/quota.js'
 import { createPinService } from './pins/service.js'
 import { createPinSettler } from './pins/settle.js'
@@ -114,6 +115,7 @@ export async function createPinery (config: Config, components: PineryComponents
     // Runs after the HTTP server and the worker have stopped: the snapshot sees the last write.
     cleanup.push(async () => { await records.close() })
     const guard = createGcGuard()
+    const uploadBlocks = createUploadBlocks({ db: datastore.db })
     const gc = createGarbageCollector({ intervalMs: config.gcIntervalMs }, {
       blockstore: stores.blockstore,
       // Not helia.blockstore.delete: it asks content routers to stop reproviding and throws without any.
@@ -182,6 +184,7 @@ export async function createPinery (config: Config, components: PineryComponents
       stored: blockSource,
       flushBlocks: async () => { await stores.blockstore.sync() },
       guard,
+      uploads: uploadBlocks,
       logger,
       metrics,
       onFailed: () => { gc.markDirty() }
@@ -197,7 +200,7 @@ export async function createPinery (config: Config, components: PineryComponents
       nodeUsage: cachedBlockstoreUsage(join(config.dataDir, 'blocks'), NODE_USAGE_MAX_AGE_MS)
     })
     const uploads = createContentService({ maxUploadBlocks: config.maxUploadBlocks }, {
-      pins, blockstore: stores.blockstore, getCodec, guard, gc, logger,
+      pins, blockstore: stores.blockstore, getCodec, guard, gc, logger, uploads: uploadBlocks,
       flushBlocks: async () => { await stores.blockstore.sync() }
     })
     const gateway = createGateway({

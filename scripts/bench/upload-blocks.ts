@@ -6,7 +6,10 @@
  * dist/server.js through --base.
  *
  *   node --import tsx scripts/bench/upload-blocks.ts [--blocks 100000] [--size BYTES] [--runs 3]
- *     [--base DIR/dist/server.js] [--this DIR/dist/server.js]
+ *     [--base DIR/dist/server.js] [--this DIR/dist/server.js] [--incomplete true]
+ *
+ * --incomplete: the root is a dag-cbor block linking to a block the CAR lacks, so the upload is answered
+ * `queued` and its block list is stored for the request (upload-blocks.ts); the other blocks as before.
  */
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
@@ -25,7 +28,8 @@ const { values } = parseArgs({
     size: { type: 'string', default: '0' },
     runs: { type: 'string', default: '3' },
     base: { type: 'string' },
-    this: { type: 'string', default: SERVER }
+    this: { type: 'string', default: SERVER },
+    incomplete: { type: 'string', default: 'false' }
   }
 })
 const N = Number(values.blocks)
@@ -45,6 +49,12 @@ async function makeCar (): Promise<Buffer> {
     const cid = CID.createV1(raw.code, await sha256.digest(bytes))
     root ??= cid
     parts.push(carSection(Buffer.concat([cid.bytes, bytes])))
+  }
+  if (values.incomplete === 'true') {
+    const missing = CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode('not in the CAR')))
+    const bytes = dagCbor.encode({ missing })
+    root = CID.createV1(dagCbor.code, await sha256.digest(bytes))
+    parts.unshift(carSection(Buffer.concat([root.bytes, bytes])))
   }
   return Buffer.concat([carSection(dagCbor.encode({ version: 1, roots: [root as CID] })), ...parts])
 }

@@ -16,6 +16,7 @@ import type { GcGuard } from '../pins/gc-guard.js'
 import type { DagWalkComponents } from '../pins/dag-walk.js'
 import type { GarbageCollector } from '../pins/gc.js'
 import type { PinRecord, PinService } from '../pins/types.js'
+import type { UploadBlocks } from '../pins/upload-blocks.js'
 import type { Logger } from '../logger.js'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
@@ -36,6 +37,8 @@ export interface ContentServiceComponents {
   getCodec: DagWalkComponents['getCodec']
   guard: Pick<GcGuard, 'protectKey' | 'unprotectKey'>
   gc: Pick<GarbageCollector, 'discard' | 'markDirty'>
+  /** Stored lists of the blocks of CAR uploads left waiting: what protects them across a restart. */
+  uploads: Pick<UploadBlocks, 'save' | 'forget'>
   /** Makes every block stored so far durable: an upload is pinned only once its blocks would survive a power loss. */
   flushBlocks(): Promise<void>
   logger: Logger
@@ -118,8 +121,19 @@ export function createContentService (
     }
   }
 
-  /** Keeps a CAR's blocks protected until the fetches of its incomplete DAGs settle, then drops the unpinned rest. */
-  function holdUntilSettled (owner: string, requestids: string[], sink: BlockSink): void {
+  /** Drops an upload's stored block list (its requests settled, or were undone); a stale one goes at the next start. */
+  async function forget (upload: string | undefined): Promise<void> {
+    if (upload == null) return
+    await components.uploads.forget(upload).catch((err: unknown) => {
+      log.warn({ err, upload }, 'cannot drop the block list of a CAR upload')
+    })
+  }
+
+  /**
+   * Keeps a CAR's blocks protected until the fetches of its incomplete DAGs settle, then drops the unpinned
+   * rest. In memory: across a restart `upload`, the stored list of those blocks, protects them (resumed-holds.ts).
+   */
+  function holdUntilSettled (owner: string, requestids: string[], sink: BlockSink, upload?: string): void {
     const pending = new Set(requestids)
     const check = async (): Promise<void> => {
       for (const id of [...pending]) {
@@ -136,6 +150,7 @@ export function createContentService (
       if (stopped.signal.aborted) { sink.release(); return }
       check().then(async () => {
         if (pending.size > 0) { setTimeout(tick, settlePollMs).unref(); return }
+        await forget(upload)
         await sink.discard()
       }).catch((err: unknown) => {
         if (!stopped.signal.aborted) log.warn({ err }, 'stopped waiting for the fetch of a CAR upload')
@@ -158,6 +173,7 @@ export function createContentService (
     async addCar (owner, car, options) {
       const sink = await open(owner, UNKNOWN_SIZE)
       const created: PinRecord[] = []
+      let upload: string | undefined
       try {
         const roots = await readCar(car, sink, {
           getCodec: components.getCodec, ...(options.signal != null ? { signal: options.signal } : {})
@@ -174,8 +190,12 @@ export function createContentService (
           seen.add(key)
           const request = { cid: root.toString(), ...base }
           const dag = await measure(root, sink, options.signal)
-          // A DAG the CAR does not hold whole is pinned like any request: the worker fetches the rest.
-          created.push(dag == null ? await pins.add(owner, request) : await pins.addStored(owner, request, dag))
+          if (dag != null) { created.push(await pins.addStored(owner, request, dag)); continue }
+          // A DAG the CAR does not hold whole is pinned like any request: the worker fetches the rest. The blocks
+          // the CAR brought are listed on disk first, named by the request's record: below a node the CAR lacks
+          // no walk from the root finds them, and after a restart only the list keeps the collector off them.
+          upload ??= await components.uploads.save(sink.keys())
+          created.push(await pins.add(owner, request, { upload }))
         }
       } catch (err) {
         // All roots or none: requests made for earlier roots go too.
@@ -184,13 +204,15 @@ export function createContentService (
             log.warn({ err: e, requestid: record.requestid }, 'cannot undo a request of a failed CAR upload')
           })
         }
+        await forget(upload)
         return await failed(sink, err)
       }
       const summary = created.map(r => ({ requestid: r.requestid, cid: r.pin.cid, status: r.status }))
       log.info({ owner, roots: summary, bytes: sink.bytes }, 'CAR imported')
       const fetching = created.filter(r => r.status !== 'pinned').map(r => r.requestid)
-      if (fetching.length > 0) holdUntilSettled(owner, fetching, sink)
-      else await sink.discard() // pinned blocks stay; blocks of the CAR no root reaches go
+      if (fetching.length > 0) { holdUntilSettled(owner, fetching, sink, upload); return created }
+      await forget(upload) // each root was pinned already
+      await sink.discard() // pinned blocks stay; blocks of the CAR no root reaches go
       return created
     },
 

@@ -21,6 +21,8 @@ export interface BlockSink {
   protect(cid: CID): Promise<void>
   /** The size of a block this sink wrote. */
   sizeOf(cid: CID): number | undefined
+  /** The blockKey() of every block this sink wrote (to store the list of an upload left waiting). */
+  keys(): Iterable<string>
   /** Distinct bytes written so far. */
   readonly bytes: number
   /** Ends the protection: whatever is not pinned by now is garbage. */
@@ -104,6 +106,10 @@ export function createBlockSink (init: BlockSinkInit, components: BlockSinkCompo
 
     sizeOf (cid) {
       return written.get(blockKey(cid))
+    },
+
+    keys () {
+      return written.keys()
     },
 
     get bytes () {

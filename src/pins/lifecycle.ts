@@ -41,7 +41,7 @@ export interface PinLifecycle {
   /**
    * Moves a record (the caller's copy of it) to `to` when the transition is
    * allowed; returns the new record, or undefined when the record is gone or
-   * the move is not allowed. Only status, dagSize, failure and holds ever
+   * the move is not allowed. Only status, dagSize, failure, holds and upload ever
    * change after creation, so the caller's copy is the record but for those.
    */
   transition(
@@ -164,7 +164,8 @@ export function createPinLifecycle (components: PinLifecycleComponents): PinLife
         const current: PinRecord = { ...record, status }
         const next: PinRecord = { ...current, status: to, ...patch }
         // A settled request no longer needs to hold the CID it replaced.
-        if (to === 'pinned' || to === 'failed') { delete next.holds; delete next.holdSizes }
+        // Nor the blocks its upload stored: pinned, DagPins keeps its DAG; failed, they are garbage.
+        if (to === 'pinned' || to === 'failed') { delete next.holds; delete next.holdSizes; delete next.upload }
         // A settled state is reported to clients (POST /content answers `pinned` at once), so it is
         // fsynced before anyone sees it. Only `pinning` is not: a crash that loses it merely sends
         // the request back to `queued`, and it resumes. Its event rides in the same batch, as durable.

@@ -75,8 +75,9 @@ export function createPinService (components: PinServiceComponents): PinService 
   }
 
   return {
-    async add (owner, request) {
+    async add (owner, request, options = {}) {
       const record = newRecord(owner, request)
+      if (options.upload != null && record.status === 'queued') record.upload = options.upload
       const want = {
         cidKey: record.cidKey,
         pends: record.status === 'queued',

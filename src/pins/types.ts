@@ -43,6 +43,11 @@ export interface PinRecord {
    * field have none: their held CIDs are charged only while a pinned record names them).
    */
   holdSizes?: Record<string, number>
+  /**
+   * The CAR upload that made this request, while it waits for the rest of its DAG: the blocks the upload
+   * stored stay protected until it settles (upload-blocks.ts). Dropped when it settles.
+   */
+  upload?: string
 }
 
 /** Live progress of a request being fetched. */
@@ -81,7 +86,8 @@ export interface StoredDag {
 
 /** The domain API the HTTP layer uses; every call is scoped to one owner. */
 export interface PinService {
-  add(owner: string, request: PinRequest, options?: { signal?: AbortSignal }): Promise<PinRecord>
+  /** `upload`: the stored block list (upload-blocks.ts) of the CAR upload making this request, if any. */
+  add(owner: string, request: PinRequest, options?: { signal?: AbortSignal, upload?: string }): Promise<PinRecord>
   /**
    * Records a request for a DAG that is stored locally already: charged its
    * size against the owner's quota, pinned and settled at once, no fetch.

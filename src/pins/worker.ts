@@ -24,7 +24,7 @@ import type { CID } from 'multiformats/cid'
 import { InsufficientFundsError, StallError, isErrorNamed } from '../errors.js'
 import { createPinQueue, type QueuedPin } from './pin-queue.js'
 import { CancelledError, createSharedFetches, jobTimeline, type SharedFetch } from './shared-fetch.js'
-import { createResumedHolds } from './resumed-holds.js'
+import { createResumedHolds, type ResumedHoldsComponents } from './resumed-holds.js'
 import { Counts } from '../counts.js'
 import type { LocalDagComponents } from './local-dag.js'
 import type { DagWalkComponents, DagWalkResult } from './dag-walk.js'
@@ -101,7 +101,9 @@ export interface PinWorkerComponents {
   flushBlocks(): Promise<void>
   guard: GcGuard
   logger: Logger
-  /** Told when a failed fetch may have left garbage behind. */
+  /** The block lists of CAR uploads, whose blocks resumed requests hold too. */
+  uploads: ResumedHoldsComponents['uploads']
+  /** Told when a failed fetch may have left garbage behind, or an upload's blocks were let go. */
   onFailed(): void
   metrics?: PinMetrics
 }
@@ -147,7 +149,14 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   const { join, leave } = createSharedFetches(init, components)
   const running = new Set<Promise<void>>()
   // What requests resumed at start have stored, protected until each one's job ends.
-  const resumed = createResumedHolds({ stored: components.stored, guard })
+  const resumed = createResumedHolds({
+    stored: components.stored,
+    guard,
+    uploads: components.uploads,
+    records: components.records,
+    onReleased: () => { components.onFailed() },
+    logger: components.logger
+  })
   let stopped = true
 
   /** Runs the fetch for `record`: what it delivers, or throws why it failed (the abort reason when aborted). */

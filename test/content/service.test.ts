@@ -62,6 +62,7 @@ describe('content service', () => {
       getCodec,
       guard: core.guard,
       gc: core.gc,
+      uploads: core.uploads,
       flushBlocks: async () => { await core.blockstore.sync() },
       logger: core.logger
     })

@@ -11,6 +11,7 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, it } from 'vitest'
 import { createGcGuard } from '../../src/pins/gc-guard.js'
+import { createLogger } from '../../src/logger.js'
 import { createResumedHolds } from '../../src/pins/resumed-holds.js'
 import { storeFile, tempBlockstore } from '../fixtures/gateway.js'
 import type { PinRecord } from '../../src/pins/types.js'
@@ -20,6 +21,14 @@ const getCodec = async (code: number): Promise<never> => (code === raw.code ? ra
 
 async function * each<T> (items: T[]): AsyncGenerator<T> { yield * items }
 
+/** No CAR upload lists (their protection is tested with a real service: test/content/car-queued-restart). */
+const noUploads = {
+  uploads: { read: async () => [], forget: async () => {}, ids: async function * () {} },
+  records: { get: async () => undefined },
+  onReleased: () => {},
+  logger: createLogger({ level: 'silent' })
+}
+
 const record = (requestid: string, cid: CID, holds?: CID[]): PinRecord => ({
   requestid, owner: 'alice', cidKey: cid.toString(), status: 'queued',
   ...(holds != null ? { holds: holds.map(h => h.toString()) } : {})
@@ -28,7 +37,7 @@ const record = (requestid: string, cid: CID, holds?: CID[]): PinRecord => ({
 describe('resumed holds', () => {
   it('protects what each request has stored until its own release', async () => {
     const guard = createGcGuard()
-    const holds = createResumedHolds({ stored: { blockstore: blocks.store, getCodec }, guard })
+    const holds = createResumedHolds({ stored: { blockstore: blocks.store, getCodec }, guard, ...noUploads })
     // A 4-leaf file (5 blocks), another file held during a replace, and a DAG nothing of which is stored.
     const file = await storeFile(blocks.store, randomBytes(4096))
     const held = await storeFile(blocks.store, randomBytes(1024))
@@ -49,7 +58,7 @@ describe('resumed holds', () => {
 
   it('releases everything at once on stop, also past one batch of records', async () => {
     const guard = createGcGuard()
-    const holds = createResumedHolds({ stored: { blockstore: blocks.store, getCodec }, guard })
+    const holds = createResumedHolds({ stored: { blockstore: blocks.store, getCodec }, guard, ...noUploads })
     const files = await Promise.all(Array.from({ length: 70 }, async (_, i) =>
       await storeFile(blocks.store, new Uint8Array([i, 1, 2, 3]))))
     const queued: string[] = []
@@ -64,7 +73,7 @@ describe('resumed holds', () => {
     // pinery verify --repair sends a DAG with a damaged root back to the queue: the service must still start,
     // and protect the rest; the fetch replaces the block (it is hashed before it is trusted).
     const guard = createGcGuard()
-    const holds = createResumedHolds({ stored: { blockstore: blocks.store, getCodec }, guard })
+    const holds = createResumedHolds({ stored: { blockstore: blocks.store, getCodec }, guard, ...noUploads })
     const torn = await storeFile(blocks.store, randomBytes(4096))
     const leaves = dagPb.decode(await toBuffer(blocks.store.get(torn))).Links.map(l => l.Hash)
     await blocks.store.put(torn, new TextEncoder().encode('not this block'))
