@@ -226,6 +226,7 @@ export async function createPinery (config: Config, components: PineryComponents
     const unfinished = await users.removing()
     if (unfinished.length > 0) logger.warn({ users: unfinished }, 'finishing user deletions a crash interrupted')
     await team.finishDeletions()
+    await uploads.undoInterrupted()
     await content.reconcile()
     await outbox.start()
     await worker.start()

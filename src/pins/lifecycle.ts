@@ -29,8 +29,11 @@ export type PinChangeHook = (changes: PinChange[]) => { extra: ExtraOp[], done(w
 
 /** Moves records through queued → pinning → pinned | failed. */
 export interface PinLifecycle {
-  /** Persists a new record (the request's intent) before anyone is told of it. */
-  create(record: PinRecord): Promise<void>
+  /**
+   * Persists a new record (the request's intent) before anyone is told of it; `alongside` lands in the same
+   * batch (the key naming it under the CAR upload that makes it).
+   */
+  create(record: PinRecord, alongside?: ExtraOp[]): Promise<void>
   /**
    * Removes the record `requestid` and persists `build(old)` in one atomic
    * write; returns the new record, or undefined when the old one is gone.
@@ -117,10 +120,10 @@ export function createPinLifecycle (components: PinLifecycleComponents): PinLife
   }
 
   return {
-    async create (record) {
+    async create (record, alongside = []) {
       await lock.run(record.requestid, async () => {
         await recorded([{ kind: record.status, record }], async (extra) => {
-          await records.write(record, undefined, undefined, { extra })
+          await records.write(record, undefined, undefined, { extra: [...extra, ...alongside] })
         })
       })
     },
