@@ -200,7 +200,7 @@ export async function createPinery (config: Config, components: PineryComponents
       nodeUsage: cachedBlockstoreUsage(join(config.dataDir, 'blocks'), NODE_USAGE_MAX_AGE_MS)
     })
     const uploads = createContentService({ maxUploadBlocks: config.maxUploadBlocks }, {
-      pins, blockstore: stores.blockstore, getCodec, guard, gc, logger, uploads: uploadBlocks,
+      pins, blockstore: stores.blockstore, getCodec, guard, gc, logger, uploads: uploadBlocks, records,
       flushBlocks: async () => { await stores.blockstore.sync() }
     })
     const gateway = createGateway({

@@ -18,7 +18,7 @@ import type { DagWalkComponents } from '../pins/dag-walk.js'
 import type { GarbageCollector } from '../pins/gc.js'
 import type { PinRecord, PinService } from '../pins/types.js'
 import type { OpenRequest, UploadBlocks } from '../pins/upload-blocks.js'
-import type { ExtraOp } from '../pins/record-store.js'
+import type { ExtraOp, RecordStore } from '../pins/record-store.js'
 import type { Logger } from '../logger.js'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
@@ -33,7 +33,7 @@ export interface ContentServiceInit {
 
 /** What uploads need. */
 export interface ContentServiceComponents {
-  pins: Pick<PinService, 'add' | 'addStored' | 'checkRoom' | 'get' | 'remove'>
+  pins: Pick<PinService, 'add' | 'addStored' | 'checkRoom' | 'remove'>
   /** The local blockstore (never the network). */
   blockstore: Pick<Blockstore, 'put' | 'get'>
   getCodec: DagWalkComponents['getCodec']
@@ -44,6 +44,8 @@ export interface ContentServiceComponents {
    * requests of CAR uploads not answered yet (what a kill leaves is undone at the next start).
    */
   uploads: Pick<UploadBlocks, 'save' | 'forget' | 'opening' | 'opened' | 'unclosed' | 'close'>
+  /** Whether a pending request still names an upload: its blocks are kept until none does. */
+  records: Pick<RecordStore, 'namesUpload'>
   /** Makes every block stored so far durable: an upload is pinned only once its blocks would survive a power loss. */
   flushBlocks(): Promise<void>
   logger: Logger
@@ -170,26 +172,15 @@ export function createContentService (
   }
 
   /**
-   * Keeps a CAR's blocks protected until the fetches of its incomplete DAGs settle, then drops the unpinned
-   * rest. In memory: across a restart `upload`, the stored list of those blocks, protects them (resumed-holds.ts).
+   * Keeps a CAR's blocks protected until no pending request names the upload (its own requests, or those that
+   * replaced them, settled or went), then drops the unpinned rest. In memory: across a restart `upload`, the
+   * stored list of those blocks, protects them (resumed-holds.ts).
    */
-  function holdUntilSettled (owner: string, requestids: string[], sink: BlockSink, upload?: string): void {
-    const pending = new Set(requestids)
-    const check = async (): Promise<void> => {
-      for (const id of [...pending]) {
-        try {
-          const record = await pins.get(owner, id)
-          if (record.status === 'pinned' || record.status === 'failed') pending.delete(id)
-        } catch (err) {
-          if (!isErrorNamed(err, 'NotFoundError')) throw err
-          pending.delete(id)
-        }
-      }
-    }
+  function holdUntilSettled (sink: BlockSink, upload: string): void {
     const tick = (): void => {
       if (stopped.signal.aborted) { sink.release(); return }
-      check().then(async () => {
-        if (pending.size > 0) { setTimeout(tick, settlePollMs).unref(); return }
+      components.records.namesUpload(upload).then(async (named) => {
+        if (named) { setTimeout(tick, settlePollMs).unref(); return }
         await forget(upload)
         await sink.discard()
       }).catch((err: unknown) => {
@@ -252,8 +243,7 @@ export function createContentService (
       }
       const summary = created.map(r => ({ requestid: r.requestid, cid: r.pin.cid, status: r.status }))
       log.info({ owner, roots: summary, bytes: sink.bytes }, 'CAR imported')
-      const fetching = created.filter(r => r.status !== 'pinned').map(r => r.requestid)
-      if (fetching.length > 0) { holdUntilSettled(owner, fetching, sink, upload); return created }
+      if (upload != null && created.some(r => r.status !== 'pinned')) { holdUntilSettled(sink, upload); return created }
       await forget(upload) // each root was pinned already
       await sink.discard() // pinned blocks stay; blocks of the CAR no root reaches go
       return created

@@ -63,6 +63,7 @@ describe('content service', () => {
       guard: core.guard,
       gc: core.gc,
       uploads: core.uploads,
+      records: core.records,
       flushBlocks: async () => { await core.blockstore.sync() },
       logger: core.logger
     })
