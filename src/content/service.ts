@@ -238,6 +238,12 @@ export function createContentService (
       } catch (err) {
         // All roots or none: requests made for earlier roots go too.
         await undoFailed(id, owner, created)
+        // A request a client made meanwhile by replacing one of them (it may list them) carries the upload:
+        // its blocks stay until that one settles or goes.
+        if (upload != null && await components.records.namesUpload(upload).catch(() => true)) {
+          holdUntilSettled(sink, upload)
+          throw err
+        }
         await forget(upload)
         return await failed(sink, err)
       }
