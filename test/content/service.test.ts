@@ -80,6 +80,12 @@ describe('content service', () => {
     for (const cid of cids) if (await core.blockstore.has(cid)) held.push(cid)
     return held
   }
+  /** CAR uploads whose requests are still named as not answered (the next start would undo them). */
+  async function unclosed (): Promise<string[]> {
+    const ids: string[] = []
+    for await (const { id } of core.uploads.unclosed()) ids.push(id)
+    return ids
+  }
   /** Every block in the blockstore. */
   async function everything (): Promise<string[]> {
     const all: string[] = []
@@ -150,6 +156,7 @@ describe('content service', () => {
     expect(created.map(r => [r.pin.cid, r.status])).toEqual(expected)
     expect(await storedOf([stray.root])).toEqual([])
     expect((await everything()).length).toBe(blocks.length - 1)
+    expect(await unclosed()).toEqual([])
   })
 
   it('refuses a CAR with a lying block and leaves none of the blocks it had stored', async () => {
@@ -212,6 +219,7 @@ describe('content service', () => {
       const upload = content.addCar('carol', once(await carOf([dag.root, other.root], sent)), options())
       await expect(upload).rejects.toEqual(failure('InsufficientFundsError', /pin limit/))
       expect(replacement?.status).toBe('queued')
+      expect(await unclosed()).toEqual([])
       await new Promise(resolve => setTimeout(resolve, 200))
       await core.gc.collect()
       expect(await storedOf(dag.below.map(b => b.cid))).toHaveLength(dag.below.length)
