@@ -200,7 +200,7 @@ export async function createPinery (config: Config, components: PineryComponents
       nodeUsage: cachedBlockstoreUsage(join(config.dataDir, 'blocks'), NODE_USAGE_MAX_AGE_MS)
     })
     const uploads = createContentService({ maxUploadBlocks: config.maxUploadBlocks }, {
-      pins, blockstore: stores.blockstore, getCodec, guard, gc, logger, uploads: uploadBlocks,
+      pins, blockstore: stores.blockstore, getCodec, guard, gc, logger, uploads: uploadBlocks, records,
       flushBlocks: async () => { await stores.blockstore.sync() }
     })
     const gateway = createGateway({
@@ -226,6 +226,7 @@ export async function createPinery (config: Config, components: PineryComponents
     const unfinished = await users.removing()
     if (unfinished.length > 0) logger.warn({ users: unfinished }, 'finishing user deletions a crash interrupted')
     await team.finishDeletions()
+    await uploads.undoInterrupted()
     await content.reconcile()
     await outbox.start()
     await worker.start()

@@ -6,10 +6,12 @@
  * dist/server.js through --base.
  *
  *   node --import tsx scripts/bench/upload-blocks.ts [--blocks 100000] [--size BYTES] [--runs 3]
- *     [--base DIR/dist/server.js] [--this DIR/dist/server.js] [--incomplete true]
+ *     [--base DIR/dist/server.js] [--this DIR/dist/server.js] [--incomplete true] [--roots 1]
  *
  * --incomplete: the root is a dag-cbor block linking to a block the CAR lacks, so the upload is answered
  * `queued` and its block list is stored for the request (upload-blocks.ts); the other blocks as before.
+ * --roots R: the first R blocks are roots (at most 1,000), each a request of its own: what a multi-root
+ * CAR costs per request.
  */
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
@@ -29,7 +31,8 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     base: { type: 'string' },
     this: { type: 'string', default: SERVER },
-    incomplete: { type: 'string', default: 'false' }
+    incomplete: { type: 'string', default: 'false' },
+    roots: { type: 'string', default: '1' }
   }
 })
 const N = Number(values.blocks)
@@ -43,20 +46,20 @@ async function rss (pid: number): Promise<number> {
 /** The CAR, made once (a few MB): header, then N raw blocks `b<i>`, the first one the root. */
 async function makeCar (): Promise<Buffer> {
   const parts: Buffer[] = []
-  let root: CID | undefined
+  const roots: CID[] = []
   for (let i = 0; i < N; i++) {
     const bytes = new TextEncoder().encode(`b${i}`.padEnd(Number(values.size), '.'))
     const cid = CID.createV1(raw.code, await sha256.digest(bytes))
-    root ??= cid
+    if (roots.length < Number(values.roots)) roots.push(cid)
     parts.push(carSection(Buffer.concat([cid.bytes, bytes])))
   }
   if (values.incomplete === 'true') {
     const missing = CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode('not in the CAR')))
     const bytes = dagCbor.encode({ missing })
-    root = CID.createV1(dagCbor.code, await sha256.digest(bytes))
-    parts.unshift(carSection(Buffer.concat([root.bytes, bytes])))
+    roots[0] = CID.createV1(dagCbor.code, await sha256.digest(bytes))
+    parts.unshift(carSection(Buffer.concat([roots[0].bytes, bytes])))
   }
-  return Buffer.concat([carSection(dagCbor.encode({ version: 1, roots: [root as CID] })), ...parts])
+  return Buffer.concat([carSection(dagCbor.encode({ version: 1, roots })), ...parts])
 }
 
 interface Run { idle: number, peak: number, hwm: number, seconds: number, cpu: number }
@@ -108,6 +111,7 @@ const rows = builds.map(([name]) => {
     median(rs.map(r => r.seconds)).toFixed(1), median(rs.map(r => r.cpu)).toFixed(1)]
 })
 process.stdout.write(
-  `\nbench:upload-blocks — one CAR of ${N} tiny blocks (${mib(car.length)} MiB) per fresh process\n\n`)
+  `\nbench:upload-blocks — one CAR of ${N} tiny blocks, ${values.roots} roots (${mib(car.length)} MiB) ` +
+  'per fresh process\n\n')
 process.stdout.write(table(['build', 'runs', 'idle MiB', 'peak MiB', 'peak − idle MiB', 'B/block (median)',
   'B/block (runs)', 'seconds', 'CPU-s'], rows) + '\n')

@@ -5,6 +5,7 @@
  * service, which charges the quota and pins. Whatever fails leaves no block
  * of the upload behind that nothing else pins.
  */
+import { randomUUID } from 'node:crypto'
 import { isErrorNamed } from '../errors.js'
 import { canonicalCidKey } from '../pins/request-pins.js'
 import { createBlockSink, type BlockSink } from './upload-sink.js'
@@ -16,7 +17,8 @@ import type { GcGuard } from '../pins/gc-guard.js'
 import type { DagWalkComponents } from '../pins/dag-walk.js'
 import type { GarbageCollector } from '../pins/gc.js'
 import type { PinRecord, PinService } from '../pins/types.js'
-import type { UploadBlocks } from '../pins/upload-blocks.js'
+import type { OpenRequest, UploadBlocks } from '../pins/upload-blocks.js'
+import type { ExtraOp, RecordStore } from '../pins/record-store.js'
 import type { Logger } from '../logger.js'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
@@ -31,21 +33,33 @@ export interface ContentServiceInit {
 
 /** What uploads need. */
 export interface ContentServiceComponents {
-  pins: Pick<PinService, 'add' | 'addStored' | 'checkRoom' | 'get' | 'remove'>
+  pins: Pick<PinService, 'add' | 'addStored' | 'checkRoom' | 'remove'>
   /** The local blockstore (never the network). */
   blockstore: Pick<Blockstore, 'put' | 'get'>
   getCodec: DagWalkComponents['getCodec']
   guard: Pick<GcGuard, 'protectKey' | 'unprotectKey'>
   gc: Pick<GarbageCollector, 'discard' | 'markDirty'>
-  /** Stored lists of the blocks of CAR uploads left waiting: what protects them across a restart. */
-  uploads: Pick<UploadBlocks, 'save' | 'forget'>
+  /**
+   * Stored lists of the blocks of CAR uploads left waiting (what protects them across a restart), and the
+   * requests of CAR uploads not answered yet (what a kill leaves is undone at the next start).
+   */
+  uploads: Pick<UploadBlocks, 'save' | 'forget' | 'opening' | 'opened' | 'unclosed' | 'close'>
+  /** Whether a pending request still names an upload: its blocks are kept until none does. */
+  records: Pick<RecordStore, 'namesUpload'>
   /** Makes every block stored so far durable: an upload is pinned only once its blocks would survive a power loss. */
   flushBlocks(): Promise<void>
   logger: Logger
 }
 
-/** The service and a way to stop its background waits (at shutdown). */
-export type ContentServiceHandle = ContentService & { stop(): void }
+/** The service, a way to stop its background waits (at shutdown), and what the start finishes. */
+export type ContentServiceHandle = ContentService & {
+  stop(): void
+  /**
+   * At start, before anything is served or resumed: removes the requests of CAR uploads a kill cut short
+   * before their answer (no client was told of them, and a retry makes them again); resolves with how many.
+   */
+  undoInterrupted(): Promise<number>
+}
 
 // Bytes assumed for an upload of unknown size: refused up front only when no room is left at all.
 const UNKNOWN_SIZE = 1
@@ -130,26 +144,43 @@ export function createContentService (
   }
 
   /**
-   * Keeps a CAR's blocks protected until the fetches of its incomplete DAGs settle, then drops the unpinned
-   * rest. In memory: across a restart `upload`, the stored list of those blocks, protects them (resumed-holds.ts).
+   * Removes the requests of a CAR upload that failed or was cut short (each with its pin.deleted event),
+   * then closes it, unless `close` is false or one of them cannot go: then the next start does it.
    */
-  function holdUntilSettled (owner: string, requestids: string[], sink: BlockSink, upload?: string): void {
-    const pending = new Set(requestids)
-    const check = async (): Promise<void> => {
-      for (const id of [...pending]) {
-        try {
-          const record = await pins.get(owner, id)
-          if (record.status === 'pinned' || record.status === 'failed') pending.delete(id)
-        } catch (err) {
-          if (!isErrorNamed(err, 'NotFoundError')) throw err
-          pending.delete(id)
-        }
-      }
+  async function undo (id: string, requests: OpenRequest[], close = true): Promise<void> {
+    let all = close
+    for (const { owner, requestid } of requests) {
+      await pins.remove(owner, requestid).catch((err: unknown) => {
+        if (isErrorNamed(err, 'NotFoundError')) return
+        all = false
+        log.warn({ err, requestid }, 'cannot undo a request of a failed CAR upload')
+      })
     }
+    if (all) await components.uploads.close(id)
+  }
+
+  /** Undoes a failed CAR upload: the requests named under it, and those `created` knows of. */
+  async function undoFailed (id: string, owner: string, created: PinRecord[]): Promise<void> {
+    const named = await components.uploads.opened(id).catch((err: unknown) => {
+      log.warn({ err, upload: id }, 'cannot read the requests of a failed CAR upload; the next start undoes them')
+      return undefined
+    })
+    const ids = new Set([...(named ?? []).map(r => r.requestid), ...created.map(r => r.requestid)])
+    await undo(id, [...ids].map(requestid => ({ owner, requestid })), named != null).catch((err: unknown) => {
+      log.warn({ err, upload: id }, 'cannot close a failed CAR upload; the next start undoes it')
+    })
+  }
+
+  /**
+   * Keeps a CAR's blocks protected until no pending request names the upload (its own requests, or those that
+   * replaced them, settled or went), then drops the unpinned rest. In memory: across a restart `upload`, the
+   * stored list of those blocks, protects them (resumed-holds.ts).
+   */
+  function holdUntilSettled (sink: BlockSink, upload: string): void {
     const tick = (): void => {
       if (stopped.signal.aborted) { sink.release(); return }
-      check().then(async () => {
-        if (pending.size > 0) { setTimeout(tick, settlePollMs).unref(); return }
+      components.records.namesUpload(upload).then(async (named) => {
+        if (named) { setTimeout(tick, settlePollMs).unref(); return }
         await forget(upload)
         await sink.discard()
       }).catch((err: unknown) => {
@@ -172,6 +203,10 @@ export function createContentService (
 
     async addCar (owner, car, options) {
       const sink = await open(owner, UNKNOWN_SIZE)
+      // Its requests are named under it in their creation batches until the answer: all roots or none, also
+      // across a kill. Its block list, if it needs one, bears the same id.
+      const id = randomUUID()
+      const alongside = (record: PinRecord): ExtraOp[] => [components.uploads.opening(id, owner, record.requestid)]
       const created: PinRecord[] = []
       let upload: string | undefined
       try {
@@ -190,27 +225,31 @@ export function createContentService (
           seen.add(key)
           const request = { cid: root.toString(), ...base }
           const dag = await measure(root, sink, options.signal)
-          if (dag != null) { created.push(await pins.addStored(owner, request, dag)); continue }
+          if (dag != null) { created.push(await pins.addStored(owner, request, dag, { alongside })); continue }
           // A DAG the CAR does not hold whole is pinned like any request: the worker fetches the rest. The blocks
           // the CAR brought are listed on disk first, named by the request's record: below a node the CAR lacks
           // no walk from the root finds them, and after a restart only the list keeps the collector off them.
-          upload ??= await components.uploads.save(sink.keys())
-          created.push(await pins.add(owner, request, { upload }))
+          upload ??= await components.uploads.save(sink.keys(), id)
+          created.push(await pins.add(owner, request, { upload, alongside }))
         }
+        // The answer comes next: from here on a kill leaves the requests to the client, who was not told (as for
+        // any request killed between its write and its answer); before, the next start removes them.
+        await components.uploads.close(id)
       } catch (err) {
         // All roots or none: requests made for earlier roots go too.
-        for (const record of created) {
-          await pins.remove(owner, record.requestid).catch((e: unknown) => {
-            log.warn({ err: e, requestid: record.requestid }, 'cannot undo a request of a failed CAR upload')
-          })
+        await undoFailed(id, owner, created)
+        // A request a client made meanwhile by replacing one of them (it may list them) carries the upload:
+        // its blocks stay until that one settles or goes.
+        if (upload != null && await components.records.namesUpload(upload).catch(() => true)) {
+          holdUntilSettled(sink, upload)
+          throw err
         }
         await forget(upload)
         return await failed(sink, err)
       }
       const summary = created.map(r => ({ requestid: r.requestid, cid: r.pin.cid, status: r.status }))
       log.info({ owner, roots: summary, bytes: sink.bytes }, 'CAR imported')
-      const fetching = created.filter(r => r.status !== 'pinned').map(r => r.requestid)
-      if (fetching.length > 0) { holdUntilSettled(owner, fetching, sink, upload); return created }
+      if (upload != null && created.some(r => r.status !== 'pinned')) { holdUntilSettled(sink, upload); return created }
       await forget(upload) // each root was pinned already
       await sink.discard() // pinned blocks stay; blocks of the CAR no root reaches go
       return created
@@ -218,6 +257,16 @@ export function createContentService (
 
     stop () {
       stopped.abort()
+    },
+
+    async undoInterrupted () {
+      let undone = 0
+      for await (const { id, requests } of components.uploads.unclosed()) {
+        await undo(id, requests)
+        undone += requests.length
+      }
+      if (undone > 0) log.warn({ requests: undone }, 'undid CAR uploads cut short before their answer')
+      return undone
     }
   }
 }

@@ -29,8 +29,11 @@ export type PinChangeHook = (changes: PinChange[]) => { extra: ExtraOp[], done(w
 
 /** Moves records through queued → pinning → pinned | failed. */
 export interface PinLifecycle {
-  /** Persists a new record (the request's intent) before anyone is told of it. */
-  create(record: PinRecord): Promise<void>
+  /**
+   * Persists a new record (the request's intent) before anyone is told of it; `alongside` lands in the same
+   * batch (the key naming it under the CAR upload that makes it).
+   */
+  create(record: PinRecord, alongside?: ExtraOp[]): Promise<void>
   /**
    * Removes the record `requestid` and persists `build(old)` in one atomic
    * write; returns the new record, or undefined when the old one is gone.
@@ -86,16 +89,19 @@ function released (before: PinRecord, after?: PinRecord): string[] {
 /**
  * `next`, the replacement of `old`, holding what `old` kept pinned until it settles (a pinned
  * replacement holds nothing): old's CID unless it failed, and what old held, each with its
- * dagSize when known, so the charge survives a rebuild of the index from the records.
+ * dagSize when known, so the charge survives a rebuild of the index from the records; and old's upload.
  */
 export function holding (old: PinRecord, next: PinRecord): PinRecord {
   if (next.status === 'pinned') return next
+  // And the blocks of the CAR upload that made `old`, which may exist nowhere else: a replacement for the same
+  // DAG (a new name) needs them, the DAG it holds may too.
+  const carried = old.upload == null ? next : { ...next, upload: old.upload }
   const sizes: Record<string, number> = { ...old.holdSizes }
   if (old.status === 'pinned' && old.dagSize != null) sizes[old.cidKey] = old.dagSize
   const holds = [...references(old)].filter(c => c !== next.cidKey)
-  if (holds.length === 0) return next
+  if (holds.length === 0) return carried
   const holdSizes = Object.fromEntries(holds.flatMap(c => sizes[c] == null ? [] : [[c, sizes[c]]]))
-  return { ...next, holds, ...(Object.keys(holdSizes).length > 0 ? { holdSizes } : {}) }
+  return { ...carried, holds, ...(Object.keys(holdSizes).length > 0 ? { holdSizes } : {}) }
 }
 
 /** Creates the lifecycle over a record store. */
@@ -117,10 +123,10 @@ export function createPinLifecycle (components: PinLifecycleComponents): PinLife
   }
 
   return {
-    async create (record) {
+    async create (record, alongside = []) {
       await lock.run(record.requestid, async () => {
         await recorded([{ kind: record.status, record }], async (extra) => {
-          await records.write(record, undefined, undefined, { extra })
+          await records.write(record, undefined, undefined, { extra: [...extra, ...alongside] })
         })
       })
     },

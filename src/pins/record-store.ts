@@ -8,6 +8,7 @@
  *   /pinery/pending/<created>/<id>      → queued or pinning, in arrival order: the record (JSON) again,
  *                                         so resuming reads one compact key range (empty before 2026-11-30)
  *   /pinery/created/<created>           → the record's own key; finds the newest `created` at start
+ *   /pinery/upload-ref/<upload>/<id>    → a pending request names the CAR upload <upload> (its blocks are kept)
  *   /pinery/clock                       → the last `created` handed out
  *   /pinery/generation                  → "<random id> <seq>": every batch advances seq
  *
@@ -78,6 +79,11 @@ export interface RecordStore {
   importMany(records: PinRecord[]): Promise<void>
   /** True when some live request still wants `cidKey` kept. */
   isReferenced(cidKey: string): Promise<boolean>
+  /**
+   * True when some pending request names the CAR upload `upload` (written since 2026-12-01: a request of an
+   * older build is found only by reading its record).
+   */
+  namesUpload(upload: string): Promise<boolean>
   /** Queued and pinning records, oldest first. */
   pending(): AsyncGenerator<PinRecord>
   /** At clean shutdown, once nothing writes any more: waits for writes in flight and saves the index snapshot. */
@@ -115,6 +121,7 @@ function entries (r: PinRecord, withRecord = true): Map<string, Uint8Array> {
   for (const cidKey of refs) map.set(`${PREFIX}ref/${cidKey}/${r.requestid}`, EMPTY)
   if (r.status === 'queued' || r.status === 'pinning') {
     map.set(`${PREFIX}pending/${pad(r.created)}/${r.requestid}`, json)
+    if (r.upload != null) map.set(`${PREFIX}upload-ref/${r.upload}/${r.requestid}`, EMPTY)
   }
   return map
 }
@@ -181,6 +188,11 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
     }
   }
 
+  async function any (prefix: string): Promise<boolean> {
+    for await (const _ of db.keys({ gt: prefix, lt: `${prefix}\xff`, limit: 1 })) return true
+    return false
+  }
+
   async function get (requestid: string): Promise<PinRecord | undefined> {
     const own = await db.get(`${PREFIX}req/${requestid}`)
     return own == null ? undefined : await getByKey(decoder.decode(own))
@@ -229,9 +241,11 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
     },
 
     async isReferenced (cidKey) {
-      const prefix = `${PREFIX}ref/${cidKey}/`
-      for await (const _ of db.keys({ gt: prefix, lt: `${prefix}\xff`, limit: 1 })) return true
-      return false
+      return await any(`${PREFIX}ref/${cidKey}/`)
+    },
+
+    async namesUpload (upload) {
+      return await any(`${PREFIX}upload-ref/${upload}/`)
     },
 
     async * pending () {

@@ -39,7 +39,7 @@ export interface ResumedHoldsComponents {
   guard: Pick<GcGuard, 'unprotectKey' | 'protectKey'> & LocalDagComponents['guard']
   uploads: Pick<UploadBlocks, 'read' | 'forget' | 'ids'>
   /** Whether a request still waits (an upload's blocks are let go only once none of its requests does). */
-  records: Pick<RecordStore, 'get'>
+  records: Pick<RecordStore, 'get' | 'namesUpload'>
   /** Told when an upload's blocks are let go: those no pin keeps are garbage. */
   onReleased(): void
   logger: Logger
@@ -57,8 +57,12 @@ export function createResumedHolds (components: ResumedHoldsComponents): Resumed
 
   const unprotect = (keys: string[]): void => { for (const key of keys) guard.unprotectKey(key) }
 
-  /** Whether a request of the upload still names it (pending). */
+  /**
+   * Whether a pending request still names the upload: one its requests were replaced by too. A request of an
+   * older build has no index key, so the resumed ones are also read.
+   */
   async function named (id: string, upload: Upload): Promise<boolean> {
+    if (await components.records.namesUpload(id)) return true
     for (const requestid of upload.requests) if ((await components.records.get(requestid))?.upload === id) return true
     return false
   }

@@ -84,18 +84,18 @@ export function createPinService (components: PinServiceComponents): PinService 
         meta: { adds: metaBytesOf(request.meta) },
         ...(record.status === 'pinned' ? { bytes: record.dagSize } : {})
       }
-      await quota.admit(owner, want, async () => { await lifecycle.create(record) })
+      await quota.admit(owner, want, async () => { await lifecycle.create(record, options.alongside?.(record)) })
       return record.status === 'queued' ? await admit(record) : record
     },
 
-    async addStored (owner, request, dag) {
+    async addStored (owner, request, dag, options = {}) {
       const record = newRecord(owner, request)
-      if (record.status === 'pinned') return await this.add(owner, request)
+      if (record.status === 'pinned') return await this.add(owner, request, options)
       const want = { cidKey: record.cidKey, bytes: dag.dagSize, meta: { adds: metaBytesOf(request.meta) } }
       const settled = await quota.admit(owner, want, async () => {
         // The record first, as the worker does: it references the CID, so a concurrent
         // release (another request for it deleted) cannot unpin what is pinned next.
-        await lifecycle.create(record)
+        await lifecycle.create(record, options.alongside?.(record))
         try {
           await content.pin(record.cidKey, dag.blocks, dag.dagSize)
         } catch (err) {

@@ -6,6 +6,7 @@
  */
 
 import type { CID } from 'multiformats/cid'
+import type { ExtraOp } from './record-store.js'
 
 /** The four states of the spec, in lifecycle order. */
 export const PIN_STATES = ['queued', 'pinning', 'pinned', 'failed'] as const
@@ -84,16 +85,26 @@ export interface StoredDag {
   dagSize: number
 }
 
+/** How a request is made. */
+export interface AddOptions {
+  signal?: AbortSignal
+  /** The stored block list (upload-blocks.ts) of the CAR upload making this request, if any. */
+  upload?: string
+  /** Written in the new record's creation batch (the key naming it under its CAR upload, until answered). */
+  alongside?: (record: PinRecord) => ExtraOp[]
+}
+
 /** The domain API the HTTP layer uses; every call is scoped to one owner. */
 export interface PinService {
-  /** `upload`: the stored block list (upload-blocks.ts) of the CAR upload making this request, if any. */
-  add(owner: string, request: PinRequest, options?: { signal?: AbortSignal, upload?: string }): Promise<PinRecord>
+  add(owner: string, request: PinRequest, options?: AddOptions): Promise<PinRecord>
   /**
    * Records a request for a DAG that is stored locally already: charged its
    * size against the owner's quota, pinned and settled at once, no fetch.
    * The caller keeps the blocks from garbage collection until this resolves.
    */
-  addStored(owner: string, request: PinRequest, dag: StoredDag): Promise<PinRecord>
+  addStored(
+    owner: string, request: PinRequest, dag: StoredDag, options?: Pick<AddOptions, 'alongside'>
+  ): Promise<PinRecord>
   /**
    * Throws InsufficientFundsError unless `owner` has room for one more
    * request of at least `bytes`; resolves with the bytes left (Infinity

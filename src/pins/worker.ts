@@ -91,7 +91,7 @@ export interface PinWorkerComponents {
   /** Told each job's limit and outcome. */
   jobs: PinJobs
   /** Pending records to resume, and each job's record when it starts. */
-  records: Pick<RecordStore, 'pending' | 'get'>
+  records: Pick<RecordStore, 'pending' | 'get' | 'namesUpload'>
   node: Pick<PineryNode, 'dialAll'>
   /** Network-backed block access (fetches what is missing). */
   blocks: DagWalkComponents

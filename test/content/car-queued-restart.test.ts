@@ -6,40 +6,19 @@
  * They now stay protected across restarts (SIGTERM and SIGKILL) until the request settles; deleting
  * the request makes them garbage again.
  */
-import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import * as dagPb from '@ipld/dag-pb'
-import { unixfs } from '@helia/unixfs'
-import { MemoryBlockstore } from 'blockstore-core/memory'
 import { FsBlockstore } from 'blockstore-fs'
-import { fixedSize } from 'ipfs-unixfs-importer/chunker'
-import { balanced } from 'ipfs-unixfs-importer/layout'
+import { Level } from 'level'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { blocksOf, carOf } from '../fixtures/content.js'
+import { splitDag, type Block } from '../fixtures/content.js'
 import { startOrigin, type Origin } from '../fixtures/origin.js'
 import { serverEnv, startServerProcess, type ServerProcess } from '../fixtures/process.js'
 import type { CID } from 'multiformats/cid'
 
 const TOKEN = 'pinery_car-queued-restart-admin'
 const auth = { authorization: `Bearer ${TOKEN}` }
-type Block = { cid: CID, bytes: Uint8Array }
-
-/** A three-level DAG (1 KiB leaves, 4 links a node) and one of its middle nodes, the one the CAR lacks. */
-async function splitDag (): Promise<{ root: CID, all: Block[], missing: Block, below: Block[], car: Uint8Array }> {
-  const blockstore = new MemoryBlockstore()
-  const root = await unixfs({ blockstore }).addBytes(randomBytes(20 * 1024), {
-    cidVersion: 1, rawLeaves: true, chunker: fixedSize({ chunkSize: 1024 }), layout: balanced({ maxChildrenPerNode: 4 })
-  })
-  const all = await blocksOf({ root, blockstore })
-  const missing = all.find(b => b.cid.code === dagPb.code && !b.cid.equals(root) &&
-    dagPb.decode(b.bytes).Links.every(l => l.Hash.code !== dagPb.code))
-  if (missing == null) throw new Error('no middle node')
-  const below = dagPb.decode(missing.bytes).Links.map(l => all.find(b => b.cid.equals(l.Hash)) as Block)
-  const car = await carOf([root], all.filter(b => !b.cid.equals(missing.cid)))
-  return { root, all, missing, below, car }
-}
 
 describe('a queued CAR upload across restarts', () => {
   let origin: Origin
@@ -144,5 +123,45 @@ describe('a queued CAR upload across restarts', () => {
     url = (await restart('SIGKILL')).url
     expect(await stored(kept.all)).toEqual(names(kept.all))
     expect(await statusOf(url, a.requestid)).toBe('pinned')
+  }, 120_000)
+
+  it('keeps them when the request is replaced by one for the same DAG, and drops their list once pinned', async () => {
+    const dag = await splitDag()
+    let url = (await restart('SIGTERM')).url
+    const first = await upload(url, dag.car)
+    const res = await fetch(`${url}/pins/${first.requestid}`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ cid: dag.root.toString(), name: 'renamed', origins: origin.addrs })
+    })
+    expect(res.status).toBe(202)
+    const { requestid } = await res.json() as { requestid: string }
+    const sent = dag.all.filter(x => !x.cid.equals(dag.missing.cid))
+    const names = sent.map(x => x.cid.toString())
+    // The upload looks whether its request settled every 500 ms; then the collector's next sweeps.
+    await new Promise(resolve => setTimeout(resolve, 2000))
+    expect(await stored(sent)).toEqual(names)
+    url = (await restart('SIGKILL')).url
+    expect(await stored(sent)).toEqual(names)
+
+    await origin.blockstore.put(dag.missing.cid, dag.missing.bytes)
+    await origin.dial(server?.delegates ?? [])
+    const pinnedBy = Date.now() + 30_000
+    while (await statusOf(url, requestid) !== 'pinned') {
+      if (Date.now() > pinnedBy) throw new Error(`not pinned: ${await statusOf(url, requestid)}`)
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    expect(dag.below.map(b => b.cid.toString()).filter(c => asked.has(c))).toEqual([])
+    // The resumed upload lets go of its list once no request names it (polled every 200 ms).
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    await server?.stop()
+    server = undefined
+    const db = new Level<string, Uint8Array>(join(dataDir, 'datastore'), { keyEncoding: 'utf8', valueEncoding: 'view' })
+    try {
+      const left = await db.keys({ gt: '/pinery/upload', lt: '/pinery/upload\xff' }).all()
+      expect(left).toEqual([])
+    } finally {
+      await db.close()
+    }
   }, 120_000)
 })

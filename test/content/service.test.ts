@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import { IdentityBlockstore } from 'blockstore-core/identity'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { blocksOf, carOf, directoryDag, fileDag } from '../fixtures/content.js'
+import { blocksOf, carOf, directoryDag, fileDag, splitDag } from '../fixtures/content.js'
 import { failure } from '../fixtures/errors.js'
 import { getCodec, openPinCore, workerParts, type PinCore } from '../fixtures/pin-core.js'
 import { waitFor } from '../fixtures/service.js'
@@ -21,7 +21,7 @@ import { createPinService } from '../../src/pins/service.js'
 import { createPinSettler } from '../../src/pins/settle.js'
 import { createPinWorker, type PinWorker } from '../../src/pins/worker.js'
 import type { UploadEntry, UploadOptions } from '../../src/content/index.js'
-import type { PinService } from '../../src/pins/types.js'
+import type { PinRecord, PinService } from '../../src/pins/types.js'
 import type { CID } from 'multiformats/cid'
 
 const KIB = 1024
@@ -41,7 +41,7 @@ describe('content service', () => {
   let uploads: ContentServiceHandle
 
   beforeEach(async () => {
-    core = await openPinCore({ limits: { alice: {}, bob: { bytes: 600 * KIB } } })
+    core = await openPinCore({ limits: { alice: {}, bob: { bytes: 600 * KIB }, carol: { pins: 1 } } })
     node = await createPineryNode({ listen: [multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [] }, {
       blockstore: new IdentityBlockstore(core.blockstore), datastore: core.datastore, logger: core.logger
     })
@@ -63,6 +63,7 @@ describe('content service', () => {
       guard: core.guard,
       gc: core.gc,
       uploads: core.uploads,
+      records: core.records,
       flushBlocks: async () => { await core.blockstore.sync() },
       logger: core.logger
     })
@@ -78,6 +79,12 @@ describe('content service', () => {
     const held: CID[] = []
     for (const cid of cids) if (await core.blockstore.has(cid)) held.push(cid)
     return held
+  }
+  /** CAR uploads whose requests are still named as not answered (the next start would undo them). */
+  async function unclosed (): Promise<string[]> {
+    const ids: string[] = []
+    for await (const { id } of core.uploads.unclosed()) ids.push(id)
+    return ids
   }
   /** Every block in the blockstore. */
   async function everything (): Promise<string[]> {
@@ -149,6 +156,7 @@ describe('content service', () => {
     expect(created.map(r => [r.pin.cid, r.status])).toEqual(expected)
     expect(await storedOf([stray.root])).toEqual([])
     expect((await everything()).length).toBe(blocks.length - 1)
+    expect(await unclosed()).toEqual([])
   })
 
   it('refuses a CAR with a lying block and leaves none of the blocks it had stored', async () => {
@@ -180,5 +188,48 @@ describe('content service', () => {
   it('refuses an upload of a user who does not exist', async () => {
     const upload = uploads.addFile('ghost', once(new Uint8Array(10)), options())
     await expect(upload).rejects.toEqual(failure('UnauthorizedError', /does not exist/))
+  })
+
+  it('keeps the blocks of a failed CAR upload while a replacement of one of its requests waits', async () => {
+    const dag = await splitDag()
+    const other = await fileDag(randomBytes(5 * KIB))
+    const sent = [...dag.all.filter(b => !b.cid.equals(dag.missing.cid)), ...await blocksOf(other)]
+    let replacement: PinRecord | undefined
+    // A client replaces the first root's request (it may list it) before the second root is refused.
+    const racing: PinService = {
+      ...pins,
+      add: async (owner, request, opts) => {
+        const record = await pins.add(owner, request, opts)
+        replacement = await pins.replace(owner, record.requestid, { cid: request.cid, name: 'renamed' })
+        return record
+      }
+    }
+    const content = createContentService({ settlePollMs: 50 }, {
+      pins: racing,
+      blockstore: core.blockstore,
+      getCodec,
+      guard: core.guard,
+      gc: core.gc,
+      uploads: core.uploads,
+      records: core.records,
+      flushBlocks: async () => { await core.blockstore.sync() },
+      logger: core.logger
+    })
+    try {
+      const upload = content.addCar('carol', once(await carOf([dag.root, other.root], sent)), options())
+      await expect(upload).rejects.toEqual(failure('InsufficientFundsError', /pin limit/))
+      expect(replacement?.status).toBe('queued')
+      expect(await unclosed()).toEqual([])
+      await new Promise(resolve => setTimeout(resolve, 200))
+      await core.gc.collect()
+      expect(await storedOf(dag.below.map(b => b.cid))).toHaveLength(dag.below.length)
+      // Once it goes, so do they.
+      await pins.remove('carol', replacement?.requestid ?? '')
+      const gone = async (): Promise<true | undefined> =>
+        (await storedOf(dag.below.map(b => b.cid))).length === 0 ? true : undefined
+      await waitFor(gone, 10_000, 'the blocks to go')
+    } finally {
+      content.stop()
+    }
   })
 })

@@ -24,7 +24,7 @@ async function * each<T> (items: T[]): AsyncGenerator<T> { yield * items }
 /** No CAR upload lists (their protection is tested with a real service: test/content/car-queued-restart). */
 const noUploads = {
   uploads: { read: async () => [], forget: async () => {}, ids: async function * () {} },
-  records: { get: async () => undefined },
+  records: { get: async () => undefined, namesUpload: async () => false },
   onReleased: () => {},
   logger: createLogger({ level: 'silent' })
 }
