@@ -258,6 +258,7 @@ export async function createPinery (config: Config, components: PineryComponents
       metricsToken: config.metricsToken,
       rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
       corsOrigins: config.corsOrigins,
+      hosts: { allowed: config.allowedHosts, bindHost: config.httpHost },
       gatewayAuth: config.gatewayAuth,
       uploadIdleTimeoutMs: config.requestTimeoutMs,
       webDir: defaultWebDir()
