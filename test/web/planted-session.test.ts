@@ -34,7 +34,17 @@ beforeAll(async () => {
   expect(res.status).toBe(200)
   const planted = (res.headers.get('set-cookie') ?? '').split(';')[0] as string
   // Her page on another port of the same host plants that cookie, for every port of the host.
-  attacker = createServer((_req, out) => {
+  attacker = createServer((req, out) => {
+    if (req.url?.startsWith('/form') === true) {
+      // Or her page posts the sign-in itself, as a form (text/plain makes the body her JSON).
+      const referrer = req.url.includes('no-referrer') ? '<meta name="referrer" content="no-referrer">' : ''
+      // Sent as {"token":"=","token":"<hers>"}: JSON.parse keeps the last of a repeated name.
+      out.writeHead(200, { 'content-type': 'text/html' })
+      out.end(`<!doctype html>${referrer}<form method="post" action="${svc.url}/session" enctype="text/plain">` +
+        `<input name='{"token":"' value='","token":"${svc.tokens.mallory}"}'></form>` +
+        '<script>document.forms[0].submit()</script>')
+      return
+    }
     out.writeHead(200, { 'content-type': 'text/html', 'set-cookie': `${planted}; Path=/` })
     out.end('<!doctype html><title>free cat pictures</title>')
   })
@@ -112,4 +122,26 @@ describe('a session cookie planted by a page on another port', () => {
         await context.close()
       }
     })
+
+  it('cannot be made by the attacker\'s page posting the sign-in form: 403, no cookie', async () => {
+    // The body the form sends is a sign-in Pinery takes from its own origin.
+    const body = `{"token":"=","token":"${svc.tokens.mallory}"}\r\n`
+    const own = await fetch(`${svc.url}/session`,
+      { method: 'POST', headers: { origin: svc.url, 'content-type': 'text/plain' }, body })
+    expect(own.status).toBe(200)
+    for (const path of ['form', 'form?no-referrer']) {
+      const { context, page } = await openApp(browser, svc.url)
+      try {
+        const [answer] = await Promise.all([
+          page.waitForResponse(res => res.url() === `${svc.url}/session` && res.request().method() === 'POST'),
+          page.goto(`${attackerUrl}${path}`)
+        ])
+        expect(answer.status()).toBe(403)
+        expect(await answer.json()).toMatchObject({ error: { reason: 'FORBIDDEN' } })
+        expect((await context.cookies(svc.url)).map(c => c.name)).not.toContain('pinery_session')
+      } finally {
+        await context.close()
+      }
+    }
+  })
 })
