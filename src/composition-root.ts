@@ -135,7 +135,12 @@ export async function createPinery (config: Config, components: PineryComponents
       onUnpinned: () => { gc.markDirty() }
     })
     const policy = createTargetPolicy({ allow: config.webhookAllow, ownAddresses: [config.httpHost] })
-    const webhookStore = await createWebhookStore({ db: datastore.db, published: () => events.published() })
+    // A webhook is stored while the token registering it exists (one at a time with its revocation).
+    const webhookStore = await createWebhookStore({
+      db: datastore.db,
+      published: () => events.published(),
+      whileTokenValid: async (user, tokenId, write) => { await tokens.whileValid(user, tokenId, write) }
+    })
     const events = await createEventLog({ maxEvents: config.eventLogMaxEvents, maxAgeMs: config.eventLogMaxAgeMs }, {
       db: datastore.db,
       render: (record, details) => toPinStatus(record, node.delegates(), details),
@@ -254,6 +259,7 @@ export async function createPinery (config: Config, components: PineryComponents
       metricsToken: config.metricsToken,
       rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
       corsOrigins: config.corsOrigins,
+      hosts: { allowed: config.allowedHosts, bindHost: config.httpHost },
       gatewayAuth: config.gatewayAuth,
       uploadIdleTimeoutMs: config.requestTimeoutMs,
       webDir: defaultWebDir()

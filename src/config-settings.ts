@@ -7,6 +7,7 @@ import { adminToken, commaList, integer, keyPassword, nonEmpty, oneOf } from './
 import { parseDialAllow } from './node/dial-gate.js'
 import { parseMultiaddrList } from './node/multiaddrs.js'
 import { createTargetPolicy } from './webhooks/target-policy.js'
+import { ALLOWED_HOST } from './http/host-check.js'
 import type { Config } from './config.js'
 
 /** One variable: its name, the key it fills, its default and meaning, and its parser. */
@@ -168,6 +169,18 @@ export const SETTINGS: Array<Setting<keyof Config>> = [
     env: 'PINERY_CORS_ORIGINS', key: 'corsOrigins', default: '',
     description: 'comma-separated origins allowed to call the API from a browser, or * (default: CORS off)',
     parse: commaList
+  },
+  {
+    env: 'PINERY_ALLOWED_HOSTS', key: 'allowedHosts', default: '',
+    description: 'comma-separated names (pinery.lan), domains with every name below (.home.arpa) or * by which ' +
+      'GET /health, /metrics and a public gateway answer without credentials, besides IP addresses, localhost ' +
+      'and this machine\'s host name (against DNS rebinding)',
+    parse: (v) => {
+      const list = commaList(v.toLowerCase()).map(s => s.replace(/(.)\.$/, '$1'))
+      const bad = list.find(s => !ALLOWED_HOST.test(s))
+      if (bad != null) throw new Error(`"${bad}" is not a host name, a .domain or *`)
+      return list
+    }
   },
   {
     env: 'PINERY_REQUEST_TIMEOUT_MS', key: 'requestTimeoutMs', default: '30000',

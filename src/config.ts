@@ -37,6 +37,7 @@ export interface Config {
   rateLimitBurst: number
   maxTokensPerUser: number
   corsOrigins: string[]
+  allowedHosts: string[]
   requestTimeoutMs: number
   maxHttpConnections: number
   maxHttpConnectionsPerAddress: number

@@ -142,6 +142,13 @@ export interface TokenStore {
   /** Revokes every token of `user`; returns how many. */
   revokeAll(user: string): Promise<number>
   /**
+   * Runs `fn` while token `tokenId` of `user` exists, one at a time with that user's revocations: what `fn`
+   * stores for the token (a webhook it registers) is either seen by a revocation's hook or refused with
+   * UnauthorizedError. Checked only when the request was authenticated, a webhook stored just after a
+   * revocation looked for the token's webhooks outlived it, enabled.
+   */
+  whileValid<T>(user: string, tokenId: string, fn: () => Promise<T>): Promise<T>
+  /**
    * Calls `listener` with the user and ids of tokens as they are revoked (once the removal is written;
    * the revocation answers once every listener has settled), so what a token set up ends with it: its
    * event streams, its webhooks. Returns what unsubscribes it.

@@ -7,20 +7,23 @@
  * Tokens written before access levels existed act with pins:write (admin
  * for the admin user). Creating and revoking a user's tokens run one at a
  * time per user, so the cap on tokens holds and a token created by one being
- * revoked is either seen by the revocation or refused.
+ * revoked is either seen by the revocation or refused (and so is what
+ * `whileValid` stores for a token, its webhooks).
  */
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
-import { Key } from 'interface-datastore'
+import { randomUUID, timingSafeEqual } from 'node:crypto'
 import { ConflictError, InvalidRequestError, NotFoundError, UnauthorizedError } from '../errors.js'
-import { getOrUndefined } from '../node/storage.js'
 import { createKeyedMutex } from '../pins/keyed-mutex.js'
 import { createTokenLastUsed } from './token-last-used.js'
 import { boundedExpiry, descendants } from './token-rules.js'
 import {
-  ADMIN_USER as ADMIN, DEFAULT_MAX_TOKENS_PER_USER, LABEL_RULE, SCOPES, TOKEN_LABEL,
-  type Principal, type RevokeHook, type TokenInfo, type Scope, type TokenStore, type User, type UserStore
+  BOOTSTRAP_KEY, effectiveScope, hashOf, json, newSecret, tokenKey, tokenReads, userTokenKey, utf8, withDefaults,
+  type StoredToken
+} from './token-keys.js'
+import {
+  ADMIN_USER as ADMIN, DEFAULT_MAX_TOKENS_PER_USER, LABEL_RULE, TOKEN_LABEL,
+  type Principal, type RevokeHook, type TokenInfo, type TokenStore, type User, type UserStore
 } from './index.js'
-import type { Batch, Datastore } from 'interface-datastore'
+import { Key, type Batch, type Datastore } from 'interface-datastore'
 
 /** Settings of the token store. */
 export interface TokenStoreInit {
@@ -38,37 +41,6 @@ export interface TokenStoreComponents {
   revoking?: RevokeHook
 }
 
-/**
- * A token as stored. `userCreated` ties it to one incarnation of its user: a
- * token that survived its user's deletion never works for a new user of
- * the same name.
- */
-type StoredToken = TokenInfo & { hash: string, userCreated?: string }
-
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
-const BOOTSTRAP_KEY = new Key('/pinery/auth/bootstrap')
-
-const hashOf = (secret: string): Buffer => createHash('sha256').update(secret).digest()
-const tokenKey = (hashHex: string): Key => new Key(`/pinery/auth/token/${hashHex}`)
-const userTokenKey = (user: string, id: string): Key => new Key(`/pinery/auth/user-token/${user}/${id}`)
-const json = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value))
-
-/** A user demoted from admin keeps their tokens, without the admin scope. */
-function effectiveScope (scope: Scope, user: User): Scope {
-  return scope === 'admin' && user.role !== 'admin' ? 'pins:write' : scope
-}
-
-/** A new random secret: 256 bits, URL-safe, recognisable by its prefix. */
-function newSecret (): string {
-  return `pinery_${randomBytes(32).toString('base64url')}`
-}
-
-function withDefaults (stored: StoredToken): StoredToken {
-  const scope = SCOPES.includes(stored.scope) ? stored.scope : (stored.user === ADMIN ? 'admin' : 'pins:write')
-  return { ...stored, scope }
-}
-
 /** Creates the token store. */
 export function createTokenStore (components: TokenStoreComponents, init: TokenStoreInit = {}): TokenStore {
   const { datastore } = components
@@ -80,37 +52,11 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
   // Principals of tokens seen valid, by hash hex. Revocation evicts here.
   const known = new Map<string, { principal: Principal, expires?: number, userCreated?: string }>()
 
-  async function read<T> (key: Key): Promise<T | undefined> {
-    const text = await readRaw(key)
-    return text == null ? undefined : JSON.parse(text) as T
-  }
-
-  async function readRaw (key: Key): Promise<string | undefined> {
-    const stored = await getOrUndefined(datastore, key)
-    return stored == null ? undefined : decoder.decode(stored)
-  }
+  const { read, readRaw, storedTokens, countTokens } = tokenReads(datastore)
 
   let revocations = 0
   const revokeListeners = new Set<(user: string, tokenIds: string[]) => void | Promise<void>>()
   const lastUsed = createTokenLastUsed({ datastore })
-
-  /** A user's tokens as stored, each with its hash hex. */
-  async function storedTokens (user: string): Promise<StoredToken[]> {
-    const tokens: StoredToken[] = []
-    for await (const { value } of datastore.query({ prefix: `/pinery/auth/user-token/${user}/` })) {
-      const stored = await read<StoredToken>(tokenKey(decoder.decode(value)))
-      if (stored != null) tokens.push(withDefaults(stored))
-    }
-    return tokens
-  }
-
-  async function countTokens (user: string): Promise<number> {
-    let n = 0
-    for await (const key of datastore.queryKeys({ prefix: `/pinery/auth/user-token/${user}/` })) {
-      if (key.baseNamespace() !== 'bootstrap') n++
-    }
-    return n
-  }
 
   function toInfo (stored: StoredToken, owner: User | undefined): TokenInfo {
     const { hash, userCreated: _incarnation, ...token } = stored
@@ -231,7 +177,7 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
         }
         const batch = datastore.batch()
         batch.put(tokenKey(hex), json({ ...info, hash: hex, userCreated: owner.created }))
-        batch.put(userTokenKey(user, info.id), encoder.encode(hex))
+        batch.put(userTokenKey(user, info.id), utf8(hex))
         await batch.commit()
         await components.sync()
         return { info, secret }
@@ -265,14 +211,20 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
 
     async revokeAll (user) {
       return await lock.run(user, async () => {
-        const ids: Array<{ id: string, hex: string }> = []
-        for await (const { key, value } of datastore.query({ prefix: `/pinery/auth/user-token/${user}/` })) {
-          ids.push({ id: key.baseNamespace(), hex: decoder.decode(value) })
-        }
+        const ids = await tokenReads(datastore).idsOf(user)
         if (ids.length > 0) await removeTokens(user, ids)
         if (user === ADMIN && ids.some(t => t.id === 'bootstrap')) await datastore.delete(BOOTSTRAP_KEY)
         await components.sync()
         return ids.length
+      })
+    },
+
+    async whileValid (user, tokenId, fn) {
+      return await lock.run(user, async () => {
+        if (await readRaw(userTokenKey(user, tokenId)) == null) {
+          throw new UnauthorizedError('access token is unknown or revoked')
+        }
+        return await fn()
       })
     },
 
@@ -306,8 +258,8 @@ export function createTokenStore (components: TokenStoreComponents, init: TokenS
     if (generated != null) await keep?.(generated)
     await removeTokens(ADMIN, replaced, batch => {
       batch.put(tokenKey(hex), json({ ...info, hash: hex, userCreated: admin.created }))
-      batch.put(userTokenKey(ADMIN, 'bootstrap'), encoder.encode(hex))
-      batch.put(BOOTSTRAP_KEY, encoder.encode(hex))
+      batch.put(userTokenKey(ADMIN, 'bootstrap'), utf8(hex))
+      batch.put(BOOTSTRAP_KEY, utf8(hex))
     })
     await components.sync()
     return generated == null ? {} : { generated }

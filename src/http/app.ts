@@ -7,6 +7,7 @@ import express, { type Express } from 'express'
 import { errorHandler, sendFailure } from './errors.js'
 import { requireToken } from './auth.js'
 import { cors } from './cors.js'
+import { allowedHosts, hostCheck, type HostCheckInit } from './host-check.js'
 import { opsRoutes } from './ops-routes.js'
 import { rateLimit, type RateLimitInit } from './rate-limit.js'
 import { requestLog, routeOf } from './request-log.js'
@@ -40,6 +41,8 @@ export interface HttpAppInit {
   metricsToken?: string
   rateLimit: RateLimitInit
   corsOrigins: string[]
+  /** The names that reach the routes answering without credentials (DNS rebinding: host-check.ts). */
+  hosts: HostCheckInit
   /** Who may read GET /ipfs/…: token holders with pins:read, or anyone. */
   gatewayAuth: 'token' | 'none'
   /**
@@ -92,6 +95,10 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
     }
   }))
   app.use(cors(init.corsOrigins))
+  // What answers without credentials answers only by this node's names (DNS rebinding): a metrics token is one.
+  const named = hostCheck(allowedHosts(init.hosts), requireToken(components.tokens, components.sessions))
+  app.get(init.metricsToken == null ? ['/health', '/metrics'] : '/health', named)
+  if (init.gatewayAuth === 'none') app.get('/ipfs/{*path}', named)
   app.use(opsRoutes({ metricsToken: init.metricsToken },
     { health: components.health, registry: components.metrics.registry }))
   const gateway = gatewayRoutes({ public: init.gatewayAuth === 'none', idleTimeoutMs: init.uploadIdleTimeoutMs },

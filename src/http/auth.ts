@@ -7,7 +7,8 @@
  */
 import { ForbiddenError, isErrorNamed, UnauthorizedError } from '../errors.js'
 import {
-  clearSessionCookie, originOf, SAFE_METHODS, SESSION_COOKIE, sameOrigin, sessionCookieOf
+  clearSessionCookie, hasSessionKey, needsSessionKey, originOf, SAFE_METHODS, SESSION_COOKIE, SESSION_KEY_HEADER,
+  sameOrigin, sessionCookieOf
 } from './session-cookie.js'
 import type { Principal, TokenStore } from '../auth/index.js'
 import type { SessionStore } from '../web/sessions.js'
@@ -19,7 +20,7 @@ const BEARER = /^Bearer[ ]+([\x21-\x7e]+)[ ]*$/i
  * Rejects requests without a valid bearer token or session cookie. A header,
  * when present, wins; unsafe methods signed in by cookie need an `Origin`
  * header naming this site as the session was signed in from, scheme included
- * (403 otherwise).
+ * (403 otherwise), and the session's key (401 otherwise).
  */
 export function requireToken (
   tokens: Pick<TokenStore, 'authenticate'>,
@@ -47,6 +48,13 @@ export function requireToken (
       if (!SAFE_METHODS.has(req.method) && !(sameOrigin(req) && originOf(req) === session.origin)) {
         throw new ForbiddenError(`${req.method} signed in by cookie needs an Origin header naming this site ` +
           `as signed in from (${session.origin})`)
+      }
+      // Over plain http another site on this host can plant its own session: only the page that signed in
+      // holds the key (session-cookie.ts).
+      if (needsSessionKey(req) && !hasSessionKey(req, sid)) {
+        throw new UnauthorizedError(`${req.method} ${req.path} signed in by cookie needs the ${SESSION_KEY_HEADER} ` +
+          'header its sign-in gave (a session cookie this page did not sign in with may have been set by another ' +
+          'site on this host); sign in again')
       }
       try {
         res.locals.principal = await tokens.authenticate(secret)

@@ -3,6 +3,7 @@
  * when the page is on https) and the same-origin check that unsafe requests
  * signed in by cookie must pass.
  */
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Request, Response } from 'express'
 
 /** Name of the cookie holding the session id of a session signed in on http. */
@@ -91,6 +92,43 @@ export function sameOrigin (req: Request): boolean {
   const origin = originOf(req)
   const host = req.headers.host
   return origin != null && host != null && new URL(origin).host === host.toLowerCase()
+}
+
+/**
+ * The header carrying a session's key: given only in the answer to `POST /session`, kept by the page that
+ * signed in (its origin's storage, which no other port or subdomain can write). Over plain http (no
+ * `__Host-`) a page on another port of this host or a sibling subdomain can plant its own session cookie
+ * (signed in with the attacker's token, from curl with any Origin): before, the person's page then showed
+ * the attacker's session as theirs and their uploads went to the attacker's account. Their page has no key
+ * for that session, so it counts for nothing that matters.
+ */
+export const SESSION_KEY_HEADER = 'pinery-session-key'
+
+/**
+ * A session's key. Not a secret from the session's holder (the attacker knows their own): it only has to
+ * be out of reach of a page that did not sign in, which cannot read the HttpOnly cookie it comes from.
+ */
+export function sessionKeyOf (id: string): string {
+  return createHash('sha256').update(`pinery-session-key:${id}`).digest('base64url')
+}
+
+/** Whether the request carries the key of session `id`. */
+export function hasSessionKey (req: Request, id: string): boolean {
+  const given = req.headers[SESSION_KEY_HEADER]
+  if (typeof given !== 'string') return false
+  const a = Buffer.from(given)
+  const b = Buffer.from(sessionKeyOf(id))
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/**
+ * Whether a request signed in by cookie needs the session's key: every change, and `GET /session` (the
+ * page's "who am I", so a planted session never shows as the person's), not signing out (it can end only
+ * the session the cookie names).
+ */
+export function needsSessionKey (req: Request): boolean {
+  if (req.path === '/session') return req.method !== 'DELETE'
+  return !SAFE_METHODS.has(req.method)
 }
 
 /** Methods that change nothing: cookie-signed requests with these need no Origin check. */

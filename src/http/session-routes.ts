@@ -8,7 +8,7 @@ import { Router } from 'express'
 import { z } from 'zod'
 import { ForbiddenError, InvalidRequestError } from '../errors.js'
 import { principalOf, sessionOf } from './auth.js'
-import { clearSessionCookie, originOf, sameOrigin, setSessionCookie } from './session-cookie.js'
+import { clearSessionCookie, originOf, sameOrigin, sessionKeyOf, setSessionCookie } from './session-cookie.js'
 import { smallJsonBody } from './team-schemas.js'
 import type { TokenStore } from '../auth/index.js'
 import type { SessionStore } from '../web/sessions.js'
@@ -27,6 +27,11 @@ export function signInRoutes (components: SessionRoutesComponents): Router {
   router.post('/session', (req, _res, next) => {
     // Without this a hostile page could sign a visitor in as someone else (login CSRF).
     if (!sameOrigin(req)) throw new ForbiddenError('sign in from this site\'s own page (Origin must name it)')
+    // Browsers say where a request comes from (on https); only this site's own page signs in.
+    const site = req.headers['sec-fetch-site']
+    if (site != null && site !== 'same-origin') {
+      throw new ForbiddenError(`sign in from this site's own page (Sec-Fetch-Site: ${String(site)})`)
+    }
     next()
   }, smallJsonBody, async (req, res) => {
     const parsed = signIn.safeParse(req.body ?? {})
@@ -34,8 +39,10 @@ export function signInRoutes (components: SessionRoutesComponents): Router {
     const token = parsed.data.token.trim()
     const principal = await components.tokens.authenticate(token)
     // sameOrigin passed, so there is an origin: the session is bound to it (http or https alike).
-    setSessionCookie(req, res, components.sessions.create(token, principal.user, originOf(req) as string))
-    res.json(principal)
+    const id = components.sessions.create(token, principal.user, originOf(req) as string)
+    setSessionCookie(req, res, id)
+    // The key goes only to the page that signed in; it sends it back as Pinery-Session-Key.
+    res.json({ ...principal, session_key: sessionKeyOf(id) })
   })
   return router
 }

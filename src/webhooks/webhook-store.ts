@@ -147,6 +147,11 @@ export interface WebhookStoreComponents {
   db: Level<string, Uint8Array>
   /** The last event published (EventLog.published): a webhook disabled remembers it (disabledAfter). */
   published?(): number
+  /**
+   * TokenStore.whileValid: a webhook registered by a token is stored while the token exists, one at a time
+   * with its revocations, so the revocation's hook sees it (and disables it) or the creation is refused.
+   */
+  whileTokenValid?(user: string, tokenId: string, write: () => Promise<void>): Promise<void>
 }
 
 /** Opens the store and loads every webhook. */
@@ -231,8 +236,10 @@ export async function createWebhookStore (components: WebhookStoreComponents): P
         enabled: true,
         secret: `whsec_${randomBytes(32).toString('base64url')}`
       }
-      await persist(hook)
-      hooks.set(hook.id, hook)
+      const write = async (): Promise<void> => { await persist(hook); hooks.set(hook.id, hook) }
+      const guard = components.whileTokenValid
+      if (hook.createdBy != null && guard != null) await guard(hook.owner, hook.createdBy, write)
+      else await write()
       return hook
     },
     get: (id) => hooks.get(id),

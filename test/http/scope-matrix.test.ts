@@ -75,12 +75,16 @@ beforeAll(async () => {
 })
 afterAll(async () => { await svc.destroy() })
 
-/** A fresh session cookie for `secret` (fresh: a DELETE /session row signs its session out). */
-async function cookieFor (secret: string): Promise<string> {
+/**
+ * A fresh session cookie for `secret` (fresh: a DELETE /session row signs its session out), and the key its
+ * sign-in gave, as the web app sends them.
+ */
+async function cookieFor (secret: string): Promise<{ cookie: string, 'pinery-session-key': string }> {
   const res = await fetch(`${svc.url}/session`,
     { method: 'POST', headers: { origin: svc.url, 'content-type': 'application/json' }, body: json({ token: secret }) })
   expect(res.status).toBe(200)
-  return (res.headers.get('set-cookie') ?? '').split(';')[0] as string
+  const key = (await res.json() as { session_key: string }).session_key
+  return { cookie: (res.headers.get('set-cookie') ?? '').split(';')[0] as string, 'pinery-session-key': key }
 }
 
 async function call (row: Row, scope: Scope, by: 'bearer' | 'cookie'): Promise<Response> {
@@ -88,7 +92,7 @@ async function call (row: Row, scope: Scope, by: 'bearer' | 'cookie'): Promise<R
   const headers: Record<string, string> = { 'content-type': 'application/json', origin: svc.url }
   if (row.pattern === '/content') headers['content-type'] = 'text/plain'
   if (by === 'bearer') headers.authorization = `Bearer ${secret}`
-  else headers.cookie = await cookieFor(secret)
+  else Object.assign(headers, await cookieFor(secret))
   return await fetch(`${svc.url}${row.path}`,
     { method: row.method, headers, ...(row.body != null ? { body: row.body } : {}) })
 }

@@ -19,20 +19,35 @@ beforeAll(async () => {
 })
 afterAll(async () => { await svc.destroy() })
 
-/** Signs in with `token`; returns the cookie pair to send back and the raw Set-Cookie header. */
-async function signIn (token: string): Promise<{ cookie: string, setCookie: string, body: Record<string, unknown> }> {
-  const res = await fetch(`${svc.url}/session`, {
-    method: 'POST', headers: { origin, 'content-type': 'application/json' }, body: JSON.stringify({ token })
-  })
+/** The session key each sign-in gave, by the session id: what the page that signed in keeps. */
+const keys = new Map<string, string>()
+
+/** Takes a sign-in's answer: its cookie pair, raw Set-Cookie header and body; remembers its key. */
+async function signedIn (res: Response): Promise<{ cookie: string, setCookie: string, body: Record<string, unknown> }> {
   expect(res.status).toBe(200)
   const setCookie = res.headers.get('set-cookie') ?? ''
-  return { cookie: setCookie.split(';')[0] as string, setCookie, body: await res.json() as Record<string, unknown> }
+  const cookie = setCookie.split(';')[0] as string
+  const body = await res.json() as Record<string, unknown>
+  keys.set(cookie.replace(/^[^=]+=/, ''), body.session_key as string)
+  return { cookie, setCookie, body }
 }
 
-/** A request with the cookie and no Authorization header. */
+/** Signs in with `token`; returns the cookie pair to send back and the raw Set-Cookie header. */
+async function signIn (token: string): Promise<{ cookie: string, setCookie: string, body: Record<string, unknown> }> {
+  return await signedIn(await fetch(`${svc.url}/session`, {
+    method: 'POST', headers: { origin, 'content-type': 'application/json' }, body: JSON.stringify({ token })
+  }))
+}
+
+/**
+ * A request with the cookie and no Authorization header, and (unless given) the key of the page that
+ * signed in: the session of the last cookie in `cookie` (the person's own, after any planted one).
+ */
 async function withCookie (cookie: string, path: string, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers)
   headers.set('cookie', cookie)
+  const key = keys.get(cookie.split(';').at(-1)?.replace(/^[^=]+=/, '') ?? '')
+  if (key != null && !headers.has('pinery-session-key')) headers.set('pinery-session-key', key)
   return await fetch(`${svc.url}${path}`, { ...init, headers })
 }
 
@@ -66,6 +81,39 @@ describe('signing in', () => {
       const failure = await failureOf(res)
       expect(failure.status).toBe(403)
       expect(failure.reason).toBe('FORBIDDEN')
+      expect(res.headers.get('set-cookie')).toBeNull()
+    }
+  })
+})
+
+describe('the session key', () => {
+  it('goes only to the page that signed in; changes and GET /session need it, reads and signing out do not',
+    async () => {
+      const { cookie, body } = await signIn(svc.tokens.alice as string)
+      expect(body.session_key).toMatch(/^[A-Za-z0-9_-]{43}$/)
+      // A planted cookie: the page holding it got no key (or another session's).
+      const other = (await signIn(svc.tokens.alice as string)).body.session_key as string
+      for (const key of ['', other]) {
+        const headers = { origin, 'content-type': 'application/json', 'pinery-session-key': key }
+        const who = await failureOf(await withCookie(cookie, '/session', { headers }))
+        expect(who).toMatchObject({ status: 401, reason: 'UNAUTHORIZED', details: /pinery-session-key/ })
+        const change = await withCookie(cookie, '/pins', { method: 'POST', headers, body: '{"cid":"bafkqaaa"}' })
+        expect(change.status).toBe(401)
+        expect((await withCookie(cookie, '/pins', { headers })).status).toBe(200)
+      }
+      expect((await withCookie(cookie, '/session')).status).toBe(200)
+      const headers = { origin, 'pinery-session-key': '' }
+      expect((await withCookie(cookie, '/session', { method: 'DELETE', headers })).status).toBe(204)
+    })
+
+  it('refuses a sign-in a browser says comes from another site (Sec-Fetch-Site), with a Failure body', async () => {
+    for (const site of ['same-site', 'cross-site', 'none']) {
+      const res = await fetch(`${svc.url}/session`, {
+        method: 'POST',
+        headers: { origin, 'sec-fetch-site': site, 'content-type': 'application/json' },
+        body: JSON.stringify({ token: svc.tokens.alice })
+      })
+      expect(await failureOf(res)).toMatchObject({ status: 403, reason: 'FORBIDDEN', details: /Sec-Fetch-Site/ })
       expect(res.headers.get('set-cookie')).toBeNull()
     }
   })
@@ -230,14 +278,11 @@ describe('behind a proxy that ends TLS', () => {
   const host = (): string => new URL(svc.url).host
   /** Signs in as a page on `https://<host>` would (the proxy passes Host through). */
   async function signInOverHttps (token = svc.tokens.alice): Promise<{ cookie: string, setCookie: string }> {
-    const res = await fetch(`${svc.url}/session`, {
+    return await signedIn(await fetch(`${svc.url}/session`, {
       method: 'POST',
       headers: { origin: `https://${host()}`, 'content-type': 'application/json' },
       body: JSON.stringify({ token })
-    })
-    expect(res.status).toBe(200)
-    const setCookie = res.headers.get('set-cookie') ?? ''
-    return { cookie: setCookie.split(';')[0] as string, setCookie }
+    }))
   }
   const post = async (cookie: string, headers: Record<string, string>): Promise<number> =>
     (await withCookie(cookie, '/pins', {

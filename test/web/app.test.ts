@@ -63,8 +63,11 @@ describe('signing in', () => {
     await page.locator('[data-ready=pins]').waitFor()
     // The token is nowhere page script or a URL can reach.
     expect(await page.evaluate(() => document.cookie)).toBe('')
-    expect(await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage })))
-      .toBe('{}{}')
+    // Storage holds only the session's key (no credential alone: the HttpOnly cookie is one).
+    const stored = await page.evaluate(() =>
+      JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }))
+    expect(stored).toMatch(/^\{"pinery\.sessionKey":"[A-Za-z0-9_-]{43}"\}\{\}$/)
+    expect(stored).not.toContain(svc.tokens.alice)
     expect(page.url()).not.toContain(svc.tokens.alice)
     const cookie = (await context.cookies()).find(c => c.name === 'pinery_session')
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' })

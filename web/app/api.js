@@ -1,5 +1,6 @@
 // The page's only way to the server: the same JSON API every client uses,
-// authenticated by the HttpOnly session cookie (the page never sees a token).
+// authenticated by the HttpOnly session cookie (the page never sees a token)
+// and the session's key its sign-in gave.
 
 /** An API error: HTTP status, the Failure body's reason and details. */
 export class ApiError extends Error {
@@ -12,6 +13,23 @@ export class ApiError extends Error {
 }
 
 const listeners = new Set()
+const KEY = 'pinery.sessionKey'
+
+/**
+ * The session's key, from the answer that signed this page in (kept in this origin's storage, which no
+ * other port or subdomain of the host can write): a session cookie another site planted has none here.
+ * It is no credential alone (the HttpOnly cookie is one); null forgets it.
+ */
+export function keepSessionKey (key) {
+  try {
+    if (key == null) localStorage.removeItem(KEY)
+    else localStorage.setItem(KEY, key)
+  } catch { /* storage off: changes will ask to sign in again */ }
+}
+
+function sessionKey () {
+  try { return localStorage.getItem(KEY) } catch { return null }
+}
 
 /** Called with the error whenever the server answers 401 (the session has ended). */
 export function onSignedOut (fn) { listeners.add(fn) }
@@ -35,6 +53,8 @@ function raise (err, options) {
 /** A JSON request; resolves to the parsed body (or null for an empty one); rejects with ApiError. */
 export async function api (path, options = {}) {
   const init = { method: options.method ?? 'GET', headers: {}, credentials: 'same-origin' }
+  const key = sessionKey()
+  if (key != null) init.headers['pinery-session-key'] = key
   if (options.body !== undefined) {
     init.headers['content-type'] = 'application/json'
     init.body = JSON.stringify(options.body)
@@ -69,6 +89,8 @@ export function upload (path, body, { contentType, onProgress, signal } = {}) {
     const xhr = new XMLHttpRequest()
     xhr.open('POST', path)
     if (contentType != null) xhr.setRequestHeader('content-type', contentType)
+    const key = sessionKey()
+    if (key != null) xhr.setRequestHeader('pinery-session-key', key)
     xhr.upload.onprogress = e => { if (onProgress != null) onProgress(e.loaded, e.lengthComputable ? e.total : undefined) }
     xhr.onerror = () => reject(new ApiError(0, 'NETWORK', 'the upload was cut off; check your connection and try again'))
     xhr.onabort = () => reject(new DOMException('aborted', 'AbortError'))

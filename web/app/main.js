@@ -1,6 +1,6 @@
 // The page: who is signed in, the menu their scope allows, and a hash router
 // (#/pins, #/pins/<id>, #/add, #/devices, #/webhooks, #/usage, #/admin).
-import { api, onSignedOut } from './api.js'
+import { api, keepSessionKey, onSignedOut } from './api.js'
 import { h, message, replace } from './dom.js'
 import { renderSignIn } from './pages/signin.js'
 import { listPath, renderPins } from './pages/pins.js'
@@ -106,6 +106,7 @@ onSignedOut(err => {
 
 document.getElementById('sign-out').addEventListener('click', async () => {
   try { await api('/session', { method: 'DELETE' }) } catch { /* signed out anyway */ }
+  keepSessionKey(null)
   session = null
   if (cleanup != null) { cleanup(); cleanup = null }
   history.replaceState(null, '', '#/')

@@ -1,6 +1,6 @@
 // Sign in by pasting a token: it goes to POST /session in a JSON body and
 // comes back as an HttpOnly cookie; the page never stores it.
-import { api } from '../api.js'
+import { api, keepSessionKey } from '../api.js'
 import { field, h, message, page } from '../dom.js'
 
 /** Renders the sign-in form. */
@@ -20,6 +20,7 @@ export function renderSignIn (main, { onSignedIn, reason }) {
     try {
       const session = await api('/session', { method: 'POST', body: { token: input.value }, signIn: true })
       input.value = ''
+      keepSessionKey(session.session_key)
       onSignedIn(session)
     } catch (err) {
       error.append(message(err.status === 401 ? `That token was refused: ${err.details}` : err.message))

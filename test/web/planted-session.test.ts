@@ -1,0 +1,147 @@
+/**
+ * Login CSRF over plain http, in real Chromium. Plain http has no `__Host-` cookies, and cookies ignore
+ * ports: a page on another port of Pinery's host (or a sibling subdomain) can set `pinery_session` to a
+ * session the attacker signed in to with their own token (from curl, with any Origin). Before, the
+ * person's page then showed that session as theirs, and what they uploaded went to the attacker's
+ * account. Now a session counts for changes and for GET /session only with the key its own sign-in gave
+ * the page, which a page on another origin cannot put in this origin's storage.
+ */
+import { createServer, type Server } from 'node:http'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startService, type TestService } from '../fixtures/service.js'
+import { launchBrowser, openApp, signIn } from '../fixtures/browser.js'
+import type { Browser } from 'playwright-core'
+
+let svc: TestService
+let browser: Browser
+let attacker: Server
+let attackerUrl: string
+let dir: string
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'pinery-planted-'))
+  svc = await startService({ users: ['alice', 'mallory'] })
+  browser = await launchBrowser()
+  // Mallory signs in as herself, from a script that sends Pinery's own origin.
+  const res = await fetch(`${svc.url}/session`, {
+    method: 'POST',
+    headers: { origin: svc.url, 'content-type': 'application/json' },
+    body: JSON.stringify({ token: svc.tokens.mallory })
+  })
+  expect(res.status).toBe(200)
+  const planted = (res.headers.get('set-cookie') ?? '').split(';')[0] as string
+  // Her page on another port of the same host plants that cookie, for every port of the host.
+  attacker = createServer((req, out) => {
+    if (req.url?.startsWith('/form') === true) {
+      // Or her page posts the sign-in itself, as a form (text/plain makes the body her JSON).
+      const referrer = req.url.includes('no-referrer') ? '<meta name="referrer" content="no-referrer">' : ''
+      // Sent as {"token":"=","token":"<hers>"}: JSON.parse keeps the last of a repeated name.
+      out.writeHead(200, { 'content-type': 'text/html' })
+      out.end(`<!doctype html>${referrer}<form method="post" action="${svc.url}/session" enctype="text/plain">` +
+        `<input name='{"token":"' value='","token":"${svc.tokens.mallory}"}'></form>` +
+        '<script>document.forms[0].submit()</script>')
+      return
+    }
+    out.writeHead(200, { 'content-type': 'text/html', 'set-cookie': `${planted}; Path=/` })
+    out.end('<!doctype html><title>free cat pictures</title>')
+  })
+  await new Promise<void>(resolve => { attacker.listen(0, '127.0.0.1', resolve) })
+  attackerUrl = `http://127.0.0.1:${(attacker.address() as { port: number }).port}/`
+}, 120_000)
+afterAll(async () => {
+  attacker?.close()
+  await browser?.close()
+  await svc?.destroy()
+  await rm(dir, { recursive: true, force: true })
+})
+
+/** Names of the pins `user` holds. */
+async function pinNames (user: string): Promise<string[]> {
+  const res = await svc.request('/pins?limit=1000', { user })
+  return (await res.json() as { results: Array<{ pin: { name?: string } }> }).results.map(r => r.pin.name ?? '')
+}
+
+describe('a session cookie planted by a page on another port', () => {
+  it('is not the person\'s session: the page asks them to sign in, and nothing lands in the attacker\'s account',
+    async () => {
+      const { context, page } = await openApp(browser, svc.url)
+      try {
+        await page.goto(attackerUrl)
+        expect((await context.cookies(svc.url)).map(c => c.name)).toContain('pinery_session')
+        await page.goto(svc.url)
+        // Old code: signed in as mallory.
+        await Promise.race([page.getByLabel('Access token').waitFor(), page.locator('#who').waitFor()])
+        expect(await page.locator('#who').isVisible() ? await page.locator('#who-name').textContent() : 'signed out')
+          .toBe('signed out')
+        // What the page's upload sends (its session key, which it has none of here), with the planted cookie.
+        const status = await page.evaluate(async () => {
+          const headers: Record<string, string> = { 'content-type': 'text/plain' }
+          const key = localStorage.getItem('pinery.sessionKey')
+          if (key != null) headers['pinery-session-key'] = key
+          return (await fetch('/content?name=victim-secret.txt', { method: 'POST', headers, body: 'private' })).status
+        })
+        expect(status).toBe(401)
+
+        // Signing in replaces the planted cookie; the upload is the person's own.
+        await signIn(page, svc.tokens.alice as string)
+        expect(await page.locator('#who-name').textContent()).toBe('alice · pins:write')
+        const file = join(dir, 'victim-notes.txt')
+        await writeFile(file, 'notes of the person at the keyboard')
+        await page.getByRole('link', { name: 'Add', exact: true }).first().click()
+        await page.locator('#pick-files').setInputFiles(file)
+        await page.getByRole('button', { name: 'Upload' }).click()
+        await page.locator('.detail h1').filter({ hasText: 'victim-notes.txt' }).waitFor()
+        expect(await pinNames('alice')).toContain('victim-notes.txt')
+        expect(await pinNames('mallory')).toEqual([])
+      } finally {
+        await context.close()
+      }
+    })
+
+  it('is not the person\'s even when planted after they signed in: their changes ask them to sign in again',
+    async () => {
+      const { context, page } = await openApp(browser, svc.url)
+      try {
+        await signIn(page, svc.tokens.alice as string)
+        const tab = await context.newPage()
+        await tab.goto(attackerUrl) // overwrites the cookie (same name, host and path)
+        await tab.close()
+        const status = await page.evaluate(async () => (await fetch('/pins', {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json', 'pinery-session-key': localStorage.getItem('pinery.sessionKey') ?? ''
+          },
+          body: JSON.stringify({ cid: 'bafkqaaa', name: 'meant-for-alice' })
+        })).status)
+        expect(status).toBe(401)
+        expect(await pinNames('mallory')).toEqual([])
+      } finally {
+        await context.close()
+      }
+    })
+
+  it('cannot be made by the attacker\'s page posting the sign-in form: 403, no cookie', async () => {
+    // The body the form sends is a sign-in Pinery takes from its own origin.
+    const body = `{"token":"=","token":"${svc.tokens.mallory}"}\r\n`
+    const own = await fetch(`${svc.url}/session`,
+      { method: 'POST', headers: { origin: svc.url, 'content-type': 'text/plain' }, body })
+    expect(own.status).toBe(200)
+    for (const path of ['form', 'form?no-referrer']) {
+      const { context, page } = await openApp(browser, svc.url)
+      try {
+        const [answer] = await Promise.all([
+          page.waitForResponse(res => res.url() === `${svc.url}/session` && res.request().method() === 'POST'),
+          page.goto(`${attackerUrl}${path}`)
+        ])
+        expect(answer.status()).toBe(403)
+        expect(await answer.json()).toMatchObject({ error: { reason: 'FORBIDDEN' } })
+        expect((await context.cookies(svc.url)).map(c => c.name)).not.toContain('pinery_session')
+      } finally {
+        await context.close()
+      }
+    }
+  })
+})
