@@ -1,0 +1,53 @@
+/**
+ * What a new team member trips on in their first hour with the web app, in real Chromium against a real
+ * Pinery: a revoked token's secret left on screen as if usable, buttons a screen reader cannot tell apart,
+ * and the keyboard focus left behind on the menu (or on nothing, after signing in) when a page opens.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startService, type TestService } from '../fixtures/service.js'
+import { launchBrowser, openApp, PHONE, signIn } from '../fixtures/browser.js'
+import type { Browser } from 'playwright-core'
+
+// Browser globals, used only inside page.evaluate callbacks (which run in Chromium).
+declare const document: any
+
+let svc: TestService
+let browser: Browser
+
+beforeAll(async () => {
+  svc = await startService({ users: ['alice'] })
+  browser = await launchBrowser()
+}, 120_000)
+afterAll(async () => {
+  await browser?.close()
+  await svc?.destroy()
+})
+
+describe('devices', () => {
+  it('brings a new secret into view, and takes it away when that token is revoked', async () => {
+    const { context, page } = await openApp(browser, svc.url, PHONE)
+    try {
+      await signIn(page, svc.tokens.alice as string)
+      await page.getByRole('link', { name: 'Devices' }).click()
+      // The signed-in token's row reads as two words, label then badge.
+      const own = page.locator('tr[data-tokenid] td[data-label=Label]').first()
+      await own.waitFor()
+      expect(await own.innerText()).toMatch(/ this session$/)
+      await page.getByLabel('Label').fill('old-laptop')
+      await page.getByRole('button', { name: 'Create token' }).click()
+      const card = page.getByRole('region', { name: 'New token' })
+      await card.waitFor()
+      // Below the form, off a phone's screen: focused, so it scrolls into view and is read out.
+      expect(await card.evaluate(el => el === document.activeElement)).toBe(true)
+      expect(await card.isVisible()).toBe(true)
+      page.once('dialog', dialog => { void dialog.accept() })
+      await page.getByRole('button', { name: 'Revoke old-laptop' }).click()
+      await page.locator('tr[data-tokenid]', { hasText: 'old-laptop' }).waitFor({ state: 'detached' })
+      // Its secret and kubo line no longer work: they are not left on the page as if they did.
+      expect(await page.locator('[data-secret]').count()).toBe(0)
+      expect(await page.locator('pre.cmd').count()).toBe(0)
+    } finally {
+      await context.close()
+    }
+  })
+})
