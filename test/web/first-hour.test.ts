@@ -51,3 +51,30 @@ describe('devices', () => {
     }
   })
 })
+
+describe('accessibility', () => {
+  it('names each copy button for what it copies', async () => {
+    const res = await svc.request('/pins', {
+      method: 'POST',
+      user: 'alice',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ cid: 'bafkqaaa', name: 'empty-file' })
+    })
+    expect(res.status).toBe(202)
+    const { context, page } = await openApp(browser, svc.url)
+    try {
+      await signIn(page, svc.tokens.alice as string)
+      await page.getByRole('button', { name: 'Copy CID of empty-file' }).waitFor()
+      await page.getByRole('link', { name: 'empty-file' }).click()
+      await page.locator('.detail h1').filter({ hasText: 'empty-file' }).waitFor()
+      for (const name of ['Copy request ID', 'Copy CID', 'Copy all delegates', 'Copy kubo command']) {
+        expect(await page.getByRole('button', { name, exact: true }).count(), name).toBe(1)
+      }
+      const names = await page.locator('.detail button.copy')
+        .evaluateAll(bs => bs.map(b => b.getAttribute('aria-label')))
+      expect(new Set(names).size).toBe(names.length)
+    } finally {
+      await context.close()
+    }
+  })
+})

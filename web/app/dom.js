@@ -59,13 +59,16 @@ export function when (iso) {
   return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })
 }
 
-/** A button that copies `text()` to the clipboard and says so. */
-export function copyButton (text, label = 'Copy') {
+/**
+ * A button that copies `text()` to the clipboard and says so. `name` is what a screen reader hears
+ * ("Copy CID"): a page with several buttons that all read "Copy" does not say which is which.
+ */
+export function copyButton (text, label = 'Copy', name = label) {
   const status = h('span', { class: 'copied', role: 'status' })
   const button = h('button', {
     type: 'button',
     class: 'copy',
-    'aria-label': `${label}`,
+    'aria-label': name,
     onclick: async () => {
       const value = typeof text === 'function' ? text() : text
       try {
@@ -81,7 +84,7 @@ export function copyButton (text, label = 'Copy') {
       status.textContent = 'Copied'
       setTimeout(() => { status.textContent = '' }, 1500)
     }
-  }, label === 'Copy' ? 'Copy' : label)
+  }, label)
   return h('span', { class: 'copy-wrap' }, button, status)
 }
 
@@ -114,7 +117,7 @@ export function shellQuote (s) {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${String(s).replaceAll("'", "'\\''")}'`
 }
 
-/** Sets the document title and focuses the main region (for keyboard and screen reader users). */
+/** Sets the document title (main.js moves the focus to the page's content when another page opens). */
 export function page (title) {
   document.title = `${title} · Pinery`
 }

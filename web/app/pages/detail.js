@@ -101,20 +101,20 @@ function view (p, ctx, path, holder) {
     h('div', { class: 'heading' }, h('h1', {}, p.pin.name || '(no name)'), statusBadge(p.status)),
     h('div', { class: 'live' }, progressOf(p)),
     h('section', { class: 'card', 'aria-label': 'Pin status' }, dl([
-      ['Request ID', [h('code', {}, p.requestid), copyButton(p.requestid)]],
+      ['Request ID', [h('code', {}, p.requestid), copyButton(p.requestid, 'Copy', 'Copy request ID')]],
       ['Status', p.status],
       ['Created', h('time', { datetime: p.created }, `${when(p.created)} (${p.created})`)],
-      ['CID', [h('code', { class: 'wrap' }, p.pin.cid), copyButton(p.pin.cid)]],
+      ['CID', [h('code', { class: 'wrap' }, p.pin.cid), copyButton(p.pin.cid, 'Copy', 'Copy CID')]],
       ['Name', p.pin.name ?? '—'],
       ['Origins', (p.pin.origins ?? []).length === 0 ? '—' : h('ul', { class: 'plain' }, p.pin.origins.map(o => h('li', {}, h('code', { class: 'wrap' }, o))))],
       ['Meta', meta.length === 0 ? '—' : h('ul', { class: 'plain' }, meta.map(([k, v]) => h('li', {}, h('strong', {}, k), ': ', v)))],
       ...Object.entries(p.info ?? {}).map(([k, v]) => [`info.${k}`, k === 'dag_size' ? `${bytes(Number(v))} (${v} bytes)` : v]),
-      ['Delegates', [h('ul', { class: 'plain' }, p.delegates.map(d => h('li', {}, h('code', { class: 'wrap' }, d), copyButton(d)))),
-        copyButton(p.delegates.join('\n'), 'Copy all')]]
+      ['Delegates', [h('ul', { class: 'plain' }, p.delegates.map(d => h('li', {}, h('code', { class: 'wrap' }, d), copyButton(d, 'Copy', `Copy delegate ${d}`)))),
+        copyButton(p.delegates.join('\n'), 'Copy all', 'Copy all delegates')]]
     ])),
     h('section', { class: 'card', 'aria-labelledby': 'kubo-title' },
       h('h2', { id: 'kubo-title' }, 'Pin it from kubo'),
-      h('pre', { class: 'cmd' }, kubo), copyButton(kubo, 'Copy command')),
+      h('pre', { class: 'cmd' }, kubo), copyButton(kubo, 'Copy command', 'Copy kubo command')),
     ctx.can('pins:write') ? actions(p, ctx, error) : null)
   if (p.status === 'pinned' && ctx.can('pins:read')) {
     const slot = h('div')
