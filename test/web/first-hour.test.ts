@@ -23,6 +23,9 @@ afterAll(async () => {
   await svc?.destroy()
 })
 
+const focusedId = async (page: import('playwright-core').Page): Promise<string> =>
+  await page.evaluate(() => document.activeElement?.id ?? '')
+
 describe('devices', () => {
   it('brings a new secret into view, and takes it away when that token is revoked', async () => {
     const { context, page } = await openApp(browser, svc.url, PHONE)
@@ -73,6 +76,33 @@ describe('accessibility', () => {
       const names = await page.locator('.detail button.copy')
         .evaluateAll(bs => bs.map(b => b.getAttribute('aria-label')))
       expect(new Set(names).size).toBe(names.length)
+    } finally {
+      await context.close()
+    }
+  })
+
+  it('moves the focus to the page that opens, after signing in and from the menu', async () => {
+    const { context, page } = await openApp(browser, svc.url)
+    try {
+      await page.getByLabel('Access token').fill(svc.tokens.alice as string)
+      await page.keyboard.press('Enter')
+      await page.locator('[data-ready=pins]').waitFor()
+      expect(await focusedId(page)).toBe('main')
+      await page.getByRole('link', { name: 'Devices' }).focus()
+      await page.keyboard.press('Enter')
+      await page.getByRole('heading', { name: 'Devices of alice' }).waitFor()
+      expect(await focusedId(page)).toBe('main')
+      // The next Tab lands in the page, not on the next menu link.
+      await page.keyboard.press('Tab')
+      expect(await page.evaluate(() => document.getElementById('main').contains(document.activeElement))).toBe(true)
+      // A search re-draws the page under the field typed in: the focus goes to the page, not to nothing.
+      await page.getByRole('link', { name: 'Pins' }).click()
+      await page.locator('[data-ready=pins]').waitFor()
+      await page.getByLabel('Name', { exact: true }).fill('empty')
+      await page.keyboard.press('Enter')
+      await page.waitForURL(/name=empty/)
+      await page.locator('[data-ready=pins]').waitFor()
+      expect(await focusedId(page)).toBe('main')
     } finally {
       await context.close()
     }
