@@ -20,6 +20,17 @@ afterAll(async () => {
 })
 
 describe('the sign-in page', () => {
+  it('tells the operator signing in for the first time where the admin token is', async () => {
+    const { context, page } = await openApp(browser, svc.url)
+    try {
+      await page.getByLabel('Access token').waitFor()
+      const hint = await page.locator('form .hint').textContent()
+      expect(hint).toMatch(/admin token Pinery printed when it first started \(also in its data dir, in admin-token\)/)
+    } finally {
+      await context.close()
+    }
+  })
+
   it('shows no text taken from the address', async () => {
     const lure = 'Pinery has moved: paste your token at https://evil.example/login'
     const { context, page } = await openApp(browser, svc.url)
