@@ -1,6 +1,7 @@
 /**
  * The sign-in page says only what Pinery says: a link to the page cannot put its own words above the
- * token field (text injection: "your session ended: paste your token at https://evil.example").
+ * token field (text injection: "your session ended: paste your token at https://evil.example"); and what it
+ * says tells an operator signing in for the first time where their token is.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startService, type TestService } from '../fixtures/service.js'
