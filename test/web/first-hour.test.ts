@@ -1,7 +1,8 @@
 /**
  * What a new team member trips on in their first hour with the web app, in real Chromium against a real
  * Pinery: a revoked token's secret left on screen as if usable, buttons a screen reader cannot tell apart,
- * and the keyboard focus left behind on the menu (or on nothing, after signing in) when a page opens.
+ * the keyboard focus left behind on the menu (or on nothing, after signing in) when a page opens, and a
+ * pins:add token (a CI job's, pasted to look around) led to pages that answer it only with a 403.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startService, type TestService } from '../fixtures/service.js'
@@ -49,6 +50,38 @@ describe('devices', () => {
       // Its secret and kubo line no longer work: they are not left on the page as if they did.
       expect(await page.locator('[data-secret]').count()).toBe(0)
       expect(await page.locator('pre.cmd').count()).toBe(0)
+    } finally {
+      await context.close()
+    }
+  })
+})
+
+describe('a token that may only add pins', () => {
+  it('is not sent to pages it cannot read, and is told why when it gets there', async () => {
+    const made = await svc.request('/users/alice/tokens', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ label: 'ci', scope: 'pins:add' })
+    })
+    const { secret } = await made.json() as { secret: string }
+    const { context, page } = await openApp(browser, svc.url)
+    try {
+      await signIn(page, secret)
+      await page.getByLabel('CID', { exact: true }).fill('bafkqaaa')
+      await page.getByRole('button', { name: 'Pin', exact: true }).click()
+      await page.locator('.detail h1').waitFor()
+      // The way back goes to Add, not to a list this token may not read.
+      expect(await page.getByRole('link', { name: '← All pins' }).count()).toBe(0)
+      await page.getByRole('link', { name: '← Add another' }).click()
+      await page.getByLabel('CID', { exact: true }).waitFor()
+      for (const [hash, what] of [['#/pins', 'Listing pins'], ['#/usage', 'Usage']]) {
+        await page.evaluate((h: string) => { document.defaultView.location.hash = h }, hash)
+        const note = page.getByRole('status').filter({ hasText: `${what} needs a token with the pins:read scope` })
+        await note.waitFor()
+        expect(await note.textContent()).toContain('signed in with pins:add')
+        expect(await page.getByRole('search').count()).toBe(0)
+        expect(await page.getByRole('link', { name: 'Add a pin or upload files' }).count()).toBe(1)
+      }
     } finally {
       await context.close()
     }

@@ -103,6 +103,17 @@ export function message (text, kind = 'error') {
   return h('p', { class: `msg ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text)
 }
 
+/**
+ * Why a page is empty for this token: a pins:add token reaches Pins or Usage by a link or bookmark, and a bare
+ * 403 from the API under a search form that cannot work is a dead end.
+ */
+export function needsScope (what, need, scope) {
+  return h('div', {},
+    message(`${what} needs a token with the ${need} scope; you are signed in with ${scope}, which may add pins only. ` +
+      'Sign in with another token, or ask your admin for one.', 'info'),
+    h('p', {}, h('a', { href: '#/add' }, 'Add a pin or upload files')))
+}
+
 /** A labelled form field wrapping `control`. */
 export function field (label, control, hint) {
   const id = control.id || `f-${Math.random().toString(36).slice(2)}`

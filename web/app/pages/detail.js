@@ -97,7 +97,7 @@ function view (p, ctx, path, holder) {
   const meta = Object.entries(p.pin.meta ?? {})
   const error = h('div', { 'aria-live': 'polite' })
   replace(holder,
-    h('p', {}, h('a', { href: '#/pins' }, '← All pins')),
+    h('p', {}, backLink(ctx)),
     h('div', { class: 'heading' }, h('h1', {}, p.pin.name || '(no name)'), statusBadge(p.status)),
     h('div', { class: 'live' }, progressOf(p)),
     h('section', { class: 'card', 'aria-label': 'Pin status' }, dl([
@@ -124,6 +124,11 @@ function view (p, ctx, path, holder) {
   holder.dataset.status = p.status
 }
 
+/** Back to the list; a token that may add but not list pins (pins:add) goes back to Add, not to a 403. */
+function backLink (ctx) {
+  return ctx.can('pins:read') ? h('a', { href: '#/pins' }, '← All pins') : h('a', { href: '#/add' }, '← Add another')
+}
+
 /** Renders one pin (live while queued or pinning); returns a cleanup. */
 export function renderDetail (main, ctx, requestid) {
   const holder = h('div', { class: 'detail' })
@@ -139,7 +144,7 @@ export function renderDetail (main, ctx, requestid) {
   if (known != null) show(known)
   if (ctx.can('pins:read')) {
     api(`/pins/${encodeURIComponent(requestid)}`).then(show, err => {
-      replace(holder, h('p', {}, h('a', { href: '#/pins' }, '← All pins')), message(err.status === 404 ? 'There is no such pin (or it was deleted).' : err.message))
+      replace(holder, h('p', {}, backLink(ctx)), message(err.status === 404 ? 'There is no such pin (or it was deleted).' : err.message))
     })
   } else if (known == null) {
     replace(holder, message('This token may add pins but not read them back.', 'info'))
