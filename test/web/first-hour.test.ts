@@ -82,6 +82,10 @@ describe('a token that may only add pins', () => {
         expect(await page.getByRole('search').count()).toBe(0)
         expect(await page.getByRole('link', { name: 'Add a pin or upload files' }).count()).toBe(1)
       }
+      // Administration, too, is a page with its heading that says why it is empty.
+      await page.evaluate(() => { document.defaultView.location.hash = '#/admin' })
+      await page.getByText('Administration needs a token with the admin scope.').waitFor()
+      expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Administration')
     } finally {
       await context.close()
     }

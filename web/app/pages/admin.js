@@ -120,7 +120,10 @@ async function nodeView (box) {
 /** Renders the administration page. */
 export function renderAdmin (main, ctx) {
   page('Administration')
-  if (!ctx.can('admin')) { main.append(message('Administration needs a token with the admin scope.', 'info')); return }
+  if (!ctx.can('admin')) {
+    main.append(h('h1', {}, 'Administration'), message('Administration needs a token with the admin scope.', 'info'))
+    return
+  }
   const users = h('div', { class: 'users', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Loading users…'))
   const node = h('section', { class: 'card node' }, h('p', { class: 'muted' }, 'Loading the node…'))
   const load = async () => {
