@@ -70,6 +70,8 @@ describe('a token that may only add pins', () => {
       await page.getByLabel('CID', { exact: true }).fill('bafkqaaa')
       await page.getByRole('button', { name: 'Pin', exact: true }).click()
       await page.locator('.detail h1').waitFor()
+      // Its kubo command works with this token: kubo's wait for pinned would need pins:read.
+      expect(await page.locator('pre.cmd').textContent()).toMatch(/^ipfs pin remote add --service=pinery --background /)
       // The way back goes to Add, not to a list this token may not read.
       expect(await page.getByRole('link', { name: '← All pins' }).count()).toBe(0)
       await page.getByRole('link', { name: '← Add another' }).click()

@@ -93,7 +93,9 @@ function actions (p, ctx, error) {
 
 function view (p, ctx, path, holder) {
   page(p.pin.name || p.pin.cid)
-  const kubo = `ipfs pin remote add --service=pinery${p.pin.name != null ? ` --name=${shellQuote(p.pin.name)}` : ''} ${p.pin.cid}`
+  // Without --background kubo polls the pin's status, which a pins:add token may not read: it would fail.
+  const background = ctx.can('pins:read') ? '' : ' --background'
+  const kubo = `ipfs pin remote add --service=pinery${background}${p.pin.name != null ? ` --name=${shellQuote(p.pin.name)}` : ''} ${p.pin.cid}`
   const meta = Object.entries(p.pin.meta ?? {})
   const error = h('div', { 'aria-live': 'polite' })
   replace(holder,
