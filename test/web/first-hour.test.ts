@@ -76,7 +76,7 @@ describe('a token that may only add pins', () => {
       expect(await page.getByRole('link', { name: '← All pins' }).count()).toBe(0)
       await page.getByRole('link', { name: '← Add another' }).click()
       await page.getByLabel('CID', { exact: true }).waitFor()
-      for (const [hash, what] of [['#/pins', 'Listing pins'], ['#/usage', 'Usage']]) {
+      for (const [hash, what] of [['#/pins', 'Listing pins'], ['#/usage', 'Usage']] as const) {
         await page.evaluate((h: string) => { document.defaultView.location.hash = h }, hash)
         const note = page.getByRole('status').filter({ hasText: `${what} needs a token with the pins:read scope` })
         await note.waitFor()
