@@ -69,7 +69,8 @@ if (pinery.generatedAdminToken != null) {
 // For the operator whatever the log level (stderr, beside the admin token); the log line is for machines.
 const delegates = pinery.node.delegates()
 process.stderr.write([
-  'Pinery is ready', `  API:      ${pinery.url}`, `  peer ID:  ${pinery.node.peerId}`,
+  'Pinery is ready', `  API:      ${pinery.url}`, `  web app:  ${pinery.url}/ in a browser (sign in with a token)`,
+  `  peer ID:  ${pinery.node.peerId}`,
   ...delegates.map(d => `  delegate: ${d}`), ''
 ].join('\n'))
 logger.info({ url: pinery.url, peerId: pinery.node.peerId, delegates }, 'ready')

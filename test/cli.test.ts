@@ -123,7 +123,7 @@ describe('pinery CLI', () => {
 
     const noToken = await run(CLI, ['--url', server.url, 'user', 'list'], {})
     expect(noToken.code).toBe(2)
-    expect(noToken.stderr).toMatch(/^pinery: online commands \(--url\) need a token in PINERY_TOKEN/)
+    expect(noToken.stderr).toMatch(/^pinery: online commands \(--url\) need a token in PINERY_TOKEN$/m)
   })
 
   it.each([
@@ -139,11 +139,12 @@ describe('pinery CLI', () => {
     [['--url', 'http://me:pinery_secret@127.0.0.1:1', 'user', 'list'], /--url must not hold a user or password/],
     [['token', 'list'], /--user NAME \(offline\) is required/],
     [['usage', '--user', 'x', '--all'], /not both/]
-  ])('refuses %j with exit code 2 and the usage', async (args, message) => {
+  ])('refuses %j with exit code 2 and the usage, the message last', async (args, message) => {
     const r = await offline(...args)
     expect(r.code).toBe(2)
-    expect(r.stderr).toMatch(message)
     expect(r.stderr).toContain('Usage: pinery')
+    // Last, where the terminal leaves it in sight (above the usage it scrolled away).
+    expect(r.stderr.trimEnd().split('\n').at(-1)).toMatch(message)
   })
 
   it('keeps the admin user an admin even when created by hand', async () => {

@@ -85,6 +85,8 @@ describe('node dist/server.js', () => {
     expect((await stat(file)).mode & 0o777).toBe(0o600)
     const token = (await readFile(file, 'utf8')).trim()
     expect(server.stderr()).toContain(token)
+    // The operator learns the web app is there, at the same URL.
+    expect(server.stderr()).toContain(`  web app:  ${server.url}/ in a browser`)
     const ok = await fetch(`${server.url}/pins`, { headers: { authorization: `Bearer ${token}` } })
     expect(ok.status).toBe(200)
     expect(await server.stop()).toBe(0)

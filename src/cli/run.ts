@@ -218,11 +218,16 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
     io.stderr.write(`pinery: ${message.split('\n').map(printable).join('\n')}\n`)
     return code
   }
+  // The usage first and the message last: after ~40 lines of usage, a message above them is off the screen.
+  const usageFail = (message: string): number => {
+    io.stderr.write(`${USAGE}\n`)
+    return fail(message, 2)
+  }
   let parsed
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS })
   } catch (err) {
-    return fail(`${(err as Error).message}\n\n${USAGE}`, 2)
+    return usageFail((err as Error).message)
   }
   const { positionals, values } = parsed
   if (values.help === true || positionals.length === 0) {
@@ -291,7 +296,7 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(values.json === true ? `${printableJson(output.json)}\n` : output.text)
     return 0
   } catch (err) {
-    if ((err as Error).name === UsageError.name) return fail(`${(err as Error).message}\n\n${USAGE}`, 2)
+    if ((err as Error).name === UsageError.name) return usageFail((err as Error).message)
     return fail((err as Error).message)
   }
 }

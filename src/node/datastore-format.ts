@@ -111,12 +111,15 @@ export async function migrateDatastore (
     })
     // Synced: LevelDB's log is in order, so every copy above is durable with it.
     await datastore.db.put(FORMAT_KEY, new TextEncoder().encode('2'), { sync: true })
-    log.info({ pins, blocks }, 'moved DAG pins from Helia\'s layout to Pinery\'s own (datastore format 2)')
+    // A new data dir has nothing to move: said at info, it read as if an old one had been found.
+    log[pins + blocks > 0 ? 'info' : 'debug']({ pins, blocks },
+      'moved DAG pins from Helia\'s layout to Pinery\'s own (datastore format 2)')
   }
   if (format < 3) {
     const blocks = await rewrite(datastore, DAG_BLOCK_PREFIX, batchSize, options, splitBlockList)
     await datastore.db.put(FORMAT_KEY, new TextEncoder().encode('3'), { sync: true })
-    log.info({ blocks }, 'split the pinned blocks\' lists of roots into ref keys and counts (datastore format 3)')
+    log[blocks > 0 ? 'info' : 'debug']({ blocks },
+      'split the pinned blocks\' lists of roots into ref keys and counts (datastore format 3)')
   }
   // Helia's pin keys are dead from format 2 on; a crash may have left some of them.
   const drop = (key: string): Writes => [{ key, value: null }]

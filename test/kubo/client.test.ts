@@ -169,6 +169,14 @@ describe('kubo as the client of Pinery', () => {
     expect(ls.code).not.toBe(0)
     expect(ls.stderr).toContain('FORBIDDEN')
     expect(ls.stderr).toContain('pins:read')
+    // A CI job's pins:add token pins with --background (README); without it kubo then polls the status, which
+    // needs pins:read, and fails although the pin was made.
+    const ci = await add(502)
+    await kubo.ipfs(['pin', 'remote', 'add', '--service=addonly', '--name=ci-bg', '--background', ci])
+    const polled = await kubo.run(['pin', 'remote', 'add', '--service=addonly', '--name=ci-fg', ci])
+    expect(polled.code).not.toBe(0)
+    expect(polled.stderr).toContain('pins:read')
+    expect((await pinsOf('name=ci-fg&status=queued,pinning,pinned')).count).toBe(1)
 
     const readOnly = await newToken('alice', 'pins:read')
     await kubo.ipfs(['pin', 'remote', 'service', 'add', 'readonly', service.url, readOnly.secret])

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
+import { Writable } from 'node:stream'
 import * as cborg from 'cborg'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
@@ -187,6 +188,28 @@ describe('datastore format', () => {
       expect(await Promise.all([x, y, z].map(async c => await pins.isPinned(c)))).toEqual([false, false, false])
       await ds.close()
     }
+  })
+
+  it('says it migrated only when it moved something: a new data dir starts without such lines', async () => {
+    const migrationLines = async (dataDir: string): Promise<string[]> => {
+      const lines: string[] = []
+      const destination = new Writable({ write (chunk: Buffer, _enc, done) { lines.push(chunk.toString()); done() } })
+      const datastore = await openDatastore(dataDir)
+      try {
+        await migrateDatastore({ datastore, logger: createLogger({ level: 'info', destination }) })
+      } finally {
+        await datastore.close()
+      }
+      return lines.map(l => (JSON.parse(l) as { msg: string }).msg)
+    }
+    const fresh = await mkdtemp(join(tmpdir(), 'pinery-new-'))
+    dirs.push(join(fresh, 'data'))
+    expect(await migrationLines(join(fresh, 'data'))).toEqual([])
+    const old = await extractV1()
+    dirs.push(old)
+    const said = await migrationLines(old)
+    expect(said.some(m => m.includes('datastore format 2'))).toBe(true)
+    expect(said.some(m => m.includes('datastore format 3'))).toBe(true)
   })
 
   it('refuses a data dir written by a newer build, changing nothing', async () => {

@@ -59,13 +59,16 @@ export function when (iso) {
   return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })
 }
 
-/** A button that copies `text()` to the clipboard and says so. */
-export function copyButton (text, label = 'Copy') {
+/**
+ * A button that copies `text()` to the clipboard and says so. `name` is what a screen reader hears
+ * ("Copy CID"): a page with several buttons that all read "Copy" does not say which is which.
+ */
+export function copyButton (text, label = 'Copy', name = label) {
   const status = h('span', { class: 'copied', role: 'status' })
   const button = h('button', {
     type: 'button',
     class: 'copy',
-    'aria-label': `${label}`,
+    'aria-label': name,
     onclick: async () => {
       const value = typeof text === 'function' ? text() : text
       try {
@@ -81,7 +84,7 @@ export function copyButton (text, label = 'Copy') {
       status.textContent = 'Copied'
       setTimeout(() => { status.textContent = '' }, 1500)
     }
-  }, label === 'Copy' ? 'Copy' : label)
+  }, label)
   return h('span', { class: 'copy-wrap' }, button, status)
 }
 
@@ -100,6 +103,17 @@ export function message (text, kind = 'error') {
   return h('p', { class: `msg ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text)
 }
 
+/**
+ * Why a page is empty for this token: a pins:add token reaches Pins or Usage by a link or bookmark, and a bare
+ * 403 from the API under a search form that cannot work is a dead end.
+ */
+export function needsScope (what, need, scope) {
+  return h('div', {},
+    message(`${what} needs a token with the ${need} scope; you are signed in with ${scope}, which may add pins only. ` +
+      'Sign in with another token, or ask your admin for one.', 'info'),
+    h('p', {}, h('a', { href: '#/add' }, 'Add a pin or upload files')))
+}
+
 /** A labelled form field wrapping `control`. */
 export function field (label, control, hint) {
   const id = control.id || `f-${Math.random().toString(36).slice(2)}`
@@ -114,7 +128,7 @@ export function shellQuote (s) {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${String(s).replaceAll("'", "'\\''")}'`
 }
 
-/** Sets the document title and focuses the main region (for keyboard and screen reader users). */
+/** Sets the document title (main.js moves the focus to the page's content when another page opens). */
 export function page (title) {
   document.title = `${title} · Pinery`
 }

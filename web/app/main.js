@@ -16,6 +16,11 @@ let session = null
 let cleanup = null
 let prefetch = null
 let routed = 0 // counts route() calls: a page loaded late renders only if no other was opened meanwhile
+// The page last shown (its hash without the query; 'signin' for the sign-in form). When another opens, focus
+// moves to its content: else a keyboard user stays on the menu link (or, after signing in, on nothing) and a
+// screen reader does not read the new page. So it does when a new query re-draws the same page (the pins'
+// Search) under the focused field: the next Tab then goes on in the page, not from the top of the document.
+let shownPath = null
 
 /** True when the signed-in token's scope includes `need`. */
 function can (need) {
@@ -71,6 +76,7 @@ function route () {
   delete main.dataset.ready
   const { parts, params } = parseHash()
   if (session == null) {
+    shownPath = 'signin'
     replace(main)
     // No reason from the address: a link could otherwise put its own words above the token field.
     renderSignIn(main, { onSignedIn: signedIn })
@@ -92,6 +98,9 @@ function route () {
   const page = pages[parts[0]]
   replace(main)
   if (page == null) { navigate(can('pins:read') ? '#/pins' : '#/add', { replace: true }); return }
+  const path = parts.join('/')
+  if (shownPath != null && (shownPath !== path || document.activeElement === document.body)) main.focus()
+  shownPath = path
   cleanup = page() ?? null
 }
 
@@ -99,6 +108,7 @@ onSignedOut(err => {
   if (session == null) return
   session = null
   routed++
+  shownPath = 'signin'
   replace(main)
   showChrome()
   renderSignIn(main, { onSignedIn: signedIn, reason: err.details })

@@ -31,7 +31,8 @@ export function tokenManager (box, { base, maxScope, currentTokenId, onRevokedSe
     replace(list, h('table', { class: 'tokens' },
       h('thead', {}, h('tr', {}, ['Label', 'Scope', 'Created', 'Last used', 'Expires', ''].map(t => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, tokens.map(t => h('tr', { dataset: { tokenid: t.id } },
-        h('td', { 'data-label': 'Label' }, t.label ?? '(no label)', t.id === currentTokenId ? h('span', { class: 'badge' }, 'this session') : null),
+        // The space keeps label and badge two words, also for screen readers ("phone this session").
+        h('td', { 'data-label': 'Label' }, t.label ?? '(no label)', t.id === currentTokenId ? [' ', h('span', { class: 'badge' }, 'this session')] : null),
         h('td', { 'data-label': 'Scope' }, t.scope),
         h('td', { 'data-label': 'Created' }, when(t.created)),
         h('td', { 'data-label': 'Last used' }, t.lastUsed != null ? when(t.lastUsed) : 'never'),
@@ -46,6 +47,8 @@ export function tokenManager (box, { base, maxScope, currentTokenId, onRevokedSe
             try {
               await api(`${base}/${encodeURIComponent(t.id)}`, { method: 'DELETE' })
               if (self && onRevokedSelf != null) { onRevokedSelf(); return }
+              // A revoked token's secret and kubo line, still shown, would read as usable.
+              if (secretBox.dataset.tokenid === t.id) { secretBox.replaceChildren(); delete secretBox.dataset.tokenid }
               load()
             } catch (err) { error.replaceChildren(message(explain(err))) }
           }
@@ -61,12 +64,16 @@ export function tokenManager (box, { base, maxScope, currentTokenId, onRevokedSe
     try {
       const made = await api(base, { method: 'POST', body })
       const line = `ipfs pin remote service add pinery ${location.origin} ${made.secret}`
-      replace(secretBox, h('div', { class: 'secret card', role: 'region', 'aria-label': 'New token' },
+      secretBox.dataset.tokenid = made.id
+      const card = h('div', { class: 'secret card', role: 'region', 'aria-label': 'New token', tabindex: -1 },
         h('p', {}, h('strong', {}, `Token for "${made.label ?? ''}" (${made.scope}). `), 'Copy it now: it is shown only this once.'),
         h('p', {}, h('code', { class: 'wrap', dataset: { secret: '' } }, made.secret), copyButton(made.secret, 'Copy token')),
         h('p', {}, 'For kubo on that device:'),
         h('pre', { class: 'cmd' }, line), copyButton(line, 'Copy command'),
-        h('p', {}, h('button', { type: 'button', onclick: () => secretBox.replaceChildren() }, 'Done, hide it'))))
+        h('p', {}, h('button', { type: 'button', onclick: () => secretBox.replaceChildren() }, 'Done, hide it')))
+      replace(secretBox, card)
+      // Below the form it may be off screen (a phone): focus brings it into view and reads it out.
+      card.focus()
       label.value = ''
       load()
     } catch (err) { error.append(message(explain(err))) }

@@ -102,8 +102,8 @@ async function nodeView (box) {
     h('p', {}, h('span', { class: `badge ${health.status === 'ok' ? 'pinned' : 'failed'}` }, health.status === 'ok' ? 'healthy' : `failing: ${health.failing.join(', ')}`),
       ` version ${health.version} (${String(health.commit).slice(0, 12)}), up ${Math.round(health.uptimeSeconds / 60)} min`),
     h('dl', { class: 'fields' },
-      h('dt', {}, 'Peer ID'), h('dd', {}, h('code', { class: 'wrap' }, health.peerId), copyButton(health.peerId)),
-      h('dt', {}, 'Delegates'), h('dd', {}, h('ul', { class: 'plain' }, (lp.delegates ?? []).map(d => h('li', {}, h('code', { class: 'wrap' }, d), copyButton(d))))),
+      h('dt', {}, 'Peer ID'), h('dd', {}, h('code', { class: 'wrap' }, health.peerId), copyButton(health.peerId, 'Copy', 'Copy peer ID')),
+      h('dt', {}, 'Delegates'), h('dd', {}, h('ul', { class: 'plain' }, (lp.delegates ?? []).map(d => h('li', {}, h('code', { class: 'wrap' }, d), copyButton(d, 'Copy', `Copy delegate ${d}`))))),
       h('dt', {}, 'Queue'), h('dd', {}, `${q.depth ?? '—'} waiting, ${q.active ?? '—'} fetching`),
       h('dt', {}, 'Connections'), h('dd', {}, String(lp.connections ?? '—')),
       h('dt', {}, 'Stored'), h('dd', {}, `${all.node.blocks.toLocaleString()} blocks, ${bytes(all.node.bytes)}`),
@@ -120,7 +120,10 @@ async function nodeView (box) {
 /** Renders the administration page. */
 export function renderAdmin (main, ctx) {
   page('Administration')
-  if (!ctx.can('admin')) { main.append(message('Administration needs a token with the admin scope.', 'info')); return }
+  if (!ctx.can('admin')) {
+    main.append(h('h1', {}, 'Administration'), message('Administration needs a token with the admin scope.', 'info'))
+    return
+  }
   const users = h('div', { class: 'users', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Loading users…'))
   const node = h('section', { class: 'card node' }, h('p', { class: 'muted' }, 'Loading the node…'))
   const load = async () => {

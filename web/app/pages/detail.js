@@ -93,28 +93,30 @@ function actions (p, ctx, error) {
 
 function view (p, ctx, path, holder) {
   page(p.pin.name || p.pin.cid)
-  const kubo = `ipfs pin remote add --service=pinery${p.pin.name != null ? ` --name=${shellQuote(p.pin.name)}` : ''} ${p.pin.cid}`
+  // Without --background kubo polls the pin's status, which a pins:add token may not read: it would fail.
+  const background = ctx.can('pins:read') ? '' : ' --background'
+  const kubo = `ipfs pin remote add --service=pinery${background}${p.pin.name != null ? ` --name=${shellQuote(p.pin.name)}` : ''} ${p.pin.cid}`
   const meta = Object.entries(p.pin.meta ?? {})
   const error = h('div', { 'aria-live': 'polite' })
   replace(holder,
-    h('p', {}, h('a', { href: '#/pins' }, '← All pins')),
+    h('p', {}, backLink(ctx)),
     h('div', { class: 'heading' }, h('h1', {}, p.pin.name || '(no name)'), statusBadge(p.status)),
     h('div', { class: 'live' }, progressOf(p)),
     h('section', { class: 'card', 'aria-label': 'Pin status' }, dl([
-      ['Request ID', [h('code', {}, p.requestid), copyButton(p.requestid)]],
+      ['Request ID', [h('code', {}, p.requestid), copyButton(p.requestid, 'Copy', 'Copy request ID')]],
       ['Status', p.status],
       ['Created', h('time', { datetime: p.created }, `${when(p.created)} (${p.created})`)],
-      ['CID', [h('code', { class: 'wrap' }, p.pin.cid), copyButton(p.pin.cid)]],
+      ['CID', [h('code', { class: 'wrap' }, p.pin.cid), copyButton(p.pin.cid, 'Copy', 'Copy CID')]],
       ['Name', p.pin.name ?? '—'],
       ['Origins', (p.pin.origins ?? []).length === 0 ? '—' : h('ul', { class: 'plain' }, p.pin.origins.map(o => h('li', {}, h('code', { class: 'wrap' }, o))))],
       ['Meta', meta.length === 0 ? '—' : h('ul', { class: 'plain' }, meta.map(([k, v]) => h('li', {}, h('strong', {}, k), ': ', v)))],
       ...Object.entries(p.info ?? {}).map(([k, v]) => [`info.${k}`, k === 'dag_size' ? `${bytes(Number(v))} (${v} bytes)` : v]),
-      ['Delegates', [h('ul', { class: 'plain' }, p.delegates.map(d => h('li', {}, h('code', { class: 'wrap' }, d), copyButton(d)))),
-        copyButton(p.delegates.join('\n'), 'Copy all')]]
+      ['Delegates', [h('ul', { class: 'plain' }, p.delegates.map(d => h('li', {}, h('code', { class: 'wrap' }, d), copyButton(d, 'Copy', `Copy delegate ${d}`)))),
+        copyButton(p.delegates.join('\n'), 'Copy all', 'Copy all delegates')]]
     ])),
     h('section', { class: 'card', 'aria-labelledby': 'kubo-title' },
       h('h2', { id: 'kubo-title' }, 'Pin it from kubo'),
-      h('pre', { class: 'cmd' }, kubo), copyButton(kubo, 'Copy command')),
+      h('pre', { class: 'cmd' }, kubo), copyButton(kubo, 'Copy command', 'Copy kubo command')),
     ctx.can('pins:write') ? actions(p, ctx, error) : null)
   if (p.status === 'pinned' && ctx.can('pins:read')) {
     const slot = h('div')
@@ -122,6 +124,11 @@ function view (p, ctx, path, holder) {
     contentView(p, path).then(box => slot.append(box), err => slot.append(message(err.message)))
   }
   holder.dataset.status = p.status
+}
+
+/** Back to the list; a token that may add but not list pins (pins:add) goes back to Add, not to a 403. */
+function backLink (ctx) {
+  return ctx.can('pins:read') ? h('a', { href: '#/pins' }, '← All pins') : h('a', { href: '#/add' }, '← Add another')
 }
 
 /** Renders one pin (live while queued or pinning); returns a cleanup. */
@@ -139,7 +146,7 @@ export function renderDetail (main, ctx, requestid) {
   if (known != null) show(known)
   if (ctx.can('pins:read')) {
     api(`/pins/${encodeURIComponent(requestid)}`).then(show, err => {
-      replace(holder, h('p', {}, h('a', { href: '#/pins' }, '← All pins')), message(err.status === 404 ? 'There is no such pin (or it was deleted).' : err.message))
+      replace(holder, h('p', {}, backLink(ctx)), message(err.status === 404 ? 'There is no such pin (or it was deleted).' : err.message))
     })
   } else if (known == null) {
     replace(holder, message('This token may add pins but not read them back.', 'info'))

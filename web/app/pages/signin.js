@@ -3,6 +3,11 @@
 import { api, keepSessionKey } from '../api.js'
 import { field, h, message, page } from '../dom.js'
 
+// The operator's first visit comes right after the first start: where that first token is, said here.
+const HINT = 'Paste a token from your admin or from "pinery token create"; the very first one is the admin token ' +
+  'Pinery printed when it first started (also in its data dir, in admin-token). It becomes a session cookie; ' +
+  'this page never keeps it.'
+
 /** Renders the sign-in form. */
 export function renderSignIn (main, { onSignedIn, reason }) {
   page('Sign in')
@@ -11,7 +16,7 @@ export function renderSignIn (main, { onSignedIn, reason }) {
   const form = h('form', { class: 'card narrow', 'aria-labelledby': 'signin-title' },
     h('h1', { id: 'signin-title' }, 'Sign in to Pinery'),
     reason != null && reason !== '' ? message(`Your session ended: ${reason}`, 'info') : null,
-    field('Access token', input, 'Paste a token from your admin or from "pinery token create". It becomes a session cookie; this page never keeps it.'),
+    field('Access token', input, HINT),
     error,
     h('button', { type: 'submit', class: 'primary' }, 'Sign in'))
   form.addEventListener('submit', async e => {

@@ -1,6 +1,6 @@
 // The signed-in user's usage against their quota, as bars.
 import { api } from '../api.js'
-import { bar, bytes, h, message, page, replace } from '../dom.js'
+import { bar, bytes, h, message, needsScope, page, replace } from '../dom.js'
 
 /** The bars of one Usage object. */
 export function usageBars (u) {
@@ -15,6 +15,7 @@ export function usageBars (u) {
 /** Renders the usage page. */
 export function renderUsage (main, ctx) {
   page('Usage')
+  if (!ctx.can('pins:read')) { main.append(h('h1', {}, 'Usage'), needsScope('Usage', 'pins:read', ctx.session.scope)); return }
   const box = h('section', { class: 'card', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Loading…'))
   main.append(h('h1', {}, `Usage of ${ctx.session.user}`), box)
   api('/usage').then(u => {
