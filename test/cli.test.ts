@@ -155,6 +155,11 @@ describe('pinery CLI', () => {
     expect((await online(ADMIN, 'user', 'list')).code).toBe(0)
   })
 
+  it('works offline when PINERY_URL is set but empty, as when it is unset', async () => {
+    const r = await run(CLI, ['--json', 'user', 'create', 'dave'], { PINERY_DATA_DIR: dataDir, PINERY_URL: '' })
+    expect(json<{ name: string }>(r).name).toBe('dave')
+  })
+
   it('refuses a bad user name offline with exit code 1, and deletes a user with pins only when asked', async () => {
     const bad = await offline('user', 'create', 'Alice')
     expect(bad.code).toBe(1)

@@ -235,7 +235,8 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
     return values.help === true ? 0 : 2
   }
   try {
-    const url = values.url ?? io.env.PINERY_URL
+    // An empty PINERY_URL (`PINERY_URL= pinery user list`) means offline, as an unset one does.
+    const url = values.url ?? (io.env.PINERY_URL === '' ? undefined : io.env.PINERY_URL)
     if (positionals[0] === 'webhook') {
       const token = io.env.PINERY_TOKEN
       if (url == null || !/^https?:\/\/./.test(url)) {

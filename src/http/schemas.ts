@@ -28,6 +28,10 @@ const cidString = z.string().superRefine((v, ctx) => {
     ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_CID_CHARS} characters` })
     return
   }
+  if (v.trim() === '' || /\s/.test(v)) {
+    ctx.addIssue({ code: 'custom', message: v.trim() === '' ? 'must not be empty' : 'must not contain spaces' })
+    return
+  }
   try { parseCid(v) } catch (err) { ctx.addIssue({ code: 'custom', message: (err as Error).message }) }
 })
 
@@ -93,9 +97,15 @@ const pinBody = z.object({
   meta: metaObject.nullish()
 })
 
-function describe (error: z.ZodError): string {
+/**
+ * One line naming each field a body got wrong, as `origins[0]: …; name: …`: every route's 400 reads alike,
+ * and a list entry is named as people write it (zod's own path joined by dots read `origins.0`).
+ */
+export function describeIssues (error: z.ZodError): string {
   return error.issues.map(i => {
-    const where = i.path.length > 0 ? i.path.join('.') : 'body'
+    const where = i.path.length > 0
+      ? i.path.map((k, n) => typeof k === 'number' ? `[${k}]` : `${n > 0 ? '.' : ''}${String(k)}`).join('')
+      : 'body'
     const message = i.code === 'invalid_type' && /received undefined/.test(i.message) ? 'is required' : i.message
     return `${where}: ${message}`
   }).join('; ')
@@ -107,7 +117,7 @@ export function parsePinBody (body: unknown): PinRequest {
     throw new InvalidRequestError('the body must be a JSON object like {"cid": "..."}')
   }
   const parsed = pinBody.safeParse(body)
-  if (!parsed.success) throw new InvalidRequestError(describe(parsed.error))
+  if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error))
   const { cid, name, origins, meta } = parsed.data
   return {
     cid,
@@ -164,7 +174,7 @@ export function parsePinQuery (raw: Record<string, unknown>): PinQuery {
     flat.meta = JSON.stringify(metaPairs)
   }
   const parsed = query.safeParse(flat)
-  if (!parsed.success) throw new InvalidRequestError(describe(parsed.error))
+  if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error))
   const q = parsed.data
   return {
     match: q.match,

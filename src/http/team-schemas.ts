@@ -5,6 +5,7 @@
 import { json } from 'express'
 import { z } from 'zod'
 import { InvalidRequestError } from '../errors.js'
+import { describeIssues } from './schemas.js'
 import { parseTimestamp } from './timestamps.js'
 import {
   LABEL_RULE, SCOPES, TOKEN_LABEL, USER_NAME, type Scope, type TokenOptions, type UserChanges
@@ -35,10 +36,7 @@ const userBody = changesBody.extend({
 
 function parse<T> (schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body ?? {})
-  if (!parsed.success) {
-    const details = parsed.error.issues.map(i => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')
-    throw new InvalidRequestError(details)
-  }
+  if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error))
   return parsed.data
 }
 

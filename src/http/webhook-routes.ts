@@ -10,6 +10,7 @@ import { scopeIncludes } from '../auth/index.js'
 import { EVENT_TYPES } from '../events/index.js'
 import { principalOf } from './auth.js'
 import { requireScope } from './scopes.js'
+import { describeIssues } from './schemas.js'
 import { smallJsonBody } from './team-schemas.js'
 import type { Caller, NewWebhook, Webhooks } from '../webhooks/index.js'
 import type { Response } from 'express'
@@ -28,10 +29,7 @@ const newBody = z.strictObject({
 const patchBody = z.strictObject({ enabled: z.boolean() })
 function parse<T> (schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body ?? {})
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map(i => `${i.path.join('.') || 'body'}: ${i.message}`)
-    throw new InvalidRequestError(issues.join('; '))
-  }
+  if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error))
   return parsed.data
 }
 

@@ -65,7 +65,9 @@ export function parseCid (value: string): CID {
   try {
     cid = value.startsWith('Q') || value.startsWith('1') ? CID.parse(value) : CID.parse(value, anyBase)
   } catch (err) {
-    throw new Error(`"${value}" is not a valid CID: ${(err as Error).message}`)
+    // The decoder's own words ("Non-base32z character") name a base the sender never chose: say what a CID
+    // looks like first.
+    throw new Error(`"${value}" is not a valid CID (a CID looks like bafy… or Qm…): ${(err as Error).message}`)
   }
   const why = unsupported(cid)
   if (why != null) throw new Error(`CID ${value} ${why}`)

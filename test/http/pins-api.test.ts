@@ -923,6 +923,16 @@ describe('400 Bad Request', () => {
   })
 
   it.each([
+    { what: 'a word', body: { cid: 'hello' }, details: /^cid: "hello" is not a valid CID \(a CID looks like bafy/ },
+    { what: 'only spaces', body: { cid: '   ' }, details: /^cid: must not be empty$/ },
+    { what: 'a space inside', body: { cid: 'bafy kreia' }, details: /^cid: must not contain spaces$/ },
+    { what: 'a bad origin', body: { cid: 'bafkqaaa', origins: ['nope'] }, details: /^origins\[0\]: / }
+  ])('names what is wrong in words a person reads: $what', async ({ body, details }) => {
+    const res = await postText(svc, '/pins', JSON.stringify(body), 'rejects')
+    expect(await expectFailure(res, 400, 'BAD_REQUEST')).toMatch(details)
+  })
+
+  it.each([
     { what: 'too long', id: 'x'.repeat(129) },
     { what: 'non-ASCII', id: encodeURIComponent('ünïcode') }
   ])('a malformed requestid ($what) is 400 naming requestid', async ({ id }) => {
