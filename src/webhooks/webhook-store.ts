@@ -152,6 +152,12 @@ export interface WebhookStoreComponents {
    * with its revocations, so the revocation's hook sees it (and disables it) or the creation is refused.
    */
   whileTokenValid?(user: string, tokenId: string, write: () => Promise<void>): Promise<void>
+  /**
+   * UserStore.whileAdmin: a node-wide webhook is stored while its owner is an admin, one at a time with their
+   * demotion, so the demotion's hook sees it (and disables it) or the creation is refused. Checked only when
+   * the request was authenticated, one stored just after the demotion's look stayed enabled (57 of 60).
+   */
+  whileAdmin?(user: string, write: () => Promise<void>): Promise<void>
 }
 
 /** Opens the store and loads every webhook. */
@@ -236,7 +242,10 @@ export async function createWebhookStore (components: WebhookStoreComponents): P
         enabled: true,
         secret: `whsec_${randomBytes(32).toString('base64url')}`
       }
-      const write = async (): Promise<void> => { await persist(hook); hooks.set(hook.id, hook) }
+      const stored = async (): Promise<void> => { await persist(hook); hooks.set(hook.id, hook) }
+      // Token lock, then user lock: the order the admin's bootstrap takes them in (token-store.ts).
+      const admin = components.whileAdmin
+      const write = hook.all && admin != null ? async () => { await admin(hook.owner, stored) } : stored
       const guard = components.whileTokenValid
       if (hook.createdBy != null && guard != null) await guard(hook.owner, hook.createdBy, write)
       else await write()
