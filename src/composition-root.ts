@@ -139,7 +139,9 @@ export async function createPinery (config: Config, components: PineryComponents
     const webhookStore = await createWebhookStore({
       db: datastore.db,
       published: () => events.published(),
-      whileTokenValid: async (user, tokenId, write) => { await tokens.whileValid(user, tokenId, write) }
+      whileTokenValid: async (user, tokenId, write) => { await tokens.whileValid(user, tokenId, write) },
+      // And a node-wide one while its owner is an admin (one at a time with their demotion).
+      whileAdmin: async (user, write) => { await users.whileAdmin(user, write) }
     })
     const events = await createEventLog({ maxEvents: config.eventLogMaxEvents, maxAgeMs: config.eventLogMaxAgeMs }, {
       db: datastore.db,

@@ -91,6 +91,11 @@ export interface UserStore {
   removing(): Promise<string[]>
   /** The deletion of `name` is complete: its tokens and pins are gone. */
   removed(name: string): Promise<void>
+  /**
+   * Runs `fn` while `name` is an admin, one at a time with changes of that user (ForbiddenError otherwise):
+   * what `fn` stores for an admin (a node-wide webhook) is either seen by a demotion's hook or refused.
+   */
+  whileAdmin<T>(name: string, fn: () => Promise<T>): Promise<T>
 }
 
 /** What a new token may say. */

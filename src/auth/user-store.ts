@@ -5,7 +5,7 @@
  * updates, no duplicate creates) and are durable before they return.
  */
 import { Key } from 'interface-datastore'
-import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js'
+import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../errors.js'
 import { createKeyedMutex } from '../pins/keyed-mutex.js'
 import {
   ADMIN_USER, USER_NAME, type Role, type User, type UserChangeHook, type UserChanges, type UserStore
@@ -148,6 +148,13 @@ export function createUserStore (components: UserStoreComponents): UserStore {
         names.push(key.toString().slice(REMOVING_PREFIX.length))
       }
       return names
+    },
+
+    async whileAdmin (name, fn) {
+      return await lock.run(name, async () => {
+        if ((await all()).get(name)?.role !== 'admin') throw new ForbiddenError(`user ${name} is not an admin`)
+        return await fn()
+      })
     },
 
     async removed (name) {

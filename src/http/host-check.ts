@@ -36,8 +36,15 @@ export interface HostCheckInit {
 /** An entry of PINERY_ALLOWED_HOSTS: `*`, a DNS name, or `.` and a domain. */
 export const ALLOWED_HOST = /^(\*|\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)$/
 
+/**
+ * What a Host header may hold (RFC 9110: a name or an address, and a port). Checked before the URL parser
+ * is asked: it reads `evil.example@127.0.0.1` as userinfo and the host 127.0.0.1, which passed.
+ */
+const HOST_HEADER = /^([a-z0-9_.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?$/i
+
 /** The host name a Host header names (lower case, no port, brackets or trailing dot), or undefined. */
 function nameOf (host: string): string | undefined {
+  if (!HOST_HEADER.test(host)) return undefined
   try {
     const name = new URL(`http://${host}`).hostname.toLowerCase()
     return (name.startsWith('[') ? name.slice(1, -1) : name).replace(/\.$/, '')

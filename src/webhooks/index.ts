@@ -198,8 +198,9 @@ export function createWebhooks (components: WebhooksComponents): Webhooks {
     revoking: (owner, tokenIds) => disabling(disableCreatedBy(store, owner, tokenIds)),
     async setEnabled (caller, id, enabled) {
       owned(caller, id)
+      // Enabled while the caller's token (and, node-wide, their admin role) holds: see WebhookStore.enable.
       const next = enabled
-        ? await store.update(id, { enabled: true, disabledReason: undefined, failingSince: undefined })
+        ? await store.enable(id, caller.tokenId)
         : await store.update(id, { enabled: false, disabledReason: 'disabled by its owner' })
       if (next == null) throw new NotFoundError(`no webhook ${id}`)
       if (enabled) outbox.wake(id)

@@ -126,6 +126,12 @@ export interface WebhookStore {
   /** Applies `changes` and persists; returns the webhook, or undefined when it is gone. */
   update(id: string, changes: WebhookChanges): Promise<Webhook | undefined>
   /**
+   * Enables webhook `id` for its owner, who asks with token `tokenId`: stored while that token exists (and, for a
+   * node-wide webhook, while the owner is an admin), as `create` is. Before, an enable authenticated just before
+   * the token's revocation landed just after it, and the webhook the token registered stayed enabled.
+   */
+  enable(id: string, tokenId?: string): Promise<Webhook | undefined>
+  /**
    * The writes applying `changes` to each of `ids`, for another store's batch (a token's revocation and the
    * disabling of what the token registered land together, or neither does); `written()` then takes them in.
    */
@@ -152,6 +158,12 @@ export interface WebhookStoreComponents {
    * with its revocations, so the revocation's hook sees it (and disables it) or the creation is refused.
    */
   whileTokenValid?(user: string, tokenId: string, write: () => Promise<void>): Promise<void>
+  /**
+   * UserStore.whileAdmin: a node-wide webhook is stored while its owner is an admin, one at a time with their
+   * demotion, so the demotion's hook sees it (and disables it) or the creation is refused. Checked only when
+   * the request was authenticated, one stored just after the demotion's look stayed enabled (57 of 60).
+   */
+  whileAdmin?(user: string, write: () => Promise<void>): Promise<void>
 }
 
 /** Opens the store and loads every webhook. */
@@ -214,6 +226,20 @@ export async function createWebhookStore (components: WebhookStoreComponents): P
     return await landed(id, current, next, changes)
   }
 
+  /**
+   * Runs `write` (storing `hook` enabled) while what allows it holds: token `tokenId` of the owner exists, and
+   * for a node-wide webhook the owner is an admin; one at a time with the revocation and the demotion, whose
+   * hooks then see it (and disable it) or it is refused. Token lock, then user lock: the order the admin's
+   * bootstrap takes them in (token-store.ts).
+   */
+  async function allowed (hook: Webhook, tokenId: string | undefined, write: () => Promise<void>): Promise<void> {
+    const admin = components.whileAdmin
+    const stored = hook.all && admin != null ? async () => { await admin(hook.owner, write) } : write
+    const guard = components.whileTokenValid
+    if (tokenId != null && guard != null) await guard(hook.owner, tokenId, stored)
+    else await stored()
+  }
+
   /** Newest first, as listed and stored. */
   const listed = (id: string): DeliveryAttempt[] => { const r = recent.get(id); return r == null ? [] : shown(r) }
 
@@ -236,16 +262,22 @@ export async function createWebhookStore (components: WebhookStoreComponents): P
         enabled: true,
         secret: `whsec_${randomBytes(32).toString('base64url')}`
       }
-      const write = async (): Promise<void> => { await persist(hook); hooks.set(hook.id, hook) }
-      const guard = components.whileTokenValid
-      if (hook.createdBy != null && guard != null) await guard(hook.owner, hook.createdBy, write)
-      else await write()
+      await allowed(hook, hook.createdBy, async () => { await persist(hook); hooks.set(hook.id, hook) })
       return hook
     },
     get: (id) => hooks.get(id),
     all: () => [...hooks.values()],
     async update (id, changes) {
       return await settle(id, hooks.get(id), changes)
+    },
+    async enable (id, tokenId) {
+      const hook = hooks.get(id)
+      if (hook == null) return undefined
+      let next: Webhook | undefined
+      await allowed(hook, tokenId, async () => {
+        next = await settle(id, hooks.get(id), { enabled: true, disabledReason: undefined, failingSince: undefined })
+      })
+      return next
     },
     updateInBatch (ids, changes) {
       const next = ids.flatMap(id => {

@@ -83,6 +83,9 @@ describe('a multi-root CAR upload killed before its answer', () => {
 
     server = await startServerProcess(env())
     expect(await count(carol)).toBe(0)
+    // Nothing of it is charged either (bytes of the roots pinned from the CAR included).
+    const usage = await (await call('/usage', { token: carol })).json() as { bytes: number, cids: number }
+    expect({ bytes: usage.bytes, cids: usage.cids }).toEqual({ bytes: 0, cids: 0 })
     // Each request the killed upload made is reported deleted.
     const events = await openSse(`${server.url}/events?after=0`, { authorization: `Bearer ${carol}` })
     const requestOf = (data: string): string => (JSON.parse(data) as { pin: { requestid: string } }).pin.requestid

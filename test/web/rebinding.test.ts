@@ -126,6 +126,9 @@ describe('clients that are not browsers', () => {
     expect(await getAs(`[::1]:${port}`, '/health')).toBe(200)
     expect(await getAs(`sub.pinery.lan:${port}`, '/health')).toBe(403)
     expect(await getAs(`PINERY.LAN.:${port}`, '/health')).toBe(200)
+    // Not a host name: the URL parser read what follows `@` as the host.
+    expect(await getAs(`evil.example@127.0.0.1:${port}`, '/health')).toBe(403)
+    expect(await getAs(`evil.example:${port}@localhost`, '/health')).toBe(403)
   })
 
   it('refuses a setting that names no host (a URL, a port), naming the variable', () => {
