@@ -50,6 +50,16 @@ const unmapped = (address: string): string => embeddedV4(address) ?? address
 
 const bare = (host: string): string => host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host
 
+// The resolver's codes (ENOTFOUND…) in words: the person who typed the URL reads this in a 400.
+const RESOLVE_ERRORS: Record<string, string> = {
+  ENOTFOUND: 'no such host name (check the spelling)',
+  EAI_AGAIN: 'the DNS server could not be reached; try again',
+  ENODATA: 'the name has no address',
+  ETIMEOUT: 'the DNS server did not answer in time',
+  ESERVFAIL: 'the DNS server failed to answer',
+  ECONNREFUSED: 'the DNS server refused the query'
+}
+
 /** Builds the policy. Throws a plain Error naming a malformed allow entry. */
 export function createTargetPolicy (init: TargetPolicyInit): TargetPolicy {
   const allowHosts = new Set<string>()
@@ -136,7 +146,8 @@ export function createTargetPolicy (init: TargetPolicyInit): TargetPolicy {
         await resolveChecked(url.hostname)
       } catch (err) {
         if (err instanceof InvalidRequestError) throw err
-        const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message
+        const code = (err as NodeJS.ErrnoException).code
+        const why = RESOLVE_ERRORS[code ?? ''] ?? code ?? (err as Error).message
         throw new InvalidRequestError(`url: cannot resolve ${url.hostname}: ${why}`)
       }
     },

@@ -73,6 +73,11 @@ describe('webhook target policy', () => {
     expect(await lookup(createTargetPolicy({ allow: ['localhost'] }), 'localhost')).toMatch(/^(127\.0\.0\.1|::1)$/)
   })
 
+  it('says in words why a name cannot be resolved, not with the resolver\'s code', async () => {
+    await expect(policy.check(new URL('https://no-such-host.invalid/hook')))
+      .rejects.toThrow('url: cannot resolve no-such-host.invalid: no such host name (check the spelling)')
+  })
+
   it('accepts only http and https URLs without credentials', () => {
     expect(policy.parseUrl('https://example.com/hook').href).toBe('https://example.com/hook')
     for (const bad of ['ftp://example.com/', 'file:///etc/passwd', 'not a url', 'http://user:pw@example.com/']) {
