@@ -264,7 +264,8 @@ export async function createPinery (config: Config, components: PineryComponents
       hosts: { allowed: config.allowedHosts, bindHost: config.httpHost },
       gatewayAuth: config.gatewayAuth,
       uploadIdleTimeoutMs: config.requestTimeoutMs,
-      webDir: defaultWebDir()
+      webDir: defaultWebDir(),
+      webhookRetryForMs: config.webhookDisableAfterMs
     }, {
       pins,
       tokens,

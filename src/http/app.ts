@@ -52,6 +52,8 @@ export interface HttpAppInit {
   uploadIdleTimeoutMs: number
   /** Directory of the web app's files (index.html, app/). */
   webDir: string
+  /** How long a failing webhook is retried before it is disabled: told with the list, so the page says it. */
+  webhookRetryForMs: number
 }
 
 /** What the HTTP app needs. */
@@ -121,7 +123,7 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
   app.get('/ipfs/{*path}', requireScope('pins:read'))
   app.use(pinRoutes(init, components))
   app.use(eventRoutes(components))
-  app.use(webhookRoutes(components))
+  app.use(webhookRoutes({ retryForMs: init.webhookRetryForMs }, components))
   app.use(contentRoutes({ idleTimeoutMs: init.uploadIdleTimeoutMs, maxFieldBytes: init.maxBodyBytes }, components))
   if (init.gatewayAuth !== 'none') app.use(gateway)
   app.use((req, res) => { sendFailure(res, 404, 'NOT_FOUND', `no route ${req.method} ${req.path}`) })

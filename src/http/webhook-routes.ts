@@ -15,6 +15,12 @@ import { smallJsonBody } from './team-schemas.js'
 import type { Caller, NewWebhook, Webhooks } from '../webhooks/index.js'
 import type { Response } from 'express'
 
+/** Settings the routes tell clients. */
+export interface WebhookRoutesInit {
+  /** PINERY_WEBHOOK_DISABLE_AFTER_MS: a webhook failing this long is disabled. */
+  retryForMs: number
+}
+
 /** What the routes need. */
 export interface WebhookRoutesComponents {
   webhooks: Webhooks
@@ -39,7 +45,7 @@ const callerOf = (res: Response): Caller => {
 }
 
 /** Builds the router (mounted after authentication). */
-export function webhookRoutes (components: WebhookRoutesComponents): Router {
+export function webhookRoutes (init: WebhookRoutesInit, components: WebhookRoutesComponents): Router {
   const { webhooks } = components
   const router = Router()
   const id = (value: unknown): string => {
@@ -57,7 +63,8 @@ export function webhookRoutes (components: WebhookRoutesComponents): Router {
   })
   router.get('/webhooks', (_req, res) => {
     const results = webhooks.list(callerOf(res))
-    res.json({ count: results.length, results })
+    // The retry window is the operator's setting: the page says it instead of a fixed "24 hours".
+    res.json({ count: results.length, results, retry_for_seconds: Math.round(init.retryForMs / 1000) })
   })
   router.get('/webhooks/:id', (req, res) => { res.json(webhooks.get(callerOf(res), id(req.params.id))) })
   router.patch('/webhooks/:id', smallJsonBody, async (req, res) => {

@@ -29,7 +29,10 @@ const allErrors: string[] = []
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'pinery-web-hooks-'))
   receiver = await startReceiver(join(dir, 'received.log'))
-  svc = await startService({ users: ['alice'], env: { PINERY_WEBHOOK_ALLOW: '127.0.0.1' } })
+  // A retry window other than the default 24 h: the page says the operator's.
+  svc = await startService({
+    users: ['alice'], env: { PINERY_WEBHOOK_ALLOW: '127.0.0.1', PINERY_WEBHOOK_DISABLE_AFTER_MS: '5400000' }
+  })
   browser = await launchBrowser()
 }, 120_000)
 afterAll(async () => {
@@ -60,6 +63,8 @@ describe('the webhooks page', () => {
     const page = await app(svc.tokens.alice as string)
     await page.getByRole('link', { name: 'Webhooks' }).click()
     await page.getByText('No webhooks yet.').waitFor()
+    expect(await page.locator('main p.muted').first().textContent()).toMatch(/retries for up to 90 minutes; /)
+    expect(await (await call('GET', '/webhooks', 'alice')).json()).toMatchObject({ retry_for_seconds: 5400 })
     // A checkbox for each event type the API takes (the page keeps its own list).
     expect(await page.locator('fieldset.events input').evaluateAll(els => els.map(e => e.value))).toEqual(EVENT_TYPES)
     await page.getByLabel('URL').fill(receiver.url)

@@ -11,6 +11,19 @@ import { explain } from './add.js'
 const EVENTS = ['pin.queued', 'pin.pinning', 'pin.progress', 'pin.pinned', 'pin.failed', 'pin.replaced', 'pin.deleted']
 const CHECKED = new Set(['pin.pinned', 'pin.failed'])
 
+// A retry window (the server's PINERY_WEBHOOK_DISABLE_AFTER_MS, in seconds) in words: "24 hours", "90 minutes".
+function retryWindow (seconds) {
+  const [n, unit] = seconds % 86400 === 0 && seconds >= 172800 ? [seconds / 86400, 'day']
+    : seconds % 3600 === 0 ? [seconds / 3600, 'hour']
+      : seconds % 60 === 0 ? [seconds / 60, 'minute'] : [seconds, 'second']
+  return `${n} ${unit}${n === 1 ? '' : 's'}`
+}
+
+// Without the window (before the list answered), the sentence stops at the secret.
+const introText = (seconds) => 'Pinery POSTs each pin event you choose to these URLs, signed with the webhook\'s ' +
+  (seconds == null ? 'secret.'
+    : `secret, and retries for up to ${retryWindow(seconds)}; a webhook failing that long is disabled, with the reason.`)
+
 /** A refused target, a bad body or a full list, in words that say what to do. */
 function explainCreate (err) {
   if (err.status === 400 && /PINERY_WEBHOOK_ALLOW/.test(err.details ?? '')) {
@@ -83,17 +96,20 @@ export function renderWebhooks (main, ctx) {
       'Sign in with another token, or ask for one.', 'info'))
     return
   }
+  const intro = h('p', { class: 'muted' }, introText(null))
   const list = h('div', { class: 'webhooks', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Loading webhooks…'))
   const load = async () => {
     let hooks
-    try { hooks = (await api('/webhooks')).results } catch (err) { replace(list, message(explain(err))); return }
+    try {
+      const answer = await api('/webhooks')
+      hooks = answer.results
+      if (answer.retry_for_seconds != null) intro.textContent = introText(answer.retry_for_seconds)
+    } catch (err) { replace(list, message(explain(err))); return }
     if (hooks.length === 0) replace(list, h('p', { class: 'empty' }, 'No webhooks yet. Add one below to be told when pins change.'))
     else replace(list, hooks.map(w => webhookCard(w, { onChange: load })))
     main.dataset.ready = 'webhooks'
   }
   const { form, secretBox } = createForm(ctx, load)
-  const intro = 'Pinery POSTs each pin event you choose to these URLs, signed with the webhook\'s secret, and retries ' +
-    'for up to 24 hours; a webhook failing that long is disabled, with the reason.'
-  main.append(h('p', { class: 'muted' }, intro), list, form, secretBox)
+  main.append(intro, list, form, secretBox)
   load()
 }
