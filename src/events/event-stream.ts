@@ -65,11 +65,11 @@ interface Client {
 
 /**
  * The last event's frame: a new event is sent to every stream in turn, so its frame is made once. Not a
- * `WeakMap` keyed by the event, as before: V8's scavenger keeps a WeakMap's values alive (and then promotes
- * them) even when the key is garbage, so every frame, with the event's JSON it points to, went to the old
- * generation. Measured in bench:events (round eight, events10): the young-generation collections took
- * 411 ms in 55 runs with 50 streams against 171 ms in 44 without notifications; a micro-benchmark of
- * 300,000 1 KB frames cost 283 ms of CPU (scavenges of 14–21 ms each) with the WeakMap, 33 ms with none.
+ * `WeakMap` keyed by the event, as before: V8's scavenger kept a WeakMap's values alive (and promoted them)
+ * though their keys were garbage. A micro-benchmark of 300,000 1 KB frames: 283 ms of CPU with the WeakMap
+ * (young collections of 14–21 ms each), 33–37 ms without. bench:events, one run each (round eight, events10;
+ * whole process, `--trace-gc-nvp`): promoted to the old generation 84 MB with the WeakMap, 73 MB without it,
+ * 53 MB without notifications.
  */
 let last: { e: LoggedEvent, frame: string } | undefined
 function frameOf (e: LoggedEvent): string {
