@@ -63,14 +63,18 @@ interface Client {
   closed: boolean
 }
 
-const frames = new WeakMap<LoggedEvent, string>()
+/**
+ * The last event's frame: a new event is sent to every stream in turn, so its frame is made once. Not a
+ * `WeakMap` keyed by the event, as before: V8's scavenger kept a WeakMap's values alive (and promoted them)
+ * though their keys were garbage. A micro-benchmark of 300,000 1 KB frames: 283 ms of CPU with the WeakMap
+ * (young collections of 14–21 ms each), 33–37 ms without. bench:events, one run each (round eight, events10;
+ * whole process, `--trace-gc-nvp`): promoted to the old generation 84 MB with the WeakMap, 73 MB without it,
+ * 53 MB without notifications.
+ */
+let last: { e: LoggedEvent, frame: string } | undefined
 function frameOf (e: LoggedEvent): string {
-  let frame = frames.get(e)
-  if (frame == null) {
-    frame = `id: ${e.id}\nevent: ${e.event.type}\ndata: ${e.json}\n\n`
-    frames.set(e, frame)
-  }
-  return frame
+  if (last?.e !== e) last = { e, frame: `id: ${e.id}\nevent: ${e.event.type}\ndata: ${e.json}\n\n` }
+  return last.frame
 }
 
 /** How long a disconnected client has to read its last event before its socket is cut. */

@@ -64,6 +64,14 @@ export function remove (lane: Lane, entry: Entry): void {
   lane.live--
   const { queue } = lane
   while (lane.start < queue.length && (queue[lane.start] as Entry).done === true) lane.start++
+  // Delivered entries are let go soon (a new array: a loop over the old one goes on undisturbed). Kept until
+  // 1,024 were dead, each lived ~0.5 s at bench:events' rate, long enough for V8 to move it (and its body's
+  // Buffer) to the old generation: 3 entries per event.
+  if (lane.start >= 256) {
+    lane.queue = queue.slice(lane.start)
+    lane.start = 0
+    return
+  }
   // Also behind an entry that stays (retried, or parked while its webhook is disabled).
   const dead = queue.length - lane.live
   if (dead >= 1024 && dead * 2 >= queue.length) {
