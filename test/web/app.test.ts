@@ -59,7 +59,7 @@ describe('signing in', () => {
     await page.getByLabel('Access token').fill('')
     await page.keyboard.type(svc.tokens.alice as string)
     await page.keyboard.press('Enter')
-    await page.locator('#who-name').filter({ hasText: 'alice · pins:write' }).waitFor()
+    await page.locator('#who-name').filter({ hasText: 'alice · pins:write token' }).waitFor()
     await page.locator('[data-ready=pins]').waitFor()
     // The token is nowhere page script or a URL can reach.
     expect(await page.evaluate(() => document.cookie)).toBe('')
@@ -208,6 +208,12 @@ describe('pins', () => {
     await page.locator('.listing li').nth(2).waitFor() // the listing is read after the pin shows
     expect(await page.locator('.listing li').allTextContents())
       .toEqual(['a.txt 18 B', 'b.txt 19 B', 'zeros.bin 16 MiB'])
+    // At the root no path is shown (a lone "root" linked to this page); inside, the path leads back.
+    expect(await page.locator('nav.crumbs').count()).toBe(0)
+    await page.locator('.listing a', { hasText: 'a.txt' }).click()
+    expect(await page.locator('nav.crumbs').first().textContent()).toBe('root / a.txt')
+    await page.locator('nav.crumbs a', { hasText: 'root' }).click()
+    await page.locator('.listing li').nth(2).waitFor()
     const seen = await page.evaluate(() => window.progressSeen as string[])
     expect(seen.some(t => /^[\d.]+ (B|KiB|MiB) of 16 MiB sent$/.test(t))).toBe(true)
     await page.context().close()
@@ -283,7 +289,7 @@ describe('devices', () => {
     // The phone signs in with it.
     const phone = await app(secret, { width: 390, height: 844 })
     await phone.locator('[data-ready=pins]').waitFor()
-    expect(await phone.locator('#who-name').textContent()).toBe('alice · pins:read')
+    expect(await phone.locator('#who-name').textContent()).toBe('alice · pins:read token')
     expect(await phone.getByRole('link', { name: 'Add', exact: true }).first().isVisible()).toBe(true)
     // Shown once: a fresh look at the devices page lists it without its secret.
     await page.reload()

@@ -87,7 +87,7 @@ describe('a session cookie planted by a page on another port', () => {
 
         // Signing in replaces the planted cookie; the upload is the person's own.
         await signIn(page, svc.tokens.alice as string)
-        expect(await page.locator('#who-name').textContent()).toBe('alice · pins:write')
+        expect(await page.locator('#who-name').textContent()).toBe('alice · pins:write token')
         const file = join(dir, 'victim-notes.txt')
         await writeFile(file, 'notes of the person at the keyboard')
         await page.getByRole('link', { name: 'Add', exact: true }).first().click()

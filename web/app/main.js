@@ -44,7 +44,7 @@ function showChrome () {
   nav.hidden = session == null
   for (const a of nav.querySelectorAll('a')) a.hidden = !can(a.dataset.scope)
   document.getElementById('who').hidden = session == null
-  replace(document.getElementById('who-name'), session == null ? '' : `${session.user} · ${session.scope}`)
+  replace(document.getElementById('who-name'), session == null ? '' : `${session.user} · ${session.scope} token`)
   const here = `#/${parseHash().parts[0] ?? ''}`
   for (const a of nav.querySelectorAll('a')) {
     if (a.getAttribute('href') === here) a.setAttribute('aria-current', 'page')

@@ -23,7 +23,8 @@ async function contentView (p, path) {
   const url = gatewayPath(cid, path)
   const box = h('section', { class: 'card', 'aria-labelledby': 'content-title' }, h('h2', { id: 'content-title' }, 'Content'))
   const crumbs = ['', ...path.split('/').filter(Boolean)]
-  box.append(h('nav', { class: 'crumbs', 'aria-label': 'Path' }, crumbs.map((seg, i) => {
+  // At the DAG's root a lone "root" crumb would only link to this page.
+  if (crumbs.length > 1) box.append(h('nav', { class: 'crumbs', 'aria-label': 'Path' }, crumbs.map((seg, i) => {
     const to = crumbs.slice(1, i + 1).join('/')
     return [i > 0 ? ' / ' : '', h('a', { href: `#/pins/${encodeURIComponent(p.requestid)}${to === '' ? '' : `?path=${encodeURIComponent(to)}`}` }, i === 0 ? 'root' : seg)]
   })))
