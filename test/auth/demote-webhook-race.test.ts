@@ -8,7 +8,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startService, type TestService } from '../fixtures/service.js'
 
-const json = { 'content-type': 'application/json' }
 const ATTEMPTS = 60
 
 describe('registering a node-wide webhook while its owner is demoted', () => {
@@ -18,24 +17,21 @@ describe('registering a node-wide webhook while its owner is demoted', () => {
   })
   afterAll(async () => { await svc?.destroy() })
 
-  const call = async (method: string, path: string, user: string, body?: unknown): Promise<Response> =>
-    await svc.request(path, { method, user, headers: json, ...(body != null ? { body: JSON.stringify(body) } : {}) })
-
   it('leaves no enabled node-wide webhook of a member, however the two interleave', async () => {
-    expect((await call('POST', '/users', 'admin', { name: 'ann', role: 'admin' })).status).toBe(201)
-    const token = await (await call('POST', '/users/ann/tokens', 'admin', { scope: 'admin' })).json() as
+    expect((await svc.call('POST', '/users', 'admin', { name: 'ann', role: 'admin' })).status).toBe(201)
+    const token = await (await svc.call('POST', '/users/ann/tokens', 'admin', { scope: 'admin' })).json() as
       { secret: string }
     const escaped: string[] = []
     let registered = 0
     for (let i = 0; i < ATTEMPTS; i++) {
       // The token is known (cached) as an admin's before the race.
-      expect((await call('GET', '/users', token.secret)).status).toBe(200)
+      expect((await svc.call('GET', '/users', token.secret)).status).toBe(200)
       const hook = { url: `http://127.0.0.1:9/hook${i}`, events: ['pin.pinned'], all: true }
       const [created, demoted] = await Promise.all([
-        call('POST', '/webhooks', token.secret, hook),
+        svc.call('POST', '/webhooks', token.secret, hook),
         (async () => {
           for (let k = 0; k < i % 4; k++) await new Promise(resolve => setImmediate(resolve))
-          return await call('PATCH', '/users/ann', 'admin', { role: 'member' })
+          return await svc.call('PATCH', '/users/ann', 'admin', { role: 'member' })
         })()
       ])
       expect(demoted.status).toBe(200)
@@ -43,13 +39,13 @@ describe('registering a node-wide webhook while its owner is demoted', () => {
         registered++
         const { id } = await created.json() as { id: string }
         // Promoted again to see it (a member is not shown node-wide webhooks); promotion enables nothing.
-        expect((await call('PATCH', '/users/ann', 'admin', { role: 'admin' })).status).toBe(200)
-        const shown = await (await call('GET', `/webhooks/${id}`, token.secret)).json() as { enabled: boolean }
+        expect((await svc.call('PATCH', '/users/ann', 'admin', { role: 'admin' })).status).toBe(200)
+        const shown = await (await svc.call('GET', `/webhooks/${id}`, token.secret)).json() as { enabled: boolean }
         if (shown.enabled) escaped.push(id)
-        expect((await call('DELETE', `/webhooks/${id}`, token.secret)).status).toBe(204)
+        expect((await svc.call('DELETE', `/webhooks/${id}`, token.secret)).status).toBe(204)
       } else {
         expect(created.status).toBe(403)
-        expect((await call('PATCH', '/users/ann', 'admin', { role: 'admin' })).status).toBe(200)
+        expect((await svc.call('PATCH', '/users/ann', 'admin', { role: 'admin' })).status).toBe(200)
       }
     }
     expect({ escaped: escaped.length, of: registered }).toEqual({ escaped: 0, of: registered })

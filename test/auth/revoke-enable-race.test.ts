@@ -7,7 +7,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startService, type TestService } from '../fixtures/service.js'
 
-const json = { 'content-type': 'application/json' }
 const ATTEMPTS = 60
 
 describe('enabling a webhook while the token that registered it is revoked', () => {
@@ -17,30 +16,27 @@ describe('enabling a webhook while the token that registered it is revoked', () 
   })
   afterAll(async () => { await svc?.destroy() })
 
-  const call = async (method: string, path: string, user: string, body?: unknown): Promise<Response> =>
-    await svc.request(path, { method, user, headers: json, ...(body != null ? { body: JSON.stringify(body) } : {}) })
-
   it('leaves no enabled webhook of a revoked token, however the two interleave', async () => {
     const escaped: string[] = []
     for (let i = 0; i < ATTEMPTS; i++) {
-      const token = await (await call('POST', '/users/alice/tokens', 'admin', {})).json() as
+      const token = await (await svc.call('POST', '/users/alice/tokens', 'admin', {})).json() as
         { id: string, secret: string }
       const hook = { url: `http://127.0.0.1:9/hook${i}`, events: ['pin.pinned'] }
-      const created = await call('POST', '/webhooks', token.secret, hook)
+      const created = await svc.call('POST', '/webhooks', token.secret, hook)
       expect(created.status).toBe(201)
       const { id } = await created.json() as { id: string }
       const [enabled, revoked] = await Promise.all([
-        call('PATCH', `/webhooks/${id}`, token.secret, { enabled: true }),
+        svc.call('PATCH', `/webhooks/${id}`, token.secret, { enabled: true }),
         (async () => {
           for (let k = 0; k < i % 4; k++) await new Promise(resolve => setImmediate(resolve))
-          return await call('DELETE', `/users/alice/tokens/${token.id}`, 'admin')
+          return await svc.call('DELETE', `/users/alice/tokens/${token.id}`, 'admin')
         })()
       ])
       expect(revoked.status).toBe(204)
       expect([200, 401]).toContain(enabled.status)
-      const shown = await (await call('GET', `/webhooks/${id}`, 'alice')).json() as { enabled: boolean }
+      const shown = await (await svc.call('GET', `/webhooks/${id}`, 'alice')).json() as { enabled: boolean }
       if (shown.enabled) escaped.push(id)
-      expect((await call('DELETE', `/webhooks/${id}`, 'alice')).status).toBe(204)
+      expect((await svc.call('DELETE', `/webhooks/${id}`, 'alice')).status).toBe(204)
     }
     expect(escaped).toEqual([])
   }, 120_000)

@@ -7,7 +7,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startService, type TestService } from '../fixtures/service.js'
 
-const json = { 'content-type': 'application/json' }
 const ATTEMPTS = 60
 
 describe('registering a webhook while its token is revoked', () => {
@@ -17,23 +16,20 @@ describe('registering a webhook while its token is revoked', () => {
   })
   afterAll(async () => { await svc?.destroy() })
 
-  const call = async (method: string, path: string, user: string, body?: unknown): Promise<Response> =>
-    await svc.request(path, { method, user, headers: json, ...(body != null ? { body: JSON.stringify(body) } : {}) })
-
   it('leaves no enabled webhook of a revoked token, however the two interleave', async () => {
     const escaped: string[] = []
     let registered = 0
     for (let i = 0; i < ATTEMPTS; i++) {
-      const token = await (await call('POST', '/users/alice/tokens', 'admin', {})).json() as
+      const token = await (await svc.call('POST', '/users/alice/tokens', 'admin', {})).json() as
         { id: string, secret: string }
       // The token is known (cached) before the race, as for a thief who has used it.
-      expect((await call('GET', '/pins', token.secret)).status).toBe(200)
+      expect((await svc.call('GET', '/pins', token.secret)).status).toBe(200)
       const hook = { url: `http://127.0.0.1:9/hook${i}`, events: ['pin.pinned'] }
       const [created, revoked] = await Promise.all([
-        call('POST', '/webhooks', token.secret, hook),
+        svc.call('POST', '/webhooks', token.secret, hook),
         (async () => {
           for (let k = 0; k < i % 4; k++) await new Promise(resolve => setImmediate(resolve))
-          return await call('DELETE', `/users/alice/tokens/${token.id}`, 'admin')
+          return await svc.call('DELETE', `/users/alice/tokens/${token.id}`, 'admin')
         })()
       ])
       expect(revoked.status).toBe(204)
@@ -43,9 +39,9 @@ describe('registering a webhook while its token is revoked', () => {
       }
       registered++
       const { id } = await created.json() as { id: string }
-      const shown = await (await call('GET', `/webhooks/${id}`, 'alice')).json() as { enabled: boolean }
+      const shown = await (await svc.call('GET', `/webhooks/${id}`, 'alice')).json() as { enabled: boolean }
       if (shown.enabled) escaped.push(id)
-      expect((await call('DELETE', `/webhooks/${id}`, 'alice')).status).toBe(204)
+      expect((await svc.call('DELETE', `/webhooks/${id}`, 'alice')).status).toBe(204)
     }
     expect({ escaped: escaped.length, of: registered }).toEqual({ escaped: 0, of: registered })
   }, 120_000)

@@ -19,7 +19,6 @@ import type { Browser, Page } from 'playwright-core'
 // Browser globals, used only inside page.evaluate callbacks (which run in Chromium).
 declare const document: any, window: any
 
-const json = { 'content-type': 'application/json' }
 let svc: TestService
 let receiver: Receiver
 let browser: Browser
@@ -52,11 +51,9 @@ async function app (token: string, viewport?: { width: number, height: number })
   return opened.page
 }
 
-const call = async (method: string, path: string, user: string, body?: unknown): Promise<Response> =>
-  await svc.request(path, { method, user, headers: json, ...(body != null ? { body: JSON.stringify(body) } : {}) })
 interface Listed { id: string, enabled: boolean, all: boolean, description: string }
 const listed = async (user: string): Promise<Listed[]> =>
-  (await (await call('GET', '/webhooks', user)).json() as { results: any[] }).results
+  (await (await svc.call('GET', '/webhooks', user)).json() as { results: any[] }).results
 
 describe('the webhooks page', () => {
   it('adds one, shows its secret once, tests it, lists the delivery, explains a refused URL, deletes it', async () => {
@@ -64,7 +61,7 @@ describe('the webhooks page', () => {
     await page.getByRole('link', { name: 'Webhooks' }).click()
     await page.getByText('No webhooks yet.').waitFor()
     expect(await page.locator('main p.muted').first().textContent()).toMatch(/retries for up to 90 minutes; /)
-    expect(await (await call('GET', '/webhooks', 'alice')).json()).toMatchObject({ retry_for_seconds: 5400 })
+    expect(await (await svc.call('GET', '/webhooks', 'alice')).json()).toMatchObject({ retry_for_seconds: 5400 })
     // A checkbox for each event type the API takes (the page keeps its own list).
     expect(await page.locator('fieldset.events input').evaluateAll(els => els.map(e => e.value))).toEqual(EVENT_TYPES)
     await page.getByLabel('URL').fill(receiver.url)
@@ -133,12 +130,12 @@ describe('the webhooks page', () => {
 
   it('shows why a webhook was disabled and re-enables it, on a phone', async () => {
     // Registered with a token that is then revoked: disabled, with the reason.
-    const token = await (await call('POST', '/tokens', 'alice', { label: 'lost laptop' })).json() as
+    const token = await (await svc.call('POST', '/tokens', 'alice', { label: 'lost laptop' })).json() as
       { id: string, secret: string }
-    const made = await call('POST', '/webhooks', token.secret,
+    const made = await svc.call('POST', '/webhooks', token.secret,
       { url: `${receiver.url}/laptop`, events: ['pin.pinned'], description: 'from the laptop' })
     expect(made.status).toBe(201)
-    expect((await call('DELETE', `/tokens/${token.id}`, 'alice')).status).toBe(204)
+    expect((await svc.call('DELETE', `/tokens/${token.id}`, 'alice')).status).toBe(204)
     const page = await app(svc.tokens.alice as string, PHONE)
     await page.evaluate(() => { window.location.hash = '#/webhooks' })
     const card = page.locator('[data-webhook][data-state=disabled]', { hasText: 'from the laptop' })
@@ -179,7 +176,7 @@ describe('the webhooks page', () => {
   })
 
   it('tells a token without pins:write why it cannot manage webhooks', async () => {
-    const made = await call('POST', '/tokens', 'alice', { scope: 'pins:read' })
+    const made = await svc.call('POST', '/tokens', 'alice', { scope: 'pins:read' })
     const { secret } = await made.json() as { secret: string }
     const page = await app(secret)
     await page.locator('[data-ready=pins]').waitFor()

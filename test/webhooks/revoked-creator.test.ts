@@ -12,7 +12,6 @@ import { openOfflineTeam } from '../../src/offline.js'
 import { startReceiver, type Receiver } from '../fixtures/receiver.js'
 import { startService, type TestService } from '../fixtures/service.js'
 
-const json = { 'content-type': 'application/json' }
 const ALLOW = { PINERY_WEBHOOK_ALLOW: '127.0.0.1' }
 
 describe('a webhook whose registering token is revoked', () => {
@@ -30,17 +29,15 @@ describe('a webhook whose registering token is revoked', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  const call = async (s: TestService, method: string, path: string, user: string, body?: unknown): Promise<Response> =>
-    await s.request(path, { method, user, headers: json, ...(body != null ? { body: JSON.stringify(body) } : {}) })
   const newToken = async (): Promise<{ id: string, secret: string }> =>
-    await (await call(svc, 'POST', '/users/alice/tokens', 'admin', {})).json() as { id: string, secret: string }
+    await (await svc.call('POST', '/users/alice/tokens', 'admin', {})).json() as { id: string, secret: string }
   const register = async (secret: string, path: string): Promise<string> => {
-    const res = await call(svc, 'POST', '/webhooks', secret, { url: `${receiver.url}${path}`, events: ['pin.pinned'] })
+    const res = await svc.call('POST', '/webhooks', secret, { url: `${receiver.url}${path}`, events: ['pin.pinned'] })
     expect(res.status).toBe(201)
     return (await res.json() as { id: string }).id
   }
   const pin = async (s: TestService, name: string): Promise<void> => {
-    expect((await call(s, 'POST', '/pins', svc.tokens.alice as string, { cid: 'bafkqaaa', name })).status).toBe(202)
+    expect((await s.call('POST', '/pins', svc.tokens.alice as string, { cid: 'bafkqaaa', name })).status).toBe(202)
   }
   const got = async (path: string, name: string): Promise<boolean> =>
     (await receiver.received()).some(r => r.path === `/hook${path}` && r.body.includes(name))
@@ -60,15 +57,15 @@ describe('a webhook whose registering token is revoked', () => {
     await pin(svc, 'before-revoke')
     await until(async () => await got('/thief', 'before-revoke'))
 
-    expect((await call(svc, 'DELETE', `/users/alice/tokens/${stolen.id}`, 'admin')).status).toBe(204)
+    expect((await svc.call('DELETE', `/users/alice/tokens/${stolen.id}`, 'admin')).status).toBe(204)
     await pin(svc, 'after-revoke')
     await until(async () => await got('/kept', 'after-revoke'))
     await settle()
     expect(await got('/thief', 'after-revoke')).toBe(false)
 
-    const shown = await (await call(svc, 'GET', `/webhooks/${thief}`, kept.secret)).json()
+    const shown = await (await svc.call('GET', `/webhooks/${thief}`, kept.secret)).json()
     expect(shown).toMatchObject({ enabled: false, disabled_reason: expect.stringMatching(/revoked/) })
-    expect((await call(svc, 'PATCH', `/webhooks/${thief}`, kept.secret, { enabled: true })).status).toBe(200)
+    expect((await svc.call('PATCH', `/webhooks/${thief}`, kept.secret, { enabled: true })).status).toBe(200)
     await pin(svc, 'enabled-again')
     await until(async () => await got('/thief', 'enabled-again'))
   })
@@ -95,15 +92,15 @@ describe('a webhook whose registering token is revoked', () => {
     let id: string
     try {
       const hook = { url: `${receiver.url}/rotated`, events: ['pin.pinned'] }
-      const res = await call(first, 'POST', '/webhooks', 'admin', hook)
+      const res = await first.call('POST', '/webhooks', 'admin', hook)
       id = (await res.json() as { id: string }).id
     } finally { await first.stop() }
     const next = 'pinery_rotated-admin-token'
     const again = await startService({ dataDir, env: { ...ALLOW, PINERY_ADMIN_TOKEN: next } })
     try {
-      const shown = await (await call(again, 'GET', `/webhooks/${id}`, next)).json()
+      const shown = await (await again.call('GET', `/webhooks/${id}`, next)).json()
       expect(shown).toMatchObject({ enabled: false, disabled_reason: expect.stringMatching(/revoked/) })
-      await call(again, 'POST', '/pins', next, { cid: 'bafkqaaa', name: 'after-rotation' })
+      await again.call('POST', '/pins', next, { cid: 'bafkqaaa', name: 'after-rotation' })
       await settle()
       expect(await got('/rotated', 'after-rotation')).toBe(false)
     } finally { await again.stop() }
