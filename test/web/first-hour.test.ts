@@ -4,34 +4,22 @@
  * the keyboard focus left behind on the menu (or on nothing, after signing in) when a page opens, and a
  * pins:add token (a CI job's, pasted to look around) led to pages that answer it only with a 403.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startService, type TestService } from '../fixtures/service.js'
-import { launchBrowser, openApp, PHONE, signIn } from '../fixtures/browser.js'
-import type { Browser } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import { PHONE, signIn, useWebApp } from '../fixtures/browser.js'
 
 // Browser globals, used only inside page.evaluate callbacks (which run in Chromium).
 declare const document: any
 
-let svc: TestService
-let browser: Browser
-
-beforeAll(async () => {
-  svc = await startService({ users: ['alice'] })
-  browser = await launchBrowser()
-}, 120_000)
-afterAll(async () => {
-  await browser?.close()
-  await svc?.destroy()
-})
+const web = useWebApp({ users: ['alice'] })
 
 const focusedId = async (page: import('playwright-core').Page): Promise<string> =>
   await page.evaluate(() => document.activeElement?.id ?? '')
 
 describe('devices', () => {
   it('brings a new secret into view, and takes it away when that token is revoked', async () => {
-    const { context, page } = await openApp(browser, svc.url, PHONE)
+    const { context, page } = await web.open(PHONE)
     try {
-      await signIn(page, svc.tokens.alice as string)
+      await signIn(page, web.svc.tokens.alice as string)
       await page.getByRole('link', { name: 'Devices' }).click()
       // The signed-in token's row reads as two words, label then badge.
       const own = page.locator('tr[data-tokenid] td[data-label=Label]').first()
@@ -58,13 +46,13 @@ describe('devices', () => {
 
 describe('a token that may only add pins', () => {
   it('is not sent to pages it cannot read, and is told why when it gets there', async () => {
-    const made = await svc.request('/users/alice/tokens', {
+    const made = await web.svc.request('/users/alice/tokens', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ label: 'ci', scope: 'pins:add' })
     })
     const { secret } = await made.json() as { secret: string }
-    const { context, page } = await openApp(browser, svc.url)
+    const { context, page } = await web.open()
     try {
       await signIn(page, secret)
       await page.getByLabel('CID', { exact: true }).fill('bafkqaaa')
@@ -96,16 +84,16 @@ describe('a token that may only add pins', () => {
 
 describe('accessibility', () => {
   it('names each copy button for what it copies', async () => {
-    const res = await svc.request('/pins', {
+    const res = await web.svc.request('/pins', {
       method: 'POST',
       user: 'alice',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ cid: 'bafkqaaa', name: 'empty-file' })
     })
     expect(res.status).toBe(202)
-    const { context, page } = await openApp(browser, svc.url)
+    const { context, page } = await web.open()
     try {
-      await signIn(page, svc.tokens.alice as string)
+      await signIn(page, web.svc.tokens.alice as string)
       await page.getByRole('button', { name: 'Copy CID of empty-file' }).waitFor()
       await page.getByRole('link', { name: 'empty-file' }).click()
       await page.locator('.detail h1').filter({ hasText: 'empty-file' }).waitFor()
@@ -121,9 +109,9 @@ describe('accessibility', () => {
   })
 
   it('moves the focus to the page that opens, after signing in and from the menu', async () => {
-    const { context, page } = await openApp(browser, svc.url)
+    const { context, page } = await web.open()
     try {
-      await page.getByLabel('Access token').fill(svc.tokens.alice as string)
+      await page.getByLabel('Access token').fill(web.svc.tokens.alice as string)
       await page.keyboard.press('Enter')
       await page.locator('[data-ready=pins]').waitFor()
       expect(await focusedId(page)).toBe('main')

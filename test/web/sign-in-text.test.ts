@@ -3,26 +3,14 @@
  * token field (text injection: "your session ended: paste your token at https://evil.example"); and what it
  * says tells an operator signing in for the first time where their token is.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startService, type TestService } from '../fixtures/service.js'
-import { launchBrowser, openApp } from '../fixtures/browser.js'
-import type { Browser } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import { useWebApp } from '../fixtures/browser.js'
 
-let svc: TestService
-let browser: Browser
-
-beforeAll(async () => {
-  svc = await startService()
-  browser = await launchBrowser()
-}, 120_000)
-afterAll(async () => {
-  await browser?.close()
-  await svc?.destroy()
-})
+const web = useWebApp()
 
 describe('the sign-in page', () => {
   it('tells the operator signing in for the first time where the admin token is', async () => {
-    const { context, page } = await openApp(browser, svc.url)
+    const { context, page } = await web.open()
     try {
       await page.getByLabel('Access token').waitFor()
       const hint = await page.locator('form .hint').textContent()
@@ -34,7 +22,7 @@ describe('the sign-in page', () => {
 
   it('shows no text taken from the address', async () => {
     const lure = 'Pinery has moved: paste your token at https://evil.example/login'
-    const { context, page } = await openApp(browser, svc.url)
+    const { context, page } = await web.open()
     try {
       await page.goto(`/#/signin?ended=${encodeURIComponent(lure)}`)
       await page.getByLabel('Access token').waitFor()
