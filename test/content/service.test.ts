@@ -40,6 +40,19 @@ describe('content service', () => {
   let pins: PinService
   let uploads: ContentServiceHandle
 
+  /** The content service on this test's pin core, adding requests through `through`. */
+  const contentOver = (through: PinService): ContentServiceHandle => createContentService({ settlePollMs: 50 }, {
+    pins: through,
+    blockstore: core.blockstore,
+    getCodec,
+    guard: core.guard,
+    gc: core.gc,
+    uploads: core.uploads,
+    records: core.records,
+    flushBlocks: async () => { await core.blockstore.sync() },
+    logger: core.logger
+  })
+
   beforeEach(async () => {
     core = await openPinCore({ limits: { alice: {}, bob: { bytes: 600 * KIB }, carol: { pins: 1 } } })
     node = await createPineryNode({ listen: [multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [] }, {
@@ -56,17 +69,7 @@ describe('content service', () => {
     await worker.start()
     const { records, index, lifecycle, quota, content } = core
     pins = createPinService({ records, index, lifecycle, worker, settler, quota, content })
-    uploads = createContentService({ settlePollMs: 50 }, {
-      pins,
-      blockstore: core.blockstore,
-      getCodec,
-      guard: core.guard,
-      gc: core.gc,
-      uploads: core.uploads,
-      records: core.records,
-      flushBlocks: async () => { await core.blockstore.sync() },
-      logger: core.logger
-    })
+    uploads = contentOver(pins)
   })
   afterEach(async () => {
     uploads.stop()
@@ -204,17 +207,7 @@ describe('content service', () => {
         return record
       }
     }
-    const content = createContentService({ settlePollMs: 50 }, {
-      pins: racing,
-      blockstore: core.blockstore,
-      getCodec,
-      guard: core.guard,
-      gc: core.gc,
-      uploads: core.uploads,
-      records: core.records,
-      flushBlocks: async () => { await core.blockstore.sync() },
-      logger: core.logger
-    })
+    const content = contentOver(racing)
     try {
       const upload = content.addCar('carol', once(await carOf([dag.root, other.root], sent)), options())
       await expect(upload).rejects.toEqual(failure('InsufficientFundsError', /pin limit/))
