@@ -30,6 +30,7 @@
 import { randomUUID } from 'node:crypto'
 import { equals } from 'uint8arrays/equals'
 import { createGroupCommit } from './group-commit.js'
+import { decode, entries, PREFIX } from './record-keys.js'
 import type { PinRecord } from './types.js'
 import type { Generation, IndexSnapshot } from './query-index-snapshot.js'
 import type { PinIndex } from './query-index.js'
@@ -46,7 +47,6 @@ export interface WriteOptions {
   extra?: ExtraOp[]
 }
 
-const PREFIX = '/pinery/'
 const CLOCK_KEY = `${PREFIX}clock`
 const GENERATION_KEY = `${PREFIX}generation`
 const FORMAT_KEY = `${PREFIX}format`
@@ -56,11 +56,8 @@ const GROUP_MAX_OPS = 4096
 const GROUP_MAX_WRITES = 4
 /** Pending records are read this many at a time. */
 const PENDING_CHUNK = 512
-// 15 digits cover ms timestamps for the next 30,000 years and sort lexically.
-const pad = (ms: number): string => ms.toString().padStart(15, '0')
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
-const EMPTY = new Uint8Array(0)
 type BatchOp = { type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }
 
 /** Durable storage of pin records and their indexes. */
@@ -97,40 +94,6 @@ export interface RecordStoreComponents {
   index?: PinIndex
   /** Where the index is saved at close and loaded from at open when it matches the records. */
   snapshot?: Pick<IndexSnapshot, 'read' | 'write'>
-}
-
-function ownKey (r: PinRecord): string {
-  return `${PREFIX}own/${r.owner}/${pad(r.created)}`
-}
-
-/**
- * Every key a record occupies, mapped to its value; without `withRecord` the
- * record's own value and its pending entry's are left empty (for keys to delete
- * or compare, not to write).
- */
-function entries (r: PinRecord, withRecord = true): Map<string, Uint8Array> {
-  const own = ownKey(r)
-  const json = withRecord ? encoder.encode(JSON.stringify(r)) : EMPTY
-  const map = new Map<string, Uint8Array>([
-    [own, json],
-    [`${PREFIX}req/${r.requestid}`, encoder.encode(own)],
-    [`${PREFIX}created/${pad(r.created)}`, encoder.encode(own)]
-  ])
-  const refs = new Set(r.holds ?? [])
-  if (r.status !== 'failed') refs.add(r.cidKey)
-  for (const cidKey of refs) map.set(`${PREFIX}ref/${cidKey}/${r.requestid}`, EMPTY)
-  if (r.status === 'queued' || r.status === 'pinning') {
-    map.set(`${PREFIX}pending/${pad(r.created)}/${r.requestid}`, json)
-    if (r.upload != null) map.set(`${PREFIX}upload-ref/${r.upload}/${r.requestid}`, EMPTY)
-  }
-  return map
-}
-
-function decode (value: Uint8Array): PinRecord {
-  const r = JSON.parse(decoder.decode(value)) as PinRecord
-  // Mostly the same text: one string rather than two (~80 bytes for each of 100k resumed records).
-  if (r.pin.cid === r.cidKey) r.pin.cid = r.cidKey
-  return r
 }
 
 /** Opens the record store on an open LevelDB and loads its clock. */
