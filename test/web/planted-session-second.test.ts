@@ -91,8 +91,9 @@ describe('a second session cookie planted from another port', () => {
       // Without the key the two cannot be told apart: refused, read or change.
       const keyless = await page.evaluate(async () => [
         (await fetch('/pins')).status,
-        (await fetch('/pins', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"cid":"bafkqaaa"}' }))
-          .status
+        (await fetch('/pins', {
+          method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"cid":"bafkqaaa"}'
+        })).status
       ])
       expect(keyless).toEqual([401, 401])
       expect(await page.evaluate(() => localStorage.getItem('pinery.sessionKey'))).not.toBeNull()
