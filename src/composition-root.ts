@@ -214,7 +214,8 @@ export async function createPinery (config: Config, components: PineryComponents
       blockstore: localBlocks,
       readInto,
       getCodec,
-      pins: dagPins
+      pins: dagPins,
+      requests: records
     })
 
     const progress = createProgressTicker({}, {

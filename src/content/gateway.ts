@@ -19,9 +19,11 @@ import { dagInOrder, type DagNode } from './dag-order.js'
 import { BrokenFileError, writeFileRange } from './unixfs-file.js'
 import { IDENTITY } from '../pins/cid.js'
 import { blockLinks } from '../pins/dag-walk.js'
+import { canonicalCidKey } from '../pins/request-pins.js'
 import type { ByteSink, Gateway, GatewayEntry } from './index.js'
 import type { DagWalkComponents } from '../pins/dag-walk.js'
 import type { DagPins } from '../pins/dag-pins.js'
+import type { RecordStore } from '../pins/record-store.js'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 
@@ -32,6 +34,8 @@ export interface GatewayComponents {
   getCodec: DagWalkComponents['getCodec']
   /** Whether a block belongs to a pinned DAG. */
   pins: Pick<DagPins, 'isPinned'>
+  /** Whether a live pin request names a CID (by canonicalCidKey): a raw identity CID's only pin is its record. */
+  requests: Pick<RecordStore, 'isReferenced'>
   /**
    * Reads a stored block into `target` when it fits (a view of it), else into a buffer of its own:
    * spares CAR exports and file bodies a new buffer per block. Without it, `blockstore.get` reads them.
@@ -167,9 +171,12 @@ export function createGateway (components: GatewayComponents): Gateway {
 
   return {
     async resolve (root, path, options) {
-      // An identity root holds itself; unless raw, it may link to anything, pinned or not.
+      // An identity root holds itself, so it is served only when a pin request names it (nothing is stored
+      // for it): before, any raw one was, so anyone who may read the gateway made this origin show ~1 KB of
+      // their own HTML. Unless raw, it may link to anything, pinned or not. Inside a pinned DAG, paths reach
+      // identity blocks as before.
       const served = root.multihash.code === IDENTITY
-        ? root.code === raw.code
+        ? root.code === raw.code && await components.requests.isReferenced(canonicalCidKey(root))
         : await components.pins.isPinned(root, options)
       if (!served) throw new NotFoundError(`${root.toString()} is not pinned here`)
       // A block read as raw bytes needs no decoding: any codec, even bytes that do not decode as it.

@@ -87,6 +87,9 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
   app.set('query parser', 'simple')
   app.use((_req, res, next) => {
     if (components.isStopping()) res.setHeader('Connection', 'close')
+    // Every answer (JSON, errors, the page, the gateway's user content): what it says it is, never sniffed
+    // into something a browser runs. Before, only the gateway and the page's files said so.
+    res.setHeader('X-Content-Type-Options', 'nosniff')
     next()
   })
   app.use(requestLog({

@@ -32,9 +32,10 @@ export function requireToken (
     if (cookie != null && sessions != null) {
       if (cookie.several) {
         // Picking one let a page on another port of this host (plain http has no __Host- cookies) plant its
-        // own session, sent first for a longer Path: the person's uploads went to that session's user.
+        // own session, sent first for a longer Path: the person's uploads went to that session's user. With
+        // the page's key, its own is the one the key names (session-cookie.ts); without, none can be told.
         throw new UnauthorizedError(`this request carries several ${SESSION_COOKIE} cookies, one set by ` +
-          'another site on this host or domain; clear this site\'s cookies and sign in again')
+          `another site on this host or domain, and no ${SESSION_KEY_HEADER} naming one; sign in again`)
       }
       const sid = cookie.id
       const session = sessions.get(sid)

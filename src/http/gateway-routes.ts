@@ -142,9 +142,8 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
   }
 
   const read: RequestHandler = async (req, res) => {
-    // First, so every answer has them, errors too (their details quote the path): user content and what
-    // names it share the API's origin, so no sniffing, no scripts, no forms, no plugins.
-    res.setHeader('X-Content-Type-Options', 'nosniff')
+    // First, so every answer has it, errors too (their details quote the path): user content and what
+    // names it share the API's origin, so no scripts, no forms, no plugins (and no sniffing: app.ts).
     res.setHeader('Content-Security-Policy', 'sandbox')
     const controller = new AbortController()
     res.once('close', () => { controller.abort() })

@@ -66,7 +66,8 @@ export async function listenHttp (init: HttpListenerInit, components: HttpListen
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'REQUEST_TIMEOUT'] : [400, 'BAD_REQUEST']
     const body = JSON.stringify({ error: { reason, details: 'the request could not be read as HTTP' } })
     socket.end(`HTTP/1.1 ${status} ${reason.replaceAll('_', ' ')}\r\n` +
-      `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
       `Connection: close\r\n\r\n${body}`)
   })
   await new Promise<void>((resolve, reject) => {

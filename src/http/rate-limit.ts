@@ -1,8 +1,9 @@
 /**
- * A per-user rate limit: a token bucket for each user, refilled at
- * `perSecond` up to `burst`, shared by all of the user's tokens (per token,
- * minting a new token would reset the limit). Over the limit answers 429
- * with a Failure body and Retry-After. Mounted after authentication.
+ * Rate limits as token buckets: per user for every authenticated request
+ * (shared by all of the user's tokens: per token, minting a new token would
+ * reset the limit), and for failed sign-ins per client address and node-wide
+ * (sign-in-limit.ts). Over a limit answers 429 with a Failure body and
+ * Retry-After.
  */
 import { sendFailure } from './errors.js'
 import { principalOf } from './auth.js'
@@ -14,23 +15,64 @@ export interface RateLimitInit {
   burst: number
 }
 
-/** Builds the middleware. */
-export function rateLimit (init: RateLimitInit): RequestHandler {
+/** Token buckets by key, refilled at `perSecond` up to `burst`. */
+export interface Buckets {
+  /** Takes a token from `key`'s bucket: 0 when there was one, else the seconds until there is (none taken). */
+  take(key: string): number
+  /** Gives back a token taken (what it was taken for did not count after all). */
+  giveBack(key: string): void
+  /** Keys held now (a full bucket is held as none). */
+  readonly size: number
+}
+
+/** Settings of {@link createBuckets}. */
+export interface BucketsInit extends RateLimitInit {
+  /**
+   * Most keys held; the one taken from least recently goes first (its bucket starts full again). Keys an
+   * attacker picks (client addresses) need it: without, each new one is held for good.
+   */
+  maxKeys?: number
+}
+
+/** Creates empty buckets (every key's starts full). */
+export function createBuckets (init: BucketsInit): Buckets {
+  const maxKeys = init.maxKeys ?? Number.POSITIVE_INFINITY
+  // Map order is insertion order: re-inserting on every take keeps the least recently taken from first.
   const buckets = new Map<string, { tokens: number, at: number }>()
+  const refilled = (key: string, now: number): { tokens: number, at: number } => {
+    const bucket = buckets.get(key) ?? { tokens: init.burst, at: now }
+    bucket.tokens = Math.min(init.burst, bucket.tokens + (now - bucket.at) / 1000 * init.perSecond)
+    bucket.at = now
+    return bucket
+  }
+  return {
+    take (key) {
+      const bucket = refilled(key, performance.now())
+      buckets.delete(key)
+      buckets.set(key, bucket)
+      while (buckets.size > maxKeys) buckets.delete(buckets.keys().next().value as string)
+      if (bucket.tokens < 1) return Math.max(1, Math.ceil((1 - bucket.tokens) / init.perSecond))
+      bucket.tokens -= 1
+      return 0
+    },
+    giveBack (key) {
+      if (!buckets.has(key)) return
+      const bucket = refilled(key, performance.now())
+      bucket.tokens = Math.min(init.burst, bucket.tokens + 1)
+      if (bucket.tokens >= init.burst) buckets.delete(key)
+    },
+    get size () { return buckets.size }
+  }
+}
+
+/** The per-user limit of authenticated requests; mounted after authentication. */
+export function rateLimit (init: RateLimitInit): RequestHandler {
+  const buckets = createBuckets(init)
   return (_req, res, next) => {
     if (init.perSecond <= 0) { next(); return }
     const id = principalOf(res).user
-    const now = performance.now()
-    const bucket = buckets.get(id) ?? { tokens: init.burst, at: now }
-    bucket.tokens = Math.min(init.burst, bucket.tokens + (now - bucket.at) / 1000 * init.perSecond)
-    bucket.at = now
-    buckets.set(id, bucket)
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1
-      next()
-      return
-    }
-    const retryAfter = Math.max(1, Math.ceil((1 - bucket.tokens) / init.perSecond))
+    const retryAfter = buckets.take(id)
+    if (retryAfter === 0) { next(); return }
     res.setHeader('Retry-After', String(retryAfter))
     const details = `user ${id} may make ${init.perSecond} requests per second (bursts of ${init.burst}), ` +
       `whichever token they use; retry in ${retryAfter} s`

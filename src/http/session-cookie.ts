@@ -22,15 +22,21 @@ export interface SessionCookie {
   id: string
   secure: boolean
   /**
-   * The name came more than once. Pinery sets one, with Path=/: another is some other site's (a sibling
-   * port or subdomain, with Domain= or a longer Path), and which one is the person's cannot be told.
+   * The name came more than once and the request's session key names none of them. Pinery sets one, with
+   * Path=/: another is some other site's (a sibling port or subdomain, with Domain= or a longer Path), and
+   * without the key which one is the person's cannot be told.
    */
   several: boolean
 }
 
 const VALUE = /^[A-Za-z0-9_-]{1,128}$/
 
-/** The session cookie the request's Cookie header carries, if any; the `__Host-` one wins. */
+/**
+ * The session cookie the request's Cookie header carries, if any; the `__Host-` one wins. Of several, the
+ * one whose session the request's key names (Pinery-Session-Key: only the page that signed in holds it),
+ * and only that one: before, a request carrying the name twice was refused, so a page on another port of
+ * the host signed the person out by planting a second one (Path=/pins, /content, …).
+ */
 export function sessionCookieOf (req: Request): SessionCookie | undefined {
   const found: Record<'secure' | 'plain', string[]> = { secure: [], plain: [] }
   for (const part of (req.headers.cookie ?? '').split(';')) {
@@ -44,7 +50,9 @@ export function sessionCookieOf (req: Request): SessionCookie | undefined {
   }
   const secure = found.secure.length > 0
   const ids = secure ? found.secure : found.plain
-  return ids.length === 0 ? undefined : { id: ids[0] as string, secure, several: ids.length > 1 }
+  if (ids.length <= 1) return ids.length === 0 ? undefined : { id: ids[0] as string, secure, several: false }
+  const keyed = ids.find(id => hasSessionKey(req, id))
+  return { id: keyed ?? ids[0] as string, secure, several: keyed == null }
 }
 
 /** The request's Origin header as an origin (`scheme://host[:port]`, lower-case), or undefined. */
@@ -122,13 +130,20 @@ export function hasSessionKey (req: Request, id: string): boolean {
 }
 
 /**
- * Whether a request signed in by cookie needs the session's key: every change, and `GET /session` (the
- * page's "who am I", so a planted session never shows as the person's), not signing out (it can end only
- * the session the cookie names).
+ * Whether a request signed in by cookie needs its session's key: every change; `GET /session` (the page's
+ * "who am I", so a planted session never shows as the person's); and any request that carries a key at
+ * all, which must then be this session's: the page sends its key on every request of its own, so one whose
+ * cookie another site has overwritten since gets 401 (sign in again), not the planted session's pins shown
+ * as the person's. Not signing out (it ends only the session the cookie names, and clears that cookie).
+ * Reads without a key (links, downloads, images, the event stream: a browser sends no header of the page's
+ * with those) pass with the one cookie they carry.
  */
 export function needsSessionKey (req: Request): boolean {
-  if (req.path === '/session') return req.method !== 'DELETE'
-  return !SAFE_METHODS.has(req.method)
+  // Routing is case-insensitive and takes a trailing slash: /Session/ is /session.
+  const session = req.path.toLowerCase().replace(/\/+$/, '') === '/session'
+  if (session && req.method === 'DELETE') return false
+  const key = req.headers[SESSION_KEY_HEADER]
+  return session || !SAFE_METHODS.has(req.method) || (key != null && key !== '')
 }
 
 /** Methods that change nothing: cookie-signed requests with these need no Origin check. */

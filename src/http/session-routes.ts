@@ -6,11 +6,13 @@
  */
 import { Router } from 'express'
 import { z } from 'zod'
-import { ForbiddenError, InvalidRequestError } from '../errors.js'
+import { ForbiddenError, InvalidRequestError, isErrorNamed, UnauthorizedError } from '../errors.js'
 import { principalOf, sessionOf } from './auth.js'
+import { sendFailure } from './errors.js'
 import { clearSessionCookie, originOf, sameOrigin, sessionKeyOf, setSessionCookie } from './session-cookie.js'
+import { createSignInLimit, type SignInLimitInit } from './sign-in-limit.js'
 import { smallJsonBody } from './team-schemas.js'
-import type { TokenStore } from '../auth/index.js'
+import type { Principal, TokenStore } from '../auth/index.js'
 import type { SessionStore } from '../web/sessions.js'
 
 /** What the routes need. */
@@ -19,11 +21,18 @@ export interface SessionRoutesComponents {
   sessions: Pick<SessionStore, 'create' | 'remove'>
 }
 
+/** Settings of the sign-in route. */
+export interface SignInRoutesInit {
+  /** The limit on failed sign-ins (sign-in-limit.ts); its defaults when left out. */
+  limit?: SignInLimitInit
+}
+
 const signIn = z.strictObject({ token: z.string().min(1).max(1024) })
 
 /** POST /session; mount before authentication (it is how a browser authenticates). */
-export function signInRoutes (components: SessionRoutesComponents): Router {
+export function signInRoutes (components: SessionRoutesComponents, init: SignInRoutesInit = {}): Router {
   const router = Router()
+  const limit = createSignInLimit(init.limit)
   router.post('/session', (req, _res, next) => {
     // Without this a hostile page could sign a visitor in as someone else (login CSRF).
     if (!sameOrigin(req)) throw new ForbiddenError('sign in from this site\'s own page (Origin must name it)')
@@ -37,7 +46,21 @@ export function signInRoutes (components: SessionRoutesComponents): Router {
     const parsed = signIn.safeParse(req.body ?? {})
     if (!parsed.success) throw new InvalidRequestError('token: paste a token (a string)')
     const token = parsed.data.token.trim()
-    const principal = await components.tokens.authenticate(token)
+    const refused = limit.admit(req.socket.remoteAddress)
+    if (refused != null) {
+      res.setHeader('Retry-After', String(refused.retryAfter))
+      sendFailure(res, 429, 'TOO_MANY_REQUESTS', refused.details)
+      return
+    }
+    let principal: Principal
+    try {
+      principal = await components.tokens.authenticate(token)
+    } catch (err) {
+      // Only a token that fails counts (not the store failing).
+      if (!isErrorNamed(err, UnauthorizedError.name)) limit.giveBack(req.socket.remoteAddress)
+      throw err
+    }
+    limit.giveBack(req.socket.remoteAddress)
     // sameOrigin passed, so there is an origin: the session is bound to it (http or https alike).
     const id = components.sessions.create(token, principal.user, originOf(req) as string)
     setSessionCookie(req, res, id)

@@ -75,7 +75,6 @@ export function webRoutes (init: WebRoutesInit): Router {
 
   const send = (req: Request, res: Response, asset: Asset): void => {
     res.setHeader('Content-Security-Policy', WEB_CSP)
-    res.setHeader('X-Content-Type-Options', 'nosniff')
     res.setHeader('Referrer-Policy', 'no-referrer')
     res.setHeader('Cache-Control', asset.immutable === true ? 'private, max-age=31536000, immutable' : 'no-cache')
     res.setHeader('ETag', asset.etag)

@@ -45,8 +45,10 @@ describe('content hardening', () => {
     for (const path of [`/ipfs/${wrapper.toString()}/x`, `/ipfs/${wrapper.toString()}?format=car`]) {
       expect((await failureOf(await svc.request(path))).status, path).toBe(404)
     }
-    // A raw identity CID is its own content and still answers.
+    // A raw identity CID is its own content: it answers while a pin request names it.
     const hi = CID.createV1(raw.code, identity.digest(new TextEncoder().encode('hi')))
+    expect((await failureOf(await svc.request(`/ipfs/${hi.toString()}`))).status).toBe(404)
+    expect((await svc.call('POST', '/pins', 'admin', { cid: hi.toString() })).status).toBe(202)
     expect(await (await svc.request(`/ipfs/${hi.toString()}`)).text()).toBe('hi')
   })
 

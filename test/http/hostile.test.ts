@@ -705,20 +705,21 @@ const HEAD_CASES: Array<{ what: string, path: string, auth?: null, status: 400 |
 
 // --- gateway reads ---------------------------------------------------------------------------------
 {
-  // VALID is a raw identity CID: it holds its own bytes, so the gateway serves it without a pin.
+  // A raw identity CID pinned before the barrage: it holds its own bytes, served while a pin names it.
+  const PINNED = (): string => (pre[0] as WirePinStatus).pin.cid
   const cbor = (): string => CID.createV1(0x71, identity.digest(Uint8Array.from([0xff, 0xfe]))).toString()
   add('gateway', 'not a CID', () => ({ path: '/ipfs/not-a-cid' }), 400)
   add('gateway', 'a 3,000-character CID', () => ({ path: `/ipfs/b${'a'.repeat(3000)}` }), 400)
-  add('gateway', 'format=zip', () => ({ path: `/ipfs/${VALID}?format=zip` }), 400, /format/)
-  add('gateway', 'format given twice', () => ({ path: `/ipfs/${VALID}?format=raw&format=car` }), 400, /format/)
-  add('gateway', 'a path under a raw block', () => ({ path: `/ipfs/${VALID}/a/b` }), 404)
-  add('gateway', 'a path 5,000 levels deep', () => ({ path: `/ipfs/${VALID}/${'a/'.repeat(5000)}b` }), 404)
+  add('gateway', 'format=zip', () => ({ path: `/ipfs/${PINNED()}?format=zip` }), 400, /format/)
+  add('gateway', 'format given twice', () => ({ path: `/ipfs/${PINNED()}?format=raw&format=car` }), 400, /format/)
+  add('gateway', 'a path under a raw block', () => ({ path: `/ipfs/${PINNED()}/a/b` }), 404)
+  add('gateway', 'a path 5,000 levels deep', () => ({ path: `/ipfs/${PINNED()}/${'a/'.repeat(5000)}b` }), 404)
   add('gateway', 'an identity dag-cbor CID of bytes that do not decode',
     () => ({ path: `/ipfs/${cbor()}`, headers: { accept: 'application/vnd.ipld.car' } }), 404)
   add('gateway', 'a range past the end',
-    () => ({ path: `/ipfs/${VALID}`, headers: { range: 'bytes=99999999999999999999-' } }), 416)
+    () => ({ path: `/ipfs/${PINNED()}`, headers: { range: 'bytes=99999999999999999999-' } }), 416)
   add('gateway', 'a CID of an unknown codec',
-    () => ({ path: `/ipfs/${CID.createV1(0x300001, CID.parse(VALID).multihash).toString()}` }), 400)
+    () => ({ path: `/ipfs/${CID.createV1(0x300001, CID.parse(PINNED()).multihash).toString()}` }), 400)
 }
 
 // --- encoded path tricks in the requestid --------------------------------------------------------

@@ -87,24 +87,29 @@ describe('signing in', () => {
 })
 
 describe('the session key', () => {
-  it('goes only to the page that signed in; changes and GET /session need it, reads and signing out do not',
-    async () => {
-      const { cookie, body } = await signIn(svc.tokens.alice as string)
-      expect(body.session_key).toMatch(/^[A-Za-z0-9_-]{43}$/)
-      // A planted cookie: the page holding it got no key (or another session's).
-      const other = (await signIn(svc.tokens.alice as string)).body.session_key as string
-      for (const key of ['', other]) {
-        const headers = { origin, 'content-type': 'application/json', 'pinery-session-key': key }
-        const who = await failureOf(await withCookie(cookie, '/session', { headers }))
+  it('goes only to the page that signed in; changes and GET /session need it, reads without one and signing out ' +
+    'do not, reads with another session\'s do', async () => {
+    const { cookie, body } = await signIn(svc.tokens.alice as string)
+    expect(body.session_key).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    // A planted cookie: the page holding it got no key (or another session's).
+    const other = (await signIn(svc.tokens.alice as string)).body.session_key as string
+    for (const key of ['', other]) {
+      const headers = { origin, 'content-type': 'application/json', 'pinery-session-key': key }
+      for (const path of ['/session', '/Session/']) {
+        const who = await failureOf(await withCookie(cookie, path, { headers }))
         expect(who).toMatchObject({ status: 401, reason: 'UNAUTHORIZED', details: /pinery-session-key/ })
-        const change = await withCookie(cookie, '/pins', { method: 'POST', headers, body: '{"cid":"bafkqaaa"}' })
-        expect(change.status).toBe(401)
-        expect((await withCookie(cookie, '/pins', { headers })).status).toBe(200)
       }
-      expect((await withCookie(cookie, '/session')).status).toBe(200)
-      const headers = { origin, 'pinery-session-key': '' }
-      expect((await withCookie(cookie, '/session', { method: 'DELETE', headers })).status).toBe(204)
-    })
+      const change = await withCookie(cookie, '/pins', { method: 'POST', headers, body: '{"cid":"bafkqaaa"}' })
+      expect(change.status).toBe(401)
+      // The page's own reads send its key: a cookie overwritten by another site's since is not shown as
+      // the person's (old code: 200, the planted session's pins). A link or download sends no key.
+      expect((await withCookie(cookie, '/pins', { headers })).status).toBe(key === '' ? 200 : 401)
+    }
+    expect((await withCookie(cookie, '/session')).status).toBe(200)
+    // Signing out ends only the session its cookie names, whatever key comes with it.
+    const headers = { origin, 'pinery-session-key': other }
+    expect((await withCookie(cookie, '/session', { method: 'DELETE', headers })).status).toBe(204)
+  })
 
   it('refuses a sign-in a browser says comes from another site (Sec-Fetch-Site), with a Failure body', async () => {
     for (const site of ['same-site', 'cross-site', 'none']) {
@@ -179,20 +184,37 @@ describe('the cookie', () => {
     expect((await withCookie(cookie, '/pins')).status).toBe(403)
   })
 
-  it('refuses several session cookies: one was planted by another site (cookies ignore ports)', async () => {
+  it('of several session cookies (one planted by another site: cookies ignore ports) takes the one its key ' +
+    'names, and refuses them without one', async () => {
     const { cookie: mine } = await signIn(svc.tokens.alice as string)
     // A page on another port signs in with its own token and sets that session with Path=/content,
     // so the browser sends it first on uploads.
     const { cookie: planted } = await signIn(svc.tokens.admin as string)
-    const both = `${planted}; ${mine}`
-    const who = await withCookie(both, '/session')
-    expect(await failureOf(who)).toMatchObject({ status: 401, details: expect.stringMatching(/several/) })
-    const upload = await withCookie(both, '/content?name=planted', {
-      method: 'POST', headers: { origin }, body: 'private'
-    })
-    expect(upload.status).toBe(401)
+    for (const both of [`${planted}; ${mine}`, `${mine}; ${planted}`, `${planted}; ${planted}; ${mine}`]) {
+      // With the key of the page that signed in (alice's): alice, for reads and changes (old code: 401).
+      const keyed = { 'pinery-session-key': keys.get(mine.replace(/^[^=]+=/, '')) as string }
+      const who = await withCookie(both, '/session', { headers: keyed })
+      expect(who.status, both).toBe(200)
+      expect(await who.json()).toMatchObject({ user: 'alice' })
+      const upload = await withCookie(both, '/content?name=keyed', {
+        method: 'POST', headers: { origin, ...keyed }, body: 'private'
+      })
+      expect(upload.status).toBe(202)
+      // Without a key, or with one naming neither, none can be told: 401, read or change.
+      for (const key of ['', 'A'.repeat(43)]) {
+        const headers = { origin, 'pinery-session-key': key }
+        for (const [method, path] of [['GET', '/session'], ['GET', '/pins'], ['POST', '/content?name=planted']]) {
+          const body = method === 'POST' ? { body: 'x' } : {}
+          const res = await withCookie(both, path as string, { method, headers, ...body })
+          expect(await failureOf(res), `${method} ${path} ${key}`)
+            .toMatchObject({ status: 401, details: expect.stringMatching(/several/) })
+        }
+      }
+    }
     const theirs = await (await svc.request('/pins?name=planted')).json() as { count: number }
     expect(theirs.count).toBe(0)
+    const alices = await (await svc.request('/pins?name=keyed', { user: 'alice' })).json() as { count: number }
+    expect(alices.count).toBe(3)
     expect((await withCookie(mine, '/session')).status).toBe(200) // alone, each still works
   })
 

@@ -31,6 +31,16 @@ function sessionKey () {
   try { return localStorage.getItem(KEY) } catch { return null }
 }
 
+/**
+ * `headers` with the session's key, for the page's own reads outside api() (fetch of /ipfs/…, /health):
+ * when another site on this host has planted a second session cookie, the key tells the server which one
+ * is this page's (without it such a request is refused).
+ */
+export function withKey (headers = {}) {
+  const key = sessionKey()
+  return key == null ? headers : { ...headers, 'pinery-session-key': key }
+}
+
 /** Called with the error whenever the server answers 401 (the session has ended). */
 export function onSignedOut (fn) { listeners.add(fn) }
 

@@ -2,7 +2,7 @@
 // create, change quota or role, delete (optionally removing their pins),
 // any user's devices; and the node: health checks, peer ID, delegates,
 // queue, connections, blocks and bytes stored, and a backup to download.
-import { api } from '../api.js'
+import { api, withKey } from '../api.js'
 import { bytes, copyButton, field, h, message, page, parseBytes, replace, when } from '../dom.js'
 import { tokenManager } from '../tokens.js'
 import { explain } from './add.js'
@@ -93,7 +93,7 @@ function createUserForm (reload) {
 
 async function nodeView (box) {
   const [health, all] = await Promise.all([
-    fetch('/health', { credentials: 'same-origin' }).then(r => r.json()),
+    fetch('/health', { headers: withKey(), credentials: 'same-origin' }).then(r => r.json()),
     api('/usage/all')
   ])
   const lp = health.checks.libp2p ?? {}

@@ -1,7 +1,7 @@
 // One pin: every PinStatus field, delegates to copy, the kubo command,
 // replace, delete, retry a failed one, and its content through /ipfs/ (a
 // file preview or download, a directory's listing, the CAR).
-import { api } from '../api.js'
+import { api, withKey } from '../api.js'
 import { bytes, copyButton, field, h, message, page, replace, shellQuote, when } from '../dom.js'
 import { watchPins } from '../live.js'
 import { inFlight, progressOf, recalled, remember, statusBadge } from '../pin-view.js'
@@ -28,13 +28,13 @@ async function contentView (p, path) {
     const to = crumbs.slice(1, i + 1).join('/')
     return [i > 0 ? ' / ' : '', h('a', { href: `#/pins/${encodeURIComponent(p.requestid)}${to === '' ? '' : `?path=${encodeURIComponent(to)}`}` }, i === 0 ? 'root' : seg)]
   })))
-  const res = await fetch(url, { method: 'HEAD', credentials: 'same-origin' })
+  const res = await fetch(url, { method: 'HEAD', headers: withKey(), credentials: 'same-origin' })
   if (!res.ok) { box.append(message(`The content cannot be read (${res.status}).`, 'info')); return box }
   const links = h('p', { class: 'actions' },
     h('a', { href: url, class: 'button', target: '_blank', rel: 'noopener' }, path === '' ? 'Open' : 'Open file'),
     h('a', { href: `${url}?format=car`, class: 'button', download: `${cid}.car` }, 'Download CAR'))
   if ((res.headers.get('etag') ?? '').endsWith('.dir"')) {
-    const listing = await (await fetch(url, { credentials: 'same-origin' })).json()
+    const listing = await (await fetch(url, { headers: withKey(), credentials: 'same-origin' })).json()
     links.firstChild.textContent = 'Open listing (JSON)'
     box.append(links, listing.entries.length === 0
       ? h('p', { class: 'muted' }, 'This directory is empty.')
@@ -53,7 +53,7 @@ async function contentView (p, path) {
   else if (size === 0) box.append(h('p', { class: 'muted' }, 'The file is empty.'))
   else if (TEXT.test(type)) {
     const headers = size > PREVIEW_BYTES ? { range: `bytes=0-${PREVIEW_BYTES - 1}` } : {}
-    const part = await fetch(url, { headers, credentials: 'same-origin' })
+    const part = await fetch(url, { headers: withKey(headers), credentials: 'same-origin' })
     box.append(h('pre', { class: 'preview', tabindex: 0, 'aria-label': 'file preview' }, await part.text()), size > PREVIEW_BYTES ? h('p', { class: 'muted' }, 'First 4 KiB shown.') : null)
   }
   return box
