@@ -20,14 +20,16 @@ export interface SignInLimitInit {
 }
 
 /**
- * Defaults. A person mistyping a token fails a few times: 10 in a row, then one every 6 s. The node-wide
- * ceiling holds ~100 guessing addresses at their rate; tokens are 256 random bits, so it is about the work
- * and the noise, not the odds. 10,000 addresses are ~1.5 MB at most. Not settings: a proxy in front makes
- * every client one address, but 10 failures a minute is still more than people mistype.
+ * Defaults. A person mistyping a token fails a few times: 10 in a row, then one every 6 s. Tokens are 256
+ * random bits, so this is about the work and the noise, not the odds. The node-wide ceiling only caps the
+ * work (100 checks a second, one SHA-256 and one LevelDB read each): set low, it would let ~60 addresses
+ * failing at their own rate lock every person out of signing in; at 100 a second it takes ~600. 10,000
+ * addresses are ~1.5 MB at most. Not settings: a proxy in front makes every client one address, but 10
+ * failures a minute is still more than people mistype.
  */
 export const SIGN_IN_LIMIT: SignInLimitInit = {
   perAddress: { perSecond: 1 / 6, burst: 10 },
-  global: { perSecond: 10, burst: 100 },
+  global: { perSecond: 100, burst: 1000 },
   maxAddresses: 10_000
 }
 
