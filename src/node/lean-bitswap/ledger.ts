@@ -11,7 +11,7 @@
 import toBuffer from 'it-to-buffer'
 import { IDENTITY } from '../../pins/cid.js'
 import { BlockPresenceType, WantType } from './message.js'
-import { MAX_MESSAGE_BYTES, cidPrefix, wantKey } from './wire.js'
+import { MAX_MESSAGE_BYTES, cidPrefix, cidWantKey } from './wire.js'
 import type { Block, BlockPresence, Wantlist } from './message.js'
 import type { Outbox } from './outbox.js'
 import type { BufferPool } from '../../content/batched-writer.js'
@@ -202,12 +202,14 @@ export function createPeerLedger (init: PeerLedgerInit, components: PeerLedgerCo
         for (const key of [...queued.keys(), ...reading.keys()]) cancel(key)
       }
       for (const entry of wantlist.entries) {
-        const cid = decodeCid(entry.cid)
-        if (cid == null) continue
-        const key = wantKey(cid.multihash.bytes)
+        // The CID is decoded only for a want that is kept (cidWantKey).
+        const key = cidWantKey(entry.cid)
+        if (key == null) continue
         if (entry.cancel === true) { cancel(key); continue }
         if (queued.has(key) || reading.has(key)) continue
         if (queued.size + reading.size >= init.maxWants) continue
+        const cid = decodeCid(entry.cid)
+        if (cid == null) continue
         const block = entry.wantType !== WantType.Have
         queued.set(key, { key, cid, block, sendDontHave: entry.sendDontHave === true })
       }
