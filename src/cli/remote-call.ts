@@ -13,9 +13,9 @@ export interface RemoteCallInit {
 }
 
 /**
- * The longest answer read (64 MiB; 100,000 users listed are ~25 MiB). A broken or hostile server at
- * PINERY_URL that answered without end was read until the timeout (60 s, 15 min for a user deletion)
- * into one string, until the CLI ran out of memory.
+ * The longest answer read: 64 MiB (a user in `GET /users` is ~240 bytes, so 100,000 are ~24 MB). A broken
+ * or hostile server at PINERY_URL that answered without end was read until the timeout (60 s, 15 min for a
+ * user deletion) into one string, until the CLI ran out of memory.
  */
 export const MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
