@@ -12,7 +12,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { backupDataDir, restoreDataDir } from '../offline.js'
 import { formatBytes } from './format.js'
-import { failureOf, unreachable } from './remote-call.js'
+import { answerText, failureOf, unreachable } from './remote-call.js'
 import { verifyText } from './verify.js'
 import type { RestoreReport } from '../backup/restore.js'
 import type { VerifyReport } from '../pins/verify.js'
@@ -44,7 +44,7 @@ async function download (url: string, token: string, sink: NodeJS.WritableStream
     throw unreachable(base, err)
   }
   if (!res.ok || res.body == null) {
-    const text = await res.text()
+    const text = await answerText(res)
     let parsed: unknown
     try { parsed = JSON.parse(text) } catch {}
     throw failureOf(res.status, parsed, text)

@@ -22,6 +22,15 @@ export function printable (text: string): string {
 }
 
 /**
+ * Text for a terminal, line by line through {@link printable}: the last guard for what a command prints,
+ * so that a number or any field a formatter took as it came (from a broken or hostile server at
+ * PINERY_URL, or a restored archive's manifest) cannot carry an escape sequence either. Idempotent.
+ */
+export function printableLines (text: string): string {
+  return text.split('\n').map(printable).join('\n')
+}
+
+/**
  * JSON for a terminal: JSON.stringify leaves DEL, the C1 controls (0x9b
  * starts an escape sequence in some terminals), bidi overrides and line
  * separators raw; here they are \u escapes, so the JSON means the same.

@@ -12,6 +12,28 @@ export interface RemoteCallInit {
   timeoutMs?: number
 }
 
+/**
+ * The longest answer read: 64 MiB (a user in `GET /users` is ~240 bytes, so 100,000 are ~24 MB). A broken
+ * or hostile server at PINERY_URL that answered without end was read until the timeout (60 s, 15 min for a
+ * user deletion) into one string, until the CLI ran out of memory.
+ */
+export const MAX_ANSWER_BYTES = 64 * 1024 * 1024
+
+/** The answer's text, refused past `max` bytes. */
+export async function answerText (res: Response, max = MAX_ANSWER_BYTES): Promise<string> {
+  if (res.body == null) return ''
+  const decoder = new TextDecoder()
+  let text = ''
+  let bytes = 0
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    bytes += chunk.byteLength
+    // Leaving the loop cancels the body.
+    if (bytes > max) throw new RemoteError(res.status, 'BAD_RESPONSE', `the answer is larger than ${max} bytes`)
+    text += decoder.decode(chunk, { stream: true })
+  }
+  return text + decoder.decode()
+}
+
 /** A Failure answer of the service. */
 export class RemoteError extends Error {
   static override name = 'RemoteError'
@@ -61,7 +83,7 @@ export function createRemoteCall (init: RemoteCallInit): RemoteCall {
       throw unreachable(base, err)
     }
     if (res.status === 204) return undefined as T
-    const text = await res.text()
+    const text = await answerText(res)
     let parsed: unknown
     try {
       parsed = JSON.parse(text)

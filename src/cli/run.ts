@@ -14,7 +14,8 @@ import { runBackup, runRestore } from './backup.js'
 import { runVerify, verifyText } from './verify.js'
 import { runWebhookCommand, UsageProblem } from './webhooks.js'
 import {
-  deletedText, parseBytes, printable, printableJson, teamUsageText, tokensText, userText, usersText, usageText
+  deletedText, parseBytes, printable, printableJson, printableLines, teamUsageText, tokensText, userText, usersText,
+  usageText
 } from './format.js'
 import type { SelfService, Team } from '../team/index.js'
 
@@ -248,7 +249,7 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
       const output = await runWebhookCommand({ url, token }, verb, arg, values).catch((err: Error) => {
         throw err.name === UsageProblem.name ? new UsageError(err.message) : err
       })
-      io.stdout.write(values.json === true ? `${JSON.stringify(output.json, null, 2)}\n` : output.text)
+      io.stdout.write(values.json === true ? `${printableJson(output.json)}\n` : printableLines(output.text))
       return 0
     }
     if (positionals[0] === 'backup') {
@@ -258,14 +259,14 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
         ? { url: onlineUrl(url), token: onlineToken(io.env) }
         : { dataDir: loadConfig(io.env).dataDir }
       const line = await runBackup(source, out, io.stdout)
-      ;(out === '-' ? io.stderr : io.stdout).write(line)
+      ;(out === '-' ? io.stderr : io.stdout).write(printableLines(line))
       return 0
     }
     if (positionals[0] === 'restore') {
       if (values.url != null) throw new UsageError('restore works offline, into an empty PINERY_DATA_DIR')
       if (positionals.length !== 2) throw new UsageError('restore takes one FILE')
       const { json, text, code } = await runRestore(positionals[1] as string, loadConfig(io.env).dataDir)
-      io.stdout.write(values.json === true ? `${printableJson(json)}\n` : text)
+      io.stdout.write(values.json === true ? `${printableJson(json)}\n` : printableLines(text))
       return code
     }
     if (positionals[0] === 'verify') {
@@ -274,7 +275,7 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
       }
       if (positionals.length > 1) throw new UsageError(`unexpected "${positionals.slice(1).join(' ')}"`)
       const { report, code } = await runVerify(loadConfig(io.env).dataDir, values.repair === true, io.stderr)
-      io.stdout.write(values.json === true ? `${printableJson(report)}\n` : verifyText(report))
+      io.stdout.write(values.json === true ? `${printableJson(report)}\n` : printableLines(verifyText(report)))
       return code
     }
     let team: Team
@@ -294,7 +295,7 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
     } finally {
       await close()
     }
-    io.stdout.write(values.json === true ? `${printableJson(output.json)}\n` : output.text)
+    io.stdout.write(values.json === true ? `${printableJson(output.json)}\n` : printableLines(output.text))
     return 0
   } catch (err) {
     if ((err as Error).name === UsageError.name) return usageFail((err as Error).message)

@@ -2,6 +2,7 @@
  * `pinery webhook …`: webhooks through the running service's HTTP API (they
  * live in the service, so these commands are online only).
  */
+import { printable } from './format.js'
 import { createRemoteCall } from './remote-call.js'
 
 /** Where the service is and who is asking. */
@@ -32,7 +33,9 @@ interface Attempt {
 }
 type TestResult = Omit<Attempt, 'time'> & { ok: boolean }
 
-function table (header: string[], rows: string[][]): string {
+// Cells are what the service answered: escaped as every other table the CLI prints (format.ts).
+function table (header: string[], rawRows: string[][]): string {
+  const rows = rawRows.map(r => r.map(printable))
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)))
   const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()
   return [header, ...rows].map(line).join('\n') + '\n'
@@ -62,7 +65,8 @@ export async function runWebhookCommand (
         ...(values.description != null ? { description: values.description } : {}),
         ...(values.all === true ? { all: true } : {})
       })
-      const text = `webhook ${created.id}\nsecret ${created.secret}  (shown once: keep it to verify signatures)\n`
+      const text = printable(`webhook ${created.id}`) + '\n' +
+        printable(`secret ${created.secret}  (shown once: keep it to verify signatures)`) + '\n'
       return { json: created, text }
     }
     case 'list': {
@@ -72,17 +76,17 @@ export async function runWebhookCommand (
     }
     case 'rm': {
       await call('DELETE', `/webhooks/${id()}`)
-      return { json: { removed: arg }, text: `removed webhook ${arg as string}\n` }
+      return { json: { removed: arg }, text: `removed webhook ${printable(arg as string)}\n` }
     }
     case 'enable': {
       const h = await call<View>('PATCH', `/webhooks/${id()}`, { enabled: true })
-      return { json: h, text: `webhook ${h.id} ${state(h)}\n` }
+      return { json: h, text: `${printable(`webhook ${h.id} ${state(h)}`)}\n` }
     }
     case 'test': {
       const r = await call<TestResult>('POST', `/webhooks/${id()}/test`)
-      const text = r.ok
-        ? `delivered ${r.event_id}: ${r.status_code ?? ''} in ${r.latency_ms} ms\n`
-        : `failed ${r.event_id}: ${r.error ?? ''}\n`
+      const text = printable(r.ok
+        ? `delivered ${r.event_id}: ${r.status_code ?? ''} in ${r.latency_ms} ms`
+        : `failed ${r.event_id}: ${r.error ?? ''}`) + '\n'
       return { json: r, text }
     }
     case 'deliveries': {

@@ -20,6 +20,7 @@ import { startBitswapEngine } from './bitswap-engines.js'
 import { createComponentLogger } from './component-logger.js'
 import { lazySecurity, lazySelect } from './lazy-select.js'
 import { trailingPeerId } from './multiaddrs.js'
+import { startPeerStoreSweep } from './peer-store-sweep.js'
 import type { BitswapImplementation } from './bitswap-engines.js'
 import type { PineryNode, PineryNodeComponents, PineryNodeInit } from './index.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -105,6 +106,9 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
     throw new ConfigError(`PINERY_ANNOUNCE: ${foreign.toString()} names another peer; this node is ${peerId}`)
   }
 
+  // Records of peers that left are removed: strangers' fresh peer IDs would otherwise fill the datastore.
+  const sweep = startPeerStoreSweep({ libp2p, logger: components.logger })
+
   // Every PinStatus carries the delegates: computed when the addresses change, not per answer.
   const computeDelegates = (): string[] =>
     [...new Set(libp2p.getMultiaddrs().map(ma => withPeerId(ma, peerId)))].slice(0, MAX_DELEGATES)
@@ -132,6 +136,7 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
       }))
     },
     async stop () {
+      sweep.stop()
       await engine.stop()
     }
   }

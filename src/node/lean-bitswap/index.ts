@@ -10,7 +10,7 @@ import { UnsupportedProtocolError } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import { createSemaphore } from '../../pins/semaphore.js'
 import { BLOCK_SLOT_BYTES, bufferPool, type BufferPool } from '../../content/batched-writer.js'
-import { createPeerLedger, type BlockReadInto } from './ledger.js'
+import { createPeerLedger, type BlockReadInto, type SenderShare } from './ledger.js'
 import { createOutbox } from './outbox.js'
 import { createPieceReader, decodeReceived } from './receive.js'
 import { grantFullWindow } from './stream-window.js'
@@ -78,6 +78,7 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
   const outboxes = new Map<string, Outbox>()
   const ledgers = new Map<string, PeerLedger>()
   const reads = createSemaphore(MAX_READS)
+  const held: SenderShare = { held: 0 }
   const budget = createInboundBudget(init.inbound)
   const slots = components.slots ?? bufferPool(BLOCK_SLOT_BYTES, FREE_SLOTS)
   const { readInto } = components
@@ -121,7 +122,8 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
       let ledger = ledgers.get(peer)
       if (ledger == null) {
         const box = outbox(peer, peerId) as Outbox
-        ledger = createPeerLedger({ maxWants: MAX_WANTS_PER_PEER, batchBytes: init.batchBytes ?? 1024 * 1024 },
+        const batchBytes = init.batchBytes ?? 1024 * 1024
+        ledger = createPeerLedger({ maxWants: MAX_WANTS_PER_PEER, batchBytes, share: held },
           { blockstore, outbox: box, reads, ...(readInto != null ? { readInto, slots } : {}) })
         ledgers.set(peer, ledger)
       }

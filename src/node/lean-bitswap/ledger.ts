@@ -11,7 +11,7 @@
 import toBuffer from 'it-to-buffer'
 import { IDENTITY } from '../../pins/cid.js'
 import { BlockPresenceType, WantType } from './message.js'
-import { MAX_MESSAGE_BYTES, cidPrefix, wantKey } from './wire.js'
+import { MAX_MESSAGE_BYTES, cidPrefix, cidWantKey } from './wire.js'
 import type { Block, BlockPresence, Wantlist } from './message.js'
 import type { Outbox } from './outbox.js'
 import type { BufferPool } from '../../content/batched-writer.js'
@@ -21,6 +21,19 @@ import type { CID } from 'multiformats/cid'
 
 /** Room left in a message for everything but block bytes. */
 const MESSAGE_OVERHEAD = 64 * 1024
+
+/**
+ * Blocks all peers' ledgers together hold (read ahead, or in a message the peer has not taken yet) beyond
+ * one each. A peer that wants blocks and never reads holds what it was sent for as long as it likes: with
+ * 8 reads ahead and a 1 MiB message each, 500 such peers (a connection each, no token needed) took the
+ * service from 566 to 1,610 MiB, and the connection cap allows 1,000 (hostile review, round nine). Past
+ * this, every peer still reads one block at a time (none waits for another: a cap on everything would let
+ * a few silent peers stop every transfer), so the bound is this many blocks plus one per peer.
+ */
+export const SENDERS_MAX_HELD = 128
+
+/** Blocks held by the node's ledgers (see SENDERS_MAX_HELD), shared by all of them. */
+export interface SenderShare { held: number }
 
 /** The wants of one peer, answered in the order they came. */
 export interface PeerLedger {
@@ -38,6 +51,8 @@ export interface PeerLedgerInit {
   maxWants: number
   /** A message is sent once it holds this many block bytes (or nothing more is read yet). */
   batchBytes: number
+  /** The node's count of held blocks, when shared (see SENDERS_MAX_HELD); else this peer's own. */
+  share?: SenderShare
 }
 
 /** Where blocks come from and go to. */
@@ -74,6 +89,10 @@ export function createPeerLedger (init: PeerLedgerInit, components: PeerLedgerCo
   const inFlight: Read[] = []
   let running = false
   let closed = false
+  const share = init.share ?? { held: 0 }
+  // Reads this peer holds: started, and not yet sent (and taken) or dropped.
+  let mine = 0
+  const release = (n: number): void => { mine -= n; share.held -= n }
 
   function startRead (want: Want): void {
     const read: Read = { want, cancelled: false, done: false, promise: Promise.resolve() }
@@ -104,11 +123,14 @@ export function createPeerLedger (init: PeerLedgerInit, components: PeerLedgerCo
     })()
     reading.set(want.key, read)
     inFlight.push(read)
+    mine++
+    share.held++
   }
 
   function fill (readAhead: number): void {
     for (const [key, want] of queued) {
       if (inFlight.length >= readAhead) break
+      if (mine > 0 && share.held >= SENDERS_MAX_HELD) break
       queued.delete(key)
       startRead(want)
     }
@@ -131,6 +153,7 @@ export function createPeerLedger (init: PeerLedgerInit, components: PeerLedgerCo
           inFlight.shift()
           if (reading.get(read.want.key) === read) reading.delete(read.want.key)
           const { cid, block, sendDontHave } = read.want
+          let sent = false
           if (read.cancelled) {
             // Not sent: its slot is free again (the read has finished, nothing writes into it).
           } else if (read.bytes == null) {
@@ -139,19 +162,27 @@ export function createPeerLedger (init: PeerLedgerInit, components: PeerLedgerCo
             presences.push({ cid: cid.bytes, type: BlockPresenceType.Have })
           } else if (size <= MAX_MESSAGE_BYTES - MESSAGE_OVERHEAD) {
             blocks.push({ prefix: cidPrefix(cid), data: read.bytes })
+            sent = true
             bytes += size
             if (read.slot != null) { lent.push(read.slot); read.slot = undefined }
           }
           if (read.slot != null) slots?.give(read.slot)
+          if (!sent) release(1)
           fill(readAhead())
         }
         if (blocks.length > 0 || presences.length > 0) {
           const released = lent.length > 0 ? () => { for (const slot of lent) slots?.give(slot) } : undefined
-          await outbox.send({ payload: blocks, blockPresences: presences }, { released })
+          try {
+            await outbox.send({ payload: blocks, blockPresences: presences }, { released })
+          } finally {
+            release(blocks.length)
+          }
         }
       }
     } finally {
       running = false
+      // Closed: the reads left are dropped (cancelled).
+      release(inFlight.splice(0).length)
     }
   }
 
@@ -171,12 +202,14 @@ export function createPeerLedger (init: PeerLedgerInit, components: PeerLedgerCo
         for (const key of [...queued.keys(), ...reading.keys()]) cancel(key)
       }
       for (const entry of wantlist.entries) {
-        const cid = decodeCid(entry.cid)
-        if (cid == null) continue
-        const key = wantKey(cid.multihash.bytes)
+        // The CID is decoded only for a want that is kept (cidWantKey).
+        const key = cidWantKey(entry.cid)
+        if (key == null) continue
         if (entry.cancel === true) { cancel(key); continue }
         if (queued.has(key) || reading.has(key)) continue
         if (queued.size + reading.size >= init.maxWants) continue
+        const cid = decodeCid(entry.cid)
+        if (cid == null) continue
         const block = entry.wantType !== WantType.Have
         queued.set(key, { key, cid, block, sendDontHave: entry.sendDontHave === true })
       }

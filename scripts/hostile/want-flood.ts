@@ -1,0 +1,74 @@
+/**
+ * One peer floods Pinery's bitswap with wantlist messages (`--entries` wants of random CIDs each,
+ * `--kind want|cancel|have|full`), as fast as the stream takes them, for `--seconds`; prints Pinery's
+ * CPU-s (from /proc) per MiB sent, and its RSS.
+ *   node --import tsx scripts/hostile/want-flood.ts --addr MA --pid PID --entries 100000 --kind want
+ */
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { create } from 'multiformats/hashes/digest'
+import { WantType } from '../../src/node/lean-bitswap/message.js'
+import { BITSWAP_PROTOCOL, frame } from '../../src/node/lean-bitswap/wire.js'
+
+const { values } = parseArgs({
+  options: {
+    addr: { type: 'string' }, pid: { type: 'string' }, entries: { type: 'string', default: '100000' },
+    kind: { type: 'string', default: 'want' }, seconds: { type: 'string', default: '20' }
+  }
+})
+const pid = Number(values.pid)
+function proc (): { rssMiB: number, cpuS: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  const rssMiB = Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024)
+  return { rssMiB, cpuS: (Number(stat[11]) + Number(stat[12])) / 100 }
+}
+const node = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+await node.handle(BITSWAP_PROTOCOL, (stream) => { stream.addEventListener('message', () => {}) })
+const n = Number(values.entries)
+const messages = Array.from({ length: 4 }, () => frame({
+  wantlist: {
+    full: values.kind === 'full',
+    entries: Array.from({ length: n }, () => ({
+      cid: CID.createV1(raw.code, create(0x12, randomBytes(32))).bytes,
+      priority: 1,
+      cancel: values.kind === 'cancel',
+      wantType: values.kind === 'have' ? WantType.Have : WantType.Block,
+      sendDontHave: values.kind === 'have'
+    }))
+  }
+}))
+const size = messages[0]?.reduce((a, b) => a + b.byteLength, 0) ?? 0
+const stream = await node.dialProtocol(multiaddr(values.addr as string), BITSWAP_PROTOCOL)
+const start = proc()
+const t0 = Date.now()
+let sent = 0
+let peak = start.rssMiB
+while (Date.now() - t0 < Number(values.seconds) * 1000 && stream.status === 'open') {
+  for (const part of messages[sent % 4] ?? []) if (!stream.send(part)) await stream.onDrain()
+  sent++
+  // Let it go out: send() only buffers until the event loop turns.
+  while (stream.writeBufferLength > 8 * 1024 * 1024 && stream.status === 'open') {
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
+  await new Promise(resolve => setImmediate(resolve))
+  peak = Math.max(peak, proc().rssMiB)
+}
+const end = proc()
+const mib = sent * size / 1024 / 1024
+console.log(JSON.stringify({
+  kind: values.kind, entries: n, messageBytes: size, messages: sent, mib: +mib.toFixed(1),
+  seconds: (Date.now() - t0) / 1000,
+  pineryCpuS: +(end.cpuS - start.cpuS).toFixed(2), cpuSPerGiB: +((end.cpuS - start.cpuS) / mib * 1024).toFixed(1),
+  rss: [start.rssMiB, peak, end.rssMiB], open: stream.status
+}))
+void node.stop()
+process.exit(0)
