@@ -124,11 +124,13 @@ describe('DurableFsBlockstore', () => {
     for (const b of [...few, ...many]) expect(await toBuffer(store.get(b.cid))).toEqual(b.bytes)
   })
 
-  it('starts a sync on its own once 1,024 new blocks wait for one, so a large DAG is made durable as it arrives', async () => {
+  it('starts a sync on its own once 1,024 new blocks wait for one: a large DAG is made durable as it arrives', async () => {
     // The first 64 puts keep their descriptors open until a sync: once they are closed, a sync ran.
     const blocks = await Promise.all(Array.from({ length: 1024 }, async (_, i) => await block(`early ${i}`)))
     for (const b of blocks) await store.put(b.cid, b.bytes)
-    for (let i = 0; i < 200 && (await openUnder(dir)).length > 0; i++) await new Promise(resolve => setTimeout(resolve, 50))
+    for (let i = 0; i < 200 && (await openUnder(dir)).length > 0; i++) {
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
     expect(await openUnder(dir)).toEqual([])
     await store.sync()
     for (const b of blocks) expect(await toBuffer(store.get(b.cid))).toEqual(b.bytes)

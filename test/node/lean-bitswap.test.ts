@@ -89,7 +89,9 @@ describe('lean bitswap interoperates', () => {
     const receiver = await createPineryNode({
       listen: [multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [], bitswapImplementation: 'lean',
       bitswap: { ...BITSWAP_OPTIONS, sendWantlistDebounce: spellMs }
-    }, { blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), logger: createLogger({ level: 'silent' }) })
+    }, {
+      blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), logger: createLogger({ level: 'silent' })
+    })
     cleanup.push(async () => { await receiver.stop() })
     const first = await origin.addRandomFile(1)
     const { cid } = await origin.addRandomFile(1)
