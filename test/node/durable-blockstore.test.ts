@@ -124,7 +124,7 @@ describe('DurableFsBlockstore', () => {
     for (const b of [...few, ...many]) expect(await toBuffer(store.get(b.cid))).toEqual(b.bytes)
   })
 
-  it('starts a sync on its own once 1,024 new blocks wait for one: a large DAG is made durable as it arrives', async () => {
+  it('syncs on its own once 1,024 new blocks wait: a large DAG is made durable as it arrives', async () => {
     // The first 64 puts keep their descriptors open until a sync: once they are closed, a sync ran.
     const blocks = await Promise.all(Array.from({ length: 1024 }, async (_, i) => await block(`early ${i}`)))
     for (const b of blocks) await store.put(b.cid, b.bytes)
