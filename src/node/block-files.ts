@@ -1,9 +1,8 @@
 /**
  * One block file's system calls for DurableFsBlockstore (durable-blockstore.ts): writing a new file from a
- * buffer or the pieces a block arrived in, and making files durable one by one (fsync) or all at once
- * (syncfs). Through fs's callback API on plain descriptors, for the reasons and measurements given there.
+ * buffer or the pieces a block arrived in, and making files durable one by one (fsync; all at once with syncfs:
+ * sync-helper.ts). Through fs's callback API on plain descriptors, for the reasons and measurements given there.
  */
-import { execFile } from 'node:child_process'
 import * as fs from 'node:fs'
 import { fsCall } from './fs-call.js'
 
@@ -21,12 +20,6 @@ export async function fsyncPath (path: string): Promise<void> {
     throw err
   }
   try { await fsCall(cb => { fs.fsync(fd, cb) }) } finally { await fsCall(cb => { fs.close(fd, cb) }) }
-}
-
-/** syncfs(2) of the filesystem holding `path` through coreutils; false where that is not available. */
-export async function syncFilesystem (path: string): Promise<boolean> {
-  if (process.platform !== 'linux') return false
-  return await new Promise(resolve => { execFile('sync', ['-f', path], (err) => { resolve(err == null) }) })
 }
 
 /**

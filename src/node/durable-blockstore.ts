@@ -39,7 +39,8 @@ import { NotFoundError, PutFailedError } from 'interface-store'
 import { blockSize } from './block-bytes.js'
 import { createDirectWriter, type DirectWriter } from './direct-write.js'
 import { fsCall } from './fs-call.js'
-import { fsyncPath, syncFilesystem, writeNewFile, type Bytes } from './block-files.js'
+import { fsyncPath, writeNewFile, type Bytes } from './block-files.js'
+import { createSyncHelper, type SyncHelper } from './sync-helper.js'
 import type { CID } from 'multiformats/cid'
 
 /** From this many new blocks on, one syncfs is cheaper than an fsync each. */
@@ -77,6 +78,8 @@ export class DurableFsBlockstore extends FsBlockstore {
   private tempCount = 0
   // Large blocks around the page cache (direct-write.ts for why and the measurement).
   private readonly direct: DirectWriter = createDirectWriter()
+  // syncfs without forking the service for each (sync-helper.ts); started with the store, while the heap is small.
+  private readonly syncHelper: SyncHelper = createSyncHelper()
 
   constructor (location: string) {
     const sharding = new NextToLast()
@@ -174,7 +177,7 @@ export class DurableFsBlockstore extends FsBlockstore {
         this.dirtyFiles.clear()
         this.dirtyDirs.clear()
         try {
-          if (files.length < SYNCFS_AFTER_FILES || !await syncFilesystem(this.path)) {
+          if (files.length < SYNCFS_AFTER_FILES || !await this.syncHelper.syncfs(this.path)) {
             const fsyncFile = async ([path, fd]: [string, number | undefined]): Promise<void> => {
               await (fd == null ? fsyncPath(path) : fsCall(cb => { fs.fsync(fd, cb) }))
             }
@@ -206,6 +209,7 @@ export class DurableFsBlockstore extends FsBlockstore {
       this.dirtyFiles.set(path, undefined)
       await this.closeKept(fd)
     }
+    this.syncHelper.close()
     await super.close()
   }
 
