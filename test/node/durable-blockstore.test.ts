@@ -124,9 +124,9 @@ describe('DurableFsBlockstore', () => {
     for (const b of [...few, ...many]) expect(await toBuffer(store.get(b.cid))).toEqual(b.bytes)
   })
 
-  it('syncs on its own once 1,024 new blocks wait: a large DAG is made durable as it arrives', async () => {
+  it('syncs on its own once 256 new blocks wait: a large DAG is made durable as it arrives', async () => {
     // The first 64 puts keep their descriptors open until a sync: once they are closed, a sync ran.
-    const blocks = await Promise.all(Array.from({ length: 1024 }, async (_, i) => await block(`early ${i}`)))
+    const blocks = await Promise.all(Array.from({ length: 256 }, async (_, i) => await block(`early ${i}`)))
     for (const b of blocks) await store.put(b.cid, b.bytes)
     for (let i = 0; i < 200 && (await openUnder(dir)).length > 0; i++) {
       await new Promise(resolve => setTimeout(resolve, 50))
