@@ -5,7 +5,7 @@
  * so far durable, directory entries included, before anything is pinned.
  * Few new blocks (small pins) are fsynced one by one with their
  * directories; many (a large DAG) are flushed with one syncfs of the
- * filesystem (`sync -f`): one journal commit instead of one per block,
+ * filesystem (`sync -f`, sync-helper.ts): one journal commit instead of one per block,
  * which measured steady at ~62 MiB/s on 256 MiB transfers where per-block
  * fsyncs swung between 25 and 72 MiB/s as they waited on other processes'
  * unsynced writes. Known shard directories are remembered, which also
