@@ -11,9 +11,7 @@ import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import * as raw from 'multiformats/codecs/raw'
 import { createLogger } from '../../src/logger.js'
-import {
-  BITSWAP_OPTIONS, createPineryNode, joinBlock, type BitswapImplementation, type PineryNode
-} from '../../src/node/index.js'
+import { createPineryNode, joinBlock, type BitswapImplementation, type PineryNode } from '../../src/node/index.js'
 import { walkDag } from '../../src/pins/dag-walk.js'
 import { startOrigin, type Origin } from '../fixtures/origin.js'
 import type { CID } from 'multiformats/cid'
@@ -80,34 +78,5 @@ describe('lean bitswap interoperates', () => {
     await new Promise(resolve => setTimeout(resolve, 100))
     await receiver.dialAll(origin.addrs.map(a => multiaddr(a)), { signal: AbortSignal.timeout(5000) })
     expect((await pending).equals(bytes)).toBe(true)
-  })
-
-  it('a lean receiver sends a want at once after a quiet spell, and the wants made within one together', async () => {
-    const origin = await startOrigin({ bitswap: 'lean' })
-    cleanup.push(async () => { await origin.stop() })
-    const spellMs = 2_000
-    const receiver = await createPineryNode({
-      listen: [multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [], bitswapImplementation: 'lean',
-      bitswap: { ...BITSWAP_OPTIONS, sendWantlistDebounce: spellMs }
-    }, {
-      blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), logger: createLogger({ level: 'silent' })
-    })
-    cleanup.push(async () => { await receiver.stop() })
-    const first = await origin.addRandomFile(1)
-    const { cid } = await origin.addRandomFile(1)
-    await receiver.dialAll(origin.addrs.map(a => multiaddr(a)), { signal: AbortSignal.timeout(5000) })
-    // The origin is a known peer, and the spell of this first want has passed.
-    await receiver.want(first.cid, { signal: AbortSignal.timeout(10_000) })
-    await new Promise(resolve => setTimeout(resolve, spellMs + 100))
-    const started = performance.now()
-    const root = joinBlock(await receiver.want(cid, { signal: AbortSignal.timeout(10_000) }))
-    const rootMs = performance.now() - started
-    const leaves = dagPb.decode(root).Links.map(link => link.Hash)
-    await Promise.all(leaves.map(async leaf => await receiver.want(leaf, { signal: AbortSignal.timeout(10_000) })))
-    const leavesMs = performance.now() - started
-    // A trailing debounce held the root's want for the whole spell.
-    expect(rootMs).toBeLessThan(spellMs / 2)
-    // The leaves, wanted within the root's spell, left together once it was over.
-    expect(leavesMs).toBeGreaterThanOrEqual(spellMs - 50)
   })
 })

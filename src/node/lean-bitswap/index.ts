@@ -51,7 +51,7 @@ export interface LeanBitswap {
 
 /** Settings of the lean bitswap. */
 export interface LeanBitswapInit {
-  /** At most one wantlist message per this many ms, the first at once (PINERY_WANTLIST_DEBOUNCE_MS, wants.ts). */
+  /** How long wants gather before they are sent (PINERY_WANTLIST_DEBOUNCE_MS). */
   wantlistDebounceMs: number
   /** Block bytes per message when sending. */
   batchBytes?: number

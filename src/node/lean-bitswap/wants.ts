@@ -32,13 +32,7 @@ export interface Wants {
 
 /** Settings of the requester. */
 export interface WantsInit {
-  /**
-   * At most one message with new wants per this many ms: wants made after a quiet spell this long go out in the
-   * next turn of the event loop, later ones gather until it has passed (0: every turn); cancels alone gather for
-   * this long and ride along. A trailing debounce held the first wants of a fetch back by the whole spell: the
-   * root's, and the leaves' once the root arrived, behind the root's cancel (5 of the ~40 ms between the root's
-   * arrival and the first leaf's at 0 ms RTT, the origin idle meanwhile; RESULTS.md, round nine).
-   */
+  /** How long wants gather before they are sent; 0 sends them in the next turn of the event loop. */
   debounceMs: number
 }
 
@@ -59,28 +53,15 @@ export function createWants (init: WantsInit, components: WantsComponents): Want
   /** Cancels not yet sent: key → the CID and the peers that had the want. */
   const cancels = new Map<string, { cid: CID, peers: Set<string> }>()
   let timer: ReturnType<typeof setTimeout> | undefined
-  /** When the timer fires (performance.now()). */
-  let due = 0
-  /** When wants last went out: cancels alone do not hold the next wants back. */
-  let lastWants = -Infinity
   let stopped = false
 
-  /** Wants go out at once after a quiet spell, else when it ends; cancels alone wait a whole spell. */
   function schedule (): void {
-    if (stopped) return
-    const now = performance.now()
-    const at = unsent.size > 0 ? Math.max(now, lastWants + init.debounceMs) : now + init.debounceMs
-    if (timer != null) {
-      if (due <= at) return
-      clearTimeout(timer)
-    }
-    due = at
-    timer = setTimeout(flush, at - now)
+    if (timer != null || stopped) return
+    timer = setTimeout(flush, init.debounceMs)
   }
 
   function flush (): void {
     timer = undefined
-    if (unsent.size > 0) lastWants = performance.now()
     const perPeer = new Map<string, WantlistEntry[]>()
     const add = (peer: string, entry: WantlistEntry): void => {
       let list = perPeer.get(peer)
