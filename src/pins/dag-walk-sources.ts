@@ -50,7 +50,9 @@ export function networkBlockSource (components: BlockSourceComponents): DagWalkC
       const bytes = await components.want(cid, options)
       options.onArrived?.()
       // Pieces go to the blockstore as they are: DurableFsBlockstore writes them with one writev.
-      await blockstore.put(cid, bytes, options)
+      const write = (async () => { await blockstore.put(cid, bytes, options) })()
+      if (options.deferWrite == null) await write
+      else options.deferWrite(write)
       return bytes
     }
   }

@@ -29,13 +29,27 @@ import { IDENTITY } from './cid.js'
 import type { Semaphore } from './semaphore.js'
 import type { BlockCodec } from 'multiformats/codecs/interface'
 
+/** How the walker asks a source for one block. */
+export interface BlockRequestOptions {
+  signal?: AbortSignal
+  /** Told when the bytes are here, before any write. */
+  onArrived?: () => void
+  /**
+   * Given, a source that stores what it fetches hands over the write instead of waiting for it: the block's
+   * bytes come back as soon as they are verified, and the walker waits for `write` before the block counts
+   * as visited. For blocks with links: their children are wanted while the parent's file is written (the
+   * root's write was ~8 ms of the ~40 ms between the root's arrival and the first leaf's at 0 ms RTT).
+   */
+  deferWrite?: (write: Promise<void>) => void
+}
+
 /** How the walker reaches blocks and codecs. */
 export interface DagWalkComponents {
   /**
    * The block's bytes (one buffer or the pieces it arrived in); may fetch from the network. `onArrived` is
    * told when the bytes are here, before any write (a fetch's timeline, see shared-fetch.ts).
    */
-  getBlock(cid: CID, options: { signal?: AbortSignal, onArrived?: () => void }): Promise<BlockBytes>
+  getBlock(cid: CID, options: BlockRequestOptions): Promise<BlockBytes>
   getCodec(code: number): Promise<BlockCodec<number, unknown>>
 }
 
@@ -128,7 +142,7 @@ export async function walkDag (
     }
 
     /** One request for a block; rejects with a RewantSignal when the timer aborted it. */
-    const request = async (cid: CID): Promise<BlockBytes> => {
+    const request = async (cid: CID, deferWrite?: (write: Promise<void>) => void): Promise<BlockBytes> => {
       // An abort that happened before this request (e.g. during a re-want pause) fires no event.
       options.signal?.throwIfAborted()
       const controller = new AbortController()
@@ -138,7 +152,8 @@ export async function walkDag (
       try {
         // Raced with the abort: a source that ignores its signal (a bitswap send that never
         // returns) must not keep the walk, and so its pin, from ending.
-        return await raceSignal(components.getBlock(cid, { signal: controller.signal }), controller.signal)
+        const options = deferWrite == null ? { signal: controller.signal } : { signal: controller.signal, deferWrite }
+        return await raceSignal(components.getBlock(cid, options), controller.signal)
       } catch (err) {
         // Helia wraps aborts in its own errors: the controller says why this request ended.
         throw controller.signal.reason instanceof RewantSignal ? controller.signal.reason : err
@@ -148,12 +163,12 @@ export async function walkDag (
       }
     }
 
-    const fetchBlock = async (cid: CID): Promise<BlockBytes> => {
+    const fetchBlock = async (cid: CID, deferWrite?: (write: Promise<void>) => void): Promise<BlockBytes> => {
       if (cid.multihash.code === IDENTITY) return cid.multihash.digest
       for (;;) {
         await options.limiter?.acquire(options.signal)
         try {
-          return await request(cid)
+          return await request(cid, deferWrite)
         } catch (err) {
           if (!(err instanceof RewantSignal)) throw err
         } finally {
@@ -168,19 +183,28 @@ export async function walkDag (
       if (options.skipRawLeaves === true && cid.code === raw.code) { blocks.push(cid); return }
       await options.beforeBlock?.(cid)
       options.signal?.throwIfAborted()
-      const data = await fetchBlock(cid)
-      const size = blockSize(data)
-      blocks.push(cid)
-      bytes += size
-      lastProgress = performance.now()
-      options.onBlock?.(cid, size)
-      // Raw blocks have no links: their pieces are never joined.
-      if (cid.code === raw.code) return
-      for (const child of await blockLinks(cid, joinBlock(data), components.getCodec)) {
-        const key = blockKey(child)
-        if (seen.has(key)) continue
-        seen.add(key)
-        pending.push(child)
+      // A block with links has its file written while its children are wanted (BlockRequestOptions).
+      const writes: Array<Promise<void>> = []
+      try {
+        const data = await fetchBlock(cid, cid.code === raw.code ? undefined : (write) => { writes.push(write) })
+        const size = blockSize(data)
+        blocks.push(cid)
+        bytes += size
+        lastProgress = performance.now()
+        options.onBlock?.(cid, size)
+        // Raw blocks have no links: their pieces are never joined.
+        if (cid.code === raw.code) return
+        for (const child of await blockLinks(cid, joinBlock(data), components.getCodec)) {
+          const key = blockKey(child)
+          if (seen.has(key)) continue
+          seen.add(key)
+          pending.push(child)
+        }
+        pump()
+      } finally {
+        // Active until written, also when the request failed after handing its write over: the walk ends
+        // only once every block it fetched is stored (or its write failed, which fails the walk).
+        await Promise.all(writes)
       }
     }
 

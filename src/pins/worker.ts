@@ -19,15 +19,14 @@
  * from the record store when it starts, unless it is one of the few kept
  * from enqueue().
  */
-import { raceSignal } from 'race-signal'
-import type { CID } from 'multiformats/cid'
 import { InsufficientFundsError, StallError, isErrorNamed } from '../errors.js'
 import { createPinQueue, type QueuedPin } from './pin-queue.js'
-import { CancelledError, createSharedFetches, jobTimeline, type SharedFetch } from './shared-fetch.js'
+import { CancelledError, createSharedFetches, jobTimeline } from './shared-fetch.js'
+import { fetchForJob, type FetchOutcome, type Job, type PinJobs } from './pin-job.js'
 import { createResumedHolds, type ResumedHoldsComponents } from './resumed-holds.js'
 import { Counts } from '../counts.js'
 import type { LocalDagComponents } from './local-dag.js'
-import type { DagWalkComponents, DagWalkResult } from './dag-walk.js'
+import type { DagWalkComponents } from './dag-walk.js'
 import type { PinProgress, PinRecord } from './types.js'
 import type { GcGuard } from './gc-guard.js'
 import type { RecordStore } from './record-store.js'
@@ -35,21 +34,7 @@ import type { Logger } from '../logger.js'
 import type { PinMetrics } from '../metrics.js'
 import type { PineryNode } from '../node/index.js'
 
-/** How a fetch ended: the DAG's distinct blocks (durable) and their total size, or why it failed. */
-export type FetchOutcome = { blocks: CID[], bytes: number } | { failure: string }
-
-/** The side that owns the requests the worker fetches for: it sets each fetch's limit and decides what it means. */
-export interface PinJobs {
-  /**
-   * Bytes the request's DAG may grow to before its own job fails (Infinity:
-   * no limit), asked as the job leaves the queue. A throw fails the job.
-   */
-  maxBytes(record: PinRecord): Promise<number>
-  /** The fetch is still running a moment after it started. */
-  fetching(record: PinRecord): void
-  /** The fetch ended: decides what that means, and resolves with whether the request counts as pinned or failed. */
-  settle(record: PinRecord, outcome: FetchOutcome): Promise<'pinned' | 'failed'>
-}
+export type { FetchOutcome, PinJobs } from './pin-job.js'
 
 /** The worker pool. */
 export interface PinWorker {
@@ -108,19 +93,6 @@ export interface PinWorkerComponents {
   metrics?: PinMetrics
 }
 
-/** One request's part in a fetch. */
-interface Job {
-  controller: AbortController
-  /** Read when the job starts. */
-  record?: PinRecord
-  fetch?: SharedFetch
-  /** Fails this job once the fetch grows past its limit. */
-  watcher?: (bytes: number) => void
-}
-
-/** A fetch still running after this long is reported to its jobs as fetching (the request becomes `pinning`). */
-const PINNING_AFTER_MS = 100
-
 /** A pin whose outcome could not be written runs again after this long (its blocks are mostly stored by then). */
 const SETTLE_RETRY_MS = 5000
 
@@ -159,34 +131,6 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   })
   let stopped = true
 
-  /** Runs the fetch for `record`: what it delivers, or throws why it failed (the abort reason when aborted). */
-  async function fetchFor (record: PinRecord, job: Job): Promise<DagWalkResult> {
-    try {
-      job.controller.signal.throwIfAborted()
-      const maxBytes = await jobs.maxBytes(record)
-      job.controller.signal.throwIfAborted()
-      job.fetch = join(record)
-      if (maxBytes !== Infinity) {
-        // Only this request fails: others sharing the fetch may have room for the DAG.
-        job.watcher = (bytes) => {
-          if (bytes <= maxBytes) return
-          const left = `${maxBytes} bytes left of user ${record.owner}'s quota`
-          job.controller.abort(new InsufficientFundsError(`storage quota exceeded: the DAG grew past the ${left}`))
-        }
-        job.fetch.watchers.add(job.watcher)
-      }
-      const fetching = setTimeout(() => { jobs.fetching(record) }, PINNING_AFTER_MS)
-      const result = await raceSignal(job.fetch.done, job.controller.signal).finally(() => { clearTimeout(fetching) })
-      await components.flushBlocks()
-      return result
-    } catch (err) {
-      // Helia wraps an aborted block request in its own error: the abort reason says what happened.
-      if (job.controller.signal.aborted) throw job.controller.signal.reason
-      if (job.fetch?.controller.signal.aborted === true) throw job.fetch.controller.signal.reason
-      throw err
-    }
-  }
-
   async function run ({ requestid }: QueuedPin): Promise<void> {
     const job: Job = { controller: new AbortController() }
     active.set(requestid, job)
@@ -205,7 +149,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       let outcome: FetchOutcome
       let durableAt: number | undefined
       try {
-        const { blocks, bytes } = await fetchFor(record, job)
+        const { blocks, bytes } = await fetchForJob(record, job, { jobs, join, flushBlocks: components.flushBlocks })
         durableAt = Date.now()
         outcome = { blocks, bytes }
       } catch (cause) {

@@ -123,4 +123,16 @@ describe('DurableFsBlockstore', () => {
     expect(await openUnder(dir)).toEqual([])
     for (const b of [...few, ...many]) expect(await toBuffer(store.get(b.cid))).toEqual(b.bytes)
   })
+
+  it('syncs on its own once 256 new blocks wait: a large DAG is made durable as it arrives', async () => {
+    // The first 64 puts keep their descriptors open until a sync: once they are closed, a sync ran.
+    const blocks = await Promise.all(Array.from({ length: 256 }, async (_, i) => await block(`early ${i}`)))
+    for (const b of blocks) await store.put(b.cid, b.bytes)
+    for (let i = 0; i < 200 && (await openUnder(dir)).length > 0; i++) {
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    expect(await openUnder(dir)).toEqual([])
+    await store.sync()
+    for (const b of blocks) expect(await toBuffer(store.get(b.cid))).toEqual(b.bytes)
+  })
 })

@@ -12,6 +12,8 @@ import * as dagPb from '@ipld/dag-pb'
 import * as raw from 'multiformats/codecs/raw'
 import { describe, expect, it } from 'vitest'
 import { walkDag, type DagWalkComponents } from '../../src/pins/dag-walk.js'
+import { networkBlockSource } from '../../src/pins/dag-walk-sources.js'
+import { waitFor } from '../fixtures/service.js'
 import type { CID } from 'multiformats/cid'
 
 async function dag (bytes: Uint8Array): Promise<{ root: CID, store: MemoryBlockstore }> {
@@ -111,5 +113,40 @@ describe('walkDag aborts', () => {
     await expect(walk).rejects.toThrow('stalled')
     await new Promise(resolve => setTimeout(resolve, 200))
     expect([...src.attempts.values()].reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(attemptsAtAbort + 8)
+  })
+
+  it('wants a block\'s children while its own file is being written, and ends only once it is written', async () => {
+    // 64 leaves of 1 KiB under one root; the root's write is held until the test lets it go.
+    const { root, store } = await dag(randomBytes(64 * 1024))
+    const local = new MemoryBlockstore()
+    let release = (): void => {}
+    const held = new Promise<void>(resolve => { release = resolve })
+    const blockstore = {
+      has: local.has.bind(local),
+      get: local.get.bind(local),
+      put: async (cid: CID, bytes: Uint8Array, options?: { signal?: AbortSignal }) => {
+        if (cid.equals(root)) await held
+        return await local.put(cid, bytes, options)
+      }
+    }
+    const wanted: CID[] = []
+    const src = networkBlockSource({
+      blockstore,
+      getCodec: async (code) => (code === raw.code ? raw : dagPb) as never,
+      want: async (cid) => { wanted.push(cid); return await toBuffer(store.get(cid)) }
+    })
+    let ended = false
+    const walk = walkDag(root, src, { concurrency: 16 }).finally(() => { ended = true })
+    // Every leaf is wanted and stored while the root's write is still held (before: only the root was wanted).
+    await waitFor(async () => wanted.length === 65 ? true : undefined, 5_000, 'the leaves wanted')
+    await waitFor(async () => (await Promise.all(wanted.slice(1).map(async c => await local.has(c)))).every(Boolean)
+      ? true
+      : undefined, 5_000, 'the leaves stored')
+    await new Promise(resolve => setTimeout(resolve, 50))
+    expect(ended).toBe(false)
+    release()
+    const result = await walk
+    expect(result.blocks).toHaveLength(65)
+    expect(await local.has(root)).toBe(true)
   })
 })

@@ -1,0 +1,83 @@
+/**
+ * syncfs(2) for DurableFsBlockstore through one long-lived `sh` that runs `sync -f PATH` per request (a path
+ * per line on its stdin, the exit status back on its stdout), instead of Node spawning `sync` for every
+ * sync. A spawn from Node forks the whole service: ~9 ms of the main thread's CPU per `sync -f` at 300 MiB
+ * of heap against ~0 through the helper (/tmp micro-benchmark, RESULTS.md round nine), paid once per large
+ * pin. The helper is started with the blockstore, while the heap is small, and ends when its stdin closes (the
+ * blockstore's close, the service's exit or a kill: `read` then fails); if it dies, the next request starts
+ * another. Node has no syncfs binding of its own.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+
+/** Runs syncfs of a path's file system; resolves false where it is not available or failed. */
+export interface SyncHelper {
+  syncfs(path: string): Promise<boolean>
+  /** Ends the helper (pending requests resolve false). */
+  close(): void
+}
+
+const SCRIPT = 'while IFS= read -r p; do if sync -f "$p"; then echo 0; else echo 1; fi; done'
+
+/** Starts the helper on Linux; elsewhere (no `sync -f`) every request resolves false. */
+export function createSyncHelper (): SyncHelper {
+  if (process.platform !== 'linux') return { syncfs: async () => false, close: () => {} }
+  let child: ChildProcess | undefined
+  const waiting: Array<(ok: boolean) => void> = []
+  let out = ''
+
+  function start (): ChildProcess | undefined {
+    let c: ChildProcess
+    try {
+      c = spawn('sh', ['-c', SCRIPT], { stdio: ['pipe', 'pipe', 'ignore'] })
+    } catch {
+      return undefined
+    }
+    const gone = (): void => {
+      if (child === c) child = undefined
+      for (const resolve of waiting.splice(0)) resolve(false)
+    }
+    c.on('error', gone)
+    c.on('exit', gone)
+    c.stdin?.on('error', () => {})
+    c.stdout?.on('data', (d: Buffer) => {
+      out += d.toString()
+      for (let i = out.indexOf('\n'); i >= 0; i = out.indexOf('\n')) {
+        const line = out.slice(0, i)
+        out = out.slice(i + 1)
+        waiting.shift()?.(line === '0')
+      }
+      if (waiting.length === 0) idle(c)
+    })
+    idle(c)
+    return c
+  }
+
+  /** Idle, the helper does not keep the process alive. */
+  function idle (c: ChildProcess): void {
+    c.unref()
+    ;(c.stdout as unknown as { unref?: () => void } | null)?.unref?.()
+  }
+
+  child = start()
+  return {
+    async syncfs (path) {
+      // A path the line protocol cannot carry goes the old way.
+      if (path.includes('\n')) {
+        return await new Promise(resolve => { execFile('sync', ['-f', path], (err) => { resolve(err == null) }) })
+      }
+      child ??= start()
+      const c = child
+      if (c?.stdin == null || c.stdout == null) return false
+      c.ref()
+      ;(c.stdout as unknown as { ref?: () => void }).ref?.()
+      return await new Promise<boolean>(resolve => {
+        waiting.push(resolve)
+        c.stdin?.write(`${path}\n`)
+      })
+    },
+    close () {
+      child?.stdin?.end()
+      child = undefined
+    }
+  }
+}

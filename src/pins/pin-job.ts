@@ -1,0 +1,80 @@
+/**
+ * One request's part in a fetch, for the pin worker (worker.ts): the contract with the requests' owner (the
+ * settler, settle.ts) and the job's fetch from its limit to its blocks made durable. Apart from the pool's
+ * queueing and fairness, which is what worker.ts is about.
+ */
+import { raceSignal } from 'race-signal'
+import { InsufficientFundsError } from '../errors.js'
+import type { SharedFetch } from './shared-fetch.js'
+import type { DagWalkResult } from './dag-walk.js'
+import type { PinRecord } from './types.js'
+import type { CID } from 'multiformats/cid'
+
+/** How a fetch ended: the DAG's distinct blocks (durable) and their total size, or why it failed. */
+export type FetchOutcome = { blocks: CID[], bytes: number } | { failure: string }
+
+/** The side that owns the requests the worker fetches for: it sets each fetch's limit and decides what it means. */
+export interface PinJobs {
+  /**
+   * Bytes the request's DAG may grow to before its own job fails (Infinity:
+   * no limit), asked as the job leaves the queue. A throw fails the job.
+   */
+  maxBytes(record: PinRecord): Promise<number>
+  /** The fetch is still running a moment after it started. */
+  fetching(record: PinRecord): void
+  /** The fetch ended: decides what that means, and resolves with whether the request counts as pinned or failed. */
+  settle(record: PinRecord, outcome: FetchOutcome): Promise<'pinned' | 'failed'>
+}
+
+/** One request's part in a fetch. */
+export interface Job {
+  controller: AbortController
+  /** Read when the job starts. */
+  record?: PinRecord
+  fetch?: SharedFetch
+  /** Fails this job once the fetch grows past its limit. */
+  watcher?: (bytes: number) => void
+}
+
+/** What a job's fetch needs from the worker. */
+export interface JobFetchComponents {
+  jobs: Pick<PinJobs, 'maxBytes' | 'fetching'>
+  /** Joins (or starts) the fetch of the record's DAG. */
+  join(record: PinRecord): SharedFetch
+  /** Makes every block stored so far durable: a DAG is reported fetched only once it would survive power loss. */
+  flushBlocks(): Promise<void>
+}
+
+/** A fetch still running after this long is reported to its jobs as fetching (the request becomes `pinning`). */
+const PINNING_AFTER_MS = 100
+
+/** Runs the fetch for `record`: what it delivers, or throws why it failed (the abort reason when aborted). */
+export async function fetchForJob (
+  record: PinRecord, job: Job, components: JobFetchComponents
+): Promise<DagWalkResult> {
+  const { jobs } = components
+  try {
+    job.controller.signal.throwIfAborted()
+    const maxBytes = await jobs.maxBytes(record)
+    job.controller.signal.throwIfAborted()
+    job.fetch = components.join(record)
+    if (maxBytes !== Infinity) {
+      // Only this request fails: others sharing the fetch may have room for the DAG.
+      job.watcher = (bytes) => {
+        if (bytes <= maxBytes) return
+        const left = `${maxBytes} bytes left of user ${record.owner}'s quota`
+        job.controller.abort(new InsufficientFundsError(`storage quota exceeded: the DAG grew past the ${left}`))
+      }
+      job.fetch.watchers.add(job.watcher)
+    }
+    const fetching = setTimeout(() => { jobs.fetching(record) }, PINNING_AFTER_MS)
+    const result = await raceSignal(job.fetch.done, job.controller.signal).finally(() => { clearTimeout(fetching) })
+    await components.flushBlocks()
+    return result
+  } catch (err) {
+    // Helia wraps an aborted block request in its own error: the abort reason says what happened.
+    if (job.controller.signal.aborted) throw job.controller.signal.reason
+    if (job.fetch?.controller.signal.aborted === true) throw job.fetch.controller.signal.reason
+    throw err
+  }
+}
