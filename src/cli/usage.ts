@@ -1,0 +1,51 @@
+/**
+ * The CLI's help text, printed by `pinery --help` and above a usage error's message: every command, its
+ * options and what it does.
+ */
+import { SCOPES } from '../auth/index.js'
+
+/** The whole help text. */
+export const USAGE = `Usage: pinery [--url URL] [--json] COMMAND
+
+Users
+  user create NAME [--role member|admin] [--quota-bytes SIZE] [--quota-pins N]
+  user list
+  user show NAME
+  user update NAME [--role member|admin] [--quota-bytes SIZE|none] [--quota-pins N|none]
+  user delete NAME [--remove-pins]      refused while the user has pins, unless --remove-pins
+Tokens (one per device; online without --user: the calling token's own user)
+  token create --user NAME [--label DEVICE] [--scope SCOPE] [--expires TIME]
+                                        prints only the token (with --json: its details too)
+  token list --user NAME
+  token revoke --user NAME ID
+Usage
+  usage [--user NAME | --all]           one user, or every user and the node
+                                        (default: online your own, offline --all)
+Webhooks (online only; your own, or with --all node-wide ones, admin)
+  webhook add URL --events TYPE[,TYPE…] [--description TEXT] [--all]
+                                        prints the ID and the signing secret (shown once)
+  webhook list
+  webhook rm ID
+  webhook enable ID                     re-enables a webhook disabled after failing
+  webhook test ID                       sends a webhook.test event now
+  webhook deliveries ID                 the last 100 delivery attempts
+Backup
+  backup --out FILE                     a backup archive (tar) of the node: online (admin token) while
+                                        it runs, offline of a stopped data dir; written owner-only;
+                                        --out - streams it to stdout (such as into ssh)
+  restore FILE                          (offline) restores a backup into an empty PINERY_DATA_DIR,
+                                        then checks every pinned DAG as verify does
+Data (offline only)
+  verify [--repair]                     reads every block of every pinned DAG and checks it against its
+                                        CID; exit code 1 and the requests concerned when any is missing
+                                        or damaged; --repair sends those requests back to the queue, to
+                                        be fetched again from their origins when the service starts
+
+SCOPE is one of ${SCOPES.join(', ')} (each includes the ones before it).
+SIZE is bytes, or with a unit: 500MiB, 10G (binary), 2GB (decimal). TIME is RFC 3339.
+
+Offline (no --url): works on PINERY_DATA_DIR (default ./data) while the service is stopped.
+Online: --url http://host:port (or PINERY_URL) with a token in PINERY_TOKEN (user commands,
+--user and --all need an admin token).
+--json prints JSON for scripts instead of text for people.
+`
