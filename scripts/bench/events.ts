@@ -30,10 +30,15 @@
  * competes with Pinery as if it were Pinery's own cost. They still get every core-moment Pinery leaves
  * idle, so every event still reaches them (later: the delivery lag rises). `--nice 0` is the same-priority
  * mode of rounds four to seven; `--nice 19,0` runs both, side by side, as separate variants.
+ *
+ * `--gc 1` (the default) preloads gc-stats.mjs into the service (through PINERY_NODE_FLAGS): each run also
+ * reports, until settled, V8's young collections (ms, count), what they promoted to the old generation, what
+ * was allocated in the old generation directly (pretenured objects, code) and the other GC pauses. `--gc 0`
+ * runs the service without it.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { setPriority, tmpdir } from 'node:os'
+import { loadavg, setPriority, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -56,7 +61,9 @@ const { values } = parseArgs({
     /** `net`: hook-receiver.mjs (checks every signature); `node`: hook-receiver-node.mjs (node:http, no checks). */
     receiver: { type: 'string', default: 'net' },
     /** The receivers' and stream client's niceness; a comma list runs each as its own variant. */
-    nice: { type: 'string', default: '19' }
+    nice: { type: 'string', default: '19' },
+    /** 1: the service runs with gc-stats.mjs preloaded; its young collections and promotion are reported. */
+    gc: { type: 'string', default: '1' }
   }
 })
 const count = Number(values.count)
@@ -66,6 +73,8 @@ const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application
 const RECEIVER_FILE = values.receiver === 'node' ? './hook-receiver-node.mjs' : './hook-receiver.mjs'
 const RECEIVER = fileURLToPath(new URL(RECEIVER_FILE, import.meta.url))
 const SSE_CLIENTS = fileURLToPath(new URL('./sse-clients.mjs', import.meta.url))
+const GC_STATS = fileURLToPath(new URL('./gc-stats.mjs', import.meta.url))
+if (values.gc === '1') process.env.PINERY_NODE_FLAGS = `${process.env.PINERY_NODE_FLAGS ?? ''} --import ${GC_STATS}`
 const TYPES = ['pin.queued', 'pin.pinning', 'pin.progress', 'pin.pinned', 'pin.failed', 'pin.replaced', 'pin.deleted']
 
 /** CPU seconds (user + system) a process has used so far. */
@@ -81,6 +90,23 @@ async function cpuSplit (pid: number): Promise<{ user: number, sys: number, main
   const [user = 0, sys = 0] = await ticks(`/proc/${pid}/stat`)
   const [mu = 0, ms = 0] = await ticks(`/proc/${pid}/task/${pid}/stat`)
   return { user: user / 100, sys: sys / 100, main: (mu + ms) / 100 }
+}
+
+/** The service's GC totals so far (gc-stats.mjs), or undefined without `--gc 1`. */
+interface GcTotals {
+  young: { n: number, ms: number }
+  old: { n: number, ms: number }
+  promotedMB: number
+  oldAllocMB: number
+}
+async function gcTotals (server: { child: ChildProcess, stderr: () => string }): Promise<GcTotals | undefined> {
+  if (values.gc !== '1') return undefined
+  const lines = (): string[] => server.stderr().split('\n').filter(l => l.startsWith('gc-stats '))
+  const before = lines().length
+  server.child.kill('SIGUSR2')
+  for (let i = 0; i < 100 && lines().length === before; i++) await new Promise(resolve => setTimeout(resolve, 20))
+  const last = lines().at(-1)
+  return last == null ? undefined : JSON.parse(last.slice('gc-stats '.length)) as GcTotals
 }
 
 interface Stats {
@@ -162,6 +188,7 @@ async function runOnce (
       // Every stream open before the first pin.
       await new Promise(resolve => setTimeout(resolve, 1000))
     }
+    const gcBefore = await gcTotals(server)
     const cpuBefore = await cpuSeconds(server.child.pid as number)
     const splitBefore = await cpuSplit(server.child.pid as number)
     const started = performance.now()
@@ -178,13 +205,22 @@ async function runOnce (
     const settled = performance.now()
     const cpu = (await cpuSeconds(server.child.pid as number) - cpuBefore).toFixed(1)
     const split = await cpuSplit(server.child.pid as number)
+    const gcAfter = await gcTotals(server)
+    const gc = gcBefore == null || gcAfter == null
+      ? '–'
+      : `${(gcAfter.young.ms - gcBefore.young.ms).toFixed(0)} ms / ${gcAfter.young.n - gcBefore.young.n} / ` +
+        `${(gcAfter.promotedMB - gcBefore.promotedMB).toFixed(0)} MB / ` +
+        `${(gcAfter.oldAllocMB - gcBefore.oldAllocMB).toFixed(0)} MB / ` +
+        `${(gcAfter.old.ms - gcBefore.old.ms).toFixed(0)} ms`
     process.stderr.write(`  Pinery until settled: user ${(split.user - splitBefore.user).toFixed(1)} s, system ` +
-      `${(split.sys - splitBefore.sys).toFixed(1)} s, main thread ${(split.main - splitBefore.main).toFixed(1)} s\n`)
+      `${(split.sys - splitBefore.sys).toFixed(1)} s, main thread ${(split.main - splitBefore.main).toFixed(1)} s; ` +
+      `GC young ms / count / promoted / allocated old / other pauses: ${gc}; ` +
+      `load ${loadavg()[0]?.toFixed(1)}\n`)
     const rss = await peakRss(server.child.pid as number)
     const rate = (pinned / ((settled - started) / 1000)).toFixed(0)
     if (!notify) {
       return [`without${label}`, `${((settled - started) / 1000).toFixed(1)} s`, rate, `${cpu} s`, '–', '–', '–', '–',
-        '–', '–', (rss / MiB).toFixed(0)]
+        '–', '–', (rss / MiB).toFixed(0), gc]
     }
     // Every event of the log, counted once through a fresh stream from the start.
     const total = await new Promise<number>((resolve) => {
@@ -233,7 +269,8 @@ async function runOnce (
       `${stats.map(s => s.count).join(' / ')} of ${total}${bad > 0 ? ` (${bad} bad signatures)` : ''}` +
       (disorder > 0 ? ` (${disorder} out of order)` : ''),
       `${((delivered - started) / 1000).toFixed(1)} s`,
-      `${cpuDelivered} s`, `${othersCpu} s`, `${p50} / ${p99} ms`, `${streamed} of ${total}`, (rss / MiB).toFixed(0)]
+      `${cpuDelivered} s`, `${othersCpu} s`, `${p50} / ${p99} ms`, `${streamed} of ${total}`, (rss / MiB).toFixed(0),
+      gc]
   } finally {
     clients?.child.kill('SIGTERM')
     await server.stop()
@@ -249,7 +286,17 @@ const rows: string[][] = []
  * Per variant (0 = without), per round: seconds until settled, Pinery CPU-s until settled and until
  * delivered, the receivers' and stream client's CPU-s, the delivery lag p99 (ms).
  */
-interface Round { label: string, settled: number, cpu: number, cpuAll: number, others: number, p99: number }
+interface Round {
+  label: string
+  settled: number
+  cpu: number
+  cpuAll: number
+  others: number
+  p99: number
+  /** Young-generation GC ms and MB promoted until settled (NaN without `--gc 1`). */
+  young: number
+  promoted: number
+}
 const byVariant: Round[][] = []
 try {
   const variants: Array<() => Promise<string[]>> = [
@@ -276,7 +323,9 @@ try {
       const others = (row[7] as string).split(' + ').reduce((a, x) => a + parseFloat(x), 0)
       ;(byVariant[v] ??= [])[run] = { label: row[0] as string, settled: parseFloat(row[1] as string),
         cpu: parseFloat(row[3] as string), cpuAll: parseFloat(row[6] as string), others,
-        p99: parseFloat((row[8] as string).split(' / ')[1] ?? '') }
+        p99: parseFloat((row[8] as string).split(' / ')[1] ?? ''),
+        young: parseFloat((row[11] as string).split(' / ')[0] ?? ''),
+        promoted: parseFloat((row[11] as string).split(' / ')[2] ?? '') }
     }
   }
 } finally {
@@ -288,7 +337,8 @@ process.stdout.write(`\nbench:events — ${count} single-block pins from one ori
 process.stdout.write(table(['run', 'all settled in', 'pins/s', 'Pinery CPU until settled', 'events at each webhook',
   'all delivered in', 'Pinery CPU until delivered', 'receivers + stream client CPU-s', 'delivery lag p50 / p99',
   'events on the slowest stream',
-  'Pinery peak RSS MiB'], rows) + '\n')
+  'Pinery peak RSS MiB', 'until settled: young GC ms / count / promoted / allocated old / other GC pauses'],
+rows) + '\n')
 
 // Medians per variant, and each round's ratio to the same round's run without (the rounds rotate the order,
 // so a slow spell of the machine lands on all variants of a round alike).
@@ -296,7 +346,8 @@ const pct = (r: number): string => `${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixe
 const without = byVariant[0] ?? []
 process.stdout.write('\n' + table(['variant', 'settled in (median)', 'vs without', 'per round vs without (median)',
   'Pinery CPU until settled (median)', 'vs without', 'per round vs without (median)',
-  'Pinery CPU until delivered (median)', 'receivers + stream client CPU-s (median)', 'lag p99 (median)'],
+  'Pinery CPU until delivered (median)', 'receivers + stream client CPU-s (median)', 'lag p99 (median)',
+  'young GC until settled (median)', 'promoted until settled (median)'],
 byVariant.map((runs) => {
   const ratios = runs.map((r, i) => r.settled / (without[i]?.settled ?? NaN))
   const cpuRatios = runs.map((r, i) => r.cpu / (without[i]?.cpu ?? NaN))
@@ -307,5 +358,7 @@ byVariant.map((runs) => {
     `${ratios.map(pct).join(' / ')} (${pct(median(ratios))})`,
     `${median(runs.map(r => r.cpu)).toFixed(1)} s`, pct(median(runs.map(r => r.cpu)) / median(without.map(r => r.cpu))),
     `${cpuRatios.map(pct).join(' / ')} (${pct(median(cpuRatios))})`,
-    notified(r => r.cpuAll, 's'), notified(r => r.others, 's'), notified(r => r.p99, 'ms', 0)]
+    notified(r => r.cpuAll, 's'), notified(r => r.others, 's'), notified(r => r.p99, 'ms', 0),
+    Number.isNaN(runs[0]?.young) ? '–' : `${median(runs.map(r => r.young)).toFixed(0)} ms`,
+    Number.isNaN(runs[0]?.promoted) ? '–' : `${median(runs.map(r => r.promoted)).toFixed(0)} MB`]
 })) + '\n')
