@@ -2,9 +2,10 @@
  * A small HTTP/1.1 client for webhook POSTs: requests to one origin made in
  * the same turn are written at once on one connection (pipelined, at most 128;
  * a request marked `alone`, a retry, goes on its own), idle connections are
- * kept per origin for a short while, and each answer is read only as far as
- * its status and (to keep the connection) its framing. A request a closing
- * connection left unanswered is sent once more on a new connection.
+ * kept per origin for a short while (http1-idle-pool.ts), and each answer is
+ * read only as far as its status and (to keep the connection) its framing. A
+ * request a closing connection left unanswered is sent once more on a new
+ * connection.
  *
  * Hand-written instead of node:http or undici because delivery is the main
  * cost of notifications: per POST to a local receiver, client CPU was
@@ -20,6 +21,7 @@
 import { connect as netConnect, type LookupFunction, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import { parseAnswer, type Parsed } from './http1-answer.js'
+import { createIdlePool } from './http1-idle-pool.js'
 
 /** One POST to make. */
 export interface PostRequest {
@@ -40,11 +42,6 @@ export interface PostRequest {
 
 /** What came of it: the status when the receiver answered, else why not. */
 export interface PostResult { status?: number, error?: string }
-
-/** How long an idle connection is kept (below common servers' keep-alive timeouts, e.g. Node's 5 s). */
-const IDLE_MS = 2000
-/** Idle connections kept per origin. */
-const MAX_IDLE = 32
 
 /** Requests written at once on one connection, at most (their answers come back in order). */
 const PIPELINE = 128
@@ -100,7 +97,7 @@ function errorOf (err?: Error): string {
 
 /** Creates a client with its own pool of idle connections. */
 export function createHttp1Client (): Http1Client {
-  const idle = new Map<string, Conn[]>()
+  const { forget, release, take, close } = createIdlePool<Conn>()
   const waiting = new Map<string, Job[]>()
 
   function settle (job: Job, r: PostResult): void {
@@ -225,34 +222,6 @@ export function createHttp1Client (): Http1Client {
     }
   }
 
-  function forget (conn: Conn): void {
-    clearTimeout(conn.idleTimer)
-    const list = idle.get(conn.key)
-    const at = list?.indexOf(conn) ?? -1
-    if (list != null && at >= 0) { list.splice(at, 1); if (list.length === 0) idle.delete(conn.key) }
-  }
-
-  function release (conn: Conn): void {
-    const list = idle.get(conn.key) ?? []
-    if (list.length >= MAX_IDLE || conn.socket.destroyed) { conn.socket.destroy(); return }
-    clearTimeout(conn.timer)
-    conn.timer = undefined
-    list.push(conn)
-    idle.set(conn.key, list)
-    conn.socket.unref()
-    conn.idleTimer = setTimeout(() => { conn.socket.destroy() }, IDLE_MS)
-    conn.idleTimer.unref()
-  }
-
-  function take (key: string): Conn | undefined {
-    const conn = idle.get(key)?.pop()
-    if (conn == null) return undefined
-    forget(conn)
-    conn.socket.ref()
-    conn.reused = true
-    return conn
-  }
-
   function enqueue (job: Job): void {
     const key = targetOf(job.req.url).key
     const list = waiting.get(key)
@@ -312,9 +281,6 @@ export function createHttp1Client (): Http1Client {
       return await new Promise<PostResult>((resolve) => { send(req, resolve) })
     },
     send,
-    close () {
-      for (const list of idle.values()) for (const conn of [...list]) conn.socket.destroy()
-      idle.clear()
-    }
+    close
   }
 }
