@@ -20,10 +20,12 @@
  * it to be re-enabled, and events while it is disabled are not kept for it.
  * Each webhook holds a bounded window of entries in memory and reads the rest
  * (parked entries and the log, in id order) as it drains; lane-store.ts keeps
- * the cursors and parked entries, this module delivers.
+ * the cursors and parked entries, failure-policy.ts handles failed attempts
+ * (backoff, parking, disabling), this module delivers.
  */
 import { prepare, sendTo, type AttemptResult } from './deliver.js'
-import { encodeEntry, entryOf, keyOf, matches, type Entry } from './outbox-entries.js'
+import { entryOf, keyOf, matches, type Entry } from './outbox-entries.js'
+import { createFailurePolicy } from './failure-policy.js'
 import { newLane, put, remove, type Lane } from './lane.js'
 import { createLaneStore } from './lane-store.js'
 import type { TargetPolicy } from './target-policy.js'
@@ -92,6 +94,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
   const window = init.window ?? 5000
   const lanes = new Map<string, Lane>()
   const durable = createLaneStore({ db: components.db, store, events, log })
+  const { failed } = createFailurePolicy(init, { store, durable, log })
   const stopping = new AbortController()
   /** Attempts in flight, and who waits for them to end (stop). */
   let active = 0
@@ -119,11 +122,6 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
    */
   function waits (at: number, now: number): boolean {
     return at > now && at - now <= init.retryMaxMs
-  }
-
-  function backoff (failures: number): number {
-    const base = Math.min(init.retryMaxMs, init.retryMinMs * 2 ** Math.min(failures - 1, 40))
-    return Math.round(base * (0.5 + Math.random() * 0.5))
   }
 
   /**
@@ -174,29 +172,6 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
       if (entry.parked) await durable.write([{ type: 'del', key: keyOf(entry) }])
       if (store.get(hook.id)?.failingSince != null) await store.update(hook.id, { failingSince: undefined })
     })()
-  }
-
-  /** Parks a failed entry with its next attempt; disables a webhook failing for `disableAfterMs`. */
-  async function failed (lane: Lane, hook: Webhook, entry: Entry, now: number, error?: string): Promise<void> {
-    entry.attempts++
-    lane.failures++
-    entry.nextAt = now + backoff(Math.max(lane.failures, entry.attempts))
-    lane.pausedUntil = Math.max(lane.pausedUntil, entry.nextAt)
-    await durable.write([{ type: 'put', key: keyOf(entry), value: encodeEntry(entry) }])
-    entry.parked = true
-    const current = store.get(hook.id)
-    if (current == null || !current.enabled) return
-    const since = current.failingSince ?? now
-    if (now - since >= init.disableAfterMs) {
-      const minutes = Math.round((now - since) / 60_000)
-      const reason = `deliveries failed for ${minutes} min since ${new Date(since).toISOString()}; ` +
-        `last: ${error ?? 'failed'}`
-      log.warn({ webhook: hook.id, reason }, 'webhook disabled')
-      await store.update(hook.id, { enabled: false, disabledReason: reason })
-      await durable.hold(lane)
-    } else if (current.failingSince == null) {
-      await store.update(hook.id, { failingSince: now })
-    }
   }
 
   /** Pumps once after `gatherMs`, however many events and answers arrive meanwhile. */
