@@ -83,11 +83,7 @@ describe('event streams end with their access', () => {
 
   it('a signed-out session\'s stream ends', async () => {
     const { secret } = await newToken('alice')
-    const signIn = await fetch(`${svc.url}/session`, {
-      method: 'POST', headers: { ...json, origin: svc.url }, body: JSON.stringify({ token: secret })
-    })
-    expect(signIn.status).toBe(200)
-    const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0] as string
+    const { cookie } = await svc.signIn(secret)
     const stream = await open({ cookie })
     const out = await fetch(`${svc.url}/session`, { method: 'DELETE', headers: { cookie, origin: svc.url } })
     expect(out.status).toBe(204)

@@ -80,11 +80,8 @@ afterAll(async () => { await svc.destroy() })
  * sign-in gave, as the web app sends them.
  */
 async function cookieFor (secret: string): Promise<{ cookie: string, 'pinery-session-key': string }> {
-  const res = await fetch(`${svc.url}/session`,
-    { method: 'POST', headers: { origin: svc.url, 'content-type': 'application/json' }, body: json({ token: secret }) })
-  expect(res.status).toBe(200)
-  const key = (await res.json() as { session_key: string }).session_key
-  return { cookie: (res.headers.get('set-cookie') ?? '').split(';')[0] as string, 'pinery-session-key': key }
+  const { cookie, key } = await svc.signIn(secret)
+  return { cookie, 'pinery-session-key': key }
 }
 
 async function call (row: Row, scope: Scope, by: 'bearer' | 'cookie'): Promise<Response> {

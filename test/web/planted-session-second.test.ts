@@ -25,13 +25,7 @@ let dir: string
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'pinery-planted-second-'))
   const svc = web.svc
-  const res = await fetch(`${svc.url}/session`, {
-    method: 'POST',
-    headers: { origin: svc.url, 'content-type': 'application/json' },
-    body: JSON.stringify({ token: svc.tokens.mallory })
-  })
-  expect(res.status).toBe(200)
-  const planted = (res.headers.get('set-cookie') ?? '').split(';')[0] as string
+  const planted = (await svc.signIn('mallory')).cookie
   // A pin whose name the person must never see as theirs.
   expect((await svc.call('POST', '/pins', 'mallory', { cid: 'bafkqaaa', name: 'moved: sign in at evil.example' }))
     .status).toBe(202)

@@ -26,13 +26,7 @@ beforeAll(async () => {
   svc = await startService({ users: ['alice', 'mallory'] })
   browser = await launchBrowser()
   // Mallory signs in as herself, from a script that sends Pinery's own origin.
-  const res = await fetch(`${svc.url}/session`, {
-    method: 'POST',
-    headers: { origin: svc.url, 'content-type': 'application/json' },
-    body: JSON.stringify({ token: svc.tokens.mallory })
-  })
-  expect(res.status).toBe(200)
-  const planted = (res.headers.get('set-cookie') ?? '').split(';')[0] as string
+  const planted = (await svc.signIn('mallory')).cookie
   // Her page on another port of the same host plants that cookie, for every port of the host.
   attacker = createServer((req, out) => {
     if (req.url?.startsWith('/form') === true) {

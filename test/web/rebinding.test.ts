@@ -109,12 +109,7 @@ describe('the node by its own names', () => {
 
   it('shows the admin page\'s node health with a second session cookie planted from another port', async () => {
     // Another session's cookie, set for /health by a page on another port of the same name.
-    const signedIn = await fetch(`${svc.url}/session`, {
-      method: 'POST',
-      headers: { origin: svc.url, 'content-type': 'application/json' },
-      body: JSON.stringify({ token: svc.tokens.admin })
-    })
-    const planted = (signedIn.headers.get('set-cookie') ?? '').split(';')[0] as string
+    const planted = (await svc.signIn('admin')).cookie
     const other = createServer((_req, out) => {
       out.writeHead(200, { 'content-type': 'text/html', 'set-cookie': `${planted}; Path=/health` })
       out.end('<!doctype html><title>another app on the NAS</title>')
