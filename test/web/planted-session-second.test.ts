@@ -6,19 +6,18 @@
  * as the planted cookies lived. Now the page's session key names its own cookie, and only that one counts;
  * a request without a key still cannot say which is the person's and is refused.
  */
-import { createServer, type Server } from 'node:http'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { signIn, useWebApp } from '../fixtures/browser.js'
+import { otherSite, pinNames, signIn, useWebApp } from '../fixtures/browser.js'
 
 declare const localStorage: Storage
 
 const web = useWebApp({ users: ['alice', 'mallory'] })
 // Every path the page asks by cookie; "/" would overwrite the person's cookie instead of adding one.
 const PATHS = ['/session', '/pins', '/content', '/ipfs', '/events', '/usage', '/tokens', '/webhooks', '/health']
-let attacker: Server
+let attacker: Awaited<ReturnType<typeof otherSite>>
 let attackerUrl: string
 let dir: string
 
@@ -29,24 +28,17 @@ beforeAll(async () => {
   // A pin whose name the person must never see as theirs.
   expect((await svc.call('POST', '/pins', 'mallory', { cid: 'bafkqaaa', name: 'moved: sign in at evil.example' }))
     .status).toBe(202)
-  attacker = createServer((req, out) => {
+  attacker = await otherSite((req, out) => {
     const cookies = req.url === '/over' ? [`${planted}; Path=/`] : PATHS.map(path => `${planted}; Path=${path}`)
     out.writeHead(200, { 'content-type': 'text/html', 'set-cookie': cookies })
     out.end('<!doctype html><title>free cat pictures</title>')
   })
-  await new Promise<void>(resolve => { attacker.listen(0, '127.0.0.1', resolve) })
-  attackerUrl = `http://127.0.0.1:${(attacker.address() as { port: number }).port}/`
+  attackerUrl = attacker.url
 }, 120_000)
 afterAll(async () => {
   attacker?.close()
   await rm(dir, { recursive: true, force: true })
 })
-
-/** Names of the pins `user` holds. */
-async function pinNames (user: string): Promise<string[]> {
-  const res = await web.svc.request('/pins?limit=1000', { user })
-  return (await res.json() as { results: Array<{ pin: { name?: string } }> }).results.map(r => r.pin.name ?? '')
-}
 
 describe('a second session cookie planted from another port', () => {
   it('neither signs the person out nor takes their uploads; a request without the key is refused', async () => {
@@ -74,8 +66,8 @@ describe('a second session cookie planted from another port', () => {
       await page.locator('.detail h1').filter({ hasText: 'notes.txt' }).waitFor()
       await expect.poll(async () => await page.getByLabel('file preview').textContent())
         .toBe('notes of the person at the keyboard')
-      expect(await pinNames('alice')).toContain('notes.txt')
-      expect(await pinNames('mallory')).toEqual(['moved: sign in at evil.example'])
+      expect(await pinNames(web.svc, 'alice')).toContain('notes.txt')
+      expect(await pinNames(web.svc, 'mallory')).toEqual(['moved: sign in at evil.example'])
 
       // The pins page lists the person's pins, not the planted session's.
       await page.goto(`${web.svc.url}/#/pins`)

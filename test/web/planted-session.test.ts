@@ -6,18 +6,17 @@
  * account. Now a session counts for changes and for GET /session only with the key its own sign-in gave
  * the page, which a page on another origin cannot put in this origin's storage.
  */
-import { createServer, type Server } from 'node:http'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startService, type TestService } from '../fixtures/service.js'
-import { launchBrowser, openApp, signIn } from '../fixtures/browser.js'
+import { launchBrowser, openApp, otherSite, pinNames, signIn } from '../fixtures/browser.js'
 import type { Browser } from 'playwright-core'
 
 let svc: TestService
 let browser: Browser
-let attacker: Server
+let attacker: Awaited<ReturnType<typeof otherSite>>
 let attackerUrl: string
 let dir: string
 
@@ -28,7 +27,7 @@ beforeAll(async () => {
   // Mallory signs in as herself, from a script that sends Pinery's own origin.
   const planted = (await svc.signIn('mallory')).cookie
   // Her page on another port of the same host plants that cookie, for every port of the host.
-  attacker = createServer((req, out) => {
+  attacker = await otherSite((req, out) => {
     if (req.url?.startsWith('/form') === true) {
       // Or her page posts the sign-in itself, as a form (text/plain makes the body her JSON).
       const referrer = req.url.includes('no-referrer') ? '<meta name="referrer" content="no-referrer">' : ''
@@ -42,8 +41,7 @@ beforeAll(async () => {
     out.writeHead(200, { 'content-type': 'text/html', 'set-cookie': `${planted}; Path=/` })
     out.end('<!doctype html><title>free cat pictures</title>')
   })
-  await new Promise<void>(resolve => { attacker.listen(0, '127.0.0.1', resolve) })
-  attackerUrl = `http://127.0.0.1:${(attacker.address() as { port: number }).port}/`
+  attackerUrl = attacker.url
 }, 120_000)
 afterAll(async () => {
   attacker?.close()
@@ -51,12 +49,6 @@ afterAll(async () => {
   await svc?.destroy()
   await rm(dir, { recursive: true, force: true })
 })
-
-/** Names of the pins `user` holds. */
-async function pinNames (user: string): Promise<string[]> {
-  const res = await svc.request('/pins?limit=1000', { user })
-  return (await res.json() as { results: Array<{ pin: { name?: string } }> }).results.map(r => r.pin.name ?? '')
-}
 
 describe('a session cookie planted by a page on another port', () => {
   it('is not the person\'s session: the page asks them to sign in, and nothing lands in the attacker\'s account',
@@ -88,8 +80,8 @@ describe('a session cookie planted by a page on another port', () => {
         await page.locator('#pick-files').setInputFiles(file)
         await page.getByRole('button', { name: 'Upload' }).click()
         await page.locator('.detail h1').filter({ hasText: 'victim-notes.txt' }).waitFor()
-        expect(await pinNames('alice')).toContain('victim-notes.txt')
-        expect(await pinNames('mallory')).toEqual([])
+        expect(await pinNames(svc, 'alice')).toContain('victim-notes.txt')
+        expect(await pinNames(svc, 'mallory')).toEqual([])
       } finally {
         await context.close()
       }
@@ -111,7 +103,7 @@ describe('a session cookie planted by a page on another port', () => {
           body: JSON.stringify({ cid: 'bafkqaaa', name: 'meant-for-alice' })
         })).status)
         expect(status).toBe(401)
-        expect(await pinNames('mallory')).toEqual([])
+        expect(await pinNames(svc, 'mallory')).toEqual([])
       } finally {
         await context.close()
       }

@@ -6,11 +6,12 @@
  * names, or with credentials; the web app by a name not listed still works once signed in, and token
  * clients reach the API by any name.
  */
-import { createServer, request } from 'node:http'
+import { request } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { startService, type TestService } from '../fixtures/service.js'
 import { CHROMIUM_ARGS, chromiumBin } from '../fixtures/tools.js'
+import { otherSite } from '../fixtures/browser.js'
 import { postContent } from '../fixtures/content.js'
 import { loadConfig } from '../../src/config.js'
 
@@ -110,18 +111,17 @@ describe('the node by its own names', () => {
   it('shows the admin page\'s node health with a second session cookie planted from another port', async () => {
     // Another session's cookie, set for /health by a page on another port of the same name.
     const planted = (await svc.signIn('admin')).cookie
-    const other = createServer((_req, out) => {
+    const other = await otherSite((_req, out) => {
       out.writeHead(200, { 'content-type': 'text/html', 'set-cookie': `${planted}; Path=/health` })
       out.end('<!doctype html><title>another app on the NAS</title>')
     })
-    await new Promise<void>(resolve => { other.listen(0, '127.0.0.1', resolve) })
     const { page, close } = await pageAt('nas.example', false)
     try {
       await page.getByLabel('Access token').fill(svc.tokens.admin as string)
       await page.getByRole('button', { name: 'Sign in' }).click()
       await page.locator('#who').waitFor({ state: 'visible' })
       const tab = await page.context().newPage()
-      await tab.goto(`http://nas.example:${(other.address() as { port: number }).port}/`)
+      await tab.goto(`http://nas.example:${other.port}/`)
       await tab.close()
       await page.goto(`http://nas.example:${port}/#/admin`)
       // Old page code: its GET /health carried no key, got 401 for the two cookies, and showed the error.
