@@ -112,8 +112,9 @@ describe('webhooks across SIGKILL', () => {
       }, 60_000, 'pending pins settled')
       const events = await logOf(server.url, TOKEN, '&all=true')
       const kinds = (id: string): string[] => events.filter(e => e.pin.requestid === id).map(e => e.type)
+      const read = `${events.length} events read, the newest ${events.at(-1)?.id ?? 'none'}`
       for (const id of created) {
-        expect(kinds(id).some(k => k === 'pin.queued' || k === 'pin.pinned'), `creation of ${id}`).toBe(true)
+        expect(kinds(id).some(k => k === 'pin.queued' || k === 'pin.pinned'), `creation of ${id} (${read})`).toBe(true)
       }
       for (const id of deleted) expect(kinds(id), `deletion of ${id}`).toContain('pin.deleted')
       for (const id of replaced) expect(kinds(id), `replacement of ${id}`).toContain('pin.replaced')
