@@ -46,11 +46,7 @@ describe('devices', () => {
 
 describe('a token that may only add pins', () => {
   it('is not sent to pages it cannot read, and is told why when it gets there', async () => {
-    const made = await web.svc.request('/users/alice/tokens', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ label: 'ci', scope: 'pins:add' })
-    })
+    const made = await web.svc.call('POST', '/users/alice/tokens', 'admin', { label: 'ci', scope: 'pins:add' })
     const { secret } = await made.json() as { secret: string }
     const { context, page } = await web.open()
     try {
@@ -84,12 +80,7 @@ describe('a token that may only add pins', () => {
 
 describe('accessibility', () => {
   it('names each copy button for what it copies', async () => {
-    const res = await web.svc.request('/pins', {
-      method: 'POST',
-      user: 'alice',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ cid: 'bafkqaaa', name: 'empty-file' })
-    })
+    const res = await web.svc.call('POST', '/pins', 'alice', { cid: 'bafkqaaa', name: 'empty-file' })
     expect(res.status).toBe(202)
     const { context, page } = await web.open()
     try {
