@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { directoryDag } from '../fixtures/content.js'
 import { fileCidOf, startOrigin, type Origin } from '../fixtures/origin.js'
 import { startService, type TestService } from '../fixtures/service.js'
-import { launchBrowser, openApp, signIn } from '../fixtures/browser.js'
+import { launchBrowser, openApp, signIn, uploadThroughPage } from '../fixtures/browser.js'
 import type { Browser, Page } from 'playwright-core'
 
 // Browser globals, used only inside page.evaluate callbacks (which run in Chromium).
@@ -322,12 +322,8 @@ describe('administration', () => {
     await bob.getByLabel('Label').fill('laptop')
     await bob.getByRole('button', { name: 'Create token' }).click()
     const secret = (await bob.locator('[data-secret]').textContent()) ?? ''
-    const big = join(files, 'big.bin')
-    await writeFile(big, randomBytes(4096))
     const bobPage = await app(secret)
-    await bobPage.getByRole('link', { name: 'Add', exact: true }).first().click()
-    await bobPage.locator('#pick-files').setInputFiles(big)
-    await bobPage.getByRole('button', { name: 'Upload' }).click()
+    await uploadThroughPage(bobPage, files, 'big.bin', randomBytes(4096))
     const alert = bobPage.getByRole('alert')
     await alert.waitFor()
     expect(await alert.textContent()).toMatch(/^Over your quota: storage quota exceeded.*1024 byte quota.*ask an admin/)

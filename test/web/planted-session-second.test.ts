@@ -6,11 +6,11 @@
  * as the planted cookies lived. Now the page's session key names its own cookie, and only that one counts;
  * a request without a key still cannot say which is the person's and is refused.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { otherSite, pinNames, signIn, useWebApp } from '../fixtures/browser.js'
+import { otherSite, pinNames, signIn, uploadThroughPage, useWebApp } from '../fixtures/browser.js'
 
 declare const localStorage: Storage
 
@@ -58,11 +58,7 @@ describe('a second session cookie planted from another port', () => {
         .toBe('alice · pins:write token')
 
       // An upload through the page, and its detail page reading the content (HEAD and GET of /ipfs/…).
-      const file = join(dir, 'notes.txt')
-      await writeFile(file, 'notes of the person at the keyboard')
-      await page.getByRole('link', { name: 'Add', exact: true }).first().click()
-      await page.locator('#pick-files').setInputFiles(file)
-      await page.getByRole('button', { name: 'Upload' }).click()
+      await uploadThroughPage(page, dir, 'notes.txt', 'notes of the person at the keyboard')
       await page.locator('.detail h1').filter({ hasText: 'notes.txt' }).waitFor()
       await expect.poll(async () => await page.getByLabel('file preview').textContent())
         .toBe('notes of the person at the keyboard')

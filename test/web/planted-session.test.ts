@@ -6,12 +6,12 @@
  * account. Now a session counts for changes and for GET /session only with the key its own sign-in gave
  * the page, which a page on another origin cannot put in this origin's storage.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startService, type TestService } from '../fixtures/service.js'
-import { launchBrowser, openApp, otherSite, pinNames, signIn } from '../fixtures/browser.js'
+import { launchBrowser, openApp, otherSite, pinNames, signIn, uploadThroughPage } from '../fixtures/browser.js'
 import type { Browser } from 'playwright-core'
 
 let svc: TestService
@@ -74,11 +74,7 @@ describe('a session cookie planted by a page on another port', () => {
         // Signing in replaces the planted cookie; the upload is the person's own.
         await signIn(page, svc.tokens.alice as string)
         expect(await page.locator('#who-name').textContent()).toBe('alice · pins:write token')
-        const file = join(dir, 'victim-notes.txt')
-        await writeFile(file, 'notes of the person at the keyboard')
-        await page.getByRole('link', { name: 'Add', exact: true }).first().click()
-        await page.locator('#pick-files').setInputFiles(file)
-        await page.getByRole('button', { name: 'Upload' }).click()
+        await uploadThroughPage(page, dir, 'victim-notes.txt', 'notes of the person at the keyboard')
         await page.locator('.detail h1').filter({ hasText: 'victim-notes.txt' }).waitFor()
         expect(await pinNames(svc, 'alice')).toContain('victim-notes.txt')
         expect(await pinNames(svc, 'mallory')).toEqual([])
