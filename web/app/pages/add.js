@@ -2,7 +2,7 @@
 // files, a whole folder with its paths (pickers or drag and drop), or a CAR,
 // with an upload progress bar. The new pin opens.
 import { api, upload } from '../api.js'
-import { bytes, field, h, message, page, replace } from '../dom.js'
+import { bytes, field, h, message, onSubmit, page, replace } from '../dom.js'
 import { remember } from '../pin-view.js'
 
 /** "key=value" lines (or a JSON object) → an object; undefined when empty. */
@@ -66,8 +66,7 @@ function pinByCid (ctx) {
     field('Meta (optional)', meta, 'key=value, one per line'),
     error,
     h('button', { type: 'submit', class: 'primary' }, 'Pin'))
-  form.addEventListener('submit', async e => {
-    e.preventDefault()
+  onSubmit(form, async () => {
     error.replaceChildren()
     const body = { cid: cid.value.trim() }
     if (name.value.trim() !== '') body.name = name.value.trim()

@@ -2,7 +2,7 @@
 // replace, delete, retry a failed one, and its content through /ipfs/ (a
 // file preview or download, a directory's listing, the CAR).
 import { api, withKey } from '../api.js'
-import { bytes, copyButton, field, h, message, page, replace, shellQuote, when } from '../dom.js'
+import { bytes, copyButton, field, h, message, onSubmit, page, replace, shellQuote, when } from '../dom.js'
 import { watchPins } from '../live.js'
 import { inFlight, progressOf, recalled, remember, statusBadge } from '../pin-view.js'
 import { explain } from './add.js'
@@ -72,7 +72,7 @@ function actions (p, ctx, error) {
       ctx.navigate(`#/pins/${encodeURIComponent(status.requestid)}`)
     } catch (err) { error.append(message(explain(err))) }
   }
-  replaceForm.addEventListener('submit', e => { e.preventDefault(); resubmit(cid.value.trim()) })
+  onSubmit(replaceForm, () => resubmit(cid.value.trim()))
   const del = h('button', {
     type: 'button',
     class: 'danger',
@@ -86,7 +86,11 @@ function actions (p, ctx, error) {
     }
   }, 'Delete')
   const retry = p.status === 'failed'
-    ? h('button', { type: 'button', class: 'primary', onclick: () => resubmit(p.pin.cid) }, 'Retry')
+    ? h('button', {
+      type: 'button',
+      class: 'primary',
+      onclick: async e => { const b = e.currentTarget; b.disabled = true; try { await resubmit(p.pin.cid) } finally { b.disabled = false } }
+    }, 'Retry')
     : null
   return h('section', { class: 'card', 'aria-labelledby': 'actions-title' },
     h('h2', { id: 'actions-title' }, 'Change'), replaceForm, h('p', { class: 'actions' }, retry, del), error)

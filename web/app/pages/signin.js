@@ -1,7 +1,7 @@
 // Sign in by pasting a token: it goes to POST /session in a JSON body and
 // comes back as an HttpOnly cookie; the page never stores it.
 import { api, keepSessionKey } from '../api.js'
-import { field, h, message, page } from '../dom.js'
+import { field, h, message, onSubmit, page } from '../dom.js'
 
 // The operator's first visit comes right after the first start: where that first token is, said here.
 const HINT = 'Paste a token from your admin or from "pinery token create"; the very first one is the admin token ' +
@@ -19,8 +19,7 @@ export function renderSignIn (main, { onSignedIn, reason }) {
     field('Access token', input, HINT),
     error,
     h('button', { type: 'submit', class: 'primary' }, 'Sign in'))
-  form.addEventListener('submit', async e => {
-    e.preventDefault()
+  onSubmit(form, async () => {
     error.replaceChildren()
     try {
       const session = await api('/session', { method: 'POST', body: { token: input.value }, signIn: true })
