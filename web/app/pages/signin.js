@@ -8,6 +8,11 @@ const HINT = 'Paste a token from your admin or from "pinery token create"; the v
   'Pinery printed when it first started (also in its data dir, in admin-token). It becomes a session cookie; ' +
   'this page never keeps it.'
 
+/** Why the page is signed out; the server's reason often says itself that the session ended. */
+function ended (reason) {
+  return /^the session /.test(reason) ? `${reason[0].toUpperCase()}${reason.slice(1)}.` : `Your session ended: ${reason}`
+}
+
 /** Renders the sign-in form. */
 export function renderSignIn (main, { onSignedIn, reason }) {
   page('Sign in')
@@ -15,7 +20,7 @@ export function renderSignIn (main, { onSignedIn, reason }) {
   const error = h('div', { 'aria-live': 'polite' })
   const form = h('form', { class: 'card narrow', 'aria-labelledby': 'signin-title' },
     h('h1', { id: 'signin-title' }, 'Sign in to Pinery'),
-    reason != null && reason !== '' ? message(`Your session ended: ${reason}`, 'info') : null,
+    reason != null && reason !== '' ? message(ended(reason), 'info') : null,
     field('Access token', input, HINT),
     error,
     h('button', { type: 'submit', class: 'primary' }, 'Sign in'))
