@@ -4,7 +4,10 @@
  * real Pinery.
  */
 import { describe, expect, it } from 'vitest'
-import { pinNames, signIn, useWebApp } from '../fixtures/browser.js'
+import { PHONE, pinNames, signIn, useWebApp } from '../fixtures/browser.js'
+
+// Browser globals, used only inside page.evaluate callbacks (which run in Chromium).
+declare const document: any
 
 const web = useWebApp({ users: ['alice', 'bob'] })
 
@@ -66,4 +69,22 @@ describe('two tabs', () => {
         await context.close()
       }
     })
+})
+
+describe('on a phone', () => {
+  it('keeps the Add page within the screen when a long CID is refused', async () => {
+    const { context, page } = await web.open(PHONE)
+    try {
+      await signIn(page, web.svc.tokens.alice as string)
+      await page.getByRole('link', { name: 'Add', exact: true }).first().click()
+      // One character off a real CID: refused with the CID quoted, one unbreakable word of 59 characters.
+      await page.getByLabel('CID', { exact: true }).fill('bafybeihhtdvt72oljc7fnrr3kklexei7qczj7nv7msvhe2aezhbm6h5sij')
+      await page.getByRole('button', { name: 'Pin', exact: true }).click()
+      await page.locator('.msg.error').waitFor()
+      // Old code: the page grew to 579 px, the forms wider than the phone and the menu bar.
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width)
+    } finally {
+      await context.close()
+    }
+  })
 })
