@@ -3,8 +3,10 @@
  * and two tabs of one browser in which someone else signs in (or out) in the second. Real Chromium against a
  * real Pinery.
  */
+import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { PHONE, pinNames, signIn, useWebApp } from '../fixtures/browser.js'
+import { fileCidOf } from '../fixtures/origin.js'
 
 // Browser globals, used only inside page.evaluate callbacks (which run in Chromium).
 declare const document: any
@@ -83,6 +85,26 @@ describe('on a phone', () => {
       await page.locator('.msg.error').waitFor()
       // Old code: the page grew to 579 px, the forms wider than the phone and the menu bar.
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width)
+    } finally {
+      await context.close()
+    }
+  })
+})
+
+describe('a pin in flight', () => {
+  it('says it is still looking while no block came, and counts one block as one', async () => {
+    const cid = (await fileCidOf(randomBytes(64))).toString()
+    const made = await web.svc.call('POST', '/pins', 'alice', { cid, name: 'nobody-has-it' })
+    const { requestid } = await made.json() as { requestid: string }
+    const { context, page } = await web.open()
+    try {
+      await signIn(page, web.svc.tokens.alice as string)
+      await page.goto(`/#/pins/${requestid}`)
+      // Old code: "0 blocks, 0 B fetched", as if nothing were being done.
+      await page.locator('.detail .live').getByText('no block yet: looking for a peer that has it').waitFor()
+      const one = await page.evaluate(`import('/app/pin-view.js').then(({ progressOf }) => progressOf({
+        status: 'pinning', info: { status_details: 'fetched 1 blocks, 3860 bytes' } }).textContent)`)
+      expect(one).toBe('1 block, 3.77 KiB fetched')
     } finally {
       await context.close()
     }
