@@ -110,3 +110,33 @@ describe('a pin in flight', () => {
     }
   })
 })
+
+describe('the back button', () => {
+  it('after a replace or a delete goes back to the list, not to the request that is gone', async () => {
+    for (const name of ['to-replace', 'to-delete']) await web.svc.call('POST', '/pins', 'alice', { cid: 'bafkqaaa', name })
+    const { context, page } = await web.open()
+    try {
+      page.on('dialog', dialog => { void dialog.accept() })
+      await signIn(page, web.svc.tokens.alice as string)
+      await page.getByRole('link', { name: 'to-replace' }).click()
+      await page.locator('.detail h1').filter({ hasText: 'to-replace' }).waitFor()
+      const before = page.url()
+      await page.getByLabel('Replace with CID').fill('bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku')
+      await page.getByRole('button', { name: 'Replace' }).click()
+      await page.waitForURL(url => url.toString() !== before)
+      await page.locator('.detail h1').filter({ hasText: 'to-replace' }).waitFor()
+      await page.goBack()
+      // Old code: the replaced request's page, "There is no such pin (or it was deleted)".
+      await page.locator('[data-ready=pins]').waitFor()
+      await page.getByRole('link', { name: 'to-delete' }).click()
+      await page.locator('.detail h1').filter({ hasText: 'to-delete' }).waitFor()
+      await page.getByRole('button', { name: 'Delete' }).click()
+      await page.locator('[data-ready=pins]').waitFor()
+      await page.goBack()
+      await page.waitForTimeout(500)
+      expect(await page.getByText('There is no such pin').count()).toBe(0)
+    } finally {
+      await context.close()
+    }
+  })
+})

@@ -69,7 +69,9 @@ function actions (p, ctx, error) {
     try {
       const status = await api(`/pins/${encodeURIComponent(p.requestid)}`, { method: 'POST', body: { ...p.pin, cid: newCid } })
       remember(status)
-      ctx.navigate(`#/pins/${encodeURIComponent(status.requestid)}`)
+      // In place of the old request, which is gone: Back then leads to where the person came from, not to
+      // "There is no such pin".
+      ctx.navigate(`#/pins/${encodeURIComponent(status.requestid)}`, { replace: true })
     } catch (err) { error.append(message(explain(err))) }
   }
   onSubmit(replaceForm, () => resubmit(cid.value.trim()))
@@ -81,7 +83,7 @@ function actions (p, ctx, error) {
       error.replaceChildren()
       try {
         await api(`/pins/${encodeURIComponent(p.requestid)}`, { method: 'DELETE' })
-        ctx.navigate('#/pins')
+        ctx.navigate('#/pins', { replace: true })
       } catch (err) { error.append(message(explain(err))) }
     }
   }, 'Delete')
