@@ -74,7 +74,7 @@ describe('two tabs', () => {
 })
 
 describe('on a phone', () => {
-  it('keeps the Add page within the screen when a long CID is refused', async () => {
+  it('keeps the Add page within the screen when a long CID is refused, and says which origins are dialed', async () => {
     const { context, page } = await web.open(PHONE)
     try {
       await signIn(page, web.svc.tokens.alice as string)
@@ -85,6 +85,9 @@ describe('on a phone', () => {
       await page.locator('.msg.error').waitFor()
       // Old code: the page grew to 579 px, the forms wider than the phone and the menu bar.
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width)
+      // A LAN origin is dialed only where the operator allows it (old code: not said; the pin just waited).
+      expect(await page.locator('#' + await page.getByLabel('Origins (optional)').getAttribute('aria-describedby')).textContent())
+        .toContain('PINERY_DIAL_ALLOW')
     } finally {
       await context.close()
     }

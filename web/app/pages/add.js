@@ -62,7 +62,10 @@ function pinByCid (ctx) {
     h('h2', { id: 'pin-title' }, 'Pin a CID'),
     field('CID', cid),
     field('Name (optional)', name),
-    field('Origins (optional)', origins, 'Addresses of peers that have it, one per line, each ending /p2p/<peer ID>'),
+    // Pinery dials a loopback or LAN origin only where the operator allows it: without a word here, a pin naming
+    // the person's own kubo on 192.168.x.x just waited for a block that never came, then failed.
+    field('Origins (optional)', origins, 'Addresses of peers that have it, one per line, each ending /p2p/<peer ID>. ' +
+      'Loopback and private (LAN) addresses are dialed only where PINERY_DIAL_ALLOW on the server allows them.'),
     field('Meta (optional)', meta, 'key=value, one per line'),
     error,
     h('button', { type: 'submit', class: 'primary' }, 'Pin'))
