@@ -18,7 +18,8 @@ describe('a restart of the service under an open page', () => {
     services.push(first)
     const alice = first.tokens.alice as string
     // A CID no peer has: it stays in flight (queued or pinning) across the restart.
-    const made = await first.call('POST', '/pins', 'alice', { cid: (await fileCidOf(randomBytes(64))).toString(), name: 'waiting' })
+    const cid = (await fileCidOf(randomBytes(64))).toString()
+    const made = await first.call('POST', '/pins', 'alice', { cid, name: 'waiting' })
     const { requestid } = await made.json() as { requestid: string }
     const browser = await launchBrowser()
     try {

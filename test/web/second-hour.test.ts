@@ -86,8 +86,8 @@ describe('on a phone', () => {
       // Old code: the page grew to 579 px, the forms wider than the phone and the menu bar.
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width)
       // A LAN origin is dialed only where the operator allows it (old code: not said; the pin just waited).
-      expect(await page.locator('#' + await page.getByLabel('Origins (optional)').getAttribute('aria-describedby')).textContent())
-        .toContain('PINERY_DIAL_ALLOW')
+      const hint = await page.getByLabel('Origins (optional)').getAttribute('aria-describedby')
+      expect(await page.locator(`#${hint}`).textContent()).toContain('PINERY_DIAL_ALLOW')
     } finally {
       await context.close()
     }
@@ -116,7 +116,9 @@ describe('a pin in flight', () => {
 
 describe('the back button', () => {
   it('after a replace or a delete goes back to the list, not to the request that is gone', async () => {
-    for (const name of ['to-replace', 'to-delete']) await web.svc.call('POST', '/pins', 'alice', { cid: 'bafkqaaa', name })
+    for (const name of ['to-replace', 'to-delete']) {
+      await web.svc.call('POST', '/pins', 'alice', { cid: 'bafkqaaa', name })
+    }
     const { context, page } = await web.open()
     try {
       page.on('dialog', dialog => { void dialog.accept() })

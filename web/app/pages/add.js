@@ -52,6 +52,11 @@ function commonFolder (items) {
   return items.every(i => i.path.startsWith(`${first[0]}/`)) ? first[0] : null
 }
 
+// Pinery dials a loopback or LAN origin only where the operator allows it: without a word here, a pin naming the
+// person's own kubo on 192.168.x.x just waited for a block that never came, then failed.
+const ORIGINS_HINT = 'Addresses of peers that have it, one per line, each ending /p2p/<peer ID>. ' +
+  'Loopback and private (LAN) addresses are dialed only where PINERY_DIAL_ALLOW on the server allows them.'
+
 function pinByCid (ctx) {
   const cid = h('input', { type: 'text', name: 'cid', required: true, spellcheck: 'false', placeholder: 'bafy…' })
   const name = h('input', { type: 'text', name: 'name', maxlength: 255 })
@@ -62,10 +67,7 @@ function pinByCid (ctx) {
     h('h2', { id: 'pin-title' }, 'Pin a CID'),
     field('CID', cid),
     field('Name (optional)', name),
-    // Pinery dials a loopback or LAN origin only where the operator allows it: without a word here, a pin naming
-    // the person's own kubo on 192.168.x.x just waited for a block that never came, then failed.
-    field('Origins (optional)', origins, 'Addresses of peers that have it, one per line, each ending /p2p/<peer ID>. ' +
-      'Loopback and private (LAN) addresses are dialed only where PINERY_DIAL_ALLOW on the server allows them.'),
+    field('Origins (optional)', origins, ORIGINS_HINT),
     field('Meta (optional)', meta, 'key=value, one per line'),
     error,
     h('button', { type: 'submit', class: 'primary' }, 'Pin'))

@@ -89,10 +89,10 @@ function actions (p, ctx, error) {
   }, 'Delete')
   const retry = p.status === 'failed'
     ? h('button', {
-      type: 'button',
-      class: 'primary',
-      onclick: async e => { const b = e.currentTarget; b.disabled = true; try { await resubmit(p.pin.cid) } finally { b.disabled = false } }
-    }, 'Retry')
+        type: 'button',
+        class: 'primary',
+        onclick: async e => { const b = e.currentTarget; b.disabled = true; try { await resubmit(p.pin.cid) } finally { b.disabled = false } }
+      }, 'Retry')
     : null
   return h('section', { class: 'card', 'aria-labelledby': 'actions-title' },
     h('h2', { id: 'actions-title' }, 'Change'), replaceForm, h('p', { class: 'actions' }, retry, del), error)
