@@ -145,3 +145,22 @@ describe('the back button', () => {
     }
   })
 })
+
+describe('a token that may read but not write', () => {
+  it('is not offered Devices, and is told why when it gets there', async () => {
+    const made = await web.svc.call('POST', '/users/alice/tokens', 'admin', { label: 'phone', scope: 'pins:read' })
+    const { secret } = await made.json() as { secret: string }
+    const { context, page } = await web.open(PHONE)
+    try {
+      await signIn(page, secret)
+      await page.locator('[data-ready=pins]').waitFor()
+      expect(await page.getByRole('link', { name: 'Devices' }).count()).toBe(0)
+      await page.goto('/#/devices')
+      // Old code: the API's 403 in place of the list, above a "Create token" form that could only fail.
+      await page.getByText('Managing devices needs a token with the pins:write scope').waitFor()
+      expect(await page.getByRole('button', { name: 'Create token' }).count()).toBe(0)
+    } finally {
+      await context.close()
+    }
+  })
+})
