@@ -4,8 +4,12 @@
  * real Pinery.
  */
 import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { PHONE, pinNames, signIn, useWebApp } from '../fixtures/browser.js'
+import { PHONE, pinNames, signIn, uploadThroughPage, useWebApp } from '../fixtures/browser.js'
+import { blocksOf, carOf, fileDag } from '../fixtures/content.js'
 import { fileCidOf } from '../fixtures/origin.js'
 
 // Browser globals, used only inside page.evaluate callbacks (which run in Chromium).
@@ -161,6 +165,24 @@ describe('a token that may read but not write', () => {
       expect(await page.getByRole('button', { name: 'Create token' }).count()).toBe(0)
     } finally {
       await context.close()
+    }
+  })
+})
+
+describe('a CAR uploaded through the page', () => {
+  it('is named after its file when no name is given, as files are', async () => {
+    const dag = await fileDag(randomBytes(1000))
+    const dir = await mkdtemp(join(tmpdir(), 'pinery-car-'))
+    const { context, page } = await web.open()
+    try {
+      await signIn(page, web.svc.tokens.alice as string)
+      await uploadThroughPage(page, dir, 'site-build.car', await carOf([dag.root], await blocksOf(dag)), '#pick-car')
+      // Old code: "(no name)", although the field's hint says the name defaults to the file's.
+      await page.locator('.detail h1').filter({ hasText: 'site-build.car' }).waitFor()
+      expect(await pinNames(web.svc, 'alice')).toContain('site-build.car')
+    } finally {
+      await context.close()
+      await rm(dir, { recursive: true, force: true })
     }
   })
 })

@@ -172,7 +172,8 @@ function uploader (ctx) {
     if (car != null) {
       body = car
       contentType = 'application/vnd.ipld.car'
-      if (given !== '') params.set('name', given)
+      // As the hint says, and as for files: a CAR's pin was "(no name)" among the person's named ones.
+      params.set('name', given || car.name)
     } else if (items.length === 1 && folder == null) {
       body = items[0].file
       contentType = 'application/octet-stream'
