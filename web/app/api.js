@@ -25,7 +25,7 @@ export function keepSessionKey (key) {
   try {
     if (key == null) localStorage.removeItem(KEY)
     else localStorage.setItem(KEY, key)
-  } catch { /* storage off: changes will ask to sign in again */ }
+  } catch { /* storage off: the key lives as long as this page; a reload asks to sign in again */ }
 }
 
 function storedKey () {
