@@ -15,6 +15,9 @@ import type { SessionStore } from '../web/sessions.js'
 import type { RequestHandler, Response } from 'express'
 
 const BEARER = /^Bearer[ ]+([\x21-\x7e]+)[ ]*$/i
+/** Why a session cookie (or the page's key without one) no longer signs in: said so a person knows why. */
+const SESSION_ENDED = 'the session has ended (Pinery was restarted, it went unused for 12 hours, or it was signed ' +
+  'out); sign in again'
 
 /**
  * Rejects requests without a valid bearer token or session cookie. A header,
@@ -42,7 +45,7 @@ export function requireToken (
       // A session signed in on https counts only under the __Host- name, which no other site can set.
       if (session == null || session.origin.startsWith('https:') !== cookie.secure) {
         clearSessionCookie(req, res)
-        throw new UnauthorizedError('the session has ended; sign in again')
+        throw new UnauthorizedError(SESSION_ENDED)
       }
       const { secret } = session
       // The scheme too: a page on http://this-host (a network attacker's) is not the https page signed in.
@@ -74,7 +77,12 @@ export function requireToken (
       next()
       return
     }
-    if (header == null || header === '') throw new UnauthorizedError('missing Authorization: Bearer <token> header')
+    if (header == null || header === '') {
+      // The web app sends its session's key on every request: with the key and no cookie, an earlier answer
+      // cleared an ended session's cookie (a restart ends them all), and the page is told that, not jargon.
+      if (req.headers[SESSION_KEY_HEADER] != null) throw new UnauthorizedError(SESSION_ENDED)
+      throw new UnauthorizedError('missing Authorization: Bearer <token> header')
+    }
     const m = BEARER.exec(header)
     if (m == null) throw new UnauthorizedError('malformed Authorization header; expected "Bearer <token>"')
     const secret = m[1] as string

@@ -21,14 +21,39 @@ const KEY = 'pinery.sessionKey'
  * It is no credential alone (the HttpOnly cookie is one); null forgets it.
  */
 export function keepSessionKey (key) {
+  pageKey = key
   try {
     if (key == null) localStorage.removeItem(KEY)
     else localStorage.setItem(KEY, key)
-  } catch { /* storage off: changes will ask to sign in again */ }
+  } catch { /* storage off: the key lives as long as this page; a reload asks to sign in again */ }
 }
 
-function sessionKey () {
+function storedKey () {
   try { return localStorage.getItem(KEY) } catch { return null }
+}
+
+// The key this page signed in with, held here too: another tab of this origin that signs in (perhaps as someone
+// else) writes its own key to the shared storage and its cookie over this page's. Were this page to send the
+// stored key, its requests would act as that tab's user under this page's name (a token made on "Devices of
+// alice" went to bob); sending its own, the server refuses them (401) until onSessionKeyChanged has caught up.
+let pageKey = storedKey()
+
+function sessionKey () {
+  return pageKey
+}
+
+/**
+ * Calls fn() when another tab of this origin signs in or out (its session key in the shared storage changed):
+ * the session cookie is shared too, so this page now speaks for that tab's session, or for none.
+ */
+export function onSessionKeyChanged (fn) {
+  addEventListener('storage', e => {
+    if (e.key !== KEY && e.key !== null) return
+    const key = storedKey()
+    if (key === pageKey) return
+    pageKey = key
+    fn()
+  })
 }
 
 /**

@@ -132,3 +132,24 @@ export function shellQuote (s) {
 export function page (title) {
   document.title = `${title} · Pinery`
 }
+
+/**
+ * Runs `handler` (async) on the form's submit, with its submit buttons disabled until it ends: a double click
+ * (or Enter pressed twice) otherwise sent the request twice, making two pins, or two tokens of one label whose
+ * first secret was never shown.
+ */
+export function onSubmit (form, handler) {
+  form.addEventListener('submit', async e => {
+    e.preventDefault()
+    if (form.dataset.busy != null) return
+    form.dataset.busy = ''
+    const buttons = [...form.querySelectorAll('button[type=submit]')]
+    for (const b of buttons) b.disabled = true
+    try {
+      await handler(e)
+    } finally {
+      delete form.dataset.busy
+      for (const b of buttons) b.disabled = false
+    }
+  })
+}

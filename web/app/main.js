@@ -1,6 +1,6 @@
 // The page: who is signed in, the menu their scope allows, and a hash router
 // (#/pins, #/pins/<id>, #/add, #/devices, #/webhooks, #/usage, #/admin).
-import { api, keepSessionKey, onSignedOut } from './api.js'
+import { api, keepSessionKey, onSessionKeyChanged, onSignedOut } from './api.js'
 import { h, message, replace } from './dom.js'
 import { renderSignIn } from './pages/signin.js'
 import { listPath, renderPins } from './pages/pins.js'
@@ -104,14 +104,29 @@ function route () {
   cleanup = page() ?? null
 }
 
-onSignedOut(err => {
+function signedOut (reason) {
   if (session == null) return
   session = null
   routed++
+  if (cleanup != null) { cleanup(); cleanup = null }
   shownPath = 'signin'
   replace(main)
   showChrome()
-  renderSignIn(main, { onSignedIn: signedIn, reason: err.details })
+  renderSignIn(main, { onSignedIn: signedIn, reason })
+}
+
+onSignedOut(err => signedOut(err.details))
+
+// Another tab signed in (perhaps as someone else) or out, and the cookie it shares with this one changed:
+// this page follows, instead of showing one person's name while it speaks for another.
+onSessionKeyChanged(async () => {
+  let next = null
+  try { next = await api('/session', { signIn: true }) } catch { /* no session now */ }
+  if (next == null) { signedOut('you signed out in another tab'); return }
+  if (session == null) { signedIn(next); return }
+  const same = next.tokenId === session.tokenId
+  session = next
+  if (!same) route()
 })
 
 document.getElementById('sign-out').addEventListener('click', async () => {

@@ -23,9 +23,12 @@ export function progressOf (p) {
   }
   const fetched = /^fetched (\d+) blocks, (\d+) bytes$/.exec(details ?? '')
   if (fetched != null) {
-    return h('span', { class: 'progress' },
-      h('progress', { 'aria-label': 'fetching' }),
-      h('small', {}, `${Number(fetched[1]).toLocaleString()} blocks, ${bytes(Number(fetched[2]))} fetched`))
+    const blocks = Number(fetched[1])
+    // No block yet: "0 blocks, 0 B fetched" left a person wondering whether anything happens at all.
+    const text = blocks === 0
+      ? 'no block yet: looking for a peer that has it'
+      : `${blocks.toLocaleString()} block${blocks === 1 ? '' : 's'}, ${bytes(Number(fetched[2]))} fetched`
+    return h('span', { class: 'progress' }, h('progress', { 'aria-label': 'fetching' }), h('small', {}, text))
   }
   return h('span', { class: 'progress' }, h('progress', { 'aria-label': p.status }), h('small', {}, details ?? p.status))
 }

@@ -2,7 +2,7 @@
 // creates one and shows its secret once. Used by Devices (your own, through
 // /tokens) and by Administration (anyone's, through /users/{name}/tokens).
 import { api } from './api.js'
-import { copyButton, field, h, message, replace, when } from './dom.js'
+import { copyButton, field, h, message, onSubmit, replace, when } from './dom.js'
 import { explain } from './pages/add.js'
 
 const SCOPES = ['pins:add', 'pins:read', 'pins:write', 'admin']
@@ -55,8 +55,7 @@ export function tokenManager (box, { base, maxScope, currentTokenId, onRevokedSe
         }, 'Revoke')))))))
   }
 
-  form.addEventListener('submit', async e => {
-    e.preventDefault()
+  onSubmit(form, async () => {
     error.replaceChildren()
     secretBox.replaceChildren()
     const body = { label: label.value.trim(), scope: scope.value }

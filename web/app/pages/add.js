@@ -2,7 +2,7 @@
 // files, a whole folder with its paths (pickers or drag and drop), or a CAR,
 // with an upload progress bar. The new pin opens.
 import { api, upload } from '../api.js'
-import { bytes, field, h, message, page, replace } from '../dom.js'
+import { bytes, field, h, message, onSubmit, page, replace } from '../dom.js'
 import { remember } from '../pin-view.js'
 
 /** "key=value" lines (or a JSON object) → an object; undefined when empty. */
@@ -52,6 +52,11 @@ function commonFolder (items) {
   return items.every(i => i.path.startsWith(`${first[0]}/`)) ? first[0] : null
 }
 
+// Pinery dials a loopback or LAN origin only where the operator allows it: without a word here, a pin naming the
+// person's own kubo on 192.168.x.x just waited for a block that never came, then failed.
+const ORIGINS_HINT = 'Addresses of peers that have it, one per line, each ending /p2p/<peer ID>. ' +
+  'Loopback and private (LAN) addresses are dialed only where PINERY_DIAL_ALLOW on the server allows them.'
+
 function pinByCid (ctx) {
   const cid = h('input', { type: 'text', name: 'cid', required: true, spellcheck: 'false', placeholder: 'bafy…' })
   const name = h('input', { type: 'text', name: 'name', maxlength: 255 })
@@ -62,12 +67,11 @@ function pinByCid (ctx) {
     h('h2', { id: 'pin-title' }, 'Pin a CID'),
     field('CID', cid),
     field('Name (optional)', name),
-    field('Origins (optional)', origins, 'Addresses of peers that have it, one per line, each ending /p2p/<peer ID>'),
+    field('Origins (optional)', origins, ORIGINS_HINT),
     field('Meta (optional)', meta, 'key=value, one per line'),
     error,
     h('button', { type: 'submit', class: 'primary' }, 'Pin'))
-  form.addEventListener('submit', async e => {
-    e.preventDefault()
+  onSubmit(form, async () => {
     error.replaceChildren()
     const body = { cid: cid.value.trim() }
     if (name.value.trim() !== '') body.name = name.value.trim()
@@ -168,7 +172,8 @@ function uploader (ctx) {
     if (car != null) {
       body = car
       contentType = 'application/vnd.ipld.car'
-      if (given !== '') params.set('name', given)
+      // As the hint says, and as for files: a CAR's pin was "(no name)" among the person's named ones.
+      params.set('name', given || car.name)
     } else if (items.length === 1 && folder == null) {
       body = items[0].file
       contentType = 'application/octet-stream'

@@ -3,7 +3,7 @@
 // any user's devices; and the node: health checks, peer ID, delegates,
 // queue, connections, blocks and bytes stored, and a backup to download.
 import { api, withKey } from '../api.js'
-import { bytes, copyButton, field, h, message, page, parseBytes, replace, when } from '../dom.js'
+import { bytes, copyButton, field, h, message, onSubmit, page, parseBytes, replace, when } from '../dom.js'
 import { tokenManager } from '../tokens.js'
 import { explain } from './add.js'
 import { usageBars } from './usage.js'
@@ -27,8 +27,7 @@ function userCard (u, reload) {
   const error = h('div', { 'aria-live': 'polite' })
   const edit = h('form', { class: 'inline' }, field('Role', role), field('Byte quota', qb, 'e.g. 50GiB; empty: no limit'), field('Pin quota', qp),
     h('button', { type: 'submit' }, 'Save'))
-  edit.addEventListener('submit', async e => {
-    e.preventDefault()
+  onSubmit(edit, async () => {
     error.replaceChildren()
     try {
       const quota = { bytes: quotaValue(qb.value, parseBytes, 'Byte quota'), pins: quotaValue(qp.value, Number, 'Pin quota') }
@@ -75,8 +74,7 @@ function createUserForm (reload) {
     h('div', { class: 'inline' }, field('Name', name, 'lowercase letters, digits and -'), field('Role', role),
       field('Byte quota', qb, 'e.g. 50GiB'), field('Pin quota', qp)),
     error, h('button', { type: 'submit', class: 'primary' }, 'Create user'))
-  form.addEventListener('submit', async e => {
-    e.preventDefault()
+  onSubmit(form, async () => {
     error.replaceChildren()
     try {
       const body = { name: name.value.trim(), role: role.value }

@@ -2,7 +2,7 @@
 // replace, delete, retry a failed one, and its content through /ipfs/ (a
 // file preview or download, a directory's listing, the CAR).
 import { api, withKey } from '../api.js'
-import { bytes, copyButton, field, h, message, page, replace, shellQuote, when } from '../dom.js'
+import { bytes, copyButton, field, h, message, onSubmit, page, replace, shellQuote, when } from '../dom.js'
 import { watchPins } from '../live.js'
 import { inFlight, progressOf, recalled, remember, statusBadge } from '../pin-view.js'
 import { explain } from './add.js'
@@ -69,10 +69,12 @@ function actions (p, ctx, error) {
     try {
       const status = await api(`/pins/${encodeURIComponent(p.requestid)}`, { method: 'POST', body: { ...p.pin, cid: newCid } })
       remember(status)
-      ctx.navigate(`#/pins/${encodeURIComponent(status.requestid)}`)
+      // In place of the old request, which is gone: Back then leads to where the person came from, not to
+      // "There is no such pin".
+      ctx.navigate(`#/pins/${encodeURIComponent(status.requestid)}`, { replace: true })
     } catch (err) { error.append(message(explain(err))) }
   }
-  replaceForm.addEventListener('submit', e => { e.preventDefault(); resubmit(cid.value.trim()) })
+  onSubmit(replaceForm, () => resubmit(cid.value.trim()))
   const del = h('button', {
     type: 'button',
     class: 'danger',
@@ -81,12 +83,16 @@ function actions (p, ctx, error) {
       error.replaceChildren()
       try {
         await api(`/pins/${encodeURIComponent(p.requestid)}`, { method: 'DELETE' })
-        ctx.navigate('#/pins')
+        ctx.navigate('#/pins', { replace: true })
       } catch (err) { error.append(message(explain(err))) }
     }
   }, 'Delete')
   const retry = p.status === 'failed'
-    ? h('button', { type: 'button', class: 'primary', onclick: () => resubmit(p.pin.cid) }, 'Retry')
+    ? h('button', {
+        type: 'button',
+        class: 'primary',
+        onclick: async e => { const b = e.currentTarget; b.disabled = true; try { await resubmit(p.pin.cid) } finally { b.disabled = false } }
+      }, 'Retry')
     : null
   return h('section', { class: 'card', 'aria-labelledby': 'actions-title' },
     h('h2', { id: 'actions-title' }, 'Change'), replaceForm, h('p', { class: 'actions' }, retry, del), error)

@@ -1,12 +1,17 @@
 // Sign in by pasting a token: it goes to POST /session in a JSON body and
 // comes back as an HttpOnly cookie; the page never stores it.
 import { api, keepSessionKey } from '../api.js'
-import { field, h, message, page } from '../dom.js'
+import { field, h, message, onSubmit, page } from '../dom.js'
 
 // The operator's first visit comes right after the first start: where that first token is, said here.
 const HINT = 'Paste a token from your admin or from "pinery token create"; the very first one is the admin token ' +
   'Pinery printed when it first started (also in its data dir, in admin-token). It becomes a session cookie; ' +
   'this page never keeps it.'
+
+/** Why the page is signed out; the server's reason often says itself that the session ended. */
+function ended (reason) {
+  return /^the session /.test(reason) ? `${reason[0].toUpperCase()}${reason.slice(1)}.` : `Your session ended: ${reason}`
+}
 
 /** Renders the sign-in form. */
 export function renderSignIn (main, { onSignedIn, reason }) {
@@ -15,12 +20,11 @@ export function renderSignIn (main, { onSignedIn, reason }) {
   const error = h('div', { 'aria-live': 'polite' })
   const form = h('form', { class: 'card narrow', 'aria-labelledby': 'signin-title' },
     h('h1', { id: 'signin-title' }, 'Sign in to Pinery'),
-    reason != null && reason !== '' ? message(`Your session ended: ${reason}`, 'info') : null,
+    reason != null && reason !== '' ? message(ended(reason), 'info') : null,
     field('Access token', input, HINT),
     error,
     h('button', { type: 'submit', class: 'primary' }, 'Sign in'))
-  form.addEventListener('submit', async e => {
-    e.preventDefault()
+  onSubmit(form, async () => {
     error.replaceChildren()
     try {
       const session = await api('/session', { method: 'POST', body: { token: input.value }, signIn: true })
