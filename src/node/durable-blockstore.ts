@@ -38,7 +38,6 @@ import { FsBlockstore } from 'blockstore-fs'
 import { NextToLast, type ShardingStrategy } from 'blockstore-fs/sharding'
 import { NotFoundError, PutFailedError } from 'interface-store'
 import { blockSize } from './block-bytes.js'
-import { createBlockFileWorker, THREAD_MAX_BYTES, type BlockFileWorker } from './block-file-worker.js'
 import { createDirectWriter, type DirectWriter } from './direct-write.js'
 import { fsCall } from './fs-call.js'
 import { fsyncPath, writeNewFile, type Bytes } from './block-files.js'
@@ -67,9 +66,6 @@ const EARLY_SYNC_FILES = 256
  */
 const KEPT_OPEN_MAX = SYNCFS_AFTER_FILES
 
-/** Round ten's experiment (RESULTS.md): puts through block-file-worker.ts. Measured no gain; reverted. */
-const USE_THREAD = true
-
 /** A blockstore-fs whose puts are fsynced, with a barrier for directory entries. */
 export class DurableFsBlockstore extends FsBlockstore {
   // blockstore-fs's default layout, kept here too: its own copy is private.
@@ -88,8 +84,6 @@ export class DurableFsBlockstore extends FsBlockstore {
   private readonly direct: DirectWriter = createDirectWriter()
   // syncfs without forking the service for each (sync-helper.ts); started with the store, while the heap is small.
   private readonly syncHelper: SyncHelper = createSyncHelper()
-  // A whole put (and has) in one hand-off (block-file-worker.ts); undefined: every put on the main thread's path.
-  private readonly thread: BlockFileWorker | undefined = USE_THREAD ? createBlockFileWorker() : undefined
 
   constructor (location: string) {
     const sharding = new NextToLast()
@@ -129,9 +123,6 @@ export class DurableFsBlockstore extends FsBlockstore {
   override async has (key: CID, options?: { signal?: AbortSignal }): Promise<boolean> {
     options?.signal?.throwIfAborted()
     const { dir, file } = this.sharding.encode(key)
-    if (this.thread != null) {
-      try { return await this.thread.has(join(this.path, dir, file)) } catch {} // the thread ended: as below
-    }
     // One access(2) through the callback API: blockstore-fs's has() adds a promise-based call and a
     // signal race per block, measured at ~3× the main-thread cost of the system call itself.
     return await new Promise(resolve => { fs.access(join(this.path, dir, file), err => { resolve(err == null) }) })
@@ -147,22 +138,9 @@ export class DurableFsBlockstore extends FsBlockstore {
       options?.signal?.throwIfAborted()
       await this.ensureDir(dirname(path))
       const pieces = val instanceof Uint8Array ? [val] : Array.isArray(val) ? val as Uint8Array[] : undefined
-      const size = pieces != null ? blockSize(pieces) : Infinity
-      if (this.thread != null && size <= THREAD_MAX_BYTES) {
-        const keep = this.keptOpen < KEPT_OPEN_MAX
-        if (keep) this.keptOpen++
-        let fd: number | undefined
-        try {
-          fd = await this.thread.put(temp, path, pieces as Uint8Array[], size, keep)
-        } finally {
-          if (keep && fd == null) this.keptOpen--
-        }
-        this.stored(path, fd)
-        return key
-      }
       // A direct write closes its file (its fsync at sync() opens it again: one per large block); the
       // buffered path keeps the descriptor for the fsync, which small blocks' pins are dominated by.
-      const direct = pieces != null && await this.direct.write(temp, pieces, size)
+      const direct = pieces != null && await this.direct.write(temp, pieces, blockSize(pieces))
       const keep = !direct && this.keptOpen < KEPT_OPEN_MAX
       if (keep) this.keptOpen++
       const fd = direct
@@ -174,7 +152,16 @@ export class DurableFsBlockstore extends FsBlockstore {
         if (fd != null) void this.closeKept(fd)
         throw err
       }
-      this.stored(path, fd)
+      // The same block put twice since the last sync: the newer file is the one at the path.
+      const older = this.dirtyFiles.get(path)
+      if (older != null) void this.closeKept(older)
+      this.dirtyFiles.set(path, fd)
+      this.dirtyDirs.add(dirname(path))
+      if (this.dirtyFiles.size >= this.earlySyncAt && this.syncing == null) {
+        // Failed, its files stay dirty for the next sync(), which every pin waits for; no retry per put.
+        this.sync().then(() => { this.earlySyncAt = EARLY_SYNC_FILES },
+          () => { this.earlySyncAt = this.dirtyFiles.size + EARLY_SYNC_FILES })
+      }
       return key
     } catch (err) {
       // A shard directory removed behind our back is made again by the next put.
@@ -233,22 +220,7 @@ export class DurableFsBlockstore extends FsBlockstore {
       await this.closeKept(fd)
     }
     this.syncHelper.close()
-    await this.thread?.close()
     await super.close()
-  }
-
-  /** Notes a file put (its descriptor when kept open) for the next sync; starts one early past EARLY_SYNC_FILES. */
-  private stored (path: string, fd: number | undefined): void {
-    // The same block put twice since the last sync: the newer file is the one at the path.
-    const older = this.dirtyFiles.get(path)
-    if (older != null) void this.closeKept(older)
-    this.dirtyFiles.set(path, fd)
-    this.dirtyDirs.add(dirname(path))
-    if (this.dirtyFiles.size >= this.earlySyncAt && this.syncing == null) {
-      // Failed, its files stay dirty for the next sync(), which every pin waits for; no retry per put.
-      this.sync().then(() => { this.earlySyncAt = EARLY_SYNC_FILES },
-        () => { this.earlySyncAt = this.dirtyFiles.size + EARLY_SYNC_FILES })
-    }
   }
 
   /** Closes a descriptor kept open by put(). */
