@@ -24,7 +24,8 @@
  * of user CPU (medians of 8). What is left per block is the kernel's:
  * creating the temp file's inode costs 0.1–1 ms of system CPU on this
  * machine's ext4 after mass removals, ~10× the 256 KiB write and 50× the
- * rename (see scripts/bench/RESULTS.md, "CPU per byte of the receiver").
+ * rename (see scripts/bench/RESULTS.md, "CPU per byte of the receiver"),
+ * ~13 µs once the shard directories are spread over the disk (spread-dirs.ts).
  * Large blocks are written around the page cache (direct-write.ts): the
  * buffered copy into fresh page-cache pages was half of a 1 GiB pin's file
  * system CPU here (RESULTS.md, round six).
@@ -40,6 +41,7 @@ import { blockSize } from './block-bytes.js'
 import { createDirectWriter, type DirectWriter } from './direct-write.js'
 import { fsCall } from './fs-call.js'
 import { fsyncPath, writeNewFile, type Bytes } from './block-files.js'
+import { spreadSubdirectories } from './spread-dirs.js'
 import { createSyncHelper, type SyncHelper } from './sync-helper.js'
 import type { CID } from 'multiformats/cid'
 
@@ -87,6 +89,12 @@ export class DurableFsBlockstore extends FsBlockstore {
     const sharding = new NextToLast()
     super(location, { shardingStrategy: sharding })
     this.sharding = sharding
+  }
+
+  override async open (): Promise<void> {
+    await super.open()
+    // Shard directories made from now on go to block groups of their own (spread-dirs.ts for why).
+    await spreadSubdirectories(this.path)
   }
 
   override async * get (key: CID, options?: { signal?: AbortSignal }): AsyncGenerator<Uint8Array> {
