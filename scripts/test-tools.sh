@@ -22,6 +22,8 @@ command -v cc >/dev/null || missing+=(gcc libc6-dev)
 # util-linux: the O_DIRECT block-write test asks fincore which of a file's pages are in the page cache, and the
 # connection-flood test lowers the service's open-file limit with prlimit.
 { command -v fincore && command -v prlimit; } >/dev/null || missing+=(util-linux)
+# e2fsprogs: the blockstore flags its directory with chattr +T (src/node/spread-dirs.ts); its test reads lsattr.
+{ command -v chattr && command -v lsattr; } >/dev/null || missing+=(e2fsprogs)
 if (( ${#missing[@]} )); then
   echo "test-tools: installing ${missing[*]} from Debian's packages" >&2
   if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
