@@ -23,7 +23,8 @@
  * the cursors and parked entries, failure-policy.ts handles failed attempts
  * (backoff, parking, disabling), this module delivers.
  */
-import { prepare, sendTo, type AttemptResult } from './deliver.js'
+import { createSender } from './sender.js'
+import type { AttemptResult } from './deliver.js'
 import { entryOf, keyOf, matches, type Entry } from './outbox-entries.js'
 import { createFailurePolicy } from './failure-policy.js'
 import { newLane, put, remove, type Lane } from './lane.js'
@@ -59,7 +60,8 @@ export interface OutboxComponents {
   db: Level<string, Uint8Array>
   store: Pick<WebhookStore, 'all' | 'get' | 'update' | 'recordAttempt'>
   events: Pick<EventLog, 'subscribe' | 'get' | 'read' | 'published'>
-  policy: Pick<TargetPolicy, 'lookup' | 'refusal'>
+  /** Its settings: the delivery worker builds the same policy from them (sender.ts). */
+  policy: Pick<TargetPolicy, 'settings'>
   logger: Logger
 }
 
@@ -96,6 +98,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
   const durable = createLaneStore({ db: components.db, store, events, log })
   const { failed } = createFailurePolicy(init, { store, durable, log })
   const stopping = new AbortController()
+  const sender = createSender({ policy: components.policy.settings, signal: stopping.signal })
   /** Attempts in flight, and who waits for them to end (stop). */
   let active = 0
   let drained: (() => void) | undefined
@@ -136,14 +139,11 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     }
     const fail = (err: unknown): void => { log.error({ err, webhook: hook.id }, 'delivery bookkeeping failed') }
     try {
-      lane.target ??= prepare(hook.url, hook.secret, components.policy)
-      const eventId = String(entry.id)
-      const s = {
-        eventId, body: entry.body, timeoutMs: init.timeoutMs, signal: stopping.signal, alone: entry.attempts > 0
-      }
-      sendTo(lane.target, s, (result) => {
+      lane.target ??= sender.target(hook.url, hook.secret)
+      const s = { eventId: entry.id, body: entry.body, timeoutMs: init.timeoutMs, alone: entry.attempts > 0 }
+      sender.post(lane.target, s, (result) => {
         let after: Promise<void> | undefined
-        try { after = outcome(lane, hook, entry, eventId, result) } catch (err) { fail(err) }
+        try { after = outcome(lane, hook, entry, String(entry.id), result) } catch (err) { fail(err) }
         if (after == null) ended()
         else void after.catch(fail).finally(ended)
       })
@@ -285,6 +285,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
       if (active > 0) await new Promise<void>(resolve => { drained = resolve })
       await Promise.allSettled([...lanes.values()].map(async lane => await lane.op))
       await writeCursors()
+      await sender.stopped()
     }
   }
 }
