@@ -29,7 +29,9 @@
  * deployment they are other machines, and on this 2-core machine their ~1 CPU-s per run otherwise
  * competes with Pinery as if it were Pinery's own cost. They still get every core-moment Pinery leaves
  * idle, so every event still reaches them (later: the delivery lag rises). `--nice 0` is the same-priority
- * mode of rounds four to seven; `--nice 19,0` runs both, side by side, as separate variants.
+ * mode of rounds four to seven; `--nice 19,0` runs both, side by side, as separate variants. `--nice idle`
+ * runs them under SCHED_IDLE (`chrt --idle 0`): Linux then preempts them at once for any other task that
+ * wakes, which nice 19 does not (a woken Pinery thread could wait for a nice-19 receiver's time slice to end).
  *
  * `--gc 1` (the default) preloads gc-stats.mjs into the service (through PINERY_NODE_FLAGS): each run also
  * reports, until settled, V8's young collections (ms, count), what they promoted to the old generation, what
@@ -137,10 +139,12 @@ interface Stats {
   connections?: number
 }
 
-/** A receiver (or, with `args`, the stream client) at niceness `nice`. */
-async function startReceiver (nice: number, args: string[] = []): Promise<{ child: ChildProcess, url: string }> {
-  const child = spawn(process.execPath, args.length > 0 ? args : [RECEIVER], { stdio: ['ignore', 'pipe', 'inherit'] })
-  if (nice !== 0) setPriority(child.pid as number, nice)
+/** A receiver (or, with `args`, the stream client) at niceness `nice` (a number, or `idle`: SCHED_IDLE). */
+async function startReceiver (nice: string, args: string[] = []): Promise<{ child: ChildProcess, url: string }> {
+  const argv = [process.execPath, ...(args.length > 0 ? args : [RECEIVER])]
+  const [file, ...rest] = (nice === 'idle' ? ['chrt', '--idle', '0', ...argv] : argv) as [string, ...string[]]
+  const child = spawn(file, rest, { stdio: ['ignore', 'pipe', 'inherit'] })
+  if (nice !== 'idle' && Number(nice) !== 0) setPriority(child.pid as number, Number(nice))
   const port = await new Promise<number>((resolve) => {
     child.stdout?.once('data', (d: Buffer) => { resolve((JSON.parse(d.toString()) as { port: number }).port) })
   })
@@ -176,7 +180,7 @@ const dataDirs: string[] = []
 /** One run of the build `script`; with notifications when `notify`, their receivers at niceness `nice`. */
 async function runOnce (
   origin: { addrs: string[], child: ChildProcess }, cids: string[], notify: boolean, script: string, label: string,
-  nice = 0
+  nice = '0'
 ): Promise<string[]> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-events-'))
   dataDirs.push(dataDir)
@@ -347,9 +351,9 @@ try {
   const variants: Array<() => Promise<string[]>> = [
     async () => await runOnce(from, cids, false, values.server, '')
   ]
-  const nices = values.nice.split(',').map(Number)
+  const nices = values.nice.split(',')
   for (const nice of nices) {
-    const mode = nices.length > 1 || nice !== 19 ? ` [nice ${nice}]` : ''
+    const mode = nices.length > 1 || nice !== '19' ? ` [nice ${nice}]` : ''
     variants.push(async () => await runOnce(from, cids, true, values.server, mode, nice))
     for (const spec of values.baseline ?? []) {
       const [label, path] = spec.includes('=') ? spec.split('=', 2) as [string, string] : ['baseline', spec]
