@@ -8,7 +8,7 @@
  * CPU in a profile of 60,000 POSTs, 2026-11-30).
  */
 import type { Entry } from './outbox-entries.js'
-import type { SendTarget } from './sender.js'
+import type { Target } from './deliver.js'
 
 /** A webhook's lane. */
 export interface Lane {
@@ -36,7 +36,7 @@ export interface Lane {
   timer?: NodeJS.Timeout
   pumpScheduled: boolean
   /** The webhook's URL and key, prepared at its first delivery. */
-  target?: SendTarget
+  target?: Target
 }
 
 /** A lane at `cursor`. */

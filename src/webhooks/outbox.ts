@@ -23,8 +23,7 @@
  * the cursors and parked entries, failure-policy.ts handles failed attempts
  * (backoff, parking, disabling), this module delivers.
  */
-import { createSender } from './sender.js'
-import type { AttemptResult } from './deliver.js'
+import { prepare, sendTo, type AttemptResult } from './deliver.js'
 import { entryOf, keyOf, matches, type Entry } from './outbox-entries.js'
 import { createFailurePolicy } from './failure-policy.js'
 import { newLane, put, remove, type Lane } from './lane.js'
@@ -60,8 +59,7 @@ export interface OutboxComponents {
   db: Level<string, Uint8Array>
   store: Pick<WebhookStore, 'all' | 'get' | 'update' | 'recordAttempt'>
   events: Pick<EventLog, 'subscribe' | 'get' | 'read' | 'published'>
-  /** Its settings: the delivery worker builds the same policy from them (sender.ts). */
-  policy: Pick<TargetPolicy, 'settings'>
+  policy: Pick<TargetPolicy, 'lookup' | 'refusal'>
   logger: Logger
 }
 
@@ -98,7 +96,6 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
   const durable = createLaneStore({ db: components.db, store, events, log })
   const { failed } = createFailurePolicy(init, { store, durable, log })
   const stopping = new AbortController()
-  const sender = createSender({ policy: components.policy.settings, signal: stopping.signal })
   /** Attempts in flight, and who waits for them to end (stop). */
   let active = 0
   let drained: (() => void) | undefined
@@ -139,11 +136,14 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     }
     const fail = (err: unknown): void => { log.error({ err, webhook: hook.id }, 'delivery bookkeeping failed') }
     try {
-      lane.target ??= sender.target(hook.url, hook.secret)
-      const s = { eventId: entry.id, body: entry.body, timeoutMs: init.timeoutMs, alone: entry.attempts > 0 }
-      sender.post(lane.target, s, (result) => {
+      lane.target ??= prepare(hook.url, hook.secret, components.policy)
+      const eventId = String(entry.id)
+      const s = {
+        eventId, body: entry.body, timeoutMs: init.timeoutMs, signal: stopping.signal, alone: entry.attempts > 0
+      }
+      sendTo(lane.target, s, (result) => {
         let after: Promise<void> | undefined
-        try { after = outcome(lane, hook, entry, String(entry.id), result) } catch (err) { fail(err) }
+        try { after = outcome(lane, hook, entry, eventId, result) } catch (err) { fail(err) }
         if (after == null) ended()
         else void after.catch(fail).finally(ended)
       })
@@ -285,7 +285,6 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
       if (active > 0) await new Promise<void>(resolve => { drained = resolve })
       await Promise.allSettled([...lanes.values()].map(async lane => await lane.op))
       await writeCursors()
-      await sender.stopped()
     }
   }
 }

@@ -23,8 +23,6 @@ export interface TargetPolicy {
   lookup: LookupFunction
   /** Why `address` may not be called (reached as `host`), or undefined when it may. */
   refusal(host: string, address: string): string | undefined
-  /** What it was made from: the delivery worker (sender.ts) makes the same policy in its own thread. */
-  settings: TargetPolicyInit
 }
 
 /** What the policy is given. */
@@ -132,9 +130,6 @@ export function createTargetPolicy (init: TargetPolicyInit): TargetPolicy {
 
   return {
     refusal,
-    settings: {
-      allow: [...init.allow], ...(init.ownAddresses != null ? { ownAddresses: [...init.ownAddresses] } : {})
-    },
     parseUrl (value) {
       let url: URL
       try { url = new URL(value) } catch { throw new InvalidRequestError('url: not a valid absolute URL') }
