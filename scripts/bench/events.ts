@@ -90,16 +90,19 @@ async function cpuSeconds (pid: number): Promise<number> {
 /**
  * User and system CPU seconds of a process so far, and of its main thread (the event loop); `waited`: the
  * seconds its main thread was ready to run but waited for a core (/proc/<pid>/task/<pid>/schedstat's
- * run_delay), what the 2 shared cores cost the event loop's critical path.
+ * run_delay), what the 2 shared cores cost the event loop's critical path; `switches`: how often it gave up a
+ * core (voluntary context switches: each is a sleep and a wake-up, which on busy cores may wait).
  */
 async function cpuSplit (pid: number):
-Promise<{ user: number, sys: number, main: number, mainSys: number, waited: number }> {
+Promise<{ user: number, sys: number, main: number, mainSys: number, waited: number, switches: number }> {
   const ticks = async (path: string): Promise<number[]> =>
     ((await readFile(path, 'utf8')).split(') ')[1]?.split(' ') ?? []).slice(11, 13).map(Number)
   const [user = 0, sys = 0] = await ticks(`/proc/${pid}/stat`)
   const [mu = 0, ms = 0] = await ticks(`/proc/${pid}/task/${pid}/stat`)
   const waited = Number((await readFile(`/proc/${pid}/task/${pid}/schedstat`, 'utf8')).split(' ')[1]) / 1e9
-  return { user: user / 100, sys: sys / 100, main: (mu + ms) / 100, mainSys: ms / 100, waited }
+  const status = await readFile(`/proc/${pid}/task/${pid}/status`, 'utf8')
+  const switches = Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1])
+  return { user: user / 100, sys: sys / 100, main: (mu + ms) / 100, mainSys: ms / 100, waited, switches }
 }
 
 /** The machine's CPU ticks so far, busy and all (/proc/stat's first line): how saturated the cores were. */
@@ -247,7 +250,8 @@ async function runOnce (
     process.stderr.write(`  Pinery until settled: user ${(split.user - splitBefore.user).toFixed(1)} s, system ` +
       `${(split.sys - splitBefore.sys).toFixed(1)} s, main thread ${(split.main - splitBefore.main).toFixed(1)} s ` +
       `(system ${(split.mainSys - splitBefore.mainSys).toFixed(1)} s) ` +
-      `(waited for a core ${(split.waited - splitBefore.waited).toFixed(2)} s); ` +
+      `(waited for a core ${(split.waited - splitBefore.waited).toFixed(2)} s, ` +
+      `${split.switches - splitBefore.switches} sleeps); ` +
       `GC young ms / count / promoted / allocated old / other pauses: ${gc}; ` +
       `load ${loadavg()[0]?.toFixed(1)}\n`)
     postMs.sort((a, b) => a - b)
