@@ -29,7 +29,9 @@
  * deployment they are other machines, and on this 2-core machine their ~1 CPU-s per run otherwise
  * competes with Pinery as if it were Pinery's own cost. They still get every core-moment Pinery leaves
  * idle, so every event still reaches them (later: the delivery lag rises). `--nice 0` is the same-priority
- * mode of rounds four to seven; `--nice 19,0` runs both, side by side, as separate variants.
+ * mode of rounds four to seven; `--nice 19,0` runs both, side by side, as separate variants. `--nice idle`
+ * runs them under SCHED_IDLE (`chrt --idle 0`): Linux then preempts them at once for any other task that
+ * wakes, which nice 19 does not (a woken Pinery thread could wait for a nice-19 receiver's time slice to end).
  *
  * `--gc 1` (the default) preloads gc-stats.mjs into the service (through PINERY_NODE_FLAGS): each run also
  * reports, until settled, V8's young collections (ms, count), what they promoted to the old generation, what
@@ -63,7 +65,9 @@ const { values } = parseArgs({
     /** The receivers' and stream client's niceness; a comma list runs each as its own variant. */
     nice: { type: 'string', default: '19' },
     /** 1: the service runs with gc-stats.mjs preloaded; its young collections and promotion are reported. */
-    gc: { type: 'string', default: '1' }
+    gc: { type: 'string', default: '1' },
+    /** 1: with `--gc 1`, also the service's event-loop delay and utilization while pinning (a 1 ms timer). */
+    loop: { type: 'string', default: '0' }
   }
 })
 const count = Number(values.count)
@@ -83,13 +87,29 @@ async function cpuSeconds (pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
-/** User and system CPU seconds of a process so far, and of its main thread (the event loop). */
-async function cpuSplit (pid: number): Promise<{ user: number, sys: number, main: number }> {
+/**
+ * User and system CPU seconds of a process so far, and of its main thread (the event loop); `waited`: the
+ * seconds its main thread was ready to run but waited for a core (/proc/<pid>/task/<pid>/schedstat's
+ * run_delay), what the 2 shared cores cost the event loop's critical path; `switches`: how often it gave up a
+ * core (voluntary context switches: each is a sleep and a wake-up, which on busy cores may wait).
+ */
+async function cpuSplit (pid: number):
+Promise<{ user: number, sys: number, main: number, mainSys: number, waited: number, switches: number }> {
   const ticks = async (path: string): Promise<number[]> =>
     ((await readFile(path, 'utf8')).split(') ')[1]?.split(' ') ?? []).slice(11, 13).map(Number)
   const [user = 0, sys = 0] = await ticks(`/proc/${pid}/stat`)
   const [mu = 0, ms = 0] = await ticks(`/proc/${pid}/task/${pid}/stat`)
-  return { user: user / 100, sys: sys / 100, main: (mu + ms) / 100 }
+  const waited = Number((await readFile(`/proc/${pid}/task/${pid}/schedstat`, 'utf8')).split(' ')[1]) / 1e9
+  const status = await readFile(`/proc/${pid}/task/${pid}/status`, 'utf8')
+  const switches = Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1])
+  return { user: user / 100, sys: sys / 100, main: (mu + ms) / 100, mainSys: ms / 100, waited, switches }
+}
+
+/** The machine's CPU ticks so far, busy and all (/proc/stat's first line): how saturated the cores were. */
+async function machineTicks (): Promise<{ busy: number, all: number }> {
+  const fields = (await readFile('/proc/stat', 'utf8')).split('\n')[0]?.split(/\s+/).slice(1, 9).map(Number) ?? []
+  const all = fields.reduce((a, b) => a + b, 0)
+  return { busy: all - (fields[3] ?? 0) - (fields[4] ?? 0), all }
 }
 
 /** The service's GC totals so far (gc-stats.mjs), or undefined without `--gc 1`. */
@@ -98,6 +118,8 @@ interface GcTotals {
   old: { n: number, ms: number }
   promotedMB: number
   oldAllocMB: number
+  /** With `--loop 1`: the event loop since the last report (delay percentiles in ms, utilization 0–1). */
+  loop?: { p50: number, p99: number, max: number, elu: number }
 }
 async function gcTotals (server: { child: ChildProcess, stderr: () => string }): Promise<GcTotals | undefined> {
   if (values.gc !== '1') return undefined
@@ -120,10 +142,12 @@ interface Stats {
   connections?: number
 }
 
-/** A receiver (or, with `args`, the stream client) at niceness `nice`. */
-async function startReceiver (nice: number, args: string[] = []): Promise<{ child: ChildProcess, url: string }> {
-  const child = spawn(process.execPath, args.length > 0 ? args : [RECEIVER], { stdio: ['ignore', 'pipe', 'inherit'] })
-  if (nice !== 0) setPriority(child.pid as number, nice)
+/** A receiver (or, with `args`, the stream client) at niceness `nice` (a number, or `idle`: SCHED_IDLE). */
+async function startReceiver (nice: string, args: string[] = []): Promise<{ child: ChildProcess, url: string }> {
+  const argv = [process.execPath, ...(args.length > 0 ? args : [RECEIVER])]
+  const [file, ...rest] = (nice === 'idle' ? ['chrt', '--idle', '0', ...argv] : argv) as [string, ...string[]]
+  const child = spawn(file, rest, { stdio: ['ignore', 'pipe', 'inherit'] })
+  if (nice !== 'idle' && Number(nice) !== 0) setPriority(child.pid as number, Number(nice))
   const port = await new Promise<number>((resolve) => {
     child.stdout?.once('data', (d: Buffer) => { resolve((JSON.parse(d.toString()) as { port: number }).port) })
   })
@@ -158,13 +182,15 @@ const dataDirs: string[] = []
 
 /** One run of the build `script`; with notifications when `notify`, their receivers at niceness `nice`. */
 async function runOnce (
-  origin: { addrs: string[] }, cids: string[], notify: boolean, script: string, label: string, nice = 0
+  origin: { addrs: string[], child: ChildProcess }, cids: string[], notify: boolean, script: string, label: string,
+  nice = '0'
 ): Promise<string[]> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pinery-bench-events-'))
   dataDirs.push(dataDir)
   const server = await startServerProcess({
     ...serverEnv(dataDir, TOKEN),
-    PINERY_WEBHOOK_ALLOW: '127.0.0.1'
+    PINERY_WEBHOOK_ALLOW: '127.0.0.1',
+    ...(values.loop === '1' ? { BENCH_LOOP_STATS: '1' } : {})
   }, script)
   const receivers = notify
     ? await Promise.all(Array.from({ length: Number(values.webhooks) }, async () => await startReceiver(nice)))
@@ -191,20 +217,29 @@ async function runOnce (
     const gcBefore = await gcTotals(server)
     const cpuBefore = await cpuSeconds(server.child.pid as number)
     const splitBefore = await cpuSplit(server.child.pid as number)
+    const [machineBefore, benchBefore, peerBefore] =
+      [await machineTicks(), process.cpuUsage(), await cpuSeconds(origin.child.pid as number)]
     const started = performance.now()
     let next = 0
+    // Each POST's time to its 202: with `inFlight` at once, pins/s is bounded by inFlight / this.
+    const postMs: number[] = []
     await Promise.all(Array.from({ length: inFlight }, async () => {
       while (next < count) {
         const cid = cids[next++] as string
         const body = JSON.stringify({ cid, origins: origin.addrs })
+        const t = performance.now()
         const res = await fetch(`${server.url}/pins`, { method: 'POST', headers, body })
         if (res.status !== 202) throw new Error(`POST answered ${res.status}: ${await res.text()}`)
+        postMs.push(performance.now() - t)
       }
     }))
+    const posted = performance.now()
     const pinned = await waitSettled(server.url, headers, count, started)
     const settled = performance.now()
     const cpu = (await cpuSeconds(server.child.pid as number) - cpuBefore).toFixed(1)
     const split = await cpuSplit(server.child.pid as number)
+    const [machineAfter, benchUsed, peerAfter] =
+      [await machineTicks(), process.cpuUsage(benchBefore), await cpuSeconds(origin.child.pid as number)]
     const gcAfter = await gcTotals(server)
     const gc = gcBefore == null || gcAfter == null
       ? '–'
@@ -213,9 +248,26 @@ async function runOnce (
         `${(gcAfter.oldAllocMB - gcBefore.oldAllocMB).toFixed(0)} MB / ` +
         `${(gcAfter.old.ms - gcBefore.old.ms).toFixed(0)} ms`
     process.stderr.write(`  Pinery until settled: user ${(split.user - splitBefore.user).toFixed(1)} s, system ` +
-      `${(split.sys - splitBefore.sys).toFixed(1)} s, main thread ${(split.main - splitBefore.main).toFixed(1)} s; ` +
+      `${(split.sys - splitBefore.sys).toFixed(1)} s, main thread ${(split.main - splitBefore.main).toFixed(1)} s ` +
+      `(system ${(split.mainSys - splitBefore.mainSys).toFixed(1)} s) ` +
+      `(waited for a core ${(split.waited - splitBefore.waited).toFixed(2)} s, ` +
+      `${split.switches - splitBefore.switches} sleeps); ` +
       `GC young ms / count / promoted / allocated old / other pauses: ${gc}; ` +
       `load ${loadavg()[0]?.toFixed(1)}\n`)
+    postMs.sort((a, b) => a - b)
+    const q = (p: number): string =>
+      (postMs[Math.min(postMs.length - 1, Math.floor(p * postMs.length))] ?? NaN).toFixed(1)
+    const loop = gcAfter?.loop
+    process.stderr.write(`  all POSTed in ${((posted - started) / 1000).toFixed(2)} s, settled ` +
+      `${((settled - posted) / 1000).toFixed(2)} s later; POST → 202 p50 / p90 / p99 / max ${q(0.5)} / ${q(0.9)} / ` +
+      `${q(0.99)} / ${q(1)} ms` + (loop == null
+      ? '\n'
+      : `; event loop delay p50 / p99 / max ${loop.p50} / ${loop.p99} / ${loop.max} ms, utilization ` +
+        `${(loop.elu * 100).toFixed(0)} %\n`))
+    process.stderr.write(`  the cores until settled: ${(100 * (machineAfter.busy - machineBefore.busy) /
+      (machineAfter.all - machineBefore.all)).toFixed(0)} % busy; this bench ` +
+      `${((benchUsed.user + benchUsed.system) / 1e6).toFixed(1)} CPU-s, ` +
+      `the origin ${(peerAfter - peerBefore).toFixed(1)}\n`)
     const rss = await peakRss(server.child.pid as number)
     const rate = (pinned / ((settled - started) / 1000)).toFixed(0)
     if (!notify) {
@@ -298,17 +350,18 @@ interface Round {
   promoted: number
 }
 const byVariant: Round[][] = []
+const from = { ...origin.value, child: origin.child }
 try {
   const variants: Array<() => Promise<string[]>> = [
-    async () => await runOnce(origin.value, cids, false, values.server, '')
+    async () => await runOnce(from, cids, false, values.server, '')
   ]
-  const nices = values.nice.split(',').map(Number)
+  const nices = values.nice.split(',')
   for (const nice of nices) {
-    const mode = nices.length > 1 || nice !== 19 ? ` [nice ${nice}]` : ''
-    variants.push(async () => await runOnce(origin.value, cids, true, values.server, mode, nice))
+    const mode = nices.length > 1 || nice !== '19' ? ` [nice ${nice}]` : ''
+    variants.push(async () => await runOnce(from, cids, true, values.server, mode, nice))
     for (const spec of values.baseline ?? []) {
       const [label, path] = spec.includes('=') ? spec.split('=', 2) as [string, string] : ['baseline', spec]
-      variants.push(async () => await runOnce(origin.value, cids, true, path, ` (${label})${mode}`, nice))
+      variants.push(async () => await runOnce(from, cids, true, path, ` (${label})${mode}`, nice))
     }
   }
   for (let i = 0; i < Number(values.warmup); i++) {
