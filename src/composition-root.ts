@@ -11,18 +11,14 @@ import { createHealthCheck } from './health.js'
 import { createMetrics } from './metrics.js'
 import { createContentService, createGateway } from './content/index.js'
 import { createEventLog, createEventStreams, createProgressTicker } from './events/index.js'
-import { createHttpApp } from './http/app.js'
-import { connectionCap, perAddressCap } from './connection-limits.js'
-import { listenHttp } from './http/listen.js'
-import { defaultWebDir } from './http/web-routes.js'
-import { createSessionStore } from './web/sessions.js'
+import { connectionCap } from './connection-limits.js'
+import { startHttp } from './compose-http.js'
 import { BITSWAP_OPTIONS, createPineryNode, loadNodeKey } from './node/index.js'
 import { migrateDatastore } from './node/datastore-format.js'
 import { createDialGate } from './node/dial-gate.js'
 import { toPinStatus } from './http/pin-status.js'
 import { createOutbox, createTargetPolicy, createWebhookStore, createWebhooks } from './webhooks/index.js'
 import { cachedBlockstoreUsage, openStores, syncDatastore, writeFileDurably } from './node/storage.js'
-import { createBackupWriter } from './backup/backup-writer.js'
 import { createGcGuard } from './pins/gc-guard.js'
 import { localBlockSource, networkBlockSource } from './pins/dag-walk-sources.js'
 import { createRequestPins } from './pins/request-pins.js'
@@ -46,8 +42,6 @@ import type { PineryNode } from './node/index.js'
 /** How stale the node's block totals in GET /usage/all may be (counting them walks the blockstore). */
 const NODE_USAGE_MAX_AGE_MS = 10_000
 
-/** How long busy keep-alive connections may keep a stopping server open. */
-const HTTP_CLOSE_GRACE_MS = 2000
 /** The pin index saved at clean shutdown (next to `datastore/`), loaded at start when it matches the records. */
 const INDEX_SNAPSHOT_FILE = 'index.snapshot'
 
@@ -256,18 +250,7 @@ export async function createPinery (config: Config, components: PineryComponents
       startedAt,
       metrics
     })
-    const uploadSockets = new WeakSet<object>()
-    const app = createHttpApp({
-      maxBodyBytes: config.maxBodyBytes,
-      metricsToken: config.metricsToken,
-      rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
-      corsOrigins: config.corsOrigins,
-      hosts: { allowed: config.allowedHosts, bindHost: config.httpHost },
-      gatewayAuth: config.gatewayAuth,
-      uploadIdleTimeoutMs: config.requestTimeoutMs,
-      webDir: defaultWebDir(),
-      webhookRetryForMs: config.webhookDisableAfterMs
-    }, {
+    const http = await startHttp(config, {
       pins,
       tokens,
       team,
@@ -278,23 +261,11 @@ export async function createPinery (config: Config, components: PineryComponents
       logger,
       content: uploads,
       gateway,
-      uploads: uploadSockets,
-      sessions: createSessionStore(),
       events,
       streams,
       webhooks,
-      backup: createBackupWriter({ pineryVersion: buildInfo().version },
-        { db: datastore.db, blockstore: stores.blockstore, gc })
+      backupSource: { db: datastore.db, blockstore: stores.blockstore, gc }
     })
-    const httpCap = connectionCap(config.maxHttpConnections)
-    const http = await listenHttp({
-      host: config.httpHost,
-      port: config.httpPort,
-      requestTimeoutMs: config.requestTimeoutMs,
-      closeGraceMs: HTTP_CLOSE_GRACE_MS,
-      maxConnections: httpCap,
-      maxConnectionsPerAddress: perAddressCap(httpCap, config.maxHttpConnectionsPerAddress)
-    }, { app, uploads: uploadSockets, logger })
     cleanup.push(async () => { stopping = true; streams.stop(); await http.close() })
 
     // Only once everything else works, so a failed start leaves no token nobody saw. A generated one is
