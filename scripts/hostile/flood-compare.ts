@@ -40,6 +40,7 @@ async function healthLatencies (url: string, until: Promise<unknown>): Promise<n
   return out
 }
 
+interface Flood { mib: number, cpuSPerGiB: number, rss: number[], open: string }
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1,
   Math.floor(p * xs.length))] ?? Number.NaN
 const rows: Array<Array<string | number>> = []
@@ -59,9 +60,7 @@ for (let run = 0; run < Number(values.runs); run++) {
         const exited = new Promise(resolve => flood.once('exit', resolve))
         // The flood starts once its peer is up and its messages made (~1–2 s): latencies from then on.
         const during = await healthLatencies(server.url, exited)
-        const r = JSON.parse(out.trim().split('\n').at(-1) as string) as {
-          mib: number, cpuSPerGiB: number, rss: number[], open: string
-        }
+        const r = JSON.parse(out.trim().split('\n').at(-1) as string) as Flood
         const skip = Math.max(0, during.length - Math.floor(Number(values.seconds) * 1000 / 110))
         const d = during.slice(skip)
         rows.push([build.label, kind, run + 1, load.toFixed(1), r.mib, r.cpuSPerGiB,

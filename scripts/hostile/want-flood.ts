@@ -46,12 +46,12 @@ const messages = Array.from({ length: 4 }, () => frame(values.kind === 'presence
         entries: values.kind === 'churn'
           ? cidsOf(n / 2).flatMap(cid => [{ cid, priority: 1 }, { cid, priority: 1, cancel: true }])
           : cidsOf(n).map(cid => ({
-            cid,
-            priority: 1,
-            cancel: values.kind === 'cancel',
-            wantType: values.kind === 'have' ? WantType.Have : WantType.Block,
-            sendDontHave: values.kind === 'have'
-          }))
+              cid,
+              priority: 1,
+              cancel: values.kind === 'cancel',
+              wantType: values.kind === 'have' ? WantType.Have : WantType.Block,
+              sendDontHave: values.kind === 'have'
+            }))
       }
     }))
 const size = messages[0]?.reduce((a, b) => a + b.byteLength, 0) ?? 0

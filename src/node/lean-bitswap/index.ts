@@ -47,8 +47,11 @@ export interface LeanBitswap {
   /** Registers the protocol; call after libp2p has started. */
   start(): Promise<void>
   stop(): Promise<void>
-  /** Wants outstanding, wants held for other peers, bytes of unfinished inbound messages (tests). */
-  stats(): { wanted: number, serving: number, unfinished: number }
+  /**
+   * Wants outstanding, wants held for other peers, bytes of unfinished inbound messages, wantlists cut by
+   * a peer's entry budget (tests).
+   */
+  stats(): { wanted: number, serving: number, unfinished: number, cut: number }
 }
 
 /** Settings of the lean bitswap. */
@@ -87,6 +90,8 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
   const slots = components.slots ?? bufferPool(BLOCK_SLOT_BYTES, FREE_SLOTS)
   const { readInto } = components
   let topologyId: string | undefined
+  // Wantlists the peers' entry budgets cut short (or dropped whole).
+  let cut = 0
 
   function outbox (peer: string, peerId?: PeerId): Outbox | undefined {
     let box = outboxes.get(peer)
@@ -133,7 +138,9 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
           { blockstore, outbox: box, reads, ...(readInto != null ? { readInto, slots } : {}) })
         ledgers.set(peer, ledger)
       }
-      ledger.update(message.wantlist, decodeCid)
+      if (!ledger.update(message.wantlist, decodeCid)) {
+        if (cut++ % 1000 === 0) log.debug({ peer, cut }, 'wantlist entries over the peer\'s budget dropped')
+      }
     }
   }
 
@@ -230,7 +237,7 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
     stats () {
       let serving = 0
       for (const ledger of ledgers.values()) serving += ledger.size()
-      return { wanted: wants.size(), serving, unfinished: budget.held() }
+      return { wanted: wants.size(), serving, unfinished: budget.held(), cut }
     }
   }
 }

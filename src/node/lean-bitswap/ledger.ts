@@ -41,10 +41,10 @@ export interface SenderShare { held: number }
 export interface PeerLedger {
   /**
    * Applies a received wantlist, given as its bytes (adds, cancels, or replaces all when `full`), as far
-   * as the peer's entry budget goes; the entries past it are dropped unread. Returns the entries read.
+   * as the peer's entry budget goes; the entries past it are dropped unread. False when the budget cut it.
    * Throws a BadMessageError when the wantlist is malformed or holds more than `maxEntries`.
    */
-  update(wantlist: Uint8Array, decodeCid: (bytes: Uint8Array) => CID | undefined): number
+  update(wantlist: Uint8Array, decodeCid: (bytes: Uint8Array) => CID | undefined): boolean
   /** Wants queued or being read (tests). */
   size(): number
   /** Drops every want; the loop ends after the message it is sending. */
@@ -208,9 +208,9 @@ export function createPeerLedger (init: PeerLedgerInit, components: PeerLedgerCo
 
   return {
     update (wantlist, decodeCid) {
-      if (closed) return 0
+      if (closed) return true
       // Nothing left of the budget: not even looked at (a flood past it costs only its framing).
-      if (entries.available() < 1) return 0
+      if (entries.available() < 1) return false
       const reader = new WantlistReader(wantlist, init.maxEntries ?? Number.POSITIVE_INFINITY)
       const read = entries.take(reader.count)
       let left = read
@@ -232,7 +232,7 @@ export function createPeerLedger (init: PeerLedgerInit, components: PeerLedgerCo
         queued.set(key, { key, cid, block: !reader.have, sendDontHave: reader.sendDontHave })
       }
       if (!running && (queued.size > 0 || inFlight.length > 0)) void run()
-      return read
+      return read === reader.count
     },
     size () {
       return queued.size + reading.size
