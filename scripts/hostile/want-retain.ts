@@ -2,7 +2,8 @@
  * One peer that never reads makes each want Pinery keeps for it hold the whole message it came in: it first
  * fills its inbound window with DONT_HAVE answers (waves of want-have entries for absent blocks, ~7,000: the
  * 256 KiB window holds ~6,200), so Pinery's sender for it waits; then it sends `--messages` wantlists of
- * one want each, padded to ~4 MiB with a field Wantlist does not have (skipped by any decoder). Prints Pinery's RSS (from /proc) every second.
+ * one want each, padded to ~4 MiB with a field Wantlist does not have (skipped by any decoder). Prints
+ * Pinery's RSS (from /proc) every second.
  *   node --import tsx scripts/hostile/want-retain.ts --addr MA --pid PID --messages 300
  */
 import { readFileSync } from 'node:fs'
