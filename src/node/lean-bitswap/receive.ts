@@ -4,13 +4,12 @@
  * buffer once complete, and protons then decoded it. Here the framing collects a message's chunks as
  * views and the top-level Message and its Blocks are decoded by hand across them: each block's data
  * stays a list of views of the chunks it arrived in, hashed piece by piece and written with one
- * writev. Only the small fields (wantlist, presences, CID prefixes) are joined; presences decode
- * through the protons codec of message.proto, the wantlist entry by entry (wantlist-reader.ts).
+ * writev. Only the small fields (wantlist, CID prefixes) are joined; the wantlist is read entry by
+ * entry (wantlist-reader.ts), presences are skipped.
  * Measured in scripts/bench/RESULTS.md (round four, "Receive path without copies"): 256 MiB less
  * to allocate per 256 MiB received, and with it fewer of the full garbage collections that external
  * memory starts.
  */
-import { BlockPresence } from './message.js'
 
 /** A message over the size limit, a bad length prefix or a broken protobuf: the stream is reset. */
 export class BadMessageError extends Error {
@@ -182,9 +181,10 @@ export function decodeReceived (pieces: Uint8Array[], length: number, limits: Re
       const n = c.varint()
       out.blocks.push(decodeBlock(c, c.pos + n))
     } else if (field === 4) {
-      // Presences are not acted on (wants are re-sent by the walker's timer), only checked.
+      // Presences are not acted on (wants are re-sent by the walker's timer): counted and skipped. Decoding
+      // each (protons) cost as much as wantlist entries did: a flood of 4 MiB of them, ~80 ms a message.
       if (++presences > limits.presences) throw new BadMessageError('too many block presences in one message')
-      BlockPresence.decode(c.bytes(c.varint()))
+      c.skip(wireType)
     } else {
       c.skip(wireType)
     }
