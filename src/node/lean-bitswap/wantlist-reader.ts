@@ -5,7 +5,8 @@
  * peer sending ~40 MB/s kept the main thread busy (hostile review, round nine). Here one reader walks
  * the bytes; the fields of the entry it is on are its own fields, the want key is read straight from the
  * CID's bytes, and a CID's bytes are copied out only for a want that is kept. An entry the ledger does
- * not need (past the peer's cap) costs a few varints. Malformed input is refused as protons refused it (BadMessageError: the stream is reset).
+ * not need (past the peer's cap) costs a few varints. Malformed input is refused as protons refused it
+ * (BadMessageError: the stream is reset).
  * Measured (scripts/hostile/reader-cost.ts, RESULTS.md round ten), one 3.7 MB wantlist of 80,000 entries:
  * 3.6 ms into a full ledger, 17.4 ms as cancels of held wants, against 70 ms for protons' decoding alone.
  */
