@@ -1,7 +1,7 @@
 /**
  * One peer floods Pinery's bitswap with wantlist messages (`--entries` wants of random CIDs each,
- * `--kind want|cancel|have|full`), as fast as the stream takes them, for `--seconds`; prints Pinery's
- * CPU-s (from /proc) per MiB sent, and its RSS.
+ * `--kind want|cancel|have|full|churn|presence`), as fast as the stream takes them, for `--seconds`;
+ * prints Pinery's CPU-s (from /proc) per MiB sent, and its RSS.
  *   node --import tsx scripts/hostile/want-flood.ts --addr MA --pid PID --entries 100000 --kind want
  */
 import { randomBytes } from 'node:crypto'
@@ -15,7 +15,7 @@ import { createLibp2p } from 'libp2p'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { create } from 'multiformats/hashes/digest'
-import { WantType } from '../../src/node/lean-bitswap/message.js'
+import { BlockPresenceType, WantType } from '../../src/node/lean-bitswap/message.js'
 import { BITSWAP_PROTOCOL, frame } from '../../src/node/lean-bitswap/wire.js'
 
 const { values } = parseArgs({
@@ -34,18 +34,26 @@ function proc (): { rssMiB: number, cpuS: number } {
 const node = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
 await node.handle(BITSWAP_PROTOCOL, (stream) => { stream.addEventListener('message', () => {}) })
 const n = Number(values.entries)
-const messages = Array.from({ length: 4 }, () => frame({
-  wantlist: {
-    full: values.kind === 'full',
-    entries: Array.from({ length: n }, () => ({
-      cid: CID.createV1(raw.code, create(0x12, randomBytes(32))).bytes,
-      priority: 1,
-      cancel: values.kind === 'cancel',
-      wantType: values.kind === 'have' ? WantType.Have : WantType.Block,
-      sendDontHave: values.kind === 'have'
+const cidsOf = (k: number): Uint8Array[] =>
+  Array.from({ length: k }, () => CID.createV1(raw.code, create(0x12, randomBytes(32))).bytes)
+// want, cancel, have, full: n entries of that kind; churn: n / 2 wants each cancelled by the next entry (every
+// entry does work: a want kept, then dropped); presence: n block presences instead of a wantlist.
+const messages = Array.from({ length: 4 }, () => frame(values.kind === 'presence'
+  ? { blockPresences: cidsOf(n).map(cid => ({ cid, type: BlockPresenceType.DontHave })) }
+  : {
+      wantlist: {
+        full: values.kind === 'full',
+        entries: values.kind === 'churn'
+          ? cidsOf(n / 2).flatMap(cid => [{ cid, priority: 1 }, { cid, priority: 1, cancel: true }])
+          : cidsOf(n).map(cid => ({
+              cid,
+              priority: 1,
+              cancel: values.kind === 'cancel',
+              wantType: values.kind === 'have' ? WantType.Have : WantType.Block,
+              sendDontHave: values.kind === 'have'
+            }))
+      }
     }))
-  }
-}))
 const size = messages[0]?.reduce((a, b) => a + b.byteLength, 0) ?? 0
 const stream = await node.dialProtocol(multiaddr(values.addr as string), BITSWAP_PROTOCOL)
 const start = proc()

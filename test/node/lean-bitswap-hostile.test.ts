@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
-import { multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { MemoryDatastore } from 'datastore-core/memory'
 import { CID } from 'multiformats/cid'
@@ -13,7 +13,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createLogger } from '../../src/logger.js'
 import { createPineryNode, joinBlock, type PineryNode } from '../../src/node/index.js'
-import { createLeanBitswap, type LeanBitswap } from '../../src/node/lean-bitswap/index.js'
+import { createLeanBitswap, type LeanBitswap, type LeanBitswapInit } from '../../src/node/lean-bitswap/index.js'
 import { BlockPresenceType, Message, WantType } from '../../src/node/lean-bitswap/message.js'
 import {
   BITSWAP_PROTOCOL, MAX_MESSAGE_BYTES, cidPrefix, createMessageReader, frame, verifiedCid
@@ -65,23 +65,25 @@ describe('lean bitswap on the wire', () => {
   const cleanup: Array<() => Promise<void>> = []
   afterEach(async () => { for (const c of cleanup.splice(0).reverse()) await c() })
 
-  async function pair (): Promise<{
+  async function pair (init: Partial<LeanBitswapInit> = {}): Promise<{
     server: LeanBitswap
     blockstore: MemoryBlockstore
     peer: Awaited<ReturnType<typeof startRawPeer>>
     open: () => Promise<Stream>
+    addr: Multiaddr
   }> {
     const { node, blockstore } = await startNode()
     cleanup.push(async () => { await node.stop() })
     // A second lean bitswap over the same libp2p, reachable by the test (the node's own is not).
-    const server = createLeanBitswap({ wantlistDebounceMs: 0 }, { libp2p: node.libp2p, blockstore, logger })
+    const server = createLeanBitswap({ wantlistDebounceMs: 0, ...init }, { libp2p: node.libp2p, blockstore, logger })
     await server.start()
     cleanup.push(async () => { await server.stop() })
     const peer = await startRawPeer()
     cleanup.push(async () => { await peer.node.stop() })
     const addr = multiaddr(node.delegates()[0] as string)
     await peer.node.libp2p.dial(addr)
-    return { server, blockstore, peer, open: async () => await peer.node.libp2p.dialProtocol(addr, BITSWAP_PROTOCOL) }
+    const open = async (): Promise<Stream> => await peer.node.libp2p.dialProtocol(addr, BITSWAP_PROTOCOL)
+    return { server, blockstore, peer, addr, open }
   }
 
   it(
@@ -154,6 +156,33 @@ describe('lean bitswap on the wire', () => {
     await until(() => peer.messages.flatMap(m => m.blockPresences).length >= 4096 || undefined, 'DONT_HAVEs')
     await new Promise(resolve => setTimeout(resolve, 200))
     expect(peer.messages.flatMap(m => m.blockPresences).length).toBe(4096)
+  })
+
+  it('drops wantlist entries past a peer\'s budget, reads them once it refills; other peers keep theirs', async () => {
+    const { blockstore, peer, open, addr } = await pair({ wantlistEntries: { perSecond: 0.5, burst: 1000 } })
+    type Raw = Awaited<ReturnType<typeof rawBlock>>
+    const [a, b, c] = await Promise.all([1, 2, 3].map(async () => await rawBlock(randomBytes(1000)))) as [Raw, Raw, Raw]
+    for (const x of [a, b, c]) await blockstore.put(x.cid, x.bytes)
+    const absent = await Promise.all(Array.from({ length: 999 }, async (_, i) =>
+      ({ cid: (await rawBlock(new TextEncoder().encode(`absent ${i}`))).cid.bytes, priority: 1 })))
+    const got = (): Array<string | undefined> =>
+      peer.messages.flatMap(m => m.payload).map(x => verifiedCid(x.prefix, x.data)?.toString())
+    const stream = await open()
+    // The burst, all of it read: 999 absent blocks and a.
+    await send(stream, frame({ wantlist: { entries: [...absent, { cid: a.cid.bytes, priority: 1 }] } }))
+    await until(() => got().includes(a.cid.toString()) || undefined, 'a')
+    // Nothing left (one entry every 2 s): b is dropped unread. Another peer's budget is its own.
+    await send(stream, frame({ wantlist: { entries: [{ cid: b.cid.bytes, priority: 1 }] } }))
+    const other = await startRawPeer()
+    cleanup.push(async () => { await other.node.stop() })
+    const otherStream = await other.node.libp2p.dialProtocol(addr, BITSWAP_PROTOCOL)
+    await send(otherStream, frame({ wantlist: { entries: [...absent, { cid: b.cid.bytes, priority: 1 }] } }))
+    await until(() => other.messages.some(m => m.payload.length > 0) || undefined, 'b at the other peer')
+    // Refilled: c is read.
+    await new Promise(resolve => setTimeout(resolve, 2500))
+    await send(stream, frame({ wantlist: { entries: [{ cid: c.cid.bytes, priority: 1 }] } }))
+    await until(() => got().includes(c.cid.toString()) || undefined, 'c')
+    expect(got()).toEqual([a.cid.toString(), c.cid.toString()])
   })
 
   it('a block whose bytes do not hash to the wanted CID answers nothing; the real one does', async () => {

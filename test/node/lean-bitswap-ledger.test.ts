@@ -11,7 +11,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createPeerLedger } from '../../src/node/lean-bitswap/ledger.js'
-import { BlockPresenceType, Message } from '../../src/node/lean-bitswap/message.js'
+import { BlockPresenceType, Message, Wantlist } from '../../src/node/lean-bitswap/message.js'
 import {
   MAX_MESSAGE_BYTES, cidPrefix, createMessageReader, frame, verifiedCid
 } from '../../src/node/lean-bitswap/wire.js'
@@ -55,11 +55,11 @@ describe('peer ledger', () => {
       { maxWants: 100, batchBytes: 4096 },
       { blockstore, outbox, reads: createSemaphore(64) }
     )
-    ledger.update({ entries: all.map(b => ({ cid: b.cid.bytes, priority: 1 })) }, c => CID.decode(c))
+    ledger.update(Wantlist.encode({ entries: all.map(b => ({ cid: b.cid.bytes, priority: 1 })) }), c => CID.decode(c))
     // Every other block is cancelled: the first few are being read (read-ahead), the rest queued.
-    ledger.update({
+    ledger.update(Wantlist.encode({
       entries: all.filter((_, i) => i % 2 === 1).map(b => ({ cid: b.cid.bytes, priority: 1, cancel: true }))
-    }, c => CID.decode(c))
+    }), c => CID.decode(c))
     open()
     await settle()
     expect(sentCids(sent)).toEqual(all.filter((_, i) => i % 2 === 0).map(b => b.cid.toString()))
@@ -76,10 +76,11 @@ describe('peer ledger', () => {
       { maxWants: 100, batchBytes: 4096 },
       { blockstore, outbox, reads: createSemaphore(64) }
     )
-    ledger.update({ entries: all.slice(0, 4).map(b => ({ cid: b.cid.bytes, priority: 1 })) }, c => CID.decode(c))
-    ledger.update({
+    const first = Wantlist.encode({ entries: all.slice(0, 4).map(b => ({ cid: b.cid.bytes, priority: 1 })) })
+    ledger.update(first, c => CID.decode(c))
+    ledger.update(Wantlist.encode({
       full: true, entries: all.slice(3).map(b => ({ cid: b.cid.bytes, priority: 1 }))
-    }, c => CID.decode(c))
+    }), c => CID.decode(c))
     open()
     await settle()
     expect(sentCids(sent).sort()).toEqual(all.slice(3).map(b => b.cid.toString()).sort())
@@ -94,7 +95,7 @@ describe('peer ledger', () => {
       { maxWants: 100, batchBytes: 4096 },
       { blockstore, outbox, reads: createSemaphore(64) }
     )
-    ledger.update({ entries: all.map(b => ({ cid: b.cid.bytes, priority: 1 })) }, c => CID.decode(c))
+    ledger.update(Wantlist.encode({ entries: all.map(b => ({ cid: b.cid.bytes, priority: 1 })) }), c => CID.decode(c))
     ledger.close()
     open()
     await settle()

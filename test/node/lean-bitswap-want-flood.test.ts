@@ -12,6 +12,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { create } from 'multiformats/hashes/digest'
 import { createPeerLedger } from '../../src/node/lean-bitswap/ledger.js'
+import { Wantlist } from '../../src/node/lean-bitswap/message.js'
 import { createSemaphore } from '../../src/pins/semaphore.js'
 import type { Outbox } from '../../src/node/lean-bitswap/outbox.js'
 
@@ -33,15 +34,16 @@ describe('peer ledger and a wantlist flood', () => {
     let decoded = 0
     const decodeCid = (bytes: Uint8Array): CID => { decoded++; return CID.decode(bytes) }
     const wants = randomCids(ENTRIES)
-    ledger.update({ entries: wants.map(cid => ({ cid, priority: 1 })) }, decodeCid)
+    ledger.update(Wantlist.encode({ entries: wants.map(cid => ({ cid, priority: 1 })) }), decodeCid)
     expect(ledger.size()).toBe(MAX_WANTS)
     expect(decoded).toBe(MAX_WANTS)
 
     // Cancels of wants it does not hold cost no decoding; a cancel of one it holds still drops it.
     decoded = 0
-    ledger.update({ entries: randomCids(ENTRIES).map(cid => ({ cid, priority: 1, cancel: true })) }, decodeCid)
+    const cancels = Wantlist.encode({ entries: randomCids(ENTRIES).map(cid => ({ cid, priority: 1, cancel: true })) })
+    ledger.update(cancels, decodeCid)
     expect(decoded).toBe(0)
-    ledger.update({ entries: [{ cid: wants[5] as Uint8Array, priority: 1, cancel: true }] }, decodeCid)
+    ledger.update(Wantlist.encode({ entries: [{ cid: wants[5] as Uint8Array, priority: 1, cancel: true }] }), decodeCid)
     expect(ledger.size()).toBe(MAX_WANTS - 1)
     ledger.close()
   })
@@ -49,10 +51,10 @@ describe('peer ledger and a wantlist flood', () => {
   it('skips entries that are no CID', () => {
     const ledger = ledgerOf()
     const [good] = randomCids(1)
-    ledger.update({
+    ledger.update(Wantlist.encode({
       entries: [randomBytes(40), new Uint8Array([1, 0x55, 0x12, 0x20, 1, 2, 3]), good as Uint8Array]
         .map(cid => ({ cid, priority: 1 }))
-    }, bytes => { try { return CID.decode(bytes) } catch { return undefined } })
+    }), bytes => { try { return CID.decode(bytes) } catch { return undefined } })
     expect(ledger.size()).toBe(1)
     ledger.close()
   })

@@ -96,3 +96,50 @@ export function createInboundBudget (init: InboundBudgetInit = {}): InboundBudge
     held: () => all
   }
 }
+
+/**
+ * Wantlist entries one peer may have read per second, and at once. An honest peer sends about two per
+ * block it is sent (the want, then the cancel it sends every peer once it has the block) plus a full
+ * wantlist when it connects: Helia keeps ≤ 1,024 wants, kubo and Pinery ≤ 4,096. At ~30,000 small blocks
+ * a second served, that is ~60,000 entries. A flood of 4 MiB wantlists is ~80,000 entries each, ~800,000 a
+ * second from one peer at 40 MB/s; entries past the budget are dropped unread (see PeerLedger.update).
+ */
+export const WANTLIST_ENTRIES_PER_SECOND = 100_000
+/** The budget's burst: one full message's worth (a 4 MiB wantlist holds ~80,000 entries). */
+export const WANTLIST_ENTRIES_BURST = 100_000
+
+/** Settings of {@link createEntryRate}. */
+export interface EntryRateInit { perSecond?: number, burst?: number }
+
+/** A token bucket of wantlist entries for one peer. */
+export interface EntryRate {
+  /** Takes up to `n` entries from the budget and returns how many were granted (0 when none is left). */
+  take(n: number): number
+  /** Whole entries the budget holds now. */
+  available(): number
+}
+
+/** Creates a full bucket. */
+export function createEntryRate (init: EntryRateInit = {}): EntryRate {
+  const perSecond = init.perSecond ?? WANTLIST_ENTRIES_PER_SECOND
+  const burst = init.burst ?? WANTLIST_ENTRIES_BURST
+  let tokens = burst
+  let at = performance.now()
+  const refill = (): void => {
+    const now = performance.now()
+    tokens = Math.min(burst, tokens + (now - at) / 1000 * perSecond)
+    at = now
+  }
+  return {
+    take (n) {
+      refill()
+      const granted = Math.min(n, Math.floor(tokens))
+      tokens -= granted
+      return granted
+    },
+    available () {
+      refill()
+      return Math.floor(tokens)
+    }
+  }
+}

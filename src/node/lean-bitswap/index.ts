@@ -14,7 +14,7 @@ import { createPeerLedger, type BlockReadInto, type SenderShare } from './ledger
 import { createOutbox } from './outbox.js'
 import { createPieceReader, decodeReceived } from './receive.js'
 import { grantFullWindow } from './stream-window.js'
-import { createInboundBudget, type InboundBudgetInit } from './inbound-budget.js'
+import { createEntryRate, createInboundBudget, type EntryRateInit, type InboundBudgetInit } from './inbound-budget.js'
 import { createWants } from './wants.js'
 import { BITSWAP_PROTOCOL, MAX_MESSAGE_BYTES, v0Cid, verifiedCid } from './wire.js'
 import type { BlockBytes } from '../block-bytes.js'
@@ -36,7 +36,9 @@ const MAX_READS = 64
 /** Read buffers kept for reuse (~8 MiB): a peer served at full speed has ~13 in use (8 read ahead, one message). */
 const FREE_SLOTS = 32
 /** Decoding limits: a 4 MiB message cannot hold more of these anyway, this just fails faster. */
-const DECODE_LIMITS = { entries: 100_000, blocks: 100_000, presences: 100_000 }
+const DECODE_LIMITS = { blocks: 100_000, presences: 100_000 }
+/** Entries in one wantlist (as protons' limit was): more resets the stream. */
+const MAX_WANTLIST_ENTRIES = 100_000
 
 /** The node's bitswap. */
 export interface LeanBitswap {
@@ -45,8 +47,11 @@ export interface LeanBitswap {
   /** Registers the protocol; call after libp2p has started. */
   start(): Promise<void>
   stop(): Promise<void>
-  /** Wants outstanding, wants held for other peers, bytes of unfinished inbound messages (tests). */
-  stats(): { wanted: number, serving: number, unfinished: number }
+  /**
+   * Wants outstanding, wants held for other peers, bytes of unfinished inbound messages, wantlists cut by
+   * a peer's entry budget (tests).
+   */
+  stats(): { wanted: number, serving: number, unfinished: number, cut: number }
 }
 
 /** Settings of the lean bitswap. */
@@ -57,6 +62,8 @@ export interface LeanBitswapInit {
   batchBytes?: number
   /** Bounds on unfinished inbound messages (defaults in inbound-budget.ts; tests make them small). */
   inbound?: InboundBudgetInit
+  /** Each peer's budget of wantlist entries (defaults in inbound-budget.ts; tests make it small). */
+  wantlistEntries?: EntryRateInit
 }
 
 /** What it runs on. */
@@ -83,6 +90,8 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
   const slots = components.slots ?? bufferPool(BLOCK_SLOT_BYTES, FREE_SLOTS)
   const { readInto } = components
   let topologyId: string | undefined
+  // Wantlists the peers' entry budgets cut short (or dropped whole).
+  let cut = 0
 
   function outbox (peer: string, peerId?: PeerId): Outbox | undefined {
     let box = outboxes.get(peer)
@@ -118,16 +127,20 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
       const cid = block.prefix == null ? v0Cid(data) : verifiedCid(block.prefix, data)
       if (cid != null) wants.receive(peer, cid, data)
     }
-    if (message.wantlist != null && (message.wantlist.entries.length > 0 || message.wantlist.full === true)) {
+    if (message.wantlist != null && message.wantlist.byteLength > 0) {
       let ledger = ledgers.get(peer)
       if (ledger == null) {
         const box = outbox(peer, peerId) as Outbox
         const batchBytes = init.batchBytes ?? 1024 * 1024
-        ledger = createPeerLedger({ maxWants: MAX_WANTS_PER_PEER, batchBytes, share: held },
+        const entries = createEntryRate(init.wantlistEntries)
+        ledger = createPeerLedger(
+          { maxWants: MAX_WANTS_PER_PEER, batchBytes, share: held, maxEntries: MAX_WANTLIST_ENTRIES, entries },
           { blockstore, outbox: box, reads, ...(readInto != null ? { readInto, slots } : {}) })
         ledgers.set(peer, ledger)
       }
-      ledger.update(message.wantlist, decodeCid)
+      if (!ledger.update(message.wantlist, decodeCid)) {
+        if (cut++ % 1000 === 0) log.debug({ peer, cut }, 'wantlist entries over the peer\'s budget dropped')
+      }
     }
   }
 
@@ -224,7 +237,7 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
     stats () {
       let serving = 0
       for (const ledger of ledgers.values()) serving += ledger.size()
-      return { wanted: wants.size(), serving, unfinished: budget.held() }
+      return { wanted: wants.size(), serving, unfinished: budget.held(), cut }
     }
   }
 }

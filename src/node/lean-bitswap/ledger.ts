@@ -10,9 +10,11 @@
  */
 import toBuffer from 'it-to-buffer'
 import { IDENTITY } from '../../pins/cid.js'
-import { BlockPresenceType, WantType } from './message.js'
-import { MAX_MESSAGE_BYTES, cidPrefix, cidWantKey } from './wire.js'
-import type { Block, BlockPresence, Wantlist } from './message.js'
+import { createEntryRate, type EntryRate } from './inbound-budget.js'
+import { BlockPresenceType } from './message.js'
+import { WantlistReader } from './wantlist-reader.js'
+import { MAX_MESSAGE_BYTES, cidPrefix } from './wire.js'
+import type { Block, BlockPresence } from './message.js'
 import type { Outbox } from './outbox.js'
 import type { BufferPool } from '../../content/batched-writer.js'
 import type { Semaphore } from '../../pins/semaphore.js'
@@ -37,8 +39,12 @@ export interface SenderShare { held: number }
 
 /** The wants of one peer, answered in the order they came. */
 export interface PeerLedger {
-  /** Applies a received wantlist (adds, cancels, or replaces all when `full`). */
-  update(wantlist: Wantlist, decodeCid: (bytes: Uint8Array) => CID | undefined): void
+  /**
+   * Applies a received wantlist, given as its bytes (adds, cancels, or replaces all when `full`), as far
+   * as the peer's entry budget goes; the entries past it are dropped unread. False when the budget cut it.
+   * Throws a BadMessageError when the wantlist is malformed or holds more than `maxEntries`.
+   */
+  update(wantlist: Uint8Array, decodeCid: (bytes: Uint8Array) => CID | undefined): boolean
   /** Wants queued or being read (tests). */
   size(): number
   /** Drops every want; the loop ends after the message it is sending. */
@@ -53,6 +59,10 @@ export interface PeerLedgerInit {
   batchBytes: number
   /** The node's count of held blocks, when shared (see SENDERS_MAX_HELD); else this peer's own. */
   share?: SenderShare
+  /** Entries one wantlist may hold (more: BadMessageError). */
+  maxEntries?: number
+  /** The peer's budget of wantlist entries (inbound-budget.ts); a fresh default one when absent. */
+  entries?: EntryRate
 }
 
 /** Where blocks come from and go to. */
@@ -90,6 +100,7 @@ export function createPeerLedger (init: PeerLedgerInit, components: PeerLedgerCo
   let running = false
   let closed = false
   const share = init.share ?? { held: 0 }
+  const entries = init.entries ?? createEntryRate()
   // Reads this peer holds: started, and not yet sent (and taken) or dropped.
   let mine = 0
   const release = (n: number): void => { mine -= n; share.held -= n }
@@ -197,23 +208,31 @@ export function createPeerLedger (init: PeerLedgerInit, components: PeerLedgerCo
 
   return {
     update (wantlist, decodeCid) {
-      if (closed) return
-      if (wantlist.full === true) {
+      if (closed) return true
+      // Nothing left of the budget: not even looked at (a flood past it costs only its framing).
+      if (entries.available() < 1) return false
+      const reader = new WantlistReader(wantlist, init.maxEntries ?? Number.POSITIVE_INFINITY)
+      const read = entries.take(reader.count)
+      let left = read
+      if (reader.full) {
         for (const key of [...queued.keys(), ...reading.keys()]) cancel(key)
       }
-      for (const entry of wantlist.entries) {
-        // The CID is decoded only for a want that is kept (cidWantKey).
-        const key = cidWantKey(entry.cid)
-        if (key == null) continue
-        if (entry.cancel === true) { cancel(key); continue }
-        if (queued.has(key) || reading.has(key)) continue
+      while (left-- > 0 && reader.next()) {
+        if (reader.cancel) {
+          const key = queued.size + reading.size > 0 ? reader.key() : undefined
+          if (key != null) cancel(key)
+          continue
+        }
+        // Past the cap: skipped as it is read (no key, no CID); a want it already holds is no new one either.
         if (queued.size + reading.size >= init.maxWants) continue
-        const cid = decodeCid(entry.cid)
+        const key = reader.key()
+        if (key == null || queued.has(key) || reading.has(key)) continue
+        const cid = decodeCid(reader.cid())
         if (cid == null) continue
-        const block = entry.wantType !== WantType.Have
-        queued.set(key, { key, cid, block, sendDontHave: entry.sendDontHave === true })
+        queued.set(key, { key, cid, block: !reader.have, sendDontHave: reader.sendDontHave })
       }
       if (!running && (queued.size > 0 || inFlight.length > 0)) void run()
+      return read === reader.count
     },
     size () {
       return queued.size + reading.size

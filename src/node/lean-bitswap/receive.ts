@@ -4,12 +4,12 @@
  * buffer once complete, and protons then decoded it. Here the framing collects a message's chunks as
  * views and the top-level Message and its Blocks are decoded by hand across them: each block's data
  * stays a list of views of the chunks it arrived in, hashed piece by piece and written with one
- * writev. Only the small fields (wantlist, presences, CID prefixes) are joined, and those decode
- * through the protons codec of message.proto. Measured in scripts/bench/RESULTS.md (round four,
- * "Receive path without copies"): 256 MiB less to allocate per 256 MiB received, and with it fewer
- * of the full garbage collections that external memory starts.
+ * writev. Only the small fields (wantlist, CID prefixes) are joined; the wantlist is read entry by
+ * entry (wantlist-reader.ts), presences are skipped.
+ * Measured in scripts/bench/RESULTS.md (round four, "Receive path without copies"): 256 MiB less
+ * to allocate per 256 MiB received, and with it fewer of the full garbage collections that external
+ * memory starts.
  */
-import { BlockPresence, Wantlist } from './message.js'
 
 /** A message over the size limit, a bad length prefix or a broken protobuf: the stream is reset. */
 export class BadMessageError extends Error {
@@ -19,13 +19,14 @@ export class BadMessageError extends Error {
 
 /** What one received message holds that the receiver acts on. */
 export interface ReceivedMessage {
-  wantlist?: Wantlist
+  /** The Wantlist's bytes, read by the ledger through a WantlistReader (only as far as it needs). */
+  wantlist?: Uint8Array
   /** Blocks with the prefix that names their CID (none for bitswap 1.0.0's `blocks` field), data as pieces. */
   blocks: Array<{ prefix?: Uint8Array, data: Uint8Array[] }>
 }
 
-/** Decoding limits, as protons' `limits` for the generated codec. */
-export interface ReceiveLimits { entries: number, blocks: number, presences: number }
+/** Decoding limits, as protons' `limits` for the generated codec (wantlist entries: WantlistReader). */
+export interface ReceiveLimits { blocks: number, presences: number }
 
 /** Feeds a stream's chunks in; `held()` is what it keeps of a message not complete yet (bytes). */
 export type PieceReader = ((chunk: Uint8Array) => void) & { held(): number }
@@ -171,7 +172,7 @@ export function decodeReceived (pieces: Uint8Array[], length: number, limits: Re
     const wireType = tag & 7
     if (field >= 1 && field <= 4 && wireType !== 2) throw new BadMessageError(`field ${field} is not length-delimited`)
     if (field === 1) {
-      out.wantlist = Wantlist.decode(c.bytes(c.varint()), { limits: { entries: limits.entries } })
+      out.wantlist = c.bytes(c.varint())
     } else if (field === 2) {
       if (out.blocks.length === limits.blocks) throw new BadMessageError('too many blocks in one message')
       out.blocks.push({ data: c.take(c.varint()) })
@@ -180,9 +181,10 @@ export function decodeReceived (pieces: Uint8Array[], length: number, limits: Re
       const n = c.varint()
       out.blocks.push(decodeBlock(c, c.pos + n))
     } else if (field === 4) {
-      // Presences are not acted on (wants are re-sent by the walker's timer), only checked.
+      // Presences are not acted on (wants are re-sent by the walker's timer): counted and skipped. Decoding
+      // each (protons) cost as much as wantlist entries did: a flood of 4 MiB of them, ~80 ms a message.
       if (++presences > limits.presences) throw new BadMessageError('too many block presences in one message')
-      BlockPresence.decode(c.bytes(c.varint()))
+      c.skip(wireType)
     } else {
       c.skip(wireType)
     }

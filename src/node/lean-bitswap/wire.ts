@@ -118,26 +118,3 @@ function cidOf (version: number, codec: number, code: number, length: number, da
 export function wantKey (multihash: Uint8Array): string {
   return Buffer.from(multihash.buffer, multihash.byteOffset, multihash.byteLength).toString('base64')
 }
-
-/**
- * The want key of a CID given as bytes (see wantKey), without decoding the CID: undefined when they are
- * no CIDv0 or CIDv1. A wantlist entry is decoded as a CID only once it is to be kept: decoding 80,000
- * entries of a 3.8 MB wantlist took ~130–250 ms, and a peer may send one after another (hostile review,
- * round nine: 48–59 CPU-s per GiB of wantlists, against ~4 for blocks).
- */
-export function cidWantKey (bytes: Uint8Array): string | undefined {
-  try {
-    let at = 0
-    if (!(bytes.length === 34 && bytes[0] === 0x12 && bytes[1] === 0x20)) {
-      const [version, n] = varint.decode(bytes, 0)
-      if (version !== 1) return undefined
-      at = n + varint.decode(bytes, n)[1]
-    }
-    const [, a] = varint.decode(bytes, at)
-    const [length, b] = varint.decode(bytes, at + a)
-    if (at + a + b + length !== bytes.length) return undefined
-    return wantKey(bytes.subarray(at))
-  } catch {
-    return undefined
-  }
-}
