@@ -110,7 +110,7 @@ describe('a pin in flight', () => {
       // Old code: "0 blocks, 0 B fetched", as if nothing were being done.
       await page.locator('.detail .live').getByText('no block yet: looking for a peer that has it').waitFor()
       const one = await page.evaluate(`import('/app/pin-view.js').then(({ progressOf }) => progressOf({
-        status: 'pinning', info: { status_details: 'fetched 1 blocks, 3860 bytes' } }).textContent)`)
+        status: 'pinning', info: { status_details: 'fetched 1 block, 3860 bytes' } }).textContent)`)
       expect(one).toBe('1 block, 3.77 KiB fetched')
     } finally {
       await context.close()
