@@ -118,6 +118,30 @@ describe('a pin in flight', () => {
   })
 })
 
+describe('a pin whose origin cannot be reached', () => {
+  it('says why on its page, on a phone, within the screen', async () => {
+    const cid = (await fileCidOf(randomBytes(64))).toString()
+    // Port 1 on loopback: nothing listens (the test service allows dialing 127.0.0.0/8).
+    const dead = '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWLYrdHaeG1p9rdgSyvpPyUrTjank2zH1xKBb2uYEPikDk'
+    const made = await web.svc.call('POST', '/pins', 'alice', { cid, name: 'dead-origin', origins: [dead] })
+    const { requestid } = await made.json() as { requestid: string }
+    const { context, page } = await web.open(PHONE)
+    try {
+      await signIn(page, web.svc.tokens.alice as string)
+      await page.goto(`/#/pins/${requestid}`)
+      const live = page.locator('.detail .live')
+      await live.getByText('no block yet: looking for a peer that has it').waitFor()
+      // Old code: the page said only that it was looking, whatever became of the origin.
+      await live.locator('small.origins').getByText(': connection refused (nothing listens on that port)').waitFor()
+      expect(await live.locator('small.origins').textContent()).toMatch(/^origin \/ip4\/127\.0\.0\.1\/tcp\/1\/p2p\//)
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width)
+      await page.screenshot({ path: '/tmp/o12/dead-origin-phone.png' }).catch(() => {})
+    } finally {
+      await context.close()
+    }
+  })
+})
+
 describe('the back button', () => {
   it('after a replace or a delete goes back to the list, not to the request that is gone', async () => {
     for (const name of ['to-replace', 'to-delete']) {
