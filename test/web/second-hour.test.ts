@@ -119,7 +119,7 @@ describe('a pin in flight', () => {
 })
 
 describe('a pin whose origin cannot be reached', () => {
-  it('says why on its page, on a phone, within the screen', async () => {
+  it('says why on its page and in the list, on a phone, within the screen', async () => {
     const cid = (await fileCidOf(randomBytes(64))).toString()
     // Port 1 on loopback: nothing listens (the test service allows dialing 127.0.0.0/8).
     const dead = '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWLYrdHaeG1p9rdgSyvpPyUrTjank2zH1xKBb2uYEPikDk'
@@ -135,7 +135,10 @@ describe('a pin whose origin cannot be reached', () => {
       await live.locator('small.origins').getByText(': connection refused (nothing listens on that port)').waitFor()
       expect(await live.locator('small.origins').textContent()).toMatch(/^origin \/ip4\/127\.0\.0\.1\/tcp\/1\/p2p\//)
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width)
-      await page.screenshot({ path: '/tmp/o12/dead-origin-phone.png' }).catch(() => {})
+      await page.goto('/#/pins')
+      await page.locator('small.origins').first().getByText('connection refused').waitFor()
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width)
+      await page.screenshot({ path: '/tmp/o12/dead-origin-list.png' }).catch(() => {})
     } finally {
       await context.close()
     }

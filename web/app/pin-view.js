@@ -34,7 +34,7 @@ export function progressOf (p) {
       : `${blocks.toLocaleString()} block${blocks === 1 ? '' : 's'}, ${bytes(Number(fetched?.[2]))} fetched`
     return h('span', { class: 'progress' }, h('progress', { 'aria-label': 'fetching' }), h('small', {}, text), ...note)
   }
-  return h('span', { class: 'progress' }, h('progress', { 'aria-label': p.status }), h('small', {}, details ?? p.status))
+  return h('span', { class: 'progress' }, h('progress', { 'aria-label': p.status }), h('small', {}, main || p.status), ...note)
 }
 
 /** True while a request may still change on its own. */
