@@ -3,8 +3,9 @@
  * (src/pins/origin-notes.ts words it). libp2p 3.x gives (measured on 127.0.0.1): `DialDeniedError` when the dial
  * gate refused every address, `NoValidAddressesError` when a name resolved to none, an `Error` with code
  * ECONNREFUSED when nothing listens, `EncryptionFailedError` "Payload identity key … does not match expected
- * remote identity key …" when another peer answers, and one with "timeout" in its message when the peer never
- * finishes the handshake (after ~6 s).
+ * remote identity key …" when another peer answers, `EncryptionFailedError` "the peer did not select /noise"
+ * when what answers is no libp2p peer (a web server), and one with "timeout" in its message when the peer
+ * never finishes the handshake (after ~6 s).
  */
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { DialGate } from './dial-gate.js'
@@ -17,6 +18,8 @@ export type DialOutcome =
   | { kind: 'refused' }
   | { kind: 'timeout' }
   | { kind: 'wrong-peer' }
+  /** Something accepted the connection but does not speak libp2p (a web server, a proxy). */
+  | { kind: 'not-libp2p' }
   | { kind: 'unreachable' }
   /** Any other error, by its name (never its message, which may say more than the person gave). */
   | { kind: 'failed', error: string }
@@ -43,5 +46,6 @@ export function dialOutcomeOf (
   if (e.code === 'ETIMEDOUT' || e.name === 'TimeoutError' || /timed? ?out/i.test(e.message)) return { kind: 'timeout' }
   if (typeof e.code === 'string' && UNREACHABLE.has(e.code)) return { kind: 'unreachable' }
   if (/does not match expected remote identity|unexpected peer/i.test(e.message)) return { kind: 'wrong-peer' }
+  if (/did not select|multistream|unsupported protocol/i.test(e.message)) return { kind: 'not-libp2p' }
   return { kind: 'failed', error: e.name }
 }

@@ -37,6 +37,7 @@ function what (state: OriginState): string | undefined {
     case 'refused': return 'connection refused (nothing listens on that port)'
     case 'timeout': return 'no answer (timed out)'
     case 'wrong-peer': return 'another peer answered (check the peer ID after /p2p/)'
+    case 'not-libp2p': return 'what answers there is no IPFS peer (check the port)'
     case 'unreachable': return 'unreachable (no route to it)'
     case 'failed': return `dial failed (${state.error})`
     case 'aborted': return undefined

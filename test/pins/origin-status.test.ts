@@ -66,23 +66,32 @@ describe('a pin whose origins cannot be reached', () => {
       `origin ${shown}: not dialed: loopback address (set PINERY_DIAL_ALLOW to allow it)`)
   })
 
-  it('says where nothing listens and where another peer answers', async () => {
+  it('says where nothing listens, where another peer answers and where no IPFS peer does', async () => {
     const origin = await startOrigin()
     const other = await startOrigin()
     origins.push(origin, other)
+    // A web server where the person thought their node's swarm port was.
+    const web = createServer(socket => {
+      socket.on('error', () => {})
+      socket.end('HTTP/1.1 400 Bad Request\r\n\r\n')
+    }).listen(0, '127.0.0.1')
+    await new Promise(resolve => web.once('listening', resolve))
+    const http = `/ip4/127.0.0.1/tcp/${(web.address() as { port: number }).port}/p2p/${origin.node.peerId}`
     svc = await startService({ users: ['alice'], env: { PINERY_STALL_TIMEOUT_MS: '8000' } })
     const cid = (await fileCidOf(randomBytes(64))).toString()
     const dead = `/ip4/127.0.0.1/tcp/${await closedPort()}/p2p/${other.node.peerId}`
     const wrong = (origin.addrs[0] as string).replace(origin.node.peerId, other.node.peerId)
-    const id = await pin({ cid, origins: [dead, wrong] })
+    const id = await pin({ cid, origins: [dead, wrong, http] })
     // Old code: "fetched 0 blocks, 0 bytes" throughout.
-    const waiting = await detailsMatching(id, /^looking.*connection refused.*another peer answered/)
+    const waiting = await detailsMatching(id, /^looking.*connection refused.*another peer answered.*no IPFS peer/)
     expect(waiting)
       .toMatch(/^looking for a peer that has it; origin \/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/12D3KooW…\w{4}: /)
     expect(waiting).toContain(': connection refused (nothing listens on that port); origin ')
     expect(waiting).toContain(': another peer answered (check the peer ID after /p2p/)')
+    expect(waiting).toContain(': what answers there is no IPFS peer (check the port)')
     expect(waiting.length).toBeLessThan(400)
     expect(await failed(id)).toMatch(/^no progress for 8 s: .*; origin .*: connection refused .*another peer answered/)
+    web.close()
   })
 
   it('still pins when every origin fails but a connected peer has the blocks', async () => {
