@@ -78,7 +78,10 @@ export function createOriginNotes (): OriginNotes {
         if (!all && (state.kind === 'connected' || state.kind === 'dialing')) continue
         const said = what(state)
         if (said == null) continue
-        const note = `origin ${shortOrigin(origin)}: ${said}`
+        // A peer connected already is not dialed again, by whichever address: said of the peer, not an address.
+        const note = state.kind === 'connected'
+          ? `origin peer ${shortOrigin(`/p2p/${peer}`).slice(5)}: ${said}`
+          : `origin ${shortOrigin(origin)}: ${said}`
         if (notes.join('; ').length + note.length > NOTES_MAX_CHARS) skipped++
         else notes.push(note)
       }

@@ -16,8 +16,8 @@ describe('origin notes', () => {
     notes.set(`/ip4/203.0.113.5/tcp/4001/p2p/${PEER}`, { kind: 'connected' })
     notes.set(`/ip4/203.0.113.6/tcp/4001/p2p/${PEER}`, { kind: 'connected' })
     notes.set(`/ip4/203.0.113.7/tcp/4001/p2p/${OTHER}`, { kind: 'timeout' })
-    expect(notes.describe(true)).toBe('origin /ip4/203.0.113.5/tcp/4001/p2p/12D3KooW…ikDk: connected, no block ' +
-      'from it yet; origin /ip4/203.0.113.7/tcp/4001/p2p/12D3KooW…HViv: no answer (timed out)')
+    expect(notes.describe(true)).toBe('origin peer 12D3KooW…ikDk: connected, no block from it yet; ' +
+      'origin /ip4/203.0.113.7/tcp/4001/p2p/12D3KooW…HViv: no answer (timed out)')
     expect(notes.describe(false)).toBe('origin /ip4/203.0.113.7/tcp/4001/p2p/12D3KooW…HViv: no answer (timed out)')
 
     const many = createOriginNotes()

@@ -214,7 +214,7 @@ describe('pin worker', () => {
     // While no block came, what became of the request's origin too (the origin has none of these blocks).
     expect(w.progress(blocker.requestid)).toMatchObject({ blocks: 0, bytes: 0 })
     expect(w.progress(blocker.requestid)?.origins)
-      .toMatch(/^origin \/ip4\/.*: (dialing|connected, no block from it yet)$/)
+      .toMatch(/^origin (\/ip4\/.*|peer \S+): (dialing|connected, no block from it yet)$/)
     expect(w.position(blocker.requestid)).toBeUndefined()
     expect(w.position(second.requestid)).toEqual({ position: 1, length: 2 })
     expect(w.position(third.requestid)).toEqual({ position: 2, length: 2 })
