@@ -121,5 +121,7 @@ export function tokensText (tokens: TokenInfo[]): string {
 
 /** What a user deletion removed. */
 export function deletedText (name: string, d: DeletedUser): string {
-  return `deleted user ${printable(name)}: ${d.removedPins} pin requests removed, ${d.revokedTokens} tokens revoked\n`
+  const n = (count: number, what: string): string => `${count} ${what}${count === 1 ? '' : 's'}`
+  return `deleted user ${printable(name)}: ${n(d.removedPins, 'pin request')} removed, ` +
+    `${n(d.revokedTokens, 'token')} revoked\n`
 }

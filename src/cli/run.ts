@@ -32,6 +32,17 @@ class UsageError extends Error {
   override name = UsageError.name
 }
 
+/**
+ * A command given right in a setting that is not (no token): exit code 2 as for bad usage, but the
+ * one line without the ~40 lines of help above it, which say nothing about the setting (first-hour walk).
+ */
+class SettingError extends UsageError {
+  static override name = 'SettingError'
+  override name = SettingError.name
+}
+
+const NO_TOKEN = 'online commands (--url or PINERY_URL) need a token in PINERY_TOKEN'
+
 /** The service's address for an online command; the value is never echoed (a token pasted there must not be). */
 function onlineUrl (url: string): string {
   if (!/^https?:\/\/./.test(url)) {
@@ -46,7 +57,7 @@ function onlineUrl (url: string): string {
 /** PINERY_TOKEN, which every online command needs. */
 function onlineToken (env: Record<string, string | undefined>): string {
   const token = env.PINERY_TOKEN
-  if (token == null || token === '') throw new UsageError('online commands (--url) need a token in PINERY_TOKEN')
+  if (token == null || token === '') throw new SettingError(NO_TOKEN)
   return token
 }
 
@@ -197,9 +208,9 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
     if (positionals[0] === 'webhook') {
       const token = io.env.PINERY_TOKEN
       if (url == null || !/^https?:\/\/./.test(url)) {
-        throw new UsageError('webhook commands work online: give --url http://host:port (or PINERY_URL)')
+        throw new SettingError('webhook commands work online: give --url http://host:port (or PINERY_URL)')
       }
-      if (token == null || token === '') throw new UsageError('online commands (--url) need a token in PINERY_TOKEN')
+      if (token == null || token === '') throw new SettingError(NO_TOKEN)
       const [, verb, arg, ...extra] = positionals
       if (extra.length > 0) throw new UsageError(`unexpected "${extra.join(' ')}"`)
       const output = await runWebhookCommand({ url, token }, verb, arg, values).catch((err: Error) => {
@@ -254,6 +265,7 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(values.json === true ? `${printableJson(output.json)}\n` : printableLines(output.text))
     return 0
   } catch (err) {
+    if ((err as Error).name === SettingError.name) return fail((err as Error).message, 2)
     if ((err as Error).name === UsageError.name) return usageFail((err as Error).message)
     return fail((err as Error).message)
   }

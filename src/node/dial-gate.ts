@@ -20,6 +20,11 @@ export interface DialGate {
   resolvers: Record<string, MultiaddrResolver>
   /** Whether a dial to this multiaddr is allowed (after resolution). */
   allows(ma: Multiaddr): boolean
+  /**
+   * Why a dial to this multiaddr is refused ("loopback address", "private address inside an IPv6 address", …),
+   * undefined when it is allowed: the rule a person is told when their origin was not dialed.
+   */
+  refusal(ma: Multiaddr): string | undefined
 }
 
 /** Targets the gate lets through despite being in a refused range. */
@@ -30,25 +35,26 @@ export interface DialAllow {
   hosts: string[]
 }
 
-const DENIED_V4: Array<[string, number]> = [
-  ['0.0.0.0', 8], // unspecified, "this network"
-  ['127.0.0.0', 8], // loopback
-  ['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], // private
-  ['100.64.0.0', 10], // carrier-grade NAT
-  ['169.254.0.0', 16], // link-local
-  ['192.0.0.0', 24], // IETF protocol assignments
-  ['198.18.0.0', 15], // benchmarking
-  ['224.0.0.0', 4], // multicast
-  ['240.0.0.0', 4] // reserved, and the broadcast address
+/** Refused ranges, each with what it is called when a request's status says why its origin was not dialed. */
+const DENIED_V4: Array<[string, number, string]> = [
+  ['0.0.0.0', 8, 'unspecified address'], // "this network"
+  ['127.0.0.0', 8, 'loopback address'],
+  ['10.0.0.0', 8, 'private address'], ['172.16.0.0', 12, 'private address'], ['192.168.0.0', 16, 'private address'],
+  ['100.64.0.0', 10, 'carrier-grade NAT address'],
+  ['169.254.0.0', 16, 'link-local address'],
+  ['192.0.0.0', 24, 'IETF protocol address'],
+  ['198.18.0.0', 15, 'benchmarking address'],
+  ['224.0.0.0', 4, 'multicast address'],
+  ['240.0.0.0', 4, 'reserved address'] // and the broadcast address
 ]
-const DENIED_V6: Array<[string, number]> = [
-  ['::', 128], ['::1', 128], // unspecified, loopback
-  ['::', 96], // IPv4-compatible (deprecated)
-  ['64:ff9b:1::', 48], // local-use NAT64: translates to whatever the local network chose
-  ['fe80::', 10], // link-local
-  ['fec0::', 10], // site-local (deprecated, private)
-  ['fc00::', 7], // unique local (private)
-  ['ff00::', 8] // multicast
+const DENIED_V6: Array<[string, number, string]> = [
+  ['::', 128, 'unspecified address'], ['::1', 128, 'loopback address'],
+  ['::', 96, 'IPv4-compatible address'], // deprecated
+  ['64:ff9b:1::', 48, 'local-use NAT64 address'], // translates to whatever the local network chose
+  ['fe80::', 10, 'link-local address'],
+  ['fec0::', 10, 'site-local address'], // deprecated, private
+  ['fc00::', 7, 'private address'], // unique local
+  ['ff00::', 8, 'multicast address']
 ]
 /** The well-known NAT64 prefix: its last 32 bits are an IPv4 address the host's NAT64 gateway dials. */
 const NAT64: [string, number] = ['64:ff9b::', 96]
@@ -91,36 +97,51 @@ export function parseDialAllow (value: string): DialAllow {
 /** Creates the gate. */
 export function createDialGate (allow: DialAllow): DialGate {
   const denied = new BlockList()
-  for (const [address, prefix] of DENIED_V4) denied.addSubnet(address, prefix, 'ipv4')
-  for (const [address, prefix] of DENIED_V6) denied.addSubnet(address, prefix, 'ipv6')
+  const rules: Array<{ list: BlockList, name: string }> = []
+  for (const [type, table] of [['ipv4', DENIED_V4], ['ipv6', DENIED_V6]] as const) {
+    for (const [address, prefix, name] of table) {
+      denied.addSubnet(address, prefix, type)
+      const list = new BlockList()
+      list.addSubnet(address, prefix, type)
+      rules.push({ list, name })
+    }
+  }
   const allowed = new BlockList()
   for (const s of allow.subnets) allowed.addSubnet(s.address, s.prefix, s.type)
   const hosts = new Set(allow.hosts)
   const nat64 = new BlockList()
   nat64.addSubnet(NAT64[0], NAT64[1], 'ipv6')
 
-  function allows (ma: Multiaddr): boolean {
+  /** The refused range `address` is in, unless PINERY_DIAL_ALLOW allows it (the rule is looked up only then). */
+  function deniedAs (address: string, type: 'ipv4' | 'ipv6'): string | undefined {
+    if (!denied.check(address, type) || allowed.check(address, type)) return undefined
+    return rules.find(r => r.list.check(address, type))?.name ?? 'refused address'
+  }
+
+  function refusal (ma: Multiaddr): string | undefined {
     const [first] = ma.getComponents()
-    if (first?.value == null) return false
+    if (first?.value == null) return 'not an address'
     if (first.name === 'ip4' || first.name === 'ip6') {
       // Through NAT64 (IPv6-only hosts with DNS64) 64:ff9b::a00:1 reaches 10.0.0.1: judged as that.
       if (first.name === 'ip6' && nat64.check(first.value, 'ipv6')) {
-        const v4 = lastV4(first.value)
-        return !denied.check(v4, 'ipv4') || allowed.check(v4, 'ipv4')
+        const rule = deniedAs(lastV4(first.value), 'ipv4')
+        return rule == null ? undefined : `${rule} behind NAT64`
       }
-      const type = first.name === 'ip4' ? 'ipv4' : 'ipv6'
       // IPv4-mapped IPv6 addresses are checked against the IPv4 ranges too (BlockList does that).
-      const ok = !denied.check(first.value, type) || allowed.check(first.value, type)
+      const rule = deniedAs(first.value, first.name === 'ip4' ? 'ipv4' : 'ipv6')
+      if (rule != null) return rule
       // 6to4 and IPv4-translated addresses, which BlockList does not map, reach the IPv4 address inside.
       const inside = first.name === 'ip6' ? embeddedV4(first.value) : undefined
-      return ok && (inside == null || !denied.check(inside, 'ipv4') || allowed.check(inside, 'ipv4'))
+      const insideRule = inside == null ? undefined : deniedAs(inside, 'ipv4')
+      return insideRule == null ? undefined : `${insideRule} inside an IPv6 address`
     }
     // A name reaches the gate unresolved only when it is allowed as it is.
     if (first.name === 'dns' || first.name === 'dns4' || first.name === 'dns6') {
-      return hosts.has(first.value.toLowerCase())
+      return hosts.has(first.value.toLowerCase()) ? undefined : 'a name that did not resolve'
     }
-    return false
+    return 'not an IP address or DNS name'
   }
+  const allows = (ma: Multiaddr): boolean => refusal(ma) == null
 
   const dnsResolver: MultiaddrResolver = {
     canResolve (ma) {
@@ -144,6 +165,7 @@ export function createDialGate (allow: DialAllow): DialGate {
   return {
     connectionGater: { denyDialMultiaddr: (ma) => !allows(ma) },
     resolvers: { dns: dnsResolver },
-    allows
+    allows,
+    refusal
   }
 }

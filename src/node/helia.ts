@@ -19,6 +19,7 @@ import { ConfigError } from '../errors.js'
 import { startBitswapEngine } from './bitswap-engines.js'
 import { createComponentLogger } from './component-logger.js'
 import { lazySecurity, lazySelect } from './lazy-select.js'
+import { dialOutcomeOf, type DialOutcome } from './dial-outcome.js'
 import { trailingPeerId } from './multiaddrs.js'
 import { startPeerStoreSweep } from './peer-store-sweep.js'
 import type { BitswapImplementation } from './bitswap-engines.js'
@@ -124,16 +125,33 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
     },
     want,
     async dialAll (addrs, options) {
-      await Promise.all(addrs.map(async (ma) => {
+      const outcomes: DialOutcome[] = []
+      const dial = async (ma: Multiaddr, index: number): Promise<void> => {
+        let outcome: DialOutcome = { kind: 'connected' }
         // Re-dialing a connected peer still costs a peer-store read and write.
         const id = trailingPeerId(ma)
-        if (id != null && libp2p.getConnections().some(c => c.remotePeer.toString() === id)) return
-        try {
-          await libp2p.dial(ma, { signal: options.signal })
-        } catch (err) {
-          log.debug({ addr: ma.toString(), err: (err as Error).message }, 'origin dial failed')
+        if (id == null || !libp2p.getConnections().some(c => c.remotePeer.toString() === id)) {
+          try {
+            await libp2p.dial(ma, { signal: options.signal })
+          } catch (err) {
+            log.debug({ addr: ma.toString(), err: (err as Error).message }, 'origin dial failed')
+            outcome = dialOutcomeOf(err, ma, gate, options.signal)
+          }
         }
+        outcomes[index] = outcome
+        options.onOutcome?.(index, outcome)
+      }
+      // One peer's addresses one after another, as libp2p tries them anyway: dialed at once, they merge into
+      // one dial that fails with every address's error together, and no address could be told its own.
+      const byPeer = new Map<string, number[]>()
+      addrs.forEach((ma, i) => {
+        const key = trailingPeerId(ma) ?? `#${i}`
+        byPeer.set(key, [...byPeer.get(key) ?? [], i])
+      })
+      await Promise.all([...byPeer.values()].map(async (indexes) => {
+        for (const i of indexes) await dial(addrs[i] as Multiaddr, i)
       }))
+      return outcomes
     },
     async stop () {
       sweep.stop()

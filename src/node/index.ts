@@ -10,6 +10,7 @@ import type { CID } from 'multiformats/cid'
 import type { BlockBytes } from './block-bytes.js'
 import type { Blockstore } from 'interface-blockstore'
 import type { Datastore } from 'interface-datastore'
+import type { DialOutcome } from './dial-outcome.js'
 
 /** What the rest of Pinery needs of the node. */
 export interface PineryNode {
@@ -24,9 +25,19 @@ export interface PineryNode {
    * CID, and may come as the pieces they arrived in (block-bytes.ts).
    */
   want(cid: CID, options: { signal?: AbortSignal }): Promise<BlockBytes>
-  /** Dials every multiaddr in parallel; failures are logged, never thrown. */
-  dialAll(addrs: Multiaddr[], options: { signal: AbortSignal }): Promise<void>
+  /**
+   * Dials every multiaddr in parallel; failures are logged, never thrown. Resolves with how each dial ended
+   * (in `addrs`' order), each also told to `onOutcome` as it ends (a request's status says them).
+   */
+  dialAll(addrs: Multiaddr[], options: DialAllOptions): Promise<DialOutcome[]>
   stop(): Promise<void>
+}
+
+/** Options of {@link PineryNode.dialAll}. */
+export interface DialAllOptions {
+  signal: AbortSignal
+  /** Told how the dial of `addrs[index]` ended, as soon as it did. */
+  onOutcome?: (index: number, outcome: DialOutcome) => void
 }
 
 /** Settings of the node. */
@@ -51,11 +62,12 @@ export interface PineryNodeComponents {
   datastore: Datastore
   logger: import('../logger.js').Logger
   /** Refuses outbound dials the operator has not allowed (the service always has one; test peers need none). */
-  dialGate?: Pick<import('./dial-gate.js').DialGate, 'connectionGater' | 'resolvers'>
+  dialGate?: Pick<import('./dial-gate.js').DialGate, 'connectionGater' | 'resolvers' | 'refusal'>
 }
 
 export { BITSWAP_OPTIONS, DEFAULT_BITSWAP, createPineryNode } from './helia.js'
 export type { BitswapImplementation } from './bitswap-engines.js'
+export type { DialOutcome } from './dial-outcome.js'
 export { blockSize, joinBlock, type BlockBytes } from './block-bytes.js'
 export { loadNodeKey } from './node-key.js'
 export type { NodeKeyComponents, NodeKeyInit } from './node-key.js'

@@ -5,6 +5,7 @@
  */
 import { raceSignal } from 'race-signal'
 import { InsufficientFundsError } from '../errors.js'
+import { createOriginNotes, type OriginNotes } from './origin-notes.js'
 import type { SharedFetch } from './shared-fetch.js'
 import type { DagWalkResult } from './dag-walk.js'
 import type { PinRecord } from './types.js'
@@ -32,6 +33,8 @@ export interface Job {
   /** Read when the job starts. */
   record?: PinRecord
   fetch?: SharedFetch
+  /** What became of the request's origins (its status and failure say it). */
+  origins?: OriginNotes
   /** Fails this job once the fetch grows past its limit. */
   watcher?: (bytes: number) => void
 }
@@ -39,8 +42,8 @@ export interface Job {
 /** What a job's fetch needs from the worker. */
 export interface JobFetchComponents {
   jobs: Pick<PinJobs, 'maxBytes' | 'fetching'>
-  /** Joins (or starts) the fetch of the record's DAG. */
-  join(record: PinRecord): SharedFetch
+  /** Joins (or starts) the fetch of the record's DAG, dialing its origins. */
+  join(record: PinRecord, notes: OriginNotes): SharedFetch
   /** Makes every block stored so far durable: a DAG is reported fetched only once it would survive power loss. */
   flushBlocks(): Promise<void>
 }
@@ -57,7 +60,8 @@ export async function fetchForJob (
     job.controller.signal.throwIfAborted()
     const maxBytes = await jobs.maxBytes(record)
     job.controller.signal.throwIfAborted()
-    job.fetch = components.join(record)
+    job.origins = createOriginNotes()
+    job.fetch = components.join(record, job.origins)
     if (maxBytes !== Infinity) {
       // Only this request fails: others sharing the fetch may have room for the DAG.
       job.watcher = (bytes) => {

@@ -37,6 +37,8 @@ export interface PinServiceComponents {
 // No CID is charged under the empty key, so a check with it counts the request as new.
 const UNKNOWN_CID = ''
 
+const count = (n: number, unit: string): string => `${n} ${unit}${n === 1 ? '' : 's'}`
+
 /** Creates the service. */
 export function createPinService (components: PinServiceComponents): PinService {
   const { records, lifecycle, worker, settler, quota, content } = components
@@ -159,9 +161,17 @@ export function createPinService (components: PinServiceComponents): PinService 
 
     statusDetails (record) {
       if (record.status !== 'queued' && record.status !== 'pinning') return undefined
-      // A fetch may start before the record says pinning (short fetches skip that write).
       const p = worker.progress(record.requestid)
-      if (p != null) return `fetched ${p.blocks} blocks, ${p.bytes} bytes`
+      if (p != null) {
+        // A fetch may start before the record says pinning (short fetches skip that write): a client reading
+        // `queued` is told it is starting, not bytes of a fetch its status does not show yet.
+        const main = record.status === 'queued'
+          ? 'starting to fetch'
+          : p.blocks === 0
+            ? 'looking for a peer that has it'
+            : `fetched ${count(p.blocks, 'block')}, ${count(p.bytes, 'byte')}`
+        return p.origins == null ? main : `${main}; ${p.origins}`
+      }
       const at = worker.position(record.requestid)
       if (at != null) return `queue position ${at.position} of ${at.length}`
       return record.status === 'pinning' ? 'connecting to providers' : 'queued'

@@ -13,6 +13,7 @@ import { createSemaphore } from './semaphore.js'
 import { walkDag, type DagWalkComponents, type DagWalkResult } from './dag-walk.js'
 import type { PinProgress, PinRecord } from './types.js'
 import type { GcGuard } from './gc-guard.js'
+import type { OriginNotes } from './origin-notes.js'
 import type { PinMetrics } from '../metrics.js'
 import type { PineryNode } from '../node/index.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -89,10 +90,21 @@ export interface SharedFetchesComponents {
 
 /** The running fetches, one per CID. */
 export interface SharedFetches {
-  /** Joins the fetch of `record`'s CID (starting one if none runs) and dials the record's origins. */
-  join(record: PinRecord): SharedFetch
+  /**
+   * Joins the fetch of `record`'s CID (starting one if none runs) and dials the record's origins, telling
+   * `notes` what became of each.
+   */
+  join(record: PinRecord, notes?: OriginNotes): SharedFetch
   /** Leaves a fetch joined before; the last participant aborts it and lets go of its blocks. */
   leave(cidKey: string, fetch: SharedFetch): void
+}
+
+/** A duration as a person reads it in a status: "500 ms", "90 s", "2 minutes". */
+export function duration (ms: number): string {
+  if (ms < 10_000 && ms % 1000 !== 0) return `${ms} ms`
+  const s = Math.round(ms / 1000)
+  if (s % 60 !== 0) return `${s} s`
+  return s === 60 ? '1 minute' : `${s / 60} minutes`
 }
 
 /** Parsed origins kept: far more than one client names, bounded for many clients. */
@@ -120,7 +132,7 @@ export function createSharedFetches (init: SharedFetchesInit, components: Shared
     let stallTimer: NodeJS.Timeout | undefined
     const armStall = (): void => {
       clearTimeout(stallTimer)
-      const stalled = `no progress for ${init.stallTimeoutMs} ms: no connected peer provided the next block`
+      const stalled = `no progress for ${duration(init.stallTimeoutMs)}: no connected peer provided the next block`
       stallTimer = setTimeout(() => { controller.abort(new StallError(stalled)) }, init.stallTimeoutMs)
     }
     armStall()
@@ -168,7 +180,7 @@ export function createSharedFetches (init: SharedFetchesInit, components: Shared
     return ma
   }
 
-  function join (record: PinRecord): SharedFetch {
+  function join (record: PinRecord, notes?: OriginNotes): SharedFetch {
     let fetch = fetches.get(record.cidKey)
     // A fetch that already failed (stalled) is not joined: a new request gets a fresh attempt.
     if (fetch == null || fetch.controller.signal.aborted) {
@@ -176,8 +188,17 @@ export function createSharedFetches (init: SharedFetchesInit, components: Shared
       fetches.set(record.cidKey, fetch)
     }
     fetch.participants++
-    const origins = (record.pin.origins ?? []).flatMap(o => { const ma = dialable(o); return ma == null ? [] : [ma] })
-    if (origins.length > 0) void components.node.dialAll(origins, { signal: fetch.controller.signal })
+    const given = record.pin.origins ?? []
+    const origins = given.flatMap(o => { const ma = dialable(o); return ma == null ? [] : [{ o, ma }] })
+    if (origins.length === 0 && given.length > 0) notes?.noneDialable()
+    for (const { o } of origins) notes?.set(o, { kind: 'dialing' })
+    // Not awaited: blocks may come from any connected peer meanwhile, whatever becomes of the origins.
+    if (origins.length > 0) {
+      void components.node.dialAll(origins.map(({ ma }) => ma), {
+        signal: fetch.controller.signal,
+        onOutcome: (i, outcome) => { const origin = origins[i]; if (origin != null) notes?.set(origin.o, outcome) }
+      })
+    }
     return fetch
   }
 

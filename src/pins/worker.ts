@@ -52,7 +52,11 @@ export interface PinWorker {
   cancel(requestid: string): void
   /** 1-based position among queued requests, and the queue's length. */
   position(requestid: string): { position: number, length: number } | undefined
-  progress(requestid: string): PinProgress | undefined
+  /**
+   * A running job's progress: its fetch's blocks and bytes, and what became of its origins (all of them
+   * while no block arrived, else those that failed).
+   */
+  progress(requestid: string): (PinProgress & { origins?: string }) | undefined
   /** The records of the requests being fetched, each as its job read it when it started. */
   fetching(): IterableIterator<PinRecord>
   /** Requests waiting and being fetched. */
@@ -157,6 +161,9 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
         if (isErrorNamed(cause, ShutdownError.name) || isErrorNamed(cause, CancelledError.name)) return
         const known = isErrorNamed(cause, StallError.name) || isErrorNamed(cause, InsufficientFundsError.name)
         outcome = { failure: known ? cause.message : `fetch failed: ${(cause as Error).message}` }
+        // A stalled fetch says what became of the request's origins: what the person can fix.
+        const origins = isErrorNamed(cause, StallError.name) ? job.origins?.describe(true) : undefined
+        if (origins != null) outcome.failure += `; ${origins}`
       }
       let settled: 'pinned' | 'failed'
       try {
@@ -246,8 +253,11 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       return { depth: queue.length, active: active.size }
     },
     progress (requestid) {
-      const fetch = active.get(requestid)?.fetch
-      return fetch == null ? undefined : { ...fetch.progress }
+      const job = active.get(requestid)
+      const fetch = job?.fetch
+      if (fetch == null) return undefined
+      const origins = job?.origins?.describe(fetch.progress.blocks === 0)
+      return origins == null ? { ...fetch.progress } : { ...fetch.progress, origins }
     },
     * fetching () {
       for (const job of active.values()) if (job.fetch != null && job.record != null) yield job.record

@@ -32,6 +32,21 @@ describe('dial gate', () => {
     }
   })
 
+  it('names the rule that refuses an address, for the status of a request naming it', () => {
+    const gate = createDialGate(parseDialAllow('10.0.0.0/8'))
+    const rule = (host: string): string | undefined => gate.refusal(multiaddr(`${host}/tcp/4001/p2p/${PEER}`))
+    expect(rule('/ip4/127.0.0.1')).toBe('loopback address')
+    expect(rule('/ip4/192.168.1.1')).toBe('private address')
+    expect(rule('/ip4/10.1.2.3')).toBeUndefined()
+    expect(rule('/ip4/169.254.169.254')).toBe('link-local address')
+    expect(rule('/ip6/::1')).toBe('loopback address')
+    expect(rule('/ip6/fd00::1')).toBe('private address')
+    expect(rule('/ip6/::ffff:127.0.0.1')).toBe('loopback address')
+    expect(rule('/ip6/64:ff9b::c0a8:101')).toBe('private address behind NAT64')
+    expect(rule('/ip6/2002:c0a8:101::1')).toBe('private address inside an IPv6 address')
+    expect(rule('/ip4/1.1.1.1')).toBeUndefined()
+  })
+
   it(
     'judges NAT64 addresses by the IPv4 address they reach, and refuses the other internal IPv6 and IPv4 ranges',
     () => {

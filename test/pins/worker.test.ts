@@ -211,7 +211,10 @@ describe('pin worker', () => {
     const second = await request('alice', await unobtainable())
     const third = await request('alice', await unobtainable())
     await waitFor(async () => w.stats().active === 1 ? true : undefined, 5000, 'the first fetch to start')
-    expect(w.progress(blocker.requestid)).toEqual({ blocks: 0, bytes: 0 })
+    // While no block came, what became of the request's origin too (the origin has none of these blocks).
+    expect(w.progress(blocker.requestid)).toMatchObject({ blocks: 0, bytes: 0 })
+    expect(w.progress(blocker.requestid)?.origins)
+      .toMatch(/^origin (\/ip4\/.*|peer \S+): (dialing|connected, no block from it yet)$/)
     expect(w.position(blocker.requestid)).toBeUndefined()
     expect(w.position(second.requestid)).toEqual({ position: 1, length: 2 })
     expect(w.position(third.requestid)).toEqual({ position: 2, length: 2 })

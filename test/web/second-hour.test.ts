@@ -110,8 +110,35 @@ describe('a pin in flight', () => {
       // Old code: "0 blocks, 0 B fetched", as if nothing were being done.
       await page.locator('.detail .live').getByText('no block yet: looking for a peer that has it').waitFor()
       const one = await page.evaluate(`import('/app/pin-view.js').then(({ progressOf }) => progressOf({
-        status: 'pinning', info: { status_details: 'fetched 1 blocks, 3860 bytes' } }).textContent)`)
+        status: 'pinning', info: { status_details: 'fetched 1 block, 3860 bytes' } }).textContent)`)
       expect(one).toBe('1 block, 3.77 KiB fetched')
+    } finally {
+      await context.close()
+    }
+  })
+})
+
+describe('a pin whose origin cannot be reached', () => {
+  it('says why on its page and in the list, on a phone, within the screen', async () => {
+    const cid = (await fileCidOf(randomBytes(64))).toString()
+    // Port 1 on loopback: nothing listens (the test service allows dialing 127.0.0.0/8).
+    const dead = '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWLYrdHaeG1p9rdgSyvpPyUrTjank2zH1xKBb2uYEPikDk'
+    const made = await web.svc.call('POST', '/pins', 'alice', { cid, name: 'dead-origin', origins: [dead] })
+    const { requestid } = await made.json() as { requestid: string }
+    const { context, page } = await web.open(PHONE)
+    try {
+      await signIn(page, web.svc.tokens.alice as string)
+      await page.goto(`/#/pins/${requestid}`)
+      const live = page.locator('.detail .live')
+      await live.getByText('no block yet: looking for a peer that has it').waitFor()
+      // Old code: the page said only that it was looking, whatever became of the origin.
+      await live.locator('small.origins').getByText(': connection refused (nothing listens on that port)').waitFor()
+      expect(await live.locator('small.origins').textContent()).toMatch(/^origin \/ip4\/127\.0\.0\.1\/tcp\/1\/p2p\//)
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width)
+      await page.goto('/#/pins')
+      await page.locator('small.origins').first().getByText('connection refused').waitFor()
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width)
+      await page.screenshot({ path: '/tmp/o12/dead-origin-list.png' }).catch(() => {})
     } finally {
       await context.close()
     }

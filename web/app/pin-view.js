@@ -1,5 +1,6 @@
 // How a pin's state reads: a status badge, and for queued/pinning requests
-// the queue position or the blocks and bytes fetched, with a progress bar.
+// the queue position or the blocks and bytes fetched, with a progress bar, and
+// what became of the request's origins.
 import { bytes, h } from './dom.js'
 
 /** The status as a labelled badge. */
@@ -21,16 +22,19 @@ export function progressOf (p) {
     const [at, of] = [Number(queue[1]), Number(queue[2])]
     return h('span', { class: 'progress' }, h('small', {}, at === 1 ? `next in the queue (${of} waiting)` : `queue position ${at} of ${of}`))
   }
-  const fetched = /^fetched (\d+) blocks, (\d+) bytes$/.exec(details ?? '')
-  if (fetched != null) {
-    const blocks = Number(fetched[1])
+  // After "; " the API says what became of the request's origins (refused, nothing listening, …): its own line.
+  const [main = '', origins] = (details ?? '').split(/; (.*)/s)
+  const note = origins == null ? [] : [h('small', { class: 'origins' }, origins)]
+  const fetched = /^fetched (\d+) blocks?, (\d+) bytes?$/.exec(main)
+  if (fetched != null || main === 'looking for a peer that has it') {
+    const blocks = Number(fetched?.[1] ?? 0)
     // No block yet: "0 blocks, 0 B fetched" left a person wondering whether anything happens at all.
     const text = blocks === 0
       ? 'no block yet: looking for a peer that has it'
-      : `${blocks.toLocaleString()} block${blocks === 1 ? '' : 's'}, ${bytes(Number(fetched[2]))} fetched`
-    return h('span', { class: 'progress' }, h('progress', { 'aria-label': 'fetching' }), h('small', {}, text))
+      : `${blocks.toLocaleString()} block${blocks === 1 ? '' : 's'}, ${bytes(Number(fetched?.[2]))} fetched`
+    return h('span', { class: 'progress' }, h('progress', { 'aria-label': 'fetching' }), h('small', {}, text), ...note)
   }
-  return h('span', { class: 'progress' }, h('progress', { 'aria-label': p.status }), h('small', {}, details ?? p.status))
+  return h('span', { class: 'progress' }, h('progress', { 'aria-label': p.status }), h('small', {}, main || p.status), ...note)
 }
 
 /** True while a request may still change on its own. */
