@@ -28,6 +28,13 @@ describe('a double click', () => {
     const { context, page } = await web.open()
     try {
       await signIn(page, web.svc.tokens.alice as string)
+      // The POSTs reach the real service 400 ms late, so both clicks land while the request runs: an identity
+      // CID is pinned at once, and on a loaded machine the second click could otherwise come after the page
+      // had moved on (a run failed so, waiting for the pin's page).
+      await page.route(/\/(pins|tokens)$/, async (route) => {
+        if (route.request().method() === 'POST') await new Promise(resolve => setTimeout(resolve, 400))
+        await route.continue()
+      })
       await page.getByRole('link', { name: 'Add', exact: true }).first().click()
       await page.getByLabel('CID', { exact: true }).fill('bafkqaaa')
       await page.getByLabel('Name (optional)').last().fill('clicked-twice')
