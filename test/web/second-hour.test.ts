@@ -173,9 +173,12 @@ describe('the back button', () => {
       await page.locator('[data-ready=pins]').waitFor()
       await page.getByRole('link', { name: 'to-delete' }).click()
       await page.locator('.detail h1').filter({ hasText: 'to-delete' }).waitFor()
+      const deleted = page.url()
       await page.getByRole('button', { name: 'Delete' }).click()
       await page.locator('[data-ready=pins]').waitFor()
       await page.goBack()
+      // Old code: Back returned to the deleted request's address (and, once fetched, "There is no such pin").
+      expect(page.url()).not.toBe(deleted)
       await page.waitForTimeout(500)
       expect(await page.getByText('There is no such pin').count()).toBe(0)
     } finally {
