@@ -125,7 +125,6 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
     },
     want,
     async dialAll (addrs, options) {
-      const outcomes: DialOutcome[] = []
       const dial = async (ma: Multiaddr, index: number): Promise<void> => {
         let outcome: DialOutcome = { kind: 'connected' }
         // Re-dialing a connected peer still costs a peer-store read and write.
@@ -138,7 +137,6 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
             outcome = dialOutcomeOf(err, ma, gate, options.signal)
           }
         }
-        outcomes[index] = outcome
         options.onOutcome?.(index, outcome)
       }
       // One peer's addresses one after another, as libp2p tries them anyway: dialed at once, they merge into
@@ -151,7 +149,6 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
       await Promise.all([...byPeer.values()].map(async (indexes) => {
         for (const i of indexes) await dial(addrs[i] as Multiaddr, i)
       }))
-      return outcomes
     },
     async stop () {
       sweep.stop()

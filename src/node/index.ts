@@ -26,10 +26,10 @@ export interface PineryNode {
    */
   want(cid: CID, options: { signal?: AbortSignal }): Promise<BlockBytes>
   /**
-   * Dials every multiaddr in parallel; failures are logged, never thrown. Resolves with how each dial ended
-   * (in `addrs`' order), each also told to `onOutcome` as it ends (a request's status says them).
+   * Dials every multiaddr in parallel; failures are logged, never thrown. How each dial ended is told to
+   * `onOutcome` as it ends (a request's status says them).
    */
-  dialAll(addrs: Multiaddr[], options: DialAllOptions): Promise<DialOutcome[]>
+  dialAll(addrs: Multiaddr[], options: DialAllOptions): Promise<void>
   stop(): Promise<void>
 }
 

@@ -27,7 +27,7 @@ export interface PinServiceComponents {
   index: Pick<PinIndex, 'query'>
   lifecycle: PinLifecycle
   /** Fetches what is not pinned yet; decides nothing. */
-  worker: Pick<PinWorker, 'enqueue' | 'cancel' | 'position' | 'progress'>
+  worker: Pick<PinWorker, 'enqueue' | 'cancel' | 'position' | 'progress' | 'origins'>
   /** Settles a request whose DAG is pinned already (the worker's outcomes reach it directly). */
   settler: Pick<PinSettler, 'settlePinned'>
   quota: Pick<Quota, 'admit' | 'remaining'>
@@ -170,7 +170,8 @@ export function createPinService (components: PinServiceComponents): PinService 
           : p.blocks === 0
             ? 'looking for a peer that has it'
             : `fetched ${count(p.blocks, 'block')}, ${count(p.bytes, 'byte')}`
-        return p.origins == null ? main : `${main}; ${p.origins}`
+        const origins = worker.origins(record.requestid)
+        return origins == null ? main : `${main}; ${origins}`
       }
       const at = worker.position(record.requestid)
       if (at != null) return `queue position ${at.position} of ${at.length}`

@@ -52,11 +52,12 @@ export interface PinWorker {
   cancel(requestid: string): void
   /** 1-based position among queued requests, and the queue's length. */
   position(requestid: string): { position: number, length: number } | undefined
+  progress(requestid: string): PinProgress | undefined
   /**
-   * A running job's progress: its fetch's blocks and bytes, and what became of its origins (all of them
-   * while no block arrived, else those that failed).
+   * What became of a running job's origins, for its status: all of them while no block arrived, else those
+   * that failed. Apart from `progress`, which pin.progress events carry as they are.
    */
-  progress(requestid: string): (PinProgress & { origins?: string }) | undefined
+  origins(requestid: string): string | undefined
   /** The records of the requests being fetched, each as its job read it when it started. */
   fetching(): IterableIterator<PinRecord>
   /** Requests waiting and being fetched. */
@@ -253,11 +254,12 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       return { depth: queue.length, active: active.size }
     },
     progress (requestid) {
+      const fetch = active.get(requestid)?.fetch
+      return fetch == null ? undefined : { ...fetch.progress }
+    },
+    origins (requestid) {
       const job = active.get(requestid)
-      const fetch = job?.fetch
-      if (fetch == null) return undefined
-      const origins = job?.origins?.describe(fetch.progress.blocks === 0)
-      return origins == null ? { ...fetch.progress } : { ...fetch.progress, origins }
+      return job?.fetch == null ? undefined : job.origins?.describe(job.fetch.progress.blocks === 0)
     },
     * fetching () {
       for (const job of active.values()) if (job.fetch != null && job.record != null) yield job.record

@@ -213,7 +213,7 @@ describe('pin worker', () => {
     await waitFor(async () => w.stats().active === 1 ? true : undefined, 5000, 'the first fetch to start')
     // While no block came, what became of the request's origin too (the origin has none of these blocks).
     expect(w.progress(blocker.requestid)).toMatchObject({ blocks: 0, bytes: 0 })
-    expect(w.progress(blocker.requestid)?.origins)
+    expect(w.origins(blocker.requestid))
       .toMatch(/^origin (\/ip4\/.*|peer \S+): (dialing|connected, no block from it yet)$/)
     expect(w.position(blocker.requestid)).toBeUndefined()
     expect(w.position(second.requestid)).toEqual({ position: 1, length: 2 })
