@@ -4,6 +4,7 @@
  * label written by an older version (or straight into the datastore) may
  * hold terminal escape sequences.
  */
+import { counted } from '../counted.js'
 import type { TokenInfo } from '../auth/index.js'
 import type { Limits } from '../pins/quota.js'
 import type { DeletedUser, TeamUsage, Usage, UserView } from '../team/index.js'
@@ -121,7 +122,6 @@ export function tokensText (tokens: TokenInfo[]): string {
 
 /** What a user deletion removed. */
 export function deletedText (name: string, d: DeletedUser): string {
-  const n = (count: number, what: string): string => `${count} ${what}${count === 1 ? '' : 's'}`
-  return `deleted user ${printable(name)}: ${n(d.removedPins, 'pin request')} removed, ` +
-    `${n(d.revokedTokens, 'token')} revoked\n`
+  return `deleted user ${printable(name)}: ${counted(d.removedPins, 'pin request')} removed, ` +
+    `${counted(d.revokedTokens, 'token')} revoked\n`
 }

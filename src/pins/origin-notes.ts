@@ -4,6 +4,7 @@
  * of what to fix (first-hour walk, round ten). Only the request's own origins are told, only to its owner (the
  * status is per request), and the text is bounded (NOTES_MAX_CHARS).
  */
+import { counted } from '../counted.js'
 import type { DialOutcome } from '../node/index.js'
 
 /** The text of a request's notes at most (origins are 20 at most, each up to a few hundred characters). */
@@ -85,7 +86,7 @@ export function createOriginNotes (): OriginNotes {
         if (notes.join('; ').length + note.length > NOTES_MAX_CHARS) skipped++
         else notes.push(note)
       }
-      if (skipped > 0) notes.push(`${skipped} more origin${skipped === 1 ? '' : 's'}`)
+      if (skipped > 0) notes.push(counted(skipped, 'more origin'))
       return notes.length === 0 ? undefined : notes.join('; ')
     }
   }

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto'
 import * as raw from 'multiformats/codecs/raw'
 import { NotFoundError } from '../errors.js'
+import { counted } from '../counted.js'
 import { IDENTITY, parseCid } from './cid.js'
 import { canonicalCidKey } from './request-pins.js'
 import { removeEveryRequest } from './remove-owned.js'
@@ -36,8 +37,6 @@ export interface PinServiceComponents {
 
 // No CID is charged under the empty key, so a check with it counts the request as new.
 const UNKNOWN_CID = ''
-
-const count = (n: number, unit: string): string => `${n} ${unit}${n === 1 ? '' : 's'}`
 
 /** Creates the service. */
 export function createPinService (components: PinServiceComponents): PinService {
@@ -169,7 +168,7 @@ export function createPinService (components: PinServiceComponents): PinService 
           ? 'starting to fetch'
           : p.blocks === 0
             ? 'looking for a peer that has it'
-            : `fetched ${count(p.blocks, 'block')}, ${count(p.bytes, 'byte')}`
+            : `fetched ${counted(p.blocks, 'block')}, ${counted(p.bytes, 'byte')}`
         const origins = worker.origins(record.requestid)
         return origins == null ? main : `${main}; ${origins}`
       }
