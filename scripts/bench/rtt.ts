@@ -4,8 +4,9 @@
  * no throughput cap), the 0 ms case included, so that only the delay differs between rows. Per run
  * and RTT, interleaved: the raw libp2p stream (one stream, Noise + Yamux) and a fresh Pinery pinning
  * the origin's DAG, both through the proxy. Medians of MiB/s and the receivers' CPU-s/GiB.
- * Each variant's origin runs the bitswap the variant names (ORIGIN_BITSWAP, else its PINERY_BITSWAP,
- * else helia): `--bitswap helia,lean` compares stock and lean pairs side by side.
+ * Each variant's origin runs the bitswap the variant names (ORIGIN_BITSWAP: helia, lean, or kubo for a kubo
+ * daemon; else its PINERY_BITSWAP, else helia): `--bitswap helia,lean` compares stock and lean pairs side by
+ * side, `--pinery-env 'ORIGIN_BITSWAP=kubo'` pins from kubo.
  *
  * Round six added, next to the end-to-end numbers (the targets), a steady-state column (raw: first byte
  * to last byte; Pinery: first leaf to last block arrived) and two phase tables: each Pinery pin split by
@@ -17,7 +18,7 @@ import { startDelayProxy, viaProxy, type DelayProxy } from './delay-proxy.js'
 import { MiB, median, runPeer, startPeer, table } from './lib.js'
 import { loadavg } from 'node:os'
 import { resolve } from 'node:path'
-import type { ChildProcess } from 'node:child_process'
+import { startKuboOrigin } from './kubo.js'
 import { pineryRun } from './pinery-run.js'
 import { steadyMibs, type PinPhases, type RawPhases } from './phases.js'
 
@@ -91,19 +92,33 @@ const medianOf = (s: Stats, key: string): number => {
 const extraRtts = (s: Stats, s0: Stats, key: string, rtt: number): string =>
   rtt === 0 ? '–' : fmt((medianOf(s, key) - medianOf(s0, key)) / rtt, 1)
 
+/** A bench peer (peer.ts) holding `mib` MiB, serving it with bitswap `b` (helia or lean). */
+async function benchOrigin (mib: number, b: string): Promise<{ stop: () => Promise<void>, cid: string, addr: string }> {
+  const o = await startPeer<{ cid: string, addrs: string[] }>(['origin', '--mib', String(mib), '--bitswap', b])
+  return { stop: async () => { o.child.kill('SIGTERM') }, cid: o.value.cid, addr: o.value.addrs[0] as string }
+}
+
+/** A kubo daemon (`ORIGIN_BITSWAP=kubo`): the origin kubo users pin from, go-libp2p and boxo's bitswap. */
+async function kuboOrigin (mib: number): Promise<{ stop: () => Promise<void>, cid: string, addr: string }> {
+  const { kubo, cid } = await startKuboOrigin(mib)
+  return { stop: async () => { await kubo.stop() }, cid, addr: kubo.addrs[0] as string }
+}
+
 /** Runs the sweep and prints its tables. */
 export async function rttSweep ({ sizes, rtts, runs, variants }: RttSweepInit): Promise<void> {
   const rows: Array<Array<string | number>> = []
   const phaseRows: Array<Array<string | number>> = []
   const rawPhaseRows: Array<Array<string | number>> = []
   for (const n of sizes) {
-    const origins = new Map<string, { child: ChildProcess, cid: string, addr: string, port: number }>()
-    for (const b of new Set(variants.map(v => v.origin))) {
-      const o = await startPeer<{ cid: string, addrs: string[] }>(['origin', '--mib', String(n), '--bitswap', b])
-      const addr = o.value.addrs[0] as string
-      origins.set(b, { child: o.child, cid: o.value.cid, addr, port: Number(/\/tcp\/(\d+)/.exec(addr)?.[1]) })
+    const origins = new Map<string, { stop: () => Promise<void>, cid: string, addr: string, port: number }>()
+    // The raw stream needs a bench peer on the far side, so a Helia origin runs whenever only kubo was asked for.
+    const kinds = new Set(variants.map(v => v.origin))
+    if ([...kinds].every(b => b === 'kubo')) kinds.add('helia')
+    for (const b of kinds) {
+      const o = b === 'kubo' ? await kuboOrigin(n) : await benchOrigin(n, b)
+      origins.set(b, { ...o, port: Number(/\/tcp\/(\d+)/.exec(o.addr)?.[1]) })
     }
-    const first = [...origins.values()][0] as { addr: string }
+    const first = [...origins.entries()].find(([b]) => b !== 'kubo')?.[1] as { addr: string }
     const raw = new Map<number, Stats>(rtts.map(r => [r, stats()]))
     const pin = new Map<string, Stats>(rtts.flatMap(r => variants.map(v => [`${r} ${v.label}`, stats()] as const)))
     try {
@@ -143,7 +158,7 @@ export async function rttSweep ({ sizes, rtts, runs, variants }: RttSweepInit): 
         }
       }
     } finally {
-      for (const o of origins.values()) o.child.kill('SIGTERM')
+      for (const o of origins.values()) await o.stop()
     }
     const r0 = raw.get(rtts[0] as number) as Stats
     for (const rtt of rtts) {
