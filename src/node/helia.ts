@@ -20,6 +20,7 @@ import { startBitswapEngine } from './bitswap-engines.js'
 import { createComponentLogger } from './component-logger.js'
 import { lazySecurity, lazySelect } from './lazy-select.js'
 import { dialOutcomeOf, type DialOutcome } from './dial-outcome.js'
+import { MAX_INBOUND_STREAMS } from './lean-bitswap/wire.js'
 import { trailingPeerId } from './multiaddrs.js'
 import { startPeerStoreSweep } from './peer-store-sweep.js'
 import type { BitswapImplementation } from './bitswap-engines.js'
@@ -39,7 +40,7 @@ const MAX_DELEGATES = 20
 export const BITSWAP_OPTIONS = {
   sendWantlistDebounce: 0,
   sendBlocksDebounce: 0,
-  maxInboundStreams: 256,
+  maxInboundStreams: MAX_INBOUND_STREAMS,
   maxOutboundStreams: 256
 }
 

@@ -100,6 +100,22 @@ describe.each(['helia', 'lean'])('Pinery (%s bitswap) pins DAGs kubo made', (bit
     expect((await read(`${cid}/${names[777] as string}`)).toString()).toBe('file 00777\n')
   })
 
+  it('a 32 MiB file, every block sent once: kubo opens a stream per block it sends, and each is taken', async () => {
+    // boxo sends each response message on a new stream, as fast as the wants allow (up to
+    // PINERY_FETCH_CONCURRENCY at once); a stream Pinery refused was a block kubo had to send again, later.
+    const bytes = randomBytes(32 * 1024 * 1024)
+    await writeFile(join(dir, 'big.bin'), bytes)
+    const cid = await kubo.ipfs(['add', '-Q', '--cid-version=1', join(dir, 'big.bin')])
+    const { UniqueBlocks } = JSON.parse(await kubo.ipfs(['dag', 'stat', '--progress=false', '--enc=json', cid])) as
+      { UniqueBlocks: number }
+    const sent = async (): Promise<number> =>
+      (JSON.parse(await kubo.ipfs(['bitswap', 'stat', '--enc=json'])) as { BlocksSent: number }).BlocksSent
+    const before = await sent()
+    await pin(cid)
+    expect(await sent() - before).toBe(UniqueBlocks)
+    expect((await read(cid)).equals(bytes)).toBe(true)
+  })
+
   it('identity-hashed inline blocks, and an inline root', async () => {
     const tree = join(dir, 'inline')
     await mkdir(tree)

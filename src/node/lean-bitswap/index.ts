@@ -16,7 +16,7 @@ import { createPieceReader, decodeReceived } from './receive.js'
 import { grantFullWindow } from './stream-window.js'
 import { createEntryRate, createInboundBudget, type EntryRateInit, type InboundBudgetInit } from './inbound-budget.js'
 import { createWants } from './wants.js'
-import { BITSWAP_PROTOCOL, MAX_MESSAGE_BYTES, v0Cid, verifiedCid } from './wire.js'
+import { BITSWAP_PROTOCOL, MAX_INBOUND_STREAMS, MAX_MESSAGE_BYTES, v0Cid, verifiedCid } from './wire.js'
 import type { BlockBytes } from '../block-bytes.js'
 import type { PeerLedger } from './ledger.js'
 import type { Outbox } from './outbox.js'
@@ -24,11 +24,6 @@ import type { Logger } from '../../logger.js'
 import type { Connection, Libp2p, PeerId, Stream, StreamMessageEvent } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 
-/**
- * Inbound bitswap streams per connection: Helia opens one per message (one at a time per peer), kubo
- * one per peer. With the 4 MiB message limit this bounds what a peer's unfinished messages hold.
- */
-const MAX_INBOUND_STREAMS = 32
 /** Wants kept per peer (Helia keeps 1024); Pinery itself asks for up to PINERY_FETCH_CONCURRENCY (≤ 4096). */
 const MAX_WANTS_PER_PEER = 4096
 /** Block reads in flight across all peers being served. */

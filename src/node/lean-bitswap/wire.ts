@@ -19,6 +19,18 @@ export const BITSWAP_PROTOCOL = '/ipfs/bitswap/1.2.0'
 /** The spec's (and kubo's and Helia's) limit on one message, in both directions. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
+/**
+ * Inbound bitswap streams one connection may have open, for either bitswap. kubo (boxo's
+ * `SendMessage`) sends every response on a new stream, as fast as the wants allow: up to
+ * PINERY_FETCH_CONCURRENCY (256 by default) at once, 241 of 256 seen open together in a 64 MiB pin.
+ * A stream refused is a block kubo sends again after Pinery wants it again: with 32, a 64 MiB pin
+ * from kubo took 13.6 s and kubo sent 14 of every 65 blocks twice; with this, 1.6 s and none
+ * (2026-12-01, load ~10; scripts/bench/RESULTS.md, round eleven). js-yamux refuses a connection's
+ * 1,001st stream anyway, so this adds nothing a peer could not already open; what unfinished
+ * messages hold is bounded in inbound-budget.ts.
+ */
+export const MAX_INBOUND_STREAMS = 1000
+
 /** The codec of a bitswap 1.0.0 block (CIDv0). */
 const DAG_PB = 0x70
 
