@@ -119,6 +119,10 @@ describe('a pin in flight', () => {
       const one = await page.evaluate(`import('/app/pin-view.js').then(({ progressOf }) => progressOf({
         status: 'pinning', info: { status_details: 'fetched 1 block, 3860 bytes' } }).textContent)`)
       expect(one).toBe('1 block, 3.77 KiB fetched')
+      // Every block here, being made durable (old code: the API's words, the bytes uncounted).
+      const saving = await page.evaluate(`import('/app/pin-view.js').then(({ progressOf }) => progressOf({
+        status: 'pinning', info: { status_details: 'saving 49 blocks, 12585322 bytes' } }).textContent)`)
+      expect(saving).toBe('49 blocks, 12 MiB fetched, saving')
     } finally {
       await context.close()
     }
