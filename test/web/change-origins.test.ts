@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { signIn, useWebApp } from '../fixtures/browser.js'
+import { PHONE, signIn, useWebApp } from '../fixtures/browser.js'
 import { startOrigin, type Origin } from '../fixtures/origin.js'
 
 const web = useWebApp({ users: ['alice'], env: { PINERY_STALL_TIMEOUT_MS: '4000' } })
@@ -54,13 +54,17 @@ describe('a pin whose origins were wrong', () => {
     }
   })
 
-  it('is restarted with corrected origins before it fails', async () => {
+  it('is restarted with corrected origins before it fails, on a phone', async () => {
     const { requestid, right } = await mistypedPin(origins[1] as Origin, 'typo-restart')
-    const { context, page } = await web.open()
+    const { context, page } = await web.open(PHONE)
     try {
       await signIn(page, web.svc.tokens.alice as string)
       await page.goto(`/#/pins/${requestid}`)
-      await page.getByLabel('Origins', { exact: true }).fill(right.join('\n'))
+      const field = page.getByLabel('Origins', { exact: true })
+      // The address, wrapped on the phone's width, is seen whole without scrolling inside the field.
+      expect(await field.evaluate((el: { scrollHeight: number, clientHeight: number }) =>
+        el.scrollHeight <= el.clientHeight)).toBe(true)
+      await field.fill(right.join('\n'))
       // "Restart" while it is looking; on a loaded machine the 4 s stall may have ended it first ("Retry").
       await page.getByRole('button', { name: /^(Restart|Retry)$/ }).click()
       await page.locator('.detail[data-status=pinned]').waitFor()

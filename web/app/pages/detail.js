@@ -114,7 +114,12 @@ function changeCard (ctx) {
   return {
     card,
     show (next) {
-      if (p == null) origins.value = (next.pin.origins ?? []).join('\n')
+      if (p == null) {
+        // A multiaddr wraps to two or three lines on a phone: room for each without scrolling the field.
+        const given = next.pin.origins ?? []
+        origins.value = given.join('\n')
+        origins.rows = Math.min(8, 2 + 2 * given.length)
+      }
       p = next
       retry.hidden = p.status === 'pinned'
       retry.textContent = p.status === 'failed' ? 'Retry' : 'Restart'
