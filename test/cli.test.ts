@@ -79,6 +79,12 @@ describe('pinery CLI', () => {
     const ci = json<{ id: string, secret: string, scope: string, user: string }>(
       await online(phone, '--json', 'token', 'create', '--label', 'ci', '--scope', 'pins:add'))
     expect(ci).toMatchObject({ user: 'dana', scope: 'pins:add', secret: expect.stringMatching(/^pinery_/) })
+    // A user's name where --user was meant is refused (old code: a token for the caller; with the admin
+    // token, an admin token for whoever asked for one for dana).
+    const misread = await online(ADMIN, 'token', 'create', 'dana', '--label', 'laptop')
+    expect([misread.code, misread.stdout, misread.stderr.trimEnd().split('\n').at(-1)])
+      .toEqual([2, '', 'pinery: unexpected "dana": give the user as --user dana'])
+    expect((await online(ADMIN, 'token', 'list')).stdout).not.toMatch(/ laptop /)
     const mine = await online(phone, 'token', 'list')
     expect(mine.stdout.split('\n').filter(l => / (phone|ci) /.test(l))).toHaveLength(2)
     // The phone created the ci token: the list says so.

@@ -122,6 +122,11 @@ async function execute (team: Team, self: SelfService | undefined, args: string[
   const [noun, verb, arg, ...extra] = args
   if (extra.length > 0) throw new UsageError(`unexpected "${extra.join(' ')}"`)
   const command = `${noun ?? ''} ${verb ?? ''}`.trim()
+  // `token create alice --label laptop` made a token for the caller (online with the admin token: an admin
+  // token), not for alice: a name where none is read is refused, saying where it goes.
+  if ((command === 'token create' || command === 'token list') && arg != null) {
+    throw new UsageError(`unexpected "${arg}": give the user as --user ${arg}`)
+  }
   switch (command) {
     case 'user create': {
       const u = await team.createUser(need(arg, 'NAME'), changesOf(values))

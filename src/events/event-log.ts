@@ -20,6 +20,7 @@
  * id order, once every lower id is written (or its write failed). The log
  * keeps a bounded window, by count and by age.
  */
+import { counted } from '../counted.js'
 import type { PinEvent, PinEventType } from './index.js'
 import type { Logger } from '../logger.js'
 import type { PinProgress, PinRecord } from '../pins/types.js'
@@ -247,7 +248,8 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
     },
 
     async appendProgress (record, progress) {
-      const details = `fetched ${progress.blocks} blocks, ${progress.bytes} bytes`
+      // As the request's own status words it (PinService.statusDetails): "fetched 1 block", never "1 blocks".
+      const details = `fetched ${counted(progress.blocks, 'block')}, ${counted(progress.bytes, 'byte')}`
       const event = build('pin.progress', record, { progress: { ...progress } }, details)
       try {
         await db.batch(opsFor([event]), { sync: false })

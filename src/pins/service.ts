@@ -28,7 +28,7 @@ export interface PinServiceComponents {
   index: Pick<PinIndex, 'query'>
   lifecycle: PinLifecycle
   /** Fetches what is not pinned yet; decides nothing. */
-  worker: Pick<PinWorker, 'enqueue' | 'cancel' | 'position' | 'progress' | 'origins'>
+  worker: Pick<PinWorker, 'enqueue' | 'cancel' | 'position' | 'progress' | 'origins' | 'saving'>
   /** Settles a request whose DAG is pinned already (the worker's outcomes reach it directly). */
   settler: Pick<PinSettler, 'settlePinned'>
   quota: Pick<Quota, 'admit' | 'remaining'>
@@ -164,17 +164,20 @@ export function createPinService (components: PinServiceComponents): PinService 
       if (p != null) {
         // A fetch may start before the record says pinning (short fetches skip that write): a client reading
         // `queued` is told it is starting, not bytes of a fetch its status does not show yet.
+        const counts = `${counted(p.blocks, 'block')}, ${counted(p.bytes, 'byte')}`
         const main = record.status === 'queued'
           ? 'starting to fetch'
-          : p.blocks === 0
-            ? 'looking for a peer that has it'
-            : `fetched ${counted(p.blocks, 'block')}, ${counted(p.bytes, 'byte')}`
+          : worker.saving(record.requestid)
+            ? `saving ${counts}`
+            : p.blocks === 0 ? 'looking for a peer that has it' : `fetched ${counts}`
         const origins = worker.origins(record.requestid)
         return origins == null ? main : `${main}; ${origins}`
       }
       const at = worker.position(record.requestid)
       if (at != null) return `queue position ${at.position} of ${at.length}`
-      return record.status === 'pinning' ? 'connecting to providers' : 'queued'
+      // A pinning record with no job left: its job ended after the record was read (its outcome is being
+      // written, or is written by now) or its outcome's write failed and is retried. Nothing connects then.
+      return record.status === 'pinning' ? 'saving' : 'queued'
     }
   }
 }

@@ -58,6 +58,11 @@ export interface PinWorker {
    * that failed. Apart from `progress`, which pin.progress events carry as they are.
    */
   origins(requestid: string): string | undefined
+  /**
+   * True once a running job's DAG is all fetched and what remains is making its blocks durable and writing the
+   * outcome (a status then says "saving", not a fetch's last count for the seconds an fsync may take).
+   */
+  saving(requestid: string): boolean
   /** The records of the requests being fetched, each as its job read it when it started. */
   fetching(): IterableIterator<PinRecord>
   /** Requests waiting and being fetched. */
@@ -260,6 +265,9 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
     origins (requestid) {
       const job = active.get(requestid)
       return job?.fetch == null ? undefined : job.origins?.describe(job.fetch.progress.blocks === 0)
+    },
+    saving (requestid) {
+      return active.get(requestid)?.fetch?.finished === true
     },
     * fetching () {
       for (const job of active.values()) if (job.fetch != null && job.record != null) yield job.record

@@ -127,8 +127,8 @@ describe('a pin whose origins cannot be reached', () => {
       expect(s).toMatch(new RegExp(`^queued: (queued|queue position \\d+ of \\d+|starting to fetch)${notes}$`))
     }
     for (const s of seen.filter(s => s.startsWith('pinning: '))) {
-      // The moment between the fetch's end and the settled record reads "connecting to providers".
-      const main = '(looking for a peer that has it|fetched \\d+ blocks?, \\d+ bytes?|connecting to providers)'
+      // Between the fetch's end and the settled record: "saving" (was "connecting to providers").
+      const main = '(looking for a peer that has it|(fetched|saving) \\d+ blocks?, \\d+ bytes?|saving)'
       expect(s).toMatch(new RegExp(`^pinning: ${main}${notes}$`))
     }
   })

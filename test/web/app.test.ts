@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { directoryDag } from '../fixtures/content.js'
 import { fileCidOf, startOrigin, type Origin } from '../fixtures/origin.js'
 import { startService, type TestService } from '../fixtures/service.js'
-import { launchBrowser, openApp, signIn, uploadThroughPage } from '../fixtures/browser.js'
+import { launchBrowser, openAddPage, openApp, signIn, uploadThroughPage } from '../fixtures/browser.js'
 import type { Browser, Page } from 'playwright-core'
 
 // Browser globals, used only inside page.evaluate callbacks (which run in Chromium).
@@ -89,7 +89,7 @@ describe('pins', () => {
     // Pinned through the page's form; the origin gets the bytes only later, so the first waits
     // at the worker and the second in the queue.
     for (const [cid, name] of [[firstCid, 'first-of-two'], [secondCid, 'second-of-two']] as const) {
-      await page.getByRole('link', { name: 'Add', exact: true }).first().click()
+      await openAddPage(page)
       await page.getByLabel('CID', { exact: true }).fill(cid.toString())
       await page.getByLabel('Name (optional)').last().fill(name)
       await page.getByLabel('Origins (optional)').fill(origin.addrs.join('\n'))
@@ -160,7 +160,7 @@ describe('pins', () => {
     const expected = await directoryDag(Object.entries(content)
       .map(([path, text]) => ({ path, bytes: new TextEncoder().encode(text) })))
     const page = await app(svc.tokens.alice as string)
-    await page.getByRole('link', { name: 'Add', exact: true }).first().click()
+    await openAddPage(page)
     await page.locator('#pick-folder').setInputFiles(dir)
     await page.getByText('3 files').waitFor()
     await page.getByRole('button', { name: 'Upload' }).click()
@@ -179,7 +179,7 @@ describe('pins', () => {
 
   it('uploads several files dropped on the page under one directory, showing upload progress', async () => {
     const page = await app(svc.tokens.alice as string)
-    await page.getByRole('link', { name: 'Add', exact: true }).first().click()
+    await openAddPage(page)
     const drop = await page.evaluateHandle(() => {
       const data = new DataTransfer()
       data.items.add(new File(['first dropped file'], 'a.txt', { type: 'text/plain' }))

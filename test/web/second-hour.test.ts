@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { PHONE, pinNames, signIn, uploadThroughPage, useWebApp } from '../fixtures/browser.js'
+import { openAddPage, PHONE, pinNames, signIn, uploadThroughPage, useWebApp } from '../fixtures/browser.js'
 import { blocksOf, carOf, fileDag } from '../fixtures/content.js'
 import { fileCidOf } from '../fixtures/origin.js'
 
@@ -35,7 +35,7 @@ describe('a double click', () => {
         if (route.request().method() === 'POST') await new Promise(resolve => setTimeout(resolve, 400))
         await route.continue()
       })
-      await page.getByRole('link', { name: 'Add', exact: true }).first().click()
+      await openAddPage(page)
       await page.getByLabel('CID', { exact: true }).fill('bafkqaaa')
       await page.getByLabel('Name (optional)').last().fill('clicked-twice')
       await page.getByRole('button', { name: 'Pin', exact: true }).dblclick()
@@ -89,7 +89,7 @@ describe('on a phone', () => {
     const { context, page } = await web.open(PHONE)
     try {
       await signIn(page, web.svc.tokens.alice as string)
-      await page.getByRole('link', { name: 'Add', exact: true }).first().click()
+      await openAddPage(page)
       // One character off a real CID: refused with the CID quoted, one unbreakable word of 59 characters.
       await page.getByLabel('CID', { exact: true }).fill('bafybeihhtdvt72oljc7fnrr3kklexei7qczj7nv7msvhe2aezhbm6h5sij')
       await page.getByRole('button', { name: 'Pin', exact: true }).click()
@@ -119,6 +119,10 @@ describe('a pin in flight', () => {
       const one = await page.evaluate(`import('/app/pin-view.js').then(({ progressOf }) => progressOf({
         status: 'pinning', info: { status_details: 'fetched 1 block, 3860 bytes' } }).textContent)`)
       expect(one).toBe('1 block, 3.77 KiB fetched')
+      // Every block here, being made durable (old code: the API's words, the bytes uncounted).
+      const saving = await page.evaluate(`import('/app/pin-view.js').then(({ progressOf }) => progressOf({
+        status: 'pinning', info: { status_details: 'saving 49 blocks, 12585322 bytes' } }).textContent)`)
+      expect(saving).toBe('49 blocks, 12 MiB fetched, saving')
     } finally {
       await context.close()
     }

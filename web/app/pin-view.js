@@ -25,13 +25,15 @@ export function progressOf (p) {
   // After "; " the API says what became of the request's origins (refused, nothing listening, …): its own line.
   const [main = '', origins] = (details ?? '').split(/; (.*)/s)
   const note = origins == null ? [] : [h('small', { class: 'origins' }, origins)]
-  const fetched = /^fetched (\d+) blocks?, (\d+) bytes?$/.exec(main)
+  // "saving …": every block is here, and they are being made durable before the pin is reported.
+  const fetched = /^(fetched|saving) (\d+) blocks?, (\d+) bytes?$/.exec(main)
   if (fetched != null || main === 'looking for a peer that has it') {
-    const blocks = Number(fetched?.[1] ?? 0)
+    const blocks = Number(fetched?.[2] ?? 0)
+    const saving = fetched?.[1] === 'saving' ? ', saving' : ''
     // No block yet: "0 blocks, 0 B fetched" left a person wondering whether anything happens at all.
-    const text = blocks === 0
+    const text = blocks === 0 && saving === ''
       ? 'no block yet: looking for a peer that has it'
-      : `${blocks.toLocaleString()} block${blocks === 1 ? '' : 's'}, ${bytes(Number(fetched?.[2]))} fetched`
+      : `${blocks.toLocaleString()} block${blocks === 1 ? '' : 's'}, ${bytes(Number(fetched?.[3]))} fetched${saving}`
     return h('span', { class: 'progress' }, h('progress', { 'aria-label': 'fetching' }), h('small', {}, text), ...note)
   }
   return h('span', { class: 'progress' }, h('progress', { 'aria-label': p.status }), h('small', {}, main || p.status), ...note)

@@ -52,10 +52,18 @@ function commonFolder (items) {
   return items.every(i => i.path.startsWith(`${first[0]}/`)) ? first[0] : null
 }
 
-// Pinery dials a loopback or LAN origin only where the operator allows it: without a word here, a pin naming the
-// person's own kubo on 192.168.x.x just waited for a block that never came, then failed.
-const ORIGINS_HINT = 'Addresses of peers that have it, one per line, each ending /p2p/<peer ID>. ' +
-  'Loopback and private (LAN) addresses are dialed only where PINERY_DIAL_ALLOW on the server allows them.'
+/**
+ * Pinery dials a loopback or LAN origin only where the operator allows it: without a word where origins are typed,
+ * a pin naming the person's own kubo on 192.168.x.x just waited for a block that never came, then failed.
+ */
+export const DIAL_ALLOW_NOTE = 'Loopback and private (LAN) addresses are dialed only where PINERY_DIAL_ALLOW on the ' +
+  'server allows them.'
+const ORIGINS_HINT = `Addresses of peers that have it, one per line, each ending /p2p/<peer ID>. ${DIAL_ALLOW_NOTE}`
+
+/** An Origins field's text → its addresses (one per line; spaces and commas separate too). */
+export function parseOrigins (text) {
+  return text.split(/[\s,]+/).filter(Boolean)
+}
 
 function pinByCid (ctx) {
   const cid = h('input', { type: 'text', name: 'cid', required: true, spellcheck: 'false', placeholder: 'bafy…' })
@@ -75,7 +83,7 @@ function pinByCid (ctx) {
     error.replaceChildren()
     const body = { cid: cid.value.trim() }
     if (name.value.trim() !== '') body.name = name.value.trim()
-    const list = origins.value.split(/[\s,]+/).filter(Boolean)
+    const list = parseOrigins(origins.value)
     if (list.length > 0) body.origins = list
     try {
       const m = parseMeta(meta.value)

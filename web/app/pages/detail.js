@@ -5,7 +5,7 @@ import { api, withKey } from '../api.js'
 import { bytes, copyButton, field, h, message, onSubmit, page, replace, shellQuote, when } from '../dom.js'
 import { watchPins } from '../live.js'
 import { inFlight, progressOf, recalled, remember, statusBadge } from '../pin-view.js'
-import { explain } from './add.js'
+import { DIAL_ALLOW_NOTE, explain, parseOrigins } from './add.js'
 
 const PREVIEW_BYTES = 4096
 const TEXT = /^(text\/|application\/(json|javascript|xml))/
@@ -59,15 +59,28 @@ async function contentView (p, path) {
   return box
 }
 
-function actions (p, ctx, error) {
+/**
+ * The Change card: an Origins field that Replace and Retry pin with, so a pin whose origins were wrong (a typo, a
+ * loopback address the server may not dial) is corrected here instead of pinned anew. Made once per page and
+ * kept while the live status above it is redrawn (about once a second during a fetch): redrawn with it, what
+ * the person was typing was lost. `show(p)` tells it the request's latest state.
+ */
+function changeCard (ctx) {
+  let p = null
   const cid = h('input', { type: 'text', name: 'cid', required: true, spellcheck: 'false', placeholder: 'bafy…' })
+  const origins = h('textarea', { name: 'origins', rows: 2, spellcheck: 'false', placeholder: '/ip4/203.0.113.7/tcp/4001/p2p/12D3KooW…' })
+  const error = h('div', { 'aria-live': 'polite' })
   const replaceForm = h('form', { class: 'inline' },
-    field('Replace with CID', cid, 'Keeps the name, origins and meta; the old content stays pinned until the new one is.'),
+    field('Replace with CID', cid, 'Keeps the name and meta; the old content stays pinned until the new one is.'),
     h('button', { type: 'submit' }, 'Replace'))
   const resubmit = async (newCid) => {
     error.replaceChildren()
+    const body = { ...p.pin, cid: newCid }
+    const list = parseOrigins(origins.value)
+    if (list.length > 0) body.origins = list
+    else delete body.origins
     try {
-      const status = await api(`/pins/${encodeURIComponent(p.requestid)}`, { method: 'POST', body: { ...p.pin, cid: newCid } })
+      const status = await api(`/pins/${encodeURIComponent(p.requestid)}`, { method: 'POST', body })
       remember(status)
       // In place of the old request, which is gone: Back then leads to where the person came from, not to
       // "There is no such pin".
@@ -87,15 +100,31 @@ function actions (p, ctx, error) {
       } catch (err) { error.append(message(explain(err))) }
     }
   }, 'Delete')
-  const retry = p.status === 'failed'
-    ? h('button', {
-        type: 'button',
-        class: 'primary',
-        onclick: async e => { const b = e.currentTarget; b.disabled = true; try { await resubmit(p.pin.cid) } finally { b.disabled = false } }
-      }, 'Retry')
-    : null
-  return h('section', { class: 'card', 'aria-labelledby': 'actions-title' },
-    h('h2', { id: 'actions-title' }, 'Change'), replaceForm, h('p', { class: 'actions' }, retry, del), error)
+  // Failed: pin it again. Still queued or looking: start over with the origins as they now read, rather than wait
+  // two minutes for a failure that the origin notes already foretell.
+  const retry = h('button', {
+    type: 'button',
+    class: 'primary',
+    hidden: true,
+    onclick: async e => { const b = e.currentTarget; b.disabled = true; try { await resubmit(p.pin.cid) } finally { b.disabled = false } }
+  }, 'Retry')
+  const hint = `One per line, each ending /p2p/<peer ID>; Replace, Retry and Restart pin with these. ${DIAL_ALLOW_NOTE}`
+  const card = h('section', { class: 'card', 'aria-labelledby': 'actions-title' },
+    h('h2', { id: 'actions-title' }, 'Change'), field('Origins', origins, hint), replaceForm, h('p', { class: 'actions' }, retry, del), error)
+  return {
+    card,
+    show (next) {
+      if (p == null) {
+        // A multiaddr wraps to two or three lines on a phone: room for each without scrolling the field.
+        const given = next.pin.origins ?? []
+        origins.value = given.join('\n')
+        origins.rows = Math.min(8, 2 + 2 * given.length)
+      }
+      p = next
+      retry.hidden = p.status === 'pinned'
+      retry.textContent = p.status === 'failed' ? 'Retry' : 'Restart'
+    }
+  }
 }
 
 function view (p, ctx, path, holder) {
@@ -104,7 +133,9 @@ function view (p, ctx, path, holder) {
   const background = ctx.can('pins:read') ? '' : ' --background'
   const kubo = `ipfs pin remote add --service=pinery${background}${p.pin.name != null ? ` --name=${shellQuote(p.pin.name)}` : ''} ${p.pin.cid}`
   const meta = Object.entries(p.pin.meta ?? {})
-  const error = h('div', { 'aria-live': 'polite' })
+  const kuboCard = h('section', { class: 'card', 'aria-labelledby': 'kubo-title' },
+    h('h2', { id: 'kubo-title' }, 'Pin it from kubo'),
+    h('pre', { class: 'cmd' }, kubo), copyButton(kubo, 'Copy command', 'Copy kubo command'))
   replace(holder,
     h('p', {}, backLink(ctx)),
     h('div', { class: 'heading' }, h('h1', {}, p.pin.name || '(no name)'), statusBadge(p.status)),
@@ -121,16 +152,12 @@ function view (p, ctx, path, holder) {
       ['Delegates', [h('ul', { class: 'plain' }, p.delegates.map(d => h('li', {}, h('code', { class: 'wrap' }, d), copyButton(d, 'Copy', `Copy delegate ${d}`)))),
         copyButton(p.delegates.join('\n'), 'Copy all', 'Copy all delegates')]]
     ])),
-    h('section', { class: 'card', 'aria-labelledby': 'kubo-title' },
-      h('h2', { id: 'kubo-title' }, 'Pin it from kubo'),
-      h('pre', { class: 'cmd' }, kubo), copyButton(kubo, 'Copy command', 'Copy kubo command')),
-    ctx.can('pins:write') ? actions(p, ctx, error) : null)
+    kuboCard)
   if (p.status === 'pinned' && ctx.can('pins:read')) {
     const slot = h('div')
-    holder.insertBefore(slot, holder.children[4] ?? null)
+    holder.insertBefore(slot, kuboCard)
     contentView(p, path).then(box => slot.append(box), err => slot.append(message(err.message)))
   }
-  holder.dataset.status = p.status
 }
 
 /** Back to the list; a token that may add but not list pins (pins:add) goes back to Add, not to a 403. */
@@ -140,19 +167,28 @@ function backLink (ctx) {
 
 /** Renders one pin (live while queued or pinning); returns a cleanup. */
 export function renderDetail (main, ctx, requestid) {
-  const holder = h('div', { class: 'detail' })
-  main.append(holder)
+  // What the live status redraws, and below it what it must not (see changeCard).
+  const holder = h('div')
+  const change = ctx.can('pins:write') ? changeCard(ctx) : null
+  const detail = h('div', { class: 'detail' }, holder)
+  main.append(detail)
   const path = (ctx.params.get('path') ?? '').split('/').filter(s => s !== '' && s !== '.' && s !== '..').join('/')
+  const draw = p => {
+    view(p, ctx, path, holder)
+    if (change != null) { change.show(p); if (change.card.parentNode == null) detail.append(change.card) }
+    detail.dataset.status = p.status
+  }
   let stop = () => {}
   const show = p => {
-    view(p, ctx, path, holder)
+    draw(p)
     stop()
-    stop = inFlight(p) && ctx.can('pins:read') ? watchPins([p.requestid], next => { if (!inFlight(next)) stop(); view(next, ctx, path, holder) }) : () => {}
+    stop = inFlight(p) && ctx.can('pins:read') ? watchPins([p.requestid], next => { if (!inFlight(next)) stop(); draw(next) }) : () => {}
   }
   const known = recalled(requestid)
   if (known != null) show(known)
   if (ctx.can('pins:read')) {
     api(`/pins/${encodeURIComponent(requestid)}`).then(show, err => {
+      change?.card.remove()
       replace(holder, h('p', {}, backLink(ctx)), message(err.status === 404 ? 'There is no such pin (or it was deleted).' : err.message))
     })
   } else if (known == null) {
