@@ -38,6 +38,18 @@ const cidString = z.string().superRefine((v, ctx) => {
 const nameString = z.string().refine(v => [...v].length <= MAX_NAME, `must be at most ${MAX_NAME} characters`)
 
 /**
+ * What a pin's name may not hold: control characters (C0, DEL, C1: `ipfs pin remote ls` prints names to
+ * a terminal as they are, escapes included) and the bidirectional overrides and isolates, which make a
+ * name read as another. Other format characters stay: the zero-width joiner is part of many emoji.
+ */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const NAME_UNSAFE = /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/u
+
+/** A new pin's name (POST /pins, replace, uploads); names stored before this rule stay as they are. */
+const pinName = nameString.refine(v => !NAME_UNSAFE.test(v),
+  'must not contain control characters or bidirectional overrides')
+
+/**
  * Origins accepted lately: a client pinning many CIDs names the same few origins in every
  * request, and parsing one (multiaddr, peer ID) was ~10 % of validating a POST in bench:many.
  */
@@ -91,7 +103,7 @@ const metaObject = z.custom<Record<string, string>>(isObject, 'must be an object
 
 const pinBody = z.object({
   cid: cidString,
-  name: nameString.nullish(),
+  name: pinName.nullish(),
   origins: z.array(origin).max(MAX_ORIGINS, `must have at most ${MAX_ORIGINS} entries`)
     .refine(a => new Set(a).size === a.length, 'must not repeat an address').nullish(),
   meta: metaObject.nullish()

@@ -221,7 +221,7 @@ describe('POST /pins', () => {
     expect(cid).toMatch(prefix)
     const pin = {
       cid,
-      name: 'Ünïcödé name 🌲 with spaces & symbols?',
+      name: 'Ünïcödé name 🌲 with spaces & symbols? 👨\u200d👩\u200d👧',
       origins: [originAddr(1), `/dns4/example.com/tcp/4001/p2p/${PEER}`],
       meta: { app_id: '99986338-1113-4706-8302-4420da6158aa', 'key with spaces': 'välue/&?=' }
     }
@@ -817,6 +817,11 @@ const BAD_BODIES: Array<{ what: string, body: () => string, field: RegExp }> = [
   { what: 'empty cid', body: () => JSON.stringify({ cid: '' }), field: /cid/ },
   { what: 'name > 255 chars', body: () => withCid({ name: 'n'.repeat(256) }), field: /name/ },
   { what: 'non-string name', body: () => withCid({ name: 7 }), field: /name/ },
+  { what: 'name with a terminal escape', body: () => withCid({ name: 'report\u001b[2J.pdf' }), field: /name/ },
+  { what: 'name with a line break', body: () => withCid({ name: 'a\nb' }), field: /name/ },
+  { what: 'name with a NUL', body: () => withCid({ name: 'a\u0000b' }), field: /name/ },
+  { what: 'name with a C1 control', body: () => withCid({ name: 'a\u009bb' }), field: /name/ },
+  { what: 'name with a right-to-left override', body: () => withCid({ name: 'invoice\u202efdp.exe' }), field: /name/ },
   { what: 'origins not an array', body: () => withCid({ origins: originAddr(1) }), field: /origins/ },
   {
     what: 'origins > 20',
