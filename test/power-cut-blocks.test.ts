@@ -1,8 +1,8 @@
 /**
  * Block files survive a power cut once their pin is answered `pinned`: also those an earlier process
  * stored and was killed before making durable (a fetch trusts a stored block that hashes right and does not
- * write it again). The power-cut fixture cuts the block files too (names never made durable gone, bytes
- * never fsynced cut).
+ * write it again), and those a later upload of the same bytes was writing when the power went. The
+ * power-cut fixture cuts the block files too (names never made durable gone, bytes never fsynced cut).
  */
 import { randomBytes } from 'node:crypto'
 import { readdir } from 'node:fs/promises'
@@ -70,4 +70,41 @@ describe('power cut: block files', () => {
       .toEqual({ status: 200, whole: true, verify: 0 })
   })
 
+  it('keeps an upload answered pinned whole while the same bytes are uploaded again', async () => {
+    const { dataDir, power, start, kill } = await cases.open()
+    const env = { ...serverEnv(dataDir, TOKEN), ...power.env }
+    let server = await start(env)
+    const content = randomBytes(4 * 1024 * 1024)
+    const res = await fetch(`${server.url}/content?name=first`, {
+      method: 'POST', headers: { ...headers, 'content-type': 'application/octet-stream' }, body: content
+    })
+    const first = await res.json() as { status: string, pin: { cid: string } }
+    expect(first.status).toBe('pinned')
+    // The same bytes again, three quarters of them sent, the rest never: the upload is cut short by the kill.
+    const body = new ReadableStream<Uint8Array>({
+      start (controller) { controller.enqueue(content.subarray(0, 3 * 1024 * 1024)) }
+    })
+    const again = fetch(`${server.url}/content?name=again`, {
+      method: 'POST', headers: { ...headers, 'content-type': 'application/octet-stream' }, body, duplex: 'half'
+    } as RequestInit).catch(() => undefined)
+    await new Promise(resolve => setTimeout(resolve, 1500))
+    // Another request's write is fsynced meanwhile: on a file system with one ordered log (XFS) that commits
+    // every rename made before it, without the renamed files' data.
+    const other = await fetch(`${server.url}/pins`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ cid: 'bafkqaaa' })
+    })
+    expect(other.status).toBe(202)
+    await kill()
+    await again
+    await power.cut([], { journal: true })
+
+    server = await start(serverEnv(dataDir, TOKEN))
+    const read = await fetch(`${server.url}/ipfs/${first.pin.cid}`, { headers })
+    const whole = read.status === 200 && Buffer.from(await read.arrayBuffer()).equals(content)
+    await kill()
+    const verify = await run(CLI, ['verify'], { PINERY_DATA_DIR: dataDir })
+    expect({ status: read.status, whole, verify: verify.code }).toEqual({ status: 200, whole: true, verify: 0 })
+  })
 })

@@ -35,7 +35,7 @@ export interface ContentServiceInit {
 export interface ContentServiceComponents {
   pins: Pick<PinService, 'add' | 'addStored' | 'checkRoom' | 'remove'>
   /** The local blockstore (never the network). */
-  blockstore: Pick<Blockstore, 'put' | 'get'>
+  blockstore: Pick<Blockstore, 'put' | 'get' | 'has'>
   getCodec: DagWalkComponents['getCodec']
   guard: Pick<GcGuard, 'protectKey' | 'unprotectKey'>
   gc: Pick<GarbageCollector, 'discard' | 'markDirty'>
