@@ -182,7 +182,8 @@ describe('crash safety (SIGKILL and power cuts)', () => {
       server.child.kill('SIGKILL')
       await once(server.child, 'exit')
       await Promise.all(workers)
-      if (round % 3 === 2) { await power.cut(); counts.cuts++ }
+      // Every other cut as on a file system whose one log commits names in order (see madeNames).
+      if (round % 3 === 2) { await power.cut([], { journal: round % 6 === 5 }); counts.cuts++ }
       // Requests cut short may or may not have happened: stop asserting about them.
       for (const id of uncertain) live.delete(id)
     }
