@@ -87,7 +87,7 @@ describe('power cut: block files', () => {
     const again = fetch(`${server.url}/content?name=again`, {
       method: 'POST', headers: { ...headers, 'content-type': 'application/octet-stream' }, body, duplex: 'half'
     } as RequestInit).catch(() => undefined)
-    await new Promise(resolve => setTimeout(resolve, 1500))
+    await new Promise(resolve => setTimeout(resolve, 3000))
     // Another request's write is fsynced meanwhile: on a file system with one ordered log (XFS) that commits
     // every rename made before it, without the renamed files' data.
     const other = await fetch(`${server.url}/pins`, {
