@@ -1,14 +1,15 @@
 /**
  * Block files survive a power cut once their pin is answered `pinned`: also those an earlier process
  * stored and was killed before making durable (a fetch trusts a stored block that hashes right and does not
- * write it again), and those a later upload of the same bytes was writing when the power went. The
- * power-cut fixture cuts the block files too (names never made durable gone, bytes never fsynced cut).
+ * write it again), and those a later upload of the same bytes was writing when the power went; and a CAR
+ * is not answered `pinned` over stored blocks a power cut left torn. The power-cut fixture cuts the block
+ * files too (names never made durable gone, bytes never fsynced cut).
  */
 import { randomBytes } from 'node:crypto'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { blocksOf, fileDag } from './fixtures/content.js'
+import { blocksOf, carOf, fileDag, type Block } from './fixtures/content.js'
 import { startOrigin, type Origin } from './fixtures/origin.js'
 import { powerCutCases } from './fixtures/power-cut.js'
 import { CLI, run, serverEnv } from './fixtures/process.js'
@@ -106,5 +107,36 @@ describe('power cut: block files', () => {
     await kill()
     const verify = await run(CLI, ['verify'], { PINERY_DATA_DIR: dataDir })
     expect({ status: read.status, whole, verify: verify.code }).toEqual({ status: 200, whole: true, verify: 0 })
+  })
+
+  it('answers a CAR pinned only when the blocks it lacks are stored whole', async () => {
+    const { dataDir, power, start, kill } = await cases.open()
+    const all = await blocksOf(await fileDag(randomBytes(8 * 256 * 1024)))
+    const [root, ...leaves] = all as [Block, ...Block[]]
+    // A fetch of the DAG stores the root and four leaves, then waits for the rest nobody has.
+    const fetched = [root, ...leaves.slice(0, 4)]
+    for (const b of fetched) await origin.node.helia.blockstore.put(b.cid, b.bytes)
+    const env = { ...serverEnv(dataDir, TOKEN), PINERY_STALL_TIMEOUT_MS: '600000', ...power.env }
+    let server = await start(env)
+    const json = { ...headers, 'content-type': 'application/json' }
+    const body = JSON.stringify({ cid: root.cid.toString(), origins: origin.addrs })
+    expect((await fetch(`${server.url}/pins`, { method: 'POST', headers: json, body })).status).toBe(202)
+    await waitFor(async () => await blockFiles(dataDir) >= fetched.length ? true : undefined, 20_000, 'stored blocks')
+    // Another request's fsynced write, then the power goes: the block files' names are durable, their bytes not.
+    const other = JSON.stringify({ cid: 'bafkqaaa' })
+    expect((await fetch(`${server.url}/pins`, { method: 'POST', headers: json, body: other })).status).toBe(202)
+    await kill()
+    await power.cut([], { journal: true })
+    for (const b of fetched) await origin.blockstore.delete(b.cid)
+
+    server = await start(env)
+    // A CAR with the root and the leaves the fetch had not stored: the rest exists only torn.
+    const car = await carOf([root.cid], [root, ...leaves.slice(4)])
+    const res = await fetch(`${server.url}/content`, {
+      method: 'POST', headers: { ...headers, 'content-type': 'application/vnd.ipld.car' }, body: car
+    })
+    const answer = await res.json() as { status: string }
+    const read = await fetch(`${server.url}/ipfs/${root.cid.toString()}`, { headers })
+    expect({ status: answer.status, read: read.status }).toEqual({ status: 'queued', read: 404 })
   })
 })
