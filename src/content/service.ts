@@ -35,7 +35,7 @@ export interface ContentServiceInit {
 export interface ContentServiceComponents {
   pins: Pick<PinService, 'add' | 'addStored' | 'checkRoom' | 'remove'>
   /** The local blockstore (never the network). */
-  blockstore: Pick<Blockstore, 'put' | 'get'>
+  blockstore: Pick<Blockstore, 'put' | 'get' | 'has'>
   getCodec: DagWalkComponents['getCodec']
   guard: Pick<GcGuard, 'protectKey' | 'unprotectKey'>
   gc: Pick<GarbageCollector, 'discard' | 'markDirty'>
@@ -225,7 +225,12 @@ export function createContentService (
           seen.add(key)
           const request = { cid: root.toString(), ...base }
           const dag = await measure(root, sink, options.signal)
-          if (dag != null) { created.push(await pins.addStored(owner, request, dag, { alongside })); continue }
+          if (dag != null) {
+            // Whole with stored blocks it did not bring: one a fetch put since the flush above is made durable too.
+            await components.flushBlocks()
+            created.push(await pins.addStored(owner, request, dag, { alongside }))
+            continue
+          }
           // A DAG the CAR does not hold whole is pinned like any request: the worker fetches the rest. The blocks
           // the CAR brought are listed on disk first, named by the request's record: below a node the CAR lacks
           // no walk from the root finds them, and after a restart only the list keeps the collector off them.
