@@ -67,8 +67,9 @@ interface Conn {
   key: string
   /** Written and not answered yet, in order. */
   jobs: Job[]
-  /** What has arrived of the first job's answer. */
+  /** What has arrived of the first job's answer: `acc` from `at` on (answers before it are read). */
   acc?: Buffer
+  at: number
   parsed?: Parsed
   /** Answers read on it (a close after one means the server ended it: the rest may be sent again). */
   answered: number
@@ -160,7 +161,7 @@ export function createHttp1Client (): Http1Client {
     const socket = https
       ? tlsConnect({ host, port, servername, lookup, ALPNProtocols: ['http/1.1'] })
       : netConnect({ host, port, lookup, noDelay: true })
-    const conn: Conn = { socket, key: targetOf(url).key, jobs: [], answered: 0, reused: false, due: Infinity }
+    const conn: Conn = { socket, key: targetOf(url).key, jobs: [], at: 0, answered: 0, reused: false, due: Infinity }
     live.add(conn)
     let failure: Error | undefined
     socket.on('data', (chunk: Buffer) => { onData(conn, chunk) })
@@ -170,13 +171,16 @@ export function createHttp1Client (): Http1Client {
   }
 
   function onData (conn: Conn, chunk: Buffer): void {
-    conn.acc = conn.acc == null ? chunk : Buffer.concat([conn.acc, chunk])
-    while (conn.acc != null) {
+    // What is left of the last read (an answer cut short) goes before this one.
+    conn.acc = conn.acc == null ? chunk : Buffer.concat([conn.acc.subarray(conn.at), chunk])
+    conn.at = 0
+    const acc = conn.acc
+    while (conn.at < acc.length) {
       const job = conn.jobs[0]
       if (job == null) { conn.socket.destroy(); return }
       let parsed: Parsed
       try {
-        parsed = conn.parsed = parseAnswer(conn.acc)
+        parsed = conn.parsed = parseAnswer(acc, conn.at)
       } catch (err) {
         conn.jobs.shift()
         settle(job, { error: `bad answer: ${(err as Error).message}` })
@@ -184,7 +188,7 @@ export function createHttp1Client (): Http1Client {
         return
       }
       if (!parsed.done) {
-        if (conn.acc.length < job.req.maxResponseBytes) return
+        if (acc.length - conn.at < job.req.maxResponseBytes) return
         conn.jobs.shift()
         settle(job, parsed.status != null ? { status: parsed.status } : { error: 'the answer\'s head is too large' })
         conn.answered++
@@ -194,10 +198,17 @@ export function createHttp1Client (): Http1Client {
       conn.jobs.shift()
       settleAnswered(job, parsed.status === 200 ? OK : { status: parsed.status })
       conn.answered++
-      conn.acc = parsed.used < conn.acc.length ? conn.acc.subarray(parsed.used) : undefined
+      conn.at += parsed.used
       conn.parsed = undefined
-      if (parsed.close) { conn.socket.destroy(); return }
+      if (parsed.close) {
+        conn.acc = conn.at < acc.length ? acc.subarray(conn.at) : undefined
+        conn.at = 0
+        conn.socket.destroy()
+        return
+      }
     }
+    conn.acc = undefined
+    conn.at = 0
     if (conn.jobs.length === 0) release(conn)
   }
 
