@@ -12,7 +12,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 const totals = {}
-const add = (kind, field, n) => { const t = (totals[kind] ??= { writes: 0, bytes: 0, reads: 0, readBytes: 0, frames: 0 }); t[field] += n }
+const add = (kind, field, n) => {
+  const t = (totals[kind] ??= { writes: 0, bytes: 0, reads: 0, readBytes: 0, frames: 0 })
+  t[field] += n
+}
 
 function kindOf (socket) {
   if (socket.server != null) {
