@@ -1,13 +1,14 @@
 // A preload for the service in bench:events (`PINERY_NODE_FLAGS='--import …/io-counts.mjs'`): counts what the
 // process writes and reads on its sockets, by kind, so a run can say how many webhook POSTs, answers, stream
-// writes and frames notifications cost. On each SIGUSR2 (the bench sends one before the first POST and one
+// writes and frames notifications cost, and the CPU of each of its threads (by name: main, the libuv pool's
+// `libuv-worker`, V8's `V8 DefaultWorke`…). On each SIGUSR2 (the bench sends one before the first POST and one
 // when every pin settled) it appends the totals so far as one JSON line to $TMPDIR/pinery-io-counts-<pid>.json.
 // Kinds: `events` (a GET /events response's socket), `api` (every other server-side socket: POST /pins
 // answers, the bench's polls), `client:<port>` (sockets this process opened: the webhook receivers and the
 // origin peer, by remote port). A write is one socket.write/_writev call (one write syscall when not corked);
 // `frames` counts SSE frames (`\nid: ` / leading `id: `) in what the event sockets were sent.
 import { Socket } from 'node:net'
-import { appendFileSync } from 'node:fs'
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -54,6 +55,24 @@ Socket.prototype.push = function (chunk, encoding) {
   return push.call(this, chunk, encoding)
 }
 
+/** CPU seconds (user, system) per thread name so far, from /proc/self/task/<tid>/stat. */
+function threads () {
+  const byName = {}
+  for (const tid of readdirSync('/proc/self/task')) {
+    let stat
+    try { stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8') } catch { continue }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const key = tid === String(process.pid) ? 'main' : name.replace(/\d+$/, 'N')
+    const t = (byName[key] ??= { user: 0, sys: 0, n: 0 })
+    t.user += Number(f[11]) / 100
+    t.sys += Number(f[12]) / 100
+    t.n++
+  }
+  return byName
+}
+
 process.on('SIGUSR2', () => {
-  appendFileSync(join(tmpdir(), `pinery-io-counts-${process.pid}.json`), JSON.stringify(totals) + '\n')
+  appendFileSync(join(tmpdir(), `pinery-io-counts-${process.pid}.json`),
+    JSON.stringify({ ...totals, threads: threads() }) + '\n')
 })
