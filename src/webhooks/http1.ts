@@ -11,7 +11,10 @@
  * cost of notifications: per POST to a local receiver, client CPU was
  * node:http (keep-alive agent) 70 µs, undici `Client` 60 µs (also with
  * pipelining), this client 22 µs one at a time and 15 µs pipelined 8 deep
- * (15,000 POSTs each, 2026-11-30). With three webhooks that is three POSTs
+ * (15,000 POSTs each, 2026-11-30); re-measured 2026-12-01 (bench:webhook-cost,
+ * 60,000 POSTs ~33 deep): 12–14 µs per POST for the whole delivering process,
+ * of which this client's and the outbox's JS ~1.5, the kernel's loopback
+ * write ~3, GC the most (RESULTS.md, round eleven). With three webhooks that is three POSTs
  * per event, on the same thread as pinning; pipelining also wakes each
  * receiver once per batch instead of once per POST. Each request's head is
  * built from a request line cached per URL, its body is the event's bytes
