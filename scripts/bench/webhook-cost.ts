@@ -16,7 +16,7 @@
  * RECEIVER_NODE_FLAGS to the receivers.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -122,6 +122,20 @@ async function cpuSplit (pid: number, tid?: number): Promise<[number, number]> {
   return [Number(fields[11]) / 100, Number(fields[12]) / 100]
 }
 
+/** CPU seconds per thread name of a process so far (main: the main thread; pool threads' numbers dropped). */
+async function threadCpu (pid: number): Promise<Map<string, number>> {
+  const byName = new Map<string, number>()
+  for (const tid of await readdir(`/proc/${pid}/task`)) {
+    let stat: string
+    try { stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8') } catch { continue }
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+    const name = tid === String(pid) ? 'main' : comm.replace(/\d+$/, '')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    byName.set(name, (byName.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100)
+  }
+  return byName
+}
+
 interface Stats {
   count: number
   deliveries: number
@@ -154,6 +168,7 @@ async function runOnce (dist: string): Promise<{ wall: number, pinery: number, r
     const pid = c.pid as number
     const before = await cpuSplit(pid)
     const mainBefore = await cpuSplit(pid, pid)
+    const threadsBefore = await threadCpu(pid)
     const rBefore = await Promise.all(receivers.map(async r => await cpuSplit(r.child.pid as number)))
     const started = performance.now()
     c.stdin.write('go\n')
@@ -171,6 +186,7 @@ async function runOnce (dist: string): Promise<{ wall: number, pinery: number, r
     const wall = (performance.now() - started) / 1000
     const after = await cpuSplit(pid)
     const mainAfter = await cpuSplit(pid, pid)
+    const threadsAfter = await threadCpu(pid)
     const rAfter = await Promise.all(receivers.map(async r => await cpuSplit(r.child.pid as number)))
     stats = await Promise.all(receivers.map(async r => await (await fetch(`${r.url}/_stats`)).json() as Stats))
     const pinery = after[0] + after[1] - before[0] - before[1]
@@ -182,7 +198,10 @@ async function runOnce (dist: string): Promise<{ wall: number, pinery: number, r
     process.stderr.write(`  delivering process: main thread ${(main * 1e6).toFixed(1)} CPU-µs per POST; ` +
       `system CPU: delivering ${(after[1] - before[1]).toFixed(2)} s, ` +
       `receivers ${rcvSys.toFixed(2)} s; POSTs per read at the receiver: ${perRead}; ` +
-      `connections: ${stats.map(s => s.connections ?? '?').join(' / ')}\n`)
+      `connections: ${stats.map(s => s.connections ?? '?').join(' / ')}; CPU-µs per POST by thread: ` +
+      [...threadsAfter].map(([name, s]) =>
+        `${name} ${((s - (threadsBefore.get(name) ?? 0)) / (total * receivers.length) * 1e6).toFixed(1)}`).join(', ') +
+        '\n')
     c.stdin.write('stop\n')
     await new Promise(resolve => c.once('exit', resolve))
     return { wall, pinery, receivers: rcv, lagP99: Math.max(...stats.map(s => s.p99)) }

@@ -46,6 +46,11 @@ export interface LoggedEvent {
   id: number
   event: PinEvent
   json: string
+  /**
+   * The JSON's UTF-8 bytes, once made (as written to the log; the webhooks send the same bytes rather than
+   * encode the JSON again, once per event).
+   */
+  bytes?: Uint8Array
   /** The record it describes (in memory only: events read back from the log have none). */
   record?: PinRecord
 }
@@ -191,7 +196,7 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
   }
 
   function opsFor (events: LoggedEvent[]): ExtraOp[] {
-    return events.map(e => ({ type: 'put', key: PREFIX + pad(e.id), value: encoder.encode(e.json) }))
+    return events.map(e => ({ type: 'put', key: PREFIX + pad(e.id), value: e.bytes ??= encoder.encode(e.json) }))
   }
 
   function settle (events: LoggedEvent[], written: boolean): void {

@@ -81,6 +81,7 @@ export function sendTo (target: Target, s: Send, done: (r: AttemptResult) => voi
   if (target.url == null) { done(resultOf(started, undefined, target.error ?? 'the URL is not valid')); return }
   const headers = `${FIXED_HEADERS}pinery-event-id: ${s.eventId}\r\n` +
     `pinery-signature: ${signature(target.key, s.body, Math.floor(Date.now() / 1000))}\r\n`
+  // One object of one shape per POST (a spread made another, and a shape per case).
   client.send({
     url: target.url,
     headers,
@@ -88,7 +89,7 @@ export function sendTo (target: Target, s: Send, done: (r: AttemptResult) => voi
     timeoutMs: s.timeoutMs,
     maxResponseBytes: MAX_RESPONSE_BYTES,
     lookup: target.lookup,
-    ...(s.signal != null ? { signal: s.signal } : {}),
+    signal: s.signal,
     alone: s.alone === true
   }, ({ status, error }) => { done(resultOf(started, status, error)) })
 }

@@ -11,7 +11,10 @@
  * cost of notifications: per POST to a local receiver, client CPU was
  * node:http (keep-alive agent) 70 µs, undici `Client` 60 µs (also with
  * pipelining), this client 22 µs one at a time and 15 µs pipelined 8 deep
- * (15,000 POSTs each, 2026-11-30). With three webhooks that is three POSTs
+ * (15,000 POSTs each, 2026-11-30); re-measured 2026-12-01 (bench:webhook-cost,
+ * 60,000 POSTs ~33 deep): 12–14 µs per POST for the whole delivering process,
+ * of which this client's and the outbox's JS ~1.5, the kernel's loopback
+ * write ~3, GC the most (RESULTS.md, round eleven). With three webhooks that is three POSTs
  * per event, on the same thread as pinning; pipelining also wakes each
  * receiver once per batch instead of once per POST. Each request's head is
  * built from a request line cached per URL, its body is the event's bytes
@@ -67,8 +70,9 @@ interface Conn {
   key: string
   /** Written and not answered yet, in order. */
   jobs: Job[]
-  /** What has arrived of the first job's answer. */
+  /** What has arrived of the first job's answer: `acc` from `at` on (answers before it are read). */
   acc?: Buffer
+  at: number
   parsed?: Parsed
   /** Answers read on it (a close after one means the server ended it: the rest may be sent again). */
   answered: number
@@ -160,7 +164,7 @@ export function createHttp1Client (): Http1Client {
     const socket = https
       ? tlsConnect({ host, port, servername, lookup, ALPNProtocols: ['http/1.1'] })
       : netConnect({ host, port, lookup, noDelay: true })
-    const conn: Conn = { socket, key: targetOf(url).key, jobs: [], answered: 0, reused: false, due: Infinity }
+    const conn: Conn = { socket, key: targetOf(url).key, jobs: [], at: 0, answered: 0, reused: false, due: Infinity }
     live.add(conn)
     let failure: Error | undefined
     socket.on('data', (chunk: Buffer) => { onData(conn, chunk) })
@@ -170,13 +174,16 @@ export function createHttp1Client (): Http1Client {
   }
 
   function onData (conn: Conn, chunk: Buffer): void {
-    conn.acc = conn.acc == null ? chunk : Buffer.concat([conn.acc, chunk])
-    while (conn.acc != null) {
+    // What is left of the last read (an answer cut short) goes before this one.
+    conn.acc = conn.acc == null ? chunk : Buffer.concat([conn.acc.subarray(conn.at), chunk])
+    conn.at = 0
+    const acc = conn.acc
+    while (conn.at < acc.length) {
       const job = conn.jobs[0]
       if (job == null) { conn.socket.destroy(); return }
       let parsed: Parsed
       try {
-        parsed = conn.parsed = parseAnswer(conn.acc)
+        parsed = conn.parsed = parseAnswer(acc, conn.at)
       } catch (err) {
         conn.jobs.shift()
         settle(job, { error: `bad answer: ${(err as Error).message}` })
@@ -184,7 +191,7 @@ export function createHttp1Client (): Http1Client {
         return
       }
       if (!parsed.done) {
-        if (conn.acc.length < job.req.maxResponseBytes) return
+        if (acc.length - conn.at < job.req.maxResponseBytes) return
         conn.jobs.shift()
         settle(job, parsed.status != null ? { status: parsed.status } : { error: 'the answer\'s head is too large' })
         conn.answered++
@@ -194,10 +201,17 @@ export function createHttp1Client (): Http1Client {
       conn.jobs.shift()
       settleAnswered(job, parsed.status === 200 ? OK : { status: parsed.status })
       conn.answered++
-      conn.acc = parsed.used < conn.acc.length ? conn.acc.subarray(parsed.used) : undefined
+      conn.at += parsed.used
       conn.parsed = undefined
-      if (parsed.close) { conn.socket.destroy(); return }
+      if (parsed.close) {
+        conn.acc = conn.at < acc.length ? acc.subarray(conn.at) : undefined
+        conn.at = 0
+        conn.socket.destroy()
+        return
+      }
     }
+    conn.acc = undefined
+    conn.at = 0
     if (conn.jobs.length === 0) release(conn)
   }
 

@@ -223,7 +223,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
           if (hook != null && matches(hook, e)) {
             if (lane.live >= window) { lane.behind = true; continue }
             // One copy of the event's bytes for every webhook it goes to.
-            put(lane, entryOf(lane.id, e, bytes ??= Buffer.from(e.json)))
+            put(lane, entryOf(lane.id, e, bytes ??= e.bytes ?? Buffer.from(e.json)))
             schedulePump(lane)
           }
           lane.logPos = e.id
