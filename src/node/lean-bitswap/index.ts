@@ -150,7 +150,7 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
       const cid = block.prefix == null ? v0Cid(data) : verifiedCid(block.prefix, data)
       if (cid != null && wants.receive(peer, cid, data)) wanted = true
     }
-    if (message.wantlist != null && message.wantlist.byteLength > 0) {
+    if (message.wantlist != null && message.wantlist.length > 0) {
       let ledger = ledgers.get(peer)
       if (ledger == null) {
         const box = outbox(peer, peerId) as Outbox

@@ -40,11 +40,12 @@ export interface SenderShare { held: number }
 /** The wants of one peer, answered in the order they came. */
 export interface PeerLedger {
   /**
-   * Applies a received wantlist, given as its bytes (adds, cancels, or replaces all when `full`), as far
-   * as the peer's entry budget goes; the entries past it are dropped unread. False when the budget cut it.
+   * Applies a received wantlist, given as its bytes or the chunks they lie in (adds, cancels, or replaces
+   * all when `full`), as far as the peer's entry budget goes; the entries past it are dropped unread. False
+   * when the budget cut it.
    * Throws a BadMessageError when the wantlist is malformed or holds more than `maxEntries`.
    */
-  update(wantlist: Uint8Array, decodeCid: (bytes: Uint8Array) => CID | undefined): boolean
+  update(wantlist: Uint8Array | Uint8Array[], decodeCid: (bytes: Uint8Array) => CID | undefined): boolean
   /** Wants queued or being read (tests). */
   size(): number
   /** Drops every want; the loop ends after the message it is sending. */
