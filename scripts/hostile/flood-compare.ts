@@ -1,8 +1,8 @@
 /**
  * want-flood.ts against fresh services of several builds, side by side: per build and kind, a fresh
  * Pinery (temp data dir), `GET /health` every 100 ms for 3 s quiet and then through a `--seconds` flood
- * by one peer; prints Pinery's CPU-s per GiB of wantlists, /health latency (p50 / p95 / max) quiet and
- * during the flood, and RSS (start / peak / end).
+ * by one peer; prints the MiB Pinery took, its CPU-s (in all, as cores, per GiB of wantlists), /health latency
+ * (p50 / p95 / max) quiet and during the flood, RSS (start / peak / end), and the streams the peer opened.
  *   node --import tsx scripts/hostile/flood-compare.ts [--kinds want,cancel] [--seconds 12] [--runs 1]
  *        [--baseline label=path/to/other/dist/server.js …]
  */
@@ -40,7 +40,14 @@ async function healthLatencies (url: string, until: Promise<unknown>): Promise<n
   return out
 }
 
-interface Flood { mib: number, cpuSPerGiB: number, rss: number[], open: string }
+interface Flood {
+  mib: number
+  seconds: number
+  pineryCpuS: number
+  cpuSPerGiB: number
+  rss: number[]
+  streams: number
+}
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1,
   Math.floor(p * xs.length))] ?? Number.NaN
 const rows: Array<Array<string | number>> = []
@@ -63,10 +70,11 @@ for (let run = 0; run < Number(values.runs); run++) {
         const r = JSON.parse(out.trim().split('\n').at(-1) as string) as Flood
         const skip = Math.max(0, during.length - Math.floor(Number(values.seconds) * 1000 / 110))
         const d = during.slice(skip)
-        rows.push([build.label, kind, run + 1, load.toFixed(1), r.mib, r.cpuSPerGiB,
+        const cores = (r.pineryCpuS / r.seconds).toFixed(2)
+        rows.push([build.label, kind, run + 1, load.toFixed(1), r.mib, r.pineryCpuS, cores, r.cpuSPerGiB,
           `${median(quiet).toFixed(0)} / ${pct(quiet, 0.95).toFixed(0)}`,
           `${median(d).toFixed(0)} / ${pct(d, 0.95).toFixed(0)} / ${Math.max(...d).toFixed(0)}`,
-          r.rss.join(' / '), r.open])
+          r.rss.join(' / '), r.streams])
         console.error(rows.at(-1)?.join(' | '))
       } finally {
         await server.stop()
@@ -75,5 +83,5 @@ for (let run = 0; run < Number(values.runs); run++) {
     }
   }
 }
-console.log(table(['build', 'kind', 'run', 'load', 'MiB sent', 'CPU-s/GiB', '/health quiet p50 / p95 ms',
-  '/health flood p50 / p95 / max ms', 'RSS MiB start / peak / end', 'stream'], rows))
+console.log(table(['build', 'kind', 'run', 'load', 'MiB taken', 'Pinery CPU-s', 'cores', 'CPU-s/GiB',
+  '/health quiet p50 / p95 ms', '/health flood p50 / p95 / max ms', 'RSS MiB start / peak / end', 'streams'], rows))
