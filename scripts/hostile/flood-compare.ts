@@ -1,10 +1,11 @@
 /**
  * want-flood.ts against fresh services of several builds, side by side: per build and kind, a fresh
  * Pinery (temp data dir), `GET /health` every 100 ms for 3 s quiet and then through a `--seconds` flood
- * by one peer; prints the MiB Pinery took, its CPU-s (in all, as cores, per GiB of wantlists), /health latency
- * (p50 / p95 / max) quiet and during the flood, RSS (start / peak / end), and the streams the peer opened.
+ * by `--peers` peers from one address (fresh peer IDs; one when absent); prints the MiB Pinery took, its
+ * CPU-s (in all, as cores, per GiB of wantlists), /health latency (p50 / p95 / max) quiet and during the
+ * flood, RSS (start / peak / end), and the streams the peers opened.
  *   node --import tsx scripts/hostile/flood-compare.ts [--kinds want,cancel] [--seconds 12] [--runs 1]
- *        [--baseline label=path/to/other/dist/server.js …]
+ *        [--peers 1] [--baseline label=path/to/other/dist/server.js …]
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -18,6 +19,7 @@ const { values } = parseArgs({
   options: {
     kinds: { type: 'string', default: 'want,cancel' }, seconds: { type: 'string', default: '12' },
     entries: { type: 'string', default: '80000' }, runs: { type: 'string', default: '1' },
+    peers: { type: 'string', default: '1' },
     baseline: { type: 'string', multiple: true }
   }
 })
@@ -61,7 +63,8 @@ for (let run = 0; run < Number(values.runs); run++) {
         const load = loadavg()[0] as number
         const flood = spawn(process.execPath, ['--import', 'tsx', 'scripts/hostile/want-flood.ts', '--addr',
           server.delegates[0] as string, '--pid', String(server.child.pid), '--entries', values.entries,
-          '--kind', kind, '--seconds', values.seconds], { stdio: ['ignore', 'pipe', 'inherit'] })
+          '--kind', kind, '--seconds', values.seconds, '--peers', values.peers],
+        { stdio: ['ignore', 'pipe', 'inherit'] })
         let out = ''
         flood.stdout.on('data', (d: Buffer) => { out += d.toString() })
         const exited = new Promise(resolve => flood.once('exit', resolve))
@@ -84,4 +87,6 @@ for (let run = 0; run < Number(values.runs); run++) {
   }
 }
 console.log(table(['build', 'kind', 'run', 'load', 'MiB taken', 'Pinery CPU-s', 'cores', 'CPU-s/GiB',
-  '/health quiet p50 / p95 ms', '/health flood p50 / p95 / max ms', 'RSS MiB start / peak / end', 'streams'], rows))
+  '/health quiet p50 / p95 ms', '/health flood p50 / p95 / max ms', 'RSS MiB start / peak / end', 'streams'],
+rows))
+console.log(`peers: ${values.peers}`)

@@ -23,7 +23,8 @@ import type { Stream } from '@libp2p/interface'
 const { values } = parseArgs({
   options: {
     addr: { type: 'string' }, pid: { type: 'string' }, entries: { type: 'string', default: '100000' },
-    kind: { type: 'string', default: 'want' }, seconds: { type: 'string', default: '20' }
+    kind: { type: 'string', default: 'want' }, seconds: { type: 'string', default: '20' },
+    peers: { type: 'string', default: '1' }
   }
 })
 const pid = Number(values.pid)
@@ -33,8 +34,12 @@ function proc (): { rssMiB: number, cpuS: number } {
   const rssMiB = Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024)
   return { rssMiB, cpuS: (Number(stat[11]) + Number(stat[12])) / 100 }
 }
-const node = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
-await node.handle(BITSWAP_PROTOCOL, (stream) => { stream.addEventListener('message', () => {}) })
+// --peers: that many peers (fresh peer IDs) from this one address, flooding at once.
+const nodes = await Promise.all(Array.from({ length: Number(values.peers) }, async () => {
+  const node = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+  await node.handle(BITSWAP_PROTOCOL, (stream) => { stream.addEventListener('message', () => {}) })
+  return node
+}))
 const n = Number(values.entries)
 const cidsOf = (k: number): Uint8Array[] =>
   Array.from({ length: k }, () => CID.createV1(raw.code, create(0x12, randomBytes(32))).bytes)
@@ -67,30 +72,32 @@ let streams = 0
 let peak = start.rssMiB
 // A persistent attacker: a stream that takes nothing for a second (paused by Pinery) or is reset is replaced by a
 // new one, on a new connection when the old one was closed.
-while (!over()) {
-  let stream: Stream
-  try {
-    stream = await node.dialProtocol(target, BITSWAP_PROTOCOL)
-    streams++
-  } catch {
-    await new Promise(resolve => setTimeout(resolve, 50))
-    continue
-  }
-  let moved = Date.now()
-  let last = 0
-  while (!over() && stream.status === 'open' && Date.now() - moved < 1000) {
-    if (stream.writeBufferLength <= 8 * 1024 * 1024) {
-      for (const part of messages[sent % 4] ?? []) stream.send(part)
-      sent++
+await Promise.all(nodes.map(async (node) => {
+  while (!over()) {
+    let stream: Stream
+    try {
+      stream = await node.dialProtocol(target, BITSWAP_PROTOCOL)
+      streams++
+    } catch {
+      await new Promise(resolve => setTimeout(resolve, 50))
+      continue
     }
-    // Let it go out: send() only buffers until the event loop turns.
-    await new Promise(resolve => setTimeout(resolve, stream.writeBufferLength > 8 * 1024 * 1024 ? 5 : 0))
-    if (stream.writeBufferLength !== last) { moved = Date.now(); last = stream.writeBufferLength }
-    peak = Math.max(peak, proc().rssMiB)
+    let moved = Date.now()
+    let last = 0
+    while (!over() && stream.status === 'open' && Date.now() - moved < 1000) {
+      if (stream.writeBufferLength <= 8 * 1024 * 1024) {
+        for (const part of messages[sent % 4] ?? []) stream.send(part)
+        sent++
+      }
+      // Let it go out: send() only buffers until the event loop turns.
+      await new Promise(resolve => setTimeout(resolve, stream.writeBufferLength > 8 * 1024 * 1024 ? 5 : 0))
+      if (stream.writeBufferLength !== last) { moved = Date.now(); last = stream.writeBufferLength }
+      peak = Math.max(peak, proc().rssMiB)
+    }
+    unsent += stream.writeBufferLength
+    stream.abort(new Error('next stream'))
   }
-  unsent += stream.writeBufferLength
-  stream.abort(new Error('next stream'))
-}
+}))
 const end = proc()
 const mib = (sent * size - unsent) / 1024 / 1024
 console.log(JSON.stringify({
@@ -99,5 +106,5 @@ console.log(JSON.stringify({
   pineryCpuS: +(end.cpuS - start.cpuS).toFixed(2), cpuSPerGiB: +((end.cpuS - start.cpuS) / mib * 1024).toFixed(1),
   rss: [start.rssMiB, peak, end.rssMiB], streams
 }))
-void node.stop()
+for (const node of nodes) void node.stop()
 process.exit(0)
