@@ -194,6 +194,13 @@ export class WantlistReader {
   }
 
   private varint (): number {
+    // Most varints here are one byte (tags, small lengths) and lie inside the piece: read them straight.
+    const piece = this.piece
+    const pos = this.pos
+    if (pos < piece.byteLength) {
+      const b = piece[pos] as number
+      if (b < 0x80) { this.pos = pos + 1; return b }
+    }
     let value = 0
     for (let i = 0; i < 10; i++) {
       const b = this.byte()
