@@ -1,10 +1,11 @@
 /**
  * want-flood.ts against fresh services of several builds, side by side: per build and kind, a fresh
  * Pinery (temp data dir), `GET /health` every 100 ms for 3 s quiet and then through a `--seconds` flood
- * by one peer; prints Pinery's CPU-s per GiB of wantlists, /health latency (p50 / p95 / max) quiet and
- * during the flood, and RSS (start / peak / end).
+ * by `--peers` peers from one address (fresh peer IDs; one when absent); prints the MiB Pinery took, its
+ * CPU-s (in all, as cores, per GiB of wantlists), /health latency (p50 / p95 / max) quiet and during the
+ * flood, RSS (start / peak / end), and the streams the peers opened.
  *   node --import tsx scripts/hostile/flood-compare.ts [--kinds want,cancel] [--seconds 12] [--runs 1]
- *        [--baseline label=path/to/other/dist/server.js …]
+ *        [--peers 1] [--baseline label=path/to/other/dist/server.js …]
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -18,6 +19,7 @@ const { values } = parseArgs({
   options: {
     kinds: { type: 'string', default: 'want,cancel' }, seconds: { type: 'string', default: '12' },
     entries: { type: 'string', default: '80000' }, runs: { type: 'string', default: '1' },
+    peers: { type: 'string', default: '1' },
     baseline: { type: 'string', multiple: true }
   }
 })
@@ -40,7 +42,14 @@ async function healthLatencies (url: string, until: Promise<unknown>): Promise<n
   return out
 }
 
-interface Flood { mib: number, cpuSPerGiB: number, rss: number[], open: string }
+interface Flood {
+  mib: number
+  seconds: number
+  pineryCpuS: number
+  cpuSPerGiB: number
+  rss: number[]
+  streams: number
+}
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1,
   Math.floor(p * xs.length))] ?? Number.NaN
 const rows: Array<Array<string | number>> = []
@@ -54,7 +63,8 @@ for (let run = 0; run < Number(values.runs); run++) {
         const load = loadavg()[0] as number
         const flood = spawn(process.execPath, ['--import', 'tsx', 'scripts/hostile/want-flood.ts', '--addr',
           server.delegates[0] as string, '--pid', String(server.child.pid), '--entries', values.entries,
-          '--kind', kind, '--seconds', values.seconds], { stdio: ['ignore', 'pipe', 'inherit'] })
+          '--kind', kind, '--seconds', values.seconds, '--peers', values.peers],
+        { stdio: ['ignore', 'pipe', 'inherit'] })
         let out = ''
         flood.stdout.on('data', (d: Buffer) => { out += d.toString() })
         const exited = new Promise(resolve => flood.once('exit', resolve))
@@ -63,10 +73,11 @@ for (let run = 0; run < Number(values.runs); run++) {
         const r = JSON.parse(out.trim().split('\n').at(-1) as string) as Flood
         const skip = Math.max(0, during.length - Math.floor(Number(values.seconds) * 1000 / 110))
         const d = during.slice(skip)
-        rows.push([build.label, kind, run + 1, load.toFixed(1), r.mib, r.cpuSPerGiB,
+        const cores = (r.pineryCpuS / r.seconds).toFixed(2)
+        rows.push([build.label, kind, run + 1, load.toFixed(1), r.mib, r.pineryCpuS, cores, r.cpuSPerGiB,
           `${median(quiet).toFixed(0)} / ${pct(quiet, 0.95).toFixed(0)}`,
           `${median(d).toFixed(0)} / ${pct(d, 0.95).toFixed(0)} / ${Math.max(...d).toFixed(0)}`,
-          r.rss.join(' / '), r.open])
+          r.rss.join(' / '), r.streams])
         console.error(rows.at(-1)?.join(' | '))
       } finally {
         await server.stop()
@@ -75,5 +86,7 @@ for (let run = 0; run < Number(values.runs); run++) {
     }
   }
 }
-console.log(table(['build', 'kind', 'run', 'load', 'MiB sent', 'CPU-s/GiB', '/health quiet p50 / p95 ms',
-  '/health flood p50 / p95 / max ms', 'RSS MiB start / peak / end', 'stream'], rows))
+console.log(table(['build', 'kind', 'run', 'load', 'MiB taken', 'Pinery CPU-s', 'cores', 'CPU-s/GiB',
+  '/health quiet p50 / p95 ms', '/health flood p50 / p95 / max ms', 'RSS MiB start / peak / end', 'streams'],
+rows))
+console.log(`peers: ${values.peers}`)

@@ -7,6 +7,7 @@
  */
 import { sendFailure } from './errors.js'
 import { principalOf } from './auth.js'
+import { createKeyedBuckets } from '../token-bucket.js'
 import type { RequestHandler } from 'express'
 
 /** Settings of the limit; perSecond 0 turns it off. */
@@ -27,39 +28,24 @@ export interface Buckets {
 
 /** Settings of {@link createBuckets}. */
 export interface BucketsInit extends RateLimitInit {
-  /**
-   * Most keys held; the one taken from least recently goes first (its bucket starts full again). Keys an
-   * attacker picks (client addresses) need it: without, each new one is held for good.
-   */
+  /** Most keys held (see KeyedBucketsInit): client addresses are picked by whoever sends the request. */
   maxKeys?: number
 }
 
-/** Creates empty buckets (every key's starts full). */
+/** Creates empty buckets (every key's starts full); the refill rule is token-bucket.ts's. */
 export function createBuckets (init: BucketsInit): Buckets {
-  const maxKeys = init.maxKeys ?? Number.POSITIVE_INFINITY
-  // Map order is insertion order: re-inserting on every take keeps the least recently taken from first.
-  const buckets = new Map<string, { tokens: number, at: number }>()
-  const refilled = (key: string, now: number): { tokens: number, at: number } => {
-    const bucket = buckets.get(key) ?? { tokens: init.burst, at: now }
-    bucket.tokens = Math.min(init.burst, bucket.tokens + (now - bucket.at) / 1000 * init.perSecond)
-    bucket.at = now
-    return bucket
-  }
+  const buckets = createKeyedBuckets(init)
   return {
     take (key) {
-      const bucket = refilled(key, performance.now())
-      buckets.delete(key)
-      buckets.set(key, bucket)
-      while (buckets.size > maxKeys) buckets.delete(buckets.keys().next().value as string)
-      if (bucket.tokens < 1) return Math.max(1, Math.ceil((1 - bucket.tokens) / init.perSecond))
-      bucket.tokens -= 1
-      return 0
+      const bucket = buckets.get(key)
+      if (bucket.takeUpTo(1) === 1) return 0
+      return Math.max(1, Math.ceil(bucket.msUntil(1) / 1000))
     },
     giveBack (key) {
-      if (!buckets.has(key)) return
-      const bucket = refilled(key, performance.now())
-      bucket.tokens = Math.min(init.burst, bucket.tokens + 1)
-      if (bucket.tokens >= init.burst) buckets.delete(key)
+      const bucket = buckets.peek(key)
+      if (bucket == null) return
+      bucket.giveBack(1)
+      if (bucket.tokens() >= init.burst) buckets.delete(key)
     },
     get size () { return buckets.size }
   }

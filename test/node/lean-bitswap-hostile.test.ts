@@ -27,10 +27,10 @@ async function rawBlock (bytes: Uint8Array): Promise<{ cid: CID, bytes: Uint8Arr
   return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes }
 }
 
-async function startNode (): Promise<{ node: PineryNode, blockstore: MemoryBlockstore }> {
+async function startNode (ip = '127.0.0.1'): Promise<{ node: PineryNode, blockstore: MemoryBlockstore }> {
   const blockstore = new MemoryBlockstore()
   const node = await createPineryNode(
-    { listen: [multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [], bitswapImplementation: 'lean' },
+    { listen: [multiaddr(`/ip4/${ip}/tcp/0`)], announce: [], bitswapImplementation: 'lean' },
     { blockstore, datastore: new MemoryDatastore(), logger }
   )
   return { node, blockstore }
@@ -40,8 +40,8 @@ async function startNode (): Promise<{ node: PineryNode, blockstore: MemoryBlock
  * A peer whose bitswap handler only records what it receives (and `streams`: how many streams
  * carried a message), and which sends hand-made messages.
  */
-async function startRawPeer (): Promise<{ node: PineryNode, messages: Message[], streams: number }> {
-  const { node } = await startNode()
+async function startRawPeer (ip?: string): Promise<{ node: PineryNode, messages: Message[], streams: number }> {
+  const { node } = await startNode(ip)
   const peer = { node, messages: [] as Message[], streams: 0 }
   await node.libp2p.handle(BITSWAP_PROTOCOL, (stream: Stream) => {
     let counted = false
@@ -71,6 +71,7 @@ describe('lean bitswap on the wire', () => {
     peer: Awaited<ReturnType<typeof startRawPeer>>
     open: () => Promise<Stream>
     addr: Multiaddr
+    node: PineryNode
   }> {
     const { node, blockstore } = await startNode()
     cleanup.push(async () => { await node.stop() })
@@ -83,7 +84,7 @@ describe('lean bitswap on the wire', () => {
     const addr = multiaddr(node.delegates()[0] as string)
     await peer.node.libp2p.dial(addr)
     const open = async (): Promise<Stream> => await peer.node.libp2p.dialProtocol(addr, BITSWAP_PROTOCOL)
-    return { server, blockstore, peer, addr, open }
+    return { server, blockstore, peer, addr, open, node }
   }
 
   it(
@@ -158,32 +159,46 @@ describe('lean bitswap on the wire', () => {
     expect(peer.messages.flatMap(m => m.blockPresences).length).toBe(4096)
   })
 
-  it('drops wantlist entries past a peer\'s budget, reads them once it refills; other peers keep theirs', async () => {
-    const { blockstore, peer, open, addr } = await pair({ wantlistEntries: { perSecond: 0.5, burst: 1000 } })
-    type Raw = Awaited<ReturnType<typeof rawBlock>>
-    const [a, b, c] = await Promise.all([1, 2, 3].map(async () => await rawBlock(randomBytes(1000)))) as [Raw, Raw, Raw]
-    for (const x of [a, b, c]) await blockstore.put(x.cid, x.bytes)
-    const absent = await Promise.all(Array.from({ length: 999 }, async (_, i) =>
-      ({ cid: (await rawBlock(new TextEncoder().encode(`absent ${i}`))).cid.bytes, priority: 1 })))
-    const got = (): Array<string | undefined> =>
-      peer.messages.flatMap(m => m.payload).map(x => verifiedCid(x.prefix, x.data)?.toString())
-    const stream = await open()
-    // The burst, all of it read: 999 absent blocks and a.
-    await send(stream, frame({ wantlist: { entries: [...absent, { cid: a.cid.bytes, priority: 1 }] } }))
-    await until(() => got().includes(a.cid.toString()) || undefined, 'a')
-    // Nothing left (one entry every 2 s): b is dropped unread. Another peer's budget is its own.
-    await send(stream, frame({ wantlist: { entries: [{ cid: b.cid.bytes, priority: 1 }] } }))
-    const other = await startRawPeer()
-    cleanup.push(async () => { await other.node.stop() })
-    const otherStream = await other.node.libp2p.dialProtocol(addr, BITSWAP_PROTOCOL)
-    await send(otherStream, frame({ wantlist: { entries: [...absent, { cid: b.cid.bytes, priority: 1 }] } }))
-    await until(() => other.messages.some(m => m.payload.length > 0) || undefined, 'b at the other peer')
-    // Refilled: c is read.
-    await new Promise(resolve => setTimeout(resolve, 2500))
-    await send(stream, frame({ wantlist: { entries: [{ cid: c.cid.bytes, priority: 1 }] } }))
-    await until(() => got().includes(c.cid.toString()) || undefined, 'c')
-    expect(got()).toEqual([a.cid.toString(), c.cid.toString()])
-  })
+  it('drops wantlist entries past an address\'s budget, reads them once it refills; other addresses keep theirs',
+    async () => {
+      const budget = { wantlistEntries: { perSecond: 0.5, burst: 1000 } }
+      const { server, blockstore, peer, open, node, addr } = await pair(budget)
+      type Raw = Awaited<ReturnType<typeof rawBlock>>
+      const [a, b, c] = await Promise.all([1, 2, 3].map(async () => await rawBlock(randomBytes(1000)))) as
+        [Raw, Raw, Raw]
+      for (const x of [a, b, c]) await blockstore.put(x.cid, x.bytes)
+      const absent = await Promise.all(Array.from({ length: 999 }, async (_, i) =>
+        ({ cid: (await rawBlock(new TextEncoder().encode(`absent ${i}`))).cid.bytes, priority: 1 })))
+      const blocksOf = (p: { messages: Message[] }): Array<string | undefined> =>
+        p.messages.flatMap(m => m.payload).map(x => verifiedCid(x.prefix, x.data)?.toString())
+      const stream = await open()
+      // The burst, all of it read: 999 absent blocks and a.
+      await send(stream, frame({ wantlist: { entries: [...absent, { cid: a.cid.bytes, priority: 1 }] } }))
+      await until(() => blocksOf(peer).includes(a.cid.toString()) || undefined, 'a')
+      // Nothing left (one entry every 2 s): b is dropped unread.
+      await send(stream, frame({ wantlist: { entries: [{ cid: b.cid.bytes, priority: 1 }] } }))
+      await until(() => server.stats().cut >= 1 || undefined, 'b dropped')
+      // A fresh peer ID from the same address draws on the same budget: dropped too (old code: a new burst).
+      const fresh = await startRawPeer()
+      cleanup.push(async () => { await fresh.node.stop() })
+      const freshStream = await fresh.node.libp2p.dialProtocol(addr, BITSWAP_PROTOCOL)
+      await send(freshStream, frame({ wantlist: { entries: [...absent, { cid: b.cid.bytes, priority: 1 }] } }))
+      await until(() => server.stats().cut >= 2 || undefined, 'the fresh peer\'s wantlist dropped')
+      // A peer at another address (127.0.0.2, dialled by the node) has a budget of its own.
+      const other = await startRawPeer('127.0.0.2')
+      cleanup.push(async () => { await other.node.stop() })
+      await node.libp2p.dial(multiaddr(other.node.delegates()[0] as string))
+      const back = await until(() => other.node.libp2p.getConnections(node.libp2p.peerId)[0], 'the connection')
+      const otherStream = await back.newStream(BITSWAP_PROTOCOL)
+      await send(otherStream, frame({ wantlist: { entries: [...absent, { cid: b.cid.bytes, priority: 1 }] } }))
+      await until(() => other.messages.some(m => m.payload.length > 0) || undefined, 'b at the other address')
+      // Refilled: c is read.
+      await new Promise(resolve => setTimeout(resolve, 2500))
+      await send(stream, frame({ wantlist: { entries: [{ cid: c.cid.bytes, priority: 1 }] } }))
+      await until(() => blocksOf(peer).includes(c.cid.toString()) || undefined, 'c')
+      expect(blocksOf(peer)).toEqual([a.cid.toString(), c.cid.toString()])
+      expect(blocksOf(fresh)).toEqual([])
+    })
 
   it('a block whose bytes do not hash to the wanted CID answers nothing; the real one does', async () => {
     const { server, peer } = await pair()

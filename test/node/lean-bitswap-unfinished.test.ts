@@ -48,8 +48,11 @@ describe('lean bitswap and unfinished messages', () => {
     }, { blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), logger })
     cleanup.push(async () => { await node.stop() })
     // A second lean bitswap over the same libp2p replaces the node's handler, so the test sees its stats.
-    const bitswap = createLeanBitswap({ wantlistDebounceMs: 0, ...(stallMs != null ? { inbound: { stallMs } } : {}) },
-      { libp2p: node.libp2p, blockstore: new MemoryBlockstore(), logger })
+    // The bytes of these messages are not held to a budget here (lean-bitswap-flood-bytes.test.ts does that).
+    const inboundBytes = { perConnection: { perSecond: 1e9, burst: 1e9 }, perAddress: { perSecond: 1e9, burst: 1e9 } }
+    const bitswap = createLeanBitswap({
+      wantlistDebounceMs: 0, inboundBytes, ...(stallMs != null ? { inbound: { stallMs } } : {})
+    }, { libp2p: node.libp2p, blockstore: new MemoryBlockstore(), logger })
     await bitswap.start()
     cleanup.push(async () => { await bitswap.stop() })
     const peer: Libp2p = await createLibp2p({

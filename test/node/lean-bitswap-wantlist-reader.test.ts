@@ -11,13 +11,26 @@ import * as raw from 'multiformats/codecs/raw'
 import { create } from 'multiformats/hashes/digest'
 import { Wantlist, WantType, type WantlistEntry } from '../../src/node/lean-bitswap/message.js'
 import { BadMessageError } from '../../src/node/lean-bitswap/receive.js'
-import { WantlistReader } from '../../src/node/lean-bitswap/wantlist-reader.js'
+import { MAX_WANT_CID_BYTES, WantlistReader } from '../../src/node/lean-bitswap/wantlist-reader.js'
 import { wantKey } from '../../src/node/lean-bitswap/wire.js'
 
 interface Entry { key?: string, cid: number[], cancel: boolean, have: boolean, dontHave: boolean }
 interface Read { full: boolean, entries: Entry[] }
 
-function readAll (bytes: Uint8Array, max = 1_000_000): Read {
+/** `bytes` cut at `cuts` into views (as a wantlist that arrived over several chunks). */
+function cut (bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const at = [0, ...cuts.filter(c => c > 0 && c < bytes.byteLength), bytes.byteLength]
+  return at.slice(1).map((end, i) => bytes.subarray(at[i], end))
+}
+
+/** Ways to cut `bytes`: whole, in one-byte pieces, and in two at every `step`th offset. */
+function cuts (bytes: Uint8Array, step = 1): Uint8Array[][] {
+  const n = bytes.byteLength
+  return [[bytes], cut(bytes, Array.from({ length: n }, (_, i) => i)),
+    ...Array.from({ length: Math.ceil(n / step) }, (_, i) => cut(bytes, [i * step]))]
+}
+
+function readAll (bytes: Uint8Array | Uint8Array[], max = 1_000_000): Read {
   const reader = new WantlistReader(bytes, max)
   const entries: Read['entries'] = []
   while (reader.next()) {
@@ -73,6 +86,9 @@ describe('wantlist reader', () => {
       const bytes = Wantlist.encode({ full, entries: someEntries(n, n) as WantlistEntry[] })
       expect(readAll(bytes)).toEqual(expected(bytes))
     }
+    // Read where it lies, cut anywhere into pieces.
+    const spread = Wantlist.encode({ full: true, entries: someEntries(17, 5) as WantlistEntry[] })
+    for (const pieces of cuts(spread)) expect(readAll(pieces)).toEqual(expected(spread))
     // Fields in any order, repeated (the last counts), unknown ones of every wire type skipped.
     const entry = [0x18, 1, 0x0a, 2, 9, 9, 0x20, 1, 0x48, 0x96, 0x01, 0x51, 1, 2, 3, 4, 5, 6, 7, 8, 0x0a, 34,
       ...(cids[2] as Uint8Array), 0x18, 0, 0x65, 1, 2, 3, 4, 0x28, 1]
@@ -96,10 +112,12 @@ describe('wantlist reader', () => {
     for (const bytes of broken) {
       let theirs: Read | Error
       try { theirs = expected(bytes) } catch (err) { theirs = err as Error }
-      if (theirs instanceof Error) {
-        expect(() => readAll(bytes), `${[...bytes]}`).toThrow(BadMessageError)
-      } else {
-        expect(readAll(bytes), `${[...bytes]}`).toEqual(theirs)
+      for (const pieces of cuts(bytes, 7)) {
+        if (theirs instanceof Error) {
+          expect(() => readAll(pieces), `${[...bytes]}`).toThrow(BadMessageError)
+        } else {
+          expect(readAll(pieces), `${[...bytes]}`).toEqual(theirs)
+        }
       }
     }
   })
@@ -112,6 +130,20 @@ describe('wantlist reader', () => {
     // Two bytes an entry is the least (an empty one): a 4 MiB wantlist of them is refused on counting.
     expect(() => new WantlistReader(new Uint8Array(4 * 2 ** 20).fill(0x0a).map((b, i) => i % 2 === 0 ? b : 0), 100_000))
       .toThrow(BadMessageError)
+  })
+
+  it('names no want by a CID longer than MAX_WANT_CID_BYTES, which it skips unread', () => {
+    const long = CID.createV1(raw.code, create(0x00, randomBytes(MAX_WANT_CID_BYTES))).bytes
+    const entries = [{ cid: long, priority: 1 }, { cid: cids[0] as Uint8Array, priority: 1 }]
+    const bytes = Wantlist.encode({ entries })
+    for (const pieces of [[bytes], cut(bytes, [100])]) {
+      const reader = new WantlistReader(pieces, 10)
+      expect(reader.next()).toBe(true)
+      expect(reader.key()).toBeUndefined()
+      expect(reader.cid().byteLength).toBe(0)
+      expect(reader.next()).toBe(true)
+      expect(reader.key()).toBe(wantKey(CID.decode(cids[0] as Uint8Array).multihash.bytes))
+    }
   })
 
   it('copies a CID out: a kept want does not hold the message', () => {

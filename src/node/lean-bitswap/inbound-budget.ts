@@ -7,6 +7,7 @@
  * stream per message, one after another), so the per-connection bound is four of them.
  */
 import { Counts } from '../../counts.js'
+import { createKeyedBuckets } from '../../token-bucket.js'
 import { BadMessageError } from './receive.js'
 
 /** Unfinished message bytes one connection may hold, over all its inbound bitswap streams. */
@@ -98,20 +99,24 @@ export function createInboundBudget (init: InboundBudgetInit = {}): InboundBudge
 }
 
 /**
- * Wantlist entries one peer may have read per second, and at once. An honest peer sends about two per
- * block it is sent (the want, then the cancel it sends every peer once it has the block) plus a full
- * wantlist when it connects: Helia keeps ≤ 1,024 wants, kubo and Pinery ≤ 4,096. At ~30,000 small blocks
- * a second served, that is ~60,000 entries. A flood of 4 MiB wantlists is ~80,000 entries each, ~800,000 a
- * second from one peer at 40 MB/s; entries past the budget are dropped unread (see PeerLedger.update).
+ * Wantlist entries the peers at one remote address may have read per second, and at once. An honest
+ * peer sends about two per block it is sent (the want, then the cancel it sends every peer once it has
+ * the block) plus a full wantlist when it connects: Helia keeps ≤ 1,024 wants, kubo and Pinery ≤ 4,096.
+ * At ~30,000 small blocks a second served, that is ~60,000 entries. A flood of 4 MiB wantlists is ~80,000
+ * entries each, ~800,000 a second from one peer at 40 MB/s; entries past the budget are dropped unread
+ * (see PeerLedger.update).
  */
 export const WANTLIST_ENTRIES_PER_SECOND = 100_000
 /** The budget's burst: one full message's worth (a 4 MiB wantlist holds ~80,000 entries). */
 export const WANTLIST_ENTRIES_BURST = 100_000
 
-/** Settings of {@link createEntryRate}. */
+/** Remote addresses whose entry budgets are kept (the least recently used goes first, starting full again). */
+const MAX_ENTRY_ADDRESSES = 10_000
+
+/** Settings of {@link createEntryRates}. */
 export interface EntryRateInit { perSecond?: number, burst?: number }
 
-/** A token bucket of wantlist entries for one peer. */
+/** A budget of wantlist entries: a view of its remote address's token bucket. */
 export interface EntryRate {
   /** Takes up to `n` entries from the budget and returns how many were granted (0 when none is left). */
   take(n: number): number
@@ -119,27 +124,27 @@ export interface EntryRate {
   available(): number
 }
 
-/** Creates a full bucket. */
-export function createEntryRate (init: EntryRateInit = {}): EntryRate {
-  const perSecond = init.perSecond ?? WANTLIST_ENTRIES_PER_SECOND
-  const burst = init.burst ?? WANTLIST_ENTRIES_BURST
-  let tokens = burst
-  let at = performance.now()
-  const refill = (): void => {
-    const now = performance.now()
-    tokens = Math.min(burst, tokens + (now - at) / 1000 * perSecond)
-    at = now
-  }
+/** The node's entry budgets, by remote address. */
+export interface EntryRates {
+  /**
+   * The budget of the peers at `group` (an address, an IPv6 one's /64: connection-limits.ts addressGroup).
+   * Keyed by address, not by peer: a peer ID is free to make, and each fresh one got a fresh burst (~5–30 ms
+   * of reading, hostile review round ten); now every peer ID from one address draws on one budget.
+   */
+  of(group: string): EntryRate
+}
+
+/** Creates the budgets; each address's starts full. */
+export function createEntryRates (init: EntryRateInit = {}): EntryRates {
+  const buckets = createKeyedBuckets({
+    perSecond: init.perSecond ?? WANTLIST_ENTRIES_PER_SECOND,
+    burst: init.burst ?? WANTLIST_ENTRIES_BURST,
+    maxKeys: MAX_ENTRY_ADDRESSES
+  })
   return {
-    take (n) {
-      refill()
-      const granted = Math.min(n, Math.floor(tokens))
-      tokens -= granted
-      return granted
-    },
-    available () {
-      refill()
-      return Math.floor(tokens)
-    }
+    of: (group) => ({
+      take: (n) => buckets.get(group).takeUpTo(n),
+      available: () => Math.floor(buckets.get(group).tokens())
+    })
   }
 }

@@ -13,8 +13,9 @@ import { BLOCK_SLOT_BYTES, bufferPool, type BufferPool } from '../../content/bat
 import { createPeerLedger, type BlockReadInto, type SenderShare } from './ledger.js'
 import { createOutbox } from './outbox.js'
 import { createPieceReader, decodeReceived } from './receive.js'
-import { grantFullWindow } from './stream-window.js'
-import { createEntryRate, createInboundBudget, type EntryRateInit, type InboundBudgetInit } from './inbound-budget.js'
+import { addressGroup } from '../../connection-limits.js'
+import { createByteBudget, type ByteBudgetInit } from './byte-budget.js'
+import { createEntryRates, createInboundBudget, type EntryRateInit, type InboundBudgetInit } from './inbound-budget.js'
 import { createWants } from './wants.js'
 import { BITSWAP_PROTOCOL, MAX_INBOUND_STREAMS, MAX_MESSAGE_BYTES, v0Cid, verifiedCid } from './wire.js'
 import type { BlockBytes } from '../block-bytes.js'
@@ -44,9 +45,19 @@ export interface LeanBitswap {
   stop(): Promise<void>
   /**
    * Wants outstanding, wants held for other peers, bytes of unfinished inbound messages, wantlists cut by
-   * a peer's entry budget (tests).
+   * a peer's entry budget, inbound streams paused and connections closed by the byte budget (tests).
    */
-  stats(): { wanted: number, serving: number, unfinished: number, cut: number }
+  stats(): LeanBitswapStats
+}
+
+/** What {@link LeanBitswap.stats} counts. */
+export interface LeanBitswapStats {
+  wanted: number
+  serving: number
+  unfinished: number
+  cut: number
+  paused: number
+  closed: number
 }
 
 /** Settings of the lean bitswap. */
@@ -57,8 +68,10 @@ export interface LeanBitswapInit {
   batchBytes?: number
   /** Bounds on unfinished inbound messages (defaults in inbound-budget.ts; tests make them small). */
   inbound?: InboundBudgetInit
-  /** Each peer's budget of wantlist entries (defaults in inbound-budget.ts; tests make it small). */
+  /** Each remote address's budget of wantlist entries (defaults in inbound-budget.ts; tests make it small). */
   wantlistEntries?: EntryRateInit
+  /** Budgets of bytes from peers Pinery is not fetching from (defaults in byte-budget.ts; tests make them small). */
+  inboundBytes?: ByteBudgetInit
 }
 
 /** What it runs on. */
@@ -73,6 +86,12 @@ export interface LeanBitswapComponents {
   logger: Logger
 }
 
+/** The remote address a connection is counted under (connection-limits.ts addressGroup), else its multiaddr. */
+function remoteGroup (connection: Connection): string {
+  const ip = connection.remoteAddr.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value
+  return ip == null ? connection.remoteAddr.toString() : addressGroup(ip)
+}
+
 /** Creates the lean bitswap; `start` it once libp2p runs. */
 export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswapComponents): LeanBitswap {
   const { libp2p, blockstore } = components
@@ -82,6 +101,7 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
   const reads = createSemaphore(MAX_READS)
   const held: SenderShare = { held: 0 }
   const budget = createInboundBudget(init.inbound)
+  const entryRates = createEntryRates(init.wantlistEntries)
   const slots = components.slots ?? bufferPool(BLOCK_SLOT_BYTES, FREE_SLOTS)
   const { readInto } = components
   let topologyId: string | undefined
@@ -110,24 +130,27 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
   }
 
   const wants = createWants({ debounceMs: init.wantlistDebounceMs }, { outbox: (peer) => outboxes.get(peer) })
+  const bytes = createByteBudget(init.inboundBytes ?? {}, { wanting: () => wants.size() > 0 })
 
   function decodeCid (bytes: Uint8Array): CID | undefined {
     try { return CID.decode(bytes) } catch { return undefined }
   }
 
-  function onMessage (peer: string, peerId: PeerId, pieces: Uint8Array[], length: number): void {
+  /** Acts on one received message; true when it held a block Pinery wanted. */
+  function onMessage (peer: string, peerId: PeerId, group: string, pieces: Uint8Array[], length: number): boolean {
     const message = decodeReceived(pieces, length, DECODE_LIMITS)
+    let wanted = false
     for (const block of message.blocks) {
       const data = block.data.length === 1 ? block.data[0] as Uint8Array : block.data
       const cid = block.prefix == null ? v0Cid(data) : verifiedCid(block.prefix, data)
-      if (cid != null) wants.receive(peer, cid, data)
+      if (cid != null && wants.receive(peer, cid, data)) wanted = true
     }
-    if (message.wantlist != null && message.wantlist.byteLength > 0) {
+    if (message.wantlist != null && message.wantlist.length > 0) {
       let ledger = ledgers.get(peer)
       if (ledger == null) {
         const box = outbox(peer, peerId) as Outbox
         const batchBytes = init.batchBytes ?? 1024 * 1024
-        const entries = createEntryRate(init.wantlistEntries)
+        const entries = entryRates.of(group)
         ledger = createPeerLedger(
           { maxWants: MAX_WANTS_PER_PEER, batchBytes, share: held, maxEntries: MAX_WANTLIST_ENTRIES, entries },
           { blockstore, outbox: box, reads, ...(readInto != null ? { readInto, slots } : {}) })
@@ -137,6 +160,7 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
         if (cut++ % 1000 === 0) log.debug({ peer, cut }, 'wantlist entries over the peer\'s budget dropped')
       }
     }
+    return wanted
   }
 
   // Read through events, not the stream's async iterator: the iterator waits for a 'remoteCloseWrite'
@@ -145,8 +169,14 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
   async function onStream (stream: Stream, connection: Connection): Promise<void> {
     const peerId = connection.remotePeer
     const peer = peerId.toString()
-    const read = createPieceReader(MAX_MESSAGE_BYTES, (pieces, length) => { onMessage(peer, peerId, pieces, length) })
-    grantFullWindow(stream)
+    const group = remoteGroup(connection)
+    const account = bytes.open(connection, group, stream, () => {
+      log.debug({ peer }, 'connection closed: streams opened over its inbound byte budget')
+      connection.abort(new Error('bitswap streams opened over the inbound byte budget'))
+    })
+    const read = createPieceReader(MAX_MESSAGE_BYTES, (pieces, length) => {
+      if (onMessage(peer, peerId, group, pieces, length)) account.useful()
+    })
     await new Promise<void>((resolve) => {
       const fail = (err: Error): void => {
         log.debug({ peer, err: err.message }, 'bad bitswap message')
@@ -156,6 +186,7 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
       const share = budget.open(connection.id, fail)
       const finish = (): void => {
         share.close()
+        account.close()
         stream.removeEventListener('message', onData)
         stream.removeEventListener('end', finish)
         stream.removeEventListener('close', finish)
@@ -166,6 +197,7 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
           if (evt.data instanceof Uint8Array) read(evt.data)
           else for (const part of evt.data) read(part)
           share.hold(read.held())
+          account.arrived(evt.data.byteLength)
         } catch (err) {
           fail(err as Error)
         }
@@ -232,7 +264,8 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
     stats () {
       let serving = 0
       for (const ledger of ledgers.values()) serving += ledger.size()
-      return { wanted: wants.size(), serving, unfinished: budget.held(), cut }
+      const unfinished = budget.held()
+      return { wanted: wants.size(), serving, unfinished, cut, paused: bytes.paused(), closed: bytes.closed() }
     }
   }
 }

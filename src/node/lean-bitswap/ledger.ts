@@ -10,7 +10,7 @@
  */
 import toBuffer from 'it-to-buffer'
 import { IDENTITY } from '../../pins/cid.js'
-import { createEntryRate, type EntryRate } from './inbound-budget.js'
+import { createEntryRates, type EntryRate } from './inbound-budget.js'
 import { BlockPresenceType } from './message.js'
 import { WantlistReader } from './wantlist-reader.js'
 import { MAX_MESSAGE_BYTES, cidPrefix } from './wire.js'
@@ -40,11 +40,12 @@ export interface SenderShare { held: number }
 /** The wants of one peer, answered in the order they came. */
 export interface PeerLedger {
   /**
-   * Applies a received wantlist, given as its bytes (adds, cancels, or replaces all when `full`), as far
-   * as the peer's entry budget goes; the entries past it are dropped unread. False when the budget cut it.
+   * Applies a received wantlist, given as its bytes or the chunks they lie in (adds, cancels, or replaces
+   * all when `full`), as far as the peer's entry budget goes; the entries past it are dropped unread. False
+   * when the budget cut it.
    * Throws a BadMessageError when the wantlist is malformed or holds more than `maxEntries`.
    */
-  update(wantlist: Uint8Array, decodeCid: (bytes: Uint8Array) => CID | undefined): boolean
+  update(wantlist: Uint8Array | Uint8Array[], decodeCid: (bytes: Uint8Array) => CID | undefined): boolean
   /** Wants queued or being read (tests). */
   size(): number
   /** Drops every want; the loop ends after the message it is sending. */
@@ -61,7 +62,7 @@ export interface PeerLedgerInit {
   share?: SenderShare
   /** Entries one wantlist may hold (more: BadMessageError). */
   maxEntries?: number
-  /** The peer's budget of wantlist entries (inbound-budget.ts); a fresh default one when absent. */
+  /** The budget of wantlist entries of the peer's address (inbound-budget.ts); a fresh default one when absent. */
   entries?: EntryRate
 }
 
@@ -100,7 +101,7 @@ export function createPeerLedger (init: PeerLedgerInit, components: PeerLedgerCo
   let running = false
   let closed = false
   const share = init.share ?? { held: 0 }
-  const entries = init.entries ?? createEntryRate()
+  const entries = init.entries ?? createEntryRates().of('')
   // Reads this peer holds: started, and not yet sent (and taken) or dropped.
   let mine = 0
   const release = (n: number): void => { mine -= n; share.held -= n }

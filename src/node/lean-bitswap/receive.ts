@@ -4,8 +4,8 @@
  * buffer once complete, and protons then decoded it. Here the framing collects a message's chunks as
  * views and the top-level Message and its Blocks are decoded by hand across them: each block's data
  * stays a list of views of the chunks it arrived in, hashed piece by piece and written with one
- * writev. Only the small fields (wantlist, CID prefixes) are joined; the wantlist is read entry by
- * entry (wantlist-reader.ts), presences are skipped.
+ * writev. Only CID prefixes are joined; the wantlist is read entry by entry where it lies
+ * (wantlist-reader.ts), presences are skipped.
  * Measured in scripts/bench/RESULTS.md (round four, "Receive path without copies"): 256 MiB less
  * to allocate per 256 MiB received, and with it fewer of the full garbage collections that external
  * memory starts.
@@ -19,8 +19,11 @@ export class BadMessageError extends Error {
 
 /** What one received message holds that the receiver acts on. */
 export interface ReceivedMessage {
-  /** The Wantlist's bytes, read by the ledger through a WantlistReader (only as far as it needs). */
-  wantlist?: Uint8Array
+  /**
+   * The Wantlist's bytes as views of the chunks they arrived in (not joined: wantlist-reader.ts), read by the
+   * ledger through a WantlistReader (only as far as it needs).
+   */
+  wantlist?: Uint8Array[]
   /** Blocks with the prefix that names their CID (none for bitswap 1.0.0's `blocks` field), data as pieces. */
   blocks: Array<{ prefix?: Uint8Array, data: Uint8Array[] }>
 }
@@ -172,7 +175,7 @@ export function decodeReceived (pieces: Uint8Array[], length: number, limits: Re
     const wireType = tag & 7
     if (field >= 1 && field <= 4 && wireType !== 2) throw new BadMessageError(`field ${field} is not length-delimited`)
     if (field === 1) {
-      out.wantlist = c.bytes(c.varint())
+      out.wantlist = c.take(c.varint())
     } else if (field === 2) {
       if (out.blocks.length === limits.blocks) throw new BadMessageError('too many blocks in one message')
       out.blocks.push({ data: c.take(c.varint()) })

@@ -43,3 +43,19 @@ export function grantFullWindow (stream: Stream, window = BITSWAP_STREAM_WINDOW)
   s.sendWindowUpdate()
   return true
 }
+
+/** js-yamux's initial stream window: what a stream gets before anything is granted. */
+export const DEFAULT_STREAM_WINDOW = 256 * 1024
+
+/**
+ * Keeps the stream's receive window at `window` from the next update on (js-yamux otherwise doubles it, up
+ * to 16 MiB, while data keeps coming): for a stream of a peer that is not sending what Pinery fetches, so
+ * that while it is paused (inbound-budget.ts) at most this much more is on the way. False if not yamux's.
+ */
+export function limitWindow (stream: Stream, window = DEFAULT_STREAM_WINDOW): boolean {
+  const s = stream as unknown as Partial<YamuxWindow>
+  if (typeof s.recvWindow !== 'number' || typeof s.maxStreamWindowSize !== 'number') return false
+  s.maxStreamWindowSize = window
+  s.recvWindow = Math.min(s.recvWindow, window)
+  return true
+}

@@ -9,11 +9,23 @@
  * (BadMessageError: the stream is reset).
  * Measured (scripts/hostile/reader-cost.ts, RESULTS.md round ten), one 3.7 MB wantlist of 80,000 entries:
  * 3.6 ms into a full ledger, 17.4 ms as cancels of held wants, against 70 ms for protons' decoding alone.
+ *
+ * The wantlist is read where it arrived, in the stream's chunks (a 4 MiB one spans ~64 decrypted Noise
+ * frames): it used to be joined into one new buffer first, 4 MiB to allocate and copy per message a peer
+ * chose to send (round eleven, hostile13). Only a CID that straddles two chunks is copied, and it is short:
+ * a CID field longer than MAX_WANT_CID_BYTES names no want.
  */
 import { BadMessageError } from './receive.js'
 
 /** The CIDv0 form: a bare sha2-256 multihash (0x12, 32 bytes). */
 const V0_LENGTH = 34
+/**
+ * The longest CID a want may name: kubo refuses identity digests over 128 bytes (verifcid), and every hash
+ * Pinery serves is far shorter (sha2-512: 68 bytes with its prefixes). Longer ones are skipped unread: a want
+ * kept holds its CID, so without a bound a peer that never reads held up to 4 MiB per want, 4,096 of them.
+ */
+export const MAX_WANT_CID_BYTES = 256
+const EMPTY: Uint8Array = new Uint8Array(0)
 
 /** One received wantlist; `next()` moves to the following entry and fills `cancel`, `have`, `sendDontHave`. */
 export class WantlistReader {
@@ -25,20 +37,31 @@ export class WantlistReader {
   cancel = false
   have = false
   sendDontHave = false
+  private readonly pieces: Uint8Array[]
+  private readonly length: number
+  /** The piece being read, its index, the offset in it, and its start in the wantlist. */
+  private piece: Uint8Array = EMPTY
+  private index = -1
   private pos = 0
+  private base = 0
+  /** The entry's CID: in `cidBytes` from `cidStart` to `cidEnd` (a piece, or a copy when it straddles two). */
+  private cidBytes: Uint8Array = EMPTY
   private cidStart = 0
   private cidEnd = 0
-  private readonly text: Buffer
+  private readonly texts = new Map<Uint8Array, Buffer>()
 
   /**
    * Checks the wantlist's framing (every entry within the bytes, known fields of the right wire type)
-   * and counts its entries; more than `maxEntries` is refused, as protons' `limits` did.
+   * and counts its entries; more than `maxEntries` is refused, as protons' `limits` did. `wantlist` is its
+   * bytes, or the views of the chunks they arrived in (read there, not joined).
    */
-  constructor (private readonly bytes: Uint8Array, maxEntries: number) {
-    this.text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  constructor (wantlist: Uint8Array | Uint8Array[], maxEntries: number) {
+    this.pieces = Array.isArray(wantlist) ? wantlist : [wantlist]
+    this.length = this.pieces.reduce((n, p) => n + p.byteLength, 0)
+    this.rewind()
     let full = false
     let count = 0
-    while (this.pos < bytes.byteLength) {
+    while (this.at() < this.length) {
       const tag = this.varint()
       if (tag === 0x0a) {
         if (++count > maxEntries) throw new BadMessageError(`more than ${maxEntries} wantlist entries`)
@@ -52,26 +75,23 @@ export class WantlistReader {
     }
     this.full = full
     this.count = count
-    this.pos = 0
+    this.rewind()
   }
 
   /** Reads the next entry into this reader's fields; false when there is none. */
   next (): boolean {
-    const bytes = this.bytes
-    while (this.pos < bytes.byteLength) {
+    while (this.at() < this.length) {
       const tag = this.varint()
       if (tag !== 0x0a) { this.skip(tag & 7); continue }
       const length = this.varint()
-      const end = this.pos + length
+      const end = this.at() + length
+      this.cidBytes = EMPTY
       this.cidStart = this.cidEnd = 0
       this.cancel = this.have = this.sendDontHave = false
-      while (this.pos < end) {
+      while (this.at() < end) {
         const field = this.varint()
         if (field === 0x0a) {
-          const n = this.varint()
-          this.cidStart = this.pos
-          this.skipBytes(n)
-          this.cidEnd = this.pos
+          this.readCid(this.varint())
         } else if (field === 0x18) {
           this.cancel = this.varint() !== 0
         } else if (field === 0x20) {
@@ -86,7 +106,7 @@ export class WantlistReader {
           if (field >= 8 && field >>> 3 <= 5) throw new BadMessageError(`entry field ${field >>> 3} of wrong type`)
           this.skip(field & 7)
         }
-        if (this.pos > end) throw new BadMessageError('wantlist entry field runs past the entry')
+        if (this.at() > end) throw new BadMessageError('wantlist entry field runs past the entry')
       }
       return true
     }
@@ -98,9 +118,9 @@ export class WantlistReader {
    * undefined when they are no CIDv0 or CIDv1 with a whole multihash.
    */
   key (): string | undefined {
-    const { bytes, cidStart: start, cidEnd: end } = this
+    const { cidBytes: bytes, cidStart: start, cidEnd: end } = this
     if (end - start === V0_LENGTH && bytes[start] === 0x12 && bytes[start + 1] === 0x20) {
-      return this.text.toString('base64', start, end)
+      return this.text(bytes).toString('base64', start, end)
     }
     if (end - start < 4 || bytes[start] !== 1) return undefined
     const at = skipVarint(bytes, start + 1, end) // past the codec: the multihash
@@ -110,22 +130,80 @@ export class WantlistReader {
     for (let shift = 0; p < end && shift < 35; shift += 7) {
       const b = bytes[p++] as number
       length += (b & 0x7f) * 2 ** shift
-      if ((b & 0x80) === 0) return p + length === end ? this.text.toString('base64', at, end) : undefined
+      if ((b & 0x80) === 0) return p + length === end ? this.text(bytes).toString('base64', at, end) : undefined
     }
     return undefined
   }
 
   /** The entry's CID bytes, copied (a kept want must not hold the whole message's buffer). */
   cid (): Uint8Array {
-    return this.bytes.slice(this.cidStart, this.cidEnd)
+    return this.cidBytes.slice(this.cidStart, this.cidEnd)
+  }
+
+  /** Where the CID field of `n` bytes at the cursor lies; past MAX_WANT_CID_BYTES it is skipped as none. */
+  private readCid (n: number): void {
+    if (n > MAX_WANT_CID_BYTES) {
+      this.skipBytes(n)
+    } else if (n <= this.piece.byteLength - this.pos) {
+      this.cidBytes = this.piece
+      this.cidStart = this.pos
+      this.cidEnd = this.pos + n
+      this.pos += n
+    } else {
+      if (n > this.length - this.at()) throw new BadMessageError('wantlist field runs past its end')
+      const copy = new Uint8Array(n)
+      for (let i = 0; i < n; i++) copy[i] = this.byte()
+      this.cidBytes = copy
+      this.cidStart = 0
+      this.cidEnd = n
+    }
+  }
+
+  /** A Buffer over the bytes of `bytes`' piece, for base64 without a copy (one per piece). */
+  private text (bytes: Uint8Array): Buffer {
+    let text = this.texts.get(bytes)
+    if (text == null) {
+      text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+      this.texts.set(bytes, text)
+    }
+    return text
+  }
+
+  private rewind (): void {
+    this.piece = this.pieces[0] ?? EMPTY
+    this.index = 0
+    this.pos = 0
+    this.base = 0
+  }
+
+  /** The offset in the wantlist. */
+  private at (): number {
+    return this.base + this.pos
+  }
+
+  private byte (): number {
+    while (this.pos >= this.piece.byteLength) {
+      const next = this.pieces[this.index + 1]
+      if (next == null) throw new BadMessageError('wantlist ends inside a varint')
+      this.base += this.piece.byteLength
+      this.piece = next
+      this.index++
+      this.pos = 0
+    }
+    return this.piece[this.pos++] as number
   }
 
   private varint (): number {
-    const bytes = this.bytes
+    // Most varints here are one byte (tags, small lengths) and lie inside the piece: read them straight.
+    const piece = this.piece
+    const pos = this.pos
+    if (pos < piece.byteLength) {
+      const b = piece[pos] as number
+      if (b < 0x80) { this.pos = pos + 1; return b }
+    }
     let value = 0
     for (let i = 0; i < 10; i++) {
-      if (this.pos >= bytes.byteLength) throw new BadMessageError('wantlist ends inside a varint')
-      const b = bytes[this.pos++] as number
+      const b = this.byte()
       // Tags and lengths fit in 35 bits; higher bits (negative int32 priorities) are not needed.
       if (i < 8) value += (b & 0x7f) * 2 ** (7 * i)
       if ((b & 0x80) === 0) return value
@@ -134,8 +212,13 @@ export class WantlistReader {
   }
 
   private skipBytes (n: number): void {
-    if (n > this.bytes.byteLength - this.pos) throw new BadMessageError('wantlist field runs past its end')
+    if (n > this.length - this.at()) throw new BadMessageError('wantlist field runs past its end')
     this.pos += n
+    while (this.pos > this.piece.byteLength) {
+      this.pos -= this.piece.byteLength
+      this.base += this.piece.byteLength
+      this.piece = this.pieces[++this.index] as Uint8Array
+    }
   }
 
   private skip (wireType: number): void {

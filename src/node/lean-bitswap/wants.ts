@@ -18,8 +18,8 @@ const ENTRIES_PER_MESSAGE = 8192
 export interface Wants {
   /** Resolves with the block's verified bytes (as the pieces they arrived in); rejects when `signal` aborts. */
   want(cid: CID, options: { signal?: AbortSignal }): Promise<BlockBytes>
-  /** A verified block arrived from `peer`. */
-  receive(peer: string, cid: CID, bytes: BlockBytes): void
+  /** A verified block arrived from `peer`; true when it was wanted. */
+  receive(peer: string, cid: CID, bytes: BlockBytes): boolean
   /** A peer that speaks bitswap connected: it gets the whole wantlist. */
   addPeer(peer: string): void
   removePeer(peer: string): void
@@ -139,9 +139,10 @@ export function createWants (init: WantsInit, components: WantsComponents): Want
     receive (_peer, cid, bytes) {
       const key = wantKey(cid.multihash.bytes)
       const entry = entries.get(key)
-      if (entry == null) return
+      if (entry == null) return false
       drop(key, entry)
       for (const waiter of entry.waiters) waiter.resolve(bytes)
+      return true
     },
     addPeer (peer) {
       if (peers.has(peer) || stopped) return
