@@ -3,8 +3,9 @@
  * last byte arrives; without a bound, a stranger could send all but the last byte of a 4 MiB message
  * on each of the 32 bitswap streams a connection may open, on each of many connections, and park it
  * for free (the hostile review measured 15 streams holding 79 MB, still held 20 s later). Honest
- * peers have one message on the way at a time (kubo and Pinery: one stream per peer; Helia: one
- * stream per message, one after another), so the per-connection bound is four of them.
+ * peers have few messages unfinished at a time: Pinery sends on one stream per peer, Helia on a stream
+ * per message one after another, and kubo on a stream per message all at once (up to the wants), but
+ * each of those is one block, ~256 KiB, read as it arrives: the per-connection bound is 64 of them.
  */
 import { Counts } from '../../counts.js'
 import { createKeyedBuckets } from '../../token-bucket.js'
