@@ -101,6 +101,32 @@ describe('lean bitswap and a flooding peer\'s bytes', () => {
     expect(bitswap.stats().paused).toBeGreaterThan(0)
   })
 
+  it('keeps at most 4 streams of a connection paused; the rest are reset, not left holding what arrives', async () => {
+    // Pinery wants a block: each new stream gets the full window, so a paused one still takes what that lets in.
+    const { node, bitswap } = await server({
+      inboundBytes: { perConnection: { perSecond: 256 * 1024, burst: MiB }, perAddress: { perSecond: 1e9, burst: 1e9 } }
+    })
+    const wanted = CID.createV1(raw.code, await sha256.digest(randomBytes(32)))
+    bitswap.want(wanted, { signal: AbortSignal.timeout(20_000) }).catch(() => {})
+    const attacker = await startNode()
+    cleanup.push(async () => { await attacker.stop() })
+    await attacker.libp2p.unhandle(BITSWAP_PROTOCOL) // its own handler's limit of 16 outbound streams
+    const conn = await attacker.libp2p.dial(multiaddr(node.delegates()[0] as string))
+    const streams = await Promise.all(Array.from({ length: 40 }, async () =>
+      await conn.newStream(BITSWAP_PROTOCOL, { maxOutboundStreams: 100 })))
+    // Two padded 1 MiB wantlists on each: 80 MiB, against a budget of 1 MiB.
+    for (const stream of streams) for (let i = 0; i < 2; i++) for (const part of paddedWantlist([randomWant()], MiB)) {
+      stream.send(part)
+    }
+    await new Promise(resolve => setTimeout(resolve, 2000))
+    const inbound = node.libp2p.getConnections().flatMap(c => c.streams)
+      .filter(s => s.protocol === BITSWAP_PROTOCOL && s.direction === 'inbound' && s.status === 'open')
+    const held = inbound.reduce((n, s) => n + s.readBufferLength, 0)
+    // Old code: every stream paused, ~40 × 2 MiB held in their read buffers.
+    expect(inbound.filter(s => s.readStatus === 'paused').length).toBeLessThanOrEqual(4)
+    expect(held).toBeLessThan(17 * MiB)
+  })
+
   it('holds fresh peer IDs from one address to the address\'s budget; an origin there is not held', async () => {
     const { node, bitswap } = await server({
       inboundBytes: {

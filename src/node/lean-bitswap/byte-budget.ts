@@ -32,12 +32,18 @@ export const ADDRESS_BYTES = { perSecond: 16 * 1024 * 1024, burst: 32 * 1024 * 1
 /** How long a connection that delivered a wanted block stays uncounted. */
 export const USEFUL_MS = 10_000
 /**
- * Streams a connection may open while over its budget before it is closed. A paused stream takes no more
- * than its window, but a new stream takes what arrives before its handler runs (yamux acknowledges it, up to
- * libp2p's 4 MiB read buffer), so a peer opening stream after stream would be held to nothing. Honest peers
- * have one stream (kubo, Pinery) or one at a time (Helia).
+ * Streams a connection may open while over its budget before it is closed: a new stream takes what arrives
+ * before its handler runs (yamux acknowledges it, up to libp2p's 4 MiB read buffer), so a peer opening stream
+ * after stream would be held to nothing. Honest peers that Pinery serves send their wants on one stream
+ * (kubo, Pinery) or one at a time (Helia); kubo's stream per block comes only from an origin, which is useful.
  */
 export const MAX_OPENS_OVER_BUDGET = 4
+/**
+ * Streams of one connection kept paused at once; past it, a stream to be paused is reset instead. A paused
+ * stream still receives what the window it was granted lets in (up to libp2p's 4 MiB read buffer), so paused
+ * streams without a bound could hold 4 MiB each of a connection's 1,000 (review13: 297 MiB held in 100).
+ */
+export const MAX_PAUSED_PER_CONNECTION = 4
 /** Remote addresses whose buckets are kept (the least recently used goes first, starting full again). */
 const MAX_ADDRESSES = 10_000
 
@@ -82,7 +88,9 @@ interface ConnectionBytes {
   usefulUntil: number
   /** Streams opened while over the budget. */
   opensOver: number
-  streams: Set<{ stream: Stream, paused: boolean, resume: () => void }>
+  /** Its streams paused now. */
+  pausedHere: number
+  streams: Set<{ stream: Stream, paused: boolean, resume: () => void, stop: () => void }>
 }
 
 /** Creates the node's byte budget. */
@@ -112,6 +120,7 @@ export function createByteBudget (init: ByteBudgetInit, components: ByteBudgetCo
           first: components.wanting() ? MAX_MESSAGE_BYTES + 8 : 0,
           usefulUntil: 0,
           opensOver: 0,
+          pausedHere: 0,
           streams: new Set()
         }
         connections.set(connection, c)
@@ -133,15 +142,23 @@ export function createByteBudget (init: ByteBudgetInit, components: ByteBudgetCo
           }
           state.paused = false
           paused--
+          conn.pausedHere--
           if (isUseful(conn)) grantFullWindow(stream)
           // Data that came while paused is dispatched now (and counted in turn).
           if (stream.readStatus === 'paused') stream.resume()
-        }
+        },
+        stop
       }
-      const pause = (): void => {
+      /** Paused, or reset when the connection has MAX_PAUSED_PER_CONNECTION paused already. */
+      function stop (): void {
         if (state.paused || stream.readStatus !== 'readable') return
+        if (conn.pausedHere >= MAX_PAUSED_PER_CONNECTION) {
+          stream.abort(new Error('over its connection\'s byte budget'))
+          return
+        }
         state.paused = true
         paused++
+        conn.pausedHere++
         limitWindow(stream)
         stream.pause()
         state.resume()
@@ -149,7 +166,7 @@ export function createByteBudget (init: ByteBudgetInit, components: ByteBudgetCo
       conn.streams.add(state)
       // A stream may carry blocks when Pinery wants some: the full window at once (stream-window.ts).
       if (wait(conn) > 0) {
-        pause()
+        stop()
         if (++conn.opensOver > MAX_OPENS_OVER_BUDGET) { closed++; close() }
       } else if (components.wanting() || isUseful(conn)) grantFullWindow(stream)
       else limitWindow(stream)
@@ -159,16 +176,18 @@ export function createByteBudget (init: ByteBudgetInit, components: ByteBudgetCo
           conn.bucket.charge(n)
           groups.get(conn.group).charge(n)
           if (conn.first > 0) conn.first -= n
-          if (wait(conn) > 0) pause()
+          // Every stream of the connection at once: each would otherwise read one more event (up to its window).
+          if (wait(conn) > 0) for (const s of [...conn.streams]) s.stop()
         },
         useful () {
           conn.usefulUntil = performance.now() + usefulMs
+          conn.opensOver = 0
           for (const s of conn.streams) if (s.paused) s.resume()
           grantFullWindow(stream)
         },
         close () {
           clearTimeout(timer)
-          if (state.paused) paused--
+          if (state.paused) { paused--; conn.pausedHere-- }
           state.paused = false
           conn.streams.delete(state)
         }

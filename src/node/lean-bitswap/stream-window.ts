@@ -50,7 +50,8 @@ export const DEFAULT_STREAM_WINDOW = 256 * 1024
 /**
  * Keeps the stream's receive window at `window` from the next update on (js-yamux otherwise doubles it, up
  * to 16 MiB, while data keeps coming): for a stream of a peer that is not sending what Pinery fetches, so
- * that while it is paused (inbound-budget.ts) at most this much more is on the way. False if not yamux's.
+ * that while it is paused (byte-budget.ts) no more than this is granted again; what was granted before may
+ * still arrive, which is why a connection keeps at most 4 streams paused. False if not yamux's.
  */
 export function limitWindow (stream: Stream, window = DEFAULT_STREAM_WINDOW): boolean {
   const s = stream as unknown as Partial<YamuxWindow>

@@ -26,8 +26,8 @@ export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024
  * A stream refused is a block kubo sends again after Pinery wants it again: with 32, a 64 MiB pin
  * from kubo took 13.6 s and kubo sent 14 of every 65 blocks twice; with this, 1.6 s and none
  * (2026-12-01, load ~10; scripts/bench/RESULTS.md, round eleven). js-yamux refuses a connection's
- * 1,001st stream anyway, so this adds nothing a peer could not already open; what unfinished
- * messages hold is bounded in inbound-budget.ts.
+ * 1,001st stream anyway. What unfinished messages hold is bounded in inbound-budget.ts, and what
+ * paused streams hold in byte-budget.ts (at most 4 paused per connection; the rest are reset).
  */
 export const MAX_INBOUND_STREAMS = 1000
 
