@@ -44,9 +44,8 @@ export function parseAny (acc: Buffer, from: number): Parsed {
     let chunked = false
     let close = m[1] === '0'
     for (const line of lines.slice(1)) {
-      const colon = line.indexOf(':')
-      const name = line.slice(0, colon).trim().toLowerCase()
-      const value = line.slice(colon + 1).trim().toLowerCase()
+      const [name, given] = headerField(line, line.indexOf(':'))
+      const value = given.toLowerCase()
       if (name === 'content-length') length = /^\d{1,15}$/.test(value) ? Number(value) : NaN
       else if (name === 'transfer-encoding') chunked = value.endsWith('chunked')
       else if (name === 'connection') close = value.includes('close') || (m[1] === '0' && !value.includes('keep-alive'))
@@ -61,6 +60,11 @@ export function parseAny (acc: Buffer, from: number): Parsed {
     }
     return { status, done: false, used: 0, close: true, untilClose: true }
   }
+}
+
+/** A header line's name (trimmed, lower case) and value (trimmed), split at its colon, as both readers take them. */
+function headerField (line: string, colon: number): [name: string, value: string] {
+  return [line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]
 }
 
 const CR = 13
@@ -117,8 +121,7 @@ function parseUsual (acc: Buffer, from: number): Parsed | undefined {
     const text = acc.toString('latin1', line, at)
     const colon = text.indexOf(':')
     if (colon < 0) return undefined
-    const name = text.slice(0, colon).trim().toLowerCase()
-    const value = text.slice(colon + 1).trim()
+    const [name, value] = headerField(text, colon)
     if (name === 'content-length') {
       if (!/^\d{1,15}$/.test(value)) return undefined
       length = Number(value)
