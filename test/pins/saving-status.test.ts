@@ -7,13 +7,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { startOrigin, type Origin } from '../fixtures/origin.js'
-import { preloadLibrary } from '../fixtures/power-cut.js'
 import { serverEnv, startServerProcess, type ServerProcess } from '../fixtures/process.js'
+import { slowSyncEnv } from '../fixtures/slow-sync.js'
 
-const SOURCE = fileURLToPath(new URL('../fixtures/slow-sync.c', import.meta.url))
 const TOKEN = 'pinery_saving-status-admin'
 const headers = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }
 
@@ -34,7 +32,7 @@ describe('a pin whose blocks are all fetched', () => {
     const cue = join(base, 'slow')
     await writeFile(cue, '40')
     server = await startServerProcess({
-      ...serverEnv(join(base, 'data'), TOKEN), LD_PRELOAD: await preloadLibrary(SOURCE), PINERY_SLOW_SYNC: cue
+      ...serverEnv(join(base, 'data'), TOKEN), ...await slowSyncEnv(cue)
     })
     const url = server.url
     origin = await startOrigin()

@@ -9,13 +9,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-import { preloadLibrary } from '../fixtures/power-cut.js'
 import { serverEnv, startServerProcess, type ServerProcess } from '../fixtures/process.js'
+import { slowSyncEnv } from '../fixtures/slow-sync.js'
 import { startReceiver, type Receiver } from '../fixtures/receiver.js'
 
-const SOURCE = fileURLToPath(new URL('../fixtures/slow-sync.c', import.meta.url))
 const TOKEN = 'pinery_disable-race-admin'
 const headers = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }
 
@@ -38,7 +36,7 @@ describe('disabling a webhook while a delivery to it succeeds', () => {
     const env = {
       ...serverEnv(join(base, 'data'), TOKEN), PINERY_WEBHOOK_ALLOW: '127.0.0.1', PINERY_WEBHOOK_RETRY_MIN_MS: '4000'
     }
-    server = await startServerProcess({ ...env, LD_PRELOAD: await preloadLibrary(SOURCE), PINERY_SLOW_SYNC: cue })
+    server = await startServerProcess({ ...env, ...await slowSyncEnv(cue) })
     const call = async (method: string, path: string, body?: unknown): Promise<Response> =>
       await fetch(`${(server as ServerProcess).url}${path}`, {
         method, headers, ...(body != null ? { body: JSON.stringify(body) } : {})
