@@ -46,10 +46,7 @@ export interface LoggedEvent {
   id: number
   event: PinEvent
   json: string
-  /**
-   * The JSON's UTF-8 bytes, once made (as written to the log; the webhooks send the same bytes rather than
-   * encode the JSON again, once per event).
-   */
+  /** The JSON's UTF-8 bytes once the log wrote them: the webhooks send these, not the JSON encoded again. */
   bytes?: Uint8Array
   /** The record it describes (in memory only: events read back from the log have none). */
   record?: PinRecord
