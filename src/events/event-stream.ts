@@ -61,10 +61,27 @@ interface Client {
   /** Events that arrived during the replay; null once live. */
   held: LoggedEvent[] | null
   closed: boolean
+  /** In the every-user group (below): its frames are the group's, and its ids are set at the group's flush. */
+  grouped: boolean
 }
 
 /**
- * The last event's frame: a new event is sent to every stream in turn, so its frame is made once. Not a
+ * Every-user streams that have caught up with each other get the same frames, so they are one group: an event
+ * is queued once for the group and the group's chunk is written to each member at the flush. Before, each
+ * event was queued on every stream: with bench:events' 50 every-user streams, the per-event loop and the
+ * per-stream flush were 42 ms of the main thread's CPU per 20,000 events (perf, 2026-12-01, Round twelve).
+ */
+interface Group {
+  members: Set<Client>
+  pending: string[]
+  pendingBytes: number
+  /** The last id queued for the members, and the last written to them. */
+  lastSent: number
+  lastWritten: number
+}
+
+/**
+ * The last event's frame: a new event goes to several streams, so its frame is made once. Not a
  * `WeakMap` keyed by the event, as before: V8's scavenger kept a WeakMap's values alive (and promoted them)
  * though their keys were garbage. A micro-benchmark of 300,000 1 KB frames: 283 ms of CPU with the WeakMap
  * (young collections of 14–21 ms each), 33–37 ms without. bench:events, one run each (round eight, events10;
@@ -83,16 +100,32 @@ const DISCONNECT_GRACE_MS = 30_000
 /** Creates the stream registry. */
 export function createEventStreams (init: EventStreamsInit, components: EventStreamsComponents): EventStreams {
   const clients = new Set<Client>()
+  /** Streams replaying the log; every other stream is in one of the three below. */
+  const replaying = new Set<Client>()
+  /** Every-user streams not (yet) in the group, and each user's own streams. */
+  const loose = new Set<Client>()
+  const byUser = new Map<string, Set<Client>>()
+  const group: Group = { members: new Set(), pending: [], pendingBytes: 0, lastSent: 0, lastWritten: 0 }
   const log = components.logger.child({ component: 'event-streams' })
   const heldLimit = Math.max(100, Math.floor(init.maxBufferedBytes / 256))
 
   const wants = (c: Client, e: LoggedEvent): boolean =>
     c.user == null || (e.event.user === c.user && (c.since == null || e.event.time >= c.since))
 
+  function forget (c: Client): void {
+    clients.delete(c)
+    replaying.delete(c)
+    loose.delete(c)
+    group.members.delete(c)
+    if (c.user == null) return
+    const mine = byUser.get(c.user)
+    if (mine?.delete(c) === true && mine.size === 0) byUser.delete(c.user)
+  }
+
   function close (c: Client, reason?: string): void {
     if (c.closed) return
     c.closed = true
-    clients.delete(c)
+    forget(c)
     if (reason == null) { c.res.destroy(); return }
     log.info({ reason, lastWritten: c.lastWritten }, 'event stream disconnected')
     c.pending = []
@@ -101,12 +134,14 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
     setTimeout(() => { c.res.destroy() }, DISCONNECT_GRACE_MS).unref()
   }
 
+  const behind = (c: Client): string => `the client did not keep up; reconnect with Last-Event-ID: ${c.lastWritten}`
+
   let flushTimer: NodeJS.Timeout | undefined
   const flushMs = init.flushMs ?? 100
 
   /**
    * Writes what waits; false when the response asks the writer to wait for 'drain'. Clients with the
-   * same filter waiting for the same events (the usual case) share one encoded chunk per flush.
+   * same filter waiting for the same events share one encoded chunk per flush.
    */
   function flushClient (c: Client, shared?: Map<string, Buffer>): boolean {
     if (c.closed || c.pending.length === 0) return true
@@ -123,18 +158,42 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
     return ok
   }
 
+  /** Writes the group's chunk to each member; a member still holding more than the bound unwritten is let go. */
+  function flushGroup (): void {
+    if (group.pending.length === 0) return
+    const chunk = group.members.size === 0 ? undefined : Buffer.from(group.pending.join(''))
+    group.pending = []
+    group.pendingBytes = 0
+    group.lastWritten = group.lastSent
+    if (chunk == null) return
+    for (const c of group.members) {
+      if (c.res.writableLength > init.maxBufferedBytes) { close(c, behind(c)); continue }
+      c.res.write(chunk)
+      c.lastSent = c.lastWritten = group.lastWritten
+    }
+  }
+
   function flushAll (): void {
     flushTimer = undefined
+    flushGroup()
     const shared = new Map<string, Buffer>()
-    for (const c of clients) flushClient(c, shared)
+    for (const c of replaying) flushClient(c, shared)
+    for (const c of loose) flushClient(c, shared)
+    for (const mine of byUser.values()) for (const c of mine) flushClient(c, shared)
+    // Every-user streams now written up to where the group is join it (all of them, when it has none).
+    for (const c of loose) {
+      if (c.closed || c.pending.length > 0) continue
+      if (group.members.size === 0) group.lastSent = group.lastWritten = c.lastWritten
+      if (c.lastWritten !== group.lastWritten) continue
+      loose.delete(c)
+      c.grouped = true
+      group.members.add(c)
+    }
   }
 
   function send (c: Client, e: LoggedEvent): void {
     if (c.closed || e.id <= c.lastSent || !wants(c, e)) return
-    if (c.res.writableLength > init.maxBufferedBytes) {
-      close(c, `the client did not keep up; reconnect with Last-Event-ID: ${c.lastWritten}`)
-      return
-    }
+    if (c.res.writableLength > init.maxBufferedBytes) { close(c, behind(c)); return }
     const frame = frameOf(e)
     c.pending.push(frame)
     c.pendingBytes += frame.length
@@ -144,19 +203,45 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
     else flushTimer ??= setTimeout(flushAll, flushMs)
   }
 
+  function sendGroup (e: LoggedEvent): void {
+    if (group.members.size === 0 || e.id <= group.lastSent) return
+    const frame = frameOf(e)
+    group.pending.push(frame)
+    group.pendingBytes += frame.length
+    group.lastSent = e.id
+    if (group.pendingBytes > init.maxBufferedBytes) flushGroup()
+    else flushTimer ??= setTimeout(flushAll, flushMs)
+  }
+
+  /** A stream done replaying follows new events. */
+  function live (c: Client): void {
+    replaying.delete(c)
+    if (c.closed) return
+    if (c.user == null) { loose.add(c); return }
+    let mine = byUser.get(c.user)
+    if (mine == null) byUser.set(c.user, mine = new Set())
+    mine.add(c)
+  }
+
   const unsubscribe = components.events.subscribe((e) => {
-    for (const c of clients) {
-      if (c.held == null) { send(c, e); continue }
-      if (!wants(c, e)) continue
+    for (const c of replaying) {
+      if (c.held == null || !wants(c, e)) continue
       c.held.push(e)
       if (c.held.length > heldLimit) {
         close(c, `too many events while catching up; reconnect with Last-Event-ID: ${c.lastSent}`)
       }
     }
+    sendGroup(e)
+    for (const c of loose) send(c, e)
+    const mine = byUser.get(e.event.user)
+    if (mine != null) for (const c of mine) send(c, e)
   })
 
   const heartbeat = setInterval(() => {
-    for (const c of clients) if (c.res.writableLength === 0 && c.pending.length === 0) c.res.write(': heartbeat\n\n')
+    for (const c of clients) {
+      const pending = c.grouped ? group.pending : c.pending
+      if (c.res.writableLength === 0 && pending.length === 0) c.res.write(': heartbeat\n\n')
+    }
   }, init.heartbeatMs)
   heartbeat.unref()
 
@@ -176,11 +261,13 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
         pendingBytes: 0,
         held: [],
         closed: false,
+        grouped: false,
         ...(request.user != null ? { user: request.user } : {}),
         ...(request.since != null ? { since: request.since } : {})
       }
       clients.add(c)
-      res.once('close', () => { c.closed = true; clients.delete(c) })
+      replaying.add(c)
+      res.once('close', () => { c.closed = true; forget(c) })
       // Everything up to `published` is in the log; later events arrive through the subscription.
       const upTo = components.events.published()
       try {
@@ -204,6 +291,7 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
       flushClient(c)
       const held = c.held ?? []
       c.held = null
+      live(c)
       for (const e of held) send(c, e)
     },
     count: () => clients.size,
