@@ -22,12 +22,13 @@ describe('the event log window by count', () => {
     await core.destroy()
   })
 
-  const open = async (): Promise<EventLog> => {
+  const open = async (maxAgeMs = 3_600_000, beforePrune?: () => Promise<void>): Promise<EventLog> => {
     log?.stop()
-    log = await createEventLog({ maxEvents: MAX, maxAgeMs: 3_600_000, pruneIntervalMs: 3_600_000 }, {
+    log = await createEventLog({ maxEvents: MAX, maxAgeMs, pruneIntervalMs: 3_600_000 }, {
       db: core.datastore.db,
       render: (r) => ({ requestid: r.requestid, status: r.status }) as unknown as PinStatusBody,
-      logger: quietLogger()
+      logger: quietLogger(),
+      ...(beforePrune != null ? { beforePrune } : {})
     })
     return log
   }
@@ -65,5 +66,19 @@ describe('the event log window by count', () => {
     await new Promise(resolve => setTimeout(resolve, 200))
     await events.prune()
     expect(await stored(events)).toHaveLength(MAX)
+  })
+
+  it('does not count an event published during a prune as gone', async () => {
+    let during: (() => Promise<void>) | undefined
+    // Every event is past the age limit: a prune drops all it saw, and one more lands while it runs.
+    const events = await open(0, async () => { await during?.() })
+    await append(events, 5)
+    const end = events.published()
+    during = async () => { during = undefined; await append(events, 1) }
+    await new Promise(resolve => setTimeout(resolve, 10))
+    await events.prune()
+    expect(await stored(events)).toEqual([end + 1])
+    // A reader that has seen everything up to `end` is not told it missed events (old code: it was).
+    expect(events.isGone(end)).toBe(false)
   })
 })
