@@ -3,6 +3,7 @@
  * records are written as the old code could, by the store's own API into the data dir the service then opens.
  * Their page's Retry and Restart send the pin back as it is, stored name included; that keeps the name, so it
  * is not refused (old code: 400 "name: must not contain control characters …"), while a new name still is.
+ * The page shows such a name with those characters written out, and offers to take them out.
  */
 import { mkdtempSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
@@ -17,6 +18,9 @@ import { openPinCore } from '../fixtures/pin-core.js'
 /** A terminal escape (the old rule let any through) and a right-to-left override. */
 const FAILED_NAME = 'report\u001b[31m-red'
 const QUEUED_NAME = 'invoice-\u202egnp.exe'
+/** As the page shows them (the override would make the second read "invoice-exe.png"). */
+const FAILED_SHOWN = 'report\\u{1b}[31m-red'
+const QUEUED_SHOWN = 'invoice-\\u{202e}gnp.exe'
 const dataDir = mkdtempSync(join(tmpdir(), 'pinery-legacy-names-'))
 const ids = { failed: '', queued: '' }
 
@@ -63,23 +67,45 @@ describe('a pin named before the name rule', () => {
     const { context, page } = await web.open()
     try {
       await signIn(page, web.svc.tokens.alice as string)
-      await page.goto(`/#/pins/${ids.failed}`)
+      await page.goto('/#/pins?status=queued,pinning,failed')
+      await page.getByRole('link', { name: FAILED_SHOWN, exact: true }).click()
       await page.locator('.detail[data-status=failed]').waitFor()
+      expect(await page.locator('.detail h1').textContent()).toBe(FAILED_SHOWN)
+      await page.getByText(/This name holds control characters/).waitFor()
       await page.getByRole('button', { name: 'Retry' }).click()
       await page.locator('.detail[data-status=pinned]').waitFor()
       expect(page.url()).not.toContain(ids.failed)
-      expect(await page.locator('.detail h1').textContent()).toBe(FAILED_NAME)
+      expect(await page.locator('.detail h1').textContent()).toBe(FAILED_SHOWN)
 
       await page.goto(`/#/pins/${ids.queued}`)
       await page.locator('.detail[data-status=queued], .detail[data-status=pinning]').waitFor()
       await page.getByRole('button', { name: 'Restart' }).click()
       await page.waitForURL(url => !url.hash.includes(ids.queued))
       await page.locator('.detail[data-status=queued], .detail[data-status=pinning]').waitFor()
-      expect(await page.locator('.detail h1').textContent()).toBe(QUEUED_NAME)
-      expect(await page.locator('.msg').count()).toBe(0)
+      expect(await page.locator('.detail h1').textContent()).toBe(QUEUED_SHOWN)
+      expect(await page.locator('.msg.error').count()).toBe(0)
+      ids.queued = decodeURIComponent(new URL(page.url()).hash.split('/').pop() as string)
       const list = await web.svc.call('GET', '/pins?status=queued,pinning,pinned,failed', 'alice')
       const names = (await list.json() as { results: Status[] }).results.map(r => r.pin.name).sort()
       expect(names).toEqual([QUEUED_NAME, FAILED_NAME].sort())
+    } finally {
+      await context.close()
+    }
+  })
+
+  it('loses those characters when the person asks the page to take them out', async () => {
+    const { context, page } = await web.open()
+    try {
+      await signIn(page, web.svc.tokens.alice as string)
+      await page.goto(`/#/pins/${ids.queued}`)
+      await page.locator('.detail h1').filter({ hasText: QUEUED_SHOWN }).waitFor()
+      // The kubo command makes a new pin: with the name a new pin may have.
+      expect(await page.locator('pre.cmd').textContent()).toContain('--name=invoice-gnp.exe')
+      await page.getByRole('button', { name: 'Remove them from the name' }).click()
+      await page.locator('.detail h1').filter({ hasText: 'invoice-gnp.exe' }).waitFor()
+      expect(await page.getByText(/This name holds control characters/).isVisible()).toBe(false)
+      const found = await web.svc.call('GET', '/pins?status=queued,pinning&name=invoice-gnp.exe', 'alice')
+      expect((await found.json() as { count: number }).count).toBe(1)
     } finally {
       await context.close()
     }
