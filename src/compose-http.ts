@@ -30,6 +30,7 @@ export async function startHttp (config: Config, parts: HttpParts): Promise<Http
     metricsToken: config.metricsToken,
     rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
     corsOrigins: config.corsOrigins,
+    trustedProxies: config.trustedProxies,
     hosts: { allowed: config.allowedHosts, bindHost: config.httpHost },
     gatewayAuth: config.gatewayAuth,
     uploadIdleTimeoutMs: config.requestTimeoutMs,

@@ -8,6 +8,7 @@ import { parseDialAllow } from './node/dial-gate.js'
 import { parseMultiaddrList } from './node/multiaddrs.js'
 import { createTargetPolicy } from './webhooks/target-policy.js'
 import { ALLOWED_HOST } from './http/host-check.js'
+import { parseTrustedProxies } from './http/client-address.js'
 import type { Config } from './config.js'
 
 /** One variable: its name, the key it fills, its default and meaning, and its parser. */
@@ -199,6 +200,13 @@ export const SETTINGS: Array<Setting<keyof Config>> = [
       'HTTP cap, so one flooding address leaves room for everyone else (behind a reverse proxy every client ' +
       "shares the proxy's address: raise both caps there)",
     parse: integer(4, 1_000_000)
+  },
+  {
+    env: 'PINERY_TRUSTED_PROXIES', key: 'trustedProxies', default: '',
+    description: 'comma-separated addresses and CIDRs of reverse proxies in front of the HTTP API: a request from ' +
+      'one counts as from the address it names in X-Forwarded-For (failed sign-ins are limited per client ' +
+      'address); from any other peer the header is ignored',
+    parse: parseTrustedProxies
   },
   {
     env: 'PINERY_MAX_PEER_CONNECTIONS', key: 'maxPeerConnections', default: '1000',

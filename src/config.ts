@@ -41,6 +41,7 @@ export interface Config {
   requestTimeoutMs: number
   maxHttpConnections: number
   maxHttpConnectionsPerAddress: number
+  trustedProxies: string[]
   maxPeerConnections: number
   shutdownTimeoutMs: number
   eventLogMaxEvents: number

@@ -18,7 +18,8 @@
  * Ids are handed out before the batch is written, and batches of different
  * requests may land out of order; subscribers are told of events strictly in
  * id order, once every lower id is written (or its write failed). The log
- * keeps a bounded window, by count and by age.
+ * keeps a bounded window, by count of events (not of ids: a node that restarts often skips up to
+ * RESERVE_BLOCK ids each time) and by age.
  */
 import { counted } from '../counted.js'
 import type { PinEvent, PinEventType } from './index.js'
@@ -122,6 +123,17 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
   const storedReserved = await db.get(RESERVED_KEY)
   last = Math.max(last, storedReserved == null ? 0 : Number(decoder.decode(storedReserved)))
   let published = last
+  /**
+   * Ids in [lowest, published] that hold no event (skipped by a start, or whose write failed), so the window
+   * counts events: the first prune counts the stored ones (until then only failures are known), each prune
+   * takes out those below its new lowest, and a failed write adds one.
+   */
+  let gaps = 0
+  let gapsCounted = false
+  /** A prune starts at once when `published` reaches this (the window by count, plus some slack). */
+  let pruneAt = 0
+  const windowMoved = (): void => { pruneAt = lowest + gaps + init.maxEvents + PRUNE_SLACK }
+  windowMoved()
   /** Ids up to here are reserved durably: events up to it may be published. */
   let reserved = last
   let reserving: Promise<void> | undefined
@@ -166,10 +178,10 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
       settling.delete(next)
       published = next
       // The interval keeps the window by age; a burst must not overshoot the count for long.
-      if (prunes && published - lowest >= init.maxEvents + PRUNE_SLACK) {
+      if (prunes && published >= pruneAt) {
         void api.prune().catch(err => { log.warn({ err }, 'cannot prune the event log') })
       }
-      if (value === false) continue
+      if (value === false) { gaps++; pruneAt++; continue }
       for (const listener of listeners) {
         try { listener(value) } catch (err) { log.error({ err }, 'event listener failed') }
       }
@@ -201,18 +213,40 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
     flush()
   }
 
+  /** Moves the window's start to `to`, past `dropped` events: the ids between without one leave `gaps`. */
+  function moveLowest (to: number, dropped: number): void {
+    gaps -= to - lowest - dropped
+    lowest = to
+    windowMoved()
+  }
+
+  /** Counts the stored events once (the keys only; a prune reads the oldest ones anyway): `gaps` is exact then. */
+  async function countGaps (): Promise<void> {
+    const upTo = published
+    const failedMeanwhile = gaps
+    let stored = 0
+    for await (const _ of db.keys({ gt: PREFIX, lte: PREFIX + pad(upTo) })) stored++
+    gaps = upTo - lowest + 1 - stored + (gaps - failedMeanwhile)
+    gapsCounted = true
+    windowMoved()
+  }
+
   let pruning: Promise<void> | undefined
   async function pruneNow (): Promise<void> {
-    const byCount = published - init.maxEvents
+    if (!gapsCounted) await countGaps()
+    const end = published
+    // The oldest events beyond the count: every id up to `end` holds one but the gaps.
+    const byCount = end - lowest + 1 - gaps - init.maxEvents
     const byAge = new Date(Date.now() - init.maxAgeMs).toISOString()
     let batch: ExtraOp[] = []
     let bodies = new Map<number, string>()
     let upTo = 0
+    let dropped = 0
     const commit = async (): Promise<void> => {
       if (batch.length === 0) return
       await components.beforePrune?.(upTo, bodies)
       // Gone from now on, before it is: a replay never skips an event silently.
-      lowest = upTo + 1
+      moveLowest(upTo + 1, batch.length)
       // With every event dropped, this keeps the ids from starting over.
       batch.push({ type: 'put', key: LAST_KEY, value: encoder.encode(String(upTo)) })
       await db.batch(batch)
@@ -220,17 +254,19 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
       bodies = new Map()
     }
     let kept: number | undefined
-    for await (const [key, value] of db.iterator({ gt: PREFIX, lt: `${PREFIX}${pad(published)}\xff` })) {
+    for await (const [key, value] of db.iterator({ gt: PREFIX, lt: `${PREFIX}${pad(end)}\xff` })) {
       const id = Number(key.slice(PREFIX.length))
       const json = decoder.decode(value)
-      if (id > byCount && (JSON.parse(json) as PinEvent).time >= byAge) { kept = id; break }
+      if (dropped >= byCount && (JSON.parse(json) as PinEvent).time >= byAge) { kept = id; break }
       batch.push({ type: 'del', key })
       bodies.set(id, json)
       upTo = id
+      dropped++
       if (batch.length >= 1000) await commit()
     }
     await commit()
-    lowest = kept ?? published + 1
+    // Not past `end`: events published during the prune are in the log.
+    moveLowest(kept ?? end + 1, 0)
   }
 
   const timer = prunes

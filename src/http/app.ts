@@ -6,6 +6,7 @@
 import express, { type Express } from 'express'
 import { errorHandler, sendFailure } from './errors.js'
 import { requireToken } from './auth.js'
+import { clientAddress } from './client-address.js'
 import { cors } from './cors.js'
 import { allowedHosts, hostCheck, type HostCheckInit } from './host-check.js'
 import { opsRoutes } from './ops-routes.js'
@@ -41,6 +42,8 @@ export interface HttpAppInit {
   metricsToken?: string
   rateLimit: RateLimitInit
   corsOrigins: string[]
+  /** Reverse proxies whose X-Forwarded-For names the client (client-address.ts). */
+  trustedProxies: string[]
   /** The names that reach the routes answering without credentials (DNS rebinding: host-check.ts). */
   hosts: HostCheckInit
   /** Who may read GET /ipfs/…: token holders with pins:read, or anyone. */
@@ -110,7 +113,8 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
     { gateway: components.gateway, logger: components.logger })
   if (init.gatewayAuth === 'none') app.use(gateway)
   app.use(webRoutes({ dir: init.webDir }))
-  app.use(signInRoutes({ tokens: components.tokens, sessions: components.sessions }))
+  app.use(signInRoutes({ tokens: components.tokens, sessions: components.sessions },
+    { clientAddress: clientAddress(init.trustedProxies) }))
   app.use(requireToken(components.tokens, components.sessions))
   app.use(rateLimit(init.rateLimit))
   app.use(sessionRoutes({ sessions: components.sessions }))

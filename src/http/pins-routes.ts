@@ -6,7 +6,7 @@ import { is } from 'type-is'
 import { InvalidRequestError } from '../errors.js'
 import { principalOf } from './auth.js'
 import { pinStatusRenderer } from './pin-status.js'
-import { parsePinBody, parsePinQuery } from './schemas.js'
+import { holdsUnsafeName, parsePinBody, parsePinQuery } from './schemas.js'
 import { methodNotAllowed, sendFailure } from './errors.js'
 import type { PinService } from '../pins/types.js'
 
@@ -76,8 +76,12 @@ export function pinRoutes (init: PinRoutesInit, components: PinRoutesComponents)
     })
     .post(...jsonBody, async (req, res) => {
       const id = requestid(req.params.requestid)
-      const request = parsePinBody(req.body)
-      const record = await pins.replace(principalOf(res).user, id, request)
+      const owner = principalOf(res).user
+      // A name stored before new names had to be free of control characters is kept when sent back as it is
+      // (read only then: every other replace costs no extra read).
+      const stored = holdsUnsafeName(req.body) ? (await pins.get(owner, id)).pin.name : undefined
+      const request = parsePinBody(req.body, stored)
+      const record = await pins.replace(owner, id, request)
       res.status(202).json(status(record))
     })
     .delete(async (req, res) => {

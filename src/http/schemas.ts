@@ -50,6 +50,14 @@ const pinName = nameString.refine(v => !NAME_UNSAFE.test(v),
   'must not contain control characters or bidirectional overrides')
 
 /**
+ * Whether a body's name breaks only the rule for new names: a replace that sends back the request's own stored
+ * name (the web app's Replace, Retry and Restart send the pin as it is) keeps that name, it does not name anew.
+ */
+export function holdsUnsafeName (body: unknown): boolean {
+  return isObject(body) && typeof body.name === 'string' && NAME_UNSAFE.test(body.name)
+}
+
+/**
  * Origins accepted lately: a client pinning many CIDs names the same few origins in every
  * request, and parsing one (multiaddr, peer ID) was ~10 % of validating a POST in bench:many.
  */
@@ -108,6 +116,8 @@ const pinBody = z.object({
     .refine(a => new Set(a).size === a.length, 'must not repeat an address').nullish(),
   meta: metaObject.nullish()
 })
+/** A replace keeping the request's stored name: only the length rule, which held when the name was stored too. */
+const keptNameBody = pinBody.extend({ name: nameString.nullish() })
 
 /**
  * One line naming each field a body got wrong, as `origins[0]: …; name: …`: every route's 400 reads alike,
@@ -123,12 +133,16 @@ export function describeIssues (error: z.ZodError): string {
   }).join('; ')
 }
 
-/** Validates a Pin body (POST /pins, POST /pins/{requestid}); unknown fields are ignored. */
-export function parsePinBody (body: unknown): PinRequest {
+/**
+ * Validates a Pin body (POST /pins, POST /pins/{requestid}); unknown fields are ignored. `storedName`, on a
+ * replace: the name the request holds now, which the body may send back although a new name could not be it.
+ */
+export function parsePinBody (body: unknown, storedName?: string): PinRequest {
   if (body == null || typeof body !== 'object' || Array.isArray(body)) {
     throw new InvalidRequestError('the body must be a JSON object like {"cid": "..."}')
   }
-  const parsed = pinBody.safeParse(body)
+  const keeps = storedName != null && (body as { name?: unknown }).name === storedName
+  const parsed = (keeps ? keptNameBody : pinBody).safeParse(body)
   if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error))
   const { cid, name, origins, meta } = parsed.data
   return {

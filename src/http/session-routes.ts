@@ -11,6 +11,7 @@ import { principalOf, sessionOf } from './auth.js'
 import { sendFailure } from './errors.js'
 import { clearSessionCookie, originOf, sameOrigin, sessionKeyOf, setSessionCookie } from './session-cookie.js'
 import { createSignInLimit, type SignInLimitInit } from './sign-in-limit.js'
+import type { ClientAddress } from './client-address.js'
 import { smallJsonBody } from './team-schemas.js'
 import type { Principal, TokenStore } from '../auth/index.js'
 import type { SessionStore } from '../web/sessions.js'
@@ -25,6 +26,8 @@ export interface SessionRoutesComponents {
 export interface SignInRoutesInit {
   /** The limit on failed sign-ins (sign-in-limit.ts); its defaults when left out. */
   limit?: SignInLimitInit
+  /** Where a request came from, for the limit (behind a trusted proxy, the client it names); the socket's peer. */
+  clientAddress?: ClientAddress
 }
 
 const signIn = z.strictObject({ token: z.string().min(1).max(1024) })
@@ -33,6 +36,7 @@ const signIn = z.strictObject({ token: z.string().min(1).max(1024) })
 export function signInRoutes (components: SessionRoutesComponents, init: SignInRoutesInit = {}): Router {
   const router = Router()
   const limit = createSignInLimit(init.limit)
+  const addressOf = init.clientAddress ?? ((req) => req.socket.remoteAddress)
   router.post('/session', (req, _res, next) => {
     // Without this a hostile page could sign a visitor in as someone else (login CSRF).
     if (!sameOrigin(req)) throw new ForbiddenError('sign in from this site\'s own page (Origin must name it)')
@@ -46,7 +50,8 @@ export function signInRoutes (components: SessionRoutesComponents, init: SignInR
     const parsed = signIn.safeParse(req.body ?? {})
     if (!parsed.success) throw new InvalidRequestError('token: paste a token (a string)')
     const token = parsed.data.token.trim()
-    const refused = limit.admit(req.socket.remoteAddress)
+    const from = addressOf(req)
+    const refused = limit.admit(from)
     if (refused != null) {
       res.setHeader('Retry-After', String(refused.retryAfter))
       sendFailure(res, 429, 'TOO_MANY_REQUESTS', refused.details)
@@ -57,10 +62,10 @@ export function signInRoutes (components: SessionRoutesComponents, init: SignInR
       principal = await components.tokens.authenticate(token)
     } catch (err) {
       // Only a token that fails counts (not the store failing).
-      if (!isErrorNamed(err, UnauthorizedError.name)) limit.giveBack(req.socket.remoteAddress)
+      if (!isErrorNamed(err, UnauthorizedError.name)) limit.giveBack(from)
       throw err
     }
-    limit.giveBack(req.socket.remoteAddress)
+    limit.giveBack(from)
     // sameOrigin passed, so there is an origin: the session is bound to it (http or https alike).
     const id = components.sessions.create(token, principal.user, originOf(req) as string)
     setSessionCookie(req, res, id)

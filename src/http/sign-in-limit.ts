@@ -24,8 +24,9 @@ export interface SignInLimitInit {
  * random bits, so this is about the work and the noise, not the odds. The node-wide ceiling only caps the
  * work (100 checks a second, one SHA-256 and one LevelDB read each): set low, it would let ~60 addresses
  * failing at their own rate lock every person out of signing in; at 100 a second it takes ~600. 10,000
- * addresses are ~1.5 MB at most. Not settings: a proxy in front makes every client one address, but 10
- * failures a minute is still more than people mistype.
+ * addresses are ~1.5 MB at most. These are not settings; behind a reverse proxy, PINERY_TRUSTED_PROXIES
+ * (client-address.ts) is: without it every client is the proxy's one address, and one person's failures, or
+ * someone's guessing, hold up everyone's sign-in.
  */
 export const SIGN_IN_LIMIT: SignInLimitInit = {
   perAddress: { perSecond: 1 / 6, burst: 10 },

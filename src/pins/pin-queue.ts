@@ -2,7 +2,7 @@
  * The queue of pin requests waiting for a worker, fair between owners: each
  * owner has a FIFO, and owners with queued work take turns (round-robin), so
  * one owner's backlog delays another owner's next request by at most one turn.
- * Push, take and cancel are O(1) for one owner (O(owners) to find whose turn
+ * Push, take, cancel and rename are O(1) for one owner (O(owners) to find whose turn
  * it is); a request's position is the order the worker will take it in.
  *
  * It holds request ids, not records: the record is read when its job starts.
@@ -25,6 +25,16 @@ export interface PinQueue {
    * (all by default); the owner then goes to the back of the turn order.
    */
   take(eligible?: (owner: string) => boolean): QueuedPin | undefined
+  /**
+   * Puts the request before its owner's other queued ones (a running request restarted goes on first, it
+   * does not wait behind the owner's whole backlog).
+   */
+  pushFront(requestid: string, owner: string): void
+  /**
+   * Gives queued request `from`'s place to `to`, its replacement: a queued pin restarted or replaced keeps its
+   * turn instead of going to the back. Returns false (and does nothing) when `from` is not queued.
+   */
+  rename(from: string, to: string): boolean
   /** Removes a request; returns whether it was queued. */
   cancel(requestid: string): boolean
   /** 1-based position of a queued request in the order the worker takes them, or undefined. */
@@ -42,8 +52,13 @@ export interface PinQueue {
  * head are subtracted).
  */
 class Fifo {
-  // A Map iterates in insertion order: its first entry is the head. Request id → sequence number.
+  // A Map iterates in insertion order: its first entry is the head. Slot (the request id it was pushed
+  // with) → sequence number.
   readonly entries = new Map<string, number>()
+  // A replacement holds the slot of the request it replaced: its id → the slot, and the slot → its id. Moving
+  // the entry to the new key would send it to the Map's end, and rebuilding the Map costs the owner's backlog.
+  private readonly slotOf = new Map<string, string>()
+  private readonly holderOf = new Map<string, string>()
   private nextSeq = 0
   private cancelledAhead: number[] = [] // ascending sequence numbers of cancelled entries
 
@@ -70,19 +85,51 @@ class Fifo {
 
   push (requestid: string): void { this.entries.set(requestid, this.nextSeq++) }
 
+  /**
+   * Before the head, with the sequence number below it (every cancelled one still counted is above the head,
+   * so none is below it). Rebuilds the Map: O(backlog), for a request restarted by hand.
+   */
+  pushFront (requestid: string): void {
+    if (this.entries.size === 0) { this.push(requestid); return }
+    const seq = this.headSeq() - 1
+    const rest = [...this.entries]
+    this.entries.clear()
+    this.entries.set(requestid, seq)
+    for (const [slot, seq] of rest) this.entries.set(slot, seq)
+  }
+
+  /** `to` takes queued `from`'s slot. */
+  rename (from: string, to: string): void {
+    const slot = this.slotOf.get(from) ?? from
+    this.slotOf.delete(from)
+    this.slotOf.set(to, slot)
+    this.holderOf.set(slot, to)
+  }
+
+  /** The request holding `slot` now, forgetting the slot. */
+  private release (slot: string): string {
+    const holder = this.holderOf.get(slot)
+    if (holder == null) return slot
+    this.holderOf.delete(slot)
+    this.slotOf.delete(holder)
+    return holder
+  }
+
   take (): string | undefined {
     const first = this.entries.keys().next().value
     if (first == null) return undefined
     this.entries.delete(first)
     this.dropPassed()
-    return first
+    return this.holderOf.size === 0 ? first : this.release(first)
   }
 
   cancel (requestid: string): boolean {
-    const seq = this.entries.get(requestid)
+    const slot = this.slotOf.get(requestid) ?? requestid
+    const seq = this.entries.get(slot)
     if (seq == null) return false
     const wasHead = seq === this.headSeq()
-    this.entries.delete(requestid)
+    this.entries.delete(slot)
+    this.release(slot)
     if (wasHead) this.dropPassed()
     else this.cancelledAhead.splice(this.countBelow(seq), 0, seq)
     return true
@@ -90,7 +137,7 @@ class Fifo {
 
   /** 1-based position within this FIFO. */
   position (requestid: string): number | undefined {
-    const seq = this.entries.get(requestid)
+    const seq = this.entries.get(this.slotOf.get(requestid) ?? requestid)
     if (seq == null) return undefined
     return seq - this.headSeq() - this.countBelow(seq) + 1
   }
@@ -109,6 +156,20 @@ export function createPinQueue (): PinQueue {
       if (fifo == null) { fifo = new Fifo(owner); turns.set(owner, fifo) }
       fifo.push(requestid)
       fifoOf.set(requestid, fifo)
+    },
+    pushFront (requestid, owner) {
+      let fifo = turns.get(owner)
+      if (fifo == null) { fifo = new Fifo(owner); turns.set(owner, fifo) }
+      fifo.pushFront(requestid)
+      fifoOf.set(requestid, fifo)
+    },
+    rename (from, to) {
+      const fifo = fifoOf.get(from)
+      if (fifo == null || fifoOf.has(to)) return false
+      fifo.rename(from, to)
+      fifoOf.delete(from)
+      fifoOf.set(to, fifo)
+      return true
     },
     take (eligible) {
       for (const [owner, fifo] of turns) {

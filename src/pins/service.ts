@@ -141,8 +141,14 @@ export function createPinService (components: PinServiceComponents): PinService 
       const next = await quota.admit(owner, want, async () =>
         await lifecycle.replace(requestid, (old) => holding(old, newRecord(owner, request))))
       if (next == null) throw new NotFoundError(`no pin request ${requestid}`)
-      worker.cancel(requestid)
-      return next.status === 'queued' ? await admit(next) : next
+      const settled = next.status === 'queued' ? await settler.settlePinned(next) : next
+      if (settled != null) {
+        worker.cancel(requestid)
+        return settled
+      }
+      // Where the old request waited (a queued pin restarted or replaced does not go to the back).
+      worker.enqueue(next, requestid)
+      return next
     },
 
     async remove (owner, requestid) {

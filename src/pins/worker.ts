@@ -46,8 +46,10 @@ export interface PinWorker {
   /**
    * Queues a record to be fetched (once: a record queued or running already is not queued again).
    * The record must be written: its job may read it back from the record store when it starts.
+   * `inPlaceOf`: the request it replaced, whose work stops; a replacement of a queued request takes its place
+   * in the queue, one of a running request goes before its owner's other queued ones.
    */
-  enqueue(record: PinRecord): void
+  enqueue(record: PinRecord, inPlaceOf?: string): void
   /** Stops work on a request that was deleted or replaced: its job reports nothing. */
   cancel(requestid: string): void
   /** 1-based position among queued requests, and the queue's length. */
@@ -229,6 +231,12 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
     }
   }
 
+  function cancel (requestid: string): void {
+    handed.delete(requestid)
+    if (queue.cancel(requestid)) resumed.release(requestid)
+    active.get(requestid)?.controller.abort(new CancelledError('request removed'))
+  }
+
   return {
     async start () {
       stopped = false
@@ -240,17 +248,22 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       if (queue.length > 0) log.info({ resumed: queue.length }, 'resuming pending pins')
       pump()
     },
-    enqueue (record) {
-      if (stopped || queue.has(record.requestid) || active.has(record.requestid)) return
-      queue.push(record.requestid, record.owner)
+    enqueue (record, inPlaceOf) {
+      const wasRunning = inPlaceOf != null && active.has(inPlaceOf)
+      let placed = false
+      if (inPlaceOf != null) {
+        placed = !stopped && !active.has(record.requestid) && queue.rename(inPlaceOf, record.requestid)
+        if (placed) { handed.delete(inPlaceOf); resumed.release(inPlaceOf) } else cancel(inPlaceOf)
+      }
+      if (stopped || (!placed && (queue.has(record.requestid) || active.has(record.requestid)))) return
+      if (!placed) {
+        if (wasRunning) queue.pushFront(record.requestid, record.owner)
+        else queue.push(record.requestid, record.owner)
+      }
       if (handed.size < HANDED_MAX) handed.set(record.requestid, record)
       pump()
     },
-    cancel (requestid) {
-      handed.delete(requestid)
-      if (queue.cancel(requestid)) resumed.release(requestid)
-      active.get(requestid)?.controller.abort(new CancelledError('request removed'))
-    },
+    cancel,
     position (requestid) {
       const position = queue.position(requestid)
       return position == null ? undefined : { position, length: queue.length }

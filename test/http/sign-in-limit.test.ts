@@ -11,8 +11,8 @@ import { startService, type TestService } from '../fixtures/service.js'
 
 interface Answer { status: number, retryAfter?: string, body: { error?: { reason: string, details: string } } }
 
-/** Signs in to `svc` with `token` from the local address `from`. */
-async function signInFrom (svc: TestService, from: string, token: string): Promise<Answer> {
+/** Signs in to `svc` with `token` from the local address `from` (as a proxy would, with `forwardedFor`). */
+async function signInFrom (svc: TestService, from: string, token: string, forwardedFor?: string): Promise<Answer> {
   const url = new URL(`${svc.url}/session`)
   const body = JSON.stringify({ token })
   return await new Promise((resolve, reject) => {
@@ -20,7 +20,12 @@ async function signInFrom (svc: TestService, from: string, token: string): Promi
       method: 'POST',
       localAddress: from,
       agent: false,
-      headers: { origin: svc.url, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
+      headers: {
+        origin: svc.url,
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        ...(forwardedFor != null ? { 'x-forwarded-for': forwardedFor } : {})
+      }
     }, res => {
       let text = ''
       res.on('data', (chunk: Buffer) => { text += chunk.toString() })
@@ -70,6 +75,34 @@ describe('failed sign-ins, per address', () => {
     const statuses = answers.map(a => a.status)
     expect(statuses.filter(s => s === 401).length).toBe(10)
     expect(statuses.filter(s => s === 429).length).toBe(30)
+  })
+})
+
+describe('failed sign-ins behind a reverse proxy', () => {
+  // 127.0.0.5 plays a proxy on the same machine (nginx's X-Forwarded-For: what came in, then the peer it saw).
+  const PROXY = '127.0.0.5'
+  let svc: TestService
+  beforeAll(async () => { svc = await startService({ users: ['alice'], env: { PINERY_TRUSTED_PROXIES: PROXY } }) })
+  afterAll(async () => { await svc?.destroy() })
+
+  it('counts each client the proxy names apart, and a client cannot name itself', async () => {
+    for (let i = 0; i < 10; i++) expect((await signInFrom(svc, PROXY, BAD, '203.0.113.5')).status).toBe(401)
+    expect((await signInFrom(svc, PROXY, BAD, '203.0.113.5')).status).toBe(429)
+    // Someone else through the same proxy signs in (old code: 429, the whole proxy was one address).
+    expect((await signInFrom(svc, PROXY, svc.tokens.alice as string, '198.51.100.7')).status).toBe(200)
+    expect((await signInFrom(svc, PROXY, BAD, '198.51.100.7')).status).toBe(401)
+    // The guesser adds an address of its own choosing: the one the proxy appended counts.
+    expect((await signInFrom(svc, PROXY, BAD, '192.0.2.44, 203.0.113.5')).status).toBe(429)
+  })
+
+  it('ignores the header from a peer that is not a trusted proxy', async () => {
+    for (let i = 0; i < 10; i++) expect((await signInFrom(svc, '127.0.0.6', BAD, `192.0.2.${i}`)).status).toBe(401)
+    expect((await signInFrom(svc, '127.0.0.6', svc.tokens.alice as string, '192.0.2.99')).status).toBe(429)
+  })
+
+  it('refuses a setting that is not an address or CIDR, naming it', async () => {
+    await expect(startService({ env: { PINERY_TRUSTED_PROXIES: '127.0.0.1, 10.0.0.0/33' } }))
+      .rejects.toThrow(/PINERY_TRUSTED_PROXIES.*"10\.0\.0\.0\/33" is not an IP address or a CIDR/)
   })
 })
 

@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { TextMatchingStrategy } from '@ipfs-shipyard/pinning-service-client'
 import { startKubo, type Kubo } from '../fixtures/kubo.js'
 import { startService, waitFor, type TestService } from '../fixtures/service.js'
 
@@ -113,6 +114,29 @@ describe('kubo as the client of Pinery', () => {
     expect(await ls('--name=f')).toEqual([])
     const two = await ls(`--cid=${absent[0] as string},${absent[1] as string}`, '--status=failed')
     expect(two.map(p => p.Cid).sort()).toEqual([absent[0], absent[1]].sort())
+  })
+
+  it('pin remote ls --name finds a name typed in the other Unicode form, and prints it as stored', async () => {
+    // A name from a Mac's file system comes decomposed ("e" and U+0301); the same name typed is precomposed.
+    const decomposed = 'cafe\u0301 menu'
+    const precomposed = 'caf\u00e9 menu'
+    const cid = await add()
+    await kubo.ipfs(['pin', 'remote', 'add', '--service=pinery', `--name=${decomposed}`, cid])
+    const other = await add()
+    await kubo.ipfs(['pin', 'remote', 'add', '--service=pinery', `--name=${precomposed.toUpperCase()}`, other])
+    // Old code: nothing found (the bytes differ).
+    expect((await ls(`--name=${precomposed}`)).map(p => p.Name)).toEqual([decomposed])
+    expect((await ls(`--name=${decomposed}`)).map(p => p.Name)).toEqual([decomposed])
+    // The official JS client's case-insensitive and partial matches compare the same forms.
+    const client = service.client('alice')
+    const found = async (name: string, match: string): Promise<string[]> =>
+      [...(await client.pinsGet({ name, match: match as TextMatchingStrategy })).results]
+        .map(r => r.pin.name ?? '').sort()
+    expect(await found('CAF\u00c9 MENU', 'iexact')).toEqual([precomposed.toUpperCase(), decomposed].sort())
+    expect(await found('caf\u00e9', 'partial')).toEqual([decomposed])
+    // Not rewritten: the API gives the name back as it was given.
+    const given = await pinsOf(`name=${encodeURIComponent(decomposed)}`)
+    expect(given.results.map(r => r.pin.name)).toEqual([decomposed])
   })
 
   it('pin remote ls pages past one page of results', async () => {

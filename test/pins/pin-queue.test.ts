@@ -27,6 +27,28 @@ describe('pin queue', () => {
     expect(q.position('r2')).toBeUndefined()
   })
 
+  it('gives a replaced request its place, and a restarted running one the head of its owner', () => {
+    const q = createPinQueue()
+    const model = ['r0', 'r1', 'r2', 'r3']
+    for (const id of model) q.push(...rec(id))
+    const check = (): void => {
+      expect(q.length).toBe(model.length)
+      model.forEach((id, i) => { expect(q.position(id)).toBe(i + 1) })
+    }
+    q.cancel('r0'); model.shift()
+    // Renamed twice (restarted, then restarted again): still second, the first names are gone.
+    expect(q.rename('r2', 'r2b')).toBe(true); model[1] = 'r2b'; check()
+    expect(q.rename('r2b', 'r2c')).toBe(true); model[1] = 'r2c'; check()
+    expect(q.has('r2')).toBe(false)
+    expect(q.rename('r2', 'x')).toBe(false)
+    expect(q.rename('r3', 'r2c')).toBe(false)
+    q.pushFront(...rec('r9')); model.unshift('r9'); check()
+    q.push(...rec('r4')); model.push('r4'); check()
+    expect(q.cancel('r1')).toBe(true); model.splice(model.indexOf('r1'), 1); check()
+    while (model.length > 0) { expect(q.take()?.requestid).toBe(model.shift()); check() }
+    expect(q.cancel('r2c')).toBe(false)
+  })
+
   it('takes owners in turns, and positions follow the order records are taken in', () => {
     const q = createPinQueue()
     for (let i = 0; i < 100; i++) q.push(...rec(`a${i}`, 'a'))

@@ -67,6 +67,23 @@ describe('pin index', () => {
     expect(index.query('alice', q).count).toBe(2)
   })
 
+  it('matches names by their NFC form, each match strategy, ASCII or not', () => {
+    const index = createPinIndex()
+    const names = ['cafe\u0301', 'caf\u00e9', '\u212aelvin', 'Kelvin', 'CAFE\u0301 au lait', 'cafe']
+    names.forEach((name, i) => { index.put({ ...record(i), status: 'pinned', pin: { cid: 'c', name } }) })
+    const find = (name: string, match: PinQuery['match']): string[] => index
+      .query('alice', { statuses: ['pinned'], match, name, limit: 10 }).requestids
+      .map(id => names[Number(id.slice(3))] as string).sort()
+    expect(find('caf\u00e9', 'exact')).toEqual(['cafe\u0301', 'caf\u00e9'].sort())
+    expect(find('cafe\u0301', 'exact')).toEqual(['cafe\u0301', 'caf\u00e9'].sort())
+    // The Kelvin sign's NFC form is K: an ASCII name of the same length.
+    expect(find('Kelvin', 'exact')).toEqual(['\u212aelvin', 'Kelvin'].sort())
+    expect(find('caf\u00e9', 'iexact')).toEqual(['cafe\u0301', 'caf\u00e9'].sort())
+    expect(find('\u00e9 au', 'ipartial')).toEqual(['CAFE\u0301 au lait'])
+    // "cafe" is not part of "café", however it is encoded.
+    expect(find('cafe', 'partial')).toEqual(['cafe'])
+  })
+
   it('orders records that arrive out of order', () => {
     const index = createPinIndex()
     const records = Array.from({ length: 200 }, (_, i) => record(i))

@@ -98,6 +98,29 @@ export function bar (label, used, limit, format = String) {
     limit == null ? null : h('progress', { 'aria-labelledby': id, max: 1, value: ratio, class: ratio >= 0.9 ? 'high' : '' }))
 }
 
+// What a new pin's name may not hold (NAME_UNSAFE in src/http/schemas.ts); a name stored before that rule may.
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const NAME_UNSAFE = /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/gu
+
+/**
+ * A pin's name as the page shows it: control characters and bidirectional overrides written out as \u{…}, so
+ * a name stored before they were refused reads as what it is, not as another ("invoice-\u{202e}gnp.exe" read
+ * "invoice-exe.png").
+ */
+export function shownName (name) {
+  return name.replace(NAME_UNSAFE, c => `\\u{${c.codePointAt(0).toString(16)}}`)
+}
+
+/** Whether a stored name holds what a new name may not; {@link cleanName} is the name without it. */
+export function unsafeName (name) {
+  return name != null && name.search(NAME_UNSAFE) >= 0
+}
+
+/** The name without control characters and bidirectional overrides. */
+export function cleanName (name) {
+  return name.replace(NAME_UNSAFE, '').trim()
+}
+
 /** A message box; kind 'error' is announced to screen readers. */
 export function message (text, kind = 'error') {
   return h('p', { class: `msg ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text)

@@ -2,7 +2,7 @@
 // replace, delete, retry a failed one, and its content through /ipfs/ (a
 // file preview or download, a directory's listing, the CAR).
 import { api, withKey } from '../api.js'
-import { bytes, copyButton, field, h, message, onSubmit, page, replace, shellQuote, when } from '../dom.js'
+import { bytes, cleanName, copyButton, field, h, message, onSubmit, page, replace, shellQuote, shownName, unsafeName, when } from '../dom.js'
 import { watchPins } from '../live.js'
 import { inFlight, progressOf, recalled, remember, statusBadge } from '../pin-view.js'
 import { DIAL_ALLOW_NOTE, explain, parseOrigins } from './add.js'
@@ -73,9 +73,11 @@ function changeCard (ctx) {
   const replaceForm = h('form', { class: 'inline' },
     field('Replace with CID', cid, 'Keeps the name and meta; the old content stays pinned until the new one is.'),
     h('button', { type: 'submit' }, 'Replace'))
-  const resubmit = async (newCid) => {
+  const resubmit = async (newCid, name = p.pin.name) => {
     error.replaceChildren()
     const body = { ...p.pin, cid: newCid }
+    if (name != null && name !== '') body.name = name
+    else delete body.name
     const list = parseOrigins(origins.value)
     if (list.length > 0) body.origins = list
     else delete body.origins
@@ -108,9 +110,18 @@ function changeCard (ctx) {
     hidden: true,
     onclick: async e => { const b = e.currentTarget; b.disabled = true; try { await resubmit(p.pin.cid) } finally { b.disabled = false } }
   }, 'Retry')
+  // A name stored before control characters and bidirectional overrides were refused: Replace, Retry and Restart
+  // keep it as it is (the API takes a request's own name back); this takes them out.
+  const unsafe = h('div', { hidden: true },
+    message('This name holds control characters or bidirectional overrides (shown as \\u{…}), which a new name ' +
+      'may not. Replace, Retry and Restart keep it as it is.', 'info'),
+    h('p', { class: 'actions' }, h('button', {
+      type: 'button',
+      onclick: async e => { const b = e.currentTarget; b.disabled = true; try { await resubmit(p.pin.cid, cleanName(p.pin.name)) } finally { b.disabled = false } }
+    }, 'Remove them from the name')))
   const hint = `One per line, each ending /p2p/<peer ID>; Replace, Retry and Restart pin with these. ${DIAL_ALLOW_NOTE}`
   const card = h('section', { class: 'card', 'aria-labelledby': 'actions-title' },
-    h('h2', { id: 'actions-title' }, 'Change'), field('Origins', origins, hint), replaceForm, h('p', { class: 'actions' }, retry, del), error)
+    h('h2', { id: 'actions-title' }, 'Change'), unsafe, field('Origins', origins, hint), replaceForm, h('p', { class: 'actions' }, retry, del), error)
   return {
     card,
     show (next) {
@@ -121,6 +132,7 @@ function changeCard (ctx) {
         origins.rows = Math.min(8, 2 + 2 * given.length)
       }
       p = next
+      unsafe.hidden = !unsafeName(p.pin.name)
       retry.hidden = p.status === 'pinned'
       retry.textContent = p.status === 'failed' ? 'Retry' : 'Restart'
     }
@@ -128,24 +140,27 @@ function changeCard (ctx) {
 }
 
 function view (p, ctx, path, holder) {
-  page(p.pin.name || p.pin.cid)
+  page(p.pin.name ? shownName(p.pin.name) : p.pin.cid)
   // Without --background kubo polls the pin's status, which a pins:add token may not read: it would fail.
   const background = ctx.can('pins:read') ? '' : ' --background'
-  const kubo = `ipfs pin remote add --service=pinery${background}${p.pin.name != null ? ` --name=${shellQuote(p.pin.name)}` : ''} ${p.pin.cid}`
+  // A new pin: a name stored before the name rule goes without what a new name may not hold (else a 400, and the
+  // override scrambled the command on the page).
+  const name = p.pin.name == null ? '' : cleanName(p.pin.name)
+  const kubo = `ipfs pin remote add --service=pinery${background}${name !== '' ? ` --name=${shellQuote(name)}` : ''} ${p.pin.cid}`
   const meta = Object.entries(p.pin.meta ?? {})
   const kuboCard = h('section', { class: 'card', 'aria-labelledby': 'kubo-title' },
     h('h2', { id: 'kubo-title' }, 'Pin it from kubo'),
     h('pre', { class: 'cmd' }, kubo), copyButton(kubo, 'Copy command', 'Copy kubo command'))
   replace(holder,
     h('p', {}, backLink(ctx)),
-    h('div', { class: 'heading' }, h('h1', {}, p.pin.name || '(no name)'), statusBadge(p.status)),
+    h('div', { class: 'heading' }, h('h1', {}, p.pin.name ? shownName(p.pin.name) : '(no name)'), statusBadge(p.status)),
     h('div', { class: 'live' }, progressOf(p)),
     h('section', { class: 'card', 'aria-label': 'Pin status' }, dl([
       ['Request ID', [h('code', {}, p.requestid), copyButton(p.requestid, 'Copy', 'Copy request ID')]],
       ['Status', p.status],
       ['Created', h('time', { datetime: p.created }, `${when(p.created)} (${p.created})`)],
       ['CID', [h('code', { class: 'wrap' }, p.pin.cid), copyButton(p.pin.cid, 'Copy', 'Copy CID')]],
-      ['Name', p.pin.name ?? '—'],
+      ['Name', p.pin.name != null ? shownName(p.pin.name) : '—'],
       ['Origins', (p.pin.origins ?? []).length === 0 ? '—' : h('ul', { class: 'plain' }, p.pin.origins.map(o => h('li', {}, h('code', { class: 'wrap' }, o))))],
       ['Meta', meta.length === 0 ? '—' : h('ul', { class: 'plain' }, meta.map(([k, v]) => h('li', {}, h('strong', {}, k), ': ', v)))],
       ...Object.entries(p.info ?? {}).map(([k, v]) => [`info.${k}`, k === 'dag_size' ? `${bytes(Number(v))} (${v} bytes)` : v]),

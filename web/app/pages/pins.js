@@ -2,7 +2,7 @@
 // CID, meta), paging through any number of pins with `before`, and live
 // progress of the queued and pinning ones.
 import { api, query } from '../api.js'
-import { bytes, copyButton, field, h, message, needsScope, page, replace, when } from '../dom.js'
+import { bytes, copyButton, field, h, message, needsScope, page, replace, shownName, when } from '../dom.js'
 import { watchPins } from '../live.js'
 import { inFlight, progressOf, statusBadge } from '../pin-view.js'
 
@@ -30,8 +30,8 @@ function shortCid (cid) {
 
 function row (p) {
   return h('tr', { dataset: { requestid: p.requestid } },
-    h('td', { class: 'name', 'data-label': 'Name' }, h('a', { href: `#/pins/${encodeURIComponent(p.requestid)}` }, p.pin.name || '(no name)')),
-    h('td', { class: 'cid', 'data-label': 'CID' }, h('code', { title: p.pin.cid }, shortCid(p.pin.cid)), copyButton(p.pin.cid, 'Copy', `Copy CID of ${p.pin.name || p.pin.cid}`)),
+    h('td', { class: 'name', 'data-label': 'Name' }, h('a', { href: `#/pins/${encodeURIComponent(p.requestid)}` }, p.pin.name ? shownName(p.pin.name) : '(no name)')),
+    h('td', { class: 'cid', 'data-label': 'CID' }, h('code', { title: p.pin.cid }, shortCid(p.pin.cid)), copyButton(p.pin.cid, 'Copy', `Copy CID of ${p.pin.name ? shownName(p.pin.name) : p.pin.cid}`)),
     h('td', { 'data-label': 'Status' }, statusBadge(p.status), progressOf(p)),
     h('td', { class: 'num', 'data-label': 'Size' }, p.info?.dag_size != null ? bytes(p.info.dag_size) : '—'),
     h('td', { 'data-label': 'Created' }, h('time', { datetime: p.created }, when(p.created))))

@@ -1,0 +1,64 @@
+/**
+ * The address a request came from, for what is kept per client (the failed sign-in limit): the socket's
+ * peer, unless that peer is a reverse proxy the operator named in PINERY_TRUSTED_PROXIES; then the address
+ * the proxy put in X-Forwarded-For. Of that header the rightmost entry that is not itself a trusted proxy
+ * counts: a proxy appends the address it saw, so a client sending the header cannot choose its own. Without
+ * the setting the header is ignored, and behind a proxy every client is the proxy's one address.
+ * node:net's BlockList matches the addresses and CIDRs (no dependency for a few lines).
+ */
+import { BlockList, isIP } from 'node:net'
+import type { IncomingMessage } from 'node:http'
+
+/** The client's address of a request. */
+export type ClientAddress = (req: IncomingMessage) => string | undefined
+
+/** An IPv4 client of a dual-stack socket as its IPv4 address (`::ffff:192.0.2.1` → `192.0.2.1`). */
+const unmapped = (address: string): string => address.startsWith('::ffff:') && isIP(address.slice(7)) === 4
+  ? address.slice(7)
+  : address
+
+function addEntry (list: BlockList, entry: string): void {
+  const [address = '', prefix, extra] = entry.split('/')
+  const family = isIP(address)
+  const max = family === 4 ? 32 : 128
+  if (family === 0 || extra != null || (prefix != null && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max))) {
+    throw new Error(`"${entry}" is not an IP address or a CIDR such as 10.0.0.0/8`)
+  }
+  const type = family === 4 ? 'ipv4' : 'ipv6'
+  if (prefix == null) list.addAddress(address, type)
+  else list.addSubnet(address, Number(prefix), type)
+}
+
+/** Parses PINERY_TRUSTED_PROXIES: comma-separated IP addresses and CIDRs; throws naming a bad entry. */
+export function parseTrustedProxies (value: string): string[] {
+  const list = value.split(',').map(s => s.trim()).filter(s => s !== '')
+  const check = new BlockList()
+  for (const entry of list) addEntry(check, entry)
+  return list
+}
+
+/** The client's address given the trusted proxies (none: the socket's peer). */
+export function clientAddress (trustedProxies: string[]): ClientAddress {
+  if (trustedProxies.length === 0) return (req) => req.socket.remoteAddress
+  const list = new BlockList()
+  for (const entry of trustedProxies) addEntry(list, entry)
+  const trusted = (address: string): boolean => {
+    const family = isIP(address)
+    return family !== 0 && list.check(address, family === 4 ? 'ipv4' : 'ipv6')
+  }
+  return (req) => {
+    const peer = req.socket.remoteAddress
+    if (peer == null || !trusted(unmapped(peer))) return peer
+    const header = req.headers['x-forwarded-for']
+    const hops = (Array.isArray(header) ? header.join(',') : header ?? '').split(',').map(s => s.trim())
+    let client = unmapped(peer)
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = unmapped(hops[i] as string)
+      // Not an address (an empty or garbled header): the last proxy seen is all that is known.
+      if (isIP(hop) === 0) return client
+      client = hop
+      if (!trusted(hop)) return client
+    }
+    return client
+  }
+}
