@@ -19,7 +19,7 @@
  *
  *   npm run bench:events -- [--count 10000] [--in-flight 20] [--streams 50] [--webhooks 3] [--runs 1]
  *     [--server path/to/dist/server.js] [--baseline label=path/to/dist/server.js …] [--receiver net|node]
- *     [--warmup 1]
+ *     [--warmup 1] [--each-without 1]
  *
  * The receivers (hook-receiver.mjs) check every signature (with the secret the bench hands them after
  * registering), count bad ones, count every event once and check each pin request's events come in id
@@ -68,7 +68,12 @@ const { values } = parseArgs({
     /** 1: the service runs with gc-stats.mjs preloaded; its young collections and promotion are reported. */
     gc: { type: 'string', default: '1' },
     /** 1: with `--gc 1`, also the service's event-loop delay and utilization while pinning (a 1 ms timer). */
-    loop: { type: 'string', default: '0' }
+    loop: { type: 'string', default: '0' },
+    /**
+     * 1: each `--baseline` build also runs without notifications, and its runs with them are compared with
+     * its own (for a change to the pin path itself, which moves both).
+     */
+    'each-without': { type: 'string', default: '0' }
   }
 })
 const count = Number(values.count)
@@ -351,17 +356,31 @@ interface Round {
   promoted: number
 }
 const byVariant: Round[][] = []
+/** Per variant: the variant without notifications it is compared with (0: this build's). */
+const comparedWith: number[] = [0]
 const from = { ...origin.value, child: origin.child }
 try {
   const variants: Array<() => Promise<string[]>> = [
     async () => await runOnce(from, cids, false, values.server, '')
   ]
+  const builds = (values.baseline ?? []).map(spec =>
+    spec.includes('=') ? spec.split('=', 2) as [string, string] : ['baseline', spec] as [string, string])
+  /** Per build label: the variant without notifications its runs with them are compared with. */
+  const ownWithout = new Map<string, number>()
+  if (values['each-without'] === '1') {
+    for (const [label, path] of builds) {
+      ownWithout.set(label, variants.length)
+      comparedWith[variants.length] = variants.length
+      variants.push(async () => await runOnce(from, cids, false, path, ` (${label})`))
+    }
+  }
   const nices = values.nice.split(',')
   for (const nice of nices) {
     const mode = nices.length > 1 || nice !== '19' ? ` [nice ${nice}]` : ''
+    comparedWith[variants.length] = 0
     variants.push(async () => await runOnce(from, cids, true, values.server, mode, nice))
-    for (const spec of values.baseline ?? []) {
-      const [label, path] = spec.includes('=') ? spec.split('=', 2) as [string, string] : ['baseline', spec]
+    for (const [label, path] of builds) {
+      comparedWith[variants.length] = ownWithout.get(label) ?? 0
       variants.push(async () => await runOnce(from, cids, true, path, ` (${label})${mode}`, nice))
     }
   }
@@ -397,13 +416,13 @@ rows) + '\n')
 // Medians per variant, and each round's ratio to the same round's run without (the rounds rotate the order,
 // so a slow spell of the machine lands on all variants of a round alike).
 const pct = (r: number): string => `${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(1)} %`
-const without = byVariant[0] ?? []
 process.stdout.write('\n' + table(['variant', 'settled in (median)', 'vs without', 'per round vs without (median)',
   'pins/s per round vs without (median; issue 13: ≥ −10 %)',
   'Pinery CPU until settled (median)', 'vs without', 'per round vs without (median)',
   'Pinery CPU until delivered (median)', 'receivers + stream client CPU-s (median)', 'lag p99 (median)',
   'young GC until settled (median)', 'promoted until settled (median)'],
-byVariant.map((runs) => {
+byVariant.map((runs, v) => {
+  const without = byVariant[comparedWith[v] ?? 0] ?? []
   const ratios = runs.map((r, i) => r.settled / (without[i]?.settled ?? NaN))
   const cpuRatios = runs.map((r, i) => r.cpu / (without[i]?.cpu ?? NaN))
   const notified = (f: (r: typeof runs[number]) => number, unit: string, digits = 1): string =>
