@@ -5,6 +5,7 @@
  * `disconnect` event naming the last id it was sent, and is closed; nothing
  * ever waits for a client, so open streams cannot slow pinning.
  */
+import { chunkOf, frameOf, type Frame } from './sse-frames.js'
 import type { EventLog, LoggedEvent } from './event-log.js'
 import type { Logger } from '../logger.js'
 import type { ServerResponse } from 'node:http'
@@ -56,7 +57,7 @@ interface Client {
   lastSent: number
   /** The last id written to the connection. */
   lastWritten: number
-  pending: string[]
+  pending: Frame[]
   pendingBytes: number
   /** Events that arrived during the replay; null once live. */
   held: LoggedEvent[] | null
@@ -73,25 +74,11 @@ interface Client {
  */
 interface Group {
   members: Set<Client>
-  pending: string[]
+  pending: Frame[]
   pendingBytes: number
   /** The last id queued for the members, and the last written to them. */
   lastSent: number
   lastWritten: number
-}
-
-/**
- * The last event's frame: a new event goes to several streams, so its frame is made once. Not a
- * `WeakMap` keyed by the event, as before: V8's scavenger kept a WeakMap's values alive (and promoted them)
- * though their keys were garbage. A micro-benchmark of 300,000 1 KB frames: 283 ms of CPU with the WeakMap
- * (young collections of 14–21 ms each), 33–37 ms without. bench:events, one run each (round eight, events10;
- * whole process, `--trace-gc-nvp`): promoted to the old generation 84 MB with the WeakMap, 73 MB without it,
- * 53 MB without notifications.
- */
-let last: { e: LoggedEvent, frame: string } | undefined
-function frameOf (e: LoggedEvent): string {
-  if (last?.e !== e) last = { e, frame: `id: ${e.id}\nevent: ${e.event.type}\ndata: ${e.json}\n\n` }
-  return last.frame
 }
 
 /** How long a disconnected client has to read its last event before its socket is cut. */
@@ -129,6 +116,7 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
     if (reason == null) { c.res.destroy(); return }
     log.info({ reason, lastWritten: c.lastWritten }, 'event stream disconnected')
     c.pending = []
+    c.pendingBytes = 0
     c.res.end(`event: disconnect\ndata: ${JSON.stringify({ reason, last_event_id: String(c.lastWritten) })}\n\n`)
     // A client that reads nothing never drains even that: cut it off (what it holds is bounded meanwhile).
     setTimeout(() => { c.res.destroy() }, DISCONNECT_GRACE_MS).unref()
@@ -148,7 +136,7 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
     const key = `${c.user ?? '*'} ${c.lastWritten} ${c.lastSent} ${c.pending.length}`
     let chunk = shared?.get(key)
     if (chunk == null) {
-      chunk = Buffer.from(c.pending.length === 1 ? c.pending[0] as string : c.pending.join(''))
+      chunk = chunkOf(c.pending, c.pendingBytes)
       shared?.set(key, chunk)
     }
     const ok = c.res.write(chunk)
@@ -161,7 +149,7 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
   /** Writes the group's chunk to each member; a member still holding more than the bound unwritten is let go. */
   function flushGroup (): void {
     if (group.pending.length === 0) return
-    const chunk = group.members.size === 0 ? undefined : Buffer.from(group.pending.join(''))
+    const chunk = group.members.size === 0 ? undefined : chunkOf(group.pending, group.pendingBytes)
     group.pending = []
     group.pendingBytes = 0
     group.lastWritten = group.lastSent
@@ -196,7 +184,7 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
     if (c.res.writableLength > init.maxBufferedBytes) { close(c, behind(c)); return }
     const frame = frameOf(e)
     c.pending.push(frame)
-    c.pendingBytes += frame.length
+    c.pendingBytes += frame.size
     c.lastSent = e.id
     // What waits for the timer stays bounded too.
     if (c.pendingBytes > init.maxBufferedBytes) flushClient(c)
@@ -207,7 +195,7 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
     if (group.members.size === 0 || e.id <= group.lastSent) return
     const frame = frameOf(e)
     group.pending.push(frame)
-    group.pendingBytes += frame.length
+    group.pendingBytes += frame.size
     group.lastSent = e.id
     if (group.pendingBytes > init.maxBufferedBytes) flushGroup()
     else flushTimer ??= setTimeout(flushAll, flushMs)

@@ -54,7 +54,18 @@ describe('every-user streams in one group', () => {
     // Joins mid-way: replays from the log, then follows live events beside the group.
     const late = await open(`&after=${from}`)
     const after = [...await pins(20, 'bob'), ...await pins(20)]
+    // A name beyond ASCII: frames are made from the log's UTF-8 bytes.
+    const name = 'café ✓ 🎉 ünïcödé'
+    const named = await service.request('/pins', {
+      method: 'POST', user: 'alice', headers: json, body: JSON.stringify({ cid: 'bafkqaaa', name })
+    })
+    after.push((await named.json() as { requestid: string }).requestid)
     for (const s of [...first, late]) await untilPinned(s, after)
+    for (const s of [...first, late]) {
+      const names = s.frames.filter(f => f.event === 'pin.pinned')
+        .map(f => (JSON.parse(f.data) as { pin: { pin: { name?: string } } }).pin.pin.name)
+      expect(names).toContain(name)
+    }
     const all = ids((first[0] as SseStream).frames)
     expect(increasing(all)).toBe(true)
     for (const s of first) expect(ids(s.frames)).toEqual(all)
