@@ -34,8 +34,9 @@ export interface AttemptResult {
  * and the key XOR opad, followed by room for the inner digest. Made once per webhook: each signature is then
  * two one-shot `crypto.hash` calls. `createHmac` with a `KeyObject` made a JS object, a native handle and a
  * digest lookup per POST: 1.56 against 1.40 µs per signature in a micro-benchmark (CPU time, medians of 5;
- * a raw `Buffer` key 9.9 µs), and in bench:events its constructor alone was 53 of the main thread's ms
- * (perf, round twelve). Checked against `createHmac` in test/webhooks/signature.test.ts.
+ * a raw `Buffer` key 9.9 µs); in bench:events its constructor alone was 53 of the main thread's ms (perf), and
+ * bench:webhook-cost's delivering process takes 11.8 against 12.0 CPU-µs per POST (medians of 4, round twelve).
+ * Checked against `createHmac` in test/webhooks/signature.test.ts.
  */
 export interface SigningKey {
   inner: Buffer
