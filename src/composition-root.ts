@@ -183,7 +183,8 @@ export async function createPinery (config: Config, components: PineryComponents
       node,
       blocks: networkBlockSource({ ...blockSource, want: node.want, logger }),
       stored: blockSource,
-      flushBlocks: async () => { await stores.blockstore.sync() },
+      flushBlocks: async (since) => { await stores.blockstore.sync(since) },
+      syncFailures: () => stores.blockstore.syncFailures,
       guard,
       uploads: uploadBlocks,
       logger,
@@ -202,7 +203,8 @@ export async function createPinery (config: Config, components: PineryComponents
     })
     const uploads = createContentService({ maxUploadBlocks: config.maxUploadBlocks }, {
       pins, blockstore: stores.blockstore, getCodec, guard, gc, logger, uploads: uploadBlocks, records,
-      flushBlocks: async () => { await stores.blockstore.sync() }
+      flushBlocks: async (since) => { await stores.blockstore.sync(since) },
+      syncFailures: () => stores.blockstore.syncFailures
     })
     const gateway = createGateway({
       blockstore: localBlocks,
