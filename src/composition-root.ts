@@ -60,6 +60,12 @@ export interface Pinery {
 /** What the root is given rather than builds. */
 export interface PineryComponents {
   logger: Logger
+  /**
+   * The records no longer match what the service keeps in memory (a datastore write answered as failed was
+   * stored after all: write-guard.ts): the process should end without its clean stop, whose index snapshot
+   * would carry the mismatch, so the next start rebuilds from the records. Without it, only logged.
+   */
+  diverged?(err: Error): void
 }
 
 /** Builds and starts the whole service from a configuration. */
@@ -67,7 +73,9 @@ export async function createPinery (config: Config, components: PineryComponents
   const { logger } = components
   const startedAt = Date.now()
   const metrics = createMetrics()
-  const stores = await openStores(config.dataDir, { logger })
+  const stores = await openStores(config.dataDir, {
+    logger, ...(components.diverged != null ? { diverged: components.diverged } : {})
+  })
   const cleanup: Array<() => Promise<void>> = [async () => { await stores.close() }]
   const stopAll = async (): Promise<void> => {
     for (const step of cleanup.reverse()) {
@@ -183,7 +191,8 @@ export async function createPinery (config: Config, components: PineryComponents
       node,
       blocks: networkBlockSource({ ...blockSource, want: node.want, logger }),
       stored: blockSource,
-      flushBlocks: async () => { await stores.blockstore.sync() },
+      flushBlocks: async (since) => { await stores.blockstore.sync(since) },
+      syncFailures: () => stores.blockstore.syncFailures,
       guard,
       uploads: uploadBlocks,
       logger,
@@ -202,7 +211,8 @@ export async function createPinery (config: Config, components: PineryComponents
     })
     const uploads = createContentService({ maxUploadBlocks: config.maxUploadBlocks }, {
       pins, blockstore: stores.blockstore, getCodec, guard, gc, logger, uploads: uploadBlocks, records,
-      flushBlocks: async () => { await stores.blockstore.sync() }
+      flushBlocks: async (since) => { await stores.blockstore.sync(since) },
+      syncFailures: () => stores.blockstore.syncFailures
     })
     const gateway = createGateway({
       blockstore: localBlocks,

@@ -79,6 +79,15 @@ export class StorageFailedError extends Error {
   override name = StorageFailedError.name
 }
 
+/**
+ * A sync of block files failed (EIO) since the caller began relying on blocks: the files it covered were
+ * dropped (src/node/untrusted-files.ts says why), so what the caller stored or found must be stored again.
+ */
+export class BlocksLostError extends Error {
+  static override name = 'BlocksLostError'
+  override name = BlocksLostError.name
+}
+
 /** A pin made no progress for longer than the stall timeout. */
 export class StallError extends Error {
   static override name = 'StallError'

@@ -28,7 +28,15 @@ try {
 const logger = createLogger({ level: config.logLevel })
 let pinery
 try {
-  pinery = await createPinery(config, { logger })
+  pinery = await createPinery(config, {
+    logger,
+    // As PostgreSQL after a failed fsync: start again from what is on disk (write-guard.ts says why).
+    diverged: (err) => {
+      logger.fatal({ err }, 'exiting: the records no longer match what the service answered; start it again')
+      process.stderr.write(`pinery: ${err.message}; exiting so that the next start rebuilds from the records\n`)
+      process.exit(70)
+    }
+  })
 } catch (err) {
   const e = err as Error
   if (e.name === 'ConfigError' || e.name === 'DataDirLockedError') fail(e.message)

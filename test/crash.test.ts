@@ -9,7 +9,10 @@
  * Afterwards every acknowledged request is there with its requestid, created
  * time and CID, acknowledged deletions stay deleted, every request ends as it
  * must (pinned, or failed when nobody has its DAG), and every block of every
- * pinned DAG is present and whole.
+ * pinned DAG is present and whole. The counts and quotas the service answers
+ * (`/usage/all`) are checked against an independent recount of the records
+ * (fixtures/recount.ts) after every restart, and exactly at the end, also
+ * after a clean stop and a start from the index snapshot.
  */
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
@@ -25,6 +28,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { blocksOf, carOf, fileDag } from './fixtures/content.js'
 import { startOrigin, type Origin } from './fixtures/origin.js'
 import { preparePowerCut, type PowerCut } from './fixtures/power-cut.js'
+import { askedUsage, recountUsage, type Recounted } from './fixtures/recount.js'
 import { serverEnv, startServerProcess, type ServerProcess } from './fixtures/process.js'
 
 const TOKEN = 'pinery_crash-test-admin-token'
@@ -157,8 +161,29 @@ describe('crash safety (SIGKILL and power cuts)', () => {
       }
     }
 
+    /**
+     * What the service answers at once after a restart against the recount of the records before it: the
+     * same requests per user; resumed requests may settle meanwhile (pending → pinned or failed, never back).
+     */
+    const matchesRecount = async (url: string, recounted: Map<string, Recounted>): Promise<void> => {
+      const answered = await askedUsage(url, TOKEN)
+      const total = (u: Recounted): number => Object.values(u.pins).reduce((a, b) => a + b, 0)
+      const pending = (u: Recounted): number => u.pins.queued + u.pins.pinning
+      const shape = (m: Map<string, Recounted>, f: (u: Recounted) => number): Array<[string, number]> =>
+        [...m].map(([user, u]) => [user, f(u)])
+      expect(shape(answered, total), 'requests per user against the records').toEqual(shape(recounted, total))
+      for (const [user, u] of answered) {
+        const r = recounted.get(user) as Recounted
+        expect(pending(u), `${user}'s pending requests`).toBeLessThanOrEqual(pending(r))
+        expect(u.pins.pinned, `${user}'s pinned requests`).toBeGreaterThanOrEqual(r.pins.pinned)
+        expect(u.pins.failed, `${user}'s failed requests`).toBeGreaterThanOrEqual(r.pins.failed)
+      }
+    }
+
     for (let round = 0; round < ROUNDS; round++) {
+      const recounted = await recountUsage(dataDir).catch(() => new Map<string, Recounted>())
       const server: ServerProcess = await startServerProcess(env)
+      await matchesRecount(server.url, recounted)
       for (const id of answeredPinned) {
         if (!live.has(id)) continue
         const res = await fetch(`${server.url}/pins/${id}`, { headers: auth })
@@ -225,6 +250,17 @@ describe('crash safety (SIGKILL and power cuts)', () => {
       }
       // Let collections run, then look at the blocks with the service stopped.
       await new Promise(resolve => setTimeout(resolve, 1000))
+      // Nothing pending: counts and quotas exactly as the records give them.
+      const answered = await askedUsage(server.url, TOKEN)
+      await server.stop()
+      expect(answered, 'usage against the records').toEqual(await recountUsage(dataDir))
+      // A clean stop saved the index: started from it, the same again.
+      const again = await startServerProcess(env)
+      try {
+        expect(await askedUsage(again.url, TOKEN), 'usage from the snapshot').toEqual(answered)
+      } finally {
+        await again.stop()
+      }
     } finally {
       await server.stop()
     }

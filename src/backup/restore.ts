@@ -191,7 +191,8 @@ export async function restoreBackup (
       throw new BadBackupError(
         `the archive's end entry counts ${JSON.stringify(trailer)}, it held ${JSON.stringify(seen)}`)
     }
-    await stores.blockstore.sync()
+    // A sync failed during the restore (an early one in the background) dropped blocks: the restore fails.
+    await stores.blockstore.sync(0)
     await syncDatastore(stores.datastore)()
     closed = true
     await stores.close()

@@ -6,7 +6,7 @@
  * of the upload behind that nothing else pins.
  */
 import { randomUUID } from 'node:crypto'
-import { isErrorNamed } from '../errors.js'
+import { BlocksLostError, StorageFailedError, isErrorNamed } from '../errors.js'
 import { canonicalCidKey } from '../pins/request-pins.js'
 import { createBlockSink, type BlockSink } from './upload-sink.js'
 import { readCar } from './car.js'
@@ -46,8 +46,13 @@ export interface ContentServiceComponents {
   uploads: Pick<UploadBlocks, 'save' | 'forget' | 'opening' | 'opened' | 'unclosed' | 'close'>
   /** Whether a pending request still names an upload: its blocks are kept until none does. */
   records: Pick<RecordStore, 'namesUpload'>
-  /** Makes every block stored so far durable: an upload is pinned only once its blocks would survive a power loss. */
-  flushBlocks(): Promise<void>
+  /**
+   * Makes every block stored so far durable: an upload is pinned only once its blocks would survive a power loss.
+   * Throws BlocksLostError if a block sync failed after `since` (syncFailures, read as the upload began).
+   */
+  flushBlocks(since: number): Promise<void>
+  /** How many block syncs have failed so far. */
+  syncFailures(): number
   logger: Logger
 }
 
@@ -102,12 +107,22 @@ export function createContentService (
     return await measureStoredDag(root, sink, dagComponents, signal != null ? { signal } : {})
   }
 
+  /** Makes the upload's blocks durable; a failed sync since `since` fails it (507: nothing of it is kept). */
+  async function flush (since: number): Promise<void> {
+    await components.flushBlocks(since).catch((err: unknown) => {
+      if (!isErrorNamed(err, BlocksLostError.name)) throw err
+      throw new StorageFailedError(`the upload's blocks could not be made durable; send it again (${err.message})`)
+    })
+  }
+
   /** Records a UnixFS import (complete by construction) as a pinned request. */
-  async function recordImport (owner: string, root: CID, sink: BlockSink, options: UploadOptions): Promise<PinRecord> {
+  async function recordImport (
+    owner: string, root: CID, sink: BlockSink, options: UploadOptions, since: number
+  ): Promise<PinRecord> {
     const request = { cid: root.toString(), ...options.request() }
     const dag = await measure(root, sink, options.signal)
     if (dag == null) throw new Error(`the import of ${root.toString()} left a block of it unstored`)
-    await components.flushBlocks()
+    await flush(since)
     await options.stillAllowed?.()
     const record = await pins.addStored(owner, request, dag)
     log.info({
@@ -122,12 +137,13 @@ export function createContentService (
     wrap: boolean,
     options: UploadOptions
   ): Promise<PinRecord> {
+    const since = components.syncFailures()
     const sink = await open(owner, options.expectedBytes ?? UNKNOWN_SIZE)
     try {
       const root = await importUnixfs(entries, sink, {
         wrap, ...(options.signal != null ? { signal: options.signal } : {})
       })
-      const record = await recordImport(owner, root, sink, options)
+      const record = await recordImport(owner, root, sink, options, since)
       sink.release()
       return record
     } catch (err) {
@@ -202,6 +218,7 @@ export function createContentService (
     },
 
     async addCar (owner, car, options) {
+      const since = components.syncFailures()
       const sink = await open(owner, UNKNOWN_SIZE)
       // Its requests are named under it in their creation batches until the answer: all roots or none, also
       // across a kill. Its block list, if it needs one, bears the same id.
@@ -216,7 +233,7 @@ export function createContentService (
         const base = options.request()
         // Before any request is made: a DAG the CAR holds only part of is answered queued, and the blocks
         // it did bring may exist nowhere else (they were flushed only once its fetch ended).
-        await components.flushBlocks()
+        await flush(since)
         await options.stillAllowed?.()
         const seen = new Set<string>()
         for (const root of roots) {
@@ -227,7 +244,7 @@ export function createContentService (
           const dag = await measure(root, sink, options.signal)
           if (dag != null) {
             // Whole with stored blocks it did not bring: one a fetch put since the flush above is made durable too.
-            await components.flushBlocks()
+            await flush(since)
             created.push(await pins.addStored(owner, request, dag, { alongside }))
             continue
           }

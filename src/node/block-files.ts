@@ -22,6 +22,23 @@ export async function fsyncPath (path: string): Promise<void> {
   try { await fsCall(cb => { fs.fsync(fd, cb) }) } finally { await fsCall(cb => { fs.close(fd, cb) }) }
 }
 
+/** Reads the file at `path` into `target` when it fits (a view of it), else into a new buffer (see getInto). */
+export async function readInto (path: string, target: Uint8Array): Promise<Uint8Array> {
+  const fd = await fsCall<number>(cb => { fs.open(path, 'r', cb) })
+  try {
+    const { size } = await fsCall<fs.Stats>(cb => { fs.fstat(fd, cb) })
+    const bytes = size <= target.byteLength ? target.subarray(0, size) : new Uint8Array(size)
+    for (let done = 0; done < size;) {
+      const n = await fsCall<number>(cb => { fs.read(fd, bytes, done, size - done, done, cb) })
+      if (n === 0) throw new Error(`block file ended at ${done} of ${size} bytes`)
+      done += n
+    }
+    return bytes
+  } finally {
+    fs.close(fd, () => {})
+  }
+}
+
 /**
  * Writes `val` to a new file (owner-only); closes it unless `keepOpen`, then resolves with its
  * descriptor. The callback API on a plain fd: fs/promises' FileHandle costs a handle object, its

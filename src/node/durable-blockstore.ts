@@ -41,9 +41,10 @@ import { NotFoundError, PutFailedError } from 'interface-store'
 import { blockSize } from './block-bytes.js'
 import { createDirectWriter, type DirectWriter } from './direct-write.js'
 import { fsCall } from './fs-call.js'
-import { fsyncPath, writeNewFile, type Bytes } from './block-files.js'
+import { fsyncPath, readInto, writeNewFile, type Bytes } from './block-files.js'
 import { spreadSubdirectories } from './spread-dirs.js'
 import { createSyncHelper, type SyncHelper } from './sync-helper.js'
+import { createUntrustedFiles, type UntrustedFiles } from './untrusted-files.js'
 import type { CID } from 'multiformats/cid'
 
 /** From this many new blocks on, one syncfs is cheaper than an fsync each. */
@@ -85,6 +86,8 @@ export class DurableFsBlockstore extends FsBlockstore {
   private readonly direct: DirectWriter = createDirectWriter()
   // syncfs without forking the service for each (sync-helper.ts); started with the store, while the heap is small.
   private readonly syncHelper: SyncHelper = createSyncHelper()
+  // Files a failed sync covered: never synced again, removed (untrusted-files.ts for why).
+  private readonly untrusted: UntrustedFiles = createUntrustedFiles()
 
   constructor (location: string) {
     const sharding = new NextToLast()
@@ -117,10 +120,12 @@ export class DurableFsBlockstore extends FsBlockstore {
 
   override async * get (key: CID, options?: { signal?: AbortSignal }): AsyncGenerator<Uint8Array> {
     const { dir, file } = this.sharding.encode(key)
+    const path = join(this.path, dir, file)
     let bytes: Uint8Array
     try {
       options?.signal?.throwIfAborted()
-      bytes = await readFile(join(this.path, dir, file), options?.signal != null ? { signal: options.signal } : {})
+      if (this.untrusted.has(path)) throw new Error('a failed sync covered it')
+      bytes = await readFile(path, options?.signal != null ? { signal: options.signal } : {})
     } catch (err) {
       // As blockstore-fs: any failure to read the block is its absence.
       throw new NotFoundError(String(err))
@@ -141,9 +146,11 @@ export class DurableFsBlockstore extends FsBlockstore {
   override async has (key: CID, options?: { signal?: AbortSignal }): Promise<boolean> {
     options?.signal?.throwIfAborted()
     const { dir, file } = this.sharding.encode(key)
+    const path = join(this.path, dir, file)
+    if (this.untrusted.has(path)) return false
     // One access(2) through the callback API: blockstore-fs's has() adds a promise-based call and a
     // signal race per block, measured at ~3× the main-thread cost of the system call itself.
-    return await new Promise(resolve => { fs.access(join(this.path, dir, file), err => { resolve(err == null) }) })
+    return await new Promise(resolve => { fs.access(path, err => { resolve(err == null) }) })
   }
 
   override async put (key: CID, val: Bytes, options?: { signal?: AbortSignal }): Promise<CID> {
@@ -164,9 +171,14 @@ export class DurableFsBlockstore extends FsBlockstore {
       const fd = direct
         ? undefined
         : await writeNewFile(temp, val, keep).catch(err => { if (keep) this.keptOpen--; throw err })
+      // Not over a file a failed sync covered while it is being removed (its removal would take the new one).
+      const removing = this.untrusted.claim(path)
+      if (removing != null) await removing
       try {
         await fsCall(cb => { fs.rename(temp, path, cb) })
+        this.untrusted.renamed(path, true)
       } catch (err) {
+        this.untrusted.renamed(path, false)
         if (fd != null) void this.closeKept(fd)
         throw err
       }
@@ -189,8 +201,20 @@ export class DurableFsBlockstore extends FsBlockstore {
     }
   }
 
-  /** Makes every block put so far durable, directory entries included. Concurrent calls share the work. */
-  async sync (): Promise<void> {
+  /** Syncs that failed so far: noted before relying on blocks, and given to sync() as `since`. */
+  get syncFailures (): number {
+    return this.untrusted.failures
+  }
+
+  /**
+   * Makes every block put so far durable, directory entries included; concurrent calls share the work.
+   * Throws BlocksLostError if a sync failed after `since` (syncFailures) was read: blocks were dropped.
+   */
+  async sync (since?: number): Promise<void> {
+    this.untrusted.check(since, await this.syncAll().then(() => undefined, (err: unknown) => ({ err })))
+  }
+
+  private async syncAll (): Promise<void> {
     if (this.syncing != null) {
       // A sync in progress may have started before our puts: run one more after it.
       this.again = true
@@ -215,8 +239,8 @@ export class DurableFsBlockstore extends FsBlockstore {
             if (failed != null) throw failed.reason
           }
         } catch (err) {
-          // Opened again by the next sync (their descriptors are closed below).
-          for (const [file] of files) if (!this.dirtyFiles.has(file)) this.dirtyFiles.set(file, undefined)
+          // Not fsynced again (untrusted-files.ts); a file put again since is another file, with its own sync.
+          this.untrusted.distrust(files.map(([file]) => file).filter(file => !this.dirtyFiles.has(file)))
           for (const dir of dirs) this.dirtyDirs.add(dir)
           throw err
         } finally {
@@ -264,22 +288,13 @@ export class DurableFsBlockstore extends FsBlockstore {
   async getInto (key: CID, target: Uint8Array, options?: { signal?: AbortSignal }): Promise<Uint8Array> {
     const { dir, file } = this.sharding.encode(key)
     options?.signal?.throwIfAborted()
-    let fd: number | undefined
+    const path = join(this.path, dir, file)
     try {
-      const handle = fd = await fsCall<number>(cb => { fs.open(join(this.path, dir, file), 'r', cb) })
-      const { size } = await fsCall<fs.Stats>(cb => { fs.fstat(handle, cb) })
-      const bytes = size <= target.byteLength ? target.subarray(0, size) : new Uint8Array(size)
-      for (let done = 0; done < size;) {
-        const n = await fsCall<number>(cb => { fs.read(handle, bytes, done, size - done, done, cb) })
-        if (n === 0) throw new Error(`block file ended at ${done} of ${size} bytes`)
-        done += n
-      }
-      return bytes
+      if (this.untrusted.has(path)) throw new Error('a failed sync covered it')
+      return await readInto(path, target)
     } catch (err) {
       // As get(): any failure to read the block is its absence.
       throw new NotFoundError(String(err))
-    } finally {
-      if (fd != null) fs.close(fd, () => {})
     }
   }
 }

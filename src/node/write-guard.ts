@@ -20,6 +20,19 @@
  * StorageFailedError (507). The same reopen clears LevelDB's own sticky error
  * after a failed compaction, which otherwise refuses every write until a
  * restart.
+ *
+ * A write answered as failed may still be there after the reopen: one whose
+ * fsync failed is whole in the log (in the page cache, which Linux keeps after
+ * a failed writeback), and the reopen's recovery replays it into a table; one
+ * that landed behind a tear is in the memtable the flush writes out. Whoever
+ * keeps state in memory beside the records (the pin index, counts, quotas,
+ * the queue) did not apply it, and the 507 said it was not stored: measured
+ * with an fsync failing once (test/record-sync-eio.test.ts), a POST answered
+ * 507 was in the list after the next start, missing from it and from the
+ * counts until then. So after the reopen each write answered as failed is read
+ * back, and if any landed, `diverged` is told (the service then exits, and its
+ * next start rebuilds everything from the records: PostgreSQL's answer to a
+ * failed fsync, a restart from what is on disk).
  */
 import { readdir, stat, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -39,6 +52,37 @@ export interface WriteGuardInit {
 /** Where the guard tells what it does. */
 export interface WriteGuardComponents {
   logger?: Pick<Logger, 'error' | 'warn'>
+  /**
+   * A write answered as failed was found stored after the reopen (see above): state kept beside the records
+   * no longer matches them. Without it, that is only logged.
+   */
+  diverged?(err: Error): void
+}
+
+/** A write answered as failed: its operations as the database was given them (keys and values encoded). */
+type FailedWrite = Array<{ type: 'put' | 'del', key: unknown, value?: unknown }>
+
+/** Failed writes kept to read back at most; past that, divergence is assumed. */
+const FAILED_WRITES_MAX = 10_000
+
+/** The failed write of `name` called with `args`, or undefined for a clear (not read back). */
+function failedWrite (name: (typeof WRITES)[number], args: unknown[]): FailedWrite | undefined {
+  if (name === '_put') return [{ type: 'put', key: args[0], value: args[1] }]
+  if (name === '_del') return [{ type: 'del', key: args[0] }]
+  if (name === '_batch') return args[0] as FailedWrite
+  return undefined
+}
+
+const same = (a: unknown, b: unknown): boolean =>
+  a != null && b != null && Buffer.from(a as Uint8Array).equals(Buffer.from(b as Uint8Array))
+
+/** Whether every operation of `write` is what the database holds now (a batch lands whole or not at all). */
+async function landed (db: Level<string, Uint8Array>, write: FailedWrite): Promise<boolean> {
+  for (const op of write) {
+    const now = await db.get(op.key as string)
+    if (op.type === 'del' ? now !== undefined : !same(now, op.value)) return false
+  }
+  return write.length > 0
 }
 
 type Op = (...args: unknown[]) => Promise<unknown>
@@ -78,6 +122,8 @@ export function guardWrites (
   const raw = db as unknown as Record<(typeof WRITES)[number], Op>
   const retryMs = init.retryMs ?? 1000
   let broken: Error | undefined
+  /** Writes answered as failed since the last reopen (undefined once too many to keep). */
+  let failedWrites: FailedWrite[] | undefined = []
   // Every close but the guard's own is the owner's (a shutdown): the database is not opened again after it,
   // also when it comes while the guard is between closing and opening.
   let closedByOwner = false
@@ -105,6 +151,7 @@ export function guardWrites (
         await close()
         if (closedByOwner) return
         await db.open(init.openOptions)
+        await readBack()
         broken = undefined
         components.logger?.warn({ attempt }, 'datastore opened again after a failed write; writes resume')
         return
@@ -115,6 +162,26 @@ export function guardWrites (
       }
       await sleep(retryMs, undefined, { ref: false })
     }
+  }
+
+  /** After the reopen, with writes still refused: tells `diverged` if a write answered as failed is stored. */
+  const readBack = async (): Promise<void> => {
+    const writes = failedWrites
+    failedWrites = []
+    let found = writes == null
+    for (const write of writes ?? []) if (!found) found = await landed(db, write).catch(() => true)
+    if (!found) return
+    const err = new Error('a datastore write answered as failed was stored after all (a failed fsync?): ' +
+      'the state kept in memory no longer matches the records')
+    components.logger?.error({ err }, 'datastore diverged from what was answered')
+    components.diverged?.(err)
+  }
+
+  const remember = (name: (typeof WRITES)[number], args: unknown[]): void => {
+    const write = failedWrite(name, args)
+    if (write == null || failedWrites == null) return
+    if (failedWrites.length < FAILED_WRITES_MAX) failedWrites.push(write)
+    else failedWrites = undefined
   }
 
   const fail = (err: unknown): void => {
@@ -132,11 +199,12 @@ export function guardWrites (
         await original(...args)
       } catch (err) {
         if (!touchesLog(err)) throw err
+        remember(name, args)
         fail(err)
         throw new StorageFailedError(`the datastore could not be written: ${(err as Error).message}`, { cause: err })
       }
       // Landed after a failed append, behind its partial record: the reopen may drop it.
-      if (broken != null) throw refuse()
+      if (broken != null) { remember(name, args); throw refuse() }
     }
   }
 }

@@ -4,7 +4,7 @@
  * queueing and fairness, which is what worker.ts is about.
  */
 import { raceSignal } from 'race-signal'
-import { InsufficientFundsError } from '../errors.js'
+import { BlocksLostError, InsufficientFundsError, isErrorNamed } from '../errors.js'
 import { createOriginNotes, type OriginNotes } from './origin-notes.js'
 import type { SharedFetch } from './shared-fetch.js'
 import type { DagWalkResult } from './dag-walk.js'
@@ -44,8 +44,11 @@ export interface JobFetchComponents {
   jobs: Pick<PinJobs, 'maxBytes' | 'fetching'>
   /** Joins (or starts) the fetch of the record's DAG, dialing its origins. */
   join(record: PinRecord, notes: OriginNotes): SharedFetch
-  /** Makes every block stored so far durable: a DAG is reported fetched only once it would survive power loss. */
-  flushBlocks(): Promise<void>
+  /**
+   * Makes every block stored so far durable: a DAG is reported fetched only once it would survive power loss.
+   * Throws BlocksLostError if a sync failed after `since` (the fetch's syncFailures): its blocks may be gone.
+   */
+  flushBlocks(since: number): Promise<void>
 }
 
 /** A fetch still running after this long is reported to its jobs as fetching (the request becomes `pinning`). */
@@ -73,9 +76,11 @@ export async function fetchForJob (
     }
     const fetching = setTimeout(() => { jobs.fetching(record) }, PINNING_AFTER_MS)
     const result = await raceSignal(job.fetch.done, job.controller.signal).finally(() => { clearTimeout(fetching) })
-    await components.flushBlocks()
+    await components.flushBlocks(job.fetch.syncFailures)
     return result
   } catch (err) {
+    // A failed sync dropped blocks the fetch stored or found: a finished fetch is not joined again.
+    if (isErrorNamed(err, BlocksLostError.name)) job.fetch?.controller.abort(err)
     // Helia wraps an aborted block request in its own error: the abort reason says what happened.
     if (job.controller.signal.aborted) throw job.controller.signal.reason
     if (job.fetch?.controller.signal.aborted === true) throw job.fetch.controller.signal.reason

@@ -27,6 +27,8 @@ export interface SharedFetch {
   done: Promise<DagWalkResult>
   /** True once the walk has completed successfully. */
   finished: boolean
+  /** The blockstore's failed syncs when the fetch began: one since means blocks it relies on may be gone. */
+  syncFailures: number
   /** Told the bytes fetched so far after each block. */
   watchers: Set<(bytes: number) => void>
   /** When the walk started and its first, second and latest block arrived (debug log, bench:transfer --rtt). */
@@ -85,6 +87,8 @@ export interface SharedFetchesComponents {
   guard: GcGuard
   /** Told when an abandoned fetch may have left garbage behind. */
   onFailed(): void
+  /** How many block syncs have failed so far (the blockstore's syncFailures). */
+  syncFailures(): number
   metrics?: PinMetrics
 }
 
@@ -121,6 +125,7 @@ export function createSharedFetches (init: SharedFetchesInit, components: Shared
     const fetch: SharedFetch = {
       controller,
       participants: 0,
+      syncFailures: components.syncFailures(),
       progress: { blocks: 0, bytes: 0 },
       protectedBlocks: [],
       done: Promise.resolve({ blocks: [], bytes: 0 }),

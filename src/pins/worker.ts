@@ -19,7 +19,7 @@
  * from the record store when it starts, unless it is one of the few kept
  * from enqueue().
  */
-import { InsufficientFundsError, StallError, isErrorNamed } from '../errors.js'
+import { BlocksLostError, InsufficientFundsError, StallError, isErrorNamed } from '../errors.js'
 import { createPinQueue, type QueuedPin } from './pin-queue.js'
 import { CancelledError, createSharedFetches, jobTimeline } from './shared-fetch.js'
 import { fetchForJob, type FetchOutcome, type Job, type PinJobs } from './pin-job.js'
@@ -94,8 +94,10 @@ export interface PinWorkerComponents {
   blocks: DagWalkComponents
   /** Stored blocks only: what resumed requests hold already. */
   stored: Omit<LocalDagComponents, 'guard'>
-  /** Makes every block stored so far durable: a DAG is reported fetched only once it would survive power loss. */
-  flushBlocks(): Promise<void>
+  /** As JobFetchComponents.flushBlocks (pin-job.ts). */
+  flushBlocks(since: number): Promise<void>
+  /** How many block syncs have failed so far. */
+  syncFailures(): number
   guard: GcGuard
   logger: Logger
   /** The block lists of CAR uploads, whose blocks resumed requests hold too. */
@@ -107,6 +109,12 @@ export interface PinWorkerComponents {
 
 /** A pin whose outcome could not be written runs again after this long (its blocks are mostly stored by then). */
 const SETTLE_RETRY_MS = 5000
+
+/**
+ * Times a pin runs again from scratch after a failed block sync dropped blocks it relied on (BlocksLostError):
+ * a disk that failed once may work again (a transient I/O error); one failing every time fails the pin.
+ */
+const BLOCKS_LOST_RETRIES = 2
 
 /**
  * Records from enqueue() kept for their jobs, at most: reading one back costs ~20 µs of CPU (10k: ~0.2 CPU-s)
@@ -128,6 +136,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   const queue = createPinQueue()
   const active = new Map<string, Job>()
   const handed = new Map<string, PinRecord>() // past HANDED_MAX, ids only (~750 bytes less each)
+  const lostBlocks = new Counts<string>() // requests run again after BlocksLostError, and how often
   /** Slots each owner holds. */
   const held = new Counts<string>()
   const { join, leave } = createSharedFetches(init, components)
@@ -167,12 +176,18 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       } catch (cause) {
         // Cancelled (deleted or replaced) or shut down: nothing to report, the record is as persisted.
         if (isErrorNamed(cause, ShutdownError.name) || isErrorNamed(cause, CancelledError.name)) return
+        if (isErrorNamed(cause, BlocksLostError.name) && lostBlocks.add(requestid) <= BLOCKS_LOST_RETRIES) {
+          log.warn({ requestid, err: cause }, 'a block sync failed under this pin: fetching its DAG again')
+          setTimeout(() => { again(record) }, 0)
+          return
+        }
         const known = isErrorNamed(cause, StallError.name) || isErrorNamed(cause, InsufficientFundsError.name)
         outcome = { failure: known ? cause.message : `fetch failed: ${(cause as Error).message}` }
         // A stalled fetch says what became of the request's origins: what the person can fix.
         const origins = isErrorNamed(cause, StallError.name) ? job.origins?.describe(true) : undefined
         if (origins != null) outcome.failure += `; ${origins}`
       }
+      lostBlocks.delete(requestid)
       let settled: 'pinned' | 'failed'
       try {
         settled = await jobs.settle(record, outcome)

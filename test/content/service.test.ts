@@ -49,7 +49,8 @@ describe('content service', () => {
     gc: core.gc,
     uploads: core.uploads,
     records: core.records,
-    flushBlocks: async () => { await core.blockstore.sync() },
+    flushBlocks: async (since) => { await core.blockstore.sync(since) },
+    syncFailures: () => core.blockstore.syncFailures,
     logger: core.logger
   })
 
