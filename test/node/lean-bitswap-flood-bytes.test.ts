@@ -115,6 +115,11 @@ describe('lean bitswap and a flooding peer\'s bytes', () => {
       { blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), logger })
     cleanup.push(async () => { await attacker.stop() })
     const conn = await attacker.libp2p.dial(multiaddr(node.delegates()[0] as string))
+    // Pinery's side listens for streams once its own upgrade of the connection ends; libp2p closes a connection
+    // whose peer opened more than 10 streams before that (MaxEarlyStreamsError), which under load raced the dial.
+    for (let i = 0; i < 400 && node.libp2p.getConnections(attacker.libp2p.peerId).length === 0; i++) {
+      await new Promise(resolve => setTimeout(resolve, 25))
+    }
     const streams = await Promise.all(Array.from({ length: 40 }, async () => await conn.newStream(BITSWAP_PROTOCOL)))
     // A padded 192 KiB wantlist on each (within yamux's first window, so nothing is left unsent when Pinery resets
     // a stream): 7.5 MiB, against a budget of 1 MiB.
