@@ -20,6 +20,7 @@ import { startBitswapEngine } from './bitswap-engines.js'
 import { createComponentLogger } from './component-logger.js'
 import { lazySecurity, lazySelect } from './lazy-select.js'
 import { dialOutcomeOf, type DialOutcome } from './dial-outcome.js'
+import { guardInboundStreams } from './inbound-streams.js'
 import { MAX_INBOUND_STREAMS } from './lean-bitswap/wire.js'
 import { trailingPeerId } from './multiaddrs.js'
 import { startPeerStoreSweep } from './peer-store-sweep.js'
@@ -60,6 +61,7 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
   const gate = components.dialGate
   // Helia's and libp2p's own debug lines go to Pinery's log.
   const logger = createComponentLogger(components.logger)
+  const guarded = guardInboundStreams(lazySelect(yamux()), init.inboundStreams)
   const light = withLibp2pLight(createHeliaLight({
     logger,
     blockstore: components.blockstore,
@@ -78,8 +80,9 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
     // Outbound connections select Noise optimistically: one round trip less per dial (lazy-select.ts).
     transports: [lazySecurity(tcp())],
     connectionEncrypters: [noise()],
-    // Outbound streams opened with `negotiateFully: false` select their protocol optimistically (lazy-select.ts).
-    streamMuxers: [lazySelect(yamux())],
+    // Outbound streams opened with `negotiateFully: false` select their protocol optimistically (lazy-select.ts);
+    // inbound ones hold little until a handler reads them (inbound-streams.ts).
+    streamMuxers: [guarded.factory],
     services: { identify: identify() },
     connectionManager: {
       ...CONNECTION_MANAGER_OPTIONS,
@@ -151,6 +154,7 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
         for (const i of indexes) await dial(addrs[i] as Multiaddr, i)
       }))
     },
+    inboundStreams: guarded.stats,
     async stop () {
       sweep.stop()
       await engine.stop()
