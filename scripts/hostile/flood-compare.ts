@@ -38,8 +38,9 @@ async function healthLatencies (url: string, until: Promise<unknown>): Promise<n
   const out: number[] = []
   while (!done) {
     const t0 = performance.now()
-    await (await fetch(`${url}/health`)).arrayBuffer()
-    out.push(performance.now() - t0)
+    // A refused or reset request counts as 10 s (the service did not answer).
+    out.push(await fetch(`${url}/health`).then(async r => { await r.arrayBuffer(); return performance.now() - t0 },
+      () => 10_000))
     await new Promise(resolve => setTimeout(resolve, 100))
   }
   return out

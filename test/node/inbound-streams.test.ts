@@ -73,6 +73,22 @@ describe('inbound streams no handler reads', () => {
     expect(pinery.inboundStreams().reset).toBe(1)
   })
 
+  it('closes a connection once MAX_RESETS_PER_CONNECTION of its streams were reset', async () => {
+    const pinery = await startNode()
+    const peer = await attacker()
+    const conn = await peer.dial(multiaddr(pinery.delegates()[0]))
+    for (let i = 0; i < 20 && conn.status === 'open'; i++) {
+      const stream = await muxerOf(conn).createStream()
+      stream.send(HEADER)
+      for (let j = 0; j < 20; j++) stream.send(encodeLine('/not-spoken/1.0.0'))
+      await sleep(50)
+    }
+    await sleep(500)
+    // Old code answered every proposal of every stream; opening stream after stream cost the peer nothing.
+    expect(conn.status).not.toBe('open')
+    expect(pinery.inboundStreams()).toMatchObject({ reset: 16, closed: 1 })
+  })
+
   it('closes a connection that keeps sending data to closed streams', async () => {
     const pinery = await startNode({ inboundStreams: { closedStreamBytes: { perSecond: MiB, burst: 8 * MiB } } })
     const peer = await attacker()
