@@ -48,9 +48,15 @@ export const BITSWAP_OPTIONS = {
 /** The bitswap of nodes built without a choice (test and benchmark peers); the service passes PINERY_BITSWAP. */
 export const DEFAULT_BITSWAP: BitswapImplementation = 'helia'
 
-/** Connection limits generous enough for many loopback peers dialing at once. */
+/**
+ * Connection limits generous enough for many loopback peers dialing at once. Inbound connections per second
+ * from one host (libp2p's default is 5): a connection costs Pinery ~2.1 ms of CPU (Noise handshake, identify),
+ * and one host reconnecting as fast as it could (237 a second from 8 loops) kept half a core busy at the
+ * 1,000 allowed until round twelve (scripts/bench/RESULTS.md, round twelve: streams); 50 a second is ~0.1 of
+ * a core per host. Tests that dial many peers from 127.0.0.1 set their own (PineryNodeInit).
+ */
 export const CONNECTION_MANAGER_OPTIONS = {
-  inboundConnectionThreshold: 1000,
+  inboundConnectionThreshold: 50,
   maxIncomingPendingConnections: 100,
   maxConnections: 1000
 }
@@ -87,6 +93,9 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
     connectionManager: {
       ...CONNECTION_MANAGER_OPTIONS,
       ...(init.maxConnections != null ? { maxConnections: init.maxConnections } : {}),
+      ...(init.inboundConnectionThreshold != null
+        ? { inboundConnectionThreshold: init.inboundConnectionThreshold }
+        : {}),
       ...(gate != null ? { resolvers: gate.resolvers } : {})
     },
     ...(gate != null ? { connectionGater: gate.connectionGater } : {})

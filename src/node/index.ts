@@ -54,6 +54,8 @@ export interface PineryNodeInit {
   privateKey?: PrivateKey
   /** Open libp2p connections at most (CONNECTION_MANAGER_OPTIONS' when absent); further inbound ones are refused. */
   maxConnections?: number
+  /** Inbound connections a second from one host (CONNECTION_MANAGER_OPTIONS' when absent). */
+  inboundConnectionThreshold?: number
   /** Bounds on inbound streams before a handler reads them (inbound-streams.ts); its defaults when absent. */
   inboundStreams?: import('./inbound-streams.js').InboundStreamsInit
 }

@@ -14,6 +14,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLogger } from '../../src/logger.js'
 import { createPineryNode, type PineryNode, type PineryNodeInit } from '../../src/node/index.js'
+import { CONNECTION_MANAGER_OPTIONS } from '../../src/node/helia.js'
 import { encodeLine } from '../../src/node/lazy-select.js'
 import type { Connection, Stream, StreamMuxer } from '@libp2p/interface'
 
@@ -139,6 +140,28 @@ describe('inbound streams no handler reads', () => {
     const after = pinery.inboundStreams()
     expect(after.reset).toBe(before.reset)
     expect(after.unclaimed).toBeGreaterThanOrEqual(before.unclaimed + 4 * 200 * 1024)
+  })
+})
+
+describe('inbound connections', () => {
+  it('are refused past CONNECTION_MANAGER_OPTIONS.inboundConnectionThreshold a second from one host', async () => {
+    const pinery = await startNode()
+    const peer = await attacker()
+    const addr = multiaddr(pinery.delegates()[0])
+    let opened = 0
+    let refused = 0
+    // One peer reconnecting as fast as it can for a second: each connection a Noise handshake for Pinery.
+    const until = Date.now() + 1000
+    while (Date.now() < until) {
+      try {
+        const conn = await peer.dial(addr, { force: true })
+        opened++
+        await conn.close()
+      } catch { refused++ }
+    }
+    // Old code allowed 1,000 a second.
+    expect(opened).toBeLessThanOrEqual(CONNECTION_MANAGER_OPTIONS.inboundConnectionThreshold + 5)
+    expect(refused).toBeGreaterThan(0)
   })
 })
 
