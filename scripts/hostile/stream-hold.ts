@@ -73,7 +73,9 @@ async function rawStream (conn: Connection): Promise<Stream> {
   return stream
 }
 const drain = async (stream: Stream): Promise<void> => {
-  while (stream.status === 'open' && stream.writeBufferLength > 1024 * 1024) await new Promise(resolve => setTimeout(resolve, 5))
+  while (stream.status === 'open' && stream.writeBufferLength > 1024 * 1024) {
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
 }
 const send = (stream: Stream, data: Uint8Array): void => { stream.send(data); sent += data.byteLength }
 
@@ -96,7 +98,11 @@ async function na (conn: Connection): Promise<void> {
   send(stream, header)
   const batch = new Uint8Array(unknown.byteLength * 1000)
   for (let i = 0; i < 1000; i++) batch.set(unknown, i * unknown.byteLength)
-  while (!over() && stream.status === 'open') { send(stream, batch); await drain(stream); await new Promise(setImmediate) }
+  while (!over() && stream.status === 'open') {
+    send(stream, batch)
+    await drain(stream)
+    await new Promise(setImmediate)
+  }
 }
 
 type Frames = StreamMuxer & { sendFrame: (h: object, d?: unknown) => boolean, maConn: EventTarget }
@@ -138,7 +144,12 @@ async function closed (conn: Connection): Promise<void> {
       sent += junk.byteLength
     }
     // Only as fast as the socket takes them: wait for the connection to drain.
-    if (!more) await new Promise(resolve => { muxer.maConn.addEventListener('drain', resolve, { once: true }); setTimeout(resolve, 1000) })
+    if (!more) {
+      await new Promise(resolve => {
+        muxer.maConn.addEventListener('drain', resolve, { once: true })
+        setTimeout(resolve, 1000)
+      })
+    }
     else await new Promise(setImmediate)
   }
 }
@@ -168,7 +179,8 @@ await Promise.all(Array.from({ length: Number(values.connections) }, async () =>
 clearInterval(sampler)
 const end = proc()
 console.log(JSON.stringify({
-  mode: values.mode, streams: Number(values.streams), seconds: (Date.now() - t0) / 1000, mibSent: +(sent / 2 ** 20).toFixed(1),
+  mode: values.mode, streams: Number(values.streams), seconds: (Date.now() - t0) / 1000,
+  mibSent: +(sent / 2 ** 20).toFixed(1),
   pineryCpuS: +(end.cpuS - start.cpuS).toFixed(2), rss: [start.rssMiB, peak, end.rssMiB], opened, connections
 }))
 process.exit(0)
