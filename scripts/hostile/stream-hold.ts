@@ -149,8 +149,7 @@ async function closed (conn: Connection): Promise<void> {
         muxer.maConn.addEventListener('drain', resolve, { once: true })
         setTimeout(resolve, 1000)
       })
-    }
-    else await new Promise(setImmediate)
+    } else await new Promise(setImmediate)
   }
 }
 
