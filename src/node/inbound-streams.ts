@@ -3,7 +3,7 @@
  * reads them. js-yamux grants a stream's window back after every data frame whether or not anyone read
  * it, so a new stream of any protocol (also one Pinery does not speak) took up to libp2p's 4 MiB read
  * buffer while multistream-select negotiated, and a connection may open 1,000 of them (hostile review,
- * round twelve: one peer made Pinery hold ~X MiB with 400 streams, `scripts/hostile/stream-hold.ts`).
+ * round twelve: 4 connections made Pinery grow to 1,026 MiB RSS, `scripts/hostile/stream-hold.ts`).
  *
  * Here, wrapping the muxer (yamux) of every connection:
  * - an inbound stream is **unclaimed** until its protocol is negotiated and a handler reads it (listens
