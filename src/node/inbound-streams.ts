@@ -171,6 +171,8 @@ export function guardInboundStreams<C> (factory: (components: C) => StreamMuxerF
     }
     const handleData = stream.handleData.bind(stream)
     stream.handleData = (frame) => {
+      // Claimed since the last frame (its handler listens after the protocol was set): what it held is released.
+      if (held > 0 && claimed()) release()
       if (!claimed() && frame.header.length > 0) {
         held += frame.header.length
         conn.unclaimed += frame.header.length
@@ -200,13 +202,6 @@ export function guardInboundStreams<C> (factory: (components: C) => StreamMuxerF
       addEventListener(...args)
       if (args[0] === 'message') queueMicrotask(check)
     }) as Stream['addEventListener']
-    let protocol = stream.protocol
-    Object.defineProperty(stream, 'protocol', {
-      configurable: true,
-      enumerable: true,
-      get: () => protocol,
-      set: (value: string) => { protocol = value; queueMicrotask(check) }
-    })
     stream.addEventListener('close', release)
   }
 

@@ -115,8 +115,7 @@ describe('inbound streams no handler reads', () => {
 
   it('caps what a connection\'s unclaimed streams hold while Pinery cannot write to it', async () => {
     const pinery = await startNode({ inboundStreams: { connectionUnclaimed: 4 * MiB } })
-    const peer = await attacker()
-    const streams = await stalled(peer, pinery, 64, 200 * 1024)
+    const streams = await openStreams(await stalled(await attacker(), pinery), 64, 200 * 1024)
     await sleep(1500)
     const stats = pinery.inboundStreams()
     // 64 streams × 200 KiB would be 12.5 MiB held until multistream-select's 10 s timeout.
@@ -128,14 +127,16 @@ describe('inbound streams no handler reads', () => {
 
   it('holds all connections to the node\'s cap, resetting only those past their fair share', async () => {
     const pinery = await startNode({ inboundStreams: { nodeUnclaimed: 3 * MiB } })
-    await stalled(await attacker(), pinery, 24, 200 * 1024)
+    // Both connections stalled first: the streams then live well within multistream-select's 10 s timeout.
+    const [big, small] = [await stalled(await attacker(), pinery), await stalled(await attacker(), pinery)]
+    await openStreams(big, 24, 200 * 1024)
     await sleep(1000)
     const before = pinery.inboundStreams()
     // 24 × 200 KiB sent; the connection is held to the node's cap.
     expect(before.reset).toBeGreaterThan(0)
     expect(before.unclaimed).toBeLessThanOrEqual(3 * MiB)
     // A connection holding less than FAIR_SHARE_BYTES (2 MiB) keeps its streams though the node is at its cap.
-    await stalled(await attacker(), pinery, 4, 200 * 1024)
+    await openStreams(small, 4, 200 * 1024)
     await sleep(1000)
     const after = pinery.inboundStreams()
     expect(after.reset).toBe(before.reset)
@@ -167,10 +168,9 @@ describe('inbound connections', () => {
 
 /**
  * A connection of `peer` to Pinery whose socket `peer` stops reading after filling both sockets' buffers with
- * Pinery's answers to yamux pings (every write of Pinery's to it then waits, multistream-select's echo too), and
- * `n` raw streams on it, each sending the multistream header and `bytes`.
+ * Pinery's answers to yamux pings: every write of Pinery's to it then waits, multistream-select's echo too.
  */
-async function stalled (peer: Libp2p, pinery: PineryNode, n: number, bytes: number): Promise<Stream[]> {
+async function stalled (peer: Libp2p, pinery: PineryNode): Promise<Muxer> {
   const sockets: net.Socket[] = []
   const connect = net.connect
   ;(net as { connect: typeof net.connect }).connect = ((...args: Parameters<typeof net.connect>) => {
@@ -191,6 +191,11 @@ async function stalled (peer: Libp2p, pinery: PineryNode, n: number, bytes: numb
     if (i % 1000 === 0) await new Promise(setImmediate)
   }
   await sleep(500)
+  return muxer
+}
+
+/** `n` raw streams on `muxer`, each sending the multistream header and `bytes`. */
+async function openStreams (muxer: Muxer, n: number, bytes: number): Promise<Stream[]> {
   const streams: Stream[] = []
   for (let i = 0; i < n; i++) {
     const stream = await muxer.createStream()
