@@ -4,8 +4,10 @@
  * by `--peers` peers from one address (fresh peer IDs; one when absent); prints the MiB Pinery took, its
  * CPU-s (in all, as cores, per GiB of wantlists), /health latency (p50 / p95 / max) quiet and during the
  * flood, RSS (start / peak / end), and the streams the peers opened.
+ * With `--attack stream-hold` the kinds are stream-hold.ts's modes (hold, na, closed), with `--streams` each.
  *   node --import tsx scripts/hostile/flood-compare.ts [--kinds want,cancel] [--seconds 12] [--runs 1]
- *        [--peers 1] [--baseline label=path/to/other/dist/server.js …]
+ *        [--peers 1] [--attack want-flood|stream-hold] [--streams 200] [--connections 1]
+ *        [--baseline label=path/to/other/dist/server.js …]
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -19,7 +21,8 @@ const { values } = parseArgs({
   options: {
     kinds: { type: 'string', default: 'want,cancel' }, seconds: { type: 'string', default: '12' },
     entries: { type: 'string', default: '80000' }, runs: { type: 'string', default: '1' },
-    peers: { type: 'string', default: '1' },
+    peers: { type: 'string', default: '1' }, attack: { type: 'string', default: 'want-flood' },
+    streams: { type: 'string', default: '200' }, connections: { type: 'string', default: '1' },
     baseline: { type: 'string', multiple: true }
   }
 })
@@ -35,20 +38,23 @@ async function healthLatencies (url: string, until: Promise<unknown>): Promise<n
   const out: number[] = []
   while (!done) {
     const t0 = performance.now()
-    await (await fetch(`${url}/health`)).arrayBuffer()
-    out.push(performance.now() - t0)
+    // A refused or reset request counts as 10 s (the service did not answer).
+    out.push(await fetch(`${url}/health`).then(async r => { await r.arrayBuffer(); return performance.now() - t0 },
+      () => 10_000))
     await new Promise(resolve => setTimeout(resolve, 100))
   }
   return out
 }
 
 interface Flood {
-  mib: number
+  mib?: number
+  mibSent?: number
   seconds: number
   pineryCpuS: number
-  cpuSPerGiB: number
+  cpuSPerGiB?: number
   rss: number[]
-  streams: number
+  streams?: number
+  opened?: number
 }
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1,
   Math.floor(p * xs.length))] ?? Number.NaN
@@ -61,9 +67,11 @@ for (let run = 0; run < Number(values.runs); run++) {
       try {
         const quiet = await healthLatencies(server.url, new Promise(resolve => setTimeout(resolve, 3000)))
         const load = loadavg()[0] as number
-        const flood = spawn(process.execPath, ['--import', 'tsx', 'scripts/hostile/want-flood.ts', '--addr',
-          server.delegates[0] as string, '--pid', String(server.child.pid), '--entries', values.entries,
-          '--kind', kind, '--seconds', values.seconds, '--peers', values.peers],
+        const args = values.attack === 'stream-hold'
+          ? ['--mode', kind, '--streams', values.streams, '--connections', values.connections]
+          : ['--entries', values.entries, '--kind', kind, '--peers', values.peers]
+        const flood = spawn(process.execPath, ['--import', 'tsx', `scripts/hostile/${values.attack}.ts`, '--addr',
+          server.delegates[0] as string, '--pid', String(server.child.pid), '--seconds', values.seconds, ...args],
         { stdio: ['ignore', 'pipe', 'inherit'] })
         let out = ''
         flood.stdout.on('data', (d: Buffer) => { out += d.toString() })
@@ -71,13 +79,15 @@ for (let run = 0; run < Number(values.runs); run++) {
         // The flood starts once its peer is up and its messages made (~1–2 s): latencies from then on.
         const during = await healthLatencies(server.url, exited)
         const r = JSON.parse(out.trim().split('\n').at(-1) as string) as Flood
+        console.error(out.trim().split('\n').at(-1))
         const skip = Math.max(0, during.length - Math.floor(Number(values.seconds) * 1000 / 110))
         const d = during.slice(skip)
         const cores = (r.pineryCpuS / r.seconds).toFixed(2)
-        rows.push([build.label, kind, run + 1, load.toFixed(1), r.mib, r.pineryCpuS, cores, r.cpuSPerGiB,
+        rows.push([build.label, kind, run + 1, load.toFixed(1), r.mib ?? r.mibSent ?? 0, r.pineryCpuS, cores,
+          r.cpuSPerGiB ?? '–',
           `${median(quiet).toFixed(0)} / ${pct(quiet, 0.95).toFixed(0)}`,
           `${median(d).toFixed(0)} / ${pct(d, 0.95).toFixed(0)} / ${Math.max(...d).toFixed(0)}`,
-          r.rss.join(' / '), r.streams])
+          r.rss.join(' / '), r.streams ?? r.opened ?? 0])
         console.error(rows.at(-1)?.join(' | '))
       } finally {
         await server.stop()

@@ -20,6 +20,7 @@ import { startBitswapEngine } from './bitswap-engines.js'
 import { createComponentLogger } from './component-logger.js'
 import { lazySecurity, lazySelect } from './lazy-select.js'
 import { dialOutcomeOf, type DialOutcome } from './dial-outcome.js'
+import { guardInboundStreams } from './inbound-streams.js'
 import { MAX_INBOUND_STREAMS } from './lean-bitswap/wire.js'
 import { trailingPeerId } from './multiaddrs.js'
 import { startPeerStoreSweep } from './peer-store-sweep.js'
@@ -47,9 +48,15 @@ export const BITSWAP_OPTIONS = {
 /** The bitswap of nodes built without a choice (test and benchmark peers); the service passes PINERY_BITSWAP. */
 export const DEFAULT_BITSWAP: BitswapImplementation = 'helia'
 
-/** Connection limits generous enough for many loopback peers dialing at once. */
+/**
+ * Connection limits generous enough for many loopback peers dialing at once. Inbound connections per second
+ * from one host (libp2p's default is 5): a connection costs Pinery ~2.1 ms of CPU (Noise handshake, identify),
+ * and one host reconnecting as fast as it could (237 a second from 8 loops) kept half a core busy at the
+ * 1,000 allowed until round twelve (scripts/bench/RESULTS.md, round twelve: streams); 50 a second is ~0.1 of
+ * a core per host. Tests that dial many peers from 127.0.0.1 set their own (PineryNodeInit).
+ */
 export const CONNECTION_MANAGER_OPTIONS = {
-  inboundConnectionThreshold: 1000,
+  inboundConnectionThreshold: 50,
   maxIncomingPendingConnections: 100,
   maxConnections: 1000
 }
@@ -60,6 +67,7 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
   const gate = components.dialGate
   // Helia's and libp2p's own debug lines go to Pinery's log.
   const logger = createComponentLogger(components.logger)
+  const guarded = guardInboundStreams(lazySelect(yamux()), init.inboundStreams)
   const light = withLibp2pLight(createHeliaLight({
     logger,
     blockstore: components.blockstore,
@@ -78,12 +86,16 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
     // Outbound connections select Noise optimistically: one round trip less per dial (lazy-select.ts).
     transports: [lazySecurity(tcp())],
     connectionEncrypters: [noise()],
-    // Outbound streams opened with `negotiateFully: false` select their protocol optimistically (lazy-select.ts).
-    streamMuxers: [lazySelect(yamux())],
+    // Outbound streams opened with `negotiateFully: false` select their protocol optimistically (lazy-select.ts);
+    // inbound ones hold little until a handler reads them (inbound-streams.ts).
+    streamMuxers: [guarded.factory],
     services: { identify: identify() },
     connectionManager: {
       ...CONNECTION_MANAGER_OPTIONS,
       ...(init.maxConnections != null ? { maxConnections: init.maxConnections } : {}),
+      ...(init.inboundConnectionThreshold != null
+        ? { inboundConnectionThreshold: init.inboundConnectionThreshold }
+        : {}),
       ...(gate != null ? { resolvers: gate.resolvers } : {})
     },
     ...(gate != null ? { connectionGater: gate.connectionGater } : {})
@@ -151,6 +163,7 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
         for (const i of indexes) await dial(addrs[i] as Multiaddr, i)
       }))
     },
+    inboundStreams: guarded.stats,
     async stop () {
       sweep.stop()
       await engine.stop()

@@ -30,6 +30,8 @@ export interface PineryNode {
    * `onOutcome` as it ends (a request's status says them).
    */
   dialAll(addrs: Multiaddr[], options: DialAllOptions): Promise<void>
+  /** What the bounds on inbound streams did (inbound-streams.ts): tests, stats. */
+  inboundStreams(): import('./inbound-streams.js').InboundStreamStats
   stop(): Promise<void>
 }
 
@@ -52,6 +54,10 @@ export interface PineryNodeInit {
   privateKey?: PrivateKey
   /** Open libp2p connections at most (CONNECTION_MANAGER_OPTIONS' when absent); further inbound ones are refused. */
   maxConnections?: number
+  /** Inbound connections a second from one host (CONNECTION_MANAGER_OPTIONS' when absent). */
+  inboundConnectionThreshold?: number
+  /** Bounds on inbound streams before a handler reads them (inbound-streams.ts); its defaults when absent. */
+  inboundStreams?: import('./inbound-streams.js').InboundStreamsInit
 }
 
 /** What the node is built on. */

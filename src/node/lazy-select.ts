@@ -51,8 +51,8 @@ export function lazySelect<C> (factory: (components: C) => StreamMuxerFactory): 
   }
 }
 
-/** One multistream-select message: the varint length, the string, a newline. */
-function encodeLine (text: string): Uint8Array {
+/** One multistream-select message: the varint length, the string, a newline (also for peers written in tests). */
+export function encodeLine (text: string): Uint8Array {
   const body = new TextEncoder().encode(`${text}\n`)
   const length: number[] = []
   for (let n = body.byteLength; ; n >>>= 7) {

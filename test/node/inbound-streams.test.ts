@@ -1,0 +1,207 @@
+/**
+ * What a peer can make Pinery hold or do with streams no handler reads (inbound-streams.ts). Real js-libp2p
+ * peers over TCP on 127.0.0.1 open raw yamux streams to a real Pinery node and write what they like.
+ */
+import net from 'node:net'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { MemoryBlockstore } from 'blockstore-core/memory'
+import { MemoryDatastore } from 'datastore-core/memory'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createLogger } from '../../src/logger.js'
+import { createPineryNode, type PineryNode, type PineryNodeInit } from '../../src/node/index.js'
+import { CONNECTION_MANAGER_OPTIONS } from '../../src/node/helia.js'
+import { encodeLine } from '../../src/node/lazy-select.js'
+import type { Connection, Stream, StreamMuxer } from '@libp2p/interface'
+
+const logger = createLogger({ level: 'silent' })
+const MiB = 2 ** 20
+const HEADER = encodeLine('/multistream/1.0.0')
+type Muxer = StreamMuxer & { sendFrame: (header: object, data?: Uint8ArrayList) => boolean }
+
+const stops: Array<() => Promise<unknown>> = []
+afterEach(async () => { await Promise.all(stops.splice(0).map(async stop => await stop())) })
+
+async function startNode (init: Partial<PineryNodeInit> = {}): Promise<PineryNode> {
+  const node = await createPineryNode(
+    { listen: [multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [], bitswapImplementation: 'lean', ...init },
+    { blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), logger })
+  stops.push(async () => await node.stop())
+  return node
+}
+
+async function attacker (): Promise<Libp2p> {
+  const node = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+  stops.push(async () => await node.stop())
+  return node
+}
+
+const muxerOf = (conn: Connection): Muxer => (conn as unknown as { muxer: Muxer }).muxer
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+describe('inbound streams no handler reads', () => {
+  it('take no more than yamux\'s first window once their handler stopped reading', async () => {
+    const pinery = await startNode()
+    const peer = await attacker()
+    // identify answers and stops reading; the stream stays open for what the peer sends after.
+    const stream = await peer.dialProtocol(multiaddr(pinery.delegates()[0]), '/ipfs/id/1.0.0')
+    stream.addEventListener('message', () => {})
+    await sleep(300)
+    for (let i = 0; i < 32; i++) stream.send(new Uint8Array(64 * 1024))
+    await sleep(1000)
+    // Old code: yamux granted the window back after every frame, so all 2 MiB went into the unread buffer.
+    const taken = 2 * MiB - stream.writeBufferLength
+    expect(taken).toBeLessThanOrEqual(256 * 1024)
+  })
+
+  it('resets a stream whose protocol negotiation goes on past MAX_NEGOTIATION_WRITES answers', async () => {
+    const pinery = await startNode()
+    const peer = await attacker()
+    const conn = await peer.dial(multiaddr(pinery.delegates()[0]))
+    const stream = await muxerOf(conn).createStream()
+    let answers = 0
+    stream.addEventListener('message', (evt) => { answers += evt.data.byteLength })
+    stream.send(HEADER)
+    for (let i = 0; i < 40; i++) stream.send(encodeLine('/not-spoken/1.0.0'))
+    await sleep(1000)
+    // Old code answered all 40 with "na" and kept reading proposals until its 10 s timeout.
+    expect(stream.status).not.toBe('open')
+    expect(answers).toBeLessThan(HEADER.byteLength + 10 * 4)
+    expect(pinery.inboundStreams().reset).toBe(1)
+  })
+
+  it('closes a connection once MAX_RESETS_PER_CONNECTION of its streams were reset', async () => {
+    const pinery = await startNode()
+    const peer = await attacker()
+    const conn = await peer.dial(multiaddr(pinery.delegates()[0]))
+    for (let i = 0; i < 20 && conn.status === 'open'; i++) {
+      const stream = await muxerOf(conn).createStream()
+      stream.send(HEADER)
+      for (let j = 0; j < 20; j++) stream.send(encodeLine('/not-spoken/1.0.0'))
+      await sleep(50)
+    }
+    await sleep(500)
+    // Old code answered every proposal of every stream; opening stream after stream cost the peer nothing.
+    expect(conn.status).not.toBe('open')
+    expect(pinery.inboundStreams()).toMatchObject({ reset: 16, closed: 1 })
+  })
+
+  it('closes a connection that keeps sending data to closed streams', async () => {
+    const pinery = await startNode({ inboundStreams: { closedStreamBytes: { perSecond: MiB, burst: 8 * MiB } } })
+    const peer = await attacker()
+    const conn = await peer.dial(multiaddr(pinery.delegates()[0]))
+    const muxer = muxerOf(conn)
+    const stream = await muxer.createStream()
+    stream.send(HEADER)
+    await sleep(100)
+    const id = (stream as unknown as { streamId: number }).streamId
+    stream.abort(new Error('closed on purpose'))
+    const junk = new Uint8Array(64 * 1024)
+    // 32 MiB in 64 KiB frames for the closed id: yamux drops each after decrypting and parsing it.
+    for (let i = 0; i < 512 && conn.status === 'open'; i++) {
+      if (!muxer.sendFrame({ type: 0, flag: 0, streamID: id, length: junk.byteLength }, new Uint8ArrayList(junk))) {
+        await sleep(5)
+      }
+    }
+    await sleep(1000)
+    // Old code dropped them all and kept the connection.
+    expect(conn.status).not.toBe('open')
+    expect(pinery.inboundStreams().closed).toBe(1)
+  })
+
+  it('caps what a connection\'s unclaimed streams hold while Pinery cannot write to it', async () => {
+    const pinery = await startNode({ inboundStreams: { connectionUnclaimed: 4 * MiB } })
+    const streams = await openStreams(await stalled(await attacker(), pinery), 64, 200 * 1024)
+    await sleep(1500)
+    const stats = pinery.inboundStreams()
+    // 64 streams × 200 KiB would be 12.5 MiB held until multistream-select's 10 s timeout.
+    expect(stats.reset).toBeGreaterThan(0)
+    expect(stats.unclaimed).toBeLessThanOrEqual(4 * MiB)
+    // (The peer does not read, so it does not see the resets: its streams still look open.)
+    expect(streams).toHaveLength(64)
+  })
+
+  it('holds all connections to the node\'s cap, resetting only those past their fair share', async () => {
+    const pinery = await startNode({ inboundStreams: { nodeUnclaimed: 3 * MiB } })
+    // Both connections stalled first: the streams then live well within multistream-select's 10 s timeout.
+    const [big, small] = [await stalled(await attacker(), pinery), await stalled(await attacker(), pinery)]
+    await openStreams(big, 24, 200 * 1024)
+    await sleep(1000)
+    const before = pinery.inboundStreams()
+    // 24 × 200 KiB sent; the connection is held to the node's cap.
+    expect(before.reset).toBeGreaterThan(0)
+    expect(before.unclaimed).toBeLessThanOrEqual(3 * MiB)
+    // A connection holding less than FAIR_SHARE_BYTES (2 MiB) keeps its streams though the node is at its cap.
+    await openStreams(small, 4, 200 * 1024)
+    await sleep(1000)
+    const after = pinery.inboundStreams()
+    expect(after.reset).toBe(before.reset)
+    expect(after.unclaimed).toBeGreaterThanOrEqual(before.unclaimed + 4 * 200 * 1024)
+  })
+})
+
+describe('inbound connections', () => {
+  it('are refused past CONNECTION_MANAGER_OPTIONS.inboundConnectionThreshold a second from one host', async () => {
+    const pinery = await startNode()
+    const peer = await attacker()
+    const addr = multiaddr(pinery.delegates()[0])
+    let opened = 0
+    let refused = 0
+    // One peer reconnecting as fast as it can for a second: each connection a Noise handshake for Pinery.
+    const until = Date.now() + 1000
+    while (Date.now() < until) {
+      try {
+        const conn = await peer.dial(addr, { force: true })
+        opened++
+        await conn.close()
+      } catch { refused++ }
+    }
+    // Old code allowed 1,000 a second.
+    expect(opened).toBeLessThanOrEqual(CONNECTION_MANAGER_OPTIONS.inboundConnectionThreshold + 5)
+    expect(refused).toBeGreaterThan(0)
+  })
+})
+
+/**
+ * A connection of `peer` to Pinery whose socket `peer` stops reading after filling both sockets' buffers with
+ * Pinery's answers to yamux pings: every write of Pinery's to it then waits, multistream-select's echo too.
+ */
+async function stalled (peer: Libp2p, pinery: PineryNode): Promise<Muxer> {
+  const sockets: net.Socket[] = []
+  const connect = net.connect
+  ;(net as { connect: typeof net.connect }).connect = ((...args: Parameters<typeof net.connect>) => {
+    const socket = connect(...args)
+    sockets.push(socket)
+    return socket
+  }) as typeof net.connect
+  let conn: Connection
+  try {
+    conn = await peer.dial(multiaddr(pinery.delegates()[0]))
+  } finally {
+    (net as { connect: typeof net.connect }).connect = connect
+  }
+  sockets.at(-1)?.pause()
+  const muxer = muxerOf(conn)
+  for (let i = 0; i < 300_000; i++) {
+    muxer.sendFrame({ type: 2, flag: 1, streamID: 0, length: i })
+    if (i % 1000 === 0) await new Promise(setImmediate)
+  }
+  await sleep(500)
+  return muxer
+}
+
+/** `n` raw streams on `muxer`, each sending the multistream header and `bytes`. */
+async function openStreams (muxer: Muxer, n: number, bytes: number): Promise<Stream[]> {
+  const streams: Stream[] = []
+  for (let i = 0; i < n; i++) {
+    const stream = await muxer.createStream()
+    stream.send(HEADER)
+    stream.send(new Uint8Array(bytes))
+    streams.push(stream)
+  }
+  return streams
+}
