@@ -1,0 +1,56 @@
+/**
+ * The write guard's read-back after a reopen (src/node/write-guard.ts) must tell a failed write that landed
+ * from one that did not. A write that stores what the key already held (the durability barrier of
+ * syncDatastore writes the same empty value under the same key every time) reads back "as stored" whether it
+ * landed or not. A real LevelDB in a temp dir; the one failure is LevelDB's answer to a full disk, given by
+ * the database itself in place of the append (nothing can make the disk full here for one write only).
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { LevelDatastore } from 'datastore-level'
+import { Level } from 'level'
+import { afterEach, describe, expect, it } from 'vitest'
+import { guardWrites } from '../../src/node/write-guard.js'
+import { syncDatastore } from '../../src/node/storage.js'
+
+const dirs: string[] = []
+afterEach(async () => { await Promise.all(dirs.splice(0).map(async d => { await rm(d, { recursive: true }) })) })
+
+describe('the write guard after a failed durability barrier', () => {
+  it('does not report a divergence for a barrier that never landed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pinery-guard-readback-'))
+    dirs.push(dir)
+    const db = new Level<string, Uint8Array>(join(dir, 'datastore'), { keyEncoding: 'utf8', valueEncoding: 'view' })
+    const raw = db as unknown as { _put: (...args: unknown[]) => Promise<void> }
+    const put = raw._put.bind(db)
+    let failNext = false
+    raw._put = async (...args) => {
+      if (!failNext) { await put(...args); return }
+      failNext = false
+      // What classic-level answers when the log's append hits a full disk: nothing was written.
+      throw Object.assign(new Error('IO error: /datastore/000003.log: No space left on device'),
+        { code: 'LEVEL_IO_ERROR' })
+    }
+    const diverged: Error[] = []
+    const openOptions = { createIfMissing: true, compression: false }
+    guardWrites(db, { openOptions, retryMs: 10 }, { diverged: (err) => diverged.push(err) })
+    await db.open(openOptions)
+    const datastore = new LevelDatastore(db)
+    await datastore.open()
+    const barrier = syncDatastore(datastore)
+    await barrier()
+    failNext = true
+    await expect(barrier()).rejects.toThrow(/could not be written/)
+    // Writes resume once the guard has reopened the database and read back what failed.
+    for (let i = 0; ; i++) {
+      try { await db.put('/after', new Uint8Array([1])); break } catch (err) { if (i > 200) throw err }
+      await sleep(10)
+    }
+    // Old code: the barrier's key held the empty value from the first barrier, so the failed one "landed",
+    // and the service exits (70) though nothing it answered differs from the records.
+    expect(diverged).toEqual([])
+    await db.close()
+  })
+})
