@@ -2,6 +2,7 @@
  * Opens the data dir: blocks in `<dir>/blocks`, everything else in the
  * LevelDB at `<dir>/datastore`. Used by the service and by the offline CLI.
  */
+import { randomBytes } from 'node:crypto'
 import { access, chmod, constants, mkdir, open, opendir, rename, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { LevelDatastore } from 'datastore-level'
@@ -156,8 +157,9 @@ export async function getOrUndefined (datastore: Pick<Datastore, 'get'>, key: Ke
  * own put and batch cannot ask for a sync).
  */
 export function syncDatastore (datastore: LevelDatastore): () => Promise<void> {
-  const empty = new Uint8Array(0)
-  return async () => { await datastore.db.put('/pinery/sync', empty, { sync: true }) }
+  // A new value each time: a barrier that failed then reads back as landed only if it did (write-guard.ts).
+  // The same empty value every time read back as landed always, and a full disk made the service exit (70).
+  return async () => { await datastore.db.put('/pinery/sync', randomBytes(8), { sync: true }) }
 }
 
 /**
