@@ -166,4 +166,20 @@ describe('DurableFsBlockstore', () => {
     await store.sync(after)
     expect(await toBuffer(store.get(a.cid))).toEqual(a.bytes)
   })
+
+  it('keeps a block made durable before when a failed sync covered a second put of it', async () => {
+    // Two fetches of DAGs that share a block each store it (both asked has() before either put): the first
+    // pin's sync made it durable and the pin was answered pinned; the second put renames a new file over it.
+    const a = await block('shared by two pins')
+    await store.put(a.cid, a.bytes)
+    await store.sync()
+    await store.put(a.cid, a.bytes)
+    // The second put's fsync fails (its descriptor closed behind the store's back: EBADF, as a disk's EIO).
+    for (const { fd } of await descriptorsUnder(dir)) closeSync(fd)
+    await expect(store.sync()).rejects.toMatchObject({ code: 'EBADF' })
+    for (let i = 0; i < 50; i++) await new Promise(resolve => setTimeout(resolve, 10))
+    // Old code: the path the failed sync covered is removed, and with it the first pin's durable block.
+    expect(await store.has(a.cid)).toBe(true)
+    expect(await toBuffer(store.get(a.cid))).toEqual(a.bytes)
+  })
 })
