@@ -174,9 +174,10 @@ describe('DurableFsBlockstore', () => {
     await store.put(a.cid, a.bytes)
     await store.sync()
     await store.put(a.cid, a.bytes)
-    // The second put's fsync fails (its descriptor closed behind the store's back: EBADF, as a disk's EIO).
+    // The second put's fsync, if it left a file to sync, fails (its descriptor closed behind the store's back:
+    // EBADF, as a disk's EIO). The store now keeps the stored file and leaves nothing to sync.
     for (const { fd } of await descriptorsUnder(dir)) closeSync(fd)
-    await expect(store.sync()).rejects.toMatchObject({ code: 'EBADF' })
+    await store.sync().catch((err: NodeJS.ErrnoException) => { expect(err.code).toBe('EBADF') })
     for (let i = 0; i < 50; i++) await new Promise(resolve => setTimeout(resolve, 10))
     // Old code: the path the failed sync covered is removed, and with it the first pin's durable block.
     expect(await store.has(a.cid)).toBe(true)
