@@ -27,6 +27,8 @@ export const CONNECTION_UNCLAIMED_BYTES = 16 * 1024 * 1024
  * FAIR_SHARE_BYTES has its streams reset. A connection holding less is left alone: an origin's streams are
  * claimed as soon as they are negotiated (a kubo origin sending a 32 MiB file, a stream per block, held at most
  * 1 MiB unclaimed), so flooders holding the node at its cap cannot have every origin's new stream reset.
+ * So it is not a hard total: connections each under the fair share are never reset, and at the connection
+ * manager's 1,000 connections (50 a second from one host) they could hold ~2 GiB besides (review14).
  */
 export const NODE_UNCLAIMED_BYTES = 128 * 1024 * 1024
 /** See NODE_UNCLAIMED_BYTES. */
