@@ -60,7 +60,15 @@ export interface WriteGuardComponents {
 }
 
 /** A write answered as failed: its operations as the database was given them (keys and values encoded). */
-type FailedWrite = Array<{ type: 'put' | 'del', key: unknown, value?: unknown }>
+type FailedWrite = Array<{ type: 'put' | 'del', key: unknown, value?: unknown }> & {
+  /**
+   * Whether it would change nothing (each put stores what its key held, each delete's key is absent), read when
+   * it failed: LevelDB applies a write to its memtable only once its log append (and sync) succeeded, so reads
+   * then still give what was there before. Such a write reads back "as stored" whether it landed or not, and
+   * either way the records match what was answered (review14: the service exited 70 over one after a full disk).
+   */
+  changesNothing?: Promise<boolean>
+}
 
 /** Failed writes kept to read back at most; past that, divergence is assumed. */
 const FAILED_WRITES_MAX = 10_000
@@ -69,15 +77,28 @@ const FAILED_WRITES_MAX = 10_000
 function failedWrite (name: (typeof WRITES)[number], args: unknown[]): FailedWrite | undefined {
   if (name === '_put') return [{ type: 'put', key: args[0], value: args[1] }]
   if (name === '_del') return [{ type: 'del', key: args[0] }]
-  if (name === '_batch') return args[0] as FailedWrite
+  if (name === '_batch') return [...args[0] as FailedWrite]
   return undefined
 }
 
 const same = (a: unknown, b: unknown): boolean =>
   a != null && b != null && Buffer.from(a as Uint8Array).equals(Buffer.from(b as Uint8Array))
 
-/** Whether every operation of `write` is what the database holds now (a batch lands whole or not at all). */
+/** Whether each operation of `write` already holds in `db` (it would change nothing). */
+async function holds (db: Level<string, Uint8Array>, write: FailedWrite): Promise<boolean> {
+  for (const op of write) {
+    const now = await db.get(op.key as string)
+    if (op.type === 'del' ? now !== undefined : !same(now, op.value)) return false
+  }
+  return true
+}
+
+/**
+ * Whether every operation of `write` is what the database holds now (a batch lands whole or not at all), and
+ * it changed something.
+ */
 async function landed (db: Level<string, Uint8Array>, write: FailedWrite): Promise<boolean> {
+  if (await write.changesNothing?.catch(() => false) === true) return false
   for (const op of write) {
     const now = await db.get(op.key as string)
     if (op.type === 'del' ? now !== undefined : !same(now, op.value)) return false
@@ -139,6 +160,8 @@ export function guardWrites (
     // classic-level has compactRange; `level`'s types leave it out.
     const compact = db as unknown as { compactRange(start: string, end: string): Promise<void> }
     try { await compact.compactRange('\u0000', '\u0000') } catch {}
+    // What the failed writes would have changed is read before the database closes.
+    await Promise.all((failedWrites ?? []).map(async w => await w.changesNothing?.catch(() => false)))
     for (let attempt = 1; !closedByOwner; attempt++) {
       if (db.status === 'open' && !await roomToReopen(db.location)) {
         if (attempt === 1 || attempt % 60 === 0) {
@@ -177,9 +200,12 @@ export function guardWrites (
     components.diverged?.(err)
   }
 
-  const remember = (name: (typeof WRITES)[number], args: unknown[]): void => {
+  const remember = (name: (typeof WRITES)[number], args: unknown[], applied: boolean): void => {
     const write = failedWrite(name, args)
     if (write == null || failedWrites == null) return
+    // A write that failed is not in the memtable: what reads give now is what it would have changed. (One that
+    // succeeded behind a failed one is, so nothing can be told from it.)
+    if (!applied) write.changesNothing = holds(db, write)
     if (failedWrites.length < FAILED_WRITES_MAX) failedWrites.push(write)
     else failedWrites = undefined
   }
@@ -199,12 +225,12 @@ export function guardWrites (
         await original(...args)
       } catch (err) {
         if (!touchesLog(err)) throw err
-        remember(name, args)
+        remember(name, args, false)
         fail(err)
         throw new StorageFailedError(`the datastore could not be written: ${(err as Error).message}`, { cause: err })
       }
       // Landed after a failed append, behind its partial record: the reopen may drop it.
-      if (broken != null) { remember(name, args); throw refuse() }
+      if (broken != null) { remember(name, args, true); throw refuse() }
     }
   }
 }

@@ -53,4 +53,34 @@ describe('the write guard after a failed durability barrier', () => {
     expect(diverged).toEqual([])
     await db.close()
   })
+
+  it('does not report a divergence for a failed delete of a key that was not there', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pinery-guard-readback-'))
+    dirs.push(dir)
+    const db = new Level<string, Uint8Array>(join(dir, 'datastore'), { keyEncoding: 'utf8', valueEncoding: 'view' })
+    const raw = db as unknown as { _del: (...args: unknown[]) => Promise<void> }
+    const del = raw._del.bind(db)
+    let failNext = false
+    raw._del = async (...args) => {
+      if (!failNext) { await del(...args); return }
+      failNext = false
+      throw Object.assign(new Error('IO error: /datastore/000003.log: No space left on device'),
+        { code: 'LEVEL_IO_ERROR' })
+    }
+    const diverged: Error[] = []
+    const openOptions = { createIfMissing: true, compression: false }
+    guardWrites(db, { openOptions, retryMs: 10 }, { diverged: (err) => diverged.push(err) })
+    await db.open(openOptions)
+    await db.put('/kept', new Uint8Array([1]))
+    failNext = true
+    await expect(db.del('/never-stored')).rejects.toThrow(/could not be written/)
+    for (let i = 0; ; i++) {
+      try { await db.put('/after', new Uint8Array([1])); break } catch (err) { if (i > 200) throw err }
+      await sleep(10)
+    }
+    // Old code: the key is absent after the reopen, so the delete "landed", and the service exits (70).
+    expect(diverged).toEqual([])
+    expect([...await db.get('/kept') ?? []]).toEqual([1])
+    await db.close()
+  })
 })
