@@ -12,6 +12,18 @@ import type { IncomingMessage } from 'node:http'
 /** The client's address of a request. */
 export type ClientAddress = (req: IncomingMessage) => string | undefined
 
+/**
+ * An X-Forwarded-For entry's address without the port some proxies append (`192.0.2.1:51234`,
+ * `[2001:db8::1]:51234`, `[2001:db8::1]`): with it, every entry read as not an address, and every client behind
+ * such a proxy counted as the proxy's one address (review14).
+ */
+function withoutPort (entry: string): string {
+  const v4 = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(entry)
+  if (v4 != null) return v4[1] as string
+  const v6 = /^\[([0-9a-fA-F:.]+)\](?::\d{1,5})?$/.exec(entry)
+  return v6 != null ? v6[1] as string : entry
+}
+
 /** An IPv4 client of a dual-stack socket as its IPv4 address (`::ffff:192.0.2.1` → `192.0.2.1`). */
 const unmapped = (address: string): string => address.startsWith('::ffff:') && isIP(address.slice(7)) === 4
   ? address.slice(7)
@@ -53,7 +65,7 @@ export function clientAddress (trustedProxies: string[]): ClientAddress {
     const hops = (Array.isArray(header) ? header.join(',') : header ?? '').split(',').map(s => s.trim())
     let client = unmapped(peer)
     for (let i = hops.length - 1; i >= 0; i--) {
-      const hop = unmapped(hops[i] as string)
+      const hop = unmapped(withoutPort(hops[i] as string))
       // Not an address (an empty or garbled header): the last proxy seen is all that is known.
       if (isIP(hop) === 0) return client
       client = hop

@@ -95,6 +95,14 @@ describe('failed sign-ins behind a reverse proxy', () => {
     expect((await signInFrom(svc, PROXY, BAD, '192.0.2.44, 203.0.113.5')).status).toBe(429)
   })
 
+  it('reads entries a proxy wrote with a port', async () => {
+    for (let i = 0; i < 10; i++) expect((await signInFrom(svc, PROXY, BAD, '203.0.113.9:51234')).status).toBe(401)
+    expect((await signInFrom(svc, PROXY, BAD, '203.0.113.9:40000')).status).toBe(429)
+    // Someone else through the same proxy (old code: 429, every entry with a port was the proxy's one address).
+    expect((await signInFrom(svc, PROXY, svc.tokens.alice as string, '198.51.100.9:40001')).status).toBe(200)
+    expect((await signInFrom(svc, PROXY, svc.tokens.alice as string, '[2001:db8::9]:40002')).status).toBe(200)
+  })
+
   it('ignores the header from a peer that is not a trusted proxy', async () => {
     for (let i = 0; i < 10; i++) expect((await signInFrom(svc, '127.0.0.6', BAD, `192.0.2.${i}`)).status).toBe(401)
     expect((await signInFrom(svc, '127.0.0.6', svc.tokens.alice as string, '192.0.2.99')).status).toBe(429)
