@@ -99,11 +99,7 @@ async function holds (db: Level<string, Uint8Array>, write: FailedWrite): Promis
  */
 async function landed (db: Level<string, Uint8Array>, write: FailedWrite): Promise<boolean> {
   if (await write.changesNothing?.catch(() => false) === true) return false
-  for (const op of write) {
-    const now = await db.get(op.key as string)
-    if (op.type === 'del' ? now !== undefined : !same(now, op.value)) return false
-  }
-  return write.length > 0
+  return write.length > 0 && await holds(db, write)
 }
 
 type Op = (...args: unknown[]) => Promise<unknown>
