@@ -39,6 +39,22 @@ export async function readInto (path: string, target: Uint8Array): Promise<Uint8
   }
 }
 
+const NOTHING = new Uint8Array(0)
+
+/**
+ * Whether the file at `path` holds exactly `pieces`, in order (false when there is none: one failed open, and
+ * nothing allocated unless it exists).
+ */
+export async function holdsExactly (path: string, pieces: Uint8Array[]): Promise<boolean> {
+  const stored = await readInto(path, NOTHING).catch(() => undefined)
+  let at = 0
+  for (const piece of pieces) {
+    if (stored == null || Buffer.compare(piece, stored.subarray(at, at + piece.byteLength)) !== 0) return false
+    at += piece.byteLength
+  }
+  return stored != null && at === stored.byteLength
+}
+
 /**
  * Writes `val` to a new file (owner-only); closes it unless `keepOpen`, then resolves with its
  * descriptor. The callback API on a plain fd: fs/promises' FileHandle costs a handle object, its

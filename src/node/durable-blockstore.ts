@@ -41,7 +41,7 @@ import { NotFoundError, PutFailedError } from 'interface-store'
 import { blockSize } from './block-bytes.js'
 import { createDirectWriter, type DirectWriter } from './direct-write.js'
 import { fsCall } from './fs-call.js'
-import { fsyncPath, readInto, writeNewFile, type Bytes } from './block-files.js'
+import { fsyncPath, holdsExactly, readInto, writeNewFile, type Bytes } from './block-files.js'
 import { spreadSubdirectories } from './spread-dirs.js'
 import { createSyncHelper, type SyncHelper } from './sync-helper.js'
 import { createUntrustedFiles, type UntrustedFiles } from './untrusted-files.js'
@@ -173,8 +173,8 @@ export class DurableFsBlockstore extends FsBlockstore {
         : await writeNewFile(temp, val, keep).catch(err => { if (keep) this.keptOpen--; throw err })
       // A block already stored byte for byte stays as it is: renaming this put's file over it would replace a
       // file another pin may have made durable (and been answered for) with one not synced yet, which a failed
-      // sync would then remove (review14). One stat per put when the path is free, the usual case.
-      if (pieces != null && !this.untrusted.has(path) && await storedAs(path, pieces)) {
+      // sync would then remove (review14). One failed open per put when the path is free, the usual case.
+      if (pieces != null && !this.untrusted.has(path) && await holdsExactly(path, pieces)) {
         if (fd != null) void this.closeKept(fd)
         await rm(temp, { force: true })
         return key
@@ -305,19 +305,4 @@ export class DurableFsBlockstore extends FsBlockstore {
       throw new NotFoundError(String(err))
     }
   }
-}
-
-/** Whether the file at `path` holds exactly `pieces` (false when there is none). */
-async function storedAs (path: string, pieces: Uint8Array[]): Promise<boolean> {
-  const size = blockSize(pieces)
-  const stats = await fsCall<fs.Stats>(cb => { fs.stat(path, cb) }).catch(() => undefined)
-  if (stats?.size !== size) return false
-  const stored = await readInto(path, new Uint8Array(size)).catch(() => undefined)
-  if (stored == null) return false
-  let at = 0
-  for (const piece of pieces) {
-    if (Buffer.compare(piece, stored.subarray(at, at + piece.byteLength)) !== 0) return false
-    at += piece.byteLength
-  }
-  return true
 }
