@@ -165,9 +165,8 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
     flushTimer = undefined
     flushGroup()
     const shared = new Map<string, Buffer>()
-    for (const c of replaying) flushClient(c, shared)
-    for (const c of loose) flushClient(c, shared)
-    for (const mine of byUser.values()) for (const c of mine) flushClient(c, shared)
+    // Group members' own queues are empty: their frames went out with the group's chunk.
+    for (const c of clients) flushClient(c, shared)
     // Every-user streams now written up to where the group is join it (all of them, when it has none).
     for (const c of loose) {
       if (c.closed || c.pending.length > 0) continue
@@ -179,26 +178,29 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
     }
   }
 
+  /**
+   * Queues `e`'s frame on a stream or the group; true when what waits is past the bound and is to be written
+   * now (what waits for the timer stays bounded too).
+   */
+  function queue (q: Pick<Client, 'pending' | 'pendingBytes' | 'lastSent'>, e: LoggedEvent): boolean {
+    const frame = frameOf(e)
+    q.pending.push(frame)
+    q.pendingBytes += frame.size
+    q.lastSent = e.id
+    if (q.pendingBytes > init.maxBufferedBytes) return true
+    flushTimer ??= setTimeout(flushAll, flushMs)
+    return false
+  }
+
   function send (c: Client, e: LoggedEvent): void {
     if (c.closed || e.id <= c.lastSent || !wants(c, e)) return
     if (c.res.writableLength > init.maxBufferedBytes) { close(c, behind(c)); return }
-    const frame = frameOf(e)
-    c.pending.push(frame)
-    c.pendingBytes += frame.size
-    c.lastSent = e.id
-    // What waits for the timer stays bounded too.
-    if (c.pendingBytes > init.maxBufferedBytes) flushClient(c)
-    else flushTimer ??= setTimeout(flushAll, flushMs)
+    if (queue(c, e)) flushClient(c)
   }
 
   function sendGroup (e: LoggedEvent): void {
     if (group.members.size === 0 || e.id <= group.lastSent) return
-    const frame = frameOf(e)
-    group.pending.push(frame)
-    group.pendingBytes += frame.size
-    group.lastSent = e.id
-    if (group.pendingBytes > init.maxBufferedBytes) flushGroup()
-    else flushTimer ??= setTimeout(flushAll, flushMs)
+    if (queue(group, e)) flushGroup()
   }
 
   /** A stream done replaying follows new events. */
