@@ -190,18 +190,23 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
     const now = Date.now()
     if (waits(lane.pausedUntil, now)) { arm(lane, lane.pausedUntil); return }
     if (lane.inflight.size >= concurrency) return
-    const blocked = new Set(lane.inflight.keys())
+    // A request is blocked while one of its entries is in flight or waits for a retry: those waiting are
+    // gathered here (few); the in-flight ones are looked up where they are, not copied into a set per pump.
+    let retrying: Set<string> | undefined
     let wake = Infinity
-    const { queue } = lane
+    const { queue, inflight } = lane
     for (let i = lane.start; i < queue.length; i++) {
       const entry = queue[i] as Entry
-      if (entry.done === true || blocked.has(entry.requestid)) continue
-      blocked.add(entry.requestid)
-      if (waits(entry.nextAt, now)) { wake = Math.min(wake, entry.nextAt); continue }
-      lane.inflight.set(entry.requestid, entry)
+      if (entry.done === true || inflight.has(entry.requestid) || retrying?.has(entry.requestid) === true) continue
+      if (waits(entry.nextAt, now)) {
+        (retrying ??= new Set()).add(entry.requestid)
+        wake = Math.min(wake, entry.nextAt)
+        continue
+      }
+      inflight.set(entry.requestid, entry)
       active++
       attempt(lane, hook, entry)
-      if (lane.inflight.size >= concurrency) break
+      if (inflight.size >= concurrency) break
     }
     if (wake < Infinity) arm(lane, wake)
   }
