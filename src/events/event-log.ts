@@ -19,9 +19,10 @@
  * requests may land out of order; subscribers are told of events strictly in
  * id order, once every lower id is written (or its write failed). The log
  * keeps a bounded window, by count of events (not of ids: a node that restarts often skips up to
- * RESERVE_BLOCK ids each time) and by age.
+ * RESERVE_BLOCK ids each time) and by age (event-window.ts).
  */
 import { counted } from '../counted.js'
+import { createEventWindow, EVENT_PREFIX as PREFIX, LAST_KEY, eventKey, type EventWindowInit } from './event-window.js'
 import type { PinEvent, PinEventType } from './index.js'
 import type { Logger } from '../logger.js'
 import type { PinProgress, PinRecord } from '../pins/types.js'
@@ -30,17 +31,12 @@ import type { ExtraOp } from '../pins/record-store.js'
 import type { PinStatusBody } from '../http/pin-status.js'
 import type { Level } from 'level'
 
-const PREFIX = '/pinery/ev/'
-const LAST_KEY = '/pinery/ev-last'
 const RESERVED_KEY = '/pinery/ev-reserved'
 /** Ids reserved per synced write; a new one is written when less than half of them is left. */
 const RESERVE_BLOCK = 1000
 const RETRY_RESERVE_MS = 1000
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
-/** Events beyond the count the log may hold before a prune starts at once. */
-const PRUNE_SLACK = 100
-const pad = (id: number): string => id.toString().padStart(16, '0')
 
 /** An event as the log holds it: its id as a number, the event and its JSON. */
 export interface LoggedEvent {
@@ -54,11 +50,7 @@ export interface LoggedEvent {
 }
 
 /** Settings of the log's window. */
-export interface EventLogInit {
-  /** Events kept at most. */
-  maxEvents: number
-  /** Events older than this are dropped. */
-  maxAgeMs: number
+export interface EventLogInit extends EventWindowInit {
   /** How often the window is enforced. */
   pruneIntervalMs?: number
   /**
@@ -119,21 +111,13 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
   for await (const key of db.keys({ gt: PREFIX, lt: `${PREFIX}\xff`, limit: 1 })) {
     floor = Number(key.slice(PREFIX.length))
   }
-  let lowest = floor ?? last + 1
+  const lowest = floor ?? last + 1
   const storedReserved = await db.get(RESERVED_KEY)
   last = Math.max(last, storedReserved == null ? 0 : Number(decoder.decode(storedReserved)))
   let published = last
-  /**
-   * Ids in [lowest, published] that hold no event (skipped by a start, or whose write failed), so the window
-   * counts events: the first prune counts the stored ones (until then only failures are known), each prune
-   * takes out those below its new lowest, and a failed write adds one.
-   */
-  let gaps = 0
-  let gapsCounted = false
-  /** A prune starts at once when `published` reaches this (the window by count, plus some slack). */
-  let pruneAt = 0
-  const windowMoved = (): void => { pruneAt = lowest + gaps + init.maxEvents + PRUNE_SLACK }
-  windowMoved()
+  const span = createEventWindow(lowest, init, {
+    db, published: () => published, ...(components.beforePrune != null ? { beforePrune: components.beforePrune } : {})
+  })
   /** Ids up to here are reserved durably: events up to it may be published. */
   let reserved = last
   let reserving: Promise<void> | undefined
@@ -178,10 +162,10 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
       settling.delete(next)
       published = next
       // The interval keeps the window by age; a burst must not overshoot the count for long.
-      if (prunes && published >= pruneAt) {
+      if (prunes && span.due(published)) {
         void api.prune().catch(err => { log.warn({ err }, 'cannot prune the event log') })
       }
-      if (value === false) { gaps++; pruneAt++; continue }
+      if (value === false) { span.gap(); continue }
       for (const listener of listeners) {
         try { listener(value) } catch (err) { log.error({ err }, 'event listener failed') }
       }
@@ -205,68 +189,12 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
   }
 
   function opsFor (events: LoggedEvent[]): ExtraOp[] {
-    return events.map(e => ({ type: 'put', key: PREFIX + pad(e.id), value: e.bytes ??= encoder.encode(e.json) }))
+    return events.map(e => ({ type: 'put', key: eventKey(e.id), value: e.bytes ??= encoder.encode(e.json) }))
   }
 
   function settle (events: LoggedEvent[], written: boolean): void {
     for (const e of events) settling.set(e.id, written ? e : false)
     flush()
-  }
-
-  /** Moves the window's start to `to`, past `dropped` events: the ids between without one leave `gaps`. */
-  function moveLowest (to: number, dropped: number): void {
-    gaps -= to - lowest - dropped
-    lowest = to
-    windowMoved()
-  }
-
-  /** Counts the stored events once (the keys only; a prune reads the oldest ones anyway): `gaps` is exact then. */
-  async function countGaps (): Promise<void> {
-    const upTo = published
-    const failedMeanwhile = gaps
-    let stored = 0
-    for await (const _ of db.keys({ gt: PREFIX, lte: PREFIX + pad(upTo) })) stored++
-    gaps = upTo - lowest + 1 - stored + (gaps - failedMeanwhile)
-    gapsCounted = true
-    windowMoved()
-  }
-
-  let pruning: Promise<void> | undefined
-  async function pruneNow (): Promise<void> {
-    if (!gapsCounted) await countGaps()
-    const end = published
-    // The oldest events beyond the count: every id up to `end` holds one but the gaps.
-    const byCount = end - lowest + 1 - gaps - init.maxEvents
-    const byAge = new Date(Date.now() - init.maxAgeMs).toISOString()
-    let batch: ExtraOp[] = []
-    let bodies = new Map<number, string>()
-    let upTo = 0
-    let dropped = 0
-    const commit = async (): Promise<void> => {
-      if (batch.length === 0) return
-      await components.beforePrune?.(upTo, bodies)
-      // Gone from now on, before it is: a replay never skips an event silently.
-      moveLowest(upTo + 1, batch.length)
-      // With every event dropped, this keeps the ids from starting over.
-      batch.push({ type: 'put', key: LAST_KEY, value: encoder.encode(String(upTo)) })
-      await db.batch(batch)
-      batch = []
-      bodies = new Map()
-    }
-    let kept: number | undefined
-    for await (const [key, value] of db.iterator({ gt: PREFIX, lt: `${PREFIX}${pad(end)}\xff` })) {
-      const id = Number(key.slice(PREFIX.length))
-      const json = decoder.decode(value)
-      if (dropped >= byCount && (JSON.parse(json) as PinEvent).time >= byAge) { kept = id; break }
-      batch.push({ type: 'del', key })
-      bodies.set(id, json)
-      upTo = id
-      dropped++
-      if (batch.length >= 1000) await commit()
-    }
-    await commit()
-    // Not past `end`: events published during the prune are in the log.
-    moveLowest(kept ?? end + 1, 0)
   }
 
   const timer = prunes
@@ -305,25 +233,20 @@ export async function createEventLog (init: EventLogInit, components: EventLogCo
 
     published: () => published,
 
-    isGone (after) {
-      return after > published || after + 1 < lowest
-    },
+    isGone: span.isGone,
 
     async get (id) {
-      const value = await db.get(PREFIX + pad(id))
+      const value = await db.get(eventKey(id))
       return value == null ? undefined : decoder.decode(value)
     },
 
     async * read (after, upTo) {
-      for await (const value of db.values({ gt: `${PREFIX}${pad(after)}`, lte: `${PREFIX}${pad(upTo)}` })) {
+      for await (const value of db.values({ gt: eventKey(after), lte: eventKey(upTo) })) {
         yield decode(value)
       }
     },
 
-    async prune () {
-      pruning ??= pruneNow().finally(() => { pruning = undefined })
-      await pruning
-    },
+    prune: span.prune,
 
     stop () {
       stopped = true
