@@ -90,6 +90,17 @@ function changeCard (ctx) {
     } catch (err) { error.append(message(explain(err))) }
   }
   onSubmit(replaceForm, () => resubmit(cid.value.trim()))
+  // Renaming is a replace with the same CID and the new name (the API has no other way): without this a person
+  // who mistyped a name had only Delete and pin again, or a Replace whose hint says it keeps the name.
+  const newName = h('input', { type: 'text', name: 'name', maxlength: 255, spellcheck: 'false' })
+  const renameForm = h('form', { class: 'inline' },
+    field('Name', newName, 'Renaming keeps the content pinned; the pin gets a new request ID. Empty: no name.'),
+    h('button', { type: 'submit' }, 'Rename'))
+  onSubmit(renameForm, async () => {
+    const wanted = newName.value.trim()
+    if (wanted === (p.pin.name ?? '')) { replace(error, message('That is its name already.', 'info')); return }
+    await resubmit(p.pin.cid, wanted)
+  })
   const del = h('button', {
     type: 'button',
     class: 'danger',
@@ -121,7 +132,7 @@ function changeCard (ctx) {
     }, 'Remove them from the name')))
   const hint = `One per line, each ending /p2p/<peer ID>; Replace, Retry and Restart pin with these. ${DIAL_ALLOW_NOTE}`
   const card = h('section', { class: 'card', 'aria-labelledby': 'actions-title' },
-    h('h2', { id: 'actions-title' }, 'Change'), unsafe, field('Origins', origins, hint), replaceForm, h('p', { class: 'actions' }, retry, del), error)
+    h('h2', { id: 'actions-title' }, 'Change'), unsafe, renameForm, field('Origins', origins, hint), replaceForm, h('p', { class: 'actions' }, retry, del), error)
   return {
     card,
     show (next) {
@@ -130,6 +141,8 @@ function changeCard (ctx) {
         const given = next.pin.origins ?? []
         origins.value = given.join('\n')
         origins.rows = Math.min(8, 2 + 2 * given.length)
+        // A name from before the name rule comes without what a new name may not hold (else Rename answers 400).
+        newName.value = next.pin.name == null ? '' : unsafeName(next.pin.name) ? cleanName(next.pin.name) : next.pin.name
       }
       p = next
       unsafe.hidden = !unsafeName(p.pin.name)
