@@ -7,6 +7,7 @@ import { createBackupWriter, type BackupWriterComponents } from './backup/backup
 import { buildInfo } from './build-info.js'
 import { connectionCap, perAddressCap } from './connection-limits.js'
 import { createHttpApp, type HttpAppComponents } from './http/app.js'
+import { trustedPeer } from './http/client-address.js'
 import { listenHttp, type HttpListener } from './http/listen.js'
 import { defaultWebDir } from './http/web-routes.js'
 import { createSessionStore } from './web/sessions.js'
@@ -25,12 +26,15 @@ export type HttpParts = Omit<HttpAppComponents, 'sessions' | 'backup' | 'uploads
 export async function startHttp (config: Config, parts: HttpParts): Promise<HttpListener> {
   const { backupSource, ...components } = parts
   const uploads = new WeakSet<object>()
+  const httpCap = connectionCap(config.maxHttpConnections)
+  const perAddress = perAddressCap(httpCap, config.maxHttpConnectionsPerAddress)
   const app = createHttpApp({
     maxBodyBytes: config.maxBodyBytes,
     metricsToken: config.metricsToken,
     rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
     corsOrigins: config.corsOrigins,
     trustedProxies: config.trustedProxies,
+    maxRequestsPerProxiedClient: perAddress,
     hosts: { allowed: config.allowedHosts, bindHost: config.httpHost },
     gatewayAuth: config.gatewayAuth,
     uploadIdleTimeoutMs: config.requestTimeoutMs,
@@ -42,13 +46,13 @@ export async function startHttp (config: Config, parts: HttpParts): Promise<Http
     sessions: createSessionStore(),
     backup: createBackupWriter({ pineryVersion: buildInfo().version }, backupSource)
   })
-  const httpCap = connectionCap(config.maxHttpConnections)
   return await listenHttp({
     host: config.httpHost,
     port: config.httpPort,
     requestTimeoutMs: config.requestTimeoutMs,
     closeGraceMs: HTTP_CLOSE_GRACE_MS,
     maxConnections: httpCap,
-    maxConnectionsPerAddress: perAddressCap(httpCap, config.maxHttpConnectionsPerAddress)
+    maxConnectionsPerAddress: perAddress,
+    uncappedPeer: trustedPeer(config.trustedProxies)
   }, { app, uploads, logger: components.logger })
 }

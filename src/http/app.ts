@@ -6,7 +6,8 @@
 import express, { type Express } from 'express'
 import { errorHandler, sendFailure } from './errors.js'
 import { requireToken } from './auth.js'
-import { clientAddress } from './client-address.js'
+import { clientAddress, trustedPeer } from './client-address.js'
+import { clientRequestCap } from './client-cap.js'
 import { cors } from './cors.js'
 import { allowedHosts, hostCheck, type HostCheckInit } from './host-check.js'
 import { opsRoutes } from './ops-routes.js'
@@ -44,6 +45,8 @@ export interface HttpAppInit {
   corsOrigins: string[]
   /** Reverse proxies whose X-Forwarded-For names the client (client-address.ts). */
   trustedProxies: string[]
+  /** Open requests one client behind a trusted proxy may have (client-cap.ts); unlimited when left out. */
+  maxRequestsPerProxiedClient?: number
   /** The names that reach the routes answering without credentials (DNS rebinding: host-check.ts). */
   hosts: HostCheckInit
   /** Who may read GET /ipfs/…: token holders with pins:read, or anyone. */
@@ -95,13 +98,19 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
     res.setHeader('X-Content-Type-Options', 'nosniff')
     next()
   })
+  const addressOf = clientAddress(init.trustedProxies)
   app.use(requestLog({
     logger: components.logger,
+    clientAddress: addressOf,
     onFinished (req, res, seconds) {
       // The matched route pattern (never the raw path: request IDs would explode the label set).
       components.metrics.httpRequest(routeOf(req) ?? 'unmatched', req.method, res.statusCode, seconds)
     }
   }))
+  const isTrustedPeer = trustedPeer(init.trustedProxies)
+  if (isTrustedPeer != null && init.maxRequestsPerProxiedClient != null) {
+    app.use(clientRequestCap({ max: init.maxRequestsPerProxiedClient }, { isTrustedPeer, clientAddress: addressOf }))
+  }
   app.use(cors(init.corsOrigins))
   // What answers without credentials answers only by this node's names (DNS rebinding): a metrics token is one.
   const named = hostCheck(allowedHosts(init.hosts), requireToken(components.tokens, components.sessions))
@@ -114,7 +123,7 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
   if (init.gatewayAuth === 'none') app.use(gateway)
   app.use(webRoutes({ dir: init.webDir }))
   app.use(signInRoutes({ tokens: components.tokens, sessions: components.sessions },
-    { clientAddress: clientAddress(init.trustedProxies) }))
+    { clientAddress: addressOf }))
   app.use(requireToken(components.tokens, components.sessions))
   app.use(rateLimit(init.rateLimit))
   app.use(sessionRoutes({ sessions: components.sessions }))

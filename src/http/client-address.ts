@@ -1,5 +1,6 @@
 /**
- * The address a request came from, for what is kept per client (the failed sign-in limit): the socket's
+ * The address a request came from, for what is kept per client (the failed sign-in limit, the cap on a client's
+ * open requests through a proxy, the request log's `client`): the socket's
  * peer, unless that peer is a reverse proxy the operator named in PINERY_TRUSTED_PROXIES; then the address
  * the proxy put in X-Forwarded-For. Of that header the rightmost entry that is not itself a trusted proxy
  * counts: a proxy appends the address it saw, so a client sending the header cannot choose its own. Without
@@ -49,18 +50,30 @@ export function parseTrustedProxies (value: string): string[] {
   return list
 }
 
-/** The client's address given the trusted proxies (none: the socket's peer). */
-export function clientAddress (trustedProxies: string[]): ClientAddress {
-  if (trustedProxies.length === 0) return (req) => req.socket.remoteAddress
+/**
+ * Whether a socket's peer is one of the trusted proxies (undefined when none are named). A proxy's connections
+ * carry many clients: the per-address connection cap (listen.ts) leaves them to the whole cap, and
+ * clientRequestCap counts their requests per client instead.
+ */
+export function trustedPeer (trustedProxies: string[]): ((address: string | undefined) => boolean) | undefined {
+  if (trustedProxies.length === 0) return undefined
   const list = new BlockList()
   for (const entry of trustedProxies) addEntry(list, entry)
-  const trusted = (address: string): boolean => {
-    const family = isIP(address)
-    return family !== 0 && list.check(address, family === 4 ? 'ipv4' : 'ipv6')
+  return (address) => {
+    if (address == null) return false
+    const plain = unmapped(address)
+    const family = isIP(plain)
+    return family !== 0 && list.check(plain, family === 4 ? 'ipv4' : 'ipv6')
   }
+}
+
+/** The client's address given the trusted proxies (none: the socket's peer). */
+export function clientAddress (trustedProxies: string[]): ClientAddress {
+  const trusted = trustedPeer(trustedProxies)
+  if (trusted == null) return (req) => req.socket.remoteAddress
   return (req) => {
     const peer = req.socket.remoteAddress
-    if (peer == null || !trusted(unmapped(peer))) return peer
+    if (peer == null || !trusted(peer)) return peer
     const header = req.headers['x-forwarded-for']
     const hops = (Array.isArray(header) ? header.join(',') : header ?? '').split(',').map(s => s.trim())
     let client = unmapped(peer)

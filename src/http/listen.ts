@@ -23,6 +23,11 @@ export interface HttpListenerInit {
   maxConnections?: number
   /** Open connections from one remote address at most (see perAddressCap); further ones are closed at once. */
   maxConnectionsPerAddress?: number
+  /**
+   * Peers the per-address cap leaves to the whole cap: trusted reverse proxies, whose connections carry many
+   * clients (client-cap.ts counts those per client). Before, one client behind the proxy used up everyone's share.
+   */
+  uncappedPeer?(address: string | undefined): boolean
 }
 
 /** What the listener needs from the app. */
@@ -55,7 +60,9 @@ export async function listenHttp (init: HttpListenerInit, components: HttpListen
     refused({ maxConnections: init.maxConnections },
       'HTTP connections refused: the open-connection cap is reached (PINERY_MAX_HTTP_CONNECTIONS)')
   })
-  if (init.maxConnectionsPerAddress != null) capPerAddress(server, init.maxConnectionsPerAddress, refused)
+  if (init.maxConnectionsPerAddress != null) {
+    capPerAddress(server, init.maxConnectionsPerAddress, refused, init.uncappedPeer)
+  }
   // Requests Node's parser refuses never reach Express: answer them with a Failure body too.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // An upload may take longer than the whole-request timeout; its own idle timeout applies.
@@ -108,10 +115,14 @@ function refusalLog (logger: Pick<Logger, 'warn'> | undefined): Refused {
   }
 }
 
-/** Closes a connection at once when its remote address (an IPv6 one's /64: addressGroup) holds `max` open ones. */
-function capPerAddress (server: Server, max: number, refused: Refused): void {
+/**
+ * Closes a connection at once when its remote address (an IPv6 one's /64: addressGroup) holds `max` open ones;
+ * an `uncapped` peer's are not counted.
+ */
+function capPerAddress (server: Server, max: number, refused: Refused, uncapped?: (a?: string) => boolean): void {
   const open = new Map<string, number>()
   server.on('connection', (socket: Socket) => {
+    if (uncapped?.(socket.remoteAddress) === true) return
     const address = addressGroup(socket.remoteAddress ?? '')
     const held = open.get(address) ?? 0
     if (held >= max) {

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { pinoHttp } from 'pino-http'
+import type { ClientAddress } from './client-address.js'
 import type { Logger } from '../logger.js'
 import type { Request, RequestHandler, Response } from 'express'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -16,6 +17,11 @@ const SANE_ID = /^[\w.:-]{1,128}$/
 /** What the request log writes to and tells. */
 export interface RequestLogComponents {
   logger: Logger
+  /**
+   * Who sent a request, for the line's `client` (behind a trusted proxy the client it names, so a line
+   * does not name the proxy for everyone); the socket's peer when left out.
+   */
+  clientAddress?: ClientAddress
   /** Called once per answered request (not for one the client abandoned), with its duration. */
   onFinished?(req: Request, res: Response, seconds: number): void
 }
@@ -27,10 +33,13 @@ export function routeOf (req: Request): string | undefined {
 
 /** Tags each request with an id and logs its outcome (4xx/5xx at info, the rest at debug). */
 export function requestLog (components: RequestLogComponents): RequestHandler {
+  const addressOf = components.clientAddress ?? ((req: IncomingMessage) => req.socket.remoteAddress)
   const line = (req: IncomingMessage, res: ServerResponse): Record<string, unknown> => {
     const r = req as Request
     const ms: unknown = (res as Response).locals.ms
-    return { method: r.method, route: routeOf(r) ?? r.path.slice(0, 200), status: res.statusCode, ms }
+    return {
+      method: r.method, route: routeOf(r) ?? r.path.slice(0, 200), status: res.statusCode, ms, client: addressOf(req)
+    }
   }
   const http = pinoHttp({
     logger: components.logger,

@@ -3,10 +3,15 @@
  * when the page is on https) and the same-origin check that unsafe requests
  * signed in by cookie must pass.
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Request, Response } from 'express'
 
-/** Name of the cookie holding the session id of a session signed in on http. */
+/**
+ * Name of the cookie holding the session id of a session signed in on http; each session's cookie has a
+ * random suffix of its own (`pinery_session_<8 characters>`). Under the one name, a page on another port of
+ * the host that set `pinery_session` with `Path=/` replaced the person's cookie (the browser keeps one per
+ * name, host and path) and signed them out; it cannot replace a cookie whose name it cannot read (HttpOnly).
+ */
 export const SESSION_COOKIE = 'pinery_session'
 
 /**
@@ -17,9 +22,10 @@ export const SESSION_COOKIE = 'pinery_session'
  */
 export const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`
 
-/** The session id a request carries, and whether it came under the `__Host-` name. */
+/** The session id a request carries, the cookie's name, and whether it came under a `__Host-` name. */
 export interface SessionCookie {
   id: string
+  name: string
   secure: boolean
   /**
    * The name came more than once and the request's session key names none of them. Pinery sets one, with
@@ -30,29 +36,39 @@ export interface SessionCookie {
 }
 
 const VALUE = /^[A-Za-z0-9_-]{1,128}$/
+/** A session cookie's name: either base name, alone or with a suffix (any such name counts, planted or not). */
+const NAME = /^(__Host-)?pinery_session(?:_[A-Za-z0-9_-]{1,32})?$/
 
-/**
- * The session cookie the request's Cookie header carries, if any; the `__Host-` one wins. Of several, the
- * one whose session the request's key names (Pinery-Session-Key: only the page that signed in holds it),
- * and only that one: before, a request carrying the name twice was refused, so a page on another port of
- * the host signed the person out by planting a second one (Path=/pins, /content, …).
- */
-export function sessionCookieOf (req: Request): SessionCookie | undefined {
-  const found: Record<'secure' | 'plain', string[]> = { secure: [], plain: [] }
+/** The session cookies a request carries: name and value, in the order the browser sent them. */
+function sessionCookies (req: Request): Array<{ name: string, value: string, secure: boolean }> {
+  const found = []
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=')
     if (eq < 0) continue
     const name = part.slice(0, eq).trim()
     const value = part.slice(eq + 1).trim()
-    if (!VALUE.test(value)) continue
-    if (name === SECURE_SESSION_COOKIE) found.secure.push(value)
-    else if (name === SESSION_COOKIE) found.plain.push(value)
+    const m = NAME.exec(name)
+    if (m == null || !VALUE.test(value)) continue
+    found.push({ name, value, secure: m[1] != null })
   }
-  const secure = found.secure.length > 0
-  const ids = secure ? found.secure : found.plain
-  if (ids.length <= 1) return ids.length === 0 ? undefined : { id: ids[0] as string, secure, several: false }
-  const keyed = ids.find(id => hasSessionKey(req, id))
-  return { id: keyed ?? ids[0] as string, secure, several: keyed == null }
+  return found
+}
+
+/**
+ * The session cookie the request's Cookie header carries, if any (any name NAME matches); a `__Host-` one wins.
+ * Of several, the one whose session the request's key names (keyOf: only the page that signed in holds it),
+ * and only that one: before, a request carrying the name twice was refused, so a page on another port of
+ * the host signed the person out by planting a second one (Path=/pins, /content, …).
+ */
+export function sessionCookieOf (req: Request): SessionCookie | undefined {
+  const all = sessionCookies(req)
+  const secure = all.some(c => c.secure)
+  const cookies = all.filter(c => c.secure === secure)
+  const first = cookies[0]
+  if (first == null) return undefined
+  if (cookies.length === 1) return { id: first.value, name: first.name, secure, several: false }
+  const keyed = cookies.find(c => hasSessionKey(req, c.value))
+  return { id: (keyed ?? first).value, name: (keyed ?? first).name, secure, several: keyed == null }
 }
 
 /** The request's Origin header as an origin (`scheme://host[:port]`, lower-case), or undefined. */
@@ -79,16 +95,24 @@ function isSecure (req: Request): boolean {
 
 const attributes = (secure: boolean): string => `Path=/; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`
 
-/** Sets the cookie for a new session (a browser-session cookie: gone when the browser closes). */
+/**
+ * Sets the cookie for a new session (a browser-session cookie: gone when the browser closes), under a name of
+ * its own, and drops the session cookies the sign-in carried (ended sessions', a replaced one's, one planted
+ * under Path=/): before, the one name was replaced by each sign-in; with names of their own they would pile up.
+ */
 export function setSessionCookie (req: Request, res: Response, id: string): void {
   const secure = isSecure(req)
-  res.append('Set-Cookie', `${secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE}=${id}; ${attributes(secure)}`)
+  for (const old of new Set(sessionCookies(req).map(c => c.name))) res.append('Set-Cookie', cleared(old))
+  const name = `${secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE}_${randomBytes(6).toString('base64url')}`
+  res.append('Set-Cookie', `${name}=${id}; ${attributes(secure)}`)
 }
+
+const cleared = (name: string): string => `${name}=; Max-Age=0; ${attributes(name.startsWith('__Host-'))}`
 
 /** Tells the browser to drop the session cookie the request carried (none: the one its page would have). */
 export function clearSessionCookie (req: Request, res: Response): void {
-  const https = sessionCookieOf(req)?.secure ?? isSecure(req)
-  res.append('Set-Cookie', `${https ? SECURE_SESSION_COOKIE : SESSION_COOKIE}=; Max-Age=0; ${attributes(https)}`)
+  const name = sessionCookieOf(req)?.name ?? (isSecure(req) ? SECURE_SESSION_COOKIE : SESSION_COOKIE)
+  res.append('Set-Cookie', cleared(name))
 }
 
 /**
@@ -120,10 +144,28 @@ export function sessionKeyOf (id: string): string {
   return createHash('sha256').update(`pinery-session-key:${id}`).digest('base64url')
 }
 
+/**
+ * The session key a request carries: the header, or for a read (GET, HEAD) the `session_key` query parameter.
+ * The page adds that to what a browser fetches without its headers (links to /ipfs/… and /backup, the image
+ * preview, the event stream): with a second session cookie under their path (planted, or an ended session's)
+ * they answered 401, since without a key which cookie is the person's cannot be told. Only reads: a change
+ * needs the header, which no other site's page can send here. Not a credential alone (sessionKeyOf).
+ */
+function keyOf (req: Request): string | undefined {
+  const given = req.headers[SESSION_KEY_HEADER]
+  if (typeof given === 'string' && given !== '') return given
+  if (req.method !== 'GET' && req.method !== 'HEAD') return undefined
+  const query = req.query[SESSION_KEY_PARAM]
+  return typeof query === 'string' && query !== '' ? query : undefined
+}
+
+/** The query parameter a read may carry its session key in (keyOf). */
+export const SESSION_KEY_PARAM = 'session_key'
+
 /** Whether the request carries the key of session `id`. */
 export function hasSessionKey (req: Request, id: string): boolean {
-  const given = req.headers[SESSION_KEY_HEADER]
-  if (typeof given !== 'string') return false
+  const given = keyOf(req)
+  if (given == null) return false
   const a = Buffer.from(given)
   const b = Buffer.from(sessionKeyOf(id))
   return a.length === b.length && timingSafeEqual(a, b)
@@ -135,15 +177,14 @@ export function hasSessionKey (req: Request, id: string): boolean {
  * all, which must then be this session's: the page sends its key on every request of its own, so one whose
  * cookie another site has overwritten since gets 401 (sign in again), not the planted session's pins shown
  * as the person's. Not signing out (it ends only the session the cookie names, and clears that cookie).
- * Reads without a key (links, downloads, images, the event stream: a browser sends no header of the page's
- * with those) pass with the one cookie they carry.
+ * Reads without a key pass with the one cookie they carry (the page's links, image and event stream carry
+ * it as `session_key`, keyOf; other pages' links to /ipfs/… do not).
  */
 export function needsSessionKey (req: Request): boolean {
   // Routing is case-insensitive and takes a trailing slash: /Session/ is /session.
   const session = req.path.toLowerCase().replace(/\/+$/, '') === '/session'
   if (session && req.method === 'DELETE') return false
-  const key = req.headers[SESSION_KEY_HEADER]
-  return session || !SAFE_METHODS.has(req.method) || (key != null && key !== '')
+  return session || !SAFE_METHODS.has(req.method) || keyOf(req) != null
 }
 
 /** Methods that change nothing: cookie-signed requests with these need no Origin check. */

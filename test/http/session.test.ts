@@ -54,7 +54,7 @@ async function withCookie (cookie: string, path: string, init: RequestInit = {})
 describe('signing in', () => {
   it('sets an HttpOnly, SameSite=Strict, Path=/ cookie (not Secure over http) and says who is signed in', async () => {
     const { setCookie, body } = await signIn(svc.tokens.alice as string)
-    expect(setCookie).toMatch(/^pinery_session=[A-Za-z0-9_-]{43}; /)
+    expect(setCookie).toMatch(/^pinery_session_[A-Za-z0-9_-]{8}=[A-Za-z0-9_-]{43}; /)
     expect(setCookie).toContain('HttpOnly')
     expect(setCookie).toContain('SameSite=Strict')
     expect(setCookie).toContain('Path=/')
@@ -160,7 +160,7 @@ describe('the cookie', () => {
     expect((await svc.request(`/users/alice/tokens/${made.id}`, { method: 'DELETE' })).status).toBe(204)
     const res = await withCookie(cookie, '/pins')
     expect((await failureOf(res)).status).toBe(401)
-    expect(res.headers.get('set-cookie')).toMatch(/^pinery_session=; Max-Age=0/)
+    expect(res.headers.get('set-cookie')).toMatch(/^pinery_session_[A-Za-z0-9_-]{8}=; Max-Age=0/)
     expect((await withCookie(cookie, '/session')).status).toBe(401)
   })
 
@@ -169,7 +169,7 @@ describe('the cookie', () => {
     expect((await withCookie(cookie, '/session', { method: 'DELETE' })).status).toBe(403) // no Origin
     const out = await withCookie(cookie, '/session', { method: 'DELETE', headers: { origin } })
     expect(out.status).toBe(204)
-    expect(out.headers.get('set-cookie')).toMatch(/^pinery_session=; Max-Age=0/)
+    expect(out.headers.get('set-cookie')).toMatch(/^pinery_session_[A-Za-z0-9_-]{8}=; Max-Age=0/)
     expect((await withCookie(cookie, '/pins')).status).toBe(401)
     // The token itself still works elsewhere.
     expect((await svc.request('/pins', { user: 'alice' })).status).toBe(200)
@@ -317,12 +317,13 @@ describe('behind a proxy that ends TLS', () => {
     // Signing out over https clears it with the same attributes.
     const out = await withCookie(cookie, '/session', { method: 'DELETE', headers: { origin: `https://${host()}` } })
     expect(out.status).toBe(204)
-    expect(out.headers.get('set-cookie')).toMatch(/^(__Host-)?pinery_session=; Max-Age=0; .*; Secure/)
+    expect(out.headers.get('set-cookie')).toMatch(/^(__Host-)?pinery_session_[A-Za-z0-9_-]{8}=; Max-Age=0; .*; Secure/)
   })
 
   it('names an https session\'s cookie __Host-, so a sibling site cannot set its own over it', async () => {
     const { setCookie, cookie } = await signInOverHttps()
-    expect(setCookie).toMatch(/^__Host-pinery_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Secure$/)
+    expect(setCookie)
+      .toMatch(/^__Host-pinery_session_[A-Za-z0-9_-]{8}=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Secure$/)
     // An attacker signs in with their own token and plants that session as a plain pinery_session
     // cookie (Domain=<parent>; Path=/content from a sibling subdomain): the browser sends it first.
     const theirs = (await signInOverHttps(svc.tokens.admin)).cookie.replace(/^[^=]+=/, 'pinery_session=')

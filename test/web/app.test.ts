@@ -69,7 +69,7 @@ describe('signing in', () => {
     expect(stored).toMatch(/^\{"pinery\.sessionKey":"[A-Za-z0-9_-]{43}"\}\{\}$/)
     expect(stored).not.toContain(svc.tokens.alice)
     expect(page.url()).not.toContain(svc.tokens.alice)
-    const cookie = (await context.cookies()).find(c => c.name === 'pinery_session')
+    const cookie = (await context.cookies()).find(c => c.name.startsWith('pinery_session_'))
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' })
     // Administration is for admin tokens only.
     expect(await page.getByRole('link', { name: 'Administration' }).isVisible()).toBe(false)

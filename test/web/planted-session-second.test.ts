@@ -4,7 +4,10 @@
  * session, signed in from curl) under longer paths (/pins, /content, …): the browser then sends both.
  * Before, Pinery refused every request carrying the name twice, so the person was signed out for as long
  * as the planted cookies lived. Now the page's session key names its own cookie, and only that one counts;
- * a request without a key still cannot say which is the person's and is refused.
+ * a request without a key still cannot say which is the person's and is refused. The page's links, image
+ * preview and event stream carry the key as `session_key` (before: 401 while a cookie covered their path),
+ * and each session's cookie has a name of its own, so one planted under Path=/ no longer replaces the
+ * person's (before: they were signed out).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -15,6 +18,8 @@ import { otherSite, pinNames, signIn, uploadThroughPage, useWebApp } from '../fi
 declare const localStorage: Storage
 
 const web = useWebApp({ users: ['alice', 'mallory'] })
+// A CID no peer has: its pin stays in flight while the test looks.
+const UNREACHABLE = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
 // Every path the page asks by cookie; "/" would overwrite the person's cookie instead of adding one.
 const PATHS = ['/session', '/pins', '/content', '/ipfs', '/events', '/usage', '/tokens', '/webhooks', '/health']
 let attacker: Awaited<ReturnType<typeof otherSite>>
@@ -29,7 +34,10 @@ beforeAll(async () => {
   expect((await svc.call('POST', '/pins', 'mallory', { cid: 'bafkqaaa', name: 'moved: sign in at evil.example' }))
     .status).toBe(202)
   attacker = await otherSite((req, out) => {
-    const cookies = req.url === '/over' ? [`${planted}; Path=/`] : PATHS.map(path => `${planted}; Path=${path}`)
+    // Under Path=/: her session's own cookie name, and the bare name (the person's, which she cannot read).
+    const cookies = req.url === '/over'
+      ? [`${planted}; Path=/`, `pinery_session=${planted.split('=')[1] ?? ''}; Path=/`]
+      : PATHS.map(path => `${planted}; Path=${path}`)
     out.writeHead(200, { 'content-type': 'text/html', 'set-cookie': cookies })
     out.end('<!doctype html><title>free cat pictures</title>')
   })
@@ -48,8 +56,10 @@ describe('a second session cookie planted from another port', () => {
       const tab = await context.newPage()
       await tab.goto(attackerUrl)
       await tab.close()
-      const sessions = (await context.cookies(`${web.svc.url}/pins`)).filter(c => c.name === 'pinery_session')
+      const sessions = (await context.cookies(`${web.svc.url}/pins`)).filter(c => c.name.startsWith('pinery_session'))
       expect(sessions.length).toBe(2)
+      const answers: Array<[string, number]> = []
+      page.on('response', res => { answers.push([new URL(res.url()).pathname, res.status()]) })
 
       // Old code: the reload's GET /session answered 401 ("several cookies"), and the page asked to sign in.
       await page.reload()
@@ -64,11 +74,25 @@ describe('a second session cookie planted from another port', () => {
         .toBe('notes of the person at the keyboard')
       expect(await pinNames(web.svc, 'alice')).toContain('notes.txt')
       expect(await pinNames(web.svc, 'mallory')).toEqual(['moved: sign in at evil.example'])
+      // Its links as the browser follows them (cookies, none of the page's headers): Open, Download, Download
+      // CAR (old page: 401 each, a cookie of mallory's covers /ipfs).
+      const links = await page.locator('.detail a.button[href^="/ipfs/"]')
+        .evaluateAll(as => as.map(a => a.getAttribute('href') ?? ''))
+      expect(links.length).toBe(3)
+      const followed = await page.evaluate(async (urls: string[]) => await Promise.all(urls.map(async u =>
+        (await fetch(u, { cache: 'no-store' })).status)), links)
+      expect(followed).toEqual([200, 200, 200])
+
+      // A pin in flight: the pins page follows it by the event stream (old page: 401, a cookie covers /events).
+      expect((await web.svc.call('POST', '/pins', 'alice', { cid: UNREACHABLE, name: 'far away' })).status).toBe(202)
 
       // The pins page lists the person's pins, not the planted session's.
       await page.goto(`${web.svc.url}/#/pins`)
       await page.locator('td.name').filter({ hasText: 'notes.txt' }).waitFor()
       expect(await page.locator('td.name').allTextContents()).not.toContain('moved: sign in at evil.example')
+      await expect.poll(() => answers.filter(([path]) => path === '/events').map(([, status]) => status)[0])
+        .toBe(200)
+      expect(answers.filter(([path, status]) => status === 401 && path.startsWith('/ipfs'))).toEqual([])
 
       // Without the key the two cannot be told apart: refused, read or change.
       const keyless = await page.evaluate(async () => [
@@ -85,22 +109,33 @@ describe('a second session cookie planted from another port', () => {
     }
   })
 
-  it('once it overwrites the person\'s cookie, the page asks them to sign in: the planted pins are never shown',
+  it('under Path=/ does not replace the person\'s cookie: they stay signed in and never see the planted pins',
     async () => {
       const { context, page } = await web.open()
       try {
         await signIn(page, web.svc.tokens.alice as string)
         const tab = await context.newPage()
-        await tab.goto(`${attackerUrl}over`) // same name, host and path: replaces the person's cookie
+        await tab.goto(`${attackerUrl}over`) // Path=/: under the one name of old it replaced the person's
         await tab.close()
-        // Old code: the page's GET /pins (a read, with the person's key) answered with mallory's pins.
+        expect((await context.cookies(web.svc.url)).filter(c => c.name.startsWith('pinery_session')).length).toBe(3)
+        // Old code: the page's GET /pins (with the person's key) answered 401, and it asked to sign in again.
         await page.goto(`${web.svc.url}/#/add`)
         await page.goto(`${web.svc.url}/#/pins`)
         await Promise.race([page.getByLabel('Access token').waitFor(), page.locator('td.name').first().waitFor()])
-        expect(await page.getByLabel('Access token').isVisible()).toBe(true)
-        expect(await page.getByText('moved: sign in at evil.example').count()).toBe(0)
-        await signIn(page, web.svc.tokens.alice as string)
+        expect(await page.getByLabel('Access token').isVisible()).toBe(false)
         expect(await page.locator('#who-name').textContent()).toBe('alice · pins:write token')
+        expect(await page.getByText('moved: sign in at evil.example').count()).toBe(0)
+        // A change as the page makes it (its key, its cookies) lands in the person's account.
+        const status = await page.evaluate(async () => (await fetch('/pins', {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json', 'pinery-session-key': localStorage.getItem('pinery.sessionKey') ?? ''
+          },
+          body: JSON.stringify({ cid: 'bafkqaaa', name: 'meant-for-alice' })
+        })).status)
+        expect(status).toBe(202)
+        expect(await pinNames(web.svc, 'alice')).toContain('meant-for-alice')
+        expect(await pinNames(web.svc, 'mallory')).not.toContain('meant-for-alice')
       } finally {
         await context.close()
       }

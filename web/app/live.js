@@ -1,7 +1,7 @@
 // Live progress of pins that are queued or pinning: the server's event stream
 // (GET /events, Server-Sent Events, with the session cookie), and polling of
 // the JSON API about once a second where the stream cannot be had.
-import { api, query } from './api.js'
+import { api, keyed, query } from './api.js'
 
 const POLL_MS = 1000
 const MAX_LIST = 1000
@@ -15,7 +15,7 @@ export function watchPins (ids, onUpdate) {
   const watching = new Set(ids)
   if (watching.size === 0 || typeof EventSource !== 'function') return pollPins(watching, onUpdate)
   let stopPolling = null
-  const source = new EventSource('/events')
+  const source = new EventSource(keyed('/events'))
   const stop = () => { source.close(); if (stopPolling != null) stopPolling() }
   const onEvent = (evt) => {
     const event = JSON.parse(evt.data)

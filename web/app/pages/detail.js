@@ -1,7 +1,7 @@
 // One pin: every PinStatus field, delegates to copy, the kubo command,
 // replace, delete, retry a failed one, and its content through /ipfs/ (a
 // file preview or download, a directory's listing, the CAR).
-import { api, withKey } from '../api.js'
+import { api, keyed, withKey } from '../api.js'
 import { bytes, cleanName, copyButton, field, h, message, onSubmit, page, replace, shellQuote, shownName, unsafeName, when } from '../dom.js'
 import { watchPins } from '../live.js'
 import { inFlight, progressOf, recalled, remember, statusBadge } from '../pin-view.js'
@@ -31,8 +31,8 @@ async function contentView (p, path) {
   const res = await fetch(url, { method: 'HEAD', headers: withKey(), credentials: 'same-origin' })
   if (!res.ok) { box.append(message(`The content cannot be read (${res.status}).`, 'info')); return box }
   const links = h('p', { class: 'actions' },
-    h('a', { href: url, class: 'button', target: '_blank', rel: 'noopener' }, path === '' ? 'Open' : 'Open file'),
-    h('a', { href: `${url}?format=car`, class: 'button', download: `${cid}.car` }, 'Download CAR'))
+    h('a', { href: keyed(url), class: 'button', target: '_blank', rel: 'noopener' }, path === '' ? 'Open' : 'Open file'),
+    h('a', { href: keyed(`${url}?format=car`), class: 'button', download: `${cid}.car` }, 'Download CAR'))
   if ((res.headers.get('etag') ?? '').endsWith('.dir"')) {
     const listing = await (await fetch(url, { headers: withKey(), credentials: 'same-origin' })).json()
     links.firstChild.textContent = 'Open listing (JSON)'
@@ -47,9 +47,9 @@ async function contentView (p, path) {
   }
   const type = res.headers.get('content-type') ?? ''
   const size = Number(res.headers.get('content-length'))
-  links.insertBefore(h('a', { href: url, class: 'button', download: path.split('/').pop() || cid }, 'Download'), links.children[1])
+  links.insertBefore(h('a', { href: keyed(url), class: 'button', download: path.split('/').pop() || cid }, 'Download'), links.children[1])
   box.append(h('p', {}, `${type.split(';')[0]}, ${bytes(size)}`), links)
-  if (type.startsWith('image/')) box.append(h('img', { src: url, alt: `preview of ${path || cid}`, class: 'preview' }))
+  if (type.startsWith('image/')) box.append(h('img', { src: keyed(url), alt: `preview of ${path || cid}`, class: 'preview' }))
   else if (size === 0) box.append(h('p', { class: 'muted' }, 'The file is empty.'))
   else if (TEXT.test(type)) {
     const headers = size > PREVIEW_BYTES ? { range: `bytes=0-${PREVIEW_BYTES - 1}` } : {}
@@ -90,6 +90,17 @@ function changeCard (ctx) {
     } catch (err) { error.append(message(explain(err))) }
   }
   onSubmit(replaceForm, () => resubmit(cid.value.trim()))
+  // Renaming is a replace with the same CID and the new name (the API has no other way): without this a person
+  // who mistyped a name had only Delete and pin again, or a Replace whose hint says it keeps the name.
+  const newName = h('input', { type: 'text', name: 'name', maxlength: 255, spellcheck: 'false' })
+  const renameForm = h('form', { class: 'inline' },
+    field('Name', newName, 'Renaming keeps the content pinned; the pin gets a new request ID. Empty: no name.'),
+    h('button', { type: 'submit' }, 'Rename'))
+  onSubmit(renameForm, async () => {
+    const wanted = newName.value.trim()
+    if (wanted === (p.pin.name ?? '')) { replace(error, message('That is its name already.', 'info')); return }
+    await resubmit(p.pin.cid, wanted)
+  })
   const del = h('button', {
     type: 'button',
     class: 'danger',
@@ -121,7 +132,7 @@ function changeCard (ctx) {
     }, 'Remove them from the name')))
   const hint = `One per line, each ending /p2p/<peer ID>; Replace, Retry and Restart pin with these. ${DIAL_ALLOW_NOTE}`
   const card = h('section', { class: 'card', 'aria-labelledby': 'actions-title' },
-    h('h2', { id: 'actions-title' }, 'Change'), unsafe, field('Origins', origins, hint), replaceForm, h('p', { class: 'actions' }, retry, del), error)
+    h('h2', { id: 'actions-title' }, 'Change'), unsafe, renameForm, field('Origins', origins, hint), replaceForm, h('p', { class: 'actions' }, retry, del), error)
   return {
     card,
     show (next) {
@@ -130,6 +141,8 @@ function changeCard (ctx) {
         const given = next.pin.origins ?? []
         origins.value = given.join('\n')
         origins.rows = Math.min(8, 2 + 2 * given.length)
+        // A name from before the name rule comes without what a new name may not hold (else Rename answers 400).
+        newName.value = next.pin.name == null ? '' : unsafeName(next.pin.name) ? cleanName(next.pin.name) : next.pin.name
       }
       p = next
       unsafe.hidden = !unsafeName(p.pin.name)
