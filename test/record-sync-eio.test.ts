@@ -27,7 +27,9 @@ describe('a failed record sync', () => {
     expect((await post('before')).status).toBe(202)
     await power.failSyncOnce('datastore/')
     const failed = await post('failed')
-    const failure = { status: failed.status, body: await failed.json() as { error: { reason: string, details: string } } }
+    const failure = {
+      status: failed.status, body: await failed.json() as { error: { reason: string, details: string } }
+    }
     // The reopen takes a moment; then the service either exits or answers again.
     const exited = once(server.child, 'exit').then(([code]) => code as number | null)
     const outcome = await Promise.race([exited, new Promise(resolve => setTimeout(() => { resolve('running') }, 5000))])
