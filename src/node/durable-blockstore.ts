@@ -155,7 +155,8 @@ export class DurableFsBlockstore extends FsBlockstore {
     const temp = `${path}.${this.tempNonce}${(this.tempCount++).toString(36)}.tmp`
     try {
       options?.signal?.throwIfAborted()
-      await this.dirs.enter(dirname(path))
+      const entering = this.dirs.enter(dirname(path))
+      if (entering != null) await entering
       try {
         await this.putIn(path, temp, val)
       } finally {
@@ -236,7 +237,8 @@ export class DurableFsBlockstore extends FsBlockstore {
       do {
         this.again = false
         // A shard directory made again after a failed fsync of its parent is so before the parent's next one.
-        await this.dirs.repaired()
+        const repairing = this.dirs.repaired()
+        if (repairing != null) await repairing
         const files = [...this.dirtyFiles]
         const round = this.dirs.take()
         this.dirtyFiles.clear()

@@ -24,16 +24,20 @@ export interface DirRound {
 export interface ShardDirs {
   /**
    * Before a put in `dir`: waits for its repair, if any, then makes it if this process has not seen it yet, and
-   * counts the put as in flight there until `leave(dir)` (a repair waits for none to be).
+   * counts the put as in flight there until `leave(dir)` (a repair waits for none to be). Undefined when done at
+   * once (a known directory, the usual case): no promise per put.
    */
-  enter(dir: string): Promise<void>
+  enter(dir: string): Promise<void> | undefined
   leave(dir: string): void
   /** `dir` is gone (a put found no directory): made again by the next put. */
   forget(dir: string): void
   /** A change in `dir` (a new entry or a removed one) waits for its next fsync. */
   touch(dir: string): void
-  /** Waits for every repair started so far; throws if one failed (its directory's entry is still in doubt). */
-  repaired(): Promise<void>
+  /**
+   * Waits for every repair started so far; throws if one failed (its directory's entry is still in doubt).
+   * Undefined when there is none (the usual case).
+   */
+  repaired(): Promise<void> | undefined
   /** The directories to fsync now (they are no longer waiting). */
   take(): DirRound
   /** The round's fsyncs all succeeded: the entries they covered are durable. */
@@ -45,6 +49,8 @@ export interface ShardDirs {
    */
   failed(round: DirRound, failed: ReadonlySet<string>, removed: () => Promise<void>): Set<string>
 }
+
+const NONE: ReadonlyMap<string, object> = new Map()
 
 /** Creates the set for a store whose shard directories are made with `mode`, renamed aside with `nonce`. */
 export function createShardDirs (nonce: string, mode = 0o700): ShardDirs {
@@ -87,33 +93,41 @@ export function createShardDirs (nonce: string, mode = 0o700): ShardDirs {
     idle.delete(dir)
   }
 
+  const enterLater = async (dir: string): Promise<void> => {
+    for (let r = repairs.get(dir); r != null; r = repairs.get(dir)) await r.catch(() => {})
+    if (doubtful.has(dir)) await repair(dir, noRemovals)
+    inFlight.set(dir, (inFlight.get(dir) ?? 0) + 1)
+    if (known.has(dir)) return
+    try {
+      const made = await mkdir(dir, { recursive: true, mode })
+      // The new directory's own entry lives in its parent.
+      if (made != null) fresh.set(dir, {})
+      known.add(dir)
+      dirty.add(dirname(dir))
+    } catch (err) {
+      leave(dir)
+      throw err
+    }
+  }
+
   return {
-    async enter (dir) {
-      for (let r = repairs.get(dir); r != null; r = repairs.get(dir)) await r.catch(() => {})
-      if (doubtful.has(dir)) await repair(dir, noRemovals)
+    enter (dir) {
+      if (!known.has(dir) || repairs.size > 0 || doubtful.size > 0) return enterLater(dir)
       inFlight.set(dir, (inFlight.get(dir) ?? 0) + 1)
-      if (known.has(dir)) return
-      try {
-        const made = await mkdir(dir, { recursive: true, mode })
-        // The new directory's own entry lives in its parent.
-        if (made != null) fresh.set(dir, {})
-        known.add(dir)
-        dirty.add(dirname(dir))
-      } catch (err) {
-        leave(dir)
-        throw err
-      }
+      return undefined
     },
     leave,
     forget (dir) { known.delete(dir) },
     touch (dir) { dirty.add(dir) },
-    async repaired () {
-      for (const dir of doubtful) void repair(dir, noRemovals)
-      await Promise.all([...repairs.values()])
+    repaired () {
+      if (repairs.size === 0 && doubtful.size === 0) return undefined
+      for (const dir of doubtful) void repair(dir, noRemovals).catch(() => {})
+      return Promise.all([...repairs.values()]).then(() => {})
     },
     take () {
       const dirs = [...dirty]
       dirty.clear()
+      if (fresh.size === 0) return { dirs, fresh: NONE }
       const covered = new Set(dirs)
       return { dirs, fresh: new Map([...fresh].filter(([dir]) => covered.has(dirname(dir)))) }
     },
