@@ -10,7 +10,7 @@ import { access } from 'node:fs/promises'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { blocksOf, fileDag } from './fixtures/content.js'
 import { startOrigin, type Origin } from './fixtures/origin.js'
-import { powerCutCases } from './fixtures/power-cut.js'
+import { powerCutCases, type PowerCut } from './fixtures/power-cut.js'
 import { CLI, run, serverEnv } from './fixtures/process.js'
 import { waitFor } from './fixtures/service.js'
 
@@ -25,7 +25,11 @@ describe('power cut after a failed block sync', () => {
   afterAll(async () => { await origin.stop() })
   afterEach(cases.cleanup)
 
-  it('pins over a block file whose fsync failed only once it is written again', async () => {
+  /**
+   * Pins a DAG of ten leaves and a root twice with `fail` armed once the service runs, then cuts the power: what
+   * each request said before and after, whether the DAG reads whole, and `pinery verify`'s exit code.
+   */
+  async function pinTwiceThroughCut (fail: (power: PowerCut) => Promise<void>): Promise<unknown> {
     const { dataDir, power, start, kill } = await cases.open()
     // Ten leaves and a root: fewer new blocks than make a syncfs, so each block file is fsynced.
     const bytes = randomBytes(10 * 256 * 1024 - 1000)
@@ -33,7 +37,7 @@ describe('power cut after a failed block sync', () => {
     for (const b of all) await origin.node.helia.blockstore.put(b.cid, b.bytes)
     const root = all[0]?.cid.toString() as string
     let server = await start({ ...serverEnv(dataDir, TOKEN), ...power.env })
-    await power.failSyncOnce('blocks/')
+    await fail(power)
     const settled = async (requestid: string): Promise<string> => await waitFor(async () => {
       const s = await (await fetch(`${server.url}/pins/${requestid}`, { headers })).json() as { status: string }
       return s.status === 'pinned' || s.status === 'failed' ? s.status : undefined
@@ -62,9 +66,19 @@ describe('power cut after a failed block sync', () => {
     const whole = read.status === 200 && Buffer.from(await read.arrayBuffer()).equals(bytes)
     await kill()
     const verify = await run(CLI, ['verify'], { PINERY_DATA_DIR: dataDir })
+    return { before, after, whole, verify: verify.code }
+  }
+  const survived = { before: ['pinned', 'pinned'], after: ['pinned', 'pinned'], whole: true, verify: 0 }
+
+  it('pins over a block file whose fsync failed only once it is written again', async () => {
     // The failed sync cost the first request its blocks, which it fetched again: both end pinned, and whole.
-    expect({ before, after, whole, verify: verify.code })
-      .toEqual({ before: ['pinned', 'pinned'], after: ['pinned', 'pinned'], whole: true, verify: 0 })
+    expect(await pinTwiceThroughCut(async power => { await power.failSyncOnce('blocks/') })).toEqual(survived)
+  })
+  it('pins in new shard directories whose parent\'s fsync failed only once their entries are made again', async () => {
+    // The fsync of blocks/ that should make the new shard directories' entries durable fails; the next one
+    // "succeeds" without writing them (errseq), so the directories must be made again before it.
+    expect(await pinTwiceThroughCut(async power => { await power.failSyncOnce('blocks', { directory: true }) }))
+      .toEqual(survived)
   })
   it('answers an upload whose block sync failed 507, and keeps the one sent again whole', async () => {
     const { dataDir, power, start, kill } = await cases.open()

@@ -21,12 +21,15 @@ describe('a failed record sync', () => {
   it('is not answered from memory that lacks a write stored after all', async () => {
     const { dataDir, power, start, kill } = await cases.open()
     let server = await start({ ...serverEnv(dataDir, TOKEN), ...power.env })
-    const post = async (name: string): Promise<number> => (await fetch(`${server.url}/pins`, {
+    const post = async (name: string): Promise<Response> => await fetch(`${server.url}/pins`, {
       method: 'POST', headers, body: JSON.stringify({ cid: 'bafkqaaa', name })
-    })).status
-    expect(await post('before')).toBe(202)
+    })
+    expect((await post('before')).status).toBe(202)
     await power.failSyncOnce('datastore/')
-    expect(await post('failed')).toBe(507)
+    const failed = await post('failed')
+    const failure = {
+      status: failed.status, body: await failed.json() as { error: { reason: string, details: string } }
+    }
     // The reopen takes a moment; then the service either exits or answers again.
     const exited = once(server.child, 'exit').then(([code]) => code as number | null)
     const outcome = await Promise.race([exited, new Promise(resolve => setTimeout(() => { resolve('running') }, 5000))])
@@ -36,8 +39,13 @@ describe('a failed record sync', () => {
     const recounted = await recountUsage(dataDir)
     server = await start(serverEnv(dataDir, TOKEN))
     const after = await askedUsage(server.url, TOKEN)
+    const listed = await (await fetch(`${server.url}/pins?name=failed`, { headers })).json() as { count: number }
     await kill()
     expect({ outcome, answered, after }).toEqual({ outcome: 70, answered: undefined, after: recounted })
+    // The request answered 507 exists after the restart: the answer said only a re-list can tell.
+    expect({ status: failure.status, reason: failure.body.error.reason, listed: listed.count })
+      .toEqual({ status: 507, reason: 'INSUFFICIENT_STORAGE', listed: 1 })
+    expect(failure.body.error.details).toMatch(/may or may not have been stored.*list your pins/)
     expect(recounted.get('admin')?.pins.pinned).toBeGreaterThanOrEqual(1)
   })
 })

@@ -49,6 +49,16 @@ function storageFailed (err: unknown): boolean {
     e.code === 'LEVEL_DATABASE_NOT_OPEN' || /\bStorageFailedError\b/.test(e.message ?? ''))
 }
 
+/**
+ * A failed write's 507 cannot say it was not stored: a record write whose fsync failed is whole in LevelDB's
+ * log and may be there after the reopen or a restart (src/node/write-guard.ts; the service then exits 70 and
+ * starts again from the records), as a write cut off by a crash between it and its answer may be. Only a
+ * re-list tells (test/record-sync-eio.test.ts).
+ */
+const WRITE_507 = 'the service\'s disk is full or failing, and the request may or may not have been stored ' +
+  '(the service may restart to recover): list your pins (GET /pins) to see before sending it again'
+const READ_507 = 'the service\'s disk is full or failing; try again later'
+
 // body-parser marks its errors with a `type`.
 const BODY_PARSER: Record<string, { status: number, reason: string, details: string }> = {
   'entity.parse.failed': { status: 400, reason: 'BAD_REQUEST', details: 'the body is not valid JSON' },
@@ -86,8 +96,8 @@ export function errorHandler (logger: Logger): ErrorRequestHandler {
     }
     if (storageFailed(err)) {
       requestLogger(res, logger).error({ err, method: req.method, path: req.path }, 'storage failed')
-      const details = 'the service could not store the request (its disk is full or failing); try again later'
-      sendFailure(res, 507, 'INSUFFICIENT_STORAGE', details)
+      const reading = req.method === 'GET' || req.method === 'HEAD'
+      sendFailure(res, 507, 'INSUFFICIENT_STORAGE', reading ? READ_507 : WRITE_507)
       return
     }
     // Through the request's logger, so the line carries the request id the client was given.

@@ -30,10 +30,9 @@
  * buffered copy into fresh page-cache pages was half of a 1 GiB pin's file
  * system CPU here (RESULTS.md, round six).
  */
-import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
-import { mkdir, readFile, rm } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { NextToLast, type ShardingStrategy } from 'blockstore-fs/sharding'
@@ -42,9 +41,12 @@ import { blockSize } from './block-bytes.js'
 import { createDirectWriter, type DirectWriter } from './direct-write.js'
 import { fsCall } from './fs-call.js'
 import { fsyncPath, holdsExactly, readInto, writeNewFile, type Bytes } from './block-files.js'
+import { createShardDirs, type DirRound, type ShardDirs } from './shard-dirs.js'
 import { spreadSubdirectories } from './spread-dirs.js'
+import { syncAtStart } from './start-sync.js'
 import { createSyncHelper, type SyncHelper } from './sync-helper.js'
 import { createUntrustedFiles, type UntrustedFiles } from './untrusted-files.js'
+import type { Logger } from '../logger.js'
 import type { CID } from 'multiformats/cid'
 
 /** From this many new blocks on, one syncfs is cheaper than an fsync each. */
@@ -68,12 +70,15 @@ const EARLY_SYNC_FILES = 256
  */
 const KEPT_OPEN_MAX = SYNCFS_AFTER_FILES
 
+/** Where the store tells what it could not make durable. */
+export interface DurableFsBlockstoreComponents {
+  logger?: Pick<Logger, 'error' | 'warn'>
+}
+
 /** A blockstore-fs whose puts are fsynced, with a barrier for directory entries. */
 export class DurableFsBlockstore extends FsBlockstore {
   // blockstore-fs's default layout, kept here too: its own copy is private.
   private readonly sharding: ShardingStrategy
-  private readonly knownDirs = new Set<string>()
-  private readonly dirtyDirs = new Set<string>()
   /** Files put since the last sync, each with its descriptor when still open (see KEPT_OPEN_MAX). */
   private readonly dirtyFiles = new Map<string, number | undefined>()
   private keptOpen = 0
@@ -81,6 +86,8 @@ export class DurableFsBlockstore extends FsBlockstore {
   private again = false
   private earlySyncAt = EARLY_SYNC_FILES
   private readonly tempNonce = randomBytes(4).toString('hex')
+  // Known shard directories (blockstore-fs's mkdir per block saved), those waiting for an fsync, repairs.
+  private readonly dirs: ShardDirs = createShardDirs(this.tempNonce)
   private tempCount = 0
   // Large blocks around the page cache (direct-write.ts for why and the measurement).
   private readonly direct: DirectWriter = createDirectWriter()
@@ -89,7 +96,7 @@ export class DurableFsBlockstore extends FsBlockstore {
   // Files a failed sync covered: never synced again, removed (untrusted-files.ts for why).
   private readonly untrusted: UntrustedFiles = createUntrustedFiles()
 
-  constructor (location: string) {
+  constructor (location: string, private readonly components: DurableFsBlockstoreComponents = {}) {
     const sharding = new NextToLast()
     super(location, { shardingStrategy: sharding })
     this.sharding = sharding
@@ -99,28 +106,18 @@ export class DurableFsBlockstore extends FsBlockstore {
     await super.open()
     // Shard directories made from now on go to block groups of their own (spread-dirs.ts for why).
     await spreadSubdirectories(this.path)
-    await this.syncEarlier()
+    // What an earlier process left unsynced, made durable before anything is fetched or served (start-sync.ts).
+    await syncAtStart(this.path, this.syncHelper, this.components.logger)
   }
 
-  /**
-   * Makes durable what an earlier process left behind, before anything is fetched or served. A process
-   * killed before its sync() leaves block files (and shard directory entries) only in the page cache, and
-   * a fetch trusts a stored block that hashes right without writing it again, so the sync its pin waits
-   * for would not cover them: a power cut after `pinned` then took them (test/power-cut-blocks.test.ts).
-   * One syncfs covers them all, and the `blocks` directory's own entry on the first start; where there is
-   * none, sync(2). The directory's parent is fsynced as well (its entry, on file systems that order
-   * nothing). Costs what is dirty on the file system at start: nothing after a clean stop.
-   */
-  private async syncEarlier (): Promise<void> {
-    if (!await this.syncHelper.syncfs(this.path)) {
-      await new Promise(resolve => { execFile('sync', err => { resolve(err) }) })
-    }
-    await fsyncPath(dirname(this.path))
+  /** The block file of `key`. */
+  private pathOf (key: CID): string {
+    const { dir, file } = this.sharding.encode(key)
+    return join(this.path, dir, file)
   }
 
   override async * get (key: CID, options?: { signal?: AbortSignal }): AsyncGenerator<Uint8Array> {
-    const { dir, file } = this.sharding.encode(key)
-    const path = join(this.path, dir, file)
+    const path = this.pathOf(key)
     let bytes: Uint8Array
     try {
       options?.signal?.throwIfAborted()
@@ -139,14 +136,12 @@ export class DurableFsBlockstore extends FsBlockstore {
    * thread pool, and an Error per missing block) took ~2 s and this ~0.2 s.
    */
   hasSync (key: CID): boolean {
-    const { dir, file } = this.sharding.encode(key)
-    return fs.existsSync(join(this.path, dir, file))
+    return fs.existsSync(this.pathOf(key))
   }
 
   override async has (key: CID, options?: { signal?: AbortSignal }): Promise<boolean> {
     options?.signal?.throwIfAborted()
-    const { dir, file } = this.sharding.encode(key)
-    const path = join(this.path, dir, file)
+    const path = this.pathOf(key)
     if (this.untrusted.has(path)) return false
     // One access(2) through the callback API: blockstore-fs's has() adds a promise-based call and a
     // signal race per block, measured at ~3× the main-thread cost of the system call itself.
@@ -154,58 +149,67 @@ export class DurableFsBlockstore extends FsBlockstore {
   }
 
   override async put (key: CID, val: Bytes, options?: { signal?: AbortSignal }): Promise<CID> {
-    const { dir, file } = this.sharding.encode(key)
-    const path = join(this.path, dir, file)
+    const path = this.pathOf(key)
     // Unique within this process (the data dir is locked to one); the nonce keeps apart temp files
     // an earlier process left behind.
     const temp = `${path}.${this.tempNonce}${(this.tempCount++).toString(36)}.tmp`
     try {
       options?.signal?.throwIfAborted()
-      await this.ensureDir(dirname(path))
-      const pieces = val instanceof Uint8Array ? [val] : Array.isArray(val) ? val as Uint8Array[] : undefined
-      // A direct write closes its file (its fsync at sync() opens it again: one per large block); the
-      // buffered path keeps the descriptor for the fsync, which small blocks' pins are dominated by.
-      const direct = pieces != null && await this.direct.write(temp, pieces, blockSize(pieces))
-      const keep = !direct && this.keptOpen < KEPT_OPEN_MAX
-      if (keep) this.keptOpen++
-      const fd = direct
-        ? undefined
-        : await writeNewFile(temp, val, keep).catch(err => { if (keep) this.keptOpen--; throw err })
-      // A block already stored byte for byte stays as it is: renaming this put's file over it would replace a
-      // file another pin may have made durable (and been answered for) with one not synced yet, which a failed
-      // sync would then remove (review14). One failed open per put when the path is free, the usual case.
-      if (pieces != null && !this.untrusted.has(path) && await holdsExactly(path, pieces)) {
-        if (fd != null) void this.closeKept(fd)
-        await rm(temp, { force: true })
-        return key
-      }
-      // Not over a file a failed sync covered while it is being removed (its removal would take the new one).
-      const removing = this.untrusted.claim(path)
-      if (removing != null) await removing
+      const entering = this.dirs.enter(dirname(path))
+      if (entering != null) await entering
       try {
-        await fsCall(cb => { fs.rename(temp, path, cb) })
-        this.untrusted.renamed(path, true)
-      } catch (err) {
-        this.untrusted.renamed(path, false)
-        if (fd != null) void this.closeKept(fd)
-        throw err
-      }
-      // The same block put twice since the last sync: the newer file is the one at the path.
-      const older = this.dirtyFiles.get(path)
-      if (older != null) void this.closeKept(older)
-      this.dirtyFiles.set(path, fd)
-      this.dirtyDirs.add(dirname(path))
-      if (this.dirtyFiles.size >= this.earlySyncAt && this.syncing == null) {
-        // Failed, its files stay dirty for the next sync(), which every pin waits for; no retry per put.
-        this.sync().then(() => { this.earlySyncAt = EARLY_SYNC_FILES },
-          () => { this.earlySyncAt = this.dirtyFiles.size + EARLY_SYNC_FILES })
+        await this.putIn(path, temp, val)
+      } finally {
+        this.dirs.leave(dirname(path))
       }
       return key
     } catch (err) {
       // A shard directory removed behind our back is made again by the next put.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') this.knownDirs.delete(dirname(path))
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') this.dirs.forget(dirname(path))
       await rm(temp, { force: true }).catch(() => {})
       throw new PutFailedError(String(err))
+    }
+  }
+
+  /** put() once its shard directory exists: the block written to `temp`, then renamed to `path`. */
+  private async putIn (path: string, temp: string, val: Bytes): Promise<void> {
+    const pieces = val instanceof Uint8Array ? [val] : Array.isArray(val) ? val as Uint8Array[] : undefined
+    // A direct write closes its file (its fsync at sync() opens it again: one per large block); the
+    // buffered path keeps the descriptor for the fsync, which small blocks' pins are dominated by.
+    const direct = pieces != null && await this.direct.write(temp, pieces, blockSize(pieces))
+    const keep = !direct && this.keptOpen < KEPT_OPEN_MAX
+    if (keep) this.keptOpen++
+    const fd = direct
+      ? undefined
+      : await writeNewFile(temp, val, keep).catch(err => { if (keep) this.keptOpen--; throw err })
+    // A block already stored byte for byte stays as it is: renaming this put's file over it would replace a
+    // file another pin may have made durable (and been answered for) with one not synced yet, which a failed
+    // sync would then remove (review14). One failed open per put when the path is free, the usual case.
+    if (pieces != null && !this.untrusted.has(path) && await holdsExactly(path, pieces)) {
+      if (fd != null) void this.closeKept(fd)
+      await rm(temp, { force: true })
+      return
+    }
+    // Not over a file a failed sync covered while it is being removed (its removal would take the new one).
+    const removing = this.untrusted.claim(path)
+    if (removing != null) await removing
+    try {
+      await fsCall(cb => { fs.rename(temp, path, cb) })
+      this.untrusted.renamed(path, true)
+    } catch (err) {
+      this.untrusted.renamed(path, false)
+      if (fd != null) void this.closeKept(fd)
+      throw err
+    }
+    // The same block put twice since the last sync: the newer file is the one at the path.
+    const older = this.dirtyFiles.get(path)
+    if (older != null) void this.closeKept(older)
+    this.dirtyFiles.set(path, fd)
+    this.dirs.touch(dirname(path))
+    if (this.dirtyFiles.size >= this.earlySyncAt && this.syncing == null) {
+      // Failed, its files stay dirty for the next sync(), which every pin waits for; no retry per put.
+      this.sync().then(() => { this.earlySyncAt = EARLY_SYNC_FILES },
+        () => { this.earlySyncAt = this.dirtyFiles.size + EARLY_SYNC_FILES })
     }
   }
 
@@ -232,24 +236,29 @@ export class DurableFsBlockstore extends FsBlockstore {
     this.syncing = (async () => {
       do {
         this.again = false
+        // A shard directory made again after a failed fsync of its parent is so before the parent's next one.
+        const repairing = this.dirs.repaired()
+        if (repairing != null) await repairing
         const files = [...this.dirtyFiles]
-        const dirs = [...this.dirtyDirs]
+        const round = this.dirs.take()
         this.dirtyFiles.clear()
-        this.dirtyDirs.clear()
+        const failedDirs = new Set<string>()
         try {
           if (files.length < SYNCFS_AFTER_FILES || !await this.syncHelper.syncfs(this.path)) {
             const fsyncFile = async ([path, fd]: [string, number | undefined]): Promise<void> => {
               await (fd == null ? fsyncPath(path) : fsCall(cb => { fs.fsync(fd, cb) }))
             }
-            const fsyncs = [...files.map(fsyncFile), ...dirs.map(fsyncPath)]
+            const fsyncDir = async (dir: string): Promise<void> => {
+              await fsyncPath(dir).catch((err: unknown) => { failedDirs.add(dir); throw err })
+            }
+            const fsyncs = [...files.map(fsyncFile), ...round.dirs.map(fsyncDir)]
             // Every fsync ends before its descriptor is closed below.
             const failed = (await Promise.allSettled(fsyncs)).find(r => r.status === 'rejected')
             if (failed != null) throw failed.reason
           }
+          this.dirs.synced(round)
         } catch (err) {
-          // Not fsynced again (untrusted-files.ts); a file put again since is another file, with its own sync.
-          this.untrusted.distrust(files.map(([file]) => file).filter(file => !this.dirtyFiles.has(file)))
-          for (const dir of dirs) this.dirtyDirs.add(dir)
+          this.distrustAfter(files.map(([file]) => file), round, failedDirs)
           throw err
         } finally {
           await Promise.all(files.map(async ([, fd]) => { if (fd != null) await this.closeKept(fd) }))
@@ -261,6 +270,22 @@ export class DurableFsBlockstore extends FsBlockstore {
     } finally {
       this.syncing = undefined
     }
+  }
+
+  /**
+   * After a failed sync round: its `files` are not fsynced again (untrusted-files.ts; a file put again since is
+   * another file, with its own sync), nor are files put since whose entries were in a directory whose fsync
+   * failed, or in a shard directory whose entry was (shard-dirs.ts): each is removed and must be put again.
+   */
+  private distrustAfter (files: string[], round: DirRound, failedDirs: ReadonlySet<string>): void {
+    const lostDirs = this.dirs.failed(round, failedDirs, async () => { await this.untrusted.idle() })
+    const inLostDir = (file: string): boolean => failedDirs.has(dirname(file)) || lostDirs.has(dirname(file))
+    const since = [...this.dirtyFiles].filter(([file]) => inLostDir(file))
+    for (const [file, fd] of since) {
+      this.dirtyFiles.delete(file)
+      if (fd != null) void this.closeKept(fd)
+    }
+    this.untrusted.distrust([...files.filter(file => !this.dirtyFiles.has(file)), ...since.map(([file]) => file)])
   }
 
   override async close (): Promise<void> {
@@ -279,14 +304,6 @@ export class DurableFsBlockstore extends FsBlockstore {
     await new Promise(resolve => { fs.close(fd, resolve) })
   }
 
-  private async ensureDir (dir: string): Promise<void> {
-    if (this.knownDirs.has(dir)) return
-    await mkdir(dir, { recursive: true, mode: 0o700 })
-    this.knownDirs.add(dir)
-    // The new directory's own entry lives in its parent.
-    this.dirtyDirs.add(dirname(dir))
-  }
-
   /**
    * Reads a block into `target` when it fits (a view of `target` is returned), else into a new
    * buffer. For readers that stream many blocks (the gateway's CAR export): a new buffer per block
@@ -294,9 +311,8 @@ export class DurableFsBlockstore extends FsBlockstore {
    * FileHandle objects, for the same reason.
    */
   async getInto (key: CID, target: Uint8Array, options?: { signal?: AbortSignal }): Promise<Uint8Array> {
-    const { dir, file } = this.sharding.encode(key)
     options?.signal?.throwIfAborted()
-    const path = join(this.path, dir, file)
+    const path = this.pathOf(key)
     try {
       if (this.untrusted.has(path)) throw new Error('a failed sync covered it')
       return await readInto(path, target)

@@ -98,7 +98,7 @@ export async function openDatastore (dataDir: string, components: WriteGuardComp
 /** Opens both stores of `dataDir`, creating them when missing. */
 export async function openStores (dataDir: string, components: WriteGuardComponents = {}): Promise<Stores> {
   const datastore = await openDatastore(dataDir, components)
-  const blockstore = new DurableFsBlockstore(join(dataDir, 'blocks'))
+  const blockstore = new DurableFsBlockstore(join(dataDir, 'blocks'), { logger: components.logger })
   try {
     await blockstore.open()
     // blockstore-fs opens a plain file of that name too, and then every put fails: say so at start.

@@ -11,6 +11,8 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process'
 
 /** Runs syncfs of a path's file system; resolves false where it is not available or failed. */
 export interface SyncHelper {
+  /** Whether syncfs exists here at all (Linux): false means every request resolves false. */
+  readonly available: boolean
   syncfs(path: string): Promise<boolean>
   /** Ends the helper (pending requests resolve false). */
   close(): void
@@ -20,7 +22,7 @@ const SCRIPT = 'while IFS= read -r p; do if sync -f "$p"; then echo 0; else echo
 
 /** Starts the helper on Linux; elsewhere (no `sync -f`) every request resolves false. */
 export function createSyncHelper (): SyncHelper {
-  if (process.platform !== 'linux') return { syncfs: async () => false, close: () => {} }
+  if (process.platform !== 'linux') return { available: false, syncfs: async () => false, close: () => {} }
   let child: ChildProcess | undefined
   const waiting: Array<(ok: boolean) => void> = []
   let out = ''
@@ -60,6 +62,7 @@ export function createSyncHelper (): SyncHelper {
 
   child = start()
   return {
+    available: true,
     async syncfs (path) {
       // A path the line protocol cannot carry goes the old way.
       if (path.includes('\n')) {

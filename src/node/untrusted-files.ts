@@ -8,9 +8,7 @@
  * fails is counted, so that whoever relied on blocks since before the failure can tell (BlocksLostError).
  */
 import * as fs from 'node:fs'
-import { dirname } from 'node:path'
 import { fsCall } from './fs-call.js'
-import { fsyncPath } from './block-files.js'
 import { BlocksLostError } from '../errors.js'
 
 /** Files being removed after a failed sync, and the count of failed syncs. */
@@ -29,6 +27,8 @@ export interface UntrustedFiles {
    * removal of it is (it would take the new file); a promise only when the put must wait for one.
    */
   claim(path: string): Promise<void> | undefined
+  /** Resolves once every removal started so far has ended. */
+  idle(): Promise<void>
   /** The put's rename ended: if it failed over a file a failed sync covered meanwhile, that file goes now. */
   renamed(path: string, ok: boolean): void
   /**
@@ -48,14 +48,14 @@ export function createUntrustedFiles (): UntrustedFiles {
   let failures = 0
 
   function remove (paths: string[]): void {
+    // The removals are made durable by the store's next sync of their directories, which reports a failure (an
+    // fsync here that failed unseen would leave the next one to succeed over entries it never wrote: see
+    // shard-dirs.ts). Until then an entry may outlive a power cut, holding a torn block, which fetches hash and
+    // uploads compare before trusting.
     const done = (async () => {
       await Promise.all(paths.map(async path => {
         await fsCall(cb => { fs.unlink(path, cb) }).catch(() => {})
       }))
-      // The removals made durable where the disk allows (an entry left behind holds a torn block, which
-      // fetches hash and uploads compare before trusting).
-      const dirs = new Set(paths.map(p => dirname(p)))
-      await Promise.all([...dirs].map(async dir => { await fsyncPath(dir).catch(() => {}) }))
     })()
     for (const path of paths) removing.set(path, done)
     void done.finally(() => { for (const path of paths) if (removing.get(path) === done) removing.delete(path) })
@@ -63,6 +63,7 @@ export function createUntrustedFiles (): UntrustedFiles {
 
   return {
     get failures () { return failures },
+    idle: async () => { await Promise.all([...removing.values()]) },
     has: (path) => removing.has(path) || owed.has(path),
     distrust (paths) {
       failures++
