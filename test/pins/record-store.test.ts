@@ -43,7 +43,9 @@ function expectedKeys (records: PinRecord[]): string[] {
     return [
       `/pinery/own/${r.owner}/${pad(r.created)}`, `/pinery/req/${r.requestid}`, `/pinery/created/${pad(r.created)}`,
       ...[...refs].map(c => `/pinery/ref/${c}/${r.requestid}`),
-      ...(r.status === 'queued' || r.status === 'pinning' ? [`/pinery/pending/${pad(queuePlace(r))}/${r.requestid}`] : [])
+      ...(r.status === 'queued' || r.status === 'pinning'
+        ? [`/pinery/pending/${pad(queuePlace(r))}/${r.requestid}`]
+        : [])
     ]
   }).sort()
 }
