@@ -44,8 +44,9 @@ export interface PinLifecycle {
   /**
    * Moves a record (the caller's copy of it) to `to` when the transition is
    * allowed; returns the new record, or undefined when the record is gone or
-   * the move is not allowed. Only status, dagSize, failure, holds and upload ever
-   * change after creation, so the caller's copy is the record but for those.
+   * the move is not allowed. Only status, dagSize, failure, holds, upload and queuedAt ever
+   * change after creation (the last three only by being dropped as it settles), so the caller's
+   * copy is the record but for those.
    */
   transition(
     record: PinRecord, to: PinState, patch?: { dagSize?: number, failure?: string }
