@@ -4,7 +4,7 @@
  * releases the CIDs the request no longer references.
  */
 import { createKeyedMutex } from './keyed-mutex.js'
-import type { PinRecord, PinState } from './types.js'
+import { queuePlace, type PinRecord, type PinState } from './types.js'
 import type { RequestPins } from './request-pins.js'
 import type { PinIndex } from './query-index.js'
 import type { ExtraOp, RecordStore } from './record-store.js'
@@ -44,8 +44,9 @@ export interface PinLifecycle {
   /**
    * Moves a record (the caller's copy of it) to `to` when the transition is
    * allowed; returns the new record, or undefined when the record is gone or
-   * the move is not allowed. Only status, dagSize, failure, holds and upload ever
-   * change after creation, so the caller's copy is the record but for those.
+   * the move is not allowed. Only status, dagSize, failure, holds, upload and queuedAt ever
+   * change after creation (the last three only by being dropped as it settles), so the caller's
+   * copy is the record but for those.
    */
   transition(
     record: PinRecord, to: PinState, patch?: { dagSize?: number, failure?: string }
@@ -90,12 +91,14 @@ function released (before: PinRecord, after?: PinRecord): string[] {
  * `next`, the replacement of `old`, holding what `old` kept pinned until it settles (a pinned
  * replacement holds nothing): old's CID unless it failed, and what old held, each with its
  * dagSize when known, so the charge survives a rebuild of the index from the records; and old's upload.
+ * A replacement of a pending request takes over its place in the queue (stored: it outlives a restart).
  */
 export function holding (old: PinRecord, next: PinRecord): PinRecord {
   if (next.status === 'pinned') return next
+  const placed = old.status === 'queued' || old.status === 'pinning' ? { ...next, queuedAt: queuePlace(old) } : next
   // And the blocks of the CAR upload that made `old`, which may exist nowhere else: a replacement for the same
   // DAG (a new name) needs them, the DAG it holds may too.
-  const carried = old.upload == null ? next : { ...next, upload: old.upload }
+  const carried = old.upload == null ? placed : { ...placed, upload: old.upload }
   const sizes: Record<string, number> = { ...old.holdSizes }
   if (old.status === 'pinned' && old.dagSize != null) sizes[old.cidKey] = old.dagSize
   const holds = [...references(old)].filter(c => c !== next.cidKey)
@@ -171,7 +174,10 @@ export function createPinLifecycle (components: PinLifecycleComponents): PinLife
         const next: PinRecord = { ...current, status: to, ...patch }
         // A settled request no longer needs to hold the CID it replaced.
         // Nor the blocks its upload stored: pinned, DagPins keeps its DAG; failed, they are garbage.
-        if (to === 'pinned' || to === 'failed') { delete next.holds; delete next.holdSizes; delete next.upload }
+        // Nor its place in the queue (a refetch, the only way back, queues it anew).
+        if (to === 'pinned' || to === 'failed') {
+          delete next.holds; delete next.holdSizes; delete next.upload; delete next.queuedAt
+        }
         // A settled state is reported to clients (POST /content answers `pinned` at once), so it is
         // fsynced before anyone sees it. Only `pinning` is not: a crash that loses it merely sends
         // the request back to `queued`, and it resumes. Its event rides in the same batch, as durable.

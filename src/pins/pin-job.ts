@@ -4,7 +4,8 @@
  * queueing and fairness, which is what worker.ts is about.
  */
 import { raceSignal } from 'race-signal'
-import { BlocksLostError, InsufficientFundsError, isErrorNamed } from '../errors.js'
+import { BlocksLostError, InsufficientFundsError, StallError, isErrorNamed } from '../errors.js'
+import { CancelledError } from './shared-fetch.js'
 import { createOriginNotes, type OriginNotes } from './origin-notes.js'
 import type { SharedFetch } from './shared-fetch.js'
 import type { DagWalkResult } from './dag-walk.js'
@@ -86,4 +87,24 @@ export async function fetchForJob (
     if (job.fetch?.controller.signal.aborted === true) throw job.fetch.controller.signal.reason
     throw err
   }
+}
+
+/** The reason a job is aborted when the worker stops: the request stays as persisted and resumes at the next start. */
+export class ShutdownError extends Error {
+  static override name = 'ShutdownError'
+  override name = ShutdownError.name
+}
+
+/**
+ * What a fetch that threw reports: why it failed, in words for the person (a stall also says what became of the
+ * request's origins, what they can fix); undefined when the job was cancelled (deleted or replaced) or shut down,
+ * which report nothing: the record is as persisted.
+ */
+export function failureOf (cause: unknown, job: Job): { failure: string } | undefined {
+  if (isErrorNamed(cause, ShutdownError.name) || isErrorNamed(cause, CancelledError.name)) return undefined
+  const stalled = isErrorNamed(cause, StallError.name)
+  const known = stalled || isErrorNamed(cause, InsufficientFundsError.name)
+  const failure = known ? (cause as Error).message : `fetch failed: ${(cause as Error).message}`
+  const origins = stalled ? job.origins?.describe(true) : undefined
+  return { failure: origins == null ? failure : `${failure}; ${origins}` }
 }

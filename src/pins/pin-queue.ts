@@ -26,10 +26,11 @@ export interface PinQueue {
    */
   take(eligible?: (owner: string) => boolean): QueuedPin | undefined
   /**
-   * Puts the request before its owner's other queued ones (a running request restarted goes on first, it
-   * does not wait behind the owner's whole backlog).
+   * Puts a request that was running (restarted, replaced, or run again after a failure) before its owner's
+   * other queued ones, it does not wait behind the owner's whole backlog; among such requests, in order of
+   * `place` (queuePlace: the order they were taken in, which a restart of the service rebuilds too).
    */
-  pushFront(requestid: string, owner: string): void
+  pushFront(requestid: string, owner: string, place: number): void
   /**
    * Gives queued request `from`'s place to `to`, its replacement: a queued pin restarted or replaced keeps its
    * turn instead of going to the back. Returns false (and does nothing) when `from` is not queued.
@@ -59,6 +60,8 @@ class Fifo {
   // the entry to the new key would send it to the Map's end, and rebuilding the Map costs the owner's backlog.
   private readonly slotOf = new Map<string, string>()
   private readonly holderOf = new Map<string, string>()
+  // The entries put in front (slot → place), always a prefix of `entries`: a few, for requests that were running.
+  private readonly fronted = new Map<string, number>()
   private nextSeq = 0
   private cancelledAhead: number[] = [] // ascending sequence numbers of cancelled entries
 
@@ -86,16 +89,19 @@ class Fifo {
   push (requestid: string): void { this.entries.set(requestid, this.nextSeq++) }
 
   /**
-   * Before the head, with the sequence number below it (every cancelled one still counted is above the head,
-   * so none is below it). Rebuilds the Map: O(backlog), for a request restarted by hand.
+   * After the entries put in front with an earlier place, before the rest. Rebuilds the Map, numbered afresh
+   * (so no cancelled number is counted any more): O(backlog), for a request that was running.
    */
-  pushFront (requestid: string): void {
-    if (this.entries.size === 0) { this.push(requestid); return }
-    const seq = this.headSeq() - 1
-    const rest = [...this.entries]
+  pushFront (requestid: string, place: number): void {
+    const rest = [...this.entries.keys()]
     this.entries.clear()
-    this.entries.set(requestid, seq)
-    for (const [slot, seq] of rest) this.entries.set(slot, seq)
+    this.cancelledAhead = []
+    this.nextSeq = 0
+    let i = 0
+    while (i < rest.length && (this.fronted.get(rest[i] as string) ?? Infinity) <= place) this.push(rest[i++] as string)
+    this.push(requestid)
+    this.fronted.set(requestid, place)
+    while (i < rest.length) this.push(rest[i++] as string)
   }
 
   /** `to` takes queued `from`'s slot. */
@@ -119,6 +125,7 @@ class Fifo {
     const first = this.entries.keys().next().value
     if (first == null) return undefined
     this.entries.delete(first)
+    this.fronted.delete(first)
     this.dropPassed()
     return this.holderOf.size === 0 ? first : this.release(first)
   }
@@ -129,6 +136,7 @@ class Fifo {
     if (seq == null) return false
     const wasHead = seq === this.headSeq()
     this.entries.delete(slot)
+    this.fronted.delete(slot)
     this.release(slot)
     if (wasHead) this.dropPassed()
     else this.cancelledAhead.splice(this.countBelow(seq), 0, seq)
@@ -157,10 +165,10 @@ export function createPinQueue (): PinQueue {
       fifo.push(requestid)
       fifoOf.set(requestid, fifo)
     },
-    pushFront (requestid, owner) {
+    pushFront (requestid, owner, place) {
       let fifo = turns.get(owner)
       if (fifo == null) { fifo = new Fifo(owner); turns.set(owner, fifo) }
-      fifo.pushFront(requestid)
+      fifo.pushFront(requestid, place)
       fifoOf.set(requestid, fifo)
     },
     rename (from, to) {

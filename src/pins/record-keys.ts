@@ -3,7 +3,7 @@
  * value is encoded. Only the record store (record-store.ts, which describes
  * the layout) writes or reads these keys.
  */
-import type { PinRecord } from './types.js'
+import { queuePlace, type PinRecord } from './types.js'
 
 /** The prefix of every key of Pinery's in the datastore's LevelDB. */
 export const PREFIX = '/pinery/'
@@ -35,7 +35,7 @@ export function entries (r: PinRecord, withRecord = true): Map<string, Uint8Arra
   if (r.status !== 'failed') refs.add(r.cidKey)
   for (const cidKey of refs) map.set(`${PREFIX}ref/${cidKey}/${r.requestid}`, EMPTY)
   if (r.status === 'queued' || r.status === 'pinning') {
-    map.set(`${PREFIX}pending/${pad(r.created)}/${r.requestid}`, json)
+    map.set(`${PREFIX}pending/${pad(queuePlace(r))}/${r.requestid}`, json)
     if (r.upload != null) map.set(`${PREFIX}upload-ref/${r.upload}/${r.requestid}`, EMPTY)
   }
   return map

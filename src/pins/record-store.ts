@@ -5,8 +5,10 @@
  *   /pinery/own/<owner>/<created>       → the record (JSON); per-user, ordered by created
  *   /pinery/req/<requestid>             → the record's own key
  *   /pinery/ref/<cidKey>/<requestid>    → a live request wants <cidKey> kept pinned
- *   /pinery/pending/<created>/<id>      → queued or pinning, in arrival order: the record (JSON) again,
- *                                         so resuming reads one compact key range (empty before 2026-11-30)
+ *   /pinery/pending/<place>/<id>        → queued or pinning, in queue order (<place>: queuePlace, the record's
+ *                                         `created` unless it took over a replaced request's place): the
+ *                                         record (JSON) again, so resuming reads one compact key range (empty
+ *                                         before 2026-11-30)
  *   /pinery/created/<created>           → the record's own key; finds the newest `created` at start
  *   /pinery/upload-ref/<upload>/<id>    → a pending request names the CAR upload <upload> (its blocks are kept)
  *   /pinery/clock                       → the last `created` handed out
@@ -81,7 +83,7 @@ export interface RecordStore {
    * older build is found only by reading its record).
    */
   namesUpload(upload: string): Promise<boolean>
-  /** Queued and pinning records, oldest first. */
+  /** Queued and pinning records in queue order (queuePlace: oldest first, a replacement where it replaced). */
   pending(): AsyncGenerator<PinRecord>
   /** At clean shutdown, once nothing writes any more: waits for writes in flight and saves the index snapshot. */
   close(): Promise<void>

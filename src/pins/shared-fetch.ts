@@ -156,7 +156,8 @@ export function createSharedFetches (init: SharedFetchesInit, components: Shared
       signal: controller.signal,
       concurrency: init.fetchConcurrency,
       rewantAfterMs: init.rewantAfterMs,
-      limiter,
+      // Owners take turns for block requests as for worker slots (a fetch shared by several: its starter's lane).
+      limiter: limiter.lane(record.owner),
       beforeBlock: async (cid) => { fetch.protectedBlocks.push(cid); await guard.protect(cid) },
       onBlock: (_cid, size) => {
         fetch.progress.blocks++

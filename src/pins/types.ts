@@ -49,6 +49,17 @@ export interface PinRecord {
    * stored stay protected until it settles (upload-blocks.ts). Dropped when it settles.
    */
   upload?: string
+  /**
+   * The place in the queue this request holds while pending, when it is not its own `created`: the place of
+   * the pending request it replaced (a restart or replace keeps its turn). The pending range is ordered by it,
+   * so the place survives a restart of the service; dropped when it settles.
+   */
+  queuedAt?: number
+}
+
+/** Where a pending request's turn comes among its owner's: its own creation, or the place it took over. */
+export function queuePlace (record: Pick<PinRecord, 'created' | 'queuedAt'>): number {
+  return record.queuedAt ?? record.created
 }
 
 /** Live progress of a request being fetched. */

@@ -19,15 +19,15 @@
  * from the record store when it starts, unless it is one of the few kept
  * from enqueue().
  */
-import { BlocksLostError, InsufficientFundsError, StallError, isErrorNamed } from '../errors.js'
 import { createPinQueue, type QueuedPin } from './pin-queue.js'
 import { CancelledError, createSharedFetches, jobTimeline } from './shared-fetch.js'
-import { fetchForJob, type FetchOutcome, type Job, type PinJobs } from './pin-job.js'
+import { failureOf, fetchForJob, ShutdownError, type FetchOutcome, type Job, type PinJobs } from './pin-job.js'
 import { createResumedHolds, type ResumedHoldsComponents } from './resumed-holds.js'
+import { createJobRetries } from './job-retries.js'
 import { Counts } from '../counts.js'
 import type { LocalDagComponents } from './local-dag.js'
 import type { DagWalkComponents } from './dag-walk.js'
-import type { PinProgress, PinRecord } from './types.js'
+import { queuePlace, type PinProgress, type PinRecord } from './types.js'
 import type { GcGuard } from './gc-guard.js'
 import type { RecordStore } from './record-store.js'
 import type { Logger } from '../logger.js'
@@ -39,15 +39,16 @@ export type { FetchOutcome, PinJobs } from './pin-job.js'
 /** The worker pool. */
 export interface PinWorker {
   /**
-   * Queues every queued or pinning record, oldest first, protecting what each
-   * has stored already, and starts the pool.
+   * Queues every queued or pinning record in queue order (the places replacements took over survive a
+   * restart), protecting what each has stored already, and starts the pool.
    */
   start(): Promise<void>
   /**
    * Queues a record to be fetched (once: a record queued or running already is not queued again).
    * The record must be written: its job may read it back from the record store when it starts.
    * `inPlaceOf`: the request it replaced, whose work stops; a replacement of a queued request takes its place
-   * in the queue, one of a running request goes before its owner's other queued ones.
+   * in the queue, one of a running request (its record carries the place, `queuedAt`) goes before its owner's
+   * other queued ones.
    */
   enqueue(record: PinRecord, inPlaceOf?: string): void
   /** Stops work on a request that was deleted or replaced: its job reports nothing. */
@@ -107,15 +108,6 @@ export interface PinWorkerComponents {
   metrics?: PinMetrics
 }
 
-/** A pin whose outcome could not be written runs again after this long (its blocks are mostly stored by then). */
-const SETTLE_RETRY_MS = 5000
-
-/**
- * Times a pin runs again from scratch after a failed block sync dropped blocks it relied on (BlocksLostError):
- * a disk that failed once may work again (a transient I/O error); one failing every time fails the pin.
- */
-const BLOCKS_LOST_RETRIES = 2
-
 /**
  * Records from enqueue() kept for their jobs, at most: reading one back costs ~20 µs of CPU (10k: ~0.2 CPU-s)
  * and two LevelDB gets through the thread pool. bench:many's backlog reached ~6,000 (POSTs accepted faster
@@ -124,11 +116,6 @@ const BLOCKS_LOST_RETRIES = 2
  */
 const HANDED_MAX = 8192
 
-class ShutdownError extends Error {
-  static override name = 'ShutdownError'
-  override name = ShutdownError.name
-}
-
 /** Creates the pool (not started). */
 export function createPinWorker (init: PinWorkerInit, components: PinWorkerComponents): PinWorker {
   const { jobs, guard } = components
@@ -136,7 +123,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   const queue = createPinQueue()
   const active = new Map<string, Job>()
   const handed = new Map<string, PinRecord>() // past HANDED_MAX, ids only (~750 bytes less each)
-  const lostBlocks = new Counts<string>() // requests run again after BlocksLostError, and how often
+  const retries = createJobRetries({ requeue: again, logger: components.logger })
   /** Slots each owner holds. */
   const held = new Counts<string>()
   const { join, leave } = createSharedFetches(init, components)
@@ -155,6 +142,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   async function run ({ requestid }: QueuedPin): Promise<void> {
     const job: Job = { controller: new AbortController() }
     active.set(requestid, job)
+    let fetchAgain: PinRecord | undefined
     try {
       const record = handed.get(requestid) ?? await components.records.get(requestid)
       handed.delete(requestid)
@@ -174,27 +162,17 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
         durableAt = Date.now()
         outcome = { blocks, bytes }
       } catch (cause) {
-        // Cancelled (deleted or replaced) or shut down: nothing to report, the record is as persisted.
-        if (isErrorNamed(cause, ShutdownError.name) || isErrorNamed(cause, CancelledError.name)) return
-        if (isErrorNamed(cause, BlocksLostError.name) && lostBlocks.add(requestid) <= BLOCKS_LOST_RETRIES) {
-          log.warn({ requestid, err: cause }, 'a block sync failed under this pin: fetching its DAG again')
-          setTimeout(() => { again(record) }, 0)
-          return
-        }
-        const known = isErrorNamed(cause, StallError.name) || isErrorNamed(cause, InsufficientFundsError.name)
-        outcome = { failure: known ? cause.message : `fetch failed: ${(cause as Error).message}` }
-        // A stalled fetch says what became of the request's origins: what the person can fix.
-        const origins = isErrorNamed(cause, StallError.name) ? job.origins?.describe(true) : undefined
-        if (origins != null) outcome.failure += `; ${origins}`
+        if (retries.fetchAgain(requestid, cause)) { fetchAgain = record; return }
+        const failure = failureOf(cause, job)
+        if (failure == null) return // cancelled or shut down: nothing to report
+        outcome = failure
       }
-      lostBlocks.delete(requestid)
+      retries.ended(requestid)
       let settled: 'pinned' | 'failed'
       try {
         settled = await jobs.settle(record, outcome)
       } catch (err) {
-        // Neither outcome could be written (a full disk): the request would stay pending until a restart.
-        log.error({ err, requestid }, 'cannot record how a pin ended; it runs again later')
-        setTimeout(() => { again(record) }, SETTLE_RETRY_MS).unref()
+        retries.settleFailed(record, err)
         return
       }
       components.metrics?.pinFinished(settled, (performance.now() - started) / 1000)
@@ -207,6 +185,8 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       if (job.fetch != null && job.record != null) leave(job.record.cidKey, job.fetch)
       active.delete(requestid)
       resumed.release(requestid)
+      // Back in the queue before the slot is free, so no other pin of the owner's takes it meanwhile.
+      if (fetchAgain != null) again(fetchAgain)
     }
   }
 
@@ -222,10 +202,13 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
     return Math.min(init.concurrency - 1, Math.ceil(init.concurrency / Math.max(1, owners)))
   }
 
-  /** Queues `record` again, read back from the store when it runs (it may be gone or settled by then). */
+  /**
+   * Queues `record` again before its owner's queued pins (it was running), read back from the store when it
+   * runs (it may be gone or settled by then).
+   */
   function again (record: PinRecord): void {
     if (stopped || queue.has(record.requestid) || active.has(record.requestid)) return
-    queue.push(record.requestid, record.owner)
+    queue.pushFront(record.requestid, record.owner, queuePlace(record))
     pump()
   }
 
@@ -264,15 +247,15 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       pump()
     },
     enqueue (record, inPlaceOf) {
-      const wasRunning = inPlaceOf != null && active.has(inPlaceOf)
       let placed = false
       if (inPlaceOf != null) {
         placed = !stopped && !active.has(record.requestid) && queue.rename(inPlaceOf, record.requestid)
         if (placed) { handed.delete(inPlaceOf); resumed.release(inPlaceOf) } else cancel(inPlaceOf)
       }
       if (stopped || (!placed && (queue.has(record.requestid) || active.has(record.requestid)))) return
+      // One that took over a pending request's place (queuedAt) but not its slot: that request was running.
       if (!placed) {
-        if (wasRunning) queue.pushFront(record.requestid, record.owner)
+        if (record.queuedAt != null) queue.pushFront(record.requestid, record.owner, record.queuedAt)
         else queue.push(record.requestid, record.owner)
       }
       if (handed.size < HANDED_MAX) handed.set(record.requestid, record)

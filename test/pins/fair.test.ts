@@ -1,14 +1,15 @@
 /**
  * Fair sharing between users, with real transfers: one user's backlog of
  * unobtainable CIDs (each holding a worker slot until it stalls) does not
- * hold up another user's pin, and pending requests per user are capped.
+ * hold up another user's pin, nor do its wide fetches take every block request in turn before another
+ * user's fetch gets one, and pending requests per user are capped.
  */
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { startOrigin, type Origin } from '../fixtures/origin.js'
+import { blocksIn, startOrigin, type Origin } from '../fixtures/origin.js'
 import { startService, waitFor, type TestService } from '../fixtures/service.js'
 
 /** A CID nobody has: its pin holds a slot until the stall timeout. */
@@ -60,6 +61,45 @@ describe('fair sharing between users', () => {
     // scheduling he waited for all 30, ten stall timeouts).
     expect(Date.now() - started).toBeLessThan(STALL_MS * 0.75)
   })
+
+  it("one user's wide fetches waiting for block requests do not make another user's fetch wait behind them",
+    async () => {
+      origin = await startOrigin()
+      // alice's DAGs: roots the origin has, four leaves it does not (each request holds its block-request slot
+      // until re-wanted, 1 s); 20 fetches keep 4 requests each waiting for the 4 slots. bob's: a root and a leaf.
+      const dags = await Promise.all(Array.from({ length: 20 }, async () => (await origin!.addRandomFile(1)).cid))
+      // (The store lists every block as a raw CID: the roots are told apart by their multihash.)
+      const hashOf = (cid: CID): string => Buffer.from(cid.multihash.bytes).toString('hex')
+      const roots = new Set(dags.map(hashOf))
+      for (const block of await blocksIn(origin.blockstore)) {
+        if (!roots.has(hashOf(block))) await origin.blockstore.delete(block)
+      }
+      const small = await origin.addFile(randomBytes(1000))
+      service = await startService({
+        users: ['alice', 'bob'],
+        env: { PINERY_PIN_CONCURRENCY: '21', PINERY_FETCH_CONCURRENCY: '4', PINERY_REWANT_AFTER_MS: '1000' }
+      })
+      const svc = service
+      for (const cid of dags) {
+        expect((await pin(svc, 'alice', { cid: cid.toString(), origins: origin.addrs })).status).toBe(202)
+      }
+      await waitFor(async () => {
+        const page = await (await svc.request('/pins?status=pinning&limit=1', { user: 'alice' })).json() as {
+          count: number
+        }
+        return page.count === 20 ? true : undefined
+      }, 10_000, 'alice to fetch all 20')
+      const started = Date.now()
+      const res = await pin(svc, 'bob', { cid: small.toString(), origins: origin.addrs })
+      const { requestid } = await res.json() as { requestid: string }
+      await waitFor(async () => {
+        const s = await (await svc.request(`/pins/${requestid}`, { user: 'bob' })).json() as { status: string }
+        return s.status === 'pinned' ? true : undefined
+      }, 60_000, "bob's pin")
+      // Each of bob's two blocks is wanted at the next slot freed (old code: behind alice's ~76 waiting
+      // requests, ~19 re-want rounds each).
+      expect(Date.now() - started).toBeLessThan(5_000)
+    })
 
   it("a queued request's position counts turns, not the other user's backlog", async () => {
     service = await startService({

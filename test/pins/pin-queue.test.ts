@@ -42,11 +42,35 @@ describe('pin queue', () => {
     expect(q.has('r2')).toBe(false)
     expect(q.rename('r2', 'x')).toBe(false)
     expect(q.rename('r3', 'r2c')).toBe(false)
-    q.pushFront(...rec('r9')); model.unshift('r9'); check()
+    q.pushFront(...rec('r9'), 9); model.unshift('r9'); check()
     q.push(...rec('r4')); model.push('r4'); check()
     expect(q.cancel('r1')).toBe(true); model.splice(model.indexOf('r1'), 1); check()
     while (model.length > 0) { expect(q.take()?.requestid).toBe(model.shift()); check() }
     expect(q.cancel('r2c')).toBe(false)
+  })
+
+  it('puts requests that were running before the rest, in the order of their places', () => {
+    const q = createPinQueue()
+    const model = ['r5', 'r6', 'r7']
+    for (const id of model) q.push(...rec(id))
+    q.cancel('r6'); model.splice(1, 1)
+    const check = (): void => {
+      expect(q.length).toBe(model.length)
+      model.forEach((id, i) => { expect(q.position(id)).toBe(i + 1) })
+    }
+    // Taken in the order 2, 3, 1 and sent back in that order: queued 1, 2, 3, as a restart rebuilds them.
+    q.pushFront(...rec('x3'), 3); model.unshift('x3'); check()
+    q.pushFront(...rec('x4'), 4); model.splice(1, 0, 'x4'); check()
+    q.pushFront(...rec('x1'), 1); model.unshift('x1'); check()
+    // A front one replaced keeps its place among them; a cancel among them keeps the others exact.
+    expect(q.rename('x4', 'x4b')).toBe(true); model[2] = 'x4b'; check()
+    q.pushFront(...rec('x2'), 2); model.splice(1, 0, 'x2'); check()
+    q.cancel('x3'); model.splice(model.indexOf('x3'), 1); check()
+    q.push(...rec('r8')); model.push('r8'); check()
+    expect(q.take()?.requestid).toBe('x1'); model.shift(); check()
+    // Taken, then back in front of the rest (its place is the earliest).
+    q.pushFront(...rec('x1'), 1); model.unshift('x1'); check()
+    while (model.length > 0) { expect(q.take()?.requestid).toBe(model.shift()); check() }
   })
 
   it('takes owners in turns, and positions follow the order records are taken in', () => {

@@ -2,7 +2,8 @@
  * The record store on a real LevelDB: each write leaves exactly the keys of
  * the live records (no stale index entry after a replace, a transition or a
  * removal), references and the pending list follow the status, pending
- * comes out oldest first across owners, the index is rebuilt on open, and
+ * comes out oldest first across owners (a replacement of a pending request
+ * where that one was), the index is rebuilt on open, and
  * `created` keeps increasing across a reopen even when the stored clock
  * trails the newest record.
  */
@@ -11,7 +12,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { openPinCore, type PinCore } from '../fixtures/pin-core.js'
 import { createPinIndex } from '../../src/pins/query-index.js'
 import { createRecordStore, type RecordStore } from '../../src/pins/record-store.js'
-import type { PinRecord } from '../../src/pins/types.js'
+import { holding } from '../../src/pins/lifecycle.js'
+import { queuePlace, type PinRecord } from '../../src/pins/types.js'
 
 const CID_A = 'bafkqaaa'
 const CID_B = 'bafkqaatine'
@@ -41,7 +43,9 @@ function expectedKeys (records: PinRecord[]): string[] {
     return [
       `/pinery/own/${r.owner}/${pad(r.created)}`, `/pinery/req/${r.requestid}`, `/pinery/created/${pad(r.created)}`,
       ...[...refs].map(c => `/pinery/ref/${c}/${r.requestid}`),
-      ...(r.status === 'queued' || r.status === 'pinning' ? [`/pinery/pending/${pad(r.created)}/${r.requestid}`] : [])
+      ...(r.status === 'queued' || r.status === 'pinning'
+        ? [`/pinery/pending/${pad(queuePlace(r))}/${r.requestid}`]
+        : [])
     ]
   }).sort()
 }
@@ -86,6 +90,27 @@ describe('record store', () => {
     await records.remove(bFailed)
     expect(await keys(core)).toEqual([])
     expect(core.index.size()).toBe(0)
+  })
+
+  it('keeps a replacement of a pending request where that one was in the pending range, until it settles', async () => {
+    const { records, lifecycle } = core
+    const [a, b, c] = [rec(records, 'alice', CID_A), rec(records, 'alice', CID_A), rec(records, 'bob', CID_B)]
+    for (const r of [a, b, c]) await lifecycle.create(r)
+    const pinning = await lifecycle.transition(a, 'pinning') as PinRecord
+    // Replaced twice (a restart, then another): each takes the place of the one before.
+    const a2 = await lifecycle.replace(a.requestid, old => holding(old, rec(records, 'alice', CID_B))) as PinRecord
+    const a3 = await lifecycle.replace(a2.requestid, old => holding(old, rec(records, 'alice', CID_B))) as PinRecord
+    expect([pinning.status, a2.queuedAt, a3.queuedAt]).toEqual(['pinning', a.created, a.created])
+    expect(await pending(records)).toEqual([a3.requestid, b.requestid, c.requestid])
+    expect(await keys(core)).toEqual(expectedKeys([a3, b, c]))
+    // Settled, it holds no place; a replacement of a settled request is a new one, at the back.
+    const settled = await lifecycle.transition(a3, 'failed', { failure: 'no' }) as PinRecord
+    expect(settled.queuedAt).toBeUndefined()
+    expect((await records.get(a3.requestid))?.queuedAt).toBeUndefined()
+    const a4 = await lifecycle.replace(a3.requestid, old => holding(old, rec(records, 'alice', CID_A))) as PinRecord
+    expect(a4.queuedAt).toBeUndefined()
+    expect(await pending(records)).toEqual([b.requestid, c.requestid, a4.requestid])
+    expect(await keys(core)).toEqual(expectedKeys([b, c, a4]))
   })
 
   it('rewrites only what a change of state changes: the record and its pending entry, not its other keys', async () => {

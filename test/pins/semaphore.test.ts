@@ -1,6 +1,6 @@
 /**
- * The limiter caps concurrent holders and hands slots out in order; an
- * aborted waiter leaves the queue without taking a slot.
+ * The limiter caps concurrent holders and hands slots out in order; lanes
+ * (owners) take turns; an aborted waiter leaves the queue without taking a slot.
  */
 import { describe, expect, it } from 'vitest'
 import { createSemaphore } from '../../src/pins/semaphore.js'
@@ -22,6 +22,28 @@ describe('limiter', () => {
     }))
     expect(peak).toBe(3)
     expect(order).toEqual([...order].sort((a, b) => a - b))
+  })
+
+  it('serves lanes in turns, each lane in order, so one lane\'s many waiters do not delay another\'s one', async () => {
+    const limiter = createSemaphore(1)
+    const [alice, bob] = [limiter.lane('alice'), limiter.lane('bob')]
+    await alice.acquire()
+    const order: string[] = []
+    const wait = (lane: typeof alice, name: string, signal?: AbortSignal): Promise<void> =>
+      lane.acquire(signal).then(() => { order.push(name); lane.release() })
+    const controller = new AbortController()
+    const waits = [
+      ...['a1', 'a2', 'a3'].map(async name => { await wait(alice, name) }),
+      wait(bob, 'b1'),
+      wait(bob, 'b2', controller.signal).catch(() => { order.push('b2 aborted') }),
+      wait(bob, 'b3')
+    ]
+    controller.abort(new Error('gone'))
+    alice.release()
+    await Promise.all(waits)
+    expect(order.filter(name => name !== 'b2 aborted')).toEqual(['a1', 'b1', 'a2', 'b3', 'a3'])
+    expect(order).toContain('b2 aborted')
+    await limiter.acquire() // every slot is free again
   })
 
   it('drops an aborted waiter without losing a slot', async () => {
