@@ -5,6 +5,7 @@
  * connections off.
  */
 import { addressGroup } from '../connection-limits.js'
+import { Counts } from '../counts.js'
 import { ConfigError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { Express } from 'express'
@@ -120,22 +121,18 @@ function refusalLog (logger: Pick<Logger, 'warn'> | undefined): Refused {
  * an `uncapped` peer's are not counted.
  */
 function capPerAddress (server: Server, max: number, refused: Refused, uncapped?: (a?: string) => boolean): void {
-  const open = new Map<string, number>()
+  const open = new Counts<string>()
   server.on('connection', (socket: Socket) => {
     if (uncapped?.(socket.remoteAddress) === true) return
     const address = addressGroup(socket.remoteAddress ?? '')
-    const held = open.get(address) ?? 0
+    const held = open.count(address)
     if (held >= max) {
       socket.destroy()
       refused({ maxConnectionsPerAddress: max },
         'HTTP connections refused: one address holds its share of the cap (PINERY_MAX_HTTP_CONNECTIONS_PER_ADDRESS)')
       return
     }
-    open.set(address, held + 1)
-    socket.once('close', () => {
-      const left = (open.get(address) ?? 1) - 1
-      if (left === 0) open.delete(address)
-      else open.set(address, left)
-    })
+    open.add(address)
+    socket.once('close', () => { open.add(address, -1) })
   })
 }
