@@ -214,7 +214,7 @@ async function stalled (peer: Libp2p, pinery: PineryNode): Promise<Muxer> {
   // (a fixed count of pings did that under load, and this side's own write buffer outgrew libp2p's bound too).
   type Held = { muxer?: { maConn?: { writeBufferLength: number } } } | undefined
   const held = (): number =>
-    (pinery.helia.libp2p.getConnections(peer.peerId)[0] as unknown as Held)?.muxer?.maConn?.writeBufferLength ?? 0
+    (pinery.libp2p.getConnections(peer.peerId)[0] as unknown as Held)?.muxer?.maConn?.writeBufferLength ?? 0
   for (let i = 0; i < 1_000_000 && held() === 0; i++) {
     if (!muxer.sendFrame({ type: 2, flag: 1, streamID: 0, length: i })) await sleep(20)
     if (i % 500 === 0) await new Promise(setImmediate)
