@@ -15,7 +15,9 @@ import { createPineryNode } from '../../src/node/index.js'
 
 const [threshold = 5, perGroup = 20, dials = 10] = process.argv.slice(2).map(Number)
 const pinery = await createPineryNode({
-  listen: [multiaddr('/ip6/fd15:1::1/tcp/0'), multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [], bitswapImplementation: 'lean',
+  listen: [multiaddr('/ip6/fd15:1::1/tcp/0'), multiaddr('/ip4/127.0.0.1/tcp/0')],
+  announce: [],
+  bitswapImplementation: 'lean',
   inboundConnectionThreshold: threshold
 }, {
   blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), logger: createLogger({ level: 'silent' })
