@@ -119,7 +119,8 @@ async function stall (conn: Connection): Promise<void> {
     await new Promise(resolve => setTimeout(resolve, 1000))
     ready = true
   }
-  while (!ready) await new Promise(resolve => setTimeout(resolve, 50))
+  // (Also while the connection lasts: a node that bounds pings closes it before the stall is made.)
+  while (!ready && !over() && conn.status === 'open') await new Promise(resolve => setTimeout(resolve, 50))
   const stream = await rawStream(conn)
   send(stream, header)
   const fillKiB = Number(values.fill)

@@ -20,6 +20,7 @@ import { startBitswapEngine } from './bitswap-engines.js'
 import { createComponentLogger } from './component-logger.js'
 import { lazySecurity, lazySelect } from './lazy-select.js'
 import { dialOutcomeOf, type DialOutcome } from './dial-outcome.js'
+import { createInboundRate } from './inbound-rate.js'
 import { guardInboundStreams } from './inbound-streams.js'
 import { MAX_INBOUND_STREAMS } from './lean-bitswap/wire.js'
 import { trailingPeerId } from './multiaddrs.js'
@@ -53,7 +54,8 @@ export const DEFAULT_BITSWAP: BitswapImplementation = 'helia'
  * from one host (libp2p's default is 5): a connection costs Pinery ~2.1 ms of CPU (Noise handshake, identify),
  * and one host reconnecting as fast as it could (237 a second from 8 loops) kept half a core busy at the
  * 1,000 allowed until round twelve (scripts/bench/RESULTS.md, round twelve: streams); 50 a second is ~0.1 of
- * a core per host. Tests that dial many peers from 127.0.0.1 set their own (PineryNodeInit).
+ * a core per host. libp2p counts each address as a host; inbound-rate.ts counts an IPv6 /64 as one with the
+ * same number. Tests that dial many peers from 127.0.0.1 set their own (PineryNodeInit).
  */
 export const CONNECTION_MANAGER_OPTIONS = {
   inboundConnectionThreshold: 50,
@@ -68,6 +70,8 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
   // Helia's and libp2p's own debug lines go to Pinery's log.
   const logger = createComponentLogger(components.logger)
   const guarded = guardInboundStreams(lazySelect(yamux()), init.inboundStreams)
+  const threshold = init.inboundConnectionThreshold ?? CONNECTION_MANAGER_OPTIONS.inboundConnectionThreshold
+  const inboundRate = createInboundRate({ perSecond: threshold })
   const light = withLibp2pLight(createHeliaLight({
     logger,
     blockstore: components.blockstore,
@@ -93,12 +97,10 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
     connectionManager: {
       ...CONNECTION_MANAGER_OPTIONS,
       ...(init.maxConnections != null ? { maxConnections: init.maxConnections } : {}),
-      ...(init.inboundConnectionThreshold != null
-        ? { inboundConnectionThreshold: init.inboundConnectionThreshold }
-        : {}),
+      inboundConnectionThreshold: threshold,
       ...(gate != null ? { resolvers: gate.resolvers } : {})
     },
-    ...(gate != null ? { connectionGater: gate.connectionGater } : {})
+    connectionGater: { ...gate?.connectionGater, denyInboundConnection: inboundRate.denyInboundConnection }
   })
   const engine = await startBitswapEngine(init.bitswapImplementation ?? DEFAULT_BITSWAP,
     init.bitswap ?? BITSWAP_OPTIONS, {

@@ -10,8 +10,10 @@
  *   for its messages). An unclaimed stream's window is not granted back: a sender that keeps to yamux
  *   stops after the 256 KiB initial window, one that does not loses the connection (yamux's own check).
  *   Once claimed, the window is granted back at once, so a handler sees no delay.
- * - the bytes unclaimed streams hold are counted per connection and for the node; a frame past either
- *   cap resets its stream (what it held goes with it; the node's cap only for connections past a fair share).
+ * - the bytes unclaimed streams hold are counted per connection and for the node: a frame past the
+ *   connection's cap resets its stream; past the node's cap the streams that have held bytes longest are reset
+ *   until the node is under it again (what a stream held goes with it), so the node's cap is a hard total.
+ * - yamux pings are answered up to PINGS (honest keep-alive pings once in 30 s); past it the connection is closed.
  * - multistream-select answers every proposal ("na", `ls`) on a stream it has not yet settled: past
  *   MAX_NEGOTIATION_WRITES answers the stream is reset (honest peers need two: the header and the echo).
  * - data frames for stream ids yamux does not know (closed ones) are decrypted and dropped; past
@@ -23,16 +25,14 @@ import type { Stream, StreamMuxer, StreamMuxerFactory } from '@libp2p/interface'
 /** Bytes the unclaimed streams of one connection may hold. */
 export const CONNECTION_UNCLAIMED_BYTES = 16 * 1024 * 1024
 /**
- * Bytes the unclaimed streams of all connections together may hold; past it, a connection holding more than
- * FAIR_SHARE_BYTES has its streams reset. A connection holding less is left alone: an origin's streams are
- * claimed as soon as they are negotiated (a kubo origin sending a 32 MiB file, a stream per block, held at most
- * 1 MiB unclaimed), so flooders holding the node at its cap cannot have every origin's new stream reset.
- * So it is not a hard total: connections each under the fair share are never reset, and at the connection
- * manager's 1,000 connections (50 a second from one host) they could hold ~2 GiB besides (review14).
+ * Bytes the unclaimed streams of all connections together may hold, a hard total: past it the streams that have
+ * held bytes longest are reset first, not the stream whose frame went past it. An origin's streams are claimed as
+ * soon as they are negotiated (a kubo origin sending a 32 MiB file, a stream per block, held at most 1 MiB
+ * unclaimed, each for milliseconds), a flooder's are held until multistream-select's 10 s timeout: flooders
+ * keeping the node at its cap have their own old streams reset, not an origin's new one. (Until round thirteen
+ * only connections past a 2 MiB fair share were reset, so 1,000 connections under it could hold ~2 GiB.)
  */
 export const NODE_UNCLAIMED_BYTES = 128 * 1024 * 1024
-/** See NODE_UNCLAIMED_BYTES. */
-export const FAIR_SHARE_BYTES = 2 * 1024 * 1024
 /** Writes multistream-select makes on an inbound stream before its protocol is settled. */
 export const MAX_NEGOTIATION_WRITES = 8
 /**
@@ -46,12 +46,22 @@ export const MAX_RESETS_PER_CONNECTION = 16
  * stream was reset (up to its window, 32 MiB for a bitswap stream) is honest, a steady flow is not.
  */
 export const CLOSED_STREAM_BYTES = { perSecond: 4 * 1024 * 1024, burst: 64 * 1024 * 1024 }
+/**
+ * Yamux pings a connection may send (each answered at once by js-yamux, a frame through Noise). Honest ones are
+ * keep-alive: js-yamux and go-yamux (kubo) ping once when the connection opens and then every 30 s, one at a
+ * time; libp2p's ping service is a protocol on a stream, not these. One peer answered as fast as it pinged
+ * (4 × 400,000 pings) cost Pinery 0.3 of a core and a 2.2 s `/health` stall (round twelve), and the answers it
+ * never read filled the socket so that every other write of the connection waited. Past the burst, the
+ * connection is closed.
+ */
+export const PINGS = { perSecond: 1, burst: 16 }
 
 /** Settings (tests make them small). */
 export interface InboundStreamsInit {
   connectionUnclaimed?: number
   nodeUnclaimed?: number
   closedStreamBytes?: TokenBucketInit
+  pings?: TokenBucketInit
 }
 
 /** What the guard did (tests, stats). */
@@ -62,8 +72,10 @@ export interface InboundStreamStats {
   peakUnclaimed: number
   /** Streams reset for holding past a cap, or for negotiating too long. */
   reset: number
-  /** Connections closed: for sending to closed streams, or for having MAX_RESETS_PER_CONNECTION streams reset. */
+  /** Connections closed: for sending to closed streams or pings past PINGS, or for MAX_RESETS_PER_CONNECTION resets. */
   closed: number
+  /** Yamux pings answered. */
+  pings: number
 }
 
 /** The parts of js-yamux's muxer and stream this uses (private in its typings, stable since v6). */
@@ -81,6 +93,7 @@ interface YamuxMuxerParts {
   streams: Array<Stream & YamuxStreamParts>
   onRemoteStream(stream: Stream): void
   handleStreamMessage(frame: YamuxFrame): void
+  handlePing(header: YamuxFrame['header']): void
 }
 
 /** One connection's account. */
@@ -106,7 +119,9 @@ export function guardInboundStreams<C> (factory: (components: C) => StreamMuxerF
 { factory: (components: C) => StreamMuxerFactory, stats: () => InboundStreamStats } {
   const connectionCap = init.connectionUnclaimed ?? CONNECTION_UNCLAIMED_BYTES
   const nodeCap = init.nodeUnclaimed ?? NODE_UNCLAIMED_BYTES
-  const stats: InboundStreamStats = { unclaimed: 0, peakUnclaimed: 0, reset: 0, closed: 0 }
+  const stats: InboundStreamStats = { unclaimed: 0, peakUnclaimed: 0, reset: 0, closed: 0, pings: 0 }
+  /** Unclaimed streams holding bytes, those holding longest first (a Map keeps insertion order), each's reset. */
+  const holding = new Map<Stream, () => void>()
 
   const guard = (muxer: StreamMuxer): void => {
     const m = muxer as unknown as Partial<YamuxMuxerParts>
@@ -144,6 +159,20 @@ export function guardInboundStreams<C> (factory: (components: C) => StreamMuxerF
       }
       handleStreamMessage(frame)
     }
+    const pings = createTokenBucket(init.pings ?? PINGS)
+    const handlePing = m.handlePing?.bind(muxer)
+    if (handlePing != null) {
+      m.handlePing = (header) => {
+        if (header.flag === SYN) {
+          if (pings.takeUpTo(1) === 0) {
+            stats.closed++
+            throw new Error('yamux pings past the connection\'s allowance') // closes it, as above
+          }
+          stats.pings++
+        }
+        handlePing(header)
+      }
+    }
   }
 
   const guardStream = (stream: Stream & YamuxStreamParts, conn: ConnectionAccount): void => {
@@ -154,6 +183,13 @@ export function guardInboundStreams<C> (factory: (components: C) => StreamMuxerF
       conn.unclaimed -= held
       stats.unclaimed -= held
       held = 0
+      holding.delete(stream)
+    }
+    let evicted = false
+    const evict = (): void => {
+      evicted = true
+      release()
+      conn.reset(stream, new Error('unclaimed streams hold too much'))
     }
     const claimed = (): boolean => stream.protocol !== '' && stream.listenerCount('message') > 0
     const refill = stream.sendWindowUpdate.bind(stream)
@@ -176,15 +212,18 @@ export function guardInboundStreams<C> (factory: (components: C) => StreamMuxerF
       // Claimed since the last frame (its handler listens after the protocol was set): what it held is released.
       if (held > 0 && claimed()) release()
       if (!claimed() && frame.header.length > 0) {
+        if (held === 0) holding.set(stream, evict)
         held += frame.header.length
         conn.unclaimed += frame.header.length
         stats.unclaimed += frame.header.length
-        stats.peakUnclaimed = Math.max(stats.peakUnclaimed, stats.unclaimed)
-        if (conn.unclaimed > connectionCap || (stats.unclaimed > nodeCap && conn.unclaimed > FAIR_SHARE_BYTES)) {
-          release()
-          conn.reset(stream, new Error('unclaimed streams hold too much'))
-          return
+        if (conn.unclaimed > connectionCap) evict()
+        // Past the node's cap, those holding longest go first (deleting while iterating a Map is safe).
+        for (const [, older] of holding) {
+          if (stats.unclaimed <= nodeCap) break
+          older()
         }
+        stats.peakUnclaimed = Math.max(stats.peakUnclaimed, stats.unclaimed)
+        if (evicted) return
       }
       handleData(frame)
     }
