@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { isIPv4, isIPv6 } from 'node:net'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** The process's open-file limit (Node raises the soft limit to the hard one at start), or undefined if unknown. */
 export function openFileLimit (): number | undefined {
@@ -53,4 +54,13 @@ export function addressGroup (address: string): string {
   const zeros = Array<string>(8 - left.length - width).fill('0')
   const groups = address.includes('::') ? [...left, ...zeros, ...right] : left
   return `${groups.slice(0, 4).map(g => g.replace(/^0+(?=.)/, '')).join(':')}::/64`
+}
+
+/**
+ * The address group (addressGroup) of a libp2p peer's multiaddr, else the whole multiaddr (one key for what has
+ * no IP): the inbound connection rate (inbound-rate.ts) and the lean bitswap's per-address budgets count by it.
+ */
+export function multiaddrGroup (ma: Multiaddr): string {
+  const ip = ma.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value
+  return ip == null ? ma.toString() : addressGroup(ip)
 }

@@ -5,10 +5,9 @@
  * /64 opened 20 times as many connections as one). A connection costs Pinery ~2.1 ms of CPU (Noise handshake,
  * identify) before anything else limits it, so this runs in the connection gater, before the upgrade.
  */
-import { addressGroup } from '../connection-limits.js'
+import { multiaddrGroup } from '../connection-limits.js'
 import { createKeyedBuckets } from '../token-bucket.js'
 import type { ConnectionGater } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
 
 /**
  * Address groups whose counts are kept: the least recently seen goes first (its count starts afresh). Enough for
@@ -27,12 +26,6 @@ export interface InboundRateInit {
 export interface InboundRate {
   denyInboundConnection: NonNullable<ConnectionGater['denyInboundConnection']>
   refused(): number
-}
-
-/** The address group of a multiaddr (its IP's, else the whole multiaddr: one key for what has no IP). */
-export function multiaddrGroup (ma: Multiaddr): string {
-  const ip = ma.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value
-  return ip == null ? ma.toString() : addressGroup(ip)
 }
 
 /** Creates the rate. */

@@ -13,7 +13,7 @@ import { BLOCK_SLOT_BYTES, bufferPool, type BufferPool } from '../../content/bat
 import { createPeerLedger, type BlockReadInto, type SenderShare } from './ledger.js'
 import { createOutbox } from './outbox.js'
 import { createPieceReader, decodeReceived } from './receive.js'
-import { addressGroup } from '../../connection-limits.js'
+import { multiaddrGroup } from '../../connection-limits.js'
 import { createByteBudget, type ByteBudgetInit } from './byte-budget.js'
 import { createEntryRates, createInboundBudget, type EntryRateInit, type InboundBudgetInit } from './inbound-budget.js'
 import { createWants } from './wants.js'
@@ -84,12 +84,6 @@ export interface LeanBitswapComponents {
   /** The reused buffers; FREE_SLOTS of BLOCK_SLOT_BYTES when absent. */
   slots?: BufferPool
   logger: Logger
-}
-
-/** The remote address a connection is counted under (connection-limits.ts addressGroup), else its multiaddr. */
-function remoteGroup (connection: Connection): string {
-  const ip = connection.remoteAddr.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value
-  return ip == null ? connection.remoteAddr.toString() : addressGroup(ip)
 }
 
 /** Creates the lean bitswap; `start` it once libp2p runs. */
@@ -169,7 +163,7 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
   async function onStream (stream: Stream, connection: Connection): Promise<void> {
     const peerId = connection.remotePeer
     const peer = peerId.toString()
-    const group = remoteGroup(connection)
+    const group = multiaddrGroup(connection.remoteAddr)
     const account = bytes.open(connection, group, stream, () => {
       log.debug({ peer }, 'connection closed: streams opened over its inbound byte budget')
       connection.abort(new Error('bitswap streams opened over the inbound byte budget'))
