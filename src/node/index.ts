@@ -54,7 +54,11 @@ export interface PineryNodeInit {
   privateKey?: PrivateKey
   /** Open libp2p connections at most (CONNECTION_MANAGER_OPTIONS' when absent); further inbound ones are refused. */
   maxConnections?: number
-  /** Inbound connections a second from one host (CONNECTION_MANAGER_OPTIONS' when absent). */
+  /**
+   * Inbound connections a second from one source: an IPv4 address or an IPv6 /64 (inbound-rate.ts, in the
+   * connection gater; libp2p's own threshold, set to the same, counts each address). CONNECTION_MANAGER_OPTIONS'
+   * when absent.
+   */
   inboundConnectionThreshold?: number
   /** Bounds on inbound streams before a handler reads them (inbound-streams.ts); its defaults when absent. */
   inboundStreams?: import('./inbound-streams.js').InboundStreamsInit
