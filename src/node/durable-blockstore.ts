@@ -41,6 +41,7 @@ import { NotFoundError, PutFailedError } from 'interface-store'
 import { blockSize } from './block-bytes.js'
 import { createDirectWriter, type DirectWriter } from './direct-write.js'
 import { fsCall } from './fs-call.js'
+import { restoreAsideDirs } from './aside-dirs.js'
 import { fsyncPath, holdsExactly, readInto, writeNewFile, type Bytes } from './block-files.js'
 import { spreadSubdirectories } from './spread-dirs.js'
 import { createSyncHelper, type SyncHelper } from './sync-helper.js'
@@ -97,6 +98,7 @@ export class DurableFsBlockstore extends FsBlockstore {
 
   override async open (): Promise<void> {
     await super.open()
+    await restoreAsideDirs(this.path)
     // Shard directories made from now on go to block groups of their own (spread-dirs.ts for why).
     await spreadSubdirectories(this.path)
     await this.syncEarlier()
