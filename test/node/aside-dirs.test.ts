@@ -27,6 +27,36 @@ function fileOf (dir: string, cid: CID): string {
   return join(dir, shard, file)
 }
 
+type Block = Awaited<ReturnType<typeof block>>
+
+/**
+ * A store in `blocks` holding one block, put and synced (as a pin reported `pinned` has it), whose shard
+ * directory is then renamed aside as a repair's first rename leaves it.
+ */
+async function asideAfterCrash (blocks: string, text: string): Promise<{ pinned: Block, shard: string }> {
+  const store = new DurableFsBlockstore(blocks)
+  await store.open()
+  const pinned = await block(text)
+  await store.put(pinned.cid, pinned.bytes)
+  await store.sync()
+  await store.close()
+  const shard = dirname(fileOf(blocks, pinned.cid))
+  await rename(shard, `${shard}.0123abcd0.redo`)
+  return { pinned, shard }
+}
+
+/** Opens the store in `blocks` again and runs `check` on it. */
+async function reopened (blocks: string, check: (store: DurableFsBlockstore) => Promise<void>): Promise<void> {
+  const again = new DurableFsBlockstore(blocks)
+  await again.open()
+  try {
+    await check(again)
+    expect((await readdir(blocks)).filter(n => n.endsWith('.redo'))).toEqual([])
+  } finally {
+    await again.close()
+  }
+}
+
 describe('a shard directory left aside by a crash in its repair', () => {
   let dir: string
   beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'pinery-aside-')) })
@@ -34,49 +64,23 @@ describe('a shard directory left aside by a crash in its repair', () => {
 
   it('is renamed back at open, with every block in it', async () => {
     const blocks = join(dir, 'blocks')
-    const store = new DurableFsBlockstore(blocks)
-    await store.open()
-    const pinned = await block('a block reported pinned')
-    await store.put(pinned.cid, pinned.bytes)
-    await store.sync()
-    await store.close()
-    const shard = dirname(fileOf(blocks, pinned.cid))
-    await rename(shard, `${shard}.0123abcd0.redo`)
-
-    const again = new DurableFsBlockstore(blocks)
-    await again.open()
-    try {
+    const { pinned } = await asideAfterCrash(blocks, 'a block reported pinned')
+    await reopened(blocks, async (store) => {
       // Old code: false, and the get threw NotFoundError.
-      expect(await again.has(pinned.cid)).toBe(true)
-      expect(await toBuffer(again.get(pinned.cid))).toEqual(pinned.bytes)
-      expect((await readdir(blocks)).filter(n => n.endsWith('.redo'))).toEqual([])
-    } finally {
-      await again.close()
-    }
+      expect(await store.has(pinned.cid)).toBe(true)
+      expect(await toBuffer(store.get(pinned.cid))).toEqual(pinned.bytes)
+    })
   })
 
   it('gives its files to a directory of its name made since', async () => {
     const blocks = join(dir, 'blocks')
-    const store = new DurableFsBlockstore(blocks)
-    await store.open()
-    const pinned = await block('another block reported pinned')
-    await store.put(pinned.cid, pinned.bytes)
-    await store.sync()
-    await store.close()
-    const shard = dirname(fileOf(blocks, pinned.cid))
-    await rename(shard, `${shard}.0123abcd0.redo`)
+    const { pinned, shard } = await asideAfterCrash(blocks, 'another block reported pinned')
     // A start of a build without the fix, and a put of another block to that shard: the name exists again.
     await mkdir(shard)
     await writeFile(join(shard, 'OTHER.data'), 'x')
-
-    const again = new DurableFsBlockstore(blocks)
-    await again.open()
-    try {
-      expect(await toBuffer(again.get(pinned.cid))).toEqual(pinned.bytes)
+    await reopened(blocks, async (store) => {
+      expect(await toBuffer(store.get(pinned.cid))).toEqual(pinned.bytes)
       expect((await readdir(shard)).sort()).toEqual(['OTHER.data', fileOf(blocks, pinned.cid).split('/').pop()].sort())
-      expect((await readdir(blocks)).filter(n => n.endsWith('.redo'))).toEqual([])
-    } finally {
-      await again.close()
-    }
+    })
   })
 })
