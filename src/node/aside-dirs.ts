@@ -1,9 +1,11 @@
 /**
- * Shard directories a crash left renamed aside, put back when the block store opens (DurableFsBlockstore).
+ * Shard directories a process left renamed aside, put back when the block store opens (DurableFsBlockstore).
  * A shard directory whose parent's fsync failed is made again by renaming it away and back (shard-dirs.ts,
- * `<name>.<nonce><n>.redo`). A process that ends between the two renames (killed, or the exit 70 after a failed
- * record fsync, which comes with the same failing disk) left the directory under its aside name, and every
- * block in it, fsynced and reported `pinned`, was missing from the next start on: nothing looked for it
+ * `<name>.<nonce><n>.redo`). A process that ended between the two renames (killed, or its exit 70 after a failed
+ * record fsync on the same failing disk), or whose second rename failed, left it under the aside name, and no
+ * start looked for it: the directory and its blocks stayed on disk for good, out of the store's reach and its
+ * collector's. None of them had been reported pinned (a repaired directory holds only the files its failed sync
+ * distrusted, already removed, and puts made since, whose pins had not synced): a leak, not a loss
  * (test/node/aside-dirs.test.ts). Runs before the start's sync, which makes the renames durable.
  */
 import { readdir, rename, rm } from 'node:fs/promises'

@@ -1,9 +1,10 @@
 /**
- * A shard directory a crash left renamed aside is back when the block store opens. A repair after a failed
- * directory fsync (shard-dirs.ts) renames the shard directory away and back; a process ending between the two
- * renames (killed, or its exit 70 after a failed record fsync on the same failing disk) leaves it under its
- * aside name. Before, the next start did not look for it: every block in it, fsynced and reported `pinned`,
- * was gone. The crash is the state `rename(dir, aside)` leaves, made here with that rename.
+ * A shard directory a process left renamed aside in its repair is back when the block store opens. A repair
+ * after a failed directory fsync (shard-dirs.ts) renames the shard directory away and back; a process ending
+ * between the two renames (killed, or its exit 70 after a failed record fsync on the same failing disk) leaves
+ * it under its aside name. Before, no start looked for it: it and its blocks stayed on disk for good, out of
+ * reach (blocks not yet reported pinned: a leak, not a loss). The crash is the state `rename(dir, aside)`
+ * leaves, made here with that rename, over a block put and synced.
  */
 import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -62,7 +63,7 @@ describe('a shard directory left aside by a crash in its repair', () => {
   beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'pinery-aside-')) })
   afterEach(async () => { await rm(dir, { recursive: true, force: true }) })
 
-  it('is renamed back at open, with every block in it', async () => {
+  it('is renamed back at open, with the blocks in it', async () => {
     const blocks = join(dir, 'blocks')
     const { pinned } = await asideAfterCrash(blocks, 'a block reported pinned')
     await reopened(blocks, async (store) => {
