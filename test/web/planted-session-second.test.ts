@@ -13,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { otherSite, pinAsPage, pinNames, signIn, uploadThroughPage, useWebApp } from '../fixtures/browser.js'
+import { otherSite, pinNames, signIn, uploadThroughPage, useWebApp } from '../fixtures/browser.js'
 
 declare const localStorage: Storage
 
@@ -126,7 +126,13 @@ describe('a second session cookie planted from another port', () => {
         expect(await page.locator('#who-name').textContent()).toBe('alice · pins:write token')
         expect(await page.getByText('moved: sign in at evil.example').count()).toBe(0)
         // A change as the page makes it (its key, its cookies) lands in the person's account.
-        const status = await pinAsPage(page, 'meant-for-alice')
+        const status = await page.evaluate(async () => (await fetch('/pins', {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json', 'pinery-session-key': localStorage.getItem('pinery.sessionKey') ?? ''
+          },
+          body: JSON.stringify({ cid: 'bafkqaaa', name: 'meant-for-alice' })
+        })).status)
         expect(status).toBe(202)
         expect(await pinNames(web.svc, 'alice')).toContain('meant-for-alice')
         expect(await pinNames(web.svc, 'mallory')).not.toContain('meant-for-alice')

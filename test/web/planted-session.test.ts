@@ -11,9 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startService, type TestService } from '../fixtures/service.js'
-import {
-  launchBrowser, openApp, otherSite, pinAsPage, pinNames, signIn, uploadThroughPage
-} from '../fixtures/browser.js'
+import { launchBrowser, openApp, otherSite, pinNames, signIn, uploadThroughPage } from '../fixtures/browser.js'
 import type { Browser } from 'playwright-core'
 
 let svc: TestService
@@ -94,7 +92,13 @@ describe('a session cookie planted by a page on another port', () => {
         const tab = await context.newPage()
         await tab.goto(attackerUrl) // Path=/, but a name other than the person's cookie's: both are sent
         await tab.close()
-        const status = await pinAsPage(page, 'meant-for-alice')
+        const status = await page.evaluate(async () => (await fetch('/pins', {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json', 'pinery-session-key': localStorage.getItem('pinery.sessionKey') ?? ''
+          },
+          body: JSON.stringify({ cid: 'bafkqaaa', name: 'meant-for-alice' })
+        })).status)
         // The page's key names its own cookie (under the one name of old the planted one replaced it: 401).
         expect(status).toBe(202)
         expect(await pinNames(svc, 'alice')).toContain('meant-for-alice')
