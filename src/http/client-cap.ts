@@ -9,7 +9,6 @@
  * connection cap's, and pass.
  */
 import { addressGroup } from '../connection-limits.js'
-import { Counts } from '../counts.js'
 import { sendFailure } from './errors.js'
 import type { ClientAddress } from './client-address.js'
 import type { RequestHandler } from 'express'
@@ -29,11 +28,11 @@ export interface ClientRequestCapComponents {
 
 /** Refuses a request through a trusted proxy with 429 while its client has `max` open. */
 export function clientRequestCap (init: ClientRequestCapInit, components: ClientRequestCapComponents): RequestHandler {
-  const open = new Counts<string>()
+  const open = new Map<string, number>()
   return (req, res, next) => {
     if (!components.isTrustedPeer(req.socket.remoteAddress)) { next(); return }
     const client = addressGroup(components.clientAddress(req) ?? '')
-    const held = open.count(client)
+    const held = open.get(client) ?? 0
     if (held >= init.max) {
       res.setHeader('Retry-After', '1')
       const details = `this client has ${held} requests open through the proxy, the most one address may ` +
@@ -41,8 +40,12 @@ export function clientRequestCap (init: ClientRequestCapInit, components: Client
       sendFailure(res, 429, 'TOO_MANY_REQUESTS', details)
       return
     }
-    open.add(client)
-    res.once('close', () => { open.add(client, -1) })
+    open.set(client, held + 1)
+    res.once('close', () => {
+      const left = (open.get(client) ?? 1) - 1
+      if (left === 0) open.delete(client)
+      else open.set(client, left)
+    })
     next()
   }
 }
