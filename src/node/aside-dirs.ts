@@ -20,7 +20,11 @@ export const ASIDE_DIR = /^(.+)\.[0-9a-f]{8}[0-9a-z]+\.redo$/
  * names restored.
  */
 export async function restoreAsideDirs (blocksDir: string): Promise<string[]> {
-  const entries = await readdir(blocksDir, { withFileTypes: true })
+  // Not a directory: storage.ts's check at open says so, in words.
+  const entries = await readdir(blocksDir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOTDIR') return []
+    throw err
+  })
   const names = new Set(entries.map(e => e.name))
   const restored: string[] = []
   for (const entry of entries) {
