@@ -40,6 +40,7 @@ import { NotFoundError, PutFailedError } from 'interface-store'
 import { blockSize } from './block-bytes.js'
 import { createDirectWriter, type DirectWriter } from './direct-write.js'
 import { fsCall } from './fs-call.js'
+import { restoreAsideDirs } from './aside-dirs.js'
 import { fsyncPath, holdsExactly, readInto, writeNewFile, type Bytes } from './block-files.js'
 import { createShardDirs, type DirRound, type ShardDirs } from './shard-dirs.js'
 import { spreadSubdirectories } from './spread-dirs.js'
@@ -104,6 +105,7 @@ export class DurableFsBlockstore extends FsBlockstore {
 
   override async open (): Promise<void> {
     await super.open()
+    await restoreAsideDirs(this.path)
     // Shard directories made from now on go to block groups of their own (spread-dirs.ts for why).
     await spreadSubdirectories(this.path)
     // What an earlier process left unsynced, made durable before anything is fetched or served (start-sync.ts).
