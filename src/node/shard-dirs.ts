@@ -3,7 +3,7 @@
  * (durable-blockstore.ts), including what a failed directory fsync costs. Linux reports a failed writeback to one
  * fsync only (errseq), a directory's as a file's: the fsync after it returns 0 over entries that never reached
  * the disk. A new shard directory's entry in its parent would then be lost with every block later put in it,
- * while the pins relying on them said `pinned` (test/power-cut-dir-eio.test.ts). So when a parent's fsync fails,
+ * while the pins relying on them said `pinned` (test/power-cut-eio.test.ts). So when a parent's fsync fails,
  * each shard directory made since its last good one is made again under its name (renamed away and back, with
  * no put in it meanwhile: a new entry, which the next fsync of the parent must write), and the store distrusts
  * the block files whose entries were in a directory whose fsync failed, as it does a failed file sync's.
@@ -63,6 +63,11 @@ export function createShardDirs (nonce: string, mode = 0o700): ShardDirs {
   const repairs = new Map<string, Promise<void>>()
   /** Shard directories whose repair failed: tried again by the next put in them or the next sync. */
   const doubtful = new Set<string>()
+  /**
+   * Where a repair left a directory whose rename back failed: the next try renames it back from there (its name
+   * is free then; renaming the name away again failed with ENOENT on every try, and every sync after it).
+   */
+  const asideOf = new Map<string, string>()
   let count = 0
 
   const repair = (dir: string, removed: () => Promise<void>): Promise<void> => {
@@ -73,9 +78,15 @@ export function createShardDirs (nonce: string, mode = 0o700): ShardDirs {
       while ((inFlight.get(dir) ?? 0) > 0) {
         await new Promise<void>(resolve => { idle.set(dir, [...idle.get(dir) ?? [], resolve]) })
       }
-      const aside = `${dir}.${nonce}${(count++).toString(36)}.redo`
-      await fsCall(cb => { fs.rename(dir, aside, cb) })
-      await fsCall(cb => { fs.rename(aside, dir, cb) })
+      let aside = asideOf.get(dir)
+      if (aside == null) {
+        const away = `${dir}.${nonce}${(count++).toString(36)}.redo`
+        await fsCall(cb => { fs.rename(dir, away, cb) })
+        asideOf.set(dir, aside = away)
+      }
+      const from = aside
+      await fsCall(cb => { fs.rename(from, dir, cb) })
+      asideOf.delete(dir)
       doubtful.delete(dir)
       fresh.set(dir, {})
       dirty.add(dirname(dir))
