@@ -19,9 +19,11 @@ KUBO_BIN="$CACHE/kubo-$KUBO_VERSION/ipfs"
 missing=()
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
-# util-linux: the O_DIRECT block-write test asks fincore which of a file's pages are in the page cache, and the
-# connection-flood test lowers the service's open-file limit with prlimit.
-{ command -v fincore && command -v prlimit; } >/dev/null || missing+=(util-linux)
+# util-linux: the O_DIRECT block-write test asks fincore which of a file's pages are in the page cache, the
+# connection-flood test lowers the service's open-file limit with prlimit, and the inbound-rate test dials from
+# many addresses in a network namespace of its own (unshare, and iproute2's ip to give its loopback addresses).
+{ command -v fincore && command -v prlimit && command -v unshare; } >/dev/null || missing+=(util-linux)
+command -v ip >/dev/null || missing+=(iproute2)
 # e2fsprogs: the blockstore flags its directory with chattr +T (src/node/spread-dirs.ts); its test reads lsattr.
 { command -v chattr && command -v lsattr; } >/dev/null || missing+=(e2fsprogs)
 if (( ${#missing[@]} )); then
