@@ -12,6 +12,7 @@ import * as fs from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { fsCall } from './fs-call.js'
+import { Counts } from '../counts.js'
 
 /** The directories one sync round fsyncs, and the shard directories whose entries those fsyncs cover. */
 export interface DirRound {
@@ -58,7 +59,7 @@ export function createShardDirs (nonce: string, mode = 0o700): ShardDirs {
   const dirty = new Set<string>()
   /** Shard directories this process made whose entry no fsync of their parent has made durable yet. */
   const fresh = new Map<string, object>()
-  const inFlight = new Map<string, number>()
+  const inFlight = new Counts<string>()
   const idle = new Map<string, Array<() => void>>()
   const repairs = new Map<string, Promise<void>>()
   /** Shard directories whose repair failed: tried again by the next put in them or the next sync. */
@@ -75,7 +76,7 @@ export function createShardDirs (nonce: string, mode = 0o700): ShardDirs {
     if (r != null) return r
     r = (async () => {
       await removed()
-      while ((inFlight.get(dir) ?? 0) > 0) {
+      while (inFlight.count(dir) > 0) {
         await new Promise<void>(resolve => { idle.set(dir, [...idle.get(dir) ?? [], resolve]) })
       }
       let aside = asideOf.get(dir)
@@ -97,9 +98,7 @@ export function createShardDirs (nonce: string, mode = 0o700): ShardDirs {
   }
   const noRemovals = async (): Promise<void> => {}
   const leave = (dir: string): void => {
-    const left = (inFlight.get(dir) ?? 1) - 1
-    if (left > 0) { inFlight.set(dir, left); return }
-    inFlight.delete(dir)
+    if (inFlight.add(dir, -1) > 0) return
     for (const resolve of idle.get(dir) ?? []) resolve()
     idle.delete(dir)
   }
@@ -107,7 +106,7 @@ export function createShardDirs (nonce: string, mode = 0o700): ShardDirs {
   const enterLater = async (dir: string): Promise<void> => {
     for (let r = repairs.get(dir); r != null; r = repairs.get(dir)) await r.catch(() => {})
     if (doubtful.has(dir)) await repair(dir, noRemovals)
-    inFlight.set(dir, (inFlight.get(dir) ?? 0) + 1)
+    inFlight.add(dir)
     if (known.has(dir)) return
     try {
       const made = await mkdir(dir, { recursive: true, mode })
@@ -124,7 +123,7 @@ export function createShardDirs (nonce: string, mode = 0o700): ShardDirs {
   return {
     enter (dir) {
       if (!known.has(dir) || repairs.size > 0 || doubtful.size > 0) return enterLater(dir)
-      inFlight.set(dir, (inFlight.get(dir) ?? 0) + 1)
+      inFlight.add(dir)
       return undefined
     },
     leave,

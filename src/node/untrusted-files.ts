@@ -9,6 +9,7 @@
  */
 import * as fs from 'node:fs'
 import { fsCall } from './fs-call.js'
+import { Counts } from '../counts.js'
 import { BlocksLostError } from '../errors.js'
 
 /** Files being removed after a failed sync, and the count of failed syncs. */
@@ -42,7 +43,7 @@ export interface UntrustedFiles {
 export function createUntrustedFiles (): UntrustedFiles {
   const removing = new Map<string, Promise<void>>()
   /** Paths a put is renaming a new file onto (with how many such puts). */
-  const renaming = new Map<string, number>()
+  const renaming = new Counts<string>()
   /** Paths a failed sync covered whose put was renaming a new file over them: removed if that rename fails. */
   const owed = new Set<string>()
   let failures = 0
@@ -75,7 +76,7 @@ export function createUntrustedFiles (): UntrustedFiles {
       if (now.length > 0) remove(now)
     },
     claim (path) {
-      const mark = (): void => { renaming.set(path, (renaming.get(path) ?? 0) + 1) }
+      const mark = (): void => { renaming.add(path) }
       if (!removing.has(path)) { mark(); return undefined }
       return (async () => {
         for (let r = removing.get(path); r != null; r = removing.get(path)) await r
@@ -90,9 +91,7 @@ export function createUntrustedFiles (): UntrustedFiles {
         'were dropped and must be stored again', failed == null ? {} : { cause: failed.err })
     },
     renamed (path, ok) {
-      const left = (renaming.get(path) ?? 1) - 1
-      if (left > 0) renaming.set(path, left)
-      else renaming.delete(path)
+      renaming.add(path, -1)
       if (!owed.delete(path) || ok) return
       remove([path])
     }
