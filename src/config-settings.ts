@@ -204,8 +204,8 @@ export const SETTINGS: Array<Setting<keyof Config>> = [
   {
     env: 'PINERY_TRUSTED_PROXIES', key: 'trustedProxies', default: '',
     description: 'comma-separated addresses and CIDRs of reverse proxies in front of the HTTP API: a request from ' +
-      'one counts as from the address it names in X-Forwarded-For (failed sign-ins are limited per client ' +
-      'address); from any other peer the header is ignored',
+      'one counts as from the address it names in X-Forwarded-For (failed sign-ins and open requests are limited ' +
+      'per client, and the request log names it); from any other peer the header is ignored',
     parse: parseTrustedProxies
   },
   {
