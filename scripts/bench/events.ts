@@ -39,16 +39,18 @@
  * was allocated in the old generation directly (pretenured objects, code) and the other GC pauses. `--gc 0`
  * runs the service without it.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { loadavg, setPriority, tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { MAX_STREAMS_PER_USER } from '../../src/http/event-routes.js'
 import { SERVER, startServerProcess } from '../../test/fixtures/process.js'
-import { readFile } from 'node:fs/promises'
-import { serverEnv, manyBlock, median, MiB, peakRss, startPeer, table, waitSettled } from './lib.js'
+import {
+  cpuSplit, gcTotals, machineTicks, roundOf, startReceiver, summary, watcherTokens, type Round, type Stats
+} from './events-parts.js'
+import { cpuSeconds, serverEnv, manyBlock, MiB, peakRss, startPeer, table, waitSettled } from './lib.js'
 
 const { values } = parseArgs({
   options: {
@@ -87,94 +89,6 @@ const GC_STATS = fileURLToPath(new URL('./gc-stats.mjs', import.meta.url))
 if (values.gc === '1') process.env.PINERY_NODE_FLAGS = `${process.env.PINERY_NODE_FLAGS ?? ''} --import ${GC_STATS}`
 const TYPES = ['pin.queued', 'pin.pinning', 'pin.progress', 'pin.pinned', 'pin.failed', 'pin.replaced', 'pin.deleted']
 
-/** CPU seconds (user + system) a process has used so far. */
-async function cpuSeconds (pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? []
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
-
-/**
- * User and system CPU seconds of a process so far, and of its main thread (the event loop); `waited`: the
- * seconds its main thread was ready to run but waited for a core (/proc/<pid>/task/<pid>/schedstat's
- * run_delay), what the 2 shared cores cost the event loop's critical path; `switches`: how often it gave up a
- * core (voluntary context switches: each is a sleep and a wake-up, which on busy cores may wait).
- */
-async function cpuSplit (pid: number):
-Promise<{ user: number, sys: number, main: number, mainSys: number, waited: number, switches: number }> {
-  const ticks = async (path: string): Promise<number[]> =>
-    ((await readFile(path, 'utf8')).split(') ')[1]?.split(' ') ?? []).slice(11, 13).map(Number)
-  const [user = 0, sys = 0] = await ticks(`/proc/${pid}/stat`)
-  const [mu = 0, ms = 0] = await ticks(`/proc/${pid}/task/${pid}/stat`)
-  const waited = Number((await readFile(`/proc/${pid}/task/${pid}/schedstat`, 'utf8')).split(' ')[1]) / 1e9
-  const status = await readFile(`/proc/${pid}/task/${pid}/status`, 'utf8')
-  const switches = Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1])
-  return { user: user / 100, sys: sys / 100, main: (mu + ms) / 100, mainSys: ms / 100, waited, switches }
-}
-
-/** The machine's CPU ticks so far, busy and all (/proc/stat's first line): how saturated the cores were. */
-async function machineTicks (): Promise<{ busy: number, all: number }> {
-  const fields = (await readFile('/proc/stat', 'utf8')).split('\n')[0]?.split(/\s+/).slice(1, 9).map(Number) ?? []
-  const all = fields.reduce((a, b) => a + b, 0)
-  return { busy: all - (fields[3] ?? 0) - (fields[4] ?? 0), all }
-}
-
-/** The service's GC totals so far (gc-stats.mjs), or undefined without `--gc 1`. */
-interface GcTotals {
-  young: { n: number, ms: number }
-  old: { n: number, ms: number }
-  promotedMB: number
-  oldAllocMB: number
-  /** With `--loop 1`: the event loop since the last report (delay percentiles in ms, utilization 0–1). */
-  loop?: { p50: number, p99: number, max: number, elu: number }
-}
-async function gcTotals (server: { child: ChildProcess, stderr: () => string }): Promise<GcTotals | undefined> {
-  if (values.gc !== '1') return undefined
-  const lines = (): string[] => server.stderr().split('\n').filter(l => l.startsWith('gc-stats '))
-  const before = lines().length
-  server.child.kill('SIGUSR2')
-  for (let i = 0; i < 100 && lines().length === before; i++) await new Promise(resolve => setTimeout(resolve, 20))
-  const last = lines().at(-1)
-  return last == null ? undefined : JSON.parse(last.slice('gc-stats '.length)) as GcTotals
-}
-
-interface Stats {
-  count: number
-  deliveries: number
-  p50: number
-  p99: number
-  max: number
-  bad: number
-  disorder?: number
-  connections?: number
-}
-
-/** A receiver (or, with `args`, the stream client) at niceness `nice` (a number, or `idle`: SCHED_IDLE). */
-async function startReceiver (nice: string, args: string[] = []): Promise<{ child: ChildProcess, url: string }> {
-  const argv = [process.execPath, ...(args.length > 0 ? args : [RECEIVER])]
-  const [file, ...rest] = (nice === 'idle' ? ['chrt', '--idle', '0', ...argv] : argv) as [string, ...string[]]
-  const child = spawn(file, rest, { stdio: ['ignore', 'pipe', 'inherit'] })
-  if (nice !== 'idle' && Number(nice) !== 0) setPriority(child.pid as number, Number(nice))
-  const port = await new Promise<number>((resolve) => {
-    child.stdout?.once('data', (d: Buffer) => { resolve((JSON.parse(d.toString()) as { port: number }).port) })
-  })
-  return { child, url: `http://127.0.0.1:${port}` }
-}
-
-/** `n` admin-scope tokens of different admins: the bench's own, then new admin users'. */
-async function watcherTokens (base: string, n: number): Promise<string[]> {
-  const tokens = [TOKEN]
-  for (let i = 1; i < n; i++) {
-    const post = async (path: string, body: unknown): Promise<Record<string, string>> => {
-      const res = await fetch(`${base}${path}`, { method: 'POST', headers, body: JSON.stringify(body) })
-      if (res.status !== 201) throw new Error(`${path}: ${res.status} ${await res.text()}`)
-      return await res.json() as Record<string, string>
-    }
-    await post('/users', { name: `watcher-${i}`, role: 'admin' })
-    tokens.push((await post(`/users/watcher-${i}/tokens`, { scope: 'admin', label: 'bench' })).secret as string)
-  }
-  return tokens
-}
-
 /**
  * Every run's data dir, removed only when the bench ends. This machine's ext4 has no journal, and there
  * ext4 skips an inode deleted within the last 60 s (360 s while its table block is dirty) when it
@@ -199,7 +113,8 @@ async function runOnce (
     ...(values.loop === '1' ? { BENCH_LOOP_STATS: '1' } : {})
   }, script)
   const receivers = notify
-    ? await Promise.all(Array.from({ length: Number(values.webhooks) }, async () => await startReceiver(nice)))
+    ? await Promise.all(Array.from({ length: Number(values.webhooks) },
+        async () => await startReceiver(nice, [RECEIVER])))
     : []
   let clients: { child: ChildProcess, url: string } | undefined
   try {
@@ -214,13 +129,13 @@ async function runOnce (
     if (notify && Number(values.streams) > 0) {
       // A user holds at most MAX_STREAMS_PER_USER: the streams are spread over admins (a team's dashboards),
       // each following every user's events.
-      const watchers = await watcherTokens(server.url, Math.ceil(Number(values.streams) / MAX_STREAMS_PER_USER))
+      const watchers = await watcherTokens(server.url, TOKEN, Math.ceil(Number(values.streams) / MAX_STREAMS_PER_USER))
       clients = await startReceiver(nice, [SSE_CLIENTS, `${server.url}/events?all=true`, watchers.join(','),
         values.streams as string])
       // Every stream open before the first pin.
       await new Promise(resolve => setTimeout(resolve, 1000))
     }
-    const gcBefore = await gcTotals(server)
+    const gcBefore = await gcTotals(server, values.gc === '1')
     const cpuBefore = await cpuSeconds(server.child.pid as number)
     const splitBefore = await cpuSplit(server.child.pid as number)
     const [machineBefore, benchBefore, peerBefore] =
@@ -246,7 +161,7 @@ async function runOnce (
     const split = await cpuSplit(server.child.pid as number)
     const [machineAfter, benchUsed, peerAfter] =
       [await machineTicks(), process.cpuUsage(benchBefore), await cpuSeconds(origin.child.pid as number)]
-    const gcAfter = await gcTotals(server)
+    const gcAfter = await gcTotals(server, values.gc === '1')
     const gc = gcBefore == null || gcAfter == null
       ? '–'
       : `${(gcAfter.young.ms - gcBefore.young.ms).toFixed(0)} ms / ${gcAfter.young.n - gcBefore.young.n} / ` +
@@ -312,7 +227,8 @@ async function runOnce (
     stats = await Promise.all(receivers.map(async r => await (await fetch(`${r.url}/_stats`)).json() as Stats))
     const bad = stats.reduce((a, s) => a + s.bad, 0)
     const disorder = stats.reduce((a, s) => a + (s.disorder ?? 0), 0)
-    process.stderr.write(`  connections at each receiver: ${stats.map(s => s.connections ?? '?').join(' / ')}\n`)
+    process.stderr.write(`  connections at each receiver: ${stats.map(s => s.connections ?? '?').join(' / ')}; ` +
+      `POSTs per read: ${stats.map(s => s.reads == null ? '?' : (s.deliveries / s.reads).toFixed(1)).join(' / ')}\n`)
     const cpuDelivered = (await cpuSeconds(server.child.pid as number) - cpuBefore).toFixed(1)
     // What the receivers and the stream client spent on the same cores (since they started).
     const cpuOf = async (list: Array<{ child: ChildProcess }>): Promise<number> =>
@@ -340,21 +256,6 @@ const origin = await startPeer<{ addrs: string[] }>(['origin-many', '--count', S
 const cids: string[] = []
 for (let i = 0; i < count; i++) cids.push((await manyBlock(i)).cid.toString())
 const rows: string[][] = []
-/**
- * Per variant (0 = without), per round: seconds until settled, Pinery CPU-s until settled and until
- * delivered, the receivers' and stream client's CPU-s, the delivery lag p99 (ms).
- */
-interface Round {
-  label: string
-  settled: number
-  cpu: number
-  cpuAll: number
-  others: number
-  p99: number
-  /** Young-generation GC ms and MB promoted until settled (NaN without `--gc 1`). */
-  young: number
-  promoted: number
-}
 const byVariant: Round[][] = []
 /** Per variant: the variant without notifications it is compared with (0: this build's). */
 const comparedWith: number[] = [0]
@@ -393,12 +294,7 @@ try {
       const row = await (variants[v] as () => Promise<string[]>)()
       process.stderr.write(`${row.join(' | ')}\n`)
       rows.push(row)
-      const others = (row[7] as string).split(' + ').reduce((a, x) => a + parseFloat(x), 0)
-      ;(byVariant[v] ??= [])[run] = { label: row[0] as string, settled: parseFloat(row[1] as string),
-        cpu: parseFloat(row[3] as string), cpuAll: parseFloat(row[6] as string), others,
-        p99: parseFloat((row[8] as string).split(' / ')[1] ?? ''),
-        young: parseFloat((row[11] as string).split(' / ')[0] ?? ''),
-        promoted: parseFloat((row[11] as string).split(' / ')[2] ?? '') }
+      ;(byVariant[v] ??= [])[run] = roundOf(row)
     }
   }
 } finally {
@@ -412,29 +308,4 @@ process.stdout.write(table(['run', 'all settled in', 'pins/s', 'Pinery CPU until
   'events on the slowest stream',
   'Pinery peak RSS MiB', 'until settled: young GC ms / count / promoted / allocated old / other GC pauses'],
 rows) + '\n')
-
-// Medians per variant, and each round's ratio to the same round's run without (the rounds rotate the order,
-// so a slow spell of the machine lands on all variants of a round alike).
-const pct = (r: number): string => `${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(1)} %`
-process.stdout.write('\n' + table(['variant', 'settled in (median)', 'vs without', 'per round vs without (median)',
-  'pins/s per round vs without (median; issue 13: ≥ −10 %)',
-  'Pinery CPU until settled (median)', 'vs without', 'per round vs without (median)',
-  'Pinery CPU until delivered (median)', 'receivers + stream client CPU-s (median)', 'lag p99 (median)',
-  'young GC until settled (median)', 'promoted until settled (median)'],
-byVariant.map((runs, v) => {
-  const without = byVariant[comparedWith[v] ?? 0] ?? []
-  const ratios = runs.map((r, i) => r.settled / (without[i]?.settled ?? NaN))
-  const cpuRatios = runs.map((r, i) => r.cpu / (without[i]?.cpu ?? NaN))
-  const notified = (f: (r: typeof runs[number]) => number, unit: string, digits = 1): string =>
-    Number.isNaN(f(runs[0] as typeof runs[number])) ? '–' : `${median(runs.map(f)).toFixed(digits)} ${unit}`
-  return [runs[0]?.label ?? '', `${median(runs.map(r => r.settled)).toFixed(2)} s`,
-    pct(median(runs.map(r => r.settled)) / median(without.map(r => r.settled))),
-    `${ratios.map(pct).join(' / ')} (${pct(median(ratios))})`,
-    // Throughput is the inverse of the time to settle: +11.1 % in time is 10 % fewer pins/s.
-    `${ratios.map(r => pct(1 / r)).join(' / ')} (${pct(median(ratios.map(r => 1 / r)))})`,
-    `${median(runs.map(r => r.cpu)).toFixed(1)} s`, pct(median(runs.map(r => r.cpu)) / median(without.map(r => r.cpu))),
-    `${cpuRatios.map(pct).join(' / ')} (${pct(median(cpuRatios))})`,
-    notified(r => r.cpuAll, 's'), notified(r => r.others, 's'), notified(r => r.p99, 'ms', 0),
-    Number.isNaN(runs[0]?.young) ? '–' : `${median(runs.map(r => r.young)).toFixed(0)} ms`,
-    Number.isNaN(runs[0]?.promoted) ? '–' : `${median(runs.map(r => r.promoted)).toFixed(0)} MB`]
-})) + '\n')
+process.stdout.write('\n' + summary(byVariant, comparedWith) + '\n')
