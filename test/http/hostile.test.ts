@@ -974,7 +974,7 @@ function prePins (): WirePin[] {
     {
       cid: instantCid().toString(base58btc),
       // A lone surrogate, an RTL mark, a zero-width joiner, emoji: legal JSON strings, stored and echoed as given
-      // (a name's control characters and bidirectional overrides are refused: pins-api.test; meta keeps them).
+      // (a name's control characters and bidirectional overrides are refused: pins-bad-requests.test; meta keeps them).
       name: 'lone \ud800 rtl \u200f zwj \u200d tree 🌲 evil',
       meta: {
         '\u0000': 'nul', '\u202ertl': '\ud800', '🌲': '👨‍👩‍👧‍👦',
