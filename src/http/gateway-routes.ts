@@ -101,6 +101,11 @@ async function written (res: Response, chunk: Uint8Array): Promise<void> {
   })
 }
 
+/** Whether a request is for the gateway's routes (routing ignores case: /IPFS/… is /ipfs/…). */
+export function isGatewayPath (req: Request): boolean {
+  return req.path.toLowerCase().startsWith('/ipfs/')
+}
+
 /** Builds the router. */
 export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoutesComponents): Router {
   const { gateway } = components
