@@ -50,7 +50,12 @@ async function contentView (p, path) {
   }
   const type = res.headers.get('content-type') ?? ''
   const size = Number(res.headers.get('content-length'))
-  links.insertBefore(h('a', { href: url, class: 'button', download: path.split('/').pop() || cid }, 'Download'), links.children[1])
+  // The pin's own file is saved under the pin's name (the gateway's ?filename=, for Open's viewer and Save as
+  // too), not as its CID: "report.bin" downloaded as "QmVGN2…", with no extension to open it by.
+  const named = path === '' ? cleanName(p.pin.name ?? '') : ''
+  const file = named === '' ? url : `${url}?filename=${encodeURIComponent(named)}`
+  links.firstChild.href = file
+  links.insertBefore(h('a', { href: file, class: 'button', download: path.split('/').pop() || named || cid }, 'Download'), links.children[1])
   box.append(h('p', {}, `${type.split(';')[0]}, ${bytes(size)}`), links)
   if (type.startsWith('image/')) box.append(h('img', { src: url, alt: `preview of ${path || cid}`, class: 'preview' }))
   else if (size === 0) box.append(h('p', { class: 'muted' }, 'The file is empty.'))
