@@ -18,7 +18,7 @@ import { teamRoutes } from './team-routes.js'
 import { tokenRoutes } from './token-routes.js'
 import { pinRoutes } from './pins-routes.js'
 import { contentRoutes } from './content-routes.js'
-import { gatewayRoutes } from './gateway-routes.js'
+import { gatewayRoutes, isGatewayPath } from './gateway-routes.js'
 import { sessionRoutes, signInRoutes } from './session-routes.js'
 import { webRoutes } from './web-routes.js'
 import type { SessionStore } from '../web/sessions.js'
@@ -113,7 +113,10 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
   }
   app.use(cors(init.corsOrigins))
   // What answers without credentials answers only by this node's names (DNS rebinding): a metrics token is one.
-  const named = hostCheck(allowedHosts(init.hosts), requireToken(components.tokens, components.sessions))
+  // The gateway's answer is the same to every reader: a link to it from outside the page needs no session key.
+  const authenticate = requireToken(components.tokens, components.sessions,
+    { sharedReads: { matches: isGatewayPath, scope: 'pins:read' } })
+  const named = hostCheck(allowedHosts(init.hosts), authenticate)
   app.get(init.metricsToken == null ? ['/health', '/metrics'] : '/health', named)
   if (init.gatewayAuth === 'none') app.get('/ipfs/{*path}', named)
   app.use(opsRoutes({ metricsToken: init.metricsToken },
@@ -124,7 +127,7 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
   app.use(webRoutes({ dir: init.webDir }))
   app.use(signInRoutes({ tokens: components.tokens, sessions: components.sessions },
     { clientAddress: addressOf }))
-  app.use(requireToken(components.tokens, components.sessions))
+  app.use(authenticate)
   app.use(rateLimit(init.rateLimit))
   app.use(sessionRoutes({ sessions: components.sessions }))
   app.use(tokenRoutes({ tokens: components.tokens }))

@@ -7,17 +7,29 @@
  */
 import { ForbiddenError, isErrorNamed, UnauthorizedError } from '../errors.js'
 import {
-  clearSessionCookie, hasSessionKey, needsSessionKey, originOf, SAFE_METHODS, SESSION_COOKIE, SESSION_KEY_HEADER,
-  sameOrigin, sessionCookieOf
+  carriesSessionKey, clearSessionCookie, hasSessionKey, needsSessionKey, originOf, SAFE_METHODS, SESSION_COOKIE,
+  SESSION_KEY_HEADER, sameOrigin, sessionCookieOf, sessionCookiesOf
 } from './session-cookie.js'
-import type { Principal, TokenStore } from '../auth/index.js'
+import { scopeIncludes, type Principal, type Scope, type TokenStore } from '../auth/index.js'
 import type { SessionStore } from '../web/sessions.js'
-import type { RequestHandler, Response } from 'express'
+import type { Request, RequestHandler, Response } from 'express'
 
 const BEARER = /^Bearer[ ]+([\x21-\x7e]+)[ ]*$/i
 /** Why a session cookie (or the page's key without one) no longer signs in: said so a person knows why. */
 const SESSION_ENDED = 'the session has ended (Pinery was restarted, it went unused for 12 hours, or it was signed ' +
   'out); sign in again'
+
+/** Settings of the authentication. */
+export interface RequireTokenInit {
+  /**
+   * Reads whose answer is the same for everyone holding `scope` (the gateway's: any DAG this node pins, to any
+   * reader). A link to one from outside the page (a bookmark, another page, a chat, the history, with another
+   * session's key or none) answered 401 while a second session cookie covered its path, since which cookie is
+   * the person's cannot be told. For these it need not be: any session of the request's cookies that holds the
+   * scope serves the read, which is all that is done as it (a change still needs the person's own key).
+   */
+  sharedReads?: { matches: (req: Request) => boolean, scope: Scope }
+}
 
 /**
  * Rejects requests without a valid bearer token or session cookie. A header,
@@ -27,12 +39,63 @@ const SESSION_ENDED = 'the session has ended (Pinery was restarted, it went unus
  */
 export function requireToken (
   tokens: Pick<TokenStore, 'authenticate'>,
-  sessions?: Pick<SessionStore, 'get' | 'remove'>
+  sessions?: Pick<SessionStore, 'get' | 'remove'>,
+  init: RequireTokenInit = {}
 ): RequestHandler {
+  const signedIn = (res: Response, sid: string, principal: Principal, store: Pick<SessionStore, 'get'>): void => {
+    res.locals.principal = principal
+    res.locals.session = sid
+    res.locals.reauthenticate = async (): Promise<Principal> => {
+      const now = store.get(sid)
+      if (now == null) throw new UnauthorizedError('the session has ended')
+      return await tokens.authenticate(now.secret)
+    }
+  }
+  /** The principal of session `sid` (its token authenticated), or undefined when it has ended (cookie cleared). */
+  const principalOfSession = async (
+    req: Request, res: Response, store: Pick<SessionStore, 'get' | 'remove'>,
+    cookie: { id: string, name: string, secure: boolean }
+  ): Promise<Principal | undefined> => {
+    const session = store.get(cookie.id)
+    // A session signed in on https counts only under the __Host- name, which no other site can set.
+    if (session == null || session.origin.startsWith('https:') !== cookie.secure) {
+      clearSessionCookie(req, res, cookie.name)
+      return undefined
+    }
+    try {
+      return await tokens.authenticate(session.secret)
+    } catch (err) {
+      if (!isErrorNamed(err, UnauthorizedError.name)) throw err
+      store.remove(cookie.id)
+      clearSessionCookie(req, res, cookie.name)
+      return undefined
+    }
+  }
+  /** Signs a shared read in by the first of its cookies' sessions holding the scope (sharedReads). */
+  const anyReader = async (
+    req: Request, res: Response, store: Pick<SessionStore, 'get' | 'remove'>, scope: Scope
+  ): Promise<void> => {
+    let fallback: { sid: string, principal: Principal } | undefined
+    for (const cookie of sessionCookiesOf(req)) {
+      const principal = await principalOfSession(req, res, store, cookie)
+      if (principal == null) continue
+      if (scopeIncludes(principal.scope, scope)) { signedIn(res, cookie.id, principal, store); return }
+      fallback ??= { sid: cookie.id, principal } // the scope check after this says what is missing
+    }
+    if (fallback == null) throw new UnauthorizedError(SESSION_ENDED)
+    signedIn(res, fallback.sid, fallback.principal, store)
+  }
   return async (req, res, next) => {
     const header = req.headers.authorization
     const cookie = header == null || header === '' ? (sessions != null ? sessionCookieOf(req) : undefined) : undefined
     if (cookie != null && sessions != null) {
+      const shared = init.sharedReads
+      if (shared != null && (req.method === 'GET' || req.method === 'HEAD') && shared.matches(req) &&
+        (cookie.several || (carriesSessionKey(req) && !hasSessionKey(req, cookie.id)))) {
+        await anyReader(req, res, sessions, shared.scope)
+        next()
+        return
+      }
       if (cookie.several) {
         // Picking one let a page on another port of this host (plain http has no __Host- cookies) plant its
         // own session, sent first for a longer Path: the person's uploads went to that session's user. With
@@ -60,20 +123,16 @@ export function requireToken (
           'header its sign-in gave (a session cookie this page did not sign in with may have been set by another ' +
           'site on this host); sign in again')
       }
+      let principal: Principal
       try {
-        res.locals.principal = await tokens.authenticate(secret)
+        principal = await tokens.authenticate(secret)
       } catch (err) {
         if (!isErrorNamed(err, UnauthorizedError.name)) throw err
         sessions.remove(sid)
         clearSessionCookie(req, res)
         throw new UnauthorizedError(`the session ended: ${(err as Error).message}; sign in again`)
       }
-      res.locals.session = sid
-      res.locals.reauthenticate = async (): Promise<Principal> => {
-        const now = sessions.get(sid)
-        if (now == null) throw new UnauthorizedError('the session has ended')
-        return await tokens.authenticate(now.secret)
-      }
+      signedIn(res, sid, principal, sessions)
       next()
       return
     }

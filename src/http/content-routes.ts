@@ -1,6 +1,7 @@
 /**
  * POST /content: a raw body (one file), multipart/form-data (several files
- * under one directory) or application/vnd.ipld.car (a CAR), streamed into
+ * under one directory; without a name, named by the one file or folder they
+ * lie in) or application/vnd.ipld.car (a CAR), streamed into
  * the blockstore. Answers 202 with the PinStatus of the new request (for a
  * CAR with several roots: {count, results}). The body is never buffered, so
  * PINERY_MAX_BODY_BYTES does not apply; quotas do. Node's whole-request
@@ -17,7 +18,7 @@ import { parseMultipart } from './multipart.js'
 import { pinStatusRenderer } from './pin-status.js'
 import { parsePinBody } from './schemas.js'
 import { Counts } from '../counts.js'
-import type { ContentService } from '../content/index.js'
+import type { ContentService, UploadEntry } from '../content/index.js'
 import type { PinRecord, PinRequest, PinService } from '../pins/types.js'
 
 /** Settings of the route. */
@@ -87,6 +88,33 @@ function queryFields (req: Request): Fields {
     ...(q.name != null ? { name: q.name } : {}),
     ...(q.meta != null ? { meta: q.meta } : {}),
     ...(q.origins != null ? { origins: q.origins } : {})
+  }
+}
+
+/**
+ * Yields a form's entries, keeping in `top` the one file or folder they all lie in (null once two differ).
+ * A form without a name made a nameless pin ("(no name)" among the person's named ones); Pinata and IPFS
+ * Cluster name an upload by its file, and so does Pinery's page, so `curl -F file=@report.pdf` is named too.
+ */
+async function * notingTop (
+  entries: AsyncIterable<UploadEntry>, top: { name?: string | null }
+): AsyncGenerator<UploadEntry> {
+  for await (const entry of entries) {
+    const name = entry.path.split('/')[0] as string
+    if (top.name === undefined) top.name = name
+    else if (top.name !== name) top.name = null
+    yield entry
+  }
+}
+
+/** `fields` with `name` when they name nothing and it passes POST /pins' rule (else none: never a 400 for it). */
+function withDefaultName (fields: Fields, name: string | null | undefined): Omit<PinRequest, 'cid'> {
+  if (fields.name != null || name == null || name === '') return describe(fields)
+  try {
+    return describe({ ...fields, name })
+  } catch (err) {
+    if (err instanceof InvalidRequestError) return describe(fields)
+    throw err
   }
 }
 
@@ -188,9 +216,10 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
             }
             fields[key] = value
           }
-          return describe({ ...fromQuery, ...fields })
+          return withDefaultName({ ...fromQuery, ...fields }, top.name)
         }
-        records = [await content.addDirectory(owner, form.entries, { signal, stillAllowed, request })]
+        const top: { name?: string | null } = {}
+        records = [await content.addDirectory(owner, notingTop(form.entries, top), { signal, stillAllowed, request })]
       } else {
         const length = req.headers['content-length']
         const expectedBytes = length != null && /^\d+$/.test(length) ? Number(length) : undefined

@@ -5,7 +5,9 @@
  * `?format=car` a CARv1 of the DAG (streamed, depth-first); otherwise a
  * file's bytes (Range, 206/416), a directory as a JSON listing, a
  * dag-cbor/dag-json/json node as its block. ETags are the CID (with .raw or
- * .car for those formats), so If-None-Match answers 304.
+ * .car for those formats), so If-None-Match answers 304. `?filename=` (and
+ * `download=true`) name the answer in Content-Disposition, as the path
+ * gateway spec says.
  */
 import * as dagCbor from '@ipld/dag-cbor'
 import * as dagJson from '@ipld/dag-json'
@@ -13,6 +15,7 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import toBuffer from 'it-to-buffer'
 import { InvalidRequestError } from '../errors.js'
 import { parseCid } from '../pins/cid.js'
+import { NAME_UNSAFE } from './schemas.js'
 import { mediaType, SNIFF_BYTES } from '../content/media-type.js'
 import { methodNotAllowed, sendFailure } from './errors.js'
 import { requestLogger } from './request-log.js'
@@ -67,6 +70,33 @@ function formatOf (req: Request): Format {
   return best === RAW_TYPE ? 'raw' : best === CAR_TYPE ? 'car' : 'unixfs'
 }
 
+const MAX_FILENAME_CHARS = 255
+
+/**
+ * The answer's `Content-Disposition` for the path gateway spec's `filename` query parameter (and
+ * `download=true`, which makes it an attachment), as kubo's gateway answers them: the name a browser saves it
+ * under, from its PDF viewer or Save as, instead of the CID. `fallback`: the attachment name without one.
+ * Hand-written: Express's res.attachment() writes only `attachment` and sets Content-Type from the name.
+ */
+function dispositionOf (req: Request, fallback?: string): string | undefined {
+  const { filename, download } = req.query
+  if (download != null && download !== 'true' && download !== 'false') {
+    throw new InvalidRequestError('download: must be true or false')
+  }
+  if (filename == null) return fallback == null ? undefined : `attachment; filename="${fallback}"`
+  if (typeof filename !== 'string' || filename === '' || [...filename].length > MAX_FILENAME_CHARS ||
+    NAME_UNSAFE.test(filename)) {
+    // As a pin's name: CR/LF would end the header, and an override makes `invoice<U+202E>fdp.exe` read as a pdf.
+    throw new InvalidRequestError(`filename: 1 to ${MAX_FILENAME_CHARS} characters, without control characters ` +
+      'or bidirectional overrides')
+  }
+  const ascii = filename.replace(/[^\x20-\x7e]|["\\%]/g, '_')
+  // RFC 8187's attr-char: encodeURIComponent leaves ' ( ) * as they are, which it does not allow.
+  const encoded = encodeURIComponent(filename).replace(/['()*]/g, c => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+  const kind = download === 'true' || fallback != null ? 'attachment' : 'inline'
+  return `${kind}; filename="${ascii}"${ascii === filename ? '' : `; filename*=UTF-8''${encoded}`}`
+}
+
 /**
  * True when the client's cached copy (If-None-Match) is this one. Kept instead of Express's req.fresh, which
  * calls any request with `Cache-Control: no-cache` stale: fetch() adds that header to every request carrying
@@ -101,6 +131,11 @@ async function written (res: Response, chunk: Uint8Array): Promise<void> {
   })
 }
 
+/** Whether a request is for the gateway's routes (routing ignores case: /IPFS/… is /ipfs/…). */
+export function isGatewayPath (req: Request): boolean {
+  return req.path.toLowerCase().startsWith('/ipfs/')
+}
+
 /** Builds the router. */
 export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoutesComponents): Router {
   const { gateway } = components
@@ -122,6 +157,8 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
     if (fresh(req, etag)) { res.status(304).end(); return }
     res.status(status)
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value)
+    const named = headers['Content-Disposition'] == null ? dispositionOf(req) : undefined
+    if (named != null) res.setHeader('Content-Disposition', named)
     if (req.method === 'HEAD') { res.end(); return }
     // No progress at all (the socket neither sends nor receives) for this long: the client is not reading.
     res.setTimeout(init.idleTimeoutMs, () => { res.destroy() })
@@ -160,6 +197,7 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
     const root = rootOf(req.params.cid)
     const path = (req.params.path as string[] | undefined) ?? []
     const format = formatOf(req)
+    dispositionOf(req) // a bad filename or download is refused before anything is read
     const { entry, trail } = await gateway.resolve(root, path, { ...options, raw: format === 'raw' })
     res.setHeader('X-Ipfs-Path', `/ipfs/${[req.params.cid as string, ...path].map(encodeURIComponent).join('/')}`)
 
@@ -169,7 +207,7 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
       await send(req, res, `"${entry.cid.toString()}.raw"`, {
         'Content-Type': RAW_TYPE,
         'Content-Length': bytes.byteLength,
-        'Content-Disposition': `attachment; filename="${entry.cid.toString()}.bin"`
+        'Content-Disposition': dispositionOf(req, `${entry.cid.toString()}.bin`) as string
       }, () => bytes)
       return
     }
@@ -178,7 +216,7 @@ export function gatewayRoutes (init: GatewayRoutesInit, components: GatewayRoute
       const car = await gateway.car(root, trail, entry.cid, options)
       await send(req, res, `"${entry.cid.toString()}.car"`, {
         'Content-Type': `${CAR_TYPE}; version=1; order=dfs; dups=n`,
-        'Content-Disposition': `attachment; filename="${entry.cid.toString()}.car"`
+        'Content-Disposition': dispositionOf(req, `${entry.cid.toString()}.car`) as string
       }, () => car)
       return
     }

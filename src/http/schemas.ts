@@ -43,7 +43,7 @@ const nameString = z.string().refine(v => [...v].length <= MAX_NAME, `must be at
  * name read as another. Other format characters stay: the zero-width joiner is part of many emoji.
  */
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
-const NAME_UNSAFE = /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/u
+export const NAME_UNSAFE = /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/u
 
 /** A new pin's name (POST /pins, replace, uploads); names stored before this rule stay as they are. */
 const pinName = nameString.refine(v => !NAME_UNSAFE.test(v),

@@ -55,20 +55,28 @@ function sessionCookies (req: Request): Array<{ name: string, value: string, sec
 }
 
 /**
+ * Every session cookie of the request's kind (the `__Host-` ones when it carries any), in the order the browser
+ * sent them: for a read whose answer is the same to every reader (sharedReads in auth.ts), any of them may serve.
+ */
+export function sessionCookiesOf (req: Request): Array<{ id: string, name: string, secure: boolean }> {
+  const all = sessionCookies(req)
+  const secure = all.some(c => c.secure)
+  return all.filter(c => c.secure === secure).map(c => ({ id: c.value, name: c.name, secure }))
+}
+
+/**
  * The session cookie the request's Cookie header carries, if any (any name NAME matches); a `__Host-` one wins.
  * Of several, the one whose session the request's key names (keyOf: only the page that signed in holds it),
  * and only that one: before, a request carrying the name twice was refused, so a page on another port of
  * the host signed the person out by planting a second one (Path=/pins, /content, …).
  */
 export function sessionCookieOf (req: Request): SessionCookie | undefined {
-  const all = sessionCookies(req)
-  const secure = all.some(c => c.secure)
-  const cookies = all.filter(c => c.secure === secure)
+  const cookies = sessionCookiesOf(req)
   const first = cookies[0]
   if (first == null) return undefined
-  if (cookies.length === 1) return { id: first.value, name: first.name, secure, several: false }
-  const keyed = cookies.find(c => hasSessionKey(req, c.value))
-  return { id: (keyed ?? first).value, name: (keyed ?? first).name, secure, several: keyed == null }
+  if (cookies.length === 1) return { ...first, several: false }
+  const keyed = cookies.find(c => hasSessionKey(req, c.id))
+  return { ...(keyed ?? first), several: keyed == null }
 }
 
 /** The request's Origin header as an origin (`scheme://host[:port]`, lower-case), or undefined. */
@@ -109,10 +117,13 @@ export function setSessionCookie (req: Request, res: Response, id: string): void
 
 const cleared = (name: string): string => `${name}=; Max-Age=0; ${attributes(name.startsWith('__Host-'))}`
 
-/** Tells the browser to drop the session cookie the request carried (none: the one its page would have). */
-export function clearSessionCookie (req: Request, res: Response): void {
-  const name = sessionCookieOf(req)?.name ?? (isSecure(req) ? SECURE_SESSION_COOKIE : SESSION_COOKIE)
-  res.append('Set-Cookie', cleared(name))
+/**
+ * Tells the browser to drop the session cookie `name`, by default the one the request carried (none: the one its
+ * page would have).
+ */
+export function clearSessionCookie (req: Request, res: Response, name?: string): void {
+  res.append('Set-Cookie', cleared(name ?? sessionCookieOf(req)?.name ??
+    (isSecure(req) ? SECURE_SESSION_COOKIE : SESSION_COOKIE)))
 }
 
 /**
@@ -161,6 +172,11 @@ function keyOf (req: Request): string | undefined {
 
 /** The query parameter a read may carry its session key in (keyOf). */
 export const SESSION_KEY_PARAM = 'session_key'
+
+/** Whether the request carries a session key at all (the header, or the parameter on a read). */
+export function carriesSessionKey (req: Request): boolean {
+  return keyOf(req) != null
+}
 
 /** Whether the request carries the key of session `id`. */
 export function hasSessionKey (req: Request, id: string): boolean {

@@ -104,6 +104,22 @@ describe('POST /content', () => {
     expect(listing.entries.map(e => e.name).sort()).toEqual(['data.bin', 'deep'])
   })
 
+  it('names a form\'s pin by the one file or folder it holds when given no name, as Pinata and IPFS Cluster do',
+    async () => {
+      // Old code: each was "(no name)". As `curl -F file=@report.pdf` sends it.
+      const named = async (parts: Array<[string, string]>, query?: Record<string, string>): Promise<string | null> => {
+        const form = new FormData()
+        for (const [path, text] of parts) form.append('file', new Blob([text]), path)
+        return (await accepted(await postContent(svc, form, query != null ? { query } : {}))).pin.name ?? null
+      }
+      expect(await named([['report.pdf', 'quarterly numbers']])).toBe('report.pdf')
+      expect(await named([['site/index.html', '<p>hi'], ['site/css/app.css', 'p {}']])).toBe('site')
+      // Several of them, a name given, or a file name POST /pins would refuse as a name: as before.
+      expect(await named([['index.html', '<p>hi'], ['app.css', 'p {}']])).toBeNull()
+      expect(await named([['report.pdf', 'quarterly numbers']], { name: 'Q3' })).toBe('Q3')
+      expect(await named([['report\u202egnp.exe', 'not a png']])).toBeNull()
+    })
+
   it('pins each root of a complete CAR at once; a CAR of several roots answers {count, results}', async () => {
     const one = await fileDag(randomBytes(600 * 1024))
     const two = await directoryDag([

@@ -218,6 +218,28 @@ describe('GET /ipfs', () => {
     }
   })
 
+  it('names the answer by ?filename= (download=true: an attachment), as the path gateway spec says', async () => {
+    // Old code: no Content-Disposition, so a browser saved the file under its CID.
+    const disposition = async (query: string): Promise<string | null> => {
+      const res = await get(`/ipfs/${root}/data/big.bin?${query}`)
+      expect(res.status, query).toBe(200)
+      return res.headers.get('content-disposition')
+    }
+    expect(await disposition('filename=q3.bin')).toBe('inline; filename="q3.bin"')
+    expect(await disposition('filename=q3.bin&download=true')).toBe('attachment; filename="q3.bin"')
+    expect(await disposition('filename=r%C3%A9sum%C3%A9%20(1).pdf')).toBe(
+      'inline; filename="r_sum_ (1).pdf"; filename*=UTF-8\'\'r%C3%A9sum%C3%A9%20%281%29.pdf')
+    expect(await disposition('download=true')).toBeNull()
+    const car = await get(`/ipfs/${root}?format=car&filename=site.car`)
+    expect(car.headers.get('content-disposition')).toBe('attachment; filename="site.car"')
+    await car.arrayBuffer()
+    for (const bad of ['filename=', 'filename=a%0D%0ASet-Cookie:%20x=1', 'filename=invoice%E2%80%AEfdp.exe',
+      `filename=${'a'.repeat(256)}`, 'filename=a&filename=b', 'filename=a&download=yes']) {
+      expect(await failureOf(await get(`/ipfs/${root}/notes?${bad}`)), bad)
+        .toMatchObject({ status: 400, reason: 'BAD_REQUEST', details: /^(filename|download):/ })
+    }
+  })
+
   it('refuses malformed requests', async () => {
     expect(await failureOf(await get('/ipfs/not-a-cid'))).toMatchObject({ status: 400, reason: 'BAD_REQUEST' })
     expect(await failureOf(await get(`/ipfs/${'b'.repeat(3000)}`)))

@@ -1,7 +1,7 @@
 // One pin: every PinStatus field, delegates to copy, the kubo command,
 // replace, delete, retry a failed one, and its content through /ipfs/ (a
 // file preview or download, a directory's listing, the CAR).
-import { api, keyed, withKey } from '../api.js'
+import { api, withKey } from '../api.js'
 import { bytes, cleanName, copyButton, field, h, message, onSubmit, page, replace, shellQuote, shownName, unsafeName, when } from '../dom.js'
 import { watchPins } from '../live.js'
 import { inFlight, progressOf, recalled, remember, statusBadge } from '../pin-view.js'
@@ -30,9 +30,12 @@ async function contentView (p, path) {
   })))
   const res = await fetch(url, { method: 'HEAD', headers: withKey(), credentials: 'same-origin' })
   if (!res.ok) { box.append(message(`The content cannot be read (${res.status}).`, 'info')); return box }
+  // Plain links, no session key: the gateway answers any session of the person's that may read (a second
+  // cookie under /ipfs does not stop them), so they can be bookmarked, shared with a teammate and kept in
+  // the history without carrying this session's key.
   const links = h('p', { class: 'actions' },
-    h('a', { href: keyed(url), class: 'button', target: '_blank', rel: 'noopener' }, path === '' ? 'Open' : 'Open file'),
-    h('a', { href: keyed(`${url}?format=car`), class: 'button', download: `${cid}.car` }, 'Download CAR'))
+    h('a', { href: url, class: 'button', target: '_blank', rel: 'noopener' }, path === '' ? 'Open' : 'Open file'),
+    h('a', { href: `${url}?format=car`, class: 'button', download: `${cid}.car` }, 'Download CAR'))
   if ((res.headers.get('etag') ?? '').endsWith('.dir"')) {
     const listing = await (await fetch(url, { headers: withKey(), credentials: 'same-origin' })).json()
     links.firstChild.textContent = 'Open listing (JSON)'
@@ -47,9 +50,14 @@ async function contentView (p, path) {
   }
   const type = res.headers.get('content-type') ?? ''
   const size = Number(res.headers.get('content-length'))
-  links.insertBefore(h('a', { href: keyed(url), class: 'button', download: path.split('/').pop() || cid }, 'Download'), links.children[1])
+  // The pin's own file is saved under the pin's name (the gateway's ?filename=, for Open's viewer and Save as
+  // too), not as its CID: "report.bin" downloaded as "QmVGN2…", with no extension to open it by.
+  const named = path === '' ? cleanName(p.pin.name ?? '') : ''
+  const file = named === '' ? url : `${url}?filename=${encodeURIComponent(named)}`
+  links.firstChild.href = file
+  links.insertBefore(h('a', { href: file, class: 'button', download: path.split('/').pop() || named || cid }, 'Download'), links.children[1])
   box.append(h('p', {}, `${type.split(';')[0]}, ${bytes(size)}`), links)
-  if (type.startsWith('image/')) box.append(h('img', { src: keyed(url), alt: `preview of ${path || cid}`, class: 'preview' }))
+  if (type.startsWith('image/')) box.append(h('img', { src: url, alt: `preview of ${path || cid}`, class: 'preview' }))
   else if (size === 0) box.append(h('p', { class: 'muted' }, 'The file is empty.'))
   else if (TEXT.test(type)) {
     const headers = size > PREVIEW_BYTES ? { range: `bytes=0-${PREVIEW_BYTES - 1}` } : {}
