@@ -6,6 +6,7 @@
  * ever waits for a client, so open streams cannot slow pinning.
  */
 import { chunkOf, frameOf, type Frame } from './sse-frames.js'
+import { activeFilter, passes, type ActiveFilter, type StreamFilter } from './stream-filter.js'
 import type { EventLog, LoggedEvent } from './event-log.js'
 import type { Logger } from '../logger.js'
 import type { ServerResponse } from 'node:http'
@@ -37,6 +38,8 @@ export interface StreamRequest {
   since?: string
   /** The last id the client has seen; replay starts after it. */
   after: number
+  /** Only these events (none: all of them). */
+  filter?: StreamFilter
 }
 
 /** The open streams. */
@@ -53,6 +56,7 @@ interface Client {
   res: ServerResponse
   user?: string
   since?: string
+  filter?: ActiveFilter
   /** The last id queued for the client (written, or pending). */
   lastSent: number
   /** The last id written to the connection. */
@@ -89,7 +93,7 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
   const clients = new Set<Client>()
   /** Streams replaying the log; every other stream is in one of the three below. */
   const replaying = new Set<Client>()
-  /** Every-user streams not (yet) in the group, and each user's own streams. */
+  /** Every-user streams not (yet) in the group (a filtered one never joins it), and each user's own streams. */
   const loose = new Set<Client>()
   const byUser = new Map<string, Set<Client>>()
   const group: Group = { members: new Set(), pending: [], pendingBytes: 0, lastSent: 0, lastWritten: 0 }
@@ -97,7 +101,8 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
   const heldLimit = Math.max(100, Math.floor(init.maxBufferedBytes / 256))
 
   const wants = (c: Client, e: LoggedEvent): boolean =>
-    c.user == null || (e.event.user === c.user && (c.since == null || e.event.time >= c.since))
+    (c.user == null || (e.event.user === c.user && (c.since == null || e.event.time >= c.since))) &&
+    (c.filter == null || passes(c.filter, e))
 
   function forget (c: Client): void {
     clients.delete(c)
@@ -133,11 +138,13 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
    */
   function flushClient (c: Client, shared?: Map<string, Buffer>): boolean {
     if (c.closed || c.pending.length === 0) return true
-    const key = `${c.user ?? '*'} ${c.lastWritten} ${c.lastSent} ${c.pending.length}`
-    let chunk = shared?.get(key)
+    const key = c.filter != null
+      ? undefined // a filtered stream's frames are its own
+      : `${c.user ?? '*'} ${c.lastWritten} ${c.lastSent} ${c.pending.length}`
+    let chunk = key == null ? undefined : shared?.get(key)
     if (chunk == null) {
       chunk = chunkOf(c.pending, c.pendingBytes)
-      shared?.set(key, chunk)
+      if (key != null) shared?.set(key, chunk)
     }
     const ok = c.res.write(chunk)
     c.pending = []
@@ -169,7 +176,7 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
     for (const c of clients) flushClient(c, shared)
     // Every-user streams now written up to where the group is join it (all of them, when it has none).
     for (const c of loose) {
-      if (c.closed || c.pending.length > 0) continue
+      if (c.closed || c.pending.length > 0 || c.filter != null) continue
       if (group.members.size === 0) group.lastSent = group.lastWritten = c.lastWritten
       if (c.lastWritten !== group.lastWritten) continue
       loose.delete(c)
@@ -253,7 +260,8 @@ export function createEventStreams (init: EventStreamsInit, components: EventStr
         closed: false,
         grouped: false,
         ...(request.user != null ? { user: request.user } : {}),
-        ...(request.since != null ? { since: request.since } : {})
+        ...(request.since != null ? { since: request.since } : {}),
+        ...(request.filter != null ? { filter: activeFilter(request.filter) } : {})
       }
       clients.add(c)
       replaying.add(c)

@@ -2,7 +2,8 @@
  * GET /events: the caller's events as Server-Sent Events (an admin token may
  * ask for every user's with ?all=true). Resumes after Last-Event-ID or
  * ?after=; an id the log no longer holds answers 410 GONE, so the client
- * knows to list its pins again.
+ * knows to list its pins again. `?types=` and `?requestid=` narrow a stream to
+ * some event types and to some requests (and their replacements).
  */
 import { Router } from 'express'
 import { ForbiddenError, GoneError, InvalidRequestError, isErrorNamed, UnauthorizedError } from '../errors.js'
@@ -10,6 +11,7 @@ import { scopeIncludes } from '../auth/index.js'
 import { principalOf, reauthenticatorOf } from './auth.js'
 import { requireScope } from './scopes.js'
 import { sendFailure } from './errors.js'
+import { parseEventFilter } from './schemas.js'
 import { Counts } from '../counts.js'
 import type { EventLog, EventStreams } from '../events/index.js'
 import type { Team } from '../team/index.js'
@@ -94,6 +96,7 @@ export function eventRoutes (components: EventRoutesComponents): Router {
     if (given != null && (typeof given !== 'string' || !ID.test(given))) {
       throw new InvalidRequestError('after (or Last-Event-ID) must be one event id')
     }
+    const filter = parseEventFilter(query)
     const after = given == null ? components.events.published() : Number(given)
     if (given != null && components.events.isGone(after)) {
       throw new GoneError(`event ${after} is no longer in the event log; ` +
@@ -112,7 +115,7 @@ export function eventRoutes (components: EventRoutesComponents): Router {
     res.once('close', () => { open.add(me.user, -1) })
     endWithAccess(res, me, all ? 'admin' : 'pins:read', streamsOf)
     const scope = all ? {} : { user: me.user, ...(since != null ? { since } : {}) }
-    await components.streams.open(res, { after, ...scope })
+    await components.streams.open(res, { after, ...scope, ...(filter != null ? { filter } : {}) })
   })
   return router
 }

@@ -8,6 +8,8 @@ import { parseCid } from '../pins/cid.js'
 import { PIN_STATES, type PinQuery, type PinRequest } from '../pins/types.js'
 import { checkOrigin, parseMultiaddr, trailingPeerId } from '../node/multiaddrs.js'
 import { parseTimestamp } from './timestamps.js'
+import { EVENT_TYPES } from '../events/index.js'
+import type { StreamFilter } from '../events/stream-filter.js'
 
 const MAX_NAME = 255
 const MAX_ORIGINS = 20
@@ -213,3 +215,31 @@ export function parsePinQuery (raw: Record<string, unknown>): PinQuery {
     ...(q.meta != null ? { meta: q.meta } : {})
   }
 }
+
+/** Requests one event stream may follow (`?requestid=a,b,…`), as GET /pins takes at most 10 CIDs. */
+export const MAX_STREAM_REQUESTS = 10
+
+const eventQuery = z.object({
+  types: z.string().transform(list).pipe(z.array(z.enum(EVENT_TYPES)).min(1)).optional(),
+  requestid: z.string().transform(list).pipe(z.array(z.string().regex(/^[\x21-\x7e]{1,128}$/, 'is malformed'))
+    .min(1).max(MAX_STREAM_REQUESTS, `must list at most ${MAX_STREAM_REQUESTS} requests`)).optional()
+})
+
+/**
+ * Validates GET /events' narrowing: `types` (event types) and `requestid` (the requests to follow), each a comma
+ * list, repeated parameters joined like one. The route's own parameters (after, all) are checked there.
+ */
+export function parseEventFilter (raw: Record<string, unknown>): StreamFilter | undefined {
+  const flat = { types: joined(raw.types), requestid: joined(raw.requestid) }
+  const parsed = eventQuery.safeParse(flat)
+  if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error))
+  const { types, requestid } = parsed.data
+  if (types == null && requestid == null) return undefined
+  return {
+    ...(types != null ? { types: new Set(types) } : {}),
+    ...(requestid != null ? { requests: new Set(requestid) } : {})
+  }
+}
+
+/** A query value as one string (a repeated parameter joined like a comma list); anything else as given. */
+const joined = (v: unknown): unknown => Array.isArray(v) && v.every(x => typeof x === 'string') ? v.join(',') : v
