@@ -13,6 +13,7 @@ import { createRemoteTeam } from './remote-team.js'
 import { runBackup, runRestore } from './backup.js'
 import { runVerify, verifyText } from './verify.js'
 import { runWebhookCommand, UsageProblem } from './webhooks.js'
+import { runWait } from './wait.js'
 import { USAGE } from './usage.js'
 import {
   deletedText, parseBytes, printable, printableJson, printableLines, teamUsageText, tokensText, userText, usersText,
@@ -77,6 +78,7 @@ const OPTIONS = {
   events: { type: 'string' },
   description: { type: 'string' },
   out: { type: 'string' },
+  timeout: { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -107,6 +109,13 @@ function changesOf (values: Values): UserChanges {
     v => /^\d+$/.test(v) && Number.isSafeInteger(Number(v)) ? Number(v) : undefined)
   const quota = { ...(bytes !== undefined ? { bytes } : {}), ...(pins !== undefined ? { pins } : {}) }
   return { ...(values.role != null ? { role: values.role } : {}), ...(Object.keys(quota).length > 0 ? { quota } : {}) }
+}
+
+/** `--timeout`: seconds, or a number with s, m or h. */
+function parseDuration (value: string): number {
+  const m = /^(\d{1,7})(s|m|h)?$/.exec(value)
+  if (m == null || Number(m[1]) === 0) throw new UsageError('--timeout must be a duration such as 90, 90s, 15m or 2h')
+  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 's' | 'm' | 'h']
 }
 
 function need (value: string | undefined, what: string): string {
@@ -223,6 +232,21 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
       })
       io.stdout.write(values.json === true ? `${printableJson(output.json)}\n` : printableLines(output.text))
       return 0
+    }
+    if (positionals[0] === 'wait') {
+      if (url == null) throw new SettingError('wait works online: give --url http://host:port (or PINERY_URL)')
+      const ids = positionals.slice(1)
+      if (ids.length === 0 || ids.length > 10) throw new UsageError('wait takes 1 to 10 request IDs')
+      const timeoutMs = values.timeout == null ? undefined : parseDuration(values.timeout)
+      const { json, text, code } = await runWait(
+        {
+          url: onlineUrl(url),
+          token: onlineToken(io.env),
+          ...(timeoutMs != null ? { timeoutMs } : {}),
+          waiting: line => { io.stderr.write(printableLines(`${line}\n`)) }
+        }, ids)
+      io.stdout.write(values.json === true ? `${printableJson(json)}\n` : printableLines(text))
+      return code
     }
     if (positionals[0] === 'backup') {
       if (positionals.length > 1) throw new UsageError(`unexpected "${positionals.slice(1).join(' ')}"`)

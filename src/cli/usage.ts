@@ -29,6 +29,11 @@ Webhooks (online only; your own, or with --all node-wide ones, admin)
   webhook enable ID                     re-enables a webhook disabled after failing
   webhook test ID                       sends a webhook.test event now
   webhook deliveries ID                 the last 100 delivery attempts
+Pins (online only)
+  wait ID [ID…] [--timeout DURATION]    waits until each pin request (1 to 10) is pinned or failed,
+                                        following its replacements; exit code 0 when every one is
+                                        pinned, 1 otherwise (failed, deleted, or still waiting after
+                                        DURATION: 90, 90s, 15m, 2h)
 Backup
   backup --out FILE                     a backup archive (tar) of the node: online (admin token) while
                                         it runs, offline of a stopped data dir; written owner-only;
