@@ -153,14 +153,19 @@ export function createPinService (components: PinServiceComponents): PinService 
 
     async remove (owner, requestid) {
       await owned(owner, requestid)
+      // The record first, then its work (as a replace does): a deletion that cannot be written (a full disk)
+      // leaves the request queued in its place or running. Cancelled first, it waited in no queue till a restart.
+      // A job that settles meanwhile finds the record gone and lets go of what it pinned (settle.ts).
+      const gone = await lifecycle.remove(requestid)
       worker.cancel(requestid)
-      if (await lifecycle.remove(requestid) == null) throw new NotFoundError(`no pin request ${requestid}`)
+      if (gone == null) throw new NotFoundError(`no pin request ${requestid}`)
     },
 
     async removeAll (owner) {
       return await removeEveryRequest(components.index, owner, async (requestid) => {
+        const gone = await lifecycle.remove(requestid)
         worker.cancel(requestid)
-        return await lifecycle.remove(requestid) != null
+        return gone != null
       })
     },
 
