@@ -44,10 +44,23 @@ export function createPinService (components: PinServiceComponents): PinService 
 
   /** A new queued record: settled now when its DAG is pinned already, else fetched. Resolves with it as it stands. */
   async function admit (record: PinRecord): Promise<PinRecord> {
-    const settled = await settler.settlePinned(record)
+    const settled = await settledNow(record)
     if (settled != null) return settled
     worker.enqueue(record)
     return record
+  }
+
+  /**
+   * settlePinned, and when it throws (its write refused: a full disk), the written request `record` fetched all
+   * the same (its DAG is stored: it settles at once), `inPlaceOf`'s place taken, not left in no queue.
+   */
+  async function settledNow (record: PinRecord, inPlaceOf?: string): Promise<PinRecord | undefined> {
+    try {
+      return await settler.settlePinned(record)
+    } catch (err) {
+      worker.enqueue(record, inPlaceOf)
+      throw err
+    }
   }
 
   function newRecord (owner: string, request: PinRequest): PinRecord {
@@ -141,7 +154,7 @@ export function createPinService (components: PinServiceComponents): PinService 
       const next = await quota.admit(owner, want, async () =>
         await lifecycle.replace(requestid, (old) => holding(old, newRecord(owner, request))))
       if (next == null) throw new NotFoundError(`no pin request ${requestid}`)
-      const settled = next.status === 'queued' ? await settler.settlePinned(next) : next
+      const settled = next.status === 'queued' ? await settledNow(next, requestid) : next
       if (settled != null) {
         worker.cancel(requestid)
         return settled
