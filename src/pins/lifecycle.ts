@@ -4,7 +4,7 @@
  * releases the CIDs the request no longer references.
  */
 import { createKeyedMutex } from './keyed-mutex.js'
-import { queuePlace, type PinRecord, type PinState } from './types.js'
+import { queuePlace, REPAIR_PLACE, type PinRecord, type PinState } from './types.js'
 import type { RequestPins } from './request-pins.js'
 import type { PinIndex } from './query-index.js'
 import type { ExtraOp, RecordStore } from './record-store.js'
@@ -53,8 +53,9 @@ export interface PinLifecycle {
   ): Promise<PinRecord | undefined>
   /**
    * Sends a `pinned` request back to `queued`, to be fetched again (`pinery verify --repair` found its DAG
-   * damaged); returns the new record, or undefined when it is gone or not pinned. It keeps referencing its
-   * CID, so the DAG stays pinned meanwhile. The only way back from a settled state, so not a transition.
+   * damaged), first among its owner's (REPAIR_PLACE); returns the new record, or undefined when it is gone or
+   * not pinned. It keeps referencing its CID, so the DAG stays pinned meanwhile. The only way back from a
+   * settled state, so not a transition.
    */
   refetch(requestid: string): Promise<PinRecord | undefined>
 }
@@ -196,7 +197,8 @@ export function createPinLifecycle (components: PinLifecycleComponents): PinLife
         const record = await records.get(requestid)
         if (record?.status !== 'pinned') return undefined
         const { dagSize: _settled, ...rest } = record
-        const next: PinRecord = { ...rest, status: 'queued' }
+        // First among its owner's pending requests (at its creation's place it went behind those queued before).
+        const next: PinRecord = { ...rest, status: 'queued', queuedAt: REPAIR_PLACE }
         // Like any change a client relies on, durable, with its event (pin.queued) in the same batch.
         await recorded([{ kind: 'queued', record: next }], async (extra) => {
           await records.write(next, record, undefined, { extra })

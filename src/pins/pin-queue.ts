@@ -41,8 +41,10 @@ export interface PinQueue {
   /** 1-based position of a queued request in the order the worker takes them, or undefined. */
   position(requestid: string): number | undefined
   has(requestid: string): boolean
-  /** Owners with at least one queued request. */
-  owners(): IterableIterator<string>
+  /** How many owners have at least one queued request. */
+  readonly owners: number
+  /** True when `owner` has at least one queued request. */
+  hasOwner(owner: string): boolean
   clear(): void
   readonly length: number
 }
@@ -216,8 +218,11 @@ export function createPinQueue (): PinQueue {
     has (requestid) {
       return fifoOf.has(requestid)
     },
-    owners () {
-      return turns.keys()
+    get owners () {
+      return turns.size
+    },
+    hasOwner (owner) {
+      return turns.has(owner)
     },
     clear () {
       turns.clear()

@@ -18,6 +18,11 @@ function ownKey (r: PinRecord): string {
   return `${PREFIX}own/${r.owner}/${pad(r.created)}`
 }
 
+/** The key of a queued or pinning record's entry in the pending range: at its place in the queue. */
+export function pendingKey (r: PinRecord): string {
+  return `${PREFIX}pending/${pad(queuePlace(r))}/${r.requestid}`
+}
+
 /**
  * Every key a record occupies, mapped to its value; without `withRecord` the
  * record's own value and its pending entry's are left empty (for keys to delete
@@ -35,7 +40,7 @@ export function entries (r: PinRecord, withRecord = true): Map<string, Uint8Arra
   if (r.status !== 'failed') refs.add(r.cidKey)
   for (const cidKey of refs) map.set(`${PREFIX}ref/${cidKey}/${r.requestid}`, EMPTY)
   if (r.status === 'queued' || r.status === 'pinning') {
-    map.set(`${PREFIX}pending/${pad(queuePlace(r))}/${r.requestid}`, json)
+    map.set(pendingKey(r), json)
     if (r.upload != null) map.set(`${PREFIX}upload-ref/${r.upload}/${r.requestid}`, EMPTY)
   }
   return map

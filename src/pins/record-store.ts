@@ -33,6 +33,7 @@ import { randomUUID } from 'node:crypto'
 import { equals } from 'uint8arrays/equals'
 import { createGroupCommit } from './group-commit.js'
 import { decode, entries, PREFIX } from './record-keys.js'
+import { readPending } from './pending-range.js'
 import type { PinRecord } from './types.js'
 import type { Generation, IndexSnapshot } from './query-index-snapshot.js'
 import type { PinIndex } from './query-index.js'
@@ -56,8 +57,6 @@ const FORMAT_KEY = `${PREFIX}format`
 const GROUP_MAX_OPS = 4096
 /** Grouped writes in progress at once (see group-commit.ts for the measurement). */
 const GROUP_MAX_WRITES = 4
-/** Pending records are read this many at a time. */
-const PENDING_CHUNK = 512
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 type BatchOp = { type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }
@@ -83,7 +82,10 @@ export interface RecordStore {
    * older build is found only by reading its record).
    */
   namesUpload(upload: string): Promise<boolean>
-  /** Queued and pinning records in queue order (queuePlace: oldest first, a replacement where it replaced). */
+  /**
+   * Queued and pinning records in queue order (queuePlace: oldest first, a replacement where it replaced), at
+   * start only: stale entries are mended as they are met (pending-range.ts).
+   */
   pending(): AsyncGenerator<PinRecord>
   /** At clean shutdown, once nothing writes any more: waits for writes in flight and saves the index snapshot. */
   close(): Promise<void>
@@ -213,48 +215,8 @@ export async function createRecordStore (components: RecordStoreComponents): Pro
       return await any(`${PREFIX}upload-ref/${upload}/`)
     },
 
-    async * pending () {
-      const prefix = `${PREFIX}pending/`
-      // The pending entries carry their records: one compact key range. Looking each record up
-      // through req/ and own/ instead touched tables all over the store (on 1M records, 100k
-      // pending: ~410 MiB of LevelDB's mapped files in RSS, ~0.6 s of getMany). Entries written
-      // before they carried the record (empty) are looked up so, a chunk at a time with getMany,
-      // the next chunk read while the caller works through this one.
-      const read = async (chunk: Array<[string, Uint8Array]>): Promise<PinRecord[]> => {
-        const old = chunk.flatMap(([key, value]) =>
-          value.byteLength > 0 ? [] : [`${PREFIX}req/${key.slice(key.lastIndexOf('/') + 1)}`])
-        const owns = old.length === 0 ? [] : await db.getMany(old)
-        const found = owns.some(own => own != null)
-          ? await db.getMany(owns.flatMap(own => own == null ? [] : [decoder.decode(own)]))
-          : []
-        let i = 0
-        let j = 0
-        const upgrade: BatchOp[] = []
-        const records = chunk.flatMap(([key, value]) => {
-          if (value.byteLength > 0) return [decode(value)]
-          const v = owns[i++] == null ? undefined : found[j++]
-          if (v != null) upgrade.push({ type: 'put', key, value: v })
-          return v == null ? [] : [decode(v)]
-        })
-        // Old entries get their records now, so the next start reads only this range. Safe from racing a
-        // change: this runs at start, before anything is served, and before the worker holds these records
-        // (they are handed out only once written). Unsynced: a crash merely means doing it again.
-        if (upgrade.length > 0) await db.batch(upgrade)
-        return records
-      }
-      let chunk: Array<[string, Uint8Array]> = []
-      let ahead: Promise<PinRecord[]> | undefined
-      for await (const entry of db.iterator({ gt: prefix, lt: `${prefix}\xff` })) {
-        chunk.push(entry)
-        if (chunk.length < PENDING_CHUNK) continue
-        const next = read(chunk)
-        next.catch(() => {}) // awaited below; a failure surfaces there
-        chunk = []
-        if (ahead != null) yield * await ahead
-        ahead = next
-      }
-      if (ahead != null) yield * await ahead
-      if (chunk.length > 0) yield * await read(chunk)
+    pending () {
+      return readPending({ db, index, get })
     },
 
     async close () {

@@ -44,10 +44,23 @@ export function createPinService (components: PinServiceComponents): PinService 
 
   /** A new queued record: settled now when its DAG is pinned already, else fetched. Resolves with it as it stands. */
   async function admit (record: PinRecord): Promise<PinRecord> {
-    const settled = await settler.settlePinned(record)
+    const settled = await settledNow(record)
     if (settled != null) return settled
     worker.enqueue(record)
     return record
+  }
+
+  /**
+   * settlePinned, and when it throws (its write refused: a full disk), the written request `record` fetched all
+   * the same (its DAG is stored: it settles at once), `inPlaceOf`'s place taken, not left in no queue.
+   */
+  async function settledNow (record: PinRecord, inPlaceOf?: string): Promise<PinRecord | undefined> {
+    try {
+      return await settler.settlePinned(record)
+    } catch (err) {
+      worker.enqueue(record, inPlaceOf)
+      throw err
+    }
   }
 
   function newRecord (owner: string, request: PinRequest): PinRecord {
@@ -141,7 +154,7 @@ export function createPinService (components: PinServiceComponents): PinService 
       const next = await quota.admit(owner, want, async () =>
         await lifecycle.replace(requestid, (old) => holding(old, newRecord(owner, request))))
       if (next == null) throw new NotFoundError(`no pin request ${requestid}`)
-      const settled = next.status === 'queued' ? await settler.settlePinned(next) : next
+      const settled = next.status === 'queued' ? await settledNow(next, requestid) : next
       if (settled != null) {
         worker.cancel(requestid)
         return settled
@@ -153,14 +166,19 @@ export function createPinService (components: PinServiceComponents): PinService 
 
     async remove (owner, requestid) {
       await owned(owner, requestid)
+      // The record first, then its work (as a replace does): a deletion that cannot be written (a full disk)
+      // leaves the request queued in its place or running. Cancelled first, it waited in no queue till a restart.
+      // A job that settles meanwhile finds the record gone and lets go of what it pinned (settle.ts).
+      const gone = await lifecycle.remove(requestid)
       worker.cancel(requestid)
-      if (await lifecycle.remove(requestid) == null) throw new NotFoundError(`no pin request ${requestid}`)
+      if (gone == null) throw new NotFoundError(`no pin request ${requestid}`)
     },
 
     async removeAll (owner) {
       return await removeEveryRequest(components.index, owner, async (requestid) => {
+        const gone = await lifecycle.remove(requestid)
         worker.cancel(requestid)
-        return await lifecycle.remove(requestid) != null
+        return gone != null
       })
     },
 

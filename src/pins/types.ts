@@ -57,6 +57,14 @@ export interface PinRecord {
   queuedAt?: number
 }
 
+/**
+ * The place of a pinned request sent back to the queue because its blocks were lost (`pinery verify --repair`):
+ * before every place a request was created or queued at, so it runs first among its owner's pending requests,
+ * as one whose blocks a failed sync dropped runs again before its owner's queued ones. Its owner was told it is
+ * pinned; the others were never done. Repairs among themselves go in request id order.
+ */
+export const REPAIR_PLACE = 0
+
 /** Where a pending request's turn comes among its owner's: its own creation, or the place it took over. */
 export function queuePlace (record: Pick<PinRecord, 'created' | 'queuedAt'>): number {
   return record.queuedAt ?? record.created

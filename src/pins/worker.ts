@@ -191,15 +191,17 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   }
 
   /**
-   * The most slots one owner may hold: an equal share among the owners with
-   * queued or running work, and never every slot, so a newcomer's first pin
-   * starts at once even when one owner's fetches all stall.
+   * The most slots one owner with queued work may hold: an equal share of the slots the owners with queued work
+   * may use (all but those held by owners whose requests are all running, which are theirs until their jobs
+   * end), and never every slot, so a newcomer's first pin starts at once even when one owner's fetches all
+   * stall. An owner with running work only is no sharer: counted as one (as it was), it left the slots it would
+   * not use idle while another owner's backlog waited (4 slots, bob's one running pin: alice got 2, one sat idle).
    */
   function slotCap (): number {
     if (init.concurrency === 1) return 1
-    let owners = held.size
-    for (const owner of queue.owners()) if (!held.has(owner)) owners++
-    return Math.min(init.concurrency - 1, Math.ceil(init.concurrency / Math.max(1, owners)))
+    let usable = init.concurrency
+    for (const [owner, slots] of held) if (!queue.hasOwner(owner)) usable -= slots
+    return Math.min(init.concurrency - 1, Math.ceil(usable / Math.max(1, queue.owners)))
   }
 
   /**

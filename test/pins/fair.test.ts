@@ -101,6 +101,35 @@ describe('fair sharing between users', () => {
       expect(Date.now() - started).toBeLessThan(5_000)
     })
 
+  it('gives the slots an owner with only running work leaves to the owners with queued work, fairly', async () => {
+    service = await startService({
+      users: ['alice', 'bob', 'carol'], env: { PINERY_PIN_CONCURRENCY: '4', PINERY_STALL_TIMEOUT_MS: '120000' }
+    })
+    const svc = service
+    const pending = async (user: string): Promise<Array<{ requestid: string, details: string }>> =>
+      ((await (await svc.request('/pins?status=queued,pinning', { user })).json() as {
+        results: Array<{ requestid: string, info?: { status_details?: string } }>
+      }).results).map(r => ({ requestid: r.requestid, details: r.info?.status_details ?? '' }))
+    const running = async (user: string): Promise<string[]> =>
+      (await pending(user)).filter(r => !/queue position/.test(r.details)).map(r => r.requestid)
+    // bob's one pin (no peer has it) runs, with nothing of his queued.
+    expect((await pin(svc, 'bob', { cid: await missingCid() })).status).toBe(202)
+    for (let i = 0; i < 8; i++) expect((await pin(svc, 'alice', { cid: await missingCid() })).status).toBe(202)
+    // alice takes the three slots bob does not use (never all four). Old code: two, one slot idle.
+    expect(await running('alice')).toHaveLength(3)
+    // carol's backlog waits for a slot; the next two freed go to her, not back to alice: equal shares of the
+    // slots bob does not hold, then of all four once his pin is gone.
+    for (let i = 0; i < 8; i++) expect((await pin(svc, 'carol', { cid: await missingCid() })).status).toBe(202)
+    expect(await running('carol')).toHaveLength(0)
+    const [first] = await running('alice')
+    expect((await svc.request(`/pins/${first}`, { method: 'DELETE', user: 'alice' })).status).toBe(202)
+    await waitFor(async () => (await running('carol')).length === 1 ? true : undefined, 5000, "carol's first slot")
+    const [bobs] = await running('bob')
+    expect((await svc.request(`/pins/${bobs}`, { method: 'DELETE', user: 'bob' })).status).toBe(202)
+    await waitFor(async () => (await running('carol')).length === 2 ? true : undefined, 5000, "carol's second slot")
+    expect(await running('alice')).toHaveLength(2)
+  })
+
   it("a queued request's position counts turns, not the other user's backlog", async () => {
     service = await startService({
       users: ['alice', 'bob'], env: { PINERY_PIN_CONCURRENCY: '2', PINERY_STALL_TIMEOUT_MS: '60000' }
