@@ -33,7 +33,7 @@
 import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { NextToLast, type ShardingStrategy } from 'blockstore-fs/sharding'
 import { NotFoundError, PutFailedError } from 'interface-store'
@@ -70,6 +70,11 @@ const EARLY_SYNC_FILES = 256
  * one): pool jobs per pin 11 → 9.
  */
 const KEPT_OPEN_MAX = SYNCFS_AFTER_FILES
+
+/** Whether `path` exists: one access(2) through the callback API. */
+async function accessible (path: string): Promise<boolean> {
+  return await new Promise(resolve => { fs.access(path, err => { resolve(err == null) }) })
+}
 
 /** Where the store tells what it could not make durable. */
 export interface DurableFsBlockstoreComponents {
@@ -118,13 +123,30 @@ export class DurableFsBlockstore extends FsBlockstore {
     return join(this.path, dir, file)
   }
 
+  /**
+   * `read` of the block file `path`; when it fails while a repair has moved shard directories (shard-dirs.ts), once
+   * more where the block's directory is once the repair's renames end: its blocks were not found meanwhile, so a
+   * fetch fetched them again and a gateway read failed. Only a miss pays for the check (two fields read).
+   */
+  private async readMoved<T> (path: string, read: (at: string) => Promise<T>): Promise<T> {
+    const moves = this.dirs.moves
+    try {
+      return await read(path)
+    } catch (err) {
+      if (moves === this.dirs.moves && !this.dirs.away) throw err
+      return await read(join(await this.dirs.located(dirname(path)), basename(path)))
+    }
+  }
+
   override async * get (key: CID, options?: { signal?: AbortSignal }): AsyncGenerator<Uint8Array> {
     const path = this.pathOf(key)
     let bytes: Uint8Array
     try {
       options?.signal?.throwIfAborted()
-      if (this.untrusted.has(path)) throw new Error('a failed sync covered it')
-      bytes = await readFile(path, options?.signal != null ? { signal: options.signal } : {})
+      bytes = await this.readMoved(path, async at => {
+        if (this.untrusted.has(path)) throw new Error('a failed sync covered it')
+        return await readFile(at, options?.signal != null ? { signal: options.signal } : {})
+      })
     } catch (err) {
       // As blockstore-fs: any failure to read the block is its absence.
       throw new NotFoundError(String(err))
@@ -147,7 +169,12 @@ export class DurableFsBlockstore extends FsBlockstore {
     if (this.untrusted.has(path)) return false
     // One access(2) through the callback API: blockstore-fs's has() adds a promise-based call and a
     // signal race per block, measured at ~3× the main-thread cost of the system call itself.
-    return await new Promise(resolve => { fs.access(path, err => { resolve(err == null) }) })
+    const moves = this.dirs.moves
+    if (await accessible(path)) return true
+    // As readMoved(): a fetch asks has() of every block it needs, most of them missing.
+    if (moves === this.dirs.moves && !this.dirs.away) return false
+    const at = join(await this.dirs.located(dirname(path)), basename(path))
+    return !this.untrusted.has(path) && await accessible(at)
   }
 
   override async put (key: CID, val: Bytes, options?: { signal?: AbortSignal }): Promise<CID> {
@@ -316,8 +343,10 @@ export class DurableFsBlockstore extends FsBlockstore {
     options?.signal?.throwIfAborted()
     const path = this.pathOf(key)
     try {
-      if (this.untrusted.has(path)) throw new Error('a failed sync covered it')
-      return await readInto(path, target)
+      return await this.readMoved(path, async at => {
+        if (this.untrusted.has(path)) throw new Error('a failed sync covered it')
+        return await readInto(at, target)
+      })
     } catch (err) {
       // As get(): any failure to read the block is its absence.
       throw new NotFoundError(String(err))
