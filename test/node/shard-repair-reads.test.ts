@@ -9,19 +9,16 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { NextToLast } from 'blockstore-fs/sharding'
-import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startBlockstoreProcess, type BlockstoreProcess, type CallError } from '../fixtures/blockstore-process.js'
+import { rawBlock } from '../fixtures/content.js'
 import { preparePowerCut, type PowerCut } from '../fixtures/power-cut.js'
 import { waitFor } from '../fixtures/service.js'
 import { slowRenameEnv } from '../fixtures/slow-sync.js'
 
 /** Where blockstore-fs's default layout puts the raw block of `text`. */
 async function shardOf (text: string): Promise<{ dir: string, file: string }> {
-  const cid = CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(text)))
-  return new NextToLast().encode(cid)
+  return new NextToLast().encode((await rawBlock(text)).cid)
 }
 
 /** Two texts whose blocks share a shard directory. */
