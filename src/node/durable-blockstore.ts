@@ -47,9 +47,9 @@ import { createUntrustedFiles, type UntrustedFiles } from './untrusted-files.js'
 import type { Logger } from '../logger.js'
 import type { CID } from 'multiformats/cid'
 
-/** Whether `path` exists: one access(2) through the callback API. */
-async function accessible (path: string): Promise<boolean> {
-  return await new Promise(resolve => { fs.access(path, err => { resolve(err == null) }) })
+/** Whether `path` exists: one access(2) through the callback API (one promise: not an async function). */
+function accessible (path: string): Promise<boolean> {
+  return new Promise(resolve => { fs.access(path, err => { resolve(err == null) }) })
 }
 
 /** Where the store tells what it could not make durable. */
@@ -98,32 +98,36 @@ export class DurableFsBlockstore extends FsBlockstore {
   }
 
   /**
-   * `read` of the block file `path`; when it fails while a repair has moved shard directories (shard-dirs.ts), once
-   * more where the block's directory is once the repair's renames end: its blocks were not found meanwhile, so a
-   * fetch fetched them again and a gateway read failed. Only a miss pays for the check (two fields read).
+   * Whether a miss may come of a repair's renames (shard-dirs.ts): one began since `moves` was read, or a shard
+   * directory is away now. Its blocks were not found meanwhile (a fetch fetched them again, a gateway read
+   * failed), so such a miss reads once more where the block's directory is once the renames end (relocated()).
+   * Hits, and misses with no repair about, pay two field reads.
    */
-  private async readMoved<T> (path: string, read: (at: string) => Promise<T>): Promise<T> {
-    const moves = this.dirs.moves
-    try {
-      return await read(path)
-    } catch (err) {
-      if (moves === this.dirs.moves && !this.dirs.away) throw err
-      return await read(join(await this.dirs.located(dirname(path)), basename(path)))
-    }
+  private moved (moves: number): boolean {
+    return moves !== this.dirs.moves || this.dirs.away
+  }
+
+  /** Where the block file `path` is once a repair's renames of its directory end (see moved()). */
+  private async relocated (path: string): Promise<string> {
+    const at = join(await this.dirs.located(dirname(path)), basename(path))
+    if (this.untrusted.has(path)) throw new Error('a failed sync covered it')
+    return at
   }
 
   override async * get (key: CID, options?: { signal?: AbortSignal }): AsyncGenerator<Uint8Array> {
     const path = this.pathOf(key)
     let bytes: Uint8Array
+    const moves = this.dirs.moves
+    const read = options?.signal != null ? { signal: options.signal } : {}
     try {
       options?.signal?.throwIfAborted()
-      bytes = await this.readMoved(path, async at => {
-        if (this.untrusted.has(path)) throw new Error('a failed sync covered it')
-        return await readFile(at, options?.signal != null ? { signal: options.signal } : {})
-      })
+      if (this.untrusted.has(path)) throw new Error('a failed sync covered it')
+      bytes = await readFile(path, read)
     } catch (err) {
       // As blockstore-fs: any failure to read the block is its absence.
-      throw new NotFoundError(String(err))
+      if (!this.moved(moves)) throw new NotFoundError(String(err))
+      bytes = await this.relocated(path).then(async at => await readFile(at, read))
+        .catch((again: unknown) => { throw new NotFoundError(String(again)) })
     }
     yield bytes
   }
@@ -145,10 +149,9 @@ export class DurableFsBlockstore extends FsBlockstore {
     // signal race per block, measured at ~3× the main-thread cost of the system call itself.
     const moves = this.dirs.moves
     if (await accessible(path)) return true
-    // As readMoved(): a fetch asks has() of every block it needs, most of them missing.
-    if (moves === this.dirs.moves && !this.dirs.away) return false
-    const at = join(await this.dirs.located(dirname(path)), basename(path))
-    return !this.untrusted.has(path) && await accessible(at)
+    // A fetch asks has() of every block it needs, most of them missing: see moved().
+    if (!this.moved(moves)) return false
+    return await this.relocated(path).then(accessible, () => false)
   }
 
   override async put (key: CID, val: Bytes, options?: { signal?: AbortSignal }): Promise<CID> {
@@ -234,14 +237,15 @@ export class DurableFsBlockstore extends FsBlockstore {
   async getInto (key: CID, target: Uint8Array, options?: { signal?: AbortSignal }): Promise<Uint8Array> {
     options?.signal?.throwIfAborted()
     const path = this.pathOf(key)
+    const moves = this.dirs.moves
     try {
-      return await this.readMoved(path, async at => {
-        if (this.untrusted.has(path)) throw new Error('a failed sync covered it')
-        return await readInto(at, target)
-      })
+      if (this.untrusted.has(path)) throw new Error('a failed sync covered it')
+      return await readInto(path, target)
     } catch (err) {
-      // As get(): any failure to read the block is its absence.
-      throw new NotFoundError(String(err))
+      // As get(): any failure to read the block is its absence, unless a repair was moving it.
+      if (!this.moved(moves)) throw new NotFoundError(String(err))
+      return await this.relocated(path).then(async at => await readInto(at, target))
+        .catch((again: unknown) => { throw new NotFoundError(String(again)) })
     }
   }
 }
