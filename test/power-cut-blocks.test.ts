@@ -6,7 +6,7 @@
  * files too (names never made durable gone, bytes never fsynced cut).
  */
 import { randomBytes } from 'node:crypto'
-import { readdir } from 'node:fs/promises'
+import { access, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { blocksOf, carOf, fileDag, type Block } from './fixtures/content.js'
@@ -89,6 +89,22 @@ describe('power cut: block files', () => {
     const { log, ...left } = await killedThenPinned(fail)
     expect(left).toEqual({ status: 200, whole: true, verify: 0 })
     expect(log).toMatch(/"files":\d+,"removed":0,.*syncfs failed at start; every block file was fsynced instead/)
+  })
+
+  it('does not start when, after the start\'s syncfs failed, a directory\'s fsync fails too', async () => {
+    // Which entries such a directory holds after a power cut is unknowable, and its next fsync would say 0.
+    const { dataDir, power, start, kill } = await cases.open()
+    const env = { ...serverEnv(dataDir, TOKEN), ...power.env }
+    await start(env)
+    await kill()
+    await power.failSyncOnce('blocks', { syncfs: true })
+    await power.failSyncOnce('blocks', { directory: true })
+    await expect(start(env))
+      .rejects.toThrow(/blockstore at \S+ cannot be opened: the disk failed to make \S+blocks durable/)
+    // Both failures were met: the syncfs's, then the directory's.
+    const cues = [power.env.PINERY_SYNC_EIO as string, `${power.env.PINERY_SYNC_EIO as string}.1`]
+    expect(await Promise.all(cues.map(async cue => await access(cue).then(() => 'waiting', () => 'used'))))
+      .toEqual(['used', 'used'])
   })
 
   it('keeps an upload answered pinned whole while the same bytes are uploaded again', async () => {

@@ -2,14 +2,10 @@
  * blockstore-fs with durable writes. Stock blockstore-fs writes a temp file
  * and renames it without fsync, so a power loss can take blocks of a DAG
  * that was already reported `pinned`. Here `sync()` makes every block put
- * so far durable, directory entries included, before anything is pinned.
- * Few new blocks (small pins) are fsynced one by one with their
- * directories; many (a large DAG) are flushed with one syncfs of the
- * filesystem (`sync -f`, sync-helper.ts): one journal commit instead of one per block,
- * which measured steady at ~62 MiB/s on 256 MiB transfers where per-block
- * fsyncs swung between 25 and 72 MiB/s as they waited on other processes'
- * unsynced writes. Known shard directories are remembered, which also
- * saves blockstore-fs's mkdir per block.
+ * so far durable, directory entries included, before anything is pinned
+ * (block-syncs.ts says how, with the measurements). Known shard directories
+ * are remembered (shard-dirs.ts), which also saves blockstore-fs's mkdir per
+ * block.
  *
  * Reads are one `readFile` per block: stock blockstore-fs streams each file
  * through a ReadStream in 64 KiB pieces (four reads, stream events and a
@@ -33,7 +29,7 @@
 import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { NextToLast, type ShardingStrategy } from 'blockstore-fs/sharding'
 import { NotFoundError, PutFailedError } from 'interface-store'
@@ -41,8 +37,9 @@ import { blockSize } from './block-bytes.js'
 import { createDirectWriter, type DirectWriter } from './direct-write.js'
 import { fsCall } from './fs-call.js'
 import { restoreAsideDirs } from './aside-dirs.js'
-import { fsyncPath, holdsExactly, readInto, writeNewFile, type Bytes } from './block-files.js'
-import { createShardDirs, type DirRound, type ShardDirs } from './shard-dirs.js'
+import { holdsExactly, readInto, writeNewFile, type Bytes } from './block-files.js'
+import { createBlockSyncs, type BlockSyncs } from './block-syncs.js'
+import { createShardDirs, type ShardDirs } from './shard-dirs.js'
 import { spreadSubdirectories } from './spread-dirs.js'
 import { syncAtStart } from './start-sync.js'
 import { createSyncHelper, type SyncHelper } from './sync-helper.js'
@@ -50,26 +47,10 @@ import { createUntrustedFiles, type UntrustedFiles } from './untrusted-files.js'
 import type { Logger } from '../logger.js'
 import type { CID } from 'multiformats/cid'
 
-/** From this many new blocks on, one syncfs is cheaper than an fsync each. */
-const SYNCFS_AFTER_FILES = 64
-
-/**
- * Once this many new blocks wait for a sync, one starts in the background (through sync-helper.ts, no fork of
- * the service), so a large DAG is made durable while it is still arriving and the sync its pin waits for
- * after the last block has only the rest left: 18–36 → 2 ms at 256 MiB, 23–25 → 3–5 ms at 1 GiB. It also
- * cuts the file system threads' inode scans after mass removals (ext4 without a journal skips inodes freed
- * in the last 60 s, 360 s while their inode-table block is dirty; a syncfs writes those blocks out): per
- * 256 MiB pin 0.30 CPU-s against 0.52 without, 0.34 with 1,024 (RESULTS.md, round nine).
- */
-const EARLY_SYNC_FILES = 256
-
-/**
- * New block files whose descriptor stays open until the next sync(), at most: sync() fsyncs them
- * through it instead of opening each file again (an open and a close fewer per block, each a
- * thread-pool round trip). For the many small pins of bench:many (one block each, fsynced one by
- * one): pool jobs per pin 11 → 9.
- */
-const KEPT_OPEN_MAX = SYNCFS_AFTER_FILES
+/** Whether `path` exists: one access(2) through the callback API (one promise: not an async function). */
+function accessible (path: string): Promise<boolean> {
+  return new Promise(resolve => { fs.access(path, err => { resolve(err == null) }) })
+}
 
 /** Where the store tells what it could not make durable. */
 export interface DurableFsBlockstoreComponents {
@@ -80,12 +61,6 @@ export interface DurableFsBlockstoreComponents {
 export class DurableFsBlockstore extends FsBlockstore {
   // blockstore-fs's default layout, kept here too: its own copy is private.
   private readonly sharding: ShardingStrategy
-  /** Files put since the last sync, each with its descriptor when still open (see KEPT_OPEN_MAX). */
-  private readonly dirtyFiles = new Map<string, number | undefined>()
-  private keptOpen = 0
-  private syncing: Promise<void> | undefined
-  private again = false
-  private earlySyncAt = EARLY_SYNC_FILES
   private readonly tempNonce = randomBytes(4).toString('hex')
   // Known shard directories (blockstore-fs's mkdir per block saved), those waiting for an fsync, repairs.
   private readonly dirs: ShardDirs = createShardDirs(this.tempNonce)
@@ -96,11 +71,15 @@ export class DurableFsBlockstore extends FsBlockstore {
   private readonly syncHelper: SyncHelper = createSyncHelper()
   // Files a failed sync covered: never synced again, removed (untrusted-files.ts for why).
   private readonly untrusted: UntrustedFiles = createUntrustedFiles()
+  // The files waiting for a sync, and the sync (block-syncs.ts).
+  private readonly syncs: BlockSyncs
 
   constructor (location: string, private readonly components: DurableFsBlockstoreComponents = {}) {
     const sharding = new NextToLast()
     super(location, { shardingStrategy: sharding })
     this.sharding = sharding
+    const { dirs, untrusted, syncHelper } = this
+    this.syncs = createBlockSyncs(this.path, { dirs, untrusted, syncHelper })
   }
 
   override async open (): Promise<void> {
@@ -118,16 +97,37 @@ export class DurableFsBlockstore extends FsBlockstore {
     return join(this.path, dir, file)
   }
 
+  /**
+   * Whether a miss may come of a repair's renames (shard-dirs.ts): one began since `moves` was read, or a shard
+   * directory is away now. Its blocks were not found meanwhile (a fetch fetched them again, a gateway read
+   * failed), so such a miss reads once more where the block's directory is once the renames end (relocated()).
+   * Hits, and misses with no repair about, pay two field reads.
+   */
+  private moved (moves: number): boolean {
+    return moves !== this.dirs.moves || this.dirs.away
+  }
+
+  /** Where the block file `path` is once a repair's renames of its directory end (see moved()). */
+  private async relocated (path: string): Promise<string> {
+    const at = join(await this.dirs.located(dirname(path)), basename(path))
+    if (this.untrusted.has(path)) throw new Error('a failed sync covered it')
+    return at
+  }
+
   override async * get (key: CID, options?: { signal?: AbortSignal }): AsyncGenerator<Uint8Array> {
     const path = this.pathOf(key)
     let bytes: Uint8Array
+    const moves = this.dirs.moves
+    const read = options?.signal != null ? { signal: options.signal } : {}
     try {
       options?.signal?.throwIfAborted()
       if (this.untrusted.has(path)) throw new Error('a failed sync covered it')
-      bytes = await readFile(path, options?.signal != null ? { signal: options.signal } : {})
+      bytes = await readFile(path, read)
     } catch (err) {
       // As blockstore-fs: any failure to read the block is its absence.
-      throw new NotFoundError(String(err))
+      if (!this.moved(moves)) throw new NotFoundError(String(err))
+      bytes = await this.relocated(path).then(async at => await readFile(at, read))
+        .catch((again: unknown) => { throw new NotFoundError(String(again)) })
     }
     yield bytes
   }
@@ -147,7 +147,11 @@ export class DurableFsBlockstore extends FsBlockstore {
     if (this.untrusted.has(path)) return false
     // One access(2) through the callback API: blockstore-fs's has() adds a promise-based call and a
     // signal race per block, measured at ~3× the main-thread cost of the system call itself.
-    return await new Promise(resolve => { fs.access(path, err => { resolve(err == null) }) })
+    const moves = this.dirs.moves
+    if (await accessible(path)) return true
+    // A fetch asks has() of every block it needs, most of them missing: see moved().
+    if (!this.moved(moves)) return false
+    return await this.relocated(path).then(accessible, () => false)
   }
 
   override async put (key: CID, val: Bytes, options?: { signal?: AbortSignal }): Promise<CID> {
@@ -179,16 +183,15 @@ export class DurableFsBlockstore extends FsBlockstore {
     // A direct write closes its file (its fsync at sync() opens it again: one per large block); the
     // buffered path keeps the descriptor for the fsync, which small blocks' pins are dominated by.
     const direct = pieces != null && await this.direct.write(temp, pieces, blockSize(pieces))
-    const keep = !direct && this.keptOpen < KEPT_OPEN_MAX
-    if (keep) this.keptOpen++
+    const keep = !direct && this.syncs.keepOpen()
     const fd = direct
       ? undefined
-      : await writeNewFile(temp, val, keep).catch(err => { if (keep) this.keptOpen--; throw err })
+      : await writeNewFile(temp, val, keep).catch(err => { if (keep) void this.syncs.closeKept(); throw err })
     // A block already stored byte for byte stays as it is: renaming this put's file over it would replace a
     // file another pin may have made durable (and been answered for) with one not synced yet, which a failed
     // sync would then remove (review14). One failed open per put when the path is free, the usual case.
     if (pieces != null && !this.untrusted.has(path) && await holdsExactly(path, pieces)) {
-      if (fd != null) void this.closeKept(fd)
+      if (fd != null) void this.syncs.closeKept(fd)
       await rm(temp, { force: true })
       return
     }
@@ -200,19 +203,10 @@ export class DurableFsBlockstore extends FsBlockstore {
       this.untrusted.renamed(path, true)
     } catch (err) {
       this.untrusted.renamed(path, false)
-      if (fd != null) void this.closeKept(fd)
+      if (fd != null) void this.syncs.closeKept(fd)
       throw err
     }
-    // The same block put twice since the last sync: the newer file is the one at the path.
-    const older = this.dirtyFiles.get(path)
-    if (older != null) void this.closeKept(older)
-    this.dirtyFiles.set(path, fd)
-    this.dirs.touch(dirname(path))
-    if (this.dirtyFiles.size >= this.earlySyncAt && this.syncing == null) {
-      // Failed, its files stay dirty for the next sync(), which every pin waits for; no retry per put.
-      this.sync().then(() => { this.earlySyncAt = EARLY_SYNC_FILES },
-        () => { this.earlySyncAt = this.dirtyFiles.size + EARLY_SYNC_FILES })
-    }
+    this.syncs.added(path, fd)
   }
 
   /** Syncs that failed so far: noted before relying on blocks, and given to sync() as `since`. */
@@ -225,85 +219,13 @@ export class DurableFsBlockstore extends FsBlockstore {
    * Throws BlocksLostError if a sync failed after `since` (syncFailures) was read: blocks were dropped.
    */
   async sync (since?: number): Promise<void> {
-    this.untrusted.check(since, await this.syncAll().then(() => undefined, (err: unknown) => ({ err })))
-  }
-
-  private async syncAll (): Promise<void> {
-    if (this.syncing != null) {
-      // A sync in progress may have started before our puts: run one more after it.
-      this.again = true
-      while (this.syncing != null) await this.syncing
-      return
-    }
-    this.syncing = (async () => {
-      do {
-        this.again = false
-        // A shard directory made again after a failed fsync of its parent is so before the parent's next one.
-        const repairing = this.dirs.repaired()
-        if (repairing != null) await repairing
-        const files = [...this.dirtyFiles]
-        const round = this.dirs.take()
-        this.dirtyFiles.clear()
-        const failedDirs = new Set<string>()
-        try {
-          if (files.length < SYNCFS_AFTER_FILES || !await this.syncHelper.syncfs(this.path)) {
-            const fsyncFile = async ([path, fd]: [string, number | undefined]): Promise<void> => {
-              await (fd == null ? fsyncPath(path) : fsCall(cb => { fs.fsync(fd, cb) }))
-            }
-            const fsyncDir = async (dir: string): Promise<void> => {
-              await fsyncPath(dir).catch((err: unknown) => { failedDirs.add(dir); throw err })
-            }
-            const fsyncs = [...files.map(fsyncFile), ...round.dirs.map(fsyncDir)]
-            // Every fsync ends before its descriptor is closed below.
-            const failed = (await Promise.allSettled(fsyncs)).find(r => r.status === 'rejected')
-            if (failed != null) throw failed.reason
-          }
-          this.dirs.synced(round)
-        } catch (err) {
-          this.distrustAfter(files.map(([file]) => file), round, failedDirs)
-          throw err
-        } finally {
-          await Promise.all(files.map(async ([, fd]) => { if (fd != null) await this.closeKept(fd) }))
-        }
-      } while (this.again)
-    })()
-    try {
-      await this.syncing
-    } finally {
-      this.syncing = undefined
-    }
-  }
-
-  /**
-   * After a failed sync round: its `files` are not fsynced again (untrusted-files.ts; a file put again since is
-   * another file, with its own sync), nor are files put since whose entries were in a directory whose fsync
-   * failed, or in a shard directory whose entry was (shard-dirs.ts): each is removed and must be put again.
-   */
-  private distrustAfter (files: string[], round: DirRound, failedDirs: ReadonlySet<string>): void {
-    const lostDirs = this.dirs.failed(round, failedDirs, async () => { await this.untrusted.idle() })
-    const inLostDir = (file: string): boolean => failedDirs.has(dirname(file)) || lostDirs.has(dirname(file))
-    const since = [...this.dirtyFiles].filter(([file]) => inLostDir(file))
-    for (const [file, fd] of since) {
-      this.dirtyFiles.delete(file)
-      if (fd != null) void this.closeKept(fd)
-    }
-    this.untrusted.distrust([...files.filter(file => !this.dirtyFiles.has(file)), ...since.map(([file]) => file)])
+    await this.syncs.sync(since)
   }
 
   override async close (): Promise<void> {
-    for (const [path, fd] of this.dirtyFiles) {
-      if (fd == null) continue
-      this.dirtyFiles.set(path, undefined)
-      await this.closeKept(fd)
-    }
+    await this.syncs.close()
     this.syncHelper.close()
     await super.close()
-  }
-
-  /** Closes a descriptor kept open by put(). */
-  private async closeKept (fd: number): Promise<void> {
-    this.keptOpen--
-    await new Promise(resolve => { fs.close(fd, resolve) })
   }
 
   /**
@@ -315,12 +237,15 @@ export class DurableFsBlockstore extends FsBlockstore {
   async getInto (key: CID, target: Uint8Array, options?: { signal?: AbortSignal }): Promise<Uint8Array> {
     options?.signal?.throwIfAborted()
     const path = this.pathOf(key)
+    const moves = this.dirs.moves
     try {
       if (this.untrusted.has(path)) throw new Error('a failed sync covered it')
       return await readInto(path, target)
     } catch (err) {
-      // As get(): any failure to read the block is its absence.
-      throw new NotFoundError(String(err))
+      // As get(): any failure to read the block is its absence, unless a repair was moving it.
+      if (!this.moved(moves)) throw new NotFoundError(String(err))
+      return await this.relocated(path).then(async at => await readInto(at, target))
+        .catch((again: unknown) => { throw new NotFoundError(String(again)) })
     }
   }
 }

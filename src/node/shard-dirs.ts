@@ -6,7 +6,10 @@
  * while the pins relying on them said `pinned` (test/power-cut-eio.test.ts). So when a parent's fsync fails,
  * each shard directory made since its last good one is made again under its name (renamed away and back, with
  * no put in it meanwhile: a new entry, which the next fsync of the parent must write), and the store distrusts
- * the block files whose entries were in a directory whose fsync failed, as it does a failed file sync's.
+ * the block files whose entries were in a directory whose fsync failed, as it does a failed file sync's. Reads
+ * that miss while a repair has a directory away (`moves`, `away`) look again where it is once its renames end
+ * (`located`): the puts that ended after the failure are in it, and were not found meanwhile
+ * (test/node/shard-repair-reads.test.ts).
  */
 import * as fs from 'node:fs'
 import { mkdir } from 'node:fs/promises'
@@ -34,6 +37,15 @@ export interface ShardDirs {
   forget(dir: string): void
   /** A change in `dir` (a new entry or a removed one) waits for its next fsync. */
   touch(dir: string): void
+  /** Bumped when a repair starts renaming a shard directory away and when it ends: a read that missed compares it. */
+  readonly moves: number
+  /** Whether a shard directory may be away from its name now: a repair's renames in flight, or one that failed. */
+  readonly away: boolean
+  /**
+   * Where the files of `dir` are once no repair is renaming it: `dir`, or where a repair whose rename back failed
+   * left it. Waits for the renames in flight (two renames, the window in which its blocks were not found).
+   */
+  located(dir: string): Promise<string>
   /**
    * Waits for every repair started so far; throws if one failed (its directory's entry is still in doubt).
    * Undefined when there is none (the usual case).
@@ -69,6 +81,9 @@ export function createShardDirs (nonce: string, mode = 0o700): ShardDirs {
    * is free then; renaming the name away again failed with ENOENT on every try, and every sync after it).
    */
   const asideOf = new Map<string, string>()
+  /** Shard directories a repair is renaming away and back, each with the end of its renames. */
+  const moving = new Map<string, Promise<void>>()
+  let moves = 0
   let count = 0
 
   const repair = (dir: string, removed: () => Promise<void>): Promise<void> => {
@@ -79,15 +94,24 @@ export function createShardDirs (nonce: string, mode = 0o700): ShardDirs {
       while (inFlight.count(dir) > 0) {
         await new Promise<void>(resolve => { idle.set(dir, [...idle.get(dir) ?? [], resolve]) })
       }
-      let aside = asideOf.get(dir)
-      if (aside == null) {
-        const away = `${dir}.${nonce}${(count++).toString(36)}.redo`
-        await fsCall(cb => { fs.rename(dir, away, cb) })
-        asideOf.set(dir, aside = away)
+      let moved = (): void => {}
+      moving.set(dir, new Promise<void>(resolve => { moved = resolve }))
+      moves++
+      try {
+        let aside = asideOf.get(dir)
+        if (aside == null) {
+          const away = `${dir}.${nonce}${(count++).toString(36)}.redo`
+          await fsCall(cb => { fs.rename(dir, away, cb) })
+          asideOf.set(dir, aside = away)
+        }
+        const from = aside
+        await fsCall(cb => { fs.rename(from, dir, cb) })
+        asideOf.delete(dir)
+      } finally {
+        moving.delete(dir)
+        moves++
+        moved()
       }
-      const from = aside
-      await fsCall(cb => { fs.rename(from, dir, cb) })
-      asideOf.delete(dir)
       doubtful.delete(dir)
       fresh.set(dir, {})
       dirty.add(dirname(dir))
@@ -127,6 +151,12 @@ export function createShardDirs (nonce: string, mode = 0o700): ShardDirs {
       return undefined
     },
     leave,
+    get moves () { return moves },
+    get away () { return moving.size > 0 || asideOf.size > 0 },
+    async located (dir) {
+      for (let m = moving.get(dir); m != null; m = moving.get(dir)) await m
+      return asideOf.get(dir) ?? dir
+    },
     forget (dir) { known.delete(dir) },
     touch (dir) { dirty.add(dir) },
     repaired () {

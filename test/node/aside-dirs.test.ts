@@ -11,16 +11,10 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { NextToLast } from 'blockstore-fs/sharding'
 import toBuffer from 'it-to-buffer'
-import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import { sha256 } from 'multiformats/hashes/sha2'
+import type { CID } from 'multiformats/cid'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { DurableFsBlockstore } from '../../src/node/durable-blockstore.js'
-
-async function block (text: string): Promise<{ cid: CID, bytes: Uint8Array }> {
-  const bytes = new TextEncoder().encode(text)
-  return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes }
-}
+import { rawBlock as block } from '../fixtures/content.js'
 
 /** The block file of `cid` in a store at `dir` (blockstore-fs's default layout, as the store's). */
 function fileOf (dir: string, cid: CID): string {
