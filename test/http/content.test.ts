@@ -338,7 +338,13 @@ describe('POST /content and quotas', () => {
   it('refuses a file larger than the room left before reading it (409), storing nothing', async () => {
     const bytes = randomBytes(400_000)
     const failure = await failureOf(await postContent(svc, bytes, { user: 'carol' }))
-    expect(failure).toMatchObject({ status: 409, reason: 'INSUFFICIENT_FUNDS' })
+    // Sizes as the Usage page shows them, the exact count beside (old code: "the 300000 bytes left").
+    expect(failure).toMatchObject({
+      status: 409,
+      reason: 'INSUFFICIENT_FUNDS',
+      details: 'storage quota exceeded: the DAG of 391 KiB (400,000 bytes) does not fit in the 293 KiB ' +
+        '(300,000 bytes) left of user carol\'s 293 KiB (300,000 bytes) quota'
+    })
     const cids = (await blocksOf(await fileDag(bytes))).map(b => b.cid)
     expect(await storedOf(svc, cids)).toEqual([])
   })
@@ -391,7 +397,11 @@ describe('POST /content and quotas', () => {
     })
     const res = await svc.request('/content',
       { method: 'POST', user: 'carol', body, duplex: 'half' } as RequestInit & { user: string })
-    expect(await failureOf(res)).toMatchObject({ status: 409, reason: 'INSUFFICIENT_FUNDS' })
+    expect(await failureOf(res)).toMatchObject({
+      status: 409,
+      reason: 'INSUFFICIENT_FUNDS',
+      details: 'storage quota exceeded: the upload grew past the 293 KiB (300,000 bytes) left of the quota'
+    })
     const cids = (await blocksOf(await fileDag(bytes))).map(b => b.cid)
     expect(await storedOf(svc, cids)).toEqual([])
     const page = await (await svc.request('/pins?status=queued,pinning,pinned,failed', { user: 'carol' }))
