@@ -38,8 +38,14 @@ export interface UploadOptions {
 export interface ContentService {
   /** One file, imported like `ipfs add --cid-version=1`: pinned at once. */
   addFile(owner: string, content: AsyncIterable<Uint8Array>, options: UploadOptions): Promise<PinRecord>
-  /** Several files under one UnixFS directory, paths kept: pinned at once. */
-  addDirectory(owner: string, entries: AsyncIterable<UploadEntry>, options: UploadOptions): Promise<PinRecord>
+  /**
+   * Several files under one UnixFS directory, paths kept: pinned at once. One file with no directory in its
+   * path is stored as the file itself (as `addFile` stores it: kubo's `ipfs add`, Pinata's pinFileToIPFS)
+   * unless `wrapWithDirectory` (kubo's `-w`).
+   */
+  addDirectory(
+    owner: string, entries: AsyncIterable<UploadEntry>, options: UploadOptions & { wrapWithDirectory?: boolean }
+  ): Promise<PinRecord>
   /**
    * A CAR (v1 or v2): every block verified against its CID before it is
    * stored; one request per root, pinned at once when the CAR holds the

@@ -11,7 +11,7 @@ import { canonicalCidKey } from '../pins/request-pins.js'
 import { createBlockSink, type BlockSink } from './upload-sink.js'
 import { readCar } from './car.js'
 import { measureStoredDag } from './stored-dag.js'
-import { importUnixfs } from './unixfs-import.js'
+import { importUnixfs, type ImportOptions } from './unixfs-import.js'
 import type { ContentService, UploadEntry, UploadOptions } from './index.js'
 import type { GcGuard } from '../pins/gc-guard.js'
 import type { DagWalkComponents } from '../pins/dag-walk.js'
@@ -134,14 +134,14 @@ export function createContentService (
   async function importAndRecord (
     owner: string,
     entries: AsyncIterable<UploadEntry>,
-    wrap: boolean,
+    shape: Omit<ImportOptions, 'signal'>,
     options: UploadOptions
   ): Promise<PinRecord> {
     const since = components.syncFailures()
     const sink = await open(owner, options.expectedBytes ?? UNKNOWN_SIZE)
     try {
       const root = await importUnixfs(entries, sink, {
-        wrap, ...(options.signal != null ? { signal: options.signal } : {})
+        ...shape, ...(options.signal != null ? { signal: options.signal } : {})
       })
       const record = await recordImport(owner, root, sink, options, since)
       sink.release()
@@ -210,11 +210,12 @@ export function createContentService (
 
   return {
     async addFile (owner, content, options) {
-      return await importAndRecord(owner, one({ path: '', content }), false, options)
+      return await importAndRecord(owner, one({ path: '', content }), { wrap: false }, options)
     },
 
     async addDirectory (owner, entries, options) {
-      return await importAndRecord(owner, entries, true, options)
+      const shape = { wrap: true, unwrapLoneFile: options.wrapWithDirectory !== true }
+      return await importAndRecord(owner, entries, shape, options)
     },
 
     async addCar (owner, car, options) {

@@ -24,26 +24,47 @@ export const KUBO_IMPORT_OPTIONS = {
   fieldOrder: 'links-first'
 } satisfies ImporterOptions
 
-/**
- * Imports one file (one entry with path ''), or (`wrap`) entries under one
- * directory; resolves with the root CID. Blocks go to `sink`.
- */
+/** How to import. */
+export interface ImportOptions {
+  /** Entries under one directory (else one file, one entry with path ''). */
+  wrap: boolean
+  /**
+   * With `wrap`, a source of exactly one file with no directory in its path gives the file's own CID, as
+   * `ipfs add report.pdf` and Pinata's pinFileToIPFS do; its wrapping directory is never stored.
+   */
+  unwrapLoneFile?: boolean
+  signal?: AbortSignal
+}
+
+/** Imports `source` as `options` say; resolves with the root CID. Blocks go to `sink`. */
 export async function importUnixfs (
   source: AsyncIterable<UploadEntry>,
   sink: Pick<BlockSink, 'put'>,
-  options: { wrap: boolean, signal?: AbortSignal }
+  options: ImportOptions
 ): Promise<CID> {
   let root: CID | undefined
+  let entries = 0
+  let ended = false
+  /** The path of the first entry while it may be a lone file, and its CID once the importer gave it. */
+  let lone: { path: string, cid?: CID } | undefined
+  // Whether the import is of one lone file whose wrapping directory is to go. The directory cannot be told
+  // apart earlier: a streamed form says it holds one part only at its end. The importer builds the directory
+  // once its source ended, after every block of the file was put and the file's entry came out, so from
+  // then on the one block it puts is the directory's.
+  const unwrapped = (): CID | undefined => options.unwrapLoneFile === true && ended ? lone?.cid : undefined
   const candidates = (async function * (): AsyncGenerator<ImportCandidate> {
     for await (const entry of source) {
       options.signal?.throwIfAborted()
+      lone = ++entries === 1 && entry.content != null && !entry.path.includes('/') ? { path: entry.path } : undefined
       // A lone file has no path: kubo names it by its own CID, not a directory's.
       if (entry.content == null) yield { path: entry.path }
       else yield entry.path === '' ? { content: entry.content } : { path: entry.path, content: entry.content }
     }
+    ended = true
   })()
   const put = async (cid: CID, bytes: unknown, o?: { signal?: AbortSignal }): Promise<CID> => {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('the importer passed a block that is not bytes')
+    if (unwrapped() != null) return cid
     return await sink.put(cid, bytes, { signal: o?.signal ?? options.signal })
   }
   const results = importer(candidates, { put }, {
@@ -54,7 +75,10 @@ export async function importUnixfs (
     fileImportConcurrency: 1,
     blockWriteConcurrency: 8
   })
-  for await (const entry of results) root = entry.cid
+  for await (const entry of results) {
+    if (lone != null && lone.cid == null && entry.path === lone.path) lone.cid = entry.cid
+    root = entry.cid
+  }
   if (root == null) throw new Error('the import produced no root')
-  return root
+  return unwrapped() ?? root
 }

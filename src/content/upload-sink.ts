@@ -7,6 +7,7 @@
  */
 import toBuffer from 'it-to-buffer'
 import { InsufficientFundsError, PayloadTooLargeError } from '../errors.js'
+import { formatBytes } from '../byte-size.js'
 import { blockKey } from '../pins/gc-guard.js'
 import type { GcGuard } from '../pins/gc-guard.js'
 import type { Blockstore } from 'interface-blockstore'
@@ -105,7 +106,7 @@ export function createBlockSink (init: BlockSinkInit, components: BlockSinkCompo
       }
       if (bytes + block.byteLength > init.budget) {
         throw new InsufficientFundsError(
-          `storage quota exceeded: the upload grew past the ${init.budget} bytes left of the quota`)
+          `storage quota exceeded: the upload grew past the ${formatBytes(init.budget)} left of the quota`)
       }
       check()
       // Counted before the write so the entry exists for discard() even if the write fails midway.

@@ -1,7 +1,8 @@
 /**
  * POST /content: a raw body (one file), multipart/form-data (several files
- * under one directory; without a name, named by the one file or folder they
- * lie in) or application/vnd.ipld.car (a CAR), streamed into
+ * under one directory; one file with no directory in its path is stored as
+ * the file itself unless ?wrap-with-directory=true; without a name, named by
+ * the one file or folder they lie in) or application/vnd.ipld.car (a CAR), streamed into
  * the blockstore. Answers 202 with the PinStatus of the new request (for a
  * CAR with several roots: {count, results}). The body is never buffered, so
  * PINERY_MAX_BODY_BYTES does not apply; quotas do. Node's whole-request
@@ -59,6 +60,23 @@ const isCar = (type: string): boolean => is(type, ['application/vnd.ipld.car']) 
 const isForm = (type: string): boolean => is(type, ['multipart/form-data']) !== false
 
 type Fields = Partial<Record<'name' | 'meta' | 'origins', string | string[]>>
+
+/**
+ * The `wrap-with-directory` query parameter, kubo's name for `ipfs add -w` in its own /api/v0/add query (Pinata's
+ * pinataOptions.wrapWithDirectory is the same switch): a query parameter rather than a form field so it is checked
+ * before the body is read, and `curl -F file=@x '…/content?wrap-with-directory=true'` reads as it does for kubo.
+ */
+function wrapWithDirectory (req: Request, form: boolean): boolean {
+  const value = (req.query as Record<string, unknown>)['wrap-with-directory']
+  if (value == null) return false
+  if (value !== 'true' && value !== 'false') {
+    throw new InvalidRequestError('wrap-with-directory: give true or false, once')
+  }
+  if (value === 'true' && !form) {
+    throw new InvalidRequestError('wrap-with-directory: only a form upload is wrapped (its file parts name the files)')
+  }
+  return value === 'true'
+}
 
 /** Validates name, meta (a JSON object) and origins as POST /pins does. */
 function describe (fields: Fields): Omit<PinRequest, 'cid'> {
@@ -161,8 +179,10 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
     const owner = principalOf(res).user
     const car = isCar(type)
     let fromQuery: Fields
+    let wrap: boolean
     try {
       fromQuery = queryFields(req)
+      wrap = wrapWithDirectory(req, isForm(type))
       if (!car && fromQuery.origins != null) {
         throw new InvalidRequestError('origins: only a CAR upload fetches anything, so only it takes origins')
       }
@@ -219,7 +239,9 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
           return withDefaultName({ ...fromQuery, ...fields }, top.name)
         }
         const top: { name?: string | null } = {}
-        records = [await content.addDirectory(owner, notingTop(form.entries, top), { signal, stillAllowed, request })]
+        const entries = notingTop(form.entries, top)
+        const options = { signal, stillAllowed, request, wrapWithDirectory: wrap }
+        records = [await content.addDirectory(owner, entries, options)]
       } else {
         const length = req.headers['content-length']
         const expectedBytes = length != null && /^\d+$/.test(length) ? Number(length) : undefined

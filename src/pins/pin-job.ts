@@ -7,6 +7,7 @@ import { raceSignal } from 'race-signal'
 import { BlocksLostError, InsufficientFundsError, StallError, isErrorNamed } from '../errors.js'
 import { CancelledError } from './shared-fetch.js'
 import { createOriginNotes, type OriginNotes } from './origin-notes.js'
+import { formatBytes } from '../byte-size.js'
 import type { SharedFetch } from './shared-fetch.js'
 import type { DagWalkResult } from './dag-walk.js'
 import type { PinRecord } from './types.js'
@@ -70,7 +71,7 @@ export async function fetchForJob (
       // Only this request fails: others sharing the fetch may have room for the DAG.
       job.watcher = (bytes) => {
         if (bytes <= maxBytes) return
-        const left = `${maxBytes} bytes left of user ${record.owner}'s quota`
+        const left = `${formatBytes(maxBytes)} left of user ${record.owner}'s quota`
         job.controller.abort(new InsufficientFundsError(`storage quota exceeded: the DAG grew past the ${left}`))
       }
       job.fetch.watchers.add(job.watcher)

@@ -8,6 +8,7 @@
 import { InsufficientFundsError, TooManyPendingError, UnauthorizedError } from '../errors.js'
 import { createKeyedMutex } from './keyed-mutex.js'
 import { Counts } from '../counts.js'
+import { formatBytes } from '../byte-size.js'
 import type { PinIndex } from './query-index.js'
 
 /** A user's limits; an absent field is unlimited. */
@@ -143,8 +144,9 @@ export function createQuota (init: QuotaInit, components: QuotaComponents): Quot
     const used = index.usage(owner).metaBytes + metaAdmits.count(owner)
     if (used + adds - (want.meta?.frees ?? 0) > max) {
       throw new InsufficientFundsError(
-        `meta quota exceeded: user ${owner}'s requests carry ${used} bytes of meta, and ${adds} more do not fit ` +
-        `in the ${max} one user may have (PINERY_MAX_META_BYTES_PER_USER); delete requests or send less meta`)
+        `meta quota exceeded: user ${owner}'s requests carry ${formatBytes(used)} of meta, and ${formatBytes(adds)} ` +
+        `more do not fit in the ${formatBytes(max)} one user may have (PINERY_MAX_META_BYTES_PER_USER); ` +
+        'delete requests or send less meta')
     }
     metaAdmits.add(owner, adds)
     return () => { metaAdmits.add(owner, -adds) }
@@ -161,10 +163,10 @@ export function createQuota (init: QuotaInit, components: QuotaComponents): Quot
     if (limit.bytes == null || index.chargeOf(owner, want.cidKey) != null) return
     const left = Math.max(0, limit.bytes - usage.bytes + freed(owner, want.frees))
     if (want.bytes == null ? left === 0 : want.bytes > left) {
-      const size = want.bytes == null ? '' : ` of ${want.bytes} bytes`
+      const size = want.bytes == null ? '' : ` of ${formatBytes(want.bytes)}`
       throw new InsufficientFundsError(
-        `storage quota exceeded: the DAG${size} does not fit in the ${left} bytes left ` +
-        `of user ${owner}'s ${limit.bytes} byte quota`)
+        `storage quota exceeded: the DAG${size} does not fit in the ${formatBytes(left)} left ` +
+        `of user ${owner}'s ${formatBytes(limit.bytes)} quota`)
     }
   }
 

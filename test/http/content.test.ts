@@ -104,6 +104,60 @@ describe('POST /content', () => {
     expect(listing.entries.map(e => e.name).sort()).toEqual(['data.bin', 'deep'])
   })
 
+  it('stores a form of one file as the file itself, as ipfs add and pinFileToIPFS do; wrap-with-directory wraps it',
+    async () => {
+      // Old code: the file under a directory, whose /ipfs/{cid} was a JSON listing.
+      const form = (path: string, bytes: Uint8Array): FormData => {
+        const f = new FormData()
+        f.append('file', new Blob([bytes]), path)
+        return f
+      }
+      for (const bytes of [new TextEncoder().encode('quarterly numbers\n'), randomBytes(600 * 1024)]) {
+        const file = await fileDag(bytes)
+        const wrapped = await directoryDag([{ path: 'report.pdf', bytes }])
+        const status = await accepted(await postContent(svc, form('report.pdf', bytes)))
+        expect(status).toMatchObject({ status: 'pinned', pin: { cid: file.root.toString(), name: 'report.pdf' } })
+        expect(status.info.dag_size).toBe(String((await blocksOf(file)).reduce((n, b) => n + b.bytes.byteLength, 0)))
+        const res = await svc.request(`/ipfs/${status.pin.cid}`, { user: 'alice' })
+        expect(Buffer.from(await res.arrayBuffer()).equals(Buffer.from(bytes))).toBe(true)
+        // The directory the importer built around it was never stored.
+        expect(await storedOf(svc, [wrapped.root])).toEqual([])
+
+        const kept = await accepted(await postContent(svc, form('report.pdf', bytes), {
+          query: { 'wrap-with-directory': 'true' }
+        }))
+        expect(kept.pin).toMatchObject({ cid: wrapped.root.toString(), name: 'report.pdf' })
+        const inside = await svc.request(`/ipfs/${kept.pin.cid}/report.pdf`, { user: 'alice' })
+        expect(Buffer.from(await inside.arrayBuffer()).equals(Buffer.from(bytes))).toBe(true)
+        const query = { 'wrap-with-directory': 'false' }
+        const explicit = await postContent(svc, form('report.pdf', bytes), { query })
+        expect((await accepted(explicit)).pin.cid).toBe(file.root.toString())
+      }
+      // A directory in the path, or an empty directory part, is a folder: wrapped as before.
+      const bytes = new TextEncoder().encode('notes\n')
+      const inFolder = await accepted(await postContent(svc, form('docs/notes.txt', bytes)))
+      expect(inFolder.pin.cid).toBe((await directoryDag([{ path: 'docs/notes.txt', bytes }])).root.toString())
+    })
+
+  it('refuses a wrap-with-directory that is not true or false, given twice, or on a body that is not a form',
+    async () => {
+      const f = new FormData()
+      f.append('file', new Blob(['x']), 'a.txt')
+      for (const query of [{ 'wrap-with-directory': 'yes' }, { 'wrap-with-directory': '' }]) {
+        expect(await failureOf(await postContent(svc, f, { query }))).toMatchObject({
+          status: 400, reason: 'BAD_REQUEST', details: expect.stringMatching(/^wrap-with-directory: give true or false/)
+        })
+      }
+      const twice = await svc.request('/content?wrap-with-directory=true&wrap-with-directory=true', {
+        method: 'POST', user: 'alice', body: f
+      })
+      expect((await failureOf(twice)).status).toBe(400)
+      const raw = await postContent(svc, 'x', { type: 'text/plain', query: { 'wrap-with-directory': 'true' } })
+      expect(await failureOf(raw)).toMatchObject({
+        status: 400, details: expect.stringMatching(/only a form upload is wrapped/)
+      })
+    })
+
   it('names a form\'s pin by the one file or folder it holds when given no name, as Pinata and IPFS Cluster do',
     async () => {
       // Old code: each was "(no name)". As `curl -F file=@report.pdf` sends it.
@@ -284,7 +338,13 @@ describe('POST /content and quotas', () => {
   it('refuses a file larger than the room left before reading it (409), storing nothing', async () => {
     const bytes = randomBytes(400_000)
     const failure = await failureOf(await postContent(svc, bytes, { user: 'carol' }))
-    expect(failure).toMatchObject({ status: 409, reason: 'INSUFFICIENT_FUNDS' })
+    // Sizes as the Usage page shows them, the exact count beside (old code: "the 300000 bytes left").
+    expect(failure).toMatchObject({
+      status: 409,
+      reason: 'INSUFFICIENT_FUNDS',
+      details: 'storage quota exceeded: the DAG of 391 KiB (400,000 bytes) does not fit in the 293 KiB ' +
+        '(300,000 bytes) left of user carol\'s 293 KiB (300,000 bytes) quota'
+    })
     const cids = (await blocksOf(await fileDag(bytes))).map(b => b.cid)
     expect(await storedOf(svc, cids)).toEqual([])
   })
@@ -337,7 +397,11 @@ describe('POST /content and quotas', () => {
     })
     const res = await svc.request('/content',
       { method: 'POST', user: 'carol', body, duplex: 'half' } as RequestInit & { user: string })
-    expect(await failureOf(res)).toMatchObject({ status: 409, reason: 'INSUFFICIENT_FUNDS' })
+    expect(await failureOf(res)).toMatchObject({
+      status: 409,
+      reason: 'INSUFFICIENT_FUNDS',
+      details: 'storage quota exceeded: the upload grew past the 293 KiB (300,000 bytes) left of the quota'
+    })
     const cids = (await blocksOf(await fileDag(bytes))).map(b => b.cid)
     expect(await storedOf(svc, cids)).toEqual([])
     const page = await (await svc.request('/pins?status=queued,pinning,pinned,failed', { user: 'carol' }))

@@ -72,6 +72,25 @@ describe('kubo as the reference and the reader of Pinery content', () => {
     }
   })
 
+  it('a form of one file gives the CID of ipfs add --cid-version=1 (as curl -F file=@report.pdf sends it); with ' +
+    'wrap-with-directory=true that of ipfs add -w', async () => {
+    // Old code: the CID of `ipfs add -w`, a directory wrapping the file.
+    for (const size of [17, 256 * 1024 + 1]) {
+      const bytes = randomBytes(size)
+      const file = join(dir, `report-${size}.pdf`)
+      await writeFile(file, bytes)
+      const form = (): FormData => {
+        const f = new FormData()
+        f.append('file', new Blob([bytes]), `report-${size}.pdf`)
+        return f
+      }
+      expect((await upload(form())).pin.cid, `${size} bytes`).toBe(await kuboCid(file))
+      const wrapped = await postContent(service, form(), { query: { 'wrap-with-directory': 'true' } })
+      expect(wrapped.status).toBe(202)
+      expect(((await wrapped.json()) as PinStatus).pin.cid, `${size} bytes, wrapped`).toBe(await kuboCid(file, '-w'))
+    }
+  })
+
   it('POST /content of a folder gives the CID of ipfs add -r --cid-version=1', async () => {
     const root = join(dir, 'site')
     for (const f of FILES) {

@@ -45,7 +45,8 @@ describe('meta bytes per user', () => {
     expect(refused.status).toBe(409)
     const body = await refused.json() as { error: { reason: string, details: string } }
     expect(body.error.reason).toBe('INSUFFICIENT_FUNDS')
-    expect(body.error.details).toMatch(/meta quota exceeded.*64000 bytes of meta.*PINERY_MAX_META_BYTES_PER_USER/)
+    expect(body.error.details)
+      .toMatch(/meta quota exceeded.*62\.5 KiB \(64,000 bytes\) of meta.*PINERY_MAX_META_BYTES_PER_USER/)
     // Without meta, or for another user, there is room.
     expect((await send('alice', '/pins', { cid: cidOf(17) })).status).toBe(202)
     expect((await send('bob', '/pins', { cid: cidOf(16), meta: META })).status).toBe(202)

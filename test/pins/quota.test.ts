@@ -128,7 +128,9 @@ describe('quotas', () => {
     })
     const [mine, theirs] = await Promise.all([pin('alice', a.cid, origins[0]), pin('bob', a.cid, origins[0])])
     expect(mine.status).toBe('failed')
-    expect(mine.info?.status_details).toContain(`the DAG grew past the ${MIB} bytes left of user alice's quota`)
+    // Sizes as the Usage page shows them, the exact count beside (old code: "the 1048576 bytes left").
+    expect(mine.info?.status_details)
+      .toContain('the DAG grew past the 1 MiB (1,048,576 bytes) left of user alice\'s quota')
     expect(theirs.status).toBe('pinned')
     expect((await usage('alice')).bytes).toBe(0)
     expect((await usage('bob')).bytes).toBe(a.size)
@@ -150,11 +152,13 @@ describe('quotas', () => {
     })
     const res = await post('alice', a.cid)
     expect(res.status).toBe(409)
+    const size = `${Number((a.size / MIB).toFixed(2))} MiB (${a.size.toLocaleString('en-US')} bytes)`
+    expect(size).toMatch(/^[\d.]+ MiB \(\d,\d{3},\d{3} bytes\)$/)
     expect(await res.json()).toEqual({
       error: {
         reason: 'INSUFFICIENT_FUNDS',
-        details: `storage quota exceeded: the DAG of ${a.size} bytes does not fit in the ${MIB} bytes left ` +
-          `of user alice's ${MIB} byte quota`
+        details: `storage quota exceeded: the DAG of ${size} does not fit in the 1 MiB (1,048,576 bytes) left ` +
+          'of user alice\'s 1 MiB (1,048,576 bytes) quota'
       }
     })
     expect((await usage('alice')).pins).toEqual({ queued: 0, pinning: 0, pinned: 0, failed: 0 })
@@ -223,7 +227,8 @@ describe('quota module', () => {
     core.limits.set('alice', { bytes: 1000 })
     const cid = cidOf(7)
     await core.dagPins.add(cid, [cid], 1500)
-    await expect(unsized('alice', key(7))).rejects.toEqual(funds(/of 1500 bytes/))
+    await expect(unsized('alice', key(7)))
+      .rejects.toEqual(funds(/of 1\.46 KiB \(1,500 bytes\) does not fit in the 1,000 bytes left/))
   })
 
   it('serialises an owner\'s admits: two that fit alone but not together, one wins', async () => {

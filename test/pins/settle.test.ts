@@ -54,7 +54,8 @@ describe('pin settler', () => {
     expect(await settler.settle(record, { blocks: dag.blocks, bytes: dag.bytes })).toBe('failed')
     const stored = await core.records.get(record.requestid)
     expect(stored?.status).toBe('failed')
-    expect(stored?.failure).toMatch(/^storage quota exceeded: the DAG of \d+ bytes does not fit/)
+    expect(stored?.failure)
+      .toMatch(/^storage quota exceeded: the DAG of [\d.]+ KiB \([\d,]+ bytes\) does not fit in the 1,000 bytes/)
     expect(await core.dagPins.hasPin(dag.root)).toBe(false)
   })
 

@@ -177,7 +177,7 @@ describe('pin worker', () => {
     const [mine, theirs] = await Promise.all([request('alice', cid), request('bob', cid)])
     const [a, b] = await Promise.all([settled(mine!.requestid), settled(theirs!.requestid)])
     expect(a.status).toBe('failed')
-    expect(a.failure).toMatch(/^storage quota exceeded: the DAG grew past the 1048576 bytes left/)
+    expect(a.failure).toMatch(/^storage quota exceeded: the DAG grew past the 1 MiB \(1,048,576 bytes\) left/)
     expect(outcomes.get(a.requestid)).toEqual({ failure: a.failure })
     expect(b.status).toBe('pinned')
   })

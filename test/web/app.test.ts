@@ -177,6 +177,24 @@ describe('pins', () => {
     await page.context().close()
   })
 
+  it('uploads a folder of one file as a folder', async () => {
+    // A form of one file is stored as the file itself unless it asks to be wrapped: the page asks for a folder.
+    const dir = join(files, 'memo')
+    await mkdir(dir, { recursive: true })
+    await writeFile(join(dir, 'memo.txt'), 'one file in a folder\n')
+    const bytes = new TextEncoder().encode('one file in a folder\n')
+    const expected = await directoryDag([{ path: 'memo.txt', bytes }])
+    const page = await app(svc.tokens.alice as string)
+    await openAddPage(page)
+    await page.locator('#pick-folder').setInputFiles(dir)
+    await page.getByText('1 file').waitFor()
+    await page.getByRole('button', { name: 'Upload' }).click()
+    await page.locator('.detail h1').filter({ hasText: 'memo' }).waitFor()
+    await page.locator('.detail[data-status=pinned]').waitFor()
+    expect(await page.locator('.detail').textContent()).toContain(expected.root.toString())
+    await page.context().close()
+  })
+
   it('uploads several files dropped on the page under one directory, showing upload progress', async () => {
     const page = await app(svc.tokens.alice as string)
     await openAddPage(page)
@@ -326,7 +344,8 @@ describe('administration', () => {
     await uploadThroughPage(bobPage, files, 'big.bin', randomBytes(4096))
     const alert = bobPage.getByRole('alert')
     await alert.waitFor()
-    expect(await alert.textContent()).toMatch(/^Over your quota: storage quota exceeded.*1024 byte quota.*ask an admin/)
+    expect(await alert.textContent())
+      .toMatch(/^Over your quota: storage quota exceeded.*1 KiB \(1,024 bytes\) quota.*ask an admin/)
     await bobPage.context().close()
     await page.context().close()
   })

@@ -189,6 +189,8 @@ function uploader (ctx) {
     } else {
       body = new FormData()
       body.append('name', given || folder || 'upload')
+      // A folder stays one even when it holds a single file: the server stores a lone file as itself otherwise.
+      if (folder != null) params.set('wrap-with-directory', 'true')
       for (const i of items) body.append('file', i.file, folder != null ? i.path.slice(folder.length + 1) : i.path)
     }
     if (m != null) {
