@@ -4,10 +4,11 @@
  * by `--peers` peers from one address (fresh peer IDs; one when absent); prints the MiB Pinery took, its
  * CPU-s (in all, as cores, per GiB of wantlists), /health latency (p50 / p95 / max) quiet and during the
  * flood, RSS (start / peak / end), and the streams the peers opened.
- * With `--attack stream-hold` the kinds are stream-hold.ts's modes (hold, na, closed), with `--streams` each.
+ * With `--attack stream-hold` the kinds are stream-hold.ts's modes (hold, na, closed), with `--streams` each; with
+ * `--attack unread-blocks` unread-blocks.ts's modes (pause, slow), `--peers` peers wanting `--block-kib` leaves.
  *   node --import tsx scripts/hostile/flood-compare.ts [--kinds want,cancel] [--seconds 12] [--runs 1]
- *        [--peers 1] [--attack want-flood|stream-hold] [--streams 200] [--connections 1]
- *        [--baseline label=path/to/other/dist/server.js …]
+ *        [--peers 1] [--attack want-flood|stream-hold|unread-blocks] [--streams 200] [--connections 1]
+ *        [--block-kib 1024] [--baseline label=path/to/other/dist/server.js …]
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     entries: { type: 'string', default: '80000' }, runs: { type: 'string', default: '1' },
     peers: { type: 'string', default: '1' }, attack: { type: 'string', default: 'want-flood' },
     streams: { type: 'string', default: '200' }, connections: { type: 'string', default: '1' },
+    'block-kib': { type: 'string', default: '1024' },
     baseline: { type: 'string', multiple: true }
   }
 })
@@ -55,6 +57,8 @@ interface Flood {
   rss: number[]
   streams?: number
   opened?: number
+  /** unread-blocks.ts: what a peer that reads got meanwhile. */
+  honest?: string
 }
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1,
   Math.floor(p * xs.length))] ?? Number.NaN
@@ -69,7 +73,10 @@ for (let run = 0; run < Number(values.runs); run++) {
         const load = loadavg()[0] as number
         const args = values.attack === 'stream-hold'
           ? ['--mode', kind, '--streams', values.streams, '--connections', values.connections]
-          : ['--entries', values.entries, '--kind', kind, '--peers', values.peers]
+          : values.attack === 'unread-blocks'
+            ? ['--mode', kind, '--peers', values.peers, '--block-kib', values['block-kib'], '--url', server.url,
+                '--token', 'pinery_flood-token']
+            : ['--entries', values.entries, '--kind', kind, '--peers', values.peers]
         const flood = spawn(process.execPath, ['--import', 'tsx', `scripts/hostile/${values.attack}.ts`, '--addr',
           server.delegates[0] as string, '--pid', String(server.child.pid), '--seconds', values.seconds, ...args],
         { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -87,7 +94,7 @@ for (let run = 0; run < Number(values.runs); run++) {
           r.cpuSPerGiB ?? '–',
           `${median(quiet).toFixed(0)} / ${pct(quiet, 0.95).toFixed(0)}`,
           `${median(d).toFixed(0)} / ${pct(d, 0.95).toFixed(0)} / ${Math.max(...d).toFixed(0)}`,
-          r.rss.join(' / '), r.streams ?? r.opened ?? 0])
+          r.rss.join(' / '), r.streams ?? r.opened ?? 0, r.honest ?? '–'])
         console.error(rows.at(-1)?.join(' | '))
       } finally {
         await server.stop()
@@ -97,6 +104,7 @@ for (let run = 0; run < Number(values.runs); run++) {
   }
 }
 console.log(table(['build', 'kind', 'run', 'load', 'MiB taken', 'Pinery CPU-s', 'cores', 'CPU-s/GiB',
-  '/health quiet p50 / p95 ms', '/health flood p50 / p95 / max ms', 'RSS MiB start / peak / end', 'streams'],
+  '/health quiet p50 / p95 ms', '/health flood p50 / p95 / max ms', 'RSS MiB start / peak / end', 'streams',
+  'reading peer'],
 rows))
 console.log(`peers: ${values.peers}`)

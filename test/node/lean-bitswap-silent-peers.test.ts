@@ -4,9 +4,13 @@
  * and a 1 MiB message for as long as it stayed connected: 500 of them (no token needed, the connection
  * cap allows 1,000) took the real service from 566 to 1,610 MiB (hostile review, round nine). Now the
  * blocks all ledgers hold are bounded (SENDERS_MAX_HELD, plus one per peer), and a peer that reads is
- * still served meanwhile.
+ * still served meanwhile. The one message each such peer still held was bounded per peer only: with 2 MiB
+ * blocks, 400 peers took the real service from 298 to 1,409 MiB (round fourteen); now the bytes of messages
+ * waiting for their peers are capped node-wide (parked.ts), the longest waiting dropped first.
  */
 import { randomBytes } from 'node:crypto'
+import v8 from 'node:v8'
+import vm from 'node:vm'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { tcp } from '@libp2p/tcp'
@@ -20,15 +24,18 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLogger } from '../../src/logger.js'
 import { createPineryNode, type PineryNode } from '../../src/node/index.js'
+import { createLeanBitswap } from '../../src/node/lean-bitswap/index.js'
 import { SENDERS_MAX_HELD } from '../../src/node/lean-bitswap/ledger.js'
 import { Message } from '../../src/node/lean-bitswap/message.js'
 import { BITSWAP_PROTOCOL, MAX_MESSAGE_BYTES, createMessageReader, frame } from '../../src/node/lean-bitswap/wire.js'
-import { until } from '../fixtures/service.js'
+import { until, waitFor } from '../fixtures/service.js'
 import type { Stream } from '@libp2p/interface'
 
 const logger = createLogger({ level: 'silent' })
 const SILENT_PEERS = 40
 const BLOCKS = 24
+const SILENT_BIG = 20
+const MiB = 2 ** 20
 
 /** A real in-memory blockstore that counts the blocks read out of it (what the sender holds or sent). */
 class CountingBlockstore extends MemoryBlockstore {
@@ -39,10 +46,47 @@ class CountingBlockstore extends MemoryBlockstore {
   }
 }
 
+/** One that gives a copy of the block at each read, as a file read does (what the sender holds is its own). */
+class CopyingBlockstore extends MemoryBlockstore {
+  override async * get (...args: Parameters<MemoryBlockstore['get']>): ReturnType<MemoryBlockstore['get']> {
+    for await (const bytes of super.get(...args)) yield Uint8Array.from(bytes)
+  }
+}
+
+v8.setFlagsFromString('--expose-gc')
+const gc = (): void => { (vm.runInNewContext('gc') as () => void)() }
+
 async function peer (onStream: (stream: Stream) => void): Promise<Libp2p> {
   const node = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
   await node.handle(BITSWAP_PROTOCOL, onStream, { maxInboundStreams: 64 })
   return node
+}
+
+/** A peer that reads every bitswap message it is sent; `blocks()` counts the blocks in them. */
+async function readingPeer (): Promise<{ node: Libp2p, blocks: () => number }> {
+  let blocks = 0
+  const node = await peer((stream) => {
+    const read = createMessageReader(MAX_MESSAGE_BYTES, (bytes) => {
+      blocks += Message.decode(Uint8Array.from(bytes)).payload.length
+    })
+    stream.addEventListener('message', (evt) => {
+      if (evt.data instanceof Uint8Array) read(evt.data)
+      else for (const part of evt.data) read(part)
+    })
+  })
+  return { node, blocks: () => blocks }
+}
+
+/** Waits until `value()` is the same, and above 0, 500 ms apart. */
+async function steady (value: () => number, what: string): Promise<void> {
+  let last = -1
+  await waitFor(async () => {
+    const now = value()
+    const done = now === last && now > 0
+    last = now
+    if (!done) await new Promise(resolve => setTimeout(resolve, 500))
+    return done ? true : undefined
+  }, 20_000, what)
 }
 
 describe('lean bitswap and peers that never read', () => {
@@ -74,30 +118,72 @@ describe('lean bitswap and peers that never read', () => {
     }))
     expect(silent).toHaveLength(SILENT_PEERS)
     // The reads stop once the sender holds what it may (old code: 12 blocks per peer, 480 here).
-    let last = -1
-    await until(() => {
-      const steady = blockstore.reads === last && blockstore.reads > 0
-      last = blockstore.reads
-      return steady ? true : undefined
-    }, 'the reads to stop', 20_000)
+    await steady(() => blockstore.reads, 'the reads to stop')
     await new Promise(resolve => setTimeout(resolve, 1000))
     expect(blockstore.reads).toBeLessThanOrEqual(SENDERS_MAX_HELD + 2 * SILENT_PEERS)
 
     // A peer that reads gets every block meanwhile.
-    let blocks = 0
-    const reader = await peer((stream) => {
-      const read = createMessageReader(MAX_MESSAGE_BYTES, (bytes) => {
-        blocks += Message.decode(Uint8Array.from(bytes)).payload.length
-      })
-      stream.addEventListener('message', (evt) => {
-        if (evt.data instanceof Uint8Array) read(evt.data)
-        else for (const part of evt.data) read(part)
-      })
-    })
-    cleanup.push(async () => { await reader.stop() })
-    const stream = await reader.dialProtocol(addr, BITSWAP_PROTOCOL)
+    const reader = await readingPeer()
+    cleanup.push(async () => { await reader.node.stop() })
+    const stream = await reader.node.dialProtocol(addr, BITSWAP_PROTOCOL)
     for (const part of wantAll) stream.send(part)
-    await until(() => blocks >= BLOCKS ? true : undefined, 'every block at the reading peer', 20_000)
-    expect(blocks).toBe(BLOCKS)
+    await until(() => reader.blocks() >= BLOCKS ? true : undefined, 'every block at the reading peer', 20_000)
+    expect(reader.blocks()).toBe(BLOCKS)
+  }, 60_000)
+
+  it('holds messages waiting for them to a node-wide cap in bytes, the longest waiting dropped first', async () => {
+    const blockstore = new CopyingBlockstore()
+    const node = await createPineryNode(
+      { listen: [multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [], bitswapImplementation: 'lean' },
+      { blockstore, datastore: new MemoryDatastore(), logger })
+    cleanup.push(async () => { await node.stop() })
+    // A lean bitswap with a cap of 6 MiB over the node's libp2p (it takes over the node's handler).
+    const cap = 6 * MiB
+    const server = createLeanBitswap({ wantlistDebounceMs: 0, parked: { maxBytes: cap } },
+      { libp2p: node.libp2p, blockstore, logger })
+    await server.start()
+    cleanup.push(async () => { await server.stop() })
+    // Three blocks of 2 MiB, a CAR's largest: each goes out as a message of its own.
+    const cids: CID[] = []
+    for (let i = 0; i < 3; i++) {
+      const bytes = randomBytes(2 * MiB)
+      const cid = CID.createV1(raw.code, await sha256.digest(bytes))
+      await blockstore.put(cid, bytes)
+      cids.push(cid)
+    }
+    const addr = multiaddr(node.delegates()[0] as string)
+    const wantAll = frame({ wantlist: { entries: cids.map(cid => ({ cid: cid.bytes, priority: 1 })) } })
+    // What Pinery's bitswap streams hold unsent: the messages the peers have not taken past their windows.
+    const unsent = (): number => node.libp2p.getConnections().flatMap(c => c.streams)
+      .filter(s => s.protocol === BITSWAP_PROTOCOL && s.direction === 'outbound')
+      .reduce((n, s) => n + s.writeBufferLength, 0)
+
+    gc()
+    const before = process.memoryUsage().arrayBuffers
+    for (let i = 0; i < SILENT_BIG; i++) {
+      const p = await peer((stream) => { stream.pause() })
+      cleanup.push(async () => { await p.stop() })
+      const stream = await p.dialProtocol(addr, BITSWAP_PROTOCOL)
+      for (const part of wantAll) stream.send(part)
+    }
+    await steady(unsent, 'the silent peers\' messages to settle')
+    // Old code: every peer held a 2 MiB message less its 256 KiB window, 35 MiB for 20 peers.
+    expect(unsent()).toBeLessThanOrEqual(cap + 2 * MiB)
+    expect(server.stats().evicted).toBeGreaterThan(0)
+    expect(server.stats().parked).toBeLessThanOrEqual(cap + 2 * MiB)
+    // What the node holds: the messages waiting, and the blocks the peers left waiting have read ahead (3 × 3 at
+    // most); the dropped ones' blocks are let go. Old code: 82 MiB held (every block read for every peer), 35 MiB
+    // of it unsent; now ~2–7.
+    gc()
+    const held = (process.memoryUsage().arrayBuffers - before) / MiB
+    expect(held).toBeLessThan(cap / MiB + 2 + 9 * 2 + 4)
+
+    // A peer that reads gets every block meanwhile (its messages are the newest: never the ones dropped).
+    const reader = await readingPeer()
+    cleanup.push(async () => { await reader.node.stop() })
+    const stream = await reader.node.dialProtocol(addr, BITSWAP_PROTOCOL)
+    for (const part of wantAll) stream.send(part)
+    await until(() => reader.blocks() >= 3 ? true : undefined, 'every block at the reading peer', 20_000)
+    expect(reader.blocks()).toBe(3)
   }, 60_000)
 })

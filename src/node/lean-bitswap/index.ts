@@ -12,6 +12,7 @@ import { createSemaphore } from '../../pins/semaphore.js'
 import { BLOCK_SLOT_BYTES, bufferPool, type BufferPool } from '../../content/batched-writer.js'
 import { createPeerLedger, type BlockReadInto, type SenderShare } from './ledger.js'
 import { createOutbox } from './outbox.js'
+import { createParkedSends, type ParkedSendsInit } from './parked.js'
 import { createPieceReader, decodeReceived } from './receive.js'
 import { multiaddrGroup } from '../../connection-limits.js'
 import { createByteBudget, type ByteBudgetInit } from './byte-budget.js'
@@ -45,7 +46,8 @@ export interface LeanBitswap {
   stop(): Promise<void>
   /**
    * Wants outstanding, wants held for other peers, bytes of unfinished inbound messages, wantlists cut by
-   * a peer's entry budget, inbound streams paused and connections closed by the byte budget (tests).
+   * a peer's entry budget, inbound streams paused and connections closed by the byte budget, bytes of messages
+   * waiting for their peers and waits dropped past the cap (parked.ts) (tests).
    */
   stats(): LeanBitswapStats
 }
@@ -58,6 +60,8 @@ export interface LeanBitswapStats {
   cut: number
   paused: number
   closed: number
+  parked: number
+  evicted: number
 }
 
 /** Settings of the lean bitswap. */
@@ -72,6 +76,8 @@ export interface LeanBitswapInit {
   wantlistEntries?: EntryRateInit
   /** Budgets of bytes from peers Pinery is not fetching from (defaults in byte-budget.ts; tests make them small). */
   inboundBytes?: ByteBudgetInit
+  /** The cap on bytes of messages waiting for their peers (default in parked.ts; tests make it small). */
+  parked?: ParkedSendsInit
 }
 
 /** What it runs on. */
@@ -94,6 +100,7 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
   const ledgers = new Map<string, PeerLedger>()
   const reads = createSemaphore(MAX_READS)
   const held: SenderShare = { held: 0 }
+  const parked = createParkedSends(init.parked)
   const budget = createInboundBudget(init.inbound)
   const entryRates = createEntryRates(init.wantlistEntries)
   const slots = components.slots ?? bufferPool(BLOCK_SLOT_BYTES, FREE_SLOTS)
@@ -107,6 +114,18 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
     if (box == null) {
       box = createOutbox({}, {
         log,
+        parked,
+        // A message it left untaken longest was dropped: so are its wants (it may want them again), and its
+        // connections when they still hold part of the message (a peer that grants a large window and then does
+        // not read its socket): only closing them lets it go.
+        onEvicted: (below) => {
+          log.debug({ peer, below }, 'message dropped: the peer left it untaken longest while senders held their cap')
+          ledgers.get(peer)?.close()
+          ledgers.delete(peer)
+          if (below) {
+            for (const c of libp2p.getConnections(peerId)) c.abort(new Error('a bitswap message left untaken'))
+          }
+        },
         openStream: async (signal) => {
           const conn = libp2p.getConnections(peerId).find(c => c.remotePeer.toString() === peer && c.status === 'open')
           if (conn == null) throw new Error('not connected')
@@ -259,7 +278,16 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
       let serving = 0
       for (const ledger of ledgers.values()) serving += ledger.size()
       const unfinished = budget.held()
-      return { wanted: wants.size(), serving, unfinished, cut, paused: bytes.paused(), closed: bytes.closed() }
+      return {
+        wanted: wants.size(),
+        serving,
+        unfinished,
+        cut,
+        paused: bytes.paused(),
+        closed: bytes.closed(),
+        parked: parked.bytes(),
+        evicted: parked.evicted()
+      }
     }
   }
 }

@@ -1,0 +1,30 @@
+/**
+ * The node's count of bitswap messages waiting for their peers (parked.ts): past the cap the longest waiting is
+ * dropped, never the one that just came, and a wait that ended no longer counts.
+ */
+import { describe, expect, it } from 'vitest'
+import { createParkedSends } from '../../src/node/lean-bitswap/parked.js'
+
+describe('parked sends', () => {
+  it('drops the longest waiting past the cap, never the newest, and forgets waits that ended', () => {
+    const parked = createParkedSends({ maxBytes: 10 })
+    const dropped: string[] = []
+    const a = parked.park(4, () => dropped.push('a'))
+    parked.park(4, () => dropped.push('b'))
+    expect(dropped).toEqual([])
+    // 12 > 10: a has waited longest.
+    parked.park(4, () => dropped.push('c'))
+    expect(dropped).toEqual(['a'])
+    expect(parked.bytes()).toBe(8)
+    a()
+    expect(parked.bytes()).toBe(8)
+    // One message larger than the cap still waits alone, after every other one is dropped.
+    const d = parked.park(20, () => dropped.push('d'))
+    expect(dropped).toEqual(['a', 'b', 'c'])
+    expect(parked.bytes()).toBe(20)
+    expect(parked.evicted()).toBe(3)
+    d()
+    d()
+    expect(parked.bytes()).toBe(0)
+  })
+})
