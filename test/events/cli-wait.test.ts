@@ -5,12 +5,8 @@
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import { sha256 } from 'multiformats/hashes/sha2'
-import { instantCid } from '../fixtures/pins-api.js'
+import { instantCid, missingCid } from '../fixtures/pins-api.js'
 import { startOrigin, type Origin } from '../fixtures/origin.js'
 import { CLI, run } from '../fixtures/process.js'
 import { startService, type TestService } from '../fixtures/service.js'
@@ -27,7 +23,7 @@ describe('pinery wait', () => {
     expect(res.status, await res.clone().text()).toBe(202)
     return (await res.json() as { requestid: string }).requestid
   }
-  const nowhere = async (): Promise<string> => CID.createV1(raw.code, await sha256.digest(randomBytes(32))).toString()
+  const nowhere = async (): Promise<string> => (await missingCid()).toString()
 
   beforeAll(async () => {
     origin = await startOrigin()

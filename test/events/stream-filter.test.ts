@@ -3,12 +3,8 @@
  * keeps some event types; a CI job waits for its pin on one stream instead of following every event of its
  * user or polling GET /pins/{requestid}. Real service, real Helia origin, real HTTP.
  */
-import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import { sha256 } from 'multiformats/hashes/sha2'
-import { instantCid } from '../fixtures/pins-api.js'
+import { instantCid, missingCid } from '../fixtures/pins-api.js'
 import { startOrigin, type Origin } from '../fixtures/origin.js'
 import { startService, type TestService } from '../fixtures/service.js'
 import { openSse, type SseFrame, type SseStream } from '../fixtures/sse.js'
@@ -28,8 +24,7 @@ describe('GET /events?requestid=…&types=…', () => {
     expect(res.status, await res.clone().text()).toBe(202)
     return (await res.json() as { requestid: string }).requestid
   }
-  /** A CID nobody has: its request stays queued. */
-  const nowhere = async (): Promise<string> => CID.createV1(raw.code, await sha256.digest(randomBytes(32))).toString()
+  const nowhere = async (): Promise<string> => (await missingCid()).toString()
 
   beforeAll(async () => {
     origin = await startOrigin()

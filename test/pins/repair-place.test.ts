@@ -12,6 +12,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, describe, expect, it } from 'vitest'
 import { verifyDataDir } from '../../src/offline.js'
 import { blocksOf, carOf, fileDag, postContent } from '../fixtures/content.js'
+import { statusLine } from '../fixtures/pins-api.js'
 import { startService, type TestService } from '../fixtures/service.js'
 
 const ONE_SLOT = { PINERY_PIN_CONCURRENCY: '1', PINERY_STALL_TIMEOUT_MS: '600000' }
@@ -24,12 +25,6 @@ async function pinMissing (svc: TestService): Promise<string> {
   const res = await svc.call('POST', '/pins', 'alice', { cid })
   expect(res.status).toBe(202)
   return (await res.json() as { requestid: string }).requestid
-}
-
-async function details (svc: TestService, requestid: string): Promise<string> {
-  const s = await (await svc.call('GET', `/pins/${requestid}`, 'alice')).json() as
-    { status: string, info?: { status_details?: string } }
-  return `${s.status}: ${s.info?.status_details ?? ''}`
 }
 
 describe('a pin sent back to the queue by verify --repair', () => {
@@ -55,9 +50,9 @@ describe('a pin sent back to the queue by verify --repair', () => {
     // Old code: the first queued pin took the slot and the repaired one read "queue position 3 of 3".
     service = await startService({ dataDir, users: ['alice'], env: ONE_SLOT })
     const svc = service
-    expect(await details(svc, repaired)).not.toMatch(/queue position/)
+    expect(await statusLine(svc, repaired)).not.toMatch(/queue position/)
     // (The first was running when the service stopped: it says pinning.)
-    expect(await Promise.all(queued.map(async id => (await details(svc, id)).replace(/^\w+: /, '')))).toEqual([
+    expect(await Promise.all(queued.map(async id => (await statusLine(svc, id)).replace(/^\w+: /, '')))).toEqual([
       'queue position 1 of 3', 'queue position 2 of 3', 'queue position 3 of 3'
     ])
   })

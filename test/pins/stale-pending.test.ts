@@ -12,6 +12,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openDatastore } from '../../src/node/storage.js'
+import { statusLine } from '../fixtures/pins-api.js'
 import { startService, type TestService } from '../fixtures/service.js'
 
 const ONE_SLOT = { PINERY_PIN_CONCURRENCY: '1', PINERY_STALL_TIMEOUT_MS: '600000' }
@@ -29,12 +30,6 @@ async function pin (svc: TestService, path = '/pins', cid?: string): Promise<str
   const res = await svc.call('POST', path, 'alice', { cid })
   expect(res.status).toBe(202)
   return (await res.json() as { requestid: string }).requestid
-}
-
-async function details (svc: TestService, requestid: string): Promise<string> {
-  const s = await (await svc.call('GET', `/pins/${requestid}`, 'alice')).json() as
-    { status: string, info?: { status_details?: string } }
-  return `${s.status}: ${s.info?.status_details ?? ''}`
 }
 
 /** Runs `work` on the data dir's LevelDB (the service stopped). */
@@ -57,7 +52,7 @@ describe('stale pending entries', () => {
     const q2 = await pin(service, `/pins/${q}`)
     const r2 = await pin(service, `/pins/${r}`)
     const settled = await pin(service, '/pins', 'bafkqaaa') // an identity CID: pinned at once
-    expect(await details(service, settled)).toBe('pinned: ')
+    expect(await statusLine(service, settled)).toBe('pinned: ')
     const { dataDir } = service
     await service.stop()
 
@@ -90,11 +85,11 @@ describe('stale pending entries', () => {
 
     service = await startService({ dataDir, users: ['alice'], env: ONE_SLOT })
     const svc = service
-    expect(await details(svc, running)).not.toMatch(/queue position/)
-    expect(await Promise.all([q2, r2].map(async id => (await details(svc, id)).replace(/^\w+: /, '')))).toEqual([
+    expect(await statusLine(svc, running)).not.toMatch(/queue position/)
+    expect(await Promise.all([q2, r2].map(async id => (await statusLine(svc, id)).replace(/^\w+: /, '')))).toEqual([
       'queue position 1 of 2', 'queue position 2 of 2'
     ])
-    expect(await details(svc, settled)).toBe('pinned: ')
+    expect(await statusLine(svc, settled)).toBe('pinned: ')
     await service.stop()
 
     // Old code: all four stale keys still there (and resumed at every start).
