@@ -170,6 +170,9 @@ describe('lean bitswap and peers that never read', () => {
     // Old code: every peer held a 2 MiB message less its 256 KiB window, 35 MiB for 20 peers.
     expect(unsent()).toBeLessThanOrEqual(cap + 2 * MiB)
     expect(server.stats().evicted).toBeGreaterThan(0)
+    // Dropped messages waited for the peers' windows, not their sockets: their streams go, their connections stay
+    // (merged code closed one per drop: 2 of 20 left).
+    expect(node.libp2p.getConnections()).toHaveLength(SILENT_BIG)
     expect(server.stats().parked).toBeLessThanOrEqual(cap + 2 * MiB)
     // What the node holds: the messages waiting, and the blocks the peers left waiting have read ahead (3 × 3 at
     // most); the dropped ones' blocks are let go. Old code: 82 MiB held (every block read for every peer), 35 MiB

@@ -26,6 +26,13 @@ export const SEND_TIMEOUT_MS = 30_000
  */
 const EVICTED = new Error('the peer left a message untaken longest while the node held its cap')
 
+/**
+ * What the peer's yamux window still takes on stream `s` (undefined for another muxer). Read from yamux's private
+ * field: no public one tells a shut window from a full socket.
+ */
+const windowLeft = (s: Stream): number | undefined =>
+  (s as unknown as { sendWindowCapacity?: number }).sendWindowCapacity
+
 /** Sends messages to one peer. */
 export interface Outbox {
   /**
@@ -102,7 +109,9 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
           // Waits for the peer: counted node-wide, and dropped (the stream reset) if it waits longest past the cap.
           unpark = components.parked?.park(bytes, () => {
             // Waiting for the socket, not the window: the connection under the stream holds what it was given.
-            below = s.writableNeedsDrain
+            // writableNeedsDrain alone is true for a shut window too (yamux's sendData): every peer dropped lost
+            // its connections, an honest slow one (and what Pinery fetched from it) as well.
+            below = s.writableNeedsDrain && windowLeft(s) !== 0
             evicted = true
             s.abort(EVICTED)
           })
