@@ -45,6 +45,16 @@ describe('pinery CLI against a hostile server', () => {
         res.on('drain', more)
         res.write('{"results":')
         more()
+      } else if (path.startsWith('/events?')) {
+        // An event stream whose event has no PinStatus; `silent` below never answers its reads.
+        res.writeHead(200, { 'content-type': 'text/event-stream' })
+        res.write(': open\n\n')
+        const odd = `id: 1\nevent: pin.pinned\ndata: {"type":"pin.pinned${EVIL}"}\n\n`
+        if (path.includes('requestid=odd')) res.write(odd)
+      } else if (path === '/pins/odd') {
+        answer(res, { requestid: 'odd', status: 'queued', info: {} })
+      } else if (path === '/pins/silent') {
+        // Never answers.
       } else {
         res.writeHead(404).end()
       }
@@ -73,6 +83,17 @@ describe('pinery CLI against a hostile server', () => {
       expect({ args, raw: CONTROLS.test(r.stdout) }).toEqual({ args, raw: false })
       expect(r.stdout).toMatch(/\\(x1b|u001b)\]52;c;/)
     }
+  })
+
+  it('pinery wait: an event without its PinStatus is a bad answer, a silent read ends at --timeout', async () => {
+    const odd = await cli('wait', 'odd')
+    expect(odd.code).toBe(1)
+    expect(odd.stderr).toMatch(/BAD_RESPONSE .*an event without its request/)
+    expect(CONTROLS.test(odd.stderr)).toBe(false)
+    const started = Date.now()
+    const silent = await cli('wait', 'silent', '--timeout', '2')
+    expect({ code: silent.code, stdout: silent.stdout }).toEqual({ code: 1, stdout: 'silent still queued after 2 s\n' })
+    expect(Date.now() - started).toBeLessThan(15_000)
   })
 
   it('refuses an answer without end', async () => {

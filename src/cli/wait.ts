@@ -40,6 +40,11 @@ export async function runWait (init: WaitInit, ids: string[]): Promise<WaitOutco
   /** Per request asked about: its current request (a replacement's id once replaced) and last PinStatus. */
   const now = new Map<string, Waiting>(ids.map(id => [id, { current: id, status: 'queued' }]))
   const deadline = init.timeoutMs != null ? AbortSignal.timeout(init.timeoutMs) : new AbortController().signal
+  const started = Date.now()
+  /** What is left of --timeout, for the reads (remote-call's own 60 s would outlast it); undefined: no bound. */
+  const left = (): number | undefined =>
+    init.timeoutMs == null ? undefined : Math.max(1, init.timeoutMs - (Date.now() - started))
+  const late = (): boolean => deadline.aborted || (init.timeoutMs != null && Date.now() - started >= init.timeoutMs)
   const stop = new AbortController()
   const signal = AbortSignal.any([deadline, stop.signal])
   const types = 'pin.pinned,pin.failed,pin.replaced,pin.deleted'
@@ -69,7 +74,8 @@ export async function runWait (init: WaitInit, ids: string[]): Promise<WaitOutco
   try {
     for (const id of ids) {
       try {
-        settle(id, 'read', await call<PinStatusBody>('GET', `/pins/${encodeURIComponent(id)}`))
+        const read = await call<unknown>('GET', `/pins/${encodeURIComponent(id)}`, undefined, left())
+        settle(id, 'read', pinStatusOf(read))
       } catch (err) {
         // Replaced or deleted before the stream opened (or never made): nothing more will come for it.
         if ((err as RemoteError).status !== 404) throw err
@@ -80,7 +86,7 @@ export async function runWait (init: WaitInit, ids: string[]): Promise<WaitOutco
       init.waiting?.(`waiting for ${[...now].filter(([, e]) => !ENDED.has(e.status))
         .map(([id, e]) => `${id} (${e.status})`).join(', ')}`)
       for await (const { event, data } of frames(res, signal)) {
-        const e = JSON.parse(data) as { type: string, pin: PinStatusBody, replaced_by?: string }
+        const e = eventOf(data)
         const asked = [...now].find(([, v]) => v.current === e.pin.requestid)?.[0]
         if (asked == null) continue
         if (event === 'pin.replaced' && e.replaced_by != null) {
@@ -93,11 +99,30 @@ export async function runWait (init: WaitInit, ids: string[]): Promise<WaitOutco
       if (open() && !deadline.aborted) throw new RemoteError(res.status, 'STREAM_ENDED', 'the event stream ended')
     }
   } catch (err) {
-    if (!deadline.aborted) throw err
+    if (!late()) throw err
   } finally {
     stop.abort()
   }
-  return outcome(now, deadline.aborted ? init.timeoutMs : undefined)
+  return outcome(now, late() ? init.timeoutMs : undefined)
+}
+
+/** A PinStatus as answered, its shape checked (a broken or hostile server at --url). */
+function pinStatusOf (value: unknown): PinStatusBody {
+  const pin = value as PinStatusBody | undefined
+  if (typeof pin?.requestid !== 'string' || typeof pin.status !== 'string') {
+    throw new RemoteError(200, 'BAD_RESPONSE', 'a request without its requestid or status')
+  }
+  return pin
+}
+
+/** An event frame's data, its shape checked. */
+function eventOf (data: string): { pin: PinStatusBody, replaced_by?: string } {
+  let e: { pin?: unknown, replaced_by?: unknown } | undefined
+  try { e = JSON.parse(data) as typeof e } catch {}
+  if (e?.pin == null || (e.replaced_by != null && typeof e.replaced_by !== 'string')) {
+    throw new RemoteError(200, 'BAD_RESPONSE', 'an event without its request')
+  }
+  return { pin: pinStatusOf(e.pin), ...(e.replaced_by != null ? { replaced_by: e.replaced_by as string } : {}) }
 }
 
 /** The stream's frames (event name and data), each bounded. */
