@@ -51,15 +51,24 @@ export function requireToken (
       return await tokens.authenticate(now.secret)
     }
   }
-  /** The principal of session `sid` (its token authenticated), or undefined when it has ended (cookie cleared). */
+  /**
+   * The principal of session `sid` (its token authenticated), or undefined when it has ended (its cookie cleared,
+   * unless another cookie of the request has its name: the clear, made for Path=/, would drop the person's own
+   * cookie and leave one planted under a longer path).
+   */
   const principalOfSession = async (
     req: Request, res: Response, store: Pick<SessionStore, 'get' | 'remove'>,
     cookie: { id: string, name: string, secure: boolean }
   ): Promise<Principal | undefined> => {
+    const clear = (): void => {
+      if (sessionCookiesOf(req).filter(c => c.name === cookie.name).length === 1) {
+        clearSessionCookie(req, res, cookie.name)
+      }
+    }
     const session = store.get(cookie.id)
     // A session signed in on https counts only under the __Host- name, which no other site can set.
     if (session == null || session.origin.startsWith('https:') !== cookie.secure) {
-      clearSessionCookie(req, res, cookie.name)
+      clear()
       return undefined
     }
     try {
@@ -67,7 +76,7 @@ export function requireToken (
     } catch (err) {
       if (!isErrorNamed(err, UnauthorizedError.name)) throw err
       store.remove(cookie.id)
-      clearSessionCookie(req, res, cookie.name)
+      clear()
       return undefined
     }
   }
