@@ -62,6 +62,13 @@ export function parseBytes (text: string): number | undefined {
   return Number.isSafeInteger(bytes) ? bytes : undefined
 }
 
+/** A duration in ms: seconds, or a number with s, m or h (`90`, `90s`, `15m`, `2h`); undefined when it is none. */
+export function parseDuration (text: string): number | undefined {
+  const m = /^(\d{1,7})(s|m|h)?$/.exec(text)
+  if (m == null || Number(m[1]) === 0) return undefined
+  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 's' | 'm' | 'h']
+}
+
 function table (header: string[], rawRows: string[][]): string {
   const rows = rawRows.map(r => r.map(printable))
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)))

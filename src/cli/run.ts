@@ -16,8 +16,8 @@ import { runWebhookCommand, UsageProblem } from './webhooks.js'
 import { runWait } from './wait.js'
 import { USAGE } from './usage.js'
 import {
-  deletedText, parseBytes, printable, printableJson, printableLines, teamUsageText, tokensText, userText, usersText,
-  usageText
+  deletedText, parseBytes, parseDuration, printable, printableJson, printableLines, teamUsageText, tokensText,
+  userText, usersText, usageText
 } from './format.js'
 import type { SelfService, Team } from '../team/index.js'
 
@@ -109,13 +109,6 @@ function changesOf (values: Values): UserChanges {
     v => /^\d+$/.test(v) && Number.isSafeInteger(Number(v)) ? Number(v) : undefined)
   const quota = { ...(bytes !== undefined ? { bytes } : {}), ...(pins !== undefined ? { pins } : {}) }
   return { ...(values.role != null ? { role: values.role } : {}), ...(Object.keys(quota).length > 0 ? { quota } : {}) }
-}
-
-/** `--timeout`: seconds, or a number with s, m or h. */
-function parseDuration (value: string): number {
-  const m = /^(\d{1,7})(s|m|h)?$/.exec(value)
-  if (m == null || Number(m[1]) === 0) throw new UsageError('--timeout must be a duration such as 90, 90s, 15m or 2h')
-  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 's' | 'm' | 'h']
 }
 
 function need (value: string | undefined, what: string): string {
@@ -238,6 +231,9 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
       const ids = positionals.slice(1)
       if (ids.length === 0 || ids.length > 10) throw new UsageError('wait takes 1 to 10 request IDs')
       const timeoutMs = values.timeout == null ? undefined : parseDuration(values.timeout)
+      if (values.timeout != null && timeoutMs == null) {
+        throw new UsageError('--timeout must be a duration such as 90, 90s, 15m or 2h')
+      }
       const { json, text, code } = await runWait(
         {
           url: onlineUrl(url),

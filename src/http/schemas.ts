@@ -159,6 +159,11 @@ function list (v: string): string[] {
   return v.split(',').map(s => s.trim())
 }
 
+/** A query value as one string (a repeated parameter joined like a comma list); anything else as given. */
+function joined (v: unknown): unknown {
+  return Array.isArray(v) && v.every(x => typeof x === 'string') ? v.join(',') : v
+}
+
 const query = z.object({
   cid: z.string().transform(list)
     .pipe(z.array(cidString).min(1).max(MAX_CIDS, `must list at most ${MAX_CIDS} CIDs`)).optional(),
@@ -190,7 +195,7 @@ export function parsePinQuery (raw: Record<string, unknown>): PinQuery {
   // meta[__proto__] is a key too
   const metaPairs: Record<string, unknown> = Object.create(null) as Record<string, unknown>
   for (const [k, v] of Object.entries(raw)) {
-    const value = Array.isArray(v) ? v.join(',') : v
+    const value = joined(v)
     const bracket = /^meta\[(.+)\]$/.exec(k)
     if (bracket != null) metaPairs[bracket[1] as string] = value
     else flat[k] = value
@@ -240,6 +245,3 @@ export function parseEventFilter (raw: Record<string, unknown>): StreamFilter | 
     ...(requestid != null ? { requests: new Set(requestid) } : {})
   }
 }
-
-/** A query value as one string (a repeated parameter joined like a comma list); anything else as given. */
-const joined = (v: unknown): unknown => Array.isArray(v) && v.every(x => typeof x === 'string') ? v.join(',') : v
