@@ -14,6 +14,7 @@ import { runBackup, runRestore } from './backup.js'
 import { runVerify, verifyText } from './verify.js'
 import { runWebhookCommand, UsageProblem } from './webhooks.js'
 import { runWait } from './wait.js'
+import { AddFailed, metaOf, runAdd, runList } from './pins.js'
 import { USAGE } from './usage.js'
 import {
   deletedText, parseBytes, parseDuration, printable, printableJson, printableLines, teamUsageText, tokensText,
@@ -79,6 +80,12 @@ const OPTIONS = {
   description: { type: 'string' },
   out: { type: 'string' },
   timeout: { type: 'string' },
+  name: { type: 'string' },
+  meta: { type: 'string', multiple: true },
+  replace: { type: 'string' },
+  status: { type: 'string' },
+  limit: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -226,23 +233,37 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
       io.stdout.write(values.json === true ? `${printableJson(output.json)}\n` : printableLines(output.text))
       return 0
     }
+    const timeoutMs = values.timeout == null ? undefined : parseDuration(values.timeout)
+    if (values.timeout != null && timeoutMs == null) {
+      throw new UsageError('--timeout must be a duration such as 90, 90s, 15m or 2h')
+    }
+    const say = (line: string): void => { io.stderr.write(printableLines(`${line}\n`)) }
+    /** An online pins command's settings; the token only from PINERY_TOKEN, never an argument (`ps` shows those). */
+    const online = (command: string): { url: string, token: string, timeoutMs?: number } => {
+      if (url == null) throw new SettingError(`${command} works online: give --url http://host:port (or PINERY_URL)`)
+      return { url: onlineUrl(url), token: onlineToken(io.env), ...(timeoutMs != null ? { timeoutMs } : {}) }
+    }
     if (positionals[0] === 'wait') {
-      if (url == null) throw new SettingError('wait works online: give --url http://host:port (or PINERY_URL)')
       const ids = positionals.slice(1)
+      const init = online('wait')
       if (ids.length === 0 || ids.length > 10) throw new UsageError('wait takes 1 to 10 request IDs')
-      const timeoutMs = values.timeout == null ? undefined : parseDuration(values.timeout)
-      if (values.timeout != null && timeoutMs == null) {
-        throw new UsageError('--timeout must be a duration such as 90, 90s, 15m or 2h')
-      }
-      const { json, text, code } = await runWait(
-        {
-          url: onlineUrl(url),
-          token: onlineToken(io.env),
-          ...(timeoutMs != null ? { timeoutMs } : {}),
-          waiting: line => { io.stderr.write(printableLines(`${line}\n`)) }
-        }, ids)
+      const { json, text, code } = await runWait({ ...init, waiting: say }, ids)
       io.stdout.write(values.json === true ? `${printableJson(json)}\n` : printableLines(text))
       return code
+    }
+    if (positionals[0] === 'add' || positionals[0] === 'ls') {
+      const init = { ...online(positionals[0]), say }
+      const [command, path, ...extra] = positionals
+      if (extra.length > 0 || (command === 'ls' && path != null)) {
+        throw new UsageError(`unexpected "${positionals.slice(command === 'ls' ? 1 : 2).join(' ')}"`)
+      }
+      let meta
+      try { meta = metaOf(values.meta) } catch (err) { throw new UsageError((err as Error).message) }
+      const o = { name: values.name, replace: values.replace, status: values.status, limit: values.limit, meta }
+      const output = command === 'ls' ? await runList(init, o) : await runAdd(init, need(path, 'PATH'), o)
+      const quiet = values.quiet === true ? output.quiet : printableLines(output.text)
+      io.stdout.write(values.json === true ? `${printableJson(output.json)}\n` : quiet)
+      return output.code
     }
     if (positionals[0] === 'backup') {
       if (positionals.length > 1) throw new UsageError(`unexpected "${positionals.slice(1).join(' ')}"`)
@@ -290,6 +311,9 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(values.json === true ? `${printableJson(output.json)}\n` : printableLines(output.text))
     return 0
   } catch (err) {
+    if ((err as Error).name === AddFailed.name && values.json === true) {
+      io.stdout.write(`${printableJson({ results: (err as AddFailed).pins, replaced: null })}\n`)
+    }
     if ((err as Error).name === SettingError.name) return fail((err as Error).message, 2)
     if ((err as Error).name === UsageError.name) return usageFail((err as Error).message)
     return fail((err as Error).message)
