@@ -77,7 +77,7 @@ async function uploadOf (
     const form = new FormData()
     for (const f of files) form.append('file', await openAsBlob(f.file), f.path)
     query.set('wrap-with-directory', 'true')
-    return { query, body: form, what: `${files.length} files` }
+    return { query, body: form, what: files.length === 1 ? '1 file' : `${files.length} files` }
   }
   if (!kind.isFile()) throw new Error(`${path} is not a file or folder`)
   const car = path.endsWith('.car')

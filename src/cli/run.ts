@@ -15,7 +15,7 @@ import { runVerify, verifyText } from './verify.js'
 import { runWebhookCommand, UsageProblem } from './webhooks.js'
 import { runWait } from './wait.js'
 import { AddFailed, metaOf, runAdd, runList } from './pins.js'
-import { USAGE } from './usage.js'
+import { OPTIONS, USAGE } from './usage.js'
 import {
   deletedText, parseBytes, parseDuration, printable, printableJson, printableLines, teamUsageText, tokensText,
   userText, usersText, usageText
@@ -62,32 +62,6 @@ function onlineToken (env: Record<string, string | undefined>): string {
   if (token == null || token === '') throw new SettingError(NO_TOKEN)
   return token
 }
-
-const OPTIONS = {
-  url: { type: 'string' },
-  json: { type: 'boolean' },
-  user: { type: 'string' },
-  label: { type: 'string' },
-  scope: { type: 'string' },
-  expires: { type: 'string' },
-  role: { type: 'string' },
-  'quota-bytes': { type: 'string' },
-  'quota-pins': { type: 'string' },
-  'remove-pins': { type: 'boolean' },
-  repair: { type: 'boolean' },
-  all: { type: 'boolean' },
-  events: { type: 'string' },
-  description: { type: 'string' },
-  out: { type: 'string' },
-  timeout: { type: 'string' },
-  name: { type: 'string' },
-  meta: { type: 'string', multiple: true },
-  replace: { type: 'string' },
-  status: { type: 'string' },
-  limit: { type: 'string' },
-  quiet: { type: 'boolean', short: 'q' },
-  help: { type: 'boolean', short: 'h' }
-} as const
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS, allowPositionals: true }>>['values']
 

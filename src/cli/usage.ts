@@ -4,6 +4,33 @@
  */
 import { SCOPES } from '../auth/index.js'
 
+/** Every option `util.parseArgs` reads, for every command (each command reads those it names below). */
+export const OPTIONS = {
+  url: { type: 'string' },
+  json: { type: 'boolean' },
+  user: { type: 'string' },
+  label: { type: 'string' },
+  scope: { type: 'string' },
+  expires: { type: 'string' },
+  role: { type: 'string' },
+  'quota-bytes': { type: 'string' },
+  'quota-pins': { type: 'string' },
+  'remove-pins': { type: 'boolean' },
+  repair: { type: 'boolean' },
+  all: { type: 'boolean' },
+  events: { type: 'string' },
+  description: { type: 'string' },
+  out: { type: 'string' },
+  timeout: { type: 'string' },
+  name: { type: 'string' },
+  meta: { type: 'string', multiple: true },
+  replace: { type: 'string' },
+  status: { type: 'string' },
+  limit: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' }
+} as const
+
 /** The whole help text. */
 export const USAGE = `Usage: pinery [--url URL] [--json] COMMAND
 
