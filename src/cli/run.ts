@@ -226,15 +226,20 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
       return code
     }
     if (positionals[0] === 'add' || positionals[0] === 'ls') {
-      const init = { ...online(positionals[0]), say }
       const [command, path, ...extra] = positionals
       if (extra.length > 0 || (command === 'ls' && path != null)) {
         throw new UsageError(`unexpected "${positionals.slice(command === 'ls' ? 1 : 2).join(' ')}"`)
       }
+      // GET /pins takes 1 to 1000; the service's 400 for another read as a failure (1), not bad usage (2).
+      if (values.limit != null && !/^[1-9]\d{0,2}$|^1000$/.test(values.limit)) {
+        throw new UsageError('--limit must be a whole number from 1 to 1000')
+      }
       let meta
       try { meta = metaOf(values.meta) } catch (err) { throw new UsageError((err as Error).message) }
+      const file = command === 'add' ? need(path, 'PATH') : ''
+      const init = { ...online(command), say }
       const o = { name: values.name, replace: values.replace, status: values.status, limit: values.limit, meta }
-      const output = command === 'ls' ? await runList(init, o) : await runAdd(init, need(path, 'PATH'), o)
+      const output = command === 'ls' ? await runList(init, o) : await runAdd(init, file, o)
       const quiet = values.quiet === true ? output.quiet : printableLines(output.text)
       io.stdout.write(values.json === true ? `${printableJson(output.json)}\n` : quiet)
       return output.code
