@@ -147,7 +147,10 @@ describe('pinery CLI', () => {
     [['--url', '', 'user', 'list'], /--url must be the service's address/],
     [['--url', 'http://me:pinery_secret@127.0.0.1:1', 'user', 'list'], /--url must not hold a user or password/],
     [['token', 'list'], /--user NAME \(offline\) is required/],
-    [['usage', '--user', 'x', '--all'], /not both/]
+    [['usage', '--user', 'x', '--all'], /not both/],
+    [['--url', 'http://127.0.0.1:1', 'ls', '--limit', 'lots'], /--limit must be a whole number from 1 to 1000/],
+    [['--url', 'http://127.0.0.1:1', 'add', 'build', '--meta', 'branch'], /--meta must be KEY=VALUE/],
+    [['--url', 'http://127.0.0.1:1', 'add'], /PATH is required/]
   ])('refuses %j with exit code 2 and the usage, the message last', async (args, message) => {
     const r = await offline(...args)
     expect(r.code).toBe(2)

@@ -5,7 +5,7 @@
  * (a temporary name, fsynced, then renamed), so a cut transfer never looks like a backup.
  */
 import { randomBytes } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createReadStream } from 'node:fs'
 import { open, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises'
 import { backupDataDir, restoreDataDir } from '../offline.js'
 import { formatBytes } from './format.js'
 import { answerText, failureOf, unreachable } from './remote-call.js'
-import { verifyText } from './verify.js'
+import { uncheckable, verifyText } from './verify.js'
 import type { RestoreReport } from '../backup/restore.js'
 import type { VerifyReport } from '../pins/verify.js'
 
@@ -23,12 +23,18 @@ export type BackupSource = { url: string, token: string } | { dataDir: string }
 /** Writes into `out` through a temporary file beside it, renamed once complete and fsynced. */
 async function writeWhole (out: string, write: (sink: NodeJS.WritableStream) => Promise<void>): Promise<number> {
   const temp = join(dirname(out), `.${basename(out)}.${randomBytes(4).toString('hex')}.partial`)
+  // Opened before anything is read: a stream opening a file in a missing dir raised an unhandled 'error'
+  // while the download started, and the CLI died with a stack trace (walk17).
+  const file = await open(temp, 'wx', 0o600).catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`cannot write ${out}: ${err.code === 'ENOENT' ? `no directory ${dirname(out)}` : err.message}`)
+  })
   try {
-    await write(createWriteStream(temp, { mode: 0o600, flags: 'wx' }))
+    await write(file.createWriteStream())
     const handle = await open(temp, 'r')
     try { await handle.sync() } finally { await handle.close() }
     await rename(temp, out)
   } finally {
+    await file.close().catch(() => {})
     await rm(temp, { force: true })
   }
   return (await stat(out)).size
@@ -75,15 +81,21 @@ export async function runBackup (
     'Restore it with `pinery restore FILE` into an empty PINERY_DATA_DIR.\n'
 }
 
+/** What `restore --json` prints; `unchecked` says why the restored DAGs were not checked (an older format). */
+interface RestoreJson { restored: RestoreReport, verified: VerifyReport, unchecked?: string }
+
 /** Runs `restore`: the output and the exit code (1 when a restored DAG is not whole). */
 export async function runRestore (
   file: string, dataDir: string
-): Promise<{ json: { restored: RestoreReport, verified: VerifyReport }, text: string, code: number }> {
+): Promise<{ json: RestoreJson, text: string, code: number }> {
   const { restored, verified } = await restoreDataDir(createReadStream(file), dataDir)
+  // A backup of an older Pinery's data dir: what was checked above is not where its DAG pins are yet.
+  const later = await uncheckable(dataDir)
   const text = (restored.leftovers > 0
     ? `removed ${restored.leftovers} staging dir(s) an interrupted restore of ${dataDir} left\n`
     : '') + `restored ${restored.keys} datastore keys and ${restored.blocks} blocks ` +
     `(${formatBytes(restored.blockBytes)}) from a backup of ${restored.manifest.createdAt} into ${dataDir}\n` +
-    verifyText(verified)
-  return { json: { restored, verified }, text, code: verified.damaged.length > 0 ? 1 : 0 }
+    (later != null ? `not checked yet: ${later}\n` : verifyText(verified))
+  const json = { restored, verified, ...(later != null ? { unchecked: later } : {}) }
+  return { json, text, code: verified.damaged.length > 0 ? 1 : 0 }
 }

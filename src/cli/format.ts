@@ -69,7 +69,8 @@ export function parseDuration (text: string): number | undefined {
   return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 's' | 'm' | 'h']
 }
 
-function table (header: string[], rawRows: string[][]): string {
+/** Rows under a header, in columns; cells escaped (they are what the service or the data dir holds). */
+export function table (header: string[], rawRows: string[][]): string {
   const rows = rawRows.map(r => r.map(printable))
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)))
   const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()

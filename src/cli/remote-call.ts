@@ -45,8 +45,12 @@ export class RemoteError extends Error {
 
 /** The error for a request that got no answer at all (refused, reset, unresolvable). */
 export function unreachable (base: string, err: unknown): Error {
-  const cause = (err as { cause?: { code?: string } }).cause?.code
-  return new Error(`cannot reach the service at ${base}: ${cause ?? (err as Error).message}`)
+  const cause = (err as { cause?: { code?: string, message?: string } }).cause
+  // fetch refuses some ports outright (6000, 6665–6669, 10080…: a browser's "bad port"), saying only "bad port".
+  const why = cause?.message === 'bad port'
+    ? 'fetch (and every browser) refuses to connect to that port: run the service on another PINERY_HTTP_PORT'
+    : cause?.code ?? cause?.message ?? (err as Error).message
+  return new Error(`cannot reach the service at ${base}: ${why}`)
 }
 
 /** A failed answer as a RemoteError: its Failure body's reason and details, or the raw text when it has none. */
@@ -84,6 +88,8 @@ export function createRemoteCall (init: RemoteCallInit): RemoteCall {
     }
     if (res.status === 204) return undefined as T
     const text = await answerText(res)
+    // DELETE /pins/{requestid} answers 202 without a body (the spec's answer).
+    if (res.ok && text === '') return undefined as T
     let parsed: unknown
     try {
       parsed = JSON.parse(text)

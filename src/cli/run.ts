@@ -14,7 +14,8 @@ import { runBackup, runRestore } from './backup.js'
 import { runVerify, verifyText } from './verify.js'
 import { runWebhookCommand, UsageProblem } from './webhooks.js'
 import { runWait } from './wait.js'
-import { USAGE } from './usage.js'
+import { AddFailed, metaOf, runAdd, runList } from './pins.js'
+import { OPTIONS, USAGE } from './usage.js'
 import {
   deletedText, parseBytes, parseDuration, printable, printableJson, printableLines, teamUsageText, tokensText,
   userText, usersText, usageText
@@ -61,26 +62,6 @@ function onlineToken (env: Record<string, string | undefined>): string {
   if (token == null || token === '') throw new SettingError(NO_TOKEN)
   return token
 }
-
-const OPTIONS = {
-  url: { type: 'string' },
-  json: { type: 'boolean' },
-  user: { type: 'string' },
-  label: { type: 'string' },
-  scope: { type: 'string' },
-  expires: { type: 'string' },
-  role: { type: 'string' },
-  'quota-bytes': { type: 'string' },
-  'quota-pins': { type: 'string' },
-  'remove-pins': { type: 'boolean' },
-  repair: { type: 'boolean' },
-  all: { type: 'boolean' },
-  events: { type: 'string' },
-  description: { type: 'string' },
-  out: { type: 'string' },
-  timeout: { type: 'string' },
-  help: { type: 'boolean', short: 'h' }
-} as const
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS, allowPositionals: true }>>['values']
 
@@ -226,23 +207,42 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
       io.stdout.write(values.json === true ? `${printableJson(output.json)}\n` : printableLines(output.text))
       return 0
     }
+    const timeoutMs = values.timeout == null ? undefined : parseDuration(values.timeout)
+    if (values.timeout != null && timeoutMs == null) {
+      throw new UsageError('--timeout must be a duration such as 90, 90s, 15m or 2h')
+    }
+    const say = (line: string): void => { io.stderr.write(printableLines(`${line}\n`)) }
+    /** An online pins command's settings; the token only from PINERY_TOKEN, never an argument (`ps` shows those). */
+    const online = (command: string): { url: string, token: string, timeoutMs?: number } => {
+      if (url == null) throw new SettingError(`${command} works online: give --url http://host:port (or PINERY_URL)`)
+      return { url: onlineUrl(url), token: onlineToken(io.env), ...(timeoutMs != null ? { timeoutMs } : {}) }
+    }
     if (positionals[0] === 'wait') {
-      if (url == null) throw new SettingError('wait works online: give --url http://host:port (or PINERY_URL)')
       const ids = positionals.slice(1)
+      const init = online('wait')
       if (ids.length === 0 || ids.length > 10) throw new UsageError('wait takes 1 to 10 request IDs')
-      const timeoutMs = values.timeout == null ? undefined : parseDuration(values.timeout)
-      if (values.timeout != null && timeoutMs == null) {
-        throw new UsageError('--timeout must be a duration such as 90, 90s, 15m or 2h')
-      }
-      const { json, text, code } = await runWait(
-        {
-          url: onlineUrl(url),
-          token: onlineToken(io.env),
-          ...(timeoutMs != null ? { timeoutMs } : {}),
-          waiting: line => { io.stderr.write(printableLines(`${line}\n`)) }
-        }, ids)
+      const { json, text, code } = await runWait({ ...init, waiting: say }, ids)
       io.stdout.write(values.json === true ? `${printableJson(json)}\n` : printableLines(text))
       return code
+    }
+    if (positionals[0] === 'add' || positionals[0] === 'ls') {
+      const [command, path, ...extra] = positionals
+      if (extra.length > 0 || (command === 'ls' && path != null)) {
+        throw new UsageError(`unexpected "${positionals.slice(command === 'ls' ? 1 : 2).join(' ')}"`)
+      }
+      // GET /pins takes 1 to 1000; the service's 400 for another read as a failure (1), not bad usage (2).
+      if (values.limit != null && !/^[1-9]\d{0,2}$|^1000$/.test(values.limit)) {
+        throw new UsageError('--limit must be a whole number from 1 to 1000')
+      }
+      let meta
+      try { meta = metaOf(values.meta) } catch (err) { throw new UsageError((err as Error).message) }
+      const file = command === 'add' ? need(path, 'PATH') : ''
+      const init = { ...online(command), say }
+      const o = { name: values.name, replace: values.replace, status: values.status, limit: values.limit, meta }
+      const output = command === 'ls' ? await runList(init, o) : await runAdd(init, file, o)
+      const quiet = values.quiet === true ? output.quiet : printableLines(output.text)
+      io.stdout.write(values.json === true ? `${printableJson(output.json)}\n` : quiet)
+      return output.code
     }
     if (positionals[0] === 'backup') {
       if (positionals.length > 1) throw new UsageError(`unexpected "${positionals.slice(1).join(' ')}"`)
@@ -290,6 +290,9 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(values.json === true ? `${printableJson(output.json)}\n` : printableLines(output.text))
     return 0
   } catch (err) {
+    if ((err as Error).name === AddFailed.name && values.json === true) {
+      io.stdout.write(`${printableJson({ results: (err as AddFailed).pins, replaced: null })}\n`)
+    }
     if ((err as Error).name === SettingError.name) return fail((err as Error).message, 2)
     if ((err as Error).name === UsageError.name) return usageFail((err as Error).message)
     return fail((err as Error).message)

@@ -4,6 +4,33 @@
  */
 import { SCOPES } from '../auth/index.js'
 
+/** Every option `util.parseArgs` reads, for every command (each command reads those it names below). */
+export const OPTIONS = {
+  url: { type: 'string' },
+  json: { type: 'boolean' },
+  user: { type: 'string' },
+  label: { type: 'string' },
+  scope: { type: 'string' },
+  expires: { type: 'string' },
+  role: { type: 'string' },
+  'quota-bytes': { type: 'string' },
+  'quota-pins': { type: 'string' },
+  'remove-pins': { type: 'boolean' },
+  repair: { type: 'boolean' },
+  all: { type: 'boolean' },
+  events: { type: 'string' },
+  description: { type: 'string' },
+  out: { type: 'string' },
+  timeout: { type: 'string' },
+  name: { type: 'string' },
+  meta: { type: 'string', multiple: true },
+  replace: { type: 'string' },
+  status: { type: 'string' },
+  limit: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' }
+} as const
+
 /** The whole help text. */
 export const USAGE = `Usage: pinery [--url URL] [--json] COMMAND
 
@@ -30,6 +57,14 @@ Webhooks (online only; your own, or with --all node-wide ones, admin)
   webhook test ID                       sends a webhook.test event now
   webhook deliveries ID                 the last 100 delivery attempts
 Pins (online only)
+  add PATH [--name NAME] [--meta KEY=VALUE]… [--replace ID] [--timeout DURATION]
+                                        uploads a folder (the CID ipfs add -r --cid-version=1 gives;
+                                        hidden files left out), a CAR (*.car) or a file, waits until
+                                        it is pinned, then deletes request ID (the last build's pin);
+                                        --quiet prints the CID alone; exit code 1 when not pinned
+  ls [--status LIST] [--name NAME] [--meta KEY=VALUE]… [--limit N]
+                                        your pin requests, newest first (pinned unless --status says);
+                                        --quiet prints their request IDs alone
   wait ID [ID…] [--timeout DURATION]    waits until each pin request (1 to 10) is pinned or failed,
                                         following its replacements; exit code 0 when every one is
                                         pinned, 1 otherwise (failed, deleted, or still waiting after
@@ -53,4 +88,5 @@ Offline (no --url): works on PINERY_DATA_DIR (default ./data) while the service 
 Online: --url http://host:port (or PINERY_URL) with a token in PINERY_TOKEN (user commands,
 --user and --all need an admin token).
 --json prints JSON for scripts instead of text for people.
+Exit codes: 0 done, 1 failed (the reason on stderr), 2 bad usage or setting.
 `

@@ -4,6 +4,10 @@
  * and LevelDB's lock keeps it off a data dir the service holds. Exit code 1 when anything is missing or
  * damaged, so a cron job or a backup restore script can act on it.
  */
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { DATASTORE_FORMAT } from '../node/datastore-format.js'
+import { openDatastore } from '../node/storage.js'
 import { verifyDataDir } from '../offline.js'
 import { formatBytes, printable } from './format.js'
 import type { DamagedDag, VerifyReport } from '../pins/verify.js'
@@ -33,10 +37,43 @@ export function verifyText (report: VerifyReport & { requeued?: number }): strin
   return `${head}: ${count} not whole\n${report.damaged.map(dag).join('')}${next}`
 }
 
+/**
+ * The format key `node/datastore-format.ts` keeps (read here, not exported there: that module is the service's
+ * start-up migration). A data dir without it is one an older Pinery wrote, or one never started.
+ */
+const FORMAT_KEY = '/pinery/format'
+
+/**
+ * Why `dataDir` cannot be checked as it is, or undefined. Both read as "checked 0 pinned DAGs: every block is
+ * present", exit 0 (walk17): a missing data dir (a mistyped PINERY_DATA_DIR, which opening then created), and
+ * one of an older format, whose DAG pins sit in a layout only the service's start moves to the one read here.
+ */
+export async function uncheckable (dataDir: string): Promise<string | undefined> {
+  try {
+    await stat(join(dataDir, 'datastore', 'CURRENT'))
+  } catch {
+    return `${dataDir} holds no Pinery data (no datastore) to check; is PINERY_DATA_DIR right?`
+  }
+  const datastore = await openDatastore(dataDir)
+  let format: number
+  try {
+    const value = await datastore.db.get(FORMAT_KEY)
+    format = value == null ? 1 : Number(new TextDecoder().decode(value))
+  } finally {
+    await datastore.close()
+  }
+  if (format >= DATASTORE_FORMAT) return undefined
+  return `${dataDir} is in datastore format ${format}, from an older Pinery (or never started), and this build ` +
+    `checks format ${DATASTORE_FORMAT}: start the service on it once (it upgrades the data dir at start), ` +
+    'stop it, then verify'
+}
+
 /** Runs the check on `dataDir`; resolves with the output and the exit code (1 when any DAG is not whole). */
 export async function runVerify (
   dataDir: string, repair: boolean, stderr: NodeJS.WritableStream
 ): Promise<{ report: VerifyReport & { requeued?: number }, code: number }> {
+  const why = await uncheckable(dataDir)
+  if (why != null) throw new Error(why)
   let said = Date.now()
   const report = await verifyDataDir(dataDir, {
     requeue: repair,

@@ -2,7 +2,7 @@
  * `pinery webhook …`: webhooks through the running service's HTTP API (they
  * live in the service, so these commands are online only).
  */
-import { printable } from './format.js'
+import { printable, table } from './format.js'
 import { createRemoteCall } from './remote-call.js'
 
 /** Where the service is and who is asking. */
@@ -32,14 +32,6 @@ interface Attempt {
   error: string | null
 }
 type TestResult = Omit<Attempt, 'time'> & { ok: boolean }
-
-// Cells are what the service answered: escaped as every other table the CLI prints (format.ts).
-function table (header: string[], rawRows: string[][]): string {
-  const rows = rawRows.map(r => r.map(printable))
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)))
-  const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()
-  return [header, ...rows].map(line).join('\n') + '\n'
-}
 
 /** Runs `webhook VERB [ARG]`; throws a plain Error for bad usage (message says what is missing). */
 export async function runWebhookCommand (
