@@ -39,6 +39,9 @@ describe('node dist/server.js', () => {
     ['a port that is not a number', { PINERY_HTTP_PORT: 'eighty' }, /PINERY_HTTP_PORT/],
     ['a zero concurrency', { PINERY_PIN_CONCURRENCY: '0' }, /PINERY_PIN_CONCURRENCY/],
     ['an unwritable data dir', { PINERY_DATA_DIR: '/dev/null/pinery' }, /data dir .* is not writable/],
+    // Node's recursive mkdir never returned for this one: the service hung, silent.
+    ['a data dir the kernel cannot make', { PINERY_DATA_DIR: '/proc/pinery' }, /data dir .* is not writable: ENOENT/],
+    ['a data dir that is a file', { PINERY_DATA_DIR: '/etc/passwd' }, /data dir \/etc\/passwd is a file, not a dir/],
     ['an empty data dir', { PINERY_DATA_DIR: ' ' }, /PINERY_DATA_DIR.*must not be empty/],
     ['an empty HTTP host (it would listen everywhere)', { PINERY_HTTP_HOST: '' },
       /PINERY_HTTP_HOST.*must not be empty/],

@@ -51,6 +51,25 @@ export async function writeFileDurably (path: string, data: string): Promise<voi
 }
 
 /**
+ * `mkdir -p` with `mode`. Not `mkdir(dir, { recursive: true })`: Node 24's never returns for a path the kernel
+ * answers ENOENT for while its parent exists (`PINERY_DATA_DIR=/proc/nope` hung the service and the CLI at start,
+ * printing nothing; checked 2026-12-02 with node 24.21, sync and async alike).
+ */
+async function makeDirs (dir: string, mode: number): Promise<void> {
+  const once = async (): Promise<void> => {
+    await mkdir(dir, { mode }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err })
+  }
+  try {
+    await once()
+  } catch (err) {
+    const parent = dirname(dir)
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || parent === dir) throw err
+    await makeDirs(parent, mode)
+    await once()
+  }
+}
+
+/**
  * Makes sure `dir` exists, is writable and is the owner's alone (0700, also
  * when an older version made it 0755: then nothing in it is reachable by
  * others); throws a one-line ConfigError otherwise.
@@ -59,9 +78,11 @@ export async function ensureWritableDir (dir: string): Promise<void> {
   ownerOnlyFiles()
   const reason = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? (err as Error).message
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 })
+    await makeDirs(dir, 0o700)
+    if (!(await stat(dir)).isDirectory()) throw new ConfigError(`data dir ${dir} is a file, not a directory`)
     await access(dir, constants.W_OK)
   } catch (err) {
+    if (err instanceof ConfigError) throw err
     throw new ConfigError(`data dir ${dir} is not writable: ${reason(err)}`)
   }
   try {
