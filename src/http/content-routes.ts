@@ -1,7 +1,7 @@
 /**
  * POST /content: a raw body (one file), multipart/form-data (several files
- * under one directory; one file with no directory in its path is stored as
- * the file itself unless ?wrap-with-directory=true; without a name, named by
+ * under one directory; parts that all lie in one file or folder are stored as
+ * that file or folder unless ?wrap-with-directory=true; without a name, named by
  * the one file or folder they lie in) or application/vnd.ipld.car (a CAR), streamed into
  * the blockstore. Answers 202 with the PinStatus of the new request (for a
  * CAR with several roots: {count, results}). The body is never buffered, so

@@ -45,11 +45,36 @@ describe('POST /content: forms', () => {
         const explicit = await postContent(svc, form('report.pdf', bytes), { query })
         expect((await accepted(explicit)).pin.cid).toBe(file.root.toString())
       }
-      // A directory in the path, or an empty directory part, is a folder: wrapped as before.
-      const bytes = new TextEncoder().encode('notes\n')
-      const inFolder = await accepted(await postContent(svc, form('docs/notes.txt', bytes)))
-      expect(inFolder.pin.cid).toBe((await directoryDag([{ path: 'docs/notes.txt', bytes }])).root.toString())
     })
+
+  it('stores a form of one folder as that folder, as ipfs add -r does; wrap-with-directory keeps the directory ' +
+    'around it', async () => {
+    // Old code: a directory holding the folder (`ipfs add -r -w`), for a folder of one file too.
+    const text = (s: string): Uint8Array => new TextEncoder().encode(s)
+    for (const inside of [
+      [{ path: 'notes.txt', bytes: text('notes\n') }],
+      [{ path: 'index.html', bytes: text('<p>hi') }, { path: 'css/app.css', bytes: randomBytes(300 * 1024) }]
+    ]) {
+      const folder = await directoryDag(inside) // a folder's DAG is that of a directory of what it holds
+      const wrapped = await directoryDag(inside.map(f => ({ path: `docs/${f.path}`, bytes: f.bytes })))
+      const form = (): FormData => {
+        const f = new FormData()
+        for (const file of inside) f.append('file', new Blob([file.bytes]), `docs/${file.path}`)
+        return f
+      }
+      const status = await accepted(await postContent(svc, form()))
+      expect(status).toMatchObject({ status: 'pinned', pin: { cid: folder.root.toString(), name: 'docs' } })
+      expect(status.info.dag_size)
+        .toBe(String((await blocksOf(folder)).reduce((n, b) => n + b.bytes.byteLength, 0)))
+      expect(await storedOf(svc, [wrapped.root])).toEqual([])
+      const read = await svc.request(`/ipfs/${status.pin.cid}/${inside[0]?.path ?? ''}`, { user: 'alice' })
+      expect(Buffer.from(await read.arrayBuffer()).equals(Buffer.from(inside[0]?.bytes ?? []))).toBe(true)
+
+      const kept = await accepted(await postContent(svc, form(), { query: { 'wrap-with-directory': 'true' } }))
+      expect(kept.pin).toMatchObject({ cid: wrapped.root.toString(), name: 'docs' })
+      expect((await svc.request(`/ipfs/${kept.pin.cid}/docs`, { user: 'alice' })).status).toBe(200)
+    }
+  })
 
   it('refuses a wrap-with-directory that is not true or false, given twice, or on a body that is not a form',
     async () => {
