@@ -41,10 +41,11 @@ export interface ContentService {
   /**
    * Several files under one UnixFS directory, paths kept: pinned at once. Entries that all lie in one file or
    * folder are stored as it: one file with no directory in its path as `addFile` stores it (kubo's `ipfs add`,
-   * Pinata's pinFileToIPFS), one folder as `ipfs add -r` does; unless `wrapWithDirectory` (kubo's `-w`).
+   * Pinata's pinFileToIPFS), one folder as `ipfs add -r` does; unless `wrapWithDirectory()` (kubo's `-w`), asked
+   * once the entries have ended (a form's field may say it, before its files).
    */
   addDirectory(
-    owner: string, entries: AsyncIterable<UploadEntry>, options: UploadOptions & { wrapWithDirectory?: boolean }
+    owner: string, entries: AsyncIterable<UploadEntry>, options: UploadOptions & { wrapWithDirectory?: () => boolean }
   ): Promise<PinRecord>
   /**
    * A CAR (v1 or v2): every block verified against its CID before it is

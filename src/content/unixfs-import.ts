@@ -32,9 +32,9 @@ export interface ImportOptions {
    * With `wrap`, a source whose entries all lie in one top-level entry gives that entry's own CID: one file with
    * no directory in its path as `ipfs add report.pdf` (and Pinata's pinFileToIPFS) gives it, one folder as
    * `ipfs add -r site` does (before, `site/…` parts gave a directory holding `site`, kubo's `-r -w`). The
-   * wrapping directory is never stored.
+   * wrapping directory is never stored. Asked once the source has ended (a form's field says it before its files).
    */
-  unwrapLone?: boolean
+  unwrapLone?: () => boolean
   signal?: AbortSignal
 }
 
@@ -68,7 +68,7 @@ export async function importUnixfs (
     await sink.put(block.cid, block.bytes, { signal: signal ?? options.signal })
   const put = async (cid: CID, bytes: unknown, o?: { signal?: AbortSignal }): Promise<CID> => {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('the importer passed a block that is not bytes')
-    if (!ended || options.unwrapLone !== true) return await write({ cid, bytes }, o?.signal)
+    if (!ended || options.unwrapLone?.() !== true) return await write({ cid, bytes }, o?.signal)
     const before = held
     held = { cid, bytes }
     if (before != null) await write(before, o?.signal)
@@ -87,7 +87,7 @@ export async function importUnixfs (
     root = entry.cid
   }
   if (root == null) throw new Error('the import produced no root')
-  const lone = options.wrap && options.unwrapLone === true ? top?.cid : undefined
+  const lone = options.wrap && options.unwrapLone?.() === true ? top?.cid : undefined
   if (held != null && (lone == null || !held.cid.equals(root))) await write(held)
   return lone ?? root
 }

@@ -95,6 +95,37 @@ describe('POST /content: forms', () => {
       })
     })
 
+  it('takes wrap-with-directory as a form field before the files too, refusing it after them, twice, beside the ' +
+    'query\'s, or with a bad value', async () => {
+    // Old code: 400, "form field "wrap-with-directory" is not one of name, meta".
+    const bytes = new TextEncoder().encode('quarterly numbers\n')
+    const form = (...parts: Array<[string, string] | 'file'>): FormData => {
+      const f = new FormData()
+      for (const p of parts) {
+        if (p === 'file') f.append('file', new Blob([bytes]), 'report.pdf')
+        else f.append(p[0], p[1])
+      }
+      return f
+    }
+    const wrapped = (await directoryDag([{ path: 'report.pdf', bytes }])).root.toString()
+    const itself = (await fileDag(bytes)).root.toString()
+    const asked = await accepted(await postContent(svc, form(['wrap-with-directory', 'true'], 'file')))
+    expect(asked.pin).toMatchObject({ cid: wrapped, name: 'report.pdf' })
+    const no = await accepted(await postContent(svc, form(['name', 'Q3'], ['wrap-with-directory', 'false'], 'file')))
+    expect(no.pin).toMatchObject({ cid: itself, name: 'Q3' })
+    const refusals: Array<[FormData, Record<string, string> | undefined, RegExp]> = [
+      [form(['wrap-with-directory', 'yes'], 'file'), undefined, /^wrap-with-directory: give true or false/],
+      [form(['wrap-with-directory', ''], 'file'), undefined, /^wrap-with-directory: give true or false/],
+      [form('file', ['wrap-with-directory', 'true']), undefined, /must come before the files/],
+      [form(['wrap-with-directory', 'true'], ['wrap-with-directory', 'true'], 'file'), undefined, /given twice/],
+      [form(['wrap-with-directory', 'true'], 'file'), { 'wrap-with-directory': 'true' }, /not both/]
+    ]
+    for (const [body, query, details] of refusals) {
+      const res = await postContent(svc, body, query != null ? { query } : {})
+      expect(await failureOf(res)).toMatchObject({ status: 400, reason: 'BAD_REQUEST', details })
+    }
+  })
+
   it('names a form\'s pin by the one file or folder it holds when given no name, as Pinata and IPFS Cluster do',
     async () => {
       // Old code: each was "(no name)". As `curl -F file=@report.pdf` sends it.
