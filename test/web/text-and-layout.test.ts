@@ -67,4 +67,29 @@ describe('layout and keyboard', () => {
     await page.locator('.detail h1').filter({ hasText: 'keyboard-pin' }).waitFor()
     await page.context().close()
   })
+
+  it('shows a phone\'s first screen the pins, not the filters, which open on a tap and stay open while on',
+    async () => {
+      // Old page: at 375×740 the open filter form took the first screen; the first pin's card ended at ~860 px.
+      for (const name of ['phone-first', 'phone-second']) {
+        await web.svc.call('POST', '/pins', 'alice', { cid: 'bafkqaaa', name })
+      }
+      const page = await app(web.svc.tokens.alice as string, { width: 375, height: 740 })
+      await page.locator('[data-ready=pins] tbody tr').first().waitFor()
+      const card = await page.locator('[data-ready=pins] tbody tr').first().boundingBox()
+      expect((card?.y ?? 0) + (card?.height ?? 0)).toBeLessThanOrEqual(740)
+      expect(await page.getByLabel('Name', { exact: true }).isVisible()).toBe(false)
+      await page.getByText('Filters', { exact: true }).click()
+      await page.getByLabel('Name', { exact: true }).fill('phone-second')
+      await page.getByRole('button', { name: 'Search' }).click()
+      await expect.poll(async () => await page.locator('td.name').allTextContents()).toEqual(['phone-second'])
+      expect(await page.locator('.filters-box > summary').textContent()).toBe('Filters: name')
+      expect(await page.getByLabel('Name', { exact: true }).isVisible()).toBe(true)
+      await page.context().close()
+      // A desktop opens with them open.
+      const desk = await app(web.svc.tokens.alice as string)
+      await desk.locator('[data-ready=pins] tbody tr').first().waitFor()
+      expect(await desk.getByLabel('Name', { exact: true }).isVisible()).toBe(true)
+      await desk.context().close()
+    })
 })
