@@ -3,7 +3,7 @@
  * without sideways scrolling, and a pin opened with the keyboard alone.
  */
 import { describe, expect, it } from 'vitest'
-import { useSignedInApp } from '../fixtures/browser.js'
+import { uploadThroughPage, useSignedInApp } from '../fixtures/browser.js'
 
 // Browser globals, used only inside page.evaluate callbacks (which run in Chromium).
 declare const document: any, window: any
@@ -92,4 +92,18 @@ describe('layout and keyboard', () => {
       expect(await desk.getByLabel('Name', { exact: true }).isVisible()).toBe(true)
       await desk.context().close()
     })
+
+  it('offers a pinned file\'s Open and Download on a phone\'s first screen, above the request\'s fields', async () => {
+    // Old page: below Request ID, Created, CID, Origins, Meta, size and Delegates, ~1,150 px down at 375×740.
+    const page = await app(web.svc.tokens.alice as string, { width: 375, height: 740 })
+    await uploadThroughPage(page, web.files, 'minutes.txt', 'minutes of the meeting\n')
+    await page.locator('.detail[data-status=pinned]').waitFor()
+    for (const name of ['Open', 'Download']) {
+      const link = page.getByRole('link', { name, exact: true })
+      await link.waitFor()
+      const box = await link.boundingBox()
+      expect((box?.y ?? 0) + (box?.height ?? 0), name).toBeLessThanOrEqual(740)
+    }
+    await page.context().close()
+  })
 })
