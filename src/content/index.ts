@@ -39,12 +39,13 @@ export interface ContentService {
   /** One file, imported like `ipfs add --cid-version=1`: pinned at once. */
   addFile(owner: string, content: AsyncIterable<Uint8Array>, options: UploadOptions): Promise<PinRecord>
   /**
-   * Several files under one UnixFS directory, paths kept: pinned at once. One file with no directory in its
-   * path is stored as the file itself (as `addFile` stores it: kubo's `ipfs add`, Pinata's pinFileToIPFS)
-   * unless `wrapWithDirectory` (kubo's `-w`).
+   * Several files under one UnixFS directory, paths kept: pinned at once. Entries that all lie in one file or
+   * folder are stored as it: one file with no directory in its path as `addFile` stores it (kubo's `ipfs add`,
+   * Pinata's pinFileToIPFS), one folder as `ipfs add -r` does; unless `wrapWithDirectory()` (kubo's `-w`), asked
+   * once the entries have ended (a form's field may say it, before its files).
    */
   addDirectory(
-    owner: string, entries: AsyncIterable<UploadEntry>, options: UploadOptions & { wrapWithDirectory?: boolean }
+    owner: string, entries: AsyncIterable<UploadEntry>, options: UploadOptions & { wrapWithDirectory?: () => boolean }
   ): Promise<PinRecord>
   /**
    * A CAR (v1 or v2): every block verified against its CID before it is

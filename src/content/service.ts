@@ -214,7 +214,7 @@ export function createContentService (
     },
 
     async addDirectory (owner, entries, options) {
-      const shape = { wrap: true, unwrapLoneFile: options.wrapWithDirectory !== true }
+      const shape = { wrap: true, unwrapLone: () => options.wrapWithDirectory?.() !== true }
       return await importAndRecord(owner, entries, shape, options)
     },
 

@@ -29,10 +29,12 @@ export interface ImportOptions {
   /** Entries under one directory (else one file, one entry with path ''). */
   wrap: boolean
   /**
-   * With `wrap`, a source of exactly one file with no directory in its path gives the file's own CID, as
-   * `ipfs add report.pdf` and Pinata's pinFileToIPFS do; its wrapping directory is never stored.
+   * With `wrap`, a source whose entries all lie in one top-level entry gives that entry's own CID: one file with
+   * no directory in its path as `ipfs add report.pdf` (and Pinata's pinFileToIPFS) gives it, one folder as
+   * `ipfs add -r site` does (before, `site/…` parts gave a directory holding `site`, kubo's `-r -w`). The
+   * wrapping directory is never stored. Asked once the source has ended (a form's field says it before its files).
    */
-  unwrapLoneFile?: boolean
+  unwrapLone?: () => boolean
   signal?: AbortSignal
 }
 
@@ -43,29 +45,34 @@ export async function importUnixfs (
   options: ImportOptions
 ): Promise<CID> {
   let root: CID | undefined
-  let entries = 0
   let ended = false
-  /** The path of the first entry while it may be a lone file, and its CID once the importer gave it. */
-  let lone: { path: string, cid?: CID } | undefined
-  // Whether the import is of one lone file whose wrapping directory is to go. The directory cannot be told
-  // apart earlier: a streamed form says it holds one part only at its end. The importer builds the directory
-  // once its source ended, after every block of the file was put and the file's entry came out, so from
-  // then on the one block it puts is the directory's.
-  const unwrapped = (): CID | undefined => options.unwrapLoneFile === true && ended ? lone?.cid : undefined
+  /** The top-level entry every entry so far lies in (null once two differ), and its CID once the importer gave it. */
+  let top: { path: string, cid?: CID } | null | undefined
   const candidates = (async function * (): AsyncGenerator<ImportCandidate> {
     for await (const entry of source) {
       options.signal?.throwIfAborted()
-      lone = ++entries === 1 && entry.content != null && !entry.path.includes('/') ? { path: entry.path } : undefined
+      const first = entry.path.split('/')[0] as string
+      if (top === undefined) top = { path: first }
+      else if (top?.path !== first) top = null
       // A lone file has no path: kubo names it by its own CID, not a directory's.
       if (entry.content == null) yield { path: entry.path }
       else yield entry.path === '' ? { content: entry.content } : { path: entry.path, content: entry.content }
     }
     ended = true
   })()
+  // The wrapping directory cannot be told apart earlier: a streamed form says what it holds only at its end. The
+  // importer puts a directory after its children and the root last, once its source ended: so each block put
+  // since then is held until the next, and the last one, the root, is put only if the root stays the wrapper.
+  let held: { cid: CID, bytes: Uint8Array } | undefined
+  const write = async (block: { cid: CID, bytes: Uint8Array }, signal?: AbortSignal): Promise<CID> =>
+    await sink.put(block.cid, block.bytes, { signal: signal ?? options.signal })
   const put = async (cid: CID, bytes: unknown, o?: { signal?: AbortSignal }): Promise<CID> => {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('the importer passed a block that is not bytes')
-    if (unwrapped() != null) return cid
-    return await sink.put(cid, bytes, { signal: o?.signal ?? options.signal })
+    if (!ended || options.unwrapLone?.() !== true) return await write({ cid, bytes }, o?.signal)
+    const before = held
+    held = { cid, bytes }
+    if (before != null) await write(before, o?.signal)
+    return cid
   }
   const results = importer(candidates, { put }, {
     ...KUBO_IMPORT_OPTIONS,
@@ -76,9 +83,11 @@ export async function importUnixfs (
     blockWriteConcurrency: 8
   })
   for await (const entry of results) {
-    if (lone != null && lone.cid == null && entry.path === lone.path) lone.cid = entry.cid
+    if (top != null && top.path !== '' && entry.path === top.path) top.cid = entry.cid
     root = entry.cid
   }
   if (root == null) throw new Error('the import produced no root')
-  return unwrapped() ?? root
+  const lone = options.wrap && options.unwrapLone?.() === true ? top?.cid : undefined
+  if (held != null && (lone == null || !held.cid.equals(root))) await write(held)
+  return lone ?? root
 }

@@ -20,6 +20,7 @@ import { pinRoutes } from './pins-routes.js'
 import { contentRoutes } from './content-routes.js'
 import { gatewayRoutes, isGatewayPath } from './gateway-routes.js'
 import { sessionRoutes, signInRoutes } from './session-routes.js'
+import { isPath } from './session-cookie.js'
 import { webRoutes } from './web-routes.js'
 import type { SessionStore } from '../web/sessions.js'
 import { eventRoutes } from './event-routes.js'
@@ -113,9 +114,13 @@ export function createHttpApp (init: HttpAppInit, components: HttpAppComponents)
   }
   app.use(cors(init.corsOrigins))
   // What answers without credentials answers only by this node's names (DNS rebinding): a metrics token is one.
-  // The gateway's answer is the same to every reader: a link to it from outside the page needs no session key.
-  const authenticate = requireToken(components.tokens, components.sessions,
-    { sharedReads: { matches: isGatewayPath, scope: 'pins:read' } })
+  // The gateway's answer is the same to every reader, a backup's to every admin: a link to either needs no session
+  // key (which cookie of several is the person's need not be told). The event stream and the backup are started
+  // only by the page itself (the stream is read with fetch() and the key's header, never a key in its URL).
+  const authenticate = requireToken(components.tokens, components.sessions, {
+    sharedReads: [{ matches: isGatewayPath, scope: 'pins:read' }, { matches: isPath('/backup'), scope: 'admin' }],
+    pageOnly: req => isPath('/events')(req) || isPath('/backup')(req)
+  })
   const named = hostCheck(allowedHosts(init.hosts), authenticate)
   app.get(init.metricsToken == null ? ['/health', '/metrics'] : '/health', named)
   if (init.gatewayAuth === 'none') app.get('/ipfs/{*path}', named)

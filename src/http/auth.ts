@@ -28,8 +28,21 @@ export interface RequireTokenInit {
    * the person's cannot be told. For these it need not be: any session of the request's cookies that holds the
    * scope serves the read, which is all that is done as it (a change still needs the person's own key).
    */
-  sharedReads?: { matches: (req: Request) => boolean, scope: Scope }
+  sharedReads?: Array<{ matches: (req: Request) => boolean, scope: Scope }>
+  /**
+   * Reads by cookie that only this node's own page starts (the event stream, the backup): refused (403) when the
+   * browser says another origin started them (`Sec-Fetch-Site` other than `same-origin`, or `none` for an
+   * address typed or bookmarked). Their URLs carry no session key any more, so nothing in the URL tells the
+   * page's own request from another's. A cross-site page never had the cookie (SameSite=Strict) and cannot read
+   * an answer (no CORS grants credentials); a page on another port of this host is the same site, so the cookie
+   * went along: it could start backups in the person's browser (each holds the one-backup lock and reads every
+   * block) and hold event streams open. Browsers without the header keep SameSite's protection.
+   */
+  pageOnly?: (req: Request) => boolean
 }
+
+/** What a browser's `Sec-Fetch-Site` may say for a page-only read (RequireTokenInit.pageOnly). */
+const PAGE_SITES = new Set(['same-origin', 'none'])
 
 /**
  * Rejects requests without a valid bearer token or session cookie. A header,
@@ -98,9 +111,14 @@ export function requireToken (
     const header = req.headers.authorization
     const cookie = header == null || header === '' ? (sessions != null ? sessionCookieOf(req) : undefined) : undefined
     if (cookie != null && sessions != null) {
-      const shared = init.sharedReads
-      if (shared != null && (req.method === 'GET' || req.method === 'HEAD') && shared.matches(req) &&
-        (cookie.several || (carriesSessionKey(req) && !hasSessionKey(req, cookie.id)))) {
+      const site = req.headers['sec-fetch-site']
+      if (init.pageOnly?.(req) === true && site != null && !PAGE_SITES.has(String(site))) {
+        throw new ForbiddenError(`${req.method} ${req.path} signed in by cookie is started only by this node's own ` +
+          `page (Sec-Fetch-Site: ${String(site)})`)
+      }
+      const read = req.method === 'GET' || req.method === 'HEAD'
+      const shared = read ? init.sharedReads?.find(s => s.matches(req)) : undefined
+      if (shared != null && (cookie.several || (carriesSessionKey(req) && !hasSessionKey(req, cookie.id)))) {
         await anyReader(req, res, sessions, shared.scope)
         next()
         return

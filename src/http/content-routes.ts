@@ -1,7 +1,7 @@
 /**
  * POST /content: a raw body (one file), multipart/form-data (several files
- * under one directory; one file with no directory in its path is stored as
- * the file itself unless ?wrap-with-directory=true; without a name, named by
+ * under one directory; parts that all lie in one file or folder are stored as
+ * that file or folder unless ?wrap-with-directory=true; without a name, named by
  * the one file or folder they lie in) or application/vnd.ipld.car (a CAR), streamed into
  * the blockstore. Answers 202 with the PinStatus of the new request (for a
  * CAR with several roots: {count, results}). The body is never buffered, so
@@ -61,14 +61,16 @@ const isForm = (type: string): boolean => is(type, ['multipart/form-data']) !== 
 
 type Fields = Partial<Record<'name' | 'meta' | 'origins', string | string[]>>
 
+/** kubo's name for `ipfs add -w` in its own /api/v0/add query (Pinata's pinataOptions.wrapWithDirectory). */
+const WRAP = 'wrap-with-directory'
+
 /**
- * The `wrap-with-directory` query parameter, kubo's name for `ipfs add -w` in its own /api/v0/add query (Pinata's
- * pinataOptions.wrapWithDirectory is the same switch): a query parameter rather than a form field so it is checked
- * before the body is read, and `curl -F file=@x '…/content?wrap-with-directory=true'` reads as it does for kubo.
+ * `wrap-with-directory`, from the query (checked before the body is read; `curl -F file=@x
+ * '…/content?wrap-with-directory=true'` reads as it does for kubo) or a form field before the files (for
+ * clients that put every option in the form, as Pinata's do): true, false, or undefined when not given.
  */
-function wrapWithDirectory (req: Request, form: boolean): boolean {
-  const value = (req.query as Record<string, unknown>)['wrap-with-directory']
-  if (value == null) return false
+function wrapWithDirectory (value: unknown, form: boolean): boolean | undefined {
+  if (value == null) return undefined
   if (value !== 'true' && value !== 'false') {
     throw new InvalidRequestError('wrap-with-directory: give true or false, once')
   }
@@ -113,12 +115,14 @@ function queryFields (req: Request): Fields {
  * Yields a form's entries, keeping in `top` the one file or folder they all lie in (null once two differ).
  * A form without a name made a nameless pin ("(no name)" among the person's named ones); Pinata and IPFS
  * Cluster name an upload by its file, and so does Pinery's page, so `curl -F file=@report.pdf` is named too.
+ * `first()` runs before the first entry is yielded: the fields that come before the files are in by then.
  */
 async function * notingTop (
-  entries: AsyncIterable<UploadEntry>, top: { name?: string | null }
+  entries: AsyncIterable<UploadEntry>, top: { name?: string | null }, first: () => void
 ): AsyncGenerator<UploadEntry> {
   for await (const entry of entries) {
     const name = entry.path.split('/')[0] as string
+    if (top.name === undefined) first()
     if (top.name === undefined) top.name = name
     else if (top.name !== name) top.name = null
     yield entry
@@ -179,10 +183,10 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
     const owner = principalOf(res).user
     const car = isCar(type)
     let fromQuery: Fields
-    let wrap: boolean
+    let wrap: boolean | undefined
     try {
       fromQuery = queryFields(req)
-      wrap = wrapWithDirectory(req, isForm(type))
+      wrap = wrapWithDirectory((req.query as Record<string, unknown>)[WRAP], isForm(type))
       if (!car && fromQuery.origins != null) {
         throw new InvalidRequestError('origins: only a CAR upload fetches anything, so only it takes origins')
       }
@@ -224,7 +228,8 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
           maxFieldBytes: init.maxFieldBytes,
           maxFiles: MAX_FILES,
           maxDirectories: MAX_DIRECTORIES,
-          fields: ['name', 'meta']
+          fields: ['name', 'meta', WRAP],
+          leadingFields: [WRAP]
         })
         const request = (): Omit<PinRequest, 'cid'> => {
           const fields: Fields = {}
@@ -239,8 +244,14 @@ export function contentRoutes (init: ContentRoutesInit, components: ContentRoute
           return withDefaultName({ ...fromQuery, ...fields }, top.name)
         }
         const top: { name?: string | null } = {}
-        const entries = notingTop(form.entries, top)
-        const options = { signal, stillAllowed, request, wrapWithDirectory: wrap }
+        const entries = notingTop(form.entries, top, () => {
+          const field = wrapWithDirectory(form.fields.get(WRAP), true)
+          if (field != null && wrap != null) {
+            throw new InvalidRequestError(`${WRAP}: give it as a query parameter or a form field, not both`)
+          }
+          wrap ??= field
+        })
+        const options = { signal, stillAllowed, request, wrapWithDirectory: () => wrap === true }
         records = [await content.addDirectory(owner, entries, options)]
       } else {
         const length = req.headers['content-length']

@@ -21,6 +21,8 @@ export interface MultipartInit {
   maxDirectories: number
   /** The only text fields accepted; any other is refused, so junk fields cannot pile up in memory. */
   fields: string[]
+  /** Of `fields`, those that must come before the first file part (they say how the files are read). */
+  leadingFields?: string[]
 }
 
 /** A form being read. */
@@ -132,12 +134,14 @@ export function parseMultipart (
   let wake: (() => void) | undefined
   const push = (event: Event): void => { events.push(event); wake?.() }
   const fail = (error: unknown): void => { push({ kind: 'error', error }) }
+  let partsSeen = 0
 
   parser.on('file', (name, stream, info) => {
     // busboy destroys a part's stream with "Unexpected end of file" when the form is abandoned
     // mid-part (a refused path, a parser destroyed early). Unheard, that error would end the
     // process; a consumer reading the part still gets it through its own iterator.
     stream.on('error', () => {})
+    partsSeen++
     // An empty file input of a browser form arrives as filename="" without content.
     if (info.filename == null || info.filename === '') { stream.resume(); return }
     try {
@@ -154,6 +158,8 @@ export function parseMultipart (
       fail(new PayloadTooLargeError(`form field "${name}" is longer than ${init.maxFieldBytes} bytes`))
     } else if (fields.has(name)) {
       fail(new InvalidRequestError(`form field "${name}" is given twice`))
+    } else if (partsSeen > 0 && init.leadingFields?.includes(name) === true) {
+      fail(new InvalidRequestError(`form field "${name}" must come before the files`))
     } else {
       fields.set(name, value)
     }

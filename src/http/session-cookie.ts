@@ -156,24 +156,17 @@ export function sessionKeyOf (id: string): string {
 }
 
 /**
- * The session key a request carries: the header, or for a read (GET, HEAD) the `session_key` query parameter.
- * The page adds that to what a browser fetches without its headers (links to /ipfs/… and /backup, the image
- * preview, the event stream): with a second session cookie under their path (planted, or an ended session's)
- * they answered 401, since without a key which cookie is the person's cannot be told. Only reads: a change
- * needs the header, which no other site's page can send here. Not a credential alone (sessionKeyOf).
+ * The session key a request carries: the header only. A `session_key` query parameter was taken on reads
+ * (walk15: the backup link and the event stream carried it) and is no longer: a key in a URL lands in the
+ * history, the downloads list, proxy logs and Referer. The page reads the event stream with fetch() and the
+ * header, and a backup is a shared read of admins (app.ts), so neither needs one in its URL.
  */
 function keyOf (req: Request): string | undefined {
   const given = req.headers[SESSION_KEY_HEADER]
-  if (typeof given === 'string' && given !== '') return given
-  if (req.method !== 'GET' && req.method !== 'HEAD') return undefined
-  const query = req.query[SESSION_KEY_PARAM]
-  return typeof query === 'string' && query !== '' ? query : undefined
+  return typeof given === 'string' && given !== '' ? given : undefined
 }
 
-/** The query parameter a read may carry its session key in (keyOf). */
-export const SESSION_KEY_PARAM = 'session_key'
-
-/** Whether the request carries a session key at all (the header, or the parameter on a read). */
+/** Whether the request carries a session key at all. */
 export function carriesSessionKey (req: Request): boolean {
   return keyOf(req) != null
 }
@@ -193,14 +186,17 @@ export function hasSessionKey (req: Request, id: string): boolean {
  * all, which must then be this session's: the page sends its key on every request of its own, so one whose
  * cookie another site has overwritten since gets 401 (sign in again), not the planted session's pins shown
  * as the person's. Not signing out (it ends only the session the cookie names, and clears that cookie).
- * Reads without a key pass with the one cookie they carry (the page's links, image and event stream carry
- * it as `session_key`, keyOf; other pages' links to /ipfs/… do not).
+ * Reads without a key pass with the one cookie they carry (links to /ipfs/…, the backup link).
  */
 export function needsSessionKey (req: Request): boolean {
-  // Routing is case-insensitive and takes a trailing slash: /Session/ is /session.
-  const session = req.path.toLowerCase().replace(/\/+$/, '') === '/session'
+  const session = isPath('/session')(req)
   if (session && req.method === 'DELETE') return false
   return session || !SAFE_METHODS.has(req.method) || keyOf(req) != null
+}
+
+/** Whether a request is for `path` as routing sees it (case-insensitive, a trailing slash taken: /Session/). */
+export function isPath (path: string): (req: Request) => boolean {
+  return req => req.path.toLowerCase().replace(/\/+$/, '') === path
 }
 
 /** Methods that change nothing: cookie-signed requests with these need no Origin check. */

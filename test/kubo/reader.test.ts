@@ -103,6 +103,28 @@ describe('kubo as the reference and the reader of Pinery content', () => {
     expect(status.pin.cid).toBe(await kuboCid(root, '-r'))
   })
 
+  it('a form of one folder (its parts named site/…, as a browser\'s folder picker sends them) gives the CID of ' +
+    'ipfs add -r site, a folder of one file too; with wrap-with-directory=true that of ipfs add -r -w', async () => {
+    // Old code: the CID of `ipfs add -r -w site`, a directory holding the folder.
+    for (const [folder, files] of [['site', FILES], ['memo', [{ path: 'memo.txt', bytes: Buffer.from('one\n') }]]] as
+      const) {
+      const root = join(dir, 'one-folder', folder)
+      const form = (): FormData => {
+        const f = new FormData()
+        for (const file of files) f.append('file', new Blob([file.bytes]), `${folder}/${file.path}`)
+        return f
+      }
+      for (const f of files) {
+        await mkdir(dirname(join(root, f.path)), { recursive: true })
+        await writeFile(join(root, f.path), f.bytes)
+      }
+      expect((await upload(form())).pin.cid, folder).toBe(await kuboCid(root, '-r'))
+      const wrapped = await postContent(service, form(), { query: { 'wrap-with-directory': 'true' } })
+      expect(wrapped.status).toBe(202)
+      expect(((await wrapped.json()) as PinStatus).pin.cid, `${folder}, wrapped`).toBe(await kuboCid(root, '-r', '-w'))
+    }
+  })
+
   it.each(['helia', 'lean'])('kubo fetches pinned content over %s bitswap through the delegates: ipfs get and ipfs ' +
     'dag export', async (bitswap) => {
     const form = new FormData()

@@ -85,7 +85,8 @@ describe('a link to a pin\'s content from outside the page', () => {
       expect(await pinNames(web.svc, 'alice')).toContain('meant-for-alice')
       expect(await pinNames(web.svc, 'mallory')).toEqual([])
       const keyless = await page.evaluate(async () => [
-        (await fetch('/pins?session_key=x')).status,
+        // A key naming none of its sessions (a `session_key` in the URL is no key any more).
+        (await fetch('/pins', { headers: { 'pinery-session-key': 'x' } })).status,
         (await fetch('/ipfs/bafkqaaa', { method: 'DELETE' })).status,
         (await fetch('/pins', {
           method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"cid":"bafkqaaa"}'

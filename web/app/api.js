@@ -66,19 +66,6 @@ export function withKey (headers = {}) {
   return key == null ? headers : { ...headers, 'pinery-session-key': key }
 }
 
-/**
- * `url` with the session's key as its `session_key` parameter, for what the browser fetches without the page's
- * headers (the backup link, the event stream): with a second session cookie under its path (another site's on
- * this host, or an ended session's) such a read was refused, since the server cannot tell which cookie is this
- * page's without the key. Reads only: the server takes the parameter for GET and HEAD. Not for /ipfs/… links:
- * the gateway answers any of the person's sessions that may read, and a key in them went into the history and
- * into every link copied from the address bar.
- */
-export function keyed (url) {
-  const key = sessionKey()
-  return key == null ? url : `${url}${url.includes('?') ? '&' : '?'}session_key=${encodeURIComponent(key)}`
-}
-
 /** Called with the error whenever the server answers 401 (the session has ended). */
 export function onSignedOut (fn) { listeners.add(fn) }
 

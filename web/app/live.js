@@ -1,7 +1,7 @@
 // Live progress of pins that are queued or pinning: the server's event stream
 // (GET /events, Server-Sent Events, with the session cookie), and polling of
 // the JSON API about once a second where the stream cannot be had.
-import { api, keyed, query } from './api.js'
+import { api, query, withKey } from './api.js'
 
 const POLL_MS = 1000
 const MAX_LIST = 1000
@@ -13,12 +13,13 @@ const EVENT_TYPES = ['pin.queued', 'pin.pinning', 'pin.progress', 'pin.pinned', 
  */
 export function watchPins (ids, onUpdate) {
   const watching = new Set(ids)
-  if (watching.size === 0 || typeof EventSource !== 'function') return pollPins(watching, onUpdate)
+  if (watching.size === 0 || typeof ReadableStream !== 'function') return pollPins(watching, onUpdate)
   let stopPolling = null
-  const source = new EventSource(keyed('/events'))
-  const stop = () => { source.close(); if (stopPolling != null) stopPolling() }
-  const onEvent = (evt) => {
-    const event = JSON.parse(evt.data)
+  const controller = new AbortController()
+  const stop = () => { controller.abort(); if (stopPolling != null) stopPolling() }
+  const onEvent = (type, data) => {
+    if (!EVENT_TYPES.includes(type)) return
+    const event = JSON.parse(data)
     const status = event.pin
     if (status == null || !watching.has(status.requestid)) return
     if (event.type === 'pin.deleted' || event.type === 'pin.replaced') { watching.delete(status.requestid); return }
@@ -26,9 +27,8 @@ export function watchPins (ids, onUpdate) {
     onUpdate(status)
     if (watching.size === 0) stop()
   }
-  for (const type of EVENT_TYPES) source.addEventListener(type, onEvent)
   // What changed between the page's own read and the stream's start: one read of each, once open.
-  source.addEventListener('open', () => {
+  const onOpen = () => {
     for (const id of [...watching]) {
       api(`/pins/${encodeURIComponent(id)}`).then(status => {
         if (!watching.has(id)) return
@@ -37,13 +37,50 @@ export function watchPins (ids, onUpdate) {
         if (watching.size === 0) stop()
       }, () => {})
     }
-  }, { once: true })
-  // No stream (refused, or the server cut it): fall back to polling what is still watched.
-  source.addEventListener('error', () => {
-    if (source.readyState !== EventSource.CLOSED || stopPolling != null) return
+  }
+  // No stream (refused, or the server or the network cut it): fall back to polling what is still watched.
+  readEvents(controller.signal, onOpen, onEvent).catch(() => {}).finally(() => {
+    if (controller.signal.aborted || stopPolling != null || watching.size === 0) return
     stopPolling = pollPins(watching, onUpdate)
   })
   return stop
+}
+
+/**
+ * Reads GET /events with fetch(), the session's key in its header, calling onOpen() once it answers and
+ * onEvent(type, data) for each event; resolves when the stream ends. Not EventSource: it cannot send a header,
+ * so its URL carried the key (`?session_key=`), which a key must not (proxy and access logs keep URLs), and the
+ * server no longer takes one there. The read is as safe against other sites as before: the cookie is
+ * SameSite=Strict and no CORS answer grants another origin credentials, so no other page can read the stream;
+ * the server also refuses a stream another origin starts (Sec-Fetch-Site, auth.ts's pageOnly).
+ */
+async function readEvents (signal, onOpen, onEvent) {
+  const res = await fetch('/events', { headers: withKey({ accept: 'text/event-stream' }), cache: 'no-store', signal })
+  if (!res.ok || res.body == null) throw new Error(`GET /events answered ${res.status}`)
+  onOpen()
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
+  let text = ''
+  for (;;) {
+    const { value, done } = await reader.read()
+    if (done) return
+    text += value
+    // Frames end with a blank line; fields are `name: value` lines (`:` starts a comment, such as a heartbeat).
+    for (let end = text.search(/\r?\n\r?\n/); end >= 0; end = text.search(/\r?\n\r?\n/)) {
+      const frame = text.slice(0, end)
+      text = text.slice(end).replace(/^\r?\n\r?\n/, '')
+      let type = 'message'
+      const data = []
+      for (const line of frame.split(/\r?\n/)) {
+        const colon = line.indexOf(':')
+        if (colon === 0) continue
+        const field = colon < 0 ? line : line.slice(0, colon)
+        const content = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '')
+        if (field === 'event') type = content
+        else if (field === 'data') data.push(content)
+      }
+      if (data.length > 0) onEvent(type, data.join('\n'))
+    }
+  }
 }
 
 /** Polls the JSON API for `watching` (a Set it empties as requests settle). */

@@ -189,9 +189,9 @@ function uploader (ctx) {
     } else {
       body = new FormData()
       body.append('name', given || folder || 'upload')
-      // A folder stays one even when it holds a single file: the server stores a lone file as itself otherwise.
-      if (folder != null) params.set('wrap-with-directory', 'true')
-      for (const i of items) body.append('file', i.file, folder != null ? i.path.slice(folder.length + 1) : i.path)
+      // Paths as picked: the server stores one folder as that folder (kubo's `ipfs add -r`), a single file in it
+      // included, and several files or folders under one directory.
+      for (const i of items) body.append('file', i.file, i.path)
     }
     if (m != null) {
       if (body instanceof FormData) body.set('meta', JSON.stringify(m))

@@ -2,7 +2,7 @@
 // create, change quota or role, delete (optionally removing their pins),
 // any user's devices; and the node: health checks, peer ID, delegates,
 // queue, connections, blocks and bytes stored, and a backup to download.
-import { api, keyed, withKey } from '../api.js'
+import { api, withKey } from '../api.js'
 import { bytes, copyButton, field, h, message, onSubmit, page, parseBytes, replace, when } from '../dom.js'
 import { tokenManager } from '../tokens.js'
 import { explain } from './add.js'
@@ -106,7 +106,7 @@ async function nodeView (box) {
       h('dt', {}, 'Connections'), h('dd', {}, String(lp.connections ?? '—')),
       h('dt', {}, 'Stored'), h('dd', {}, `${all.node.blocks.toLocaleString()} blocks, ${bytes(all.node.bytes)}`),
       h('dt', {}, 'Free disk'), h('dd', {}, health.checks.blockstore?.freeBytes != null ? bytes(health.checks.blockstore.freeBytes) : '—'),
-      h('dt', {}, 'Backup'), h('dd', {}, h('a', { href: keyed('/backup'), download: '', class: 'button' }, 'Download a backup'),
+      h('dt', {}, 'Backup'), h('dd', {}, h('a', { href: '/backup', download: '', class: 'button' }, 'Download a backup'),
         h('small', { class: 'muted' }, ' a tar of every request, user, token hash, webhook and block, taken while the node runs; ' +
         'keep it private (it holds the node\'s key) and off this machine; ', h('code', {}, 'pinery restore FILE'),
         ' makes a data dir of it'))),

@@ -57,6 +57,16 @@ export function listPath (params) {
   return `/pins${query({ status: statuses.join(','), name, match: name !== '' ? match : '', cid, meta: metaJson, before, limit: PAGE_SIZE })}`
 }
 
+/** Which filters narrow the list, in words ("status", "name", …); none: every pin. */
+function filtersOn ({ statuses, name, cid, meta }) {
+  const on = []
+  if (statuses.length !== STATES.length) on.push(statuses.join(' or '))
+  if (name !== '') on.push('name')
+  if (cid !== '') on.push('CID')
+  if (meta !== '') on.push('meta')
+  return on
+}
+
 /** Renders the list; returns a cleanup that stops live updates. */
 export function renderPins (main, { params, navigate, prefetched, can, session }) {
   page('Pins')
@@ -92,7 +102,12 @@ export function renderPins (main, { params, navigate, prefetched, can, session }
   })
 
   const results = h('section', { class: 'results', 'aria-live': 'polite', 'aria-busy': 'true' }, h('p', { class: 'muted' }, 'Loading pins…'))
-  main.append(h('div', { class: 'heading' }, h('h1', {}, 'Pins'), h('a', { href: '#/add', class: 'button primary' }, 'Add')), form, results)
+  // On a phone the open form took the whole first screen (375×740: the first pin began at 700 px), so the list
+  // itself was out of sight: there it starts folded, unless a filter is on, and says which are.
+  const active = filtersOn({ statuses, name, cid, meta })
+  const filters = h('details', { class: 'filters-box', open: active.length > 0 || matchMedia('(min-width: 761px)').matches },
+    h('summary', {}, active.length > 0 ? `Filters: ${active.join(', ')}` : 'Filters'), form)
+  main.append(h('div', { class: 'heading' }, h('h1', {}, 'Pins'), h('a', { href: '#/add', class: 'button primary' }, 'Add')), filters, results)
 
   let stopWatching = () => {}
   const controller = new AbortController()
@@ -107,7 +122,7 @@ export function renderPins (main, { params, navigate, prefetched, can, session }
       results.setAttribute('aria-busy', 'false')
       return
     }
-    const filtered = name !== '' || cid !== '' || meta !== '' || statuses.length !== STATES.length
+    const filtered = filtersOn({ statuses, name, cid, meta }).length > 0
     if (list.results.length === 0) {
       replace(results, h('div', { class: 'empty' },
         h('p', {}, filtered || before !== '' ? 'No pins match these filters.' : 'Nothing is pinned yet.'),
