@@ -32,7 +32,7 @@ import { readFile, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { NextToLast, type ShardingStrategy } from 'blockstore-fs/sharding'
-import { NotFoundError, PutFailedError } from 'interface-store'
+import { DeleteFailedError, NotFoundError, PutFailedError } from 'interface-store'
 import { blockSize } from './block-bytes.js'
 import { createDirectWriter, type DirectWriter } from './direct-write.js'
 import { fsCall } from './fs-call.js'
@@ -50,6 +50,17 @@ import type { CID } from 'multiformats/cid'
 /** Whether `path` exists: one access(2) through the callback API (one promise: not an async function). */
 function accessible (path: string): Promise<boolean> {
   return new Promise(resolve => { fs.access(path, err => { resolve(err == null) }) })
+}
+
+/** Removes the file at `path`: false when there was none. */
+async function removeFile (path: string): Promise<boolean> {
+  try {
+    await fsCall(cb => { fs.unlink(path, cb) })
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw new DeleteFailedError(String(err))
+  }
 }
 
 /** Where the store tells what it could not make durable. */
@@ -207,6 +218,21 @@ export class DurableFsBlockstore extends FsBlockstore {
       throw err
     }
     this.syncs.added(path, fd)
+  }
+
+  /**
+   * As blockstore-fs's (a missing block is no error), except when a repair had the block's shard directory aside
+   * (see moved()): then the file is removed where the directory is once its renames end. Before, the collector's
+   * delete found nothing and the block stayed on disk for good, readable again once the directory was back
+   * (test/node/shard-repair-reads.test.ts).
+   */
+  override async delete (key: CID, options?: { signal?: AbortSignal }): Promise<void> {
+    options?.signal?.throwIfAborted()
+    const path = this.pathOf(key)
+    const moves = this.dirs.moves
+    if (await removeFile(path) || !this.moved(moves)) return
+    // Missed while a repair was moving its directory: where the directory is once the renames end.
+    await removeFile(join(await this.dirs.located(dirname(path)), basename(path)))
   }
 
   /** Syncs that failed so far: noted before relying on blocks, and given to sync() as `since`. */
