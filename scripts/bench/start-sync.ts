@@ -5,6 +5,7 @@
  * store of one build (`--baseline label=/path/to/dist`, the branch's own dist beside it), timed around open();
  * "clean" starts follow a close by that build, "killed" ones a process killed after opening.
  * Run: node --import tsx scripts/bench/start-sync.ts --blocks 100000 --baseline main=/work/wt/base/dist
+ * (`--branch` names the branch's dist: a copy, so that a build meanwhile does not change what is measured).
  */
 import { spawn } from 'node:child_process'
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
@@ -35,9 +36,9 @@ if (mode === 'open' || mode === 'kill' || mode === 'close') {
 
 const { values } = parseArgs({ options: {
   blocks: { type: 'string', default: '100000' }, runs: { type: 'string', default: '3' },
-  baseline: { type: 'string', multiple: true, default: [] }
+  baseline: { type: 'string', multiple: true, default: [] }, branch: { type: 'string', default: 'dist' }
 } })
-const builds = [...values.baseline.map(b => b.split('=') as [string, string]), ['branch', 'dist'] as [string, string]]
+const builds = [...values.baseline.map(b => b.split('=') as [string, string]), ['branch', values.branch] as [string, string]]
 const dir = await mkdtemp(join(tmpdir(), 'pinery-start-sync-'))
 const store = join(dir, 'blocks')
 const bin = join(dir, 'bin')
@@ -57,7 +58,7 @@ async function child (build: string, m: string, syncfs: boolean): Promise<{ ms: 
   return JSON.parse(line) as { ms: number, cpu: number }
 }
 
-const Branch = await load('dist')
+const Branch = await load(values.branch)
 const filling = new Branch(store)
 await filling.open()
 const n = Number(values.blocks)
