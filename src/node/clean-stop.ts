@@ -4,12 +4,13 @@
  * not available (no `sync -f` or perl: a distroless image; an old coreutils) every start fsynced each block file
  * (scripts/bench/start-sync.ts; RESULTS.md round fifteen). A store closed after a sync that covered every put,
  * in a process where no sync failed, writes a mark beside its directory: the identity and change time (ctime,
- * which no one can set back) of the directory and of each shard directory. Any entry made or removed in one
- * since, by anyone (a build before this one, a killed process, a copy by hand), changes its ctime, so the start
- * trusts the mark only while every directory is as it says; the mark is removed as the store opens, so a process
- * killed later leaves none. A block file rewritten in place would not show: nothing here writes one so (puts
- * rename a new file over the name). The mark is not fsynced: a power cut that loses it makes the next start sync
- * as before, and one that keeps it leaves nothing unsynced (after a reboot, what is read came from the disk).
+ * which no call can set: only a system clock set back to the very tick could repeat one) of the directory and of
+ * each shard directory. Any entry made or removed in one since, by anyone (a build before this one, a killed
+ * process, a copy by hand), changes its ctime, so the start trusts the mark only while every directory is as it
+ * says; the mark is removed as the store opens, so a process killed later leaves none. A block file rewritten in
+ * place would not show: nothing here writes one so (puts rename a new file over the name). The mark is not
+ * fsynced: a power cut that loses it makes the next start sync as before, and one that keeps it leaves nothing
+ * unsynced (after a reboot, what is read came from the disk).
  */
 import * as fs from 'node:fs'
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises'
