@@ -38,7 +38,8 @@ const { values } = parseArgs({ options: {
   blocks: { type: 'string', default: '100000' }, runs: { type: 'string', default: '3' },
   baseline: { type: 'string', multiple: true, default: [] }, branch: { type: 'string', default: 'dist' }
 } })
-const builds = [...values.baseline.map(b => b.split('=') as [string, string]), ['branch', values.branch] as [string, string]]
+const builds: Array<[string, string]> = [...values.baseline.map(b => b.split('=') as [string, string]),
+  ['branch', values.branch]]
 const dir = await mkdtemp(join(tmpdir(), 'pinery-start-sync-'))
 const store = join(dir, 'blocks')
 const bin = join(dir, 'bin')
