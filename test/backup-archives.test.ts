@@ -10,59 +10,14 @@ import { once } from 'node:events'
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CID } from 'multiformats/cid'
-import { sha256 } from 'multiformats/hashes/sha2'
-import { pack, type Header } from 'tar-stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BACKUP_FORMAT, KvChunker, MANIFEST, TRAILER } from '../src/backup/archive.js'
 import { BadBackupError, restoreBackup } from '../src/backup/restore.js'
 import { openDatastore, openStores } from '../src/node/storage.js'
+import { MANIFEST } from '../src/backup/archive.js'
+import { archive, block, type Entry } from './fixtures/backup-archive.js'
 import { CLI, LOOPBACK_DIALS, run } from './fixtures/process.js'
 
-type Entry = Partial<Header> & { name: string, bytes?: Uint8Array }
-
 let root: string
-
-/** A tar of `entries`, in order. */
-async function tarOf (entries: Entry[]): Promise<Buffer> {
-  const tar = pack()
-  const parts: Buffer[] = []
-  tar.on('data', (d: unknown) => { parts.push(d as Buffer) })
-  const ended = once(tar, 'end')
-  for (const { bytes, ...header } of entries) {
-    await new Promise<void>((resolve, reject) => {
-      const done = (err?: Error | null): void => { if (err != null) reject(err); else resolve() }
-      const head = { mode: 0o600, ...header, ...(bytes != null ? { size: bytes.byteLength } : {}) }
-      if (bytes != null) tar.entry(head, Buffer.from(bytes), done)
-      else tar.entry(head, done)
-    })
-  }
-  tar.finalize()
-  await ended
-  return Buffer.concat(parts)
-}
-
-/** A raw block and its CID. */
-async function block (bytes: Uint8Array): Promise<{ cid: CID, bytes: Uint8Array }> {
-  return { cid: CID.createV1(0x55, await sha256.digest(bytes)), bytes }
-}
-
-/** A whole archive of one datastore key and `blocks`, with `change` applied to its entries. */
-async function archive (
-  blocks: Array<{ cid: CID, bytes: Uint8Array }>, change: (entries: Entry[]) => Entry[] = e => e
-): Promise<Buffer> {
-  const chunker = new KvChunker()
-  chunker.add(Buffer.from('/test/key'), Buffer.from('value'))
-  const chunk = chunker.flush() as Buffer
-  const manifest = { format: BACKUP_FORMAT, createdAt: new Date().toISOString(), pineryVersion: 'test' }
-  const blockBytes = blocks.reduce((sum, b) => sum + b.bytes.byteLength, 0)
-  return await tarOf(change([
-    { name: MANIFEST, bytes: Buffer.from(JSON.stringify(manifest)) },
-    { name: 'datastore/000001.kv', bytes: chunk },
-    ...blocks.map(b => ({ name: `blocks/${b.cid.toString()}`, bytes: b.bytes })),
-    { name: TRAILER, bytes: Buffer.from(JSON.stringify({ keys: 1, blocks: blocks.length, blockBytes })) }
-  ]))
-}
 
 async function * from (bytes: Buffer): AsyncGenerator<Uint8Array> {
   yield bytes

@@ -10,6 +10,7 @@ import { dirname, basename, join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { extract } from 'tar-stream'
 import { ConfigError, DataDirLockedError } from '../errors.js'
+import { fsyncPath } from '../node/block-files.js'
 import { openDatastore, openStores, syncDatastore } from '../node/storage.js'
 import { blockMatches, SUPPORTED_HASHES } from '../pins/cid.js'
 import {
@@ -204,6 +205,9 @@ export async function restoreBackup (
       await rmdir(dataDir).catch(() => {})
       await rename(staging, dataDir)
     }
+    // The new names are durable before the restore says done: a power cut right after it left no data dir (the
+    // node under the staging name, which the next start did not see and the next restore removed as a leftover).
+    await fsyncPath(inside ? dataDir : dirname(dataDir))
     return { ...seen, manifest, leftovers }
   } finally {
     if (!closed) await stores.close().catch(() => {})

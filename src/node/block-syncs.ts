@@ -51,6 +51,8 @@ export interface BlockSyncs {
   closeKept(fd?: number): Promise<void>
   /** A put renamed its new file to `path` (`fd`: kept open, if so): it waits for the next sync. */
   added(path: string, fd: number | undefined): void
+  /** Files put and waiting for a sync. */
+  readonly pending: number
   /** As DurableFsBlockstore.sync(). */
   sync(since?: number): Promise<void>
   /** Closes the descriptors still kept (the store closes). */
@@ -150,6 +152,7 @@ export function createBlockSyncs (path: string, components: BlockSyncsComponents
       return true
     },
     closeKept,
+    get pending () { return dirtyFiles.size },
     added (file, fd) {
       // The same block put twice since the last sync: the newer file is the one at the path.
       const older = dirtyFiles.get(file)

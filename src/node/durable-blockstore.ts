@@ -32,11 +32,12 @@ import { readFile, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { NextToLast, type ShardingStrategy } from 'blockstore-fs/sharding'
-import { NotFoundError, PutFailedError } from 'interface-store'
+import { DeleteFailedError, NotFoundError, PutFailedError } from 'interface-store'
 import { blockSize } from './block-bytes.js'
 import { createDirectWriter, type DirectWriter } from './direct-write.js'
 import { fsCall } from './fs-call.js'
 import { restoreAsideDirs } from './aside-dirs.js'
+import { markClean, takeCleanMark } from './clean-stop.js'
 import { holdsExactly, readInto, writeNewFile, type Bytes } from './block-files.js'
 import { createBlockSyncs, type BlockSyncs } from './block-syncs.js'
 import { createShardDirs, type ShardDirs } from './shard-dirs.js'
@@ -52,6 +53,17 @@ function accessible (path: string): Promise<boolean> {
   return new Promise(resolve => { fs.access(path, err => { resolve(err == null) }) })
 }
 
+/** Removes the file at `path`: false when there was none. */
+async function removeFile (path: string): Promise<boolean> {
+  try {
+    await fsCall(cb => { fs.unlink(path, cb) })
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw new DeleteFailedError(String(err))
+  }
+}
+
 /** Where the store tells what it could not make durable. */
 export interface DurableFsBlockstoreComponents {
   logger?: Pick<Logger, 'error' | 'warn'>
@@ -65,6 +77,9 @@ export class DurableFsBlockstore extends FsBlockstore {
   // Known shard directories (blockstore-fs's mkdir per block saved), those waiting for an fsync, repairs.
   private readonly dirs: ShardDirs = createShardDirs(this.tempNonce)
   private tempCount = 0
+  // Puts under way, and whether close() has begun (puts refused): a clean stop's mark needs none (clean-stop.ts).
+  private putting = 0
+  private closing = false
   // Large blocks around the page cache (direct-write.ts for why and the measurement).
   private readonly direct: DirectWriter = createDirectWriter()
   // syncfs without forking the service for each (sync-helper.ts); started with the store, while the heap is small.
@@ -84,11 +99,14 @@ export class DurableFsBlockstore extends FsBlockstore {
 
   override async open (): Promise<void> {
     await super.open()
+    // Before anything changes a directory's ctime (spreadSubdirectories' chattr too).
+    const clean = await takeCleanMark(this.path)
     await restoreAsideDirs(this.path)
     // Shard directories made from now on go to block groups of their own (spread-dirs.ts for why).
     await spreadSubdirectories(this.path)
-    // What an earlier process left unsynced, made durable before anything is fetched or served (start-sync.ts).
-    await syncAtStart(this.path, this.syncHelper, this.components.logger)
+    // What an earlier process left unsynced, made durable before anything is fetched or served (start-sync.ts),
+    // unless it stopped clean (clean-stop.ts).
+    if (!clean) await syncAtStart(this.path, this.syncHelper, this.components.logger)
   }
 
   /** The block file of `key`. */
@@ -159,8 +177,10 @@ export class DurableFsBlockstore extends FsBlockstore {
     // Unique within this process (the data dir is locked to one); the nonce keeps apart temp files
     // an earlier process left behind.
     const temp = `${path}.${this.tempNonce}${(this.tempCount++).toString(36)}.tmp`
+    this.putting++
     try {
       options?.signal?.throwIfAborted()
+      if (this.closing) throw new Error('the block store is closing')
       const entering = this.dirs.enter(dirname(path))
       if (entering != null) await entering
       try {
@@ -174,6 +194,8 @@ export class DurableFsBlockstore extends FsBlockstore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') this.dirs.forget(dirname(path))
       await rm(temp, { force: true }).catch(() => {})
       throw new PutFailedError(String(err))
+    } finally {
+      this.putting--
     }
   }
 
@@ -209,6 +231,21 @@ export class DurableFsBlockstore extends FsBlockstore {
     this.syncs.added(path, fd)
   }
 
+  /**
+   * As blockstore-fs's (a missing block is no error), except when a repair had the block's shard directory aside
+   * (see moved()): then the file is removed where the directory is once its renames end. Before, the collector's
+   * delete found nothing and the block stayed on disk for good, readable again once the directory was back
+   * (test/node/shard-repair-reads.test.ts).
+   */
+  override async delete (key: CID, options?: { signal?: AbortSignal }): Promise<void> {
+    options?.signal?.throwIfAborted()
+    const path = this.pathOf(key)
+    const moves = this.dirs.moves
+    if (await removeFile(path) || !this.moved(moves)) return
+    // Missed while a repair was moving its directory: where the directory is once the renames end.
+    await removeFile(join(await this.dirs.located(dirname(path)), basename(path)))
+  }
+
   /** Syncs that failed so far: noted before relying on blocks, and given to sync() as `since`. */
   get syncFailures (): number {
     return this.untrusted.failures
@@ -222,7 +259,13 @@ export class DurableFsBlockstore extends FsBlockstore {
     await this.syncs.sync(since)
   }
 
+  /** Closes the store, with a mark that spares the next start its sync if nothing is left unsynced. */
   override async close (): Promise<void> {
+    this.closing = true
+    const synced = await this.syncs.sync().then(() => true, () => false)
+    const quiet = (): boolean => synced && this.putting === 0 && this.syncs.pending === 0 &&
+      this.untrusted.failures === 0 && !this.dirs.away
+    await markClean(this.path, quiet).catch(() => {})
     await this.syncs.close()
     this.syncHelper.close()
     await super.close()

@@ -7,9 +7,9 @@
  * each shard directory made since its last good one is made again under its name (renamed away and back, with
  * no put in it meanwhile: a new entry, which the next fsync of the parent must write), and the store distrusts
  * the block files whose entries were in a directory whose fsync failed, as it does a failed file sync's. Reads
- * that miss while a repair has a directory away (`moves`, `away`) look again where it is once its renames end
- * (`located`): the puts that ended after the failure are in it, and were not found meanwhile
- * (test/node/shard-repair-reads.test.ts).
+ * and deletes that miss while a repair has a directory away (`moves`, `away`) look again where it is once its
+ * renames end (`located`): the puts that ended after the failure are in it, and were not found meanwhile (nor
+ * deleted: the file stayed for good) (test/node/shard-repair-reads.test.ts).
  */
 import * as fs from 'node:fs'
 import { mkdir } from 'node:fs/promises'

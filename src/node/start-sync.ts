@@ -10,6 +10,7 @@
  * fsynced then; a fetch needing it writes it anew), and a directory whose fsync fails stops the start, since
  * which of its entries are on disk is unknowable and the next fsync would say 0 (shard-dirs.ts). Costs a walk
  * of the store (about a minute per million blocks), only after a failed syncfs (test/power-cut-blocks.test.ts).
+ * None of this runs after a clean stop of this build (clean-stop.ts).
  */
 import { execFile } from 'node:child_process'
 import * as fs from 'node:fs'

@@ -43,7 +43,11 @@ describe('a shard directory renamed aside by a repair', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  it('still finds its blocks (has, get), while the ones the failed sync covered stay dropped', async () => {
+  /**
+   * Starts the store with both preloads, puts `first` (a new shard directory) and `late` (its put held across a
+   * failed fsync of blocks/), and resolves once the repair holds their directory aside (its rename back held 3 s).
+   */
+  async function repairUnderWay (): Promise<{ first: string, late: string, shard: { dir: string, file: string } }> {
     dir = await mkdtemp(join(tmpdir(), 'pinery-repair-reads-'))
     power = await preparePowerCut(dir)
     const slow = await slowRenameEnv(join(dir, 'slow-renames'))
@@ -63,12 +67,31 @@ describe('a shard directory renamed aside by a repair', () => {
     const redo = async (): Promise<true | undefined> =>
       (await readdir(join(dir, 'blocks'))).some(name => name.endsWith('.redo')) ? true : undefined
     await waitFor(redo, 10_000, 'the shard directory renamed aside')
+    return { first, late, shard }
+  }
+
+  it('still finds its blocks (has, get), while the ones the failed sync covered stay dropped', async () => {
+    const { first, late } = await repairUnderWay()
+    const live = store as BlockstoreProcess
     // The rename back is held 3 s: these reads start while the directory is aside.
-    const reads = await Promise.all([store.call('has', late), store.call('get', late), store.call('has', first)]
+    const reads = await Promise.all([live.call('has', late), live.call('get', late), live.call('has', first)]
       .map(async read => await read.catch((err: CallError) => err.name)))
     await rm(join(dir, 'slow-renames'))
-    await store.call('sync')
+    await live.call('sync')
     // Before: [false, NotFoundError, false]: `late` was not found, a fetch would have fetched it again.
-    expect({ reads, after: await store.call('get', late) }).toEqual({ reads: [true, late, false], after: late })
+    expect({ reads, after: await live.call('get', late) }).toEqual({ reads: [true, late, false], after: late })
+  })
+
+  it('deletes a block of it (the collector\'s delete) once it is back', async () => {
+    const { late, shard } = await repairUnderWay()
+    const live = store as BlockstoreProcess
+    // The collector's delete while the directory is aside: before, it found no file and returned, and the block
+    // stayed on disk for good (no sweep lists a block it already deleted... until the next one finds it again).
+    const deleted = await live.call('delete', late)
+    await rm(join(dir, 'slow-renames'))
+    await live.call('sync')
+    const left = (await readdir(join(dir, 'blocks', shard.dir))).filter(name => name.startsWith(shard.file))
+    // Before: { has: true, left: [the block's file] }.
+    expect({ deleted, has: await live.call('has', late), left }).toEqual({ deleted: true, has: false, left: [] })
   })
 })
