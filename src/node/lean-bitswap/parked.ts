@@ -3,7 +3,7 @@
  * shut: a message waits in the stream's write buffer until the peer reads), counted node-wide, with a hard cap.
  *
  * Why: a peer that wants blocks and never reads holds one message of them for as long as it stays connected
- * (SENDERS_MAX_HELD bounds the blocks read ahead, not this one; the 30 s send timeout only sends the next want
+ * (SENDERS_MAX_HELD_BYTES bounds the blocks read ahead, not this one; the 30 s send timeout only sends the next want
  * on a fresh stream). A message is a 1 MiB batch or one block up to 2 MiB (a CAR's blocks may be that large), so
  * 1,000 connections (the node's cap, no token needed) held up to ~2–3 GiB: `scripts/hostile/unread-blocks.ts`,
  * 400 silent peers wanting a pinned file of 2 MiB leaves took the service from 298 to 1,409 MiB (round fourteen).
