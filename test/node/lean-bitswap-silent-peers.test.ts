@@ -56,16 +56,26 @@ class CopyingBlockstore extends MemoryBlockstore {
 v8.setFlagsFromString('--expose-gc')
 const gc = (): void => { (vm.runInNewContext('gc') as () => void)() }
 
-async function peer (onStream: (stream: Stream) => void): Promise<Libp2p> {
-  const node = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+async function peer (onStream: (stream: Stream) => void, localAddress?: string): Promise<Libp2p> {
+  const node = await createLibp2p({
+    transports: [tcp(localAddress != null ? { dialOpts: { localAddress } as object } : {})],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()]
+  })
   await node.handle(BITSWAP_PROTOCOL, onStream, { maxInboundStreams: 64 })
   return node
 }
 
-/** A peer that reads every bitswap message it is sent; `blocks()` counts the blocks in them. */
-async function readingPeer (): Promise<{ node: Libp2p, blocks: () => number }> {
+/**
+ * A peer that reads every bitswap message it is sent; `blocks()` counts the blocks in them. With `paused`, its
+ * streams start paused: `resume()` reads them.
+ */
+async function readingPeer (opts: { paused?: boolean, localAddress?: string } = {}):
+Promise<{ node: Libp2p, blocks: () => number, resume: () => void }> {
   let blocks = 0
+  const streams: Stream[] = []
   const node = await peer((stream) => {
+    if (opts.paused === true) { stream.pause(); streams.push(stream) }
     const read = createMessageReader(MAX_MESSAGE_BYTES, (bytes) => {
       blocks += Message.decode(Uint8Array.from(bytes)).payload.length
     })
@@ -73,8 +83,8 @@ async function readingPeer (): Promise<{ node: Libp2p, blocks: () => number }> {
       if (evt.data instanceof Uint8Array) read(evt.data)
       else for (const part of evt.data) read(part)
     })
-  })
-  return { node, blocks: () => blocks }
+  }, opts.localAddress)
+  return { node, blocks: () => blocks, resume: () => { for (const s of streams) s.resume() } }
 }
 
 /** Waits until `value()` is the same, and above 0, 500 ms apart. */
@@ -238,4 +248,46 @@ describe('lean bitswap and peers that never read', () => {
     await until(() => reader.blocks() >= 8 ? true : undefined, 'every block at the reading peer', 30_000)
     expect(reader.blocks()).toBe(8)
   }, 90_000)
+
+  it('drops the messages of the address holding the most waiting, not a slow peer\'s older one', async () => {
+    const blockstore = new CopyingBlockstore()
+    const node = await createPineryNode(
+      { listen: [multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [], bitswapImplementation: 'lean' },
+      { blockstore, datastore: new MemoryDatastore(), logger })
+    cleanup.push(async () => { await node.stop() })
+    const cap = 6 * MiB
+    const server = createLeanBitswap({ wantlistDebounceMs: 0, parked: { maxBytes: cap } },
+      { libp2p: node.libp2p, blockstore, logger })
+    await server.start()
+    cleanup.push(async () => { await server.stop() })
+    const cids: CID[] = []
+    for (let i = 0; i < 3; i++) {
+      const bytes = randomBytes(2 * MiB)
+      const cid = CID.createV1(raw.code, await sha256.digest(bytes))
+      await blockstore.put(cid, bytes)
+      cids.push(cid)
+    }
+    const addr = multiaddr(node.delegates()[0] as string)
+    const wantAll = frame({ wantlist: { entries: cids.map(cid => ({ cid: cid.bytes, priority: 1 })) } })
+
+    // A slow honest peer from 127.0.0.2: its first message waits (it reads nothing yet).
+    const slow = await readingPeer({ paused: true, localAddress: '127.0.0.2' })
+    cleanup.push(async () => { await slow.node.stop() })
+    const stream = await slow.node.dialProtocol(addr, BITSWAP_PROTOCOL)
+    for (const part of wantAll) stream.send(part)
+    await until(() => server.stats().parked > 0 ? true : undefined, 'the slow peer\'s message to wait')
+    // Then silent peers from 127.0.0.1 park fresh messages past the cap.
+    for (let i = 0; i < SILENT_BIG; i++) {
+      const p = await peer((s) => { s.pause() })
+      cleanup.push(async () => { await p.stop() })
+      const s = await p.dialProtocol(addr, BITSWAP_PROTOCOL)
+      for (const part of wantAll) s.send(part)
+    }
+    await steady(() => server.stats().evicted, 'the silent peers\' messages to be dropped')
+    // The slow peer reads now, and gets every block (old code: its message had waited longest, was dropped with
+    // its wants, and it got none).
+    slow.resume()
+    await until(() => slow.blocks() >= 3 ? true : undefined, 'every block at the slow peer', 20_000)
+    expect(slow.blocks()).toBe(3)
+  }, 60_000)
 })

@@ -116,9 +116,12 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
   function outbox (peer: string, peerId?: PeerId): Outbox | undefined {
     let box = outboxes.get(peer)
     if (box == null) {
+      // The address group of the connection the stream was last opened on.
+      let group = ''
       box = createOutbox({}, {
         log,
         parked,
+        group: () => group,
         // A message it left untaken longest was dropped: so are its wants (it may want them again), and its
         // connections when they still hold part of the message (a peer that grants a large window and then does
         // not read its socket): only closing them lets it go.
@@ -133,6 +136,7 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
         openStream: async (signal) => {
           const conn = libp2p.getConnections(peerId).find(c => c.remotePeer.toString() === peer && c.status === 'open')
           if (conn == null) throw new Error('not connected')
+          group = multiaddrGroup(conn.remoteAddr)
           // The header goes with the first message: no round trip before it (src/node/lazy-select.ts).
           const stream = await conn.newStream(BITSWAP_PROTOCOL, { signal, negotiateFully: false })
           stream.addEventListener('close', (evt) => {
