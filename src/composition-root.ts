@@ -98,7 +98,8 @@ export async function createPinery (config: Config, components: PineryComponents
       bitswap: { ...BITSWAP_OPTIONS, sendWantlistDebounce: config.wantlistDebounceMs },
       bitswapImplementation: config.bitswap,
       // Like the HTTP cap: any peer may dial in, and each connection is a descriptor (connectionCap).
-      maxConnections: connectionCap(config.maxPeerConnections)
+      maxConnections: connectionCap(config.maxPeerConnections),
+      inboundConnectionsPerSecond: config.inboundConnectionsPerSecond
     }, {
       blockstore: localBlocks,
       readInto,

@@ -215,6 +215,12 @@ export const SETTINGS: Array<Setting<keyof Config>> = [
     parse: integer(8, 1_000_000)
   },
   {
+    env: 'PINERY_INBOUND_CONNECTIONS_PER_SECOND', key: 'inboundConnectionsPerSecond', default: '64',
+    description: 'inbound libp2p connections a second to the whole node (each costs ~6 ms of CPU before anything ' +
+      'else limits it), besides 50 a second from one IPv4 address or IPv6 /64; peers the node dialled are spared',
+    parse: integer(1, 1_000_000)
+  },
+  {
     env: 'PINERY_SHUTDOWN_TIMEOUT_MS', key: 'shutdownTimeoutMs', default: '10000',
     description: 'on SIGTERM/SIGINT, exit after this long even if stopping has not finished',
     parse: integer(100, 600_000)

@@ -43,6 +43,7 @@ export interface Config {
   maxHttpConnectionsPerAddress: number
   trustedProxies: string[]
   maxPeerConnections: number
+  inboundConnectionsPerSecond: number
   shutdownTimeoutMs: number
   eventLogMaxEvents: number
   eventLogMaxAgeMs: number

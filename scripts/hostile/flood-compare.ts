@@ -7,7 +7,7 @@
  * With `--attack stream-hold` the kinds are stream-hold.ts's modes (hold, na, closed), with `--streams` each; with
  * `--attack unread-blocks` unread-blocks.ts's modes (pause, slow), `--peers` peers wanting `--block-kib` leaves.
  *   node --import tsx scripts/hostile/flood-compare.ts [--kinds want,cancel] [--seconds 12] [--runs 1]
- *        [--peers 1] [--attack want-flood|stream-hold|unread-blocks] [--streams 200] [--connections 1]
+ *        [--peers 1] [--attack want-flood|stream-hold|unread-blocks] [--streams 200] [--connections 1] [--sources 0]
  *        [--block-kib 1024] [--baseline label=path/to/other/dist/server.js …]
  */
 import { spawn } from 'node:child_process'
@@ -24,7 +24,7 @@ const { values } = parseArgs({
     entries: { type: 'string', default: '80000' }, runs: { type: 'string', default: '1' },
     peers: { type: 'string', default: '1' }, attack: { type: 'string', default: 'want-flood' },
     streams: { type: 'string', default: '200' }, connections: { type: 'string', default: '1' },
-    'block-kib': { type: 'string', default: '1024' },
+    'block-kib': { type: 'string', default: '1024' }, sources: { type: 'string', default: '0' },
     baseline: { type: 'string', multiple: true }
   }
 })
@@ -72,7 +72,8 @@ for (let run = 0; run < Number(values.runs); run++) {
         const quiet = await healthLatencies(server.url, new Promise(resolve => setTimeout(resolve, 3000)))
         const load = loadavg()[0] as number
         const args = values.attack === 'stream-hold'
-          ? ['--mode', kind, '--streams', values.streams, '--connections', values.connections]
+          ? ['--mode', kind, '--streams', values.streams, '--connections', values.connections, '--sources',
+              values.sources]
           : values.attack === 'unread-blocks'
             ? ['--mode', kind, '--peers', values.peers, '--block-kib', values['block-kib'], '--url', server.url,
                 '--token', 'pinery_flood-token']

@@ -9,9 +9,13 @@
  *   --mode stall: the peer stops reading its socket, floods yamux pings until Pinery's answers fill the socket
  *     buffers (every write of the connection then waits), and opens streams that each send the multistream
  *     header and `--fill` KiB: multistream-select cannot write its echo, so it keeps what arrives;
- *   --mode reconnect: `--connections` loops that each dial, close and dial again (a reconnect flood);
+ *   --mode reconnect: `--connections` loops that each dial, close and dial again (a reconnect flood); with
+ *     `--sources N` loop i dials from 127.0.0.(2 + i % N), so that the flood comes from N address groups;
  *   --mode closed: one stream opened and reset, then data frames for its id (and a few other closed ids)
- *     as fast as the socket takes them (yamux decrypts, parses and drops them).
+ *     as fast as the socket takes them (yamux decrypts, parses and drops them);
+ *   --mode churn: `--streams` loops per connection that each open a stream, send the multistream header and
+ *     bitswap's protocol id in one frame, and reset it at once, as fast as they can (round fifteen);
+ *   --mode idle: `--streams` bitswap streams per connection, negotiated and then never written to, kept open.
  *   node --import tsx scripts/hostile/stream-hold.ts --addr MA --pid PID --mode hold --streams 200 --seconds 12
  */
 import { readFileSync } from 'node:fs'
@@ -29,7 +33,8 @@ const { values } = parseArgs({
   options: {
     addr: { type: 'string' }, pid: { type: 'string' }, mode: { type: 'string', default: 'hold' },
     streams: { type: 'string', default: '200' }, seconds: { type: 'string', default: '12' },
-    fill: { type: 'string', default: '3800' }, connections: { type: 'string', default: '1' }
+    fill: { type: 'string', default: '3800' }, connections: { type: 'string', default: '1' },
+    sources: { type: 'string', default: '0' }
   }
 })
 const pid = Number(values.pid)
@@ -155,9 +160,31 @@ async function closed (conn: Connection): Promise<void> {
 }
 
 async function reconnect (conn: Connection): Promise<void> { await conn.close() }
-const mode = { hold, na, closed, stall, reconnect }[values.mode as 'hold' | 'na' | 'closed' | 'stall' | 'reconnect']
-await Promise.all(Array.from({ length: Number(values.connections) }, async () => {
-  const node = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+
+const bitswap = new Uint8Array([...header, ...encodeLine('/ipfs/bitswap/1.2.0')])
+async function churn (conn: Connection): Promise<void> {
+  const stream = await rawStream(conn)
+  send(stream, bitswap)
+  await new Promise(setImmediate)
+  stream.abort(new Error('reset on purpose'))
+}
+
+async function idle (conn: Connection): Promise<void> {
+  const stream = await conn.newStream('/ipfs/bitswap/1.2.0', { negotiateFully: true, maxOutboundStreams: 100_000 })
+  opened++
+  while (!over() && stream.status === 'open') await new Promise(resolve => setTimeout(resolve, 50))
+  if (stream.status === 'open') stream.abort(new Error('done'))
+}
+const mode = { hold, na, closed, stall, reconnect, churn, idle }[values.mode as 'hold' | 'na' | 'closed' | 'stall' |
+  'reconnect' | 'churn' | 'idle']
+const sources = Number(values.sources)
+await Promise.all(Array.from({ length: Number(values.connections) }, async (_, i) => {
+  const localAddress = sources > 0 ? `127.0.0.${2 + i % sources}` : undefined
+  const node = await createLibp2p({
+    transports: [tcp(localAddress != null ? { dialOpts: { localAddress } as object } : {})],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()]
+  })
   while (!over()) {
     let conn: Connection
     try {

@@ -3,10 +3,13 @@
  * that the service holds them; up to 2 MiB, the CAR limit), then `--peers` peers (each its own peer ID and
  * connection) want every leaf and never read what Pinery sends (`--mode pause`: their bitswap streams paused,
  * no yamux window update) or read a little at a time (`--mode slow`: resumed for 20 ms a second). Halfway, a
- * peer that reads fetches every leaf, timed. Prints Pinery's RSS and CPU (from /proc) every second, then one
- * JSON line for flood-compare.ts (its RSS: at the start, the peak, the end, and 3 s after the peers left).
+ * peer that reads fetches every leaf, timed. `--mode fair`: the peers pause, and before them a slow honest peer
+ * from 127.0.0.2 (its own address group) wants every leaf and reads 20 ms a second throughout: what it got is
+ * printed (parked.ts dropped the node's oldest message first, the slow peer's, until round fifteen). Prints
+ * Pinery's RSS and CPU (from /proc) every second, then one JSON line for flood-compare.ts (its RSS: at the
+ * start, the peak, the end, and 3 s after the peers left).
  *   node --import tsx scripts/hostile/unread-blocks.ts --addr MA --pid PID --url URL --token T [--peers 200]
- *        [--seconds 30] [--mode pause|slow] [--block-kib 1024] [--mib 64]
+ *        [--seconds 30] [--mode pause|slow|fair] [--block-kib 1024] [--mib 64]
  */
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -67,9 +70,9 @@ const posted = await fetch(`${values.url as string}/content`, {
 if (!posted.ok) throw new Error(`upload: ${posted.status} ${await posted.text()}`)
 const wantAll = frame({ wantlist: { entries: leaves.map(cid => ({ cid: cid.bytes, priority: 1 })) } })
 
-async function peer (onStream: (stream: Stream) => void): Promise<Libp2p> {
+async function peer (onStream: (stream: Stream) => void, localAddress?: string): Promise<Libp2p> {
   const node = await createLibp2p({
-    transports: [tcp()],
+    transports: [tcp(localAddress != null ? { dialOpts: { localAddress } as object } : {})],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: { maxConnections: 10 }
@@ -93,6 +96,28 @@ const timer = setInterval(() => {
     setTimeout(() => { if (s.status === 'open') s.pause() }, 20)
   }
 }, 1000)
+
+// --mode fair: the slow honest peer, first.
+let slowGot = 0
+let slowMs: number | undefined
+function slowReader (stream: Stream): void {
+  stream.pause()
+  slow.push(stream)
+  const read = createMessageReader(MAX_MESSAGE_BYTES, (bytes) => {
+    slowGot += Message.decode(Uint8Array.from(bytes)).payload.length
+    if (slowGot >= leaves.length && slowMs == null) slowMs = Date.now() - t0
+  })
+  stream.addEventListener('message', (evt) => {
+    if (evt.data instanceof Uint8Array) read(evt.data)
+    else for (const part of evt.data) read(part)
+  })
+}
+const slowNode = values.mode === 'fair' ? await peer(slowReader, '127.0.0.2') : undefined
+if (slowNode != null) {
+  const s = await slowNode.dialProtocol(addr, BITSWAP_PROTOCOL)
+  for (const part of wantAll) s.send(part)
+  await new Promise(resolve => setTimeout(resolve, 500))
+}
 
 const attack = (async () => {
   for (let i = 0; i < Number(values.peers); i++) {
@@ -126,7 +151,7 @@ await new Promise(resolve => setTimeout(resolve, Number(values.seconds) * 500))
 await attack
 clearInterval(timer)
 const end = proc()
-await Promise.all([...nodes, reader].map(async n => { await n.stop() }))
+await Promise.all([...nodes, reader, ...(slowNode != null ? [slowNode] : [])].map(async n => { await n.stop() }))
 await new Promise(resolve => setTimeout(resolve, 3000))
 const after = proc()
 console.log(JSON.stringify({
@@ -134,6 +159,7 @@ console.log(JSON.stringify({
   pineryCpuS: +(end.cpuS - start.cpuS).toFixed(2),
   rss: [start.rssMiB, Math.max(...rss), end.rssMiB, after.rssMiB],
   streams: nodes.length,
-  honest: `${got}/${leaves.length} in ${honestMs ?? '–'} ms`
+  honest: `${got}/${leaves.length} in ${honestMs ?? '–'} ms` +
+    (slowNode != null ? `; slow peer ${slowGot}/${leaves.length} in ${slowMs ?? '–'} ms` : '')
 }))
 process.exit(0)

@@ -71,7 +71,10 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
   const logger = createComponentLogger(components.logger)
   const guarded = guardInboundStreams(lazySelect(yamux()), init.inboundStreams)
   const threshold = init.inboundConnectionThreshold ?? CONNECTION_MANAGER_OPTIONS.inboundConnectionThreshold
-  const inboundRate = createInboundRate({ perSecond: threshold })
+  const inboundRate = createInboundRate({
+    perSecond: threshold,
+    ...(init.inboundConnectionsPerSecond != null ? { nodePerSecond: init.inboundConnectionsPerSecond } : {})
+  })
   const light = withLibp2pLight(createHeliaLight({
     logger,
     blockstore: components.blockstore,
@@ -111,6 +114,10 @@ export async function createPineryNode (init: PineryNodeInit, components: Pinery
     })
   const { helia, want } = engine
   const libp2p = helia.libp2p
+  // Origins the node dials are spared the node-wide inbound rate (inbound-rate.ts).
+  libp2p.addEventListener('connection:open', (evt) => {
+    if (evt.detail.direction === 'outbound') inboundRate.dialled(evt.detail.remoteAddr)
+  })
   const peerId = libp2p.peerId.toString()
   if (libp2p.getMultiaddrs().length === 0) {
     await engine.stop()

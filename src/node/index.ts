@@ -60,6 +60,8 @@ export interface PineryNodeInit {
    * when absent.
    */
   inboundConnectionThreshold?: number
+  /** Inbound connections a second to the whole node (PINERY_INBOUND_CONNECTIONS_PER_SECOND; inbound-rate.ts). */
+  inboundConnectionsPerSecond?: number
   /** Bounds on inbound streams before a handler reads them (inbound-streams.ts); its defaults when absent. */
   inboundStreams?: import('./inbound-streams.js').InboundStreamsInit
 }

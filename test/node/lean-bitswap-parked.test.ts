@@ -1,6 +1,6 @@
 /**
- * The node's count of bitswap messages waiting for their peers (parked.ts): past the cap the longest waiting is
- * dropped, never the one that just came, and a wait that ended no longer counts.
+ * The node's count of bitswap messages waiting for their peers (parked.ts): past the cap the longest waiting of the
+ * address group holding the most is dropped, never the one that just came, and a wait that ended no longer counts.
  */
 import { describe, expect, it } from 'vitest'
 import { createParkedSends } from '../../src/node/lean-bitswap/parked.js'
@@ -26,5 +26,19 @@ describe('parked sends', () => {
     d()
     d()
     expect(parked.bytes()).toBe(0)
+  })
+
+  it('drops from the address group holding the most, not a slow peer\'s oldest message', () => {
+    const parked = createParkedSends({ maxBytes: 10 })
+    const dropped: string[] = []
+    // A slow honest peer's message waits first; then one address's silent peers park fresh ones.
+    parked.park(3, () => dropped.push('honest'), '10.0.0.2')
+    for (const name of ['a1', 'a2', 'a3', 'a4']) parked.park(3, () => dropped.push(name), '10.0.0.1')
+    // 15 > 10: the attacker's address holds 12, the honest one 3 (old code: the honest message went first).
+    expect(dropped).toEqual(['a1', 'a2'])
+    expect(parked.bytes()).toBe(9)
+    // The attacker's address still holds the most: its oldest message goes, not the honest one.
+    parked.park(3, () => dropped.push('other'), '10.0.0.3')
+    expect(dropped).toEqual(['a1', 'a2', 'a3'])
   })
 })

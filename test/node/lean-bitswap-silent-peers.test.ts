@@ -3,7 +3,7 @@
  * streams paused: no yamux window update). Each such peer made the lean sender hold 8 blocks read ahead
  * and a 1 MiB message for as long as it stayed connected: 500 of them (no token needed, the connection
  * cap allows 1,000) took the real service from 566 to 1,610 MiB (hostile review, round nine). Now the
- * blocks all ledgers hold are bounded (SENDERS_MAX_HELD, plus one per peer), and a peer that reads is
+ * blocks all ledgers hold are bounded (SENDERS_MAX_HELD_BYTES, plus one block per peer), and a peer that reads is
  * still served meanwhile. The one message each such peer still held was bounded per peer only: with 2 MiB
  * blocks, 400 peers took the real service from 298 to 1,409 MiB (round fourteen); now the bytes of messages
  * waiting for their peers are capped node-wide (parked.ts), the longest waiting dropped first.
@@ -25,7 +25,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createLogger } from '../../src/logger.js'
 import { createPineryNode, type PineryNode } from '../../src/node/index.js'
 import { createLeanBitswap } from '../../src/node/lean-bitswap/index.js'
-import { SENDERS_MAX_HELD } from '../../src/node/lean-bitswap/ledger.js'
+import { SENDERS_MAX_HELD_BYTES } from '../../src/node/lean-bitswap/ledger.js'
 import { Message } from '../../src/node/lean-bitswap/message.js'
 import { BITSWAP_PROTOCOL, MAX_MESSAGE_BYTES, createMessageReader, frame } from '../../src/node/lean-bitswap/wire.js'
 import { until, waitFor } from '../fixtures/service.js'
@@ -56,16 +56,26 @@ class CopyingBlockstore extends MemoryBlockstore {
 v8.setFlagsFromString('--expose-gc')
 const gc = (): void => { (vm.runInNewContext('gc') as () => void)() }
 
-async function peer (onStream: (stream: Stream) => void): Promise<Libp2p> {
-  const node = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+async function peer (onStream: (stream: Stream) => void, localAddress?: string): Promise<Libp2p> {
+  const node = await createLibp2p({
+    transports: [tcp(localAddress != null ? { dialOpts: { localAddress } as object } : {})],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()]
+  })
   await node.handle(BITSWAP_PROTOCOL, onStream, { maxInboundStreams: 64 })
   return node
 }
 
-/** A peer that reads every bitswap message it is sent; `blocks()` counts the blocks in them. */
-async function readingPeer (): Promise<{ node: Libp2p, blocks: () => number }> {
+/**
+ * A peer that reads every bitswap message it is sent; `blocks()` counts the blocks in them. With `paused`, its
+ * streams start paused: `resume()` reads them.
+ */
+async function readingPeer (opts: { paused?: boolean, localAddress?: string } = {}):
+Promise<{ node: Libp2p, blocks: () => number, resume: () => void }> {
   let blocks = 0
+  const streams: Stream[] = []
   const node = await peer((stream) => {
+    if (opts.paused === true) { stream.pause(); streams.push(stream) }
     const read = createMessageReader(MAX_MESSAGE_BYTES, (bytes) => {
       blocks += Message.decode(Uint8Array.from(bytes)).payload.length
     })
@@ -73,8 +83,8 @@ async function readingPeer (): Promise<{ node: Libp2p, blocks: () => number }> {
       if (evt.data instanceof Uint8Array) read(evt.data)
       else for (const part of evt.data) read(part)
     })
-  })
-  return { node, blocks: () => blocks }
+  }, opts.localAddress)
+  return { node, blocks: () => blocks, resume: () => { for (const s of streams) s.resume() } }
 }
 
 /** Waits until `value()` is the same, and above 0, 500 ms apart. */
@@ -120,7 +130,7 @@ describe('lean bitswap and peers that never read', () => {
     // The reads stop once the sender holds what it may (old code: 12 blocks per peer, 480 here).
     await steady(() => blockstore.reads, 'the reads to stop')
     await new Promise(resolve => setTimeout(resolve, 1000))
-    expect(blockstore.reads).toBeLessThanOrEqual(SENDERS_MAX_HELD + 2 * SILENT_PEERS)
+    expect(blockstore.reads).toBeLessThanOrEqual(SENDERS_MAX_HELD_BYTES / (256 * 1024) + 2 * SILENT_PEERS)
 
     // A peer that reads gets every block meanwhile.
     const reader = await readingPeer()
@@ -188,5 +198,96 @@ describe('lean bitswap and peers that never read', () => {
     for (const part of wantAll) stream.send(part)
     await until(() => reader.blocks() >= 3 ? true : undefined, 'every block at the reading peer', 20_000)
     expect(reader.blocks()).toBe(3)
+  }, 60_000)
+  it('holds the blocks read ahead for them to caps in bytes, per peer and node-wide, however large', async () => {
+    const blockstore = new CopyingBlockstore()
+    const node = await createPineryNode(
+      { listen: [multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [], bitswapImplementation: 'lean' },
+      { blockstore, datastore: new MemoryDatastore(), logger })
+    cleanup.push(async () => { await node.stop() })
+    // Messages may wait up to 16 MiB (8 peers' first blocks), the blocks held past one a peer 8 MiB.
+    const parkedCap = 16 * MiB
+    const maxHeld = 8 * MiB
+    const server = createLeanBitswap({ wantlistDebounceMs: 0, parked: { maxBytes: parkedCap }, maxHeldBytes: maxHeld },
+      { libp2p: node.libp2p, blockstore, logger })
+    await server.start()
+    cleanup.push(async () => { await server.stop() })
+    const cids: CID[] = []
+    for (let i = 0; i < 8; i++) {
+      const bytes = randomBytes(2 * MiB)
+      const cid = CID.createV1(raw.code, await sha256.digest(bytes))
+      await blockstore.put(cid, bytes)
+      cids.push(cid)
+    }
+    const addr = multiaddr(node.delegates()[0] as string)
+    const wantAll = frame({ wantlist: { entries: cids.map(cid => ({ cid: cid.bytes, priority: 1 })) } })
+
+    gc()
+    const before = process.memoryUsage().arrayBuffers
+    for (let i = 0; i < SILENT_BIG; i++) {
+      const p = await peer((stream) => { stream.pause() })
+      cleanup.push(async () => { await p.stop() })
+      const stream = await p.dialProtocol(addr, BITSWAP_PROTOCOL)
+      for (const part of wantAll) stream.send(part)
+    }
+    await steady(() => server.stats().evicted + server.stats().parked, 'the silent peers\' sends to settle')
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    // The messages waiting (≤ 16 MiB + one) and nothing read ahead past them: the node's share is full. Old code
+    // (128 *blocks* node-wide, 8 reads a peer): the 8 peers left waiting held their 7 other blocks too, 114 MiB.
+    gc()
+    const held = (process.memoryUsage().arrayBuffers - before) / MiB
+    // Now 10–20 MiB; the bound leaves room for what the connections and GC timing add (one run: 66).
+    expect(held).toBeLessThan(56)
+    expect(server.stats().held).toBeLessThanOrEqual(parkedCap + 2 * MiB + maxHeld)
+
+    // A peer that reads gets every block meanwhile, one block held at a time past the share.
+    const reader = await readingPeer()
+    cleanup.push(async () => { await reader.node.stop() })
+    const stream = await reader.node.dialProtocol(addr, BITSWAP_PROTOCOL)
+    for (const part of wantAll) stream.send(part)
+    await until(() => reader.blocks() >= 8 ? true : undefined, 'every block at the reading peer', 30_000)
+    expect(reader.blocks()).toBe(8)
+  }, 90_000)
+
+  it('drops the messages of the address holding the most waiting, not a slow peer\'s older one', async () => {
+    const blockstore = new CopyingBlockstore()
+    const node = await createPineryNode(
+      { listen: [multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [], bitswapImplementation: 'lean' },
+      { blockstore, datastore: new MemoryDatastore(), logger })
+    cleanup.push(async () => { await node.stop() })
+    const cap = 6 * MiB
+    const server = createLeanBitswap({ wantlistDebounceMs: 0, parked: { maxBytes: cap } },
+      { libp2p: node.libp2p, blockstore, logger })
+    await server.start()
+    cleanup.push(async () => { await server.stop() })
+    const cids: CID[] = []
+    for (let i = 0; i < 3; i++) {
+      const bytes = randomBytes(2 * MiB)
+      const cid = CID.createV1(raw.code, await sha256.digest(bytes))
+      await blockstore.put(cid, bytes)
+      cids.push(cid)
+    }
+    const addr = multiaddr(node.delegates()[0] as string)
+    const wantAll = frame({ wantlist: { entries: cids.map(cid => ({ cid: cid.bytes, priority: 1 })) } })
+
+    // A slow honest peer from 127.0.0.2: its first message waits (it reads nothing yet).
+    const slow = await readingPeer({ paused: true, localAddress: '127.0.0.2' })
+    cleanup.push(async () => { await slow.node.stop() })
+    const stream = await slow.node.dialProtocol(addr, BITSWAP_PROTOCOL)
+    for (const part of wantAll) stream.send(part)
+    await until(() => server.stats().parked > 0 ? true : undefined, 'the slow peer\'s message to wait')
+    // Then silent peers from 127.0.0.1 park fresh messages past the cap.
+    for (let i = 0; i < SILENT_BIG; i++) {
+      const p = await peer((s) => { s.pause() })
+      cleanup.push(async () => { await p.stop() })
+      const s = await p.dialProtocol(addr, BITSWAP_PROTOCOL)
+      for (const part of wantAll) s.send(part)
+    }
+    await steady(() => server.stats().evicted, 'the silent peers\' messages to be dropped')
+    // The slow peer reads now, and gets every block (old code: its message had waited longest, was dropped with
+    // its wants, and it got none).
+    slow.resume()
+    await until(() => slow.blocks() >= 3 ? true : undefined, 'every block at the slow peer', 20_000)
+    expect(slow.blocks()).toBe(3)
   }, 60_000)
 })

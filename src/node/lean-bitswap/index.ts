@@ -47,7 +47,8 @@ export interface LeanBitswap {
   /**
    * Wants outstanding, wants held for other peers, bytes of unfinished inbound messages, wantlists cut by
    * a peer's entry budget, inbound streams paused and connections closed by the byte budget, bytes of messages
-   * waiting for their peers and waits dropped past the cap (parked.ts) (tests).
+   * waiting for their peers and waits dropped past the cap (parked.ts), bytes of blocks the senders hold
+   * (ledger.ts) (tests).
    */
   stats(): LeanBitswapStats
 }
@@ -62,6 +63,7 @@ export interface LeanBitswapStats {
   closed: number
   parked: number
   evicted: number
+  held: number
 }
 
 /** Settings of the lean bitswap. */
@@ -78,6 +80,8 @@ export interface LeanBitswapInit {
   inboundBytes?: ByteBudgetInit
   /** The cap on bytes of messages waiting for their peers (default in parked.ts; tests make it small). */
   parked?: ParkedSendsInit
+  /** The cap on bytes of blocks the senders hold (SENDERS_MAX_HELD_BYTES in ledger.ts; tests make it small). */
+  maxHeldBytes?: number
 }
 
 /** What it runs on. */
@@ -99,7 +103,7 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
   const outboxes = new Map<string, Outbox>()
   const ledgers = new Map<string, PeerLedger>()
   const reads = createSemaphore(MAX_READS)
-  const held: SenderShare = { held: 0 }
+  const held: SenderShare = { held: 0, ...(init.maxHeldBytes != null ? { maxBytes: init.maxHeldBytes } : {}) }
   const parked = createParkedSends(init.parked)
   const budget = createInboundBudget(init.inbound)
   const entryRates = createEntryRates(init.wantlistEntries)
@@ -112,9 +116,12 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
   function outbox (peer: string, peerId?: PeerId): Outbox | undefined {
     let box = outboxes.get(peer)
     if (box == null) {
+      // The address group of the connection the stream was last opened on.
+      let group = ''
       box = createOutbox({}, {
         log,
         parked,
+        group: () => group,
         // A message it left untaken longest was dropped: so are its wants (it may want them again), and its
         // connections when they still hold part of the message (a peer that grants a large window and then does
         // not read its socket): only closing them lets it go.
@@ -129,6 +136,7 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
         openStream: async (signal) => {
           const conn = libp2p.getConnections(peerId).find(c => c.remotePeer.toString() === peer && c.status === 'open')
           if (conn == null) throw new Error('not connected')
+          group = multiaddrGroup(conn.remoteAddr)
           // The header goes with the first message: no round trip before it (src/node/lazy-select.ts).
           const stream = await conn.newStream(BITSWAP_PROTOCOL, { signal, negotiateFully: false })
           stream.addEventListener('close', (evt) => {
@@ -286,7 +294,8 @@ export function createLeanBitswap (init: LeanBitswapInit, components: LeanBitswa
         paused: bytes.paused(),
         closed: bytes.closed(),
         parked: parked.bytes(),
-        evicted: parked.evicted()
+        evicted: parked.evicted(),
+        held: held.held
       }
     }
   }

@@ -25,17 +25,25 @@ import type { CID } from 'multiformats/cid'
 const MESSAGE_OVERHEAD = 64 * 1024
 
 /**
- * Blocks all peers' ledgers together hold (read ahead, or in a message the peer has not taken yet) beyond
- * one each. A peer that wants blocks and never reads holds what it was sent for as long as it likes: with
+ * Bytes of blocks all peers' ledgers together hold (read ahead, or in a message the peer has not taken yet) beyond
+ * one block each. A peer that wants blocks and never reads holds what it was sent for as long as it likes: with
  * 8 reads ahead and a 1 MiB message each, 500 such peers (a connection each, no token needed) took the
  * service from 566 to 1,610 MiB, and the connection cap allows 1,000 (hostile review, round nine). Past
  * this, every peer still reads one block at a time (none waits for another: a cap on everything would let
- * a few silent peers stop every transfer), so the bound is this many blocks plus one per peer.
+ * a few silent peers stop every transfer). Counted in bytes since round fifteen: as 128 *blocks* it let 2 MiB
+ * blocks (a CAR's largest) hold 256 MiB, and 400 paused peers kept the service at 0.47–0.89 GB of ArrayBuffers.
+ * 32 MiB is what 128 blocks of Pinery's own 256 KiB chunks were: ~16 peers served at full read-ahead at once.
  */
-export const SENDERS_MAX_HELD = 128
+export const SENDERS_MAX_HELD_BYTES = 32 * 1024 * 1024
 
-/** Blocks held by the node's ledgers (see SENDERS_MAX_HELD), shared by all of them. */
-export interface SenderShare { held: number }
+/**
+ * What a read is counted as until it is done and its size known: a CAR's largest block. So that reads started
+ * together (many peers, or one peer's read-ahead) cannot pass the bounds before their sizes are known.
+ */
+export const READ_RESERVE_BYTES = 2 * 1024 * 1024
+
+/** Bytes held by the node's ledgers (see SENDERS_MAX_HELD_BYTES), shared by all of them. */
+export interface SenderShare { held: number, maxBytes?: number }
 
 /** The wants of one peer, answered in the order they came. */
 export interface PeerLedger {
@@ -58,7 +66,7 @@ export interface PeerLedgerInit {
   maxWants: number
   /** A message is sent once it holds this many block bytes (or nothing more is read yet). */
   batchBytes: number
-  /** The node's count of held blocks, when shared (see SENDERS_MAX_HELD); else this peer's own. */
+  /** The node's count of held bytes, when shared (see SENDERS_MAX_HELD_BYTES); else this peer's own. */
   share?: SenderShare
   /** Entries one wantlist may hold (more: BadMessageError). */
   maxEntries?: number
@@ -89,6 +97,9 @@ interface Read {
   bytes?: Uint8Array
   /** The pooled buffer `bytes` lies in, to give back once sent (or dropped). */
   slot?: Uint8Array
+  released?: boolean
+  /** Bytes counted for it: READ_RESERVE_BYTES until done, then its size; 0 once let go. */
+  held: number
   promise: Promise<void>
 }
 
@@ -102,12 +113,19 @@ export function createPeerLedger (init: PeerLedgerInit, components: PeerLedgerCo
   let closed = false
   const share = init.share ?? { held: 0 }
   const entries = init.entries ?? createEntryRates().of('')
-  // Reads this peer holds: started, and not yet sent (and taken) or dropped.
+  const maxHeld = share.maxBytes ?? SENDERS_MAX_HELD_BYTES
+  // Bytes of the reads this peer holds: started, and not yet sent (and taken) or dropped.
   let mine = 0
-  const release = (n: number): void => { mine -= n; share.held -= n }
+  const count = (read: Read, bytes: number): void => {
+    mine += bytes - read.held
+    share.held += bytes - read.held
+    read.held = bytes
+  }
+  const release = (...done: Read[]): void => { for (const read of done) { count(read, 0); read.released = true } }
 
   function startRead (want: Want): void {
-    const read: Read = { want, cancelled: false, done: false, promise: Promise.resolve() }
+    const read: Read = { want, cancelled: false, done: false, held: 0, promise: Promise.resolve() }
+    count(read, READ_RESERVE_BYTES)
     read.promise = (async () => {
       await reads.acquire()
       try {
@@ -131,18 +149,22 @@ export function createPeerLedger (init: PeerLedgerInit, components: PeerLedgerCo
       } finally {
         reads.release()
         read.done = true
+        // Its size is known now: counted as it is, and the room it leaves read into at once.
+        if (read.released !== true) { count(read, read.bytes?.byteLength ?? 0); if (!closed) fill() }
       }
     })()
     reading.set(want.key, read)
     inFlight.push(read)
-    mine++
-    share.held++
   }
 
-  function fill (readAhead: number): void {
+  /**
+   * Starts reads while the peer holds fewer than two, or its read-ahead (in reads and in bytes) and the node's
+   * share have room; a peer holding nothing always reads one.
+   */
+  function fill (): void {
     for (const [key, want] of queued) {
-      if (inFlight.length >= readAhead) break
-      if (mine > 0 && share.held >= SENDERS_MAX_HELD) break
+      if (inFlight.length >= 2 && (inFlight.length >= aheadReads || mine >= aheadBytes)) break
+      if (mine > 0 && share.held >= maxHeld) break
       queued.delete(key)
       startRead(want)
     }
@@ -152,11 +174,12 @@ export function createPeerLedger (init: PeerLedgerInit, components: PeerLedgerCo
     running = true
     try {
       while (!closed && (queued.size > 0 || inFlight.length > 0)) {
-        fill(readAhead())
+        fill()
         await (inFlight[0] as Read).promise
         const blocks: Block[] = []
         const presences: BlockPresence[] = []
         const lent: Uint8Array[] = []
+        const sending: Read[] = []
         let bytes = 0
         while (inFlight.length > 0 && (inFlight[0] as Read).done && bytes < init.batchBytes) {
           const read = inFlight[0] as Read
@@ -175,31 +198,34 @@ export function createPeerLedger (init: PeerLedgerInit, components: PeerLedgerCo
           } else if (size <= MAX_MESSAGE_BYTES - MESSAGE_OVERHEAD) {
             blocks.push({ prefix: cidPrefix(cid), data: read.bytes })
             sent = true
+            sending.push(read)
             bytes += size
             if (read.slot != null) { lent.push(read.slot); read.slot = undefined }
           }
           if (read.slot != null) slots?.give(read.slot)
-          if (!sent) release(1)
-          fill(readAhead())
+          if (!sent) release(read)
+          fill()
         }
         if (blocks.length > 0 || presences.length > 0) {
           const released = lent.length > 0 ? () => { for (const slot of lent) slots?.give(slot) } : undefined
           try {
             await outbox.send({ payload: blocks, blockPresences: presences }, { released })
           } finally {
-            release(blocks.length)
+            release(...sending)
           }
         }
       }
     } finally {
       running = false
       // Closed: the reads left are dropped (cancelled).
-      release(inFlight.splice(0).length)
+      release(...inFlight.splice(0))
     }
   }
 
-  // Enough reads ahead to fill the next message while this one is sent, and at least two blocks.
-  const readAhead = (): number => Math.max(2, Math.ceil(init.batchBytes / (256 * 1024)) * 2)
+  // Enough reads ahead to fill the next message while this one is sent, and at least two blocks: in reads (as
+  // many as two messages of 256 KiB chunks) and in bytes (two messages), so that larger blocks are fewer.
+  const aheadReads = Math.max(2, Math.ceil(init.batchBytes / (256 * 1024)) * 2)
+  const aheadBytes = 2 * init.batchBytes
 
   function cancel (key: string): void {
     queued.delete(key)

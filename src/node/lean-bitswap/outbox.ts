@@ -59,6 +59,8 @@ export interface OutboxComponents {
   log: Logger
   /** Counts a message while it waits for the peer to take it; without it nothing is counted. */
   parked?: ParkedSends
+  /** The address group of the peer's connection (parked.ts counts by it); '' when absent. */
+  group?: () => string
   /**
    * Called when a waiting message was dropped by `parked` (its stream reset, the send resolved false); `below`
    * when part of it had gone past the stream to the connection, which holds it until its socket drains.
@@ -114,7 +116,7 @@ export function createOutbox (init: OutboxInit, components: OutboxComponents): O
             below = s.writableNeedsDrain && windowLeft(s) !== 0
             evicted = true
             s.abort(EVICTED)
-          })
+          }, components.group?.())
           const drain = async (): Promise<void> => {
             timer ??= setTimeout(() => { watch.fail(new Error(`the peer took nothing for ${SEND_TIMEOUT_MS} ms`)) },
               SEND_TIMEOUT_MS)
