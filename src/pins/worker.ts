@@ -182,7 +182,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       if (settled === 'failed') components.onFailed()
     } finally {
       if (job.watcher != null) job.fetch?.watchers.delete(job.watcher)
-      if (job.fetch != null && job.record != null) leave(job.record.cidKey, job.fetch)
+      if (job.fetch != null && job.record != null) leave(job.record, job.fetch)
       active.delete(requestid)
       resumed.release(requestid)
       // Back in the queue before the slot is free, so no other pin of the owner's takes it meanwhile.
