@@ -29,6 +29,8 @@ export interface Semaphore {
  * and on in that lane once the starter's request was deleted.
  */
 export interface SharedLane extends Semaphore {
+  /** Takes a free slot if there is one, at once (acquire() would too, a tick later). */
+  tryAcquire(): boolean
   /** Adds `key`'s lane (counted: as often joined as left); waiting requests wait there too from now on. */
   join(key: string): void
   /** Leaves `key`'s lane once as often left as joined: waiting requests no longer wait there. */
@@ -121,6 +123,7 @@ export function createSemaphore (slots: number): SharedSemaphore {
       const waiting = new Set<Waiter>()
       return {
         acquire: async (signal) => { await acquire(lanes, signal, waiting) },
+        tryAcquire: () => free > 0 && free-- > 0,
         release,
         join (key) {
           const n = keys.get(key) ?? 0

@@ -10,6 +10,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { StallError } from '../errors.js'
 import { isDialableOrigin, parseMultiaddr } from '../node/multiaddrs.js'
 import { createSemaphore, type SharedLane } from './semaphore.js'
+import { createStallClock } from './stall-clock.js'
 import { walkDag, type DagWalkComponents, type DagWalkResult } from './dag-walk.js'
 import type { PinProgress, PinRecord } from './types.js'
 import type { GcGuard } from './gc-guard.js'
@@ -143,13 +144,8 @@ export function createSharedFetches (init: SharedFetchesInit, components: Shared
       timeline: { startedAt: Date.now() }
     }
     const { timeline } = fetch
-    let stallTimer: NodeJS.Timeout | undefined
-    const armStall = (): void => {
-      clearTimeout(stallTimer)
-      const stalled = `no progress for ${duration(init.stallTimeoutMs)}: no connected peer provided the next block`
-      stallTimer = setTimeout(() => { controller.abort(new StallError(stalled)) }, init.stallTimeoutMs)
-    }
-    armStall()
+    const stalled = `no progress for ${duration(init.stallTimeoutMs)}: no connected peer provided the next block`
+    const clock = createStallClock(init.stallTimeoutMs, () => { controller.abort(new StallError(stalled)) })
     const arrived = (cid: CID): void => {
       const ms = Date.now() - timeline.startedAt
       timeline.rootMs ??= ms
@@ -166,17 +162,17 @@ export function createSharedFetches (init: SharedFetchesInit, components: Shared
       concurrency: init.fetchConcurrency,
       rewantAfterMs: init.rewantAfterMs,
       // Owners take turns for block requests as for worker slots (a fetch shared by several: in each one's lane).
-      limiter: lane,
+      limiter: clock.limiter(lane),
       beforeBlock: async (cid) => { fetch.protectedBlocks.push(cid); await guard.protect(cid) },
       onBlock: (_cid, size) => {
         fetch.progress.blocks++
         timeline.lastStoredMs = Date.now() - timeline.startedAt
         fetch.progress.bytes += size
         components.metrics?.blockFetched(size)
-        armStall()
+        clock.progressed()
         for (const watch of fetch.watchers) watch(fetch.progress.bytes)
       }
-    }).finally(() => clearTimeout(stallTimer))
+    }).finally(() => { clock.stop() })
     fetch.done.then(() => { fetch.finished = true }, () => {})
     return fetch
   }

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
-import { blocksIn, startOrigin, type Origin } from '../fixtures/origin.js'
+import { addRootsOnly, startOrigin, type Origin } from '../fixtures/origin.js'
 import { startService, waitFor, type TestService } from '../fixtures/service.js'
 import { blocksOf, fileDag } from '../fixtures/content.js'
 import { addPin, getPin, listPins } from '../fixtures/pins-api.js'
@@ -66,10 +66,7 @@ describe('a fetch two owners share', () => {
       const o = origin
       // alice's backlog: 20 DAGs whose roots the origin has and leaves it lacks; their fetches keep 4 block
       // requests each waiting for the 4 slots, each held until re-wanted (1 s).
-      const dags = await Promise.all(Array.from({ length: 20 }, async () => (await o.addRandomFile(1)).cid))
-      const hashOf = (c: CID): string => Buffer.from(c.multihash.bytes).toString('hex')
-      const roots = new Set(dags.map(hashOf))
-      for (const block of await blocksIn(o.blockstore)) if (!roots.has(hashOf(block))) await o.blockstore.delete(block)
+      const dags = await addRootsOnly(o, 20)
       const dag = await fileDag(randomBytes(4 * 256 * 1024))
       const blocks = await blocksOf(dag)
       for (const block of blocks) await o.node.helia.blockstore.put(block.cid, block.bytes)
