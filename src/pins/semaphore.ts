@@ -25,7 +25,7 @@ export interface Semaphore {
 /**
  * Waiters of several lanes at once (a fetch several owners' requests share): each waits in the lane of every key
  * joined, and is served at the first of their turns. In its starter's lane alone, one owner's request waited
- * behind another owner's backlog (test/pins/shared-owners.test.ts: ~19 s a block behind 76 waiting requests),
+ * behind another owner's backlog (test/pins/fetch-lanes.test.ts: ~19 s a block behind 76 waiting requests),
  * and on in that lane once the starter's request was deleted.
  */
 export interface SharedLane extends Semaphore {

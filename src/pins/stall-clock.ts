@@ -3,17 +3,17 @@
  * fetch waits for peers, not while its block requests all wait for a slot of the fetch limiter (Pinery's own
  * queue, shared by every fetch). Counted from the fetch's start, a pin whose origin had every block failed with
  * "no connected peer provided the next block" behind its owner's fetches that stalled, its requests never sent
- * (test/pins/stall-waiting.test.ts). Everything else counts as before: the time before the first request, the
+ * (test/pins/fetch-lanes.test.ts). Everything else counts as before: the time before the first request, the
  * writes after the last block, a re-want's pause.
  */
-import type { SharedLane } from './semaphore.js'
+import type { Semaphore, SharedLane } from './semaphore.js'
 
 /** The clock of one fetch. */
 export interface StallClock {
   /** A block arrived: the silence starts over. */
   progressed(): void
-  /** `lane`, its waits and slots told to the clock. */
-  limiter(lane: SharedLane): SharedLane
+  /** `lane` for the fetch's walk, its waits and slots told to the clock. */
+  limiter(lane: SharedLane): Semaphore
   /** Stops the clock for good. */
   stop(): void
 }
@@ -52,7 +52,6 @@ export function createStallClock (ms: number, onStall: () => void): StallClock {
     },
     limiter (lane) {
       return {
-        ...lane,
         async acquire (signal) {
           // A free slot is taken at once, with no pause (the clock's timer untouched: bench:many's pins).
           if (!lane.tryAcquire()) {
