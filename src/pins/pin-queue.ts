@@ -21,10 +21,10 @@ export interface QueuedPin {
 export interface PinQueue {
   push(requestid: string, owner: string): void
   /**
-   * Removes and returns the next request in turn whose owner `eligible` accepts
-   * (all by default); the owner then goes to the back of the turn order.
+   * Removes and returns the next request of the owner `held` ranks lowest (the slots it holds; Infinity: none
+   * for it now), among as low in turn order (all 0 by default); the owner then goes to the back of the turns.
    */
-  take(eligible?: (owner: string) => boolean): QueuedPin | undefined
+  take(held?: (owner: string) => number): QueuedPin | undefined
   /**
    * Puts a request that was running (restarted, replaced, or run again after a failure) before its owner's
    * other queued ones, it does not wait behind the owner's whole backlog; among such requests, in order of
@@ -38,8 +38,11 @@ export interface PinQueue {
   rename(from: string, to: string): boolean
   /** Removes a request; returns whether it was queued. */
   cancel(requestid: string): boolean
-  /** 1-based position of a queued request in the order the worker takes them, or undefined. */
-  position(requestid: string): number | undefined
+  /**
+   * 1-based position of a queued request in the order the worker takes them (`held`: the slots each owner
+   * holds, as take() is given; none by default), or undefined.
+   */
+  position(requestid: string, held?: (owner: string) => number): number | undefined
   has(requestid: string): boolean
   /** How many owners have at least one queued request. */
   readonly owners: number
@@ -160,16 +163,30 @@ export function createPinQueue (): PinQueue {
   // Each queued request's owner FIFO (which is in `turns` while it holds any).
   const fifoOf = new Map<string, Fifo>()
 
+  /**
+   * `owner`'s FIFO; one with nothing queued gets one at the front of the turns: among owners holding as many
+   * slots it goes first (the others took their turns already), as a newcomer's pin should. At the back, it
+   * waited for each of them to take one more slot. O(owners with queued work), once per owner's first.
+   */
+  function fifoFor (owner: string): Fifo {
+    let fifo = turns.get(owner)
+    if (fifo != null) return fifo
+    fifo = new Fifo(owner)
+    const rest = [...turns.values()]
+    turns.clear()
+    turns.set(owner, fifo)
+    for (const other of rest) turns.set(other.owner, other)
+    return fifo
+  }
+
   return {
     push (requestid, owner) {
-      let fifo = turns.get(owner)
-      if (fifo == null) { fifo = new Fifo(owner); turns.set(owner, fifo) }
+      const fifo = fifoFor(owner)
       fifo.push(requestid)
       fifoOf.set(requestid, fifo)
     },
     pushFront (requestid, owner, place) {
-      let fifo = turns.get(owner)
-      if (fifo == null) { fifo = new Fifo(owner); turns.set(owner, fifo) }
+      const fifo = fifoFor(owner)
       fifo.pushFront(requestid, place)
       fifoOf.set(requestid, fifo)
     },
@@ -181,17 +198,21 @@ export function createPinQueue (): PinQueue {
       fifoOf.set(to, fifo)
       return true
     },
-    take (eligible) {
-      for (const [owner, fifo] of turns) {
-        if (eligible != null && !eligible(owner)) continue
-        const requestid = fifo.take() as string
-        fifoOf.delete(requestid)
-        // To the back of the turn order (or out, when this was its last).
-        turns.delete(owner)
-        if (fifo.entries.size > 0) turns.set(owner, fifo)
-        return { requestid, owner: fifo.owner }
+    take (held) {
+      let next: Fifo | undefined
+      let least = Infinity
+      for (const fifo of turns.values()) {
+        const n = held == null ? 0 : held(fifo.owner)
+        if (n < least) { next = fifo; least = n }
+        if (least === 0) break // none holds fewer: the first in turn order with none goes
       }
-      return undefined
+      if (next == null) return undefined
+      const requestid = next.take() as string
+      fifoOf.delete(requestid)
+      // To the back of the turn order (or out, when this was its last).
+      turns.delete(next.owner)
+      if (next.entries.size > 0) turns.set(next.owner, next)
+      return { requestid, owner: next.owner }
     },
     cancel (requestid) {
       const fifo = fifoOf.get(requestid)
@@ -201,17 +222,23 @@ export function createPinQueue (): PinQueue {
       if (fifo.entries.size === 0) turns.delete(fifo.owner)
       return true
     },
-    position (requestid) {
+    position (requestid, held) {
       const mine = fifoOf.get(requestid)
       const k = mine?.position(requestid)
-      if (k == null) return undefined
-      // Turn k of each owner comes in turn order: every other owner's first k-1 requests go first,
-      // and the k-th of those ahead in the turn order.
+      if (mine == null || k == null) return undefined
+      // An owner's j-th queued request goes when the owner holds (held + j - 1) slots, its level: those of other
+      // owners at a lower level go first. At the same level an owner that started there (held that many) goes
+      // before those that took their way up (each went to the back of the turns as it took), so: an owner
+      // holding more goes first, among as many the one ahead in the turn order.
+      const mineHeld = held?.(mine.owner) ?? 0
+      const level = mineHeld + k - 1
       let ahead = 0
-      let before = true
+      let earlier = true
       for (const fifo of turns.values()) {
-        if (fifo === mine) { before = false; continue }
-        ahead += Math.min(fifo.entries.size, before ? k : k - 1)
+        if (fifo === mine) { earlier = false; continue }
+        const theirs = held?.(fifo.owner) ?? 0
+        const before = theirs > mineHeld || (theirs === mineHeld && earlier)
+        ahead += Math.min(fifo.entries.size, Math.max(0, level - theirs + (before ? 1 : 0)))
       }
       return ahead + k
     },

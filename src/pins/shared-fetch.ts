@@ -9,7 +9,8 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { StallError } from '../errors.js'
 import { isDialableOrigin, parseMultiaddr } from '../node/multiaddrs.js'
-import { createSemaphore } from './semaphore.js'
+import { createSemaphore, type SharedLane } from './semaphore.js'
+import { createStallClock } from './stall-clock.js'
 import { walkDag, type DagWalkComponents, type DagWalkResult } from './dag-walk.js'
 import type { PinProgress, PinRecord } from './types.js'
 import type { GcGuard } from './gc-guard.js'
@@ -33,6 +34,12 @@ export interface SharedFetch {
   watchers: Set<(bytes: number) => void>
   /** When the walk started and its first, second and latest block arrived (debug log, bench:transfer --rtt). */
   timeline: FetchTimeline
+  /**
+   * Where its block requests wait: in the lane of each owner with a request in it, served at the first of their
+   * turns. So no owner's request is slower for sharing the fetch (in its starter's lane alone it waited behind
+   * the starter's own backlog, and stayed there once the starter's request was deleted).
+   */
+  lane: SharedLane
 }
 
 /**
@@ -99,8 +106,8 @@ export interface SharedFetches {
    * `notes` what became of each.
    */
   join(record: PinRecord, notes?: OriginNotes): SharedFetch
-  /** Leaves a fetch joined before; the last participant aborts it and lets go of its blocks. */
-  leave(cidKey: string, fetch: SharedFetch): void
+  /** `record`'s request leaves a fetch it joined; the last participant aborts it and lets go of its blocks. */
+  leave(record: Pick<PinRecord, 'cidKey' | 'owner'>, fetch: SharedFetch): void
 }
 
 /** A duration as a person reads it in a status: "500 ms", "90 s", "2 minutes". */
@@ -122,7 +129,10 @@ export function createSharedFetches (init: SharedFetchesInit, components: Shared
 
   function startFetch (record: PinRecord): SharedFetch {
     const controller = new AbortController()
+    const lane = limiter.shared()
+    lane.join(record.owner) // before the walk's first block request
     const fetch: SharedFetch = {
+      lane,
       controller,
       participants: 0,
       syncFailures: components.syncFailures(),
@@ -134,13 +144,8 @@ export function createSharedFetches (init: SharedFetchesInit, components: Shared
       timeline: { startedAt: Date.now() }
     }
     const { timeline } = fetch
-    let stallTimer: NodeJS.Timeout | undefined
-    const armStall = (): void => {
-      clearTimeout(stallTimer)
-      const stalled = `no progress for ${duration(init.stallTimeoutMs)}: no connected peer provided the next block`
-      stallTimer = setTimeout(() => { controller.abort(new StallError(stalled)) }, init.stallTimeoutMs)
-    }
-    armStall()
+    const stalled = `no progress for ${duration(init.stallTimeoutMs)}: no connected peer provided the next block`
+    const clock = createStallClock(init.stallTimeoutMs, () => { controller.abort(new StallError(stalled)) })
     const arrived = (cid: CID): void => {
       const ms = Date.now() - timeline.startedAt
       timeline.rootMs ??= ms
@@ -156,18 +161,18 @@ export function createSharedFetches (init: SharedFetchesInit, components: Shared
       signal: controller.signal,
       concurrency: init.fetchConcurrency,
       rewantAfterMs: init.rewantAfterMs,
-      // Owners take turns for block requests as for worker slots (a fetch shared by several: its starter's lane).
-      limiter: limiter.lane(record.owner),
+      // Owners take turns for block requests as for worker slots (a fetch shared by several: in each one's lane).
+      limiter: clock.limiter(lane),
       beforeBlock: async (cid) => { fetch.protectedBlocks.push(cid); await guard.protect(cid) },
       onBlock: (_cid, size) => {
         fetch.progress.blocks++
         timeline.lastStoredMs = Date.now() - timeline.startedAt
         fetch.progress.bytes += size
         components.metrics?.blockFetched(size)
-        armStall()
+        clock.progressed()
         for (const watch of fetch.watchers) watch(fetch.progress.bytes)
       }
-    }).finally(() => clearTimeout(stallTimer))
+    }).finally(() => { clock.stop() })
     fetch.done.then(() => { fetch.finished = true }, () => {})
     return fetch
   }
@@ -192,7 +197,7 @@ export function createSharedFetches (init: SharedFetchesInit, components: Shared
     if (fetch == null || fetch.controller.signal.aborted) {
       fetch = startFetch(record)
       fetches.set(record.cidKey, fetch)
-    }
+    } else fetch.lane.join(record.owner)
     fetch.participants++
     const given = record.pin.origins ?? []
     const origins = given.flatMap(o => { const ma = dialable(o); return ma == null ? [] : [{ o, ma }] })
@@ -208,7 +213,8 @@ export function createSharedFetches (init: SharedFetchesInit, components: Shared
     return fetch
   }
 
-  function leave (cidKey: string, fetch: SharedFetch): void {
+  function leave ({ cidKey, owner }: Pick<PinRecord, 'cidKey' | 'owner'>, fetch: SharedFetch): void {
+    fetch.lane.leave(owner)
     if (--fetch.participants > 0) return
     if (fetches.get(cidKey) === fetch) fetches.delete(cidKey)
     const abandoned = !fetch.controller.signal.aborted && !fetch.finished

@@ -182,7 +182,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
       if (settled === 'failed') components.onFailed()
     } finally {
       if (job.watcher != null) job.fetch?.watchers.delete(job.watcher)
-      if (job.fetch != null && job.record != null) leave(job.record.cidKey, job.fetch)
+      if (job.fetch != null && job.record != null) leave(job.record, job.fetch)
       active.delete(requestid)
       resumed.release(requestid)
       // Back in the queue before the slot is free, so no other pin of the owner's takes it meanwhile.
@@ -217,7 +217,8 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
   function pump (): void {
     while (!stopped && active.size < init.concurrency && queue.length > 0) {
       const cap = slotCap()
-      const next = queue.take(owner => held.count(owner) < cap)
+      // The owner holding the fewest slots goes first: a newcomer takes the next slot that frees.
+      const next = queue.take(owner => { const n = held.count(owner); return n < cap ? n : Infinity })
       if (next == null) return
       const { owner } = next
       held.add(owner)
@@ -265,7 +266,7 @@ export function createPinWorker (init: PinWorkerInit, components: PinWorkerCompo
     },
     cancel,
     position (requestid) {
-      const position = queue.position(requestid)
+      const position = queue.position(requestid, owner => held.count(owner))
       return position == null ? undefined : { position, length: queue.length }
     },
     stats () {

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { blocksIn, startOrigin, type Origin } from '../fixtures/origin.js'
+import { addRootsOnly, startOrigin, type Origin } from '../fixtures/origin.js'
 import { startService, waitFor, type TestService } from '../fixtures/service.js'
 
 /** A CID nobody has: its pin holds a slot until the stall timeout. */
@@ -67,13 +67,7 @@ describe('fair sharing between users', () => {
       origin = await startOrigin()
       // alice's DAGs: roots the origin has, four leaves it does not (each request holds its block-request slot
       // until re-wanted, 1 s); 20 fetches keep 4 requests each waiting for the 4 slots. bob's: a root and a leaf.
-      const dags = await Promise.all(Array.from({ length: 20 }, async () => (await origin!.addRandomFile(1)).cid))
-      // (The store lists every block as a raw CID: the roots are told apart by their multihash.)
-      const hashOf = (cid: CID): string => Buffer.from(cid.multihash.bytes).toString('hex')
-      const roots = new Set(dags.map(hashOf))
-      for (const block of await blocksIn(origin.blockstore)) {
-        if (!roots.has(hashOf(block))) await origin.blockstore.delete(block)
-      }
+      const dags = await addRootsOnly(origin, 20)
       const small = await origin.addFile(randomBytes(1000))
       service = await startService({
         users: ['alice', 'bob'],

@@ -78,28 +78,48 @@ describe('pin queue', () => {
     for (let i = 0; i < 100; i++) q.push(...rec(`a${i}`, 'a'))
     q.push(...rec('b0', 'b')); q.push(...rec('b1', 'b'))
     q.push(...rec('c0', 'c'))
-    // a's backlog does not keep b and c waiting: one turn each.
-    expect(q.position('a0')).toBe(1)
+    // a's backlog does not keep b and c waiting: one turn each, an owner's first before the owners that queued
+    // before it (c's before b's before a's).
+    expect(q.position('c0')).toBe(1)
     expect(q.position('b0')).toBe(2)
-    expect(q.position('c0')).toBe(3)
-    expect(q.position('a1')).toBe(4)
-    expect(q.position('b1')).toBe(5)
+    expect(q.position('a0')).toBe(3)
+    expect(q.position('b1')).toBe(4)
+    expect(q.position('a1')).toBe(5)
     expect(q.position('a2')).toBe(6)
     expect(q.position('a99')).toBe(103)
     q.cancel('a1')
-    expect(q.position('b1')).toBe(5) // a2 is a's second now
+    expect(q.position('a2')).toBe(5) // a's second now
     expect(q.position('a99')).toBe(102)
     // Every position is the order take() returns records in.
-    const expected = ['a0', 'b0', 'c0', 'a2', 'b1', 'a3']
+    const expected = ['c0', 'b0', 'a0', 'b1', 'a2', 'a3']
     const positions = expected.map(id => q.position(id))
     expect(positions).toEqual([1, 2, 3, 4, 5, 6])
     expect(expected.map(() => q.take()?.requestid)).toEqual(expected)
     // An owner refused (at its slot cap) keeps its turn for later.
-    expect(q.take(owner => owner !== 'a')).toBeUndefined()
+    const notA = (owner: string): number => owner === 'a' ? Infinity : 0
+    expect(q.take(notA)).toBeUndefined()
     q.push(...rec('c1', 'c'))
-    expect(q.take(owner => owner !== 'a')?.requestid).toBe('c1')
+    expect(q.take(notA)?.requestid).toBe('c1')
     expect(q.take()?.requestid).toBe('a4')
     expect(q.length).toBe(95)
+  })
+
+  it('gives the next slot to the owner holding the fewest, and positions count the slots each holds', () => {
+    const q = createPinQueue()
+    for (let i = 0; i < 10; i++) q.push(...rec(`a${i}`, 'a'))
+    for (let i = 0; i < 10; i++) q.push(...rec(`b${i}`, 'b'))
+    q.push(...rec('c0', 'c')); q.push(...rec('c1', 'c'))
+    // a holds 3 slots, b 1, c none: c's first goes first, then b and c take turns, b first (it held a slot
+    // already when c took its first); a's first once b holds as many as a (3), before b's next.
+    const slots = new Map([['a', 3], ['b', 1]])
+    const held = (owner: string): number => slots.get(owner) ?? 0
+    const order = ['c0', 'b0', 'c1', 'b1', 'a0', 'b2', 'a1', 'b3', 'a2']
+    expect(order.map(id => q.position(id, held))).toEqual(order.map((_, i) => i + 1))
+    for (const id of order) {
+      const next = q.take(held)
+      expect(next?.requestid).toBe(id)
+      slots.set(next?.owner as string, held(next?.owner as string) + 1)
+    }
   })
 
   it('stays fast with 10,000 queued records of many owners', () => {
