@@ -38,13 +38,33 @@ export function watchPins (ids, onUpdate) {
       }, () => {})
     }
   }
-  // No stream (refused, or the server or the network cut it): fall back to polling what is still watched.
-  readEvents(controller.signal, onOpen, onEvent).catch(() => {}).finally(() => {
+  follow(controller.signal, onOpen, onEvent, () => watching.size > 0).then(() => {
     if (controller.signal.aborted || stopPolling != null || watching.size === 0) return
     stopPolling = pollPins(watching, onUpdate)
   })
   return stop
 }
+
+/**
+ * Reads the stream again a second after it ends, as EventSource did (a proxy's idle timeout, a restart of the
+ * service); each new stream reads the watched requests once more (onOpen), so nothing between two streams is
+ * missed. Resolves (the caller then polls) when the stream is refused, or fails to open three times in a row.
+ */
+async function follow (signal, onOpen, onEvent, wanted) {
+  for (let failures = 0; failures < 3 && !signal.aborted && wanted();) {
+    let opened = false
+    try {
+      await readEvents(signal, () => { opened = true; failures = 0; onOpen() }, onEvent)
+    } catch (err) {
+      if (err instanceof Refused) return
+      if (!opened) failures++
+    }
+    await new Promise(resolve => setTimeout(resolve, POLL_MS))
+  }
+}
+
+/** The server answered the stream with an error: reading it again would be answered the same. */
+class Refused extends Error {}
 
 /**
  * Reads GET /events with fetch(), the session's key in its header, calling onOpen() once it answers and
@@ -56,7 +76,7 @@ export function watchPins (ids, onUpdate) {
  */
 async function readEvents (signal, onOpen, onEvent) {
   const res = await fetch('/events', { headers: withKey({ accept: 'text/event-stream' }), cache: 'no-store', signal })
-  if (!res.ok || res.body == null) throw new Error(`GET /events answered ${res.status}`)
+  if (!res.ok || res.body == null) throw new Refused(`GET /events answered ${res.status}`)
   onOpen()
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
   let text = ''
