@@ -14,7 +14,7 @@ import vm from 'node:vm'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { tcp } from '@libp2p/tcp'
-import { multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { MemoryDatastore } from 'datastore-core/memory'
 import { createLibp2p, type Libp2p } from 'libp2p'
@@ -24,7 +24,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLogger } from '../../src/logger.js'
 import { createPineryNode, type PineryNode } from '../../src/node/index.js'
-import { createLeanBitswap } from '../../src/node/lean-bitswap/index.js'
+import { createLeanBitswap, type LeanBitswap } from '../../src/node/lean-bitswap/index.js'
 import { SENDERS_MAX_HELD_BYTES } from '../../src/node/lean-bitswap/ledger.js'
 import { Message } from '../../src/node/lean-bitswap/message.js'
 import { BITSWAP_PROTOCOL, MAX_MESSAGE_BYTES, createMessageReader, frame } from '../../src/node/lean-bitswap/wire.js'
@@ -99,6 +99,39 @@ async function steady (value: () => number, what: string): Promise<void> {
   }, 20_000, what)
 }
 
+/**
+ * A node whose lean bitswap (over the node's libp2p: it takes over the node's handler) parks at most 6 MiB of
+ * messages waiting for peers, holding three blocks of 2 MiB (a CAR's largest: each goes out as a message of its
+ * own), and the wantlist message asking for all three.
+ */
+async function cappedNode (cleanup: Array<() => Promise<void>>): Promise<{
+  node: PineryNode
+  server: LeanBitswap
+  cap: number
+  addr: Multiaddr
+  wantAll: ReturnType<typeof frame>
+}> {
+  const blockstore = new CopyingBlockstore()
+  const node = await createPineryNode(
+    { listen: [multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [], bitswapImplementation: 'lean' },
+    { blockstore, datastore: new MemoryDatastore(), logger })
+  cleanup.push(async () => { await node.stop() })
+  const cap = 6 * MiB
+  const server = createLeanBitswap({ wantlistDebounceMs: 0, parked: { maxBytes: cap } },
+    { libp2p: node.libp2p, blockstore, logger })
+  await server.start()
+  cleanup.push(async () => { await server.stop() })
+  const cids: CID[] = []
+  for (let i = 0; i < 3; i++) {
+    const bytes = randomBytes(2 * MiB)
+    const cid = CID.createV1(raw.code, await sha256.digest(bytes))
+    await blockstore.put(cid, bytes)
+    cids.push(cid)
+  }
+  const wantAll = frame({ wantlist: { entries: cids.map(cid => ({ cid: cid.bytes, priority: 1 })) } })
+  return { node, server, cap, addr: multiaddr(node.delegates()[0] as string), wantAll }
+}
+
 describe('lean bitswap and peers that never read', () => {
   const cleanup: Array<() => Promise<void>> = []
   afterEach(async () => { for (const c of cleanup.splice(0).reverse()) await c() })
@@ -142,27 +175,7 @@ describe('lean bitswap and peers that never read', () => {
   }, 60_000)
 
   it('holds messages waiting for them to a node-wide cap in bytes, the longest waiting dropped first', async () => {
-    const blockstore = new CopyingBlockstore()
-    const node = await createPineryNode(
-      { listen: [multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [], bitswapImplementation: 'lean' },
-      { blockstore, datastore: new MemoryDatastore(), logger })
-    cleanup.push(async () => { await node.stop() })
-    // A lean bitswap with a cap of 6 MiB over the node's libp2p (it takes over the node's handler).
-    const cap = 6 * MiB
-    const server = createLeanBitswap({ wantlistDebounceMs: 0, parked: { maxBytes: cap } },
-      { libp2p: node.libp2p, blockstore, logger })
-    await server.start()
-    cleanup.push(async () => { await server.stop() })
-    // Three blocks of 2 MiB, a CAR's largest: each goes out as a message of its own.
-    const cids: CID[] = []
-    for (let i = 0; i < 3; i++) {
-      const bytes = randomBytes(2 * MiB)
-      const cid = CID.createV1(raw.code, await sha256.digest(bytes))
-      await blockstore.put(cid, bytes)
-      cids.push(cid)
-    }
-    const addr = multiaddr(node.delegates()[0] as string)
-    const wantAll = frame({ wantlist: { entries: cids.map(cid => ({ cid: cid.bytes, priority: 1 })) } })
+    const { node, server, cap, addr, wantAll } = await cappedNode(cleanup)
     // What Pinery's bitswap streams hold unsent: the messages the peers have not taken past their windows.
     const unsent = (): number => node.libp2p.getConnections().flatMap(c => c.streams)
       .filter(s => s.protocol === BITSWAP_PROTOCOL && s.direction === 'outbound')
@@ -250,25 +263,7 @@ describe('lean bitswap and peers that never read', () => {
   }, 90_000)
 
   it('drops the messages of the address holding the most waiting, not a slow peer\'s older one', async () => {
-    const blockstore = new CopyingBlockstore()
-    const node = await createPineryNode(
-      { listen: [multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [], bitswapImplementation: 'lean' },
-      { blockstore, datastore: new MemoryDatastore(), logger })
-    cleanup.push(async () => { await node.stop() })
-    const cap = 6 * MiB
-    const server = createLeanBitswap({ wantlistDebounceMs: 0, parked: { maxBytes: cap } },
-      { libp2p: node.libp2p, blockstore, logger })
-    await server.start()
-    cleanup.push(async () => { await server.stop() })
-    const cids: CID[] = []
-    for (let i = 0; i < 3; i++) {
-      const bytes = randomBytes(2 * MiB)
-      const cid = CID.createV1(raw.code, await sha256.digest(bytes))
-      await blockstore.put(cid, bytes)
-      cids.push(cid)
-    }
-    const addr = multiaddr(node.delegates()[0] as string)
-    const wantAll = frame({ wantlist: { entries: cids.map(cid => ({ cid: cid.bytes, priority: 1 })) } })
+    const { server, addr, wantAll } = await cappedNode(cleanup)
 
     // A slow honest peer from 127.0.0.2: its first message waits (it reads nothing yet).
     const slow = await readingPeer({ paused: true, localAddress: '127.0.0.2' })
