@@ -100,11 +100,13 @@ async function steady (value: () => number, what: string): Promise<void> {
 }
 
 /**
- * A node whose lean bitswap (over the node's libp2p: it takes over the node's handler) parks at most 6 MiB of
- * messages waiting for peers, holding three blocks of 2 MiB (a CAR's largest: each goes out as a message of its
- * own), and the wantlist message asking for all three.
+ * A node whose lean bitswap (over the node's libp2p: it takes over the node's handler) parks at most
+ * `parkedCap` of messages waiting for peers (6 MiB), holding `blocks` blocks of 2 MiB (3; a CAR's largest: each
+ * goes out as a message of its own), and the wantlist message asking for all of them.
  */
-async function cappedNode (cleanup: Array<() => Promise<void>>): Promise<{
+async function cappedNode (cleanup: Array<() => Promise<void>>,
+  { parkedCap = 6 * MiB, maxHeld, blocks = 3 }: { parkedCap?: number, maxHeld?: number, blocks?: number } = {}):
+Promise<{
   node: PineryNode
   server: LeanBitswap
   cap: number
@@ -116,13 +118,13 @@ async function cappedNode (cleanup: Array<() => Promise<void>>): Promise<{
     { listen: [multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [], bitswapImplementation: 'lean' },
     { blockstore, datastore: new MemoryDatastore(), logger })
   cleanup.push(async () => { await node.stop() })
-  const cap = 6 * MiB
-  const server = createLeanBitswap({ wantlistDebounceMs: 0, parked: { maxBytes: cap } },
+  const cap = parkedCap
+  const server = createLeanBitswap({ wantlistDebounceMs: 0, parked: { maxBytes: cap }, maxHeldBytes: maxHeld },
     { libp2p: node.libp2p, blockstore, logger })
   await server.start()
   cleanup.push(async () => { await server.stop() })
   const cids: CID[] = []
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < blocks; i++) {
     const bytes = randomBytes(2 * MiB)
     const cid = CID.createV1(raw.code, await sha256.digest(bytes))
     await blockstore.put(cid, bytes)
@@ -213,27 +215,10 @@ describe('lean bitswap and peers that never read', () => {
     expect(reader.blocks()).toBe(3)
   }, 60_000)
   it('holds the blocks read ahead for them to caps in bytes, per peer and node-wide, however large', async () => {
-    const blockstore = new CopyingBlockstore()
-    const node = await createPineryNode(
-      { listen: [multiaddr('/ip4/127.0.0.1/tcp/0')], announce: [], bitswapImplementation: 'lean' },
-      { blockstore, datastore: new MemoryDatastore(), logger })
-    cleanup.push(async () => { await node.stop() })
     // Messages may wait up to 16 MiB (8 peers' first blocks), the blocks held past one a peer 8 MiB.
     const parkedCap = 16 * MiB
     const maxHeld = 8 * MiB
-    const server = createLeanBitswap({ wantlistDebounceMs: 0, parked: { maxBytes: parkedCap }, maxHeldBytes: maxHeld },
-      { libp2p: node.libp2p, blockstore, logger })
-    await server.start()
-    cleanup.push(async () => { await server.stop() })
-    const cids: CID[] = []
-    for (let i = 0; i < 8; i++) {
-      const bytes = randomBytes(2 * MiB)
-      const cid = CID.createV1(raw.code, await sha256.digest(bytes))
-      await blockstore.put(cid, bytes)
-      cids.push(cid)
-    }
-    const addr = multiaddr(node.delegates()[0] as string)
-    const wantAll = frame({ wantlist: { entries: cids.map(cid => ({ cid: cid.bytes, priority: 1 })) } })
+    const { server, addr, wantAll } = await cappedNode(cleanup, { parkedCap, maxHeld, blocks: 8 })
 
     gc()
     const before = process.memoryUsage().arrayBuffers
