@@ -174,23 +174,28 @@ describe('inbound streams no handler reads', () => {
 })
 
 describe('inbound connections', () => {
-  it('are refused past CONNECTION_MANAGER_OPTIONS.inboundConnectionThreshold a second from one host', async () => {
-    const pinery = await startNode()
+  it('are refused past the node\'s inbound connection threshold a second from one host', async () => {
+    // 5 a second, not the default 50: a peer on a loaded 2-core machine (CI) made fewer than 50 Noise handshakes
+    // a second with Pinery in the same process, so it never met the default.
+    const threshold = 5
+    expect(CONNECTION_MANAGER_OPTIONS.inboundConnectionThreshold).toBeLessThanOrEqual(50)
+    const pinery = await startNode({ inboundConnectionThreshold: threshold })
     const peer = await attacker()
     const addr = multiaddr(pinery.delegates()[0])
     let opened = 0
     let refused = 0
-    // One peer reconnecting as fast as it can for a second: each connection a Noise handshake for Pinery.
-    const until = Date.now() + 1000
-    while (Date.now() < until) {
+    // One peer reconnecting as fast as it can, each connection a Noise handshake for Pinery, until one is refused.
+    const started = Date.now()
+    while (refused === 0 && Date.now() - started < 10_000) {
       try {
         const conn = await peer.dial(addr, { force: true })
         opened++
         await conn.close()
       } catch { refused++ }
     }
+    const seconds = Math.ceil((Date.now() - started) / 1000)
     // Old code allowed 1,000 a second.
-    expect(opened).toBeLessThanOrEqual(CONNECTION_MANAGER_OPTIONS.inboundConnectionThreshold + 5)
+    expect(opened).toBeLessThanOrEqual(threshold * (seconds + 1) + 5)
     expect(refused).toBeGreaterThan(0)
   })
 })
