@@ -107,6 +107,10 @@ export class DurableFsBlockstore extends FsBlockstore {
     // What an earlier process left unsynced, made durable before anything is fetched or served (start-sync.ts),
     // unless it stopped clean (clean-stop.ts).
     if (!clean) await syncAtStart(this.path, this.syncHelper, this.components.logger)
+    // After a clean stop, a syncfs all the same (cheap: nothing is dirty): the perl helper opens its descriptor
+    // of the store at its first request and sees only the writeback errors since (sync-helper.ts). Left to the
+    // first large pin's sync, that pin's own failed writeback could be taken by another process's syncfs first.
+    else await this.syncHelper.syncfs(this.path)
   }
 
   /** The block file of `key`. */
