@@ -164,4 +164,18 @@ describe('the README\'s CI job', () => {
     expect(typo.code).toBe(1)
     expect(typo.stderr).toBe('pinery: --replace no-such-request: no such pin request of yours (nothing uploaded)\n')
   })
+
+  // `cd build && pinery add .` named the pin "." (review17): a folder is named as it is called, also as `.`.
+  it('names a folder given as `.` or with a trailing slash by the folder', async () => {
+    const dir = await mkdtemp(join(work, 'dot-'))
+    await mkdir(join(dir, 'site'))
+    await writeFile(join(dir, 'site', 'index.html'), '<h1>dot</h1>')
+    const env = { PINERY_URL: service.url, PINERY_TOKEN: service.tokens.ci as string }
+    for (const path of [`${join(dir, 'site')}/.`, `${join(dir, 'site')}/`]) {
+      const r = await run(CLI, ['add', path, '--json'], env)
+      expect(r.code, r.stderr).toBe(0)
+      const { results } = JSON.parse(r.stdout) as { results: Array<{ pin: { name?: string } }> }
+      expect(results.map(p => p.pin.name), path).toEqual(['site'])
+    }
+  })
 })

@@ -7,7 +7,7 @@
  */
 import { openAsBlob } from 'node:fs'
 import { lstat, readdir } from 'node:fs/promises'
-import { basename, join } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { printable, table } from './format.js'
 import { answerText, createRemoteCall, failureOf, RemoteError, unreachable } from './remote-call.js'
 import { runWait } from './wait.js'
@@ -68,7 +68,8 @@ async function uploadOf (
     throw new Error(err.code === 'ENOENT' ? `${path}: no such file or folder` : `${path}: ${err.message}`)
   })
   const query = new URLSearchParams()
-  const name = options.name ?? (path.endsWith('.car') ? undefined : basename(path))
+  // By the folder's own name also when given as `.` (`cd build && pinery add .`: the pin was named ".").
+  const name = options.name ?? (path.endsWith('.car') ? undefined : basename(resolve(path)))
   if (name != null) query.set('name', name)
   if (options.meta != null) query.set('meta', JSON.stringify(options.meta))
   if (kind.isDirectory()) {

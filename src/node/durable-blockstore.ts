@@ -80,6 +80,8 @@ export class DurableFsBlockstore extends FsBlockstore {
   // Puts under way, and whether close() has begun (puts refused): a clean stop's mark needs none (clean-stop.ts).
   private putting = 0
   private closing = false
+  // Whether open() ended: a store closed after a failed (or no) open vouches for nothing (no mark).
+  private opened = false
   // Large blocks around the page cache (direct-write.ts for why and the measurement).
   private readonly direct: DirectWriter = createDirectWriter()
   // syncfs without forking the service for each (sync-helper.ts); started with the store, while the heap is small.
@@ -107,6 +109,11 @@ export class DurableFsBlockstore extends FsBlockstore {
     // What an earlier process left unsynced, made durable before anything is fetched or served (start-sync.ts),
     // unless it stopped clean (clean-stop.ts).
     if (!clean) await syncAtStart(this.path, this.syncHelper, this.components.logger)
+    // After a clean stop, a syncfs all the same (cheap: nothing is dirty): the perl helper opens its descriptor
+    // of the store at its first request and sees only the writeback errors since (sync-helper.ts). Left to the
+    // first large pin's sync, that pin's own failed writeback could be taken by another process's syncfs first.
+    else await this.syncHelper.syncfs(this.path)
+    this.opened = true
   }
 
   /** The block file of `key`. */
@@ -263,7 +270,7 @@ export class DurableFsBlockstore extends FsBlockstore {
   override async close (): Promise<void> {
     this.closing = true
     const synced = await this.syncs.sync().then(() => true, () => false)
-    const quiet = (): boolean => synced && this.putting === 0 && this.syncs.pending === 0 &&
+    const quiet = (): boolean => this.opened && synced && this.putting === 0 && this.syncs.pending === 0 &&
       this.untrusted.failures === 0 && !this.dirs.away
     await markClean(this.path, quiet).catch(() => {})
     await this.syncs.close()

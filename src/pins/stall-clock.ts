@@ -57,7 +57,9 @@ export function createStallClock (ms: number, onStall: () => void): StallClock {
           if (!lane.tryAcquire()) {
             waiting++
             update()
-            try { await lane.acquire(signal) } finally { waiting-- }
+            // Given up (aborted): the clock runs again unless others still wait.
+            try { await lane.acquire(signal) } catch (err) { waiting--; update(); throw err }
+            waiting--
           }
           out++
           update()

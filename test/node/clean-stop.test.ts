@@ -4,11 +4,12 @@
  * (src/node/clean-stop.ts) that spares the next start, and only while nothing changed its directories since. The
  * store runs in a process of its own with such a PATH and the power-cut preload, whose log counts the fsyncs.
  */
-import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { access, chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { NextToLast } from 'blockstore-fs/sharding'
 import { afterEach, describe, expect, it } from 'vitest'
+import { DurableFsBlockstore } from '../../src/node/durable-blockstore.js'
 import { startBlockstoreProcess, type BlockstoreProcess } from '../fixtures/blockstore-process.js'
 import { rawBlock } from '../fixtures/content.js'
 import { preparePowerCut, type PowerCut } from '../fixtures/power-cut.js'
@@ -81,5 +82,18 @@ describe('a start without syncfs', () => {
     await writeFile(join(dir, 'blocks', shard, file), bytes)
     store = await start()
     expect(await fsyncs()).toBe(21)
+  })
+
+  // A start whose sync threw (a directory's fsync failed: which files it holds is unknowable) must not leave a
+  // mark that spares the next start the same check; nor a close with no open at all (review17).
+  it('leaves no mark when the store was closed without having opened', async () => {
+    store = undefined
+    power = undefined
+    dir = await mkdtemp(join(tmpdir(), 'pinery-clean-stop-'))
+    const blocks = join(dir, 'blocks')
+    await mkdir(blocks)
+    const never = new DurableFsBlockstore(blocks)
+    await never.close()
+    await expect(access(`${blocks}.clean`)).rejects.toThrow()
   })
 })

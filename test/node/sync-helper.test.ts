@@ -3,7 +3,8 @@
  * long-lived child made with the store (perl, or sh), not a fork of the service per sync; a helper that died is
  * replaced, and a failed syncfs says so.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
@@ -66,6 +67,39 @@ describe('syncfs helper', () => {
       expect(await helper.syncfs(join(tmpdir(), 'no such dir here'))).toBe(false)
     } finally {
       helper.close()
+    }
+  })
+})
+
+describe('syncfs helper after a clean stop', () => {
+  let dir: string | undefined
+  afterEach(async () => { if (dir != null) await rm(dir, { recursive: true, force: true }) })
+
+  // The start's sync is skipped after a clean stop (clean-stop.ts); the helper's descriptor must still be opened
+  // before anything is put, or a syncfs error another process takes meanwhile is never seen (review17).
+  it('opens the helper\'s descriptor of the store as the store opens, before any put', async () => {
+    const perl = await new Promise<boolean>(resolve => {
+      execFile('perl', ['-e', '1'], err => { resolve(err == null) })
+    })
+    if (!perl) return
+    dir = await mkdtemp(join(tmpdir(), 'pinery-synchelper-clean-'))
+    const blocks = join(dir, 'blocks')
+    const first = new DurableFsBlockstore(blocks)
+    await first.open()
+    await first.close()
+    const before = await children(HELPER)
+    const store = new DurableFsBlockstore(blocks)
+    await store.open()
+    try {
+      const helper = (await children(HELPER)).filter(pid => !before.includes(pid))
+      expect(helper).toHaveLength(1)
+      const fds = await readdir(`/proc/${helper[0]}/fd`)
+      const targets = await Promise.all(fds.map(async fd => await readlink(`/proc/${helper[0]}/fd/${fd}`)
+        .catch(() => '')))
+      // Before: none (the first request, and its open, came with the first large pin's sync).
+      expect(targets).toContain(blocks)
+    } finally {
+      await store.close()
     }
   })
 })

@@ -39,4 +39,28 @@ describe('stall clock', () => {
       clock.stop()
     }
   })
+
+  // A request that gave up waiting (its signal aborted) restarts the clock: before, it stayed stopped, and the
+  // fetch never stalled however long no block came (review17).
+  it('runs again once a waiting request is aborted', async () => {
+    const semaphore = createSemaphore(1)
+    const lane = semaphore.shared()
+    lane.join('alice')
+    let stalled = false
+    const clock = createStallClock(200, () => { stalled = true })
+    const limiter = clock.limiter(lane)
+    await semaphore.acquire()
+    try {
+      const controller = new AbortController()
+      const waiting = limiter.acquire(controller.signal)
+      await sleep(50)
+      controller.abort(new Error('given up'))
+      await expect(waiting).rejects.toThrow('given up')
+      await sleep(400)
+      expect(stalled).toBe(true)
+    } finally {
+      clock.stop()
+      semaphore.release()
+    }
+  })
 })
