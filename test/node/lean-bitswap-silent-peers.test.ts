@@ -99,6 +99,17 @@ async function steady (value: () => number, what: string): Promise<void> {
   }, 20_000, what)
 }
 
+/** A peer that reads asks for `wantAll` and gets all `count` blocks within `timeoutMs`. */
+async function readerGetsAll (cleanup: Array<() => Promise<void>>, addr: Multiaddr, wantAll: ReturnType<typeof frame>,
+  count: number, timeoutMs: number): Promise<void> {
+  const reader = await readingPeer()
+  cleanup.push(async () => { await reader.node.stop() })
+  const stream = await reader.node.dialProtocol(addr, BITSWAP_PROTOCOL)
+  for (const part of wantAll) stream.send(part)
+  await until(() => reader.blocks() >= count ? true : undefined, 'every block at the reading peer', timeoutMs)
+  expect(reader.blocks()).toBe(count)
+}
+
 /**
  * A node whose lean bitswap (over the node's libp2p: it takes over the node's handler) parks at most
  * `parkedCap` of messages waiting for peers (6 MiB), holding `blocks` blocks of 2 MiB (3; a CAR's largest: each
@@ -168,12 +179,7 @@ describe('lean bitswap and peers that never read', () => {
     expect(blockstore.reads).toBeLessThanOrEqual(SENDERS_MAX_HELD_BYTES / (256 * 1024) + 2 * SILENT_PEERS)
 
     // A peer that reads gets every block meanwhile.
-    const reader = await readingPeer()
-    cleanup.push(async () => { await reader.node.stop() })
-    const stream = await reader.node.dialProtocol(addr, BITSWAP_PROTOCOL)
-    for (const part of wantAll) stream.send(part)
-    await until(() => reader.blocks() >= BLOCKS ? true : undefined, 'every block at the reading peer', 20_000)
-    expect(reader.blocks()).toBe(BLOCKS)
+    await readerGetsAll(cleanup, addr, wantAll, BLOCKS, 20_000)
   }, 60_000)
 
   it('holds messages waiting for them to a node-wide cap in bytes, the longest waiting dropped first', async () => {
@@ -207,12 +213,7 @@ describe('lean bitswap and peers that never read', () => {
     expect(held).toBeLessThan(cap / MiB + 2 + 9 * 2 + 4)
 
     // A peer that reads gets every block meanwhile (its messages are the newest: never the ones dropped).
-    const reader = await readingPeer()
-    cleanup.push(async () => { await reader.node.stop() })
-    const stream = await reader.node.dialProtocol(addr, BITSWAP_PROTOCOL)
-    for (const part of wantAll) stream.send(part)
-    await until(() => reader.blocks() >= 3 ? true : undefined, 'every block at the reading peer', 20_000)
-    expect(reader.blocks()).toBe(3)
+    await readerGetsAll(cleanup, addr, wantAll, 3, 20_000)
   }, 60_000)
   it('holds the blocks read ahead for them to caps in bytes, per peer and node-wide, however large', async () => {
     // Messages may wait up to 16 MiB (8 peers' first blocks), the blocks held past one a peer 8 MiB.
@@ -239,12 +240,7 @@ describe('lean bitswap and peers that never read', () => {
     expect(server.stats().held).toBeLessThanOrEqual(parkedCap + 2 * MiB + maxHeld)
 
     // A peer that reads gets every block meanwhile, one block held at a time past the share.
-    const reader = await readingPeer()
-    cleanup.push(async () => { await reader.node.stop() })
-    const stream = await reader.node.dialProtocol(addr, BITSWAP_PROTOCOL)
-    for (const part of wantAll) stream.send(part)
-    await until(() => reader.blocks() >= 8 ? true : undefined, 'every block at the reading peer', 30_000)
-    expect(reader.blocks()).toBe(8)
+    await readerGetsAll(cleanup, addr, wantAll, 8, 30_000)
   }, 90_000)
 
   it('drops the messages of the address holding the most waiting, not a slow peer\'s older one', async () => {
